@@ -9,10 +9,11 @@ Public API (see docs/sensor.md):
 - :class:`EepromError`, :class:`FrameError` -- both ValueError
 """
 
-
+from .assembler import FrameAssembler, Image
 from .calibration import Calibration, Subpage
 from .eeprom import EEPROM_WORDS, EepromError, EepromParameters, parse_eeprom
 from .frame import FRAME_WORDS, FrameError, control_word, describe_control
+from .synthetic import random_eeprom
 
 
 __all__ = [

@@ -78,7 +78,7 @@ BAD_VDD = 5
 BAD_TA = 6
 
 _MESSAGES = {
-    BAD_SUBPAGE: "subpage word (833) is {0:.0f}, must be 0 or 1",
+    BAD_SUBPAGE: "subpage word (833) is {0}, must be 0 or 1",
     BAD_CONTROL: "control register (word 832) 0x{0:04X} has reserved bits 15:13 set",
     ZERO_GAIN: "gain word (778) is 0",
     BAD_PTAT: "PTAT words (768, 800) give a zero denominator",
@@ -91,4 +91,6 @@ _MESSAGES = {
 
 def frame_error(status: int, value: float) -> FrameError:
     """The error for a kernel status code; ``value`` is the offending quantity."""
+    if status in (BAD_SUBPAGE, BAD_CONTROL):
+        value = int(value)
     return FrameError("frame: " + _MESSAGES[status].format(value))

@@ -1,0 +1,118 @@
+"""The ``thermogate`` command line.
+
+Subcommands so far:
+
+- ``thermogate sensor check EEPROM`` -- validate an MLX90640 EEPROM dump and
+  show what it says (an installer's first check of a new board).
+- ``thermogate sensor decode EEPROM FRAME`` -- turn one 834-word subpage into
+  temperatures and print a summary.
+
+Word files are JSON lists of integers, raw little-endian 16-bit binary
+(``.bin``), or text with one integer per token (decimal or 0x-hex).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+
+
+def read_words(path: str) -> np.ndarray:
+    """16-bit words from a JSON, binary or text file; ValueError if unreadable."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{path}: {exc.strerror}") from None
+    if p.suffix == ".bin":
+        if len(data) % 2:
+            raise ValueError(f"{path}: odd number of bytes ({len(data)}) for 16-bit words")
+        return np.frombuffer(data, dtype="<u2").astype(np.uint16)
+    text = data.decode("utf-8", errors="replace")
+    if p.suffix == ".json":
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    else:
+        try:
+            values = [int(tok, 0) for tok in text.replace(",", " ").split()]
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+    if not isinstance(values, list) or not all(isinstance(v, int) for v in values):
+        raise ValueError(f"{path}: expected a list of integers")
+    if any(v < 0 or v > 0xFFFF for v in values):
+        raise ValueError(f"{path}: words must lie in 0..65535")
+    return np.array(values, dtype=np.uint16)
+
+
+def _sensor_check(args) -> int:
+    from .sensor import Calibration, describe_control
+
+    cal = Calibration.from_eeprom(read_words(args.eeprom))
+    p = cal.params
+    print(f"EEPROM {args.eeprom}: valid MLX90640 calibration")
+    print(f"  calibrated in {'chess' if p.calibrated_in_chess else 'interleaved'} mode "
+          f"at {16 + p.resolution_ee}-bit resolution")
+    print(f"  power-up control register 0x{p.control_ee:04X}: {describe_control(p.control_ee)}")
+    print(f"  gain {p.gain_ee:.0f}, Kt_PTAT {p.kt_ptat}, K_Vdd {p.k_vdd:.0f}, TGC {p.tgc}, KsTa {p.ks_ta:.6f}")
+    print(f"  corner temperatures {p.ct.tolist()} degC, KsTo {np.round(p.ks_to, 7).tolist()}")
+    print(f"  sensitivity alpha {p.alpha.min():.3e} .. {p.alpha.max():.3e}")
+    rc = lambda i: f"(row {i // 32}, col {i % 32})"  # noqa: E731
+    print(f"  broken pixels: {', '.join(map(rc, p.broken_pixels)) or 'none'}")
+    print(f"  outlier pixels: {', '.join(map(rc, p.outlier_pixels)) or 'none'}")
+    return 0
+
+
+def _sensor_decode(args) -> int:
+    from .sensor import Calibration
+
+    cal = Calibration.from_eeprom(read_words(args.eeprom))
+    sub = cal.measure(read_words(args.frame), emissivity=args.emissivity, tr=args.tr)
+    to = sub.to[~np.isnan(sub.to)]
+    print(f"subpage {sub.subpage} ({'chess' if sub.chess else 'interleaved'}): Ta {sub.ta:.2f} degC, "
+          f"Vdd {sub.vdd:.3f} V")
+    print(f"  {to.size} pixels: min {to.min():.2f}, median {np.median(to):.2f}, max {to.max():.2f} degC")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="thermogate", description="Thermal-screening gates: tools and services.")
+    parser.add_argument("--version", action="version", version=f"thermogate {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sensor = commands.add_parser("sensor", help="MLX90640 sensor tools")
+    sensor_commands = sensor.add_subparsers(dest="sensor_command", metavar="SUBCOMMAND")
+    check = sensor_commands.add_parser("check", help="validate an EEPROM dump and show its parameters")
+    check.add_argument("eeprom", help="file with the 832 EEPROM words")
+    check.set_defaults(run=_sensor_check)
+    decode = sensor_commands.add_parser("decode", help="temperatures of one subpage")
+    decode.add_argument("eeprom", help="file with the 832 EEPROM words")
+    decode.add_argument("frame", help="file with the 834 frame words")
+    decode.add_argument("--emissivity", type=float, default=1.0)
+    decode.add_argument("--tr", type=float, default=None, help="reflected temperature (default Ta - 8)")
+    decode.set_defaults(run=_sensor_decode)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args)
+    except ValueError as exc:
+        print(f"thermogate: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""The latest full 24 x 32 image of one sensor, assembled as subpages arrive.
+
+The MLX90640 measures half its pixels per subpage (a chess board or every
+other row). The assembler merges each subpage into the running image and
+remembers, per pixel, which subpage last measured it: the image is
+``complete`` once every pixel has been measured, ``fresh`` marks the pixels
+the latest subpage measured, and ``age`` counts subpages since each pixel was
+measured (a lost subpage shows up as pixels two or more subpages old).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .calibration import Calibration
+from .eeprom import COLS, ROWS
+from .reference import subpage_pattern
+
+
+@dataclass(frozen=True)
+class Image:
+    """One assembled image; its arrays are copies the caller may keep."""
+
+    to: np.ndarray  # (24, 32) float32 degC; NaN where never measured
+    fresh: np.ndarray  # (24, 32) bool: measured by the latest subpage
+    age: np.ndarray  # (24, 32) int32: subpages since measured; -1 never
+    complete: bool  # every pixel measured at least once
+    sequence: int  # subpages merged so far
+    subpage: int  # the latest subpage's number
+    chess: bool  # the latest subpage's reading pattern
+    ta: float
+    vdd: float
+
+
+class FrameAssembler:
+    """Merges one sensor's subpages into its latest full image."""
+
+    def __init__(self, calibration: Calibration, emissivity: float = 1.0, tr: float | None = None):
+        self.calibration = calibration
+        self.emissivity = emissivity
+        self.tr = tr
+        self._scratch = np.empty((ROWS, COLS), dtype=np.float32)
+        self._masks = {(chess, sp): (subpage_pattern(chess) == sp).reshape(ROWS, COLS)
+                       for chess in (False, True) for sp in (0, 1)}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything measured (after a sensor re-init or a new EEPROM)."""
+        self._to = np.full((ROWS, COLS), np.nan, dtype=np.float32)
+        self._stamp = np.full((ROWS, COLS), -1, dtype=np.int64)
+        self.sequence = 0
+
+    def push(self, frame) -> Image:
+        """Merge one 834-word subpage and return the image as it now stands.
+
+        A frame that cannot be decoded raises FrameError and leaves the image
+        as it was."""
+        sub = self.calibration.measure(frame, self.emissivity, self.tr, out=self._scratch)
+        mask = self._masks[(sub.chess, sub.subpage)]
+        self.sequence += 1
+        np.copyto(self._to, sub.to, where=mask)
+        self._stamp[mask] = self.sequence
+        measured = self._stamp >= 0
+        age = np.where(measured, self.sequence - self._stamp, -1).astype(np.int32)
+        return Image(to=self._to.copy(), fresh=age == 0, age=age, complete=bool(measured.all()),
+                     sequence=self.sequence, subpage=sub.subpage, chess=sub.chess, ta=sub.ta, vdd=sub.vdd)
