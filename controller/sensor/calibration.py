@@ -181,32 +181,49 @@ class Calibration:
     def encode_pixels(self, frame, image, emissivity: float = 1.0, tr: float | None = None) -> np.ndarray:
         """A copy of ``frame`` with its pixel words set so that each finite
         pixel of ``image`` (24 x 32 degC) reads back as closely as the ADC
-        allows. Pixels that are NaN in ``image`` keep their words."""
+        allows. Pixels that are NaN in ``image`` keep their words.
+
+        The reading is monotonic in the raw count (its direction set by the
+        sign of the gain), so a bisection over the 16-bit range finds, per
+        pixel, the count whose reading is nearest the target: exact, and
+        robust where an analytical inverse is not (near the ends of the
+        range, across the extended-range corners)."""
         p = self.params
         e = _check_emissivity(emissivity)
         out = _frame_array(frame).copy()
         state = reference.frame_state(p, out)
         target = np.asarray(image, dtype=np.float64).reshape(PIXELS)
         todo = np.isfinite(target)
-        ir = reference.ir_from_to(p, np.where(todo, target, 25.0), state, e, tr)
-        base = np.floor(reference.raw_from_ir(p, ir, state, e))
-        best = base.copy()
-        best_err = np.full(PIXELS, np.inf)
-        for step in (-1.0, 0.0, 1.0, 2.0):
-            candidate = base + step
+        direction = 1.0 if state.gain > 0 else -1.0
+
+        def reading(raw: np.ndarray) -> np.ndarray:
             with np.errstate(invalid="ignore"):
-                err = np.abs(reference.to_from_ir(p, reference.ir_from_raw(p, candidate, state, e),
-                                                  state, e, tr) - target)
-            better = err < best_err
-            best = np.where(better, candidate, best)
-            best_err = np.where(better, err, best_err)
-        outside = todo & ((best < -0x8000) | (best > 0x7FFF) | ~np.isfinite(best_err))
+                to = reference.to_from_ir(p, reference.ir_from_raw(p, raw, state, e), state, e, tr)
+            return np.where(np.isnan(to), -np.inf, to)
+
+        # Smallest count (in the reading's increasing direction) that reads at least the target.
+        lo = np.full(PIXELS, -0x8000, dtype=np.int64)
+        hi = np.full(PIXELS, 0x7FFF, dtype=np.int64)
+        while np.any(lo < hi):
+            mid = (lo + hi) // 2
+            below = reading(direction * mid) < target
+            lo = np.where(below, mid + 1, lo)
+            hi = np.where(below, hi, mid)
+        above = lo
+        under = np.maximum(lo - 1, -0x8000)
+        err_above = np.abs(reading(direction * above) - target)
+        err_under = np.abs(reading(direction * under) - target)
+        best = np.where(err_under < err_above, under, above) * int(direction)
+        best_err = np.minimum(err_above, err_under)
+        with np.errstate(invalid="ignore"):  # -inf - -inf where both neighbours are below the scale
+            step = np.abs(reading(direction * np.minimum(above + 1, 0x7FFF)) - reading(direction * under))
+        outside = todo & ~(best_err <= step)
         if outside.any():
             i = int(np.flatnonzero(outside)[0])
             raise ValueError(
                 f"{int(outside.sum())} pixel(s) are outside what the sensor can report at Ta "
                 f"{state.ta:.1f} degC; first at row {i // COLS} column {i % COLS}: {target[i]:.2f} degC")
-        words = (best.astype(np.int64) & 0xFFFF).astype(np.uint16)
+        words = (best & 0xFFFF).astype(np.uint16)
         out[:PIXELS] = np.where(todo, words, out[:PIXELS])
         return out
 
