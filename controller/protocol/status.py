@@ -1,0 +1,59 @@
+"""The gate's heartbeat (retained JSON) and its last will."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .commands import REFUSALS
+from .errors import ProtocolError
+from .jsonmsg import field as _field
+from .jsonmsg import json_object as _json_object
+
+
+@dataclass(frozen=True)
+class GateStatus:
+    gate_id: str
+    online: bool
+    boot_id: int
+    firmware: str = ""
+    uptime_s: int = 0
+    rssi: int = 0
+    heap_free: int = 0
+    frames: int = 0
+    frames_unsent: int = 0
+    fps: float = 0.0
+    refresh_hz: float = 0.0
+    sensor_ok: bool = False
+    i2c_errors: int = 0
+    sensor_resets: int = 0
+    relay: str = "locked"
+    door_openings: int = 0
+    cmd_ok: int = 0
+    cmd_refused: dict = field(default_factory=dict)
+    mqtt_connects: int = 0
+
+
+_INTS = ("uptime_s", "rssi", "heap_free", "frames", "frames_unsent", "i2c_errors", "sensor_resets",
+         "door_openings", "cmd_ok", "mqtt_connects")
+
+
+def decode_status(payload: bytes) -> GateStatus:
+    """A status or last-will message; the last will carries only gate, online and boot."""
+    d = _json_object(payload, "status")
+    gate = _field(d, "gate", (str,), "status")
+    online = _field(d, "online", (bool,), "status")
+    boot = _field(d, "boot", (int,), "status")
+    if not online:
+        return GateStatus(gate_id=gate, online=False, boot_id=boot)
+    values = {k: _field(d, k, (int,), "status") for k in _INTS}
+    refused = _field(d, "cmd_refused", (dict,), "status")
+    if any(k not in REFUSALS or not isinstance(v, int) for k, v in refused.items()):
+        raise ProtocolError("schema", f"status.cmd_refused is {refused!r}")
+    relay = _field(d, "relay", (str,), "status")
+    if relay not in ("open", "locked"):
+        raise ProtocolError("schema", f"status.relay is {relay!r}")
+    return GateStatus(gate_id=gate, online=True, boot_id=boot, firmware=_field(d, "fw", (str,), "status"),
+                      fps=float(_field(d, "fps", (int, float), "status")),
+                      refresh_hz=float(_field(d, "refresh_hz", (int, float), "status")),
+                      sensor_ok=_field(d, "sensor_ok", (bool,), "status"), relay=relay, cmd_refused=refused,
+                      **values)

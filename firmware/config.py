@@ -1,0 +1,111 @@
+"""config.json on the board: read once at boot and checked field by field.
+
+A bad config raises ConfigError with a message naming the field; main.py
+prints it on the serial console and blinks the status LED instead of
+restarting in a loop.
+"""
+
+import json
+
+REFRESH_HZ = (0.5, 1, 2, 4, 8, 16, 32, 64)  # control register codes 0..7
+_OPTIONAL_PINS = ("led_green", "led_red", "buzzer", "status_led")
+_PINS = ("sda", "scl", "relay", "maintenance") + _OPTIONAL_PINS
+
+
+class ConfigError(Exception):
+    pass
+
+
+def _get(d, key, kind, where):
+    if key not in d:
+        raise ConfigError("config.json: %s%s is missing" % (where, key))
+    value = d[key]
+    if kind is float and type(value) is int:
+        value = float(value)
+    if type(value) is not kind:
+        raise ConfigError("config.json: %s%s must be %s" % (where, key, kind.__name__))
+    return value
+
+
+def _int_in(d, key, lo, hi, where=""):
+    value = _get(d, key, int, where)
+    if not lo <= value <= hi:
+        raise ConfigError("config.json: %s%s is %d, must be %d..%d" % (where, key, value, lo, hi))
+    return value
+
+
+def _valid_gate_id(s):
+    if not 1 <= len(s) <= 32 or s[0] == "-" or s[-1] == "-":
+        return False
+    for c in s:
+        if not ("a" <= c <= "z" or "0" <= c <= "9" or c == "-"):
+            return False
+    return True
+
+
+def _hex_key(s):
+    if len(s) != 64:
+        raise ConfigError("config.json: hmac_key must be 64 hex characters (32 bytes)")
+    try:
+        return bytes(int(s[i:i + 2], 16) for i in range(0, 64, 2))
+    except ValueError:
+        raise ConfigError("config.json: hmac_key must be 64 hex characters (32 bytes)")
+
+
+class Config:
+    def __init__(self, d):
+        if type(d) is not dict:
+            raise ConfigError("config.json: must be a JSON object")
+        self.gate_id = _get(d, "gate_id", str, "")
+        if not _valid_gate_id(self.gate_id):
+            raise ConfigError("config.json: gate_id %r: use lowercase letters, digits and hyphens" % self.gate_id)
+        wifi = _get(d, "wifi", dict, "")
+        self.wifi_ssid = _get(wifi, "ssid", str, "wifi.")
+        self.wifi_password = _get(wifi, "password", str, "wifi.")
+        if not self.wifi_ssid:
+            raise ConfigError("config.json: wifi.ssid is empty")
+        mqtt = _get(d, "mqtt", dict, "")
+        self.mqtt_host = _get(mqtt, "host", str, "mqtt.")
+        if not self.mqtt_host:
+            raise ConfigError("config.json: mqtt.host is empty")
+        self.mqtt_port = _int_in(mqtt, "port", 1, 65535, "mqtt.")
+        self.mqtt_user = _get(mqtt, "user", str, "mqtt.")
+        self.mqtt_password = _get(mqtt, "password", str, "mqtt.")
+        self.keepalive_s = _int_in(mqtt, "keepalive_s", 10, 600, "mqtt.")
+        self.hmac_key = _hex_key(_get(d, "hmac_key", str, ""))
+        pins = _get(d, "pins", dict, "")
+        used = []
+        for name in _PINS:
+            if name in _OPTIONAL_PINS and pins.get(name, None) is None:
+                setattr(self, "pin_" + name, None)
+                continue
+            value = _int_in(pins, name, 0, 39, "pins.")
+            if value in used:
+                raise ConfigError("config.json: pins.%s uses GPIO %d twice" % (name, value))
+            used.append(value)
+            setattr(self, "pin_" + name, value)
+        self.relay_active_high = _get(pins, "relay_active_high", bool, "pins.")
+        self.i2c_freq = _int_in(d, "i2c_freq", 100000, 1000000)
+        refresh = _get(d, "refresh_hz", float, "")
+        if refresh not in REFRESH_HZ:
+            raise ConfigError("config.json: refresh_hz must be one of 0.5, 1, 2, 4, 8, 16, 32, 64")
+        self.refresh_hz = refresh
+        self.refresh_code = REFRESH_HZ.index(refresh)
+        self.door_cap_ms = _int_in(d, "door_cap_ms", 500, 10000)
+        self.door_pulse_ms = _int_in(d, "door_pulse_ms", 100, self.door_cap_ms)
+        self.status_interval_s = _int_in(d, "status_interval_s", 1, 60)
+        age = _get(d, "max_command_age_s", float, "")
+        if not 0.2 <= age <= 10:
+            raise ConfigError("config.json: max_command_age_s must be 0.2..10")
+        self.max_command_age_ms = int(age * 1000)
+
+
+def load(path="config.json"):
+    try:
+        with open(path) as f:
+            d = json.load(f)
+    except OSError:
+        raise ConfigError("config.json: not found on the board (write it with 'thermogate flash')")
+    except ValueError as exc:
+        raise ConfigError("config.json: not valid JSON (%s)" % exc)
+    return Config(d)

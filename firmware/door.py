@@ -1,0 +1,92 @@
+"""The door relay and the indicators, fail-secure.
+
+The relay is driven to "locked" the moment this object exists, and again on
+every error. An opening always ends by itself: whatever a command asks, it
+lasts at most ``cap_ms``, enforced here and nowhere else.
+"""
+
+from micropython import const
+
+OFF = const(0)
+PASS = const(1)
+ALARM = const(2)
+RETRY = const(3)
+
+# How long each indication lasts, and the buzzer pattern (on/off period, ms; 0 = silent).
+_SHOW_MS = (0, 2000, 5000, 2000)
+_BEEP_MS = (0, 0, 250, 0)
+
+
+class Door:
+    """A relay that unlocks the door while energised (or de-energised if active-low)."""
+
+    def __init__(self, pin, active_high, cap_ms, clock):
+        self._pin = pin
+        self._on = 1 if active_high else 0
+        self.cap_ms = cap_ms
+        self._clock = clock
+        self._until = 0
+        self.is_open = False
+        self.openings = 0
+        self.lock()
+
+    def lock(self):
+        """Close now and cancel any opening."""
+        self._pin.value(1 - self._on)
+        self.is_open = False
+
+    def open_for(self, ms):
+        """Open for ``ms`` milliseconds, capped; returns the time granted."""
+        ms = min(max(int(ms), 0), self.cap_ms)
+        if ms == 0:
+            self.lock()
+            return 0
+        self._until = self._clock.ticks_add(self._clock.ticks_ms(), ms)
+        self._pin.value(self._on)
+        self.is_open = True
+        self.openings += 1
+        return ms
+
+    def tick(self):
+        """Close once the granted time is over; call often."""
+        if self.is_open and self._clock.ticks_diff(self._until, self._clock.ticks_ms()) <= 0:
+            self.lock()
+
+
+class Indicators:
+    """Green/red LEDs and a buzzer; any of them may be None (not fitted)."""
+
+    def __init__(self, green, red, buzzer, clock):
+        self._green = green
+        self._red = red
+        self._buzzer = buzzer
+        self._clock = clock
+        self._until = 0
+        self._since = 0
+        self.showing = OFF
+        self.show(OFF)
+
+    def show(self, kind):
+        if kind < OFF or kind > RETRY:
+            kind = OFF
+        now = self._clock.ticks_ms()
+        self.showing = kind
+        self._since = now
+        self._until = self._clock.ticks_add(now, _SHOW_MS[kind])
+        self._set(kind == PASS or kind == RETRY, kind == ALARM or kind == RETRY, kind == ALARM)
+
+    def tick(self):
+        if self.showing == OFF:
+            return
+        now = self._clock.ticks_ms()
+        if self._clock.ticks_diff(self._until, now) <= 0:
+            self.show(OFF)
+            return
+        period = _BEEP_MS[self.showing]
+        if period and self._buzzer is not None:
+            self._buzzer.value((self._clock.ticks_diff(now, self._since) // period) % 2 == 0)
+
+    def _set(self, green, red, buzzer):
+        for pin, on in ((self._green, green), (self._red, red), (self._buzzer, buzzer)):
+            if pin is not None:
+                pin.value(1 if on else 0)

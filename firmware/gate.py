@@ -1,0 +1,185 @@
+"""The gate: sensor frames out, authenticated commands in, door fail-secure.
+
+One `step()` does a bounded amount of work: advance the link, send a subpage
+if one is ready, handle waiting commands, run the door and indicator timers,
+and send the heartbeat when due. Nothing in it waits for the network.
+"""
+
+import json
+
+from micropython import const
+
+import auth
+import wire
+from config import REFRESH_HZ
+from mlx90640 import SensorError
+
+FIRMWARE_VERSION = "0.1.0"
+SENSOR_RETRY_MS = const(2000)
+
+
+class Gate:
+    def __init__(self, cfg, sensor, door, indicators, clock, boot_id, heap_free, reboot):
+        self.cfg = cfg
+        self.sensor = sensor
+        self.door = door
+        self.indicators = indicators
+        self.clock = clock
+        self.boot_id = boot_id
+        self._heap_free = heap_free
+        self._reboot = reboot
+        self.link = None
+        prefix = "thermogate/" + cfg.gate_id + "/"
+        self.topic_frame = (prefix + "frame").encode()
+        self.topic_eeprom = (prefix + "eeprom").encode()
+        self.topic_status = (prefix + "status").encode()
+        self.topic_cmd = (prefix + "cmd").encode()
+        self.topic_ack = (prefix + "ack").encode()
+        self.frame = wire.frame_message(boot_id)
+        self.eeprom = wire.eeprom_message(boot_id)
+        sensor.bind(self.frame.words)
+        self.guard = auth.CommandGuard(cfg.gate_id, cfg.hmac_key, boot_id, cfg.max_command_age_ms, clock)
+        self.refresh_code = cfg.refresh_code
+        self.sensor_ok = False
+        self.eeprom_ok = False
+        self.sensor_resets = 0
+        self.sequence = 0
+        self.frames_sent = 0
+        self.frames_unsent = 0
+        self._reinit = False
+        self._next_sensor_try = clock.ticks_ms()
+        self._last_tick = clock.ticks_ms()
+        self.uptime_ms = 0
+        self._next_status = self._last_tick
+        self._frames_at_status = 0
+        self._reboot_pending = False
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def offline_message(self):
+        return json.dumps({"v": 1, "gate": self.cfg.gate_id, "online": False, "boot": self.boot_id}).encode()
+
+    def start_sensor(self):
+        """Dump the EEPROM and configure the sensor; False (and a retry later) on failure."""
+        now = self.clock.ticks_ms()
+        try:
+            self.sensor.dump_eeprom(self.eeprom.words)
+            self.eeprom.seal(0, now)
+            self.sensor.configure(self.refresh_code, chess=True)
+        except SensorError as exc:
+            print("sensor:", exc)
+            self.sensor_ok = False
+            self._next_sensor_try = self.clock.ticks_add(now, SENSOR_RETRY_MS)
+            return False
+        if self.sequence:
+            self.sensor_resets += 1
+            self._reinit = True
+        self.sensor_ok = self.eeprom_ok = True
+        if self.link is not None:
+            self.link.publish(self.topic_eeprom, self.eeprom.buf, True, 1)
+        return True
+
+    def on_connect(self, link):
+        """After every (re)connection: retained state first, then commands."""
+        if self.eeprom_ok:
+            link.publish(self.topic_eeprom, self.eeprom.buf, True, 1)
+        link.publish(self.topic_status, self.status_message(), True, 1)
+        link.subscribe(self.topic_cmd, 1)
+
+    # -- the loop -------------------------------------------------------------
+
+    def step(self):
+        now = self.clock.ticks_ms()
+        self.uptime_ms += self.clock.ticks_diff(now, self._last_tick)
+        self._last_tick = now
+        if self.link is not None:
+            self.link.tick()
+        if self.sensor_ok:
+            self._read_frame(now)
+        elif self.clock.ticks_diff(self._next_sensor_try, now) <= 0:
+            self.start_sensor()
+        if self.link is not None:
+            self.link.poll()
+        self.door.tick()
+        self.indicators.tick()
+        if self.clock.ticks_diff(self._next_status, now) <= 0:
+            self._next_status = self.clock.ticks_add(now, self.cfg.status_interval_s * 1000)
+            if self.link is not None:
+                self.link.publish(self.topic_status, self.status_message(), True, 0)
+            self._frames_at_status = self.frames_sent
+        if self._reboot_pending:
+            self.door.lock()
+            self._reboot()
+
+    def _read_frame(self, now):
+        try:
+            if not self.sensor.data_ready():
+                return
+            self.sensor.read_subpage()
+        except SensorError as exc:
+            print("sensor:", exc)
+            self.door.lock()  # fail-secure on every error
+            self.sensor_ok = False
+            self._next_sensor_try = self.clock.ticks_add(now, SENSOR_RETRY_MS)
+            return
+        self.sequence += 1
+        flags = (wire.FLAG_SENSOR_REINIT if self._reinit else 0) | (wire.FLAG_I2C_RETRY if self.sensor.retried else 0)
+        self._reinit = False
+        self.frame.seal(self.sequence, now, flags)
+        if self.link is not None and self.link.publish(self.topic_frame, self.frame.buf):
+            self.frames_sent += 1
+            self.guard.frames.sent(self.sequence, now)
+        else:
+            self.frames_unsent += 1
+
+    # -- commands -------------------------------------------------------------
+
+    def on_message(self, topic, msg):
+        try:
+            cmd = json.loads(msg)
+        except (ValueError, TypeError, UnicodeError):
+            cmd = None
+        reason, counter = self.guard.check(cmd)
+        act, applied = "", 0
+        if reason is None:
+            act = cmd["act"]
+            applied = self._apply(act, cmd["arg"])
+        elif type(cmd) is dict and type(cmd.get("act")) is str:
+            act = cmd["act"][:16]
+        ack = {"v": 1, "gate": self.cfg.gate_id, "ctr": counter, "ok": reason is None, "reason": reason or "",
+               "act": act, "applied_ms": applied, "seq": self.sequence}
+        if self.link is not None:
+            self.link.publish(self.topic_ack, json.dumps(ack).encode(), False, 1)
+
+    def _apply(self, act, arg):
+        """Carry out a command the guard accepted; returns the opening granted, in ms."""
+        if act == "open":
+            return self.door.open_for(arg if arg > 0 else self.cfg.door_pulse_ms)
+        if act == "lock":
+            self.door.lock()
+        elif act == "indicate":
+            self.indicators.show(arg)
+        elif act == "refresh":
+            self.refresh_code = arg
+            self.sensor_ok = False  # re-initialised with the new rate on the next step
+            self._next_sensor_try = self.clock.ticks_ms()
+        elif act == "reboot":
+            self._reboot_pending = True
+        return 0
+
+    # -- heartbeat ------------------------------------------------------------
+
+    def status_message(self):
+        interval = self.cfg.status_interval_s
+        fps = (self.frames_sent - self._frames_at_status) / interval if interval else 0
+        return json.dumps({
+            "v": 1, "gate": self.cfg.gate_id, "online": True, "fw": FIRMWARE_VERSION, "boot": self.boot_id,
+            "uptime_s": self.uptime_ms // 1000, "rssi": self.link.rssi() if self.link is not None else 0,
+            "heap_free": self._heap_free(), "frames": self.frames_sent, "frames_unsent": self.frames_unsent,
+            "fps": round(fps, 2), "refresh_hz": REFRESH_HZ[self.refresh_code],
+            "sensor_ok": self.sensor_ok, "i2c_errors": self.sensor.i2c_errors, "sensor_resets": self.sensor_resets,
+            "relay": "open" if self.door.is_open else "locked", "door_openings": self.door.openings,
+            "cmd_ok": self.guard.accepted, "cmd_refused": self.guard.refused,
+            "mqtt_connects": self.link.connects if self.link is not None else 0,
+        }).encode()
+

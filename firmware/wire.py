@@ -1,0 +1,88 @@
+"""Gate side of the wire protocol (docs/protocol.md): binary frame and EEPROM
+messages, JSON status and acknowledgements.
+
+Binary messages are built in place in one preallocated buffer per message
+kind: the sensor driver reads its words straight into the payload, so a
+frame costs no copy and no allocation beyond the CRC's integer.
+"""
+
+import struct
+
+try:
+    from binascii import crc32
+except ImportError:  # a build without binascii.crc32: table-driven fallback
+    crc32 = None
+
+from micropython import const
+
+MAGIC0 = const(0x54)  # 'T'
+MAGIC1 = const(0x47)  # 'G'
+KIND_FRAME = const(1)
+KIND_EEPROM = const(2)
+VERSION = const(1)
+HEADER = const(20)
+FRAME_WORDS = const(834)
+EEPROM_WORDS = const(832)
+FRAME_BYTES = const(1692)  # HEADER + 2 * FRAME_WORDS + 4
+EEPROM_BYTES = const(1688)  # HEADER + 2 * EEPROM_WORDS + 4
+FLAG_SENSOR_REINIT = const(1)  # the sensor was re-initialised since the previous frame
+FLAG_I2C_RETRY = const(2)  # reading this frame needed an I2C retry
+
+_HEADER_FMT = ">BBBBIIIHH"
+
+_table = None
+
+
+def _crc32_soft(data, crc=0):
+    global _table
+    if _table is None:
+        t = []
+        for n in range(256):
+            c = n
+            for _ in range(8):
+                c = (c >> 1) ^ 0xEDB88320 if c & 1 else c >> 1
+            t.append(c)
+        _table = t
+    crc ^= 0xFFFFFFFF
+    for b in data:
+        crc = _table[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def checksum(data):
+    """CRC-32 (IEEE 802.3, as zlib.crc32) of a bytes-like object."""
+    if crc32 is not None:
+        return crc32(data) & 0xFFFFFFFF
+    return _crc32_soft(data)
+
+
+class Message:
+    """One binary message kind with its preallocated buffer.
+
+    ``words`` is a memoryview of the payload (2 bytes per word, big-endian as
+    the sensor sends them) for the driver to read into."""
+
+    def __init__(self, kind, nwords, boot_id):
+        self.kind = kind
+        self.nwords = nwords
+        self.boot_id = boot_id
+        self.size = HEADER + 2 * nwords + 4
+        self.buf = bytearray(self.size)
+        mv = memoryview(self.buf)
+        self.words = mv[HEADER:HEADER + 2 * nwords]
+        self._body = mv[:self.size - 4]
+
+    def seal(self, sequence, board_ms, flags=0):
+        """Write the header and CRC around the words already in place."""
+        struct.pack_into(_HEADER_FMT, self.buf, 0, MAGIC0, MAGIC1, self.kind, VERSION, self.boot_id,
+                         sequence & 0xFFFFFFFF, board_ms & 0xFFFFFFFF, self.nwords, flags)
+        struct.pack_into(">I", self.buf, self.size - 4, checksum(self._body))
+        return self.buf
+
+
+def frame_message(boot_id):
+    return Message(KIND_FRAME, FRAME_WORDS, boot_id)
+
+
+def eeprom_message(boot_id):
+    return Message(KIND_EEPROM, EEPROM_WORDS, boot_id)

@@ -1,0 +1,82 @@
+"""Fake ``machine``: pins that record their changes, an I2C bus with attached
+fake devices, a watchdog that counts feeds, and reset() as an exception."""
+
+clock = None  # set by a test to a FakeClock so pin changes carry times
+devices = {}  # I2C address -> fake device with read(register, nbytes) / write(register, data)
+
+
+class ResetCalled(Exception):
+    pass
+
+
+def reset():
+    raise ResetCalled()
+
+
+def unique_id():
+    return b"\x24\x0a\xc4\x00\x00\x01"
+
+
+class Pin:
+    IN = 1
+    OUT = 3
+    PULL_UP = 1
+    PULL_DOWN = 2
+    pins = {}  # number -> the last Pin made for it
+
+    def __init__(self, number, mode=IN, pull=None, value=None):
+        self.number = number
+        self.mode = mode
+        self.history = []  # (ms, value) for every change
+        self.level = 1 if pull == Pin.PULL_UP else 0
+        if value is not None:
+            self.value(value)
+        Pin.pins[number] = self
+
+    def value(self, v=None):
+        if v is None:
+            return self.level
+        v = 1 if v else 0
+        if v != self.level or not self.history:
+            self.history.append((clock.now if clock is not None else 0, v))
+        self.level = v
+        return None
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+
+class I2C:
+    def __init__(self, bus_id, scl=None, sda=None, freq=400000):
+        self.freq = freq
+        self.transactions = 0
+
+    def _device(self, address):
+        if address not in devices:
+            raise OSError(19)  # ENODEV: no ACK
+        return devices[address]
+
+    def readfrom_mem_into(self, address, register, buf, addrsize=8):
+        self.transactions += 1
+        data = self._device(address).read(register, len(buf))
+        for i in range(len(buf)):
+            buf[i] = data[i]
+
+    def writeto_mem(self, address, register, buf, addrsize=8):
+        self.transactions += 1
+        self._device(address).write(register, bytes(buf))
+
+
+class WDT:
+    last = None
+
+    def __init__(self, id=0, timeout=5000):
+        self.timeout = timeout
+        self.feeds = 0
+        WDT.last = self
+
+    def feed(self):
+        self.feeds += 1

@@ -1,0 +1,5 @@
+"""CPython stand-in for MicroPython's built-in ``micropython`` module."""
+
+
+def const(value):
+    return value

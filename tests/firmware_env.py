@@ -1,0 +1,61 @@
+"""Import the firmware under CPython with only the hardware layer replaced.
+
+``firmware_modules()`` puts the fakes (``tests/fakes``: machine, network,
+umqtt.simple, a register-level MLX90640, a clock) and the firmware directory
+first on sys.path, imports the firmware's own modules, and removes them all
+again afterwards, so each test starts from a fresh import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+import types
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+FIRMWARE = REPO / "firmware"
+FAKES = Path(__file__).resolve().parent / "fakes"
+FAKES_CPYTHON = Path(__file__).resolve().parent / "fakes_cpython"
+FIRMWARE_MODULES = ("wire", "auth", "door", "mlx90640", "config", "link", "gate", "app")
+FAKE_MODULES = ("machine", "network", "umqtt", "umqtt.simple", "micropython", "fakeclock", "fake_mlx90640")
+
+
+@contextlib.contextmanager
+def firmware_modules():
+    names = FIRMWARE_MODULES + FAKE_MODULES
+    saved = {n: sys.modules.pop(n) for n in names if n in sys.modules}
+    paths = [str(FIRMWARE), str(FAKES), str(FAKES_CPYTHON)]
+    sys.path[:0] = paths
+    try:
+        ns = types.SimpleNamespace(**{n.replace(".", "_"): importlib.import_module(n)
+                                      for n in FAKE_MODULES + FIRMWARE_MODULES})
+        yield ns
+    finally:
+        for n in names:
+            sys.modules.pop(n, None)
+        sys.modules.update(saved)
+        for p in paths:
+            sys.path.remove(p)
+
+
+def config_dict(gate_id: str = "north-1", key_hex: str = "11" * 32, **overrides) -> dict:
+    """A valid config.json for tests (the schema of docs/protocol.md and docs/firmware.md)."""
+    d = {
+        "gate_id": gate_id,
+        "wifi": {"ssid": "school", "password": "secret"},
+        "mqtt": {"host": "127.0.0.1", "port": 1883, "user": f"gate-{gate_id}", "password": "pw", "keepalive_s": 30},
+        "hmac_key": key_hex,
+        "pins": {"sda": 21, "scl": 22, "relay": 26, "relay_active_high": True, "led_green": 25, "led_red": 33,
+                 "buzzer": 32, "status_led": 2, "maintenance": 0},
+        "i2c_freq": 1000000,
+        "refresh_hz": 8,
+        "door_pulse_ms": 3000,
+        "door_cap_ms": 5000,
+        "status_interval_s": 5,
+        "max_command_age_s": 2.0,
+    }
+    for key, value in overrides.items():
+        d[key] = value
+    return d

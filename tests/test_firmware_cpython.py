@@ -1,0 +1,302 @@
+"""The firmware's gate loop under CPython, with only the hardware replaced:
+a register-level MLX90640 on a fake I2C bus, recording pins, a fake Wi-Fi
+interface, an in-memory MQTT client and a clock that moves when told."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from controller.protocol import decode_ack, decode_eeprom, decode_frame, decode_status, sign_command
+from controller.sensor import Calibration, control_word, random_eeprom
+from firmware_env import config_dict, firmware_modules
+
+KEY = bytes(range(32))
+GATE = "north-1"
+
+
+class Rig:
+    """One gate on fake hardware, plus what the controller would know of it."""
+
+    def __init__(self, fw, **config):
+        self.fw = fw
+        self.clock = fw.fakeclock.FakeClock(start=1000)
+        fw.machine.clock = self.clock
+        fw.machine.devices.clear()
+        fw.machine.Pin.pins.clear()
+        fw.umqtt_simple.broker.__init__()
+        self.broker = fw.umqtt_simple.broker
+        self.eeprom = random_eeprom(3)
+        self.cal = Calibration.from_eeprom(self.eeprom)
+        self.sensor = fw.fake_mlx90640.FakeMLX90640([int(w) for w in self.eeprom])
+        fw.machine.devices[0x33] = self.sensor
+        self.wlan = fw.network.WLAN()
+        self.wlan.up = True
+        self.reboots = 0
+        cfg = fw.config.Config(config_dict(GATE, KEY.hex(), **config))
+        self.cfg = cfg
+        self.gate = fw.app.build(cfg, clock=self.clock, wlan=self.wlan, random_bits=lambda n: 512,
+                                 reboot=self._reboot, heap_free=lambda: 90000)
+        self.relay = fw.machine.Pin.pins[cfg.pin_relay]
+        self.counter = 0
+        self.scene = np.full((24, 32), 24.0)
+        self.scene[6:18, 10:22] = 35.5
+
+    def _reboot(self):
+        self.reboots += 1
+
+    def topic(self, kind):
+        return f"thermogate/{GATE}/{kind}".encode()
+
+    def run(self, ms, step_ms=10):
+        for _ in range(ms // step_ms):
+            self.gate.step()
+            self.clock.advance(step_ms)
+
+    def measure(self, subpage, chess=True):
+        """The sensor finishes a subpage of the scene."""
+        words = self.cal.raw_from_to(self.scene, 23.0, 3.3, subpage, control_word(chess=chess, refresh_hz=8.0))
+        self.sensor.load([int(w) for w in words])
+        return words
+
+    def frames(self):
+        return [decode_frame(p) for p in self.broker.take(self.topic("frame"))]
+
+    def command(self, action, arg=0, *, seq=None, counter=None, key=KEY, boot=None, gate=GATE, raw=None):
+        if raw is None:
+            if counter is None:
+                self.counter += 1
+                counter = self.counter
+            seq = self.gate.sequence if seq is None else seq
+            boot = self.gate.boot_id if boot is None else boot
+            raw = sign_command(key, gate, boot, counter, action, arg, seq).payload()
+        self.broker.inbox.append((self.topic("cmd"), raw))
+        self.run(20)
+        acks = [decode_ack(p) for p in self.broker.take(self.topic("ack"))]
+        assert len(acks) == 1
+        return acks[0]
+
+    def opened(self):
+        """Relay changes to the open level since boot, as (ms, value)."""
+        on = 1 if self.cfg.relay_active_high else 0
+        return [h for h in self.relay.history if h[1] == on]
+
+
+@pytest.fixture
+def rig():
+    with firmware_modules() as fw:
+        r = Rig(fw)
+        r.gate.start_sensor()
+        r.run(100)
+        yield r
+
+
+def test_boot_locks_the_door_first_and_publishes_retained_state(rig):
+    assert rig.relay.history[0][1] == 0 and rig.opened() == []
+    eeprom = decode_eeprom(rig.broker.retained[rig.topic("eeprom")])
+    np.testing.assert_array_equal(eeprom.words, rig.eeprom)
+    assert eeprom.boot_id == rig.gate.boot_id
+    status = decode_status(rig.broker.retained[rig.topic("status")])
+    assert status.online and status.gate_id == GATE and status.relay == "locked" and status.sensor_ok
+    topic, will, retain, qos = rig.broker.last_will
+    assert topic == rig.topic("status") and retain and qos == 1
+    assert decode_status(will).online is False
+    assert (rig.topic("cmd"), 1) in rig.broker.subscriptions
+    # The sensor was set to the configured rate (8 Hz = code 4) in chess mode.
+    assert (rig.sensor.control >> 7) & 7 == 4 and rig.sensor.control & 0x1000
+
+
+def test_subpages_reach_the_controller_intact(rig):
+    sent = []
+    for n in range(6):
+        sent.append(rig.measure(n % 2))
+        rig.run(130)
+    frames = rig.frames()
+    assert [f.sequence for f in frames] == [1, 2, 3, 4, 5, 6]
+    assert {f.boot_id for f in frames} == {rig.gate.boot_id}
+    for frame, words in zip(frames, sent):
+        np.testing.assert_array_equal(frame.words, words)
+    cal = Calibration.from_eeprom(decode_eeprom(rig.broker.retained[rig.topic("eeprom")]).words)
+    image = cal.subpage_to(frames[-1].words)
+    measured = ~np.isnan(image)
+    assert np.abs(image[measured] - rig.scene[measured]).max() < 0.25
+
+
+def test_a_valid_open_command_opens_and_the_cap_closes(rig):
+    rig.measure(0)
+    rig.run(50)
+    ack = rig.command("open", 60000)  # asks for a minute
+    assert ack.ok and ack.applied_ms == 5000 and ack.counter == 1
+    assert len(rig.opened()) == 1
+    opened_at = rig.opened()[0][0]
+    rig.run(6000)
+    closes = [h for h in rig.relay.history if h[0] > opened_at and h[1] == 0]
+    assert closes and closes[0][0] - opened_at <= 5000 + 10
+    rig.measure(1)  # a fresh frame for the next decision
+    rig.run(50)
+    ack = rig.command("open", 0)  # 0 means the configured pulse
+    assert ack.ok and ack.applied_ms == 3000
+
+
+@pytest.mark.parametrize("attack, reason", [
+    ("forged", "bad_tag"), ("replayed", "replayed"), ("stale", "stale"), ("future", "stale"),
+    ("wrong_boot", "wrong_boot"), ("wrong_gate", "wrong_gate"), ("garbage", "malformed"),
+    ("truncated", "malformed"), ("unsigned", "malformed"), ("bad_action", "bad_action"), ("bad_arg", "bad_arg"),
+])
+def test_bad_commands_never_open_the_door(rig, attack, reason):
+    rig.measure(0)
+    rig.run(50)
+    seq = rig.gate.sequence
+    if attack == "replayed":
+        good = rig.command("lock")
+        assert good.ok
+        ack = rig.command("open", 1000, counter=good.counter)
+    elif attack == "forged":
+        ack = rig.command("open", 1000, key=b"\x00" * 32)
+    elif attack == "stale":
+        rig.run(2500)  # the frame the decision was made on is now 2.5 s old
+        ack = rig.command("open", 1000, seq=seq)
+    elif attack == "future":
+        ack = rig.command("open", 1000, seq=seq + 5)
+    elif attack == "wrong_boot":
+        ack = rig.command("open", 1000, boot=rig.gate.boot_id ^ 1)
+    elif attack == "wrong_gate":
+        ack = rig.command("open", 1000, gate="south-2")
+    elif attack == "garbage":
+        ack = rig.command("open", raw=b"\xff\xfe{not json")
+    elif attack == "truncated":
+        ack = rig.command("open", raw=sign_command(KEY, GATE, rig.gate.boot_id, 99, "open", 1000, seq).payload()[:-9])
+    elif attack == "unsigned":
+        ack = rig.command("open", raw=json.dumps({"v": 1, "gate": GATE, "act": "open", "arg": 1000}).encode())
+    elif attack == "bad_action":
+        cmd = sign_command(KEY, GATE, rig.gate.boot_id, 50, "open", 1000, seq)
+        from controller.protocol.commands import mac_message
+        import hashlib
+        import hmac
+        tag = hmac.new(KEY, mac_message(GATE, rig.gate.boot_id, 50, "unlock", 1000, seq), hashlib.sha256).hexdigest()
+        raw = json.loads(cmd.payload())
+        raw.update(act="unlock", tag=tag)
+        ack = rig.command("open", raw=json.dumps(raw).encode())
+    else:
+        ack = rig.command("indicate", 0, counter=60)
+        cmd = json.loads(sign_command(KEY, GATE, rig.gate.boot_id, 61, "indicate", 3, seq).payload())
+        import hashlib
+        import hmac
+        from controller.protocol.commands import mac_message
+        cmd.update(arg=9, tag=hmac.new(KEY, mac_message(GATE, rig.gate.boot_id, 61, "indicate", 9, seq),
+                                       hashlib.sha256).hexdigest())
+        ack = rig.command("indicate", raw=json.dumps(cmd).encode())
+    assert not ack.ok and ack.reason == reason and ack.applied_ms == 0
+    assert rig.opened() == []
+    rig.run(5000)
+    status = decode_status(rig.broker.retained[rig.topic("status")])
+    assert status.cmd_refused[reason] >= 1 and status.door_openings == 0
+
+
+def test_wifi_loss_stops_nothing_and_the_gate_comes_back(rig):
+    rig.measure(0)
+    rig.run(200)
+    rig.command("open", 4000)
+    rig.wlan.up = False
+    rig.run(500)
+    rig.measure(1)
+    rig.run(200)
+    assert rig.gate.frames_unsent >= 1
+    rig.run(4000)  # the door still closes on time with no network
+    assert rig.relay.level == 0 and not rig.gate.door.is_open
+    connects = rig.broker.connects
+    rig.wlan.up = True
+    rig.run(5000)
+    assert rig.broker.connects == connects + 1
+    assert rig.topic("eeprom") in [t for (t, p, r, q) in rig.broker.published if r]
+    rig.measure(0)
+    rig.run(200)
+    assert rig.frames()[-1].sequence == rig.gate.sequence
+
+
+def test_broker_restart_is_retried_with_backoff(rig):
+    link = rig.gate.link
+    rig.broker.up = False
+    rig.measure(1)
+    rig.run(100)  # the publish fails and drops the connection
+    assert link.state != 3 and link.failures == 1
+    delays = []
+    for failures in range(1, 9):
+        link.failures = failures
+        delays.append(link.backoff_ms())
+    assert delays == sorted(delays) and delays[-1] <= 60000 and delays[0] >= 1000
+    link.failures = 1
+    rig.run(30000)  # attempts keep failing, never raising
+    assert link.failures > 1
+    rig.broker.up = True
+    rig.run(65000)
+    assert link.state == 3 and decode_status(rig.broker.retained[rig.topic("status")]).mqtt_connects >= 2
+
+
+def test_i2c_failure_locks_the_door_and_reinitialises_the_sensor(rig):
+    rig.measure(0)
+    rig.run(50)
+    rig.command("open", 5000)
+    assert rig.gate.door.is_open
+    rig.sensor.fail_reads = 5  # a loose cable: three failed tries, then two more at re-init
+    rig.measure(1)
+    rig.run(50)
+    assert not rig.gate.door.is_open and not rig.gate.sensor_ok
+    assert rig.gate.sensor.i2c_errors >= 3
+    rig.run(3000)  # re-initialised after the retry delay
+    assert rig.gate.sensor_ok and rig.gate.sensor_resets == 1
+    rig.measure(0)
+    rig.run(100)
+    flagged = [f.sequence for f in rig.frames() if f.flags & 1]  # FLAG_SENSOR_REINIT
+    assert len(flagged) == 1 and flagged[0] > 1
+    status = json.loads(rig.gate.status_message())
+    assert status["i2c_errors"] >= 3 and status["sensor_resets"] == 1
+
+
+def test_reboot_and_refresh_commands(rig):
+    rig.measure(0)
+    rig.run(50)
+    assert rig.command("refresh", 6).ok
+    rig.run(50)
+    assert (rig.sensor.control >> 7) & 7 == 6
+    assert rig.command("reboot").ok
+    assert rig.reboots >= 1
+
+
+def test_active_low_relay_is_locked_high():
+    with firmware_modules() as fw:
+        r = Rig(fw, pins={**config_dict()["pins"], "relay_active_high": False})
+        assert r.relay.history[0][1] == 1 and r.relay.level == 1
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d.pop("hmac_key"), "hmac_key is missing"),
+    (lambda d: d.update(hmac_key="zz" * 32), "64 hex"),
+    (lambda d: d.update(gate_id="North 1"), "gate_id"),
+    (lambda d: d["pins"].update(relay=21), "GPIO 21 twice"),
+    (lambda d: d.update(refresh_hz=3), "refresh_hz"),
+    (lambda d: d.update(door_pulse_ms=9000), "door_pulse_ms is 9000"),
+    (lambda d: d.update(door_cap_ms=60000), "door_cap_ms"),
+    (lambda d: d["mqtt"].update(port="1883"), "mqtt.port must be int"),
+    (lambda d: d["wifi"].update(ssid=""), "wifi.ssid is empty"),
+    (lambda d: d["pins"].update(relay_active_high=1), "relay_active_high must be bool"),
+])
+def test_bad_config_is_named(edit, message):
+    with firmware_modules() as fw:
+        d = config_dict()
+        edit(d)
+        with pytest.raises(fw.config.ConfigError, match=message):
+            fw.config.Config(d)
+
+
+def test_config_file_errors(tmp_path):
+    with firmware_modules() as fw:
+        with pytest.raises(fw.config.ConfigError, match="not found"):
+            fw.config.load(str(tmp_path / "config.json"))
+        (tmp_path / "config.json").write_text("{broken")
+        with pytest.raises(fw.config.ConfigError, match="not valid JSON"):
+            fw.config.load(str(tmp_path / "config.json"))
+        (tmp_path / "config.json").write_text(json.dumps(config_dict()))
+        assert fw.config.load(str(tmp_path / "config.json")).gate_id == "north-1"
