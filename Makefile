@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 .PHONY: help venv test bench demo clean
 
 help: ## list the verbs
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.10-3.13" >&2; exit 1; }
@@ -35,3 +35,21 @@ demo: ## run the demo (broker, simulated gates, controller, console): not built 
 clean: ## remove .venv and caches
 	rm -rf $(VENV) .pytest_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# The installer's verbs (thermogate gate / flash). GATE_ARGS passes more options,
+# e.g. GATE_ARGS='--name "North entrance" --relay-active-low' or GATE_ARGS=--no-tail.
+.PHONY: gate-add gate-config flash
+THERMOGATE := $(VENV)/bin/thermogate
+GATE_ARGS ?=
+
+gate-add: $(STAMP) ## register a gate, make its secrets: make gate-add ID=north-1
+	@test -n "$(ID)" || { echo "usage: make gate-add ID=north-1 [GATE_ARGS=...]" >&2; exit 2; }
+	$(THERMOGATE) gate add '$(ID)' $(GATE_ARGS)
+
+gate-config: $(STAMP) ## write build/firmware/ID/config.json: make gate-config ID=north-1
+	@test -n "$(ID)" || { echo "usage: make gate-config ID=north-1 [GATE_ARGS=...]" >&2; exit 2; }
+	$(THERMOGATE) gate config '$(ID)' -o 'build/firmware/$(ID)/config.json' $(GATE_ARGS)
+
+flash: $(STAMP) ## flash a gate: make flash ID=north-1 PORT=/dev/ttyUSB0 [DRY_RUN=1]
+	@test -n "$(ID)" && test -n "$(PORT)" || { echo "usage: make flash ID=north-1 PORT=/dev/ttyUSB0 [DRY_RUN=1] [GATE_ARGS=...]" >&2; exit 2; }
+	$(THERMOGATE) flash '$(ID)' --port '$(PORT)' $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run) $(GATE_ARGS)

@@ -6,6 +6,9 @@ Subcommands so far:
   show what it says (an installer's first check of a new board).
 - ``thermogate sensor decode EEPROM FRAME`` -- turn one 834-word subpage into
   temperatures and print a summary.
+- ``thermogate site ...``, ``thermogate gate ...``, ``thermogate flash ...`` --
+  the installer's tools: the site's gate registry and secrets, each board's
+  config.json, and flashing (controller/install_cli.py).
 
 Word files are JSON lists of integers, raw little-endian 16-bit binary
 (``.bin``), or text with one integer per token (decimal or 0x-hex).
@@ -21,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .install_cli import add_installer_commands
 
 
 def read_words(path: str) -> np.ndarray:
@@ -98,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("--emissivity", type=float, default=1.0)
     decode.add_argument("--tr", type=float, default=None, help="reflected temperature (default Ta - 8)")
     decode.set_defaults(run=_sensor_decode)
+
+    add_installer_commands(commands)
     return parser
 
 

@@ -1,0 +1,442 @@
+"""The installer's tools: gate registry, secrets, config.json and `thermogate flash`."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shlex
+import stat
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from controller import flash as flash_mod
+from controller import gates
+from controller.cli import main
+from controller.gates import tomllib
+from controller.tomlwrite import dumps
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    """Run the CLI; exit code, stdout, stderr."""
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
+    assert code == 2
+    assert err.startswith("thermogate: error: ") and err.count("\n") == 1, err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+
+
+@pytest.fixture
+def site(tmp_path) -> Path:
+    return tmp_path / "site"
+
+
+@pytest.fixture
+def ready_site(site, capsys) -> Path:
+    """A site with Wi-Fi and broker set and one gate, north-1."""
+    assert main(["site", "set", "--site", str(site), "--wifi-ssid", "School-IoT", "--wifi-password",
+                 "wifi-secret-pw", "--broker-host", "192.168.1.10"]) == 0
+    assert main(["gate", "add", "north-1", "--site", str(site)]) == 0
+    capsys.readouterr()
+    return site
+
+
+def every_secret(site: Path) -> list[str]:
+    data = gates.load_secrets(site)
+    values = [data.wifi_password] + [v for g in data.gates.values() for v in (g.hmac_key, g.mqtt_password)]
+    return [v for v in values if v]
+
+
+# ---------------------------------------------------------------- ids
+
+
+@pytest.mark.parametrize("gate_id", ["a", "7", "north-1", "gate-2b", "1-a", "a" * 32, "a--b"])
+def test_valid_gate_ids(gate_id):
+    assert gates.validate_gate_id(gate_id) == gate_id
+
+
+@pytest.mark.parametrize("gate_id", ["", "-a", "a-", "North-1", "a_b", "a b", "a" * 33, "gate.1", "é", "a\n"])
+def test_invalid_gate_ids(gate_id):
+    with pytest.raises(gates.GateError, match="invalid gate id"):
+        gates.validate_gate_id(gate_id)
+
+
+def test_cli_rejects_a_bad_id_in_one_line(site, capsys):
+    code, out, err = run(capsys, "gate", "add", "North_1", "--site", str(site))
+    assert_one_line_error(code, err, "invalid gate id 'North_1'", "lowercase letters, digits and hyphens")
+    assert not site.exists()
+
+
+# ---------------------------------------------------------------- add, list, rotate, remove
+
+
+def test_add_list_rotate_remove(site, capsys):
+    code, out, _ = run(capsys, "gate", "add", "north-1", "--name", "North entrance", "--location", "Building A",
+                       "--site", str(site))
+    assert code == 0 and "north-1" in out and str(site / "secrets.toml") in out
+    assert run(capsys, "gate", "add", "south-2", "--variant", "110", "--site", str(site))[0] == 0
+
+    code, out, _ = run(capsys, "gate", "list", "--site", str(site))
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split()[:4] == ["ID", "VARIANT", "CREATED", "(UTC)"]
+    assert lines[1].startswith("north-1 ") and "North entrance" in lines[1] and "Building A" in lines[1]
+    assert lines[2].startswith("south-2 ") and " 110 " in lines[2]
+
+    before = gates.load_registry(site).gates["north-1"]
+    old = gates.load_secrets(site).gates["north-1"]
+    code, _, err = run(capsys, "gate", "add", "north-1", "--site", str(site))
+    assert_one_line_error(code, err, "already exists", "--rotate-secrets")
+    assert gates.load_secrets(site).gates["north-1"] == old
+
+    code, out, _ = run(capsys, "gate", "add", "north-1", "--rotate-secrets", "--site", str(site))
+    assert code == 0 and "new secrets" in out
+    new = gates.load_secrets(site).gates["north-1"]
+    assert new.hmac_key != old.hmac_key and new.mqtt_password != old.mqtt_password
+    after = gates.load_registry(site).gates["north-1"]
+    assert after.created == before.created and after.name == "North entrance"
+
+    assert run(capsys, "gate", "remove", "south-2", "--site", str(site))[0] == 0
+    assert list(gates.load_registry(site).gates) == ["north-1"]
+    assert list(gates.load_secrets(site).gates) == ["north-1"]
+    code, _, err = run(capsys, "gate", "remove", "south-2", "--site", str(site))
+    assert_one_line_error(code, err, "no gate 'south-2'")
+
+
+def test_registry_functions_and_file_shape(site):
+    when = datetime(2025, 9, 1, 7, 30, tzinfo=timezone.utc)
+    gate, existed = gates.add_gate(site, "east-3", name='The "east" door', location="Gym\\wing",
+                                   variant="110", settings={"relay_active_high": False, "buzzer": None}, now=when)
+    assert not existed and gate.mqtt_user == "gate-east-3"
+    doc = tomllib.loads((site / "gates.toml").read_text())
+    assert doc["gates"]["east-3"] == {"name": 'The "east" door', "location": "Gym\\wing", "variant": "110",
+                                      "created": when, "relay_active_high": False, "buzzer": "none"}
+    registry = gates.load_registry(site)
+    assert registry.gates["east-3"] == gate
+    secrets_doc = tomllib.loads((site / "secrets.toml").read_text())
+    key = secrets_doc["gates"]["east-3"]["hmac_key"]
+    assert len(key) == 64 and bytes.fromhex(key) and len(secrets_doc["gates"]["east-3"]["mqtt_password"]) >= 24
+    assert sorted(p.name for p in site.iterdir()) == [".gitignore", "gates.toml", "secrets.toml"]  # no temp files
+
+
+def test_site_comes_from_the_environment(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("THERMOGATE_SITE", str(tmp_path / "elsewhere"))
+    assert run(capsys, "gate", "add", "g1")[0] == 0
+    assert (tmp_path / "elsewhere" / "gates.toml").exists()
+    monkeypatch.delenv("THERMOGATE_SITE")
+    monkeypatch.chdir(tmp_path)
+    assert gates.resolve_site() == Path("site")
+
+
+# ---------------------------------------------------------------- secrets
+
+
+def test_secrets_are_private_and_never_in_gates_toml_or_output(site, capsys):
+    outputs = []
+    for argv in (["site", "set", "--wifi-ssid", "School-IoT", "--wifi-password", "wifi-secret-pw",
+                  "--broker-host", "broker.lan"],
+                 ["gate", "add", "north-1"], ["gate", "add", "south-2", "--relay-active-low"],
+                 ["gate", "add", "north-1", "--rotate-secrets"], ["gate", "list"], ["site", "show"],
+                 ["gate", "set", "south-2", "--refresh-hz", "4"]):
+        code, out, err = run(capsys, *argv, "--site", str(site))
+        assert code == 0, err
+        outputs.append(out + err)
+    assert stat.S_IMODE((site / "secrets.toml").stat().st_mode) == 0o600
+    assert "secrets.toml" in (site / ".gitignore").read_text().splitlines()
+    gates_text = (site / "gates.toml").read_text()
+    secrets = every_secret(site)
+    assert len(secrets) == 5
+    for secret in secrets:
+        assert secret not in gates_text
+        assert not any(secret in text for text in outputs)
+    assert "wifi_password" not in gates_text and "hmac" not in gates_text
+
+
+def test_repository_ignores_the_site_and_secrets():
+    ignored = subprocess.run(["git", "check-ignore", "site/secrets.toml", "site/gates.toml", "x/secrets.toml"],
+                             cwd=REPO, capture_output=True, text=True)
+    assert ignored.stdout.split() == ["site/secrets.toml", "site/gates.toml", "x/secrets.toml"]
+
+
+def test_readable_secrets_file_is_refused(ready_site, capsys):
+    os.chmod(ready_site / "secrets.toml", 0o644)
+    code, _, err = run(capsys, "gate", "config", "north-1", "--site", str(ready_site))
+    assert_one_line_error(code, err, "readable by other users", "chmod 600")
+
+
+# ---------------------------------------------------------------- config.json
+
+
+def test_config_has_exactly_the_firmware_schema(ready_site, capsys):
+    code, out, _ = run(capsys, "gate", "config", "north-1", "--site", str(ready_site))
+    assert code == 0
+    cfg = json.loads(out)
+    secret = gates.load_secrets(ready_site).gates["north-1"]
+    assert cfg == {
+        "gate_id": "north-1",
+        "wifi": {"ssid": "School-IoT", "password": "wifi-secret-pw"},
+        "mqtt": {"host": "192.168.1.10", "port": 1883, "user": "gate-north-1", "password": secret.mqtt_password,
+                 "keepalive_s": 30},
+        "hmac_key": secret.hmac_key,
+        "pins": {"sda": 21, "scl": 22, "relay": 26, "relay_active_high": True, "led_green": 25, "led_red": 33,
+                 "buzzer": 32, "status_led": 2, "maintenance": 0},
+        "i2c_freq": 1000000,
+        "refresh_hz": 8,
+        "door_pulse_ms": 3000,
+        "door_cap_ms": 5000,
+        "status_interval_s": 5,
+        "max_command_age_s": 2.0,
+    }
+    assert list(cfg) == list(gates._SHAPE[""]) and list(cfg["pins"]) == list(gates._SHAPE["pins"])
+    assert type(cfg["max_command_age_s"]) is float and type(cfg["refresh_hz"]) is int
+
+
+def test_config_overrides_stored_settings_and_output_file(ready_site, capsys):
+    site = str(ready_site)
+    assert run(capsys, "gate", "set", "north-1", "--relay-active-low", "--led-green", "none", "--refresh-hz", "0.5",
+               "--site", site)[0] == 0
+    assert run(capsys, "site", "set", "--broker-port", "8883", "--site", site)[0] == 0
+    target = ready_site.parent / "out" / "config.json"
+    code, out, err = run(capsys, "gate", "config", "north-1", "-o", str(target), "--door-cap-ms", "8000",
+                         "--door-pulse-ms", "6000", "--sda", "18", "--max-command-age-s", "1", "--site", site)
+    assert code == 0 and out == "" and "gate set" in err
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    cfg = json.loads(target.read_text())
+    assert cfg["pins"]["relay_active_high"] is False and cfg["pins"]["led_green"] is None
+    assert cfg["pins"]["sda"] == 18 and cfg["refresh_hz"] == 0.5 and cfg["mqtt"]["port"] == 8883
+    assert (cfg["door_cap_ms"], cfg["door_pulse_ms"], cfg["max_command_age_s"]) == (8000, 6000, 1.0)
+    assert gates.gate_config(ready_site, "north-1")["pins"]["sda"] == 21  # one-off overrides are not stored
+    assert run(capsys, "gate", "set", "north-1", "--unset", "relay_active_high", "--site", site)[0] == 0
+    assert gates.gate_config(ready_site, "north-1")["pins"]["relay_active_high"] is True
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"refresh_hz": "3"}, "refresh_hz is 3, must be one of 0.5, 1, 2, 4, 8, 16, 32, 64"),
+    ({"refresh_hz": "fast"}, "refresh_hz must be a number"),
+    ({"door_cap_ms": "400"}, "door_cap_ms is 400, must be 500..10000"),
+    ({"door_cap_ms": "20000"}, "door_cap_ms is 20000, must be 500..10000"),
+    ({"door_pulse_ms": "50"}, "door_pulse_ms is 50, must be 100..10000"),
+    ({"door_cap_ms": "1000"}, "door_pulse_ms (3000) must not exceed door_cap_ms (1000)"),
+    ({"i2c_freq": "50000"}, "i2c_freq is 50000, must be 100000..1000000"),
+    ({"i2c_freq": "2000000"}, "i2c_freq is 2000000, must be 100000..1000000"),
+    ({"relay": "40"}, "relay is GPIO 40, must be 0..39"),
+    ({"sda": "-1"}, "sda is GPIO -1, must be 0..39"),
+    ({"scl": "7"}, "wired to the SPI flash"),
+    ({"relay": "34"}, "input-only"),
+    ({"relay": "21"}, "GPIO 21 is used for both sda and relay"),
+    ({"buzzer": "2"}, "GPIO 2 is used for both buzzer and status_led"),
+    ({"sda": "none"}, "sda must be an integer"),
+    ({"keepalive_s": "5"}, "keepalive_s is 5, must be 10..600"),
+    ({"status_interval_s": "0"}, "status_interval_s is 0, must be 1..60"),
+    ({"max_command_age_s": "30"}, "max_command_age_s is 30, must be 0.2..10"),
+    ({"relay_active_high": "maybe"}, "relay_active_high must be true or false"),
+    ({"colour": "red"}, "unknown setting 'colour'"),
+])
+def test_config_validation_errors(ready_site, overrides, message):
+    with pytest.raises(gates.GateError) as info:
+        gates.gate_config(ready_site, "north-1", **overrides)
+    assert message in str(info.value)
+
+
+def test_input_only_pin_is_fine_for_maintenance(ready_site):
+    assert gates.gate_config(ready_site, "north-1", maintenance=35)["pins"]["maintenance"] == 35
+
+
+def test_validate_config_catches_a_hand_edited_dict(ready_site):
+    cfg = gates.gate_config(ready_site, "north-1")
+    cfg["mqtt"]["user"] = "north-1"
+    cfg["mqtt"]["port"] = 0
+    cfg["hmac_key"] = "XYZ"
+    with pytest.raises(gates.GateError) as info:
+        gates.validate_config(cfg)
+    text = str(info.value)
+    assert "mqtt.user must be 'gate-north-1'" in text and "mqtt.port" in text and "hmac_key" in text
+    cfg = gates.gate_config(ready_site, "north-1")
+    del cfg["pins"]["buzzer"]
+    cfg["extra"] = 1
+    with pytest.raises(gates.GateError, match="unexpected extra, missing pins.buzzer"):
+        gates.validate_config(cfg)
+
+
+def test_missing_site_settings_say_which_option_to_use(site, capsys):
+    assert run(capsys, "gate", "add", "north-1", "--site", str(site))[0] == 0
+    code, _, err = run(capsys, "gate", "config", "north-1", "--site", str(site))
+    assert_one_line_error(code, err, "--wifi-ssid", "--wifi-password", "--broker-host")
+    assert run(capsys, "site", "set", "--wifi-ssid", "Open-Net", "--wifi-password", "", "--broker-host", "b.lan",
+               "--site", str(site))[0] == 0
+    assert gates.gate_config(site, "north-1")["wifi"] == {"ssid": "Open-Net", "password": ""}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--broker-port", "70000"], "1..65535"),
+    (["--broker-port", "http"], "1..65535"),
+    (["--broker-host", "mqtt://b.lan"], "no scheme"),
+    (["--wifi-ssid", "x" * 33], "1-32 bytes"),
+    ([], "nothing to set"),
+])
+def test_site_set_errors(site, capsys, argv, message):
+    code, _, err = run(capsys, "site", "set", *argv, "--site", str(site))
+    assert_one_line_error(code, err, message)
+
+
+def test_unknown_gate_is_a_clear_error(ready_site, capsys):
+    code, _, err = run(capsys, "gate", "config", "west-9", "--site", str(ready_site))
+    assert_one_line_error(code, err, "no gate 'west-9'", "gates: north-1", "thermogate gate add west-9")
+
+
+def test_toml_writer_round_trips_awkward_strings():
+    doc = {"a": {"key with space": "x", "b-1": {"s": 'q"\\\n\t\x00\x7f é \U0001F600', "n": -3, "f": 0.5,
+                                               "t": True}}, "empty": {}}
+    assert tomllib.loads(dumps(doc, "header\nline two")) == doc
+
+
+# ---------------------------------------------------------------- flash
+
+
+@pytest.fixture
+def firmware(tmp_path) -> Path:
+    fw = tmp_path / "fw"
+    fw.mkdir()
+    (fw / "boot.py").write_text("import gc\ngc.collect()\n")
+    (fw / "main.py").write_text("import app\napp.main()\n")
+    (fw / "app.py").write_text("def main():\n    print('hello')\n")
+    (fw / "door.py").write_text("OPEN = 1\n")
+    (fw / "notes.txt").write_text("not firmware\n")
+    return fw
+
+
+def test_flash_dry_run_prints_the_commands_in_order(ready_site, firmware, tmp_path, capsys):
+    build = tmp_path / "build"
+    code, out, err = run(capsys, "flash", "north-1", "--port", "/dev/ttyFAKE0", "--dry-run", "--site", str(ready_site),
+                         "--firmware-dir", str(firmware), "--build-dir", str(build))
+    assert code == 0, err
+    mpy_cross, mpremote = flash_mod.find_tool("mpy-cross"), flash_mod.find_tool("mpremote")
+    expected = [
+        [mpy_cross, "--version"],
+        [mpy_cross, "-march=xtensawin", "-s", "app.py", "-o", str(build / "app.mpy"), str(firmware / "app.py")],
+        [mpy_cross, "-march=xtensawin", "-s", "door.py", "-o", str(build / "door.mpy"), str(firmware / "door.py")],
+        [mpremote, "connect", "/dev/ttyFAKE0", "fs", "cp", str(build / "app.mpy"), str(build / "door.mpy"),
+         str(build / "config.json"), str(firmware / "boot.py"), str(firmware / "main.py"), ":"],
+        [mpremote, "connect", "/dev/ttyFAKE0", "reset"],
+    ]
+    printed = [line[2:] for line in out.splitlines() if line.startswith("$ ")]
+    assert printed == [shlex.join(cmd) for cmd in expected]
+    assert "dry run" in out and "serial log" in out
+    assert sorted(p.name for p in build.iterdir()) == ["app.mpy", "config.json", "door.mpy"]
+    assert stat.S_IMODE((build / "config.json").stat().st_mode) == 0o600
+    assert json.loads((build / "config.json").read_text()) == gates.gate_config(ready_site, "north-1")
+    for secret in every_secret(ready_site):
+        assert secret not in out + err
+
+
+def test_flash_runs_the_steps_and_stops_at_the_first_failure(ready_site, firmware, tmp_path):
+    config = gates.gate_config(ready_site, "north-1")
+    ran = []
+
+    def fake_run(cmd, capture_output=False, text=False, fail_copy=True):
+        """Stands in for the tools: mpy-cross answers and writes .mpy files, the board copy may fail."""
+        ran.append(cmd)
+        if cmd[-1] == "--version":
+            version = "MicroPython v1.27.0 on 2025-12-13; mpy-cross emitting mpy v6.3\n"
+            return subprocess.CompletedProcess(cmd, 0, version, "")
+        if "-o" in cmd:
+            Path(cmd[cmd.index("-o") + 1]).write_bytes(b"M\x06")
+        return subprocess.CompletedProcess(cmd, 1 if fail_copy and "fs" in cmd else 0, "", "")
+
+    out = io.StringIO()
+    with pytest.raises(flash_mod.FlashError) as info:
+        flash_mod.flash(config, "/dev/ttyFAKE0", firmware_dir=firmware, build_dir=tmp_path / "b", tail=False,
+                        out=out, run=fake_run)
+    message = str(info.value)
+    assert message.startswith("step 'copy to board' failed: `") and "fs cp" in message and "status 1" in message
+    assert len(ran) == 4 and not any(cmd[-1] == "reset" for cmd in ran)
+
+    commands = flash_mod.flash(config, "/dev/ttyFAKE0", firmware_dir=firmware, build_dir=tmp_path / "b", tail=False,
+                               out=out, run=lambda cmd, **kw: fake_run(cmd, fail_copy=False))
+    assert commands[-1][-1] == "reset" and "gate north-1 flashed" in out.getvalue()
+
+
+@pytest.mark.parametrize("reported", ["MicroPython v1.26.1 on 2025-09-11; mpy-cross emitting mpy v6.3",
+                                      "MicroPython v1.29.0 on 2026-04-01; mpy-cross emitting mpy v6.3",
+                                      "something else"])
+def test_wrong_mpy_cross_version_is_refused(reported):
+    runner = flash_mod.Runner(io.StringIO(), run=lambda cmd, **kw: subprocess.CompletedProcess(cmd, 0, reported, ""))
+    with pytest.raises(flash_mod.FlashError, match="step 'check mpy-cross' failed") as info:
+        flash_mod.check_mpy_cross("mpy-cross", runner)
+    if "v1." in reported:
+        assert "the gates run 1.27" in str(info.value) and "mpy-cross>=1.27,<1.28" in str(info.value)
+
+
+def test_firmware_dir_needs_boot_and_main(tmp_path, ready_site, capsys):
+    (tmp_path / "fw").mkdir()
+    (tmp_path / "fw" / "main.py").write_text("")
+    code, _, err = run(capsys, "flash", "north-1", "--port", "/dev/null", "--dry-run", "--site", str(ready_site),
+                       "--firmware-dir", str(tmp_path / "fw"), "--build-dir", str(tmp_path / "b"))
+    assert_one_line_error(code, err, "has no boot.py")
+
+
+def test_real_mpy_cross_compiles_through_the_build_step(ready_site, firmware, tmp_path):
+    mpy_cross = flash_mod.find_tool("mpy-cross")
+    runner = flash_mod.Runner(io.StringIO())
+    assert flash_mod.check_mpy_cross(mpy_cross, runner).startswith(flash_mod.MICROPYTHON_VERSION)
+    (firmware / "fast.py").write_text("import micropython\n\n@micropython.native\ndef add(a, b):\n    return a + b\n")
+    build = tmp_path / "build"
+    (build).mkdir()
+    (build / "stale.mpy").write_bytes(b"old")
+    files = flash_mod.build(gates.gate_config(ready_site, "north-1"), firmware, build, mpy_cross, runner)
+    assert [f.name for f in files] == ["app.mpy", "door.mpy", "fast.mpy", "config.json", "boot.py", "main.py"]
+    for name in ("app.mpy", "door.mpy", "fast.mpy"):
+        assert (build / name).read_bytes()[:2] == b"M\x06"  # .mpy magic and format version 6
+    assert not (build / "stale.mpy").exists()
+
+    (firmware / "broken.py").write_text("def f(:\n")
+    with pytest.raises(flash_mod.FlashError, match=r"step 'compile broken.py' failed: `.*mpy-cross"):
+        flash_mod.build(gates.gate_config(ready_site, "north-1"), firmware, build, mpy_cross, runner)
+
+
+def test_serial_log_is_copied_until_ctrl_c():
+    class FakePort:
+        def __init__(self):
+            self.chunks = [b"boot ok\r\n", b"", b"caf\xc3\xa9 \xff\n"]
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        @property
+        def in_waiting(self):
+            return len(self.chunks[0]) if self.chunks else 0
+
+        def read(self, n):
+            if not self.chunks:
+                raise KeyboardInterrupt
+            return self.chunks.pop(0)
+
+    out = io.StringIO()
+    flash_mod.tail_serial("/dev/ttyFAKE0", out=out, open_port=FakePort)
+    text = out.getvalue()
+    assert "boot ok\r\n" in text and "café \ufffd\n" in text and "stopped showing the serial log" in text
+
+
+def test_make_help_lists_the_installer_verbs():
+    result = subprocess.run(["make", "-s", "help"], cwd=REPO, capture_output=True, text=True, check=True)
+    for verb in ("gate-add", "gate-config", "flash"):
+        assert f"make {verb} " in result.stdout
+
+
+def test_flash_help_says_what_a_dry_run_does(capsys):
+    with pytest.raises(SystemExit):
+        main(["flash", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "nothing is written to the board" in help_text and "still build locally" in help_text
