@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
+from .protocol.topics import valid_gate_id
 from .gate_settings import BY_KEY, SETTINGS, SettingError, cross_check, parse_settings
 from .tomlwrite import dumps
 
@@ -40,7 +41,6 @@ DEFAULT_SITE = "site"
 DEFAULT_BROKER_PORT = 1883
 VARIANTS = ("55", "110")
 DEFAULT_VARIANT = "55"
-GATE_ID_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
 _GATE_META = ("name", "location", "variant", "created")
 _GATES_HEADER = """\
 thermogate site registry: site-wide settings and the gates.
@@ -129,7 +129,7 @@ def resolve_site(site: str | os.PathLike | None = None) -> Path:
 
 def validate_gate_id(gate_id: str) -> str:
     """``gate_id`` if it is a valid gate id, else GateError saying what is allowed."""
-    if not isinstance(gate_id, str) or not GATE_ID_RE.fullmatch(gate_id):
+    if not isinstance(gate_id, str) or not valid_gate_id(gate_id):
         raise GateError(f"invalid gate id {gate_id!r}: use 1-32 lowercase letters, digits and hyphens, "
                         "starting with a letter or digit and not ending with a hyphen (e.g. north-1)")
     return gate_id

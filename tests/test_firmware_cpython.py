@@ -300,3 +300,16 @@ def test_config_file_errors(tmp_path):
             fw.config.load(str(tmp_path / "config.json"))
         (tmp_path / "config.json").write_text(json.dumps(config_dict()))
         assert fw.config.load(str(tmp_path / "config.json")).gate_id == "north-1"
+
+
+def test_config_made_by_the_installer_tool_boots_the_firmware(tmp_path):
+    """`thermogate gate config` and the board's config.py agree on the schema."""
+    from controller import gates
+
+    gates.set_site(tmp_path, wifi_ssid="School-IoT", wifi_password="pw", broker_host="192.168.1.10")
+    gates.add_gate(tmp_path, "east-2")
+    cfg_dict = gates.gate_config(tmp_path, "east-2")
+    with firmware_modules() as fw:
+        cfg = fw.config.Config(json.loads(json.dumps(cfg_dict)))
+        assert cfg.gate_id == "east-2" and cfg.mqtt_user == "gate-east-2" and len(cfg.hmac_key) == 32
+        assert cfg.door_cap_ms >= cfg.door_pulse_ms and cfg.refresh_code == 4

@@ -187,3 +187,4 @@ def test_topics():
             parse_topic(bad)
     assert valid_gate_id("a") and valid_gate_id("gate-12") and not valid_gate_id("-a") and not valid_gate_id("a-")
     assert not valid_gate_id("x" * 33) and valid_gate_id("x" * 32)
+    assert not valid_gate_id("a\n") and not valid_gate_id("") and not valid_gate_id(None)

@@ -8,12 +8,12 @@ from .errors import ProtocolError
 
 TOPIC_ROOT = "thermogate"
 KINDS = ("eeprom", "frame", "status", "cmd", "ack", "result")
-GATE_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
+GATE_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
 
 
 def valid_gate_id(gate_id: str) -> bool:
     """Lowercase letters, digits and hyphens, 1-32 characters, no hyphen at either end."""
-    return bool(GATE_ID.match(gate_id))
+    return isinstance(gate_id, str) and GATE_ID.fullmatch(gate_id) is not None
 
 
 def topic(gate_id: str, kind: str) -> str:
