@@ -21,7 +21,24 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install the project with its test tools
 
-test: $(STAMP) ## run the whole test suite (creates .venv on first use)
+# The firmware tests' node packages (MicroPython's WebAssembly port, pyright), pinned in
+# tests/micropython/package-lock.json. Without node or npm, root on Debian gets them from apt.
+NODE_DIR := tests/micropython
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
+
+$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "node or npm not found: installing Debian's nodejs and npm" >&2; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  fi; \
+	fi
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "error: node and npm not found;" \
+	  "install Node.js 18 or newer with npm (Debian: sudo apt-get install nodejs npm)" >&2; exit 1; }
+	npm ci --prefix $(NODE_DIR) --no-audit --no-fund
+	@touch $@
+
+test: $(STAMP) $(NODE_STAMP) ## run the whole test suite (installs .venv and the node test tools on first use)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) ## print the sensor-maths benchmark table
@@ -32,8 +49,8 @@ demo: ## run the demo (broker, simulated gates, controller, console): not built 
 	@echo "which are still to come. 'make test' runs what exists today." >&2
 	@exit 2
 
-clean: ## remove .venv and caches
-	rm -rf $(VENV) .pytest_cache .hypothesis
+clean: ## remove .venv, the node test tools, build output and caches
+	rm -rf $(VENV) $(NODE_DIR)/node_modules build .pytest_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # The installer's verbs (thermogate gate / flash). GATE_ARGS passes more options,

@@ -146,6 +146,7 @@ class CommandGuard:
             return MALFORMED
         if gate != self.gate_id:
             return WRONG_GATE
+        boot, ctr, arg, seq = cmd["boot"], cmd["ctr"], cmd["arg"], cmd["seq"]  # checked ints from here
         expected = self._hmac.hexdigest(mac_message(gate, boot, ctr, act, arg, seq))
         if not equal(expected, tag.encode()):
             return BAD_TAG

@@ -8,8 +8,6 @@ restarting in a loop.
 import json
 
 REFRESH_HZ = (0.5, 1, 2, 4, 8, 16, 32, 64)  # control register codes 0..7
-_OPTIONAL_PINS = ("led_green", "led_red", "buzzer", "status_led")
-_PINS = ("sda", "scl", "relay", "maintenance") + _OPTIONAL_PINS
 
 
 class ConfigError(Exception):
@@ -31,6 +29,17 @@ def _int_in(d, key, lo, hi, where=""):
     value = _get(d, key, int, where)
     if not lo <= value <= hi:
         raise ConfigError("config.json: %s%s is %d, must be %d..%d" % (where, key, value, lo, hi))
+    return value
+
+
+def _pin(pins, name, used, optional=False):
+    """A GPIO number 0..39, not used twice; None for an optional pin left out or null."""
+    if optional and pins.get(name, None) is None:
+        return None
+    value = _int_in(pins, name, 0, 39, "pins.")
+    if value in used:
+        raise ConfigError("config.json: pins.%s uses GPIO %d twice" % (name, value))
+    used.append(value)
     return value
 
 
@@ -75,15 +84,14 @@ class Config:
         self.hmac_key = _hex_key(_get(d, "hmac_key", str, ""))
         pins = _get(d, "pins", dict, "")
         used = []
-        for name in _PINS:
-            if name in _OPTIONAL_PINS and pins.get(name, None) is None:
-                setattr(self, "pin_" + name, None)
-                continue
-            value = _int_in(pins, name, 0, 39, "pins.")
-            if value in used:
-                raise ConfigError("config.json: pins.%s uses GPIO %d twice" % (name, value))
-            used.append(value)
-            setattr(self, "pin_" + name, value)
+        self.pin_sda = _pin(pins, "sda", used)
+        self.pin_scl = _pin(pins, "scl", used)
+        self.pin_relay = _pin(pins, "relay", used)
+        self.pin_maintenance = _pin(pins, "maintenance", used)
+        self.pin_led_green = _pin(pins, "led_green", used, True)
+        self.pin_led_red = _pin(pins, "led_red", used, True)
+        self.pin_buzzer = _pin(pins, "buzzer", used, True)
+        self.pin_status_led = _pin(pins, "status_led", used, True)
         self.relay_active_high = _get(pins, "relay_active_high", bool, "pins.")
         self.i2c_freq = _int_in(d, "i2c_freq", 100000, 1000000)
         refresh = _get(d, "refresh_hz", float, "")

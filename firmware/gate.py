@@ -12,10 +12,12 @@ from micropython import const
 import auth
 import wire
 from config import REFRESH_HZ
+from link import Link
 from mlx90640 import SensorError
 
 FIRMWARE_VERSION = "0.1.0"
 SENSOR_RETRY_MS = const(2000)
+MAX_SEQUENCE = const(0x3FFFFFFF)  # 2**30 - 1 frames: 4 years at 8 Hz; then a clean restart
 
 
 class Gate:
@@ -28,7 +30,8 @@ class Gate:
         self.boot_id = boot_id
         self._heap_free = heap_free
         self._reboot = reboot
-        self.link = None
+        # Set by app.build, since the link needs this gate's callbacks.
+        self.link = None  # type: Link | None
         prefix = "thermogate/" + cfg.gate_id + "/"
         self.topic_frame = (prefix + "frame").encode()
         self.topic_eeprom = (prefix + "eeprom").encode()
@@ -123,6 +126,8 @@ class Gate:
             self._next_sensor_try = self.clock.ticks_add(now, SENSOR_RETRY_MS)
             return
         self.sequence += 1
+        if self.sequence >= MAX_SEQUENCE:
+            self._reboot_pending = True  # new boot id, sequence from 1: commands can never alias
         flags = (wire.FLAG_SENSOR_REINIT if self._reinit else 0) | (wire.FLAG_I2C_RETRY if self.sensor.retried else 0)
         self._reinit = False
         self.frame.seal(self.sequence, now, flags)
@@ -141,7 +146,7 @@ class Gate:
             cmd = None
         reason, counter = self.guard.check(cmd)
         act, applied = "", 0
-        if reason is None:
+        if reason is None and type(cmd) is dict:
             act = cmd["act"]
             applied = self._apply(act, cmd["arg"])
         elif type(cmd) is dict and type(cmd.get("act")) is str:

@@ -89,9 +89,10 @@ class Link:
                 self._connect(now)
             return
         # Up: keep the broker's keepalive satisfied when nothing else is sent.
-        if self._clock.ticks_diff(now, self._last_sent) > self.cfg.keepalive_s * 500:
+        client = self.client
+        if client is not None and self._clock.ticks_diff(now, self._last_sent) > self.cfg.keepalive_s * 500:
             try:
-                self.client.ping()
+                client.ping()
                 self._last_sent = now
             except OSError:
                 self._drop(now)
@@ -124,10 +125,11 @@ class Link:
 
     def publish(self, topic, msg, retain=False, qos=0):
         """Send if connected; False (and a reconnect later) if not."""
-        if self.state != UP:
+        client = self.client
+        if self.state != UP or client is None:
             return False
         try:
-            self.client.publish(topic, msg, retain, qos)
+            client.publish(topic, msg, retain, qos)
             self._last_sent = self._clock.ticks_ms()
             return True
         except OSError:
@@ -135,15 +137,17 @@ class Link:
             return False
 
     def subscribe(self, topic, qos=1):
-        self.client.subscribe(topic, qos)
+        if self.client is not None:
+            self.client.subscribe(topic, qos)
 
     def poll(self):
         """Deliver any command waiting on the socket, without blocking."""
-        if self.state != UP:
+        client = self.client
+        if self.state != UP or client is None:
             return
         try:
-            self.client.check_msg()
-            self.client.sock.settimeout(SOCKET_TIMEOUT_S)  # check_msg leaves it blocking
+            client.check_msg()
+            client.sock.settimeout(SOCKET_TIMEOUT_S)  # check_msg leaves it blocking
         except OSError:
             self._drop(self._clock.ticks_ms())
 

@@ -35,8 +35,8 @@ class MLX90640:
         self.i2c_errors = 0
         self.retried = False
         self._word = bytearray(2)
-        self._ram = None
-        self._tail = None
+        placeholder = memoryview(bytearray(FRAME_BYTES))  # replaced by bind()
+        self._ram = self._control = self._tail = placeholder
 
     def bind(self, buf):
         """Fix the buffer subpages are read into (memoryview of FRAME_BYTES):

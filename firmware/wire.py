@@ -50,9 +50,12 @@ def _crc32_soft(data, crc=0):
 
 
 def checksum(data):
-    """CRC-32 (IEEE 802.3, as zlib.crc32) of a bytes-like object."""
+    """CRC-32 (IEEE 802.3, as zlib.crc32) of a bytes-like object.
+
+    binascii.crc32 already returns it unsigned; masking it again would cost
+    one more long-integer allocation per frame."""
     if crc32 is not None:
-        return crc32(data) & 0xFFFFFFFF
+        return crc32(data)
     return _crc32_soft(data)
 
 
@@ -73,9 +76,13 @@ class Message:
         self._body = mv[:self.size - 4]
 
     def seal(self, sequence, board_ms, flags=0):
-        """Write the header and CRC around the words already in place."""
+        """Write the header and CRC around the words already in place.
+
+        ``sequence`` and ``board_ms`` must be below 2**30 (ticks_ms always
+        is; the gate restarts before its sequence gets there): masking them
+        to 32 bits would make a long integer, an allocation, per frame."""
         struct.pack_into(_HEADER_FMT, self.buf, 0, MAGIC0, MAGIC1, self.kind, VERSION, self.boot_id,
-                         sequence & 0xFFFFFFFF, board_ms & 0xFFFFFFFF, self.nwords, flags)
+                         sequence, board_ms, self.nwords, flags)
         struct.pack_into(">I", self.buf, self.size - 4, checksum(self._body))
         return self.buf
 

@@ -3,7 +3,7 @@
 EEPROM at 0x2400, RAM at 0x0400, status register 0x8000 (bit 3: new data,
 bit 0: last subpage), control register 0x800D. The test loads subpages as
 834-word frames in the vendor driver's layout; reading RAM returns them
-big-endian, as the real sensor does. ``fail_reads`` makes the next reads NACK.
+big-endian, as the real sensor does. ``fail_reads`` makes the next reads fail.
 """
 
 
@@ -15,7 +15,7 @@ class FakeMLX90640:
         self.control = 0x1901
         self.fail_reads = 0
         self.reads = 0
-        self.writes = []
+        self.writes = 0
 
     def load(self, frame_words):
         """A new subpage has been measured."""
@@ -35,21 +35,21 @@ class FakeMLX90640:
             return self.control
         raise OSError(5)  # EIO: not a readable address
 
-    def read(self, register, nbytes):
+    def read_into(self, register, buf):
+        """Fill ``buf`` from ``register`` on (in place, so the fake adds no
+        allocation to what the firmware's own is measured against)."""
         self.reads += 1
         if self.fail_reads:
             self.fail_reads -= 1
             raise OSError(116)  # ETIMEDOUT, as a glitching bus gives
-        out = bytearray(nbytes)
-        for i in range(nbytes // 2):
+        for i in range(len(buf) // 2):
             w = self._word(register + i)
-            out[2 * i] = w >> 8
-            out[2 * i + 1] = w & 0xFF
-        return out
+            buf[2 * i] = w >> 8
+            buf[2 * i + 1] = w & 0xFF
 
     def write(self, register, data):
         value = (data[0] << 8) | data[1]
-        self.writes.append((register, value))
+        self.writes += 1
         if register == 0x8000:
             self.status = (self.status & 0x0007) | (value & 0xFFF0)  # writing bit 3 as 0 clears it
         elif register == 0x800D:

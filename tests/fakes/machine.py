@@ -2,7 +2,7 @@
 fake devices, a watchdog that counts feeds, and reset() as an exception."""
 
 clock = None  # set by a test to a FakeClock so pin changes carry times
-devices = {}  # I2C address -> fake device with read(register, nbytes) / write(register, data)
+devices = {}  # I2C address -> fake device with read_into(register, buf) / write(register, data)
 
 
 class ResetCalled(Exception):
@@ -61,13 +61,11 @@ class I2C:
 
     def readfrom_mem_into(self, address, register, buf, addrsize=8):
         self.transactions += 1
-        data = self._device(address).read(register, len(buf))
-        for i in range(len(buf)):
-            buf[i] = data[i]
+        self._device(address).read_into(register, buf)
 
     def writeto_mem(self, address, register, buf, addrsize=8):
         self.transactions += 1
-        self._device(address).write(register, bytes(buf))
+        self._device(address).write(register, buf)
 
 
 class WDT:
