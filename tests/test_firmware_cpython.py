@@ -313,3 +313,35 @@ def test_config_made_by_the_installer_tool_boots_the_firmware(tmp_path):
         cfg = fw.config.Config(json.loads(json.dumps(cfg_dict)))
         assert cfg.gate_id == "east-2" and cfg.mqtt_user == "gate-east-2" and len(cfg.hmac_key) == 32
         assert cfg.door_cap_ms >= cfg.door_pulse_ms and cfg.refresh_code == 4
+
+
+def test_indicators_show_and_clear(rig):
+    fw = rig.fw
+    pins = fw.machine.Pin.pins
+    green, red, buzzer = pins[25], pins[33], pins[32]
+    rig.measure(0)
+    rig.run(50)
+    assert rig.command("indicate", 2).ok  # alarm: red, beeping
+    assert red.level == 1 and green.level == 0
+    beeps = len(buzzer.history)
+    rig.run(2000)
+    assert len(buzzer.history) > beeps + 4  # the buzzer pulses
+    rig.run(3500)
+    assert red.level == 0 and buzzer.level == 0  # over after 5 s
+    rig.measure(1)
+    rig.run(50)
+    assert rig.command("indicate", 1).ok and green.level == 1 and red.level == 0
+    rig.run(2100)
+    assert green.level == 0
+
+
+def test_heartbeat_and_socket_timeouts(rig):
+    before = len([1 for (t, p, r, q) in rig.broker.published if t == rig.topic("status")])
+    for n in range(44):
+        rig.measure(n % 2)
+        rig.run(120)  # about 8 subpages per second
+    statuses = [decode_status(p) for (t, p, r, q) in rig.broker.published if t == rig.topic("status")]
+    assert len(statuses) - before == 1  # one heartbeat in 5 s
+    assert 7 <= statuses[-1].fps <= 9 and statuses[-1].heap_free == 90000 and statuses[-1].uptime_s >= 5
+    # Every socket call is bounded: the timeout is back in place after each poll.
+    assert rig.gate.link.client.sock.timeout == 5
