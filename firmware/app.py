@@ -37,8 +37,8 @@ def maintenance_requested():
         return False
 
 
-def _out(number):
-    return None if number is None else machine.Pin(number, machine.Pin.OUT, value=0)
+def _out(hw, number):
+    return None if number is None else hw.Pin(number, hw.Pin.OUT, value=0)
 
 
 def _random_bits(n):
@@ -51,16 +51,20 @@ def _mqtt_client(client_id, host, port, user, password, keepalive):
     return MQTTClient(client_id, host, port, user or None, password or None, keepalive)
 
 
-def build(cfg, clock=time, wlan=None, make_client=_mqtt_client, random_bits=_random_bits, reboot=None,
-          heap_free=None):
-    """The gate on this board's pins; the door is locked before anything else happens."""
-    door = Door(machine.Pin(cfg.pin_relay, machine.Pin.OUT, value=0 if cfg.relay_active_high else 1),
+def build(cfg, hw=machine, clock=time, wlan=None, make_client=_mqtt_client, random_bits=_random_bits,
+          reboot=None, heap_free=None):
+    """The gate on this board's pins; the door is locked before anything else happens.
+
+    ``hw`` is where Pin, I2C and reset come from: the ``machine`` module on a
+    board, a virtual board in the simulator."""
+    door = Door(hw.Pin(cfg.pin_relay, hw.Pin.OUT, value=0 if cfg.relay_active_high else 1),
                 cfg.relay_active_high, cfg.door_cap_ms, clock)
-    indicators = Indicators(_out(cfg.pin_led_green), _out(cfg.pin_led_red), _out(cfg.pin_buzzer), clock)
-    i2c = machine.I2C(0, scl=machine.Pin(cfg.pin_scl), sda=machine.Pin(cfg.pin_sda), freq=cfg.i2c_freq)
+    indicators = Indicators(_out(hw, cfg.pin_led_green), _out(hw, cfg.pin_led_red), _out(hw, cfg.pin_buzzer),
+                            clock)
+    i2c = hw.I2C(0, scl=hw.Pin(cfg.pin_scl), sda=hw.Pin(cfg.pin_sda), freq=cfg.i2c_freq)
     sensor = MLX90640(i2c)
     gate = Gate(cfg, sensor, door, indicators, clock, random_bits(32), heap_free or gc.mem_free,
-                reboot or machine.reset)
+                reboot or hw.reset)
     if wlan is None:
         import network
 
@@ -72,7 +76,7 @@ def build(cfg, clock=time, wlan=None, make_client=_mqtt_client, random_bits=_ran
 
 def blink_forever(pin_number, message):
     """A config the gate cannot run with: say why, blink, never restart in a loop."""
-    led = _out(pin_number) if pin_number is not None else None
+    led = _out(machine, pin_number)
     while True:
         print(message)
         for _ in range(20):

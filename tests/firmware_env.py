@@ -1,6 +1,6 @@
 """Import the firmware under CPython with only the hardware layer replaced.
 
-``firmware_modules()`` puts the fakes (``tests/fakes``: machine, network,
+``firmware_modules()`` puts the fakes (``sim/hardware``: machine, network,
 umqtt.simple, a register-level MLX90640, a clock) and the firmware directory
 first on sys.path, imports the firmware's own modules, and removes them all
 again afterwards, so each test starts from a fresh import.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 FIRMWARE = REPO / "firmware"
-FAKES = Path(__file__).resolve().parent / "fakes"
+FAKES = REPO / "sim" / "hardware"
 FAKES_CPYTHON = Path(__file__).resolve().parent / "fakes_cpython"
 FIRMWARE_MODULES = ("wire", "auth", "door", "mlx90640", "config", "link", "gate", "app")
 FAKE_MODULES = ("machine", "network", "umqtt", "umqtt.simple", "micropython", "fakeclock", "fake_mlx90640")

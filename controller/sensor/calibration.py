@@ -183,49 +183,80 @@ class Calibration:
         pixel of ``image`` (24 x 32 degC) reads back as closely as the ADC
         allows. Pixels that are NaN in ``image`` keep their words.
 
-        The reading is monotonic in the raw count (its direction set by the
-        sign of the gain), so a bisection over the 16-bit range finds, per
-        pixel, the count whose reading is nearest the target: exact, and
-        robust where an analytical inverse is not (near the ends of the
-        range, across the extended-range corners)."""
+        The reading is continuous and monotonic in the raw count (its
+        direction set by the sign of the gain). The analytical inverse gives a
+        first count; the best of its neighbours is the answer wherever the
+        target lies between the readings two counts below and above it.
+        Elsewhere (near the ends of the scale) a bisection over the whole
+        16-bit range finds it."""
         p = self.params
         e = _check_emissivity(emissivity)
         out = _frame_array(frame).copy()
         state = reference.frame_state(p, out)
         target = np.asarray(image, dtype=np.float64).reshape(PIXELS)
         todo = np.isfinite(target)
-        direction = 1.0 if state.gain > 0 else -1.0
+        direction = 1 if state.gain > 0 else -1
 
-        def reading(raw: np.ndarray) -> np.ndarray:
-            with np.errstate(invalid="ignore"):
+        def reading(counts: np.ndarray, pixels: slice | np.ndarray = slice(None)) -> np.ndarray:
+            """The temperature each pixel reads for ``counts`` (increasing direction; rows of 768
+            for all pixels, or one value per pixel of ``pixels``)."""
+            if isinstance(pixels, slice):
+                raw = direction * counts.astype(np.float64)
+            else:
+                raw = np.zeros(PIXELS)
+                raw[pixels] = direction * counts
+            with np.errstate(invalid="ignore", divide="ignore"):
                 to = reference.to_from_ir(p, reference.ir_from_raw(p, raw, state, e), state, e, tr)
+            to = to if isinstance(pixels, slice) else to[pixels]
             return np.where(np.isnan(to), -np.inf, to)
 
-        # Smallest count (in the reading's increasing direction) that reads at least the target.
-        lo = np.full(PIXELS, -0x8000, dtype=np.int64)
-        hi = np.full(PIXELS, 0x7FFF, dtype=np.int64)
-        while np.any(lo < hi):
-            mid = (lo + hi) // 2
-            below = reading(direction * mid) < target
-            lo = np.where(below, mid + 1, lo)
-            hi = np.where(below, hi, mid)
-        above = lo
-        under = np.maximum(lo - 1, -0x8000)
-        err_above = np.abs(reading(direction * above) - target)
-        err_under = np.abs(reading(direction * under) - target)
-        best = np.where(err_under < err_above, under, above) * int(direction)
-        best_err = np.minimum(err_above, err_under)
-        with np.errstate(invalid="ignore"):  # -inf - -inf where both neighbours are below the scale
-            step = np.abs(reading(direction * np.minimum(above + 1, 0x7FFF)) - reading(direction * under))
-        outside = todo & ~(best_err <= step)
+        with np.errstate(invalid="ignore", over="ignore"):
+            guess = direction * reference.raw_from_ir(
+                p, reference.ir_from_to(p, np.where(todo, target, 25.0), state, e, tr), state, e)
+        base = np.clip(np.nan_to_num(np.floor(guess), nan=0.0), -0x8000 + 2, 0x7FFF - 3).astype(np.int64)
+        # Readings of counts base-2 .. base+3 in one pass: the candidates are base-1 .. base+2,
+        # and each candidate's two neighbours give its step.
+        offsets = np.arange(-2, 4)[:, None]
+        table = reading(base[None, :] + offsets)
+        errors = np.abs(table[1:5] - target)
+        pick = np.argmin(errors, axis=0)
+        columns = np.arange(PIXELS)
+        best = base + pick - 1
+        best_err = errors[pick, columns]
+        with np.errstate(invalid="ignore"):
+            half_step = np.abs(table[pick + 2, columns] - table[pick, columns]) / 2
+        # The nearest count is among the candidates wherever the target lies between
+        # the readings of base-1 and base+2; elsewhere, bisect.
+        unsure = np.flatnonzero(todo & ~((table[1] <= target) & (target <= table[4])))
+        if unsure.size:
+            best[unsure], best_err[unsure] = self._bisect(reading, target, unsure)
+            with np.errstate(invalid="ignore"):
+                half_step[unsure] = np.abs(reading(np.minimum(best[unsure] + 1, 0x7FFF), unsure)
+                                           - reading(np.maximum(best[unsure] - 1, -0x8000), unsure)) / 2
+        outside = todo & ~(best_err <= np.maximum(np.nan_to_num(half_step), 0) + 1e-9)
         if outside.any():
             i = int(np.flatnonzero(outside)[0])
             raise ValueError(
                 f"{int(outside.sum())} pixel(s) are outside what the sensor can report at Ta "
                 f"{state.ta:.1f} degC; first at row {i // COLS} column {i % COLS}: {target[i]:.2f} degC")
-        words = (best & 0xFFFF).astype(np.uint16)
+        words = ((direction * best) & 0xFFFF).astype(np.uint16)
         out[:PIXELS] = np.where(todo, words, out[:PIXELS])
         return out
+
+    @staticmethod
+    def _bisect(reading, target, pixels):
+        """Per pixel of ``pixels``, the count (increasing direction) whose reading is nearest the target."""
+        lo = np.full(pixels.size, -0x8000, dtype=np.int64)
+        hi = np.full(pixels.size, 0x7FFF, dtype=np.int64)
+        goal = target[pixels]
+        while np.any(lo < hi):
+            mid = (lo + hi) // 2
+            short = reading(mid, pixels) < goal
+            lo = np.where(short, mid + 1, lo)
+            hi = np.where(short, hi, mid)
+        under = np.maximum(lo - 1, -0x8000)
+        err_at, err_under = np.abs(reading(lo, pixels) - goal), np.abs(reading(under, pixels) - goal)
+        return np.where(err_under < err_at, under, lo), np.minimum(err_at, err_under)
 
     def raw_from_to(self, image, ta: float, vdd: float, subpage: int, control: int,
                     emissivity: float = 1.0, tr: float | None = None,

@@ -4,7 +4,8 @@ This is the readable version of what :mod:`controller.sensor.kernels` does
 fast. It works from :class:`EepromParameters` directly (not from the
 per-pixel tables that :class:`Calibration` precomputes), so that tests comparing
 the two check the precomputation as well as the kernel. The inverse
-(:meth:`Calibration.encode_pixels`) searches raw counts with these functions.
+(:meth:`Calibration.encode_pixels`) starts from :func:`ir_from_to` and checks
+its answer with the forward functions.
 
 Datasheet sections: 11.2.2.2 (Vdd), 11.2.2.3 (Ta), 11.2.2.4-11.2.2.7 (gain,
 offset, compensation pixels, interleaved/chess corrections), 11.2.2.8
@@ -117,6 +118,12 @@ def ir_from_raw(p: EepromParameters, raw: np.ndarray, state: FrameState, emissiv
     return ir / emissivity
 
 
+def raw_from_ir(p: EepromParameters, ir: np.ndarray, state: FrameState, emissivity: float) -> np.ndarray:
+    """Inverse of :func:`ir_from_raw`, unrounded."""
+    cp = np.asarray(state.cp)[subpage_pattern(state.chess)]
+    return (ir * emissivity + p.tgc * cp + offset_term(p, state) - pattern_correction(p, state)) / state.gain
+
+
 def reflected_temperature(state: FrameState, tr: float | None) -> float:
     return state.ta - TR_OPEN_AIR_SHIFT if tr is None else float(tr)
 
@@ -151,6 +158,25 @@ def to_from_ir(p: EepromParameters, ir: np.ndarray, state: FrameState, emissivit
         to = np.sqrt(np.sqrt(ir / (ac * (1 - p.ks_to[1] * KELVIN) + sx) + ta_tr)) - KELVIN
         r = temperature_range(p, np.nan_to_num(to, nan=0.0))
         return np.sqrt(np.sqrt(ir / (ac * corr[r] * (1 + p.ks_to[r] * (to - p.ct[r]))) + ta_tr)) - KELVIN
+
+
+def ir_from_to(p: EepromParameters, to: np.ndarray, state: FrameState, emissivity: float = 1.0,
+               tr: float | None = None) -> np.ndarray:
+    """Inverse of :func:`to_from_ir`: the IR signal that reads as ``to``.
+
+    The range and the KsTo term depend on the basic-range estimate, which in
+    turn depends on the IR signal; a few fixed-point steps settle it."""
+    ta_tr = _ta_tr(state, emissivity, tr)
+    ac = sensitivity(p, state)
+    corr = range_alpha_corrections(p.ks_to, p.ct)
+    radiance = (np.asarray(to, dtype=np.float64) + KELVIN) ** 4 - ta_tr
+    first = np.asarray(to, dtype=np.float64)
+    for _ in range(4):
+        r = temperature_range(p, first)
+        ir = radiance * ac * corr[r] * (1 + p.ks_to[r] * (first - p.ct[r]))
+        sx = p.ks_to[1] * np.sqrt(np.sqrt(np.maximum(ac ** 3 * (ir + ac * ta_tr), 0.0)))
+        first = np.sqrt(np.sqrt(np.maximum(ir / (ac * (1 - p.ks_to[1] * KELVIN) + sx) + ta_tr, 0.0))) - KELVIN
+    return ir
 
 
 def fill_defective(p: EepromParameters, to: np.ndarray, chess: bool, subpage: int) -> None:

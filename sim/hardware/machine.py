@@ -1,7 +1,12 @@
 """Fake ``machine``: pins that record their changes, an I2C bus with attached
-fake devices, a watchdog that counts feeds, and reset() as an exception."""
+fake devices, a watchdog that counts feeds, and reset() as an exception.
 
-clock = None  # set by a test to a FakeClock so pin changes carry times
+Module level, it is the one board of a test (``devices``, ``clock``,
+``Pin.pins``). ``Board`` gives each virtual gate of the simulator a board of
+its own, with the same interface, to pass to the firmware's ``app.build``.
+"""
+
+clock = None  # set by a test to a clock with .now (ms) so pin changes carry times
 devices = {}  # I2C address -> fake device with read_into(register, buf) / write(register, data)
 
 
@@ -17,12 +22,17 @@ def unique_id():
     return b"\x24\x0a\xc4\x00\x00\x01"
 
 
+def _module_now():
+    return clock.now if clock is not None else 0
+
+
 class Pin:
     IN = 1
     OUT = 3
     PULL_UP = 1
     PULL_DOWN = 2
     pins = {}  # number -> the last Pin made for it
+    _now = staticmethod(_module_now)
 
     def __init__(self, number, mode=IN, pull=None, value=None):
         self.number = number
@@ -31,14 +41,14 @@ class Pin:
         self.level = 1 if pull == Pin.PULL_UP else 0
         if value is not None:
             self.value(value)
-        Pin.pins[number] = self
+        self.pins[number] = self
 
     def value(self, v=None):
         if v is None:
             return self.level
         v = 1 if v else 0
         if v != self.level or not self.history:
-            self.history.append((clock.now if clock is not None else 0, v))
+            self.history.append((self._now(), v))
         self.level = v
         return None
 
@@ -50,14 +60,16 @@ class Pin:
 
 
 class I2C:
+    _devices = devices
+
     def __init__(self, bus_id, scl=None, sda=None, freq=400000):
         self.freq = freq
         self.transactions = 0
 
     def _device(self, address):
-        if address not in devices:
+        if address not in self._devices:
             raise OSError(19)  # ENODEV: no ACK
-        return devices[address]
+        return self._devices[address]
 
     def readfrom_mem_into(self, address, register, buf, addrsize=8):
         self.transactions += 1
@@ -78,3 +90,31 @@ class WDT:
 
     def feed(self):
         self.feeds += 1
+
+
+class Board:
+    """One board's hardware: its own pins (timed by its own clock), its own
+    I2C devices, its own watchdog; ``reset()`` raises ResetCalled."""
+
+    def __init__(self, clock_source=None):
+        board = self
+        self.clock = clock_source
+        self.devices = {}
+
+        def now():
+            return board.clock.now if board.clock is not None else 0
+
+        class BoardPin(Pin):
+            pins = {}
+            _now = staticmethod(now)
+
+        class BoardI2C(I2C):
+            _devices = self.devices
+
+        self.Pin = BoardPin
+        self.I2C = BoardI2C
+        self.WDT = WDT
+        self.ResetCalled = ResetCalled
+
+    def reset(self):
+        raise ResetCalled()
