@@ -1,0 +1,123 @@
+"""A virtual gate: the firmware's own app on virtual hardware, on a real broker.
+
+Only the hardware is simulated: the MLX90640 (fed by a scenario), the pins,
+Wi-Fi and the I2C bus. The firmware modules run unchanged, connect to the
+broker through an ``umqtt.simple``-compatible paho client, and publish what a
+board would publish. Scenario events (Wi-Fi loss, I2C failures, garbage
+pixels) are applied to the hardware at their times.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+
+from controller.sensor import random_eeprom
+
+from .clock import RealClock
+from .firmware_loader import load_firmware
+from .mqtt_client import PahoUmqttClient
+from .sensor import VirtualMLX90640
+
+_fw = load_firmware()
+
+
+def simulator_key(gate_id: str) -> bytes:
+    """The HMAC key of a simulated gate: derived from its id, for simulation only."""
+    return hashlib.sha256(b"thermogate-simulator-key:" + gate_id.encode()).digest()
+
+
+def gate_config(gate_id: str, host: str, port: int, key: bytes, refresh_hz: float) -> dict:
+    """A config.json for a virtual gate (the board's schema, docs/protocol.md)."""
+    return {
+        "gate_id": gate_id,
+        "wifi": {"ssid": "simulated", "password": ""},
+        "mqtt": {"host": host, "port": port, "user": "", "password": "", "keepalive_s": 30},
+        "hmac_key": key.hex(),
+        "pins": {"sda": 21, "scl": 22, "relay": 26, "relay_active_high": True, "led_green": 25, "led_red": 33,
+                 "buzzer": 32, "status_led": 2, "maintenance": 0},
+        "i2c_freq": 1000000,
+        "refresh_hz": refresh_hz,
+        "door_pulse_ms": 3000,
+        "door_cap_ms": 5000,
+        "status_interval_s": 5,
+        "max_command_age_s": 2.0,
+    }
+
+
+class VirtualGate:
+    def __init__(self, gate_id: str, scenario, host: str, port: int, *, seed: int = 0,
+                 key: bytes | None = None, clock: RealClock | None = None):
+        self.gate_id = gate_id
+        self.scenario = scenario
+        self.key = key or simulator_key(gate_id)
+        self.clock = clock or RealClock()
+        self.rng = np.random.default_rng(seed)
+        self.eeprom = random_eeprom(np.random.default_rng([seed, 1]))
+        self.sensor = VirtualMLX90640(self.eeprom, scenario, self.rng)
+        self.board = _fw.machine.Board(self.clock)
+        self.board.devices[0x33] = self.sensor
+        self.wlan = _fw.network.WLAN()
+        self.wlan.up = True
+        self.config = _fw.config.Config(json.loads(json.dumps(
+            gate_config(gate_id, host, port, self.key, scenario.refresh_hz))))
+        self.truth: dict[int, dict] = {}  # frame sequence -> ground truth of that subpage
+        self.reboots = 0
+        self._events = sorted(scenario.events, key=lambda e: e.t)
+        self._t0 = self.clock.seconds
+        self._boot()
+
+    def _boot(self) -> None:
+        self._reboot_requested = False
+        self.gate = _fw.app.build(self.config, hw=self.board, clock=self.clock, wlan=self.wlan,
+                                  make_client=PahoUmqttClient, random_bits=self._random_bits,
+                                  reboot=self._request_reboot, heap_free=lambda: 96000)
+        self.relay = self.board.Pin.pins[self.config.pin_relay]
+        self.gate.start_sensor()
+
+    def _random_bits(self, n: int) -> int:
+        return int(self.rng.integers(0, 1 << n))
+
+    def _request_reboot(self) -> None:
+        self._reboot_requested = True
+
+    @property
+    def t(self) -> float:
+        """Scenario time, seconds."""
+        return self.clock.seconds - self._t0
+
+    def step(self) -> None:
+        """One round: scenario events, the sensor's measurement, the firmware's step."""
+        t = self.t
+        while self._events and self._events[0].t <= t:
+            self._apply(self._events.pop(0))
+        self.sensor.update(t)
+        before = self.gate.sequence
+        self.gate.step()
+        if self.gate.sequence != before and self.sensor.loaded_truth is not None:
+            self.truth[self.gate.sequence] = self.sensor.loaded_truth
+        if self._reboot_requested:
+            self.reboots += 1
+            self.close()
+            self._boot()
+
+    def _apply(self, event) -> None:
+        if event.kind == "wifi_down":
+            self.wlan.up = False
+        elif event.kind == "wifi_up":
+            self.wlan.up = True
+        elif event.kind == "i2c_fail":
+            self.sensor.fail_reads = int(event.params.get("reads", 3))
+        elif event.kind == "garbage_pixels":
+            self.sensor.garbage = (list(event.params["pixels"]), float(event.params.get("until", self.t + 5)))
+
+    @property
+    def boot_id(self) -> int:
+        return self.gate.boot_id
+
+    def close(self) -> None:
+        link = self.gate.link
+        if link is not None and link.client is not None:
+            link.client.disconnect()

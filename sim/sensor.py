@@ -1,0 +1,85 @@
+"""A virtual MLX90640: the register-level fake, fed by a scene, in real time.
+
+Every 1/refresh-rate seconds (the rate the firmware wrote into the control
+register) it renders the scenario, turns the temperatures into the raw words
+the real sensor would hold for the next subpage (the inverse in
+``controller.sensor``), and raises the new-data flag. Subpages alternate;
+an unread subpage is overwritten, as on the sensor.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from controller.sensor import Calibration
+from controller.sensor.frame import REFRESH_RATES_HZ
+
+from .firmware_loader import load_firmware
+
+_fw = load_firmware()
+
+
+class VirtualMLX90640(_fw.fake_mlx90640.FakeMLX90640):
+    def __init__(self, eeprom: np.ndarray, scenario, rng: np.random.Generator, vdd: float = 3.3):
+        super().__init__([int(w) for w in eeprom])
+        self.calibration = Calibration.from_eeprom(eeprom)
+        self.scenario = scenario
+        self.rng = rng
+        self.vdd = vdd
+        self.subpage = 1
+        self.next_due = 0.0
+        self.produced = 0
+        self.loaded_truth: dict | None = None
+        self.garbage: tuple[list[int], float] | None = None  # (pixels, until t)
+        self._ram_bytes = bytearray(2 * 832)
+        self._eeprom_bytes = np.asarray(eeprom, dtype=">u2").tobytes()
+
+    @property
+    def period_s(self) -> float:
+        return 1.0 / REFRESH_RATES_HZ[(self.control >> 7) & 7]
+
+    def update(self, t: float) -> bool:
+        """Measure the next subpage if it is due at scenario time ``t``; True if one was made."""
+        if t < self.next_due:
+            return False
+        self.next_due = max(self.next_due + self.period_s, t)
+        self.subpage ^= 1
+        frame = self.scenario.frame_at(t)
+        words = self.calibration.raw_from_to(frame.image, frame.ta, self.vdd, self.subpage, self.control)
+        if self.garbage is not None:
+            pixels, until = self.garbage
+            if t <= until:
+                words[pixels] = self.rng.integers(0, 0x10000, size=len(pixels))
+            else:
+                self.garbage = None
+        self.load(words)
+        self.loaded_truth = dict(frame.truth, subpage=self.subpage)
+        self.produced += 1
+        return True
+
+    def load(self, frame_words) -> None:
+        words = np.asarray(frame_words, dtype=np.uint16)
+        self._ram_bytes[:] = words[:832].astype(">u2").tobytes()
+        self.control = (self.control & ~0x1000) | (int(words[832]) & 0x1000)
+        self.status = (self.status & ~0x0009) | 0x0008 | (int(words[833]) & 1)
+
+    def _word(self, address):
+        if 0x0400 <= address < 0x0400 + 832:
+            i = 2 * (address - 0x0400)
+            return (self._ram_bytes[i] << 8) | self._ram_bytes[i + 1]
+        return super()._word(address)
+
+    def read_into(self, register, buf) -> None:
+        """As the register-level fake, but block copies for the two big regions."""
+        if self.fail_reads:
+            super().read_into(register, buf)
+            return
+        n = len(buf)
+        if 0x0400 <= register and register + n // 2 <= 0x0400 + 832:
+            start = 2 * (register - 0x0400)
+            buf[:] = self._ram_bytes[start:start + n]
+        elif 0x2400 <= register and register + n // 2 <= 0x2400 + 832:
+            start = 2 * (register - 0x2400)
+            buf[:] = self._eeprom_bytes[start:start + n]
+        else:
+            super().read_into(register, buf)
