@@ -9,6 +9,9 @@ Subcommands so far:
 - ``thermogate site ...``, ``thermogate gate ...``, ``thermogate flash ...`` --
   the installer's tools: the site's gate registry and secrets, each board's
   config.json, and flashing (controller/install_cli.py).
+- ``thermogate record GATE -o FILE --seconds N`` -- record a live gate's
+  traffic; ``thermogate sim replay FILE`` -- publish a recording as a gate
+  (sim/cli.py, docs/recordings.md).
 
 Word files are JSON lists of integers, raw little-endian 16-bit binary
 (``.bin``), or text with one integer per token (decimal or 0x-hex).
@@ -22,6 +25,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+from sim.cli import add_record_command, add_sim_commands
 
 from . import __version__
 from .install_cli import add_installer_commands
@@ -104,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     decode.set_defaults(run=_sensor_decode)
 
     add_installer_commands(commands)
+    add_record_command(commands)
+    add_sim_commands(commands)
     return parser
 
 

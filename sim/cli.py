@@ -1,0 +1,155 @@
+"""The simulator's subcommands of ``thermogate``: ``record`` and the ``sim`` group.
+
+- ``thermogate record GATE -o FILE --seconds N [--broker ...]`` -- record a
+  live gate's traffic into a recording file (docs/recordings.md)
+- ``thermogate sim replay FILE [--gate ID] [--speed X] [--loop] [--broker ...]``
+  -- publish a recording as a gate would
+
+controller/cli.py calls :func:`add_record_command` and :func:`add_sim_commands`;
+the latter returns the ``sim`` subparsers so that more ``sim`` commands can be
+added next to ``replay``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from typing import Any, Callable
+
+from .mqtt_link import DEFAULT_PORT, Broker, parse_broker
+
+DEFAULT_BROKER = f"localhost:{DEFAULT_PORT}"
+
+
+def add_broker_options(parser: argparse.ArgumentParser) -> None:
+    """``--broker``, ``--username`` and ``--password``, for every command that talks to a broker."""
+    parser.add_argument("--broker", metavar="HOST[:PORT]|URL", default=DEFAULT_BROKER,
+                        help=f"MQTT broker: HOST, HOST:PORT or mqtt://[USER[:PASSWORD]@]HOST[:PORT] "
+                             f"(default {DEFAULT_BROKER})")
+    parser.add_argument("--username", metavar="USER", default=None, help="MQTT user name")
+    parser.add_argument("--password", metavar="PASSWORD", default=None, help="MQTT password")
+
+
+def broker_from_args(args: argparse.Namespace) -> Broker:
+    """The broker of ``--broker``, with ``--username``/``--password`` taking precedence over the URL's."""
+    b = parse_broker(args.broker)
+    return Broker(b.host, b.port, args.username if args.username is not None else b.username,
+                  args.password if args.password is not None else b.password)
+
+
+def _until_interrupted(work: Callable[[threading.Event], Any]) -> tuple[Any, bool]:
+    """Run ``work(stop)`` in a thread; Ctrl-C sets ``stop``. (result, interrupted); work's errors re-raised."""
+    stop, done = threading.Event(), threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["result"] = work(stop)
+        except BaseException as exc:  # handed to the main thread
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name="thermogate-sim", daemon=True).start()
+    interrupted = False
+    while not done.is_set():
+        try:
+            done.wait(0.2)
+        except KeyboardInterrupt:
+            interrupted = True
+            stop.set()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"], interrupted
+
+
+def _fail(message: str) -> int:
+    print(f"thermogate: error: {message}", file=sys.stderr)
+    return 1
+
+
+def _record(args: argparse.Namespace) -> int:
+    from .mqtt_link import LinkError
+    from .recorder import RecordError, record
+
+    broker = broker_from_args(args)
+    if not args.seconds > 0:
+        raise ValueError(f"--seconds must be positive, not {args.seconds}")
+    print(f"recording gate {args.gate_id} from {broker} for {args.seconds:g} s (Ctrl-C stops early)",
+          file=sys.stderr)
+    try:
+        recording, interrupted = _until_interrupted(lambda stop: record(
+            broker.host, broker.port, args.gate_id, args.seconds, username=broker.username,
+            password=broker.password, stop=stop))
+    except (LinkError, RecordError) as exc:
+        return _fail(str(exc))
+    try:
+        path = recording.save(args.output)
+    except OSError as exc:
+        return _fail(f"cannot write {args.output}: {exc.strerror or exc}")
+    refused = sum(recording.meta.get("frames_refused", {}).values())
+    print(f"{'stopped early: ' if interrupted else ''}{len(recording)} frames over {recording.duration:.2f} s, "
+          f"{len(recording.status)} status messages"
+          f"{f', {refused} malformed frames left out' if refused else ''} -> {path}")
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from .mqtt_link import LinkError
+    from .recording import Recording
+    from .replay import replay
+
+    broker = broker_from_args(args)
+    recording = Recording.load(args.file)
+    gate = args.gate or recording.gate_id
+    print(f"replaying {len(recording)} frames ({recording.duration:.2f} s) of gate {recording.gate_id} as "
+          f"gate {gate} to {broker} at {args.speed:g}x{', looping' if args.loop else ''} (Ctrl-C stops)",
+          file=sys.stderr)
+    try:
+        result, interrupted = _until_interrupted(lambda stop: replay(
+            recording, broker.host, broker.port, gate_id=gate, speed=args.speed, loop=args.loop,
+            username=broker.username, password=broker.password, stop=stop))
+    except LinkError as exc:
+        return _fail(str(exc))
+    dropped = f", {result.frames_dropped} dropped (connection lost)" if result.frames_dropped else ""
+    print(f"{'stopped: ' if interrupted else ''}{result.frames_sent} frames sent in {result.elapsed_s:.2f} s "
+          f"({result.passes} complete pass{'es' if result.passes != 1 else ''}{dropped}), "
+          f"at most {1000 * result.max_late_s:.1f} ms behind schedule")
+    return 0 if result.frames_dropped == 0 else 1
+
+
+def add_record_command(commands: Any) -> argparse.ArgumentParser:
+    """Add ``record`` to the subparsers ``commands`` of the main parser."""
+    rec = commands.add_parser(
+        "record", help="record a live gate's MQTT traffic into a recording file",
+        description="Subscribe to thermogate/GATE/{eeprom,frame,status} and save what arrives, byte for byte, "
+                    "with receive times, as a recording (docs/recordings.md). The gate's EEPROM message is "
+                    "retained on the broker, so it arrives first; without it the recording fails.")
+    rec.add_argument("gate_id", metavar="GATE", help="the gate id, e.g. north-1")
+    rec.add_argument("-o", "--output", metavar="FILE", required=True, help="the recording to write (.npz)")
+    rec.add_argument("--seconds", metavar="N", type=float, required=True, help="how long to record")
+    add_broker_options(rec)
+    rec.set_defaults(run=_record)
+    return rec
+
+
+def add_sim_commands(commands: Any) -> Any:
+    """Add the ``sim`` group to the subparsers ``commands``; return the group's own subparsers."""
+    sim = commands.add_parser("sim", help="simulated gates: replay recordings",
+                              description="Simulated gates that publish like real ones.")
+    sim_commands = sim.add_subparsers(dest="sim_command", metavar="SUBCOMMAND")
+    rep = sim_commands.add_parser(
+        "replay", help="publish a recording as its gate did",
+        description="Publish the recording's EEPROM message (retained), an online status (retained), every "
+                    "frame at its recorded time divided by --speed, then an offline status. Payloads are "
+                    "byte-identical to the recording, under any gate id.")
+    rep.add_argument("file", metavar="FILE", help="a recording (docs/recordings.md)")
+    rep.add_argument("--gate", metavar="ID", default=None, help="publish as this gate (default: the recording's)")
+    rep.add_argument("--speed", metavar="X", type=float, default=1.0,
+                     help="time factor: 2 plays twice as fast (default 1)")
+    rep.add_argument("--loop", action="store_true",
+                     help="start again after the last frame, until Ctrl-C (same bytes, so same sequence numbers)")
+    add_broker_options(rep)
+    rep.set_defaults(run=_replay)
+    return sim_commands

@@ -1,0 +1,123 @@
+"""Connecting the simulator's tools to an MQTT broker (paho-mqtt 2.x).
+
+- :func:`parse_broker` -- ``HOST``, ``HOST:PORT`` or ``mqtt://[USER[:PASSWORD]@]HOST[:PORT]``
+- :func:`connect` -- a connected client with its network loop running in a
+  background thread, or :class:`LinkError`
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+
+DEFAULT_PORT = 1883
+CONNECT_TIMEOUT_S = 10.0
+RECONNECT_MIN_S, RECONNECT_MAX_S = 0.25, 5.0
+
+
+class LinkError(RuntimeError):
+    """The broker cannot be reached, refused the connection, or went away."""
+
+
+@dataclass(frozen=True)
+class Broker:
+    host: str
+    port: int = DEFAULT_PORT
+    username: str | None = None
+    password: str | None = None
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+def parse_broker(spec: str) -> Broker:
+    """``HOST``, ``HOST:PORT``, ``[IPV6]:PORT`` or an ``mqtt://`` URL; ValueError if malformed."""
+    text = spec.strip()
+    if "://" not in text:
+        text = "mqtt://" + text
+    try:
+        url = urlsplit(text)
+        port = url.port
+    except ValueError as exc:
+        raise ValueError(f"broker {spec!r}: {exc}") from None
+    if url.scheme != "mqtt":
+        raise ValueError(f"broker {spec!r}: only mqtt:// is supported (no TLS), not {url.scheme}://")
+    if not url.hostname or url.path not in ("", "/") or url.query or url.fragment:
+        raise ValueError(f"broker {spec!r}: expected HOST[:PORT] or mqtt://HOST[:PORT]")
+    return Broker(url.hostname, port or DEFAULT_PORT,
+                  unquote(url.username) if url.username is not None else None,
+                  unquote(url.password) if url.password is not None else None)
+
+
+def connect(host: str, port: int, client_id: str, *, username: str | None = None, password: str | None = None,
+            will: tuple[str, bytes, int, bool] | None = None, on_message: Callable[..., None] | None = None,
+            on_reconnect: Callable[[mqtt.Client], None] | None = None,
+            subscriptions: Sequence[tuple[str, int]] = (), timeout: float = CONNECT_TIMEOUT_S) -> mqtt.Client:
+    """A clean-session MQTT 3.1.1 client, connected, subscribed, its loop running in a thread.
+
+    ``will`` is (topic, payload, qos, retain). ``subscriptions`` are made on
+    every (re)connection, and acknowledged before this returns. If the
+    connection drops, the client reconnects by itself (after 0.25 s, doubling
+    up to 5 s) and then calls ``on_reconnect(client)`` from its network
+    thread. The caller ends with :func:`close`."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True,
+                         protocol=mqtt.MQTTv311)
+    if username is not None:
+        client.username_pw_set(username, password)
+    if will is not None:
+        client.will_set(*will)
+    client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
+    connected = threading.Event()
+    subscribed = threading.Event()
+    failure: list[str] = []
+
+    def on_connect(client, _userdata, _flags, reason_code, _properties):
+        if reason_code.is_failure:
+            failure.append(f"the broker refused the connection: {reason_code}")
+            connected.set()
+            subscribed.set()
+            client.disconnect()
+            return
+        if subscriptions:
+            client.subscribe(list(subscriptions))
+        else:
+            subscribed.set()
+        if connected.is_set() and on_reconnect is not None:
+            on_reconnect(client)
+        connected.set()
+
+    def on_subscribe(_client, _userdata, _mid, reason_codes, _properties):
+        bad = [str(rc) for rc in reason_codes if rc.is_failure]
+        if bad:
+            failure.append(f"the broker refused the subscription: {', '.join(bad)}")
+        subscribed.set()
+
+    client.on_connect = on_connect
+    client.on_subscribe = on_subscribe
+    if on_message is not None:
+        client.on_message = on_message
+    try:
+        client.connect(host, port, keepalive=30)
+    except (OSError, ValueError) as exc:
+        raise LinkError(f"cannot connect to the MQTT broker at {host}:{port}: {exc}") from None
+    client.loop_start()
+    deadline = time.monotonic() + timeout
+    if not (connected.wait(timeout) and subscribed.wait(max(0.0, deadline - time.monotonic()))) or failure:
+        close(client)
+        raise LinkError(failure[0] if failure else
+                        f"no answer from the MQTT broker at {host}:{port} within {timeout:g} s")
+    return client
+
+
+def close(client: mqtt.Client) -> None:
+    """Disconnect cleanly (sending what is queued first) and stop the network thread."""
+    try:
+        client.disconnect()
+    finally:
+        client.loop_stop()
