@@ -4,6 +4,9 @@
   live gate's traffic into a recording file (docs/recordings.md)
 - ``thermogate sim replay FILE [--gate ID] [--speed X] [--loop] [--broker ...]``
   -- publish a recording as a gate would
+- ``thermogate sim run --gates N --scenario NAME [--broker ...]`` -- run N
+  virtual gates (the firmware's own code on virtual hardware)
+- ``thermogate sim scenarios`` -- list the named scenarios
 
 controller/cli.py calls :func:`add_record_command` and :func:`add_sim_commands`;
 the latter returns the ``sim`` subparsers so that more ``sim`` commands can be
@@ -152,4 +155,65 @@ def add_sim_commands(commands: Any) -> Any:
                      help="start again after the last frame, until Ctrl-C (same bytes, so same sequence numbers)")
     add_broker_options(rep)
     rep.set_defaults(run=_replay)
+
+    from .scenarios import SCENARIOS
+
+    run = sim_commands.add_parser(
+        "run", help="run virtual gates on a broker",
+        description="Run N virtual gates: the gate firmware's own code on a virtual MLX90640, relay and Wi-Fi, "
+                    "publishing to the broker as boards would, until --seconds pass or Ctrl-C. Gate ids are "
+                    "<prefix>-1 .. <prefix>-N; each gate's scenario is seeded with --seed + its index.")
+    run.add_argument("--gates", type=int, default=1, metavar="N", help="how many gates (default 1)")
+    run.add_argument("--scenario", choices=SCENARIOS, default="normal_queue", help="what the gates see")
+    run.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--variant", choices=("55", "110"), default="55", help="field of view of the sensors")
+    run.add_argument("--refresh-hz", type=float, default=8.0, help="subpages per second (default 8)")
+    run.add_argument("--prefix", default="sim", help="gate id prefix (default sim)")
+    add_broker_options(run)
+    run.set_defaults(run=_run_gates)
+
+    listing = sim_commands.add_parser("scenarios", help="list the named scenarios")
+    listing.set_defaults(run=_list_scenarios)
     return sim_commands
+
+
+def _run_gates(args: argparse.Namespace) -> int:
+    from .runner import make_gates, run
+    from .scenarios import scenario
+
+    if not 1 <= args.gates <= 1000:
+        return _fail("--gates must be 1..1000")
+    broker = broker_from_args(args)
+    try:
+        gates = make_gates(args.gates, lambda i: scenario(args.scenario, args.seed + i, variant=args.variant,
+                                                          refresh_hz=args.refresh_hz),
+                           broker.host, broker.port, prefix=args.prefix, seed=args.seed,
+                           user=broker.username or "", password=broker.password or "")
+    except ValueError as exc:
+        return _fail(str(exc))
+    ids = f"{gates[0].gate_id} .. {gates[-1].gate_id}" if len(gates) > 1 else gates[0].gate_id
+    print(f"{len(gates)} virtual gate(s) {ids}, scenario {args.scenario}, broker {broker.host}:{broker.port}")
+    try:
+        stats = run(gates, seconds=args.seconds, report=lambda s: print(s.line(), flush=True))
+    except KeyboardInterrupt:
+        stats = None
+    finally:
+        for g in gates:
+            g.close()
+    if stats is not None:
+        print(stats.line())
+    connected = sum(1 for g in gates if g.gate.link.connects)
+    if connected < len(gates):
+        return _fail(f"{len(gates) - connected} gate(s) never connected to {broker.host}:{broker.port}")
+    return 0
+
+
+def _list_scenarios(args: argparse.Namespace) -> int:
+    from .scenarios import SCENARIOS, scenario
+
+    for name in SCENARIOS:
+        s = scenario(name)
+        doc = (type(s).__doc__ or "").strip().splitlines()
+        print(f"{name:15s} {s.duration_s:6.1f} s  {doc[0] if doc else ''}")
+    return 0

@@ -29,12 +29,13 @@ def simulator_key(gate_id: str) -> bytes:
     return hashlib.sha256(b"thermogate-simulator-key:" + gate_id.encode()).digest()
 
 
-def gate_config(gate_id: str, host: str, port: int, key: bytes, refresh_hz: float) -> dict:
+def gate_config(gate_id: str, host: str, port: int, key: bytes, refresh_hz: float, user: str = "",
+                password: str = "") -> dict:
     """A config.json for a virtual gate (the board's schema, docs/protocol.md)."""
     return {
         "gate_id": gate_id,
         "wifi": {"ssid": "simulated", "password": ""},
-        "mqtt": {"host": host, "port": port, "user": "", "password": "", "keepalive_s": 30},
+        "mqtt": {"host": host, "port": port, "user": user, "password": password, "keepalive_s": 30},
         "hmac_key": key.hex(),
         "pins": {"sda": 21, "scl": 22, "relay": 26, "relay_active_high": True, "led_green": 25, "led_red": 33,
                  "buzzer": 32, "status_led": 2, "maintenance": 0},
@@ -49,7 +50,7 @@ def gate_config(gate_id: str, host: str, port: int, key: bytes, refresh_hz: floa
 
 class VirtualGate:
     def __init__(self, gate_id: str, scenario, host: str, port: int, *, seed: int = 0,
-                 key: bytes | None = None, clock: RealClock | None = None):
+                 key: bytes | None = None, clock: RealClock | None = None, user: str = "", password: str = ""):
         self.gate_id = gate_id
         self.scenario = scenario
         self.key = key or simulator_key(gate_id)
@@ -62,7 +63,7 @@ class VirtualGate:
         self.wlan = _fw.network.WLAN()
         self.wlan.up = True
         self.config = _fw.config.Config(json.loads(json.dumps(
-            gate_config(gate_id, host, port, self.key, scenario.refresh_hz))))
+            gate_config(gate_id, host, port, self.key, scenario.refresh_hz, user, password))))
         self.truth: dict[int, dict] = {}  # frame sequence -> ground truth of that subpage
         self.reboots = 0
         self._events = sorted(scenario.events, key=lambda e: e.t)

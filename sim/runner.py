@@ -28,16 +28,19 @@ class RunStats:
         return self.subpages >= 0.98 * self.expected
 
     def line(self) -> str:
-        return (f"{self.gates} gates, {self.seconds:.1f} s: {self.subpages} subpages measured "
-                f"({self.subpages / max(self.seconds, 1e-9):.0f}/s, {100 * self.subpages / max(self.expected, 1):.1f} % "
-                f"of real time), {self.frames_sent} frames published, busy {100 * self.busy_fraction:.0f} %")
+        rate = self.subpages / max(self.seconds, 1e-9)
+        share = 100 * self.subpages / max(self.expected, 1)
+        return (f"{self.gates} gates, {self.seconds:.1f} s: {self.subpages} subpages measured ({rate:.0f}/s, "
+                f"{share:.1f} % of real time), {self.frames_sent} frames published, "
+                f"busy {100 * self.busy_fraction:.0f} %")
 
 
 def make_gates(count: int, scenario_factory, host: str, port: int, *, prefix: str = "sim",
-               seed: int = 0) -> list[VirtualGate]:
+               seed: int = 0, user: str = "", password: str = "") -> list[VirtualGate]:
     """``count`` gates ``<prefix>-1`` .. with scenarios from ``scenario_factory(index)``, sharing one clock."""
     clock = RealClock()
-    return [VirtualGate(f"{prefix}-{i + 1}", scenario_factory(i), host, port, seed=seed * 1000 + i, clock=clock)
+    return [VirtualGate(f"{prefix}-{i + 1}", scenario_factory(i), host, port, seed=seed * 1000 + i, clock=clock,
+                        user=user, password=password)
             for i in range(count)]
 
 

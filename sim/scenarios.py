@@ -1,0 +1,187 @@
+"""The named scenarios: seeded, reproducible scenes for tests, the demo and benchmarks.
+
+    sc = scenario("fever", seed=3, variant="110", refresh_hz=8.0)
+    frame = sc.frame_at(12.5)      # SceneFrame: image (24, 32) degC, ta, truth
+    clean = sc.clean_at(12.5)      # the same moment without sensor errors
+    for event in sc.events: ...    # wifi_down / wifi_up / i2c_fail / garbage_pixels
+
+A frame is a pure function of (name, seed, variant, refresh rate, t): the
+same arguments give the same image, in any order of calls. Past
+``duration_s`` the queue keeps coming with new people (ids keep increasing)
+and the events do not repeat. docs/simulation.md has the table.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from controller.geometry import NARROW, WIDE, FieldOfView
+
+from .scenes import GarbageWindow, Look, Mounting, PersonPlan, Scene, SceneSpec
+from .scenes.optics import COLUMNS, ROWS
+from .scenes.physiology import normal_core_c
+from .scenes.scene import stable_key
+
+SCENARIOS: tuple[str, ...] = (
+    "normal_queue", "fever", "cold_arrival", "glasses", "hat", "hot_cup", "two_people", "no_reference", "far",
+    "sensor_fault", "wifi_drop", "linearity", "ambient_sweep",
+)
+
+# The recommended primary-school mountings of docs/installation.md (controller.geometry.recommend_mounting).
+VARIANTS: dict[str, tuple[FieldOfView, Mounting]] = {
+    "55": (NARROW, Mounting(sensor_height_m=1.30, tilt_deg=0.0, mark_distance_m=0.90)),
+    "110": (WIDE, Mounting(sensor_height_m=1.30, tilt_deg=0.0, mark_distance_m=0.45)),
+}
+
+LINEARITY_CORES_C = tuple(round(34.5 + 0.5 * i, 1) for i in range(14))  # 34.5 .. 41.0
+AMBIENT_SWEEP_C = (15.0, 18.0, 21.0, 24.0, 27.0, 30.0)
+
+
+@dataclass(frozen=True, eq=False)
+class SceneFrame:
+    """One rendered moment.
+
+    ``image``: (24, 32) float64 degC, what each pixel should read decoding with
+    emissivity 1.0, noise and sensor errors included, never NaN. ``ta``: the
+    sensor's own temperature, degC. ``truth``: JSON-serialisable ground truth
+    (docs/simulation.md, "Ground truth").
+    """
+
+    image: np.ndarray
+    ta: float
+    truth: dict
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happens to the gate at ``t`` seconds from the scenario start.
+
+    ``kind``: "wifi_down", "wifi_up", "i2c_fail" (params {"reads": n}) or
+    "garbage_pixels" (params {"pixels": [flat indices], "until": t2}).
+    """
+
+    t: float
+    kind: str
+    params: dict
+
+
+def _normal(mask_every: int | None = 4) -> Callable[[int, np.random.Generator], PersonPlan]:
+    def plan(i: int, rng: np.random.Generator) -> PersonPlan:
+        return PersonPlan(core_c=normal_core_c(rng), look=Look(mask=mask_every is not None and i % mask_every == 2))
+    return plan
+
+
+def _fever(i: int, rng: np.random.Generator) -> PersonPlan:
+    kind = i % 6
+    if kind in (1, 5):
+        return PersonPlan(core_c=float(rng.uniform(38.0, 39.5)))
+    if kind == 4:
+        return PersonPlan(core_c=float(rng.uniform(37.4, 37.9)))
+    return PersonPlan(core_c=normal_core_c(rng))
+
+
+def _build(name: str, rng: np.random.Generator) -> tuple[SceneSpec, tuple[Event, ...]]:
+    """The spec and events of scenario ``name``; ``rng`` draws what varies with the seed."""
+    room = (float(rng.uniform(20.0, 24.0)),)
+    events: tuple[Event, ...] = ()
+    if name in ("normal_queue", "no_reference", "wifi_drop"):
+        spec = SceneSpec(name, 12, _normal(), room, reference=name != "no_reference")
+        if name == "wifi_drop":
+            events = (Event(18.0, "wifi_down", {}), Event(33.0, "wifi_up", {}))
+    elif name == "fever":
+        spec = SceneSpec(name, 12, _fever, room)
+    elif name == "cold_arrival":
+        indoor, outdoor = float(rng.uniform(17.0, 21.0)), float(rng.uniform(-5.0, 5.0))
+
+        def cold(i: int, r: np.random.Generator) -> PersonPlan:
+            if i % 4 == 3:
+                return PersonPlan(core_c=normal_core_c(r))
+            return PersonPlan(core_c=normal_core_c(r), outdoor_c=outdoor, came_in_s=-10.0)
+        spec = SceneSpec(name, 16, cold, (indoor,), extra={"outdoor_c": outdoor, "came_in_s": -10.0})
+    elif name == "glasses":
+        spec = SceneSpec(name, 10, lambda i, r: PersonPlan(core_c=normal_core_c(r), look=Look(glasses=True)), room)
+    elif name == "hat":
+        spec = SceneSpec(name, 10, lambda i, r: PersonPlan(
+            core_c=normal_core_c(r), look=Look(cover="hat" if i % 2 == 0 else "fringe")), room, warm_wall=True)
+    elif name == "hot_cup":
+        spec = SceneSpec(name, 10, lambda i, r: PersonPlan(core_c=normal_core_c(r), look=Look(cup=i % 2 == 0)), room)
+    elif name == "two_people":
+        spec = SceneSpec(name, 14, lambda i, r: PersonPlan(core_c=normal_core_c(r), queued=True), room,
+                         warm_wall=True, lead_s=5.0, slot_s=4.0, queue_lead_s=5.0)
+    elif name == "far":
+        spec = SceneSpec(name, 10, lambda i, r: PersonPlan(core_c=normal_core_c(r),
+                                                           stand_factor=float(r.uniform(1.6, 2.2))),
+                         room, warm_wall=True)
+    elif name == "sensor_fault":
+        start = int(rng.integers(8 * COLUMNS, 16 * COLUMNS - 16))
+        run = tuple(range(start, start + 16))  # a burst of consecutive words
+        scattered = tuple(sorted(int(p) for p in rng.choice(ROWS * COLUMNS, size=6, replace=False)))
+        windows = (GarbageWindow(20.0, 30.0, run), GarbageWindow(50.0, 52.0, scattered))
+        spec = SceneSpec(name, 12, _normal(), room, garbage=windows)
+        events = (Event(8.0, "i2c_fail", {"reads": 3}),
+                  Event(20.0, "garbage_pixels", {"pixels": list(run), "until": 30.0}),
+                  Event(40.0, "i2c_fail", {"reads": 40}),
+                  Event(50.0, "garbage_pixels", {"pixels": list(scattered), "until": 52.0}))
+    elif name == "linearity":
+        spec = SceneSpec(name, 2 * len(LINEARITY_CORES_C),
+                         lambda i, r: PersonPlan(core_c=LINEARITY_CORES_C[i // 2]),
+                         (float(rng.uniform(21.0, 23.0)),), extra={"cores_c": LINEARITY_CORES_C})
+    elif name == "ambient_sweep":
+        spec = SceneSpec(name, 4 * len(AMBIENT_SWEEP_C), _normal(None), AMBIENT_SWEEP_C, people_per_level=4)
+    else:
+        raise ValueError(f"unknown scenario {name!r}; the scenarios are {', '.join(SCENARIOS)}")
+    return spec, events
+
+
+class Scenario:
+    """A named scenario for one gate: seed, lens variant and refresh rate fixed."""
+
+    def __init__(self, name: str, seed: int = 0, *, variant: str = "55", refresh_hz: float = 8.0):
+        variant = str(variant)
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be '55' or '110', got {variant!r}")
+        refresh_hz = float(refresh_hz)
+        if not (math.isfinite(refresh_hz) and refresh_hz > 0):
+            raise ValueError(f"refresh_hz must be positive, got {refresh_hz}")
+        if name not in SCENARIOS:
+            raise ValueError(f"unknown scenario {name!r}; the scenarios are {', '.join(SCENARIOS)}")
+        self.name = name
+        self.seed = int(seed)
+        self.variant = variant
+        self.refresh_hz = refresh_hz
+        spec, self.events = _build(name, np.random.default_rng(stable_key(name, self.seed, "setup")))
+        self.spec = spec
+        self.duration_s = spec.duration_s
+        fov, mounting = VARIANTS[variant]
+        self.scene = Scene(spec, self.seed, fov, mounting, refresh_hz, variant)
+
+    @property
+    def fov(self) -> FieldOfView:
+        return self.scene.projection.fov
+
+    @property
+    def mounting(self) -> Mounting:
+        return self.scene.projection.mounting
+
+    def frame_at(self, t: float) -> SceneFrame:
+        """The frame at ``t`` seconds from the start, sensor errors included."""
+        image, ta, truth = self.scene.render(float(t))
+        return SceneFrame(image, ta, truth)
+
+    def clean_at(self, t: float) -> SceneFrame:
+        """The frame at ``t`` as a perfect sensor would see it: optics only, no noise, offsets, drift or garbage."""
+        image, ta, truth = self.scene.render(float(t), sensor_errors=False)
+        return SceneFrame(image, ta, truth)
+
+    def __repr__(self) -> str:
+        return (f"Scenario({self.name!r}, seed={self.seed}, variant={self.variant!r}, "
+                f"refresh_hz={self.refresh_hz:g}, duration_s={self.duration_s:g})")
+
+
+def scenario(name: str, seed: int = 0, *, variant: str = "55", refresh_hz: float = 8.0) -> Scenario:
+    """The named scenario (one of :data:`SCENARIOS`), reproducible from ``seed``."""
+    return Scenario(name, seed, variant=variant, refresh_hz=refresh_hz)
