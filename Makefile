@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test bench demo clean
+.PHONY: help venv test bench demo clean mosquitto-installed
 
 help: ## list the verbs
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,11 +38,23 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	npm ci --prefix $(NODE_DIR) --no-audit --no-fund
 	@touch $@
 
-test: $(STAMP) $(NODE_STAMP) ## run the whole test suite (installs .venv and the node test tools on first use)
+# The tests start their own mosquitto on a free port; root on Debian gets it from apt if missing.
+mosquitto-installed:
+	@if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "mosquitto not found: installing Debian's mosquitto" >&2; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; \
+	  else \
+	    echo "error: mosquitto not found; install it (Debian: sudo apt-get install mosquitto)" >&2; exit 1; \
+	  fi; \
+	fi
+
+test: $(STAMP) $(NODE_STAMP) mosquitto-installed ## run the whole test suite (installs .venv, the node test tools and mosquitto on first use)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP) ## print the sensor-maths benchmark table
+bench: $(STAMP) mosquitto-installed ## print the benchmarks: sensor maths, then virtual gates per process
 	$(PY) bench/bench_sensor.py
+	$(PY) bench/bench_sim.py
 
 demo: ## run the demo (broker, simulated gates, controller, console): not built yet
 	@echo "The demo is not built yet: it needs the simulator and the controller service," >&2

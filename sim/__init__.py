@@ -1,4 +1,11 @@
 """thermogate simulator: virtual gates for hardware-free testing.
 
-Empty so far: the virtual MLX90640, relay and scenes are still to be built.
+- ``sim.scenarios`` / ``sim.scenes``: synthetic thermal scenes with ground truth
+- ``sim.gate.VirtualGate``: the gate firmware's own code on virtual hardware
+  (``sim/hardware``, ``sim.sensor``), on a real broker
+- ``sim.runner``: many virtual gates in one process
+- ``sim.recording``, ``sim.recorder``, ``sim.replay``, ``sim.synth``: recordings
+- ``sim.broker``: a private mosquitto; ``sim.pytest_plugin``: fixtures
+
+See docs/simulation.md and docs/recordings.md.
 """

@@ -21,7 +21,8 @@ class RunStats:
     subpages: int  # measured by the virtual sensors
     frames_sent: int  # published by the firmware
     expected: float  # subpages the refresh rate asks for in that time
-    busy_fraction: float  # share of wall time spent working (not sleeping)
+    busy_fraction: float  # share of wall time the stepping loop spent working (not sleeping)
+    cpu_fraction: float  # process CPU time (all threads, paho's included) per wall second; 1.0 = one core
 
     @property
     def kept_up(self) -> bool:
@@ -32,7 +33,7 @@ class RunStats:
         share = 100 * self.subpages / max(self.expected, 1)
         return (f"{self.gates} gates, {self.seconds:.1f} s: {self.subpages} subpages measured ({rate:.0f}/s, "
                 f"{share:.1f} % of real time), {self.frames_sent} frames published, "
-                f"busy {100 * self.busy_fraction:.0f} %")
+                f"loop busy {100 * self.busy_fraction:.0f} %, process CPU {100 * self.cpu_fraction:.0f} % of one core")
 
 
 def make_gates(count: int, scenario_factory, host: str, port: int, *, prefix: str = "sim",
@@ -48,6 +49,7 @@ def run(gates: list[VirtualGate], seconds: float | None = None, tick_s: float = 
         report_every_s: float = 5.0, stop=None) -> RunStats:
     """Step ``gates`` until ``seconds`` have passed (or ``stop()`` is true)."""
     start = time.monotonic()
+    cpu_start = time.process_time()
     busy = 0.0
     next_report = start + report_every_s
     refresh = [g.scenario.refresh_hz for g in gates]
@@ -58,7 +60,7 @@ def run(gates: list[VirtualGate], seconds: float | None = None, tick_s: float = 
         elapsed = time.monotonic() - start
         return RunStats(len(gates), elapsed, sum(g.sensor.produced for g in gates) - sum(produced0),
                         sum(g.gate.frames_sent for g in gates) - sum(sent0), elapsed * sum(refresh),
-                        busy / max(elapsed, 1e-9))
+                        busy / max(elapsed, 1e-9), (time.process_time() - cpu_start) / max(elapsed, 1e-9))
 
     while True:
         tick_start = time.monotonic()

@@ -1,0 +1,57 @@
+"""Recordings from scenarios, made offline: no broker, no firmware loop.
+
+Each subpage is the scenario's image at its time, encoded with the sensor
+inverse into the words a sensor with the gate's EEPROM would send, exactly as
+a virtual gate's sensor does; the ground truth rides along. The sample
+recordings in ``sim/recordings/`` are made with ``python -m sim.synth``.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from controller.sensor import Calibration, control_word, random_eeprom
+
+from .recording import Recording, synthesize
+from .scenarios import scenario
+
+SAMPLES = Path(__file__).resolve().parent / "recordings"
+# (file stem, scenario, seconds): small enough to keep in git, long enough for one or two people.
+SAMPLE_SET = (("normal_queue-10s", "normal_queue", 10.0), ("fever-10s", "fever", 10.0),
+              ("sensor_fault-6s", "sensor_fault", 6.0))
+FIXED_CREATED = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def scenario_recording(name: str, seconds: float, *, seed: int = 0, gate_id: str = "sim-1", variant: str = "55",
+                       refresh_hz: float = 8.0, vdd: float = 3.3) -> Recording:
+    """``seconds`` of scenario ``name`` as gate ``gate_id`` would have published it, with ground truth."""
+    sc = scenario(name, seed, variant=variant, refresh_hz=refresh_hz)
+    eeprom = random_eeprom(np.random.default_rng([seed, 1]))  # the EEPROM a VirtualGate with this seed has
+    cal = Calibration.from_eeprom(eeprom)
+    control = control_word(chess=True, resolution_bits=18, refresh_hz=refresh_hz)
+    times = np.arange(int(round(seconds * refresh_hz))) / refresh_hz
+    frames, truths = [], []
+    for i, t in enumerate(times):
+        frame = sc.frame_at(float(t))
+        frames.append(cal.raw_from_to(frame.image, frame.ta, vdd, i % 2, control))
+        truths.append(dict(frame.truth, subpage=i % 2))
+    meta = {"scenario": name, "seed": seed, "variant": variant, "refresh_hz": refresh_hz, "vdd": vdd}
+    return synthesize(eeprom, np.array(frames), times, truths, gate_id=gate_id, created=FIXED_CREATED, meta=meta)
+
+
+def write_samples(directory: Path = SAMPLES) -> list[Path]:
+    paths = []
+    for stem, name, seconds in SAMPLE_SET:
+        path = directory / f"{stem}.npz"
+        scenario_recording(name, seconds).save(path)
+        paths.append(path)
+    return paths
+
+
+if __name__ == "__main__":
+    for p in write_samples(Path(sys.argv[1]) if len(sys.argv) > 1 else SAMPLES):
+        print(f"{p}: {p.stat().st_size:,} bytes")
