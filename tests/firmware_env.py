@@ -14,6 +14,8 @@ import sys
 import types
 from pathlib import Path
 
+from sim.gate_config import gate_config
+
 REPO = Path(__file__).resolve().parent.parent
 FIRMWARE = REPO / "firmware"
 FAKES = REPO / "sim" / "hardware"
@@ -41,21 +43,7 @@ def firmware_modules():
 
 
 def config_dict(gate_id: str = "north-1", key_hex: str = "11" * 32, **overrides) -> dict:
-    """A valid config.json for tests (the schema of docs/protocol.md and docs/firmware.md)."""
-    d = {
-        "gate_id": gate_id,
-        "wifi": {"ssid": "school", "password": "secret"},
-        "mqtt": {"host": "127.0.0.1", "port": 1883, "user": f"gate-{gate_id}", "password": "pw", "keepalive_s": 30},
-        "hmac_key": key_hex,
-        "pins": {"sda": 21, "scl": 22, "relay": 26, "relay_active_high": True, "led_green": 25, "led_red": 33,
-                 "buzzer": 32, "status_led": 2, "maintenance": 0},
-        "i2c_freq": 1000000,
-        "refresh_hz": 8,
-        "door_pulse_ms": 3000,
-        "door_cap_ms": 5000,
-        "status_interval_s": 5,
-        "max_command_age_s": 2.0,
-    }
-    for key, value in overrides.items():
-        d[key] = value
+    """A valid config.json for tests: a simulated gate's, with ``overrides`` on top."""
+    d = gate_config(gate_id, "127.0.0.1", 1883, bytes.fromhex(key_hex), 8, f"gate-{gate_id}", "pw")
+    d.update(overrides)
     return d
