@@ -139,7 +139,7 @@ def add_record_command(commands: Any) -> argparse.ArgumentParser:
 
 def add_sim_commands(commands: Any) -> Any:
     """Add the ``sim`` group to the subparsers ``commands``; return the group's own subparsers."""
-    sim = commands.add_parser("sim", help="simulated gates: replay recordings",
+    sim = commands.add_parser("sim", help="simulated gates: run them, replay recordings, list scenarios",
                               description="Simulated gates that publish like real ones.")
     sim_commands = sim.add_subparsers(dest="sim_command", metavar="SUBCOMMAND")
     rep = sim_commands.add_parser(
