@@ -210,10 +210,8 @@ def _run_gates(args: argparse.Namespace) -> int:
 
 
 def _list_scenarios(args: argparse.Namespace) -> int:
-    from .scenarios import SCENARIOS, scenario
+    from .scenarios import DESCRIPTIONS, SCENARIOS, scenario
 
     for name in SCENARIOS:
-        s = scenario(name)
-        doc = (type(s).__doc__ or "").strip().splitlines()
-        print(f"{name:15s} {s.duration_s:6.1f} s  {doc[0] if doc else ''}")
+        print(f"{name:15s} {scenario(name).duration_s:6.1f} s  {DESCRIPTIONS[name]}")
     return 0

@@ -31,6 +31,22 @@ SCENARIOS: tuple[str, ...] = (
     "sensor_fault", "wifi_drop", "linearity", "ambient_sweep",
 )
 
+DESCRIPTIONS = {
+    "normal_queue": "a queue at 20-24 degC, normal core temperatures, some masks",
+    "fever": "per six people: three normal, two at 38.0-39.5 degC core, one at 37.4-37.9",
+    "cold_arrival": "people who came in from -5..+5 degC ten seconds ago, faces still cool",
+    "glasses": "everyone wears glasses over the inner canthus",
+    "hat": "hats and fringes over the forehead, a warm wall behind",
+    "hot_cup": "every other person holds a 55-65 degC cup",
+    "two_people": "the next person waits in view behind the one at the mark",
+    "no_reference": "a normal queue without the heated reference source",
+    "far": "people stop at 1.6-2.2 times the mark's distance",
+    "sensor_fault": "I2C failures and garbage pixels from a bad cable",
+    "wifi_drop": "a normal queue; Wi-Fi lost from 18 s to 33 s",
+    "linearity": "core 34.5 to 41.0 degC in 0.5 degC steps, two people each",
+    "ambient_sweep": "rooms at 15, 18, 21, 24, 27 and 30 degC, four people each",
+}
+
 # The recommended primary-school mountings of docs/installation.md (controller.geometry.recommend_mounting).
 VARIANTS: dict[str, tuple[FieldOfView, Mounting]] = {
     "55": (NARROW, Mounting(sensor_height_m=1.30, tilt_deg=0.0, mark_distance_m=0.90)),

@@ -402,3 +402,9 @@ def test_a_frame_costs_well_under_a_millisecond():
     for t in times:
         sc.frame_at(t)
     assert (time.perf_counter() - start) / len(times) < 1e-3
+
+
+def test_every_scenario_is_described():
+    from sim.scenarios import DESCRIPTIONS, SCENARIOS
+
+    assert set(DESCRIPTIONS) == set(SCENARIOS)
