@@ -60,5 +60,6 @@ def test_second_start_loads_compiled_kernels_from_cache(tmp_path):
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"))
     runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=REPO,
                            check=True).stdout.split() for _ in range(2)]
-    assert runs[0] == ["0", "1"], runs[0]  # first start compiles
-    assert runs[1] == ["1", "0"], runs[1]  # second start loads, no compile
+    hits, misses = (list(map(int, r)) for r in runs)
+    assert hits[0] == 0 and misses[0] >= 1, runs[0]  # first start compiles
+    assert hits[1] >= 1 and misses[1] == 0, runs[1]  # second start loads, no compile

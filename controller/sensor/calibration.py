@@ -101,15 +101,24 @@ class Calibration:
         return self._compute(frame, emissivity, tr, out)[0]
 
     def _compute(self, frame, emissivity, tr, out):
-        frame = _frame_array(frame)
-        e = _check_emissivity(emissivity)
         if out is None:
             out = np.empty(_IMAGE_SHAPE, dtype=np.float32)
-        elif not (type(out) is np.ndarray and out.dtype is _F32 and out.shape == _IMAGE_SHAPE
-                  and out.flags.c_contiguous and out.flags.writeable):
-            raise ValueError("out must be a writable C-contiguous float32 array of shape (24, 32)")
-        status, value, ta, invalid, subpage, chess = K.subpage_to(
-            frame, self._k, self._table, out, e, _NAN if tr is None else float(tr))
+        tr = _NAN if tr is None else tr
+        try:
+            # Fast path: the kernel's signatures admit only contiguous uint16 frames, writable
+            # float32 images and numbers; it checks shapes and the emissivity itself.
+            status, value, ta, invalid, subpage, chess = K.subpage_to(
+                frame, self._k, self._table, out, emissivity, tr)
+            if status == K.BAD_SHAPE:
+                raise TypeError
+        except TypeError:
+            frame = as_words(frame, FRAME_WORDS, "frame")
+            e = _check_emissivity(emissivity)
+            if not (type(out) is np.ndarray and out.dtype is _F32 and out.shape == _IMAGE_SHAPE
+                    and out.flags.c_contiguous and out.flags.writeable):
+                raise ValueError("out must be a writable C-contiguous float32 array of shape (24, 32)") from None
+            status, value, ta, invalid, subpage, chess = K.subpage_to(
+                np.ascontiguousarray(frame), self._k, self._table, out, e, float(tr))
         if status != OK:
             raise frame_error(status, value)
         if invalid:

@@ -76,6 +76,7 @@ ZERO_GAIN = 3
 BAD_PTAT = 4
 BAD_VDD = 5
 BAD_TA = 6
+BAD_EMISSIVITY = 7
 
 _MESSAGES = {
     BAD_SUBPAGE: "subpage word (833) is {0}, must be 0 or 1",
@@ -89,8 +90,10 @@ _MESSAGES = {
 }
 
 
-def frame_error(status: int, value: float) -> FrameError:
+def frame_error(status: int, value: float) -> ValueError:
     """The error for a kernel status code; ``value`` is the offending quantity."""
+    if status == BAD_EMISSIVITY:
+        return ValueError(f"emissivity must be in (0, 1], got {value}")
     if status in (BAD_SUBPAGE, BAD_CONTROL):
         value = int(value)
     return FrameError("frame: " + _MESSAGES[status].format(value))

@@ -11,10 +11,11 @@ no Python object is touched inside the loops.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
 
 from .frame import (
-    A_CP_SP0, A_CP_SP1, A_GAIN, A_PTAT, A_VBE, A_VDD, BAD_CONTROL, BAD_PTAT, BAD_SUBPAGE, BAD_TA, BAD_VDD,
+    A_CP_SP0, A_CP_SP1, A_GAIN, A_PTAT, A_VBE, A_VDD, BAD_CONTROL, BAD_EMISSIVITY, BAD_PTAT, BAD_SUBPAGE,
+    BAD_TA, BAD_VDD,
     CTRL_CHESS, CTRL_RESERVED, CTRL_RESOLUTION_MASK, CTRL_RESOLUTION_SHIFT, F_CONTROL, F_SUBPAGE, OK,
     TA_RANGE_C, VDD_RANGE_V, ZERO_GAIN,
 )
@@ -68,7 +69,8 @@ N_PIXEL_ROWS = 6
 SUBPAGE_PIXELS = 384
 PIXELS = 768
 
-_FAST = {"contract", "arcp", "nsz"}  # no assumption about NaN or infinity: those are checked
+_FAST = {"contract", "arcp", "nsz"}
+BAD_SHAPE = -1  # the caller's arrays have the wrong shape (it then checks them itself)  # no assumption about NaN or infinity: those are checked
 
 
 @njit(cache=True, inline="always")
@@ -131,7 +133,18 @@ def _pixel_to(raw, o, o_kta, o_kv, o_kta_kv, pattern, inv_alpha, dta, dv, dtadv,
     return np.sqrt(np.sqrt(u / (corr * (one + ks_to * (to - ct))) + ta_tr)) - kelvin
 
 
-@njit(cache=True, fastmath=_FAST, error_model="numpy")
+def _signatures():
+    """The argument types ``subpage_to`` accepts: anything else is a TypeError at the call,
+    which lets the caller take its checked slow path instead of paying for checks every time."""
+    result = types.Tuple((types.int64, types.float64, types.float64, types.int64, types.int64, types.boolean))
+    k = types.Array(types.float64, 1, "C", readonly=True)
+    table = types.Array(types.float32, 2, "C", readonly=True)
+    image = types.Array(types.float32, 2, "C")
+    return [result(types.Array(types.uint16, 1, "C", readonly=ro), k, table, image, types.float64, types.float64)
+            for ro in (False, True)]
+
+
+@njit(_signatures(), cache=True, fastmath=_FAST, error_model="numpy")
 def subpage_to(frame, k, table, image, emissivity, tr):
     """Temperatures of one subpage, written into ``out``.
 
@@ -143,6 +156,10 @@ def subpage_to(frame, k, table, image, emissivity, tr):
     value is the offending quantity and ``image`` is untouched; otherwise
     value is Vdd and invalid counts pixels of the subpage left without a
     finite temperature after the defective ones were filled."""
+    if frame.shape[0] != 834 or image.shape[0] != 24 or image.shape[1] != 32:
+        return BAD_SHAPE, 0.0, 0.0, 0, 0, False
+    if not (0.0 < emissivity <= 1.0):
+        return BAD_EMISSIVITY, emissivity, 0.0, 0, 0, False
     status, value, ta, gain, chess, subpage = frame_aux(frame, k)
     if status != OK:
         return status, value, ta, 0, 0, False
