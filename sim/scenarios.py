@@ -14,6 +14,7 @@ and the events do not repeat. docs/simulation.md has the table.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -174,6 +175,7 @@ class Scenario:
         self.duration_s = spec.duration_s
         fov, mounting = VARIANTS[variant]
         self.scene = Scene(spec, self.seed, fov, mounting, refresh_hz, variant)
+        self._lock = threading.Lock()  # the scene keeps caches: one render at a time
 
     @property
     def fov(self) -> FieldOfView:
@@ -184,13 +186,15 @@ class Scenario:
         return self.scene.projection.mounting
 
     def frame_at(self, t: float) -> SceneFrame:
-        """The frame at ``t`` seconds from the start, sensor errors included."""
-        image, ta, truth = self.scene.render(float(t))
+        """The frame at ``t`` seconds from the start, sensor errors included. Safe from any thread."""
+        with self._lock:
+            image, ta, truth = self.scene.render(float(t))
         return SceneFrame(image, ta, truth)
 
     def clean_at(self, t: float) -> SceneFrame:
         """The frame at ``t`` as a perfect sensor would see it: optics only, no noise, offsets, drift or garbage."""
-        image, ta, truth = self.scene.render(float(t), sensor_errors=False)
+        with self._lock:
+            image, ta, truth = self.scene.render(float(t), sensor_errors=False)
         return SceneFrame(image, ta, truth)
 
     def __repr__(self) -> str:

@@ -408,3 +408,28 @@ def test_every_scenario_is_described():
     from sim.scenarios import DESCRIPTIONS, SCENARIOS
 
     assert set(DESCRIPTIONS) == set(SCENARIOS)
+
+
+def test_a_scenario_shared_between_threads_renders_what_a_private_one_does():
+    import threading
+
+    from sim.scenarios import scenario
+
+    shared, private = scenario("fever", 3), scenario("fever", 3)
+    stop = threading.Event()
+
+    def hammer():
+        t = 0.0
+        while not stop.is_set():
+            shared.frame_at(t)
+            t += 0.125
+
+    worker = threading.Thread(target=hammer)
+    worker.start()
+    try:
+        for i in range(600):
+            t = (i % 400) * 0.125 + 0.0625
+            np.testing.assert_array_equal(shared.frame_at(t).image, private.frame_at(t).image)
+    finally:
+        stop.set()
+        worker.join()
