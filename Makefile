@@ -7,10 +7,10 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test bench demo clean mosquitto-installed
+.PHONY: help venv test bench bench-accuracy demo clean mosquitto-installed
 
 help: ## list the verbs
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.10-3.13" >&2; exit 1; }
@@ -52,9 +52,13 @@ mosquitto-installed:
 test: $(STAMP) $(NODE_STAMP) mosquitto-installed ## run the whole test suite (installs .venv, the node test tools and mosquitto on first use)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP) mosquitto-installed ## print the benchmarks: sensor maths, then virtual gates per process
+bench: $(STAMP) mosquitto-installed ## print the benchmarks: sensor maths, screening throughput, virtual gates per process
 	$(PY) bench/bench_sensor.py
+	$(PY) bench/bench_pipeline.py
 	$(PY) bench/bench_sim.py
+
+bench-accuracy: $(STAMP) ## screening accuracy against the simulator's ground truth, both lenses
+	$(PY) bench/bench_accuracy.py
 
 demo: ## run the demo (broker, simulated gates, controller, console): not built yet
 	@echo "The demo is not built yet: it needs the simulator and the controller service," >&2

@@ -30,6 +30,7 @@ from sim.cli import add_record_command, add_sim_commands
 
 from . import __version__
 from .install_cli import add_installer_commands
+from .screening.cli import add_commands as add_screening_commands
 
 
 def read_words(path: str) -> np.ndarray:
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     decode.set_defaults(run=_sensor_decode)
 
     add_installer_commands(commands)
+    add_screening_commands(commands)
     add_record_command(commands)
     add_sim_commands(commands)
     return parser

@@ -1,0 +1,131 @@
+"""Accuracy benchmark: `make bench-accuracy`.
+
+Scenario sets from the simulator go through the real screening pipeline
+(sensor maths, scene analysis, tracker) offline. Every PASS/FEVER estimate
+is compared with the ground-truth core temperature of the person it was made
+for. The site offset is first fitted the way a nurse would: on separate runs
+(normal_queue, other seeds), pairing estimates with true temperatures.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from collections import defaultdict
+from dataclasses import replace
+
+import numpy as np
+
+from controller.screening.config import ScreeningConfig
+from controller.screening.offline import analyze_recording
+from controller.screening.site_calibration import fit_site_offset
+from sim.scenarios import scenario
+from sim.synth import scenario_recording
+
+EVAL = {"linearity": (0, 1), "fever": (0, 1, 2), "normal_queue": (0, 1), "ambient_sweep": (0,),
+        "hot_cup": (0,), "two_people": (0,), "glasses": (0,), "hat": (0,), "no_reference": (0,), "far": (0,),
+        "cold_arrival": (0,)}
+
+
+def run(name: str, seed: int, variant: str, config: ScreeningConfig):
+    """(decision, person truth at decision, standing-start time of that person) for one run."""
+    sc = scenario(name, seed, variant=variant)
+    rec = scenario_recording(name, sc.duration_s, seed=seed, variant=variant)
+    frames = list(rec.frames())
+    standing: dict[int, float] = {}
+    at_time = {}
+    for f in frames:
+        at_time[round(f.time, 6)] = f.truth
+        for p in f.truth["people"]:
+            if p["phase"] == "standing":
+                standing.setdefault(p["id"], f.time)
+    out = []
+    for d in analyze_recording(rec, config):
+        truth = at_time[round(d.time_s, 6)]
+        people = truth["people"]
+        person = dict(min(people, key=lambda p: p["distance_m"]), room_c=truth["ambient_c"]) if people else None
+        out.append((d, person, standing.get(person["id"]) if person else None))
+    return out
+
+
+def site_offset(variant: str) -> tuple[float, float]:
+    pairs = []
+    for seed in (100, 101, 102):
+        for d, person, _ in run("normal_queue", seed, variant, ScreeningConfig(analysis=_analysis(variant))):
+            if d.estimate_c is not None and person is not None:
+                pairs.append((d.estimate_c, person["core_c"]))
+    cal = fit_site_offset(pairs)
+    return cal.offset_c, cal.residual_sd_c
+
+
+def _analysis(variant: str):
+    from controller.screening.analysis import AnalysisConfig
+
+    return replace(AnalysisConfig(), variant=variant)
+
+
+def band(value: float, edges: list[float], labels: list[str]) -> str:
+    for edge, label in zip(edges, labels):
+        if value < edge:
+            return label
+    return labels[-1]
+
+
+def report(variant: str) -> None:
+    offset, spread = site_offset(variant)
+    config = ScreeningConfig(site_offset_c=round(offset, 2), analysis=_analysis(variant))
+    print(f"\n== {variant} deg lens: site offset {offset:+.2f} degC fitted on normal_queue seeds 100-102 "
+          f"(residual sd {spread:.2f}) ==")
+    rows = []
+    for name, seeds in EVAL.items():
+        for seed in seeds:
+            rows += [(name, *r) for r in run(name, seed, variant, config)]
+
+    measured = [(n, d, p, s) for n, d, p, s in rows if d.estimate_c is not None and p is not None]
+    errors = np.array([d.estimate_c - p["core_c"] for _, d, p, _ in measured])
+    lin = [(p["core_c"], d.estimate_c) for n, d, p, _ in measured if n == "linearity"]
+    slope = np.polyfit([x for x, _ in lin], [y for _, y in lin], 1)[0] if len(lin) > 2 else float("nan")
+    print(f"PASS/FEVER estimates: {len(measured)}; MAE {np.mean(np.abs(errors)):.2f}, bias {np.mean(errors):+.2f}, "
+          f"slope {slope:.3f} (linearity, {len(lin)} people, core 34.5-41)")
+    hot = [d.decision == "FEVER" for _, d, p, _ in measured if p["core_c"] >= 37.8]
+    cool = [d.decision == "PASS" for _, d, p, _ in measured if p["core_c"] <= 36.8]
+    mid = [d.decision == "FEVER" for _, d, p, _ in measured if 36.8 < p["core_c"] < 37.8]
+    print(f"fever sensitivity (core >= 37.8): {np.mean(hot):.3f} of {len(hot)}; "
+          f"specificity (core <= 36.8): {np.mean(cool):.3f} of {len(cool)}; "
+          f"36.8-37.8 band: {np.mean(mid) if mid else float('nan'):.2f} called FEVER of {len(mid)}")
+    latency = [d.time_s - s for _, d, p, s in measured if s is not None]
+    if latency:
+        print(f"standing still -> decision: median {statistics.median(latency):.2f} s, "
+              f"90th percentile {np.percentile(latency, 90):.2f} s, max {max(latency):.2f} s")
+
+    print(f"{'by distance':14s} {'n':>4s} {'MAE':>6s} {'bias':>6s}")
+    groups = defaultdict(list)
+    for _, d, p, _ in measured:
+        groups[band(p["distance_m"], [0.3, 0.6, 0.9, 1.2], ["<0.3 m", "0.3-0.6 m", "0.6-0.9 m", "0.9-1.2 m", ">1.2 m"])]\
+            .append(d.estimate_c - p["core_c"])
+    for key in sorted(groups):
+        e = np.array(groups[key])
+        print(f"{key:14s} {len(e):4d} {np.mean(np.abs(e)):6.2f} {np.mean(e):+6.2f}")
+    print(f"{'by ambient':14s} {'n':>4s} {'MAE':>6s} {'bias':>6s}")
+    groups = defaultdict(list)
+    for _, d, p, _ in measured:
+        groups[band(p["room_c"], [18, 22, 26, 28], ["<18", "18-22", "22-26", "26-28", ">=28"])]\
+            .append(d.estimate_c - p["core_c"])
+    for key in sorted(groups):
+        e = np.array(groups[key])
+        print(f"{key + ' degC':14s} {len(e):4d} {np.mean(np.abs(e)):6.2f} {np.mean(e):+6.2f}")
+
+    print(f"{'scenario':14s} {'people':>6s} {'PASS':>5s} {'FEVER':>5s} {'RETRY':>5s} {'BLOCK':>5s}  MAE   reasons")
+    for name in EVAL:
+        mine = [(d, p) for n, d, p, _ in rows if n == name]
+        count = lambda k: sum(1 for d, _ in mine if d.decision == k)  # noqa: E731
+        errs = [abs(d.estimate_c - p["core_c"]) for d, p in mine if d.estimate_c is not None and p is not None]
+        reasons = sorted({d.reason for d, _ in mine if d.reason})
+        mae = f"{np.mean(errs):5.2f}" if errs else "    -"
+        print(f"{name:14s} {len(mine):6d} {count('PASS'):5d} {count('FEVER'):5d} {count('RETRY'):5d} "
+              f"{count('BLOCKED'):5d} {mae}  {', '.join(reasons)}")
+
+
+if __name__ == "__main__":
+    for v in sys.argv[1:] or ["110", "55"]:
+        report(v)

@@ -1,0 +1,1 @@
+"""Screening core: from full temperature frames to screening decisions."""

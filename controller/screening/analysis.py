@@ -1,0 +1,243 @@
+"""Scene analysis of one full temperature frame: background, people, the face, the reference.
+
+    analyzer = Analyzer(AnalysisConfig(variant="55"))
+    for image in frames:                     # (24, 32) degC, one gate's full frames in order
+        a = analyzer.analyze(image)          # FrameAnalysis
+        a.people, a.face_box, a.distance_m, a.face_topk_c + a.offset_c, ...
+
+An :class:`Analyzer` belongs to one gate: it keeps the background model (the
+room as it looks with nobody in it) and the reference source's recent
+readings. Per frame it finds the warm blobs, the faces among them, measures
+the main (largest, so nearest) face and reads the reference. The per-frame
+work is one numba kernel, :func:`controller.screening.analysis_kernels.analyze_frame`;
+docs/estimation.md ("Scene analysis") describes the method and its figures.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from controller.geometry import FACE_HALF_HEIGHT_M, NARROW, WIDE, FieldOfView, face_width_pixels, pixels_across
+
+from . import analysis_kernels as K
+
+LENSES: dict[str, FieldOfView] = {"55": NARROW, "110": WIDE}
+TABLE_DISTANCES_M = np.geomspace(0.1, 10.0, 512)  # the distances the lens tables are worked out at
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """How a gate's frames are analysed. Temperatures are apparent (emissivity 1), degC."""
+
+    variant: str = "55"  # lens: "55" or "110" (controller.geometry NARROW / WIDE)
+    reference_box: tuple[int, int, int, int] | None = (3, 3, 7, 7)  # r0, c0, r1, c1 (exclusive); None: no reference
+    reference_c: float = 35.0  # the reference's set temperature
+    person_margin_c: float = 3.0  # warmer than the background by this much = person candidate
+    hot_object_c: float = 41.0  # apparent temperature above which a blob cannot be skin
+    top_k: int = 3
+    face_width_m: float = 0.15
+    # Faces.
+    skin_fraction: float = 0.6  # skin: at least this far from the background to the blob's hottest pixel
+    face_min_c: float = 30.0  # a blob holds a face only if its hottest pixel reaches this ...
+    face_contrast_c: float = 4.0  # ... and the ambient plus this
+    min_face_pixels: int = 2  # smaller skin blobs are not counted as faces
+    glasses_drop: float = 0.15  # glasses: eye band below the rows either side by this share of skin - ambient
+    cover_drop: float = 0.3  # hat/hair: forehead probe below the face's skin by this share of skin - ambient
+    # Background model.
+    background_tau_frames: float = 64.0  # time constant where nobody is (8 s at 8 frames/s)
+    absorb_tau_frames: float = 2048.0  # time constant near people (something warm that never leaves)
+    bootstrap_frames: int = 8  # the first frames: the model keeps each pixel's coolest reading
+    # Reference source.
+    reference_pixels: int = 6  # the box pixels wholly on the disc that are averaged
+    reference_tolerance_c: float = 1.5  # found: reads within this of reference_c
+    reference_window: int = 32  # frames the stability test and the offset average (4 s at 8 frames/s)
+    reference_stable_c: float = 0.15  # stable: slow variation over the window below this
+    reference_tau_frames: float = 16.0  # running mean per box pixel that chooses the disc's pixels
+    reference_guard_px: int = 2  # the box grown by this much is never a person (the disc's blurred rim)
+
+    def __post_init__(self) -> None:
+        if self.variant not in LENSES:
+            raise ValueError(f"variant must be '55' or '110', got {self.variant!r}")
+        if self.reference_box is not None:
+            r0, c0, r1, c1 = self.reference_box
+            if not (0 <= r0 < r1 <= K.ROWS and 0 <= c0 < c1 <= K.COLUMNS):
+                raise ValueError(f"reference_box {self.reference_box} is not a box inside the 24 x 32 image")
+        if self.top_k < 1 or self.min_face_pixels < 1 or self.reference_pixels < 1:
+            raise ValueError("top_k, min_face_pixels and reference_pixels must be at least 1")
+        if self.reference_window < 2 * K.BLOCKS or self.reference_window % K.BLOCKS:
+            raise ValueError(f"reference_window must be a multiple of {K.BLOCKS}, at least {2 * K.BLOCKS}")
+        if min(self.background_tau_frames, self.absorb_tau_frames, self.reference_tau_frames) < 1.0:
+            raise ValueError("time constants must be at least one frame")
+        if not 0.0 < self.skin_fraction < 1.0:
+            raise ValueError(f"skin_fraction must be between 0 and 1, got {self.skin_fraction}")
+
+    @property
+    def fov(self) -> FieldOfView:
+        """The lens: controller.geometry.NARROW or WIDE."""
+        return LENSES[self.variant]
+
+
+@dataclass(frozen=True)
+class FrameAnalysis:
+    """What one frame shows. Temperatures are apparent (emissivity 1), degC, before ``offset_c``."""
+
+    ambient_c: float  # the background model's room estimate (median of the background)
+    people: int  # faces (skin blobs of at least min_face_pixels) in view
+    face_box: tuple[int, int, int, int] | None  # the main (largest/nearest) face, r0, c0, r1, c1 exclusive
+    face_width_px: float  # 0.0 if no face
+    distance_m: float | None  # line of sight to the face, from its width through the lens geometry
+    face_max_c: float  # hottest face pixel (NaN if no face)
+    face_topk_c: float  # mean of the top_k hottest face pixels, hot non-skin pixels excluded (NaN if no face)
+    forehead_c: float  # mean of the forehead's skin pixels, 2-6 cm above the eye line (NaN if none)
+    touches_edge: bool  # the face reaches the image border or the reference's guard: not fully in view
+    glasses: bool  # cue: cool band across the eye line of an otherwise warm face
+    forehead_covered: bool  # cue: top of the face much cooler than the face's skin (hat/hair)
+    hot_object: bool  # a blob hotter than hot_object_c was excluded
+    reference_c: float  # measured reading of the reference box (NaN if not configured)
+    reference_ok: bool  # configured, found (reads near reference_c, well above the background), and stable
+    offset_c: float  # correction to add to face readings: reference_c(config) - measured (0.0 if not ok)
+    faces: tuple[tuple[int, int, int, int], ...] = ()  # every face's skin bounding box, largest first (up to 8)
+    face_pixels: int = 0  # skin pixels of the main face
+    skin_c: float = math.nan  # median of the main face's skin pixels
+    eye_row: float = math.nan  # the main face's eye line, in continuous row coordinates
+    background_shift_c: float = 0.0  # this frame's common offset against the background model
+    reference_excess_c: float = math.nan  # the reference's slow variation over its window (the stability test)
+
+
+@lru_cache(maxsize=None)
+def lens_tables(variant: str, face_width_m: float) -> np.ndarray:
+    """(3, n) float64: face width in pixels (increasing), line-of-sight distance (m), face height in rows.
+
+    Worked out by controller.geometry at TABLE_DISTANCES_M, so that a
+    measured width is turned into a distance by interpolating the geometry's
+    own answer rather than by a second copy of its formula.
+    """
+    fov = LENSES[variant]
+    distances = TABLE_DISTANCES_M[::-1]
+    widths = [face_width_pixels(d, fov, face_width_m) for d in distances]
+    heights = [pixels_across(2.0 * FACE_HALF_HEIGHT_M, d, fov, "vertical") for d in distances]
+    tables = np.ascontiguousarray(np.array([widths, distances, heights], dtype=np.float64))
+    tables.setflags(write=False)
+    return tables
+
+
+def kernel_parameters(config: AnalysisConfig) -> np.ndarray:
+    """The P_* vector of :mod:`analysis_kernels` for ``config``."""
+    p = np.zeros(K.P_LENGTH)
+    p[K.P_MARGIN] = config.person_margin_c
+    p[K.P_HOT_C] = config.hot_object_c
+    p[K.P_SKIN_FRACTION] = config.skin_fraction
+    p[K.P_FACE_MIN_C] = config.face_min_c
+    p[K.P_FACE_CONTRAST] = config.face_contrast_c
+    p[K.P_TOPK] = config.top_k
+    p[K.P_MIN_FACE_PX] = config.min_face_pixels
+    p[K.P_FACE_WIDTH] = config.face_width_m
+    p[K.P_ALPHA] = 1.0 / config.background_tau_frames
+    p[K.P_ABSORB_ALPHA] = 1.0 / config.absorb_tau_frames
+    p[K.P_BOOTSTRAP] = config.bootstrap_frames
+    p[K.P_GLASSES_DROP] = config.glasses_drop
+    p[K.P_COVER_DROP] = config.cover_drop
+    p[K.P_REF_BOX:K.P_REF_BOX + 4] = config.reference_box if config.reference_box is not None else (-1, -1, -1, -1)
+    p[K.P_REF_C] = config.reference_c
+    p[K.P_REF_PIXELS] = config.reference_pixels
+    p[K.P_REF_TOLERANCE] = config.reference_tolerance_c
+    p[K.P_REF_WINDOW] = config.reference_window
+    p[K.P_REF_STABLE_C] = config.reference_stable_c
+    p[K.P_REF_ALPHA] = 1.0 / config.reference_tau_frames
+    p[K.P_GUARD] = config.reference_guard_px
+    return p
+
+
+def guard_mask(config: AnalysisConfig) -> np.ndarray:
+    """uint8 (24, 32): the reference box grown by ``reference_guard_px``; all zero without a reference."""
+    guard = np.zeros((K.ROWS, K.COLUMNS), dtype=np.uint8)
+    if config.reference_box is not None:
+        r0, c0, r1, c1 = config.reference_box
+        g = config.reference_guard_px
+        guard[max(0, r0 - g):min(K.ROWS, r1 + g), max(0, c0 - g):min(K.COLUMNS, c1 + g)] = 1
+    return guard
+
+
+class Analyzer:
+    """Per gate: keeps the background model and the reference's recent readings."""
+
+    def __init__(self, config: AnalysisConfig = AnalysisConfig()):
+        self.config = config
+        self._p = kernel_parameters(config)
+        self._tables = lens_tables(config.variant, float(config.face_width_m))
+        self._guard = guard_mask(config)
+        box = config.reference_box
+        nbox = (box[2] - box[0]) * (box[3] - box[1]) if box is not None else 0
+        self._bg = np.zeros((K.ROWS, K.COLUMNS))
+        self._busy = np.zeros((K.ROWS, K.COLUMNS), dtype=np.uint8)
+        self._ref = np.zeros(nbox + config.reference_window)
+        self._state = np.zeros(K.S_LENGTH)
+        self._out = np.zeros(K.O_LENGTH)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the background and the reference's history: the next frame starts over."""
+        self._bg[:] = 0.0
+        self._busy[:] = 0
+        self._ref[:] = math.nan
+        self._state[:] = 0.0
+
+    @property
+    def frames(self) -> int:
+        """Frames analysed since the start or the last reset."""
+        return int(self._state[K.S_FRAMES])
+
+    @property
+    def background(self) -> np.ndarray:
+        """A copy of the background model (degC, without this frame's common shift)."""
+        return self._bg.copy()
+
+    def analyze(self, image: np.ndarray) -> FrameAnalysis:
+        """Analyse the gate's next full frame: (24, 32) float32/float64 degC.
+
+        A pixel that is not a finite number is read as the background there."""
+        if image.dtype != np.float64 or not image.flags.c_contiguous:
+            image = np.ascontiguousarray(image, dtype=np.float64)
+        if image.shape != (K.ROWS, K.COLUMNS):
+            raise ValueError(f"image must be {K.ROWS} x {K.COLUMNS}, got {image.shape}")
+        K.analyze_frame(image, self._bg, self._busy, self._guard, self._ref, self._state, self._p, self._tables,
+                        self._out)
+        return frame_analysis(self._out.tolist())
+
+
+def frame_analysis(o: list[float]) -> FrameAnalysis:
+    """The :class:`FrameAnalysis` of an output vector (as a list) of :func:`analysis_kernels.analyze_frame`."""
+    people = int(o[K.O_PEOPLE])
+    faces = []
+    for slot in range(min(people, K.MAX_FACES)):
+        base = K.O_FACES + 5 * slot
+        faces.append((int(o[base + 1]), int(o[base + 2]), int(o[base + 3]), int(o[base + 4])))
+    found = people > 0
+    distance = o[K.O_DISTANCE]
+    return FrameAnalysis(
+        ambient_c=o[K.O_AMBIENT],
+        people=people,
+        face_box=(int(o[K.O_BOX]), int(o[K.O_BOX + 1]), int(o[K.O_BOX + 2]), int(o[K.O_BOX + 3])) if found else None,
+        face_width_px=o[K.O_WIDTH] if found else 0.0,
+        distance_m=distance if found and distance == distance else None,
+        face_max_c=o[K.O_MAX],
+        face_topk_c=o[K.O_TOPK],
+        forehead_c=o[K.O_FOREHEAD],
+        touches_edge=o[K.O_EDGE] == 1.0,
+        glasses=o[K.O_GLASSES] == 1.0,
+        forehead_covered=o[K.O_COVERED] == 1.0,
+        hot_object=o[K.O_HOT] == 1.0,
+        reference_c=o[K.O_REF],
+        reference_ok=o[K.O_REF_OK] == 1.0,
+        offset_c=o[K.O_OFFSET],
+        faces=tuple(faces),
+        face_pixels=int(o[K.O_FACE_PIXELS]) if found else 0,
+        skin_c=o[K.O_SKIN],
+        eye_row=o[K.O_EYE_ROW],
+        background_shift_c=o[K.O_SHIFT],
+        reference_excess_c=o[K.O_REF_STD],
+    )

@@ -1,0 +1,128 @@
+"""A gate's screening settings, and the ``[screening]`` table of the controller's TOML config.
+
+```toml
+[screening]
+threshold_c = 37.3          # fever at or above, 34.0..39.0 in 0.1 steps
+site_offset_c = 0.0         # fitted by `thermogate calibrate`
+variant = "55"              # lens: "55" or "110"
+require_reference = true    # false: decide without one, flagged as reduced accuracy
+stable_frames = 5           # frames whose median makes a decision
+warmup_s = 3.0
+
+[screening.reference]
+box = [3, 3, 7, 7]          # rows r0..r1, columns c0..c1 (exclusive) where the heated reference sits
+temp_c = 35.0
+```
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .analysis import AnalysisConfig
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ScreeningConfig:
+    threshold_c: float = 37.3
+    site_offset_c: float = 0.0
+    stable_frames: int = 5  # consecutive valid frames whose median is the decision
+    max_spread_c: float = 0.3  # their readings may differ by at most this much
+    max_shift_px: float = 1.5  # the face may move at most this much between frames
+    distance_m: tuple[float, float] = (0.25, 1.3)  # where a reading is valid
+    min_face_c: float = 30.0  # a colder face reading means "wait indoors"
+    retry_after_s: float = 2.5  # someone not measurable for this long gets a RETRY
+    leave_gap_s: float = 0.6  # a face gone this long means the person left
+    warmup_s: float = 3.0  # after the first frame, nobody is screened
+    reference_settle_s: float = 10.0  # after the first frame, a reference not yet found stable is still warming up
+    require_reference: bool = True
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+
+    def __post_init__(self):
+        if not 34.0 <= self.threshold_c <= 39.0 or abs(self.threshold_c * 10 - round(self.threshold_c * 10)) > 1e-6:
+            raise ConfigError(f"screening.threshold_c {self.threshold_c}: must be 34.0..39.0 in 0.1 steps")
+        if not math.isfinite(self.site_offset_c) or abs(self.site_offset_c) > 3.0:
+            raise ConfigError(f"screening.site_offset_c {self.site_offset_c}: must be within +-3.0 degC")
+        if not 2 <= self.stable_frames <= 32:
+            raise ConfigError(f"screening.stable_frames {self.stable_frames}: must be 2..32")
+        lo, hi = self.distance_m
+        if not 0.1 <= lo < hi <= 3.0:
+            raise ConfigError(f"screening.distance_m {self.distance_m}: need 0.1 <= near < far <= 3.0")
+
+
+_KEYS = {"threshold_c": float, "site_offset_c": float, "stable_frames": int, "max_spread_c": float,
+         "max_shift_px": float, "min_face_c": float, "retry_after_s": float, "leave_gap_s": float,
+         "warmup_s": float, "reference_settle_s": float, "require_reference": bool}
+
+
+def from_table(table: dict) -> ScreeningConfig:
+    """A ScreeningConfig from the ``[screening]`` table; ConfigError names any bad key."""
+    if not isinstance(table, dict):
+        raise ConfigError("[screening] must be a table")
+    values: dict = {}
+    analysis: dict = {}
+    for key, value in table.items():
+        if key in _KEYS:
+            kind = _KEYS[key]
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if type(value) is not kind:
+                raise ConfigError(f"screening.{key} must be {kind.__name__}, got {value!r}")
+            values[key] = value
+        elif key == "distance_m":
+            if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)):
+                raise ConfigError("screening.distance_m must be [near, far] in metres")
+            values[key] = (float(value[0]), float(value[1]))
+        elif key == "variant":
+            if value not in ("55", "110"):
+                raise ConfigError(f"screening.variant must be \"55\" or \"110\", got {value!r}")
+            analysis["variant"] = value
+        elif key == "reference":
+            analysis.update(_reference(value))
+        else:
+            raise ConfigError(f"unknown key screening.{key}")
+    return ScreeningConfig(analysis=replace(AnalysisConfig(), **analysis), **values)
+
+
+def _reference(table) -> dict:
+    if not isinstance(table, dict):
+        raise ConfigError("[screening.reference] must be a table")
+    out: dict = {}
+    for key, value in table.items():
+        if key == "box":
+            if value is False or value is None:
+                out["reference_box"] = None
+                continue
+            if not (isinstance(value, list) and len(value) == 4 and all(type(v) is int for v in value)
+                    and 0 <= value[0] < value[2] <= 24 and 0 <= value[1] < value[3] <= 32):
+                raise ConfigError("screening.reference.box must be [r0, c0, r1, c1] inside 24 x 32")
+            out["reference_box"] = tuple(value)
+        elif key == "temp_c":
+            if not isinstance(value, (int, float)) or not 25.0 <= value <= 45.0:
+                raise ConfigError("screening.reference.temp_c must be 25..45 degC")
+            out["reference_c"] = float(value)
+        else:
+            raise ConfigError(f"unknown key screening.reference.{key}")
+    return out
+
+
+def load(path: str | Path) -> ScreeningConfig:
+    """The ``[screening]`` table of a TOML file (defaults where it is absent)."""
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return from_table(data.get("screening", {}))

@@ -1,0 +1,53 @@
+"""What a screening comes to, and why: the data type on the ``result`` topic."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+PASS = "PASS"
+FEVER = "FEVER"
+RETRY = "RETRY"
+BLOCKED = "BLOCKED"
+DECISIONS = (PASS, FEVER, RETRY, BLOCKED)
+
+# RETRY reasons: what the gate can show the person.
+COME_CLOSER = "come_closer"
+STEP_BACK = "step_back"
+STAND_STRAIGHT = "stand_straight"  # face not fully in view
+ONE_AT_A_TIME = "one_at_a_time"
+REMOVE_GLASSES_HAT = "remove_glasses_hat"
+WAIT_INDOORS = "wait_indoors"  # too cold to read
+HOLD_STILL = "hold_still"
+RETRY_REASONS = (COME_CLOSER, STEP_BACK, STAND_STRAIGHT, ONE_AT_A_TIME, REMOVE_GLASSES_HAT, WAIT_INDOORS, HOLD_STILL)
+
+# BLOCKED reasons: the gate cannot screen anyone right now.
+WARMING_UP = "warming_up"
+REFERENCE_MISSING = "reference_missing"
+REFERENCE_UNSTABLE = "reference_unstable"
+SENSOR_FAULT = "sensor_fault"
+BLOCKED_REASONS = (WARMING_UP, REFERENCE_MISSING, REFERENCE_UNSTABLE, SENSOR_FAULT)
+
+
+@dataclass(frozen=True)
+class Decision:
+    gate: str
+    time_s: float  # when it was decided, on the gate's clock (recording time offline)
+    decision: str  # PASS | FEVER | RETRY | BLOCKED
+    reason: str  # "" for PASS/FEVER, else one of the reasons above
+    track: int  # the tracked person it concerns (0 for BLOCKED with nobody in particular)
+    estimate_c: float | None  # estimated body temperature (PASS/FEVER), else None
+    face_c: float | None = None  # the corrected face reading it came from
+    distance_m: float | None = None
+    frames: int = 0  # how many stable frames the median took
+    reduced_accuracy: bool = False  # decided without a working reference source
+    sequence: int = 0  # the frame sequence number it was decided on (for the door command)
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        d["v"] = 1
+        for key in ("estimate_c", "face_c", "distance_m"):
+            if d[key] is not None:
+                d[key] = round(d[key], 3)
+        d["time_s"] = round(d["time_s"], 3)
+        return json.dumps(d, separators=(",", ":"), sort_keys=True)
