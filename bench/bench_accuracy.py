@@ -71,6 +71,18 @@ def band(value: float, edges: list[float], labels: list[str]) -> str:
     return labels[-1]
 
 
+def print_bands(measured, title: str, key: str, edges: list[float], labels: list[str]) -> None:
+    """MAE and bias of the estimates grouped by the person's ``key`` in bands."""
+    print(f"{title:14s} {'n':>4s} {'MAE':>6s} {'bias':>6s}")
+    groups = defaultdict(list)
+    for _, d, p, _ in measured:
+        groups[band(p[key], edges, labels)].append(d.estimate_c - p["core_c"])
+    for label in labels:
+        if label in groups:
+            e = np.array(groups[label])
+            print(f"{label:14s} {len(e):4d} {np.mean(np.abs(e)):6.2f} {np.mean(e):+6.2f}")
+
+
 def report(variant: str) -> None:
     offset, spread = site_offset(variant)
     config = ScreeningConfig(site_offset_c=round(offset, 2), analysis=_analysis(variant))
@@ -98,22 +110,10 @@ def report(variant: str) -> None:
         print(f"standing still -> decision: median {statistics.median(latency):.2f} s, "
               f"90th percentile {np.percentile(latency, 90):.2f} s, max {max(latency):.2f} s")
 
-    print(f"{'by distance':14s} {'n':>4s} {'MAE':>6s} {'bias':>6s}")
-    groups = defaultdict(list)
-    for _, d, p, _ in measured:
-        groups[band(p["distance_m"], [0.3, 0.6, 0.9, 1.2], ["<0.3 m", "0.3-0.6 m", "0.6-0.9 m", "0.9-1.2 m", ">1.2 m"])]\
-            .append(d.estimate_c - p["core_c"])
-    for key in sorted(groups):
-        e = np.array(groups[key])
-        print(f"{key:14s} {len(e):4d} {np.mean(np.abs(e)):6.2f} {np.mean(e):+6.2f}")
-    print(f"{'by ambient':14s} {'n':>4s} {'MAE':>6s} {'bias':>6s}")
-    groups = defaultdict(list)
-    for _, d, p, _ in measured:
-        groups[band(p["room_c"], [18, 22, 26, 28], ["<18", "18-22", "22-26", "26-28", ">=28"])]\
-            .append(d.estimate_c - p["core_c"])
-    for key in sorted(groups):
-        e = np.array(groups[key])
-        print(f"{key + ' degC':14s} {len(e):4d} {np.mean(np.abs(e)):6.2f} {np.mean(e):+6.2f}")
+    print_bands(measured, "by distance", "distance_m", [0.3, 0.6, 0.9, 1.2],
+                ["<0.3 m", "0.3-0.6 m", "0.6-0.9 m", "0.9-1.2 m", ">1.2 m"])
+    print_bands(measured, "by ambient", "room_c", [18, 22, 26, 28],
+                ["<18 degC", "18-22 degC", "22-26 degC", "26-28 degC", ">=28 degC"])
 
     print(f"{'scenario':14s} {'people':>6s} {'PASS':>5s} {'FEVER':>5s} {'RETRY':>5s} {'BLOCK':>5s}  MAE   reasons")
     for name in EVAL:
