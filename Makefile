@@ -61,8 +61,9 @@ bench-accuracy: $(STAMP) ## screening accuracy against the simulator's ground tr
 	$(PY) bench/bench_accuracy.py
 
 demo: ## run the demo (broker, simulated gates, controller, console): not built yet
-	@echo "The demo is not built yet: it needs the simulator and the controller service," >&2
-	@echo "which are still to come. 'make test' runs what exists today." >&2
+	@echo "The demo is not built yet: it needs the controller service and the guards' console," >&2
+	@echo "which are still to come. Meanwhile: .venv/bin/thermogate sim run --gates 4 --scenario fever" >&2
+	@echo "--broker localhost:1883 runs simulated gates; 'make test' runs the tests." >&2
 	@exit 2
 
 clean: ## remove .venv, the node test tools, build output and caches

@@ -21,7 +21,7 @@ from .scenarios import scenario
 
 SAMPLES = Path(__file__).resolve().parent / "recordings"
 # (file stem, scenario, seconds): small enough to keep in git, long enough for one or two people.
-SAMPLE_SET = (("normal_queue-10s", "normal_queue", 10.0), ("fever-10s", "fever", 10.0),
+SAMPLE_SET = (("normal_queue-10s", "normal_queue", 10.0), ("fever-30s", "fever", 30.0),
               ("sensor_fault-6s", "sensor_fault", 6.0))
 FIXED_CREATED = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
