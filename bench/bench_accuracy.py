@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 
 from controller.screening.config import ScreeningConfig
-from controller.screening.offline import analyze_recording
+from controller.screening.offline import analyze_recording, truth_for
 from controller.screening.site_calibration import fit_site_offset
 from sim.scenarios import scenario
 from sim.synth import scenario_recording
@@ -31,21 +31,14 @@ def run(name: str, seed: int, variant: str, config: ScreeningConfig):
     """(decision, person truth at decision, standing-start time of that person) for one run."""
     sc = scenario(name, seed, variant=variant)
     rec = scenario_recording(name, sc.duration_s, seed=seed, variant=variant)
-    frames = list(rec.frames())
     standing: dict[int, float] = {}
-    at_time = {}
-    for f in frames:
-        at_time[round(f.time, 6)] = f.truth
+    for f in rec.frames():
         for p in f.truth["people"]:
             if p["phase"] == "standing":
                 standing.setdefault(p["id"], f.time)
-    out = []
-    for d in analyze_recording(rec, config):
-        truth = at_time[round(d.time_s, 6)]
-        people = truth["people"]
-        person = dict(min(people, key=lambda p: p["distance_m"]), room_c=truth["ambient_c"]) if people else None
-        out.append((d, person, standing.get(person["id"]) if person else None))
-    return out
+    decisions = analyze_recording(rec, config)
+    return [(d, person, standing.get(person["id"]) if person else None)
+            for d, person in zip(decisions, truth_for(rec, decisions))]
 
 
 def site_offset(variant: str) -> tuple[float, float]:

@@ -22,6 +22,7 @@ from .mqtt_client import PahoUmqttClient
 from .sensor import VirtualMLX90640
 
 _fw = load_firmware()
+TRUTH_KEPT = 4096  # frames of ground truth a virtual gate remembers (about 8.5 min at 8 Hz)
 
 
 class VirtualGate:
@@ -40,7 +41,9 @@ class VirtualGate:
         self.wlan.up = True
         self.config = _fw.config.Config(json.loads(json.dumps(
             gate_config(gate_id, host, port, self.key, scenario.refresh_hz, user, password))))
-        self.truth: dict[int, dict] = {}  # frame sequence -> ground truth of that subpage
+        # Frame sequence -> ground truth of that subpage, for the latest TRUTH_KEPT frames only:
+        # `thermogate sim run` may go on for hours.
+        self.truth: dict[int, dict] = {}
         self.reboots = 0
         self._events = sorted(scenario.events, key=lambda e: e.t)
         self._t0 = self.clock.seconds
@@ -48,6 +51,7 @@ class VirtualGate:
 
     def _boot(self) -> None:
         self._reboot_requested = False
+        self.truth.clear()  # a new boot numbers its frames from 1 again
         self.gate = _fw.app.build(self.config, hw=self.board, clock=self.clock, wlan=self.wlan,
                                   make_client=PahoUmqttClient, random_bits=self._random_bits,
                                   reboot=self._request_reboot, heap_free=lambda: 96000)
@@ -75,6 +79,7 @@ class VirtualGate:
         self.gate.step()
         if self.gate.sequence != before and self.sensor.loaded_truth is not None:
             self.truth[self.gate.sequence] = self.sensor.loaded_truth
+            self.truth.pop(self.gate.sequence - TRUTH_KEPT, None)
         if self._reboot_requested:
             self.reboots += 1
             self.close()

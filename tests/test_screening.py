@@ -13,7 +13,7 @@ from controller.screening import decision as D
 from controller.screening.analysis import FrameAnalysis
 from controller.screening.config import ConfigError, ScreeningConfig, from_table
 from controller.screening.estimate import estimate_core_c
-from controller.screening.offline import analyze_recording
+from controller.screening.offline import analyze_recording, truth_for
 from controller.screening.site_calibration import fit_site_offset
 from controller.screening.tracker import Tracker
 from sim.scenarios import scenario
@@ -22,14 +22,9 @@ from sim.synth import scenario_recording
 
 def decided(name: str, seed: int = 0, config: ScreeningConfig | None = None, seconds: float | None = None):
     """(decision, the truth of the person nearest the sensor when it was made) for one scenario run."""
-    sc = scenario(name, seed)
-    rec = scenario_recording(name, seconds or sc.duration_s, seed=seed)
-    truth_at = {round(f.time, 6): f.truth for f in rec.frames()}
-    out = []
-    for d in analyze_recording(rec, config or ScreeningConfig()):
-        people = truth_at[round(d.time_s, 6)]["people"]
-        out.append((d, min(people, key=lambda p: p["distance_m"]) if people else None))
-    return out
+    rec = scenario_recording(name, seconds or scenario(name, seed).duration_s, seed=seed)
+    decisions = analyze_recording(rec, config or ScreeningConfig())
+    return list(zip(decisions, truth_for(rec, decisions)))
 
 
 @pytest.fixture(scope="module")

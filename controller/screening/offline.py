@@ -21,12 +21,14 @@ def analyze_recording(recording, config: ScreeningConfig = ScreeningConfig()) ->
 
 
 def truth_for(recording, decisions: list[Decision]) -> list[dict | None]:
-    """For each decision, the ground-truth person it concerns (the one standing nearest the
-    sensor in the frame it was decided on), when the recording carries ground truth."""
+    """For each decision, the ground-truth person it concerns (the one nearest the sensor in
+    the frame it was decided on, with that frame's ``room_c``), when the recording carries
+    ground truth; None where nobody was in view."""
     by_time = {round(item.time, 6): item.truth for item in recording.frames()}
     out = []
     for d in decisions:
-        truth = by_time.get(round(d.time_s, 6))
-        people = (truth or {}).get("people") or []
-        out.append(min(people, key=lambda p: p["distance_m"]) if people else None)
+        truth = by_time.get(round(d.time_s, 6)) or {}
+        people = truth.get("people") or []
+        nearest = min(people, key=lambda p: p["distance_m"]) if people else None
+        out.append(dict(nearest, room_c=truth.get("ambient_c")) if nearest else None)
     return out

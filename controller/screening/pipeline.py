@@ -21,7 +21,6 @@ class GatePipeline:
         self.tracker = Tracker(gate, config)
         self.frames = 0
         self.frame_errors = 0
-        self.last_analysis = None
 
     def push(self, words, time_s: float, sequence: int = 0) -> list[Decision]:
         """One subpage (834 words) taken at ``time_s`` seconds on the gate's clock."""
@@ -33,5 +32,4 @@ class GatePipeline:
             return self.tracker.update(time_s, sequence, None)
         if not image.complete:
             return []
-        self.last_analysis = self.analyzer.analyze(image.to)
-        return self.tracker.update(time_s, sequence, self.last_analysis)
+        return self.tracker.update(time_s, sequence, self.analyzer.analyze(image.to))
