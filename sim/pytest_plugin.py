@@ -29,20 +29,13 @@ class MqttWatch:
     """A subscriber that keeps every message it sees, and can wait for one."""
 
     def __init__(self, host: str, port: int, topics: str | list[str] = "thermogate/#"):
-        import paho.mqtt.client as mqtt
+        from .mqtt_link import connect
 
         self._messages: list[tuple[str, bytes, bool, float]] = []
         self._lock = threading.Condition()
-        self._subscribed = threading.Event()
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-        self._client.on_message = self._on_message
-        self._client.on_subscribe = lambda *a: self._subscribed.set()
-        self._client.connect(host, port)
-        for t in [topics] if isinstance(topics, str) else topics:
-            self._client.subscribe(t, qos=1)
-        self._client.loop_start()
-        if not self._subscribed.wait(10):
-            raise TimeoutError("subscription not acknowledged")
+        subscriptions = [(t, 1) for t in ([topics] if isinstance(topics, str) else topics)]
+        self._client = connect(host, port, f"watch-{id(self):x}", on_message=self._on_message,
+                               subscriptions=subscriptions)
 
     def _on_message(self, client, userdata, message) -> None:
         with self._lock:
@@ -74,8 +67,9 @@ class MqttWatch:
             return len(self._messages)
 
     def close(self) -> None:
-        self._client.loop_stop()
-        self._client.disconnect()
+        from .mqtt_link import close
+
+        close(self._client)
 
 
 def wait_for_decision(watch: MqttWatch, gate_id: str, timeout: float = 10.0, after: int = 0) -> dict:

@@ -188,3 +188,11 @@ def test_topics():
     assert valid_gate_id("a") and valid_gate_id("gate-12") and not valid_gate_id("-a") and not valid_gate_id("a-")
     assert not valid_gate_id("x" * 33) and valid_gate_id("x" * 32)
     assert not valid_gate_id("a\n") and not valid_gate_id("") and not valid_gate_id(None)
+
+
+def test_gate_and_controller_agree_on_actions_and_refusals(fw):
+    """The firmware cannot import the controller, so both spell these out; they must match."""
+    from controller.protocol.commands import ACTIONS, REFUSALS
+
+    assert fw.auth.ACTIONS == ACTIONS
+    assert tuple(fw.auth.REASONS) == REFUSALS
