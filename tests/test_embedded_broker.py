@@ -1,0 +1,115 @@
+"""The demo's fallback broker (amqtt in a thread): virtual gates publish through it as through mosquitto."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from controller.protocol.binary import decode_eeprom, decode_frame
+from controller.protocol.status import decode_status
+from sim.broker import MosquittoBroker
+from sim.embedded_broker import EmbeddedBroker, start_demo_broker
+from sim.mqtt_link import close, connect
+from sim.pytest_plugin import MqttWatch
+from sim.runner import GateThread, make_gates
+from sim.scenarios import scenario
+
+
+@pytest.fixture
+def embedded():
+    with EmbeddedBroker() as broker:
+        yield broker
+
+
+def test_virtual_gates_through_the_embedded_broker(embedded):
+    gates = make_gates(2, lambda i: scenario("normal_queue", i), embedded.host, embedded.port, prefix="emb")
+    thread = GateThread(gates).start()
+    early = MqttWatch(embedded.host, embedded.port, "thermogate/#")
+    try:
+        for gate in gates:
+            _t, frame = early.wait(f"thermogate/{gate.gate_id}/frame", timeout=15)
+            msg = decode_frame(frame)
+            assert msg.sequence >= 1 and msg.words.shape == (834,)
+        # A subscriber that comes later still gets each gate's EEPROM and status: they are retained.
+        late = MqttWatch(embedded.host, embedded.port, ["thermogate/+/eeprom", "thermogate/+/status"])
+        try:
+            for gate in gates:
+                _t, eeprom = late.wait(f"thermogate/{gate.gate_id}/eeprom", timeout=5)
+                assert (decode_eeprom(eeprom).words == gate.eeprom).all()
+                _t, status = late.wait(f"thermogate/{gate.gate_id}/status", timeout=5)
+                assert decode_status(status).online and decode_status(status).gate_id == gate.gate_id
+            assert {r for _t, _p, r, _m in late._messages} == {True}
+        finally:
+            late.close()
+    finally:
+        early.close()
+        thread.stop()
+
+
+def test_last_will_when_a_client_drops(embedded):
+    will = json.dumps({"v": 1, "gate": "lost-1", "online": False, "boot": 7}).encode()
+    client = connect(embedded.host, embedded.port, "lost-1", will=("thermogate/lost-1/status", will, 1, True))
+    client.publish("thermogate/lost-1/status", b'{"online": true}', qos=1, retain=True).wait_for_publish(5)
+    watch = MqttWatch(embedded.host, embedded.port, "thermogate/lost-1/status")
+    try:
+        watch.wait("status", lambda _t, p: p == b'{"online": true}', timeout=5)
+        client.loop_stop()
+        client.socket().close()  # a power cut: no DISCONNECT packet
+        _t, payload = watch.wait("status", lambda _t, p: p == will, timeout=10)
+        assert not decode_status(payload).online
+    finally:
+        watch.close()
+    # ... and it stays retained for whoever subscribes next.
+    after = MqttWatch(embedded.host, embedded.port, "thermogate/lost-1/status")
+    try:
+        assert after.wait("status", timeout=5)[1] == will
+    finally:
+        after.close()
+
+
+def test_qos1_reaches_a_subscriber(embedded):
+    received: list[tuple[str, bytes, int]] = []
+    sub = connect(embedded.host, embedded.port, "sub", subscriptions=[("thermogate/+/cmd", 1)],
+                  on_message=lambda _c, _u, m: received.append((m.topic, bytes(m.payload), m.qos)))
+    pub = connect(embedded.host, embedded.port, "pub")
+    try:
+        for i in range(20):
+            pub.publish("thermogate/g/cmd", str(i).encode(), qos=1).wait_for_publish(5)
+        deadline = time.monotonic() + 5
+        while len(received) < 20 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [p for _t, p, _q in received] == [str(i).encode() for i in range(20)]
+        assert {q for _t, _p, q in received} == {1}
+    finally:
+        close(pub)
+        close(sub)
+
+
+def test_start_demo_broker_picks_what_is_asked(monkeypatch):
+    broker = start_demo_broker(kind="embedded")
+    try:
+        assert isinstance(broker, EmbeddedBroker) and broker.running
+        client = connect(broker.host, broker.port, "probe")
+        close(client)
+    finally:
+        broker.close()
+    assert not broker.running
+    monkeypatch.setattr("sim.embedded_broker.find_mosquitto", _no_mosquitto)
+    broker = start_demo_broker()
+    try:
+        assert isinstance(broker, EmbeddedBroker)
+    finally:
+        broker.close()
+    broker = start_demo_broker(kind="mosquitto")
+    try:
+        assert isinstance(broker, MosquittoBroker) and broker.running
+    finally:
+        broker.close()
+
+
+def _no_mosquitto() -> str:
+    from sim.broker import BrokerError
+
+    raise BrokerError("mosquitto not found")
