@@ -85,6 +85,15 @@ class VirtualGate:
             self.close()
             self._boot()
 
+    def switch_scenario(self, scenario) -> None:
+        """Carry on with another scenario from its start, without a reboot (the demo's gates cycle)."""
+        self.scenario = scenario
+        self.sensor.scenario = scenario
+        self.sensor.next_due = 0.0
+        self._events = sorted(scenario.events, key=lambda e: e.t)
+        self._t0 = self.clock.seconds
+        self.wlan.up = True
+
     def _apply(self, event) -> None:
         if event.kind == "wifi_down":
             self.wlan.up = False

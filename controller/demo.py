@@ -1,0 +1,175 @@
+"""``make demo``: a broker, four simulated gates, the controller and the console, on this machine.
+
+- The broker is mosquitto when it is installed, otherwise an embedded pure-Python
+  broker (amqtt), on a free loopback port.
+- Four virtual gates run the real firmware on virtual hardware. Each cycles through
+  scenarios; the first starts with ``fever``, so a fever alarm comes within the
+  first minute.
+- The controller runs in this process, with its console on http://127.0.0.1:8080/
+  (the next free port if that one is taken), and a demo login is printed.
+- Ctrl-C stops everything. ``--seconds N`` stops by itself after N seconds and
+  exits 0 only if the controller made at least one decision (the CI smoke test).
+
+Everything lives in ``build/demo/`` and starts afresh on every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_USER = "demo"
+DEMO_PASSWORD = "thermogate-demo"
+CYCLES = (
+    ("fever", "normal_queue", "hot_cup", "fever"),
+    ("normal_queue", "fever", "glasses", "normal_queue"),
+    ("two_people", "cold_arrival", "normal_queue", "fever"),
+    ("normal_queue", "far", "fever", "hat"),
+)
+
+
+def _free_port(preferred: int) -> int:
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise OSError("no free port")
+
+
+def _start_broker():
+    try:
+        from sim.embedded_broker import start_demo_broker
+    except ImportError:
+        from sim.broker import MosquittoBroker
+
+        return MosquittoBroker().start()
+    return start_demo_broker()
+
+
+class CyclingGates:
+    """Virtual gates stepping in a thread, each moving to its next scenario when one ends."""
+
+    def __init__(self, broker, count: int = 4):
+        from sim.runner import make_gates
+        from sim.scenarios import scenario
+
+        self._scenario = scenario
+        self.gates = make_gates(count, lambda i: scenario(CYCLES[i % len(CYCLES)][0], seed=i), broker.host,
+                                broker.port, prefix="demo")
+        self._step = [0] * count
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="demo-gates", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            start = time.monotonic()
+            for i, g in enumerate(self.gates):
+                if g.t >= g.scenario.duration_s:
+                    self._step[i] += 1
+                    cycle = CYCLES[i % len(CYCLES)]
+                    g.switch_scenario(self._scenario(cycle[self._step[i] % len(cycle)], seed=i + 10 * self._step[i]))
+                g.step()
+            time.sleep(max(0.0, 0.005 - (time.monotonic() - start)))
+
+    def start(self) -> "CyclingGates":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join(timeout=5)
+        for g in self.gates:
+            g.close()
+
+
+def write_config(directory: Path, broker, http_port: int, gate_ids: list[str]) -> Path:
+    path = directory / "controller.toml"
+    ids = ", ".join(f'"{g}"' for g in gate_ids)
+    path.write_text(f"""# The demo's controller configuration (written by controller/demo.py on every run).
+[mqtt]
+host = "{broker.host}"
+port = {broker.port}
+client_id = "thermogate-demo-controller"
+
+[site]
+dir = "site"
+timezone = "Asia/Shanghai"
+simulated_gates = [{ids}]
+
+[store]
+url = "thermogate.db"
+
+[http]
+bind = "127.0.0.1"
+port = {http_port}
+""")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m controller.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, help="stop after this long (exit 1 if nothing was decided)")
+    parser.add_argument("--http-port", type=int, default=8080, help="the console's port (default 8080, "
+                        "or a free one if taken)")
+    parser.add_argument("--dir", default=str(REPO / "build" / "demo"), help="where the demo keeps its files")
+    args = parser.parse_args(argv)
+
+    from controller.service import logs
+    from controller.service.config import load_config
+    from controller.service.service import ControllerService
+
+    directory = Path(args.dir)
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    logs.setup("warning", stream=open(directory / "controller.log", "a", encoding="utf-8"))
+
+    broker = _start_broker()
+    gate_ids = [f"demo-{i + 1}" for i in range(4)]
+    http_port = _free_port(args.http_port)
+    config = load_config(write_config(directory, broker, http_port, gate_ids))
+    service = ControllerService(config)
+    if hasattr(service.store, "add_user"):
+        service.store.add_user(DEMO_USER, "admin", DEMO_PASSWORD)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    gates = None
+    try:
+        service.start()
+        gates = CyclingGates(broker).start()
+        kind = type(broker).__name__.replace("Broker", "").lower() or "broker"
+        print(f"thermogate demo: broker ({kind}) on {broker.host}:{broker.port}, gates {', '.join(gate_ids)}")
+        print(f"  console:  http://127.0.0.1:{service.http.port}/")
+        print(f"  login:    {DEMO_USER} / {DEMO_PASSWORD}  (admin)")
+        print(f"  results:  mosquitto_sub -p {broker.port} -t 'thermogate/+/result' -v")
+        print(f"  files:    {directory} (controller.toml, thermogate.db, controller.log)")
+        print("  the first fever alarm comes within a minute. Ctrl-C stops everything.", flush=True)
+        deadline = None if args.seconds is None else time.monotonic() + args.seconds
+        while not stop.wait(0.5):
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+    finally:
+        if gates is not None:
+            gates.stop()
+        decided = len(service.store.screenings(limit=100000))
+        service.stop()
+        broker.stop()
+    print(f"thermogate demo stopped: {decided} screening decisions recorded in {directory / 'thermogate.db'}")
+    if args.seconds is not None and decided == 0:
+        print("error: no decision was made", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""What each decision sets in motion: a record, the door or the indicator, an alarm, a result.
+
+| decision | record | gate | also |
+|---|---|---|---|
+| PASS | screening | `open` (capped by the gate), then `indicate pass` | result |
+| FEVER | screening + alarm | `indicate alarm`; the door stays shut | result, the console's alarm |
+| RETRY | screening | `indicate retry` | result (with the reason to show) |
+| BLOCKED | screening | nothing: the door stays shut | result |
+
+The screening is written before any command is sent, so a decision that
+opened a door is always on record. Its ``uid`` (gate, boot, frame sequence,
+track, decision) makes a second write of the same decision a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime, timezone
+
+from ..protocol.commands import INDICATE
+from ..protocol.topics import topic
+from ..screening import decision as D
+from ..screening.decision import Decision
+from ..store.records import Screening
+from ..store.snapshot import encode_snapshot
+from . import live as L
+
+log = logging.getLogger("thermogate.actions")
+
+
+def decision_uid(gate: str, boot: int, d: Decision) -> str:
+    return f"{gate}:{boot:08x}:{d.sequence}:{d.track}:{d.decision}"
+
+
+def result_payload(d: Decision, wall_time: float, screening_id: int | None, uid: str) -> bytes:
+    """The ``result`` topic's JSON (docs/protocol.md)."""
+    body = json.loads(d.to_json())
+    body.update(time=datetime.fromtimestamp(wall_time, timezone.utc).isoformat(timespec="milliseconds"),
+                screening_id=screening_id, uid=uid)
+    return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+
+
+class DecisionHandler:
+    def __init__(self, store, doors, publish, *, open_ms: int, metrics=None, live=None, alerts=None):
+        self.store = store
+        self.doors = doors
+        self.publish = publish
+        self.open_ms = open_ms
+        self.metrics = metrics
+        self.live = live
+        self.alerts = alerts
+
+    def handle(self, worker, d: Decision, arrived: float) -> None:
+        """Act on one decision of ``worker``'s gate; ``arrived`` is time.monotonic() of its frame's arrival."""
+        gate = worker.id
+        boot = worker.boot_id or 0
+        now = time.time()
+        uid = decision_uid(gate, boot, d)
+        image = getattr(worker.pipeline, "image", None) if worker.pipeline is not None else None
+        snapshot = encode_snapshot(image) if image is not None else None
+        record = Screening(uid=uid, gate=gate, time=now, decision=d.decision, reason=d.reason, track=d.track,
+                           estimate_c=d.estimate_c, face_c=d.face_c, distance_m=d.distance_m,
+                           reduced_accuracy=d.reduced_accuracy, boot=boot, sequence=d.sequence, snapshot=snapshot)
+        screening_id = None
+        try:
+            screening_id = self.store.record_screening(record)
+        except Exception as exc:  # a full or read-only disk: keep screening, shut doors, tell a person
+            self._store_failed("record_screening", exc, gate)
+        worker.last_decision = d
+        alarm_id = None
+        try:
+            if d.decision == D.PASS:
+                if screening_id is None:
+                    log.error("PASS not recorded: the door stays shut", extra={"gate": gate, "uid": uid})
+                elif worker.manual_lock is not None:
+                    log.info("PASS while the door is held locked from the console", extra={"gate": gate})
+                    self.doors.send(gate, boot, "indicate", INDICATE["pass"], d.sequence,
+                                    screening_id=screening_id)
+                else:
+                    self.doors.send(gate, boot, "open", self.open_ms, d.sequence, screening_id=screening_id)
+                    self.doors.send(gate, boot, "indicate", INDICATE["pass"], d.sequence,
+                                    screening_id=screening_id)
+            elif d.decision == D.FEVER:
+                self.doors.send(gate, boot, "indicate", INDICATE["alarm"], d.sequence, screening_id=screening_id)
+                if screening_id is not None:
+                    alarm_id = self.store.open_alarm(screening_id, gate, now)
+            elif d.decision == D.RETRY:
+                self.doors.send(gate, boot, "indicate", INDICATE["retry"], d.sequence, screening_id=screening_id)
+        except Exception as exc:
+            self._store_failed("door_command", exc, gate)
+        if self.metrics is not None:
+            self.metrics.decisions.labels(gate=gate, decision=d.decision).inc()
+            self.metrics.latency.observe(time.monotonic() - arrived)
+        self.publish(topic(gate, "result"), result_payload(d, now, screening_id, uid), 1)
+        log.info("decision", extra={"gate": gate, "decision": d.decision, "reason": d.reason,
+                                    "estimate_c": d.estimate_c, "track": d.track, "screening_id": screening_id})
+        if self.live is not None:
+            event = {"gate": gate, "decision": d.decision, "reason": d.reason, "estimate_c": d.estimate_c,
+                     "track": d.track, "time": now, "screening_id": screening_id,
+                     "reduced_accuracy": d.reduced_accuracy}
+            self.live.publish(L.DECISION, event)
+            if d.decision == D.FEVER:
+                self.live.publish(L.ALARM, {**event, "alarm_id": alarm_id})
+
+    def _store_failed(self, operation: str, exc: Exception, gate: str) -> None:
+        log.error("store write failed", extra={"operation": operation, "gate": gate, "error": repr(exc)[:300]})
+        if self.metrics is not None:
+            self.metrics.store_errors.labels(operation=operation).inc()
+        if self.alerts is not None:
+            self.alerts(None, "store_failed", f"{operation} failed: {exc}"[:300])

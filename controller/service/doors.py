@@ -1,0 +1,125 @@
+"""Signed commands to the gates, their counters, and matching each ack to its command.
+
+A command counter is never reused, even across a restart or a crash: counters
+are reserved from the store in blocks (``Store.reserve_counters``), so the
+persisted high-water mark is always ahead of every counter sent. A restart
+skips the rest of a block, which costs nothing: the gate only asks that each
+counter be greater than the last.
+
+A command whose ack does not come within ``ack_timeout_s`` raises an alert
+("missing_ack"); a refused command raises one too ("command_refused"), as a
+PASS whose opening was refused means a person is waiting at a shut door.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from ..protocol import commands as C
+from ..protocol.topics import topic
+from ..store.records import DoorAction
+
+log = logging.getLogger("thermogate.doors")
+
+COUNTER_BLOCK = 256
+
+
+@dataclass
+class Pending:
+    action: DoorAction
+    sent_monotonic: float
+    action_id: int
+
+
+class DoorCommander:
+    def __init__(self, store, publish, gates: dict, *, ack_timeout_s: float = 3.0, alerts=None, metrics=None,
+                 live=None):
+        """``publish(topic, payload, qos)`` sends on MQTT; ``gates`` maps ids to GateInfo (their keys)."""
+        self.store = store
+        self.publish = publish
+        self.gates = gates
+        self.ack_timeout_s = ack_timeout_s
+        self.alerts = alerts
+        self.metrics = metrics
+        self.live = live
+        self._lock = threading.Lock()
+        self._blocks: dict[str, tuple[int, int]] = {}  # gate -> (next counter, end of block)
+        self._pending: dict[tuple[str, int], Pending] = {}
+
+    def _next_counter(self, gate_id: str) -> int:
+        nxt, end = self._blocks.get(gate_id, (0, 0))
+        if nxt >= end:
+            nxt = self.store.reserve_counters(gate_id, COUNTER_BLOCK)
+            end = nxt + COUNTER_BLOCK
+        self._blocks[gate_id] = (nxt + 1, end)
+        return nxt
+
+    def send(self, gate_id: str, boot_id: int, action: str, arg: int, sequence: int, *, cause: str = "decision",
+             screening_id: int | None = None, user: str | None = None, reason: str | None = None) -> DoorAction:
+        """Sign, record and publish one command; returns what was recorded."""
+        info = self.gates[gate_id]
+        with self._lock:
+            counter = self._next_counter(gate_id)
+            command = C.sign_command(info.key, gate_id, boot_id, counter, action, arg, sequence)
+            record = DoorAction(gate=gate_id, time=time.time(), action=action, arg=arg, counter=counter,
+                                cause=cause, screening_id=screening_id, user=user, reason=reason)
+            action_id = self.store.record_door_action(record)
+            self._pending[(gate_id, counter)] = Pending(record, time.monotonic(), action_id)
+        self.publish(topic(gate_id, "cmd"), command.payload(), 1)
+        if self.metrics is not None:
+            self.metrics.commands.labels(gate=gate_id, action=action).inc()
+        log.info("command sent", extra={"gate": gate_id, "action": action, "arg": arg, "counter": counter,
+                                        "cause": cause})
+        return record
+
+    def on_ack(self, ack: C.Ack) -> None:
+        """An ack from a gate: matched to its command and stored."""
+        key = (ack.gate_id, ack.counter) if ack.counter is not None else None
+        with self._lock:
+            pending = self._pending.pop(key, None) if key else None
+        if self.metrics is not None:
+            self.metrics.acks.labels(gate=ack.gate_id, result="ok" if ack.ok else ack.reason or "refused").inc()
+        if pending is None:
+            # Not ours (another controller's, or one from before a restart): still on record if we sent it.
+            if ack.counter is not None:
+                self.store.record_door_ack(ack.gate_id, ack.counter, ack.ok, ack.reason, ack.applied_ms,
+                                           time.time())
+            if not ack.ok:
+                log.warning("refusal of an unknown command", extra={"gate": ack.gate_id, "reason": ack.reason,
+                                                                    "counter": ack.counter})
+            return
+        self.store.record_door_ack(ack.gate_id, ack.counter, ack.ok, ack.reason, ack.applied_ms, time.time())
+        if self.live is not None:
+            self.live.publish("door", {"gate": ack.gate_id, "action": pending.action.action, "ok": ack.ok,
+                                       "reason": ack.reason, "applied_ms": ack.applied_ms,
+                                       "cause": pending.action.cause})
+        if not ack.ok:
+            log.warning("command refused", extra={"gate": ack.gate_id, "action": pending.action.action,
+                                                  "reason": ack.reason, "counter": ack.counter})
+            if self.alerts is not None:
+                self.alerts(ack.gate_id, "command_refused",
+                            f"{pending.action.action} refused by the gate: {ack.reason}")
+
+    def check_timeouts(self, now: float | None = None) -> list[DoorAction]:
+        """Commands whose ack is overdue: each raises one alert and is forgotten."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            late = [k for k, p in self._pending.items() if now - p.sent_monotonic > self.ack_timeout_s]
+            overdue = [self._pending.pop(k) for k in late]
+        for p in overdue:
+            a = p.action
+            log.warning("no ack", extra={"gate": a.gate, "action": a.action, "counter": a.counter})
+            if self.metrics is not None:
+                self.metrics.acks.labels(gate=a.gate, result="missing").inc()
+            if self.alerts is not None:
+                self.alerts(a.gate, "missing_ack",
+                            f"no acknowledgement of {a.action} (counter {a.counter}) within {self.ack_timeout_s:g} s")
+        return [p.action for p in overdue]
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)

@@ -1,0 +1,55 @@
+"""The gates this controller serves, with the keys that sign their commands.
+
+Gates come from the site registry (``thermogate gate add``: ``site/gates.toml``
+and ``site/secrets.toml``) and, for the demo and tests only, from
+``[site] simulated_gates``, whose keys are the simulator's own
+(``sim.gate_config.simulator_key``). A message from any other gate id is
+counted and ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import gates as site_registry
+from .config import ConfigError, ControllerConfig
+
+
+@dataclass(frozen=True)
+class GateInfo:
+    id: str
+    key: bytes  # the 32-byte HMAC key that signs its commands
+    variant: str = "55"  # lens: "55" or "110"
+    name: str = ""
+    location: str = ""
+    simulated: bool = False
+
+
+def load_gates(config: ControllerConfig) -> dict[str, GateInfo]:
+    """Every gate the controller may serve; ConfigError if the site's files are unusable."""
+    gates: dict[str, GateInfo] = {}
+    site = config.site_dir
+    if (site / site_registry.GATES_FILE).exists():
+        try:
+            registry = site_registry.load_registry(site)
+            secrets = site_registry.load_secrets(site)
+        except site_registry.GateError as exc:
+            raise ConfigError(str(exc)) from None
+        for gate_id, gate in registry.gates.items():
+            secret = secrets.gates.get(gate_id)
+            if secret is None:
+                raise ConfigError(f"{registry.secrets_file}: no secrets for gate {gate_id!r} "
+                                  f"(run `thermogate gate add {gate_id} --rotate-secrets`)")
+            gates[gate_id] = GateInfo(gate_id, bytes.fromhex(secret.hmac_key), gate.variant, gate.name or "",
+                                      gate.location or "")
+    if config.simulated_gates:
+        from sim.gate_config import simulator_key
+
+        for gate_id in config.simulated_gates:
+            if gate_id in gates:
+                raise ConfigError(f"site.simulated_gates: {gate_id!r} is also a registered gate")
+            variant = config.gate_screening.get(gate_id, {}).get("variant") or \
+                config.screening_table.get("variant", "55")
+            gates[gate_id] = GateInfo(gate_id, simulator_key(gate_id), str(variant), f"simulated {gate_id}",
+                                      "simulator", simulated=True)
+    return gates

@@ -1,0 +1,305 @@
+"""``ControllerService``: the process that runs all day at the school.
+
+It wires the parts together: the gate registry, one ``GateWorker`` per gate,
+the ``Dispatcher`` between MQTT and them, the ``DecisionHandler`` and
+``DoorCommander`` for what decisions set in motion, the store, alerts, metrics,
+the live hub and the HTTP server. See docs/operations.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from ..screening import decision as D
+from ..store import open_store
+from . import live as L
+from .actions import DecisionHandler
+from .config import ControllerConfig
+from .dispatcher import Dispatcher
+from .doors import DoorCommander
+from .gate_worker import GateWorker
+from .metrics import Metrics
+from .registry import GateInfo, load_gates
+
+log = logging.getLogger("thermogate.service")
+
+RESUME_WINDOW_S = 30.0  # after a restart, a gate decided on this recently waits for an empty view
+NO_FRAMES_S = 10.0  # a gate online but silent this long raises an alert
+PURGE_EVERY_S = 3600.0
+
+
+class AlertBook:
+    """Alerts for a person: stored, shown live, one open alert per (gate, kind) at a time."""
+
+    def __init__(self, store, live, metrics):
+        self.store = store
+        self.live = live
+        self.metrics = metrics
+        self._open: dict[tuple[str | None, str], int | None] = {}
+        self._lock = threading.Lock()
+
+    def raise_(self, gate: str | None, kind: str, detail: str) -> None:
+        with self._lock:
+            if (gate, kind) in self._open:
+                return
+            self._open[(gate, kind)] = None
+        alert_id = None
+        try:
+            alert_id = self.store.record_alert(gate, time.time(), kind, detail)
+        except Exception as exc:
+            log.error("alert not stored", extra={"gate": gate, "kind": kind, "error": repr(exc)[:200]})
+        with self._lock:
+            self._open[(gate, kind)] = alert_id
+        log.warning("alert", extra={"gate": gate, "kind": kind, "detail": detail})
+        self.live.publish(L.ALERT, {"gate": gate, "alert": kind, "detail": detail, "id": alert_id, "open": True})
+
+    def resolve(self, gate: str | None, kind: str) -> None:
+        with self._lock:
+            if (gate, kind) not in self._open:
+                return
+            alert_id = self._open.pop((gate, kind))
+        if alert_id is not None:
+            try:
+                self.store.resolve_alert(alert_id, time.time())
+            except Exception as exc:
+                log.error("alert not resolved in the store", extra={"error": repr(exc)[:200]})
+        self.live.publish(L.ALERT, {"gate": gate, "alert": kind, "id": alert_id, "open": False})
+
+    def is_open(self, gate: str | None, kind: str) -> bool:
+        with self._lock:
+            return (gate, kind) in self._open
+
+    @property
+    def count(self) -> int:
+        with self._lock:
+            return len(self._open)
+
+
+class ControllerService:
+    def __init__(self, config: ControllerConfig, *, store=None, gates: dict[str, GateInfo] | None = None,
+                 http: bool = True):
+        self.config = config
+        self.started_at = time.time()
+        self.metrics = Metrics()
+        self.live = L.LiveHub()
+        self.store = store if store is not None else open_store(config.store_url)
+        self.gates = gates if gates is not None else load_gates(config)
+        self.alerts = AlertBook(self.store, self.live, self.metrics)
+        self.workers = {g: GateWorker(info, config.screening_for(g, info.variant), self.metrics)
+                        for g, info in self.gates.items()}
+        for info in self.gates.values():
+            self.store.upsert_gate(info.id, info.name, info.location)
+        self.dispatcher = Dispatcher(config.mqtt, self.workers, on_decisions=self._on_decisions,
+                                     on_eeprom=self._on_eeprom, on_status=self._on_status, on_ack=self._on_ack,
+                                     on_tick=self._tick, on_frame=self._on_frame, metrics=self.metrics)
+        self.doors = DoorCommander(self.store, self.dispatcher.publish, self.gates,
+                                   ack_timeout_s=config.doors.ack_timeout_s, alerts=self.alerts.raise_,
+                                   metrics=self.metrics, live=self.live)
+        self.decisions = DecisionHandler(self.store, self.doors, self.dispatcher.publish,
+                                         open_ms=config.doors.open_ms, metrics=self.metrics, live=self.live,
+                                         alerts=self.alerts.raise_)
+        self.held = 0  # decisions held back after a restart (see _resume_guard)
+        self._last_purge = 0.0
+        self._http_enabled = http
+        self.http = None
+        self._stopped = threading.Event()
+        self.metrics.gates_known.set(len(self.gates))
+        self._resume_guard()
+
+    # -- life cycle -------------------------------------------------------------
+
+    def start(self) -> "ControllerService":
+        if self._http_enabled:
+            from .http import HttpServer, build_app
+
+            self.http = HttpServer(build_app(self), self.config.http.bind, self.config.http.port)
+            self.http.start()
+        self.dispatcher.start()
+        log.info("controller started", extra={"gates": len(self.gates), "store": _redact(self.config.store_url),
+                                              "broker": f"{self.config.mqtt.host}:{self.config.mqtt.port}",
+                                              "http_port": self.http.port if self.http else None})
+        return self
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self.dispatcher.stop()
+        if self.http is not None:
+            self.http.stop()
+        self.store.close()
+        log.info("controller stopped")
+
+    def wait(self) -> None:
+        self._stopped.wait()
+
+    # -- what the dispatcher calls -------------------------------------------------
+
+    def _resume_guard(self) -> None:
+        """After a restart the person just decided on may still be at the gate: a gate whose last
+        decision is recent waits for an empty view before acting again, so no door opens twice."""
+        now = time.time()
+        for gate_id, worker in self.workers.items():
+            last = self.store.screenings(gate=gate_id, limit=1, snapshots=False, newest_first=True)
+            if last and now - last[0].time < RESUME_WINDOW_S and last[0].decision != D.BLOCKED:
+                worker.hold_until_idle = True
+                log.info("resuming: waiting for an empty view", extra={"gate": gate_id})
+
+    def _on_decisions(self, worker: GateWorker, decisions, arrived: float) -> None:
+        for d in decisions:
+            if worker.hold_until_idle:
+                if d.decision == D.BLOCKED:
+                    continue  # warming up after the restart: nothing to act on yet
+                if d.decision in (D.PASS, D.FEVER, D.RETRY):
+                    self.held += 1
+                    log.warning("decision held: the gate has not been empty since the restart",
+                                extra={"gate": worker.id, "decision": d.decision, "track": d.track})
+                    continue
+            self.decisions.handle(worker, d, arrived)
+        if worker.hold_until_idle and worker.state == "idle":
+            worker.hold_until_idle = False
+            log.info("gate view empty: screening resumed", extra={"gate": worker.id})
+
+    def _on_frame(self, worker: GateWorker) -> None:
+        """The live view: the latest image of a gate, only while someone watches."""
+        if not self.live.subscribers or worker.pipeline is None:
+            return
+        image = getattr(worker.pipeline, "image", None)
+        if image is None:
+            return
+        a = getattr(worker.pipeline, "last_analysis", None)
+        self.live.publish(L.FRAME, {
+            "gate": worker.id, "image": image.copy(), "state": worker.state, "sequence": worker.last_sequence,
+            "time": worker.last_frame_at,
+            "face_box": None if a is None or a.face_box is None else [int(v) for v in a.face_box],
+            "distance_m": None if a is None else a.distance_m,
+            "reference_ok": None if a is None else bool(a.reference_ok),
+            "ambient_c": None if a is None else float(a.ambient_c)})
+
+    def _on_eeprom(self, worker: GateWorker, rebuilt: bool) -> None:
+        if rebuilt:
+            self.live.publish(L.GATE, worker.summary())
+
+    def _on_status(self, worker: GateWorker, was_online: bool, is_online: bool) -> None:
+        if was_online != is_online or worker.status is None:
+            try:
+                self.store.record_gate_status(worker.id, time.time(), is_online, _status_dict(worker))
+            except Exception as exc:
+                log.error("gate status not stored", extra={"gate": worker.id, "error": repr(exc)[:200]})
+            if is_online:
+                self.alerts.resolve(worker.id, "gate_offline")
+                log.info("gate online", extra={"gate": worker.id})
+            else:
+                self.alerts.raise_(worker.id, "gate_offline", "the gate's connection to the broker was lost")
+        if worker.status is not None and not worker.status.sensor_ok and is_online:
+            self.alerts.raise_(worker.id, "sensor_fault", "the gate reports its thermal sensor failing")
+        elif worker.status is not None and worker.status.sensor_ok:
+            self.alerts.resolve(worker.id, "sensor_fault")
+        self.live.publish(L.GATE, worker.summary())
+
+    def _on_ack(self, ack) -> None:
+        self.doors.on_ack(ack)
+
+    def _tick(self) -> None:
+        self.doors.check_timeouts()
+        now = time.time()
+        for worker in self.workers.values():
+            if worker.online and worker.last_frame_at is not None and now - worker.last_frame_at > NO_FRAMES_S:
+                self.alerts.raise_(worker.id, "no_frames", f"no frame for more than {NO_FRAMES_S:g} s")
+            elif worker.last_frame_at is not None and now - worker.last_frame_at <= NO_FRAMES_S:
+                self.alerts.resolve(worker.id, "no_frames")
+        if now - self._last_purge > PURGE_EVERY_S:
+            self._last_purge = now
+            try:
+                purged = self.store.purge_snapshots(now - self.config.retention_days * 86400)
+                if purged:
+                    log.info("snapshots purged", extra={"count": purged, "days": self.config.retention_days})
+            except Exception as exc:
+                log.error("retention purge failed", extra={"error": repr(exc)[:200]})
+
+    # -- what a person at the console does ---------------------------------------------
+
+    def manual_open(self, gate_id: str, user: str, reason: str, ms: int | None = None):
+        """Open a gate's door once, by hand: audited, through the same signed path as a PASS."""
+        worker = self._manual_target(gate_id, user, reason)
+        if worker.boot_id is None or worker.last_sequence == 0:
+            raise ValueError(f"gate {gate_id} has sent no frame yet: a command needs its latest frame")
+        ms = self.config.doors.open_ms if ms is None else int(ms)
+        action = self.doors.send(gate_id, worker.boot_id, "open", ms, worker.last_sequence, cause="manual",
+                                 user=user, reason=reason)
+        self.store.record_audit(user, time.time(), "door_open", {"gate": gate_id, "reason": reason, "ms": ms,
+                                                                 "counter": action.counter})
+        return action
+
+    def set_lock(self, gate_id: str, locked: bool, user: str, reason: str):
+        """Hold a gate's door locked (no PASS opens it) until released; both are audited."""
+        worker = self._manual_target(gate_id, user, reason)
+        action = None
+        if locked:
+            worker.manual_lock = {"user": user, "reason": reason, "time": time.time()}
+            if worker.boot_id is not None and worker.last_sequence:
+                action = self.doors.send(gate_id, worker.boot_id, "lock", 0, worker.last_sequence,
+                                         cause="manual", user=user, reason=reason)
+        else:
+            worker.manual_lock = None
+        self.store.record_audit(user, time.time(), "door_lock" if locked else "door_release",
+                                {"gate": gate_id, "reason": reason})
+        self.live.publish(L.GATE, worker.summary())
+        return action
+
+    def _manual_target(self, gate_id: str, user: str, reason: str) -> GateWorker:
+        if gate_id not in self.workers:
+            raise KeyError(f"no gate {gate_id!r}")
+        if not (isinstance(reason, str) and reason.strip()):
+            raise ValueError("a reason is required for every manual door action")
+        if not user:
+            raise ValueError("a manual door action needs the user who takes it")
+        return self.workers[gate_id]
+
+    # -- what the HTTP side shows ----------------------------------------------------
+
+    def refresh_gauges(self) -> None:
+        now = time.time()
+        online = sum(1 for w in self.workers.values()
+                     if w.last_frame_at is not None and now - w.last_frame_at <= NO_FRAMES_S)
+        self.metrics.gates_online.set(online)
+        self.metrics.backlog.set(self.dispatcher.backlog)
+        self.metrics.alerts_open.set(self.alerts.count)
+
+    def health(self) -> dict:
+        mqtt_ok = self.dispatcher.connected.is_set()
+        try:
+            self.store.screenings(limit=1, snapshots=False)
+            store_ok = True
+        except Exception:
+            store_ok = False
+        now = time.time()
+        return {
+            "status": "ok" if mqtt_ok and store_ok else "degraded",
+            "mqtt_connected": mqtt_ok, "store_ok": store_ok, "uptime_s": round(now - self.started_at, 1),
+            "gates": len(self.workers),
+            "gates_online": sum(1 for w in self.workers.values()
+                                if w.last_frame_at is not None and now - w.last_frame_at <= NO_FRAMES_S),
+            "frame_backlog": self.dispatcher.backlog, "alerts_open": self.alerts.count,
+            "unknown_gate_messages": self.dispatcher.unknown_gate,
+        }
+
+    def gate_summaries(self) -> list[dict]:
+        return [w.summary() for w in self.workers.values()]
+
+
+def _status_dict(worker: GateWorker) -> dict:
+    s = worker.status
+    if s is None:
+        return {}
+    return {"firmware": s.firmware, "boot": s.boot_id, "uptime_s": s.uptime_s, "rssi": s.rssi,
+            "sensor_ok": s.sensor_ok, "fps": s.fps, "relay": s.relay}
+
+
+def _redact(url: str) -> str:
+    if "://" in url and "@" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url

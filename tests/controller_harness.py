@@ -1,0 +1,90 @@
+"""Running the controller for end-to-end tests: its config file, in-process or as a real process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from controller.service.config import load_config
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write_config(directory: Path, broker, simulated: list[str], *, store: str | None = None, http_port: int = 0,
+                 extra: str = "") -> Path:
+    """A controller.toml in ``directory`` for ``broker`` serving the simulated gates ``simulated``."""
+    store = store or str(directory / "thermogate.db")
+    path = directory / "controller.toml"
+    path.write_text(f"""
+[mqtt]
+host = "{broker.host}"
+port = {broker.port}
+client_id = "controller-{os.getpid()}-{time.monotonic_ns() % 100000}"
+
+[site]
+dir = "{directory / 'site'}"
+timezone = "Asia/Shanghai"
+simulated_gates = {simulated!r}
+
+[store]
+url = "{store}"
+
+[doors]
+open_ms = 3000
+ack_timeout_s = 3.0
+
+[http]
+bind = "127.0.0.1"
+port = {http_port}
+{extra}
+""".replace("'", '"'))
+    load_config(path)  # fail here, not in the service, if the test wrote nonsense
+    return path
+
+
+class ControllerProcess:
+    """``thermogate controller --config`` as a child process, killable like a real one."""
+
+    def __init__(self, config: Path, log: Path):
+        self.config = config
+        self.log = log
+        self.proc: subprocess.Popen | None = None
+        self.http_port = 0
+
+    def start(self, timeout: float = 60.0) -> "ControllerProcess":
+        ready = self.config.parent / f"ready-{time.monotonic_ns()}"
+        out = open(self.log, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "controller.cli", "controller", "--config",
+                                      str(self.config), "--ready-file", str(ready)], cwd=REPO, stdout=out,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while not ready.exists():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"controller exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                self.kill()
+                raise TimeoutError(f"controller not ready in {timeout} s:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.05)
+        self.http_port = int(ready.read_text())
+        return self
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> int:
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                return -9
+        return self.proc.returncode
