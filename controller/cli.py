@@ -28,7 +28,7 @@ import numpy as np
 
 from sim.cli import add_record_command, add_sim_commands
 
-from . import __version__
+from . import __version__, broker_cli
 from .install_cli import add_installer_commands
 from .screening.cli import add_commands as add_screening_commands
 
@@ -110,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     decode.set_defaults(run=_sensor_decode)
 
     add_installer_commands(commands)
+    broker_cli.add_commands(commands)
     add_screening_commands(commands)
     add_record_command(commands)
     add_sim_commands(commands)

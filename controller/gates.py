@@ -92,6 +92,7 @@ class Secrets:
 
     wifi_password: str | None = None
     gates: dict[str, GateSecrets] = field(default_factory=dict)
+    controller_mqtt_password: str | None = None  # the controller's broker password (thermogate broker config)
 
 
 @dataclass
@@ -278,6 +279,8 @@ def load_secrets(site: str | os.PathLike | None = None) -> Secrets:
         if not (isinstance(password, str) and password):
             raise GateError(f"{path}: gates.{gate_id}.mqtt_password must be a non-empty string")
         result.gates[gate_id] = GateSecrets(key, password)
+    controller = _expect(doc.get("controller", {}), f"{path}: [controller]")
+    result.controller_mqtt_password = _optional_str(controller, "mqtt_password", f"{path}: controller")
     return result
 
 
@@ -290,6 +293,8 @@ def save_secrets(site: str | os.PathLike | None, data: Secrets) -> None:
     for gate_id in sorted(data.gates):
         g = data.gates[gate_id]
         doc["gates"][gate_id] = {"hmac_key": g.hmac_key, "mqtt_password": g.mqtt_password}
+    if data.controller_mqtt_password is not None:
+        doc["controller"] = {"mqtt_password": data.controller_mqtt_password}
     atomic_write(root / SECRETS_FILE, dumps(doc, _SECRETS_HEADER), 0o600)
     _ignore_secrets(root)
 

@@ -3,6 +3,8 @@
 ``MosquittoBroker`` writes its own configuration into a temporary directory,
 starts ``mosquitto`` there, waits until it accepts connections, and can be
 stopped and restarted on the same port (to test what a broker restart does).
+Given ``config_file`` (e.g. what ``thermogate broker config`` writes), it runs
+that configuration's listeners and security instead of its own anonymous one.
 """
 
 from __future__ import annotations
@@ -39,10 +41,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 class MosquittoBroker:
     """``with MosquittoBroker() as broker: ... broker.port ...``"""
 
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1", extra_config: str = ""):
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1", extra_config: str = "",
+                 config_file: str | os.PathLike | None = None):
+        """``config_file``: a configuration with its own listener on ``host:port`` (which ``start``
+        waits for) to use instead of the default anonymous listener; ``extra_config`` follows it."""
         self.host = host
         self.port = port or free_port(host)
         self.extra_config = extra_config
+        self.config_file = Path(config_file) if config_file is not None else None
         self._dir = Path(tempfile.mkdtemp(prefix="thermogate-broker-"))
         self._proc: subprocess.Popen | None = None
 
@@ -52,9 +58,10 @@ class MosquittoBroker:
 
     def _write_config(self) -> Path:
         conf = self._dir / "mosquitto.conf"
+        listener = (f"listener {self.port} {self.host}\nallow_anonymous true\n" if self.config_file is None
+                    else self.config_file.read_text().rstrip("\n") + "\n")
         conf.write_text(
-            f"listener {self.port} {self.host}\n"
-            "allow_anonymous true\n"
+            listener +
             "persistence false\n"
             f"log_dest file {self._dir / 'mosquitto.log'}\n"
             "log_type error\nlog_type warning\nlog_type notice\n"

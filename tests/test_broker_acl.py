@@ -1,0 +1,292 @@
+"""`thermogate broker config` against a real mosquitto: users, ACL, TLS, and a virtual gate through it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import ssl
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from controller import gates
+from controller.broker_config import (BrokerOptions, TlsListener, check_password_entry, password_entry,
+                                      queue_limits, write_broker_config)
+from controller.cli import main
+from controller.protocol.binary import decode_eeprom, decode_frame
+from controller.protocol.commands import decode_ack, sign_command
+from sim.broker import MosquittoBroker, free_port
+from sim.mqtt_link import LinkError, close, connect
+from sim.runner import GateThread, make_gates
+from sim.scenarios import scenario
+
+GATES = ("north-1", "south-2", "vg-1")
+QUIET_S = 0.5  # how long a denied message is given to show up anyway
+
+# Started as root, mosquitto drops to the `mosquitto` user, which cannot enter the test's private temporary
+# directory; on a broker machine the installer gives the files to that user instead (docs/broker.md).
+AS_ROOT = "user root\n" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
+
+
+class Site:
+    """A site with three gates, the generated broker files and a mosquitto running them."""
+
+    def __init__(self, root: Path, broker: MosquittoBroker, out: Path):
+        self.root, self.broker, self.out = root, broker, out
+        self.secrets = gates.load_secrets(root)
+
+    def password(self, gate_id: str) -> str:
+        return self.secrets.gates[gate_id].mqtt_password
+
+    def client(self, user: str | None, password: str | None, client_id: str, subscriptions=(), **kw) -> "Inbox":
+        return Inbox(self.broker, user, password, client_id, subscriptions, **kw)
+
+    def controller(self, subscriptions=(), client_id: str = "thermogate-controller") -> "Inbox":
+        return self.client("controller", self.secrets.controller_mqtt_password, client_id, subscriptions)
+
+    def gate(self, gate_id: str, subscriptions=(), client_id: str | None = None) -> "Inbox":
+        return self.client(gates.mqtt_user(gate_id), self.password(gate_id), client_id or gate_id, subscriptions)
+
+
+class Inbox:
+    """A connected client that keeps what it receives."""
+
+    def __init__(self, broker, user, password, client_id, subscriptions, **kw):
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self._cv = threading.Condition()
+        self.client = connect(broker.host, broker.port, client_id, username=user, password=password,
+                              subscriptions=[(s, 1) for s in subscriptions], on_message=self._on_message, **kw)
+
+    def _on_message(self, _c, _u, m) -> None:
+        with self._cv:
+            self.messages.append((m.topic, bytes(m.payload), bool(m.retain)))
+            self._cv.notify_all()
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        self.client.publish(topic, payload, qos=qos, retain=retain).wait_for_publish(5)
+
+    def wait(self, topic: str, payload: bytes | None = None, timeout: float = 5.0) -> bytes:
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while True:
+                for t, p, _r in self.messages:
+                    if t == topic and (payload is None or p == payload):
+                        return p
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"nothing on {topic}; got {[t for t, *_ in self.messages]}")
+                self._cv.wait(left)
+
+    def topics(self) -> set[str]:
+        with self._cv:
+            return {t for t, *_ in self.messages}
+
+    def close(self) -> None:
+        close(self.client)
+
+
+@pytest.fixture
+def site(tmp_path):
+    root = tmp_path / "site"
+    for gate_id in GATES:
+        gates.add_gate(root, gate_id)
+    port = free_port()
+    out = tmp_path / "broker"
+    assert main(["broker", "config", "--site", str(root), "-o", str(out), "--port", str(port),
+                 "--bind", "127.0.0.1"]) == 0
+    with MosquittoBroker(port, config_file=out / "mosquitto.conf", extra_config=AS_ROOT) as broker:
+        yield Site(root, broker, out)
+
+
+def test_files_modes_and_controller_password_kept(site, tmp_path):
+    assert (site.out / "passwd").stat().st_mode & 0o777 == 0o600
+    assert (site.out / "controller-password").stat().st_mode & 0o777 == 0o600
+    assert (site.root / "secrets.toml").stat().st_mode & 0o777 == 0o600
+    password = site.secrets.controller_mqtt_password
+    assert password and (site.out / "controller-password").read_text().strip() == password
+    files = write_broker_config(site.root, tmp_path / "again")
+    assert not files.controller_password_new
+    assert gates.load_secrets(site.root).controller_mqtt_password == password  # generated once
+    conf = (site.out / "mosquitto.conf").read_text()
+    assert "allow_anonymous false" in conf and "max_queued_messages 1000\n" in conf
+
+
+def test_a_gate_cannot_publish_as_another_gate(site):
+    controller = site.controller(["thermogate/+/frame", "thermogate/+/eeprom", "thermogate/+/status"])
+    north = site.gate("north-1")
+    try:
+        north.publish("thermogate/south-2/frame", b"forged frame", qos=1)
+        north.publish("thermogate/south-2/status", b"forged status", qos=1, retain=True)
+        north.publish("thermogate/north-1/frame", b"own frame", qos=1)  # sent last, on the same connection
+        controller.wait("thermogate/north-1/frame", b"own frame")
+        time.sleep(QUIET_S)
+        assert controller.topics() == {"thermogate/north-1/frame"}
+    finally:
+        north.close()
+        controller.close()
+    late = site.controller(["thermogate/#"], client_id="late")  # nothing forged was kept as retained either
+    try:
+        time.sleep(QUIET_S)
+        assert late.topics() == set()
+    finally:
+        late.close()
+
+
+def test_a_gate_cannot_command_a_gate_or_publish_results(site):
+    south = site.gate("south-2", ["thermogate/south-2/cmd"])
+    watcher = site.controller(["thermogate/+/ack"], client_id="watcher")
+    north = site.gate("north-1")
+    try:
+        north.publish("thermogate/south-2/cmd", b'{"forged": true}')
+        north.publish("thermogate/north-1/result", b'{"forged": true}')
+        north.publish("thermogate/north-1/ack", b"own ack")
+        watcher.wait("thermogate/north-1/ack", b"own ack")
+        time.sleep(QUIET_S)
+        assert south.topics() == set()
+    finally:
+        for c in (north, watcher, south):
+            c.close()
+
+
+def test_anonymous_unknown_and_wrong_password_are_refused(site):
+    for user, password in ((None, None), ("gate-north-1", "not-its-password"), ("gate-nobody", "x"),
+                           ("controller", site.password("north-1")), ("gate-north-1", "")):
+        with pytest.raises(LinkError, match="refused"):
+            connect(site.broker.host, site.broker.port, "intruder", username=user, password=password, timeout=5)
+
+
+def test_a_gates_password_with_another_client_id_reads_no_other_commands(site):
+    """Someone with north-1's password, calling itself south-2, sees none of south-2's commands."""
+    impostor = site.client("gate-north-1", site.password("north-1"), "south-2",
+                           ["thermogate/south-2/cmd", "thermogate/+/cmd", "thermogate/#"])
+    real = site.gate("south-2", ["thermogate/south-2/cmd"], client_id="south-2-check")
+    controller = site.controller()
+    try:
+        controller.publish("thermogate/south-2/cmd", b'{"for": "south-2"}')
+        real.wait("thermogate/south-2/cmd", b'{"for": "south-2"}')
+        time.sleep(QUIET_S)
+        assert impostor.topics() == set()
+    finally:
+        for c in (controller, real, impostor):
+            c.close()
+
+
+def test_a_gate_reads_only_its_own_commands_and_no_frames(site):
+    north = site.gate("north-1", ["thermogate/north-1/cmd", "thermogate/#"])
+    south = site.gate("south-2")
+    controller = site.controller(["thermogate/+/frame"])
+    try:
+        south.publish("thermogate/south-2/frame", b"south frame")
+        controller.wait("thermogate/south-2/frame", b"south frame")
+        controller.publish("thermogate/south-2/cmd", b"for south")
+        controller.publish("thermogate/north-1/result", b"a result")
+        controller.publish("thermogate/north-1/frame", b"the controller is no gate")
+        controller.publish("thermogate/north-1/cmd", b"for north")
+        north.wait("thermogate/north-1/cmd", b"for north")
+        time.sleep(QUIET_S)
+        assert north.topics() == {"thermogate/north-1/cmd"}
+        assert controller.topics() == {"thermogate/south-2/frame"}
+    finally:
+        for c in (controller, south, north):
+            c.close()
+
+
+def test_a_virtual_gate_works_through_the_acl(site):
+    """The firmware's own code, logged in as its gate user: frames, EEPROM, status in; a signed open, its ack."""
+    controller = site.controller(["thermogate/+/frame", "thermogate/+/eeprom", "thermogate/+/status",
+                                  "thermogate/+/ack"])
+    gate_list = make_gates(1, lambda i: scenario("normal_queue", i), site.broker.host, site.broker.port,
+                           prefix="vg", user="gate-vg-1", password=site.password("vg-1"))
+    thread = GateThread(gate_list).start()
+    try:
+        gate = gate_list[0]
+        eeprom = controller.wait("thermogate/vg-1/eeprom", timeout=15)
+        assert (decode_eeprom(eeprom).words == gate.eeprom).all()
+        controller.wait("thermogate/vg-1/status")
+        frame = decode_frame(controller.wait("thermogate/vg-1/frame", timeout=15))
+        command = sign_command(gate.key, "vg-1", frame.boot_id, 1, "open", 1000, frame.sequence)
+        controller.publish("thermogate/vg-1/cmd", command.payload())
+        ack = decode_ack(controller.wait("thermogate/vg-1/ack", timeout=5))
+        assert ack.ok and ack.counter == 1 and ack.action == "open", ack
+    finally:
+        thread.stop()
+        controller.close()
+
+
+def test_password_lines_match_mosquitto_passwd(tmp_path):
+    tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+    if not os.access(tool, os.X_OK):
+        pytest.skip("mosquitto_passwd is not installed")
+    path = tmp_path / "pw"
+    subprocess.run([tool, "-b", "-c", str(path), "alice", "s3cret-pw"], check=True, capture_output=True)
+    theirs = path.read_text().strip()
+    assert check_password_entry(theirs, "s3cret-pw") and not check_password_entry(theirs, "s3cret-px")
+    salt = __import__("base64").b64decode(theirs.split("$")[3])
+    iterations = int(theirs.split("$")[2])
+    assert password_entry("alice", "s3cret-pw", iterations=iterations, salt=salt) == theirs
+
+
+def test_queue_limits_follow_the_gate_count():
+    assert queue_limits(2) == (1000, 1000 * 2048)
+    assert queue_limits(1000) == (40000, 40000 * 2048)
+    assert queue_limits(100, stall_s=10) == (8000, 8000 * 2048)
+
+
+# ---------------------------------------------------------------- TLS
+
+
+def make_ca_and_server_cert(d: Path, host_ip: str = "127.0.0.1") -> tuple[Path, Path, Path]:
+    """The openssl steps of docs/broker.md: a site CA, and a broker certificate it signs."""
+    run = lambda *args: subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)  # noqa: E731
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650", "-subj", "/CN=thermogate site CA",
+        "-keyout", "ca.key", "-out", "ca.crt")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=broker.test", "-keyout", "server.key",
+        "-out", "server.csr")
+    (d / "server.ext").write_text(
+        "basicConstraints = CA:FALSE\nkeyUsage = digitalSignature, keyEncipherment\n"
+        "extendedKeyUsage = serverAuth\nauthorityKeyIdentifier = keyid,issuer\n"
+        f"subjectAltName = DNS:broker.test, IP:{host_ip}\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+        "-days", "825", "-extfile", "server.ext", "-out", "server.crt")
+    return d / "ca.crt", d / "server.crt", d / "server.key"
+
+
+def tls_client(ca: Path | None, user: str, password: str, port: int) -> tuple[mqtt.Client, list]:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"tls-{user}", protocol=mqtt.MQTTv311)
+    client.username_pw_set(user, password)
+    client.tls_set(ca_certs=str(ca) if ca else None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    codes: list = []
+    client.on_connect = lambda _c, _u, _f, rc, _p: codes.append(rc)
+    client.connect("127.0.0.1", port, keepalive=30)
+    return client, codes
+
+
+def test_tls_listener(tmp_path):
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is not installed")
+    root = tmp_path / "site"
+    gates.add_gate(root, "north-1")
+    ca, cert, key = make_ca_and_server_cert(tmp_path)
+    plain, secure = free_port(), free_port()
+    options = BrokerOptions(port=plain, bind="127.0.0.1", tls=TlsListener(str(cert), str(key), str(ca), secure))
+    files = write_broker_config(root, tmp_path / "broker", options)
+    password = gates.load_secrets(root).controller_mqtt_password
+    with MosquittoBroker(plain, config_file=files.conf, extra_config=AS_ROOT):
+        client, codes = tls_client(ca, "controller", password, secure)
+        client.loop_start()
+        try:
+            deadline = time.monotonic() + 5
+            while not codes and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert codes and not codes[0].is_failure, codes
+            assert client.socket().version().startswith("TLSv1.")  # type: ignore[union-attr]
+        finally:
+            client.disconnect()
+            client.loop_stop()
+        # A client that does not trust the site's CA gets no TLS session at all.
+        with pytest.raises(ssl.SSLCertVerificationError):
+            tls_client(None, "controller", password, secure)
