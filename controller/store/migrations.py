@@ -1,0 +1,186 @@
+"""Versioned schema migrations, the same schema on SQLite and PostgreSQL.
+
+Each migration has a number, a description and its statements; the
+``schema_version`` table lists the ones applied. ``apply_migrations`` runs the
+missing ones in order, each in its own transaction (both databases have
+transactional DDL, so a failed migration leaves the previous version intact),
+under a lock so two processes opening the same database at once do not both
+migrate it. A database whose version is newer than the code is refused: an
+older controller must not write to a schema it does not know.
+
+Statements use type words that each backend spells its own way: ``{pk}``
+(auto-increment id), ``{bigint}``, ``{float}``, ``{bool}``, ``{blob}``. A
+statement may also be a dict ``{"sqlite": ..., "postgresql": ...}`` where the
+two must differ. Never edit a released migration: add the next one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from .backends import Backend
+from .errors import SchemaError
+
+PG_MIGRATION_LOCK = 0x7467_0001  # pg_advisory_xact_lock key: "tg" 1
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple  # of str or {dialect: str}
+
+
+V1 = Migration(1, "gates, status history, counters, screenings, alarms, door actions, alerts, calibrations, "
+                  "users, audit", (
+    """CREATE TABLE gates (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL DEFAULT '',
+        location TEXT NOT NULL DEFAULT '',
+        created_at {float} NOT NULL)""",
+    """CREATE TABLE gate_status (
+        id {pk},
+        gate TEXT NOT NULL REFERENCES gates(id),
+        time {float} NOT NULL,
+        online {bool} NOT NULL,
+        status TEXT NOT NULL)""",
+    "CREATE INDEX gate_status_gate_time ON gate_status (gate, time)",
+    """CREATE TABLE gate_counters (
+        gate TEXT PRIMARY KEY REFERENCES gates(id),
+        next_counter {bigint} NOT NULL CHECK (next_counter >= 1))""",
+    """CREATE TABLE screenings (
+        id {pk},
+        uid TEXT NOT NULL UNIQUE,
+        gate TEXT NOT NULL REFERENCES gates(id),
+        time {float} NOT NULL,
+        decision TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        track {bigint} NOT NULL,
+        estimate_c {float},
+        face_c {float},
+        distance_m {float},
+        reduced_accuracy {bool} NOT NULL,
+        boot {bigint} NOT NULL,
+        sequence {bigint} NOT NULL,
+        snapshot {blob})""",
+    "CREATE INDEX screenings_time ON screenings (time)",
+    "CREATE INDEX screenings_gate_time ON screenings (gate, time)",
+    """CREATE TABLE alarms (
+        id {pk},
+        screening_id {bigint} NOT NULL UNIQUE REFERENCES screenings(id),
+        gate TEXT NOT NULL REFERENCES gates(id),
+        time {float} NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'disposed')),
+        acknowledged_by TEXT,
+        acknowledged_at {float},
+        recheck_c {float} CHECK (recheck_c IS NULL OR (recheck_c >= 30 AND recheck_c <= 45)),
+        outcome TEXT CHECK (outcome IS NULL
+                            OR outcome IN ('admitted', 'observation_room', 'sent_home', 'false_alarm')),
+        disposed_by TEXT,
+        disposed_at {float},
+        note TEXT NOT NULL DEFAULT '',
+        CHECK ((status = 'disposed') = (outcome IS NOT NULL)))""",
+    "CREATE INDEX alarms_time ON alarms (time)",
+    "CREATE INDEX alarms_status ON alarms (status)",
+    """CREATE TABLE door_actions (
+        id {pk},
+        gate TEXT NOT NULL REFERENCES gates(id),
+        time {float} NOT NULL,
+        action TEXT NOT NULL,
+        arg {bigint} NOT NULL,
+        counter {bigint} NOT NULL,
+        cause TEXT NOT NULL CHECK (cause IN ('decision', 'manual')),
+        screening_id {bigint} REFERENCES screenings(id),
+        user_name TEXT,
+        reason TEXT,
+        ack_ok {bool},
+        ack_reason TEXT,
+        applied_ms {bigint},
+        acked_at {float},
+        UNIQUE (gate, counter))""",
+    "CREATE INDEX door_actions_time ON door_actions (time)",
+    "CREATE INDEX door_actions_unacked ON door_actions (time) WHERE acked_at IS NULL",
+    """CREATE TABLE alerts (
+        id {pk},
+        gate TEXT REFERENCES gates(id),
+        time {float} NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        resolved_at {float})""",
+    "CREATE INDEX alerts_open ON alerts (time) WHERE resolved_at IS NULL",
+    """CREATE TABLE calibrations (
+        id {pk},
+        gate TEXT NOT NULL REFERENCES gates(id),
+        time {float} NOT NULL,
+        offset_c {float} NOT NULL,
+        residual_sd_c {float} NOT NULL,
+        samples {bigint} NOT NULL,
+        details TEXT NOT NULL)""",
+    "CREATE INDEX calibrations_gate_time ON calibrations (gate, time)",
+    """CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('guard', 'doctor', 'admin')),
+        password_hash TEXT NOT NULL,
+        created_at {float} NOT NULL,
+        updated_at {float} NOT NULL)""",
+    """CREATE TABLE audit (
+        id {pk},
+        user_name TEXT,
+        time {float} NOT NULL,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL)""",
+    "CREATE INDEX audit_time ON audit (time)",
+))
+
+MIGRATIONS: tuple[Migration, ...] = (V1,)
+LATEST_VERSION = MIGRATIONS[-1].version
+
+_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER PRIMARY KEY,
+    description TEXT NOT NULL,
+    applied_at {float} NOT NULL)"""
+
+
+def _render(statement, backend: Backend) -> str:
+    if isinstance(statement, dict):
+        statement = statement[backend.dialect]
+    return statement.format(**backend.types)
+
+
+def _lock_and_read_version(run, backend: Backend) -> int:
+    if backend.dialect == "postgresql":
+        run("SELECT pg_advisory_xact_lock(?)", (PG_MIGRATION_LOCK,))
+    # (SQLite: the transaction's BEGIN IMMEDIATE already excludes other writers.)
+    run(_render(_VERSION_TABLE, backend))
+    return int(run("SELECT MAX(version) AS v FROM schema_version").fetchone()["v"] or 0)
+
+
+def current_version(backend: Backend) -> int:
+    """The highest migration applied, 0 on an empty database."""
+    with backend.transaction() as run:
+        return _lock_and_read_version(run, backend)
+
+
+def apply_migrations(backend: Backend, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
+    """Bring the database up to the last of ``migrations``; the versions applied now (often none)."""
+    numbers = [m.version for m in migrations]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise SchemaError(f"internal: migrations must be numbered 1..n in order, got {numbers}")
+    latest = numbers[-1] if numbers else 0
+    applied: list[int] = []
+    while True:
+        with backend.transaction() as run:
+            have = _lock_and_read_version(run, backend)
+            if have > latest:
+                raise SchemaError(
+                    f"{backend.description} has schema version {have}, newer than this thermogate "
+                    f"knows (up to {latest}): upgrade thermogate, or point it at another database")
+            if have == latest:
+                return applied
+            migration = migrations[have]  # version have + 1
+            for statement in migration.statements:
+                run(_render(statement, backend))
+            run("INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.description, time.time()))
+            applied.append(migration.version)
