@@ -207,15 +207,20 @@ def mosquitto_conf(options: BrokerOptions, *, passwd_path: str, acl_path: str, g
         "# Nothing on the wire is near this size; a larger packet is refused and its client disconnected.",
         f"max_packet_size {MAX_PACKET_BYTES}",
     ]
+    # Each listener sets use_username_as_clientid: the broker names every client after its user, whatever
+    # client id it sent. Otherwise anyone holding one gate's password could connect under another gate's
+    # (or the controller's) client id and so disconnect it, again and again. So each user connects once.
     if options.port:
         lines += ["", "# Plain MQTT: the gates connect here (their firmware does not speak TLS yet).",
-                  f"listener {options.port} {options.bind}"]
+                  "# A client is known by its user name, not by the client id it sends: one client",
+                  "# cannot disconnect another by claiming its id.",
+                  f"listener {options.port} {options.bind}", "use_username_as_clientid true"]
     if options.tls is not None:
         t = options.tls
         lines += ["", "# TLS: for clients that cross an untrusted network (a controller or dashboard elsewhere).",
                   "# Clients log in with their user and password as on the plain listener.",
-                  f"listener {t.port} {options.bind}", f"cafile {t.ca}", f"certfile {t.cert}", f"keyfile {t.key}",
-                  "tls_version tlsv1.2"]
+                  f"listener {t.port} {options.bind}", "use_username_as_clientid true",
+                  f"cafile {t.ca}", f"certfile {t.cert}", f"keyfile {t.key}", "tls_version tlsv1.2"]
     return "\n".join(lines) + "\n"
 
 

@@ -58,8 +58,13 @@ class Inbox:
     def __init__(self, broker, user, password, client_id, subscriptions, **kw):
         self.messages: list[tuple[str, bytes, bool]] = []
         self._cv = threading.Condition()
+        self.drops = 0  # times the broker closed this client's connection
         self.client = connect(broker.host, broker.port, client_id, username=user, password=password,
                               subscriptions=[(s, 1) for s in subscriptions], on_message=self._on_message, **kw)
+        self.client.on_disconnect = self._on_disconnect
+
+    def _on_disconnect(self, *_args) -> None:
+        self.drops += 1
 
     def _on_message(self, _c, _u, m) -> None:
         with self._cv:
@@ -172,6 +177,22 @@ def test_a_gates_password_with_another_client_id_reads_no_other_commands(site):
         assert impostor.topics() == set()
     finally:
         for c in (controller, real, impostor):
+            c.close()
+
+
+def test_nobody_can_take_over_another_clients_connection(site):
+    """Claiming south-2's (or the controller's) client id with another gate's password disconnects neither."""
+    real = site.gate("south-2", ["thermogate/south-2/cmd"])
+    controller = site.controller()
+    impostors = [site.client(gates.mqtt_user(gate_id), site.password(gate_id), client_id)
+                 for gate_id, client_id in (("north-1", "south-2"), ("vg-1", "thermogate-controller"))]
+    try:
+        controller.publish("thermogate/south-2/cmd", b"still there?")
+        real.wait("thermogate/south-2/cmd", b"still there?")
+        time.sleep(QUIET_S)
+        assert (real.drops, controller.drops) == (0, 0)
+    finally:
+        for c in (*impostors, controller, real):
             c.close()
 
 
