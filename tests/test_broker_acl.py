@@ -238,6 +238,38 @@ def test_a_virtual_gate_works_through_the_acl(site):
         controller.close()
 
 
+def test_the_queue_keeps_a_stalled_controllers_frames(tmp_path):
+    """Sized for 3 gates x 8/s x 250 s = 6000 messages, the broker holds 5000 frames for a controller that
+    reads nothing meanwhile, and delivers every one when it reads again (mosquitto's default 1000 would not)."""
+    root = tmp_path / "site"
+    gates.add_gate(root, "a")
+    gates.add_gate(root, "b")
+    gates.add_gate(root, "c")
+    port = free_port()
+    files = write_broker_config(root, tmp_path / "broker", BrokerOptions(port=port, bind="127.0.0.1", stall_s=250))
+    assert files.max_queued_messages == 6000
+    sent = 5000
+    with MosquittoBroker(port, config_file=files.conf, extra_config=AS_ROOT) as broker:
+        s = Site(root, broker, tmp_path / "broker")
+        controller = s.controller(["thermogate/+/frame"])
+        gate = s.gate("a")
+        try:
+            controller.client.loop_stop()  # stalled: nothing reads its socket
+            for i in range(sent):
+                gate.client.publish("thermogate/a/frame", i.to_bytes(4, "big") + bytes(1688), qos=0)
+                if i % 100 == 99:
+                    time.sleep(0.005)  # let paho's network thread keep up
+            time.sleep(1.0)
+            controller.client.loop_start()
+            deadline = time.monotonic() + 10
+            while len(controller.messages) < sent and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(controller.messages) == sent
+        finally:
+            gate.close()
+            controller.close()
+
+
 def test_password_lines_match_mosquitto_passwd(tmp_path):
     tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
     if not os.access(tool, os.X_OK):
