@@ -30,6 +30,7 @@ from sim.cli import add_record_command, add_sim_commands
 
 from . import __version__, broker_cli
 from .install_cli import add_installer_commands
+from .report_cli import add_commands as add_report_commands
 from .screening.cli import add_commands as add_screening_commands
 
 
@@ -112,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_installer_commands(commands)
     broker_cli.add_commands(commands)
     add_screening_commands(commands)
+    add_report_commands(commands)
     add_record_command(commands)
     add_sim_commands(commands)
     return parser
