@@ -207,9 +207,8 @@ def mosquitto_conf(options: BrokerOptions, *, passwd_path: str, acl_path: str, g
         "# Nothing on the wire is near this size; a larger packet is refused and its client disconnected.",
         f"max_packet_size {MAX_PACKET_BYTES}",
     ]
-    # Each listener sets use_username_as_clientid: the broker names every client after its user, whatever
-    # client id it sent. Otherwise anyone holding one gate's password could connect under another gate's
-    # (or the controller's) client id and so disconnect it, again and again. So each user connects once.
+    # use_username_as_clientid on every listener: mosquitto disconnects a client when another connects with
+    # its client id, so without it one gate's password could knock any gate, or the controller, off.
     if options.port:
         lines += ["", "# Plain MQTT: the gates connect here (their firmware does not speak TLS yet).",
                   "# A client is known by its user name, not by the client id it sends: one client",
@@ -245,7 +244,7 @@ def check_options(options: BrokerOptions) -> None:
         problems.append(f"controller user {user!r}: use 1-64 letters, digits, '.', '_' or '-', "
                         "starting with a letter or digit and not with 'gate-' (the gates' prefix)")
     if not 0 < options.stall_s <= 600:
-        problems.append(f"the stall time must be 0..600 s, not {options.stall_s!r}")
+        problems.append(f"--stall-seconds must be more than 0 and at most 600, not {options.stall_s!r}")
     paths = [("--conf-dir", options.conf_dir)]
     if options.tls is not None:
         paths += [("--tls-cert", options.tls.cert), ("--tls-key", options.tls.key), ("--tls-ca", options.tls.ca)]
