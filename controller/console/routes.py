@@ -1,0 +1,223 @@
+"""The console's entry point: ``install(app, service)`` adds everything to the controller's app.
+
+| path | who | what |
+|---|---|---|
+| GET/POST /login, POST /logout | anyone / a session | the login form (rate limited), ending the session |
+| GET / | view | the single-page console (live wall, alarms, doors, history, today, settings) |
+| GET /report?date= | view | the printable daily / zero report |
+| GET /static/... | view (app.css: anyone) | the app's own assets, the alarm WAV, the message catalogue |
+| WS /ws | view | live frames and events (ws.py) |
+| /api/... | per endpoint, see ROUTES | JSON (api.py) |
+
+The service's own /healthz and /metrics stay as they are (for monitoring).
+Every response gets strict security headers; nothing is loaded from anywhere
+but this server.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from .api import ConsoleApi
+from .auth import COOKIE, LoginLimiter, Session, SessionBook
+from .i18n import LANG_COOKIE, LANGUAGES, language
+from .pages import login_page, report_page
+from .sound import alarm_wav
+from .web import endpoint, error, same_origin
+from .ws import live_socket
+
+log = logging.getLogger("thermogate.console")
+
+STATIC = Path(__file__).with_name("static")
+CATALOGUE = Path(__file__).with_name("messages.json")
+PUBLIC_STATIC = {"app.css"}
+STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+                ".html": "text/html; charset=utf-8", ".json": "application/json; charset=utf-8",
+                ".svg": "image/svg+xml"}
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+       "connect-src 'self'; media-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+       "frame-ancestors 'none'")
+
+
+class Console:
+    """What the console keeps while the controller runs: sessions, the login limiter, live sockets."""
+
+    def __init__(self, service):
+        self.service = service
+        self.sessions = SessionBook(service.store)
+        self.limiter = LoginLimiter()
+        self.sockets: set = set()
+        self.api = ConsoleApi(self)
+        self.wav = alarm_wav()
+        try:
+            restored = self.sessions.restore()
+            if restored:
+                log.info("console sessions restored", extra={"count": restored})
+        except Exception as exc:  # an unreadable audit trail costs the sessions, not the console
+            log.error("console sessions not restored", extra={"error": repr(exc)[:200]})
+
+    def threshold_c(self) -> float:
+        return self.service.threshold_c()
+
+    def publish(self, kind: str, data: dict) -> None:
+        """An event for every open tab (an alarm acknowledged or disposed elsewhere)."""
+        self.service.live.publish(kind, data)
+
+    # ------------------------------------------------------------ login and logout
+
+    async def login_form(self, request: Request) -> Response:
+        lang = request.query_params.get("lang")
+        response = HTMLResponse(login_page(lang if lang in LANGUAGES else language(request.cookies)))
+        if lang in LANGUAGES:
+            response = RedirectResponse("/login", status_code=303)
+            _set_lang(response, lang)
+        return response
+
+    async def login(self, request: Request) -> Response:
+        lang = language(request.cookies)
+        if not same_origin(request.headers, request.headers.get("host")):
+            return HTMLResponse(login_page(lang, error_key="err_csrf"), status_code=403)
+        body = await request.body()
+        if len(body) > 4096:
+            return HTMLResponse(login_page(lang, error_key="err_login_failed"), status_code=413)
+        form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
+        name = (form.get("username") or [""])[0].strip()[:64]
+        password = (form.get("password") or [""])[0]
+        address = request.client.host if request.client else "?"
+        wait = self.limiter.retry_after(address, name)
+        if wait > 0:
+            return HTMLResponse(login_page(lang, error_key="err_rate_limited", name=name, retry_s=wait),
+                                status_code=429, headers={"Retry-After": str(int(wait) + 1)})
+        user = await run_in_threadpool(self.service.store.verify_user, name, password)
+        if user is None:
+            self.limiter.failed(address, name)
+            await run_in_threadpool(self.service.store.record_audit, None, time.time(), "login_failed",
+                                    {"name": name, "address": address})
+            return HTMLResponse(login_page(lang, error_key="err_login_failed", name=name), status_code=401)
+        token = await run_in_threadpool(self.sessions.start, user.name, user.role)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/",
+                            secure=request.url.scheme == "https")
+        return response
+
+    async def logout(self, request: Request, session: Session) -> Response:
+        await run_in_threadpool(self.sessions.end, request.cookies[COOKIE])  # its sockets close within 1 s
+        response = RedirectResponse("/login", status_code=303) if "text/html" in request.headers.get(
+            "accept", "") else Response(status_code=204)
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+        return response
+
+    # ------------------------------------------------------------ pages and assets
+
+    async def index(self, request: Request, session: Session) -> Response:
+        return FileResponse(STATIC / "index.html", media_type=STATIC_TYPES[".html"],
+                            headers={"Cache-Control": "no-store"})
+
+    async def report(self, request: Request, session: Session) -> Response:
+        report = await run_in_threadpool(self.api.report, request)
+        return HTMLResponse(report_page(language(request.cookies), report), headers={"Cache-Control": "no-store"})
+
+    async def static(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in PUBLIC_STATIC:
+            return await self._static_private(request)
+        return self._asset(name)
+
+    async def _static_private(self, request: Request) -> Response:
+        @endpoint(self, "view")
+        async def serve(request: Request, session: Session) -> Response:
+            return self._asset(request.path_params["name"])
+
+        return await serve(request)
+
+    def _asset(self, name: str) -> Response:
+        if name == "alarm.wav":
+            return Response(self.wav, media_type="audio/wav", headers={"Cache-Control": "private, max-age=3600"})
+        if name == "messages.json":
+            return FileResponse(CATALOGUE, media_type=STATIC_TYPES[".json"], headers={"Cache-Control": "no-cache"})
+        path = (STATIC / name).resolve()
+        if path.parent != STATIC.resolve() or not path.is_file() or path.suffix not in STATIC_TYPES:
+            return error(404, "err_not_found")
+        return FileResponse(path, media_type=STATIC_TYPES[path.suffix], headers={"Cache-Control": "no-cache"})
+
+    async def websocket(self, websocket) -> None:
+        await live_socket(self, websocket)
+
+
+def _set_lang(response: Response, lang: str) -> None:
+    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="strict", path="/")
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware: CSP and friends on every HTTP response of the app."""
+
+    HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
+               (b"x-frame-options", b"DENY"), (b"referrer-policy", b"same-origin")]
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + self.HEADERS
+            await send(message)
+
+        return await self.app(scope, receive, send_with_headers)
+
+
+def routes(console: Console) -> list:
+    a = console.api
+    e = lambda permission, handler, page=False: endpoint(console, permission, page=page)(handler)  # noqa: E731
+    return [
+        Route("/login", console.login_form, methods=["GET"]),
+        Route("/login", console.login, methods=["POST"]),
+        Route("/logout", e("view", console.logout), methods=["POST"]),
+        Route("/", e("view", console.index, page=True), methods=["GET"]),
+        Route("/report", e("view", console.report, page=True), methods=["GET"]),
+        Route("/static/{name}", console.static, methods=["GET"]),
+        WebSocketRoute("/ws", console.websocket),
+        Route("/api/me", e("view", a.me), methods=["GET"]),
+        Route("/api/gates", e("view", a.gates), methods=["GET"]),
+        Route("/api/alarms/active", e("view", a.alarms_active), methods=["GET"]),
+        Route("/api/alarms.csv", e("view", a.alarms_csv), methods=["GET"]),
+        Route("/api/alarms", e("view", a.alarms), methods=["GET"]),
+        Route("/api/alarms/{alarm_id}", e("view", a.alarm), methods=["GET"]),
+        Route("/api/alarms/{alarm_id}/ack", e("ack", a.alarm_ack), methods=["POST"]),
+        Route("/api/alarms/{alarm_id}/dispose", e("dispose", a.alarm_dispose), methods=["POST"]),
+        Route("/api/doors", e("view", a.door_actions), methods=["GET"]),
+        Route("/api/doors/{gate}/open", e("door", a.door_open), methods=["POST"]),
+        Route("/api/doors/{gate}/lock", e("door", a.door_lock), methods=["POST"]),
+        Route("/api/screenings.csv", e("view", a.screenings_csv), methods=["GET"]),
+        Route("/api/screenings", e("view", a.screenings), methods=["GET"]),
+        Route("/api/screenings/{screening_id}", e("view", a.screening), methods=["GET"]),
+        Route("/api/report", e("view", a.report_json), methods=["GET"]),
+        Route("/api/audit", e("admin", a.audit_trail), methods=["GET"]),
+        Route("/api/settings", e("admin", a.settings), methods=["GET"]),
+        Route("/api/settings", e("admin", a.settings_change), methods=["POST"]),
+        Route("/api/users", e("admin", a.user_add), methods=["POST"]),
+        Route("/api/users/{name}/role", e("admin", a.user_role), methods=["POST"]),
+        Route("/api/users/{name}/password", e("admin", a.user_password), methods=["POST"]),
+        Route("/api/users/{name}/remove", e("admin", a.user_remove), methods=["POST"]),
+    ]
+
+
+def install(app, service) -> Console:
+    """Add the console to the controller's Starlette ``app``; the Console, for tests."""
+    console = Console(service)
+    app.router.routes.extend(routes(console))
+    app.add_middleware(SecurityHeaders)
+    app.state.console = console
+    return console
