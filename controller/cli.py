@@ -32,6 +32,7 @@ from . import __version__, broker_cli
 from .install_cli import add_installer_commands
 from .report_cli import add_commands as add_report_commands
 from .screening.cli import add_commands as add_screening_commands
+from .service.cli import add_commands as add_service_commands
 
 
 def read_words(path: str) -> np.ndarray:
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     broker_cli.add_commands(commands)
     add_screening_commands(commands)
     add_report_commands(commands)
+    add_service_commands(commands)
     add_record_command(commands)
     add_sim_commands(commands)
     return parser

@@ -34,11 +34,12 @@ def decision_uid(gate: str, boot: int, d: Decision) -> str:
     return f"{gate}:{boot:08x}:{d.sequence}:{d.track}:{d.decision}"
 
 
-def result_payload(d: Decision, wall_time: float, screening_id: int | None, uid: str) -> bytes:
-    """The ``result`` topic's JSON (docs/protocol.md)."""
+def result_payload(d: Decision, wall_time: float, screening_id: int | None, uid: str, door: str = "") -> bytes:
+    """The ``result`` topic's JSON (docs/protocol.md). ``door``: "" as the decision implies, "held" (a PASS
+    not let through by itself after a restart) or "locked" (held locked from the console)."""
     body = json.loads(d.to_json())
     body.update(time=datetime.fromtimestamp(wall_time, timezone.utc).isoformat(timespec="milliseconds"),
-                screening_id=screening_id, uid=uid)
+                screening_id=screening_id, uid=uid, door=door)
     return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
 
@@ -52,8 +53,9 @@ class DecisionHandler:
         self.live = live
         self.alerts = alerts
 
-    def handle(self, worker, d: Decision, arrived: float) -> None:
-        """Act on one decision of ``worker``'s gate; ``arrived`` is time.monotonic() of its frame's arrival."""
+    def handle(self, worker, d: Decision, arrived: float, hold_door: bool = False) -> None:
+        """Act on one decision of ``worker``'s gate; ``arrived`` is time.monotonic() of its frame's arrival.
+        ``hold_door``: record and publish a PASS but send the gate nothing (see Service._resume_guard)."""
         gate = worker.id
         boot = worker.boot_id or 0
         now = time.time()
@@ -72,7 +74,9 @@ class DecisionHandler:
         alarm_id = None
         try:
             if d.decision == D.PASS:
-                if screening_id is None:
+                if hold_door:
+                    log.warning("PASS held after a restart: the door stays shut", extra={"gate": gate, "uid": uid})
+                elif screening_id is None:
                     log.error("PASS not recorded: the door stays shut", extra={"gate": gate, "uid": uid})
                 elif worker.manual_lock is not None:
                     log.info("PASS while the door is held locked from the console", extra={"gate": gate})
@@ -93,7 +97,8 @@ class DecisionHandler:
         if self.metrics is not None:
             self.metrics.decisions.labels(gate=gate, decision=d.decision).inc()
             self.metrics.latency.observe(time.monotonic() - arrived)
-        self.publish(topic(gate, "result"), result_payload(d, now, screening_id, uid), 1)
+        door = "held" if hold_door else ("locked" if worker.manual_lock is not None else "")
+        self.publish(topic(gate, "result"), result_payload(d, now, screening_id, uid, door), 1)
         log.info("decision", extra={"gate": gate, "decision": d.decision, "reason": d.reason,
                                     "estimate_c": d.estimate_c, "track": d.track, "screening_id": screening_id})
         if self.live is not None:

@@ -27,6 +27,10 @@ ack_timeout_s = 3.0            # a command not acknowledged by then raises an al
 bind = "127.0.0.1"
 port = 8080                    # health, metrics (and the console)
 
+[home_assistant]
+enabled = false                # true: MQTT discovery configs for each gate (home_assistant.py)
+prefix = "homeassistant"
+
 [screening]                    # defaults for every gate (controller/screening/config.py)
 threshold_c = 37.3
 
@@ -94,6 +98,8 @@ class ControllerConfig:
     retention_days: int = 30
     doors: DoorConfig = field(default_factory=DoorConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
+    home_assistant: bool = False
+    home_assistant_prefix: str = "homeassistant"
     screening: ScreeningConfig = field(default_factory=ScreeningConfig)
     screening_table: dict = field(default_factory=dict)  # [screening] as written, for per-gate merging
     gate_screening: dict[str, dict] = field(default_factory=dict)  # [gates.<id>.screening] tables
@@ -146,7 +152,7 @@ def _table(doc: dict, key: str, where: str, allowed: set[str]) -> dict:
 def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
     """A ControllerConfig from a parsed TOML document; ConfigError names the first problem."""
     where = f"{path}: " if path else ""
-    unknown = set(doc) - {"mqtt", "site", "store", "doors", "http", "screening", "gates"}
+    unknown = set(doc) - {"mqtt", "site", "store", "doors", "http", "home_assistant", "screening", "gates"}
     if unknown:
         raise ConfigError(f"{where}unknown table(s): {', '.join(sorted(unknown))}")
     base = path.parent if path else Path.cwd()
@@ -204,6 +210,11 @@ def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
     http = HttpConfig(bind=_take(h, "bind", str, "http", "127.0.0.1"),
                       port=_take(h, "port", int, "http", 8080, lambda v: 0 <= v <= 65535, "must be 0..65535"))
 
+    ha = _table(doc, "home_assistant", where, {"enabled", "prefix"})
+    ha_enabled = _take(ha, "enabled", bool, "home_assistant", False)
+    ha_prefix = _take(ha, "prefix", str, "home_assistant", "homeassistant",
+                      lambda v: bool(v) and "#" not in v and "+" not in v, "must be a topic prefix without wildcards")
+
     screening_table = doc.get("screening", {})
     try:
         screening = screening_config.from_table(screening_table)
@@ -221,7 +232,8 @@ def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
         gate_screening[gate_id] = table.get("screening", {})
     config = ControllerConfig(path=path, mqtt=mqtt, site_dir=site_dir, timezone=timezone,
                               simulated_gates=tuple(simulated), store_url=url, retention_days=retention,
-                              doors=doors, http=http, screening=screening, screening_table=screening_table,
+                              doors=doors, http=http, home_assistant=ha_enabled, home_assistant_prefix=ha_prefix,
+                              screening=screening, screening_table=screening_table,
                               gate_screening=gate_screening)
     for gate_id in gate_screening:
         config.screening_for(gate_id)  # validated now, not at the gate's first frame

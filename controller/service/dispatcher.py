@@ -42,7 +42,7 @@ MAX_JSON = 1024
 class Dispatcher:
     def __init__(self, mqtt_config: MqttConfig, workers: dict, *, on_decisions: Callable, on_eeprom: Callable,
                  on_status: Callable, on_ack: Callable, on_tick: Callable, on_frame: Callable | None = None,
-                 metrics=None, tick_s: float = 0.25):
+                 on_connect: Callable | None = None, metrics=None, tick_s: float = 0.25):
         self.config = mqtt_config
         self.workers = workers  # gate id -> GateWorker
         self.on_decisions = on_decisions  # (worker, [Decision], arrived monotonic)
@@ -51,6 +51,7 @@ class Dispatcher:
         self.on_ack = on_ack  # (Ack)
         self.on_tick = on_tick  # () every tick_s
         self.on_frame = on_frame  # (worker) after every frame, for the live view
+        self.on_connected = on_connect  # () on every (re)connection, in paho's thread
         self.metrics = metrics
         self.tick_s = tick_s
         self.connected = threading.Event()
@@ -64,6 +65,9 @@ class Dispatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.processed = 0
+        # A gate refuses a command about a frame it sent more than max_command_age_s (2 s) ago, so a
+        # frame that waited here longer than this is dropped unless it is its gate's newest.
+        self.max_frame_age_s = 1.0
         self.client = self._make_client()
 
     # -- MQTT -----------------------------------------------------------------
@@ -90,6 +94,8 @@ class Dispatcher:
         self.connections += 1
         client.subscribe(SUBSCRIPTIONS)
         self.connected.set()
+        if self.on_connected is not None:
+            self.on_connected()
         if self.metrics is not None:
             self.metrics.mqtt_connected.set(1)
         log.info("connected to the broker", extra={"host": self.config.host, "port": self.config.port,
@@ -122,12 +128,12 @@ class Dispatcher:
             if kind == "frame":
                 queue = self._frames[gate_id]
                 if len(queue) >= self.config.queue_frames:
-                    queue.popleft()
-                    worker = self.workers[gate_id]
-                    worker.dropped_frames += 1
+                    dropped = queue.popleft()
+                    queue[0][2] += dropped[2] + 1  # the next frame's sequence gap is ours, not the network's
+                    self.workers[gate_id].dropped_frames += 1
                     if self.metrics is not None:
                         self.metrics.frames_dropped.labels(gate=gate_id, where="queue").inc()
-                queue.append((payload, arrived))
+                queue.append([payload, arrived, 0])
                 self._ready[gate_id] = None
             elif kind in ("eeprom", "status", "ack"):
                 self._control.append((gate_id, kind, payload, arrived))
@@ -135,8 +141,8 @@ class Dispatcher:
                 return
             self._wake.notify()
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
-        self.client.publish(topic, payload, qos=qos, retain=False)
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        self.client.publish(topic, payload, qos=qos, retain=retain)
 
     # -- processing -----------------------------------------------------------
 
@@ -169,12 +175,27 @@ class Dispatcher:
         while self._ready:
             gate_id, _ = self._ready.popitem(last=False)
             queue = self._frames[gate_id]
+            if len(queue) > 1 and time.monotonic() - queue[0][1] > self.max_frame_age_s:
+                self._drop_stale(gate_id, queue)
             if queue:
                 item = queue.popleft()
                 if queue:
                     self._ready[gate_id] = None  # round robin: back of the line
                 return "frame", (gate_id, *item)
         return None
+
+    def _drop_stale(self, gate_id: str, queue: collections.deque) -> None:
+        """Frames that waited longer than a command may take are worth nothing to the door: drop all
+        but the newest, counted as the controller's own drops."""
+        now = time.monotonic()
+        dropped = 0
+        while len(queue) > 1 and now - queue[0][1] > self.max_frame_age_s:
+            item = queue.popleft()
+            queue[0][2] += item[2] + 1
+            dropped += 1
+        self.workers[gate_id].dropped_frames += dropped
+        if self.metrics is not None:
+            self.metrics.frames_dropped.labels(gate=gate_id, where="queue").inc(dropped)
 
     def _run(self) -> None:
         next_tick = time.monotonic() + self.tick_s
@@ -199,9 +220,9 @@ class Dispatcher:
 
     def _process(self, what: str, item) -> None:
         if what == "frame":
-            gate_id, payload, arrived = item
+            gate_id, payload, arrived, skipped = item
             worker = self.workers[gate_id]
-            decisions = worker.on_frame(payload)
+            decisions = worker.on_frame(payload, skipped)
             if decisions:
                 self.on_decisions(worker, decisions, arrived)
             if self.on_frame is not None:

@@ -56,7 +56,8 @@ class GateWorker:
         self.online = False
         self.last_frame_at: float | None = None  # time.time() of the latest frame
         self.last_decision: Decision | None = None
-        self.hold_until_idle = False  # after a controller restart: see Service._resume_guard
+        self.resume_until: float | None = None  # after a controller restart: see Service._resume_guard
+        self.resume_track: int | None = None
         self.manual_lock: dict | None = None  # {"user", "reason", "time"} while held locked from the console
 
     # -- messages ------------------------------------------------------------
@@ -92,7 +93,8 @@ class GateWorker:
         self.boot_id = None  # the next frame starts the clock again
         return True
 
-    def on_frame(self, payload: bytes) -> list[Decision]:
+    def on_frame(self, payload: bytes, skipped: int = 0) -> list[Decision]:
+        """One frame; ``skipped`` frames just before it were dropped by the dispatcher (not lost in transit)."""
         try:
             message = decode_frame(payload)
         except ProtocolError as exc:
@@ -116,7 +118,7 @@ class GateWorker:
         elif message.sequence <= self.last_sequence:
             self.refuse("out_of_order", f"sequence {message.sequence} after {self.last_sequence}")
             return []
-        gap = message.sequence - self.last_sequence - 1
+        gap = message.sequence - self.last_sequence - 1 - skipped
         if gap > 0:
             self.lost_frames += gap
             if self.metrics is not None:

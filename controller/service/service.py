@@ -8,6 +8,7 @@ the live hub and the HTTP server. See docs/operations.md.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -87,13 +88,14 @@ class ControllerService:
         self.store = store if store is not None else open_store(config.store_url)
         self.gates = gates if gates is not None else load_gates(config)
         self.alerts = AlertBook(self.store, self.live, self.metrics)
-        self.workers = {g: GateWorker(info, config.screening_for(g, info.variant), self.metrics)
+        self.workers = {g: GateWorker(info, self._screening_for(info), self.metrics)
                         for g, info in self.gates.items()}
         for info in self.gates.values():
             self.store.upsert_gate(info.id, info.name, info.location)
         self.dispatcher = Dispatcher(config.mqtt, self.workers, on_decisions=self._on_decisions,
                                      on_eeprom=self._on_eeprom, on_status=self._on_status, on_ack=self._on_ack,
-                                     on_tick=self._tick, on_frame=self._on_frame, metrics=self.metrics)
+                                     on_tick=self._tick, on_frame=self._on_frame, on_connect=self._on_connect,
+                                     metrics=self.metrics)
         self.doors = DoorCommander(self.store, self.dispatcher.publish, self.gates,
                                    ack_timeout_s=config.doors.ack_timeout_s, alerts=self.alerts.raise_,
                                    metrics=self.metrics, live=self.live)
@@ -108,9 +110,20 @@ class ControllerService:
         self.metrics.gates_known.set(len(self.gates))
         self._resume_guard()
 
+    def _screening_for(self, info: GateInfo):
+        """A gate's screening settings; its site offset from its latest stored calibration
+        (``thermogate calibrate``) unless controller.toml sets one for it."""
+        config = self.config.screening_for(info.id, info.variant)
+        if "site_offset_c" not in self.config.gate_screening.get(info.id, {}):
+            calibration = self.store.latest_calibration(info.id)
+            if calibration is not None:
+                config = dataclasses.replace(config, site_offset_c=calibration.offset_c)
+        return config
+
     # -- life cycle -------------------------------------------------------------
 
     def start(self) -> "ControllerService":
+        warm_up_kernels()  # compiled (or loaded from numba's cache) before the first gate's frame
         if self._http_enabled:
             from .http import HttpServer, build_app
 
@@ -138,29 +151,42 @@ class ControllerService:
     # -- what the dispatcher calls -------------------------------------------------
 
     def _resume_guard(self) -> None:
-        """After a restart the person just decided on may still be at the gate: a gate whose last
-        decision is recent waits for an empty view before acting again, so no door opens twice."""
-        now = time.time()
+        """After a restart the person decided on just before it may still be at the gate. For a
+        gate whose last decision is under RESUME_WINDOW_S old, the first person it decides on
+        within that window is screened and recorded as usual, but a PASS does not open the door
+        by itself: an alert asks the guard to open by hand if they are still waiting. Nobody's
+        door opens twice, and no decision goes unrecorded."""
         for gate_id, worker in self.workers.items():
             last = self.store.screenings(gate=gate_id, limit=1, snapshots=False, newest_first=True)
-            if last and now - last[0].time < RESUME_WINDOW_S and last[0].decision != D.BLOCKED:
-                worker.hold_until_idle = True
-                log.info("resuming: waiting for an empty view", extra={"gate": gate_id})
+            if last and last[0].decision != D.BLOCKED and time.time() - last[0].time < RESUME_WINDOW_S:
+                worker.resume_until = last[0].time + RESUME_WINDOW_S
+                log.info("resuming: the first person is not let through automatically", extra={"gate": gate_id})
 
     def _on_decisions(self, worker: GateWorker, decisions, arrived: float) -> None:
         for d in decisions:
-            if worker.hold_until_idle:
-                if d.decision == D.BLOCKED:
-                    continue  # warming up after the restart: nothing to act on yet
-                if d.decision in (D.PASS, D.FEVER, D.RETRY):
-                    self.held += 1
-                    log.warning("decision held: the gate has not been empty since the restart",
-                                extra={"gate": worker.id, "decision": d.decision, "track": d.track})
-                    continue
-            self.decisions.handle(worker, d, arrived)
-        if worker.hold_until_idle and worker.state == "idle":
-            worker.hold_until_idle = False
-            log.info("gate view empty: screening resumed", extra={"gate": worker.id})
+            hold = False
+            if worker.resume_until is not None and d.decision != D.BLOCKED:
+                if time.time() >= worker.resume_until:
+                    worker.resume_until = worker.resume_track = None
+                elif worker.resume_track is None or worker.resume_track == d.track:
+                    worker.resume_track = d.track
+                    hold = d.decision == D.PASS
+                else:  # somebody new: screening is back to normal
+                    worker.resume_until = worker.resume_track = None
+            if hold:
+                self.held += 1
+                self.alerts.raise_(worker.id, "resume_hold",
+                                   "PASS just after a controller restart: the door was not opened by itself, in "
+                                   "case this person was already let through. Open it by hand if they are waiting.")
+            self.decisions.handle(worker, d, arrived, hold_door=hold)
+
+    def _on_connect(self) -> None:
+        if self.config.home_assistant:
+            from .home_assistant import discovery_messages
+
+            for info in self.gates.values():
+                for t, payload in discovery_messages(info.id, info.name, self.config.home_assistant_prefix):
+                    self.dispatcher.publish(t, payload, qos=1, retain=True)
 
     def _on_frame(self, worker: GateWorker) -> None:
         """The live view: the latest image of a gate, only while someone watches."""
@@ -258,6 +284,43 @@ class ControllerService:
             raise ValueError("a manual door action needs the user who takes it")
         return self.workers[gate_id]
 
+    # -- what an admin at the console changes (controller/console) ----------------------
+
+    def threshold_c(self) -> float:
+        """The fever threshold in force for gates without their own ([screening] threshold_c, or as changed)."""
+        return self.config.screening.threshold_c
+
+    def apply_settings(self, user: str, *, threshold_c: float | None = None,
+                       retention_days: int | None = None) -> dict:
+        """Change the fever threshold and/or the snapshot retention now, for this run of the controller.
+
+        controller.toml is not rewritten: after a restart its values apply again. Gates with their own
+        ``[gates.<id>.screening] threshold_c`` keep it. Audited; ValueError on a value out of range;
+        returns what changed."""
+        changed: dict = {}
+        if threshold_c is not None:
+            screening = dataclasses.replace(self.config.screening, threshold_c=float(threshold_c))  # validates
+            for gate_id, worker in self.workers.items():
+                if "threshold_c" in self.config.gate_screening.get(gate_id, {}):
+                    continue
+                worker.config = dataclasses.replace(worker.config, threshold_c=screening.threshold_c)
+                if worker.pipeline is not None:  # the tracker reads its config at every decision
+                    worker.pipeline.config = worker.config
+                    worker.pipeline.tracker.config = worker.config
+            self.config = dataclasses.replace(self.config, screening=screening, screening_table={
+                **self.config.screening_table, "threshold_c": screening.threshold_c})
+            changed["threshold_c"] = screening.threshold_c
+        if retention_days is not None:
+            if not 1 <= int(retention_days) <= 3650:
+                raise ValueError("retention_days must be 1..3650")
+            self.config = dataclasses.replace(self.config, retention_days=int(retention_days))
+            self._last_purge = 0.0  # purge with the new retention at the next tick
+            changed["retention_days"] = int(retention_days)
+        if changed:
+            self.store.record_audit(user, time.time(), "settings_changed", changed)
+            log.info("settings changed from the console", extra={"user": user, **changed})
+        return changed
+
     # -- what the HTTP side shows ----------------------------------------------------
 
     def refresh_gauges(self) -> None:
@@ -288,6 +351,26 @@ class ControllerService:
 
     def gate_summaries(self) -> list[dict]:
         return [w.summary() for w in self.workers.values()]
+
+
+def warm_up_kernels() -> float:
+    """Run the whole pipeline once on a synthetic sensor, so numba has loaded (or compiled) every kernel
+    before real frames queue up behind it; returns the seconds it took."""
+    import numpy as np
+
+    from ..screening.pipeline import GatePipeline
+    from ..sensor.synthetic import random_eeprom
+
+    start = time.perf_counter()
+    eeprom = random_eeprom(np.random.default_rng(0))
+    pipeline = GatePipeline("warm-up", eeprom)
+    image = np.full((24, 32), 24.0)
+    image[8:14, 12:18] = 35.0
+    control = int(pipeline.calibration.params.control_ee)
+    for i, subpage in enumerate((0, 1, 0, 1)):
+        words = pipeline.calibration.raw_from_to(image, 24.0, 3.3, subpage, control)
+        pipeline.push(words, 0.125 * i, i + 1)
+    return time.perf_counter() - start
 
 
 def _status_dict(worker: GateWorker) -> dict:
