@@ -88,7 +88,7 @@ class SessionBook:
     def _role_of(self, user: str) -> str | None:
         now = self.clock()
         at, roles = self._roles
-        if now - at > 2.0:
+        if now - at > 2.0 or user not in roles:  # a cache of 2 s; a name not in it is looked up at once
             roles = {u.name: u.role for u in self.store.users()}
             self._roles = (now, roles)
         return roles.get(user)

@@ -29,7 +29,8 @@ def alarm_wav(rate: int = RATE) -> bytes:
     for _ in range(2):
         parts += [_tone(880.0, 0.22, rate), gap, _tone(660.0, 0.22, rate), gap]
     parts.append(np.zeros(int(0.5 * rate)))
-    samples = (np.concatenate(parts) * 0.8 * 32767).astype("<i2")
+    wave_ = np.concatenate(parts)
+    samples = (wave_ / np.abs(wave_).max() * 0.9 * 32767).astype("<i2")  # peak at 90 % of full scale
     out = io.BytesIO()
     with wave.open(out, "wb") as w:
         w.setnchannels(1)

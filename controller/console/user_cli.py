@@ -1,0 +1,135 @@
+"""``thermogate user ...``: the console's accounts, from the command line.
+
+The first admin is made here, before anyone can log in::
+
+    thermogate user add alice --role admin --config controller.toml   # asks for the password twice
+    echo "$PASSWORD" | thermogate user add bob --role guard --password-stdin --config controller.toml
+    thermogate user list | passwd NAME | role NAME ROLE | remove NAME
+
+The store is the one ``controller.toml`` names (``--config``), or ``--store URL``.
+Passwords are hashed by the store (scrypt); every change is in the audit trail
+as done by ``cli``. It is safe while the controller runs (SQLite WAL or
+PostgreSQL); a removed user's or re-passworded user's console sessions end at
+their next request once the controller restarts, or at once when done from the
+console itself.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+import time
+
+MIN_PASSWORD = 8
+ROLES = ("guard", "doctor", "admin")
+
+
+def _open(args):
+    from ..store import open_store
+
+    if args.store:
+        return open_store(args.store)
+    from ..service.config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    return open_store(config.store_url)
+
+
+def _password(args, name: str) -> str:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        if not sys.stdin.isatty():
+            raise ValueError("no terminal to ask for the password: use --password-stdin")
+        password = getpass.getpass(f"password for {name}: ")
+        if getpass.getpass("again: ") != password:
+            raise ValueError("the two passwords differ")
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"a password needs at least {MIN_PASSWORD} characters")
+    return password
+
+
+def _add(args) -> int:
+    password = _password(args, args.name)
+    with _open(args) as store:
+        store.add_user(args.name, args.role, password)
+        store.record_audit("cli", time.time(), "user_added", {"name": args.name, "role": args.role})
+    print(f"user {args.name} added ({args.role})")
+    return 0
+
+
+def _list(args) -> int:
+    with _open(args) as store:
+        users = store.users()
+    if not users:
+        print("no users yet: thermogate user add NAME --role admin")
+    for u in users:
+        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(u.created_at))
+        print(f"{u.name:<24} {u.role:<7} created {created}")
+    return 0
+
+
+def _passwd(args) -> int:
+    password = _password(args, args.name)
+    with _open(args) as store:
+        store.set_password(args.name, password)
+        store.record_audit("cli", time.time(), "password_set", {"name": args.name})
+    print(f"password of {args.name} changed")
+    return 0
+
+
+def _role(args) -> int:
+    with _open(args) as store:
+        _keep_an_admin(store, args.name, args.role)
+        store.set_role(args.name, args.role)
+        store.record_audit("cli", time.time(), "user_role", {"name": args.name, "role": args.role})
+    print(f"{args.name} is now {args.role}")
+    return 0
+
+
+def _remove(args) -> int:
+    with _open(args) as store:
+        _keep_an_admin(store, args.name, None)
+        store.remove_user(args.name)
+        store.record_audit("cli", time.time(), "user_removed", {"name": args.name})
+    print(f"user {args.name} removed")
+    return 0
+
+
+def _keep_an_admin(store, name: str, new_role: str | None) -> None:
+    admins = [u.name for u in store.users() if u.role == "admin"]
+    if admins == [name] and new_role != "admin":
+        raise ValueError(f"{name} is the last admin: add another admin first")
+
+
+def add_commands(commands) -> None:
+    """Register ``thermogate user`` on the main parser's subcommands."""
+    user = commands.add_parser("user", help="console accounts: add, list, passwd, role, remove")
+    sub = user.add_subparsers(dest="user_command", metavar="SUBCOMMAND", required=True)
+
+    def common(p):
+        where = p.add_mutually_exclusive_group()
+        where.add_argument("--config", default="controller.toml", help="controller.toml naming the store")
+        where.add_argument("--store", help="the store's URL instead (a SQLite path or postgresql://...)")
+        return p
+
+    add = common(sub.add_parser("add", help="add a user (asks for the password twice)"))
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.set_defaults(run=_add)
+    common(sub.add_parser("list", help="list the users and their roles")).set_defaults(run=_list)
+    passwd = common(sub.add_parser("passwd", help="set a user's password"))
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    passwd.set_defaults(run=_passwd)
+    role = common(sub.add_parser("role", help="change a user's role"))
+    role.add_argument("name")
+    role.add_argument("role", choices=ROLES)
+    role.set_defaults(run=_role)
+    remove = common(sub.add_parser("remove", help="remove a user"))
+    remove.add_argument("name")
+    remove.set_defaults(run=_remove)
