@@ -5,39 +5,104 @@ is ever passed without a complete measurement."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from functools import lru_cache
 
 import numpy as np
 import pytest
 
+from controller.geometry import NARROW, WIDE
 from controller.screening import decision as D
-from controller.screening.analysis import FrameAnalysis
+from controller.screening.analysis import AnalysisConfig, FrameAnalysis
 from controller.screening.config import ConfigError, ScreeningConfig, from_table
 from controller.screening.estimate import estimate_core_c
 from controller.screening.offline import analyze_recording, truth_for
+from controller.screening.optics import eye_band_fill, fill_at
+from controller.screening.pipeline import GatePipeline
 from controller.screening.site_calibration import fit_site_offset
 from controller.screening.tracker import Tracker
 from sim.scenarios import scenario
 from sim.synth import scenario_recording
 
 
-def decided(name: str, seed: int = 0, config: ScreeningConfig | None = None, seconds: float | None = None):
+@lru_cache(maxsize=None)
+def _recording(name: str, seed: int, variant: str, seconds: float | None):
+    return scenario_recording(name, seconds or scenario(name, seed, variant=variant).duration_s, seed=seed,
+                              variant=variant)
+
+
+def decided(name: str, seed: int = 0, config: ScreeningConfig | None = None, seconds: float | None = None,
+            variant: str = "55"):
     """(decision, the truth of the person nearest the sensor when it was made) for one scenario run."""
-    rec = scenario_recording(name, seconds or scenario(name, seed).duration_s, seed=seed)
-    decisions = analyze_recording(rec, config or ScreeningConfig())
+    rec = _recording(name, seed, variant, seconds)
+    cfg = config or ScreeningConfig()
+    if cfg.analysis.variant != variant:
+        cfg = replace(cfg, analysis=replace(cfg.analysis, variant=variant))
+    decisions = analyze_recording(rec, cfg)
     return list(zip(decisions, truth_for(rec, decisions)))
+
+
+def frames_truth(name: str, seed: int = 0, variant: str = "55", seconds: float | None = None) -> dict:
+    """The ground truth of every frame of a run, by time."""
+    return {round(f.time, 6): f.truth for f in _recording(name, seed, variant, seconds).frames()}
+
+
+def standing_people(name: str, seed: int = 0, variant: str = "55", seconds: float | None = None) -> dict:
+    """Every person who stood at the mark in a run: id -> their truth in the first standing frame."""
+    out: dict = {}
+    for truth in frames_truth(name, seed, variant, seconds).values():
+        for p in truth["people"]:
+            if p["phase"] == "standing":
+                out.setdefault(p["id"], p)
+    return out
+
+
+@lru_cache(maxsize=None)
+def _offset(variant: str) -> float:
+    """The site offset a nurse would fit: estimates against true temperatures on separate runs."""
+    pairs = [(d.estimate_c, p["core_c"]) for seed in (100, 101) for d, p in decided("normal_queue", seed,
+                                                                                     variant=variant)
+             if d.estimate_c is not None and p is not None]
+    return round(fit_site_offset(pairs).offset_c, 1)
+
+
+def calibrated_config(variant: str = "55", **kw) -> ScreeningConfig:
+    return ScreeningConfig(site_offset_c=_offset(variant), analysis=AnalysisConfig(variant=variant), **kw)
 
 
 @pytest.fixture(scope="module")
 def calibrated() -> ScreeningConfig:
-    """The site offset a nurse would fit: estimates against true temperatures on separate runs."""
-    pairs = [(d.estimate_c, p["core_c"]) for seed in (100, 101) for d, p in decided("normal_queue", seed)
-             if d.estimate_c is not None and p is not None]
-    return ScreeningConfig(site_offset_c=round(fit_site_offset(pairs).offset_c, 1))
+    return calibrated_config("55")
+
+
+def right_class(d, p, threshold: float = 37.3) -> bool:
+    """A PASS/FEVER is of the right class for the person's true core temperature, outside the band
+    (36.8-37.8 degC) where person-to-person skin variation decides."""
+    if p["core_c"] >= 37.8:
+        return d.decision == D.FEVER
+    if p["core_c"] <= 36.8:
+        return d.decision == D.PASS
+    return d.decision in (D.PASS, D.FEVER)
+
+
+def verdicts(results):
+    return [(d, p) for d, p in results if d.decision in (D.PASS, D.FEVER) and p is not None]
+
+
+# ---- every scenario gets the right class of decision -----------------------------------------------------------
+
+def test_normal_queue_passes_and_decides_everyone(calibrated):
+    results = decided("normal_queue", 0, calibrated)
+    measured = verdicts(results)
+    assert len(measured) >= 0.8 * len(standing_people("normal_queue", 0))
+    assert np.mean([right_class(d, p) for d, p in measured]) >= 0.9
+    assert all(d.decision == D.PASS for d, p in measured if p["core_c"] <= 36.5)
+    assert all(abs(d.estimate_c - p["core_c"]) < 1.0 for d, p in measured)
 
 
 def test_fever_scenario_finds_the_fevers(calibrated):
     results = [r for seed in (0, 1) for r in decided("fever", seed, calibrated)]
-    measured = [(d, p) for d, p in results if d.estimate_c is not None and p is not None]
+    measured = verdicts(results)
     assert len(measured) >= 12
     for d, p in measured:
         if p["core_c"] >= 38.0:
@@ -47,14 +112,29 @@ def test_fever_scenario_finds_the_fevers(calibrated):
 
 
 def test_linearity_slope_and_error(calibrated):
-    results = decided("linearity", 0, calibrated)
-    pairs = [(p["core_c"], d.estimate_c) for d, p in results if d.estimate_c is not None and p is not None]
-    assert len(pairs) >= 15
+    results = [r for seed in (0, 1) for r in decided("linearity", seed, calibrated)]
+    pairs = [(p["core_c"], d.estimate_c) for d, p in verdicts(results)]
+    assert len(pairs) >= 30
     true, est = np.array(pairs).T
     slope = np.polyfit(true, est, 1)[0]
-    assert 0.9 <= slope <= 1.1, slope  # issue target 0.97-1.03: see the accuracy benchmark
-    assert np.mean(np.abs(est - true)) < 0.6
+    # The target is 0.97-1.03; over two runs the slope's own standard error is about 0.02, so the test allows
+    # 0.94-1.06 and the accuracy benchmark measures it over more runs.
+    assert 0.94 <= slope <= 1.06, slope
+    assert np.mean(np.abs(est - true)) < 0.45
     assert true.min() < 35.5 and true.max() > 40.0  # never compressed: the whole range comes through
+    assert est.min() < 35.5 and est.max() > 40.0
+    assert all(right_class(d, p) for d, p in verdicts(results) if abs(p["core_c"] - 37.3) >= 1.0)
+
+
+def test_ambient_sweep_decides_the_right_class(calibrated):
+    results = decided("ambient_sweep", 0, calibrated)
+    measured = verdicts(results)
+    assert len(measured) >= 16
+    rooms = {round(p["room_c"]) for _, p in measured}
+    assert {18, 21, 24, 27} <= rooms  # decisions in every room of the targets' 18-28 degC
+    assert np.mean([right_class(d, p) for d, p in measured]) >= 0.9
+    assert all(d.decision == D.PASS for d, p in measured if p["core_c"] <= 36.4)
+    assert all(abs(d.estimate_c - p["core_c"]) < 1.0 for d, p in measured if 18.0 <= p["room_c"] <= 28.0)
 
 
 def test_hot_cup_never_makes_a_fever(calibrated):
@@ -70,9 +150,29 @@ def test_hot_cup_never_makes_a_fever(calibrated):
             assert d.face_c <= p["canthus_apparent_c"] + 0.5, (d, p)
 
 
-def test_two_people_get_one_at_a_time():
-    reasons = [d.reason for d, _ in decided("two_people", 0)]
-    assert D.ONE_AT_A_TIME in reasons
+def _apart(a, b) -> bool:
+    """Whether two faces' boxes (continuous pixels) are at least a pixel apart."""
+    return max(a[0] - b[2], b[0] - a[2], a[1] - b[3], b[1] - a[3]) >= 1.0
+
+
+@pytest.mark.parametrize("variant", ["55", "110"])
+def test_two_people_get_one_at_a_time_never_a_partial_face(variant):
+    """The next person waits in view behind the one at the mark. Whoever is at the mark is asked to
+    come one at a time; a PASS/FEVER is made only when the second face is hidden behind the first
+    (then the reading is the front face's, and right), never with two faces in view apart, never on a
+    far or partly hidden face."""
+    config = calibrated_config(variant)
+    truths = frames_truth("two_people", 0, variant)
+    results = decided("two_people", 0, config, variant=variant)
+    assert sum(d.reason == D.ONE_AT_A_TIME for d, _ in results) >= 0.5 * len(standing_people("two_people", 0,
+                                                                                              variant))
+    for d, p in verdicts(results):
+        people = truths[round(d.time_s, 6)]["people"]
+        assert p["phase"] == "standing" and p["distance_m"] < 1.3 * scenario("two_people", variant=variant
+                                                                              ).mounting.mark_distance_m, (d, p)
+        assert abs(d.estimate_c - p["core_c"]) <= 0.7, (d, p)
+        others = [q for q in people if q["id"] != p["id"]]
+        assert not any(_apart(q["face_box_px"], p["face_box_px"]) for q in others), (d, people)
 
 
 def test_no_reference_blocks_or_is_flagged():
@@ -80,23 +180,56 @@ def test_no_reference_blocks_or_is_flagged():
     screened = [d for d, _ in results if d.reason != D.WARMING_UP]
     assert screened and all(d.decision == D.BLOCKED and d.reason == D.REFERENCE_MISSING for d in screened)
     relaxed = decided("no_reference", 0, ScreeningConfig(require_reference=False), seconds=40)
-    verdicts = [d for d, _ in relaxed if d.decision in (D.PASS, D.FEVER)]
-    assert verdicts and all(d.reduced_accuracy for d in verdicts)
+    verdicts_ = [d for d, _ in relaxed if d.decision in (D.PASS, D.FEVER)]
+    assert verdicts_ and all(d.reduced_accuracy for d in verdicts_)
+    assert not any(d.reduced_accuracy for d, _ in decided("normal_queue", 0) if d.decision in (D.PASS, D.FEVER))
 
 
-def test_glasses_and_far_ask_for_a_retry():
-    glasses = [d for d, _ in decided("glasses", 0) if d.reason != D.WARMING_UP]
-    assert any(d.reason == D.REMOVE_GLASSES_HAT for d in glasses)
-    assert not any(d.decision == D.FEVER for d in glasses)
-    far = [d for d, _ in decided("far", 0, seconds=40)]
-    assert any(d.reason == D.COME_CLOSER for d in far)
-    assert not any(d.decision == D.FEVER for d in far)
+def test_glasses_ask_for_their_removal(calibrated):
+    results = [(d, p) for d, p in decided("glasses", 0, calibrated) if d.reason != D.WARMING_UP]
+    assert sum(d.reason == D.REMOVE_GLASSES_HAT for d, _ in results) >= 0.6 * len(standing_people("glasses", 0))
+    assert all(abs(d.estimate_c - p["core_c"]) <= 0.7 for d, p in verdicts(results))  # if ever, on a bare canthus
+
+
+def test_hat_asks_or_decides_right(calibrated):
+    results = decided("hat", 0, calibrated)
+    for d, p in results:
+        if d.decision in (D.PASS, D.FEVER):
+            assert p is not None and right_class(d, p) and abs(d.estimate_c - p["core_c"]) < 0.8, (d, p)
+    hats = [pid for pid, p in standing_people("hat", 0).items() if p["hat"]]
+    answered = {p["id"] for d, p in results if p is not None and (d.decision in (D.PASS, D.FEVER)
+                                                                  or d.reason == D.REMOVE_GLASSES_HAT)}
+    assert len(answered & set(hats)) >= 0.7 * len(hats)
+
+
+@pytest.mark.parametrize("variant", ["55", "110"])
+def test_far_people_are_asked_to_come_closer(variant):
+    results = decided("far", 0, variant=variant, seconds=40)
+    assert any(d.reason == D.COME_CLOSER for d, _ in results)
+    assert not any(d.decision in (D.PASS, D.FEVER) for d, _ in results)  # too few pixels for the canthus
+
+
+def test_cold_arrivals_wait_indoors(calibrated):
+    """Faces still chilled from outdoors read low: asked to wait indoors; a decision, when one comes,
+    is of the right class."""
+    results = decided("cold_arrival", 0, calibrated)
+    cold = {pid for pid, p in standing_people("cold_arrival", 0).items() if p["from_cold"]}
+    told = {p["id"] for d, p in results if p is not None and d.reason == D.WAIT_INDOORS}
+    assert len(told & cold) >= 0.6 * len(cold)
+    for d, p in verdicts(results):
+        assert right_class(d, p) and abs(d.estimate_c - p["core_c"]) < 1.0, (d, p)
+
+
+def test_sensor_fault_scenario_never_makes_a_fever_from_garbage(calibrated):
+    """Garbage pixels from a bad cable (the scenario's 20-30 s and 50-52 s): no FEVER for a normal person."""
+    results = decided("sensor_fault", 0, calibrated)
+    assert verdicts(results)
+    for d, p in verdicts(results):
+        assert right_class(d, p) and abs(d.estimate_c - p["core_c"]) < 1.0, (d, p)
 
 
 def test_sensor_fault_blocks():
     """Garbage words from a bad cable make frames the sensor maths refuses: BLOCKED, once."""
-    from controller.screening.pipeline import GatePipeline
-
     rec = scenario_recording("normal_queue", 12.0)
     pipeline = GatePipeline(rec.gate_id, rec.eeprom_message().words, ScreeningConfig())
     rng = np.random.default_rng(0)
@@ -112,7 +245,7 @@ def test_sensor_fault_blocks():
 
 
 def test_every_decision_is_a_known_class():
-    for name in ("normal_queue", "cold_arrival", "hat", "ambient_sweep"):
+    for name in ("normal_queue", "cold_arrival", "hat", "ambient_sweep", "sensor_fault", "wifi_drop"):
         for d, _ in decided(name, 0, seconds=30):
             assert d.decision in D.DECISIONS
             assert (d.reason == "") == (d.decision in (D.PASS, D.FEVER))
@@ -121,11 +254,40 @@ def test_every_decision_is_a_known_class():
                 assert d.frames >= ScreeningConfig().stable_frames and math.isfinite(d.estimate_c)
 
 
+def test_one_person_one_verdict():
+    """Nobody standing at the mark is split into two tracks that each get a PASS/FEVER."""
+    for name in ("normal_queue", "fever", "two_people"):
+        ids = [p["id"] for d, p in decided(name, 0) if d.decision in (D.PASS, D.FEVER) and p is not None]
+        assert len(ids) == len(set(ids)), name
+
+
+def test_pipeline_exposes_state_analysis_and_image():
+    rec = _recording("normal_queue", 0, "55", None)
+    pipeline = GatePipeline(rec.gate_id, rec.eeprom_message().words, ScreeningConfig())
+    assert pipeline.last_analysis is None and pipeline.image is None and pipeline.state == "warming_up"
+    states = set()
+    for item in list(rec.frames())[:160]:
+        for d in pipeline.push(item.message.words, item.time, item.message.sequence):
+            if d.decision in (D.PASS, D.FEVER):
+                assert pipeline.last_analysis.face_box is not None
+        states.add(pipeline.state)
+        if pipeline.image is not None:
+            assert pipeline.image.shape == (24, 32) and np.isfinite(pipeline.image).all()
+    assert {"idle", "decided"} <= states
+    image = pipeline.image
+    pipeline.push(next(rec.frames()).message.words, 99.0)
+    assert pipeline.image is not image  # a new array per frame: a kept snapshot stays as it was
+
+
+# ---- the tracker alone -----------------------------------------------------------------------------------------
+
 def _analysis(face_c=35.5, people=1, distance=0.5, glasses=False, box=(8, 12, 14, 18), ref_ok=True):
-    return FrameAnalysis(ambient_c=22.0, people=people, face_box=box, face_width_px=6.0, distance_m=distance,
+    faces = (box,) * people if box is not None else ()
+    return FrameAnalysis(ambient_c=22.0, people=people, face_box=box, face_width_px=6.0 if box else 0.0,
+                         distance_m=distance if box else None,
                          face_max_c=face_c + 0.2, face_topk_c=face_c, forehead_c=face_c - 1, touches_edge=False,
                          glasses=glasses, forehead_covered=False, hot_object=False, reference_c=35.0,
-                         reference_ok=ref_ok, offset_c=0.0)
+                         reference_ok=ref_ok, offset_c=0.0, faces=faces)
 
 
 def test_tracker_passes_only_after_enough_stable_frames():
@@ -142,16 +304,88 @@ def test_tracker_passes_only_after_enough_stable_frames():
 
 
 def test_tracker_never_passes_an_unmeasurable_person():
-    tracker = Tracker("g", ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0))
+    cfg = ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0)
+    tracker = Tracker("g", cfg)
     out = []
     for i in range(40):
         out += tracker.update(i * 0.125, i + 1, _analysis(people=2))
-    assert [(d.decision, d.reason) for d in out] == [(D.RETRY, D.ONE_AT_A_TIME)]
+    assert out and {(d.decision, d.reason) for d in out} == {(D.RETRY, D.ONE_AT_A_TIME)}
+    assert out[0].time_s <= cfg.retry_still_s + 0.2  # told soon after standing still
+    assert all(b.time_s - a.time_s >= cfg.notice_repeat_s for a, b in zip(out, out[1:]))  # and not spammed
     tracker = Tracker("g", ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0))
     out = []
     for i in range(40):  # the face jumps about: never stable
         out += tracker.update(i * 0.125, i + 1, _analysis(box=(8, 12 + 3 * (i % 2), 14, 18 + 3 * (i % 2))))
-    assert [(d.decision, d.reason) for d in out] == [(D.RETRY, D.HOLD_STILL)]
+    assert out and {(d.decision, d.reason) for d in out} == {(D.RETRY, D.HOLD_STILL)}
+
+
+def test_a_retry_is_not_the_end_a_second_face_is_remembered():
+    """Someone asked to wait for the person behind is measured once that person is gone for
+    second_face_s; a face that merges back within that time still counts as two."""
+    cfg = ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0)
+    tracker = Tracker("g", cfg)
+    out, t = [], 0.0
+    for i in range(12):  # 1.5 s with someone behind
+        out += tracker.update(t, i, _analysis(people=2))
+        t += 0.125
+    assert [(d.decision, d.reason) for d in out] == [(D.RETRY, D.ONE_AT_A_TIME)]
+    merged = []
+    for i in range(int(cfg.second_face_s / 0.125)):  # the second face merges with the first: looks like one
+        merged += tracker.update(t, 100 + i, _analysis())
+        t += 0.125
+    assert not any(d.decision in (D.PASS, D.FEVER) for d in merged)
+    later = []
+    for i in range(12):
+        later += tracker.update(t, 200 + i, _analysis())
+        t += 0.125
+    assert [d.decision for d in later] == [D.PASS] and later[0].track == out[0].track
+
+
+def test_noisy_single_frame_does_not_hold_up_a_decision():
+    tracker = Tracker("g", ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0))
+    readings = [35.5, 35.6, 36.2, 35.5, 35.6]  # one frame's noise: 0.7 degC
+    out = []
+    for i, r in enumerate(readings):
+        out += tracker.update(i * 0.125, i, _analysis(face_c=r))
+    assert [d.decision for d in out] == [D.PASS]
+    drifting = Tracker("g", ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0))
+    out = []
+    for i in range(5):  # a steady drift of 0.15 degC a frame is not a stable reading
+        out += drifting.update(i * 0.125, i, _analysis(face_c=35.0 + 0.15 * i))
+    assert out == []
+
+
+def test_a_new_face_elsewhere_is_a_new_person():
+    tracker = Tracker("g", ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0))
+    out = []
+    for i in range(6):
+        out += tracker.update(i * 0.125, i, _analysis())
+    assert [d.decision for d in out] == [D.PASS]
+    first = out[0].track
+    for i in range(6, 12):  # the same face, a little further right: the same (decided) person
+        assert tracker.update(i * 0.125, i, _analysis(box=(8, 13, 14, 19))) == []
+    out = []
+    for i in range(12, 20):  # someone at the other side of the view
+        out += tracker.update(i * 0.125, i, _analysis(box=(8, 2, 14, 8)))
+    assert [d.decision for d in out] == [D.PASS] and out[0].track == first + 1
+
+
+def test_drift_alert_flags_but_never_changes_estimates():
+    cfg = ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0, drift_window=5, drift_tolerance_c=0.5)
+    tracker = Tracker("g", cfg)
+    out, t = [], 0.0
+    for person in range(8):  # everyone reads about 1 degC low: a gate gone wrong
+        box = (8, 2 + 8 * (person % 3), 14, 8 + 8 * (person % 3))
+        for _ in range(6):
+            out += tracker.update(t, 0, _analysis(face_c=34.9, box=box))
+            t += 0.125
+        t += 1.0  # they leave
+        tracker.update(t, 0, _analysis(people=0, box=None))
+        t += 1.0
+        tracker.update(t, 0, _analysis(people=0, box=None))
+    assert len(out) == 8 and len({d.estimate_c for d in out}) == 1  # the same reading, the same estimate
+    assert [d.drift_alert for d in out] == [False] * 4 + [True] * 4
+    assert tracker.drift_alert and tracker.drift_c < -0.5
 
 
 def test_tracker_blocks_on_sensor_fault_and_warmup():
@@ -159,6 +393,25 @@ def test_tracker_blocks_on_sensor_fault_and_warmup():
     assert [d.reason for d in tracker.update(0.0, 1, _analysis())] == [D.WARMING_UP]
     assert [d.reason for d in tracker.update(0.2, 2, None)] == [D.SENSOR_FAULT]
     assert tracker.update(0.4, 3, None) == []  # once per fault episode
+
+
+def test_optics_fill_follows_the_geometry():
+    for fov, mark in ((WIDE, 0.45), (NARROW, 0.9)):
+        fills = [eye_band_fill(d, fov) for d in (0.5 * mark, mark, 1.5 * mark, 3 * mark)]
+        assert all(0.0 < f < 1.0 for f in fills) and fills == sorted(fills, reverse=True)  # smaller face, less band
+        assert 0.75 <= fills[1] <= 0.9
+        assert fill_at(mark, fov) == pytest.approx(fills[1], abs=0.01)
+    assert fill_at(None, WIDE) == 1.0
+
+
+def test_estimate_with_the_optics_term_is_still_linear():
+    for fill in (1.0, 0.8, 0.6):
+        cores = np.array([estimate_core_c(f, 22.0, fill=fill) for f in np.linspace(33.0, 39.0, 13)])
+        steps = np.diff(cores)
+        assert np.all(steps > 0) and np.ptp(steps) < 0.01
+    # A reading that is partly forehead gains more per degree of core: less band, larger steps.
+    assert estimate_core_c(36.0, 22.0, fill=0.8) - estimate_core_c(35.0, 22.0, fill=0.8) > \
+        estimate_core_c(36.0, 22.0) - estimate_core_c(35.0, 22.0)
 
 
 def test_estimate_is_linear_in_the_reading():

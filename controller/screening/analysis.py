@@ -47,6 +47,7 @@ class AnalysisConfig:
     min_face_pixels: int = 2  # smaller skin blobs are not counted as faces
     glasses_drop: float = 0.15  # glasses: eye band below the rows either side by this share of skin - ambient
     cover_drop: float = 0.3  # hat/hair: forehead probe below the face's skin by this share of skin - ambient
+    nose_drop: float = 0.08  # chilled nose: below the cheeks by this share of skin - ambient (and 0.6 degC)
     # Background model.
     background_tau_frames: float = 64.0  # time constant where nobody is (8 s at 8 frames/s)
     absorb_tau_frames: float = 2048.0  # time constant near people (something warm that never leaves)
@@ -106,6 +107,8 @@ class FrameAnalysis:
     eye_row: float = math.nan  # the main face's eye line, in continuous row coordinates
     background_shift_c: float = 0.0  # this frame's common offset against the background model
     reference_excess_c: float = math.nan  # the reference's slow variation over its window (the stability test)
+    nose_drop_c: float = math.nan  # how much cooler the nose is than the cheeks either side
+    nose_chilled: bool = False  # cue: the nose is far cooler than the cheeks (just in from the cold)
 
 
 @lru_cache(maxsize=None)
@@ -149,6 +152,7 @@ def kernel_parameters(config: AnalysisConfig) -> np.ndarray:
     p[K.P_REF_STABLE_C] = config.reference_stable_c
     p[K.P_REF_ALPHA] = 1.0 / config.reference_tau_frames
     p[K.P_GUARD] = config.reference_guard_px
+    p[K.P_NOSE_DROP] = config.nose_drop
     return p
 
 
@@ -240,4 +244,6 @@ def frame_analysis(o: list[float]) -> FrameAnalysis:
         eye_row=o[K.O_EYE_ROW],
         background_shift_c=o[K.O_SHIFT],
         reference_excess_c=o[K.O_REF_STD],
+        nose_drop_c=o[K.O_NOSE],
+        nose_chilled=o[K.O_COLD_NOSE] == 1.0,
     )

@@ -49,6 +49,9 @@ BLOCKS = 8  # the reference's window is split into this many blocks for its stab
 MAX_FACES = 8  # faces listed in the output
 AMBIENT_EVERY = 8  # frames between refreshes of the background's median (it changes slowly)
 SHIFT_BIN_C = 0.02  # histogram bin of the frame's common offset
+NOSE_BELOW_M = 0.037  # the nose's middle: this far below the eye line (it runs from 1.8 to 5.5 cm below)
+CHEEK_OFFSET_M = 0.045  # the cheeks either side of the nose: this far from the face's centre line
+NOSE_MIN_DROP_C = 0.6  # a chilled nose reads at least this much under the cheeks (a normal nose: about 0.5)
 
 # Parameter vector.
 P_MARGIN = 0
@@ -72,7 +75,8 @@ P_REF_WINDOW = 20
 P_REF_STABLE_C = 21
 P_REF_ALPHA = 22
 P_GUARD = 23
-P_LENGTH = 24
+P_NOSE_DROP = 24
+P_LENGTH = 25
 
 # State vector.
 S_FRAMES = 0
@@ -103,7 +107,9 @@ O_FACE_PIXELS = 20
 O_SKIN = 21
 O_EYE_ROW = 22
 O_FACES = 23  # MAX_FACES x (skin pixels, r0, c0, r1, c1 exclusive), largest first
-O_LENGTH = O_FACES + 5 * MAX_FACES
+O_NOSE = O_FACES + 5 * MAX_FACES  # the main face's nose, under the cheeks either side (degC)
+O_COLD_NOSE = O_NOSE + 1  # cue: the nose is chilled (just in from the cold)
+O_LENGTH = O_COLD_NOSE + 1
 
 _NAN = math.nan
 
@@ -502,6 +508,9 @@ def face_measure(image, bgnow, skin, hot_near, guard, faces, f, p, ambient, widt
     out[O_FOREHEAD] = _forehead(image, skin, faces, f, eye, rows_per_m, centre, half)
     probe = _band_mean(profile, eye - COVER_BAND_M[1] * rows_per_m, eye - COVER_BAND_M[0] * rows_per_m)
     out[O_COVERED] = 1.0 if tref - probe >= p[P_COVER_DROP] * contrast else 0.0
+    nose = _nose_drop(image, eye + NOSE_BELOW_M * rows_per_m, centre, CHEEK_OFFSET_M * cols_per_m)
+    out[O_NOSE] = nose
+    out[O_COLD_NOSE] = 1.0 if nose >= max(NOSE_MIN_DROP_C, p[P_NOSE_DROP] * contrast) else 0.0
     _face_box(skin, guard, faces, f, eye, height, centre, width, r0, c0, r1, c1, out)
 
 
@@ -664,6 +673,24 @@ def _forehead(image, skin, faces, f, eye, rows_per_m, centre, half):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _row_at(image, r, x):
+    """Row ``r`` of ``image`` at continuous column ``x``: linear between pixel centres (c + 0.5), clamped."""
+    cols = image.shape[1]
+    u = min(max(x - 0.5, 0.0), cols - 1.0)
+    i = min(int(math.floor(u)), cols - 2)
+    w = u - i
+    return (1.0 - w) * image[r, i] + w * image[r, i + 1]
+
+
+@njit(cache=True, error_model="numpy")
+def _nose_drop(image, nose_row, centre, offset):
+    """How much cooler the nose is than the cheeks either side: on the row holding ``nose_row`` (clamped to
+    the image), the mean at ``centre`` -+ ``offset`` columns minus the value at ``centre``."""
+    r = min(max(int(math.floor(nose_row)), 0), image.shape[0] - 1)
+    return (_row_at(image, r, centre - offset) + _row_at(image, r, centre + offset)) / 2.0 - _row_at(image, r, centre)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _band_mean(profile, top, bottom):
     """Mean of ``profile`` over the continuous rows [top, bottom], each row weighted by its overlap; NaN if none."""
     total = 0.0
@@ -679,7 +706,8 @@ def _band_mean(profile, top, bottom):
 @njit(cache=True, error_model="numpy")
 def _face_box(skin, guard, faces, f, eye, height, centre, width, r0, c0, r1, c1, out):
     """O_BOX: ``height`` rows centred on the eye line by ``width`` columns centred on ``centre``, clipped to the
-    image; O_EDGE: that box reaches past the image, or the skin (r0..r1, c0..c1) touches its border or the guard."""
+    image; O_EDGE: that box reaches past the image, or the skin (r0..r1, c0..c1) touches its border (the bottom
+    border only where the box reaches it) or the guard."""
     rows, cols = skin.shape
     b0 = int(math.floor(eye - height / 2.0))
     b1 = int(math.ceil(eye + height / 2.0))
@@ -689,7 +717,9 @@ def _face_box(skin, guard, faces, f, eye, height, centre, width, r0, c0, r1, c1,
     out[O_BOX + 1] = max(a0, 0)
     out[O_BOX + 2] = min(b1, rows)
     out[O_BOX + 3] = min(a1, cols)
-    edge = b0 < 0 or a0 < 0 or b1 > rows or a1 > cols or r0 == 0 or c0 == 0 or r1 == rows - 1 or c1 == cols - 1
+    # Skin at the bottom border below the face's box is the neck running out of view, not a cut-off face.
+    edge = (b0 < 0 or a0 < 0 or b1 > rows or a1 > cols or r0 == 0 or c0 == 0 or c1 == cols - 1
+            or (r1 == rows - 1 and b1 >= rows))
     if not edge:
         for r in range(max(0, r0 - 1), min(rows, r1 + 2)):
             for c in range(max(0, c0 - 1), min(cols, c1 + 2)):
@@ -876,6 +906,7 @@ def analyze_frame(raw, bg, busy, guard, ref, state, p, tables, out):
         out[O_EDGE] = 0.0
         out[O_GLASSES] = 0.0
         out[O_COVERED] = 0.0
+        out[O_COLD_NOSE] = 0.0
 
     # Pixels on or next to a warm component (not a single pixel) are busy: kept out of the background.
     for r in range(rows):

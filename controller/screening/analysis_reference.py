@@ -16,13 +16,14 @@ import math
 import numpy as np
 
 from .analysis_kernels import (
-    AMBIENT_EVERY, BLOCKS, CENTRAL_HALF_WIDTH_M, COLUMNS, COVER_BAND_M, EYE_SEARCH_M, FACE_HALF_HEIGHT_M,
-    FOREHEAD_BAND_M, LENS_HALF_WIDTH_M, MAX_FACES, O_AMBIENT, O_BOX, O_COVERED, O_DISTANCE, O_EDGE, O_EYE_ROW,
-    O_FACE_PIXELS, O_FACES, O_FOREHEAD, O_GLASSES, O_HOT, O_LENGTH, O_MAX, O_OFFSET, O_PEOPLE, O_REF, O_REF_OK,
-    O_REF_STD, O_SHIFT, O_SKIN, O_TOPK, O_WIDTH, P_ABSORB_ALPHA, P_ALPHA, P_BOOTSTRAP, P_COVER_DROP,
-    P_FACE_CONTRAST, P_FACE_MIN_C, P_FACE_WIDTH, P_GLASSES_DROP, P_HOT_C, P_MARGIN, P_MIN_FACE_PX, P_REF_ALPHA,
-    P_REF_BOX, P_REF_C, P_REF_PIXELS, P_REF_STABLE_C, P_REF_TOLERANCE, P_REF_WINDOW, P_SKIN_FRACTION, P_TOPK, ROWS,
-    S_BG_MEDIAN, S_FRAMES, S_RING_COUNT, S_RING_POS, SHIFT_BIN_C,
+    AMBIENT_EVERY, BLOCKS, CENTRAL_HALF_WIDTH_M, CHEEK_OFFSET_M, COLUMNS, COVER_BAND_M, EYE_SEARCH_M,
+    FACE_HALF_HEIGHT_M, FOREHEAD_BAND_M, LENS_HALF_WIDTH_M, MAX_FACES, NOSE_BELOW_M, NOSE_MIN_DROP_C, ROWS,
+    SHIFT_BIN_C, O_AMBIENT, O_BOX, O_COLD_NOSE, O_COVERED, O_DISTANCE, O_EDGE, O_EYE_ROW, O_FACES, O_FACE_PIXELS,
+    O_FOREHEAD, O_GLASSES, O_HOT, O_LENGTH, O_MAX, O_NOSE, O_OFFSET, O_PEOPLE, O_REF, O_REF_OK, O_REF_STD, O_SHIFT,
+    O_SKIN, O_TOPK, O_WIDTH, P_ABSORB_ALPHA, P_ALPHA, P_BOOTSTRAP, P_COVER_DROP, P_FACE_CONTRAST, P_FACE_MIN_C,
+    P_FACE_WIDTH, P_GLASSES_DROP, P_HOT_C, P_MARGIN, P_MIN_FACE_PX, P_NOSE_DROP, P_REF_ALPHA, P_REF_BOX, P_REF_C,
+    P_REF_PIXELS, P_REF_STABLE_C, P_REF_TOLERANCE, P_REF_WINDOW, P_SKIN_FRACTION, P_TOPK, S_BG_MEDIAN, S_FRAMES,
+    S_RING_COUNT, S_RING_POS,
 )
 
 
@@ -269,6 +270,13 @@ def forehead(image: np.ndarray, mine: np.ndarray, eye: float, rows_per_m: float,
     return float(image[first:last + 1][region].mean()) if region.any() else math.nan
 
 
+def nose_drop(image: np.ndarray, nose_row: float, centre: float, offset: float) -> float:
+    """Cheeks (``centre`` -+ ``offset``) minus nose (``centre``) on the row holding ``nose_row``, interpolated."""
+    r = min(max(math.floor(nose_row), 0), image.shape[0] - 1)
+    row = np.interp([centre - offset, centre + offset, centre], np.arange(image.shape[1]) + 0.5, image[r])
+    return float((row[0] + row[1]) / 2.0 - row[2])
+
+
 def band_mean(profile: np.ndarray, top: float, bottom: float) -> float:
     """Mean of ``profile`` over the continuous rows [top, bottom], weighted by overlap; NaN if none."""
     edges = np.arange(profile.size, dtype=np.float64)
@@ -284,7 +292,8 @@ def face_box(mine: np.ndarray, guard: np.ndarray, eye: float, height: float, cen
     out[O_BOX:O_BOX + 4] = max(b0, 0), max(a0, 0), min(b1, ROWS), min(a1, COLUMNS)
     rows, cols = np.nonzero(mine)
     outside = b0 < 0 or a0 < 0 or b1 > ROWS or a1 > COLUMNS
-    at_border = rows.min() == 0 or cols.min() == 0 or rows.max() == ROWS - 1 or cols.max() == COLUMNS - 1
+    at_border = (rows.min() == 0 or cols.min() == 0 or cols.max() == COLUMNS - 1
+                 or (rows.max() == ROWS - 1 and b1 >= ROWS))
     near_guard = bool((dilate8(mine) & (guard != 0)).any())
     out[O_EDGE] = float(outside or at_border or near_guard)
 
@@ -319,6 +328,9 @@ def face_measure(image: np.ndarray, bgnow: np.ndarray, skin: np.ndarray, hot_nea
     out[O_FOREHEAD] = forehead(image, mine, eye, rows_per_m, centre, half)
     probe = band_mean(profile, eye - COVER_BAND_M[1] * rows_per_m, eye - COVER_BAND_M[0] * rows_per_m)
     out[O_COVERED] = float(tref - probe >= p[P_COVER_DROP] * contrast)
+    nose = nose_drop(image, eye + NOSE_BELOW_M * rows_per_m, centre, CHEEK_OFFSET_M * cols_per_m)
+    out[O_NOSE] = nose
+    out[O_COLD_NOSE] = float(nose >= max(NOSE_MIN_DROP_C, p[P_NOSE_DROP] * contrast))
     face_box(mine, guard, eye, height, centre, width, out)
 
 
@@ -411,7 +423,7 @@ def analyze_frame(raw: np.ndarray, bg: np.ndarray, busy: np.ndarray, guard: np.n
                      tables[2], out)
     else:
         out[O_BOX:O_BOX + 4] = -1.0
-        out[O_WIDTH] = out[O_FACE_PIXELS] = out[O_EDGE] = out[O_GLASSES] = out[O_COVERED] = 0.0
+        out[O_WIDTH] = out[O_FACE_PIXELS] = out[O_EDGE] = out[O_GLASSES] = out[O_COVERED] = out[O_COLD_NOSE] = 0.0
 
     big = np.concatenate([[False], sizes >= 2])[labels]
     busy[:] = dilate8(big)

@@ -8,6 +8,11 @@ variant = "55"              # lens: "55" or "110"
 require_reference = true    # false: decide without one, flagged as reduced accuracy
 stable_frames = 5           # frames whose median makes a decision
 warmup_s = 3.0
+min_face_width_px = 4.0     # narrower faces are asked to come closer (controller.geometry.MIN_FACE_PIXELS)
+second_face_s = 1.0         # after a second face was seen, one at a time for this long
+drift_window = 20           # the drift check: running mean of this many passes (0: off) ...
+drift_expected_c = 36.8     # ... against this, alert beyond drift_tolerance_c
+drift_tolerance_c = 0.5
 
 [screening.reference]
 box = [3, 3, 7, 7]          # rows r0..r1, columns c0..c1 (exclusive) where the heated reference sits
@@ -20,6 +25,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from controller.geometry import MIN_FACE_PIXELS
 
 from .analysis import AnalysisConfig
 
@@ -41,12 +48,20 @@ class ScreeningConfig:
     max_spread_c: float = 0.3  # their readings may differ by at most this much
     max_shift_px: float = 1.5  # the face may move at most this much between frames
     distance_m: tuple[float, float] = (0.25, 1.3)  # where a reading is valid
+    min_face_width_px: float = MIN_FACE_PIXELS  # a narrower face is too far for the canthus to fill a pixel
+    second_face_s: float = 1.0  # a second face seen this recently may be hidden behind or merged with the first
+    notice_repeat_s: float = 3.0  # the same RETRY/BLOCKED for the same person is not repeated sooner
+    drift_window: int = 20  # passes averaged by the drift check (0: no drift check)
+    drift_expected_c: float = 36.8  # what the afebrile people passing the gate average
+    drift_tolerance_c: float = 0.5  # the running mean of passes further than this from expected raises an alert
     min_face_c: float = 30.0  # a colder face reading means "wait indoors"
-    retry_after_s: float = 2.5  # someone not measurable for this long gets a RETRY
+    retry_after_s: float = 2.5  # someone not measurable for this long gets a RETRY ...
+    retry_still_s: float = 1.0  # ... and so does someone standing still this long
     leave_gap_s: float = 0.6  # a face gone this long means the person left
     warmup_s: float = 3.0  # after the first frame, nobody is screened
     reference_settle_s: float = 10.0  # after the first frame, a reference not yet found stable is still warming up
     require_reference: bool = True
+    optics: bool = True  # weight the reading by the eye band's share of the hottest pixels (controller.screening.optics)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     def __post_init__(self):
@@ -56,14 +71,20 @@ class ScreeningConfig:
             raise ConfigError(f"screening.site_offset_c {self.site_offset_c}: must be within +-3.0 degC")
         if not 2 <= self.stable_frames <= 32:
             raise ConfigError(f"screening.stable_frames {self.stable_frames}: must be 2..32")
+        if not 1.0 <= self.min_face_width_px <= 16.0:
+            raise ConfigError(f"screening.min_face_width_px {self.min_face_width_px}: must be 1..16")
+        if not 0 <= self.drift_window <= 1000:
+            raise ConfigError(f"screening.drift_window {self.drift_window}: must be 0..1000")
         lo, hi = self.distance_m
         if not 0.1 <= lo < hi <= 3.0:
             raise ConfigError(f"screening.distance_m {self.distance_m}: need 0.1 <= near < far <= 3.0")
 
 
 _KEYS = {"threshold_c": float, "site_offset_c": float, "stable_frames": int, "max_spread_c": float,
-         "max_shift_px": float, "min_face_c": float, "retry_after_s": float, "leave_gap_s": float,
-         "warmup_s": float, "reference_settle_s": float, "require_reference": bool}
+         "max_shift_px": float, "min_face_c": float, "retry_after_s": float, "retry_still_s": float, "leave_gap_s": float,
+         "warmup_s": float, "reference_settle_s": float, "require_reference": bool, "optics": bool, "min_face_width_px": float,
+         "second_face_s": float, "notice_repeat_s": float, "drift_window": int, "drift_expected_c": float,
+         "drift_tolerance_c": float}
 
 
 def from_table(table: dict) -> ScreeningConfig:

@@ -1,11 +1,19 @@
 """One gate's screening pipeline, the same live and offline:
 subpage words -> temperatures (assembled image) -> scene analysis -> tracker -> decisions.
+
+The service reads three things back after each push, all cheap references to
+what the pipeline already holds (no copies): ``state`` (the tracker's state),
+``last_analysis`` (the latest :class:`FrameAnalysis`, for the console's face
+box) and ``image`` (the latest assembled 24 x 32 temperature image, for a
+thermal snapshot of the frame a decision was made on).
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..sensor import Calibration, FrameAssembler, FrameError
-from .analysis import Analyzer
+from .analysis import Analyzer, FrameAnalysis
 from .config import ScreeningConfig
 from .decision import Decision
 from .tracker import Tracker
@@ -21,6 +29,26 @@ class GatePipeline:
         self.tracker = Tracker(gate, config)
         self.frames = 0
         self.frame_errors = 0
+        self._analysis: FrameAnalysis | None = None
+        self._image: np.ndarray | None = None
+
+    @property
+    def state(self) -> str:
+        """The tracker's state: warming_up, idle, approaching, measuring, decided or leaving."""
+        return self.tracker.state
+
+    @property
+    def last_analysis(self) -> FrameAnalysis | None:
+        """The analysis of the latest complete image (None before the first one)."""
+        return self._analysis
+
+    @property
+    def image(self) -> np.ndarray | None:
+        """The latest complete assembled image, (24, 32) float32 degC (apparent, emissivity 1), or None.
+
+        The array is the pipeline's own reference to that frame's image; a new
+        array is made for every frame, so keeping it is safe, but do not write to it."""
+        return self._image
 
     def push(self, words, time_s: float, sequence: int = 0) -> list[Decision]:
         """One subpage (834 words) taken at ``time_s`` seconds on the gate's clock."""
@@ -32,4 +60,6 @@ class GatePipeline:
             return self.tracker.update(time_s, sequence, None)
         if not image.complete:
             return []
-        return self.tracker.update(time_s, sequence, self.analyzer.analyze(image.to))
+        self._image = image.to
+        self._analysis = self.analyzer.analyze(image.to)
+        return self.tracker.update(time_s, sequence, self._analysis)

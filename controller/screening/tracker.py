@@ -2,27 +2,53 @@
 
 States: ``warming_up`` (after the first frame), ``idle`` (nobody in view),
 ``approaching`` (a face, not yet measurable), ``measuring`` (collecting stable
-frames), ``decided`` (waiting for the person to leave), ``leaving`` (face gone,
-not yet long enough to call it).
+frames), ``decided`` (PASS or FEVER given, waiting for the person to leave),
+``leaving`` (face gone, not yet long enough to call it).
 
 A PASS or FEVER needs ``stable_frames`` consecutive frames that are face-on,
 alone, at a valid distance, warm enough and still, whose readings agree
-within ``max_spread_c``; it is the median of their estimates. Someone who
-cannot be measured within ``retry_after_s`` gets a RETRY with the reason of
-the last frame that failed. Nobody is ever passed silently: the only way to
-PASS is a complete measurement.
+within ``max_spread_c`` (all but the highest and the lowest); it is the
+median of their estimates. It is the only
+way to a PASS: nobody is ever passed silently.
+
+A RETRY (someone who cannot be measured within ``retry_after_s`` of
+appearing or ``retry_still_s`` of standing still, with the reason of the last
+frame that failed) or a BLOCKED does
+not end a person's turn: once the problem is fixed (they come closer, the
+person behind steps out of view, the reference settles) they are measured and
+get their PASS or FEVER. The same notice is not repeated for the same person
+within ``notice_repeat_s``.
+
+People are told apart by following each one's face from frame to frame: the
+main (nearest) face belongs to the tracked person while it overlaps where
+their face was, allowing for its motion. A face elsewhere, or one that
+suddenly shrinks to another person's size after a decision, is someone new.
+
+A second face in view makes a frame "one at a time", and so does a second
+face seen in the last ``second_face_s`` while the person's face was nearly
+still: faces that overlap in the image merge into one blob, so a frame that
+shows one face may be two people, and the reading may come from a partly
+hidden face. (A face walking in often breaks up into fragments for a frame or
+two; those fragments are not remembered.)
+
+The drift check keeps the running mean of the gate's recent PASS estimates.
+When it strays from what afebrile people average, decisions carry
+``drift_alert``: a request to check the gate (reference, calibration), never
+a change of any estimate.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 from . import decision as D
 from .analysis import FrameAnalysis
 from .config import ScreeningConfig
 from .estimate import estimate_core_c
+from .optics import fill_at
 
 WARMING_UP = "warming_up"
 IDLE = "idle"
@@ -30,6 +56,14 @@ APPROACHING = "approaching"
 MEASURING = "measuring"
 DECIDED = "decided"
 LEAVING = "leaving"
+
+FOLLOW_PX = 2.0  # a face may move this far (plus its recent motion) between frames and still be the same person
+STILL_PX = 3.0  # a face moving less than this per frame is nearly still (walking faces break up into fragments)
+SHRINK = 0.7
+CHILL_FRAMES = 8  # a chilled nose in CHILL_COUNT of a person's last CHILL_FRAMES frames means "wait indoors" ...
+CHILL_COUNT = 2  # ... even in the frames between (the cue is missed in about one frame in seven)  # after a decision, a main face narrower than this share of the decided one is the next person
+
+Box = tuple[int, int, int, int]
 
 
 @dataclass
@@ -40,6 +74,39 @@ class _Sample:
     centre: tuple[float, float]
 
 
+@dataclass
+class _Person:
+    """The person being followed."""
+
+    track: int
+    first_seen: float
+    last_seen: float
+    box: Box  # their face's skin box (r0, c0, r1, c1, exclusive) in the latest frame showing it
+    width_px: float
+    motion: tuple[float, float] = (0.0, 0.0)  # rows, columns per frame, of the box's centre
+    decided: bool = False  # PASS or FEVER given
+    notice: tuple[str, str] | None = None  # the last RETRY/BLOCKED (decision, reason) given them ...
+    notice_t: float = -math.inf  # ... and when
+    second_seen: float = -math.inf  # when a second face was last in view while their face was nearly still
+    still_since: float = math.nan  # since when their face has moved less than max_shift_px per frame
+    chilled: deque = field(default_factory=lambda: deque(maxlen=CHILL_FRAMES))  # chilled-nose cue, recent frames
+    window: list[_Sample] = field(default_factory=list)
+
+
+def _centre(box: Box) -> tuple[float, float]:
+    return (box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0
+
+
+def _follows(person: _Person, box: Box) -> bool:
+    """Whether ``box`` overlaps where the person's face was, moved by its motion and grown by FOLLOW_PX."""
+    dr, dc = person.motion
+    grow_r = FOLLOW_PX + abs(dr)
+    grow_c = FOLLOW_PX + abs(dc)
+    r0, c0, r1, c1 = person.box
+    return (box[0] < r1 + dr + grow_r and box[2] > r0 + dr - grow_r
+            and box[1] < c1 + dc + grow_c and box[3] > c0 + dc - grow_c)
+
+
 class Tracker:
     def __init__(self, gate: str, config: ScreeningConfig):
         self.gate = gate
@@ -47,27 +114,37 @@ class Tracker:
         self.track = 0
         self._start: float | None = None
         self._warming = True
-        self._person = False  # someone is being tracked
-        self._face = False  # their face is in the current frame
-        self._decided = False  # they have had their decision
-        self._first_seen = 0.0
-        self._last_seen = 0.0
-        self._window: list[_Sample] = []
+        self._person: _Person | None = None
+        self._face = False  # the tracked person's face is in the current frame
         self._fault = False
         self._reference_seen = False  # the reference has been found stable at least once
-        self._last_face: tuple[float, float, float] | None = None  # centre row, centre column, width
+        self._passes: deque[float] = deque(maxlen=max(config.drift_window, 1))
 
     @property
     def state(self) -> str:
         if self._warming:
             return WARMING_UP
-        if not self._person:
+        if self._person is None:
             return IDLE
         if not self._face:
             return LEAVING
-        if self._decided:
+        if self._person.decided:
             return DECIDED
-        return MEASURING if self._window else APPROACHING
+        return MEASURING if self._person.window else APPROACHING
+
+    @property
+    def drift_c(self) -> float | None:
+        """Running mean of the recent PASS estimates minus the expected mean; None until the window is full."""
+        c = self.config
+        if c.drift_window <= 0 or len(self._passes) < c.drift_window:
+            return None
+        return statistics.fmean(self._passes) - c.drift_expected_c
+
+    @property
+    def drift_alert(self) -> bool:
+        """The recent passes average further from normal than ``drift_tolerance_c``: check the gate."""
+        drift = self.drift_c
+        return drift is not None and abs(drift) > self.config.drift_tolerance_c
 
     def update(self, t: float, sequence: int, a: FrameAnalysis | None) -> list[D.Decision]:
         """Advance on one analysed frame (``a`` None: the sensor gave no usable frame)."""
@@ -79,111 +156,149 @@ class Tracker:
         self._reference_seen = self._reference_seen or a.reference_ok
         self._face = a.face_box is not None
         if self._face:
-            changed = self._someone_else(a)
-            if not self._person or self._decided and changed:
-                self._new_person(t)
-            self._last_seen = t
-        elif self._person and t - self._last_seen > self.config.leave_gap_s:
-            self._person = False
-            self._window.clear()
+            self._follow(t, a)
+        elif self._person is not None and t - self._person.last_seen > self.config.leave_gap_s:
+            self._person = None
         self._warming = t - self._start < self.config.warmup_s
-        if not (self._person and self._face) or self._decided:
+        person = self._person
+        if person is None or not self._face or person.decided:
             return []
         if self._warming:
-            return self._decide_blocked(t, sequence, D.WARMING_UP)
+            return self._notice(t, sequence, D.BLOCKED, D.WARMING_UP, a)
         reduced = not a.reference_ok
         if reduced and self.config.require_reference:
+            person.window.clear()
             if not self._reference_seen and t - self._start < self.config.reference_settle_s:
-                return self._decide_blocked(t, sequence, D.WARMING_UP)
+                return self._notice(t, sequence, D.BLOCKED, D.WARMING_UP, a)
             missing = math.isnan(a.reference_c) or a.reference_c < a.ambient_c + 3.0
-            return self._decide_blocked(t, sequence, D.REFERENCE_MISSING if missing else D.REFERENCE_UNSTABLE)
+            return self._notice(t, sequence, D.BLOCKED, D.REFERENCE_MISSING if missing else D.REFERENCE_UNSTABLE, a)
         return self._measure(t, sequence, a, reduced)
 
     # -- internals --------------------------------------------------------------
 
-    def _someone_else(self, a: FrameAnalysis) -> bool:
-        """The main face jumped sideways or shrank at once: after a decision, that is the person
-        at the mark gone and the one behind (already in view) now nearest. Records this frame's
-        face for the next call."""
-        r0, c0, r1, c1 = a.face_box or (0, 0, 0, 0)
-        face = ((r0 + r1) / 2, (c0 + c1) / 2, max(a.face_width_px, 1e-6))
-        last, self._last_face = self._last_face, face
-        if last is None:
-            return False
-        jump = math.hypot(face[0] - last[0], face[1] - last[1])
-        return jump > 6.0 or face[2] / last[2] < 0.7
+    def _follow(self, t: float, a: FrameAnalysis) -> None:
+        """Attribute this frame's main face to the tracked person, or start a new one."""
+        box = a.faces[0] if a.faces else a.face_box
+        person = self._person
+        same = person is not None and _follows(person, box)
+        if same and person.decided and not a.touches_edge and a.face_width_px < SHRINK * person.width_px:
+            same = False  # the decided person stepped away and the one right behind them is now nearest
+        if not same:
+            self.track += 1
+            self._person = _Person(self.track, t, t, box, a.face_width_px)
+            return
+        (r, c), (r_was, c_was) = _centre(box), _centre(person.box)
+        person.motion = (r - r_was, c - c_was)
+        if math.hypot(*person.motion) > self.config.max_shift_px:
+            person.still_since = math.nan
+        elif math.isnan(person.still_since):
+            person.still_since = t
+        person.box = box
+        person.last_seen = t
+        if not a.touches_edge:
+            person.width_px = a.face_width_px
+        if a.people > 1 and math.hypot(*person.motion) <= STILL_PX:
+            person.second_seen = t
+        person.chilled.append(a.nose_chilled)
 
-    def _new_person(self, t: float) -> None:
-        self.track += 1
-        self._person = True
-        self._decided = False
-        self._first_seen = t
-        self._window.clear()
-
-    def _decide_blocked(self, t: float, sequence: int, reason: str) -> list[D.Decision]:
-        self._decided = True
-        return [D.Decision(self.gate, t, D.BLOCKED, reason, self.track, None, sequence=sequence)]
+    def _notice(self, t: float, sequence: int, verdict: str, reason: str, a: FrameAnalysis | None,
+                reduced: bool = False) -> list[D.Decision]:
+        """A RETRY or BLOCKED for the tracked person, unless they were just told the same."""
+        person = self._person
+        track = person.track if person is not None else self.track
+        if person is not None:
+            if person.notice == (verdict, reason) and t - person.notice_t < self.config.notice_repeat_s:
+                return []
+            person.notice, person.notice_t = (verdict, reason), t
+        distance = a.distance_m if a is not None and verdict == D.RETRY else None
+        return [D.Decision(self.gate, t, verdict, reason, track, None, distance_m=distance,
+                           reduced_accuracy=reduced, sequence=sequence, drift_alert=self.drift_alert)]
 
     def _sensor_fault(self, t: float, sequence: int) -> list[D.Decision]:
         """Once per fault episode; a person being measured starts over when frames return."""
-        self._window.clear()
+        if self._person is not None:
+            self._person.window.clear()
         if self._fault:
             return []
         self._fault = True
-        return [D.Decision(self.gate, t, D.BLOCKED, D.SENSOR_FAULT, self.track, None, sequence=sequence)]
+        return [D.Decision(self.gate, t, D.BLOCKED, D.SENSOR_FAULT, self.track, None, sequence=sequence,
+                           drift_alert=self.drift_alert)]
 
-    def _problem(self, a: FrameAnalysis, face_c: float) -> str | None:
+    def _problem(self, t: float, a: FrameAnalysis, face_c: float) -> str | None:
         c = self.config
-        if a.people > 1:
+        if a.people > 1 or t - self._person.second_seen <= c.second_face_s:
             return D.ONE_AT_A_TIME
         if a.touches_edge or a.distance_m is None or not math.isfinite(face_c):
             return D.STAND_STRAIGHT
-        if a.distance_m > c.distance_m[1]:
+        if a.distance_m > c.distance_m[1] or a.face_width_px < c.min_face_width_px:
             return D.COME_CLOSER
         if a.distance_m < c.distance_m[0]:
             return D.STEP_BACK
         if a.glasses:
             return D.REMOVE_GLASSES_HAT
-        if face_c < c.min_face_c:
+        if face_c < c.min_face_c or a.nose_chilled or sum(self._person.chilled) >= CHILL_COUNT:
             return D.WAIT_INDOORS
         return None
 
-    def _retry_due(self, t: float) -> bool:
-        return t - self._first_seen >= self.config.retry_after_s
+    def _retry_due(self, t: float, person: _Person, reason: str) -> bool:
+        """Whether to tell a person who cannot be measured why.
+
+        The first time once they have been in view for ``retry_after_s`` or
+        standing still for ``retry_still_s``; after that, only once they have
+        stood still for ``retry_still_s`` since the last notice (someone
+        walking away is not told anything more), and the same reason not
+        before ``notice_repeat_s``."""
+        c = self.config
+        if person.notice is None:
+            return t - person.first_seen >= c.retry_after_s or t - person.still_since >= c.retry_still_s
+        if t - max(person.still_since, person.notice_t) < c.retry_still_s:
+            return False
+        return person.notice != (D.RETRY, reason) or t - person.notice_t >= c.notice_repeat_s
+
+    @staticmethod
+    def _agree(window: list[_Sample], spread: float) -> bool:
+        """The readings agree: the middle of them (all but the highest and lowest when there are at least
+        four) lie within ``spread``. One frame's noise does not hold everyone up; a drift does."""
+        values = sorted(s.face_c for s in window)
+        if len(values) >= 4:
+            values = values[1:-1]
+        return values[-1] - values[0] <= spread
 
     def _measure(self, t: float, sequence: int, a: FrameAnalysis, reduced: bool) -> list[D.Decision]:
         c = self.config
+        person = self._person
+        assert person is not None
         face_c = a.face_topk_c + (a.offset_c if a.reference_ok else 0.0)
-        problem = self._problem(a, face_c)
+        problem = self._problem(t, a, face_c)
         box = a.face_box or (0, 0, 0, 0)
-        centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
-        if problem is None and self._window:
-            prev = self._window[-1].centre
+        centre = _centre(box)
+        window = person.window
+        if problem is None and window:
+            prev = window[-1].centre
             if math.hypot(centre[0] - prev[0], centre[1] - prev[1]) > c.max_shift_px:
                 problem = D.HOLD_STILL
         if problem is not None:
-            self._window.clear()
-            if not self._retry_due(t):
+            window.clear()
+            if not self._retry_due(t, person, problem):
                 return []
-            self._decided = True
-            return [D.Decision(self.gate, t, D.RETRY, problem, self.track, None, distance_m=a.distance_m,
-                               reduced_accuracy=reduced, sequence=sequence)]
-        core = estimate_core_c(face_c, a.ambient_c, c.site_offset_c)
-        self._window.append(_Sample(face_c, core, a.distance_m or math.nan, centre))
-        window = self._window[-c.stable_frames:]
+            return self._notice(t, sequence, D.RETRY, problem, a, reduced)
+        fill = fill_at(a.distance_m, c.analysis.fov) if c.optics else 1.0
+        core = estimate_core_c(face_c, a.ambient_c, c.site_offset_c, fill=fill)
+        window.append(_Sample(face_c, core, a.distance_m or math.nan, centre))
         if len(window) < c.stable_frames:
             return []
-        if max(s.face_c for s in window) - min(s.face_c for s in window) > c.max_spread_c:
-            self._window = self._window[1:]
-            if not self._retry_due(t):
+        del window[:-c.stable_frames]
+        if not self._agree(window, c.max_spread_c):
+            del window[0]
+            if not self._retry_due(t, person, D.HOLD_STILL):
                 return []
-            self._decided = True
-            return [D.Decision(self.gate, t, D.RETRY, D.HOLD_STILL, self.track, None, distance_m=a.distance_m,
-                               reduced_accuracy=reduced, sequence=sequence)]
-        self._decided = True
+            return self._notice(t, sequence, D.RETRY, D.HOLD_STILL, a, reduced)
+        person.decided = True
         estimate = statistics.median(s.core_c for s in window)
         verdict = D.FEVER if estimate >= c.threshold_c else D.PASS
-        return [D.Decision(self.gate, t, verdict, "", self.track, estimate,
+        if verdict == D.PASS and c.drift_window > 0:
+            self._passes.append(estimate)
+        return [D.Decision(self.gate, t, verdict, "", person.track, estimate,
                            face_c=statistics.median(s.face_c for s in window),
                            distance_m=statistics.median(s.distance_m for s in window), frames=len(window),
-                           reduced_accuracy=reduced, sequence=sequence)]
+                           reduced_accuracy=reduced, sequence=sequence, drift_alert=self.drift_alert)]
