@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test bench bench-accuracy demo clean mosquitto-installed
+.PHONY: help venv test bench bench-accuracy bench-load demo report clean mosquitto-installed browser-installed
 
 help: ## list the verbs
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,22 +49,38 @@ mosquitto-installed:
 	  fi; \
 	fi
 
-test: $(STAMP) $(NODE_STAMP) mosquitto-installed ## run the whole test suite (installs .venv, the node test tools and mosquitto on first use)
+# The console's browser tests drive Debian's Chromium (never a downloaded browser build).
+browser-installed:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "chromium not found: installing Debian's chromium" >&2; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "error: /usr/bin/chromium not found; install it (Debian: sudo apt-get install chromium)" >&2; exit 1; \
+	  fi; \
+	fi
+
+test: $(STAMP) $(NODE_STAMP) mosquitto-installed browser-installed ## run the whole test suite (installs .venv, the node test tools, mosquitto and chromium on first use)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP) mosquitto-installed ## print the benchmarks: sensor maths, screening throughput, virtual gates per process
+bench: $(STAMP) mosquitto-installed ## print the benchmarks: sensor maths, screening throughput, virtual gates per process, store writes
 	$(PY) bench/bench_sensor.py
 	$(PY) bench/bench_pipeline.py
 	$(PY) bench/bench_sim.py
+	$(PY) bench/bench_store.py
+
+LOAD_ARGS ?=
+bench-load: $(STAMP) mosquitto-installed ## gates one controller sustains at 8 subpages/s, and its latency (LOAD_ARGS='--gates 100,500 --soak-minutes 30')
+	$(PY) bench/bench_load.py $(LOAD_ARGS)
 
 bench-accuracy: $(STAMP) ## screening accuracy against the simulator's ground truth, both lenses
 	$(PY) bench/bench_accuracy.py
 
-demo: ## run the demo (broker, simulated gates, controller, console): not built yet
-	@echo "The demo is not built yet: it needs the controller service and the guards' console," >&2
-	@echo "which are still to come. Meanwhile: .venv/bin/thermogate sim run --gates 4 --scenario fever" >&2
-	@echo "--broker localhost:1883 runs simulated gates; 'make test' runs the tests." >&2
-	@exit 2
+demo: $(STAMP) ## run the demo: broker, 4 simulated gates, controller and console (Ctrl-C stops it)
+	$(PY) -m controller.demo
+
+report: $(STAMP) ## the day's screening report: make report [CONFIG=controller.toml] [DATE=YYYY-MM-DD] [FORMAT=text|csv|json]
+	$(VENV)/bin/thermogate report daily --config $(or $(CONFIG),controller.toml) $(if $(DATE),--date $(DATE)) --format $(or $(FORMAT),text)
 
 clean: ## remove .venv, the node test tools, build output and caches
 	rm -rf $(VENV) $(NODE_DIR)/node_modules build .pytest_cache .hypothesis
@@ -72,7 +88,7 @@ clean: ## remove .venv, the node test tools, build output and caches
 
 # The installer's verbs (thermogate gate / flash). GATE_ARGS passes more options,
 # e.g. GATE_ARGS='--name "North entrance" --relay-active-low' or GATE_ARGS=--no-tail.
-.PHONY: gate-add gate-config flash
+.PHONY: gate-add gate-config flash broker-config
 THERMOGATE := $(VENV)/bin/thermogate
 GATE_ARGS ?=
 
@@ -83,6 +99,9 @@ gate-add: $(STAMP) ## register a gate, make its secrets: make gate-add ID=north-
 gate-config: $(STAMP) ## write build/firmware/ID/config.json: make gate-config ID=north-1
 	@test -n "$(ID)" || { echo "usage: make gate-config ID=north-1 [GATE_ARGS=...]" >&2; exit 2; }
 	$(THERMOGATE) gate config '$(ID)' -o 'build/firmware/$(ID)/config.json' $(GATE_ARGS)
+
+broker-config: $(STAMP) ## write mosquitto.conf, passwd and ACL for the site's gates into OUT (default broker/)
+	$(THERMOGATE) broker config -o $(or $(OUT),broker)
 
 flash: $(STAMP) ## flash a gate: make flash ID=north-1 PORT=/dev/ttyUSB0 [DRY_RUN=1]
 	@test -n "$(ID)" && test -n "$(PORT)" || { echo "usage: make flash ID=north-1 PORT=/dev/ttyUSB0 [DRY_RUN=1] [GATE_ARGS=...]" >&2; exit 2; }

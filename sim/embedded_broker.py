@@ -65,6 +65,7 @@ class EmbeddedBroker:
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
+        loop.set_exception_handler(_quiet_client_errors)
         self._loop = loop
         try:
             loop.run_until_complete(self._serve())
@@ -159,3 +160,13 @@ def start_demo_broker(port: int | None = None, host: str = "127.0.0.1",
     except BaseException:
         broker.close()
         raise
+
+
+def _quiet_client_errors(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """amqtt 0.12 can raise inside a client's connection handler while another client disconnects
+    (it iterates its subscriptions as they change). Only that one connection is lost; log it quietly
+    instead of printing a traceback over the demo's output."""
+    import logging
+
+    logging.getLogger("thermogate.embedded_broker").debug("broker connection error: %s", context.get("message"),
+                                                         exc_info=context.get("exception"))
