@@ -12,7 +12,9 @@ import sys
 import time
 
 from controller.protocol import decode_frame
+from controller.screening.analysis import AnalysisConfig
 from controller.screening.config import ScreeningConfig
+from controller.screening.optics import fill_at
 from controller.screening.pipeline import GatePipeline
 from sim.synth import scenario_recording
 
@@ -26,7 +28,9 @@ def main(gates: int = 200, seconds: float = 20.0) -> None:
         pipeline = GatePipeline(f"gate-{g}", rec.eeprom_message().words, ScreeningConfig())
         times = [float(t) for t in rec.frame_times]
         streams.append((pipeline, [bytes(p) for p in rec.frame_payloads], times))
-    # Warm up the compiled kernels outside the timing.
+    # Warm up the compiled kernels and the lens tables outside the timing.
+    for variant in ("55", "110"):
+        fill_at(0.5, AnalysisConfig(variant=variant).fov)
     warm = GatePipeline("warm", recordings[0].eeprom_message().words)
     for payload, t in zip(streams[0][1][:4], streams[0][2][:4]):
         warm.push(decode_frame(payload).words, t)

@@ -13,6 +13,7 @@ second_face_s = 1.0         # after a second face was seen, one at a time for th
 drift_window = 20           # the drift check: running mean of this many passes (0: off) ...
 drift_expected_c = 36.8     # ... against this, alert beyond drift_tolerance_c
 drift_tolerance_c = 0.5
+optics = true               # the eye-band (optics) term in the estimate (controller/screening/optics.py)
 
 [screening.reference]
 box = [3, 3, 7, 7]          # rows r0..r1, columns c0..c1 (exclusive) where the heated reference sits
@@ -61,7 +62,7 @@ class ScreeningConfig:
     warmup_s: float = 3.0  # after the first frame, nobody is screened
     reference_settle_s: float = 10.0  # after the first frame, a reference not yet found stable is still warming up
     require_reference: bool = True
-    optics: bool = True  # weight the reading by the eye band's share of the hottest pixels (controller.screening.optics)
+    optics: bool = True  # weight the reading by the eye band's share of the hottest pixels (screening.optics)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     def __post_init__(self):
@@ -81,10 +82,10 @@ class ScreeningConfig:
 
 
 _KEYS = {"threshold_c": float, "site_offset_c": float, "stable_frames": int, "max_spread_c": float,
-         "max_shift_px": float, "min_face_c": float, "retry_after_s": float, "retry_still_s": float, "leave_gap_s": float,
-         "warmup_s": float, "reference_settle_s": float, "require_reference": bool, "optics": bool, "min_face_width_px": float,
-         "second_face_s": float, "notice_repeat_s": float, "drift_window": int, "drift_expected_c": float,
-         "drift_tolerance_c": float}
+         "max_shift_px": float, "min_face_c": float, "retry_after_s": float, "retry_still_s": float,
+         "leave_gap_s": float, "warmup_s": float, "reference_settle_s": float, "require_reference": bool,
+         "optics": bool, "min_face_width_px": float, "second_face_s": float, "notice_repeat_s": float,
+         "drift_window": int, "drift_expected_c": float, "drift_tolerance_c": float}
 
 
 def from_table(table: dict) -> ScreeningConfig:

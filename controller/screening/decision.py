@@ -42,7 +42,7 @@ class Decision:
     frames: int = 0  # how many stable frames the median took
     reduced_accuracy: bool = False  # decided without a working reference source
     sequence: int = 0  # the frame sequence number it was decided on (for the door command)
-    drift_alert: bool = False  # the gate's recent passes average far from normal: check the gate (never changes the estimate)
+    drift_alert: bool = False  # recent passes average far from normal: check the gate (never changes an estimate)
 
     def to_json(self) -> str:
         d = asdict(self)

@@ -59,9 +59,9 @@ LEAVING = "leaving"
 
 FOLLOW_PX = 2.0  # a face may move this far (plus its recent motion) between frames and still be the same person
 STILL_PX = 3.0  # a face moving less than this per frame is nearly still (walking faces break up into fragments)
-SHRINK = 0.7
+SHRINK = 0.7  # after a decision, a main face narrower than this share of the decided one is the next person
 CHILL_FRAMES = 8  # a chilled nose in CHILL_COUNT of a person's last CHILL_FRAMES frames means "wait indoors" ...
-CHILL_COUNT = 2  # ... even in the frames between (the cue is missed in about one frame in seven)  # after a decision, a main face narrower than this share of the decided one is the next person
+CHILL_COUNT = 2  # ... even in the frames between (the cue is missed in about one frame in seven)
 
 Box = tuple[int, int, int, int]
 
