@@ -28,12 +28,12 @@ def login_page(lang: str, *, error_key: str | None = None, name: str = "", retry
     return f"""<!doctype html>
 <html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(t(lang, 'app_title'))}</title><link rel="stylesheet" href="/static/app.css"></head>
+<title>{escape(t(lang, 'app_title'))}</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/static/app.css"></head>
 <body class="login-body"><main class="login-box">
 <h1>{escape(t(lang, 'app_title'))}</h1>
 <form method="post" action="/login" autocomplete="on">
-<label>{escape(t(lang, 'login_user'))}<input name="username" id="username" value="{escape(name)}" required autofocus maxlength="64"></label>
-<label>{escape(t(lang, 'login_password'))}<input name="password" id="password" type="password" required maxlength="256"></label>
+<label>{escape(t(lang, 'login_user'))}<input name="username" id="username" autocomplete="username" value="{escape(name)}" required autofocus maxlength="64"></label>
+<label>{escape(t(lang, 'login_password'))}<input name="password" id="password" type="password" autocomplete="current-password" required maxlength="256"></label>
 {err}
 <button type="submit" id="login-submit">{escape(t(lang, 'login_submit'))}</button>
 </form>
@@ -77,7 +77,7 @@ def report_page(lang: str, report: dict) -> str:
         "%Y-%m-%d %H:%M")
     return f"""<!doctype html>
 <html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">
-<title>{escape(t(lang, 'rep_title'))} {escape(report['date'])}</title><link rel="stylesheet" href="/static/app.css"></head>
+<title>{escape(t(lang, 'rep_title'))} {escape(report['date'])}</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/static/app.css"></head>
 <body class="report-body"><main class="report">
 <p class="no-print"><a href="/#today">{escape(t(lang, 'back'))}</a> <button type="button" id="print-btn">{escape(t(lang, 'print'))}</button></p>
 <h1>{escape(t(lang, 'rep_title'))}: {escape(report['date'])}</h1>

@@ -511,8 +511,8 @@
       await api(`/api/alarms/${id}/dispose`, { body: { outcome, recheck_c: recheck === "" ? null : Number(recheck), note: f.note.value } });
       alarms.delete(id);
       renderAlarms();
+      await openAlarmDialog(id);
       $("#ad-msg").textContent = t("dispose_saved");
-      openAlarmDialog(id);
     } catch (err) { $("#ad-msg").textContent = err.message; }
   });
 
