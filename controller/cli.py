@@ -29,6 +29,7 @@ import numpy as np
 from sim.cli import add_record_command, add_sim_commands
 
 from . import __version__, broker_cli
+from .console import user_cli
 from .install_cli import add_installer_commands
 from .report_cli import add_commands as add_report_commands
 from .screening.cli import add_commands as add_screening_commands
@@ -116,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_screening_commands(commands)
     add_report_commands(commands)
     add_service_commands(commands)
+    user_cli.add_commands(commands)
     add_record_command(commands)
     add_sim_commands(commands)
     return parser
