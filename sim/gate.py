@@ -85,6 +85,15 @@ class VirtualGate:
             self.close()
             self._boot()
 
+    def power_cycle(self) -> None:
+        """Power off and on: the connection drops without a goodbye, the board boots afresh (a new
+        boot id, sequence numbers from 1, the door locked before anything else)."""
+        link = self.gate.link
+        if link is not None and link.client is not None and hasattr(link.client, "drop"):
+            link.client.drop()
+        self.reboots += 1
+        self._boot()
+
     def switch_scenario(self, scenario) -> None:
         """Carry on with another scenario from its start, without a reboot (the demo's gates cycle)."""
         self.scenario = scenario

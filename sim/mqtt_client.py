@@ -101,6 +101,16 @@ class PahoUmqttClient:
         self.sock = _Socket(self)
         return False
 
+    def drop(self) -> None:
+        """Lose the connection without a DISCONNECT, as a power cut does: the broker sends the last will."""
+        client, self._client = self._client, None
+        self._alive = False
+        if client is not None:
+            client.loop_stop()
+            sock = client.socket()
+            if sock is not None:
+                sock.close()
+
     def _live(self) -> mqtt.Client:
         if self._client is None or not self._alive:
             raise OSError(104, "connection lost")

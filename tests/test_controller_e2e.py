@@ -130,9 +130,10 @@ def test_cold_arrival_gets_a_retry(service, virtual_gates, mqtt_watch):
     watch = mqtt_watch("thermogate/+/result")
     service(["sim-1"])
     virtual_gates(1, "cold_arrival", seed=0)
-    results = _results_until(watch, "sim-1", lambda rs: any(r["decision"] == "RETRY" for r in rs), timeout=40)
+    results = _results_until(watch, "sim-1", lambda rs: any(r["reason"] == "wait_indoors" for r in rs), timeout=40)
     seen = [(r["decision"], r["reason"]) for r in results]
     assert ("RETRY", "wait_indoors") in seen, seen
+    assert seen.index(("RETRY", "wait_indoors")) <= 4, seen  # among the first people, not by luck late on
 
 
 def test_killed_controller_restarts_without_losing_or_repeating(tmp_path, mqtt_broker, virtual_gates,

@@ -14,6 +14,7 @@ track, decision) makes a second write of the same decision a no-op.
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import time
@@ -28,6 +29,8 @@ from ..store.snapshot import encode_snapshot
 from . import live as L
 
 log = logging.getLogger("thermogate.actions")
+
+UNSAVED_MAX = 100_000  # decisions kept in memory while the store refuses writes (days of a school's traffic)
 
 
 def decision_uid(gate: str, boot: int, d: Decision) -> str:
@@ -44,8 +47,13 @@ def result_payload(d: Decision, wall_time: float, screening_id: int | None, uid:
 
 
 class DecisionHandler:
-    def __init__(self, store, doors, publish, *, open_ms: int, metrics=None, live=None, alerts=None):
+    def __init__(self, store, doors, publish, *, open_ms: int, metrics=None, live=None, alerts=None,
+                 resolve_alert=None):
         self.store = store
+        self.resolve_alert = resolve_alert
+        # Decisions the store refused (full or read-only disk), oldest first, written as soon as it
+        # takes them again: a decision is never lost while the process lives.
+        self.unsaved: collections.deque[Screening] = collections.deque(maxlen=UNSAVED_MAX)
         self.doors = doors
         self.publish = publish
         self.open_ms = open_ms
@@ -66,10 +74,13 @@ class DecisionHandler:
                            estimate_c=d.estimate_c, face_c=d.face_c, distance_m=d.distance_m,
                            reduced_accuracy=d.reduced_accuracy, boot=boot, sequence=d.sequence, snapshot=snapshot)
         screening_id = None
-        try:
-            screening_id = self.store.record_screening(record)
-        except Exception as exc:  # a full or read-only disk: keep screening, shut doors, tell a person
-            self._store_failed("record_screening", exc, gate)
+        if not self.unsaved:  # in order: nothing jumps the queue of decisions waiting for the store
+            try:
+                screening_id = self.store.record_screening(record)
+            except Exception as exc:  # a full or read-only disk: keep screening, shut doors, tell a person
+                self._store_failed("record_screening", exc, gate)
+        if screening_id is None:
+            self.unsaved.append(record)
         worker.last_decision = d
         alarm_id = None
         try:
@@ -108,6 +119,25 @@ class DecisionHandler:
             self.live.publish(L.DECISION, event)
             if d.decision == D.FEVER:
                 self.live.publish(L.ALARM, {**event, "alarm_id": alarm_id})
+
+    def flush_unsaved(self) -> int:
+        """Write the decisions the store refused earlier, oldest first; returns how many went in."""
+        written = 0
+        while self.unsaved:
+            record = self.unsaved[0]
+            try:
+                screening_id = self.store.record_screening(record)
+                if record.decision == D.FEVER:
+                    self.store.open_alarm(screening_id, record.gate, record.time)
+            except Exception:
+                return written
+            self.unsaved.popleft()
+            written += 1
+        if written:
+            log.warning("decisions written after the store recovered", extra={"count": written})
+            if self.resolve_alert is not None:
+                self.resolve_alert(None, "store_failed")
+        return written
 
     def _store_failed(self, operation: str, exc: Exception, gate: str) -> None:
         log.error("store write failed", extra={"operation": operation, "gate": gate, "error": repr(exc)[:300]})

@@ -14,6 +14,8 @@ queue_frames = 64              # per gate: older frames are dropped beyond this,
 dir = "site"                   # the gate registry (thermogate gate add): ids, lenses, HMAC keys
 timezone = "Asia/Shanghai"     # the school's day, for daily reports
 simulated_gates = []           # ids whose keys are the simulator's own (demo and tests only)
+serve = []                     # this instance's share of the gates (ids or patterns like "north-*");
+                               # empty: all of them (docs/scaling.md)
 
 [store]
 url = "thermogate.db"          # a SQLite file, or postgresql://user@host/db
@@ -94,6 +96,7 @@ class ControllerConfig:
     site_dir: Path = Path("site")
     timezone: str = "Asia/Shanghai"
     simulated_gates: tuple[str, ...] = ()
+    serve: tuple[str, ...] = ()  # gate ids or fnmatch patterns this instance serves; () = every gate
     store_url: str = "thermogate.db"
     retention_days: int = 30
     doors: DoorConfig = field(default_factory=DoorConfig)
@@ -182,7 +185,7 @@ def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
         queue_frames=_take(m, "queue_frames", int, "mqtt", 64, lambda v: 4 <= v <= 4096, "must be 4..4096"),
         tls_ca=str(base / tls_ca) if tls_ca else "")
 
-    s = _table(doc, "site", where, {"dir", "timezone", "simulated_gates"})
+    s = _table(doc, "site", where, {"dir", "timezone", "simulated_gates", "serve"})
     timezone = _take(s, "timezone", str, "site", "Asia/Shanghai")
     try:
         zoneinfo.ZoneInfo(timezone)
@@ -194,6 +197,10 @@ def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
         if not isinstance(gate_id, str) or not valid_gate_id(gate_id):
             raise ConfigError(f"{where}site.simulated_gates: {gate_id!r} is not a gate id")
     site_dir = base / _take(s, "dir", str, "site", "site")
+    serve = _take(s, "serve", list, "site", [])
+    for pattern in serve:
+        if not isinstance(pattern, str) or not pattern or not all(ch.isalnum() or ch in "-*?[]" for ch in pattern):
+            raise ConfigError(f"{where}site.serve: {pattern!r} is not a gate id or pattern such as \"north-*\"")
 
     st = _table(doc, "store", where, {"url", "retention_days"})
     url = _take(st, "url", str, "store", "thermogate.db", lambda v: bool(v), "must not be empty")
@@ -231,7 +238,7 @@ def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
             raise ConfigError(f"{where}gates.{gate_id}: only a [gates.{gate_id}.screening] table may go here")
         gate_screening[gate_id] = table.get("screening", {})
     config = ControllerConfig(path=path, mqtt=mqtt, site_dir=site_dir, timezone=timezone,
-                              simulated_gates=tuple(simulated), store_url=url, retention_days=retention,
+                              simulated_gates=tuple(simulated), serve=tuple(serve), store_url=url, retention_days=retention,
                               doors=doors, http=http, home_assistant=ha_enabled, home_assistant_prefix=ha_prefix,
                               screening=screening, screening_table=screening_table,
                               gate_screening=gate_screening)

@@ -42,8 +42,9 @@ MAX_JSON = 1024
 class Dispatcher:
     def __init__(self, mqtt_config: MqttConfig, workers: dict, *, on_decisions: Callable, on_eeprom: Callable,
                  on_status: Callable, on_ack: Callable, on_tick: Callable, on_frame: Callable | None = None,
-                 on_connect: Callable | None = None, metrics=None, tick_s: float = 0.25):
+                 on_connect: Callable | None = None, metrics=None, tick_s: float = 0.25, partial: bool = False):
         self.config = mqtt_config
+        self.partial = partial  # serving a share of the site's gates: subscribe to theirs only
         self.workers = workers  # gate id -> GateWorker
         self.on_decisions = on_decisions  # (worker, [Decision], arrived monotonic)
         self.on_eeprom = on_eeprom  # (worker, rebuilt: bool)
@@ -92,7 +93,7 @@ class Dispatcher:
             log.error("broker refused the connection", extra={"reason": str(reason_code)})
             return
         self.connections += 1
-        client.subscribe(SUBSCRIPTIONS)
+        client.subscribe(self.subscriptions())
         self.connected.set()
         if self.on_connected is not None:
             self.on_connected()
@@ -100,6 +101,14 @@ class Dispatcher:
             self.metrics.mqtt_connected.set(1)
         log.info("connected to the broker", extra={"host": self.config.host, "port": self.config.port,
                                                    "connections": self.connections})
+
+    def subscriptions(self) -> list[tuple[str, int]]:
+        """Every gate's topics by wildcard, or, for an instance serving a share of the gates
+        (``[site] serve``), each of its gates' own topics, so the broker sends it nothing else."""
+        if not self.partial:
+            return SUBSCRIPTIONS
+        return [(f"{TOPIC_ROOT}/{g}/{kind}", qos) for g in sorted(self.workers)
+                for kind, qos in (("frame", 0), ("eeprom", 1), ("status", 1), ("ack", 1))]
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
         self.connected.clear()

@@ -31,7 +31,7 @@ COUNTER_BLOCK = 256
 class Pending:
     action: DoorAction
     sent_monotonic: float
-    action_id: int
+    action_id: int | None
 
 
 class DoorCommander:
@@ -66,7 +66,13 @@ class DoorCommander:
             command = C.sign_command(info.key, gate_id, boot_id, counter, action, arg, sequence)
             record = DoorAction(gate=gate_id, time=time.time(), action=action, arg=arg, counter=counter,
                                 cause=cause, screening_id=screening_id, user=user, reason=reason)
-            action_id = self.store.record_door_action(record)
+            try:
+                action_id = self.store.record_door_action(record)
+            except Exception:
+                if action != "indicate":
+                    raise  # no door moves without its record
+                action_id = None  # the alarm light and buzzer must work even when the disk is full
+                log.error("indicator command not recorded", extra={"gate": gate_id, "arg": arg})
             self._pending[(gate_id, counter)] = Pending(record, time.monotonic(), action_id)
         self.publish(topic(gate_id, "cmd"), command.payload(), 1)
         if self.metrics is not None:
@@ -91,7 +97,11 @@ class DoorCommander:
                 log.warning("refusal of an unknown command", extra={"gate": ack.gate_id, "reason": ack.reason,
                                                                     "counter": ack.counter})
             return
-        self.store.record_door_ack(ack.gate_id, ack.counter, ack.ok, ack.reason, ack.applied_ms, time.time())
+        if pending.action_id is not None:
+            try:
+                self.store.record_door_ack(ack.gate_id, ack.counter, ack.ok, ack.reason, ack.applied_ms, time.time())
+            except Exception as exc:
+                log.error("ack not recorded", extra={"gate": ack.gate_id, "error": repr(exc)[:200]})
         if self.live is not None:
             self.live.publish("door", {"gate": ack.gate_id, "action": pending.action.action, "ok": ack.ok,
                                        "reason": ack.reason, "applied_ms": ack.applied_ms,

@@ -33,6 +33,8 @@ from .registry import GateInfo
 log = logging.getLogger("thermogate.gate")
 
 BOARD_WRAP_MS = 1 << 30  # the gate's millisecond clock wraps here (docs/protocol.md)
+MAX_FRAME_STEP_MS = 60_000  # more than this between two frames of one boot is a clock jump
+NOMINAL_STEP_MS = 125  # one subpage at 8 Hz
 
 
 class GateWorker:
@@ -47,7 +49,7 @@ class GateWorker:
         self.boot_id: int | None = None
         self.last_sequence = 0
         self.last_board_ms = 0
-        self._wraps = 0
+        self._time_ms = 0  # the pipeline's clock: the gate's, unwrapped, with jumps taken out
         self.frames = 0
         self.lost_frames = 0  # sequence gaps
         self.dropped_frames = 0  # dropped by the dispatcher's queue
@@ -55,6 +57,7 @@ class GateWorker:
         self.status: GateStatus | None = None
         self.online = False
         self.last_frame_at: float | None = None  # time.time() of the latest frame
+        self.last_frame_monotonic: float | None = None
         self.last_decision: Decision | None = None
         self.resume_until: float | None = None  # after a controller restart: see Service._resume_guard
         self.resume_track: int | None = None
@@ -101,7 +104,8 @@ class GateWorker:
             self.refuse(exc.reason, str(exc))
             return []
         self.frames += 1
-        self.last_frame_at = time.time()
+        self.last_frame_at = time.time()  # for display
+        self.last_frame_monotonic = time.monotonic()  # for liveness: immune to wall-clock jumps
         if self.metrics is not None:
             self.metrics.frames.labels(gate=self.id).inc()
         if self.pipeline is None:
@@ -114,7 +118,7 @@ class GateWorker:
             self.boot_id = message.boot_id
             self.last_sequence = message.sequence - 1
             self.last_board_ms = message.board_ms
-            self._wraps = 0
+            self._time_ms = message.board_ms
         elif message.sequence <= self.last_sequence:
             self.refuse("out_of_order", f"sequence {message.sequence} after {self.last_sequence}")
             return []
@@ -124,11 +128,15 @@ class GateWorker:
             if self.metrics is not None:
                 self.metrics.frames_dropped.labels(gate=self.id, where="sequence").inc(gap)
         self.last_sequence = message.sequence
-        if message.board_ms < self.last_board_ms:
-            self._wraps += 1
+        step_ms = (message.board_ms - self.last_board_ms) % BOARD_WRAP_MS  # across the 2^30 wrap too
+        if step_ms > MAX_FRAME_STEP_MS:
+            # The gate's clock jumped (forwards, or backwards, which looks like a huge step): the
+            # pipeline's clock goes on by one nominal frame instead, so its timings stay sane.
+            self.refuse("clock_jump", f"board clock moved {message.board_ms - self.last_board_ms} ms in one frame")
+            step_ms = NOMINAL_STEP_MS
         self.last_board_ms = message.board_ms
-        time_s = (self._wraps * BOARD_WRAP_MS + message.board_ms) / 1000.0
-        return self.pipeline.push(message.words, time_s, message.sequence)
+        self._time_ms += step_ms
+        return self.pipeline.push(message.words, self._time_ms / 1000.0, message.sequence)
 
     def on_status(self, payload: bytes) -> tuple[bool, bool] | None:
         """A status or last will; (was online, is online), or None if refused."""

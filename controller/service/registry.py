@@ -9,6 +9,7 @@ counted and ignored.
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 
 from .. import gates as site_registry
@@ -52,4 +53,8 @@ def load_gates(config: ControllerConfig) -> dict[str, GateInfo]:
                 config.screening_table.get("variant", "55")
             gates[gate_id] = GateInfo(gate_id, simulator_key(gate_id), str(variant), f"simulated {gate_id}",
                                       "simulator", simulated=True)
+    if config.serve:
+        gates = {g: info for g, info in gates.items() if any(fnmatch.fnmatchcase(g, p) for p in config.serve)}
+        if not gates:
+            raise ConfigError(f"site.serve {list(config.serve)} matches none of the site's gates")
     return gates

@@ -95,13 +95,13 @@ class ControllerService:
         self.dispatcher = Dispatcher(config.mqtt, self.workers, on_decisions=self._on_decisions,
                                      on_eeprom=self._on_eeprom, on_status=self._on_status, on_ack=self._on_ack,
                                      on_tick=self._tick, on_frame=self._on_frame, on_connect=self._on_connect,
-                                     metrics=self.metrics)
+                                     metrics=self.metrics, partial=bool(config.serve))
         self.doors = DoorCommander(self.store, self.dispatcher.publish, self.gates,
                                    ack_timeout_s=config.doors.ack_timeout_s, alerts=self.alerts.raise_,
                                    metrics=self.metrics, live=self.live)
         self.decisions = DecisionHandler(self.store, self.doors, self.dispatcher.publish,
                                          open_ms=config.doors.open_ms, metrics=self.metrics, live=self.live,
-                                         alerts=self.alerts.raise_)
+                                         alerts=self.alerts.raise_, resolve_alert=self.alerts.resolve)
         self.held = 0  # decisions held back after a restart (see _resume_guard)
         self._last_purge = 0.0
         self._http_enabled = http
@@ -230,12 +230,15 @@ class ControllerService:
 
     def _tick(self) -> None:
         self.doors.check_timeouts()
-        now = time.time()
+        self.decisions.flush_unsaved()
+        mono = time.monotonic()
         for worker in self.workers.values():
-            if worker.online and worker.last_frame_at is not None and now - worker.last_frame_at > NO_FRAMES_S:
+            last = worker.last_frame_monotonic
+            if worker.online and last is not None and mono - last > NO_FRAMES_S:
                 self.alerts.raise_(worker.id, "no_frames", f"no frame for more than {NO_FRAMES_S:g} s")
-            elif worker.last_frame_at is not None and now - worker.last_frame_at <= NO_FRAMES_S:
+            elif last is not None and mono - last <= NO_FRAMES_S:
                 self.alerts.resolve(worker.id, "no_frames")
+        now = time.time()
         if now - self._last_purge > PURGE_EVERY_S:
             self._last_purge = now
             try:
@@ -323,10 +326,13 @@ class ControllerService:
 
     # -- what the HTTP side shows ----------------------------------------------------
 
+    def _gates_online(self) -> int:
+        mono = time.monotonic()
+        return sum(1 for w in self.workers.values()
+                   if w.last_frame_monotonic is not None and mono - w.last_frame_monotonic <= NO_FRAMES_S)
+
     def refresh_gauges(self) -> None:
-        now = time.time()
-        online = sum(1 for w in self.workers.values()
-                     if w.last_frame_at is not None and now - w.last_frame_at <= NO_FRAMES_S)
+        online = self._gates_online()
         self.metrics.gates_online.set(online)
         self.metrics.backlog.set(self.dispatcher.backlog)
         self.metrics.alerts_open.set(self.alerts.count)
@@ -340,11 +346,10 @@ class ControllerService:
             store_ok = False
         now = time.time()
         return {
-            "status": "ok" if mqtt_ok and store_ok else "degraded",
+            "status": "ok" if mqtt_ok and store_ok and not self.decisions.unsaved else "degraded",
             "mqtt_connected": mqtt_ok, "store_ok": store_ok, "uptime_s": round(now - self.started_at, 1),
             "gates": len(self.workers),
-            "gates_online": sum(1 for w in self.workers.values()
-                                if w.last_frame_at is not None and now - w.last_frame_at <= NO_FRAMES_S),
+            "gates_online": self._gates_online(), "unsaved_decisions": len(self.decisions.unsaved),
             "frame_backlog": self.dispatcher.backlog, "alerts_open": self.alerts.count,
             "unknown_gate_messages": self.dispatcher.unknown_gate,
         }
