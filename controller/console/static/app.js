@@ -136,9 +136,8 @@
     if (s < 3600) return t("age_min", { n: Math.floor(s / 60) });
     return t("age_h", { n: Math.floor(s / 3600) });
   }
-  function clockTime(unix) {
-    const d = new Date(unix * 1000);
-    return d.toTimeString().slice(0, 8);
+  function clockTime(unix) { // the school's clock, whatever the browser's time zone
+    return new Date(unix * 1000).toLocaleTimeString("en-GB", { timeZone: ME ? ME.timezone : undefined, hour12: false });
   }
   function el(tag, attrs, text) {
     const e = document.createElement(tag);
@@ -185,7 +184,8 @@
   const gates = new Map(); // id -> {summary, tile, frame, dirty, lastFrameAt (server s), range}
   let serverOffset = 0; // server time - client time, seconds
   const nowServer = () => Date.now() / 1000 + serverOffset;
-  const STATS = window.tgStats = { frames: 0, drawn: 0, lag: [], recvLag: [], alarmShown: {} };
+  // Figures for the benchmark and the tests: frames received and drawn, lags in ms, faces in view.
+  const STATS = window.tgStats = { frames: 0, drawn: 0, lag: [], recvLag: [], alarmShown: {}, faces: {} };
   const LIVE_S = 10; // a gate silent this long is shown as without frames
 
   function stateText(state) { return t("state_" + state); }
@@ -300,6 +300,7 @@
     }
     paintThermal($("canvas", g.tile), temps, g.range[0], g.range[1], header.face_box, label);
     STATS.drawn++;
+    STATS.faces[g.id] = !!header.face_box;
     push(STATS.lag, Date.now() - (header.time || header.sent) * 1000);
   }
 
