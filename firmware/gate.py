@@ -142,7 +142,7 @@ class Gate:
     def on_message(self, topic, msg):
         try:
             cmd = json.loads(msg)
-        except (ValueError, TypeError, UnicodeError):
+        except Exception:  # not JSON, or too deep or too big to parse (RecursionError, MemoryError)
             cmd = None
         reason, counter = self.guard.check(cmd)
         act, applied = "", 0

@@ -14,7 +14,7 @@ def json_object(payload: bytes, what: str) -> dict:
         raise ProtocolError("too_large", f"{what} of {len(payload)} bytes, limit {MAX_JSON_BYTES}")
     try:
         data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
         raise ProtocolError("json", f"{what} is not JSON ({exc})") from None
     if not isinstance(data, dict):
         raise ProtocolError("schema", f"{what} must be a JSON object")

@@ -49,11 +49,13 @@ def decode_status(payload: bytes) -> GateStatus:
     refused = _field(d, "cmd_refused", (dict,), "status")
     if any(k not in REFUSALS or not isinstance(v, int) for k, v in refused.items()):
         raise ProtocolError("schema", f"status.cmd_refused is {refused!r}")
+    rates = {k: _field(d, k, (int, float), "status") for k in ("fps", "refresh_hz")}
+    if not all(0 <= v <= 1000 for v in rates.values()):  # also NaN (strict JSON downstream) and ints past float
+        raise ProtocolError("schema", f"status rates are {rates!r}")
     relay = _field(d, "relay", (str,), "status")
     if relay not in ("open", "locked"):
         raise ProtocolError("schema", f"status.relay is {relay!r}")
     return GateStatus(gate_id=gate, online=True, boot_id=boot, firmware=_field(d, "fw", (str,), "status"),
-                      fps=float(_field(d, "fps", (int, float), "status")),
-                      refresh_hz=float(_field(d, "refresh_hz", (int, float), "status")),
+                      fps=float(rates["fps"]), refresh_hz=float(rates["refresh_hz"]),
                       sensor_ok=_field(d, "sensor_ok", (bool,), "status"), relay=relay, cmd_refused=refused,
                       **values)

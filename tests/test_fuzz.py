@@ -1,0 +1,606 @@
+"""Hostile input: property-based tests of every decoder and input surface (docs/fuzzing.md).
+
+Each property feeds generated input -- random bytes, valid messages with one
+thing wrong, deep-valid messages with arbitrary content -- to the real code and
+checks three things: nothing raises but the surface's own error, nothing opens
+a door that a correctly signed, fresh, never-seen command did not ask for, and
+every refusal shows up in the counter the operators see.
+
+``make test`` runs each property with a small budget. ``bench/fuzz.py``
+(``make fuzz``) runs the same functions with THERMOGATE_FUZZ_SCALE set, over
+100,000 generated inputs in all, and prints ``TALLY``: inputs tried and
+rejections counted, by surface and reason.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import hmac
+import json
+import math
+import os
+import string
+import struct
+import tempfile
+import zlib
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from controller.protocol import ProtocolError, decode_ack, decode_status, sign_command
+from controller.protocol import binary as B
+from controller.protocol.commands import REFUSALS, mac_message
+from controller.screening import config as screening_config
+from controller.screening.decision import DECISIONS, Decision
+from controller.sensor import Calibration, control_word, random_eeprom
+
+REPO = Path(__file__).resolve().parent.parent
+
+# --------------------------------------------------------------------------- budgets and the tally
+
+SCALE = float(os.environ.get("THERMOGATE_FUZZ_SCALE", "0") or 0)
+
+
+def budget(short: int, full: int):
+    """``short`` examples in ``make test``; ``full`` x THERMOGATE_FUZZ_SCALE in ``make fuzz``."""
+    n = max(1, round(full * SCALE)) if SCALE > 0 else short
+    return settings(max_examples=n, deadline=None, print_blob=True,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                           HealthCheck.filter_too_much])
+
+
+class Tally:
+    """Inputs tried and what became of them, by surface: "accepted" or the reason it was refused."""
+
+    def __init__(self):
+        self.counts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+
+    def add(self, surface: str, outcome: str) -> None:
+        self.counts[surface][outcome] += 1
+
+    def total(self) -> int:
+        return sum(sum(c.values()) for c in self.counts.values())
+
+
+TALLY = Tally()
+
+# --------------------------------------------------------------------------- shared material
+
+JSON_SCALARS = (st.none() | st.booleans() | st.integers() | st.integers(-2**70, 2**70)
+                | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=24))
+JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=4)
+                           | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
+
+
+def deep_nesting(n: int) -> bytes:
+    return b"[" * n + b"]" * n
+
+
+@st.composite
+def mutated_bytes(draw, base: bytes, max_extra: int = 64) -> bytes:
+    """``base`` with a few bytes flipped, cut, inserted or appended."""
+    data = bytearray(base)
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["flip", "set", "truncate", "insert", "delete", "append"]))
+        if op in ("flip", "set") and data:
+            i = draw(st.integers(0, len(data) - 1))
+            data[i] = data[i] ^ (1 << draw(st.integers(0, 7))) if op == "flip" else draw(st.integers(0, 255))
+        elif op == "truncate":
+            data = data[:draw(st.integers(0, len(data)))]
+        elif op == "insert":
+            i = draw(st.integers(0, len(data)))
+            data[i:i] = draw(st.binary(min_size=1, max_size=8))
+        elif op == "delete" and data:
+            i = draw(st.integers(0, len(data) - 1))
+            del data[i:i + draw(st.integers(1, 8))]
+        elif op == "append":
+            data += draw(st.binary(min_size=1, max_size=max_extra))
+    return bytes(data)
+
+
+class Sensor:
+    """One plausible sensor: its EEPROM, its calibration and a few subpages of a person in front of it."""
+
+    _cache: "Sensor | None" = None
+
+    def __init__(self):
+        self.eeprom = random_eeprom(np.random.default_rng(7))
+        self.cal = Calibration.from_eeprom(self.eeprom)
+        control = control_word(chess=True, refresh_hz=8.0)
+        self.frames = []
+        for face in (None, 34.5, 36.0, 38.5):
+            scene = np.full((24, 32), 23.0)
+            if face is not None:
+                scene[5:17, 11:21] = face
+            for subpage in (0, 1):
+                self.frames.append(self.cal.raw_from_to(scene, 24.0, 3.3, subpage, control))
+
+    @classmethod
+    def get(cls) -> "Sensor":
+        if cls._cache is None:
+            cls._cache = Sensor()
+        return cls._cache
+
+
+U32 = st.integers(0, 0xFFFFFFFF)
+BOOTS = st.sampled_from([1, 2, 0xDEADBEEF]) | U32
+SEQUENCES = st.integers(0, 40) | U32
+
+
+@st.composite
+def frame_words(draw) -> np.ndarray:
+    """A subpage a sensor could send, sometimes with some of its words replaced by anything."""
+    words = draw(st.sampled_from(Sensor.get().frames)).copy()
+    if draw(st.booleans()):
+        for _ in range(draw(st.integers(1, 6))):
+            index = draw(st.sampled_from([768, 776, 778, 800, 808, 810, 832, 833]) | st.integers(0, 833))
+            words[index] = draw(st.integers(0, 0xFFFF))
+    return words
+
+
+@st.composite
+def frame_payloads(draw) -> bytes:
+    """Bytes on a gate's frame topic: valid (with any content), broken in one place, or anything."""
+    kind = draw(st.sampled_from(["valid", "valid", "header", "mutated", "bytes"]))
+    if kind == "bytes":
+        return draw(st.binary(max_size=B.FRAME_BYTES + 16) | st.just(b"\0" * B.FRAME_BYTES))
+    words = draw(frame_words())
+    if kind == "header":  # any header, a correct CRC: the checks after the CRC must hold too
+        header = B.HEADER.pack(draw(st.sampled_from([B.MAGIC, b"GT", b"\0\0"])),
+                               draw(st.sampled_from([B.KIND_FRAME, B.KIND_EEPROM]) | st.integers(0, 255)),
+                               draw(st.sampled_from([B.VERSION]) | st.integers(0, 255)), draw(U32), draw(U32),
+                               draw(U32), draw(st.sampled_from([834, 832]) | st.integers(0, 0xFFFF)),
+                               draw(st.integers(0, 0xFFFF)))
+        body = header + words.astype(">u2").tobytes()
+        return body + struct.pack(">I", zlib.crc32(body))
+    board_ms = draw(st.integers(0, 4000) | U32)
+    payload = B.encode_frame(words, draw(BOOTS), draw(SEQUENCES), board_ms, draw(st.integers(0, 0xFFFF)))
+    return payload if kind == "valid" else draw(mutated_bytes(payload))
+
+
+@st.composite
+def eeprom_payloads(draw) -> bytes:
+    """Bytes on a gate's eeprom topic: a real EEPROM, one with arbitrary words, broken framing, anything."""
+    kind = draw(st.sampled_from(["valid", "words", "words", "mutated", "bytes"]))
+    if kind == "bytes":
+        return draw(st.binary(max_size=B.EEPROM_BYTES + 16))
+    words = Sensor.get().eeprom.copy() if draw(st.booleans()) else random_eeprom(
+        np.random.default_rng(draw(st.integers(0, 2**32 - 1))))
+    if kind == "words":
+        for _ in range(draw(st.integers(1, 12))):
+            words[draw(st.integers(0, 0x3F) | st.integers(0, 831))] = draw(st.integers(0, 0xFFFF))
+    payload = B.encode_eeprom(words, draw(BOOTS))
+    return draw(mutated_bytes(payload)) if kind == "mutated" else payload
+
+
+FRAME_REASONS = {"type", "length", "magic", "kind", "version", "crc", "subpage", "sequence"}
+
+# --------------------------------------------------------------------------- 1. binary decoders
+
+
+@budget(300, 30000)
+@given(frame_payloads())
+@example(b"")
+@example(b"TG" + b"\0" * (B.FRAME_BYTES - 2))
+def test_frame_decoder_accepts_only_exact_frames(payload):
+    try:
+        message = B.decode_frame(payload)
+    except ProtocolError as exc:
+        assert exc.reason in FRAME_REASONS, exc
+        TALLY.add("frame decoder", exc.reason)
+        return
+    TALLY.add("frame decoder", "accepted")
+    # Whatever it accepts is exactly what a gate would have sent for that content.
+    assert B.encode_frame(message.words, message.boot_id, message.sequence, message.board_ms,
+                          message.flags) == payload
+    assert message.subpage in (0, 1) and message.sequence >= 1
+
+
+@budget(100, 10000)
+@given(eeprom_payloads())
+def test_eeprom_decoder_accepts_only_exact_dumps(payload):
+    try:
+        message = B.decode_eeprom(payload)
+    except ProtocolError as exc:
+        assert exc.reason in FRAME_REASONS, exc
+        TALLY.add("eeprom decoder", exc.reason)
+        return
+    TALLY.add("eeprom decoder", "accepted")
+    assert B.encode_eeprom(message.words, message.boot_id) == payload
+
+
+@budget(50, 2000)
+@given(st.one_of(st.text(), st.integers(), st.none(), st.lists(st.integers(0, 255)), st.floats()))
+def test_binary_decoders_refuse_what_is_not_bytes(value):
+    for decode in (B.decode_frame, B.decode_eeprom):
+        with pytest.raises(ProtocolError) as refused:
+            decode(value)
+        assert refused.value.reason == "type"
+        TALLY.add("frame decoder" if decode is B.decode_frame else "eeprom decoder", "type")
+
+
+# --------------------------------------------------------------------------- 2. the gate worker
+
+
+def new_worker(gate_id: str = "fuzz-1"):
+    from controller.screening.config import ScreeningConfig
+    from controller.service.gate_worker import GateWorker
+    from controller.service.registry import GateInfo
+
+    return GateWorker(GateInfo(gate_id, bytes(32)), ScreeningConfig(warmup_s=0.0))
+
+
+ANOMALIES = {"clock_jump"}  # counted by the worker, but the frame is still used
+
+
+def expected_frame_refusal(worker, payload) -> str | None:
+    """What the worker must count this frame as, from what it knew before it (None: taken)."""
+    try:
+        message = B.decode_frame(payload)
+    except ProtocolError as exc:
+        return exc.reason
+    if worker.pipeline is None:
+        return "no_eeprom"
+    if message.boot_id == worker.boot_id and message.sequence <= worker.last_sequence:
+        return "out_of_order"
+    return None
+
+
+def feed(worker, kind: str, payload: bytes, surface: str):
+    """One message to the worker; checks that it did not raise and that a refusal was counted once."""
+    before = sum(worker.errors.values())
+    counted = collections.Counter(worker.errors)
+    if kind == "eeprom":
+        old = worker.pipeline
+        try:
+            B.decode_eeprom(payload)
+            decodable = True
+        except ProtocolError:
+            decodable = False
+        rebuilt = worker.on_eeprom(payload)
+        refused = sum(worker.errors.values()) - before
+        assert refused in (0, 1)
+        if rebuilt:
+            assert refused == 0 and worker.pipeline is not old and decodable
+            TALLY.add(surface, "accepted (eeprom)")
+        elif refused:
+            (reason,) = (worker.errors - counted).keys()
+            TALLY.add(surface, "eeprom " + reason)
+        else:  # the same EEPROM again
+            assert decodable and worker.pipeline is old and old is not None
+            TALLY.add(surface, "accepted (same eeprom again)")
+        return []
+    expected = expected_frame_refusal(worker, payload)
+    pipeline = worker.pipeline
+    errors = pipeline.frame_errors if pipeline is not None else 0
+    decisions = worker.on_frame(payload)
+    if expected is not None:
+        assert decisions == [] and sum(worker.errors.values()) == before + 1 and worker.errors[expected] >= 1
+        TALLY.add(surface, expected)
+        return []
+    noted = worker.errors - counted  # taken, with an anomaly counted on the way
+    assert set(noted) <= ANOMALIES and sum(noted.values()) <= 1, dict(noted)
+    for d in decisions:
+        assert isinstance(d, Decision) and d.decision in DECISIONS
+    if worker.pipeline is pipeline and pipeline.frame_errors > errors:
+        TALLY.add(surface, "sensor data refused (pipeline.frame_errors)")
+    else:
+        TALLY.add(surface, "accepted" if not noted else f"accepted, {next(iter(noted))} counted")
+    return decisions
+
+
+@budget(60, 3000)
+@given(st.lists(st.tuples(st.sampled_from(["frame", "frame", "frame", "eeprom"]), st.data()), min_size=1,
+                max_size=14))
+def test_gate_worker_never_raises_and_counts_every_refusal(steps):
+    worker = new_worker()
+    if steps[0][0] == "frame":  # most runs start from the gate's real EEPROM
+        assert worker.on_eeprom(B.encode_eeprom(Sensor.get().eeprom, 1))
+    for kind, data in steps:
+        payload = data.draw(eeprom_payloads() if kind == "eeprom" else frame_payloads())
+        feed(worker, kind, payload, "gate worker")
+    summary = worker.summary()
+    json.dumps(summary, allow_nan=False)  # what the console and /api/gates serialise
+
+
+@budget(40, 1500)
+@given(st.lists(st.tuples(BOOTS, st.integers(1, 12), frame_words()), min_size=1, max_size=24))
+def test_gate_worker_with_valid_framing_and_any_content(frames):
+    """Every frame well-formed on the wire, so all of them reach the sensor maths and the tracker."""
+    worker = new_worker()
+    assert worker.on_eeprom(B.encode_eeprom(Sensor.get().eeprom, 1))
+    for i, (boot, sequence, words) in enumerate(frames):
+        feed(worker, "frame", B.encode_frame(words, boot, sequence, 125 * i), "gate worker (valid framing)")
+
+
+# --------------------------------------------------------------------------- 3. commands, at the gate
+
+KEY = bytes(range(32))
+GATE = "north-1"
+
+
+@pytest.fixture(scope="module")
+def firmware():
+    """The firmware's own modules under CPython, on the fake hardware of sim/hardware."""
+    from firmware_env import firmware_modules
+
+    with firmware_modules() as fw:
+        yield fw
+
+
+class GateRig:
+    """One freshly booted gate on fake hardware, and what is known of it from the wire."""
+
+    def __init__(self, fw, boot_bits: int):
+        from firmware_env import config_dict
+
+        self.fw = fw
+        self.clock = fw.fakeclock.FakeClock(start=1000)
+        fw.machine.clock = self.clock
+        fw.machine.devices.clear()
+        fw.machine.Pin.pins.clear()
+        fw.umqtt_simple.broker.__init__()
+        self.broker = fw.umqtt_simple.broker
+        sensor = Sensor.get()
+        self.sensor = fw.fake_mlx90640.FakeMLX90640([int(w) for w in sensor.eeprom])
+        fw.machine.devices[0x33] = self.sensor
+        wlan = fw.network.WLAN()
+        wlan.up = True
+        self.cfg = fw.config.Config(config_dict(GATE, KEY.hex()))
+        self.gate = fw.app.build(self.cfg, clock=self.clock, wlan=wlan, random_bits=lambda n: boot_bits % (1 << n),
+                                 reboot=lambda: None, heap_free=lambda: 90000)
+        self.relay = fw.machine.Pin.pins[self.cfg.pin_relay]
+        self.open_level = 1 if self.cfg.relay_active_high else 0
+        self.gate.start_sensor()
+        self.run(100)
+        self.sent: dict[int, int] = {}  # frame sequence -> board ms, from the frames on the wire
+        self.spent = 0  # the highest counter the gate has seen on an authentic command for its boot
+        self.acks: collections.Counter = collections.Counter()
+        self.history: list[bytes] = []
+
+    def run(self, ms: int, step_ms: int = 10) -> None:
+        for _ in range(ms // step_ms):
+            self.gate.step()
+            self.clock.advance(step_ms)
+
+    def frame(self, subpage: int) -> None:
+        self.sensor.load([int(w) for w in Sensor.get().frames[subpage]])
+        self.run(130)
+        for payload in self.broker.take(f"thermogate/{GATE}/frame".encode()):
+            message = B.decode_frame(payload)
+            self.sent[message.sequence] = message.board_ms
+
+    def openings(self) -> int:
+        return sum(1 for _, v in self.relay.history if v == self.open_level)
+
+    def sign(self, action: str, arg: int, *, counter=None, sequence=None, key=KEY, boot=None, gate=GATE) -> bytes:
+        counter = self.spent + 1 if counter is None else counter
+        sequence = max(self.sent, default=0) if sequence is None else sequence
+        boot = self.gate.boot_id if boot is None else boot
+        return sign_command(key, gate, boot, counter, action, arg, sequence).payload()
+
+    def verdict(self, raw: bytes) -> bool:
+        """May this command act? Decided here from the protocol alone (docs/protocol.md, "Commands"),
+        with the controller's HMAC, the frames seen on the wire and the counters spent so far."""
+        try:
+            cmd = json.loads(raw)
+        except (ValueError, RecursionError):
+            return False
+        if type(cmd) is not dict or cmd.get("v") != 1:
+            return False
+        gate, boot, ctr, act, arg, seq, tag = (cmd.get(k) for k in ("gate", "boot", "ctr", "act", "arg", "seq", "tag"))
+        ints = (boot, 0xFFFFFFFF), (ctr, 2**53 - 1), (arg, 0x7FFFFFFF), (seq, 0xFFFFFFFF)
+        if not (type(gate) is str and type(act) is str and len(act) <= 16 and type(tag) is str
+                and all(type(v) is int and 0 <= v <= hi for v, hi in ints) and ctr >= 1):
+            return False
+        if gate != GATE or not hmac.compare_digest(
+                tag.encode(), hmac.new(KEY, mac_message(gate, boot, ctr, act, arg, seq), hashlib.sha256)
+                .hexdigest().encode()):
+            return False
+        if boot != self.gate.boot_id or ctr <= self.spent:
+            return False
+        self.spent = ctr  # authentic and new: spent, whatever else is wrong with it
+        latest = max(self.sent, default=0)
+        if seq not in self.sent or latest - seq >= 64 or self.clock.ticks_ms() - self.sent[seq] > \
+                self.cfg.max_command_age_ms:
+            return False
+        from controller.protocol.commands import ACTIONS
+
+        return act in ACTIONS and arg <= ACTIONS[act]
+
+    def deliver(self, raw: bytes, surface: str) -> None:
+        """One command on the gate's cmd topic: exactly one ack, the door opened only if it may act."""
+        may_act = self.verdict(raw)
+        opened, granted = self.openings(), self.gate.door.openings
+        self.broker.inbox.append((f"thermogate/{GATE}/cmd".encode(), raw))
+        self.run(20)
+        acks = [decode_ack(p) for p in self.broker.take(f"thermogate/{GATE}/ack".encode())]
+        assert len(acks) == 1, acks
+        ack = acks[0]
+        assert ack.ok == may_act, (ack, raw[:300])
+        act = json.loads(raw)["act"] if may_act else None
+        if self.openings() > opened or self.gate.door.openings > granted:  # the relay moved, or an opening began
+            assert may_act and act == "open", (ack, raw[:300])
+        if may_act and act == "open":  # granted, capped, and the relay driven open
+            assert 0 < ack.applied_ms <= self.cfg.door_cap_ms and self.gate.door.openings == granted + 1
+            assert self.relay.value() == self.open_level or self.openings() > opened
+        self.acks[ack.reason or "accepted"] += 1
+        self.history.append(raw)
+        TALLY.add(surface, ack.reason or "accepted")
+
+    def check_status(self) -> None:
+        """The gate's own heartbeat counts every command it was sent: accepted or refused, by reason."""
+        status = decode_status(self.gate.status_message())
+        assert status.cmd_ok == self.acks["accepted"]
+        assert {r: n for r, n in status.cmd_refused.items() if n} == \
+            {r: n for r, n in self.acks.items() if r != "accepted"}
+        assert sum(status.cmd_refused.values()) + status.cmd_ok == len(self.history)
+
+
+GOOD_ACTIONS = st.sampled_from([("open", 0), ("open", 1000), ("open", 60000), ("lock", 0), ("indicate", 2)])
+ANY_ACTIONS = st.tuples(st.sampled_from(["open", "lock", "indicate", "refresh", "reboot", "unlock", "OPEN", ""])
+                        | st.text(max_size=20), st.integers(-5, 2**31 + 5) | st.sampled_from([0, 3, 7, 2**31 - 1]))
+
+
+def raw_tag(key: bytes, fields: dict) -> str:
+    return hmac.new(key, mac_message(*(fields[k] for k in ("gate", "boot", "ctr", "act", "arg", "seq"))),
+                    hashlib.sha256).hexdigest()
+
+
+@st.composite
+def attack(draw, rig: GateRig) -> tuple[str, bytes]:
+    """One command somebody might send: (kind, bytes)."""
+    kind = draw(st.sampled_from(["good", "good", "forged", "replayed", "stale", "future", "wrong_boot", "wrong_gate",
+                                 "truncated", "oversized", "mutated", "resigned", "json", "bytes", "nested"]))
+    latest = max(rig.sent, default=0)
+    if kind == "good":
+        return kind, rig.sign(*draw(GOOD_ACTIONS))
+    if kind == "forged":
+        key = draw(st.binary(min_size=32, max_size=32) | st.just(b"\0" * 32) | st.just(KEY[:31] + b"\0"))
+        return kind, rig.sign("open", 1000, key=key)
+    if kind == "replayed" and rig.history:
+        return kind, draw(st.sampled_from(rig.history))
+    if kind in ("replayed", "stale"):  # an old counter, or a frame that is too old or was never sent
+        counter = draw(st.integers(1, max(rig.spent, 1)))
+        return kind, rig.sign("open", 1000, counter=counter if kind == "replayed" else None,
+                              sequence=draw(st.sampled_from(sorted(rig.sent) or [0])) if kind == "stale" else None)
+    if kind == "future":
+        return kind, rig.sign("open", 1000, sequence=draw(st.sampled_from([0, latest + 1, latest + 64, 2**32 - 1])))
+    if kind == "wrong_boot":
+        return kind, rig.sign("open", 1000, boot=draw(U32.filter(lambda b: b != rig.gate.boot_id)))
+    if kind == "wrong_gate":
+        return kind, rig.sign("open", 1000, gate=draw(st.sampled_from(["north-2", "north-10", "n"])))
+    good = rig.sign(*draw(GOOD_ACTIONS))
+    if kind == "truncated":
+        return kind, good[:draw(st.integers(0, len(good) - 1))]
+    if kind == "oversized":
+        pad = draw(st.sampled_from([1024, 16384, 100_000]))
+        cmd = json.loads(good)
+        how = draw(st.sampled_from(["spaces", "field", "tag", "act"]))
+        if how == "spaces":
+            return kind, good[:-1] + b" " * pad + b"}"
+        if how == "field":
+            cmd["x"] = "x" * pad
+        else:
+            cmd[how] = cmd[how] + "0" * pad
+        return kind, json.dumps(cmd).encode()
+    if kind in ("mutated", "resigned"):
+        cmd = json.loads(good)
+        for _ in range(draw(st.integers(1, 3))):
+            field = draw(st.sampled_from(["v", "gate", "boot", "ctr", "act", "arg", "seq", "tag"]) | st.text(max_size=4))
+            op = draw(st.sampled_from(["set", "delete", "retype"]))
+            if op == "delete":
+                cmd.pop(field, None)
+            elif op == "retype" and field in cmd:
+                v = cmd[field]
+                cmd[field] = draw(st.sampled_from([str(v), [v], {"v": v}, None, True,
+                                                   float(v) if isinstance(v, int) else v]))
+            else:
+                cmd[field] = draw(JSON_VALUES | st.integers(-2, 2**64) | st.sampled_from(["open", "reboot"]))
+        if kind == "resigned":  # a correct tag over whatever the fields now are: the checks after the tag
+            action, arg = draw(ANY_ACTIONS)
+            cmd.update(act=action, arg=arg)
+            try:
+                cmd["tag"] = raw_tag(KEY, cmd)
+            except (KeyError, TypeError):
+                pass
+        return kind, json.dumps(cmd).encode()
+    if kind == "json":
+        return kind, json.dumps(draw(JSON_VALUES)).encode()
+    if kind == "nested":
+        return kind, deep_nesting(draw(st.sampled_from([100, 999, 1000, 5000, 100_000])))
+    return "bytes", draw(st.binary(max_size=300) | mutated_bytes(good))
+
+
+@budget(25, 3000)
+@given(boot_bits=st.integers(0, 2**32 - 1), data=st.data())
+def test_no_generated_command_opens_the_door_unless_signed_fresh_and_new(firmware, boot_bits, data):
+    rig = GateRig(firmware, boot_bits)
+    for _ in range(data.draw(st.integers(1, 30), label="steps")):
+        step = data.draw(st.sampled_from(["frame", "wait", "command", "command", "command"]), label="step")
+        if step == "frame":
+            rig.frame(data.draw(st.integers(0, 1)))
+        elif step == "wait":
+            rig.run(data.draw(st.sampled_from([10, 500, 1890, 2000, 2110, 6000])))
+        else:
+            kind, raw = data.draw(attack(rig), label="command")
+            rig.deliver(raw, f"firmware cmd/{kind}")
+    rig.check_status()
+
+
+# --------------------------------------------------------------------------- 4. status and acks (JSON)
+
+STATUS = {"v": 1, "gate": GATE, "online": True, "fw": "0.1.0", "boot": 7, "uptime_s": 12, "rssi": -60,
+          "heap_free": 90000, "frames": 96, "frames_unsent": 0, "fps": 8.0, "refresh_hz": 8.0, "sensor_ok": True,
+          "i2c_errors": 0, "sensor_resets": 0, "relay": "locked", "door_openings": 0, "cmd_ok": 1,
+          "cmd_refused": {r: 0 for r in REFUSALS}, "mqtt_connects": 1}
+ACK = {"v": 1, "gate": GATE, "ctr": 5, "ok": False, "reason": "stale", "act": "open", "applied_ms": 0, "seq": 40}
+JSON_REASONS = {"too_large", "json", "schema", "version"}
+
+
+@st.composite
+def json_payloads(draw, template: dict) -> bytes:
+    """A message like ``template`` with fields changed, removed or added; any JSON; or any bytes."""
+    kind = draw(st.sampled_from(["mutated", "mutated", "mutated", "json", "bytes", "nested", "big"]))
+    if kind == "json":
+        return json.dumps(draw(JSON_VALUES)).encode()
+    if kind == "bytes":
+        return draw(st.binary(max_size=1100) | mutated_bytes(json.dumps(template).encode()))
+    if kind == "nested":
+        return deep_nesting(draw(st.integers(1, 600))) if draw(st.booleans()) else b"[" * draw(st.integers(1, 1024))
+    if kind == "big":
+        return json.dumps({**template, "pad": "x" * draw(st.integers(900, 1100))}).encode()
+    d = json.loads(json.dumps(template))
+    for _ in range(draw(st.integers(1, 3))):
+        key = draw(st.sampled_from(sorted(template)) | st.text(max_size=6))
+        op = draw(st.sampled_from(["set", "set", "delete", "refused"]))
+        if op == "delete":
+            d.pop(key, None)
+        elif op == "refused" and isinstance(d.get("cmd_refused"), dict):
+            d["cmd_refused"][draw(st.sampled_from(REFUSALS) | st.text(max_size=6))] = draw(JSON_VALUES)
+        else:
+            d[key] = draw(JSON_VALUES | st.sampled_from([True, False, 0, -1, 2**63, "open", "", None,
+                                                        math.nan, math.inf]))
+    return json.dumps(d).encode()
+
+
+def check_json_decoder(decode, payload: bytes, surface: str):
+    try:
+        value = decode(payload)
+    except ProtocolError as exc:
+        assert exc.reason in JSON_REASONS, exc
+        TALLY.add(surface, exc.reason)
+        return None
+    TALLY.add(surface, "accepted")
+    return value
+
+
+@budget(300, 15000)
+@given(json_payloads(STATUS))
+@example(b"[" * 1024)  # deeper than Python's recursion limit, within the size limit
+@example(json.dumps({**STATUS, "fps": math.nan}).encode())  # NaN reached the console's strict JSON
+@example(json.dumps({**STATUS, "refresh_hz": 10**400}).encode())  # float() of it raised OverflowError
+def test_status_decoder_raises_only_protocol_errors(payload):
+    status = check_json_decoder(decode_status, payload, "status (json)")
+    if status is not None:
+        assert isinstance(status.gate_id, str) and isinstance(status.online, bool)
+        assert math.isfinite(status.fps) and math.isfinite(status.refresh_hz)
+        # What the worker keeps of it goes to the console and the store as strict JSON.
+        worker = new_worker(GATE)
+        assert worker.on_status(payload) is not None or worker.errors["wrong_gate"] == 1
+        json.dumps(worker.summary(), allow_nan=False)
+
+
+@budget(300, 15000)
+@given(json_payloads(ACK))
+@example(b"[" * 1024)
+def test_ack_decoder_raises_only_protocol_errors(payload):
+    ack = check_json_decoder(decode_ack, payload, "ack (json)")
+    if ack is not None:
+        assert ack.ok == (ack.reason == "") and (ack.ok or ack.reason in REFUSALS)
+        assert ack.counter is None or (type(ack.counter) is int and ack.counter >= 1)
