@@ -604,3 +604,183 @@ def test_ack_decoder_raises_only_protocol_errors(payload):
     if ack is not None:
         assert ack.ok == (ack.reason == "") and (ack.ok or ack.reason in REFUSALS)
         assert ack.counter is None or (type(ack.counter) is int and ack.counter >= 1)
+
+
+# --------------------------------------------------------------------------- 5. TOML configuration
+
+import datetime as dt  # noqa: E402
+
+from controller.service import config as service_config  # noqa: E402
+
+TOML_SCALARS = (st.text(max_size=16) | st.integers(-2**63, 2**63 - 1) | st.floats() | st.booleans()
+                | st.datetimes() | st.dates() | st.times())
+TOML_VALUES = st.recursive(TOML_SCALARS, lambda inner: st.lists(inner, max_size=4)
+                           | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
+
+# Values near each key's edges, so generated documents get past the first check often.
+PLAUSIBLE = {
+    "host": st.sampled_from(["127.0.0.1", "", "broker.local"]), "port": st.sampled_from([0, 1, 1883, 65535, 65536]),
+    "user": st.just("controller"), "password": st.sampled_from(["", "pw"]),
+    "password_file": st.sampled_from(["pw.txt", "gbk.txt", "a-dir", "missing", "a\0b", "/dev/null", ""]),
+    "client_id": st.sampled_from(["", "c", "x" * 64, "x" * 65]), "keepalive_s": st.sampled_from([4, 5, 600, 601]),
+    "queue_frames": st.sampled_from([3, 4, 4096, 4097]), "tls_ca": st.sampled_from(["", "pw.txt", "a-dir", "a\0b"]),
+    "dir": st.sampled_from(["site", "", "a\0b", "/"]),
+    "timezone": st.sampled_from(["Asia/Shanghai", "UTC", "", "America", "zone.tab", "/etc/passwd", "../x",
+                                 "UTC\0", "Etc", "right/UTC", "Asia/Shanghai "]),
+    "simulated_gates": st.lists(st.sampled_from(["sim-1", "SIM", "", "a" * 40]) | TOML_SCALARS, max_size=3),
+    "serve": st.lists(st.sampled_from(["north-*", "", "a/b", "[", "*"]) | TOML_SCALARS, max_size=3),
+    "url": st.sampled_from(["thermogate.db", "", "postgresql://u@h/db", "sqlite:x", "a\0b"]),
+    "retention_days": st.sampled_from([0, 1, 3650, 3651]), "open_ms": st.sampled_from([99, 100, 30000, 30001]),
+    "ack_timeout_s": st.sampled_from([0.1, 0.2, 60, 60.5, math.nan]), "bind": st.just("0.0.0.0"),
+    "enabled": st.booleans(), "prefix": st.sampled_from(["homeassistant", "", "a/#", "+"]),
+    "threshold_c": st.sampled_from([33.9, 34.0, 37.3, 37.35, 39.0, math.inf, math.nan, 38]),
+    "site_offset_c": st.sampled_from([0.0, 3.0, -3.1, math.nan]), "stable_frames": st.sampled_from([1, 2, 32, 33]),
+    "min_face_width_px": st.sampled_from([0.5, 1.0, 16.0, math.nan]), "drift_window": st.sampled_from([-1, 0, 1001]),
+    "distance_m": st.sampled_from([[0.25, 1.3], [1.3, 0.25], [0.0, 1.0], [True, 2], [0.5], [0.5, math.nan]]),
+    "variant": st.sampled_from(["55", "110", 55, "", None]) .filter(lambda v: v is not None),
+    "box": st.sampled_from([[3, 3, 7, 7], [0, 0, 24, 32], [0, 0, 25, 32], [3, 3, 3, 7], [True, 0, 1, 1], False]),
+    "temp_c": st.sampled_from([25, 45.0, 24.9, math.nan]),
+}
+TABLE_KEYS = {"mqtt": ["host", "port", "user", "password", "password_file", "client_id", "keepalive_s",
+                       "queue_frames", "tls_ca"],
+              "site": ["dir", "timezone", "simulated_gates", "serve"], "store": ["url", "retention_days"],
+              "doors": ["open_ms", "ack_timeout_s"], "http": ["bind", "port"],
+              "home_assistant": ["enabled", "prefix"],
+              "screening": sorted(screening_config._KEYS) + ["distance_m", "variant", "reference"],
+              "reference": ["box", "temp_c"]}
+
+
+@st.composite
+def toml_tables(draw, name: str):
+    table = {}
+    for key in draw(st.lists(st.sampled_from(TABLE_KEYS[name]) | st.text(max_size=6), max_size=6)):
+        if key == "reference":
+            table[key] = draw(toml_tables("reference") | TOML_VALUES)
+        else:
+            table[key] = draw(PLAUSIBLE.get(key, TOML_VALUES) | TOML_VALUES if draw(st.booleans())
+                              else PLAUSIBLE.get(key, TOML_VALUES))
+    return table
+
+
+@st.composite
+def toml_documents(draw) -> dict:
+    doc = {}
+    for name in draw(st.lists(st.sampled_from(sorted(TABLE_KEYS) + ["gates"]) | st.text(max_size=6), max_size=7)):
+        if name == "gates":
+            doc[name] = draw(st.dictionaries(st.sampled_from(["north-1", "N", "-x"]) | st.text(max_size=6),
+                                             st.fixed_dictionaries({"screening": toml_tables("screening")})
+                                             | TOML_VALUES, max_size=2) | TOML_VALUES)
+        elif name in TABLE_KEYS and name != "reference":
+            doc[name] = draw(toml_tables(name) | TOML_VALUES if draw(st.integers(0, 5)) == 0 else toml_tables(name))
+        else:
+            doc[name] = draw(TOML_VALUES)
+    return doc
+
+
+class ConfigDir:
+    """A directory with the files a config may name: a password, one in GBK, a subdirectory."""
+
+    _path: Path | None = None
+
+    @classmethod
+    def get(cls) -> Path:
+        if cls._path is None:
+            cls._path = Path(tempfile.mkdtemp(prefix="thermogate-fuzz-config-"))
+            (cls._path / "pw.txt").write_text("secret\n")
+            (cls._path / "gbk.txt").write_bytes("口令".encode("gbk"))
+            (cls._path / "a-dir").mkdir()
+        return cls._path
+
+
+def load_checked(doc_or_text, surface: str):
+    base = ConfigDir.get()
+    try:
+        if isinstance(doc_or_text, dict):
+            config = service_config.from_dict(doc_or_text, base / "controller.toml")
+        else:
+            path = base / "controller.toml"
+            path.write_bytes(doc_or_text if isinstance(doc_or_text, bytes) else doc_or_text.encode("utf-8", "replace"))
+            config = service_config.load_config(path)
+    except service_config.ConfigError as exc:
+        TALLY.add(surface, "ConfigError " + config_reason(str(exc)))
+        return None
+    TALLY.add(surface, "accepted")
+    config.tz  # noqa: B018 -- a time zone that loads
+    for gate_id in config.gate_screening:
+        config.screening_for(gate_id)
+    return config
+
+
+def config_reason(message: str) -> str:
+    """A short name for what a ConfigError was about: the key it names."""
+    text = message.split(": ", 1)[1] if message.startswith("/") else message
+    if "not valid TOML" in text:
+        return "toml syntax"
+    for word in text.replace("[", " ").replace("]", " ").replace(":", " ").split():
+        if "." in word and word.split(".")[0] in TABLE_KEYS | {"gates": 0, "screening": 0}:
+            return word.split(".")[0] + "." + word.split(".")[1].split("=")[0]
+    return text.split()[0] + " " + (text.split()[1] if len(text.split()) > 1 else "")
+
+
+@budget(300, 12000)
+@given(toml_documents())
+@example({"mqtt": {"password_file": "gbk.txt"}})  # not UTF-8: UnicodeDecodeError
+@example({"mqtt": {"password_file": "a\0b"}})  # a NUL in a path: ValueError
+@example({"site": {"timezone": "America"}})  # a directory of zones, not a zone
+def test_controller_config_from_dict_raises_only_config_errors(doc):
+    load_checked(doc, "config from_dict")
+
+
+VALID_TEXT = """
+[mqtt]
+host = "127.0.0.1"
+port = 1883
+user = "controller"
+password_file = "pw.txt"
+queue_frames = 64
+
+[site]
+dir = "site"
+timezone = "Asia/Shanghai"
+simulated_gates = ["sim-1", "sim-2"]
+
+[store]
+url = "thermogate.db"
+retention_days = 30
+
+[doors]
+open_ms = 3000
+ack_timeout_s = 3.0
+
+[screening]
+threshold_c = 37.3
+variant = "110"
+
+[screening.reference]
+box = [3, 3, 7, 7]
+temp_c = 35.0
+
+[gates.sim-1.screening]
+site_offset_c = 0.4
+"""
+
+
+@budget(300, 12000)
+@given(st.text(max_size=400) | mutated_bytes(VALID_TEXT.encode()) | st.binary(max_size=200)
+       | st.builds(lambda t: t.encode("gbk", "replace"), st.text(max_size=40)))
+@example(VALID_TEXT.encode())
+@example("# 学校\n".encode("gbk"))  # a config saved in GBK: UnicodeDecodeError
+def test_controller_config_file_raises_only_config_errors(text):
+    load_checked(text, "config file")
+
+
+@budget(300, 10000)
+@given(toml_tables("screening") | TOML_VALUES)
+def test_screening_table_raises_only_config_errors(table):
+    try:
+        config = screening_config.from_table(table)
+    except screening_config.ConfigError as exc:
+        TALLY.add("config [screening]", "ConfigError " + config_reason(str(exc)))
+        return
+    TALLY.add("config [screening]", "accepted")
+    assert 34.0 <= config.threshold_c <= 39.0

@@ -172,6 +172,8 @@ def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
             password = (base / password_file).read_text().strip()
         except OSError as exc:
             raise ConfigError(f"{where}mqtt.password_file {password_file}: {exc.strerror}") from None
+        except ValueError as exc:  # not UTF-8, or a NUL in the name
+            raise ConfigError(f"{where}mqtt.password_file {password_file!r}: {exc}") from None
     tls_ca = _take(m, "tls_ca", str, "mqtt", "")
     if tls_ca and not (base / tls_ca).is_file():
         raise ConfigError(f"{where}mqtt.tls_ca {tls_ca}: no such file")
@@ -254,6 +256,8 @@ def load_config(path: str | os.PathLike) -> ControllerConfig:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{p}: {exc.strerror}") from None
+    except ValueError as exc:  # UnicodeDecodeError: saved in another encoding (e.g. GBK)
+        raise ConfigError(f"{p}: not UTF-8 text ({exc}); save it as UTF-8") from None
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
