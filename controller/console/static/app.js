@@ -379,7 +379,8 @@
           alarms.set(ev.alarm_id, { id: ev.alarm_id, gate: ev.gate, time: ev.time, estimate_c: ev.estimate_c,
             status: "open", screening_id: ev.screening_id, reduced_accuracy: ev.reduced_accuracy, fresh: true });
           renderAlarms();
-          STATS.alarmShown[ev.alarm_id] = Date.now() - ev.time * 1000;
+          // Decision to banner: measured at the next animation frame, the one that paints the banner.
+          requestAnimationFrame(() => { STATS.alarmShown[ev.alarm_id] = Date.now() - ev.time * 1000; });
         }
         break;
       case "alarm_update":
