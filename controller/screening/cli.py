@@ -41,6 +41,10 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
+    if args.recording is None:
+        return _calibrate_live(args)
+    if args.readings is None:
+        raise ValueError("--recording needs --readings CSV (columns track, clinical_c)")
     from .offline import analyze_recording
     from .site_calibration import fit_site_offset
 
@@ -66,6 +70,42 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate_live(args: argparse.Namespace) -> int:
+    """On a running site: pairs from a nurse's sheet against the stored decisions, or typed in live;
+    the fitted offset is stored and the controller applies it at its next start."""
+    from ..service.calibration import current_offset, fit_and_store, pairs_from_sheet, pairs_interactive
+    from ..service.config import load_config
+    from ..store import open_store
+
+    if not args.config:
+        raise ValueError("give --recording FILE (offline), or --config controller.toml (the running site)")
+    config = load_config(args.config)
+    store = open_store(config.store_url)
+    try:
+        offset_now = current_offset(config, store, args.gate)
+        if args.readings:
+            pairs, skipped = pairs_from_sheet(store, args.gate, args.readings, config.tz, args.match_s)
+            for line in skipped:
+                print(line, file=sys.stderr)
+            source = f"sheet {args.readings}"
+        else:
+            from sim.mqtt_link import Broker
+
+            m = config.mqtt
+            broker = Broker(m.host, m.port, m.user or None, m.password or None)
+            pairs = pairs_interactive(broker, args.gate)
+            source = "interactive"
+        cal = fit_and_store(store, args.gate, pairs, offset_now, source=source, save=not args.no_store)
+    finally:
+        store.close()
+    print(json.dumps({"gate": args.gate, "site_offset_c": round(cal.offset_c, 2), "previous_offset_c": offset_now,
+                      "residual_sd_c": round(cal.residual_sd_c, 3), "pairs": cal.pairs, "stored": not args.no_store}))
+    if not args.no_store:
+        print(f"stored: the controller uses site_offset_c = {cal.offset_c:.2f} for {args.gate} from its next start "
+              f"(unless controller.toml sets one for this gate)", file=sys.stderr)
+    return 0
+
+
 def add_commands(commands) -> None:
     analyze = commands.add_parser(
         "analyze", help="run a recording through the screening pipeline",
@@ -78,13 +118,19 @@ def add_commands(commands) -> None:
 
     calibrate = commands.add_parser(
         "calibrate", help="fit a gate's site offset against clinical thermometer readings",
-        description="Pair a nurse's clinical readings (CSV with columns track, clinical_c; track ids as "
-                    "'thermogate analyze' prints them) with the gate's estimates from a recording of the same "
-                    "people, and print the site offset and the spread that remains.")
+        description="Fit a gate's site offset against a nurse's clinical readings and report the spread that "
+                    "remains. On a running site (--config controller.toml): pair each reading with the "
+                    "controller's decision, typed in as the gate decides, or from --readings CSV (columns time, "
+                    "clinical_c); the offset is stored and applied at the controller's next start. Offline "
+                    "(--recording FILE --readings CSV with columns track, clinical_c): pair with the decisions "
+                    "'thermogate analyze' makes on a recording of the same people, and print the offset.")
     calibrate.add_argument("gate")
-    calibrate.add_argument("--recording", required=True, metavar="FILE")
-    calibrate.add_argument("--readings", required=True, metavar="CSV")
-    calibrate.add_argument("--config", metavar="C")
+    calibrate.add_argument("--config", metavar="C", help="controller.toml (its broker, store and [screening])")
+    calibrate.add_argument("--recording", metavar="FILE", help="offline: a recording of the same people")
+    calibrate.add_argument("--readings", metavar="CSV", help="the nurse's readings (see above)")
+    calibrate.add_argument("--match-s", type=float, default=20.0,
+                           help="on a running site: a reading pairs with a decision at most this far in time")
+    calibrate.add_argument("--no-store", action="store_true", help="print the fit, store nothing")
     calibrate.set_defaults(run=_calibrate)
 
 
