@@ -784,3 +784,123 @@ def test_screening_table_raises_only_config_errors(table):
         return
     TALLY.add("config [screening]", "accepted")
     assert 34.0 <= config.threshold_c <= 39.0
+
+
+# --------------------------------------------------------------------------- 6. the dispatcher, whole
+
+import re  # noqa: E402
+
+import paho.mqtt.client as paho  # noqa: E402
+
+from controller.protocol.topics import KINDS  # noqa: E402
+
+DISPATCH_GATES = ("g-1", "g-2")
+TOPIC_RULE = re.compile(r"thermogate/([a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?)/([a-z]+)")
+
+
+@st.composite
+def mqtt_messages(draw) -> paho.MQTTMessage:
+    """What paho hands the dispatcher: a topic (any bytes a broker might pass on) and a payload."""
+    which = draw(st.sampled_from(["ours", "ours", "ours", "unknown", "foreign"]))
+    kind = draw(st.sampled_from(KINDS))
+    if which == "ours":
+        gate = draw(st.sampled_from(DISPATCH_GATES))
+        topic = f"thermogate/{gate}/{kind}".encode()
+    elif which == "unknown":
+        gate = draw(st.sampled_from(["g-3", "north-1", "0"]) | st.from_regex(r"[a-z0-9]{1,8}", fullmatch=True))
+        topic = f"thermogate/{gate}/{kind}".encode()
+    else:
+        gate = draw(st.sampled_from(DISPATCH_GATES))
+        topic = draw(st.sampled_from([f"thermogate/{gate}/{kind}/x", f"thermogate//{kind}", f"Thermogate/{gate}/{kind}",
+                                      f"thermogate/{gate.upper()}/{kind}", f"thermogate/+/{kind}", "$SYS/broker/load",
+                                      f"thermogate/{gate}/frames", f"thermogate/-{gate}/{kind}", ""]).map(str.encode)
+                     | st.text(max_size=40).map(str.encode) | st.binary(max_size=40)
+                     | st.just(f"thermogate/{gate}/".encode() + b"\xff\xfe"))  # not UTF-8
+    if kind == "frame":
+        payload = draw(frame_payloads())
+    elif kind == "eeprom":
+        payload = draw(eeprom_payloads())
+    elif kind in ("status", "ack"):
+        template = {**(STATUS if kind == "status" else ACK), "gate": draw(st.sampled_from(DISPATCH_GATES + ("x",)))}
+        payload = draw(json_payloads(template) | st.just(json.dumps(template).encode())
+                       | st.just(json.dumps({**template, "pad": "x" * 2000}).encode()))
+    else:
+        payload = draw(st.binary(max_size=200))
+    message = paho.MQTTMessage(mid=0, topic=topic)
+    message.payload = payload
+    return message
+
+
+def topic_class(raw: bytes) -> tuple[str, str | None, str | None]:
+    """("foreign" | "unknown" | "ours", gate, kind), decided here from docs/protocol.md's topic rule."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "foreign", None, None
+    m = TOPIC_RULE.fullmatch(text)
+    if m is None or m.group(2) not in KINDS:
+        return "foreign", None, None
+    return ("ours" if m.group(1) in DISPATCH_GATES else "unknown"), m.group(1), m.group(2)
+
+
+@budget(60, 2500)
+@given(queue=st.sampled_from([4, 64]), messages=st.lists(mqtt_messages(), min_size=1, max_size=20),
+       start_with_eeprom=st.booleans())
+@example(queue=64, messages=[paho.MQTTMessage(mid=0, topic=b"thermogate/g-1/\xff\xfe")], start_with_eeprom=False)
+def test_dispatcher_never_raises_never_publishes_and_counts_everything(queue, messages, start_with_eeprom):
+    from controller.service.config import MqttConfig
+    from controller.service.dispatcher import Dispatcher
+
+    calls: list[tuple] = []
+    published: list[tuple] = []
+    workers = {g: new_worker(g) for g in DISPATCH_GATES}
+    if start_with_eeprom:
+        for w in workers.values():
+            assert w.on_eeprom(B.encode_eeprom(Sensor.get().eeprom, 1))
+    d = Dispatcher(MqttConfig(queue_frames=queue), workers,
+                   on_decisions=lambda w, ds, t: calls.append(("decisions", w.id, ds)),
+                   on_eeprom=lambda w, rebuilt: calls.append(("eeprom", w.id, rebuilt)),
+                   on_status=lambda w, was, now: calls.append(("status", w.id)),
+                   on_ack=lambda ack: calls.append(("ack", ack.gate_id)), on_tick=lambda: None,
+                   on_frame=lambda w: calls.append(("frame", w.id)))
+    d.client.publish = lambda *a, **k: published.append(a)  # the dispatcher's only way out to MQTT
+    expected = collections.Counter()
+    frames_in = collections.Counter()
+    for message in messages:
+        where, gate, kind = topic_class(message._topic)
+        d._on_message(d.client, None, message)
+        expected[where] += 1
+        if where == "ours" and kind == "frame":
+            frames_in[gate] += 1
+        TALLY.add("dispatcher topics", {"foreign": "foreign topic", "unknown": "unknown gate"}.get(where, "accepted"))
+    assert d.foreign_topics == expected["foreign"] and d.unknown_gate == expected["unknown"]
+    frames_done = collections.Counter()
+    while True:
+        with d._wake:
+            job = d._next()
+        if job is None:
+            break
+        what, item = job
+        worker = workers[item[0]]
+        kind = "frame" if what == "frame" else item[1]
+        payload = item[1] if what == "frame" else item[2]
+        before, n = sum(worker.errors.values()), len(calls)
+        counted = collections.Counter(worker.errors)
+        refusal = expected_frame_refusal(worker, payload) if kind == "frame" else None
+        d._process(what, item)
+        new = calls[n:]
+        refused = sum(worker.errors.values()) - before
+        noted = set(worker.errors - counted)
+        if kind == "frame":
+            frames_done[worker.id] += 1
+            assert (refused == 1 and refusal in noted) if refusal else (refused <= 1 and noted <= ANOMALIES)
+            assert all(c[0] != "decisions" for c in new) or refusal is None
+        elif kind == "eeprom":
+            assert new and new[-1][0] == "eeprom" and (new[-1][2] is False or refused == 0)
+        else:  # status and ack: passed on, or refused and counted once
+            assert (len(new) == 1 and refused == 0) or (not new and refused == 1), (new, refused)
+        outcome = next(iter(worker.errors - counted), None) if refused else None
+        TALLY.add(f"dispatcher {kind}", "accepted" if outcome in (None, *ANOMALIES) else outcome)
+    for gate in DISPATCH_GATES:  # every frame either processed or dropped by the bounded queue, and counted
+        assert frames_done[gate] + workers[gate].dropped_frames == frames_in[gate]
+    assert published == []

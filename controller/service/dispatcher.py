@@ -120,7 +120,7 @@ class Dispatcher:
     def _on_message(self, _client, _userdata, message) -> None:
         try:
             gate_id, kind = parse_topic(message.topic)
-        except ProtocolError:
+        except (ProtocolError, UnicodeDecodeError):  # paho passes on topics that are not UTF-8; .topic raises
             self.foreign_topics += 1
             return
         if gate_id not in self.workers:
