@@ -28,7 +28,7 @@ import numpy as np
 
 from sim.cli import add_record_command, add_sim_commands
 
-from . import __version__, broker_cli
+from . import __version__, broker_cli, watch
 from .console import user_cli
 from .install_cli import add_installer_commands
 from .report_cli import add_commands as add_report_commands
@@ -120,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     user_cli.add_commands(commands)
     add_record_command(commands)
     add_sim_commands(commands)
+    watch.add_command(commands)
     return parser
 
 
