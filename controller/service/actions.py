@@ -74,6 +74,8 @@ class DecisionHandler:
                            estimate_c=d.estimate_c, face_c=d.face_c, distance_m=d.distance_m,
                            reduced_accuracy=d.reduced_accuracy, boot=boot, sequence=d.sequence, snapshot=snapshot)
         screening_id = None
+        if self.unsaved:
+            self.flush_unsaved()
         if not self.unsaved:  # in order: nothing jumps the queue of decisions waiting for the store
             try:
                 screening_id = self.store.record_screening(record)
