@@ -663,6 +663,7 @@ class Terminal:
         self.out = out
         self.live = live
         self._started = False
+        self._last: list[str] = []
 
     def draw(self, lines: list[str]) -> None:
         if not self.live:
@@ -672,6 +673,7 @@ class Terminal:
         if not self._started:
             self.out.write(HIDE_CURSOR + CLEAR_SCREEN)
             self._started = True
+        self._last = lines
         size = shutil.get_terminal_size((VIEW_WIDTH + 16, len(lines) + 1))
         if len(lines) > size.lines - 1:  # never scroll: the home position must stay the top of the view
             hidden = len(lines) - (size.lines - 2)
@@ -680,7 +682,11 @@ class Terminal:
         self.out.flush()
 
     def close(self) -> None:
+        """Leave the last view on screen, whole (Ctrl-C may have cut a redraw short, and the terminal
+        echoed ^C into it), with the cursor shown on the line below it."""
         if self.live and self._started:
+            if self._last:
+                self.draw(self._last)
             self.out.write(RESET + SHOW_CURSOR)
             self.out.flush()
 

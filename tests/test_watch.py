@@ -168,8 +168,8 @@ def test_distance_advice_follows_the_trackers_rules():
 
 def _view(**changes) -> W.WatchView:
     status = decode_status(json.dumps({
-        "v": 1, "gate": "north-1", "online": True, "boot": 7, "fw": "0.1.0", "uptime_s": 60, "rssi": -81, "heap_free": 90000,
-        "frames": 480, "frames_unsent": 0, "fps": 8.0, "refresh_hz": 8.0, "sensor_ok": True, "i2c_errors": 0,
+        "v": 1, "gate": "north-1", "online": True, "boot": 7, "fw": "0.1.0", "uptime_s": 60, "rssi": -81,
+        "heap_free": 90000, "frames": 480, "frames_unsent": 0, "fps": 8.0, "refresh_hz": 8.0, "sensor_ok": True, "i2c_errors": 0,
         "sensor_resets": 0, "relay": "locked", "door_openings": 0, "cmd_ok": 0, "cmd_refused": {},
         "mqtt_connects": 1}).encode())
     base = W.WatchView(gate="north-1", broker="mqtt://127.0.0.1:1883", config=ScreeningConfig(), now=100.0,
@@ -439,7 +439,8 @@ def test_live_view_redraws_in_place_and_ctrl_c_restores_the_cursor(mqtt_broker, 
     assert text.startswith(W.HIDE_CURSOR + W.CLEAR_SCREEN)
     assert text.count(W.CLEAR_SCREEN) == 1  # cleared once; every redraw goes home and overwrites
     assert text.count(W.HOME) >= 3 and "\x1b[48;5;" in text  # 256 colours unless COLORTERM says truecolor
-    assert text.rstrip("\r\n").endswith(W.SHOW_CURSOR)
+    # Ctrl-C ends with the last view drawn whole once more (a redraw it cut short is repaired), then the cursor.
+    assert text.rstrip("\r\n").endswith(W.CLEAR_BELOW + W.RESET + W.SHOW_CURSOR)
     frame = next(f for f in text.split(W.HOME)[1:] if "\x1b[48;5;" in f)  # the first redraw with an image
     rows = [visible(line) for line in frame.replace("\r", "").split("\n")]
     assert rows[0].startswith("thermogate watch sim-1") and all(len(r) == 64 for r in rows[1:25])
