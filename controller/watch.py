@@ -38,6 +38,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Mapping, Sequence, TextIO
 
 import numpy as np
@@ -89,7 +90,12 @@ _CUBE = (0, 95, 135, 175, 215, 255)  # the xterm 256-colour palette's 6 x 6 x 6 
 
 def xterm_index(rgb: Sequence[int]) -> int:
     """The nearest colour of the xterm 256-colour palette (the 6x6x6 cube or the grey ramp)."""
-    r, g, b = (int(v) for v in rgb)
+    return _xterm_index(tuple(int(v) for v in rgb))
+
+
+@lru_cache(maxsize=4096)
+def _xterm_index(rgb: tuple[int, ...]) -> int:
+    r, g, b = rgb
     levels = [min(range(6), key=lambda i: abs(_CUBE[i] - v)) for v in (r, g, b)]
     cube = tuple(_CUBE[i] for i in levels)
     grey_i = min(23, max(0, round((r + g + b) / 3 - 8) // 10))
@@ -397,6 +403,8 @@ def render_panel(view: WatchView, mode: str) -> list[str]:
                 f"  (status{age})")
     lines.append(f"gate      {gate}")
     link = "" if view.connected else "  " + _paint("broker connection lost, reconnecting", mode, (255, 200, 0))
+    if view.reconnects:
+        link += f"  broker reconnects {view.reconnects}"
     refused = sum(view.refused.values())
     lines.append(f"frames    {view.fps:.1f}/s" + (f" (gate says {s.fps:.1f}/s)" if s is not None and s.online else "")
                  + f"  #{view.sequence}  lost {view.lost_frames}  refused {refused}{link}")

@@ -202,10 +202,12 @@ def test_the_panel_says_what_an_installer_needs():
 
 def test_the_panel_flags_trouble():
     offline = decode_status(b'{"v":1,"gate":"north-1","online":false,"boot":7}')
-    text = "\n".join(W.render_panel(_view(status=offline, connected=False, lost_frames=3, refused={"crc": 2},
+    text = "\n".join(W.render_panel(_view(status=offline, connected=False, reconnects=2, lost_frames=3,
+                                          refused={"crc": 2},
                                           analysis=analysis(reference_ok=False, reference_excess_c=0.4)),
                                     W.NO_COLOR))
     assert "OFFLINE" in text and "broker connection lost" in text and "lost 3  refused 2" in text
+    assert "broker reconnects 2" in text
     assert "found, NOT STABLE yet (variation 0.40 > 0.15)" in text
     text = "\n".join(W.render_panel(_view(analysis=analysis(reference_c=math.nan, reference_ok=False)), W.NO_COLOR))
     assert "reference NOT FOUND" in text
@@ -444,3 +446,12 @@ def test_live_view_redraws_in_place_and_ctrl_c_restores_the_cursor(mqtt_broker, 
     frame = next(f for f in text.split(W.HOME)[1:] if "\x1b[48;5;" in f)  # the first redraw with an image
     rows = [visible(line) for line in frame.replace("\r", "").split("\n")]
     assert rows[0].startswith("thermogate watch sim-1") and all(len(r) == 64 for r in rows[1:25])
+
+
+def test_no_broker_and_no_gate_are_clear_failures(mqtt_broker):
+    refused = subprocess.run(_watch_command("sim-1", "--broker", "127.0.0.1:1", "--once"), cwd=REPO,
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "cannot connect to the MQTT broker at mqtt://127.0.0.1:1" in refused.stderr
+    silent = subprocess.run(_watch_command("sim-9", "--broker", f"{mqtt_broker.host}:{mqtt_broker.port}", "--once",
+                                           "--timeout", "2"), cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert silent.returncode == 1 and "no image from gate sim-9" in silent.stderr and silent.stdout == ""
