@@ -88,7 +88,7 @@ clean: ## remove .venv, the node test tools, build output and caches
 
 # The installer's verbs (thermogate gate / flash). GATE_ARGS passes more options,
 # e.g. GATE_ARGS='--name "North entrance" --relay-active-low' or GATE_ARGS=--no-tail.
-.PHONY: gate-add gate-config flash broker-config
+.PHONY: gate-add gate-config flash broker-config watch
 THERMOGATE := $(VENV)/bin/thermogate
 GATE_ARGS ?=
 
@@ -99,6 +99,10 @@ gate-add: $(STAMP) ## register a gate, make its secrets: make gate-add ID=north-
 gate-config: $(STAMP) ## write build/firmware/ID/config.json: make gate-config ID=north-1
 	@test -n "$(ID)" || { echo "usage: make gate-config ID=north-1 [GATE_ARGS=...]" >&2; exit 2; }
 	$(THERMOGATE) gate config '$(ID)' -o 'build/firmware/$(ID)/config.json' $(GATE_ARGS)
+
+watch: $(STAMP) ## live view of one gate for aiming its sensor: make watch ID=north-1 [CONFIG=controller.toml] [BROKER=host:port]
+	@test -n "$(ID)" || { echo "usage: make watch ID=north-1 [CONFIG=controller.toml] [BROKER=host:port]" >&2; exit 2; }
+	$(THERMOGATE) watch '$(ID)' $(if $(CONFIG),--config '$(CONFIG)') $(if $(BROKER),--broker '$(BROKER)')
 
 broker-config: $(STAMP) ## write mosquitto.conf, passwd and ACL for the site's gates into OUT (default broker/)
 	$(THERMOGATE) broker config -o $(or $(OUT),broker)
