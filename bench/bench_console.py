@@ -128,7 +128,6 @@ def main() -> int:
         synthetic: list[int] = []
         t_start = time.time()
         windows = []
-        last_lag = last_recv = 0
         next_alarm = time.monotonic() + 2.0
         window_end = time.monotonic() + WINDOW_S
         last = page.evaluate("({f: tgStats.frames, d: tgStats.drawn})")
@@ -141,10 +140,8 @@ def main() -> int:
                                              len(synthetic)))
             if time.monotonic() >= window_end:
                 window_end += WINDOW_S
-                s = page.evaluate("""([a, b]) => ({lag: tgStats.lag.slice(a), recv: tgStats.recvLag.slice(b),
-                    nl: tgStats.lag.length, nr: tgStats.recvLag.length, f: tgStats.frames, d: tgStats.drawn})""",
-                                  [last_lag, last_recv])
-                last_lag, last_recv = s["nl"], s["nr"]
+                s = page.evaluate("""() => { const out = {lag: tgStats.lag, recv: tgStats.recvLag, f: tgStats.frames,
+                    d: tgStats.drawn}; tgStats.lag = []; tgStats.recvLag = []; return out; }""")
                 sent = len(feeder.sent)
                 windows.append({"sent": sent - sent_before, "recv": s["f"] - last["f"], "drawn": s["d"] - last["d"],
                                 "lag": s["lag"], "recv_lag": s["recv"]})

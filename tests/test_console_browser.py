@@ -90,8 +90,16 @@ def login(page, url: str, user: str) -> None:
 def wait_js(page, expression: str, arg=None, timeout: float = 20.0) -> None:
     """Poll a JavaScript expression until it is true (Playwright's wait_for_function evaluates strings
     inside the page, which the console's Content-Security-Policy rightly forbids)."""
+    from playwright.sync_api import Error
+
     deadline = time.monotonic() + timeout
-    while not page.evaluate(expression, arg):
+    while True:
+        try:
+            if page.evaluate(expression, arg):
+                return
+        except Error as exc:  # the page is navigating (a reload): ask the next one
+            if "context was destroyed" not in str(exc):
+                raise
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout} s: {expression}")
         time.sleep(0.05)
@@ -235,7 +243,8 @@ def test_a_guard_sees_no_settings_and_can_read_english(controller, page):
     page.goto(url + "/#settings")  # asking for it shows the live wall instead
     assert page.is_visible("#view-live") and not page.is_visible("#view-settings")
     assert page.evaluate("fetch('/api/settings').then(r => r.status)") == 403
-    page.select_option("#lang", "en")
+    with page.expect_navigation():
+        page.select_option("#lang", "en")  # the page reloads in English
     wait_js(page, "document.querySelector('#nav a[data-view=live]').textContent === 'Live'")
     page.wait_for_selector("#tile-sim-1")
     assert "Offline" in page.inner_text("#tile-sim-1 .online")

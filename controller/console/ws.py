@@ -16,7 +16,9 @@ checked again every second.
 Frames are dropped, never queued without bound: the hub keeps at most
 ``MAX_FRAMES // 8`` waiting frames per gate for this tab, and while the send of
 one message is stuck on a slow network the next frames of that gate are
-skipped by the hub. The newest frame always wins, so the lag cannot grow.
+skipped by the hub. Whatever is waiting is taken at once: decisions and alarms
+are sent first, then only the newest frame of each gate. The newest frame
+always wins, so the lag cannot grow.
 """
 
 from __future__ import annotations
@@ -82,12 +84,11 @@ async def live_socket(console, websocket: WebSocket) -> None:
         while not reader.done():
             done, _ = await asyncio.wait({getter, reader}, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
             if getter in done:
-                event = getter.result()
+                events = [getter.result()]
+                while not sub.queue.empty():  # everything already waiting, without suspending
+                    events.append(await service.live.next_event(sub))
                 getter = asyncio.ensure_future(service.live.next_event(sub))
-                if event["kind"] == L.FRAME:
-                    await websocket.send_bytes(encode_frame(event))
-                else:
-                    await websocket.send_text(dumps(event))
+                await _send(websocket, events)
             now = time.monotonic()
             if now >= next_check:
                 next_check = now + 1.0
@@ -112,6 +113,18 @@ async def live_socket(console, websocket: WebSocket) -> None:
                 await websocket.close()
             except Exception:
                 pass
+
+
+async def _send(websocket: WebSocket, events: list[dict]) -> None:
+    """Events first, in order (an alarm never waits behind images), then each gate's newest frame."""
+    frames: dict[str, dict] = {}
+    for event in events:
+        if event["kind"] == L.FRAME:
+            frames[event.get("gate", "")] = event  # a newer image of the same gate replaces an older one
+        else:
+            await websocket.send_text(dumps(event))
+    for event in frames.values():
+        await websocket.send_bytes(encode_frame(event))
 
 
 async def _drain_client(websocket: WebSocket) -> None:
