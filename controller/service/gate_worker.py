@@ -136,7 +136,11 @@ class GateWorker:
             step_ms = NOMINAL_STEP_MS
         self.last_board_ms = message.board_ms
         self._time_ms += step_ms
-        return self.pipeline.push(message.words, self._time_ms / 1000.0, message.sequence)
+        invalid = self.pipeline.frame_errors
+        decisions = self.pipeline.push(message.words, self._time_ms / 1000.0, message.sequence)
+        if self.pipeline.frame_errors > invalid:  # values no working sensor gives (the tracker sees a fault)
+            self.refuse("frame_data", "subpage values out of range for this sensor")
+        return decisions
 
     def on_status(self, payload: bytes) -> tuple[bool, bool] | None:
         """A status or last will; (was online, is online), or None if refused."""
