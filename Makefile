@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test bench bench-accuracy bench-load demo report clean mosquitto-installed browser-installed
+.PHONY: help venv test bench bench-accuracy bench-load bench-console screenshots demo report clean mosquitto-installed browser-installed
 
 help: ## list the verbs
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -72,6 +72,12 @@ bench: $(STAMP) mosquitto-installed ## print the benchmarks: sensor maths, scree
 LOAD_ARGS ?=
 bench-load: $(STAMP) mosquitto-installed ## gates one controller sustains at 8 subpages/s, and its latency (LOAD_ARGS='--gates 100,500 --soak-minutes 30')
 	$(PY) bench/bench_load.py $(LOAD_ARGS)
+
+bench-console: $(STAMP) mosquitto-installed browser-installed ## the console under load: 24 gates x 8 fps in headless Chromium, frame lag and alarm latency
+	$(PY) bench/bench_console.py --fever-gate
+
+screenshots: $(STAMP) mosquitto-installed browser-installed ## the console's README screenshots into docs/img/ (needs fonts-noto-cjk for the Chinese text)
+	$(PY) -m controller.console.screenshots
 
 bench-accuracy: $(STAMP) ## screening accuracy against the simulator's ground truth, both lenses
 	$(PY) bench/bench_accuracy.py
