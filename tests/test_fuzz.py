@@ -789,6 +789,8 @@ def test_controller_config_file_raises_only_config_errors(text):
 
 @budget(150, 5000)
 @given(toml_tables("screening") | TOML_VALUES)
+@example({"max_spread_c": math.nan})  # was accepted: readings could never agree, so nobody was ever decided
+@example({"warmup_s": math.inf})
 def test_screening_table_raises_only_config_errors(table):
     try:
         config = screening_config.from_table(table)
@@ -797,6 +799,8 @@ def test_screening_table_raises_only_config_errors(table):
         return
     TALLY.add("config [screening]", "accepted")
     assert 34.0 <= config.threshold_c <= 39.0
+    for name, value in vars(config).items():  # nan would make every comparison in the tracker false
+        assert not isinstance(value, float) or math.isfinite(value), (name, value)
 
 
 # --------------------------------------------------------------------------- 6. the dispatcher, whole

@@ -101,6 +101,8 @@ def from_table(table: dict) -> ScreeningConfig:
                 value = float(value)
             if type(value) is not kind:
                 raise ConfigError(f"screening.{key} must be {kind.__name__}, got {value!r}")
+            if kind is float and not math.isfinite(value):  # TOML has nan and inf; every comparison with nan is false
+                raise ConfigError(f"screening.{key} must be a finite number, got {value!r}")
             values[key] = value
         elif key == "distance_m":
             if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)):
