@@ -14,6 +14,7 @@ rejections counted, by surface and reason.
 
 from __future__ import annotations
 
+import atexit
 import collections
 import hashlib
 import hmac
@@ -21,6 +22,7 @@ import json
 import math
 import os
 import re
+import shutil
 import struct
 import tempfile
 import zlib
@@ -691,6 +693,7 @@ class ConfigDir:
     def get(cls) -> Path:
         if cls._path is None:
             cls._path = Path(tempfile.mkdtemp(prefix="thermogate-fuzz-config-"))
+            atexit.register(shutil.rmtree, cls._path, True)
             (cls._path / "pw.txt").write_text("secret\n")
             (cls._path / "gbk.txt").write_bytes("口令".encode("gbk"))
             (cls._path / "a-dir").mkdir()
@@ -727,6 +730,8 @@ def config_reason(message: str) -> str:
         return "not UTF-8"
     if "unknown table" in message or "unknown key" in message:
         return "unknown table or key"
+    if re.search(r"\bgates\.[^ ]*: not a gate id", message):
+        return "gates.<id> not a gate id"
     named = re.search(r"\b(mqtt|site|store|doors|http|home_assistant|screening|gates)\.([A-Za-z_]+)", message)
     if named and (named.group(2) in KNOWN_KEYS or named.group(1) == "gates"):
         return f"{named.group(1)}.{named.group(2) if named.group(1) != 'gates' else '<id>'}"
