@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test bench bench-accuracy bench-load bench-console screenshots demo report clean mosquitto-installed browser-installed
+.PHONY: help venv test bench bench-accuracy bench-load bench-console screenshots fuzz demo report clean mosquitto-installed browser-installed
 
 help: ## list the verbs
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -68,6 +68,10 @@ bench: $(STAMP) mosquitto-installed ## print the benchmarks: sensor maths, scree
 	$(PY) bench/bench_pipeline.py
 	$(PY) bench/bench_sim.py
 	$(PY) bench/bench_store.py
+
+FUZZ_ARGS ?=
+fuzz: $(STAMP) ## hostile input: 100,000+ generated frames, EEPROMs, gate commands, status/acks, config, MQTT messages, HTTP requests (FUZZ_ARGS='--scale 2')
+	$(PY) bench/fuzz.py $(FUZZ_ARGS)
 
 LOAD_ARGS ?=
 bench-load: $(STAMP) mosquitto-installed ## gates one controller sustains at 8 subpages/s, and its latency (LOAD_ARGS='--gates 100,500 --soak-minutes 30')
