@@ -206,6 +206,10 @@ def mosquitto_conf(options: BrokerOptions, *, passwd_path: str, acl_path: str, g
         "",
         "# Nothing on the wire is near this size; a larger packet is refused and its client disconnected.",
         f"max_packet_size {MAX_PACKET_BYTES}",
+        "",
+        "# Send each message at once: with Nagle's algorithm a result or a door command can wait ~40 ms",
+        "# for the previous segment's delayed acknowledgement.",
+        "set_tcp_nodelay true",
     ]
     # use_username_as_clientid on every listener: mosquitto disconnects a client when another connects with
     # its client id, so without it one gate's password could knock any gate, or the controller, off.

@@ -63,6 +63,7 @@ class MosquittoBroker:
         conf.write_text(
             listener +
             "persistence false\n"
+            "set_tcp_nodelay true\n"
             f"log_dest file {self._dir / 'mosquitto.log'}\n"
             "log_type error\nlog_type warning\nlog_type notice\n"
             + self.extra_config)

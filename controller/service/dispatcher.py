@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import socket
 import ssl
 import threading
 import time
@@ -93,6 +94,12 @@ class Dispatcher:
             log.error("broker refused the connection", extra={"reason": str(reason_code)})
             return
         self.connections += 1
+        sock = client.socket()
+        if sock is not None and hasattr(sock, "setsockopt"):
+            try:  # door commands and results go out at once, not after the last segment's delayed ack
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
         client.subscribe(self.subscriptions())
         self.connected.set()
         if self.on_connected is not None:
