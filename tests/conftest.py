@@ -23,3 +23,24 @@ def melexis_example() -> dict:
 @pytest.fixture(scope="session")
 def melexis_frames(melexis_example) -> list[np.ndarray]:
     return [np.array(f, dtype=np.uint16) for f in melexis_example["frames"]]
+
+
+@pytest.fixture
+def controller_service(tmp_path, mqtt_broker):
+    """Factory: ``controller_service(gates=("sim-1",), store=None, extra="", http=False)`` -> a started
+    ControllerService on the test's broker, connected, serving those simulated gates; stopped at the end."""
+    from controller.service.config import load_config
+    from controller.service.service import ControllerService
+    from controller_harness import write_config
+
+    services = []
+
+    def start(gates=("sim-1",), *, store: str | None = None, extra: str = "", http: bool = False):
+        config = load_config(write_config(tmp_path, mqtt_broker, list(gates), store=store, extra=extra))
+        services.append(ControllerService(config, http=http).start())
+        assert services[-1].dispatcher.connected.wait(10)
+        return services[-1]
+
+    yield start
+    for s in services:
+        s.stop()

@@ -4,16 +4,12 @@ and the controller (in this process, or as a real process that is killed and res
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 import urllib.request
 from datetime import datetime
 
-import pytest
 
 from controller.reports import daily_report
-from controller.service.config import load_config
-from controller.service.service import ControllerService
 from controller.store import open_store
 from sim.pytest_plugin import wait_for_decision
 from controller_harness import ControllerProcess, write_config
@@ -49,24 +45,9 @@ def _openings(relay) -> list[tuple[int, int]]:
     return out
 
 
-@pytest.fixture
-def service(tmp_path, mqtt_broker):
-    services: list[ControllerService] = []
-
-    def start(gates: list[str]) -> ControllerService:
-        config = load_config(write_config(tmp_path, mqtt_broker, gates))
-        services.append(ControllerService(config).start())
-        assert services[-1].dispatcher.connected.wait(10)
-        return services[-1]
-
-    yield start
-    for s in services:
-        s.stop()
-
-
-def test_fever_keeps_the_door_shut_and_a_pass_opens_it(service, virtual_gates, mqtt_watch):
+def test_fever_keeps_the_door_shut_and_a_pass_opens_it(controller_service, virtual_gates, mqtt_watch):
     watch = mqtt_watch(["thermogate/+/result", "thermogate/+/cmd", "thermogate/+/ack"])
-    svc = service(["sim-1"])
+    svc = controller_service(["sim-1"], http=True)
     (gate,) = virtual_gates(1, "fever", seed=0)
     (intruder,) = virtual_gates(1, "normal_queue", seed=5, prefix="intruder")  # not registered
 
@@ -126,9 +107,9 @@ def test_fever_keeps_the_door_shut_and_a_pass_opens_it(service, virtual_gates, m
     assert "intruder" not in metrics
 
 
-def test_cold_arrival_gets_a_retry(service, virtual_gates, mqtt_watch):
+def test_cold_arrival_gets_a_retry(controller_service, virtual_gates, mqtt_watch):
     watch = mqtt_watch("thermogate/+/result")
-    service(["sim-1"])
+    controller_service(["sim-1"])
     virtual_gates(1, "cold_arrival", seed=0)
     results = _results_until(watch, "sim-1", lambda rs: any(r["reason"] == "wait_indoors" for r in rs), timeout=40)
     seen = [(r["decision"], r["reason"]) for r in results]

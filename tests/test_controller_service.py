@@ -60,21 +60,6 @@ def test_config_file_errors(tmp_path):
     assert config.screening_for("b-2", "110").analysis.variant == "110"  # the registry's lens
 
 
-@pytest.fixture
-def running(tmp_path, mqtt_broker):
-    services = []
-
-    def start(gates=("sim-1",), extra: str = "") -> ControllerService:
-        config = load_config(write_config(tmp_path, mqtt_broker, list(gates), extra=extra))
-        services.append(ControllerService(config, http=False).start())
-        assert services[-1].dispatcher.connected.wait(10)
-        return services[-1]
-
-    yield start
-    for s in services:
-        s.stop()
-
-
 def _publisher(broker):
     from sim.mqtt_link import connect
 
@@ -90,9 +75,9 @@ def _wait(predicate, timeout=10.0):
     return predicate()
 
 
-def test_hostile_messages_are_counted_and_nothing_crashes(running, mqtt_broker, mqtt_watch, virtual_gates):
+def test_hostile_messages_are_counted_and_nothing_crashes(controller_service, mqtt_broker, mqtt_watch, virtual_gates):
     watch = mqtt_watch(["thermogate/+/cmd", "thermogate/+/result"])
-    svc = running(["sim-1"])
+    svc = controller_service(["sim-1"])
     c = _publisher(mqtt_broker)
     eeprom = random_eeprom(np.random.default_rng(3))
     words = np.zeros(834, dtype=np.uint16)
@@ -133,9 +118,9 @@ def test_hostile_messages_are_counted_and_nothing_crashes(running, mqtt_broker, 
     c.disconnect()
 
 
-def test_a_broker_restart_is_survived(running, mqtt_broker, mqtt_watch, virtual_gates):
+def test_a_broker_restart_is_survived(controller_service, mqtt_broker, mqtt_watch, virtual_gates):
     watch = mqtt_watch("thermogate/+/result")
-    svc = running(["sim-1"])
+    svc = controller_service(["sim-1"])
     virtual_gates(1, "fever", seed=0)
     assert _wait(lambda: svc.workers["sim-1"].frames > 10, 20)
     mqtt_broker.restart()
@@ -218,18 +203,18 @@ def test_a_restart_right_after_a_decision_lets_nobody_through_twice(tmp_path, mq
         svc.stop()
 
 
-def test_home_assistant_discovery(running, mqtt_watch):
+def test_home_assistant_discovery(controller_service, mqtt_watch):
     watch = mqtt_watch("homeassistant/#")
-    running(["sim-1"], extra="[home_assistant]\nenabled = true\n")
+    controller_service(["sim-1"], extra="[home_assistant]\nenabled = true\n")
     expected = {t for t, _ in discovery_messages("sim-1", "")}
     assert _wait(lambda: {t for t, _ in watch.messages("/config")} == expected, 10), watch.messages("/config")
     door = json.loads(dict(discovery_messages("sim-1", "x"))["homeassistant/binary_sensor/thermogate_sim_1_door/config"])
     assert "command_topic" not in door  # shown, never commanded
 
 
-def test_manual_door_actions_need_a_reason_and_are_audited(running, virtual_gates, mqtt_watch):
+def test_manual_door_actions_need_a_reason_and_are_audited(controller_service, virtual_gates, mqtt_watch):
     watch = mqtt_watch("thermogate/+/ack")
-    svc = running(["sim-1"])
+    svc = controller_service(["sim-1"])
     (gate,) = virtual_gates(1, "normal_queue", seed=0)
     assert _wait(lambda: svc.workers["sim-1"].last_sequence > 0, 20)
     with pytest.raises(ValueError, match="reason"):

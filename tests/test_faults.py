@@ -16,12 +16,10 @@ import numpy as np
 import pytest
 
 from controller.protocol.binary import encode_eeprom, encode_frame
+from controller.screening.config import ScreeningConfig
 from controller.sensor.synthetic import random_eeprom
-from controller.service.config import load_config
 from controller.service.gate_worker import GateWorker
 from controller.service.registry import GateInfo
-from controller.service.service import ControllerService
-from controller_harness import write_config
 
 DOOR_CAP_MS = 5000
 
@@ -73,24 +71,9 @@ def _all_published_recorded(svc, watch, gate_id="sim-1"):
     assert fevers == {a.screening_id for a in svc.store.alarms(gate=gate_id)}  # an alarm for every FEVER
 
 
-@pytest.fixture
-def controller(tmp_path, mqtt_broker):
-    services = []
-
-    def start(gates=("sim-1",), store: str | None = None) -> ControllerService:
-        config = load_config(write_config(tmp_path, mqtt_broker, list(gates), store=store))
-        services.append(ControllerService(config, http=False).start())
-        assert services[-1].dispatcher.connected.wait(10)
-        return services[-1]
-
-    yield start
-    for s in services:
-        s.stop()
-
-
-def test_broker_killed_mid_stream(controller, mqtt_broker, virtual_gates, mqtt_watch):
+def test_broker_killed_mid_stream(controller_service, mqtt_broker, virtual_gates, mqtt_watch):
     watch = mqtt_watch(["thermogate/+/result", "thermogate/+/ack"])
-    svc = controller()
+    svc = controller_service()
     (gate,) = virtual_gates(1, "fever", seed=0)
     assert _wait(lambda: any(r["decision"] == "FEVER" for r in _results(watch)), 30)
     mqtt_broker.kill()  # SIGKILL: no goodbye to anyone
@@ -106,9 +89,9 @@ def test_broker_killed_mid_stream(controller, mqtt_broker, virtual_gates, mqtt_w
     _no_double_or_late_opening(svc, gate)
 
 
-def test_gate_power_cycled(controller, virtual_gates, mqtt_watch):
+def test_gate_power_cycled(controller_service, virtual_gates, mqtt_watch):
     watch = mqtt_watch(["thermogate/+/result", "thermogate/+/ack", "thermogate/+/status"])
-    svc = controller()
+    svc = controller_service()
     (gate,) = virtual_gates(1, "fever", seed=0)
     assert _wait(lambda: any(r["decision"] == "FEVER" for r in _results(watch)), 30)
     old_boot, old_relay = gate.boot_id, gate.relay
@@ -127,9 +110,9 @@ def test_gate_power_cycled(controller, virtual_gates, mqtt_watch):
     _no_double_or_late_opening(svc, gate, earlier_relays=[old_relay] if old_relay is not gate.relay else [])
 
 
-def test_wifi_flapping(controller, virtual_gates, mqtt_watch):
+def test_wifi_flapping(controller_service, virtual_gates, mqtt_watch):
     watch = mqtt_watch(["thermogate/+/result", "thermogate/+/ack"])
-    svc = controller()
+    svc = controller_service()
     (gate,) = virtual_gates(1, "fever", seed=0)
     end = time.monotonic() + 24
     up = True
@@ -215,9 +198,9 @@ def _decisions_while_refused(svc, watch, gate_id="sim-1"):
     return unrecorded
 
 
-def test_store_disk_full(controller, small_disk, virtual_gates, mqtt_watch):
+def test_store_disk_full(controller_service, small_disk, virtual_gates, mqtt_watch):
     watch = mqtt_watch(["thermogate/+/result", "thermogate/+/cmd"])
-    svc = controller(store=str(small_disk / "thermogate.db"))
+    svc = controller_service(store=str(small_disk / "thermogate.db"))
     (gate,) = virtual_gates(1, "fever", seed=0)
     assert _wait(lambda: _results(watch), 20)  # the warm-up decision is stored normally
     filler = _fill(small_disk)
@@ -230,11 +213,11 @@ def test_store_disk_full(controller, small_disk, virtual_gates, mqtt_watch):
     _no_double_or_late_opening(svc, gate)
 
 
-def test_store_disk_gone_read_only(controller, failing_disk, virtual_gates, mqtt_watch):
+def test_store_disk_gone_read_only(controller_service, failing_disk, virtual_gates, mqtt_watch):
     """A disk the kernel has made read-only does not come back by itself: the controller keeps
     screening, keeps every decision in memory, keeps the doors shut and keeps the alert up."""
     watch = mqtt_watch(["thermogate/+/result", "thermogate/+/cmd"])
-    svc = controller(store=str(failing_disk.path / "thermogate.db"))
+    svc = controller_service(store=str(failing_disk.path / "thermogate.db"))
     (gate,) = virtual_gates(1, "fever", seed=0)
     assert _wait(lambda: _results(watch), 20)
     stored_before = len(svc.store.screenings(limit=100000, snapshots=False))
@@ -248,18 +231,12 @@ def test_store_disk_gone_read_only(controller, failing_disk, virtual_gates, mqtt
 
 def _frames_worker():
     eeprom = random_eeprom(np.random.default_rng(9))
-    worker = GateWorker(GateInfo("g-1", b"k" * 32), load_config_default())
+    worker = GateWorker(GateInfo("g-1", b"k" * 32), ScreeningConfig())
     assert worker.on_eeprom(encode_eeprom(eeprom, 5))
     image = np.full((24, 32), 22.0)
     control = int(worker.pipeline.calibration.params.control_ee)
     words = [worker.pipeline.calibration.raw_from_to(image, 22.0, 3.3, sp, control) for sp in (0, 1)]
     return worker, words
-
-
-def load_config_default():
-    from controller.screening.config import ScreeningConfig
-
-    return ScreeningConfig()
 
 
 def test_gate_clock_wrap_and_jump():
