@@ -90,7 +90,7 @@ def fever_alarm(store, gate: str = "sim-1", estimate: float = 38.4) -> tuple[int
 
 def concrete(path: str, alarm_id: int, screening_id: int) -> str:
     return (path.replace("{alarm_id}", str(alarm_id)).replace("{screening_id}", str(screening_id))
-            .replace("{gate}", "sim-1").replace("{name}", "gus").replace("{name:path}", "gus")
+            .replace("{gate}", "sim-1").replace("{alert_id}", "1").replace("{name}", "gus").replace("{name:path}", "gus")
             .replace("{name}", "app.js"))
 
 
@@ -409,6 +409,26 @@ def test_sessions_and_alarms_survive_a_controller_restart(rig):
     assert guard.get("/api/me").json()["user"] == "gus"  # still logged in
     assert [a["id"] for a in guard.get("/api/alarms/active").json()["alarms"]] == [aid]  # still open
     assert doctor.get("/api/me").status_code == 401  # a logout stays a logout
+
+
+def test_alerts_are_shown_until_someone_deals_with_them(rig):
+    svc = rig.service
+    svc.alerts.raise_("sim-1", "resume_hold", "PASS after a restart: open by hand")
+    svc.alerts.raise_(None, "store_failed", "disk full")
+    guard = rig.client("gus")
+    shown = guard.get("/api/alerts").json()["alerts"]
+    assert [(a["gate"], a["alert"]) for a in shown] == [("sim-1", "resume_hold"), (None, "store_failed")]
+    rig.restart()  # still open after a controller restart (store_failed resolves itself: the store works)
+    guard.base_url = rig.base
+    shown = guard.get("/api/alerts").json()["alerts"]
+    assert [(a["gate"], a["alert"]) for a in shown] == [("sim-1", "resume_hold")]
+    alert_id = shown[0]["id"]
+    assert rig.client().post(f"/api/alerts/{alert_id}/dismiss", json={}).status_code == 401
+    assert guard.post(f"/api/alerts/{alert_id}/dismiss", json={}).json() == {"id": alert_id, "open": False}
+    assert guard.get("/api/alerts").json()["alerts"] == []
+    assert guard.post(f"/api/alerts/{alert_id}/dismiss", json={}).status_code == 404
+    assert ("gus", "alert_dismissed") in [(e.user, e.action) for e in rig.service.store.audit()]
+    assert rig.service.store.alerts(open_only=True) == []
 
 
 def test_user_cli(tmp_path):

@@ -224,9 +224,17 @@ def test_a_guards_shift(controller, virtual_gates, page):
     page.wait_for_selector("#audit-table tr[data-action=door_open]")
     assert REASON in page.inner_text("#audit-table tr[data-action=door_open]")
 
-    # Logout: back to the login page, and the WebSocket is refused from then on.
+    # An alert a person must act on shows on the page until someone deals with it.
     page.goto(url + "/")
     page.wait_for_selector("#conn.ok")
+    controller.service.alerts.raise_("sim-1", "command_refused", "open refused by the gate: stale")
+    page.wait_for_selector("#alert-bar:not([hidden]) li[data-alert=command_refused]")
+    assert "闸机拒绝了开门指令" in page.inner_text("#alert-bar")
+    page.click("#alert-bar li[data-alert=command_refused] .alert-dismiss")
+    page.wait_for_selector("#alert-bar", state="hidden")
+    assert not controller.service.alerts.is_open("sim-1", "command_refused")
+
+    # Logout: back to the login page, and the WebSocket is refused from then on.
     assert not ws_refused(page)
     page.click("#logout")
     page.wait_for_url(url + "/login")

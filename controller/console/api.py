@@ -121,6 +121,15 @@ class ConsoleApi:
 
         return ok(await run_in_threadpool(run))
 
+    async def alerts(self, request: Request, session: Session):
+        return ok({"alerts": self.console.service.alerts.open_alerts()})
+
+    async def alert_dismiss(self, request: Request, session: Session):
+        alert_id = _id(request, "alert_id")
+        if not await run_in_threadpool(self.console.service.dismiss_alert, alert_id, session.user):
+            raise Bad("err_not_found", f"no open alert {alert_id}", 404)
+        return ok({"id": alert_id, "open": False})
+
     async def alarm_ack(self, request: Request, session: Session):
         aid = _id(request, "alarm_id")
 

@@ -197,6 +197,8 @@ def routes(console: Console) -> list:
         Route("/api/alarms/{alarm_id}", e("view", a.alarm), methods=["GET"]),
         Route("/api/alarms/{alarm_id}/ack", e("ack", a.alarm_ack), methods=["POST"]),
         Route("/api/alarms/{alarm_id}/dispose", e("dispose", a.alarm_dispose), methods=["POST"]),
+        Route("/api/alerts", e("view", a.alerts), methods=["GET"]),
+        Route("/api/alerts/{alert_id}/dismiss", e("ack", a.alert_dismiss), methods=["POST"]),
         Route("/api/doors", e("view", a.door_actions), methods=["GET"]),
         Route("/api/doors/{gate}/open", e("door", a.door_open), methods=["POST"]),
         Route("/api/doors/{gate}/lock", e("door", a.door_lock), methods=["POST"]),

@@ -76,7 +76,8 @@ async def live_socket(console, websocket: WebSocket) -> None:
         alarms = await run_in_threadpool(console.api.active_alarms)
         await websocket.send_text(dumps({"kind": "hello", "now": time.time(), "user": session.user,
                                          "role": session.role, "gates": service.gate_summaries(),
-                                         "alarms": alarms, "threshold_c": console.threshold_c()}))
+                                         "alarms": alarms, "alerts": service.alerts.open_alerts(),
+                                         "threshold_c": console.threshold_c()}))
         reader = asyncio.ensure_future(_drain_client(websocket))
         next_summary = time.monotonic() + SUMMARY_EVERY_S
         next_check = time.monotonic() + 1.0

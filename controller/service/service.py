@@ -39,13 +39,22 @@ class AlertBook:
         self.live = live
         self.metrics = metrics
         self._open: dict[tuple[str | None, str], int | None] = {}
+        self._detail: dict[tuple[str | None, str], tuple[str, float]] = {}
         self._lock = threading.Lock()
+        # Alerts still open from before a restart stay open (and can be resolved) in this run.
+        try:
+            for a in store.alerts(open_only=True):
+                self._open[(a.gate, a.kind)] = a.id
+                self._detail[(a.gate, a.kind)] = (a.detail, a.time)
+        except Exception as exc:
+            log.error("open alerts not loaded", extra={"error": repr(exc)[:200]})
 
     def raise_(self, gate: str | None, kind: str, detail: str) -> None:
         with self._lock:
             if (gate, kind) in self._open:
                 return
             self._open[(gate, kind)] = None
+            self._detail[(gate, kind)] = (detail, time.time())
         alert_id = None
         try:
             alert_id = self.store.record_alert(gate, time.time(), kind, detail)
@@ -61,12 +70,28 @@ class AlertBook:
             if (gate, kind) not in self._open:
                 return
             alert_id = self._open.pop((gate, kind))
+            self._detail.pop((gate, kind), None)
         if alert_id is not None:
             try:
                 self.store.resolve_alert(alert_id, time.time())
             except Exception as exc:
                 log.error("alert not resolved in the store", extra={"error": repr(exc)[:200]})
         self.live.publish(L.ALERT, {"gate": gate, "alert": kind, "id": alert_id, "open": False})
+
+    def open_alerts(self) -> list[dict]:
+        """Every open alert, oldest first: what the console shows until it is resolved."""
+        with self._lock:
+            items = [(key, alert_id, *self._detail.get(key, ("", 0.0))) for key, alert_id in self._open.items()]
+        return sorted(({"gate": g, "alert": k, "id": i, "detail": d, "time": t} for (g, k), i, d, t in items),
+                      key=lambda a: a["time"])
+
+    def dismiss(self, alert_id: int) -> tuple[str | None, str] | None:
+        """Resolve the open alert with this id (a person has dealt with it); its (gate, kind), or None."""
+        with self._lock:
+            key = next((k for k, i in self._open.items() if i == alert_id), None)
+        if key is not None:
+            self.resolve(*key)
+        return key
 
     def is_open(self, gate: str | None, kind: str) -> bool:
         with self._lock:
@@ -92,6 +117,7 @@ class ControllerService:
                         for g, info in self.gates.items()}
         for info in self.gates.values():
             self.store.upsert_gate(info.id, info.name, info.location)
+        self.alerts.resolve(None, "store_failed")  # it takes writes again
         self.dispatcher = Dispatcher(config.mqtt, self.workers, on_decisions=self._on_decisions,
                                      on_eeprom=self._on_eeprom, on_status=self._on_status, on_ack=self._on_ack,
                                      on_tick=self._tick, on_frame=self._on_frame, on_connect=self._on_connect,
@@ -277,6 +303,15 @@ class ControllerService:
                                 {"gate": gate_id, "reason": reason})
         self.live.publish(L.GATE, worker.summary())
         return action
+
+    def dismiss_alert(self, alert_id: int, user: str) -> bool:
+        """A person has dealt with an alert (a missing ack, a held PASS, ...): resolve it, audited."""
+        key = self.alerts.dismiss(alert_id)
+        if key is None:
+            return False
+        self.store.record_audit(user, time.time(), "alert_dismissed", {"alert": alert_id, "gate": key[0],
+                                                                         "kind": key[1]})
+        return True
 
     def _manual_target(self, gate_id: str, user: str, reason: str) -> GateWorker:
         if gate_id not in self.workers:

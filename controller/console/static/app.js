@@ -358,6 +358,9 @@
         alarms.clear();
         ev.alarms.forEach((a) => alarms.set(a.id, a));
         renderAlarms();
+        alerts.clear();
+        (ev.alerts || []).forEach((a) => alerts.set(a.gate + "|" + a.alert, a));
+        renderAlerts();
         break;
       case "gates":
         serverOffset = ev.now - Date.now() / 1000;
@@ -389,9 +392,36 @@
         renderAlarms();
         break;
       case "alert":
+        if (ev.open) alerts.set(ev.gate + "|" + ev.alert, ev);
+        else alerts.delete(ev.gate + "|" + ev.alert);
+        renderAlerts();
+        break;
       case "door":
         break;
     }
+  }
+
+  // ------------------------------------------------------------------ alerts (a person must act)
+
+  const alerts = new Map(); // "gate|kind" -> open alert
+
+  function renderAlerts() {
+    const list = $("#alert-list");
+    list.textContent = "";
+    alerts.forEach((a) => {
+      const li = el("li", { class: "alert-item", dataset: { alert: a.alert, gate: a.gate || "" } });
+      li.append(el("span", { class: "alert-gate" }, a.gate || t("alert_site")),
+        el("span", { class: "alert-text" }, t("alert_" + a.alert)));
+      if (can("ack") && a.id !== null && a.id !== undefined) {
+        const b = el("button", { type: "button", class: "alert-dismiss" }, t("alert_dismiss"));
+        b.addEventListener("click", async () => {
+          try { await api(`/api/alerts/${a.id}/dismiss`, { body: {} }); } catch (err) { alert(err.message); }
+        });
+        li.append(b);
+      }
+      list.append(li);
+    });
+    $("#alert-bar").hidden = alerts.size === 0;
   }
 
   // ------------------------------------------------------------------ alarms
