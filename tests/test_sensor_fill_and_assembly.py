@@ -120,3 +120,52 @@ def test_random_eeprom_is_reproducible_and_honours_its_options():
     assert 2e-8 < p.alpha.min() and p.alpha.max() < 8e-8
     with pytest.raises(ValueError):
         random_eeprom(1, broken=3, outliers=2)
+
+
+def test_assembly_kernel_matches_the_numpy_reference():
+    """kernels.assemble against assembler.assemble_reference: random subpages (NaN pixels included),
+    both reading patterns, lost subpages, and a stamp far in the past."""
+    from controller.sensor import kernels as K
+    from controller.sensor.assembler import assemble_reference
+    from controller.sensor.reference import subpage_pattern
+
+    rng = np.random.default_rng(11)
+    masks = [(subpage_pattern(chess) == sp).reshape(24, 32) for chess in (False, True) for sp in (0, 1)]
+    image_k = np.full((24, 32), np.nan, dtype=np.float32)
+    stamp_k = np.full((24, 32), -1, dtype=np.int64)
+    image_r, stamp_r = image_k.copy(), stamp_k.copy()
+    sequence = 0
+    completes = set()
+    for step in range(200):
+        sequence += int(rng.integers(1, 4))  # skipped numbers: subpages lost on the way
+        if step == 150:
+            sequence += 2 ** 31 + 5  # age beyond int32 wraps the same way in both
+        sub = rng.normal(30.0, 5.0, (24, 32)).astype(np.float32)
+        sub[rng.random((24, 32)) < 0.05] = np.nan
+        mask = masks[int(rng.integers(0, 4)) if step > 3 else step % 2]
+        to, fresh, age = (np.empty((24, 32), dtype=d) for d in (np.float32, np.bool_, np.int32))
+        complete = K.assemble(sub, mask, image_k, stamp_k, sequence, to, fresh, age)
+        ref_to, ref_fresh, ref_age, ref_complete = assemble_reference(sub, mask, image_r, stamp_r, sequence)
+        np.testing.assert_array_equal(to, ref_to)  # NaN where NaN
+        np.testing.assert_array_equal(image_k, image_r)
+        np.testing.assert_array_equal(stamp_k, stamp_r)
+        np.testing.assert_array_equal(fresh, ref_fresh)
+        np.testing.assert_array_equal(age, ref_age)
+        assert age.dtype == ref_age.dtype and fresh.dtype == ref_fresh.dtype and to.dtype == ref_to.dtype
+        assert complete == ref_complete and type(complete) is bool
+        completes.add(complete)
+        to[0, 0] = -99.0  # the returned image is a copy, not the running image
+        assert image_k[0, 0] != -99.0
+    assert completes == {False, True}
+
+
+def test_assembler_returns_new_arrays_every_frame():
+    cal = Calibration.from_eeprom(random_eeprom(5))
+    control = control_word(chess=False)
+    assembler = FrameAssembler(cal)
+    images = [assembler.push(cal.raw_from_to(_ramp(), 25.0, 3.3, i % 2, control)) for i in range(4)]
+    assert not images[0].complete and images[1].complete and images[3].sequence == 4 and not images[3].chess
+    kept = images[1].to.copy()
+    assert images[1].to is not images[3].to and images[1].age is not images[3].age
+    np.testing.assert_array_equal(images[1].to, kept)  # later pushes do not write into earlier images
+    assert (images[3].age[images[3].fresh] == 0).all() and (images[3].age[~images[3].fresh] == 1).all()

@@ -14,9 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import kernels as K
 from .calibration import Calibration
 from .eeprom import COLS, ROWS
 from .reference import subpage_pattern
+
+_SHAPE = (ROWS, COLS)
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,24 @@ class FrameAssembler:
         sub = self.calibration.measure(frame, self.emissivity, self.tr, out=self._scratch)
         mask = self._masks[(sub.chess, sub.subpage)]
         self.sequence += 1
-        np.copyto(self._to, sub.to, where=mask)
-        self._stamp[mask] = self.sequence
-        measured = self._stamp >= 0
-        age = np.where(measured, self.sequence - self._stamp, -1).astype(np.int32)
-        return Image(to=self._to.copy(), fresh=age == 0, age=age, complete=bool(measured.all()),
+        # One compiled pass (kernels.assemble); assemble_reference is the same in numpy.
+        to = np.empty(_SHAPE, dtype=np.float32)
+        fresh = np.empty(_SHAPE, dtype=np.bool_)
+        age = np.empty(_SHAPE, dtype=np.int32)
+        complete = K.assemble(sub.to, mask, self._to, self._stamp, self.sequence, to, fresh, age)
+        return Image(to=to, fresh=fresh, age=age, complete=complete,
                      sequence=self.sequence, subpage=sub.subpage, chess=sub.chess, ta=sub.ta, vdd=sub.vdd)
+
+
+def assemble_reference(sub: np.ndarray, mask: np.ndarray, image: np.ndarray, stamp: np.ndarray,
+                       sequence: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Plain numpy version of :func:`kernels.assemble` (the tests hold the kernel to it).
+
+    Merges ``sub`` into ``image`` where ``mask``, stamps those pixels with
+    ``sequence`` in ``stamp`` (both in place) and returns (a copy of the
+    image, fresh, age, complete)."""
+    np.copyto(image, sub, where=mask)
+    stamp[mask] = sequence
+    measured = stamp >= 0
+    age = np.where(measured, sequence - stamp, -1).astype(np.int32)
+    return image.copy(), age == 0, age, bool(measured.all())

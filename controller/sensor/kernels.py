@@ -255,3 +255,42 @@ def subpage_to(frame, k, table, image, emissivity, tr):
     for p in range(PIXELS):
         nonfinite += 0 if np.isfinite(out[p]) else 1
     return OK, vdd, ta, nonfinite - SUBPAGE_PIXELS, subpage, chess
+
+
+
+@njit(cache=True)
+def assemble(sub, mask, image, stamp, sequence, to, fresh, age):
+    """Merge one subpage into the running image and describe the result, in one pass.
+
+    sub: float32[24, 32], the subpage's temperatures; mask: bool[24, 32], the
+    pixels it measured; image: float32[24, 32] and stamp: int64[24, 32], the
+    running image and, per pixel, the sequence number of the subpage that last
+    measured it (-1 never), both updated in place; sequence: this subpage's
+    number. All arrays C-contiguous.
+
+    Fills the caller's new arrays ``to`` (float32, a copy of the image),
+    ``fresh`` (bool, measured by this subpage) and ``age`` (int32, subpages
+    since measured, -1 never) and returns whether every pixel has been
+    measured. The same as :func:`controller.sensor.assembler.assemble_reference`
+    (the arrays are allocated by the caller: returning arrays from a kernel
+    costs more than the whole pass)."""
+    n = image.size
+    sub1 = sub.reshape(n)
+    mask1 = mask.reshape(n)
+    image1 = image.reshape(n)
+    stamp1 = stamp.reshape(n)
+    to1 = to.reshape(n)
+    fresh1 = fresh.reshape(n)
+    age1 = age.reshape(n)
+    never = 0
+    for p in range(n):
+        if mask1[p]:
+            image1[p] = sub1[p]
+            stamp1[p] = sequence
+        s = stamp1[p]
+        to1[p] = image1[p]
+        a = np.int32(sequence - s) if s >= 0 else np.int32(-1)
+        never += 1 if s < 0 else 0
+        age1[p] = a
+        fresh1[p] = a == 0
+    return never == 0
