@@ -22,6 +22,8 @@ VERSION = 1
 KIND_FRAME = 1
 KIND_EEPROM = 2
 HEADER = struct.Struct(">2sBBIIIHH")  # magic, kind, version, boot, sequence, board ms, words, flags
+CRC = struct.Struct(">I")
+_WIRE_WORD = np.dtype(">u2")
 FRAME_BYTES = HEADER.size + 2 * FRAME_WORDS + 4
 EEPROM_BYTES = HEADER.size + 2 * EEPROM_WORDS + 4
 FLAG_SENSOR_REINIT = 1
@@ -56,7 +58,8 @@ class EepromMessage:
 def _decode(payload: bytes, kind: int, nwords: int, size: int):
     if not isinstance(payload, (bytes, bytearray, memoryview)):
         raise ProtocolError("type", f"payload must be bytes, got {type(payload).__name__}")
-    payload = bytes(payload)
+    if type(payload) is not bytes:
+        payload = bytes(payload)  # a bytearray may change under us, a memoryview may count other items
     if len(payload) != size:
         raise ProtocolError("length", f"{len(payload)} bytes, expected {size}")
     magic, got_kind, version, boot_id, sequence, board_ms, words, flags = HEADER.unpack_from(payload)
@@ -68,11 +71,11 @@ def _decode(payload: bytes, kind: int, nwords: int, size: int):
         raise ProtocolError("version", f"protocol version {version}, this controller speaks {VERSION}")
     if words != nwords:
         raise ProtocolError("length", f"header says {words} words, expected {nwords}")
-    (crc,) = struct.unpack_from(">I", payload, size - 4)
-    actual = zlib.crc32(payload[:size - 4])
+    (crc,) = CRC.unpack_from(payload, size - 4)
+    actual = zlib.crc32(payload[:size - 4])  # (a bytes slice: cheaper here than making a memoryview)
     if crc != actual:
         raise ProtocolError("crc", f"CRC 0x{crc:08X} does not match the content (0x{actual:08X})")
-    data = np.frombuffer(payload, dtype=">u2", count=nwords, offset=HEADER.size).astype(np.uint16)
+    data = np.frombuffer(payload, dtype=_WIRE_WORD, count=nwords, offset=HEADER.size).astype(np.uint16)
     return boot_id, sequence, board_ms, flags, data
 
 

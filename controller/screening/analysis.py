@@ -16,7 +16,7 @@ docs/estimation.md ("Scene analysis") describes the method and its figures.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 
 import numpy as np
@@ -213,37 +213,51 @@ class Analyzer:
         return frame_analysis(self._out.tolist())
 
 
+_FACE_BASES = tuple(K.O_FACES + 5 * slot for slot in range(K.MAX_FACES))
+_new = object.__new__
+
+
 def frame_analysis(o: list[float]) -> FrameAnalysis:
-    """The :class:`FrameAnalysis` of an output vector (as a list) of :func:`analysis_kernels.analyze_frame`."""
+    """The :class:`FrameAnalysis` of an output vector (as a list) of :func:`analysis_kernels.analyze_frame`.
+
+    Runs once per frame, so it fills the instance's fields directly: a frozen
+    dataclass's ``__init__`` sets each of its 23 fields through
+    ``object.__setattr__``, which cost more than the rest of this function.
+    The result is the same as ``FrameAnalysis(**fields)`` (tests/test_analysis_output.py)."""
     people = int(o[K.O_PEOPLE])
-    faces = []
-    for slot in range(min(people, K.MAX_FACES)):
-        base = K.O_FACES + 5 * slot
-        faces.append((int(o[base + 1]), int(o[base + 2]), int(o[base + 3]), int(o[base + 4])))
     found = people > 0
     distance = o[K.O_DISTANCE]
-    return FrameAnalysis(
-        ambient_c=o[K.O_AMBIENT],
-        people=people,
-        face_box=(int(o[K.O_BOX]), int(o[K.O_BOX + 1]), int(o[K.O_BOX + 2]), int(o[K.O_BOX + 3])) if found else None,
-        face_width_px=o[K.O_WIDTH] if found else 0.0,
-        distance_m=distance if found and distance == distance else None,
-        face_max_c=o[K.O_MAX],
-        face_topk_c=o[K.O_TOPK],
-        forehead_c=o[K.O_FOREHEAD],
-        touches_edge=o[K.O_EDGE] == 1.0,
-        glasses=o[K.O_GLASSES] == 1.0,
-        forehead_covered=o[K.O_COVERED] == 1.0,
-        hot_object=o[K.O_HOT] == 1.0,
-        reference_c=o[K.O_REF],
-        reference_ok=o[K.O_REF_OK] == 1.0,
-        offset_c=o[K.O_OFFSET],
-        faces=tuple(faces),
-        face_pixels=int(o[K.O_FACE_PIXELS]) if found else 0,
-        skin_c=o[K.O_SKIN],
-        eye_row=o[K.O_EYE_ROW],
-        background_shift_c=o[K.O_SHIFT],
-        reference_excess_c=o[K.O_REF_STD],
-        nose_drop_c=o[K.O_NOSE],
-        nose_chilled=o[K.O_COLD_NOSE] == 1.0,
-    )
+    a = _new(FrameAnalysis)
+    a.__dict__.update({
+        "ambient_c": o[K.O_AMBIENT],
+        "people": people,
+        "face_box": ((int(o[K.O_BOX]), int(o[K.O_BOX + 1]), int(o[K.O_BOX + 2]), int(o[K.O_BOX + 3]))
+                     if found else None),
+        "face_width_px": o[K.O_WIDTH] if found else 0.0,
+        "distance_m": distance if found and distance == distance else None,
+        "face_max_c": o[K.O_MAX],
+        "face_topk_c": o[K.O_TOPK],
+        "forehead_c": o[K.O_FOREHEAD],
+        "touches_edge": o[K.O_EDGE] == 1.0,
+        "glasses": o[K.O_GLASSES] == 1.0,
+        "forehead_covered": o[K.O_COVERED] == 1.0,
+        "hot_object": o[K.O_HOT] == 1.0,
+        "reference_c": o[K.O_REF],
+        "reference_ok": o[K.O_REF_OK] == 1.0,
+        "offset_c": o[K.O_OFFSET],
+        "faces": tuple([(int(o[b + 1]), int(o[b + 2]), int(o[b + 3]), int(o[b + 4]))
+                        for b in _FACE_BASES[:people]]) if found else (),
+        "face_pixels": int(o[K.O_FACE_PIXELS]) if found else 0,
+        "skin_c": o[K.O_SKIN],
+        "eye_row": o[K.O_EYE_ROW],
+        "background_shift_c": o[K.O_SHIFT],
+        "reference_excess_c": o[K.O_REF_STD],
+        "nose_drop_c": o[K.O_NOSE],
+        "nose_chilled": o[K.O_COLD_NOSE] == 1.0,
+    })
+    return a
+
+
+# Every field is set, in the declared order (an added field must be added above too).
+if [f.name for f in fields(FrameAnalysis)] != list(frame_analysis([0.0] * K.O_LENGTH).__dict__):
+    raise ImportError("FrameAnalysis' fields changed: update frame_analysis")

@@ -30,6 +30,7 @@ and set here).
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from functools import lru_cache
 
 import numpy as np
@@ -81,9 +82,26 @@ def fill_table(fov: FieldOfView) -> tuple[np.ndarray, np.ndarray]:
     return FILL_DISTANCES_M, fills
 
 
+@lru_cache(maxsize=None)
+def _fill_lists(fov: FieldOfView) -> tuple[list[float], list[float]]:
+    """:func:`fill_table` as Python lists, for :func:`fill_at`'s per-frame lookup."""
+    distances, fills = fill_table(fov)
+    return distances.tolist(), fills.tolist()
+
+
 def fill_at(distance_m: float | None, fov: FieldOfView) -> float:
-    """:func:`eye_band_fill` at ``distance_m``, interpolated from the table; 1.0 when the distance is unknown."""
+    """:func:`eye_band_fill` at ``distance_m``, interpolated from the table; 1.0 when the distance is unknown.
+
+    The same linear interpolation as ``np.interp(distance_m, *fill_table(fov))``
+    (ends held), done on Python floats: the tracker calls it once per measured
+    frame, and numpy's call overhead on one number is most of the cost."""
     if distance_m is None or not math.isfinite(distance_m):
         return 1.0
-    distances, fills = fill_table(fov)
-    return float(np.interp(distance_m, distances, fills))
+    distances, fills = _fill_lists(fov)
+    if distance_m <= distances[0]:
+        return fills[0]
+    if distance_m >= distances[-1]:
+        return fills[-1]
+    j = bisect_right(distances, distance_m) - 1
+    slope = (fills[j + 1] - fills[j]) / (distances[j + 1] - distances[j])
+    return float(slope * (distance_m - distances[j]) + fills[j])

@@ -1,0 +1,82 @@
+"""The per-frame shortcuts give what their plain forms give: frame_analysis the same FrameAnalysis as the
+dataclass's own constructor, fill_at the same number as np.interp over the fill table."""
+
+import dataclasses
+import math
+
+import numpy as np
+
+from controller.geometry import NARROW, WIDE
+from controller.screening import analysis_kernels as K
+from controller.screening.analysis import FrameAnalysis, frame_analysis
+from controller.screening.optics import fill_at, fill_table
+
+
+def _constructed(o: list[float]) -> FrameAnalysis:
+    """The FrameAnalysis of an output vector through FrameAnalysis(...), field by field."""
+    people = int(o[K.O_PEOPLE])
+    found = people > 0
+    faces = tuple((int(o[K.O_FACES + 5 * s + 1]), int(o[K.O_FACES + 5 * s + 2]), int(o[K.O_FACES + 5 * s + 3]),
+                   int(o[K.O_FACES + 5 * s + 4])) for s in range(min(people, K.MAX_FACES)))
+    distance = o[K.O_DISTANCE]
+    return FrameAnalysis(
+        ambient_c=o[K.O_AMBIENT], people=people,
+        face_box=tuple(int(o[K.O_BOX + i]) for i in range(4)) if found else None,
+        face_width_px=o[K.O_WIDTH] if found else 0.0,
+        distance_m=distance if found and not math.isnan(distance) else None,
+        face_max_c=o[K.O_MAX], face_topk_c=o[K.O_TOPK], forehead_c=o[K.O_FOREHEAD],
+        touches_edge=o[K.O_EDGE] == 1.0, glasses=o[K.O_GLASSES] == 1.0, forehead_covered=o[K.O_COVERED] == 1.0,
+        hot_object=o[K.O_HOT] == 1.0, reference_c=o[K.O_REF], reference_ok=o[K.O_REF_OK] == 1.0,
+        offset_c=o[K.O_OFFSET], faces=faces, face_pixels=int(o[K.O_FACE_PIXELS]) if found else 0,
+        skin_c=o[K.O_SKIN], eye_row=o[K.O_EYE_ROW], background_shift_c=o[K.O_SHIFT],
+        reference_excess_c=o[K.O_REF_STD], nose_drop_c=o[K.O_NOSE], nose_chilled=o[K.O_COLD_NOSE] == 1.0)
+
+
+def _same(a: FrameAnalysis, b: FrameAnalysis) -> bool:
+    """Field by field, NaN equal to NaN, types included."""
+    for f in dataclasses.fields(FrameAnalysis):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if type(x) is not type(y):
+            return False
+        if not (x == y or (isinstance(x, float) and math.isnan(x) and math.isnan(y))):
+            return False
+    return True
+
+
+def test_frame_analysis_matches_the_constructor():
+    rng = np.random.default_rng(3)
+    flags = (K.O_EDGE, K.O_GLASSES, K.O_COVERED, K.O_HOT, K.O_REF_OK, K.O_COLD_NOSE)
+    for trial in range(400):
+        o = rng.normal(30.0, 5.0, K.O_LENGTH)
+        o[K.O_PEOPLE] = trial % 11  # none, some, and more than MAX_FACES
+        o[K.O_BOX:K.O_BOX + 4] = rng.integers(-1, 32, 4)
+        o[K.O_FACES:K.O_NOSE] = rng.integers(-1, 32, K.O_NOSE - K.O_FACES)
+        o[K.O_FACE_PIXELS] = rng.integers(0, 60)
+        o[list(flags)] = rng.integers(0, 2, len(flags))
+        if trial % 3 == 0:
+            o[K.O_DISTANCE] = np.nan
+        if trial % 5 == 0:
+            o[[K.O_MAX, K.O_TOPK, K.O_SKIN, K.O_NOSE]] = np.nan
+        values = o.tolist()
+        fast, slow = frame_analysis(values), _constructed(values)
+        assert _same(fast, slow), (trial, fast, slow)
+        assert list(vars(fast)) == list(vars(slow))
+    # Frozen like any other instance.
+    try:
+        fast.people = 3
+    except dataclasses.FrozenInstanceError:
+        pass
+    else:
+        raise AssertionError("a FrameAnalysis from frame_analysis must be frozen")
+
+
+def test_fill_at_is_np_interp_over_the_table():
+    rng = np.random.default_rng(5)
+    for fov in (NARROW, WIDE):
+        distances, fills = fill_table(fov)
+        xs = np.concatenate([rng.uniform(0.01, 5.0, 3000), distances, np.nextafter(distances, 0.0),
+                             np.nextafter(distances, 10.0), [0.0, -1.0, 1e6]])
+        for x in xs.tolist():
+            assert fill_at(x, fov) == float(np.interp(x, distances, fills)), (fov, x)
+        assert type(fill_at(0.5, fov)) is float
+    assert fill_at(None, NARROW) == 1.0 and fill_at(math.nan, NARROW) == 1.0 and fill_at(math.inf, WIDE) == 1.0
