@@ -169,3 +169,20 @@ def test_assembler_returns_new_arrays_every_frame():
     assert images[1].to is not images[3].to and images[1].age is not images[3].age
     np.testing.assert_array_equal(images[1].to, kept)  # later pushes do not write into earlier images
     assert (images[3].age[images[3].fresh] == 0).all() and (images[3].age[~images[3].fresh] == 1).all()
+
+
+def test_assembler_image_equals_one_built_by_its_constructor():
+    import dataclasses
+
+    from controller.sensor.assembler import Image
+
+    cal = Calibration.from_eeprom(random_eeprom(5))
+    assembler = FrameAssembler(cal)
+    for i in range(3):
+        image = assembler.push(cal.raw_from_to(_ramp(), 25.0, 3.3, i % 2, control_word(chess=True)))
+        built = Image(**{f.name: getattr(image, f.name) for f in dataclasses.fields(Image)})
+        assert type(image) is Image and list(vars(image)) == list(vars(built))
+        assert all(getattr(image, k) is getattr(built, k) for k in vars(built))
+        assert image == built and type(image.complete) is bool and type(image.sequence) is int
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            image.sequence = 0

@@ -10,7 +10,7 @@ measured (a lost subpage shows up as pixels two or more subpages old).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from .eeprom import COLS, ROWS
 from .reference import subpage_pattern
 
 _SHAPE = (ROWS, COLS)
+_new = object.__new__
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,18 @@ class FrameAssembler:
         fresh = np.empty(_SHAPE, dtype=np.bool_)
         age = np.empty(_SHAPE, dtype=np.int32)
         complete = K.assemble(sub.to, mask, self._to, self._stamp, self.sequence, to, fresh, age)
-        return Image(to=to, fresh=fresh, age=age, complete=complete,
-                     sequence=self.sequence, subpage=sub.subpage, chess=sub.chess, ta=sub.ta, vdd=sub.vdd)
+        # Fields set directly: the frozen dataclass's __init__ (object.__setattr__ per field) costs
+        # more than the merge itself; the result equals Image(...) (tests/test_sensor_fill_and_assembly.py).
+        image = _new(Image)
+        image.__dict__.update({"to": to, "fresh": fresh, "age": age, "complete": complete,
+                               "sequence": self.sequence, "subpage": sub.subpage, "chess": sub.chess,
+                               "ta": sub.ta, "vdd": sub.vdd})
+        return image
+
+
+if [f.name for f in fields(Image)] != ["to", "fresh", "age", "complete", "sequence", "subpage", "chess", "ta",
+                                       "vdd"]:
+    raise ImportError("Image's fields changed: update FrameAssembler.push")
 
 
 def assemble_reference(sub: np.ndarray, mask: np.ndarray, image: np.ndarray, stamp: np.ndarray,
