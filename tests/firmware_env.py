@@ -47,3 +47,14 @@ def config_dict(gate_id: str = "north-1", key_hex: str = "11" * 32, **overrides)
     d = gate_config(gate_id, "127.0.0.1", 1883, bytes.fromhex(key_hex), 8, f"gate-{gate_id}", "pw")
     d.update(overrides)
     return d
+
+
+def fresh_hardware(fw, start_ms: int = 1000):
+    """Reset the fake hardware for a newly booted gate: a new clock, no devices or pins, an empty
+    in-memory broker. Returns (clock, broker)."""
+    clock = fw.fakeclock.FakeClock(start=start_ms)
+    fw.machine.clock = clock
+    fw.machine.devices.clear()
+    fw.machine.Pin.pins.clear()
+    fw.umqtt_simple.broker.__init__()
+    return clock, fw.umqtt_simple.broker

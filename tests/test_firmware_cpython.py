@@ -11,7 +11,7 @@ import pytest
 
 from controller.protocol import decode_ack, decode_eeprom, decode_frame, decode_status, sign_command
 from controller.sensor import Calibration, control_word, random_eeprom
-from firmware_env import config_dict, firmware_modules
+from firmware_env import config_dict, firmware_modules, fresh_hardware
 
 KEY = bytes(range(32))
 GATE = "north-1"
@@ -22,12 +22,7 @@ class Rig:
 
     def __init__(self, fw, **config):
         self.fw = fw
-        self.clock = fw.fakeclock.FakeClock(start=1000)
-        fw.machine.clock = self.clock
-        fw.machine.devices.clear()
-        fw.machine.Pin.pins.clear()
-        fw.umqtt_simple.broker.__init__()
-        self.broker = fw.umqtt_simple.broker
+        self.clock, self.broker = fresh_hardware(fw)
         self.eeprom = random_eeprom(3)
         self.cal = Calibration.from_eeprom(self.eeprom)
         self.sensor = fw.fake_mlx90640.FakeMLX90640([int(w) for w in self.eeprom])

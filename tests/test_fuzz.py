@@ -347,15 +347,10 @@ class GateRig:
     """One freshly booted gate on fake hardware, and what is known of it from the wire."""
 
     def __init__(self, fw, boot_bits: int):
-        from firmware_env import config_dict
+        from firmware_env import config_dict, fresh_hardware
 
         self.fw = fw
-        self.clock = fw.fakeclock.FakeClock(start=1000)
-        fw.machine.clock = self.clock
-        fw.machine.devices.clear()
-        fw.machine.Pin.pins.clear()
-        fw.umqtt_simple.broker.__init__()
-        self.broker = fw.umqtt_simple.broker
+        self.clock, self.broker = fresh_hardware(fw)
         sensor = Sensor.get()
         self.sensor = fw.fake_mlx90640.FakeMLX90640([int(w) for w in sensor.eeprom])
         fw.machine.devices[0x33] = self.sensor
