@@ -155,5 +155,8 @@ def test_killed_controller_restarts_without_losing_or_repeating(tmp_path, mqtt_b
         opens = [a for a in store.door_actions(gate=gate_id) if a.action == "open"]
         # One opening per PASS screening, never two for the same one.
         assert len({a.screening_id for a in opens}) == len(opens)
-        assert len(_openings(gate.relay)) == len([a for a in opens if a.ack_ok])
+        # Every relay opening is a recorded open. An open sent just before the kill may have been
+        # carried out with its ack arriving while no controller was there to record it.
+        acked = len([a for a in opens if a.ack_ok])
+        assert acked <= len(_openings(gate.relay)) <= acked + len([a for a in opens if a.ack_ok is None])
     store.close()
