@@ -19,9 +19,12 @@ from . import reference
 from .eeprom import COLS, EEPROM_WORDS, PIXELS, ROWS, EepromParameters, as_words, parse_eeprom, range_alpha_corrections
 from .frame import (
     A_CP_SP0, A_CP_SP1, A_GAIN, A_PTAT, A_VBE, A_VDD, BAD_CONTROL, BAD_SUBPAGE, CTRL_CHESS, CTRL_RESERVED,
-    CTRL_RESOLUTION_MASK, CTRL_RESOLUTION_SHIFT, F_CONTROL, F_SUBPAGE, FRAME_WORDS, OK, FrameError,
-    frame_error,
+    CTRL_RESOLUTION_MASK, CTRL_RESOLUTION_SHIFT, F_CONTROL, F_SUBPAGE, FRAME_WORDS, OK, TR_FROM_TA, FrameError,
+    check_tr, frame_error,
 )
+
+# A subpage with more read-error pixels than this is a failed read, not a few bad pixels.
+MAX_READ_ERRORS = 192
 
 # V_BE words the inverse may choose from when it places Ta (a real sensor reads about 19,000-21,000).
 _VBE_CANDIDATES = np.arange(18000, 22000, dtype=np.int64)
@@ -36,6 +39,7 @@ class Subpage:
     vdd: float
     subpage: int
     chess: bool
+    read_errors: int = 0  # pixels NaN because the driver marked their word as a read error (0x7FFF)
 
 
 _U16 = np.dtype(np.uint16)
@@ -88,26 +92,29 @@ class Calibration:
 
         Raises FrameError when the frame's auxiliary words cannot come from
         this sensor, or when a pixel gives no temperature."""
-        image, ta, vdd, subpage, chess = self._compute(frame, emissivity, tr, out)
-        return Subpage(to=image, ta=ta, vdd=vdd, subpage=subpage, chess=chess)
+        image, ta, vdd, subpage, chess, read_errors = self._compute(frame, emissivity, tr, out)
+        return Subpage(to=image, ta=ta, vdd=vdd, subpage=subpage, chess=chess, read_errors=read_errors)
 
     def subpage_to(self, frame, emissivity: float = 1.0, tr: float | None = None,
                    out: np.ndarray | None = None) -> np.ndarray:
         """(24, 32) float32 object temperatures in degC, NaN where this subpage did not measure.
 
         ``tr`` is the reflected temperature; None means Ta - 8 degC, the
-        vendor's rule for a sensor in open air. ``out``, a float32 (24, 32)
+        vendor's rule for a sensor in open air; NaN or a value outside
+        frame.TR_RANGE_C is a ValueError. A pixel whose word is the driver's
+        read-error mark (0x7FFF) is NaN; more than MAX_READ_ERRORS of them in a
+        subpage is a FrameError. ``out``, a float32 (24, 32)
         array, is filled and returned instead of a new one."""
         return self._compute(frame, emissivity, tr, out)[0]
 
     def _compute(self, frame, emissivity, tr, out):
         if out is None:
             out = np.empty(_IMAGE_SHAPE, dtype=np.float32)
-        tr = _NAN if tr is None else tr
+        tr = TR_FROM_TA if tr is None else check_tr(tr)  # NaN or out of range: ValueError, never Ta - 8
         try:
             # Fast path: the kernel's signatures admit only contiguous uint16 frames, writable
-            # float32 images and numbers; it checks shapes and the emissivity itself.
-            status, value, ta, invalid, subpage, chess = K.subpage_to(
+            # float32 images and numbers; it checks shapes, the emissivity and tr itself.
+            status, value, ta, invalid, subpage, chess, read_errors = K.subpage_to(
                 frame, self._k, self._table, out, emissivity, tr)
             if status == K.BAD_SHAPE:
                 raise TypeError
@@ -117,17 +124,20 @@ class Calibration:
             if not (type(out) is np.ndarray and out.dtype is _F32 and out.shape == _IMAGE_SHAPE
                     and out.flags.c_contiguous and out.flags.writeable):
                 raise ValueError("out must be a writable C-contiguous float32 array of shape (24, 32)") from None
-            status, value, ta, invalid, subpage, chess = K.subpage_to(
+            status, value, ta, invalid, subpage, chess, read_errors = K.subpage_to(
                 np.ascontiguousarray(frame), self._k, self._table, out, e, float(tr))
         if status != OK:
             raise frame_error(status, value)
+        if read_errors > MAX_READ_ERRORS:
+            raise FrameError(f"frame: {read_errors} pixel(s) of subpage {subpage} carry the driver's read-error "
+                             f"mark 0x7FFF: the read failed")
         if invalid:
             pattern = reference.subpage_pattern(chess)
             first = int(np.flatnonzero(~np.isfinite(out.ravel()) & (pattern == subpage))[0])
             raise FrameError(
                 f"frame: {invalid} pixel(s) of subpage {subpage} give no temperature (their raw words do "
                 f"not fit this sensor's EEPROM), first at row {first // COLS} column {first % COLS}")
-        return out, ta, value, subpage, chess
+        return out, ta, value, subpage, chess, read_errors
 
     def ambient(self, frame) -> float:
         """The sensor's own temperature Ta in degC."""

@@ -62,6 +62,15 @@ def describe_control(word: int) -> dict:
 # ambient -40..85 degC; the margins leave room for drift, not for garbage).
 VDD_RANGE_V = (2.5, 4.0)
 TA_RANGE_C = (-50.0, 130.0)
+# The reflected temperature (the surroundings the object mirrors) must be a
+# temperature such surroundings can have; NaN or anything outside is an error,
+# never a silent default. ``TR_FROM_TA`` asks the kernel for the vendor's
+# open-air rule, Ta - 8 degC (the Python API says ``tr=None``).
+TR_RANGE_C = (-40.0, 100.0)
+TR_FROM_TA = -1000.0  # below absolute zero: cannot be a temperature
+# The vendor driver marks a pixel whose RAM read failed with this word: that
+# pixel has no temperature (NaN, counted), whatever 0x7FFF would decode to.
+READ_ERROR_WORD = 0x7FFF
 
 
 class FrameError(ValueError):
@@ -77,6 +86,7 @@ BAD_PTAT = 4
 BAD_VDD = 5
 BAD_TA = 6
 BAD_EMISSIVITY = 7
+BAD_TR = 8
 
 _MESSAGES = {
     BAD_SUBPAGE: "subpage word (833) is {0}, must be 0 or 1",
@@ -94,6 +104,27 @@ def frame_error(status: int, value: float) -> ValueError:
     """The error for a kernel status code; ``value`` is the offending quantity."""
     if status == BAD_EMISSIVITY:
         return ValueError(f"emissivity must be in (0, 1], got {value}")
+    if status == BAD_TR:
+        return ValueError(tr_problem(value))
     if status in (BAD_SUBPAGE, BAD_CONTROL):
         value = int(value)
     return FrameError("frame: " + _MESSAGES[status].format(value))
+
+
+def tr_problem(tr: float) -> str:
+    """Why ``tr`` is not an acceptable reflected temperature."""
+    return (f"tr (the reflected temperature) must be a finite temperature in {TR_RANGE_C[0]:g}..{TR_RANGE_C[1]:g} "
+            f"degC, got {tr}; leave it out (None) for the open-air rule Ta - 8")
+
+
+def check_tr(tr: float | None) -> float | None:
+    """``tr`` as a float, None kept (Ta - 8); ValueError for NaN, infinity or out of range."""
+    if tr is None:
+        return None
+    try:
+        value = float(tr)
+    except (TypeError, ValueError):
+        raise ValueError(tr_problem(tr)) from None
+    if not TR_RANGE_C[0] <= value <= TR_RANGE_C[1]:  # NaN fails too
+        raise ValueError(tr_problem(value))
+    return value

@@ -15,9 +15,9 @@ from numba import njit, types
 
 from .frame import (
     A_CP_SP0, A_CP_SP1, A_GAIN, A_PTAT, A_VBE, A_VDD, BAD_CONTROL, BAD_EMISSIVITY, BAD_PTAT, BAD_SUBPAGE,
-    BAD_TA, BAD_VDD,
+    BAD_TA, BAD_TR, BAD_VDD,
     CTRL_CHESS, CTRL_RESERVED, CTRL_RESOLUTION_MASK, CTRL_RESOLUTION_SHIFT, F_CONTROL, F_SUBPAGE, OK,
-    TA_RANGE_C, VDD_RANGE_V, ZERO_GAIN,
+    READ_ERROR_WORD, TA_RANGE_C, TR_FROM_TA, TR_RANGE_C, VDD_RANGE_V, ZERO_GAIN,
 )
 
 KELVIN = 273.15
@@ -136,7 +136,8 @@ def _pixel_to(raw, o, o_kta, o_kv, o_kta_kv, pattern, inv_alpha, dta, dv, dtadv,
 def _signatures():
     """The argument types ``subpage_to`` accepts: anything else is a TypeError at the call,
     which lets the caller take its checked slow path instead of paying for checks every time."""
-    result = types.Tuple((types.int64, types.float64, types.float64, types.int64, types.int64, types.boolean))
+    result = types.Tuple((types.int64, types.float64, types.float64, types.int64, types.int64, types.boolean,
+                          types.int64))
     k = types.Array(types.float64, 1, "C", readonly=True)
     table = types.Array(types.float32, 2, "C", readonly=True)
     image = types.Array(types.float32, 2, "C")
@@ -150,19 +151,24 @@ def subpage_to(frame, k, table, image, emissivity, tr):
 
     frame: uint16[834]; k: float64[K_LENGTH]; table: float32[N_PIXEL_ROWS,
     768]; image: float32[24, 32], NaN outside the subpage; tr: the reflected
-    temperature, NaN for Ta - 8.
+    temperature in TR_RANGE_C, or TR_FROM_TA for Ta - 8 (NaN or anything else
+    is BAD_TR).
 
-    Returns (status, value, ta, invalid, subpage, chess): on a non-OK status,
-    value is the offending quantity and ``image`` is untouched; otherwise
-    value is Vdd and invalid counts pixels of the subpage left without a
-    finite temperature after the defective ones were filled."""
+    Returns (status, value, ta, invalid, subpage, chess, read_errors): on a
+    non-OK status, value is the offending quantity and ``image`` is untouched;
+    otherwise value is Vdd, read_errors counts pixels of the subpage left NaN
+    because the driver marked their word as a read error (READ_ERROR_WORD),
+    directly or through the defective-pixel fill, and invalid counts the other
+    pixels of the subpage left without a finite temperature."""
     if frame.shape[0] != 834 or image.shape[0] != 24 or image.shape[1] != 32:
-        return BAD_SHAPE, 0.0, 0.0, 0, 0, False
+        return BAD_SHAPE, 0.0, 0.0, 0, 0, False, 0
     if not (0.0 < emissivity <= 1.0):
-        return BAD_EMISSIVITY, emissivity, 0.0, 0, 0, False
+        return BAD_EMISSIVITY, emissivity, 0.0, 0, 0, False, 0
+    if tr != TR_FROM_TA and not (TR_RANGE_C[0] <= tr <= TR_RANGE_C[1]):
+        return BAD_TR, tr, 0.0, 0, 0, False, 0
     status, value, ta, gain, chess, subpage = frame_aux(frame, k)
     if status != OK:
-        return status, value, ta, 0, 0, False
+        return status, value, ta, 0, 0, False, 0
     vdd = value
     out = image.reshape(PIXELS)
     dta = ta - 25.0
@@ -175,7 +181,7 @@ def subpage_to(frame, k, table, image, emissivity, tr):
     else:
         cp = _s16(frame[A_CP_SP1]) * gain - (k[K_CP_OFF1] + (k[K_IL_C1] if mismatch else 0.0)) * drift
 
-    tr_c = ta - 8.0 if np.isnan(tr) else tr
+    tr_c = ta - 8.0 if tr == TR_FROM_TA else tr
     ta4 = (ta + KELVIN) * (ta + KELVIN)
     ta4 *= ta4
     tr4 = (tr_c + KELVIN) * (tr_c + KELVIN)
@@ -227,7 +233,7 @@ def subpage_to(frame, k, table, image, emissivity, tr):
                           table[P_INV_ALPHA, p], c_dta, c_dv, c_dtadv, c_gain, c_bias, c_pattern, c_inv_e,
                           c_inv_ksta, c_ta_tr, ks_to0, ks_to1, ks_to2, ks_to3, ct0, ct2, ct3, corr0, corr2,
                           corr3, basic, kelvin, zero, one)
-            out[p] = nan if (i & 1) == 1 - skip else v
+            out[p] = nan if (i & 1) == 1 - skip or frame[p] == READ_ERROR_WORD else v
 
     mode = 1 if chess else 0
     base = K_FILLS + (mode * 2 + subpage) * FILL_SLOTS * FILL_FIELDS
@@ -250,11 +256,25 @@ def subpage_to(frame, k, table, image, emissivity, tr):
             left = a - out[int(k[plan + 3])]
             out[target] = a + left if abs(right) > abs(left) else out[int(k[plan + 4])] + right
 
-    # Every pixel outside the subpage is NaN; anything beyond those is invalid.
+    # Every pixel outside the subpage is NaN. A NaN inside it is a read error when the pixel's own word
+    # carries the mark or it is a defective pixel filled from a neighbour that did; anything else is invalid.
     nonfinite = 0
+    marked = 0
     for p in range(PIXELS):
-        nonfinite += 0 if np.isfinite(out[p]) else 1
-    return OK, vdd, ta, nonfinite - SUBPAGE_PIXELS, subpage, chess
+        if not np.isfinite(out[p]):
+            nonfinite += 1
+            if frame[p] == READ_ERROR_WORD:
+                r = p // 32
+                if ((p + r + subpage) & 1 == 0) if chess else ((r & 1) == subpage):
+                    marked += 1
+    for slot in range(FILL_SLOTS):
+        plan = base + slot * FILL_FIELDS
+        target = int(k[plan])
+        if target < 0:
+            break
+        if not np.isfinite(out[target]) and frame[target] != READ_ERROR_WORD:
+            marked += 1
+    return OK, vdd, ta, nonfinite - SUBPAGE_PIXELS - marked, subpage, chess, marked
 
 
 

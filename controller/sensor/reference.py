@@ -22,7 +22,7 @@ from .eeprom import COLS, PIXELS, ROWS, EepromParameters, as_words, pixel_patter
 from .frame import (
     A_CP_SP0, A_CP_SP1, A_GAIN, A_PTAT, A_VBE, A_VDD, BAD_CONTROL, BAD_PTAT, BAD_SUBPAGE, BAD_TA, BAD_VDD,
     CTRL_CHESS, CTRL_RESERVED, CTRL_RESOLUTION_MASK, CTRL_RESOLUTION_SHIFT, F_CONTROL, F_SUBPAGE,
-    FRAME_WORDS, TA_RANGE_C, VDD_RANGE_V, ZERO_GAIN, frame_error,
+    FRAME_WORDS, READ_ERROR_WORD, TA_RANGE_C, VDD_RANGE_V, ZERO_GAIN, check_tr, frame_error,
 )
 
 KELVIN = 273.15
@@ -125,7 +125,9 @@ def raw_from_ir(p: EepromParameters, ir: np.ndarray, state: FrameState, emissivi
 
 
 def reflected_temperature(state: FrameState, tr: float | None) -> float:
-    return state.ta - TR_OPEN_AIR_SHIFT if tr is None else float(tr)
+    """``tr``, or Ta - 8 for None; ValueError for NaN, infinity or a value outside frame.TR_RANGE_C."""
+    tr = check_tr(tr)
+    return state.ta - TR_OPEN_AIR_SHIFT if tr is None else tr
 
 
 def _ta_tr(state: FrameState, emissivity: float, tr: float | None) -> float:
@@ -188,7 +190,8 @@ def fill_defective(p: EepromParameters, to: np.ndarray, chess: bool, subpage: in
     corner. Interleaved pattern: the neighbours in the same row share the
     subpage; at the ends the single neighbour or the mean of both, inside the
     row an extrapolation from the side whose gradient is smaller (when both
-    pixels two steps away are good), else the mean of both."""
+    pixels two steps away are good), else the mean of both. A neighbour that
+    is NaN (a read error) sorts last in the median, as in the kernel."""
     pattern = subpage_pattern(chess)
     defective = set(p.defective_pixels)
     for pixel in p.defective_pixels:
@@ -196,8 +199,8 @@ def fill_defective(p: EepromParameters, to: np.ndarray, chess: bool, subpage: in
             continue
         r, c = divmod(pixel, COLS)
         if chess:
-            vals = sorted(to[(r + dr) * COLS + c + dc] for dr in (-1, 1) for dc in (-1, 1)
-                          if 0 <= r + dr < ROWS and 0 <= c + dc < COLS)
+            vals = np.sort([to[(r + dr) * COLS + c + dc] for dr in (-1, 1) for dc in (-1, 1)
+                            if 0 <= r + dr < ROWS and 0 <= c + dc < COLS]).tolist()
             to[pixel] = vals[0] if len(vals) == 1 else (vals[len(vals) // 2 - 1] + vals[len(vals) // 2]) / 2
         elif c == 0:
             to[pixel] = to[pixel + 1]
@@ -212,12 +215,17 @@ def fill_defective(p: EepromParameters, to: np.ndarray, chess: bool, subpage: in
 
 
 def subpage_to(p: EepromParameters, frame, emissivity: float = 1.0, tr: float | None = None) -> np.ndarray:
-    """(24, 32) float64 To of the pixels this subpage measured, NaN elsewhere."""
+    """(24, 32) float64 To of the pixels this subpage measured, NaN elsewhere.
+
+    A pixel whose word is the driver's read-error mark (0x7FFF) is NaN, and
+    so is a defective pixel filled from such a neighbour."""
     f = as_words(frame, FRAME_WORDS, "frame")
     state = frame_state(p, f)
     raw = f[:PIXELS].astype(np.int64)
+    marked = raw == READ_ERROR_WORD
     raw = np.where(raw > 0x7FFF, raw - 0x10000, raw).astype(np.float64)
     to = to_from_ir(p, ir_from_raw(p, raw, state, emissivity), state, emissivity, tr)
+    to[marked] = np.nan
     fill_defective(p, to, state.chess, state.subpage)
     to[subpage_pattern(state.chess) != state.subpage] = np.nan
     return to.reshape(ROWS, COLS)
