@@ -25,6 +25,7 @@ sys.path.insert(0, str(REPO / "tests"))  # the Adafruit fake-I2C harness lives w
 from controller.sensor import Calibration, control_word, random_eeprom  # noqa: E402
 from controller.sensor import kernels as K  # noqa: E402
 from controller.sensor import reference as R  # noqa: E402
+from controller.sensor.frame import TR_FROM_TA  # noqa: E402
 
 VECTORS = REPO.parent / "shared" / "vectors" / "melexis_example_xlsx.json"
 
@@ -82,7 +83,7 @@ def main() -> None:
     tr = cal.ambient(frame) - 8.0
 
     rows = [
-        ("numba kernel (one call)", per_call(lambda: K.subpage_to(frame, cal._k, cal._table, out, 1.0, nan), 20000)),
+        ("numba kernel (one call)", per_call(lambda: K.subpage_to(frame, cal._k, cal._table, out, 1.0, TR_FROM_TA), 20000)),
         ("Calibration.subpage_to(out=...)", per_call(lambda: cal.subpage_to(frame, out=out), 20000)),
         ("Calibration.subpage_to (new image)", per_call(lambda: cal.subpage_to(frame), 20000)),
         ("numpy reference", per_call(lambda: R.subpage_to(cal.params, frame), 200)),
