@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -26,10 +26,11 @@ from .scenes import GarbageWindow, Look, Mounting, PersonPlan, Scene, SceneSpec
 from .scenes.optics import COLUMNS, ROWS
 from .scenes.physiology import normal_core_c
 from .scenes.scene import stable_key
+from .scenes.world import Physics, World
 
 SCENARIOS: tuple[str, ...] = (
     "normal_queue", "fever", "cold_arrival", "glasses", "hat", "hot_cup", "two_people", "no_reference", "far",
-    "sensor_fault", "wifi_drop", "linearity", "ambient_sweep",
+    "sensor_fault", "wifi_drop", "linearity", "ambient_sweep", "school_queue",
 )
 
 DESCRIPTIONS = {
@@ -46,6 +47,7 @@ DESCRIPTIONS = {
     "wifi_drop": "a normal queue; Wi-Fi lost from 18 s to 33 s",
     "linearity": "core 34.5 to 41.0 degC in 0.5 degC steps, two people each",
     "ambient_sweep": "rooms at 15, 18, 21, 24, 27 and 30 degC, four people each",
+    "school_queue": "a school's queue: 60 % afebrile, 15 % at 37.3-37.8 degC, 25 % at 37.8-40.0 degC core",
 }
 
 # The recommended primary-school mountings of docs/installation.md (controller.geometry.recommend_mounting).
@@ -101,9 +103,21 @@ def _fever(i: int, rng: np.random.Generator) -> PersonPlan:
     return PersonPlan(core_c=normal_core_c(rng))
 
 
-def _build(name: str, rng: np.random.Generator) -> tuple[SceneSpec, tuple[Event, ...]]:
-    """The spec and events of scenario ``name``; ``rng`` draws what varies with the seed."""
+def _school(i: int, rng: np.random.Generator) -> PersonPlan:
+    u = rng.random()
+    if u < 0.60:
+        return PersonPlan(core_c=normal_core_c(rng))
+    if u < 0.75:
+        return PersonPlan(core_c=float(rng.uniform(37.3, 37.8)))
+    return PersonPlan(core_c=float(rng.uniform(37.8, 40.0)))
+
+
+def _build(name: str, rng: np.random.Generator, ambient_c: float | None = None) -> tuple[SceneSpec, tuple[Event, ...]]:
+    """The spec and events of scenario ``name``; ``rng`` draws what varies with the seed; ``ambient_c`` (a
+    world's draw) replaces the scenario's own room temperature, except in ambient_sweep."""
     room = (float(rng.uniform(20.0, 24.0)),)
+    if ambient_c is not None:
+        room = (float(ambient_c),)
     events: tuple[Event, ...] = ()
     if name in ("normal_queue", "no_reference", "wifi_drop"):
         spec = SceneSpec(name, 12, _normal(), room, reference=name != "no_reference")
@@ -113,6 +127,8 @@ def _build(name: str, rng: np.random.Generator) -> tuple[SceneSpec, tuple[Event,
         spec = SceneSpec(name, 12, _fever, room)
     elif name == "cold_arrival":
         indoor, outdoor = float(rng.uniform(17.0, 21.0)), float(rng.uniform(-5.0, 5.0))
+        if ambient_c is not None:
+            indoor = float(ambient_c)
 
         def cold(i: int, r: np.random.Generator) -> PersonPlan:
             if i % 4 == 3:
@@ -146,18 +162,47 @@ def _build(name: str, rng: np.random.Generator) -> tuple[SceneSpec, tuple[Event,
     elif name == "linearity":
         spec = SceneSpec(name, 2 * len(LINEARITY_CORES_C),
                          lambda i, r: PersonPlan(core_c=LINEARITY_CORES_C[i // 2]),
-                         (float(rng.uniform(21.0, 23.0)),), extra={"cores_c": LINEARITY_CORES_C})
+                         (float(rng.uniform(21.0, 23.0)),) if ambient_c is None else room,
+                         extra={"cores_c": LINEARITY_CORES_C})
     elif name == "ambient_sweep":
         spec = SceneSpec(name, 4 * len(AMBIENT_SWEEP_C), _normal(None), AMBIENT_SWEEP_C, people_per_level=4)
+    elif name == "school_queue":
+        spec = SceneSpec(name, 12, _school, room)
     else:
         raise ValueError(f"unknown scenario {name!r}; the scenarios are {', '.join(SCENARIOS)}")
     return spec, events
 
 
-class Scenario:
-    """A named scenario for one gate: seed, lens variant and refresh rate fixed."""
+def _in_world(spec: SceneSpec, world: World, physics: Physics) -> SceneSpec:
+    """``spec`` with its people drawn from ``world``: age, eye height and head size always; glasses, masks,
+    hair and hats as the world's shares say, on top of what the scenario itself gives; an arrival from the
+    cold where the scenario has none."""
+    plan = spec.plan
 
-    def __init__(self, name: str, seed: int = 0, *, variant: str = "55", refresh_hz: float = 8.0):
+    def worldly(i: int, rng: np.random.Generator) -> PersonPlan:
+        p = plan(i, rng)
+        w = world.person(physics, rng)  # rng is the scene's, seeded with (world, scenario, seed, cycle, i)
+        look = Look(glasses=p.look.glasses or w.glasses, cover=p.look.cover or w.cover,
+                    mask=p.look.mask or w.mask, cup=p.look.cup)
+        extra = {}
+        if p.outdoor_c is None and w.outdoor_c is not None:
+            extra = dict(outdoor_c=w.outdoor_c, came_in_s=spec.lead_s + i * spec.slot_s + 1.0 - w.indoor_s)
+        return replace(p, look=look, eye_height_m=w.eye_height_m, face_scale=w.face_scale, age=w.age, **extra)
+
+    return replace(spec, plan=worldly)
+
+
+class Scenario:
+    """A named scenario for one gate: seed, lens variant and refresh rate fixed.
+
+    ``world`` (sim/scenes/world.py: DEV or HELD_OUT) draws the run's physics
+    and people from its ranges; the seed must then lie in the world's seed
+    space. Without one the scenario runs in the nominal world: fixed optics,
+    sensor, reference, mounting and people (the functional tests' world).
+    """
+
+    def __init__(self, name: str, seed: int = 0, *, variant: str = "55", refresh_hz: float = 8.0,
+                 world: World | None = None):
         variant = str(variant)
         if variant not in VARIANTS:
             raise ValueError(f"variant must be '55' or '110', got {variant!r}")
@@ -167,14 +212,24 @@ class Scenario:
         if name not in SCENARIOS:
             raise ValueError(f"unknown scenario {name!r}; the scenarios are {', '.join(SCENARIOS)}")
         self.name = name
-        self.seed = int(seed)
+        self.seed = int(seed) if world is None else world.check_seed(seed)
         self.variant = variant
         self.refresh_hz = refresh_hz
-        spec, self.events = _build(name, np.random.default_rng(stable_key(name, self.seed, "setup")))
+        self.world = world
+        fov, mounting = VARIANTS[variant]
+        if world is None:
+            self.physics = Physics()
+            spec, self.events = _build(name, np.random.default_rng(stable_key(name, self.seed, "setup")))
+        else:
+            self.physics = world.draw(name, self.seed, variant)
+            mounting = self.physics.mounting
+            setup = np.random.default_rng(stable_key(world.name, name, self.seed, "setup"))
+            spec, self.events = _build(name, setup, self.physics.ambient_c)
+            spec = _in_world(spec, world, self.physics)
         self.spec = spec
         self.duration_s = spec.duration_s
-        fov, mounting = VARIANTS[variant]
-        self.scene = Scene(spec, self.seed, fov, mounting, refresh_hz, variant)
+        self.scene = Scene(spec, self.seed, fov, mounting, refresh_hz, variant, physics=self.physics,
+                           world=None if world is None else world.name)
         self._lock = threading.Lock()  # the scene keeps caches: one render at a time
 
     @property
@@ -198,10 +253,12 @@ class Scenario:
         return SceneFrame(image, ta, truth)
 
     def __repr__(self) -> str:
+        world = "" if self.world is None else f", world={self.world.name!r}"
         return (f"Scenario({self.name!r}, seed={self.seed}, variant={self.variant!r}, "
-                f"refresh_hz={self.refresh_hz:g}, duration_s={self.duration_s:g})")
+                f"refresh_hz={self.refresh_hz:g}, duration_s={self.duration_s:g}{world})")
 
 
-def scenario(name: str, seed: int = 0, *, variant: str = "55", refresh_hz: float = 8.0) -> Scenario:
-    """The named scenario (one of :data:`SCENARIOS`), reproducible from ``seed``."""
-    return Scenario(name, seed, variant=variant, refresh_hz=refresh_hz)
+def scenario(name: str, seed: int = 0, *, variant: str = "55", refresh_hz: float = 8.0,
+             world: World | None = None) -> Scenario:
+    """The named scenario (one of :data:`SCENARIOS`), reproducible from ``seed``, in ``world`` (None: nominal)."""
+    return Scenario(name, seed, variant=variant, refresh_hz=refresh_hz, world=world)

@@ -46,6 +46,9 @@ class PersonPlan:
     came_in_s: float = 0.0  # ... at this local scenario time
     stand_factor: float = 1.0  # stops at this many mark distances
     queued: bool = False
+    eye_height_m: float | None = None  # None: drawn from EYE_HEIGHTS_M
+    face_scale: float = 1.0  # head size relative to the 15 cm face template
+    age: int | None = None  # for the ground truth only (None: an adult, or not said)
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,8 @@ class Person:
     leave_s: float
     sway_hz: float
     sway_phase: float
+    face_scale: float = 1.0
+    age: int | None = None
 
     @property
     def arrive_s(self) -> float:
@@ -157,11 +162,15 @@ def draw_person(pid: int, plan: PersonPlan, walk_start_s: float, ambient_c: floa
         origin = start
     exit_d = max(0.2, stand[0] - 0.25)
     exit_point = (exit_d, projection.half_width_m(exit_d) + ENTRY_MARGIN_M)
+    eye_height = float(rng.uniform(*EYE_HEIGHTS_M))
+    if plan.eye_height_m is not None:
+        eye_height = float(plan.eye_height_m)
     return Person(
         id=pid, physiology=physiology, look=plan.look, ambient_c=ambient_c,
-        eye_height_m=float(rng.uniform(*EYE_HEIGHTS_M)), start=start, queue=queue, mark=stand, exit=exit_point,
+        eye_height_m=eye_height, start=start, queue=queue, mark=stand, exit=exit_point,
         enter_s=enter_s, queue_walk_s=queue_walk_s, walk_start_s=walk_start_s,
         walk_s=min(math.dist(origin, stand) / walk_speed, WALK_MAX_S), stand_s=float(rng.uniform(*STAND_S)),
         leave_s=min(math.dist(stand, exit_point) / rng.uniform(*LEAVE_SPEED_M_S), LEAVE_MAX_S),
         sway_hz=float(rng.uniform(0.2, 0.5)), sway_phase=float(rng.uniform(0, 2 * math.pi)),
+        face_scale=float(plan.face_scale), age=plan.age,
     )

@@ -21,12 +21,13 @@ import numpy as np
 
 from controller.geometry import FACE_HALF_HEIGHT_M, FieldOfView
 
-from .face import CUP_BOX_M, FACE_HALF_WIDTH_M, U_EDGES, V_EDGES, template
+from .face import CUP_BOX_M, EMISSIVITY, FACE_HALF_WIDTH_M, REGIONS, U_EDGES, V_EDGES, template
 from .optics import COLUMNS, ROWS, Mounting, Projection, blur, overlap_weights
 from .people import Person, PersonPlan, Pose, draw_person
-from .physiology import FEVER_C, SKIN_EMISSIVITY, apparent_c, temperature_from_radiance
+from .physiology import FEVER_C, SKIN_EMISSIVITY, apparent_c, radiance, temperature_from_radiance
 from .room import Room
 from .sensor_errors import SensorErrors
+from .world import Physics
 
 LEAD_S = 3.0
 SLOT_S = 5.5
@@ -106,18 +107,37 @@ def _intersects(r0: float, c0: float, r1: float, c1: float) -> bool:
     return r1 > 0 and c1 > 0 and r0 < ROWS and c0 < COLUMNS and r1 > r0 and c1 > c0
 
 
+def _skin_emissivity_vector(skin: float) -> np.ndarray:
+    """The emissivity of every region of face.REGIONS, with ``skin`` for the skin regions."""
+    return np.array([skin if EMISSIVITY[r] == SKIN_EMISSIVITY else EMISSIVITY[r] for r in REGIONS])
+
+
 class Scene:
-    """One scene for one sensor (``fov``) at one mounting, fixed by ``seed``."""
+    """One scene for one sensor (``fov``) at one mounting, fixed by ``seed``.
+
+    ``physics`` (sim/scenes/world.py) sets the lens blur, the sensor's errors,
+    the skin's emissivity and the reference source; None is the nominal
+    world's. ``world`` names the world, so that its draws never coincide with
+    another world's.
+    """
 
     def __init__(self, spec: SceneSpec, seed: int, fov: FieldOfView, mounting: Mounting, refresh_hz: float,
-                 variant: str):
+                 variant: str, physics: Physics | None = None, world: str | None = None):
         self.spec = spec
         self.seed = int(seed)
+        self.physics = physics if physics is not None else Physics()
         self.projection = Projection(fov, mounting)
-        self._people_key = stable_key(spec.name, self.seed)
-        static = np.random.default_rng(stable_key(spec.name, self.seed, variant, "static"))
-        self.room = Room(self.projection, static, warm_wall=spec.warm_wall, reference=spec.reference)
-        self.errors = SensorErrors(refresh_hz, static, key=stable_key(spec.name, self.seed, variant, "noise")[0])
+        key = (spec.name, self.seed) if world is None else (world, spec.name, self.seed)
+        self._people_key = stable_key(*key)
+        static = np.random.default_rng(stable_key(*key, variant, "static"))
+        ph = self.physics
+        self.room = Room(self.projection, static, warm_wall=spec.warm_wall,
+                         reference=spec.reference and ph.reference_in_view)
+        self.errors = SensorErrors(refresh_hz, static, key=stable_key(*key, variant, "noise")[0],
+                                   netd_1hz_c=ph.netd_1hz_c, offset_sd_c=ph.pixel_offset_sd_c,
+                                   common_offset_c=ph.sensor_offset_c, gain=ph.sensor_gain,
+                                   drift_scale=ph.drift_scale)
+        self._emissivity = _skin_emissivity_vector(ph.skin_emissivity)
         self._people: OrderedDict[tuple[int, int], Person] = OrderedDict()
         for i in range(spec.n_people):  # rasterise every look of the queue now, not mid-run
             template(self.person(0, i).look)
@@ -178,6 +198,7 @@ class Scene:
         sight = math.sqrt(pose.distance_m ** 2 + pose.lateral_m ** 2 + rise ** 2)
         row, col = proj.pixel(pose.lateral_m, pose.eye_height_m, pose.distance_m)
         sx, sy = proj.scale(sight)
+        sx, sy = sx * person.face_scale, sy * person.face_scale
         rows = overlap_weights(row - V_EDGES * sy, ROWS)
         cols = overlap_weights(col + U_EDGES * sx, COLUMNS)
         if rows is None or cols is None:
@@ -187,7 +208,9 @@ class Scene:
         (r0, wr), (c0, wc) = rows, cols
         tpl = template(person.look)
         coeffs = np.empty((2, len(tpl.regions)))
-        coeffs[0] = person.physiology.radiances(person.ambient_c, local)[tpl.regions]
+        eps = self._emissivity
+        surfaces = person.physiology.surfaces_c(person.ambient_c, local)
+        coeffs[0] = (eps * radiance(surfaces) + (1.0 - eps) * radiance(person.ambient_c))[tpl.regions]
         coeffs[1] = 1.0
         nv, nu = tpl.shape
         mixed = (coeffs @ tpl.masks).reshape(2, nv, nu)
@@ -217,11 +240,11 @@ class Scene:
         placed = [d for p, pose in present if (d := self._draw(rad, p, pose, local)) is not None]
         if placed:
             self.room.in_front(rad)
-        image = temperature_from_radiance(blur(rad))
+        image = temperature_from_radiance(blur(rad, self.physics.psf_sigma_px))
         garbage = self.garbage_at(t) if cycle == 0 else []
         ta = self.errors.ta_c(ambient)
         if sensor_errors:
-            self.errors.apply(image, t, garbage)
+            self.errors.apply(image, t, garbage, ta)
         return image, ta, self._truth(t, cycle, ambient, ta, placed, garbage, sensor_errors)
 
     def _truth(self, t: float, cycle: int, ambient: float, ta: float, placed: list[Placed], garbage: list[int],
@@ -251,13 +274,13 @@ class Scene:
         forehead = phys.forehead_c(p.ambient_c, local)
         canthus = phys.canthus_c(p.ambient_c, local)
         tpl = template(p.look)
-        return {
+        out = {
             "id": p.id,
             "core_c": round(phys.core_c, 4),
             "forehead_c": round(forehead, 4),
             "canthus_c": round(canthus, 4),
-            "forehead_apparent_c": round(apparent_c(forehead, SKIN_EMISSIVITY, p.ambient_c), 4),
-            "canthus_apparent_c": round(apparent_c(canthus, SKIN_EMISSIVITY, p.ambient_c), 4),
+            "forehead_apparent_c": round(apparent_c(forehead, self.physics.skin_emissivity, p.ambient_c), 4),
+            "canthus_apparent_c": round(apparent_c(canthus, self.physics.skin_emissivity, p.ambient_c), 4),
             "forehead_settled_c": round(phys.steady_forehead_c(p.ambient_c), 4),
             "distance_m": round(pose.distance_m, 4),
             "sight_m": round(d.sight_m, 4),
@@ -277,3 +300,6 @@ class Scene:
             "forehead_visible": round(tpl.forehead_visible, 4),
             "canthus_visible": round(tpl.canthus_visible, 4),
         }
+        if not self.physics.nominal_people:  # drawn from a world: who they are
+            out.update(age=p.age, face_scale=round(p.face_scale, 4))
+        return out
