@@ -44,9 +44,12 @@ import paho.mqtt.client as mqtt
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
+from controller.protocol import sensor_key, status_payload  # noqa: E402
 from controller.protocol.binary import HEADER, KIND_FRAME, MAGIC, VERSION  # noqa: E402
+from controller.protocol.mac import tag  # noqa: E402
 from controller_harness import ControllerProcess, write_config  # noqa: E402
 from sim.broker import MosquittoBroker  # noqa: E402
+from sim.gate_config import simulator_key  # noqa: E402
 from sim.recording import Recording  # noqa: E402
 
 RECORDING = REPO / "sim" / "recordings" / "fever-30s.npz"
@@ -58,7 +61,9 @@ class Publisher:
     def __init__(self, broker, gates: list[str], recording: Recording):
         self.gates = gates
         self.words = [bytes(recording.frame_payloads[i].tobytes()[HEADER.size:-4]) for i in range(len(recording))]
-        self.eeprom = bytes(recording.eeprom)
+        # Every message is protocol version 2, sealed under each simulated gate's own sensor key.
+        self.keys = {g: sensor_key(simulator_key(g)) for g in gates}
+        self.eeprom = {g: recording.sealed_eeprom(self.keys[g]) for g in gates}
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"load-pub-{os.getpid()}")
         self.client.max_queued_messages_set(0)
         self.client.connect(broker.host, broker.port, keepalive=60)
@@ -72,12 +77,12 @@ class Publisher:
 
     def announce(self) -> None:
         for g in self.gates:
-            self.client.publish(f"thermogate/{g}/eeprom", self.eeprom, qos=1, retain=True)
-            status = {"v": 1, "gate": g, "online": True, "fw": "load", "boot": self.boot[g], "uptime_s": 1,
+            self.client.publish(f"thermogate/{g}/eeprom", self.eeprom[g], qos=1, retain=True)
+            status = {"gate": g, "online": True, "fw": "load", "boot": self.boot[g], "uptime_s": 1,
                       "rssi": -50, "heap_free": 90000, "frames": 0, "frames_unsent": 0, "fps": 8.0,
                       "refresh_hz": 8, "sensor_ok": True, "i2c_errors": 0, "sensor_resets": 0, "relay": "locked",
                       "door_openings": 0, "cmd_ok": 0, "cmd_refused": {}, "mqtt_connects": 1}
-            self.client.publish(f"thermogate/{g}/status", json.dumps(status), qos=1, retain=True)
+            self.client.publish(f"thermogate/{g}/status", status_payload(self.keys[g], status), qos=1, retain=True)
 
     def run(self, seconds: float) -> None:
         n = len(self.gates)
@@ -87,6 +92,7 @@ class Publisher:
         k = 0
         topics = [f"thermogate/{g}/frame" for g in self.gates]
         boots = [self.boot[g] for g in self.gates]
+        keys = [self.keys[g] for g in self.gates]
         frames = self.words
         nf = len(frames)
         # Each gate starts at its own point of the recording (an even one: subpages alternate), so the
@@ -111,7 +117,8 @@ class Publisher:
                 else:
                     self.late_s = max(self.late_s, now - due)
                 body = pack(MAGIC, KIND_FRAME, VERSION, boots[i], seq, ms, 834, 0) + words
-                self.client.publish(topics[i], body + crc(crc32(body)), qos=0)
+                body += crc(crc32(body))
+                self.client.publish(topics[i], body + tag(keys[i], body), qos=0)
                 self.sent[(self.gates[i], seq)] = time.monotonic()
                 self.published += 1
             k += 1

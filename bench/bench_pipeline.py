@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 
-from controller.protocol import decode_frame
+from controller.protocol import decode_frame, sensor_key
 from controller.screening.analysis import AnalysisConfig
 from controller.screening.config import ScreeningConfig
 from controller.screening.optics import fill_at
@@ -23,24 +23,26 @@ def main(gates: int = 200, seconds: float = 20.0) -> None:
     recordings = [scenario_recording(name, seconds, seed=i)
                   for i, name in enumerate(("normal_queue", "fever", "two_people", "hot_cup"))]
     streams = []
+    key = sensor_key(bytes(32))  # the frames as protocol version 2: decoding includes checking the tag
+    sealed = [rec.sealed_payloads(key) for rec in recordings]
     for g in range(gates):
         rec = recordings[g % len(recordings)]
         pipeline = GatePipeline(f"gate-{g}", rec.eeprom_message().words, ScreeningConfig())
         times = [float(t) for t in rec.frame_times]
-        streams.append((pipeline, [bytes(p) for p in rec.frame_payloads], times))
+        streams.append((pipeline, sealed[g % len(recordings)], times))
     # Warm up the compiled kernels and the lens tables outside the timing.
     for variant in ("55", "110"):
         fill_at(0.5, AnalysisConfig(variant=variant).fov)
     warm = GatePipeline("warm", recordings[0].eeprom_message().words)
     for payload, t in zip(streams[0][1][:4], streams[0][2][:4]):
-        warm.push(decode_frame(payload).words, t)
+        warm.push(decode_frame(payload, key).words, t)
     frames = len(streams[0][1])
     decisions = 0
     start = time.perf_counter()
     cpu = time.process_time()
     for i in range(frames):
         for pipeline, payloads, times in streams:
-            message = decode_frame(payloads[i])
+            message = decode_frame(payloads[i], key)
             decisions += len(pipeline.push(message.words, times[i], message.sequence))
     wall = time.perf_counter() - start
     cpu = time.process_time() - cpu

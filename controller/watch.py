@@ -476,7 +476,9 @@ class GateWatch:
     """One gate's messages through the controller's GateWorker, and what the view needs of them."""
 
     def __init__(self, gate: str, config: ScreeningConfig, broker_label: str = "", source: str = "defaults",
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, key: bytes | None = None):
+        """``key``: the gate's key K, to check its messages' tags; without it (no --config, or a gate the
+        site does not know) the view shows what arrives unchecked (it never commands anything)."""
         from .service.gate_worker import GateWorker
         from .service.registry import GateInfo
 
@@ -485,7 +487,9 @@ class GateWatch:
         self.broker_label = broker_label
         self.source = source
         self.clock = clock
-        self.worker = GateWorker(GateInfo(gate, b"", config.analysis.variant), config)
+        self.verified = key is not None
+        self.worker = GateWorker(GateInfo(gate, key or b"", config.analysis.variant), config, accept_v1=True,
+                                 verify=self.verified)
         self.controller: ShownDecision | None = None
         self.local: ShownDecision | None = None
         self.status_at: float | None = None
@@ -771,6 +775,18 @@ def settings_from_args(args: argparse.Namespace) -> tuple[BrokerSettings, Screen
     return BrokerSettings(host, port, user, password, tls_ca), screening, source
 
 
+def gate_key_from_args(args: argparse.Namespace) -> bytes | None:
+    """The gate's key K from the site of --config (registered or simulated gates), or None."""
+    if not args.config:
+        return None
+    from .service.config import load_config
+    from .service.registry import load_gates
+
+    gates = load_gates(load_config(args.config))
+    info = gates.get(args.gate_id)
+    return info.key if info is not None else None
+
+
 def _interrupt(_signum, _frame) -> None:
     raise KeyboardInterrupt
 
@@ -791,7 +807,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     # The worker logs refused messages; here they are counted on screen instead of printed over the view.
     logging.getLogger("thermogate").addHandler(logging.NullHandler())
     logging.getLogger("thermogate").propagate = False
-    state = GateWatch(args.gate_id, screening, str(broker), source)
+    state = GateWatch(args.gate_id, screening, str(broker), source, key=gate_key_from_args(args))
     state.fixed_range = fixed
     inbox: queue.Queue[tuple[str, bytes, float]] = queue.Queue()
     link = Link(broker, args.gate_id, inbox)

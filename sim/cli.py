@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from pathlib import Path
 from typing import Any, Callable
 
 from .mqtt_link import DEFAULT_PORT, Broker, parse_broker
@@ -106,12 +107,23 @@ def _replay(args: argparse.Namespace) -> int:
     broker = broker_from_args(args)
     recording = Recording.load(args.file)
     gate = args.gate or recording.gate_id
+    key = None  # the simulator's key of the gate id
+    if args.site:
+        from controller import gates as site_registry
+
+        try:
+            secret = site_registry.load_secrets(Path(args.site)).gates.get(gate)
+        except site_registry.GateError as exc:
+            return _fail(str(exc))
+        if secret is None:
+            return _fail(f"{args.site}: no secrets for gate {gate!r}")
+        key = bytes.fromhex(secret.hmac_key)
     print(f"replaying {len(recording)} frames ({recording.duration:.2f} s) of gate {recording.gate_id} as "
           f"gate {gate} to {broker} at {args.speed:g}x{', looping' if args.loop else ''} (Ctrl-C stops)",
           file=sys.stderr)
     try:
         result, interrupted = _until_interrupted(lambda stop: replay(
-            recording, broker.host, broker.port, gate_id=gate, speed=args.speed, loop=args.loop,
+            recording, broker.host, broker.port, gate_id=gate, key=key, speed=args.speed, loop=args.loop,
             username=broker.username, password=broker.password, stop=stop))
     except LinkError as exc:
         return _fail(str(exc))
@@ -126,9 +138,10 @@ def add_record_command(commands: Any) -> argparse.ArgumentParser:
     """Add ``record`` to the subparsers ``commands`` of the main parser."""
     rec = commands.add_parser(
         "record", help="record a live gate's MQTT traffic into a recording file",
-        description="Subscribe to thermogate/GATE/{eeprom,frame,status} and save what arrives, byte for byte, "
-                    "with receive times, as a recording (docs/recordings.md). The gate's EEPROM message is "
-                    "retained on the broker, so it arrives first; without it the recording fails.")
+        description="Subscribe to thermogate/GATE/{eeprom,frame,status} and save what arrives, with receive "
+                    "times, as a recording (docs/recordings.md): binary messages in the version-1 layout (header "
+                    "and words as sent, the tag left out and not checked), status texts as received. The gate's "
+                    "EEPROM message is retained on the broker, so it arrives first; without it the recording fails.")
     rec.add_argument("gate_id", metavar="GATE", help="the gate id, e.g. north-1")
     rec.add_argument("-o", "--output", metavar="FILE", required=True, help="the recording to write (.npz)")
     rec.add_argument("--seconds", metavar="N", type=float, required=True, help="how long to record")
@@ -145,12 +158,15 @@ def add_sim_commands(commands: Any) -> Any:
     rep = sim_commands.add_parser(
         "replay", help="publish a recording as its gate did",
         description="Publish the recording's EEPROM message (retained), an online status (retained), every "
-                    "frame at its recorded time divided by --speed, then an offline status. Payloads are "
-                    "byte-identical to the recording, under any gate id.")
+                    "frame at its recorded time divided by --speed, then an offline status. Every message is "
+                    "sealed as protocol version 2 under the key of the gate it is published as: the simulator's "
+                    "key of that gate id, or the site's key with --site.")
     rep.add_argument("file", metavar="FILE", help="a recording (docs/recordings.md)")
     rep.add_argument("--gate", metavar="ID", default=None, help="publish as this gate (default: the recording's)")
     rep.add_argument("--speed", metavar="X", type=float, default=1.0,
                      help="time factor: 2 plays twice as fast (default 1)")
+    rep.add_argument("--site", metavar="DIR", default=None,
+                     help="seal under this site's key of the gate (site/secrets.toml), not the simulator's")
     rep.add_argument("--loop", action="store_true",
                      help="start again after the last frame, until Ctrl-C (same bytes, so same sequence numbers)")
     add_broker_options(rep)

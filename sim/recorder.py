@@ -1,8 +1,11 @@
 """Recording a live gate: its EEPROM, frame and status messages, as received.
 
 :func:`record` subscribes to ``thermogate/<gate>/{eeprom,frame,status}`` for
-a while and returns a :class:`~sim.recording.Recording` whose payloads are the
-bytes the broker delivered, with ``time.monotonic()`` receive times.
+a while and returns a :class:`~sim.recording.Recording` of what the broker
+delivered, with ``time.monotonic()`` receive times. A recording keeps the
+version-1 layout of each binary message (header and words as sent, no tag):
+a version-2 gate's tags are not checked here (the recorder holds no key) and
+not kept (docs/recordings.md).
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from controller.protocol import ProtocolError, decode_eeprom, decode_frame, topic, valid_gate_id
-from controller.protocol.binary import FRAME_BYTES
+from controller.protocol import ProtocolError, topic, valid_gate_id
+from controller.protocol.binary import FRAME_BYTES_V1 as FRAME_BYTES
 
 from .mqtt_link import close, connect
-from .recording import Recording
+from .recording import Recording, unsealed_eeprom, unsealed_frame
 from .replay import REPLAY_FIRMWARE_PREFIX
 
 
@@ -85,7 +88,7 @@ def _assemble(gate_id: str, received: list[tuple[float, str, bytes]], kinds: dic
         if kind == "eeprom":
             eeprom_messages += 1
             try:
-                decode_eeprom(payload)
+                payload = unsealed_eeprom(payload)
             except ProtocolError as exc:
                 eeprom_refused[exc.reason] += 1
                 continue
@@ -93,7 +96,7 @@ def _assemble(gate_id: str, received: list[tuple[float, str, bytes]], kinds: dic
                 eeprom = payload
         elif kind == "frame":
             try:
-                decode_frame(payload)
+                payload = unsealed_frame(payload)
             except ProtocolError as exc:
                 frames_refused[exc.reason] += 1
                 continue

@@ -2,8 +2,11 @@
 
 A recording is a numpy ``.npz`` file (a ZIP archive of ``.npy`` arrays, read
 with ``allow_pickle=False``) holding, for one gate, the EEPROM message and
-every frame message exactly as published, with their times. The layout is
-specified array by array in docs/recordings.md.
+every frame message with their times. The messages are kept in the
+version-1 layout of docs/protocol.md: the sensor's words and the header as
+the gate sent them, without the tag of protocol version 2 (a tag belongs to
+one gate's key; a replay seals every message again under the key of the gate
+it plays). The layout is specified array by array in docs/recordings.md.
 
 - :class:`Recording` -- the data, ``save(path)`` / ``Recording.load(path)``,
   ``frames()`` yields each decoded frame with its time and ground truth
@@ -30,10 +33,12 @@ from typing import Any, Iterator, NamedTuple, Sequence
 import numpy as np
 
 from controller.protocol import (
-    EepromMessage, FrameMessage, ProtocolError, decode_eeprom, decode_frame, encode_eeprom, encode_frame,
+    UNVERIFIED, EepromMessage, FrameMessage, ProtocolError, decode_eeprom, decode_frame, encode_eeprom, encode_frame,
     valid_gate_id,
 )
-from controller.protocol.binary import EEPROM_BYTES, FRAME_BYTES
+from controller.protocol.binary import EEPROM_BYTES_V1 as EEPROM_BYTES
+from controller.protocol.binary import FRAME_BYTES_V1 as FRAME_BYTES
+from controller.protocol.binary import VERSION_1
 
 FORMAT = "thermogate-recording"
 VERSION = 1
@@ -62,7 +67,7 @@ class RecordedFrame(NamedTuple):
 class Recording:
     """The traffic of one gate: EEPROM message, frame messages and their times.
 
-    ``frame_payloads`` holds the frame messages exactly as published, one
+    ``frame_payloads`` holds the frame messages in the version-1 layout, one
     row of 1692 bytes each (the ``frames`` array of the file);
     ``frame_times`` the seconds after the first frame at which each was
     received (live) or is due (synthetic). ``status`` holds the status
@@ -137,14 +142,27 @@ class Recording:
         return float(self.frame_times[-1]) if len(self) else 0.0
 
     def payload(self, index: int) -> bytes:
-        """Frame ``index`` exactly as published."""
+        """Frame ``index`` as stored (the version-1 layout, no tag)."""
         return self.frame_payloads[index].tobytes()
 
     def eeprom_message(self) -> EepromMessage:
-        return decode_eeprom(self.eeprom)
+        return read_message(self.eeprom, decode_eeprom)
+
+    def sealed_eeprom(self, key: bytes) -> bytes:
+        """The EEPROM message as protocol version 2 under the sensor key ``key`` (see sim.replay)."""
+        m = self.eeprom_message()
+        return encode_eeprom(m.words, m.boot_id, key=key)
+
+    def sealed_payloads(self, key: bytes) -> list[bytes]:
+        """Every frame as protocol version 2 under the sensor key ``key``: same header fields and words."""
+        out = []
+        for i in range(len(self)):
+            m = read_message(self.payload(i), decode_frame)
+            out.append(encode_frame(m.words, m.boot_id, m.sequence, m.board_ms, m.flags, key=key))
+        return out
 
     def payloads(self) -> Iterator[tuple[float, bytes]]:
-        """(time, payload) of every frame, in order, payloads exactly as published."""
+        """(time, payload) of every frame, in order, as stored (version-1 layout)."""
         for i in range(len(self)):
             yield float(self.frame_times[i]), self.frame_payloads[i].tobytes()
 
@@ -152,7 +170,7 @@ class Recording:
         """Every frame decoded, with its time and parsed ground truth (or None)."""
         for i, (t, payload) in enumerate(self.payloads()):
             truth = json.loads(self.truth[i]) if self.truth is not None else None
-            yield RecordedFrame(decode_frame(payload), t, truth)
+            yield RecordedFrame(read_message(payload, decode_frame), t, truth)
 
     # ------------------------------------------------------------ validation
 
@@ -160,12 +178,12 @@ class Recording:
         """Check the structure, that every message decodes (CRC included) and the texts are JSON."""
         self._check_structure()
         try:
-            decode_eeprom(self.eeprom)
+            read_message(self.eeprom, decode_eeprom)
         except ProtocolError as exc:
             raise RecordingError(f"the EEPROM message does not decode: {exc}") from None
         for i in range(len(self)):
             try:
-                decode_frame(self.frame_payloads[i].tobytes())
+                read_message(self.frame_payloads[i].tobytes(), decode_frame)
             except ProtocolError as exc:
                 raise RecordingError(f"frame {i} does not decode: {exc}") from None
         if self.truth is not None:
@@ -331,6 +349,32 @@ class _Reader:
         return a
 
 
+def read_message(payload: bytes, decode):
+    """A stored message, decoded: the version-1 layout is the only one a recording holds (its CRC is checked;
+    there is no tag)."""
+    message = decode(payload, UNVERIFIED)
+    if message.version != VERSION_1:
+        raise ProtocolError("version", f"a recording holds version-1 layout messages, this one is version "
+                                       f"{message.version}")
+    return message
+
+
+def unsealed_eeprom(payload: bytes) -> bytes:
+    """An EEPROM message received from a gate (version 1, or version 2 with its tag unchecked) in the
+    version-1 layout a recording stores: the same boot id and words, no tag. ProtocolError if it does not
+    decode."""
+    m = decode_eeprom(payload, UNVERIFIED)
+    return payload if m.version == VERSION_1 else encode_eeprom(m.words, m.boot_id, key=None)
+
+
+def unsealed_frame(payload: bytes) -> bytes:
+    """A frame message as :func:`unsealed_eeprom` stores it: the same header fields and words, no tag."""
+    m = decode_frame(payload, UNVERIFIED)
+    if m.version == VERSION_1:
+        return payload
+    return encode_frame(m.words, m.boot_id, m.sequence, m.board_ms, m.flags, key=None)
+
+
 def _times(values, n: int, name: str, of: str) -> np.ndarray:
     times = np.asarray(values)
     if times.dtype.kind not in "fiu" or times.shape != (n,):
@@ -384,9 +428,10 @@ def synthesize(eeprom_words, frames_words, times: Sequence[float], truths: Seque
     if len(flag_values) != n:
         raise RecordingError(f"{len(flag_values)} flags for {n} frames")
     try:
-        eeprom = encode_eeprom(np.asarray(eeprom_words), boot_id)
+        eeprom = encode_eeprom(np.asarray(eeprom_words), boot_id, key=None)
         payloads = [encode_frame(frames_words[i], boot_id, i + 1,
-                                 int(round(rel[i] * 1000)) % BOARD_MS_WRAP, flag_values[i]) for i in range(n)]
+                                 int(round(rel[i] * 1000)) % BOARD_MS_WRAP, flag_values[i], key=None)
+                    for i in range(n)]
     except (ValueError, OverflowError) as exc:
         raise RecordingError(f"cannot encode: {exc}") from None
     frames = (np.frombuffer(b"".join(payloads), dtype=np.uint8).reshape(n, FRAME_BYTES) if n

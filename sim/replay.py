@@ -3,13 +3,14 @@
 :func:`replay` connects as ``replay-<gate>``, publishes the EEPROM message
 (retained, QoS 1), an online status (retained, QoS 1), every frame payload
 (QoS 0) at its recorded time divided by ``speed``, and finally an offline
-status. Payloads are byte-identical to the recording, also under another
-gate id: the gate id is only in the topic (and in the JSON status).
+status. Every message is sealed as protocol version 2 under the key of the
+gate it is published as (the simulator's key of that gate id unless another
+is given): the header fields and words are the recording's, the tag is new
+(docs/recordings.md, "Replaying").
 """
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from controller import __version__
-from controller.protocol import decode_frame, topic, valid_gate_id
+from controller.protocol import sensor_key, status_payload, topic, valid_gate_id
 from controller.protocol.commands import REFUSALS
 from controller.sensor.frame import describe_control
 
@@ -38,19 +39,19 @@ class ReplayResult:
     max_late_s: float  # the largest delay of a publication behind its schedule
 
 
-def online_status(gate_id: str, boot_id: int, *, fps: float, refresh_hz: float) -> bytes:
-    """A heartbeat following docs/protocol.md, from a gate that is a replay."""
-    return json.dumps({
-        "v": 1, "gate": gate_id, "online": True, "fw": f"{REPLAY_FIRMWARE_PREFIX}{__version__}", "boot": boot_id,
+def online_status(key: bytes, gate_id: str, boot_id: int, *, fps: float, refresh_hz: float) -> bytes:
+    """A heartbeat following docs/protocol.md, from a gate that is a replay, sealed under the sensor key ``key``."""
+    return status_payload(key, {
+        "gate": gate_id, "online": True, "fw": f"{REPLAY_FIRMWARE_PREFIX}{__version__}", "boot": boot_id,
         "uptime_s": 0, "rssi": 0, "heap_free": 0, "frames": 0, "frames_unsent": 0, "fps": round(fps, 3),
         "refresh_hz": refresh_hz, "sensor_ok": True, "i2c_errors": 0, "sensor_resets": 0, "relay": "locked",
         "door_openings": 0, "cmd_ok": 0, "cmd_refused": dict.fromkeys(REFUSALS, 0), "mqtt_connects": 1,
-    }, separators=(",", ":")).encode()
+    })
 
 
-def offline_status(gate_id: str, boot_id: int) -> bytes:
-    """The last will of docs/protocol.md."""
-    return json.dumps({"v": 1, "gate": gate_id, "online": False, "boot": boot_id}, separators=(",", ":")).encode()
+def offline_status(key: bytes, gate_id: str, boot_id: int) -> bytes:
+    """The last will of docs/protocol.md, sealed under the sensor key ``key``."""
+    return status_payload(key, {"gate": gate_id, "online": False, "boot": boot_id})
 
 
 def _loop_period(recording: Recording) -> float:
@@ -61,9 +62,12 @@ def _loop_period(recording: Recording) -> float:
 
 
 def replay(recording: Recording, broker_host: str, broker_port: int, *, gate_id: str | None = None,
-           speed: float = 1.0, loop: bool = False, username: str | None = None, password: str | None = None,
-           stop: threading.Event | None = None) -> ReplayResult:
+           key: bytes | None = None, speed: float = 1.0, loop: bool = False, username: str | None = None,
+           password: str | None = None, stop: threading.Event | None = None) -> ReplayResult:
     """Publish ``recording`` as gate ``gate_id`` (default: the recording's gate).
+
+    ``key`` is that gate's 32-byte key K (default: the simulator's key of the gate id,
+    ``sim.gate_config.simulator_key``); every message is sealed as protocol version 2 under its sensor key.
 
     Frame ``i`` is published at ``start + t_i / speed`` on the monotonic clock,
     so lateness never accumulates. With ``loop`` the recording starts again
@@ -82,17 +86,24 @@ def replay(recording: Recording, broker_host: str, broker_port: int, *, gate_id:
     if len(recording) == 0:
         raise ValueError("the recording has no frames")
     stop = stop or threading.Event()
+    if key is None:
+        from .gate_config import simulator_key
+
+        key = simulator_key(gate)
+    ks = sensor_key(key)
     boot_id = recording.eeprom_message().boot_id
-    refresh_hz = describe_control(decode_frame(recording.payload(0)).control)["refresh_hz"]
+    eeprom = recording.sealed_eeprom(ks)
+    payloads = recording.sealed_payloads(ks)
+    refresh_hz = describe_control(next(recording.frames()).message.control)["refresh_hz"]
     fps = (len(recording) - 1) / recording.duration * speed if recording.duration > 0 else 0.0
     status_topic, frame_topic = topic(gate, "status"), topic(gate, "frame")
-    offline = offline_status(gate, boot_id)
+    offline = offline_status(ks, gate, boot_id)
 
-    online = online_status(gate, boot_id, fps=fps, refresh_hz=refresh_hz)
+    online = online_status(ks, gate, boot_id, fps=fps, refresh_hz=refresh_hz)
 
     def announce(client) -> None:
         """What a gate publishes on every reconnection (the broker may have lost its retained messages)."""
-        client.publish(topic(gate, "eeprom"), recording.eeprom, qos=1, retain=True)
+        client.publish(topic(gate, "eeprom"), eeprom, qos=1, retain=True)
         client.publish(status_topic, online, qos=1, retain=True)
 
     client = connect(broker_host, broker_port, f"replay-{gate}", username=username, password=password,
@@ -101,10 +112,9 @@ def replay(recording: Recording, broker_host: str, broker_port: int, *, gate_id:
     max_late = 0.0
     first = last = None
     try:
-        _confirm(client.publish(topic(gate, "eeprom"), recording.eeprom, qos=1, retain=True), "the EEPROM message")
+        _confirm(client.publish(topic(gate, "eeprom"), eeprom, qos=1, retain=True), "the EEPROM message")
         _confirm(client.publish(status_topic, online, qos=1, retain=True), "the online status")
         period = _loop_period(recording)
-        payloads = [recording.payload(i) for i in range(len(recording))]
         times = recording.frame_times.tolist()
         start = time.monotonic()
         info = None

@@ -1,4 +1,4 @@
-"""The wire protocol between gates and the controller (docs/protocol.md).
+"""The wire protocol between gates and the controller (docs/protocol.md), version 2.
 
 One data type per message on the wire, each with its codec:
 
@@ -7,18 +7,21 @@ One data type per message on the wire, each with its codec:
 - :class:`Command` -- JSON, signed, to the gate
 - :class:`Ack` -- JSON, from the gate, one per command
 
+Everything from the gate is authenticated under the gate's sensor key
+(:func:`sensor_key`, derived from its key K); decoders take that key.
 Every decoder raises :class:`ProtocolError` with a short ``reason`` code
 suitable for counting per gate.
 """
 
 from .binary import EepromMessage, FrameMessage, decode_eeprom, decode_frame, encode_eeprom, encode_frame
-from .commands import Ack, Command, decode_ack, sign_command
+from .commands import Ack, Command, ack_payload, decode_ack, sign_command
 from .errors import ProtocolError
-from .status import GateStatus, decode_status
+from .mac import UNVERIFIED, sensor_key
+from .status import GateStatus, decode_status, status_payload
 from .topics import TOPIC_ROOT, parse_topic, topic, valid_gate_id
 
 __all__ = [
-    "Ack", "Command", "EepromMessage", "FrameMessage", "GateStatus", "ProtocolError", "TOPIC_ROOT",
-    "decode_ack", "decode_eeprom", "decode_frame", "decode_status", "encode_eeprom", "encode_frame",
-    "parse_topic", "sign_command", "topic", "valid_gate_id",
+    "Ack", "Command", "EepromMessage", "FrameMessage", "GateStatus", "ProtocolError", "TOPIC_ROOT", "UNVERIFIED",
+    "ack_payload", "decode_ack", "decode_eeprom", "decode_frame", "decode_status", "encode_eeprom", "encode_frame",
+    "parse_topic", "sensor_key", "sign_command", "status_payload", "topic", "valid_gate_id",
 ]

@@ -16,6 +16,8 @@ timezone = "Asia/Shanghai"     # the school's day, for daily reports
 simulated_gates = []           # ids whose keys are the simulator's own (demo and tests only)
 serve = []                     # this instance's share of the gates (ids or patterns like "north-*");
                                # empty: all of them (docs/scaling.md)
+accept_protocol_v1 = false     # true only while gates are being re-flashed: reads their unauthenticated
+                               # version-1 messages, counted and alerted (docs/protocol.md, "Upgrade")
 
 [store]
 url = "thermogate.db"          # a SQLite file, or postgresql://user@host/db
@@ -97,6 +99,7 @@ class ControllerConfig:
     timezone: str = "Asia/Shanghai"
     simulated_gates: tuple[str, ...] = ()
     serve: tuple[str, ...] = ()  # gate ids or fnmatch patterns this instance serves; () = every gate
+    accept_protocol_v1: bool = False  # read unauthenticated version-1 messages (upgrade window only)
     store_url: str = "thermogate.db"
     retention_days: int = 30
     doors: DoorConfig = field(default_factory=DoorConfig)
@@ -187,7 +190,8 @@ def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
         queue_frames=_take(m, "queue_frames", int, "mqtt", 64, lambda v: 4 <= v <= 4096, "must be 4..4096"),
         tls_ca=str(base / tls_ca) if tls_ca else "")
 
-    s = _table(doc, "site", where, {"dir", "timezone", "simulated_gates", "serve"})
+    s = _table(doc, "site", where, {"dir", "timezone", "simulated_gates", "serve", "accept_protocol_v1"})
+    accept_v1 = _take(s, "accept_protocol_v1", bool, "site", False)
     timezone = _take(s, "timezone", str, "site", "Asia/Shanghai")
     try:
         zoneinfo.ZoneInfo(timezone)
@@ -240,7 +244,8 @@ def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
             raise ConfigError(f"{where}gates.{gate_id}: only a [gates.{gate_id}.screening] table may go here")
         gate_screening[gate_id] = table.get("screening", {})
     config = ControllerConfig(path=path, mqtt=mqtt, site_dir=site_dir, timezone=timezone,
-                              simulated_gates=tuple(simulated), serve=tuple(serve), store_url=url, retention_days=retention,
+                              simulated_gates=tuple(simulated), serve=tuple(serve), accept_protocol_v1=accept_v1,
+                              store_url=url, retention_days=retention,
                               doors=doors, http=http, home_assistant=ha_enabled, home_assistant_prefix=ha_prefix,
                               screening=screening, screening_table=screening_table,
                               gate_screening=gate_screening)

@@ -29,7 +29,6 @@ from typing import Callable
 import paho.mqtt.client as mqtt
 
 from ..protocol import ProtocolError
-from ..protocol.commands import decode_ack
 from ..protocol.topics import TOPIC_ROOT, parse_topic
 from .config import MqttConfig
 
@@ -256,15 +255,6 @@ class Dispatcher:
             if change is not None:
                 self.on_status(worker, *change)
         elif kind == "ack":
-            if len(payload) > MAX_JSON:
-                worker.refuse("too_large", f"{len(payload)} bytes")
-                return
-            try:
-                ack = decode_ack(payload)
-            except ProtocolError as exc:
-                worker.refuse(exc.reason, str(exc))
-                return
-            if ack.gate_id != gate_id:
-                worker.refuse("wrong_gate", f"ack names gate {ack.gate_id!r}")
-                return
-            self.on_ack(ack)
+            ack = worker.on_ack(payload)  # checked under the gate's key, or refused and counted
+            if ack is not None:
+                self.on_ack(ack)

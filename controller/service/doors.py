@@ -9,6 +9,14 @@ counter be greater than the last.
 A command whose ack does not come within ``ack_timeout_s`` raises an alert
 ("missing_ack"); a refused command raises one too ("command_refused"), as a
 PASS whose opening was refused means a person is waiting at a shut door.
+
+A command is version 2, or version 1 for a gate whose latest message was
+version 1 (``versions``: only during an upgrade). When one of our commands is
+refused as ``replayed`` and the gate's authenticated ack says it has already
+taken counters up to ``last`` at or above our next one, someone else has
+signed commands under this gate's key: the persisted counter is raised above
+``last`` (so the gate is never locked out by a huge counter) and an alert
+"counter_resync" tells a person.
 """
 
 from __future__ import annotations
@@ -36,8 +44,10 @@ class Pending:
 
 class DoorCommander:
     def __init__(self, store, publish, gates: dict, *, ack_timeout_s: float = 3.0, alerts=None, metrics=None,
-                 live=None):
-        """``publish(topic, payload, qos)`` sends on MQTT; ``gates`` maps ids to GateInfo (their keys)."""
+                 live=None, versions=None):
+        """``publish(topic, payload, qos)`` sends on MQTT; ``gates`` maps ids to GateInfo (their keys);
+        ``versions(gate_id)`` is the protocol version of the gate's latest message (default: always 2)."""
+        self.versions = versions
         self.store = store
         self.publish = publish
         self.gates = gates
@@ -63,7 +73,8 @@ class DoorCommander:
         info = self.gates[gate_id]
         with self._lock:
             counter = self._next_counter(gate_id)
-            command = C.sign_command(info.key, gate_id, boot_id, counter, action, arg, sequence)
+            version = self.versions(gate_id) if self.versions is not None else C.VERSION
+            command = C.sign_command(info.key, gate_id, boot_id, counter, action, arg, sequence, version)
             record = DoorAction(gate=gate_id, time=time.time(), action=action, arg=arg, counter=counter,
                                 cause=cause, screening_id=screening_id, user=user, reason=reason)
             try:
@@ -97,6 +108,8 @@ class DoorCommander:
                 log.warning("refusal of an unknown command", extra={"gate": ack.gate_id, "reason": ack.reason,
                                                                     "counter": ack.counter})
             return
+        if not ack.ok and ack.reason == "replayed" and ack.last is not None:
+            self._resync(ack.gate_id, ack.last)
         if pending.action_id is not None:
             try:
                 self.store.record_door_ack(ack.gate_id, ack.counter, ack.ok, ack.reason, ack.applied_ms, time.time())
@@ -112,6 +125,29 @@ class DoorCommander:
             if self.alerts is not None:
                 self.alerts(ack.gate_id, "command_refused",
                             f"{pending.action.action} refused by the gate: {ack.reason}")
+
+    def _resync(self, gate_id: str, last: int) -> None:
+        """Our command was refused as replayed, and the gate has authenticated counters up to ``last``: if
+        that reaches our next counter, continue above it (persisted) and tell a person."""
+        with self._lock:
+            nxt, _end = self._blocks.get(gate_id, (0, 0))
+            if last < nxt:
+                return  # ours are already above it (e.g. the same command delivered twice)
+            try:
+                first = self.store.reserve_counters(gate_id, COUNTER_BLOCK, above=last)
+            except Exception as exc:
+                log.error("command counter not resynchronised", extra={"gate": gate_id, "error": repr(exc)[:200]})
+                return
+            self._blocks[gate_id] = (first, first + COUNTER_BLOCK)
+        log.warning("command counter resynchronised", extra={"gate": gate_id, "last": last, "next": first,
+                                                             "was": nxt})
+        if self.metrics is not None:
+            self.metrics.counter_resyncs.labels(gate=gate_id).inc()
+        if self.alerts is not None:
+            self.alerts(gate_id, "counter_resync",
+                        f"the gate had accepted command counters up to {last}, beyond ours ({nxt}): someone else "
+                        f"signs commands with this gate's key. Rotate its key (thermogate gate add {gate_id} "
+                        f"--rotate-secrets) and re-flash it")
 
     def check_timeouts(self, now: float | None = None) -> list[DoorAction]:
         """Commands whose ack is overdue: each raises one alert and is forgotten."""

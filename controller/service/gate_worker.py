@@ -5,9 +5,16 @@ tracking: the same code ``thermogate analyze`` runs offline). It is fed the
 gate's messages in order by the dispatcher and returns the decisions; it
 never talks to MQTT or the store itself.
 
+- Every message is checked under the gate's sensor key (protocol version 2,
+  docs/protocol.md) before anything is decided from it. Version 1 (no tag) is
+  read only with ``[site] accept_protocol_v1``: each such message is counted
+  as ``unauthenticated`` and keeps the alert "unauthenticated_sensor_data"
+  open for the gate. Commands follow the version of the gate's latest
+  message (``wire_version``).
 - A new EEPROM (different words) means a new sensor or a recalibration: the
-  pipeline is rebuilt from it. The same EEPROM again (every reconnection
-  re-sends it) changes nothing.
+  pipeline is rebuilt from it, an alert "sensor_recalibrated" is raised and a
+  log line written (at most one a minute per gate). The same EEPROM again
+  (every reconnection re-sends it) changes nothing.
 - A new boot id means the gate restarted: its sequence numbers and clock start
   again, so the pipeline starts again too.
 - Gaps in the sequence numbers are frames that never arrived (a link or a
@@ -22,7 +29,9 @@ import logging
 import time
 
 from ..protocol import ProtocolError
-from ..protocol.binary import decode_eeprom, decode_frame
+from ..protocol import mac
+from ..protocol.binary import VERSION, decode_eeprom, decode_frame
+from ..protocol.commands import Ack, decode_ack
 from ..protocol.status import GateStatus, decode_status
 from ..screening.config import ScreeningConfig
 from ..screening.decision import Decision
@@ -35,14 +44,27 @@ log = logging.getLogger("thermogate.gate")
 BOARD_WRAP_MS = 1 << 30  # the gate's millisecond clock wraps here (docs/protocol.md)
 MAX_FRAME_STEP_MS = 60_000  # more than this between two frames of one boot is a clock jump
 NOMINAL_STEP_MS = 125  # one subpage at 8 Hz
+RECALIBRATED_LOG_S = 60.0  # at most one "sensor recalibrated" line a minute per gate
+MAX_JSON = 1024
 
 
 class GateWorker:
-    def __init__(self, info: GateInfo, config: ScreeningConfig, metrics=None):
+    def __init__(self, info: GateInfo, config: ScreeningConfig, metrics=None, *, accept_v1: bool = False,
+                 alerts=None, verify: bool = True):
+        """``alerts(gate, kind, detail)`` raises an alert for a person. ``verify=False`` only for a viewer
+        that holds no key (``thermogate watch`` without the site's secrets): it checks no tag, reads version 1
+        too, and must never command a door."""
         self.info = info
         self.id = info.id
         self.config = config
         self.metrics = metrics
+        self.alerts = alerts
+        self.accept_v1 = accept_v1
+        self.key = mac.sensor_key(info.key) if verify else mac.UNVERIFIED  # K_s: what the gate's messages carry
+        self.wire_version = VERSION  # of the gate's latest accepted message: its commands use the same
+        self.unauthenticated = 0  # version-1 messages accepted (accept_v1)
+        self._recalibrated_logged = -RECALIBRATED_LOG_S  # time.monotonic() of the last such log line
+        self._recalibrated_quiet = 0  # changes since that line
         self.pipeline: GatePipeline | None = None
         self.eeprom_words: bytes | None = None  # the cached EEPROM, as its raw words
         self.recalibrations = 0
@@ -73,13 +95,48 @@ class GateWorker:
             log.warning("message refused", extra={"gate": self.id, "reason": reason, "detail": detail[:200],
                                                   "count": self.errors[reason]})
 
+    def _accepted(self, version: int) -> None:
+        """A message passed its checks: commands follow its version; a version-1 one is counted and alerted."""
+        self.wire_version = version
+        if version >= VERSION or self.key is mac.UNVERIFIED:
+            return
+        self.unauthenticated += 1
+        if self.metrics is not None:
+            self.metrics.unauthenticated.labels(gate=self.id).inc()
+        if self.unauthenticated in (1, 1000) or self.unauthenticated % 100000 == 0:
+            log.warning("unauthenticated (protocol version 1) message accepted",
+                        extra={"gate": self.id, "count": self.unauthenticated})
+        if self.alerts is not None:  # one open alert per gate (the alert book keeps it so)
+            self.alerts(self.id, "unauthenticated_sensor_data",
+                        "the gate speaks protocol version 1: its sensor data is not authenticated "
+                        "([site] accept_protocol_v1 is on); re-flash it")
+
+    def _recalibrated(self) -> None:
+        """An authenticated EEPROM whose words differ from the cached one: one alert, and a log line at
+        most every RECALIBRATED_LOG_S seconds (a flapping EEPROM once wrote tens of thousands a minute)."""
+        self.recalibrations += 1
+        if self.metrics is not None:
+            self.metrics.recalibrations.labels(gate=self.id).inc()
+        self._recalibrated_quiet += 1
+        now = time.monotonic()
+        if now - self._recalibrated_logged >= RECALIBRATED_LOG_S:
+            log.warning("new EEPROM: sensor recalibrated",
+                        extra={"gate": self.id, "changes": self._recalibrated_quiet, "total": self.recalibrations})
+            self._recalibrated_logged = now
+            self._recalibrated_quiet = 0
+        if self.alerts is not None:
+            self.alerts(self.id, "sensor_recalibrated",
+                        "the gate sent a different EEPROM (a new or recalibrated sensor): check the gate's "
+                        "readings before trusting them")
+
     def on_eeprom(self, payload: bytes) -> bool:
         """The gate's EEPROM; True if it (re)built the pipeline."""
         try:
-            message = decode_eeprom(payload)
+            message = decode_eeprom(payload, self.key, accept_v1=self.accept_v1)
         except ProtocolError as exc:
             self.refuse(exc.reason, str(exc))
             return False
+        self._accepted(message.version)
         raw = message.words.tobytes()
         if raw == self.eeprom_words and self.pipeline is not None:
             return False
@@ -88,9 +145,8 @@ class GateWorker:
         except EepromError as exc:
             self.refuse("eeprom", str(exc))
             return False
-        if self.eeprom_words is not None:
-            self.recalibrations += 1
-            log.warning("new EEPROM: sensor recalibrated", extra={"gate": self.id})
+        if self.eeprom_words is not None and raw != self.eeprom_words:
+            self._recalibrated()
         self.eeprom_words = raw
         self.pipeline = pipeline
         self.boot_id = None  # the next frame starts the clock again
@@ -99,10 +155,11 @@ class GateWorker:
     def on_frame(self, payload: bytes, skipped: int = 0) -> list[Decision]:
         """One frame; ``skipped`` frames just before it were dropped by the dispatcher (not lost in transit)."""
         try:
-            message = decode_frame(payload)
+            message = decode_frame(payload, self.key, accept_v1=self.accept_v1)
         except ProtocolError as exc:
             self.refuse(exc.reason, str(exc))
             return []
+        self._accepted(message.version)
         self.frames += 1
         self.last_frame_at = time.time()  # for display
         self.last_frame_monotonic = time.monotonic()  # for liveness: immune to wall-clock jumps
@@ -145,17 +202,34 @@ class GateWorker:
     def on_status(self, payload: bytes) -> tuple[bool, bool] | None:
         """A status or last will; (was online, is online), or None if refused."""
         try:
-            status = decode_status(payload)
+            status = decode_status(payload, self.key, accept_v1=self.accept_v1)
         except ProtocolError as exc:
             self.refuse(exc.reason, str(exc))
             return None
         if status.gate_id != self.id:
             self.refuse("wrong_gate", f"status names gate {status.gate_id!r}")
             return None
+        self._accepted(status.version)
         was = self.online
         self.status = status
         self.online = status.online
         return was, status.online
+
+    def on_ack(self, payload: bytes) -> Ack | None:
+        """An ack from the gate, checked under its key; None if refused."""
+        if len(payload) > MAX_JSON:
+            self.refuse("too_large", f"{len(payload)} bytes")
+            return None
+        try:
+            ack = decode_ack(payload, self.key, accept_v1=self.accept_v1)
+        except ProtocolError as exc:
+            self.refuse(exc.reason, str(exc))
+            return None
+        if ack.gate_id != self.id:
+            self.refuse("wrong_gate", f"ack names gate {ack.gate_id!r}")
+            return None
+        self._accepted(ack.version)
+        return ack
 
     # -- what the console and the health page show -----------------------------
 
@@ -172,6 +246,7 @@ class GateWorker:
             "online": self.online, "state": self.state, "boot": self.boot_id, "frames": self.frames,
             "lost_frames": self.lost_frames, "dropped_frames": self.dropped_frames, "errors": dict(self.errors),
             "recalibrations": self.recalibrations, "last_frame_at": self.last_frame_at,
+            "protocol": self.wire_version, "unauthenticated": self.unauthenticated,
             "manual_lock": self.manual_lock, "reduced_accuracy": not self.config.require_reference,
             "sensor_ok": s.sensor_ok if s else None, "fps": s.fps if s else None,
             "relay": s.relay if s else None, "firmware": s.firmware if s else None, "rssi": s.rssi if s else None,

@@ -20,6 +20,13 @@ class Metrics:
             "'sequence' (never arrived: gaps in the gate's sequence numbers)", ["gate", "where"], registry=r)
         self.decode_errors = Counter("thermogate_decode_errors", "Messages refused, by reason",
                                      ["gate", "reason"], registry=r)
+        self.unauthenticated = Counter(
+            "thermogate_unauthenticated_messages", "Protocol version 1 (unauthenticated) messages accepted under "
+            "[site] accept_protocol_v1", ["gate"], registry=r)
+        self.recalibrations = Counter("thermogate_sensor_recalibrations",
+                                      "Authenticated EEPROMs that differ from the one before", ["gate"], registry=r)
+        self.counter_resyncs = Counter("thermogate_counter_resyncs", "Command counters raised past a gate's "
+                                       "'last' after a replayed refusal", ["gate"], registry=r)
         self.unknown_gate = Counter("thermogate_unknown_gate_messages",
                                     "Messages from gate ids this controller does not serve", registry=r)
         self.decisions = Counter("thermogate_decisions", "Screening decisions", ["gate", "decision"], registry=r)

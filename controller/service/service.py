@@ -113,8 +113,11 @@ class ControllerService:
         self.store = store if store is not None else open_store(config.store_url)
         self.gates = gates if gates is not None else load_gates(config)
         self.alerts = AlertBook(self.store, self.live, self.metrics)
-        self.workers = {g: GateWorker(info, self._screening_for(info), self.metrics)
+        self.workers = {g: GateWorker(info, self._screening_for(info), self.metrics,
+                                      accept_v1=config.accept_protocol_v1, alerts=self.alerts.raise_)
                         for g, info in self.gates.items()}
+        if config.accept_protocol_v1:
+            log.warning("[site] accept_protocol_v1 is on: unauthenticated version-1 sensor data is accepted")
         for info in self.gates.values():
             self.store.upsert_gate(info.id, info.name, info.location)
         self.alerts.resolve(None, "store_failed")  # it takes writes again
@@ -124,7 +127,8 @@ class ControllerService:
                                      metrics=self.metrics, partial=bool(config.serve))
         self.doors = DoorCommander(self.store, self.dispatcher.publish, self.gates,
                                    ack_timeout_s=config.doors.ack_timeout_s, alerts=self.alerts.raise_,
-                                   metrics=self.metrics, live=self.live)
+                                   metrics=self.metrics, live=self.live,
+                                   versions=lambda gate_id: self.workers[gate_id].wire_version)
         self.decisions = DecisionHandler(self.store, self.doors, self.dispatcher.publish,
                                          open_ms=config.doors.open_ms, metrics=self.metrics, live=self.live,
                                          alerts=self.alerts.raise_, resolve_alert=self.alerts.resolve)

@@ -533,22 +533,27 @@ class Store:
 
     # ------------------------------------------------------------ door actions and counters
 
-    def reserve_counters(self, gate: str, n: int) -> int:
+    def reserve_counters(self, gate: str, n: int, *, above: int = 0) -> int:
         """Raise the gate's persisted command counter by ``n``; the first of the block [first, first + n).
 
         Strictly increasing across restarts and between processes sharing the
         database; the first block starts at 1. Counters of a block that is
         never used are simply skipped (the gate only needs them to grow).
+        ``above``: the block starts above this counter even if the persisted
+        one is lower (a gate has authenticated counters up to it, from
+        someone else: docs/protocol.md, "Acks").
         """
         _gate(gate)
         _int(n, "n", 1, MAX_RESERVE)
+        _int(above, "above", 0, MAX_COUNTER)
 
         def write(tx: _Tx) -> int:
             tx.gate(gate)
             tx.run("INSERT INTO gate_counters (gate, next_counter) VALUES (?, 1) ON CONFLICT (gate) DO NOTHING",
                    (gate,))
-            after = tx.one("UPDATE gate_counters SET next_counter = next_counter + ? WHERE gate = ? "
-                           "RETURNING next_counter", (n, gate))["next_counter"]
+            after = tx.one("UPDATE gate_counters SET next_counter = CASE WHEN next_counter > ? THEN next_counter "
+                           "ELSE ? END + ? WHERE gate = ? RETURNING next_counter",
+                           (above, above + 1, n, gate))["next_counter"]
             if after - 1 > MAX_COUNTER:
                 raise StoreError(f"gate {gate}: command counters exhausted (beyond 2**53-1)")
             return after - n
