@@ -12,6 +12,8 @@ Subcommands so far:
 - ``thermogate record GATE -o FILE --seconds N`` -- record a live gate's
   traffic; ``thermogate sim replay FILE`` -- publish a recording as a gate
   (sim/cli.py, docs/recordings.md).
+- ``thermogate model fit|predict|evaluate`` -- the skin-to-body model on the
+  facial-oral study's files (controller/screening/model_cli.py).
 
 Word files are JSON lists of integers, raw little-endian 16-bit binary
 (``.bin``), or text with one integer per token (decimal or 0x-hex).
@@ -33,6 +35,7 @@ from .console import user_cli
 from .install_cli import add_installer_commands
 from .report_cli import add_commands as add_report_commands
 from .screening.cli import add_commands as add_screening_commands
+from .screening.model_cli import add_commands as add_model_commands
 from .service.cli import add_commands as add_service_commands
 
 
@@ -115,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_installer_commands(commands)
     broker_cli.add_commands(commands)
     add_screening_commands(commands)
+    add_model_commands(commands)
     add_report_commands(commands)
     add_service_commands(commands)
     user_cli.add_commands(commands)
