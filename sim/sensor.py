@@ -60,8 +60,7 @@ class VirtualMLX90640(_fw.fake_mlx90640.FakeMLX90640):
     def load(self, frame_words) -> None:
         words = np.asarray(frame_words, dtype=np.uint16)
         self._ram_bytes[:] = words[:832].astype(">u2").tobytes()
-        self.control = (self.control & ~0x1000) | (int(words[832]) & 0x1000)
-        self.status = (self.status & ~0x0009) | 0x0008 | (int(words[833]) & 1)
+        self._measured(int(words[832]), int(words[833]))
 
     def _word(self, address):
         if 0x0400 <= address < 0x0400 + 832:
@@ -70,8 +69,9 @@ class VirtualMLX90640(_fw.fake_mlx90640.FakeMLX90640):
         return super()._word(address)
 
     def read_into(self, register, buf) -> None:
-        """As the register-level fake, but block copies for the two big regions."""
-        if self.fail_reads:
+        """As the register-level fake (which also lands subpages during a read and logs),
+        but block copies for the two big regions."""
+        if self.fail_reads or self.land_during_read or self.log is not None:
             super().read_into(register, buf)
             return
         n = len(buf)
