@@ -1,6 +1,7 @@
-"""The wire contract: bytes made by the firmware's own encoder, read by the
-controller's decoder; commands signed by the controller, checked by the
-firmware's guard; every malformed message refused with a reason."""
+"""The wire contract (protocol version 2): bytes made by the firmware's own
+encoder, read by the controller's decoder; commands signed by the controller,
+checked by the firmware's guard; every malformed, forged or unauthenticated
+message refused with a reason."""
 
 from __future__ import annotations
 
@@ -14,14 +15,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.protocol import (
-    ProtocolError, decode_ack, decode_eeprom, decode_frame, decode_status, encode_eeprom, encode_frame,
-    parse_topic, sign_command, topic, valid_gate_id,
+    UNVERIFIED, ProtocolError, ack_payload, decode_ack, decode_eeprom, decode_frame, decode_status, encode_eeprom,
+    encode_frame, parse_topic, sensor_key, sign_command, status_payload, topic, valid_gate_id,
 )
-from controller.protocol.binary import EEPROM_BYTES, FRAME_BYTES
+from controller.protocol import mac
+from controller.protocol.binary import EEPROM_BYTES, EEPROM_BYTES_V1, FRAME_BYTES, FRAME_BYTES_V1
+from controller.protocol.jsonmsg import seal
 from controller.sensor import Calibration, control_word, random_eeprom
 from firmware_env import firmware_modules
 
 KEY = bytes(range(100, 132))
+KS = sensor_key(KEY)
+OTHER = sensor_key(bytes(range(1, 33)))
 
 
 @pytest.fixture(scope="module")
@@ -30,34 +35,98 @@ def fw():
         yield modules
 
 
-def _firmware_frame(fw, words, boot=0xDEADBEEF, seq=7, ms=123456, flags=0):
-    msg = fw.wire.frame_message(boot)
+def _firmware_frame(fw, words, boot=0xDEADBEEF, seq=7, ms=123456, flags=0, key=KEY):
+    msg = fw.wire.frame_message(boot, fw.auth.SensorMac(key))
     msg.words[:] = np.asarray(words, dtype=">u2").tobytes()
     return bytes(msg.seal(seq, ms, flags))
+
+
+def test_sensor_key_is_hmac_of_the_gate_key_and_differs_from_it(fw):
+    import hashlib
+    import hmac
+
+    assert KS == hmac.new(KEY, b"thermogate sensor v2", hashlib.sha256).digest() != KEY
+    assert len(KS) == 32 and sensor_key(bytes(32)) != sensor_key(bytes(31) + b"\1")
+    with pytest.raises(ValueError):
+        sensor_key(b"")
 
 
 def test_firmware_frame_bytes_decode_on_the_controller(fw):
     cal = Calibration.from_eeprom(random_eeprom(2))
     words = cal.raw_from_to(np.full((24, 32), 33.0), 22.0, 3.3, 1, control_word(chess=False))
     payload = _firmware_frame(fw, words, flags=3)
-    assert len(payload) == FRAME_BYTES == 1692
-    frame = decode_frame(payload)
-    assert (frame.boot_id, frame.sequence, frame.board_ms, frame.flags) == (0xDEADBEEF, 7, 123456, 3)
+    assert len(payload) == FRAME_BYTES == 1708 and FRAME_BYTES_V1 == 1692
+    frame = decode_frame(payload, KS)
+    assert (frame.boot_id, frame.sequence, frame.board_ms, frame.flags, frame.version) == (0xDEADBEEF, 7, 123456, 3, 2)
     assert frame.subpage == 1 and frame.control == control_word(chess=False)
     np.testing.assert_array_equal(frame.words, words)
-    assert payload == encode_frame(words, 0xDEADBEEF, 7, 123456, 3)  # both encoders agree byte for byte
+    assert payload == encode_frame(words, 0xDEADBEEF, 7, 123456, 3, key=KS)  # both encoders agree byte for byte
+    with pytest.raises(ProtocolError) as info:  # another gate's key
+        decode_frame(payload, OTHER)
+    assert info.value.reason == "mac"
 
 
 def test_firmware_eeprom_bytes_decode_on_the_controller(fw):
     ee = random_eeprom(9)
-    msg = fw.wire.eeprom_message(42)
+    msg = fw.wire.eeprom_message(42, fw.auth.SensorMac(KEY))
     msg.words[:] = ee.astype(">u2").tobytes()
     payload = bytes(msg.seal(0, 0))
-    assert len(payload) == EEPROM_BYTES == 1688
-    decoded = decode_eeprom(payload)
-    assert decoded.boot_id == 42
+    assert len(payload) == EEPROM_BYTES == 1704 and EEPROM_BYTES_V1 == 1688
+    decoded = decode_eeprom(payload, KS)
+    assert decoded.boot_id == 42 and decoded.version == 2
     np.testing.assert_array_equal(decoded.words, ee)
-    assert payload == encode_eeprom(ee, 42)
+    assert payload == encode_eeprom(ee, 42, key=KS)
+
+
+def test_firmware_json_seal_matches_the_controller(fw):
+    sm = fw.auth.SensorMac(KEY)
+    for label in (b"status", b"ack"):
+        body = b'{"v": 2, "gate": "g", "online": false, "boot": 5}'
+        assert bytes(sm.seal_json(label, body)) == seal(body, KS, label)
+    will = bytes(sm.seal_json(b"status", b'{"v": 2, "gate": "g", "online": false, "boot": 5}'))
+    assert decode_status(will, KS).online is False
+
+
+def _forged_eeprom_right_crc(ee, boot=42):
+    """What an attacker on the broker can make without the key: a valid CRC, and no tag or a made-up one."""
+    v2_without_tag = encode_eeprom(ee, boot, key=KS)[:-16]
+    return {"no_tag": v2_without_tag, "zero_tag": v2_without_tag + bytes(16),
+            "other_key": encode_eeprom(ee, boot, key=OTHER), "version_1": encode_eeprom(ee, boot, key=None),
+            "gate_key_not_sensor_key": encode_eeprom(ee, boot, key=KEY)}
+
+
+def test_a_forged_eeprom_with_a_right_crc_is_refused():
+    ee = random_eeprom(5)
+    reasons = {}
+    for name, payload in _forged_eeprom_right_crc(ee).items():
+        with pytest.raises(ProtocolError) as info:
+            decode_eeprom(payload, KS)
+        reasons[name] = info.value.reason
+    assert reasons == {"no_tag": "length", "zero_tag": "mac", "other_key": "mac", "version_1": "version",
+                       "gate_key_not_sensor_key": "mac"}
+
+
+def test_version_1_is_read_only_when_allowed():
+    ee = random_eeprom(5)
+    v1 = encode_eeprom(ee, 3, key=None)
+    assert len(v1) == EEPROM_BYTES_V1
+    assert decode_eeprom(v1, KS, accept_v1=True).version == 1
+    assert decode_eeprom(v1, UNVERIFIED).version == 1
+    frame = encode_frame(np.zeros(834), 3, 1, key=None)
+    assert decode_frame(frame, KS, accept_v1=True).version == 1
+    with pytest.raises(ProtocolError, match="accept_protocol_v1") as info:
+        decode_frame(frame, KS)
+    assert info.value.reason == "version"
+    # A version-2 message is still checked in full when version 1 is allowed.
+    with pytest.raises(ProtocolError) as info:
+        decode_frame(encode_frame(np.zeros(834), 3, 1, key=OTHER), KS, accept_v1=True)
+    assert info.value.reason == "mac"
+    # Version 1 cannot be dressed up: a v1 header on a v2-sized message, and the reverse, are refused.
+    v2 = encode_frame(np.zeros(834), 3, 1, key=KS)
+    for payload in (_reseal(v2[:3] + b"\x01" + v2[4:]), _reseal(frame[:3] + b"\x02" + frame[4:], tagged=False)):
+        with pytest.raises(ProtocolError) as info:
+            decode_frame(payload, KS, accept_v1=True)
+        assert info.value.reason == "length"
 
 
 def test_firmware_crc_fallback_matches_zlib(fw):
@@ -65,29 +134,40 @@ def test_firmware_crc_fallback_matches_zlib(fw):
     assert fw.wire._crc32_soft(data) == zlib.crc32(data) == fw.wire.checksum(data)
 
 
-def _reseal(payload: bytes) -> bytes:
-    body = payload[:-4]
-    return body + struct.pack(">I", zlib.crc32(body))
+def _reseal(payload: bytes, tagged: bool = True) -> bytes:
+    """A changed message with its CRC (and, for a version-2 one, its tag) made right again under KS: so
+    that the check after them is the one tested."""
+    n = len(payload) - (16 if tagged else 0)
+    body = payload[:n - 4]
+    body += struct.pack(">I", zlib.crc32(body))
+    return body + mac.tag(KS, body) if tagged else body
 
 
 @pytest.mark.parametrize("mutate, reason", [
     (lambda p: p[:-1], "length"),
     (lambda p: p + b"\0", "length"),
     (lambda p: b"", "length"),
+    (lambda p: p[:-16], "length"),  # the tag cut off
     (lambda p: p[:100] + bytes([p[100] ^ 1]) + p[101:], "crc"),
-    (lambda p: p[:-4] + b"\0\0\0\0", "crc"),
+    (lambda p: p[:-20] + b"\0\0\0\0" + p[-16:], "crc"),
+    (lambda p: p[:-1] + bytes([p[-1] ^ 1]), "mac"),
+    (lambda p: p[:-16] + bytes(16), "mac"),
+    (lambda p: _reseal(p[:100] + bytes([p[100] ^ 1]) + p[101:-16], tagged=False) + p[-16:], "mac"),  # CRC fixed
     (lambda p: _reseal(b"XG" + p[2:]), "magic"),
     (lambda p: _reseal(p[:2] + b"\x02" + p[3:]), "kind"),
-    (lambda p: _reseal(p[:3] + b"\x02" + p[4:]), "version"),
+    (lambda p: _reseal(p[:3] + b"\x03" + p[4:]), "version"),
+    (lambda p: _reseal(p[:3] + b"\x01" + p[4:]), "version"),
+    (lambda p: _reseal(p[:3] + b"\x01" + p[4:-16], tagged=False), "version"),
     (lambda p: _reseal(p[:16] + b"\x03\x40" + p[18:]), "length"),
     (lambda p: _reseal(p[:8] + b"\0\0\0\0" + p[12:]), "sequence"),
-    (lambda p: _reseal(p[:-6] + b"\0\x02" + p[-4:]), "subpage"),
+    (lambda p: _reseal(p[:-22] + b"\0\x02" + p[-20:]), "subpage"),
     (lambda p: "text", "type"),
 ])
 def test_malformed_frames_are_refused_with_a_reason(mutate, reason):
-    good = encode_frame(random_eeprom(1)[:834].tolist() + [0, 0], 1, 5)
+    good = encode_frame(random_eeprom(1)[:834].tolist() + [0, 0], 1, 5, key=KS)
+    assert decode_frame(good, KS).sequence == 5
     with pytest.raises(ProtocolError) as info:
-        decode_frame(mutate(good))
+        decode_frame(mutate(good), KS)
     assert info.value.reason == reason
 
 
@@ -96,16 +176,29 @@ def test_malformed_frames_are_refused_with_a_reason(mutate, reason):
 def test_random_bytes_never_decode_as_a_frame_or_eeprom(data):
     for decode in (decode_frame, decode_eeprom):
         with pytest.raises(ProtocolError):
-            decode(data)
+            decode(data, KS)
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.integers(0, FRAME_BYTES - 1), st.integers(1, 255))
 def test_any_single_corrupted_byte_is_caught(position, xor):
-    good = bytearray(encode_frame(np.arange(834) % 2, 9, 3))
+    good = bytearray(encode_frame(np.arange(834) % 2, 9, 3, key=KS))
     good[position] ^= xor
     with pytest.raises(ProtocolError):
-        decode_frame(bytes(good))
+        decode_frame(bytes(good), KS)
+
+
+def test_an_older_frame_sealed_by_the_gate_cannot_be_moved_to_another_boot_or_sequence():
+    """Boot id and sequence are inside the tag: a captured frame re-labelled is refused (mac)."""
+    good = encode_frame(np.arange(834) % 2, 9, 3, key=KS)
+    for offset, value in ((4, 10), (8, 4)):  # boot id, sequence
+        changed = bytearray(good)
+        struct.pack_into(">I", changed, offset, value)
+        body = bytes(changed[:-20])
+        forged = body + struct.pack(">I", zlib.crc32(body)) + good[-16:]  # CRC right, the old tag
+        with pytest.raises(ProtocolError) as info:
+            decode_frame(forged, KS)
+        assert info.value.reason == "mac"
 
 
 def _guard(fw, clock, max_age_ms=2000):
@@ -165,18 +258,65 @@ def test_command_encoder_refuses_what_the_gate_would_refuse():
             sign_command(KEY, *args)
 
 
-def test_ack_and_status_from_the_firmware_decode(fw):
-    ack = json.dumps({"v": 1, "gate": "g", "ctr": 3, "ok": False, "reason": "stale", "act": "open",
-                      "applied_ms": 0, "seq": 9}).encode()
-    assert decode_ack(ack).reason == "stale"
-    for bad in [b"[]", b"{", json.dumps({"v": 2}).encode(), b"{" + b" " * 2000 + b"}",
-                json.dumps({"v": 1, "gate": "g", "ctr": 3, "ok": True, "reason": "stale", "act": "open",
-                            "applied_ms": 0, "seq": 9}).encode()]:
-        with pytest.raises(ProtocolError):
-            decode_ack(bad)
-    assert decode_status(json.dumps({"v": 1, "gate": "g", "online": False, "boot": 5}).encode()).online is False
-    with pytest.raises(ProtocolError):
-        decode_status(json.dumps({"v": 1, "gate": "g", "online": True, "boot": 5}).encode())
+def _sealed(obj: dict, label: bytes, key=KS) -> bytes:
+    return seal(json.dumps(obj).encode(), key, label)
+
+
+def test_ack_and_status_decode_and_every_forgery_is_refused():
+    good = {"v": 2, "gate": "g", "ctr": 3, "ok": False, "reason": "stale", "act": "open", "applied_ms": 0,
+            "seq": 9, "last": 3}
+    ack = decode_ack(_sealed(good, b"ack"), KS)
+    assert (ack.reason, ack.last, ack.version) == ("stale", 3, 2)
+    assert decode_ack(ack_payload(KS, "g", 4, True, "", "open", 3000, 9, 4), KS).last == 4
+    sealed = _sealed(good, b"ack")
+    forgeries = {
+        "not json": (b"[]", "mac_missing"),
+        "v1 ack": (json.dumps(dict(good, v=1)).encode(), "version"),
+        "no tag": (json.dumps(good).encode(), "mac_missing"),
+        "other key": (_sealed(good, b"ack", OTHER), "mac"),
+        "status label": (_sealed(good, b"status"), "mac"),
+        "changed body": (sealed.replace(b'"stale"', b'"bad_tag"'), "mac"),
+        "upper-case hex": (sealed[:-34] + sealed[-34:-2].upper() + b'"}', "mac_missing"),
+        "tag one short": (sealed[:-3] + b'"}', "mac_missing"),
+        "space before brace": (sealed[:-1] + b" }", "mac_missing"),
+        "too large": (_sealed(dict(good, pad="x" * 2000), b"ack"), "too_large"),
+        "v3 body": (_sealed(dict(good, v=3), b"ack"), "version"),
+        "ok with a reason": (_sealed(dict(good, ok=True), b"ack"), "schema"),
+        "no last": (_sealed({k: v for k, v in good.items() if k != "last"}, b"ack"), "schema"),
+        "last negative": (_sealed(dict(good, last=-1), b"ack"), "schema"),
+        "ctr past 2**53": (_sealed(dict(good, ctr=2**80), b"ack"), "schema"),
+        "a list": (seal(b'{"v":2}', KS, b"ack")[:0] + b"[" + seal(b'{"v":2}', KS, b"ack")[1:-1] + b"]", "mac_missing"),
+    }
+    for name, (payload, reason) in forgeries.items():
+        with pytest.raises(ProtocolError) as info:
+            decode_ack(payload, KS)
+        assert info.value.reason == reason, name
+    will = {"v": 2, "gate": "g", "online": False, "boot": 5}
+    assert decode_status(_sealed(will, b"status"), KS).online is False
+    for payload, reason in [(_sealed(will, b"ack"), "mac"), (json.dumps(will).encode(), "mac_missing"),
+                            (json.dumps(dict(will, v=1)).encode(), "version"),
+                            (_sealed(dict(will, online=True), b"status"), "schema")]:
+        with pytest.raises(ProtocolError) as info:
+            decode_status(payload, KS)
+        assert info.value.reason == reason
+
+
+def test_version_1_json_is_read_only_when_allowed():
+    v1_ack = json.dumps({"v": 1, "gate": "g", "ctr": 3, "ok": False, "reason": "stale", "act": "open",
+                         "applied_ms": 0, "seq": 9}).encode()
+    ack = decode_ack(v1_ack, KS, accept_v1=True)
+    assert ack.version == 1 and ack.last is None
+    status = decode_status(json.dumps({"v": 1, "gate": "g", "online": False, "boot": 5}).encode(), KS, accept_v1=True)
+    assert status.version == 1
+    with pytest.raises(ProtocolError) as info:  # a v2 body without its tag is not version 1
+        decode_status(json.dumps({"v": 2, "gate": "g", "online": False, "boot": 5}).encode(), KS, accept_v1=True)
+    assert info.value.reason == "mac_missing"
+
+
+def test_a_json_reader_of_the_whole_payload_sees_mac_as_one_more_field():
+    payload = status_payload(KS, {"gate": "g", "online": False, "boot": 5})
+    assert set(json.loads(payload)) == {"v", "gate", "online", "boot", "mac"}
+    assert len(json.loads(payload)["mac"]) == 32
 
 
 def test_topics():
@@ -192,7 +332,42 @@ def test_topics():
 
 def test_gate_and_controller_agree_on_actions_and_refusals(fw):
     """The firmware cannot import the controller, so both spell these out; they must match."""
-    from controller.protocol.commands import ACTIONS, REFUSALS
+    from controller.protocol.commands import ACTIONS, MAX_COUNTER_STEP, MAX_FIRST_COUNTER, REFUSALS
 
     assert fw.auth.ACTIONS == ACTIONS
-    assert tuple(fw.auth.REASONS) == REFUSALS
+    assert tuple(fw.auth.REASONS) == REFUSALS and "counter_jump" in REFUSALS
+    assert fw.auth.MAX_JUMP == MAX_COUNTER_STEP == 2**24
+    assert fw.auth.FIRST_MAX == MAX_FIRST_COUNTER == 2**53 - 1 - 2**40
+    assert fw.auth.SENSOR_KEY_LABEL == mac.SENSOR_KEY_INFO
+
+
+def test_commands_are_version_2_and_version_1_only_when_asked(fw):
+    cmd = json.loads(sign_command(KEY, "gate-7", 555, 1, "open", 2500, 10).payload())
+    assert cmd["v"] == 2
+    v1 = json.loads(sign_command(KEY, "gate-7", 555, 1, "open", 2500, 10, version=1).payload())
+    assert v1["v"] == 1 and v1["tag"] == cmd["tag"]  # the tagged string is tg1|... in both
+    with pytest.raises(ValueError):
+        sign_command(KEY, "gate-7", 555, 1, "open", 2500, 10, version=3)
+    clock = fw.fakeclock.FakeClock(0)
+    guard = _guard(fw, clock)
+    guard.frames.sent(10, 0)
+    assert guard.check(v1)[0] == "bad_version"  # a version-2 gate takes version 2 only
+    assert guard.check(cmd) == (None, 1)
+
+
+def test_a_huge_counter_cannot_lock_the_gate_out(fw):
+    """A leaked key's command with ctr 2**53-1 is refused (counter_jump) and does not spend the counter."""
+    from controller.protocol.commands import MAX_COUNTER, MAX_FIRST_COUNTER
+
+    clock = fw.fakeclock.FakeClock(0)
+    guard = _guard(fw, clock)
+    guard.frames.sent(10, 0)
+
+    def check(ctr):
+        return guard.check(json.loads(sign_command(KEY, "gate-7", 555, ctr, "indicate", 1, 10).payload()))[0]
+
+    assert check(MAX_COUNTER) == "counter_jump"
+    assert check(MAX_FIRST_COUNTER + 1) == "counter_jump"
+    assert check(1000) is None
+    assert check(1000 + 2**24 + 1) == "counter_jump"
+    assert check(1001) is None  # nothing above was spent
