@@ -35,8 +35,10 @@ def controller_service(tmp_path, mqtt_broker):
 
     services = []
 
-    def start(gates=("sim-1",), *, store: str | None = None, extra: str = "", http: bool = False):
-        config = load_config(write_config(tmp_path, mqtt_broker, list(gates), store=store, extra=extra))
+    def start(gates=("sim-1",), *, store: str | None = None, extra: str = "", http: bool = False,
+              site_extra: str = ""):
+        config = load_config(write_config(tmp_path, mqtt_broker, list(gates), store=store, extra=extra,
+                                          site_extra=site_extra))
         services.append(ControllerService(config, http=http).start())
         assert services[-1].dispatcher.connected.wait(10)
         return services[-1]

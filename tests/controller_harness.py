@@ -15,8 +15,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def write_config(directory: Path, broker, simulated: list[str], *, store: str | None = None, http_port: int = 0,
-                 extra: str = "") -> Path:
-    """A controller.toml in ``directory`` for ``broker`` serving the simulated gates ``simulated``."""
+                 extra: str = "", site_extra: str = "") -> Path:
+    """A controller.toml in ``directory`` for ``broker`` serving the simulated gates ``simulated``;
+    ``site_extra`` goes into its [site] table, ``extra`` at the end."""
     store = store or str(directory / "thermogate.db")
     path = directory / "controller.toml"
     path.write_text(f"""
@@ -29,6 +30,7 @@ client_id = "controller-{os.getpid()}-{time.monotonic_ns() % 100000}"
 dir = "{directory / 'site'}"
 timezone = "Asia/Shanghai"
 simulated_gates = {simulated!r}
+{site_extra}
 
 [store]
 url = "{store}"
