@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 
+from controller.protocol import sensor_key, status_payload
 from controller.protocol.binary import encode_eeprom, encode_frame
 from controller.protocol.commands import Ack
 from controller.screening.decision import Decision
@@ -20,7 +21,10 @@ from controller.service.registry import GateInfo
 from controller.service.service import ControllerService
 from controller.store import Screening, open_store
 from controller_harness import write_config
+from sim.gate_config import simulator_key
 from sim.pytest_plugin import wait_for_decision
+
+KS = sensor_key(simulator_key("sim-1"))  # what the simulated gate sim-1 seals its messages with
 
 
 @pytest.mark.parametrize("doc, message", [
@@ -81,20 +85,22 @@ def test_hostile_messages_are_counted_and_nothing_crashes(controller_service, mq
     c = _publisher(mqtt_broker)
     eeprom = random_eeprom(np.random.default_rng(3))
     words = np.zeros(834, dtype=np.uint16)
-    good_frame = encode_frame(words, boot_id=7, sequence=1)
+    good_frame = encode_frame(words, boot_id=7, sequence=1, key=KS)
     bad_crc = bytearray(good_frame)
-    bad_crc[-1] ^= 0xFF
+    bad_crc[-20] ^= 0xFF
     bad_magic = b"XX" + good_frame[2:]
     sends = [
         ("thermogate/sim-1/frame", good_frame),  # before any EEPROM: no_eeprom
         ("thermogate/sim-1/frame", b"short"),
         ("thermogate/sim-1/frame", bytes(bad_crc)),
         ("thermogate/sim-1/frame", bad_magic),
-        ("thermogate/sim-1/eeprom", encode_eeprom(eeprom, 7)[:-5]),
+        ("thermogate/sim-1/eeprom", encode_eeprom(eeprom, 7, key=KS)[:-5]),
         ("thermogate/sim-1/status", b"{not json"),
-        ("thermogate/sim-1/status", json.dumps({"v": 1, "gate": "sim-1", "online": True, "boot": 7,
-                                                "pad": "x" * 2000}).encode()),
-        ("thermogate/sim-1/status", json.dumps({"v": 1, "gate": "sim-2", "online": True, "boot": 7}).encode()),
+        ("thermogate/sim-1/status", status_payload(KS, {"gate": "sim-1", "online": True, "boot": 7,
+                                                        "pad": "x" * 2000})),
+        ("thermogate/sim-1/status", status_payload(KS, {"gate": "sim-1", "online": True, "boot": 7}) + b" "),
+        ("thermogate/sim-1/status", status_payload(KS, {"gate": "sim-2", "online": False, "boot": 7})),
+        ("thermogate/sim-1/status", status_payload(KS, {"gate": "sim-1", "online": True, "boot": 7})),
         ("thermogate/sim-1/ack", b"[]"),
         ("thermogate/sim-1/ack", json.dumps({"v": 1, "gate": "sim-9", "ctr": 1, "ok": True, "reason": "",
                                              "act": "open", "applied_ms": 1, "seq": 1}).encode()),
@@ -106,7 +112,8 @@ def test_hostile_messages_are_counted_and_nothing_crashes(controller_service, mq
     for t, p in sends:
         c.publish(t, p, qos=1).wait_for_publish(5)
     w = svc.workers["sim-1"]
-    expected = {"no_eeprom", "length", "crc", "magic", "json", "too_large", "wrong_gate"}
+    expected = {"no_eeprom", "length", "crc", "magic", "mac_missing", "too_large", "wrong_gate", "schema",
+                "version"}
     assert _wait(lambda: expected <= set(w.errors)), dict(w.errors)
     assert _wait(lambda: svc.dispatcher.unknown_gate >= 1)
     assert svc.dispatcher.unknown_gate == 1 and "nobody-here" not in svc.workers
