@@ -8,7 +8,7 @@ import numpy as np
 
 from controller.geometry import NARROW, WIDE
 from controller.screening import analysis_kernels as K
-from controller.screening.analysis import FrameAnalysis, frame_analysis
+from controller.screening.analysis import REFERENCE_STATUSES, FrameAnalysis, frame_analysis
 from controller.screening.optics import fill_at, fill_table
 
 
@@ -29,7 +29,10 @@ def _constructed(o: list[float]) -> FrameAnalysis:
         hot_object=o[K.O_HOT] == 1.0, reference_c=o[K.O_REF], reference_ok=o[K.O_REF_OK] == 1.0,
         offset_c=o[K.O_OFFSET], faces=faces, face_pixels=int(o[K.O_FACE_PIXELS]) if found else 0,
         skin_c=o[K.O_SKIN], eye_row=o[K.O_EYE_ROW], background_shift_c=o[K.O_SHIFT],
-        reference_excess_c=o[K.O_REF_STD], nose_drop_c=o[K.O_NOSE], nose_chilled=o[K.O_COLD_NOSE] == 1.0)
+        reference_excess_c=o[K.O_REF_STD], nose_drop_c=o[K.O_NOSE], nose_chilled=o[K.O_COLD_NOSE] == 1.0,
+        reference_status=REFERENCE_STATUSES[int(o[K.O_REF_STATUS])], reference_mean_c=o[K.O_REF_MEAN],
+        reference_background_c=o[K.O_REF_BACKGROUND], reference_size_px=o[K.O_REF_SIZE],
+        reference_fraction=o[K.O_REF_FRACTION])
 
 
 def _same(a: FrameAnalysis, b: FrameAnalysis) -> bool:
@@ -53,6 +56,7 @@ def test_frame_analysis_matches_the_constructor():
         o[K.O_FACES:K.O_NOSE] = rng.integers(-1, 32, K.O_NOSE - K.O_FACES)
         o[K.O_FACE_PIXELS] = rng.integers(0, 60)
         o[list(flags)] = rng.integers(0, 2, len(flags))
+        o[K.O_REF_STATUS] = rng.integers(0, len(REFERENCE_STATUSES))
         if trial % 3 == 0:
             o[K.O_DISTANCE] = np.nan
         if trial % 5 == 0:

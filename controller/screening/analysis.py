@@ -36,6 +36,12 @@ class AnalysisConfig:
     variant: str = "55"  # lens: "55" or "110" (controller.geometry NARROW / WIDE)
     reference_box: tuple[int, int, int, int] | None = (3, 3, 7, 7)  # r0, c0, r1, c1 (exclusive); None: no reference
     reference_c: float = 35.0  # the reference's set temperature
+    # Its apparent reading through this gate's optics, learned by `thermogate calibrate reference`; None: not
+    # learned (never corrected against). The default describes the simulator's own reference (a 7 cm blackbody
+    # disc, 4.7 pixels across at its mountings), whose reading as learned through the simulator's optics is its
+    # set point to within 0.05 degC (tests/test_reference_source.py); [screening.reference] without apparent_c
+    # means "not learned".
+    reference_apparent_c: float | None = 35.0
     person_margin_c: float = 3.0  # warmer than the background by this much = person candidate
     hot_object_c: float = 41.0  # apparent temperature above which a blob cannot be skin
     top_k: int = 3
@@ -53,8 +59,10 @@ class AnalysisConfig:
     absorb_tau_frames: float = 2048.0  # time constant near people (something warm that never leaves)
     bootstrap_frames: int = 8  # the first frames: the model keeps each pixel's coolest reading
     # Reference source.
-    reference_pixels: int = 6  # the box pixels wholly on the disc that are averaged
-    reference_tolerance_c: float = 1.5  # found: reads within this of reference_c
+    reference_pixels: int = 6  # the box pixels most on the disc that are averaged
+    reference_drift_c: float = 1.5  # drift: the window's mean further than this from the learned reading
+    reference_min_fraction: float = 0.8  # too small: the reading reaches less of its set-point contrast
+    reference_min_contrast_c: float = 1.0  # not found: the reading is less than this above the background around it
     reference_window: int = 32  # frames the stability test and the offset average (4 s at 8 frames/s)
     reference_stable_c: float = 0.15  # stable: slow variation over the window below this
     reference_tau_frames: float = 16.0  # running mean per box pixel that chooses the disc's pixels
@@ -73,6 +81,10 @@ class AnalysisConfig:
             raise ValueError(f"reference_window must be a multiple of {K.BLOCKS}, at least {2 * K.BLOCKS}")
         if min(self.background_tau_frames, self.absorb_tau_frames, self.reference_tau_frames) < 1.0:
             raise ValueError("time constants must be at least one frame")
+        if self.reference_apparent_c is not None and not math.isfinite(self.reference_apparent_c):
+            raise ValueError(f"reference_apparent_c must be a finite temperature, got {self.reference_apparent_c}")
+        if not 0.0 < self.reference_min_fraction <= 1.0:
+            raise ValueError(f"reference_min_fraction must be in (0, 1], got {self.reference_min_fraction}")
         if not 0.0 < self.skin_fraction < 1.0:
             raise ValueError(f"skin_fraction must be between 0 and 1, got {self.skin_fraction}")
 
@@ -109,6 +121,11 @@ class FrameAnalysis:
     reference_excess_c: float = math.nan  # the reference's slow variation over its window (the stability test)
     nose_drop_c: float = math.nan  # how much cooler the nose is than the cheeks either side
     nose_chilled: bool = False  # cue: the nose is far cooler than the cheeks (just in from the cold)
+    reference_status: str = "none"  # REFERENCE_STATUSES: why reference_ok is False, or "ok"
+    reference_mean_c: float = math.nan  # the reference's mean reading over its window (NaN until it is full)
+    reference_background_c: float = math.nan  # the background around the reference's box
+    reference_size_px: float = math.nan  # its apparent area, in pixels of full set-point contrast
+    reference_fraction: float = math.nan  # the share of its set-point contrast its mean reading reaches
 
 
 @lru_cache(maxsize=None)
@@ -147,7 +164,10 @@ def kernel_parameters(config: AnalysisConfig) -> np.ndarray:
     p[K.P_REF_BOX:K.P_REF_BOX + 4] = config.reference_box if config.reference_box is not None else (-1, -1, -1, -1)
     p[K.P_REF_C] = config.reference_c
     p[K.P_REF_PIXELS] = config.reference_pixels
-    p[K.P_REF_TOLERANCE] = config.reference_tolerance_c
+    p[K.P_REF_DRIFT] = config.reference_drift_c
+    p[K.P_REF_LEARNED] = math.nan if config.reference_apparent_c is None else config.reference_apparent_c
+    p[K.P_REF_MIN_FRACTION] = config.reference_min_fraction
+    p[K.P_REF_MIN_CONTRAST] = config.reference_min_contrast_c
     p[K.P_REF_WINDOW] = config.reference_window
     p[K.P_REF_STABLE_C] = config.reference_stable_c
     p[K.P_REF_ALPHA] = 1.0 / config.reference_tau_frames
@@ -213,6 +233,13 @@ class Analyzer:
         return frame_analysis(self._out.tolist())
 
 
+# The reference's status by kernel code (analysis_kernels.REF_*), in the order the checks are made.
+REFERENCE_STATUSES = ("none", "pending", "not_found", "too_small", "not_learned", "unstable", "drift", "ok")
+_REF_STATUS = {float(code): name for code, name in enumerate(REFERENCE_STATUSES)}
+if [K.REF_NONE, K.REF_PENDING, K.REF_NOT_FOUND, K.REF_TOO_SMALL, K.REF_NOT_LEARNED, K.REF_UNSTABLE, K.REF_DRIFT,
+        K.REF_OK] != list(range(len(REFERENCE_STATUSES))):
+    raise ImportError("the kernel's REF_* codes changed: update REFERENCE_STATUSES")
+
 _FACE_BASES = tuple(K.O_FACES + 5 * slot for slot in range(K.MAX_FACES))
 _new = object.__new__
 
@@ -254,6 +281,11 @@ def frame_analysis(o: list[float]) -> FrameAnalysis:
         "reference_excess_c": o[K.O_REF_STD],
         "nose_drop_c": o[K.O_NOSE],
         "nose_chilled": o[K.O_COLD_NOSE] == 1.0,
+        "reference_status": _REF_STATUS.get(o[K.O_REF_STATUS], "none"),
+        "reference_mean_c": o[K.O_REF_MEAN],
+        "reference_background_c": o[K.O_REF_BACKGROUND],
+        "reference_size_px": o[K.O_REF_SIZE],
+        "reference_fraction": o[K.O_REF_FRACTION],
     })
     return a
 
@@ -261,3 +293,36 @@ def frame_analysis(o: list[float]) -> FrameAnalysis:
 # Every field is set, in the declared order (an added field must be added above too).
 if [f.name for f in fields(FrameAnalysis)] != list(frame_analysis([0.0] * K.O_LENGTH).__dict__):
     raise ImportError("FrameAnalysis' fields changed: update frame_analysis")
+
+
+def reference_problem(a: FrameAnalysis, config: AnalysisConfig) -> tuple[str, str]:
+    """(BLOCKED reason, detail) for a frame whose reference is not ok: what is wrong, in words an installer
+    can act on (its reading, apparent size and contrast against what it needs)."""
+    from . import decision as D
+
+    status = a.reference_status
+    if config.reference_box is None or status == "none":
+        if config.reference_box is None:
+            return D.REFERENCE_NOT_FOUND, "no reference box is configured ([screening.reference] box)"
+        status = "not_found"
+    reads = (f"reads {a.reference_mean_c:.1f} degC against {a.reference_background_c:.1f} around it "
+             f"(set point {config.reference_c:.1f})" if math.isfinite(a.reference_mean_c) else "")
+    if status == "not_found":
+        return D.REFERENCE_NOT_FOUND, (f"nothing in the box {list(config.reference_box)} reads "
+                                       f"{config.reference_min_contrast_c:g} degC above its surroundings"
+                                       + (f": {reads}" if reads else ""))
+    if status == "too_small":
+        return D.REFERENCE_TOO_SMALL, (
+            f"apparent size {a.reference_size_px:.1f} px, its reading reaches {a.reference_fraction:.0%} of its "
+            f"set-point contrast (at least {config.reference_min_fraction:.0%} needed); {reads}: use a larger "
+            f"disc or bring it nearer (docs/installation.md)")
+    if status == "not_learned":
+        return D.REFERENCE_NOT_LEARNED, (f"{reads}; its reading through this gate's optics was never learned: "
+                                         f"run `thermogate calibrate reference GATE`")
+    if status == "drift":
+        return D.REFERENCE_DRIFT, (f"{reads}, {a.reference_mean_c - (config.reference_apparent_c or 0.0):+.2f} "
+                                   f"degC from its learned {config.reference_apparent_c:.2f} (at most "
+                                   f"{config.reference_drift_c:g}): check the reference, then learn it again")
+    excess = f"varies by {a.reference_excess_c:.2f} degC" if math.isfinite(a.reference_excess_c) else "not settled"
+    return D.REFERENCE_UNSTABLE, (f"{reads}; {excess} beyond its pixels' noise (at most "
+                                  f"{config.reference_stable_c:g})")

@@ -70,13 +70,16 @@ P_COVER_DROP = 12
 P_REF_BOX = 13  # 4 values: r0, c0, r1, c1 (exclusive); r0 < 0 when no reference is configured
 P_REF_C = 17
 P_REF_PIXELS = 18
-P_REF_TOLERANCE = 19
+P_REF_DRIFT = 19  # the window's mean further than this from the learned reading: drift
 P_REF_WINDOW = 20
 P_REF_STABLE_C = 21
 P_REF_ALPHA = 22
 P_GUARD = 23
 P_NOSE_DROP = 24
-P_LENGTH = 25
+P_REF_LEARNED = 25  # the reference's apparent reading learned through this gate's optics; NaN: not learned
+P_REF_MIN_FRACTION = 26  # too small: the reading reaches less than this share of its set-point contrast
+P_REF_MIN_CONTRAST = 27  # not found: the reading is less than this above the background around the box
+P_LENGTH = 28
 
 # State vector.
 S_FRAMES = 0
@@ -109,7 +112,22 @@ O_EYE_ROW = 22
 O_FACES = 23  # MAX_FACES x (skin pixels, r0, c0, r1, c1 exclusive), largest first
 O_NOSE = O_FACES + 5 * MAX_FACES  # the main face's nose, under the cheeks either side (degC)
 O_COLD_NOSE = O_NOSE + 1  # cue: the nose is chilled (just in from the cold)
-O_LENGTH = O_COLD_NOSE + 1
+O_REF_STATUS = O_COLD_NOSE + 1  # one of the REF_* codes below
+O_REF_MEAN = O_REF_STATUS + 1  # the reference's mean reading over its window (NaN until it is full)
+O_REF_BACKGROUND = O_REF_MEAN + 1  # the background around the reference's box (median of the guard ring)
+O_REF_SIZE = O_REF_BACKGROUND + 1  # the reference's apparent area in whole pixels of full set-point contrast
+O_REF_FRACTION = O_REF_SIZE + 1  # the share of its set-point contrast the window's mean reading reaches
+O_LENGTH = O_REF_FRACTION + 1
+
+# The reference's status (O_REF_STATUS), in the order the checks are made.
+REF_NONE = 0  # no reference configured
+REF_PENDING = 1  # its window is not full yet
+REF_NOT_FOUND = 2  # it reads less than P_REF_MIN_CONTRAST above the background around it
+REF_TOO_SMALL = 3  # it reaches less than P_REF_MIN_FRACTION of its set-point contrast: too few pixels
+REF_NOT_LEARNED = 4  # its apparent reading through this gate's optics was never learned
+REF_UNSTABLE = 5  # its block means vary beyond what pixel noise explains
+REF_DRIFT = 6  # its reading is further than P_REF_DRIFT from the learned one
+REF_OK = 7
 
 _NAN = math.nan
 
@@ -767,29 +785,46 @@ def update_background(image, bg, busy, frames, p):
 
 
 @njit(cache=True, error_model="numpy")
-def reference_step(image, p, ambient, ref, state, out):
-    """The reference source: this frame's reading, whether it is found and stable, the offset.
+def reference_step(image, bg, guard, shift, ambient, p, ref, state, out):
+    """The reference source: this frame's reading, its status, and the offset.
 
     ``ref`` holds the box's pixels' running means (one per box pixel) then a
     ring of the last ``P_REF_WINDOW`` readings. The reading is the mean of
-    the ``P_REF_PIXELS`` box pixels with the highest running means (those
-    wholly on the disc: choosing them by their running means, not by this
-    frame's values, keeps the noise from biasing the choice). Over a full
-    window, the reference is ok when it is found (the window's mean is within
-    ``P_REF_TOLERANCE`` of its set temperature and above the ambient by the
-    person margin) and stable: the means of the window's BLOCKS blocks spread
-    by less than ``P_REF_STABLE_C`` beyond what the pixel noise explains. The
-    noise is measured from the differences between readings two frames apart
-    (so that a full frame built from alternating subpages still counts as
-    independent). The offset is the set temperature minus the window's mean.
-    Writes O_REF, O_REF_OK, O_OFFSET and O_REF_STD (the excess spread).
+    the ``P_REF_PIXELS`` box pixels with the highest running means (the ones
+    most on the disc: choosing them by their running means, not by this
+    frame's values, keeps the noise from biasing the choice). The background
+    around it is the median of the background model (plus this frame's
+    ``shift``) over the guard's ring outside the box (the ``ambient`` if
+    there is no ring). Over a full window:
+
+    - its apparent size is the sum over the box of the running means'
+      excess over that background, in pixels of full set-point contrast
+      (blur moves signal between pixels but keeps the sum);
+    - its fraction is the window mean's excess over the background as a
+      share of the set point's;
+    - it is stable when the means of the window's BLOCKS blocks spread by
+      less than ``P_REF_STABLE_C`` beyond what the pixel noise explains (the
+      noise from the differences between readings two frames apart, so that
+      a full frame built from alternating subpages still counts as
+      independent).
+
+    The status is the first of: not found, too small, not learned, unstable,
+    drift (the window's mean further than ``P_REF_DRIFT`` from the learned
+    reading), ok. Only when ok is the offset set: the learned reading minus
+    the window's mean, never the set point minus anything. Writes O_REF,
+    O_REF_OK, O_OFFSET, O_REF_STD (the excess spread) and the O_REF_* fields.
     """
     out[O_REF_OK] = 0.0
     out[O_OFFSET] = 0.0
     out[O_REF_STD] = _NAN
+    out[O_REF_MEAN] = _NAN
+    out[O_REF_BACKGROUND] = _NAN
+    out[O_REF_SIZE] = _NAN
+    out[O_REF_FRACTION] = _NAN
     r0 = int(p[P_REF_BOX])
     if r0 < 0:
         out[O_REF] = _NAN
+        out[O_REF_STATUS] = REF_NONE
         return
     c0 = int(p[P_REF_BOX + 1])
     r1 = int(p[P_REF_BOX + 2])
@@ -821,6 +856,7 @@ def reference_step(image, p, ambient, ref, state, out):
     count = min(int(state[S_RING_COUNT]) + 1, window)
     state[S_RING_COUNT] = count
     if count < window:
+        out[O_REF_STATUS] = REF_PENDING
         return
     start = int(state[S_RING_POS])
     ring = ref[nbox:nbox + window]
@@ -843,10 +879,41 @@ def reference_step(image, p, ambient, ref, state, out):
     noise /= 2.0 * (window - 2) * per_block
     excess = math.sqrt(max(spread - noise, 0.0))
     out[O_REF_STD] = excess
-    found = abs(mean - p[P_REF_C]) <= p[P_REF_TOLERANCE] and mean >= ambient + p[P_MARGIN]
-    if found and excess < p[P_REF_STABLE_C]:
+    out[O_REF_MEAN] = mean
+
+    rows, cols = image.shape
+    around = np.empty(rows * cols)
+    n = 0
+    for r in range(rows):
+        for c in range(cols):
+            if guard[r, c] != 0 and not (r0 <= r < r1 and c0 <= c < c1):
+                around[n] = bg[r, c]
+                n += 1
+    background = median_of(around, n) + shift if n > 0 else ambient  # no ring (no guard): the room
+    out[O_REF_BACKGROUND] = background
+    full = max(p[P_REF_C] - background, 0.1)
+    size = 0.0
+    for i in range(nbox):
+        size += max(ref[i] - background, 0.0)
+    out[O_REF_SIZE] = size / full
+    fraction = (mean - background) / full
+    out[O_REF_FRACTION] = fraction
+    learned = p[P_REF_LEARNED]
+    if mean - background < p[P_REF_MIN_CONTRAST]:
+        status = REF_NOT_FOUND
+    elif fraction < p[P_REF_MIN_FRACTION]:
+        status = REF_TOO_SMALL
+    elif learned != learned:
+        status = REF_NOT_LEARNED
+    elif not excess < p[P_REF_STABLE_C]:
+        status = REF_UNSTABLE
+    elif abs(mean - learned) > p[P_REF_DRIFT]:
+        status = REF_DRIFT
+    else:
+        status = REF_OK
         out[O_REF_OK] = 1.0
-        out[O_OFFSET] = p[P_REF_C] - mean
+        out[O_OFFSET] = learned - mean
+    out[O_REF_STATUS] = status
 
 
 @njit(cache=True, error_model="numpy")
@@ -915,7 +982,7 @@ def analyze_frame(raw, bg, busy, guard, ref, state, p, tables, out):
             work[r, c] = 1 if lab > 0 and sizes[lab - 1] >= 2 else 0
     dilate8(work, busy)
     update_background(image, bg, busy, frames, p)
-    reference_step(image, p, ambient, ref, state, out)
+    reference_step(image, bg, guard, shift, ambient, p, ref, state, out)
     state[S_FRAMES] = frames + 1
 
 

@@ -22,8 +22,10 @@ from .analysis_kernels import (
     O_FOREHEAD, O_GLASSES, O_HOT, O_LENGTH, O_MAX, O_NOSE, O_OFFSET, O_PEOPLE, O_REF, O_REF_OK, O_REF_STD, O_SHIFT,
     O_SKIN, O_TOPK, O_WIDTH, P_ABSORB_ALPHA, P_ALPHA, P_BOOTSTRAP, P_COVER_DROP, P_FACE_CONTRAST, P_FACE_MIN_C,
     P_FACE_WIDTH, P_GLASSES_DROP, P_HOT_C, P_MARGIN, P_MIN_FACE_PX, P_NOSE_DROP, P_REF_ALPHA, P_REF_BOX, P_REF_C,
-    P_REF_PIXELS, P_REF_STABLE_C, P_REF_TOLERANCE, P_REF_WINDOW, P_SKIN_FRACTION, P_TOPK, S_BG_MEDIAN, S_FRAMES,
-    S_RING_COUNT, S_RING_POS,
+    P_REF_PIXELS, P_REF_STABLE_C, P_REF_DRIFT, P_REF_WINDOW, P_SKIN_FRACTION, P_TOPK, S_BG_MEDIAN, S_FRAMES,
+    S_RING_COUNT, S_RING_POS, O_REF_STATUS, O_REF_MEAN, O_REF_BACKGROUND, O_REF_SIZE, O_REF_FRACTION, P_REF_LEARNED,
+    P_REF_MIN_FRACTION, P_REF_MIN_CONTRAST, REF_NONE, REF_PENDING, REF_NOT_FOUND, REF_TOO_SMALL, REF_NOT_LEARNED,
+    REF_UNSTABLE, REF_DRIFT, REF_OK,
 )
 
 
@@ -343,12 +345,13 @@ def update_background(image: np.ndarray, bg: np.ndarray, busy: np.ndarray, frame
     bg += alpha * np.clip(image - bg, -p[P_MARGIN], p[P_MARGIN])
 
 
-def reference_step(image: np.ndarray, p: np.ndarray, ambient: float, ref: np.ndarray, state: np.ndarray,
-                   out: np.ndarray) -> None:
-    """The reference's reading, found/stable test and offset (see the kernel); updates ``ref`` and ``state``."""
+def reference_step(image: np.ndarray, bg: np.ndarray, guard: np.ndarray, shift: float, ambient: float,
+                   p: np.ndarray, ref: np.ndarray, state: np.ndarray, out: np.ndarray) -> None:
+    """The reference's reading, status and offset (see the kernel); updates ``ref`` and ``state``."""
     out[O_REF_OK], out[O_OFFSET], out[O_REF_STD] = 0.0, 0.0, math.nan
+    out[[O_REF_MEAN, O_REF_BACKGROUND, O_REF_SIZE, O_REF_FRACTION]] = math.nan
     if p[P_REF_BOX] < 0:
-        out[O_REF] = math.nan
+        out[O_REF], out[O_REF_STATUS] = math.nan, REF_NONE
         return
     r0, c0, r1, c1 = (int(v) for v in p[P_REF_BOX:P_REF_BOX + 4])
     px = image[r0:r1, c0:c1].ravel()
@@ -369,6 +372,7 @@ def reference_step(image: np.ndarray, p: np.ndarray, ambient: float, ref: np.nda
     state[S_RING_POS] = (pos + 1) % window
     state[S_RING_COUNT] = min(state[S_RING_COUNT] + 1, window)
     if state[S_RING_COUNT] < window:
+        out[O_REF_STATUS] = REF_PENDING
         return
     recent = np.roll(ring, -int(state[S_RING_POS]))
     mean = recent.mean()
@@ -377,11 +381,31 @@ def reference_step(image: np.ndarray, p: np.ndarray, ambient: float, ref: np.nda
     spread = ((blocks - mean) ** 2).sum() / (BLOCKS - 1)
     noise = ((recent[2:] - recent[:-2]) ** 2).sum() / (2.0 * (window - 2) * per_block)
     excess = math.sqrt(max(spread - noise, 0.0))
-    out[O_REF_STD] = excess
-    found = abs(mean - p[P_REF_C]) <= p[P_REF_TOLERANCE] and mean >= ambient + p[P_MARGIN]
-    if found and excess < p[P_REF_STABLE_C]:
-        out[O_REF_OK] = 1.0
-        out[O_OFFSET] = p[P_REF_C] - mean
+    out[O_REF_STD], out[O_REF_MEAN] = excess, mean
+
+    ring_mask = guard.astype(bool)
+    ring_mask[r0:r1, c0:c1] = False
+    background = float(np.median(bg[ring_mask])) + shift if ring_mask.any() else ambient
+    full = max(p[P_REF_C] - background, 0.1)
+    out[O_REF_BACKGROUND] = background
+    out[O_REF_SIZE] = np.maximum(means - background, 0.0).sum() / full
+    fraction = (mean - background) / full
+    out[O_REF_FRACTION] = fraction
+    learned = p[P_REF_LEARNED]
+    if mean - background < p[P_REF_MIN_CONTRAST]:
+        status = REF_NOT_FOUND
+    elif fraction < p[P_REF_MIN_FRACTION]:
+        status = REF_TOO_SMALL
+    elif math.isnan(learned):
+        status = REF_NOT_LEARNED
+    elif not excess < p[P_REF_STABLE_C]:
+        status = REF_UNSTABLE
+    elif abs(mean - learned) > p[P_REF_DRIFT]:
+        status = REF_DRIFT
+    else:
+        status = REF_OK
+        out[O_REF_OK], out[O_OFFSET] = 1.0, learned - mean
+    out[O_REF_STATUS] = status
 
 
 def list_faces(counts: np.ndarray, boxes: np.ndarray, min_pixels: int, out: np.ndarray) -> None:
@@ -428,5 +452,5 @@ def analyze_frame(raw: np.ndarray, bg: np.ndarray, busy: np.ndarray, guard: np.n
     big = np.concatenate([[False], sizes >= 2])[labels]
     busy[:] = dilate8(big)
     update_background(image, bg, busy, frames, p)
-    reference_step(image, p, ambient, ref, state, out)
+    reference_step(image, bg, guard, shift, ambient, p, ref, state, out)
     state[S_FRAMES] = frames + 1

@@ -17,8 +17,21 @@ optics = true               # the eye-band (optics) term in the estimate (contro
 
 [screening.reference]
 box = [3, 3, 7, 7]          # rows r0..r1, columns c0..c1 (exclusive) where the heated reference sits
-temp_c = 35.0
+temp_c = 35.0               # its set point
+apparent_c = 34.62          # its reading through this gate's optics, learned by `thermogate calibrate reference`
+apparent_sd_c = 0.04        # (written with it: how much that reading varied while it was learned)
+pixels = 6                  # the box pixels most on the disc that make its reading (calibrate reference sets it)
+drift_c = 1.5               # reading further than this from apparent_c: BLOCKED reference_drift
+min_fraction = 0.8          # reaching less of its set-point contrast: BLOCKED reference_too_small
 ```
+
+A ``[screening.reference]`` table without ``apparent_c`` means the reading
+was never learned: with ``require_reference`` every screening is BLOCKED
+``reference_not_learned``. The offset the reference gives is always
+``apparent_c`` minus its current reading, never the set point minus it.
+Without any ``[screening.reference]`` table the built-in defaults apply: they
+describe the simulator's own reference (the box and set point above, learned
+reading 35.0).
 """
 
 from __future__ import annotations
@@ -119,12 +132,29 @@ def from_table(table: dict) -> ScreeningConfig:
     return ScreeningConfig(analysis=replace(AnalysisConfig(), **analysis), **values)
 
 
+# [screening.reference] numbers: key -> (AnalysisConfig field, lowest, highest); NaN fails every range.
+_REFERENCE_FLOATS = {"apparent_c": ("reference_apparent_c", 0.0, 60.0), "drift_c": ("reference_drift_c", 0.05, 10.0),
+                     "min_fraction": ("reference_min_fraction", 0.05, 1.0)}
+
+
 def _reference(table) -> dict:
     if not isinstance(table, dict):
         raise ConfigError("[screening.reference] must be a table")
-    out: dict = {}
+    out: dict = {"reference_apparent_c": None}  # a reference the installer describes is not learned until it says so
     for key, value in table.items():
-        if key == "box":
+        if key in _REFERENCE_FLOATS:
+            name, lo, hi = _REFERENCE_FLOATS[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+                raise ConfigError(f"screening.reference.{key} must be a number in {lo:g}..{hi:g}, got {value!r}")
+            out[name] = float(value)
+        elif key == "apparent_sd_c":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 5.0:
+                raise ConfigError(f"screening.reference.apparent_sd_c must be a number in 0..5, got {value!r}")
+        elif key == "pixels":
+            if type(value) is not int or not 1 <= value <= 16:
+                raise ConfigError(f"screening.reference.pixels must be an integer 1..16, got {value!r}")
+            out["reference_pixels"] = value
+        elif key == "box":
             if value is False or value is None:
                 out["reference_box"] = None
                 continue

@@ -23,10 +23,17 @@ RETRY_REASONS = (COME_CLOSER, STEP_BACK, STAND_STRAIGHT, ONE_AT_A_TIME, REMOVE_G
 
 # BLOCKED reasons: the gate cannot screen anyone right now.
 WARMING_UP = "warming_up"
-REFERENCE_MISSING = "reference_missing"
-REFERENCE_UNSTABLE = "reference_unstable"
+# The reference source's, when it is required (``detail`` says more: its reading, size, contrast):
+REFERENCE_NOT_FOUND = "reference_not_found"  # nothing in its box reads above the background around it
+REFERENCE_MISSING = REFERENCE_NOT_FOUND  # the former name
+REFERENCE_TOO_SMALL = "reference_too_small"  # too few pixels: it reaches too little of its set-point contrast
+REFERENCE_NOT_LEARNED = "reference_not_learned"  # its apparent reading was never learned (calibrate reference)
+REFERENCE_UNSTABLE = "reference_unstable"  # its reading varies beyond the pixels' noise
+REFERENCE_DRIFT = "reference_drift"  # it reads too far from its learned reading
 SENSOR_FAULT = "sensor_fault"
-BLOCKED_REASONS = (WARMING_UP, REFERENCE_MISSING, REFERENCE_UNSTABLE, SENSOR_FAULT)
+REFERENCE_REASONS = (REFERENCE_NOT_FOUND, REFERENCE_TOO_SMALL, REFERENCE_NOT_LEARNED, REFERENCE_UNSTABLE,
+                     REFERENCE_DRIFT)
+BLOCKED_REASONS = (WARMING_UP, *REFERENCE_REASONS, SENSOR_FAULT)
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class Decision:
     reduced_accuracy: bool = False  # decided without a working reference source
     sequence: int = 0  # the frame sequence number it was decided on (for the door command)
     drift_alert: bool = False  # recent passes average far from normal: check the gate (never changes an estimate)
+    detail: str = ""  # for a reference BLOCKED: what the reference reads, its size and contrast, what to do
 
     def to_json(self) -> str:
         d = asdict(self)

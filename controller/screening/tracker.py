@@ -45,7 +45,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from . import decision as D
-from .analysis import FrameAnalysis
+from .analysis import FrameAnalysis, reference_problem
 from .config import ScreeningConfig
 from .estimate import estimate_core_c
 from .optics import fill_at
@@ -170,8 +170,8 @@ class Tracker:
             person.window.clear()
             if not self._reference_seen and t - self._start < self.config.reference_settle_s:
                 return self._notice(t, sequence, D.BLOCKED, D.WARMING_UP, a)
-            missing = math.isnan(a.reference_c) or a.reference_c < a.ambient_c + 3.0
-            return self._notice(t, sequence, D.BLOCKED, D.REFERENCE_MISSING if missing else D.REFERENCE_UNSTABLE, a)
+            reason, detail = reference_problem(a, self.config.analysis)
+            return self._notice(t, sequence, D.BLOCKED, reason, a, detail=detail)
         return self._measure(t, sequence, a, reduced)
 
     # -- internals --------------------------------------------------------------
@@ -202,7 +202,7 @@ class Tracker:
         person.chilled.append(a.nose_chilled)
 
     def _notice(self, t: float, sequence: int, verdict: str, reason: str, a: FrameAnalysis | None,
-                reduced: bool = False) -> list[D.Decision]:
+                reduced: bool = False, detail: str = "") -> list[D.Decision]:
         """A RETRY or BLOCKED for the tracked person, unless they were just told the same."""
         person = self._person
         track = person.track if person is not None else self.track
@@ -212,7 +212,8 @@ class Tracker:
             person.notice, person.notice_t = (verdict, reason), t
         distance = a.distance_m if a is not None and verdict == D.RETRY else None
         return [D.Decision(self.gate, t, verdict, reason, track, None, distance_m=distance,
-                           reduced_accuracy=reduced, sequence=sequence, drift_alert=self.drift_alert)]
+                           reduced_accuracy=reduced, sequence=sequence, drift_alert=self.drift_alert,
+                           detail=detail)]
 
     def _sensor_fault(self, t: float, sequence: int) -> list[D.Decision]:
         """Once per fault episode; a person being measured starts over when frames return."""

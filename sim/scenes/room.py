@@ -9,10 +9,18 @@ offsets from the ambient at each pixel (area-averaged over 4 x 4 samples):
 - a left-right gradient (one side near a window or an outside wall);
 - a faint texture (furniture, posters) of a few tenths of a degree;
 - optionally a warm wall on the right: sunlit, or with a radiator;
-- optionally the heated reference source: a disc of REFERENCE_DIAMETER_M held
-  nearer the sensor than the mark, in the upper left of the view, at a set
-  temperature. It is nearer than anyone passing, so it is painted over people. Its coating is taken as a blackbody (what such references are
-  built and certified to approximate), so it reads its set temperature.
+- optionally the heated reference source, described by a
+  :class:`ReferenceSpec`: a disc of any diameter at any distance (by default
+  REFERENCE_DIAMETER_M at REFERENCE_DISTANCE_FACTOR of the mark distance), in
+  the upper left of the view, at a set temperature, with any emissivity (it
+  then also reflects the room), and with any wall behind it (a patch of wall
+  around it at its own temperature, such as a radiator or a sunlit wall). It is
+  nearer than anyone passing, so it is painted over people. Its edge is
+  sampled finely (REFERENCE_SAMPLES per pixel), so a disc of a pixel or two
+  covers its pixels by the right fractions; the lens blur then spreads it like
+  everything else. The default is a blackbody 7 cm disc (what such references
+  are built and certified to approximate), about 4.7 pixels across at the
+  recommended mountings, so it reads its set temperature.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ import numpy as np
 from controller.geometry import pixels_across
 
 from .optics import COLUMNS, ROWS, Projection
-from .physiology import radiance
+from .physiology import radiance, temperature_from_radiance
 
 WALL_DISTANCE_M = 4.0
 CEILING_M = 3.0
@@ -38,7 +46,34 @@ REFERENCE_DIAMETER_M = 0.07
 REFERENCE_DISTANCE_FACTOR = 0.55  # of the mark distance
 REFERENCE_PIXEL = (4.5, 4.0)  # (row, column) of its centre
 REFERENCE_C = 35.0
+REFERENCE_SAMPLES = 24  # per pixel and axis, for the disc's edge
 SAMPLES = 4
+
+
+@dataclass(frozen=True)
+class ReferenceSpec:
+    """A reference source as a site might install it.
+
+    ``distance_m`` is the line of sight from the sensor (None: REFERENCE_DISTANCE_FACTOR x the mark distance);
+    ``wall_offset_c``, when given, is the temperature above the room's ambient of the wall right behind the
+    disc, over a square ``wall_half_px`` pixels either side of its centre (None: the room's own wall)."""
+
+    diameter_m: float = REFERENCE_DIAMETER_M
+    distance_m: float | None = None
+    temp_c: float = REFERENCE_C  # its set point
+    emissivity: float = 1.0  # of its coating; below 1 it also reflects the room
+    centre_px: tuple[float, float] = REFERENCE_PIXEL  # (row, column), continuous pixel coordinates
+    wall_offset_c: float | None = None
+    wall_half_px: float = 4.0
+
+    def __post_init__(self) -> None:
+        if not (self.diameter_m > 0.0 and (self.distance_m is None or self.distance_m > 0.0)):
+            raise ValueError(f"a reference needs a positive diameter and distance, got {self}")
+        if not 0.0 < self.emissivity <= 1.0:
+            raise ValueError(f"emissivity must be in (0, 1], got {self.emissivity}")
+        r, c = self.centre_px
+        if not (0.0 <= r <= ROWS and 0.0 <= c <= COLUMNS):
+            raise ValueError(f"centre_px {self.centre_px} is outside the 24 x 32 image")
 
 
 @dataclass(frozen=True)
@@ -48,6 +83,23 @@ class Reference:
     temp_c: float
     centre: tuple[float, float]  # (row, column), continuous pixel coordinates
     radius_px: tuple[float, float]  # (rows, columns)
+    emissivity: float = 1.0
+    diameter_m: float = REFERENCE_DIAMETER_M
+    distance_m: float = 0.0
+
+    def emitted(self, ambient_c: float) -> float:
+        """T^4 it sends: its own emission plus the room it reflects."""
+        e = self.emissivity
+        return float(e * radiance(self.temp_c) + (1.0 - e) * radiance(ambient_c))
+
+    def apparent_c(self, ambient_c: float) -> float:
+        """What a pixel wholly on it reads, before the lens blur (degC, emissivity 1)."""
+        return float(temperature_from_radiance(self.emitted(ambient_c)))
+
+    def box_with_margin(self, margin: int = 1) -> tuple[int, int, int, int]:
+        """The pixels it touches grown by ``margin``: a box an installer would configure for it."""
+        r0, c0, r1, c1 = self.box
+        return (max(0, r0 - margin), max(0, c0 - margin), min(ROWS, r1 + margin), min(COLUMNS, c1 + margin))
 
     @property
     def box(self) -> list[int]:
@@ -65,11 +117,28 @@ def _pool(a: np.ndarray) -> np.ndarray:
     return a.reshape(ROWS, SAMPLES, COLUMNS, SAMPLES).mean(axis=(1, 3))
 
 
+def disc_cover(centre: tuple[float, float], radius_px: tuple[float, float], samples: int = REFERENCE_SAMPLES
+               ) -> np.ndarray:
+    """(24, 32): the share of each pixel an ellipse of radii ``radius_px`` (rows, columns) at ``centre`` covers."""
+    (r, c), (ry, rx) = centre, radius_px
+    cover = np.zeros((ROWS, COLUMNS))
+    r0, r1 = max(0, math.floor(r - ry)), min(ROWS, math.ceil(r + ry))
+    c0, c1 = max(0, math.floor(c - rx)), min(COLUMNS, math.ceil(c + rx))
+    if r1 <= r0 or c1 <= c0:
+        return cover
+    ys = r0 + (np.arange((r1 - r0) * samples) + 0.5) / samples
+    xs = c0 + (np.arange((c1 - c0) * samples) + 0.5) / samples
+    inside = ((ys[:, None] - r) / ry) ** 2 + ((xs[None, :] - c) / rx) ** 2 <= 1.0
+    cover[r0:r1, c0:c1] = inside.reshape(r1 - r0, samples, c1 - c0, samples).mean(axis=(1, 3))
+    return cover
+
+
 class Room:
     """The static background of one scene: offsets from ambient per pixel, and the reference disc."""
 
     def __init__(self, projection: Projection, rng: np.random.Generator, *, warm_wall: bool = False,
-                 reference: bool = True, reference_c: float = REFERENCE_C):
+                 reference: bool | ReferenceSpec = True, reference_c: float = REFERENCE_C):
+        """``reference``: False for none, True for the default one at ``reference_c``, or a ReferenceSpec."""
         rows = _sample_grid(ROWS)[:, None]
         cols = _sample_grid(COLUMNS)[None, :]
         fov, m = projection.fov, projection.mounting
@@ -89,25 +158,32 @@ class Room:
 
         self.reference: Reference | None = None
         self.reference_cover = np.zeros((ROWS, COLUMNS))
-        if reference:
-            distance = REFERENCE_DISTANCE_FACTOR * m.mark_distance_m
-            ry = pixels_across(REFERENCE_DIAMETER_M, distance, fov, "vertical") / 2.0
-            rx = pixels_across(REFERENCE_DIAMETER_M, distance, fov, "horizontal") / 2.0
-            r0, c0 = REFERENCE_PIXEL
-            inside = ((rows - r0) / ry) ** 2 + ((cols - c0) / rx) ** 2 <= 1.0
-            self.reference_cover = _pool(inside.astype(float))
-            self.reference = Reference(float(reference_c), (r0, c0), (ry, rx))
+        spec = ReferenceSpec(temp_c=reference_c) if reference is True else (reference or None)
+        if spec is not None:
+            distance = spec.distance_m if spec.distance_m is not None else REFERENCE_DISTANCE_FACTOR * m.mark_distance_m
+            ry = pixels_across(spec.diameter_m, distance, fov, "vertical") / 2.0
+            rx = pixels_across(spec.diameter_m, distance, fov, "horizontal") / 2.0
+            self.reference_cover = disc_cover(spec.centre_px, (ry, rx))
+            self.reference = Reference(float(spec.temp_c), spec.centre_px, (ry, rx), spec.emissivity,
+                                       spec.diameter_m, distance)
+            if spec.wall_offset_c is not None:
+                (r0, c0), h = spec.centre_px, spec.wall_half_px
+                rows_px = (np.arange(ROWS) + 0.5)[:, None]
+                cols_px = (np.arange(COLUMNS) + 0.5)[None, :]
+                patch = (np.abs(rows_px - r0) <= h) & (np.abs(cols_px - c0) <= h)
+                self.offset_c = np.where(patch, spec.wall_offset_c, self.offset_c)
             b0, b1, b2, b3 = self.reference.box
             self._reference_cover_box = self.reference_cover[b0:b2, b1:b3].copy()
-            self._reference_radiance = float(radiance(reference_c))
         self._cached: tuple[float, np.ndarray] | None = None
 
-    def in_front(self, rad: np.ndarray) -> None:
-        """Paint the reference source over ``rad`` (in place): it stands nearer the sensor than anyone."""
+    def in_front(self, rad: np.ndarray, ambient_c: float | None = None) -> None:
+        """Paint the reference source over ``rad`` (in place): it stands nearer the sensor than anyone.
+        ``ambient_c`` is the room it reflects (it matters only when its emissivity is below 1)."""
         if self.reference is not None:
             r0, c0, r1, c1 = self.reference.box
             window = rad[r0:r1, c0:c1]
-            window += self._reference_cover_box * (self._reference_radiance - window)
+            own = self.reference.emitted(ambient_c if ambient_c is not None else self.reference.temp_c)
+            window += self._reference_cover_box * (own - window)
 
     def radiance(self, ambient_c: float) -> np.ndarray:
         """T^4 of the background at each pixel for a room at ``ambient_c`` (read-only, cached)."""
@@ -115,7 +191,7 @@ class Room:
             return self._cached[1]
         rad = radiance(ambient_c + self.offset_c)
         if self.reference is not None:
-            rad += self.reference_cover * (radiance(self.reference.temp_c) - rad)
+            rad += self.reference_cover * (self.reference.emitted(ambient_c) - rad)
         rad.setflags(write=False)
         self._cached = (ambient_c, rad)
         return rad
