@@ -232,7 +232,7 @@ def test_store_disk_gone_read_only(controller_service, failing_disk, virtual_gat
 def _frames_worker():
     eeprom = random_eeprom(np.random.default_rng(9))
     worker = GateWorker(GateInfo("g-1", b"k" * 32), ScreeningConfig())
-    assert worker.on_eeprom(encode_eeprom(eeprom, 5))
+    assert worker.on_eeprom(encode_eeprom(eeprom, 5, key=worker.key))
     image = np.full((24, 32), 22.0)
     control = int(worker.pipeline.calibration.params.control_ee)
     words = [worker.pipeline.calibration.raw_from_to(image, 22.0, 3.3, sp, control) for sp in (0, 1)]
@@ -246,10 +246,12 @@ def test_gate_clock_wrap_and_jump():
     worker.pipeline.push = lambda w, t, s: times.append(t) or push(w, t, s)
     ms = (1 << 30) - 250  # two frames before the 2^30 ms wrap
     for seq in range(1, 5):
-        worker.on_frame(encode_frame(words[seq % 2], boot_id=5, sequence=seq, board_ms=ms % (1 << 30)))
+        worker.on_frame(encode_frame(words[seq % 2], boot_id=5, sequence=seq, board_ms=ms % (1 << 30),
+                                     key=worker.key))
         ms += 125
     assert np.allclose(np.diff(times), 0.125)  # the wrap is not a jump
-    worker.on_frame(encode_frame(words[1], boot_id=5, sequence=5, board_ms=10))  # clock set back
-    worker.on_frame(encode_frame(words[0], boot_id=5, sequence=6, board_ms=10 + 3_600_000))  # an hour on
+    worker.on_frame(encode_frame(words[1], boot_id=5, sequence=5, board_ms=10, key=worker.key))  # clock set back
+    worker.on_frame(encode_frame(words[0], boot_id=5, sequence=6, board_ms=10 + 3_600_000,
+                                 key=worker.key))  # an hour on
     assert worker.errors["clock_jump"] == 2
     assert np.all(np.diff(times) > 0) and np.diff(times).max() <= 0.125 + 1e-9

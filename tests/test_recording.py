@@ -1,4 +1,8 @@
-"""Recordings: the file format, recording a live gate, and replaying, against a real mosquitto."""
+"""Recordings: the file format, recording a live gate, and replaying, against a real mosquitto.
+
+Gates speak protocol version 2 (each message tagged under the gate's sensor key); a recording keeps the
+version-1 layout (header and words, no tag), and a replay seals every message again under the key of the
+gate it plays."""
 
 from __future__ import annotations
 
@@ -17,15 +21,24 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from controller.cli import main
-from controller.protocol import decode_frame, decode_status, encode_eeprom, encode_frame
+from controller.protocol import (
+    UNVERIFIED, ProtocolError, decode_eeprom, decode_frame, decode_status, encode_eeprom, encode_frame, sensor_key,
+    status_payload,
+)
 from controller.sensor.frame import control_word
 from sim.broker import MosquittoBroker, free_port
+from sim.gate_config import simulator_key
 from sim.mqtt_link import Broker, LinkError, parse_broker
 from sim.recorder import RecordError, record
-from sim.recording import FORMAT, Recording, RecordingError, synthesize
+from sim.recording import FORMAT, Recording, RecordingError, synthesize, unsealed_eeprom, unsealed_frame
 from sim.replay import replay
 
 CREATED = datetime(2025, 3, 4, 7, 58, 12, 512345, tzinfo=timezone.utc)
+
+
+def ks(gate_id: str) -> bytes:
+    """The sensor key a simulated gate of this id seals its messages with."""
+    return sensor_key(simulator_key(gate_id))
 
 
 # ---------------------------------------------------------------- helpers
@@ -91,14 +104,20 @@ class Listener:
 class FakeGate:
     """Publishes like a gate: retained EEPROM and status, then frames every ``interval`` s until stopped.
 
-    Every ``corrupt_every``-th publication is a frame with a broken CRC."""
+    Every ``corrupt_every``-th publication is a frame with a broken CRC. Messages are protocol version 2
+    under the gate's sensor key, or version 1 with ``version=1``."""
 
-    def __init__(self, broker: MosquittoBroker, gate_id: str, interval: float = 0.02, corrupt_every: int = 0):
+    def __init__(self, broker: MosquittoBroker, gate_id: str, interval: float = 0.02, corrupt_every: int = 0,
+                 version: int = 2):
         self.gate_id, self.interval, self.corrupt_every = gate_id, interval, corrupt_every
+        self.key = ks(gate_id) if version == 2 else None
         self.eeprom_words, self.frame_words = sensor_words(64, seed=7)
-        self.eeprom = encode_eeprom(self.eeprom_words, 77)
+        self.eeprom = encode_eeprom(self.eeprom_words, 77, key=self.key)
         self.published: list[bytes] = []  # valid frames, in order
-        self.status = json.dumps({"v": 1, "gate": gate_id, "online": False, "boot": 77}).encode()
+        if version == 2:
+            self.status = status_payload(self.key, {"gate": gate_id, "online": False, "boot": 77})
+        else:
+            self.status = json.dumps({"v": 1, "gate": gate_id, "online": False, "boot": 77}).encode()
         self._stop = threading.Event()
         self.client = client(broker, "gate")
         self.client.loop_start()
@@ -112,7 +131,7 @@ class FakeGate:
         start = time.monotonic()
         while not self._stop.wait(max(0.0, start + (seq + 1) * self.interval - time.monotonic())):
             seq += 1
-            payload = encode_frame(self.frame_words[seq % 64], 77, seq, 1000 + 20 * seq)
+            payload = encode_frame(self.frame_words[seq % 64], 77, seq, 1000 + 20 * seq, key=self.key)
             if self.corrupt_every and seq % self.corrupt_every == 0:
                 payload = payload[:100] + bytes([payload[100] ^ 0xFF]) + payload[101:]
             else:
@@ -298,24 +317,29 @@ def test_parse_broker():
 # ---------------------------------------------------------------- recording a live gate
 
 
-def test_record_a_live_gate(broker):
-    with FakeGate(broker, "live-1", interval=0.02, corrupt_every=10) as gate:
+@pytest.mark.parametrize("version", [2, 1])
+def test_record_a_live_gate(broker, version):
+    with FakeGate(broker, "live-1", interval=0.02, corrupt_every=10, version=version) as gate:
         time.sleep(0.1)  # the gate is running before the recording starts, as in real life
         started = time.monotonic()
         rec = record(broker.host, broker.port, "live-1", 1.0)
         took = time.monotonic() - started
     assert 0.95 < took < 3.0
-    assert rec.source == "live" and rec.gate_id == "live-1" and rec.eeprom == gate.eeprom
+    assert rec.source == "live" and rec.gate_id == "live-1" and rec.eeprom == unsealed_eeprom(gate.eeprom)
+    assert len(rec.eeprom) == 1688 and (version == 2) == (rec.eeprom != gate.eeprom)
     payloads = [rec.payload(i) for i in range(len(rec))]
     assert 30 <= len(payloads) <= 60
-    assert contiguous_in(payloads, gate.published)  # byte-identical, in order, no valid frame lost
+    # In order, no valid frame lost; header and words as sent (a version-1 gate's bytes exactly).
+    assert contiguous_in(payloads, [unsealed_frame(p) for p in gate.published])
+    if version == 2:
+        assert all(len(p) == 1708 for p in gate.published) and all(len(p) == 1692 for p in payloads)
     assert rec.meta["frames_refused"]["crc"] >= 3 and rec.meta["eeprom_messages"] == 1
     gaps = np.diff(rec.frame_times)
     assert rec.frame_times[0] == 0.0 and np.all(gaps >= 0)
     assert 0.015 < np.median(gaps) < 0.04  # 20 ms apart, but every 10th publication was refused
     assert 0.6 < rec.duration < 1.05
     assert rec.status == (gate.status.decode(),) and rec.status_times[0] < 0  # retained, before the first frame
-    assert [f.message.sequence for f in rec.frames()] == [decode_frame(p).sequence for p in payloads]
+    assert [f.message.sequence for f in rec.frames()] == [decode_frame(p, UNVERIFIED).sequence for p in payloads]
 
 
 def test_record_without_eeprom_fails(broker):
@@ -326,7 +350,7 @@ def test_record_without_eeprom_fails(broker):
 def test_record_without_frames_fails(broker):
     c = client(broker, "gate")
     c.loop_start()
-    c.publish("thermogate/quiet-1/eeprom", encode_eeprom(sensor_words(1)[0], 5), qos=1,
+    c.publish("thermogate/quiet-1/eeprom", encode_eeprom(sensor_words(1)[0], 5, key=ks("quiet-1")), qos=1,
               retain=True).wait_for_publish(5)
     try:
         with pytest.raises(RecordError, match="no frame arrived on thermogate/quiet-1/frame"):
@@ -346,15 +370,24 @@ def test_record_without_broker_fails():
 
 
 def _check_replay(listener: Listener, rec: Recording, gate: str) -> None:
-    """EEPROM, online status, every frame in order and byte-identical, offline status."""
-    listener.wait_for(lambda: any(not decode_status(m[2]).online for m in listener.of("status")))
+    """EEPROM, online status, every frame in order, offline status: all version 2 under the gate's key,
+    with the recording's header fields and words."""
+    key = ks(gate)
+    listener.wait_for(lambda: any(not decode_status(m[2], key).online for m in listener.of("status")))
     topics = [m[1] for m in listener.messages]
     assert topics[:2] == [f"thermogate/{gate}/eeprom", f"thermogate/{gate}/status"]
     assert topics[-1] == f"thermogate/{gate}/status"
-    assert listener.messages[0][2] == rec.eeprom
+    assert listener.messages[0][2] == rec.sealed_eeprom(key)
+    eeprom = decode_eeprom(listener.messages[0][2], key)
+    assert eeprom.version == 2 and (eeprom.words == rec.eeprom_message().words).all()
     frames = [m[2] for m in listener.of("frame")]
-    assert frames == [rec.payload(i) for i in range(len(rec))]
-    online, offline = (decode_status(m[2]) for m in listener.of("status"))
+    assert frames == rec.sealed_payloads(key)
+    for sent, stored in zip(frames, rec.frames()):
+        got = decode_frame(sent, key)
+        assert (got.boot_id, got.sequence, got.board_ms, got.flags) == (
+            stored.message.boot_id, stored.message.sequence, stored.message.board_ms, stored.message.flags)
+        assert (got.words == stored.message.words).all()
+    online, offline = (decode_status(m[2], key) for m in listener.of("status"))
     boot = rec.eeprom_message().boot_id
     assert (online.gate_id, online.online, online.boot_id, online.sensor_ok) == (gate, True, boot, True)
     assert (offline.gate_id, offline.online, offline.boot_id) == (gate, False, boot)
@@ -372,8 +405,8 @@ def test_replay_is_byte_exact_and_on_time(broker):
     with Listener(broker, "thermogate/replay-1/#") as late:  # what a controller connecting later sees
         late.wait_for(lambda: len(late.messages) == 2, timeout=5)
         retained = {m[1].rsplit("/", 1)[1]: m for m in late.messages}
-    assert retained["eeprom"][2] == rec.eeprom and retained["eeprom"][3] is True
-    assert not decode_status(retained["status"][2]).online and retained["status"][3] is True
+    assert retained["eeprom"][2] == rec.sealed_eeprom(ks("replay-1")) and retained["eeprom"][3] is True
+    assert not decode_status(retained["status"][2], ks("replay-1")).online and retained["status"][3] is True
 
 
 def test_replay_at_20x(broker):
@@ -400,6 +433,19 @@ def test_replay_under_another_gate_id(broker):
         time.sleep(0.1)
         assert original.messages == []
     assert result.frames_sent == 10
+    with pytest.raises(ProtocolError) as info:  # sealed for east-2: worth nothing as north-1's
+        decode_frame(other.of("frame")[0][2], ks("north-1"))
+    assert info.value.reason == "mac"
+
+
+def test_replay_under_a_given_key(broker):
+    rec = sample(4, rate_hz=50.0, gate_id="keyed-1")
+    key = bytes(range(32))
+    with Listener(broker, "thermogate/keyed-1/#") as listener:
+        replay(rec, broker.host, broker.port, key=key, speed=5)
+        listener.wait_for(lambda: len(listener.of("status")) == 2)
+        frames = [m[2] for m in listener.of("frame")]
+    assert [decode_frame(p, sensor_key(key)).sequence for p in frames] == [1, 2, 3, 4]
 
 
 def test_replay_loop_until_stopped(broker):
@@ -414,7 +460,8 @@ def test_replay_loop_until_stopped(broker):
         listener.wait_for(lambda: len(listener.messages) == result.frames_sent, timeout=5)
         frames = [m[2] for m in listener.messages]
     assert result.passes >= 2 and result.frames_sent >= 20
-    assert frames == [rec.payload(i % 8) for i in range(len(frames))]  # same bytes every pass
+    sealed = rec.sealed_payloads(ks("loop-1"))
+    assert frames == [sealed[i % 8] for i in range(len(frames))]  # same bytes every pass
 
 
 def test_recording_a_replay(broker):
@@ -447,8 +494,8 @@ def test_replay_survives_a_broker_restart():
             late.wait_for(lambda: len(late.messages) == 2, timeout=5)
             retained = {m[1].rsplit("/", 1)[1]: m[2] for m in late.messages}
     assert result.frames_dropped > 0 and result.frames_sent + result.frames_dropped == 50
-    assert retained["eeprom"] == rec.eeprom  # published again after reconnecting, as a gate does
-    assert not decode_status(retained["status"]).online
+    assert retained["eeprom"] == rec.sealed_eeprom(ks("restart-1"))  # published again after reconnecting
+    assert not decode_status(retained["status"], ks("restart-1")).online
 
 
 def test_replay_refuses_bad_arguments(broker):
@@ -483,7 +530,7 @@ def test_cli_record_then_replay(broker, tmp_path, capsys):
     assert str(path) in out and "recording gate cli-1" in err
     rec = Recording.load(path)
     assert rec.source == "live" and len(rec) > 20
-    assert contiguous_in([rec.payload(i) for i in range(len(rec))], gate.published)
+    assert contiguous_in([rec.payload(i) for i in range(len(rec))], [unsealed_frame(p) for p in gate.published])
 
     with Listener(broker, "thermogate/cli-2/#") as listener:
         code = main(["sim", "replay", str(path), "--gate", "cli-2", "--speed", "4",
