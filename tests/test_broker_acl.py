@@ -19,6 +19,7 @@ from controller.broker_config import (BrokerOptions, TlsListener, check_password
 from controller.cli import main
 from controller.protocol.binary import decode_eeprom, decode_frame
 from controller.protocol.commands import decode_ack, sign_command
+from controller.protocol.mac import sensor_key
 from sim.broker import MosquittoBroker, free_port
 from sim.mqtt_link import LinkError, close, connect
 from sim.runner import GateThread, make_gates
@@ -225,13 +226,14 @@ def test_a_virtual_gate_works_through_the_acl(site):
     thread = GateThread(gate_list).start()
     try:
         gate = gate_list[0]
+        ks = sensor_key(gate.key)  # its messages are protocol version 2, sealed under it
         eeprom = controller.wait("thermogate/vg-1/eeprom", timeout=15)
-        assert (decode_eeprom(eeprom).words == gate.eeprom).all()
+        assert (decode_eeprom(eeprom, ks).words == gate.eeprom).all()
         controller.wait("thermogate/vg-1/status")
-        frame = decode_frame(controller.wait("thermogate/vg-1/frame", timeout=15))
+        frame = decode_frame(controller.wait("thermogate/vg-1/frame", timeout=15), ks)
         command = sign_command(gate.key, "vg-1", frame.boot_id, 1, "open", 1000, frame.sequence)
         controller.publish("thermogate/vg-1/cmd", command.payload())
-        ack = decode_ack(controller.wait("thermogate/vg-1/ack", timeout=5))
+        ack = decode_ack(controller.wait("thermogate/vg-1/ack", timeout=5), ks)
         assert ack.ok and ack.counter == 1 and ack.action == "open", ack
     finally:
         thread.stop()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
 from controller.protocol.binary import decode_eeprom, decode_frame
-from controller.protocol.status import decode_status
+from controller.protocol.mac import sensor_key
+from controller.protocol.status import decode_status, status_payload
 from sim.broker import MosquittoBroker
 from sim.embedded_broker import EmbeddedBroker, start_demo_broker
 from sim.mqtt_link import close, connect
@@ -30,16 +30,17 @@ def test_virtual_gates_through_the_embedded_broker(embedded):
     try:
         for gate in gates:
             _t, frame = early.wait(f"thermogate/{gate.gate_id}/frame", timeout=15)
-            msg = decode_frame(frame)
+            msg = decode_frame(frame, sensor_key(gate.key))
             assert msg.sequence >= 1 and msg.words.shape == (834,)
         # A subscriber that comes later still gets each gate's EEPROM and status: they are retained.
         late = MqttWatch(embedded.host, embedded.port, ["thermogate/+/eeprom", "thermogate/+/status"])
         try:
             for gate in gates:
                 _t, eeprom = late.wait(f"thermogate/{gate.gate_id}/eeprom", timeout=5)
-                assert (decode_eeprom(eeprom).words == gate.eeprom).all()
+                assert (decode_eeprom(eeprom, sensor_key(gate.key)).words == gate.eeprom).all()
                 _t, status = late.wait(f"thermogate/{gate.gate_id}/status", timeout=5)
-                assert decode_status(status).online and decode_status(status).gate_id == gate.gate_id
+                status = decode_status(status, sensor_key(gate.key))
+                assert status.online and status.gate_id == gate.gate_id
             assert {r for _t, _p, r, _m in late._messages} == {True}
         finally:
             late.close()
@@ -49,7 +50,8 @@ def test_virtual_gates_through_the_embedded_broker(embedded):
 
 
 def test_last_will_when_a_client_drops(embedded):
-    will = json.dumps({"v": 1, "gate": "lost-1", "online": False, "boot": 7}).encode()
+    key = sensor_key(bytes(32))
+    will = status_payload(key, {"gate": "lost-1", "online": False, "boot": 7})
     client = connect(embedded.host, embedded.port, "lost-1", will=("thermogate/lost-1/status", will, 1, True))
     client.publish("thermogate/lost-1/status", b'{"online": true}', qos=1, retain=True).wait_for_publish(5)
     watch = MqttWatch(embedded.host, embedded.port, "thermogate/lost-1/status")
@@ -58,7 +60,7 @@ def test_last_will_when_a_client_drops(embedded):
         client.loop_stop()
         client.socket().close()  # a power cut: no DISCONNECT packet
         _t, payload = watch.wait("status", lambda _t, p: p == will, timeout=10)
-        assert not decode_status(payload).online
+        assert not decode_status(payload, key).online
     finally:
         watch.close()
     # ... and it stays retained for whoever subscribes next.

@@ -10,14 +10,19 @@ import time
 import numpy as np
 import pytest
 
-from controller.protocol import decode_ack, decode_eeprom, decode_frame, decode_status, sign_command
+from controller.protocol import decode_ack, decode_eeprom, decode_frame, decode_status, sensor_key, sign_command
 from controller.sensor import Calibration
 from sim.gate import simulator_key
 from sim.scenarios import scenario
 
 
+def _ks(gate_id):
+    """The sensor key a virtual gate seals its messages with (protocol version 2)."""
+    return sensor_key(simulator_key(gate_id))
+
+
 def _frames(watch, gate_id):
-    return [decode_frame(p) for _, p in watch.messages(f"thermogate/{gate_id}/frame")]
+    return [decode_frame(p, _ks(gate_id)) for _, p in watch.messages(f"thermogate/{gate_id}/frame")]
 
 
 def test_broker_sees_eeprom_status_and_frames(virtual_gates, mqtt_watch):
@@ -32,7 +37,7 @@ def test_broker_sees_eeprom_status_and_frames(virtual_gates, mqtt_watch):
         assert len(frames) >= 10  # 8 subpages/s
         assert [f.sequence for f in frames] == list(range(frames[0].sequence, frames[0].sequence + len(frames)))
         assert {f.boot_id for f in frames} == {g.boot_id}
-        status = decode_status(watch.messages(f"thermogate/{g.gate_id}/status")[-1][1])
+        status = decode_status(watch.messages(f"thermogate/{g.gate_id}/status")[-1][1], _ks(g.gate_id))
         assert status.online and status.sensor_ok
 
 
@@ -40,7 +45,7 @@ def test_ground_truth_round_trips_through_the_sensor_maths(virtual_gates, mqtt_w
     watch = mqtt_watch()
     (gate,) = virtual_gates(1, "fever", seed=3)
     time.sleep(3.0)
-    eeprom = decode_eeprom(watch.wait("thermogate/sim-1/eeprom")[1])
+    eeprom = decode_eeprom(watch.wait("thermogate/sim-1/eeprom")[1], _ks("sim-1"))
     cal = Calibration.from_eeprom(eeprom.words)
     own = scenario("fever", 3)
     frames = _frames(watch, "sim-1")
@@ -95,20 +100,20 @@ def test_signed_command_through_the_broker_opens_only_when_valid(virtual_gates, 
     watch = mqtt_watch()
     (gate,) = virtual_gates(1, "normal_queue")
     _, payload = watch.wait("thermogate/sim-1/frame", timeout=10)
-    latest = decode_frame(payload)
+    latest = decode_frame(payload, _ks("sim-1"))
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
     client.connect(mqtt_broker.host, mqtt_broker.port)
     client.loop_start()
     forged = sign_command(b"\x00" * 32, "sim-1", latest.boot_id, 1, "open", 2000, latest.sequence)
     client.publish("thermogate/sim-1/cmd", forged.payload(), qos=1).wait_for_publish(5)
-    ack = decode_ack(watch.wait("thermogate/sim-1/ack", timeout=10)[1])
+    ack = decode_ack(watch.wait("thermogate/sim-1/ack", timeout=10)[1], _ks("sim-1"))
     assert not ack.ok and ack.reason == "bad_tag" and gate.relay.level == 0
     _, payload = watch.wait("thermogate/sim-1/frame", after=watch.count(), timeout=10)
-    latest = decode_frame(payload)
+    latest = decode_frame(payload, _ks("sim-1"))
     good = sign_command(simulator_key("sim-1"), "sim-1", latest.boot_id, 2, "open", 60000, latest.sequence)
     n = watch.count()
     client.publish("thermogate/sim-1/cmd", good.payload(), qos=1).wait_for_publish(5)
-    ack = decode_ack(watch.wait("thermogate/sim-1/ack", after=n, timeout=10)[1])
+    ack = decode_ack(watch.wait("thermogate/sim-1/ack", after=n, timeout=10)[1], _ks("sim-1"))
     assert ack.ok and ack.applied_ms == 5000  # capped
     opened = [t for t, v in gate.relay.history if v == 1]
     assert len(opened) == 1
