@@ -27,9 +27,10 @@ FIXED_CREATED = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 def scenario_recording(name: str, seconds: float, *, seed: int = 0, gate_id: str = "sim-1", variant: str = "55",
-                       refresh_hz: float = 8.0, vdd: float = 3.3) -> Recording:
-    """``seconds`` of scenario ``name`` as gate ``gate_id`` would have published it, with ground truth."""
-    sc = scenario(name, seed, variant=variant, refresh_hz=refresh_hz)
+                       refresh_hz: float = 8.0, vdd: float = 3.3, world=None) -> Recording:
+    """``seconds`` of scenario ``name`` as gate ``gate_id`` would have published it, with ground truth;
+    ``world`` (sim.scenes.world.DEV or HELD_OUT) draws its physics, None is the nominal world."""
+    sc = scenario(name, seed, variant=variant, refresh_hz=refresh_hz, world=world)
     eeprom = random_eeprom(np.random.default_rng([seed, 1]))  # the EEPROM a VirtualGate with this seed has
     cal = Calibration.from_eeprom(eeprom)
     control = control_word(chess=True, resolution_bits=18, refresh_hz=refresh_hz)
@@ -40,6 +41,8 @@ def scenario_recording(name: str, seconds: float, *, seed: int = 0, gate_id: str
         frames.append(cal.raw_from_to(frame.image, frame.ta, vdd, i % 2, control))
         truths.append(dict(frame.truth, subpage=i % 2))
     meta = {"scenario": name, "seed": seed, "variant": variant, "refresh_hz": refresh_hz, "vdd": vdd}
+    if world is not None:
+        meta["world"] = world.name
     return synthesize(eeprom, np.array(frames), times, truths, gate_id=gate_id, created=FIXED_CREATED, meta=meta)
 
 

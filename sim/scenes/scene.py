@@ -131,8 +131,10 @@ class Scene:
         self._people_key = stable_key(*key)
         static = np.random.default_rng(stable_key(*key, variant, "static"))
         ph = self.physics
-        self.room = Room(self.projection, static, warm_wall=spec.warm_wall,
-                         reference=spec.reference and ph.reference_in_view)
+        reference = spec.reference and ph.reference_in_view
+        if reference and ph.reference is not None:
+            reference = ph.reference
+        self.room = Room(self.projection, static, warm_wall=spec.warm_wall, reference=reference)
         self.errors = SensorErrors(refresh_hz, static, key=stable_key(*key, variant, "noise")[0],
                                    netd_1hz_c=ph.netd_1hz_c, offset_sd_c=ph.pixel_offset_sd_c,
                                    common_offset_c=ph.sensor_offset_c, gain=ph.sensor_gain,
@@ -252,15 +254,19 @@ class Scene:
         local = t - cycle * self.duration_s
         people = [self._person_truth(d, local) for d in sorted(placed, key=lambda d: d.person.id) if d.face_in_view]
         ref = self.room.reference
+        reference = ({"present": True, "temp_c": ref.temp_c, "box": ref.box,
+                      "centre": [round(ref.centre[0], 3), round(ref.centre[1], 3)]}
+                     if ref is not None else {"present": False, "temp_c": None, "box": None, "centre": None})
+        if ref is not None and not self.physics.nominal_people:  # a world's reference: what it is
+            reference.update(diameter_m=round(ref.diameter_m, 4), distance_m=round(ref.distance_m, 4),
+                             emissivity=round(ref.emissivity, 4), apparent_c=round(ref.apparent_c(ambient), 4))
         return {
             "t": round(float(t), 6),
             "cycle": cycle,
             "people": people,
             "ambient_c": round(float(ambient), 4),
             "ta_c": round(float(ta), 4),
-            "reference": ({"present": True, "temp_c": ref.temp_c, "box": ref.box,
-                           "centre": [round(ref.centre[0], 3), round(ref.centre[1], 3)]}
-                          if ref is not None else {"present": False, "temp_c": None, "box": None, "centre": None}),
+            "reference": reference,
             "hot_object": any(d.cup_in_view for d in placed),
             "garbage_pixels": garbage,
             "fever": any(p["fever"] and p["phase"] == "standing" for p in people),

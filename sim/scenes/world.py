@@ -30,6 +30,7 @@ import numpy as np
 from controller.geometry import NARROW, WIDE, recommend_mounting
 
 from .optics import Mounting
+from .room import ReferenceSpec
 
 Span = tuple[float, float]
 
@@ -55,17 +56,6 @@ IN_SCOPE_ROOM_C = (18.0, 28.0)
 
 
 @dataclass(frozen=True)
-class ReferenceSpec:
-    """A heated reference disc: size, distance, emissivity, set point, where its centre appears in the image."""
-
-    diameter_m: float
-    distance_m: float
-    emissivity: float
-    set_c: float
-    pixel: tuple[float, float]  # (row, column), continuous
-
-
-@dataclass(frozen=True)
 class Physics:
     """One run's physics: everything the scene renders that is not a person.
 
@@ -80,7 +70,7 @@ class Physics:
     drift_scale: float = 1.0  # times the nominal slow drift
     skin_emissivity: float = 0.98
     ambient_c: float | None = None  # None: the scenario's own room
-    reference: ReferenceSpec | None = None  # None with reference_in_view: the scenario's nominal disc
+    reference: ReferenceSpec | None = None  # None with reference_in_view: the nominal disc (room.py)
     reference_in_view: bool = True
     mounting: Mounting | None = None  # None: the lens's nominal mounting
     site: str = "primary"
@@ -146,6 +136,7 @@ class World:
     reference_set_c: Span
     reference_row: Span
     reference_column: Span  # from the nearer side edge; the side is drawn
+    reference_wall_offset_c: Span  # a warm patch of wall behind the disc (radiator, sun), when there is one
     mark_distance_m: Span
     height_error_m: Span
     tilt_error_deg: Span
@@ -158,6 +149,7 @@ class World:
     outdoor_c: Span
     indoor_s: Span
     reference_in_view: float = 0.85
+    reference_wall_share: float = 0.1  # how often a warm wall sits behind the disc
     in_scope_share: float = 0.75
 
     def __post_init__(self) -> None:
@@ -200,10 +192,12 @@ class World:
         mounting = installed_mounting(site, adults, mark, fov, u(self.height_error_m), u(self.tilt_error_deg))
         side = rng.random() < 0.5
         col = u(self.reference_column)
+        wall = u(self.reference_wall_offset_c)
         reference = ReferenceSpec(
             diameter_m=u(self.reference_diameter_m), distance_m=u(self.reference_distance_m),
-            emissivity=u(self.reference_emissivity), set_c=u(self.reference_set_c),
-            pixel=(u(self.reference_row), 32.0 - col if side else col))
+            emissivity=u(self.reference_emissivity), temp_c=u(self.reference_set_c),
+            centre_px=(u(self.reference_row), 32.0 - col if side else col),
+            wall_offset_c=wall if rng.random() < self.reference_wall_share else None)
         return Physics(
             psf_sigma_px=u(self.psf_sigma_px), netd_1hz_c=u(self.netd_1hz_c),
             pixel_offset_sd_c=u(self.pixel_offset_sd_c), sensor_offset_c=u(self.sensor_offset_c),
@@ -283,6 +277,7 @@ DEV = World(
     skin_emissivity=(0.97, 0.99), ambient_c=(16.0, 30.0),
     reference_diameter_m=(0.05, 0.10), reference_distance_m=(0.3, 1.0), reference_emissivity=(0.95, 0.99),
     reference_set_c=(33.0, 38.0), reference_row=(3.0, 6.0), reference_column=(3.0, 7.0),
+    reference_wall_offset_c=(1.0, 4.0), reference_wall_share=0.1,
     mark_distance_m=(0.3, 0.8), height_error_m=(-0.05, 0.05), tilt_error_deg=(-3.0, 3.0),
     adult_share=(0.05, 0.20), glasses_share=(0.05, 0.30), mask_share=(0.0, 0.30), fringe_share=(0.10, 0.30),
     hat_share=(0.0, 0.10), cold_share=(0.0, 0.15), outdoor_c=(-5.0, 10.0), indoor_s=(10.0, 120.0),
@@ -299,6 +294,7 @@ HELD_OUT = World(
     skin_emissivity=(0.95, 0.99), ambient_c=(12.0, 34.0),
     reference_diameter_m=(0.03, 0.15), reference_distance_m=(0.2, 1.5), reference_emissivity=(0.90, 1.0),
     reference_set_c=(30.0, 40.0), reference_row=(2.0, 8.0), reference_column=(2.0, 9.0),
+    reference_wall_offset_c=(1.0, 8.0), reference_wall_share=0.2,
     mark_distance_m=(0.25, 1.1), height_error_m=(-0.10, 0.10), tilt_error_deg=(-6.0, 6.0),
     adult_share=(0.0, 0.35), glasses_share=(0.0, 0.45), mask_share=(0.0, 0.60), fringe_share=(0.0, 0.50),
     hat_share=(0.0, 0.20), cold_share=(0.0, 0.30), outdoor_c=(-15.0, 15.0), indoor_s=(5.0, 300.0),

@@ -1,0 +1,265 @@
+"""Worlds (sim/scenes/world.py): draws inside their ranges, reproducible, HELD_OUT apart from DEV; and the
+accuracy benchmark's metrics (bench/bench_accuracy.py) on a hand-made table."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from controller.geometry import NARROW, WIDE, face_width_pixels
+from sim.scenarios import scenario
+from sim.scenes.world import (DEV, HELD_OUT, IN_SCOPE_MARK_M, IN_SCOPE_ROOM_C, SITE_AGES, TEMPLATE_HEAD_M, Physics,
+                              held_out_contains_dev, world_named)
+
+WORLDS = (DEV, HELD_OUT)
+FOV = {"55": NARROW, "110": WIDE}
+
+
+def _bench():
+    path = Path(__file__).resolve().parents[1] / "bench" / "bench_accuracy.py"
+    spec = importlib.util.spec_from_file_location("bench_accuracy", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _bench()
+
+
+def inside(value: float, span: tuple[float, float]) -> bool:
+    return span[0] <= value <= span[1]
+
+
+# ---- the seed spaces and the ranges -------------------------------------------------------------------------------
+
+def test_held_out_seeds_never_meet_dev_seeds():
+    a, b = DEV.seeds, HELD_OUT.seeds
+    assert a.step == b.step == 1 and len(a) > 10_000 and len(b) > 10_000
+    assert a.stop <= b.start or b.stop <= a.start  # disjoint
+    for seed in (a.start, a.stop - 1, a.start + 12345):
+        with pytest.raises(ValueError, match="seed space"):
+            scenario("school_queue", seed, world=HELD_OUT)
+    for seed in (b.start, b.stop - 1):
+        with pytest.raises(ValueError, match="seed space"):
+            scenario("school_queue", seed, world=DEV)
+    assert HELD_OUT.seed(0) not in DEV.seeds and DEV.seed(0) not in HELD_OUT.seeds
+
+
+def test_held_out_ranges_contain_dev_ranges_and_are_wider():
+    assert held_out_contains_dev()
+    dev, held = DEV.spans(), HELD_OUT.spans()
+    assert dev.keys() == held.keys()
+    for name, (lo, hi) in dev.items():
+        assert held[name][0] <= lo and hi <= held[name][1], name
+    wider = [n for n in dev if held[n][1] - held[n][0] > dev[n][1] - dev[n][0]]
+    assert len(wider) >= len(dev) - 2  # nearly every range is strictly wider
+    assert HELD_OUT.reference_in_view <= DEV.reference_in_view
+
+
+def test_worlds_by_name():
+    assert world_named("dev") is DEV and world_named("held-out") is HELD_OUT
+    with pytest.raises(ValueError):
+        world_named("nominal")
+
+
+@pytest.mark.parametrize("world", WORLDS, ids=lambda w: w.name)
+@pytest.mark.parametrize("variant", ["55", "110"])
+def test_physics_draws_stay_inside_the_ranges(world, variant):
+    draws = [world.draw("school_queue", world.seed(i), variant) for i in range(200)]
+    for ph in draws:
+        assert inside(ph.psf_sigma_px, world.psf_sigma_px)
+        assert inside(ph.netd_1hz_c, world.netd_1hz_c)
+        assert inside(ph.pixel_offset_sd_c, world.pixel_offset_sd_c)
+        assert inside(ph.sensor_offset_c, world.sensor_offset_c)
+        assert inside(ph.sensor_gain, world.sensor_gain)
+        assert inside(ph.drift_scale, world.drift_scale)
+        assert inside(ph.skin_emissivity, world.skin_emissivity)
+        assert inside(ph.ambient_c, world.ambient_c)
+        assert inside(ph.mark_distance_m, world.mark_distance_m)
+        for share in ("adult_share", "glasses_share", "mask_share", "fringe_share", "hat_share", "cold_share",
+                      "outdoor_c"):
+            assert inside(getattr(ph, share), getattr(world, share)), share
+        assert 0.9 <= ph.mounting.sensor_height_m <= 2.3 and abs(ph.mounting.tilt_deg) <= 36.0
+        assert ph.reference_in_view == (ph.reference is not None)
+        if ph.reference is not None:
+            ref = ph.reference
+            assert inside(ref.diameter_m, world.reference_diameter_m)
+            assert inside(ref.distance_m, world.reference_distance_m)
+            assert inside(ref.emissivity, world.reference_emissivity)
+            assert inside(ref.temp_c, world.reference_set_c)
+            assert inside(ref.centre_px[0], world.reference_row)
+            col = ref.centre_px[1]
+            assert inside(col, world.reference_column) or inside(32.0 - col, world.reference_column)
+            assert ref.wall_offset_c is None or inside(ref.wall_offset_c, world.reference_wall_offset_c)
+        assert ph.in_scope() == (ph.reference_in_view and inside(ph.mark_distance_m, IN_SCOPE_MARK_M)
+                                 and inside(ph.ambient_c, IN_SCOPE_ROOM_C))
+    # the draws spread over the ranges, and most runs are in scope, some not
+    scope = np.mean([ph.in_scope() for ph in draws])
+    assert 0.6 <= scope <= 0.95
+    blur = [ph.psf_sigma_px for ph in draws]
+    lo, hi = world.psf_sigma_px
+    assert min(blur) < lo + 0.1 * (hi - lo) and max(blur) > hi - 0.1 * (hi - lo)
+    assert {ph.site for ph in draws} == set(SITE_AGES)
+
+
+@pytest.mark.parametrize("world", WORLDS, ids=lambda w: w.name)
+def test_people_draws_are_school_children_and_adults(world):
+    ph = world.draw("school_queue", world.seed(7), "110")
+    ph = Physics(**{**ph.__dict__, "site": "all-through", "adult_share": 0.2, "glasses_share": 0.3,
+                    "mask_share": 0.3, "fringe_share": 0.2, "hat_share": 0.1, "cold_share": 0.25})
+    rng = np.random.default_rng(1)
+    people = [world.person(ph, rng) for _ in range(2000)]
+    ages = [p.age for p in people if p.age is not None]
+    assert set(ages) == set(range(6, 19))
+    assert 0.15 < sum(p.age is None for p in people) / len(people) < 0.25
+    eye = {a: np.mean([p.eye_height_m for p in people if p.age == a]) for a in (6, 12, 18)}
+    assert 0.95 < eye[6] < 1.15 < eye[12] < 1.45 < eye[18] < 1.7
+    assert all(0.85 <= p.eye_height_m <= 1.95 for p in people)
+    scales = np.array([p.face_scale for p in people])
+    assert scales.min() >= 0.125 / TEMPLATE_HEAD_M and scales.max() <= 0.170 / TEMPLATE_HEAD_M
+    assert scales.std() > 0.03  # head size is not fixed
+    for name, share in (("glasses", 0.3), ("mask", 0.3)):
+        assert abs(np.mean([getattr(p, name) for p in people]) - share) < 0.04
+    assert abs(np.mean([p.cover == "hat" for p in people]) - 0.1) < 0.03
+    assert abs(np.mean([p.cover == "fringe" for p in people]) - 0.2) < 0.04
+    cold = [p for p in people if p.outdoor_c is not None]
+    assert abs(len(cold) / len(people) - 0.25) < 0.04
+    assert all(inside(p.indoor_s, world.indoor_s) for p in people)
+
+
+# ---- scenarios in a world --------------------------------------------------------------------------------------
+
+def test_a_world_run_is_reproducible_and_seeds_differ():
+    a = scenario("school_queue", DEV.seed(3), variant="110", world=DEV)
+    b = scenario("school_queue", DEV.seed(3), variant="110", world=DEV)
+    c = scenario("school_queue", DEV.seed(4), variant="110", world=DEV)
+    assert a.physics == b.physics != c.physics
+    for t in (12.0, 4.5, 30.25):
+        fa, fb = a.frame_at(t), b.frame_at(t)
+        assert np.array_equal(fa.image, fb.image) and fa.truth == fb.truth
+    assert not np.array_equal(a.frame_at(12.0).image, c.frame_at(12.0).image)
+    assert a.physics != scenario("school_queue", DEV.seed(3), variant="55", world=DEV).physics
+
+
+@pytest.mark.parametrize("world", WORLDS, ids=lambda w: w.name)
+def test_a_world_run_renders_what_it_drew(world):
+    for i in range(6):
+        sc = scenario("school_queue", world.seed(i), variant="110", world=world)
+        ph = sc.physics
+        assert sc.mounting == ph.mounting
+        seen = 0
+        for t in np.arange(0.0, sc.duration_s, 0.5):
+            clean = sc.clean_at(float(t))
+            truth = clean.truth
+            assert truth["ambient_c"] == pytest.approx(ph.ambient_c, abs=1e-3)
+            assert truth["reference"]["present"] == ph.reference_in_view
+            if ph.reference_in_view:
+                assert truth["reference"]["temp_c"] == pytest.approx(ph.reference.temp_c)
+                assert truth["reference"]["centre"] == pytest.approx(list(ph.reference.centre_px), abs=1e-3)
+            for p in truth["people"]:
+                seen += 1
+                assert p["age"] is None or 6 <= p["age"] <= 18
+                r0, c0, r1, c1 = p["face_box_px"]
+                assert c1 - c0 == pytest.approx(face_width_pixels(p["sight_m"], WIDE) * p["face_scale"], rel=1e-3)
+        assert seen > 0
+
+
+def test_sensor_offset_and_gain_reach_the_image():
+    """frame - clean = common offset + gain (clean - Ta) + drift + per-pixel noise and offsets (mean zero)."""
+    for i in range(4):
+        sc = scenario("school_queue", HELD_OUT.seed(i), variant="55", world=HELD_OUT)
+        ph = sc.physics
+        diffs, expected = [], []
+        for t in np.arange(0.0, 2.5, 0.125):  # the lead-in: nobody in view
+            f, clean = sc.frame_at(float(t)), sc.clean_at(float(t))
+            diffs.append(float(np.mean(f.image - clean.image)))
+            expected.append(ph.sensor_offset_c + ph.sensor_gain * float(np.mean(clean.image - f.ta))
+                            + f.truth["drift_c"])
+        # the mean over 768 pixels of the per-pixel offsets (sd <= 0.4) and of 20 frames' noise
+        assert np.mean(diffs) == pytest.approx(np.mean(expected), abs=0.05)
+
+
+def test_every_scenario_runs_in_both_worlds():
+    from sim.scenarios import SCENARIOS
+    for name in SCENARIOS:
+        for world in WORLDS:
+            sc = scenario(name, world.seed(1), variant="55", world=world)
+            f = sc.frame_at(min(10.0, sc.duration_s - 1))
+            assert f.image.shape == (24, 32) and np.isfinite(f.image).all()
+
+
+def test_the_nominal_world_is_the_fixed_one():
+    sc = scenario("school_queue", 5)
+    assert sc.world is None and sc.physics == Physics() and not sc.physics.in_scope()
+
+
+# ---- the benchmark's metrics on a hand-made table ----------------------------------------------------------------
+
+def row(core, decision=None, estimate=None, latency=None, ever_pass=None, mark=0.45, room=22.0, reference=True):
+    if ever_pass is None:
+        ever_pass = decision == "PASS"
+    return bench.Outcome("held-out", "110", 0, core, decision, estimate, latency, ever_pass, mark, room, reference)
+
+
+TABLE = [
+    row(36.5, "PASS", 36.6, 0.5),
+    row(36.7, "PASS", 36.5, 0.625),
+    row(36.8, "FEVER", 37.5, 0.75),  # a false alarm at the specificity edge
+    row(37.0, "PASS", 37.1, 0.875),
+    row(37.5, "PASS", 37.2, 1.0),  # a 37.5 given PASS
+    row(38.0, "FEVER", 38.2, 1.25),
+    row(39.0, "FEVER", 38.9, -0.3),  # decided while still walking
+    row(38.5, None, None, None, ever_pass=True),  # a PASS on someone else's reading, never a first verdict here
+    row(36.9),  # never decided
+    row(40.0, "PASS", 37.2, 0.25),  # a missed fever
+]
+
+
+def test_metrics_on_a_hand_made_table():
+    decided = [r for r in TABLE if r.decision is not None]
+    errors = [r.estimate_c - r.core_c for r in decided]
+    assert errors == pytest.approx([0.1, -0.2, 0.7, 0.1, -0.3, 0.2, -0.1, -2.8])
+    assert bench.mae(TABLE) == pytest.approx(4.5 / 8)
+    assert bench.bias(TABLE) == pytest.approx(-2.3 / 8)
+    x = np.array([r.core_c for r in decided])
+    y = np.array([r.estimate_c for r in decided])
+    assert bench.slope(TABLE) == pytest.approx(np.polyfit(x, y, 1)[0])
+    assert bench.sensitivity(TABLE) == (pytest.approx(2 / 3), 3)  # 38.0, 39.0 FEVER; 40.0 PASS
+    assert bench.specificity(TABLE) == (pytest.approx(2 / 3), 3)  # 36.5, 36.7 PASS; 36.8 FEVER
+    assert bench.passed_febrile(TABLE) == 3  # 37.5, 38.5, 40.0
+    assert bench.share_decided(TABLE) == pytest.approx(0.8)
+    assert bench.decided_walking(TABLE) == 1
+    lat = [0.5, 0.625, 0.75, 0.875, 1.0, 1.25, 0.0, 0.25]
+    assert bench.latency_p90(TABLE) == pytest.approx(np.percentile(lat, 90))
+
+
+def test_slope_of_an_exact_line_and_of_too_little():
+    line = [row(c, "PASS", 0.9 * c + 3.7) for c in (36.0, 37.0, 38.5, 40.0)]
+    assert bench.slope(line) == pytest.approx(0.9)
+    assert bench.bias(line) == pytest.approx(np.mean([0.9 * c + 3.7 - c for c in (36.0, 37.0, 38.5, 40.0)]))
+    assert math.isnan(bench.slope(line[:2]))
+    assert math.isnan(bench.slope([row(37.0, "PASS", e) for e in (36.9, 37.0, 37.2)]))  # no spread in core
+    assert math.isnan(bench.mae([row(37.0)])) and math.isnan(bench.sensitivity([row(36.0, "PASS", 36.0)])[0])
+
+
+def test_scope_and_the_met_column():
+    assert row(37.0).in_scope
+    assert not row(37.0, mark=0.7).in_scope and not row(37.0, mark=0.29).in_scope
+    assert not row(37.0, room=17.9).in_scope and not row(37.0, room=28.5).in_scope
+    assert not row(37.0, reference=False).in_scope
+    by = {t.label: t for t in bench.TARGETS}
+    assert bench.met(by["MAE degC"], 0.30) == "met" and bench.met(by["MAE degC"], 0.31) == "not met"
+    assert bench.met(by["bias degC"], -0.11) == "not met" and bench.met(by["bias degC"], 0.05) == "met"
+    assert bench.met(by["slope"], 1.04) == "not met" and bench.met(by["slope"], 0.97) == "met"
+    assert bench.met(by["sensitivity (>= 37.8)"], (0.97, 100)) == "met"
+    assert bench.met(by["sensitivity (>= 37.8)"], (math.nan, 0)) == "not met"
+    assert bench.met(by["PASS with core >= 37.3"], 1) == "not met"
+    assert bench.met(by["PASS with core >= 37.3"], 0) == "met"
+    assert bench.met(by["still -> decision p90 s"], 1.01) == "not met"
+    assert bench.met(by["share decided"], 0.1) == ""
