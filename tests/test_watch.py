@@ -22,6 +22,7 @@ import pytest
 
 from controller import watch as W
 from controller.cli import build_parser
+from controller.protocol import UNVERIFIED
 from controller.protocol.status import decode_status
 from controller.screening.analysis import AnalysisConfig, FrameAnalysis
 from controller.screening.config import ScreeningConfig
@@ -171,7 +172,7 @@ def _view(**changes) -> W.WatchView:
         "v": 1, "gate": "north-1", "online": True, "boot": 7, "fw": "0.1.0", "uptime_s": 60, "rssi": -81,
         "heap_free": 90000, "frames": 480, "frames_unsent": 0, "fps": 8.0, "refresh_hz": 8.0, "sensor_ok": True, "i2c_errors": 0,
         "sensor_resets": 0, "relay": "locked", "door_openings": 0, "cmd_ok": 0, "cmd_refused": {},
-        "mqtt_connects": 1}).encode())
+        "mqtt_connects": 1}).encode(), UNVERIFIED)
     base = W.WatchView(gate="north-1", broker="mqtt://127.0.0.1:1883", config=ScreeningConfig(), now=100.0,
                        has_eeprom=True, status=status, status_at=99.0, frames=200, fps=7.9, sequence=200,
                        state="measuring", image=gradient(), analysis=analysis())
@@ -201,7 +202,7 @@ def test_the_panel_says_what_an_installer_needs():
 
 
 def test_the_panel_flags_trouble():
-    offline = decode_status(b'{"v":1,"gate":"north-1","online":false,"boot":7}')
+    offline = decode_status(b'{"v":1,"gate":"north-1","online":false,"boot":7}', UNVERIFIED)
     text = "\n".join(W.render_panel(_view(status=offline, connected=False, reconnects=2, lost_frames=3,
                                           refused={"crc": 2},
                                           analysis=analysis(reference_ok=False, reference_excess_c=0.4)),
