@@ -83,8 +83,9 @@ bench-console: $(STAMP) mosquitto-installed browser-installed ## the console und
 screenshots: $(STAMP) mosquitto-installed browser-installed ## the console's README screenshots into docs/img/ (needs fonts-noto-cjk for the Chinese text)
 	$(PY) -m controller.console.screenshots
 
-bench-accuracy: $(STAMP) ## screening accuracy against the simulator's ground truth, both lenses
-	$(PY) bench/bench_accuracy.py
+ACCURACY_ARGS ?=
+bench-accuracy: $(STAMP) ## screening accuracy in the dev and held-out simulated worlds side by side, both lenses (ACCURACY_ARGS='--people 960')
+	$(PY) bench/bench_accuracy.py $(ACCURACY_ARGS)
 
 demo: $(STAMP) ## run the demo: broker, 4 simulated gates, controller and console (Ctrl-C stops it)
 	$(PY) -m controller.demo
