@@ -7,14 +7,28 @@ and the command if it fails:
 2. every ``firmware/*.py`` except ``boot.py`` and ``main.py`` is compiled to
    ``.mpy`` in the build directory (``build/firmware/<id>/``);
 3. the gate's config.json is written there (mode 0600: it holds secrets);
-4. ``mpremote connect PORT fs cp ...`` copies the ``.mpy`` files, config.json,
-   boot.py and main.py to the board's root;
-5. ``mpremote connect PORT reset`` restarts the board;
-6. the serial log is shown until Ctrl-C (read here, so Ctrl-C stops only the
+4. the board is put into maintenance mode (docs/firmware.md): ``mpremote
+   connect PORT fs touch :maintenance`` (mpremote's Ctrl-C stops the app; its
+   watchdog keeps running, but the file is written in well under its 30 s),
+   then ``mpremote connect PORT reset``. The board restarts, main.py finds the
+   file and starts neither the app nor the watchdog, so nothing resets the
+   board during the copy;
+5. ``mpremote connect PORT sleep 2 + fs cp ...`` copies the ``.mpy`` files,
+   config.json, boot.py and main.py to the board's root, once it has
+   restarted;
+6. ``mpremote connect PORT exec ...`` removes every other file in the board's
+   root (not directories): a stale ``app.py`` would shadow the new
+   ``app.mpy``, since MicroPython imports a ``.py`` before an ``.mpy``;
+7. ``mpremote connect PORT fs rm :maintenance`` and ``... reset`` start the new
+   firmware;
+8. the serial log is shown until Ctrl-C (read here, so Ctrl-C stops only the
    reading and never interrupts the gate's program).
 
-A dry run does steps 1-3 for real (they touch only the build directory) and
-prints the board commands without running them.
+If a board step fails after step 4, the board stays in maintenance mode (no
+app, no watchdog, door relay unpowered) until ``thermogate flash`` is run
+again. A dry run does steps 1-3 for real (they touch only the build
+directory) and prints the board commands without running them; it needs no
+``--port``.
 """
 
 from __future__ import annotations
@@ -37,6 +51,9 @@ BOARD_ARCH = "xtensawin"  # the ESP32's native-code architecture, for @micropyth
 ENTRY_FILES = ("boot.py", "main.py")
 DEFAULT_FIRMWARE_DIR = Path(__file__).resolve().parent.parent / "firmware"
 DEFAULT_BAUD = 115200
+MAINTENANCE_FILE = "maintenance"  # firmware/app.py's MAINTENANCE_FILE
+RESTART_WAIT_S = 2  # seconds from the reset to the board's REPL
+PORT_PLACEHOLDER = "PORT"  # in a dry run without --port
 
 
 class FlashError(ValueError):
@@ -137,12 +154,40 @@ def config_json(config: dict[str, Any]) -> str:
     return json.dumps(config, indent=2) + "\n"
 
 
-def flash(config: dict[str, Any], port: str, *, firmware_dir: Path = DEFAULT_FIRMWARE_DIR,
+def remove_stale_code(keep: list[str]) -> str:
+    """One line of Python, run on the board by ``mpremote exec``, that removes every file in the current
+    (root) directory whose name is not in ``keep`` and prints each name it removes. Directories stay.
+    It runs under MicroPython and CPython alike (0x8000 is a regular file's mode bit in both)."""
+    names = ",".join(repr(name) for name in sorted(set(keep)))
+    return ("import os;k={%s};[(os.remove(n),print('removed',n)) for n in sorted(os.listdir()) "
+            "if n not in k and os.stat(n)[0]&0x8000]" % names)
+
+
+def board_steps(mpremote: str, port: str, files: list[Path]) -> list[tuple[str, list[str]]]:
+    """The mpremote commands that put ``files`` on the board, each with its step name, in order."""
+    connect = [mpremote, "connect", port]
+    keep = [f.name for f in files] + [MAINTENANCE_FILE]
+    return [
+        ("enter maintenance mode", connect + ["fs", "touch", ":" + MAINTENANCE_FILE]),
+        ("restart into maintenance mode", connect + ["reset"]),
+        ("copy to board", connect + ["sleep", str(RESTART_WAIT_S), "+", "fs", "cp", *map(str, files), ":"]),
+        ("remove stale files", connect + ["exec", remove_stale_code(keep)]),
+        ("leave maintenance mode", connect + ["fs", "rm", ":" + MAINTENANCE_FILE]),
+        ("reset board", connect + ["reset"]),
+    ]
+
+
+def flash(config: dict[str, Any], port: str | None, *, firmware_dir: Path = DEFAULT_FIRMWARE_DIR,
           build_dir: Path | None = None, dry_run: bool = False, tail: bool = True,
           baud: int = DEFAULT_BAUD, out: TextIO | None = None,
           run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> list[list[str]]:
-    """Build and flash one gate; returns the commands printed (to ``out``, default stdout), in order."""
+    """Build and flash one gate; returns the commands printed (to ``out``, default stdout), in order.
+
+    ``port`` may be None only in a dry run (the commands then say PORT)."""
     out = out or sys.stdout
+    if port is None and not dry_run:
+        raise FlashError("give the board's serial port with --port (e.g. /dev/ttyUSB0); "
+                         "only a --dry-run can do without it")
     gate_id = config["gate_id"]
     build_dir = build_dir or default_build_dir(gate_id)
     runner = Runner(out, dry_run, run)
@@ -152,8 +197,19 @@ def flash(config: dict[str, Any], port: str, *, firmware_dir: Path = DEFAULT_FIR
     mpremote = find_tool("mpremote") if not dry_run else _tool_or_name("mpremote")
     check_mpy_cross(mpy_cross, runner)
     files = build(config, Path(firmware_dir), Path(build_dir), mpy_cross, runner)
-    runner("copy to board", [mpremote, "connect", port, "fs", "cp", *map(str, files), ":"], board=True)
-    runner("reset board", [mpremote, "connect", port, "reset"], board=True)
+    port = port or PORT_PLACEHOLDER
+    hint = ("if the board's REPL cannot be reached, check --port, or press EN and then hold BOOT to start the "
+            "board in maintenance mode, and run `thermogate flash` again")
+    for step, cmd in board_steps(mpremote, port, files):
+        try:
+            runner(step, cmd, board=True)
+        except FlashError as exc:
+            raise FlashError(f"{exc}; {hint}") from None
+        if step == "enter maintenance mode":
+            hint = ("the board stays in maintenance mode (no app, no watchdog) until "
+                    "`thermogate flash` is run again")
+        elif step == "leave maintenance mode":
+            hint = "the new firmware is on the board and starts at its next reset: press EN"
     if dry_run:
         if tail:
             print(f"then: show the serial log of {port} at {baud} baud until Ctrl-C", file=out)

@@ -19,6 +19,25 @@ class SettingError(ValueError):
 REFRESH_HZ = (0.5, 1, 2, 4, 8, 16, 32, 64)
 FLASH_PINS = range(6, 12)  # wired to the SPI flash on ESP32 modules
 INPUT_ONLY_PINS = range(34, 40)
+# Pins that are driven, pulsed or sampled while the ESP32 boots (Espressif's ESP32 datasheet, strapping
+# pins; the UART0 console): a relay on one of them can pulse the door open on every reset.
+BOOT_GLITCH_PINS = {
+    0: "a strapping pin (held low at reset it starts the ROM bootloader) that outputs a clock signal at boot",
+    1: "the serial console's TX line (UART0), which carries the boot messages",
+    2: "a strapping pin, sampled at reset (many boards also wire an LED to it)",
+    3: "the serial console's RX line (UART0), high at boot",
+    5: "a strapping pin that outputs a signal at boot",
+    12: "a strapping pin that sets the flash voltage: held high at power-on, the board does not even boot",
+    14: "a pin that outputs a signal at boot",
+    15: "a strapping pin that outputs a signal at boot",
+}
+# I2C time per subpage against the refresh rate: the same figures and wording as firmware/config.py,
+# which checks a hand-written config.json on the board (tests/test_gates_cli.py holds the two together).
+# One subpage as firmware/mlx90640.py reads it: status (6 bytes on the bus with address and register),
+# clear (5), RAM (4 + 1664), status (6), control (6) = 1691 bytes of 9 clocks, plus 14 start/stop conditions.
+I2C_FREQ_MAX = 1_000_000
+SUBPAGE_CLOCKS = 1691 * 9 + 14
+LOOP_US = 4000  # the rest of the gate's loop per subpage: MQTT write, CRC, MAC, the loop's sleep
 NONE_WORDS = ("none", "null", "off", "")
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
@@ -117,6 +136,76 @@ def _pin_problem(key: str, pin: int, output: bool) -> str | None:
     return None
 
 
+
+def subpage_i2c_us(freq: float) -> float:
+    """Microseconds a subpage takes on an I2C bus clocked at ``freq`` Hz."""
+    return SUBPAGE_CLOCKS * 1_000_000 / freq
+
+
+def slowest_i2c_freq(refresh_hz: float) -> int | None:
+    """The slowest I2C clock (Hz, rounded up to a kHz, at least 100 kHz) that reads a subpage within
+    the subpage period less LOOP_US; None if the period is shorter than LOOP_US."""
+    budget_us = 1_000_000 / refresh_hz - LOOP_US
+    if budget_us <= 0:
+        return None
+    hz = SUBPAGE_CLOCKS * 1_000_000 / budget_us
+    khz = int(hz / 1000)
+    if khz * 1000 < hz:
+        khz += 1
+    return max(khz * 1000, 100_000)
+
+
+def fastest_refresh_hz(freq: float) -> float:
+    """The highest refresh rate an I2C clock of ``freq`` Hz keeps up with."""
+    fitting = [hz for hz in REFRESH_HZ if (slowest_i2c_freq(hz) or freq + 1) <= freq]
+    return fitting[-1] if fitting else REFRESH_HZ[0]
+
+
+def i2c_freq_problem(freq: int, refresh_hz: float) -> str | None:
+    """Why an I2C clock of ``freq`` Hz cannot keep up with ``refresh_hz``, naming the slowest clock that
+    can (or the fastest refresh rate any clock can keep up with); None if it can."""
+    need = slowest_i2c_freq(refresh_hz)
+    if need is not None and freq >= need:
+        return None
+    budget = (f"at {_num(refresh_hz)} Hz a subpage comes every {1000 / refresh_hz:.1f} ms, and "
+              f"{LOOP_US // 1000} ms of that go to the rest of the loop")
+    if need is None or need > I2C_FREQ_MAX:
+        return (f"refresh_hz {_num(refresh_hz)} is too fast for any I2C clock up to {I2C_FREQ_MAX} Hz: a subpage "
+                f"takes {subpage_i2c_us(I2C_FREQ_MAX) / 1000:.1f} ms on the bus at {I2C_FREQ_MAX} Hz; {budget}; "
+                f"use refresh_hz {_num(fastest_refresh_hz(I2C_FREQ_MAX))} or lower")
+    return (f"i2c_freq {freq} Hz is too slow for refresh_hz {_num(refresh_hz)}: a subpage takes "
+            f"{subpage_i2c_us(freq) / 1000:.1f} ms on the bus; {budget}; the slowest clock that works is {need} Hz")
+
+
+def relay_pin_problem(pin: int) -> str | None:
+    """Why the relay should not be on GPIO ``pin`` (a pin that glitches at boot), or None."""
+    why = BOOT_GLITCH_PINS.get(pin)
+    if why is None:
+        return None
+    return (f"relay is GPIO {pin}, {why}: a relay on a pin that glitches or is strapped at boot can pulse the "
+            f"door open on every reset or power-up. Pick another pin (GPIO 26, the default, or 25, 27, 32, 33) "
+            f"or give --force if the relay's driver keeps it off while the board boots")
+
+
+def wiring_warnings(values: dict[str, Any]) -> list[str]:
+    """Warnings about a gate's door wiring that are allowed but risky: a relay on a boot-glitch pin
+    (accepted with --force), an active-low relay module."""
+    warnings = []
+    pin = values.get("relay")
+    if isinstance(pin, int) and pin in BOOT_GLITCH_PINS:
+        warnings.append(f"the relay is on GPIO {pin}, {BOOT_GLITCH_PINS[pin]}: it can pulse the door open on "
+                        "every reset or power-up. Check it: with the lock wired, press EN (reset) a few times and "
+                        "power the gate off and on; the door must stay locked each time")
+    if values.get("relay_active_high") is False:
+        warnings.append("the relay is active-low: such a module energises when its input is low, and its input "
+                        "is not held high while the ESP32 is unpowered, held in reset or starting (the module's "
+                        "input current then flows into the board's pin), so the door can open. Prefer an "
+                        "active-high module or the transistor driver of docs/installation.md. With an active-low "
+                        "module, power it from the same supply as the ESP32, and check that the door stays locked "
+                        "while EN is held down and while the ESP32 alone is unpowered")
+    return warnings
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("keepalive_s", ("mqtt", "keepalive_s"), 30, "int", "MQTT keepalive in seconds", 10, 600),
     Setting("sda", ("pins", "sda"), 21, "pin", "I2C SDA GPIO"),
@@ -156,7 +245,8 @@ def parse_settings(values: dict[str, Any], where: str = "") -> dict[str, Any]:
 
 
 def cross_check(values: dict[str, Any]) -> list[str]:
-    """Problems between settings: the door pulse within the cap, no GPIO used twice."""
+    """Problems between settings: the door pulse within the cap, no GPIO used twice, an I2C clock
+    fast enough for the refresh rate."""
     problems = []
     if values["door_pulse_ms"] > values["door_cap_ms"]:
         problems.append(f"door_pulse_ms ({values['door_pulse_ms']}) must not exceed door_cap_ms "
@@ -170,4 +260,9 @@ def cross_check(values: dict[str, Any]) -> list[str]:
             problems.append(f"GPIO {pin} is used for both {seen[pin]} and {s.key}")
         else:
             seen[pin] = s.key
+    freq, refresh = values.get("i2c_freq"), values.get("refresh_hz")
+    if isinstance(freq, int) and refresh in REFRESH_HZ:
+        problem = i2c_freq_problem(freq, refresh)
+        if problem:
+            problems.append(problem)
     return problems

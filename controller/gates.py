@@ -28,6 +28,7 @@ from typing import Any, Iterable
 from .protocol.topics import valid_gate_id
 from .gate_settings import BY_KEY, SETTINGS, SettingError, cross_check, parse_settings
 from .tomlwrite import dumps
+from .gate_settings import relay_pin_problem, wiring_warnings
 
 try:
     import tomllib
@@ -361,25 +362,42 @@ def _check_meta(variant: str | None, name: str | None, location: str | None) -> 
             raise GateError(f"the gate {what} must be one line of at most 200 characters")
 
 
-def _parse(settings: dict[str, Any] | None) -> dict[str, Any]:
+def _parse(settings: dict[str, Any] | None, force: bool = False) -> dict[str, Any]:
+    """Typed, checked settings; a relay pin that glitches at boot needs ``force``."""
     try:
-        return parse_settings(settings or {})
+        parsed = parse_settings(settings or {})
     except SettingError as exc:
         raise GateError(str(exc)) from None
+    problem = relay_pin_problem(parsed["relay"]) if "relay" in parsed else None
+    if problem and not force:
+        raise GateError(problem)
+    return parsed
+
+
+def gate_warnings(gate: Gate) -> list[str]:
+    """Risky but accepted wiring of a gate's stored settings (docs/installation.md): a relay on a pin
+    that glitches at boot, an active-low relay module."""
+    return wiring_warnings({s.key: gate.settings.get(s.key, s.default) for s in SETTINGS})
+
+
+def config_warnings(cfg: dict[str, Any]) -> list[str]:
+    """The same warnings for a config.json dict."""
+    return wiring_warnings(cfg["pins"])
 
 
 def add_gate(site: str | os.PathLike | None, gate_id: str, *, name: str | None = None,
              location: str | None = None, variant: str | None = None,
              settings: dict[str, Any] | None = None, rotate_secrets: bool = False,
-             now: datetime | None = None) -> tuple[Gate, bool]:
+             now: datetime | None = None, force: bool = False) -> tuple[Gate, bool]:
     """Register a gate and generate its secrets; returns the gate and whether it already existed.
 
     An existing id is an error unless ``rotate_secrets``, which generates new
     secrets for it (and applies any name, location, variant or settings given).
+    A relay on a pin that glitches at boot is an error unless ``force``.
     """
     validate_gate_id(gate_id)
     _check_meta(variant, name, location)
-    parsed = _parse(settings)
+    parsed = _parse(settings, force)
     registry = load_registry(site)
     existing = registry.gates.get(gate_id)
     if existing and not rotate_secrets:
@@ -403,10 +421,11 @@ def add_gate(site: str | os.PathLike | None, gate_id: str, *, name: str | None =
 
 def update_gate(site: str | os.PathLike | None, gate_id: str, *, name: str | None = None,
                 location: str | None = None, variant: str | None = None,
-                settings: dict[str, Any] | None = None, unset: Iterable[str] = ()) -> Gate:
-    """Change a gate's description or stored settings; ``unset`` returns keys to their defaults."""
+                settings: dict[str, Any] | None = None, unset: Iterable[str] = (), force: bool = False) -> Gate:
+    """Change a gate's description or stored settings; ``unset`` returns keys to their defaults.
+    A relay on a pin that glitches at boot is an error unless ``force``."""
     _check_meta(variant, name, location)
-    parsed = _parse(settings)
+    parsed = _parse(settings, force)
     unset = list(unset)
     bad = [k for k in unset if k not in BY_KEY and k not in ("name", "location")]
     if bad:
@@ -445,13 +464,16 @@ def remove_gate(site: str | os.PathLike | None, gate_id: str) -> Gate:
 # ---------------------------------------------------------------- config.json
 
 
-def gate_config(site: str | os.PathLike | None, gate_id: str, **overrides: Any) -> dict[str, Any]:
+def gate_config(site: str | os.PathLike | None, gate_id: str, *, force: bool = False,
+                **overrides: Any) -> dict[str, Any]:
     """The board's config.json content for ``gate_id``.
 
     Settings come from the defaults, then the gate's stored settings, then
     ``overrides`` (keyword names as in :data:`controller.gate_settings.SETTINGS`,
     values typed or as command-line text). GateError if a site setting is missing
-    or any value is out of range.
+    or any value is out of range, or if an override puts the relay on a pin
+    that glitches at boot without ``force`` (a stored one was accepted when it
+    was stored; :func:`config_warnings` still names it).
     """
     registry = load_registry(site)
     gate = registry.gate(gate_id)
@@ -473,7 +495,7 @@ def gate_config(site: str | os.PathLike | None, gate_id: str, **overrides: Any) 
                         f"run `thermogate gate add {gate_id} --rotate-secrets`")
     values = {st.key: st.default for st in SETTINGS}
     values.update(gate.settings)
-    values.update(_parse(overrides))
+    values.update(_parse(overrides, force))
     cfg: dict[str, Any] = {
         "gate_id": gate_id,
         "wifi": {"ssid": s.wifi_ssid, "password": data.wifi_password},

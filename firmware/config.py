@@ -8,10 +8,69 @@ restarting in a loop.
 import json
 
 REFRESH_HZ = (0.5, 1, 2, 4, 8, 16, 32, 64)  # control register codes 0..7
+FLASH_PINS = (6, 7, 8, 9, 10, 11)  # wired to the SPI flash on ESP32 modules
+INPUT_ONLY_PINS = (34, 35, 36, 37, 38, 39)  # no output driver: cannot drive a relay, an LED or the I2C lines
+I2C_FREQ_MIN = 100000
+I2C_FREQ_MAX = 1000000  # Fast-mode Plus, the MLX90640's and the ESP32's fastest
+# One subpage on the bus, as mlx90640.py reads it: status read (address, register, address, 2 bytes: 6
+# bytes), clear (5), RAM (4 + 1664), status (6), control (6) = 1691 bytes of 9 clocks (8 bits and an
+# acknowledge), plus a clock for each start, repeated start and stop (14). The same figures are in
+# controller/gate_settings.py.
+SUBPAGE_CLOCKS = 1691 * 9 + 14
+LOOP_US = 4000  # the rest of the loop per subpage: MQTT write, CRC, MAC, the loop's sleep
 
 
 class ConfigError(Exception):
     pass
+
+
+def subpage_i2c_us(freq):
+    """Microseconds a subpage takes on an I2C bus clocked at ``freq`` Hz."""
+    return SUBPAGE_CLOCKS * 1000000 / freq
+
+
+def slowest_i2c_freq(refresh_hz):
+    """The slowest I2C clock (Hz, rounded up to a kHz) that reads a subpage and leaves LOOP_US
+    of the subpage period for the rest of the loop; None if no clock can (the period is too short)."""
+    budget_us = 1000000 / refresh_hz - LOOP_US
+    if budget_us <= 0:
+        return None
+    hz = SUBPAGE_CLOCKS * 1000000 / budget_us
+    khz = int(hz / 1000)
+    if khz * 1000 < hz:
+        khz += 1
+    return max(khz * 1000, I2C_FREQ_MIN)
+
+
+def i2c_freq_problem(freq, refresh_hz):
+    """Why ``freq`` cannot keep up with ``refresh_hz``, or None if it can."""
+    need = slowest_i2c_freq(refresh_hz)
+    if need is not None and freq >= need:
+        return None
+    period_ms = 1000 / refresh_hz
+    budget = "at %s Hz a subpage comes every %.1f ms, and %d ms of that go to the rest of the loop" % (
+        _num(refresh_hz), period_ms, LOOP_US // 1000)
+    if need is None or need > I2C_FREQ_MAX:
+        return ("refresh_hz %s is too fast for any I2C clock up to %d Hz: a subpage takes %.1f ms on the bus at "
+                "%d Hz; %s; use refresh_hz %s or lower" % (_num(refresh_hz), I2C_FREQ_MAX,
+                                                          subpage_i2c_us(I2C_FREQ_MAX) / 1000, I2C_FREQ_MAX, budget,
+                                                          _num(fastest_refresh_hz(I2C_FREQ_MAX))))
+    return ("i2c_freq %d Hz is too slow for refresh_hz %s: a subpage takes %.1f ms on the bus; %s; the slowest "
+            "clock that works is %d Hz" % (freq, _num(refresh_hz), subpage_i2c_us(freq) / 1000, budget, need))
+
+
+def fastest_refresh_hz(freq):
+    """The highest refresh rate an I2C clock of ``freq`` Hz keeps up with."""
+    best = REFRESH_HZ[0]
+    for hz in REFRESH_HZ:
+        need = slowest_i2c_freq(hz)
+        if need is not None and need <= freq:
+            best = hz
+    return best
+
+
+def _num(x):
+    return str(int(x)) if x == int(x) else str(x)
 
 
 def _get(d, key, kind, where):
@@ -32,11 +91,18 @@ def _int_in(d, key, lo, hi, where=""):
     return value
 
 
-def _pin(pins, name, used, optional=False):
-    """A GPIO number 0..39, not used twice; None for an optional pin left out or null."""
+def _pin(pins, name, used, optional=False, output=True):
+    """A GPIO number 0..39, not a flash pin, able to drive if ``output``, not used twice; None for an
+    optional pin left out or null."""
     if optional and pins.get(name, None) is None:
         return None
     value = _int_in(pins, name, 0, 39, "pins.")
+    if value in FLASH_PINS:
+        raise ConfigError("config.json: pins.%s is GPIO %d, which is wired to the SPI flash on ESP32 modules "
+                          "(GPIO 6..11 are unusable)" % (name, value))
+    if output and value in INPUT_ONLY_PINS:
+        raise ConfigError("config.json: pins.%s is GPIO %d, which is input-only on the ESP32 (34..39): "
+                          "pick an output-capable pin" % (name, value))
     if value in used:
         raise ConfigError("config.json: pins.%s uses GPIO %d twice" % (name, value))
     used.append(value)
@@ -87,18 +153,23 @@ class Config:
         self.pin_sda = _pin(pins, "sda", used)
         self.pin_scl = _pin(pins, "scl", used)
         self.pin_relay = _pin(pins, "relay", used)
-        self.pin_maintenance = _pin(pins, "maintenance", used)
+        self.pin_maintenance = _pin(pins, "maintenance", used, output=False)
         self.pin_led_green = _pin(pins, "led_green", used, True)
         self.pin_led_red = _pin(pins, "led_red", used, True)
         self.pin_buzzer = _pin(pins, "buzzer", used, True)
         self.pin_status_led = _pin(pins, "status_led", used, True)
         self.relay_active_high = _get(pins, "relay_active_high", bool, "pins.")
-        self.i2c_freq = _int_in(d, "i2c_freq", 100000, 1000000)
+        self.i2c_freq = _int_in(d, "i2c_freq", I2C_FREQ_MIN, I2C_FREQ_MAX)
         refresh = _get(d, "refresh_hz", float, "")
         if refresh not in REFRESH_HZ:
             raise ConfigError("config.json: refresh_hz must be one of 0.5, 1, 2, 4, 8, 16, 32, 64")
+        problem = i2c_freq_problem(self.i2c_freq, refresh)
+        if problem:
+            raise ConfigError("config.json: " + problem)
         self.refresh_hz = refresh
         self.refresh_code = REFRESH_HZ.index(refresh)
+        # the fastest rate a 'refresh' command may set with this bus clock
+        self.max_refresh_code = REFRESH_HZ.index(fastest_refresh_hz(self.i2c_freq))
         self.door_cap_ms = _int_in(d, "door_cap_ms", 500, 10000)
         self.door_pulse_ms = _int_in(d, "door_pulse_ms", 100, self.door_cap_ms)
         self.status_interval_s = _int_in(d, "status_interval_s", 1, 60)

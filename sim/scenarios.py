@@ -58,6 +58,7 @@ VARIANTS: dict[str, tuple[FieldOfView, Mounting]] = {
 
 LINEARITY_CORES_C = tuple(round(34.5 + 0.5 * i, 1) for i in range(14))  # 34.5 .. 41.0
 AMBIENT_SWEEP_C = (15.0, 18.0, 21.0, 24.0, 27.0, 30.0)
+SCHOOL_LEAD_S = 6.0  # school_queue: nobody in view for the first 6 s, time to learn the reference's reading
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,7 +168,7 @@ def _build(name: str, rng: np.random.Generator, ambient_c: float | None = None) 
     elif name == "ambient_sweep":
         spec = SceneSpec(name, 4 * len(AMBIENT_SWEEP_C), _normal(None), AMBIENT_SWEEP_C, people_per_level=4)
     elif name == "school_queue":
-        spec = SceneSpec(name, 12, _school, room)
+        spec = SceneSpec(name, 12, _school, room, lead_s=SCHOOL_LEAD_S)
     else:
         raise ValueError(f"unknown scenario {name!r}; the scenarios are {', '.join(SCENARIOS)}")
     return spec, events

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import shlex
 import stat
 import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -42,12 +44,12 @@ def site(tmp_path) -> Path:
 
 
 @pytest.fixture
-def ready_site(site, capsys) -> Path:
+def ready_site(site) -> Path:
     """A site with Wi-Fi and broker set and one gate, north-1."""
-    assert main(["site", "set", "--site", str(site), "--wifi-ssid", "School-IoT", "--wifi-password",
-                 "wifi-secret-pw", "--broker-host", "192.168.1.10"]) == 0
-    assert main(["gate", "add", "north-1", "--site", str(site)]) == 0
-    capsys.readouterr()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["site", "set", "--site", str(site), "--wifi-ssid", "School-IoT", "--wifi-password",
+                     "wifi-secret-pw", "--broker-host", "192.168.1.10"]) == 0
+        assert main(["gate", "add", "north-1", "--site", str(site)]) == 0
     return site
 
 
@@ -320,13 +322,20 @@ def test_flash_dry_run_prints_the_commands_in_order(ready_site, firmware, tmp_pa
                          "--firmware-dir", str(firmware), "--build-dir", str(build))
     assert code == 0, err
     mpy_cross, mpremote = flash_mod.find_tool("mpy-cross"), flash_mod.find_tool("mpremote")
+    board = [mpremote, "connect", "/dev/ttyFAKE0"]
+    keep = "{'app.mpy','boot.py','config.json','door.mpy','main.py','maintenance'}"
     expected = [
         [mpy_cross, "--version"],
         [mpy_cross, "-march=xtensawin", "-s", "app.py", "-o", str(build / "app.mpy"), str(firmware / "app.py")],
         [mpy_cross, "-march=xtensawin", "-s", "door.py", "-o", str(build / "door.mpy"), str(firmware / "door.py")],
-        [mpremote, "connect", "/dev/ttyFAKE0", "fs", "cp", str(build / "app.mpy"), str(build / "door.mpy"),
-         str(build / "config.json"), str(firmware / "boot.py"), str(firmware / "main.py"), ":"],
-        [mpremote, "connect", "/dev/ttyFAKE0", "reset"],
+        board + ["fs", "touch", ":maintenance"],
+        board + ["reset"],
+        board + ["sleep", "2", "+", "fs", "cp", str(build / "app.mpy"), str(build / "door.mpy"),
+                 str(build / "config.json"), str(firmware / "boot.py"), str(firmware / "main.py"), ":"],
+        board + ["exec", f"import os;k={keep};[(os.remove(n),print('removed',n)) for n in sorted(os.listdir()) "
+                         "if n not in k and os.stat(n)[0]&0x8000]"],
+        board + ["fs", "rm", ":maintenance"],
+        board + ["reset"],
     ]
     printed = [line[2:] for line in out.splitlines() if line.startswith("$ ")]
     assert printed == [shlex.join(cmd) for cmd in expected]
@@ -350,7 +359,7 @@ def test_flash_runs_the_steps_and_stops_at_the_first_failure(ready_site, firmwar
             return subprocess.CompletedProcess(cmd, 0, version, "")
         if "-o" in cmd:
             Path(cmd[cmd.index("-o") + 1]).write_bytes(b"M\x06")
-        return subprocess.CompletedProcess(cmd, 1 if fail_copy and "fs" in cmd else 0, "", "")
+        return subprocess.CompletedProcess(cmd, 1 if fail_copy and "cp" in cmd else 0, "", "")
 
     out = io.StringIO()
     with pytest.raises(flash_mod.FlashError) as info:
@@ -358,7 +367,9 @@ def test_flash_runs_the_steps_and_stops_at_the_first_failure(ready_site, firmwar
                         out=out, run=fake_run)
     message = str(info.value)
     assert message.startswith("step 'copy to board' failed: `") and "fs cp" in message and "status 1" in message
-    assert len(ran) == 4 and not any(cmd[-1] == "reset" for cmd in ran)
+    assert "the board stays in maintenance mode" in message
+    # version, two compiles, maintenance file, restart, the failed copy: nothing after it
+    assert len(ran) == 6 and ran[-1][3:7] == ["sleep", "2", "+", "fs"]
 
     commands = flash_mod.flash(config, "/dev/ttyFAKE0", firmware_dir=firmware, build_dir=tmp_path / "b", tail=False,
                                out=out, run=lambda cmd, **kw: fake_run(cmd, fail_copy=False))
@@ -440,3 +451,256 @@ def test_flash_help_says_what_a_dry_run_does(capsys):
         main(["flash", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "nothing is written to the board" in help_text and "still build locally" in help_text
+
+
+# ---------------------------------------------------------------- flash: maintenance mode, stale files
+
+
+def install_board(tmp_path: Path, monkeypatch, files: dict[str, bytes], running: str = "app") -> Path:
+    """A board behind the stand-in mpremote (tests/mpremote_standin.py), on PATH as `mpremote`.
+
+    ``sys.executable`` is pointed elsewhere for the test, so that find_tool does not take the real
+    mpremote next to the venv's Python; mpy-cross is still the real one, found on PATH."""
+    board = tmp_path / "board"
+    (board / "fs").mkdir(parents=True)
+    for name, data in files.items():
+        (board / "fs" / name).parent.mkdir(parents=True, exist_ok=True)
+        (board / "fs" / name).write_bytes(data)
+    (board / "state.json").write_text(json.dumps({"running": running, "watchdog": running == "app", "boots": []}))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    standin = bin_dir / "mpremote"
+    standin.write_text(f"#!{sys.executable}\n" + (REPO / "tests" / "mpremote_standin.py").read_text())
+    standin.chmod(0o755)
+    venv_bin = Path(sys.executable).parent
+    monkeypatch.setenv("PATH", os.pathsep.join([str(bin_dir), str(venv_bin), os.environ.get("PATH", "")]))
+    monkeypatch.setenv("FAKE_BOARD", str(board))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "elsewhere" / "python"))
+    return board
+
+
+def board_files(board: Path) -> dict[str, bytes]:
+    root = board / "fs"
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def board_calls(board: Path) -> list[dict]:
+    path = board / "calls.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+OLD_BOARD = {
+    "app.py": b"print('old app source: would shadow app.mpy')\n",
+    "door.mpy": b"M\x06old",
+    "old_module.mpy": b"M\x06gone",
+    "config.json": b"{}",
+    "boot.py": b"# old boot\n",
+    "main.py": b"# old main\n",
+    "notes.txt": b"left by hand\n",
+    "lib/umqtt/simple.py": b"# a directory: left alone\n",
+}
+
+
+def test_flash_uses_maintenance_mode_and_removes_stale_files(ready_site, firmware, tmp_path, monkeypatch, capfd):
+    """`thermogate flash` against a board that runs the old app with its watchdog armed."""
+    board = install_board(tmp_path, monkeypatch, OLD_BOARD)
+    build = tmp_path / "build"
+    argv = ["flash", "north-1", "--port", "/dev/ttyFAKE0", "--no-tail", "--site", str(ready_site),
+            "--firmware-dir", str(firmware), "--build-dir", str(build)]
+    assert main(argv) == 0
+    out, err = capfd.readouterr()
+    assert "gate north-1 flashed through /dev/ttyFAKE0" in out, out + err
+
+    files = board_files(board)
+    assert sorted(files) == ["app.mpy", "boot.py", "config.json", "door.mpy", "lib/umqtt/simple.py", "main.py"]
+    for name in ("app.mpy", "door.mpy", "config.json"):
+        assert files[name] == (build / name).read_bytes()
+    assert files["main.py"] == (firmware / "main.py").read_bytes()
+    for name in ("app.py", "notes.txt", "old_module.mpy"):
+        assert f"removed {name}" in out
+
+    state = json.loads((board / "state.json").read_text())
+    assert state["boots"] == ["maintenance", "app"] and state["running"] == "app"
+    steps = [(c["command"], c["running"], c["watchdog"]) for call in board_calls(board) for c in call["commands"]]
+    assert steps == [
+        (["fs", "touch"], "repl", True),  # Ctrl-C stopped the app; its watchdog still runs
+        (["reset"], "repl", True),  # the hard reset stops it; the board boots into maintenance mode
+        (["sleep", "2"], "maintenance", False),
+        (["fs", "cp"], "maintenance", False),
+        (["exec", steps_exec_code(board)], "maintenance", False),
+        (["fs", "rm"], "maintenance", False),
+        (["reset"], "maintenance", False),
+    ]
+    printed = [line[2:] for line in out.splitlines() if line.startswith("$ ")]
+    board_printed = [line for line in printed if " connect " in line]
+    assert [shlex.split(line)[1:] for line in board_printed] == [call["argv"] for call in board_calls(board)]
+
+    # The dry run prints the same board commands, without needing a port.
+    assert main(argv[:2] + ["--dry-run"] + argv[4:]) == 0
+    dry = [line[2:] for line in capfd.readouterr().out.splitlines() if line.startswith("$ ") and " connect " in line]
+    assert dry == [line.replace("/dev/ttyFAKE0", "PORT") for line in board_printed]
+    assert len(board_calls(board)) == 6  # and it ran nothing on the board
+
+
+def steps_exec_code(board: Path) -> str:
+    return next(c["command"][1] for call in board_calls(board) for c in call["commands"] if c["command"][0] == "exec")
+
+
+def test_standin_board_shows_the_race_of_a_plain_copy(ready_site, firmware, tmp_path, monkeypatch):
+    """Copying straight onto a board running the app (the old flash) happens with the watchdog armed:
+    the stand-in records that, so the test above would see the race."""
+    board = install_board(tmp_path, monkeypatch, OLD_BOARD)
+    subprocess.run([flash_mod.find_tool("mpremote"), "connect", "/dev/ttyFAKE0", "fs", "cp",
+                    str(firmware / "app.py"), ":"], check=True, capture_output=True)
+    assert board_calls(board)[0]["commands"] == [{"command": ["fs", "cp"], "watchdog": True, "running": "repl"}]
+
+
+def test_a_failed_copy_leaves_the_board_in_maintenance_mode(ready_site, firmware, tmp_path, monkeypatch, capfd):
+    board = install_board(tmp_path, monkeypatch, OLD_BOARD)
+    state = json.loads((board / "state.json").read_text())
+    (board / "state.json").write_text(json.dumps({**state, "free_files": 1}))  # flash full after one more file
+    code = main(["flash", "north-1", "--port", "/dev/ttyFAKE0", "--no-tail", "--site", str(ready_site),
+                 "--firmware-dir", str(firmware), "--build-dir", str(tmp_path / "build")])
+    err = capfd.readouterr().err
+    assert code == 2 and "step 'copy to board' failed" in err and "stays in maintenance mode" in err, err
+    assert (board / "fs" / "maintenance").exists() and (board / "fs" / "app.py").exists()  # nothing removed
+    assert json.loads((board / "state.json").read_text())["running"] == "maintenance"
+    assert [c["command"][0] for call in board_calls(board) for c in call["commands"]] == ["fs", "reset", "sleep", "fs"]
+
+
+# ---------------------------------------------------------------- pins and the I2C clock
+
+
+def firmware_config():
+    """firmware/config.py, loaded alone (it imports only json): the board's own checks."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("firmware_config_alone", REPO / "firmware" / "config.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--sda", "7"], "sda is GPIO 7, which is wired to the SPI flash"),
+    (["--maintenance-pin", "11"], "maintenance is GPIO 11, which is wired to the SPI flash"),
+    (["--relay-pin", "36"], "relay is GPIO 36, which is input-only on the ESP32"),
+    (["--scl", "39"], "scl is GPIO 39, which is input-only"),
+    (["--led-green", "34"], "led_green is GPIO 34, which is input-only"),
+    (["--buzzer", "35"], "buzzer is GPIO 35, which is input-only"),
+])
+def test_gate_add_and_config_refuse_flash_and_input_only_pins(ready_site, capsys, argv, message):
+    code, _, err = run(capsys, "gate", "add", "east-1", *argv, "--site", str(ready_site))
+    assert_one_line_error(code, err, message)
+    code, _, err = run(capsys, "gate", "config", "north-1", *argv, "--site", str(ready_site))
+    assert_one_line_error(code, err, message)
+    code, _, err = run(capsys, "gate", "set", "north-1", *argv, "--force", "--site", str(ready_site))
+    assert_one_line_error(code, err, message)  # --force is for boot-glitch relay pins only
+
+
+BOOT_PIN_ARGS = {0: ["--maintenance-pin", "4"], 2: ["--status-led", "none"]}  # free the default's use of it
+
+
+@pytest.mark.parametrize("pin", [0, 1, 2, 3, 5, 12, 14, 15])
+def test_relay_on_a_boot_glitch_pin_needs_force_and_warns(ready_site, capsys, pin):
+    extra = BOOT_PIN_ARGS.get(pin, [])
+    code, out, err = run(capsys, "gate", "add", "east-1", "--relay-pin", str(pin), *extra, "--site", str(ready_site))
+    assert_one_line_error(code, err, f"relay is GPIO {pin}", "pulse the door open on every reset", "--force")
+    assert "east-1" not in gates.load_registry(ready_site).gates
+    code, out, err = run(capsys, "gate", "add", "east-1", "--relay-pin", str(pin), *extra, "--force",
+                         "--site", str(ready_site))
+    assert code == 0 and f"warning: the relay is on GPIO {pin}" in err and "press EN" in err
+    assert gates.load_registry(ready_site).gates["east-1"].settings["relay"] == pin
+    # The stored pin was accepted with --force: later configs still warn but need no --force.
+    code, out, err = run(capsys, "gate", "config", "east-1", "--site", str(ready_site))
+    assert code == 0 and json.loads(out)["pins"]["relay"] == pin and f"warning: the relay is on GPIO {pin}" in err
+
+
+def test_boot_glitch_relay_pin_in_set_config_and_flash(ready_site, capsys, firmware, tmp_path):
+    for argv in (["gate", "set", "north-1"], ["gate", "config", "north-1"],
+                 ["flash", "north-1", "--dry-run", "--firmware-dir", str(firmware), "--build-dir", str(tmp_path)]):
+        code, _, err = run(capsys, *argv, "--relay-pin", "15", "--site", str(ready_site))
+        assert_one_line_error(code, err, "relay is GPIO 15", "--force")
+        code, out, err = run(capsys, *argv, "--relay-pin", "15", "--force", "--site", str(ready_site))
+        assert code == 0 and "warning: the relay is on GPIO 15" in err
+    code, out, err = run(capsys, "gate", "config", "north-1", "--relay-pin", "27", "--site", str(ready_site))
+    assert code == 0 and "warning" not in err  # an ordinary pin: no warning
+    with pytest.raises(gates.GateError, match="relay is GPIO 12"):
+        gates.gate_config(ready_site, "north-1", relay=12)
+    assert gates.gate_config(ready_site, "north-1", relay=12, force=True)["pins"]["relay"] == 12
+
+
+def test_active_low_relay_prints_a_warning_with_advice(ready_site, capsys):
+    code, _, err = run(capsys, "gate", "add", "east-1", "--relay-active-low", "--site", str(ready_site))
+    assert code == 0 and "warning: the relay is active-low" in err
+    assert "unpowered" in err and "active-high module" in err and "EN is held down" in err
+    code, out, err = run(capsys, "gate", "config", "east-1", "--site", str(ready_site))
+    assert code == 0 and json.loads(out)["pins"]["relay_active_high"] is False and "active-low" in err
+    code, _, err = run(capsys, "gate", "config", "north-1", "--site", str(ready_site))
+    assert code == 0 and "warning" not in err
+
+
+def test_i2c_clock_too_slow_for_the_refresh_rate_is_refused(ready_site, capsys):
+    code, _, err = run(capsys, "gate", "add", "east-1", "--i2c-freq", "100000", "--site", str(ready_site))
+    assert_one_line_error(code, err, "i2c_freq 100000 Hz is too slow for refresh_hz 8",
+                          "a subpage takes 152.3 ms on the bus", "every 125.0 ms",
+                          "the slowest clock that works is 126000 Hz")
+    code, _, err = run(capsys, "gate", "config", "north-1", "--i2c-freq", "400000", "--refresh-hz", "32",
+                       "--site", str(ready_site))
+    assert_one_line_error(code, err, "i2c_freq 400000 Hz is too slow for refresh_hz 32", "560000 Hz")
+    code, _, err = run(capsys, "gate", "set", "north-1", "--refresh-hz", "64", "--site", str(ready_site))
+    assert_one_line_error(code, err, "refresh_hz 64 is too fast for any I2C clock up to 1000000 Hz",
+                          "use refresh_hz 32 or lower")
+    assert gates.gate_config(ready_site, "north-1", i2c_freq=126_000)["i2c_freq"] == 126_000
+    with pytest.raises(gates.GateError, match="slowest clock that works is 126000 Hz"):
+        gates.gate_config(ready_site, "north-1", i2c_freq=125_000)
+    assert gates.gate_config(ready_site, "north-1", i2c_freq=100_000, refresh_hz=4)["refresh_hz"] == 4
+
+
+def test_the_paper_estimate_of_a_subpage_on_the_bus():
+    """docs/firmware.md's figures: 1,691 bytes of 9 clocks and 14 start/stop conditions."""
+    from controller import gate_settings as gs
+
+    assert gs.SUBPAGE_CLOCKS == 15_233
+    assert [round(gs.subpage_i2c_us(hz) / 1000, 1) for hz in (100_000, 400_000, 1_000_000)] == [152.3, 38.1, 15.2]
+    assert [gs.slowest_i2c_freq(hz) for hz in gs.REFRESH_HZ] == [
+        100_000, 100_000, 100_000, 100_000, 126_000, 261_000, 560_000, 1_311_000]
+
+
+def test_the_board_checks_a_hand_written_config_as_the_installer_does():
+    from controller import gate_settings as gs
+
+    fw = firmware_config()
+    assert fw.SUBPAGE_CLOCKS == gs.SUBPAGE_CLOCKS and fw.LOOP_US == gs.LOOP_US
+    for refresh in gs.REFRESH_HZ:
+        for freq in range(gs.BY_KEY["i2c_freq"].lo, gs.BY_KEY["i2c_freq"].hi + 1, 1000):
+            assert fw.i2c_freq_problem(freq, float(refresh)) == gs.i2c_freq_problem(freq, refresh), (freq, refresh)
+    assert [fw.fastest_refresh_hz(f) for f in (100_000, 400_000, 1_000_000)] == [4, 16, 32]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d.update(i2c_freq=100000), "config.json: i2c_freq 100000 Hz is too slow for refresh_hz 8"),
+    (lambda d: d.update(refresh_hz=64), "config.json: refresh_hz 64 is too fast"),
+    (lambda d: d["pins"].update(scl=6), "config.json: pins.scl is GPIO 6, which is wired to the SPI flash"),
+    (lambda d: d["pins"].update(maintenance=9), "config.json: pins.maintenance is GPIO 9, which is wired to the SPI"),
+    (lambda d: d["pins"].update(relay=34), "config.json: pins.relay is GPIO 34, which is input-only"),
+    (lambda d: d["pins"].update(sda=35), "config.json: pins.sda is GPIO 35, which is input-only"),
+    (lambda d: d["pins"].update(led_red=39), "config.json: pins.led_red is GPIO 39, which is input-only"),
+    (lambda d: d["pins"].update(status_led=36), "config.json: pins.status_led is GPIO 36, which is input-only"),
+])
+def test_firmware_config_refuses_bad_pins_and_clock(ready_site, edit, message):
+    fw = firmware_config()
+    d = json.loads(json.dumps(gates.gate_config(ready_site, "north-1")))
+    edit(d)
+    with pytest.raises(fw.ConfigError) as info:
+        fw.Config(d)
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_firmware_config_accepts_what_the_installer_accepts(ready_site):
+    fw = firmware_config()
+    d = gates.gate_config(ready_site, "north-1", maintenance=35, relay=12, force=True, i2c_freq=261_000,
+                          refresh_hz=16, status_led="none")
+    cfg = fw.Config(json.loads(json.dumps(d)))
+    assert cfg.pin_maintenance == 35 and cfg.pin_relay == 12 and cfg.refresh_code == 5
+    assert cfg.max_refresh_code == 5  # a 'refresh' command may not go faster than 261 kHz allows
