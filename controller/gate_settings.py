@@ -1,9 +1,13 @@
-"""The per-gate settings of a board's config.json: defaults, parsing and checks.
+"""The per-gate settings: defaults, parsing and checks.
 
 Each :class:`Setting` is one field a gate may override (on the command line or
-stored in ``gates.toml``). The ranges match what the firmware checks at boot
-(``firmware/config.py``); pins are also checked against the ESP32's wiring
+stored in ``gates.toml``). Most go into the board's config.json (``target``
+"board"); their ranges match what the firmware checks at boot
+(``firmware/config.py``), and pins are also checked against the ESP32's wiring
 (flash pins, input-only pins) so a bad pin fails here rather than on the board.
+The others (``target`` "screening") never reach the board: the controller reads
+them from the registry into the gate's screening settings, as it does the lens
+(the mounting: sensor height, tilt and the mark's distance).
 """
 
 from __future__ import annotations
@@ -48,8 +52,10 @@ class Setting:
     """One overridable config.json field.
 
     ``key`` names it in gates.toml and as a keyword of ``gate_config``;
-    ``path`` is where it sits in config.json; ``kind`` is one of ``int``,
-    ``float``, ``bool``, ``rate``, ``pin``, ``input_pin`` and ``optional_pin``.
+    ``path`` is where it sits in config.json (board settings) or in the
+    ``[screening]`` table (screening settings); ``kind`` is one of ``int``,
+    ``float``, ``bool``, ``rate``, ``pin``, ``input_pin`` and ``optional_pin``;
+    ``target`` is "board" or "screening".
     """
 
     key: str
@@ -59,11 +65,17 @@ class Setting:
     help: str
     lo: float | None = None
     hi: float | None = None
+    target: str = "board"
 
     @property
     def option(self) -> str:
         """The command-line option that overrides it."""
-        return "--" + {"relay": "relay-pin", "maintenance": "maintenance-pin"}.get(self.key, self.key.replace("_", "-"))
+        return "--" + _OPTIONS.get(self.key, self.key.replace("_", "-"))
+
+    @property
+    def on_board(self) -> bool:
+        """Whether it goes into the board's config.json (else into the controller's screening settings)."""
+        return self.target == "board"
 
     @property
     def is_pin(self) -> bool:
@@ -119,6 +131,10 @@ class Setting:
         if not self.lo <= value <= self.hi:
             return f"{self.key} is {_num(value)}, must be {_num(self.lo)}..{_num(self.hi)}"
         return None
+
+
+_OPTIONS = {"relay": "relay-pin", "maintenance": "maintenance-pin", "sensor_height_m": "sensor-height",
+            "tilt_deg": "tilt", "mark_distance_m": "mark-distance"}
 
 
 def _num(x: float) -> str:
@@ -226,8 +242,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("status_interval_s", ("status_interval_s",), 5, "int", "seconds between status messages", 1, 60),
     Setting("max_command_age_s", ("max_command_age_s",), 2.0, "float",
             "oldest door command the gate accepts, in seconds", 0.2, 10),
+    # The mounting (docs/installation.md, "Mounting geometry"): read by the controller's screening, not the board.
+    Setting("sensor_height_m", ("screening", "sensor_height_m"), 1.30, "float",
+            "height of the sensor's lens above the floor, in metres", 0.5, 3.0, target="screening"),
+    Setting("tilt_deg", ("screening", "tilt_deg"), 0.0, "float",
+            "how far the sensor looks up (+) or down (-) from level, in degrees", -45.0, 45.0, target="screening"),
+    Setting("mark_distance_m", ("screening", "mark_distance_m"), None, "float",
+            "along the floor from below the sensor to the face of someone on the mark, in metres "
+            "(default: the lens's recommended 0.90 m for 55, 0.45 m for 110)", 0.2, 2.0, target="screening"),
 )
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
+BOARD_SETTINGS: tuple[Setting, ...] = tuple(s for s in SETTINGS if s.on_board)
+SCREENING_SETTINGS: tuple[Setting, ...] = tuple(s for s in SETTINGS if not s.on_board)
 
 
 def parse_settings(values: dict[str, Any], where: str = "") -> dict[str, Any]:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .protocol.topics import valid_gate_id
-from .gate_settings import BY_KEY, SETTINGS, SettingError, cross_check, parse_settings
+from .gate_settings import BOARD_SETTINGS, BY_KEY, SETTINGS, SettingError, cross_check, parse_settings
 from .tomlwrite import dumps
 from .gate_settings import relay_pin_problem, wiring_warnings
 
@@ -70,6 +70,12 @@ class Gate:
     @property
     def mqtt_user(self) -> str:
         return mqtt_user(self.id)
+
+    @property
+    def screening(self) -> dict[str, Any]:
+        """Its stored settings that go to the controller's screening, not the board (the mounting),
+        by their ``[screening]`` key."""
+        return {BY_KEY[k].path[-1]: v for k, v in self.settings.items() if not BY_KEY[k].on_board}
 
 
 @dataclass(frozen=True)
@@ -556,8 +562,8 @@ def validate_config(cfg: dict[str, Any]) -> None:
         problems.append("mqtt.password must be a non-empty string")
     if not (isinstance(cfg["hmac_key"], str) and re.fullmatch(r"[0-9a-f]{64}", cfg["hmac_key"])):
         problems.append("hmac_key must be 64 lowercase hex characters")
-    values = {}
-    for setting in SETTINGS:
+    values = {s.key: s.default for s in SETTINGS}
+    for setting in BOARD_SETTINGS:
         table = cfg
         for part in setting.path[:-1]:
             table = table[part]

@@ -151,6 +151,22 @@ def vertical_coverage(sensor_height_m: float, tilt_deg: float, distance_m: float
             sensor_height_m + distance_m * math.tan(math.radians(upper)))
 
 
+def face_position(sight_m: float, row: float, column: float, fov: FieldOfView, sensor_height_m: float,
+                  tilt_deg: float) -> tuple[float, float, float]:
+    """Where a face seen at continuous pixel (``row``, ``column``), ``sight_m`` away along the line of sight,
+    is in the room: (floor distance in front of the sensor, lateral offset (+ to the image's right), height).
+
+    The inverse of the projection the tables use: a point ``lateral`` to the side, ``rise`` above the sensor
+    and ``distance`` ahead lands at the column ``columns / 2 + atan(lateral / distance) / horizontal pitch`` and
+    the row ``rows / 2 - (atan(rise / distance) - tilt) / vertical pitch`` (row 0 at the top; pixel (r, c)
+    covers [r, r + 1) x [c, c + 1)), as in :func:`vertical_coverage`."""
+    sight_m = _positive("sight_m", sight_m)
+    along = math.tan(math.radians((column - fov.columns / 2.0) * fov.pitch_deg("horizontal")))
+    up = math.tan(math.radians(tilt_deg - (row - fov.rows / 2.0) * fov.pitch_deg("vertical")))
+    distance = sight_m / math.sqrt(1.0 + along * along + up * up)
+    return distance, distance * along, sensor_height_m + distance * up
+
+
 def face_in_view(eye_height_m: float, sensor_height_m: float, tilt_deg: float, distance_m: float,
                  fov: FieldOfView, face_half_height_m: float = FACE_HALF_HEIGHT_M) -> bool:
     """Whether the whole face (eyes +- ``face_half_height_m``) is in view at ``distance_m``."""

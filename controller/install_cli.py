@@ -15,7 +15,7 @@ from typing import Any
 
 from . import gates
 from .flash import DEFAULT_BAUD, DEFAULT_FIRMWARE_DIR, MICROPYTHON_VERSION, config_json, flash
-from .gate_settings import SETTINGS
+from .gate_settings import BY_KEY, SETTINGS
 
 _SETTING_PREFIX = "setting_"
 
@@ -25,9 +25,11 @@ def _add_site_option(parser: argparse.ArgumentParser) -> None:
                         help=f"site directory (default: ${gates.SITE_ENV} or ./{gates.DEFAULT_SITE})")
 
 
-def _add_setting_options(parser: argparse.ArgumentParser, title: str) -> None:
+def _add_setting_options(parser: argparse.ArgumentParser, title: str, board_only: bool = False) -> None:
     group = parser.add_argument_group(title)
     for s in SETTINGS:
+        if board_only and not s.on_board:
+            continue
         if s.kind == "bool":
             group.add_argument("--relay-active-low", dest=_SETTING_PREFIX + s.key, action="store_const",
                                const=False, default=argparse.SUPPRESS,
@@ -36,9 +38,13 @@ def _add_setting_options(parser: argparse.ArgumentParser, title: str) -> None:
                                const=True, default=argparse.SUPPRESS,
                                help="the relay unlocks the door when its pin is driven high (default)")
             continue
-        metavar = "GPIO" if s.is_pin else ("HZ" if s.kind == "rate" else "N")
+        unit = "M" if s.key.endswith("_m") else "DEG" if s.key.endswith("_deg") else "N"
+        metavar = "GPIO" if s.is_pin else ("HZ" if s.kind == "rate" else unit)
+        default = "" if s.default is None and not s.is_pin else \
+            f" (default {'none' if s.default is None else s.default})"
+        where = "" if s.on_board else "; used by the controller's screening, not sent to the board"
         group.add_argument(s.option, dest=_SETTING_PREFIX + s.key, metavar=metavar, default=argparse.SUPPRESS,
-                           help=f"{s.help} (default {'none' if s.default is None else s.default})")
+                           help=f"{s.help}{default}{where}")
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -129,12 +135,16 @@ def _gate_add(args: argparse.Namespace) -> int:
 
 
 def _gate_set(args: argparse.Namespace) -> int:
+    changed = list(_settings(args)) + list(args.unset or ())
     gate = gates.update_gate(args.site, args.gate_id, name=args.name, location=args.location,
                              variant=args.variant, settings=_settings(args), unset=args.unset or (),
                              force=args.force)
     print(f"gate {gate.id} updated; stored settings: {_describe_settings(gate) or 'none (all defaults)'}")
     _warn(gates.gate_warnings(gate))
-    print(f"reflash the board for the change to take effect (thermogate flash {gate.id} --port PORT)")
+    if any(k in BY_KEY and BY_KEY[k].on_board for k in changed):
+        print(f"reflash the board for the change to take effect (thermogate flash {gate.id} --port PORT)")
+    if args.variant is not None or any(k in BY_KEY and not BY_KEY[k].on_board for k in changed):
+        print("restart the controller for its screening to use the new lens or mounting")
     return 0
 
 
@@ -253,7 +263,7 @@ def add_installer_commands(commands: Any) -> None:
     config.add_argument("-o", "--output", metavar="FILE",
                         help="write to FILE with mode 0600 (default: standard output)")
     _add_force_option(config)
-    _add_setting_options(config, "setting overrides (for this config only)")
+    _add_setting_options(config, "setting overrides (for this config only)", board_only=True)
     _add_site_option(config)
     config.set_defaults(run=_gate_config)
 
@@ -277,6 +287,6 @@ def add_installer_commands(commands: Any) -> None:
     fl.add_argument("--firmware-dir", metavar="DIR", default=str(DEFAULT_FIRMWARE_DIR),
                     help="firmware sources (default: the checkout's firmware/)")
     fl.add_argument("--build-dir", metavar="DIR", default=None, help="build directory (default build/firmware/ID)")
-    _add_setting_options(fl, "setting overrides (for this flash only)")
+    _add_setting_options(fl, "setting overrides (for this flash only)", board_only=True)
     _add_site_option(fl)
     fl.set_defaults(run=_flash)

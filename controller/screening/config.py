@@ -14,6 +14,12 @@ drift_window = 20           # the drift check: running mean of this many passes 
 drift_expected_c = 36.8     # ... against this, alert beyond drift_tolerance_c
 drift_tolerance_c = 0.5
 optics = true               # the eye-band (optics) term in the estimate (controller/screening/optics.py)
+sensor_height_m = 1.30      # the mounting (`thermogate gate add/set` stores it per gate): lens above the floor,
+tilt_deg = 0.0              # + up / - down,
+mark_distance_m = 0.9       # floor distance to the face of someone on the mark (default: 0.90 m for the 55, 0.45 for the 110)
+mark_tolerance = 0.35       # at the mark: floor distance within this share of mark_distance_m ...
+lateral_tolerance_m = 0.25  # ... and no further to the side than this
+min_estimate_c = 35.5       # a lower estimate is never a PASS: "wait indoors" (below every oral reading of 1,083 volunteers)
 
 [screening.reference]
 box = [3, 3, 7, 7]          # rows r0..r1, columns c0..c1 (exclusive) where the heated reference sits
@@ -41,6 +47,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from controller.geometry import MIN_FACE_PIXELS
+
+# The recommended primary-school mark for each lens (docs/installation.md, "Recommended mountings").
+DEFAULT_MARK_M = {"55": 0.90, "110": 0.45}
 
 from .analysis import AnalysisConfig
 
@@ -76,6 +85,15 @@ class ScreeningConfig:
     reference_settle_s: float = 10.0  # after the first frame, a reference not yet found stable is still warming up
     require_reference: bool = True
     optics: bool = True  # weight the reading by the eye band's share of the hottest pixels (screening.optics)
+    # The mounting (gates.toml through `thermogate gate add/set`, or here): where people are meant to stand.
+    sensor_height_m: float = 1.30  # the lens above the floor
+    tilt_deg: float = 0.0  # + looks up, - down
+    mark_distance_m: float | None = None  # floor distance to the face on the mark; None: DEFAULT_MARK_M for the lens
+    mark_tolerance: float = 0.35  # at the mark: the face's floor distance within this share of the mark's ...
+    lateral_tolerance_m: float = 0.25  # ... and at most this far to the side of the sensor's axis
+    size_tolerance: float = 0.06  # standing: the face's width over the decision's frames varies by at most this share
+    grow_per_frame: float = 0.04  # a face wider or narrower than the previous frame's by more than this share moves
+    min_estimate_c: float = 35.5  # physiological floor: a lower estimate is a face too cold to read, never a PASS
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     def __post_init__(self):
@@ -92,13 +110,37 @@ class ScreeningConfig:
         lo, hi = self.distance_m
         if not 0.1 <= lo < hi <= 3.0:
             raise ConfigError(f"screening.distance_m {self.distance_m}: need 0.1 <= near < far <= 3.0")
+        for key, low, high in (("sensor_height_m", 0.5, 3.0), ("tilt_deg", -45.0, 45.0),
+                               ("mark_tolerance", 0.05, 1.0), ("lateral_tolerance_m", 0.05, 2.0),
+                               ("size_tolerance", 0.01, 0.5), ("grow_per_frame", 0.005, 0.5),
+                               ("min_estimate_c", 30.0, 36.5)):
+            value = getattr(self, key)
+            if not low <= value <= high:
+                raise ConfigError(f"screening.{key} {value}: must be {low:g}..{high:g}")
+        if self.mark_distance_m is not None and not 0.2 <= self.mark_distance_m <= 2.0:
+            raise ConfigError(f"screening.mark_distance_m {self.mark_distance_m}: must be 0.2..2.0")
+
+    @property
+    def mark_m(self) -> float:
+        """The mark's floor distance: the configured one, else the recommended one for the lens."""
+        if self.mark_distance_m is not None:
+            return self.mark_distance_m
+        return DEFAULT_MARK_M.get(self.analysis.variant, 0.9)
+
+    @property
+    def mark_band_m(self) -> tuple[float, float]:
+        """The floor distances that count as standing on the mark."""
+        m = self.mark_m
+        return m * (1.0 - self.mark_tolerance), m * (1.0 + self.mark_tolerance)
 
 
 _KEYS = {"threshold_c": float, "site_offset_c": float, "stable_frames": int, "max_spread_c": float,
          "max_shift_px": float, "min_face_c": float, "retry_after_s": float, "retry_still_s": float,
          "leave_gap_s": float, "warmup_s": float, "reference_settle_s": float, "require_reference": bool,
          "optics": bool, "min_face_width_px": float, "second_face_s": float, "notice_repeat_s": float,
-         "drift_window": int, "drift_expected_c": float, "drift_tolerance_c": float}
+         "drift_window": int, "drift_expected_c": float, "drift_tolerance_c": float,
+         "sensor_height_m": float, "tilt_deg": float, "mark_distance_m": float, "mark_tolerance": float,
+         "lateral_tolerance_m": float, "size_tolerance": float, "grow_per_frame": float, "min_estimate_c": float}
 
 
 def from_table(table: dict) -> ScreeningConfig:

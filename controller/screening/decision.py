@@ -14,12 +14,14 @@ DECISIONS = (PASS, FEVER, RETRY, BLOCKED)
 # RETRY reasons: what the gate can show the person.
 COME_CLOSER = "come_closer"
 STEP_BACK = "step_back"
+STEP_TO_MARK = "step_to_mark"  # at the right distance, but too far to the side of the mark
 STAND_STRAIGHT = "stand_straight"  # face not fully in view
 ONE_AT_A_TIME = "one_at_a_time"
 REMOVE_GLASSES_HAT = "remove_glasses_hat"
 WAIT_INDOORS = "wait_indoors"  # too cold to read
 HOLD_STILL = "hold_still"
-RETRY_REASONS = (COME_CLOSER, STEP_BACK, STAND_STRAIGHT, ONE_AT_A_TIME, REMOVE_GLASSES_HAT, WAIT_INDOORS, HOLD_STILL)
+RETRY_REASONS = (COME_CLOSER, STEP_BACK, STEP_TO_MARK, STAND_STRAIGHT, ONE_AT_A_TIME, REMOVE_GLASSES_HAT, WAIT_INDOORS,
+                 HOLD_STILL)
 
 # BLOCKED reasons: the gate cannot screen anyone right now.
 WARMING_UP = "warming_up"

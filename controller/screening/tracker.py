@@ -5,11 +5,20 @@ States: ``warming_up`` (after the first frame), ``idle`` (nobody in view),
 frames), ``decided`` (PASS or FEVER given, waiting for the person to leave),
 ``leaving`` (face gone, not yet long enough to call it).
 
-A PASS or FEVER needs ``stable_frames`` consecutive frames that are face-on,
-alone, at a valid distance, warm enough and still, whose readings agree
-within ``max_spread_c`` (all but the highest and the lowest); it is the
-median of their estimates. It is the only
-way to a PASS: nobody is ever passed silently.
+A PASS or FEVER needs ``stable_frames`` consecutive frames of a person
+standing on the mark: face-on, alone, warm enough, their face at the mark's
+floor distance (``mark_distance_m`` within ``mark_tolerance``, worked out from
+the face's size and place in the image through the mounting's height and
+tilt), no further to the side than ``lateral_tolerance_m``, and still: it
+moves less than ``max_shift_px`` and changes its width by less than
+``grow_per_frame`` from frame to frame, and its width over the frames varies
+by less than ``size_tolerance``. A face growing as someone walks up, or
+shrinking as they walk away, is never measured. Their readings must agree
+within ``max_spread_c`` (all but the highest and the lowest); the decision is
+the median of their estimates. An estimate below ``min_estimate_c`` (no
+living person at a school gate is that cold) is a face still chilled from
+outdoors: RETRY ``wait_indoors``, never a PASS. It is the only way to a PASS:
+nobody is ever passed silently.
 
 A RETRY (someone who cannot be measured within ``retry_after_s`` of
 appearing or ``retry_still_s`` of standing still, with the reason of the last
@@ -44,6 +53,8 @@ import statistics
 from collections import deque
 from dataclasses import dataclass, field
 
+from controller.geometry import face_position
+
 from . import decision as D
 from .analysis import FrameAnalysis, reference_problem
 from .config import ScreeningConfig
@@ -72,6 +83,7 @@ class _Sample:
     core_c: float
     distance_m: float
     centre: tuple[float, float]
+    width_px: float
 
 
 @dataclass
@@ -88,7 +100,8 @@ class _Person:
     notice: tuple[str, str] | None = None  # the last RETRY/BLOCKED (decision, reason) given them ...
     notice_t: float = -math.inf  # ... and when
     second_seen: float = -math.inf  # when a second face was last in view while their face was nearly still
-    still_since: float = math.nan  # since when their face has moved less than max_shift_px per frame
+    still_since: float = math.nan  # since when their face has moved less than max_shift_px per frame ...
+    change: float = 0.0  # ... and changed its width by less than grow_per_frame (this frame's change, a share)
     chilled: deque = field(default_factory=lambda: deque(maxlen=CHILL_FRAMES))  # chilled-nose cue, recent frames
     window: list[_Sample] = field(default_factory=list)
 
@@ -189,7 +202,10 @@ class Tracker:
             return
         (r, c), (r_was, c_was) = _centre(box), _centre(person.box)
         person.motion = (r - r_was, c - c_was)
-        if math.hypot(*person.motion) > self.config.max_shift_px:
+        person.change = 0.0
+        if not a.touches_edge and person.width_px > 0.0 and a.face_width_px > 0.0:
+            person.change = abs(math.log(a.face_width_px / person.width_px))
+        if math.hypot(*person.motion) > self.config.max_shift_px or person.change > self.config.grow_per_frame:
             person.still_since = math.nan
         elif math.isnan(person.still_since):
             person.still_since = t
@@ -225,16 +241,32 @@ class Tracker:
         return [D.Decision(self.gate, t, D.BLOCKED, D.SENSOR_FAULT, self.track, None, sequence=sequence,
                            drift_alert=self.drift_alert)]
 
+    def where(self, a: FrameAnalysis) -> tuple[float, float, float] | None:
+        """Where the main face of ``a`` is in the room, through the mounting: (floor distance, lateral offset,
+        eye height) in metres; None without a face or a distance."""
+        if a.face_box is None or a.distance_m is None:
+            return None
+        r0, c0, r1, c1 = a.face_box
+        row = a.eye_row if math.isfinite(a.eye_row) else (r0 + r1) / 2.0
+        c = self.config
+        return face_position(a.distance_m, row, (c0 + c1) / 2.0, c.analysis.fov, c.sensor_height_m, c.tilt_deg)
+
     def _problem(self, t: float, a: FrameAnalysis, face_c: float) -> str | None:
         c = self.config
         if a.people > 1 or t - self._person.second_seen <= c.second_face_s:
             return D.ONE_AT_A_TIME
         if a.touches_edge or a.distance_m is None or not math.isfinite(face_c):
             return D.STAND_STRAIGHT
-        if a.distance_m > c.distance_m[1] or a.face_width_px < c.min_face_width_px:
+        floor_m, lateral_m, _ = self.where(a)
+        near, far = c.mark_band_m
+        if a.distance_m > c.distance_m[1] or a.face_width_px < c.min_face_width_px or floor_m > far:
             return D.COME_CLOSER
-        if a.distance_m < c.distance_m[0]:
+        if a.distance_m < c.distance_m[0] or floor_m < near:
             return D.STEP_BACK
+        if abs(lateral_m) > c.lateral_tolerance_m:
+            return D.STEP_TO_MARK
+        if self._person.change > c.grow_per_frame:
+            return D.HOLD_STILL  # walking up to the mark or away from it, not yet standing
         if a.glasses:
             return D.REMOVE_GLASSES_HAT
         if face_c < c.min_face_c or a.nose_chilled or sum(self._person.chilled) >= CHILL_COUNT:
@@ -255,6 +287,13 @@ class Tracker:
         if t - max(person.still_since, person.notice_t) < c.retry_still_s:
             return False
         return person.notice != (D.RETRY, reason) or t - person.notice_t >= c.notice_repeat_s
+
+    @staticmethod
+    def _same_size(window: list[_Sample], tolerance: float) -> bool:
+        """The face kept its size over the window: its widest frame at most ``tolerance`` wider than its
+        narrowest (someone standing on the mark, not walking up to it)."""
+        widths = [s.width_px for s in window]
+        return max(widths) <= (1.0 + tolerance) * min(widths)
 
     @staticmethod
     def _agree(window: list[_Sample], spread: float) -> bool:
@@ -285,17 +324,22 @@ class Tracker:
             return self._notice(t, sequence, D.RETRY, problem, a, reduced)
         fill = fill_at(a.distance_m, c.analysis.fov) if c.optics else 1.0
         core = estimate_core_c(face_c, a.ambient_c, c.site_offset_c, fill=fill)
-        window.append(_Sample(face_c, core, a.distance_m or math.nan, centre))
+        window.append(_Sample(face_c, core, a.distance_m or math.nan, centre, a.face_width_px))
+        del window[:-c.stable_frames]
+        while len(window) > 1 and not self._same_size(window, c.size_tolerance):
+            del window[0]  # the face was still growing (walking up) or shrinking: those frames were not standing
         if len(window) < c.stable_frames:
             return []
-        del window[:-c.stable_frames]
         if not self._agree(window, c.max_spread_c):
             del window[0]
             if not self._retry_due(t, person, D.HOLD_STILL):
                 return []
             return self._notice(t, sequence, D.RETRY, D.HOLD_STILL, a, reduced)
-        person.decided = True
         estimate = statistics.median(s.core_c for s in window)
+        if estimate < c.min_estimate_c:
+            window.clear()  # a face still chilled from outdoors; measured again once it has warmed up
+            return self._notice(t, sequence, D.RETRY, D.WAIT_INDOORS, a, reduced)
+        person.decided = True
         verdict = D.FEVER if estimate >= c.threshold_c else D.PASS
         if verdict == D.PASS and c.drift_window > 0:
             self._passes.append(estimate)

@@ -114,11 +114,13 @@ class ControllerConfig:
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
 
-    def screening_for(self, gate_id: str, variant: str | None = None) -> ScreeningConfig:
-        """The screening settings of one gate: [screening], its lens from the registry, its own overrides."""
+    def screening_for(self, gate_id: str, variant: str | None = None, registry: dict | None = None) -> ScreeningConfig:
+        """The screening settings of one gate: [screening], its lens and mounting from the registry
+        (``registry``: its stored screening settings, ``Gate.screening``), its own overrides."""
         table = dict(self.screening_table)
         if variant is not None and "variant" not in self.gate_screening.get(gate_id, {}):
             table["variant"] = variant
+        table.update(registry or {})
         table.update(self.gate_screening.get(gate_id, {}))
         try:
             return screening_config.from_table(table)

@@ -143,7 +143,7 @@ class ControllerService:
     def _screening_for(self, info: GateInfo):
         """A gate's screening settings; its site offset from its latest stored calibration
         (``thermogate calibrate``) unless controller.toml sets one for it."""
-        config = self.config.screening_for(info.id, info.variant)
+        config = self.config.screening_for(info.id, info.variant, info.screening)
         if "site_offset_c" not in self.config.gate_screening.get(info.id, {}):
             calibration = self.store.latest_calibration(info.id)
             if calibration is not None:

@@ -1,0 +1,192 @@
+"""The mounting reaches the screening: `thermogate gate add/set` stores the sensor's height, tilt and the
+mark's distance, the controller gives them to the gate's pipeline, and the tracker decides only on
+someone standing on that mark (faces growing or shrinking as people walk are never measured)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from controller import gates
+from controller.cli import main
+from controller.geometry import NARROW, WIDE, face_position, pixels_across
+from controller.screening import decision as D
+from controller.screening.analysis import AnalysisConfig, FrameAnalysis
+from controller.screening.config import ConfigError, ScreeningConfig, from_table
+from controller.screening.estimate import estimate_core_c
+from controller.screening.optics import fill_at
+from controller.screening.tracker import Tracker
+from controller.service.config import ControllerConfig
+from controller.service.registry import load_gates
+
+
+@pytest.fixture
+def site(tmp_path, capsys):
+    site = tmp_path / "site"
+    assert main(["site", "set", "--site", str(site), "--wifi-ssid", "School-IoT", "--wifi-password", "pw-123456",
+                 "--broker-host", "192.168.1.10"]) == 0
+    capsys.readouterr()
+    return site
+
+
+def test_gate_add_and_set_store_the_mounting_and_keep_it_off_the_board(site, capsys):
+    assert main(["gate", "add", "north-1", "--site", str(site), "--variant", "110", "--sensor-height", "1.6",
+                 "--tilt", "-5", "--mark-distance", "0.5"]) == 0
+    gate = gates.load_registry(site).gate("north-1")
+    assert gate.screening == {"sensor_height_m": 1.6, "tilt_deg": -5.0, "mark_distance_m": 0.5}
+    config = gates.gate_config(site, "north-1")
+    assert "screening" not in config and "sensor_height_m" not in str(config)  # config.json is the board's only
+    capsys.readouterr()
+    assert main(["gate", "set", "north-1", "--site", str(site), "--mark-distance", "0.55"]) == 0
+    out = capsys.readouterr().out
+    assert "restart the controller" in out and "reflash" not in out  # the board does not hold the mounting
+    assert gates.load_registry(site).gate("north-1").screening["mark_distance_m"] == 0.55
+    assert main(["gate", "set", "north-1", "--site", str(site), "--unset", "tilt_deg"]) == 0
+    assert "tilt_deg" not in gates.load_registry(site).gate("north-1").screening
+
+
+@pytest.mark.parametrize("option, value, words", [
+    ("--mark-distance", "5", "mark_distance_m is 5, must be 0.2..2"),
+    ("--tilt", "60", "tilt_deg is 60, must be -45..45"),
+    ("--sensor-height", "nan", "sensor_height_m"),
+    ("--sensor-height", "tall", "must be a number"),
+])
+def test_bad_mounting_is_refused_with_its_reason(site, capsys, option, value, words):
+    code = main(["gate", "add", "north-1", "--site", str(site), option, value])
+    err = capsys.readouterr().err
+    assert code == 2 and words in err, err
+    assert "north-1" not in gates.load_registry(site).gates
+
+
+def test_the_mounting_reaches_the_gates_pipeline(site, tmp_path, capsys):
+    assert main(["gate", "add", "north-1", "--site", str(site), "--variant", "110", "--sensor-height", "1.6",
+                 "--mark-distance", "0.5"]) == 0
+    assert main(["gate", "add", "south-2", "--site", str(site), "--variant", "55"]) == 0
+    controller = ControllerConfig(site_dir=site, gate_screening={"south-2": {"mark_distance_m": 1.0}})
+    infos = load_gates(controller)
+    north = controller.screening_for("north-1", infos["north-1"].variant, infos["north-1"].screening)
+    assert (north.analysis.variant, north.sensor_height_m, north.mark_m, north.tilt_deg) == ("110", 1.6, 0.5, 0.0)
+    south = controller.screening_for("south-2", infos["south-2"].variant, infos["south-2"].screening)
+    assert south.mark_m == 1.0 and south.sensor_height_m == 1.30  # the gate's own table; defaults elsewhere
+    # The service builds each gate's pipeline from exactly this (ControllerService._screening_for).
+    from controller.screening.pipeline import GatePipeline
+    from controller.sensor import random_eeprom
+    import numpy as np
+    pipeline = GatePipeline("north-1", random_eeprom(np.random.default_rng(0)), north)
+    assert pipeline.tracker.config.mark_band_m == pytest.approx((0.5 * 0.65, 0.5 * 1.35))
+
+
+def test_screening_table_mounting_keys_are_checked():
+    cfg = from_table({"variant": "110", "sensor_height_m": 1.45, "tilt_deg": 2, "mark_distance_m": 0.7})
+    assert cfg.mark_m == 0.7 and cfg.tilt_deg == 2.0
+    assert ScreeningConfig(analysis=AnalysisConfig(variant="110")).mark_m == 0.45  # the lens's recommended mark
+    assert ScreeningConfig().mark_m == 0.90
+    for bad in ({"mark_distance_m": 0.05}, {"tilt_deg": 90.0}, {"min_estimate_c": 38.0}, {"mark_tolerance": 0.0}):
+        with pytest.raises(ConfigError):
+            from_table(bad)
+
+
+def test_face_position_inverts_the_projection():
+    for fov, height, tilt in ((NARROW, 1.30, 0.0), (WIDE, 1.60, -8.0), (NARROW, 1.35, 14.0)):
+        for distance, lateral, eye in ((0.9, 0.05, 1.2), (0.45, -0.1, 1.45), (1.4, 0.2, 1.7)):
+            sight = math.sqrt(distance ** 2 + lateral ** 2 + (eye - height) ** 2)
+            column = 16 + math.degrees(math.atan2(lateral, distance)) / fov.pitch_deg("horizontal")
+            row = 12 - (math.degrees(math.atan2(eye - height, distance)) - tilt) / fov.pitch_deg("vertical")
+            assert face_position(sight, row, column, fov, height, tilt) == pytest.approx((distance, lateral, eye))
+
+
+# ---- the tracker on synthetic analyses: a face seen through the 55 degree lens, level at 1.30 m --------------
+
+def reading_for(core_c: float, sight_m: float) -> float:
+    lo, hi = 20.0, 45.0
+    for _ in range(60):
+        mid = (lo + hi) / 2.0
+        lo, hi = (mid, hi) if estimate_core_c(mid, 22.0, fill=fill_at(sight_m, NARROW)) < core_c else (lo, mid)
+    return lo
+
+
+def face(distance_m: float, lateral_m: float = 0.0, core_c: float = 36.7, people: int = 1) -> FrameAnalysis:
+    """What the analysis reports for a face 15 cm wide whose eyes are at the sensor's height."""
+    width = pixels_across(0.15, distance_m, NARROW)
+    height = pixels_across(0.20, distance_m, NARROW, "vertical")
+    column = 16 + math.degrees(math.atan2(lateral_m, distance_m)) / NARROW.pitch_deg("horizontal")
+    box = (int(12 - height / 2), int(column - width / 2), int(math.ceil(12 + height / 2)),
+           int(math.ceil(column + width / 2)))
+    c = reading_for(core_c, distance_m)
+    return FrameAnalysis(ambient_c=22.0, people=people, face_box=box, face_width_px=width, distance_m=distance_m,
+                         face_max_c=c + 0.2, face_topk_c=c, forehead_c=c - 1.0, touches_edge=False, glasses=False,
+                         forehead_covered=False, hot_object=False, reference_c=35.0, reference_ok=True,
+                         offset_c=0.0, faces=(box,) * people, eye_row=12.0)
+
+
+CFG = ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0)  # mark at 0.90 m (the 55 degree lens's)
+
+
+def feed(tracker: Tracker, frames, t0: float = 0.0, dt: float = 0.125):
+    out = []
+    for i, a in enumerate(frames):
+        out += [(t0 + i * dt, d) for d in tracker.update(t0 + i * dt, i, a)]
+    return out
+
+
+def test_approach_then_stand_decides_only_after_standing():
+    """Walking up at 0.3 m/s from 2 m (the face grows 4 % a frame near the mark, agreeing readings all the way):
+    no decision until the face has kept its size on the mark for stable_frames frames."""
+    tracker = Tracker("g", CFG)
+    walk = [2.0 - 0.3 * 0.125 * i for i in range(int((2.0 - 0.9) / (0.3 * 0.125)) + 1)]
+    out = feed(tracker, [face(d) for d in walk])
+    assert not any(d.decision in (D.PASS, D.FEVER) for _, d in out)
+    arrived = len(walk) * 0.125
+    out = feed(tracker, [face(0.9) for _ in range(16)], t0=arrived)
+    verdicts = [(t, d) for t, d in out if d.decision in (D.PASS, D.FEVER)]
+    assert len(verdicts) == 1 and verdicts[0][1].decision == D.PASS
+    # The last walking frame, a centimetre short of the mark, may count with the standing ones; no earlier one.
+    assert (CFG.stable_frames - 2) * 0.125 <= verdicts[0][0] - arrived <= 1.0
+
+
+def test_a_slow_creep_is_not_standing():
+    """Creeping 1.5 % a frame (within the frame-to-frame tolerance) still changes the face's size over the
+    decision's frames by more than size_tolerance: not standing."""
+    tracker = Tracker("g", CFG)
+    out = feed(tracker, [face(1.15 * 0.985 ** i) for i in range(12)])
+    assert not any(d.decision in (D.PASS, D.FEVER) for _, d in out)
+
+
+def test_walking_through_never_decides():
+    tracker = Tracker("g", CFG)
+    path = [2.0 - 1.2 * 0.125 * i for i in range(14)]  # 1.2 m/s past the mark, still walking
+    out = feed(tracker, [face(d, lateral_m=0.02 * i) for i, d in enumerate(path) if d > 0.3])
+    assert not any(d.decision in (D.PASS, D.FEVER) for _, d in out)
+
+
+@pytest.mark.parametrize("distance, lateral, reason", [
+    (1.6, 0.0, D.COME_CLOSER), (0.45, 0.0, D.STEP_BACK), (0.9, 0.35, D.STEP_TO_MARK)])
+def test_standing_off_the_mark_gets_a_retry_with_its_reason(distance, lateral, reason):
+    tracker = Tracker("g", CFG)
+    out = feed(tracker, [face(distance, lateral) for _ in range(40)])
+    assert out and {d.decision for _, d in out} == {D.RETRY} and {d.reason for _, d in out} == {reason}
+    assert out[0][0] <= CFG.retry_still_s + 0.25  # told once they have stood still for retry_still_s
+
+
+def test_the_mark_comes_from_the_mounting():
+    """The same face at 0.5 m is on the mark of a gate whose mark is at 0.5 m, too close for one at 0.9 m."""
+    near = Tracker("g", ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0, mark_distance_m=0.5))
+    assert [d.decision for _, d in feed(near, [face(0.5) for _ in range(8)])] == [D.PASS]
+    far = Tracker("g", CFG)
+    assert {d.reason for _, d in feed(far, [face(0.5) for _ in range(16)])} == {D.STEP_BACK}
+    # Tilted 20 degrees down, the same pixels are a face 0.31 m lower and 5 cm nearer along the floor.
+    tilted = Tracker("g", ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0, tilt_deg=-20.0))
+    angle = math.radians(20.0)
+    assert tilted.where(face(0.9)) == pytest.approx((0.9 * math.cos(angle), 0.0, 1.30 - 0.9 * math.sin(angle)),
+                                                    abs=0.01)
+
+
+def test_a_low_estimate_is_never_a_pass():
+    """A face reading that makes an estimate below the physiological floor (min_estimate_c) is a face still
+    chilled from outdoors: RETRY wait_indoors, and the person is measured again when it has warmed up."""
+    tracker = Tracker("g", CFG)
+    out = feed(tracker, [face(0.9, core_c=34.8) for _ in range(30)])
+    assert out and {(d.decision, d.reason) for _, d in out} == {(D.RETRY, D.WAIT_INDOORS)}
+    warmed = feed(tracker, [face(0.9, core_c=36.6) for _ in range(8)], t0=30 * 0.125)
+    assert [d.decision for _, d in warmed] == [D.PASS] and warmed[0][1].track == out[0][1].track
