@@ -745,11 +745,11 @@ def settings_from_args(args: argparse.Namespace) -> tuple[BrokerSettings, Screen
 
         cfg = load_config(args.config)
         variant = args.variant
-        if variant is None:
-            registry = site_registry.load_registry(cfg.site_dir)
-            if gate in registry.gates:
-                variant = registry.gates[gate].variant
-        screening = cfg.screening_for(gate, variant)
+        registry = site_registry.load_registry(cfg.site_dir)
+        mounting = registry.gates[gate].screening if gate in registry.gates else {}
+        if variant is None and gate in registry.gates:
+            variant = registry.gates[gate].variant
+        screening = cfg.screening_for(gate, variant, mounting)
         source = f"{args.config}"
         if args.broker is None:
             host, port, user, password = cfg.mqtt.host, cfg.mqtt.port, cfg.mqtt.user, cfg.mqtt.password

@@ -10,7 +10,7 @@ counted and ignored.
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import gates as site_registry
 from .config import ConfigError, ControllerConfig
@@ -24,6 +24,7 @@ class GateInfo:
     name: str = ""
     location: str = ""
     simulated: bool = False
+    screening: dict = field(default_factory=dict)  # its mounting from the registry, as [screening] keys
 
 
 def load_gates(config: ControllerConfig) -> dict[str, GateInfo]:
@@ -42,7 +43,7 @@ def load_gates(config: ControllerConfig) -> dict[str, GateInfo]:
                 raise ConfigError(f"{registry.secrets_file}: no secrets for gate {gate_id!r} "
                                   f"(run `thermogate gate add {gate_id} --rotate-secrets`)")
             gates[gate_id] = GateInfo(gate_id, bytes.fromhex(secret.hmac_key), gate.variant, gate.name or "",
-                                      gate.location or "")
+                                      gate.location or "", screening=gate.screening)
     if config.simulated_gates:
         from sim.gate_config import simulator_key
 
