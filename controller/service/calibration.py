@@ -20,14 +20,13 @@ variation that no offset can remove.
 
 from __future__ import annotations
 
-import csv
 import json
 import queue
 import sys
 import time
 from datetime import datetime
 
-from ..screening.site_calibration import SiteCalibration, fit_site_offset
+from ..screening.site_calibration import Decided, SiteCalibration, fit_site_offset, match_by_time, read_sheet
 
 DECIDED = ("PASS", "FEVER")
 
@@ -43,49 +42,17 @@ def current_offset(config, store, gate_id: str) -> float:
     return config.screening.site_offset_c
 
 
-def _parse_time(text: str, tz, today) -> float:
-    text = text.strip()
-    for fmt in ("%H:%M:%S", "%H:%M"):
-        try:
-            t = datetime.strptime(text, fmt).time()
-        except ValueError:
-            continue
-        return datetime.combine(today, t, tz).timestamp()
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"time {text!r}: use HH:MM, HH:MM:SS or an ISO date and time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)
-    return moment.timestamp()
-
-
 def pairs_from_sheet(store, gate_id: str, path: str, tz, match_s: float = 20.0, today=None):
-    """(estimate, clinical) pairs from a nurse's CSV, each matched to the nearest stored decision."""
+    """(pairs, labels, skipped): a nurse's CSV (time, clinical_c) matched by time to the gate's stored PASS/FEVER
+    screenings (site_calibration.match_by_time); a bare HH:MM is on ``today`` (the school's date by default)."""
     today = today or datetime.now(tz).date()
-    rows = []
-    with open(path, newline="", encoding="utf-8") as f:
-        for n, row in enumerate(csv.DictReader(f), start=2):
-            try:
-                rows.append((n, _parse_time(row["time"], tz, today), float(row["clinical_c"])))
-            except (KeyError, TypeError) as exc:
-                raise ValueError(f"{path}: line {n}: needs columns time and clinical_c ({exc})") from None
-            except ValueError as exc:
-                raise ValueError(f"{path}: line {n}: {exc}") from None
-    if not rows:
-        raise ValueError(f"{path}: no readings")
-    since, until = min(r[1] for r in rows) - match_s, max(r[1] for r in rows) + match_s
-    decided = [s for s in store.screenings(gate=gate_id, since=since, until=until, limit=100000, snapshots=False)
+    readings = read_sheet(path, tz, [today])
+    moments = [t for r in readings for t in r.times]
+    since, until = min(moments) - match_s, max(moments) + match_s
+    decided = [Decided(s.time, s.estimate_c, f"screening {s.id}", s.id)
+               for s in store.screenings(gate=gate_id, since=since, until=until, limit=100000, snapshots=False)
                if s.decision in DECIDED and s.estimate_c is not None]
-    pairs, used, skipped = [], set(), []
-    for n, t, clinical in rows:
-        best = min((s for s in decided if s.id not in used), key=lambda s: abs(s.time - t), default=None)
-        if best is None or abs(best.time - t) > match_s:
-            skipped.append(f"line {n}: no decision of {gate_id} within {match_s:g} s")
-            continue
-        used.add(best.id)
-        pairs.append((best.estimate_c, clinical))
-    return pairs, skipped
+    return match_by_time(readings, decided, match_s, gate_id)
 
 
 def pairs_interactive(broker, gate_id: str, ask=input, out=sys.stdout, wait_s: float = 600.0):
@@ -136,10 +103,109 @@ def pairs_interactive(broker, gate_id: str, ask=input, out=sys.stdout, wait_s: f
     return pairs
 
 
-def fit_and_store(store, gate_id: str, pairs, offset_now: float, *, source: str, save: bool = True) -> SiteCalibration:
+def fit_and_store(store, gate_id: str, pairs, offset_now: float, *, source: str, save: bool = True,
+                  labels: list[str] | None = None) -> SiteCalibration:
     calibration = fit_site_offset(pairs, offset_now)
     if save:
+        summary = calibration.summary(pairs, labels)
         store.record_calibration(gate_id, time.time(), calibration.offset_c, calibration.residual_sd_c,
-                                 calibration.pairs, {"source": source, "previous_offset_c": offset_now,
-                                                     "pairs": [[round(e, 3), round(c, 2)] for e, c in pairs]})
+                                 calibration.used, {"source": source, "previous_offset_c": offset_now,
+                                                    "pairs": [[round(e, 3), round(c, 2)] for e, c in pairs],
+                                                    "standard_error_c": summary["standard_error_c"],
+                                                    "ci95_c": summary["ci95_c"], "outliers": summary["outliers"]})
     return calibration
+
+
+# ---------------------------------------------------------------------------------------------- the reference source
+
+
+def reference_images_live(broker, gate_id: str, screening, seconds: float, key: bytes | None = None,
+                          timeout_s: float = 30.0) -> list:
+    """The gate's full images over ``seconds`` (after its first image), live over MQTT, through the
+    controller's own gate worker (the frames checked as the controller checks them)."""
+    from sim.mqtt_link import LinkError
+
+    from ..watch import GateWatch, Link
+
+    inbox: queue.Queue = queue.Queue()
+    watch = GateWatch(gate_id, screening, str(broker), key=key)
+    link = Link(broker, gate_id, inbox)
+    link.connect()
+    images: list = []
+    started = time.monotonic()
+    first: float | None = None
+    try:
+        while True:
+            now = time.monotonic()
+            if first is None and now - started > timeout_s:
+                raise LinkError(f"no image from gate {gate_id} on {broker} within {timeout_s:g} s "
+                                f"(is the gate on, and publishing to this broker?)")
+            if first is not None and now - first >= seconds:
+                return images
+            try:
+                kind, payload, at = inbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if watch.on_message(kind, payload, at) and kind == "frame":
+                images.append(watch.worker.pipeline.image)
+                first = at if first is None else first
+    finally:
+        link.close()
+
+
+def reference_images_recording(recording, screening) -> list:
+    """The full images of a recording, assembled as the live pipeline assembles them."""
+    from ..screening.pipeline import GatePipeline
+    from ..sensor import FrameError
+
+    pipeline = GatePipeline(recording.gate_id, recording.eeprom_message().words, screening)
+    images = []
+    for item in recording.frames():
+        try:
+            image = pipeline.assembler.push(item.message.words)
+        except FrameError:
+            continue
+        if image.complete:
+            images.append(image.to)
+    return images
+
+
+def store_reference(config_path, gate_id: str, table: dict) -> None:
+    """Write ``table`` as ``[gates.<gate_id>.screening.reference]`` into controller.toml, in place: that table's
+    lines are replaced, or it is added at the end; the rest of the file (comments included) is kept. ValueError
+    (with the lines to paste by hand) when the file holds the gate's reference in another form."""
+    from pathlib import Path
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    path = Path(config_path)
+    text = path.read_text(encoding="utf-8")
+    header = f"[gates.{gate_id}.screening.reference]"
+    def value(v) -> str:
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return repr(v) if isinstance(v, (int, float)) else '"' + str(v).replace('"', '\\"') + '"'
+
+    body = "\n".join([header] + [f"{k} = {value(v)}" for k, v in table.items()])
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.split("#")[0].strip() == header), None)
+    if start is None:
+        new = text.rstrip("\n") + "\n\n" + body + "\n"
+    else:
+        end = next((j for j in range(start + 1, len(lines)) if lines[j].lstrip().startswith("[")), len(lines))
+        new = "\n".join(lines[:start] + body.splitlines() + [""] + lines[end:]).rstrip("\n") + "\n"
+    try:
+        written = tomllib.loads(new)["gates"][gate_id]["screening"]["reference"]
+    except (tomllib.TOMLDecodeError, KeyError, TypeError):
+        written = None
+    if written != table:
+        raise ValueError(f"{path} holds gate {gate_id}'s reference in a form this command does not edit; "
+                         f"put these lines in it by hand:\n{body}")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(new, encoding="utf-8")
+    tmp.replace(path)

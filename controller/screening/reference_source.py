@@ -1,0 +1,245 @@
+"""The reference source: how big and how near it must be, and learning its reading through a gate's optics.
+
+A heated reference disc corrects the sensor's drift: the analysis reads it
+every frame (``analysis_kernels.reference_step``) and the offset it gives is
+the reading *learned* through this gate's optics minus the current reading.
+Its set point is never the target, because through the optics a small disc
+reads below it: its edge pixels mix it with the wall behind, and the lens
+blur spreads it further.
+
+- :func:`reading_fraction` and :func:`size_table` work out, from the product's
+  geometry (``controller.geometry.pixels_across``) and lens blur
+  (``optics.LENS_PSF_SIGMA_PX``), how many pixels a disc covers and what share
+  of its set-point contrast its reading reaches. ``python -m
+  controller.screening.reference_source`` prints the tables of
+  docs/installation.md ("The reference source").
+- :func:`learn_reference` learns the reading from images of the empty scene
+  (``thermogate calibrate reference GATE``): its mean, its spread, and the
+  number of pixels to average.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Iterable
+
+import numpy as np
+
+from controller.geometry import NARROW, WIDE, FieldOfView, pixels_across
+
+from .analysis import AnalysisConfig, Analyzer
+from .optics import LENS_PSF_SIGMA_PX
+
+SAMPLES = 16  # sub-samples per pixel and axis
+PHASES = 4  # positions of the disc's centre within a pixel, per axis, that the figures range over
+PLATEAU = 0.9  # the pixels averaged are those reaching this share of the best pixel's contrast ...
+MAX_PIXELS = 6  # ... at most this many
+MIN_FRACTION = AnalysisConfig.reference_min_fraction  # below this share of its set-point contrast: too small
+
+TABLE_DIAMETERS_M = (0.04, 0.06, 0.08, 0.10, 0.15, 0.20)
+TABLE_DISTANCES_M = (0.2, 0.3, 0.45, 0.6, 0.9, 1.2)
+
+
+@lru_cache(maxsize=64)
+def _pixel_weights(n_pixels: int, sigma_px: float) -> np.ndarray:
+    """(n_pixels, n_pixels * SAMPLES): how much of a point at each sub-sample pixel i collects, through a
+    Gaussian blur of ``sigma_px`` (Phi((i + 1 - y) / sigma) - Phi((i - y) / sigma)); the pixel's box if 0."""
+    samples = (np.arange(n_pixels * SAMPLES) + 0.5) / SAMPLES
+    edges = np.arange(n_pixels + 1, dtype=float)[:, None] - samples[None, :]
+    if sigma_px <= 0.0:
+        cdf = (edges >= 0.0).astype(float)
+    else:
+        cdf = 0.5 * (1.0 + np.vectorize(math.erf)(edges / (sigma_px * math.sqrt(2.0))))
+    return cdf[1:] - cdf[:-1]
+
+
+def blurred_cover(radius_px: tuple[float, float], phase: tuple[float, float],
+                  sigma_px: float = LENS_PSF_SIGMA_PX) -> np.ndarray:
+    """Each pixel's share of full contrast for an elliptical disc of radii ``radius_px`` (rows, columns) whose
+    centre sits at ``phase`` (0..1 each) within a pixel, through a Gaussian lens blur of ``sigma_px``."""
+    ry, rx = radius_px
+    margin = int(math.ceil(4.0 * sigma_px)) + 1
+    rows = int(math.ceil(2.0 * ry)) + 2 * margin + 2
+    cols = int(math.ceil(2.0 * rx)) + 2 * margin + 2
+    cy, cx = rows // 2 + phase[0], cols // 2 + phase[1]
+    ys = (np.arange(rows * SAMPLES) + 0.5) / SAMPLES
+    xs = (np.arange(cols * SAMPLES) + 0.5) / SAMPLES
+    disc = (((ys[:, None] - cy) / ry) ** 2 + ((xs[None, :] - cx) / rx) ** 2 <= 1.0).astype(float)
+    return _pixel_weights(rows, sigma_px) @ disc @ _pixel_weights(cols, sigma_px).T / SAMPLES ** 2
+
+
+def plateau_pixels(cover: np.ndarray, plateau: float = PLATEAU, most: int = MAX_PIXELS) -> int:
+    """How many pixels to average: those reaching ``plateau`` of the best one's contrast, 1..``most``."""
+    values = np.sort(cover.ravel())[::-1]
+    return int(min(most, max(1, np.count_nonzero(values >= plateau * values[0]))))
+
+
+@dataclass(frozen=True)
+class DiscFigures:
+    """What a disc of ``diameter_m`` at ``distance_m`` (line of sight) gives through one lens."""
+
+    diameter_m: float
+    distance_m: float
+    across_px: float  # its diameter in columns
+    high_px: float  # ... and in rows
+    pixels: int  # the pixels its reading averages (the fewest over where its centre falls)
+    fraction_worst: float  # the share of its set-point contrast its reading reaches, worst placement ...
+    fraction_mean: float  # ... and averaged over where its centre falls within a pixel
+
+    @property
+    def works(self) -> bool:
+        """Its reading reaches MIN_FRACTION of its set-point contrast wherever it falls on the pixel grid."""
+        return self.fraction_worst >= MIN_FRACTION
+
+
+def reading_fraction(diameter_m: float, distance_m: float, fov: FieldOfView,
+                     sigma_px: float = LENS_PSF_SIGMA_PX) -> DiscFigures:
+    """A blackbody disc's figures: apparent size, pixels averaged, share of set-point contrast its reading
+    reaches. A coating of emissivity e reaches about e times that share."""
+    rx = pixels_across(diameter_m, distance_m, fov, "horizontal") / 2.0
+    ry = pixels_across(diameter_m, distance_m, fov, "vertical") / 2.0
+    fractions, counts = [], []
+    for i in range(PHASES):
+        for j in range(PHASES):
+            cover = blurred_cover((ry, rx), ((i + 0.5) / PHASES, (j + 0.5) / PHASES), sigma_px)
+            n = plateau_pixels(cover)
+            fractions.append(float(np.sort(cover.ravel())[::-1][:n].mean()))
+            counts.append(n)
+    return DiscFigures(diameter_m, distance_m, 2.0 * rx, 2.0 * ry, min(counts), min(fractions),
+                       float(np.mean(fractions)))
+
+
+def size_table(fov: FieldOfView, diameters=TABLE_DIAMETERS_M, distances=TABLE_DISTANCES_M) -> list[list[DiscFigures]]:
+    """Figures for each distance (rows) and diameter (columns)."""
+    return [[reading_fraction(d, z, fov) for d in diameters] for z in distances]
+
+
+def markdown_tables(diameters=TABLE_DIAMETERS_M, distances=TABLE_DISTANCES_M) -> str:
+    """The tables of docs/installation.md, one per lens."""
+    out = []
+    for fov in (NARROW, WIDE):
+        out.append(f"With the {fov.label} lens (cells: pixels across, then the share of its set-point contrast "
+                   f"the reading reaches at the worst placement; **bold** works, at least {MIN_FRACTION:.0%}):")
+        out.append("")
+        out.append("| distance | " + " | ".join(f"{d * 100:g} cm disc" for d in diameters) + " |")
+        out.append("| --- |" + " --- |" * len(diameters))
+        for z, row in zip(distances, size_table(fov, diameters, distances)):
+            cells = []
+            for f in row:
+                text = f"{f.across_px:.1f} px, {f.fraction_worst:.0%}"
+                cells.append(f"**{text}**" if f.works else text)
+            out.append(f"| {z:g} m | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------------------- learning
+
+
+class LearningError(ValueError):
+    """The reference cannot be learned: ``reason`` is the BLOCKED reason it would cause."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class LearnedReference:
+    """The reference's reading through a gate's optics, as ``thermogate calibrate reference`` learns it."""
+
+    apparent_c: float  # the mean reading of its ``pixels`` most-covered box pixels
+    sd_c: float  # the spread of the per-frame readings
+    pixels: int  # how many box pixels make its reading
+    frames: int  # frames it was learned from
+    set_point_c: float
+    background_c: float  # the wall around it
+    size_px: float  # its apparent area in pixels of full contrast
+    fraction: float  # the share of its set-point contrast the reading reaches
+    excess_c: float  # the slow variation beyond the pixels' noise (stability)
+
+    def table(self, box: tuple[int, int, int, int]) -> dict:
+        """The ``[screening.reference]`` table that describes it."""
+        return {"box": list(box), "temp_c": round(self.set_point_c, 2), "apparent_c": round(self.apparent_c, 3),
+                "apparent_sd_c": round(self.sd_c, 3), "pixels": self.pixels}
+
+
+def _near(box: tuple[int, int, int, int], face: tuple[int, int, int, int], guard: int) -> bool:
+    r0, c0, r1, c1 = box
+    return face[0] < r1 + guard and face[2] > r0 - guard and face[1] < c1 + guard and face[3] > c0 - guard
+
+
+def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_frames: int = 24) -> LearnedReference:
+    """Learn the reference's reading from a gate's full images, in order, of a scene with nobody near it.
+
+    The images are analysed twice: once to find its pixels (those reaching
+    PLATEAU of the best one's contrast, at most MAX_PIXELS), then with that
+    many pixels to learn the reading. Frames before the reference's window is
+    full, and frames where a face comes within its guard, are not used.
+    LearningError (with the BLOCKED reason it would cause) when it is not
+    found, too small, unstable, or seen in too few frames."""
+    from . import decision as D
+
+    if config.reference_box is None:
+        raise LearningError(D.REFERENCE_NOT_FOUND, "no reference box is configured ([screening.reference] box)")
+    images = [np.asarray(i, dtype=np.float64) for i in images]
+    box = config.reference_box
+    r0, c0, r1, c1 = box
+    first = _analyse(images, replace(config, reference_apparent_c=None))
+    if not first:
+        raise LearningError(D.REFERENCE_NOT_FOUND, f"only {len(images)} images: the reference's window "
+                                                   f"({config.reference_window} frames) never filled")
+    background = float(np.median([a.reference_background_c for _, a in first]))
+    mean_box = np.mean([images[i][r0:r1, c0:c1] for i, _ in first], axis=0)
+    pixels = plateau_pixels(mean_box - background)
+    learned = _analyse(images, replace(config, reference_apparent_c=None, reference_pixels=pixels))
+    if len(learned) < min_frames:
+        raise LearningError(D.REFERENCE_UNSTABLE, f"only {len(learned)} frames with nobody near the reference "
+                                                  f"(at least {min_frames} needed): keep its surroundings clear "
+                                                  f"and learn it again")
+    last = learned[-1][1]
+    readings = np.array([a.reference_c for _, a in learned])
+    excess = float(np.median([a.reference_excess_c for _, a in learned]))
+    result = LearnedReference(float(readings.mean()), float(readings.std(ddof=1)), pixels, len(learned),
+                              config.reference_c, float(np.median([a.reference_background_c for _, a in learned])),
+                              float(np.median([a.reference_size_px for _, a in learned])),
+                              float(np.median([a.reference_fraction for _, a in learned])), excess)
+    where = (f"it reads {result.apparent_c:.2f} degC against {result.background_c:.1f} around it, set point "
+             f"{config.reference_c:.1f}: apparent size {result.size_px:.1f} px, {pixels} pixel(s) averaged, "
+             f"{result.fraction:.0%} of its set-point contrast")
+    if last.reference_status == "not_found":
+        raise LearningError(D.REFERENCE_NOT_FOUND, f"no reference in the box {list(box)}: {where}")
+    if last.reference_status == "too_small":
+        raise LearningError(D.REFERENCE_TOO_SMALL, f"the reference is too small: {where} (at least "
+                                                   f"{config.reference_min_fraction:.0%} needed); use a larger disc "
+                                                   f"or bring it nearer (docs/installation.md)")
+    if not excess < config.reference_stable_c:
+        raise LearningError(D.REFERENCE_UNSTABLE, f"the reference is not steady: it varies by {excess:.2f} degC "
+                                                  f"beyond its pixels' noise (at most {config.reference_stable_c:g})"
+                                                  f"; {where}")
+    return result
+
+
+def _analyse(images: list[np.ndarray], config: AnalysisConfig) -> list:
+    """(index, analysis) of the frames with a full window and no face near the reference."""
+    analyzer = Analyzer(config)
+    guard = config.reference_guard_px + 1
+    out = []
+    for i, image in enumerate(images):
+        a = analyzer.analyze(image)
+        if a.reference_status == "pending":
+            continue
+        if any(_near(config.reference_box, face, guard) for face in a.faces):
+            continue
+        out.append((i, a))
+    return out
+
+
+def main() -> None:
+    print(markdown_tables())
+
+
+if __name__ == "__main__":
+    main()
