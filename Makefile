@@ -118,6 +118,6 @@ watch: $(STAMP) ## live view of one gate for aiming its sensor: make watch ID=no
 broker-config: $(STAMP) ## write mosquitto.conf, passwd and ACL for the site's gates into OUT (default broker/)
 	$(THERMOGATE) broker config -o $(or $(OUT),broker)
 
-flash: $(STAMP) ## flash a gate: make flash ID=north-1 PORT=/dev/ttyUSB0 [DRY_RUN=1]
-	@test -n "$(ID)" && test -n "$(PORT)" || { echo "usage: make flash ID=north-1 PORT=/dev/ttyUSB0 [DRY_RUN=1] [GATE_ARGS=...]" >&2; exit 2; }
-	$(THERMOGATE) flash '$(ID)' --port '$(PORT)' $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run) $(GATE_ARGS)
+flash: $(STAMP) ## flash a gate: make flash ID=north-1 PORT=/dev/ttyUSB0 (or DRY_RUN=1, no PORT needed)
+	@test -n "$(ID)" && { test -n "$(PORT)" || test -n "$(filter 1 yes true,$(DRY_RUN))"; } || { echo "usage: make flash ID=north-1 PORT=/dev/ttyUSB0 [GATE_ARGS=...], or make flash ID=north-1 DRY_RUN=1" >&2; exit 2; }
+	$(THERMOGATE) flash '$(ID)' $(if $(PORT),--port '$(PORT)') $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run) $(GATE_ARGS)

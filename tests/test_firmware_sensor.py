@@ -34,7 +34,8 @@ def subpages(seed: int = 5) -> tuple[np.ndarray, list[list[int]]]:
     for n in range(4):
         image = np.full((24, 32), 20.0 + n)
         image[4 + n:16 + n, 8:20] = 34.0 + n
-        frames.append([int(w) for w in cal.raw_from_to(image, 22.0, 3.3, n % 2, control_word(chess=True, refresh_hz=8.0))])
+        words = cal.raw_from_to(image, 22.0, 3.3, n % 2, control_word(chess=True, refresh_hz=8.0))
+        frames.append([int(w) for w in words])
     return eeprom, frames
 
 
