@@ -7,9 +7,14 @@ set by skin blood flow) and leaves it to the room by convection and radiation
 
     T_site = T_core - k (T_core - T_ambient),    k = h_e / (h_e + h_t),
 
-plus a person's own offset. The forehead is well perfused (k about 0.18), the
-inner canthus, fed by branches of the ophthalmic artery through thin skin, far
-better (k about 0.06), so it follows the core closely and the room little.
+plus a person's own offset. Where a person's skin sits comes from the model
+fitted on real people (:mod:`controller.screening.body_model`, the facial-oral
+study of Wang et al., PhysioNet doi:10.13026/3bhc-9065): each site follows the
+body and the room linearly, and a person's own offsets (canthus, forehead) are
+drawn as a pair from the residuals of the study's subjects
+(:func:`sample_person`, :meth:`Physiology.draw`). In that fit the room's share
+k is 0.09 for the inner canthus and 0.20 for the forehead, and body and room
+gains add up to 0.98 and 0.95: the data agree with the heat balance above.
 
 After time outdoors a site cools towards the steady state for the outdoor
 temperature and recovers indoors as a first-order system: it behaves as if the
@@ -26,7 +31,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from functools import lru_cache
+
 import numpy as np
+
+from controller.screening.body_model import FEBRILE_POOL_C, BodyModel, default_model
 
 from .face import EMISSIVITY, REGIONS
 
@@ -39,13 +48,8 @@ CORE_MEAN_C = 36.8
 CORE_SD_C = 0.3
 CORE_NORMAL_RANGE_C = (36.0, 37.2)
 
-# Heat transfer coefficients, W/(m^2 K).
+# Heat transfer to the room, W/(m^2 K), for transfer_ratio(); the skin itself comes from the fitted model.
 H_ENVIRONMENT = 8.5  # still indoor air: convection about 3, radiation about 5.5
-H_FOREHEAD = 40.0  # tissue conductance core -> forehead skin (median person)
-H_CANTHUS = 130.0  # tissue conductance core -> inner canthus (median person)
-CONDUCTANCE_SPREAD = 0.25  # log-normal sigma of the tissue conductances between people
-FOREHEAD_OFFSET_SD_C = 0.20
-CANTHUS_OFFSET_SD_C = 0.15
 
 # First-order recovery after coming in from outdoors, seconds.
 TAU_FOREHEAD_S = 180.0
@@ -102,6 +106,67 @@ def remembered_ambient_c(indoor_c: float, outdoor_c: float | None, indoor_s: flo
     return indoor_c + (outdoor_c - indoor_c) * math.exp(-max(indoor_s, 0.0) / tau_s)
 
 
+@dataclass(frozen=True)
+class SkinTemps:
+    """One person's steady skin in one room, drawn from the fitted joint distribution (degC, true skin
+    temperatures, not apparent). ``body_c`` is the body temperature as an oral thermometer in monitor mode
+    reads it, the reference the model was fitted against."""
+
+    body_c: float
+    ambient_c: float
+    canthus_c: float  # the maximum over the inner canthi
+    forehead_c: float  # the forehead's centre and lower part
+    canthus_offset_c: float  # this person's own departure from the fitted relation, canthus ...
+    forehead_offset_c: float  # ... and forehead (drawn together: they are correlated)
+
+
+def skin_model() -> BodyModel:
+    """The fitted skin-to-body model the simulator's people follow (the product's own, body_model.json)."""
+    return default_model()
+
+
+@lru_cache(maxsize=None)
+def _residual_pools() -> tuple[np.ndarray, np.ndarray]:
+    rows = np.array(skin_model().residuals, dtype=float)
+    if rows.ndim != 2 or len(rows) < 10:
+        raise ValueError("the body model holds no residuals to draw people from (refit with `thermogate model fit`)")
+    febrile = rows[:, 0] >= FEBRILE_POOL_C
+    return rows[~febrile], rows[febrile] if febrile.sum() >= 10 else rows
+
+
+def sample_offsets(rng: np.random.Generator, body_c: float) -> tuple[float, float]:
+    """A person's own (canthus, forehead) offsets from the fitted relations: one study subject's residual
+    pair, drawn at random, from the febrile subjects (oral >= 37.5) for a body at or above 37.5 degC, whose
+    spread is wider, else from the others. One rng call."""
+    afebrile, febrile = _residual_pools()
+    pool = febrile if body_c >= FEBRILE_POOL_C else afebrile
+    row = pool[int(rng.integers(len(pool)))]
+    return float(row[1]), float(row[2])
+
+
+def sample_person(rng: np.random.Generator, body_c: float, ambient_c: float) -> SkinTemps:
+    """A person with body temperature ``body_c`` settled in a room at ``ambient_c``: their canthus and
+    forehead from the fitted relations plus a study subject's own offsets (:func:`sample_offsets`).
+
+    The relations are linear and fitted over 35.6-40.3 degC and rooms at 20.2-24.0 degC; outside those
+    ranges they are extended as they are (the heat balance is linear in both)."""
+    m = skin_model()
+    e_c, e_f = sample_offsets(rng, body_c)
+    return SkinTemps(float(body_c), float(ambient_c), m.canthus.expected_c(body_c, ambient_c) + e_c,
+                     m.forehead.expected_c(body_c, ambient_c) + e_f, e_c, e_f)
+
+
+def sample_body_c(rng: np.random.Generator, febrile: bool | None = None) -> float:
+    """An oral temperature of one of the study's subjects: any (None), one at or above 37.8 degC (True), or one
+    below 37.3 degC (False). The study's group 1 has 30 subjects at or above 37.8 and its highest is 40.3."""
+    body = np.array([r[0] for r in skin_model().residuals], dtype=float)
+    if febrile is True:
+        body = body[body >= 37.8]
+    elif febrile is False:
+        body = body[body < FEVER_C]
+    return float(body[int(rng.integers(len(body)))])
+
+
 def normal_core_c(rng: np.random.Generator) -> float:
     """A core temperature from the afebrile population (truncated normal)."""
     lo, hi = CORE_NORMAL_RANGE_C
@@ -133,12 +198,20 @@ class Physiology:
     @classmethod
     def draw(cls, core_c: float, rng: np.random.Generator, *, outdoor_c: float | None = None,
              came_in_s: float = 0.0) -> Physiology:
-        """A person with core temperature ``core_c`` and skin drawn from the population's spread."""
-        h_f = H_FOREHEAD * math.exp(rng.normal(0.0, CONDUCTANCE_SPREAD))
-        h_c = H_CANTHUS * math.exp(rng.normal(0.0, CONDUCTANCE_SPREAD))
-        return cls(core_c=float(core_c), k_forehead=transfer_ratio(h_f), k_canthus=transfer_ratio(h_c),
-                   forehead_offset_c=float(rng.normal(0.0, FOREHEAD_OFFSET_SD_C)),
-                   canthus_offset_c=float(rng.normal(0.0, CANTHUS_OFFSET_SD_C)),
+        """A person with body temperature ``core_c`` whose skin follows the fitted model, with a study
+        subject's own offsets (:func:`sample_offsets`).
+
+        The fitted relation site = a + b T_body + k T_room is written in this class's form
+        T_body - k (T_body - T_room) + offset, with k the room's share and the offset holding the rest
+        (a + (b - 1 + k) T_body plus the subject's residual), so that the steady skin equals
+        :func:`sample_person`'s in any room, and a person in from the cold recovers towards it."""
+        m = skin_model()
+        e_c, e_f = sample_offsets(rng, core_c)
+        k_c, k_f = m.canthus.ambient, m.forehead.ambient
+        canthus_offset = m.canthus.intercept + (m.canthus.body - 1.0 + k_c) * core_c + e_c
+        forehead_offset = m.forehead.intercept + (m.forehead.body - 1.0 + k_f) * core_c + e_f
+        return cls(core_c=float(core_c), k_forehead=k_f, k_canthus=k_c,
+                   forehead_offset_c=float(forehead_offset), canthus_offset_c=float(canthus_offset),
                    outdoor_c=outdoor_c, came_in_s=float(came_in_s), cup_c=float(rng.uniform(55.0, 65.0)),
                    breath_hz=float(rng.uniform(0.2, 0.33)), breath_phase=float(rng.uniform(0.0, 2 * math.pi)))
 
