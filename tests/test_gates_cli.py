@@ -704,3 +704,26 @@ def test_firmware_config_accepts_what_the_installer_accepts(ready_site):
     cfg = fw.Config(json.loads(json.dumps(d)))
     assert cfg.pin_maintenance == 35 and cfg.pin_relay == 12 and cfg.refresh_code == 5
     assert cfg.max_refresh_code == 5  # a 'refresh' command may not go faster than 261 kHz allows
+
+
+def test_the_stale_file_remover_runs_under_micropython():
+    """The line `thermogate flash` runs on the board with `mpremote exec`, under the real MicroPython:
+    it removes the files not kept, keeps the others and every directory."""
+    from micropython_harness import run_micropython
+
+    code = flash_mod.remove_stale_code(["app.mpy", "boot.py", "main.py", "config.json", "maintenance"])
+    script = f"""
+import os, json
+os.mkdir('/board')
+os.chdir('/board')
+for name in ('app.py', 'app.mpy', 'boot.py', 'main.py', 'config.json', 'maintenance', 'old.mpy', 'notes.txt'):
+    with open(name, 'w') as f:
+        f.write('x')
+os.mkdir('lib')
+exec({code!r})
+print('RESULT ' + json.dumps(sorted(os.listdir())))
+"""
+    out = run_micropython(script, [])
+    assert "removed app.py\nremoved notes.txt\nremoved old.mpy\n" in out
+    result = json.loads([line for line in out.splitlines() if line.startswith("RESULT ")][-1][7:])
+    assert result == ["app.mpy", "boot.py", "config.json", "lib", "main.py", "maintenance"]
