@@ -371,3 +371,17 @@ def test_a_huge_counter_cannot_lock_the_gate_out(fw):
     assert check(1000) is None
     assert check(1000 + 2**24 + 1) == "counter_jump"
     assert check(1001) is None  # nothing above was spent
+
+
+def test_the_worked_example_of_docs_protocol_md(fw):
+    """The key and tag printed in docs/protocol.md ("Keys and tags"), from both implementations."""
+    k = bytes(range(32))
+    ks = "11171f00b5496ed6adcc95367941ae7094d8a23f09b40fa3322b25631e7363f9"
+    will = b'{"v":2,"gate":"g","online":false,"boot":5}'
+    sent = b'{"v":2,"gate":"g","online":false,"boot":5,"mac":"246d633e8a8a56f1ae66866de00b9ace"}'
+    assert sensor_key(k).hex() == ks
+    assert seal(will, sensor_key(k), b"status") == sent == bytes(fw.auth.SensorMac(k).seal_json(b"status", will))
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text()
+    assert ks in doc and sent.decode() in doc
