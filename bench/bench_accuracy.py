@@ -35,10 +35,13 @@ from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 
+from collections import Counter
+
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from controller.geometry import pixels_across  # noqa: E402
 from controller.screening.analysis import AnalysisConfig  # noqa: E402
 from controller.screening.config import ScreeningConfig  # noqa: E402
 from controller.screening.offline import analyze_recording, truth_for  # noqa: E402
@@ -68,6 +71,8 @@ class Outcome:
     mark_m: float
     room_c: float
     reference: bool
+    reference_px: float = math.nan  # the reference disc's apparent diameter, pixels (NaN: none in view)
+    reasons: tuple[str, ...] = ()  # the RETRY/BLOCKED reasons this person was given
 
     @property
     def in_scope(self) -> bool:
@@ -218,20 +223,41 @@ def run(job: tuple[str, str, int]) -> list[Outcome]:
     decisions = analyze_recording(rec, config)
     first: dict[int, tuple] = {}
     ever_pass: set[int] = set()
+    reasons: dict[int, list[str]] = {}
     for d, person in zip(decisions, truth_for(rec, decisions)):
-        if person is None or d.decision not in ("PASS", "FEVER"):
+        if person is None:
             continue
         pid = person["id"]
+        if d.decision not in ("PASS", "FEVER"):
+            reasons.setdefault(pid, []).append(f"{d.decision} {d.reason}")
+            continue
         if d.decision == "PASS":
             ever_pass.add(pid)
         first.setdefault(pid, (d.decision, d.estimate_c, d.time_s))
     ph = sc.physics
+    ref = frames[0].truth["reference"]
+    ref_px = (pixels_across(ref["diameter_m"], ref["distance_m"], sc.fov, "horizontal") if ref["present"]
+              else math.nan)
     out = []
     for pid, t_still in standing.items():
         dec, est, t_dec = first.get(pid, (None, None, None))
         out.append(Outcome(world_name, lens, i, core[pid], dec, est, None if t_dec is None else t_dec - t_still,
-                           pid in ever_pass, ph.mark_distance_m, ph.ambient_c, ph.reference_in_view))
+                           pid in ever_pass, ph.mark_distance_m, ph.ambient_c, ph.reference_in_view, ref_px,
+                           tuple(dict.fromkeys(reasons.get(pid, ())))))
     return out
+
+
+def undecided_reasons(rows: list[Outcome], top: int = 4) -> str:
+    """The most common RETRY/BLOCKED reasons among the people who got no PASS/FEVER."""
+    c = Counter(r for o in rows if o.decision is None for r in (o.reasons or ("no decision",)))
+    return ", ".join(f"{k} {v}" for k, v in c.most_common(top)) or "-"
+
+
+IN_SCOPE_BY_REFERENCE = (
+    ("ref < 2 px", lambda r: r.reference_px < 2.0),
+    ("ref 2-4 px", lambda r: 2.0 <= r.reference_px < 4.0),
+    ("ref >= 4 px", lambda r: r.reference_px >= 4.0),
+)
 
 
 OUT_OF_SCOPE = (
@@ -258,17 +284,27 @@ def print_lens(lens: str, rows: list[Outcome], worlds: list[World]) -> None:
         if HELD_OUT.name in vals:
             line += f"  {met(t, vals[HELD_OUT.name])}"
         print(line)
-    print(f"-- {lens} deg lens, out of scope (a run may fall in more than one row) --")
-    print(f"{'world':9s} {'rows':15s} {'n':>4s} {'MAE':>6s} {'bias':>6s} {'slope':>6s} {'sens':>11s} {'spec':>11s} "
-          f"{'PASS>=37.3':>10s} {'decided':>7s} {'walking':>7s} {'p90 s':>6s}")
     for n in names:
-        for label, where in OUT_OF_SCOPE:
-            sub = [r for r in by[n] if where(r)]
-            if not sub:
-                continue
-            print(f"{n:9s} {label:15s} {len(sub):4d} {fmt(mae(sub)):>6s} {fmt(bias(sub)):>6s} {fmt(slope(sub)):>6s} "
-                  f"{fmt(sensitivity(sub)):>11s} {fmt(specificity(sub)):>11s} {passed_febrile(sub):10d} "
-                  f"{fmt(share_decided(sub)):>7s} {decided_walking(sub):7d} {fmt(latency_p90(sub)):>6s}")
+        print(f"{n} in scope, undecided: {undecided_reasons(scoped[n])}")
+
+    def table(title: str, groups) -> None:
+        print(title)
+        print(f"{'world':9s} {'rows':15s} {'n':>4s} {'MAE':>6s} {'bias':>6s} {'slope':>6s} {'sens':>11s} "
+              f"{'spec':>11s} {'PASS>=37.3':>10s} {'decided':>7s} {'walking':>7s} {'p90 s':>6s}")
+        for n in names:
+            for label, where, pool in groups(n):
+                sub = [r for r in pool if where(r)]
+                if not sub:
+                    continue
+                print(f"{n:9s} {label:15s} {len(sub):4d} {fmt(mae(sub)):>6s} {fmt(bias(sub)):>6s} "
+                      f"{fmt(slope(sub)):>6s} {fmt(sensitivity(sub)):>11s} {fmt(specificity(sub)):>11s} "
+                      f"{passed_febrile(sub):10d} {fmt(share_decided(sub)):>7s} {decided_walking(sub):7d} "
+                      f"{fmt(latency_p90(sub)):>6s}")
+
+    table(f"-- {lens} deg lens, in scope by the reference's apparent diameter --",
+          lambda n: [(label, where, scoped[n]) for label, where in IN_SCOPE_BY_REFERENCE])
+    table(f"-- {lens} deg lens, out of scope (a run may fall in more than one row) --",
+          lambda n: [(label, where, by[n]) for label, where in OUT_OF_SCOPE])
 
 
 def main(argv: list[str] | None = None) -> None:
