@@ -257,3 +257,14 @@ def test_simulated_people_read_back_without_compression():
                     for b in body])
     assert 0.9 < np.polyfit(body, est, 1)[0] < 1.1
     assert np.mean(np.abs(est - body)) < 0.4
+
+
+def test_one_round_reads_that_round_alone(capsys, data_files):
+    one = facial_oral.read(data_files[0], rounds=(1,))
+    every = facial_oral.read(data_files[0])
+    assert [s.subject for s in one] == [s.subject for s in every]
+    assert all(s.rounds <= 1 for s in one) and any(s.rounds == 4 for s in every)
+    assert main(["model", "evaluate", str(data_files[0]), "--round", "1"]) == 0
+    assert "round 1 alone" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="rounds"):
+        facial_oral.read(data_files[0], rounds=(5,))

@@ -68,8 +68,11 @@ def _mean(values: list[float]) -> float:
     return sum(vals) / len(vals) if vals else math.nan
 
 
-def read(path: str | Path) -> list[Subject]:
-    """The subjects of one study file; ValueError naming the problem if it is not such a file."""
+def read(path: str | Path, rounds: tuple[int, ...] = ROUNDS) -> list[Subject]:
+    """The subjects of one study file, their readings averaged over ``rounds`` (default all four); ValueError
+    naming the problem if it is not such a file."""
+    if not rounds or any(k not in ROUNDS for k in rounds):
+        raise ValueError(f"rounds must be among {ROUNDS}, got {rounds}")
     p = Path(path)
     try:
         with p.open(encoding="utf-8-sig", newline="") as f:
@@ -98,8 +101,8 @@ def read(path: str | Path) -> list[Subject]:
     for row in rows[header + 1:]:
         if not row or not row[0].strip():
             continue
-        canthus = [cell(row, f"canthiMax{k}") for k in ROUNDS]
-        forehead = [_mean([cell(row, f"T_FHCC{k}"), cell(row, f"T_FHBC{k}")]) for k in ROUNDS]
+        canthus = [cell(row, f"canthiMax{k}") for k in rounds]
+        forehead = [_mean([cell(row, f"T_FHCC{k}"), cell(row, f"T_FHBC{k}")]) for k in rounds]
         subjects.append(Subject(row[0].strip(), p.name, _mean(canthus), _mean(forehead), cell(row, "T_atm"),
                                 cell(row, "aveOralM"), sum(math.isfinite(v) for v in canthus)))
     return subjects

@@ -37,14 +37,19 @@ def _model(args: argparse.Namespace) -> body_model.BodyModel:
     return body_model.load(args.model) if args.model else body_model.default_model()
 
 
-def _read_all(paths: list[str]) -> list[list[facial_oral.Subject]]:
-    return [facial_oral.read(p) for p in paths]
+def _rounds(args: argparse.Namespace) -> tuple[int, ...]:
+    return (args.round,) if getattr(args, "round", None) else facial_oral.ROUNDS
+
+
+def _read_all(paths: list[str], rounds: tuple[int, ...] = facial_oral.ROUNDS) -> list[list[facial_oral.Subject]]:
+    return [facial_oral.read(p, rounds) for p in paths]
 
 
 def cross_validation_table(paths: list[str], threshold_c: float, folds: int = DEFAULT_FOLDS,
-                           seed: int = DEFAULT_SEED, use_forehead: bool = False) -> dict[str, facial_oral.Metrics]:
+                           seed: int = DEFAULT_SEED, use_forehead: bool = False,
+                           rounds: tuple[int, ...] = facial_oral.ROUNDS) -> dict[str, facial_oral.Metrics]:
     """Cross-validated figures, folds by subject over all the files together: pooled ("all") and per file."""
-    per_file = _read_all(paths)
+    per_file = _read_all(paths, rounds)
     subjects = [s for group in per_file for s in group if s.readable and math.isfinite(s.oral_c)]
     est = facial_oral.cross_validate(subjects, folds, seed, use_forehead)
     oral = [s.oral_c for s in subjects]
@@ -85,7 +90,7 @@ def _predict(args: argparse.Namespace) -> int:
     model = _model(args)
     threshold = _threshold(args)
     skipped = 0
-    for s in facial_oral.read(args.file):
+    for s in facial_oral.read(args.file, _rounds(args)):
         if not s.readable:
             what = "canthiMax in every round" if not math.isfinite(s.canthus_c) else "T_atm"
             print(f"thermogate: {args.file}: subject {s.subject} skipped: no {what}", file=sys.stderr)
@@ -101,7 +106,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     threshold = _threshold(args)
-    per_file = _read_all(args.files)
+    per_file = _read_all(args.files, _rounds(args))
     for path, group in zip(args.files, per_file):
         dropped = sum(1 for s in group if not (s.readable and math.isfinite(s.oral_c)))
         if dropped:
@@ -111,7 +116,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     label = "model " + (args.model or "body_model.json (the product's)")
     print(f"{label}; FEVER at >= {threshold} degC; sensitivity: oral >= {facial_oral.FEVER_REFERENCE_C}, "
           f"specificity: oral <= {facial_oral.AFEBRILE_REFERENCE_C}"
-          + ("; canthus and forehead" if args.forehead else "; canthus"))
+          + ("; canthus and forehead" if args.forehead else "; canthus")
+          + (f"; round {args.round} alone" if args.round else "; mean of the rounds"))
     everyone = []
     for path, group in zip(args.files, per_file):
         rows = [s for s in group if s.readable and math.isfinite(s.oral_c)]
@@ -124,7 +130,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.cross_validate:
         print(f"cross-validation: {args.folds} folds by SubjectID over all the files (seed {args.seed}), "
               "each fold's subjects estimated by a model fitted without them")
-        table = cross_validation_table(args.files, threshold, args.folds, args.seed, args.forehead)
+        table = cross_validation_table(args.files, threshold, args.folds, args.seed, args.forehead, _rounds(args))
         for name, m in table.items():
             print("  " + m.line(name))
     return 0
@@ -155,5 +161,7 @@ def add_commands(commands) -> None:
         p.add_argument("--config", help="controller TOML whose [screening] threshold_c decides (default 37.3)")
         p.add_argument("--model", help="a model JSON instead of the product's")
         p.add_argument("--forehead", action="store_true", help="use the forehead reading too (the gate does not)")
+        p.add_argument("--round", type=int, choices=facial_oral.ROUNDS,
+                       help="read this round alone (one reading, as at a gate) instead of the mean of the rounds")
         p.set_defaults(run=run)
 
