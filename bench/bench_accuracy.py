@@ -73,6 +73,7 @@ class Outcome:
     reference: bool
     reference_px: float = math.nan  # the reference disc's apparent diameter, pixels (NaN: none in view)
     reasons: tuple[str, ...] = ()  # the RETRY/BLOCKED reasons this person was given
+    learned: str = ""  # how learning the reference went: "learned", the LearningError's reason, or "none"
 
     @property
     def in_scope(self) -> bool:
@@ -185,12 +186,17 @@ def _supports(cls, name: str) -> bool:
 
 
 def installer_config(sc, first_truth: dict) -> ScreeningConfig:
-    """The screening settings an installer writes for this gate, following docs/installation.md."""
+    """The screening settings an installer writes for this gate, following docs/installation.md: the lens,
+    the mounting, and where the reference is (its pixels and one more all round) with its set point; or, with no
+    reference in view, ``require_reference = false``. Its reading is learned afterwards
+    (:func:`learn_installed_reference`)."""
     ref = first_truth["reference"]
     analysis = dict(variant=sc.variant)
     screening: dict = {}
     if ref["present"]:
-        analysis.update(reference_box=tuple(ref["box"]), reference_c=float(ref["temp_c"]))
+        r0, c0, r1, c1 = ref["box"]
+        box = (max(0, r0 - 1), max(0, c0 - 1), min(24, r1 + 1), min(32, c1 + 1))
+        analysis.update(reference_box=box, reference_c=float(ref["temp_c"]), reference_apparent_c=None)
     else:
         analysis.update(reference_box=None)
         screening["require_reference"] = False
@@ -204,6 +210,26 @@ def installer_config(sc, first_truth: dict) -> ScreeningConfig:
     return ScreeningConfig(analysis=replace(AnalysisConfig(), **analysis), **screening)
 
 
+LEARN_S = 20.0  # the installer learns the reference from the gate's first 20 s
+
+
+def learn_installed_reference(rec, config: ScreeningConfig) -> tuple[ScreeningConfig, str]:
+    """``thermogate calibrate reference GATE --recording`` on the run's first LEARN_S seconds: the config with the
+    learned reading, and "learned"; or the config unchanged (not learned: BLOCKED) and the reason it failed."""
+    from controller.screening.reference_source import LearningError, learn_reference
+    from controller.service.calibration import reference_images_recording
+
+    if config.analysis.reference_box is None:
+        return config, "none"
+    images = reference_images_recording(rec, config)[: int(LEARN_S * rec.meta.get("refresh_hz", 8.0))]
+    try:
+        learned = learn_reference(images, config.analysis)
+    except LearningError as exc:
+        return config, exc.reason
+    analysis = replace(config.analysis, reference_apparent_c=learned.apparent_c, reference_pixels=learned.pixels)
+    return replace(config, analysis=analysis), "learned"
+
+
 def run(job: tuple[str, str, int]) -> list[Outcome]:
     """Every person of one run who stood at the mark, with the gate's verdict."""
     world_name, lens, i = job
@@ -212,7 +238,7 @@ def run(job: tuple[str, str, int]) -> list[Outcome]:
     sc = scenario(KIND, seed, variant=lens, world=world)
     rec = scenario_recording(KIND, sc.duration_s, seed=seed, variant=lens, world=world)
     frames = list(rec.frames())
-    config = installer_config(sc, frames[0].truth)
+    config, learned = learn_installed_reference(rec, installer_config(sc, frames[0].truth))
     standing: dict[int, float] = {}
     core: dict[int, float] = {}
     for f in frames:
@@ -243,7 +269,7 @@ def run(job: tuple[str, str, int]) -> list[Outcome]:
         dec, est, t_dec = first.get(pid, (None, None, None))
         out.append(Outcome(world_name, lens, i, core[pid], dec, est, None if t_dec is None else t_dec - t_still,
                            pid in ever_pass, ph.mark_distance_m, ph.ambient_c, ph.reference_in_view, ref_px,
-                           tuple(dict.fromkeys(reasons.get(pid, ())))))
+                           tuple(dict.fromkeys(reasons.get(pid, ()))), learned))
     return out
 
 
@@ -285,7 +311,11 @@ def print_lens(lens: str, rows: list[Outcome], worlds: list[World]) -> None:
             line += f"  {met(t, vals[HELD_OUT.name])}"
         print(line)
     for n in names:
-        print(f"{n} in scope, undecided: {undecided_reasons(scoped[n])}")
+        runs = {(r.run, r.learned) for r in scoped[n]}
+        how = Counter(learned for _, learned in runs)
+        print(f"{n} in scope: {len(runs)} runs, reference learned in {how.get('learned', 0)}"
+              + "".join(f", {k} in {v}" for k, v in how.items() if k != "learned")
+              + f"; the undecided were given: {undecided_reasons(scoped[n])}")
 
     def table(title: str, groups) -> None:
         print(title)
