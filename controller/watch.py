@@ -349,19 +349,38 @@ def distance_advice(a: FrameAnalysis | None, config: ScreeningConfig) -> tuple[b
 
 
 def _reference_line(a: FrameAnalysis | None, config: AnalysisConfig) -> str:
+    """The reference: its reading beside its set point and its learned reading, and what is wrong, if anything
+    (too small: its apparent size and the share of its set-point contrast it reaches)."""
     if config.reference_box is None:
         return "not configured"
     r0, c0, r1, c1 = config.reference_box
-    where = f"(box rows {r0}-{r1 - 1}, cols {c0}-{c1 - 1}, set {config.reference_c:.1f} degC)"
+    learned = config.reference_apparent_c
+    known = f"learned {learned:.2f}" if learned is not None else "NOT LEARNED"
+    where = f"(set {config.reference_c:.1f} degC, {known}; box rows {r0}-{r1 - 1}, cols {c0}-{c1 - 1})"
     if a is None:
         return f"no image yet {where}"
     if not math.isfinite(a.reference_c):
         return f"NOT FOUND {where}"
-    reads = f"reads {a.reference_c:.1f} degC {where}"
-    if abs(a.reference_c - config.reference_c) > config.reference_tolerance_c:
-        return f"NOT FOUND: {reads}"
-    if a.reference_ok:
-        return f"found, stable: {reads}"
+    reads = f"reads {a.reference_c:.2f} degC {where}"
+    status = a.reference_status
+    if status == "none":  # an analysis that does not say: judge by what it does say
+        status = "ok" if a.reference_ok else ("unstable" if math.isfinite(a.reference_excess_c) else "pending")
+    if status == "pending":
+        return f"settling: {reads}"
+    if status == "not_found":
+        return (f"NOT FOUND: {reads}; only {a.reference_mean_c - a.reference_background_c:.1f} degC above "
+                f"the {a.reference_background_c:.1f} around it: move the disc into the box, or the box to the disc")
+    if status == "too_small":
+        return (f"TOO SMALL: {a.reference_size_px:.1f} px, reaches {a.reference_fraction:.0%} of its set-point "
+                f"contrast (at least {config.reference_min_fraction:.0%}): use a larger disc or bring it nearer; "
+                f"{reads}")
+    if status == "not_learned":
+        return f"found, NOT LEARNED: {reads}; run `thermogate calibrate reference GATE`"
+    if status == "drift":
+        return (f"DRIFT: {reads}; {a.reference_mean_c - learned:+.2f} degC from its learned reading (at most "
+                f"{config.reference_drift_c:g})")
+    if status == "ok":
+        return f"found, stable: {reads}; offset {a.offset_c:+.2f}"
     settle = f" (variation {a.reference_excess_c:.2f} > {config.reference_stable_c:.2f})" \
         if math.isfinite(a.reference_excess_c) else ""
     return f"found, NOT STABLE yet{settle}: {reads}"

@@ -269,3 +269,22 @@ def test_calibrate_reference_live_learns_from_the_gate(tmp_path, mqtt_broker, vi
     assert out["learned"] and out["frames"] >= 24 and abs(out["apparent_c"] - 35.0) < 0.5
     assert load_config(path).screening_for("sim-1").analysis.reference_apparent_c == pytest.approx(out["apparent_c"])
     assert not math.isnan(out["apparent_sd_c"])
+
+
+def test_watch_shows_the_reading_beside_the_set_point_and_warns_when_too_small():
+    from controller import watch as W
+
+    tiny = scene_with(ReferenceSpec(0.06, 0.9), "110")
+    cfg = config_for(tiny, reference_apparent_c=30.0)
+    analyzer = Analyzer(cfg)
+    a = [analyzer.analyze(image) for image in images(tiny, 6.0)][-1]
+    line = W._reference_line(a, cfg)
+    assert line.startswith("TOO SMALL: ") and " px, reaches " in line and "set 35.0 degC, learned 30.00" in line
+    good = scene_with(True)
+    cfg = config_for(good)
+    analyzer = Analyzer(cfg)
+    a = [analyzer.analyze(image) for image in images(good, 6.0)][-1]
+    assert W._reference_line(a, cfg).startswith(f"found, stable: reads {a.reference_c:.2f} degC (set 35.0 degC, "
+                                                f"learned 35.00")
+    unlearned = replace(cfg, reference_apparent_c=None)
+    assert "NOT LEARNED" in W._reference_line(Analyzer(unlearned).analyze(images(good, 0.2)[0]), unlearned)

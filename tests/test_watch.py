@@ -187,7 +187,7 @@ def test_the_panel_says_what_an_installer_needs():
     assert "frames    7.9/s (gate says 8.0/s)  #200" in text
     assert "face      6.5 px wide (min 4), rows 6-14, cols 12-18" in text
     assert "distance  0.60 m  (valid 0.25-1.30 m)  OK, in range" in text
-    assert "reference found, stable: reads 34.9 degC" in text
+    assert "reference found, stable: reads 34.90 degC (set 35.0 degC, learned 35.00" in text
     assert "tracker   measuring" in text
     assert "decision  PASS 36.6 degC person 4  (local, 0.5 s ago)  (no controller result yet)" in text
     assert not any(line.startswith("local") for line in lines)
