@@ -183,7 +183,7 @@ def i2c_freq_problem(freq: int, refresh_hz: float) -> str | None:
     need = slowest_i2c_freq(refresh_hz)
     if need is not None and freq >= need:
         return None
-    budget = (f"at {_num(refresh_hz)} Hz a subpage comes every {1000 / refresh_hz:.1f} ms, and "
+    budget = (f"at {_num(refresh_hz)} Hz a subpage comes every {_num(1000 / refresh_hz)} ms, and "
               f"{LOOP_US // 1000} ms of that go to the rest of the loop")
     if need is None or need > I2C_FREQ_MAX:
         return (f"refresh_hz {_num(refresh_hz)} is too fast for any I2C clock up to {I2C_FREQ_MAX} Hz: a subpage "

@@ -47,9 +47,8 @@ def i2c_freq_problem(freq, refresh_hz):
     need = slowest_i2c_freq(refresh_hz)
     if need is not None and freq >= need:
         return None
-    period_ms = 1000 / refresh_hz
-    budget = "at %s Hz a subpage comes every %.1f ms, and %d ms of that go to the rest of the loop" % (
-        _num(refresh_hz), period_ms, LOOP_US // 1000)
+    budget = "at %s Hz a subpage comes every %s ms, and %d ms of that go to the rest of the loop" % (
+        _num(refresh_hz), _num(1000 / refresh_hz), LOOP_US // 1000)
     if need is None or need > I2C_FREQ_MAX:
         return ("refresh_hz %s is too fast for any I2C clock up to %d Hz: a subpage takes %.1f ms on the bus at "
                 "%d Hz; %s; use refresh_hz %s or lower" % (_num(refresh_hz), I2C_FREQ_MAX,

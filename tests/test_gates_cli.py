@@ -643,7 +643,7 @@ def test_active_low_relay_prints_a_warning_with_advice(ready_site, capsys):
 def test_i2c_clock_too_slow_for_the_refresh_rate_is_refused(ready_site, capsys):
     code, _, err = run(capsys, "gate", "add", "east-1", "--i2c-freq", "100000", "--site", str(ready_site))
     assert_one_line_error(code, err, "i2c_freq 100000 Hz is too slow for refresh_hz 8",
-                          "a subpage takes 152.3 ms on the bus", "every 125.0 ms",
+                          "a subpage takes 152.3 ms on the bus", "every 125 ms",
                           "the slowest clock that works is 126000 Hz")
     code, _, err = run(capsys, "gate", "config", "north-1", "--i2c-freq", "400000", "--refresh-hz", "32",
                        "--site", str(ready_site))
@@ -727,3 +727,45 @@ print('RESULT ' + json.dumps(sorted(os.listdir())))
     assert "removed app.py\nremoved notes.txt\nremoved old.mpy\n" in out
     result = json.loads([line for line in out.splitlines() if line.startswith("RESULT ")][-1][7:])
     assert result == ["app.mpy", "boot.py", "config.json", "lib", "main.py", "maintenance"]
+
+
+def test_the_board_gives_the_same_answers_under_micropython(ready_site):
+    """firmware/config.py's clock and pin checks, run by the real MicroPython on configs the installer
+    made and then edited by hand: the same refusals, worded as the installer words them."""
+    from controller import gate_settings as gs
+    from micropython_harness import run_micropython
+
+    good = gates.gate_config(ready_site, "north-1")
+    cases = [(freq, refresh) for refresh in (8, 16, 32, 64) for freq in (100_000, 126_000, 260_000, 261_000,
+                                                                           559_000, 560_000, 1_000_000)]
+    script = f"""
+import json, config
+good = json.loads({json.dumps(json.dumps(good))})
+out = []
+for freq, refresh in {cases!r}:
+    d = json.loads(json.dumps(good))
+    d['i2c_freq'] = freq
+    d['refresh_hz'] = refresh
+    try:
+        config.Config(d)
+        out.append(None)
+    except config.ConfigError as exc:
+        out.append(str(exc))
+for pin, value in (('scl', 7), ('relay', 38), ('maintenance', 38)):
+    d = json.loads(json.dumps(good))
+    d['pins'][pin] = value
+    try:
+        out.append(config.Config(d).pin_maintenance)
+    except config.ConfigError as exc:
+        out.append(str(exc))
+print('RESULT ' + json.dumps(out))
+"""
+    out = run_micropython(script, [REPO / "firmware"])
+    result = json.loads([line for line in out.splitlines() if line.startswith("RESULT ")][-1][7:])
+    for (freq, refresh), got in zip(cases, result):
+        want = gs.i2c_freq_problem(freq, refresh)
+        assert got == (None if want is None else "config.json: " + want), (freq, refresh)
+    assert sum(r is None for r in result[:len(cases)]) == 6 + 4 + 2 + 0  # accepted at 8, 16, 32, 64 Hz
+    assert "pins.scl is GPIO 7, which is wired to the SPI flash" in result[-3]
+    assert "pins.relay is GPIO 38, which is input-only" in result[-2]
+    assert result[-1] == 38  # an input-only pin is fine for the maintenance button
