@@ -1,0 +1,110 @@
+"""Site calibration as a nurse works: a sheet of (time, clinical_c), matched to decisions by time across any
+number of recordings, pooled; the offset with its uncertainty, and the outliers listed and left out."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from controller.cli import main
+from controller.screening.offline import analyze_recording, truth_for
+from controller.screening.site_calibration import (
+    Decided, Reading, fit_site_offset, match_by_time, parse_time, read_sheet,
+)
+from sim.synth import scenario_recording
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def test_the_fit_lists_outliers_and_gives_its_uncertainty():
+    rng = np.random.default_rng(4)
+    estimates = rng.uniform(36.0, 37.0, 30)
+    clinical = estimates + 0.4 + rng.normal(0.0, 0.15, 30)
+    clinical[[3, 17]] += (2.0, -1.5)  # a typo and another person's reading
+    pairs = list(zip(estimates, clinical))
+    fit = fit_site_offset(pairs, current_offset_c=0.1)
+    assert fit.outliers == (3, 17) and fit.used == 28 and fit.pairs == 30
+    assert fit.offset_c == pytest.approx(0.5, abs=0.1)
+    assert fit.ci95_c[0] < fit.offset_c < fit.ci95_c[1] and fit.ci95_c[1] - fit.ci95_c[0] < 0.3
+    assert 0.01 < fit.standard_error_c < 0.1 and fit.residual_sd_c == pytest.approx(0.15, abs=0.06)
+    summary = fit.summary(pairs, [f"r{i}" for i in range(30)])
+    assert [o["reading"] for o in summary["outliers"]] == ["r3", "r17"]
+    assert summary["outliers"][0]["difference_c"] == pytest.approx(clinical[3] - estimates[3], abs=0.01)
+    # Without the outliers' pull: the plain median of everything is off by their weight.
+    clean = fit_site_offset(pairs[:3] + pairs[4:17] + pairs[18:], current_offset_c=0.1)
+    assert clean.offset_c == pytest.approx(fit.offset_c, abs=1e-9) and clean.outliers == ()
+
+
+def test_too_few_readings_that_agree_are_refused():
+    with pytest.raises(ValueError, match="at least 3"):
+        fit_site_offset([(36.5, 37.0), (36.4, 36.9)])
+    with pytest.raises(ValueError, match="agree"):
+        fit_site_offset([(36.5, 37.0), (36.4, 36.9), (36.5, 39.5)])
+    with pytest.raises(ValueError, match="finite"):
+        fit_site_offset([(36.5, 37.0), (36.4, float("nan")), (36.5, 36.9)])
+
+
+def test_matching_by_time_uses_each_decision_once_and_the_nearest_first():
+    decided = [Decided(100.0, 36.5, "a"), Decided(106.0, 36.7, "b"), Decided(300.0, 36.9, "c")]
+    readings = [Reading(2, "r1", 37.0, (104.0,)), Reading(3, "r2", 37.1, (105.0,)), Reading(4, "r3", 37.2, (200.0,))]
+    pairs, labels, skipped = match_by_time(readings, decided, 20.0, "g-1")
+    # r2 is nearest to b (1 s); r1 then takes a (4 s), never b twice; r3 matches nothing within 20 s.
+    assert pairs == [(36.5, 37.0), (36.7, 37.1)] and "~ a" in labels[0] and "~ b" in labels[1]
+    assert skipped == ["line 4 (r3): no decision of g-1 within 20 s"]
+
+
+def test_a_bare_clock_time_means_that_time_on_each_day_given():
+    days = [datetime(2026, 3, 2).date(), datetime(2026, 3, 3).date()]
+    both = parse_time("08:10:05", TZ, days)
+    assert [datetime.fromtimestamp(t, TZ).isoformat() for t in both] == ["2026-03-02T08:10:05+08:00",
+                                                                         "2026-03-03T08:10:05+08:00"]
+    assert parse_time("2026-03-02T08:00:30", TZ, days) == (datetime(2026, 3, 2, 8, 0, 30, tzinfo=TZ).timestamp(),)
+    with pytest.raises(ValueError, match="HH:MM"):
+        parse_time("noon", TZ, days)
+
+
+def test_bad_sheets_name_the_line(tmp_path):
+    sheet = tmp_path / "s.csv"
+    for text, message in (("time,clinical_c\n08:00,hot\n", "line 2"), ("when,reading\n08:00,36.5\n", "columns"),
+                          ("time,clinical_c\n08:00,52.0\n", "plausible"), ("time,clinical_c\n", "no readings")):
+        sheet.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            read_sheet(str(sheet), TZ, [datetime(2026, 3, 2).date()])
+
+
+def test_calibrate_pools_a_nurses_sheet_over_several_recordings(tmp_path, capsys):
+    """Two recordings made on different mornings, one sheet: ISO times for the first, bare clock times for the
+    second, a few seconds off the gate's clock; one reading is another person's, one matches no decision."""
+    starts = (datetime(2026, 3, 2, 8, 0, 0, tzinfo=TZ), datetime(2026, 3, 3, 8, 10, 0, tzinfo=TZ))
+    rows, expected = [], []
+    rng = np.random.default_rng(11)
+    for n, (name, start) in enumerate(zip(("normal_queue", "fever"), starts)):
+        recording = scenario_recording(name, 45.0, seed=n)
+        recording.created = start
+        recording.save(tmp_path / f"r{n}.npz")
+        decisions = [d for d in analyze_recording(recording) if d.estimate_c is not None]
+        for d, person in zip(decisions, truth_for(recording, decisions)):
+            clinical = round(person["core_c"] + float(rng.normal(0.0, 0.1)), 1)
+            moment = start + timedelta(seconds=d.time_s + float(rng.uniform(-4.0, 4.0)))
+            rows.append((moment.isoformat(timespec="seconds") if n == 0 else moment.strftime("%H:%M:%S"), clinical))
+            expected.append(clinical - d.estimate_c)
+    assert len(rows) >= 8
+    rows[1] = (rows[1][0], round(rows[1][1] + 2.5, 1))  # another person's thermometer reading
+    rows.append(((starts[1] + timedelta(minutes=30)).strftime("%H:%M"), 36.8))  # nobody passed then
+    sheet = tmp_path / "nurse.csv"
+    sheet.write_text("time,clinical_c\n" + "".join(f"{t},{c}\n" for t, c in rows))
+    code = main(["calibrate", "sim-1", "--recording", str(tmp_path / "r0.npz"), "--recording",
+                 str(tmp_path / "r1.npz"), "--readings", str(sheet), "--tz", "Asia/Shanghai"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    fit = json.loads(out)
+    assert fit["recordings"] == 2 and fit["pairs"] == len(rows) - 1 and fit["used"] == len(rows) - 2
+    assert [o["reading"].split(" ")[1] for o in fit["outliers"]] == ["3"]  # sheet line 3 is rows[1]
+    kept = [e for i, e in enumerate(expected) if i != 1]
+    assert fit["site_offset_c"] == pytest.approx(float(np.median(kept)), abs=0.02)
+    assert fit["ci95_c"][0] <= fit["site_offset_c"] <= fit["ci95_c"][1] and fit["standard_error_c"] > 0
+    assert "no decision of sim-1 within 20 s" in err and "outlier, left out: line 3" in err
