@@ -277,6 +277,8 @@ def expected_frame_refusal(worker, payload) -> str | None:
         return exc.reason
     if worker.pipeline is None:
         return "no_eeprom"
+    if message.boot_id != worker.boot_id and message.boot_id in worker.old_boots:
+        return "old_boot"  # a boot the gate has left: a replay
     if message.boot_id == worker.boot_id and message.sequence <= worker.last_sequence:
         return "out_of_order"
     return None
@@ -713,7 +715,7 @@ TABLE_KEYS = {"mqtt": ["host", "port", "user", "password", "password_file", "cli
               "doors": ["open_ms", "ack_timeout_s"], "http": ["bind", "port"],
               "home_assistant": ["enabled", "prefix"],
               "screening": sorted(screening_config._KEYS) + ["distance_m", "variant", "reference"],
-              "reference": ["box", "temp_c"]}
+              "reference": ["box", "temp_c", "apparent_c", "apparent_sd_c", "pixels", "drift_c", "min_fraction"]}
 
 
 @st.composite
