@@ -129,6 +129,14 @@ def test_a_replayed_older_frame_is_refused(controller_service, mqtt_broker, reco
         _send(c, "frame", p)
     assert _wait(lambda: w.errors["out_of_order"] == 2), dict(w.errors)
     assert w.last_sequence == 6  # (counted as received, never pushed to the pipeline)
+    # The gate restarts (a new boot id); its earlier boot's genuine frames, replayed, are refused too.
+    _send(c, "frame", encode_frame(frames[0], 10, 1, 0, key=KS))
+    assert _wait(lambda: w.boot_id == 10)
+    pipeline = w.pipeline
+    for p in (sealed[6], sealed[7]):  # never seen before, but of boot 9, which the gate has left
+        _send(c, "frame", p)
+    assert _wait(lambda: w.errors["old_boot"] == 2), dict(w.errors)
+    assert w.boot_id == 10 and w.last_sequence == 1 and w.pipeline is pipeline
     c.disconnect()
 
 

@@ -16,7 +16,10 @@ never talks to MQTT or the store itself.
   log line written (at most one a minute per gate). The same EEPROM again
   (every reconnection re-sends it) changes nothing.
 - A new boot id means the gate restarted: its sequence numbers and clock start
-  again, so the pipeline starts again too.
+  again, so the pipeline starts again too. A frame of a boot the gate has
+  already left (a replay of an earlier boot's genuine frames) is refused
+  (``old_boot``), as a frame whose sequence is not above the last one of its
+  boot is (``out_of_order``).
 - Gaps in the sequence numbers are frames that never arrived (a link or a
   broker dropping QoS 0 messages): they are counted.
 - Every refused message is counted by reason and none raises.
@@ -46,6 +49,7 @@ MAX_FRAME_STEP_MS = 60_000  # more than this between two frames of one boot is a
 NOMINAL_STEP_MS = 125  # one subpage at 8 Hz
 RECALIBRATED_LOG_S = 60.0  # at most one "sensor recalibrated" line a minute per gate
 MAX_JSON = 1024
+OLD_BOOTS = 16  # boot ids remembered after the gate left them (a new boot id is random: 16 never collide in practice)
 
 
 class GateWorker:
@@ -69,6 +73,7 @@ class GateWorker:
         self.eeprom_words: bytes | None = None  # the cached EEPROM, as its raw words
         self.recalibrations = 0
         self.boot_id: int | None = None
+        self.old_boots: collections.deque[int] = collections.deque(maxlen=OLD_BOOTS)  # boots it has left
         self.last_sequence = 0
         self.last_board_ms = 0
         self._time_ms = 0  # the pipeline's clock: the gate's, unwrapped, with jumps taken out
@@ -169,7 +174,11 @@ class GateWorker:
             self.refuse("no_eeprom", "frame before the gate's EEPROM")
             return []
         if message.boot_id != self.boot_id:
+            if message.boot_id in self.old_boots:
+                self.refuse("old_boot", f"a frame of boot {message.boot_id}, which the gate has left")
+                return []
             if self.boot_id is not None:
+                self.old_boots.append(self.boot_id)
                 log.info("gate restarted", extra={"gate": self.id, "boot": message.boot_id})
                 self.pipeline = GatePipeline(self.id, _words(self.eeprom_words), self.config)
             self.boot_id = message.boot_id
