@@ -553,3 +553,23 @@ def test_cli_errors(broker, tmp_path, capsys):
                  "--broker", broker.url]) == 1
     assert "no EEPROM message arrived" in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_cli_replay_under_a_site_gates_key(broker, tmp_path, capsys):
+    """`sim replay --site DIR` seals under that site's key of the gate, which the controller's registry holds."""
+    from controller import gates as site_registry
+
+    site = tmp_path / "site"
+    site_registry.add_gate(site, "site-1")
+    key = bytes.fromhex(site_registry.load_secrets(site).gates["site-1"].hmac_key)
+    path = tmp_path / "r.npz"
+    sample(4, rate_hz=50.0, gate_id="site-1").save(path)
+    with Listener(broker, "thermogate/site-1/frame") as listener:
+        code = main(["sim", "replay", str(path), "--site", str(site), "--speed", "5",
+                     "--broker", f"{broker.host}:{broker.port}"])
+        assert code == 0, capsys.readouterr().err
+        listener.wait_for(lambda: len(listener.messages) == 4)
+    assert [decode_frame(m[2], sensor_key(key)).sequence for m in listener.messages] == [1, 2, 3, 4]
+    assert main(["sim", "replay", str(path), "--site", str(site), "--gate", "nobody-2",
+                 "--broker", f"{broker.host}:{broker.port}"]) == 1
+    assert "no secrets for gate 'nobody-2'" in capsys.readouterr().err
