@@ -14,7 +14,9 @@ from gate import Gate
 from link import Link
 from mlx90640 import MLX90640
 
-WDT_TIMEOUT_MS = const(30000)  # longer than any bounded call: socket timeout 5 s, Wi-Fi steps
+WDT_TIMEOUT_MS = const(30000)  # far longer than any bounded call: socket connect 3 s, a full send buffer 1 s
+CONNECT_TIMEOUT_S = const(3)
+DOOR_TIMER = const(0)  # the hardware timer that ends door openings
 LOOP_SLEEP_MS = const(2)
 MAINTENANCE_FILE = "maintenance"
 
@@ -45,31 +47,50 @@ def _random_bits(n):
     return int.from_bytes(os.urandom(4), "big") & ((1 << n) - 1)
 
 
-def _mqtt_client(client_id, host, port, user, password, keepalive):
-    from umqtt.simple import MQTTClient
+def open_socket(host, port):
+    """A TCP connection to the broker, then non-blocking: the connect is the one wait, bounded.
 
-    return MQTTClient(client_id, host, port, user or None, password or None, keepalive)
+    Give the broker as an IP address: resolving a name can block for longer."""
+    import socket
+
+    addr = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0][-1]
+    sock = socket.socket()
+    try:
+        sock.settimeout(CONNECT_TIMEOUT_S)
+        sock.connect(addr)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
-def build(cfg, hw=machine, clock=time, wlan=None, make_client=_mqtt_client, random_bits=_random_bits,
+def build(cfg, hw=machine, clock=time, wlan=None, open_socket=open_socket, random_bits=_random_bits,
           reboot=None, heap_free=None):
     """The gate on this board's pins; the door is locked before anything else happens.
 
-    ``hw`` is where Pin, I2C and reset come from: the ``machine`` module on a
-    board, a virtual board in the simulator."""
+    ``hw`` is where Pin, I2C, Timer and reset come from: the ``machine`` module
+    on a board, a virtual board in the simulator. ``open_socket(host, port)``
+    gives the broker's socket (a fake network in tests)."""
     door = Door(hw.Pin(cfg.pin_relay, hw.Pin.OUT, value=0 if cfg.relay_active_high else 1),
-                cfg.relay_active_high, cfg.door_cap_ms, clock)
+                cfg.relay_active_high, cfg.door_cap_ms, clock, hw.Timer(DOOR_TIMER))
     indicators = Indicators(_out(hw, cfg.pin_led_green), _out(hw, cfg.pin_led_red), _out(hw, cfg.pin_buzzer),
                             clock)
     i2c = hw.I2C(0, scl=hw.Pin(cfg.pin_scl), sda=hw.Pin(cfg.pin_sda), freq=cfg.i2c_freq)
     sensor = MLX90640(i2c)
-    gate = Gate(cfg, sensor, door, indicators, clock, random_bits(32), heap_free or gc.mem_free,
-                reboot or hw.reset)
     if wlan is None:
         import network
 
         wlan = network.WLAN(network.STA_IF)
-    gate.link = Link(cfg, wlan, make_client, clock, random_bits, gate.on_connect, gate.on_message,
+    # The radio on before the boot id is drawn: the ESP32's RNG is truly random only with RF running.
+    wlan.active(True)
+    try:
+        wlan.config(pm=wlan.PM_NONE)  # power save off: it delays received commands by up to a beacon interval
+    except Exception:
+        pass  # a build without power-save control
+    gate = Gate(cfg, sensor, door, indicators, clock, random_bits(32), heap_free or gc.mem_free,
+                reboot or hw.reset)
+    gate.link = Link(cfg, wlan, open_socket, clock, random_bits, gate.on_connect, gate.on_message,
                      (gate.topic_status, gate.offline_message()))
     return gate
 

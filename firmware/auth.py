@@ -1,9 +1,13 @@
-"""Command authentication on the gate: HMAC-SHA256, counters, freshness.
+"""Authentication on the gate: HMAC-SHA256 both ways.
 
-A command is accepted only if its tag is right under this gate's key, it is
-for this gate and this boot, its counter is higher than any accepted before,
-and it was decided on a frame this gate sent recently (checked against the
-gate's own clock, so a command delayed in transit can never act late).
+Commands: a command is accepted only if its tag is right under this gate's
+key, it is for this gate and this boot, its counter is higher than any
+accepted before (and not absurdly higher), and it was decided on a frame this
+gate sent recently (checked against the gate's own clock, so a command
+delayed in transit can never act late).
+
+Sensor data: every message the gate sends carries a tag under the sensor key,
+derived from the same gate key (``SensorMac``; docs/protocol.md, version 2).
 """
 
 import hashlib
@@ -16,6 +20,11 @@ from micropython import const
 ACTIONS = {"open": 0x7FFFFFFF, "lock": 0, "indicate": 3, "refresh": 7, "reboot": 0}
 RING = const(64)  # frames whose send time is remembered, > 2 s at the highest useful rate
 MAX_COUNTER = const(0x1FFFFFFFFFFFFF)  # 2**53 - 1: what JSON carries exactly
+MAX_JUMP = const(0x1000000)  # 2**24: how far one command may move the counter past the last one
+FIRST_MAX = MAX_COUNTER - (1 << 40)  # the first command of a boot leaves room for the controller to resync
+VERSION = const(2)
+TAG_BYTES = const(16)  # sensor tags: HMAC-SHA256 truncated to 128 bits
+SENSOR_KEY_LABEL = b"thermogate sensor v2"
 
 # Refusal reasons, as sent in the ack (docs/protocol.md).
 MALFORMED = "malformed"
@@ -27,7 +36,9 @@ REPLAYED = "replayed"
 STALE = "stale"
 BAD_ACTION = "bad_action"
 BAD_ARG = "bad_arg"
-REASONS = (MALFORMED, BAD_VERSION, WRONG_GATE, BAD_TAG, WRONG_BOOT, REPLAYED, STALE, BAD_ACTION, BAD_ARG)
+COUNTER_JUMP = "counter_jump"
+REASONS = (MALFORMED, BAD_VERSION, WRONG_GATE, BAD_TAG, WRONG_BOOT, REPLAYED, COUNTER_JUMP, STALE, BAD_ACTION,
+           BAD_ARG)
 
 
 def _hexdigest(digest):
@@ -58,6 +69,31 @@ class Hmac:
 
     def hexdigest(self, message):
         return _hexdigest(self.digest(message))
+
+
+class SensorMac:
+    """Tags for what the gate sends, under K_s = HMAC(gate key, "thermogate sensor v2")."""
+
+    def __init__(self, gate_key):
+        self._hmac = Hmac(Hmac(gate_key).digest(SENSOR_KEY_LABEL))
+        self._hex = bytearray(2 * TAG_BYTES)
+
+    def seal_binary(self, signed, buf, at):
+        """Write the tag of ``signed`` (a view of the bytes it covers) into ``buf[at:at + TAG_BYTES]``."""
+        tag = self._hmac.digest(signed)
+        for i in range(TAG_BYTES):
+            buf[at + i] = tag[i]
+
+    def seal_json(self, label, body):
+        """``body`` (a JSON object's bytes) with the "mac" field over label + newline + body, as the last field."""
+        inner = hashlib.sha256(self._hmac._inner)
+        inner.update(label)
+        inner.update(b"\n")
+        inner.update(body)
+        outer = hashlib.sha256(self._hmac._outer)
+        outer.update(inner.digest())
+        tag = _hexdigest(outer.digest()[:TAG_BYTES])
+        return body[:-1] + b',"mac":"' + tag + b'"}'
 
 
 def mac_message(gate_id, boot_id, counter, action, arg, sequence):
@@ -136,7 +172,7 @@ class CommandGuard:
     def _check(self, cmd):
         if type(cmd) is not dict:
             return MALFORMED
-        if cmd.get("v") != 1:
+        if cmd.get("v") != VERSION:
             return BAD_VERSION
         gate, boot, ctr = cmd.get("gate"), cmd.get("boot"), cmd.get("ctr")
         act, arg, seq, tag = cmd.get("act"), cmd.get("arg"), cmd.get("seq"), cmd.get("tag")
@@ -155,6 +191,8 @@ class CommandGuard:
             return WRONG_BOOT
         if ctr <= self.last_counter:
             return REPLAYED
+        if ctr > (self.last_counter + MAX_JUMP if self.last_counter else FIRST_MAX):
+            return COUNTER_JUMP  # not spent: one command must not lock the gate out for the rest of the boot
         self.last_counter = ctr
         sent = self.frames.sent_at(seq)
         if sent < 0 or self._clock.ticks_diff(self._clock.ticks_ms() & 0x3FFFFFFF, sent) > self.max_age_ms:

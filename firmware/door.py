@@ -3,6 +3,11 @@
 The relay is driven to "locked" the moment this object exists, and again on
 every error. An opening always ends by itself: whatever a command asks, it
 lasts at most ``cap_ms``, enforced here and nowhere else.
+
+The end of an opening does not depend on the main loop: a one-shot hardware
+timer (``machine.Timer``) locks the relay when the granted time is over,
+whatever the loop is doing, even if it is stalled in a network call. ``tick()``
+locks it too, should the timer's callback ever be late.
 """
 
 from micropython import const
@@ -20,20 +25,32 @@ _BEEP_MS = (0, 0, 250, 0)
 class Door:
     """A relay that unlocks the door while energised (or de-energised if active-low)."""
 
-    def __init__(self, pin, active_high, cap_ms, clock):
+    def __init__(self, pin, active_high, cap_ms, clock, timer=None):
         self._pin = pin
         self._on = 1 if active_high else 0
         self.cap_ms = cap_ms
         self._clock = clock
+        self._timer = timer  # a machine.Timer, one-shot; None only where no timer exists (tests of tick())
+        self._expire_cb = self._expire  # bound once: the timer's callback must not allocate
         self._until = 0
         self.is_open = False
         self.openings = 0
+        self.timer_locks = 0  # openings ended by the timer rather than by tick()
         self.lock()
+
+    def _expire(self, _timer):
+        """The timer's callback: lock, allocating nothing (it may run as an interrupt)."""
+        self._pin.value(1 - self._on)
+        if self.is_open:
+            self.timer_locks += 1
+        self.is_open = False
 
     def lock(self):
         """Close now and cancel any opening."""
         self._pin.value(1 - self._on)
         self.is_open = False
+        if self._timer is not None:
+            self._timer.deinit()
 
     def open_for(self, ms):
         """Open for ``ms`` milliseconds, capped; returns the time granted."""
@@ -44,6 +61,12 @@ class Door:
         self._until = self._clock.ticks_add(self._clock.ticks_ms(), ms)
         self._pin.value(self._on)
         self.is_open = True
+        if self._timer is not None:
+            try:
+                self._timer.init(mode=self._timer.ONE_SHOT, period=ms, callback=self._expire_cb)
+            except Exception:
+                self.lock()  # no timer, no opening
+                raise
         self.openings += 1
         return ms
 

@@ -1,8 +1,10 @@
 """The gate: sensor frames out, authenticated commands in, door fail-secure.
 
 One `step()` does a bounded amount of work: advance the link, send a subpage
-if one is ready, handle waiting commands, run the door and indicator timers,
-and send the heartbeat when due. Nothing in it waits for the network.
+if one is ready, handle waiting commands, send their acks, run the door and
+indicator timers, and send the heartbeat when due. Nothing in it waits for
+the network. Commands act inside the client's poll; their acks are queued and
+published after it returns, so no publish ever runs inside another.
 """
 
 import json
@@ -15,8 +17,10 @@ from config import REFRESH_HZ
 from link import Link
 from mlx90640 import SensorError
 
-FIRMWARE_VERSION = "0.1.0"
+FIRMWARE_VERSION = "0.2.0"
+PROTOCOL = const(2)
 SENSOR_RETRY_MS = const(2000)
+MAX_QUEUED_ACKS = const(16)  # more than one poll delivers (mqtt.MAX_PACKETS_PER_POLL)
 MAX_SEQUENCE = const(0x3FFFFFFF)  # 2**30 - 1 frames: 4 years at 8 Hz; then a clean restart
 
 
@@ -38,8 +42,12 @@ class Gate:
         self.topic_status = (prefix + "status").encode()
         self.topic_cmd = (prefix + "cmd").encode()
         self.topic_ack = (prefix + "ack").encode()
-        self.frame = wire.frame_message(boot_id)
-        self.eeprom = wire.eeprom_message(boot_id)
+        self.mac = auth.SensorMac(cfg.hmac_key)
+        self.frame = wire.frame_message(boot_id, self.mac)
+        self.eeprom = wire.eeprom_message(boot_id, self.mac)
+        self._frame_header = None  # the frame's PUBLISH header, made at the first connection
+        self._acks = []  # ack payloads waiting to be published after the poll
+        self.acks_dropped = 0
         sensor.bind(self.frame.words)
         self.guard = auth.CommandGuard(cfg.gate_id, cfg.hmac_key, boot_id, cfg.max_command_age_ms, clock)
         self.refresh_code = cfg.refresh_code
@@ -60,7 +68,8 @@ class Gate:
     # -- lifecycle ------------------------------------------------------------
 
     def offline_message(self):
-        return json.dumps({"v": 1, "gate": self.cfg.gate_id, "online": False, "boot": self.boot_id}).encode()
+        body = json.dumps({"v": PROTOCOL, "gate": self.cfg.gate_id, "online": False, "boot": self.boot_id})
+        return self.mac.seal_json(b"status", body.encode())
 
     def start_sensor(self):
         """Dump the EEPROM and configure the sensor; False (and a retry later) on failure."""
@@ -84,6 +93,8 @@ class Gate:
 
     def on_connect(self, link):
         """After every (re)connection: retained state first, then commands."""
+        if self._frame_header is None:
+            self._frame_header = link.frame_header(self.topic_frame, wire.FRAME_BYTES)
         if self.eeprom_ok:
             link.publish(self.topic_eeprom, self.eeprom.buf, True, 1)
         link.publish(self.topic_status, self.status_message(), True, 1)
@@ -103,6 +114,7 @@ class Gate:
             self.start_sensor()
         if self.link is not None:
             self.link.poll()
+            self._send_acks()
         self.door.tick()
         self.indicators.tick()
         if self.clock.ticks_diff(self._next_status, now) <= 0:
@@ -131,7 +143,8 @@ class Gate:
         flags = (wire.FLAG_SENSOR_REINIT if self._reinit else 0) | (wire.FLAG_I2C_RETRY if self.sensor.retried else 0)
         self._reinit = False
         self.frame.seal(self.sequence, now, flags)
-        if self.link is not None and self.link.publish(self.topic_frame, self.frame.buf):
+        if self.link is not None and self.link.publish(self.topic_frame, self.frame.buf, False, 0,
+                                                       self._frame_header):
             self.frames_sent += 1
             self.guard.frames.sent(self.sequence, now)
         else:
@@ -151,10 +164,20 @@ class Gate:
             applied = self._apply(act, cmd["arg"])
         elif type(cmd) is dict and type(cmd.get("act")) is str:
             act = cmd["act"][:16]
-        ack = {"v": 1, "gate": self.cfg.gate_id, "ctr": counter, "ok": reason is None, "reason": reason or "",
-               "act": act, "applied_ms": applied, "seq": self.sequence}
-        if self.link is not None:
-            self.link.publish(self.topic_ack, json.dumps(ack).encode(), False, 1)
+        ack = {"v": PROTOCOL, "gate": self.cfg.gate_id, "ctr": counter, "ok": reason is None, "reason": reason or "",
+               "act": act, "applied_ms": applied, "seq": self.sequence, "last": self.guard.last_counter}
+        if len(self._acks) < MAX_QUEUED_ACKS:
+            self._acks.append(self.mac.seal_json(b"ack", json.dumps(ack).encode()))
+        else:
+            self.acks_dropped += 1
+
+    def _send_acks(self):
+        """Publish the acks of the commands the last poll delivered (QoS 1, never from inside the poll)."""
+        link = self.link
+        while self._acks and link is not None:
+            if not link.publish(self.topic_ack, self._acks.pop(0), False, 1):
+                self.acks_dropped += 1 + len(self._acks)  # the link is down: the controller sees them missing
+                self._acks = []
 
     def _apply(self, act, arg):
         """Carry out a command the guard accepted; returns the opening granted, in ms."""
@@ -177,14 +200,21 @@ class Gate:
     def status_message(self):
         interval = self.cfg.status_interval_s
         fps = (self.frames_sent - self._frames_at_status) / interval if interval else 0
-        return json.dumps({
-            "v": 1, "gate": self.cfg.gate_id, "online": True, "fw": FIRMWARE_VERSION, "boot": self.boot_id,
+        link = self.link
+        body = json.dumps({
+            "v": PROTOCOL, "gate": self.cfg.gate_id, "online": True, "fw": FIRMWARE_VERSION, "boot": self.boot_id,
             "uptime_s": self.uptime_ms // 1000, "rssi": self.link.rssi() if self.link is not None else 0,
             "heap_free": self._heap_free(), "frames": self.frames_sent, "frames_unsent": self.frames_unsent,
             "fps": round(fps, 2), "refresh_hz": REFRESH_HZ[self.refresh_code],
             "sensor_ok": self.sensor_ok, "i2c_errors": self.sensor.i2c_errors, "sensor_resets": self.sensor_resets,
             "relay": "open" if self.door.is_open else "locked", "door_openings": self.door.openings,
             "cmd_ok": self.guard.accepted, "cmd_refused": self.guard.refused,
-            "mqtt_connects": self.link.connects if self.link is not None else 0,
-        }).encode()
+            "mqtt_connects": link.connects if link is not None else 0,
+            "mqtt_drops": link.drops if link is not None else 0,
+            "subscribed": link.subscribed if link is not None else False,
+            "link_error": link.last_error[:60] if link is not None else "",
+            "mqtt_oversized": link.client.oversized if link is not None else 0,
+            "acks_dropped": self.acks_dropped, "door_timer_locks": self.door.timer_locks,
+        })
+        return self.mac.seal_json(b"status", body.encode())
 

@@ -1,9 +1,10 @@
-"""Gate side of the wire protocol (docs/protocol.md): binary frame and EEPROM
-messages, JSON status and acknowledgements.
+"""Gate side of the wire protocol (docs/protocol.md, version 2): binary frame
+and EEPROM messages.
 
 Binary messages are built in place in one preallocated buffer per message
 kind: the sensor driver reads its words straight into the payload, so a
-frame costs no copy and no allocation beyond the CRC's integer.
+frame costs no copy. Each message ends with its CRC-32 and a 16-byte tag
+under the gate's sensor key (``auth.SensorMac``).
 """
 
 import struct
@@ -19,12 +20,13 @@ MAGIC0 = const(0x54)  # 'T'
 MAGIC1 = const(0x47)  # 'G'
 KIND_FRAME = const(1)
 KIND_EEPROM = const(2)
-VERSION = const(1)
+VERSION = const(2)
 HEADER = const(20)
+TAG = const(16)
 FRAME_WORDS = const(834)
 EEPROM_WORDS = const(832)
-FRAME_BYTES = const(1692)  # HEADER + 2 * FRAME_WORDS + 4
-EEPROM_BYTES = const(1688)  # HEADER + 2 * EEPROM_WORDS + 4
+FRAME_BYTES = const(1708)  # HEADER + 2 * FRAME_WORDS + 4 (CRC) + 16 (tag)
+EEPROM_BYTES = const(1704)  # HEADER + 2 * EEPROM_WORDS + 4 + 16
 FLAG_SENSOR_REINIT = const(1)  # the sensor was re-initialised since the previous frame
 FLAG_I2C_RETRY = const(2)  # reading this frame needed an I2C retry
 
@@ -65,31 +67,34 @@ class Message:
     ``words`` is a memoryview of the payload (2 bytes per word, big-endian as
     the sensor sends them) for the driver to read into."""
 
-    def __init__(self, kind, nwords, boot_id):
+    def __init__(self, kind, nwords, boot_id, mac):
         self.kind = kind
         self.nwords = nwords
         self.boot_id = boot_id
-        self.size = HEADER + 2 * nwords + 4
+        self._mac = mac
+        self.size = HEADER + 2 * nwords + 4 + TAG
         self.buf = bytearray(self.size)
         mv = memoryview(self.buf)
         self.words = mv[HEADER:HEADER + 2 * nwords]
-        self._body = mv[:self.size - 4]
+        self._body = mv[:HEADER + 2 * nwords]
+        self._signed = mv[:self.size - TAG]
 
     def seal(self, sequence, board_ms, flags=0):
-        """Write the header and CRC around the words already in place.
+        """Write the header, CRC and tag around the words already in place.
 
         ``sequence`` and ``board_ms`` must be below 2**30 (ticks_ms always
         is; the gate restarts before its sequence gets there): masking them
         to 32 bits would make a long integer, an allocation, per frame."""
         struct.pack_into(_HEADER_FMT, self.buf, 0, MAGIC0, MAGIC1, self.kind, VERSION, self.boot_id,
                          sequence, board_ms, self.nwords, flags)
-        struct.pack_into(">I", self.buf, self.size - 4, checksum(self._body))
+        struct.pack_into(">I", self.buf, self.size - TAG - 4, checksum(self._body))
+        self._mac.seal_binary(self._signed, self.buf, self.size - TAG)
         return self.buf
 
 
-def frame_message(boot_id):
-    return Message(KIND_FRAME, FRAME_WORDS, boot_id)
+def frame_message(boot_id, mac):
+    return Message(KIND_FRAME, FRAME_WORDS, boot_id, mac)
 
 
-def eeprom_message(boot_id):
-    return Message(KIND_EEPROM, EEPROM_WORDS, boot_id)
+def eeprom_message(boot_id, mac):
+    return Message(KIND_EEPROM, EEPROM_WORDS, boot_id, mac)

@@ -7,6 +7,7 @@ clock was made, for timestamps on pins and in recordings.
 
 from __future__ import annotations
 
+import threading
 import time
 
 PERIOD = 1 << 30
@@ -37,3 +38,11 @@ class RealClock:
 
     def sleep_ms(self, ms: int) -> None:
         time.sleep(ms / 1000)
+
+    def call_later(self, ms: int, callback) -> threading.Timer:
+        """Run ``callback()`` in ``ms`` from another thread, as a board's hardware timer interrupts its loop;
+        the handle's ``cancel()`` stops it (the fake ``machine.Timer`` uses this)."""
+        timer = threading.Timer(ms / 1000, callback)
+        timer.daemon = True
+        timer.start()
+        return timer

@@ -1,9 +1,10 @@
 """Load the gate firmware's own modules into this (CPython) process.
 
-The firmware is MicroPython code that imports ``machine``, ``network``,
-``micropython`` and ``umqtt.simple`` as top-level modules. On a host those
-come from ``sim/hardware`` (virtual hardware) and a ``micropython`` shim; the
-firmware's modules themselves are imported unchanged from ``firmware/``.
+The firmware is MicroPython code that imports ``machine``, ``network`` and
+``micropython`` as top-level modules. On a host those come from
+``sim/hardware`` (virtual hardware) and a ``micropython`` shim; the
+firmware's modules themselves, its MQTT client included, are imported
+unchanged from ``firmware/``.
 """
 
 from __future__ import annotations
@@ -38,5 +39,5 @@ def load_firmware() -> types.SimpleNamespace:
         if path not in sys.path:
             sys.path.insert(0, path)
     sys.modules.setdefault("micropython", _micropython_shim())
-    names = ("machine", "network", "fake_mlx90640", "config", "app", "gate", "wire", "auth", "door", "link")
+    names = ("machine", "network", "fake_mlx90640", "config", "app", "gate", "wire", "auth", "door", "mqtt", "link")
     return types.SimpleNamespace(**{n: importlib.import_module(n) for n in names})

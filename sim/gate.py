@@ -1,9 +1,9 @@
 """A virtual gate: the firmware's own app on virtual hardware, on a real broker.
 
 Only the hardware is simulated: the MLX90640 (fed by a scenario), the pins,
-Wi-Fi and the I2C bus. The firmware modules run unchanged, connect to the
-broker through an ``umqtt.simple``-compatible paho client, and publish what a
-board would publish. Scenario events (Wi-Fi loss, I2C failures, garbage
+timers, Wi-Fi and the I2C bus. The firmware modules run unchanged, their own
+MQTT client included, over a real TCP connection to the broker
+(``sim.netsock``), and publish what a board would publish. Scenario events (Wi-Fi loss, I2C failures, garbage
 pixels) are applied to the hardware at their times.
 """
 
@@ -18,7 +18,7 @@ from controller.sensor import random_eeprom
 from .clock import RealClock
 from .firmware_loader import load_firmware
 from .gate_config import gate_config, simulator_key
-from .mqtt_client import PahoUmqttClient
+from .netsock import open_socket
 from .sensor import VirtualMLX90640
 
 _fw = load_firmware()
@@ -53,7 +53,7 @@ class VirtualGate:
         self._reboot_requested = False
         self.truth.clear()  # a new boot numbers its frames from 1 again
         self.gate = _fw.app.build(self.config, hw=self.board, clock=self.clock, wlan=self.wlan,
-                                  make_client=PahoUmqttClient, random_bits=self._random_bits,
+                                  open_socket=open_socket, random_bits=self._random_bits,
                                   reboot=self._request_reboot, heap_free=lambda: 96000)
         self.relay = self.board.Pin.pins[self.config.pin_relay]
         self.gate.start_sensor()
@@ -89,8 +89,9 @@ class VirtualGate:
         """Power off and on: the connection drops without a goodbye, the board boots afresh (a new
         boot id, sequence numbers from 1, the door locked before anything else)."""
         link = self.gate.link
-        if link is not None and link.client is not None and hasattr(link.client, "drop"):
-            link.client.drop()
+        if link is not None:
+            link.client.close()  # no DISCONNECT: the broker publishes the last will
+        self.gate.door.lock()  # the power is off
         self.reboots += 1
         self._boot()
 
@@ -119,5 +120,6 @@ class VirtualGate:
 
     def close(self) -> None:
         link = self.gate.link
-        if link is not None and link.client is not None:
+        self.gate.door.lock()
+        if link is not None:
             link.client.disconnect()

@@ -1,7 +1,8 @@
 """Import the firmware under CPython with only the hardware layer replaced.
 
 ``firmware_modules()`` puts the fakes (``sim/hardware``: machine, network,
-umqtt.simple, a register-level MLX90640, a clock) and the firmware directory
+a fake network with a byte-level MQTT broker, a register-level MLX90640, a
+clock) and the firmware directory
 first on sys.path, imports the firmware's own modules, and removes them all
 again afterwards, so each test starts from a fresh import.
 """
@@ -20,8 +21,8 @@ REPO = Path(__file__).resolve().parent.parent
 FIRMWARE = REPO / "firmware"
 FAKES = REPO / "sim" / "hardware"
 FAKES_CPYTHON = Path(__file__).resolve().parent / "fakes_cpython"
-FIRMWARE_MODULES = ("wire", "auth", "door", "mlx90640", "config", "link", "gate", "app")
-FAKE_MODULES = ("machine", "network", "umqtt", "umqtt.simple", "micropython", "fakeclock", "fake_mlx90640")
+FIRMWARE_MODULES = ("wire", "auth", "door", "mlx90640", "config", "mqtt", "link", "gate", "app")
+FAKE_MODULES = ("machine", "network", "fakenet", "micropython", "fakeclock", "fake_mlx90640")
 
 
 @contextlib.contextmanager
@@ -50,11 +51,10 @@ def config_dict(gate_id: str = "north-1", key_hex: str = "11" * 32, **overrides)
 
 
 def fresh_hardware(fw, start_ms: int = 1000):
-    """Reset the fake hardware for a newly booted gate: a new clock, no devices or pins, an empty
-    in-memory broker. Returns (clock, broker)."""
+    """Reset the fake hardware for a newly booted gate: a new clock, no devices or pins, a new
+    in-memory broker (pass ``open_socket=broker.open_socket`` to app.build). Returns (clock, broker)."""
     clock = fw.fakeclock.FakeClock(start=start_ms)
     fw.machine.clock = clock
     fw.machine.devices.clear()
     fw.machine.Pin.pins.clear()
-    fw.umqtt_simple.broker.__init__()
-    return clock, fw.umqtt_simple.broker
+    return clock, fw.fakenet.FakeBroker()

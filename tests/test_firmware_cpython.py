@@ -1,6 +1,9 @@
 """The firmware's gate loop under CPython, with only the hardware replaced:
-a register-level MLX90640 on a fake I2C bus, recording pins, a fake Wi-Fi
-interface, an in-memory MQTT client and a clock that moves when told."""
+a register-level MLX90640 on a fake I2C bus, recording pins, timers, a fake
+Wi-Fi interface, a fake network whose broker speaks MQTT at the byte level
+(the firmware's own MQTT client talks to it) and a clock that moves when told.
+What the gate sends is decoded with the controller's own decoders, which check
+its protocol-2 tags under the gate's sensor key."""
 
 from __future__ import annotations
 
@@ -10,10 +13,12 @@ import numpy as np
 import pytest
 
 from controller.protocol import decode_ack, decode_eeprom, decode_frame, decode_status, sign_command
+from controller.protocol.mac import sensor_key
 from controller.sensor import Calibration, control_word, random_eeprom
 from firmware_env import config_dict, firmware_modules, fresh_hardware
 
 KEY = bytes(range(32))
+KS = sensor_key(KEY)
 GATE = "north-1"
 
 
@@ -32,8 +37,8 @@ class Rig:
         self.reboots = 0
         cfg = fw.config.Config(config_dict(GATE, KEY.hex(), **config))
         self.cfg = cfg
-        self.gate = fw.app.build(cfg, clock=self.clock, wlan=self.wlan, random_bits=lambda n: 512,
-                                 reboot=self._reboot, heap_free=lambda: 90000)
+        self.gate = fw.app.build(cfg, clock=self.clock, wlan=self.wlan, open_socket=self.broker.open_socket,
+                                 random_bits=lambda n: 512, reboot=self._reboot, heap_free=lambda: 90000)
         self.relay = fw.machine.Pin.pins[cfg.pin_relay]
         self.counter = 0
         self.scene = np.full((24, 32), 24.0)
@@ -57,7 +62,7 @@ class Rig:
         return words
 
     def frames(self):
-        return [decode_frame(p) for p in self.broker.take(self.topic("frame"))]
+        return [decode_frame(p, KS) for p in self.broker.take(self.topic("frame"))]
 
     def command(self, action, arg=0, *, seq=None, counter=None, key=KEY, boot=None, gate=GATE, raw=None):
         if raw is None:
@@ -69,7 +74,7 @@ class Rig:
             raw = sign_command(key, gate, boot, counter, action, arg, seq).payload()
         self.broker.inbox.append((self.topic("cmd"), raw))
         self.run(20)
-        acks = [decode_ack(p) for p in self.broker.take(self.topic("ack"))]
+        acks = [decode_ack(p, KS) for p in self.broker.take(self.topic("ack"))]
         assert len(acks) == 1
         return acks[0]
 
@@ -90,14 +95,14 @@ def rig():
 
 def test_boot_locks_the_door_first_and_publishes_retained_state(rig):
     assert rig.relay.history[0][1] == 0 and rig.opened() == []
-    eeprom = decode_eeprom(rig.broker.retained[rig.topic("eeprom")])
+    eeprom = decode_eeprom(rig.broker.retained[rig.topic("eeprom")], KS)
     np.testing.assert_array_equal(eeprom.words, rig.eeprom)
     assert eeprom.boot_id == rig.gate.boot_id
-    status = decode_status(rig.broker.retained[rig.topic("status")])
+    status = decode_status(rig.broker.retained[rig.topic("status")], KS)
     assert status.online and status.gate_id == GATE and status.relay == "locked" and status.sensor_ok
     topic, will, retain, qos = rig.broker.last_will
     assert topic == rig.topic("status") and retain and qos == 1
-    assert decode_status(will).online is False
+    assert decode_status(will, KS).online is False
     assert (rig.topic("cmd"), 1) in rig.broker.subscriptions
     # The sensor was set to the configured rate (8 Hz = code 4) in chess mode.
     assert (rig.sensor.control >> 7) & 7 == 4 and rig.sensor.control & 0x1000
@@ -113,7 +118,7 @@ def test_subpages_reach_the_controller_intact(rig):
     assert {f.boot_id for f in frames} == {rig.gate.boot_id}
     for frame, words in zip(frames, sent):
         np.testing.assert_array_equal(frame.words, words)
-    cal = Calibration.from_eeprom(decode_eeprom(rig.broker.retained[rig.topic("eeprom")]).words)
+    cal = Calibration.from_eeprom(decode_eeprom(rig.broker.retained[rig.topic("eeprom")], KS).words)
     image = cal.subpage_to(frames[-1].words)
     measured = ~np.isnan(image)
     assert np.abs(image[measured] - rig.scene[measured]).max() < 0.25
@@ -139,6 +144,7 @@ def test_a_valid_open_command_opens_and_the_cap_closes(rig):
     ("forged", "bad_tag"), ("replayed", "replayed"), ("stale", "stale"), ("future", "stale"),
     ("wrong_boot", "wrong_boot"), ("wrong_gate", "wrong_gate"), ("garbage", "malformed"),
     ("truncated", "malformed"), ("unsigned", "malformed"), ("bad_action", "bad_action"), ("bad_arg", "bad_arg"),
+    ("version_1", "bad_version"), ("first_huge", "counter_jump"), ("jump", "counter_jump"),
 ])
 def test_bad_commands_never_open_the_door(rig, attack, reason):
     rig.measure(0)
@@ -164,7 +170,16 @@ def test_bad_commands_never_open_the_door(rig, attack, reason):
     elif attack == "truncated":
         ack = rig.command("open", raw=sign_command(KEY, GATE, rig.gate.boot_id, 99, "open", 1000, seq).payload()[:-9])
     elif attack == "unsigned":
-        ack = rig.command("open", raw=json.dumps({"v": 1, "gate": GATE, "act": "open", "arg": 1000}).encode())
+        ack = rig.command("open", raw=json.dumps({"v": 2, "gate": GATE, "act": "open", "arg": 1000}).encode())
+    elif attack == "version_1":
+        ack = rig.command("open", raw=sign_command(KEY, GATE, rig.gate.boot_id, 5, "open", 1000, seq, 1).payload())
+    elif attack == "first_huge":  # a leaked key's counter 2**53 - 1 must not lock the gate out for the boot
+        ack = rig.command("open", 1000, counter=2**53 - 1)
+        assert rig.command("lock", counter=7).ok  # not spent: the next real command still works
+    elif attack == "jump":
+        assert rig.command("lock", counter=10).ok
+        ack = rig.command("open", 1000, counter=10 + 2**24 + 1)
+        assert rig.command("lock", counter=11).ok
     elif attack == "bad_action":
         cmd = sign_command(KEY, GATE, rig.gate.boot_id, 50, "open", 1000, seq)
         from controller.protocol.commands import mac_message
@@ -186,7 +201,7 @@ def test_bad_commands_never_open_the_door(rig, attack, reason):
     assert not ack.ok and ack.reason == reason and ack.applied_ms == 0
     assert rig.opened() == []
     rig.run(5000)
-    status = decode_status(rig.broker.retained[rig.topic("status")])
+    status = decode_status(rig.broker.retained[rig.topic("status")], KS)
     assert status.cmd_refused[reason] >= 1 and status.door_openings == 0
 
 
@@ -216,7 +231,7 @@ def test_broker_restart_is_retried_with_backoff(rig):
     rig.broker.up = False
     rig.measure(1)
     rig.run(100)  # the publish fails and drops the connection
-    assert link.state != 3 and link.failures == 1
+    assert link.state != 4 and link.failures == 1
     delays = []
     for failures in range(1, 9):
         link.failures = failures
@@ -227,7 +242,7 @@ def test_broker_restart_is_retried_with_backoff(rig):
     assert link.failures > 1
     rig.broker.up = True
     rig.run(65000)
-    assert link.state == 3 and decode_status(rig.broker.retained[rig.topic("status")]).mqtt_connects >= 2
+    assert link.state == 4 and decode_status(rig.broker.retained[rig.topic("status")], KS).mqtt_connects >= 2
 
 
 def test_i2c_failure_locks_the_door_and_reinitialises_the_sensor(rig):
@@ -335,8 +350,8 @@ def test_heartbeat_and_socket_timeouts(rig):
     for n in range(44):
         rig.measure(n % 2)
         rig.run(120)  # about 8 subpages per second
-    statuses = [decode_status(p) for (t, p, r, q) in rig.broker.published if t == rig.topic("status")]
+    statuses = [decode_status(p, KS) for (t, p, r, q) in rig.broker.published if t == rig.topic("status")]
     assert len(statuses) - before == 1  # one heartbeat in 5 s
     assert 7 <= statuses[-1].fps <= 9 and statuses[-1].heap_free == 90000 and statuses[-1].uptime_s >= 5
-    # Every socket call is bounded: the timeout is back in place after each poll.
-    assert rig.gate.link.client.sock.timeout == 5
+    # The socket stays non-blocking throughout: nothing ever waits on it, so nothing could hang.
+    assert rig.broker.live()[0].timeout == 0 and rig.broker.hangs == 0

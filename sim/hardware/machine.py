@@ -1,5 +1,6 @@
 """Fake ``machine``: pins that record their changes, an I2C bus with attached
-fake devices, a watchdog that counts feeds, and reset() as an exception.
+fake devices, one-shot timers driven by the clock, a watchdog that counts
+feeds, and reset() as an exception.
 
 Module level, it is the one board of a test (``devices``, ``clock``,
 ``Pin.pins``). ``Board`` gives each virtual gate of the simulator a board of
@@ -80,6 +81,42 @@ class I2C:
         self._device(address).write(register, buf)
 
 
+class Timer:
+    """A hardware timer: its callback runs at its time, from the clock (``call_later``), not from the
+    main loop. ``fired`` counts the callbacks run."""
+
+    ONE_SHOT = 0
+    PERIODIC = 1
+    _clock = staticmethod(lambda: clock)
+
+    def __init__(self, id=0, **kwargs):
+        self.id = id
+        self.fired = 0
+        self._handle = None
+        if kwargs:
+            self.init(**kwargs)
+
+    def init(self, mode=ONE_SHOT, period=-1, callback=None, freq=None):
+        if mode != Timer.ONE_SHOT:
+            raise ValueError("only ONE_SHOT timers are faked")
+        if period is None or period < 0 or callback is None:
+            raise ValueError("period and callback are needed")
+        self.deinit()
+        timer = self
+
+        def fire():
+            timer._handle = None
+            timer.fired += 1
+            callback(timer)
+
+        self._handle = self._clock().call_later(period, fire)
+
+    def deinit(self):
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+
 class WDT:
     last = None
 
@@ -111,8 +148,12 @@ class Board:
         class BoardI2C(I2C):
             _devices = self.devices
 
+        class BoardTimer(Timer):
+            _clock = staticmethod(lambda: board.clock)
+
         self.Pin = BoardPin
         self.I2C = BoardI2C
+        self.Timer = BoardTimer
         self.WDT = WDT
         self.ResetCalled = ResetCalled
 

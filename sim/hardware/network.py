@@ -5,17 +5,29 @@ AP_IF = 1
 
 
 class WLAN:
+    PM_NONE = 0
+    PM_PERFORMANCE = 1
+    PM_POWERSAVE = 2
+
     def __init__(self, interface=STA_IF):
         self.up = False  # whether the access point is reachable
         self.wanted = False  # connect() called: the station keeps trying, as the ESP32's does
         self.connect_calls = 0
         self._active = False
+        self.pm = WLAN.PM_PERFORMANCE  # the ESP32's default: modem sleep between beacons
+        self.activated_at = []  # (connect_calls at the time) each time the radio was switched on
 
     def active(self, on=None):
         if on is None:
             return self._active
+        if on and not self._active:
+            self.activated_at.append(self.connect_calls)
         self._active = bool(on)
         return None
+
+    def config(self, **kwargs):
+        if "pm" in kwargs:
+            self.pm = kwargs["pm"]
 
     def connect(self, ssid, password):
         self.connect_calls += 1
