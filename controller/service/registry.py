@@ -1,4 +1,5 @@
-"""The gates this controller serves, with the keys that sign their commands.
+"""The gates this controller serves, with their keys (commands are signed with them, and every message
+from a gate is checked under the sensor key derived from its key).
 
 Gates come from the site registry (``thermogate gate add``: ``site/gates.toml``
 and ``site/secrets.toml``) and, for the demo and tests only, from
@@ -19,7 +20,7 @@ from .config import ConfigError, ControllerConfig
 @dataclass(frozen=True)
 class GateInfo:
     id: str
-    key: bytes  # the 32-byte HMAC key that signs its commands
+    key: bytes  # the gate's 32-byte key K: it signs commands; its messages are tagged under mac.sensor_key(K)
     variant: str = "55"  # lens: "55" or "110"
     name: str = ""
     location: str = ""
