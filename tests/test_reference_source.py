@@ -223,7 +223,7 @@ def test_calibrate_reference_from_a_recording_stores_it_in_controller_toml(tmp_p
     config = tmp_path / "controller.toml"
     config.write_text(f"# the school's controller\n[store]\nurl = \"{tmp_path / 'x.db'}\"\n\n"
                       f"[screening]\nthreshold_c = 37.5\n\n[screening.reference]  # where it hangs\n"
-                      f"box = {box}\ntemp_c = 38.0\n")
+                      f"box = {box}\ntemp_c = 38.0\ndrift_c = 1.2\n")
     assert load_config(config).screening_for("g-1").analysis.reference_apparent_c is None
     assert main(["calibrate", "reference", "g-1", "--recording", str(tmp_path / "empty.npz"),
                  "--config", str(config)]) == 0
@@ -234,6 +234,7 @@ def test_calibrate_reference_from_a_recording_stores_it_in_controller_toml(tmp_p
     analysis = load_config(config).screening_for("g-1").analysis
     assert analysis.reference_apparent_c == pytest.approx(out["apparent_c"])
     assert analysis.reference_box == tuple(box) and analysis.reference_c == 38.0
+    assert analysis.reference_drift_c == 1.2  # the site's other reference settings are kept for the gate
     # Learning again replaces the gate's table rather than adding a second one.
     assert main(["calibrate", "reference", "g-1", "--recording", str(tmp_path / "empty.npz"),
                  "--config", str(config)]) == 0

@@ -118,6 +118,26 @@ def load_variant(variant: str) -> ScreeningConfig:
     return ScreeningConfig(analysis=replace(AnalysisConfig(), variant=variant))
 
 
+def _reference_tables(path: str | None, gate: str) -> dict:
+    """The reference settings ``path`` gives the gate now ([screening.reference], then the gate's own), so that
+    the gate's table written with the learned reading keeps them (a gate's table replaces the site's whole)."""
+    if not path:
+        return {}
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    from pathlib import Path
+
+    try:
+        doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    site = doc.get("screening", {}).get("reference", {})
+    own = doc.get("gates", {}).get(gate, {}).get("screening", {}).get("reference", {})
+    return {**(site if isinstance(site, dict) else {}), **(own if isinstance(own, dict) else {})}
+
+
 def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
     """Learn the reference's reading through this gate's optics, live or from a recording, and store it."""
     from ..service.calibration import reference_images_live, reference_images_recording, store_reference
@@ -145,7 +165,7 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
         print(json.dumps({"gate": gate, "learned": False, "reason": exc.reason, "detail": str(exc)}))
         print(f"thermogate calibrate reference: {exc}", file=sys.stderr)
         return 1
-    table = learned.table(analysis.reference_box)
+    table = {**_reference_tables(args.config, gate), **learned.table(analysis.reference_box)}
     stored = bool(args.config) and not args.no_store
     if stored:
         store_reference(args.config, gate, table)
