@@ -235,7 +235,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("status_led", ("pins", "status_led"), 2, "optional_pin", "status LED GPIO or 'none'"),
     Setting("maintenance", ("pins", "maintenance"), 0, "input_pin",
             "GPIO held low at power-on to enter maintenance mode"),
-    Setting("i2c_freq", ("i2c_freq",), 1_000_000, "int", "I2C clock in Hz", 100_000, 1_000_000),
+    Setting("i2c_freq", ("i2c_freq",), 1_000_000, "int",
+            "I2C clock in Hz for images (the calibration is read at 400 kHz); it must keep up with the "
+            "refresh rate: at least 126000 at 8 Hz, 261000 at 16 Hz, 560000 at 32 Hz", 100_000, 1_000_000),
     Setting("refresh_hz", ("refresh_hz",), 8, "rate", "sensor refresh rate in Hz (subpages per second)"),
     Setting("door_pulse_ms", ("door_pulse_ms",), 3000, "int", "default door opening in ms", 100, 10_000),
     Setting("door_cap_ms", ("door_cap_ms",), 5000, "int", "longest opening the firmware allows, in ms", 500, 10_000),
