@@ -665,6 +665,8 @@ def test_the_paper_estimate_of_a_subpage_on_the_bus():
     assert [round(gs.subpage_i2c_us(hz) / 1000, 1) for hz in (100_000, 400_000, 1_000_000)] == [152.3, 38.1, 15.2]
     assert [gs.slowest_i2c_freq(hz) for hz in gs.REFRESH_HZ] == [
         100_000, 100_000, 100_000, 100_000, 126_000, 261_000, 560_000, 1_311_000]
+    for hz in (8, 16, 32):  # --i2c-freq's help quotes them
+        assert f"{gs.slowest_i2c_freq(hz)} at {hz} Hz" in gs.BY_KEY["i2c_freq"].help
 
 
 def test_the_board_checks_a_hand_written_config_as_the_installer_does():
