@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, fields
+from functools import lru_cache
 
 import numpy as np
 
@@ -51,6 +52,7 @@ HEAD_BREADTH_SD_M = 0.006
 TEMPLATE_HEAD_M = 0.15
 SITE_AGES = {"primary": (6, 11), "secondary": (11, 18), "all-through": (6, 18)}
 
+ADULTS_IN_BAND = 0.1  # an installer mounts for the adults too when they are more than this share of those passing
 IN_SCOPE_MARK_M = (0.3, 0.6)
 IN_SCOPE_ROOM_C = (18.0, 28.0)
 
@@ -114,10 +116,15 @@ class World:
     """The ranges one world draws its physics from (each a (low, high) span, drawn uniformly).
 
     ``seeds`` is the world's seed space: a scenario in this world accepts
-    only seeds in it. ``in_scope_share`` of the runs draw ambient and mark
-    distance inside the accuracy targets' scope (18-28 degC, 0.3-0.6 m), with
-    the reference in view; the rest draw over the whole ranges and have the
-    reference in view with probability ``reference_in_view``.
+    only seeds in it. ``in_scope_share`` of the runs are drawn inside the
+    accuracy targets' scope: room at 18-28 degC, reference in view, and the
+    mark anywhere in the specified 0.3-0.6 m (with either lens, even where
+    that lens cannot show every face whole). The rest draw the room over the
+    whole range, have the reference in view with probability
+    ``reference_in_view``, and put the mark where docs/installation.md
+    recommends for the site and the lens, times ``mark_factor``, kept within
+    ``mark_distance_m`` (about 1.2 m with the 55° lens, 0.55-0.75 m with the
+    110°).
     """
 
     name: str
@@ -138,6 +145,7 @@ class World:
     reference_column: Span  # from the nearer side edge; the side is drawn
     reference_wall_offset_c: Span  # a warm patch of wall behind the disc (radiator, sun), when there is one
     mark_distance_m: Span
+    mark_factor: Span
     height_error_m: Span
     tilt_error_deg: Span
     adult_share: Span
@@ -184,11 +192,14 @@ class World:
         u = lambda span: float(rng.uniform(*span))  # noqa: E731
         in_scope = bool(rng.random() < self.in_scope_share)
         ambient = u(_inside(self.ambient_c, IN_SCOPE_ROOM_C) if in_scope else self.ambient_c)
-        mark = u(_inside(self.mark_distance_m, IN_SCOPE_MARK_M) if in_scope else self.mark_distance_m)
         ref_in_view = in_scope or bool(rng.random() < self.reference_in_view)
         site = ("primary", "secondary", "all-through")[int(rng.integers(3))]
         adults = u(self.adult_share)
         fov = NARROW if variant == "55" else WIDE
+        if in_scope:
+            mark = u(_inside(self.mark_distance_m, IN_SCOPE_MARK_M))
+        else:
+            mark = float(np.clip(recommended_mark_m(site, adults, fov) * u(self.mark_factor), *self.mark_distance_m))
         mounting = installed_mounting(site, adults, mark, fov, u(self.height_error_m), u(self.tilt_error_deg))
         side = rng.random() < 0.5
         col = u(self.reference_column)
@@ -244,11 +255,27 @@ def eye_height_band(site: str, adult_share: float) -> tuple[float, float]:
     lo_age, hi_age = SITE_AGES[site]
     low = STATURE_BY_AGE_M[lo_age] - 1.645 * STATURE_SD_BY_AGE_M[lo_age]
     high = STATURE_BY_AGE_M[hi_age] + 1.645 * STATURE_SD_BY_AGE_M[hi_age]
-    if adult_share > 0.1:
+    if adult_share > ADULTS_IN_BAND:
         high = max(high, ADULT_STATURE_M[0] + 1.645 * ADULT_STATURE_M[1])
     share = lambda age: (age - 6) / 12.0  # noqa: E731
     v_lo = VERTEX_TO_EYE_M[0] + share(lo_age) * (VERTEX_TO_EYE_M[1] - VERTEX_TO_EYE_M[0])
     return round(low - v_lo, 2), round(high - VERTEX_TO_EYE_M[1], 2)
+
+
+def recommended_mark_m(site: str, adult_share: float, fov) -> float:
+    """The mark distance docs/installation.md recommends for the site's eye heights through ``fov``
+    (controller.geometry.recommend_mounting); for the children alone where no mounting shows the adults too;
+    1.5 m (the farthest the tables go) where none shows even them."""
+    return _recommended_mark_m(site, adult_share > ADULTS_IN_BAND, fov)
+
+
+@lru_cache(maxsize=None)
+def _recommended_mark_m(site: str, adults: bool, fov) -> float:
+    for share in ((1.0, 0.0) if adults else (0.0,)):
+        best = recommend_mounting(*eye_height_band(site, share), fov)
+        if best is not None:
+            return best.distance_m
+    return 1.5
 
 
 def installed_mounting(site: str, adult_share: float, mark_m: float, fov, height_error_m: float,
@@ -278,7 +305,7 @@ DEV = World(
     reference_diameter_m=(0.05, 0.10), reference_distance_m=(0.3, 1.0), reference_emissivity=(0.95, 0.99),
     reference_set_c=(33.0, 38.0), reference_row=(3.0, 6.0), reference_column=(3.0, 7.0),
     reference_wall_offset_c=(1.0, 4.0), reference_wall_share=0.1,
-    mark_distance_m=(0.3, 0.8), height_error_m=(-0.05, 0.05), tilt_error_deg=(-3.0, 3.0),
+    mark_distance_m=(0.3, 1.6), mark_factor=(0.8, 1.25), height_error_m=(-0.05, 0.05), tilt_error_deg=(-3.0, 3.0),
     adult_share=(0.05, 0.20), glasses_share=(0.05, 0.30), mask_share=(0.0, 0.30), fringe_share=(0.10, 0.30),
     hat_share=(0.0, 0.10), cold_share=(0.0, 0.15), outdoor_c=(-5.0, 10.0), indoor_s=(10.0, 120.0),
     reference_in_view=0.85, in_scope_share=0.75,
@@ -295,7 +322,8 @@ HELD_OUT = World(
     reference_diameter_m=(0.03, 0.15), reference_distance_m=(0.2, 1.5), reference_emissivity=(0.90, 1.0),
     reference_set_c=(30.0, 40.0), reference_row=(2.0, 8.0), reference_column=(2.0, 9.0),
     reference_wall_offset_c=(1.0, 8.0), reference_wall_share=0.2,
-    mark_distance_m=(0.25, 1.1), height_error_m=(-0.10, 0.10), tilt_error_deg=(-6.0, 6.0),
+    mark_distance_m=(0.25, 2.0), mark_factor=(0.65, 1.5), height_error_m=(-0.10, 0.10),
+    tilt_error_deg=(-6.0, 6.0),
     adult_share=(0.0, 0.35), glasses_share=(0.0, 0.45), mask_share=(0.0, 0.60), fringe_share=(0.0, 0.50),
     hat_share=(0.0, 0.20), cold_share=(0.0, 0.30), outdoor_c=(-15.0, 15.0), indoor_s=(5.0, 300.0),
     reference_in_view=0.80, in_scope_share=0.75,
