@@ -385,3 +385,14 @@ def test_the_worked_example_of_docs_protocol_md(fw):
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text()
     assert ks in doc and sent.decode() in doc
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=1, max_size=100), st.binary(max_size=3000))
+def test_tag_is_hmac_sha256_cut_to_16_bytes(key, data):
+    """mac.tag keeps HMAC's padded-key states per key; it must equal the standard library's HMAC."""
+    import hmac
+
+    assert mac.tag(key, data) == hmac.digest(key, data, "sha256")[:16]
+    assert mac.tag_matches(key, data, mac.tag(key, data))
+    assert not mac.tag_matches(key, data + b"x", mac.tag(key, data))
