@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test bench bench-accuracy bench-load bench-console screenshots fuzz demo report clean mosquitto-installed browser-installed
+.PHONY: help venv test bench bench-accuracy bench-decisions bench-load bench-console screenshots fuzz demo report clean mosquitto-installed browser-installed
 
 help: ## list the verbs
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -63,11 +63,12 @@ browser-installed:
 test: $(STAMP) $(NODE_STAMP) mosquitto-installed browser-installed ## run the whole test suite (installs .venv, the node test tools, mosquitto and chromium on first use)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP) mosquitto-installed ## print the benchmarks: sensor maths, screening throughput, virtual gates per process, store writes
+bench: $(STAMP) mosquitto-installed ## print the benchmarks: sensor maths, screening throughput, virtual gates per process, store writes, the firmware under MicroPython
 	$(PY) bench/bench_sensor.py
 	$(PY) bench/bench_pipeline.py
 	$(PY) bench/bench_sim.py
 	$(PY) bench/bench_store.py
+	$(PY) bench/bench_firmware.py
 
 FUZZ_ARGS ?=
 fuzz: $(STAMP) ## hostile input: 100,000+ generated frames, EEPROMs, gate commands, status/acks, config, MQTT messages, HTTP requests (FUZZ_ARGS='--scale 2')
@@ -86,6 +87,10 @@ screenshots: $(STAMP) mosquitto-installed browser-installed ## the console's REA
 ACCURACY_ARGS ?=
 bench-accuracy: $(STAMP) ## screening accuracy in the dev and held-out simulated worlds side by side, both lenses (ACCURACY_ARGS='--people 960')
 	$(PY) bench/bench_accuracy.py $(ACCURACY_ARGS)
+
+DECISIONS_ARGS ?=
+bench-decisions: $(STAMP) ## decisions at the mark on the simulator: share while standing vs walking, standing still -> decision (median, p90, max), the hard cases (DECISIONS_ARGS='--seeds 5 110')
+	$(PY) bench/bench_decisions.py $(DECISIONS_ARGS)
 
 demo: $(STAMP) ## run the demo: broker, 4 simulated gates, controller and console (Ctrl-C stops it)
 	$(PY) -m controller.demo

@@ -12,6 +12,7 @@ live heap, and the cost of the tag per frame.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,8 +28,11 @@ KS = sensor_key(KEY)
 BOOT = 0x2A5  # what random_bits(32) returns in the script below
 
 
-def _run(script: str) -> dict:
-    out = run_micropython(script, [FIRMWARE, FAKES], timeout=400)
+SCENARIO_DIR = Path(__file__).resolve().parent / "mpscenarios"
+
+
+def _run(script: str, extra: list[Path] = ()) -> dict:
+    out = run_micropython(script, [FIRMWARE, FAKES, *extra], timeout=400)
     lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
     assert lines, out
     return json.loads(lines[-1][len("RESULT "):])
@@ -189,70 +193,9 @@ print("RESULT " + json.dumps({"acks": acks, "history": relay.history, "frames": 
 
 def test_memory_of_the_whole_loop(scene):
     """Allocation per frame and per command through gate.step() (sensor, tag, MQTT client, door), and what
-    building the gate allocates, under MicroPython. Only what gate.step() allocates is counted, and the fake
-    network keeps nothing while frames are counted (``sink``), so the fakes' own allocations do not count.
-
-    The WebAssembly port's collector does not reclaim memory from inside a running script (a loop of
-    discarded 1.7 kB buffers leaves them all allocated after gc.collect()), so the live heap over time
-    cannot be measured here; the figures below are allocation counts, which the port keeps exactly."""
-    eeprom, cal, image, frames = scene
-    cfg = config_dict("west-3", KEY.hex(), status_interval_s=60)
-    cmds = [sign_command(KEY, "west-3", BOOT, 1 + i, "indicate", 1, 0).payload().decode() for i in range(10)]
-    script = (f"EEPROM = {[int(w) for w in eeprom]}\nFRAMES = {[[int(w) for w in f] for f in frames]}\n"
-              f"CFG = {json.dumps(cfg)!r}\nCMDS = {json.dumps(cmds)!r}\n" + SETUP + """
-import network
-wlan = network.WLAN()
-wlan.up = True
-cfg = config.Config(json.loads(CFG))
-gc.collect()
-gc.disable()
-a0 = gc.mem_alloc()
-gate = app.build(cfg, clock=clock, wlan=wlan, open_socket=broker.open_socket, random_bits=lambda n: 0x2A5,
-                 reboot=lambda: None, heap_free=gc.mem_free)
-gate.start_sensor()
-built = gc.mem_alloc() - a0
-gc.enable()
-n = [0]
-in_step = [0]  # bytes allocated inside gate.step() only, not by this loop or the fake sensor's load()
-def run(ms):
-    for _ in range(ms // 5):
-        if clock.now % 125 == 0:
-            sensor.load(FRAMES[n[0] % 2])
-            n[0] += 1
-        a = gc.mem_alloc()
-        gate.step()
-        in_step[0] += gc.mem_alloc() - a
-        clock.advance(5)
-run(1000)
-connected = gate.link.state == 4
-broker.sink = True
-run(250)
-gc.collect()
-gc.disable()
-sent0 = gate.frames_sent
-in_step[0] = 0
-run(5000)
-per_frame = in_step[0] / (gate.frames_sent - sent0)
-frames_counted = gate.frames_sent - sent0
-gc.enable()
-broker.sink = False
-# Per command: parse, check, act, and queue and send its ack (here refused as stale: the whole check runs).
-cmds = json.loads(CMDS)
-gc.collect()
-gc.disable()
-in_step[0] = 0
-for c in cmds:
-    broker.inbox.append((b"thermogate/west-3/cmd", c.encode()))
-    a = gc.mem_alloc()
-    gate.step()
-    in_step[0] += gc.mem_alloc() - a
-per_command = in_step[0] / len(cmds)
-gc.enable()
-acks = len(broker.take(b"thermogate/west-3/ack"))
-print("RESULT " + json.dumps({"built": built, "per_frame": per_frame, "frames": frames_counted,
-      "per_command": per_command, "acks": acks, "connected": connected, "hangs": broker.hangs}))
-""")
-    result = _run(script)
+    building the gate allocates, under MicroPython (tests/mpscenarios/firmware_probe.py; `make bench` prints
+    the same figures)."""
+    result = run_probe(scene)
     print(f"MicroPython: building the gate allocates {result['built']} bytes; "
           f"{result['per_frame']:.0f} bytes allocated per frame over {result['frames']} frames; "
           f"{result['per_command']:.0f} bytes per command")
@@ -260,3 +203,12 @@ print("RESULT " + json.dumps({"built": built, "per_frame": per_frame, "frames": 
     # Per frame: the CRC's long integer and hashlib's two SHA-256 objects and digests for the tag, no more.
     assert result["per_frame"] <= 480, result
     assert result["built"] < 24576, result
+
+
+def run_probe(scene, seconds: int = 5) -> dict:
+    eeprom, cal, image, frames = scene
+    cfg = config_dict("west-3", KEY.hex(), status_interval_s=60)
+    cmds = [sign_command(KEY, "west-3", BOOT, 1 + i, "indicate", 1, 0).payload().decode() for i in range(10)]
+    script = (f"import firmware_probe\nfirmware_probe.main({json.dumps(cfg)!r}, {[int(w) for w in eeprom]}, "
+              f"{[[int(w) for w in f] for f in frames]}, {cmds!r}, {seconds})\n")
+    return _run(script, extra=[SCENARIO_DIR])
