@@ -11,10 +11,11 @@ height, head size, look and arrival from the cold.
 - :data:`HELD_OUT` has wider ranges (each contains DEV's) and its own seed
   space (its seeds can never be DEV's). NOTHING IN THE PRODUCT MAY BE TUNED ON
   HELD_OUT: it exists to tell whether what was tuned on DEV holds elsewhere.
-- :data:`NOMINAL` is the fixed textbook configuration (every range a single
-  point: the 0.4 px lens, the 7 cm reference at its set point, the recommended
-  primary-school mounting, a 15 cm face) that the functional tests and the
-  demo use. It makes no accuracy claim.
+- The nominal world (a scenario's ``world=None``; :class:`Physics`'s
+  defaults) is the fixed textbook configuration: every range a single point
+  (the 0.4 px lens, the 7 cm reference at its set point, the recommended
+  primary-school mounting, a 15 cm face). The functional tests and the demo
+  use it. It makes no accuracy claim.
 
 Draws are pure functions of (world, scenario kind, seed, lens): the same
 arguments give the same physics in any process.
