@@ -263,3 +263,30 @@ def test_scope_and_the_met_column():
     assert bench.met(by["PASS with core >= 37.3"], 0) == "met"
     assert bench.met(by["still -> decision p90 s"], 1.01) == "not met"
     assert bench.met(by["share decided"], 0.1) == ""
+
+
+def test_the_drawn_blur_and_skin_emissivity_are_what_the_image_shows():
+    """The same person through a sharper and a softer lens: the softer one spreads the face's peak; a lower skin
+    emissivity reads lower."""
+    from dataclasses import replace as dc_replace
+
+    from sim.scenes import Scene
+
+    base = scenario("school_queue", DEV.seed(2), variant="110", world=DEV)
+    sc_spec, fov = base.spec, base.fov
+
+    def peak(**change) -> float:
+        ph = dc_replace(base.physics, **change)
+        scene = Scene(sc_spec, base.seed, fov, base.mounting, 8.0, "110", physics=ph, world=DEV.name)
+        best = -math.inf
+        for t in np.arange(0.0, base.duration_s, 0.25):
+            image, _, truth = scene.render(float(t), sensor_errors=False)
+            for p in truth["people"]:
+                if p["phase"] == "standing":
+                    r0, c0, r1, c1 = p["face_box"]
+                    best = max(best, float(image[r0:r1, c0:c1].max()))
+        return best
+
+    sharp, soft = peak(psf_sigma_px=0.2), peak(psf_sigma_px=1.1)
+    assert sharp - soft > 0.3
+    assert peak(psf_sigma_px=0.2, skin_emissivity=0.95) < sharp - 0.2
