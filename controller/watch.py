@@ -826,7 +826,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     # The worker logs refused messages; here they are counted on screen instead of printed over the view.
     logging.getLogger("thermogate").addHandler(logging.NullHandler())
     logging.getLogger("thermogate").propagate = False
-    state = GateWatch(args.gate_id, screening, str(broker), source, key=gate_key_from_args(args))
+    key = gate_key_from_args(args)
+    if key is None:  # shown in the title: what is drawn may come from anyone who can publish on the topics
+        source = f"{source}; tags NOT checked (no key for this gate: give --config)"
+    state = GateWatch(args.gate_id, screening, str(broker), source, key=key)
     state.fixed_range = fixed
     inbox: queue.Queue[tuple[str, bytes, float]] = queue.Queue()
     link = Link(broker, args.gate_id, inbox)
