@@ -111,8 +111,8 @@ class FrameAnalysis:
     forehead_covered: bool  # cue: top of the face much cooler than the face's skin (hat/hair)
     hot_object: bool  # a blob hotter than hot_object_c was excluded
     reference_c: float  # measured reading of the reference box (NaN if not configured)
-    reference_ok: bool  # configured, found (reads near reference_c, well above the background), and stable
-    offset_c: float  # correction to add to face readings: reference_c(config) - measured (0.0 if not ok)
+    reference_ok: bool  # reference_status is "ok": found, big enough, learned, stable, near its learned reading
+    offset_c: float  # correction to add to face readings: learned reading - window's mean reading (0.0 if not ok)
     faces: tuple[tuple[int, int, int, int], ...] = ()  # every face's skin bounding box, largest first (up to 8)
     face_pixels: int = 0  # skin pixels of the main face
     skin_c: float = math.nan  # median of the main face's skin pixels
