@@ -771,3 +771,13 @@ print('RESULT ' + json.dumps(out))
     assert "pins.scl is GPIO 7, which is wired to the SPI flash" in result[-3]
     assert "pins.relay is GPIO 38, which is input-only" in result[-2]
     assert result[-1] == 38  # an input-only pin is fine for the maintenance button
+
+
+def test_flash_needs_a_port_unless_it_is_a_dry_run(ready_site, firmware, tmp_path, capsys):
+    code, _, err = run(capsys, "flash", "north-1", "--site", str(ready_site), "--firmware-dir", str(firmware),
+                       "--build-dir", str(tmp_path / "b"))
+    assert_one_line_error(code, err, "give the board's serial port with --port", "--dry-run")
+    assert not (tmp_path / "b").exists()  # refused before building anything
+    code, out, _ = run(capsys, "flash", "north-1", "--dry-run", "--site", str(ready_site), "--firmware-dir",
+                       str(firmware), "--build-dir", str(tmp_path / "b"))
+    assert code == 0 and " connect PORT fs touch :maintenance" in out
