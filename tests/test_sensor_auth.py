@@ -23,6 +23,7 @@ from controller.service.gate_worker import GateWorker
 from controller.service.registry import GateInfo
 from controller.screening.config import ScreeningConfig
 from controller.store import open_store
+from store_backends import pg_database, pg_url, _pg_migrated, store_url  # noqa: F401 (fixtures)
 from sim.gate_config import simulator_key
 from sim.synth import scenario_recording
 
@@ -320,3 +321,15 @@ def test_the_worker_alone_refuses_what_is_not_sealed_under_its_key(recording):
     assert w.on_ack(ack_payload(KS, "sim-2", 1, True, "", "open", 1, 1, 1)) is None
     assert w.on_ack(ack_payload(KS, GATE, 1, True, "", "open", 1, 1, 1)).last == 1
     assert dict(w.errors) == {"mac": 4, "wrong_gate": 1}
+
+
+def test_counters_are_reserved_above_a_given_counter(store_url):
+    """Store.reserve_counters(above=): the resynchronisation's one write, on both backends."""
+    with open_store(store_url) as s:
+        assert s.reserve_counters(GATE, 10) == 1
+        assert s.reserve_counters(GATE, 5, above=2**53 - 1 - 2**40) == 2**53 - 2**40
+        assert s.reserve_counters(GATE, 1) == 2**53 - 2**40 + 5
+        assert s.reserve_counters(GATE, 1, above=7) == 2**53 - 2**40 + 6  # never down
+        assert s.reserve_counters("sim-2", 1, above=99) == 100  # a gate with no counters yet
+    with open_store(store_url) as s:
+        assert s.reserve_counters(GATE, 1) == 2**53 - 2**40 + 7
