@@ -7,7 +7,7 @@
 
 Every ``.py`` file under the given directories is copied into MicroPython's filesystem, keeping
 subdirectories, and put first on ``sys.path``; a later directory's file replaces an earlier one's
-with the same relative path, so fakes for ``machine``, ``network`` or ``umqtt`` go last. See
+with the same relative path, so fakes for ``machine`` or ``network`` go last. See
 ``tests/micropython/run.mjs`` for the details.
 
 The node packages (the MicroPython port and pyright) are pinned in ``tests/micropython/
