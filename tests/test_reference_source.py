@@ -289,3 +289,26 @@ def test_watch_shows_the_reading_beside_the_set_point_and_warns_when_too_small()
                                                 f"learned 35.00")
     unlearned = replace(cfg, reference_apparent_c=None)
     assert "NOT LEARNED" in W._reference_line(Analyzer(unlearned).analyze(images(good, 0.2)[0]), unlearned)
+
+
+def test_a_reference_blocked_reaches_the_result_topic_with_its_detail(controller_service, virtual_gates,
+                                                                      mqtt_watch):
+    """Live: the controller on a private mosquitto, told the virtual gate's 35 degC disc is set to 45 degC (so
+    through the optics it reaches about 57 % of that contrast), publishes BLOCKED reference_too_small with the
+    disc's apparent size in its detail, and opens no door."""
+    import time
+
+    watch = mqtt_watch(["thermogate/+/result", "thermogate/+/cmd"])
+    controller_service(["sim-1"], extra="[gates.sim-1.screening.reference]\nbox = [3, 3, 7, 7]\ntemp_c = 45.0\n"
+                                         "apparent_c = 35.0\n")
+    virtual_gates(1, "normal_queue", seed=0)
+    deadline, results = time.monotonic() + 40, []
+    while time.monotonic() < deadline:
+        results = [json.loads(p) for _, p in watch.messages("/result")]
+        if any(r["reason"] == D.REFERENCE_TOO_SMALL for r in results):
+            break
+        time.sleep(0.2)
+    blocked = [r for r in results if r["reason"] == D.REFERENCE_TOO_SMALL]
+    assert blocked and blocked[0]["decision"] == "BLOCKED", [(r["decision"], r["reason"]) for r in results]
+    assert "apparent size" in blocked[0]["detail"] and "of its set-point contrast" in blocked[0]["detail"]
+    assert not any(r["decision"] in ("PASS", "FEVER") for r in results) and not watch.messages("/cmd")
