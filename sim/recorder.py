@@ -83,24 +83,27 @@ def _assemble(gate_id: str, received: list[tuple[float, str, bytes]], kinds: dic
     frames_refused: Counter[str] = Counter()
     status: list[tuple[float, str]] = []
     status_refused = 0
+    versions: Counter[str] = Counter()  # wire protocol versions of the binary messages kept
     for t, name, payload in received:
         kind = kinds.get(name)
         if kind == "eeprom":
             eeprom_messages += 1
             try:
-                payload = unsealed_eeprom(payload)
+                stored = unsealed_eeprom(payload)
             except ProtocolError as exc:
                 eeprom_refused[exc.reason] += 1
                 continue
             if eeprom is None:
-                eeprom = payload
+                eeprom = stored
+                versions[str(payload[3])] += 1
         elif kind == "frame":
             try:
-                payload = unsealed_frame(payload)
+                stored = unsealed_frame(payload)
             except ProtocolError as exc:
                 frames_refused[exc.reason] += 1
                 continue
-            frames.append((t, payload))
+            frames.append((t, stored))
+            versions[str(payload[3])] += 1
         elif kind == "status":
             try:
                 status.append((t, payload.decode("utf-8")))
@@ -120,7 +123,7 @@ def _assemble(gate_id: str, received: list[tuple[float, str, bytes]], kinds: dic
     t0 = frames[0][0]
     source = "replay" if any(_from_replay(text) for _, text in status) else "live"
     meta = dict(meta, eeprom_messages=eeprom_messages, frames_refused=dict(frames_refused),
-                status_refused=status_refused)
+                status_refused=status_refused, protocol_versions=dict(versions))
     return Recording(
         gate_id=gate_id, source=source, eeprom=eeprom, created=created,
         frame_payloads=np.frombuffer(b"".join(p for _, p in frames), dtype=np.uint8).reshape(-1, FRAME_BYTES),

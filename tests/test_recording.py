@@ -333,6 +333,7 @@ def test_record_a_live_gate(broker, version):
     assert contiguous_in(payloads, [unsealed_frame(p) for p in gate.published])
     if version == 2:
         assert all(len(p) == 1708 for p in gate.published) and all(len(p) == 1692 for p in payloads)
+    assert rec.meta["protocol_versions"] == {str(version): len(rec) + 1}  # the frames and the EEPROM
     assert rec.meta["frames_refused"]["crc"] >= 3 and rec.meta["eeprom_messages"] == 1
     gaps = np.diff(rec.frame_times)
     assert rec.frame_times[0] == 0.0 and np.all(gaps >= 0)
