@@ -55,6 +55,7 @@ class FrameAssembler:
         self._to = np.full((ROWS, COLS), np.nan, dtype=np.float32)
         self._stamp = np.full((ROWS, COLS), -1, dtype=np.int64)
         self.sequence = 0
+        self.read_errors = 0  # pixels the driver marked as read errors (0x7FFF), NaN in the image, since the reset
 
     def push(self, frame) -> Image:
         """Merge one 834-word subpage and return the image as it now stands.
@@ -64,6 +65,7 @@ class FrameAssembler:
         sub = self.calibration.measure(frame, self.emissivity, self.tr, out=self._scratch)
         mask = self._masks[(sub.chess, sub.subpage)]
         self.sequence += 1
+        self.read_errors += sub.read_errors
         # One compiled pass (kernels.assemble); assemble_reference is the same in numpy.
         to = np.empty(_SHAPE, dtype=np.float32)
         fresh = np.empty(_SHAPE, dtype=np.bool_)
