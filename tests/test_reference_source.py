@@ -312,3 +312,16 @@ def test_a_reference_blocked_reaches_the_result_topic_with_its_detail(controller
     assert blocked and blocked[0]["decision"] == "BLOCKED", [(r["decision"], r["reason"]) for r in results]
     assert "apparent size" in blocked[0]["detail"] and "of its set-point contrast" in blocked[0]["detail"]
     assert not any(r["decision"] in ("PASS", "FEVER") for r in results) and not watch.messages("/cmd")
+
+
+def test_only_a_simulated_gate_gets_the_simulators_learned_reading(tmp_path):
+    """The built-in reference describes the simulator's disc, learned reading included; a real gate with no
+    [screening.reference] table is not learned (BLOCKED reference_not_learned), never corrected against 35.0."""
+    path = tmp_path / "controller.toml"
+    path.write_text(f'[store]\nurl = "{tmp_path / "x.db"}"\n[site]\nsimulated_gates = ["sim-1"]\n')
+    config = load_config(path)
+    assert config.screening_for("sim-1").analysis.reference_apparent_c == 35.0
+    assert config.screening_for("north-1").analysis.reference_apparent_c is None
+    path.write_text(path.read_text() + "[gates.north-1.screening.reference]\nbox = [3, 3, 7, 7]\ntemp_c = 35.0\n"
+                                       "apparent_c = 34.4\n")
+    assert load_config(path).screening_for("north-1").analysis.reference_apparent_c == 34.4

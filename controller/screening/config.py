@@ -37,7 +37,8 @@ was never learned: with ``require_reference`` every screening is BLOCKED
 ``apparent_c`` minus its current reading, never the set point minus it.
 Without any ``[screening.reference]`` table the built-in defaults apply: they
 describe the simulator's own reference (the box and set point above, learned
-reading 35.0).
+reading 35.0), and only a gate of ``[site] simulated_gates`` gets that
+learned reading; any other gate is not learned until it is calibrated.
 """
 
 from __future__ import annotations
@@ -143,8 +144,11 @@ _KEYS = {"threshold_c": float, "site_offset_c": float, "stable_frames": int, "ma
          "lateral_tolerance_m": float, "size_tolerance": float, "grow_per_frame": float, "min_estimate_c": float}
 
 
-def from_table(table: dict) -> ScreeningConfig:
-    """A ScreeningConfig from the ``[screening]`` table; ConfigError names any bad key."""
+def from_table(table: dict, simulated: bool = True) -> ScreeningConfig:
+    """A ScreeningConfig from the ``[screening]`` table; ConfigError names any bad key.
+
+    Without a ``reference`` table the built-in reference applies, which describes the simulator's own disc,
+    learned reading included; for a gate that is not ``simulated`` that reading is not learned."""
     if not isinstance(table, dict):
         raise ConfigError("[screening] must be a table")
     values: dict = {}
@@ -171,6 +175,8 @@ def from_table(table: dict) -> ScreeningConfig:
             analysis.update(_reference(value))
         else:
             raise ConfigError(f"unknown key screening.{key}")
+    if not simulated and "reference" not in table:
+        analysis["reference_apparent_c"] = None  # a real gate's reference is learned through its own optics
     return ScreeningConfig(analysis=replace(AnalysisConfig(), **analysis), **values)
 
 

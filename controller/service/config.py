@@ -123,7 +123,7 @@ class ControllerConfig:
         table.update(registry or {})
         table.update(self.gate_screening.get(gate_id, {}))
         try:
-            return screening_config.from_table(table)
+            return screening_config.from_table(table, simulated=gate_id in self.simulated_gates)
         except screening_config.ConfigError as exc:
             raise ConfigError(f"{self._where()}gates.{gate_id}: {exc}") from None
 
