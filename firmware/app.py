@@ -76,8 +76,10 @@ def build(cfg, hw=machine, clock=time, wlan=None, open_socket=open_socket, rando
                 cfg.relay_active_high, cfg.door_cap_ms, clock, hw.Timer(DOOR_TIMER))
     indicators = Indicators(_out(hw, cfg.pin_led_green), _out(hw, cfg.pin_led_red), _out(hw, cfg.pin_buzzer),
                             clock)
-    i2c = hw.I2C(0, scl=hw.Pin(cfg.pin_scl), sda=hw.Pin(cfg.pin_sda), freq=cfg.i2c_freq)
-    sensor = MLX90640(i2c)
+    def i2c_at(hz):  # on the ESP32, building I2C(0) again re-initialises the one peripheral at hz
+        return hw.I2C(0, scl=hw.Pin(cfg.pin_scl), sda=hw.Pin(cfg.pin_sda), freq=hz)
+
+    sensor = MLX90640(i2c_at(cfg.i2c_freq), bus=i2c_at, freq=cfg.i2c_freq)
     if wlan is None:
         import network
 

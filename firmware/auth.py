@@ -142,8 +142,13 @@ def _int(value, lo, hi):
 class CommandGuard:
     """Checks commands for one gate in one boot."""
 
-    def __init__(self, gate_id, key, boot_id, max_age_ms, clock):
+    def __init__(self, gate_id, key, boot_id, max_age_ms, clock, limits=None):
+        """``limits``: a lower maximum argument for some actions on this board (e.g. the fastest refresh
+        rate its I2C clock can read)."""
         self.gate_id = gate_id
+        self._limits = dict(ACTIONS)
+        if limits:
+            self._limits.update(limits)
         self.boot_id = boot_id
         self.max_age_ms = max_age_ms
         self.frames = FrameClock()
@@ -197,8 +202,8 @@ class CommandGuard:
         sent = self.frames.sent_at(seq)
         if sent < 0 or self._clock.ticks_diff(self._clock.ticks_ms() & 0x3FFFFFFF, sent) > self.max_age_ms:
             return STALE
-        if act not in ACTIONS:
+        if act not in self._limits:
             return BAD_ACTION
-        if arg > ACTIONS[act]:
+        if arg > self._limits[act]:
             return BAD_ARG
         return None

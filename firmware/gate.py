@@ -49,7 +49,9 @@ class Gate:
         self._acks = []  # ack payloads waiting to be published after the poll
         self.acks_dropped = 0
         sensor.bind(self.frame.words)
-        self.guard = auth.CommandGuard(cfg.gate_id, cfg.hmac_key, boot_id, cfg.max_command_age_ms, clock)
+        # A refresh rate the I2C clock cannot keep up with would only make the sensor fail and re-initialise.
+        self.guard = auth.CommandGuard(cfg.gate_id, cfg.hmac_key, boot_id, cfg.max_command_age_ms, clock,
+                                       {"refresh": cfg.max_refresh_code})
         self.refresh_code = cfg.refresh_code
         self.sensor_ok = False
         self.eeprom_ok = False

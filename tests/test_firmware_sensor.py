@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from controller.sensor import Calibration, control_word, random_eeprom
-from firmware_env import FAKES, FIRMWARE, firmware_modules, fresh_hardware
+from firmware_env import FAKES, FIRMWARE, config_dict, firmware_modules, fresh_hardware
 from micropython_harness import run_micropython
 
 STATUS, CONTROL, RAM = 0x8000, 0x800D, 0x0400
@@ -265,3 +265,30 @@ print("RESULT " + json.dumps({"impl": sys.implementation.name, "alloc": allocate
     # work, inside the same window, allocates nothing either).
     assert result["alloc"] == 0, result
     assert result["subpages"] == 30  # 20 loaded as subpage 1, and 10 reads of 0 that became a 1 landing
+
+
+@pytest.mark.parametrize("frame_hz", [1_000_000, 200_000])
+def test_the_gate_reads_its_eeprom_at_400_khz_and_frames_at_i2c_freq(frame_hz):
+    """The whole gate, as app.build wires it: the EEPROM dump at 400 kHz, every other transfer at i2c_freq."""
+    with firmware_modules() as fw:
+        clock, broker = fresh_hardware(fw)
+        sensor = fw.fake_mlx90640.FakeMLX90640([int(w) for w in random_eeprom(3)])
+        fw.machine.devices[0x33] = sensor
+        fw.machine.I2C.transfers = []
+        try:
+            wlan = fw.network.WLAN()
+            wlan.up = True
+            cfg = fw.config.Config(config_dict(i2c_freq=frame_hz))
+            gate = fw.app.build(cfg, clock=clock, wlan=wlan, open_socket=broker.open_socket,
+                                random_bits=lambda n: 512, reboot=lambda: None, heap_free=lambda: 90000)
+            gate.start_sensor()
+            sensor.load(sensor.ram + [0x1901, 1])
+            for _ in range(5):
+                gate.step()
+                clock.advance(10)
+            log = fw.machine.I2C.transfers
+        finally:
+            fw.machine.I2C.transfers = None
+        assert [(hz, reg) for hz, kind, reg, n in log if reg == 0x2400] == [(400_000, 0x2400)]
+        assert {hz for hz, kind, reg, n in log if reg != 0x2400} == {frame_hz}
+        assert any(reg == 0x0400 for hz, kind, reg, n in log)

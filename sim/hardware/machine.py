@@ -62,6 +62,7 @@ class Pin:
 
 class I2C:
     _devices = devices
+    transfers = None  # a test sets a list: (freq, "read" or "write", register, bytes) per transfer, on every bus
 
     def __init__(self, bus_id, scl=None, sda=None, freq=400000):
         self.freq = freq
@@ -74,10 +75,14 @@ class I2C:
 
     def readfrom_mem_into(self, address, register, buf, addrsize=8):
         self.transactions += 1
+        if self.transfers is not None:
+            self.transfers.append((self.freq, "read", register, len(buf)))
         self._device(address).read_into(register, buf)
 
     def writeto_mem(self, address, register, buf, addrsize=8):
         self.transactions += 1
+        if self.transfers is not None:
+            self.transfers.append((self.freq, "write", register, len(buf)))
         self._device(address).write(register, buf)
 
 
