@@ -13,6 +13,7 @@ and the events do not repeat. docs/simulation.md has the table.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 from dataclasses import dataclass, replace
@@ -20,9 +21,11 @@ from typing import Callable
 
 import numpy as np
 
-from controller.geometry import NARROW, WIDE, FieldOfView
+from controller.geometry import NARROW, WIDE, FieldOfView, vertical_coverage
 
 from .scenes import GarbageWindow, Look, Mounting, PersonPlan, Scene, SceneSpec
+from .scenes.face import REGIONS
+from .scenes.people import Person, Pose
 from .scenes.optics import COLUMNS, ROWS
 from .scenes.physiology import normal_core_c
 from .scenes.scene import stable_key
@@ -31,6 +34,7 @@ from .scenes.world import Physics, World
 SCENARIOS: tuple[str, ...] = (
     "normal_queue", "fever", "cold_arrival", "glasses", "hat", "hot_cup", "two_people", "no_reference", "far",
     "sensor_fault", "wifi_drop", "linearity", "ambient_sweep", "school_queue",
+    "slow_approach", "walk_through", "masked", "cut_off", "cold_face",
 )
 
 DESCRIPTIONS = {
@@ -48,6 +52,12 @@ DESCRIPTIONS = {
     "linearity": "core 34.5 to 41.0 degC in 0.5 degC steps, two people each",
     "ambient_sweep": "rooms at 15, 18, 21, 24, 27 and 30 degC, four people each",
     "school_queue": "a school's queue: 60 % afebrile, 15 % at 37.3-37.8 degC, 25 % at 37.8-40.0 degC core",
+    "slow_approach": "people walk up slowly (0.3-0.6 m/s on average), slowing to a stop at the mark, then stand",
+    "walk_through": "people walk straight across the view past the mark at 0.8-1.4 m/s without stopping",
+    "masked": "everyone wears a mask; per six people: three normal, two at 38.0-39.5 degC core, one at 37.4-37.9",
+    "cut_off": "people too tall for the mounting: the face reaches past the top of the image at the mark",
+    "cold_face": "in from the cold: canthus 2-4 degC below its steady state, the rest of the face 1-1.8 times "
+                 "that, the nose from as much as the cheeks to 2.5 times",
 }
 
 # The recommended primary-school mountings of docs/installation.md (controller.geometry.recommend_mounting).
@@ -169,6 +179,8 @@ def _build(name: str, rng: np.random.Generator, ambient_c: float | None = None) 
         spec = SceneSpec(name, 4 * len(AMBIENT_SWEEP_C), _normal(None), AMBIENT_SWEEP_C, people_per_level=4)
     elif name == "school_queue":
         spec = SceneSpec(name, 12, _school, room, lead_s=SCHOOL_LEAD_S)
+    elif name in _KINDS:
+        spec = _KINDS[name][0](name, room)
     else:
         raise ValueError(f"unknown scenario {name!r}; the scenarios are {', '.join(SCENARIOS)}")
     return spec, events
@@ -191,6 +203,123 @@ def _in_world(spec: SceneSpec, world: World, physics: Physics) -> SceneSpec:
         return replace(p, look=look, eye_height_m=w.eye_height_m, face_scale=w.face_scale, age=w.age, **extra)
 
     return replace(spec, plan=worldly)
+
+
+# ---- scenario kinds that change how people move or look after they are drawn ------------------------------
+# (slow_approach, walk_through, masked, cut_off, cold_face: the screening's decisions at the mark and hard cases)
+
+def _slow_approach(name: str, room: tuple[float, ...]) -> SceneSpec:
+    return SceneSpec(name, 8, _normal(None), room, slot_s=9.0)
+
+
+def _walk_through(name: str, room: tuple[float, ...]) -> SceneSpec:
+    return SceneSpec(name, 10, _fever, room, slot_s=4.0)
+
+
+def _masked(name: str, room: tuple[float, ...]) -> SceneSpec:
+    def plan(i: int, rng: np.random.Generator) -> PersonPlan:
+        return replace(_fever(i, rng), look=Look(mask=True))
+    return SceneSpec(name, 12, plan, room)
+
+
+def _cut_off(name: str, room: tuple[float, ...]) -> SceneSpec:
+    return SceneSpec(name, 8, _normal(None), room)
+
+
+def _cold_face(name: str, room: tuple[float, ...]) -> SceneSpec:
+    return SceneSpec(name, 12, _fever, room)
+
+
+def _slowly(p: Person, rng: np.random.Generator, projection) -> Person:
+    """Walks the same path at 0.3-0.6 m/s on average (the smooth start and stop of every walk)."""
+    origin = p.queue if p.queue is not None else p.start
+    walk_s = math.dist(origin, p.mark) / float(rng.uniform(0.3, 0.6))
+    return replace(p, walk_s=walk_s, stand_s=float(rng.uniform(2.0, 3.0)))
+
+
+@dataclass(frozen=True)
+class _PassingPerson(Person):
+    """Walks in a straight line across the view at a steady speed, through the mark's distance, never stopping."""
+
+    speed_m_s: float = 1.0
+
+    def pose(self, t: float) -> Pose | None:
+        if t < self.walk_start_s or t >= self.exit_s:
+            return None
+        share = (t - self.walk_start_s) / (self.exit_s - self.walk_start_s)
+        d = self.start[0] + (self.exit[0] - self.start[0]) * share
+        x = self.start[1] + (self.exit[1] - self.start[1]) * share
+        phase = "approaching" if d > self.mark[0] else "leaving"
+        return Pose(d, x, self.eye_height_m + 0.01 * math.sin(4.0 * math.pi * t), phase)
+
+
+def _through(p: Person, rng: np.random.Generator, projection) -> Person:
+    speed = float(rng.uniform(0.8, 1.4))
+    start = (p.mark[0] + 0.6, p.start[1])  # from the left edge behind the mark ...
+    end = (max(0.2, p.mark[0] - 0.3), projection.half_width_m(max(0.2, p.mark[0] - 0.3)) + 0.3)  # ... off to the right
+    travel = math.dist(start, end) / speed
+    fields = {f.name: getattr(p, f.name) for f in dataclasses.fields(Person)}
+    fields.update(start=start, exit=end, walk_s=travel, stand_s=0.0, leave_s=0.0, enter_s=p.walk_start_s,
+                  queue=None)
+    return _PassingPerson(**fields, speed_m_s=speed)
+
+
+def _tall(p: Person, rng: np.random.Generator, projection) -> Person:
+    """Eyes from 8 cm under the top of the view at the mark to 5 cm over it: the forehead, or more, cut off."""
+    m = projection.mounting
+    top = vertical_coverage(m.sensor_height_m, m.tilt_deg, m.mark_distance_m, projection.fov)[1]
+    return replace(p, eye_height_m=float(rng.uniform(top - 0.08, top + 0.05)))
+
+
+class _Chilled:
+    """A person's physiology with the face still chilled from outdoors: each skin region ``drops[region]``
+    degC below what it would read (constant over a visit: the face warms back over minutes)."""
+
+    def __init__(self, physiology, drops: np.ndarray):
+        self._physiology = physiology
+        self._drops = drops
+        self.from_cold = True
+
+    def __getattr__(self, name):
+        return getattr(self._physiology, name)
+
+    def surfaces_c(self, ambient_c: float, t_local: float) -> np.ndarray:
+        return self._physiology.surfaces_c(ambient_c, t_local) - self._drops
+
+    def forehead_c(self, ambient_c: float, t_local: float) -> float:
+        return self._physiology.forehead_c(ambient_c, t_local) - float(self._drops[REGIONS.index("forehead")])
+
+    def canthus_c(self, ambient_c: float, t_local: float) -> float:
+        return self._physiology.canthus_c(ambient_c, t_local) - float(self._drops[REGIONS.index("canthus")])
+
+
+def _cold(p: Person, rng: np.random.Generator, projection) -> Person:
+    canthus = float(rng.uniform(2.0, 4.0))
+    face = canthus * float(rng.uniform(1.0, 1.8))
+    nose = face * float(rng.uniform(1.0, 2.5))
+    drops = np.zeros(len(REGIONS))
+    for region, drop in (("canthus", canthus), ("periorbital", canthus), ("eye", canthus), ("forehead", face),
+                         ("temple", face), ("lower_face", face), ("neck", face), ("nose", nose)):
+        drops[REGIONS.index(region)] = drop
+    chilled = _Chilled(p.physiology, drops)
+    chilled.came_in_s = p.walk_start_s - 30.0
+    return replace(p, physiology=chilled)
+
+
+_KINDS = {"slow_approach": (_slow_approach, _slowly), "walk_through": (_walk_through, _through),
+          "masked": (_masked, None), "cut_off": (_cut_off, _tall), "cold_face": (_cold_face, _cold)}
+
+
+class _KindScene(Scene):
+    """A scene whose people, once drawn, are changed by their scenario kind (a seeded draw of its own)."""
+
+    def person(self, cycle: int, index: int) -> Person:
+        p = super().person(cycle, index)
+        change = _KINDS[self.spec.name][1]
+        if change is None:
+            return p
+        rng = np.random.default_rng(stable_key(self.spec.name, self.seed, cycle, index, "kind"))
+        return change(p, rng, self.projection)
 
 
 class Scenario:
@@ -229,8 +358,9 @@ class Scenario:
             spec = _in_world(spec, world, self.physics)
         self.spec = spec
         self.duration_s = spec.duration_s
-        self.scene = Scene(spec, self.seed, fov, mounting, refresh_hz, variant, physics=self.physics,
-                           world=None if world is None else world.name)
+        self.scene = (_KindScene if name in _KINDS else Scene)(
+            spec, self.seed, fov, mounting, refresh_hz, variant, physics=self.physics,
+            world=None if world is None else world.name)
         self._lock = threading.Lock()  # the scene keeps caches: one render at a time
 
     @property

@@ -180,8 +180,11 @@ def test_two_people_get_one_at_a_time_never_a_partial_face(variant):
                                                                                               variant))
     for d, p in verdicts(results):
         people = truths[round(d.time_s, 6)]["people"]
-        assert p["phase"] == "standing" and p["distance_m"] < 1.3 * scenario("two_people", variant=variant
-                                                                              ).mounting.mark_distance_m, (d, p)
+        # Standing on the mark: in the frame it was decided on, or (the first frame of their walk off, the face
+        # moved under a pixel) in the one before.
+        before = {q["id"]: q for q in truths[round(d.time_s - 0.125, 6)]["people"]}
+        assert p["phase"] == "standing" or before[p["id"]]["phase"] == "standing", (d, p)
+        assert p["distance_m"] < 1.3 * scenario("two_people", variant=variant).mounting.mark_distance_m, (d, p)
         assert abs(d.estimate_c - skin_says(p)) <= 0.7, (d, p)
         others = [q for q in people if q["id"] != p["id"]]
         assert not any(_apart(q["face_box_px"], p["face_box_px"]) for q in others), (d, people)

@@ -120,6 +120,18 @@ def _follows(person: _Person, box: Box) -> bool:
             and box[1] < c1 + dc + grow_c and box[3] > c0 + dc - grow_c)
 
 
+def _others(a: FrameAnalysis) -> bool:
+    """Whether another face is in view: skin outside the main face's own box (grown by a pixel). Skin inside
+    it is the same face broken up (a nose or cheeks chilled outdoors, a mask's edge), never a second person."""
+    if a.people <= 1:
+        return False
+    if a.face_box is None:
+        return True
+    r0, c0, r1, c1 = a.face_box
+    return any(not (box[0] >= r0 - 1 and box[1] >= c0 - 1 and box[2] <= r1 + 1 and box[3] <= c1 + 1)
+               for box in a.faces[1:]) or len(a.faces) < a.people
+
+
 class Tracker:
     def __init__(self, gate: str, config: ScreeningConfig):
         self.gate = gate
@@ -213,9 +225,13 @@ class Tracker:
         person.last_seen = t
         if not a.touches_edge:
             person.width_px = a.face_width_px
-        if a.people > 1 and math.hypot(*person.motion) <= STILL_PX:
+        # A face walking in (growing, shrinking or at the image's edge) breaks into fragments and blurs across
+        # the frame's two subpages: neither its fragments nor its nose are taken as cues then.
+        walking = a.touches_edge or person.change > self.config.grow_per_frame
+        if _others(a) and math.hypot(*person.motion) <= STILL_PX and not walking:
             person.second_seen = t
-        person.chilled.append(a.nose_chilled)
+        if not walking and math.hypot(*person.motion) <= self.config.max_shift_px:
+            person.chilled.append(a.nose_chilled)
 
     def _notice(self, t: float, sequence: int, verdict: str, reason: str, a: FrameAnalysis | None,
                 reduced: bool = False, detail: str = "") -> list[D.Decision]:
@@ -253,7 +269,7 @@ class Tracker:
 
     def _problem(self, t: float, a: FrameAnalysis, face_c: float) -> str | None:
         c = self.config
-        if a.people > 1 or t - self._person.second_seen <= c.second_face_s:
+        if _others(a) or t - self._person.second_seen <= c.second_face_s:
             return D.ONE_AT_A_TIME
         if a.touches_edge or a.distance_m is None or not math.isfinite(face_c):
             return D.STAND_STRAIGHT
@@ -296,6 +312,14 @@ class Tracker:
         return max(widths) <= (1.0 + tolerance) * min(widths)
 
     @staticmethod
+    def _same_place(window: list[_Sample], shift_px: float) -> bool:
+        """The face stayed put over the window: its centre within ``shift_px`` of where it was, across all of
+        them (someone starting to walk off moves a little each frame, but soon more than that)."""
+        rows = [s.centre[0] for s in window]
+        cols = [s.centre[1] for s in window]
+        return max(rows) - min(rows) <= shift_px and max(cols) - min(cols) <= shift_px
+
+    @staticmethod
     def _agree(window: list[_Sample], spread: float) -> bool:
         """The readings agree: the middle of them (all but the highest and lowest when there are at least
         four) lie within ``spread``. One frame's noise does not hold everyone up; a drift does."""
@@ -326,8 +350,9 @@ class Tracker:
         core = estimate_core_c(face_c, a.ambient_c, c.site_offset_c, fill=fill)
         window.append(_Sample(face_c, core, a.distance_m or math.nan, centre, a.face_width_px))
         del window[:-c.stable_frames]
-        while len(window) > 1 and not self._same_size(window, c.size_tolerance):
-            del window[0]  # the face was still growing (walking up) or shrinking: those frames were not standing
+        while len(window) > 1 and not (self._same_size(window, c.size_tolerance)
+                                       and self._same_place(window, c.max_shift_px)):
+            del window[0]  # the face was still growing, shrinking or moving (walking): those frames were not standing
         if len(window) < c.stable_frames:
             return []
         if not self._agree(window, c.max_spread_c):
