@@ -95,7 +95,7 @@ def test_postgres_unreachable_is_a_clear_error():
 
 def test_migrations_on_empty_db_and_reopen(empty_store_url):
     s = open_store(empty_store_url)
-    assert s.migrations_applied == [1] and s.schema_version() == LATEST_VERSION
+    assert s.migrations_applied == list(range(1, LATEST_VERSION + 1)) and s.schema_version() == LATEST_VERSION
     sid = s.record_screening(screening("u1"))
     s.close()
     with open_store(empty_store_url) as again:
@@ -106,28 +106,30 @@ def test_migrations_on_empty_db_and_reopen(empty_store_url):
 
 def test_next_migration_applies_once_and_older_code_refuses_newer_db(empty_store_url):
     open_store(empty_store_url).close()
-    v2 = Migration(2, "test table", ("CREATE TABLE extra (id {pk}, note TEXT NOT NULL)",))
-    s = Store(backend_for(empty_store_url), migrations=MIGRATIONS + (v2,))
-    assert s.migrations_applied == [2] and s.schema_version() == 2
+    n = LATEST_VERSION + 1
+    nxt = Migration(n, "test table", ("CREATE TABLE extra (id {pk}, note TEXT NOT NULL)",))
+    s = Store(backend_for(empty_store_url), migrations=MIGRATIONS + (nxt,))
+    assert s.migrations_applied == [n] and s.schema_version() == n
     s.close()
-    s = Store(backend_for(empty_store_url), migrations=MIGRATIONS + (v2,))
+    s = Store(backend_for(empty_store_url), migrations=MIGRATIONS + (nxt,))
     assert s.migrations_applied == []
     s.close()
-    with pytest.raises(SchemaError, match="schema version 2, newer than this thermogate knows"):
+    with pytest.raises(SchemaError, match=f"schema version {n}, newer than this thermogate knows"):
         open_store(empty_store_url)
 
 
 def test_failed_migration_leaves_previous_version(empty_store_url):
     open_store(empty_store_url).close()
-    bad = Migration(2, "broken", ("CREATE TABLE half (x {bigint})", "CREATE TABLE half (x {bigint})"))
+    n = LATEST_VERSION + 1
+    bad = Migration(n, "broken", ("CREATE TABLE half (x {bigint})", "CREATE TABLE half (x {bigint})"))
     with pytest.raises(StoreError):
         Store(backend_for(empty_store_url), migrations=MIGRATIONS + (bad,))
     with open_store(empty_store_url) as s:
-        assert s.schema_version() == 1
+        assert s.schema_version() == LATEST_VERSION
     # the half-made table went with the rolled-back transaction: the fixed migration applies cleanly
-    good = Migration(2, "fixed", ("CREATE TABLE half (x {bigint})",))
+    good = Migration(n, "fixed", ("CREATE TABLE half (x {bigint})",))
     s = Store(backend_for(empty_store_url), migrations=MIGRATIONS + (good,))
-    assert s.migrations_applied == [2]
+    assert s.migrations_applied == [n]
     s.close()
 
 
@@ -430,6 +432,69 @@ def test_users(store, monkeypatch):
     rows = store._read("SELECT * FROM users")
     flat = " ".join(str(v) for r in rows for v in (r[k] for k in r.keys()))
     assert "new secret" not in flat and rows[0]["password_hash"].startswith("scrypt$")
+
+
+def test_user_epoch_ends_sessions_across_removal_re_add_and_new_password(store, monkeypatch):
+    """A console session is valid under the epoch it started with: removal, a re-add of the same name
+    and a new password each move the epoch on, so sessions started before can be told dead."""
+    monkeypatch.setattr(passwords, "LOG2_N", 10)
+    assert store.user_session_state("li") is None
+    store.add_user("li", "guard", "first secret 1")
+    role, first = store.user_session_state("li")
+    assert role == "guard"
+    store.set_role("li", "doctor")
+    assert store.user_session_state("li") == ("doctor", first)  # a role change is read live, no new epoch
+    store.set_password("li", "second secret 2")
+    second = store.user_session_state("li")[1]
+    assert second > first
+    store.remove_user("li")
+    assert store.user_session_state("li") is None
+    store.add_user("li", "admin", "third secret 3")  # the same name again, as admin
+    role, third = store.user_session_state("li")
+    assert role == "admin" and third > second  # the guard's old sessions do not come back as admin
+    assert store.end_sessions("li") == third + 1 == store.user_session_state("li")[1]
+    with pytest.raises(NotFound):
+        store.end_sessions("ghost")
+
+
+def test_door_holds_persist(store_url):
+    with open_store(store_url) as s:
+        assert s.door_holds() == []
+        s.set_door_hold("north-1", "li", "fire drill", T0)
+        s.set_door_hold("north-2", "li", "broken glass", T0 + 1)
+        s.set_door_hold("north-1", "wang", "still the drill", T0 + 2)  # a second hold replaces the first
+        with pytest.raises(StoreError):
+            s.set_door_hold("north-1", "li", "   ", T0)
+    with open_store(store_url) as s:  # what a controller restart reads back
+        holds = s.door_holds()
+        assert [(h.gate, h.user, h.reason, h.time) for h in holds] == [
+            ("north-1", "wang", "still the drill", T0 + 2), ("north-2", "li", "broken glass", T0 + 1)]
+        assert s.clear_door_hold("north-1") is True
+        assert s.clear_door_hold("north-1") is False
+        assert [h.gate for h in s.door_holds()] == ["north-2"]
+
+
+def test_sqlite_files_are_private(tmp_path):
+    """The database and its WAL and shared-memory files hold hashes, snapshots and fever records: 0600."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "private.db"
+        with open_store(str(path)) as s:
+            s.record_screening(screening("p1"))
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()
+                     if p.name.startswith("private.db")}
+            assert set(modes) == {"private.db", "private.db-wal", "private.db-shm"}, modes
+            assert set(modes.values()) == {0o600}, modes
+        # A database an older version made 0644 is tightened when it is opened.
+        os.chmod(path, 0o644)
+        with open_store(str(path)) as s:
+            s.upsert_gate("north-1")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
 
 
 def test_unknown_user_costs_one_scrypt_too(monkeypatch, tmp_path):

@@ -12,6 +12,7 @@ violation is a ``StoreError``, a locked or unreachable database a
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,6 +84,7 @@ class SqliteBackend(Backend):
         self.description = f"sqlite {self.path}"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _private_file(self.path)
             self.conn = sqlite3.connect(str(self.path), timeout=busy_timeout_ms / 1000, isolation_level=None,
                                         check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
@@ -129,6 +131,26 @@ class SqliteBackend(Backend):
         try:
             self.conn.close()
         except sqlite3.Error:
+            pass
+
+
+def _private_file(path: Path) -> None:
+    """Create the database file readable and writable by its owner only (0600), or make an existing one so.
+
+    It holds password hashes, thermal snapshots and fever records. SQLite creates the -wal and -shm files
+    with the mode of the database file, so they are 0600 too; existing ones are tightened here as well.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for extra in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if extra.stat().st_mode & 0o077:
+                extra.chmod(0o600)
+        except OSError:  # absent, or not ours to change: SQLite reports a real problem when it opens it
             pass
 
 

@@ -133,7 +133,23 @@ V1 = Migration(1, "gates, status history, counters, screenings, alarms, door act
     "CREATE INDEX audit_time ON audit (time)",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (V1,)
+V2 = Migration(2, "user_epochs (sessions end through the store), door_holds (a held-locked door survives a restart)", (
+    # One row per user name ever used. The epoch grows when the user is added, removed or given a new
+    # password, or when their sessions are ended; a console session is valid only under the epoch it
+    # started with. The row outlives the user on purpose: a name removed and added again starts at a
+    # new epoch, so the old sessions of that name stay dead.
+    """CREATE TABLE user_epochs (
+        name TEXT PRIMARY KEY,
+        epoch {bigint} NOT NULL)""",
+    # One row per gate whose door is held locked from the console until someone releases it.
+    """CREATE TABLE door_holds (
+        gate TEXT PRIMARY KEY REFERENCES gates(id),
+        user_name TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        time {float} NOT NULL)""",
+))
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (

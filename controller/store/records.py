@@ -145,6 +145,16 @@ class User:
 
 
 @dataclass(frozen=True)
+class DoorHold:
+    """A gate's door held locked from the console until released: who, why, since when."""
+
+    gate: str
+    user: str
+    reason: str
+    time: float
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     id: int
     user: str | None

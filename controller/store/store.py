@@ -45,6 +45,7 @@ from .records import (
     AuditEntry,
     Calibration,
     DoorAction,
+    DoorHold,
     Gate,
     GateStatusRecord,
     Screening,
@@ -209,6 +210,12 @@ def _calibration(row) -> Calibration:
 
 def _user(row) -> User:
     return User(name=row["name"], role=row["role"], created_at=row["created_at"])
+
+
+def _bump_epoch(tx: "_Tx", name: str) -> int:
+    """Raise a user name's session epoch by one (from 0 if it had none); the new epoch."""
+    return int(tx.one("INSERT INTO user_epochs (name, epoch) VALUES (?, 1) ON CONFLICT (name) "
+                      "DO UPDATE SET epoch = user_epochs.epoch + 1 RETURNING epoch", (name,))["epoch"])
 
 
 class _Tx:
@@ -417,6 +424,15 @@ class Store:
             params.append(decision)
         _range(where, params, "time", since, until)
         return where, params
+
+    def with_snapshot(self, ids) -> set[int]:
+        """Which of these screening ids still have a stored snapshot (the history's "view" button)."""
+        ids = [_int(i, "screening id") for i in ids]
+        if not ids:
+            return set()
+        rows = self._read(f"SELECT id FROM screenings WHERE snapshot IS NOT NULL AND id IN "
+                          f"({', '.join('?' * len(ids))})", ids)
+        return {r["id"] for r in rows}
 
     def screening(self, id: int) -> Screening | None:
         """One screening with its snapshot, or None."""
@@ -721,6 +737,8 @@ class Store:
                       "ON CONFLICT (name) DO NOTHING RETURNING name", (name, role, hashed, now, now)) is None:
                 raise StoreError(f"user {name!r} already exists")
 
+            _bump_epoch(tx, name)  # a name used before starts at a new epoch: its old sessions stay dead
+
         self._write(write)
         return User(name, role, now)
 
@@ -743,30 +761,79 @@ class Store:
         return [_user(r) for r in self._read("SELECT name, role, created_at FROM users ORDER BY name")]
 
     def set_password(self, name: str, password: str) -> None:
+        """A new password; it ends every session of the user (their epoch grows)."""
         _user_name(name)
         hashed = self._hash(password)
-        self._update_user(name, "password_hash = ?", (hashed,))
+        self._update_user(name, "password_hash = ?", (hashed,), new_epoch=True)
 
     def set_role(self, name: str, role: str) -> None:
         _user_name(name)
         self._update_user(name, "role = ?", (_role(role),))
 
-    def _update_user(self, name: str, assignment: str, values: tuple) -> None:
+    def _update_user(self, name: str, assignment: str, values: tuple, *, new_epoch: bool = False) -> None:
         def write(tx: _Tx) -> None:
             if not tx.run(f"UPDATE users SET {assignment}, updated_at = ? WHERE name = ?",
                           values + (_time.time(), name)).rowcount:
                 raise NotFound(f"no user {name!r}")
+            if new_epoch:
+                _bump_epoch(tx, name)
 
         self._write(write)
 
     def remove_user(self, name: str) -> None:
+        """Remove a user; it ends every session of theirs (their epoch grows and outlives them)."""
         _user_name(name)
 
         def write(tx: _Tx) -> None:
             if not tx.run("DELETE FROM users WHERE name = ?", (name,)).rowcount:
                 raise NotFound(f"no user {name!r}")
+            _bump_epoch(tx, name)
 
         self._write(write)
+
+    def end_sessions(self, name: str) -> int:
+        """End every console session of a user, wherever it was started; the user's new epoch."""
+        _user_name(name)
+
+        def write(tx: _Tx) -> int:
+            if tx.one("SELECT name FROM users WHERE name = ?", (name,)) is None:
+                raise NotFound(f"no user {name!r}")
+            return _bump_epoch(tx, name)
+
+        return self._write(write)
+
+    def user_session_state(self, name: str) -> tuple[str, int] | None:
+        """(role, epoch) of a user, or None if there is no such user: what a console session is checked against."""
+        if not isinstance(name, str):
+            return None
+        rows = self._read("SELECT u.role AS role, COALESCE(e.epoch, 0) AS epoch FROM users u "
+                          "LEFT JOIN user_epochs e ON e.name = u.name WHERE u.name = ?", (name,))
+        return (rows[0]["role"], int(rows[0]["epoch"])) if rows else None
+
+    # ------------------------------------------------------------ doors held locked
+
+    def set_door_hold(self, gate: str, user: str, reason: str, time: float) -> None:
+        """Hold a gate's door locked until released (replaces an earlier hold of that gate)."""
+        params = (_gate(gate), _text(user, "user", empty=False, limit=64), _text(reason, "reason", empty=False),
+                  _time_s(time))
+
+        def write(tx: _Tx) -> None:
+            tx.gate(gate)
+            tx.run("INSERT INTO door_holds (gate, user_name, reason, time) VALUES (?, ?, ?, ?) "
+                   "ON CONFLICT (gate) DO UPDATE SET user_name = excluded.user_name, reason = excluded.reason, "
+                   "time = excluded.time", params)
+
+        self._write(write)
+
+    def clear_door_hold(self, gate: str) -> bool:
+        """Release a held gate; whether it was held."""
+        _gate(gate)
+        return self._write(lambda tx: tx.run("DELETE FROM door_holds WHERE gate = ?", (gate,)).rowcount > 0)
+
+    def door_holds(self) -> list[DoorHold]:
+        """Every gate held locked now, by gate id."""
+        return [DoorHold(r["gate"], r["user_name"], r["reason"], r["time"])
+                for r in self._read("SELECT * FROM door_holds ORDER BY gate")]
 
     def record_audit(self, user: str | None, time: float, action: str, detail: dict) -> int:
         """Note who did what (logins, overrides, dispositions, user changes); its id."""
