@@ -795,13 +795,17 @@ def settings_from_args(args: argparse.Namespace) -> tuple[BrokerSettings, Screen
 
 
 def gate_key_from_args(args: argparse.Namespace) -> bytes | None:
-    """The gate's key K from the site of --config (registered or simulated gates), or None."""
+    """The gate's key K from the site of --config (registered or simulated gates), or None (no --config, a
+    gate the site does not know, or secrets this user cannot read)."""
     if not args.config:
         return None
     from .service.config import load_config
     from .service.registry import load_gates
 
-    gates = load_gates(load_config(args.config))
+    try:
+        gates = load_gates(load_config(args.config))
+    except (ValueError, OSError):  # ConfigError, or secrets this user may not read: watch without checking
+        return None
     info = gates.get(args.gate_id)
     return info.key if info is not None else None
 
