@@ -50,11 +50,14 @@ def test_too_few_readings_that_agree_are_refused():
 
 def test_matching_by_time_uses_each_decision_once_and_the_nearest_first():
     decided = [Decided(100.0, 36.5, "a"), Decided(106.0, 36.7, "b"), Decided(300.0, 36.9, "c")]
-    readings = [Reading(2, "r1", 37.0, (104.0,)), Reading(3, "r2", 37.1, (105.0,)), Reading(4, "r3", 37.2, (200.0,))]
+    readings = [Reading(2, "r1", 37.0, (100.5,)), Reading(3, "r2", 37.1, (104.5,)), Reading(4, "r3", 37.2, (106.5,)),
+                Reading(5, "r4", 37.3, (200.0,))]
     pairs, labels, skipped = match_by_time(readings, decided, 20.0, "g-1")
-    # r2 is nearest to b (1 s); r1 then takes a (4 s), never b twice; r3 matches nothing within 20 s.
-    assert pairs == [(36.5, 37.0), (36.7, 37.1)] and "~ a" in labels[0] and "~ b" in labels[1]
-    assert skipped == ["line 4 (r3): no decision of g-1 within 20 s"]
+    # The common lag (-0.5 s) out, r1 sits on a and r3 on b; r2 is left with no decision of its own, r4 far
+    # from any.
+    assert pairs == [(36.5, 37.0), (36.7, 37.2)] and "~ a" in labels[0] and "~ b" in labels[1]
+    assert skipped == ["line 3 (r2): the decisions of g-1 within 20 s are nearer other readings",
+                       "line 5 (r4): no decision of g-1 within 20 s"]
 
 
 def test_a_bare_clock_time_means_that_time_on_each_day_given():
@@ -78,7 +81,8 @@ def test_bad_sheets_name_the_line(tmp_path):
 
 def test_calibrate_pools_a_nurses_sheet_over_several_recordings(tmp_path, capsys):
     """Two recordings made on different mornings, one sheet: ISO times for the first, bare clock times for the
-    second, a few seconds off the gate's clock; one reading is another person's, one matches no decision."""
+    second, from a watch 3 s slow (people pass 5.5 s apart, so the lag is taken out before matching); one
+    reading is another person's, one matches no decision."""
     starts = (datetime(2026, 3, 2, 8, 0, 0, tzinfo=TZ), datetime(2026, 3, 3, 8, 10, 0, tzinfo=TZ))
     rows, expected = [], []
     rng = np.random.default_rng(11)
@@ -89,7 +93,7 @@ def test_calibrate_pools_a_nurses_sheet_over_several_recordings(tmp_path, capsys
         decisions = [d for d in analyze_recording(recording) if d.estimate_c is not None]
         for d, person in zip(decisions, truth_for(recording, decisions)):
             clinical = round(person["core_c"] + float(rng.normal(0.0, 0.1)), 1)
-            moment = start + timedelta(seconds=d.time_s + float(rng.uniform(-4.0, 4.0)))
+            moment = start + timedelta(seconds=d.time_s - 3.0 + float(rng.uniform(-1.0, 1.0)))  # her watch: 3 s slow
             rows.append((moment.isoformat(timespec="seconds") if n == 0 else moment.strftime("%H:%M:%S"), clinical))
             expected.append(clinical - d.estimate_c)
     assert len(rows) >= 8
@@ -102,9 +106,16 @@ def test_calibrate_pools_a_nurses_sheet_over_several_recordings(tmp_path, capsys
     out, err = capsys.readouterr()
     assert code == 0, err
     fit = json.loads(out)
-    assert fit["recordings"] == 2 and fit["pairs"] == len(rows) - 1 and fit["used"] == len(rows) - 2
+    assert fit["recordings"] == 2 and fit["pairs"] == len(rows) - 1 and fit["used"] == len(rows) - 2, err
     assert [o["reading"].split(" ")[1] for o in fit["outliers"]] == ["3"]  # sheet line 3 is rows[1]
     kept = [e for i, e in enumerate(expected) if i != 1]
     assert fit["site_offset_c"] == pytest.approx(float(np.median(kept)), abs=0.02)
     assert fit["ci95_c"][0] <= fit["site_offset_c"] <= fit["ci95_c"][1] and fit["standard_error_c"] > 0
     assert "no decision of sim-1 within 20 s" in err and "outlier, left out: line 3" in err
+
+
+def test_a_watch_a_few_seconds_off_still_pairs_each_reading_with_its_own_person():
+    decided = [Decided(100.0 + 5.5 * i, 36.0 + 0.1 * i, f"d{i}") for i in range(8)]
+    readings = [Reading(i + 2, f"r{i}", 36.5 + 0.1 * i, (100.0 + 5.5 * i - 3.5,)) for i in range(8)]
+    pairs, labels, skipped = match_by_time(readings, decided, 20.0)
+    assert not skipped and all(c - e == pytest.approx(0.5) for e, c in pairs)

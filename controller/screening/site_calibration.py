@@ -148,14 +148,46 @@ def read_sheet(path: str, tz: tzinfo, dates: list[date]) -> list[Reading]:
     return rows
 
 
+LAG_STEP_S = 0.25
+
+
+def common_lag(readings: list[Reading], decided: list[Decided], match_s: float) -> float:
+    """Seconds to add to the readings' times so that they sit nearest to the decisions (see match_by_time)."""
+    if not readings or not decided:
+        return 0.0
+    times = np.array(sorted(d.time for d in decided))
+    moments = np.array([t for r in readings for t in r.times])
+    owner = np.array([i for i, r in enumerate(readings) for _ in r.times])
+    lags = np.arange(-match_s, match_s + LAG_STEP_S / 2, LAG_STEP_S)
+    lags = lags[np.argsort(np.abs(lags), kind="stable")]  # the smallest shift first, so it wins a tie
+    best, best_cost = 0.0, math.inf
+    for lag in lags:
+        shifted = moments + lag
+        i = np.clip(np.searchsorted(times, shifted), 1, len(times) - 1) if len(times) > 1 else np.zeros(len(shifted), int)
+        gap = np.minimum(np.abs(times[i] - shifted), np.abs(times[i - 1] - shifted)) if len(times) > 1 \
+            else np.abs(times[0] - shifted)
+        per_reading = np.full(len(readings), np.inf)
+        np.minimum.at(per_reading, owner, gap)
+        cost = float(np.minimum(per_reading, match_s).sum())
+        if cost < best_cost - 1e-9:
+            best, best_cost = float(lag), cost
+    return best
+
+
 def match_by_time(readings: list[Reading], decided: list[Decided], match_s: float, what: str = "the gate"
                   ) -> tuple[list[tuple[float, float]], list[str], list[str]]:
     """Each reading paired with the nearest decision in time (within ``match_s``), each decision used once,
-    the closest pairs first. (pairs of (estimate, clinical), a label per pair, a message per reading left out)."""
+    the closest pairs first. (pairs of (estimate, clinical), a label per pair, a message per reading left out).
+
+    A nurse's watch is rarely the gate's clock: the readings' common lag is taken out first, so that a watch
+    a few seconds off does not pair a reading with the person before or after. It is the shift, in LAG_STEP_S
+    steps within ``match_s``, that brings the readings nearest to decisions overall (each reading's gap
+    capped at ``match_s``; the smallest shift on a tie)."""
+    lag = common_lag(readings, decided, match_s)
     candidates = []
     for r_i, r in enumerate(readings):
         for d_i, d in enumerate(decided):
-            gap = min(abs(d.time - t) for t in r.times)
+            gap = min(abs(d.time - t - lag) for t in r.times)
             if gap <= match_s:
                 candidates.append((gap, r_i, d_i))
     candidates.sort()
@@ -167,9 +199,12 @@ def match_by_time(readings: list[Reading], decided: list[Decided], match_s: floa
         taken_r[r_i] = d_i
         taken_d.add(d_i)
     pairs, labels, skipped = [], [], []
+    near = {r_i for _, r_i, _ in candidates}
     for r_i, r in enumerate(readings):
         if r_i not in taken_r:
-            skipped.append(f"line {r.line} ({r.text}): no decision of {what} within {match_s:g} s")
+            skipped.append(f"line {r.line} ({r.text}): " + (
+                f"the decisions of {what} within {match_s:g} s are nearer other readings" if r_i in near else
+                f"no decision of {what} within {match_s:g} s"))
             continue
         d = decided[taken_r[r_i]]
         pairs.append((d.estimate_c, r.clinical_c))
