@@ -36,10 +36,12 @@ def _gate_param(console, request: Request) -> str | None:
     return gate
 
 
-def screening_json(s: Screening, tz) -> dict:
+def screening_json(s: Screening, tz, has_snapshot: bool | None = None) -> dict:
+    """A screening for the browser; ``has_snapshot`` for rows loaded without their image."""
     return {"id": s.id, "gate": s.gate, "time": s.time, "time_local": local_time(s.time, tz), "decision": s.decision,
             "reason": s.reason, "track": s.track, "estimate_c": s.estimate_c, "face_c": s.face_c,
-            "distance_m": s.distance_m, "reduced_accuracy": s.reduced_accuracy, "has_snapshot": s.snapshot is not None}
+            "distance_m": s.distance_m, "reduced_accuracy": s.reduced_accuracy,
+            "has_snapshot": s.snapshot is not None if has_snapshot is None else has_snapshot}
 
 
 def alarm_json(a: Alarm, tz, screening: Screening | None = None) -> dict:
@@ -215,9 +217,13 @@ class ConsoleApi:
         f = self._screening_filter(request)
         limit = int_param(request, "limit", 200, 1, MAX_ROWS)
         offset = int_param(request, "offset", 0, 0, 10_000_000)
-        rows = await run_in_threadpool(lambda: self.store.screenings(**f, limit=limit, offset=offset,
-                                                                     snapshots=False, newest_first=True))
-        return ok({"screenings": [screening_json(s, self.tz) for s in rows], "limit": limit, "offset": offset})
+        def load():  # the rows without their images, and which of them have one
+            rows = self.store.screenings(**f, limit=limit, offset=offset, snapshots=False, newest_first=True)
+            return rows, self.store.with_snapshot([s.id for s in rows])
+
+        rows, snapped = await run_in_threadpool(load)
+        return ok({"screenings": [screening_json(s, self.tz, s.id in snapped) for s in rows], "limit": limit,
+                   "offset": offset})
 
     async def screening(self, request: Request, session: Session):
         sid = _id(request, "screening_id")
@@ -351,7 +357,6 @@ class ConsoleApi:
                 self._keep_an_admin(name)
             self.store.set_role(name, role)
             self.audit(session.user, "user_role", {"name": name, "role": role})
-            self.console.sessions.forget_roles()
 
         await run_in_threadpool(run)
         return ok({"name": name, "role": role})

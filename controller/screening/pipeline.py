@@ -31,6 +31,7 @@ class GatePipeline:
         self.frame_errors = 0
         self._analysis: FrameAnalysis | None = None
         self._image: np.ndarray | None = None
+        self._fresh: np.ndarray | None = None
 
     @property
     def state(self) -> str:
@@ -50,6 +51,12 @@ class GatePipeline:
         array is made for every frame, so keeping it is safe, but do not write to it."""
         return self._image
 
+    @property
+    def fresh(self) -> np.ndarray | None:
+        """Which pixels of :attr:`image` the latest subpage measured, (24, 32) bool (the console's live view
+        merges the others, a subpage older, so a moving person does not show as a chess-board)."""
+        return self._fresh
+
     def push(self, words, time_s: float, sequence: int = 0) -> list[Decision]:
         """One subpage (834 words) taken at ``time_s`` seconds on the gate's clock."""
         self.frames += 1
@@ -61,5 +68,6 @@ class GatePipeline:
         if not image.complete:
             return []
         self._image = image.to
+        self._fresh = image.fresh
         self._analysis = self.analyzer.analyze(image.to)
         return self.tracker.update(time_s, sequence, self._analysis)

@@ -227,7 +227,8 @@ class ControllerService:
             return
         a = getattr(worker.pipeline, "last_analysis", None)
         self.live.publish(L.FRAME, {
-            "gate": worker.id, "image": image.copy(), "state": worker.state, "sequence": worker.last_sequence,
+            "gate": worker.id, "image": image.copy(), "fresh": getattr(worker.pipeline, "fresh", None),
+            "state": worker.state, "sequence": worker.last_sequence,
             "time": worker.last_frame_at,
             "face_box": None if a is None or a.face_box is None else [int(v) for v in a.face_box],
             "distance_m": None if a is None else a.distance_m,
