@@ -325,3 +325,13 @@ def test_only_a_simulated_gate_gets_the_simulators_learned_reading(tmp_path):
     path.write_text(path.read_text() + "[gates.north-1.screening.reference]\nbox = [3, 3, 7, 7]\ntemp_c = 35.0\n"
                                        "apparent_c = 34.4\n")
     assert load_config(path).screening_for("north-1").analysis.reference_apparent_c == 34.4
+
+
+def test_learning_needs_enough_frames_with_nobody_near():
+    sc = scene_with(True)
+    with pytest.raises(LearningError) as caught:
+        learn_reference(images(sc, 3.0), config_for(sc))  # the window (32 frames) never fills
+    assert caught.value.reason == D.REFERENCE_NOT_LEARNED and "never filled" in str(caught.value)
+    with pytest.raises(LearningError) as caught:
+        learn_reference(images(sc, 6.0), config_for(sc), min_frames=40)
+    assert caught.value.reason == D.REFERENCE_NOT_LEARNED and "at least 40 needed" in str(caught.value)

@@ -178,8 +178,8 @@ def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_fr
     PLATEAU of the best one's contrast, at most MAX_PIXELS), then with that
     many pixels to learn the reading. Frames before the reference's window is
     full, and frames where a face comes within its guard, are not used.
-    LearningError (with the BLOCKED reason it would cause) when it is not
-    found, too small, unstable, or seen in too few frames."""
+    LearningError (with the BLOCKED reason it causes) when it is not found,
+    too small or unstable, or seen in too few frames (not learned)."""
     from . import decision as D
 
     if config.reference_box is None:
@@ -189,16 +189,17 @@ def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_fr
     r0, c0, r1, c1 = box
     first = _analyse(images, replace(config, reference_apparent_c=None))
     if not first:
-        raise LearningError(D.REFERENCE_NOT_FOUND, f"only {len(images)} images: the reference's window "
-                                                   f"({config.reference_window} frames) never filled")
+        raise LearningError(D.REFERENCE_NOT_LEARNED, f"only {len(images)} images: the reference's window "
+                                                     f"({config.reference_window} frames) never filled; learn it "
+                                                     f"over longer")
     background = float(np.median([a.reference_background_c for _, a in first]))
     mean_box = np.mean([images[i][r0:r1, c0:c1] for i, _ in first], axis=0)
     pixels = plateau_pixels(mean_box - background)
     learned = _analyse(images, replace(config, reference_apparent_c=None, reference_pixels=pixels))
     if len(learned) < min_frames:
-        raise LearningError(D.REFERENCE_UNSTABLE, f"only {len(learned)} frames with nobody near the reference "
-                                                  f"(at least {min_frames} needed): keep its surroundings clear "
-                                                  f"and learn it again")
+        raise LearningError(D.REFERENCE_NOT_LEARNED, f"only {len(learned)} frames with nobody near the "
+                                                     f"reference (at least {min_frames} needed): keep its "
+                                                     f"surroundings clear and learn it again, or over longer")
     last = learned[-1][1]
     readings = np.array([a.reference_c for _, a in learned])
     excess = float(np.median([a.reference_excess_c for _, a in learned]))
