@@ -45,7 +45,7 @@ import numpy as np
 
 from .protocol.status import GateStatus
 from .protocol.topics import topic, valid_gate_id
-from .screening.analysis import AnalysisConfig, FrameAnalysis
+from .screening.analysis import AnalysisConfig, FrameAnalysis, reference_across_px
 from .screening.config import ScreeningConfig
 from .screening.decision import DECISIONS, Decision
 
@@ -371,7 +371,8 @@ def _reference_line(a: FrameAnalysis | None, config: AnalysisConfig) -> str:
         return (f"NOT FOUND: {reads}; only {a.reference_mean_c - a.reference_background_c:.1f} degC above "
                 f"the {a.reference_background_c:.1f} around it: move the disc into the box, or the box to the disc")
     if status == "too_small":
-        return (f"TOO SMALL: {a.reference_size_px:.1f} px, reaches {a.reference_fraction:.0%} of its set-point "
+        return (f"TOO SMALL: {reference_across_px(a.reference_size_px):.1f} px across, reaches "
+                f"{a.reference_fraction:.0%} of its set-point "
                 f"contrast (at least {config.reference_min_fraction:.0%}): use a larger disc or bring it nearer; "
                 f"{reads}")
     if status == "not_learned":

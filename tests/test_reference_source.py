@@ -280,7 +280,7 @@ def test_watch_shows_the_reading_beside_the_set_point_and_warns_when_too_small()
     analyzer = Analyzer(cfg)
     a = [analyzer.analyze(image) for image in images(tiny, 6.0)][-1]
     line = W._reference_line(a, cfg)
-    assert line.startswith("TOO SMALL: ") and " px, reaches " in line and "set 35.0 degC, learned 30.00" in line
+    assert line.startswith("TOO SMALL: ") and " px across, reaches " in line and "set 35.0 degC, learned 30.00" in line
     good = scene_with(True)
     cfg = config_for(good)
     analyzer = Analyzer(cfg)

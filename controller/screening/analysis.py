@@ -295,6 +295,11 @@ if [f.name for f in fields(FrameAnalysis)] != list(frame_analysis([0.0] * K.O_LE
     raise ImportError("FrameAnalysis' fields changed: update frame_analysis")
 
 
+def reference_across_px(size_px: float) -> float:
+    """The diameter, in pixels, of a disc whose area is ``size_px`` pixels (the analysis's apparent size)."""
+    return 2.0 * math.sqrt(max(size_px, 0.0) / math.pi) if math.isfinite(size_px) else math.nan
+
+
 def reference_problem(a: FrameAnalysis, config: AnalysisConfig) -> tuple[str, str]:
     """(BLOCKED reason, detail) for a frame whose reference is not ok: what is wrong, in words an installer
     can act on (its reading, apparent size and contrast against what it needs)."""
@@ -313,7 +318,8 @@ def reference_problem(a: FrameAnalysis, config: AnalysisConfig) -> tuple[str, st
                                        + (f": {reads}" if reads else ""))
     if status == "too_small":
         return D.REFERENCE_TOO_SMALL, (
-            f"apparent size {a.reference_size_px:.1f} px, its reading reaches {a.reference_fraction:.0%} of its "
+            f"apparent size {reference_across_px(a.reference_size_px):.1f} px across ({a.reference_size_px:.1f} px "
+            f"of full contrast), its reading reaches {a.reference_fraction:.0%} of its "
             f"set-point contrast (at least {config.reference_min_fraction:.0%} needed); {reads}: use a larger "
             f"disc or bring it nearer (docs/installation.md)")
     if status == "not_learned":

@@ -33,6 +33,7 @@ def _analyze(args: argparse.Namespace) -> int:
         else:
             est = f"{d.estimate_c:6.2f}" if d.estimate_c is not None else "     -"
             extra = " (reduced accuracy: no reference)" if d.reduced_accuracy else ""
+            extra += f": {d.detail}" if d.detail else ""
             print(f"{d.time_s:8.2f} s  track {d.track:4d}  {d.decision:7s} {est} degC  {d.reason}{extra}")
     if not args.jsonl:
         counts = {k: sum(1 for d in decisions if d.decision == k) for k in ("PASS", "FEVER", "RETRY", "BLOCKED")}
