@@ -213,6 +213,12 @@ def test_version_1_with_the_upgrade_flag_is_accepted_counted_and_alerted(control
     svc.manual_open(GATE, "guard", "test")
     assert _wait(lambda: len(watch.messages("/cmd")) == 2)
     assert json.loads(watch.messages("/cmd")[-1][1])["v"] == 2
+    # A gate does not go back: version 1 from it now is a downgrade (someone replaying the untagged format),
+    # refused even with the flag on, and commands stay at version 2.
+    _send(c, "frame", encode_frame(frames[6], 7, 7, 750, key=None))
+    _send(c, "status", json.dumps({"v": 1, **_status()}).encode())
+    assert _wait(lambda: w.errors["downgrade"] == 2), dict(w.errors)
+    assert w.frames == 5 and w.wire_version == 2
     c.disconnect()
 
 

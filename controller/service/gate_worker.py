@@ -67,6 +67,7 @@ class GateWorker:
         self.key = mac.sensor_key(info.key) if verify else mac.UNVERIFIED  # K_s: what the gate's messages carry
         self.wire_version = VERSION  # of the gate's latest accepted message: its commands use the same
         self.unauthenticated = 0  # version-1 messages accepted (accept_v1)
+        self._seen_v2 = False  # a version-2 message has been accepted from this gate
         self._recalibrated_logged = -RECALIBRATED_LOG_S  # time.monotonic() of the last such log line
         self._recalibrated_quiet = 0  # changes since that line
         self.pipeline: GatePipeline | None = None
@@ -100,11 +101,20 @@ class GateWorker:
             log.warning("message refused", extra={"gate": self.id, "reason": reason, "detail": detail[:200],
                                                   "count": self.errors[reason]})
 
-    def _accepted(self, version: int) -> None:
-        """A message passed its checks: commands follow its version; a version-1 one is counted and alerted."""
+    def _accepted(self, version: int) -> bool:
+        """A message passed its checks: commands follow its version; a version-1 one is counted and alerted.
+
+        False for a version-1 message from a gate already heard speaking version 2 since this controller
+        started: a gate does not go back, so that is a downgrade (someone replaying or forging the old,
+        untagged format), refused as ``downgrade`` even while version 1 is accepted."""
+        if version < VERSION and self.key is not mac.UNVERIFIED and self._seen_v2:
+            self.refuse("downgrade", "a version-1 message from a gate that speaks version 2")
+            return False
+        if version >= VERSION:
+            self._seen_v2 = True
         self.wire_version = version
         if version >= VERSION or self.key is mac.UNVERIFIED:
-            return
+            return True
         self.unauthenticated += 1
         if self.metrics is not None:
             self.metrics.unauthenticated.labels(gate=self.id).inc()
@@ -115,6 +125,7 @@ class GateWorker:
             self.alerts(self.id, "unauthenticated_sensor_data",
                         "the gate speaks protocol version 1: its sensor data is not authenticated "
                         "([site] accept_protocol_v1 is on); re-flash it")
+        return True
 
     def _recalibrated(self) -> None:
         """An authenticated EEPROM whose words differ from the cached one: one alert, and a log line at
@@ -141,7 +152,8 @@ class GateWorker:
         except ProtocolError as exc:
             self.refuse(exc.reason, str(exc))
             return False
-        self._accepted(message.version)
+        if not self._accepted(message.version):
+            return False
         raw = message.words.tobytes()
         if raw == self.eeprom_words and self.pipeline is not None:
             return False
@@ -164,7 +176,8 @@ class GateWorker:
         except ProtocolError as exc:
             self.refuse(exc.reason, str(exc))
             return []
-        self._accepted(message.version)
+        if not self._accepted(message.version):
+            return []
         self.frames += 1
         self.last_frame_at = time.time()  # for display
         self.last_frame_monotonic = time.monotonic()  # for liveness: immune to wall-clock jumps
@@ -218,7 +231,8 @@ class GateWorker:
         if status.gate_id != self.id:
             self.refuse("wrong_gate", f"status names gate {status.gate_id!r}")
             return None
-        self._accepted(status.version)
+        if not self._accepted(status.version):
+            return None
         was = self.online
         self.status = status
         self.online = status.online
@@ -237,7 +251,8 @@ class GateWorker:
         if ack.gate_id != self.id:
             self.refuse("wrong_gate", f"ack names gate {ack.gate_id!r}")
             return None
-        self._accepted(ack.version)
+        if not self._accepted(ack.version):
+            return None
         return ack
 
     # -- what the console and the health page show -----------------------------
