@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test bench bench-accuracy bench-decisions bench-load bench-console screenshots fuzz demo report clean mosquitto-installed browser-installed
+.PHONY: help venv test bench bench-accuracy bench-decisions bench-load bench-console screenshots fuzz demo report clean mosquitto-installed browser-installed cjk-font
 
 help: ## list the verbs
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -60,7 +60,21 @@ browser-installed:
 	  fi; \
 	fi
 
-test: $(STAMP) $(NODE_STAMP) mosquitto-installed browser-installed ## run the whole test suite (installs .venv, the node test tools, mosquitto and chromium on first use)
+# The console is Chinese: without a CJK font a browser draws empty boxes. Root on Debian gets
+# fonts-noto-cjk from apt; anyone else is told how (the demo still runs, the browser test says why it fails).
+cjk-font:
+	@if ! fc-list :lang=zh family 2>/dev/null | grep -q . && ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "no Chinese font found: installing Debian's fonts-noto-cjk" >&2; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null || \
+	      echo "warning: fonts-noto-cjk could not be installed; the console's Chinese shows as empty boxes" >&2; \
+	  else \
+	    echo "warning: no Chinese font; the console's Chinese text shows as empty boxes" \
+	      "(Debian: sudo apt-get install fonts-noto-cjk)" >&2; \
+	  fi; \
+	fi
+
+test: $(STAMP) $(NODE_STAMP) mosquitto-installed browser-installed cjk-font ## run the whole test suite (installs .venv, the node test tools, mosquitto, chromium and fonts-noto-cjk on first use)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) mosquitto-installed ## print the benchmarks: sensor maths, screening throughput, virtual gates per process, store writes, the firmware under MicroPython
@@ -78,10 +92,10 @@ LOAD_ARGS ?=
 bench-load: $(STAMP) mosquitto-installed ## gates one controller sustains at 8 subpages/s, and its latency (LOAD_ARGS='--gates 100,500 --soak-minutes 30')
 	$(PY) bench/bench_load.py $(LOAD_ARGS)
 
-bench-console: $(STAMP) mosquitto-installed browser-installed ## the console under load: 24 gates x 8 fps in headless Chromium, frame lag and alarm latency
+bench-console: $(STAMP) mosquitto-installed browser-installed cjk-font ## the console under load: 24 gates x 8 fps in headless Chromium, frame lag and alarm latency
 	$(PY) bench/bench_console.py --fever-gate
 
-screenshots: $(STAMP) mosquitto-installed browser-installed ## the console's README screenshots into docs/img/ (needs fonts-noto-cjk for the Chinese text)
+screenshots: $(STAMP) mosquitto-installed browser-installed cjk-font ## the console's README screenshots into docs/img/ (the wall at 1366x768 after 20 fever alarms among them)
 	$(PY) -m controller.console.screenshots
 
 ACCURACY_ARGS ?=
@@ -92,7 +106,7 @@ DECISIONS_ARGS ?=
 bench-decisions: $(STAMP) ## decisions at the mark on the simulator: share while standing vs walking, standing still -> decision (median, p90, max), the hard cases (DECISIONS_ARGS='--seeds 5 110')
 	$(PY) bench/bench_decisions.py $(DECISIONS_ARGS)
 
-demo: $(STAMP) ## run the demo: broker, 4 simulated gates, controller and console (Ctrl-C stops it)
+demo: $(STAMP) cjk-font ## run the demo: broker, 4 simulated gates, controller and console (Ctrl-C stops it; installs fonts-noto-cjk as root)
 	$(PY) -m controller.demo
 
 report: $(STAMP) ## the day's screening report: make report [CONFIG=controller.toml] [DATE=YYYY-MM-DD] [FORMAT=text|csv|json]

@@ -56,11 +56,12 @@ def report_page(lang: str, report: dict) -> str:
         rows.append(f"<tr{cls}><th scope=row>{escape(label)}</th>" + "".join(cell(g[c]) for c in cols) + "</tr>")
     d = report["total"]["dispositions"]
     disp = " · ".join(f"{escape(t(lang, OUTCOME_KEYS[o]))} {n}" for o, n in d.items())
+    names = {g["gate"]: g["name"] for g in report["gates"] if g.get("name")}  # one display name, as on the wall
     alarm_rows = []
     for a in report["alarms"]:
         outcome = t(lang, OUTCOME_KEYS[a["outcome"]]) if a.get("outcome") else t(lang, "status_" + a["status"])
         alarm_rows.append(
-            "<tr>" + cell(a["time_local"]) + cell(a["gate"]) + cell(_c(a.get("estimate_c"))) +
+            "<tr>" + cell(a["time_local"]) + cell(names.get(a["gate"], a["gate"])) + cell(_c(a.get("estimate_c"))) +
             cell(_c(a.get("recheck_c"))) + cell(outcome) + cell(a.get("disposed_by") or "") +
             cell(a.get("note") or "") + "</tr>")
     alarms = ""

@@ -38,6 +38,9 @@ prefix = "homeassistant"
 [screening]                    # defaults for every gate (controller/screening/config.py)
 threshold_c = 37.3
 
+[gates.sim-1]                  # a simulated gate's display name (a registered gate's is in the registry)
+name = "东门 1号"
+
 [gates.north-1.screening]      # per-gate overrides of [screening]
 site_offset_c = 0.4
 ```
@@ -109,6 +112,7 @@ class ControllerConfig:
     screening: ScreeningConfig = field(default_factory=ScreeningConfig)
     screening_table: dict = field(default_factory=dict)  # [screening] as written, for per-gate merging
     gate_screening: dict[str, dict] = field(default_factory=dict)  # [gates.<id>.screening] tables
+    gate_names: dict[str, str] = field(default_factory=dict)  # [gates.<id>] name, simulated gates only
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -236,21 +240,31 @@ def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
     except screening_config.ConfigError as exc:
         raise ConfigError(f"{where}{exc}") from None
     gate_screening: dict[str, dict] = {}
+    gate_names: dict[str, str] = {}
     gates = doc.get("gates", {})
     if not isinstance(gates, dict):
         raise ConfigError(f"{where}[gates] must be a table of gate ids")
     for gate_id, table in gates.items():
         if not valid_gate_id(gate_id):
             raise ConfigError(f"{where}gates.{gate_id}: not a gate id")
-        if not isinstance(table, dict) or set(table) - {"screening"}:
-            raise ConfigError(f"{where}gates.{gate_id}: only a [gates.{gate_id}.screening] table may go here")
+        if not isinstance(table, dict) or set(table) - {"screening", "name"}:
+            raise ConfigError(f"{where}gates.{gate_id}: only a name and a [gates.{gate_id}.screening] table "
+                              "may go here")
+        if "name" in table:  # a registered gate's name is in the site registry (thermogate gate set --name)
+            name = table["name"]
+            if gate_id not in simulated:
+                raise ConfigError(f"{where}gates.{gate_id}.name: only a simulated gate is named here; name a "
+                                  f"registered gate with `thermogate gate set {gate_id} --name ...`")
+            if not isinstance(name, str) or not name.strip() or len(name) > 64 or not name.isprintable():
+                raise ConfigError(f"{where}gates.{gate_id}.name must be printable text of 1-64 characters")
+            gate_names[gate_id] = name.strip()
         gate_screening[gate_id] = table.get("screening", {})
     config = ControllerConfig(path=path, mqtt=mqtt, site_dir=site_dir, timezone=timezone,
                               simulated_gates=tuple(simulated), serve=tuple(serve), accept_protocol_v1=accept_v1,
                               store_url=url, retention_days=retention,
                               doors=doors, http=http, home_assistant=ha_enabled, home_assistant_prefix=ha_prefix,
                               screening=screening, screening_table=screening_table,
-                              gate_screening=gate_screening)
+                              gate_screening=gate_screening, gate_names=gate_names)
     for gate_id in gate_screening:
         config.screening_for(gate_id)  # validated now, not at the gate's first frame
     return config

@@ -53,8 +53,9 @@ def load_gates(config: ControllerConfig) -> dict[str, GateInfo]:
                 raise ConfigError(f"site.simulated_gates: {gate_id!r} is also a registered gate")
             variant = config.gate_screening.get(gate_id, {}).get("variant") or \
                 config.screening_table.get("variant", "55")
-            gates[gate_id] = GateInfo(gate_id, simulator_key(gate_id), str(variant), f"simulated {gate_id}",
-                                      "simulator", simulated=True)
+            name = config.gate_names.get(gate_id) or f"simulated {gate_id}"
+            gates[gate_id] = GateInfo(gate_id, simulator_key(gate_id), str(variant), name, "simulator",
+                                      simulated=True)
     if config.serve:
         gates = {g: info for g, info in gates.items() if any(fnmatch.fnmatchcase(g, p) for p in config.serve)}
         if not gates:

@@ -87,18 +87,36 @@
     }
   }
 
-  function scaleBar(el, lo, hi) {
+  // The colour scale of a snapshot: what the colours are (the apparent surface temperature the sensor
+  // sees, emissivity 1), the face reading marked on it, and the body estimate said apart from it.
+  function scaleBar(el, lo, hi, faceC, estimateC) {
     el.textContent = "";
     const bar = document.createElement("canvas");
-    bar.width = 256; bar.height = 10;
+    bar.width = 256; bar.height = 14;
     const ctx = bar.getContext("2d");
     for (let i = 0; i < 256; i++) {
       ctx.fillStyle = `rgb(${LUT[i * 4]},${LUT[i * 4 + 1]},${LUT[i * 4 + 2]})`;
-      ctx.fillRect(i, 0, 1, 10);
+      ctx.fillRect(i, 0, 1, 14);
     }
+    if (faceC !== null && faceC !== undefined && faceC >= lo && faceC <= hi) {
+      const x = Math.round((faceC - lo) / (hi - lo) * 255);
+      ctx.fillStyle = "#00e5ff"; ctx.fillRect(x - 1, 0, 3, 14);
+    }
+    const row1 = el.appendChild(document.createElement("div"));
+    row1.className = "scale-row";
     const a = document.createElement("span"); a.textContent = fmtC(lo);
     const b = document.createElement("span"); b.textContent = fmtC(hi);
-    el.append(a, bar, b);
+    row1.append(a, bar, b);
+    const cap = document.createElement("div");
+    cap.className = "scale-caption";
+    cap.textContent = t("scale_apparent");
+    el.append(cap);
+    if (faceC !== null && faceC !== undefined && estimateC !== null && estimateC !== undefined) {
+      const why = document.createElement("div");
+      why.className = "scale-caption";
+      why.textContent = t("scale_face_vs_body", { face: fmtC(faceC), body: fmtC(estimateC) });
+      el.append(why);
+    }
   }
 
   // Snapshot JSON (int16 centi-degC, base64) -> Float32Array of degC with NaN.
@@ -113,7 +131,7 @@
     return out;
   }
 
-  function drawSnapshot(canvas, scaleEl, snap, box) {
+  function drawSnapshot(canvas, scaleEl, snap, box, faceC, estimateC) {
     const ctx = canvas.getContext("2d");
     if (!snap) {
       ctx.fillStyle = "#333"; ctx.fillRect(0, 0, canvas.width, canvas.height);
@@ -124,7 +142,7 @@
     const temps = snapshotTemps(snap);
     const lo = snap.min_c, hi = Math.max(snap.max_c, snap.min_c + 4);
     paintThermal(canvas, (i) => temps[i], lo, hi, box, null);
-    scaleBar(scaleEl, lo, hi);
+    scaleBar(scaleEl, lo, hi, faceC, estimateC);
   }
 
   // ------------------------------------------------------------------ formatting
@@ -190,21 +208,26 @@
 
   function stateText(state) { return t("state_" + state); }
 
+  // A gate's one display name on every page: its registered name, or its id when it has none.
+  function gateName(id) {
+    const g = gates.get(id);
+    return (g && g.summary && g.summary.name) || id;
+  }
+
   function makeTile(id) {
     const tile = el("div", { class: "tile", id: "tile-" + id, dataset: { gate: id } });
     const head = el("div", { class: "tile-head" });
     head.append(el("span", { class: "gate-name" }, id), el("span", { class: "online" }));
+    if (can("door")) {
+      const b = el("button", { type: "button", class: "door-btn" }, t("door_button"));
+      b.addEventListener("click", () => openDoorDialog(id));
+      head.append(b);
+    }
     const canvas = el("canvas", { width: 320, height: 240, class: "thermal" });
     const info = el("div", { class: "tile-info" });
     info.append(el("div", { class: "state" }), el("div", { class: "last" }), el("div", { class: "health" }),
       el("div", { class: "reduced", hidden: "" }, t("reduced_accuracy")), el("div", { class: "lock", hidden: "" }));
-    const actions = el("div", { class: "tile-actions" });
-    if (can("door")) {
-      const b = el("button", { type: "button", class: "door-btn" }, t("door_button"));
-      b.addEventListener("click", () => openDoorDialog(id));
-      actions.append(b);
-    }
-    tile.append(head, canvas, info, actions);
+    tile.append(head, canvas, info);
     return tile;
   }
 
@@ -226,7 +249,10 @@
     g.summary = s;
     if (s.last_frame_at && (!g.lastFrameAt || s.last_frame_at > g.lastFrameAt)) g.lastFrameAt = s.last_frame_at;
     const tile = g.tile;
-    $(".gate-name", tile).textContent = s.name ? `${s.name} (${s.gate})` : s.gate;
+    const nameEl = $(".gate-name", tile);
+    nameEl.textContent = gateName(s.gate);
+    if (s.name) nameEl.append(el("span", { class: "gate-id" }, s.gate));
+    nameEl.title = s.location ? `${s.gate} · ${s.location}` : s.gate;
     $(".reduced", tile).hidden = !s.reduced_accuracy;
     const lock = $(".lock", tile);
     lock.hidden = !s.manual_lock;
@@ -439,11 +465,12 @@
   function renderAlarms() {
     const list = $("#alarm-list");
     list.textContent = "";
-    const sorted = Array.from(alarms.values()).sort((a, b) => a.time - b.time);
+    // Newest first; the list scrolls inside a bounded banner (app.css) so the wall stays in view.
+    const sorted = Array.from(alarms.values()).sort((a, b) => b.time - a.time || b.id - a.id);
     for (const a of sorted) {
       const li = el("li", { class: "alarm-item " + a.status, dataset: { alarm: a.id } });
       li.append(el("span", { class: "alarm-text" }, `${t(a.status === "open" ? "alarm_fever" : "alarm_waiting")} · ` +
-        `${a.gate} · ${fmtC(a.estimate_c)} · ${clockTime(a.time)}` + (a.reduced_accuracy ? ` · ${t("reduced_accuracy")}` : "")));
+        `${gateName(a.gate)} · ${fmtC(a.estimate_c)} · ${clockTime(a.time)}` + (a.reduced_accuracy ? ` · ${t("reduced_accuracy")}` : "")));
       const view = el("button", { type: "button", class: "alarm-open" }, t("alarm_view"));
       view.addEventListener("click", () => openAlarmDialog(a.id));
       li.append(view);
@@ -454,6 +481,8 @@
       }
       list.append(li);
     }
+    const open = sorted.filter((a) => a.status === "open").length;
+    $("#alarm-count").textContent = t("alarm_count", { open, waiting: sorted.length - open });
     $("#alarm-banner").hidden = sorted.length === 0;
     $("#alarm-banner").classList.toggle("ringing", sorted.some((a) => a.status === "open"));
     for (const g of gates.values()) g.tile.classList.toggle("alarm", openAlarmGates().has(g.id));
@@ -503,13 +532,14 @@
     let a;
     try { a = await api(`/api/alarms/${id}`); } catch (err) { alert(err.message); return; }
     d.dataset.alarm = id;
-    $("#ad-gate").textContent = a.gate;
-    drawSnapshot($("#ad-canvas"), $("#ad-scale"), a.snapshot, null);
+    $("#ad-gate").textContent = gateName(a.gate);
+    drawSnapshot($("#ad-canvas"), $("#ad-scale"), a.snapshot, null, a.screening ? a.screening.face_c : null, a.estimate_c);
     const facts = $("#ad-facts");
     facts.textContent = "";
     const add = (k, v) => { facts.append(el("dt", null, t(k)), el("dd", null, v)); };
     add("col_time", a.time_local);
     add("col_estimate", fmtC(a.estimate_c));
+    if (a.screening && a.screening.face_c !== null) add("col_face", fmtC(a.screening.face_c));
     if (a.screening && a.screening.distance_m) add("col_distance", `${a.screening.distance_m.toFixed(2)} m`);
     if (a.reduced_accuracy) add("col_accuracy", t("reduced_accuracy"));
     add("col_status", t("status_" + a.status));
@@ -553,7 +583,7 @@
   function openDoorDialog(id) {
     const d = $("#door-dialog");
     d.dataset.gate = id;
-    $("#dd-gate").textContent = id;
+    $("#dd-gate").textContent = gateName(id);
     $("#dd-msg").textContent = "";
     $("#dd-form").reset();
     d.showModal();
@@ -582,7 +612,7 @@
       const v = s.value;
       s.textContent = "";
       s.append(el("option", { value: "" }, t("f_any")));
-      Array.from(gates.keys()).sort().forEach((id) => s.append(el("option", { value: id }, id)));
+      Array.from(gates.keys()).sort().forEach((id) => s.append(el("option", { value: id }, gateName(id))));
       s.value = v;
     });
   }
@@ -606,7 +636,7 @@
     data.screenings.forEach((s) => {
       const b = s.has_snapshot ? el("button", { type: "button", class: "snap-btn" }, t("view")) : "";
       if (b) b.addEventListener("click", () => openSnapshot(s.id));
-      const tr = row(tbody, [s.time_local, s.gate, t("dec_" + s.decision), s.reason ? t("reason_" + s.reason) : "", fmtC(s.estimate_c),
+      const tr = row(tbody, [s.time_local, gateName(s.gate), t("dec_" + s.decision), s.reason ? t("reason_" + s.reason) : "", fmtC(s.estimate_c),
         s.distance_m ? `${s.distance_m.toFixed(2)} m` : "—", b]);
       tr.className = "dec-" + s.decision;
       tr.dataset.screening = s.id;
@@ -616,12 +646,13 @@
 
   async function openSnapshot(id) {
     const s = await api(`/api/screenings/${id}`);
-    $("#sd-title").textContent = `${s.gate} · ${s.time_local} · ${t("dec_" + s.decision)}`;
-    drawSnapshot($("#sd-canvas"), $("#sd-scale"), s.snapshot, null);
+    $("#sd-title").textContent = `${gateName(s.gate)} · ${s.time_local} · ${t("dec_" + s.decision)}`;
+    drawSnapshot($("#sd-canvas"), $("#sd-scale"), s.snapshot, null, s.face_c, s.estimate_c);
     const facts = $("#sd-facts");
     facts.textContent = "";
     const add = (k, v) => { facts.append(el("dt", null, t(k)), el("dd", null, v)); };
     add("col_estimate", fmtC(s.estimate_c));
+    if (s.face_c !== null && s.face_c !== undefined) add("col_face", fmtC(s.face_c));
     if (s.reason) add("col_reason", t("reason_" + s.reason));
     if (s.distance_m) add("col_distance", `${s.distance_m.toFixed(2)} m`);
     if (s.reduced_accuracy) add("col_accuracy", t("reduced_accuracy"));
@@ -635,7 +666,7 @@
     const tbody = $("#alarm-table tbody");
     tbody.textContent = "";
     data.alarms.forEach((a) => {
-      const tr = row(tbody, [a.time_local, a.gate, fmtC(a.estimate_c), t("status_" + a.status), fmtC(a.recheck_c),
+      const tr = row(tbody, [a.time_local, gateName(a.gate), fmtC(a.estimate_c), t("status_" + a.status), fmtC(a.recheck_c),
         a.outcome ? t("outcome_" + a.outcome) : "", a.disposed_by || a.acknowledged_by || "", a.note || ""]);
       tr.classList.add("clickable");
       tr.addEventListener("click", () => openAlarmDialog(a.id));
@@ -647,7 +678,7 @@
     const tbody = $("#door-table tbody");
     tbody.textContent = "";
     data.actions.filter((a) => a.cause === "manual" || a.action === "open").forEach((a) => {
-      row(tbody, [a.time_local, a.gate, t("act_" + a.action), a.user || t("by_controller"), a.reason || "",
+      row(tbody, [a.time_local, gateName(a.gate), t("act_" + a.action), a.user || t("by_controller"), a.reason || "",
         a.ack_ok === null ? "…" : a.ack_ok ? t("ack_ok") : `${t("ack_refused")} ${a.ack_reason || ""}`]);
     });
   }
@@ -679,7 +710,7 @@
     const tbody = $("#today-table tbody");
     tbody.textContent = "";
     r.gates.concat([r.total]).forEach((g) => {
-      const tr = row(tbody, [g.gate === "ALL" ? t("rep_total") : g.gate, g.screened, g.passed, g.fevers, g.retried,
+      const tr = row(tbody, [g.gate === "ALL" ? t("rep_total") : g.name || gateName(g.gate), g.screened, g.passed, g.fevers, g.retried,
         g.blocked, g.alarms, g.confirmed_fevers, g.open_alarms]);
       if (g.gate === "ALL") tr.className = "total";
     });
@@ -697,7 +728,7 @@
     $("#retention-form").retention_days.value = s.retention_days;
     const gt = $("#gates-table tbody");
     gt.textContent = "";
-    s.gates.forEach((g) => row(gt, [g.id, g.name, g.location, g.variant + "°"]));
+    s.gates.forEach((g) => row(gt, [g.id, g.name || g.id, g.location, g.variant + "°"]));
     const ut = $("#users-table tbody");
     ut.textContent = "";
     s.users.forEach((u) => {
@@ -780,6 +811,7 @@
     const today = new Date(Date.now() + serverOffset * 1000);
     $("#today-date").value = today.toLocaleDateString("sv-SE", { timeZone: ME.timezone });
     $("#wall-empty").hidden = false;
+    try { (await api("/api/gates")).gates.forEach(updateSummary); } catch (err) { /* the socket's hello brings them */ }
     setConn(false);
     show(location.hash.slice(1));
     connect();
