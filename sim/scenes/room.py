@@ -186,12 +186,12 @@ class Room:
             window += self._reference_cover_box * (own - window)
 
     def radiance(self, ambient_c: float) -> np.ndarray:
-        """T^4 of the background at each pixel for a room at ``ambient_c`` (read-only, cached)."""
+        """T^4 of the walls at each pixel for a room at ``ambient_c`` (read-only, cached), without the reference
+        source: :meth:`in_front` paints it last, over the walls and whoever stands before them, so that its
+        partly covered edge pixels mix it with what is really behind it."""
         if self._cached is not None and self._cached[0] == ambient_c:
             return self._cached[1]
         rad = radiance(ambient_c + self.offset_c)
-        if self.reference is not None:
-            rad += self.reference_cover * (self.reference.emitted(ambient_c) - rad)
         rad.setflags(write=False)
         self._cached = (ambient_c, rad)
         return rad
