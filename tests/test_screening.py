@@ -312,7 +312,8 @@ NORMAL = reading_for(36.7)  # a face reading that is an afebrile estimate
 
 
 def _analysis(face_c=NORMAL, people=1, distance=0.9, glasses=False, box=(8, 12, 14, 18), ref_ok=True):
-    faces = (box,) * people if box is not None else ()
+    # a second face (someone behind) stands to the side of the first
+    faces = (box,) + tuple((box[0], box[1] + 9, box[2], box[3] + 9) for _ in range(people - 1)) if box else ()
     return FrameAnalysis(ambient_c=22.0, people=people, face_box=box, face_width_px=6.0 if box else 0.0,
                          distance_m=distance if box else None,
                          face_max_c=face_c + 0.2, face_topk_c=face_c, forehead_c=face_c - 1, touches_edge=False,
