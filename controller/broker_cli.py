@@ -31,10 +31,19 @@ def _broker_config(args: argparse.Namespace) -> int:
         [f"{options.bind}:{tls.port} (TLS)"] if tls else [])
     print(f"  listeners: {', '.join(listeners)}; anonymous clients refused")
     state = "new" if files.controller_password_new else "unchanged"
-    print(f"controller password: {state}, kept in {site / gates.SECRETS_FILE}; in controller.toml [mqtt]:")
+    if files.mosquitto_group:
+        print(f"  {files.passwd.name} and {files.acl.name}: group {files.mosquitto_group}, mode 0640 (mosquitto "
+              "started as root reads them after dropping to its own user)")
+    else:
+        print(f"  to run mosquitto as root on these files: sudo chgrp {bc.MOSQUITTO_USER} {files.conf.parent} "
+              f"{files.passwd} {files.acl} && sudo chmod 0750 {files.conf.parent} && "
+              f"sudo chmod 0640 {files.passwd} {files.acl}")
+    print(f"controller password: {state}, kept in {site / gates.SECRETS_FILE}; install it for the controller:")
+    print(f"  sudo install -D -m 0600 -o {bc.CONTROLLER_SERVICE_USER} -g {bc.CONTROLLER_SERVICE_USER} "
+          f"{files.controller_password} {bc.CONTROLLER_PASSWORD_PATH}")
+    print("  and in controller.toml [mqtt]:")
     print(f'  user = "{files.controller_user}"')
-    print(f'  password_file = "{(options.conf_dir or str(files.conf.parent.resolve())).rstrip("/")}/'
-          f'{bc.CONTROLLER_PASSWORD_FILE}"')
+    print(f'  password_file = "{bc.CONTROLLER_PASSWORD_PATH}"')
     if args.rotate_controller_password:
         print("the old controller password no longer works once the broker reloads these files", file=sys.stderr)
     if not files.gate_ids:

@@ -13,8 +13,13 @@ into one directory:
   and ``ack`` topics and read only its own ``cmd``; the controller reads every
   gate's ``frame``/``eeprom``/``status``/``ack``, writes every gate's
   ``cmd``/``result``, and may use ``homeassistant/#`` for discovery;
-- ``controller-password`` (mode 0600): the controller's broker password, for
-  ``password_file`` in controller.toml.
+- ``controller-password`` (mode 0600): the controller's broker password. It
+  is installed at :data:`CONTROLLER_PASSWORD_PATH` (/etc/thermogate/,
+  owned by the controller's user) and named by ``password_file`` there.
+
+Run as root where mosquitto's user exists, the directory, ``passwd`` and
+``acl`` are given to mosquitto's group (0750/0640): mosquitto started as root
+drops to its own user before it opens them.
 
 The controller's password is generated once and kept in the site's
 secrets.toml (``[controller] mqtt_password``); later runs reuse it, so the
@@ -44,6 +49,12 @@ DEFAULT_TLS_PORT = 8883
 DEFAULT_BIND = "0.0.0.0"
 DEFAULT_CONTROLLER_USER = "controller"
 CONF_FILE, PASSWD_FILE, ACL_FILE, CONTROLLER_PASSWORD_FILE = "mosquitto.conf", "passwd", "acl", "controller-password"
+# The one place the controller reads its broker password from (controller.toml [mqtt] password_file), beside
+# /etc/thermogate/controller.toml, owned by the user the controller runs as (docs/operations.md), mode 0600.
+CONTROLLER_PASSWORD_PATH = "/etc/thermogate/controller-password"
+CONTROLLER_SERVICE_USER = "thermogate"
+# mosquitto started as root drops to this user before it opens the password and ACL files.
+MOSQUITTO_USER = "mosquitto"
 
 # mosquitto_passwd's own format. Every password here is a random 144-bit token, so the iteration count
 # is not what protects it; 1000 keeps a broker restart with hundreds of gates reconnecting cheap.
@@ -104,6 +115,7 @@ class BrokerFiles:
     controller_password_new: bool
     max_queued_messages: int
     max_queued_bytes: int
+    mosquitto_group: str | None = None  # set when passwd and acl were given to mosquitto's group (run as root)
 
 
 # ---------------------------------------------------------------- passwords
@@ -298,5 +310,32 @@ def write_broker_config(site: str | os.PathLike | None, out_dir: str | os.PathLi
     gates.atomic_write(controller_file, password + "\n", 0o600)
     gates.atomic_write(conf, mosquitto_conf(options, passwd_path=f"{conf_dir}/{PASSWD_FILE}",
                                             acl_path=f"{conf_dir}/{ACL_FILE}", gate_count=len(gate_ids)), 0o644)
+    group = _share_with_mosquitto(out, passwd, acl)
     messages, nbytes = queue_limits(len(gate_ids), options.stall_s)
-    return BrokerFiles(conf, passwd, acl, controller_file, gate_ids, options.controller_user, new, messages, nbytes)
+    return BrokerFiles(conf, passwd, acl, controller_file, gate_ids, options.controller_user, new, messages, nbytes,
+                       group)
+
+
+def _share_with_mosquitto(out: Path, passwd: Path, acl: Path) -> str | None:
+    """Run as root where the ``mosquitto`` user exists: the output directory (0750), passwd and acl (0640)
+    go to mosquitto's group, so that ``mosquitto -c out/mosquitto.conf`` started as root can still open
+    them after it drops to that user (else: "Unable to open pwfile"). The controller's password stays
+    root's own (0600). Returns the group's name, or None when nothing was changed (not root, or no such
+    user: the files are then the caller's alone, and docs/broker.md says what to run)."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return None
+    import grp
+    import pwd
+
+    try:
+        gid = pwd.getpwnam(MOSQUITTO_USER).pw_gid
+        name = grp.getgrgid(gid).gr_name
+    except KeyError:
+        return None
+    try:
+        for path, mode in ((out, 0o750), (passwd, 0o640), (acl, 0o640)):
+            os.chown(path, 0, gid)
+            os.chmod(path, mode)
+    except OSError as exc:
+        raise GateError(f"cannot give {out} to group {name}: {exc.strerror}") from None
+    return name

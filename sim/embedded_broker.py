@@ -9,6 +9,13 @@ loopback port, anonymous clients allowed. It has the interface of
 It is for a demo on a laptop, not for a site: it keeps nothing on disk, has no
 access control, and carries far fewer messages per second than mosquitto.
 :func:`start_demo_broker` picks mosquitto when it is there.
+
+amqtt 0.12.1 sends a connecting client the retained messages matching *every
+other client's* subscriptions (``Broker`` iterates its global subscription
+table when a client connects, not the client's own subscriptions; see
+docs/broker.md, "The demo's embedded broker"). :class:`_RetainedFix` works
+around it: retained messages go only to a client subscribed to a matching
+filter, as MQTT 3.1.1 (3.3.1.3) says.
 """
 
 from __future__ import annotations
@@ -49,10 +56,8 @@ class EmbeddedBroker:
         }
 
     async def _serve(self) -> None:
-        from amqtt.broker import Broker
-
         self._stopping = asyncio.Event()
-        broker = Broker(self._config())
+        broker = _broker_class()(self._config())
         try:
             await broker.start()
         except BaseException as exc:  # reported to start() in the caller's thread
@@ -135,6 +140,22 @@ class EmbeddedBroker:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _broker_class():
+    """amqtt's Broker, with retained messages sent only to the subscriptions they match (module docstring)."""
+    from amqtt.broker import Broker
+
+    class _RetainedFix(Broker):
+        async def _publish_retained_messages_for_subscription(self, subscription, session) -> None:
+            # amqtt calls this on connect once per filter *any* client holds; only the session's own
+            # filters may deliver (on SUBSCRIBE the filter has just been added for this session).
+            holders = self._subscriptions.get(subscription[0], ())
+            if not any(s.client_id == session.client_id for s, _qos in holders):
+                return
+            await super()._publish_retained_messages_for_subscription(subscription, session)
+
+    return _RetainedFix
 
 
 def start_demo_broker(port: int | None = None, host: str = "127.0.0.1",

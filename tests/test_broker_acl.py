@@ -20,7 +20,7 @@ from controller.cli import main
 from controller.protocol.binary import decode_eeprom, decode_frame
 from controller.protocol.commands import decode_ack, sign_command
 from controller.protocol.mac import sensor_key
-from sim.broker import MosquittoBroker, free_port
+from sim.broker import MosquittoBroker, find_mosquitto, free_port
 from sim.mqtt_link import LinkError, close, connect
 from sim.runner import GateThread, make_gates
 from sim.scenarios import scenario
@@ -109,7 +109,8 @@ def site(tmp_path):
 
 
 def test_files_modes_and_controller_password_kept(site, tmp_path):
-    assert (site.out / "passwd").stat().st_mode & 0o777 == 0o600
+    # As root (where mosquitto's user exists) passwd goes to mosquitto's group: see the test below.
+    assert (site.out / "passwd").stat().st_mode & 0o777 == (0o640 if AS_ROOT else 0o600)
     assert (site.out / "controller-password").stat().st_mode & 0o777 == 0o600
     assert (site.root / "secrets.toml").stat().st_mode & 0o777 == 0o600
     password = site.secrets.controller_mqtt_password
@@ -345,3 +346,54 @@ def test_tls_listener(tmp_path):
         # A client that does not trust the site's CA gets no TLS session at all.
         with pytest.raises(ssl.SSLCertVerificationError):
             tls_client(None, "controller", password, secure)
+
+
+def test_mosquitto_started_as_root_reads_the_generated_files(tmp_path):
+    """mosquitto started as root drops to its own user before it opens passwd and acl: as root, broker
+    config gives them (and the directory) to mosquitto's group, and the broker starts and checks logins."""
+    import pwd
+
+    if os.geteuid() != 0:
+        message = "needs root: mosquitto only drops to its own user when started as root"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI runs as root and must run it)")
+        pytest.skip(message)
+    try:
+        pwd.getpwnam("mosquitto")
+    except KeyError:
+        pytest.fail("no mosquitto user: Debian's mosquitto package creates it")
+    root = tmp_path / "site"
+    gates.add_gate(root, "north-1")
+    # Where a site keeps it: a directory every user may enter (the test's own tmp_path is root's alone).
+    parent = Path("/tmp") / f"thermogate-broker-test-{os.getpid()}"
+    parent.mkdir(mode=0o755)
+    try:
+        out, port = parent / "broker", free_port()
+        assert main(["broker", "config", "--site", str(root), "-o", str(out), "--port", str(port),
+                     "--bind", "127.0.0.1"]) == 0
+        assert (out / "passwd").stat().st_gid == pwd.getpwnam("mosquitto").pw_gid
+        assert (out / "controller-password").stat().st_mode & 0o777 == 0o600  # the controller's, not mosquitto's
+        proc = subprocess.Popen([find_mosquitto(), "-c", str(out / "mosquitto.conf")], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        try:
+            secrets = gates.load_secrets(root)
+            deadline = time.monotonic() + 10
+            client = None
+            while client is None:
+                if proc.poll() is not None:
+                    pytest.fail(f"mosquitto exited: {proc.stdout.read()}")
+                try:
+                    client = connect("127.0.0.1", port, "ctl", username="controller",
+                                     password=secrets.controller_mqtt_password)
+                except (LinkError, OSError):
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            close(client)
+            with pytest.raises(LinkError):
+                connect("127.0.0.1", port, "ctl2", username="controller", password="wrong")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)

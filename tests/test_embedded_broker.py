@@ -115,3 +115,31 @@ def _no_mosquitto() -> str:
     from sim.broker import BrokerError
 
     raise BrokerError("mosquitto not found")
+
+
+@pytest.mark.parametrize("kind", ["embedded", "mosquitto"])
+def test_retained_messages_go_only_to_matching_subscriptions(kind):
+    """amqtt 0.12.1 on its own sends a connecting client the retained messages of every filter any other
+    client holds (docs/broker.md); the embedded broker must behave as mosquitto does."""
+    broker = start_demo_broker(kind=kind)
+    try:
+        pub = connect(broker.host, broker.port, "retainer")
+        topics = ["thermogate/g1/status", "thermogate/g1/eeprom", "thermogate/g2/status", "other/x"]
+        for t in topics:
+            pub.publish(t, t.encode(), qos=1, retain=True).wait_for_publish(5)
+        close(pub)
+        seen = {}
+        for i, filters in enumerate((["thermogate/+/eeprom"], ["other/#"], ["thermogate/g1/status"],
+                                     ["thermogate/g2/#", "thermogate/+/eeprom"])):
+            got: list[str] = []
+            sub = connect(broker.host, broker.port, f"late-{i}", subscriptions=[(f, 1) for f in filters],
+                          on_message=lambda _c, _u, m, got=got: got.append(m.topic))
+            time.sleep(0.8)
+            close(sub)
+            seen[tuple(filters)] = sorted(got)
+        assert seen == {("thermogate/+/eeprom",): ["thermogate/g1/eeprom"],
+                        ("other/#",): ["other/x"],
+                        ("thermogate/g1/status",): ["thermogate/g1/status"],
+                        ("thermogate/g2/#", "thermogate/+/eeprom"): ["thermogate/g1/eeprom", "thermogate/g2/status"]}
+    finally:
+        broker.close()
