@@ -71,9 +71,9 @@ def fit_site_offset(pairs: list[tuple[float, float]], current_offset_c: float = 
     rng = np.random.default_rng(seed)
     boot = np.median(rng.choice(kept, size=(BOOTSTRAP, kept.size), replace=True), axis=1)
     lo, hi = np.percentile(boot, [2.5, 97.5])
+    ci = (current_offset_c + float(lo), current_offset_c + float(hi))
     return SiteCalibration(current_offset_c + delta, float(np.sqrt(np.mean((kept - delta) ** 2))), len(pairs),
-                           1.2533 * sd / math.sqrt(kept.size), (current_offset_c + float(lo), current_offset_c + float(hi)),
-                           outliers, int(kept.size))
+                           1.2533 * sd / math.sqrt(kept.size), ci, outliers, int(kept.size))
 
 
 # ---------------------------------------------------------------------------------------------- the nurse's sheet
@@ -163,9 +163,11 @@ def common_lag(readings: list[Reading], decided: list[Decided], match_s: float) 
     best, best_cost = 0.0, math.inf
     for lag in lags:
         shifted = moments + lag
-        i = np.clip(np.searchsorted(times, shifted), 1, len(times) - 1) if len(times) > 1 else np.zeros(len(shifted), int)
-        gap = np.minimum(np.abs(times[i] - shifted), np.abs(times[i - 1] - shifted)) if len(times) > 1 \
-            else np.abs(times[0] - shifted)
+        if len(times) > 1:
+            i = np.clip(np.searchsorted(times, shifted), 1, len(times) - 1)
+            gap = np.minimum(np.abs(times[i] - shifted), np.abs(times[i - 1] - shifted))
+        else:
+            gap = np.abs(times[0] - shifted)
         per_reading = np.full(len(readings), np.inf)
         np.minimum.at(per_reading, owner, gap)
         cost = float(np.minimum(per_reading, match_s).sum())
