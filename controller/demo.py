@@ -3,12 +3,19 @@
 - The broker is mosquitto when it is installed, otherwise an embedded pure-Python
   broker (amqtt), on a free loopback port.
 - Four virtual gates run the real firmware on virtual hardware. Each cycles through
-  scenarios; the first starts with ``fever``, so a fever alarm comes within the
-  first minute.
-- The controller runs in this process, with its console on http://127.0.0.1:8080/
-  (the next free port if that one is taken), and a demo login is printed.
-- Ctrl-C stops everything. ``--seconds N`` stops by itself after N seconds and
-  exits 0 only if the controller made at least one decision (the CI smoke test).
+  scenarios. Fevers are occasional, about one person in 22: a fever scenario is
+  played only for its first two people (the second one febrile), between whole
+  afebrile scenarios. The first gate starts with it, so a fever alarm comes
+  within the first minute.
+- The controller runs in this process, with its console on http://127.0.0.1:8080/.
+  A demo restarted at once finds 8080 in TIME_WAIT and binds it anyway
+  (SO_REUSEADDR); if another program listens there, it waits up to 15 s, then
+  takes a free port and says so. A demo login is printed.
+- Ctrl-C stops the controller, then the gates, then the broker (mosquitto runs
+  in its own session, so the terminal's Ctrl-C does not stop it first and no
+  gate is reported offline), and removes the broker's temporary folder.
+  ``--seconds N`` stops by itself after N seconds and exits 0 only if the
+  controller made at least one decision (the CI smoke test).
 
 Everything lives in ``build/demo/`` and starts afresh on every run.
 """
@@ -27,23 +34,52 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DEMO_USER = "demo"
 DEMO_PASSWORD = "thermogate-demo"
+GATE_NAMES = ("东门 1号", "东门 2号", "北门", "西门")  # the console shows these, in both languages
+# Each gate's scenarios in turn: (name, seconds to play it, None for the whole scenario). The fever
+# scenario's people are normal, febrile, normal, ... (sim/scenarios.py): its first two walk up by 12 s, so
+# 14 s of it is one fever in two people. The first gate plays 25 s of it first (four people, one febrile)
+# for an alarm within the first minute. About 1 person in 22 is febrile (tests/test_demo.py counts them).
+FEVER_SHORT = ("fever", 14.0)
 CYCLES = (
-    ("fever", "normal_queue", "hot_cup", "fever"),
-    ("normal_queue", "fever", "glasses", "normal_queue"),
-    ("two_people", "cold_arrival", "normal_queue", "fever"),
-    ("normal_queue", "far", "fever", "hat"),
+    (("fever", 25.0), ("normal_queue", None), ("hot_cup", None)),
+    (("normal_queue", None), ("glasses", None), FEVER_SHORT),
+    (("two_people", None), FEVER_SHORT, ("far", None)),
+    (("hat", None), FEVER_SHORT),
 )
 
 
-def _free_port(preferred: int) -> int:
-    for port in (preferred, 0):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return s.getsockname()[1]
-    raise OSError("no free port")
+PORT_WAIT_S = 15.0
+
+
+def _bindable(port: int) -> int | None:
+    """``port`` if a server could listen on it now, with SO_REUSEADDR as the console's server binds
+    (a port left in TIME_WAIT by the previous run is free for it); port 0 gives a free one."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return None
+        return s.getsockname()[1]
+
+
+def console_port(preferred: int, wait_s: float = PORT_WAIT_S, say=print) -> int:
+    """The console's port: ``preferred`` once nothing listens on it (waiting up to ``wait_s``, e.g. for
+    a demo still stopping), else a free one, said out loud so the guard's bookmark is not silently wrong."""
+    deadline = time.monotonic() + wait_s
+    told = False
+    while True:
+        port = _bindable(preferred)
+        if port is not None:
+            return port
+        if time.monotonic() >= deadline:
+            port = _bindable(0)
+            say(f"port {preferred} is still in use after {wait_s:g} s: the console is on port {port} instead")
+            return port
+        if not told:
+            say(f"port {preferred} is in use (a demo still stopping?): waiting up to {wait_s:g} s for it")
+            told = True
+        time.sleep(0.25)
 
 
 def _start_broker():
@@ -64,9 +100,10 @@ class CyclingGates:
         from sim.scenarios import scenario
 
         self._scenario = scenario
-        self.gates = make_gates(count, lambda i: scenario(CYCLES[i % len(CYCLES)][0], seed=i), broker.host,
+        self.gates = make_gates(count, lambda i: scenario(CYCLES[i % len(CYCLES)][0][0], seed=i), broker.host,
                                 broker.port, prefix="demo")
         self._step = [0] * count
+        self.played: list[list[tuple[str, float]]] = [[] for _ in range(count)]  # (name, seconds) per gate
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="demo-gates", daemon=True)
 
@@ -74,10 +111,13 @@ class CyclingGates:
         while not self._stop.is_set():
             start = time.monotonic()
             for i, g in enumerate(self.gates):
-                if g.t >= g.scenario.duration_s:
+                cycle = CYCLES[i % len(CYCLES)]
+                _name, seconds = cycle[self._step[i] % len(cycle)]
+                if g.t >= (g.scenario.duration_s if seconds is None else seconds):
+                    self.played[i].append((g.scenario.name, g.t))
                     self._step[i] += 1
-                    cycle = CYCLES[i % len(CYCLES)]
-                    g.switch_scenario(self._scenario(cycle[self._step[i] % len(cycle)], seed=i + 10 * self._step[i]))
+                    name, _ = cycle[self._step[i] % len(cycle)]
+                    g.switch_scenario(self._scenario(name, seed=i + 10 * self._step[i]))
                 g.step()
             time.sleep(max(0.0, 0.005 - (time.monotonic() - start)))
 
@@ -112,7 +152,8 @@ url = "thermogate.db"
 [http]
 bind = "127.0.0.1"
 port = {http_port}
-""")
+""" + "".join(f'\n[gates.{g}]\nname = "{GATE_NAMES[i % len(GATE_NAMES)]}"\n' for i, g in enumerate(gate_ids)),
+                    encoding="utf-8")
     return path
 
 
@@ -135,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
 
     broker = _start_broker()
     gate_ids = [f"demo-{i + 1}" for i in range(4)]
-    http_port = _free_port(args.http_port)
+    http_port = console_port(args.http_port)
     config = load_config(write_config(directory, broker, http_port, gate_ids))
     service = ControllerService(config)
     if hasattr(service.store, "add_user"):
@@ -159,11 +200,12 @@ def main(argv: list[str] | None = None) -> int:
             if deadline is not None and time.monotonic() >= deadline:
                 break
     finally:
-        if gates is not None:
-            gates.stop()
+        # The controller first (it must not see its gates or broker go), then the gates, then the broker.
         decided = len(service.store.screenings(limit=100000))
         service.stop()
-        broker.stop()
+        if gates is not None:
+            gates.stop()
+        broker.close()  # stops it and removes its temporary folder
     print(f"thermogate demo stopped: {decided} screening decisions recorded in {directory / 'thermogate.db'}")
     if args.seconds is not None and decided == 0:
         print("error: no decision was made", file=sys.stderr)

@@ -42,15 +42,18 @@ class MosquittoBroker:
     """``with MosquittoBroker() as broker: ... broker.port ...``"""
 
     def __init__(self, port: int | None = None, host: str = "127.0.0.1", extra_config: str = "",
-                 config_file: str | os.PathLike | None = None):
+                 config_file: str | os.PathLike | None = None, own_session: bool = False):
         """``config_file``: a configuration with its own listener on ``host:port`` (which ``start``
-        waits for) to use instead of the default anonymous listener; ``extra_config`` follows it."""
+        waits for) to use instead of the default anonymous listener; ``extra_config`` follows it.
+        ``own_session``: start mosquitto in a session of its own, so a Ctrl-C at the terminal reaches only
+        this process, which then stops it last (the demo: its gates and controller go first)."""
         self.host = host
         self.port = port or free_port(host)
         self.extra_config = extra_config
         self.config_file = Path(config_file) if config_file is not None else None
         self._dir = Path(tempfile.mkdtemp(prefix="thermogate-broker-"))
         self._proc: subprocess.Popen | None = None
+        self.own_session = own_session
 
     @property
     def url(self) -> str:
@@ -74,7 +77,7 @@ class MosquittoBroker:
             return self
         conf = self._write_config()
         self._proc = subprocess.Popen([find_mosquitto(), "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.PIPE)
+                                      stderr=subprocess.PIPE, start_new_session=self.own_session)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

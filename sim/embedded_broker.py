@@ -175,7 +175,9 @@ def start_demo_broker(port: int | None = None, host: str = "127.0.0.1",
         except BrokerError:
             kind = "embedded"
     broker: MosquittoBroker | EmbeddedBroker
-    broker = MosquittoBroker(port, host) if kind == "mosquitto" else EmbeddedBroker(port, host)
+    # mosquitto in a session of its own: a Ctrl-C at the terminal must not stop it before the gates and
+    # the controller (they would see their broker vanish and report the gates offline).
+    broker = MosquittoBroker(port, host, own_session=True) if kind == "mosquitto" else EmbeddedBroker(port, host)
     try:
         return broker.start()
     except BaseException:

@@ -10,8 +10,9 @@ controller restart starts from what is true now. Then:
   frame" and online/offline stay right when a gate falls silent.
 
 The handshake is refused (HTTP 403) without a live session, or from another
-origin. A logout closes the tab's sockets (code 4401), and the session is
-checked again every second.
+origin. The session is checked against the store every second: a logout, the
+12 h / 24 h limits, the user's removal or a new password (from the console or
+the CLI) close the tab's socket with code 4401.
 
 Frames are dropped, never queued without bound: the hub keeps at most
 ``MAX_FRAMES // 8`` waiting frames per gate for this tab, and while the send of
@@ -72,6 +73,7 @@ async def live_socket(console, websocket: WebSocket) -> None:
     service = console.service
     sub = service.live.subscribe(max_frames=MAX_FRAMES)
     console.sockets.add(websocket)
+    reader = getter = None
     try:
         alarms = await run_in_threadpool(console.api.active_alarms)
         await websocket.send_text(dumps({"kind": "hello", "now": time.time(), "user": session.user,
@@ -93,20 +95,24 @@ async def live_socket(console, websocket: WebSocket) -> None:
             now = time.monotonic()
             if now >= next_check:
                 next_check = now + 1.0
-                if not console.sessions.alive(session.token_hash):
+                # Logout, expiry (12 h idle, 24 h at most), removal or a new password, also from the CLI.
+                if not await run_in_threadpool(console.sessions.valid, session.token_hash):
                     await websocket.close(code=CLOSE_LOGGED_OUT)
                     break
             if now >= next_summary:
                 next_summary = now + SUMMARY_EVERY_S
                 await websocket.send_text(dumps({"kind": "gates", "now": time.time(),
                                                  "gates": service.gate_summaries()}))
-        getter.cancel()
-        reader.cancel()
     except (WebSocketDisconnect, RuntimeError, ConnectionError):
         pass
     except Exception:
         log.exception("live socket failed")
     finally:
+        # Whatever way this ends (the tab left, a send failed, the server is shutting down), no task of
+        # this socket is left pending: a pending task at the loop's end prints "Task was destroyed".
+        for task in (getter, reader):
+            if task is not None and not task.done():
+                task.cancel()
         service.live.unsubscribe(sub)
         console.sockets.discard(websocket)
         if websocket.application_state == WebSocketState.CONNECTED:
