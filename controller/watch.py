@@ -48,6 +48,7 @@ from .protocol.topics import topic, valid_gate_id
 from .screening.analysis import AnalysisConfig, FrameAnalysis, reference_across_px
 from .screening.config import ScreeningConfig
 from .screening.decision import DECISIONS, Decision
+from .screening.tracker import face_place
 
 ROWS, COLUMNS = 24, 32
 MAX_FPS = 8.0  # redraws per second at most
@@ -326,7 +327,8 @@ def _paint(text: str, mode: str, rgb: Sequence[int] | None, bold: bool = False) 
 
 def distance_advice(a: FrameAnalysis | None, config: ScreeningConfig) -> tuple[bool, str]:
     """(in range, what to tell the person) for the main face, by the tracker's own rules
-    (controller.screening.tracker: one at a time, fully in view, come closer, step back)."""
+    (controller.screening.tracker: one at a time, fully in view, on the mark of the gate's mounting: come
+    closer, step back, step onto the mark)."""
     if a is None or a.face_box is None:
         return False, "nobody in view"
     near, far = config.distance_m
@@ -341,10 +343,15 @@ def distance_advice(a: FrameAnalysis | None, config: ScreeningConfig) -> tuple[b
         return False, "face overlaps the reference source's area: move the reference or the mark"
     if a.distance_m is None:
         return False, "no distance: stand straight, face the sensor"
-    if a.distance_m > far or a.face_width_px < config.min_face_width_px:
+    floor_m, lateral_m, _ = face_place(a, config)
+    mark_near, mark_far = config.mark_band_m
+    if a.distance_m > far or a.face_width_px < config.min_face_width_px or floor_m > mark_far:
         return False, "too far: come closer"
-    if a.distance_m < near:
+    if a.distance_m < near or floor_m < mark_near:
         return False, "too close: step back"
+    if abs(lateral_m) > config.lateral_tolerance_m:
+        side = "right" if lateral_m > 0 else "left"
+        return False, f"{abs(lateral_m):.2f} m off the mark, to the image's {side}: step onto the mark"
     return True, "in range"
 
 

@@ -190,3 +190,13 @@ def test_a_low_estimate_is_never_a_pass():
     assert out and {(d.decision, d.reason) for _, d in out} == {(D.RETRY, D.WAIT_INDOORS)}
     warmed = feed(tracker, [face(0.9, core_c=36.6) for _ in range(8)], t0=30 * 0.125)
     assert [d.decision for _, d in warmed] == [D.PASS] and warmed[0][1].track == out[0][1].track
+
+
+def test_thermogate_watch_advises_by_the_same_mark():
+    from controller import watch as W
+
+    assert W.distance_advice(face(0.9), CFG) == (True, "in range")
+    assert "step onto the mark" in W.distance_advice(face(0.9, lateral_m=0.35), CFG)[1]
+    near_mark = ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0, mark_distance_m=0.5)
+    assert W.distance_advice(face(0.9), near_mark) == (False, "too far: come closer")
+    assert W.distance_advice(face(0.5), CFG) == (False, "too close: step back")

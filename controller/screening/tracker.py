@@ -120,6 +120,17 @@ def _follows(person: _Person, box: Box) -> bool:
             and box[1] < c1 + dc + grow_c and box[3] > c0 + dc - grow_c)
 
 
+def face_place(a: FrameAnalysis, config: ScreeningConfig) -> tuple[float, float, float] | None:
+    """Where the main face of ``a`` is in the room, through the mounting of ``config``: (floor distance, lateral
+    offset, eye height) in metres; None without a face or a distance."""
+    if a.face_box is None or a.distance_m is None:
+        return None
+    r0, c0, r1, c1 = a.face_box
+    row = a.eye_row if math.isfinite(a.eye_row) else (r0 + r1) / 2.0
+    return face_position(a.distance_m, row, (c0 + c1) / 2.0, config.analysis.fov, config.sensor_height_m,
+                         config.tilt_deg)
+
+
 def _others(a: FrameAnalysis) -> bool:
     """Whether another face is in view: skin outside the main face's own box (grown by a pixel). Skin inside
     it is the same face broken up (a nose or cheeks chilled outdoors, a mask's edge), never a second person."""
@@ -258,14 +269,8 @@ class Tracker:
                            drift_alert=self.drift_alert)]
 
     def where(self, a: FrameAnalysis) -> tuple[float, float, float] | None:
-        """Where the main face of ``a`` is in the room, through the mounting: (floor distance, lateral offset,
-        eye height) in metres; None without a face or a distance."""
-        if a.face_box is None or a.distance_m is None:
-            return None
-        r0, c0, r1, c1 = a.face_box
-        row = a.eye_row if math.isfinite(a.eye_row) else (r0 + r1) / 2.0
-        c = self.config
-        return face_position(a.distance_m, row, (c0 + c1) / 2.0, c.analysis.fov, c.sensor_height_m, c.tilt_deg)
+        """Where the main face of ``a`` is in the room: :func:`face_place` with this gate's mounting."""
+        return face_place(a, self.config)
 
     def _problem(self, t: float, a: FrameAnalysis, face_c: float) -> str | None:
         c = self.config
