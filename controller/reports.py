@@ -16,8 +16,10 @@ in the school's time zone:
   ``admitted`` and ``false_alarm`` without a reading at or above the
   threshold are not fevers.
 
-The **zero report** ("零报告") is made when the day had no confirmed fever and
-no alarm of the day is still open. While an alarm is open, the report says the
+The **zero report** ("零报告") is made when the day had screenings, no
+confirmed fever and no alarm of the day still open. A day when nobody was
+screened (a holiday, the gates off) is **no screening** ("今日无筛查"): not a
+zero report, since nobody was checked for fever. While an alarm is open, the report says the
 zero report is pending instead: a day is not fever-free until every alarm has
 been looked at.
 
@@ -51,6 +53,8 @@ PENDING_ZH = "零报告待定：尚有 {n} 条发热警报未处置。"
 PENDING_EN = "Zero report pending: {n} fever alarm(s) not yet disposed."
 CONFIRMED_ZH = "今日确认发热 {n} 例。"
 CONFIRMED_EN = "Confirmed fevers today: {n}."
+NO_SCREENING_ZH = "今日无筛查记录：没有人被筛查，不能作零报告。"
+NO_SCREENING_EN = "No screening today: nobody was screened, so this is not a zero report."
 
 _OUTCOME_LABELS = {"admitted": "admitted", "observation_room": "observation room", "sent_home": "sent home",
                    "false_alarm": "false alarm"}
@@ -86,9 +90,14 @@ class DailyReport:
     older_open_alarms: int  # alarms raised before this day and still not disposed
 
     @property
+    def no_screening(self) -> bool:
+        """Nobody was screened and no alarm was raised: there is nothing to report either way."""
+        return self.total.screened == 0 and self.total.alarms == 0
+
+    @property
     def zero_report(self) -> bool:
-        """No confirmed fever and nothing left open: the day can be reported as fever-free."""
-        return self.total.confirmed_fevers == 0 and self.total.open_alarms == 0
+        """People were screened, no confirmed fever and nothing left open: the day is fever-free."""
+        return not self.no_screening and self.total.confirmed_fevers == 0 and self.total.open_alarms == 0
 
     def verdict_lines(self) -> tuple[str, str]:
         """The day's verdict, in Chinese and English: zero report, pending, or the confirmed count."""
@@ -97,6 +106,8 @@ class DailyReport:
             return CONFIRMED_ZH.format(n=t.confirmed_fevers), CONFIRMED_EN.format(n=t.confirmed_fevers)
         if t.open_alarms:
             return PENDING_ZH.format(n=t.open_alarms), PENDING_EN.format(n=t.open_alarms)
+        if self.no_screening:
+            return NO_SCREENING_ZH, NO_SCREENING_EN
         return ZERO_REPORT_ZH, ZERO_REPORT_EN
 
 
@@ -221,6 +232,7 @@ def report_dict(report: DailyReport) -> dict:
         "total": asdict(report.total),
         "older_open_alarms": report.older_open_alarms,
         "zero_report": report.zero_report,
+        "no_screening": report.no_screening,
         "verdict": {"zh": zh, "en": en},
     }
 

@@ -21,6 +21,7 @@ from controller.reports import (
     read_screenings_csv,
     render_csv,
     render_json,
+    report_dict,
     render_text,
 )
 from controller.store import OUTCOMES, Alarm, Screening, open_store
@@ -117,11 +118,21 @@ def test_zero_report_days(filled):
     assert after.zero_report
     text = render_text(after)
     assert "零报告：今日无发热病例。" in text and "Zero report: no fever today." in text
-    empty = daily_report(filled, DAY + dt.timedelta(days=5), TZ)  # nothing at all
-    assert empty.zero_report and figures(empty.total) == expected([])
-    assert [g.screened for g in empty.gates] == [0, 0, 0]
-    assert "Zero report: no fever today." in render_text(empty)
+    assert not after.no_screening
     assert "Zero report: no fever today." not in render_text(daily_report(filled, DAY, TZ))
+
+
+def test_a_day_without_screenings_is_not_a_zero_report(filled):
+    empty = daily_report(filled, DAY + dt.timedelta(days=5), TZ)  # nothing at all: a holiday, the gates off
+    assert figures(empty.total) == expected([]) and [g.screened for g in empty.gates] == [0, 0, 0]
+    assert empty.no_screening and not empty.zero_report
+    assert empty.verdict_lines() == ("今日无筛查记录：没有人被筛查，不能作零报告。",
+                                     "No screening today: nobody was screened, so this is not a zero report.")
+    text = render_text(empty)
+    assert "No screening today" in text and "Zero report: no fever today." not in text and "零报告：" not in text
+    assert list(csv.DictReader(io.StringIO(render_csv(empty))))[-1]["zero_report"] == "no"
+    doc = report_dict(empty)
+    assert doc["no_screening"] is True and doc["zero_report"] is False
 
 
 def test_open_alarm_makes_the_zero_report_pending(store):
