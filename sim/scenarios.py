@@ -52,7 +52,7 @@ DESCRIPTIONS = {
     "linearity": "core 34.5 to 41.0 degC in 0.5 degC steps, two people each",
     "ambient_sweep": "rooms at 15, 18, 21, 24, 27 and 30 degC, four people each",
     "school_queue": "a school's queue: 60 % afebrile, 15 % at 37.3-37.8 degC, 25 % at 37.8-40.0 degC core",
-    "slow_approach": "people walk up slowly (0.3-0.6 m/s on average), slowing to a stop at the mark, then stand",
+    "slow_approach": "people walk up along the sensor's axis at a steady 0.3-0.6 m/s, stop on the mark and stand",
     "walk_through": "people walk straight across the view past the mark at 0.8-1.4 m/s without stopping",
     "masked": "everyone wears a mask; per six people: three normal, two at 38.0-39.5 degC core, one at 37.4-37.9",
     "cut_off": "people too tall for the mounting: the face reaches past the top of the image at the mark",
@@ -209,7 +209,7 @@ def _in_world(spec: SceneSpec, world: World, physics: Physics) -> SceneSpec:
 # (slow_approach, walk_through, masked, cut_off, cold_face: the screening's decisions at the mark and hard cases)
 
 def _slow_approach(name: str, room: tuple[float, ...]) -> SceneSpec:
-    return SceneSpec(name, 8, _normal(None), room, slot_s=9.0)
+    return SceneSpec(name, 8, _normal(None), room, slot_s=12.0)
 
 
 def _walk_through(name: str, room: tuple[float, ...]) -> SceneSpec:
@@ -230,11 +230,26 @@ def _cold_face(name: str, room: tuple[float, ...]) -> SceneSpec:
     return SceneSpec(name, 12, _fever, room)
 
 
+@dataclass(frozen=True)
+class _SteadyPerson(Person):
+    """Walks up to the mark straight along the sensor's axis at a steady speed and stops on it at once."""
+
+    def pose(self, t: float) -> Pose | None:
+        if self.walk_start_s <= t < self.arrive_s:
+            share = (t - self.walk_start_s) / self.walk_s
+            d = self.start[0] + (self.mark[0] - self.start[0]) * share
+            x = self.start[1] + (self.mark[1] - self.start[1]) * share
+            return Pose(d, x, self.eye_height_m + 0.01 * math.sin(4.0 * math.pi * t), "approaching")
+        return super().pose(t)
+
+
 def _slowly(p: Person, rng: np.random.Generator, projection) -> Person:
-    """Walks the same path at 0.3-0.6 m/s on average (the smooth start and stop of every walk)."""
-    origin = p.queue if p.queue is not None else p.start
-    walk_s = math.dist(origin, p.mark) / float(rng.uniform(0.3, 0.6))
-    return replace(p, walk_s=walk_s, stand_s=float(rng.uniform(2.0, 3.0)))
+    """Walks up from 1.2-2.0 m behind the mark, along the axis, at a steady 0.3-0.6 m/s, and stands 2-3 s."""
+    start = (p.mark[0] + float(rng.uniform(1.2, 2.0)), p.mark[1] + float(rng.uniform(-0.05, 0.05)))
+    fields = {f.name: getattr(p, f.name) for f in dataclasses.fields(Person)}
+    fields.update(start=start, queue=None, enter_s=p.walk_start_s,
+                  walk_s=math.dist(start, p.mark) / float(rng.uniform(0.3, 0.6)), stand_s=float(rng.uniform(2.0, 3.0)))
+    return _SteadyPerson(**fields)
 
 
 @dataclass(frozen=True)
