@@ -458,6 +458,10 @@ def _check_stored(gate: Gate) -> None:
 def remove_gate(site: str | os.PathLike | None, gate_id: str) -> Gate:
     """Forget a gate and its secrets; returns what was removed."""
     registry = load_registry(site)
+    gate_id = validate_gate_id(gate_id)
+    if gate_id not in registry.gates:
+        known = ", ".join(sorted(registry.gates)) or "none"
+        raise GateError(f"no gate {gate_id!r} to remove in {registry.gates_file} (gates: {known})")
     gate = registry.gate(gate_id)
     del registry.gates[gate_id]
     save_registry(registry)

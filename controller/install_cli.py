@@ -237,11 +237,17 @@ def add_installer_commands(commands: Any) -> None:
     _add_site_option(add)
     add.set_defaults(run=_gate_add)
 
-    gset = gate_commands.add_parser("set", help="change a gate's description or stored settings")
-    gset.add_argument("gate_id", metavar="ID")
-    gset.add_argument("--name")
-    gset.add_argument("--location")
-    gset.add_argument("--variant", choices=gates.VARIANTS, default=None)
+    gset = gate_commands.add_parser(
+        "set", help="change a gate's description or stored settings",
+        description="Change a registered gate's name, location, lens or stored settings in gates.toml; only "
+                    "the options given change. Its secrets stay as they are. A setting the board reads "
+                    "(pins, door, Wi-Fi timing) reaches the gate with the next `thermogate flash`; the "
+                    "controller reads the name, lens and mounting at its next start.")
+    gset.add_argument("gate_id", metavar="ID", help="the gate's id, as given to `thermogate gate add`")
+    gset.add_argument("--name", help="a description shown on the console, e.g. 'Main entrance, left lane'")
+    gset.add_argument("--location", help="where it is, e.g. 'Building A'")
+    gset.add_argument("--variant", choices=gates.VARIANTS, default=None,
+                      help="MLX90640 field of view in degrees (the lens of the sensor fitted)")
     _add_force_option(gset)
     gset.add_argument("--unset", metavar="KEY", action="append",
                       help="forget a stored setting (back to the default), or the name or location; repeatable")

@@ -105,6 +105,10 @@ def _keep_an_admin(store, name: str, new_role: str | None) -> None:
         raise ValueError(f"{name} is the last admin: add another admin first")
 
 
+PASSWORD_RULE = ("A password needs at least 8 characters, at least 5 different ones, not only digits, not a "
+                 "common password (such as 12345678 or password1), and must not contain the user name.")
+
+
 def add_commands(commands) -> None:
     """Register ``thermogate user`` on the main parser's subcommands."""
     user = commands.add_parser("user", help="console accounts: add, list, passwd, role, remove")
@@ -116,10 +120,16 @@ def add_commands(commands) -> None:
         where.add_argument("--store", help="the store's URL instead (a SQLite path or postgresql://...)")
         return p
 
-    add = common(sub.add_parser("add", help="add a user (asks for the password twice)"))
-    add.add_argument("name")
-    add.add_argument("--role", required=True, choices=ROLES)
-    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add = common(sub.add_parser(
+        "add", help="add a user (asks for the password twice)",
+        description="Add a console account. guard: the live wall, history and reports, acknowledges alarms, "
+                    "opens and holds doors; doctor: views, acknowledges, and records each alarm's re-check and "
+                    "outcome (no doors); admin: all of that, settings, users and the audit trail. The password is asked for twice (or read once from standard "
+                    "input with --password-stdin). " + PASSWORD_RULE))
+    add.add_argument("name", help="the login name: 1-64 characters, no surrounding spaces")
+    add.add_argument("--role", required=True, choices=ROLES, help="what the user may do (see above)")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from standard input (one line), e.g. from a password manager")
     add.set_defaults(run=_add)
     common(sub.add_parser("list", help="list the users and their roles")).set_defaults(run=_list)
     passwd = common(sub.add_parser("passwd", help="set a user's password"))

@@ -50,8 +50,18 @@ def _run(args) -> int:
 
 
 def add_commands(commands) -> None:
-    p = commands.add_parser("controller", help="run the controller service (MQTT in, doors, records, console)")
-    p.add_argument("--config", required=True, help="controller.toml (docs/operations.md)")
-    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    p.add_argument("--ready-file", help="write the HTTP port here once the service is up (for scripts)")
+    p = commands.add_parser(
+        "controller", help="run the controller service (MQTT in, doors, records, console)",
+        description="Run the controller: read every gate's frames from the MQTT broker, screen each person, "
+                    "command the doors, record every decision, alarm and door action in the store, and serve the "
+                    "guards' console, /healthz and /metrics over HTTP. Runs until SIGTERM or Ctrl-C, then stops "
+                    "cleanly; a crash loses no record. The file is checked at start and every mistake is named "
+                    "(docs/operations.md lists the keys; a systemd unit is there too).")
+    p.add_argument("--config", required=True, metavar="FILE",
+                   help="controller.toml: broker, site registry, store, doors, HTTP and screening settings "
+                        "(docs/operations.md)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
+                   help="the least important log lines shown, one JSON object per line on stderr (default info)")
+    p.add_argument("--ready-file", metavar="FILE",
+                   help="write the HTTP port here once the service is up (for scripts and tests)")
     p.set_defaults(run=_run)

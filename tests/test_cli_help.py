@@ -1,0 +1,41 @@
+"""The commands a new installer meets first say what they do and what each option means."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from controller import gates
+from controller.cli import build_parser, main
+
+
+def _subparser(parser: argparse.ArgumentParser, *words: str) -> argparse.ArgumentParser:
+    for word in words:
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = action.choices[word]
+    return parser
+
+
+@pytest.mark.parametrize("words", [("controller",), ("gate", "set"), ("user", "add"),
+                                   ("broker", "config")])
+def test_a_description_and_help_for_every_option(words):
+    p = _subparser(build_parser(), *words)
+    assert p.description and len(p.description) > 80, f"thermogate {' '.join(words)} has no description"
+    undocumented = [a.option_strings or a.dest for a in p._actions
+                    if not isinstance(a, argparse._HelpAction) and not a.help]
+    assert undocumented == [], f"thermogate {' '.join(words)}: options without help: {undocumented}"
+
+
+def test_user_add_states_the_password_rule():
+    text = _subparser(build_parser(), "user", "add").format_help()
+    assert "at least 8 characters" in text and "user name" in text and "only digits" in text
+
+
+def test_gate_remove_of_an_unknown_gate_says_so(tmp_path, capsys):
+    site = tmp_path / "site"
+    gates.add_gate(site, "north-1")
+    assert main(["gate", "remove", "nope", "--site", str(site)]) != 0
+    err = capsys.readouterr().err
+    assert "no gate 'nope' to remove" in err and "north-1" in err and "gate add" not in err
+    assert "north-1" in gates.load_registry(site).gates  # nothing else changed
