@@ -273,9 +273,14 @@ class ControllerService:
         if now - self._last_purge > PURGE_EVERY_S:
             self._last_purge = now
             try:
-                purged = self.store.purge_snapshots(now - self.config.retention_days * 86400)
+                before = now - self.config.retention_days * 86400
+                purged = self.store.purge_snapshots(before)
                 if purged:
                     log.info("snapshots purged", extra={"count": purged, "days": self.config.retention_days})
+                trimmed = self.store.purge_gate_status(before)  # the gates' status history, on the same schedule
+                if trimmed:
+                    log.info("gate status history trimmed", extra={"count": trimmed,
+                                                                   "days": self.config.retention_days})
             except Exception as exc:
                 log.error("retention purge failed", extra={"error": repr(exc)[:200]})
 
@@ -376,6 +381,11 @@ class ControllerService:
         self.metrics.gates_online.set(online)
         self.metrics.backlog.set(self.dispatcher.backlog)
         self.metrics.alerts_open.set(self.alerts.count)
+        try:  # open or acknowledged: every fever alarm the doctor has not disposed of yet
+            self.metrics.alarms_open.set(len(self.store.alarms(status="open"))
+                                         + len(self.store.alarms(status="acknowledged")))
+        except Exception as exc:
+            log.error("open alarms not counted", extra={"error": repr(exc)[:200]})
 
     def health(self) -> dict:
         mqtt_ok = self.dispatcher.connected.is_set()
