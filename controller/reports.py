@@ -196,8 +196,26 @@ def render_text(report: DailyReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(v):
+    """A text cell made safe for a spreadsheet: text that starts like a formula (= + - @, tab, CR) gets a
+    leading apostrophe, so Excel, LibreOffice and WPS show it as text instead of running it.
+    Numbers and other values pass unchanged; ``csv_uncell`` undoes it."""
+    if isinstance(v, str) and v.startswith(FORMULA_START):
+        return "'" + v
+    return v
+
+
+def csv_uncell(v: str) -> str:
+    """The text ``csv_cell`` was given."""
+    return v[1:] if v.startswith("'") and v[1:].startswith(FORMULA_START) else v
+
+
 def _csv_row(report: DailyReport, g: GateDay) -> dict:
-    row = {"date": report.date.isoformat(), "timezone": report.timezone, "gate": g.gate, "name": g.name}
+    row = {"date": report.date.isoformat(), "timezone": report.timezone, "gate": csv_cell(g.gate),
+           "name": csv_cell(g.name)}
     row.update({c: getattr(g, c) for c in _COLUMNS})
     row.update({f"disposed_{o}": g.dispositions[o] for o in OUTCOMES})
     row["zero_report"] = ("yes" if report.zero_report else "no") if g.gate == TOTAL else ""
@@ -268,7 +286,8 @@ def export_screenings(store, since: float | None, until: float | None, out: IO[s
     n = 0
     for s in store.iter_screenings(since, until):
         local = dt.datetime.fromtimestamp(s.time, zone).isoformat(timespec="milliseconds")
-        w.writerow([s.id, s.uid, s.gate, _num(s.time), local, s.decision, s.reason, s.track, _num(s.estimate_c),
+        w.writerow([s.id, csv_cell(s.uid), csv_cell(s.gate), _num(s.time), local, s.decision, csv_cell(s.reason),
+                    s.track, _num(s.estimate_c),
                     _num(s.face_c), _num(s.distance_m), int(s.reduced_accuracy), s.boot, s.sequence])
         n += 1
     return n
@@ -286,8 +305,8 @@ def read_screenings_csv(f: IO[str]) -> list[Screening]:
     out = []
     for row in r:
         try:
-            out.append(Screening(uid=row["uid"], gate=row["gate"], time=float(row["time"]), decision=row["decision"],
-                                 reason=row["reason"], track=int(row["track"]), estimate_c=opt(row["estimate_c"]),
+            out.append(Screening(uid=csv_uncell(row["uid"]), gate=csv_uncell(row["gate"]), time=float(row["time"]),
+                                 decision=row["decision"], reason=csv_uncell(row["reason"]), track=int(row["track"]), estimate_c=opt(row["estimate_c"]),
                                  face_c=opt(row["face_c"]), distance_m=opt(row["distance_m"]),
                                  reduced_accuracy=row["reduced_accuracy"] == "1", boot=int(row["boot"]),
                                  sequence=int(row["sequence"]), id=int(row["id"])))

@@ -1025,7 +1025,7 @@ class HttpRig:
         worker.on_frame(B.encode_frame(Sensor.get().frames[0], 9, 1, 0, key=worker.key))
         self.app = build_app(self.service)
         self.console = self.app.state.console
-        self.client = TestClient(self.app, raise_server_exceptions=False)
+        self.client = TestClient(self.app, base_url="http://localhost", raise_server_exceptions=False)
         self.token_hash = token_hash
         self.tokens: dict[str, str] = {}
         self.ended = self.console.sessions.start("gus", "guard")
@@ -1046,7 +1046,9 @@ class HttpRig:
                 store.add_user(name, role, HTTP_PASSWORD)
             elif present[name] != role:
                 store.set_role(name, role)
-        self.console.sessions.forget_roles()
+        for gate_id, worker in self.service.workers.items():  # no door held over from the last example
+            if worker.manual_lock is not None:
+                self.service.set_lock(gate_id, False, "ada", "next example")
         for name, role in USERS.items():
             token = self.tokens.get(name)
             if token is None or not self.console.sessions.alive(self.token_hash(token)):
@@ -1166,7 +1168,7 @@ def send(rig: HttpRig, r: dict):
         elif r["csrf"] == "another's":
             headers["x-csrf-token"] = csrf_for(rig.tokens["ada" if r["who"] != "ada" else "gus"])
     if r["origin"] == "same":
-        headers["origin"] = "http://testserver"
+        headers["origin"] = "http://localhost"
     elif r["origin"] == "cross":
         headers["origin"] = "http://evil.example"
     elif r["origin"] == "null":

@@ -42,7 +42,7 @@ def standing(frames, plain: bool = False):
 def test_the_named_scenarios():
     assert SCENARIOS == ("normal_queue", "fever", "cold_arrival", "glasses", "hat", "hot_cup", "two_people",
                          "no_reference", "far", "sensor_fault", "wifi_drop", "linearity", "ambient_sweep",
-                         "school_queue")
+                         "school_queue", "slow_approach", "walk_through", "masked", "cut_off", "cold_face")
     sc = scenario("normal_queue", 3, variant="110", refresh_hz=16.0)
     assert (sc.name, sc.seed, sc.variant, sc.refresh_hz) == ("normal_queue", 3, "110", 16.0)
     assert sc.duration_s > 0 and isinstance(sc.events, tuple)
@@ -95,6 +95,8 @@ def test_visits_fit_their_cycle(name):
     people = [scene.person(0, i) for i in range(scene.spec.n_people)]
     assert min(p.enter_s for p in people) >= 0.0
     assert max(p.exit_s for p in people) <= scene.duration_s
+    if name in ("slow_approach", "walk_through"):
+        return  # their point is a walk unlike the others: slow and steady, or never stopping
     for p in people:
         assert 1.0 <= p.stand_s <= 2.0
         assert p.walk_s <= 2.0 and p.leave_s <= 1.3
@@ -119,7 +121,7 @@ def test_different_seeds_differ(name):
     a, b = scenario(name, 1), scenario(name, 2)
     assert not np.array_equal(a.frame_at(6.0).image, b.frame_at(6.0).image)
     cores = [[p["core_c"] for _, p in standing([s.clean_at(t) for t in np.arange(0, 40, 0.5)])] for s in (a, b)]
-    if name != "linearity":
+    if name not in ("linearity", "walk_through"):  # (nobody stands in walk_through)
         assert cores[0][:3] != cores[1][:3]
 
 

@@ -17,10 +17,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from ..reports import daily_report, report_dict
+from ..reports import csv_cell, daily_report, report_dict
 from ..screening.decision import DECISIONS
 from ..store.records import OUTCOMES, RECHECK_MAX_C, RECHECK_MIN_C, ROLES, Alarm, Screening
 from ..store.records import ALARM_STATUSES
+from ..service.service import DoorHeld
+from ..store.passwords import weakness
 from .auth import PERMISSIONS, Session, csrf_for, COOKIE
 from .codec import snapshot_json
 from .web import Bad, date_param, int_param, json_body, local_time, number_field, ok, text_field, time_param
@@ -175,8 +177,11 @@ class ConsoleApi:
         data = await json_body(request)
         reason = text_field(data, "reason", required=True)
         ms = number_field(data, "ms", lo=100, hi=MAX_DOOR_MS)
-        action = await run_in_threadpool(self.service.manual_open, gate, session.user, reason,
-                                         None if ms is None else int(ms))
+        try:
+            action = await run_in_threadpool(self.service.manual_open, gate, session.user, reason,
+                                             None if ms is None else int(ms))
+        except DoorHeld as exc:  # "open once" does not override a hold: release it first
+            raise Bad("err_door_held", str(exc), 409) from None
         return ok({"gate": gate, "action": "open", "ms": action.arg, "counter": action.counter})
 
     async def door_lock(self, request: Request, session: Session):
@@ -246,8 +251,9 @@ class ConsoleApi:
             for s in self.store.iter_screenings(f["since"], f["until"], gate=f["gate"]):
                 if f["decision"] is not None and s.decision != f["decision"]:
                     continue
-                w.writerow([s.id, s.gate, local_time(s.time, tz), f"{s.time:.3f}", s.decision, s.reason,
-                            _n(s.estimate_c), _n(s.face_c), _n(s.distance_m), int(s.reduced_accuracy), s.track])
+                w.writerow([s.id, csv_cell(s.gate), local_time(s.time, tz), f"{s.time:.3f}", s.decision,
+                            csv_cell(s.reason), _n(s.estimate_c), _n(s.face_c), _n(s.distance_m),
+                            int(s.reduced_accuracy), s.track])
                 if buf.tell() > 32768:
                     yield buf.getvalue()
                     buf.seek(0)
@@ -268,9 +274,10 @@ class ConsoleApi:
             w.writerow(columns)
             for a in self.store.alarms(**f):
                 s = self.store.screening(a.screening_id)
-                w.writerow([a.id, a.gate, local_time(a.time, self.tz), a.status, _n(s.estimate_c if s else None),
-                            a.acknowledged_by or "", _n(a.recheck_c), a.outcome or "", a.disposed_by or "",
-                            local_time(a.disposed_at, self.tz) or "", a.note])
+                w.writerow([a.id, csv_cell(a.gate), local_time(a.time, self.tz), a.status,
+                            _n(s.estimate_c if s else None), csv_cell(a.acknowledged_by or ""), _n(a.recheck_c),
+                            csv_cell(a.outcome or ""), csv_cell(a.disposed_by or ""),
+                            local_time(a.disposed_at, self.tz) or "", csv_cell(a.note)])
             return buf.getvalue()
 
         from starlette.responses import Response
@@ -336,7 +343,7 @@ class ConsoleApi:
         role = data.get("role")
         if role not in ROLES:
             raise Bad("err_invalid", f"role must be one of {', '.join(ROLES)}")
-        password = _password(data)
+        password = _password(data, name)
 
         def run():
             self.store.add_user(name, role, password)
@@ -362,13 +369,22 @@ class ConsoleApi:
         return ok({"name": name, "role": role})
 
     async def user_password(self, request: Request, session: Session):
+        """A new password for a user. It needs the current password of whoever makes the change (the
+        user's own, or the admin's), and it ends every other session of that user (the store's epoch)."""
         name = request.path_params["name"]
-        password = _password(await json_body(request))
+        data = await json_body(request)
+        current = data.get("current_password")
+        password = _password(data, name)
 
         def run():
-            self.store.set_password(name, password)
+            if not isinstance(current, str) or not current or len(current) > 256 or \
+                    self.store.verify_user(session.user, current) is None:
+                raise Bad("err_current_password", "your current password is needed for a password change", 403)
+            self.store.set_password(name, password)  # moves the user's epoch on: their sessions end
             self.audit(session.user, "password_set", {"name": name})
-            if name != session.user:
+            if name == session.user:  # this session goes on, the user's others end
+                self.console.sessions.renew(request.cookies[COOKIE])
+            else:
                 self.console.sessions.end_user(name)
 
         await run_in_threadpool(run)
@@ -404,12 +420,15 @@ def _id(request: Request, key: str) -> int:
     return v
 
 
-def _password(data: dict) -> str:
+def _password(data: dict, name: str = "") -> str:
     password = data.get("password")
     if not isinstance(password, str) or len(password) < 8:
         raise Bad("err_password_short", "a password needs at least 8 characters")
     if len(password) > 256:
         raise Bad("err_invalid", "a password must be at most 256 characters")
+    problem = weakness(password, name)
+    if problem is not None:
+        raise Bad("err_password_weak", problem)
     return password
 
 

@@ -16,6 +16,7 @@ but this server.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from pathlib import Path
@@ -31,7 +32,7 @@ from .auth import COOKIE, LoginLimiter, Session, SessionBook
 from .i18n import LANG_COOKIE, LANGUAGES, language
 from .pages import login_page, report_page
 from .sound import alarm_wav
-from .web import endpoint, error, same_origin
+from .web import Bad, endpoint, error, read_body, same_origin
 from .ws import live_socket
 
 log = logging.getLogger("thermogate.console")
@@ -39,6 +40,9 @@ log = logging.getLogger("thermogate.console")
 STATIC = Path(__file__).with_name("static")
 CATALOGUE = Path(__file__).with_name("messages.json")
 PUBLIC_STATIC = {"app.css"}
+MAX_LOGIN_BODY = 4096
+MAX_PASSWORD_CHECKS = 2  # scrypts at once (16 MiB and ~50 ms each): the rest wait their turn
+MAX_CHECKS_WAITING = 32  # beyond this many waiting, a login is refused with 503 instead of queued
 STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
                 ".html": "text/html; charset=utf-8", ".json": "application/json; charset=utf-8",
                 ".svg": "image/svg+xml"}
@@ -54,6 +58,8 @@ class Console:
         self.service = service
         self.sessions = SessionBook(service.store)
         self.limiter = LoginLimiter()
+        self._password_checks = asyncio.Semaphore(MAX_PASSWORD_CHECKS)
+        self._checks_waiting = 0
         self.sockets: set = set()
         self.api = ConsoleApi(self)
         self.wav = alarm_wav()
@@ -85,23 +91,34 @@ class Console:
         lang = language(request.cookies)
         if not same_origin(request.headers, request.headers.get("host")):
             return HTMLResponse(login_page(lang, error_key="err_csrf"), status_code=403)
-        body = await request.body()
-        if len(body) > 4096:
+        try:
+            body = await read_body(request, MAX_LOGIN_BODY)
+        except Bad:
             return HTMLResponse(login_page(lang, error_key="err_login_failed"), status_code=413)
         form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
         name = (form.get("username") or [""])[0].strip()[:64]
         password = (form.get("password") or [""])[0]
         address = request.client.host if request.client else "?"
-        wait = self.limiter.retry_after(address, name)
+        # Counted before the scrypt: concurrent guesses cannot all pass the check while the first runs.
+        wait, ticket = self.limiter.begin(address, name)
         if wait > 0:
             return HTMLResponse(login_page(lang, error_key="err_rate_limited", name=name, retry_s=wait),
                                 status_code=429, headers={"Retry-After": str(int(wait) + 1)})
-        user = await run_in_threadpool(self.service.store.verify_user, name, password)
+        if self._checks_waiting >= MAX_CHECKS_WAITING:  # a flood from many addresses: refuse, do not queue
+            self.limiter.succeeded(address, name, ticket)  # not the guesser's fault alone: no backoff for it
+            return HTMLResponse(login_page(lang, error_key="err_rate_limited", name=name, retry_s=1),
+                                status_code=503, headers={"Retry-After": "1"})
+        self._checks_waiting += 1
+        try:
+            async with self._password_checks:  # at most MAX_PASSWORD_CHECKS scrypts at once
+                user = await run_in_threadpool(self.service.store.verify_user, name, password)
+        finally:
+            self._checks_waiting -= 1
         if user is None:
-            self.limiter.failed(address, name)
             await run_in_threadpool(self.service.store.record_audit, None, time.time(), "login_failed",
                                     {"name": name, "address": address})
             return HTMLResponse(login_page(lang, error_key="err_login_failed", name=name), status_code=401)
+        self.limiter.succeeded(address, name, ticket)
         token = await run_in_threadpool(self.sessions.start, user.name, user.role)
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/",

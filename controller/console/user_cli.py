@@ -9,9 +9,11 @@ The first admin is made here, before anyone can log in::
 The store is the one ``controller.toml`` names (``--config``), or ``--store URL``.
 Passwords are hashed by the store (scrypt); every change is in the audit trail
 as done by ``cli``. It is safe while the controller runs (SQLite WAL or
-PostgreSQL); a removed user's or re-passworded user's console sessions end at
-their next request once the controller restarts, or at once when done from the
-console itself.
+PostgreSQL). Removing a user, adding a removed name again, or a new password
+ends that user's console sessions at once, also while the controller runs: the
+store keeps a per-user epoch that the console checks on every request and
+every second of an open live view. Passwords follow the rule of
+``controller.store.passwords.weakness`` (docs/console.md).
 """
 
 from __future__ import annotations
@@ -47,8 +49,11 @@ def _password(args, name: str) -> str:
         password = getpass.getpass(f"password for {name}: ")
         if getpass.getpass("again: ") != password:
             raise ValueError("the two passwords differ")
-    if len(password) < MIN_PASSWORD:
-        raise ValueError(f"a password needs at least {MIN_PASSWORD} characters")
+    from ..store.passwords import weakness
+
+    problem = weakness(password, name)
+    if problem is not None:
+        raise ValueError(problem)
     return password
 
 

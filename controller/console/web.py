@@ -57,6 +57,43 @@ def ok(data: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(data, status_code=status, headers={"Cache-Control": "no-store"})
 
 
+class BodyLimit:
+    """Pure ASGI middleware: no HTTP request body over ``limit`` bytes reaches the app.
+
+    A Content-Length over the limit is answered 413 before a byte of the body is read; a body without
+    one (chunked) is cut off as soon as it passes the limit (the handler reading it gets BodyTooLarge,
+    which the endpoints answer with 413).
+    """
+
+    def __init__(self, app, limit: int = MAX_BODY):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+        try:
+            declared = _declared_length(headers)
+        except Bad as exc:
+            return await error(400, exc.key, exc.detail)(scope, receive, send)
+        if declared is not None and declared > self.limit:
+            return await error(413, "err_invalid", f"request body larger than {self.limit} bytes")(
+                scope, receive, send)
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        return await self.app(scope, counted, send)
+
+
 def same_origin(request_headers, host: str | None) -> bool:
     """True unless the request says it comes from another origin (Origin, else Referer)."""
     origin = request_headers.get("origin") or request_headers.get("referer")
@@ -105,14 +142,48 @@ def endpoint(console, permission: str, *, page: bool = False):
     return wrap
 
 
+class BodyTooLarge(Bad):
+    def __init__(self, limit: int):
+        super().__init__("err_invalid", f"request body larger than {limit} bytes", 413)
+
+
+def _declared_length(headers) -> int | None:
+    raw = headers.get("content-length")
+    if raw is None:
+        return None
+    try:
+        n = int(raw)
+    except ValueError:
+        raise Bad("err_invalid", "Content-Length is not a number") from None
+    if n < 0:
+        raise Bad("err_invalid", "Content-Length is negative")
+    return n
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The request's body, at most ``limit`` bytes: refused (413) on its Content-Length before a byte is
+    read, and while it streams in (chunked bodies have no length), so nobody can make us hold more."""
+    declared = _declared_length(request.headers)
+    if declared is not None and declared > limit:
+        raise BodyTooLarge(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(limit)
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request._body = body  # what request.body() would have cached
+    return body
+
+
 async def json_body(request: Request) -> dict:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise Bad("err_invalid", f"request body larger than {MAX_BODY} bytes", 413)
+    body = await read_body(request, MAX_BODY)
     try:
         data = json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise Bad("err_invalid", "the body is not JSON") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: thousands of nested [ or {
+        raise Bad("err_invalid", "the body is not JSON (or nested too deeply)") from None
     if not isinstance(data, dict):
         raise Bad("err_invalid", "the body must be a JSON object")
     return data
@@ -185,7 +256,17 @@ def parse_time(raw: str, tz: dt.tzinfo, key: str = "time") -> float:
         raise Bad("err_invalid", f"{key} must be Unix seconds or a date/time like 2025-03-01T08:00") from None
     if t.tzinfo is None:
         t = t.replace(tzinfo=tz)
-    return t.timestamp()
+    try:
+        f = t.timestamp()
+    except (OverflowError, OSError, ValueError):
+        raise Bad("err_invalid", f"{key} is out of range") from None
+    if not 0 <= f < 1e11:
+        raise Bad("err_invalid", f"{key} is out of range")
+    return f
+
+
+DATE_MIN = dt.date(1971, 1, 1)
+DATE_MAX = dt.date(2999, 12, 31)
 
 
 def date_param(request: Request, tz: dt.tzinfo) -> dt.date:
@@ -193,9 +274,12 @@ def date_param(request: Request, tz: dt.tzinfo) -> dt.date:
     if raw in (None, ""):
         return dt.datetime.now(tz).date()
     try:
-        return dt.date.fromisoformat(raw)
+        date = dt.date.fromisoformat(raw)
     except ValueError:
         raise Bad("err_invalid", "date must look like 2025-03-01") from None
+    if not DATE_MIN <= date <= DATE_MAX:
+        raise Bad("err_invalid", f"date must be between {DATE_MIN} and {DATE_MAX}")
+    return date
 
 
 def local_time(t: float | None, tz: dt.tzinfo) -> str | None:

@@ -28,8 +28,14 @@ open_ms = 3000                 # asked for on PASS; the gate caps it at its door
 ack_timeout_s = 3.0            # a command not acknowledged by then raises an alert
 
 [http]
-bind = "127.0.0.1"
+bind = "127.0.0.1"             # the console's address; "0.0.0.0" to serve the gatehouse's network
 port = 8080                    # health, metrics (and the console)
+tls_cert = ""                  # PEM certificate and key: HTTPS (docs/operations.md)
+tls_key = ""
+allowed_hosts = []             # Host names it answers to, besides IP addresses and this machine's name
+trusted_proxies = []           # reverse proxies whose X-Forwarded-For is believed (none by default)
+metrics_token = ""             # or metrics_token_file: /metrics needs the token; without, loopback only
+max_connections = 200          # open connections (HTTP and WebSocket) before new ones get 503
 
 [home_assistant]
 enabled = false                # true: MQTT discovery configs for each gate (home_assistant.py)
@@ -50,7 +56,9 @@ Every problem is a ``ConfigError`` naming the file and the key.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +100,12 @@ class DoorConfig:
 class HttpConfig:
     bind: str = "127.0.0.1"
     port: int = 8080
+    tls_cert: str = ""  # PEM certificate (chain) and its key: the console over HTTPS
+    tls_key: str = ""
+    allowed_hosts: tuple[str, ...] = ()  # Host names the console answers to, besides IPs and this machine's
+    trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For / -Proto are believed
+    metrics_token: str = ""  # /metrics needs "Authorization: Bearer <token>"; empty: loopback clients only
+    max_connections: int = 200  # open HTTP and WebSocket connections; beyond this, 503
 
 
 @dataclass(frozen=True)
@@ -161,6 +175,48 @@ def _table(doc: dict, key: str, where: str, allowed: set[str]) -> dict:
     return table
 
 
+def _http_config(doc: dict, where: str, base: Path) -> HttpConfig:
+    """[http]: where the console listens, TLS, which Host names and proxies it believes, /metrics."""
+    h = _table(doc, "http", where, {"bind", "port", "tls_cert", "tls_key", "allowed_hosts", "trusted_proxies",
+                                    "metrics_token", "metrics_token_file", "max_connections"})
+    files = {}
+    for key in ("tls_cert", "tls_key"):
+        name = _take(h, key, str, "http", "")
+        if name and not (base / name).is_file():
+            raise ConfigError(f"{where}http.{key} {name}: no such file")
+        files[key] = str(base / name) if name else ""
+    if bool(files["tls_cert"]) != bool(files["tls_key"]):
+        raise ConfigError(f"{where}http: give both tls_cert and tls_key, or neither")
+    hosts = _take(h, "allowed_hosts", list, "http", [])
+    for host in hosts:
+        if not isinstance(host, str) or not re.fullmatch(r"(\*\.)?[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]", host):
+            raise ConfigError(f"{where}http.allowed_hosts: {host!r} is not a host name such as "
+                              f"\"gate.school.example\" or \"*.school.example\"")
+    proxies = _take(h, "trusted_proxies", list, "http", [])
+    for proxy in proxies:
+        try:
+            ipaddress.ip_address(proxy)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}http.trusted_proxies: {proxy!r} is not an IP address") from None
+    token = _take(h, "metrics_token", str, "http", "")
+    token_file = _take(h, "metrics_token_file", str, "http", "")
+    if token and token_file:
+        raise ConfigError(f"{where}http: give metrics_token or metrics_token_file, not both")
+    if token_file:
+        try:
+            token = (base / token_file).read_text().strip()
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{where}http.metrics_token_file {token_file}: {exc}") from None
+    if token and len(token) < 16:
+        raise ConfigError(f"{where}http.metrics_token must be at least 16 characters")
+    return HttpConfig(bind=_take(h, "bind", str, "http", "127.0.0.1", lambda v: bool(v), "must not be empty"),
+                      port=_take(h, "port", int, "http", 8080, lambda v: 0 <= v <= 65535, "must be 0..65535"),
+                      tls_cert=files["tls_cert"], tls_key=files["tls_key"], allowed_hosts=tuple(hosts),
+                      trusted_proxies=tuple(proxies), metrics_token=token,
+                      max_connections=_take(h, "max_connections", int, "http", 200, lambda v: 8 <= v <= 100000,
+                                            "must be 8..100000"))
+
+
 def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
     """A ControllerConfig from a parsed TOML document; ConfigError names the first problem."""
     where = f"{path}: " if path else ""
@@ -225,9 +281,7 @@ def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
         open_ms=_take(d, "open_ms", int, "doors", 3000, lambda v: 100 <= v <= 30000, "must be 100..30000 ms"),
         ack_timeout_s=_take(d, "ack_timeout_s", float, "doors", 3.0, lambda v: 0.2 <= v <= 60, "must be 0.2..60 s"))
 
-    h = _table(doc, "http", where, {"bind", "port"})
-    http = HttpConfig(bind=_take(h, "bind", str, "http", "127.0.0.1"),
-                      port=_take(h, "port", int, "http", 8080, lambda v: 0 <= v <= 65535, "must be 0..65535"))
+    http = _http_config(doc, where, base)
 
     ha = _table(doc, "home_assistant", where, {"enabled", "prefix"})
     ha_enabled = _take(ha, "enabled", bool, "home_assistant", False)

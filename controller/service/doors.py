@@ -101,12 +101,21 @@ class DoorCommander:
             self.metrics.acks.labels(gate=ack.gate_id, result="ok" if ack.ok else ack.reason or "refused").inc()
         if pending is None:
             # Not ours (another controller's, or one from before a restart): still on record if we sent it.
+            known = False
             if ack.counter is not None:
-                self.store.record_door_ack(ack.gate_id, ack.counter, ack.ok, ack.reason, ack.applied_ms,
-                                           time.time())
+                try:
+                    known = self.store.record_door_ack(ack.gate_id, ack.counter, ack.ok, ack.reason,
+                                                       ack.applied_ms, time.time())
+                except Exception as exc:
+                    log.error("ack not recorded", extra={"gate": ack.gate_id, "error": repr(exc)[:200]})
+                    known = True  # cannot tell: no alarm about it
             if not ack.ok:
                 log.warning("refusal of an unknown command", extra={"gate": ack.gate_id, "reason": ack.reason,
                                                                     "counter": ack.counter})
+                if not known and self.alerts is not None:  # somebody else is sending the gate door commands
+                    self.alerts(ack.gate_id, "foreign_command_refused",
+                                f"the gate refused a door command this controller never sent ({ack.reason}): "
+                                f"someone else is sending commands to it")
             return
         if not ack.ok and ack.reason == "replayed" and ack.last is not None:
             self._resync(ack.gate_id, ack.last)

@@ -103,6 +103,10 @@ class AlertBook:
             return len(self._open)
 
 
+class DoorHeld(ValueError):
+    """A manual "open once" on a gate whose door is held locked: release the hold first."""
+
+
 class ControllerService:
     def __init__(self, config: ControllerConfig, *, store=None, gates: dict[str, GateInfo] | None = None,
                  http: bool = True):
@@ -139,6 +143,7 @@ class ControllerService:
         self._stopped = threading.Event()
         self.metrics.gates_known.set(len(self.gates))
         self._resume_guard()
+        self._restore_holds()
 
     def _screening_for(self, info: GateInfo):
         """A gate's screening settings; its site offset from its latest stored calibration
@@ -157,7 +162,7 @@ class ControllerService:
         if self._http_enabled:
             from .http import HttpServer, build_app
 
-            self.http = HttpServer(build_app(self), self.config.http.bind, self.config.http.port)
+            self.http = HttpServer(build_app(self), self.config.http.bind, self.config.http.port, self.config.http)
             self.http.start()
         self.dispatcher.start()
         log.info("controller started", extra={"gates": len(self.gates), "store": _redact(self.config.store_url),
@@ -191,6 +196,27 @@ class ControllerService:
             if last and last[0].decision != D.BLOCKED and time.time() - last[0].time < RESUME_WINDOW_S:
                 worker.resume_until = last[0].time + RESUME_WINDOW_S
                 log.info("resuming: the first person is not let through automatically", extra={"gate": gate_id})
+
+    def _restore_holds(self) -> None:
+        """Doors held locked from the console stay held across a restart or a crash: the hold is in the
+        store, and it is put back before the first frame is read, marked ``restored`` and told to the
+        guards as an alert until someone releases the door."""
+        try:
+            holds = self.store.door_holds()
+        except Exception as exc:  # an unreadable store must not start the gates unlocked silently
+            log.error("door holds not read", extra={"error": repr(exc)[:200]})
+            self.alerts.raise_(None, "holds_unknown", "the doors held locked before the restart could not be "
+                                                      "read from the store: check every gate's door")
+            return
+        for hold in holds:
+            worker = self.workers.get(hold.gate)
+            if worker is None:
+                continue
+            worker.manual_lock = {"user": hold.user, "reason": hold.reason, "time": hold.time, "restored": True}
+            log.warning("door still held locked after the restart", extra={"gate": hold.gate, "user": hold.user})
+            self.alerts.raise_(hold.gate, "hold_restored",
+                               f"the door is still held locked after a controller restart (by {hold.user}: "
+                               f"{hold.reason}); it stays locked until someone releases it")
 
     def _on_decisions(self, worker: GateWorker, decisions, arrived: float) -> None:
         for d in decisions:
@@ -289,6 +315,10 @@ class ControllerService:
     def manual_open(self, gate_id: str, user: str, reason: str, ms: int | None = None):
         """Open a gate's door once, by hand: audited, through the same signed path as a PASS."""
         worker = self._manual_target(gate_id, user, reason)
+        if worker.manual_lock is not None:
+            held = worker.manual_lock
+            raise DoorHeld(f"the door of gate {gate_id} is held locked (by {held.get('user')}: {held.get('reason')}): "
+                           f"release it first, then open it")
         if worker.boot_id is None or worker.last_sequence == 0:
             raise ValueError(f"gate {gate_id} has sent no frame yet: a command needs its latest frame")
         ms = self.config.doors.open_ms if ms is None else int(ms)
@@ -302,13 +332,17 @@ class ControllerService:
         """Hold a gate's door locked (no PASS opens it) until released; both are audited."""
         worker = self._manual_target(gate_id, user, reason)
         action = None
-        if locked:
-            worker.manual_lock = {"user": user, "reason": reason, "time": time.time()}
+        now = time.time()
+        if locked:  # in the store first: a crash right after this still finds the door held
+            self.store.set_door_hold(gate_id, user, reason, now)
+            worker.manual_lock = {"user": user, "reason": reason, "time": now}
             if worker.boot_id is not None and worker.last_sequence:
                 action = self.doors.send(gate_id, worker.boot_id, "lock", 0, worker.last_sequence,
                                          cause="manual", user=user, reason=reason)
         else:
+            self.store.clear_door_hold(gate_id)
             worker.manual_lock = None
+            self.alerts.resolve(gate_id, "hold_restored")
         self.store.record_audit(user, time.time(), "door_lock" if locked else "door_release",
                                 {"gate": gate_id, "reason": reason})
         self.live.publish(L.GATE, worker.summary())

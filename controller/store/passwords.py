@@ -66,3 +66,36 @@ def verify_password(password: str, stored: str) -> bool:
 def dummy_hash() -> str:
     """What an unknown user's password is checked against, at today's cost, so it costs one scrypt too."""
     return f"scrypt${LOG2_N}${R}${P}${_b64(b'thermogate-dummy')}${_b64(bytes(KEY_BYTES))}"
+
+
+# The password rule for people choosing a console password (thermogate user, the Settings page); the
+# store itself hashes whatever it is given. docs/console.md states the same rule.
+MIN_LENGTH = 8
+MIN_DISTINCT = 5
+COMMON = frozenset("""
+password password1 password12 password123 passw0rd p@ssw0rd p@ssword 12345678 123456789 1234567890
+87654321 11111111 00000000 88888888 66666666 12341234 11223344 abcd1234 abc12345 a1b2c3d4 1q2w3e4r
+1qaz2wsx zaq12wsx qwertyui qwerty12 qwerty123 qwertyuiop asdfghjk asdfghjkl zxcvbnm1 iloveyou
+iloveyou1 letmein1 welcome1 welcome123 admin123 admin1234 administrator sunshine princess football
+baseball superman trustno1 monkey123 dragon123 woaini1314 woaini520 5201314520 thermogate
+thermogate1 school123 teacher1 changeme changeme1 secret123 abcdefgh abcdefg1
+""".split())
+
+
+def weakness(password: str, name: str = "") -> str | None:
+    """Why ``password`` is too weak for a console account, or None if it may be used.
+
+    The rule: at least 8 characters, at least 5 different ones, not only digits, not a well-known
+    password (such as 12345678, password1 or qwerty123), and not containing the user name.
+    """
+    if not isinstance(password, str) or len(password) < MIN_LENGTH:
+        return f"a password needs at least {MIN_LENGTH} characters"
+    if len(set(password)) < MIN_DISTINCT:
+        return f"a password needs at least {MIN_DISTINCT} different characters"
+    if password.isdigit():
+        return "a password must not be only digits"
+    if password.lower() in COMMON:
+        return "this password is one of the most common ones: choose another"
+    if name and len(name) >= 3 and name.lower() in password.lower():
+        return "a password must not contain the user name"
+    return None
