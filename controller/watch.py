@@ -654,11 +654,18 @@ class Link:
             raise LinkError(self.failure or f"no answer from the MQTT broker at {self.broker} within {timeout:g} s")
         return self
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
+        """Disconnect and stop paho's network thread, waiting at most ``timeout`` seconds for it (None: as
+        long as it takes); the thread is a daemon, so a process that exits does not wait for it."""
         try:
             self.client.disconnect()
         finally:
-            self.client.loop_stop()
+            if timeout is None:
+                self.client.loop_stop()
+            else:
+                stopper = threading.Thread(target=self.client.loop_stop, name="watch-link-close", daemon=True)
+                stopper.start()
+                stopper.join(timeout)
 
     def _on_connect(self, client, _userdata, _flags, reason_code, _properties) -> None:
         if reason_code.is_failure:
@@ -818,8 +825,17 @@ def gate_key_from_args(args: argparse.Namespace) -> bytes | None:
     return info.key if info is not None else None
 
 
+# Ctrl-C and SIGTERM only set this; the loop below sees it within STOP_POLL_S and leaves by its own exit
+# path. (A KeyboardInterrupt raised at an arbitrary point of the main thread can land between a lock's
+# acquire and its ``with`` block, e.g. inside queue.get: the queue's lock then stays held, paho's thread
+# blocks for ever in inbox.put, and link.close() waits for that thread: the process never exits.)
+_STOP = threading.Event()
+STOP_POLL_S = 0.2
+LINK_CLOSE_S = 3.0  # paho's network thread is a daemon: past this the process exits without it
+
+
 def _interrupt(_signum, _frame) -> None:
-    raise KeyboardInterrupt
+    _STOP.set()
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -852,16 +868,18 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return 1
     isatty = getattr(out, "isatty", lambda: False)()
     term = Terminal(out, live=isatty and not args.once)
-    previous = signal.signal(signal.SIGTERM, _interrupt) if threading.current_thread() is threading.main_thread() \
-        else None
+    _STOP.clear()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     started = time.monotonic()
     last_draw = -math.inf
     dirty = True
     code = 0
     try:
-        while True:
+        while not _STOP.is_set():
             now = time.monotonic()
-            wait = max(0.0, last_draw + 1.0 / MAX_FPS - now) if dirty else 1.0
+            wait = min(STOP_POLL_S, max(0.0, last_draw + 1.0 / MAX_FPS - now) if dirty else 1.0)
             try:
                 kind, payload, at = inbox.get(timeout=wait)
             except queue.Empty:
@@ -892,13 +910,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
                     term.draw(render_view(state.view(connected=link.connected, reconnects=link.reconnects,
                                                      result_readable=link.result_readable), mode))
                 last_draw, dirty = now, False
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C where no handler of ours is installed (run() outside the main thread)
         code = 0
     finally:
         term.close()
-        link.close()
+        link.close(LINK_CLOSE_S)
         if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     return code
 
 

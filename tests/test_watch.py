@@ -13,6 +13,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -402,6 +403,23 @@ def test_watch_shows_the_controllers_decisions(tmp_path, mqtt_broker, virtual_ga
     assert any(line.startswith("local     ") for line in last)
 
 
+class _Drain:
+    """A child's pipe read in a thread, so that it never fills, and what it said kept for a failure."""
+
+    def __init__(self, pipe):
+        self._chunks: list[bytes] = []
+        self._thread = threading.Thread(target=self._run, args=(pipe,), daemon=True)
+        self._thread.start()
+
+    def _run(self, pipe) -> None:
+        for chunk in iter(lambda: pipe.read1(65536), b""):
+            self._chunks.append(chunk)
+
+    def text(self) -> str:
+        self._thread.join(2)
+        return b"".join(self._chunks).decode("utf-8", errors="replace")
+
+
 def _read_until(fd: int, done, timeout: float) -> bytes:
     out = b""
     deadline = time.monotonic() + timeout
@@ -421,18 +439,28 @@ def _read_until(fd: int, done, timeout: float) -> bytes:
 def test_live_view_redraws_in_place_and_ctrl_c_restores_the_cursor(mqtt_broker, virtual_gates):
     virtual_gates(1, "normal_queue", seed=1)
     master, slave = pty.openpty()
-    env = dict(os.environ, COLORTERM="", NO_COLOR="", TERM="xterm-256color", LINES="50", COLUMNS="100")
+    # PYTHONFAULTHANDLER: a watch that does not exit is sent SIGABRT below and prints every thread's stack.
+    env = dict(os.environ, COLORTERM="", NO_COLOR="", TERM="xterm-256color", LINES="50", COLUMNS="100",
+               PYTHONFAULTHANDLER="1")
     proc = subprocess.Popen(_watch_command("sim-1", "--broker", f"{mqtt_broker.host}:{mqtt_broker.port}"),
                             cwd=REPO, stdin=slave, stdout=slave, stderr=subprocess.PIPE, env=env,
                             start_new_session=True)
     os.close(slave)
+    stderr = _Drain(proc.stderr)  # read all along: a full pipe must not be what stops it
     try:
         # Three redraws with an image in them, then Ctrl-C (SIGINT, as the terminal sends it).
         out = _read_until(master, lambda b: b.count(W.HOME.encode()) >= 3 and b"\x1b[48;5;" in b.split(
             W.HOME.encode())[-2], 60)
         proc.send_signal(signal.SIGINT)
         out += _read_until(master, lambda b: W.SHOW_CURSOR.encode() in b, 15)
-        assert proc.wait(15) == 0, proc.stderr.read()
+        try:
+            code = proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # faulthandler: the stack of every thread, to stderr
+            proc.wait(10)
+            pytest.fail(f"watch did not exit within 15 s of Ctrl-C; cursor shown: "
+                        f"{W.SHOW_CURSOR.encode() in out}; its stderr:\n{stderr.text()}")
+        assert code == 0, stderr.text()
     finally:
         if proc.poll() is None:
             proc.kill()
