@@ -740,7 +740,11 @@
       const pw = el("button", { type: "button" }, t("user_passwd"));
       pw.addEventListener("click", () => {
         const p = prompt(t("user_new_password", { name: u.name }));
-        if (p) userAction(`/api/users/${encodeURIComponent(u.name)}/password`, { password: p });
+        if (!p) return;
+        // The change needs the password of whoever makes it (yours, also for another user's).
+        const current = prompt(t("user_current_password"));
+        if (current) userAction(`/api/users/${encodeURIComponent(u.name)}/password`,
+                                { password: p, current_password: current });
       });
       const rm = el("button", { type: "button", class: "danger" }, t("user_remove"));
       rm.addEventListener("click", () => {
