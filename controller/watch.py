@@ -798,13 +798,15 @@ def settings_from_args(args: argparse.Namespace) -> tuple[BrokerSettings, Screen
         b = parse_broker(args.broker or f"localhost:{DEFAULT_PORT}")
         host, port, user, password = b.host, b.port, b.username, b.password
     user = args.username if args.username is not None else (user or None)
-    password = args.password if args.password is not None else (password or None)
+    from sim.cli import password_from_args
+
+    password = password_from_args(args, password or None)  # --password-file, $THERMOGATE_MQTT_PASSWORD, ...
     if config_user and user == config_user and not args.controller_login:
         raise ValueError(
             f"{args.config} logs in to the broker as {config_user!r}, the controller's user. A broker made by "
             f"`thermogate broker config` knows clients by their user name, so a second client logged in as "
             f"{config_user!r} disconnects the running controller (and they then knock each other off). Give "
-            f"this watch a login of its own with --username/--password, or add --controller-login if the "
+            f"this watch a login of its own with --username and --password-file, or add --controller-login if the "
             f"controller is stopped")
     return BrokerSettings(host, port, user, password, tls_ca), screening, source
 
