@@ -281,6 +281,40 @@ def test_a_held_door_stays_held_across_a_restart_and_open_once_needs_a_release(r
     assert rig.service.workers["sim-1"].manual_lock is None  # a release is final too
 
 
+class Published(list):
+    def __call__(self, topic, payload, qos=1, retain=False):
+        self.append((topic, payload))
+
+
+def test_a_pass_after_a_restart_does_not_open_a_held_door(tmp_path, mqtt_broker):
+    """The hold is what keeps PASSes from opening the door: it must still be in force after a restart."""
+    from controller.screening.decision import Decision
+
+    config = load_config(write_config(tmp_path, mqtt_broker, ["sim-1"]))
+    svc = ControllerService(config, http=False)
+    svc.set_lock("sim-1", True, "gus", "intruder in the yard")
+    svc.stop()
+    svc = ControllerService(config, http=False)  # a restart (or a crash: the hold was stored first)
+    sent = Published()
+    svc.doors.publish = sent
+    svc.decisions.publish = sent
+    try:
+        w = svc.workers["sim-1"]
+        w.boot_id, w.last_sequence = 77, 5
+        svc._on_decisions(w, [Decision("sim-1", 9.0, "PASS", "", 2, 36.6, sequence=60)], time.monotonic())
+        commands = [json.loads(p) for t, p in sent if t.endswith("/cmd")]
+        assert commands and not [c for c in commands if c["act"] == "open"], commands
+        result = json.loads([p for t, p in sent if t.endswith("/result")][-1])
+        assert result["decision"] == "PASS" and result["door"] == "locked"
+        with pytest.raises(ValueError, match="release it first"):
+            svc.manual_open("sim-1", "gus", "a teacher")
+        svc.set_lock("sim-1", False, "gus", "all clear")
+        svc._on_decisions(w, [Decision("sim-1", 19.0, "PASS", "", 3, 36.5, sequence=90)], time.monotonic())
+        assert [c for c in (json.loads(p) for t, p in sent if t.endswith("/cmd")) if c["act"] == "open"]
+    finally:
+        svc.stop()
+
+
 # ----------------------------------------------------------------------------- M4, L7: sessions and passwords
 
 
