@@ -19,9 +19,12 @@ PASSWORD = "console-admin-1"
 
 
 class ConsoleRig:
-    def __init__(self, scenarios: list[str], *, idle_gates: int = 0, seed: int = 0, http_port: int = 0):
+    def __init__(self, scenarios: list[str], *, idle_gates: int = 0, seed: int = 0, http_port: int = 0,
+                 names: list[str] | None = None):
         """``scenarios``: one virtual gate per name (sim-1, ...); ``idle_gates`` more registered gates
-        (feed-1, ...) with no virtual gate behind them, for a caller that publishes their frames itself."""
+        (feed-1, ...) with no virtual gate behind them, for a caller that publishes their frames itself;
+        ``names``: display names of the sim gates, in order (the console shows them)."""
+        self.names = list(names or [])
         self.scenarios = scenarios
         self.idle_gates = [f"feed-{i + 1}" for i in range(idle_gates)]
         self.seed = seed
@@ -63,7 +66,8 @@ url = "{self.dir / 'thermogate.db'}"
 [http]
 bind = "127.0.0.1"
 port = {self.http_port}
-""".replace("'", '"'))
+""".replace("'", '"') + "".join(f'\n[gates.{g}]\nname = "{n}"\n' for g, n in zip(sim_ids, self.names)),
+                          encoding="utf-8")
         self.service = ControllerService(load_config(config)).start()
         self.service.store.add_user(USER, "admin", PASSWORD)
         if self.scenarios:
