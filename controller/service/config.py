@@ -302,8 +302,8 @@ def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
         if not valid_gate_id(gate_id):
             raise ConfigError(f"{where}gates.{gate_id}: not a gate id")
         if not isinstance(table, dict) or set(table) - {"screening", "name"}:
-            raise ConfigError(f"{where}gates.{gate_id}: only a name and a [gates.{gate_id}.screening] table "
-                              "may go here")
+            raise ConfigError(f"{where}gates.{gate_id}: only a [gates.{gate_id}.screening] table may go here "
+                              "(and, for a simulated gate, its name)")
         if "name" in table:  # a registered gate's name is in the site registry (thermogate gate set --name)
             name = table["name"]
             if gate_id not in simulated:
