@@ -132,3 +132,21 @@ def test_the_live_frame_sent_to_the_console_is_merged():
     _, merged = codec.decode_frame(codec.encode_frame({**event, "fresh": fresh}))
     assert _board(raw) > 3 * _board(new)
     assert _board(merged) < 1.1 * _board(new) + 0.05  # + the 8-bit quantisation
+
+
+# ---------------------------------------------------------------- display names of simulated gates
+
+def test_a_simulated_gate_takes_its_display_name_from_the_config(tmp_path, mqtt_broker):
+    from controller.service.config import ConfigError
+    from controller.service.registry import load_gates
+
+    named = load_config(write_config(tmp_path, mqtt_broker, ["sim-1", "sim-2"],
+                                     extra='[gates.sim-1]\nname = "东门 1号"\n'))
+    gates = load_gates(named)
+    assert gates["sim-1"].name == "东门 1号" and gates["sim-2"].name == "simulated sim-2"
+    for extra, message in (('[gates.north-1]\nname = "北门"\n', "only a simulated gate is named here"),
+                           ('[gates.sim-1]\nname = ""\n', "printable text of 1-64 characters"),
+                           ('[gates.sim-1]\nname = "a\\u0007b"\n', "printable text of 1-64 characters"),
+                           ('[gates.sim-1]\nname = 5\n', "printable text of 1-64 characters")):
+        with pytest.raises(ConfigError, match=message):
+            write_config(tmp_path, mqtt_broker, ["sim-1"], extra=extra)
