@@ -352,12 +352,7 @@ class Tracker:
                 return []
             return self._notice(t, sequence, D.RETRY, problem, a, reduced)
         fill = fill_at(a.distance_m, c.analysis.fov) if c.optics else 1.0
-        # The visible skin: the eye band's reading, and the forehead's where no hat or fringe covers it (a mask
-        # never does). The estimator weighs the two by how well each follows the body in people.
-        forehead = None
-        if not a.forehead_covered and math.isfinite(a.forehead_c):
-            forehead = a.forehead_c + (a.offset_c if a.reference_ok else 0.0)
-        core = estimate_core_c(face_c, a.ambient_c, c.site_offset_c, fill=fill, forehead_c=forehead)
+        core = estimate_core_c(face_c, a.ambient_c, c.site_offset_c, fill=fill)
         window.append(_Sample(face_c, core, a.distance_m or math.nan, centre, a.face_width_px))
         del window[:-c.stable_frames]
         while len(window) > 1 and not (self._same_size(window, c.size_tolerance)
