@@ -362,6 +362,21 @@ def test_a_new_password_ends_the_other_sessions(rig):
     assert a1.get("/api/me").json()["user"] == "ada"
 
 
+def test_user_logout_ends_every_session_of_a_user_from_the_cli(rig):
+    g1, g2, admin = rig.client("gus"), rig.client("gus"), rig.client("ada")
+    url = rig.base.replace("http", "ws") + "/ws"
+    with ws_connect(url, additional_headers={"Cookie": f"tg_session={g1.cookies['tg_session']}"},
+                    open_timeout=5) as ws:
+        assert json.loads(ws.recv(timeout=5))["kind"] == "hello"
+        r = user_cli(rig, "logout", "gus")
+        assert r.returncode == 0, r.stderr
+        assert wait_closed(ws) == 4401
+    assert g1.get("/api/me").status_code == 401 and g2.get("/api/me").status_code == 401
+    assert admin.get("/api/me").status_code == 200  # nobody else's
+    assert rig.client("gus").get("/api/me").json()["user"] == "gus"  # the account stays
+    assert user_cli(rig, "logout", "nobody").returncode != 0
+
+
 def test_weak_passwords_are_refused_with_the_rule():
     for weak in ("12345678", "password1", "aaaaaaaa", "abababab", "20250301", "Qwerty123", "gus-is-great"):
         assert weakness(weak, "gus") is not None, weak

@@ -4,7 +4,7 @@ The first admin is made here, before anyone can log in::
 
     thermogate user add alice --role admin --config controller.toml   # asks for the password twice
     echo "$PASSWORD" | thermogate user add bob --role guard --password-stdin --config controller.toml
-    thermogate user list | passwd NAME | role NAME ROLE | remove NAME
+    thermogate user list | passwd NAME | role NAME ROLE | remove NAME | logout NAME
 
 The store is the one ``controller.toml`` names (``--config``), or ``--store URL``.
 Passwords are hashed by the store (scrypt); every change is in the audit trail
@@ -104,6 +104,14 @@ def _remove(args) -> int:
     return 0
 
 
+def _logout(args) -> int:
+    with _open(args) as store:
+        store.end_sessions(args.name)
+        store.record_audit("cli", time.time(), "sessions_ended", {"name": args.name})
+    print(f"every console session of {args.name} is ended (the live view closes within a second)")
+    return 0
+
+
 def _keep_an_admin(store, name: str, new_role: str | None) -> None:
     admins = [u.name for u in store.users() if u.role == "admin"]
     if admins == [name] and new_role != "admin":
@@ -116,7 +124,7 @@ PASSWORD_RULE = ("A password needs at least 8 characters, at least 5 different o
 
 def add_commands(commands) -> None:
     """Register ``thermogate user`` on the main parser's subcommands."""
-    user = commands.add_parser("user", help="console accounts: add, list, passwd, role, remove")
+    user = commands.add_parser("user", help="console accounts: add, list, passwd, role, remove, logout")
     sub = user.add_subparsers(dest="user_command", metavar="SUBCOMMAND", required=True)
 
     def common(p):
@@ -148,3 +156,10 @@ def add_commands(commands) -> None:
     remove = common(sub.add_parser("remove", help="remove a user"))
     remove.add_argument("name")
     remove.set_defaults(run=_remove)
+    logout = common(sub.add_parser(
+        "logout", help="end every console session of a user now (a lost or shared login)",
+        description="End every console session of a user, on every gatehouse PC, while the controller runs: "
+                    "their next request needs a new login and an open live view closes within a second. "
+                    "The account and its password stay."))
+    logout.add_argument("name")
+    logout.set_defaults(run=_logout)
