@@ -9,9 +9,11 @@
 | WS /ws | view | live frames and events (ws.py) |
 | /api/... | per endpoint, see ROUTES | JSON (api.py) |
 
-The service's own /healthz and /metrics stay as they are (for monitoring).
+The service's own /healthz and /metrics stay outside the console's sessions
+(for monitoring; /metrics answers this machine or its token, service/http.py).
 Every response gets strict security headers; nothing is loaded from anywhere
-but this server.
+but this server. Logins are counted before the password is checked, at most
+MAX_PASSWORD_CHECKS at a time (auth.LoginLimiter).
 """
 
 from __future__ import annotations
