@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from websockets.sync.client import connect as ws_connect
 
 from controller import demo
@@ -35,9 +36,9 @@ def test_demo_runs_and_decides(tmp_path):
     assert decisions & {"PASS", "FEVER"}, (decisions, out.stdout)  # real screenings, not only warm-up
 
 
-def _start(tmp_path: Path, port: int, tmp: Path) -> tuple[subprocess.Popen, str]:
+def _start(tmp_path: Path, port: int, tmp: Path, broker: str) -> tuple[subprocess.Popen, str]:
     """The demo as a terminal runs it: its own process group (a Ctrl-C goes to the whole group)."""
-    env = {**os.environ, "TMPDIR": str(tmp), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "TMPDIR": str(tmp), "PYTHONUNBUFFERED": "1", "THERMOGATE_DEMO_BROKER": broker}
     proc = subprocess.Popen([sys.executable, "-m", "controller.demo", "--http-port", str(port), "--dir",
                              str(tmp_path / "demo")], cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -66,13 +67,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_ctrl_c_stops_cleanly_and_a_restart_gets_the_same_port(tmp_path):
+@pytest.mark.parametrize("broker", ["mosquitto", "embedded"])
+def test_ctrl_c_stops_cleanly_and_a_restart_gets_the_same_port(tmp_path, broker):
     port = _free_port()
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    proc, started = _start(tmp_path, port, tmp)
+    proc, started = _start(tmp_path, port, tmp, broker)
     try:
-        assert f"console:  http://127.0.0.1:{port}/" in started, started
+        assert f"console:  http://127.0.0.1:{port}/" in started and f"broker ({broker})" in started, started
         # A guard's tab is open: logged in, its live socket connected, when Ctrl-C comes.
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
             assert c.post("/login", data={"username": demo.DEMO_USER,
@@ -99,7 +101,7 @@ def test_ctrl_c_stops_cleanly_and_a_restart_gets_the_same_port(tmp_path):
     assert offline == [], offline  # the gates and the controller went before the broker
     assert list(tmp.iterdir()) == [], list(tmp.iterdir())  # no thermogate-broker-* folder left behind
     # Restarted at once: the console is on the same port (the last one left it in TIME_WAIT).
-    proc, started = _start(tmp_path, port, tmp)
+    proc, started = _start(tmp_path, port, tmp, broker)
     try:
         assert f"console:  http://127.0.0.1:{port}/" in started, started
         assert "in use" not in started
