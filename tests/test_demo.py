@@ -79,6 +79,8 @@ def test_ctrl_c_stops_cleanly_and_a_restart_gets_the_same_port(tmp_path, broker)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
             assert c.post("/login", data={"username": demo.DEMO_USER,
                                           "password": demo.DEMO_PASSWORD}).status_code == 303
+            names = [g["name"] for g in sorted(c.get("/api/gates").json()["gates"], key=lambda g: g["gate"])]
+            assert names == list(demo.GATE_NAMES)  # the demo's gates have Chinese names on the console
             cookie = "; ".join(f"{k}={v}" for k, v in c.cookies.items())
             # Held open to the end; wait until the demo screens someone, so a live image is flowing.
             ws = ws_connect(f"ws://127.0.0.1:{port}/ws", additional_headers={
