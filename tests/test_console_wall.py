@@ -76,6 +76,7 @@ def test_every_gate_stays_above_the_fold_with_20_alarms(browser, wall, size):  #
             assert t["r"]["top"] >= banner["bottom"] - 0.5 and t["r"]["bottom"] <= size[1], (size, t, banner)
             assert t["r"]["height"] > 250 and t["r"]["width"] > 280, t
         assert len({round(t["r"]["top"]) for t in tiles}) == 1
+        assert sum(t["r"]["width"] for t in tiles) > 0.9 * size[0]  # four gates share the whole width
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         page.screenshot(path=str(service.config.path.parent / f"wall-{size[0]}x{size[1]}.png"))
     finally:
