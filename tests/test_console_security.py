@@ -377,6 +377,33 @@ def test_user_logout_ends_every_session_of_a_user_from_the_cli(rig):
     assert user_cli(rig, "logout", "nobody").returncode != 0
 
 
+def test_sessions_stand_while_the_store_cannot_be_read(rig):
+    """A database outage (PostgreSQL restarting) must not throw the guards out of the live wall: nobody can
+    change users meanwhile either, so sessions stand as last checked until the store answers again."""
+    from controller.store import StoreUnavailable
+
+    guard = rig.client("gus")
+    url = rig.base.replace("http", "ws") + "/ws"
+    store = rig.service.store
+    with ws_connect(url, additional_headers={"Cookie": f"tg_session={guard.cookies['tg_session']}"},
+                    open_timeout=5) as ws:
+        assert json.loads(ws.recv(timeout=5))["kind"] == "hello"
+
+        def away(name):
+            raise StoreUnavailable("database restarting")
+
+        store.user_session_state = away
+        try:
+            assert guard.get("/api/me").json()["user"] == "gus"
+            assert wait_closed(ws, timeout=3.0) is None  # still open after 3 checks
+            assert rig.client().get("/api/me").status_code == 401  # no session is still no session
+        finally:
+            del store.user_session_state
+        store.remove_user("gus")
+        assert wait_closed(ws) == 4401  # and once it answers, the checks hold again
+    assert guard.get("/api/me").status_code == 401
+
+
 def test_weak_passwords_are_refused_with_the_rule():
     for weak in ("12345678", "password1", "aaaaaaaa", "abababab", "20250301", "Qwerty123", "gus-is-great"):
         assert weakness(weak, "gus") is not None, weak

@@ -20,10 +20,13 @@ from __future__ import annotations
 import collections
 import hashlib
 import hmac
+import logging
 import secrets
 import threading
 import time
 from dataclasses import dataclass
+
+log = logging.getLogger("thermogate.console")
 
 COOKIE = "tg_session"
 SESSION_MAX_S = 24 * 3600.0  # a session lasts at most a day, whatever happens
@@ -74,6 +77,7 @@ class SessionBook:
         self.clock = clock
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
+        self._warned = -1e9
 
     def restore(self) -> int:
         """Rebuild the book from the audit trail of the last SESSION_MAX_S; how many sessions are live."""
@@ -118,7 +122,16 @@ class SessionBook:
         if now - s.started > SESSION_MAX_S or now - s.last_seen > SESSION_IDLE_S:
             self._drop(h, "expired")
             return None
-        state = self.store.user_session_state(s.user)
+        try:
+            state = self.store.user_session_state(s.user)
+        except Exception as exc:  # the database is away (PostgreSQL restarting): nobody can change users
+            # either, so the session stands as last checked, and the live wall stays up meanwhile.
+            state = (s.role, s.epoch) if s.role else None
+            now_m = time.monotonic()
+            if now_m - self._warned > 60:
+                self._warned = now_m
+                log.warning("sessions checked against their last known state: the store is unreadable",
+                            extra={"error": repr(exc)[:200]})
         if state is None or s.epoch is None or state[1] != s.epoch:  # removed, re-added, new password, ended
             self._drop(h, "ended")
             return None
@@ -156,7 +169,10 @@ class SessionBook:
         with self._lock:
             s = self._sessions.pop(h, None)
         if s is not None:
-            self.store.record_audit(s.user, self.clock(), "logout", {"session": h, "why": reason})
+            try:
+                self.store.record_audit(s.user, self.clock(), "logout", {"session": h, "why": reason})
+            except Exception as exc:  # ended here all the same; after a restart the epoch or the limits end it
+                log.error("logout not recorded", extra={"error": repr(exc)[:200]})
 
     def end(self, token: str, reason: str = "logout") -> None:
         self._drop(token_hash(token), reason)
