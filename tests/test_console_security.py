@@ -192,6 +192,16 @@ def test_x_forwarded_for_is_believed_from_the_configured_proxy(proxied_rig):
                       headers={"X-Forwarded-For": f"10.1.2.{i + 1}"}).status_code == 401
     addresses = {e.detail["address"] for e in proxied_rig.service.store.audit() if e.action == "login_failed"}
     assert addresses == {f"10.1.2.{i + 1}" for i in range(7)}
+    # A proxy that terminates TLS says so, and the session cookie is then sent Secure only.
+    r = c.post("/login", data={"username": "ada", "password": PASSWORD},
+               headers={"X-Forwarded-For": "10.1.2.99", "X-Forwarded-Proto": "https"})
+    assert r.status_code == 303 and "secure" in r.headers["set-cookie"].lower()
+
+
+def test_x_forwarded_proto_is_ignored_without_a_configured_proxy(rig):
+    r = rig.client().post("/login", data={"username": "ada", "password": PASSWORD},
+                          headers={"X-Forwarded-Proto": "https"})
+    assert r.status_code == 303 and "secure" not in r.headers["set-cookie"].lower()
 
 
 # ----------------------------------------------------------------------------- M2: bodies and connections
