@@ -46,3 +46,20 @@ def controller_service(tmp_path, mqtt_broker):
     yield start
     for s in services:
         s.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium under Playwright, one for the whole session: every browser test file
+    shares it (two Playwright sync instances cannot run at once in one process)."""
+    from controller.console.rig import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's chromium package "
+                    "(apt-get install -y chromium; `make test` installs it on Debian as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -8,11 +8,9 @@ own browser download is never used.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
-from controller.console.rig import CHROMIUM, CHROMIUM_ARGS
 from controller.service.config import load_config
 from controller.service.service import ControllerService
 from sim.broker import free_port
@@ -21,19 +19,6 @@ from tests.controller_harness import write_config
 PASSWORD = "browser-test-pw"
 NOTE = "家长已接回 note-4711"
 REASON = "校车司机送药 reason-0815"
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's chromium package "
-                    "(apt-get install -y chromium; `make test` installs it on Debian as root)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 class Controller:

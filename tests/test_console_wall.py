@@ -9,12 +9,11 @@ import time
 import numpy as np
 import pytest
 
-from controller.console.rig import CHROMIUM
 from controller.service.config import load_config
 from controller.service.service import ControllerService
 from controller.store import Screening, encode_snapshot
 from tests.controller_harness import write_config
-from tests.test_console_browser import browser, login, wait_js  # noqa: F401  (the session's Chromium)
+from tests.test_console_browser import login, wait_js
 
 PASSWORD = "browser-test-pw"
 GATES = ["sim-1", "sim-2", "sim-3", "sim-4"]
@@ -47,13 +46,13 @@ def wall(tmp_path, mqtt_broker):
     service.stop()
 
 
-def _page(browser, size):  # noqa: F811
+def _page(browser, size):
     context = browser.new_context(viewport={"width": size[0], "height": size[1]})
     return context, context.new_page()
 
 
 @pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)])
-def test_every_gate_stays_above_the_fold_with_20_alarms(browser, wall, size):  # noqa: F811
+def test_every_gate_stays_above_the_fold_with_20_alarms(browser, wall, size):
     service, alarm_ids = wall
     context, page = _page(browser, size)
     try:
@@ -83,7 +82,7 @@ def test_every_gate_stays_above_the_fold_with_20_alarms(browser, wall, size):  #
         context.close()
 
 
-def test_one_display_name_on_every_page(browser, wall):  # noqa: F811
+def test_one_display_name_on_every_page(browser, wall):
     service, alarm_ids = wall
     context, page = _page(browser, (1366, 768))
     try:
@@ -110,7 +109,7 @@ def test_one_display_name_on_every_page(browser, wall):  # noqa: F811
         context.close()
 
 
-def test_the_history_opens_a_stored_snapshot(browser, wall):  # noqa: F811
+def test_the_history_opens_a_stored_snapshot(browser, wall):
     service, _ = wall
     context, page = _page(browser, (1366, 768))
     try:
@@ -141,7 +140,7 @@ GLYPHS_JS = """chars => {
 }"""
 
 
-def test_the_chinese_text_renders_with_a_real_font(browser, wall):  # noqa: F811
+def test_the_chinese_text_renders_with_a_real_font(browser, wall):
     service, _ = wall
     context, page = _page(browser, (1366, 768))
     try:
