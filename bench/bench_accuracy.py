@@ -20,7 +20,7 @@ In scope means: reference in view, mark at 0.3-0.6 m, room at 18-28 degC.
 The targets apply to HELD_OUT in scope; the `met` column says whether they
 hold there.
 
-    python bench/bench_accuracy.py [--people 360] [--lenses 110,55] [--jobs 2]
+    python bench/bench_accuracy.py [--people 720] [--lenses 110,55] [--jobs 2]
 """
 
 from __future__ import annotations
@@ -339,7 +339,7 @@ def print_lens(lens: str, rows: list[Outcome], worlds: list[World]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--people", type=int, default=360, help="people per world and lens (runs of 12)")
+    ap.add_argument("--people", type=int, default=720, help="people per world and lens (runs of 12)")
     ap.add_argument("--lenses", default="110,55")
     ap.add_argument("--worlds", default=f"{DEV.name},{HELD_OUT.name}")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
