@@ -4,7 +4,7 @@ refused in words, and the held door's "open once" says to release it first."""
 
 from __future__ import annotations
 
-from tests.test_console_browser import PASSWORD, browser, controller, login, page, wait_js  # noqa: F401
+from tests.test_console_browser import PASSWORD, controller, login, page, wait_js  # noqa: F401 (fixtures; browser is in conftest)
 
 NEW = "evening-shift-42"
 
