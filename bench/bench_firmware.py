@@ -19,24 +19,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "tests"), str(REPO)]
 
 from controller.protocol import sign_command  # noqa: E402
-from controller.sensor import Calibration, control_word, random_eeprom  # noqa: E402
-from firmware_env import FAKES, FIRMWARE, config_dict  # noqa: E402
+from firmware_env import FAKES, FIRMWARE, config_dict, sensor_words  # noqa: E402
 from micropython_harness import run_micropython  # noqa: E402
 
 SCENARIOS = REPO / "tests" / "mpscenarios"
 KEY = bytes(range(7, 39))
-
-
-def sensor_data():
-    import numpy as np
-
-    eeprom = random_eeprom(17)
-    cal = Calibration.from_eeprom(eeprom)
-    image = np.full((24, 32), 22.0)
-    image[5:19, 9:23] = 36.0
-    frames = [[int(w) for w in cal.raw_from_to(image, 21.0, 3.3, sp, control_word(chess=True, refresh_hz=8.0))]
-              for sp in (0, 1)]
-    return [int(w) for w in eeprom], frames
 
 
 def result_of(out: str) -> dict:
@@ -44,7 +31,7 @@ def result_of(out: str) -> dict:
 
 
 def main() -> None:
-    eeprom, frames = sensor_data()
+    eeprom, frames = sensor_words()
     cfg = config_dict("west-3", KEY.hex())
     script = (f"import json, sys, gate_scenarios\nout = gate_scenarios.run_all(json.loads({json.dumps(cfg)!r}), "
               f"{eeprom}, {frames}, bytes({list(KEY)}))\nprint('RESULT ' + json.dumps(out))\n")

@@ -58,3 +58,19 @@ def fresh_hardware(fw, start_ms: int = 1000):
     fw.machine.devices.clear()
     fw.machine.Pin.pins.clear()
     return clock, fw.fakenet.FakeBroker()
+
+
+def sensor_words(seed: int = 17) -> tuple[list[int], list[list[int]]]:
+    """A sensor's EEPROM and two subpages (chess, 8 Hz) of a 36 degC face in a 22 degC room, as plain
+    lists of words for the fake MLX90640 under either interpreter."""
+    import numpy as np
+
+    from controller.sensor import Calibration, control_word, random_eeprom
+
+    eeprom = random_eeprom(seed)
+    cal = Calibration.from_eeprom(eeprom)
+    image = np.full((24, 32), 22.0)
+    image[5:19, 9:23] = 36.0
+    frames = [[int(w) for w in cal.raw_from_to(image, 21.0, 3.3, sp, control_word(chess=True, refresh_hz=8.0))]
+              for sp in (0, 1)]
+    return [int(w) for w in eeprom], frames

@@ -18,14 +18,12 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 
 from controller.protocol import decode_ack, decode_frame, decode_status, sign_command
 from controller.protocol.mac import sensor_key
-from controller.sensor import Calibration, control_word, random_eeprom
-from firmware_env import FAKES, FIRMWARE, config_dict, firmware_modules
+from firmware_env import FAKES, FIRMWARE, config_dict, firmware_modules, sensor_words
 from micropython_harness import run_micropython
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "mpscenarios"
@@ -40,13 +38,7 @@ SCENARIOS = ("pass_open_then_indicate", "burst_of_ten", "puback_never_comes", "s
 
 @pytest.fixture(scope="module")
 def sensor_data():
-    eeprom = random_eeprom(17)
-    cal = Calibration.from_eeprom(eeprom)
-    image = np.full((24, 32), 22.0)
-    image[5:19, 9:23] = 36.0
-    frames = [[int(w) for w in cal.raw_from_to(image, 21.0, 3.3, sp, control_word(chess=True, refresh_hz=8.0))]
-              for sp in (0, 1)]
-    return [int(w) for w in eeprom], frames
+    return sensor_words()
 
 
 def check_common(name: str, r: dict) -> None:
