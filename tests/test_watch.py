@@ -238,7 +238,7 @@ def test_the_whole_view_draws_image_scale_boxes_and_panel():
 
 
 def test_results_are_read_as_the_controller_writes_them():
-    from controller.service.actions import result_payload
+    from controller.service.decisions import result_payload
 
     d = Decision("north-1", 12.5, "FEVER", "", 9, 38.24, face_c=36.1, distance_m=0.7, frames=5, sequence=400)
     shown = W.ShownDecision.from_result(result_payload(d, time.time(), 17, "uid", door="held"), 5.0)

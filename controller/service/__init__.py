@@ -2,7 +2,7 @@
 
 One dispatcher sits between MQTT and the rest (``dispatcher.py``); each gate has
 its own worker with its pipeline (``gate_worker.py``); decisions become door
-commands, alarms and records (``actions.py``, ``doors.py``); ``metrics.py`` and
+commands, alarms and records (``decisions.py``, ``doors.py``); ``metrics.py`` and
 ``http.py`` serve Prometheus metrics and health. ``config.py`` reads and
 checks ``controller.toml``.
 """

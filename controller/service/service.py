@@ -16,7 +16,7 @@ import time
 from ..screening import decision as D
 from ..store import open_store
 from . import live as L
-from .actions import DecisionHandler
+from .decisions import DecisionHandler
 from .config import ControllerConfig
 from .dispatcher import Dispatcher
 from .doors import DoorCommander
