@@ -26,7 +26,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from controller.screening import decision as D
+from controller.protocol import result as D
 from controller.screening.analysis import AnalysisConfig
 from controller.screening.config import ScreeningConfig
 from controller.screening.offline import analyze_recording, truth_for

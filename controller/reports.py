@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, field
 from typing import IO, Iterable
 from zoneinfo import ZoneInfo
 
-from .screening.decision import BLOCKED, FEVER, PASS, RETRY
+from .protocol.result import BLOCKED, FEVER, PASS, RETRY
 from .store.records import (ALARM_ACKNOWLEDGED, ALARM_DISPOSED, ALARM_OPEN, OBSERVATION_ROOM, OUTCOMES, SENT_HOME,
                             Alarm, Screening)
 

@@ -479,7 +479,7 @@ def test_catalogue_has_every_key_in_both_languages():
     missing = sorted(k for k in used if k not in cat["zh"])
     assert not missing, missing
     # ... and so is every value the app builds keys from.
-    from controller.screening import decision as D
+    from controller.protocol import result as D
     from controller.screening import tracker as T
     from controller.store.records import ALARM_STATUSES, OUTCOMES, ROLES
 

@@ -43,7 +43,7 @@ from controller.protocol.commands import ACTIONS, MAX_COUNTER_STEP, MAX_FIRST_CO
 from controller.protocol.jsonmsg import seal
 from controller.protocol.topics import KINDS
 from controller.screening import config as screening_config
-from controller.screening.decision import DECISIONS, Decision
+from controller.protocol.result import DECISIONS, Decision
 from controller.sensor import Calibration, control_word, random_eeprom
 from controller.service import config as service_config
 

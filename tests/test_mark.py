@@ -11,7 +11,7 @@ import pytest
 from controller import gates
 from controller.cli import main
 from controller.geometry import NARROW, WIDE, face_position, pixels_across
-from controller.screening import decision as D
+from controller.protocol import result as D
 from controller.screening.analysis import AnalysisConfig, FrameAnalysis
 from controller.screening.config import ConfigError, ScreeningConfig, from_table
 from controller.screening.estimate import estimate_core_c

@@ -396,3 +396,19 @@ def test_tag_is_hmac_sha256_cut_to_16_bytes(key, data):
     assert mac.tag(key, data) == hmac.digest(key, data, "sha256")[:16]
     assert mac.tag_matches(key, data, mac.tag(key, data))
     assert not mac.tag_matches(key, data + b"x", mac.tag(key, data))
+
+
+def test_a_result_is_one_json_object_written_once_with_what_the_controller_adds():
+    from controller.protocol.result import FEVER, Decision
+
+    d = Decision(gate="g1", time_s=12.34567, decision=FEVER, reason="", track=3, estimate_c=38.12345,
+                 face_c=35.0004, distance_m=0.4567, frames=5, sequence=99)
+    own = json.loads(d.to_json())
+    assert own["v"] == 1 and own["estimate_c"] == 38.123 and own["time_s"] == 12.346 and own["distance_m"] == 0.457
+    text = d.to_json(time="2026-01-01T00:00:00.000+00:00", screening_id=17, uid="g1:1:99:3:FEVER", door="")
+    body = json.loads(text)
+    assert body == {**own, "time": "2026-01-01T00:00:00.000+00:00", "screening_id": 17, "uid": "g1:1:99:3:FEVER",
+                    "door": ""}
+    assert text == json.dumps(body, separators=(",", ":"), sort_keys=True)  # compact, keys sorted, as before
+    with pytest.raises(ValueError, match="decision"):
+        d.to_json(decision="PASS")  # the controller's fields never overwrite what the screening decided

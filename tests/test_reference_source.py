@@ -15,7 +15,7 @@ import pytest
 
 from controller.cli import main
 from controller.geometry import NARROW, WIDE
-from controller.screening import decision as D
+from controller.protocol import result as D
 from controller.screening.analysis import AnalysisConfig, Analyzer
 from controller.screening.config import ConfigError, ScreeningConfig, from_table
 from controller.screening.reference_source import (

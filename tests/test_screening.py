@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from controller.geometry import NARROW, WIDE
-from controller.screening import decision as D
+from controller.protocol import result as D
 from controller.screening.analysis import AnalysisConfig, FrameAnalysis
 from controller.screening.body_model import default_model
 from controller.screening.config import ConfigError, ScreeningConfig, from_table

@@ -27,7 +27,7 @@ from controller.protocol import UNVERIFIED
 from controller.protocol.status import decode_status
 from controller.screening.analysis import AnalysisConfig, FrameAnalysis
 from controller.screening.config import ScreeningConfig
-from controller.screening.decision import Decision
+from controller.protocol.result import Decision
 
 REPO = Path(__file__).resolve().parent.parent
 ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from ..reports import csv_cell, daily_report, report_dict
-from ..screening.decision import DECISIONS
+from ..protocol.result import DECISIONS
 from ..store.records import OUTCOMES, RECHECK_MAX_C, RECHECK_MIN_C, ROLES, Alarm, Screening
 from ..store.records import ALARM_STATUSES
 from ..service.service import DoorHeld

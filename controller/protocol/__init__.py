@@ -6,6 +6,8 @@ One data type per message on the wire, each with its codec:
 - :class:`GateStatus` -- JSON heartbeat, from the gate (retained; LWT offline)
 - :class:`Command` -- JSON, signed, to the gate
 - :class:`Ack` -- JSON, from the gate, one per command
+- :class:`~controller.protocol.result.Decision` -- JSON, from the controller on the ``result`` topic
+  (``controller.protocol.result``, with its reason codes)
 
 Everything from the gate is authenticated under the gate's sensor key
 (:func:`sensor_key`, derived from its key K); decoders take that key.

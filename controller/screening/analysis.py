@@ -303,7 +303,7 @@ def reference_across_px(size_px: float) -> float:
 def reference_problem(a: FrameAnalysis, config: AnalysisConfig) -> tuple[str, str]:
     """(BLOCKED reason, detail) for a frame whose reference is not ok: what is wrong, in words an installer
     can act on (its reading, apparent size and contrast against what it needs)."""
-    from . import decision as D
+    from ..protocol import result as D
 
     status = a.reference_status
     if config.reference_box is None or status == "none":

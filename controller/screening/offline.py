@@ -7,7 +7,7 @@ so an offline run decides exactly what the live controller would have.
 from __future__ import annotations
 
 from .config import ScreeningConfig
-from .decision import Decision
+from ..protocol.result import Decision
 from .pipeline import GatePipeline
 
 

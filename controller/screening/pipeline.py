@@ -15,7 +15,7 @@ import numpy as np
 from ..sensor import Calibration, FrameAssembler, FrameError
 from .analysis import Analyzer, FrameAnalysis
 from .config import ScreeningConfig
-from .decision import Decision
+from ..protocol.result import Decision
 from .tracker import Tracker
 
 

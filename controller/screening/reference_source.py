@@ -180,7 +180,7 @@ def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_fr
     full, and frames where a face comes within its guard, are not used.
     LearningError (with the BLOCKED reason it causes) when it is not found,
     too small or unstable, or seen in too few frames (not learned)."""
-    from . import decision as D
+    from ..protocol import result as D
 
     if config.reference_box is None:
         raise LearningError(D.REFERENCE_NOT_FOUND, "no reference box is configured ([screening.reference] box)")

@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 
 from controller.geometry import face_position
 
-from . import decision as D
+from ..protocol import result as D
 from .analysis import FrameAnalysis, reference_problem
 from .config import ScreeningConfig
 from .estimate import estimate_core_c

@@ -15,15 +15,14 @@ track, decision) makes a second write of the same decision a no-op.
 from __future__ import annotations
 
 import collections
-import json
 import logging
 import time
 from datetime import datetime, timezone
 
 from ..protocol.commands import INDICATE
 from ..protocol.topics import topic
-from ..screening import decision as D
-from ..screening.decision import Decision
+from ..protocol import result as D
+from ..protocol.result import Decision
 from ..store.records import Screening
 from ..store.snapshot import encode_snapshot
 from . import live as L
@@ -40,10 +39,8 @@ def decision_uid(gate: str, boot: int, d: Decision) -> str:
 def result_payload(d: Decision, wall_time: float, screening_id: int | None, uid: str, door: str = "") -> bytes:
     """The ``result`` topic's JSON (docs/protocol.md). ``door``: "" as the decision implies, "held" (a PASS
     not let through by itself after a restart) or "locked" (held locked from the console)."""
-    body = json.loads(d.to_json())
-    body.update(time=datetime.fromtimestamp(wall_time, timezone.utc).isoformat(timespec="milliseconds"),
-                screening_id=screening_id, uid=uid, door=door)
-    return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+    return d.to_json(time=datetime.fromtimestamp(wall_time, timezone.utc).isoformat(timespec="milliseconds"),
+                     screening_id=screening_id, uid=uid, door=door).encode()
 
 
 class DecisionHandler:

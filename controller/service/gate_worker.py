@@ -37,7 +37,7 @@ from ..protocol.binary import VERSION, decode_eeprom, decode_frame
 from ..protocol.commands import Ack, decode_ack
 from ..protocol.status import GateStatus, decode_status
 from ..screening.config import ScreeningConfig
-from ..screening.decision import Decision
+from ..protocol.result import Decision
 from ..screening.pipeline import GatePipeline
 from ..sensor import EepromError
 from .registry import GateInfo

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 
-from ..screening import decision as D
+from ..protocol import result as D
 from ..store import open_store
 from . import live as L
 from .decisions import DecisionHandler

@@ -23,7 +23,7 @@ from typing import Any, Callable, TypeVar
 
 from controller.protocol.commands import MAX_COUNTER
 from controller.protocol.topics import valid_gate_id
-from controller.screening.decision import DECISIONS, FEVER
+from controller.protocol.result import DECISIONS, FEVER
 
 from . import passwords
 from .backends import Backend, backend_for

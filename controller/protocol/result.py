@@ -1,4 +1,9 @@
-"""What a screening comes to, and why: the data type on the ``result`` topic."""
+"""What a screening comes to, and why: the data type on the ``result`` topic, and its reason codes.
+
+The screening pipeline makes a :class:`Decision`; the controller publishes it on the gate's ``result``
+topic (docs/protocol.md) with what it knows besides (wall time, the screening's id and uid, the door):
+``Decision.to_json(**published)`` writes the whole object in one pass.
+"""
 
 from __future__ import annotations
 
@@ -54,11 +59,22 @@ class Decision:
     drift_alert: bool = False  # recent passes average far from normal: check the gate (never changes an estimate)
     detail: str = ""  # for a reference BLOCKED: what the reference reads, its size and contrast, what to do
 
-    def to_json(self) -> str:
+    def to_dict(self) -> dict:
+        """The JSON object of this decision (version 1), its readings rounded to the millidegree / millimetre."""
         d = asdict(self)
         d["v"] = 1
         for key in ("estimate_c", "face_c", "distance_m"):
             if d[key] is not None:
                 d[key] = round(d[key], 3)
         d["time_s"] = round(d["time_s"], 3)
+        return d
+
+    def to_json(self, **published) -> str:
+        """Compact JSON text, keys sorted; ``published``: the fields the controller adds on the ``result`` topic
+        (time, screening_id, uid, door), which may not replace the decision's own."""
+        d = self.to_dict()
+        clash = d.keys() & published.keys()
+        if clash:
+            raise ValueError(f"published fields {sorted(clash)} would replace the decision's own")
+        d.update(published)
         return json.dumps(d, separators=(",", ":"), sort_keys=True)
