@@ -149,7 +149,64 @@ V2 = Migration(2, "user_epochs (sessions end through the store), door_holds (a h
         time {float} NOT NULL)""",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2)
+V3 = Migration(3, "people, credentials, visitors, identity_audit; screenings.person_id and visitor_id", (
+    # The roster (controller/identity/): one row per student or staff member. No ID numbers, no photos.
+    """CREATE TABLE people (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('student', 'staff')),
+        class_name TEXT NOT NULL DEFAULT '',
+        boarder {bool} NOT NULL,
+        guardian_phone TEXT NOT NULL DEFAULT '',
+        active {bool} NOT NULL,
+        created_at {float} NOT NULL,
+        updated_at {float} NOT NULL)""",
+    "CREATE INDEX people_class ON people (class_name)",
+    # What a gate reads (a QR code's text, a card's UID) and whose it is. The primary key is the index
+    # the gate's look-up uses; one credential belongs to one person at most.
+    """CREATE TABLE credentials (
+        kind TEXT NOT NULL CHECK (kind IN ('qr', 'card')),
+        credential TEXT NOT NULL,
+        person_id TEXT NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        created_at {float} NOT NULL,
+        PRIMARY KEY (kind, credential))""",
+    "CREATE INDEX credentials_person ON credentials (person_id)",
+    # Visitors by real name, with the last 4 characters of the ID card only, and their one-day pass.
+    """CREATE TABLE visitors (
+        id {pk},
+        pass_id TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        id_last4 TEXT NOT NULL CHECK (length(id_last4) = 4),
+        host TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        valid_from {float} NOT NULL,
+        valid_until {float} NOT NULL,
+        issued_by TEXT NOT NULL,
+        issued_at {float} NOT NULL,
+        revoked_at {float},
+        revoked_by TEXT,
+        CHECK (valid_until > valid_from))""",
+    "CREATE INDEX visitors_window ON visitors (valid_from, valid_until)",
+    # Who read whose file, or exported the roster or the visitor log, when and why.
+    """CREATE TABLE identity_audit (
+        id {pk},
+        time {float} NOT NULL,
+        reader TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT '{{}}')""",
+    "CREATE INDEX identity_audit_time ON identity_audit (time)",
+    "CREATE INDEX identity_audit_subject ON identity_audit (subject, time)",
+    # Whose screening it was (null: nobody known). A person or visitor removed by retention leaves the
+    # screening, unnamed.
+    "ALTER TABLE screenings ADD COLUMN person_id TEXT REFERENCES people(id) ON DELETE SET NULL",
+    "ALTER TABLE screenings ADD COLUMN visitor_id {bigint} REFERENCES visitors(id) ON DELETE SET NULL",
+    "CREATE INDEX screenings_person_time ON screenings (person_id, time)",
+    "CREATE INDEX screenings_visitor ON screenings (visitor_id)",
+))
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
