@@ -43,11 +43,14 @@ from typing import Callable, Mapping, Sequence, TextIO
 
 import numpy as np
 
+from .geometry import Lens
+from .mqtt.link import DEFAULT_PORT, Broker, LinkError, make_client, parse_broker
+from .mqtt.options import add_broker_options, password_from_args
 from .protocol.status import GateStatus
 from .protocol.topics import topic, valid_gate_id
 from .screening.analysis import AnalysisConfig, FrameAnalysis, reference_across_px
 from .screening.config import ScreeningConfig
-from .screening.decision import DECISIONS, Decision
+from .protocol.result import DECISIONS, Decision
 from .screening.tracker import face_place
 
 ROWS, COLUMNS = 24, 32
@@ -587,19 +590,6 @@ class GateWatch:
 # ---------------------------------------------------------------------------------------------- the broker
 
 
-@dataclass(frozen=True)
-class BrokerSettings:
-    host: str
-    port: int
-    username: str | None = None
-    password: str | None = None
-    tls_ca: str = ""  # a CA file: connect with TLS, checking the broker's certificate against it
-
-    def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{'mqtts' if self.tls_ca else 'mqtt'}://{host}:{self.port}"
-
-
 class Link:
     """The watch's own MQTT connection: the gate's four topics into ``inbox`` as (kind, payload,
     time.monotonic() on arrival).
@@ -613,9 +603,7 @@ class Link:
 
     SUBSCRIPTIONS = (("eeprom", 1), ("frame", 0), ("status", 1), ("result", 1))
 
-    def __init__(self, broker: BrokerSettings, gate: str, inbox: "queue.Queue[tuple[str, bytes, float]]"):
-        import paho.mqtt.client as mqtt
-
+    def __init__(self, broker: Broker, gate: str, inbox: "queue.Queue[tuple[str, bytes, float]]"):
         self.broker = broker
         self.gate = gate
         self.inbox = inbox
@@ -626,13 +614,7 @@ class Link:
         self._ready = threading.Event()
         self._kinds = {topic(gate, kind): kind for kind, _ in self.SUBSCRIPTIONS}
         self._result_mid: int | None = None
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"thermogate-watch-{gate}-{os.getpid()}",
-                             clean_session=True, protocol=mqtt.MQTTv311)
-        if broker.username is not None:
-            client.username_pw_set(broker.username, broker.password)
-        if broker.tls_ca:
-            client.tls_set(ca_certs=broker.tls_ca, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-        client.reconnect_delay_set(0.25, 5.0)
+        client = make_client(broker, f"thermogate-watch-{gate}-{os.getpid()}")
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
@@ -642,8 +624,6 @@ class Link:
 
     def connect(self, timeout: float = 10.0) -> "Link":
         """Connect and subscribe; LinkError if the broker cannot be reached or refuses."""
-        from sim.mqtt_link import LinkError
-
         try:
             self.client.connect(self.broker.host, self.broker.port, keepalive=30)
         except (OSError, ValueError, ssl.SSLError) as exc:
@@ -763,11 +743,9 @@ def _parse_range(text: str | None) -> tuple[float, float] | None:
     return lo, hi
 
 
-def settings_from_args(args: argparse.Namespace) -> tuple[BrokerSettings, ScreeningConfig, str]:
+def settings_from_args(args: argparse.Namespace) -> tuple[Broker, ScreeningConfig, str]:
     """(broker, the gate's screening settings, where they came from) from the command line; ValueError
     (ConfigError included) for anything unusable."""
-    from sim.mqtt_link import DEFAULT_PORT, parse_broker
-
     gate = args.gate_id
     if not valid_gate_id(gate):
         raise ValueError(f"invalid gate id {gate!r}: use lowercase letters, digits and hyphens")
@@ -793,13 +771,11 @@ def settings_from_args(args: argparse.Namespace) -> tuple[BrokerSettings, Screen
             b = parse_broker(args.broker)
             host, port, user, password = b.host, b.port, b.username, b.password
     else:
-        screening = ScreeningConfig(analysis=AnalysisConfig(variant=args.variant or "55"))
+        screening = ScreeningConfig(analysis=AnalysisConfig(variant=args.variant or Lens.NARROW))
         source = "defaults"
         b = parse_broker(args.broker or f"localhost:{DEFAULT_PORT}")
         host, port, user, password = b.host, b.port, b.username, b.password
     user = args.username if args.username is not None else (user or None)
-    from sim.cli import password_from_args
-
     password = password_from_args(args, password or None)  # --password-file, $THERMOGATE_MQTT_PASSWORD, ...
     if config_user and user == config_user and not args.controller_login:
         raise ValueError(
@@ -808,7 +784,7 @@ def settings_from_args(args: argparse.Namespace) -> tuple[BrokerSettings, Screen
             f"{config_user!r} disconnects the running controller (and they then knock each other off). Give "
             f"this watch a login of its own with --username and --password-file, or add --controller-login if the "
             f"controller is stopped")
-    return BrokerSettings(host, port, user, password, tls_ca), screening, source
+    return Broker(host, port, user, password, tls_ca), screening, source
 
 
 def gate_key_from_args(args: argparse.Namespace) -> bytes | None:
@@ -842,8 +818,6 @@ def _interrupt(_signum, _frame) -> None:
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """The ``watch`` command: connect, then draw the gate's view until Ctrl-C, ``--frames`` or ``--once``."""
-    from sim.mqtt_link import LinkError
-
     out = out or sys.stdout
     if args.frames is not None and args.frames < 1:
         raise ValueError(f"--frames must be at least 1, not {args.frames}")
@@ -925,8 +899,6 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 def add_command(commands) -> argparse.ArgumentParser:
     """Add ``watch`` to the subparsers ``commands`` of the main parser."""
-    from sim.cli import add_broker_options
-
     p = commands.add_parser(
         "watch", help="live terminal view of one gate's thermal image and screening, to aim its sensor",
         description="Connect to the broker, follow one gate's EEPROM, frames, status and results, run the frames "
@@ -942,7 +914,7 @@ def add_command(commands) -> argparse.ArgumentParser:
     p.add_argument("--controller-login", action="store_true",
                    help="use controller.toml's broker user even though that disconnects a running controller "
                         "on a broker that knows clients by user name (for when the controller is stopped)")
-    p.add_argument("--variant", choices=("55", "110"), default=None,
+    p.add_argument("--variant", choices=Lens.choices(), default=None,
                    help="lens variant (default: the gate's in the site registry with --config, else 55)")
     colors = p.add_mutually_exclusive_group()
     colors.add_argument("--colors", choices=("auto", TRUECOLOR, PALETTE_256, NO_COLOR), default="auto",

@@ -8,75 +8,22 @@
   virtual gates (the firmware's own code on virtual hardware)
 - ``thermogate sim scenarios`` -- list the named scenarios
 
-controller/cli.py calls :func:`add_record_command` and :func:`add_sim_commands`;
-the latter returns the ``sim`` subparsers so that more ``sim`` commands can be
-added next to ``replay``.
+:func:`add_commands` adds both to ``thermogate``'s subparsers (the entry point
+``sim`` of the group ``thermogate.commands``). :func:`add_sim_commands` returns
+the ``sim`` subparsers so that more ``sim`` commands can be added next to
+``replay``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import os
 import threading
 from pathlib import Path
 from typing import Any, Callable
 
-from .mqtt_link import DEFAULT_PORT, Broker, parse_broker
-
-DEFAULT_BROKER = f"localhost:{DEFAULT_PORT}"
-
-
-PASSWORD_ENV = "THERMOGATE_MQTT_PASSWORD"
-
-
-def add_broker_options(parser: argparse.ArgumentParser) -> None:
-    """``--broker``, ``--username`` and the password options, for every command that talks to a broker."""
-    parser.add_argument("--broker", metavar="HOST[:PORT]|URL", default=DEFAULT_BROKER,
-                        help=f"MQTT broker: HOST, HOST:PORT or mqtt://[USER@]HOST[:PORT] (default {DEFAULT_BROKER})")
-    parser.add_argument("--username", metavar="USER", default=None, help="MQTT user name")
-    parser.add_argument("--password-file", metavar="FILE", default=None,
-                        help=f"read the MQTT password from the first line of FILE (or set {PASSWORD_ENV})")
-    parser.add_argument("--password", metavar="PASSWORD", default=None,
-                        help=f"deprecated: a password on the command line is visible to every user of this "
-                             f"machine (ps) and stays in the shell's history; use --password-file or "
-                             f"{PASSWORD_ENV}")
-
-
-def password_from_args(args: argparse.Namespace, fallback: str | None = None) -> str | None:
-    """The MQTT password: --password-file, else $THERMOGATE_MQTT_PASSWORD, else the deprecated --password
-    (with a warning), else ``fallback`` (a config file's, or a URL's). ValueError if the file is unusable."""
-    path = getattr(args, "password_file", None)
-    given = getattr(args, "password", None)
-    if path is not None and given is not None:
-        raise ValueError("give --password-file or --password, not both")
-    if path is not None:
-        try:
-            with open(path, encoding="utf-8") as f:
-                return f.readline().rstrip("\r\n")
-        except OSError as exc:
-            raise ValueError(f"--password-file {path}: {exc.strerror or exc}") from None
-        except UnicodeDecodeError:
-            raise ValueError(f"--password-file {path}: not UTF-8 text") from None
-    env = os.environ.get(PASSWORD_ENV)
-    if given is not None:
-        print(f"thermogate: warning: --password on the command line is visible to other users of this machine "
-              f"and kept in the shell's history; use --password-file FILE or {PASSWORD_ENV} instead",
-              file=sys.stderr)
-        return given
-    if env:
-        return env
-    return fallback
-
-
-def broker_from_args(args: argparse.Namespace) -> Broker:
-    """The broker of ``--broker``, with ``--username`` and the password options taking precedence over the URL's."""
-    b = parse_broker(args.broker)
-    if b.password is not None:
-        print("thermogate: warning: a password in the --broker URL is visible to other users of this machine; "
-              f"use --password-file FILE or {PASSWORD_ENV} instead", file=sys.stderr)
-    return Broker(b.host, b.port, args.username if args.username is not None else b.username,
-                  password_from_args(args, b.password))
+from controller.geometry import Lens
+from controller.mqtt.options import add_broker_options, broker_from_args
 
 
 def _until_interrupted(work: Callable[[threading.Event], Any]) -> tuple[Any, bool]:
@@ -111,7 +58,7 @@ def _fail(message: str) -> int:
 
 
 def _record(args: argparse.Namespace) -> int:
-    from .mqtt_link import LinkError
+    from controller.mqtt.link import LinkError
     from .recorder import RecordError, record
 
     broker = broker_from_args(args)
@@ -137,7 +84,7 @@ def _record(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from .mqtt_link import LinkError
+    from controller.mqtt.link import LinkError
     from .recording import Recording
     from .replay import replay
 
@@ -169,6 +116,12 @@ def _replay(args: argparse.Namespace) -> int:
           f"({result.passes} complete pass{'es' if result.passes != 1 else ''}{dropped}), "
           f"at most {1000 * result.max_late_s:.1f} ms behind schedule")
     return 0 if result.frames_dropped == 0 else 1
+
+
+def add_commands(commands: Any) -> None:
+    """Add ``record`` and the ``sim`` group to the subparsers ``commands`` of the main parser."""
+    add_record_command(commands)
+    add_sim_commands(commands)
 
 
 def add_record_command(commands: Any) -> argparse.ArgumentParser:
@@ -220,7 +173,8 @@ def add_sim_commands(commands: Any) -> Any:
     run.add_argument("--scenario", choices=SCENARIOS, default="normal_queue", help="what the gates see")
     run.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
     run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--variant", choices=("55", "110"), default="55", help="field of view of the sensors")
+    run.add_argument("--variant", choices=Lens.choices(), default=Lens.NARROW.value,
+                     help="field of view of the sensors")
     run.add_argument("--refresh-hz", type=float, default=8.0, help="subpages per second (default 8)")
     run.add_argument("--prefix", default="sim", help="gate id prefix (default sim)")
     add_broker_options(run)

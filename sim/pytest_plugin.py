@@ -29,12 +29,12 @@ class MqttWatch:
     """A subscriber that keeps every message it sees, and can wait for one."""
 
     def __init__(self, host: str, port: int, topics: str | list[str] = "thermogate/#"):
-        from .mqtt_link import connect
+        from controller.mqtt.link import Broker, connect
 
         self._messages: list[tuple[str, bytes, bool, float]] = []
         self._lock = threading.Condition()
         subscriptions = [(t, 1) for t in ([topics] if isinstance(topics, str) else topics)]
-        self._client = connect(host, port, f"watch-{id(self):x}", on_message=self._on_message,
+        self._client = connect(Broker(host, port), f"watch-{id(self):x}", on_message=self._on_message,
                                subscriptions=subscriptions)
 
     def _on_message(self, client, userdata, message) -> None:
@@ -67,7 +67,7 @@ class MqttWatch:
             return len(self._messages)
 
     def close(self) -> None:
-        from .mqtt_link import close
+        from controller.mqtt.link import close
 
         close(self._client)
 

@@ -19,10 +19,10 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from controller.mqtt.link import Broker, close, connect
 from controller.protocol import ProtocolError, topic, valid_gate_id
 from controller.protocol.binary import FRAME_BYTES_V1 as FRAME_BYTES
 
-from .mqtt_link import close, connect
 from .recording import Recording, unsealed_eeprom, unsealed_frame
 from .replay import REPLAY_FIRMWARE_PREFIX
 
@@ -54,8 +54,8 @@ def record(broker_host: str, broker_port: int, gate_id: str, seconds: float, *, 
 
     kinds = {topic(gate_id, kind): kind for kind in ("eeprom", "frame", "status")}
     created = datetime.now(timezone.utc)
-    client = connect(broker_host, broker_port, f"record-{gate_id}-{os.urandom(3).hex()}", username=username,
-                     password=password, on_message=on_message,
+    client = connect(Broker(broker_host, broker_port, username, password), f"record-{gate_id}-{os.urandom(3).hex()}",
+                     on_message=on_message,
                      subscriptions=[(name, 0 if kind == "frame" else 1) for name, kind in kinds.items()])
     try:
         (stop or threading.Event()).wait(seconds)

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from controller import __version__
+from controller.mqtt.link import Broker, LinkError, close, connect
 from controller.protocol import sensor_key, status_payload, topic, valid_gate_id
 from controller.protocol.commands import REFUSALS
 from controller.sensor.frame import describe_control
 
-from .mqtt_link import LinkError, close, connect
 from .recording import Recording
 
 PUBLISH_TIMEOUT_S = 10.0
@@ -106,7 +106,7 @@ def replay(recording: Recording, broker_host: str, broker_port: int, *, gate_id:
         client.publish(topic(gate, "eeprom"), eeprom, qos=1, retain=True)
         client.publish(status_topic, online, qos=1, retain=True)
 
-    client = connect(broker_host, broker_port, f"replay-{gate}", username=username, password=password,
+    client = connect(Broker(broker_host, broker_port, username, password), f"replay-{gate}",
                      will=(status_topic, offline, 1, True), on_reconnect=announce)
     sent = dropped = passes = 0
     max_late = 0.0

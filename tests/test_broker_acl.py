@@ -21,7 +21,7 @@ from controller.protocol.binary import decode_eeprom, decode_frame
 from controller.protocol.commands import decode_ack, sign_command
 from controller.protocol.mac import sensor_key
 from sim.broker import MosquittoBroker, find_mosquitto, free_port
-from sim.mqtt_link import LinkError, close, connect
+from controller.mqtt.link import Broker, LinkError, close, connect
 from sim.runner import GateThread, make_gates
 from sim.scenarios import scenario
 
@@ -60,7 +60,7 @@ class Inbox:
         self.messages: list[tuple[str, bytes, bool]] = []
         self._cv = threading.Condition()
         self.drops = 0  # times the broker closed this client's connection
-        self.client = connect(broker.host, broker.port, client_id, username=user, password=password,
+        self.client = connect(Broker(broker.host, broker.port, user, password), client_id,
                               subscriptions=[(s, 1) for s in subscriptions], on_message=self._on_message, **kw)
         self.client.on_disconnect = self._on_disconnect
 
@@ -163,7 +163,7 @@ def test_anonymous_unknown_and_wrong_password_are_refused(site):
     for user, password in ((None, None), ("gate-north-1", "not-its-password"), ("gate-nobody", "x"),
                            ("controller", site.password("north-1")), ("gate-north-1", "")):
         with pytest.raises(LinkError, match="refused"):
-            connect(site.broker.host, site.broker.port, "intruder", username=user, password=password, timeout=5)
+            connect(Broker(site.broker.host, site.broker.port, user, password), "intruder", timeout=5)
 
 
 def test_a_gates_password_with_another_client_id_reads_no_other_commands(site):
@@ -383,15 +383,15 @@ def test_mosquitto_started_as_root_reads_the_generated_files(tmp_path):
                 if proc.poll() is not None:
                     pytest.fail(f"mosquitto exited: {proc.stdout.read()}")
                 try:
-                    client = connect("127.0.0.1", port, "ctl", username="controller",
-                                     password=secrets.controller_mqtt_password)
+                    client = connect(Broker("127.0.0.1", port, "controller", secrets.controller_mqtt_password),
+                                     "ctl")
                 except (LinkError, OSError):
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.2)
             close(client)
             with pytest.raises(LinkError):
-                connect("127.0.0.1", port, "ctl2", username="controller", password="wrong")
+                connect(Broker("127.0.0.1", port, "controller", "wrong"), "ctl2")
         finally:
             proc.terminate()
             proc.wait(timeout=10)

@@ -307,7 +307,7 @@ class Published(list):
 
 def test_a_pass_after_a_restart_does_not_open_a_held_door(tmp_path, mqtt_broker):
     """The hold is what keeps PASSes from opening the door: it must still be in force after a restart."""
-    from controller.screening.decision import Decision
+    from controller.protocol.result import Decision
 
     config = load_config(write_config(tmp_path, mqtt_broker, ["sim-1"]))
     svc = ControllerService(config, http=False)
@@ -636,9 +636,9 @@ def test_absurd_input_gets_a_clear_refusal(rig):
 
 
 def _mqtt(broker):
-    from sim.mqtt_link import connect
+    from controller.mqtt.link import Broker, connect
 
-    return connect(broker.host, broker.port, f"attacker-{time.monotonic_ns()}")
+    return connect(Broker(broker.host, broker.port), f"attacker-{time.monotonic_ns()}")
 
 
 def _wait(predicate, timeout=10.0):

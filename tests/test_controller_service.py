@@ -12,7 +12,7 @@ import pytest
 from controller.protocol import sensor_key, status_payload
 from controller.protocol.binary import encode_eeprom, encode_frame
 from controller.protocol.commands import Ack
-from controller.screening.decision import Decision
+from controller.protocol.result import Decision
 from controller.sensor.synthetic import random_eeprom
 from controller.service.config import ConfigError, from_dict, load_config
 from controller.service.doors import COUNTER_BLOCK, DoorCommander
@@ -65,9 +65,9 @@ def test_config_file_errors(tmp_path):
 
 
 def _publisher(broker):
-    from sim.mqtt_link import connect
+    from controller.mqtt.link import Broker, connect
 
-    return connect(broker.host, broker.port, f"hostile-{time.monotonic_ns()}")
+    return connect(Broker(broker.host, broker.port), f"hostile-{time.monotonic_ns()}")
 
 
 def _wait(predicate, timeout=10.0):

@@ -11,7 +11,7 @@ from controller.protocol.mac import sensor_key
 from controller.protocol.status import decode_status, status_payload
 from sim.broker import MosquittoBroker
 from sim.embedded_broker import EmbeddedBroker, start_demo_broker
-from sim.mqtt_link import close, connect
+from controller.mqtt.link import Broker, close, connect
 from sim.pytest_plugin import MqttWatch
 from sim.runner import GateThread, make_gates
 from sim.scenarios import scenario
@@ -52,7 +52,8 @@ def test_virtual_gates_through_the_embedded_broker(embedded):
 def test_last_will_when_a_client_drops(embedded):
     key = sensor_key(bytes(32))
     will = status_payload(key, {"gate": "lost-1", "online": False, "boot": 7})
-    client = connect(embedded.host, embedded.port, "lost-1", will=("thermogate/lost-1/status", will, 1, True))
+    client = connect(Broker(embedded.host, embedded.port), "lost-1",
+                     will=("thermogate/lost-1/status", will, 1, True))
     client.publish("thermogate/lost-1/status", b'{"online": true}', qos=1, retain=True).wait_for_publish(5)
     watch = MqttWatch(embedded.host, embedded.port, "thermogate/lost-1/status")
     try:
@@ -73,9 +74,9 @@ def test_last_will_when_a_client_drops(embedded):
 
 def test_qos1_reaches_a_subscriber(embedded):
     received: list[tuple[str, bytes, int]] = []
-    sub = connect(embedded.host, embedded.port, "sub", subscriptions=[("thermogate/+/cmd", 1)],
+    sub = connect(Broker(embedded.host, embedded.port), "sub", subscriptions=[("thermogate/+/cmd", 1)],
                   on_message=lambda _c, _u, m: received.append((m.topic, bytes(m.payload), m.qos)))
-    pub = connect(embedded.host, embedded.port, "pub")
+    pub = connect(Broker(embedded.host, embedded.port), "pub")
     try:
         for i in range(20):
             pub.publish("thermogate/g/cmd", str(i).encode(), qos=1).wait_for_publish(5)
@@ -93,7 +94,7 @@ def test_start_demo_broker_picks_what_is_asked(monkeypatch):
     broker = start_demo_broker(kind="embedded")
     try:
         assert isinstance(broker, EmbeddedBroker) and broker.running
-        client = connect(broker.host, broker.port, "probe")
+        client = connect(Broker(broker.host, broker.port), "probe")
         close(client)
     finally:
         broker.close()
@@ -123,7 +124,7 @@ def test_retained_messages_go_only_to_matching_subscriptions(kind):
     client holds (docs/broker.md); the embedded broker must behave as mosquitto does."""
     broker = start_demo_broker(kind=kind)
     try:
-        pub = connect(broker.host, broker.port, "retainer")
+        pub = connect(Broker(broker.host, broker.port), "retainer")
         topics = ["thermogate/g1/status", "thermogate/g1/eeprom", "thermogate/g2/status", "other/x"]
         for t in topics:
             pub.publish(t, t.encode(), qos=1, retain=True).wait_for_publish(5)
@@ -132,7 +133,7 @@ def test_retained_messages_go_only_to_matching_subscriptions(kind):
         for i, filters in enumerate((["thermogate/+/eeprom"], ["other/#"], ["thermogate/g1/status"],
                                      ["thermogate/g2/#", "thermogate/+/eeprom"])):
             got: list[str] = []
-            sub = connect(broker.host, broker.port, f"late-{i}", subscriptions=[(f, 1) for f in filters],
+            sub = connect(Broker(broker.host, broker.port), f"late-{i}", subscriptions=[(f, 1) for f in filters],
                           on_message=lambda _c, _u, m, got=got: got.append(m.topic))
             time.sleep(0.8)
             close(sub)

@@ -10,7 +10,7 @@ import pytest
 
 from controller import watch as W
 from controller.cli import build_parser
-from sim.cli import PASSWORD_ENV, broker_from_args
+from controller.mqtt.options import PASSWORD_ENV, broker_from_args
 from tests.controller_harness import REPO
 
 

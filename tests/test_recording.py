@@ -28,7 +28,7 @@ from controller.protocol import (
 from controller.sensor.frame import control_word
 from sim.broker import MosquittoBroker, free_port
 from sim.gate_config import simulator_key
-from sim.mqtt_link import Broker, LinkError, parse_broker
+from controller.mqtt.link import Broker, LinkError, parse_broker
 from sim.recorder import RecordError, record
 from sim.recording import FORMAT, Recording, RecordingError, synthesize, unsealed_eeprom, unsealed_frame
 from sim.replay import replay
@@ -363,7 +363,7 @@ def test_record_without_frames_fails(broker):
 
 
 def test_record_without_broker_fails():
-    with pytest.raises(LinkError, match="cannot connect to the MQTT broker at 127.0.0.1"):
+    with pytest.raises(LinkError, match="cannot connect to the MQTT broker at mqtt://127.0.0.1"):
         record("127.0.0.1", free_port(), "north-1", 0.3)
 
 

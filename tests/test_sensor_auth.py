@@ -42,9 +42,9 @@ def _words(recording):
 
 
 def _publisher(broker):
-    from sim.mqtt_link import connect
+    from controller.mqtt.link import Broker, connect
 
-    return connect(broker.host, broker.port, f"test-pub-{time.monotonic_ns()}")
+    return connect(Broker(broker.host, broker.port), f"test-pub-{time.monotonic_ns()}")
 
 
 def _send(client, kind, payload, retain=False):

@@ -16,7 +16,7 @@ from controller.service.config import load_config
 from controller.service.service import ControllerService
 from controller.store import Screening, open_store
 from controller_harness import write_config
-from sim.mqtt_link import Broker, connect
+from controller.mqtt.link import Broker, connect
 
 
 def _screening(uid, t, estimate, decision="PASS"):
@@ -76,7 +76,7 @@ def test_interactive_pairs_follow_the_result_topic(mqtt_broker):
         asked.append(prompt)
         return next(answers)
 
-    publisher = connect(mqtt_broker.host, mqtt_broker.port, "results")
+    publisher = connect(Broker(mqtt_broker.host, mqtt_broker.port), "results")
 
     def publish():
         time.sleep(0.5)

@@ -204,11 +204,9 @@ def _calibrate_live(args: argparse.Namespace) -> int:
                 print(line, file=sys.stderr)
             source = f"sheet {args.readings}"
         else:
-            from sim.mqtt_link import Broker
+            from ..mqtt.link import Broker
 
-            m = config.mqtt
-            broker = Broker(m.host, m.port, m.user or None, m.password or None)
-            pairs = pairs_interactive(broker, args.gate)
+            pairs = pairs_interactive(Broker.of(config.mqtt), args.gate)
             source = "interactive"
         cal = fit_and_store(store, args.gate, pairs, offset_now, source=source, save=not args.no_store,
                             labels=labels)
@@ -265,7 +263,7 @@ def add_commands(commands) -> None:
                            help="reference, live: how long to learn it (default 10 s)")
     calibrate.add_argument("--variant", choices=("55", "110"), default=None,
                            help="reference: the lens, when neither the site registry nor the recording says")
-    from sim.cli import add_broker_options
+    from ..mqtt.options import add_broker_options
 
     add_broker_options(calibrate)
     calibrate.set_defaults(broker=None)  # None: controller.toml's broker

@@ -57,7 +57,7 @@ def pairs_from_sheet(store, gate_id: str, path: str, tz, match_s: float = 20.0, 
 
 def pairs_interactive(broker, gate_id: str, ask=input, out=sys.stdout, wait_s: float = 600.0):
     """(estimate, clinical) pairs typed in as the gate decides on each person."""
-    from sim.mqtt_link import close, connect
+    from ..mqtt.link import close, connect
 
     results: queue.Queue = queue.Queue()
 
@@ -67,8 +67,7 @@ def pairs_interactive(broker, gate_id: str, ask=input, out=sys.stdout, wait_s: f
         except ValueError:
             pass
 
-    client = connect(broker.host, broker.port, f"calibrate-{gate_id}-{time.monotonic_ns() % 10**6}",
-                     username=broker.username, password=broker.password, on_message=on_message,
+    client = connect(broker, f"calibrate-{gate_id}-{time.monotonic_ns() % 10**6}", on_message=on_message,
                      subscriptions=[(f"thermogate/{gate_id}/result", 1)])
     pairs = []
     print(f"Waiting for {gate_id}'s decisions. Take each person's clinical reading; type it in degC, "
@@ -123,8 +122,7 @@ def reference_images_live(broker, gate_id: str, screening, seconds: float, key: 
                           timeout_s: float = 30.0) -> list:
     """The gate's full images over ``seconds`` (after its first image), live over MQTT, through the
     controller's own gate worker (the frames checked as the controller checks them)."""
-    from sim.mqtt_link import LinkError
-
+    from ..mqtt.link import LinkError
     from ..watch import GateWatch, Link
 
     inbox: queue.Queue = queue.Queue()

@@ -21,13 +21,13 @@ from __future__ import annotations
 import collections
 import logging
 import socket
-import ssl
 import threading
 import time
 from typing import Callable
 
 import paho.mqtt.client as mqtt
 
+from ..mqtt.link import Broker, make_client
 from ..protocol import ProtocolError
 from ..protocol.topics import TOPIC_ROOT, parse_topic
 from .config import MqttConfig
@@ -75,13 +75,7 @@ class Dispatcher:
 
     def _make_client(self) -> mqtt.Client:
         c = self.config
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=c.client_id, clean_session=True,
-                             protocol=mqtt.MQTTv311)
-        if c.user:
-            client.username_pw_set(c.user, c.password)
-        if c.tls_ca:
-            client.tls_set(ca_certs=c.tls_ca, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-        client.reconnect_delay_set(min_delay=1, max_delay=15)
+        client = make_client(Broker.of(c), c.client_id, reconnect_s=(1, 15))
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

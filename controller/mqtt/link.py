@@ -1,12 +1,16 @@
-"""Connecting the simulator's tools to an MQTT broker (paho-mqtt 2.x).
+"""Connecting to an MQTT broker (paho-mqtt 2.x): one broker address type, one client set-up.
 
+- :class:`Broker` -- host, port, login and TLS of a broker
 - :func:`parse_broker` -- ``HOST``, ``HOST:PORT`` or ``mqtt://[USER[:PASSWORD]@]HOST[:PORT]``
-- :func:`connect` -- a connected client with its network loop running in a
+- :func:`make_client` -- a clean-session MQTT 3.1.1 client, not yet connected: the controller's
+  dispatcher, ``watch``, ``calibrate`` and the simulator's tools all start from it
+- :func:`connect` -- a connected, subscribed client with its network loop running in a
   background thread, or :class:`LinkError`
 """
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -26,14 +30,24 @@ class LinkError(RuntimeError):
 
 @dataclass(frozen=True)
 class Broker:
+    """Where a broker is and how to log in to it. ``tls_ca``: a CA file; connect with TLS, checking the
+    broker's certificate against it (empty: plain MQTT)."""
+
     host: str
     port: int = DEFAULT_PORT
     username: str | None = None
     password: str | None = None
+    tls_ca: str = ""
+
+    @classmethod
+    def of(cls, mqtt) -> "Broker":
+        """The broker of controller.toml's ``[mqtt]`` table (a ``MqttConfig``); a user without a password
+        logs in with an empty one."""
+        return cls(mqtt.host, mqtt.port, mqtt.user or None, mqtt.password if mqtt.user else None, mqtt.tls_ca)
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return f"{'mqtts' if self.tls_ca else 'mqtt'}://{host}:{self.port}"
 
 
 def parse_broker(spec: str) -> Broker:
@@ -55,24 +69,36 @@ def parse_broker(spec: str) -> Broker:
                   unquote(url.password) if url.password is not None else None)
 
 
-def connect(host: str, port: int, client_id: str, *, username: str | None = None, password: str | None = None,
-            will: tuple[str, bytes, int, bool] | None = None, on_message: Callable[..., None] | None = None,
+def make_client(broker: Broker, client_id: str, *, reconnect_s: tuple[float, float] = (RECONNECT_MIN_S,
+                                                                                      RECONNECT_MAX_S),
+                will: tuple[str, bytes, int, bool] | None = None) -> mqtt.Client:
+    """A clean-session MQTT 3.1.1 client for ``broker``, not connected: its login, TLS (``broker.tls_ca``),
+    last will (topic, payload, qos, retain) and reconnection delays (from ``reconnect_s[0]``, doubling up to
+    ``reconnect_s[1]``) set. The caller adds its callbacks and connects."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True,
+                         protocol=mqtt.MQTTv311)
+    if broker.username is not None:
+        client.username_pw_set(broker.username, broker.password)
+    if broker.tls_ca:
+        client.tls_set(ca_certs=broker.tls_ca, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    if will is not None:
+        client.will_set(*will)
+    client.reconnect_delay_set(*reconnect_s)
+    return client
+
+
+def connect(broker: Broker, client_id: str, *, will: tuple[str, bytes, int, bool] | None = None,
+            on_message: Callable[..., None] | None = None,
             on_reconnect: Callable[[mqtt.Client], None] | None = None,
             subscriptions: Sequence[tuple[str, int]] = (), timeout: float = CONNECT_TIMEOUT_S) -> mqtt.Client:
-    """A clean-session MQTT 3.1.1 client, connected, subscribed, its loop running in a thread.
+    """A :func:`make_client` client, connected, subscribed, its loop running in a thread.
 
     ``will`` is (topic, payload, qos, retain). ``subscriptions`` are made on
     every (re)connection, and acknowledged before this returns. If the
     connection drops, the client reconnects by itself (after 0.25 s, doubling
     up to 5 s) and then calls ``on_reconnect(client)`` from its network
     thread. The caller ends with :func:`close`."""
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True,
-                         protocol=mqtt.MQTTv311)
-    if username is not None:
-        client.username_pw_set(username, password)
-    if will is not None:
-        client.will_set(*will)
-    client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
+    client = make_client(broker, client_id, will=will)
     connected = threading.Event()
     subscribed = threading.Event()
     failure: list[str] = []
@@ -103,15 +129,15 @@ def connect(host: str, port: int, client_id: str, *, username: str | None = None
     if on_message is not None:
         client.on_message = on_message
     try:
-        client.connect(host, port, keepalive=30)
+        client.connect(broker.host, broker.port, keepalive=30)
     except (OSError, ValueError) as exc:
-        raise LinkError(f"cannot connect to the MQTT broker at {host}:{port}: {exc}") from None
+        raise LinkError(f"cannot connect to the MQTT broker at {broker}: {exc}") from None
     client.loop_start()
     deadline = time.monotonic() + timeout
     if not (connected.wait(timeout) and subscribed.wait(max(0.0, deadline - time.monotonic()))) or failure:
         close(client)
         raise LinkError(failure[0] if failure else
-                        f"no answer from the MQTT broker at {host}:{port} within {timeout:g} s")
+                        f"no answer from the MQTT broker at {broker} within {timeout:g} s")
     return client
 
 
