@@ -8,7 +8,9 @@ import time
 import machine
 from micropython import const
 
+import card_reader
 import config
+import qr_scanner
 from door import Door, Indicators
 from gate import Gate
 from link import Link
@@ -90,8 +92,13 @@ def build(cfg, hw=machine, clock=time, wlan=None, open_socket=open_socket, rando
         wlan.config(pm=wlan.PM_NONE)  # power save off: it delays received commands by up to a beacon interval
     except Exception:
         pass  # a build without power-save control
+    readers = []  # the credential readers this gate has fitted (config qr_scanner, card_reader)
+    if cfg.qr_scanner is not None:
+        readers.append(qr_scanner.QRScanner(qr_scanner.uart(hw, cfg.qr_scanner)))
+    if cfg.card_reader is not None:
+        readers.append(card_reader.PN532(card_reader.uart(hw, cfg.card_reader), clock))
     gate = Gate(cfg, sensor, door, indicators, clock, random_bits(32), heap_free or gc.mem_free,
-                reboot or hw.reset)
+                reboot or hw.reset, readers)
     gate.link = Link(cfg, wlan, open_socket, clock, random_bits, gate.on_connect, gate.on_message,
                      (gate.topic_status, gate.offline_message()))
     return gate

@@ -10,6 +10,7 @@ import json
 REFRESH_HZ = (0.5, 1, 2, 4, 8, 16, 32, 64)  # control register codes 0..7
 FLASH_PINS = (6, 7, 8, 9, 10, 11)  # wired to the SPI flash on ESP32 modules
 INPUT_ONLY_PINS = (34, 35, 36, 37, 38, 39)  # no output driver: cannot drive a relay, an LED or the I2C lines
+READER_BAUDS = (9600, 19200, 38400, 57600, 115200)
 I2C_FREQ_MIN = 100000
 I2C_FREQ_MAX = 1000000  # Fast-mode Plus, the MLX90640's and the ESP32's fastest
 # One subpage on the bus, as mlx90640.py reads it: status read (address, register, address, 2 bytes: 6
@@ -90,22 +91,44 @@ def _int_in(d, key, lo, hi, where=""):
     return value
 
 
-def _pin(pins, name, used, optional=False, output=True):
+def _pin(pins, name, used, optional=False, output=True, where="pins."):
     """A GPIO number 0..39, not a flash pin, able to drive if ``output``, not used twice; None for an
     optional pin left out or null."""
     if optional and pins.get(name, None) is None:
         return None
-    value = _int_in(pins, name, 0, 39, "pins.")
+    value = _int_in(pins, name, 0, 39, where)
     if value in FLASH_PINS:
-        raise ConfigError("config.json: pins.%s is GPIO %d, which is wired to the SPI flash on ESP32 modules "
-                          "(GPIO 6..11 are unusable)" % (name, value))
+        raise ConfigError("config.json: %s%s is GPIO %d, which is wired to the SPI flash on ESP32 modules "
+                          "(GPIO 6..11 are unusable)" % (where, name, value))
     if output and value in INPUT_ONLY_PINS:
-        raise ConfigError("config.json: pins.%s is GPIO %d, which is input-only on the ESP32 (34..39): "
-                          "pick an output-capable pin" % (name, value))
+        raise ConfigError("config.json: %s%s is GPIO %d, which is input-only on the ESP32 (34..39): "
+                          "pick an output-capable pin" % (where, name, value))
     if value in used:
-        raise ConfigError("config.json: pins.%s uses GPIO %d twice" % (name, value))
+        raise ConfigError("config.json: %s%s uses GPIO %d twice" % (where, name, value))
     used.append(value)
     return value
+
+
+def _reader(d, name, used, uarts, baud, tx_optional):
+    """An optional credential reader on a UART: (uart id, rx pin, tx pin or None, baud rate), or None when
+    the section is absent or null (not fitted). UART 0 is the board's USB console: 1 or 2 only."""
+    r = d.get(name, None)
+    if r is None:
+        return None
+    where = name + "."
+    if type(r) is not dict:
+        raise ConfigError("config.json: %s must be an object or null" % name)
+    uart_id = _int_in(r, "uart", 1, 2, where)
+    if uart_id in uarts:
+        raise ConfigError("config.json: %suart %d is already used by another reader" % (where, uart_id))
+    uarts.append(uart_id)
+    rx = _pin(r, "rx", used, output=False, where=where)
+    tx = _pin(r, "tx", used, optional=tx_optional, where=where)
+    if r.get("baud", None) is not None:
+        baud = _get(r, "baud", int, where)
+        if baud not in READER_BAUDS:
+            raise ConfigError("config.json: %sbaud must be one of 9600, 19200, 38400, 57600, 115200" % where)
+    return (uart_id, rx, tx, baud)
 
 
 def _valid_gate_id(s):
@@ -158,6 +181,10 @@ class Config:
         self.pin_buzzer = _pin(pins, "buzzer", used, True)
         self.pin_status_led = _pin(pins, "status_led", used, True)
         self.relay_active_high = _get(pins, "relay_active_high", bool, "pins.")
+        # Credential readers, each optional: absent or null = not fitted (docs/installation.md).
+        uarts = []
+        self.qr_scanner = _reader(d, "qr_scanner", used, uarts, 9600, True)
+        self.card_reader = _reader(d, "card_reader", used, uarts, 115200, False)
         self.i2c_freq = _int_in(d, "i2c_freq", I2C_FREQ_MIN, I2C_FREQ_MAX)
         refresh = _get(d, "refresh_hz", float, "")
         if refresh not in REFRESH_HZ:

@@ -13,6 +13,7 @@ from micropython import const
 
 import auth
 import wire
+from credential import Credentials, Debounce
 from config import REFRESH_HZ
 from link import Link
 from mlx90640 import SensorError
@@ -25,7 +26,9 @@ MAX_SEQUENCE = const(0x3FFFFFFF)  # 2**30 - 1 frames: 4 years at 8 Hz; then a cl
 
 
 class Gate:
-    def __init__(self, cfg, sensor, door, indicators, clock, boot_id, heap_free, reboot):
+    def __init__(self, cfg, sensor, door, indicators, clock, boot_id, heap_free, reboot, readers=()):
+        """``readers``: the credential readers fitted (qr_scanner.QRScanner, card_reader.PN532), each with
+        ``KIND``, ``code`` and ``poll(now)``."""
         self.cfg = cfg
         self.sensor = sensor
         self.door = door
@@ -43,6 +46,9 @@ class Gate:
         self.topic_cmd = (prefix + "cmd").encode()
         self.topic_ack = (prefix + "ack").encode()
         self.mac = auth.SensorMac(cfg.hmac_key)
+        self.readers = [(r, Debounce(clock)) for r in readers]
+        self.credentials = Credentials(cfg.gate_id, boot_id, self.mac, (prefix + "credential").encode(), clock)
+        self.reader_faults = 0  # exceptions from a reader's UART, each one a skipped poll
         self.frame = wire.frame_message(boot_id, self.mac)
         self.eeprom = wire.eeprom_message(boot_id, self.mac)
         self._frame_header = None  # the frame's PUBLISH header, made at the first connection
@@ -117,6 +123,8 @@ class Gate:
         if self.link is not None:
             self.link.poll()
             self._send_acks()
+        if self.readers:
+            self._read_credentials(now)
         self.door.tick()
         self.indicators.tick()
         if self.clock.ticks_diff(self._next_status, now) <= 0:
@@ -181,6 +189,22 @@ class Gate:
                 self.acks_dropped += 1 + len(self._acks)  # the link is down: the controller sees them missing
                 self._acks = []
 
+    # -- credentials ----------------------------------------------------------
+
+    def _read_credentials(self, now):
+        """At most one code per reader per step; then what waits goes out at QoS 1 (after the poll)."""
+        for reader, debounce in self.readers:
+            try:
+                n = reader.poll(now)
+            except Exception as exc:  # a UART fault must not stop the frame loop
+                self.reader_faults += 1
+                print("reader:", exc)
+                continue
+            if n:
+                self.credentials.offer(reader.KIND, debounce, reader.code, n, now)
+        if self.credentials.waiting:
+            self.credentials.send(self.link, now)
+
     def _apply(self, act, arg):
         """Carry out a command the guard accepted; returns the opening granted, in ms."""
         if act == "open":
@@ -199,11 +223,23 @@ class Gate:
 
     # -- heartbeat ------------------------------------------------------------
 
+    def _credential_counts(self):
+        c = self.credentials
+        counts = {"n": c.number, "sent": c.sent, "repeats": c.repeats, "dropped": c.dropped,
+                  "faults": self.reader_faults}
+        for reader, _ in self.readers:
+            if reader.KIND == "qr":
+                counts["too_long"] = reader.too_long
+                counts["garbage"] = reader.garbage
+            else:
+                counts["card_errors"] = reader.errors
+        return counts
+
     def status_message(self):
         interval = self.cfg.status_interval_s
         fps = (self.frames_sent - self._frames_at_status) / interval if interval else 0
         link = self.link
-        body = json.dumps({
+        fields = {
             "v": PROTOCOL, "gate": self.cfg.gate_id, "online": True, "fw": FIRMWARE_VERSION, "boot": self.boot_id,
             "uptime_s": self.uptime_ms // 1000, "rssi": self.link.rssi() if self.link is not None else 0,
             "heap_free": self._heap_free(), "frames": self.frames_sent, "frames_unsent": self.frames_unsent,
@@ -217,6 +253,9 @@ class Gate:
             "link_error": link.last_error[:60] if link is not None else "",
             "mqtt_oversized": link.client.oversized if link is not None else 0,
             "acks_dropped": self.acks_dropped, "door_timer_locks": self.door.timer_locks,
-        })
+        }
+        if self.readers:
+            fields["credentials"] = self._credential_counts()
+        body = json.dumps(fields)
         return self.mac.seal_json(b"status", body.encode())
 

@@ -39,5 +39,6 @@ def load_firmware() -> types.SimpleNamespace:
         if path not in sys.path:
             sys.path.insert(0, path)
     sys.modules.setdefault("micropython", _micropython_shim())
-    names = ("machine", "network", "fake_mlx90640", "config", "app", "gate", "wire", "auth", "door", "mqtt", "link")
+    names = ("machine", "network", "fake_mlx90640", "fake_uart", "fake_pn532", "config", "app", "gate", "wire", "auth",
+             "door", "mqtt", "link", "credential", "qr_scanner", "card_reader")
     return types.SimpleNamespace(**{n: importlib.import_module(n) for n in names})

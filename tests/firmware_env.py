@@ -21,8 +21,10 @@ REPO = Path(__file__).resolve().parent.parent
 FIRMWARE = REPO / "firmware"
 FAKES = REPO / "sim" / "hardware"
 FAKES_CPYTHON = Path(__file__).resolve().parent / "fakes_cpython"
-FIRMWARE_MODULES = ("wire", "auth", "door", "mlx90640", "config", "mqtt", "link", "gate", "app")
-FAKE_MODULES = ("machine", "network", "fakenet", "micropython", "fakeclock", "fake_mlx90640")
+FIRMWARE_MODULES = ("wire", "auth", "door", "mlx90640", "config", "mqtt", "link", "credential", "qr_scanner",
+                    "card_reader", "gate", "app")
+FAKE_MODULES = ("fake_uart", "machine", "network", "fakenet", "micropython", "fakeclock", "fake_mlx90640",
+                "fake_pn532")
 
 
 @contextlib.contextmanager
@@ -56,6 +58,7 @@ def fresh_hardware(fw, start_ms: int = 1000):
     clock = fw.fakeclock.FakeClock(start=start_ms)
     fw.machine.clock = clock
     fw.machine.devices.clear()
+    fw.machine.uarts.clear()
     fw.machine.Pin.pins.clear()
     return clock, fw.fakenet.FakeBroker()
 

@@ -2,13 +2,16 @@
 fake devices, one-shot timers driven by the clock, a watchdog that counts
 feeds, and reset() as an exception.
 
-Module level, it is the one board of a test (``devices``, ``clock``,
+Module level, it is the one board of a test (``devices``, ``uarts``, ``clock``,
 ``Pin.pins``). ``Board`` gives each virtual gate of the simulator a board of
 its own, with the same interface, to pass to the firmware's ``app.build``.
 """
 
+from fake_uart import SerialPort
+
 clock = None  # set by a test to a clock with .now (ms) so pin changes carry times
 devices = {}  # I2C address -> fake device with read_into(register, buf) / write(register, data)
+uarts = {}  # UART id -> fake device on that UART (fake_uart.FakeQRScanner, fake_pn532.FakePN532)
 
 
 class ResetCalled(Exception):
@@ -86,6 +89,24 @@ class I2C:
         self._device(address).write(register, buf)
 
 
+class UART(SerialPort):
+    """A UART (fake_uart.SerialPort) wired to the device attached to its id, if any."""
+
+    _devices = uarts
+
+    def __init__(self, id, baudrate=9600, bits=8, parity=None, stop=1, tx=None, rx=None, timeout=0,
+                 timeout_char=0, **kwargs):
+        SerialPort.__init__(self)
+        self.id = id
+        self.baudrate = baudrate
+        self.bits, self.parity, self.stop = bits, parity, stop
+        self.tx_pin, self.rx_pin = tx, rx
+        self.timeout = timeout
+        device = self._devices.get(id)
+        if device is not None:
+            device.attach(self)
+
+
 class Timer:
     """A hardware timer: its callback runs at its time, from the clock (``call_later``), not from the
     main loop. ``fired`` counts the callbacks run."""
@@ -142,6 +163,7 @@ class Board:
         board = self
         self.clock = clock_source
         self.devices = {}
+        self.uart_devices = {}
 
         def now():
             return board.clock.now if board.clock is not None else 0
@@ -153,12 +175,16 @@ class Board:
         class BoardI2C(I2C):
             _devices = self.devices
 
+        class BoardUART(UART):
+            _devices = self.uart_devices
+
         class BoardTimer(Timer):
             _clock = staticmethod(lambda: board.clock)
 
         self.Pin = BoardPin
         self.I2C = BoardI2C
         self.Timer = BoardTimer
+        self.UART = BoardUART
         self.WDT = WDT
         self.ResetCalled = ResetCalled
 
