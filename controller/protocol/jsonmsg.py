@@ -2,7 +2,7 @@
 
 Version 2 (docs/protocol.md): the gate builds its JSON object text B and sends
 ``B[:-1] + ',"mac":"<32 hex>"}'``, the tag being HMAC-SHA256 under its sensor
-key over ``label + "\\n" + B`` (label ``status`` or ``ack``), cut to 16 bytes.
+key over ``label + "\\n" + B`` (label ``status``, ``ack`` or ``credential``), cut to 16 bytes.
 The receiver checks the fixed-size suffix and the tag before it parses a byte
 of JSON.
 """
@@ -21,12 +21,12 @@ VERSION_1 = 1
 MAC_PREFIX = b',"mac":"'
 MAC_SUFFIX_BYTES = len(MAC_PREFIX) + 2 * mac.TAG_BYTES + 2  # 42
 _SUFFIX = re.compile(rb',"mac":"([0-9a-f]{32})"\}')
-LABELS = (b"status", b"ack")
+LABELS = (b"status", b"ack", b"credential")
 
 
 def seal(body: bytes, key: bytes, label: bytes) -> bytes:
     """The version-2 payload of the JSON object text ``body`` (which has "v": 2), tagged under the
-    sensor key ``key`` for the topic ``label`` (b"status" or b"ack")."""
+    sensor key ``key`` for the topic ``label`` (b"status", b"ack" or b"credential")."""
     if label not in LABELS:
         raise ValueError(f"label must be one of {LABELS}")
     if not (body.startswith(b"{") and body.endswith(b"}")) or body == b"{}":
