@@ -26,6 +26,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from controller.geometry import Lens
 from controller.protocol import result as D
 from controller.screening.analysis import AnalysisConfig
 from controller.screening.config import ScreeningConfig
@@ -130,7 +131,7 @@ def hard_report(variant: str, seeds: range) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("variants", nargs="*", default=["110", "55"])
+    parser.add_argument("variants", nargs="*", default=[Lens.WIDE.value, Lens.NARROW.value])
     parser.add_argument("--seeds", type=int, default=3, help="runs per scenario (default 3)")
     args = parser.parse_args()
     seeds = range(args.seeds)

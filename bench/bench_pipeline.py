@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 import time
 
+from controller.geometry import Lens
 from controller.protocol import decode_frame, sensor_key
-from controller.screening.analysis import AnalysisConfig
 from controller.screening.config import ScreeningConfig
 from controller.screening.optics import fill_at
 from controller.screening.pipeline import GatePipeline
@@ -31,8 +31,8 @@ def main(gates: int = 200, seconds: float = 20.0) -> None:
         times = [float(t) for t in rec.frame_times]
         streams.append((pipeline, sealed[g % len(recordings)], times))
     # Warm up the compiled kernels and the lens tables outside the timing.
-    for variant in ("55", "110"):
-        fill_at(0.5, AnalysisConfig(variant=variant).fov)
+    for lens in Lens:
+        fill_at(0.5, lens.fov)
     warm = GatePipeline("warm", recordings[0].eeprom_message().words)
     for payload, t in zip(streams[0][1][:4], streams[0][2][:4]):
         warm.push(decode_frame(payload, key).words, t)

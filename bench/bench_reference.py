@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from controller.geometry import NARROW, WIDE  # noqa: E402
+from controller.geometry import Lens  # noqa: E402
 from controller.screening.analysis import AnalysisConfig, Analyzer  # noqa: E402
 from controller.screening.config import from_table  # noqa: E402
 from controller.screening.reference_source import LearningError, learn_reference, reading_fraction  # noqa: E402
@@ -28,8 +28,9 @@ from sim.scenes.room import ReferenceSpec, Room  # noqa: E402
 
 HZ = 8.0
 DRIFT_C = 0.8
-DISCS = (("55", 0.07, 0.495), ("55", 0.06, 0.9), ("55", 0.08, 0.9), ("55", 0.06, 1.2), ("55", 0.04, 1.2),
-         ("110", 0.08, 0.3), ("110", 0.10, 0.45), ("110", 0.06, 0.45), ("110", 0.06, 0.9), ("110", 0.15, 0.9))
+N, W = Lens.NARROW, Lens.WIDE
+DISCS = ((N, 0.07, 0.495), (N, 0.06, 0.9), (N, 0.08, 0.9), (N, 0.06, 1.2), (N, 0.04, 1.2),
+         (W, 0.08, 0.3), (W, 0.10, 0.45), (W, 0.06, 0.45), (W, 0.06, 0.9), (W, 0.15, 0.9))
 
 
 def run(variant: str, diameter: float, distance: float, seed: int = 0) -> str:
@@ -38,7 +39,7 @@ def run(variant: str, diameter: float, distance: float, seed: int = 0) -> str:
                          reference=ReferenceSpec(diameter, distance))
     ref = sc.scene.room.reference
     config = AnalysisConfig(variant=variant, reference_box=ref.box_with_margin(1), reference_c=ref.temp_c)
-    model = reading_fraction(diameter, distance, NARROW if variant == "55" else WIDE)
+    model = reading_fraction(diameter, distance, Lens.parse(variant).fov)
     head = (f"| {variant}° | {diameter * 100:g} cm | {distance:g} m | {model.across_px:.1f} | "
             f"{model.fraction_worst:.0%} |")
     try:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import Enum
 from typing import Literal
 
 import numpy as np
@@ -64,6 +65,46 @@ class FieldOfView:
 NARROW = FieldOfView("MLX90640ESF-BAB", 55.0, 35.0)
 WIDE = FieldOfView("MLX90640ESF-BAA", 110.0, 75.0)
 VARIANTS = (NARROW, WIDE)
+
+
+class Lens(str, Enum):
+    """A gate's lens variant, named as configs and command lines spell it: "55" or "110" (its horizontal field
+    of view in degrees). A str, so it equals, hashes and serialises (JSON, TOML) as that spelling."""
+
+    NARROW = "55"
+    WIDE = "110"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    @classmethod
+    def parse(cls, value) -> Lens:
+        """``value`` ("55", "110" or a Lens) as a Lens; ValueError names the accepted spellings."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(f"the lens must be {cls.spellings()}, got {value!r}") from None
+
+    @classmethod
+    def choices(cls) -> tuple[str, ...]:
+        """The spellings, for argparse ``choices``."""
+        return tuple(lens.value for lens in cls)
+
+    @classmethod
+    def spellings(cls) -> str:
+        return " or ".join(f'"{lens.value}"' for lens in cls)
+
+    @property
+    def fov(self) -> FieldOfView:
+        return NARROW if self is Lens.NARROW else WIDE
+
+    @property
+    def mark_distance_m(self) -> float:
+        """The recommended primary-school mark for this lens (docs/installation.md, "Recommended mountings")."""
+        return 0.90 if self is Lens.NARROW else 0.45
 
 FACE_WIDTH_M = 0.15
 FACE_HALF_HEIGHT_M = 0.10  # the face runs from this far below the eyes to this far above them

@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from controller.geometry import NARROW, WIDE, FieldOfView, vertical_coverage
+from controller.geometry import FieldOfView, Lens, vertical_coverage
 
 from .scenes import GarbageWindow, Look, Mounting, PersonPlan, Scene, SceneSpec
 from .scenes.face import REGIONS
@@ -62,8 +62,8 @@ DESCRIPTIONS = {
 
 # The recommended primary-school mountings of docs/installation.md (controller.geometry.recommend_mounting).
 VARIANTS: dict[str, tuple[FieldOfView, Mounting]] = {
-    "55": (NARROW, Mounting(sensor_height_m=1.30, tilt_deg=0.0, mark_distance_m=0.90)),
-    "110": (WIDE, Mounting(sensor_height_m=1.30, tilt_deg=0.0, mark_distance_m=0.45)),
+    lens: (lens.fov, Mounting(sensor_height_m=1.30, tilt_deg=0.0, mark_distance_m=lens.mark_distance_m))
+    for lens in Lens
 }
 
 LINEARITY_CORES_C = tuple(round(34.5 + 0.5 * i, 1) for i in range(14))  # 34.5 .. 41.0
@@ -346,11 +346,9 @@ class Scenario:
     sensor, reference, mounting and people (the functional tests' world).
     """
 
-    def __init__(self, name: str, seed: int = 0, *, variant: str = "55", refresh_hz: float = 8.0,
+    def __init__(self, name: str, seed: int = 0, *, variant: str = Lens.NARROW, refresh_hz: float = 8.0,
                  world: World | None = None):
-        variant = str(variant)
-        if variant not in VARIANTS:
-            raise ValueError(f"variant must be '55' or '110', got {variant!r}")
+        variant = Lens.parse(str(variant)).value  # ValueError names the spellings
         refresh_hz = float(refresh_hz)
         if not (math.isfinite(refresh_hz) and refresh_hz > 0):
             raise ValueError(f"refresh_hz must be positive, got {refresh_hz}")
@@ -404,7 +402,7 @@ class Scenario:
                 f"refresh_hz={self.refresh_hz:g}, duration_s={self.duration_s:g}{world})")
 
 
-def scenario(name: str, seed: int = 0, *, variant: str = "55", refresh_hz: float = 8.0,
+def scenario(name: str, seed: int = 0, *, variant: str = Lens.NARROW, refresh_hz: float = 8.0,
              world: World | None = None) -> Scenario:
     """The named scenario (one of :data:`SCENARIOS`), reproducible from ``seed``, in ``world`` (None: nominal)."""
     return Scenario(name, seed, variant=variant, refresh_hz=refresh_hz, world=world)

@@ -204,3 +204,25 @@ def test_tables_print_and_the_installation_guide_carries_them():
     missing = [line for line in out.splitlines() if line.startswith("|") and line not in guide.splitlines()]
     assert not missing, "docs/installation.md is out of date; paste in `python -m controller.geometry`:\n" + \
         "\n".join(missing[:5])
+
+
+def test_a_lens_is_named_as_configs_spell_it_and_knows_its_view_and_mark():
+    import json
+
+    from controller.screening.analysis import AnalysisConfig
+    from controller.screening.config import ConfigError, ScreeningConfig, from_table
+
+    assert G.Lens.choices() == ("55", "110")
+    assert G.Lens.parse("55") is G.Lens.NARROW and G.Lens.parse(G.Lens.WIDE) is G.Lens.WIDE
+    assert (G.Lens.NARROW.fov, G.Lens.WIDE.fov) == (NARROW, WIDE)
+    assert f"{G.Lens.WIDE}" == str(G.Lens.WIDE) == "110" and json.dumps([G.Lens.NARROW]) == '["55"]'
+    assert {"110": 1}[G.Lens.WIDE] == 1  # equal and hashed as its spelling
+    for bad in ("70", 55, None):
+        with pytest.raises(ValueError, match='"55" or "110"'):
+            G.Lens.parse(bad)
+    # configs keep their strings; the mark defaults to the lens's recommended distance
+    assert AnalysisConfig(variant="110").variant is G.Lens.WIDE
+    assert ScreeningConfig().mark_m == G.Lens.NARROW.mark_distance_m == 0.90
+    assert from_table({"variant": "110"}).mark_m == G.Lens.WIDE.mark_distance_m == 0.45
+    with pytest.raises(ConfigError, match="screening.variant"):
+        from_table({"variant": 110})

@@ -1,6 +1,6 @@
 """Scene analysis of one full temperature frame: background, people, the face, the reference.
 
-    analyzer = Analyzer(AnalysisConfig(variant="55"))
+    analyzer = Analyzer(AnalysisConfig(variant=Lens.NARROW))
     for image in frames:                     # (24, 32) degC, one gate's full frames in order
         a = analyzer.analyze(image)          # FrameAnalysis
         a.people, a.face_box, a.distance_m, a.face_topk_c + a.offset_c, ...
@@ -21,11 +21,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from controller.geometry import FACE_HALF_HEIGHT_M, NARROW, WIDE, FieldOfView, face_width_pixels, pixels_across
+from controller.geometry import FACE_HALF_HEIGHT_M, FieldOfView, Lens, face_width_pixels, pixels_across
 
 from . import analysis_kernels as K
 
-LENSES: dict[str, FieldOfView] = {"55": NARROW, "110": WIDE}
 TABLE_DISTANCES_M = np.geomspace(0.1, 10.0, 512)  # the distances the lens tables are worked out at
 
 
@@ -33,7 +32,7 @@ TABLE_DISTANCES_M = np.geomspace(0.1, 10.0, 512)  # the distances the lens table
 class AnalysisConfig:
     """How a gate's frames are analysed. Temperatures are apparent (emissivity 1), degC."""
 
-    variant: str = "55"  # lens: "55" or "110" (controller.geometry NARROW / WIDE)
+    variant: Lens = Lens.NARROW  # the lens; its spelling "55" or "110" is taken too
     reference_box: tuple[int, int, int, int] | None = (3, 3, 7, 7)  # r0, c0, r1, c1 (exclusive); None: no reference
     reference_c: float = 35.0  # the reference's set temperature
     # Its apparent reading through this gate's optics, learned by `thermogate calibrate reference`; None: not
@@ -69,8 +68,7 @@ class AnalysisConfig:
     reference_guard_px: int = 2  # the box grown by this much is never a person (the disc's blurred rim)
 
     def __post_init__(self) -> None:
-        if self.variant not in LENSES:
-            raise ValueError(f"variant must be '55' or '110', got {self.variant!r}")
+        object.__setattr__(self, "variant", Lens.parse(self.variant))  # ValueError names the spellings
         if self.reference_box is not None:
             r0, c0, r1, c1 = self.reference_box
             if not (0 <= r0 < r1 <= K.ROWS and 0 <= c0 < c1 <= K.COLUMNS):
@@ -91,7 +89,7 @@ class AnalysisConfig:
     @property
     def fov(self) -> FieldOfView:
         """The lens: controller.geometry.NARROW or WIDE."""
-        return LENSES[self.variant]
+        return self.variant.fov
 
 
 @dataclass(frozen=True)
@@ -129,14 +127,14 @@ class FrameAnalysis:
 
 
 @lru_cache(maxsize=None)
-def lens_tables(variant: str, face_width_m: float) -> np.ndarray:
+def lens_tables(variant: Lens, face_width_m: float) -> np.ndarray:
     """(3, n) float64: face width in pixels (increasing), line-of-sight distance (m), face height in rows.
 
     Worked out by controller.geometry at TABLE_DISTANCES_M, so that a
     measured width is turned into a distance by interpolating the geometry's
     own answer rather than by a second copy of its formula.
     """
-    fov = LENSES[variant]
+    fov = Lens.parse(variant).fov
     distances = TABLE_DISTANCES_M[::-1]
     widths = [face_width_pixels(d, fov, face_width_m) for d in distances]
     heights = [pixels_across(2.0 * FACE_HALF_HEIGHT_M, d, fov, "vertical") for d in distances]

@@ -47,10 +47,7 @@ import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from controller.geometry import MIN_FACE_PIXELS
-
-# The recommended primary-school mark for each lens (docs/installation.md, "Recommended mountings").
-DEFAULT_MARK_M = {"55": 0.90, "110": 0.45}
+from controller.geometry import MIN_FACE_PIXELS, Lens
 
 from .analysis import AnalysisConfig
 
@@ -89,7 +86,7 @@ class ScreeningConfig:
     # The mounting (gates.toml through `thermogate gate add/set`, or here): where people are meant to stand.
     sensor_height_m: float = 1.30  # the lens above the floor
     tilt_deg: float = 0.0  # + looks up, - down
-    mark_distance_m: float | None = None  # floor distance to the face on the mark; None: DEFAULT_MARK_M for the lens
+    mark_distance_m: float | None = None  # floor distance to the face on the mark; None: Lens.mark_distance_m
     mark_tolerance: float = 0.35  # at the mark: the face's floor distance within this share of the mark's ...
     lateral_tolerance_m: float = 0.25  # ... and at most this far to the side of the sensor's axis
     size_tolerance: float = 0.06  # standing: the face's width over the decision's frames varies by at most this share
@@ -126,7 +123,7 @@ class ScreeningConfig:
         """The mark's floor distance: the configured one, else the recommended one for the lens."""
         if self.mark_distance_m is not None:
             return self.mark_distance_m
-        return DEFAULT_MARK_M.get(self.analysis.variant, 0.9)
+        return self.analysis.variant.mark_distance_m
 
     @property
     def mark_band_m(self) -> tuple[float, float]:
@@ -168,9 +165,9 @@ def from_table(table: dict, simulated: bool = True) -> ScreeningConfig:
                 raise ConfigError("screening.distance_m must be [near, far] in metres")
             values[key] = (float(value[0]), float(value[1]))
         elif key == "variant":
-            if value not in ("55", "110"):
-                raise ConfigError(f"screening.variant must be \"55\" or \"110\", got {value!r}")
-            analysis["variant"] = value
+            if not isinstance(value, str) or value not in Lens.choices():
+                raise ConfigError(f"screening.variant must be {Lens.spellings()}, got {value!r}")
+            analysis["variant"] = Lens(value)
         elif key == "reference":
             analysis.update(_reference(value))
         else:

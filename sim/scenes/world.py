@@ -29,7 +29,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from controller.geometry import NARROW, WIDE, recommend_mounting
+from controller.geometry import Lens, recommend_mounting
 
 from .optics import Mounting
 from .room import ReferenceSpec
@@ -196,7 +196,7 @@ class World:
         ref_in_view = in_scope or bool(rng.random() < self.reference_in_view)
         site = ("primary", "secondary", "all-through")[int(rng.integers(3))]
         adults = u(self.adult_share)
-        fov = NARROW if variant == "55" else WIDE
+        fov = Lens.parse(variant).fov
         if in_scope:
             mark = u(_inside(self.mark_distance_m, IN_SCOPE_MARK_M))
         else:
