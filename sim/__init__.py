@@ -4,7 +4,8 @@
 - ``sim.gate.VirtualGate``: the gate firmware's own code on virtual hardware
   (``sim/hardware``, ``sim.sensor``), on a real broker
 - ``sim.runner``: many virtual gates in one process
-- ``sim.recording``, ``sim.recorder``, ``sim.replay``, ``sim.synth``: recordings
+- ``sim.recorder``, ``sim.replay``, ``sim.synth``: recording a gate, replaying and synthesizing
+  recordings (the format is ``controller.recording``)
 - ``sim.broker``: a private mosquitto; ``sim.pytest_plugin``: fixtures
 
 See docs/simulation.md and docs/recordings.md.

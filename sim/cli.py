@@ -19,8 +19,9 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from controller.geometry import Lens
 from controller.mqtt.options import add_broker_options, broker_from_args
@@ -59,6 +60,7 @@ def _fail(message: str) -> int:
 
 def _record(args: argparse.Namespace) -> int:
     from controller.mqtt.link import LinkError
+
     from .recorder import RecordError, record
 
     broker = broker_from_args(args)
@@ -85,7 +87,8 @@ def _record(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     from controller.mqtt.link import LinkError
-    from .recording import Recording
+    from controller.recording import Recording
+
     from .replay import replay
 
     broker = broker_from_args(args)

@@ -1,7 +1,7 @@
 """Recording a live gate: its EEPROM, frame and status messages, as received.
 
 :func:`record` subscribes to ``thermogate/<gate>/{eeprom,frame,status}`` for
-a while and returns a :class:`~sim.recording.Recording` of what the broker
+a while and returns a :class:`~controller.recording.Recording` of what the broker
 delivered, with ``time.monotonic()`` receive times. A recording keeps the
 version-1 layout of each binary message (header and words as sent, no tag):
 a version-2 gate's tags are not checked here (the recorder holds no key) and
@@ -22,8 +22,8 @@ import numpy as np
 from controller.mqtt.link import Broker, close, connect
 from controller.protocol import ProtocolError, topic, valid_gate_id
 from controller.protocol.binary import FRAME_BYTES_V1 as FRAME_BYTES
+from controller.recording import Recording, unsealed_eeprom, unsealed_frame
 
-from .recording import Recording, unsealed_eeprom, unsealed_frame
 from .replay import REPLAY_FIRMWARE_PREFIX
 
 

@@ -22,9 +22,8 @@ from controller import __version__
 from controller.mqtt.link import Broker, LinkError, close, connect
 from controller.protocol import sensor_key, status_payload, topic, valid_gate_id
 from controller.protocol.commands import REFUSALS
+from controller.recording import Recording
 from controller.sensor.frame import describe_control
-
-from .recording import Recording
 
 PUBLISH_TIMEOUT_S = 10.0
 REPLAY_FIRMWARE_PREFIX = "replay-"  # the "fw" of a replay's status, so a recording of a replay says so

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from controller.recording import Recording, synthesize
 from controller.sensor import Calibration, control_word, random_eeprom
 
-from .recording import Recording, synthesize
 from .scenarios import scenario
 
 SAMPLES = Path(__file__).resolve().parent / "recordings"

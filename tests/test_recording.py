@@ -21,16 +21,16 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from controller.cli import main
+from controller.mqtt.link import Broker, LinkError, parse_broker
 from controller.protocol import (
     UNVERIFIED, ProtocolError, decode_eeprom, decode_frame, decode_status, encode_eeprom, encode_frame, sensor_key,
     status_payload,
 )
+from controller.recording import FORMAT, Recording, RecordingError, synthesize, unsealed_eeprom, unsealed_frame
 from controller.sensor.frame import control_word
 from sim.broker import MosquittoBroker, free_port
 from sim.gate_config import simulator_key
-from controller.mqtt.link import Broker, LinkError, parse_broker
 from sim.recorder import RecordError, record
-from sim.recording import FORMAT, Recording, RecordingError, synthesize, unsealed_eeprom, unsealed_frame
 from sim.replay import replay
 
 CREATED = datetime(2025, 3, 4, 7, 58, 12, 512345, tzinfo=timezone.utc)

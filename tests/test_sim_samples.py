@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from controller.recording import Recording
 from controller.sensor import Calibration
-from sim.recording import Recording
 from sim.scenarios import scenario
 from sim.synth import SAMPLE_SET, SAMPLES, scenario_recording
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import ssl
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
@@ -40,7 +40,7 @@ class Broker:
     tls_ca: str = ""
 
     @classmethod
-    def of(cls, mqtt) -> "Broker":
+    def of(cls, mqtt) -> Broker:
         """The broker of controller.toml's ``[mqtt]`` table (a ``MqttConfig``); a user without a password
         logs in with an empty one."""
         return cls(mqtt.host, mqtt.port, mqtt.user or None, mqtt.password if mqtt.user else None, mqtt.tls_ca)

@@ -7,7 +7,6 @@ import csv
 import json
 import sys
 
-
 from .config import ConfigError, ScreeningConfig, load
 
 
@@ -16,7 +15,7 @@ def _config(path: str | None) -> ScreeningConfig:
 
 
 def _load_recording(path: str):
-    from sim.recording import Recording
+    from ..recording import Recording
 
     return Recording.load(path)
 

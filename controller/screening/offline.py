@@ -12,7 +12,7 @@ from .pipeline import GatePipeline
 
 
 def analyze_recording(recording, config: ScreeningConfig = ScreeningConfig()) -> list[Decision]:
-    """Every decision the pipeline makes on ``recording`` (a ``sim.recording.Recording``)."""
+    """Every decision the pipeline makes on ``recording`` (a ``controller.recording.Recording``)."""
     pipeline = GatePipeline(recording.gate_id, recording.eeprom_message().words, config)
     decisions: list[Decision] = []
     for item in recording.frames():

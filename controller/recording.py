@@ -13,8 +13,9 @@ it plays). The layout is specified array by array in docs/recordings.md.
 - :func:`synthesize` -- a recording made from sensor words, without MQTT
 - :class:`RecordingError` -- a file or recording that is not valid (a ValueError)
 
-Recording a live gate and replaying a recording over MQTT are in
-:mod:`sim.recorder` and :mod:`sim.replay`.
+``thermogate analyze`` and ``calibrate`` read recordings
+(controller/screening/offline.py); recording a live gate and replaying a
+recording over MQTT are the simulator's (sim/recorder.py, sim/replay.py).
 """
 
 from __future__ import annotations
@@ -25,20 +26,28 @@ import os
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from controller.protocol import (
-    UNVERIFIED, EepromMessage, FrameMessage, ProtocolError, decode_eeprom, decode_frame, encode_eeprom, encode_frame,
+from .protocol import (
+    UNVERIFIED,
+    EepromMessage,
+    FrameMessage,
+    ProtocolError,
+    decode_eeprom,
+    decode_frame,
+    encode_eeprom,
+    encode_frame,
     valid_gate_id,
 )
-from controller.protocol.binary import EEPROM_BYTES_V1 as EEPROM_BYTES
-from controller.protocol.binary import FRAME_BYTES_V1 as FRAME_BYTES
-from controller.protocol.binary import VERSION_1
+from .protocol.binary import EEPROM_BYTES_V1 as EEPROM_BYTES
+from .protocol.binary import FRAME_BYTES_V1 as FRAME_BYTES
+from .protocol.binary import VERSION_1
 
 FORMAT = "thermogate-recording"
 VERSION = 1
@@ -238,7 +247,7 @@ class Recording:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Recording":
+    def load(cls, path: str | os.PathLike) -> Recording:
         """Read and fully validate a recording; RecordingError saying what is wrong."""
         path = Path(path)
         try:
@@ -251,7 +260,7 @@ class Recording:
             raise RecordingError(f"{path}: {exc}") from None
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Recording":
+    def from_bytes(cls, data: bytes) -> Recording:
         """A recording from the bytes of its file."""
         buffer = io.BytesIO(data)
         if not zipfile.is_zipfile(buffer):
@@ -344,7 +353,7 @@ class _Reader:
         a = self.array(name, required=True)
         wanted = " x ".join("N" if s is None else str(s) for s in shape)
         if a.dtype != np.uint8 or a.ndim != len(shape) or any(s is not None and s != g
-                                                               for s, g in zip(shape, a.shape)):
+                                                               for s, g in zip(shape, a.shape, strict=True)):
             raise RecordingError(f"{name!r} must be uint8 of shape ({wanted}), got {a.dtype} {a.shape}")
         return a
 
