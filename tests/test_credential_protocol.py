@@ -1,7 +1,7 @@
 """The `credential` message on the controller's side: what it accepts and each reason it refuses.
 
-Payloads are made the gate's way (controller.protocol.credential.credential_payload, which
-tests/test_credential_firmware.py holds byte-equal to what the firmware sends)."""
+Payloads are sealed as a gate seals them (controller.protocol.credential.credential_payload); what the
+firmware itself sends is decoded in tests/test_credential_firmware.py and test_firmware_micropython.py."""
 
 from __future__ import annotations
 
