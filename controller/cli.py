@@ -6,14 +6,21 @@ Subcommands so far:
   show what it says (an installer's first check of a new board).
 - ``thermogate sensor decode EEPROM FRAME`` -- turn one 834-word subpage into
   temperatures and print a summary.
-- ``thermogate site ...``, ``thermogate gate ...``, ``thermogate flash ...`` --
-  the installer's tools: the site's gate registry and secrets, each board's
-  config.json, and flashing (controller/install_cli.py).
+- ``thermogate site ...``, ``thermogate gate ...``, ``thermogate flash ...``,
+  ``thermogate broker config`` -- the installer's tools: the site's gate
+  registry and secrets, each board's config.json, flashing, the broker's
+  users and ACL (controller/site/).
 - ``thermogate record GATE -o FILE --seconds N`` -- record a live gate's
   traffic; ``thermogate sim replay FILE`` -- publish a recording as a gate
-  (sim/cli.py, docs/recordings.md).
+  (sim/cli.py, docs/recordings.md). The simulator adds these through the
+  ``thermogate.commands`` entry-point group (pyproject.toml), so the
+  controller does not import it.
 - ``thermogate model fit|predict|evaluate`` -- the skin-to-body model on the
   facial-oral study's files (controller/screening/model_cli.py).
+
+Every module of subcommands has ``add_commands(subparsers)``: the
+controller's are listed in :data:`COMMAND_MODULES`; other installed packages
+name theirs in the entry-point group.
 
 Word files are JSON lists of integers, raw little-endian 16-bit binary
 (``.bin``), or text with one integer per token (decimal or 0x-hex).
@@ -24,19 +31,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import numpy as np
 
-from sim.cli import add_record_command, add_sim_commands
-
-from . import __version__, broker_cli, watch
+from . import __version__, app, report_cli, watch
 from .console import user_cli
-from .install_cli import add_installer_commands
-from .report_cli import add_commands as add_report_commands
-from .screening.cli import add_commands as add_screening_commands
-from .screening.model_cli import add_commands as add_model_commands
-from .service.cli import add_commands as add_service_commands
+from .screening import cli as screening_cli
+from .screening import model_cli
+from .site import broker_cli
+from .site import cli as site_cli
+
+# The controller's modules of subcommands, in the order `thermogate --help` lists them.
+COMMAND_MODULES = (site_cli, broker_cli, screening_cli, model_cli, report_cli, app, user_cli)
+ENTRY_POINT_GROUP = "thermogate.commands"
 
 
 def read_words(path: str) -> np.ndarray:
@@ -115,17 +124,25 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("--tr", type=float, default=None, help="reflected temperature (default Ta - 8)")
     decode.set_defaults(run=_sensor_decode)
 
-    add_installer_commands(commands)
-    broker_cli.add_commands(commands)
-    add_screening_commands(commands)
-    add_model_commands(commands)
-    add_report_commands(commands)
-    add_service_commands(commands)
-    user_cli.add_commands(commands)
-    add_record_command(commands)
-    add_sim_commands(commands)
+    for module in COMMAND_MODULES:
+        module.add_commands(commands)
     watch.add_command(commands)
+    add_installed_commands(commands)
     return parser
+
+
+def add_installed_commands(commands) -> None:
+    """The subcommands other installed packages add through the ``thermogate.commands`` entry points
+    (the simulator's ``record`` and ``sim``). One that cannot be loaded is left out with a warning, so
+    the rest of ``thermogate`` still works."""
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            add_commands = ep.load()
+        except Exception as exc:  # a broken plugin must not take the installer's tools down with it
+            print(f"thermogate: warning: the {ep.name!r} commands ({ep.value}) could not be loaded: "
+                  f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            continue
+        add_commands(commands)
 
 
 def main(argv: list[str] | None = None) -> int:

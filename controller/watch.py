@@ -752,7 +752,7 @@ def settings_from_args(args: argparse.Namespace) -> tuple[Broker, ScreeningConfi
     config_user = ""
     tls_ca = ""
     if args.config:
-        from . import gates as site_registry
+        from .site import gates as site_registry
         from .service.config import load_config
 
         cfg = load_config(args.config)

@@ -96,7 +96,7 @@ def _replay(args: argparse.Namespace) -> int:
     gate = args.gate or recording.gate_id
     key = None  # the simulator's key of the gate id
     if args.site:
-        from controller import gates as site_registry
+        from controller.site import gates as site_registry
 
         try:
             secret = site_registry.load_secrets(Path(args.site)).gates.get(gate)

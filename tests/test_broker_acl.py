@@ -13,15 +13,21 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from controller import gates
-from controller.broker_config import (BrokerOptions, TlsListener, check_password_entry, password_entry,
-                                      queue_limits, write_broker_config)
 from controller.cli import main
+from controller.mqtt.link import Broker, LinkError, close, connect
 from controller.protocol.binary import decode_eeprom, decode_frame
 from controller.protocol.commands import decode_ack, sign_command
 from controller.protocol.mac import sensor_key
+from controller.site import gates
+from controller.site.broker_config import (
+    BrokerOptions,
+    TlsListener,
+    check_password_entry,
+    password_entry,
+    queue_limits,
+    write_broker_config,
+)
 from sim.broker import MosquittoBroker, find_mosquitto, free_port
-from controller.mqtt.link import Broker, LinkError, close, connect
 from sim.runner import GateThread, make_gates
 from sim.scenarios import scenario
 

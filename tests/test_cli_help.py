@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from controller import gates
+from controller.site import gates
 from controller.cli import build_parser, main
 
 
@@ -39,3 +39,29 @@ def test_gate_remove_of_an_unknown_gate_says_so(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no gate 'nope' to remove" in err and "north-1" in err and "gate add" not in err
     assert "north-1" in gates.load_registry(site).gates  # nothing else changed
+
+
+def test_the_simulators_commands_come_through_the_entry_point_group():
+    from importlib.metadata import entry_points
+
+    from controller.cli import ENTRY_POINT_GROUP
+
+    assert [ep.value for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == "sim"] == ["sim.cli:add_commands"]
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert {"record", "sim"} <= set(commands)
+    sim = next(a for a in _subparser(build_parser(), "sim")._actions if isinstance(a, argparse._SubParsersAction))
+    assert {"replay", "run", "scenarios"} <= set(sim.choices)
+
+
+def test_a_broken_command_plugin_leaves_the_rest_working(monkeypatch, tmp_path, capsys):
+    from importlib.metadata import EntryPoint
+
+    import controller.cli as cli
+
+    broken = EntryPoint(name="broken", value="no_such_module_here:add_commands", group=cli.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(cli, "entry_points", lambda group: [broken])
+    site = tmp_path / "site"
+    assert main(["gate", "add", "north-1", "--site", str(site)]) == 0
+    err = capsys.readouterr().err
+    assert "'broken' commands (no_such_module_here:add_commands) could not be loaded" in err
+    assert "north-1" in gates.load_registry(site).gates

@@ -319,7 +319,7 @@ def test_config_file_errors(tmp_path):
 
 def test_config_made_by_the_installer_tool_boots_the_firmware(tmp_path):
     """`thermogate gate config` and the board's config.py agree on the schema."""
-    from controller import gates
+    from controller.site import gates
 
     gates.set_site(tmp_path, wifi_ssid="School-IoT", wifi_password="pw", broker_host="192.168.1.10")
     gates.add_gate(tmp_path, "east-2")

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from controller import flash as flash_mod
-from controller import gates
+from controller.site import flash as flash_mod
+from controller.site import gates
 from controller.cli import main
-from controller.gates import tomllib
-from controller.tomlwrite import dumps
+from controller.site.gates import tomllib
+from controller.site.tomlwrite import dumps
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -659,7 +659,7 @@ def test_i2c_clock_too_slow_for_the_refresh_rate_is_refused(ready_site, capsys):
 
 def test_the_paper_estimate_of_a_subpage_on_the_bus():
     """docs/firmware.md's figures: 1,691 bytes of 9 clocks and 14 start/stop conditions."""
-    from controller import gate_settings as gs
+    from controller.site import gate_settings as gs
 
     assert gs.SUBPAGE_CLOCKS == 15_233
     assert [round(gs.subpage_i2c_us(hz) / 1000, 1) for hz in (100_000, 400_000, 1_000_000)] == [152.3, 38.1, 15.2]
@@ -670,7 +670,7 @@ def test_the_paper_estimate_of_a_subpage_on_the_bus():
 
 
 def test_the_board_checks_a_hand_written_config_as_the_installer_does():
-    from controller import gate_settings as gs
+    from controller.site import gate_settings as gs
 
     fw = firmware_config()
     assert fw.SUBPAGE_CLOCKS == gs.SUBPAGE_CLOCKS and fw.LOOP_US == gs.LOOP_US
@@ -734,7 +734,7 @@ print('RESULT ' + json.dumps(sorted(os.listdir())))
 def test_the_board_gives_the_same_answers_under_micropython(ready_site):
     """firmware/config.py's clock and pin checks, run by the real MicroPython on configs the installer
     made and then edited by hand: the same refusals, worded as the installer words them."""
-    from controller import gate_settings as gs
+    from controller.site import gate_settings as gs
     from micropython_harness import run_micropython
 
     good = gates.gate_config(ready_site, "north-1")

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from controller import gates
+from controller.site import gates
 from controller.cli import main
 from controller.geometry import NARROW, WIDE, face_position, pixels_across
 from controller.protocol import result as D

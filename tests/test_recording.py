@@ -558,7 +558,7 @@ def test_cli_errors(broker, tmp_path, capsys):
 
 def test_cli_replay_under_a_site_gates_key(broker, tmp_path, capsys):
     """`sim replay --site DIR` seals under that site's key of the gate, which the controller's registry holds."""
-    from controller import gates as site_registry
+    from controller.site import gates as site_registry
 
     site = tmp_path / "site"
     site_registry.add_gate(site, "site-1")

@@ -1,6 +1,6 @@
 """The site's mosquitto configuration with access control (``thermogate broker config``).
 
-From the gate registry (controller/gates.py: each gate's broker user
+From the gate registry (controller/site/gates.py: each gate's broker user
 ``gate-<id>`` and its password in ``secrets.toml``) this writes four files
 into one directory:
 
@@ -42,7 +42,7 @@ from typing import Iterable
 
 from . import gates
 from .gates import GateError
-from .protocol.topics import TOPIC_ROOT
+from ..protocol.topics import TOPIC_ROOT
 
 DEFAULT_PORT = 1883
 DEFAULT_TLS_PORT = 8883

@@ -1,6 +1,6 @@
 """The installer's subcommands of ``thermogate``: ``site``, ``gate`` and ``flash``.
 
-``add_installer_commands`` adds them to the main parser (controller/cli.py).
+``add_commands`` adds them to the main parser (controller/cli.py).
 Secrets are never printed: commands say where they were written instead.
 """
 
@@ -203,7 +203,7 @@ def _flash(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_installer_commands(commands: Any) -> None:
+def add_commands(commands: Any) -> None:
     """Add ``site``, ``gate`` and ``flash`` to the subparsers ``commands`` of the main parser."""
     site = commands.add_parser("site", help="site-wide settings: Wi-Fi and MQTT broker")
     site_commands = site.add_subparsers(dest="site_command", metavar="SUBCOMMAND")

@@ -33,6 +33,7 @@ directory) and prints the board commands without running them; it needs no
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shlex
@@ -42,18 +43,22 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, TextIO, cast
 
 from .gates import atomic_write
 
 MICROPYTHON_VERSION = "1.27"
 BOARD_ARCH = "xtensawin"  # the ESP32's native-code architecture, for @micropython.native
 ENTRY_FILES = ("boot.py", "main.py")
-DEFAULT_FIRMWARE_DIR = Path(__file__).resolve().parent.parent / "firmware"
+DEFAULT_FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
 DEFAULT_BAUD = 115200
 MAINTENANCE_FILE = "maintenance"  # firmware/app.py's MAINTENANCE_FILE
 RESTART_WAIT_S = 2  # seconds from the reset to the board's REPL
 PORT_PLACEHOLDER = "PORT"  # in a dry run without --port
+
+
+NO_PYSERIAL = ("showing the serial log needs pyserial, which comes with the installer's extra: "
+               "pip install 'thermogate[installer]' (or flash with --no-tail)")
 
 
 class FlashError(ValueError):
@@ -65,8 +70,9 @@ def find_tool(name: str) -> str:
     here = Path(sys.executable).parent
     found = shutil.which(name, path=str(here)) or shutil.which(name)
     if not found:
-        raise FlashError(f"{name} not found next to {sys.executable} or on PATH: install the project "
-                         f"(pip install -e .) or `pip install {name}`")
+        raise FlashError(f"{name} not found next to {sys.executable} or on PATH: it comes with the installer's "
+                         f"extra, pip install 'thermogate[installer]' (or pip install -e '.[installer]' in a "
+                         f"checkout; make venv installs it)")
     return found
 
 
@@ -184,10 +190,12 @@ def flash(config: dict[str, Any], port: str | None, *, firmware_dir: Path = DEFA
     """Build and flash one gate; returns the commands printed (to ``out``, default stdout), in order.
 
     ``port`` may be None only in a dry run (the commands then say PORT)."""
-    out = out or sys.stdout
+    out = out or cast(TextIO, sys.stdout)  # sys.stdout is typed Any-or-TextIO
     if port is None and not dry_run:
         raise FlashError("give the board's serial port with --port (e.g. /dev/ttyUSB0); "
                          "only a --dry-run can do without it")
+    if tail and not dry_run and importlib.util.find_spec("serial") is None:
+        raise FlashError(NO_PYSERIAL)  # said before the board is touched
     gate_id = config["gate_id"]
     build_dir = build_dir or default_build_dir(gate_id)
     runner = Runner(out, dry_run, run)
@@ -235,9 +243,12 @@ def tail_serial(port: str, baud: int = DEFAULT_BAUD, out: TextIO | None = None, 
     The port may vanish briefly while the board restarts: opening is retried
     for ``wait_s`` seconds.
     """
-    import serial  # pyserial
+    try:
+        import serial  # pyserial
+    except ImportError:
+        raise FlashError(NO_PYSERIAL) from None
 
-    out = out or sys.stdout
+    out = out or cast(TextIO, sys.stdout)  # sys.stdout is typed Any-or-TextIO
 
     def default_open() -> Any:
         ser = serial.Serial()

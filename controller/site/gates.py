@@ -25,7 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from .protocol.topics import valid_gate_id
+from ..geometry import Lens
+from ..protocol.topics import valid_gate_id
 from .gate_settings import BOARD_SETTINGS, BY_KEY, SETTINGS, SettingError, cross_check, parse_settings
 from .tomlwrite import dumps
 from .gate_settings import relay_pin_problem, wiring_warnings
@@ -40,8 +41,8 @@ SECRETS_FILE = "secrets.toml"
 SITE_ENV = "THERMOGATE_SITE"
 DEFAULT_SITE = "site"
 DEFAULT_BROKER_PORT = 1883
-VARIANTS = ("55", "110")
-DEFAULT_VARIANT = "55"
+VARIANTS = Lens.choices()  # "55", "110": stored as these strings
+DEFAULT_VARIANT = Lens.NARROW.value
 _GATE_META = ("name", "location", "variant", "created")
 _GATES_HEADER = """\
 thermogate site registry: site-wide settings and the gates.
@@ -479,7 +480,7 @@ def gate_config(site: str | os.PathLike | None, gate_id: str, *, force: bool = F
     """The board's config.json content for ``gate_id``.
 
     Settings come from the defaults, then the gate's stored settings, then
-    ``overrides`` (keyword names as in :data:`controller.gate_settings.SETTINGS`,
+    ``overrides`` (keyword names as in :data:`controller.site.gate_settings.SETTINGS`,
     values typed or as command-line text). GateError if a site setting is missing
     or any value is out of range, or if an override puts the relay on a pin
     that glitches at boot without ``force`` (a stored one was accepted when it
