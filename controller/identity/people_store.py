@@ -1,0 +1,349 @@
+"""The identity tables (migration 3) over the store's own Backend: roster, credentials, visitors, reads.
+
+``PeopleStore`` keeps its own connection to the database the event store
+uses (SQLite in WAL mode or PostgreSQL), behind its own lock, and leaves the
+event store's ``Store`` as it is. ``open_people_store(url)`` opens it and
+applies any missing migration, like ``open_store``.
+
+Every write is one transaction. A roster change of one person (the row and its
+credentials) is atomic; ``apply_roster(..., strict=True)`` makes a whole file
+one transaction. Checks that could refuse a change run as reads before any
+write, so a refusal never aborts a PostgreSQL transaction half-way.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from ..store.backends import Backend, backend_for
+from ..store.errors import NotFound, StoreError
+from ..store.migrations import apply_migrations
+from ..store.records import Alarm, Screening
+from .records import Credential, FileRead, Person, PersonFile, Visitor
+
+T = TypeVar("T")
+
+ADDED, CHANGED, UNCHANGED = "added", "changed", "unchanged"
+
+
+def open_people_store(url: str) -> PeopleStore:
+    """The identity tables of the store a URL names (created and migrated as needed)."""
+    backend = backend_for(url)
+    try:
+        apply_migrations(backend)
+        return PeopleStore(backend)
+    except BaseException:
+        backend.close()
+        raise
+
+
+class CredentialTaken(StoreError):
+    """A credential already belongs to someone else."""
+
+    def __init__(self, credential: Credential, owner: str):
+        super().__init__(f"{credential} is already bound to {owner}")
+        self.credential = credential
+        self.owner = owner
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _person(row, credentials: Iterable[Credential]) -> Person:
+    return Person(id=row["id"], name=row["name"], role=row["role"], class_name=row["class_name"],
+                  boarder=bool(row["boarder"]), guardian_phone=row["guardian_phone"], active=bool(row["active"]),
+                  credentials=tuple(sorted(credentials, key=lambda c: (c.kind, c.text))),
+                  created_at=row["created_at"], updated_at=row["updated_at"])
+
+
+def _visitor(row) -> Visitor:
+    return Visitor(pass_id=row["pass_id"], name=row["name"], id_last4=row["id_last4"], host=row["host"],
+                   purpose=row["purpose"], valid_from=row["valid_from"], valid_until=row["valid_until"],
+                   issued_by=row["issued_by"], issued_at=row["issued_at"], revoked_at=row["revoked_at"],
+                   revoked_by=row["revoked_by"], id=row["id"])
+
+
+class PeopleStore:
+    """The roster, credentials, visitors and the identity audit. Safe to share between threads."""
+
+    def __init__(self, backend: Backend):
+        self._db = backend
+        self._lock = threading.RLock()
+        self._closed = False
+
+    # ------------------------------------------------------------ plumbing
+
+    @property
+    def dialect(self) -> str:
+        return self._db.dialect
+
+    def _write(self, fn: Callable[[Callable], T]) -> T:
+        with self._lock:
+            if self._closed:
+                raise StoreError("the store is closed")
+            with self._db.transaction() as run:
+                return fn(run)
+
+    def _read(self, sql: str, params: tuple = ()) -> list:
+        with self._lock:
+            if self._closed:
+                raise StoreError("the store is closed")
+            return self._db.read(sql, params)
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._db.close()
+
+    def __enter__(self) -> PeopleStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ people
+
+    def person(self, person_id: str) -> Person | None:
+        rows = self._read("SELECT * FROM people WHERE id = ?", (person_id,))
+        if not rows:
+            return None
+        creds = [Credential(r["kind"], r["credential"])
+                 for r in self._read("SELECT kind, credential FROM credentials WHERE person_id = ?", (person_id,))]
+        return _person(rows[0], creds)
+
+    def people(self, class_name: str | None = None, active: bool | None = None) -> list[Person]:
+        """The roster ordered by class and id; ``class_name`` and ``active`` filter it."""
+        where, params = [], []
+        if class_name is not None:
+            where.append("p.class_name = ?")
+            params.append(class_name)
+        if active is not None:
+            where.append("p.active = ?")
+            params.append(active)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        rows = self._read(f"SELECT p.* FROM people p{clause} ORDER BY p.class_name, p.id", tuple(params))
+        creds: dict[str, list[Credential]] = {}
+        for r in self._read("SELECT c.person_id, c.kind, c.credential FROM credentials c JOIN people p "
+                            f"ON p.id = c.person_id{clause}", tuple(params)):
+            creds.setdefault(r["person_id"], []).append(Credential(r["kind"], r["credential"]))
+        return [_person(r, creds.get(r["id"], ())) for r in rows]
+
+    def credential_owner(self, credential: Credential) -> str | None:
+        rows = self._read("SELECT person_id FROM credentials WHERE kind = ? AND credential = ?",
+                          (credential.kind, credential.text))
+        return rows[0]["person_id"] if rows else None
+
+    def lookup(self, kind: str, text: str):
+        """The person row a credential names (one primary-key look-up), or None: for resolve()."""
+        rows = self._read("SELECT p.id, p.name, p.role, p.class_name, p.active FROM credentials c "
+                          "JOIN people p ON p.id = c.person_id WHERE c.kind = ? AND c.credential = ?", (kind, text))
+        return rows[0] if rows else None
+
+    def put_person(self, person: Person, time: float, *, moving: frozenset[Credential] = frozenset()) -> str:
+        """Add or update one person and set their credentials to exactly ``person.credentials``, atomically.
+
+        ``added``, ``changed`` or ``unchanged``. A credential bound to someone else raises ``CredentialTaken``
+        and changes nothing, unless it is in ``moving`` (the same import takes it from its owner).
+        """
+        return self._write(lambda run: self._put(run, person, time, moving))
+
+    def apply_roster(self, people: list[Person], time: float, *, strict: bool, commit: bool = True,
+                     moving: frozenset[Credential] = frozenset()) -> list[tuple[Person, str | Exception]]:
+        """Put each person; per person ``(person, added|changed|unchanged)`` or ``(person, the refusal)``.
+
+        ``strict``: one transaction for all, and any refusal (or ``commit=False``) keeps every change out;
+        the outcomes still say what each would have been. Otherwise each person is its own transaction.
+        """
+        if not strict:
+            out: list[tuple[Person, str | Exception]] = []
+            for p in people:
+                try:
+                    out.append((p, self.put_person(p, time, moving=moving)))
+                except CredentialTaken as exc:
+                    out.append((p, exc))
+            return out
+        results: list[tuple[Person, str | Exception]] = []
+
+        def write(run) -> None:
+            for p in people:
+                try:
+                    results.append((p, self._put(run, p, time, moving)))
+                except CredentialTaken as exc:
+                    results.append((p, exc))
+            if not commit or any(isinstance(r, Exception) for _, r in results):
+                raise _Rollback
+
+        try:
+            self._write(write)
+        except _Rollback:
+            pass
+        return results
+
+    def _put(self, run, p: Person, time: float, moving: frozenset[Credential]) -> str:
+        for c in p.credentials:
+            row = run("SELECT person_id FROM credentials WHERE kind = ? AND credential = ?",
+                      (c.kind, c.text)).fetchone()
+            if row is not None and row["person_id"] != p.id and c not in moving:
+                raise CredentialTaken(c, row["person_id"])
+        old = run("SELECT * FROM people WHERE id = ?", (p.id,)).fetchone()
+        have = {Credential(r["kind"], r["credential"]) for r in run(
+            "SELECT kind, credential FROM credentials WHERE person_id = ?", (p.id,)).fetchall()}
+        if old is not None and _person(old, have).same_as(p):
+            return UNCHANGED
+        if old is None:
+            run("INSERT INTO people (id, name, role, class_name, boarder, guardian_phone, active, created_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (p.id, p.name, p.role, p.class_name, p.boarder, p.guardian_phone, p.active, time, time))
+        else:
+            run("UPDATE people SET name = ?, role = ?, class_name = ?, boarder = ?, guardian_phone = ?, active = ?, "
+                "updated_at = ? WHERE id = ?",
+                (p.name, p.role, p.class_name, p.boarder, p.guardian_phone, p.active, time, p.id))
+        want = set(p.credentials)
+        for c in have - want:
+            run("DELETE FROM credentials WHERE kind = ? AND credential = ?", (c.kind, c.text))
+        for c in want - have:
+            run("DELETE FROM credentials WHERE kind = ? AND credential = ?", (c.kind, c.text))  # moved here
+            run("INSERT INTO credentials (kind, credential, person_id, created_at) VALUES (?, ?, ?, ?)",
+                (c.kind, c.text, p.id, time))
+        return ADDED if old is None else CHANGED
+
+    # ------------------------------------------------------------ a person's file
+
+    def person_file(self, person_id: str, *, limit: int = 500) -> PersonFile:
+        """The file of one person: identity, credentials, their latest screenings, alarms and re-checks.
+
+        Reading it is a read of health data: callers record it with ``record_read`` (the CLI does)."""
+        person = self.person(person_id)
+        if person is None:
+            raise NotFound(f"no person {person_id!r} on the roster")
+        screenings = tuple(
+            Screening(uid=r["uid"], gate=r["gate"], time=r["time"], decision=r["decision"], reason=r["reason"],
+                      track=r["track"], estimate_c=r["estimate_c"], face_c=r["face_c"], distance_m=r["distance_m"],
+                      reduced_accuracy=bool(r["reduced_accuracy"]), boot=r["boot"], sequence=r["sequence"],
+                      id=r["id"])
+            for r in self._read("SELECT id, uid, gate, time, decision, reason, track, estimate_c, face_c, distance_m, "
+                                "reduced_accuracy, boot, sequence FROM screenings WHERE person_id = ? "
+                                "ORDER BY time DESC, id DESC LIMIT ?", (person_id, int(limit))))
+        alarms = tuple(
+            Alarm(id=r["id"], screening_id=r["screening_id"], gate=r["gate"], time=r["time"], status=r["status"],
+                  acknowledged_by=r["acknowledged_by"], acknowledged_at=r["acknowledged_at"],
+                  recheck_c=r["recheck_c"], outcome=r["outcome"], disposed_by=r["disposed_by"],
+                  disposed_at=r["disposed_at"], note=r["note"])
+            for r in self._read("SELECT a.* FROM alarms a JOIN screenings s ON s.id = a.screening_id "
+                                "WHERE s.person_id = ? ORDER BY a.time DESC, a.id DESC", (person_id,)))
+        return PersonFile(person, screenings, alarms)
+
+    def link_screening(self, screening_id: int, *, person_id: str | None = None, visitor_id: int | None = None) -> None:
+        """Name the person or visitor of a recorded screening (the gate's credential, matched in time)."""
+        if (person_id is None) == (visitor_id is None):
+            raise StoreError("name either a person or a visitor")
+
+        def write(run) -> None:
+            if run("UPDATE screenings SET person_id = ?, visitor_id = ? WHERE id = ?",
+                   (person_id, visitor_id, screening_id)).rowcount != 1:
+                raise NotFound(f"no screening {screening_id}")
+
+        self._write(write)
+
+    # ------------------------------------------------------------ visitors
+
+    def add_visitor(self, v: Visitor) -> Visitor:
+        def write(run) -> int:
+            return run("INSERT INTO visitors (pass_id, name, id_last4, host, purpose, valid_from, valid_until, "
+                       "issued_by, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                       (v.pass_id, v.name, v.id_last4, v.host, v.purpose, v.valid_from, v.valid_until, v.issued_by,
+                        v.issued_at)).fetchone()["id"]
+
+        new_id = self._write(write)
+        stored = self.visitor(v.pass_id)
+        assert stored is not None and stored.id == new_id
+        return stored
+
+    def visitor(self, pass_id: str) -> Visitor | None:
+        rows = self._read("SELECT * FROM visitors WHERE pass_id = ?", (pass_id,))
+        return _visitor(rows[0]) if rows else None
+
+    def visitors(self, since: float | None = None, until: float | None = None) -> list[Visitor]:
+        """Visitors whose window overlaps [since, until), by start of window."""
+        where, params = [], []
+        if since is not None:
+            where.append("valid_until > ?")
+            params.append(float(since))
+        if until is not None:
+            where.append("valid_from < ?")
+            params.append(float(until))
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        return [_visitor(r) for r in self._read(f"SELECT * FROM visitors{clause} ORDER BY valid_from, id",
+                                                tuple(params))]
+
+    def revoke_visitor(self, pass_id: str, by: str, time: float) -> Visitor:
+        """Withdraw a pass (the first revocation stands); the visitor."""
+
+        def write(run) -> None:
+            if run("SELECT 1 FROM visitors WHERE pass_id = ?", (pass_id,)).fetchone() is None:
+                raise NotFound(f"no visitor pass {pass_id!r}")
+            run("UPDATE visitors SET revoked_at = ?, revoked_by = ? WHERE pass_id = ? AND revoked_at IS NULL",
+                (time, by, pass_id))
+
+        self._write(write)
+        v = self.visitor(pass_id)
+        assert v is not None
+        return v
+
+    # ------------------------------------------------------------ who read what
+
+    def record_read(self, reader: str, action: str, subject: str, reason: str, time: float,
+                    detail: dict | None = None) -> int:
+        if not reader or not action or not subject:
+            raise StoreError("a read needs a reader, an action and a subject")
+        text = json.dumps(detail or {}, sort_keys=True, ensure_ascii=False)
+        return self._write(lambda run: run(
+            "INSERT INTO identity_audit (time, reader, action, subject, reason, detail) VALUES (?, ?, ?, ?, ?, ?) "
+            "RETURNING id", (time, reader[:64], action[:64], subject[:64], reason[:1000], text)).fetchone()["id"])
+
+    def reads(self, subject: str | None = None, since: float | None = None) -> list[FileRead]:
+        where, params = [], []
+        if subject is not None:
+            where.append("subject = ?")
+            params.append(subject)
+        if since is not None:
+            where.append("time >= ?")
+            params.append(float(since))
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        return [FileRead(r["id"], r["time"], r["reader"], r["action"], r["subject"], r["reason"],
+                         json.loads(r["detail"]))
+                for r in self._read(f"SELECT * FROM identity_audit{clause} ORDER BY time, id", tuple(params))]
+
+    # ------------------------------------------------------------ retention
+
+    def purge_visitors(self, before: float) -> int:
+        """Visitors whose window ended before ``before`` (their screenings stay, unnamed); how many."""
+        return self._write(lambda run: run("DELETE FROM visitors WHERE valid_until < ?", (float(before),)).rowcount)
+
+    def purge_reads(self, before: float) -> int:
+        return self._write(lambda run: run("DELETE FROM identity_audit WHERE time < ?", (float(before),)).rowcount)
+
+    def purge_inactive_people(self, before: float) -> int:
+        """People marked inactive and unchanged since ``before``, with their credentials; their screenings
+        stay, unnamed. How many."""
+        return self._write(lambda run: run("DELETE FROM people WHERE active = ? AND updated_at < ?",
+                                           (False, float(before))).rowcount)
+
+    def purge_screenings(self, before: float) -> int:
+        """Screenings older than ``before`` and their disposed alarms; a screening with an alarm not yet
+        disposed stays, and door commands keep their row without the screening. How many screenings."""
+        t = float(before)
+        old = ("SELECT s.id FROM screenings s WHERE s.time < ? AND NOT EXISTS (SELECT 1 FROM alarms a "
+               "WHERE a.screening_id = s.id AND a.status <> 'disposed')")
+
+        def write(run) -> int:
+            run(f"UPDATE door_actions SET screening_id = NULL WHERE screening_id IN ({old})", (t,))
+            run(f"DELETE FROM alarms WHERE screening_id IN ({old})", (t,))
+            return run(f"DELETE FROM screenings WHERE id IN ({old})", (t,)).rowcount
+
+        return self._write(write)
