@@ -206,8 +206,10 @@ class PeopleStore:
         want = set(p.credentials)
         for c in have - want:
             run("DELETE FROM credentials WHERE kind = ? AND credential = ?", (c.kind, c.text))
-        for c in want - have:
-            run("DELETE FROM credentials WHERE kind = ? AND credential = ?", (c.kind, c.text))  # moved here
+        for c in want - have:  # a credential moved here from its old owner changes the old owner too
+            run("UPDATE people SET updated_at = ? WHERE id = (SELECT person_id FROM credentials "
+                "WHERE kind = ? AND credential = ?)", (time, c.kind, c.text))
+            run("DELETE FROM credentials WHERE kind = ? AND credential = ?", (c.kind, c.text))
             run("INSERT INTO credentials (kind, credential, person_id, created_at) VALUES (?, ?, ?, ?)",
                 (c.kind, c.text, p.id, time))
         return ADDED if old is None else CHANGED

@@ -97,13 +97,22 @@ def import_roster(people: PeopleStore, data: bytes, time: float, *, encoding: st
     in_file = {rl.person.id for rl in ok if rl.person is not None}
     moving = frozenset(c for c in listed if (owner := people.credential_owner(c)) is not None
                        and owner != listed[c] and owner in in_file)
+    before = {p.id: p for p in people.people()}  # outcomes are told against the roster as it was
     results = people.apply_roster([rl.person for rl in ok if rl.person is not None], time, strict=strict,
                                   commit=not (strict and outcomes), moving=moving)
     for rl, (_, result) in zip(ok, results, strict=True):
         if isinstance(result, Exception):
             outcomes[rl.line] = LineOutcome(rl.line, rl.person_id, REFUSED, f"credential {result}")
         else:
-            outcomes[rl.line] = LineOutcome(rl.line, rl.person_id, result)
+            # Against the roster before the file: a person an earlier line took a credential from is changed.
+            was = before.get(rl.person_id)
+            if was is None:
+                outcome = ADDED
+            elif rl.person is not None and was.same_as(rl.person):
+                outcome = UNCHANGED
+            else:
+                outcome = CHANGED
+            outcomes[rl.line] = LineOutcome(rl.line, rl.person_id, outcome)
     ordered = tuple(outcomes[n] for n in sorted(outcomes))
     committed = not (strict and any(o.outcome == REFUSED for o in ordered))
     return ImportReport(used, strict, ordered, committed)
