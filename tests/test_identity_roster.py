@@ -25,8 +25,13 @@ GOOD = (HEADER
 
 
 @pytest.fixture
-def people(store_url):
-    p = open_people_store(store_url)
+def url(store_url):  # noqa: F811 (the fixture imported above: SQLite, then PostgreSQL)
+    return store_url
+
+
+@pytest.fixture
+def people(url):
+    p = open_people_store(url)
     yield p
     p.close()
 
@@ -138,17 +143,17 @@ def test_a_card_moves_between_two_people_of_the_same_file(people):
     assert people.credential_owner(Credential("card", "04A1B2C3")) == "S2026002"
 
 
-def test_strict_is_all_or_nothing(people, tmp_path, store_url, capsys):
+def test_strict_is_all_or_nothing(people, tmp_path, url, capsys):
     bad = GOOD + "S2026003,赵,student,初一(1)班,no,,\nS2026004,钱,teacher,初一(1)班,no,,\n"
     path = tmp_path / "roster.csv"
     path.write_bytes(bad.encode("gbk"))
-    rc, out, _ = run_cli(capsys, "people", "import", str(path), "--store", store_url, "--strict")
+    rc, out, _ = run_cli(capsys, "people", "import", str(path), "--store", url, "--strict")
     assert rc == 1
     assert "line 6: refused: role 'teacher' is not student|staff" in out
     assert "nothing imported (--strict and 1 line(s) refused)" in out
     assert people.people() == []
     # Without --strict the good lines go in, the bad one is reported.
-    rc, out, _ = run_cli(capsys, "people", "import", str(path), "--store", store_url)
+    rc, out, _ = run_cli(capsys, "people", "import", str(path), "--store", url)
     assert rc == 1 and "added 4, changed 0, unchanged 0, refused 1" in out
     assert len(people.people()) == 4
 
@@ -162,13 +167,13 @@ def test_strict_rolls_back_on_a_credential_taken_in_the_store(people):
     assert [p.id for p in people.people()] == ["T9"]
 
 
-def test_export_then_import_is_unchanged(people, tmp_path, store_url, capsys):
+def test_export_then_import_is_unchanged(people, tmp_path, url, capsys):
     import_roster(people, (GOOD + "S2026009,=HYPERLINK(1),student,初三(2)班,no,,\n").encode("gbk"), T0)
     people.put_person(people.person("S2026002").__class__(
         id="S2026010", name="孙丽", role="student", class_name="初一(2)班", boarder=True,
         guardian_phone="", active=False), T0)
     first, second = tmp_path / "a.csv", tmp_path / "b.csv"
-    rc, out, _ = run_cli(capsys, "people", "export", str(first), "--store", store_url, "--reason", "备份")
+    rc, out, _ = run_cli(capsys, "people", "export", str(first), "--store", url, "--reason", "备份")
     assert rc == 0 and "5 people written" in out
     text = first.read_text(encoding="utf-8")
     assert text.splitlines()[0] == "id,name,role,class,boarder,guardian_phone,credentials,active"
@@ -177,16 +182,16 @@ def test_export_then_import_is_unchanged(people, tmp_path, store_url, capsys):
     report = import_roster(people, first.read_bytes(), T0 + 100)
     assert [o.outcome for o in report.lines] == ["unchanged"] * 5
     assert people.person("S2026009").name == "=HYPERLINK(1)"
-    run_cli(capsys, "people", "export", str(second), "--store", store_url, "--reason", "again")
+    run_cli(capsys, "people", "export", str(second), "--store", url, "--reason", "again")
     assert second.read_bytes() == first.read_bytes()
 
 
-def test_show_and_export_are_audited_with_reader_and_reason(people, tmp_path, store_url, capsys):
+def test_show_and_export_are_audited_with_reader_and_reason(people, tmp_path, url, capsys):
     import_roster(people, GOOD.encode(), T0)
-    rc, out, _ = run_cli(capsys, "people", "show", "S2026001", "--store", store_url, "--as", "doctor-liu",
+    rc, out, _ = run_cli(capsys, "people", "show", "S2026001", "--store", url, "--as", "doctor-liu",
                          "--reason", "fever follow-up")
     assert rc == 0 and "张伟" in out and "138 0013 8000" in out
-    rc, _, _ = run_cli(capsys, "people", "export", str(tmp_path / "r.csv"), "--store", store_url, "--as", "admin",
+    rc, _, _ = run_cli(capsys, "people", "export", str(tmp_path / "r.csv"), "--store", url, "--as", "admin",
                        "--reason", "学期初核对", "--class", "初一(1)班")
     assert rc == 0
     reads = people.reads()
@@ -196,19 +201,19 @@ def test_show_and_export_are_audited_with_reader_and_reason(people, tmp_path, st
     assert reads[1].detail["rows"] == 2 and reads[1].detail["class"] == "初一(1)班"
     assert [r.action for r in people.reads(subject="S2026001")] == ["person_show"]
     # Without --as, the reader is the login name; an export without a reason is refused before it reads.
-    run_cli(capsys, "people", "show", "T0001", "--store", store_url)
+    run_cli(capsys, "people", "show", "T0001", "--store", url)
     assert people.reads(subject="T0001")[0].reader
     with pytest.raises(SystemExit):
-        cli.main(["people", "export", str(tmp_path / "x.csv"), "--store", store_url])
+        cli.main(["people", "export", str(tmp_path / "x.csv"), "--store", url])
     assert not (tmp_path / "x.csv").exists()
     # An unknown person: an error, and no read recorded.
-    rc, _, err = run_cli(capsys, "people", "show", "NOBODY", "--store", store_url)
+    rc, _, err = run_cli(capsys, "people", "show", "NOBODY", "--store", url)
     assert rc == 2 and "no person 'NOBODY'" in err and people.reads(subject="NOBODY") == []
 
 
-def test_a_persons_file_has_screenings_alarms_rechecks_and_an_empty_absences_section(people, store_url, capsys):
+def test_a_persons_file_has_screenings_alarms_rechecks_and_an_empty_absences_section(people, url, capsys):
     import_roster(people, GOOD.encode(), T0)
-    with open_store(store_url) as store:
+    with open_store(url) as store:
         ids = []
         for i, (decision, est) in enumerate([("PASS", 36.5), ("FEVER", 38.2), ("FEVER", 37.6)]):
             ids.append(store.record_screening(Screening(
@@ -228,22 +233,22 @@ def test_a_persons_file_has_screenings_alarms_rechecks_and_an_empty_absences_sec
     assert [a.screening_id for a in f.alarms] == [ids[2], ids[1]]  # not the other person's alarm
     assert [(a.recheck_c, a.outcome) for a in f.rechecks] == [(38.4, "sent_home")]
     assert f.absences == ()
-    rc, out, _ = run_cli(capsys, "people", "show", "S2026001", "--store", store_url, "--json")
+    rc, out, _ = run_cli(capsys, "people", "show", "S2026001", "--store", url, "--json")
     doc = json.loads(out)
     assert [s["decision"] for s in doc["screenings"]] == ["FEVER", "FEVER", "PASS"]
     assert doc["absences"] == [] and len(doc["alarms"]) == 2
-    rc, out, _ = run_cli(capsys, "people", "show", "S2026001", "--store", store_url, "--tz", "Asia/Shanghai")
+    rc, out, _ = run_cli(capsys, "people", "show", "S2026001", "--store", url, "--tz", "Asia/Shanghai")
     assert "Re-checks (1)" in out and "38.4 degC, sent_home by doctor: 家长接回" in out
     assert "Absences (0)" in out
     with pytest.raises(ValueError):
         people.link_screening(ids[0], person_id="S2026001", visitor_id=1)
 
 
-def test_list_filters_by_class_and_leaves_out_phones(people, store_url, capsys):
+def test_list_filters_by_class_and_leaves_out_phones(people, url, capsys):
     import_roster(people, GOOD.encode(), T0)
-    rc, out, _ = run_cli(capsys, "people", "list", "--store", store_url, "--class", "数学组", "--json")
+    rc, out, _ = run_cli(capsys, "people", "list", "--store", url, "--class", "数学组", "--json")
     doc = json.loads(out)
     assert [p["id"] for p in doc] == ["T0001"] and "guardian_phone" not in doc[0]
-    rc, out, _ = run_cli(capsys, "people", "list", "--store", store_url)
+    rc, out, _ = run_cli(capsys, "people", "list", "--store", url)
     assert "S2026001" in out and "张伟" in out and "138" not in out
     assert people.reads() == []  # a list is not a read of anyone's file
