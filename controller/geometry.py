@@ -33,6 +33,8 @@ from typing import Literal
 
 import numpy as np
 
+from controller.sensor.frame import COLUMNS, ROWS
+
 Axis = Literal["horizontal", "vertical"]
 
 
@@ -43,8 +45,8 @@ class FieldOfView:
     part: str
     horizontal_deg: float
     vertical_deg: float
-    columns: int = 32
-    rows: int = 24
+    columns: int = COLUMNS
+    rows: int = ROWS
 
     @property
     def label(self) -> str:

@@ -52,8 +52,8 @@ from .screening.analysis import AnalysisConfig, FrameAnalysis, reference_across_
 from .screening.config import ScreeningConfig
 from .protocol.result import DECISIONS, Decision
 from .screening.tracker import face_place
+from .sensor.frame import COLUMNS, ROWS
 
-ROWS, COLUMNS = 24, 32
 MAX_FPS = 8.0  # redraws per second at most
 MIN_SPAN_C = 4.0  # the automatic colour range is at least this wide, as in the console (noise stays dark)
 FPS_WINDOW_S = 2.0  # frames per second are counted over this window

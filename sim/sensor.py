@@ -12,7 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from controller.sensor import Calibration
-from controller.sensor.frame import REFRESH_RATES_HZ
+from controller.sensor.eeprom import EEPROM_WORDS
+from controller.sensor.frame import (
+    CTRL_REFRESH_MASK, CTRL_REFRESH_SHIFT, F_CONTROL, F_SUBPAGE, RAM_WORDS, REFRESH_RATES_HZ,
+)
 
 from .firmware_loader import load_firmware
 
@@ -31,12 +34,12 @@ class VirtualMLX90640(_fw.fake_mlx90640.FakeMLX90640):
         self.produced = 0
         self.loaded_truth: dict | None = None
         self.garbage: tuple[list[int], float] | None = None  # (pixels, until t)
-        self._ram_bytes = bytearray(2 * 832)
+        self._ram_bytes = bytearray(2 * RAM_WORDS)
         self._eeprom_bytes = np.asarray(eeprom, dtype=">u2").tobytes()
 
     @property
     def period_s(self) -> float:
-        return 1.0 / REFRESH_RATES_HZ[(self.control >> 7) & 7]
+        return 1.0 / REFRESH_RATES_HZ[(self.control & CTRL_REFRESH_MASK) >> CTRL_REFRESH_SHIFT]
 
     def update(self, t: float) -> bool:
         """Measure the next subpage if it is due at scenario time ``t``; True if one was made."""
@@ -59,11 +62,11 @@ class VirtualMLX90640(_fw.fake_mlx90640.FakeMLX90640):
 
     def load(self, frame_words) -> None:
         words = np.asarray(frame_words, dtype=np.uint16)
-        self._ram_bytes[:] = words[:832].astype(">u2").tobytes()
-        self._measured(int(words[832]), int(words[833]))
+        self._ram_bytes[:] = words[:RAM_WORDS].astype(">u2").tobytes()
+        self._measured(int(words[F_CONTROL]), int(words[F_SUBPAGE]))
 
     def _word(self, address):
-        if 0x0400 <= address < 0x0400 + 832:
+        if 0x0400 <= address < 0x0400 + RAM_WORDS:
             i = 2 * (address - 0x0400)
             return (self._ram_bytes[i] << 8) | self._ram_bytes[i + 1]
         return super()._word(address)
@@ -75,10 +78,10 @@ class VirtualMLX90640(_fw.fake_mlx90640.FakeMLX90640):
             super().read_into(register, buf)
             return
         n = len(buf)
-        if 0x0400 <= register and register + n // 2 <= 0x0400 + 832:
+        if 0x0400 <= register and register + n // 2 <= 0x0400 + RAM_WORDS:
             start = 2 * (register - 0x0400)
             buf[:] = self._ram_bytes[start:start + n]
-        elif 0x2400 <= register and register + n // 2 <= 0x2400 + 832:
+        elif 0x2400 <= register and register + n // 2 <= 0x2400 + EEPROM_WORDS:
             start = 2 * (register - 0x2400)
             buf[:] = self._eeprom_bytes[start:start + n]
         else:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from controller.geometry import Lens
 from controller.recording import Recording, synthesize
 from controller.sensor import Calibration, control_word, random_eeprom
 
@@ -26,8 +27,8 @@ SAMPLE_SET = (("normal_queue-10s", "normal_queue", 10.0), ("fever-30s", "fever",
 FIXED_CREATED = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
-def scenario_recording(name: str, seconds: float, *, seed: int = 0, gate_id: str = "sim-1", variant: str = "55",
-                       refresh_hz: float = 8.0, vdd: float = 3.3, world=None) -> Recording:
+def scenario_recording(name: str, seconds: float, *, seed: int = 0, gate_id: str = "sim-1",
+                       variant: str = Lens.NARROW, refresh_hz: float = 8.0, vdd: float = 3.3, world=None) -> Recording:
     """``seconds`` of scenario ``name`` as gate ``gate_id`` would have published it, with ground truth;
     ``world`` (sim.scenes.world.DEV or HELD_OUT) draws its physics, None is the nominal world."""
     sc = scenario(name, seed, variant=variant, refresh_hz=refresh_hz, world=world)

@@ -16,7 +16,8 @@ import numpy as np
 
 from . import kernels as K
 from .calibration import Calibration
-from .eeprom import COLS, ROWS
+from .frame import COLUMNS as COLS
+from .frame import ROWS
 from .reference import subpage_pattern
 
 _SHAPE = (ROWS, COLS)

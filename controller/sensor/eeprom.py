@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .frame import COLUMNS as COLS
+from .frame import PIXELS, ROWS
+
 EEPROM_WORDS = 832
-ROWS = 24
-COLS = 32
-PIXELS = ROWS * COLS
 MAX_DEFECTIVE_PIXELS = 4
 
 # Word indices inside the 832-word dump (EEPROM address 0x2400 + index).
@@ -82,7 +82,7 @@ def pixel_patterns() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per pixel: interleaved pattern (row parity), chess pattern, and the
     'conversion pattern' the datasheet uses for the interleaved-mode correction."""
     p = np.arange(PIXELS)
-    il = (p // 32) % 2
+    il = (p // COLS) % 2
     chess = il ^ (p % 2)
     conversion = ((p + 2) // 4 - (p + 3) // 4 + (p + 1) // 4 - p // 4) * (1 - 2 * il)
     return il, chess, conversion

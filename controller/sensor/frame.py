@@ -1,13 +1,25 @@
-"""Layout of one MLX90640 subpage as the gate sends it: 834 16-bit words.
+"""The MLX90640's array and one subpage as the gate sends it: 834 16-bit words.
 
 Words 0..767 are the pixel RAM (row-major, 24 x 32), 768..831 the auxiliary
 RAM (datasheet section 9, RAM map at 0x0400), word 832 the control register 1
 (0x800D) at the time of the read and word 833 the subpage that was measured
 (status register 0x8000, bit 0). This is the layout the Melexis driver calls
 ``frameData`` and the layout the wire protocol carries.
+
+This module is the controller's and the simulator's one home of the array's
+shape and of the refresh rates (the firmware keeps its own ``const()``s:
+MicroPython cannot import the controller). It imports nothing.
 """
 
-FRAME_WORDS = 834
+# The pixel array (datasheet section 7): 24 rows of 32 columns, read in two subpages of half the pixels each.
+ROWS = 24
+COLUMNS = 32
+SHAPE = (ROWS, COLUMNS)
+PIXELS = ROWS * COLUMNS  # 768
+SUBPAGE_PIXELS = PIXELS // 2  # 384
+RAM_WORDS = 832  # RAM 0x0400..0x073F: the pixels, then the auxiliary words
+AUX_WORDS = RAM_WORDS - PIXELS  # 64
+FRAME_WORDS = RAM_WORDS + 2  # 834: and the control register and the subpage number
 
 # Auxiliary RAM words used by the temperature maths (index in the frame).
 A_VBE = 768  # RAM 0x0700: V_BE
@@ -16,8 +28,8 @@ A_GAIN = 778  # RAM 0x070A: gain reference
 A_PTAT = 800  # RAM 0x0720: V_PTAT
 A_CP_SP1 = 808  # RAM 0x0728: compensation pixel, subpage 1
 A_VDD = 810  # RAM 0x072A: supply voltage
-F_CONTROL = 832
-F_SUBPAGE = 833
+F_CONTROL = RAM_WORDS  # 832
+F_SUBPAGE = RAM_WORDS + 1  # 833
 
 # Control register 1 (0x800D) fields.
 CTRL_SUBPAGES_ENABLED = 0x0001
@@ -28,7 +40,7 @@ CTRL_RESOLUTION_MASK = 0x0C00
 CTRL_CHESS = 0x1000  # 1: chess reading pattern, 0: interleaved (TV) pattern
 CTRL_RESERVED = 0xE000
 
-# Refresh rates by control-register code (datasheet table 8).
+# Refresh rates by control-register code (datasheet table 8): subpages per second.
 REFRESH_RATES_HZ = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 # ADC resolution by control-register code.
 RESOLUTION_BITS = (16, 17, 18, 19)

@@ -15,9 +15,9 @@ from numba import njit, types
 
 from .frame import (
     A_CP_SP0, A_CP_SP1, A_GAIN, A_PTAT, A_VBE, A_VDD, BAD_CONTROL, BAD_EMISSIVITY, BAD_PTAT, BAD_SUBPAGE,
-    BAD_TA, BAD_TR, BAD_VDD,
-    CTRL_CHESS, CTRL_RESERVED, CTRL_RESOLUTION_MASK, CTRL_RESOLUTION_SHIFT, F_CONTROL, F_SUBPAGE, OK,
-    READ_ERROR_WORD, TA_RANGE_C, TR_FROM_TA, TR_RANGE_C, VDD_RANGE_V, ZERO_GAIN,
+    BAD_TA, BAD_TR, BAD_VDD, COLUMNS, CTRL_CHESS, CTRL_RESERVED, CTRL_RESOLUTION_MASK, CTRL_RESOLUTION_SHIFT,
+    F_CONTROL, F_SUBPAGE, FRAME_WORDS, OK, PIXELS, READ_ERROR_WORD, ROWS, SUBPAGE_PIXELS, TA_RANGE_C, TR_FROM_TA,
+    TR_RANGE_C, VDD_RANGE_V, ZERO_GAIN,
 )
 
 KELVIN = 273.15
@@ -66,8 +66,6 @@ P_OFFSET_KTA_KV = 3  # offset * kta * kv
 P_PATTERN = 4  # interleaved/chess correction, used when the mode differs from calibration
 P_INV_ALPHA = 5  # 1 / (alpha - TGC * mean CP alpha)
 N_PIXEL_ROWS = 6
-SUBPAGE_PIXELS = 384
-PIXELS = 768
 
 _FAST = {"contract", "arcp", "nsz"}
 BAD_SHAPE = -1  # the caller's arrays have the wrong shape (it then checks them itself)  # no assumption about NaN or infinity: those are checked
@@ -160,7 +158,7 @@ def subpage_to(frame, k, table, image, emissivity, tr):
     because the driver marked their word as a read error (READ_ERROR_WORD),
     directly or through the defective-pixel fill, and invalid counts the other
     pixels of the subpage left without a finite temperature."""
-    if frame.shape[0] != 834 or image.shape[0] != 24 or image.shape[1] != 32:
+    if frame.shape[0] != FRAME_WORDS or image.shape[0] != ROWS or image.shape[1] != COLUMNS:
         return BAD_SHAPE, 0.0, 0.0, 0, 0, False, 0
     if not (0.0 < emissivity <= 1.0):
         return BAD_EMISSIVITY, emissivity, 0.0, 0, 0, False, 0
@@ -215,18 +213,18 @@ def subpage_to(frame, k, table, image, emissivity, tr):
     one = f32(1.0)
     nan = f32(np.nan)
 
-    for r in range(24):
-        start = r * 32
+    for r in range(ROWS):
+        start = r * COLUMNS
         if not chess and (r & 1) != subpage:
             # Interleaved: rows of the other parity are not measured at all.
-            for i in range(32):
+            for i in range(COLUMNS):
                 out[start + i] = nan
             continue
         # Whole rows, contiguous, so the loop vectorises; in chess mode only
         # every other pixel of the row belongs to this subpage and the rest
         # is masked (cheaper than gathering a stride-2 pattern).
         skip = (r + subpage) & 1 if chess else 2
-        for i in range(32):
+        for i in range(COLUMNS):
             p = start + i
             v = _pixel_to(f32(_s16(frame[p])), table[P_OFFSET, p], table[P_OFFSET_KTA, p],
                           table[P_OFFSET_KV, p], table[P_OFFSET_KTA_KV, p], table[P_PATTERN, p],
@@ -264,7 +262,7 @@ def subpage_to(frame, k, table, image, emissivity, tr):
         if not np.isfinite(out[p]):
             nonfinite += 1
             if frame[p] == READ_ERROR_WORD:
-                r = p // 32
+                r = p // COLUMNS
                 if ((p + r + subpage) & 1 == 0) if chess else ((r & 1) == subpage):
                     marked += 1
     for slot in range(FILL_SLOTS):

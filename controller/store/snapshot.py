@@ -20,11 +20,11 @@ import zlib
 
 import numpy as np
 
+from controller.sensor.frame import PIXELS, SHAPE
+
 VERSION = 1
-SHAPE = (24, 32)
 NAN_CODE = -32768
 LIMIT_C = 327.67
-_PIXELS = SHAPE[0] * SHAPE[1]
 
 
 def encode_snapshot(image: np.ndarray) -> bytes:
@@ -53,11 +53,11 @@ def decode_snapshot(data: bytes) -> np.ndarray:
         raise ValueError(f"snapshot version {data[0]} is not one this code reads (only {VERSION})")
     inflater = zlib.decompressobj()
     try:
-        raw = inflater.decompress(data[1:], 2 * _PIXELS + 1)  # never inflate more than one image
+        raw = inflater.decompress(data[1:], 2 * PIXELS + 1)  # never inflate more than one image
     except zlib.error as exc:
         raise ValueError(f"corrupt snapshot: {exc}") from None
-    if len(raw) != 2 * _PIXELS or not inflater.eof or inflater.unused_data:
-        raise ValueError(f"corrupt snapshot: {len(raw)} bytes of pixels where {2 * _PIXELS} were expected")
+    if len(raw) != 2 * PIXELS or not inflater.eof or inflater.unused_data:
+        raise ValueError(f"corrupt snapshot: {len(raw)} bytes of pixels where {2 * PIXELS} were expected")
     centi = np.frombuffer(raw, np.uint8).reshape(2, -1).T.copy().view("<i2").reshape(SHAPE)
     out = centi.astype(np.float64) / 100.0
     out[centi == NAN_CODE] = np.nan

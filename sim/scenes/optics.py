@@ -25,8 +25,8 @@ from functools import lru_cache
 import numpy as np
 
 from controller.geometry import FACE_HALF_HEIGHT_M, FACE_WIDTH_M, FieldOfView, pixels_across
+from controller.sensor.frame import COLUMNS, ROWS  # the array's shape
 
-ROWS, COLUMNS = 24, 32
 PSF_SIGMA_PX = 0.4
 
 
