@@ -87,8 +87,8 @@ def verify(key: bytes, text: str) -> PassClaim:
         raw = base64.b32decode(token[len(VISITOR_PREFIX):] + "====")
     except (binascii.Error, ValueError):
         raise PassError("not a visitor pass token") from None
-    if len(raw) != TOKEN_BYTES:
-        raise PassError("not a visitor pass token")
+    if len(raw) != TOKEN_BYTES or base64.b32encode(raw).decode("ascii").rstrip("=") != token[len(VISITOR_PREFIX):]:
+        raise PassError("not a visitor pass token")  # (the last character's unused bits must be zero: one spelling)
     body, tag = raw[:_BODY.size], raw[_BODY.size:]
     if not hmac.compare_digest(tag, _tag(key, body)):
         raise PassForged("the pass's signature does not verify")
