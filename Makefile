@@ -108,7 +108,7 @@ bench-console: $(STAMP) mosquitto-installed browser-installed cjk-font ## the co
 	$(PY) bench/bench_console.py --fever-gate
 
 screenshots: $(STAMP) mosquitto-installed browser-installed cjk-font ## the console's README screenshots into docs/img/ (the wall at 1366x768 after 20 fever alarms among them)
-	$(PY) -m controller.console.screenshots
+	$(PY) bench/screenshots.py
 
 ACCURACY_ARGS ?=
 bench-accuracy: $(STAMP) ## screening accuracy in the dev and held-out simulated worlds side by side, both lenses (ACCURACY_ARGS='--people 1440')
@@ -119,7 +119,7 @@ bench-decisions: $(STAMP) ## decisions at the mark on the simulator: share while
 	$(PY) bench/bench_decisions.py $(DECISIONS_ARGS)
 
 demo: $(STAMP) cjk-font ## run the demo: broker, 4 simulated gates, controller and console (Ctrl-C stops it; installs fonts-noto-cjk as root)
-	$(PY) -m controller.demo
+	$(PY) -m sim.demo
 
 report: $(STAMP) ## the day's screening report: make report [CONFIG=controller.toml] [DATE=YYYY-MM-DD] [FORMAT=text|csv|json]
 	$(VENV)/bin/thermogate report daily --config $(or $(CONFIG),controller.toml) $(if $(DATE),--date $(DATE)) --format $(or $(FORMAT),text)

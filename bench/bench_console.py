@@ -40,7 +40,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from controller.console.rig import ConsoleRig, launch_chromium, login  # noqa: E402
+from console_rig import ConsoleRig, launch_chromium, login  # noqa: E402
+
 from controller.store import Screening, encode_snapshot  # noqa: E402
 
 WINDOW_S = 10.0

@@ -1,7 +1,9 @@
 """The configuration of a simulated gate: its config.json and its HMAC key.
 
 Kept apart from ``sim.gate`` so that tests can build configs without loading
-the firmware modules.
+the firmware modules. :func:`provision_keys` hands the simulated gates' keys
+to a controller the way an installer hands a real gate's: in the site's
+``secrets.toml``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,23 @@ import hashlib
 def simulator_key(gate_id: str) -> bytes:
     """The HMAC key of a simulated gate: derived from its id, for simulation only."""
     return hashlib.sha256(b"thermogate-simulator-key:" + gate_id.encode()).digest()
+
+
+def provision_keys(site_dir, gate_ids) -> None:
+    """Write the simulator's keys of ``gate_ids`` into the site's secrets.toml (mode 0600), where a controller
+    with ``[site] simulated_gates`` finds them, as it finds a registered gate's (``thermogate gate add``).
+    The file's other entries are kept; a gate's existing MQTT password too."""
+    from pathlib import Path
+
+    from controller.site import gates as site
+
+    Path(site_dir).mkdir(parents=True, exist_ok=True)
+    secrets = site.load_secrets(site_dir)
+    for gate_id in gate_ids:
+        known = secrets.gates.get(gate_id)
+        password = known.mqtt_password if known is not None else site.new_gate_secrets().mqtt_password
+        secrets.gates[gate_id] = site.GateSecrets(simulator_key(gate_id).hex(), password)
+    site.save_secrets(site_dir, secrets)
 
 
 def gate_config(gate_id: str, host: str, port: int, key: bytes, refresh_hz: float, user: str = "",

@@ -52,7 +52,7 @@ def controller_service(tmp_path, mqtt_broker):
 def browser():
     """Debian's headless Chromium under Playwright, one for the whole session: every browser test file
     shares it (two Playwright sync instances cannot run at once in one process)."""
-    from controller.console.rig import CHROMIUM, CHROMIUM_ARGS
+    from chromium import CHROMIUM, CHROMIUM_ARGS
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's chromium package "

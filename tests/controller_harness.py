@@ -10,14 +10,15 @@ import time
 from pathlib import Path
 
 from controller.service.config import load_config
+from sim.gate_config import provision_keys
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def write_config(directory: Path, broker, simulated: list[str], *, store: str | None = None, http_port: int = 0,
                  extra: str = "", site_extra: str = "") -> Path:
-    """A controller.toml in ``directory`` for ``broker`` serving the simulated gates ``simulated``;
-    ``site_extra`` goes into its [site] table, ``extra`` at the end."""
+    """A controller.toml in ``directory`` for ``broker`` serving the simulated gates ``simulated`` (their keys
+    in ``directory``/site/secrets.toml); ``site_extra`` goes into its [site] table, ``extra`` at the end."""
     store = store or str(directory / "thermogate.db")
     path = directory / "controller.toml"
     path.write_text(f"""
@@ -45,6 +46,7 @@ port = {http_port}
 {extra}
 """.replace("'", '"'))
     load_config(path)  # fail here, not in the service, if the test wrote nonsense
+    provision_keys(directory / "site", simulated)  # the simulated gates' keys, where the controller reads keys
     return path
 
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from controller import demo
+from sim import demo
 from sim.scenarios import scenario
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,7 +25,7 @@ THRESHOLD_C = 37.3
 
 
 def test_demo_runs_and_decides(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "controller.demo", "--seconds", "22", "--http-port", "0",
+    out = subprocess.run([sys.executable, "-m", "sim.demo", "--seconds", "22", "--http-port", "0",
                           "--dir", str(tmp_path / "demo")], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "console:  http://127.0.0.1:" in out.stdout
@@ -39,7 +39,7 @@ def test_demo_runs_and_decides(tmp_path):
 def _start(tmp_path: Path, port: int, tmp: Path, broker: str) -> tuple[subprocess.Popen, str]:
     """The demo as a terminal runs it: its own process group (a Ctrl-C goes to the whole group)."""
     env = {**os.environ, "TMPDIR": str(tmp), "PYTHONUNBUFFERED": "1", "THERMOGATE_DEMO_BROKER": broker}
-    proc = subprocess.Popen([sys.executable, "-m", "controller.demo", "--http-port", str(port), "--dir",
+    proc = subprocess.Popen([sys.executable, "-m", "sim.demo", "--http-port", str(port), "--dir",
                              str(tmp_path / "demo")], cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     lines = []

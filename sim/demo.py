@@ -84,9 +84,9 @@ def console_port(preferred: int, wait_s: float = PORT_WAIT_S, say=print) -> int:
 
 def _start_broker():
     try:
-        from sim.embedded_broker import start_demo_broker
+        from .embedded_broker import start_demo_broker
     except ImportError:
-        from sim.broker import MosquittoBroker
+        from .broker import MosquittoBroker
 
         return MosquittoBroker().start()
     return start_demo_broker()
@@ -96,8 +96,8 @@ class CyclingGates:
     """Virtual gates stepping in a thread, each moving to its next scenario when one ends."""
 
     def __init__(self, broker, count: int = 4):
-        from sim.runner import make_gates
-        from sim.scenarios import scenario
+        from .runner import make_gates
+        from .scenarios import scenario
 
         self._scenario = scenario
         self.gates = make_gates(count, lambda i: scenario(CYCLES[i % len(CYCLES)][0][0], seed=i), broker.host,
@@ -121,7 +121,7 @@ class CyclingGates:
                 g.step()
             time.sleep(max(0.0, 0.005 - (time.monotonic() - start)))
 
-    def start(self) -> "CyclingGates":
+    def start(self) -> CyclingGates:
         self.thread.start()
         return self
 
@@ -135,7 +135,7 @@ class CyclingGates:
 def write_config(directory: Path, broker, http_port: int, gate_ids: list[str]) -> Path:
     path = directory / "controller.toml"
     ids = ", ".join(f'"{g}"' for g in gate_ids)
-    path.write_text(f"""# The demo's controller configuration (written by controller/demo.py on every run).
+    path.write_text(f"""# The demo's controller configuration (written by sim/demo.py on every run).
 [mqtt]
 host = "{broker.host}"
 port = {broker.port}
@@ -158,7 +158,7 @@ port = {http_port}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m controller.demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m sim.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, help="stop after this long (exit 1 if nothing was decided)")
     parser.add_argument("--http-port", type=int, default=8080, help="the console's port (default 8080, "
                         "or a free one if taken)")
@@ -169,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     from controller.service.config import load_config
     from controller.service.service import ControllerService
 
+    from .gate_config import provision_keys
+
     directory = Path(args.dir)
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
@@ -178,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     gate_ids = [f"demo-{i + 1}" for i in range(4)]
     http_port = console_port(args.http_port)
     config = load_config(write_config(directory, broker, http_port, gate_ids))
+    provision_keys(config.site_dir, gate_ids)  # the gates' keys, where the controller reads every gate's key
     service = ControllerService(config)
     if hasattr(service.store, "add_user"):
         service.store.add_user(DEMO_USER, "admin", DEMO_PASSWORD)

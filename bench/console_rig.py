@@ -1,4 +1,5 @@
-"""A whole console on this machine, for screenshots and the console benchmark.
+"""A whole console on this machine, for the screenshots (bench/screenshots.py) and the console benchmark
+(bench/bench_console.py).
 
 A private mosquitto, a real ``ControllerService`` (store, HTTP, console) in
 this process, an admin login, and virtual gates running the firmware on
@@ -10,9 +11,15 @@ directory and goes when ``stop()`` is called. Tests use their own fixtures
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "tests")]  # the controller, and the Chromium launcher of the tests
+
+from chromium import launch_chromium  # noqa: E402, F401  (the rig's users launch the browser from here)
 
 USER = "admin"
 PASSWORD = "console-admin-1"
@@ -39,11 +46,11 @@ class ConsoleRig:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.service.http.port}"
 
-    def start(self) -> "ConsoleRig":
+    def start(self) -> ConsoleRig:
+        from controller.service.config import load_config
+        from controller.service.service import ControllerService
         from sim.broker import MosquittoBroker
-
-        from ..service.config import load_config
-        from ..service.service import ControllerService
+        from sim.gate_config import provision_keys
 
         self.broker = MosquittoBroker().start()
         sim_ids = [f"sim-{i + 1}" for i in range(len(self.scenarios))]
@@ -66,8 +73,9 @@ url = "{self.dir / 'thermogate.db'}"
 [http]
 bind = "127.0.0.1"
 port = {self.http_port}
-""".replace("'", '"') + "".join(f'\n[gates.{g}]\nname = "{n}"\n' for g, n in zip(sim_ids, self.names)),
+""".replace("'", '"') + "".join(f'\n[gates.{g}]\nname = "{n}"\n' for g, n in zip(sim_ids, self.names, strict=False)),
                           encoding="utf-8")
+        provision_keys(self.dir / "site", sim_ids + self.idle_gates)  # their keys, where the controller reads keys
         self.service = ControllerService(load_config(config)).start()
         self.service.store.add_user(USER, "admin", PASSWORD)
         if self.scenarios:
@@ -91,23 +99,11 @@ port = {self.http_port}
             self.broker.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> "ConsoleRig":
+    def __enter__(self) -> ConsoleRig:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def launch_chromium(playwright):
-    """Debian's Chromium under Playwright (never a downloaded browser)."""
-    if not Path(CHROMIUM).exists():
-        raise RuntimeError(f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)")
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
 def login(page, url: str, user: str = USER, password: str = PASSWORD) -> None:

@@ -1,6 +1,6 @@
-"""``python -m controller.console.screenshots`` (``make screenshots``): the pictures of the console in docs/img/.
+"""``python bench/screenshots.py`` (``make screenshots``): the pictures of the console in docs/img/.
 
-Runs a whole console on this machine (controller/console/rig.py: a private
+Runs a whole console on this machine (bench/console_rig.py: a private
 mosquitto, the controller, virtual gates running the firmware) and saves, from
 Debian's headless Chromium at 1366 x 768 (a school gatehouse's common screen):
 
@@ -25,9 +25,8 @@ import argparse
 import time
 from pathlib import Path
 
-from .rig import ConsoleRig, launch_chromium, login
+from console_rig import REPO, ConsoleRig, launch_chromium, login
 
-REPO = Path(__file__).resolve().parent.parent.parent
 SCENARIOS = ["fever", "normal_queue", "two_people", "no_reference"]
 NAMES = ["东门 1号", "东门 2号", "北门", "西门"]
 WALL = (1366, 768)
