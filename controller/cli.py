@@ -38,13 +38,14 @@ import numpy as np
 
 from . import __version__, app, report_cli, watch
 from .console import user_cli
+from .identity import cli as identity_cli
 from .screening import cli as screening_cli
 from .screening import model_cli
 from .site import broker_cli
 from .site import cli as site_cli
 
 # The controller's modules of subcommands, in the order `thermogate --help` lists them.
-COMMAND_MODULES = (site_cli, broker_cli, screening_cli, model_cli, report_cli, app, user_cli)
+COMMAND_MODULES = (site_cli, broker_cli, screening_cli, model_cli, report_cli, app, user_cli, identity_cli)
 ENTRY_POINT_GROUP = "thermogate.commands"
 
 
