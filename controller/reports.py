@@ -163,7 +163,7 @@ def _sum_counts(per_gate: Iterable[dict[str, int]]) -> dict[str, int]:
 def _gate_day(gate: str, name: str, c: dict[str, int], alarms: list[Alarm], threshold_c: float) -> GateDay:
     dispositions = {o: 0 for o in OUTCOMES}
     for a in alarms:
-        if a.status == ALARM_DISPOSED:
+        if a.status == ALARM_DISPOSED and a.outcome is not None:  # a disposed alarm has its outcome
             dispositions[a.outcome] += 1
     return GateDay(gate=gate, name=name, screened=c.get(PASS, 0) + c.get(FEVER, 0), passed=c.get(PASS, 0),
                    fevers=c.get(FEVER, 0), retried=c.get(RETRY, 0), blocked=c.get(BLOCKED, 0), alarms=len(alarms),
@@ -214,8 +214,8 @@ def csv_uncell(v: str) -> str:
 
 
 def _csv_row(report: DailyReport, g: GateDay) -> dict:
-    row = {"date": report.date.isoformat(), "timezone": report.timezone, "gate": csv_cell(g.gate),
-           "name": csv_cell(g.name)}
+    row: dict[str, str | int] = {"date": report.date.isoformat(), "timezone": report.timezone,
+                                 "gate": csv_cell(g.gate), "name": csv_cell(g.name)}
     row.update({c: getattr(g, c) for c in _COLUMNS})
     row.update({f"disposed_{o}": g.dispositions[o] for o in OUTCOMES})
     row["zero_report"] = ("yes" if report.zero_report else "no") if g.gate == TOTAL else ""

@@ -354,6 +354,7 @@ def test_tls_listener(tmp_path):
             tls_client(None, "controller", password, secure)
 
 
+@pytest.mark.root
 def test_mosquitto_started_as_root_reads_the_generated_files(tmp_path):
     """mosquitto started as root drops to its own user before it opens passwd and acl: as root, broker
     config gives them (and the directory) to mosquitto's group, and the broker starts and checks logins."""

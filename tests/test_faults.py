@@ -198,6 +198,7 @@ def _decisions_while_refused(svc, watch, gate_id="sim-1"):
     return unrecorded
 
 
+@pytest.mark.root
 def test_store_disk_full(controller_service, small_disk, virtual_gates, mqtt_watch):
     watch = mqtt_watch(["thermogate/+/result", "thermogate/+/cmd"])
     svc = controller_service(store=str(small_disk / "thermogate.db"))
@@ -213,6 +214,7 @@ def test_store_disk_full(controller_service, small_disk, virtual_gates, mqtt_wat
     _no_double_or_late_opening(svc, gate)
 
 
+@pytest.mark.root
 def test_store_disk_gone_read_only(controller_service, failing_disk, virtual_gates, mqtt_watch):
     """A disk the kernel has made read-only does not come back by itself: the controller keeps
     screening, keeps every decision in memory, keeps the doors shut and keeps the alert up."""
