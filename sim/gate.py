@@ -1,7 +1,7 @@
 """A virtual gate: the firmware's own app on virtual hardware, on a real broker.
 
 Only the hardware is simulated: the MLX90640 (fed by a scenario), the pins,
-timers, Wi-Fi and the I2C bus. The firmware modules run unchanged, their own
+timers, Wi-Fi, the I2C bus and, when fitted, a QR scanner on a UART. The firmware modules run unchanged, their own
 MQTT client included, over a real TCP connection to the broker
 (``sim.netsock``), and publish what a board would publish. Scenario events (Wi-Fi loss, I2C failures, garbage
 pixels) are applied to the hardware at their times.
@@ -23,11 +23,15 @@ from .sensor import VirtualMLX90640
 
 _fw = load_firmware()
 TRUTH_KEPT = 4096  # frames of ground truth a virtual gate remembers (about 8.5 min at 8 Hz)
+SCANNER_UART = {"uart": 2, "rx": 16, "tx": 17}  # the QR scanner's wiring, as docs/installation.md gives it
 
 
 class VirtualGate:
     def __init__(self, gate_id: str, scenario, host: str, port: int, *, seed: int = 0,
-                 key: bytes | None = None, clock: RealClock | None = None, user: str = "", password: str = ""):
+                 key: bytes | None = None, clock: RealClock | None = None, user: str = "", password: str = "",
+                 scanner: bool | None = None):
+        """``scanner``: fit a virtual QR scanner (None: when the scenario's people carry credentials). The
+        scenario's scans (``Scenario.scans``) are shown to it at their times; ``scan(text)`` shows one now."""
         self.gate_id = gate_id
         self.scenario = scenario
         self.key = key or simulator_key(gate_id)
@@ -39,14 +43,24 @@ class VirtualGate:
         self.board.devices[0x33] = self.sensor
         self.wlan = _fw.network.WLAN()
         self.wlan.up = True
-        self.config = _fw.config.Config(json.loads(json.dumps(
-            gate_config(gate_id, host, port, self.key, scenario.refresh_hz, user, password))))
+        config = gate_config(gate_id, host, port, self.key, scenario.refresh_hz, user, password)
+        if scanner is None:
+            scanner = getattr(scenario, "credentials", None) is not None
+        self.scanner = None
+        if scanner:
+            self.scanner = _fw.fake_uart.FakeQRScanner()
+            self.board.uart_devices[SCANNER_UART["uart"]] = self.scanner
+            config["qr_scanner"] = dict(SCANNER_UART)
+        self.scans: list = []  # the scans shown so far: (scenario time, text)
+        self._to_scan: list[str] = []  # scan() from another thread: shown on the gate's own next step
+        self.config = _fw.config.Config(json.loads(json.dumps(config)))
         # Frame sequence -> ground truth of that subpage, for the latest TRUTH_KEPT frames only:
         # `thermogate sim run` may go on for hours.
         self.truth: dict[int, dict] = {}
         self.reboots = 0
         self._events = sorted(scenario.events, key=lambda e: e.t)
         self._t0 = self.clock.seconds
+        self._scanned_to = 0.0
         self._boot()
 
     def _boot(self) -> None:
@@ -74,6 +88,14 @@ class VirtualGate:
         t = self.t
         while self._events and self._events[0].t <= t:
             self._apply(self._events.pop(0))
+        if self.scanner is not None:
+            if hasattr(self.scenario, "scans"):
+                self._to_scan.extend(s.text for s in self.scenario.scans(self._scanned_to, t))
+                self._scanned_to = max(self._scanned_to, t)
+            while self._to_scan:
+                text = self._to_scan.pop(0)
+                self.scans.append((t, text))
+                self.scanner.scan(text)
         self.sensor.update(t)
         before = self.gate.sequence
         self.gate.step()
@@ -84,6 +106,13 @@ class VirtualGate:
             self.reboots += 1
             self.close()
             self._boot()
+
+    def scan(self, text: str) -> None:
+        """Show a QR code to the gate's scanner: its text and CR LF arrive on the scanner's UART at the
+        gate's next step (safe from another thread than the one stepping the gate)."""
+        if self.scanner is None:
+            raise RuntimeError(f"gate {self.gate_id} has no scanner fitted")
+        self._to_scan.append(text)
 
     def power_cycle(self) -> None:
         """Power off and on: the connection drops without a goodbye, the board boots afresh (a new
@@ -102,6 +131,7 @@ class VirtualGate:
         self.sensor.next_due = 0.0
         self._events = sorted(scenario.events, key=lambda e: e.t)
         self._t0 = self.clock.seconds
+        self._scanned_to = 0.0
         self.wlan.up = True
 
     def _apply(self, event) -> None:

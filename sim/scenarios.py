@@ -86,6 +86,18 @@ class SceneFrame:
     truth: dict
 
 
+SCAN_LEAD_S = 1.0  # a person with a credential scans it this long before standing on the mark
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A person shows a QR code to the gate's scanner at ``t`` seconds from the scenario start."""
+
+    t: float
+    person: int  # the person's id, as in the ground truth
+    text: str
+
+
 @dataclass(frozen=True)
 class Event:
     """Something that happens to the gate at ``t`` seconds from the scenario start.
@@ -347,7 +359,9 @@ class Scenario:
     """
 
     def __init__(self, name: str, seed: int = 0, *, variant: str = Lens.NARROW, refresh_hz: float = 8.0,
-                 world: World | None = None):
+                 world: World | None = None, credentials: Callable[[int], str | None] | None = None):
+        """``credentials(i)``: the QR code person ``i`` of the queue scans (the same person in every
+        cycle), or None for one who scans nothing; None (the default): nobody scans."""
         variant = Lens.parse(str(variant)).value  # ValueError names the spellings
         refresh_hz = float(refresh_hz)
         if not (math.isfinite(refresh_hz) and refresh_hz > 0):
@@ -369,7 +383,11 @@ class Scenario:
             setup = np.random.default_rng(stable_key(world.name, name, self.seed, "setup"))
             spec, self.events = _build(name, setup, self.physics.ambient_c)
             spec = _in_world(spec, world, self.physics)
+        self.credentials = credentials
+        if credentials is not None:
+            spec = _with_credentials(spec, credentials)
         self.spec = spec
+        self._scans: dict[int, list[Scan]] = {}
         self.duration_s = spec.duration_s
         self.scene = (_KindScene if name in _KINDS else Scene)(
             spec, self.seed, fov, mounting, refresh_hz, variant, physics=self.physics,
@@ -396,13 +414,42 @@ class Scenario:
             image, ta, truth = self.scene.render(float(t), sensor_errors=False)
         return SceneFrame(image, ta, truth)
 
+    def scans(self, t0: float, t1: float) -> list[Scan]:
+        """The scans from ``t0`` (included) to ``t1`` (excluded), in time order: each person with a
+        credential shows it SCAN_LEAD_S before standing on the mark. Safe from any thread."""
+        if self.credentials is None or t1 <= t0:
+            return []
+        d = self.duration_s
+        out: list[Scan] = []
+        with self._lock:
+            for cycle in range(max(0, int(t0 // d)), int(t1 // d) + 1):
+                if cycle not in self._scans:
+                    people = [self.scene.person(cycle, i) for i in range(self.spec.n_people)]
+                    self._scans[cycle] = sorted(
+                        (Scan(cycle * d + p.arrive_s - SCAN_LEAD_S, p.id, p.credential) for p in people
+                         if p.credential is not None), key=lambda s: s.t)
+                    if len(self._scans) > 4:
+                        self._scans.pop(min(self._scans))
+                out.extend(s for s in self._scans[cycle] if t0 <= s.t < t1)
+        return sorted(out, key=lambda s: s.t)
+
     def __repr__(self) -> str:
         world = "" if self.world is None else f", world={self.world.name!r}"
         return (f"Scenario({self.name!r}, seed={self.seed}, variant={self.variant!r}, "
                 f"refresh_hz={self.refresh_hz:g}, duration_s={self.duration_s:g}{world})")
 
 
+def _with_credentials(spec: SceneSpec, credentials: Callable[[int], str | None]) -> SceneSpec:
+    plan = spec.plan
+
+    def scanning(i: int, rng: np.random.Generator) -> PersonPlan:
+        return replace(plan(i, rng), credential=credentials(i))
+
+    return replace(spec, plan=scanning)
+
+
 def scenario(name: str, seed: int = 0, *, variant: str = Lens.NARROW, refresh_hz: float = 8.0,
-             world: World | None = None) -> Scenario:
-    """The named scenario (one of :data:`SCENARIOS`), reproducible from ``seed``, in ``world`` (None: nominal)."""
-    return Scenario(name, seed, variant=variant, refresh_hz=refresh_hz, world=world)
+             world: World | None = None, credentials: Callable[[int], str | None] | None = None) -> Scenario:
+    """The named scenario (one of :data:`SCENARIOS`), reproducible from ``seed``, in ``world`` (None: nominal);
+    ``credentials(i)``: the QR code person ``i`` of the queue scans at the gate (None: nobody scans)."""
+    return Scenario(name, seed, variant=variant, refresh_hz=refresh_hz, world=world, credentials=credentials)

@@ -49,6 +49,7 @@ class PersonPlan:
     eye_height_m: float | None = None  # None: drawn from EYE_HEIGHTS_M
     face_scale: float = 1.0  # head size relative to the 15 cm face template
     age: int | None = None  # for the ground truth only (None: an adult, or not said)
+    credential: str | None = None  # the QR code they scan just before stepping onto the mark (None: none)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class Person:
     sway_phase: float
     face_scale: float = 1.0
     age: int | None = None
+    credential: str | None = None  # scanned SCAN_LEAD_S before arrive_s (sim.scenarios.Scenario.scans)
 
     @property
     def arrive_s(self) -> float:
@@ -172,5 +174,5 @@ def draw_person(pid: int, plan: PersonPlan, walk_start_s: float, ambient_c: floa
         walk_s=min(math.dist(origin, stand) / walk_speed, WALK_MAX_S), stand_s=float(rng.uniform(*STAND_S)),
         leave_s=min(math.dist(stand, exit_point) / rng.uniform(*LEAVE_SPEED_M_S), LEAVE_MAX_S),
         sway_hz=float(rng.uniform(0.2, 0.5)), sway_phase=float(rng.uniform(0, 2 * math.pi)),
-        face_scale=float(plan.face_scale), age=plan.age,
+        face_scale=float(plan.face_scale), age=plan.age, credential=plan.credential,
     )
