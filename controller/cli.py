@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, app, report_cli, watch
+from .calibrate import cli as calibrate_cli
 from .console import user_cli
 from .identity import cli as identity_cli
 from .screening import cli as screening_cli
@@ -45,7 +46,8 @@ from .site import broker_cli
 from .site import cli as site_cli
 
 # The controller's modules of subcommands, in the order `thermogate --help` lists them.
-COMMAND_MODULES = (site_cli, broker_cli, screening_cli, model_cli, report_cli, app, user_cli, identity_cli)
+COMMAND_MODULES = (site_cli, broker_cli, screening_cli, calibrate_cli, model_cli, report_cli, app, user_cli,
+                   identity_cli)
 ENTRY_POINT_GROUP = "thermogate.commands"
 
 

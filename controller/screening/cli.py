@@ -1,13 +1,13 @@
-"""``thermogate analyze`` and ``thermogate calibrate``."""
+"""``thermogate analyze``: a recording through the screening pipeline (``thermogate calibrate`` is
+controller/calibrate/cli.py)."""
 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import sys
 
-from .config import ConfigError, ScreeningConfig, load
+from ..protocol.result import DECISIONS
+from .config import ScreeningConfig, load
 
 
 def _config(path: str | None) -> ScreeningConfig:
@@ -35,195 +35,14 @@ def _analyze(args: argparse.Namespace) -> int:
             extra += f": {d.detail}" if d.detail else ""
             print(f"{d.time_s:8.2f} s  track {d.track:4d}  {d.decision:7s} {est} degC  {d.reason}{extra}")
     if not args.jsonl:
-        counts = {k: sum(1 for d in decisions if d.decision == k) for k in ("PASS", "FEVER", "RETRY", "BLOCKED")}
+        counts = {k: sum(1 for d in decisions if d.decision == k) for k in DECISIONS}
         print(f"{len(decisions)} decisions: " + ", ".join(f"{v} {k}" for k, v in counts.items()), file=sys.stderr)
     return 0
 
 
-def _calibrate(args: argparse.Namespace) -> int:
-    what = args.what
-    if len(what) == 2 and what[0] == "reference":
-        return _calibrate_reference(args, what[1])
-    if len(what) != 1:
-        raise ValueError("use `thermogate calibrate GATE ...` (site offset) or `thermogate calibrate reference GATE "
-                         "...` (the reference source's reading)")
-    args.gate = what[0]
-    if not args.recording:
-        return _calibrate_live(args)
-    if args.readings is None:
-        raise ValueError("--recording needs --readings CSV (columns time, clinical_c)")
-    from datetime import datetime
-
-    from .offline import analyze_recording
-    from .site_calibration import Decided, fit_site_offset, match_by_time, read_sheet
-
-    config = _config(args.config)
-    tz = _timezone(args.tz)
-    decided, dates = [], set()
-    for path in args.recording:
-        recording = _load_recording(path)
-        start = recording.created.timestamp()
-        dates.add(datetime.fromtimestamp(start, tz).date())
-        dates.add(datetime.fromtimestamp(start + recording.duration, tz).date())
-        for d in analyze_recording(recording, config):
-            if d.estimate_c is not None:
-                decided.append(Decided(start + d.time_s, d.estimate_c, f"{path} track {d.track} at {d.time_s:.1f} s",
-                                       (path, d.track, d.time_s)))
-    readings = read_sheet(args.readings, tz, sorted(dates))
-    pairs, labels, skipped = match_by_time(readings, decided, args.match_s, args.gate)
-    for line in skipped:
-        print(line, file=sys.stderr)
-    cal = fit_site_offset(pairs, config.site_offset_c)
-    print(json.dumps({"gate": args.gate, **cal.summary(pairs, labels), "recordings": len(args.recording)}))
-    for o in cal.summary(pairs, labels)["outliers"]:
-        print(f"outlier, left out: {o['reading']}: clinical {o['clinical_c']:.2f} against {o['estimate_c']:.2f} "
-              f"degC", file=sys.stderr)
-    print(f"put in the [screening] table of the controller config: site_offset_c = {cal.offset_c:.2f} "
-          f"(+-{cal.standard_error_c:.2f}, 95 % {cal.ci95_c[0]:.2f}..{cal.ci95_c[1]:.2f})", file=sys.stderr)
-    return 0
-
-
-def _timezone(name: str | None):
-    from datetime import datetime
-
-    if name:
-        import zoneinfo
-
-        try:
-            return zoneinfo.ZoneInfo(name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"--tz {name!r}: not a time zone (e.g. Asia/Shanghai)") from None
-    return datetime.now().astimezone().tzinfo
-
-
-def _reference_config(args: argparse.Namespace, gate: str, variant: str | None) -> ScreeningConfig:
-    """The gate's screening settings for learning its reference offline: from --config (a controller.toml,
-    with the gate's own tables, or a file with a [screening] table), else the defaults."""
-    if not args.config:
-        return ScreeningConfig() if variant is None else load_variant(variant)
-    from ..service.config import ConfigError as ServiceConfigError
-    from ..service.config import load_config
-
-    try:
-        return load_config(args.config).screening_for(gate, variant)
-    except ServiceConfigError:
-        return load(args.config)
-
-
-def load_variant(variant: str) -> ScreeningConfig:
-    from dataclasses import replace
-
-    from .analysis import AnalysisConfig
-
-    return ScreeningConfig(analysis=replace(AnalysisConfig(), variant=variant))
-
-
-def _reference_tables(path: str | None, gate: str) -> dict:
-    """The reference settings ``path`` gives the gate now ([screening.reference], then the gate's own), so that
-    the gate's table written with the learned reading keeps them (a gate's table replaces the site's whole)."""
-    if not path:
-        return {}
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-    from pathlib import Path
-
-    try:
-        doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return {}
-    site = doc.get("screening", {}).get("reference", {})
-    own = doc.get("gates", {}).get(gate, {}).get("screening", {}).get("reference", {})
-    return {**(site if isinstance(site, dict) else {}), **(own if isinstance(own, dict) else {})}
-
-
-def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
-    """Learn the reference's reading through this gate's optics, live or from a recording, and store it."""
-    from ..service.calibration import reference_images_live, reference_images_recording, store_reference
-    from .reference_source import LearningError, learn_reference
-
-    if args.recording and len(args.recording) > 1:
-        raise ValueError("calibrate reference learns from one recording at a time")
-    if args.recording:
-        recording = _load_recording(args.recording[0])
-        variant = args.variant or recording.meta.get("variant")
-        screening = _reference_config(args, gate, str(variant) if variant else None)
-        images = reference_images_recording(recording, screening)
-        source = args.recording[0]
-    else:
-        from ..watch import gate_key_from_args, settings_from_args
-
-        args.gate_id = gate
-        broker, screening, source = settings_from_args(args)
-        print(f"learning {gate}'s reference for {args.seconds:g} s: keep everyone away from it", file=sys.stderr)
-        images = reference_images_live(broker, gate, screening, args.seconds, gate_key_from_args(args))
-    analysis = screening.analysis
-    try:
-        learned = learn_reference(images, analysis)
-    except LearningError as exc:
-        print(json.dumps({"gate": gate, "learned": False, "reason": exc.reason, "detail": str(exc)}))
-        print(f"thermogate calibrate reference: {exc}", file=sys.stderr)
-        return 1
-    table = {**_reference_tables(args.config, gate), **learned.table(analysis.reference_box)}
-    stored = bool(args.config) and not args.no_store
-    if stored:
-        store_reference(args.config, gate, table)
-    print(json.dumps({"gate": gate, "learned": True, "apparent_c": round(learned.apparent_c, 3),
-                      "apparent_sd_c": round(learned.sd_c, 3), "set_point_c": learned.set_point_c,
-                      "pixels": learned.pixels, "frames": learned.frames, "size_px": round(learned.size_px, 2),
-                      "fraction": round(learned.fraction, 3), "background_c": round(learned.background_c, 2),
-                      "excess_c": round(learned.excess_c, 3), "box": list(analysis.reference_box),
-                      "source": source, "stored": str(args.config) if stored else False}))
-    where = (f"stored in {args.config} as [gates.{gate}.screening.reference]; the controller uses it from its next "
-             f"start" if stored else "put in controller.toml:\n" + "\n".join(
-                 [f"[gates.{gate}.screening.reference]"] + [f"{k} = {v}" for k, v in table.items()]))
-    print(f"{gate}'s reference reads {learned.apparent_c:.2f} degC through its optics (set point "
-          f"{learned.set_point_c:.1f}, {learned.fraction:.0%} of its contrast); {where}", file=sys.stderr)
-    return 0
-
-
-def _calibrate_live(args: argparse.Namespace) -> int:
-    """On a running site: pairs from a nurse's sheet against the stored decisions, or typed in live;
-    the fitted offset is stored and the controller applies it at its next start."""
-    from ..service.calibration import current_offset, fit_and_store, pairs_from_sheet, pairs_interactive
-    from ..service.config import load_config
-    from ..store import open_store
-
-    if not args.config:
-        raise ValueError("give --recording FILE (offline), or --config controller.toml (the running site)")
-    config = load_config(args.config)
-    store = open_store(config.store_url)
-    try:
-        offset_now = current_offset(config, store, args.gate)
-        labels = None
-        if args.readings:
-            pairs, labels, skipped = pairs_from_sheet(store, args.gate, args.readings, config.tz, args.match_s)
-            for line in skipped:
-                print(line, file=sys.stderr)
-            source = f"sheet {args.readings}"
-        else:
-            from ..mqtt.link import Broker
-
-            pairs = pairs_interactive(Broker.of(config.mqtt), args.gate)
-            source = "interactive"
-        cal = fit_and_store(store, args.gate, pairs, offset_now, source=source, save=not args.no_store,
-                            labels=labels)
-    finally:
-        store.close()
-    summary = cal.summary(pairs, labels)
-    print(json.dumps({"gate": args.gate, **summary, "previous_offset_c": offset_now, "stored": not args.no_store}))
-    for o in summary["outliers"]:
-        print(f"outlier, left out: {o.get('reading', '')}: clinical {o['clinical_c']:.2f} against "
-              f"{o['estimate_c']:.2f} degC", file=sys.stderr)
-    if not args.no_store:
-        print(f"stored: the controller uses site_offset_c = {cal.offset_c:.2f} for {args.gate} from its next start "
-              f"(unless controller.toml sets one for this gate)", file=sys.stderr)
-    return 0
-
-
-def add_commands(commands) -> None:
-    analyze = commands.add_parser(
+def add_commands(subparsers) -> None:
+    """Register ``analyze`` on the ``thermogate`` parser."""
+    analyze = subparsers.add_parser(
         "analyze", help="run a recording through the screening pipeline",
         description="Run a recording (docs/recordings.md) through the same pipeline as the live controller, "
                     "driven by the frames' own timestamps, and print every decision.")
@@ -231,42 +50,3 @@ def add_commands(commands) -> None:
     analyze.add_argument("--config", metavar="C", help="controller config (TOML) with a [screening] table")
     analyze.add_argument("--jsonl", action="store_true", help="one JSON object per decision")
     analyze.set_defaults(run=_analyze)
-
-    calibrate = commands.add_parser(
-        "calibrate", help="fit a gate's site offset against clinical readings, or learn its reference source",
-        description="`thermogate calibrate GATE`: fit a gate's site offset against a nurse's clinical readings "
-                    "and report it with its uncertainty (standard error, bootstrap 95 % interval), the outliers "
-                    "left out and the spread that remains. The readings are a sheet (--readings CSV, columns time "
-                    "and clinical_c), each matched by time to the gate's nearest PASS/FEVER decision: on a running "
-                    "site (--config controller.toml) the store's decisions, stored and applied at the "
-                    "controller's next start; offline, the decisions 'thermogate analyze' makes on any number of "
-                    "recordings (--recording A --recording B ...), pooled. Without --readings on a running site, "
-                    "the readings are typed in as the gate decides. "
-                    "`thermogate calibrate reference GATE`: learn the reference source's reading through this "
-                    "gate's optics with nobody near it, live over MQTT (--config) for --seconds, or from "
-                    "--recording FILE; with --config it is stored as [gates.GATE.screening.reference] in that "
-                    "controller.toml. The reference then corrects drift relative to that reading "
-                    "(docs/installation.md, \"The reference source\").")
-    calibrate.add_argument("what", nargs="+", metavar="GATE",
-                           help="the gate; `reference GATE` learns that gate's reference source")
-    calibrate.add_argument("--config", metavar="C", help="controller.toml (its broker, store and [screening])")
-    calibrate.add_argument("--recording", metavar="FILE", action="append",
-                           help="offline: a recording (repeat for several); for a reference, the empty scene")
-    calibrate.add_argument("--readings", metavar="CSV", help="the nurse's readings (columns time, clinical_c)")
-    calibrate.add_argument("--match-s", type=float, default=20.0,
-                           help="a reading pairs with a decision at most this far in time (default 20 s)")
-    calibrate.add_argument("--tz", metavar="ZONE", help="offline: the time zone of the sheet's times (default: "
-                                                       "this machine's)")
-    calibrate.add_argument("--no-store", action="store_true", help="print the fit, store nothing")
-    calibrate.add_argument("--seconds", type=float, default=10.0,
-                           help="reference, live: how long to learn it (default 10 s)")
-    calibrate.add_argument("--variant", choices=("55", "110"), default=None,
-                           help="reference: the lens, when neither the site registry nor the recording says")
-    from ..mqtt.options import add_broker_options
-
-    add_broker_options(calibrate)
-    calibrate.set_defaults(broker=None)  # None: controller.toml's broker
-    calibrate.add_argument("--controller-login", action="store_true",
-                           help="reference, live: use controller.toml's broker user (disconnects a running "
-                                "controller on a broker made by `thermogate broker config`)")
-    calibrate.set_defaults(run=_calibrate)

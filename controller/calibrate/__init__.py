@@ -1,0 +1,1 @@
+"""Calibrating a gate on its site: ``thermogate calibrate`` (cli.py)."""
