@@ -62,8 +62,8 @@ import re
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from ..config_fields import ConfigError, Field, defaults, read_table
 from ..protocol.topics import valid_gate_id
 from ..screening import config as screening_config
 from ..screening.config import ScreeningConfig
@@ -73,56 +73,108 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
+__all__ = ["ConfigError", "ControllerConfig", "DoorConfig", "HttpConfig", "MqttConfig", "from_dict", "load_config"]
 
-class ConfigError(ValueError):
-    pass
+
+def _filled(v: str) -> bool:
+    return bool(v)
+
+
+# -- the field tables: every key of controller.toml, its one default, kind and range ----------------
+
+MQTT_FIELDS = (
+    Field("host", str, "127.0.0.1", check=_filled, hint="must not be empty"),
+    Field("port", int, 1883, lo=1, hi=65535),
+    Field("user", str, ""),
+    Field("password", str, ""),
+    Field("password_file", str, ""),
+    Field("client_id", str, "thermogate-controller", check=lambda v: 0 < len(v) <= 64,
+          hint="must be 1..64 characters"),
+    Field("keepalive_s", int, 30, lo=5, hi=600),
+    Field("queue_frames", int, 64, lo=4, hi=4096),  # per gate: older frames are dropped beyond this
+    Field("tls_ca", str, ""),
+)
+SITE_FIELDS = (
+    Field("dir", str, "site"),
+    Field("timezone", str, "Asia/Shanghai"),
+    Field("simulated_gates", list, ()),
+    Field("serve", list, ()),  # gate ids or fnmatch patterns this instance serves; () = every gate
+    Field("accept_protocol_v1", bool, False),  # read unauthenticated version-1 messages (upgrade window only)
+)
+STORE_FIELDS = (
+    Field("url", str, "thermogate.db", check=_filled, hint="must not be empty"),
+    Field("retention_days", int, 30, lo=1, hi=3650, unit="days"),
+)
+DOOR_FIELDS = (
+    Field("open_ms", int, 3000, lo=100, hi=30000, unit="ms"),
+    Field("ack_timeout_s", float, 3.0, lo=0.2, hi=60, unit="s"),
+)
+HTTP_FIELDS = (
+    Field("bind", str, "127.0.0.1", check=_filled, hint="must not be empty"),
+    Field("port", int, 8080, lo=0, hi=65535),
+    Field("tls_cert", str, ""),  # PEM certificate (chain) and its key: the console over HTTPS
+    Field("tls_key", str, ""),
+    Field("allowed_hosts", list, ()),  # Host names the console answers to, besides IPs and this machine's
+    Field("trusted_proxies", list, ()),  # addresses whose X-Forwarded-For / -Proto are believed
+    Field("metrics_token", str, ""),  # /metrics needs "Authorization: Bearer <token>"; empty: loopback only
+    Field("metrics_token_file", str, ""),
+    Field("max_connections", int, 200, lo=8, hi=100000),  # open HTTP and WebSocket connections; beyond, 503
+)
+HOME_ASSISTANT_FIELDS = (
+    Field("enabled", bool, False),
+    Field("prefix", str, "homeassistant", check=lambda v: bool(v) and "#" not in v and "+" not in v,
+          hint="must be a topic prefix without wildcards"),
+)
+TABLES = ("mqtt", "site", "store", "doors", "http", "home_assistant", "screening", "gates")
+
+_M, _S, _ST, _D, _H, _HA = (defaults(f) for f in (MQTT_FIELDS, SITE_FIELDS, STORE_FIELDS, DOOR_FIELDS,
+                                                  HTTP_FIELDS, HOME_ASSISTANT_FIELDS))
 
 
 @dataclass(frozen=True)
 class MqttConfig:
-    host: str = "127.0.0.1"
-    port: int = 1883
-    user: str = ""
-    password: str = ""
-    client_id: str = "thermogate-controller"
-    keepalive_s: int = 30
-    queue_frames: int = 64
-    tls_ca: str = ""
-
+    host: str = _M["host"]
+    port: int = _M["port"]
+    user: str = _M["user"]
+    password: str = _M["password"]
+    client_id: str = _M["client_id"]
+    keepalive_s: int = _M["keepalive_s"]
+    queue_frames: int = _M["queue_frames"]
+    tls_ca: str = _M["tls_ca"]
 
 @dataclass(frozen=True)
 class DoorConfig:
-    open_ms: int = 3000
-    ack_timeout_s: float = 3.0
+    open_ms: int = _D["open_ms"]
+    ack_timeout_s: float = _D["ack_timeout_s"]
 
 
 @dataclass(frozen=True)
 class HttpConfig:
-    bind: str = "127.0.0.1"
-    port: int = 8080
-    tls_cert: str = ""  # PEM certificate (chain) and its key: the console over HTTPS
-    tls_key: str = ""
-    allowed_hosts: tuple[str, ...] = ()  # Host names the console answers to, besides IPs and this machine's
-    trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For / -Proto are believed
-    metrics_token: str = ""  # /metrics needs "Authorization: Bearer <token>"; empty: loopback clients only
-    max_connections: int = 200  # open HTTP and WebSocket connections; beyond this, 503
+    bind: str = _H["bind"]
+    port: int = _H["port"]
+    tls_cert: str = _H["tls_cert"]
+    tls_key: str = _H["tls_key"]
+    allowed_hosts: tuple[str, ...] = _H["allowed_hosts"]
+    trusted_proxies: tuple[str, ...] = _H["trusted_proxies"]
+    metrics_token: str = _H["metrics_token"]
+    max_connections: int = _H["max_connections"]
 
 
 @dataclass(frozen=True)
 class ControllerConfig:
     path: Path | None = None
     mqtt: MqttConfig = field(default_factory=MqttConfig)
-    site_dir: Path = Path("site")
-    timezone: str = "Asia/Shanghai"
-    simulated_gates: tuple[str, ...] = ()
-    serve: tuple[str, ...] = ()  # gate ids or fnmatch patterns this instance serves; () = every gate
-    accept_protocol_v1: bool = False  # read unauthenticated version-1 messages (upgrade window only)
-    store_url: str = "thermogate.db"
-    retention_days: int = 30
+    site_dir: Path = Path(_S["dir"])
+    timezone: str = _S["timezone"]
+    simulated_gates: tuple[str, ...] = _S["simulated_gates"]
+    serve: tuple[str, ...] = _S["serve"]
+    accept_protocol_v1: bool = _S["accept_protocol_v1"]
+    store_url: str = _ST["url"]
+    retention_days: int = _ST["retention_days"]
     doors: DoorConfig = field(default_factory=DoorConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
-    home_assistant: bool = False
-    home_assistant_prefix: str = "homeassistant"
+    home_assistant: bool = _HA["enabled"]
+    home_assistant_prefix: str = _HA["prefix"]
     screening: ScreeningConfig = field(default_factory=ScreeningConfig)
     screening_table: dict = field(default_factory=dict)  # [screening] as written, for per-gate merging
     gate_screening: dict[str, dict] = field(default_factory=dict)  # [gates.<id>.screening] tables
@@ -149,150 +201,113 @@ class ControllerConfig:
         return f"{self.path}: " if self.path else ""
 
 
-def _take(table: dict, key: str, kind: type | tuple, where: str, default: Any, check=None, hint: str = "") -> Any:
-    if key not in table:
-        return default
-    value = table[key]
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if float in kinds and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-        names = " or ".join(k.__name__ for k in kinds)
-        raise ConfigError(f"{where}.{key} must be {names}, got {value!r}")
-    if check is not None and not check(value):
-        raise ConfigError(f"{where}.{key} = {value!r}: {hint}")
-    return value
+def _secret(values: dict, key: str, section: str, where: str, base: Path) -> str:
+    """A secret written in the file (``key``) or in a file of its own (``key_file``), not both."""
+    secret, name = values[key], values[f"{key}_file"]
+    if secret and name:
+        raise ConfigError(f"{where}{section}: give {key} or {key}_file, not both")
+    if not name:
+        return secret
+    try:
+        return (base / name).read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"{where}{section}.{key}_file {name}: {exc.strerror}") from None
+    except ValueError as exc:  # not UTF-8, or a NUL in the name
+        raise ConfigError(f"{where}{section}.{key}_file {name!r}: {exc}") from None
 
 
-def _table(doc: dict, key: str, where: str, allowed: set[str]) -> dict:
-    table = doc.get(key, {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}[{key}] must be a table")
-    unknown = set(table) - allowed
-    if unknown:
-        raise ConfigError(f"{where}unknown key(s) in [{key}]: {', '.join(sorted(unknown))} "
-                          f"(known: {', '.join(sorted(allowed))})")
-    return table
+def _mqtt_config(doc: dict, where: str, base: Path) -> MqttConfig:
+    m = read_table(doc, "mqtt", MQTT_FIELDS, where)
+    password = _secret(m, "password", "mqtt", where, base)
+    if m["tls_ca"] and not (base / m["tls_ca"]).is_file():
+        raise ConfigError(f"{where}mqtt.tls_ca {m['tls_ca']}: no such file")
+    return MqttConfig(host=m["host"], port=m["port"], user=m["user"], password=password, client_id=m["client_id"],
+                      keepalive_s=m["keepalive_s"], queue_frames=m["queue_frames"],
+                      tls_ca=str(base / m["tls_ca"]) if m["tls_ca"] else "")
 
 
 def _http_config(doc: dict, where: str, base: Path) -> HttpConfig:
     """[http]: where the console listens, TLS, which Host names and proxies it believes, /metrics."""
-    h = _table(doc, "http", where, {"bind", "port", "tls_cert", "tls_key", "allowed_hosts", "trusted_proxies",
-                                    "metrics_token", "metrics_token_file", "max_connections"})
+    h = read_table(doc, "http", HTTP_FIELDS, where)
     files = {}
     for key in ("tls_cert", "tls_key"):
-        name = _take(h, key, str, "http", "")
+        name = h[key]
         if name and not (base / name).is_file():
             raise ConfigError(f"{where}http.{key} {name}: no such file")
         files[key] = str(base / name) if name else ""
     if bool(files["tls_cert"]) != bool(files["tls_key"]):
         raise ConfigError(f"{where}http: give both tls_cert and tls_key, or neither")
-    hosts = _take(h, "allowed_hosts", list, "http", [])
-    for host in hosts:
+    for host in h["allowed_hosts"]:
         if not isinstance(host, str) or not re.fullmatch(r"(\*\.)?[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]", host):
             raise ConfigError(f"{where}http.allowed_hosts: {host!r} is not a host name such as "
                               f"\"gate.school.example\" or \"*.school.example\"")
-    proxies = _take(h, "trusted_proxies", list, "http", [])
-    for proxy in proxies:
+    for proxy in h["trusted_proxies"]:
         try:
             ipaddress.ip_address(proxy)
         except (TypeError, ValueError):
             raise ConfigError(f"{where}http.trusted_proxies: {proxy!r} is not an IP address") from None
-    token = _take(h, "metrics_token", str, "http", "")
-    token_file = _take(h, "metrics_token_file", str, "http", "")
-    if token and token_file:
-        raise ConfigError(f"{where}http: give metrics_token or metrics_token_file, not both")
-    if token_file:
-        try:
-            token = (base / token_file).read_text().strip()
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"{where}http.metrics_token_file {token_file}: {exc}") from None
+    token = _secret(h, "metrics_token", "http", where, base)
     if token and len(token) < 16:
         raise ConfigError(f"{where}http.metrics_token must be at least 16 characters")
-    return HttpConfig(bind=_take(h, "bind", str, "http", "127.0.0.1", lambda v: bool(v), "must not be empty"),
-                      port=_take(h, "port", int, "http", 8080, lambda v: 0 <= v <= 65535, "must be 0..65535"),
-                      tls_cert=files["tls_cert"], tls_key=files["tls_key"], allowed_hosts=tuple(hosts),
-                      trusted_proxies=tuple(proxies), metrics_token=token,
-                      max_connections=_take(h, "max_connections", int, "http", 200, lambda v: 8 <= v <= 100000,
-                                            "must be 8..100000"))
+    return HttpConfig(bind=h["bind"], port=h["port"], tls_cert=files["tls_cert"], tls_key=files["tls_key"],
+                      allowed_hosts=tuple(h["allowed_hosts"]), trusted_proxies=tuple(h["trusted_proxies"]),
+                      metrics_token=token, max_connections=h["max_connections"])
 
 
 def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
     """A ControllerConfig from a parsed TOML document; ConfigError names the first problem."""
     where = f"{path}: " if path else ""
-    unknown = set(doc) - {"mqtt", "site", "store", "doors", "http", "home_assistant", "screening", "gates"}
+    unknown = set(doc) - set(TABLES)
     if unknown:
         raise ConfigError(f"{where}unknown table(s): {', '.join(sorted(unknown))}")
     base = path.parent if path else Path.cwd()
 
-    m = _table(doc, "mqtt", where, {"host", "port", "user", "password", "password_file", "client_id",
-                                    "keepalive_s", "queue_frames", "tls_ca"})
-    port_ok = (lambda v: 1 <= v <= 65535, "must be 1..65535")
-    password = _take(m, "password", str, "mqtt", "")
-    password_file = _take(m, "password_file", str, "mqtt", "")
-    if password and password_file:
-        raise ConfigError(f"{where}mqtt: give password or password_file, not both")
-    if password_file:
-        try:
-            password = (base / password_file).read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"{where}mqtt.password_file {password_file}: {exc.strerror}") from None
-        except ValueError as exc:  # not UTF-8, or a NUL in the name
-            raise ConfigError(f"{where}mqtt.password_file {password_file!r}: {exc}") from None
-    tls_ca = _take(m, "tls_ca", str, "mqtt", "")
-    if tls_ca and not (base / tls_ca).is_file():
-        raise ConfigError(f"{where}mqtt.tls_ca {tls_ca}: no such file")
-    mqtt = MqttConfig(
-        host=_take(m, "host", str, "mqtt", "127.0.0.1", lambda v: bool(v), "must not be empty"),
-        port=_take(m, "port", int, "mqtt", 1883, *port_ok),
-        user=_take(m, "user", str, "mqtt", ""), password=password,
-        client_id=_take(m, "client_id", str, "mqtt", "thermogate-controller",
-                        lambda v: 0 < len(v) <= 64, "must be 1..64 characters"),
-        keepalive_s=_take(m, "keepalive_s", int, "mqtt", 30, lambda v: 5 <= v <= 600, "must be 5..600"),
-        queue_frames=_take(m, "queue_frames", int, "mqtt", 64, lambda v: 4 <= v <= 4096, "must be 4..4096"),
-        tls_ca=str(base / tls_ca) if tls_ca else "")
+    mqtt = _mqtt_config(doc, where, base)
 
-    s = _table(doc, "site", where, {"dir", "timezone", "simulated_gates", "serve", "accept_protocol_v1"})
-    accept_v1 = _take(s, "accept_protocol_v1", bool, "site", False)
-    timezone = _take(s, "timezone", str, "site", "Asia/Shanghai")
+    s = read_table(doc, "site", SITE_FIELDS, where)
     try:
-        zoneinfo.ZoneInfo(timezone)
+        zoneinfo.ZoneInfo(s["timezone"])
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{where}site.timezone {timezone!r} is not a known time zone "
+        raise ConfigError(f"{where}site.timezone {s['timezone']!r} is not a known time zone "
                           f"(e.g. \"Asia/Shanghai\")") from None
-    simulated = _take(s, "simulated_gates", list, "site", [])
+    simulated = s["simulated_gates"]
     for gate_id in simulated:
         if not isinstance(gate_id, str) or not valid_gate_id(gate_id):
             raise ConfigError(f"{where}site.simulated_gates: {gate_id!r} is not a gate id")
-    site_dir = base / _take(s, "dir", str, "site", "site")
-    serve = _take(s, "serve", list, "site", [])
-    for pattern in serve:
+    for pattern in s["serve"]:
         if not isinstance(pattern, str) or not pattern or not all(ch.isalnum() or ch in "-*?[]" for ch in pattern):
             raise ConfigError(f"{where}site.serve: {pattern!r} is not a gate id or pattern such as \"north-*\"")
 
-    st = _table(doc, "store", where, {"url", "retention_days"})
-    url = _take(st, "url", str, "store", "thermogate.db", lambda v: bool(v), "must not be empty")
+    st = read_table(doc, "store", STORE_FIELDS, where)
+    url = st["url"]
     if "://" not in url and not url.startswith("sqlite:"):
         url = str(base / url)  # a plain SQLite path, relative to the config file
-    retention = _take(st, "retention_days", int, "store", 30, lambda v: 1 <= v <= 3650, "must be 1..3650 days")
 
-    d = _table(doc, "doors", where, {"open_ms", "ack_timeout_s"})
-    doors = DoorConfig(
-        open_ms=_take(d, "open_ms", int, "doors", 3000, lambda v: 100 <= v <= 30000, "must be 100..30000 ms"),
-        ack_timeout_s=_take(d, "ack_timeout_s", float, "doors", 3.0, lambda v: 0.2 <= v <= 60, "must be 0.2..60 s"))
-
+    d = read_table(doc, "doors", DOOR_FIELDS, where)
     http = _http_config(doc, where, base)
-
-    ha = _table(doc, "home_assistant", where, {"enabled", "prefix"})
-    ha_enabled = _take(ha, "enabled", bool, "home_assistant", False)
-    ha_prefix = _take(ha, "prefix", str, "home_assistant", "homeassistant",
-                      lambda v: bool(v) and "#" not in v and "+" not in v, "must be a topic prefix without wildcards")
+    ha = read_table(doc, "home_assistant", HOME_ASSISTANT_FIELDS, where)
 
     screening_table = doc.get("screening", {})
     try:
         screening = screening_config.from_table(screening_table)
     except screening_config.ConfigError as exc:
         raise ConfigError(f"{where}{exc}") from None
+    gate_screening, gate_names = _gates(doc, where, simulated)
+    config = ControllerConfig(path=path, mqtt=mqtt, site_dir=base / s["dir"], timezone=s["timezone"],
+                              simulated_gates=tuple(simulated), serve=tuple(s["serve"]),
+                              accept_protocol_v1=s["accept_protocol_v1"], store_url=url,
+                              retention_days=st["retention_days"],
+                              doors=DoorConfig(open_ms=d["open_ms"], ack_timeout_s=d["ack_timeout_s"]), http=http,
+                              home_assistant=ha["enabled"], home_assistant_prefix=ha["prefix"],
+                              screening=screening, screening_table=screening_table,
+                              gate_screening=gate_screening, gate_names=gate_names)
+    for gate_id in gate_screening:
+        config.screening_for(gate_id)  # validated now, not at the gate's first frame
+    return config
+
+
+def _gates(doc: dict, where: str, simulated) -> tuple[dict[str, dict], dict[str, str]]:
+    """[gates.<id>]: each gate's screening overrides, and the names of simulated gates."""
     gate_screening: dict[str, dict] = {}
     gate_names: dict[str, str] = {}
     gates = doc.get("gates", {})
@@ -313,15 +328,7 @@ def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
                 raise ConfigError(f"{where}gates.{gate_id}.name must be printable text of 1-64 characters")
             gate_names[gate_id] = name.strip()
         gate_screening[gate_id] = table.get("screening", {})
-    config = ControllerConfig(path=path, mqtt=mqtt, site_dir=site_dir, timezone=timezone,
-                              simulated_gates=tuple(simulated), serve=tuple(serve), accept_protocol_v1=accept_v1,
-                              store_url=url, retention_days=retention,
-                              doors=doors, http=http, home_assistant=ha_enabled, home_assistant_prefix=ha_prefix,
-                              screening=screening, screening_table=screening_table,
-                              gate_screening=gate_screening, gate_names=gate_names)
-    for gate_id in gate_screening:
-        config.screening_for(gate_id)  # validated now, not at the gate's first frame
-    return config
+    return gate_screening, gate_names
 
 
 def load_config(path: str | os.PathLike) -> ControllerConfig:
