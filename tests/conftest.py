@@ -12,6 +12,23 @@ REPO = Path(__file__).resolve().parent.parent
 VECTORS = REPO.parent / "shared" / "vectors" / "melexis_example_xlsx.json"
 
 
+# What a test needs, read from the fixtures it uses, as markers (pyproject.toml lists them; `make test-fast`
+# leaves the browser, postgres and slow ones out). Tests that need root or run long carry their marker.
+BROWSER_FIXTURES = {"browser"}
+POSTGRES_FIXTURES = {"pg_database", "pg_url", "pg_empty_url", "_pg_migrated"}
+BACKEND_PARAMETRIZED = {"store_url", "empty_store_url"}  # sqlite or postgresql
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if names & POSTGRES_FIXTURES or any(params.get(n) == "postgresql" for n in BACKEND_PARAMETRIZED):
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture(scope="session")
 def melexis_example() -> dict:
     """The vendor's published example device (EEPROM, two frames, expected To)."""
@@ -30,7 +47,7 @@ def controller_service(tmp_path, mqtt_broker):
     """Factory: ``controller_service(gates=("sim-1",), store=None, extra="", http=False)`` -> a started
     ControllerService on the test's broker, connected, serving those simulated gates; stopped at the end."""
     from controller.service.config import load_config
-    from controller.service.service import ControllerService
+    from controller.app import build_controller
     from controller_harness import write_config
 
     services = []
@@ -39,7 +56,7 @@ def controller_service(tmp_path, mqtt_broker):
               site_extra: str = ""):
         config = load_config(write_config(tmp_path, mqtt_broker, list(gates), store=store, extra=extra,
                                           site_extra=site_extra))
-        services.append(ControllerService(config, http=http).start())
+        services.append(build_controller(config, http=http).start())
         assert services[-1].dispatcher.connected.wait(10)
         return services[-1]
 

@@ -17,9 +17,11 @@ from starlette.routing import Route, WebSocketRoute
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
+from controller.app import build_controller
 from controller.console import codec
 from controller.console.i18n import catalogue
 from controller.service.config import load_config
+from controller.service.events import FrameEvent
 from controller.service.service import ControllerService
 from controller.store import Screening, encode_snapshot
 from tests.controller_harness import REPO, write_config
@@ -40,7 +42,7 @@ class Rig:
         self.clients: list[httpx.Client] = []
 
     def start(self) -> ControllerService:
-        self.service = ControllerService(load_config(self.config_path)).start()
+        self.service = build_controller(load_config(self.config_path)).start()
         return self.service
 
     def restart(self) -> ControllerService:
@@ -365,9 +367,9 @@ def test_websocket_live_and_refused_after_logout(rig):
         deadline = time.monotonic() + 5
         got = None
         while got is None and time.monotonic() < deadline:
-            rig.service.live.publish("frame", {"gate": "sim-2", "image": image, "state": "idle", "sequence": 7,
-                                               "time": time.time(), "face_box": [2, 3, 9, 11], "distance_m": 0.7,
-                                               "reference_ok": True, "ambient_c": 21.0})
+            rig.service.live.publish(FrameEvent(gate="sim-2", image=image, state="idle", sequence=7,
+                                                time=time.time(), face_box=[2, 3, 9, 11], distance_m=0.7,
+                                                reference_ok=True, ambient_c=21.0))
             try:
                 m = ws.recv(timeout=0.5)
             except TimeoutError:

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from controller.app import build_controller
 from controller.service.config import load_config
 from controller.service.service import ControllerService
 from sim.broker import free_port
@@ -29,7 +30,7 @@ class Controller:
         self.service: ControllerService | None = None
 
     def start(self) -> ControllerService:
-        self.service = ControllerService(self.config).start()
+        self.service = build_controller(self.config).start()
         return self.service
 
     def restart(self) -> ControllerService:

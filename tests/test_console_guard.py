@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import httpx
 import numpy as np
 import pytest
 
+from controller.app import build_controller
 from controller.console import codec
 from controller.console.deinterlace import merge_stale, merge_stale_reference
 from controller.sensor.reference import subpage_pattern
 from controller.service.config import load_config
-from controller.service.service import ControllerService
+from controller.service.events import FrameEvent
 from controller.store import Screening, encode_snapshot
 from tests.controller_harness import write_config
 
@@ -29,7 +31,7 @@ def _screening(store, decision: str, snapshot: bool, t: float) -> int:
 
 
 def test_a_stored_snapshot_is_reachable_from_the_history(tmp_path, mqtt_broker):
-    service = ControllerService(load_config(write_config(tmp_path, mqtt_broker, ["sim-1"]))).start()
+    service = build_controller(load_config(write_config(tmp_path, mqtt_broker, ["sim-1"]))).start()
     try:
         store = service.store
         store.add_user("gus", "guard", PASSWORD)
@@ -53,7 +55,7 @@ def test_a_stored_snapshot_is_reachable_from_the_history(tmp_path, mqtt_broker):
 
 
 def test_with_snapshot_on_an_empty_list(tmp_path, mqtt_broker):
-    service = ControllerService(load_config(write_config(tmp_path, mqtt_broker, ["sim-1"])))
+    service = build_controller(load_config(write_config(tmp_path, mqtt_broker, ["sim-1"])))
     try:
         assert service.store.with_snapshot([]) == set()
     finally:
@@ -127,9 +129,9 @@ def test_merge_stale_refuses_mismatched_shapes():
 def test_the_live_frame_sent_to_the_console_is_merged():
     old, new = _scene(8), _scene(13)
     image, fresh = _interlaced(old, new, True, subpage=0)
-    event = {"gate": "sim-1", "image": image, "state": "measuring", "sequence": 1, "time": 1.0}
+    event = FrameEvent(gate="sim-1", image=image, state="measuring", sequence=1, time=1.0)
     _, raw = codec.decode_frame(codec.encode_frame(event))
-    _, merged = codec.decode_frame(codec.encode_frame({**event, "fresh": fresh}))
+    _, merged = codec.decode_frame(codec.encode_frame(dataclasses.replace(event, fresh=fresh)))
     assert _board(raw) > 3 * _board(new)
     assert _board(merged) < 1.1 * _board(new) + 0.05  # + the 8-bit quantisation
 

@@ -22,6 +22,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
+from controller.app import build_controller
 from controller.console import auth
 from controller.protocol import sensor_key
 from controller.protocol.commands import ack_payload
@@ -493,7 +494,7 @@ def make_certificate(directory: Path) -> tuple[Path, Path, Path]:
 def test_tls(tmp_path, mqtt_broker):
     ca, cert, key = make_certificate(tmp_path)
     config = write_config(tmp_path, mqtt_broker, GATES, extra=f'tls_cert = "{cert}"\ntls_key = "{key}"')
-    svc = ControllerService(load_config(config)).start()
+    svc = build_controller(load_config(config)).start()
     try:
         svc.store.add_user("ada", "admin", PASSWORD)
         base = f"https://127.0.0.1:{svc.http.port}"

@@ -9,8 +9,8 @@ import time
 import numpy as np
 import pytest
 
+from controller.app import build_controller
 from controller.service.config import load_config
-from controller.service.service import ControllerService
 from controller.store import Screening, encode_snapshot
 from tests.controller_harness import write_config
 from tests.test_console_browser import login, wait_js
@@ -28,7 +28,7 @@ def _names_table() -> str:
 @pytest.fixture
 def wall(tmp_path, mqtt_broker):
     """A controller with four named gates (offline: no virtual gate behind them) and 20 fever alarms."""
-    service = ControllerService(load_config(write_config(tmp_path, mqtt_broker, GATES, extra=_names_table()))).start()
+    service = build_controller(load_config(write_config(tmp_path, mqtt_broker, GATES, extra=_names_table()))).start()
     store = service.store
     store.add_user("gus", "guard", PASSWORD)
     image = np.full((24, 32), 22.0, dtype=np.float32)

@@ -341,7 +341,7 @@ def test_gate_worker_never_raises_and_counts_every_refusal(steps):
         payload = data.draw(eeprom_payloads() if kind == "eeprom" else frame_payloads())
         feed(worker, kind, payload, "gate worker")
     summary = worker.summary()
-    json.dumps(summary, allow_nan=False)  # what the console and /api/gates serialise
+    json.dumps(summary.to_dict(), allow_nan=False)  # what the console and /api/gates serialise
 
 
 @budget(40, 1500)
@@ -657,7 +657,7 @@ def test_status_decoder_raises_only_protocol_errors(payload):
         # What the worker keeps of it goes to the console and the store as strict JSON.
         worker = new_worker(GATE)
         assert worker.on_status(payload) is not None or worker.errors["wrong_gate"] == 1
-        json.dumps(worker.summary(), allow_nan=False)
+        json.dumps(worker.summary().to_dict(), allow_nan=False)
 
 
 @budget(200, 8000)
@@ -931,6 +931,7 @@ def topic_class(raw: bytes) -> tuple[str, str | None, str | None]:
 def test_dispatcher_never_raises_never_publishes_and_counts_everything(queue, messages, start_with_eeprom):
     from controller.service.config import MqttConfig
     from controller.service.dispatcher import Dispatcher
+    from controller.service.frame_queue import QueuedFrame
 
     calls: list[tuple] = []
     published: list[tuple] = []
@@ -944,12 +945,12 @@ def test_dispatcher_never_raises_never_publishes_and_counts_everything(queue, me
                    on_status=lambda w, was, now: calls.append(("status", w.id)),
                    on_ack=lambda ack: calls.append(("ack", ack.gate_id)), on_tick=lambda: None,
                    on_frame=lambda w: calls.append(("frame", w.id)))
-    d.client.publish = lambda *a, **k: published.append(a)  # the dispatcher's only way out to MQTT
+    d.transport.client.publish = lambda *a, **k: published.append(a)  # the dispatcher's only way out to MQTT
     expected = collections.Counter()
     frames_in = collections.Counter()
     for message in messages:
         where, gate, kind = topic_class(message._topic)
-        d._on_message(d.client, None, message)
+        d.on_message(message)
         expected[where] += 1
         if where == "ours" and kind == "frame":
             frames_in[gate] += 1
@@ -957,18 +958,16 @@ def test_dispatcher_never_raises_never_publishes_and_counts_everything(queue, me
     assert d.foreign_topics == expected["foreign"] and d.unknown_gate == expected["unknown"]
     frames_done = collections.Counter()
     while True:
-        with d._wake:
-            job = d._next()
+        job = d.queue.take()
         if job is None:
             break
-        what, item = job
-        worker = workers[item[0]]
-        kind = "frame" if what == "frame" else item[1]
-        payload = item[1] if what == "frame" else item[2]
+        worker = workers[job.gate]
+        kind = "frame" if isinstance(job, QueuedFrame) else job.kind
+        payload = job.payload
         before, n = sum(worker.errors.values()), len(calls)
         counted = collections.Counter(worker.errors)
         refusal = expected_frame_refusal(worker, payload) if kind == "frame" else None
-        d._process(what, item)
+        d.process(job)
         new = calls[n:]
         refused = sum(worker.errors.values()) - before
         noted = set(worker.errors - counted)
@@ -1010,6 +1009,7 @@ class HttpRig:
             warnings.simplefilter("ignore")
             from starlette.testclient import TestClient
 
+        from controller.app import install_console
         from controller.console.auth import token_hash
         from controller.service.http import build_app
         from controller.service.service import ControllerService
@@ -1018,12 +1018,12 @@ class HttpRig:
         path = write_config(directory, SimpleNamespace(host="127.0.0.1", port=1883), HTTP_GATES)
         self.service = ControllerService(service_config.load_config(path), http=False)
         self.published: list[tuple] = []
-        self.service.dispatcher.client.publish = lambda topic, payload=None, qos=0, retain=False: \
+        self.service.dispatcher.transport.client.publish = lambda topic, payload=None, qos=0, retain=False: \
             self.published.append((topic, payload))
         worker = self.service.workers["sim-1"]
         assert worker.on_eeprom(B.encode_eeprom(Sensor.get().eeprom, 9, key=worker.key))
         worker.on_frame(B.encode_frame(Sensor.get().frames[0], 9, 1, 0, key=worker.key))
-        self.app = build_app(self.service)
+        self.app = build_app(self.service, (install_console,))
         self.console = self.app.state.console
         self.client = TestClient(self.app, base_url="http://localhost", raise_server_exceptions=False)
         self.token_hash = token_hash

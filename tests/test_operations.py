@@ -7,8 +7,8 @@ import time
 import httpx
 import numpy as np
 
+from controller.app import build_controller
 from controller.service.config import load_config
-from controller.service.service import ControllerService
 from controller.store import Screening, encode_snapshot
 from tests.controller_harness import write_config
 
@@ -30,7 +30,7 @@ def _gauge(base: str) -> float:
 
 
 def test_the_open_alarms_gauge_counts_alarms_not_yet_disposed(tmp_path, mqtt_broker):
-    service = ControllerService(load_config(write_config(tmp_path, mqtt_broker, ["sim-1"]))).start()
+    service = build_controller(load_config(write_config(tmp_path, mqtt_broker, ["sim-1"]))).start()
     try:
         base = f"http://127.0.0.1:{service.http.port}"
         store = service.store
@@ -47,7 +47,7 @@ def test_the_open_alarms_gauge_counts_alarms_not_yet_disposed(tmp_path, mqtt_bro
 
 
 def test_the_retention_schedule_trims_the_gate_status_history(tmp_path, mqtt_broker):
-    service = ControllerService(load_config(write_config(tmp_path, mqtt_broker, ["sim-1"]))).start()
+    service = build_controller(load_config(write_config(tmp_path, mqtt_broker, ["sim-1"]))).start()
     try:
         store = service.store
         now = time.time()

@@ -111,7 +111,7 @@ def test_forged_sensor_data_is_refused_and_never_reaches_the_pipeline(controller
     # Refusals are in the metrics and the gate summary, by reason.
     metrics = svc.metrics.render().decode()
     assert f'thermogate_decode_errors_total{{gate="{GATE}",reason="mac"}} 13.0' in metrics
-    assert w.summary()["errors"]["mac"] == 13 and w.summary()["protocol"] == 2
+    assert w.summary().errors["mac"] == 13 and w.summary().protocol == 2
     c.disconnect()
 
 
@@ -195,7 +195,7 @@ def test_version_1_with_the_upgrade_flag_is_accepted_counted_and_alerted(control
     assert svc.alerts.is_open(GATE, "unauthenticated_sensor_data")
     assert len(svc.store.alerts(gate=GATE, kind="unauthenticated_sensor_data")) == 1  # one open alert, not five
     assert f'thermogate_unauthenticated_messages_total{{gate="{GATE}"}} 5.0' in svc.metrics.render().decode()
-    assert w.summary()["unauthenticated"] == 5
+    assert w.summary().unauthenticated == 5
     # A version-1 gate only knows version-1 commands.
     svc.manual_open(GATE, "guard", "test")
     cmd = json.loads(watch.wait("/cmd", timeout=5)[1])

@@ -11,19 +11,19 @@ from __future__ import annotations
 import csv
 import io
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from ..reports import csv_cell, daily_report, report_dict
 from ..protocol.result import DECISIONS
-from ..store.records import OUTCOMES, RECHECK_MAX_C, RECHECK_MIN_C, ROLES, Alarm, Screening
-from ..store.records import ALARM_STATUSES
-from ..service.service import DoorHeld
+from ..reports import csv_cell, daily_report, report_dict
+from ..service.events import AlarmUpdateEvent
 from ..store.passwords import weakness
-from .auth import PERMISSIONS, Session, csrf_for, COOKIE
+from ..store.records import ALARM_STATUSES, OUTCOMES, RECHECK_MAX_C, RECHECK_MIN_C, ROLES, Alarm, Screening
+from .auth import COOKIE, PERMISSIONS, Session, csrf_for
+from .backend import ConsoleBackend, DoorHeld
 from .codec import snapshot_json
 from .web import Bad, date_param, int_param, json_body, local_time, number_field, ok, text_field, time_param
 
@@ -33,7 +33,7 @@ MAX_DOOR_MS = 30000
 
 def _gate_param(console, request: Request) -> str | None:
     gate = request.query_params.get("gate") or None
-    if gate is not None and gate not in console.service.workers:
+    if gate is not None and gate not in console.service.gates:
         raise Bad("err_invalid", f"no gate {gate!r}")
     return gate
 
@@ -61,7 +61,7 @@ def alarm_json(a: Alarm, tz, screening: Screening | None = None) -> dict:
 class ConsoleApi:
     def __init__(self, console):
         self.console = console
-        self.service = console.service
+        self.service: ConsoleBackend = console.service
         self.store = console.service.store
 
     @property
@@ -80,7 +80,8 @@ class ConsoleApi:
                    "now": time.time()})
 
     async def gates(self, request: Request, session: Session):
-        return ok({"now": time.time(), "gates": await run_in_threadpool(self.service.gate_summaries)})
+        summaries = await run_in_threadpool(self.service.gate_summaries)
+        return ok({"now": time.time(), "gates": [s.to_dict() for s in summaries]})
 
     # ------------------------------------------------------------ alarms
 
@@ -126,11 +127,11 @@ class ConsoleApi:
         return ok(await run_in_threadpool(run))
 
     async def alerts(self, request: Request, session: Session):
-        return ok({"alerts": self.console.service.alerts.open_alerts()})
+        return ok({"alerts": self.service.open_alerts()})
 
     async def alert_dismiss(self, request: Request, session: Session):
         alert_id = _id(request, "alert_id")
-        if not await run_in_threadpool(self.console.service.dismiss_alert, alert_id, session.user):
+        if not await run_in_threadpool(self.service.dismiss_alert, alert_id, session.user):
             raise Bad("err_not_found", f"no open alert {alert_id}", 404)
         return ok({"id": alert_id, "open": False})
 
@@ -147,7 +148,7 @@ class ConsoleApi:
             return alarm_json(a, self.tz)
 
         a = await run_in_threadpool(run)
-        self.console.publish("alarm_update", a)
+        self.console.publish(AlarmUpdateEvent(a))
         return ok(a)
 
     async def alarm_dispose(self, request: Request, session: Session):
@@ -167,7 +168,7 @@ class ConsoleApi:
             return alarm_json(a, self.tz)
 
         a = await run_in_threadpool(run)
-        self.console.publish("alarm_update", a)
+        self.console.publish(AlarmUpdateEvent(a))
         return ok(a)
 
     # ------------------------------------------------------------ doors

@@ -31,6 +31,8 @@ import time
 
 import numpy as np
 
+from ..sensor.frame import SHAPE
+from ..service.events import FrameEvent
 from ..store.snapshot import decode_snapshot
 from .deinterlace import merge_stale
 
@@ -47,12 +49,12 @@ def _num(v, digits: int = 2):
     return round(f, digits) if math.isfinite(f) else None
 
 
-def encode_frame(event: dict) -> bytes:
+def encode_frame(event: FrameEvent) -> bytes:
     """A live ``frame`` event of the LiveHub as one binary message."""
-    image = np.asarray(event["image"], dtype=np.float32).reshape(24, 32)
-    fresh = event.get("fresh")
+    image = np.asarray(event.image, dtype=np.float32).reshape(SHAPE)
+    fresh = event.fresh
     if fresh is not None:  # half the pixels are a subpage older: no chess-board of a moving person
-        image = merge_stale(image, np.asarray(fresh, dtype=np.bool_).reshape(24, 32))
+        image = merge_stale(image, np.asarray(fresh, dtype=np.bool_).reshape(SHAPE))
     finite = np.isfinite(image)
     if finite.any():
         lo = float(image[finite].min())
@@ -62,12 +64,12 @@ def encode_frame(event: dict) -> bytes:
     span = max(hi - lo, 1e-3)
     q = np.clip(np.rint((np.where(finite, image, lo) - lo) * (254.0 / span)), 0, 254).astype(np.uint8)
     q[~finite] = NO_READING
-    box = event.get("face_box")
+    box = event.face_box
     header = {
-        "gate": event.get("gate"), "state": event.get("state"), "sequence": event.get("sequence"),
-        "time": _num(event.get("time"), 3), "face_box": None if box is None else [int(v) for v in box],
-        "distance_m": _num(event.get("distance_m")), "reference_ok": event.get("reference_ok"),
-        "ambient_c": _num(event.get("ambient_c")), "lo": round(lo, 3), "hi": round(lo + span, 3),
+        "gate": event.gate, "state": event.state, "sequence": event.sequence,
+        "time": _num(event.time, 3), "face_box": None if box is None else [int(v) for v in box],
+        "distance_m": _num(event.distance_m), "reference_ok": event.reference_ok,
+        "ambient_c": _num(event.ambient_c), "lo": round(lo, 3), "hi": round(lo + span, 3),
         "sent": round(time.time(), 4),
     }
     head = json.dumps(header, separators=(",", ":")).encode()
@@ -78,7 +80,7 @@ def decode_frame(message: bytes) -> tuple[dict, np.ndarray]:
     """The inverse of encode_frame (for tests): the header and the image in degC, NaN without reading."""
     (n,) = struct.unpack_from("<H", message)
     header = json.loads(message[2:2 + n])
-    q = np.frombuffer(message[2 + n:], dtype=np.uint8).reshape(24, 32)
+    q = np.frombuffer(message[2 + n:], dtype=np.uint8).reshape(SHAPE)
     image = header["lo"] + q.astype(np.float64) * (header["hi"] - header["lo"]) / 254.0
     image[q == NO_READING] = np.nan
     return header, image

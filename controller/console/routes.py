@@ -29,8 +29,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from ..service.events import LiveEvent
 from .api import ConsoleApi
 from .auth import COOKIE, LoginLimiter, Session, SessionBook
+from .backend import ConsoleBackend
 from .i18n import LANG_COOKIE, LANGUAGES, language
 from .pages import login_page, report_page
 from .sound import alarm_wav
@@ -56,7 +58,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 class Console:
     """What the console keeps while the controller runs: sessions, the login limiter, live sockets."""
 
-    def __init__(self, service):
+    def __init__(self, service: ConsoleBackend):
         self.service = service
         self.sessions = SessionBook(service.store)
         self.limiter = LoginLimiter()
@@ -75,9 +77,9 @@ class Console:
     def threshold_c(self) -> float:
         return self.service.threshold_c()
 
-    def publish(self, kind: str, data: dict) -> None:
+    def publish(self, event: LiveEvent) -> None:
         """An event for every open tab (an alarm acknowledged or disposed elsewhere)."""
-        self.service.live.publish(kind, data)
+        self.service.live.publish(event)
 
     # ------------------------------------------------------------ login and logout
 
@@ -235,7 +237,7 @@ def routes(console: Console) -> list:
     ]
 
 
-def install(app, service) -> Console:
+def install(app, service: ConsoleBackend) -> Console:
     """Add the console to the controller's Starlette ``app``; the Console, for tests."""
     console = Console(service)
     app.router.routes.extend(routes(console))

@@ -32,7 +32,7 @@ import time
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from ..service import live as L
+from ..service.events import FrameEvent, LiveEvent
 from .auth import COOKIE
 from .codec import encode_frame
 from .web import same_origin
@@ -59,8 +59,12 @@ def _jsonable(v):
         return str(v)
 
 
-def dumps(event: dict) -> str:
-    return json.dumps(_jsonable(event), separators=(",", ":"), ensure_ascii=False)
+def dumps(message: dict) -> str:
+    return json.dumps(_jsonable(message), separators=(",", ":"), ensure_ascii=False)
+
+
+def _summaries(console) -> list[dict]:
+    return [s.to_dict() for s in console.service.gate_summaries()]
 
 
 async def live_socket(console, websocket: WebSocket) -> None:
@@ -77,8 +81,8 @@ async def live_socket(console, websocket: WebSocket) -> None:
     try:
         alarms = await run_in_threadpool(console.api.active_alarms)
         await websocket.send_text(dumps({"kind": "hello", "now": time.time(), "user": session.user,
-                                         "role": session.role, "gates": service.gate_summaries(),
-                                         "alarms": alarms, "alerts": service.alerts.open_alerts(),
+                                         "role": session.role, "gates": _summaries(console),
+                                         "alarms": alarms, "alerts": service.open_alerts(),
                                          "threshold_c": console.threshold_c()}))
         reader = asyncio.ensure_future(_drain_client(websocket))
         next_summary = time.monotonic() + SUMMARY_EVERY_S
@@ -102,7 +106,7 @@ async def live_socket(console, websocket: WebSocket) -> None:
             if now >= next_summary:
                 next_summary = now + SUMMARY_EVERY_S
                 await websocket.send_text(dumps({"kind": "gates", "now": time.time(),
-                                                 "gates": service.gate_summaries()}))
+                                                 "gates": _summaries(console)}))
     except (WebSocketDisconnect, RuntimeError, ConnectionError):
         pass
     except Exception:
@@ -122,14 +126,14 @@ async def live_socket(console, websocket: WebSocket) -> None:
                 pass
 
 
-async def _send(websocket: WebSocket, events: list[dict]) -> None:
+async def _send(websocket: WebSocket, events: list[LiveEvent]) -> None:
     """Events first, in order (an alarm never waits behind images), then each gate's newest frame."""
-    frames: dict[str, dict] = {}
+    frames: dict[str, FrameEvent] = {}
     for event in events:
-        if event["kind"] == L.FRAME:
-            frames[event.get("gate", "")] = event  # a newer image of the same gate replaces an older one
+        if isinstance(event, FrameEvent):
+            frames[event.gate] = event  # a newer image of the same gate replaces an older one
         else:
-            await websocket.send_text(dumps(event))
+            await websocket.send_text(dumps(event.to_dict()))
     for event in frames.values():
         await websocket.send_bytes(encode_frame(event))
 

@@ -15,17 +15,18 @@ track, decision) makes a second write of the same decision a no-op.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import time
 from datetime import datetime, timezone
 
-from ..protocol.commands import INDICATE
-from ..protocol.topics import topic
 from ..protocol import result as D
+from ..protocol.commands import INDICATE
 from ..protocol.result import Decision
+from ..protocol.topics import topic
 from ..store.records import Screening
 from ..store.snapshot import encode_snapshot
-from . import live as L
+from .events import AlarmEvent, AlertKind, DecisionEvent
 
 log = logging.getLogger("thermogate.actions")
 
@@ -60,7 +61,7 @@ class DecisionHandler:
 
     def handle(self, worker, d: Decision, arrived: float, hold_door: bool = False) -> None:
         """Act on one decision of ``worker``'s gate; ``arrived`` is time.monotonic() of its frame's arrival.
-        ``hold_door``: record and publish a PASS but send the gate nothing (see Service._resume_guard)."""
+        ``hold_door``: record and publish a PASS but send the gate nothing (see resume.py)."""
         gate = worker.id
         boot = worker.boot_id or 0
         now = time.time()
@@ -112,12 +113,11 @@ class DecisionHandler:
         log.info("decision", extra={"gate": gate, "decision": d.decision, "reason": d.reason,
                                     "estimate_c": d.estimate_c, "track": d.track, "screening_id": screening_id})
         if self.live is not None:
-            event = {"gate": gate, "decision": d.decision, "reason": d.reason, "estimate_c": d.estimate_c,
-                     "track": d.track, "time": now, "screening_id": screening_id,
-                     "reduced_accuracy": d.reduced_accuracy}
-            self.live.publish(L.DECISION, event)
+            event = DecisionEvent(gate, d.decision, d.reason, d.estimate_c, d.track, now, screening_id,
+                                  d.reduced_accuracy)
+            self.live.publish(event)
             if d.decision == D.FEVER:
-                self.live.publish(L.ALARM, {**event, "alarm_id": alarm_id})
+                self.live.publish(AlarmEvent(**dataclasses.asdict(event), alarm_id=alarm_id))
 
     def flush_unsaved(self) -> int:
         """Write the decisions the store refused earlier, oldest first; returns how many went in."""
@@ -135,7 +135,7 @@ class DecisionHandler:
         if written:
             log.warning("decisions written after the store recovered", extra={"count": written})
             if self.resolve_alert is not None:
-                self.resolve_alert(None, "store_failed")
+                self.resolve_alert(None, AlertKind.STORE_FAILED)
         return written
 
     def _store_failed(self, operation: str, exc: Exception, gate: str) -> None:
@@ -143,4 +143,4 @@ class DecisionHandler:
         if self.metrics is not None:
             self.metrics.store_errors.labels(operation=operation).inc()
         if self.alerts is not None:
-            self.alerts(None, "store_failed", f"{operation} failed: {exc}"[:300])
+            self.alerts(None, AlertKind.STORE_FAILED, f"{operation} failed: {exc}"[:300])

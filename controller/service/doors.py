@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from ..protocol import commands as C
 from ..protocol.topics import topic
 from ..store.records import DoorAction
+from .events import AlertKind, DoorEvent
 
 log = logging.getLogger("thermogate.doors")
 
@@ -113,7 +114,7 @@ class DoorCommander:
                 log.warning("refusal of an unknown command", extra={"gate": ack.gate_id, "reason": ack.reason,
                                                                     "counter": ack.counter})
                 if not known and self.alerts is not None:  # somebody else is sending the gate door commands
-                    self.alerts(ack.gate_id, "foreign_command_refused",
+                    self.alerts(ack.gate_id, AlertKind.FOREIGN_COMMAND_REFUSED,
                                 f"the gate refused a door command this controller never sent ({ack.reason}): "
                                 f"someone else is sending commands to it")
             return
@@ -125,14 +126,13 @@ class DoorCommander:
             except Exception as exc:
                 log.error("ack not recorded", extra={"gate": ack.gate_id, "error": repr(exc)[:200]})
         if self.live is not None:
-            self.live.publish("door", {"gate": ack.gate_id, "action": pending.action.action, "ok": ack.ok,
-                                       "reason": ack.reason, "applied_ms": ack.applied_ms,
-                                       "cause": pending.action.cause})
+            self.live.publish(DoorEvent(ack.gate_id, pending.action.action, ack.ok, ack.reason, ack.applied_ms,
+                                        pending.action.cause))
         if not ack.ok:
             log.warning("command refused", extra={"gate": ack.gate_id, "action": pending.action.action,
                                                   "reason": ack.reason, "counter": ack.counter})
             if self.alerts is not None:
-                self.alerts(ack.gate_id, "command_refused",
+                self.alerts(ack.gate_id, AlertKind.COMMAND_REFUSED,
                             f"{pending.action.action} refused by the gate: {ack.reason}")
 
     def _resync(self, gate_id: str, last: int) -> None:
@@ -153,7 +153,7 @@ class DoorCommander:
         if self.metrics is not None:
             self.metrics.counter_resyncs.labels(gate=gate_id).inc()
         if self.alerts is not None:
-            self.alerts(gate_id, "counter_resync",
+            self.alerts(gate_id, AlertKind.COUNTER_RESYNC,
                         f"the gate had accepted command counters up to {last}, beyond ours ({nxt}): someone else "
                         f"signs commands with this gate's key. Rotate its key (thermogate gate add {gate_id} "
                         f"--rotate-secrets) and re-flash it")
@@ -170,7 +170,7 @@ class DoorCommander:
             if self.metrics is not None:
                 self.metrics.acks.labels(gate=a.gate, result="missing").inc()
             if self.alerts is not None:
-                self.alerts(a.gate, "missing_ack",
+                self.alerts(a.gate, AlertKind.MISSING_ACK,
                             f"no acknowledgement of {a.action} (counter {a.counter}) within {self.ack_timeout_s:g} s")
         return [p.action for p in overdue]
 

@@ -31,15 +31,15 @@ import collections
 import logging
 import time
 
-from ..protocol import ProtocolError
-from ..protocol import mac
+from ..protocol import ProtocolError, mac
 from ..protocol.binary import VERSION, decode_eeprom, decode_frame
 from ..protocol.commands import Ack, decode_ack
+from ..protocol.result import Decision
 from ..protocol.status import GateStatus, decode_status
 from ..screening.config import ScreeningConfig
-from ..protocol.result import Decision
 from ..screening.pipeline import GatePipeline
 from ..sensor import EepromError
+from .events import AlertKind, FrameEvent, GateSummary
 from .registry import GateInfo
 
 log = logging.getLogger("thermogate.gate")
@@ -87,7 +87,7 @@ class GateWorker:
         self.last_frame_at: float | None = None  # time.time() of the latest frame
         self.last_frame_monotonic: float | None = None
         self.last_decision: Decision | None = None
-        self.resume_until: float | None = None  # after a controller restart: see Service._resume_guard
+        self.resume_until: float | None = None  # after a controller restart: see resume.py
         self.resume_track: int | None = None
         self.manual_lock: dict | None = None  # {"user", "reason", "time"} while held locked from the console
 
@@ -122,7 +122,7 @@ class GateWorker:
             log.warning("unauthenticated (protocol version 1) message accepted",
                         extra={"gate": self.id, "count": self.unauthenticated})
         if self.alerts is not None:  # one open alert per gate (the alert book keeps it so)
-            self.alerts(self.id, "unauthenticated_sensor_data",
+            self.alerts(self.id, AlertKind.UNAUTHENTICATED_SENSOR_DATA,
                         "the gate speaks protocol version 1: its sensor data is not authenticated "
                         "([site] accept_protocol_v1 is on); re-flash it")
         return True
@@ -141,7 +141,7 @@ class GateWorker:
             self._recalibrated_logged = now
             self._recalibrated_quiet = 0
         if self.alerts is not None:
-            self.alerts(self.id, "sensor_recalibrated",
+            self.alerts(self.id, AlertKind.SENSOR_RECALIBRATED,
                         "the gate sent a different EEPROM (a new or recalibrated sensor): check the gate's "
                         "readings before trusting them")
 
@@ -263,21 +263,53 @@ class GateWorker:
             return "no_eeprom"
         return self.pipeline.tracker.state
 
-    def summary(self) -> dict:
+    def summary(self) -> GateSummary:
         s = self.status
-        return {
-            "gate": self.id, "name": self.info.name, "location": self.info.location, "variant": self.info.variant,
-            "online": self.online, "state": self.state, "boot": self.boot_id, "frames": self.frames,
-            "lost_frames": self.lost_frames, "dropped_frames": self.dropped_frames, "errors": dict(self.errors),
-            "recalibrations": self.recalibrations, "last_frame_at": self.last_frame_at,
-            "protocol": self.wire_version, "unauthenticated": self.unauthenticated,
-            "manual_lock": self.manual_lock, "reduced_accuracy": not self.config.require_reference,
-            "sensor_ok": s.sensor_ok if s else None, "fps": s.fps if s else None,
-            "relay": s.relay if s else None, "firmware": s.firmware if s else None, "rssi": s.rssi if s else None,
-            "last_decision": None if self.last_decision is None else {
+        return GateSummary(
+            gate=self.id, name=self.info.name, location=self.info.location, variant=self.info.variant,
+            online=self.online, state=self.state, boot=self.boot_id, frames=self.frames,
+            lost_frames=self.lost_frames, dropped_frames=self.dropped_frames, errors=dict(self.errors),
+            recalibrations=self.recalibrations, last_frame_at=self.last_frame_at,
+            protocol=self.wire_version, unauthenticated=self.unauthenticated,
+            manual_lock=self.manual_lock, reduced_accuracy=not self.config.require_reference,
+            sensor_ok=s.sensor_ok if s else None, fps=s.fps if s else None,
+            relay=s.relay if s else None, firmware=s.firmware if s else None, rssi=s.rssi if s else None,
+            last_decision=None if self.last_decision is None else {
                 "decision": self.last_decision.decision, "reason": self.last_decision.reason,
                 "estimate_c": self.last_decision.estimate_c, "track": self.last_decision.track},
-        }
+        )
+
+    def frame_event(self) -> FrameEvent | None:
+        """The live view's latest image of this gate, or None before its pipeline has one."""
+        if self.pipeline is None:
+            return None
+        image = getattr(self.pipeline, "image", None)
+        if image is None:
+            return None
+        a = getattr(self.pipeline, "last_analysis", None)
+        return FrameEvent(
+            gate=self.id, image=image.copy(), fresh=getattr(self.pipeline, "fresh", None), state=self.state,
+            sequence=self.last_sequence, time=self.last_frame_at,
+            face_box=None if a is None or a.face_box is None else [int(v) for v in a.face_box],
+            distance_m=None if a is None else a.distance_m,
+            reference_ok=None if a is None else bool(a.reference_ok),
+            ambient_c=None if a is None else float(a.ambient_c))
+
+    def status_record(self) -> dict:
+        """The gate's latest status as the store keeps its history ({} before the first)."""
+        s = self.status
+        if s is None:
+            return {}
+        return {"firmware": s.firmware, "boot": s.boot_id, "uptime_s": s.uptime_s, "rssi": s.rssi,
+                "sensor_ok": s.sensor_ok, "fps": s.fps, "relay": s.relay}
+
+    def apply_config(self, config: ScreeningConfig) -> None:
+        """New screening settings from now on (a threshold changed at the console): the pipeline and its
+        tracker read them at every decision."""
+        self.config = config
+        if self.pipeline is not None:
+            self.pipeline.config = config
+            self.pipeline.tracker.config = config
 
 
 def _words(raw: bytes | None):

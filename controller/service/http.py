@@ -1,7 +1,8 @@
 """The controller's HTTP side: health, Prometheus metrics and the read-only gate list.
 
-Served by uvicorn in a thread of the controller process. The guards' console
-(``controller/console``), when present, adds its routes to the same app.
+Served by uvicorn in a thread of the controller process. Whoever composes the
+controller adds to the same app (``extensions``): controller/app.py puts the
+guards' console (``controller/console``) on it; this module knows nothing of it.
 
 What guards it, before any route runs (docs/operations.md, "HTTP"):
 
@@ -9,8 +10,8 @@ What guards it, before any route runs (docs/operations.md, "HTTP"):
   of ``[http] allowed_hosts`` is refused (400; a WebSocket 403). A web page
   on another site whose name the attacker re-points at the gatehouse's
   address (DNS rebinding) therefore gets nothing.
-- ``BodyLimit`` (console/web.py): no request body over 16 kB is read, by its
-  Content-Length or while it streams.
+- with the console, its ``BodyLimit`` (console/web.py): no request body over
+  16 kB is read, by its Content-Length or while it streams.
 - uvicorn: at most ``[http] max_connections`` open connections (503 beyond),
   TLS when ``tls_cert``/``tls_key`` are set, and X-Forwarded-For/-Proto only
   from ``trusted_proxies`` (none by default: the client is the socket's peer).
@@ -26,6 +27,8 @@ import ipaddress
 import logging
 import socket
 import threading
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -45,7 +48,9 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
-def build_app(service) -> Starlette:
+def build_app(service, extensions: Sequence[Callable[[Starlette, Any], None]] = ()) -> Starlette:
+    """The service's app: /healthz and /metrics, then each of ``extensions`` (``extend(app, service)``:
+    routes, middleware), all behind ``HostCheck``."""
     http = getattr(service.config, "http", None) or HttpConfig()
 
     async def health(_request):
@@ -64,16 +69,9 @@ def build_app(service) -> Starlette:
         service.refresh_gauges()
         return Response(service.metrics.render(), media_type=CONTENT_TYPE)
 
-    routes = [Route("/healthz", health), Route("/metrics", metrics)]
-    try:
-        from ..console import routes as console_routes
-        from ..console.web import BodyLimit
-    except ImportError:
-        console_routes = BodyLimit = None
-    app = Starlette(routes=routes)
-    if console_routes is not None:
-        console_routes.install(app, service)
-        app.add_middleware(BodyLimit)
+    app = Starlette(routes=[Route("/healthz", health), Route("/metrics", metrics)])
+    for extend in extensions:
+        extend(app, service)
     app.add_middleware(HostCheck, allowed=allowed_hosts(http))
     return app
 

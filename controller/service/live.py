@@ -1,9 +1,10 @@
 """What happens now, for whoever watches live (the console's WebSocket).
 
-The dispatcher's thread publishes events; each subscriber is an asyncio queue
-in the web server's loop, fed through ``call_soon_threadsafe``. A subscriber
-that falls behind loses its oldest *frame* events (a newer image replaces
-them), never decisions, alarms or status changes.
+The dispatcher's thread publishes events (events.py, one frozen type per kind);
+each subscriber is an asyncio queue in the web server's loop, fed through
+``call_soon_threadsafe``. A subscriber that falls behind loses its oldest
+*frame* events (a newer image replaces them), never decisions, alarms or
+status changes.
 """
 
 from __future__ import annotations
@@ -12,15 +13,8 @@ import asyncio
 import collections
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
-# Event kinds
-FRAME = "frame"  # {gate, image (list or bytes), face_box, state, estimate}
-DECISION = "decision"
-ALARM = "alarm"
-GATE = "gate"  # status or online/offline change
-ALERT = "alert"
-DOOR = "door"
+from .events import FrameEvent, LiveEvent
 
 
 @dataclass
@@ -55,12 +49,11 @@ class LiveHub:
         with self._lock:
             return len(self._subscribers)
 
-    def publish(self, kind: str, data: dict[str, Any]) -> None:
+    def publish(self, event: LiveEvent) -> None:
         with self._lock:
             subs = list(self._subscribers)
         if not subs:
             return
-        event = {"kind": kind, **data}
         for sub in subs:
             try:
                 sub.loop.call_soon_threadsafe(self._deliver, sub, event)
@@ -68,9 +61,9 @@ class LiveHub:
                 self.unsubscribe(sub)
 
     @staticmethod
-    def _deliver(sub: Subscriber, event: dict) -> None:
-        if event["kind"] == FRAME:
-            gate = event.get("gate", "")
+    def _deliver(sub: Subscriber, event: LiveEvent) -> None:
+        if isinstance(event, FrameEvent):
+            gate = event.gate
             if sub.frames_waiting[gate] >= max(1, sub.max_frames // 8):
                 sub.dropped += 1  # the viewer is behind on this gate: skip, the next image replaces it
                 return
@@ -78,8 +71,8 @@ class LiveHub:
         sub.queue.put_nowait(event)
 
     @staticmethod
-    async def next_event(sub: Subscriber) -> dict:
+    async def next_event(sub: Subscriber) -> LiveEvent:
         event = await sub.queue.get()
-        if event["kind"] == FRAME:
-            sub.frames_waiting[event.get("gate", "")] -= 1
+        if isinstance(event, FrameEvent):
+            sub.frames_waiting[event.gate] -= 1
         return event

@@ -2,8 +2,10 @@
 
 It wires the parts together: the gate registry, one ``GateWorker`` per gate,
 the ``Dispatcher`` between MQTT and them, the ``DecisionHandler`` and
-``DoorCommander`` for what decisions set in motion, the store, alerts, metrics,
-the live hub and the HTTP server. See docs/operations.md.
+``DoorCommander`` for what decisions set in motion, the store, the
+``AlertBook`` (alerts.py), the ``ResumeGuard`` (resume.py), metrics, the live
+hub and the HTTP server. Whoever composes the controller (controller/app.py)
+adds to the HTTP app through ``http_extensions``. See docs/operations.md.
 """
 
 from __future__ import annotations
@@ -12,95 +14,26 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 
-from ..protocol import result as D
 from ..store import open_store
-from . import live as L
-from .decisions import DecisionHandler
+from .alerts import AlertBook
 from .config import ControllerConfig
+from .decisions import DecisionHandler
 from .dispatcher import Dispatcher
 from .doors import DoorCommander
+from .events import AlertKind, GateEvent, GateSummary
 from .gate_worker import GateWorker
+from .live import LiveHub
 from .metrics import Metrics
 from .registry import GateInfo, load_gates
+from .resume import ResumeGuard
+from .warmup import warm_up_kernels
 
 log = logging.getLogger("thermogate.service")
 
-RESUME_WINDOW_S = 30.0  # after a restart, a gate decided on this recently waits for an empty view
 NO_FRAMES_S = 10.0  # a gate online but silent this long raises an alert
 PURGE_EVERY_S = 3600.0
-
-
-class AlertBook:
-    """Alerts for a person: stored, shown live, one open alert per (gate, kind) at a time."""
-
-    def __init__(self, store, live, metrics):
-        self.store = store
-        self.live = live
-        self.metrics = metrics
-        self._open: dict[tuple[str | None, str], int | None] = {}
-        self._detail: dict[tuple[str | None, str], tuple[str, float]] = {}
-        self._lock = threading.Lock()
-        # Alerts still open from before a restart stay open (and can be resolved) in this run.
-        try:
-            for a in store.alerts(open_only=True):
-                self._open[(a.gate, a.kind)] = a.id
-                self._detail[(a.gate, a.kind)] = (a.detail, a.time)
-        except Exception as exc:
-            log.error("open alerts not loaded", extra={"error": repr(exc)[:200]})
-
-    def raise_(self, gate: str | None, kind: str, detail: str) -> None:
-        with self._lock:
-            if (gate, kind) in self._open:
-                return
-            self._open[(gate, kind)] = None
-            self._detail[(gate, kind)] = (detail, time.time())
-        alert_id = None
-        try:
-            alert_id = self.store.record_alert(gate, time.time(), kind, detail)
-        except Exception as exc:
-            log.error("alert not stored", extra={"gate": gate, "kind": kind, "error": repr(exc)[:200]})
-        with self._lock:
-            self._open[(gate, kind)] = alert_id
-        log.warning("alert", extra={"gate": gate, "kind": kind, "detail": detail})
-        self.live.publish(L.ALERT, {"gate": gate, "alert": kind, "detail": detail, "id": alert_id, "open": True})
-
-    def resolve(self, gate: str | None, kind: str) -> None:
-        with self._lock:
-            if (gate, kind) not in self._open:
-                return
-            alert_id = self._open.pop((gate, kind))
-            self._detail.pop((gate, kind), None)
-        if alert_id is not None:
-            try:
-                self.store.resolve_alert(alert_id, time.time())
-            except Exception as exc:
-                log.error("alert not resolved in the store", extra={"error": repr(exc)[:200]})
-        self.live.publish(L.ALERT, {"gate": gate, "alert": kind, "id": alert_id, "open": False})
-
-    def open_alerts(self) -> list[dict]:
-        """Every open alert, oldest first: what the console shows until it is resolved."""
-        with self._lock:
-            items = [(key, alert_id, *self._detail.get(key, ("", 0.0))) for key, alert_id in self._open.items()]
-        return sorted(({"gate": g, "alert": k, "id": i, "detail": d, "time": t} for (g, k), i, d, t in items),
-                      key=lambda a: a["time"])
-
-    def dismiss(self, alert_id: int) -> tuple[str | None, str] | None:
-        """Resolve the open alert with this id (a person has dealt with it); its (gate, kind), or None."""
-        with self._lock:
-            key = next((k for k, i in self._open.items() if i == alert_id), None)
-        if key is not None:
-            self.resolve(*key)
-        return key
-
-    def is_open(self, gate: str | None, kind: str) -> bool:
-        with self._lock:
-            return (gate, kind) in self._open
-
-    @property
-    def count(self) -> int:
-        with self._lock:
-            return len(self._open)
 
 
 class DoorHeld(ValueError):
@@ -109,14 +42,16 @@ class DoorHeld(ValueError):
 
 class ControllerService:
     def __init__(self, config: ControllerConfig, *, store=None, gates: dict[str, GateInfo] | None = None,
-                 http: bool = True):
+                 http: bool = True, http_extensions: Sequence[Callable] = ()):
+        """``http_extensions``: ``extend(app, service)`` each, called on the HTTP app before it serves (the
+        guards' console, controller/app.py)."""
         self.config = config
         self.started_at = time.time()
         self.metrics = Metrics()
-        self.live = L.LiveHub()
+        self.live = LiveHub()
         self.store = store if store is not None else open_store(config.store_url)
         self.gates = gates if gates is not None else load_gates(config)
-        self.alerts = AlertBook(self.store, self.live, self.metrics)
+        self.alerts = AlertBook(self.store, self.live)
         self.workers = {g: GateWorker(info, self._screening_for(info), self.metrics,
                                       accept_v1=config.accept_protocol_v1, alerts=self.alerts.raise_)
                         for g, info in self.gates.items()}
@@ -124,7 +59,7 @@ class ControllerService:
             log.warning("[site] accept_protocol_v1 is on: unauthenticated version-1 sensor data is accepted")
         for info in self.gates.values():
             self.store.upsert_gate(info.id, info.name, info.location)
-        self.alerts.resolve(None, "store_failed")  # it takes writes again
+        self.alerts.resolve(None, AlertKind.STORE_FAILED)  # it takes writes again
         self.dispatcher = Dispatcher(config.mqtt, self.workers, on_decisions=self._on_decisions,
                                      on_eeprom=self._on_eeprom, on_status=self._on_status, on_ack=self._on_ack,
                                      on_tick=self._tick, on_frame=self._on_frame, on_connect=self._on_connect,
@@ -136,13 +71,14 @@ class ControllerService:
         self.decisions = DecisionHandler(self.store, self.doors, self.dispatcher.publish,
                                          open_ms=config.doors.open_ms, metrics=self.metrics, live=self.live,
                                          alerts=self.alerts.raise_, resolve_alert=self.alerts.resolve)
-        self.held = 0  # decisions held back after a restart (see _resume_guard)
+        self.resume = ResumeGuard(self.alerts.raise_)
         self._last_purge = 0.0
         self._http_enabled = http
+        self._http_extensions = tuple(http_extensions)
         self.http = None
         self._stopped = threading.Event()
         self.metrics.gates_known.set(len(self.gates))
-        self._resume_guard()
+        self.resume.arm(self.store, self.workers)
         self._restore_holds()
 
     def _screening_for(self, info: GateInfo):
@@ -157,12 +93,13 @@ class ControllerService:
 
     # -- life cycle -------------------------------------------------------------
 
-    def start(self) -> "ControllerService":
+    def start(self) -> ControllerService:
         warm_up_kernels()  # compiled (or loaded from numba's cache) before the first gate's frame
         if self._http_enabled:
             from .http import HttpServer, build_app
 
-            self.http = HttpServer(build_app(self), self.config.http.bind, self.config.http.port, self.config.http)
+            app = build_app(self, self._http_extensions)
+            self.http = HttpServer(app, self.config.http.bind, self.config.http.port, self.config.http)
             self.http.start()
         self.dispatcher.start()
         log.info("controller started", extra={"gates": len(self.gates), "store": _redact(self.config.store_url),
@@ -185,18 +122,6 @@ class ControllerService:
 
     # -- what the dispatcher calls -------------------------------------------------
 
-    def _resume_guard(self) -> None:
-        """After a restart the person decided on just before it may still be at the gate. For a
-        gate whose last decision is under RESUME_WINDOW_S old, the first person it decides on
-        within that window is screened and recorded as usual, but a PASS does not open the door
-        by itself: an alert asks the guard to open by hand if they are still waiting. Nobody's
-        door opens twice, and no decision goes unrecorded."""
-        for gate_id, worker in self.workers.items():
-            last = self.store.screenings(gate=gate_id, limit=1, snapshots=False, newest_first=True)
-            if last and last[0].decision != D.BLOCKED and time.time() - last[0].time < RESUME_WINDOW_S:
-                worker.resume_until = last[0].time + RESUME_WINDOW_S
-                log.info("resuming: the first person is not let through automatically", extra={"gate": gate_id})
-
     def _restore_holds(self) -> None:
         """Doors held locked from the console stay held across a restart or a crash: the hold is in the
         store, and it is put back before the first frame is read, marked ``restored`` and told to the
@@ -205,7 +130,7 @@ class ControllerService:
             holds = self.store.door_holds()
         except Exception as exc:  # an unreadable store must not start the gates unlocked silently
             log.error("door holds not read", extra={"error": repr(exc)[:200]})
-            self.alerts.raise_(None, "holds_unknown", "the doors held locked before the restart could not be "
+            self.alerts.raise_(None, AlertKind.HOLDS_UNKNOWN, "the doors held locked before the restart could not be "
                                                       "read from the store: check every gate's door")
             return
         for hold in holds:
@@ -214,27 +139,18 @@ class ControllerService:
                 continue
             worker.manual_lock = {"user": hold.user, "reason": hold.reason, "time": hold.time, "restored": True}
             log.warning("door still held locked after the restart", extra={"gate": hold.gate, "user": hold.user})
-            self.alerts.raise_(hold.gate, "hold_restored",
+            self.alerts.raise_(hold.gate, AlertKind.HOLD_RESTORED,
                                f"the door is still held locked after a controller restart (by {hold.user}: "
                                f"{hold.reason}); it stays locked until someone releases it")
 
+    @property
+    def held(self) -> int:
+        """Decisions whose door was held back after the restart (resume.py)."""
+        return self.resume.held
+
     def _on_decisions(self, worker: GateWorker, decisions, arrived: float) -> None:
         for d in decisions:
-            hold = False
-            if worker.resume_until is not None and d.decision != D.BLOCKED:
-                if time.time() >= worker.resume_until:
-                    worker.resume_until = worker.resume_track = None
-                elif worker.resume_track is None or worker.resume_track == d.track:
-                    worker.resume_track = d.track
-                    hold = d.decision == D.PASS
-                else:  # somebody new: screening is back to normal
-                    worker.resume_until = worker.resume_track = None
-            if hold:
-                self.held += 1
-                self.alerts.raise_(worker.id, "resume_hold",
-                                   "PASS just after a controller restart: the door was not opened by itself, in "
-                                   "case this person was already let through. Open it by hand if they are waiting.")
-            self.decisions.handle(worker, d, arrived, hold_door=hold)
+            self.decisions.handle(worker, d, arrived, hold_door=self.resume.holds(worker, d))
 
     def _on_connect(self) -> None:
         if self.config.home_assistant:
@@ -246,41 +162,31 @@ class ControllerService:
 
     def _on_frame(self, worker: GateWorker) -> None:
         """The live view: the latest image of a gate, only while someone watches."""
-        if not self.live.subscribers or worker.pipeline is None:
-            return
-        image = getattr(worker.pipeline, "image", None)
-        if image is None:
-            return
-        a = getattr(worker.pipeline, "last_analysis", None)
-        self.live.publish(L.FRAME, {
-            "gate": worker.id, "image": image.copy(), "fresh": getattr(worker.pipeline, "fresh", None),
-            "state": worker.state, "sequence": worker.last_sequence,
-            "time": worker.last_frame_at,
-            "face_box": None if a is None or a.face_box is None else [int(v) for v in a.face_box],
-            "distance_m": None if a is None else a.distance_m,
-            "reference_ok": None if a is None else bool(a.reference_ok),
-            "ambient_c": None if a is None else float(a.ambient_c)})
+        if self.live.subscribers:
+            event = worker.frame_event()
+            if event is not None:
+                self.live.publish(event)
 
     def _on_eeprom(self, worker: GateWorker, rebuilt: bool) -> None:
         if rebuilt:
-            self.live.publish(L.GATE, worker.summary())
+            self.live.publish(GateEvent(worker.summary()))
 
     def _on_status(self, worker: GateWorker, was_online: bool, is_online: bool) -> None:
         if was_online != is_online or worker.status is None:
             try:
-                self.store.record_gate_status(worker.id, time.time(), is_online, _status_dict(worker))
+                self.store.record_gate_status(worker.id, time.time(), is_online, worker.status_record())
             except Exception as exc:
                 log.error("gate status not stored", extra={"gate": worker.id, "error": repr(exc)[:200]})
             if is_online:
-                self.alerts.resolve(worker.id, "gate_offline")
+                self.alerts.resolve(worker.id, AlertKind.GATE_OFFLINE)
                 log.info("gate online", extra={"gate": worker.id})
             else:
-                self.alerts.raise_(worker.id, "gate_offline", "the gate's connection to the broker was lost")
+                self.alerts.raise_(worker.id, AlertKind.GATE_OFFLINE, "the gate's connection to the broker was lost")
         if worker.status is not None and not worker.status.sensor_ok and is_online:
-            self.alerts.raise_(worker.id, "sensor_fault", "the gate reports its thermal sensor failing")
+            self.alerts.raise_(worker.id, AlertKind.SENSOR_FAULT, "the gate reports its thermal sensor failing")
         elif worker.status is not None and worker.status.sensor_ok:
-            self.alerts.resolve(worker.id, "sensor_fault")
-        self.live.publish(L.GATE, worker.summary())
+            self.alerts.resolve(worker.id, AlertKind.SENSOR_FAULT)
+        self.live.publish(GateEvent(worker.summary()))
 
     def _on_ack(self, ack) -> None:
         self.doors.on_ack(ack)
@@ -292,9 +198,9 @@ class ControllerService:
         for worker in self.workers.values():
             last = worker.last_frame_monotonic
             if worker.online and last is not None and mono - last > NO_FRAMES_S:
-                self.alerts.raise_(worker.id, "no_frames", f"no frame for more than {NO_FRAMES_S:g} s")
+                self.alerts.raise_(worker.id, AlertKind.NO_FRAMES, f"no frame for more than {NO_FRAMES_S:g} s")
             elif last is not None and mono - last <= NO_FRAMES_S:
-                self.alerts.resolve(worker.id, "no_frames")
+                self.alerts.resolve(worker.id, AlertKind.NO_FRAMES)
         now = time.time()
         if now - self._last_purge > PURGE_EVERY_S:
             self._last_purge = now
@@ -342,10 +248,10 @@ class ControllerService:
         else:
             self.store.clear_door_hold(gate_id)
             worker.manual_lock = None
-            self.alerts.resolve(gate_id, "hold_restored")
+            self.alerts.resolve(gate_id, AlertKind.HOLD_RESTORED)
         self.store.record_audit(user, time.time(), "door_lock" if locked else "door_release",
                                 {"gate": gate_id, "reason": reason})
-        self.live.publish(L.GATE, worker.summary())
+        self.live.publish(GateEvent(worker.summary()))
         return action
 
     def dismiss_alert(self, alert_id: int, user: str) -> bool:
@@ -385,10 +291,7 @@ class ControllerService:
             for gate_id, worker in self.workers.items():
                 if "threshold_c" in self.config.gate_screening.get(gate_id, {}):
                     continue
-                worker.config = dataclasses.replace(worker.config, threshold_c=screening.threshold_c)
-                if worker.pipeline is not None:  # the tracker reads its config at every decision
-                    worker.pipeline.config = worker.config
-                    worker.pipeline.tracker.config = worker.config
+                worker.apply_config(dataclasses.replace(worker.config, threshold_c=screening.threshold_c))
             self.config = dataclasses.replace(self.config, screening=screening, screening_table={
                 **self.config.screening_table, "threshold_c": screening.threshold_c})
             changed["threshold_c"] = screening.threshold_c
@@ -438,36 +341,12 @@ class ControllerService:
             "unknown_gate_messages": self.dispatcher.unknown_gate,
         }
 
-    def gate_summaries(self) -> list[dict]:
+    def gate_summaries(self) -> list[GateSummary]:
         return [w.summary() for w in self.workers.values()]
 
-
-def warm_up_kernels() -> float:
-    """Run the whole pipeline once on a synthetic sensor, so numba has loaded (or compiled) every kernel
-    before real frames queue up behind it; returns the seconds it took."""
-    import numpy as np
-
-    from ..screening.pipeline import GatePipeline
-    from ..sensor.synthetic import random_eeprom
-
-    start = time.perf_counter()
-    eeprom = random_eeprom(np.random.default_rng(0))
-    pipeline = GatePipeline("warm-up", eeprom)
-    image = np.full((24, 32), 24.0)
-    image[8:14, 12:18] = 35.0
-    control = int(pipeline.calibration.params.control_ee)
-    for i, subpage in enumerate((0, 1, 0, 1)):
-        words = pipeline.calibration.raw_from_to(image, 24.0, 3.3, subpage, control)
-        pipeline.push(words, 0.125 * i, i + 1)
-    return time.perf_counter() - start
-
-
-def _status_dict(worker: GateWorker) -> dict:
-    s = worker.status
-    if s is None:
-        return {}
-    return {"firmware": s.firmware, "boot": s.boot_id, "uptime_s": s.uptime_s, "rssi": s.rssi,
-            "sensor_ok": s.sensor_ok, "fps": s.fps, "relay": s.relay}
+    def open_alerts(self) -> list[dict]:
+        """Every open alert, oldest first (the console's strip)."""
+        return self.alerts.open_alerts()
 
 
 def _redact(url: str) -> str:

@@ -1,15 +1,44 @@
-"""``thermogate controller --config controller.toml``: run the controller service until SIGINT/SIGTERM."""
+"""``thermogate controller --config controller.toml``: the service, with the guards' console on its HTTP side.
+
+The one place that puts the two together: ``controller/service`` knows nothing of
+the console, and the console knows the service only through
+``console/backend.py``. The command runs what ``build_controller`` builds
+until SIGINT/SIGTERM; the tests and the demo build it the same way.
+"""
 
 from __future__ import annotations
 
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported when used: `thermogate --help` stays quick
+    from starlette.applications import Starlette
+
+    from .service.config import ControllerConfig
+    from .service.service import ControllerService
+
+
+def install_console(app: Starlette, service: ControllerService) -> None:
+    """The console's routes, sessions and security headers on the service's app; request bodies capped."""
+    from .console import routes
+    from .console.web import BodyLimit
+
+    routes.install(app, service)
+    app.add_middleware(BodyLimit)
+
+
+def build_controller(config: ControllerConfig, **kwargs) -> ControllerService:
+    """A ControllerService whose HTTP side serves the console (``kwargs``: ``store``, ``gates``, ``http``)."""
+    from .service.service import ControllerService
+
+    return ControllerService(config, http_extensions=(install_console,), **kwargs)
 
 
 def _run(args) -> int:
-    from . import logs
-    from .config import ConfigError, load_config
+    from .service import logs
+    from .service.config import ConfigError, load_config
 
     logs.setup(args.log_level)
     try:
@@ -17,11 +46,10 @@ def _run(args) -> int:
     except ConfigError as exc:
         print(f"thermogate controller: configuration error: {exc}", file=sys.stderr)
         return 2
-    from ..store.errors import StoreError
-    from .service import ControllerService
+    from .store.errors import StoreError
 
     try:
-        service = ControllerService(config)
+        service = build_controller(config)
     except (ConfigError, StoreError) as exc:
         print(f"thermogate controller: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,45 @@
+"""``ConsoleBackend``: exactly what the console may use of the controller service.
+
+The console (routes, api, ws) is typed against this Protocol, not against
+``ControllerService``: nothing else of the service is within its reach, and a
+change on the service's side that breaks the console shows here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Protocol
+
+from ..service.service import DoorHeld  # what manual_open raises on a door held locked
+
+if TYPE_CHECKING:
+    from ..service.config import ControllerConfig
+    from ..service.events import GateSummary
+    from ..service.live import LiveHub
+    from ..service.registry import GateInfo
+    from ..store.records import DoorAction
+    from ..store.store import Store
+
+__all__ = ["ConsoleBackend", "DoorHeld"]
+
+
+class ConsoleBackend(Protocol):
+    config: ControllerConfig  # read: tz, timezone, retention_days, path
+    store: Store  # users, sessions, screenings, alarms, doors, audit
+    live: LiveHub  # subscribe / next_event / unsubscribe for the live socket; publish alarm updates
+    gates: Mapping[str, GateInfo]  # the gates served, by id
+
+    def gate_summaries(self) -> list[GateSummary]: ...
+
+    def open_alerts(self) -> list[dict]: ...
+
+    def dismiss_alert(self, alert_id: int, user: str) -> bool: ...
+
+    def manual_open(self, gate_id: str, user: str, reason: str, ms: int | None = None) -> DoorAction: ...
+
+    def set_lock(self, gate_id: str, locked: bool, user: str, reason: str) -> DoorAction | None: ...
+
+    def threshold_c(self) -> float: ...
+
+    def apply_settings(self, user: str, *, threshold_c: float | None = None,
+                       retention_days: int | None = None) -> dict: ...
