@@ -193,7 +193,7 @@ def test_a_low_estimate_is_never_a_pass():
 
 
 def test_thermogate_watch_advises_by_the_same_mark():
-    from controller import watch as W
+    from controller.watch import render as W
 
     assert W.distance_advice(face(0.9), CFG) == (True, "in range")
     assert "step onto the mark" in W.distance_advice(face(0.9, lateral_m=0.35), CFG)[1]

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from controller import watch as W
 from controller.cli import build_parser
 from controller.mqtt.options import PASSWORD_ENV, broker_from_args
+from controller.watch import cli as W
 from tests.controller_harness import REPO
 
 

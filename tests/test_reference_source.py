@@ -273,7 +273,7 @@ def test_calibrate_reference_live_learns_from_the_gate(tmp_path, mqtt_broker, vi
 
 
 def test_watch_shows_the_reading_beside_the_set_point_and_warns_when_too_small():
-    from controller import watch as W
+    from controller.watch import render as W
 
     tiny = scene_with(ReferenceSpec(0.06, 0.9), "110")
     cfg = config_for(tiny, reference_apparent_c=30.0)

@@ -21,13 +21,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from controller import watch as W
 from controller.cli import build_parser
 from controller.protocol import UNVERIFIED
 from controller.protocol.status import decode_status
 from controller.screening.analysis import AnalysisConfig, FrameAnalysis
 from controller.screening.config import ScreeningConfig
 from controller.protocol.result import Decision
+from controller.watch import cli as C
+from controller.watch import render as W
+from controller.watch import state as S
 
 REPO = Path(__file__).resolve().parent.parent
 ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -168,20 +170,20 @@ def test_distance_advice_follows_the_trackers_rules():
         "too close: step back"
 
 
-def _view(**changes) -> W.WatchView:
+def _view(**changes) -> S.WatchView:
     status = decode_status(json.dumps({
         "v": 1, "gate": "north-1", "online": True, "boot": 7, "fw": "0.1.0", "uptime_s": 60, "rssi": -81,
         "heap_free": 90000, "frames": 480, "frames_unsent": 0, "fps": 8.0, "refresh_hz": 8.0, "sensor_ok": True, "i2c_errors": 0,
         "sensor_resets": 0, "relay": "locked", "door_openings": 0, "cmd_ok": 0, "cmd_refused": {},
         "mqtt_connects": 1}).encode(), UNVERIFIED)
-    base = W.WatchView(gate="north-1", broker="mqtt://127.0.0.1:1883", config=ScreeningConfig(), now=100.0,
+    base = S.WatchView(gate="north-1", broker="mqtt://127.0.0.1:1883", config=ScreeningConfig(), now=100.0,
                        has_eeprom=True, status=status, status_at=99.0, frames=200, fps=7.9, sequence=200,
                        state="measuring", image=gradient(), analysis=analysis())
     return replace(base, **changes)
 
 
 def test_the_panel_says_what_an_installer_needs():
-    local = W.ShownDecision("PASS", "", 36.6, 4, "local", 99.5)
+    local = S.ShownDecision("PASS", "", 36.6, 4, "local", 99.5)
     lines = W.render_panel(_view(local=local), W.NO_COLOR)
     text = "\n".join(lines)
     assert "online  rssi -81 dBm (weak)  sensor ok  relay locked" in text
@@ -193,7 +195,7 @@ def test_the_panel_says_what_an_installer_needs():
     assert "decision  PASS 36.6 degC person 4  (local, 0.5 s ago)  (no controller result yet)" in text
     assert not any(line.startswith("local") for line in lines)
 
-    controller = W.ShownDecision.from_result(json.dumps({"decision": "RETRY", "reason": "come_closer", "track": 5,
+    controller = S.ShownDecision.from_result(json.dumps({"decision": "RETRY", "reason": "come_closer", "track": 5,
                                                          "estimate_c": None, "door": ""}).encode(), 98.0)
     text = "\n".join(W.render_panel(_view(local=local, controller=controller,
                                           analysis=analysis(distance_m=1.7, face_width_px=3.2)), W.NO_COLOR))
@@ -241,12 +243,12 @@ def test_results_are_read_as_the_controller_writes_them():
     from controller.service.decisions import result_payload
 
     d = Decision("north-1", 12.5, "FEVER", "", 9, 38.24, face_c=36.1, distance_m=0.7, frames=5, sequence=400)
-    shown = W.ShownDecision.from_result(result_payload(d, time.time(), 17, "uid", door="held"), 5.0)
+    shown = S.ShownDecision.from_result(result_payload(d, time.time(), 17, "uid", door="held"), 5.0)
     assert (shown.decision, shown.estimate_c, shown.track, shown.source, shown.door) == \
         ("FEVER", 38.24, 9, "controller", "held")
     for bad in (b"", b"not json", b"[]", b'{"decision": "MAYBE"}', b"\xff"):
         with pytest.raises(ValueError):
-            W.ShownDecision.from_result(bad, 0.0)
+            S.ShownDecision.from_result(bad, 0.0)
 
 
 def test_colour_mode_choice():
@@ -276,18 +278,18 @@ def _args(*argv: str):
 
 
 def test_settings_without_a_config():
-    broker, screening, source = W.settings_from_args(_args("north-1", "--variant", "110"))
+    broker, screening, source = C.settings_from_args(_args("north-1", "--variant", "110"))
     assert (broker.host, broker.port, broker.username, broker.tls_ca) == ("localhost", 1883, None, "")
     assert screening.analysis.variant == "110" and screening == ScreeningConfig(
         analysis=AnalysisConfig(variant="110"))
-    broker, _, _ = W.settings_from_args(_args("north-1", "--broker", "mqtt://u:p@10.0.0.5:1884", "--password", "q"))
+    broker, _, _ = C.settings_from_args(_args("north-1", "--broker", "mqtt://u:p@10.0.0.5:1884", "--password", "q"))
     assert (broker.host, broker.port, broker.username, broker.password) == ("10.0.0.5", 1884, "u", "q")
     with pytest.raises(ValueError, match="invalid gate id"):
-        W.settings_from_args(_args("North_1"))
+        C.settings_from_args(_args("North_1"))
 
 
 def test_settings_from_controller_toml(tmp_path):
-    from controller import gates as site
+    from controller.site import gates as site
 
     site.add_gate(tmp_path / "site", "north-1", variant="110")
     config = tmp_path / "controller.toml"
@@ -302,28 +304,28 @@ threshold_c = 37.5
 [gates.north-1.screening]
 distance_m = [0.3, 1.0]
 """)
-    broker, screening, source = W.settings_from_args(_args("north-1", "--config", str(config)))
+    broker, screening, source = C.settings_from_args(_args("north-1", "--config", str(config)))
     assert (broker.host, broker.port, broker.username) == ("192.0.2.10", 1999, None)
     assert screening.distance_m == (0.3, 1.0) and screening.threshold_c == 37.5
     assert screening.analysis.variant == "110"  # the gate's lens, from the site registry
     assert source == str(config)
-    _, other, _ = W.settings_from_args(_args("south-2", "--config", str(config)))
+    _, other, _ = C.settings_from_args(_args("south-2", "--config", str(config)))
     assert other.distance_m == ScreeningConfig().distance_m and other.analysis.variant == "55"
-    broker, _, _ = W.settings_from_args(_args("north-1", "--config", str(config), "--broker", "127.0.0.1:1883"))
+    broker, _, _ = C.settings_from_args(_args("north-1", "--config", str(config), "--broker", "127.0.0.1:1883"))
     assert (broker.host, broker.port) == ("127.0.0.1", 1883)
     config.write_text(config.read_text() + "\n[typo]\n")
     with pytest.raises(ValueError, match="unknown table"):
-        W.settings_from_args(_args("north-1", "--config", str(config)))
+        C.settings_from_args(_args("north-1", "--config", str(config)))
 
 
 def test_the_controllers_login_is_not_borrowed_by_accident(tmp_path):
     config = tmp_path / "controller.toml"
     config.write_text('[mqtt]\nhost = "127.0.0.1"\nuser = "controller"\npassword = "s3cret"\n')
     with pytest.raises(ValueError, match="disconnects the running controller"):
-        W.settings_from_args(_args("north-1", "--config", str(config)))
-    broker, _, _ = W.settings_from_args(_args("north-1", "--config", str(config), "--controller-login"))
+        C.settings_from_args(_args("north-1", "--config", str(config)))
+    broker, _, _ = C.settings_from_args(_args("north-1", "--config", str(config), "--controller-login"))
     assert (broker.username, broker.password) == ("controller", "s3cret")
-    broker, _, _ = W.settings_from_args(_args("north-1", "--config", str(config), "--username", "installer",
+    broker, _, _ = C.settings_from_args(_args("north-1", "--config", str(config), "--username", "installer",
                                               "--password", "pw"))
     assert (broker.username, broker.password) == ("installer", "pw")
 
