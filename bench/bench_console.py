@@ -30,6 +30,7 @@ one controller decodes and screens is bench/bench_load.py's figure.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import threading
@@ -42,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from console_rig import ConsoleRig, launch_chromium, login  # noqa: E402
 
+from controller.service.events import AlarmEvent, DecisionEvent, FrameEvent  # noqa: E402
 from controller.store import Screening, encode_snapshot  # noqa: E402
 
 WINDOW_S = 10.0
@@ -79,9 +81,9 @@ class Feeder(threading.Thread):
                     time.sleep(delay)
                 now = time.time()
                 img, box = self.image(k, now)
-                self.service.live.publish("frame", {
-                    "gate": gate, "image": img, "state": "measuring", "sequence": n, "time": now,
-                    "face_box": box, "distance_m": 0.6, "reference_ok": True, "ambient_c": 22.0})
+                self.service.live.publish(FrameEvent(
+                    gate=gate, image=img, state="measuring", sequence=n, time=now,
+                    face_box=box, distance_m=0.6, reference_ok=True, ambient_c=22.0))
                 self.sent.append(now)
             n += 1
 
@@ -96,10 +98,10 @@ def raise_alarm(store, live, gate: str, k: int) -> int:
         estimate_c=38.5, face_c=36.0, distance_m=0.6, reduced_accuracy=False, boot=1, sequence=k,
         snapshot=encode_snapshot(img)))
     aid = store.open_alarm(sid, gate, t0)
-    event = {"gate": gate, "decision": "FEVER", "reason": "", "estimate_c": 38.5, "track": k, "time": t0,
-             "screening_id": sid, "reduced_accuracy": False}
-    live.publish("decision", event)
-    live.publish("alarm", {**event, "alarm_id": aid})
+    event = DecisionEvent(gate=gate, decision="FEVER", reason="", estimate_c=38.5, track=k, time=t0,
+                          screening_id=sid, reduced_accuracy=False)
+    live.publish(event)
+    live.publish(AlarmEvent(**dataclasses.asdict(event), alarm_id=aid))
     return aid
 
 

@@ -48,7 +48,7 @@ class ConsoleRig:
 
     def start(self) -> ConsoleRig:
         from controller.service.config import load_config
-        from controller.service.service import ControllerService
+        from controller.app import build_controller
         from sim.broker import MosquittoBroker
         from sim.gate_config import provision_keys
 
@@ -76,7 +76,7 @@ port = {self.http_port}
 """.replace("'", '"') + "".join(f'\n[gates.{g}]\nname = "{n}"\n' for g, n in zip(sim_ids, self.names, strict=False)),
                           encoding="utf-8")
         provision_keys(self.dir / "site", sim_ids + self.idle_gates)  # their keys, where the controller reads keys
-        self.service = ControllerService(load_config(config)).start()
+        self.service = build_controller(load_config(config)).start()
         self.service.store.add_user(USER, "admin", PASSWORD)
         if self.scenarios:
             from sim.runner import GateThread, make_gates

@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from controller.service import logs
     from controller.service.config import load_config
-    from controller.service.service import ControllerService
+    from controller.app import build_controller
 
     from .gate_config import provision_keys
 
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     http_port = console_port(args.http_port)
     config = load_config(write_config(directory, broker, http_port, gate_ids))
     provision_keys(config.site_dir, gate_ids)  # the gates' keys, where the controller reads every gate's key
-    service = ControllerService(config)
+    service = build_controller(config)
     if hasattr(service.store, "add_user"):
         service.store.add_user(DEMO_USER, "admin", DEMO_PASSWORD)
     stop = threading.Event()
