@@ -1,0 +1,86 @@
+"""The controller's layers, read from its source: the simulator stands on the controller, never under it, and
+no part of the controller imports one that stands above it.
+
+Every module under controller/ is parsed (nothing is imported, so an import inside a function counts as much
+as one at the top) and each of its imports resolved to an absolute module name."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+CONTROLLER = Path(__file__).resolve().parent.parent / "controller"
+
+# (importer, imported): no module of the first package may import the second (or anything under either).
+# The service knows nothing of the console (controller/app.py joins them); screening is pure domain code.
+BACK_ARROWS = [
+    ("controller.service", "controller.console"),
+    ("controller.screening", "controller.service"),
+    ("controller.screening", "controller.store"),
+    ("controller.store", "controller.screening"),
+]
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(CONTROLLER.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(source: str, module: str, is_package: bool) -> set[str]:
+    """The absolute names of everything ``module``'s source imports (``from a import b`` gives a and a.b)."""
+    package = module if is_package else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - (node.level - 1)] if node.level > 1 else base
+                origin = ".".join(base + ([node.module] if node.module else []))
+            else:
+                origin = node.module or ""
+            found.add(origin)
+            found.update(f"{origin}.{alias.name}" for alias in node.names if alias.name != "*")
+    return found
+
+
+def under(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def controller_imports() -> dict[str, set[str]]:
+    modules = {}
+    for path in sorted(CONTROLLER.rglob("*.py")):
+        name = module_name(path)
+        modules[name] = imports(path.read_text(encoding="utf-8"), name, path.name == "__init__.py")
+    return modules
+
+
+def test_the_reader_resolves_imports_as_python_does():
+    """The checks below can only fail if the reader sees imports: it must resolve every form of them."""
+    source = ("import sim.runner\nfrom sim import gate\nfrom ..console import routes\nfrom . import events\n"
+              "from ...sim import x\ndef f():\n    from ..store.store import Store\n")
+    found = imports(source, "controller.service.http", is_package=False)
+    assert {"sim.runner", "sim", "sim.gate", "controller.console", "controller.console.routes",
+            "controller.service.events", "controller.store.store", "controller.store.store.Store"} <= found
+    assert imports("from .link import Broker\n", "controller.mqtt", is_package=True) == {
+        "controller.mqtt.link", "controller.mqtt.link.Broker"}
+    modules = controller_imports()
+    assert len(modules) > 50 and "controller.service.registry" in modules
+    assert any(under(n, "controller.site") for n in modules["controller.service.registry"])
+
+
+def test_nothing_under_controller_imports_the_simulator():
+    offenders = sorted(f"{module} imports {name}" for module, names in controller_imports().items()
+                       for name in names if under(name, "sim"))
+    assert not offenders, "the controller must not stand on the simulator:\n" + "\n".join(offenders)
+
+
+@pytest.mark.parametrize(("importer", "imported"), BACK_ARROWS, ids=[f"{a}->{b}" for a, b in BACK_ARROWS])
+def test_no_back_arrow(importer, imported):
+    offenders = sorted(f"{module} imports {name}" for module, names in controller_imports().items()
+                       if under(module, importer) for name in names if under(name, imported))
+    assert not offenders, f"{importer} must not import {imported}:\n" + "\n".join(offenders)
