@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from store_backends import _pg_migrated, pg_database, pg_url, store_url  # noqa: F401 (fixtures)
 
@@ -88,3 +90,31 @@ def test_purge_by_retention(url):
         assert retention.purge(people, Retention(screenings=0, visitors=0, audit=0, people_inactive=0), NOW) == {}
         assert retention.purge(people, Retention(screenings=365), NOW) == {
             "screenings": 0, "visitors": 0, "audit": 0, "people_inactive": 0}
+
+
+def test_controller_toml_retention_and_the_controllers_hourly_purge(tmp_path):
+    from controller.service.config import ConfigError, from_dict, load_config
+    from controller.service.service import ControllerService
+
+    db = tmp_path / "thermogate.db"
+    path = tmp_path / "controller.toml"
+    path.write_text(f'[store]\nurl = "{db.name}"\n\n[retention]\nvisitors = 7\nsnapshots = 14\n', encoding="utf-8")
+    config = load_config(path)
+    assert config.retention == Retention(visitors=7, snapshots=14) and config.retention_days == 14
+    assert from_dict({"store": {"retention_days": 20}}).retention.snapshots == 20
+    with pytest.raises(ConfigError, match="not both"):
+        from_dict({"store": {"retention_days": 20}, "retention": {"snapshots": 10}})
+    with pytest.raises(ConfigError, match=r"controller.toml: unknown key\(s\) in \[retention\]: photos"):
+        path.write_text('[retention]\nphotos = 1\n', encoding="utf-8")
+        load_config(path)
+
+    now = time.time()
+    with open_people_store(str(db)) as people:
+        for start in (now - 10 * DAY_S, now - 3600):
+            visitors.register(people, KEY, name="王芳", id_last4="0021", host="h", purpose="p", valid_from=start,
+                              valid_until=start + 7200, issued_by="g", now=start)
+    with open_store(str(db)) as store:
+        service = ControllerService(config, store=store, gates={}, http=False)
+        service._tick()  # the first tick purges, then once an hour
+        with open_people_store(str(db)) as people:
+            assert [v.valid_until > now for v in people.visitors()] == [True]

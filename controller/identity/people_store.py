@@ -1,9 +1,10 @@
 """The identity tables (migration 3) over the store's own Backend: roster, credentials, visitors, reads.
 
-``PeopleStore`` keeps its own connection to the database the event store
-uses (SQLite in WAL mode or PostgreSQL), behind its own lock, and leaves the
-event store's ``Store`` as it is. ``open_people_store(url)`` opens it and
-applies any missing migration, like ``open_store``.
+``PeopleStore`` works on the database the event store uses (SQLite in WAL
+mode or PostgreSQL) and leaves the event store's ``Store`` as it is.
+``open_people_store(url)`` opens its own connection and applies any missing
+migration, like ``open_store``; ``PeopleStore.beside(store)`` shares an open
+``Store``'s connection and lock (the controller's way: one connection).
 
 Every write is one transaction. A roster change of one person (the row and its
 credentials) is atomic; ``apply_roster(..., strict=True)`` makes a whole file
@@ -70,10 +71,17 @@ def _visitor(row) -> Visitor:
 class PeopleStore:
     """The roster, credentials, visitors and the identity audit. Safe to share between threads."""
 
-    def __init__(self, backend: Backend):
+    def __init__(self, backend: Backend, *, lock: threading.RLock | None = None, owns_backend: bool = True):
         self._db = backend
-        self._lock = threading.RLock()
+        self._lock = lock if lock is not None else threading.RLock()
+        self._owns_backend = owns_backend
         self._closed = False
+
+    @classmethod
+    def beside(cls, store) -> PeopleStore:
+        """The identity tables through an open event store's own connection and lock, as the controller
+        uses them (one connection; ``close`` leaves it to the event store)."""
+        return cls(store._db, lock=store._lock, owns_backend=False)
 
     # ------------------------------------------------------------ plumbing
 
@@ -98,7 +106,8 @@ class PeopleStore:
         with self._lock:
             if not self._closed:
                 self._closed = True
-                self._db.close()
+                if self._owns_backend:
+                    self._db.close()
 
     def __enter__(self) -> PeopleStore:
         return self

@@ -10,7 +10,8 @@ people_inactive = 365  # people marked inactive on the roster, counted from thei
 ```
 
 The controller applies it with the snapshot purge it already runs every hour
-(``purge``); screenings with an alarm not yet disposed are kept.
+(``purge``, through ``PeopleStore.beside(store)``); screenings with an alarm
+not yet disposed are kept.
 """
 
 from __future__ import annotations

@@ -23,6 +23,12 @@ accept_protocol_v1 = false     # true only while gates are being re-flashed: rea
 url = "thermogate.db"          # a SQLite file, or postgresql://user@host/db
 retention_days = 30            # thermal snapshots older than this are purged; counts are kept
 
+[retention]                    # days per record kind, 0: for ever (docs/privacy.md); snapshots is
+screenings = 0                 # [store] retention_days (give one of the two)
+visitors = 90
+audit = 1095                   # reads of people's files
+people_inactive = 365
+
 [doors]
 open_ms = 3000                 # asked for on PASS; the gate caps it at its door_cap_ms
 ack_timeout_s = 3.0            # a command not acknowledged by then raises an alert
@@ -64,6 +70,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config_fields import ConfigError, Field, defaults, read_table
+from ..identity.retention import Retention, RetentionError
+from ..identity.retention import from_table as retention_table
 from ..protocol.topics import valid_gate_id
 from ..screening import config as screening_config
 from ..screening.config import ScreeningConfig
@@ -125,7 +133,7 @@ HOME_ASSISTANT_FIELDS = (
     Field("prefix", str, "homeassistant", check=lambda v: bool(v) and "#" not in v and "+" not in v,
           hint="must be a topic prefix without wildcards"),
 )
-TABLES = ("mqtt", "site", "store", "doors", "http", "home_assistant", "screening", "gates")
+TABLES = ("mqtt", "site", "store", "retention", "doors", "http", "home_assistant", "screening", "gates")
 
 _M, _S, _ST, _D, _H, _HA = (defaults(f) for f in (MQTT_FIELDS, SITE_FIELDS, STORE_FIELDS, DOOR_FIELDS,
                                                   HTTP_FIELDS, HOME_ASSISTANT_FIELDS))
@@ -170,7 +178,8 @@ class ControllerConfig:
     serve: tuple[str, ...] = _S["serve"]
     accept_protocol_v1: bool = _S["accept_protocol_v1"]
     store_url: str = _ST["url"]
-    retention_days: int = _ST["retention_days"]
+    retention_days: int = _ST["retention_days"]  # snapshots; the same as retention.snapshots
+    retention: Retention = field(default_factory=Retention)  # [retention]: days per record kind
     doors: DoorConfig = field(default_factory=DoorConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     home_assistant: bool = _HA["enabled"]
@@ -283,6 +292,12 @@ def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
     if "://" not in url and not url.startswith("sqlite:"):
         url = str(base / url)  # a plain SQLite path, relative to the config file
 
+    try:  # [retention] (controller/identity/retention.py); its snapshots are [store] retention_days
+        retention = retention_table(doc.get("retention", {}), snapshots=st["retention_days"]
+                                    if "retention_days" in doc.get("store", {}) else None)
+    except RetentionError as exc:
+        raise ConfigError(f"{where}{exc}") from None
+
     d = read_table(doc, "doors", DOOR_FIELDS, where)
     http = _http_config(doc, where, base)
     ha = read_table(doc, "home_assistant", HOME_ASSISTANT_FIELDS, where)
@@ -296,7 +311,7 @@ def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
     config = ControllerConfig(path=path, mqtt=mqtt, site_dir=base / s["dir"], timezone=s["timezone"],
                               simulated_gates=tuple(simulated), serve=tuple(s["serve"]),
                               accept_protocol_v1=s["accept_protocol_v1"], store_url=url,
-                              retention_days=st["retention_days"],
+                              retention_days=retention.snapshots, retention=retention,
                               doors=DoorConfig(open_ms=d["open_ms"], ack_timeout_s=d["ack_timeout_s"]), http=http,
                               home_assistant=ha["enabled"], home_assistant_prefix=ha["prefix"],
                               screening=screening, screening_table=screening_table,

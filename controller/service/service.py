@@ -16,6 +16,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from ..identity.people_store import PeopleStore
+from ..identity.retention import purge as purge_identity
 from ..store import open_store
 from .alerts import AlertBook
 from .config import ControllerConfig
@@ -213,6 +215,9 @@ class ControllerService:
                 if trimmed:
                     log.info("gate status history trimmed", extra={"count": trimmed,
                                                                    "days": self.config.retention_days})
+                swept = purge_identity(PeopleStore.beside(self.store), self.config.retention, now)  # [retention]
+                if any(swept.values()):
+                    log.info("records past their retention purged", extra={"counts": swept})
             except Exception as exc:
                 log.error("retention purge failed", extra={"error": repr(exc)[:200]})
 
