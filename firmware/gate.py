@@ -13,9 +13,9 @@ from micropython import const
 
 import auth
 import wire
-from credential import Credentials, Debounce
 from config import REFRESH_HZ
-from link import Link
+from credential import Credentials, Debounce
+from link import Link  # noqa: F401 (the type of self.link, in a type comment)
 from mlx90640 import SensorError
 
 FIRMWARE_VERSION = "0.2.0"

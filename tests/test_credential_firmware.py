@@ -5,11 +5,11 @@ own `credential` decoder, which checks the tag."""
 from __future__ import annotations
 
 import pytest
+from firmware_env import config_dict, firmware_modules, fresh_hardware
 
 from controller.protocol import ProtocolError
 from controller.protocol.credential import ReplayGuard, decode
 from controller.protocol.mac import sensor_key
-from firmware_env import config_dict, firmware_modules, fresh_hardware
 
 KEY = bytes(range(32))
 KS = sensor_key(KEY)

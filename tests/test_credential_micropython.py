@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 
-from controller.protocol.credential import ReplayGuard, decode
-from controller.protocol.mac import sensor_key
 from firmware_env import FAKES, FIRMWARE, config_dict
 from micropython_harness import run_micropython
+
+from controller.protocol.credential import ReplayGuard, decode
+from controller.protocol.mac import sensor_key
 
 KEY = bytes(range(7, 39))
 KS = sensor_key(KEY)
@@ -217,7 +218,8 @@ for _ in range(100):
     plain_gate.step(); pclock.advance(10)
 idle_plain = idle_alloc(plain_gate, pclock, 500)  # the gate without readers, and the fakes, allocate this
 print("RESULT " + json.dumps({"impl": sys.implementation.name, "sent": sent, "status": status,
-      "built": built, "plain_built": plain_built, "idle_plain": idle_plain, "steps_per_code": steps_per_code, "idle_fake_pn": fake_pn, "idle_silent": idle_silent,
+      "built": built, "plain_built": plain_built, "idle_plain": idle_plain, "steps_per_code": steps_per_code,
+      "idle_fake_pn": fake_pn, "idle_silent": idle_silent,
       "per_code": per_code}))
 """
     result = _run(script)

@@ -11,7 +11,11 @@ import pytest
 
 from controller.protocol import ProtocolError
 from controller.protocol.credential import (
-    MAX_TEXT, Credential, ReplayGuard, credential_payload, decode,
+    MAX_TEXT,
+    Credential,
+    ReplayGuard,
+    credential_payload,
+    decode,
 )
 from controller.protocol.jsonmsg import seal
 from controller.protocol.mac import sensor_key

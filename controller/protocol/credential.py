@@ -30,7 +30,7 @@ MAX_TEXT = 256  # characters of a code; the gate's readers drop longer ones
 MAX_NUMBER = 2**30 - 1
 MAX_TICKS = 2**30 - 1  # the board's millisecond clock wraps here
 BOOTS_KEPT = 16  # earlier boots of a gate remembered, so that their credentials cannot come back
-_TEXT = re.compile(r"[\x20-\x7e]{1,%d}" % MAX_TEXT)
+_TEXT = re.compile(rf"[\x20-\x7e]{{1,{MAX_TEXT}}}")
 _CARD = re.compile(r"(?:[0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})")  # a 4-, 7- or 10-byte UID in hex
 
 
