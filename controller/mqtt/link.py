@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 DEFAULT_PORT = 1883
 CONNECT_TIMEOUT_S = 10.0
@@ -75,7 +76,7 @@ def make_client(broker: Broker, client_id: str, *, reconnect_s: tuple[float, flo
     """A clean-session MQTT 3.1.1 client for ``broker``, not connected: its login, TLS (``broker.tls_ca``),
     last will (topic, payload, qos, retain) and reconnection delays (from ``reconnect_s[0]``, doubling up to
     ``reconnect_s[1]``) set. The caller adds its callbacks and connects."""
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True,
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True,
                          protocol=mqtt.MQTTv311)
     if broker.username is not None:
         client.username_pw_set(broker.username, broker.password)
@@ -83,7 +84,8 @@ def make_client(broker: Broker, client_id: str, *, reconnect_s: tuple[float, flo
         client.tls_set(ca_certs=broker.tls_ca, tls_version=ssl.PROTOCOL_TLS_CLIENT)
     if will is not None:
         client.will_set(*will)
-    client.reconnect_delay_set(*reconnect_s)
+    # paho annotates whole seconds, but waits fractions as given (the first retry is after a quarter second)
+    client.reconnect_delay_set(*reconnect_s)  # pyright: ignore[reportArgumentType]
     return client
 
 

@@ -59,10 +59,10 @@ def json_object(payload: bytes, what: str, key, label: bytes, accept_v1: bool = 
             data = json.loads(payload)
         except (ValueError, UnicodeDecodeError, RecursionError, TypeError):
             pass
-        v1 = isinstance(data, dict) and data.get("v") == VERSION_1
-        if v1 and (accept_v1 or unverified):
-            return data, VERSION_1
-        if v1:
+        v1 = data if isinstance(data, dict) and data.get("v") == VERSION_1 else None
+        if v1 is not None and (accept_v1 or unverified):
+            return v1, VERSION_1
+        if v1 is not None:
             raise ProtocolError("version", f"{what} of protocol version 1 (unauthenticated) refused; this "
                                            "controller speaks version 2 ([site] accept_protocol_v1 reads version 1 "
                                            "during an upgrade)")

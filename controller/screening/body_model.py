@@ -132,8 +132,8 @@ class BodyModel:
                                   map(float, res.get("forehead_c", []))))
             model = cls(site(d["canthus"]), site(d["forehead"]),
                         ((float(cov[0][0]), float(cov[0][1])), (float(cov[1][0]), float(cov[1][1]))),
-                        tuple(map(float, d.get("ambient_range_c", (math.nan, math.nan)))),
-                        tuple(map(float, d.get("body_range_c", (math.nan, math.nan)))), residuals)
+                        _pair(d.get("ambient_range_c", (math.nan, math.nan))),
+                        _pair(d.get("body_range_c", (math.nan, math.nan))), residuals)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ValueError(f"not a body model ({exc!r})") from None
         if not (model.canthus.body > 0.1 and model.forehead.body > 0.0 and model.covariance[0][0] > 0
@@ -143,6 +143,12 @@ class BodyModel:
 
 
 # ---- fitting ----------------------------------------------------------------------------------------------------
+
+def _pair(x) -> tuple[float, float]:
+    """Two numbers (a range); ValueError or TypeError if ``x`` is not two numbers."""
+    lo, hi = x
+    return float(lo), float(hi)
+
 
 def _fit_site(body: np.ndarray, ambient: np.ndarray, site: np.ndarray) -> tuple[SiteFit, np.ndarray]:
     X = np.column_stack([np.ones_like(body), body, ambient])

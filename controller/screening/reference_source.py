@@ -187,7 +187,7 @@ def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_fr
     images = [np.asarray(i, dtype=np.float64) for i in images]
     box = config.reference_box
     r0, c0, r1, c1 = box
-    first = _analyse(images, replace(config, reference_apparent_c=None))
+    first = _analyse(images, replace(config, reference_apparent_c=None), box)
     if not first:
         raise LearningError(D.REFERENCE_NOT_LEARNED, f"only {len(images)} images: the reference's window "
                                                      f"({config.reference_window} frames) never filled; learn it "
@@ -195,7 +195,7 @@ def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_fr
     background = float(np.median([a.reference_background_c for _, a in first]))
     mean_box = np.mean([images[i][r0:r1, c0:c1] for i, _ in first], axis=0)
     pixels = plateau_pixels(mean_box - background)
-    learned = _analyse(images, replace(config, reference_apparent_c=None, reference_pixels=pixels))
+    learned = _analyse(images, replace(config, reference_apparent_c=None, reference_pixels=pixels), box)
     if len(learned) < min_frames:
         raise LearningError(D.REFERENCE_NOT_LEARNED, f"only {len(learned)} frames with nobody near the "
                                                      f"reference (at least {min_frames} needed): keep its "
@@ -223,7 +223,7 @@ def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_fr
     return result
 
 
-def _analyse(images: list[np.ndarray], config: AnalysisConfig) -> list:
+def _analyse(images: list[np.ndarray], config: AnalysisConfig, box: tuple[int, int, int, int]) -> list:
     """(index, analysis) of the frames with a full window and no face near the reference."""
     analyzer = Analyzer(config)
     guard = config.reference_guard_px + 1
@@ -232,7 +232,7 @@ def _analyse(images: list[np.ndarray], config: AnalysisConfig) -> list:
         a = analyzer.analyze(image)
         if a.reference_status == "pending":
             continue
-        if any(_near(config.reference_box, face, guard) for face in a.faces):
+        if any(_near(box, face, guard) for face in a.faces):
             continue
         out.append((i, a))
     return out

@@ -110,7 +110,8 @@ class Calibration:
     def _compute(self, frame, emissivity, tr, out):
         if out is None:
             out = np.empty(_IMAGE_SHAPE, dtype=np.float32)
-        tr = TR_FROM_TA if tr is None else check_tr(tr)  # NaN or out of range: ValueError, never Ta - 8
+        checked = check_tr(tr)  # NaN or out of range: ValueError, never Ta - 8
+        tr = TR_FROM_TA if checked is None else checked
         try:
             # Fast path: the kernel's signatures admit only contiguous uint16 frames, writable
             # float32 images and numbers; it checks shapes, the emissivity and tr itself.

@@ -173,6 +173,7 @@ def ir_from_to(p: EepromParameters, to: np.ndarray, state: FrameState, emissivit
     corr = range_alpha_corrections(p.ks_to, p.ct)
     radiance = (np.asarray(to, dtype=np.float64) + KELVIN) ** 4 - ta_tr
     first = np.asarray(to, dtype=np.float64)
+    ir = radiance  # replaced by each of the steps below
     for _ in range(4):
         r = temperature_range(p, first)
         ir = radiance * ac * corr[r] * (1 + p.ks_to[r] * (first - p.ct[r]))
