@@ -97,3 +97,148 @@ def test_cold_faces_are_never_passed_on_a_low_estimate(variant, seed):
     # found as a face at all: nobody is measured, and nobody is told; the door stays shut.)
     told = {p["id"] for d, p in results if p is not None and d.reason == D.WAIT_INDOORS}
     assert len(told & afebrile) >= 0.6 * len(afebrile)
+
+
+# ---- arrivals from the cold with the DEV world's physics -------------------------------------------------------------
+# The people of these runs follow the simulator's own skin physics (sim/scenes/physiology.py: each site cools
+# towards the outdoor temperature by its fitted room share and recovers indoors, the canthus in 90 s, the forehead in
+# 180 s, the nose in 300 s), in rooms, optics, noise and mountings drawn from DEV (110 degree lens, in scope). The
+# sensor's common offset is left at zero and no reference is required, so that what is tested is the cold rule,
+# not the reference (tests/test_reference_source.py).
+
+def _dev_physics(seed: int):
+    from dataclasses import replace
+
+    from sim.scenes.world import DEV
+
+    physics = DEV.draw("school_queue", DEV.seed(seed), "110")
+    return replace(physics, sensor_offset_c=0.0, reference=None, reference_in_view=False)
+
+
+@lru_cache(maxsize=None)
+def _dev_cold_run(core_c: float, seed: int, cold: bool):
+    """Decisions with their person's truth for 8 people of core ``core_c`` in a DEV-drawn room; with ``cold``
+    each came in from a DEV outdoor temperature so long ago that their forehead is 2-4 degC below its steady
+    state when they reach the mark."""
+    import math
+
+    import numpy as np
+
+    from controller.screening.body_model import default_model
+    from controller.screening.pipeline import GatePipeline
+    from controller.sensor import Calibration, control_word, random_eeprom
+    from sim.scenes import PersonPlan, Scene, SceneSpec
+    from sim.scenes.world import DEV
+    from sim.scenarios import VARIANTS
+
+    physics = _dev_physics(seed)
+    k_forehead = default_model().forehead.ambient
+    room = physics.ambient_c
+
+    def plan(i: int, rng: np.random.Generator) -> PersonPlan:
+        who = DEV.person(physics, rng)
+        extra = {}
+        if cold:
+            while True:  # outdoors cold enough for a 2-4 degC forehead deficit at some time indoors
+                outdoor = float(rng.uniform(*DEV.outdoor_c))
+                deficit = float(rng.uniform(2.0, 4.0))
+                if k_forehead * (room - outdoor) > deficit:
+                    break
+            indoor_s = 180.0 * math.log(k_forehead * (room - outdoor) / deficit)
+            extra = dict(outdoor_c=outdoor, came_in_s=spec.lead_s + i * spec.slot_s + 1.0 - indoor_s)
+        return PersonPlan(core_c=core_c, eye_height_m=who.eye_height_m, face_scale=who.face_scale, age=who.age,
+                          **extra)
+
+    spec = SceneSpec("school_queue", 8, plan, (room,), reference=False)
+    fov = VARIANTS["110"][0]
+    scene = Scene(spec, seed, fov, physics.mounting, 8.0, "110", physics=physics, world="dev")
+    eeprom = random_eeprom(np.random.default_rng([seed, 1]))
+    cal = Calibration.from_eeprom(eeprom)
+    control = control_word(chess=True, resolution_bits=18, refresh_hz=8.0)
+    m = physics.mounting
+    config = ScreeningConfig(analysis=AnalysisConfig(variant="110"), sensor_height_m=m.sensor_height_m,
+                             tilt_deg=m.tilt_deg, mark_distance_m=m.mark_distance_m, require_reference=False)
+    pipeline = GatePipeline("dev-cold", eeprom, config)
+    out, standing = [], set()
+    for i in range(int(spec.duration_s * 8)):
+        t = i / 8.0
+        image, ta, truth = scene.render(t)
+        for p in truth["people"]:
+            if p["phase"] == "standing":
+                standing.add(p["id"])
+        for d in pipeline.push(cal.raw_from_to(image, ta, 3.3, i % 2, control), t, i):
+            people = truth["people"]
+            out.append((d, min(people, key=lambda p: p["distance_m"]) if people else None))
+    return out, standing
+
+
+@pytest.mark.parametrize("core_c, seed", [(36.5, 4), (38.5, 4), (36.5, 12), (38.5, 12)])
+def test_cold_arrivals_from_dev_physics_are_never_passed(core_c, seed):
+    """People in from the cold whose forehead is still 2-4 degC below its steady state, afebrile (36.5) and with
+    a fever (38.5): never a PASS. Most are told to wait indoors (a fever that shows through is a FEVER). (In two
+    other DEV rooms the cues miss a few febrile ones: test_cold_febrile_arrivals_are_rarely_passed.)"""
+    results, standing = _dev_cold_run(core_c, seed, True)
+    assert len(standing) >= 6
+    passes = [(d, p) for d, p in results if d.decision == D.PASS]
+    assert passes == [], passes
+    told = {p["id"] for d, p in results if p is not None and d.reason == D.WAIT_INDOORS}
+    fevers = {p["id"] for d, p in results if p is not None and d.decision == D.FEVER}
+    assert len(told | fevers) >= 0.5 * len(standing)
+
+
+def test_cold_febrile_arrivals_are_rarely_passed():
+    """Febrile (38.5) arrivals from the cold in four in-scope DEV rooms (seeds 1, 4, 5, 12): the cold face's
+    signs (nose, skin area, forehead) miss some whose face is only a little cold: measured 3 PASSes of 32 (1 in
+    seed 1, 2 in seed 5). Before those signs were read, 6 of the 32 were given a PASS. Bounded here so that it
+    cannot get worse unseen."""
+    passed = standing = 0
+    for seed in (1, 4, 5, 12):
+        results, stood = _dev_cold_run(38.5, seed, True)
+        standing += len(stood)
+        passed += len({p["id"] for d, p in results if p is not None and d.decision == D.PASS})
+    assert standing >= 24
+    assert passed <= 0.1 * standing, (passed, standing)
+
+
+@pytest.mark.parametrize("seed", [4, 12])
+def test_settled_people_in_the_same_rooms_still_pass(seed):
+    """The same rooms, optics and people, settled indoors, at 36.5: most get their PASS. (The cold signs take
+    some settled faces for cold ones, about 5 % of bare faces in DEV, more with masks and fringes: those are
+    told to wait indoors, never passed.)"""
+    results, standing = _dev_cold_run(36.5, seed, False)
+    passed = {p["id"] for d, p in results if p is not None and d.decision == D.PASS}
+    assert len(passed) >= 0.7 * len(standing), (passed, standing)
+
+
+@pytest.mark.parametrize("variant, seed", [("110", 28), ("110", 46)])
+def test_faces_colder_than_30_are_found_and_told_to_wait_indoors(variant, seed):
+    """In from the cold into a DEV room at about 18 degC: faces whose canthus reads below 31 degC (through these lenses' blur the face's hottest pixel
+    is then mostly under 30, the face minimum the analysis had: 0 of 12 and 4 of 22 such frames were found with
+    it) are found as faces on every standing frame, and their people are told why they cannot be measured (mostly: wait indoors), never passed."""
+    from controller.screening.analysis import Analyzer
+    from sim.scenes.world import DEV
+
+    sc = scenario("cold_face", DEV.seed(seed), variant=variant, world=DEV)
+    analyzer = Analyzer(AnalysisConfig(variant=variant))
+    frames = found = 0
+    cold_ids = set()
+    for i in range(int(sc.duration_s * 8)):
+        f = sc.frame_at(i / 8)
+        a = analyzer.analyze(f.image)
+        people = f.truth["people"]
+        if len(people) == 1 and people[0]["phase"] == "standing" and people[0]["canthus_apparent_c"] < 31.0:
+            cold_ids.add(people[0]["id"])
+            frames += 1
+            found += a.face_box is not None
+    assert cold_ids and frames >= 12
+    assert found == frames
+
+    rec = scenario_recording("cold_face", sc.duration_s, seed=DEV.seed(seed), variant=variant, world=DEV)
+    m = sc.mounting
+    config = ScreeningConfig(analysis=AnalysisConfig(variant=variant), sensor_height_m=m.sensor_height_m,
+                             tilt_deg=m.tilt_deg, mark_distance_m=m.mark_distance_m, require_reference=False)
+    decisions = analyze_recording(rec, config)
+    pairs = [(d, p) for d, p in zip(decisions, truth_for(rec, decisions)) if p is not None and p["id"] in cold_ids]
+    assert not [d for d, _ in pairs if d.decision == D.PASS]
+    assert {p["id"] for d, p in pairs if d.decision == D.RETRY} == cold_ids  # found, and told
+    assert len({p["id"] for d, p in pairs if d.reason == D.WAIT_INDOORS}) >= 0.5 * len(cold_ids)

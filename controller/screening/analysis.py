@@ -47,7 +47,9 @@ class AnalysisConfig:
     face_width_m: float = 0.15
     # Faces.
     skin_fraction: float = 0.6  # skin: at least this far from the background to the blob's hottest pixel
-    face_min_c: float = 30.0  # a blob holds a face only if its hottest pixel reaches this ...
+    # A blob holds a face only if its hottest pixel reaches this ... (below the tracker's min_face_c, 30, so that a
+    # face chilled outdoors is found and told to wait indoors; above clothing and hair in a 22 degC room, 25.5-27)
+    face_min_c: float = 28.0
     face_contrast_c: float = 4.0  # ... and the ambient plus this
     min_face_pixels: int = 2  # smaller skin blobs are not counted as faces
     glasses_drop: float = 0.15  # glasses: eye band below the rows either side by this share of skin - ambient

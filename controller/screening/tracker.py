@@ -73,6 +73,18 @@ STILL_PX = 3.0  # a face moving less than this per frame is nearly still (walkin
 SHRINK = 0.7  # after a decision, a main face narrower than this share of the decided one is the next person
 CHILL_FRAMES = 8  # a chilled nose in CHILL_COUNT of a person's last CHILL_FRAMES frames means "wait indoors" ...
 CHILL_COUNT = 2  # ... even in the frames between (the cue is missed in about one frame in seven)
+# A face in from the cold, measured against the eye band's warmth over the room (its excess), is never PASSed
+# (docs/estimation.md, "In from the cold"): the forehead (room share 0.20 in the fitted model, against the
+# canthus's 0.09) and the nose (acral skin) fall towards the room further and recover slower than the eye band.
+# Over a person's last CHILL_FRAMES still frames (medians), any one of these says "still cold":
+COLD_NOSE_SHARE = 0.05  # the nose cooler than the cheeks by more than this share of the excess ...
+COLD_SKIN_SHARE = 0.80  # ... fewer skin pixels than this share of the face's width squared (the forehead and
+#                             cheeks fell below the skin cut, 0.6 of the way from the room to the eye band) ...
+COLD_FOREHEAD_SHARE = 0.68  # ... or the forehead's excess less than this share of the eye band's.
+# Chosen on the DEV world's people (first 8 still frames, 110/55 degree lens): arrivals from the cold flagged
+# 88 %/94 %; settled people 14 %/7 % (bare faces 5 %/0 %, masks 33 %/50 %, fringes 25 %/8 %), whose PASS is
+# withheld the same way (a FEVER never is).
+COLD_MIN_FRAMES = 3  # still frames before a face that cannot be measured is told why in those terms
 
 Box = tuple[int, int, int, int]
 
@@ -103,6 +115,7 @@ class _Person:
     still_since: float = math.nan  # since when their face has moved less than max_shift_px per frame ...
     change: float = 0.0  # ... and changed its width by less than grow_per_frame (this frame's change, a share)
     chilled: deque = field(default_factory=lambda: deque(maxlen=CHILL_FRAMES))  # chilled-nose cue, recent frames
+    cold: deque = field(default_factory=lambda: deque(maxlen=CHILL_FRAMES))  # cold_shares(), recent still frames
     window: list[_Sample] = field(default_factory=list)
 
 
@@ -141,6 +154,28 @@ def _others(a: FrameAnalysis) -> bool:
     r0, c0, r1, c1 = a.face_box
     return any(not (box[0] >= r0 - 1 and box[1] >= c0 - 1 and box[2] <= r1 + 1 and box[3] <= c1 + 1)
                for box in a.faces[1:]) or len(a.faces) < a.people
+
+
+def cold_shares(a: FrameAnalysis, face_c: float) -> tuple[float, float, float]:
+    """The signs of a face in from the cold in one frame, each a share of the eye band's excess over the room
+    (``face_c`` minus ``a.ambient_c``): (the nose's drop below the cheeks, skin pixels over the face's width
+    squared, the forehead's excess); NaN where the frame does not show it."""
+    excess = face_c - a.ambient_c
+    if not (math.isfinite(excess) and excess > 1.0):
+        return math.nan, math.nan, math.nan
+    nose = a.nose_drop_c / excess if math.isfinite(a.nose_drop_c) else math.nan
+    skin = a.face_pixels / a.face_width_px ** 2 if a.face_pixels > 0 and a.face_width_px > 0 else math.nan
+    forehead = (a.forehead_c - a.ambient_c) / excess if math.isfinite(a.forehead_c) else math.nan
+    return nose, skin, forehead
+
+
+def still_cold(shares) -> bool:
+    """Whether the medians of recent :func:`cold_shares` say the face has not yet warmed up from outdoors."""
+    def median(i: int) -> float:
+        values = [s[i] for s in shares if math.isfinite(s[i])]
+        return statistics.median(values) if values else math.nan
+    nose, skin, forehead = median(0), median(1), median(2)
+    return nose > COLD_NOSE_SHARE or skin < COLD_SKIN_SHARE or forehead < COLD_FOREHEAD_SHARE
 
 
 class Tracker:
@@ -243,6 +278,7 @@ class Tracker:
             person.second_seen = t
         if not walking and math.hypot(*person.motion) <= self.config.max_shift_px:
             person.chilled.append(a.nose_chilled)
+            person.cold.append(cold_shares(a, a.face_topk_c))
 
     def _notice(self, t: float, sequence: int, verdict: str, reason: str, a: FrameAnalysis | None,
                 reduced: bool = False, detail: str = "") -> list[D.Decision]:
@@ -273,6 +309,16 @@ class Tracker:
         return face_place(a, self.config)
 
     def _problem(self, t: float, a: FrameAnalysis, face_c: float) -> str | None:
+        """Why this frame cannot be measured (None: it can). A face still cold from outdoors breaks into
+        pieces (its forehead and cheeks fall under the skin cut) that look like a second face or a face too
+        narrow: while its recent still frames say cold (:func:`still_cold`), it is told to wait indoors."""
+        problem = self._first_problem(t, a, face_c)
+        if (problem in (D.ONE_AT_A_TIME, D.COME_CLOSER, D.HOLD_STILL) and len(self._person.cold) >= COLD_MIN_FRAMES
+                and still_cold(self._person.cold)):
+            return D.WAIT_INDOORS
+        return problem
+
+    def _first_problem(self, t: float, a: FrameAnalysis, face_c: float) -> str | None:
         c = self.config
         if _others(a) or t - self._person.second_seen <= c.second_face_s:
             return D.ONE_AT_A_TIME
@@ -369,8 +415,11 @@ class Tracker:
         if estimate < c.min_estimate_c:
             window.clear()  # a face still chilled from outdoors; measured again once it has warmed up
             return self._notice(t, sequence, D.RETRY, D.WAIT_INDOORS, a, reduced)
-        person.decided = True
         verdict = D.FEVER if estimate >= c.threshold_c else D.PASS
+        if verdict == D.PASS and still_cold(person.cold):
+            window.clear()  # a low reading of a face still cold from outdoors is never a PASS (a fever hides in it)
+            return self._notice(t, sequence, D.RETRY, D.WAIT_INDOORS, a, reduced)
+        person.decided = True
         if verdict == D.PASS and c.drift_window > 0:
             self._passes.append(estimate)
         return [D.Decision(self.gate, t, verdict, "", person.track, estimate,
