@@ -714,7 +714,7 @@ TABLE_KEYS = {"mqtt": ["host", "port", "user", "password", "password_file", "cli
               "store": ["url", "retention_days"],
               "doors": ["open_ms", "ack_timeout_s"], "http": ["bind", "port"],
               "home_assistant": ["enabled", "prefix"],
-              "screening": sorted(screening_config._KEYS) + ["distance_m", "variant", "reference"],
+              "screening": sorted(f.key for f in screening_config.FIELDS) + ["variant", "reference"],
               "reference": ["box", "temp_c", "apparent_c", "apparent_sd_c", "pixels", "drift_c", "min_fraction"]}
 
 

@@ -457,7 +457,7 @@ def test_estimate_is_linear_in_the_reading():
 
 @pytest.mark.parametrize("table, message", [
     ({"threshold_c": 37.25}, "0.1 steps"),
-    ({"threshold_c": 40.0}, "34.0..39.0"),
+    ({"threshold_c": 40.0}, "34..39"),
     ({"site_offset_c": "0.2"}, "must be float"),
     ({"stable_frames": 1}, "2..32"),
     ({"variant": 55}, "variant"),

@@ -16,10 +16,12 @@ drift_tolerance_c = 0.5
 optics = true               # the eye-band (optics) term in the estimate (controller/screening/optics.py)
 sensor_height_m = 1.30      # the mounting (`thermogate gate add/set` stores it per gate): lens above the floor,
 tilt_deg = 0.0              # + up / - down,
-mark_distance_m = 0.9       # floor distance to the face of someone on the mark (default: 0.90 m for the 55, 0.45 for the 110)
+mark_distance_m = 0.9       # floor distance to the face of someone on the mark (default: 0.90 m for the 55,
+                            # 0.45 for the 110)
 mark_tolerance = 0.35       # at the mark: floor distance within this share of mark_distance_m ...
 lateral_tolerance_m = 0.25  # ... and no further to the side than this
-min_estimate_c = 35.5       # a lower estimate is never a PASS: "wait indoors" (below every oral reading of 1,083 volunteers)
+min_estimate_c = 35.5       # a lower estimate is never a PASS: "wait indoors" (below every oral reading of 1,083
+                            # volunteers)
 
 [screening.reference]
 box = [3, 3, 7, 7]          # rows r0..r1, columns c0..c1 (exclusive) where the heated reference sits
@@ -30,6 +32,9 @@ pixels = 6                  # the box pixels most on the disc that make its read
 drift_c = 1.5               # reading further than this from apparent_c: BLOCKED reference_drift
 min_fraction = 0.8          # reaching less of its set-point contrast: BLOCKED reference_too_small
 ```
+
+Each key has one default, kind and range (:data:`FIELDS`, :data:`LENS`, :data:`REFERENCE_FIELDS`, read
+by ``controller.config_fields.Field``); any problem is one ``ConfigError`` naming the key.
 
 A ``[screening.reference]`` table without ``apparent_c`` means the reading
 was never learned: with ``require_reference`` every screening is BLOCKED
@@ -43,11 +48,13 @@ learned reading; any other gate is not learned until it is calibrated.
 
 from __future__ import annotations
 
-import math
+import numbers
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from controller.config_fields import ConfigError, Field
 from controller.geometry import MIN_FACE_PIXELS, Lens
+from controller.sensor.frame import COLUMNS, ROWS
 
 from .analysis import AnalysisConfig
 
@@ -56,67 +63,119 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
+__all__ = ["FIELDS", "LENS", "REFERENCE_FIELDS", "ConfigError", "ScreeningConfig", "from_table", "load"]
 
-class ConfigError(ValueError):
-    pass
+
+def _tenth(value: float) -> bool:
+    return abs(value * 10 - round(value * 10)) <= 1e-6
+
+
+def _near_far(value) -> bool:
+    return (len(value) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+            and 0.1 <= value[0] < value[1] <= 3.0)
+
+
+# Every key of [screening] that is a ScreeningConfig field: its one default, kind and range. A float's range also
+# refuses NaN and infinity (TOML has both; every comparison with NaN is false, so nobody would ever be decided).
+FIELDS: tuple[Field, ...] = (
+    Field("threshold_c", float, 37.3, 34.0, 39.0, "degC", check=_tenth, hint="must be in 0.1 steps"),  # fever at/above
+    Field("site_offset_c", float, 0.0, -3.0, 3.0, "degC"),  # fitted by `thermogate calibrate`
+    Field("stable_frames", int, 5, 2, 32),  # consecutive valid frames whose median is the decision
+    Field("max_spread_c", float, 0.3, 0.01, 5.0, "degC"),  # their readings may differ by at most this much
+    Field("max_shift_px", float, 1.5, 0.1, 32.0, "pixels"),  # the face may move at most this much between frames
+    Field("distance_m", (list, tuple), (0.25, 1.3), check=_near_far,  # where a reading is valid
+          hint="must be [near, far] in metres, 0.1 <= near < far <= 3.0"),
+    # a narrower face is too far for the canthus to fill a pixel
+    Field("min_face_width_px", float, MIN_FACE_PIXELS, 1.0, 16.0, "pixels"),
+    # a second face seen this recently may be hidden behind or merged with the first
+    Field("second_face_s", float, 1.0, 0.0, 60.0, "s"),
+    Field("notice_repeat_s", float, 3.0, 0.0, 600.0, "s"),  # the same RETRY/BLOCKED for one person not sooner
+    Field("drift_window", int, 20, 0, 1000),  # passes averaged by the drift check (0: no drift check)
+    Field("drift_expected_c", float, 36.8, 30.0, 42.0, "degC"),  # what the afebrile people passing the gate average
+    # the running mean of passes further than this from expected raises an alert
+    Field("drift_tolerance_c", float, 0.5, 0.01, 5.0, "degC"),
+    Field("min_face_c", float, 30.0, 10.0, 40.0, "degC"),  # a colder face reading means "wait indoors"
+    Field("retry_after_s", float, 2.5, 0.0, 600.0, "s"),  # someone not measurable for this long gets a RETRY ...
+    Field("retry_still_s", float, 1.0, 0.0, 600.0, "s"),  # ... and so does someone standing still this long
+    Field("leave_gap_s", float, 0.6, 0.0, 60.0, "s"),  # a face gone this long means the person left
+    Field("warmup_s", float, 3.0, 0.0, 3600.0, "s"),  # after the first frame, nobody is screened
+    # after the first frame, a reference not yet found stable is still warming up
+    Field("reference_settle_s", float, 10.0, 0.0, 3600.0, "s"),
+    Field("require_reference", bool, True),  # false: decide without one, flagged as reduced accuracy
+    Field("optics", bool, True),  # weight the reading by the eye band's share of the hottest pixels (optics.py)
+    # The mounting (gates.toml through `thermogate gate add/set`, or here): where people are meant to stand.
+    Field("sensor_height_m", float, 1.30, 0.5, 3.0, "m"),  # the lens above the floor
+    Field("tilt_deg", float, 0.0, -45.0, 45.0, "degrees"),  # + looks up, - down
+    # floor distance to the face on the mark; None: the lens's (Lens.mark_distance_m)
+    Field("mark_distance_m", float, None, 0.2, 2.0, "m"),
+    # at the mark: the face's floor distance within this share of the mark's ...
+    Field("mark_tolerance", float, 0.35, 0.05, 1.0),
+    Field("lateral_tolerance_m", float, 0.25, 0.05, 2.0, "m"),  # ... and at most this far to the side of the axis
+    # standing: the face's width over the decision's frames varies by at most this share
+    Field("size_tolerance", float, 0.06, 0.01, 0.5),
+    # a face wider or narrower than the previous frame's by more than this share moves
+    Field("grow_per_frame", float, 0.04, 0.005, 0.5),
+    # physiological floor: a lower estimate is a face too cold to read, never a PASS
+    Field("min_estimate_c", float, 35.5, 30.0, 36.5, "degC"),
+)
+_BY_KEY = {f.key: f for f in FIELDS}
+# The lens, which goes into the analysis settings: "55" or "110".
+LENS = Field("variant", str, Lens.NARROW.value, check=lambda v: v in Lens.choices(), hint=f"must be {Lens.spellings()}")
+
+
+def _default(key: str):
+    return _BY_KEY[key].default
 
 
 @dataclass(frozen=True)
 class ScreeningConfig:
-    threshold_c: float = 37.3
-    site_offset_c: float = 0.0
-    stable_frames: int = 5  # consecutive valid frames whose median is the decision
-    max_spread_c: float = 0.3  # their readings may differ by at most this much
-    max_shift_px: float = 1.5  # the face may move at most this much between frames
-    distance_m: tuple[float, float] = (0.25, 1.3)  # where a reading is valid
-    min_face_width_px: float = MIN_FACE_PIXELS  # a narrower face is too far for the canthus to fill a pixel
-    second_face_s: float = 1.0  # a second face seen this recently may be hidden behind or merged with the first
-    notice_repeat_s: float = 3.0  # the same RETRY/BLOCKED for the same person is not repeated sooner
-    drift_window: int = 20  # passes averaged by the drift check (0: no drift check)
-    drift_expected_c: float = 36.8  # what the afebrile people passing the gate average
-    drift_tolerance_c: float = 0.5  # the running mean of passes further than this from expected raises an alert
-    min_face_c: float = 30.0  # a colder face reading means "wait indoors"
-    retry_after_s: float = 2.5  # someone not measurable for this long gets a RETRY ...
-    retry_still_s: float = 1.0  # ... and so does someone standing still this long
-    leave_gap_s: float = 0.6  # a face gone this long means the person left
-    warmup_s: float = 3.0  # after the first frame, nobody is screened
-    reference_settle_s: float = 10.0  # after the first frame, a reference not yet found stable is still warming up
-    require_reference: bool = True
-    optics: bool = True  # weight the reading by the eye band's share of the hottest pixels (screening.optics)
-    # The mounting (gates.toml through `thermogate gate add/set`, or here): where people are meant to stand.
-    sensor_height_m: float = 1.30  # the lens above the floor
-    tilt_deg: float = 0.0  # + looks up, - down
-    mark_distance_m: float | None = None  # floor distance to the face on the mark; None: Lens.mark_distance_m
-    mark_tolerance: float = 0.35  # at the mark: the face's floor distance within this share of the mark's ...
-    lateral_tolerance_m: float = 0.25  # ... and at most this far to the side of the sensor's axis
-    size_tolerance: float = 0.06  # standing: the face's width over the decision's frames varies by at most this share
-    grow_per_frame: float = 0.04  # a face wider or narrower than the previous frame's by more than this share moves
-    min_estimate_c: float = 35.5  # physiological floor: a lower estimate is a face too cold to read, never a PASS
+    """A gate's screening settings; every field but ``analysis`` is a key of [screening] (:data:`FIELDS`: its
+    default, kind and range, and what it means)."""
+
+    threshold_c: float = _default("threshold_c")
+    site_offset_c: float = _default("site_offset_c")
+    stable_frames: int = _default("stable_frames")
+    max_spread_c: float = _default("max_spread_c")
+    max_shift_px: float = _default("max_shift_px")
+    distance_m: tuple[float, float] = _default("distance_m")
+    min_face_width_px: float = _default("min_face_width_px")
+    second_face_s: float = _default("second_face_s")
+    notice_repeat_s: float = _default("notice_repeat_s")
+    drift_window: int = _default("drift_window")
+    drift_expected_c: float = _default("drift_expected_c")
+    drift_tolerance_c: float = _default("drift_tolerance_c")
+    min_face_c: float = _default("min_face_c")
+    retry_after_s: float = _default("retry_after_s")
+    retry_still_s: float = _default("retry_still_s")
+    leave_gap_s: float = _default("leave_gap_s")
+    warmup_s: float = _default("warmup_s")
+    reference_settle_s: float = _default("reference_settle_s")
+    require_reference: bool = _default("require_reference")
+    optics: bool = _default("optics")
+    sensor_height_m: float = _default("sensor_height_m")
+    tilt_deg: float = _default("tilt_deg")
+    mark_distance_m: float | None = _default("mark_distance_m")
+    mark_tolerance: float = _default("mark_tolerance")
+    lateral_tolerance_m: float = _default("lateral_tolerance_m")
+    size_tolerance: float = _default("size_tolerance")
+    grow_per_frame: float = _default("grow_per_frame")
+    min_estimate_c: float = _default("min_estimate_c")
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     def __post_init__(self):
-        if not 34.0 <= self.threshold_c <= 39.0 or abs(self.threshold_c * 10 - round(self.threshold_c * 10)) > 1e-6:
-            raise ConfigError(f"screening.threshold_c {self.threshold_c}: must be 34.0..39.0 in 0.1 steps")
-        if not math.isfinite(self.site_offset_c) or abs(self.site_offset_c) > 3.0:
-            raise ConfigError(f"screening.site_offset_c {self.site_offset_c}: must be within +-3.0 degC")
-        if not 2 <= self.stable_frames <= 32:
-            raise ConfigError(f"screening.stable_frames {self.stable_frames}: must be 2..32")
-        if not 1.0 <= self.min_face_width_px <= 16.0:
-            raise ConfigError(f"screening.min_face_width_px {self.min_face_width_px}: must be 1..16")
-        if not 0 <= self.drift_window <= 1000:
-            raise ConfigError(f"screening.drift_window {self.drift_window}: must be 0..1000")
-        lo, hi = self.distance_m
-        if not 0.1 <= lo < hi <= 3.0:
-            raise ConfigError(f"screening.distance_m {self.distance_m}: need 0.1 <= near < far <= 3.0")
-        for key, low, high in (("sensor_height_m", 0.5, 3.0), ("tilt_deg", -45.0, 45.0),
-                               ("mark_tolerance", 0.05, 1.0), ("lateral_tolerance_m", 0.05, 2.0),
-                               ("size_tolerance", 0.01, 0.5), ("grow_per_frame", 0.005, 0.5),
-                               ("min_estimate_c", 30.0, 36.5)):
-            value = getattr(self, key)
-            if not low <= value <= high:
-                raise ConfigError(f"screening.{key} {value}: must be {low:g}..{high:g}")
-        if self.mark_distance_m is not None and not 0.2 <= self.mark_distance_m <= 2.0:
-            raise ConfigError(f"screening.mark_distance_m {self.mark_distance_m}: must be 0.2..2.0")
+        # The same checks as the [screening] table's, for settings made in code (replace(), tests); numbers of
+        # any Python or numpy type are taken as the field's own kind.
+        for f in FIELDS:
+            value = getattr(self, f.key)
+            if value is None and f.default is None:
+                continue
+            if isinstance(value, numbers.Real) and not isinstance(value, bool):
+                value = int(value) if f.kind is int and isinstance(value, numbers.Integral) else \
+                    float(value) if f.kind is float else value
+            value = f.read({f.key: value}, "screening")
+            if f.key == "distance_m":
+                value = (float(value[0]), float(value[1]))
+            object.__setattr__(self, f.key, value)
 
     @property
     def mark_m(self) -> float:
@@ -132,15 +191,6 @@ class ScreeningConfig:
         return m * (1.0 - self.mark_tolerance), m * (1.0 + self.mark_tolerance)
 
 
-_KEYS = {"threshold_c": float, "site_offset_c": float, "stable_frames": int, "max_spread_c": float,
-         "max_shift_px": float, "min_face_c": float, "retry_after_s": float, "retry_still_s": float,
-         "leave_gap_s": float, "warmup_s": float, "reference_settle_s": float, "require_reference": bool,
-         "optics": bool, "min_face_width_px": float, "second_face_s": float, "notice_repeat_s": float,
-         "drift_window": int, "drift_expected_c": float, "drift_tolerance_c": float,
-         "sensor_height_m": float, "tilt_deg": float, "mark_distance_m": float, "mark_tolerance": float,
-         "lateral_tolerance_m": float, "size_tolerance": float, "grow_per_frame": float, "min_estimate_c": float}
-
-
 def from_table(table: dict, simulated: bool = True) -> ScreeningConfig:
     """A ScreeningConfig from the ``[screening]`` table; ConfigError names any bad key.
 
@@ -150,26 +200,15 @@ def from_table(table: dict, simulated: bool = True) -> ScreeningConfig:
         raise ConfigError("[screening] must be a table")
     values: dict = {}
     analysis: dict = {}
-    for key, value in table.items():
-        if key in _KEYS:
-            kind = _KEYS[key]
-            if kind is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if type(value) is not kind:
-                raise ConfigError(f"screening.{key} must be {kind.__name__}, got {value!r}")
-            if kind is float and not math.isfinite(value):  # TOML has nan and inf; every comparison with nan is false
-                raise ConfigError(f"screening.{key} must be a finite number, got {value!r}")
-            values[key] = value
-        elif key == "distance_m":
-            if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)):
-                raise ConfigError("screening.distance_m must be [near, far] in metres")
-            values[key] = (float(value[0]), float(value[1]))
-        elif key == "variant":
-            if not isinstance(value, str) or value not in Lens.choices():
-                raise ConfigError(f"screening.variant must be {Lens.spellings()}, got {value!r}")
-            analysis["variant"] = Lens(value)
+    for key in table:
+        if key in _BY_KEY:
+            values[key] = _BY_KEY[key].read(table, "screening")
+        elif key == LENS.key:
+            if not isinstance(table[key], str):  # variant = 55: say how to spell it rather than "must be str"
+                raise ConfigError(f"screening.variant must be {Lens.spellings()} (quoted), got {table[key]!r}")
+            analysis["variant"] = Lens(LENS.read(table, "screening"))
         elif key == "reference":
-            analysis.update(_reference(value))
+            analysis.update(_reference(table[key]))
         else:
             raise ConfigError(f"unknown key screening.{key}")
     if not simulated and "reference" not in table:
@@ -177,42 +216,43 @@ def from_table(table: dict, simulated: bool = True) -> ScreeningConfig:
     return ScreeningConfig(analysis=replace(AnalysisConfig(), **analysis), **values)
 
 
-# [screening.reference] numbers: key -> (AnalysisConfig field, lowest, highest); NaN fails every range.
-_REFERENCE_FLOATS = {"apparent_c": ("reference_apparent_c", 0.0, 60.0), "drift_c": ("reference_drift_c", 0.05, 10.0),
-                     "min_fraction": ("reference_min_fraction", 0.05, 1.0)}
+def _box(value) -> bool:
+    return value is False or (isinstance(value, list) and len(value) == 4 and all(type(v) is int for v in value)
+                              and 0 <= value[0] < value[2] <= ROWS and 0 <= value[1] < value[3] <= COLUMNS)
+
+
+_ANALYSIS = AnalysisConfig()
+# [screening.reference]: each key's field (default, kind, range) and the AnalysisConfig setting it makes (None:
+# written by `thermogate calibrate reference` beside the reading, read by nothing).
+REFERENCE_FIELDS: tuple[tuple[Field, str | None], ...] = (
+    (Field("box", (list, bool), _ANALYSIS.reference_box, check=_box,  # rows r0..r1, columns c0..c1 (exclusive)
+           hint=f"must be [r0, c0, r1, c1] inside {ROWS} x {COLUMNS}, or false"), "reference_box"),
+    (Field("temp_c", float, _ANALYSIS.reference_c, 25.0, 45.0, "degC"), "reference_c"),  # its set point
+    # its reading through this gate's optics, learned by `thermogate calibrate reference`; absent: not learned
+    (Field("apparent_c", float, None, 0.0, 60.0, "degC"), "reference_apparent_c"),
+    (Field("apparent_sd_c", float, None, 0.0, 5.0, "degC"), None),  # how much that reading varied while learned
+    (Field("pixels", int, _ANALYSIS.reference_pixels, 1, 16), "reference_pixels"),  # the box pixels most on the disc
+    # reading further than this from apparent_c: BLOCKED reference_drift
+    (Field("drift_c", float, _ANALYSIS.reference_drift_c, 0.05, 10.0, "degC"), "reference_drift_c"),
+    # reaching less of its set-point contrast: BLOCKED reference_too_small
+    (Field("min_fraction", float, _ANALYSIS.reference_min_fraction, 0.05, 1.0), "reference_min_fraction"),
+)
+_REFERENCE_BY_KEY = {f.key: (f, target) for f, target in REFERENCE_FIELDS}
 
 
 def _reference(table) -> dict:
     if not isinstance(table, dict):
         raise ConfigError("[screening.reference] must be a table")
     out: dict = {"reference_apparent_c": None}  # a reference the installer describes is not learned until it says so
-    for key, value in table.items():
-        if key in _REFERENCE_FLOATS:
-            name, lo, hi = _REFERENCE_FLOATS[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-                raise ConfigError(f"screening.reference.{key} must be a number in {lo:g}..{hi:g}, got {value!r}")
-            out[name] = float(value)
-        elif key == "apparent_sd_c":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 5.0:
-                raise ConfigError(f"screening.reference.apparent_sd_c must be a number in 0..5, got {value!r}")
-        elif key == "pixels":
-            if type(value) is not int or not 1 <= value <= 16:
-                raise ConfigError(f"screening.reference.pixels must be an integer 1..16, got {value!r}")
-            out["reference_pixels"] = value
-        elif key == "box":
-            if value is False or value is None:
-                out["reference_box"] = None
-                continue
-            if not (isinstance(value, list) and len(value) == 4 and all(type(v) is int for v in value)
-                    and 0 <= value[0] < value[2] <= 24 and 0 <= value[1] < value[3] <= 32):
-                raise ConfigError("screening.reference.box must be [r0, c0, r1, c1] inside 24 x 32")
-            out["reference_box"] = tuple(value)
-        elif key == "temp_c":
-            if not isinstance(value, (int, float)) or not 25.0 <= value <= 45.0:
-                raise ConfigError("screening.reference.temp_c must be 25..45 degC")
-            out["reference_c"] = float(value)
-        else:
+    for key in table:
+        if key not in _REFERENCE_BY_KEY:
             raise ConfigError(f"unknown key screening.reference.{key}")
+        f, target = _REFERENCE_BY_KEY[key]
+        value = f.read(table, "screening.reference")
+        if target == "reference_box":
+            value = None if value is False else tuple(value)
+        if target is not None:
+            out[target] = value
     return out
 
 
