@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import tzinfo
 
 from ..geometry import Lens
 from ..screening.config import ScreeningConfig, load
@@ -68,7 +69,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _timezone(name: str | None):
+def _timezone(name: str | None) -> tzinfo:
     from datetime import datetime
 
     if name:
@@ -78,7 +79,9 @@ def _timezone(name: str | None):
             return zoneinfo.ZoneInfo(name)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"--tz {name!r}: not a time zone (e.g. Asia/Shanghai)") from None
-    return datetime.now().astimezone().tzinfo
+    local = datetime.now().astimezone().tzinfo
+    assert local is not None  # astimezone() always sets one
+    return local
 
 
 def _reference_config(args: argparse.Namespace, gate: str, variant: str | None) -> ScreeningConfig:
@@ -150,7 +153,9 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
         print(json.dumps({"gate": gate, "learned": False, "reason": exc.reason, "detail": str(exc)}))
         print(f"thermogate calibrate reference: {exc}", file=sys.stderr)
         return 1
-    table = {**_reference_tables(args.config, gate), **learned.table(analysis.reference_box)}
+    box = analysis.reference_box
+    assert box is not None  # learn_reference refuses an analysis without one
+    table = {**_reference_tables(args.config, gate), **learned.table(box)}
     stored = bool(args.config) and not args.no_store
     if stored:
         store_reference(args.config, gate, table)
@@ -158,7 +163,7 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
                       "apparent_sd_c": round(learned.sd_c, 3), "set_point_c": learned.set_point_c,
                       "pixels": learned.pixels, "frames": learned.frames, "size_px": round(learned.size_px, 2),
                       "fraction": round(learned.fraction, 3), "background_c": round(learned.background_c, 2),
-                      "excess_c": round(learned.excess_c, 3), "box": list(analysis.reference_box),
+                      "excess_c": round(learned.excess_c, 3), "box": list(box),
                       "source": source, "stored": str(args.config) if stored else False}))
     where = (f"stored in {args.config} as [gates.{gate}.screening.reference]; the controller uses it from its next "
              f"start" if stored else "put in controller.toml:\n" + "\n".join(

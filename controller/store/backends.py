@@ -189,7 +189,9 @@ class PostgresBackend(Backend):
 
     def _connect(self):
         try:
-            return self._psycopg.connect(self.url, autocommit=True, row_factory=self._dict_row,
+            # psycopg types connect() by its class (tuple rows), not by the row_factory given: the rows are dicts
+            return self._psycopg.connect(self.url, autocommit=True,
+                                         row_factory=self._dict_row,  # pyright: ignore[reportArgumentType]
                                          connect_timeout=self.connect_timeout_s)
         except self._psycopg.Error as exc:
             raise StoreUnavailable(f"cannot connect to {self.description}: {str(exc).strip()}") from None
@@ -216,7 +218,8 @@ class PostgresBackend(Backend):
         cur = self.conn.cursor()
 
         def run(sql: str, params: tuple = ()):
-            return cur.execute(self._sql(sql), params)
+            # psycopg wants literal SQL: this is the store's own text (``?`` made ``%s``), values go as params
+            return cur.execute(self._sql(sql), params)  # pyright: ignore[reportArgumentType]
 
         try:
             with self.conn.transaction():
@@ -230,7 +233,7 @@ class PostgresBackend(Backend):
         self._ensure_connected()
         try:
             with self.conn.cursor() as cur:
-                return cur.execute(self._sql(sql), params).fetchall()
+                return cur.execute(self._sql(sql), params).fetchall()  # pyright: ignore[reportArgumentType] (as run)
         except self._psycopg.Error as exc:
             raise self._error(exc) from None
 

@@ -334,7 +334,8 @@ class Store:
     def gate_status_history(self, gate_id: str, since: float | None = None, until: float | None = None,
                             limit: int | None = None) -> list[GateStatusRecord]:
         """A gate's status entries in time order (the last ``limit`` of them if given)."""
-        where, params = ["gate = ?"], [_gate(gate_id)]
+        where: list[str] = ["gate = ?"]
+        params: list[object] = [_gate(gate_id)]
         _range(where, params, "time", since, until)
         sql = f"SELECT gate, time, online, status, id FROM gate_status{_where(where)} ORDER BY time DESC, id DESC"
         if limit is not None:
@@ -494,7 +495,7 @@ class Store:
                        (ALARM_ACKNOWLEDGED, user, t, aid))
 
         self._write(write)
-        return self.alarm(aid)
+        return self._changed_alarm(aid)
 
     def dispose_alarm(self, alarm_id: int, *, recheck_c: float | None, outcome: str, user: str, time: float,
                       note: str = "") -> Alarm:
@@ -525,7 +526,7 @@ class Store:
                    (ALARM_DISPOSED, recheck, outcome, user, t, note, user, t, aid))
 
         self._write(write)
-        return self.alarm(aid)
+        return self._changed_alarm(aid)
 
     def alarms(self, status: str | None = None, gate: str | None = None, since: float | None = None,
                until: float | None = None) -> list[Alarm]:
@@ -546,6 +547,13 @@ class Store:
     def alarm(self, id: int) -> Alarm | None:
         rows = self._read("SELECT * FROM alarms WHERE id = ?", (_int(id, "alarm id"),))
         return _alarm(rows[0]) if rows else None
+
+    def _changed_alarm(self, aid: int) -> Alarm:
+        """The alarm a write just changed (NotFound if it is gone)."""
+        alarm = self.alarm(aid)
+        if alarm is None:
+            raise NotFound(f"no alarm {aid}")
+        return alarm
 
     # ------------------------------------------------------------ door actions and counters
 
