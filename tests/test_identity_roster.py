@@ -181,6 +181,11 @@ def test_export_then_import_is_unchanged(people, tmp_path, url, capsys):
     assert "S2026010,孙丽,student,初一(2)班,yes,,,no" in text
     report = import_roster(people, first.read_bytes(), T0 + 100)
     assert [o.outcome for o in report.lines] == ["unchanged"] * 5
+    rc, out, _ = run_cli(capsys, "people", "import", str(first), "--store", url)
+    assert rc == 0 and "(utf-8):" in out and "line 2: unchanged " in out
+    assert out.splitlines()[-1] == "added 0, changed 0, unchanged 5, refused 0"
+    rc, out, _ = run_cli(capsys, "people", "import", str(first), "--store", url, "-q")
+    assert rc == 0 and "line " not in out
     assert people.person("S2026009").name == "=HYPERLINK(1)"
     run_cli(capsys, "people", "export", str(second), "--store", url, "--reason", "again")
     assert second.read_bytes() == first.read_bytes()

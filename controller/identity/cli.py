@@ -102,7 +102,7 @@ def _import(args) -> int:
         report = import_roster(people, data, time.time(), encoding=args.encoding, strict=args.strict)
     print(f"{args.file} ({report.encoding}):")
     for outcome in report.lines:
-        if outcome.outcome != "unchanged" or args.verbose:
+        if not args.quiet or outcome.outcome == REFUSED:
             print(f"  {outcome}")
     print(report.summary())
     return 1 if report.count(REFUSED) else 0
@@ -315,7 +315,7 @@ def add_commands(commands) -> None:
     imp.add_argument("file", help="the CSV file")
     imp.add_argument("--encoding", help="the file's encoding (default: UTF-8 with or without BOM, else GBK)")
     imp.add_argument("--strict", action="store_true", help="all or nothing: any refused line keeps the whole file out")
-    imp.add_argument("-v", "--verbose", action="store_true", help="list unchanged lines too")
+    imp.add_argument("-q", "--quiet", action="store_true", help="list only the refused lines (and the counts)")
     imp.set_defaults(run=_import)
     lst = _common(sub.add_parser("list", help="list the roster (no phone numbers)"))
     lst.add_argument("--class", dest="class_name", metavar="CLASS", help="only this class or department")
