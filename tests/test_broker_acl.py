@@ -149,6 +149,20 @@ def test_a_gate_cannot_publish_as_another_gate(site):
         late.close()
 
 
+def test_a_gate_publishes_its_own_credentials_only(site):
+    controller = site.controller(["thermogate/+/credential"])
+    north = site.gate("north-1")
+    try:
+        north.publish("thermogate/south-2/credential", b"forged credential", qos=1)
+        north.publish("thermogate/north-1/credential", b"own credential", qos=1)  # last, on the same connection
+        controller.wait("thermogate/north-1/credential", b"own credential")
+        time.sleep(QUIET_S)
+        assert controller.topics() == {"thermogate/north-1/credential"}
+    finally:
+        north.close()
+        controller.close()
+
+
 def test_a_gate_cannot_command_a_gate_or_publish_results(site):
     south = site.gate("south-2", ["thermogate/south-2/cmd"])
     watcher = site.controller(["thermogate/+/ack"], client_id="watcher")

@@ -69,9 +69,9 @@ MIN_QUEUED_MESSAGES = 1000  # mosquitto's own default
 QUEUED_MESSAGE_BYTES = 2048  # a frame is 1692 bytes of payload; a round 2 KiB leaves room for topic and headers
 MAX_PACKET_BYTES = 65536  # nothing we send is near this; a bigger packet is an attack, not a message
 
-GATE_PUBLISHES = ("frame", "eeprom", "status", "ack")
+GATE_PUBLISHES = ("frame", "eeprom", "status", "ack", "credential")
 GATE_READS = ("cmd",)
-CONTROLLER_READS = ("frame", "eeprom", "status", "ack")
+CONTROLLER_READS = ("frame", "eeprom", "status", "ack", "credential")
 CONTROLLER_WRITES = ("cmd", "result")
 HOME_ASSISTANT = "homeassistant/#"
 
