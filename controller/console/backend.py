@@ -24,10 +24,25 @@ __all__ = ["ConsoleBackend", "DoorHeld"]
 
 
 class ConsoleBackend(Protocol):
-    config: ControllerConfig  # read: tz, timezone, retention_days, path
-    store: Store  # users, sessions, screenings, alarms, doors, audit
-    live: LiveHub  # subscribe / next_event / unsubscribe for the live socket; publish alarm updates
-    gates: Mapping[str, GateInfo]  # the gates served, by id
+    @property
+    def config(self) -> ControllerConfig:
+        """Read: tz, timezone, retention_days, path."""
+        ...
+
+    @property
+    def store(self) -> Store:
+        """Users, sessions, screenings, alarms, door actions, the audit trail."""
+        ...
+
+    @property
+    def live(self) -> LiveHub:
+        """subscribe / next_event / unsubscribe for the live socket; publish for alarm updates."""
+        ...
+
+    @property
+    def gates(self) -> Mapping[str, GateInfo]:
+        """The gates served, by id."""
+        ...
 
     def gate_summaries(self) -> list[GateSummary]: ...
 

@@ -24,16 +24,20 @@ def _lang_links(lang: str, path: str) -> str:
 def login_page(lang: str, *, error_key: str | None = None, name: str = "", retry_s: float = 0) -> str:
     err = ""
     if error_key:
-        err = f'<p class="login-error" role="alert" id="login-error">{escape(t(lang, error_key, s=int(retry_s) + 1))}</p>'
+        message = escape(t(lang, error_key, s=int(retry_s) + 1))
+        err = f'<p class="login-error" role="alert" id="login-error">{message}</p>'
     return f"""<!doctype html>
 <html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(t(lang, 'app_title'))}</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/static/app.css"></head>
+<title>{escape(t(lang, 'app_title'))}</title>\
+<link rel="icon" href="data:,"><link rel="stylesheet" href="/static/app.css"></head>
 <body class="login-body"><main class="login-box">
 <h1>{escape(t(lang, 'app_title'))}</h1>
 <form method="post" action="/login" autocomplete="on">
-<label>{escape(t(lang, 'login_user'))}<input name="username" id="username" autocomplete="username" value="{escape(name)}" required autofocus maxlength="64"></label>
-<label>{escape(t(lang, 'login_password'))}<input name="password" id="password" type="password" autocomplete="current-password" required maxlength="256"></label>
+<label>{escape(t(lang, 'login_user'))}<input name="username" id="username" autocomplete="username" \
+value="{escape(name)}" required autofocus maxlength="64"></label>
+<label>{escape(t(lang, 'login_password'))}<input name="password" id="password" type="password" \
+autocomplete="current-password" required maxlength="256"></label>
 {err}
 <button type="submit" id="login-submit">{escape(t(lang, 'login_submit'))}</button>
 </form>
@@ -68,7 +72,8 @@ def report_page(lang: str, report: dict) -> str:
     if alarm_rows:
         alarms = (f"<h2>{escape(t(lang, 'rep_alarm_list'))}</h2><table class=report-table id=report-alarms><thead><tr>"
                   + "".join(f"<th>{escape(t(lang, k))}</th>" for k in
-                            ("col_time", "col_gate", "col_estimate", "col_recheck", "col_outcome", "col_by", "col_note"))
+                            ("col_time", "col_gate", "col_estimate", "col_recheck", "col_outcome", "col_by",
+                             "col_note"))
                   + "</tr></thead><tbody>" + "".join(alarm_rows) + "</tbody></table>")
     verdict = report["verdict"]["zh" if lang == "zh" else "en"]
     older = ""
@@ -78,12 +83,15 @@ def report_page(lang: str, report: dict) -> str:
         "%Y-%m-%d %H:%M")
     return f"""<!doctype html>
 <html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">
-<title>{escape(t(lang, 'rep_title'))} {escape(report['date'])}</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/static/app.css"></head>
+<title>{escape(t(lang, 'rep_title'))} {escape(report['date'])}</title>\
+<link rel="icon" href="data:,"><link rel="stylesheet" href="/static/app.css"></head>
 <body class="report-body"><main class="report">
-<p class="no-print"><a href="/#today">{escape(t(lang, 'back'))}</a> <button type="button" id="print-btn">{escape(t(lang, 'print'))}</button></p>
+<p class="no-print"><a href="/#today">{escape(t(lang, 'back'))}</a> \
+<button type="button" id="print-btn">{escape(t(lang, 'print'))}</button></p>
 <h1>{escape(t(lang, 'rep_title'))}: {escape(report['date'])}</h1>
 <p class="verdict{' zero' if report['zero_report'] else ''}" id="report-verdict">{escape(verdict)}</p>
-<table class="report-table" id="report-table"><thead><tr>{''.join(f'<th>{escape(t(lang, h))}</th>' for h in heads)}</tr></thead>
+<table class="report-table" id="report-table">\
+<thead><tr>{''.join(f'<th>{escape(t(lang, h))}</th>' for h in heads)}</tr></thead>
 <tbody>{''.join(rows)}</tbody></table>
 <p id="report-dispositions">{escape(t(lang, 'rep_dispositions'))}: {disp}</p>
 {older}

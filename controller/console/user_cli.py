@@ -137,8 +137,8 @@ def add_commands(commands) -> None:
         "add", help="add a user (asks for the password twice)",
         description="Add a console account. guard: the live wall, history and reports, acknowledges alarms, "
                     "opens and holds doors; doctor: views, acknowledges, and records each alarm's re-check and "
-                    "outcome (no doors); admin: all of that, settings, users and the audit trail. The password is asked for twice (or read once from standard "
-                    "input with --password-stdin). " + PASSWORD_RULE))
+                    "outcome (no doors); admin: all of that, settings, users and the audit trail. The password is "
+                    "asked for twice (or read once from standard input with --password-stdin). " + PASSWORD_RULE))
     add.add_argument("name", help="the login name: 1-64 characters, no surrounding spaces")
     add.add_argument("--role", required=True, choices=ROLES, help="what the user may do (see above)")
     add.add_argument("--password-stdin", action="store_true",

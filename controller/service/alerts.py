@@ -14,7 +14,7 @@ from .events import AlertEvent, AlertKind
 
 log = logging.getLogger("thermogate.service")
 
-Key = tuple[str | None, str]  # (gate or None for the whole controller, AlertKind)
+Key = tuple[str | None, AlertKind | str]  # (gate, or None for the whole controller; its kind)
 
 
 class AlertBook:
@@ -47,7 +47,8 @@ class AlertBook:
         log.warning("alert", extra={"gate": gate, "kind": str(kind), "detail": detail})
         self.live.publish(AlertEvent(gate, kind, alert_id, True, detail))
 
-    def resolve(self, gate: str | None, kind: AlertKind) -> None:
+    def resolve(self, gate: str | None, kind: AlertKind | str) -> None:
+        """``kind`` may be one an older version stored (a plain string) and this run still holds open."""
         with self._lock:
             if (gate, kind) not in self._open:
                 return

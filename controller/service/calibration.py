@@ -145,7 +145,9 @@ def reference_images_live(broker, gate_id: str, screening, seconds: float, key: 
             except queue.Empty:
                 continue
             if watch.on_message(kind, payload, at) and kind == "frame":
-                images.append(watch.worker.pipeline.image)
+                pipeline = watch.worker.pipeline
+                assert pipeline is not None  # a frame is accepted only into a pipeline
+                images.append(pipeline.image)
                 first = at if first is None else first
     finally:
         link.close()

@@ -36,10 +36,9 @@ def _plain(v: Any) -> Any:
 
 
 class LiveEvent:
-    """The common face of the live events: ``kind``, ``gate`` and ``to_dict()``."""
+    """The common face of the live events: ``kind`` and ``to_dict()``."""
 
     kind: ClassVar[str]
-    gate: str | None
 
     def to_dict(self) -> dict[str, Any]:
         """The event as the browser gets it: ``kind`` first, then the fields."""
@@ -125,7 +124,7 @@ class GateEvent(LiveEvent):
     summary: GateSummary
 
     @property
-    def gate(self) -> str:  # type: ignore[override]
+    def gate(self) -> str:
         return self.summary.gate
 
     def to_dict(self) -> dict[str, Any]:
@@ -171,7 +170,7 @@ class AlarmUpdateEvent(LiveEvent):
     alarm: dict  # the alarm as the console's API returns it
 
     @property
-    def gate(self) -> str | None:  # type: ignore[override]
+    def gate(self) -> str | None:
         return self.alarm.get("gate")
 
     def to_dict(self) -> dict[str, Any]:
