@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 THRESHOLD_C = 37.3
 
 
+@pytest.mark.slow  # 25 s on a shared 2-core machine (make test-fast leaves it out)
 def test_demo_runs_and_decides(tmp_path):
     out = subprocess.run([sys.executable, "-m", "sim.demo", "--seconds", "22", "--http-port", "0",
                           "--dir", str(tmp_path / "demo")], cwd=REPO, capture_output=True, text=True, timeout=120)

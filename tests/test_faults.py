@@ -110,6 +110,7 @@ def test_gate_power_cycled(controller_service, virtual_gates, mqtt_watch):
     _no_double_or_late_opening(svc, gate, earlier_relays=[old_relay] if old_relay is not gate.relay else [])
 
 
+@pytest.mark.slow  # 28 s on a shared 2-core machine (make test-fast leaves it out)
 def test_wifi_flapping(controller_service, virtual_gates, mqtt_watch):
     watch = mqtt_watch(["thermogate/+/result", "thermogate/+/ack"])
     svc = controller_service()

@@ -93,6 +93,7 @@ def test_scenario_under_cpython(name, sensor_data):
     check_specific(name, r)
 
 
+@pytest.mark.slow  # 24 s on a shared 2-core machine (make test-fast leaves it out)
 def test_all_scenarios_under_micropython(sensor_data):
     eeprom, frames = sensor_data
     script = (f"EEPROM = {eeprom}\nFRAMES = {frames}\nCFG = {json.dumps(config_dict(GATE, KEY.hex()))!r}\n"

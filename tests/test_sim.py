@@ -65,6 +65,7 @@ def test_ground_truth_round_trips_through_the_sensor_maths(virtual_gates, mqtt_w
     assert checked >= 16
 
 
+@pytest.mark.slow  # 35 s on a shared 2-core machine (make test-fast leaves it out)
 def test_wifi_drop_and_recovery(virtual_gates, mqtt_watch):
     watch = mqtt_watch()
     (gate,) = virtual_gates(1, "wifi_drop")

@@ -345,6 +345,7 @@ DISTANCE = re.compile(r"^distance  (\d+\.\d\d) m  \(valid 0\.25-1\.30 m\)  (.*)$
 SEQUENCE = re.compile(r"^frames .*  #(\d+)  lost")
 
 
+@pytest.mark.slow  # 21 s on a shared 2-core machine (make test-fast leaves it out)
 def test_watch_shows_the_image_and_the_distance_of_a_person(mqtt_broker, virtual_gates):
     gates = virtual_gates(1, "normal_queue", seed=0)  # the first person stands at the mark 5-6.5 s in
     proc = subprocess.run(_watch_command("sim-1", "--broker", f"{mqtt_broker.host}:{mqtt_broker.port}",
