@@ -42,9 +42,10 @@ def run_cli(capsys, *argv) -> tuple[int, str, str]:
     return rc, out, err
 
 
-@pytest.mark.parametrize("encoding,prefix", [("utf-8", b""), ("utf-8-sig", b""), ("gbk", b"")])
-def test_import_detects_the_encoding_and_keeps_chinese_names(people, encoding, prefix):
-    data = prefix + GOOD.encode(encoding)
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])  # utf-8-sig: with the byte-order mark
+def test_import_detects_the_encoding_and_keeps_chinese_names(people, encoding):
+    data = GOOD.encode(encoding)
+    assert data.startswith(b"\xef\xbb\xbf") == (encoding == "utf-8-sig")
     report = import_roster(people, data, T0)
     assert report.encoding == encoding
     assert [(o.line, o.person_id, o.outcome) for o in report.lines] == [
@@ -66,6 +67,7 @@ def test_import_detects_the_encoding_and_keeps_chinese_names(people, encoding, p
 def test_encoding_override_and_undecodable_files_are_refused_with_the_line(people):
     gbk = GOOD.encode("gbk")
     assert import_roster(people, gbk, T0, encoding="gbk").count("added") == 3
+    assert import_roster(people, GOOD.encode("utf-8-sig"), T0, encoding="utf-8").count("unchanged") == 3
     with pytest.raises(IdentityError, match=r"line 2: not valid utf-8"):
         import_roster(people, gbk, T0, encoding="utf-8")
     damaged = GOOD.encode("utf-8").replace("李娜".encode(), b"\xe6\x9d\x8e\xff")  # UTF-8 with a broken byte

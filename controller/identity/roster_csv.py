@@ -50,7 +50,7 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
     if encoding is not None:
         try:
             codec = codecs_name(encoding)
-            return data.decode(codec), codec
+            return data.decode(codec).removeprefix("\ufeff"), codec  # --encoding utf-8 on a file with a BOM
         except UnicodeDecodeError as exc:
             raise IdentityError(f"line {_line_of(data, exc.start)}: not valid {encoding} "
                                 f"(byte 0x{data[exc.start]:02x})") from None
