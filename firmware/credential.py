@@ -7,6 +7,9 @@ DEBOUNCE_MS of silence, is an event; the same code read again sooner (a
 scanner in continuous mode, a card left on the reader) is not. Each event
 gets the next number of this boot, so the controller can tell a replay.
 
+They are published after the client's poll, and only while the client has
+more than KEEP_SLOTS of its QoS-1 window free: a burst of reads then waits
+for PUBACKs instead of overflowing the window (which drops the link).
 While the link is down, at most MAX_QUEUED of the latest credentials wait;
 an older one is dropped and counted. A credential older than MAX_AGE_MS is
 never sent: the person who showed it has long passed the gate.
@@ -23,6 +26,7 @@ MAX_TEXT = const(256)  # the longest code, in bytes; the readers drop a longer o
 DEBOUNCE_MS = const(2000)  # the same code again within this is the same event
 MAX_QUEUED = const(4)  # credentials kept while the link is down; older ones are dropped
 MAX_AGE_MS = const(30000)  # a credential this old is not sent
+KEEP_SLOTS = const(2)  # QoS-1 slots (mqtt.MAX_INFLIGHT) left for the acks of a PASS's open and indicate
 LABEL = b"credential"
 PROTOCOL = const(2)
 
@@ -95,7 +99,9 @@ class Credentials:
                 queue.pop(0)
                 self.dropped += 1
                 continue
-            if link is None or not link.publish(self.topic, payload, False, 1):
+            if link is None or link.client.free_slots() <= KEEP_SLOTS:
+                return  # no link, or PUBACKs still awaited: a full window would drop the link
+            if not link.publish(self.topic, payload, False, 1):
                 return  # the link is down: kept (the newest MAX_QUEUED) until it is back
             queue.pop(0)
             self.sent += 1

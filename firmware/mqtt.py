@@ -161,6 +161,14 @@ class MQTTClient:
         self._pid = self._pid % 0xFFFF + 1
         return self._pid
 
+    def free_slots(self):
+        """How many more QoS-1 publishes (or subscriptions) may await their acknowledgement now."""
+        free = 0
+        for i in range(MAX_INFLIGHT):
+            if self._inflight_id[i] == 0:
+                free += 1
+        return free
+
     def _track(self, pid, topic):
         for i in range(MAX_INFLIGHT):
             if self._inflight_id[i] == 0:

@@ -225,6 +225,26 @@ def test_gate_offline_keeps_the_latest_four_and_drops_stale(fw):
     assert rig.sent() == [] and rig.gate.credentials.dropped == 3
 
 
+def test_gate_burst_waits_for_pubacks_instead_of_overflowing_the_window(fw):
+    """Eight reads while the broker holds back its PUBACKs: the credentials wait with two QoS-1 slots kept for
+    a PASS's acks; the link is not dropped for an overflowing window. When the missing PUBACKs drop the link
+    (10 s), the gate reconnects and the reads still under 30 s old go out, each once."""
+    rig = Rig(fw)
+    rig.broker.answer_publish = False
+    for i in range(8):
+        rig.scanner.scan(f"S-{i}")
+        rig.run(100)
+    client = rig.gate.link.client
+    assert rig.gate.link.drops == 0 and client.free_slots() == fw.credential.KEEP_SLOTS
+    assert rig.gate.credentials.waiting == 2 and rig.gate.credentials.dropped == 0
+    rig.broker.answer_publish = True
+    rig.run(15000, step_ms=50)
+    assert rig.gate.link.drops == 1 and rig.gate.credentials.waiting == 0
+    # the broker had the six whose PUBACKs it held back; the two that waited went after the reconnection;
+    # none twice (the replay guard would refuse it)
+    assert [c.text for c in rig.sent()] == [f"S-{i}" for i in range(8)]
+
+
 def test_gate_replayed_and_forged_credentials_are_refused(fw):
     rig = Rig(fw)
     rig.scanner.scan("S-1")

@@ -6,6 +6,7 @@ the readers come from here (allocation per idle poll and per code read)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from firmware_env import FAKES, FIRMWARE, config_dict
 from micropython_harness import run_micropython
@@ -15,6 +16,7 @@ from controller.protocol.mac import sensor_key
 
 KEY = bytes(range(7, 39))
 KS = sensor_key(KEY)
+SCENARIO_DIR = Path(__file__).resolve().parent / "mpscenarios"
 
 
 def _run(script: str) -> dict:
@@ -24,128 +26,27 @@ def _run(script: str) -> dict:
     return json.loads(lines[-1][len("RESULT "):])
 
 
-DRIVERS = """
-import gc, json, sys
-import machine, fakeclock, fake_uart, fake_pn532
-import qr_scanner, card_reader
-from credential import MAX_TEXT
-
-def alloc():
-    return gc.mem_alloc()
-
-clock = fakeclock.FakeClock(1000)
-machine.clock = clock
-
-# -- the QR scanner --
-port = machine.UART(2)
-scanner = fake_uart.FakeQRScanner()
-scanner.attach(port)
-drv = qr_scanner.QRScanner(port)
-codes = []
-def drain(polls):
-    for _ in range(polls):
-        n = drv.poll()
-        if n:
-            codes.append(bytes(drv.code[:n]).decode())
-scanner.scan("S-2024-0131", b"\\r")
-scanner.scan("https://school.example/p?id=3", b"\\r\\n")
-scanner.send(b"noise\\x00\\xff\\r")
-scanner.scan("Y" * (MAX_TEXT + 40))
-scanner.scan("Z" * MAX_TEXT)
-drain(100)
-line = b"S-2024-0131\\r\\n"
-gc.collect(); gc.disable()
-a = alloc()
-for _ in range(1000):
-    drv.poll()
-qr_idle = alloc() - a
-got = 0
-a = alloc()
-for _ in range(100):
-    port.feed(line)
-    for _ in range(3):
-        if drv.poll():
-            got += 1
-qr_per_code = (alloc() - a) / 100
-gc.enable()
-
-# -- the PN532 --
-port2 = machine.UART(1)
-dev = fake_pn532.FakePN532()
-dev.attach(port2)
-pn = card_reader.PN532(port2, clock)
-uids = []
-def run_pn(ms):
-    for _ in range(ms // 10):
-        n = pn.poll(clock.ticks_ms())
-        if n:
-            uids.append(bytes(pn.code[:n]).decode())
-        clock.advance(10)
-run_pn(500)
-dev.card = bytes([0x04, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6])
-run_pn(300)
-dev.card = None
-run_pn(300)
-# Allocation of the driver alone: the answers are fed into the UART's ring by hand (the fake PN532 itself
-# allocates as it parses), so only the driver's own work counts.
-port2.peer = None
-answer = fake_pn532.ACK + fake_pn532.frame(0xD5, 0x4B, b"\\x01\\x01\\x00\\x04\\x08\\x04\\x11\\x22\\x33\\x44")
-empty = fake_pn532.ACK + fake_pn532.frame(0xD5, 0x4B, b"\\x00")
-gc.collect(); gc.disable()
-a = alloc()
-for i in range(100):
-    clock.advance(card_reader.POLL_MS)
-clock_alloc = alloc() - a  # the fake clock's own (it is not the board's C ticks)
-a = alloc()
-cards = 0
-for i in range(100):
-    clock.advance(card_reader.POLL_MS)
-    pn.poll(clock.ticks_ms())  # sends InListPassiveTarget
-    port2.feed(answer if i % 2 else empty)
-    if pn.poll(clock.ticks_ms()):
-        cards += 1
-pn_per_poll = (alloc() - a - clock_alloc) / 100
-gc.enable()
-# One credential event: debounce, JSON text, tag (the message then waits in the queue).
-import auth, credential
-creds = credential.Credentials("west-3", 0x2A5, auth.SensorMac(bytes(32)), b"thermogate/west-3/credential", clock)
-deb = credential.Debounce(clock)
-code = bytearray(b"S-2024-0131")
-gc.collect(); gc.disable()
-a = alloc()
-for i in range(20):
-    code[-1] = 0x30 + i % 10  # a new code each time
-    clock.now += 2500
-    creds.offer("qr", deb, code, len(code), clock.ticks_ms())
-    creds._queue.clear()
-per_event = (alloc() - a) / 20
-a = alloc()
-for i in range(20):
-    creds.offer("qr", deb, code, len(code), clock.ticks_ms())  # the same code again at once: debounced
-per_repeat = (alloc() - a) / 20
-gc.enable()
-print("RESULT " + json.dumps({"impl": sys.implementation.name, "codes": codes, "too_long": drv.too_long,
-      "per_event": per_event, "per_repeat": per_repeat,
-      "garbage": drv.garbage, "qr_idle": qr_idle, "qr_per_code": qr_per_code, "qr_timed": got,
-      "uids": uids, "pn_errors": pn.errors, "pn_per_poll": pn_per_poll, "cards": cards}))
-"""
-
-
-def test_drivers_under_micropython():
-    result = _run(DRIVERS)
-    assert result["impl"] == "micropython"
+def test_drivers_and_their_memory_under_micropython():
+    """tests/mpscenarios/reader_probe.py: what the drivers read, and what they allocate (`make bench` prints
+    the same figures)."""
+    cfg = config_dict("west-3", KEY.hex(), status_interval_s=60, qr_scanner={"uart": 2, "rx": 16, "tx": 17})
+    out = run_micropython(f"import reader_probe\nreader_probe.main({json.dumps(cfg)!r})\n",
+                          [FIRMWARE, FAKES, SCENARIO_DIR], timeout=300)
+    result = json.loads([x for x in out.splitlines() if x.startswith("RESULT ")][-1][len("RESULT "):])
     assert result["codes"][:3] == ["S-2024-0131", "https://school.example/p?id=3", "Z" * 256]
-    assert result["too_long"] == 1 and result["garbage"] == 1
-    assert result["qr_timed"] == 100
+    assert result["too_long"] == 1 and result["garbage"] == 1 and result["qr_read"] == 100
     assert result["uids"] and set(result["uids"]) == {"04A1B2C3D4E5F6"} and result["pn_errors"] == 0
-    assert result["cards"] == 50
-    print(f"MicroPython: QR scanner idle poll {result['qr_idle']} bytes per 1,000 polls, "
-          f"{result['qr_per_code']:.0f} bytes per code read; PN532 {result['pn_per_poll']:.0f} bytes per poll; "
-          f"a credential event (JSON and tag) {result['per_event']:.0f} bytes, a debounced repeat "
-          f"{result['per_repeat']:.0f} bytes")
-    assert result["per_repeat"] == 0 and 0 < result["per_event"] < 3000
-    # The drivers allocate nothing: not while idle, not while reading a code or a card.
+    assert result["cards"] == 50 and result["sent"] == 5
+    print(f"MicroPython: QR scanner {result['qr_idle']} bytes per 1,000 idle polls, {result['qr_per_code']:.0f} "
+          f"per code read; PN532 {result['pn_per_poll']:.0f} per look for a card; the readers' objects "
+          f"{result['readers_built']} bytes; a credential event (JSON and tag) {result['per_event']:.0f}, a "
+          f"debounced repeat {result['per_repeat']:.0f}; gate.step() idle with a scanner {result['step_idle']} "
+          f"per 500 steps, {result['per_credential']:.0f} per credential sent")
+    # The drivers allocate nothing, idle or reading; the frame loop with a reader fitted allocates nothing
+    # while no code comes; a credential costs its JSON, tag and publish, once.
     assert result["qr_idle"] == 0 and result["qr_per_code"] == 0 and result["pn_per_poll"] == 0
+    assert result["per_repeat"] == 0 and result["step_idle"] == 0
+    assert 0 < result["per_event"] <= result["per_credential"] < 4000
 
 
 def test_gate_with_readers_under_micropython():
@@ -232,12 +133,9 @@ print("RESULT " + json.dumps({"impl": sys.implementation.name, "sent": sent, "st
     counts = json.loads(result["status"])["credentials"]
     assert counts["n"] == 4 and counts["sent"] == 4 and counts["repeats"] >= 1
     readers_built = result["built"] - result["plain_built"]
-    per_code = result["per_code"] - result["idle_plain"] / 500 * result["steps_per_code"]
-    print(f"MicroPython: the two readers add {readers_built} bytes to building the gate; "
-          f"500 idle steps allocate {result['idle_silent']} bytes with both readers (PN532 silent), "
-          f"{result['idle_fake_pn']} bytes with the fake PN532 answering (its own parsing included), "
-          f"{result['idle_plain']} bytes without readers; {per_code:.0f} bytes per credential sent (read, JSON, tag, "
-          f"QoS-1 publish and its PUBACK, the fake broker's share included)")
-    # The readers add nothing to an idle step: what is allocated is the fakes' own (the fake clock).
+    print(f"MicroPython: the two readers add {readers_built} bytes to building the gate (the fake UARTs' "
+          f"1 kB rings included); 500 idle steps allocate {result['idle_silent']} bytes with both readers "
+          f"(PN532 silent), {result['idle_plain']} without readers (both: the fake clock's own), "
+          f"{result['idle_fake_pn']} with the fake PN532 answering (its own parsing included)")
+    # The readers add nothing to an idle step.
     assert result["idle_silent"] == result["idle_plain"]
-    assert 0 < per_code < 16000
