@@ -3,7 +3,8 @@
 - the failure scenarios of tests/test_gate_link.py: the longest door opening against the cap, hangs,
   resets, and the longest single step of the loop;
 - memory: bytes allocated by building the gate, per frame and per command (tests/mpscenarios/firmware_probe.py);
-- the cost of the protocol-2 tag per frame, against the CRC alone.
+- the cost of the protocol-2 tag per frame, against the CRC alone;
+- the credential readers' memory (tests/mpscenarios/reader_probe.py).
 
 The WebAssembly port is not an ESP32: times here are this machine's; docs/firmware.md gives the estimate
 for the board and how it is reached.
@@ -59,6 +60,17 @@ def main() -> None:
     print(f"  per command (parse, check, act, ack): {r['per_command']:.0f} bytes")
     print(f"  sealing a {r['message_bytes']}-byte frame: {r['seal_us']:.0f} us, of which CRC-32 {r['crc_us']:.0f} us "
           f"and the HMAC-SHA256 tag {r['tag_us']:.0f} us")
+
+    reader_cfg = config_dict("west-3", KEY.hex(), status_interval_s=60, qr_scanner={"uart": 2, "rx": 16, "tx": 17})
+    script = f"import reader_probe\nreader_probe.main({json.dumps(reader_cfg)!r})\n"
+    r = result_of(run_micropython(script, [FIRMWARE, FAKES, SCENARIOS], timeout=300))
+    print("credential readers under MicroPython 1.27 (tests/mpscenarios/reader_probe.py):")
+    print(f"  QR scanner and PN532 drivers with a debounce each: {r['readers_built']} bytes built")
+    print(f"  QR scanner: {r['qr_idle']} bytes per 1,000 idle polls, {r['qr_per_code']:.0f} per code read; "
+          f"PN532: {r['pn_per_poll']:.0f} per look for a card")
+    print(f"  gate.step() with a scanner fitted, nothing shown: {r['step_idle']} bytes over 500 steps")
+    print(f"  a credential: {r['per_event']:.0f} bytes for its JSON and tag, {r['per_credential']:.0f} through "
+          f"gate.step() with its QoS-1 publish; a debounced repeat {r['per_repeat']:.0f}")
 
 
 if __name__ == "__main__":
