@@ -47,8 +47,8 @@ class ConsoleRig:
         return f"http://127.0.0.1:{self.service.http.port}"
 
     def start(self) -> ConsoleRig:
-        from controller.service.config import load_config
         from controller.app import build_controller
+        from controller.service.config import load_config
         from sim.broker import MosquittoBroker
         from sim.gate_config import provision_keys
 
