@@ -31,8 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from controller.geometry import pixels_across
+from controller.sensor.frame import COLUMNS, ROWS
 
-from .optics import COLUMNS, ROWS, Projection
+from .optics import Projection
 from .physiology import radiance, temperature_from_radiance
 
 WALL_DISTANCE_M = 4.0

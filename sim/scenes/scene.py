@@ -20,9 +20,10 @@ from typing import Callable
 import numpy as np
 
 from controller.geometry import FACE_HALF_HEIGHT_M, FieldOfView
+from controller.sensor.frame import COLUMNS, ROWS
 
 from .face import CUP_BOX_M, EMISSIVITY, FACE_HALF_WIDTH_M, REGIONS, U_EDGES, V_EDGES, template
-from .optics import COLUMNS, ROWS, Mounting, Projection, blur, overlap_weights
+from .optics import Mounting, Projection, blur, overlap_weights
 from .people import Person, PersonPlan, Pose, draw_person
 from .physiology import FEVER_C, SKIN_EMISSIVITY, apparent_c, radiance, temperature_from_radiance
 from .room import Room

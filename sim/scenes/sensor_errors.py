@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from .optics import COLUMNS, ROWS
+from controller.sensor.frame import COLUMNS, ROWS
 
 NETD_1HZ_C = 0.1
 EDGE_NOISE_GAIN = 0.5
