@@ -191,6 +191,19 @@ def test_gate_sends_each_read_once_numbered_and_tagged(fw):
     assert rig.gate.credentials.repeats == 2
 
 
+def test_gate_json_escapes_and_the_longest_code(fw):
+    rig = Rig(fw)
+    quoted = 'He said "hi" \\ {"mac":"00"}'
+    worst = '"' * fw.credential.MAX_TEXT  # every character escaped: the longest message there is
+    rig.scanner.scan(quoted)
+    rig.run(50)
+    rig.scanner.scan(worst)
+    rig.run(50)
+    payloads = rig.broker.take(TOPIC)
+    assert max(len(p) for p in payloads) < 1024
+    assert [decode(p, KS, GATE).text for p in payloads] == [quoted, worst]
+
+
 def test_gate_card_held_on_the_reader_is_one_event(fw):
     rig = Rig(fw, qr=None, card=CARD)
     rig.run(500)
