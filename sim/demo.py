@@ -74,6 +74,8 @@ def console_port(preferred: int, wait_s: float = PORT_WAIT_S, say=print) -> int:
             return port
         if time.monotonic() >= deadline:
             port = _bindable(0)
+            if port is None:
+                raise OSError("no free port on 127.0.0.1 for the console")
             say(f"port {preferred} is still in use after {wait_s:g} s: the console is on port {port} instead")
             return port
         if not told:
@@ -158,7 +160,7 @@ port = {http_port}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim.demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m sim.demo", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--seconds", type=float, help="stop after this long (exit 1 if nothing was decided)")
     parser.add_argument("--http-port", type=int, default=8080, help="the console's port (default 8080, "
                         "or a free one if taken)")
@@ -193,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         gates = CyclingGates(broker).start()
         kind = type(broker).__name__.replace("Broker", "").lower() or "broker"
         print(f"thermogate demo: broker ({kind}) on {broker.host}:{broker.port}, gates {', '.join(gate_ids)}")
+        assert service.http is not None  # started with the service: build_controller serves HTTP
         print(f"  console:  http://127.0.0.1:{service.http.port}/")
         print(f"  login:    {DEMO_USER} / {DEMO_PASSWORD}  (admin)")
         print(f"  results:  mosquitto_sub -p {broker.port} -t 'thermogate/+/result' -v")

@@ -44,7 +44,8 @@ def scenario_recording(name: str, seconds: float, *, seed: int = 0, gate_id: str
     meta = {"scenario": name, "seed": seed, "variant": variant, "refresh_hz": refresh_hz, "vdd": vdd}
     if world is not None:
         meta["world"] = world.name
-    return synthesize(eeprom, np.array(frames), times, truths, gate_id=gate_id, created=FIXED_CREATED, meta=meta)
+    return synthesize(eeprom, np.array(frames), times.tolist(), truths, gate_id=gate_id, created=FIXED_CREATED,
+                      meta=meta)
 
 
 def write_samples(directory: Path = SAMPLES) -> list[Path]:

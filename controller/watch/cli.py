@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 import time
-from typing import TextIO
+from typing import TextIO, cast
 
 from ..geometry import Lens
 from ..mqtt.link import DEFAULT_PORT, Broker, LinkError, parse_broker
@@ -119,7 +119,7 @@ def _interrupt(_signum, _frame) -> None:
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """The ``watch`` command: connect, then draw the gate's view until Ctrl-C, ``--frames`` or ``--once``."""
-    out = out or sys.stdout
+    out = out or cast(TextIO, sys.stdout)  # sys.stdout is typed Any-or-TextIO
     if args.frames is not None and args.frames < 1:
         raise ValueError(f"--frames must be at least 1, not {args.frames}")
     fixed = _parse_range(args.range)

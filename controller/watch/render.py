@@ -249,9 +249,10 @@ def distance_advice(a: FrameAnalysis | None, config: ScreeningConfig) -> tuple[b
         if edges:
             return False, f"face cut off at the {' and '.join(edges)} edge of the image: aim the sensor at the face"
         return False, "face overlaps the reference source's area: move the reference or the mark"
-    if a.distance_m is None:
+    place = face_place(a, config)
+    if a.distance_m is None or place is None:
         return False, "no distance: stand straight, face the sensor"
-    floor_m, lateral_m, _ = face_place(a, config)
+    floor_m, lateral_m, _ = place
     mark_near, mark_far = config.mark_band_m
     if a.distance_m > far or a.face_width_px < config.min_face_width_px or floor_m > mark_far:
         return False, "too far: come closer"
@@ -292,7 +293,7 @@ def _reference_line(a: FrameAnalysis | None, config: AnalysisConfig) -> str:
                 f"{reads}")
     if status == "not_learned":
         return f"found, NOT LEARNED: {reads}; run `thermogate calibrate reference GATE`"
-    if status == "drift":
+    if status == "drift" and learned is not None:  # drift is measured from a learned reading
         return (f"DRIFT: {reads}; {a.reference_mean_c - learned:+.2f} degC from its learned reading (at most "
                 f"{config.reference_drift_c:g})")
     if status == "ok":

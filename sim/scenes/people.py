@@ -113,7 +113,7 @@ class Person:
         if t < self.enter_s or t >= self.exit_s:
             return None
         moving = True
-        if t < self.walk_start_s:  # walking to the queue spot, or waiting there
+        if self.queue is not None and t < self.walk_start_s:  # walking to the queue spot, or waiting there
             where = _between(self.start, self.queue, _smooth((t - self.enter_s) / self.queue_walk_s))
             moving = t < self.enter_s + self.queue_walk_s
             phase = "approaching"
