@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 
@@ -317,7 +317,13 @@ class _Reader:
     def __init__(self, npz):
         self.npz = npz
 
+    @overload
+    def array(self, name: str, required: Literal[True]) -> np.ndarray: ...
+    @overload
+    def array(self, name: str, required: bool = False) -> np.ndarray | None: ...
+
     def array(self, name: str, required: bool = False) -> np.ndarray | None:
+        """The array ``name``; None if it is absent and not ``required`` (RecordingError if it is)."""
         if name not in self.npz.files:
             if required:
                 raise RecordingError(f"the array {name!r} is missing")
@@ -326,6 +332,11 @@ class _Reader:
             return self.npz[name]
         except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
             raise RecordingError(f"the array {name!r} cannot be read ({exc})") from None
+
+    @overload
+    def text(self, name: str, required: Literal[True]) -> str: ...
+    @overload
+    def text(self, name: str, required: bool = False) -> str | None: ...
 
     def text(self, name: str, required: bool = False) -> str | None:
         a = self.array(name, required)
