@@ -206,7 +206,51 @@ V3 = Migration(3, "people, credentials, visitors, identity_audit; screenings.per
     "CREATE INDEX screenings_visitor ON screenings (visitor_id)",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3)
+V4 = Migration(4, "drills, cases, case_steps (the fever case from the alarm to 复课, drills)", (
+    # A drill (演练) on chosen gates: who started it, the scenario, the settings it changed (their values
+    # before, as JSON, so ending it restores them), the debrief. ended_at is null while it runs.
+    """CREATE TABLE drills (
+        id {pk},
+        started_by TEXT NOT NULL,
+        gates TEXT NOT NULL,
+        scenario TEXT NOT NULL,
+        started_at {float} NOT NULL,
+        ended_at {float},
+        debrief TEXT NOT NULL DEFAULT '',
+        settings_changed TEXT NOT NULL DEFAULT '{{}}')""",
+    # One case per fever alarm (controller/cases/): the person when known, its state, and the decision and
+    # clearance (复课) the gate's hold rule reads. An alarm removed by retention leaves its case.
+    """CREATE TABLE cases (
+        id {pk},
+        alarm_id {bigint} UNIQUE REFERENCES alarms(id) ON DELETE SET NULL,
+        person_id TEXT REFERENCES people(id) ON DELETE SET NULL,
+        gate TEXT NOT NULL REFERENCES gates(id),
+        opened_at {float} NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'observation', 'back_in', 'sent_home',
+                                             'fever_clinic', 'ambulance', 'cleared', 'closed')),
+        drill {bool} NOT NULL,
+        drill_id {bigint} REFERENCES drills(id),
+        decision TEXT CHECK (decision IS NULL OR decision IN ('back_in', 'sent_home', 'fever_clinic', 'ambulance')),
+        decided_at {float},
+        cleared_at {float},
+        closed_at {float},
+        CHECK ((decision IS NULL) = (decided_at IS NULL)),
+        CHECK (drill_id IS NULL OR drill))""",
+    "CREATE INDEX cases_person ON cases (person_id, decided_at)",
+    "CREATE INDEX cases_opened ON cases (opened_at)",
+    "CREATE INDEX cases_drill ON cases (drill_id)",
+    # The case's timeline: one row per step, who recorded it and when, the step's data as JSON.
+    """CREATE TABLE case_steps (
+        id {pk},
+        case_id {bigint} NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        at {float} NOT NULL,
+        by_user TEXT NOT NULL,
+        data TEXT NOT NULL)""",
+    "CREATE INDEX case_steps_case ON case_steps (case_id, id)",
+))
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
