@@ -24,14 +24,16 @@ from .sensor import VirtualMLX90640
 _fw = load_firmware()
 TRUTH_KEPT = 4096  # frames of ground truth a virtual gate remembers (about 8.5 min at 8 Hz)
 SCANNER_UART = {"uart": 2, "rx": 16, "tx": 17}  # the QR scanner's wiring, as docs/installation.md gives it
+CARD_READER_UART = {"uart": 1, "rx": 18, "tx": 19}  # the PN532's
 
 
 class VirtualGate:
     def __init__(self, gate_id: str, scenario, host: str, port: int, *, seed: int = 0,
                  key: bytes | None = None, clock: RealClock | None = None, user: str = "", password: str = "",
-                 scanner: bool | None = None):
+                 scanner: bool | None = None, card_reader: bool = False):
         """``scanner``: fit a virtual QR scanner (None: when the scenario's people carry credentials). The
-        scenario's scans (``Scenario.scans``) are shown to it at their times; ``scan(text)`` shows one now."""
+        scenario's scans (``Scenario.scans``) are shown to it at their times; ``scan(text)`` shows one now.
+        ``card_reader``: fit a virtual PN532; ``hold_card(uid)`` holds a card on it."""
         self.gate_id = gate_id
         self.scenario = scenario
         self.key = key or simulator_key(gate_id)
@@ -51,6 +53,11 @@ class VirtualGate:
             self.scanner = _fw.fake_uart.FakeQRScanner()
             self.board.uart_devices[SCANNER_UART["uart"]] = self.scanner
             config["qr_scanner"] = dict(SCANNER_UART)
+        self.card_reader = None
+        if card_reader:
+            self.card_reader = _fw.fake_pn532.FakePN532()
+            self.board.uart_devices[CARD_READER_UART["uart"]] = self.card_reader
+            config["card_reader"] = dict(CARD_READER_UART)
         self.scans: list = []  # the scans shown so far: (scenario time, text)
         self._to_scan: list[str] = []  # scan() from another thread: shown on the gate's own next step
         self.config = _fw.config.Config(json.loads(json.dumps(config)))
@@ -113,6 +120,12 @@ class VirtualGate:
         if self.scanner is None:
             raise RuntimeError(f"gate {self.gate_id} has no scanner fitted")
         self._to_scan.append(text)
+
+    def hold_card(self, uid: bytes | None) -> None:
+        """Hold a card with this UID (4, 7 or 10 bytes) on the card reader, or take it away (None)."""
+        if self.card_reader is None:
+            raise RuntimeError(f"gate {self.gate_id} has no card reader fitted")
+        self.card_reader.card = None if uid is None else bytes(uid)
 
     def power_cycle(self) -> None:
         """Power off and on: the connection drops without a goodbye, the board boots afresh (a new

@@ -88,3 +88,26 @@ def test_virtual_gate_scans_over_mosquitto(virtual_gates, mqtt_watch, mqtt_broke
             decode(p, ks, GATE, replays)
         reasons.append(err.value.reason)
     assert sorted(reasons) == ["mac", "replay"]
+
+
+def test_virtual_gate_card_reader_over_mosquitto(mqtt_broker, mqtt_watch):
+    """A virtual gate with a PN532: a card held for 3 s is one credential, its UID in uppercase hex."""
+    from sim.gate import VirtualGate
+    from sim.runner import GateThread
+
+    watch = mqtt_watch("thermogate/card-1/credential")
+    gate = VirtualGate("card-1", scenario("normal_queue", 1), mqtt_broker.host, mqtt_broker.port,
+                       card_reader=True)
+    assert gate.scanner is None
+    thread = GateThread([gate]).start()
+    try:
+        time.sleep(1.0)
+        gate.hold_card(bytes.fromhex("04a1b2c3d4e5f6"))
+        watch.wait("/credential", timeout=10)
+        time.sleep(3.0)
+        gate.hold_card(None)
+    finally:
+        thread.stop()
+    ks = sensor_key(simulator_key("card-1"))
+    got = [decode(p, ks, "card-1", ReplayGuard()) for _t, p in watch.messages("/credential")]
+    assert [(c.number, c.kind, c.text) for c in got] == [(1, "card", "04A1B2C3D4E5F6")]
