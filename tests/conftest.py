@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# The store's fixtures (each test once on SQLite and once on PostgreSQL), for every test file that asks for them.
+pytest_plugins = ["store_backends"]
+
 REPO = Path(__file__).resolve().parent.parent
 VECTORS = REPO.parent / "shared" / "vectors" / "melexis_example_xlsx.json"
 
@@ -46,8 +49,8 @@ def melexis_frames(melexis_example) -> list[np.ndarray]:
 def controller_service(tmp_path, mqtt_broker):
     """Factory: ``controller_service(gates=("sim-1",), store=None, extra="", http=False)`` -> a started
     ControllerService on the test's broker, connected, serving those simulated gates; stopped at the end."""
-    from controller.service.config import load_config
     from controller.app import build_controller
+    from controller.service.config import load_config
     from controller_harness import write_config
 
     services = []

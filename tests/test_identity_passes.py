@@ -11,7 +11,6 @@ import sqlite3
 import pytest
 import zxingcpp
 from PIL import Image
-from store_backends import _pg_migrated, pg_database, pg_url, store_url  # noqa: F401 (fixtures)
 
 from controller.identity import cli, passes, qr, visitors
 from controller.identity.checks import IdentityError

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from store_backends import _pg_migrated, pg_database, pg_url, store_url  # noqa: F401 (fixtures)
 
 from controller.identity import retention, visitors
 from controller.identity.people_store import open_people_store

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from store_backends import _pg_migrated, pg_database, pg_url, store_url  # noqa: F401 (fixtures)
 
 from controller.identity import cli
 from controller.identity.checks import IdentityError

@@ -9,20 +9,19 @@ import json
 from zoneinfo import ZoneInfo
 
 import pytest
-from store_backends import _pg_migrated, pg_database, pg_url, store, store_url  # noqa: F401 (fixtures)
 
 from controller.cli import main
 from controller.reports import (
     TOTAL,
-    day_bounds,
     daily_report,
+    day_bounds,
     export_screenings,
     is_confirmed_fever,
     read_screenings_csv,
     render_csv,
     render_json,
-    report_dict,
     render_text,
+    report_dict,
 )
 from controller.store import OUTCOMES, Alarm, Screening, open_store
 

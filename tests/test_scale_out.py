@@ -11,7 +11,6 @@ from controller.service.config import load_config
 from controller.service.service import ControllerService
 from controller.store import open_store
 from controller_harness import write_config
-from store_backends import pg_database, pg_empty_url  # noqa: F401  (fixtures)
 
 
 def test_two_controllers_share_the_gates_and_one_database(tmp_path, mqtt_broker, virtual_gates, mqtt_watch,

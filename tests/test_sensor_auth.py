@@ -10,20 +10,22 @@ import json
 import logging
 import time
 
-import numpy as np
 import pytest
 
 from controller.protocol import (
-    ack_payload, encode_eeprom, encode_frame, sensor_key, status_payload,
+    ack_payload,
+    encode_eeprom,
+    encode_frame,
+    sensor_key,
+    status_payload,
 )
 from controller.protocol.commands import Ack
 from controller.protocol.jsonmsg import seal
+from controller.screening.config import ScreeningConfig
 from controller.service.doors import COUNTER_BLOCK, DoorCommander
 from controller.service.gate_worker import GateWorker
 from controller.service.registry import GateInfo
-from controller.screening.config import ScreeningConfig
 from controller.store import open_store
-from store_backends import pg_database, pg_url, _pg_migrated, store_url  # noqa: F401 (fixtures)
 from sim.gate_config import simulator_key
 from sim.synth import scenario_recording
 

@@ -10,8 +10,6 @@ import time
 
 import numpy as np
 import pytest
-from store_backends import (  # noqa: F401 (fixtures)
-    _pg_migrated, empty_store_url, pg_database, pg_empty_url, pg_url, store, store_url)
 
 from controller.store import (
     LATEST_VERSION,
