@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from controller.cli import main
 from controller.sensor import Calibration, random_eeprom
@@ -48,6 +49,7 @@ def test_console_script_is_installed():
     assert result.stdout.startswith("thermogate ")
 
 
+@pytest.mark.slow  # 29 s on a shared 2-core machine: two fresh processes, the first compiles every kernel
 def test_second_start_loads_compiled_kernels_from_cache(tmp_path):
     script = (
         "import numpy as np\n"

@@ -434,6 +434,7 @@ def test_alerts_are_shown_until_someone_deals_with_them(rig):
     assert rig.service.store.alerts(open_only=True) == []
 
 
+@pytest.mark.slow  # 83 s on a shared 2-core machine: a dozen thermogate processes, each hashing passwords
 def test_user_cli(tmp_path):
     db = tmp_path / "users.db"
 
