@@ -35,6 +35,15 @@ class SmtpChannel:
         mail.set_content(message.text)
         return mail
 
+    def _login(self, smtp: smtplib.SMTP) -> None:
+        """AUTH PLAIN where offered (inside TLS it is safe, and one refusal is one clear 535); else smtplib's
+        choice, which after a refusal goes on to the next mechanism."""
+        smtp.user, smtp.password = self._config.user, self._config.password
+        if "plain" in smtp.esmtp_features.get("auth", "").lower().split():
+            smtp.auth("PLAIN", smtp.auth_plain)
+        else:
+            smtp.login(self._config.user, self._config.password)
+
     def send(self, message: Message, recipients: Sequence[Contact], *, event: dict, timeout: float) -> None:
         mail = self.email(message, recipients)
         c = self._config
@@ -47,7 +56,7 @@ class SmtpChannel:
                 smtp.starttls(context=self._tls)
                 smtp.ehlo()
                 if c.user:
-                    smtp.login(c.user, c.password)
+                    self._login(smtp)
                 smtp.send_message(mail)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = sorted({code for code, _ in exc.recipients.values()})
