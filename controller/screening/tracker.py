@@ -226,8 +226,8 @@ class Tracker:
         self._fault = False
         self._reference_seen = self._reference_seen or a.reference_ok
         self._face = a.face_box is not None
-        if self._face:
-            self._follow(t, a)
+        if a.face_box is not None:
+            self._follow(t, a, a.faces[0] if a.faces else a.face_box)
         elif self._person is not None and t - self._person.last_seen > self.config.leave_gap_s:
             self._person = None
         self._warming = t - self._start < self.config.warmup_s
@@ -247,14 +247,13 @@ class Tracker:
 
     # -- internals --------------------------------------------------------------
 
-    def _follow(self, t: float, a: FrameAnalysis) -> None:
-        """Attribute this frame's main face to the tracked person, or start a new one."""
-        box = a.faces[0] if a.faces else a.face_box
+    def _follow(self, t: float, a: FrameAnalysis, box: Box) -> None:
+        """Attribute this frame's main face (``box``) to the tracked person, or start a new one."""
         person = self._person
-        same = person is not None and _follows(person, box)
-        if same and person.decided and not a.touches_edge and a.face_width_px < SHRINK * person.width_px:
-            same = False  # the decided person stepped away and the one right behind them is now nearest
-        if not same:
+        # A new person: nobody tracked, a face elsewhere, or the decided person stepped away and the one right
+        # behind them is now nearest.
+        if (person is None or not _follows(person, box)
+                or (person.decided and not a.touches_edge and a.face_width_px < SHRINK * person.width_px)):
             self.track += 1
             self._person = _Person(self.track, t, t, box, a.face_width_px)
             return
@@ -308,23 +307,24 @@ class Tracker:
         """Where the main face of ``a`` is in the room: :func:`face_place` with this gate's mounting."""
         return face_place(a, self.config)
 
-    def _problem(self, t: float, a: FrameAnalysis, face_c: float) -> str | None:
+    def _problem(self, t: float, person: _Person, a: FrameAnalysis, face_c: float) -> str | None:
         """Why this frame cannot be measured (None: it can). A face still cold from outdoors breaks into
         pieces (its forehead and cheeks fall under the skin cut) that look like a second face or a face too
         narrow: while its recent still frames say cold (:func:`still_cold`), it is told to wait indoors."""
-        problem = self._first_problem(t, a, face_c)
-        if (problem in (D.ONE_AT_A_TIME, D.COME_CLOSER, D.HOLD_STILL) and len(self._person.cold) >= COLD_MIN_FRAMES
-                and still_cold(self._person.cold)):
+        problem = self._first_problem(t, person, a, face_c)
+        if (problem in (D.ONE_AT_A_TIME, D.COME_CLOSER, D.HOLD_STILL) and len(person.cold) >= COLD_MIN_FRAMES
+                and still_cold(person.cold)):
             return D.WAIT_INDOORS
         return problem
 
-    def _first_problem(self, t: float, a: FrameAnalysis, face_c: float) -> str | None:
+    def _first_problem(self, t: float, person: _Person, a: FrameAnalysis, face_c: float) -> str | None:
         c = self.config
-        if _others(a) or t - self._person.second_seen <= c.second_face_s:
+        if _others(a) or t - person.second_seen <= c.second_face_s:
             return D.ONE_AT_A_TIME
-        if a.touches_edge or a.distance_m is None or not math.isfinite(face_c):
+        place = self.where(a)  # None without a face or a distance
+        if a.touches_edge or a.distance_m is None or place is None or not math.isfinite(face_c):
             return D.STAND_STRAIGHT
-        floor_m, lateral_m, _ = self.where(a)
+        floor_m, lateral_m, _ = place
         near, far = c.mark_band_m
         if a.distance_m > c.distance_m[1] or a.face_width_px < c.min_face_width_px or floor_m > far:
             return D.COME_CLOSER
@@ -332,11 +332,11 @@ class Tracker:
             return D.STEP_BACK
         if abs(lateral_m) > c.lateral_tolerance_m:
             return D.STEP_TO_MARK
-        if self._person.change > c.grow_per_frame:
+        if person.change > c.grow_per_frame:
             return D.HOLD_STILL  # walking up to the mark or away from it, not yet standing
         if a.glasses:
             return D.REMOVE_GLASSES_HAT
-        if face_c < c.min_face_c or a.nose_chilled or sum(self._person.chilled) >= CHILL_COUNT:
+        if face_c < c.min_face_c or a.nose_chilled or sum(person.chilled) >= CHILL_COUNT:
             return D.WAIT_INDOORS
         return None
 
@@ -384,7 +384,7 @@ class Tracker:
         person = self._person
         assert person is not None
         face_c = a.face_topk_c + (a.offset_c if a.reference_ok else 0.0)
-        problem = self._problem(t, a, face_c)
+        problem = self._problem(t, person, a, face_c)
         box = a.face_box or (0, 0, 0, 0)
         centre = _centre(box)
         window = person.window
