@@ -335,7 +335,7 @@ def recommend_mounting(min_eye_m: float, max_eye_m: float, fov: FieldOfView, *,
         return None
 
     size = np.minimum(width_px, height_px)
-    best = max(zip(*np.nonzero(qualifies)),
+    best = max(zip(*np.nonzero(qualifies), strict=True),
                key=lambda i: (round(float(size[i[0], i[2]]), 9), round(float(margin[i]), 9), -abs(tilts[i[1]])))
     ih, it, idist = (int(i) for i in best)
     return Mounting(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -128,7 +128,7 @@ class FrameAnalysis:
     reference_fraction: float = math.nan  # the share of its set-point contrast its mean reading reaches
 
 
-@lru_cache(maxsize=None)
+@cache
 def lens_tables(variant: Lens, face_width_m: float) -> np.ndarray:
     """(3, n) float64: face width in pixels (increasing), line-of-sight distance (m), face height in rows.
 

@@ -35,7 +35,7 @@ import numpy as np
 from numba import njit
 
 from controller.geometry import FACE_HALF_HEIGHT_M  # the face runs this far above and below the eyes
-from controller.sensor.frame import COLUMNS, PIXELS, ROWS  # the array's shape
+from controller.sensor.frame import COLUMNS, PIXELS, ROWS  # noqa: F401 -- the array's shape, also as K.ROWS
 
 CENTRAL_HALF_WIDTH_M = 0.035  # the middle of the face: this far either side of its centre line
 FOREHEAD_BAND_M = (0.02, 0.06)  # the forehead: this far above the eye line

@@ -129,7 +129,7 @@ class BodyModel:
             cov = d["covariance"]
             res = d.get("residuals", {})
             residuals = tuple(zip(map(float, res.get("body_c", [])), map(float, res.get("canthus_c", [])),
-                                  map(float, res.get("forehead_c", []))))
+                                  map(float, res.get("forehead_c", [])), strict=False))  # as many as all three hold
             model = cls(site(d["canthus"]), site(d["forehead"]),
                         ((float(cov[0][0]), float(cov[0][1])), (float(cov[1][0]), float(cov[1][1]))),
                         _pair(d.get("ambient_range_c", (math.nan, math.nan))),
@@ -180,7 +180,7 @@ def fit(body_c, ambient_c, canthus_c, forehead_c) -> BodyModel:
     cov = np.cov(np.vstack([e_c, e_f]))
     order = np.argsort(body[both], kind="stable")
     residuals = tuple((round(float(b), 3), round(float(c), 3), round(float(f), 3))
-                      for b, c, f in zip(body[both][order], e_c[order], e_f[order]))
+                      for b, c, f in zip(body[both][order], e_c[order], e_f[order], strict=True))
     return BodyModel(canthus, forehead, ((float(cov[0, 0]), float(cov[0, 1])), (float(cov[1, 0]), float(cov[1, 1]))),
                      (float(amb[ok].min()), float(amb[ok].max())), (float(body[ok].min()), float(body[ok].max())),
                      residuals)

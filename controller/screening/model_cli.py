@@ -70,7 +70,7 @@ def _fit(args: argparse.Namespace) -> int:
     table = cross_validation_table(paths, threshold, args.folds, args.seed)
     sources = [{"file": Path(p).name, "sha256": body_model.file_sha256(p), "subjects": len(group),
                 "used": sum(1 for s in group if s.readable and math.isfinite(s.oral_c))}
-               for p, group in zip(paths, per_file)]
+               for p, group in zip(paths, per_file, strict=True)]
     cv = {"folds": args.folds, "seed": args.seed, "by": "SubjectID", "threshold_c": threshold,
           **{k: m.as_dict() for k, m in table.items()}}
     body_model.save(model, args.output, sources=sources, cross_validation=cv)
@@ -107,7 +107,7 @@ def _predict(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     threshold = _threshold(args)
     per_file = _read_all(args.files, _rounds(args))
-    for path, group in zip(args.files, per_file):
+    for path, group in zip(args.files, per_file, strict=True):
         dropped = sum(1 for s in group if not (s.readable and math.isfinite(s.oral_c)))
         if dropped:
             print(f"thermogate: {path}: {dropped} subject(s) without a canthus reading, T_atm or aveOralM left out",
@@ -119,7 +119,7 @@ def _evaluate(args: argparse.Namespace) -> int:
           + ("; canthus and forehead" if args.forehead else "; canthus")
           + (f"; round {args.round} alone" if args.round else "; mean of the rounds"))
     everyone = []
-    for path, group in zip(args.files, per_file):
+    for path, group in zip(args.files, per_file, strict=True):
         rows = [s for s in group if s.readable and math.isfinite(s.oral_c)]
         everyone += rows
         est = facial_oral.estimates(model, rows, args.forehead)

@@ -6,13 +6,16 @@ so an offline run decides exactly what the live controller would have.
 
 from __future__ import annotations
 
-from .config import ScreeningConfig
 from ..protocol.result import Decision
+from .config import ScreeningConfig
 from .pipeline import GatePipeline
 
 
-def analyze_recording(recording, config: ScreeningConfig = ScreeningConfig()) -> list[Decision]:
-    """Every decision the pipeline makes on ``recording`` (a ``controller.recording.Recording``)."""
+def analyze_recording(recording, config: ScreeningConfig | None = None) -> list[Decision]:
+    """Every decision the pipeline makes on ``recording`` (a ``controller.recording.Recording``), with ``config``
+    (default: the default settings)."""
+    if config is None:
+        config = ScreeningConfig()
     pipeline = GatePipeline(recording.gate_id, recording.eeprom_message().words, config)
     decisions: list[Decision] = []
     for item in recording.frames():

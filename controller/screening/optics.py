@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -74,7 +74,7 @@ def eye_band_fill(distance_m: float, fov: FieldOfView, band_m: float = EYE_BAND_
 FILL_DISTANCES_M = np.geomspace(0.15, 3.0, 96)
 
 
-@lru_cache(maxsize=None)
+@cache
 def fill_table(fov: FieldOfView) -> tuple[np.ndarray, np.ndarray]:
     """(distances, fills) for ``fov`` at FILL_DISTANCES_M, for interpolation."""
     fills = np.array([eye_band_fill(float(d), fov) for d in FILL_DISTANCES_M])
@@ -82,7 +82,7 @@ def fill_table(fov: FieldOfView) -> tuple[np.ndarray, np.ndarray]:
     return FILL_DISTANCES_M, fills
 
 
-@lru_cache(maxsize=None)
+@cache
 def _fill_lists(fov: FieldOfView) -> tuple[list[float], list[float]]:
     """:func:`fill_table` as Python lists, for :func:`fill_at`'s per-frame lookup."""
     distances, fills = fill_table(fov)

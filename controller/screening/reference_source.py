@@ -21,9 +21,9 @@ blur spreads it further.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Iterable
 
 import numpy as np
 
@@ -125,7 +125,7 @@ def markdown_tables(diameters=TABLE_DIAMETERS_M, distances=TABLE_DISTANCES_M) ->
         out.append("")
         out.append("| distance | " + " | ".join(f"{d * 100:g} cm disc" for d in diameters) + " |")
         out.append("| --- |" + " --- |" * len(diameters))
-        for z, row in zip(distances, size_table(fov, diameters, distances)):
+        for z, row in zip(distances, size_table(fov, diameters, distances), strict=True):
             cells = []
             for f in row:
                 text = f"{f.across_px:.1f} px, {f.fraction_worst:.0%}"

@@ -195,7 +195,7 @@ def match_by_time(readings: list[Reading], decided: list[Decided], match_s: floa
     candidates.sort()
     taken_r: dict[int, int] = {}
     taken_d: set[int] = set()
-    for gap, r_i, d_i in candidates:
+    for _gap, r_i, d_i in candidates:
         if r_i in taken_r or d_i in taken_d:
             continue
         taken_r[r_i] = d_i

@@ -16,11 +16,10 @@ import numpy as np
 
 from . import kernels as K
 from .calibration import Calibration
-from .frame import COLUMNS as COLS
-from .frame import ROWS
+from .frame import COLUMNS, ROWS
 from .reference import subpage_pattern
 
-_SHAPE = (ROWS, COLS)
+_SHAPE = (ROWS, COLUMNS)
 _new = object.__new__
 
 
@@ -46,15 +45,15 @@ class FrameAssembler:
         self.calibration = calibration
         self.emissivity = emissivity
         self.tr = tr
-        self._scratch = np.empty((ROWS, COLS), dtype=np.float32)
-        self._masks = {(chess, sp): (subpage_pattern(chess) == sp).reshape(ROWS, COLS)
+        self._scratch = np.empty((ROWS, COLUMNS), dtype=np.float32)
+        self._masks = {(chess, sp): (subpage_pattern(chess) == sp).reshape(ROWS, COLUMNS)
                        for chess in (False, True) for sp in (0, 1)}
         self.reset()
 
     def reset(self) -> None:
         """Forget everything measured (after a sensor re-init or a new EEPROM)."""
-        self._to = np.full((ROWS, COLS), np.nan, dtype=np.float32)
-        self._stamp = np.full((ROWS, COLS), -1, dtype=np.int64)
+        self._to = np.full((ROWS, COLUMNS), np.nan, dtype=np.float32)
+        self._stamp = np.full((ROWS, COLUMNS), -1, dtype=np.int64)
         self.sequence = 0
         self.read_errors = 0  # pixels the driver marked as read errors (0x7FFF), NaN in the image, since the reset
 

@@ -16,11 +16,30 @@ import numpy as np
 
 from . import kernels as K
 from . import reference
-from .eeprom import COLS, EEPROM_WORDS, PIXELS, ROWS, EepromParameters, as_words, parse_eeprom, range_alpha_corrections
+from .eeprom import EEPROM_WORDS, EepromParameters, as_words, parse_eeprom, range_alpha_corrections
 from .frame import (
-    A_CP_SP0, A_CP_SP1, A_GAIN, A_PTAT, A_VBE, A_VDD, BAD_CONTROL, BAD_SUBPAGE, CTRL_CHESS, CTRL_RESERVED,
-    CTRL_RESOLUTION_MASK, CTRL_RESOLUTION_SHIFT, F_CONTROL, F_SUBPAGE, FRAME_WORDS, OK, TR_FROM_TA, FrameError,
-    check_tr, frame_error,
+    A_CP_SP0,
+    A_CP_SP1,
+    A_GAIN,
+    A_PTAT,
+    A_VBE,
+    A_VDD,
+    BAD_CONTROL,
+    BAD_SUBPAGE,
+    COLUMNS,
+    CTRL_RESERVED,
+    CTRL_RESOLUTION_MASK,
+    CTRL_RESOLUTION_SHIFT,
+    F_CONTROL,
+    F_SUBPAGE,
+    FRAME_WORDS,
+    OK,
+    PIXELS,
+    ROWS,
+    TR_FROM_TA,
+    FrameError,
+    check_tr,
+    frame_error,
 )
 
 # A subpage with more read-error pixels than this is a failed read, not a few bad pixels.
@@ -45,7 +64,7 @@ class Subpage:
 _U16 = np.dtype(np.uint16)
 _F32 = np.dtype(np.float32)
 _FRAME_SHAPE = (FRAME_WORDS,)
-_IMAGE_SHAPE = (ROWS, COLS)
+_IMAGE_SHAPE = (ROWS, COLUMNS)
 _NAN = float("nan")
 
 
@@ -74,7 +93,7 @@ class Calibration:
         self._table = _pixel_table(params)
 
     @classmethod
-    def from_eeprom(cls, words) -> "Calibration":
+    def from_eeprom(cls, words) -> Calibration:
         """Validate and decode an 832-word EEPROM dump (raises EepromError / ValueError)."""
         eeprom = as_words(words, EEPROM_WORDS, "EEPROM")
         return cls(parse_eeprom(eeprom), eeprom)
@@ -137,7 +156,7 @@ class Calibration:
             first = int(np.flatnonzero(~np.isfinite(out.ravel()) & (pattern == subpage))[0])
             raise FrameError(
                 f"frame: {invalid} pixel(s) of subpage {subpage} give no temperature (their raw words do "
-                f"not fit this sensor's EEPROM), first at row {first // COLS} column {first % COLS}")
+                f"not fit this sensor's EEPROM), first at row {first // COLUMNS} column {first % COLUMNS}")
         return out, ta, value, subpage, chess, read_errors
 
     def ambient(self, frame) -> float:
@@ -258,7 +277,7 @@ class Calibration:
             i = int(np.flatnonzero(outside)[0])
             raise ValueError(
                 f"{int(outside.sum())} pixel(s) are outside what the sensor can report at Ta "
-                f"{state.ta:.1f} degC; first at row {i // COLS} column {i % COLS}: {target[i]:.2f} degC")
+                f"{state.ta:.1f} degC; first at row {i // COLUMNS} column {i % COLUMNS}: {target[i]:.2f} degC")
         words = ((direction * best) & 0xFFFF).astype(np.uint16)
         out[:PIXELS] = np.where(todo, words, out[:PIXELS])
         return out
@@ -349,16 +368,16 @@ def _fill_plans(p: EepromParameters) -> np.ndarray:
     for chess in (0, 1):
         pattern = reference.subpage_pattern(bool(chess))
         for pixel in p.defective_pixels:
-            r, c = divmod(pixel, COLS)
+            r, c = divmod(pixel, COLUMNS)
             if chess:
-                nb = [(r + dr) * COLS + c + dc for dr in (-1, 1) for dc in (-1, 1)
-                      if 0 <= r + dr < ROWS and 0 <= c + dc < COLS]
+                nb = [(r + dr) * COLUMNS + c + dc for dr in (-1, 1) for dc in (-1, 1)
+                      if 0 <= r + dr < ROWS and 0 <= c + dc < COLUMNS]
                 method = {1: K.FILL_COPY, 2: K.FILL_MEAN2, 4: K.FILL_MEDIAN4}[len(nb)]
             elif c == 0:
                 method, nb = K.FILL_COPY, [pixel + 1]
-            elif c == COLS - 1:
+            elif c == COLUMNS - 1:
                 method, nb = K.FILL_COPY, [pixel - 1]
-            elif c in (1, COLS - 2) or pixel - 2 in defective or pixel + 2 in defective:
+            elif c in (1, COLUMNS - 2) or pixel - 2 in defective or pixel + 2 in defective:
                 method, nb = K.FILL_MEAN2, [pixel - 1, pixel + 1]
             else:
                 method, nb = K.FILL_GRADIENT, [pixel - 1, pixel - 2, pixel + 1, pixel + 2]

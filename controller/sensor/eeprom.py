@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .frame import COLUMNS as COLS
-from .frame import PIXELS, ROWS
+from .frame import COLUMNS, PIXELS
 
 EEPROM_WORDS = 832
 MAX_DEFECTIVE_PIXELS = 4
@@ -82,7 +81,7 @@ def pixel_patterns() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per pixel: interleaved pattern (row parity), chess pattern, and the
     'conversion pattern' the datasheet uses for the interleaved-mode correction."""
     p = np.arange(PIXELS)
-    il = (p // COLS) % 2
+    il = (p // COLUMNS) % 2
     chess = il ^ (p % 2)
     conversion = ((p + 2) // 4 - (p + 3) // 4 + (p + 1) // 4 - p // 4) * (1 - 2 * il)
     return il, chess, conversion
@@ -90,8 +89,8 @@ def pixel_patterns() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def defective_pixels_adjacent(a: int, b: int) -> bool:
     """True if two pixels touch, including diagonally (the datasheet forbids it)."""
-    ra, ca = divmod(a, COLS)
-    rb, cb = divmod(b, COLS)
+    ra, ca = divmod(a, COLUMNS)
+    rb, cb = divmod(b, COLUMNS)
     return abs(ra - rb) <= 1 and abs(ca - cb) <= 1
 
 
@@ -183,8 +182,8 @@ def parse_eeprom(words) -> EepromParameters:
     offset_avg = bits(w[W_OFFSET_AVG], 0, 16, signed=True)
     occ_row = _nibbles(ee[W_OCC_ROWS:W_OCC_ROWS + 6])
     occ_col = _nibbles(ee[W_OCC_COLS:W_OCC_COLS + 8])
-    rows = np.arange(PIXELS) // COLS
-    cols = np.arange(PIXELS) % COLS
+    rows = np.arange(PIXELS) // COLUMNS
+    cols = np.arange(PIXELS) % COLUMNS
     offset = (offset_avg
               + occ_row[rows] * (1 << occ_row_scale)
               + occ_col[cols] * (1 << occ_col_scale)
@@ -276,8 +275,8 @@ def parse_eeprom(words) -> EepromParameters:
         for b in defective[i + 1:]:
             if defective_pixels_adjacent(a, b):
                 raise EepromError(
-                    f"EEPROM pixel words flag adjacent defective pixels {divmod(a, COLS)} and "
-                    f"{divmod(b, COLS)} (row, column); they cannot be filled from neighbours")
+                    f"EEPROM pixel words flag adjacent defective pixels {divmod(a, COLUMNS)} and "
+                    f"{divmod(b, COLUMNS)} (row, column); they cannot be filled from neighbours")
 
     params = EepromParameters(
         k_vdd=float(k_vdd), vdd_25=float(vdd_25), kv_ptat=kv_ptat, kt_ptat=kt_ptat,
@@ -296,7 +295,7 @@ def _check_sensitivities(p: EepromParameters) -> None:
     alpha_comp = p.alpha - p.tgc * (p.cp_alpha[0] + p.cp_alpha[1]) / 2.0
     bad = np.flatnonzero(alpha_comp <= 0)
     if bad.size:
-        r, c = divmod(int(bad[0]), COLS)
+        r, c = divmod(int(bad[0]), COLUMNS)
         raise EepromError(
             f"EEPROM sensitivity (alpha, words 0x2420-0x242F and pixel words) is not positive "
             f"for {bad.size} pixel(s), first at row {r} column {c}")

@@ -14,10 +14,37 @@ import numpy as np
 from numba import njit, types
 
 from .frame import (
-    A_CP_SP0, A_CP_SP1, A_GAIN, A_PTAT, A_VBE, A_VDD, BAD_CONTROL, BAD_EMISSIVITY, BAD_PTAT, BAD_SUBPAGE,
-    BAD_TA, BAD_TR, BAD_VDD, COLUMNS, CTRL_CHESS, CTRL_RESERVED, CTRL_RESOLUTION_MASK, CTRL_RESOLUTION_SHIFT,
-    F_CONTROL, F_SUBPAGE, FRAME_WORDS, OK, PIXELS, READ_ERROR_WORD, ROWS, SUBPAGE_PIXELS, TA_RANGE_C, TR_FROM_TA,
-    TR_RANGE_C, VDD_RANGE_V, ZERO_GAIN,
+    A_CP_SP0,
+    A_CP_SP1,
+    A_GAIN,
+    A_PTAT,
+    A_VBE,
+    A_VDD,
+    BAD_CONTROL,
+    BAD_EMISSIVITY,
+    BAD_PTAT,
+    BAD_SUBPAGE,
+    BAD_TA,
+    BAD_TR,
+    BAD_VDD,
+    COLUMNS,
+    CTRL_CHESS,
+    CTRL_RESERVED,
+    CTRL_RESOLUTION_MASK,
+    CTRL_RESOLUTION_SHIFT,
+    F_CONTROL,
+    F_SUBPAGE,
+    FRAME_WORDS,
+    OK,
+    PIXELS,
+    READ_ERROR_WORD,
+    ROWS,
+    SUBPAGE_PIXELS,
+    TA_RANGE_C,
+    TR_FROM_TA,
+    TR_RANGE_C,
+    VDD_RANGE_V,
+    ZERO_GAIN,
 )
 
 KELVIN = 273.15
@@ -67,8 +94,8 @@ P_PATTERN = 4  # interleaved/chess correction, used when the mode differs from c
 P_INV_ALPHA = 5  # 1 / (alpha - TGC * mean CP alpha)
 N_PIXEL_ROWS = 6
 
-_FAST = {"contract", "arcp", "nsz"}
-BAD_SHAPE = -1  # the caller's arrays have the wrong shape (it then checks them itself)  # no assumption about NaN or infinity: those are checked
+_FAST = {"contract", "arcp", "nsz"}  # no assumption about NaN or infinity: those are checked
+BAD_SHAPE = -1  # the caller's arrays have the wrong shape (it then checks them itself)
 
 
 @njit(cache=True, inline="always")

@@ -18,11 +18,35 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .eeprom import COLS, PIXELS, ROWS, EepromParameters, as_words, pixel_patterns, range_alpha_corrections
+from .eeprom import EepromParameters, as_words, pixel_patterns, range_alpha_corrections
 from .frame import (
-    A_CP_SP0, A_CP_SP1, A_GAIN, A_PTAT, A_VBE, A_VDD, BAD_CONTROL, BAD_PTAT, BAD_SUBPAGE, BAD_TA, BAD_VDD,
-    CTRL_CHESS, CTRL_RESERVED, CTRL_RESOLUTION_MASK, CTRL_RESOLUTION_SHIFT, F_CONTROL, F_SUBPAGE,
-    FRAME_WORDS, READ_ERROR_WORD, TA_RANGE_C, VDD_RANGE_V, ZERO_GAIN, check_tr, frame_error,
+    A_CP_SP0,
+    A_CP_SP1,
+    A_GAIN,
+    A_PTAT,
+    A_VBE,
+    A_VDD,
+    BAD_CONTROL,
+    BAD_PTAT,
+    BAD_SUBPAGE,
+    BAD_TA,
+    BAD_VDD,
+    COLUMNS,
+    CTRL_CHESS,
+    CTRL_RESERVED,
+    CTRL_RESOLUTION_MASK,
+    CTRL_RESOLUTION_SHIFT,
+    F_CONTROL,
+    F_SUBPAGE,
+    FRAME_WORDS,
+    PIXELS,
+    READ_ERROR_WORD,
+    ROWS,
+    TA_RANGE_C,
+    VDD_RANGE_V,
+    ZERO_GAIN,
+    check_tr,
+    frame_error,
 )
 
 KELVIN = 273.15
@@ -198,16 +222,16 @@ def fill_defective(p: EepromParameters, to: np.ndarray, chess: bool, subpage: in
     for pixel in p.defective_pixels:
         if pattern[pixel] != subpage:
             continue
-        r, c = divmod(pixel, COLS)
+        r, c = divmod(pixel, COLUMNS)
         if chess:
-            vals = np.sort([to[(r + dr) * COLS + c + dc] for dr in (-1, 1) for dc in (-1, 1)
-                            if 0 <= r + dr < ROWS and 0 <= c + dc < COLS]).tolist()
+            vals = np.sort([to[(r + dr) * COLUMNS + c + dc] for dr in (-1, 1) for dc in (-1, 1)
+                            if 0 <= r + dr < ROWS and 0 <= c + dc < COLUMNS]).tolist()
             to[pixel] = vals[0] if len(vals) == 1 else (vals[len(vals) // 2 - 1] + vals[len(vals) // 2]) / 2
         elif c == 0:
             to[pixel] = to[pixel + 1]
-        elif c == COLS - 1:
+        elif c == COLUMNS - 1:
             to[pixel] = to[pixel - 1]
-        elif c in (1, COLS - 2) or pixel - 2 in defective or pixel + 2 in defective:
+        elif c in (1, COLUMNS - 2) or pixel - 2 in defective or pixel + 2 in defective:
             to[pixel] = (to[pixel - 1] + to[pixel + 1]) / 2
         else:
             right = to[pixel + 1] - to[pixel + 2]
@@ -229,4 +253,4 @@ def subpage_to(p: EepromParameters, frame, emissivity: float = 1.0, tr: float | 
     to[marked] = np.nan
     fill_defective(p, to, state.chess, state.subpage)
     to[subpage_pattern(state.chess) != state.subpage] = np.nan
-    return to.reshape(ROWS, COLS)
+    return to.reshape(ROWS, COLUMNS)

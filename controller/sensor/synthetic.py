@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import eeprom as E
+from .frame import COLUMNS, PIXELS, ROWS
 
 _PIXEL_ADJACENT = E.defective_pixels_adjacent
 
@@ -56,8 +57,8 @@ def random_eeprom(rng: np.random.Generator | int | None = None, *, calibrated_in
     ee[E.W_OCC_SCALES] = (_field(r(2, 6), 12, 4) | _field(occ_row_scale, 8, 4)
                           | _field(occ_col_scale, 4, 4) | _field(occ_rem_scale, 0, 4))
     ee[E.W_OFFSET_AVG] = _field(r(-150, 50), 0, 16)
-    ee[E.W_OCC_ROWS:E.W_OCC_ROWS + 6] = _nibble_words(rng, E.ROWS, -8, 7)
-    ee[E.W_OCC_COLS:E.W_OCC_COLS + 8] = _nibble_words(rng, E.COLS, -8, 7)
+    ee[E.W_OCC_ROWS:E.W_OCC_ROWS + 6] = _nibble_words(rng, ROWS, -8, 7)
+    ee[E.W_OCC_COLS:E.W_OCC_COLS + 8] = _nibble_words(rng, COLUMNS, -8, 7)
 
     # Sensitivity: reference around 2.5e-8..6e-8, corrections a few per cent.
     alpha_scale_code = r(7, 9)
@@ -66,8 +67,8 @@ def random_eeprom(rng: np.random.Generator | int | None = None, *, calibrated_in
     ee[E.W_ACC_SCALES] = (_field(alpha_scale_code, 12, 4) | _field(row_scale, 8, 4)
                           | _field(row_scale, 4, 4) | _field(max(row_scale - 3, 0), 0, 4))
     ee[E.W_ALPHA_REF] = alpha_ref
-    ee[E.W_ACC_ROWS:E.W_ACC_ROWS + 6] = _nibble_words(rng, E.ROWS, -8, 7)
-    ee[E.W_ACC_COLS:E.W_ACC_COLS + 8] = _nibble_words(rng, E.COLS, -8, 7)
+    ee[E.W_ACC_ROWS:E.W_ACC_ROWS + 6] = _nibble_words(rng, ROWS, -8, 7)
+    ee[E.W_ACC_COLS:E.W_ACC_COLS + 8] = _nibble_words(rng, COLUMNS, -8, 7)
 
     ee[E.W_GAIN] = r(4500, 6500)
     ee[E.W_PTAT25] = r(11500, 12800)
@@ -90,7 +91,7 @@ def random_eeprom(rng: np.random.Generator | int | None = None, *, calibrated_in
 
     # Pixel words: offset | alpha | kta | outlier flag (clear). A zero word
     # would mean a broken pixel, so draw again where one comes out zero.
-    n = E.PIXELS
+    n = PIXELS
     pixels = np.zeros(n, dtype=np.int64)
     todo = np.ones(n, dtype=bool)
     while todo.any():

@@ -31,7 +31,8 @@ from .store import Store, open_store
 
 __all__ = [
     "open_store", "Store", "StoreError", "NotFound", "SchemaError", "StoreUnavailable", "LATEST_VERSION",
-    "MIGRATIONS", "Screening", "Alarm", "DoorAction", "DoorHold", "Alert", "Gate", "GateStatusRecord", "Calibration", "User",
+    "MIGRATIONS", "Screening", "Alarm", "DoorAction", "DoorHold", "Alert", "Gate", "GateStatusRecord", "Calibration",
+    "User",
     "AuditEntry", "OUTCOMES", "ALARM_STATUSES", "CAUSES", "ROLES", "RECHECK_MIN_C", "RECHECK_MAX_C",
     "encode_snapshot", "decode_snapshot",
 ]

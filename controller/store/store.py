@@ -19,11 +19,12 @@ import json
 import math
 import threading
 import time as _time
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from controller.protocol.commands import MAX_COUNTER
-from controller.protocol.topics import valid_gate_id
 from controller.protocol.result import DECISIONS, FEVER
+from controller.protocol.topics import valid_gate_id
 
 from . import passwords
 from .backends import Backend, backend_for
@@ -58,7 +59,7 @@ MAX_TEXT = 4000  # reasons, notes, details: generous, but bounded
 MAX_RESERVE = 1_000_000
 
 
-def open_store(url: str) -> "Store":
+def open_store(url: str) -> Store:
     """Open (creating and migrating as needed) the store a URL names.
 
     ``sqlite:///abs/path.db``, ``sqlite:rel/path.db`` or a plain file path:
@@ -212,7 +213,7 @@ def _user(row) -> User:
     return User(name=row["name"], role=row["role"], created_at=row["created_at"])
 
 
-def _bump_epoch(tx: "_Tx", name: str) -> int:
+def _bump_epoch(tx: _Tx, name: str) -> int:
     """Raise a user name's session epoch by one (from 0 if it had none); the new epoch."""
     return int(tx.one("INSERT INTO user_epochs (name, epoch) VALUES (?, 1) ON CONFLICT (name) "
                       "DO UPDATE SET epoch = user_epochs.epoch + 1 RETURNING epoch", (name,))["epoch"])
@@ -221,7 +222,7 @@ def _bump_epoch(tx: "_Tx", name: str) -> int:
 class _Tx:
     """One write transaction: ``run`` a statement; ``gate`` makes sure a gate row exists."""
 
-    def __init__(self, run: Callable, store: "Store"):
+    def __init__(self, run: Callable, store: Store):
         self.run = run
         self._store = store
         self.new_gates: set[str] = set()
@@ -291,7 +292,7 @@ class Store:
                 self._closed = True
                 self._db.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -607,7 +608,8 @@ class Store:
         def write(tx: _Tx) -> int:
             tx.gate(a.gate)
             row = tx.one("INSERT INTO door_actions (gate, time, action, arg, counter, cause, screening_id, user_name, "
-                         "reason, ack_ok, ack_reason, applied_ms, acked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                         "reason, ack_ok, ack_reason, applied_ms, acked_at) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                          "ON CONFLICT (gate, counter) DO NOTHING RETURNING id", params)
             if row is not None:
                 return row["id"]
