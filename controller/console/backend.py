@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
-from ..service.service import DoorHeld  # what manual_open raises on a door held locked
+from ..service.manual_doors import DoorHeld  # what manual_open raises on a door held locked
 
 if TYPE_CHECKING:
     from ..service.config import ControllerConfig

@@ -16,8 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from ..identity.people_store import PeopleStore
-from ..identity.retention import purge as purge_identity
 from ..store import open_store
 from .alerts import AlertBook
 from .config import ControllerConfig
@@ -27,19 +25,18 @@ from .doors import DoorCommander
 from .events import AlertKind, GateEvent, GateSummary
 from .gate_worker import GateWorker
 from .live import LiveHub
+from .manual_doors import DoorHeld, ManualDoors
 from .metrics import Metrics
+from .purge import HourlyPurge
 from .registry import GateInfo, load_gates
 from .resume import ResumeGuard
 from .warmup import warm_up_kernels
 
 log = logging.getLogger("thermogate.service")
 
+__all__ = ["ControllerService", "DoorHeld"]
+
 NO_FRAMES_S = 10.0  # a gate online but silent this long raises an alert
-PURGE_EVERY_S = 3600.0
-
-
-class DoorHeld(ValueError):
-    """A manual "open once" on a gate whose door is held locked: release the hold first."""
 
 
 class ControllerService:
@@ -74,14 +71,16 @@ class ControllerService:
                                          open_ms=config.doors.open_ms, metrics=self.metrics, live=self.live,
                                          alerts=self.alerts.raise_, resolve_alert=self.alerts.resolve)
         self.resume = ResumeGuard(self.alerts.raise_)
-        self._last_purge = 0.0
+        self.purge = HourlyPurge(self.store)
         self._http_enabled = http
         self._http_extensions = tuple(http_extensions)
         self.http = None
         self._stopped = threading.Event()
         self.metrics.gates_known.set(len(self.gates))
         self.resume.arm(self.store, self.workers)
-        self._restore_holds()
+        self.manual = ManualDoors(self.store, self.workers, self.doors, self.alerts, self.live,
+                                  open_ms=config.doors.open_ms)
+        self.manual.restore()
 
     def _screening_for(self, info: GateInfo):
         """A gate's screening settings; its site offset from its latest stored calibration
@@ -123,27 +122,6 @@ class ControllerService:
         self._stopped.wait()
 
     # -- what the dispatcher calls -------------------------------------------------
-
-    def _restore_holds(self) -> None:
-        """Doors held locked from the console stay held across a restart or a crash: the hold is in the
-        store, and it is put back before the first frame is read, marked ``restored`` and told to the
-        guards as an alert until someone releases the door."""
-        try:
-            holds = self.store.door_holds()
-        except Exception as exc:  # an unreadable store must not start the gates unlocked silently
-            log.error("door holds not read", extra={"error": repr(exc)[:200]})
-            self.alerts.raise_(None, AlertKind.HOLDS_UNKNOWN, "the doors held locked before the restart could not be "
-                                                      "read from the store: check every gate's door")
-            return
-        for hold in holds:
-            worker = self.workers.get(hold.gate)
-            if worker is None:
-                continue
-            worker.manual_lock = {"user": hold.user, "reason": hold.reason, "time": hold.time, "restored": True}
-            log.warning("door still held locked after the restart", extra={"gate": hold.gate, "user": hold.user})
-            self.alerts.raise_(hold.gate, AlertKind.HOLD_RESTORED,
-                               f"the door is still held locked after a controller restart (by {hold.user}: "
-                               f"{hold.reason}); it stays locked until someone releases it")
 
     @property
     def held(self) -> int:
@@ -203,61 +181,17 @@ class ControllerService:
                 self.alerts.raise_(worker.id, AlertKind.NO_FRAMES, f"no frame for more than {NO_FRAMES_S:g} s")
             elif last is not None and mono - last <= NO_FRAMES_S:
                 self.alerts.resolve(worker.id, AlertKind.NO_FRAMES)
-        now = time.time()
-        if now - self._last_purge > PURGE_EVERY_S:
-            self._last_purge = now
-            try:
-                before = now - self.config.retention_days * 86400
-                purged = self.store.purge_snapshots(before)
-                if purged:
-                    log.info("snapshots purged", extra={"count": purged, "days": self.config.retention_days})
-                trimmed = self.store.purge_gate_status(before)  # the gates' status history, on the same schedule
-                if trimmed:
-                    log.info("gate status history trimmed", extra={"count": trimmed,
-                                                                   "days": self.config.retention_days})
-                swept = purge_identity(PeopleStore.beside(self.store), self.config.retention, now)  # [retention]
-                if any(swept.values()):
-                    log.info("records past their retention purged", extra={"counts": swept})
-            except Exception as exc:
-                log.error("retention purge failed", extra={"error": repr(exc)[:200]})
+        self.purge.tick(self.config, time.time())
 
     # -- what a person at the console does ---------------------------------------------
 
     def manual_open(self, gate_id: str, user: str, reason: str, ms: int | None = None):
-        """Open a gate's door once, by hand: audited, through the same signed path as a PASS."""
-        worker = self._manual_target(gate_id, user, reason)
-        if worker.manual_lock is not None:
-            held = worker.manual_lock
-            raise DoorHeld(f"the door of gate {gate_id} is held locked (by {held.get('user')}: {held.get('reason')}): "
-                           f"release it first, then open it")
-        if worker.boot_id is None or worker.last_sequence == 0:
-            raise ValueError(f"gate {gate_id} has sent no frame yet: a command needs its latest frame")
-        ms = self.config.doors.open_ms if ms is None else int(ms)
-        action = self.doors.send(gate_id, worker.boot_id, "open", ms, worker.last_sequence, cause="manual",
-                                 user=user, reason=reason)
-        self.store.record_audit(user, time.time(), "door_open", {"gate": gate_id, "reason": reason, "ms": ms,
-                                                                 "counter": action.counter})
-        return action
+        """Open a gate's door once, by hand (manual_doors.py); DoorHeld while it is held locked."""
+        return self.manual.open_once(gate_id, user, reason, ms)
 
     def set_lock(self, gate_id: str, locked: bool, user: str, reason: str):
-        """Hold a gate's door locked (no PASS opens it) until released; both are audited."""
-        worker = self._manual_target(gate_id, user, reason)
-        action = None
-        now = time.time()
-        if locked:  # in the store first: a crash right after this still finds the door held
-            self.store.set_door_hold(gate_id, user, reason, now)
-            worker.manual_lock = {"user": user, "reason": reason, "time": now}
-            if worker.boot_id is not None and worker.last_sequence:
-                action = self.doors.send(gate_id, worker.boot_id, "lock", 0, worker.last_sequence,
-                                         cause="manual", user=user, reason=reason)
-        else:
-            self.store.clear_door_hold(gate_id)
-            worker.manual_lock = None
-            self.alerts.resolve(gate_id, AlertKind.HOLD_RESTORED)
-        self.store.record_audit(user, time.time(), "door_lock" if locked else "door_release",
-                                {"gate": gate_id, "reason": reason})
-        self.live.publish(GateEvent(worker.summary()))
-        return action
+        """Hold a gate's door locked, or release it (manual_doors.py)."""
+        return self.manual.set_lock(gate_id, locked, user, reason)
 
     def dismiss_alert(self, alert_id: int, user: str) -> bool:
         """A person has dealt with an alert (a missing ack, a held PASS, ...): resolve it, audited."""
@@ -267,15 +201,6 @@ class ControllerService:
         self.store.record_audit(user, time.time(), "alert_dismissed", {"alert": alert_id, "gate": key[0],
                                                                          "kind": key[1]})
         return True
-
-    def _manual_target(self, gate_id: str, user: str, reason: str) -> GateWorker:
-        if gate_id not in self.workers:
-            raise KeyError(f"no gate {gate_id!r}")
-        if not (isinstance(reason, str) and reason.strip()):
-            raise ValueError("a reason is required for every manual door action")
-        if not user:
-            raise ValueError("a manual door action needs the user who takes it")
-        return self.workers[gate_id]
 
     # -- what an admin at the console changes (controller/console) ----------------------
 
@@ -304,7 +229,7 @@ class ControllerService:
             if not 1 <= int(retention_days) <= 3650:
                 raise ValueError("retention_days must be 1..3650")
             self.config = dataclasses.replace(self.config, retention_days=int(retention_days))
-            self._last_purge = 0.0  # purge with the new retention at the next tick
+            self.purge.soon()  # with the new retention
             changed["retention_days"] = int(retention_days)
         if changed:
             self.store.record_audit(user, time.time(), "settings_changed", changed)
