@@ -48,6 +48,7 @@ from .protocol import (
 from .protocol.binary import EEPROM_BYTES_V1 as EEPROM_BYTES
 from .protocol.binary import FRAME_BYTES_V1 as FRAME_BYTES
 from .protocol.binary import VERSION_1
+from .sensor.frame import FRAME_WORDS
 
 FORMAT = "thermogate-recording"
 VERSION = 1
@@ -434,7 +435,7 @@ def synthesize(eeprom_words, frames_words, times: Sequence[float], truths: Seque
         raise RecordingError(f"boot id {boot_id} does not fit 32 bits")
     frames_words = np.asarray(frames_words)
     if frames_words.ndim != 2:
-        raise RecordingError(f"frames_words must be N x 834 words, got shape {frames_words.shape}")
+        raise RecordingError(f"frames_words must be N x {FRAME_WORDS} words, got shape {frames_words.shape}")
     n = len(frames_words)
     t = np.asarray(times, dtype=np.float64)
     if t.shape != (n,):
