@@ -225,8 +225,7 @@ class Gate:
 
     def _credential_counts(self):
         c = self.credentials
-        counts = {"n": c.number, "sent": c.sent, "repeats": c.repeats, "dropped": c.dropped,
-                  "faults": self.reader_faults}
+        counts = {"sent": c.sent, "dropped": c.dropped, "faults": self.reader_faults}
         for reader, _ in self.readers:
             if reader.KIND == "qr":
                 counts["too_long"] = reader.too_long
@@ -256,6 +255,6 @@ class Gate:
         }
         if self.readers:
             fields["credentials"] = self._credential_counts()
-        body = json.dumps(fields)
+        body = json.dumps(fields, separators=(",", ":"))  # compact: the status must stay under 1024 bytes
         return self.mac.seal_json(b"status", body.encode())
 
