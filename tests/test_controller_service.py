@@ -36,7 +36,7 @@ KS = sensor_key(simulator_key("sim-1"))  # what the simulated gate sim-1 seals i
     ({"site": {"timezone": "Mars/Olympus"}}, "not a known time zone"),
     ({"site": {"simulated_gates": ["Bad_Id"]}}, "is not a gate id"),
     ({"doors": {"open_ms": 60000}}, "doors.open_ms = 60000: must be 100..30000 ms"),
-    ({"screening": {"threshold_c": 40.0}}, "threshold_c 40.0"),
+    ({"screening": {"threshold_c": 40.0}}, "screening.threshold_c = 40.0: must be 34..39 degC"),
     ({"gates": {"north-1": {"screening": {"threshold_c": 37.25}}}}, "gates.north-1"),
     ({"gates": {"north-1": {"door": 1}}}, "only a [gates.north-1.screening] table"),
     ({"store": {"retention_days": 0}}, "store.retention_days = 0"),
