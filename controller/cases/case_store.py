@@ -223,7 +223,8 @@ class CaseStore:
             after = advance(progress, step, role_row["role"] if role_row is not None else None)
             step_id = run("INSERT INTO case_steps (case_id, kind, at, by_user, data) VALUES (?, ?, ?, ?, ?) "
                           "RETURNING id", (case_id, step.kind.value, t, user, _data_json(step))).fetchone()["id"]
-            sets, params = ["state = ?"], [after.state]
+            sets: list[str] = ["state = ?"]
+            params: list[object] = [after.state]
             if isinstance(step, Decision):
                 sets += ["decision = ?", "decided_at = ?"]
                 params += [step.outcome, t]
