@@ -25,7 +25,7 @@ class AlertKind(enum.StrEnum):
     NO_FRAMES = "no_frames"  # a gate online but silent
     COMMAND_REFUSED = "command_refused"  # the gate refused one of our door commands
     FOREIGN_COMMAND_REFUSED = "foreign_command_refused"  # ... one this controller never sent
-    COUNTER_RESYNC = "counter_resync"  # the command counter moved on after a replay refusal
+    COUNTER_RESYNC = "counter_resync"  # the gate had accepted counters beyond ours: its key is in other hands
     MISSING_ACK = "missing_ack"  # a door command not acknowledged in time
     UNAUTHENTICATED_SENSOR_DATA = "unauthenticated_sensor_data"  # version-1 messages read (upgrade window)
     SENSOR_RECALIBRATED = "sensor_recalibrated"  # the gate sent a different EEPROM
