@@ -50,8 +50,8 @@ class HttpReceiver:
             def do_POST(self):  # noqa: N802 (http.server's name)
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 parts = urllib.parse.urlsplit(self.path)
-                request = Request(parts.path, parts.query, dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True)),
-                                  {k: v for k, v in self.headers.items()}, body, time.monotonic())
+                query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+                request = Request(parts.path, parts.query, query, dict(self.headers.items()), body, time.monotonic())
                 with receiver.arrived:
                     receiver.requests.append(request)
                     receiver.arrived.notify_all()

@@ -246,7 +246,7 @@ def _channel(name: str, table: object, where: str, base: Path) -> ChannelConfig:
 
 
 def _strings(value: object, key: str, where: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
         raise ConfigError(f"{where}{key} must be a list of names")
     return tuple(value)
 

@@ -36,9 +36,10 @@ from .webhook import post_json
 
 WECOM_TEXT_BYTES = 2048
 WECOM_MARKDOWN_BYTES = 4096
-# errcodes that another try cannot fix: a wrong key or token, a bad signature, a body the robot refuses
-_DINGTALK_PERMANENT = {300001, 310000, 400101, 400102, 130101}
-_WECOM_PERMANENT = {93000, 40008, 40058, 44004, 45009}
+# errcodes that another try cannot fix (the message stops at once); any other errcode, such as a robot's
+# rate limit (WeCom 45009, DingTalk 130101), is tried again after the backoff like a 5xx
+_DINGTALK_PERMANENT = {310000}  # the signature, the keywords or the IP list does not match the robot's settings
+_WECOM_PERMANENT = {93000}  # no such robot: the key is wrong or the robot was removed
 
 
 def _clip(text: str, limit: int) -> str:
