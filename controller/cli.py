@@ -38,6 +38,7 @@ import numpy as np
 
 from . import __version__, app, report_cli, watch
 from .calibrate import cli as calibrate_cli
+from .cases import cli as cases_cli
 from .console import user_cli
 from .identity import cli as identity_cli
 from .screening import cli as screening_cli
@@ -47,7 +48,7 @@ from .site import cli as site_cli
 
 # The controller's modules of subcommands, in the order `thermogate --help` lists them.
 COMMAND_MODULES = (site_cli, broker_cli, screening_cli, calibrate_cli, model_cli, report_cli, app, user_cli,
-                   identity_cli)
+                   identity_cli, cases_cli, watch)
 ENTRY_POINT_GROUP = "thermogate.commands"
 
 
@@ -129,7 +130,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     for module in COMMAND_MODULES:
         module.add_commands(commands)
-    watch.add_command(commands)
     add_installed_commands(commands)
     return parser
 
