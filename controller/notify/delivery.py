@@ -19,6 +19,7 @@ to the next person on call each ``escalate_after_s`` until
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import logging
@@ -285,7 +286,7 @@ class Notifier:
                          recipients=tuple(c.id for c in people), message=message, event=plain, drill=event.drill)
             if self._outbox is not None:
                 try:
-                    d = Delivery(**{**d.__dict__, "id": self._outbox.add(d, self.wall())})
+                    d = dataclasses.replace(d, id=self._outbox.add(d, self.wall()))
                 except Exception:  # the store failing must not stop the message: it is sent from memory
                     log.exception("notify outbox: could not keep %s for %s", event.key, channel)
             self._queue(d)

@@ -250,7 +250,40 @@ V4 = Migration(4, "drills, cases, case_steps (the fever case from the alarm to å
     "CREATE INDEX case_steps_case ON case_steps (case_id, id)",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4)
+V5 = Migration(5, "notifications (the outbox) and notification_attempts (each attempt's outcome)", (
+    # One row per message to the contacts of one channel (controller/notify/): kept before it is sent, so
+    # a restart sends what was still pending. event_key names the event ("alarm-12", "case-3").
+    """CREATE TABLE notifications (
+        id {pk},
+        event_key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        message TEXT NOT NULL,
+        event TEXT NOT NULL,
+        drill {bool} NOT NULL,
+        created_at {float} NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+        attempts {bigint} NOT NULL DEFAULT 0,
+        done_at {float},
+        CHECK ((status = 'pending') = (done_at IS NULL)))""",
+    "CREATE INDEX notifications_pending ON notifications (created_at) WHERE status = 'pending'",
+    "CREATE INDEX notifications_event ON notifications (event_key)",
+    # Every attempt to deliver one: when, whether it went, and why not.
+    """CREATE TABLE notification_attempts (
+        id {pk},
+        notification_id {bigint} NOT NULL REFERENCES notifications(id) ON DELETE CASCADE,
+        attempt {bigint} NOT NULL,
+        channel TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        sent_at {float} NOT NULL,
+        ok {bool} NOT NULL,
+        error TEXT NOT NULL DEFAULT '',
+        escalation {bigint} NOT NULL DEFAULT 0)""",
+    "CREATE INDEX notification_attempts_notification ON notification_attempts (notification_id, attempt)",
+))
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
