@@ -78,7 +78,8 @@ def test_the_whole_case_from_the_alarm_to_fuke_and_closed(stores):
     alarm = store.alarm(aid)
     assert (alarm.status, alarm.outcome, alarm.recheck_c, alarm.disposed_by) == ("disposed", "sent_home", 38.2, "doc")
     assert "case" in alarm.note and "sent_home" in alarm.note
-    cases.add_step(case.id, Notified(recipient="class_teacher", by_whom="doc", how="phone", when=t + 430), "doc", t + 430)
+    cases.add_step(case.id, Notified(recipient="class_teacher", by_whom="doc", how="phone", when=t + 430), "doc",
+                   t + 430)
     cases.add_step(case.id, Notified(recipient="parent", by_whom="王老师", how="phone", when=t + 450), "doc", t + 450)
     cases.add_step(case.id, HandedOver(to_whom="张伟的母亲", when=t + 1800), "doc", t + 1800)
     cases.add_step(case.id, Disinfected(areas="route, observation room"), "guard1", t + 2000)
@@ -278,7 +279,8 @@ def test_old_dispositions_read_as_cases(stores):
     store, cases, people = stores
     made = {}
     for uid, outcome, reading, note in [("o1", "admitted", 36.7, ""), ("o2", "sent_home", 38.6, "mother came"),
-                                        ("o3", "false_alarm", None, "hot tea"), ("o4", "observation_room", 37.9, "rest")]:
+                                        ("o3", "false_alarm", None, "hot tea"),
+                                        ("o4", "observation_room", 37.9, "rest")]:
         aid = _alarm(store, people, uid)
         store.acknowledge_alarm(aid, "guard1", T0 + 5)
         store.dispose_alarm(aid, recheck_c=reading, outcome=outcome, user="doc", time=T0 + 300, note=note)

@@ -329,7 +329,8 @@ class CaseStore:
 
     # ------------------------------------------------------------ drills
 
-    def start_drill(self, user: str, gates: Iterable[str], scenario: str, settings_before: Mapping[str, Any] | None = None,
+    def start_drill(self, user: str, gates: Iterable[str], scenario: str,
+                    settings_before: Mapping[str, Any] | None = None,
                     at: float | None = None) -> Drill:
         """Record a drill starting on ``gates`` with ``scenario`` (``simulated_fever`` or ``heated_target``).
 

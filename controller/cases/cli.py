@@ -73,10 +73,10 @@ def _when(t: float | None, tz, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
 def _data_text(step, tz) -> str:
     parts = []
     for name, value in step.data.to_json().items():
-        if value in ("", None, [], False) and name not in ("value_c",):
+        if value is None or value is False or value == "" or value == []:
             continue
         if name in _TIME_FIELDS:
-            value = _when(value, tz, "%m-%d %H:%M")
+            value = _when(float(value), tz, "%m-%d %H:%M")
         elif name == "value_c":
             value = f"{value:.1f} degC"
         elif isinstance(value, list):
@@ -188,7 +188,8 @@ def _common(p: argparse.ArgumentParser, *, user: bool = False) -> argparse.Argum
     where = p.add_mutually_exclusive_group()
     where.add_argument("--config", default=DEFAULT_CONFIG, help="controller.toml naming the store and time zone")
     where.add_argument("--store", help="the store's URL instead (a SQLite path or postgresql://...)")
-    p.add_argument("--tz", help="the school's time zone, e.g. Asia/Shanghai (default: the config's, else the machine's)")
+    p.add_argument("--tz",
+                   help="the school's time zone, e.g. Asia/Shanghai (default: the config's, else the machine's)")
     if user:
         p.add_argument("--as", dest="as_user", metavar="USER",
                        help="who does it: a console user name (default: your login name)")

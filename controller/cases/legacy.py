@@ -8,7 +8,7 @@ steps, so an old alarm reads like a case; docs/cases.md has the table.
 | the alarm                         | the case's steps                                          |
 |-----------------------------------|-----------------------------------------------------------|
 | acknowledged_by, acknowledged_at  | acknowledged (by, at)                                     |
-| recheck_c (when given)            | recheck 1: value, at the disposition's time, thermometer and site not recorded (None) |
+| recheck_c (when given)            | recheck 1: value at the disposition's time; thermometer, site: None |
 | outcome admitted                  | decision back_in, the note                                |
 | outcome false_alarm               | decision back_in, the note after "false alarm"            |
 | outcome sent_home                 | decision sent_home, the note                              |

@@ -375,7 +375,8 @@ def step_from_json(kind: Any, data: Any) -> StepData:
     names = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise CaseError(f"{k.value}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(names)) or 'none'}")
+        raise CaseError(f"{k.value}: unknown field(s) {', '.join(unknown)}; "
+                        f"known: {', '.join(sorted(names)) or 'none'}")
     missing = sorted(f.name for f in fields(cls) if f.name not in data and _required(f))
     if missing:
         raise CaseError(f"{k.value}: missing field(s) {', '.join(missing)}")
