@@ -343,3 +343,53 @@ def test_open_case_store_by_url(store_url):
         assert cases.cases(drill=None) == []
         d = cases.start_drill("boss", "north-1", "simulated_fever", {}, at=T0)
         assert cases.drill(d.id).gates == ("north-1",)
+
+
+def test_two_decisions_at_once_one_wins(store_url):
+    import threading
+
+    with open_store(store_url) as store:
+        people = PeopleStore.beside(store)
+        people.put_person(Person("S1", "张伟", "student", "初一(1)班", False, ""), T0 - 10)
+        store.add_user("doc", "doctor", "a long pass phrase")
+        aid = _alarm(store, people, "race")
+    stores = [open_case_store(store_url) for _ in range(2)]
+    case = stores[0].open_case_for_alarm(aid)
+    stores[0].add_step(case.id, Acknowledged(), "doc", T0)
+    results: list[object] = []
+    start = threading.Barrier(2)
+
+    def decide(cs, outcome):
+        start.wait()
+        try:
+            results.append(cs.add_step(case.id, Decision(outcome=outcome), "doc", T0 + 1).data.outcome)
+        except Refused as exc:
+            results.append(exc)
+
+    outcomes = ("sent_home", "fever_clinic")
+    threads = [threading.Thread(target=decide, args=(cs, o)) for cs, o in zip(stores, outcomes, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    won = [r for r in results if isinstance(r, str)]
+    lost = [r for r in results if isinstance(r, Refused)]
+    assert len(won) == 1 and len(lost) == 1 and "one decision" in str(lost[0])
+    got = stores[0].case(case.id)
+    assert got.decision == won[0] and [s.kind.value for s in got.steps] == ["acknowledged", "decision"]
+    for cs in stores:
+        cs.close()
+
+
+def test_retention_leaves_the_case(stores):
+    store, cases, people = stores
+    people.put_person(Person("OLD", "王五", "student", "初二(2)班", False, "", active=False), T0 - 400 * 86400)
+    aid = _alarm(store, people, "ret", person="OLD", t=T0 - 300 * 86400)
+    case = cases.open_case_for_alarm(aid)
+    cases.add_step(case.id, Acknowledged(), "doc", T0 - 300 * 86400 + 5)
+    cases.add_step(case.id, Decision(outcome="fever_clinic"), "doc", T0 - 300 * 86400 + 9)
+    assert people.purge_screenings(T0 - 200 * 86400) == 1  # the alarm was disposed by the decision
+    assert people.purge_inactive_people(T0 - 365 * 86400) == 1
+    got = cases.case(case.id)
+    assert (got.alarm_id, got.person_id, got.decision) == (None, None, "fever_clinic")
+    assert [s.kind.value for s in got.steps] == ["acknowledged", "decision"]
