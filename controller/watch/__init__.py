@@ -25,8 +25,8 @@ The names below are what other commands use of the watch (``thermogate calibrate
 live through it).
 """
 
-from .cli import add_command, gate_key_from_args, run, settings_from_args
+from .cli import add_commands, gate_key_from_args, run, settings_from_args
 from .link import Link
 from .state import GateWatch
 
-__all__ = ["GateWatch", "Link", "add_command", "gate_key_from_args", "run", "settings_from_args"]
+__all__ = ["GateWatch", "Link", "add_commands", "gate_key_from_args", "run", "settings_from_args"]

@@ -3,7 +3,7 @@
 - :func:`settings_from_args` -- the broker and the gate's screening settings from the command line
 - :func:`gate_key_from_args` -- the gate's key, from the site of ``--config``
 - :func:`run` -- connect, then draw until Ctrl-C, ``--frames`` or ``--once``
-- :func:`add_command` -- ``watch`` on the main parser
+- :func:`add_commands` -- ``watch`` on the main parser
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return code
 
 
-def add_command(commands) -> argparse.ArgumentParser:
+def add_commands(commands) -> argparse.ArgumentParser:
     """Add ``watch`` to the subparsers ``commands`` of the main parser."""
     p = commands.add_parser(
         "watch", help="live terminal view of one gate's thermal image and screening, to aim its sensor",
