@@ -229,6 +229,9 @@ def test_a_drill_holds_nobody_and_does_not_count(stores):
     drill = cases.start_drill("boss", ["north-1"], "simulated_fever", {"screening.threshold_c": 37.3}, at=T0 - 60)
     case = cases.open_case_for_alarm(aid, None, True)
     assert case.drill and case.drill_id == drill.id
+    assert cases.open_case_for_alarm(aid, None, True) == case
+    with pytest.raises(CaseError, match=f"already has case {case.id}, a drill"):
+        cases.open_case_for_alarm(aid, None, False)
     cases.add_step(case.id, Acknowledged(), "guard1", T0 + 8)
     cases.add_step(case.id, _recheck(1, 38.0, T0 + 70), "doc", T0 + 70)
     cases.add_step(case.id, Decision(outcome="sent_home"), "doc", T0 + 95)

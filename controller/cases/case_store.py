@@ -143,7 +143,8 @@ class CaseStore:
     # ------------------------------------------------------------ opening a case
 
     def open_case_for_alarm(self, alarm: Alarm | int, person_id: str | None = None, drill: bool = False) -> Case:
-        """The case of a fever alarm, opened now or earlier (one per alarm; a second call returns the first).
+        """The case of a fever alarm, opened now or earlier (one per alarm; a second call returns the first,
+        and is refused if it asks for a drill case where the first was not, or the other way round).
 
         ``person_id`` None takes the person the alarm's screening names, if any. ``drill`` marks a drill's
         case and links it to the drill running on the alarm's gate (refused when none runs there).
@@ -160,8 +161,11 @@ class CaseStore:
             raise CaseError(f"drill must be true or false, not {drill!r}")
 
         def write(run) -> int:
-            existing = run("SELECT id FROM cases WHERE alarm_id = ?", (alarm_id,)).fetchone()
+            existing = run("SELECT id, drill FROM cases WHERE alarm_id = ?", (alarm_id,)).fetchone()
             if existing is not None:
+                if bool(existing["drill"]) != drill:
+                    raise CaseError(f"alarm {alarm_id} already has case {existing['id']}, "
+                                    f"{'a drill' if existing['drill'] else 'not a drill'}")
                 return existing["id"]
             row = run("SELECT a.*, s.person_id AS screening_person FROM alarms a "
                       "JOIN screenings s ON s.id = a.screening_id WHERE a.id = ?", (alarm_id,)).fetchone()
