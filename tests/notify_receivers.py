@@ -12,6 +12,7 @@ every recipient with 550.
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import ssl
 import subprocess
@@ -145,6 +146,7 @@ class SmtpReceiver:
                 receiver.logins.append(user)
             return AuthResult(success=ok, handled=False)
 
+        logging.getLogger("mail.log").setLevel(logging.ERROR)  # aiosmtpd's own deprecation notice per login
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(str(cert), str(key))
         self.port = closed_port()

@@ -340,3 +340,30 @@ def test_a_failing_callback_or_channel_bug_stops_nothing(tmp_path, receivers):
         assert all("RuntimeError: a bug" in o.error for o in outcomes if not o.ok)
     finally:
         n.close()
+
+
+def test_an_alarm_acknowledged_elsewhere_stops_escalating(tmp_path, receivers):
+    from controller.notify.events import alarm_id_of
+
+    r = receivers()
+    clock = Clock()
+    acknowledged = {7}  # the store says alarm 7 was acknowledged on the console
+
+    def still_open(event):
+        if alarm_id_of(event.key) == 8:
+            raise RuntimeError("the store is away")  # counts as open: the next person is told
+        return alarm_id_of(event.key) not in acknowledged
+
+    n = Notifier(notify_config(tmp_path, {"group": wecom(r.url)}), on_failure=Alerts(), clock=clock,
+                 still_open=still_open).start()
+    try:
+        for alarm_id in (6, 7, 8):
+            n.notify(NotifyEvent.fever(alarm_id, time.time(), "东门", 38.0))
+        r.wait_for(3)
+        clock.now += 120
+        assert n.poll_escalations() == 2
+        later = [req.json()["text"]["content"] for req in r.wait_for(5)[3:]]
+        assert sorted(c.rsplit("编号 ", 1)[1] for c in later) == ["alarm-6", "alarm-8"]
+        assert not n.escalations.armed("alarm-7") and n.escalations.armed("alarm-6")
+    finally:
+        n.close()

@@ -196,6 +196,10 @@ def _channel(name: str, table: object, where: str, base: Path) -> ChannelConfig:
         raise ConfigError(f"{where}{section} must be a table")
     kind = table.get("type")
     rest = {k: v for k, v in table.items() if k != "type"}
+    for secret in ("secret", "key", "access_token", "login", "password"):
+        if secret in rest:
+            raise ConfigError(f"{where}{section}.{secret}: put it in a file of its own and give "
+                              f"{'login' if secret == 'password' else secret}_file")
     doc = {section: rest}
     if kind == "webhook":
         t = read_table(doc, section, (Field("url", str, ""), Field("secret_file", str, "")), where)

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 from .channels import Channel, DeliveryError, build
 from .config import Contact, NotifyConfig
-from .escalation import Escalations, Step
+from .escalation import Escalations
 from .events import NotifyEvent
 from .messages import Message, render
 from .routing import by_channel, resolve
@@ -196,8 +196,12 @@ class Notifier:
     def __init__(self, config: NotifyConfig, *, on_failure: FailureCallback, on_outcome: OutcomeCallback | None = None,
                  channels: Mapping[str, Channel] | None = None, outbox: Outbox | None = None,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
-                 tz: ZoneInfo | None = None, tick_s: float = 0.25, keep_outcomes: int = 10000):
+                 tz: ZoneInfo | None = None, tick_s: float = 0.25, keep_outcomes: int = 10000,
+                 still_open: Callable[[NotifyEvent], bool] | None = None):
+        """``still_open(event)``: asked before each escalation step; False (the alarm was acknowledged
+        elsewhere, on the console) ends the event's escalation. An error in it counts as still open."""
         self.config = config
+        self._still_open = still_open
         self.wall = wall
         self._on_failure = on_failure
         self._on_outcome = on_outcome
@@ -247,8 +251,22 @@ class Notifier:
 
     def poll_escalations(self) -> int:
         """Send the escalations that are due now; how many deliveries that queued."""
-        steps: list[Step] = self.escalations.due()
-        return sum(self._send(s.event, s.names, s.level) for s in steps)
+        queued = 0
+        for step in self.escalations.due():
+            if not self._open(step.event):
+                self.escalations.acknowledge(step.event.key)
+                continue
+            queued += self._send(step.event, step.names, step.level)
+        return queued
+
+    def _open(self, event: NotifyEvent) -> bool:
+        if self._still_open is None:
+            return True
+        try:
+            return bool(self._still_open(event))
+        except Exception:  # better one message too many than an alarm nobody hears of
+            log.exception("notify: could not tell whether %s is still open", event.key)
+            return True
 
     def outcomes(self, key: str | None = None) -> list[NotificationOutcome]:
         with self._lock:

@@ -41,8 +41,20 @@ class NotifyEvent:
     text: str = ""  # the report's summary, or a case's note for the message (REPORT, SENT_HOME)
     drill: bool = False
 
+    @classmethod
+    def fever(cls, alarm_id: int, at: float, gate: str, estimate_c: float | None, *,
+              drill: bool = False) -> NotifyEvent:
+        """The event of a FEVER alarm, keyed ``alarm-<id>`` (what ``alarm_id_of`` reads back)."""
+        return cls(EventKind.FEVER, f"alarm-{alarm_id}", time=at, gate=gate, estimate_c=estimate_c, drill=drill)
+
     def __post_init__(self) -> None:
         if not isinstance(self.kind, EventKind):
             object.__setattr__(self, "kind", EventKind(self.kind))  # ValueError names a wrong kind
         if not self.key:
             raise ValueError("a NotifyEvent needs a key")
+
+
+def alarm_id_of(key: str) -> int | None:
+    """The alarm id in a key ``alarm-<id>`` (None for any other key)."""
+    prefix, _, number = key.partition("-")
+    return int(number) if prefix == "alarm" and number.isdigit() else None
