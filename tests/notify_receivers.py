@@ -1,9 +1,9 @@
 """Real local receivers for the notification tests: an HTTP server and SMTP servers on loopback.
 
 ``HttpReceiver`` records every request (path, query, headers, body, arrival
-time) and answers as told: ``ok`` (200 with ``answer`` as JSON), ``fail``
-(500), ``hang`` (holds the request until the receiver stops) or ``errcode``
-(200 with a robot's error). ``closed_port()`` is a port nobody listens on.
+time) and answers as told: ``ok`` (200 with ``answer`` as JSON), ``slow`` (the same after
+``delay`` seconds), ``fail`` (500), ``hang`` (holds the request until the
+receiver stops) or ``errcode`` (200 with a robot's error). ``closed_port()`` is a port nobody listens on.
 ``SmtpReceiver`` is aiosmtpd with STARTTLS (a self-signed certificate made
 by openssl for 127.0.0.1) and a login, recording each message, or refusing
 every recipient with 550.
@@ -41,6 +41,7 @@ class Request:
 class HttpReceiver:
     def __init__(self, mode: str = "ok", answer: dict | None = None):
         self.mode = mode
+        self.delay = 0.3
         self.answer = answer if answer is not None else {"errcode": 0, "errmsg": "ok"}
         self.requests: list[Request] = []
         self.arrived = threading.Condition()
@@ -60,6 +61,8 @@ class HttpReceiver:
                 if mode == "hang":
                     receiver._release.wait(30)
                     return
+                if mode == "slow":
+                    time.sleep(receiver.delay)
                 status = 500 if mode == "fail" else 200
                 payload = json.dumps(receiver.answer).encode()
                 self.send_response(status)

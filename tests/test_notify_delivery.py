@@ -367,3 +367,25 @@ def test_an_alarm_acknowledged_elsewhere_stops_escalating(tmp_path, receivers):
         assert not n.escalations.armed("alarm-7") and n.escalations.armed("alarm-6")
     finally:
         n.close()
+
+
+def test_a_slow_receiver_within_the_timeout_is_a_delivery(tmp_path, receivers):
+    slow = receivers("slow")
+    slow.delay = 0.3  # timeout_s is 0.5
+    alerts = Alerts()
+    n = Notifier(notify_config(tmp_path, {"group": wecom(slow.url)}, routes=[{"event": "fever", "to": ["dr-wang"]}]),
+                 on_failure=alerts).start()
+    try:
+        start = time.monotonic()
+        n.notify(fever())
+        assert n.wait_idle(5)
+        (outcome,) = n.outcomes()
+        assert outcome.ok and outcome.attempt == 1 and alerts == []
+        assert time.monotonic() - start >= 0.3
+        slow.delay = 0.8  # now beyond the timeout: each attempt fails, and the alert follows
+        n.notify(fever("alarm-13"))
+        assert n.wait_idle(10)
+        assert [o.ok for o in n.outcomes("alarm-13")] == [False, False, False]
+        assert len(alerts) == 1 and "no answer within 0.5 s" in alerts[0].error
+    finally:
+        n.close()
