@@ -1,9 +1,10 @@
 """Real local receivers for the notification tests: an HTTP server and SMTP servers on loopback.
 
 ``HttpReceiver`` records every request (path, query, headers, body, arrival
-time) and answers as told: ``ok`` (200 with ``answer`` as JSON), ``slow`` (the same after
-``delay`` seconds), ``fail`` (500), ``hang`` (holds the request until the
-receiver stops) or ``errcode`` (200 with a robot's error). ``closed_port()`` is a port nobody listens on.
+time) and answers as told: ``ok`` (200 with ``answer`` as JSON), ``slow`` (the
+same after ``delay`` seconds), ``trickle`` (200, then its body a byte every
+0.2 s), ``fail`` (500), ``hang`` (holds the request until the receiver stops)
+or ``errcode`` (200 with a robot's error). ``closed_port()`` is a port nobody listens on.
 ``SmtpReceiver`` is aiosmtpd with STARTTLS (a self-signed certificate made
 by openssl for 127.0.0.1) and a login, recording each message, or refusing
 every recipient with 550.
@@ -63,6 +64,19 @@ class HttpReceiver:
                     return
                 if mode == "slow":
                     time.sleep(receiver.delay)
+                if mode == "trickle":
+                    self.send_response(200)
+                    self.send_header("Content-Length", "1000")
+                    self.end_headers()
+                    try:
+                        for _ in range(1000):
+                            if receiver._release.wait(0.2):
+                                return
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                    except OSError:  # the sender gave up and closed the connection
+                        pass
+                    return
                 status = 500 if mode == "fail" else 200
                 payload = json.dumps(receiver.answer).encode()
                 self.send_response(status)

@@ -144,10 +144,10 @@ def test_fever_message_names_no_person(tmp_path, receivers):
         n.close()
 
 
-@pytest.mark.parametrize("fault", ["fail", "hang", "closed", "errcode"])
+@pytest.mark.parametrize("fault", ["fail", "hang", "closed", "errcode", "trickle"])
 def test_http_fault_loses_nothing_and_alerts(tmp_path, receivers, fault):
     good = receivers()
-    bad = receivers("hang" if fault == "hang" else "fail" if fault == "fail" else "ok",
+    bad = receivers(fault if fault in ("hang", "fail", "trickle") else "ok",
                     answer={"errcode": 45009, "errmsg": "api freq out of limit"} if fault == "errcode" else None)
     url = f"http://127.0.0.1:{closed_port()}/hook" if fault == "closed" else bad.url
     config = notify_config(tmp_path, {"group": wecom(url), "ops": {"type": "webhook", "url": good.url}},
@@ -172,13 +172,15 @@ def test_http_fault_loses_nothing_and_alerts(tmp_path, receivers, fault):
         assert failure.channel == "group" and failure.recipients == ("王医生 13800001111",)
         assert failure.detail.startswith("call 王医生 13800001111: notification failed (fever alarm-12 over group")
         expected = {"fail": "HTTP 500", "hang": "no answer within 0.5 s", "closed": "unreachable",
-                    "errcode": "errcode 45009"}[fault]
+                    "errcode": "errcode 45009", "trickle": "no answer within 0.5 s"}[fault]
         assert expected in failure.error
         if fault != "closed":
             assert len(bad.requests) == 3  # every attempt reached the receiver
         # backoff: 0.05 s, then 0.1 s between the attempts
         gaps = [b.sent_at - a.sent_at for a, b in zip(failed, failed[1:], strict=False)]
         assert gaps[0] >= 0.04 and gaps[1] >= 0.09
+        if fault in ("hang", "trickle"):  # each attempt ends at timeout_s, whatever the receiver does
+            assert all(gap < 0.5 + 0.1 + 0.5 for gap in gaps)
     finally:
         n.close()
 

@@ -2,7 +2,7 @@
 
 ```toml
 [notify]
-timeout_s = 5.0                  # one attempt's limit
+timeout_s = 5.0                  # one attempt's limit, in all
 attempts = 4                     # per message and channel, then it counts as failed
 backoff_s = 2.0                  # the wait before the 2nd attempt, doubled before each next
 

@@ -165,17 +165,31 @@ class _ChannelWorker:
                 with self._cond:
                     self._busy = False
 
+    def _send_within(self, d: Delivery, contacts: list[Contact], timeout: float) -> tuple[str, bool]:
+        """One attempt, over after ``timeout`` seconds in all, whatever the channel's sockets do (a server
+        that trickles its answer a byte at a time keeps each read short but never finishes): the send runs
+        in a thread of its own, which its own socket timeouts end soon after. (error or "", permanent)."""
+        result: list[tuple[str, bool]] = []
+
+        def send() -> None:
+            try:
+                self.channel.send(d.message, contacts, event=d.event, timeout=timeout)
+                result.append(("", False))
+            except DeliveryError as exc:
+                result.append((exc.reason, exc.permanent))
+            except Exception as exc:  # a fault in a channel must not end the worker, nor lose the message
+                log.exception("notify channel %s failed", self.channel.name)
+                result.append((f"{type(exc).__name__}: {exc}", False))
+
+        attempt = threading.Thread(target=send, name=f"notify-{self.channel.name}-send", daemon=True)
+        attempt.start()
+        attempt.join(timeout)
+        return result[0] if result else (f"no answer within {timeout:g} s", False)
+
     def _attempt(self, job: _Job) -> None:
         n, d = self._n, job.delivery
         contacts = [n.config.contacts[c] for c in d.recipients if c in n.config.contacts]
-        error, permanent = "", False
-        try:
-            self.channel.send(d.message, contacts, event=d.event, timeout=n.config.timeout_s)
-        except DeliveryError as exc:
-            error, permanent = exc.reason, exc.permanent
-        except Exception as exc:  # a fault in a channel must not end the thread, nor lose the message
-            log.exception("notify channel %s failed", self.channel.name)
-            error = f"{type(exc).__name__}: {exc}"
+        error, permanent = self._send_within(d, contacts, n.config.timeout_s)
         ok = not error
         final = ok or permanent or job.attempt >= n.config.attempts
         outcome = NotificationOutcome(key=d.key, channel=d.channel, recipient=",".join(d.recipients),
