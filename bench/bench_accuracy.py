@@ -18,7 +18,14 @@ their first PASS/FEVER (docs/estimation.md, "How well it works").
 
 In scope means: reference in view, mark at 0.3-0.6 m, room at 18-28 degC.
 The targets apply to HELD_OUT in scope; the `met` column says whether they
-hold there.
+hold there. The same table is printed twice: over that scope as the issue words
+it, and over its part whose reference is as big and as near as
+docs/installation.md's size table requires for the lens (its reading reaches
+`reference_min_fraction` of its set-point contrast at the worst placement,
+``reference_source.reading_fraction``): a gate whose disc the documentation
+says is too small is BLOCKED `reference_too_small` by design. Then, for each
+world and lens, what became of the people in scope: decided, or the last
+RETRY/BLOCKED they were given (with how learning the reference went).
 
     python bench/bench_accuracy.py [--people 720] [--lenses 110,55] [--jobs 2]
 """
@@ -31,11 +38,10 @@ import math
 import os
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
-
-from collections import Counter
 
 import numpy as np
 
@@ -45,6 +51,7 @@ from controller.geometry import pixels_across  # noqa: E402
 from controller.screening.analysis import AnalysisConfig  # noqa: E402
 from controller.screening.config import ScreeningConfig  # noqa: E402
 from controller.screening.offline import analyze_recording, truth_for  # noqa: E402
+from controller.screening.reference_source import reading_fraction  # noqa: E402
 from sim.scenarios import scenario  # noqa: E402
 from sim.scenes.world import DEV, HELD_OUT, IN_SCOPE_MARK_M, IN_SCOPE_ROOM_C, World, world_named  # noqa: E402
 from sim.synth import scenario_recording  # noqa: E402
@@ -74,6 +81,12 @@ class Outcome:
     reference_px: float = math.nan  # the reference disc's apparent diameter, pixels (NaN: none in view)
     reasons: tuple[str, ...] = ()  # the RETRY/BLOCKED reasons this person was given
     learned: str = ""  # how learning the reference went: "learned", the LearningError's reason, or "none"
+    reference_documented: bool = False  # the disc is as big and as near as docs/installation.md's table requires
+
+    @property
+    def in_documented_scope(self) -> bool:
+        """In scope, and the reference meets the documented size requirement for this lens."""
+        return self.in_scope and self.reference_documented
 
     @property
     def in_scope(self) -> bool:
@@ -230,6 +243,13 @@ def learn_installed_reference(rec, config: ScreeningConfig) -> tuple[ScreeningCo
     return replace(config, analysis=analysis), "learned"
 
 
+def reference_as_documented(diameter_m: float, distance_m: float, fov) -> bool:
+    """Whether a disc of ``diameter_m`` at ``distance_m`` (line of sight) is as big and as near as
+    docs/installation.md's size table requires through ``fov``: its reading reaches the needed share of its
+    set-point contrast wherever it falls on the pixel grid (the table's bold cells)."""
+    return reading_fraction(diameter_m, distance_m, fov).works
+
+
 def run(job: tuple[str, str, int]) -> list[Outcome]:
     """Every person of one run who stood at the mark, with the gate's verdict."""
     world_name, lens, i = job
@@ -250,7 +270,7 @@ def run(job: tuple[str, str, int]) -> list[Outcome]:
     first: dict[int, tuple] = {}
     ever_pass: set[int] = set()
     reasons: dict[int, list[str]] = {}
-    for d, person in zip(decisions, truth_for(rec, decisions)):
+    for d, person in zip(decisions, truth_for(rec, decisions), strict=True):
         if person is None:
             continue
         pid = person["id"]
@@ -264,12 +284,13 @@ def run(job: tuple[str, str, int]) -> list[Outcome]:
     ref = frames[0].truth["reference"]
     ref_px = (pixels_across(ref["diameter_m"], ref["distance_m"], sc.fov, "horizontal") if ref["present"]
               else math.nan)
+    documented = bool(ref["present"] and reference_as_documented(ref["diameter_m"], ref["distance_m"], sc.fov))
     out = []
     for pid, t_still in standing.items():
         dec, est, t_dec = first.get(pid, (None, None, None))
         out.append(Outcome(world_name, lens, i, core[pid], dec, est, None if t_dec is None else t_dec - t_still,
                            pid in ever_pass, ph.mark_distance_m, ph.ambient_c, ph.reference_in_view, ref_px,
-                           tuple(dict.fromkeys(reasons.get(pid, ()))), learned))
+                           tuple(dict.fromkeys(reasons.get(pid, ()))), learned, documented))
     return out
 
 
@@ -295,14 +316,18 @@ OUT_OF_SCOPE = (
 )
 
 
-def print_lens(lens: str, rows: list[Outcome], worlds: list[World]) -> None:
-    by = {w.name: [r for r in rows if r.world == w.name and r.lens == lens] for w in worlds}
-    print(f"\n== {lens} deg lens: in scope (reference in view, mark {IN_SCOPE_MARK_M[0]}-{IN_SCOPE_MARK_M[1]} m, "
-          f"{IN_SCOPE_ROOM_C[0]:g}-{IN_SCOPE_ROOM_C[1]:g} degC) ==")
-    names = [w.name for w in worlds]
-    head = f"{'measure':26s} {'target':>12s}" + "".join(f" {n:>16s}" for n in names) + "  held-out"
-    print(head)
-    scoped = {n: [r for r in by[n] if r.in_scope] for n in names}
+def outcome(r: Outcome) -> str:
+    """What became of one person: "decided", or the last RETRY/BLOCKED they were given, with how learning the
+    reference went when it is a BLOCKED (the reason a gate is blocked is mostly that)."""
+    if r.decision is not None:
+        return "decided"
+    last = r.reasons[-1] if r.reasons else "no notice"
+    return f"{last} (learning: {r.learned})" if last.startswith("BLOCKED") else last
+
+
+def print_targets(title: str, names: list[str], scoped: dict[str, list[Outcome]]) -> None:
+    print(title)
+    print(f"{'measure':26s} {'target':>12s}" + "".join(f" {n:>16s}" for n in names) + "  held-out")
     print(f"{'people at the mark (n)':26s} {'':>12s}" + "".join(f" {len(scoped[n]):16d}" for n in names))
     for t in TARGETS:
         vals = {n: t.value(scoped[n]) for n in names}
@@ -310,12 +335,40 @@ def print_lens(lens: str, rows: list[Outcome], worlds: list[World]) -> None:
         if HELD_OUT.name in vals:
             line += f"  {met(t, vals[HELD_OUT.name])}"
         print(line)
+
+
+def print_outcomes(lens: str, names: list[str], scoped: dict[str, list[Outcome]], top: int = 8) -> None:
+    """In scope, by what became of each person (:func:`outcome`): count and share, per world."""
+    print(f"-- {lens} deg lens, in scope: what became of each person (share of n; in brackets, of those whose "
+          f"reference meets the documented size) --")
+    counts = {n: Counter(outcome(r) for r in scoped[n]) for n in names}
+    documented = {n: Counter(outcome(r) for r in scoped[n] if r.reference_documented) for n in names}
+    for n in names:
+        total, total_doc = len(scoped[n]), sum(documented[n].values())
+        print(f"{n}: {total} people, {total_doc} with a documented reference")
+        for label, v in counts[n].most_common(top):
+            d = documented[n].get(label, 0)
+            print(f"  {label:62s} {v:4d} {v / max(total, 1):6.1%}  ({d:4d} {d / max(total_doc, 1):6.1%})")
+        rest = sum(v for _, v in counts[n].most_common()[top:])
+        if rest:
+            print(f"  {'(others)':62s} {rest:4d} {rest / max(total, 1):6.1%}")
+
+
+def print_lens(lens: str, rows: list[Outcome], worlds: list[World]) -> None:
+    by = {w.name: [r for r in rows if r.world == w.name and r.lens == lens] for w in worlds}
+    names = [w.name for w in worlds]
+    scoped = {n: [r for r in by[n] if r.in_scope] for n in names}
+    print_targets(f"\n== {lens} deg lens: in scope (reference in view, mark {IN_SCOPE_MARK_M[0]}-"
+                  f"{IN_SCOPE_MARK_M[1]} m, {IN_SCOPE_ROOM_C[0]:g}-{IN_SCOPE_ROOM_C[1]:g} degC) ==", names, scoped)
+    print_targets(f"-- {lens} deg lens: in scope, and the reference as big and as near as docs/installation.md "
+                  f"requires --", names, {n: [r for r in scoped[n] if r.reference_documented] for n in names})
     for n in names:
         runs = {(r.run, r.learned) for r in scoped[n]}
         how = Counter(learned for _, learned in runs)
         print(f"{n} in scope: {len(runs)} runs, reference learned in {how.get('learned', 0)}"
               + "".join(f", {k} in {v}" for k, v in how.items() if k != "learned")
               + f"; the undecided were given: {undecided_reasons(scoped[n])}")
+    print_outcomes(lens, names, scoped)
 
     def table(title: str, groups) -> None:
         print(title)

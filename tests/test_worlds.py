@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,17 @@ import pytest
 
 from controller.geometry import NARROW, WIDE, face_width_pixels
 from sim.scenarios import scenario
-from sim.scenes.world import (DEV, HELD_OUT, IN_SCOPE_MARK_M, IN_SCOPE_ROOM_C, SITE_AGES, TEMPLATE_HEAD_M, Physics,
-                              held_out_contains_dev, world_named)
+from sim.scenes.world import (
+    DEV,
+    HELD_OUT,
+    IN_SCOPE_MARK_M,
+    IN_SCOPE_ROOM_C,
+    SITE_AGES,
+    TEMPLATE_HEAD_M,
+    Physics,
+    held_out_contains_dev,
+    world_named,
+)
 
 WORLDS = (DEV, HELD_OUT)
 FOV = {"55": NARROW, "110": WIDE}
@@ -289,3 +299,19 @@ def test_the_drawn_blur_and_skin_emissivity_are_what_the_image_shows():
     sharp, soft = peak(psf_sigma_px=0.2), peak(psf_sigma_px=1.1)
     assert sharp - soft > 0.3
     assert peak(psf_sigma_px=0.2, skin_emissivity=0.95) < sharp - 0.2
+
+
+def test_the_documented_reference_scope_follows_the_installation_table():
+    # docs/installation.md, "How big and how near": bold cells work, the others are too small
+    assert bench.reference_as_documented(0.06, 0.45, WIDE) and not bench.reference_as_documented(0.06, 0.9, WIDE)
+    assert bench.reference_as_documented(0.15, 0.9, WIDE) and not bench.reference_as_documented(0.10, 0.9, WIDE)
+    assert bench.reference_as_documented(0.06, 0.9, NARROW) and not bench.reference_as_documented(0.06, 1.2, NARROW)
+    small = replace(row(37.0), reference_documented=False)
+    big = replace(row(37.0, "PASS", 37.1), reference_documented=True)
+    assert small.in_scope and not small.in_documented_scope and big.in_documented_scope
+    assert not replace(big, mark_m=0.7).in_documented_scope
+    blocked = replace(small, reasons=("RETRY stand_straight", "BLOCKED reference_too_small"),
+                      learned="reference_too_small")
+    assert bench.outcome(blocked) == "BLOCKED reference_too_small (learning: reference_too_small)"
+    assert bench.outcome(big) == "decided" and bench.outcome(small) == "no notice"
+    assert bench.outcome(replace(small, reasons=("RETRY stand_straight",))) == "RETRY stand_straight"
