@@ -7,7 +7,7 @@ import re
 from .errors import ProtocolError
 
 TOPIC_ROOT = "thermogate"
-KINDS = ("eeprom", "frame", "status", "cmd", "ack", "result")
+KINDS = ("eeprom", "frame", "status", "cmd", "ack", "credential", "result")
 GATE_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
 
 

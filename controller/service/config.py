@@ -18,6 +18,9 @@ serve = []                     # this instance's share of the gates (ids or patt
                                # empty: all of them (docs/scaling.md)
 accept_protocol_v1 = false     # true only while gates are being re-flashed: reads their unauthenticated
                                # version-1 messages, counted and alerted (docs/protocol.md, "Upgrade")
+require_identity = false       # true: a PASS opens only for a known, active person or a valid visitor
+                               # pass scanned at the gate; else RETRY register_at_gatehouse (docs/identity.md)
+identity_window_s = 10.0       # a credential read serves the screening decided within this after it
 
 [store]
 url = "thermogate.db"          # a SQLite file, or postgresql://user@host/db
@@ -50,6 +53,10 @@ prefix = "homeassistant"
 [screening]                    # defaults for every gate (controller/screening/config.py)
 threshold_c = 37.3
 
+[classes."初一(1)班"]           # each class's teacher, named on a fever alarm (controller/identity/classes.py)
+teacher = "李老师"
+phone = "138 0013 8001"
+
 [gates.sim-1]                  # a simulated gate's display name (a registered gate's is in the registry)
 name = "东门 1号"
 
@@ -70,6 +77,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config_fields import ConfigError, Field, defaults, read_table
+from ..identity.checks import IdentityError
+from ..identity.classes import ClassTeacher
+from ..identity.classes import from_table as classes_table
 from ..identity.retention import Retention, RetentionError
 from ..identity.retention import from_table as retention_table
 from ..protocol.topics import valid_gate_id
@@ -108,6 +118,8 @@ SITE_FIELDS = (
     Field("simulated_gates", list, ()),
     Field("serve", list, ()),  # gate ids or fnmatch patterns this instance serves; () = every gate
     Field("accept_protocol_v1", bool, False),  # read unauthenticated version-1 messages (upgrade window only)
+    Field("require_identity", bool, False),  # a PASS opens only for a known person or a valid visitor pass
+    Field("identity_window_s", float, 10.0, lo=1.0, hi=60.0, unit="s"),  # a credential read serves a screening
 )
 STORE_FIELDS = (
     Field("url", str, "thermogate.db", check=_filled, hint="must not be empty"),
@@ -133,7 +145,8 @@ HOME_ASSISTANT_FIELDS = (
     Field("prefix", str, "homeassistant", check=lambda v: bool(v) and "#" not in v and "+" not in v,
           hint="must be a topic prefix without wildcards"),
 )
-TABLES = ("mqtt", "site", "store", "retention", "doors", "http", "home_assistant", "screening", "gates")
+TABLES = ("mqtt", "site", "store", "retention", "doors", "http", "home_assistant", "screening", "gates",
+          "classes")
 
 _M, _S, _ST, _D, _H, _HA = (defaults(f) for f in (MQTT_FIELDS, SITE_FIELDS, STORE_FIELDS, DOOR_FIELDS,
                                                   HTTP_FIELDS, HOME_ASSISTANT_FIELDS))
@@ -177,6 +190,9 @@ class ControllerConfig:
     simulated_gates: tuple[str, ...] = _S["simulated_gates"]
     serve: tuple[str, ...] = _S["serve"]
     accept_protocol_v1: bool = _S["accept_protocol_v1"]
+    require_identity: bool = _S["require_identity"]  # docs/identity.md, "The door rule"
+    identity_window_s: float = _S["identity_window_s"]
+    classes: dict[str, ClassTeacher] = field(default_factory=dict)  # [classes]: each class's teacher
     store_url: str = _ST["url"]
     retention_days: int = _ST["retention_days"]  # snapshots; the same as retention.snapshots
     retention: Retention = field(default_factory=Retention)  # [retention]: days per record kind
@@ -308,9 +324,14 @@ def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
     except screening_config.ConfigError as exc:
         raise ConfigError(f"{where}{exc}") from None
     gate_screening, gate_names = _gates(doc, where, simulated)
+    try:
+        classes = classes_table(doc.get("classes"))
+    except IdentityError as exc:
+        raise ConfigError(f"{where}{exc}") from None
     config = ControllerConfig(path=path, mqtt=mqtt, site_dir=base / s["dir"], timezone=s["timezone"],
                               simulated_gates=tuple(simulated), serve=tuple(s["serve"]),
-                              accept_protocol_v1=s["accept_protocol_v1"], store_url=url,
+                              accept_protocol_v1=s["accept_protocol_v1"], require_identity=s["require_identity"],
+                              identity_window_s=s["identity_window_s"], classes=classes, store_url=url,
                               retention_days=retention.snapshots, retention=retention,
                               doors=DoorConfig(open_ms=d["open_ms"], ack_timeout_s=d["ack_timeout_s"]), http=http,
                               home_assistant=ha["enabled"], home_assistant_prefix=ha["prefix"],

@@ -26,7 +26,7 @@ from ..protocol.result import Decision
 from ..protocol.topics import topic
 from ..store.records import Screening
 from ..store.snapshot import encode_snapshot
-from .events import AlarmEvent, AlertKind, DecisionEvent
+from .events import AlarmEvent, AlertKind, DecisionEvent, IdentityEvent
 
 log = logging.getLogger("thermogate.actions")
 
@@ -37,17 +37,23 @@ def decision_uid(gate: str, boot: int, d: Decision) -> str:
     return f"{gate}:{boot:08x}:{d.sequence}:{d.track}:{d.decision}"
 
 
-def result_payload(d: Decision, wall_time: float, screening_id: int | None, uid: str, door: str = "") -> bytes:
+def result_payload(d: Decision, wall_time: float, screening_id: int | None, uid: str, door: str = "",
+                   person: dict | None = None) -> bytes:
     """The ``result`` topic's JSON (docs/protocol.md). ``door``: "" as the decision implies, "held" (a PASS
-    not let through by itself after a restart) or "locked" (held locked from the console)."""
+    not let through by itself after a restart) or "locked" (held locked from the console). ``person``: who
+    the gate's credential named ({id, name[, visitor]}), or None."""
     return d.to_json(time=datetime.fromtimestamp(wall_time, timezone.utc).isoformat(timespec="milliseconds"),
-                     screening_id=screening_id, uid=uid, door=door).encode()
+                     screening_id=screening_id, uid=uid, door=door, person=person).encode()
 
 
 class DecisionHandler:
     def __init__(self, store, doors, publish, *, open_ms: int, metrics=None, live=None, alerts=None,
-                 resolve_alert=None):
+                 resolve_alert=None, people=None, classes=None, cases=None):
+        """``people``: the PeopleStore that names a screening's person (link_screening); ``classes``: {class
+        name: ClassTeacher} for the alarm ([classes], controller/identity/classes.py)."""
         self.store = store
+        self.people = people
+        self.classes = classes or {}
         self.resolve_alert = resolve_alert
         # Decisions the store refused (full or read-only disk), oldest first, written as soon as it
         # takes them again: a decision is never lost while the process lives.
@@ -58,17 +64,22 @@ class DecisionHandler:
         self.metrics = metrics
         self.live = live
         self.alerts = alerts
+        self.cases = cases  # AlarmCases (alarm_cases.py): a FEVER alarm's case and notifications, or None
 
-    def handle(self, worker, d: Decision, arrived: float, hold_door: bool = False) -> None:
+    def handle(self, worker, d: Decision, arrived: float, hold_door: bool = False, tied=None,
+               drill: bool = False) -> None:
         """Act on one decision of ``worker``'s gate; ``arrived`` is time.monotonic() of its frame's arrival.
-        ``hold_door``: record and publish a PASS but send the gate nothing (see resume.py)."""
+        ``hold_door``: record and publish a PASS but send the gate nothing (see resume.py). ``tied``: the
+        credential read tied to this screening (credentials.py's GateCredential), or None. ``drill``: a decision
+        of a drill (演练, drills.py): recorded with the reason ``drill``, its alarm's case a drill case."""
         gate = worker.id
         boot = worker.boot_id or 0
         now = time.time()
         uid = decision_uid(gate, boot, d)
         image = getattr(worker.pipeline, "image", None) if worker.pipeline is not None else None
         snapshot = encode_snapshot(image) if image is not None else None
-        record = Screening(uid=uid, gate=gate, time=now, decision=d.decision, reason=d.reason, track=d.track,
+        record = Screening(uid=uid, gate=gate, time=now, decision=d.decision, reason="drill" if drill else d.reason,
+                           track=d.track,
                            estimate_c=d.estimate_c, face_c=d.face_c, distance_m=d.distance_m,
                            reduced_accuracy=d.reduced_accuracy, boot=boot, sequence=d.sequence, snapshot=snapshot)
         screening_id = None
@@ -81,8 +92,17 @@ class DecisionHandler:
                 self._store_failed("record_screening", exc, gate)
         if screening_id is None:
             self.unsaved.append(record)
+        person = tied.person() if tied is not None else None
+        if person is not None and screening_id is not None and self.people is not None:
+            try:
+                if person.get("visitor"):
+                    self.people.link_screening(screening_id, visitor_id=tied.resolution.visitor.id)
+                else:
+                    self.people.link_screening(screening_id, person_id=person["id"])
+            except Exception as exc:
+                self._store_failed("link_screening", exc, gate)
         worker.last_decision = d
-        alarm_id = None
+        alarm_id = case_id = None
         try:
             if d.decision == D.PASS:
                 if hold_door:
@@ -101,6 +121,8 @@ class DecisionHandler:
                 self.doors.send(gate, boot, "indicate", INDICATE["alarm"], d.sequence, screening_id=screening_id)
                 if screening_id is not None:
                     alarm_id = self.store.open_alarm(screening_id, gate, now)
+                    if self.cases is not None:
+                        case_id = self.cases.open_case(alarm_id, drill=drill)
             elif d.decision == D.RETRY:
                 self.doors.send(gate, boot, "indicate", INDICATE["retry"], d.sequence, screening_id=screening_id)
         except Exception as exc:
@@ -109,15 +131,33 @@ class DecisionHandler:
             self.metrics.decisions.labels(gate=gate, decision=d.decision).inc()
             self.metrics.latency.observe(time.monotonic() - arrived)
         door = "held" if hold_door else ("locked" if worker.manual_lock is not None else "")
-        self.publish(topic(gate, "result"), result_payload(d, now, screening_id, uid, door), 1)
+        self.publish(topic(gate, "result"), result_payload(d, now, screening_id, uid, door, person), 1)
         log.info("decision", extra={"gate": gate, "decision": d.decision, "reason": d.reason,
                                     "estimate_c": d.estimate_c, "track": d.track, "screening_id": screening_id})
         if self.live is not None:
             event = DecisionEvent(gate, d.decision, d.reason, d.estimate_c, d.track, now, screening_id,
-                                  d.reduced_accuracy)
+                                  d.reduced_accuracy, person)
             self.live.publish(event)
             if d.decision == D.FEVER:
-                self.live.publish(AlarmEvent(**dataclasses.asdict(event), alarm_id=alarm_id))
+                self.live.publish(AlarmEvent(**{**dataclasses.asdict(event), "person": self._alarm_person(tied)},
+                                             alarm_id=alarm_id, case_id=case_id, drill=drill))
+            elif d.decision == D.RETRY and d.reason in (D.REGISTER_AT_GATEHOUSE, D.SEE_SCHOOL_DOCTOR):
+                self.live.publish(IdentityEvent(gate, now, d.reason, "none" if tied is None else tied.outcome,
+                                                None if person is None else person["name"], screening_id))
+        if alarm_id is not None and self.cases is not None:  # on the console first, then to phones
+            self.cases.notify_fever(alarm_id, now, gate, d.estimate_c, drill=drill)
+
+    def _alarm_person(self, tied) -> dict | None:
+        """Who has the fever, for the alarm: {id, name[, visitor]}, and for a person on the roster their
+        ``class`` and ``teacher`` ({name, phone}, or None when [classes] does not name the class)."""
+        person = tied.person() if tied is not None else None
+        if person is None:
+            return None
+        ref = tied.resolution.person
+        if ref is not None:
+            teacher = self.classes.get(ref.class_name)
+            person = {**person, "class": ref.class_name, "teacher": None if teacher is None else teacher.to_dict()}
+        return person
 
     def flush_unsaved(self) -> int:
         """Write the decisions the store refused earlier, oldest first; returns how many went in."""
@@ -127,7 +167,9 @@ class DecisionHandler:
             try:
                 screening_id = self.store.record_screening(record)
                 if record.decision == D.FEVER:
-                    self.store.open_alarm(screening_id, record.gate, record.time)
+                    alarm_id = self.store.open_alarm(screening_id, record.gate, record.time)
+                    if self.cases is not None:
+                        self.cases.open_case(alarm_id, drill=record.reason == "drill")
             except Exception:
                 return written
             self.unsaved.popleft()

@@ -23,7 +23,8 @@ from .transport import MqttTransport
 
 log = logging.getLogger("thermogate.mqtt")
 
-KINDS = (("frame", 0), ("eeprom", 1), ("status", 1), ("ack", 1))  # what the controller reads, at which QoS
+# what the controller reads, at which QoS
+KINDS = (("frame", 0), ("eeprom", 1), ("status", 1), ("ack", 1), ("credential", 1))
 SUBSCRIPTIONS = [(f"{TOPIC_ROOT}/+/{kind}", qos) for kind, qos in KINDS]
 MAX_JSON = 1024
 
@@ -31,7 +32,8 @@ MAX_JSON = 1024
 class Dispatcher:
     def __init__(self, mqtt_config: MqttConfig, workers: dict, *, on_decisions: Callable, on_eeprom: Callable,
                  on_status: Callable, on_ack: Callable, on_tick: Callable, on_frame: Callable | None = None,
-                 on_connect: Callable | None = None, metrics=None, tick_s: float = 0.25, partial: bool = False):
+                 on_connect: Callable | None = None, on_credential: Callable | None = None, metrics=None,
+                 tick_s: float = 0.25, partial: bool = False):
         self.partial = partial  # serving a share of the site's gates: subscribe to theirs only
         self.workers = workers  # gate id -> GateWorker
         self.on_decisions = on_decisions  # (worker, [Decision], arrived monotonic)
@@ -40,6 +42,7 @@ class Dispatcher:
         self.on_ack = on_ack  # (Ack)
         self.on_tick = on_tick  # () every tick_s
         self.on_frame = on_frame  # (worker) after every frame, for the live view
+        self.on_credential = on_credential  # (worker, payload) a credential read at the gate, unchecked
         self.metrics = metrics
         self.tick_s = tick_s
         self.unknown_gate = 0
@@ -104,7 +107,7 @@ class Dispatcher:
         arrived = time.monotonic()
         if kind == "frame":
             self.queue.put_frame(gate_id, payload, arrived)
-        elif kind in ("eeprom", "status", "ack"):
+        elif kind in ("eeprom", "status", "ack", "credential"):
             self.queue.put_control(ControlMessage(gate_id, kind, payload, arrived))
         # cmd and result are ours: an echo, or someone else's
 
@@ -154,3 +157,5 @@ class Dispatcher:
             ack = worker.on_ack(job.payload)  # checked under the gate's key, or refused and counted
             if ack is not None:
                 self.on_ack(ack)
+        elif job.kind == "credential" and self.on_credential is not None:
+            self.on_credential(worker, job.payload)  # checked under the gate's key there, refusals counted

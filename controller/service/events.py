@@ -29,6 +29,7 @@ class AlertKind(enum.StrEnum):
     MISSING_ACK = "missing_ack"  # a door command not acknowledged in time
     UNAUTHENTICATED_SENSOR_DATA = "unauthenticated_sensor_data"  # version-1 messages read (upgrade window)
     SENSOR_RECALIBRATED = "sensor_recalibrated"  # the gate sent a different EEPROM
+    NOTIFY_FAILED = "notify_failed"  # a notification of an alarm reached nobody on a channel: call them
 
 
 def _plain(v: Any) -> Any:
@@ -74,14 +75,34 @@ class DecisionEvent(LiveEvent):
     time: float
     screening_id: int | None
     reduced_accuracy: bool
+    person: dict | None = None  # who the gate's credential named: {id, name[, visitor]} (docs/identity.md)
 
 
 @dataclass(frozen=True)
 class AlarmEvent(DecisionEvent):
-    """A FEVER decision, with the alarm opened for it (None if the store refused it)."""
+    """A FEVER decision, with the alarm opened for it (None if the store refused it). ``person`` adds, when the
+    roster knows them, ``class`` and ``teacher`` ({name, phone} from [classes], or None)."""
 
     kind: ClassVar[str] = "alarm"
     alarm_id: int | None = None
+    case_id: int | None = None  # the fever case the alarm opened (controller/cases), None if it could not be
+    drill: bool = False  # raised in a drill (演练): shown and handled as live, counted nowhere
+
+
+@dataclass(frozen=True)
+class IdentityEvent(LiveEvent):
+    """A gate kept its door shut for who was (or was not) there: a PASS turned into RETRY ``reason``
+    (``register_at_gatehouse``, ``see_school_doctor``). ``credential``: ``none`` (nobody scanned), ``store``
+    (it could not be checked) or the refusal (``unknown``, ``expired``, ...), ``ok`` when it was accepted;
+    ``name``: whom it named, if anyone."""
+
+    kind: ClassVar[str] = "identity"
+    gate: str
+    time: float
+    reason: str
+    credential: str
+    name: str | None
+    screening_id: int | None
 
 
 @dataclass(frozen=True)
@@ -110,7 +131,8 @@ class GateSummary:
     relay: Any
     firmware: str | None
     rssi: int | None
-    last_decision: dict | None  # {decision, reason, estimate_c, track}
+    last_decision: dict | None  # {decision, reason, estimate_c, track[, person]}
+    identity: dict | None = None  # credentials read at the gate: counts, refusals, the one waiting (credentials.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

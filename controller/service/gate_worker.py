@@ -90,6 +90,7 @@ class GateWorker:
         self.resume_until: float | None = None  # after a controller restart: see resume.py
         self.resume_track: int | None = None
         self.manual_lock: dict | None = None  # {"user", "reason", "time"} while held locked from the console
+        self.identity: dict | None = None  # the gate's credentials as the console shows them (credentials.py)
 
     # -- messages ------------------------------------------------------------
 
@@ -255,6 +256,18 @@ class GateWorker:
             return None
         return ack
 
+    def clock_ms(self, board_ms: int, ahead_ms: int = 5_000) -> float | None:
+        """The pipeline's clock (``Decision.time_s`` x 1000) at the gate's board time ``board_ms`` of its current
+        boot, placed by the latest frame's board time; None before any frame, or for a moment more than
+        MAX_FRAME_STEP_MS before the latest frame or more than ``ahead_ms`` after it."""
+        if self.boot_id is None:
+            return None
+        before = (self.last_board_ms - board_ms) % BOARD_WRAP_MS  # across the 2^30 wrap too
+        if before > BOARD_WRAP_MS // 2:  # after the latest frame
+            after = BOARD_WRAP_MS - before
+            return None if after > ahead_ms else float(self._time_ms + after)
+        return None if before > MAX_FRAME_STEP_MS else float(self._time_ms - before)
+
     # -- what the console and the health page show -----------------------------
 
     @property
@@ -271,7 +284,7 @@ class GateWorker:
             lost_frames=self.lost_frames, dropped_frames=self.dropped_frames, errors=dict(self.errors),
             recalibrations=self.recalibrations, last_frame_at=self.last_frame_at,
             protocol=self.wire_version, unauthenticated=self.unauthenticated,
-            manual_lock=self.manual_lock, reduced_accuracy=not self.config.require_reference,
+            manual_lock=self.manual_lock, identity=self.identity, reduced_accuracy=not self.config.require_reference,
             sensor_ok=s.sensor_ok if s else None, fps=s.fps if s else None,
             relay=s.relay if s else None, firmware=s.firmware if s else None, rssi=s.rssi if s else None,
             last_decision=None if self.last_decision is None else {

@@ -30,6 +30,9 @@ class Metrics:
         self.unknown_gate = Counter("thermogate_unknown_gate_messages",
                                     "Messages from gate ids this controller does not serve", registry=r)
         self.decisions = Counter("thermogate_decisions", "Screening decisions", ["gate", "decision"], registry=r)
+        self.credentials = Counter(
+            "thermogate_credentials", "Credential messages: 'accepted', or the refusal (a decode reason, 'stale')",
+            ["gate", "result"], registry=r)
         self.latency = Histogram(
             "thermogate_decision_latency_seconds", "From the deciding frame's arrival to its door command",
             buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0), registry=r)

@@ -16,11 +16,17 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from ..identity.checks import IdentityError
+from ..identity.passes import load_pass_key
+from ..identity.people_store import PeopleStore
+from ..identity.resolve import Resolver
 from ..store import open_store
 from .alerts import AlertBook
 from .config import ControllerConfig
+from .credentials import CredentialDesk
 from .decisions import DecisionHandler
 from .dispatcher import Dispatcher
+from .door_rule import door_rule
 from .doors import DoorCommander
 from .events import AlertKind, GateEvent, GateSummary
 from .gate_worker import GateWorker
@@ -51,6 +57,10 @@ class ControllerService:
         self.store = store if store is not None else open_store(config.store_url)
         self.gates = gates if gates is not None else load_gates(config)
         self.alerts = AlertBook(self.store, self.live)
+        self.people = PeopleStore.beside(self.store)
+        self.credentials = CredentialDesk(Resolver(self.people, _pass_key(config)), window_s=config.identity_window_s,
+                                          site_dir=config.site_dir, metrics=self.metrics)
+        self.holds = _holds(self.store)  # a person held until 复课 (controller/cases), or None
         self.workers = {g: GateWorker(info, self._screening_for(info), self.metrics,
                                       accept_v1=config.accept_protocol_v1, alerts=self.alerts.raise_)
                         for g, info in self.gates.items()}
@@ -62,6 +72,7 @@ class ControllerService:
         self.dispatcher = Dispatcher(config.mqtt, self.workers, on_decisions=self._on_decisions,
                                      on_eeprom=self._on_eeprom, on_status=self._on_status, on_ack=self._on_ack,
                                      on_tick=self._tick, on_frame=self._on_frame, on_connect=self._on_connect,
+                                     on_credential=self._on_credential,
                                      metrics=self.metrics, partial=bool(config.serve))
         self.doors = DoorCommander(self.store, self.dispatcher.publish, self.gates,
                                    ack_timeout_s=config.doors.ack_timeout_s, alerts=self.alerts.raise_,
@@ -69,7 +80,8 @@ class ControllerService:
                                    versions=lambda gate_id: self.workers[gate_id].wire_version)
         self.decisions = DecisionHandler(self.store, self.doors, self.dispatcher.publish,
                                          open_ms=config.doors.open_ms, metrics=self.metrics, live=self.live,
-                                         alerts=self.alerts.raise_, resolve_alert=self.alerts.resolve)
+                                         alerts=self.alerts.raise_, resolve_alert=self.alerts.resolve,
+                                         people=self.people, classes=config.classes)
         self.resume = ResumeGuard(self.alerts.raise_)
         self.purge = HourlyPurge(self.store)
         self._http_enabled = http
@@ -130,7 +142,25 @@ class ControllerService:
 
     def _on_decisions(self, worker: GateWorker, decisions, arrived: float) -> None:
         for d in decisions:
-            self.decisions.handle(worker, d, arrived, hold_door=self.resume.holds(worker, d))
+            tied = self.credentials.take(worker, d)  # the credential read at the gate for this screening
+            d = door_rule(d, None if tied is None else tied.resolution, require_identity=self.config.require_identity,
+                          hold=self._hold(tied))
+            self.decisions.handle(worker, d, arrived, hold_door=self.resume.holds(worker, d), tied=tied)
+
+    def _on_credential(self, worker: GateWorker, payload: bytes) -> None:
+        if self.credentials.receive(worker, payload) is not None:
+            self.live.publish(GateEvent(worker.summary()))
+
+    def _hold(self, tied) -> str | None:
+        """The cases' hold on the person the credential names (``see_school_doctor``), or None."""
+        person = None if tied is None or tied.resolution is None else tied.resolution.person
+        if person is None or self.holds is None:
+            return None
+        try:
+            return self.holds(person.id, time.time())
+        except Exception as exc:  # the cases could not be read: the person is not held back on a guess
+            log.error("case hold not read", extra={"person": person.id, "error": repr(exc)[:200]})
+            return None
 
     def _on_connect(self) -> None:
         if self.config.home_assistant:
@@ -176,6 +206,7 @@ class ControllerService:
         self.decisions.flush_unsaved()
         mono = time.monotonic()
         for worker in self.workers.values():
+            self.credentials.expire(worker)
             last = worker.last_frame_monotonic
             if worker.online and last is not None and mono - last > NO_FRAMES_S:
                 self.alerts.raise_(worker.id, AlertKind.NO_FRAMES, f"no frame for more than {NO_FRAMES_S:g} s")
@@ -277,6 +308,23 @@ class ControllerService:
     def open_alerts(self) -> list[dict]:
         """Every open alert, oldest first (the console's strip)."""
         return self.alerts.open_alerts()
+
+
+def _pass_key(config: ControllerConfig) -> bytes | None:
+    """The site's visitor pass key, or None until `thermogate visitor add` makes it (then read at the first pass)."""
+    try:
+        return load_pass_key(config.site_dir)
+    except IdentityError:
+        return None
+
+
+def _holds(store) -> Callable[[str, float], str | None] | None:
+    """``hold_for(person_id, at)`` of the fever cases (controller/cases), or None where they are not built."""
+    try:
+        from ..cases.case_store import CaseStore
+    except ImportError:
+        return None
+    return CaseStore.beside(store).hold_for
 
 
 def _redact(url: str) -> str:
