@@ -53,6 +53,9 @@ prefix = "homeassistant"
 [screening]                    # defaults for every gate (controller/screening/config.py)
 threshold_c = 37.3
 
+[notify]                       # who hears of FEVER alarms, and how: channels, contacts, routes
+timeout_s = 5.0                # (controller/notify/config.py, docs/notifications.md)
+
 [classes."初一(1)班"]           # each class's teacher, named on a fever alarm (controller/identity/classes.py)
 teacher = "李老师"
 phone = "138 0013 8001"
@@ -82,6 +85,8 @@ from ..identity.classes import ClassTeacher
 from ..identity.classes import from_table as classes_table
 from ..identity.retention import Retention, RetentionError
 from ..identity.retention import from_table as retention_table
+from ..notify import config as notify_config
+from ..notify.config import NotifyConfig
 from ..protocol.topics import valid_gate_id
 from ..screening import config as screening_config
 from ..screening.config import ScreeningConfig
@@ -145,7 +150,7 @@ HOME_ASSISTANT_FIELDS = (
     Field("prefix", str, "homeassistant", check=lambda v: bool(v) and "#" not in v and "+" not in v,
           hint="must be a topic prefix without wildcards"),
 )
-TABLES = ("mqtt", "site", "store", "retention", "doors", "http", "home_assistant", "screening", "gates",
+TABLES = ("mqtt", "site", "store", "retention", "doors", "http", "home_assistant", "screening", "gates", "notify",
           "classes")
 
 _M, _S, _ST, _D, _H, _HA = (defaults(f) for f in (MQTT_FIELDS, SITE_FIELDS, STORE_FIELDS, DOOR_FIELDS,
@@ -204,6 +209,7 @@ class ControllerConfig:
     screening_table: dict = field(default_factory=dict)  # [screening] as written, for per-gate merging
     gate_screening: dict[str, dict] = field(default_factory=dict)  # [gates.<id>.screening] tables
     gate_names: dict[str, str] = field(default_factory=dict)  # [gates.<id>] name, simulated gates only
+    notify: NotifyConfig = field(default_factory=NotifyConfig)  # [notify] (controller/notify/config.py)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -328,6 +334,7 @@ def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
         classes = classes_table(doc.get("classes"))
     except IdentityError as exc:
         raise ConfigError(f"{where}{exc}") from None
+    notify = notify_config.from_table(doc, base, where)  # its own loader; ConfigError names the key
     config = ControllerConfig(path=path, mqtt=mqtt, site_dir=base / s["dir"], timezone=s["timezone"],
                               simulated_gates=tuple(simulated), serve=tuple(s["serve"]),
                               accept_protocol_v1=s["accept_protocol_v1"], require_identity=s["require_identity"],
@@ -336,7 +343,7 @@ def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
                               doors=DoorConfig(open_ms=d["open_ms"], ack_timeout_s=d["ack_timeout_s"]), http=http,
                               home_assistant=ha["enabled"], home_assistant_prefix=ha["prefix"],
                               screening=screening, screening_table=screening_table,
-                              gate_screening=gate_screening, gate_names=gate_names)
+                              gate_screening=gate_screening, gate_names=gate_names, notify=notify)
     for gate_id in gate_screening:
         config.screening_for(gate_id)  # validated now, not at the gate's first frame
     return config
