@@ -41,6 +41,7 @@ from .calibrate import cli as calibrate_cli
 from .cases import cli as cases_cli
 from .console import user_cli
 from .identity import cli as identity_cli
+from .reporting import cli as reporting_cli
 from .screening import cli as screening_cli
 from .screening import model_cli
 from .site import broker_cli
@@ -48,7 +49,7 @@ from .site import cli as site_cli
 
 # The controller's modules of subcommands, in the order `thermogate --help` lists them.
 COMMAND_MODULES = (site_cli, broker_cli, screening_cli, calibrate_cli, model_cli, report_cli, app, user_cli,
-                   identity_cli, cases_cli, watch)
+                   identity_cli, cases_cli, reporting_cli, watch)  # reporting_cli adds to `report`
 ENTRY_POINT_GROUP = "thermogate.commands"
 
 

@@ -283,7 +283,91 @@ V5 = Migration(5, "notifications (the outbox) and notification_attempts (each at
     "CREATE INDEX notification_attempts_notification ON notification_attempts (notification_id, attempt)",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5)
+V6 = Migration(6, "absences, absence_followups, manual_readings, report_warnings, reports, report_receipts", (
+    # The class teacher's mark on someone on the roster not screened by a session's end (controller/reporting/):
+    # the reason; the class is kept as it was that day. One row per person, day (local YYYY-MM-DD) and session.
+    """CREATE TABLE absences (
+        id {pk},
+        person_id TEXT NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        day TEXT NOT NULL,
+        session TEXT NOT NULL,
+        class_name TEXT NOT NULL,
+        reason TEXT NOT NULL CHECK (reason IN ('sick_with_symptoms', 'leave', 'other')),
+        note TEXT NOT NULL DEFAULT '',
+        marked_by TEXT NOT NULL,
+        marked_at {float} NOT NULL,
+        closed_at {float},
+        UNIQUE (person_id, day, session))""",
+    "CREATE INDEX absences_day ON absences (day, class_name)",
+    # A sick absence's daily follow-up: one row per absence and day.
+    """CREATE TABLE absence_followups (
+        id {pk},
+        absence_id {bigint} NOT NULL REFERENCES absences(id) ON DELETE CASCADE,
+        day TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('still_sick', 'recovering', 'back')),
+        note TEXT NOT NULL DEFAULT '',
+        by_user TEXT NOT NULL,
+        at {float} NOT NULL,
+        UNIQUE (absence_id, day))""",
+    # A hand-held reading a guard entered for someone a gate could not screen (counts as screened, manual).
+    """CREATE TABLE manual_readings (
+        id {pk},
+        person_id TEXT REFERENCES people(id) ON DELETE SET NULL,
+        time {float} NOT NULL,
+        value_c {float} NOT NULL CHECK (value_c >= 30 AND value_c <= 45),
+        by_user TEXT NOT NULL,
+        gate TEXT NOT NULL DEFAULT '',
+        note TEXT NOT NULL DEFAULT '')""",
+    "CREATE INDEX manual_readings_time ON manual_readings (time)",
+    "CREATE INDEX manual_readings_person ON manual_readings (person_id, time)",
+    # A warning rule crossed, once per day, rule and scope, with its urgent-report draft (疫情快报) as JSON.
+    """CREATE TABLE report_warnings (
+        id {pk},
+        day TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        scope_key TEXT NOT NULL,
+        what TEXT NOT NULL,
+        count {float} NOT NULL,
+        threshold {float} NOT NULL,
+        raised_at {float} NOT NULL,
+        draft TEXT NOT NULL,
+        UNIQUE (day, rule, scope_key))""",
+    # One school's report of one day: its content (JSON), the files' hashes, the confirmation, the send.
+    """CREATE TABLE reports (
+        school_code TEXT NOT NULL,
+        day TEXT NOT NULL,
+        built_at {float} NOT NULL,
+        verdict TEXT NOT NULL,
+        files TEXT NOT NULL,
+        reporter TEXT NOT NULL,
+        content TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('built', 'sent', 'failed')),
+        confirmed_by TEXT,
+        confirmed_at {float},
+        signed_by TEXT,
+        sent_at {float},
+        paged_at {float},
+        late {bool} NOT NULL,
+        PRIMARY KEY (school_code, day))""",
+    # Every attempt to deliver a report to one recipient, and the receiver's answer.
+    """CREATE TABLE report_receipts (
+        id {pk},
+        school_code TEXT NOT NULL,
+        day TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        at {float} NOT NULL,
+        ok {bool} NOT NULL,
+        attempt {bigint} NOT NULL,
+        detail TEXT NOT NULL,
+        files TEXT NOT NULL,
+        sent_by TEXT NOT NULL,
+        late {bool} NOT NULL)""",
+    "CREATE INDEX report_receipts_day ON report_receipts (school_code, day, at)",
+))
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5, V6)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (

@@ -1,0 +1,288 @@
+"""``thermogate report send|build|confirm|list|absentees|absent`` and ``thermogate screening manual``.
+
+They read ``--config controller.toml`` (its store, time zone, fever threshold,
+``[report]`` and ``[notify]``'s SMTP channels); ``screening manual`` also takes
+``--store URL``. ``add_commands`` registers ``screening``, and the report
+subcommands under the ``report`` command that controller/report_cli.py makes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+import zoneinfo
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+from ..config_fields import ConfigError
+from ..report_cli import DEFAULT_CONFIG, _date, _zone, local_zone_name
+from ..reports import DEFAULT_THRESHOLD_C
+from .config import ReportConfig, from_table
+from .records import ABSENCE_REASONS
+
+
+@dataclass
+class _Context:
+    url: str
+    tz: zoneinfo.ZoneInfo
+    threshold_c: float
+    report: ReportConfig | None
+    smtp: dict
+
+
+def _context(args, *, need_report: bool) -> _Context:
+    path = getattr(args, "config", None)
+    store = getattr(args, "store", None)
+    if store is not None:
+        if need_report:
+            raise ValueError("this command needs the [report] table: give --config controller.toml")
+        return _Context(store, _zone(args.tz or local_zone_name()), DEFAULT_THRESHOLD_C, None, {})
+    if path is None:
+        if not Path(DEFAULT_CONFIG).exists():
+            raise ValueError(f"no config: use --config FILE (no ./{DEFAULT_CONFIG} here)")
+        path = DEFAULT_CONFIG
+    p = Path(path)
+    try:
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"{p}: {exc.strerror}") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"{p}: not valid UTF-8 TOML ({exc})") from None
+    base, where = p.resolve().parent, f"{p}: "
+    report = from_table(doc, base, where)
+    if need_report and report is None:
+        raise ValueError(f"{p} has no [report] table (docs/reports.md)")
+    from ..notify.config import SmtpConfig
+    from ..notify.config import from_table as notify_table
+    from ..service.config import from_dict
+
+    rest = {k: v for k, v in doc.items() if k != "report"}
+    cfg = from_dict(rest, p.resolve())
+    smtp = {name: c for name, c in notify_table(doc, base, where).channels.items() if isinstance(c, SmtpConfig)}
+    threshold = getattr(getattr(cfg, "screening", None), "threshold_c", None) or DEFAULT_THRESHOLD_C
+    return _Context(cfg.store_url, _zone(args.tz or cfg.timezone), float(threshold), report, smtp)
+
+
+def _reporter(ctx: _Context, store):
+    from .report_store import ReportStore
+    from .scheduler import Reporter
+
+    assert ctx.report is not None
+    return Reporter(ReportStore.beside(store), ctx.report, ctx.tz, threshold_c=ctx.threshold_c, smtp=ctx.smtp,
+                    on_page=lambda text: print(f"page: {text}", file=sys.stderr),
+                    on_alert=lambda text: print(f"alert: {text}", file=sys.stderr))
+
+
+def _day(args, ctx: _Context) -> dt.date:
+    return args.date or dt.datetime.now(ctx.tz).date()
+
+
+def _send(args) -> int:
+    from ..store import open_store
+
+    ctx = _context(args, need_report=True)
+    day = _day(args, ctx)
+    with open_store(ctx.url) as store:
+        r = _reporter(ctx, store)
+        for problem in r.check_users():
+            print(f"warning: {problem}", file=sys.stderr)
+        receipts = r.send(day, time.time())
+        rec = r.rs.report(r.config.school_code, day.isoformat())
+    assert rec is not None
+    print(f"{r.config.school_code} {day}: {rec.verdict}, signed by {rec.signed_by}")
+    for name, digest in sorted(rec.files.items()):
+        print(f"  {r.out_dir(day) / name}  sha256 {digest}")
+    for x in receipts:
+        print(f"  {'ok    ' if x.ok else 'FAILED'} {x.recipient}: {x.detail}")
+    if not receipts:
+        print("  no recipients in [report]")
+    return 0 if all(x.ok for x in receipts) else 1
+
+
+def _build(args) -> int:
+    from ..store import open_store
+
+    ctx = _context(args, need_report=True)
+    day = _day(args, ctx)
+    with open_store(ctx.url) as store:
+        r = _reporter(ctx, store)
+        rec = r.build(day, time.time())
+    print(f"{r.config.school_code} {day}: {rec.verdict}")
+    for name in sorted(rec.files):
+        print(f"  {r.out_dir(day) / name}")
+    return 0
+
+
+def _confirm(args) -> int:
+    from ..store import open_store
+
+    ctx = _context(args, need_report=True)
+    day = _day(args, ctx)
+    with open_store(ctx.url) as store:
+        r = _reporter(ctx, store)
+        if args.as_user not in (r.config.reporter, r.config.backup_reporter):
+            raise ValueError(f"{args.as_user} is neither the reporter ({r.config.reporter}) nor the backup "
+                             f"({r.config.backup_reporter or 'none'})")
+        rec = r.confirm(day, args.as_user, time.time())
+    print(f"{rec.school_code} {rec.day}: confirmed by {rec.confirmed_by} ({rec.verdict})")
+    return 0
+
+
+def _list(args) -> int:
+    from ..store import open_store
+    from .report_store import ReportStore
+
+    ctx = _context(args, need_report=True)
+    assert ctx.report is not None
+    with open_store(ctx.url) as store:
+        rs = ReportStore.beside(store)
+        reports = rs.reports(ctx.report.school_code)[: args.limit]
+        out = [{**asdict(rec), "receipts": [asdict(x) for x in rs.receipts(rec.school_code, rec.day)]}
+               for rec in reports]
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False, indent=1))
+        return 0
+    for rec in out:
+        print(f"{rec['day']}  {rec['verdict']:<12} {rec['status']:<6} signed by {rec['signed_by'] or '-'}"
+              f"{'  LATE' if rec['late'] else ''}")
+        for x in rec["receipts"]:
+            when = dt.datetime.fromtimestamp(x["at"], ctx.tz).strftime("%H:%M:%S")
+            print(f"    {when} {x['recipient']}: {'ok' if x['ok'] else 'failed'} ({x['detail']})")
+    return 0
+
+
+def _absentees(args) -> int:
+    from ..store import open_store
+    from .counts import absentees
+    from .report_store import ReportStore
+
+    ctx = _context(args, need_report=True)
+    assert ctx.report is not None
+    day = _day(args, ctx)
+    with open_store(ctx.url) as store:
+        people = absentees(ReportStore.beside(store), ctx.report, day, ctx.tz, args.session, ctx.threshold_c,
+                           class_name=args.class_name, now=time.time())
+    if args.json:
+        print(json.dumps([asdict(a) for a in people], ensure_ascii=False, indent=1))
+        return 0
+    for a in people:
+        print(f"{a.class_name:<14} {a.person_id:<14} {a.name:<10} {a.reason or 'not marked'}")
+    if not people:
+        print(f"nobody missing at {args.session} on {day}")
+    return 0
+
+
+def _absent(args) -> int:
+    from ..store import open_store
+    from .report_store import ReportStore
+
+    ctx = _context(args, need_report=True)
+    assert ctx.report is not None
+    if args.session not in {s.name for s in ctx.report.sessions}:
+        raise ValueError(f"no session {args.session!r} in [report.sessions]")
+    day = _day(args, ctx)
+    with open_store(ctx.url) as store:
+        a = ReportStore.beside(store).mark_absence(args.person, day.isoformat(), args.session, args.reason, args.by,
+                                                   time.time(), note=args.note)
+    print(f"{a.person_id} {a.day} {a.session}: {a.reason} (marked by {a.marked_by})")
+    return 0
+
+
+def _manual(args) -> int:
+    from ..store import open_store
+    from .report_store import ReportStore
+
+    ctx = _context(args, need_report=False)
+    at = time.time()
+    if args.at:
+        try:
+            t = dt.time.fromisoformat(args.at)
+        except ValueError:
+            raise ValueError(f"--at {args.at!r} is not a time like 07:45") from None
+        at = dt.datetime.combine(dt.datetime.now(ctx.tz).date(), t, tzinfo=ctx.tz).timestamp()
+    with open_store(ctx.url) as store:
+        m = ReportStore.beside(store).add_manual_reading(args.person, args.value, args.by, at, gate=args.gate or "",
+                                                         note=args.note)
+    fever = " (at or above the threshold: a confirmed fever in the report)" if m.value_c >= ctx.threshold_c else ""
+    print(f"manual reading {m.id}: {m.person_id} {m.value_c:.1f} degC by {m.by_user}{fever}")
+    return 0
+
+
+def _options(p: argparse.ArgumentParser, *, store: bool = False) -> argparse.ArgumentParser:
+    if store:
+        which = p.add_mutually_exclusive_group()
+        which.add_argument("--config", metavar="FILE", help=f"controller.toml (default ./{DEFAULT_CONFIG})")
+        which.add_argument("--store", metavar="URL", help="the store itself: a SQLite file or postgresql://...")
+    else:
+        p.add_argument("--config", metavar="FILE", help=f"controller.toml with [report] (default ./{DEFAULT_CONFIG})")
+    p.add_argument("--tz", metavar="ZONE", help="the school's time zone (default: the config's)")
+    return p
+
+
+def add_report_commands(kinds) -> None:
+    """The report subcommands of this package, under ``thermogate report``."""
+    send = _options(kinds.add_parser("send", help="build the day's report and send it to every recipient (again)",
+                                     description="Rebuild the report of --date as it stands (PDF, CSV, JSON), "
+                                                 "signed by the reporter who confirmed it or else the backup "
+                                                 "reporter, and deliver it to every [[report.recipient]]; each "
+                                                 "delivery is stored with its receipt. A report with alarms still "
+                                                 "open goes out as pending, never as a zero report. Exit status 1 "
+                                                 "when a recipient failed."))
+    send.add_argument("--date", type=_date, help="YYYY-MM-DD (default: today)")
+    send.set_defaults(run=_send)
+    build = _options(kinds.add_parser("build", help="build the day's report files without sending them"))
+    build.add_argument("--date", type=_date, help="YYYY-MM-DD (default: today)")
+    build.set_defaults(run=_build)
+    confirm = _options(kinds.add_parser("confirm", help="the reporter confirms the day's report"))
+    confirm.add_argument("--date", type=_date, help="YYYY-MM-DD (default: today)")
+    confirm.add_argument("--as", dest="as_user", required=True, metavar="USER", help="the reporter or the backup")
+    confirm.set_defaults(run=_confirm)
+    lst = _options(kinds.add_parser("list", help="the reports sent, newest first, with their receipts"))
+    lst.add_argument("--limit", type=int, default=30)
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(run=_list)
+    ab = _options(kinds.add_parser("absentees", help="who on the roster was not screened in a session"))
+    ab.add_argument("--date", type=_date, help="YYYY-MM-DD (default: today)")
+    ab.add_argument("--session", required=True, help="a [report.sessions] name, e.g. 晨检")
+    ab.add_argument("--class", dest="class_name", metavar="CLASS")
+    ab.add_argument("--json", action="store_true")
+    ab.set_defaults(run=_absentees)
+    mark = _options(kinds.add_parser("absent", help="mark an absent person with a reason (the class teacher)"))
+    mark.add_argument("person", help="the person's id")
+    mark.add_argument("--date", type=_date, help="YYYY-MM-DD (default: today)")
+    mark.add_argument("--session", required=True)
+    mark.add_argument("--reason", required=True, choices=ABSENCE_REASONS)
+    mark.add_argument("--by", required=True, metavar="USER")
+    mark.add_argument("--note", default="")
+    mark.set_defaults(run=_absent)
+
+
+def add_commands(commands) -> None:
+    """``thermogate screening manual``; and the report subcommands under the existing ``report`` command."""
+    report = commands.choices.get("report")
+    if report is not None:
+        kinds = next(a for a in report._actions if isinstance(a, argparse._SubParsersAction))
+        add_report_commands(kinds)
+    screening = commands.add_parser("screening", help="screenings entered by hand")
+    sub = screening.add_subparsers(dest="screening_command", metavar="SUBCOMMAND", required=True)
+    manual = _options(sub.add_parser(
+        "manual", help="a hand-held reading for someone a gate could not screen (counts as screened, manual)"),
+        store=True)
+    manual.add_argument("--person", required=True, help="the person's id on the roster")
+    manual.add_argument("--value", required=True, type=float, metavar="DEGC", help="the reading, 30-45 degC")
+    manual.add_argument("--by", required=True, metavar="USER", help="who took it")
+    manual.add_argument("--gate", default="", help="where (a gate id), if at a gate")
+    manual.add_argument("--at", metavar="HH:MM", help="when, today (default: now)")
+    manual.add_argument("--note", default="")
+    manual.set_defaults(run=_manual)
+
+
+__all__ = ["ConfigError", "add_commands", "add_report_commands"]

@@ -1,0 +1,148 @@
+"""Automatic warnings (自动预警): the ``[[report.warning]]`` rules, and the urgent-report draft (疫情快报).
+
+A rule counts confirmed fevers or sick absences over ``days`` days (today
+included) per class, per grade (``[report] grade_pattern`` on the class name)
+or for the school, and warns at ``threshold``. ``alarm_rate`` compares today's
+alarms per screening with the ``baseline_days`` days before, from the gates'
+decisions alone, so it works without a roster. Each warning is stored once per
+day, rule and scope with its draft, and handed to the callback (the
+notifications of the reporter and the doctor).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..protocol.result import FEVER, PASS
+from .config import ReportConfig, WarningRule
+from .counts import DayData
+from .records import SICK, ReportWarning
+from .report_store import ReportStore
+
+WarningCallback = Callable[[ReportWarning], None]
+
+WHAT_ZH = {"fevers_confirmed": "确认发热", "sick_absences": "因病缺勤", "alarm_rate": "发热警报率"}
+SCOPE_ZH = {"class": "班级", "grade": "年级", "school": "全校"}
+
+
+@dataclass(frozen=True)
+class Crossing:
+    rule: WarningRule
+    scope_key: str
+    count: float
+    threshold: float
+    detail: str
+
+
+def _days(day: dt.date, n: int) -> list[dt.date]:
+    return [day - dt.timedelta(days=i) for i in range(n - 1, -1, -1)]
+
+
+def _scope_key(rule: WarningRule, config: ReportConfig, class_name: str) -> str:
+    if rule.scope == "school":
+        return config.school
+    if not class_name:
+        return ""
+    return class_name if rule.scope == "class" else config.grade_of(class_name)
+
+
+def evaluate(rs: ReportStore, config: ReportConfig, day: dt.date, tz: dt.tzinfo, threshold_c: float,
+             now: float) -> list[Crossing]:
+    """The rules crossed on ``day`` as things stand at ``now``."""
+    out: list[Crossing] = []
+    cache: dict[dt.date, DayData] = {}
+
+    def data(d: dt.date) -> DayData:
+        if d not in cache:
+            cache[d] = DayData(rs, d, tz, threshold_c, until=now)
+        return cache[d]
+
+    for rule in config.warnings:
+        if rule.what == "alarm_rate":
+            c = _alarm_rate(rule, data, day)
+            if c is not None:
+                out.append(c)
+            continue
+        counts: Counter[str] = Counter()
+        if rule.what == "fevers_confirmed":
+            for d in _days(day, rule.days):
+                dd = data(d)
+                for a in dd.alarms:
+                    if a.confirmed:
+                        cls = dd.roster[a.person_id]["class_name"] if a.person_id in dd.roster else ""
+                        counts[_scope_key(rule, config, cls)] += 1
+                for m in dd.manual:
+                    if m.person_id in dd.roster and dd.manual_fever(m.value_c):
+                        counts[_scope_key(rule, config, dd.roster[m.person_id]["class_name"])] += 1
+        else:  # sick_absences: people marked sick, once per person and day
+            first, last = _days(day, rule.days)[0], day
+            seen = {(a.person_id, a.day, a.class_name) for a in rs.absences(since_day=first.isoformat(),
+                                                                           until_day=last.isoformat())
+                    if a.reason == SICK}
+            for _, _, cls in seen:
+                counts[_scope_key(rule, config, cls)] += 1
+        for key, n in sorted(counts.items()):
+            if key and n >= rule.threshold:
+                out.append(Crossing(rule, key, n, rule.threshold,
+                                    f"{SCOPE_ZH[rule.scope]} {key}：{rule.days} 天内{WHAT_ZH[rule.what]} {n} 例"
+                                    f"（阈值 {rule.threshold:g}）"))
+    return out
+
+
+def _alarm_rate(rule: WarningRule, data, day: dt.date) -> Crossing | None:
+    def rate(d: dt.date) -> tuple[int, int]:
+        dd = data(d)
+        screened = sum(1 for r in dd.screenings if r["decision"] in (PASS, FEVER))
+        return len(dd.alarms), screened
+
+    alarms, screened = rate(day)
+    if alarms < rule.min_alarms or screened == 0:
+        return None
+    base_alarms = base_screened = 0
+    for d in _days(day - dt.timedelta(days=1), rule.baseline_days):
+        a, s = rate(d)
+        base_alarms += a
+        base_screened += s
+    today = alarms / screened
+    baseline = base_alarms / base_screened if base_screened else 0.0
+    if baseline and today < rule.factor * baseline:
+        return None
+    detail = (f"全校今日发热警报 {alarms} 次 / 筛查 {screened} 人次（{today:.2%}），"
+              f"前 {rule.baseline_days} 天基线 {baseline:.2%}" + ("" if base_screened else "（无基线数据）"))
+    return Crossing(rule, "school", round(today, 6), round(rule.factor * baseline, 6), detail)
+
+
+def draft(config: ReportConfig, day: dt.date, crossing: Crossing, data: DayData, now: float, tz: dt.tzinfo) -> dict:
+    """The urgent-report draft (疫情快报): what the reporter checks, completes and sends upward."""
+    at = dt.datetime.fromtimestamp(now, tz).isoformat(timespec="minutes")
+    cases = [{"alarm": a.id, "case": a.case_id, "time": dt.datetime.fromtimestamp(a.time, tz).strftime("%H:%M"),
+              "class": data.roster[a.person_id]["class_name"] if a.person_id in data.roster else "",
+              "state": a.case_state or a.status, "confirmed": a.confirmed} for a in data.alarms]
+    text = (f"{config.school}（{config.school_code}）{day.isoformat()} 疫情快报（草稿）：{crossing.detail}。"
+            f"触发规则 {crossing.rule.key}。请报告人 {config.reporter} 核实后报送。")
+    return {"title": "疫情快报（草稿）", "status": "draft", "school": config.school, "school_code": config.school_code,
+            "day": day.isoformat(), "raised_at": at, "rule": crossing.rule.key, "scope": crossing.rule.scope,
+            "scope_key": crossing.scope_key, "what": crossing.rule.what, "count": crossing.count,
+            "threshold": crossing.threshold, "detail": crossing.detail, "cases_today": cases,
+            "reporter": config.reporter, "text": text}
+
+
+def raise_warnings(rs: ReportStore, config: ReportConfig, day: dt.date, tz: dt.tzinfo, threshold_c: float,
+                   now: float, on_warning: WarningCallback | None = None) -> list[ReportWarning]:
+    """Evaluate the rules; store each new warning with its draft and call ``on_warning``; the new ones."""
+    new: list[ReportWarning] = []
+    crossings = evaluate(rs, config, day, tz, threshold_c, now)
+    if not crossings:
+        return new
+    today = DayData(rs, day, tz, threshold_c, until=now)
+    for c in crossings:
+        w, is_new = rs.add_warning(day.isoformat(), c.rule.key, c.rule.scope, c.scope_key, c.rule.what, c.count,
+                                   c.threshold, now, draft(config, day, c, today, now, tz))
+        if is_new:
+            new.append(w)
+            if on_warning is not None:
+                on_warning(w)
+    return new
