@@ -62,7 +62,8 @@ def run(name: str, seed: int, variant: str, config: ScreeningConfig):
             if p["phase"] == "standing":
                 standing.setdefault(p["id"], f.time)
     decisions = analyze_recording(rec, config)
-    rows = [(d, p, standing.get(p["id"]) if p else None) for d, p in zip(decisions, truth_for(rec, decisions))]
+    rows = [(d, p, standing.get(p["id"]) if p else None)
+            for d, p in zip(decisions, truth_for(rec, decisions), strict=True)]
     return rows, standing
 
 

@@ -248,7 +248,8 @@ def _histogram_quantiles(text: str, name: str) -> dict:
 
 def sustained(r: dict) -> bool:
     return (r["dropped_queue"] == 0 and r["lost_sequence"] <= 0.001 * r["published"]
-            and r["processed"] >= 0.999 * r["published"] and r["backlog_last"] <= max(r["gates"], 8 + r["backlog_first"])
+            and r["processed"] >= 0.999 * r["published"]
+            and r["backlog_last"] <= max(r["gates"], 8 + r["backlog_first"])
             and _percentile(r["latency"], 0.99) <= 0.050)
 
 

@@ -34,7 +34,7 @@ def main(gates: int = 200, seconds: float = 20.0) -> None:
     for lens in Lens:
         fill_at(0.5, lens.fov)
     warm = GatePipeline("warm", recordings[0].eeprom_message().words)
-    for payload, t in zip(streams[0][1][:4], streams[0][2][:4]):
+    for payload, t in zip(streams[0][1][:4], streams[0][2][:4], strict=True):
         warm.push(decode_frame(payload, key).words, t)
     frames = len(streams[0][1])
     decisions = 0

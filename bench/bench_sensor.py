@@ -76,14 +76,14 @@ def main() -> None:
     cal = Calibration.from_eeprom(eeprom)
     out = np.empty((24, 32), dtype=np.float32)
     flat = out.reshape(768)
-    nan = float("nan")
     adafruit = AdafruitSensor([int(w) for w in eeprom])
     frame_list = [int(w) for w in frame]
     ada_result = [0.0] * 768
     tr = cal.ambient(frame) - 8.0
 
     rows = [
-        ("numba kernel (one call)", per_call(lambda: K.subpage_to(frame, cal._k, cal._table, out, 1.0, TR_FROM_TA), 20000)),
+        ("numba kernel (one call)",
+         per_call(lambda: K.subpage_to(frame, cal._k, cal._table, out, 1.0, TR_FROM_TA), 20000)),
         ("Calibration.subpage_to(out=...)", per_call(lambda: cal.subpage_to(frame, out=out), 20000)),
         ("Calibration.subpage_to (new image)", per_call(lambda: cal.subpage_to(frame), 20000)),
         ("numpy reference", per_call(lambda: R.subpage_to(cal.params, frame), 200)),
@@ -108,7 +108,7 @@ def main() -> None:
     outs = [np.empty((24, 32), dtype=np.float32) for _ in sensors]
 
     def batch():
-        for (c, f), o in zip(sensors, outs):
+        for (c, f), o in zip(sensors, outs, strict=True):
             c.subpage_to(f, out=o)
     batch_s = per_call(batch, 5)
     print(f"\n1,000 sensors, one subpage each, one thread: {batch_s * 1e3:.2f} ms per batch = "

@@ -55,7 +55,8 @@ def local_zone_name() -> str:
 def _store_options(p: argparse.ArgumentParser) -> None:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--config", metavar="FILE",
-                       help=f"the controller's config, for its store and time zone (default ./{DEFAULT_CONFIG} if present)")
+                       help=f"the controller's config, for its store and time zone "
+                            f"(default ./{DEFAULT_CONFIG} if present)")
     which.add_argument("--store", metavar="URL", help="the store itself: a SQLite file or postgresql://...")
     p.add_argument("--tz", metavar="ZONE", help="the school's time zone, e.g. Asia/Shanghai "
                    "(default: the config's, else the machine's)")

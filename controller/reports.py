@@ -306,7 +306,8 @@ def read_screenings_csv(f: IO[str]) -> list[Screening]:
     for row in r:
         try:
             out.append(Screening(uid=csv_uncell(row["uid"]), gate=csv_uncell(row["gate"]), time=float(row["time"]),
-                                 decision=row["decision"], reason=csv_uncell(row["reason"]), track=int(row["track"]), estimate_c=opt(row["estimate_c"]),
+                                 decision=row["decision"], reason=csv_uncell(row["reason"]), track=int(row["track"]),
+                                 estimate_c=opt(row["estimate_c"]),
                                  face_c=opt(row["face_c"]), distance_m=opt(row["distance_m"]),
                                  reduced_accuracy=row["reduced_accuracy"] == "1", boot=int(row["boot"]),
                                  sequence=int(row["sequence"]), id=int(row["id"])))

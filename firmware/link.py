@@ -148,7 +148,7 @@ class Link:
 
     def subscribe(self, topic, qos=1):
         """Subscribe now and after every reconnection; a refusal is retried every RESUBSCRIBE_MS."""
-        for t, q in self._topics:
+        for t, _ in self._topics:
             if t == topic:
                 break
         else:

@@ -75,7 +75,7 @@ class MLX90640:
             raise SensorError("I2C bus at %d Hz: %s" % (hz, exc))
 
     def _read(self, register, buf):
-        for attempt in range(_TRIES):
+        for _ in range(_TRIES):
             try:
                 self.i2c.readfrom_mem_into(self.address, register, buf, addrsize=16)
                 return
@@ -87,7 +87,7 @@ class MLX90640:
     def _write(self, register, value):
         self._word[0] = value >> 8
         self._word[1] = value & 0xFF
-        for attempt in range(_TRIES):
+        for _ in range(_TRIES):
             try:
                 self.i2c.writeto_mem(self.address, register, self._word, addrsize=16)
                 return
@@ -138,7 +138,7 @@ class MLX90640:
         reads in all, then SensorError). Then the control register. The
         subpage number comes from the last status read. Allocates nothing."""
         status = self._status
-        for n in range(_RAM_READS):
+        for _ in range(_RAM_READS):
             self._write(_REG_STATUS, _STATUS_CLEAR)
             self._read(_RAM, self._ram)
             status = self.read_register(_REG_STATUS)

@@ -144,7 +144,8 @@ def replay(recording: Recording, broker_host: str, broker_port: int, *, gate_id:
             _confirm(client.publish(status_topic, offline, qos=1, retain=True), "the offline status")
         finally:
             close(client)
-    return ReplayResult(sent, dropped, passes, (last - first) if first is not None and last is not None else 0.0, max_late)
+    span = (last - first) if first is not None and last is not None else 0.0
+    return ReplayResult(sent, dropped, passes, span, max_late)
 
 
 def _confirm(info, what: str) -> None:

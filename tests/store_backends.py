@@ -75,7 +75,8 @@ def pg_url(_pg_migrated):
     schema = _pg_migrated.rsplit("%3D", 1)[1]
     with psycopg.connect(_pg_migrated.split("?")[0], autocommit=True) as conn:
         tables = [r[0] for r in conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s AND table_name <> 'schema_version'",
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = %s AND table_name <> 'schema_version'",
             (schema,))]
         conn.execute("TRUNCATE " + ", ".join(f'"{schema}"."{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
     return _pg_migrated

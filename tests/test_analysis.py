@@ -63,7 +63,7 @@ def same(fast, slow, atol=1e-9):
 def identical(a: FrameAnalysis, b: FrameAnalysis) -> bool:
     """Field by field, NaN equal to NaN."""
     return all(x == y or (isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y))
-               for x, y in zip(astuple(a), astuple(b)))
+               for x, y in zip(astuple(a), astuple(b), strict=True))
 
 
 # ---- the kernels against their numpy references ----------------------------------------------------------------
@@ -154,7 +154,7 @@ def _skin_both(rng):
 @given(SEEDS)
 def test_skin_pixels_equal_reference(seed):
     *_, fast, slow = _skin_both(np.random.default_rng(seed))
-    for a, b in zip(fast, slow):
+    for a, b in zip(fast, slow, strict=True):
         assert np.array_equal(a, b)
 
 
@@ -199,7 +199,7 @@ def test_reference_step_equals_reference(seed):
     learned = rng.choice([np.nan, level, level + 0.3, level + 3.0])
     p[K.P_REF_LEARNED] = learned
     p[K.P_REF_MIN_FRACTION] = rng.uniform(0.05, 1.0)
-    for i in range(cfg.reference_window + 20):
+    for _ in range(cfg.reference_window + 20):
         bg, image = random_scene(rng)
         image[box[0]:box[2], box[1]:box[3]] = level + rng.normal(0.0, 0.2, (box[2] - box[0], box[3] - box[1]))
         fast, slow = np.full(K.O_LENGTH, np.nan), np.full(K.O_LENGTH, np.nan)
@@ -399,7 +399,7 @@ def test_offset_corrects_a_global_drift(variant):
     assert all(a.reference_ok and abs(a.offset_c + 0.8) <= 0.05 for _, a in clean)
     plain = analysed("normal_queue", variant)[WARM_UP:]
     drifted = analysed("normal_queue", variant, add_c=0.8)[WARM_UP:]
-    for (truth, a), (_, b) in zip(plain, drifted):
+    for (truth, a), (_, b) in zip(plain, drifted, strict=True):
         assert a.reference_ok and b.reference_ok
         assert abs(b.offset_c - a.offset_c + 0.8) < 1e-6
         assert abs(a.offset_c + truth["drift_c"]) <= 0.3  # the sensor's own drift; the rest is pixel offsets
@@ -456,7 +456,7 @@ def test_reset_starts_over():
     analyzer.reset()
     assert analyzer.frames == 0
     again = [analyzer.analyze(sc.frame_at(i / 8).image) for i in range(50)]
-    assert all(identical(x, y) for x, y in zip(first, again))
+    assert all(identical(x, y) for x, y in zip(first, again, strict=True))
 
 
 @pytest.mark.parametrize("bad", [dict(variant="90"), dict(reference_box=(3, 3, 3, 7)),

@@ -92,7 +92,8 @@ def fever_alarm(store, gate: str = "sim-1", estimate: float = 38.4) -> tuple[int
 
 def concrete(path: str, alarm_id: int, screening_id: int) -> str:
     return (path.replace("{alarm_id}", str(alarm_id)).replace("{screening_id}", str(screening_id))
-            .replace("{gate}", "sim-1").replace("{alert_id}", "1").replace("{name}", "gus").replace("{name:path}", "gus")
+            .replace("{gate}", "sim-1").replace("{alert_id}", "1").replace("{name}", "gus")
+            .replace("{name:path}", "gus")
             .replace("{name}", "app.js"))
 
 
@@ -335,7 +336,8 @@ def test_settings_apply_to_every_gate_now(rig):
 
 def test_user_management_from_the_console(rig):
     admin = rig.client("ada")
-    assert admin.post("/api/users", json={"name": "eve", "role": "guard", "password": "night-shift-7"}).status_code == 201
+    eve = {"name": "eve", "role": "guard", "password": "night-shift-7"}
+    assert admin.post("/api/users", json=eve).status_code == 201
     eve = rig.client("eve", "night-shift-7")
     assert eve.get("/api/me").json()["role"] == "guard"
     assert admin.post("/api/users/eve/role", json={"role": "doctor"}).status_code == 200

@@ -4,7 +4,11 @@ refused in words, and the held door's "open once" says to release it first."""
 
 from __future__ import annotations
 
-from tests.test_console_browser import PASSWORD, controller, login, page, wait_js  # noqa: F401 (fixtures; browser is in conftest)
+from tests import test_console_browser as shared
+from tests.test_console_browser import PASSWORD, login, wait_js
+
+# The fixtures this file shares with test_console_browser.py (the browser itself is conftest's).
+controller, page = shared.controller, shared.page
 
 NEW = "evening-shift-42"
 

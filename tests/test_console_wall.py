@@ -151,7 +151,7 @@ def test_the_chinese_text_renders_with_a_real_font(browser, wall):
         # U+0378 is unassigned: no font has it, so it is drawn as the missing-glyph box.
         shapes = page.evaluate(GLYPHS_JS, list(nav) + ["\u0378"])
         tofu = shapes[-1]
-        for ch, shape in zip(nav, shapes):
+        for ch, shape in zip(nav, shapes, strict=False):
             assert shape.count("1") > 20, f"{ch!r} draws nothing"
             assert shape != tofu, (f"{ch!r} is drawn as an empty box: no CJK font "
                                    "(apt-get install fonts-noto-cjk; `make test` installs it as root on Debian)")

@@ -147,7 +147,7 @@ def test_killed_controller_restarts_without_losing_or_repeating(tmp_path, mqtt_b
     stored = {s.uid for s in store.screenings(limit=100000)}
     assert {r["uid"] for r in results} <= stored  # no published decision is missing from the records
     assert killed_at < watch.count()
-    for gate_id, gate in zip(("sim-1", "sim-2"), gates):
+    for gate_id, gate in zip(("sim-1", "sim-2"), gates, strict=True):
         counters = [json.loads(p)["ctr"] for _t, p in watch.messages(f"thermogate/{gate_id}/cmd")]
         assert counters == sorted(set(counters)), counters  # monotonic across the restart, never reused
         acks = [json.loads(p) for _t, p in watch.messages(f"thermogate/{gate_id}/ack")]

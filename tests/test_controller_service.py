@@ -215,7 +215,8 @@ def test_home_assistant_discovery(controller_service, mqtt_watch):
     controller_service(["sim-1"], extra="[home_assistant]\nenabled = true\n")
     expected = {t for t, _ in discovery_messages("sim-1", "")}
     assert _wait(lambda: {t for t, _ in watch.messages("/config")} == expected, 10), watch.messages("/config")
-    door = json.loads(dict(discovery_messages("sim-1", "x"))["homeassistant/binary_sensor/thermogate_sim_1_door/config"])
+    messages = dict(discovery_messages("sim-1", "x"))
+    door = json.loads(messages["homeassistant/binary_sensor/thermogate_sim_1_door/config"])
     assert "command_topic" not in door  # shown, never commanded
 
 

@@ -299,7 +299,8 @@ def test_run_micropython_imports_packages_from_several_directories(tmp_path):
     (firmware / "config.py").write_text("BROKER = 'real'\n")
     (fakes / "config.py").write_text("BROKER = 'fake'\n")
     (fakes / "umqtt" / "simple.py").write_text("class MQTTClient:\n    pass\n")
-    script = "from proto.frame import MAGIC\nfrom umqtt.simple import MQTTClient\nimport config\nprint(MAGIC, config.BROKER)"
+    script = ("from proto.frame import MAGIC\nfrom umqtt.simple import MQTTClient\nimport config\n"
+              "print(MAGIC, config.BROKER)")
     assert run_micropython(script, [firmware, fakes]) == "b'TGF1' fake\n"
 
 

@@ -116,7 +116,7 @@ def test_subpages_reach_the_controller_intact(rig):
     frames = rig.frames()
     assert [f.sequence for f in frames] == [1, 2, 3, 4, 5, 6]
     assert {f.boot_id for f in frames} == {rig.gate.boot_id}
-    for frame, words in zip(frames, sent):
+    for frame, words in zip(frames, sent, strict=True):
         np.testing.assert_array_equal(frame.words, words)
     cal = Calibration.from_eeprom(decode_eeprom(rig.broker.retained[rig.topic("eeprom")], KS).words)
     image = cal.subpage_to(frames[-1].words)

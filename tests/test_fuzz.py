@@ -497,8 +497,9 @@ def raw_tag(key: bytes, fields: dict) -> str:
 @st.composite
 def attack(draw, rig: GateRig) -> tuple[str, bytes]:
     """One command somebody might send: (kind, bytes)."""
-    kind = draw(st.sampled_from(["signed", "signed", "forged", "replayed", "stale", "future", "wrong_boot", "wrong_gate",
-                                 "truncated", "oversized", "mutated", "resigned", "json", "bytes", "nested"]))
+    kind = draw(st.sampled_from(["signed", "signed", "forged", "replayed", "stale", "future", "wrong_boot",
+                                 "wrong_gate", "truncated", "oversized", "mutated", "resigned", "json", "bytes",
+                                 "nested"]))
     latest = max(rig.sent, default=0)
     if kind == "signed":  # right key, gate, boot and a new counter, on the latest frame (which may be old)
         return kind, rig.sign(*draw(GOOD_ACTIONS))
@@ -534,7 +535,8 @@ def attack(draw, rig: GateRig) -> tuple[str, bytes]:
     if kind in ("mutated", "resigned"):
         cmd = json.loads(good)
         for _ in range(draw(st.integers(1, 3))):
-            field = draw(st.sampled_from(["v", "gate", "boot", "ctr", "act", "arg", "seq", "tag"]) | st.text(max_size=4))
+            field = draw(st.sampled_from(["v", "gate", "boot", "ctr", "act", "arg", "seq", "tag"])
+                         | st.text(max_size=4))
             op = draw(st.sampled_from(["set", "delete", "retype"]))
             if op == "delete":
                 cmd.pop(field, None)
@@ -1110,7 +1112,8 @@ def http_requests(draw, rig: HttpRig) -> dict:
     path = path.replace("{alarm}", str(rig.alarm_id)).replace("{screening}", str(rig.screening_id))
     if draw(st.integers(0, 9)) == 0:
         path += draw(st.sampled_from(["/", "//", "/x", "?", "%", "%zz", "/..", "#frag"]))
-    method = draw(st.sampled_from(["GET"] * 4 + ["POST"] * 4 + ["PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "PROPFIND"]))
+    method = draw(st.sampled_from(["GET"] * 4 + ["POST"] * 4
+                                  + ["PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "PROPFIND"]))
     query = draw(st.dictionaries(st.sampled_from(sorted(QUERY)) | SAFE_TEXT,
                                  st.deferred(lambda: st.one_of(*QUERY.values())) | SAFE_TEXT, max_size=3))
     who = draw(st.sampled_from(["anonymous", "gus", "ada", "ada", "doc", "garbage", "ended"]))

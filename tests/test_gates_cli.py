@@ -764,7 +764,7 @@ print('RESULT ' + json.dumps(out))
 """
     out = run_micropython(script, [REPO / "firmware"])
     result = json.loads([line for line in out.splitlines() if line.startswith("RESULT ")][-1][7:])
-    for (freq, refresh), got in zip(cases, result):
+    for (freq, refresh), got in zip(cases, result, strict=False):
         want = gs.i2c_freq_problem(freq, refresh)
         assert got == (None if want is None else "config.json: " + want), (freq, refresh)
     assert sum(r is None for r in result[:len(cases)]) == 6 + 4 + 2 + 0  # accepted at 8, 16, 32, 64 Hz

@@ -46,9 +46,9 @@ def test_farther_means_fewer_pixels_wider_means_more():
     distances = np.linspace(0.2, 3.0, 57)
     for v in G.VARIANTS:
         px = [G.face_width_pixels(d, v) for d in distances]
-        assert all(a > b for a, b in zip(px, px[1:]))
+        assert all(a > b for a, b in zip(px, px[1:], strict=False))
         widths = [G.pixels_across(w, 0.7, v) for w in (0.05, 0.10, 0.15, 0.20)]
-        assert all(a < b for a, b in zip(widths, widths[1:]))
+        assert all(a < b for a, b in zip(widths, widths[1:], strict=False))
     # Far away the pinhole tends to small angles: pixels ~ width / distance.
     assert G.face_width_pixels(10.0, NARROW) * 10.0 == pytest.approx(G.face_width_pixels(20.0, NARROW) * 20.0, rel=1e-4)
 
@@ -78,8 +78,9 @@ def test_band_edges_scale_with_distance(fov):
         np.testing.assert_allclose(far, 2 * near)
     # Level, the band widens with distance; tilting up raises both edges.
     widths = [np.ptp(G.vertical_coverage(1.5, 0.0, d, fov)) for d in (0.3, 0.6, 0.9, 1.2)]
-    assert all(a < b for a, b in zip(widths, widths[1:]))
-    assert all(u > l for u, l in zip(G.vertical_coverage(1.5, 10.0, 0.8, fov), G.vertical_coverage(1.5, 0.0, 0.8, fov)))
+    assert all(a < b for a, b in zip(widths, widths[1:], strict=False))
+    tilted, level = G.vertical_coverage(1.5, 10.0, 0.8, fov), G.vertical_coverage(1.5, 0.0, 0.8, fov)
+    assert all(up > low for up, low in zip(tilted, level, strict=True))
 
 
 def test_bad_arguments_are_refused():

@@ -35,7 +35,7 @@ def _run(name: str, seed: int, variant: str):
             if p["phase"] == "standing":
                 standing.setdefault(p["id"], f.time)
     decisions = analyze_recording(rec, config)
-    return list(zip(decisions, truth_for(rec, decisions))), standing, people
+    return list(zip(decisions, truth_for(rec, decisions), strict=True)), standing, people
 
 
 def verdicts(results):
@@ -212,9 +212,10 @@ def test_settled_people_in_the_same_rooms_still_pass(seed):
 
 @pytest.mark.parametrize("variant, seed", [("110", 28), ("110", 46)])
 def test_faces_colder_than_30_are_found_and_told_to_wait_indoors(variant, seed):
-    """In from the cold into a DEV room at about 18 degC: faces whose canthus reads below 31 degC (through these lenses' blur the face's hottest pixel
-    is then mostly under 30, the face minimum the analysis had: 0 of 12 and 4 of 22 such frames were found with
-    it) are found as faces on every standing frame, and their people are told why they cannot be measured (mostly: wait indoors), never passed."""
+    """In from the cold into a DEV room at about 18 degC: faces whose canthus reads below 31 degC (through these
+    lenses' blur the face's hottest pixel is then mostly under 30, the face minimum the analysis had: 0 of 12 and
+    4 of 22 such frames were found with it) are found as faces on every standing frame, and their people are told
+    why they cannot be measured (mostly: wait indoors), never passed."""
     from controller.screening.analysis import Analyzer
     from sim.scenes.world import DEV
 
@@ -238,7 +239,8 @@ def test_faces_colder_than_30_are_found_and_told_to_wait_indoors(variant, seed):
     config = ScreeningConfig(analysis=AnalysisConfig(variant=variant), sensor_height_m=m.sensor_height_m,
                              tilt_deg=m.tilt_deg, mark_distance_m=m.mark_distance_m, require_reference=False)
     decisions = analyze_recording(rec, config)
-    pairs = [(d, p) for d, p in zip(decisions, truth_for(rec, decisions)) if p is not None and p["id"] in cold_ids]
+    pairs = [(d, p) for d, p in zip(decisions, truth_for(rec, decisions), strict=True)
+             if p is not None and p["id"] in cold_ids]
     assert not [d for d, _ in pairs if d.decision == D.PASS]
     assert {p["id"] for d, p in pairs if d.decision == D.RETRY} == cold_ids  # found, and told
     assert len({p["id"] for d, p in pairs if d.reason == D.WAIT_INDOORS}) >= 0.5 * len(cold_ids)

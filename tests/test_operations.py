@@ -25,7 +25,7 @@ def _alarm(store, n: int) -> int:
 
 def _gauge(base: str) -> float:
     text = httpx.get(base + "/metrics", timeout=10).text
-    line = next(l for l in text.splitlines() if l.startswith("thermogate_alarms_open "))
+    line = next(x for x in text.splitlines() if x.startswith("thermogate_alarms_open "))
     return float(line.split()[1])
 
 

@@ -18,7 +18,8 @@ def parse(*argv: str):
     return build_parser().parse_args(list(argv))
 
 
-@pytest.mark.parametrize("command", [["watch", "north-1"], ["sim", "run"], ["record", "north-1", "-o", "x.npz", "--seconds", "1"]])
+@pytest.mark.parametrize("command", [["watch", "north-1"], ["sim", "run"],
+                                     ["record", "north-1", "-o", "x.npz", "--seconds", "1"]])
 def test_password_from_a_file_or_the_environment(command, tmp_path, monkeypatch, capsys):
     monkeypatch.delenv(PASSWORD_ENV, raising=False)
     secret = tmp_path / "mqtt-password"

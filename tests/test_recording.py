@@ -383,7 +383,7 @@ def _check_replay(listener: Listener, rec: Recording, gate: str) -> None:
     assert eeprom.version == 2 and (eeprom.words == rec.eeprom_message().words).all()
     frames = [m[2] for m in listener.of("frame")]
     assert frames == rec.sealed_payloads(key)
-    for sent, stored in zip(frames, rec.frames()):
+    for sent, stored in zip(frames, rec.frames(), strict=True):
         got = decode_frame(sent, key)
         assert (got.boot_id, got.sequence, got.board_ms, got.flags) == (
             stored.message.boot_id, stored.message.sequence, stored.message.board_ms, stored.message.flags)

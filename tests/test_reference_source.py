@@ -152,7 +152,7 @@ def test_the_learned_reading_corrects_drift_never_the_set_point():
     later = [analyzer.analyze(image) for image in images(sc, 12.0, start=10.0, add_c=0.8)][40:]
     truth = [sc.frame_at(10.0 + i / HZ).truth["drift_c"] for i in range(40, 96)]
     assert all(a.reference_ok and a.reference_status == "ok" for a in later)
-    errors = [a.offset_c + 0.8 + (t - truth[0]) for a, t in zip(later, truth)]
+    errors = [a.offset_c + 0.8 + (t - truth[0]) for a, t in zip(later, truth, strict=True)]
     assert abs(float(np.mean(errors))) < 0.1 and max(map(abs, errors)) < 0.25
     assert all(a.offset_c == pytest.approx(config.reference_apparent_c - a.reference_mean_c) for a in later)
 

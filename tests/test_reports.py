@@ -83,7 +83,8 @@ def expected(events, gate=None) -> dict:
     n = lambda d: sum(1 for e in ev if e[1] == d)  # noqa: E731
     alarms = [e[3] for e in ev if e[3]]
     disposed = [a for a in alarms if a[0] == "disposed"]
-    confirmed = sum(1 for _, r, o in disposed if (r >= 37.3 if r is not None else o in ("observation_room", "sent_home")))
+    confirmed = sum(1 for _, r, o in disposed
+                    if (r >= 37.3 if r is not None else o in ("observation_room", "sent_home")))
     return {"screened": n("PASS") + n("FEVER"), "passed": n("PASS"), "fevers": n("FEVER"), "retried": n("RETRY"),
             "blocked": n("BLOCKED"), "alarms": len(alarms), "confirmed_fevers": confirmed,
             "dispositions": {o: sum(1 for a in disposed if a[2] == o) for o in OUTCOMES},
@@ -169,7 +170,7 @@ def test_renderers_carry_the_same_numbers(filled):
     r = daily_report(filled, DAY, TZ)
     rows = list(csv.DictReader(io.StringIO(render_csv(r))))
     assert [row["gate"] for row in rows] == ["east-3", "north-1", "south-2", TOTAL]
-    for row, g in zip(rows, (*r.gates, r.total)):
+    for row, g in zip(rows, (*r.gates, r.total), strict=True):
         assert int(row["screened"]) == g.screened and int(row["confirmed_fevers"]) == g.confirmed_fevers
         assert int(row["open_alarms"]) == g.open_alarms and int(row["retried"]) == g.retried
         assert {o: int(row[f"disposed_{o}"]) for o in OUTCOMES} == g.dispositions
@@ -192,7 +193,7 @@ def test_cli_daily_report(filled, store_url, capsys, fmt):
     out = capsys.readouterr().out
     if fmt == "text":
         assert "2026-03-02 (Asia/Shanghai)" in out and "Confirmed fevers today: 2." in out
-        assert next(l for l in out.splitlines() if l.startswith("north-1")).split()[1:] == \
+        assert next(x for x in out.splitlines() if x.startswith("north-1")).split()[1:] == \
             [str(v) for k, v in expected(DAY_EVENTS, "north-1").items() if k != "dispositions"]
     elif fmt == "csv":
         total = list(csv.DictReader(io.StringIO(out)))[-1]

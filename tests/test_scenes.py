@@ -111,7 +111,7 @@ def test_same_seed_same_frames_in_any_order(name):
     forward = [a.frame_at(t) for t in times]
     backward = [b.frame_at(t) for t in reversed(times)][::-1]
     again = [a.frame_at(t) for t in times]
-    for x, y, z in zip(forward, backward, again):
+    for x, y, z in zip(forward, backward, again, strict=True):
         assert np.array_equal(x.image, y.image) and np.array_equal(x.image, z.image)
         assert x.ta == y.ta and x.truth == y.truth == z.truth
 

@@ -40,7 +40,7 @@ def decided(name: str, seed: int = 0, config: ScreeningConfig | None = None, sec
     if cfg.analysis.variant != variant:
         cfg = replace(cfg, analysis=replace(cfg.analysis, variant=variant))
     decisions = analyze_recording(rec, cfg)
-    return list(zip(decisions, truth_for(rec, decisions)))
+    return list(zip(decisions, truth_for(rec, decisions), strict=True))
 
 
 def frames_truth(name: str, seed: int = 0, variant: str = "55", seconds: float | None = None) -> dict:
@@ -342,7 +342,8 @@ def test_tracker_never_passes_an_unmeasurable_person():
         out += tracker.update(i * 0.125, i + 1, _analysis(people=2))
     assert out and {(d.decision, d.reason) for d in out} == {(D.RETRY, D.ONE_AT_A_TIME)}
     assert out[0].time_s <= cfg.retry_still_s + 0.2  # told soon after standing still
-    assert all(b.time_s - a.time_s >= cfg.notice_repeat_s for a, b in zip(out, out[1:]))  # and not spammed
+    # and not spammed
+    assert all(b.time_s - a.time_s >= cfg.notice_repeat_s for a, b in zip(out, out[1:], strict=False))
     tracker = Tracker("g", ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0))
     out = []
     for i in range(40):  # the face jumps about: never stable

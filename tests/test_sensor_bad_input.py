@@ -39,7 +39,7 @@ def _corrupt(word: int, value: int, *more: int) -> np.ndarray:
     """A valid EEPROM with some words overwritten: word, value[, word, value ...]."""
     ee = random_eeprom(3).copy()
     edits = (word, value) + more
-    for w, v in zip(edits[::2], edits[1::2]):
+    for w, v in zip(edits[::2], edits[1::2], strict=True):
         ee[w] = v
     return ee
 

@@ -25,7 +25,7 @@ def test_the_fit_lists_outliers_and_gives_its_uncertainty():
     estimates = rng.uniform(36.0, 37.0, 30)
     clinical = estimates + 0.4 + rng.normal(0.0, 0.15, 30)
     clinical[[3, 17]] += (2.0, -1.5)  # a typo and another person's reading
-    pairs = list(zip(estimates, clinical))
+    pairs = list(zip(estimates, clinical, strict=True))
     fit = fit_site_offset(pairs, current_offset_c=0.1)
     assert fit.outliers == (3, 17) and fit.used == 28 and fit.pairs == 30
     assert fit.offset_c == pytest.approx(0.5, abs=0.1)
@@ -86,12 +86,12 @@ def test_calibrate_pools_a_nurses_sheet_over_several_recordings(tmp_path, capsys
     starts = (datetime(2026, 3, 2, 8, 0, 0, tzinfo=TZ), datetime(2026, 3, 3, 8, 10, 0, tzinfo=TZ))
     rows, expected = [], []
     rng = np.random.default_rng(11)
-    for n, (name, start) in enumerate(zip(("normal_queue", "fever"), starts)):
+    for n, (name, start) in enumerate(zip(("normal_queue", "fever"), starts, strict=True)):
         recording = scenario_recording(name, 45.0, seed=n)
         recording.created = start
         recording.save(tmp_path / f"r{n}.npz")
         decisions = [d for d in analyze_recording(recording) if d.estimate_c is not None]
-        for d, person in zip(decisions, truth_for(recording, decisions)):
+        for d, person in zip(decisions, truth_for(recording, decisions), strict=True):
             clinical = round(person["core_c"] + float(rng.normal(0.0, 0.1)), 1)
             moment = start + timedelta(seconds=d.time_s - 3.0 + float(rng.uniform(-1.0, 1.0)))  # her watch: 3 s slow
             rows.append((moment.isoformat(timespec="seconds") if n == 0 else moment.strftime("%H:%M:%S"), clinical))

@@ -173,7 +173,8 @@ def test_distance_advice_follows_the_trackers_rules():
 def _view(**changes) -> S.WatchView:
     status = decode_status(json.dumps({
         "v": 1, "gate": "north-1", "online": True, "boot": 7, "fw": "0.1.0", "uptime_s": 60, "rssi": -81,
-        "heap_free": 90000, "frames": 480, "frames_unsent": 0, "fps": 8.0, "refresh_hz": 8.0, "sensor_ok": True, "i2c_errors": 0,
+        "heap_free": 90000, "frames": 480, "frames_unsent": 0, "fps": 8.0, "refresh_hz": 8.0, "sensor_ok": True,
+        "i2c_errors": 0,
         "sensor_resets": 0, "relay": "locked", "door_openings": 0, "cmd_ok": 0, "cmd_refused": {},
         "mqtt_connects": 1}).encode(), UNVERIFIED)
     base = S.WatchView(gate="north-1", broker="mqtt://127.0.0.1:1883", config=ScreeningConfig(), now=100.0,

@@ -1,4 +1,5 @@
-"""``thermogate broker config``: the site's mosquitto configuration, users and ACL (controller/site/broker_config.py)."""
+"""``thermogate broker config``: the site's mosquitto configuration, users and ACL
+(controller/site/broker_config.py)."""
 
 from __future__ import annotations
 

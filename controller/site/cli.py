@@ -167,7 +167,7 @@ def _gate_list(args: argparse.Namespace) -> int:
                      g.name or "-", g.location or "-", _describe_settings(g) or "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     return 0
 
 

@@ -165,8 +165,8 @@ def remove_stale_code(keep: list[str]) -> str:
     (root) directory whose name is not in ``keep`` and prints each name it removes. Directories stay.
     It runs under MicroPython and CPython alike (0x8000 is a regular file's mode bit in both)."""
     names = ",".join(json.dumps(name) for name in sorted(set(keep)))  # double quotes: one shell quote layer
-    return ('import os;k={%s};[(os.remove(n),print("removed",n)) for n in sorted(os.listdir()) '
-            'if n not in k and os.stat(n)[0]&0x8000]' % names)
+    return ('import os;k={' + names + '};[(os.remove(n),print("removed",n)) for n in sorted(os.listdir()) '
+            'if n not in k and os.stat(n)[0]&0x8000]')
 
 
 def board_steps(mpremote: str, port: str, files: list[Path]) -> list[tuple[str, list[str]]]:

@@ -147,7 +147,8 @@ class Room:
         elevation = m.tilt_deg - (rows - fov.rows / 2.0) * fov.pitch_deg("vertical")
         height = m.sensor_height_m + WALL_DISTANCE_M * np.tan(np.radians(elevation))
         offset = STRATIFICATION_K_PER_M * (np.clip(height, 0.0, CEILING_M) - m.sensor_height_m)
-        offset = offset + np.where(height > CEILING_M, CEILING_OFFSET_C, 0.0) + np.where(height < 0.0, FLOOR_OFFSET_C, 0.0)
+        offset = (offset + np.where(height > CEILING_M, CEILING_OFFSET_C, 0.0)
+                  + np.where(height < 0.0, FLOOR_OFFSET_C, 0.0))
         offset = offset + rng.uniform(-0.8, 0.8) * azimuth / (fov.horizontal_deg / 2.0)
         for _ in range(3):
             fa, fe = rng.uniform(0.02, 0.12, size=2)

@@ -92,10 +92,10 @@ def measure(cfg_dict, eeprom, frames, cmds, seconds=5):
     for i in range(n):
         msg.seal(300 + i, i, 0)
     t1 = time.ticks_us() if hasattr(time, "ticks_us") else int(time.perf_counter() * 1e6)
-    for i in range(n):
+    for _ in range(n):
         wire.checksum(msg._body)
     t2 = time.ticks_us() if hasattr(time, "ticks_us") else int(time.perf_counter() * 1e6)
-    for i in range(n):
+    for _ in range(n):
         gate.mac.seal_binary(msg._signed, msg.buf, msg.size - wire.TAG)
     t3 = time.ticks_us() if hasattr(time, "ticks_us") else int(time.perf_counter() * 1e6)
     return {"built": built, "per_frame": per_frame, "frames": frames_counted, "per_command": per_command,
