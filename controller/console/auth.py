@@ -38,7 +38,10 @@ PERMISSIONS = {
     "ack": {"guard", "doctor", "admin"},  # acknowledge an alarm (silences it)
     "dispose": {"doctor", "admin"},  # the re-check reading and the outcome
     "door": {"guard", "admin"},  # open once, hold locked, release
-    "admin": {"admin"},  # settings, users, the audit trail
+    "admin": {"admin"},  # settings, users, the audit trail; the roster's import and export
+    "people": {"guard", "doctor", "admin"},  # search the roster: id, name, class (no phones, no credentials)
+    "person_file": {"doctor", "admin"},  # open a person's file (一人一档), with a reason, audited
+    "visitors": {"guard", "admin"},  # register visitors, their passes, revoke, the visitor log (audited)
 }
 
 

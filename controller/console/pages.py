@@ -103,3 +103,30 @@ def report_page(lang: str, report: dict) -> str:
 
 def _c(v) -> str:
     return "" if v is None else f"{v:.1f} °C"
+
+
+def visitor_pass_page(lang: str, visitor: dict, svg: str) -> str:
+    """A visitor's one-day pass to print: name, whom they visit, the window and the QR code.
+
+    ``svg`` is the QR code as inline SVG (segno's, made here from the signed token: nothing the user typed)."""
+    revoked = ""
+    if visitor["revoked"]:
+        revoked = f'<p class="verdict" id="pass-revoked">{escape(t(lang, "vis_revoked"))}</p>'
+    facts = "".join(f"<dt>{escape(t(lang, k))}</dt><dd id=\"pass-{k[4:]}\">{escape(str(v))}</dd>" for k, v in (
+        ("vis_name", visitor["name"]), ("vis_host", visitor["host"]), ("vis_purpose", visitor["purpose"]),
+        ("vis_from", visitor["from_local"]), ("vis_until", visitor["until_local"]),
+        ("vis_id_last4", "…" + visitor["id_last4"]), ("vis_issued_by", visitor["issued_by"])))
+    return f"""<!doctype html>
+<html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">
+<title>{escape(t(lang, 'pass_title'))} {escape(visitor['name'])}</title>\
+<link rel="icon" href="data:,"><link rel="stylesheet" href="/static/app.css"></head>
+<body class="report-body"><main class="report visitor-pass">
+<p class="no-print"><a href="/#visitors">{escape(t(lang, 'back'))}</a> \
+<button type="button" id="print-btn">{escape(t(lang, 'print'))}</button></p>
+<h1>{escape(t(lang, 'pass_title'))}</h1>
+{revoked}
+<div class="pass-qr" id="pass-qr">{svg}</div>
+<dl class="pass-facts">{facts}</dl>
+<p class="small">{escape(t(lang, 'pass_note'))}</p>
+<p class="small">{escape(t(lang, 'pass_id'))} {escape(visitor['pass_id'])}</p>
+</main><script src="/static/report.js"></script></body></html>"""

@@ -5,6 +5,7 @@
 | GET/POST /login, POST /logout | anyone / a session | the login form (rate limited), ending the session |
 | GET / | view | the single-page console (live wall, alarms, doors, history, today, settings) |
 | GET /report?date= | view | the printable daily / zero report |
+| GET /visitors/{pass_id}/pass | visitors | a visitor's printable pass (people_api.py) |
 | GET /static/... | view (app.css: anyone) | the app's own assets, the alarm WAV, the message catalogue |
 | WS /ws | view | live frames and events (ws.py) |
 | /api/... | per endpoint, see ROUTES | JSON (api.py) |
@@ -34,7 +35,8 @@ from .api import ConsoleApi
 from .auth import COOKIE, LoginLimiter, Session, SessionBook
 from .backend import ConsoleBackend
 from .i18n import LANG_COOKIE, LANGUAGES, language
-from .pages import login_page, report_page
+from .pages import login_page, report_page, visitor_pass_page
+from .people_api import PeopleApi
 from .sound import alarm_wav
 from .web import Bad, endpoint, error, read_body, same_origin
 from .ws import live_socket
@@ -66,6 +68,7 @@ class Console:
         self._checks_waiting = 0
         self.sockets: set = set()
         self.api = ConsoleApi(self)
+        self.people = PeopleApi(self)
         self.wav = alarm_wav()
         try:
             restored = self.sessions.restore()
@@ -146,6 +149,12 @@ class Console:
         report = await run_in_threadpool(self.api.report, request)
         return HTMLResponse(report_page(language(request.cookies), report), headers={"Cache-Control": "no-store"})
 
+    async def visitor_pass(self, request: Request, session: Session) -> Response:
+        """The printable pass (name, host, window, QR); a JSON 401 without a session, like the API."""
+        visitor, svg = await run_in_threadpool(self.people.visitor_pass, request)
+        return HTMLResponse(visitor_pass_page(language(request.cookies), visitor, svg),
+                            headers={"Cache-Control": "no-store"})
+
     async def static(self, request: Request) -> Response:
         name = request.path_params["name"]
         if name not in PUBLIC_STATIC:
@@ -200,7 +209,7 @@ class SecurityHeaders:
 
 
 def routes(console: Console) -> list:
-    a = console.api
+    a, p = console.api, console.people
     e = lambda permission, handler, page=False: endpoint(console, permission, page=page)(handler)  # noqa: E731
     return [
         Route("/login", console.login_form, methods=["GET"]),
@@ -234,6 +243,16 @@ def routes(console: Console) -> list:
         Route("/api/users/{name}/role", e("admin", a.user_role), methods=["POST"]),
         Route("/api/users/{name}/password", e("admin", a.user_password), methods=["POST"]),
         Route("/api/users/{name}/remove", e("admin", a.user_remove), methods=["POST"]),
+        Route("/api/people", e("people", p.search), methods=["GET"]),
+        Route("/api/people/import", e("admin", p.roster_import), methods=["POST"]),
+        Route("/api/people/export", e("admin", p.roster_export), methods=["POST"]),
+        Route("/api/people/{person_id}/file", e("person_file", p.person_file), methods=["POST"]),
+        Route("/api/visitors", e("visitors", p.visitor_list), methods=["GET"]),
+        Route("/api/visitors", e("visitors", p.visitor_add), methods=["POST"]),
+        Route("/api/visitors/export", e("visitors", p.visitor_export), methods=["POST"]),
+        Route("/api/visitors/{pass_id}/qr.svg", e("visitors", p.visitor_qr), methods=["GET"]),
+        Route("/api/visitors/{pass_id}/revoke", e("visitors", p.visitor_revoke), methods=["POST"]),
+        Route("/visitors/{pass_id}/pass", e("visitors", console.visitor_pass), methods=["GET"]),
     ]
 
 

@@ -36,6 +36,7 @@ from .auth import COOKIE, Session, csrf_for
 log = logging.getLogger("thermogate.console")
 
 MAX_BODY = 16 * 1024
+LARGER_BODIES = {"/api/people/import": 2 * 1024 * 1024}  # a roster file (people_api.MAX_ROSTER_BYTES)
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -66,20 +67,22 @@ class BodyLimit:
     which the endpoints answer with 413).
     """
 
-    def __init__(self, app, limit: int = MAX_BODY):
+    def __init__(self, app, limit: int = MAX_BODY, larger: dict[str, int] | None = None):
         self.app = app
         self.limit = limit
+        self.larger = LARGER_BODIES if larger is None else larger  # path -> its own limit (a roster file)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = self.larger.get(scope.get("path", ""), self.limit)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
         try:
             declared = _declared_length(headers)
         except Bad as exc:
             return await error(400, exc.key, exc.detail)(scope, receive, send)
-        if declared is not None and declared > self.limit:
-            return await error(413, "err_invalid", f"request body larger than {self.limit} bytes")(
+        if declared is not None and declared > limit:
+            return await error(413, "err_invalid", f"request body larger than {limit} bytes")(
                 scope, receive, send)
         seen = 0
 
@@ -88,8 +91,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLarge(self.limit)
+                if seen > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         return await self.app(scope, counted, send)

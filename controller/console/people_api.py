@@ -1,0 +1,290 @@
+"""The console's People and Visitors API: the roster, a person's file (audited), visitors and their passes.
+
+The identity tables are read through ``PeopleStore.beside(service.store)``: the
+console's own store connection, nothing more of the controller service. Who may
+do what (auth.PERMISSIONS):
+
+- ``people`` (guard, doctor, admin): search the roster and list it by class:
+  id, name, student or staff, class, active. No phone numbers, no credentials.
+- ``person_file`` (doctor, admin): open a person's file (一人一档) with a
+  reason; every opening writes a row to ``identity_audit`` (reader = the
+  console user).
+- ``admin``: import the roster (the CLI's line-by-line outcome) and export it
+  (a reason, audited).
+- ``visitors`` (guard, admin): register a visitor, show and print the pass,
+  the day's list, revoke, and the visitor log export (a reason, audited).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import time
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..identity import checks, passes, qr, roster_csv, visitors
+from ..identity.checks import IdentityError
+from ..identity.people_store import PeopleStore
+from ..identity.records import Person, Visitor
+from ..identity.roster_import import import_roster
+from .auth import Session
+from .web import LARGER_BODIES, Bad, json_body, local_time, ok, parse_time, read_body, text_field
+
+MAX_ROSTER_BYTES = LARGER_BODIES["/api/people/import"]  # 3,000 people take about 250 kB
+MAX_MATCHES = 500
+REASON_KINDS = ("routine", "fever_followup", "parent_request", "other")
+_PASS_ID = frozenset("0123456789abcdef")
+
+
+def person_row(p: Person) -> dict:
+    """What every role may see of a person: no phone number, no credentials."""
+    return {"id": p.id, "name": p.name, "role": p.role, "class": p.class_name, "active": p.active}
+
+
+def visitor_json(v: Visitor, tz) -> dict:
+    return {"pass_id": v.pass_id, "name": v.name, "id_last4": v.id_last4, "host": v.host, "purpose": v.purpose,
+            "valid_from": v.valid_from, "valid_until": v.valid_until, "from_local": local_time(v.valid_from, tz),
+            "until_local": local_time(v.valid_until, tz), "issued_by": v.issued_by,
+            "issued_local": local_time(v.issued_at, tz), "revoked": v.revoked_at is not None,
+            "revoked_by": v.revoked_by, "revoked_local": local_time(v.revoked_at, tz)}
+
+
+def day_bounds(day: dt.date, tz) -> tuple[float, float]:
+    start = dt.datetime.combine(day, dt.time(), tz)
+    return start.timestamp(), dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tz).timestamp()
+
+
+def _reason(data: dict) -> str:
+    """A file's opening reason: one of REASON_KINDS, and a text (required for ``other``)."""
+    kind = data.get("reason_kind")
+    if kind not in REASON_KINDS:
+        raise Bad("err_reason_required", f"reason_kind must be one of {', '.join(REASON_KINDS)}")
+    text = text_field(data, "reason", limit=200)
+    if kind == "other" and not text:
+        raise Bad("err_reason_required", "a reason 'other' needs a text")
+    return f"{kind}: {text}" if text else kind
+
+
+def _day(data: dict, tz) -> dt.date:
+    raw = data.get("date") or ""
+    if not raw:
+        return dt.datetime.now(tz).date()
+    try:
+        return dt.date.fromisoformat(str(raw))
+    except ValueError:
+        raise Bad("err_invalid", "date must look like 2026-03-02") from None
+
+
+def _pass_id(request: Request) -> str:
+    pid = request.path_params["pass_id"]
+    if len(pid) != 16 or not set(pid) <= _PASS_ID:
+        raise Bad("err_invalid", "a pass id is 16 lowercase hex characters")
+    return pid
+
+
+def _csv(text: str, filename: str) -> Response:
+    return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+
+
+class PeopleApi:
+    def __init__(self, console):
+        self.console = console
+        self.service = console.service
+        self.people = PeopleStore.beside(console.service.store)
+
+    @property
+    def tz(self):
+        return self.service.config.tz
+
+    def _audit(self, user: str, action: str, detail: dict) -> None:
+        self.service.store.record_audit(user, time.time(), action, detail)
+
+    # ------------------------------------------------------------ the roster
+
+    async def search(self, request: Request, session: Session):
+        """?q= (in id, name or class, case-insensitive), ?class= (exactly), ?all=1 (inactive people too)."""
+        q = (request.query_params.get("q") or "").strip().lower()[:64]
+        klass = request.query_params.get("class") or None
+        everyone = request.query_params.get("all") == "1"
+
+        def run():
+            roster = self.people.people(active=None if everyone else True)
+            classes: dict[str, int] = {}
+            for p in roster:
+                classes[p.class_name] = classes.get(p.class_name, 0) + 1
+            found = [p for p in roster if (klass is None or p.class_name == klass)
+                     and (not q or q in p.id.lower() or q in p.name.lower() or q in p.class_name.lower())]
+            return {"classes": [{"class": c, "count": n} for c, n in sorted(classes.items())],
+                    "people": [person_row(p) for p in found[:MAX_MATCHES]], "matches": len(found),
+                    "limit": MAX_MATCHES}
+
+        return ok(await run_in_threadpool(run))
+
+    async def person_file(self, request: Request, session: Session):
+        """The file of one person; a POST because it writes the read, with its reason, to identity_audit."""
+        pid = request.path_params["person_id"]
+        data = await json_body(request)
+        reason = _reason(data)
+        tz = self.tz
+
+        def run():
+            f = self.people.person_file(pid)  # NotFound: 404, and nothing is recorded
+            self.people.record_read(session.user, "person_show", pid, reason, time.time(),
+                                    {"via": "console", "role": session.role})
+            p = f.person
+            return {
+                "person": {**person_row(p), "boarder": p.boarder, "guardian_phone": p.guardian_phone,
+                           "credentials": [str(c) for c in p.credentials],
+                           "created_local": local_time(p.created_at, tz),
+                           "updated_local": local_time(p.updated_at, tz)},
+                "screenings": [{"id": s.id, "time_local": local_time(s.time, tz), "gate": s.gate,
+                                "decision": s.decision, "reason": s.reason, "estimate_c": s.estimate_c}
+                               for s in f.screenings],
+                "alarms": [{"id": a.id, "time_local": local_time(a.time, tz), "gate": a.gate, "status": a.status}
+                           for a in f.alarms],
+                "rechecks": [{"id": a.id, "time_local": local_time(a.disposed_at or a.time, tz),
+                              "recheck_c": a.recheck_c, "outcome": a.outcome, "by": a.disposed_by,
+                              "note": a.note} for a in f.rechecks],
+                "absences": list(f.absences), "absences_built": False, "reason": reason}
+
+        return ok(await run_in_threadpool(run))
+
+    async def roster_import(self, request: Request, session: Session):
+        """The body is the CSV file's bytes; ?strict=1, ?encoding=, ?name= (the file's name, for the report)."""
+        strict = request.query_params.get("strict") == "1"
+        encoding = request.query_params.get("encoding") or None
+        name = (request.query_params.get("name") or "roster.csv")[:120]
+        data = await read_body(request, MAX_ROSTER_BYTES)
+        if not data.strip():
+            raise Bad("err_roster_file", "the file is empty: the first line must be the header "
+                                         f"{','.join(roster_csv.HEADER)}")
+
+        def run():
+            try:
+                report = import_roster(self.people, data, time.time(), encoding=encoding, strict=strict)
+            except IdentityError as exc:  # unreadable as a whole (encoding, header): nothing was written
+                raise Bad("err_roster_file", str(exc)) from None
+            counts = {o: report.count(o) for o in ("added", "changed", "unchanged", "refused")}
+            self._audit(session.user, "roster_import", {"file": name, "strict": strict,
+                                                        "committed": report.committed, **counts})
+            return {"encoding": report.encoding, "strict": strict, "committed": report.committed, "counts": counts,
+                    "lines": [{"line": o.line, "id": o.person_id, "outcome": o.outcome, "reason": o.reason,
+                               "text": str(o)} for o in report.lines],
+                    # exactly what `thermogate people import` prints
+                    "report": "\n".join([f"{name} ({report.encoding}):"] + [f"  {o}" for o in report.lines]
+                                        + [report.summary()])}
+
+        return ok(await run_in_threadpool(run))
+
+    async def roster_export(self, request: Request, session: Session):
+        data = await json_body(request)
+        reason = text_field(data, "reason", required=True)
+        klass = text_field(data, "class", limit=64) or None
+
+        def run() -> str:
+            roster = self.people.people(class_name=klass)
+            out = io.StringIO(newline="")
+            roster_csv.write(roster, out)
+            self.people.record_read(session.user, "people_export", "*", reason, time.time(),
+                                    {"via": "console", "rows": len(roster), "class": klass})
+            return out.getvalue()
+
+        return _csv(await run_in_threadpool(run), "roster.csv")
+
+    # ------------------------------------------------------------ visitors
+
+    def _key(self, *, create: bool = False) -> bytes:
+        try:
+            return passes.load_pass_key(self.service.config.site_dir, create=create)
+        except IdentityError as exc:
+            raise Bad("err_pass_key", str(exc), 409) from None
+
+    def _token(self, v: Visitor) -> str:
+        return passes.issue(self._key(), v.pass_id, int(v.valid_from), int(v.valid_until))
+
+    def _visitor(self, pass_id: str) -> Visitor:
+        v = self.people.visitor(pass_id)
+        if v is None:
+            raise Bad("err_not_found", f"no visitor pass {pass_id}", 404)
+        return v
+
+    async def visitor_list(self, request: Request, session: Session):
+        day = _day(dict(request.query_params), self.tz)
+
+        def run():
+            return [visitor_json(v, self.tz) for v in self.people.visitors(*day_bounds(day, self.tz))]
+
+        return ok({"date": day.isoformat(), "visitors": await run_in_threadpool(run)})
+
+    async def visitor_add(self, request: Request, session: Session):
+        data = await json_body(request)
+        tz = self.tz
+        now = time.time()
+        fields = {k: text_field(data, k, required=True, limit=200) for k in ("name", "id_last4", "host", "purpose")}
+        try:
+            fields["id_last4"] = checks.id_last4(fields["id_last4"])  # a whole ID number is refused here
+        except IdentityError as exc:
+            raise Bad("err_id_last4", str(exc)) from None
+        raw_from, raw_until = data.get("valid_from") or "", data.get("valid_until") or ""
+        if not isinstance(raw_from, str) or not isinstance(raw_until, str):
+            raise Bad("err_invalid", "valid_from and valid_until are local times like 2026-03-02T14:00")
+        start = parse_time(raw_from, tz, "valid_from") if raw_from else now
+        start_day = dt.datetime.fromtimestamp(start, tz).date()
+        end = parse_time(raw_until, tz, "valid_until") if raw_until else day_bounds(start_day, tz)[1]
+
+        def run():
+            key = self._key(create=True)
+            try:
+                v, token = visitors.register(self.people, key, valid_from=start, valid_until=end,
+                                             issued_by=session.user, now=now, **fields)
+            except IdentityError as exc:
+                raise Bad("err_visitor", str(exc)) from None
+            self._audit(session.user, "visitor_added", {"pass": v.pass_id, "host": v.host})
+            return {**visitor_json(v, tz), "token": token, "svg": qr.svg(token).decode("utf-8")}
+
+        return ok(await run_in_threadpool(run), 201)
+
+    async def visitor_qr(self, request: Request, session: Session):
+        pid = _pass_id(request)
+
+        def run() -> bytes:
+            return qr.svg(self._token(self._visitor(pid)))
+
+        return Response(await run_in_threadpool(run), media_type="image/svg+xml",
+                        headers={"Cache-Control": "no-store"})
+
+    def visitor_pass(self, request: Request) -> tuple[dict, str]:
+        """A pass for the printable page: (the visitor, the QR as inline SVG without its XML declaration)."""
+        v = self._visitor(_pass_id(request))
+        svg = qr.svg(self._token(v)).decode("utf-8")
+        return visitor_json(v, self.tz), svg[svg.index("<svg"):]
+
+    async def visitor_revoke(self, request: Request, session: Session):
+        pid = _pass_id(request)
+
+        def run():
+            self._visitor(pid)
+            v = self.people.revoke_visitor(pid, session.user, time.time())
+            self._audit(session.user, "visitor_revoked", {"pass": pid})
+            return visitor_json(v, self.tz)
+
+        return ok(await run_in_threadpool(run))
+
+    async def visitor_export(self, request: Request, session: Session):
+        data = await json_body(request)
+        reason = text_field(data, "reason", required=True)
+        day = _day(data, self.tz)
+
+        def run() -> str:
+            vs = self.people.visitors(*day_bounds(day, self.tz))
+            out = io.StringIO(newline="")
+            visitors.write_log(vs, self.tz, out)
+            self.people.record_read(session.user, "visitor_export", "*", reason, time.time(),
+                                    {"via": "console", "rows": len(vs), "date": day.isoformat()})
+            return out.getvalue()
+
+        return _csv(await run_in_threadpool(run), f"visitors-{day.isoformat()}.csv")
