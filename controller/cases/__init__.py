@@ -21,6 +21,7 @@ from .steps import (
     Escorted,
     FollowUp,
     HandedOver,
+    LetIn,
     Notified,
     Recheck,
     ReportedUpward,
@@ -33,5 +34,5 @@ __all__ = [
     "CaseStore", "open_case_store", "SEE_SCHOOL_DOCTOR", "STATES", "Refused", "SCENARIOS", "Case", "CaseStep",
     "Drill", "DrillCase", "StepTiming", "STEP_TYPES", "CaseError", "StepKind", "StepData", "Acknowledged", "Escorted",
     "Recheck", "Symptoms", "Decision", "Notified", "HandedOver", "Disinfected", "ReportedUpward", "FollowUp",
-    "ClearedToReturn", "Closed",
+    "ClearedToReturn", "Closed", "LetIn",
 ]

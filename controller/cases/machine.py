@@ -49,6 +49,7 @@ ALLOWED: dict[StepKind, tuple[str, ...]] = {
     StepKind.FOLLOW_UP: (*AWAY_OUTCOMES, CLEARED),
     StepKind.CLEARED_TO_RETURN: AWAY_OUTCOMES,
     StepKind.CLOSED: (BACK_IN, CLEARED),
+    StepKind.LET_IN: (BACK_IN,),
 }
 
 # Why a step is refused in a state where it is not allowed, in the doctor's words.
@@ -67,6 +68,7 @@ _WHY: dict[StepKind, str] = {
                         "or cleared to return",
     StepKind.CLEARED_TO_RETURN: "复课 is only for a person sent away (sent_home, fever_clinic, ambulance), once",
     StepKind.CLOSED: "a case closes only after a decision, and after 复课 when the person was sent away",
+    StepKind.LET_IN: "the door is opened from the case only for a person decided back in, before the case closes",
 }
 
 

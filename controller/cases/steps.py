@@ -36,6 +36,7 @@ class StepKind(str, Enum):
     FOLLOW_UP = "follow_up"
     CLEARED_TO_RETURN = "cleared_to_return"  # 复课
     CLOSED = "closed"
+    LET_IN = "let_in"  # the door opened for the person from the case (back in), with the door command
 
     def __str__(self) -> str:
         return self.value
@@ -354,9 +355,32 @@ class Closed(StepData):
         _set(self, "note", _text(self.kind, "note", self.note))
 
 
+@dataclass(frozen=True)
+class LetIn(StepData):
+    """The door of ``gate`` opened for the person, back in: the signed command's counter (unique per gate) and
+    the door action's id in the event store (None if it could not be read back)."""
+
+    kind: ClassVar[StepKind] = StepKind.LET_IN
+    gate: str
+    counter: int
+    door_action_id: int | None = None
+    note: str = ""
+
+    def __post_init__(self):
+        k = self.kind
+        _set(self, "gate", _text(k, "gate", self.gate, required=True, limit=MAX_NAME))
+        for name in ("counter", "door_action_id"):
+            v = getattr(self, name)
+            if v is None and name == "door_action_id":
+                continue
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise _fail(k, name, f"must be a whole number, not {v!r}")
+        _set(self, "note", _text(k, "note", self.note))
+
+
 STEP_TYPES: dict[StepKind, type[StepData]] = {t.kind: t for t in (
     Acknowledged, Escorted, Recheck, Symptoms, Decision, Notified, HandedOver, Disinfected, ReportedUpward,
-    FollowUp, ClearedToReturn, Closed)}
+    FollowUp, ClearedToReturn, Closed, LetIn)}
 
 
 def step_kind(kind: Any) -> StepKind:
@@ -405,7 +429,7 @@ def _parse_field(kind: StepKind, name: str, text: str, ftype: str, *, now: float
         return tuple(s.strip() for s in text.replace(";", ",").split(",") if s.strip())
     if name in ("time", "time_in", "when"):
         return parse_time(text, now=now, tz=tz, what=f"{kind.value}: {name}")
-    if name == "n":
+    if name in ("n", "counter", "door_action_id"):
         try:
             return int(text)
         except ValueError:
@@ -458,7 +482,7 @@ def step_from_fields(kind: Any, pairs: dict[str, str], *, now: float, tz, next_r
 
 __all__ = [
     "CaseError", "StepKind", "StepData", "Acknowledged", "Escorted", "Recheck", "Symptoms", "Decision", "Notified",
-    "HandedOver", "Disinfected", "ReportedUpward", "FollowUp", "ClearedToReturn", "Closed", "STEP_TYPES",
+    "HandedOver", "Disinfected", "ReportedUpward", "FollowUp", "ClearedToReturn", "Closed", "LetIn", "STEP_TYPES",
     "INSTRUMENTS", "SITES", "OUTCOMES", "AWAY_OUTCOMES", "BACK_IN", "SENT_HOME", "FEVER_CLINIC", "AMBULANCE",
     "SYMPTOMS", "HISTORIES", "RECIPIENTS", "CHANNELS", "step_kind", "step_from_json", "step_from_fields",
     "parse_time", "check_time",

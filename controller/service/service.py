@@ -20,7 +20,9 @@ from ..identity.checks import IdentityError
 from ..identity.passes import load_pass_key
 from ..identity.people_store import PeopleStore
 from ..identity.resolve import Resolver
+from ..protocol.result import FEVER
 from ..store import open_store
+from .alarm_cases import AlarmCases
 from .alerts import AlertBook
 from .config import ControllerConfig
 from .credentials import CredentialDesk
@@ -28,6 +30,7 @@ from .decisions import DecisionHandler
 from .dispatcher import Dispatcher
 from .door_rule import door_rule
 from .doors import DoorCommander
+from .drills import DrillDesk
 from .events import AlertKind, GateEvent, GateSummary
 from .gate_worker import GateWorker
 from .live import LiveHub
@@ -78,10 +81,13 @@ class ControllerService:
                                    ack_timeout_s=config.doors.ack_timeout_s, alerts=self.alerts.raise_,
                                    metrics=self.metrics, live=self.live,
                                    versions=lambda gate_id: self.workers[gate_id].wire_version)
+        # a FEVER alarm's case and notifications ([notify]); drills on the live gates (alarm_cases.py, drills.py)
+        self.alarm_cases = AlarmCases(self.store, config, self.alerts,
+                                      gate_names={g: info.name or g for g, info in self.gates.items()})
         self.decisions = DecisionHandler(self.store, self.doors, self.dispatcher.publish,
                                          open_ms=config.doors.open_ms, metrics=self.metrics, live=self.live,
                                          alerts=self.alerts.raise_, resolve_alert=self.alerts.resolve,
-                                         people=self.people, classes=config.classes)
+                                         people=self.people, classes=config.classes, cases=self.alarm_cases)
         self.resume = ResumeGuard(self.alerts.raise_)
         self.purge = HourlyPurge(self.store)
         self._http_enabled = http
@@ -93,6 +99,8 @@ class ControllerService:
         self.manual = ManualDoors(self.store, self.workers, self.doors, self.alerts, self.live,
                                   open_ms=config.doors.open_ms)
         self.manual.restore()
+        self.drills = DrillDesk(self.alarm_cases.cases, self.workers, self._drill_decision, self.store)
+        self.drills.restore()
 
     def _screening_for(self, info: GateInfo):
         """A gate's screening settings; its site offset from its latest stored calibration
@@ -114,6 +122,7 @@ class ControllerService:
             app = build_app(self, self._http_extensions)
             self.http = HttpServer(app, self.config.http.bind, self.config.http.port, self.config.http)
             self.http.start()
+        self.alarm_cases.start()
         self.dispatcher.start()
         log.info("controller started", extra={"gates": len(self.gates), "store": _redact(self.config.store_url),
                                               "broker": f"{self.config.mqtt.host}:{self.config.mqtt.port}",
@@ -127,6 +136,7 @@ class ControllerService:
         self.dispatcher.stop()
         if self.http is not None:
             self.http.stop()
+        self.alarm_cases.close()
         self.store.close()
         log.info("controller stopped")
 
@@ -145,7 +155,12 @@ class ControllerService:
             tied = self.credentials.take(worker, d)  # the credential read at the gate for this screening
             d = door_rule(d, None if tied is None else tied.resolution, require_identity=self.config.require_identity,
                           hold=self._hold(tied))
-            self.decisions.handle(worker, d, arrived, hold_door=self.resume.holds(worker, d), tied=tied)
+            self.decisions.handle(worker, d, arrived, hold_door=self.resume.holds(worker, d), tied=tied,
+                                  drill=d.decision == FEVER and self.drills.heated(worker.id))  # drills.py
+
+    def _drill_decision(self, worker: GateWorker, d) -> None:
+        """A drill's simulated FEVER, through the normal path, flagged drill (drills.py)."""
+        self.decisions.handle(worker, d, time.monotonic(), drill=True)
 
     def _on_credential(self, worker: GateWorker, payload: bytes) -> None:
         if self.credentials.receive(worker, payload) is not None:
@@ -219,6 +234,30 @@ class ControllerService:
     def manual_open(self, gate_id: str, user: str, reason: str, ms: int | None = None):
         """Open a gate's door once, by hand (manual_doors.py); DoorHeld while it is held locked."""
         return self.manual.open_once(gate_id, user, reason, ms)
+
+    def let_in(self, case_id: int, gate_id: str, user: str, reason: str = ""):
+        """"Let in at gate X" from a fever case decided back in: the signed door command of "open once"
+        (manual_doors.py) and a ``let_in`` step on the case naming the command. The step is checked first, so a
+        case not decided back in opens nothing (``Refused``); DoorHeld while the door is held locked."""
+        from ..cases.machine import BACK_IN
+        from ..cases.steps import LetIn
+
+        case = self.alarm_cases.cases.case(case_id)
+        if case is None:
+            raise KeyError(f"no case {case_id}")
+        if case.state != BACK_IN:
+            from ..cases.machine import Refused
+            from ..cases.steps import StepKind
+
+            raise Refused(case.state, StepKind.LET_IN, "the door is opened from the case only for a person "
+                          "decided back in, before the case closes")
+        why = f"case {case_id}: back in" + (f": {reason}" if reason else "")
+        action = self.manual.open_once(gate_id, user, why)
+        found = [a.id for a in self.store.door_actions(gate=gate_id, since=action.time - 1)
+                 if a.counter == action.counter]
+        return action, self.alarm_cases.cases.add_step(
+            case_id, LetIn(gate=gate_id, counter=action.counter, door_action_id=found[0] if found else None,
+                           note=reason), user, time.time())
 
     def set_lock(self, gate_id: str, locked: bool, user: str, reason: str):
         """Hold a gate's door locked, or release it (manual_doors.py)."""

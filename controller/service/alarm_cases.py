@@ -1,0 +1,105 @@
+"""What a FEVER alarm sets in motion after the banner: its fever case and its notifications.
+
+``DecisionHandler`` calls ``open_case`` as soon as the alarm is stored, so the
+live ``AlarmEvent`` carries the case's id, and ``notify_fever`` once the
+console has the alarm. Notifications go through controller/notify's
+``Notifier`` when ``[notify]`` has routes: every attempt is kept in the store's
+outbox (the case page lists them, ``outcomes``), and a message that reaches
+nobody on a channel raises a console alert saying whom to call. An alarm
+acknowledged on the console stops its escalation (``still_open``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+
+from ..cases.case_store import CaseStore
+from ..notify import NotificationFailure, NotificationOutcome, Notifier, NotifyEvent
+from ..notify.events import alarm_id_of
+from ..notify.outbox import StoreOutbox
+from ..store.records import ALARM_OPEN
+from .events import AlertKind
+
+log = logging.getLogger("thermogate.service")
+
+
+def alarm_key(alarm_id: int) -> str:
+    """The notification key of an alarm (``NotifyEvent.fever``'s)."""
+    return f"alarm-{alarm_id}"
+
+
+class AlarmCases:
+    """The cases of FEVER alarms and their notifications, for one controller."""
+
+    def __init__(self, store, config, alerts, *, gate_names: Mapping[str, str], notifier: Notifier | None = None):
+        """``config``: the ControllerConfig ([notify], tz); ``alerts``: the AlertBook; ``gate_names``: gate id ->
+        display name for the messages; ``notifier``: one built elsewhere (tests), else from ``[notify]``."""
+        self.store = store
+        self.cases = CaseStore.beside(store)
+        self.outbox = StoreOutbox.beside(store)
+        self.alerts = alerts
+        self.gate_names = gate_names
+        self._gate_of: dict[str, str] = {}  # notification key -> gate id, for the failure's alert
+        self._lock = threading.Lock()
+        if notifier is None and config.notify.enabled:
+            notifier = Notifier(config.notify, on_failure=self._failed, outbox=self.outbox, tz=config.tz,
+                                still_open=self._still_open)
+        self.notifier = notifier
+
+    def start(self) -> None:
+        if self.notifier is not None:
+            self.notifier.start()
+
+    def close(self) -> None:
+        if self.notifier is not None:
+            self.notifier.close(timeout=2.0)
+
+    def open_case(self, alarm_id: int, *, drill: bool = False) -> int | None:
+        """The case of a new alarm, linked to the person its screening names; None if it could not be opened
+        (the alarm stands: the case is opened when someone first touches it)."""
+        try:
+            return self.cases.open_case_for_alarm(alarm_id, drill=drill).id
+        except Exception as exc:
+            log.error("case not opened", extra={"alarm": alarm_id, "drill": drill, "error": repr(exc)[:200]})
+            return None
+
+    def notify_fever(self, alarm_id: int, at: float, gate: str, estimate_c: float | None, *,
+                     drill: bool = False) -> int:
+        """Tell the people on call of a FEVER alarm (never waits on the network); how many messages went out."""
+        if self.notifier is None:
+            return 0
+        event = NotifyEvent.fever(alarm_id, at, self.gate_names.get(gate) or gate, estimate_c, drill=drill)
+        with self._lock:
+            self._gate_of[event.key] = gate
+        try:
+            return self.notifier.notify(event)
+        except Exception as exc:  # the alarm is on the console already; a person must call
+            log.error("notification not queued", extra={"alarm": alarm_id, "error": repr(exc)[:200]})
+            self.alerts.raise_(gate, AlertKind.NOTIFY_FAILED, f"{'【演练】' if drill else ''}call the doctor on duty "
+                               f"and the leader in charge: notification failed (fever {event.key}: {exc})"[:300])
+            return 0
+
+    def acknowledged(self, alarm_id: int) -> None:
+        """Someone took the alarm in hand: no escalation from now on."""
+        if self.notifier is not None:
+            self.notifier.acknowledge(alarm_key(alarm_id))
+
+    def outcomes(self, alarm_id: int | None) -> list[NotificationOutcome]:
+        """Every attempt to notify of the alarm, in order (from the store's outbox)."""
+        if alarm_id is None:
+            return []
+        return self.outbox.history(alarm_key(alarm_id))
+
+    def _failed(self, failure: NotificationFailure) -> None:
+        with self._lock:
+            gate = self._gate_of.get(failure.key)
+        self.alerts.raise_(gate, AlertKind.NOTIFY_FAILED, failure.detail[:300])
+
+    def _still_open(self, event: NotifyEvent) -> bool:
+        alarm_id = alarm_id_of(event.key)
+        if alarm_id is None:
+            return True
+        alarm = self.store.alarm(alarm_id)
+        return alarm is not None and alarm.status == ALARM_OPEN
