@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lint test test-fast bench bench-accuracy bench-decisions bench-load bench-console screenshots fuzz demo report clean mosquitto-installed browser-installed cjk-font
+.PHONY: help venv lint test test-fast bench bench-accuracy bench-decisions bench-load bench-console screenshots fuzz demo report clean mosquitto-installed browser-installed cjk-font pdf-tools
 
 help: ## list the verbs
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -76,17 +76,29 @@ cjk-font:
 	  fi; \
 	fi
 
+# The report tests draw the daily report's PDF with pdftoppm and read it back with pdftotext and
+# pdffonts; root on Debian gets poppler-utils from apt if missing.
+pdf-tools:
+	@if ! command -v pdftoppm >/dev/null || ! command -v pdftotext >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "pdftoppm not found: installing Debian's poppler-utils" >&2; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; \
+	  else \
+	    echo "error: pdftoppm not found; install it (Debian: sudo apt-get install poppler-utils)" >&2; exit 1; \
+	  fi; \
+	fi
+
 PYRIGHT := $(NODE_DIR)/node_modules/.bin/pyright
 
 lint: $(STAMP) $(NODE_STAMP) ## ruff check of the whole tree, pyright of controller/ and sim/ (settings in pyproject.toml)
 	@rc=0; $(PY) -m ruff check . || rc=1; $(PYRIGHT) -p pyproject.toml || rc=1; exit $$rc
 
-test: $(STAMP) $(NODE_STAMP) mosquitto-installed browser-installed cjk-font ## make lint, then the whole test suite (installs .venv, the node test tools, mosquitto, chromium and fonts-noto-cjk on first use)
+test: $(STAMP) $(NODE_STAMP) mosquitto-installed browser-installed cjk-font pdf-tools ## make lint, then the whole test suite (installs .venv, the node test tools, mosquitto, chromium, fonts-noto-cjk and poppler-utils on first use)
 	@$(MAKE) --no-print-directory lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 FAST_MARKERS := not browser and not postgres and not slow
-test-fast: $(STAMP) $(NODE_STAMP) mosquitto-installed ## the tests that need no Chromium or PostgreSQL and take under 20 s each (markers in pyproject.toml); no lint
+test-fast: $(STAMP) $(NODE_STAMP) mosquitto-installed cjk-font pdf-tools ## the tests that need no Chromium or PostgreSQL and take under 20 s each (markers in pyproject.toml); no lint
 	$(PY) -m pytest -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
 
 bench: $(STAMP) mosquitto-installed ## print the benchmarks: sensor maths, screening throughput, virtual gates per process, store writes, the firmware under MicroPython, notification latency

@@ -24,6 +24,9 @@ FONT_CANDIDATES = (
 )
 FONT = "cjk"
 
+STATE_ZH = {"open": "未处置", "acknowledged": "已响应", "disposed": "已处置", "observation": "留观",
+            "back_in": "返回", "sent_home": "离校", "fever_clinic": "发热门诊", "ambulance": "急救", "cleared": "复课",
+            "closed": "结案", "admitted": "入校", "observation_room": "留观", "false_alarm": "误报"}
 VERDICT_ZH = {"zero": "零报告", "pending": "待定", "cases": "有病例", "no_screening": "无筛查"}
 VERDICT_COLOUR = {"zero": (0, 110, 50), "pending": (190, 110, 0), "cases": (180, 0, 0), "no_screening": (90, 90, 90)}
 
@@ -141,7 +144,8 @@ def render_pdf(content: dict) -> bytes:
             table.row(("时间", "警报", "闸机", "类别", "班级", "状态", "确认/未处置"))
             for c in content["cases"]:
                 table.row([c["time"], "-" if c["alarm"] is None else str(c["alarm"]), c["gate"],
-                           CATEGORY_ZH.get(c["category"], c["category"]), c["class"] or "-", str(c["state"]),
+                           CATEGORY_ZH.get(c["category"], c["category"]), c["class"] or "-",
+                           STATE_ZH.get(c["state"], str(c["state"])),
                            "确认" if c["confirmed"] else ("未处置" if c["open"] else "排除")])
     else:
         pdf.cell(0, 6, "无", new_x="LMARGIN", new_y="NEXT")
@@ -153,7 +157,7 @@ def render_pdf(content: dict) -> bytes:
     if content["warnings"]:
         for w in content["warnings"]:
             pdf.multi_cell(0, 5, f"• {_when(w['raised_at'], tz)}  {w['detail']}  （规则 {w['rule']}）",
-                           new_x="LMARGIN", new_y="NEXT")
+                           align="L", new_x="LMARGIN", new_y="NEXT")
     else:
         pdf.cell(0, 6, "无", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
@@ -169,5 +173,5 @@ def render_pdf(content: dict) -> bytes:
     pdf.set_text_color(90, 90, 90)
     pdf.multi_cell(0, 4, "已检 = 在时段内于指定闸机测温通过或发热（含手工复测）；未检 = 应到未检，即缺勤名单；"
                          f"确认发热 = 复测 ≥ {content['threshold_c']:.1f}°C，或无复测时留观/离校，或病例决定离校/就诊；"
-                         "未处置 = 警报尚未处置。演练不计入。", new_x="LMARGIN", new_y="NEXT")
+                         "未处置 = 警报尚未处置。演练不计入。", align="L", new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
