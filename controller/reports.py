@@ -111,7 +111,7 @@ class DailyReport:
         return ZERO_REPORT_ZH, ZERO_REPORT_EN
 
 
-def day_bounds(date: dt.date, tz: ZoneInfo) -> tuple[float, float]:
+def day_bounds(date: dt.date, tz: dt.tzinfo) -> tuple[float, float]:
     """Unix seconds of local midnight on ``date`` and on the next day (23 or 25 hours apart on DST days)."""
     start = dt.datetime.combine(date, dt.time(0), tzinfo=tz)
     end = dt.datetime.combine(date + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
