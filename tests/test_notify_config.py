@@ -134,6 +134,7 @@ def base(channels=None, contacts=None, routes=None, **top):
     (base(channels={"ops": {"type": "webhook", "url": "http://hooks.example/x"}}),
      r"plain http only to this machine"),
     (base(channels={"ops": {"type": "webhook", "url": "ftp://x"}}), r"must be an https:// URL"),
+    (base(channels={"ops": {"type": "webhook", "url": "https://[::1"}}), r"'https://\[::1': not a URL"),
     (base(channels={"ops": {"type": "webhook", "url": "https://x.example", "secret": "inline"}}),
      r"notify.channels.ops.secret: put it in a file of its own and give secret_file"),
     (base(channels={"ops": {"type": "wecom"}}), r"notify.channels.ops: key_file is required"),
@@ -179,3 +180,40 @@ def test_the_example_in_the_docs_is_this_one():
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "notifications.md").read_text(encoding="utf-8")
     assert textwrap.dedent(EXAMPLE).strip() in doc
+
+
+def test_any_notify_table_gives_a_config_or_a_config_error(tmp_path):
+    """Hostile [notify] tables: whatever the types and names, the loader answers NotifyConfig or ConfigError."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    (tmp_path / "k").write_text("key\n")
+    scalar = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True),
+                       st.text(max_size=12), st.sampled_from(["k", "ops", "a", "fever", "@class_teacher", "webhook",
+                                                              "wecom", "dingtalk", "smtp", "https://x.example/h"]))
+    keys = st.sampled_from(["type", "url", "key_file", "access_token_file", "secret_file", "format", "host", "port",
+                            "from", "login_file", "ca_file", "name", "mobile", "email", "channels", "classes",
+                            "event", "to", "escalate_after_s", "escalate_to", "timeout_s", "attempts", "backoff_s",
+                            "x"])
+    value = st.recursive(scalar, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                         st.dictionaries(keys, inner, max_size=4)), max_leaves=12)
+    names = st.sampled_from(["ops", "a", "b", "a b", "", "dr-wang"])
+    table = st.fixed_dictionaries({}, optional={
+        "timeout_s": value, "attempts": value, "backoff_s": value,
+        "channels": st.one_of(value, st.dictionaries(names, st.dictionaries(keys, value, max_size=4), max_size=2)),
+        "contacts": st.one_of(value, st.dictionaries(names, st.dictionaries(keys, value, max_size=4), max_size=2)),
+        "route": st.one_of(value, st.lists(st.dictionaries(keys, value, max_size=4), max_size=2)),
+    })
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.one_of(value, table, st.builds(lambda u: base(channels={"ops": {"type": "webhook", "url": u}})["notify"],
+                                             st.sampled_from(["https://", "http://", "//", "x"]).flatmap(
+                                                 lambda head: st.text(alphabet="[]:@.x1/", max_size=10).map(
+                                                     lambda tail: head + tail)))))
+    def check(notify):
+        try:
+            from_table({"notify": notify}, tmp_path)
+        except ConfigError:
+            pass
+
+    check()

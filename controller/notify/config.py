@@ -171,10 +171,14 @@ def _url(value: object, key: str, where: str) -> str:
     """An https URL, or http to this machine only (a local relay, or a test's receiver)."""
     if not isinstance(value, str):
         raise ConfigError(f"{where}{key} must be a URL")
-    parts = urllib.parse.urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urllib.parse.urlsplit(value)
+        host = parts.hostname
+    except ValueError:  # "https://[::1" and the like
+        raise ConfigError(f"{where}{key} = {value!r}: not a URL") from None
+    if parts.scheme not in ("http", "https") or not host:
         raise ConfigError(f"{where}{key} = {value!r}: must be an https:// URL")
-    if parts.scheme == "http" and not _loopback(parts.hostname):
+    if parts.scheme == "http" and not _loopback(host):
         raise ConfigError(f"{where}{key} = {value!r}: plain http only to this machine; use https://")
     return value
 
