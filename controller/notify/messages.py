@@ -36,9 +36,9 @@ def render(event: NotifyEvent, *, escalation: int = 0, tz: ZoneInfo | None = Non
     """The message for an event (``escalation`` > 0: the n-th time nobody acknowledged it)."""
     at = _clock(event.time, tz)
     if event.kind is EventKind.FEVER:
-        reading = f" {event.estimate_c:.1f}°C" if event.estimate_c is not None else ""
+        reading = f"测温 {event.estimate_c:.1f}°C" if event.estimate_c is not None else "体温异常"
         title = f"发热警报 {event.gate}".strip()
-        lines = [f"{at} {event.gate} 测温{reading},门未开。请校医到场复测。".replace("  ", " ")]
+        lines = [" ".join(p for p in (at, event.gate, f"{reading},门未开。请校医到场复测。") if p)]
         if escalation:
             lines.append(f"已 {escalation} 次无人确认,请立即处理。")
     elif event.kind is EventKind.SENT_HOME:
