@@ -57,15 +57,15 @@ def day_bounds(day: dt.date, tz) -> tuple[float, float]:
     return start.timestamp(), dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tz).timestamp()
 
 
-def _reason(data: dict) -> str:
-    """A file's opening reason: one of REASON_KINDS, and a text (required for ``other``)."""
+def _reason(data: dict) -> tuple[str, str]:
+    """A file's opening reason: (one of REASON_KINDS, a text; required for ``other``)."""
     kind = data.get("reason_kind")
     if kind not in REASON_KINDS:
         raise Bad("err_reason_required", f"reason_kind must be one of {', '.join(REASON_KINDS)}")
     text = text_field(data, "reason", limit=200)
     if kind == "other" and not text:
         raise Bad("err_reason_required", "a reason 'other' needs a text")
-    return f"{kind}: {text}" if text else kind
+    return kind, text
 
 
 def _day(data: dict, tz) -> dt.date:
@@ -128,7 +128,8 @@ class PeopleApi:
         """The file of one person; a POST because it writes the read, with its reason, to identity_audit."""
         pid = request.path_params["person_id"]
         data = await json_body(request)
-        reason = _reason(data)
+        kind, text = _reason(data)
+        reason = f"{kind}: {text}" if text else kind  # as identity_audit keeps it
         tz = self.tz
 
         def run():
@@ -149,7 +150,8 @@ class PeopleApi:
                 "rechecks": [{"id": a.id, "time_local": local_time(a.disposed_at or a.time, tz),
                               "recheck_c": a.recheck_c, "outcome": a.outcome, "by": a.disposed_by,
                               "note": a.note} for a in f.rechecks],
-                "absences": list(f.absences), "absences_built": False, "reason": reason}
+                "absences": list(f.absences), "absences_built": False, "reason": reason,
+                "reason_kind": kind, "reason_text": text}
 
         return ok(await run_in_threadpool(run))
 

@@ -260,9 +260,25 @@
     const ld = s.last_decision;
     $(".last", tile).textContent = ld ? `${t("last_decision")}: ${t("dec_" + ld.decision)}` +
       (ld.estimate_c !== null && ld.estimate_c !== undefined ? ` ${fmtC(ld.estimate_c)}` : "") +
-      (ld.decision === "RETRY" ? ` (${t("reason_" + ld.reason)})` : "") : `${t("last_decision")}: —`;
+      (ld.decision === "RETRY" ? ` (${t("reason_" + ld.reason)})` : "") + whoText(ld) : `${t("last_decision")}: —`;
     $(".last", tile).className = "last" + (ld ? " dec-" + ld.decision : "");
     refreshTileStatus(g);
+  }
+
+  // Who the gate's credential named for a decision (docs/identity.md), or why it was refused.
+  function whoText(ld) {
+    const p = ld.person;
+    let s = p ? ` · ${p.name}` + (p.visitor ? ` (${t("visitor")})` : "") : "";
+    if (ld.credential && ld.credential !== "ok") s += ` · ${t("credential_" + ld.credential)}`;
+    return s;
+  }
+
+  function personText(p) {
+    if (!p) return "";
+    if (p.visitor) return ` · ${p.name} (${t("visitor")})`;
+    const teacher = p.class === undefined ? "" : p.teacher ? ` · ${t("class_teacher", { name: p.teacher.name, phone: p.teacher.phone })}`
+      : ` · ${t("no_class_teacher")}`;
+    return ` · ${p.name}` + (p.class ? ` ${p.class}` : "") + teacher;
   }
 
   function refreshTileStatus(g) {
@@ -398,7 +414,16 @@
       case "decision": {
         const g = gates.get(ev.gate);
         if (g && g.summary) {
-          g.summary.last_decision = { decision: ev.decision, reason: ev.reason, estimate_c: ev.estimate_c, track: ev.track };
+          g.summary.last_decision = { decision: ev.decision, reason: ev.reason, estimate_c: ev.estimate_c, track: ev.track,
+            person: ev.person };
+          updateSummary(g.summary);
+        }
+        break;
+      }
+      case "identity": {  // a PASS kept shut: no code, or a refused one (register at the gatehouse)
+        const g = gates.get(ev.gate);
+        if (g && g.summary && g.summary.last_decision) {
+          g.summary.last_decision.credential = ev.credential;
           updateSummary(g.summary);
         }
         break;
@@ -406,7 +431,8 @@
       case "alarm":
         if (ev.alarm_id !== null && ev.alarm_id !== undefined) {
           alarms.set(ev.alarm_id, { id: ev.alarm_id, gate: ev.gate, time: ev.time, estimate_c: ev.estimate_c,
-            status: "open", screening_id: ev.screening_id, reduced_accuracy: ev.reduced_accuracy, fresh: true });
+            status: "open", screening_id: ev.screening_id, reduced_accuracy: ev.reduced_accuracy, fresh: true,
+            person: ev.person });
           renderAlarms();
           // Decision to banner: measured at the next animation frame, the one that paints the banner.
           requestAnimationFrame(() => { STATS.alarmShown[ev.alarm_id] = Date.now() - ev.time * 1000; });
@@ -470,7 +496,8 @@
     for (const a of sorted) {
       const li = el("li", { class: "alarm-item " + a.status, dataset: { alarm: a.id } });
       li.append(el("span", { class: "alarm-text" }, `${t(a.status === "open" ? "alarm_fever" : "alarm_waiting")} · ` +
-        `${gateName(a.gate)} · ${fmtC(a.estimate_c)} · ${clockTime(a.time)}` + (a.reduced_accuracy ? ` · ${t("reduced_accuracy")}` : "")));
+        `${gateName(a.gate)} · ${fmtC(a.estimate_c)} · ${clockTime(a.time)}` + personText(a.person) +
+        (a.reduced_accuracy ? ` · ${t("reduced_accuracy")}` : "")));
       const view = el("button", { type: "button", class: "alarm-open" }, t("alarm_view"));
       view.addEventListener("click", () => openAlarmDialog(a.id));
       li.append(view);
@@ -782,9 +809,14 @@
 
   function showErr(err) { console.error(err); }
 
+  // Views kept in their own files register here (people.js: people, visitors), with the permission they need.
+  const VIEWS = {};
+  window.thermogate = { api, t, el, row, can, fmtC, showErr, me: () => ME, views: VIEWS };
+
   function show(view) {
-    if (!["live", "history", "today", "settings"].includes(view)) view = "live";
+    if (!["live", "history", "today", "settings"].includes(view) && !VIEWS[view]) view = "live";
     if (view === "settings" && !can("admin")) view = "live";
+    if (VIEWS[view] && !can(VIEWS[view].need)) view = "live";
     $$(".view").forEach((v) => { v.hidden = v.id !== "view-" + view; });
     $$("#nav a").forEach((a) => a.classList.toggle("active", a.dataset.view === view));
     fillGateSelects();
@@ -792,6 +824,7 @@
       loadScreenings(false).catch(showErr); loadAlarms().catch(showErr); loadDoors().catch(showErr); loadAudit().catch(showErr);
     } else if (view === "today") loadToday().catch(showErr);
     else if (view === "settings") loadSettings().catch(showErr);
+    else if (VIEWS[view]) VIEWS[view].load().catch(showErr);
   }
 
   $$("dialog [data-close]").forEach((b) => b.addEventListener("click", () => b.closest("dialog").close()));
