@@ -93,7 +93,7 @@ class DecisionHandler:
         if screening_id is None:
             self.unsaved.append(record)
         person = tied.person() if tied is not None else None
-        if person is not None and screening_id is not None and self.people is not None:
+        if tied is not None and person is not None and screening_id is not None and self.people is not None:
             try:
                 if person.get("visitor"):
                     self.people.link_screening(screening_id, visitor_id=tied.resolution.visitor.id)
@@ -151,7 +151,7 @@ class DecisionHandler:
         """Who has the fever, for the alarm: {id, name[, visitor]}, and for a person on the roster their
         ``class`` and ``teacher`` ({name, phone}, or None when [classes] does not name the class)."""
         person = tied.person() if tied is not None else None
-        if person is None:
+        if tied is None or person is None:
             return None
         ref = tied.resolution.person
         if ref is not None:

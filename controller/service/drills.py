@@ -22,11 +22,15 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from ..cases.case_store import CaseStore
 from ..cases.records import HEATED_TARGET, SIMULATED_FEVER, Drill
 from ..protocol import result as D
 from ..protocol.result import Decision
+
+if TYPE_CHECKING:
+    from .gate_worker import GateWorker
 
 log = logging.getLogger("thermogate.service")
 
@@ -41,7 +45,7 @@ def _setting(gate: str) -> str:
 class DrillDesk:
     """The drills running on this controller's gates."""
 
-    def __init__(self, cases: CaseStore, workers: Mapping, inject: Callable[[object, Decision], None], store):
+    def __init__(self, cases: CaseStore, workers: Mapping, inject: Callable[[GateWorker, Decision], None], store):
         """``inject(worker, decision)``: hand a drill's decision to the normal path, flagged drill."""
         self.cases = cases
         self.workers = workers
