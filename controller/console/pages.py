@@ -1,4 +1,4 @@
-"""The pages the server renders itself: the login form and the printable daily report.
+"""The pages the server renders itself: the login form, the printable daily report and a visitor's pass.
 
 Both work without JavaScript. Everything the user typed or the store holds is
 HTML-escaped.
