@@ -145,7 +145,7 @@ def _show(args) -> int:
                               "reason": s.reason, "estimate_c": s.estimate_c} for s in f.screenings]
         doc["alarms"] = [{"id": a.id, "time": a.time, "gate": a.gate, "status": a.status, "recheck_c": a.recheck_c,
                           "outcome": a.outcome, "disposed_by": a.disposed_by, "note": a.note} for a in f.alarms]
-        doc["absences"] = list(f.absences)
+        doc["absences"] = [a.to_json() for a in f.absences]
         print(json.dumps(doc, ensure_ascii=False, indent=1))
         return 0
     print(f"{p.id}  {p.name}  ({p.role}, {'class' if p.role == 'student' else 'department'} {p.class_name or '-'})"
@@ -165,7 +165,13 @@ def _show(args) -> int:
         reading = "no reading" if a.recheck_c is None else f"{a.recheck_c:.1f} degC"
         print(f"  {_when(a.disposed_at or a.time, tz)}  {reading}, {a.outcome or 'not disposed'} "
               f"by {a.disposed_by or '-'}{': ' + a.note if a.note else ''}")
-    print("\nAbsences (0): absence tracking is not built yet")
+    print(f"\nAbsences ({len(f.absences)}):")
+    for entry in f.absences:
+        a = entry.absence
+        print(f"  {a.day} {a.session:<6} {a.reason:<18} marked by {a.marked_by}{': ' + a.note if a.note else ''}"
+              f"{'  (followed up to ' + _when(a.closed_at, tz) + ')' if a.closed_at else ''}")
+        for fu in entry.followups:
+            print(f"    {fu.day} {fu.status} by {fu.by_user}{': ' + fu.note if fu.note else ''}")
     return 0
 
 

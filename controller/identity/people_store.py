@@ -247,7 +247,10 @@ class PeopleStore:
                   disposed_at=r["disposed_at"], note=r["note"])
             for r in self._read("SELECT a.* FROM alarms a JOIN screenings s ON s.id = a.screening_id "
                                 "WHERE s.person_id = ? ORDER BY a.time DESC, a.id DESC", (person_id,)))
-        return PersonFile(person, screenings, alarms)
+        from ..reporting.report_store import ReportStore  # absences live with the reports (migration 6)
+
+        absences = ReportStore(self._db, lock=self._lock, owns_backend=False).absence_file(person_id)
+        return PersonFile(person, screenings, alarms, absences)
 
     def link_screening(self, screening_id: int, *, person_id: str | None = None, visitor_id: int | None = None) -> None:
         """Name the person or visitor of a recorded screening (the gate's credential, matched in time)."""

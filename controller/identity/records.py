@@ -101,7 +101,7 @@ class PersonFile:
     person: Person
     screenings: tuple[Screening, ...]  # newest first, without snapshots
     alarms: tuple[Alarm, ...]  # fever alarms on their screenings, newest first
-    absences: tuple = ()  # absence tracking is not built yet: always empty
+    absences: tuple = ()  # controller.reporting.records.AbsenceFile, newest first: the mark and its follow-up
 
     @property
     def rechecks(self) -> tuple[Alarm, ...]:

@@ -17,15 +17,10 @@ import zoneinfo
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-try:
-    import tomllib
-except ImportError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
-
 from ..config_fields import ConfigError
 from ..report_cli import DEFAULT_CONFIG, _date, _zone, local_zone_name
 from ..reports import DEFAULT_THRESHOLD_C
-from .config import ReportConfig, from_table
+from .config import ReportConfig
 from .records import ABSENCE_REASONS
 
 
@@ -49,26 +44,15 @@ def _context(args, *, need_report: bool) -> _Context:
         if not Path(DEFAULT_CONFIG).exists():
             raise ValueError(f"no config: use --config FILE (no ./{DEFAULT_CONFIG} here)")
         path = DEFAULT_CONFIG
-    p = Path(path)
-    try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"{p}: {exc.strerror}") from None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"{p}: not valid UTF-8 TOML ({exc})") from None
-    base, where = p.resolve().parent, f"{p}: "
-    report = from_table(doc, base, where)
-    if need_report and report is None:
-        raise ValueError(f"{p} has no [report] table (docs/reports.md)")
     from ..notify.config import SmtpConfig
-    from ..notify.config import from_table as notify_table
-    from ..service.config import from_dict
+    from ..service.config import load_config
 
-    rest = {k: v for k, v in doc.items() if k != "report"}
-    cfg = from_dict(rest, p.resolve())
-    smtp = {name: c for name, c in notify_table(doc, base, where).channels.items() if isinstance(c, SmtpConfig)}
+    cfg = load_config(path)  # ConfigError (a ValueError) names the file and key
+    if need_report and cfg.report is None:
+        raise ValueError(f"{path} has no [report] table (docs/reports.md)")
+    smtp = {name: c for name, c in cfg.notify.channels.items() if isinstance(c, SmtpConfig)}
     threshold = getattr(getattr(cfg, "screening", None), "threshold_c", None) or DEFAULT_THRESHOLD_C
-    return _Context(cfg.store_url, _zone(args.tz or cfg.timezone), float(threshold), report, smtp)
+    return _Context(cfg.store_url, _zone(args.tz or cfg.timezone), float(threshold), cfg.report, smtp)
 
 
 def _reporter(ctx: _Context, store):

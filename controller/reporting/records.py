@@ -121,3 +121,18 @@ class Receipt:
     files: dict
     sent_by: str
     late: bool
+
+
+@dataclass(frozen=True)
+class AbsenceFile:
+    """An absence as a person's file shows it: the mark and, for a sick absence, its daily follow-up."""
+
+    absence: Absence
+    followups: tuple[FollowUp, ...] = ()
+
+    def to_json(self) -> dict:
+        a = self.absence
+        return {"id": a.id, "day": a.day, "session": a.session, "class": a.class_name, "reason": a.reason,
+                "note": a.note, "marked_by": a.marked_by, "marked_at": a.marked_at, "closed_at": a.closed_at,
+                "followups": [{"day": f.day, "status": f.status, "note": f.note, "by": f.by_user, "at": f.at}
+                              for f in self.followups]}

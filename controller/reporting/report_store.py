@@ -24,6 +24,7 @@ from .records import (
     FOLLOWUP_STATUSES,
     SICK,
     Absence,
+    AbsenceFile,
     FollowUp,
     ManualReading,
     Receipt,
@@ -193,6 +194,11 @@ class ReportStore:
         return [FollowUp(r["id"], r["absence_id"], r["day"], r["status"], r["note"], r["by_user"], r["at"])
                 for r in self._read("SELECT * FROM absence_followups WHERE absence_id = ? ORDER BY day",
                                     (absence_id,))]
+
+    def absence_file(self, person_id: str) -> tuple[AbsenceFile, ...]:
+        """A person's absences, newest first, each with its follow-up (for their file)."""
+        return tuple(AbsenceFile(a, tuple(self.followups(a.id)))
+                     for a in reversed(self.absences(person_id=person_id)))
 
     def followups_due(self, day: str) -> list[Absence]:
         """Sick absences still followed (not back) with no record for ``day`` yet: today's calls to make."""

@@ -88,6 +88,7 @@ from ..identity.retention import from_table as retention_table
 from ..notify import config as notify_config
 from ..notify.config import NotifyConfig
 from ..protocol.topics import valid_gate_id
+from ..reporting import config as report_config
 from ..screening import config as screening_config
 from ..screening.config import ScreeningConfig
 
@@ -151,7 +152,7 @@ HOME_ASSISTANT_FIELDS = (
           hint="must be a topic prefix without wildcards"),
 )
 TABLES = ("mqtt", "site", "store", "retention", "doors", "http", "home_assistant", "screening", "gates", "notify",
-          "classes")
+          "classes", "report")
 
 _M, _S, _ST, _D, _H, _HA = (defaults(f) for f in (MQTT_FIELDS, SITE_FIELDS, STORE_FIELDS, DOOR_FIELDS,
                                                   HTTP_FIELDS, HOME_ASSISTANT_FIELDS))
@@ -210,6 +211,7 @@ class ControllerConfig:
     gate_screening: dict[str, dict] = field(default_factory=dict)  # [gates.<id>.screening] tables
     gate_names: dict[str, str] = field(default_factory=dict)  # [gates.<id>] name, simulated gates only
     notify: NotifyConfig = field(default_factory=NotifyConfig)  # [notify] (controller/notify/config.py)
+    report: report_config.ReportConfig | None = None  # [report] (controller/reporting/config.py); None: absent
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -335,6 +337,7 @@ def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
     except IdentityError as exc:
         raise ConfigError(f"{where}{exc}") from None
     notify = notify_config.from_table(doc, base, where)  # its own loader; ConfigError names the key
+    report = report_config.from_table(doc, base, where)  # the same
     config = ControllerConfig(path=path, mqtt=mqtt, site_dir=base / s["dir"], timezone=s["timezone"],
                               simulated_gates=tuple(simulated), serve=tuple(s["serve"]),
                               accept_protocol_v1=s["accept_protocol_v1"], require_identity=s["require_identity"],
@@ -343,7 +346,8 @@ def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
                               doors=DoorConfig(open_ms=d["open_ms"], ack_timeout_s=d["ack_timeout_s"]), http=http,
                               home_assistant=ha["enabled"], home_assistant_prefix=ha["prefix"],
                               screening=screening, screening_table=screening_table,
-                              gate_screening=gate_screening, gate_names=gate_names, notify=notify)
+                              gate_screening=gate_screening, gate_names=gate_names, notify=notify,
+                              report=report)
     for gate_id in gate_screening:
         config.screening_for(gate_id)  # validated now, not at the gate's first frame
     return config
