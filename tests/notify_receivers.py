@@ -34,6 +34,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
     at: float  # time.monotonic() when the body had arrived
+    wall: float = 0.0  # time.time() then
 
     def json(self):
         return json.loads(self.body.decode("utf-8"))
@@ -54,7 +55,8 @@ class HttpReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 parts = urllib.parse.urlsplit(self.path)
                 query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
-                request = Request(parts.path, parts.query, query, dict(self.headers.items()), body, time.monotonic())
+                request = Request(parts.path, parts.query, query, dict(self.headers.items()), body, time.monotonic(),
+                                  time.time())
                 with receiver.arrived:
                     receiver.requests.append(request)
                     receiver.arrived.notify_all()
