@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
 from controller.geometry import FACE_HALF_HEIGHT_M, FACE_WIDTH_M, FieldOfView, pixels_across
-from controller.sensor.frame import COLUMNS, ROWS  # the array's shape
+from controller.sensor.frame import COLUMNS as COLUMNS  # the array's shape, for the scenarios' imports
+from controller.sensor.frame import ROWS as ROWS
 
 PSF_SIGMA_PX = 0.4
 
@@ -89,7 +90,7 @@ def overlap_weights(edges_px: np.ndarray, size: int) -> tuple[int, np.ndarray] |
     return lo, w
 
 
-@lru_cache(maxsize=None)
+@cache
 def blur_matrix(size: int, sigma_px: float = PSF_SIGMA_PX) -> np.ndarray:
     """(size, size) matrix applying a sampled Gaussian along one axis, rows normalised.
 
