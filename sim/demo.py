@@ -7,6 +7,13 @@
   played only for its first two people (the second one febrile), between whole
   afebrile scenarios. The first gate starts with it, so a fever alarm comes
   within the first minute.
+- Who is at the gate: the school's made-up roster (``sim/demo_roster.csv``,
+  24 students in four classes and two teachers) is imported at start, and the
+  virtual people scan their QR code 1 s before stepping onto the mark, so the
+  console names them. ``[site] require_identity`` is on: one person in twelve
+  shows a code the roster does not know (a courier's), and their normal
+  reading gives RETRY ``register_at_gatehouse`` with the door shut. A fever
+  alarm names the person, their class and class teacher (``[classes]``).
 - The controller runs in this process, with its console on http://127.0.0.1:8080/.
   A demo restarted at once finds 8080 in TIME_WAIT and binds it anyway
   (SO_REUSEADDR); if another program listens there, it waits up to 15 s, then
@@ -49,6 +56,22 @@ CYCLES = (
 
 
 PORT_WAIT_S = 15.0
+ROSTER = Path(__file__).resolve().parent / "demo_roster.csv"
+STUDENTS = 24  # DEMO-S01 .. DEMO-S24 in the roster
+CLASS_TEACHERS = {"初一(1)班": ("李老师", "138 0000 0101"), "初一(2)班": ("陈老师", "138 0000 0102"),
+                  "初二(1)班": ("王老师", "138 0000 0201"), "初二(2)班": ("张老师", "138 0000 0202")}
+STRANGER = "SF-EXPRESS-0815"  # a courier's code, on nobody's roster
+
+
+def demo_code(gate: int):
+    """The QR code person ``i`` of a queue at gate ``gate`` (0-based) scans: a student of the roster, each
+    gate its own share of them, and one person in twelve a code nobody registered."""
+    def code(i: int) -> str:
+        if i % 12 == 7:
+            return STRANGER
+        return f"DEMO-S{(gate * 6 + i) % STUDENTS + 1:02d}"
+
+    return code
 
 
 def _bindable(port: int) -> int | None:
@@ -102,7 +125,8 @@ class CyclingGates:
         from .scenarios import scenario
 
         self._scenario = scenario
-        self.gates = make_gates(count, lambda i: scenario(CYCLES[i % len(CYCLES)][0][0], seed=i), broker.host,
+        self.gates = make_gates(count, lambda i: scenario(CYCLES[i % len(CYCLES)][0][0], seed=i,
+                                                          credentials=demo_code(i)), broker.host,
                                 broker.port, prefix="demo")
         self._step = [0] * count
         self.played: list[list[tuple[str, float]]] = [[] for _ in range(count)]  # (name, seconds) per gate
@@ -119,7 +143,7 @@ class CyclingGates:
                     self.played[i].append((g.scenario.name, g.t))
                     self._step[i] += 1
                     name, _ = cycle[self._step[i] % len(cycle)]
-                    g.switch_scenario(self._scenario(name, seed=i + 10 * self._step[i]))
+                    g.switch_scenario(self._scenario(name, seed=i + 10 * self._step[i], credentials=demo_code(i)))
                 g.step()
             time.sleep(max(0.0, 0.005 - (time.monotonic() - start)))
 
@@ -147,6 +171,7 @@ client_id = "thermogate-demo-controller"
 dir = "site"
 timezone = "Asia/Shanghai"
 simulated_gates = [{ids}]
+require_identity = true        # a PASS opens only for someone on the roster (sim/demo_roster.csv)
 
 [store]
 url = "thermogate.db"
@@ -154,7 +179,8 @@ url = "thermogate.db"
 [http]
 bind = "127.0.0.1"
 port = {http_port}
-""" + "".join(f'\n[gates.{g}]\nname = "{GATE_NAMES[i % len(GATE_NAMES)]}"\n' for i, g in enumerate(gate_ids)),
+""" + "".join(f'\n[classes."{c}"]\nteacher = "{t}"\nphone = "{p}"\n' for c, (t, p) in CLASS_TEACHERS.items())
+      + "".join(f'\n[gates.{g}]\nname = "{GATE_NAMES[i % len(GATE_NAMES)]}"\n' for i, g in enumerate(gate_ids)),
                     encoding="utf-8")
     return path
 
@@ -170,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     from controller.service import logs
     from controller.service.config import load_config
     from controller.app import build_controller
+    from controller.identity.people_store import PeopleStore
+    from controller.identity.roster_import import import_roster
 
     from .gate_config import provision_keys
 
@@ -186,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     service = build_controller(config)
     if hasattr(service.store, "add_user"):
         service.store.add_user(DEMO_USER, "admin", DEMO_PASSWORD)
+    roster = import_roster(PeopleStore.beside(service.store), ROSTER.read_bytes(), time.time())
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -198,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         assert service.http is not None  # started with the service: build_controller serves HTTP
         print(f"  console:  http://127.0.0.1:{service.http.port}/")
         print(f"  login:    {DEMO_USER} / {DEMO_PASSWORD}  (admin)")
+        print(f"  roster:   {ROSTER.name}: {roster.summary()}; the gates' people scan their codes")
         print(f"  results:  mosquitto_sub -p {broker.port} -t 'thermogate/+/result' -v")
         print(f"  files:    {directory} (controller.toml, thermogate.db, controller.log)")
         print("  the first fever alarm comes within a minute. Ctrl-C stops everything.", flush=True)
