@@ -198,7 +198,8 @@ def test_visitor_registration_refuses_a_whole_id_number(rig):
                      ({"purpose": "证件 110105194912310021"}, "err_visitor"),
                      ({"name": ""}, "err_invalid"), ({"valid_from": "2026-03-02T14:00",
                                                        "valid_until": "2026-03-04T14:00"}, "err_visitor"),
-                     ({"valid_until": "yesterday"}, "err_invalid")):
+                     ({"valid_until": "yesterday"}, "err_invalid"), ({"valid_until": ["x"]}, "err_invalid"),
+                     ({"valid_until": time.time() - 60}, "err_visitor")):
         r = guard.post("/api/visitors", json={**ok, **bad})
         assert r.status_code == 400, (bad, r.text)
         assert r.json()["error"] == key, (bad, r.json())
@@ -213,6 +214,10 @@ def test_visitor_registration_refuses_a_whole_id_number(rig):
     assert 0 < v["valid_until"] - now <= 86400
     assert "110105" not in str(people_of(rig).visitors())
     assert [e.action for e in rig.service.store.audit() if e.action.startswith("visitor")] == ["visitor_added"]
+    # A window in Unix seconds is taken as it is.
+    start = int(time.time()) + 3600
+    later = guard.post("/api/visitors", json={**ok, "valid_from": start, "valid_until": start + 1800}).json()
+    assert (later["valid_from"], later["valid_until"]) == (start, start + 1800)
 
 
 def test_revoke_and_the_day_list(rig):

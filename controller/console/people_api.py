@@ -78,6 +78,17 @@ def _day(data: dict, tz) -> dt.date:
         raise Bad("err_invalid", "date must look like 2026-03-02") from None
 
 
+def _moment(v) -> str:
+    """A window's end as sent: a local time like 2026-03-02T14:00, Unix seconds, or nothing ("")."""
+    if v is None or v == "":
+        return ""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return repr(float(v))
+    if not isinstance(v, str):
+        raise Bad("err_invalid", "valid_from and valid_until are local times like 2026-03-02T14:00")
+    return v
+
+
 def _pass_id(request: Request) -> str:
     pid = request.path_params["pass_id"]
     if len(pid) != 16 or not set(pid) <= _PASS_ID:
@@ -231,9 +242,7 @@ class PeopleApi:
             fields["id_last4"] = checks.id_last4(fields["id_last4"])  # a whole ID number is refused here
         except IdentityError as exc:
             raise Bad("err_id_last4", str(exc)) from None
-        raw_from, raw_until = data.get("valid_from") or "", data.get("valid_until") or ""
-        if not isinstance(raw_from, str) or not isinstance(raw_until, str):
-            raise Bad("err_invalid", "valid_from and valid_until are local times like 2026-03-02T14:00")
+        raw_from, raw_until = (_moment(data.get(k)) for k in ("valid_from", "valid_until"))
         start = parse_time(raw_from, tz, "valid_from") if raw_from else now
         start_day = dt.datetime.fromtimestamp(start, tz).date()
         end = parse_time(raw_until, tz, "valid_until") if raw_until else day_bounds(start_day, tz)[1]
