@@ -97,9 +97,9 @@ def load_config(drop: Path, webhook_url: str, **kw):
 
 
 def screen(store, gate: str, hhmm: str, decision: str, person: str | None = None, visitor: int | None = None,
-           estimate: float = 36.5) -> int:
+           estimate: float = 36.5, day: dt.date = DAY) -> int:
     n = next(_uid)
-    sid = store.record_screening(Screening(uid=f"t-{n}", gate=gate, time=at(hhmm), decision=decision,
+    sid = store.record_screening(Screening(uid=f"t-{n}", gate=gate, time=at(hhmm, day), decision=decision,
                                            reason="ok" if decision == "PASS" else "fever", track=n,
                                            estimate_c=estimate, face_c=35.0, distance_m=0.5, reduced_accuracy=False,
                                            boot=1, sequence=n))

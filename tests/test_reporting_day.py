@@ -5,6 +5,7 @@ to a local file drop and a local HTTP receiver, with receipts; the zero-report r
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 import threading
@@ -235,3 +236,103 @@ def test_a_failing_recipient_is_retried_then_alerted(school, receiver):
     assert [r.ok for r in reporter.send(DAY, at("15:30"), only_failed=True)] == []  # attempts used up
     assert all(r.ok for r in reporter.send(DAY, at("15:31")))
     assert reporter.rs.report("4401060001", DAY.isoformat()).status == "sent"
+
+
+def test_a_roster_change_mid_day(school):
+    """Someone added at 10:00 is expected at noon, not in the morning; someone who left at 10:00 was expected
+    in the morning and is not at noon; a follow-up marked back ends the sick absence's follow-up."""
+    from controller.identity.people_store import PeopleStore
+    from controller.identity.records import Person
+
+    store, reporter, _, _ = school
+    people = PeopleStore.beside(store)
+    people.put_person(Person("S8", "张八", "student", "初一(1)班", boarder=False, guardian_phone=""), at("10:00"))
+    people.put_person(Person("S7", "李七", "student", "初一(2)班", boarder=False, guardian_phone="", active=False),
+                      at("10:00"))
+    _, counts = day_counts(reporter.rs, reporter.config, DAY, TZ, 37.3)
+    assert _row(counts, "晨检", "student", "初一(1)班").expected == 4
+    assert _row(counts, "午检", "student", "初一(1)班").expected == 5
+    assert _row(counts, "晨检", "student", "初一(2)班").expected == 3
+    assert _row(counts, "午检", "student", "初一(2)班").expected == 2
+
+    rs = reporter.rs
+    a = rs.mark_absence("S3", DAY.isoformat(), "晨检", "sick_with_symptoms", "teacher-chen", at("09:10"))
+    rs.follow_up(a.id, "2026-03-03", "recovering", "teacher-chen", at("10:00", DAY.replace(day=3)))
+    assert [x.person_id for x in rs.followups_due("2026-03-04")] == ["S3"]
+    rs.follow_up(a.id, "2026-03-04", "back", "teacher-chen", at("07:30", DAY.replace(day=4)))
+    assert rs.followups_due("2026-03-05") == []
+    assert [f.status for f in rs.absence_file("S3")[0].followups] == ["still_sick", "recovering", "back"]
+    leave = rs.mark_absence("S6", DAY.isoformat(), "晨检", "leave", "teacher-zhou", at("09:12"))
+    with pytest.raises(ValueError, match="not a sick absence"):
+        rs.follow_up(leave.id, "2026-03-03", "still_sick", "teacher-zhou", at("10:00"))
+    with pytest.raises(ValueError, match="reason 'flu'"):
+        rs.mark_absence("S6", DAY.isoformat(), "晨检", "flu", "teacher-zhou", at("09:12"))
+
+
+def test_the_alarm_rate_rule_works_without_a_roster(store_url, tmp_path, receiver):
+    """Nobody identified at all: 7 days of 40 screenings and 1 alarm each, then a day of 40 with 4 alarms
+    (10 % against a 2.5 % baseline) warns; 2 alarms (5 %, twice the baseline but under min_alarms = 3) do not."""
+    store = open_store(store_url)
+    try:
+        rule = '[[report.warning]]\nscope = "school"\nwhat = "alarm_rate"\nfactor = 2.0\nmin_alarms = 3\n'
+        config = sd.load_config(tmp_path / "drop", receiver.url, extra=rule)
+        warned = []
+        reporter = Reporter(ReportStore.beside(store), config, TZ, threshold_c=37.3, on_warning=warned.append)
+
+        def day_of(day, alarms: int) -> None:
+            for i in range(40):
+                fever = i < alarms
+                sid = sd.screen(store, "north-1", f"07:{i:02d}", "FEVER" if fever else "PASS", day=day)
+                if fever:
+                    store.open_alarm(sid, "north-1", at(f"07:{i:02d}", day))
+
+        for back in range(7, 0, -1):
+            day_of(DAY - dt.timedelta(days=back), 1)
+        day_of(DAY, 2)
+        assert reporter.due(at("08:00")) == []
+        for i in range(2):
+            sid = sd.screen(store, "north-1", f"08:1{i}", "FEVER", estimate=38.1)
+            store.open_alarm(sid, "north-1", at(f"08:1{i}"))
+        assert reporter.due(at("08:30")) == ["warning school:alarm_rate>=2x7d,min3 school"]
+        [w] = warned
+        assert w.scope == "school" and "前 7 天基线 2.50%" in w.draft["detail"]
+        assert w.draft["title"] == "疫情快报（草稿）"
+    finally:
+        store.close()
+
+
+def test_warnings_and_pages_go_through_the_notifier(school, receiver):
+    """notify_callbacks: a warning and a zero-report page reach the reporter's webhook as REPORT events."""
+    from controller.notify import Notifier, from_table
+    from controller.reporting.scheduler import notify_callbacks
+
+    store, reporter, _, _ = school
+    hook = Receiver()
+    try:
+        ncfg = from_table({"notify": {
+            "attempts": 1, "timeout_s": 5.0,
+            "channels": {"hook": {"type": "webhook", "url": hook.url}},
+            "contacts": {"li": {"name": "李医生", "channels": ["hook"]}},
+            "route": [{"event": "report", "to": ["@reporter"]}]}})
+        failures = []
+        notifier = Notifier(ncfg, on_failure=failures.append).start()
+        try:
+            on_page, on_warning = notify_callbacks(notifier, reporter.config)
+            reporter.on_page, reporter.on_warning = on_page, on_warning
+            sd.screen(store, "north-1", "07:00", "PASS", "S1")
+            sid = sd.screen(store, "north-1", "07:10", "FEVER", "S2", estimate=38.4)
+            alarm = store.open_alarm(sid, "north-1", at("07:10"))
+            store.dispose_alarm(alarm, recheck_c=38.0, outcome="observation_room", user="li", time=at("07:20"))
+            sid = sd.screen(store, "north-1", "07:30", "FEVER", "S4", estimate=38.4)
+            store.open_alarm(sid, "north-1", at("07:30"))
+            reporter.due(at("14:30"))
+            assert notifier.wait_idle(10)
+        finally:
+            notifier.close()
+        texts = [b["text"] for b in hook.bodies]
+        assert [b["event"] for b in hook.bodies] == ["report", "report"]
+        assert "疫情快报（草稿）" in texts[0] and "初一(1)班" in texts[0]
+        assert "zero report pending: 1 open alarms" in texts[1]
+        assert [r["id"] for r in hook.bodies[0]["recipients"]] == ["li"] and failures == []
+    finally:
+        hook.close()
