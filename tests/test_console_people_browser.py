@@ -21,6 +21,7 @@ from PIL import Image
 from controller.identity.passes import load_pass_key
 from controller.identity.people_store import PeopleStore
 from controller.identity.resolve import Resolver
+from controller.store import Screening
 from tests.test_console_browser import PASSWORD, Controller, login, wait_js
 
 VIEWPORT = {"width": 1366, "height": 768}
@@ -166,6 +167,16 @@ def test_an_admin_imports_the_roster_and_opens_a_file_with_a_reason(controller, 
     assert fits_the_window(page, "#view-people")
     page.screenshot(path=str(shots / "console-people-1366x768.png"))
 
+    # Zhang Wei was screened at a gate: a fever, re-checked and sent home by the doctor.
+    store = controller.service.store
+    sid = store.record_screening(Screening(uid="sim-1:t:1", gate="sim-1", time=time.time() - 3600,
+                                           decision="FEVER", reason="", track=1, estimate_c=38.3, face_c=35.4,
+                                           distance_m=0.6, reduced_accuracy=False, boot=1, sequence=1))
+    aid = store.open_alarm(sid, "sim-1", time.time() - 3600)
+    people.link_screening(sid, person_id="S2026001")
+    store.dispose_alarm(aid, recheck_c=38.1, outcome="sent_home", user="doc", time=time.time() - 3000,
+                        note="家长已接回")
+
     # The file opens only with a reason: "other" without a text is refused, and nothing is recorded.
     page.click("#people-table tr[data-person=S2026001] .file-btn")
     page.wait_for_selector("#file-dialog[open]")
@@ -180,6 +191,9 @@ def test_an_admin_imports_the_roster_and_opens_a_file_with_a_reason(controller, 
     identity = page.inner_text("#fd-identity")
     assert "138 0013 8000" in identity and "card:04A1B2C3" in identity and "初一(1)班" in identity
     assert "缺勤追踪尚未接入" in page.inner_text("#fd-absences")
+    assert "38.3 °C" in page.inner_text("#fd-screenings") and "发热" in page.inner_text("#fd-screenings")
+    assert "已处置" in page.inner_text("#fd-alarms")
+    assert "38.1 °C" in page.inner_text("#fd-rechecks") and "家长已接回" in page.inner_text("#fd-rechecks")
     [read] = people.reads(subject="S2026001")
     assert (read.reader, read.action, read.reason) == ("ada", "person_show", "parent_request: 家长来电询问体温")
     page.screenshot(path=str(shots / "console-person-file-1366x768.png"))
