@@ -90,20 +90,39 @@ class Progress:
     decision: str | None = None
 
 
+def _state_refusal(state: str, kind: StepKind) -> str | None:
+    if state in ALLOWED[kind]:
+        return None
+    if state == OPEN:
+        return "acknowledge the alarm first"
+    if state == CLOSED:
+        return "the case is closed"
+    if kind is StepKind.CLOSED and state in AWAY_OUTCOMES:
+        return f"the person was {state.replace('_', ' ')}: record 复课 (cleared_to_return) first"
+    if kind is StepKind.CLOSED:
+        return "record a decision first"
+    return _WHY[kind]
+
+
+def refusal(p: Progress, kind: StepKind, role: str | None = None) -> str | None:
+    """Why a step of ``kind`` cannot be recorded now, in the rule's words (what the console shows on a greyed
+    step), or None when it can (its data is checked when it is recorded). ``role``: the user's console role."""
+    why = _state_refusal(p.state, kind)
+    if why is not None:
+        return why
+    if kind is StepKind.ESCORTED and p.escorted:
+        return "the person was escorted to observation already"
+    if kind is StepKind.CLEARED_TO_RETURN and role != DOCTOR:
+        return f"复课 is cleared by a user with the doctor role, not {role or 'nobody'}"
+    return None
+
+
 def advance(p: Progress, step: StepData, role: str | None = None) -> Progress:
     """The progress after ``step``, or ``Refused``. ``role`` is the recording user's console role (None:
     unknown), checked for 复课 only."""
     kind = step.kind
-    if p.state not in ALLOWED[kind]:
-        why = _WHY[kind]
-        if p.state == OPEN:
-            why = "acknowledge the alarm first"
-        elif p.state == CLOSED:
-            why = "the case is closed"
-        elif kind is StepKind.CLOSED and p.state in AWAY_OUTCOMES:
-            why = f"the person was {p.state.replace('_', ' ')}: record 复课 (cleared_to_return) first"
-        elif kind is StepKind.CLOSED:
-            why = "record a decision first"
+    why = _state_refusal(p.state, kind)
+    if why is not None:
         raise Refused(p.state, kind, why)
     if kind is StepKind.ACKNOWLEDGED:
         return replace(p, state=ACKNOWLEDGED)

@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Protocol
 from ..service.manual_doors import DoorHeld  # what manual_open raises on a door held locked
 
 if TYPE_CHECKING:
+    from ..cases.records import CaseStep
+    from ..service.alarm_cases import AlarmCases
     from ..service.config import ControllerConfig
+    from ..service.drills import DrillDesk
     from ..service.events import GateSummary
     from ..service.live import LiveHub
     from ..service.registry import GateInfo
@@ -59,3 +62,15 @@ class ConsoleBackend(Protocol):
 
     def apply_settings(self, user: str, *, threshold_c: float | None = None,
                        retention_days: int | None = None) -> dict: ...
+
+    @property
+    def alarm_cases(self) -> AlarmCases:
+        """The fever cases (``.cases``, a CaseStore) and each alarm's notification attempts (``outcomes``)."""
+        ...
+
+    @property
+    def drills(self) -> DrillDesk:
+        """start / end drills on the live gates."""
+        ...
+
+    def let_in(self, case_id: int, gate_id: str, user: str, reason: str = "") -> tuple[DoorAction, CaseStep]: ...

@@ -5,6 +5,7 @@
 | GET/POST /login, POST /logout | anyone / a session | the login form (rate limited), ending the session |
 | GET / | view | the single-page console (live wall, alarms, doors, history, today, settings) |
 | GET /report?date= | view | the printable daily / zero report |
+| GET /cases | view | the doctor's phone page: fever cases step by step, drills for admins (cases_api.py) |
 | GET /visitors/{pass_id}/pass | visitors | a visitor's printable pass (people_api.py) |
 | GET /static/... | view (app.css: anyone) | the app's own assets, the alarm WAV, the message catalogue |
 | WS /ws | view | live frames and events (ws.py) |
@@ -34,6 +35,7 @@ from ..service.events import LiveEvent
 from .api import ConsoleApi
 from .auth import COOKIE, LoginLimiter, Session, SessionBook
 from .backend import ConsoleBackend
+from .cases_api import CasesApi
 from .i18n import LANG_COOKIE, LANGUAGES, language
 from .pages import login_page, report_page, visitor_pass_page
 from .people_api import PeopleApi
@@ -69,6 +71,7 @@ class Console:
         self.sockets: set = set()
         self.api = ConsoleApi(self)
         self.people = PeopleApi(self)
+        self.cases = CasesApi(self)
         self.wav = alarm_wav()
         try:
             restored = self.sessions.restore()
@@ -145,6 +148,10 @@ class Console:
         return FileResponse(STATIC / "index.html", media_type=STATIC_TYPES[".html"],
                             headers={"Cache-Control": "no-store"})
 
+    async def cases_page(self, request: Request, session: Session) -> Response:
+        return FileResponse(STATIC / "cases.html", media_type=STATIC_TYPES[".html"],
+                            headers={"Cache-Control": "no-store"})
+
     async def report(self, request: Request, session: Session) -> Response:
         report = await run_in_threadpool(self.api.report, request)
         return HTMLResponse(report_page(language(request.cookies), report), headers={"Cache-Control": "no-store"})
@@ -209,7 +216,7 @@ class SecurityHeaders:
 
 
 def routes(console: Console) -> list:
-    a, p = console.api, console.people
+    a, p, c = console.api, console.people, console.cases
     e = lambda permission, handler, page=False: endpoint(console, permission, page=page)(handler)  # noqa: E731
     return [
         Route("/login", console.login_form, methods=["GET"]),
@@ -217,6 +224,7 @@ def routes(console: Console) -> list:
         Route("/logout", e("view", console.logout), methods=["POST"]),
         Route("/", e("view", console.index, page=True), methods=["GET"]),
         Route("/report", e("view", console.report, page=True), methods=["GET"]),
+        Route("/cases", e("view", console.cases_page, page=True), methods=["GET"]),
         Route("/static/{name}", console.static, methods=["GET"]),
         WebSocketRoute("/ws", console.websocket),
         Route("/api/me", e("view", a.me), methods=["GET"]),
@@ -253,6 +261,14 @@ def routes(console: Console) -> list:
         Route("/api/visitors/{pass_id}/qr.svg", e("visitors", p.visitor_qr), methods=["GET"]),
         Route("/api/visitors/{pass_id}/revoke", e("visitors", p.visitor_revoke), methods=["POST"]),
         Route("/visitors/{pass_id}/pass", e("visitors", console.visitor_pass), methods=["GET"]),
+        Route("/api/cases", e("view", c.list), methods=["GET"]),
+        Route("/api/cases/{case_id}", e("view", c.one), methods=["GET"]),
+        Route("/api/cases/{case_id}/steps", e("ack", c.add_step), methods=["POST"]),
+        Route("/api/cases/{case_id}/let_in", e("let_in", c.let_in), methods=["POST"]),
+        Route("/api/drills", e("admin", c.drills), methods=["GET"]),
+        Route("/api/drills", e("admin", c.drill_start), methods=["POST"]),
+        Route("/api/drills/{drill_id}", e("admin", c.drill), methods=["GET"]),
+        Route("/api/drills/{drill_id}/end", e("admin", c.drill_end), methods=["POST"]),
     ]
 
 
