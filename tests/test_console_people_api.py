@@ -106,6 +106,8 @@ def test_opening_a_file_needs_a_reason_and_is_audited(rig):
     assert f["person"]["guardian_phone"] == "138 0013 8000"
     assert f["person"]["credentials"] == ["card:04A1B2C3", "qr:S2026001"]
     assert [s["id"] for s in f["screenings"]] == [sid] and f["screenings"][0]["estimate_c"] == 38.3
+    gate = rig.service.gates["sim-1"]
+    assert gate.name and f["screenings"][0]["gate_name"] == gate.name  # the gate's display name, as on the wall
     assert [a["id"] for a in f["alarms"]] == [aid]
     assert f["rechecks"] == [] and f["absences"] == [] and f["absences_built"] is False
     rig.service.store.dispose_alarm(aid, recheck_c=38.1, outcome="sent_home", user="doc", time=time.time(), note="")

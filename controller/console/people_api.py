@@ -143,6 +143,10 @@ class PeopleApi:
         reason = f"{kind}: {text}" if text else kind  # as identity_audit keeps it
         tz = self.tz
 
+        def gate(g: str) -> str:  # the gate's display name, as on the wall
+            info = self.service.gates.get(g)
+            return info.name if info is not None and info.name else g
+
         def run():
             f = self.people.person_file(pid)  # NotFound: 404, and nothing is recorded
             self.people.record_read(session.user, "person_show", pid, reason, time.time(),
@@ -154,9 +158,10 @@ class PeopleApi:
                            "created_local": local_time(p.created_at, tz),
                            "updated_local": local_time(p.updated_at, tz)},
                 "screenings": [{"id": s.id, "time_local": local_time(s.time, tz), "gate": s.gate,
-                                "decision": s.decision, "reason": s.reason, "estimate_c": s.estimate_c}
-                               for s in f.screenings],
-                "alarms": [{"id": a.id, "time_local": local_time(a.time, tz), "gate": a.gate, "status": a.status}
+                                "gate_name": gate(s.gate), "decision": s.decision, "reason": s.reason,
+                                "estimate_c": s.estimate_c} for s in f.screenings],
+                "alarms": [{"id": a.id, "time_local": local_time(a.time, tz), "gate": a.gate,
+                            "gate_name": gate(a.gate), "status": a.status}
                            for a in f.alarms],
                 "rechecks": [{"id": a.id, "time_local": local_time(a.disposed_at or a.time, tz),
                               "recheck_c": a.recheck_c, "outcome": a.outcome, "by": a.disposed_by,

@@ -110,8 +110,8 @@
         rows.forEach((r) => row(tb, cells(r)));
         if (!rows.length) { const tr = row(tb, [t("file_none")]); tr.firstChild.colSpan = 9; tr.className = "muted"; }
       };
-      fill("#fd-screenings", d.screenings, (s) => [s.time_local, s.gate, t("dec_" + s.decision), fmtC(s.estimate_c)]);
-      fill("#fd-alarms", d.alarms, (a) => [a.time_local, a.gate, t("status_" + a.status)]);
+      fill("#fd-screenings", d.screenings, (s) => [s.time_local, s.gate_name, t("dec_" + s.decision), fmtC(s.estimate_c)]);
+      fill("#fd-alarms", d.alarms, (a) => [a.time_local, a.gate_name, t("status_" + a.status)]);
       fill("#fd-rechecks", d.rechecks, (a) => [a.time_local, fmtC(a.recheck_c), a.outcome ? t("outcome_" + a.outcome) : "",
         a.by || "", a.note || ""]);
       $("#fd-absences").textContent = d.absences.length ? d.absences.join(", ") : t("file_absences_none");
