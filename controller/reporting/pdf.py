@@ -128,8 +128,8 @@ def render_pdf(content: dict) -> bytes:
                        headings_style=_heading()) as table:
             table.row(_HEAD)
             for r in s["rows"]:
-                cat = CATEGORY_ZH.get(r["category"], r["category"])
-                table.row([cat, r["group"] or "-", "-" if r["expected"] is None else str(r["expected"]),
+                cat = str(CATEGORY_ZH.get(r["category"], r["category"]))
+                table.row([cat, str(r["group"] or "-"), "-" if r["expected"] is None else str(r["expected"]),
                            str(r["screened"]), str(r["not_screened"]), str(r["manual"]), str(r["fevers_raised"]),
                            str(r["fevers_confirmed"]), str(r["fevers_open"]), str(r["absent_sick"]),
                            str(r["absent_leave"]), str(r["absent_other"]), str(r["absent_unmarked"])])
@@ -143,8 +143,8 @@ def render_pdf(content: dict) -> bytes:
                        headings_style=_heading()) as table:
             table.row(("时间", "警报", "闸机", "类别", "班级", "状态", "确认/未处置"))
             for c in content["cases"]:
-                table.row([c["time"], "-" if c["alarm"] is None else str(c["alarm"]), c["gate"],
-                           CATEGORY_ZH.get(c["category"], c["category"]), c["class"] or "-",
+                table.row([str(c["time"]), "-" if c["alarm"] is None else str(c["alarm"]), str(c["gate"]),
+                           str(CATEGORY_ZH.get(c["category"], c["category"])), str(c["class"] or "-"),
                            STATE_ZH.get(c["state"], str(c["state"])),
                            "确认" if c["confirmed"] else ("未处置" if c["open"] else "排除")])
     else:
