@@ -14,6 +14,7 @@ from controller.identity.cli import main as identity_cli
 from controller.identity.passes import load_pass_key
 from controller.identity.people_store import PeopleStore
 from controller.identity.resolve import Resolver
+from controller.reporting.report_store import ReportStore
 from controller.store import Screening
 from tests.test_console_api import CONSOLE, PASSWORD, Rig, console_routes
 
@@ -109,10 +110,19 @@ def test_opening_a_file_needs_a_reason_and_is_audited(rig):
     gate = rig.service.gates["sim-1"]
     assert gate.name and f["screenings"][0]["gate_name"] == gate.name  # the gate's display name, as on the wall
     assert [a["id"] for a in f["alarms"]] == [aid]
-    assert f["rechecks"] == [] and f["absences"] == [] and f["absences_built"] is False
+    assert f["rechecks"] == [] and f["absences"] == []
     rig.service.store.dispose_alarm(aid, recheck_c=38.1, outcome="sent_home", user="doc", time=time.time(), note="")
+    # Sent home sick: the class teacher marks the absence the next morning and follows it up.
+    reports = ReportStore.beside(rig.service.store)
+    absence = reports.mark_absence("S2026001", "2026-03-03", "morning", "sick_with_symptoms", "王老师", time.time(),
+                                   note="发热")
+    reports.follow_up(absence.id, "2026-03-04", "recovering", "王老师", time.time())
     f = admin.post("/api/people/S2026001/file", json={"reason_kind": "other", "reason": "教育局抽查"}).json()
     assert [(a["recheck_c"], a["outcome"], a["by"]) for a in f["rechecks"]] == [(38.1, "sent_home", "doc")]
+    [a] = f["absences"]
+    assert (a["day"], a["session"], a["reason"], a["marked_by"], a["note"]) == (
+        "2026-03-03", "morning", "sick_with_symptoms", "王老师", "发热")
+    assert [(u["day"], u["status"]) for u in a["followups"]][-1] == ("2026-03-04", "recovering")
     reads = people_of(rig).reads(subject="S2026001")
     assert [(r.reader, r.action, r.reason) for r in reads] == [
         ("doc", "person_show", "fever_followup: 复测 38.3"), ("ada", "person_show", "other: 教育局抽查")]

@@ -21,6 +21,7 @@ from PIL import Image
 from controller.identity.passes import load_pass_key
 from controller.identity.people_store import PeopleStore
 from controller.identity.resolve import Resolver
+from controller.reporting.report_store import ReportStore
 from controller.store import Screening
 from tests.test_console_browser import PASSWORD, Controller, login, wait_js
 
@@ -176,6 +177,9 @@ def test_an_admin_imports_the_roster_and_opens_a_file_with_a_reason(controller, 
     people.link_screening(sid, person_id="S2026001")
     store.dispose_alarm(aid, recheck_c=38.1, outcome="sent_home", user="doc", time=time.time() - 3000,
                         note="家长已接回")
+    reports = ReportStore.beside(store)  # and was absent sick the next morning, followed up by the class teacher
+    absence = reports.mark_absence("S2026001", "2026-03-03", "上午", "sick_with_symptoms", "班主任", time.time())
+    reports.follow_up(absence.id, "2026-03-04", "back", "班主任", time.time())
 
     # The file opens only with a reason: "other" without a text is refused, and nothing is recorded.
     page.click("#people-table tr[data-person=S2026001] .file-btn")
@@ -190,7 +194,8 @@ def test_an_admin_imports_the_roster_and_opens_a_file_with_a_reason(controller, 
     page.wait_for_selector("#fd-body:not([hidden])")
     identity = page.inner_text("#fd-identity")
     assert "138 0013 8000" in identity and "card:04A1B2C3" in identity and "初一(1)班" in identity
-    assert "缺勤追踪尚未接入" in page.inner_text("#fd-absences")
+    absences = page.inner_text("#fd-absences")
+    assert "2026-03-03 上午" in absences and "因病（有症状）" in absences and "2026-03-04 已返校" in absences
     assert "38.3 °C" in page.inner_text("#fd-screenings") and "发热" in page.inner_text("#fd-screenings")
     assert "已处置" in page.inner_text("#fd-alarms")
     assert "38.1 °C" in page.inner_text("#fd-rechecks") and "家长已接回" in page.inner_text("#fd-rechecks")

@@ -166,7 +166,9 @@ class PeopleApi:
                 "rechecks": [{"id": a.id, "time_local": local_time(a.disposed_at or a.time, tz),
                               "recheck_c": a.recheck_c, "outcome": a.outcome, "by": a.disposed_by,
                               "note": a.note} for a in f.rechecks],
-                "absences": list(f.absences), "absences_built": False, "reason": reason,
+                "absences": [{**a.to_json(), "marked_local": local_time(a.absence.marked_at, tz),
+                              "closed_local": local_time(a.absence.closed_at, tz)} for a in f.absences],
+                "reason": reason,
                 "reason_kind": kind, "reason_text": text}
 
         return ok(await run_in_threadpool(run))

@@ -114,7 +114,9 @@
       fill("#fd-alarms", d.alarms, (a) => [a.time_local, a.gate_name, t("status_" + a.status)]);
       fill("#fd-rechecks", d.rechecks, (a) => [a.time_local, fmtC(a.recheck_c), a.outcome ? t("outcome_" + a.outcome) : "",
         a.by || "", a.note || ""]);
-      $("#fd-absences").textContent = d.absences.length ? d.absences.join(", ") : t("file_absences_none");
+      fill("#fd-absences", d.absences, (a) => [`${a.day} ${a.session}`, t("absence_" + a.reason),
+        a.marked_by, a.note || "", a.followups.map((f) => `${f.day} ${t("followup_" + f.status)}` +
+          (f.note ? ` (${f.note})` : "")).join("; ") || (a.reason === "sick_with_symptoms" ? "" : "—")]);
       f.hidden = true;
       $("#fd-body").hidden = false;
       say($("#fd-msg"), t("file_recorded", { reason: t("why_" + d.reason_kind) + (d.reason_text ? ": " + d.reason_text : "") }), true);
