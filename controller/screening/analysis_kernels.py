@@ -43,6 +43,9 @@ COVER_BAND_M = (0.035, 0.06)  # the hat/hair probe: this far above the eye line 
 LENS_HALF_WIDTH_M = 0.055  # glasses cover the face this far either side of its centre line
 EYE_SEARCH_M = 0.09  # glasses are looked for down to this far below the top of the skin
 BLOCKS = 8  # the reference's window is split into this many blocks for its stability test
+# A full frame is the latest two subpages merged: each pixel is measured in every other frame, so a block of the
+# window holds per_block / SUBPAGES independent readings of it (its mean's noise is the reading's over that many).
+SUBPAGES = 2
 MAX_FACES = 8  # faces listed in the output
 AMBIENT_EVERY = 8  # frames between refreshes of the background's median (it changes slowly)
 SHIFT_BIN_C = 0.02  # histogram bin of the frame's common offset
@@ -803,7 +806,8 @@ def reference_step(image, bg, guard, shift, ambient, p, ref, state, out):
       less than ``P_REF_STABLE_C`` beyond what the pixel noise explains (the
       noise from the differences between readings two frames apart, so that
       a full frame built from alternating subpages still counts as
-      independent).
+      independent; a block's mean holds only half as many independent
+      readings as frames, SUBPAGES).
 
     The status is the first of: not found, too small, not learned, unstable,
     drift (the window's mean further than ``P_REF_DRIFT`` from the learned
@@ -873,7 +877,7 @@ def reference_step(image, bg, guard, shift, ambient, p, ref, state, out):
     noise = 0.0
     for i in range(2, window):
         noise += (ring[(start + i) % window] - ring[(start + i - 2) % window]) ** 2
-    noise /= 2.0 * (window - 2) * per_block
+    noise /= 2.0 * (window - 2) * (per_block / SUBPAGES)
     excess = math.sqrt(max(spread - noise, 0.0))
     out[O_REF_STD] = excess
     out[O_REF_MEAN] = mean

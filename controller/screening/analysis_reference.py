@@ -96,6 +96,7 @@ from .analysis_kernels import (
     S_RING_COUNT,
     S_RING_POS,
     SHIFT_BIN_C,
+    SUBPAGES,
 )
 
 # ---- building blocks -------------------------------------------------------------------------------------------
@@ -448,7 +449,7 @@ def reference_step(image: np.ndarray, bg: np.ndarray, guard: np.ndarray, shift: 
     per_block = window // BLOCKS
     blocks = recent.reshape(BLOCKS, per_block).mean(axis=1)
     spread = ((blocks - mean) ** 2).sum() / (BLOCKS - 1)
-    noise = ((recent[2:] - recent[:-2]) ** 2).sum() / (2.0 * (window - 2) * per_block)
+    noise = ((recent[2:] - recent[:-2]) ** 2).sum() / (2.0 * (window - 2) * (per_block / SUBPAGES))
     excess = math.sqrt(max(spread - noise, 0.0))
     out[O_REF_STD], out[O_REF_MEAN] = excess, mean
 
