@@ -228,7 +228,8 @@ LEARN_S = 20.0  # the installer learns the reference from the gate's first 20 s
 
 def learn_installed_reference(rec, config: ScreeningConfig) -> tuple[ScreeningConfig, str]:
     """``thermogate calibrate reference GATE --recording`` on the run's first LEARN_S seconds: the config with the
-    learned reading, and "learned"; or the config unchanged (not learned: BLOCKED) and the reason it failed."""
+    learned reading (and the lens blur measured on the disc, as the command writes them), and "learned"; or the
+    config unchanged (not learned: BLOCKED) and the reason it failed."""
     from controller.screening.reference_source import LearningError, learn_reference
     from controller.service.calibration import reference_images_recording
 
@@ -239,7 +240,8 @@ def learn_installed_reference(rec, config: ScreeningConfig) -> tuple[ScreeningCo
         learned = learn_reference(images, config.analysis)
     except LearningError as exc:
         return config, exc.reason
-    analysis = replace(config.analysis, reference_apparent_c=learned.apparent_c, reference_pixels=learned.pixels)
+    analysis = replace(config.analysis, reference_apparent_c=learned.apparent_c, reference_pixels=learned.pixels,
+                       lens_blur_px=learned.lens_blur_px)
     return replace(config, analysis=analysis), "learned"
 
 

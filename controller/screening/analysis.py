@@ -68,6 +68,9 @@ class AnalysisConfig:
     reference_stable_c: float = 0.15  # stable: slow variation over the window below this
     reference_tau_frames: float = 16.0  # running mean per box pixel that chooses the disc's pixels
     reference_guard_px: int = 2  # the box grown by this much is never a person (the disc's blurred rim)
+    # The lens blur (a Gaussian's standard deviation, pixels) measured on the reference disc when its reading is
+    # learned (reference_source.measure_blur); None: the product's nominal optics.LENS_PSF_SIGMA_PX.
+    lens_blur_px: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variant", Lens.parse(self.variant))  # ValueError names the spellings
@@ -85,6 +88,8 @@ class AnalysisConfig:
             raise ValueError(f"reference_apparent_c must be a finite temperature, got {self.reference_apparent_c}")
         if not 0.0 < self.reference_min_fraction <= 1.0:
             raise ValueError(f"reference_min_fraction must be in (0, 1], got {self.reference_min_fraction}")
+        if self.lens_blur_px is not None and not (math.isfinite(self.lens_blur_px) and 0.0 <= self.lens_blur_px <= 3.0):
+            raise ValueError(f"lens_blur_px must be 0..3 pixels, got {self.lens_blur_px}")
         if not 0.0 < self.skin_fraction < 1.0:
             raise ValueError(f"skin_fraction must be between 0 and 1, got {self.skin_fraction}")
 

@@ -31,6 +31,7 @@ apparent_sd_c = 0.04        # (written with it: how much that reading varied whi
 pixels = 6                  # the box pixels most on the disc that make its reading (calibrate reference sets it)
 drift_c = 1.5               # reading further than this from apparent_c: BLOCKED reference_drift
 min_fraction = 0.8          # reaching less of its set-point contrast: BLOCKED reference_too_small
+blur_px = 0.55              # the lens blur measured on the disc (calibrate reference sets it; absent: 0.4)
 ```
 
 Each key has one default, kind and range (:data:`FIELDS`, :data:`LENS`, :data:`REFERENCE_FIELDS`, read
@@ -236,6 +237,8 @@ REFERENCE_FIELDS: tuple[tuple[Field, str | None], ...] = (
     (Field("drift_c", float, _ANALYSIS.reference_drift_c, 0.05, 10.0, "degC"), "reference_drift_c"),
     # reaching less of its set-point contrast: BLOCKED reference_too_small
     (Field("min_fraction", float, _ANALYSIS.reference_min_fraction, 0.05, 1.0), "reference_min_fraction"),
+    # the lens blur measured on the disc by `thermogate calibrate reference`; absent: the nominal 0.4 pixel
+    (Field("blur_px", float, None, 0.0, 3.0, "px"), "lens_blur_px"),
 )
 _REFERENCE_BY_KEY = {f.key: (f, target) for f, target in REFERENCE_FIELDS}
 

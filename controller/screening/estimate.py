@@ -5,11 +5,12 @@ body temperature best (docs/estimation.md). The estimate goes in four steps:
 
 1. The reading is corrected from apparent to true skin temperature (skin
    emissivity 0.98, reflected radiation at room temperature).
-2. The optics term: at 2-3 cm per pixel the hottest pixels mix the
-   periorbital band around the canthus with the forehead and cheeks above and
-   below it. ``fill`` is the band's share of the reading
-   (:mod:`controller.screening.optics`, from the lens geometry and blur at the
-   measured distance).
+2. The optics terms (:mod:`controller.screening.optics`, from the lens
+   geometry and the measured blur): a face 3-6 pixels across through a soft
+   lens lends its hottest pixels part of the room around it, ``face_share``
+   being the face's share, which is undone first; then at 2-3 cm per pixel
+   the face's part mixes the periorbital band around the canthus with the
+   forehead and cheeks above and below it, ``fill`` being the band's share.
 3. Skin to body, by the model fitted on people
    (:mod:`controller.screening.body_model`, ``body_model.json``): each site
    follows body and room linearly,
@@ -30,6 +31,7 @@ import math
 from dataclasses import dataclass
 
 from .body_model import BodyModel, default_model
+from .optics import unmix_face_c
 
 KELVIN = 273.15
 SKIN_EMISSIVITY = 0.98  # Steketee 1973 (docs/simulation.md)
@@ -56,12 +58,16 @@ class SkinModel:
 
 
 def estimate_core_c(face_c: float, ambient_c: float, site_offset_c: float = 0.0,
-                    model: SkinModel = SkinModel(), fill: float = 1.0, forehead_c: float | None = None) -> float:
+                    model: SkinModel = SkinModel(), fill: float = 1.0, forehead_c: float | None = None,
+                    face_share: float = 1.0, surround_c: float | None = None) -> float:
     """Body temperature from the face reading ``face_c`` (apparent, reference-corrected) in a room at
-    ``ambient_c``, the reading being ``fill`` eye band (:func:`optics.fill_at`; 1.0: no optics term), and
-    optionally the forehead's reading ``forehead_c`` (apparent, reference-corrected); NaN in, NaN out."""
+    ``ambient_c``, the reading being ``face_share`` face and the rest its surroundings at ``surround_c``
+    (apparent, reference-corrected; :func:`optics.face_share`, default the room), the face's part ``fill`` eye
+    band (:func:`optics.fill_at`; 1.0: no optics term), and optionally the forehead's reading ``forehead_c``
+    (apparent, reference-corrected); NaN in, NaN out."""
     if not (math.isfinite(face_c) and math.isfinite(ambient_c) and math.isfinite(fill)):
         return math.nan
+    face_c = unmix_face_c(face_c, ambient_c if surround_c is None else surround_c, face_share)
     fill = min(max(fill, 0.0), 1.0)
     forehead = None
     if forehead_c is not None and math.isfinite(forehead_c):

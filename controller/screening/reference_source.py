@@ -30,9 +30,8 @@ import numpy as np
 from controller.geometry import NARROW, WIDE, FieldOfView, pixels_across
 
 from .analysis import AnalysisConfig, Analyzer
-from .optics import LENS_PSF_SIGMA_PX
+from .optics import LENS_PSF_SIGMA_PX, blurred_cover
 
-SAMPLES = 16  # sub-samples per pixel and axis
 PHASES = 4  # positions of the disc's centre within a pixel, per axis, that the figures range over
 PLATEAU = 0.9  # the pixels averaged are those reaching this share of the best pixel's contrast ...
 MAX_PIXELS = 6  # ... at most this many
@@ -40,34 +39,6 @@ MIN_FRACTION = AnalysisConfig.reference_min_fraction  # below this share of its 
 
 TABLE_DIAMETERS_M = (0.04, 0.06, 0.08, 0.10, 0.15, 0.20)
 TABLE_DISTANCES_M = (0.2, 0.3, 0.45, 0.6, 0.9, 1.2)
-
-
-@lru_cache(maxsize=64)
-def _pixel_weights(n_pixels: int, sigma_px: float) -> np.ndarray:
-    """(n_pixels, n_pixels * SAMPLES): how much of a point at each sub-sample pixel i collects, through a
-    Gaussian blur of ``sigma_px`` (Phi((i + 1 - y) / sigma) - Phi((i - y) / sigma)); the pixel's box if 0."""
-    samples = (np.arange(n_pixels * SAMPLES) + 0.5) / SAMPLES
-    edges = np.arange(n_pixels + 1, dtype=float)[:, None] - samples[None, :]
-    if sigma_px <= 0.0:
-        cdf = (edges >= 0.0).astype(float)
-    else:
-        cdf = 0.5 * (1.0 + np.vectorize(math.erf)(edges / (sigma_px * math.sqrt(2.0))))
-    return cdf[1:] - cdf[:-1]
-
-
-def blurred_cover(radius_px: tuple[float, float], phase: tuple[float, float],
-                  sigma_px: float = LENS_PSF_SIGMA_PX) -> np.ndarray:
-    """Each pixel's share of full contrast for an elliptical disc of radii ``radius_px`` (rows, columns) whose
-    centre sits at ``phase`` (0..1 each) within a pixel, through a Gaussian lens blur of ``sigma_px``."""
-    ry, rx = radius_px
-    margin = int(math.ceil(4.0 * sigma_px)) + 1
-    rows = int(math.ceil(2.0 * ry)) + 2 * margin + 2
-    cols = int(math.ceil(2.0 * rx)) + 2 * margin + 2
-    cy, cx = rows // 2 + phase[0], cols // 2 + phase[1]
-    ys = (np.arange(rows * SAMPLES) + 0.5) / SAMPLES
-    xs = (np.arange(cols * SAMPLES) + 0.5) / SAMPLES
-    disc = (((ys[:, None] - cy) / ry) ** 2 + ((xs[None, :] - cx) / rx) ** 2 <= 1.0).astype(float)
-    return _pixel_weights(rows, sigma_px) @ disc @ _pixel_weights(cols, sigma_px).T / SAMPLES ** 2
 
 
 def plateau_pixels(cover: np.ndarray, plateau: float = PLATEAU, most: int = MAX_PIXELS) -> int:
@@ -159,16 +130,93 @@ class LearnedReference:
     size_px: float  # its apparent area in pixels of full contrast
     fraction: float  # the share of its set-point contrast the reading reaches
     excess_c: float  # the slow variation beyond the pixels' noise (stability)
+    blur_px: float | None = None  # the lens blur measured on the disc (measure_blur); None: not measurable
+
+    @property
+    def lens_blur_px(self) -> float | None:
+        """The blur to estimate with, rounded as it is written (None: the product's LENS_PSF_SIGMA_PX)."""
+        return None if self.blur_px is None else round(self.blur_px, 2)
 
     def table(self, box: tuple[int, int, int, int]) -> dict:
         """The ``[screening.reference]`` table that describes it."""
-        return {"box": list(box), "temp_c": round(self.set_point_c, 2), "apparent_c": round(self.apparent_c, 3),
-                "apparent_sd_c": round(self.sd_c, 3), "pixels": self.pixels}
+        table = {"box": list(box), "temp_c": round(self.set_point_c, 2), "apparent_c": round(self.apparent_c, 3),
+                 "apparent_sd_c": round(self.sd_c, 3), "pixels": self.pixels}
+        if self.lens_blur_px is not None:
+            table["blur_px"] = self.lens_blur_px
+        return table
 
 
 def _near(box: tuple[int, int, int, int], face: tuple[int, int, int, int], guard: int) -> bool:
     r0, c0, r1, c1 = box
     return face[0] < r1 + guard and face[2] > r0 - guard and face[1] < c1 + guard and face[3] > c0 - guard
+
+
+# ---------------------------------------------------------------------------------------------- the lens blur
+
+BLUR_GRID_PX = tuple(round(0.1 + 0.05 * i, 2) for i in range(31))  # the blurs measure_blur tells apart: 0.1..1.6
+_RADIUS_FACTORS = (0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.3)
+_BLUR_SAMPLES = 8  # sub-samples per pixel and axis
+_BLUR_MARGIN = 8  # pixels of scene modelled beyond the box on each side (4 x the largest blur)
+
+
+@lru_cache(maxsize=256)
+def _box_weights(n_pixels: int, sigma_px: float) -> np.ndarray:
+    """(n_pixels, samples): how much a point at each sub-sample, over the box and _BLUR_MARGIN beyond it on
+    either side, gives each of the box's pixels through a Gaussian blur of ``sigma_px``."""
+    samples = (np.arange((n_pixels + 2 * _BLUR_MARGIN) * _BLUR_SAMPLES) + 0.5) / _BLUR_SAMPLES - _BLUR_MARGIN
+    edges = (np.arange(n_pixels + 1, dtype=float)[:, None] - samples[None, :]) / (sigma_px * math.sqrt(2.0))
+    cdf = 0.5 * (1.0 + np.vectorize(math.erf)(edges))
+    weights = cdf[1:] - cdf[:-1]
+    weights.setflags(write=False)
+    return weights
+
+
+def disc_cover(shape: tuple[int, int], centre: tuple[float, float], radius_px: tuple[float, float],
+               sigma_px: float) -> np.ndarray:
+    """Each box pixel's share of full contrast for an elliptical disc of radii ``radius_px`` (rows, columns)
+    centred at ``centre`` (continuous box coordinates), through a Gaussian blur of ``sigma_px``."""
+    rows, cols = shape
+    wr, wc = _box_weights(rows, sigma_px), _box_weights(cols, sigma_px)
+    ys = (np.arange(wr.shape[1]) + 0.5) / _BLUR_SAMPLES - _BLUR_MARGIN
+    xs = (np.arange(wc.shape[1]) + 0.5) / _BLUR_SAMPLES - _BLUR_MARGIN
+    inside = (((ys[:, None] - centre[0]) / radius_px[0]) ** 2 + ((xs[None, :] - centre[1]) / radius_px[1]) ** 2
+              <= 1.0).astype(float)
+    return wr @ inside @ wc.T / _BLUR_SAMPLES ** 2
+
+
+def measure_blur(contrast: np.ndarray, set_contrast_c: float, fov: FieldOfView) -> float | None:
+    """The lens's blur (a Gaussian's standard deviation, pixels) measured on the reference disc: ``contrast``
+    is its box's mean image minus the wall around it, ``set_contrast_c`` its set point minus that wall.
+
+    The disc is a known shape (a circle, an ellipse in pixels as the lens's pitches make it) of unknown size
+    and place; blur spreads it without changing its total contrast. Its centre is the centroid of its
+    contrast, its area the total contrast over the coating's share of the set-point contrast; for each blur
+    of BLUR_GRID_PX (and radii around that area's, and the coating's share between 0.85 and 1) the disc's
+    image is worked out (:func:`disc_cover`), and the blur whose image fits the box's pixels best is the
+    measurement. The edge of a disc several pixels across, or the peak of a small one, is what tells the
+    blurs apart. None when the disc shows too little contrast to measure (under 1 degC or under a pixel's
+    worth)."""
+    share = np.asarray(contrast, dtype=float) / set_contrast_c
+    if not (set_contrast_c > 1.0 and np.all(np.isfinite(share))):
+        return None
+    positive = np.clip(share, 0.0, None)
+    flux = float(positive.sum())
+    if flux < 1.0:
+        return None
+    rows, cols = np.indices(share.shape) + 0.5
+    centre = (float((rows * positive).sum() / flux), float((cols * positive).sum() / flux))
+    aspect = pixels_across(1.0, 10.0, fov, "vertical") / pixels_across(1.0, 10.0, fov, "horizontal")
+    best, best_err = None, math.inf
+    for sigma in BLUR_GRID_PX:
+        for factor in _RADIUS_FACTORS:
+            rx = factor * math.sqrt(flux / (math.pi * aspect))
+            model = disc_cover(share.shape, centre, (aspect * rx, rx), sigma)
+            mm = float((model * model).sum())
+            gain = min(max(float((model * share).sum()) / mm, 0.85), 1.02) if mm > 0 else 1.0
+            err = float(((share - gain * model) ** 2).sum())
+            if err < best_err:
+                best, best_err = sigma, err
+    return best
 
 
 def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_frames: int = 24) -> LearnedReference:
@@ -206,7 +254,8 @@ def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_fr
     result = LearnedReference(float(readings.mean()), float(readings.std(ddof=1)), pixels, len(learned),
                               config.reference_c, float(np.median([a.reference_background_c for _, a in learned])),
                               float(np.median([a.reference_size_px for _, a in learned])),
-                              float(np.median([a.reference_fraction for _, a in learned])), excess)
+                              float(np.median([a.reference_fraction for _, a in learned])), excess,
+                              measure_blur(mean_box - background, config.reference_c - background, config.fov))
     where = (f"it reads {result.apparent_c:.2f} degC against {result.background_c:.1f} around it, set point "
              f"{config.reference_c:.1f}: apparent size {result.size_px:.1f} px, {pixels} pixel(s) averaged, "
              f"{result.fraction:.0%} of its set-point contrast")

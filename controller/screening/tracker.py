@@ -59,7 +59,7 @@ from ..protocol import result as D
 from .analysis import FrameAnalysis, reference_problem
 from .config import ScreeningConfig
 from .estimate import estimate_core_c
-from .optics import fill_at
+from .optics import LENS_PSF_SIGMA_PX, face_aspect, face_share, fill_at
 
 WARMING_UP = "warming_up"
 IDLE = "idle"
@@ -397,8 +397,15 @@ class Tracker:
             if not self._retry_due(t, person, problem):
                 return []
             return self._notice(t, sequence, D.RETRY, problem, a, reduced)
-        fill = fill_at(a.distance_m, c.analysis.fov) if c.optics else 1.0
-        core = estimate_core_c(face_c, a.ambient_c, c.site_offset_c, fill=fill)
+        fill, share = 1.0, 1.0
+        if c.optics:  # the lens's blur as measured on the reference, else the nominal one
+            fov = c.analysis.fov
+            blur = c.analysis.lens_blur_px if c.analysis.lens_blur_px is not None else LENS_PSF_SIGMA_PX
+            fill = fill_at(a.distance_m, fov, blur)
+            share = face_share(a.face_width_px, a.face_width_px * face_aspect(fov), blur, c.analysis.top_k)
+        surround = a.ambient_c + (a.offset_c if a.reference_ok else 0.0)
+        core = estimate_core_c(face_c, a.ambient_c, c.site_offset_c, fill=fill, face_share=share,
+                               surround_c=surround)
         window.append(_Sample(face_c, core, a.distance_m or math.nan, centre, a.face_width_px))
         del window[:-c.stable_frames]
         while len(window) > 1 and not (self._same_size(window, c.size_tolerance)

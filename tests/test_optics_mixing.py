@@ -1,0 +1,128 @@
+"""The optics terms under a soft lens: the lens blur measured on the reference disc, the face's share of its
+hottest pixels (the rest is the room around a small face), and what they do to the estimate's gain.
+
+Scenes come from the simulator, its lens blur set per test; the product never reads it: it measures the blur
+on the reference disc (reference_source.measure_blur) as `thermogate calibrate reference` does."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from controller.geometry import NARROW, WIDE
+from controller.protocol import result as D
+from controller.screening.analysis import AnalysisConfig, Analyzer
+from controller.screening.config import ScreeningConfig, from_table
+from controller.screening.estimate import estimate_core_c
+from controller.screening.optics import LENS_PSF_SIGMA_PX, face_aspect, face_share, fill_at, unmix_face_c
+from controller.screening.reference_source import learn_reference, measure_blur
+from controller.screening.tracker import Tracker
+from sim.scenarios import scenario
+from sim.scenes.room import ReferenceSpec, Room
+
+HZ = 8.0
+
+
+def soft_scene(name: str, variant: str, psf: float, spec: ReferenceSpec | bool = True, seed: int = 0):
+    sc = scenario(name, seed, variant=variant)
+    sc.scene.physics = replace(sc.scene.physics, psf_sigma_px=psf)
+    sc.scene.room = Room(sc.scene.projection, np.random.default_rng([seed, 7]), reference=spec)
+    return sc
+
+
+def analysis_for(sc) -> AnalysisConfig:
+    ref = sc.scene.room.reference
+    return AnalysisConfig(variant=sc.variant, reference_box=ref.box_with_margin(1), reference_c=ref.temp_c)
+
+
+def frames(sc, seconds: float, start: float = 0.0):
+    return [sc.frame_at(start + i / HZ) for i in range(int(seconds * HZ))]
+
+
+@pytest.mark.parametrize("variant, diameter, distance", [("110", 0.08, 0.3), ("55", 0.06, 0.6), ("55", 0.05, 0.3)])
+def test_the_blur_measured_on_the_disc_follows_the_lens(variant, diameter, distance):
+    """Through lenses of 0.3, 0.5 and 0.8 pixel the measured blur orders them and lands within 0.15 pixel of
+    each (the simulator's Gaussian is sampled at pixel centres, the product's is continuous, so a sharp lens
+    measures a little sharper)."""
+    measured = []
+    for psf in (0.3, 0.5, 0.8):
+        sc = soft_scene("normal_queue", variant, psf, ReferenceSpec(diameter, distance))
+        learned = learn_reference([f.image for f in frames(sc, 10.0)], analysis_for(sc))
+        assert learned.blur_px is not None and learned.blur_px == pytest.approx(psf, abs=0.16)
+        measured.append(learned.blur_px)
+    assert measured == sorted(measured) and measured[0] < measured[-1] - 0.3
+
+
+def test_the_measured_blur_is_written_and_read_back():
+    sc = soft_scene("normal_queue", "55", 0.7, ReferenceSpec(0.08, 0.5))
+    analysis = analysis_for(sc)
+    learned = learn_reference([f.image for f in frames(sc, 10.0)], analysis)
+    table = learned.table(analysis.reference_box)
+    assert table["blur_px"] == learned.lens_blur_px == round(learned.blur_px, 2)
+    assert from_table({"reference": table, "variant": "55"}).analysis.lens_blur_px == table["blur_px"]
+    assert from_table({"reference": {"box": [3, 3, 7, 7], "temp_c": 35.0}}).analysis.lens_blur_px is None
+    with pytest.raises(ValueError):
+        AnalysisConfig(lens_blur_px=-0.1)
+
+
+def test_measure_blur_refuses_what_it_cannot_measure():
+    assert measure_blur(np.zeros((5, 5)), 12.0, NARROW) is None  # no disc
+    assert measure_blur(np.full((5, 5), 0.3), 0.5, NARROW) is None  # no contrast to measure against
+    assert measure_blur(np.full((5, 5), math.nan), 12.0, WIDE) is None
+
+
+def test_the_face_share_is_geometry_and_blur():
+    # A face many pixels across keeps its hottest pixels to itself; a small face through a soft lens does not.
+    assert face_share(12.0, 18.0, 0.8) == pytest.approx(1.0, abs=1e-3)
+    by_blur = [face_share(4.0, 5.9, s) for s in (0.2, 0.4, 0.6, 0.8, 1.1)]
+    by_width = [face_share(w, 1.47 * w, 0.8) for w in (3.0, 4.0, 5.0, 6.0)]
+    assert by_blur == sorted(by_blur, reverse=True) and by_blur[-1] < 0.85
+    assert by_width == sorted(by_width) and by_width[0] < 0.85
+    assert face_share(math.nan, 5.0, 0.4) == 1.0
+    # Undoing the mix is exact for a reading that is `share` face and the rest the room.
+    share, face, room = 0.8, 35.2, 21.0
+    assert unmix_face_c(share * face + (1 - share) * room, room, share) == pytest.approx(face)
+    assert unmix_face_c(33.0, room, 1.0) == 33.0 and unmix_face_c(33.0, room, math.nan) == 33.0
+    assert face_aspect(WIDE) == pytest.approx(1.46, abs=0.02) and face_aspect(NARROW) == pytest.approx(1.57, abs=0.02)
+    # The estimate takes the share: a reading diluted by the room estimates the undiluted face's body temperature.
+    diluted = estimate_core_c(share * face + (1 - share) * room, room, face_share=share)
+    assert diluted == pytest.approx(estimate_core_c(face, room), abs=1e-9)
+    assert fill_at(0.45, WIDE, 0.8) < fill_at(0.45, WIDE, LENS_PSF_SIGMA_PX) < fill_at(0.45, WIDE, 0.2)
+
+
+def estimates(sc, analysis: AnalysisConfig, seconds: float) -> list[tuple[float, float]]:
+    """(core, estimate) of each PASS/FEVER of the scene, without the reference (require_reference false)."""
+    config = ScreeningConfig(analysis=analysis, require_reference=False)
+    analyzer, tracker, out = Analyzer(analysis), Tracker("g", config), []
+    for i, f in enumerate(frames(sc, seconds)):
+        for d in tracker.update(i / HZ, i, analyzer.analyze(f.image)):
+            standing = [p for p in f.truth["people"] if p["phase"] == "standing"]
+            if d.decision in (D.PASS, D.FEVER) and len(standing) == 1:
+                out.append((standing[0]["core_c"], d.estimate_c))
+    return out
+
+
+def test_a_soft_lens_measured_keeps_the_gain_and_the_level():
+    """The linearity scene (core 34.5-41.0 degC) through the 110 lens blurring by 0.8 pixel: with the nominal
+    0.4 pixel the readings are taken for sharper than they are, so every estimate reads low and fevers lower
+    still; with the blur the disc shows, the estimates keep their level and their gain."""
+    sc = soft_scene("linearity", "110", 0.8, ReferenceSpec(0.08, 0.3))
+    analysis = analysis_for(sc)
+    installed = soft_scene("normal_queue", "110", 0.8, ReferenceSpec(0.08, 0.3))  # the same lens, nobody near
+    learned = learn_reference([f.image for f in frames(installed, 10.0)], analysis_for(installed))
+    seconds = sc.duration_s
+    nominal = estimates(sc, replace(analysis, reference_apparent_c=None), seconds)
+    measured = estimates(sc, replace(analysis, reference_apparent_c=None, lens_blur_px=learned.lens_blur_px),
+                         seconds)
+    assert len(nominal) >= 16 and len(measured) >= 16
+
+    def fit(pairs):
+        core, est = np.array(pairs).T
+        return float(np.polyfit(core, est, 1)[0]), float(np.mean(est - core))
+
+    (slope_nominal, bias_nominal), (slope_measured, bias_measured) = fit(nominal), fit(measured)
+    assert abs(bias_measured) < abs(bias_nominal) - 0.3
+    assert abs(slope_measured - 1.0) < abs(slope_nominal - 1.0)
