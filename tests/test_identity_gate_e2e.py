@@ -17,6 +17,8 @@ from controller.identity.passes import load_pass_key
 from controller.identity.people_store import PeopleStore
 from controller.identity.roster_import import import_roster
 from controller.identity.visitors import register
+from controller.protocol.credential import Credential, credential_payload
+from controller.protocol.mac import sensor_key
 from controller.store import open_store
 
 ROSTER = """id,name,role,class,boarder,guardian_phone,credentials,active
@@ -92,7 +94,7 @@ def test_require_identity_at_the_gate(tmp_path, controller_service, virtual_gate
     # person i of the queue shows codes[i % 12] (None: scans nothing); people 2, 6 and 10 wear masks
     codes = {0: "S2026001", 1: "NOBODY-404", 2: "S2026002", 3: inside, 4: later, 5: None, 6: "S2026002",
              7: "S2026001", 8: "NOBODY-404", 9: inside, 10: None, 11: later}
-    watch = mqtt_watch(["thermogate/+/result", "thermogate/+/cmd"])
+    watch = mqtt_watch(["thermogate/+/result", "thermogate/+/cmd", "thermogate/+/credential"])
     svc = controller_service([GATE, FEVER_GATE], site_extra="require_identity = true", extra=CLASSES)
     events = _tap(svc.live)
     (gate,) = virtual_gates(1, "normal_queue", seed=3, credentials=lambda i: codes[i % 12])
@@ -169,6 +171,30 @@ def test_require_identity_at_the_gate(tmp_path, controller_service, virtual_gate
     summary = next(s for s in svc.gate_summaries() if s.gate == GATE)
     assert summary.identity["accepted"] >= 4 and summary.identity["outcomes"].get("ok", 0) >= 2
     assert summary.identity["outcomes"].get("unknown", 0) >= 1
+
+    # Someone else on the gate's topic: a forged read of a student's code and a replayed genuine one are
+    # counted and refused; neither is tied to anything nor opens the door.
+    from controller.mqtt.link import Broker, close, connect
+
+    genuine = [p for _t, p in watch.messages(f"thermogate/{GATE}/credential")]
+    assert genuine
+    forged = credential_payload(sensor_key(bytes(32)), Credential(GATE, gate.boot_id, 10**6, "qr", "S2026001", 1))
+    refused_before = dict(summary.identity["refused"])
+    intruder = connect(Broker(svc.config.mqtt.host, svc.config.mqtt.port), "intruder")
+    try:
+        intruder.publish(f"thermogate/{GATE}/credential", forged, qos=1).wait_for_publish(5)
+        intruder.publish(f"thermogate/{GATE}/credential", genuine[0], qos=1).wait_for_publish(5)
+    finally:
+        close(intruder)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        refused = next(s for s in svc.gate_summaries() if s.gate == GATE).identity["refused"]
+        if refused.get("mac", 0) > refused_before.get("mac", 0) and refused.get("replay", 0) + refused.get(
+                "stale", 0) > refused_before.get("replay", 0) + refused_before.get("stale", 0):
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"the forged and replayed reads were not counted: {refused}")
 
 
 def test_without_require_identity_a_person_without_a_code_passes(tmp_path, controller_service, virtual_gates,

@@ -3,13 +3,14 @@
 The gate's QR scanner or card reader sends a ``credential`` message
 (docs/protocol.md). ``CredentialDesk.receive`` believes it only after:
 
-1. ``controller/protocol/credential.decode`` under the gate's sensor key, with a
-   ``ReplayGuard`` of the gate's own (a number not above the last of its boot,
-   or a boot the gate has left, is a replay);
+1. ``controller/protocol/credential.decode`` under the gate's sensor key;
 2. the gate's frames: the read must be of the boot the gate's frames come
    from, and its board time no more than the association window before the
-   latest frame (nor more than 5 s after it). This holds after a controller
-   restart too, when the replay guard starts empty.
+   latest frame (nor more than 5 s after it), else ``stale``. This holds after
+   a controller restart too, when the replay guard starts empty;
+3. a ``ReplayGuard`` of the gate's own (a number not above the last of its
+   boot, or a boot the gate has left, is a ``replay``), moved on only by reads
+   that passed 1 and 2.
 
 Each refusal is counted for the gate (``worker.errors`` as
 ``credential_<reason>``, the metric ``thermogate_credentials_total``, the
@@ -119,7 +120,7 @@ class CredentialDesk:
         g = self._gate(worker.id)
         now = time.time() if now is None else now
         try:
-            cred = decode(bytes(payload), worker.key, worker.id, g.replays)
+            cred = decode(bytes(payload), worker.key, worker.id)
         except ProtocolError as exc:
             self._refuse(worker, g, exc.reason, str(exc))
             return None
@@ -130,6 +131,11 @@ class CredentialDesk:
         if scan_ms is None or (worker.clock_ms(worker.last_board_ms) or 0.0) - scan_ms > self.window_ms:
             self._refuse(worker, g, STALE, f"read {cred.number} of boot {cred.boot_id:#x} at {cred.board_ms} ms; "
                                            f"frames of boot {worker.boot_id} at {worker.last_board_ms} ms")
+            return None
+        try:  # only a read that fits the frames moves the replay guard on
+            g.replays.check(cred)
+        except ProtocolError as exc:
+            self._refuse(worker, g, exc.reason, str(exc))
             return None
         resolution = self._resolve(cred, now)
         if g.pending is not None:
