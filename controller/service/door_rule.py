@@ -3,10 +3,12 @@
 | the screening | credential | hold (cases) | `[site] require_identity` | becomes |
 |---|---|---|---|---|
 | PASS | a known, active person, or a valid visitor pass | none | either | PASS: the door opens |
-| PASS | none, or refused (unknown, inactive, expired, outside_window, revoked, forged), or the store unreadable | - | true | RETRY `register_at_gatehouse`: the door stays shut |
+| PASS | none, refused (1), or the store unreadable | - | true | RETRY `register_at_gatehouse`: the door stays shut |
 | PASS | none or refused | - | false | PASS, as without identities |
 | PASS | a person | held until 复课 | either | RETRY `see_school_doctor`: the door stays shut |
 | FEVER, RETRY, BLOCKED | any | any | either | unchanged |
+
+(1) unknown, inactive, expired, outside_window, revoked, forged (controller/identity/records.py).
 
 A FEVER is never changed: the alarm goes off whoever it is. The rule only ever
 turns a PASS into a RETRY, so it can keep a door shut but never open one.
