@@ -235,3 +235,43 @@ def notify_callbacks(notifier, config: ReportConfig) -> tuple[PageCallback, Warn
                                     reporter=config.page_contact, text=w.draft.get("text", w.rule)))
 
     return on_page, on_warning
+
+
+class ReportThread:
+    """``Reporter.due`` every ``every_s`` seconds in a thread of its own, so a slow recipient (a webhook
+    waiting out its timeout, a PDF being drawn) never holds up the service's tick. An error is logged and
+    told through ``on_alert`` once per kind of error, and the next round tries again."""
+
+    def __init__(self, reporter: Reporter, every_s: float = 15.0, clock: Callable[[], float] | None = None):
+        import time
+
+        self.reporter = reporter
+        self.every_s = every_s
+        self._clock = clock or time.time
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="report-scheduler", daemon=True)
+        self._errors: set[str] = set()
+
+    def start(self) -> ReportThread:
+        for problem in self.reporter.check_users():
+            self.reporter.on_alert(problem)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for done in self.reporter.due(self._clock()):
+                    log.info("report: %s", done)
+            except Exception as exc:  # the store away, a full disk: told once, tried again next round
+                log.exception("report scheduler")
+                kind = type(exc).__name__
+                if kind not in self._errors:
+                    self._errors.add(kind)
+                    self.reporter.on_alert(f"the daily report could not be made: {kind}: {exc}")
+            self._stop.wait(self.every_s)

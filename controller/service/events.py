@@ -30,6 +30,7 @@ class AlertKind(enum.StrEnum):
     UNAUTHENTICATED_SENSOR_DATA = "unauthenticated_sensor_data"  # version-1 messages read (upgrade window)
     SENSOR_RECALIBRATED = "sensor_recalibrated"  # the gate sent a different EEPROM
     NOTIFY_FAILED = "notify_failed"  # a notification of an alarm reached nobody on a channel: call them
+    REPORT_LATE = "report_late"  # the daily report not delivered by its deadline, or a recipient failed for good
 
 
 def _plain(v: Any) -> Any:

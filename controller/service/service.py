@@ -26,6 +26,7 @@ from .alarm_cases import AlarmCases
 from .alerts import AlertBook
 from .config import ControllerConfig
 from .credentials import CredentialDesk
+from .daily_report import report_thread
 from .decisions import DecisionHandler
 from .dispatcher import Dispatcher
 from .door_rule import door_rule
@@ -101,6 +102,7 @@ class ControllerService:
         self.manual.restore()
         self.drills = DrillDesk(self.alarm_cases.cases, self.workers, self._drill_decision, self.store)
         self.drills.restore()
+        self.reports = report_thread(config, self.store, self.alerts, self.alarm_cases.notifier)  # [report]
 
     def _screening_for(self, info: GateInfo):
         """A gate's screening settings; its site offset from its latest stored calibration
@@ -123,6 +125,8 @@ class ControllerService:
             self.http = HttpServer(app, self.config.http.bind, self.config.http.port, self.config.http)
             self.http.start()
         self.alarm_cases.start()
+        if self.reports is not None:
+            self.reports.start()
         self.dispatcher.start()
         log.info("controller started", extra={"gates": len(self.gates), "store": _redact(self.config.store_url),
                                               "broker": f"{self.config.mqtt.host}:{self.config.mqtt.port}",
@@ -136,6 +140,8 @@ class ControllerService:
         self.dispatcher.stop()
         if self.http is not None:
             self.http.stop()
+        if self.reports is not None:
+            self.reports.stop()
         self.alarm_cases.close()
         self.store.close()
         log.info("controller stopped")
