@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
+from ..identity.people_store import PeopleStore
 from ..protocol.result import DECISIONS
 from ..reports import csv_cell, daily_report, report_dict
 from ..service.events import AlarmUpdateEvent
@@ -63,6 +64,7 @@ class ConsoleApi:
         self.console = console
         self.service: ConsoleBackend = console.service
         self.store = console.service.store
+        self.people = PeopleStore.beside(console.service.store)
 
     @property
     def tz(self):
@@ -86,13 +88,27 @@ class ConsoleApi:
     # ------------------------------------------------------------ alarms
 
     def _alarms_with_screenings(self, alarms: list[Alarm]) -> list[dict]:
-        return [alarm_json(a, self.tz, self.store.screening(a.screening_id)) for a in alarms]
+        return [{**alarm_json(a, self.tz, self.store.screening(a.screening_id)), "person": self._person(a)}
+                for a in alarms]
+
+    def _person(self, a: Alarm) -> dict | None:
+        """Who the alarm's screening names, as the live alarm does (docs/identity.md): name, class and class
+        teacher ({name, phone} from [classes], or None), or a visitor; None when nobody was named."""
+        person = self.people.screening_person(a.screening_id)
+        if person is not None and not person.get("visitor"):
+            teacher = getattr(self.service.config, "classes", {}).get(person["class"])
+            person["teacher"] = None if teacher is None else teacher.to_dict()
+        return person
 
     def active_alarms(self) -> list[dict]:
         """Alarms not disposed yet (open or acknowledged), oldest first: they survive reloads and restarts."""
         alarms = self.store.alarms(status="open") + self.store.alarms(status="acknowledged")
         alarms.sort(key=lambda a: (a.time, a.id))
-        return self._alarms_with_screenings(alarms)
+        out = self._alarms_with_screenings(alarms)
+        for a in out:  # the case each alarm opened (controller/cases): the banner links to it, a drill says so
+            c = self.service.alarm_cases.cases.case_for_alarm(a["id"])
+            a["case_id"], a["drill"] = (c.id, c.drill) if c is not None else (None, False)
+        return out
 
     async def alarms_active(self, request: Request, session: Session):
         return ok({"alarms": await run_in_threadpool(self.active_alarms)})

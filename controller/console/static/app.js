@@ -432,7 +432,7 @@
         if (ev.alarm_id !== null && ev.alarm_id !== undefined) {
           alarms.set(ev.alarm_id, { id: ev.alarm_id, gate: ev.gate, time: ev.time, estimate_c: ev.estimate_c,
             status: "open", screening_id: ev.screening_id, reduced_accuracy: ev.reduced_accuracy, fresh: true,
-            person: ev.person });
+            person: ev.person, case_id: ev.case_id, drill: ev.drill });
           renderAlarms();
           // Decision to banner: measured at the next animation frame, the one that paints the banner.
           requestAnimationFrame(() => { STATS.alarmShown[ev.alarm_id] = Date.now() - ev.time * 1000; });
@@ -463,7 +463,8 @@
     alerts.forEach((a) => {
       const li = el("li", { class: "alert-item", dataset: { alert: a.alert, gate: a.gate || "" } });
       li.append(el("span", { class: "alert-gate" }, a.gate || t("alert_site")),
-        el("span", { class: "alert-text" }, t("alert_" + a.alert)));
+        el("span", { class: "alert-text" }, t("alert_" + a.alert) +
+          (a.alert === "notify_failed" && a.detail ? ` · ${a.detail}` : "")));  // whom to call
       if (can("ack") && a.id !== null && a.id !== undefined) {
         const b = el("button", { type: "button", class: "alert-dismiss" }, t("alert_dismiss"));
         b.addEventListener("click", async () => {
@@ -495,12 +496,14 @@
     const sorted = Array.from(alarms.values()).sort((a, b) => b.time - a.time || b.id - a.id);
     for (const a of sorted) {
       const li = el("li", { class: "alarm-item " + a.status, dataset: { alarm: a.id } });
-      li.append(el("span", { class: "alarm-text" }, `${t(a.status === "open" ? "alarm_fever" : "alarm_waiting")} · ` +
+      li.append(el("span", { class: "alarm-text" }, (a.drill ? `【${t("case_drill")}】` : "") +
+        `${t(a.status === "open" ? "alarm_fever" : "alarm_waiting")} · ` +
         `${gateName(a.gate)} · ${fmtC(a.estimate_c)} · ${clockTime(a.time)}` + personText(a.person) +
         (a.reduced_accuracy ? ` · ${t("reduced_accuracy")}` : "")));
       const view = el("button", { type: "button", class: "alarm-open" }, t("alarm_view"));
       view.addEventListener("click", () => openAlarmDialog(a.id));
       li.append(view);
+      if (a.case_id) li.append(el("a", { class: "alarm-case", href: `/cases#/case/${a.case_id}` }, t("alarm_case")));
       if (a.status === "open" && can("ack")) {
         const ack = el("button", { type: "button", class: "alarm-ack" }, t("ack"));
         ack.addEventListener("click", () => acknowledge(a.id));
