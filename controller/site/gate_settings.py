@@ -12,15 +12,18 @@ them from the registry into the gate's screening settings, as it does the lens
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
+
+from ..sensor.frame import REFRESH_RATES_HZ
 
 
 class SettingError(ValueError):
     """A setting value that is malformed or out of range."""
 
 
-REFRESH_HZ = (0.5, 1, 2, 4, 8, 16, 32, 64)
+REFRESH_HZ = tuple(int(hz) if hz.is_integer() else hz for hz in REFRESH_RATES_HZ)  # 0.5, 1, 2 .. 64 as config.json
 FLASH_PINS = range(6, 12)  # wired to the SPI flash on ESP32 modules
 INPUT_ONLY_PINS = range(34, 40)
 # Pins that are driven, pulsed or sampled while the ESP32 boots (Espressif's ESP32 datasheet, strapping
@@ -126,10 +129,12 @@ class Setting:
             return None
         if self.kind != "float" and not isinstance(value, int):
             return f"{self.key} must be an integer, not {value!r}"
-        if self.is_pin:
+        if self.is_pin and isinstance(value, int):  # a pin that is not an int was refused above
             return _pin_problem(self.key, value, output=self.kind != "input_pin")
-        if not self.lo <= value <= self.hi:
-            return f"{self.key} is {_num(value)}, must be {_num(self.lo)}..{_num(self.hi)}"
+        lo = -math.inf if self.lo is None else self.lo  # a missing bound is no bound
+        hi = math.inf if self.hi is None else self.hi
+        if not lo <= value <= hi:
+            return f"{self.key} is {_num(value)}, must be {_num(lo)}..{_num(hi)}"
         return None
 
 
