@@ -22,11 +22,11 @@ from typing import Callable
 import numpy as np
 
 from controller.geometry import FieldOfView, Lens, vertical_coverage
+from controller.sensor.frame import COLUMNS, ROWS
 
 from .scenes import GarbageWindow, Look, Mounting, PersonPlan, Scene, SceneSpec
 from .scenes.face import REGIONS
 from .scenes.people import Person, Pose
-from .scenes.optics import COLUMNS, ROWS
 from .scenes.physiology import normal_core_c
 from .scenes.scene import stable_key
 from .scenes.world import Physics, World
@@ -302,10 +302,11 @@ class _Chilled:
     """A person's physiology with the face still chilled from outdoors: each skin region ``drops[region]``
     degC below what it would read (constant over a visit: the face warms back over minutes)."""
 
-    def __init__(self, physiology, drops: np.ndarray):
+    def __init__(self, physiology, drops: np.ndarray, came_in_s: float):
         self._physiology = physiology
         self._drops = drops
         self.from_cold = True
+        self.came_in_s = came_in_s
 
     def __getattr__(self, name):
         return getattr(self._physiology, name)
@@ -328,8 +329,7 @@ def _cold(p: Person, rng: np.random.Generator, projection) -> Person:
     for region, drop in (("canthus", canthus), ("periorbital", canthus), ("eye", canthus), ("forehead", face),
                          ("temple", face), ("lower_face", face), ("neck", face), ("nose", nose)):
         drops[REGIONS.index(region)] = drop
-    chilled = _Chilled(p.physiology, drops)
-    chilled.came_in_s = p.walk_start_s - 30.0
+    chilled = _Chilled(p.physiology, drops, came_in_s=p.walk_start_s - 30.0)
     return replace(p, physiology=chilled)
 
 
@@ -379,7 +379,7 @@ class Scenario:
             spec, self.events = _build(name, np.random.default_rng(stable_key(name, self.seed, "setup")))
         else:
             self.physics = world.draw(name, self.seed, variant)
-            mounting = self.physics.mounting
+            mounting = self.physics.mounting or mounting  # a world's own mounting, else the lens's
             setup = np.random.default_rng(stable_key(world.name, name, self.seed, "setup"))
             spec, self.events = _build(name, setup, self.physics.ambient_c)
             spec = _in_world(spec, world, self.physics)
