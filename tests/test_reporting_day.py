@@ -5,6 +5,7 @@ to a local file drop and a local HTTP receiver, with receipts; the zero-report r
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -336,3 +337,20 @@ def test_warnings_and_pages_go_through_the_notifier(school, receiver):
         assert [r["id"] for r in hook.bodies[0]["recipients"]] == ["li"] and failures == []
     finally:
         hook.close()
+
+
+def test_a_day_missed_while_the_controller_was_down_is_an_alert(school, receiver):
+    store, reporter, calls, _ = school
+    sd.screen(store, "north-1", "07:00", "PASS", "S1")
+    reporter.due(at("14:30"))
+    reporter.due(at("15:00"))
+    assert calls["alert"] == []
+    # Down from 2026-03-02 evening to 2026-03-04 morning: the 3rd's report was never made.
+    assert reporter.due(at("08:00", DAY + dt.timedelta(days=2))) == ["missed alert 2026-03-03"]
+    assert calls["alert"] == ["the report of 2026-03-03 was never built: send it with thermogate report send "
+                              "--date 2026-03-03"]
+    assert reporter.due(at("08:01", DAY + dt.timedelta(days=2))) == []  # told once
+    # A new installation has no earlier report: its first morning is not a missed day.
+    fresh = Reporter(reporter.rs, dataclasses.replace(reporter.config, school_code="4401069999"), TZ,
+                     threshold_c=37.3, on_alert=calls["alert"].append)
+    assert fresh.due(at("08:00")) == []

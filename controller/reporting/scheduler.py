@@ -81,6 +81,9 @@ class Reporter:
                 self._last_rules = now
                 for w in raise_warnings(self.rs, self.config, day, self.tz, self.threshold_c, now, self.on_warning):
                     done.append(f"warning {w.rule} {w.scope_key}")
+            missed = self._missed(day - dt.timedelta(days=1))
+            if missed:
+                done.append(missed)
             rec = self.rs.report(code, key)
             if now >= self.config.build_at(day, self.tz) and rec is None:
                 rec = self.build(day, now)
@@ -100,6 +103,22 @@ class Reporter:
                                   f"{self.config.deadline:%H:%M}: {self._failing(day)}")
                     done.append(f"late alert {key}")
             return done
+
+    def _missed(self, day: dt.date) -> str | None:
+        """An alert, once, for a day before today whose report did not go out: built but never delivered to
+        every recipient, or never built while earlier days were (the controller was down at its deadline)."""
+        key = day.isoformat()
+        if (key, "missed") in self._alerted:
+            return None
+        rec = self.rs.report(self.config.school_code, key)
+        if rec is not None and rec.status == "sent":
+            return None
+        if rec is None and not any(r.day < key for r in self.rs.reports(self.config.school_code)):
+            return None  # nothing reported before either: a new installation, not a missed day
+        self._alerted.add((key, "missed"))
+        why = "never built" if rec is None else f"not delivered ({self._failing(day)})"
+        self.on_alert(f"the report of {key} was {why}: send it with thermogate report send --date {key}")
+        return f"missed alert {key}"
 
     # ------------------------------------------------------------ build, confirm, send
 
