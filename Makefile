@@ -101,13 +101,14 @@ FAST_MARKERS := not browser and not postgres and not slow
 test-fast: $(STAMP) $(NODE_STAMP) mosquitto-installed cjk-font pdf-tools ## the tests that need no Chromium or PostgreSQL and take under 20 s each (markers in pyproject.toml); no lint
 	$(PY) -m pytest -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
 
-bench: $(STAMP) mosquitto-installed ## print the benchmarks: sensor maths, screening throughput, virtual gates per process, store writes, the firmware under MicroPython, notification latency, people per minute at one gate with and without credentials scanned
+bench: $(STAMP) mosquitto-installed ## print the benchmarks: sensor maths, screening throughput, virtual gates per process, store writes, the firmware under MicroPython, notification latency, alarm to first notification through a whole controller, people per minute at one gate with and without credentials scanned
 	$(PY) bench/bench_sensor.py
 	$(PY) bench/bench_pipeline.py
 	$(PY) bench/bench_sim.py
 	$(PY) bench/bench_store.py
 	$(PY) bench/bench_firmware.py
 	$(PY) bench/bench_notify.py
+	$(PY) bench/bench_case.py
 	$(PY) bench/bench_identity_gate.py
 
 FUZZ_ARGS ?=
