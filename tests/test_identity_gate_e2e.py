@@ -13,6 +13,9 @@ from __future__ import annotations
 import json
 import time
 
+from controller.cases.case_store import CaseStore
+from controller.cases.steps import Acknowledged
+from controller.cases.steps import Decision as CaseDecision
 from controller.identity.passes import load_pass_key
 from controller.identity.people_store import PeopleStore
 from controller.identity.roster_import import import_roster
@@ -20,11 +23,13 @@ from controller.identity.visitors import register
 from controller.protocol.credential import Credential, credential_payload
 from controller.protocol.mac import sensor_key
 from controller.store import open_store
+from controller.store.records import Screening
 
 ROSTER = """id,name,role,class,boarder,guardian_phone,credentials,active
 S2026001,张伟,student,初一(1)班,no,138 0013 8000,S2026001,yes
 S2026002,王芳,student,初一(2)班,yes,,S2026002,yes
 S2026009,刘洋,student,初一(1)班,no,,S2026009,no
+S2026003,孙磊,student,初一(1)班,no,,S2026003,yes
 """ + "".join(f"F{i:03d},学生{i:02d},student,初二({1 + i % 2})班,no,,FEVER-{i:03d},yes\n" for i in range(12))
 
 CLASSES = """
@@ -49,6 +54,17 @@ def _setup_people(tmp_path):
                           valid_from=now - 60, valid_until=now + 3600, issued_by="guard", now=now)
     _v, later = register(people, key, name="周强", id_last4="4567", host="李老师", purpose="送货",
                          valid_from=now + 7200, valid_until=now + 10800, issued_by="guard", now=now)
+    # 孙磊 had a fever yesterday and was sent home: held until the school doctor clears him (复课)
+    sid = store.record_screening(Screening(uid="yesterday", gate=GATE, time=now - 86400, decision="FEVER",
+                                           reason="", track=1, estimate_c=38.6, face_c=35.2, distance_m=0.5,
+                                           reduced_accuracy=False, boot=1, sequence=1))
+    people.link_screening(sid, person_id="S2026003")
+    store.add_user("doc", "doctor", "a long pass phrase")
+    cases = CaseStore.beside(store)
+    case = cases.open_case_for_alarm(store.open_alarm(sid, GATE, now - 86400))
+    cases.add_step(case.id, Acknowledged(), "doc", now - 86300)
+    cases.add_step(case.id, CaseDecision(outcome="sent_home"), "doc", now - 86000)
+    assert cases.hold_for("S2026003", now) == "see_school_doctor"
     store.close()
     return inside, later
 
@@ -93,7 +109,7 @@ def test_require_identity_at_the_gate(tmp_path, controller_service, virtual_gate
     inside, later = _setup_people(tmp_path)
     # person i of the queue shows codes[i % 12] (None: scans nothing); people 2, 6 and 10 wear masks
     codes = {0: "S2026001", 1: "NOBODY-404", 2: "S2026002", 3: inside, 4: later, 5: None, 6: "S2026002",
-             7: "S2026001", 8: "NOBODY-404", 9: inside, 10: None, 11: later}
+             7: "S2026003", 8: "NOBODY-404", 9: inside, 10: None, 11: later}
     watch = mqtt_watch(["thermogate/+/result", "thermogate/+/cmd", "thermogate/+/credential"])
     svc = controller_service([GATE, FEVER_GATE], site_extra="require_identity = true", extra=CLASSES)
     events = _tap(svc.live)
@@ -106,7 +122,8 @@ def test_require_identity_at_the_gate(tmp_path, controller_service, virtual_gate
 
     def seen(results):
         passes = {(r["person"] or {}).get("name") for r in results if r["decision"] == "PASS"}
-        return {"张伟", "陈静"} <= passes and {"none", "unknown", "outside_window"} <= refusals()
+        held = [r for r in results if r["reason"] == "see_school_doctor"]
+        return {"张伟", "陈静"} <= passes and {"none", "unknown", "outside_window"} <= refusals() and held
 
     results = _wait(watch, GATE, seen, timeout=120)
     assert seen(results), [(r["decision"], r["reason"], r["person"]) for r in results]
@@ -139,7 +156,9 @@ def test_require_identity_at_the_gate(tmp_path, controller_service, virtual_gate
         if who is not None:
             assert scans.get(who) in (None, "NOBODY-404", later), (r, who, scans.get(who))
     assert {"none", "unknown", "outside_window"} <= refusals()
-    assert all(e.reason == "register_at_gatehouse" for e in events if e.kind == "identity")
+    shut = [e for e in events if e.kind == "identity"]
+    assert all(e.reason == "register_at_gatehouse" or (e.reason, e.credential, e.name) == (
+        "see_school_doctor", "ok", "孙磊") for e in shut), shut
     store = svc.store
     actions = store.door_actions(gate=GATE)
     opens = [a for a in actions if a.action == "open"]
@@ -148,6 +167,11 @@ def test_require_identity_at_the_gate(tmp_path, controller_service, virtual_gate
     assert not {a.screening_id for a in opens} & {r["screening_id"] for r in refused}
     pulses = [v for _t, v in gate.relay.history if v == 1]
     assert len(pulses) == len(opens)
+
+    # The student sent home yesterday is held at the gate: RETRY see_school_doctor, named, the door shut.
+    held = [r for r in results if r["reason"] == "see_school_doctor"]
+    assert held and all(r["decision"] == "RETRY" and r["person"] == {"id": "S2026003", "name": "孙磊"} for r in held)
+    assert not {a.screening_id for a in opens} & {r["screening_id"] for r in held}
 
     # The screening rows name the person (their file) and the visitor.
     file = svc.people.person_file("S2026001")
@@ -164,6 +188,11 @@ def test_require_identity_at_the_gate(tmp_path, controller_service, virtual_gate
     n = int(person["id"][1:])
     assert person["class"] == f"初二({1 + n % 2})班"
     assert person["teacher"] == ({"name": "赵老师", "phone": "139 0000 0001"} if n % 2 == 0 else None)
+    # ... and so does the store, for the console after a reload (the screening's person)
+    assert svc.people.screening_person(fever["screening_id"]) == {k: person[k] for k in ("id", "name", "class")}
+    assert svc.people.screening_person(visitor["screening_id"]) == visitor["person"]
+    nobody = next(e.screening_id for e in events if e.kind == "identity" and e.credential in ("none", "unknown"))
+    assert svc.people.screening_person(nobody) is None
     assert not [a for a in store.door_actions(gate=FEVER_GATE)
                 if a.screening_id == fever["screening_id"] and a.action == "open"]
 

@@ -264,6 +264,23 @@ class PeopleStore:
 
         self._write(write)
 
+    def screening_person(self, screening_id: int | None) -> dict | None:
+        """Who a recorded screening names (link_screening): ``{id, name, class}`` of a person,
+        ``{id: pass id, name, visitor: True}`` of a visitor, or None."""
+        if screening_id is None:
+            return None
+        rows = self._read("SELECT p.id AS pid, p.name AS pname, p.class_name, v.pass_id, v.name AS vname "
+                          "FROM screenings s LEFT JOIN people p ON p.id = s.person_id "
+                          "LEFT JOIN visitors v ON v.id = s.visitor_id WHERE s.id = ?", (screening_id,))
+        if not rows:
+            return None
+        r = rows[0]
+        if r["pid"] is not None:
+            return {"id": r["pid"], "name": r["pname"], "class": r["class_name"]}
+        if r["pass_id"] is not None:
+            return {"id": r["pass_id"], "name": r["vname"], "visitor": True}
+        return None
+
     # ------------------------------------------------------------ visitors
 
     def add_visitor(self, v: Visitor) -> Visitor:
