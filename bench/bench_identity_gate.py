@@ -60,7 +60,7 @@ def controller(tmp: Path, broker, gate: str, require: bool):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=70.0, help="real time the gates run (default 70)")
     ap.add_argument("--scenario", default="normal_queue")
     ap.add_argument("--seed", type=int, default=3)
@@ -75,10 +75,10 @@ def main() -> None:
         desk = services["scan-1"].credentials
         take = desk.take
 
-        def timed_take(worker, decision):
-            tied = take(worker, decision)
+        def timed_take(worker, d):
+            tied = take(worker, d)
             if tied is not None:
-                ties.append(decision.time_s - tied.scan_ms / 1000.0)
+                ties.append(d.time_s - tied.scan_ms / 1000.0)
             return tied
 
         desk.take = timed_take
