@@ -25,8 +25,6 @@ from functools import cache
 import numpy as np
 
 from controller.geometry import FACE_HALF_HEIGHT_M, FACE_WIDTH_M, FieldOfView, pixels_across
-from controller.sensor.frame import COLUMNS as COLUMNS  # the array's shape, for the scenarios' imports
-from controller.sensor.frame import ROWS as ROWS
 
 PSF_SIGMA_PX = 0.4
 
