@@ -32,7 +32,8 @@ COOKIE = "tg_session"
 SESSION_MAX_S = 24 * 3600.0  # a session lasts at most a day, whatever happens
 SESSION_IDLE_S = 12 * 3600.0  # and ends after half a day without a request
 
-# What each role may do. Every view is open to all three roles.
+# What each role may do. Every view is open to all three roles. Sending the daily report is by name, not by
+# role: the reporter and backup reporter of [report], and admins (reports_api.ReportsApi.may_send).
 PERMISSIONS = {
     "view": {"guard", "doctor", "admin"},  # live wall, history, today, reports, snapshots
     "ack": {"guard", "doctor", "admin"},  # acknowledge an alarm (silences it)
@@ -44,6 +45,10 @@ PERMISSIONS = {
     "visitors": {"guard", "admin"},  # register visitors, their passes, revoke, the visitor log (audited)
     # "let in at gate X" from a fever case decided back in (cases_api.py): the door opens for that person only
     "let_in": {"guard", "doctor", "admin"},
+    # the daily report's absences (reports_api.py): the absentee lists with names, the class teacher's marks
+    # and a sick absence's follow-up; a class teacher works with a doctor account (no class-teacher role)
+    "absences": {"doctor", "admin"},
+    "manual_reading": {"guard", "doctor", "admin"},  # a hand-held reading for someone a gate could not screen
 }
 
 

@@ -14,6 +14,7 @@ from ..service.manual_doors import DoorHeld  # what manual_open raises on a door
 
 if TYPE_CHECKING:
     from ..cases.records import CaseStep
+    from ..reporting.scheduler import ReportThread
     from ..service.alarm_cases import AlarmCases
     from ..service.config import ControllerConfig
     from ..service.drills import DrillDesk
@@ -74,3 +75,9 @@ class ConsoleBackend(Protocol):
         ...
 
     def let_in(self, case_id: int, gate_id: str, user: str, reason: str = "") -> tuple[DoorAction, CaseStep]: ...
+
+    @property
+    def reports(self) -> ReportThread | None:
+        """The daily report's scheduler (``[report]``; None without it): its ``reporter`` builds, confirms and
+        sends (reports_api.py)."""
+        ...

@@ -6,6 +6,7 @@
 | GET / | view | the single-page console (live wall, alarms, doors, history, today, settings) |
 | GET /report?date= | view | the printable daily / zero report |
 | GET /cases | view | the doctor's phone page: fever cases step by step, drills for admins (cases_api.py) |
+| GET /reports | view | the daily report: sent reports, absences, hand-held readings, warnings (reports_api.py) |
 | GET /visitors/{pass_id}/pass | visitors | a visitor's printable pass (people_api.py) |
 | GET /static/... | view (app.css: anyone) | the app's own assets, the alarm WAV, the message catalogue |
 | WS /ws | view | live frames and events (ws.py) |
@@ -39,6 +40,7 @@ from .cases_api import CasesApi
 from .i18n import LANG_COOKIE, LANGUAGES, language
 from .pages import login_page, report_page, visitor_pass_page
 from .people_api import PeopleApi
+from .reports_api import ReportsApi
 from .sound import alarm_wav
 from .web import Bad, endpoint, error, read_body, same_origin
 from .ws import live_socket
@@ -72,6 +74,7 @@ class Console:
         self.api = ConsoleApi(self)
         self.people = PeopleApi(self)
         self.cases = CasesApi(self)
+        self.reports = ReportsApi(self)
         self.wav = alarm_wav()
         try:
             restored = self.sessions.restore()
@@ -152,6 +155,10 @@ class Console:
         return FileResponse(STATIC / "cases.html", media_type=STATIC_TYPES[".html"],
                             headers={"Cache-Control": "no-store"})
 
+    async def reports_page(self, request: Request, session: Session) -> Response:
+        return FileResponse(STATIC / "reports.html", media_type=STATIC_TYPES[".html"],
+                            headers={"Cache-Control": "no-store"})
+
     async def report(self, request: Request, session: Session) -> Response:
         report = await run_in_threadpool(self.api.report, request)
         return HTMLResponse(report_page(language(request.cookies), report), headers={"Cache-Control": "no-store"})
@@ -216,7 +223,7 @@ class SecurityHeaders:
 
 
 def routes(console: Console) -> list:
-    a, p, c = console.api, console.people, console.cases
+    a, p, c, r = console.api, console.people, console.cases, console.reports
     e = lambda permission, handler, page=False: endpoint(console, permission, page=page)(handler)  # noqa: E731
     return [
         Route("/login", console.login_form, methods=["GET"]),
@@ -269,6 +276,18 @@ def routes(console: Console) -> list:
         Route("/api/drills", e("admin", c.drill_start), methods=["POST"]),
         Route("/api/drills/{drill_id}", e("admin", c.drill), methods=["GET"]),
         Route("/api/drills/{drill_id}/end", e("admin", c.drill_end), methods=["POST"]),
+        Route("/reports", e("view", console.reports_page, page=True), methods=["GET"]),
+        Route("/api/reports", e("view", r.reports), methods=["GET"]),
+        Route("/api/reports/status", e("view", r.status), methods=["GET"]),
+        Route("/api/reports/warnings", e("view", r.warnings), methods=["GET"]),
+        Route("/api/reports/{day}/send", e("view", r.send), methods=["POST"]),  # may_send: reporter, backup, admin
+        Route("/api/reports/{day}/build", e("view", r.build), methods=["POST"]),
+        Route("/api/reports/{day}/files/{name}", e("view", r.file), methods=["GET"]),
+        Route("/api/absences", e("absences", r.absences), methods=["GET"]),
+        Route("/api/absences", e("absences", r.mark), methods=["POST"]),
+        Route("/api/absences/{absence_id}/followup", e("absences", r.follow_up), methods=["POST"]),
+        Route("/api/manual_readings", e("manual_reading", r.manual_list), methods=["GET"]),
+        Route("/api/manual_readings", e("manual_reading", r.manual_add), methods=["POST"]),
     ]
 
 

@@ -149,6 +149,20 @@ class Reporter:
             self.build(day, now, page=False)
         return self.rs.confirm_report(self.config.school_code, day.isoformat(), user, now)
 
+    def send_now(self, day: dt.date, now: float, *, user: str | None = None) -> list[Receipt]:
+        """Send (or resend) the day's report on a person's request (the console's "send now"): under the same
+        lock as ``due``, so it never runs beside the tick's own send. ``user``, when the reporter or the
+        backup, confirms it first: it goes out under their name."""
+        with self._lock:
+            if user is not None and user in (self.config.reporter, self.config.backup_reporter):
+                self.confirm(day, user, now)
+            return self.send(day, now)
+
+    def build_now(self, day: dt.date, now: float) -> ReportRecord:
+        """Build the day's files without sending or paging (the console's "build now"), under ``due``'s lock."""
+        with self._lock:
+            return self.build(day, now, page=False)
+
     def signer(self, rec: ReportRecord | None) -> tuple[str, bool]:
         """Whose name the report goes out under: the one who confirmed it, else the backup reporter (the
         reporter when there is no backup), and whether it was confirmed."""

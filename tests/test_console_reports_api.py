@@ -1,0 +1,425 @@
+"""The console's Reports API (controller/console/reports_api.py) against a real controller service (real store,
+real mosquitto, its own report scheduler running), with the roster imported through the console and the
+report delivered to a file drop and a local webhook receiver: who may do what, refused input, the class
+teacher's marks and a sick absence's follow-up, hand-held readings counted as screened, today's report
+pending while an alarm is open, sent by the reporter under their name with its receipts, and its files
+served only as stored (PDF, CSV, JSON checked against their SHA-256)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from controller.reporting.report_store import ReportStore
+from controller.reporting.warning_rules import raise_warnings
+from tests.controller_harness import write_config
+from tests.notify_receivers import HttpReceiver
+from tests.test_console_api import PASSWORD, Rig, fever_alarm
+
+TZ = ZoneInfo("Asia/Shanghai")  # write_config's [site] timezone
+CODE = "4401060001"
+ROSTER = """id,name,role,class,boarder,guardian_phone,credentials,active
+S2026001,张伟,student,初一(1)班,no,138 0013 8000,S2026001,yes
+S2026002,李娜,student,初一(1)班,no,,S2026002,yes
+S2026003,王强,student,初一(2)班,no,,S2026003,yes
+S2026004,赵敏,student,初一(2)班,no,,S2026004,yes
+T0001,王老师,staff,数学组,no,,T0001,yes
+"""
+USERS = (("ada", "admin"), ("gus", "guard"), ("doc", "doctor"), ("li", "doctor"), ("zhao", "guard"),
+         ("ma", "guard"))
+
+
+def school_clock() -> tuple[str, str]:
+    """(the morning session's end, the deadline) as HH:MM for a run starting now, in the school's time: a
+    session from 00:00 that ended a minute ago, and a deadline ahead (at most 23:59). Close to midnight it
+    first waits until the day has room for both (at most about 13 minutes, a few runs in a hundred)."""
+    while True:
+        now = dt.datetime.now(TZ)
+        if dt.time(0, 3) <= now.time() <= dt.time(23, 50):
+            break
+        time.sleep(15)
+    end = (now - dt.timedelta(minutes=1)).strftime("%H:%M")
+    deadline = min((now + dt.timedelta(minutes=65)).replace(tzinfo=None),
+                   dt.datetime.combine(now.date(), dt.time(23, 59))).strftime("%H:%M")
+    return end, deadline
+
+
+def report_table(tmp_path, webhook_url: str) -> str:
+    """A [report] whose 晨检 ended a minute ago and whose 午检 runs until 23:59; the deadline is ahead, so the
+    controller's scheduler builds and sends nothing by itself during the test."""
+    end, deadline = school_clock()
+    h, m = map(int, end.split(":"))
+    noon_start = (dt.datetime(2000, 1, 1, h, m) + dt.timedelta(minutes=1)).strftime("%H:%M")
+    return f"""
+[report]
+school = "示范中学"
+school_code = "{CODE}"
+reporter = "li"
+backup_reporter = "zhao"
+deadline = "{deadline}"
+build_before_min = 1
+dir = "{tmp_path / 'reports'}"
+attempts = 1
+
+[report.sessions."晨检"]
+start = "00:00"
+end = "{end}"
+
+[report.sessions."午检"]
+start = "{noon_start}"
+end = "23:59"
+
+[[report.warning]]
+scope = "class"
+what = "sick_absences"
+threshold = 1
+days = 1
+
+[[report.warning]]
+scope = "school"
+what = "alarm_rate"
+factor = 2.0
+min_alarms = 3
+
+[[report.recipient]]
+type = "file"
+name = "bureau-drop"
+dir = "{tmp_path / 'drop'}"
+
+[[report.recipient]]
+type = "webhook"
+name = "bureau-api"
+url = "{webhook_url}"
+"""
+
+
+class SchoolRig(Rig):
+    """The console rig with [report] in its controller.toml."""
+
+    def __init__(self, tmp_path, broker, extra: str):
+        super().__init__(tmp_path, broker)
+        self.config_path = write_config(tmp_path, broker, ["sim-1", "sim-2"], extra=extra)
+
+
+@pytest.fixture
+def receiver():
+    r = HttpReceiver("ok", answer={"errcode": 0, "errmsg": "received", "ticket": "JYJ-0001"})
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def school(tmp_path, mqtt_broker, receiver):
+    rig = SchoolRig(tmp_path, mqtt_broker, report_table(tmp_path, receiver.url))
+    seed_roster(tmp_path / "thermogate.db")
+    svc = rig.start()
+    for name, role in USERS:
+        svc.store.add_user(name, role, PASSWORD)
+    yield rig
+    rig.stop()
+
+
+def seed_roster(db) -> None:
+    """The roster as it stood since midnight (the school's roster was there before the morning check; a roster
+    imported after a session counts from the next one, docs/reports.md)."""
+    from controller.identity.people_store import PeopleStore
+    from controller.identity.roster_import import import_roster
+    from controller.store import open_store
+
+    midnight = dt.datetime.combine(dt.datetime.now(TZ).date(), dt.time(), TZ).timestamp()
+    with open_store(str(db)) as store:
+        report = import_roster(PeopleStore.beside(store), ROSTER.encode(), midnight)
+        assert report.count("added") == 5, report.summary()
+
+
+def today() -> str:
+    return dt.datetime.now(TZ).date().isoformat()
+
+
+def named_fever(rig, person: str) -> int:
+    """A FEVER screening and its alarm as the controller writes them, the screening named by a QR read."""
+    from controller.identity.people_store import PeopleStore
+
+    sid, aid = fever_alarm(rig.service.store)
+    PeopleStore.beside(rig.service.store).link_screening(sid, person_id=person)
+    return aid
+
+
+def test_who_may_do_what(school):
+    guard, doctor, admin = school.client("gus"), school.client("doc"), school.client("ada")
+    reporter, backup, other = school.client("li"), school.client("zhao"), school.client("ma")
+    day = today()
+    # Every role sees the reports, today's status, the warnings and the rules.
+    for c in (guard, doctor, admin):
+        for path in ("/api/reports", "/api/reports/status", "/api/reports/warnings"):
+            assert c.get(path).status_code == 200, (path, c)
+        assert c.get("/reports").status_code == 200
+    # The absentee lists with names, the marks and the follow-ups: doctors (the class teacher's account) and admins.
+    r = guard.get("/api/absences", params={"session": "晨检"})
+    assert r.status_code == 403 and r.json()["error"] == "err_forbidden"
+    mark = {"person_id": "S2026002", "date": day, "session": "晨检", "reason": "leave"}
+    assert guard.post("/api/absences", json=mark).status_code == 403
+    assert guard.post("/api/absences/1/followup", json={"status": "back"}).status_code == 403
+    assert doctor.get("/api/absences", params={"session": "晨检"}).status_code == 200
+    # Hand-held readings: guards, doctors, admins.
+    for c in (guard, doctor, admin):
+        assert c.get("/api/manual_readings").status_code == 200
+    # Sending and building: the reporter and the backup named in [report] (any role), and admins; by name.
+    assert guard.get("/api/reports").json()["can_send"] is False
+    assert other.get("/api/reports").json()["can_send"] is False
+    assert backup.get("/api/reports").json()["can_send"] is True  # a guard, but the backup reporter
+    assert reporter.get("/api/reports/status").json()["can_send"] is True
+    for c in (guard, doctor, other):
+        for action in ("send", "build"):
+            r = c.post(f"/api/reports/{day}/{action}", json={})
+            assert r.status_code == 403 and r.json()["error"] == "err_forbidden", (action, r.text)
+    assert ReportStore.beside(school.service.store).report(CODE, day) is None  # nothing refused was done
+    assert admin.post(f"/api/reports/{day}/build", json={}).status_code == 200
+    # CSRF on every new POST.
+    bare = school.client("ada")
+    bare.headers.pop("X-CSRF-Token")
+    for path, body in (("/api/absences", mark), (f"/api/reports/{day}/send", {}), (f"/api/reports/{day}/build", {}),
+                       ("/api/manual_readings", {"person_id": "S2026001", "value_c": 36.5}),
+                       ("/api/absences/1/followup", {"status": "back"})):
+        r = bare.post(path, json=body)
+        assert r.status_code == 403 and r.json()["error"] == "err_csrf", path
+    # Nothing refused reached the store.
+    rs = ReportStore.beside(school.service.store)
+    assert rs.absences() == [] and rs.manual_readings() == [] and rs.receipts(CODE, day) == []
+
+
+def test_refused_input_gets_a_4xx_and_changes_nothing(school):
+    doctor, guard, reporter = school.client("doc"), school.client("gus"), school.client("li")
+    day = today()
+    rs = ReportStore.beside(school.service.store)
+    assert guard.post("/api/manual_readings", json={"person_id": "S2026001", "value_c": 36.6,
+                                                    "at": "00:01"}).status_code == 201
+    bad_marks = [
+        ({"person_id": "S2026002", "session": "晨检", "reason": "ill"}, 400, "err_absence_reason"),
+        ({"person_id": "S2026002", "session": "晨检"}, 400, "err_absence_reason"),
+        ({"person_id": "S2026002", "session": "晨检", "reason": "other"}, 400, "err_absence_note"),
+        ({"person_id": "S2026002", "session": "早操", "reason": "leave"}, 400, "err_invalid"),
+        ({"person_id": "S2026002", "reason": "leave"}, 400, "err_invalid"),
+        ({"session": "晨检", "reason": "leave"}, 400, "err_invalid"),
+        ({"person_id": "S2026002", "session": "晨检", "reason": "leave", "date": "03/02/2026"}, 400, "err_invalid"),
+        ({"person_id": "S2026002", "session": "晨检", "reason": "leave", "date": 20260302}, 400, "err_invalid"),
+        ({"person_id": "S2026002", "session": "晨检", "reason": "leave", "note": "x" * 501}, 400, "err_invalid"),
+        # screened by hand in 晨检: not on its absentee list
+        ({"person_id": "S2026001", "session": "晨检", "reason": "leave"}, 409, "err_not_absent"),
+        ({"person_id": "NOBODY", "session": "晨检", "reason": "leave"}, 409, "err_not_absent"),
+        # 午检 runs until 23:59: its list is made when it ends
+        ({"person_id": "S2026002", "session": "午检", "reason": "leave"}, 409, "err_session_open"),
+    ]
+    for body, status, key in bad_marks:
+        r = doctor.post("/api/absences", json=body)
+        assert (r.status_code, r.json()["error"]) == (status, key), (body, r.text)
+    r = doctor.post("/api/absences", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"] == "err_invalid"
+    r = doctor.post("/api/absences", content=b"[1]", headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert doctor.get("/api/absences", params={"date": "2026-13-01"}).status_code == 400
+    assert doctor.get("/api/absences", params={"session": "早操"}).status_code == 400
+    assert rs.absences() == []
+    # Follow-ups: a number, a known status, a sick absence that exists.
+    leave = doctor.post("/api/absences", json={"person_id": "S2026003", "session": "晨检", "reason": "leave"}).json()
+    for path, body, status in (("/api/absences/abc/followup", {"status": "back"}, 400),
+                               ("/api/absences/999/followup", {"status": "back"}, 404),
+                               (f"/api/absences/{leave['absence_id']}/followup", {"status": "back"}, 400),
+                               (f"/api/absences/{leave['absence_id']}/followup", {"status": "fine"}, 400)):
+        r = doctor.post(path, json=body)
+        assert r.status_code == status, (path, body, r.text)
+    assert rs.followups(leave["absence_id"]) == []
+    # Hand-held readings: a person on the roster, 30-45 degC, a known gate, not in the future.
+    before = len(rs.manual_readings())
+    for body, status in (({"person_id": "S2026002", "value_c": 50}, 400),
+                         ({"person_id": "S2026002", "value_c": "hot"}, 400),
+                         ({"person_id": "S2026002", "value_c": True}, 400), ({"person_id": "S2026002"}, 400),
+                         ({"value_c": 36.5}, 400), ({"person_id": "NOBODY", "value_c": 36.5}, 404),
+                         ({"person_id": "S2026002", "value_c": 36.5, "gate": "gate-9"}, 400),
+                         ({"person_id": "S2026002", "value_c": 36.5, "at": "2999-01-01T08:00"}, 400),
+                         ({"person_id": "S2026002", "value_c": 36.5, "at": "half past seven"}, 400)):
+        r = guard.post("/api/manual_readings", json=body)
+        assert r.status_code == status, (body, r.text)
+    assert len(rs.manual_readings()) == before
+    # Report files: only the names the stored report lists.
+    assert reporter.get(f"/api/reports/{day}/files/{CODE}-{day}.pdf").status_code == 404  # not built yet
+    assert reporter.post(f"/api/reports/{day}/build", json={}).status_code == 200
+    for name in ("..%2Fcontroller.toml", "x.pdf", f"{CODE}-{day}.pdf.tmp"):
+        assert reporter.get(f"/api/reports/{day}/files/{name}").status_code == 404, name
+    assert reporter.post("/api/reports/2026-02-30/send", json={}).status_code == 400
+    assert reporter.post(f"/api/reports/{day}/send", content=b"nope",
+                         headers={"Content-Type": "application/json"}).status_code == 400
+    assert rs.receipts(CODE, day) == []
+
+
+def test_a_school_day_from_the_absences_to_the_receipt(school, receiver):
+    guard, doctor, reporter = school.client("gus"), school.client("doc"), school.client("li")
+    day = today()
+    rs = ReportStore.beside(school.service.store)
+
+    # The guard enters a hand-held reading for a pupil the gate could not screen: counted as screened, manual.
+    r = guard.post("/api/manual_readings", json={"person_id": "S2026001", "value_c": 36.6, "gate": "sim-1",
+                                                 "note": "门口测温枪", "at": "00:01"})
+    assert r.status_code == 201, r.text
+    assert r.json()["manual"] is True and r.json()["fever"] is False and r.json()["by"] == "gus"
+    [m] = guard.get("/api/manual_readings").json()["readings"]
+    assert (m["person_id"], m["name"], m["value_c"], m["by"], m["manual"]) == ("S2026001", "张伟", 36.6, "gus", True)
+
+    # The class teacher's view of 晨检, which is over: everyone on the roster but the pupil read by hand.
+    view = doctor.get("/api/absences", params={"session": "晨检"}).json()
+    assert [s["name"] for s in view["sessions"]] == ["晨检", "午检"]
+    assert [s["ended"] for s in view["sessions"]] == [True, False]
+    assert view["classes"] == ["初一(1)班", "初一(2)班", "数学组"]
+    assert {a["person_id"] for a in view["absentees"]} == {"S2026002", "S2026003", "S2026004", "T0001"}
+    assert all(a["reason"] is None for a in view["absentees"])
+    one = doctor.get("/api/absences", params={"session": "晨检", "class": "初一(1)班"}).json()["absentees"]
+    assert [(a["person_id"], a["name"]) for a in one] == [("S2026002", "李娜")]
+    # 午检 is not over: no list yet ("not screened" would only mean "not yet").
+    noon = doctor.get("/api/absences", params={"session": "午检"}).json()
+    assert noon["session"] == {"name": "午检", "ended": False} and noon["absentees"] == []
+
+    # Marks: sick with symptoms (starts the follow-up), leave, other with its note; marking again changes it.
+    sick = doctor.post("/api/absences", json={"person_id": "S2026002", "session": "晨检",
+                                              "reason": "sick_with_symptoms", "note": "发热咳嗽"})
+    assert sick.status_code == 200, sick.text
+    sick = sick.json()
+    assert sick["marked_by"] == "doc" and [f["status"] for f in sick["followups"]] == ["still_sick"]
+    assert doctor.post("/api/absences", json={"person_id": "S2026003", "session": "晨检", "reason": "other",
+                                              "note": "外出比赛"}).status_code == 200
+    assert doctor.post("/api/absences", json={"person_id": "S2026004", "session": "晨检", "reason": "other",
+                                              "note": "未知"}).status_code == 200
+    assert doctor.post("/api/absences", json={"person_id": "S2026004", "session": "晨检",
+                                              "reason": "leave"}).status_code == 200
+    marks = {a["person_id"]: a for a in doctor.get("/api/absences", params={"session": "晨检"}).json()["absentees"]}
+    assert (marks["S2026002"]["reason"], marks["S2026003"]["reason"], marks["S2026004"]["reason"],
+            marks["T0001"]["reason"]) == ("sick_with_symptoms", "other", "leave", None)
+    assert marks["S2026003"]["note"] == "外出比赛" and marks["S2026002"]["followups"][0]["status"] == "still_sick"
+    # The daily follow-up: today's record is there (the mark's), and the next one replaces it.
+    [fu] = doctor.get("/api/absences").json()["followups"]
+    assert (fu["absence_id"], fu["name"], fu["due"]) == (sick["absence_id"], "李娜", False)
+    r = doctor.post(f"/api/absences/{sick['absence_id']}/followup", json={"status": "recovering", "note": "退烧"})
+    assert r.status_code == 200 and r.json()["by"] == "doc"
+    [fu] = doctor.get("/api/absences").json()["followups"]
+    assert [(f["status"], f["note"]) for f in fu["followups"]] == [("recovering", "退烧")]
+    # Tomorrow, the call is due again.
+    tomorrow = (dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat()
+    [fu] = doctor.get("/api/absences", params={"date": tomorrow}).json()["followups"]
+    assert fu["due"] is True
+    # The person's file shows the same absence with its follow-up.
+    f = doctor.post("/api/people/S2026002/file", json={"reason_kind": "routine"}).json()
+    assert [(a["reason"], [x["status"] for x in a["followups"]]) for a in f["absences"]] == \
+        [("sick_with_symptoms", ["recovering"])]
+
+    # A sick absence crosses the class rule: the warning and its urgent-report draft are listed, with the rules.
+    svc = school.service
+    reporter_obj = svc.reports.reporter
+    raise_warnings(rs, reporter_obj.config, dt.date.fromisoformat(day), TZ, reporter_obj.threshold_c, time.time(),
+                   None)
+    w = guard.get("/api/reports/warnings").json()
+    assert [r["key"] for r in w["rules"]] == ["class:sick_absences>=1/1d", "school:alarm_rate>=2x7d,min3"]
+    [warning] = w["warnings"]
+    assert (warning["scope_key"], warning["count"]) == ("初一(1)班", 1)
+    assert warning["draft"]["title"] == "疫情快报（草稿）" and "示范中学" in warning["draft"]["text"]
+
+    # An open alarm: today's report is pending, never a zero report, and the reporter can see why.
+    aid = named_fever(school, "T0001")
+    status = reporter.get("/api/reports/status").json()
+    assert status["verdict"]["code"] == "pending" and status["open_alarms"] == 1
+    assert status["built"] is False and status["past_deadline"] is False and status["can_send"] is True
+    assert status["signer"] == "zhao" and status["confirmed"] is False  # not confirmed yet: the backup's name
+    morning = next(s for s in status["sessions_today"] if s["session"] == "晨检")
+    assert (morning["expected"], morning["screened"], morning["manual"], morning["not_screened"]) == (5, 1, 1, 4)
+    assert (morning["absent_sick"], morning["absent_leave"], morning["absent_other"],
+            morning["absent_unmarked"]) == (1, 1, 1, 1)
+
+    # The doctor disposes of it (a false alarm); the reporter sends now: it goes out under their name.
+    r = doctor.post(f"/api/alarms/{aid}/dispose", json={"outcome": "false_alarm", "recheck_c": 36.8, "note": ""})
+    assert r.status_code == 200, r.text
+    assert reporter.get("/api/reports/status").json()["verdict"]["code"] == "zero"
+    r = reporter.post(f"/api/reports/{day}/send", json={})
+    assert r.status_code == 200, r.text
+    sent = r.json()["report"]
+    assert (sent["status"], sent["verdict"], sent["signed_by"], sent["confirmed_by"]) == ("sent", "zero", "li", "li")
+    assert len(r.json()["sent"]) == 2
+    body = receiver.wait_for(1, 10)[0].json()
+    assert body["verdict_code"] == "zero" and body["reporter"] == "li" and body["confirmed"] is True
+
+    # The Reports page's list: the report with its receipts (recipient, time, outcome, the files' hashes).
+    listed = guard.get("/api/reports").json()
+    assert listed["configured"] and listed["school_code"] == CODE and listed["reporter"] == "li"
+    [rep] = listed["reports"]
+    assert rep["day"] == day and rep["verdict"] == "zero"
+    receipts = {x["recipient"]: x for x in rep["receipts"]}
+    assert set(receipts) == {"bureau-drop", "bureau-api"}
+    assert all(x["ok"] and x["sent_by"] == "li" and x["at_local"].startswith(day) for x in receipts.values())
+    assert receipts["bureau-api"]["kind"] == "webhook" and "JYJ-0001" in receipts["bureau-api"]["detail"]
+    names = {f["name"] for f in rep["files"]}
+    assert names == {f"{CODE}-{day}.pdf", f"{CODE}-{day}.csv", f"{CODE}-{day}.json"}
+    assert receipts["bureau-drop"]["files"] == {f["name"]: f["sha256"] for f in rep["files"]}
+
+    # The files, as stored: a PDF, the CSV with a byte-order mark, the JSON with the verdict.
+    for f in rep["files"]:
+        r = guard.get(f["url"])
+        assert r.status_code == 200, f
+        assert hashlib.sha256(r.content).hexdigest() == f["sha256"]
+        assert f["name"] in r.headers["content-disposition"]
+    pdf = guard.get(f"/api/reports/{day}/files/{CODE}-{day}.pdf")
+    assert pdf.content.startswith(b"%PDF") and pdf.headers["content-type"] == "application/pdf"
+    assert guard.get(f"/api/reports/{day}/files/{CODE}-{day}.csv").content.startswith(b"\xef\xbb\xbf")
+    assert json.loads(guard.get(f"/api/reports/{day}/files/{CODE}-{day}.json").content)["verdict"]["code"] == "zero"
+    # A file changed on disk after it was sent is refused, not served as the report.
+    path = reporter_obj.out_dir(dt.date.fromisoformat(day)) / f"{CODE}-{day}.csv"
+    path.write_bytes(path.read_bytes() + b"tampered\r\n")
+    r = guard.get(f"/api/reports/{day}/files/{CODE}-{day}.csv")
+    assert r.status_code == 409 and r.json()["error"] == "err_report_file_changed"
+
+    # Everything is in the audit trail under the console user who did it.
+    actions = [(e.user, e.action) for e in svc.store.audit()]
+    for entry in (("gus", "manual_reading"), ("doc", "absence_marked"), ("doc", "absence_followup"),
+                  ("li", "report_sent")):
+        assert entry in actions, entry
+
+
+def test_without_a_report_table(tmp_path, mqtt_broker):
+    rig = Rig(tmp_path, mqtt_broker)
+    svc = rig.start()
+    try:
+        svc.store.add_user("ada", "admin", PASSWORD)
+        admin = rig.client("ada")
+        r = admin.get("/api/reports").json()
+        assert r == {"configured": False, "can_send": False, "reports": []}
+        assert admin.get("/api/reports/status").json()["configured"] is False
+        assert admin.get("/api/reports/warnings").json() == {"configured": False, "date": today(), "rules": [],
+                                                              "warnings": []}
+        for method, path in (("POST", f"/api/reports/{today()}/send"), ("POST", f"/api/reports/{today()}/build"),
+                             ("GET", "/api/absences"), ("POST", "/api/absences")):
+            r = admin.request(method, path, json={"person_id": "x", "session": "晨检", "reason": "leave"})
+            assert r.status_code == 409 and r.json()["error"] == "err_no_report", (method, path)
+    finally:
+        rig.stop()
+
+
+def test_the_reports_page_names_only_keys_of_the_catalogue():
+    import re
+
+    from controller.console.i18n import catalogue
+    from controller.reporting.records import ABSENCE_REASONS, FOLLOWUP_STATUSES
+    from tests.test_console_api import CONSOLE
+
+    cat = catalogue()["zh"]
+    js = (CONSOLE / "static" / "reports.js").read_text()
+    used = set(re.findall(r"""\bt\("([a-z_A-Z]+)"[,)]""", js))
+    used |= set(re.findall(r'data-t="([a-zA-Z_]+)"', (CONSOLE / "static" / "reports.html").read_text()))
+    used |= set(re.findall(r"""["'](err_[a-z_]+)["']""", (CONSOLE / "reports_api.py").read_text()))
+    used |= {f"absence_{r}" for r in ABSENCE_REASONS} | {f"followup_{s}" for s in FOLLOWUP_STATUSES}
+    used |= {f"verdict_{v}" for v in ("zero", "pending", "cases", "no_screening")}
+    used |= {f"rstatus_{s}" for s in ("built", "sent", "failed")}
+    used |= {f"audit_{a}" for a in ("absence_marked", "absence_followup", "manual_reading", "report_sent",
+                                    "report_built")}
+    missing = sorted(k for k in used if k not in cat)
+    assert not missing, missing
