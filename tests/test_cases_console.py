@@ -40,9 +40,19 @@ name = "李主任"
 mobile = "13900002222"
 channels = ["ops"]
 
+[notify.contacts.teacher-chen]
+name = "陈老师"
+mobile = "13700003333"
+channels = ["ops"]
+classes = ["初一(1)班"]
+
 [[notify.route]]
 event = "fever"
 to = ["dr-wang", "leader-li"]
+
+[[notify.route]]
+event = "sent_home"
+to = ["@class_teacher"]
 """
 
 
@@ -313,6 +323,37 @@ def test_a_failed_notification_is_an_alert_to_call_and_is_on_the_case(tmp_path, 
     finally:
         failing.close()
 
+
+
+def test_a_pupil_sent_home_is_told_to_their_class_teacher(rig, receiver):
+    from controller.identity.people_store import PeopleStore
+    from controller.identity.roster_import import import_roster
+    from controller.store import Screening
+
+    svc = rig.service
+    roster = "id,name,role,class,boarder,guardian_phone,credentials,active\nS2026001,张伟,student,初一(1)班,no,,S1,yes\n"
+    import_roster(PeopleStore.beside(svc.store), roster.encode(), time.time())
+    sid = svc.store.record_screening(Screening(uid=f"sim-1:t:{time.monotonic_ns()}", gate="sim-1", time=time.time(),
+                                               decision="FEVER", reason="", track=1, estimate_c=38.4, face_c=35.5,
+                                               distance_m=0.6, reduced_accuracy=False, boot=1, sequence=5))
+    svc.people.link_screening(sid, person_id="S2026001")
+    case_id = svc.alarm_cases.open_case(svc.store.open_alarm(sid, "sim-1", time.time()))
+    assert svc.alarm_cases.cases.case(case_id).person_id == "S2026001"
+    doc = rig.client("doc")
+    assert step(doc, case_id, "acknowledged").status_code == 200
+    assert step(doc, case_id, "recheck", instrument="mercury", site="axillary", value_c=38.1).status_code == 200
+    page = doc.get(f"/api/cases/{case_id}").json()
+    assert page["person"] == {"id": "S2026001", "name": "张伟", "class_name": "初一(1)班"}
+    assert rig.client("gus").get(f"/api/cases/{case_id}").json()["person"] == {"id": "S2026001"}  # no name
+    assert [r.action for r in svc.people.reads("S2026001")] == ["case_show"]  # the doctor's read, audited
+    assert not receiver.requests  # no message until the decision
+    assert step(doc, case_id, "decision", outcome="sent_home", note="家长来接").status_code == 200
+    body = receiver.wait_for(1, 10)[0].json()
+    assert body["event"] == "sent_home" and body["key"] == f"case-{case_id}" and body["drill"] is False
+    assert [r["id"] for r in body["recipients"]] == ["teacher-chen"]
+    assert "张伟" in body["text"] and "初一(1)班" in body["text"] and "家长来接" in body["text"]
+    sent = wait_for(lambda: doc.get(f"/api/cases/{case_id}").json()["notifications"], 10, "on the case")
+    assert sent[0]["ok"] and sent[0]["recipient"] == "teacher-chen"
 
 
 def test_the_phone_page_names_only_keys_of_the_catalogue():

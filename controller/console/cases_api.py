@@ -11,7 +11,8 @@
 A step is checked by the case's state machine (controller/cases/machine.py):
 a refused step is a 409 with the rule's words. 复课 (cleared_to_return) is
 recorded by a user with the doctor role only. Reading a case that names a
-person, by a role that sees names, is written to the identity audit.
+person, by a role that sees names, is written to the identity audit (once per
+user and case in ``READ_AUDIT_S``: the page refreshes every 2 s).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from .backend import DoorHeld
 from .web import Bad, json_body, local_time, ok, text_field
 
 TIME_FIELDS = ("time", "time_in", "when")
+READ_AUDIT_S = 600.0  # a user's reads of one case's named person are audited once per 10 minutes (the page polls)
 ORDER = (StepKind.ACKNOWLEDGED, StepKind.ESCORTED, StepKind.RECHECK, StepKind.SYMPTOMS, StepKind.DECISION,
          StepKind.LET_IN, StepKind.NOTIFIED, StepKind.HANDED_OVER, StepKind.DISINFECTED, StepKind.REPORTED_UPWARD,
          StepKind.FOLLOW_UP, StepKind.CLEARED_TO_RETURN, StepKind.CLOSED)
@@ -44,6 +46,7 @@ class CasesApi:
         self.service = console.service
         self.store = console.service.store
         self.people = PeopleStore.beside(self.store)
+        self._audited: dict[tuple[str, int], float] = {}  # (user, case) -> when its read was last audited
 
     @property
     def tz(self):
@@ -95,13 +98,16 @@ class CasesApi:
                 p = self.people.person(c.person_id)
                 if p is not None:
                     person.update(name=p.name, class_name=p.class_name)
-                self.people.record_read(session.user, "case_show", c.person_id, f"fever case {c.id} (console)",
-                                        time.time(), {"case": c.id, "alarm": c.alarm_id})
+                now = time.time()
+                if now - self._audited.get((session.user, c.id), 0.0) > READ_AUDIT_S:  # the page polls
+                    self.people.record_read(session.user, "case_show", c.person_id, f"fever case {c.id} (console)",
+                                            now, {"case": c.id, "alarm": c.alarm_id})
+                    self._audited[(session.user, c.id)] = now
         steps = [{**s.to_json(), "at_local": local_time(s.at, self.tz)} for s in c.steps or ()]
         notes = [{"channel": o.channel, "recipient": o.recipient, "sent_at": o.sent_at,
                   "sent_local": local_time(o.sent_at, self.tz), "ok": o.ok, "error": o.error, "attempt": o.attempt,
                   "final": o.final, "escalation": o.escalation, "drill": o.drill}
-                 for o in self.service.alarm_cases.outcomes(c.alarm_id)]
+                 for o in self.service.alarm_cases.outcomes(c.alarm_id, c.id)]
         return {**self._summary(c), "steps": steps, "allowed": allowed, "person": person,
                 "alarm": None if alarm is None else alarm_json(alarm, self.tz, screening),
                 "notifications": notes, "rechecks": progress.rechecks,
@@ -143,6 +149,8 @@ class CasesApi:
             except Refused as exc:
                 raise Bad("err_case_refused", exc.reason, 409) from None
             self.store.record_audit(session.user, now, "case_step", {"case": case_id, "kind": kind.value})
+            if kind is StepKind.DECISION:  # sent away: the class teacher hears of it
+                self.service.alarm_cases.notify_decision(case_id)
             return self.case_json(case_id, session)
 
         out = await run_in_threadpool(run)

@@ -81,16 +81,45 @@ class AlarmCases:
                                f"and the leader in charge: notification failed (fever {event.key}: {exc})"[:300])
             return 0
 
+    def notify_decision(self, case_id: int) -> int:
+        """A case decided sent home, fever clinic or ambulance: its person's class teacher hears of it
+        (``sent_home``, keyed ``case-<id>``, with the class and the name the teacher needs). Nothing for a case
+        whose person is not known (no class to route by) or decided back in."""
+        if self.notifier is None:
+            return 0
+        from ..cases.steps import AWAY_OUTCOMES
+        from ..identity.people_store import PeopleStore
+        from ..notify import EventKind
+
+        case = self.cases.case(case_id)
+        if case is None or case.decision not in AWAY_OUTCOMES or case.person_id is None:
+            return 0
+        person = PeopleStore.beside(self.store).person(case.person_id)
+        if person is None:
+            return 0
+        note = next((s.data.note for s in reversed(case.steps or ()) if s.kind.value == "decision"), "")
+        event = NotifyEvent(EventKind.SENT_HOME, f"case-{case.id}", time=case.decided_at or case.opened_at,
+                            class_name=person.class_name, person=person.name,
+                            text=f"{case.decision}" + (f": {note}" if note else ""), drill=case.drill)
+        with self._lock:
+            self._gate_of[event.key] = case.gate
+        try:
+            return self.notifier.notify(event)
+        except Exception as exc:
+            log.error("notification not queued", extra={"case": case.id, "error": repr(exc)[:200]})
+            return 0
+
     def acknowledged(self, alarm_id: int) -> None:
         """Someone took the alarm in hand: no escalation from now on."""
         if self.notifier is not None:
             self.notifier.acknowledge(alarm_key(alarm_id))
 
-    def outcomes(self, alarm_id: int | None) -> list[NotificationOutcome]:
-        """Every attempt to notify of the alarm, in order (from the store's outbox)."""
-        if alarm_id is None:
-            return []
-        return self.outbox.history(alarm_key(alarm_id))
+    def outcomes(self, alarm_id: int | None, case_id: int | None = None) -> list[NotificationOutcome]:
+        """Every attempt to notify of the alarm, then of its case's decision, in order (the store's outbox)."""
+        found = self.outbox.history(alarm_key(alarm_id)) if alarm_id is not None else []
+        if case_id is not None:
+            found += self.outbox.history(f"case-{case_id}")
+        return sorted(found, key=lambda o: o.sent_at)
 
     def _failed(self, failure: NotificationFailure) -> None:
         with self._lock:
