@@ -200,7 +200,11 @@ def test_let_in_from_a_case_sends_the_signed_door_command_and_links_it(rig, virt
     r = gus.post(f"/api/cases/{case.id}/let_in", json={"gate": "sim-1"})
     assert r.status_code == 409  # not decided back in: no door opens
     assert not [a for a in svc.store.door_actions(gate="sim-1") if a.cause == "manual"]
-    assert step(gus, case.id, "acknowledged").status_code == 200
+    # Acknowledged on the wall: the case is acknowledged too, by the guard.
+    assert gus.post(f"/api/alarms/{alarm}/ack", json={}).status_code == 200
+    first = svc.alarm_cases.cases.timeline(case.id)[0]
+    assert (first.kind.value, first.by_user) == ("acknowledged", "gus")
+    assert step(gus, case.id, "acknowledged").status_code == 409
     assert step(doc, case.id, "recheck", instrument="electronic", site="oral", value_c=36.9).status_code == 200
     assert step(doc, case.id, "decision", outcome="back_in").status_code == 200
     r = doc.post(f"/api/cases/{case.id}/let_in", json={"gate": "sim-1"})

@@ -161,6 +161,7 @@ class ConsoleApi:
             a = self.store.acknowledge_alarm(aid, session.user, time.time())
             if before.status == "open":
                 self.audit(session.user, "alarm_acknowledged", {"alarm": aid, "gate": a.gate})
+                self.service.alarm_cases.acknowledged(aid, session.user, a.acknowledged_at or time.time())  # its case
             return alarm_json(a, self.tz)
 
         a = await run_in_threadpool(run)

@@ -109,10 +109,22 @@ class AlarmCases:
             log.error("notification not queued", extra={"case": case.id, "error": repr(exc)[:200]})
             return 0
 
-    def acknowledged(self, alarm_id: int) -> None:
-        """Someone took the alarm in hand: no escalation from now on."""
+    def acknowledged(self, alarm_id: int, user: str, at: float) -> None:
+        """Someone acknowledged the alarm on the console's wall: its case, still open, is acknowledged too (by
+        them, then), and the alarm escalates no further."""
+        from ..cases.machine import OPEN, Refused
+        from ..cases.steps import Acknowledged
+
         if self.notifier is not None:
             self.notifier.acknowledge(alarm_key(alarm_id))
+        try:
+            case = self.cases.case_for_alarm(alarm_id)
+            if case is not None and case.state == OPEN:
+                self.cases.add_step(case.id, Acknowledged(), user, at)
+        except Refused:  # acknowledged on the case meanwhile
+            pass
+        except Exception as exc:
+            log.error("case not acknowledged", extra={"alarm": alarm_id, "error": repr(exc)[:200]})
 
     def outcomes(self, alarm_id: int | None, case_id: int | None = None) -> list[NotificationOutcome]:
         """Every attempt to notify of the alarm, then of its case's decision, in order (the store's outbox)."""
