@@ -335,7 +335,8 @@ def test_a_pupil_sent_home_is_told_to_their_class_teacher(rig, receiver):
     from controller.store import Screening
 
     svc = rig.service
-    roster = "id,name,role,class,boarder,guardian_phone,credentials,active\nS2026001,张伟,student,初一(1)班,no,,S1,yes\n"
+    roster = ("id,name,role,class,boarder,guardian_phone,credentials,active\n"
+              "S2026001,张伟,student,初一(1)班,no,,S1,yes\n")
     import_roster(PeopleStore.beside(svc.store), roster.encode(), time.time())
     sid = svc.store.record_screening(Screening(uid=f"sim-1:t:{time.monotonic_ns()}", gate="sim-1", time=time.time(),
                                                decision="FEVER", reason="", track=1, estimate_c=38.4, face_c=35.5,

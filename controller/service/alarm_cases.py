@@ -87,7 +87,7 @@ class AlarmCases:
         whose person is not known (no class to route by) or decided back in."""
         if self.notifier is None:
             return 0
-        from ..cases.steps import AWAY_OUTCOMES
+        from ..cases.steps import AWAY_OUTCOMES, Decision
         from ..identity.people_store import PeopleStore
         from ..notify import EventKind
 
@@ -97,7 +97,7 @@ class AlarmCases:
         person = PeopleStore.beside(self.store).person(case.person_id)
         if person is None:
             return 0
-        note = next((s.data.note for s in reversed(case.steps or ()) if s.kind.value == "decision"), "")
+        note = next((s.data.note for s in reversed(case.steps or ()) if isinstance(s.data, Decision)), "")
         event = NotifyEvent(EventKind.SENT_HOME, f"case-{case.id}", time=case.decided_at or case.opened_at,
                             class_name=person.class_name, person=person.name,
                             text=f"{case.decision}" + (f": {note}" if note else ""), drill=case.drill)
@@ -119,7 +119,7 @@ class AlarmCases:
             self.notifier.acknowledge(alarm_key(alarm_id))
         try:
             case = self.cases.case_for_alarm(alarm_id)
-            if case is not None and case.state == OPEN:
+            if case is not None and case.id is not None and case.state == OPEN:
                 self.cases.add_step(case.id, Acknowledged(), user, at)
         except Refused:  # acknowledged on the case meanwhile
             pass
