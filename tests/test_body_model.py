@@ -66,7 +66,11 @@ def test_fit_command_writes_a_model_that_loads(tmp_path, data_files):
     out = tmp_path / "model.json"
     assert main(["model", "fit", *map(str, data_files), "-o", str(out), "--folds", "5"]) == 0
     written = body_model.load(out)
-    assert written.canthus == default_model().canthus
+    # The shipped model was fitted on another machine: its floats may differ in the last digits
+    # (the linear algebra's summation order), never more.
+    fitted, shipped = written.canthus, default_model().canthus
+    for name in ("intercept", "body", "ambient"):
+        assert getattr(fitted, name) == pytest.approx(getattr(shipped, name), rel=1e-9, abs=1e-12), name
     assert json.loads(out.read_text())["cross_validation"]["folds"] == 5
 
 
