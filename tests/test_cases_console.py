@@ -19,7 +19,7 @@ from tests.notify_receivers import HttpReceiver
 PASSWORD = "correct-horse-9"
 
 
-def notify_toml(url: str) -> str:
+def notify_toml(url: str, escalation: str = "") -> str:
     return f"""
 [notify]
 timeout_s = 2
@@ -46,9 +46,20 @@ mobile = "13700003333"
 channels = ["ops"]
 classes = ["初一(1)班"]
 
+[notify.contacts.dr-zhao]
+name = "赵医生"
+mobile = "13700004444"
+channels = ["ops"]
+
+[notify.contacts.dr-sun]
+name = "孙医生"
+mobile = "13700005555"
+channels = ["ops"]
+
 [[notify.route]]
 event = "fever"
 to = ["dr-wang", "leader-li"]
+{escalation}
 
 [[notify.route]]
 event = "sent_home"
@@ -57,8 +68,9 @@ to = ["@class_teacher"]
 
 
 class Rig:
-    def __init__(self, tmp_path, broker, receiver_url: str):
-        self.config = load_config(write_config(tmp_path, broker, ["sim-1", "sim-2"], extra=notify_toml(receiver_url)))
+    def __init__(self, tmp_path, broker, receiver_url: str, escalation: str = ""):
+        self.config = load_config(write_config(tmp_path, broker, ["sim-1", "sim-2"],
+                                               extra=notify_toml(receiver_url, escalation)))
         self.service = build_controller(self.config).start()
         for name, role in (("ada", "admin"), ("gus", "guard"), ("doc", "doctor")):
             self.service.store.add_user(name, role, PASSWORD)
@@ -359,6 +371,30 @@ def test_a_pupil_sent_home_is_told_to_their_class_teacher(rig, receiver):
     assert "张伟" in body["text"] and "初一(1)班" in body["text"] and "家长来接" in body["text"]
     sent = wait_for(lambda: doc.get(f"/api/cases/{case_id}").json()["notifications"], 10, "on the case")
     assert sent[0]["ok"] and sent[0]["recipient"] == "teacher-chen"
+
+
+def test_an_alarm_nobody_acknowledges_escalates_on_time_until_acknowledged(tmp_path, mqtt_broker, virtual_gates,
+                                                                            receiver):
+    r = Rig(tmp_path, mqtt_broker, receiver.url, 'escalate_after_s = 2\nescalate_to = ["dr-zhao", "dr-sun"]')
+    try:
+        svc = r.service
+        virtual_gates(1, "normal_queue", seed=11)
+        live(svc)
+        offset = time.time() - time.monotonic()
+        alarm_id = _fever(svc)
+        alarm = svc.store.alarm(alarm_id)
+        first, second = receiver.wait_for(2, 10)
+        assert [x["id"] for x in first.json()["recipients"]] == ["dr-wang", "leader-li"]
+        assert [x["id"] for x in second.json()["recipients"]] == ["dr-zhao"]
+        assert second.json()["escalation"] == 1
+        assert 0 <= first.at + offset - alarm.time < 1.0
+        assert 1.8 <= second.at - first.at < 3.0, second.at - first.at  # escalate_after_s, checked 4 times a second
+        case = svc.alarm_cases.cases.case_for_alarm(alarm_id)
+        assert step(r.client("doc"), case.id, "acknowledged").status_code == 200
+        time.sleep(3.0)  # dr-sun's turn would have come by now
+        assert len(receiver.requests) == 2
+    finally:
+        r.stop()
 
 
 def test_the_phone_page_names_only_keys_of_the_catalogue():
