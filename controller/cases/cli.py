@@ -179,6 +179,8 @@ def _step(args) -> int:
 def _kinds_help() -> str:
     lines = []
     for kind, cls in STEP_TYPES.items():
+        if kind is StepKind.LET_IN:
+            continue
         names = [f.name for f in fields(cls)]
         lines.append(f"  {kind.value}: {', '.join(names) or '(no fields)'}")
     return "\n".join(lines)
@@ -228,7 +230,8 @@ def add_commands(commands) -> None:
                     "is --at; yes/no fields take yes, no, 是, 否; the checklist is comma-separated; a re-check's "
                     "n left out is the next one.\n\nKinds and their fields:\n" + _kinds_help()), user=True)
     step.add_argument("id", type=int, help="the case id")
-    step.add_argument("kind", choices=[k.value for k in StepKind], metavar="KIND")
+    # let_in is recorded by the controller with the door command it sent (the console's "let in"), never by hand
+    step.add_argument("kind", choices=[k.value for k in StepKind if k is not StepKind.LET_IN], metavar="KIND")
     step.add_argument("--field", action="append", default=[], metavar="NAME=VALUE", help="a field of the step")
     step.add_argument("--at", metavar="TIME", help="when it was done (default: now)")
     step.set_defaults(run=_step)
