@@ -44,12 +44,11 @@ import paho.mqtt.client as mqtt
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from controller_harness import ControllerProcess, write_config  # noqa: E402
-
 from controller.protocol import sensor_key, status_payload  # noqa: E402
 from controller.protocol.binary import HEADER, KIND_FRAME, MAGIC, VERSION  # noqa: E402
 from controller.protocol.mac import tag  # noqa: E402
 from controller.recording import Recording  # noqa: E402
+from controller_harness import ControllerProcess, write_config  # noqa: E402
 from sim.broker import MosquittoBroker  # noqa: E402
 from sim.gate_config import simulator_key  # noqa: E402
 

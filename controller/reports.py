@@ -36,13 +36,22 @@ import io
 import json
 import math
 import time as _time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import IO, Iterable
+from typing import IO
 from zoneinfo import ZoneInfo
 
 from .protocol.result import BLOCKED, FEVER, PASS, RETRY
-from .store.records import (ALARM_ACKNOWLEDGED, ALARM_DISPOSED, ALARM_OPEN, OBSERVATION_ROOM, OUTCOMES, SENT_HOME,
-                            Alarm, Screening)
+from .store.records import (
+    ALARM_ACKNOWLEDGED,
+    ALARM_DISPOSED,
+    ALARM_OPEN,
+    OBSERVATION_ROOM,
+    OUTCOMES,
+    SENT_HOME,
+    Alarm,
+    Screening,
+)
 
 DEFAULT_THRESHOLD_C = 37.3
 TOTAL = "ALL"  # the total row's gate column (never a gate id: those are lowercase)

@@ -72,7 +72,7 @@ class MosquittoBroker:
             + self.extra_config)
         return conf
 
-    def start(self, timeout: float = 10.0) -> "MosquittoBroker":
+    def start(self, timeout: float = 10.0) -> MosquittoBroker:
         if self.running:
             return self
         conf = self._write_config()
@@ -129,7 +129,7 @@ class MosquittoBroker:
         self.stop()
         shutil.rmtree(self._dir, ignore_errors=True)
 
-    def __enter__(self) -> "MosquittoBroker":
+    def __enter__(self) -> MosquittoBroker:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -193,11 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", default=str(REPO / "build" / "demo"), help="where the demo keeps its files")
     args = parser.parse_args(argv)
 
-    from controller.service import logs
-    from controller.service.config import load_config
     from controller.app import build_controller
     from controller.identity.people_store import PeopleStore
     from controller.identity.roster_import import import_roster
+    from controller.service import logs
+    from controller.service.config import load_config
 
     from .gate_config import provision_keys
 

@@ -80,7 +80,7 @@ class EmbeddedBroker:
         finally:
             loop.close()
 
-    def start(self, timeout: float = START_TIMEOUT_S) -> "EmbeddedBroker":
+    def start(self, timeout: float = START_TIMEOUT_S) -> EmbeddedBroker:
         """Start the broker and wait until it accepts connections; BrokerError if it cannot."""
         if self.running:
             return self
@@ -136,7 +136,7 @@ class EmbeddedBroker:
     def close(self) -> None:
         self.stop()
 
-    def __enter__(self) -> "EmbeddedBroker":
+    def __enter__(self) -> EmbeddedBroker:
         return self.start()
 
     def __exit__(self, *exc) -> None:

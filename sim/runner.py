@@ -93,7 +93,7 @@ class GateThread:
         except BaseException as exc:  # surfaced to the test by stop()
             self.error = exc
 
-    def start(self) -> "GateThread":
+    def start(self) -> GateThread:
         self._thread.start()
         return self
 

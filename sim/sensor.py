@@ -14,7 +14,12 @@ import numpy as np
 from controller.sensor import Calibration
 from controller.sensor.eeprom import EEPROM_WORDS
 from controller.sensor.frame import (
-    CTRL_REFRESH_MASK, CTRL_REFRESH_SHIFT, F_CONTROL, F_SUBPAGE, RAM_WORDS, REFRESH_RATES_HZ,
+    CTRL_REFRESH_MASK,
+    CTRL_REFRESH_SHIFT,
+    F_CONTROL,
+    F_SUBPAGE,
+    RAM_WORDS,
+    REFRESH_RATES_HZ,
 )
 
 from .firmware_loader import load_firmware

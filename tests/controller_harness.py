@@ -59,7 +59,7 @@ class ControllerProcess:
         self.proc: subprocess.Popen | None = None
         self.http_port = 0
 
-    def start(self, timeout: float = 60.0) -> "ControllerProcess":
+    def start(self, timeout: float = 60.0) -> ControllerProcess:
         ready = self.config.parent / f"ready-{time.monotonic_ns()}"
         out = open(self.log, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "controller.cli", "controller", "--config",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import astuple
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -19,8 +19,14 @@ from hypothesis import strategies as st
 
 from controller.screening import analysis_kernels as K
 from controller.screening import analysis_reference as R
-from controller.screening.analysis import (AnalysisConfig, Analyzer, FrameAnalysis, guard_mask, kernel_parameters,
-                                           lens_tables)
+from controller.screening.analysis import (
+    AnalysisConfig,
+    Analyzer,
+    FrameAnalysis,
+    guard_mask,
+    kernel_parameters,
+    lens_tables,
+)
 from sim.scenarios import scenario
 
 VARIANTS = ("55", "110")
@@ -241,7 +247,7 @@ def test_whole_frame_equals_reference_on_scenes(name):
 
 # ---- against the scenes ----------------------------------------------------------------------------------------
 
-@lru_cache(maxsize=None)
+@cache
 def analysed(name: str, variant: str, seed: int = 0, clean: bool = False, add_c: float = 0.0,
              config: AnalysisConfig | None = None) -> tuple[tuple[dict, FrameAnalysis], ...]:
     """(truth, analysis) for every frame of one cycle of a scenario at 8 Hz."""

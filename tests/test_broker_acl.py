@@ -49,13 +49,13 @@ class Site:
     def password(self, gate_id: str) -> str:
         return self.secrets.gates[gate_id].mqtt_password
 
-    def client(self, user: str | None, password: str | None, client_id: str, subscriptions=(), **kw) -> "Inbox":
+    def client(self, user: str | None, password: str | None, client_id: str, subscriptions=(), **kw) -> Inbox:
         return Inbox(self.broker, user, password, client_id, subscriptions, **kw)
 
-    def controller(self, subscriptions=(), client_id: str = "thermogate-controller") -> "Inbox":
+    def controller(self, subscriptions=(), client_id: str = "thermogate-controller") -> Inbox:
         return self.client("controller", self.secrets.controller_mqtt_password, client_id, subscriptions)
 
-    def gate(self, gate_id: str, subscriptions=(), client_id: str | None = None) -> "Inbox":
+    def gate(self, gate_id: str, subscriptions=(), client_id: str | None = None) -> Inbox:
         return self.client(gates.mqtt_user(gate_id), self.password(gate_id), client_id or gate_id, subscriptions)
 
 

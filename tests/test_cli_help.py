@@ -6,8 +6,8 @@ import argparse
 
 import pytest
 
-from controller.site import gates
 from controller.cli import build_parser, main
+from controller.site import gates
 
 
 def _subparser(parser: argparse.ArgumentParser, *words: str) -> argparse.ArgumentParser:

@@ -8,7 +8,6 @@ import asyncio
 import csv
 import io
 import json
-import os
 import socket
 import ssl
 import subprocess
@@ -19,7 +18,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
 from controller.app import build_controller
@@ -29,7 +27,7 @@ from controller.protocol.commands import ack_payload
 from controller.reports import export_screenings, read_screenings_csv
 from controller.service.config import load_config
 from controller.service.service import ControllerService
-from controller.store import Screening, open_store
+from controller.store import Screening
 from controller.store.passwords import weakness
 from sim.gate_config import simulator_key
 from tests.controller_harness import REPO, write_config
@@ -88,7 +86,7 @@ def raw_request(port: int, head: str, body: bytes = b"", *, keep_sending: bool =
                 if not chunk:
                     break
                 got += chunk
-        except socket.timeout:
+        except TimeoutError:
             pass
         return got
 
@@ -219,8 +217,8 @@ def test_x_forwarded_proto_is_ignored_without_a_configured_proxy(rig):
 
 def test_a_huge_login_body_is_refused_on_its_content_length(rig):
     """300 MB announced: 413 at once, before a byte of it is read (it never comes)."""
-    head = (f"POST /login HTTP/1.1\nHost: 127.0.0.1\nContent-Type: application/x-www-form-urlencoded\n"
-            f"Content-Length: 300000000\n")
+    head = ("POST /login HTTP/1.1\nHost: 127.0.0.1\nContent-Type: application/x-www-form-urlencoded\n"
+            "Content-Length: 300000000\n")
     got = raw_request(rig.service.http.port, head, b"username=ada&password=")
     assert got.startswith(b"HTTP/1.1 413"), got[:200]
 

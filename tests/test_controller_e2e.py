@@ -8,11 +8,10 @@ import time
 import urllib.request
 from datetime import datetime
 
-
 from controller.reports import daily_report
 from controller.store import open_store
-from sim.pytest_plugin import wait_for_decision
 from controller_harness import ControllerProcess, write_config
+from sim.pytest_plugin import wait_for_decision
 
 DOOR_CAP_MS = 5000  # sim.gate_config: the firmware's cap on every opening
 

@@ -182,9 +182,10 @@ def test_bad_commands_never_open_the_door(rig, attack, reason):
         assert rig.command("lock", counter=11).ok
     elif attack == "bad_action":
         cmd = sign_command(KEY, GATE, rig.gate.boot_id, 50, "open", 1000, seq)
-        from controller.protocol.commands import mac_message
         import hashlib
         import hmac
+
+        from controller.protocol.commands import mac_message
         tag = hmac.new(KEY, mac_message(GATE, rig.gate.boot_id, 50, "unlock", 1000, seq), hashlib.sha256).hexdigest()
         raw = json.loads(cmd.payload())
         raw.update(act="unlock", tag=tag)
@@ -194,6 +195,7 @@ def test_bad_commands_never_open_the_door(rig, attack, reason):
         cmd = json.loads(sign_command(KEY, GATE, rig.gate.boot_id, 61, "indicate", 3, seq).payload())
         import hashlib
         import hmac
+
         from controller.protocol.commands import mac_message
         cmd.update(arg=9, tag=hmac.new(KEY, mac_message(GATE, rig.gate.boot_id, 61, "indicate", 9, seq),
                                        hashlib.sha256).hexdigest())

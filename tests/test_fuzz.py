@@ -41,9 +41,9 @@ from controller.protocol import binary as B
 from controller.protocol import mac as M
 from controller.protocol.commands import ACTIONS, MAX_COUNTER_STEP, MAX_FIRST_COUNTER, REFUSALS, mac_message
 from controller.protocol.jsonmsg import seal
+from controller.protocol.result import DECISIONS, Decision
 from controller.protocol.topics import KINDS
 from controller.screening import config as screening_config
-from controller.protocol.result import DECISIONS, Decision
 from controller.sensor import Calibration, control_word, random_eeprom
 from controller.service import config as service_config
 
@@ -114,7 +114,7 @@ def mutated_bytes(draw, base: bytes, max_extra: int = 64) -> bytes:
 class Sensor:
     """One plausible sensor: its EEPROM, its calibration and a few subpages of a person in front of it."""
 
-    _cache: "Sensor | None" = None
+    _cache: Sensor | None = None
 
     def __init__(self):
         self.eeprom = random_eeprom(np.random.default_rng(7))
@@ -129,7 +129,7 @@ class Sensor:
                 self.frames.append(self.cal.raw_from_to(scene, 24.0, 3.3, subpage, control))
 
     @classmethod
-    def get(cls) -> "Sensor":
+    def get(cls) -> Sensor:
         if cls._cache is None:
             cls._cache = Sensor()
         return cls._cache

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from controller.cli import main
 from controller.site import flash as flash_mod
 from controller.site import gates
-from controller.cli import main
 from controller.site.gates import tomllib
 from controller.site.tomlwrite import dumps
 

@@ -6,7 +6,7 @@ on one nominal person only. The decision latency is measured by `make bench-deci
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
@@ -18,7 +18,7 @@ from sim.scenarios import scenario
 from sim.synth import scenario_recording
 
 
-@lru_cache(maxsize=None)
+@cache
 def _run(name: str, seed: int, variant: str):
     """(decisions with their person's truth, every person's first standing time) for one run, with the
     settings an installer writes for the scene's lens and mounting."""
@@ -115,7 +115,7 @@ def _dev_physics(seed: int):
     return replace(physics, sensor_offset_c=0.0, reference=None, reference_in_view=False)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _dev_cold_run(core_c: float, seed: int, cold: bool):
     """Decisions with their person's truth for 8 people of core ``core_c`` in a DEV-drawn room; with ``cold``
     each came in from a DEV outdoor temperature so long ago that their forehead is 2-4 degC below its steady
@@ -127,9 +127,9 @@ def _dev_cold_run(core_c: float, seed: int, cold: bool):
     from controller.screening.body_model import default_model
     from controller.screening.pipeline import GatePipeline
     from controller.sensor import Calibration, control_word, random_eeprom
+    from sim.scenarios import VARIANTS
     from sim.scenes import PersonPlan, Scene, SceneSpec
     from sim.scenes.world import DEV
-    from sim.scenarios import VARIANTS
 
     physics = _dev_physics(seed)
     k_forehead = default_model().forehead.ambient

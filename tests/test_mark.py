@@ -8,7 +8,6 @@ import math
 
 import pytest
 
-from controller.site import gates
 from controller.cli import main
 from controller.geometry import NARROW, WIDE, face_position, pixels_across
 from controller.protocol import result as D
@@ -19,6 +18,7 @@ from controller.screening.optics import fill_at
 from controller.screening.tracker import Tracker
 from controller.service.config import ControllerConfig
 from controller.service.registry import load_gates
+from controller.site import gates
 
 
 @pytest.fixture
@@ -70,9 +70,10 @@ def test_the_mounting_reaches_the_gates_pipeline(site, tmp_path, capsys):
     south = controller.screening_for("south-2", infos["south-2"].variant, infos["south-2"].screening)
     assert south.mark_m == 1.0 and south.sensor_height_m == 1.30  # the gate's own table; defaults elsewhere
     # The service builds each gate's pipeline from exactly this (ControllerService._screening_for).
+    import numpy as np
+
     from controller.screening.pipeline import GatePipeline
     from controller.sensor import random_eeprom
-    import numpy as np
     pipeline = GatePipeline("north-1", random_eeprom(np.random.default_rng(0)), north)
     assert pipeline.tracker.config.mark_band_m == pytest.approx((0.5 * 0.65, 0.5 * 1.35))
 

@@ -15,10 +15,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.protocol import (
-    UNVERIFIED, ProtocolError, ack_payload, decode_ack, decode_eeprom, decode_frame, decode_status, encode_eeprom,
-    encode_frame, parse_topic, sensor_key, sign_command, status_payload, topic, valid_gate_id,
+    UNVERIFIED,
+    ProtocolError,
+    ack_payload,
+    decode_ack,
+    decode_eeprom,
+    decode_frame,
+    decode_status,
+    encode_eeprom,
+    encode_frame,
+    mac,
+    parse_topic,
+    sensor_key,
+    sign_command,
+    status_payload,
+    topic,
+    valid_gate_id,
 )
-from controller.protocol import mac
 from controller.protocol.binary import EEPROM_BYTES, EEPROM_BYTES_V1, FRAME_BYTES, FRAME_BYTES_V1
 from controller.protocol.jsonmsg import seal
 from controller.sensor import Calibration, control_word, random_eeprom

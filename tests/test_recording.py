@@ -23,7 +23,14 @@ import pytest
 from controller.cli import main
 from controller.mqtt.link import Broker, LinkError, parse_broker
 from controller.protocol import (
-    UNVERIFIED, ProtocolError, decode_eeprom, decode_frame, decode_status, encode_eeprom, encode_frame, sensor_key,
+    UNVERIFIED,
+    ProtocolError,
+    decode_eeprom,
+    decode_frame,
+    decode_status,
+    encode_eeprom,
+    encode_frame,
+    sensor_key,
     status_payload,
 )
 from controller.recording import FORMAT, Recording, RecordingError, synthesize, unsealed_eeprom, unsealed_frame
@@ -94,7 +101,7 @@ class Listener:
         self.client.disconnect()
         self.client.loop_stop()
 
-    def __enter__(self) -> "Listener":
+    def __enter__(self) -> Listener:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -145,7 +152,7 @@ class FakeGate:
         self.client.disconnect()
         self.client.loop_stop()
 
-    def __enter__(self) -> "FakeGate":
+    def __enter__(self) -> FakeGate:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -12,7 +12,6 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from controller_harness import write_config
 
 from controller.cli import main
 from controller.geometry import NARROW, WIDE
@@ -21,12 +20,19 @@ from controller.recording import synthesize
 from controller.screening.analysis import AnalysisConfig, Analyzer
 from controller.screening.config import ConfigError, ScreeningConfig, from_table
 from controller.screening.reference_source import (
-    MIN_FRACTION, LearningError, blurred_cover, learn_reference, markdown_tables, plateau_pixels, reading_fraction,
+    MIN_FRACTION,
+    LearningError,
+    blurred_cover,
+    learn_reference,
+    markdown_tables,
+    plateau_pixels,
+    reading_fraction,
 )
 from controller.screening.tracker import Tracker
 from controller.sensor import Calibration, control_word, random_eeprom
 from controller.service.calibration import store_reference
 from controller.service.config import load_config
+from controller_harness import write_config
 from sim.scenarios import scenario
 from sim.scenes.room import ReferenceSpec, Room
 

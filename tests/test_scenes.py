@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -12,16 +12,15 @@ import pytest
 from controller.geometry import FACE_HALF_HEIGHT_M, NARROW, WIDE, face_width_pixels, pixels_across
 from controller.sensor import Calibration, control_word, random_eeprom
 from sim.scenarios import AMBIENT_SWEEP_C, LINEARITY_CORES_C, SCENARIOS, VARIANTS, Event, SceneFrame, scenario
-from sim.scenes.physiology import (FEVER_C, SKIN_EMISSIVITY, Physiology, apparent_c, remembered_ambient_c,
-                                   steady_site_c)
 from sim.scenes.people import MARK_SPREAD_M, SWAY_M
+from sim.scenes.physiology import FEVER_C, SKIN_EMISSIVITY, Physiology, apparent_c, remembered_ambient_c, steady_site_c
 from sim.scenes.sensor_errors import noise_sd_c
 
 VARIANT_NAMES = tuple(VARIANTS)
 FOV = {"55": NARROW, "110": WIDE}
 
 
-@lru_cache(maxsize=None)
+@cache
 def whole_run(name: str, variant: str = "55", seed: int = 0, clean: bool = False) -> tuple[SceneFrame, ...]:
     """Every subpage of a scenario at 8 Hz."""
     sc = scenario(name, seed, variant=variant)

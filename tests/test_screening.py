@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -26,7 +26,7 @@ from sim.scenarios import scenario
 from sim.synth import scenario_recording
 
 
-@lru_cache(maxsize=None)
+@cache
 def _recording(name: str, seed: int, variant: str, seconds: float | None):
     return scenario_recording(name, seconds or scenario(name, seed, variant=variant).duration_s, seed=seed,
                               variant=variant)
@@ -58,7 +58,7 @@ def standing_people(name: str, seed: int = 0, variant: str = "55", seconds: floa
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _offset(variant: str) -> float:
     """The site offset a nurse would fit: estimates against true temperatures on separate runs."""
     pairs = [(d.estimate_c, p["core_c"]) for seed in (100, 101) for d, p in decided("normal_queue", seed,

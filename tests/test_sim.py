@@ -4,7 +4,6 @@ from Wi-Fi loss and broker restarts, and commands through the broker."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import numpy as np

@@ -13,7 +13,12 @@ import pytest
 from controller.cli import main
 from controller.screening.offline import analyze_recording, truth_for
 from controller.screening.site_calibration import (
-    Decided, Reading, fit_site_offset, match_by_time, parse_time, read_sheet,
+    Decided,
+    Reading,
+    fit_site_offset,
+    match_by_time,
+    parse_time,
+    read_sheet,
 )
 from sim.synth import scenario_recording
 

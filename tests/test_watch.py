@@ -23,10 +23,10 @@ import pytest
 
 from controller.cli import build_parser
 from controller.protocol import UNVERIFIED
+from controller.protocol.result import Decision
 from controller.protocol.status import decode_status
 from controller.screening.analysis import AnalysisConfig, FrameAnalysis
 from controller.screening.config import ScreeningConfig
-from controller.protocol.result import Decision
 from controller.watch import cli as C
 from controller.watch import render as W
 from controller.watch import state as S

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..protocol.result import Decision
 from ..sensor import Calibration, FrameAssembler, FrameError
 from .analysis import Analyzer, FrameAnalysis
 from .config import ScreeningConfig
-from ..protocol.result import Decision
 from .tracker import Tracker
 
 

@@ -36,13 +36,13 @@ import math
 import os
 import re
 import secrets as _random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
+from ..protocol.topics import TOPIC_ROOT
 from . import gates
 from .gates import GateError
-from ..protocol.topics import TOPIC_ROOT
 
 DEFAULT_PORT = 1883
 DEFAULT_TLS_PORT = 8883

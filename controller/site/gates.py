@@ -20,16 +20,25 @@ import re
 import secrets as _random
 import stat
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..geometry import Lens
 from ..protocol.topics import valid_gate_id
-from .gate_settings import BOARD_SETTINGS, BY_KEY, SETTINGS, SettingError, cross_check, parse_settings
+from .gate_settings import (
+    BOARD_SETTINGS,
+    BY_KEY,
+    SETTINGS,
+    SettingError,
+    cross_check,
+    parse_settings,
+    relay_pin_problem,
+    wiring_warnings,
+)
 from .tomlwrite import dumps
-from .gate_settings import relay_pin_problem, wiring_warnings
 
 try:
     import tomllib

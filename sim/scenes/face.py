@@ -17,7 +17,7 @@ radiances and resamples the result to the sensor's pixels.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -148,7 +148,7 @@ def _samples(edges: np.ndarray) -> np.ndarray:
     return (edges[:-1, None] + np.diff(edges)[:, None] * frac[None, :]).ravel()
 
 
-@lru_cache(maxsize=None)
+@cache
 def template(look: Look) -> Template:
     """The rasterised masks of ``look`` (computed once per look, shared by every scene)."""
     u = _samples(U_EDGES)[None, :]

@@ -30,8 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -125,7 +124,7 @@ def skin_model() -> BodyModel:
     return default_model()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _residual_pools() -> tuple[np.ndarray, np.ndarray]:
     rows = np.array(skin_model().residuals, dtype=float)
     if rows.ndim != 2 or len(rows) < 10:

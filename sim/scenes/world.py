@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, fields
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -270,7 +270,7 @@ def recommended_mark_m(site: str, adult_share: float, fov) -> float:
     return _recommended_mark_m(site, adult_share > ADULTS_IN_BAND, fov)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _recommended_mark_m(site: str, adults: bool, fov) -> float:
     for share in ((1.0, 0.0) if adults else (0.0,)):
         best = recommend_mounting(*eye_height_band(site, share), fov)

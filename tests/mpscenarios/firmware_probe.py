@@ -16,6 +16,7 @@ import gc
 import json
 import time
 
+import app
 import config
 import fake_mlx90640
 import fakeclock
@@ -23,8 +24,6 @@ import fakenet
 import machine
 import network
 import wire
-
-import app
 
 
 def _alloc():

@@ -14,15 +14,14 @@ CPython tests check that it agrees with the controller's signer.
 
 import json
 
+import app
 import auth
 import config
-import fakeclock
 import fake_mlx90640
+import fakeclock
 import fakenet
 import machine
 import network
-
-import app
 
 STEP_MS = 5
 FRAME_MS = 125  # 8 Hz
