@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -53,6 +54,8 @@ class DrillDesk:
         self.store = store
         self._mode: dict[str, tuple[int, str]] = {}  # gate -> (drill id, scenario) while a drill runs there
         self._tracks = itertools.count(SIMULATED_TRACK_BASE)
+        self._pending: list[str] = []  # gates whose simulated fever waits for the processing thread
+        self._lock = threading.Lock()
 
     def restore(self) -> None:
         """Drills still running after a restart put their gates back in drill mode."""
@@ -94,11 +97,21 @@ class DrillDesk:
         return drill
 
     def simulate(self, gate: str) -> None:
-        """A FEVER decision of the drill at ``gate``, through the normal path (never opens the door)."""
-        w = self.workers[gate]
-        d = Decision(gate=gate, time_s=time.monotonic(), decision=D.FEVER, reason="", track=next(self._tracks),
-                     estimate_c=SIMULATED_ESTIMATE_C, sequence=w.last_sequence)
-        self.inject(w, d)
+        """A FEVER decision of the drill at ``gate``, handed to the normal path at the processing thread's next
+        tick (``run_pending``), in order with the gate's own decisions; a FEVER never opens the door."""
+        with self._lock:
+            self._pending.append(gate)
+
+    def run_pending(self) -> int:
+        """Hand the simulated fevers waiting to the decision path; called on the dispatcher's thread."""
+        with self._lock:
+            gates, self._pending = self._pending, []
+        for gate in gates:
+            w = self.workers[gate]
+            self.inject(w, Decision(gate=gate, time_s=time.monotonic(), decision=D.FEVER, reason="",
+                                    track=next(self._tracks), estimate_c=SIMULATED_ESTIMATE_C,
+                                    sequence=w.last_sequence))
+        return len(gates)
 
     def end(self, drill_id: int, user: str, debrief: str) -> dict:
         """End a drill with its debrief and restore every setting it changed; the settings restored."""

@@ -224,6 +224,7 @@ class ControllerService:
 
     def _tick(self) -> None:
         self.doors.check_timeouts()
+        self.drills.run_pending()  # a drill's simulated fever, on this thread like the gates' own decisions
         self.decisions.flush_unsaved()
         mono = time.monotonic()
         for worker in self.workers.values():
