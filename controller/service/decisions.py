@@ -102,6 +102,7 @@ class DecisionHandler:
             except Exception as exc:
                 self._store_failed("link_screening", exc, gate)
         worker.last_decision = d
+        worker.last_identity = {"person": person, "credential": "none" if tied is None else tied.outcome}
         alarm_id = case_id = None
         try:
             if d.decision == D.PASS:

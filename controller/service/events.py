@@ -132,7 +132,7 @@ class GateSummary:
     relay: Any
     firmware: str | None
     rssi: int | None
-    last_decision: dict | None  # {decision, reason, estimate_c, track[, person]}
+    last_decision: dict | None  # {decision, reason, estimate_c, track[, person, credential]} (credentials.py)
     identity: dict | None = None  # credentials read at the gate: counts, refusals, the one waiting (credentials.py)
 
     def to_dict(self) -> dict[str, Any]:

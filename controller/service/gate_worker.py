@@ -87,6 +87,7 @@ class GateWorker:
         self.last_frame_at: float | None = None  # time.time() of the latest frame
         self.last_frame_monotonic: float | None = None
         self.last_decision: Decision | None = None
+        self.last_identity: dict = {}  # who the last decision's credential named: {person, credential} (decisions.py)
         self.resume_until: float | None = None  # after a controller restart: see resume.py
         self.resume_track: int | None = None
         self.manual_lock: dict | None = None  # {"user", "reason", "time"} while held locked from the console
@@ -289,7 +290,7 @@ class GateWorker:
             relay=s.relay if s else None, firmware=s.firmware if s else None, rssi=s.rssi if s else None,
             last_decision=None if self.last_decision is None else {
                 "decision": self.last_decision.decision, "reason": self.last_decision.reason,
-                "estimate_c": self.last_decision.estimate_c, "track": self.last_decision.track},
+                "estimate_c": self.last_decision.estimate_c, "track": self.last_decision.track, **self.last_identity},
         )
 
     def frame_event(self) -> FrameEvent | None:

@@ -269,7 +269,9 @@
   function whoText(ld) {
     const p = ld.person;
     let s = p ? ` · ${p.name}` + (p.visitor ? ` (${t("visitor")})` : "") : "";
-    if (ld.credential && ld.credential !== "ok") s += ` · ${t("credential_" + ld.credential)}`;
+    if (ld.reason === "register_at_gatehouse" && ld.credential && ld.credential !== "ok") {
+      s += ` · ${t("credential_" + ld.credential)}`;
+    }
     return s;
   }
 
