@@ -184,6 +184,7 @@ class ReportsApi:
         def run():
             receipts = r.send_now(day, time.time(), user=session.user)
             rec = self.rs.report(r.config.school_code, day.isoformat())
+            assert rec is not None  # send stores the report before delivering it
             self._audit(session.user, "report_sent", {"day": day.isoformat(), "verdict": rec.verdict,
                                                       "status": rec.status, "signed_by": rec.signed_by,
                                                       "ok": sum(x.ok for x in receipts), "failed":
