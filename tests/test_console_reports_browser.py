@@ -189,6 +189,13 @@ def test_absences_a_manual_reading_and_the_report_sent_with_its_receipt(controll
         wait(lambda: svc.store.alarms(status="open"), 120, "a fever alarm from the virtual gate")
     finally:
         gate.stop()
+    # A decision already on its way may still land: wait until the alarms stay as they are for 2 s.
+    seen, steady = -1, time.monotonic()
+    while time.monotonic() - steady < 2.0:
+        n = len(svc.store.alarms())
+        if n != seen:
+            seen, steady = n, time.monotonic()
+        time.sleep(0.2)
     open_alarms = svc.store.alarms(status="open") + svc.store.alarms(status="acknowledged")
     assert open_alarms
 
