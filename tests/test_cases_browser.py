@@ -160,7 +160,7 @@ def test_a_whole_case_on_the_phone_from_the_alarm_to_return(controller, virtual_
     phone.wait_for_selector("#case-state[data-state=open]")
     assert "张伟" in phone.inner_text("#case-person")
     assert phone.is_disabled("#steps button[data-kind=recheck]")
-    assert "acknowledge the alarm first" in phone.inner_text("#steps button[data-kind=recheck] .why")
+    assert "请先确认警报" in phone.inner_text("#steps button[data-kind=recheck] .why")  # the rule, in Chinese
     wait(lambda: phone.query_selector("#notifications li[data-ok='1']"), 10, "the delivery on the case")
     shot(phone, "cases-phone-390x844.png")
     tap_step(phone, "acknowledged")

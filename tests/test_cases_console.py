@@ -147,7 +147,8 @@ def test_a_fever_opens_a_case_notifies_and_runs_to_return(rig, virtual_gates, re
     assert case.id in [c["id"] for c in listed]
     page = doc.get(f"/api/cases/{case.id}").json()
     assert page["allowed"]["acknowledged"] is None
-    assert "acknowledge the alarm first" in page["allowed"]["recheck"]
+    assert "acknowledge the alarm first" in page["allowed"]["recheck"] and page["why"]["recheck"] == "why_ack_first"
+    assert page["why"]["acknowledged"] is None
     assert "doctor role" not in (page["allowed"]["cleared_to_return"] or "")  # refused for the state first
     sent = wait_for(lambda: doc.get(f"/api/cases/{case.id}").json()["notifications"], 10, "outcome recorded")
     assert sent[0]["ok"] and sent[0]["channel"] == "ops"
@@ -415,6 +416,10 @@ def test_the_phone_page_names_only_keys_of_the_catalogue():
     used |= {f"case_out_{o}" for o in OUTCOMES} | {f"rcp_{r}" for r in RECIPIENTS} | {f"how_{c}" for c in CHANNELS}
     used |= {f"drill_scenario_{s}" for s in SCENARIOS} | {f"hist_{h}" for h in ("travel", "contact", "cluster")}
     used |= {"err_case_refused", "alert_notify_failed"}
+    from controller.cases.machine import ALLOWED
+
+    used |= {f"why_rule_{k.value}" for k in ALLOWED} | {f"why_{c}" for c in (
+        "ack_first", "closed", "return_first", "decision_first", "escorted_once", "doctor_only", "role")}
     assert len(used) > 80
     for lang in ("zh", "en"):
         assert not sorted(k for k in used if k not in cat[lang]), lang

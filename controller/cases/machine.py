@@ -90,31 +90,45 @@ class Progress:
     decision: str | None = None
 
 
-def _state_refusal(state: str, kind: StepKind) -> str | None:
+def _refusal(state: str, kind: StepKind) -> tuple[str, str] | None:
+    """Why ``kind`` is not allowed in ``state``: (a short code, the rule in words), or None."""
     if state in ALLOWED[kind]:
         return None
     if state == OPEN:
-        return "acknowledge the alarm first"
+        return "ack_first", "acknowledge the alarm first"
     if state == CLOSED:
-        return "the case is closed"
+        return "closed", "the case is closed"
     if kind is StepKind.CLOSED and state in AWAY_OUTCOMES:
-        return f"the person was {state.replace('_', ' ')}: record 复课 (cleared_to_return) first"
+        return "return_first", f"the person was {state.replace('_', ' ')}: record 复课 (cleared_to_return) first"
     if kind is StepKind.CLOSED:
-        return "record a decision first"
-    return _WHY[kind]
+        return "decision_first", "record a decision first"
+    return f"rule_{kind.value}", _WHY[kind]
+
+
+def _state_refusal(state: str, kind: StepKind) -> str | None:
+    found = _refusal(state, kind)
+    return None if found is None else found[1]
+
+
+def refusal_code(p: Progress, kind: StepKind, role: str | None = None) -> tuple[str, str] | None:
+    """Why a step of ``kind`` cannot be recorded now: (a short code for the console's catalogue, ``why_<code>``;
+    the rule in words), or None when it can (its data is checked when it is recorded). ``role``: the user's
+    console role."""
+    found = _refusal(p.state, kind)
+    if found is not None:
+        return found
+    if kind is StepKind.ESCORTED and p.escorted:
+        return "escorted_once", "the person was escorted to observation already"
+    if kind is StepKind.CLEARED_TO_RETURN and role != DOCTOR:
+        return "doctor_only", f"复课 is cleared by a user with the doctor role, not {role or 'nobody'}"
+    return None
 
 
 def refusal(p: Progress, kind: StepKind, role: str | None = None) -> str | None:
     """Why a step of ``kind`` cannot be recorded now, in the rule's words (what the console shows on a greyed
-    step), or None when it can (its data is checked when it is recorded). ``role``: the user's console role."""
-    why = _state_refusal(p.state, kind)
-    if why is not None:
-        return why
-    if kind is StepKind.ESCORTED and p.escorted:
-        return "the person was escorted to observation already"
-    if kind is StepKind.CLEARED_TO_RETURN and role != DOCTOR:
-        return f"复课 is cleared by a user with the doctor role, not {role or 'nobody'}"
-    return None
+    step), or None when it can. ``role``: the user's console role."""
+    found = refusal_code(p, kind, role)
+    return None if found is None else found[1]
 
 
 def advance(p: Progress, step: StepData, role: str | None = None) -> Progress:

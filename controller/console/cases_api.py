@@ -23,7 +23,7 @@ import time
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from ..cases.machine import Progress, Refused, refusal
+from ..cases.machine import Progress, Refused, refusal_code
 from ..cases.records import SCENARIOS
 from ..cases.steps import STEP_TYPES, StepKind, step_from_json, step_kind
 from ..identity.people_store import PeopleStore
@@ -81,14 +81,15 @@ class CasesApi:
         kinds = [s.kind for s in c.steps or ()]
         progress = Progress(state=c.state, rechecks=kinds.count(StepKind.RECHECK),
                             escorted=StepKind.ESCORTED in kinds, decision=c.decision)
-        allowed = {}
+        allowed, why_keys = {}, {}
         for kind in ORDER:
-            why = refusal(progress, kind, session.role)
+            why = refusal_code(progress, kind, session.role)
             if why is None and not session.allows("ack" if kind is StepKind.ACKNOWLEDGED else "dispose"):
-                why = f"role {session.role} may not record this step"
+                why = "role", f"role {session.role} may not record this step"
             if why is None and kind is StepKind.LET_IN and not session.allows("let_in"):
-                why = f"role {session.role} may not open doors"
-            allowed[kind.value] = why
+                why = "role", f"role {session.role} may not open doors"
+            allowed[kind.value] = None if why is None else why[1]
+            why_keys[kind.value] = None if why is None else f"why_{why[0]}"  # the page's words for it
         alarm = self.store.alarm(c.alarm_id) if c.alarm_id is not None else None
         screening = self.store.screening(alarm.screening_id) if alarm is not None else None
         person = None
@@ -108,7 +109,7 @@ class CasesApi:
                   "sent_local": local_time(o.sent_at, self.tz), "ok": o.ok, "error": o.error, "attempt": o.attempt,
                   "final": o.final, "escalation": o.escalation, "drill": o.drill}
                  for o in self.service.alarm_cases.outcomes(c.alarm_id, c.id)]
-        return {**self._summary(c), "steps": steps, "allowed": allowed, "person": person,
+        return {**self._summary(c), "steps": steps, "allowed": allowed, "why": why_keys, "person": person,
                 "alarm": None if alarm is None else alarm_json(alarm, self.tz, screening),
                 "notifications": notes, "rechecks": progress.rechecks,
                 "gates": [{"id": g, "name": self._gate_name(g)} for g in self.service.gates]}

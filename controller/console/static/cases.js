@@ -147,7 +147,7 @@
       el("div", { class: "state", id: "case-state", dataset: { state: c.state } }, t("case_state_" + c.state)));
     $("#steps").replaceChildren(...Object.entries(c.allowed).map(([kind, why]) => el("button", {
       type: "button", class: "step", disabled: why !== null, title: why || "", dataset: { kind },
-    }, t("step_" + kind), why !== null ? el("span", { class: "why" }, why) : null)));
+    }, t("step_" + kind), why !== null ? el("span", { class: "why" }, reason(kind, why)) : null)));
     $("#timeline").replaceChildren(...c.steps.map((s) => el("li", { dataset: { kind: s.kind } },
       el("div", {}, el("strong", {}, t("step_" + s.kind)), " ", summary(s)),
       el("div", { class: "when" }, `${s.at_local} · ${s.by}`))));
@@ -157,6 +157,12 @@
     $("#notifications").replaceChildren(...(notes.length ? notes : [el("li", { class: "muted" },
       t("case_no_notifications"))]));
     $("#drill-strip").hidden = !c.drill;
+  }
+
+  // The state machine's reason in the page's language (its catalogue key), else as the server words it.
+  function reason(kind, why) {
+    const key = CASE.why && CASE.why[kind];
+    return key && MSG[key] !== undefined ? t(key) : why;
   }
 
   function summary(s) {
