@@ -239,3 +239,11 @@ def test_absences_a_manual_reading_and_the_report_sent_with_its_receipt(controll
     pdf = Path(got.value.path()).read_bytes()
     assert pdf.startswith(b"%PDF")
     assert hashlib.sha256(pdf).hexdigest() == rec.files[f"{CODE}-{day}.pdf"]
+
+    # The same page in English, one cookie away.
+    reporter.context.add_cookies([{"name": "tg_lang", "value": "en", "url": url}])
+    reporter.reload()
+    reporter.wait_for_selector(f"#reports-table tr[data-day='{day}'] .receipts li[data-ok='1']")
+    assert reporter.inner_text("#rbar a[data-view=reports]") == "Daily report"
+    assert "Zero report" in reporter.inner_text(f"#reports-table tr[data-day='{day}']")
+    assert "delivered" in reporter.inner_text(f"#reports-table tr[data-day='{day}'] .receipts")
