@@ -201,7 +201,8 @@ def _supports(cls, name: str) -> bool:
 def installer_config(sc, first_truth: dict) -> ScreeningConfig:
     """The screening settings an installer writes for this gate, following docs/installation.md: the lens,
     the mounting, and where the reference is (its pixels and one more all round) with its set point; or, with no
-    reference in view, ``require_reference = false``. Its reading is learned afterwards
+    reference in view, ``require_reference = false``. The disc's coating emissivity is its data sheet's (the
+    world's value). Its reading is learned afterwards
     (:func:`learn_installed_reference`)."""
     ref = first_truth["reference"]
     analysis = dict(variant=sc.variant)
@@ -209,7 +210,8 @@ def installer_config(sc, first_truth: dict) -> ScreeningConfig:
     if ref["present"]:
         r0, c0, r1, c1 = ref["box"]
         box = (max(0, r0 - 1), max(0, c0 - 1), min(24, r1 + 1), min(32, c1 + 1))
-        analysis.update(reference_box=box, reference_c=float(ref["temp_c"]), reference_apparent_c=None)
+        analysis.update(reference_box=box, reference_c=float(ref["temp_c"]), reference_apparent_c=None,
+                        reference_emissivity=float(ref["emissivity"]))  # from the disc's data sheet
     else:
         analysis.update(reference_box=None)
         screening["require_reference"] = False
@@ -228,7 +230,8 @@ LEARN_S = 20.0  # the installer learns the reference from the gate's first 20 s
 
 def learn_installed_reference(rec, config: ScreeningConfig) -> tuple[ScreeningConfig, str]:
     """``thermogate calibrate reference GATE --recording`` on the run's first LEARN_S seconds: the config with the
-    learned reading (and the lens blur measured on the disc, as the command writes them), and "learned"; or the
+    learned reading (and the lens blur and sensor offset measured on the disc, as the command writes them), and
+    "learned"; or the
     config unchanged (not learned: BLOCKED) and the reason it failed."""
     from controller.screening.reference_source import LearningError, learn_reference
     from controller.service.calibration import reference_images_recording
@@ -240,8 +243,9 @@ def learn_installed_reference(rec, config: ScreeningConfig) -> tuple[ScreeningCo
         learned = learn_reference(images, config.analysis)
     except LearningError as exc:
         return config, exc.reason
+    table = learned.table(config.analysis.reference_box)  # what the command writes, as it writes it
     analysis = replace(config.analysis, reference_apparent_c=learned.apparent_c, reference_pixels=learned.pixels,
-                       lens_blur_px=learned.lens_blur_px)
+                       lens_blur_px=learned.lens_blur_px, sensor_offset_c=table.get("sensor_offset_c", 0.0))
     return replace(config, analysis=analysis), "learned"
 
 

@@ -126,3 +126,54 @@ def test_a_soft_lens_measured_keeps_the_gain_and_the_level():
     (slope_nominal, bias_nominal), (slope_measured, bias_measured) = fit(nominal), fit(measured)
     assert abs(bias_measured) < abs(bias_nominal) - 0.3
     assert abs(slope_measured - 1.0) < abs(slope_nominal - 1.0)
+
+
+@pytest.mark.parametrize("offset_c, emissivity", [(1.0, 0.95), (-0.8, 0.99), (0.0, 1.0)])
+def test_the_sensor_offset_is_read_off_the_disc(offset_c, emissivity):
+    """A sensor reading up to 1 degC off in common (plus its slow drift while the disc is learned), and a disc
+    whose coating the installer gives from its data sheet: the learned reading carries the offset (it is learned
+    through the same sensor), and the disc's expected reading through the optics tells it apart, to within
+    0.15 degC."""
+    sc = soft_scene("normal_queue", "55", 0.5, ReferenceSpec(0.08, 0.5, temp_c=36.0, emissivity=emissivity))
+    sc.scene.errors.common_offset_c = offset_c
+    analysis = replace(analysis_for(sc), reference_emissivity=emissivity)
+    learning = frames(sc, 10.0)
+    learned = learn_reference([f.image for f in learning], analysis)
+    drift = float(np.mean([f.truth["drift_c"] for f in learning]))
+    assert learned.sensor_offset_c == pytest.approx(offset_c + drift, abs=0.15)
+    table = learned.table(analysis.reference_box)
+    assert table["sensor_offset_c"] == round(learned.sensor_offset_c, 2)
+    read = from_table({"reference": {**table, "emissivity": emissivity}, "variant": "55"}).analysis
+    assert read.sensor_offset_c == table["sensor_offset_c"] and read.reference_emissivity == emissivity
+
+
+def test_a_disc_too_small_to_tell_the_offset_leaves_it_alone():
+    from controller.screening.reference_source import disc_offset
+    tiny = np.zeros((4, 4))
+    tiny[1:3, 1:3] = 0.4 * 12.0  # a 1-pixel disc spread over four: no pixel is mostly disc
+    assert disc_offset(tiny, 22.0 + 4.8, 22.0, 34.0, 1, 0.5, NARROW) is None
+    assert disc_offset(np.zeros((4, 4)), 22.0, 22.0, 34.0, 1, 0.5, NARROW) is None
+
+
+def test_the_tracker_takes_the_sensor_offset_off_the_face():
+    """The same gate with the offset learned or not: with it, every face reading a decision is made on is lower by
+    the offset, and every estimate lower too."""
+    sc = soft_scene("normal_queue", "55", 0.4, ReferenceSpec(0.08, 0.5))
+    sc.scene.errors.common_offset_c = 1.0
+    analysis = analysis_for(sc)
+    learned = learn_reference([f.image for f in frames(sc, 10.0)], analysis)
+    base = replace(analysis, reference_apparent_c=learned.apparent_c, reference_pixels=learned.pixels)
+
+    def decided(a: AnalysisConfig) -> list[tuple[float, float]]:
+        config = ScreeningConfig(analysis=a)
+        analyzer, tracker, out = Analyzer(a), Tracker("g", config), []
+        for i, f in enumerate(frames(sc, 40.0)):
+            out += [(d.face_c, d.estimate_c) for d in tracker.update(i / HZ, i, analyzer.analyze(f.image))
+                    if d.decision in (D.PASS, D.FEVER)]
+        return out
+
+    without, with_offset = decided(base), decided(replace(base, sensor_offset_c=learned.sensor_offset_c))
+    assert len(without) >= 3 and len(with_offset) == len(without)
+    (face_without, est_without), (face_with, est_with) = np.array(without).T, np.array(with_offset).T
+    assert float(np.mean(face_without - face_with)) == pytest.approx(learned.sensor_offset_c, abs=0.05)
+    assert np.all(est_with < est_without)

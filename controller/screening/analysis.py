@@ -71,6 +71,10 @@ class AnalysisConfig:
     # The lens blur (a Gaussian's standard deviation, pixels) measured on the reference disc when its reading is
     # learned (reference_source.measure_blur); None: the product's nominal optics.LENS_PSF_SIGMA_PX.
     lens_blur_px: float | None = None
+    reference_emissivity: float = 1.0  # the disc's coating (its data sheet); 1.0: a blackbody
+    # The sensor's own offset read off the disc when its reading was learned (reference_source.disc_offset):
+    # taken off every face reading while the reference is ok, beside the drift the reference corrects.
+    sensor_offset_c: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variant", Lens.parse(self.variant))  # ValueError names the spellings
@@ -90,6 +94,9 @@ class AnalysisConfig:
             raise ValueError(f"reference_min_fraction must be in (0, 1], got {self.reference_min_fraction}")
         if self.lens_blur_px is not None and not (math.isfinite(self.lens_blur_px) and 0.0 <= self.lens_blur_px <= 3.0):
             raise ValueError(f"lens_blur_px must be 0..3 pixels, got {self.lens_blur_px}")
+        if not 0.0 < self.reference_emissivity <= 1.0 or not math.isfinite(self.sensor_offset_c):
+            raise ValueError(f"reference_emissivity must be in (0, 1] and sensor_offset_c finite, got "
+                             f"{self.reference_emissivity}, {self.sensor_offset_c}")
         if not 0.0 < self.skin_fraction < 1.0:
             raise ValueError(f"skin_fraction must be between 0 and 1, got {self.skin_fraction}")
 

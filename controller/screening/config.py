@@ -32,6 +32,8 @@ pixels = 6                  # the box pixels most on the disc that make its read
 drift_c = 1.5               # reading further than this from apparent_c: BLOCKED reference_drift
 min_fraction = 0.8          # reaching less of its set-point contrast: BLOCKED reference_too_small
 blur_px = 0.55              # the lens blur measured on the disc (calibrate reference sets it; absent: 0.4)
+emissivity = 0.97           # the disc's coating, from its data sheet (absent: 1.0, a blackbody)
+sensor_offset_c = 0.42      # the sensor's own offset read off the disc (calibrate reference sets it)
 ```
 
 Each key has one default, kind and range (:data:`FIELDS`, :data:`LENS`, :data:`REFERENCE_FIELDS`, read
@@ -239,6 +241,10 @@ REFERENCE_FIELDS: tuple[tuple[Field, str | None], ...] = (
     (Field("min_fraction", float, _ANALYSIS.reference_min_fraction, 0.05, 1.0), "reference_min_fraction"),
     # the lens blur measured on the disc by `thermogate calibrate reference`; absent: the nominal 0.4 pixel
     (Field("blur_px", float, None, 0.0, 3.0, "px"), "lens_blur_px"),
+    # the coating's emissivity from the disc's data sheet (1.0: a blackbody)
+    (Field("emissivity", float, _ANALYSIS.reference_emissivity, 0.5, 1.0), "reference_emissivity"),
+    # the sensor's own offset read off the disc by `thermogate calibrate reference`; absent: 0
+    (Field("sensor_offset_c", float, _ANALYSIS.sensor_offset_c, -10.0, 10.0, "degC"), "sensor_offset_c"),
 )
 _REFERENCE_BY_KEY = {f.key: (f, target) for f, target in REFERENCE_FIELDS}
 

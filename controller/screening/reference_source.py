@@ -131,6 +131,7 @@ class LearnedReference:
     fraction: float  # the share of its set-point contrast the reading reaches
     excess_c: float  # the slow variation beyond the pixels' noise (stability)
     blur_px: float | None = None  # the lens blur measured on the disc (measure_blur); None: not measurable
+    sensor_offset_c: float | None = None  # the sensor's own offset read off the disc (disc_offset); None: not
 
     @property
     def lens_blur_px(self) -> float | None:
@@ -143,6 +144,8 @@ class LearnedReference:
                  "apparent_sd_c": round(self.sd_c, 3), "pixels": self.pixels}
         if self.lens_blur_px is not None:
             table["blur_px"] = self.lens_blur_px
+        if self.sensor_offset_c is not None:
+            table["sensor_offset_c"] = round(self.sensor_offset_c, 2)
         return table
 
 
@@ -219,6 +222,42 @@ def measure_blur(contrast: np.ndarray, set_contrast_c: float, fov: FieldOfView) 
     return best
 
 
+KELVIN = 273.15
+MIN_OFFSET_COVER = 0.8  # a disc whose averaged pixels the model gives less of its area does not tell the offset
+
+
+def disc_offset(contrast: np.ndarray, reading_c: float, background_c: float, set_point_c: float, pixels: int,
+                blur_px: float, fov: FieldOfView, emissivity: float = 1.0, room_c: float | None = None
+                ) -> float | None:
+    """The sensor's own offset (degC, what it reads above the truth in common), read off the reference disc.
+
+    Through the optics the disc's reading ``reading_c`` is ``cover`` of the disc's apparent temperature and the
+    rest the wall behind it, each read ``offset`` high: ``cover`` is the share of the disc in its ``pixels``
+    averaged pixels, worked out from its image (centre the centroid of ``contrast``, the box's mean image minus
+    the wall, area from its sum) and the lens blur ``blur_px`` (:func:`disc_cover`); the disc's apparent
+    temperature is its set point seen through a coating of ``emissivity`` that reflects the room at
+    ``room_c``. So ``offset = (reading - wall) / cover - (apparent - wall)``. None when the disc is too small
+    for that (``cover`` under MIN_OFFSET_COVER) or shows no contrast."""
+    share = np.asarray(contrast, dtype=float) / (set_point_c - background_c)
+    if not (set_point_c - background_c > 1.0 and np.all(np.isfinite(share))):
+        return None
+    positive = np.clip(share, 0.0, None)
+    flux = float(positive.sum())
+    if flux < 1.0:
+        return None
+    rows, cols = np.indices(share.shape) + 0.5
+    centre = (float((rows * positive).sum() / flux), float((cols * positive).sum() / flux))
+    aspect = pixels_across(1.0, 10.0, fov, "vertical") / pixels_across(1.0, 10.0, fov, "horizontal")
+    rx = math.sqrt(flux / (math.pi * aspect))
+    cover = disc_cover(share.shape, centre, (aspect * rx, rx), max(blur_px, 0.05))
+    top = float(np.sort(cover.ravel())[::-1][:max(pixels, 1)].mean())
+    if top < MIN_OFFSET_COVER:
+        return None
+    room = background_c if room_c is None else room_c
+    apparent = (emissivity * (set_point_c + KELVIN) ** 4 + (1.0 - emissivity) * (room + KELVIN) ** 4) ** 0.25 - KELVIN
+    return (reading_c - background_c) / top - (apparent - background_c)
+
+
 def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_frames: int = 24) -> LearnedReference:
     """Learn the reference's reading from a gate's full images, in order, of a scene with nobody near it.
 
@@ -256,6 +295,11 @@ def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_fr
                               float(np.median([a.reference_size_px for _, a in learned])),
                               float(np.median([a.reference_fraction for _, a in learned])), excess,
                               measure_blur(mean_box - background, config.reference_c - background, config.fov))
+    blur = result.blur_px if result.blur_px is not None else LENS_PSF_SIGMA_PX
+    room = float(np.median([a.ambient_c for _, a in learned]))
+    result = replace(result, sensor_offset_c=disc_offset(
+        mean_box - result.background_c, result.apparent_c, result.background_c, config.reference_c, pixels, blur,
+        config.fov, config.reference_emissivity, room))
     where = (f"it reads {result.apparent_c:.2f} degC against {result.background_c:.1f} around it, set point "
              f"{config.reference_c:.1f}: apparent size {result.size_px:.1f} px, {pixels} pixel(s) averaged, "
              f"{result.fraction:.0%} of its set-point contrast")

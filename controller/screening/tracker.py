@@ -383,7 +383,8 @@ class Tracker:
         c = self.config
         person = self._person
         assert person is not None
-        face_c = a.face_topk_c + (a.offset_c if a.reference_ok else 0.0)
+        correction = a.offset_c - c.analysis.sensor_offset_c if a.reference_ok else 0.0
+        face_c = a.face_topk_c + correction
         problem = self._problem(t, person, a, face_c)
         box = a.face_box or (0, 0, 0, 0)
         centre = _centre(box)
@@ -403,7 +404,7 @@ class Tracker:
             blur = c.analysis.lens_blur_px if c.analysis.lens_blur_px is not None else LENS_PSF_SIGMA_PX
             fill = fill_at(a.distance_m, fov, blur)
             share = face_share(a.face_width_px, a.face_width_px * face_aspect(fov), blur, c.analysis.top_k)
-        surround = a.ambient_c + (a.offset_c if a.reference_ok else 0.0)
+        surround = a.ambient_c + correction
         core = estimate_core_c(face_c, a.ambient_c, c.site_offset_c, fill=fill, face_share=share,
                                surround_c=surround)
         window.append(_Sample(face_c, core, a.distance_m or math.nan, centre, a.face_width_px))
