@@ -11,12 +11,12 @@ from datetime import datetime
 import pytest
 
 from controller.cli import main
+from controller.mqtt.link import Broker, connect
 from controller.service.calibration import pairs_interactive
 from controller.service.config import load_config
 from controller.service.service import ControllerService
 from controller.store import Screening, open_store
 from controller_harness import write_config
-from controller.mqtt.link import Broker, connect
 
 
 def _screening(uid, t, estimate, decision="PASS"):
