@@ -946,7 +946,8 @@ def test_dispatcher_never_raises_never_publishes_and_counts_everything(queue, me
                    on_eeprom=lambda w, rebuilt: calls.append(("eeprom", w.id, rebuilt)),
                    on_status=lambda w, was, now: calls.append(("status", w.id)),
                    on_ack=lambda ack: calls.append(("ack", ack.gate_id)), on_tick=lambda: None,
-                   on_frame=lambda w: calls.append(("frame", w.id)))
+                   on_frame=lambda w: calls.append(("frame", w.id)),
+                   on_credential=lambda w, payload: calls.append(("credential", w.id)))
     d.transport.client.publish = lambda *a, **k: published.append(a)  # the dispatcher's only way out to MQTT
     expected = collections.Counter()
     frames_in = collections.Counter()
