@@ -106,6 +106,15 @@ def test_bad_reads_are_counted_and_change_nothing(people):
     assert 'thermogate_credentials_total{gate="g1",result="accepted"} 1.0' in text
 
 
+def test_a_restart_of_the_gate_drops_the_waiting_read(people):
+    desk = CredentialDesk(Resolver(people, None), window_s=10)
+    w = worker_at(100_000)
+    desk.receive(w, read("S1", 1, 99_900))
+    w.boot_id, w.last_board_ms, w._time_ms = BOOT + 1, 95_000, 100_500  # a new boot: its clock is not the old one
+    assert desk.take(w, decision(D.PASS, 100_500)) is None
+    assert w.identity["expired"] == 1 and w.identity["pending"] is None
+
+
 def test_the_gate_clock_wraps(people):
     desk = CredentialDesk(Resolver(people, None), window_s=10)
     w = worker_at(500)  # just after the board's 2^30 ms wrap

@@ -171,7 +171,7 @@ class CredentialDesk:
             return None
         t = d.time_s * 1000.0
         p = g.pending
-        if t > p.scan_ms + self.window_ms:
+        if t > p.scan_ms + self.window_ms or p.credential.boot_id != worker.boot_id:  # a restart: another clock
             g.pending = None
             g.expired += 1
             self._show(worker, g)
@@ -188,7 +188,8 @@ class CredentialDesk:
         if g is None or g.pending is None:
             return
         now_ms = worker.clock_ms(worker.last_board_ms)
-        if now_ms is None or now_ms - g.pending.scan_ms > self.window_ms:
+        if (now_ms is None or now_ms - g.pending.scan_ms > self.window_ms
+                or g.pending.credential.boot_id != worker.boot_id):
             g.pending = None
             g.expired += 1
             self._show(worker, g)
