@@ -15,7 +15,7 @@ from typing import Any
 
 from . import gates
 from .flash import DEFAULT_BAUD, DEFAULT_FIRMWARE_DIR, MICROPYTHON_VERSION, config_json, flash
-from .gate_settings import BY_KEY, SETTINGS
+from .gate_settings import BY_KEY, SETTINGS, describe
 
 _SETTING_PREFIX = "setting_"
 
@@ -40,6 +40,8 @@ def _add_setting_options(parser: argparse.ArgumentParser, title: str, board_only
             continue
         unit = "M" if s.key.endswith("_m") else "DEG" if s.key.endswith("_deg") else "N"
         metavar = "GPIO" if s.is_pin else ("HZ" if s.kind == "rate" else unit)
+        if s.kind == "reader":
+            metavar = "uart=N,rx=N,tx=N"
         default = "" if s.default is None and not s.is_pin else \
             f" (default {'none' if s.default is None else s.default})"
         where = "" if s.on_board else "; used by the controller's screening, not sent to the board"
@@ -149,8 +151,7 @@ def _gate_set(args: argparse.Namespace) -> int:
 
 
 def _describe_settings(gate: gates.Gate) -> str:
-    return ", ".join(f"{k}={'none' if v is None else str(v).lower() if isinstance(v, bool) else v}"
-                     for k, v in gate.settings.items())
+    return ", ".join(f"{k}={describe(v)}" for k, v in gate.settings.items())
 
 
 def _gate_list(args: argparse.Namespace) -> int:

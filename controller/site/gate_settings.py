@@ -5,7 +5,10 @@ stored in ``gates.toml``). Most go into the board's config.json (``target``
 "board"); their ranges match what the firmware checks at boot
 (``firmware/config.py``), and pins are also checked against the ESP32's wiring
 (flash pins, input-only pins) so a bad pin fails here rather than on the board.
-The others (``target`` "screening") never reach the board: the controller reads
+The credential readers (``qr_scanner``, ``card_reader``) are board settings
+too, each a small table (UART, RX and TX pins, baud rate) or None for not
+fitted; their pins follow the same rules as the other pins. The others
+(``target`` "screening") never reach the board: the controller reads
 them from the registry into the gate's screening settings, as it does the lens
 (the mounting: sensor height, tilt and the mark's distance).
 """
@@ -46,6 +49,11 @@ I2C_FREQ_MAX = 1_000_000
 SUBPAGE_CLOCKS = 1691 * 9 + 14
 LOOP_US = 4000  # the rest of the gate's loop per subpage: MQTT write, CRC, MAC, the loop's sleep
 NONE_WORDS = ("none", "null", "off", "")
+# The credential readers (firmware/config.py's _reader): UART 1 or 2 (UART 0 is the USB console), an RX pin
+# that may be input-only, a TX pin that must drive, one of these baud rates.
+READER_UARTS = (1, 2)
+READER_BAUDS = (9600, 19200, 38400, 57600, 115200)
+READER_FIELDS = ("uart", "rx", "tx", "baud")
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 
@@ -57,8 +65,11 @@ class Setting:
     ``key`` names it in gates.toml and as a keyword of ``gate_config``;
     ``path`` is where it sits in config.json (board settings) or in the
     ``[screening]`` table (screening settings); ``kind`` is one of ``int``,
-    ``float``, ``bool``, ``rate``, ``pin``, ``input_pin`` and ``optional_pin``;
-    ``target`` is "board" or "screening".
+    ``float``, ``bool``, ``rate``, ``pin``, ``input_pin``, ``optional_pin``
+    and ``reader`` (a credential reader: a dict of ``uart``, ``rx``, ``tx``
+    and ``baud``, or None when not fitted; ``baud`` is its default baud rate,
+    ``tx_required`` whether it needs its TX line); ``target`` is "board" or
+    "screening".
     """
 
     key: str
@@ -69,6 +80,8 @@ class Setting:
     lo: float | None = None
     hi: float | None = None
     target: str = "board"
+    baud: int | None = None
+    tx_required: bool = False
 
     @property
     def option(self) -> str:
@@ -95,9 +108,15 @@ class Setting:
             return int(value)
         if self.kind == "float":
             return float(value)
+        if self.kind == "reader" and value is not None:
+            baud = value.get("baud")
+            return {**{k: value[k] for k in ("uart", "rx", "tx") if value.get(k) is not None},
+                    "baud": self.baud if baud is None else baud}  # the firmware's default made explicit
         return value
 
     def _from_text(self, text: str) -> Any:
+        if self.kind == "reader":
+            return self._reader_from_text(text)
         try:
             if self.kind == "optional_pin" and text.lower() in NONE_WORDS:
                 return None
@@ -115,10 +134,60 @@ class Setting:
                         "optional_pin": "a GPIO number or 'none'"}.get(self.kind, "an integer")
             raise SettingError(f"{self.key} must be {expected}, not {text!r}") from None
 
+    def _reader_from_text(self, text: str) -> dict[str, int] | None:
+        """``uart=2,rx=16,tx=17,baud=9600`` (any order, tx and baud optional) or 'none'."""
+        if text.lower() in NONE_WORDS:
+            return None
+        out: dict[str, int] = {}
+        for part in text.split(","):
+            name, eq, number = (x.strip() for x in part.partition("="))
+            if not eq or name not in READER_FIELDS:
+                raise SettingError(f"{self.key}: {part.strip()!r} is not one of uart=1|2, rx=GPIO, tx=GPIO, "
+                                   f"baud=N (e.g. {self.option} {self.help_example}), or 'none'")
+            if name in out:
+                raise SettingError(f"{self.key}: {name} is given twice")
+            try:
+                out[name] = int(number, 10)
+            except ValueError:
+                raise SettingError(f"{self.key}.{name} must be an integer, not {number!r}") from None
+        return out
+
+    @property
+    def help_example(self) -> str:
+        """A reader's default wiring as its option takes it (docs/installation.md, "Credential readers")."""
+        return {"qr_scanner": "uart=2,rx=16,tx=17", "card_reader": "uart=1,rx=18,tx=19"}.get(self.key, "")
+
+    def _reader_problem(self, value: Any) -> str | None:
+        """What is wrong with a reader's table; the same rules and words as firmware/config.py's _reader."""
+        if not isinstance(value, dict):
+            return f"{self.key} must be a table of uart, rx, tx and baud, or none"
+        unknown = [k for k in value if k not in READER_FIELDS]
+        if unknown:
+            return f"{self.key} has unknown fields {', '.join(map(str, unknown))} (known: {', '.join(READER_FIELDS)})"
+        for name in ("uart", "rx") + (("tx",) if self.tx_required else ()):
+            if value.get(name) is None:
+                return f"{self.key}.{name} is missing"
+        for name in READER_FIELDS:
+            number = value.get(name)
+            if number is not None and (isinstance(number, bool) or not isinstance(number, int)):
+                return f"{self.key}.{name} must be an integer, not {number!r}"
+        if value["uart"] not in READER_UARTS:
+            return (f"{self.key}.uart is {value['uart']}, must be 1..2 (UART 0 carries the board's USB console)")
+        for name, output in (("rx", False), ("tx", True)):
+            if value.get(name) is not None:
+                problem = _pin_problem(f"{self.key}.{name}", value[name], output)
+                if problem:
+                    return problem
+        if value.get("baud") is not None and value["baud"] not in READER_BAUDS:
+            return f"{self.key}.baud must be one of {', '.join(map(str, READER_BAUDS))}"
+        return None
+
     def check(self, value: Any) -> str | None:
         """What is wrong with a typed value, or None if it is acceptable."""
-        if value is None and self.kind == "optional_pin":
+        if value is None and self.kind in ("optional_pin", "reader"):
             return None
+        if self.kind == "reader":
+            return self._reader_problem(value)
         if self.kind == "bool":
             return None if isinstance(value, bool) else f"{self.key} must be true or false"
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -249,6 +318,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("status_interval_s", ("status_interval_s",), 5, "int", "seconds between status messages", 1, 60),
     Setting("max_command_age_s", ("max_command_age_s",), 2.0, "float",
             "oldest door command the gate accepts, in seconds", 0.2, 10),
+    # The credential readers (docs/installation.md, "Credential readers"), as firmware/config.py reads them.
+    Setting("qr_scanner", ("qr_scanner",), None, "reader",
+            "the QR-code scanner: its UART (1 or 2), rx = the GPIO its TX is wired to, tx = the GPIO its RX "
+            "is wired to (optional), baud (default 9600), e.g. uart=2,rx=16,tx=17; 'none' if not fitted "
+            "(the default)", baud=9600),
+    Setting("card_reader", ("card_reader",), None, "reader",
+            "the PN532 card reader: its UART (1 or 2, not the scanner's), rx = the GPIO its TXD is wired to, "
+            "tx = the GPIO its RXD is wired to (required), baud (default 115200), e.g. uart=1,rx=18,tx=19; "
+            "'none' if not fitted (the default)", baud=115200,
+            tx_required=True),
     # The mounting (docs/installation.md, "Mounting geometry"): read by the controller's screening, not the board.
     Setting("sensor_height_m", ("screening", "sensor_height_m"), 1.30, "float",
             "height of the sensor's lens above the floor, in metres", 0.5, 3.0, target="screening"),
@@ -277,22 +356,53 @@ def parse_settings(values: dict[str, Any], where: str = "") -> dict[str, Any]:
     return out
 
 
+def reader_pins(values: dict[str, Any]) -> list[tuple[str, int]]:
+    """The fitted readers' pins as (name, GPIO), e.g. ("qr_scanner.rx", 16), in the firmware's order."""
+    pins = []
+    for s in SETTINGS:
+        reader = values.get(s.key) if s.kind == "reader" else None
+        if isinstance(reader, dict):
+            pins += [(f"{s.key}.{name}", reader[name]) for name in ("rx", "tx") if reader.get(name) is not None]
+    return pins
+
+
+def describe(value: Any) -> str:
+    """A setting's value as the installer gives it on the command line."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
 def cross_check(values: dict[str, Any]) -> list[str]:
-    """Problems between settings: the door pulse within the cap, no GPIO used twice, an I2C clock
-    fast enough for the refresh rate."""
+    """Problems between settings: the door pulse within the cap, no GPIO used twice (readers' pins
+    included), the two readers on different UARTs, an I2C clock fast enough for the refresh rate."""
     problems = []
     if values["door_pulse_ms"] > values["door_cap_ms"]:
         problems.append(f"door_pulse_ms ({values['door_pulse_ms']}) must not exceed door_cap_ms "
                         f"({values['door_cap_ms']})")
     seen: dict[int, str] = {}
-    for s in SETTINGS:
-        pin = values[s.key] if s.is_pin else None
+    pins = [(s.key, values[s.key]) for s in SETTINGS if s.is_pin] + reader_pins(values)
+    for key, pin in pins:
         if pin is None:
             continue
         if pin in seen:
-            problems.append(f"GPIO {pin} is used for both {seen[pin]} and {s.key}")
+            problems.append(f"GPIO {pin} is used for both {seen[pin]} and {key}")
         else:
-            seen[pin] = s.key
+            seen[pin] = key
+    uarts: dict[int, str] = {}
+    for s in SETTINGS:
+        reader = values.get(s.key) if s.kind == "reader" else None
+        if not isinstance(reader, dict):
+            continue
+        if reader["uart"] in uarts:
+            problems.append(f"{uarts[reader['uart']]} and {s.key} are both on UART {reader['uart']}: "
+                            f"give each reader its own UART (1 or 2)")
+        else:
+            uarts[reader["uart"]] = s.key
     freq, refresh = values.get("i2c_freq"), values.get("refresh_hz")
     if isinstance(freq, int) and refresh in REFRESH_HZ:
         problem = i2c_freq_problem(freq, refresh)

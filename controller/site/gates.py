@@ -527,6 +527,9 @@ def gate_config(site: str | os.PathLike | None, gate_id: str, *, force: bool = F
     }
     for key in ("i2c_freq", "refresh_hz", "door_pulse_ms", "door_cap_ms", "status_interval_s", "max_command_age_s"):
         cfg[key] = values[key]
+    for key in _READERS:  # a reader not fitted is left out, as the firmware reads it (docs/installation.md)
+        if values[key] is not None:
+            cfg[key] = values[key]
     validate_config(cfg)
     return cfg
 
@@ -539,6 +542,7 @@ _SHAPE = {
     "pins": ("sda", "scl", "relay", "relay_active_high", "led_green", "led_red", "buzzer", "status_led",
              "maintenance"),
 }
+_READERS = tuple(s.key for s in SETTINGS if s.kind == "reader")  # optional top-level keys: absent or null = not fitted
 
 
 def validate_config(cfg: dict[str, Any]) -> None:
@@ -551,7 +555,8 @@ def validate_config(cfg: dict[str, Any]) -> None:
             continue
         prefix = f"{section}." if section else ""
         problems += [f"missing {prefix}{k}" for k in keys if k not in table]
-        problems += [f"unexpected {prefix}{k}" for k in table if k not in keys]
+        optional = _READERS if not section else ()
+        problems += [f"unexpected {prefix}{k}" for k in table if k not in keys and k not in optional]
     if problems:
         raise GateError(f"config keys differ from the schema: {', '.join(problems)}")
     gate_id = cfg["gate_id"]
@@ -581,7 +586,7 @@ def validate_config(cfg: dict[str, Any]) -> None:
         table = cfg
         for part in setting.path[:-1]:
             table = table[part]
-        value = table[setting.path[-1]]
+        value = table.get(setting.path[-1]) if setting.key in _READERS else table[setting.path[-1]]
         problem = setting.check(value)
         if problem:
             problems.append(problem)
