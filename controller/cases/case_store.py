@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from ..store.backends import Backend, backend_for
-from ..store.errors import NotFound, StoreError
-from ..store.migrations import apply_migrations
+from ..store.errors import NotFound
 from ..store.records import ADMITTED, ALARM_ACKNOWLEDGED, ALARM_DISPOSED, ALARM_OPEN, SENT_HOME, Alarm
+from ..store.table_store import TableStore
 from .legacy import case_from_alarm
 from .machine import CLEARED, CLOSED, Progress, advance
 from .records import SCENARIOS, Case, CaseStep, Drill, DrillCase, StepTiming
@@ -45,20 +43,12 @@ from .steps import (
     step_from_json,
 )
 
-T = TypeVar("T")
-
 SEE_SCHOOL_DOCTOR = "see_school_doctor"  # the RETRY reason for a person held until 复课
 
 
 def open_case_store(url: str) -> CaseStore:
     """The cases and drills of the store a URL names (created and migrated as needed)."""
-    backend = backend_for(url)
-    try:
-        apply_migrations(backend)
-        return CaseStore(backend)
-    except BaseException:
-        backend.close()
-        raise
+    return CaseStore.open(url)
 
 
 def _user(user: Any, what: str = "user") -> str:
@@ -90,55 +80,14 @@ def _data_json(step: StepData) -> str:
     return json.dumps(step.to_json(), ensure_ascii=False, sort_keys=True)
 
 
-class CaseStore:
+class CaseStore(TableStore):
     """Fever cases, their steps, the hold rule and drills. Safe to share between threads."""
 
-    def __init__(self, backend: Backend, *, lock: threading.RLock | None = None, owns_backend: bool = True):
-        self._db = backend
-        self._lock = lock if lock is not None else threading.RLock()
-        self._owns_backend = owns_backend
-        self._closed = False
-
-    @classmethod
-    def beside(cls, store) -> CaseStore:
-        """The cases through an open event store's own connection and lock (``close`` leaves it to the store)."""
-        return cls(store._db, lock=store._lock, owns_backend=False)
-
-    # ------------------------------------------------------------ plumbing
-
-    @property
-    def dialect(self) -> str:
-        return self._db.dialect
-
-    def _write(self, fn: Callable[[Callable], T]) -> T:
-        with self._lock:
-            if self._closed:
-                raise StoreError("the store is closed")
-            with self._db.transaction() as run:
-                return fn(run)
-
-    def _read(self, sql: str, params: tuple = ()) -> list:
-        with self._lock:
-            if self._closed:
-                raise StoreError("the store is closed")
-            return self._db.read(sql, params)
+    # ------------------------------------------------------------ plumbing (the rest is TableStore's)
 
     def _for_update(self) -> str:
         # SQLite's BEGIN IMMEDIATE already holds the write lock; PostgreSQL locks the row
         return " FOR UPDATE" if self._db.dialect == "postgresql" else ""
-
-    def close(self) -> None:
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                if self._owns_backend:
-                    self._db.close()
-
-    def __enter__(self) -> CaseStore:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # ------------------------------------------------------------ opening a case
 

@@ -15,30 +15,19 @@ write, so a refusal never aborts a PostgreSQL transaction half-way.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+from collections.abc import Iterable
 
-from ..store.backends import Backend, backend_for
 from ..store.errors import NotFound, StoreError
-from ..store.migrations import apply_migrations
 from ..store.records import Alarm, Screening
+from ..store.table_store import TableStore
 from .records import Credential, FileRead, Person, PersonFile, Visitor
-
-T = TypeVar("T")
 
 ADDED, CHANGED, UNCHANGED = "added", "changed", "unchanged"
 
 
 def open_people_store(url: str) -> PeopleStore:
     """The identity tables of the store a URL names (created and migrated as needed)."""
-    backend = backend_for(url)
-    try:
-        apply_migrations(backend)
-        return PeopleStore(backend)
-    except BaseException:
-        backend.close()
-        raise
+    return PeopleStore.open(url)
 
 
 class CredentialTaken(StoreError):
@@ -68,52 +57,9 @@ def _visitor(row) -> Visitor:
                    revoked_by=row["revoked_by"], id=row["id"])
 
 
-class PeopleStore:
-    """The roster, credentials, visitors and the identity audit. Safe to share between threads."""
-
-    def __init__(self, backend: Backend, *, lock: threading.RLock | None = None, owns_backend: bool = True):
-        self._db = backend
-        self._lock = lock if lock is not None else threading.RLock()
-        self._owns_backend = owns_backend
-        self._closed = False
-
-    @classmethod
-    def beside(cls, store) -> PeopleStore:
-        """The identity tables through an open event store's own connection and lock, as the controller
-        uses them (one connection; ``close`` leaves it to the event store)."""
-        return cls(store._db, lock=store._lock, owns_backend=False)
-
-    # ------------------------------------------------------------ plumbing
-
-    @property
-    def dialect(self) -> str:
-        return self._db.dialect
-
-    def _write(self, fn: Callable[[Callable], T]) -> T:
-        with self._lock:
-            if self._closed:
-                raise StoreError("the store is closed")
-            with self._db.transaction() as run:
-                return fn(run)
-
-    def _read(self, sql: str, params: tuple = ()) -> list:
-        with self._lock:
-            if self._closed:
-                raise StoreError("the store is closed")
-            return self._db.read(sql, params)
-
-    def close(self) -> None:
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                if self._owns_backend:
-                    self._db.close()
-
-    def __enter__(self) -> PeopleStore:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+class PeopleStore(TableStore):
+    """The roster, credentials, visitors and the identity audit. Safe to share between threads; the plumbing
+    (``beside``, ``open``, ``_write``, ``_read``, ``close``) is ``TableStore``'s."""
 
     # ------------------------------------------------------------ people
 

@@ -11,47 +11,22 @@ sends again; ``history(key)`` is an event's attempts, for its case.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable
-from typing import TypeVar
 
-from ..store.backends import Backend, backend_for
 from ..store.errors import StoreError
-from ..store.migrations import apply_migrations
+from ..store.table_store import TableStore
 from .delivery import Delivery, NotificationOutcome
 from .messages import Message
 
-T = TypeVar("T")
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 
 
 def open_outbox(url: str) -> StoreOutbox:
     """The notifications tables of the store a URL names (created and migrated as needed)."""
-    backend = backend_for(url)
-    try:
-        apply_migrations(backend)
-        return StoreOutbox(backend)
-    except BaseException:
-        backend.close()
-        raise
+    return StoreOutbox.open(url)
 
 
-class StoreOutbox:
-    """Safe to share between threads (the channels' threads record through it)."""
-
-    def __init__(self, backend: Backend, *, lock: threading.RLock | None = None, owns_backend: bool = True):
-        self._db = backend
-        self._lock = lock if lock is not None else threading.RLock()
-        self._owns_backend = owns_backend
-
-    @classmethod
-    def beside(cls, store) -> StoreOutbox:
-        """Through an open event store's connection and lock (``close`` leaves them to the store)."""
-        return cls(store._db, lock=store._lock, owns_backend=False)
-
-    def _write(self, fn: Callable[[Callable], T]) -> T:
-        with self._lock, self._db.transaction() as run:
-            return fn(run)
+class StoreOutbox(TableStore):
+    """Safe to share between threads (the channels' threads record through it); the plumbing is TableStore's."""
 
     def add(self, delivery: Delivery, at: float) -> int:
         m = delivery.message
@@ -77,8 +52,7 @@ class StoreOutbox:
         self._write(write)
 
     def pending(self) -> list[Delivery]:
-        with self._lock:
-            rows = self._db.read("SELECT * FROM notifications WHERE status = ? ORDER BY id", (PENDING,))
+        rows = self._read("SELECT * FROM notifications WHERE status = ? ORDER BY id", (PENDING,))
         out = []
         for r in rows:
             m = json.loads(r["message"])
@@ -89,27 +63,20 @@ class StoreOutbox:
         return out
 
     def status(self, delivery_id: int) -> str:
-        with self._lock:
-            rows = self._db.read("SELECT status FROM notifications WHERE id = ?", (delivery_id,))
+        rows = self._read("SELECT status FROM notifications WHERE id = ?", (delivery_id,))
         if not rows:
             raise StoreError(f"no notification {delivery_id}")
         return rows[0]["status"]
 
     def history(self, key: str) -> list[NotificationOutcome]:
         """Every attempt for the event ``key``, in order (the case's record of who was told, and whether)."""
-        with self._lock:
-            rows = self._db.read(
-                "SELECT a.*, n.event_key, n.drill, n.status FROM notification_attempts a "
-                "JOIN notifications n ON n.id = a.notification_id WHERE n.event_key = ? ORDER BY a.id", (key,))
+        rows = self._read(
+            "SELECT a.*, n.event_key, n.drill, n.status FROM notification_attempts a "
+            "JOIN notifications n ON n.id = a.notification_id WHERE n.event_key = ? ORDER BY a.id", (key,))
         return [NotificationOutcome(key=r["event_key"], channel=r["channel"], recipient=r["recipient"],
                                     sent_at=r["sent_at"], ok=bool(r["ok"]), error=r["error"], attempt=int(r["attempt"]),
                                     final=bool(r["ok"]) or r["status"] == FAILED and _last(rows, r),
                                     escalation=int(r["escalation"]), drill=bool(r["drill"])) for r in rows]
-
-    def close(self) -> None:
-        if self._owns_backend:
-            with self._lock:
-                self._db.close()
 
 
 def _last(rows: list, row) -> bool:
