@@ -802,3 +802,178 @@ def test_flash_without_pyserial_says_so_before_touching_the_board(ready_site, tm
     err = capsys.readouterr().err
     assert "pyserial" in err and "thermogate[installer]" in err and "--no-tail" in err
     assert (board / "fs" / "main.py").read_bytes() == b"old" and not (tmp_path / "build").exists()
+
+
+# ---------------------------------------------------------------- credential readers
+
+QR_ARG, CARD_ARG = "uart=2,rx=16,tx=17", "uart=1,rx=18,tx=19,baud=115200"
+
+
+def test_readers_are_stored_listed_and_written_into_config_json(ready_site, capsys):
+    site = str(ready_site)
+    code, out, err = run(capsys, "gate", "add", "east-1", "--qr-scanner", QR_ARG, "--card-reader", CARD_ARG,
+                         "--site", site)
+    assert code == 0, err
+    table = tomllib.loads((ready_site / "gates.toml").read_text())["gates"]["east-1"]
+    assert table["qr_scanner"] == {"uart": 2, "rx": 16, "tx": 17, "baud": 9600}  # the firmware's default, explicit
+    assert table["card_reader"] == {"uart": 1, "rx": 18, "tx": 19, "baud": 115200}
+    code, out, _ = run(capsys, "gate", "list", "--site", site)
+    assert "qr_scanner=uart=2,rx=16,tx=17,baud=9600, card_reader=uart=1,rx=18,tx=19,baud=115200" in out
+    code, out, _ = run(capsys, "gate", "config", "east-1", "--site", site)
+    cfg = json.loads(out)
+    assert cfg["qr_scanner"] == {"uart": 2, "rx": 16, "tx": 17, "baud": 9600}
+    assert cfg["card_reader"] == {"uart": 1, "rx": 18, "tx": 19, "baud": 115200}
+    # Moved: the scanner on a WROVER's free pins without its TX line, the reader slower.
+    code, out, _ = run(capsys, "gate", "set", "east-1", "--qr-scanner", "rx=4, uart=2", "--card-reader",
+                       "uart=1,rx=18,tx=19,baud=9600", "--site", site)
+    assert code == 0 and "reflash the board" in out
+    cfg = gates.gate_config(ready_site, "east-1")
+    assert cfg["qr_scanner"] == {"uart": 2, "rx": 4, "baud": 9600} and cfg["card_reader"]["baud"] == 9600
+    # Taken out: 'none' and --unset both leave the section out of config.json (not fitted).
+    assert run(capsys, "gate", "set", "east-1", "--qr-scanner", "none", "--unset", "card_reader",
+               "--site", site)[0] == 0
+    cfg = gates.gate_config(ready_site, "east-1")
+    assert "qr_scanner" not in cfg and "card_reader" not in cfg
+    assert gates.load_registry(ready_site).gates["east-1"].settings == {"qr_scanner": None}
+    # A one-off reader for one config only is not stored.
+    code, out, err = run(capsys, "gate", "config", "east-1", "--card-reader", "uart=2,rx=18,tx=19", "--site", site)
+    assert json.loads(out)["card_reader"] == {"uart": 2, "rx": 18, "tx": 19, "baud": 115200} and "gate set" in err
+    assert "card_reader" not in gates.gate_config(ready_site, "east-1")
+
+
+READER_ERRORS = [
+    (["--qr-scanner", "uart=2,rx=16", "--card-reader", "uart=2,rx=18,tx=19"],
+     "qr_scanner and card_reader are both on UART 2: give each reader its own UART (1 or 2)"),
+    (["--qr-scanner", "uart=2,rx=18", "--card-reader", "uart=1,rx=4,tx=18"],
+     "GPIO 18 is used for both qr_scanner.rx and card_reader.tx"),
+    (["--qr-scanner", "uart=2,rx=21"], "GPIO 21 is used for both sda and qr_scanner.rx"),
+    (["--card-reader", "uart=1,rx=18,tx=26"], "GPIO 26 is used for both relay and card_reader.tx"),
+    (["--qr-scanner", "uart=0,rx=16"], "qr_scanner.uart is 0, must be 1..2 (UART 0 carries the board's USB console)"),
+    (["--card-reader", "uart=3,rx=18,tx=19"], "card_reader.uart is 3, must be 1..2"),
+    (["--qr-scanner", "uart=2,rx=7"], "qr_scanner.rx is GPIO 7, which is wired to the SPI flash"),
+    (["--qr-scanner", "uart=2,rx=16,tx=35"], "qr_scanner.tx is GPIO 35, which is input-only on the ESP32"),
+    (["--card-reader", "uart=1,rx=40,tx=19"], "card_reader.rx is GPIO 40, must be 0..39"),
+    (["--card-reader", "uart=1,rx=18"], "card_reader.tx is missing"),
+    (["--qr-scanner", "rx=16"], "qr_scanner.uart is missing"),
+    (["--qr-scanner", "uart=2,rx=16,baud=4800"], "qr_scanner.baud must be one of 9600, 19200, 38400, 57600, 115200"),
+    (["--qr-scanner", "uart=2,rx=16,speed=9600"], "qr_scanner: 'speed=9600' is not one of uart=1|2"),
+    (["--qr-scanner", "2,16,17"], "e.g. --qr-scanner uart=2,rx=16,tx=17"),
+    (["--qr-scanner", "uart=2,rx=sixteen"], "qr_scanner.rx must be an integer, not 'sixteen'"),
+    (["--qr-scanner", "uart=2,rx=16,rx=4"], "qr_scanner: rx is given twice"),
+]
+
+
+@pytest.mark.parametrize("argv, message", READER_ERRORS)
+def test_bad_readers_are_refused_by_add_set_config_and_flash(ready_site, firmware, tmp_path, capsys, argv, message):
+    site = str(ready_site)
+    before = (ready_site / "gates.toml").read_text()
+    for verb in (["gate", "add", "east-1"], ["gate", "set", "north-1"], ["gate", "config", "north-1"],
+                 ["flash", "north-1", "--dry-run", "--firmware-dir", str(firmware),
+                  "--build-dir", str(tmp_path / "b")]):
+        code, _, err = run(capsys, *verb, *argv, "--site", site)
+        assert_one_line_error(code, err, message)
+    assert (ready_site / "gates.toml").read_text() == before and not (tmp_path / "b").exists()  # nothing written
+
+
+def test_flash_check_accepts_reader_sections_and_refuses_bad_ones(ready_site):
+    cfg = gates.gate_config(ready_site, "north-1", qr_scanner=QR_ARG)
+    gates.validate_config(cfg)
+    cfg["card_reader"] = None  # as the board reads it: null is not fitted
+    gates.validate_config(cfg)
+    cfg["qr_scanner"]["colour"] = "red"
+    with pytest.raises(gates.GateError, match="qr_scanner has unknown fields colour"):
+        gates.validate_config(cfg)
+    cfg["qr_scanner"] = {"uart": 2, "rx": 16}
+    cfg["card_reader"] = {"uart": 1, "rx": 16, "tx": 19}
+    with pytest.raises(gates.GateError, match="GPIO 16 is used for both qr_scanner.rx and card_reader.rx"):
+        gates.validate_config(cfg)
+
+
+def test_reader_pin_rules_are_the_firmwares_on_every_pin(ready_site):
+    """The controller mirrors firmware/config.py's pin rules (the firmware cannot be imported by the
+    controller): the same verdict and words for a reader's RX (may be input-only) and TX (must drive) on every
+    GPIO 0..39, alone and in a whole config.json next to the other pins."""
+    from controller.site import gate_settings as gs
+
+    fw = firmware_config()
+    for name, output in (("rx", False), ("tx", True)):
+        for pin in range(40):
+            try:
+                fw._pin({name: pin}, name, [], output=output, where="qr_scanner.")
+                board = None
+            except fw.ConfigError as exc:
+                board = str(exc)
+            mine = gs._pin_problem(f"qr_scanner.{name}", pin, output)
+            assert board == (None if mine is None else "config.json: " + mine), (name, pin)
+    base = {"qr_scanner": {"uart": 2, "rx": 16, "tx": 17}, "card_reader": {"uart": 1, "rx": 18, "tx": 19}}
+    good = gates.gate_config(ready_site, "north-1", **{k: dict(v) for k, v in base.items()})
+    accepted = 0
+    for reader in base:
+        for name in ("rx", "tx"):
+            for pin in range(40):
+                values = {k: dict(v) for k, v in base.items()}
+                values[reader][name] = pin
+                try:
+                    gates.gate_config(ready_site, "north-1", **values)
+                    tool = True
+                except gates.GateError:
+                    tool = False
+                d = json.loads(json.dumps(good))
+                d.update(values)
+                try:
+                    fw.Config(d)
+                    board = True
+                except fw.ConfigError:
+                    board = False
+                assert tool == board, (reader, name, pin)
+                accepted += tool
+    # every pin but the flash pins (6), the default pins in use (8) and the other reader pins (3) for RX,
+    # and the input-only pins too (6 more) for TX
+    assert accepted == 2 * ((40 - 6 - 8 - 3) + (40 - 6 - 8 - 3 - 6))
+
+
+def test_flashed_config_json_with_readers_loads_on_the_board(ready_site, firmware, tmp_path, capsys):
+    """What `thermogate flash` writes, read by the board's own loader (firmware/config.py under CPython)."""
+    site = str(ready_site)
+    assert run(capsys, "gate", "set", "north-1", "--qr-scanner", "uart=2,rx=35", "--card-reader", CARD_ARG,
+               "--site", site)[0] == 0
+    build = tmp_path / "build"
+    code, _, err = run(capsys, "flash", "north-1", "--dry-run", "--site", site, "--firmware-dir", str(firmware),
+                       "--build-dir", str(build))
+    assert code == 0, err
+    cfg = firmware_config().load(str(build / "config.json"))
+    assert cfg.qr_scanner == (2, 35, None, 9600) and cfg.card_reader == (1, 18, 19, 115200)
+    assert cfg.pin_sda == 21 and cfg.pin_relay == 26  # the rest as before
+
+
+def test_the_board_loads_the_tools_readers_under_micropython(ready_site, tmp_path, capsys):
+    """The config.json `thermogate gate config -o` wrote, byte for byte on the board's filesystem, read by
+    firmware/config.py's load() under the real MicroPython; and a bad hand edit refused as the tool refuses it."""
+    from micropython_harness import run_micropython
+
+    target = tmp_path / "config.json"
+    code, _, err = run(capsys, "gate", "config", "north-1", "--qr-scanner", QR_ARG, "--card-reader", CARD_ARG,
+                       "-o", str(target), "--site", str(ready_site))
+    assert code == 0, err
+    text = target.read_text()
+    bad = json.loads(text)
+    bad["card_reader"]["uart"] = 2
+    script = f"""
+import json, config
+out = []
+for text in ({text!r}, {json.dumps(bad)!r}):
+    with open('config.json', 'w') as f:
+        f.write(text)
+    try:
+        c = config.load('config.json')
+        out.append([list(c.qr_scanner), list(c.card_reader), c.gate_id])
+    except config.ConfigError as exc:
+        out.append(str(exc))
+print('RESULT ' + json.dumps(out))
+"""
+    out = run_micropython(script, [REPO / "firmware"])
+    result = json.loads([line for line in out.splitlines() if line.startswith("RESULT ")][-1][7:])
+    assert result[0] == [[2, 16, 17, 9600], [1, 18, 19, 115200], "north-1"]
+    assert result[1] == "config.json: card_reader.uart 2 is already used by another reader"
+    with pytest.raises(gates.GateError, match="both on UART 2"):
+        gates.validate_config(bad)
