@@ -26,7 +26,12 @@ def fw():
 
 
 class Rig:
-    def __init__(self, fw, qr=QR, card=None, card_uid=None):
+    def __init__(self, fw, qr=QR, card=None, card_uid=None, config=None):
+        """A gate with the readers ``qr`` and ``card`` on fake UARTs; or, given a loaded ``config``, the
+        readers (and key) that config names."""
+        if config is not None:
+            qr = {"uart": config.qr_scanner[0]} if config.qr_scanner else None
+            card = {"uart": config.card_reader[0]} if config.card_reader else None
         self.fw = fw
         self.clock, self.broker = fresh_hardware(fw)
         self.scanner = fw.fake_uart.FakeQRScanner()
@@ -39,7 +44,8 @@ class Rig:
         self.wlan = fw.network.WLAN()
         self.wlan.up = True
         extra = {k: v for k, v in (("qr_scanner", qr), ("card_reader", card)) if v}
-        self.cfg = fw.config.Config(config_dict(GATE, KEY.hex(), **extra))
+        self.cfg = config or fw.config.Config(config_dict(GATE, KEY.hex(), **extra))
+        self.ks = sensor_key(self.cfg.hmac_key)
         self.gate = fw.app.build(self.cfg, clock=self.clock, wlan=self.wlan, open_socket=self.broker.open_socket,
                                  random_bits=lambda n: 512, reboot=lambda: None, heap_free=lambda: 90000)
         self.replays = ReplayGuard()
@@ -51,7 +57,7 @@ class Rig:
             self.clock.advance(step_ms)
 
     def sent(self):
-        return [decode(p, KS, GATE, self.replays) for p in self.broker.take(TOPIC)]
+        return [decode(p, self.ks, GATE, self.replays) for p in self.broker.take(TOPIC)]
 
 
 # -- the QR scanner ------------------------------------------------------------------------------------------
@@ -348,3 +354,25 @@ def test_reader_config_accepted(fw):
     assert cfg.qr_scanner == (2, 35, None, 9600) and cfg.card_reader is None
     cfg = fw.config.Config(config_dict(GATE, KEY.hex(), card_reader={"uart": 1, "rx": 18, "tx": 19, "baud": 9600}))
     assert cfg.card_reader == (1, 18, 19, 9600) and cfg.qr_scanner is None
+
+
+def test_a_gate_flashed_by_the_installer_tool_reads_both_readers(fw, tmp_path):
+    """`thermogate gate set --qr-scanner/--card-reader`, the config.json `flash` writes, the board's loader
+    reading that file, and the gate it builds: a scanned code and a card each become a credential message."""
+    from controller.site import gates
+    from controller.site.flash import config_json
+
+    site = tmp_path / "site"
+    gates.set_site(site, wifi_ssid="School-IoT", wifi_password="pw", broker_host="127.0.0.1")
+    gates.add_gate(site, GATE)
+    gates.update_gate(site, GATE, settings={"qr_scanner": "uart=2,rx=35", "card_reader": "uart=1,rx=4,tx=27"})
+    (tmp_path / "config.json").write_text(config_json(gates.gate_config(site, GATE)))
+    cfg = fw.config.load(str(tmp_path / "config.json"))
+    assert cfg.qr_scanner == (2, 35, None, 9600) and cfg.card_reader == (1, 4, 27, 115200)
+    rig = Rig(fw, config=cfg)
+    assert len(rig.gate.readers) == 2
+    rig.scanner.scan("S-2024-0131")
+    rig.run(500)
+    rig.pn532.card = bytes.fromhex("04a1b2c3d4e5f6")
+    rig.run(500)
+    assert [(c.kind, c.text) for c in rig.sent()] == [("qr", "S-2024-0131"), ("card", "04A1B2C3D4E5F6")]
