@@ -144,9 +144,9 @@ def daily_report(store, date: dt.date, tz: ZoneInfo, *, threshold_c: float = DEF
     if not (isinstance(threshold_c, (int, float)) and math.isfinite(threshold_c)):
         raise ValueError(f"threshold must be a number of degC, not {threshold_c!r}")
     start, end = day_bounds(date, tz)
-    drills = _drill_alarms(store)
-    counts = _without_drills(store.screening_counts(since=start, until=end), drills, start, end)
-    alarms = [a for a in store.alarms(since=start, until=end) if a.id not in drills]
+    # Nothing from a drill counts (docs/cases.md): its screenings and alarms carry drill = true.
+    counts = store.screening_counts(since=start, until=end, drills=False)
+    alarms = store.alarms(since=start, until=end, drills=False)
     names = {g.id: g.name for g in store.gates()}
     gate_ids = sorted(set(names) | set(counts) | {a.gate for a in alarms})
 
@@ -156,30 +156,11 @@ def daily_report(store, date: dt.date, tz: ZoneInfo, *, threshold_c: float = DEF
         mine = [a for a in alarms if a.gate == gate]
         rows.append(_gate_day(gate, names.get(gate, ""), c, mine, threshold_c))
     total = _gate_day(TOTAL, "", _sum_counts(counts.values()), alarms, threshold_c)
-    older = sum(1 for status in (ALARM_OPEN, ALARM_ACKNOWLEDGED) for a in store.alarms(status=status, until=start)
-                if a.id not in drills)
+    older = sum(len(store.alarms(status=status, until=start, drills=False))
+                for status in (ALARM_OPEN, ALARM_ACKNOWLEDGED))
     return DailyReport(date=date, timezone=getattr(tz, "key", str(tz)), start=start, end=end,
                        threshold_c=float(threshold_c), generated_at=_time.time() if now is None else now,
                        gates=tuple(rows), total=total, older_open_alarms=older)
-
-
-def _drill_alarms(store) -> dict[int, tuple[str, float]]:
-    """The alarms raised in a drill (their case is a drill's): {alarm id: (gate, time)}. Nothing from a drill
-    counts in the report (docs/cases.md)."""
-    from .cases.case_store import CaseStore
-
-    return {c.alarm_id: (c.gate, c.opened_at) for c in CaseStore.beside(store).cases(drill=True)
-            if c.alarm_id is not None}
-
-
-def _without_drills(counts: dict[str, dict[str, int]], drills: dict[int, tuple[str, float]], start: float,
-                    end: float) -> dict[str, dict[str, int]]:
-    """The day's decision counts less each drill alarm's FEVER screening."""
-    out = {gate: dict(c) for gate, c in counts.items()}
-    for gate, t in drills.values():
-        if start <= t < end and out.get(gate, {}).get(FEVER, 0) > 0:
-            out[gate][FEVER] -= 1
-    return out
 
 
 def _sum_counts(per_gate: Iterable[dict[str, int]]) -> dict[str, int]:

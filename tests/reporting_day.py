@@ -97,12 +97,12 @@ def load_config(drop: Path, webhook_url: str, **kw):
 
 
 def screen(store, gate: str, hhmm: str, decision: str, person: str | None = None, visitor: int | None = None,
-           estimate: float = 36.5, day: dt.date = DAY) -> int:
+           estimate: float = 36.5, day: dt.date = DAY, drill: bool = False) -> int:
     n = next(_uid)
     sid = store.record_screening(Screening(uid=f"t-{n}", gate=gate, time=at(hhmm, day), decision=decision,
                                            reason="ok" if decision == "PASS" else "fever", track=n,
                                            estimate_c=estimate, face_c=35.0, distance_m=0.5, reduced_accuracy=False,
-                                           boot=1, sequence=n))
+                                           boot=1, sequence=n, drill=drill))
     if person or visitor:
         PeopleStore.beside(store).link_screening(sid, person_id=person, visitor_id=visitor)
     return sid
@@ -147,13 +147,13 @@ def noon(store) -> None:
                       ("T1", "12:50"), ("T2", "12:51")):
         screen(store, "south-1", hhmm, "PASS", pid)
     screen(store, "south-1", "12:55", "PASS", visitor=v.id)
-    # A drill at east-1, 12:45-12:58: its fever and its case count nowhere.
+    # A drill at east-1, 12:45-12:58: its fever (recorded drill, as the drill path does) counts nowhere.
     drill_start, drill_end = at("12:45"), at("12:58")
     with store._lock, store._db.transaction() as run:
         run("INSERT INTO gates (id, name, location, created_at) VALUES ('east-1', '', '', ?)", (drill_start,))
         run("INSERT INTO drills (started_by, gates, scenario, started_at, ended_at) VALUES ('li', ?, "
             "'heated_target', ?, ?)", ('["east-1"]', drill_start, drill_end))
-    sid = screen(store, "east-1", "12:50", "FEVER", "S1", estimate=39.0)
+    sid = screen(store, "east-1", "12:50", "FEVER", "S1", estimate=39.0, drill=True)
     store.open_alarm(sid, "east-1", at("12:50"))
 
 

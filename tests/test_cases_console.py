@@ -269,7 +269,7 @@ def test_a_simulated_fever_drill_runs_as_live_and_leaves_the_report_untouched(ri
     case = cases[0]
     assert case.drill and case.drill_id == drill_id
     alarm = svc.store.alarm(case.alarm_id)
-    assert svc.store.screening(alarm.screening_id).reason == "drill"
+    assert alarm.drill and svc.store.screening(alarm.screening_id).drill
     # Notified like a live alarm, prefixed 【演练】, flagged drill; no door opened.
     body = receiver.wait_for(1, 10)[0].json()
     assert body["drill"] is True and body["text"].startswith("【演练】") and body["title"].startswith("【演练】")

@@ -12,7 +12,7 @@ For one session of one local day, at the session's gates and inside its window:
   decided sent home / fever clinic / ambulance, and manual readings at or above the threshold;
 - **fevers open**: alarms not disposed yet.
 
-Nothing from a drill is counted: screenings at a drill's gates while it ran, and alarms whose case is a drill.
+Nothing from a drill is counted: its screenings and alarms carry drill = true (store migration 7).
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def is_confirmed(row, threshold_c: float) -> bool:
 
 class DayData:
     """Everything one day's counts read, loaded once: the roster, screenings, alarms, manual readings,
-    visitors, drills and marked absences of ``[start, until)`` (``until``: the day's end, or now)."""
+    visitors and marked absences of ``[start, until)`` (``until``: the day's end, or now)."""
 
     def __init__(self, rs: ReportStore, day: dt.date, tz: dt.tzinfo, threshold_c: float,
                  until: float | None = None):
@@ -118,11 +118,8 @@ class DayData:
         self.start, self.end = day_bounds(day, tz)
         self.until = self.end if until is None else min(until, self.end)
         self.roster = {r["id"]: r for r in rs.roster_rows()}
-        drills = rs.drill_windows(self.start, self.until)
-        self.screenings = [r for r in rs.screening_rows(self.start, self.until)
-                           if not _in_drill(r["gate"], r["time"], drills)]
-        self.alarms = [self._alarm(r) for r in rs.alarm_rows(self.start, self.until)
-                       if not r["case_drill"] and not _in_drill(r["gate"], r["time"], drills)]
+        self.screenings = rs.screening_rows(self.start, self.until)  # never a drill's
+        self.alarms = [self._alarm(r) for r in rs.alarm_rows(self.start, self.until)]
         self.manual = rs.manual_readings(self.start, self.until)
         self.visitors = rs.visitor_rows(self.start, self.until)
         self.absences = rs.absences(day=day.isoformat())
@@ -144,10 +141,6 @@ class DayData:
 
     def manual_fever(self, value_c: float) -> bool:
         return value_c >= self.threshold_c
-
-
-def _in_drill(gate: str, t: float, drills) -> bool:
-    return any(gate in gates and start <= t and (end is None or t < end) for gates, start, end in drills)
 
 
 def _expected(p, session: Session, end: float) -> bool:

@@ -242,25 +242,19 @@ class ReportStore:
     # ------------------------------------------------------------ the day's raw rows
 
     def screening_rows(self, since: float, until: float) -> list:
-        """Screenings in [since, until): id, gate, time, decision, person_id, visitor_id."""
+        """Screenings in [since, until), a drill's left out: id, gate, time, decision, person_id, visitor_id."""
         return self._read("SELECT id, gate, time, decision, person_id, visitor_id FROM screenings "
-                          "WHERE time >= ? AND time < ? ORDER BY time, id", (since, until))
+                          "WHERE time >= ? AND time < ? AND NOT drill ORDER BY time, id", (since, until))
 
     def alarm_rows(self, since: float | None, until: float) -> list:
-        """Alarms raised in [since, until) with their screening's person and their case (state, drill)."""
+        """Alarms raised in [since, until), a drill's left out, with their screening's person and their case."""
         lo = "a.time >= ? AND " if since is not None else ""
         params = ((since,) if since is not None else ()) + (until,)
         return self._read(
             "SELECT a.id, a.gate, a.time, a.status, a.recheck_c, a.outcome, s.person_id, s.visitor_id, "
             "c.id AS case_id, c.state AS case_state, c.drill AS case_drill, c.decision AS case_decision "
             f"FROM alarms a JOIN screenings s ON s.id = a.screening_id LEFT JOIN cases c ON c.alarm_id = a.id "
-            f"WHERE {lo}a.time < ? ORDER BY a.time, a.id", params)
-
-    def drill_windows(self, since: float, until: float) -> list[tuple[tuple[str, ...], float, float | None]]:
-        """Drills that ran in [since, until): (gates, started_at, ended_at or None)."""
-        return [(tuple(json.loads(r["gates"])), r["started_at"], r["ended_at"])
-                for r in self._read("SELECT gates, started_at, ended_at FROM drills WHERE started_at < ? AND "
-                                    "(ended_at IS NULL OR ended_at > ?)", (until, since))]
+            f"WHERE {lo}a.time < ? AND NOT a.drill ORDER BY a.time, a.id", params)
 
     def roster_rows(self) -> list:
         return self._read("SELECT id, name, role, class_name, boarder, active, created_at, updated_at FROM people "

@@ -71,17 +71,17 @@ class DecisionHandler:
         """Act on one decision of ``worker``'s gate; ``arrived`` is time.monotonic() of its frame's arrival.
         ``hold_door``: record and publish a PASS but send the gate nothing (see resume.py). ``tied``: the
         credential read tied to this screening (credentials.py's GateCredential), or None. ``drill``: a decision
-        of a drill (演练, drills.py): recorded with the reason ``drill``, its alarm's case a drill case."""
+        of a drill (演练, drills.py): its screening, alarm and case are recorded with drill = true."""
         gate = worker.id
         boot = worker.boot_id or 0
         now = time.time()
         uid = decision_uid(gate, boot, d)
         image = getattr(worker.pipeline, "image", None) if worker.pipeline is not None else None
         snapshot = encode_snapshot(image) if image is not None else None
-        record = Screening(uid=uid, gate=gate, time=now, decision=d.decision, reason="drill" if drill else d.reason,
-                           track=d.track,
+        record = Screening(uid=uid, gate=gate, time=now, decision=d.decision, reason=d.reason, track=d.track,
                            estimate_c=d.estimate_c, face_c=d.face_c, distance_m=d.distance_m,
-                           reduced_accuracy=d.reduced_accuracy, boot=boot, sequence=d.sequence, snapshot=snapshot)
+                           reduced_accuracy=d.reduced_accuracy, boot=boot, sequence=d.sequence, snapshot=snapshot,
+                           drill=drill)
         screening_id = None
         if self.unsaved:
             self.flush_unsaved()
@@ -170,7 +170,7 @@ class DecisionHandler:
                 if record.decision == D.FEVER:
                     alarm_id = self.store.open_alarm(screening_id, record.gate, record.time)
                     if self.cases is not None:
-                        self.cases.open_case(alarm_id, drill=record.reason == "drill")
+                        self.cases.open_case(alarm_id, drill=record.drill)
             except Exception:
                 return written
             self.unsaved.popleft()

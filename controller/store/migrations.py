@@ -367,7 +367,39 @@ V6 = Migration(6, "absences, absence_followups, manual_readings, report_warnings
     "CREATE INDEX report_receipts_day ON report_receipts (school_code, day, at)",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5, V6)
+V7 = Migration(7, "drill on screenings and alarms; the teacher role and user_classes", (
+    # Every record a drill (演练) makes carries drill = true, and no official figure counts it. Rows from
+    # before this migration were marked by the screening's reason "drill" or by their case's drill flag.
+    "ALTER TABLE screenings ADD COLUMN drill {bool} NOT NULL DEFAULT FALSE",
+    "ALTER TABLE alarms ADD COLUMN drill {bool} NOT NULL DEFAULT FALSE",
+    "UPDATE screenings SET drill = TRUE WHERE reason = 'drill' OR id IN "
+    "(SELECT a.screening_id FROM alarms a JOIN cases c ON c.alarm_id = a.id WHERE c.drill)",
+    "UPDATE alarms SET drill = TRUE WHERE screening_id IN (SELECT id FROM screenings WHERE drill) "
+    "OR id IN (SELECT alarm_id FROM cases WHERE drill AND alarm_id IS NOT NULL)",
+    "CREATE INDEX screenings_drill ON screenings (time) WHERE drill",
+    # A class teacher (teacher) sees their own classes only. SQLite cannot change a CHECK in place: the
+    # table is rebuilt (nothing references it yet); PostgreSQL swaps the constraint.
+    {"sqlite": """CREATE TABLE users_v7 (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('guard', 'doctor', 'admin', 'teacher')),
+        password_hash TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL)""",
+     "postgresql": "ALTER TABLE users DROP CONSTRAINT users_role_check"},
+    {"sqlite": "INSERT INTO users_v7 (name, role, password_hash, created_at, updated_at) "
+               "SELECT name, role, password_hash, created_at, updated_at FROM users",
+     "postgresql": "ALTER TABLE users ADD CONSTRAINT users_role_check "
+                   "CHECK (role IN ('guard', 'doctor', 'admin', 'teacher'))"},
+    {"sqlite": "DROP TABLE users", "postgresql": "SELECT 1"},
+    {"sqlite": "ALTER TABLE users_v7 RENAME TO users", "postgresql": "SELECT 1"},
+    # The classes a teacher account is limited to (by the roster's class names).
+    """CREATE TABLE user_classes (
+        user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+        class_name TEXT NOT NULL,
+        PRIMARY KEY (user_name, class_name))""",
+))
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5, V6, V7)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (

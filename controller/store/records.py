@@ -28,7 +28,7 @@ CAUSE_DECISION = "decision"  # the controller acting on a screening decision
 CAUSE_MANUAL = "manual"  # a person at the console, with a reason
 CAUSES = (CAUSE_DECISION, CAUSE_MANUAL)
 
-ROLES = ("guard", "doctor", "admin")
+ROLES = ("guard", "doctor", "admin", "teacher")  # teacher: a class teacher, limited to their classes
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class Screening:
     sequence: int
     snapshot: bytes | None = field(default=None, repr=False)  # encode_snapshot() of the deciding frame
     id: int | None = None
+    drill: bool = False  # a drill's (演练): never in an official figure
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class Alarm:
     disposed_by: str | None
     disposed_at: float | None
     note: str
+    drill: bool = False  # raised by a drill's screening
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,7 @@ def _where(where: list[str]) -> str:
 # ---------------------------------------------------------------- rows to records
 
 _SCREENING_COLUMNS = ("id, uid, gate, time, decision, reason, track, estimate_c, face_c, distance_m, "
-                      "reduced_accuracy, boot, sequence")
+                      "reduced_accuracy, boot, sequence, drill")
 
 
 def _screening(row, with_snapshot: bool) -> Screening:
@@ -182,14 +182,15 @@ def _screening(row, with_snapshot: bool) -> Screening:
     return Screening(uid=row["uid"], gate=row["gate"], time=row["time"], decision=row["decision"],
                      reason=row["reason"], track=row["track"], estimate_c=row["estimate_c"], face_c=row["face_c"],
                      distance_m=row["distance_m"], reduced_accuracy=bool(row["reduced_accuracy"]), boot=row["boot"],
-                     sequence=row["sequence"], snapshot=None if snap is None else bytes(snap), id=row["id"])
+                     sequence=row["sequence"], snapshot=None if snap is None else bytes(snap), id=row["id"],
+                     drill=bool(row["drill"]))
 
 
 def _alarm(row) -> Alarm:
     return Alarm(id=row["id"], screening_id=row["screening_id"], gate=row["gate"], time=row["time"],
                  status=row["status"], acknowledged_by=row["acknowledged_by"], acknowledged_at=row["acknowledged_at"],
                  recheck_c=row["recheck_c"], outcome=row["outcome"], disposed_by=row["disposed_by"],
-                 disposed_at=row["disposed_at"], note=row["note"])
+                 disposed_at=row["disposed_at"], note=row["note"], drill=bool(row["drill"]))
 
 
 def _door_action(row) -> DoorAction:
@@ -367,13 +368,13 @@ class Store:
                   _int(s.track, "track", 0), _opt_float(s.estimate_c, "estimate_c"), _opt_float(s.face_c, "face_c"),
                   _opt_float(s.distance_m, "distance_m"), bool(s.reduced_accuracy),
                   _int(s.boot, "boot", 0), _int(s.sequence, "sequence", 0),
-                  None if s.snapshot is None else bytes(s.snapshot))
+                  None if s.snapshot is None else bytes(s.snapshot), bool(s.drill))
 
         def write(tx: _Tx) -> int:
             tx.gate(s.gate)
             row = tx.one("INSERT INTO screenings (uid, gate, time, decision, reason, track, estimate_c, face_c, "
-                         "distance_m, reduced_accuracy, boot, sequence, snapshot) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uid) DO NOTHING RETURNING id",
+                         "distance_m, reduced_accuracy, boot, sequence, snapshot, drill) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uid) DO NOTHING RETURNING id",
                          params)
             if row is None:
                 row = tx.one("SELECT id FROM screenings WHERE uid = ?", (s.uid,))
@@ -442,9 +443,13 @@ class Store:
                           (_int(id, "screening id"),))
         return _screening(rows[0], True) if rows else None
 
-    def screening_counts(self, since: float | None = None, until: float | None = None) -> dict[str, dict[str, int]]:
-        """``{gate: {decision: n}}`` over a time range, counted by the database (for reports)."""
+    def screening_counts(self, since: float | None = None, until: float | None = None, *,
+                         drills: bool = True) -> dict[str, dict[str, int]]:
+        """``{gate: {decision: n}}`` over a time range, counted by the database (for reports); ``drills=False``
+        leaves out a drill's screenings (the official figures)."""
         where, params = self._screening_filter(None, None, since, until)
+        if not drills:
+            where.append("NOT drill")
         out: dict[str, dict[str, int]] = {}
         for r in self._read(f"SELECT gate, decision, COUNT(*) AS n FROM screenings{_where(where)} "
                             "GROUP BY gate, decision", params):
@@ -460,21 +465,23 @@ class Store:
     # ------------------------------------------------------------ alarms
 
     def open_alarm(self, screening_id: int, gate: str, time: float) -> int:
-        """The alarm of a FEVER screening, opened now or earlier (one per screening); its id."""
+        """The alarm of a FEVER screening, opened now or earlier (one per screening); its id. A drill's
+        screening raises a drill's alarm."""
         sid = _int(screening_id, "screening id")
         _gate(gate)
         t = _time_s(time)
 
         def write(tx: _Tx) -> int:
-            s = tx.one("SELECT gate, decision FROM screenings WHERE id = ?", (sid,))
+            s = tx.one("SELECT gate, decision, drill FROM screenings WHERE id = ?", (sid,))
             if s is None:
                 raise NotFound(f"no screening {sid} to raise an alarm for")
             if s["gate"] != gate:
                 raise StoreError(f"screening {sid} is from gate {s['gate']!r}, not {gate!r}")
             if s["decision"] != FEVER:
                 raise StoreError(f"screening {sid} is {s['decision']}, not FEVER: no alarm")
-            row = tx.one("INSERT INTO alarms (screening_id, gate, time, status) VALUES (?, ?, ?, ?) "
-                         "ON CONFLICT (screening_id) DO NOTHING RETURNING id", (sid, gate, t, ALARM_OPEN))
+            row = tx.one("INSERT INTO alarms (screening_id, gate, time, status, drill) VALUES (?, ?, ?, ?, ?) "
+                         "ON CONFLICT (screening_id) DO NOTHING RETURNING id",
+                         (sid, gate, t, ALARM_OPEN, bool(s["drill"])))
             if row is None:
                 row = tx.one("SELECT id FROM alarms WHERE screening_id = ?", (sid,))
             return row["id"]
@@ -530,9 +537,10 @@ class Store:
         return self._changed_alarm(aid)
 
     def alarms(self, status: str | None = None, gate: str | None = None, since: float | None = None,
-               until: float | None = None) -> list[Alarm]:
-        """Alarms in time order, by status, gate and the time they were raised."""
-        where: list[str] = []
+               until: float | None = None, *, drills: bool = True) -> list[Alarm]:
+        """Alarms in time order, by status, gate and the time they were raised; ``drills=False`` leaves out a
+        drill's alarms (the official figures)."""
+        where: list[str] = [] if drills else ["NOT drill"]
         params: list = []
         if status is not None:
             if status not in ALARM_STATUSES:
