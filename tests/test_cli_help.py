@@ -27,6 +27,15 @@ def test_a_description_and_help_for_every_option(words):
     assert undocumented == [], f"thermogate {' '.join(words)}: options without help: {undocumented}"
 
 
+@pytest.mark.parametrize("words", [("gate", "add"), ("gate", "set"), ("gate", "config"), ("flash",)])
+def test_the_reader_options_say_how_to_give_a_reader(words):
+    text = " ".join(_subparser(build_parser(), *words).format_help().split())
+    for option, example in (("--qr-scanner", "uart=2,rx=16,tx=17"), ("--card-reader", "uart=1,rx=18,tx=19")):
+        assert f"{option} uart=N,rx=N,tx=N" in text, (words, option)
+        assert f"e.g. {example}; 'none' if not fitted" in text, (words, option)
+    assert "(default 9600)" in text and "(default 115200)" in text and "(optional)" in text and "(required)" in text
+
+
 def test_user_add_states_the_password_rule():
     text = _subparser(build_parser(), "user", "add").format_help()
     assert "at least 8 characters" in text and "user name" in text and "only digits" in text

@@ -977,3 +977,25 @@ print('RESULT ' + json.dumps(out))
     assert result[1] == "config.json: card_reader.uart 2 is already used by another reader"
     with pytest.raises(gates.GateError, match="both on UART 2"):
         gates.validate_config(bad)
+
+
+def test_the_documented_reader_commands_run_and_give_the_documented_json(ready_site, capsys):
+    """docs/installation.md, "Credential readers", its Configuration: every command of its sh block runs, in
+    order; after the first two, `gate config` gives the sections its json block shows."""
+    import re
+
+    text = (REPO / "docs" / "installation.md").read_text(encoding="utf-8")
+    start = text.index("### Credential readers")
+    section = text[text.index("**Configuration.**", start):text.index("\n## ", start)]
+    commands = [line.split("#")[0].strip() for line in re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+                .splitlines() if line.strip()]
+    documented = json.loads("{" + re.search(r"```json\n(.*?)```", section, re.S).group(1) + "}")
+    assert len(commands) == 5 and all(c.startswith("thermogate gate set north-1 ") for c in commands)
+    for n, line in enumerate(commands, 1):
+        code, _, err = run(capsys, *shlex.split(line)[1:], "--site", str(ready_site))
+        assert code == 0, (line, err)
+        if n == 2:
+            cfg = gates.gate_config(ready_site, "north-1")
+            assert {k: cfg[k] for k in documented} == documented
+    assert gates.load_registry(ready_site).gates["north-1"].settings == {
+        "qr_scanner": None, "card_reader": {"uart": 1, "rx": 18, "tx": 19, "baud": 9600}}

@@ -113,13 +113,15 @@ def test_the_documented_install_procedure_runs(tmp_path):
                 assert "password_file = \"/etc/thermogate/controller-password\"" in done.stdout
                 broker = MosquittoBroker(port, config_file=work / "broker" / "mosquitto.conf",
                                          extra_config=AS_ROOT).start()
-        assert ran == ["site set", "site show", "gate add", "gate list", "flash north-1", "broker config",
-                       "user add", "controller"], ran
+        assert ran == ["site set", "site show", "gate add", "gate set", "gate list", "flash north-1",
+                       "broker config", "user add", "controller"], ran
 
         # The board as flashed: its config.json (the dry run's) gives its key and broker login.
         built = json.loads((work / "build" / "firmware" / "north-1" / "config.json").read_text())
         assert built["mqtt"]["host"] == "127.0.0.1" and built["mqtt"]["port"] == port
         assert built["wifi"]["ssid"] == "School-IoT" and built["wifi"]["password"] == "school-wifi-pw"
+        assert built["qr_scanner"] == {"uart": 2, "rx": 16, "tx": 17, "baud": 9600}  # step 2's scanner, flashed
+        assert "card_reader" not in built  # none fitted
         from sim.gate import VirtualGate
         from sim.runner import GateThread
         from sim.scenarios import scenario

@@ -242,8 +242,8 @@ def add_commands(commands: Any) -> None:
         "set", help="change a gate's description or stored settings",
         description="Change a registered gate's name, location, lens or stored settings in gates.toml; only "
                     "the options given change. Its secrets stay as they are. A setting the board reads "
-                    "(pins, door, Wi-Fi timing) reaches the gate with the next `thermogate flash`; the "
-                    "controller reads the name, lens and mounting at its next start.")
+                    "(pins, credential readers, door, Wi-Fi timing) reaches the gate with the next "
+                    "`thermogate flash`; the controller reads the name, lens and mounting at its next start.")
     gset.add_argument("gate_id", metavar="ID", help="the gate's id, as given to `thermogate gate add`")
     gset.add_argument("--name", help="a description shown on the console, e.g. 'Main entrance, left lane'")
     gset.add_argument("--location", help="where it is, e.g. 'Building A'")
