@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from controller.service.config import load_config
 from sim.gate_config import provision_keys
@@ -15,10 +16,19 @@ from sim.gate_config import provision_keys
 REPO = Path(__file__).resolve().parent.parent
 
 
+def midday_zone() -> ZoneInfo:
+    """A whole-hour time zone in which it is now between 12:00 and 13:00 (``Etc/GMT-8`` is UTC+8): a school
+    day placed there has hours of room before and after a test's own time, so a test whose sessions and
+    deadline are set relative to now never meets midnight, whatever the wall clock says."""
+    offset = 12 - time.gmtime().tm_hour  # -11 .. +12 hours, all of them zones of the tz database
+    return ZoneInfo("Etc/UTC" if offset == 0 else f"Etc/GMT{-offset:+d}")
+
+
 def write_config(directory: Path, broker, simulated: list[str], *, store: str | None = None, http_port: int = 0,
-                 extra: str = "", site_extra: str = "") -> Path:
+                 extra: str = "", site_extra: str = "", timezone: str = "Asia/Shanghai") -> Path:
     """A controller.toml in ``directory`` for ``broker`` serving the simulated gates ``simulated`` (their keys
-    in ``directory``/site/secrets.toml); ``site_extra`` goes into its [site] table, ``extra`` at the end."""
+    in ``directory``/site/secrets.toml); ``site_extra`` goes into its [site] table, ``extra`` at the end;
+    ``timezone`` is the school's (``[site] timezone``)."""
     store = store or str(directory / "thermogate.db")
     path = directory / "controller.toml"
     path.write_text(f"""
@@ -29,7 +39,7 @@ client_id = "controller-{os.getpid()}-{time.monotonic_ns() % 100000}"
 
 [site]
 dir = "{directory / 'site'}"
-timezone = "Asia/Shanghai"
+timezone = "{timezone}"
 simulated_gates = {simulated!r}
 {site_extra}
 

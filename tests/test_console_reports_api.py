@@ -11,17 +11,16 @@ import datetime as dt
 import hashlib
 import json
 import time
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from controller.reporting.report_store import ReportStore
 from controller.reporting.warning_rules import raise_warnings
-from tests.controller_harness import write_config
+from tests.controller_harness import midday_zone, write_config
 from tests.notify_receivers import HttpReceiver
 from tests.test_console_api import PASSWORD, Rig, fever_alarm
 
-TZ = ZoneInfo("Asia/Shanghai")  # write_config's [site] timezone
+TZ = midday_zone()  # the school's [site] timezone: it is about noon there, hours from either midnight
 CODE = "4401060001"
 ROSTER = """id,name,role,class,boarder,guardian_phone,credentials,active
 S2026001,张伟,student,初一(1)班,no,138 0013 8000,S2026001,yes
@@ -36,16 +35,12 @@ USERS = (("ada", "admin"), ("gus", "guard"), ("doc", "doctor"), ("li", "doctor")
 
 def school_clock() -> tuple[str, str]:
     """(the morning session's end, the deadline) as HH:MM for a run starting now, in the school's time: a
-    session from 00:00 that ended a minute ago, and a deadline ahead (at most 23:59). Close to midnight it
-    first waits until the day has room for both (at most about 13 minutes, a few runs in a hundred)."""
-    while True:
-        now = dt.datetime.now(TZ)
-        if dt.time(0, 3) <= now.time() <= dt.time(23, 50):
-            break
-        time.sleep(15)
+    session from 00:00 that ended a minute ago, and a deadline 65 minutes ahead. The school's day is placed
+    in a zone where it is now about noon (TZ), so both fit in today whatever the wall clock says: no wait."""
+    now = dt.datetime.now(TZ)
+    assert dt.time(11) <= now.time() <= dt.time(22, 50), f"the school's time {now} is not around noon"
     end = (now - dt.timedelta(minutes=1)).strftime("%H:%M")
-    deadline = min((now + dt.timedelta(minutes=65)).replace(tzinfo=None),
-                   dt.datetime.combine(now.date(), dt.time(23, 59))).strftime("%H:%M")
+    deadline = (now + dt.timedelta(minutes=65)).strftime("%H:%M")
     return end, deadline
 
 
@@ -103,7 +98,7 @@ class SchoolRig(Rig):
 
     def __init__(self, tmp_path, broker, extra: str):
         super().__init__(tmp_path, broker)
-        self.config_path = write_config(tmp_path, broker, ["sim-1", "sim-2"], extra=extra)
+        self.config_path = write_config(tmp_path, broker, ["sim-1", "sim-2"], extra=extra, timezone=TZ.key)
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ def receiver():
 def controller(tmp_path, mqtt_broker, receiver):
     seed_roster(tmp_path / "thermogate.db")
     config = load_config(write_config(tmp_path, mqtt_broker, ["sim-1"], http_port=free_port(),
-                                      extra=report_table(tmp_path, receiver.url)))
+                                      extra=report_table(tmp_path, receiver.url), timezone=TZ.key))
     svc = build_controller(config).start()
     for name, role in USERS:
         svc.store.add_user(name, role, PASSWORD)
