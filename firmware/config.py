@@ -112,6 +112,8 @@ def _pin(pins, name, used, optional=False, output=True, where="pins."):
 def _reader(d, name, used, uarts, baud, tx_optional):
     """An optional credential reader on a UART: (uart id, rx pin, tx pin or None, baud rate), or None when
     the section is absent or null (not fitted). UART 0 is the board's USB console: 1 or 2 only."""
+    # controller/site/gate_settings.py checks the same rules for `thermogate gate set --qr-scanner` and
+    # `--card-reader` (tests/test_gates_cli.py holds the two together).
     r = d.get(name, None)
     if r is None:
         return None

@@ -330,6 +330,12 @@ def test_config_made_by_the_installer_tool_boots_the_firmware(tmp_path):
         cfg = fw.config.Config(json.loads(json.dumps(cfg_dict)))
         assert cfg.gate_id == "east-2" and cfg.mqtt_user == "gate-east-2" and len(cfg.hmac_key) == 32
         assert cfg.door_cap_ms >= cfg.door_pulse_ms and cfg.refresh_code == 4
+        assert cfg.qr_scanner is None and cfg.card_reader is None  # none fitted: the sections are left out
+    gates.update_gate(tmp_path, "east-2", settings={"qr_scanner": "uart=2,rx=16,tx=17",
+                                                    "card_reader": "uart=1,rx=18,tx=19,baud=57600"})
+    with firmware_modules() as fw:
+        cfg = fw.config.Config(json.loads(json.dumps(gates.gate_config(tmp_path, "east-2"))))
+        assert cfg.qr_scanner == (2, 16, 17, 9600) and cfg.card_reader == (1, 18, 19, 57600)
 
 
 def test_indicators_show_and_clear(rig):
