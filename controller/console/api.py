@@ -361,14 +361,22 @@ class ConsoleApi:
         role = data.get("role")
         if role not in ROLES:
             raise Bad("err_invalid", f"role must be one of {', '.join(ROLES)}")
+        classes = data.get("classes")
+        if role == "teacher":  # a class teacher sees their classes only (docs/console.md)
+            if not (isinstance(classes, list) and classes and all(isinstance(c, str) and c.strip() for c in classes)):
+                raise Bad("err_invalid", "a teacher needs classes: a list of class names as on the roster")
+        elif classes:
+            raise Bad("err_invalid", f"classes are for a teacher, not a {role}")
         password = _password(data, name)
 
         def run():
             self.store.add_user(name, role, password)
-            self.audit(session.user, "user_added", {"name": name, "role": role})
+            out = self.store.set_user_classes(name, classes) if role == "teacher" else []
+            self.audit(session.user, "user_added", {"name": name, "role": role, **({"classes": out} if out else {})})
+            return out
 
-        await run_in_threadpool(run)
-        return ok({"name": name, "role": role}, 201)
+        got = await run_in_threadpool(run)
+        return ok({"name": name, "role": role, **({"classes": got} if got else {})}, 201)
 
     async def user_role(self, request: Request, session: Session):
         name = request.path_params["name"]

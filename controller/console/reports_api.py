@@ -13,9 +13,12 @@ Who may do what (auth.PERMISSIONS, and one rule by name):
 - send now / resend and build: the reporter and the backup reporter named in ``[report]`` (console users of
   any role) and admins (``may_send``). The reporter or backup who sends confirms it: it goes out under
   their name; an admin's send goes under the name the scheduler would use.
-- ``absences`` (doctor, admin): the absentee lists with names, the marks (sick with symptoms, leave, other
-  with a note) and the sick absences' daily follow-up. A class teacher works with a doctor account: there
-  is no class-teacher role (docs/console.md).
+- ``absences`` (doctor, admin, teacher): the absentee lists with names, the marks (sick with symptoms, leave,
+  other with a note) and the sick absences' daily follow-up. A ``teacher`` (a class teacher) gets only the
+  classes the store gives them (``Store.user_classes``): another class's list, mark or follow-up is a 403
+  ``err_not_your_class`` (docs/console.md).
+- ``notices`` (doctor, admin, teacher): the sent-home notices (a case decided sent home: the pupil's name,
+  class, the decision and whether the message went); a teacher's only for their classes.
 - ``manual_reading`` (guard, doctor, admin): enter a hand-held reading for someone a gate could not screen,
   and the day's list of them.
 
@@ -35,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..identity.people_store import PeopleStore
+from ..notify.outbox import StoreOutbox
 from ..reporting.counts import absentees
 from ..reporting.document import build_content
 from ..reporting.records import ABSENCE_REASONS, FOLLOWUP_STATUSES, OTHER, SICK
@@ -255,6 +259,17 @@ class ReportsApi:
 
     # ------------------------------------------------------------ absences
 
+    def _scope(self, session: Session) -> set[str] | None:
+        """The classes a session may see: None (every class) but for a teacher, their classes only."""
+        if session.role != "teacher":
+            return None
+        return set(self.service.store.user_classes(session.user))
+
+    @staticmethod
+    def _in_scope(scope: set[str] | None, class_name: str) -> None:
+        if scope is not None and class_name not in scope:
+            raise Bad("err_not_your_class", f"{class_name or 'that person'} is not one of your classes", 403)
+
     def _session(self, r, name: object):
         if not isinstance(name, str) or not name:
             raise Bad("err_invalid", "name the session")
@@ -287,6 +302,9 @@ class ReportsApi:
         klass = request.query_params.get("class") or None
         r = self._need_reporter()
         chosen = request.query_params.get("session") or None
+        scope = self._scope(session)
+        if klass is not None:
+            self._in_scope(scope, klass)
 
         def run():
             now = time.time()
@@ -297,27 +315,32 @@ class ReportsApi:
                                  "ended": now >= s1, "started": now >= s0})
             out = {"date": day.isoformat(), "sessions": sessions, "reasons": list(ABSENCE_REASONS),
                    "statuses": list(FOLLOWUP_STATUSES), "session": None, "absentees": [], "classes": [],
-                   "followups": self._followups(day)}
+                   "followups": self._followups(day, scope)}
+            if scope is not None:  # a class teacher: their classes and pupils (names and classes only)
+                out["my_classes"] = sorted(scope)
+                out["pupils"] = [{"id": p["id"], "name": p["name"], "class": p["class_name"]}
+                                 for p in self.rs.roster_rows() if p["class_name"] in scope and p["active"]]
             if chosen is not None:
                 s = self._session(r, chosen)
                 ended = now >= s.bounds(day, self.tz)[1]
                 out["session"] = {"name": s.name, "ended": ended}
                 if ended:  # the list is made when the session is over: before, "not screened" means "not yet"
-                    rows = self._absence_rows(r, day, s, None, now)
+                    rows = [x for x in self._absence_rows(r, day, s, None, now)
+                            if scope is None or x["class"] in scope]
                     out["classes"] = sorted({x["class"] for x in rows})
                     out["absentees"] = [x for x in rows if klass is None or x["class"] == klass]
             return out
 
         return ok(await run_in_threadpool(run))
 
-    def _followups(self, day: dt.date) -> list[dict]:
+    def _followups(self, day: dt.date, scope: set[str] | None = None) -> list[dict]:
         """Sick absences followed on ``day``: not back before it, each with its records and whether today's
-        record is still due."""
+        record is still due (of ``scope``'s classes only, when given)."""
         key = day.isoformat()
         due = {a.id for a in self.rs.followups_due(key)}
         out = []
         for a in self.rs.absences(until_day=key):
-            if a.reason != SICK:
+            if a.reason != SICK or (scope is not None and a.class_name not in scope):
                 continue
             records = self.rs.followups(a.id)
             if any(f.status == "back" and f.day < key for f in records):
@@ -344,15 +367,20 @@ class ReportsApi:
         note = text_field(data, "note", limit=500)
         if reason == OTHER and not note:
             raise Bad("err_absence_note", "a reason 'other' needs a note")
+        scope = self._scope(session)
 
         def run():
             now = time.time()
+            if scope is not None:  # a teacher marks their own pupils only (asked first: says nothing of others)
+                p = self.people.person(pid)
+                self._in_scope(scope, p.class_name if p is not None else "")
             if now < s.bounds(day, self.tz)[1]:
                 raise Bad("err_session_open", f"{s.name} of {day} is not over yet", 409)
-            listed = {a.person_id for a in absentees(self.rs, r.config, day, self.tz, s.name, r.threshold_c,
-                                                     now=now)}
+            listed = {a.person_id: a for a in absentees(self.rs, r.config, day, self.tz, s.name, r.threshold_c,
+                                                        now=now)}
             if pid not in listed:
                 raise Bad("err_not_absent", f"{pid} is not on the absentee list of {s.name} {day}", 409)
+            self._in_scope(scope, listed[pid].class_name)
             a = self.rs.mark_absence(pid, day.isoformat(), s.name, reason, session.user, now, note=note)
             self._audit(session.user, "absence_marked", {"person": pid, "day": a.day, "session": a.session,
                                                          "reason": reason})
@@ -373,13 +401,42 @@ class ReportsApi:
         if status not in FOLLOWUP_STATUSES:
             raise Bad("err_invalid", f"status must be one of {', '.join(FOLLOWUP_STATUSES)}")
         note = text_field(data, "note", limit=500)
+        scope = self._scope(session)
 
         def run():
+            if scope is not None:
+                a = self.rs.absence(int(raw))
+                self._in_scope(scope, a.class_name if a is not None else "")
             # no such absence: 404 (NotFound); not a sick absence: 400 (StoreError), from the store
             f = self.rs.follow_up(int(raw), day.isoformat(), status, session.user, time.time(), note=note)
             self._audit(session.user, "absence_followup", {"absence": f.absence_id, "day": f.day, "status": status})
             return {"id": f.id, "absence_id": f.absence_id, "day": f.day, "status": f.status, "note": f.note,
                     "by": f.by_user}
+
+        return ok(await run_in_threadpool(run))
+
+    # ------------------------------------------------------------ sent-home notices
+
+    async def notices(self, request: Request, session: Session):
+        """?date=: the sent-home notices of the day (a case decided sent home, fever clinic or ambulance): the
+        pupil's name and class, the decision, when, over which channel and whether it went; a teacher's only
+        for their classes. Nothing more of the case (its readings and symptoms are the doctor's)."""
+        day = _date(request.query_params.get("date"), self.tz)
+        scope = self._scope(session)
+
+        def run():
+            lo, hi = day_bounds(day, self.tz)
+            out = []
+            for n in StoreOutbox.beside(self.service.store).by_kind("sent_home", lo, hi):
+                ev = n["event"]
+                klass = str(ev.get("class_name") or "")
+                if scope is not None and klass not in scope:
+                    continue
+                out.append({"id": n["id"], "case": n["key"], "name": ev.get("person") or "", "class": klass,
+                            "decision": ev.get("text") or "", "channel": n["channel"], "status": n["status"],
+                            "drill": n["drill"], "time_local": local_time(n["created_at"], self.tz),
+                            "done_local": local_time(n["done_at"], self.tz) if n["done_at"] else None})
+            return {"date": day.isoformat(), "notices": out}
 
         return ok(await run_in_threadpool(run))
 

@@ -6,9 +6,9 @@
 | GET / | view | the single-page console (live wall, alarms, doors, history, today, settings) |
 | GET /report?date= | view | the printable daily / zero report |
 | GET /cases | view | the doctor's phone page: fever cases step by step, drills for admins (cases_api.py) |
-| GET /reports | view | the daily report: sent reports, absences, hand-held readings, warnings (reports_api.py) |
+| GET /reports | signed_in | the daily report: reports sent, absences, hand-held readings, warnings (reports_api.py) |
 | GET /visitors/{pass_id}/pass | visitors | a visitor's printable pass (people_api.py) |
-| GET /static/... | view (app.css: anyone) | the app's own assets, the alarm WAV, the message catalogue |
+| GET /static/... | signed_in (app.css: anyone) | the app's own assets, the alarm WAV, the message catalogue |
 | WS /ws | view | live frames and events (ws.py) |
 | /api/... | per endpoint, see ROUTES | JSON (api.py) |
 
@@ -133,7 +133,8 @@ class Console:
             return HTMLResponse(login_page(lang, error_key="err_login_failed", name=name), status_code=401)
         self.limiter.succeeded(address, name, ticket)
         token = await run_in_threadpool(self.sessions.start, user.name, user.role)
-        response = RedirectResponse("/", status_code=303)
+        # a class teacher has no live wall: their page is the Reports page (their classes' absences)
+        response = RedirectResponse("/reports" if user.role == "teacher" else "/", status_code=303)
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/",
                             secure=request.url.scheme == "https")
         return response
@@ -176,7 +177,7 @@ class Console:
         return self._asset(name)
 
     async def _static_private(self, request: Request) -> Response:
-        @endpoint(self, "view")
+        @endpoint(self, "signed_in")
         async def serve(request: Request, session: Session) -> Response:
             return self._asset(request.path_params["name"])
 
@@ -228,13 +229,13 @@ def routes(console: Console) -> list:
     return [
         Route("/login", console.login_form, methods=["GET"]),
         Route("/login", console.login, methods=["POST"]),
-        Route("/logout", e("view", console.logout), methods=["POST"]),
+        Route("/logout", e("signed_in", console.logout), methods=["POST"]),
         Route("/", e("view", console.index, page=True), methods=["GET"]),
         Route("/report", e("view", console.report, page=True), methods=["GET"]),
         Route("/cases", e("view", console.cases_page, page=True), methods=["GET"]),
         Route("/static/{name}", console.static, methods=["GET"]),
         WebSocketRoute("/ws", console.websocket),
-        Route("/api/me", e("view", a.me), methods=["GET"]),
+        Route("/api/me", e("signed_in", a.me), methods=["GET"]),
         Route("/api/gates", e("view", a.gates), methods=["GET"]),
         Route("/api/alarms/active", e("view", a.alarms_active), methods=["GET"]),
         Route("/api/alarms.csv", e("view", a.alarms_csv), methods=["GET"]),
@@ -276,7 +277,7 @@ def routes(console: Console) -> list:
         Route("/api/drills", e("admin", c.drill_start), methods=["POST"]),
         Route("/api/drills/{drill_id}", e("admin", c.drill), methods=["GET"]),
         Route("/api/drills/{drill_id}/end", e("admin", c.drill_end), methods=["POST"]),
-        Route("/reports", e("view", console.reports_page, page=True), methods=["GET"]),
+        Route("/reports", e("signed_in", console.reports_page, page=True), methods=["GET"]),
         Route("/api/reports", e("view", r.reports), methods=["GET"]),
         Route("/api/reports/status", e("view", r.status), methods=["GET"]),
         Route("/api/reports/warnings", e("view", r.warnings), methods=["GET"]),
@@ -286,6 +287,7 @@ def routes(console: Console) -> list:
         Route("/api/absences", e("absences", r.absences), methods=["GET"]),
         Route("/api/absences", e("absences", r.mark), methods=["POST"]),
         Route("/api/absences/{absence_id}/followup", e("absences", r.follow_up), methods=["POST"]),
+        Route("/api/notices", e("notices", r.notices), methods=["GET"]),
         Route("/api/manual_readings", e("manual_reading", r.manual_list), methods=["GET"]),
         Route("/api/manual_readings", e("manual_reading", r.manual_add), methods=["POST"]),
     ]

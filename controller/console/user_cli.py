@@ -4,6 +4,7 @@ The first admin is made here, before anyone can log in::
 
     thermogate user add alice --role admin --config controller.toml   # asks for the password twice
     echo "$PASSWORD" | thermogate user add bob --role guard --password-stdin --config controller.toml
+    thermogate user add chen --role teacher --classes 初一(1)班,初一(2)班   # a class teacher: those classes only
     thermogate user list | passwd NAME | role NAME ROLE | remove NAME | logout NAME
 
 The store is the one ``controller.toml`` names (``--config``), or ``--store URL``.
@@ -23,7 +24,21 @@ import sys
 import time
 
 MIN_PASSWORD = 8
-ROLES = ("guard", "doctor", "admin")
+ROLES = ("guard", "doctor", "admin", "teacher")
+
+
+def _classes(args) -> list[str] | None:
+    """The --classes of a teacher (comma-separated, as on the roster); None for any other role."""
+    raw = getattr(args, "classes", None)
+    role = args.role
+    if role != "teacher":
+        if raw:
+            raise ValueError(f"--classes is for a teacher, not a {role}")
+        return None
+    classes = sorted({c.strip() for c in (raw or "").replace("，", ",").split(",") if c.strip()})
+    if not classes:
+        raise ValueError("a teacher needs --classes: the classes they teach, e.g. --classes 初一(1)班,初一(2)班")
+    return classes
 
 
 def _open(args):
@@ -58,22 +73,27 @@ def _password(args, name: str) -> str:
 
 
 def _add(args) -> int:
+    classes = _classes(args)
     password = _password(args, args.name)
     with _open(args) as store:
         store.add_user(args.name, args.role, password)
-        store.record_audit("cli", time.time(), "user_added", {"name": args.name, "role": args.role})
-    print(f"user {args.name} added ({args.role})")
+        if classes is not None:
+            store.set_user_classes(args.name, classes)
+        store.record_audit("cli", time.time(), "user_added", {"name": args.name, "role": args.role,
+                                                              **({"classes": classes} if classes else {})})
+    print(f"user {args.name} added ({args.role}{': ' + ', '.join(classes) if classes else ''})")
     return 0
 
 
 def _list(args) -> int:
     with _open(args) as store:
         users = store.users()
-    if not users:
-        print("no users yet: thermogate user add NAME --role admin")
-    for u in users:
-        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(u.created_at))
-        print(f"{u.name:<24} {u.role:<7} created {created}")
+        if not users:
+            print("no users yet: thermogate user add NAME --role admin")
+        for u in users:
+            created = time.strftime("%Y-%m-%d %H:%M", time.localtime(u.created_at))
+            classes = f"  classes {', '.join(store.user_classes(u.name)) or '(none)'}" if u.role == "teacher" else ""
+            print(f"{u.name:<24} {u.role:<7} created {created}{classes}")
     return 0
 
 
@@ -87,11 +107,14 @@ def _passwd(args) -> int:
 
 
 def _role(args) -> int:
+    classes = _classes(args)
     with _open(args) as store:
         _keep_an_admin(store, args.name, args.role)
         store.set_role(args.name, args.role)
-        store.record_audit("cli", time.time(), "user_role", {"name": args.name, "role": args.role})
-    print(f"{args.name} is now {args.role}")
+        store.set_user_classes(args.name, classes or [])
+        store.record_audit("cli", time.time(), "user_role", {"name": args.name, "role": args.role,
+                                                             **({"classes": classes} if classes else {})})
+    print(f"{args.name} is now {args.role}{': ' + ', '.join(classes) if classes else ''}")
     return 0
 
 
@@ -137,10 +160,15 @@ def add_commands(commands) -> None:
         "add", help="add a user (asks for the password twice)",
         description="Add a console account. guard: the live wall, history and reports, acknowledges alarms, "
                     "opens and holds doors; doctor: views, acknowledges, and records each alarm's re-check and "
-                    "outcome (no doors); admin: all of that, settings, users and the audit trail. The password is "
+                    "outcome (no doors); admin: all of that, settings, users and the audit trail; teacher: a class "
+                    "teacher, who sees only the absentee lists, marks and follow-ups of the classes given with "
+                    "--classes, their pupils' names and classes, and the sent-home notices about them. The "
+                    "password is "
                     "asked for twice (or read once from standard input with --password-stdin). " + PASSWORD_RULE))
     add.add_argument("name", help="the login name: 1-64 characters, no surrounding spaces")
     add.add_argument("--role", required=True, choices=ROLES, help="what the user may do (see above)")
+    add.add_argument("--classes", metavar="CLASS,...",
+                     help="a teacher's classes, comma-separated, as on the roster (e.g. 初一(1)班,初一(2)班)")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from standard input (one line), e.g. from a password manager")
     add.set_defaults(run=_add)
@@ -152,6 +180,7 @@ def add_commands(commands) -> None:
     role = common(sub.add_parser("role", help="change a user's role"))
     role.add_argument("name")
     role.add_argument("role", choices=ROLES)
+    role.add_argument("--classes", metavar="CLASS,...", help="the classes of a teacher (required for teacher)")
     role.set_defaults(run=_role)
     remove = common(sub.add_parser("remove", help="remove a user"))
     remove.add_argument("name")

@@ -70,7 +70,8 @@ def _summaries(console) -> list[dict]:
 async def live_socket(console, websocket: WebSocket) -> None:
     token = websocket.cookies.get(COOKIE)
     session = await run_in_threadpool(console.sessions.get, token)
-    if session is None or not same_origin(websocket.headers, websocket.headers.get("host")):
+    if session is None or not session.allows("view") or not same_origin(websocket.headers,
+                                                                        websocket.headers.get("host")):
         await websocket.close(code=1008)  # before accept: the handshake is answered 403
         return
     await websocket.accept()

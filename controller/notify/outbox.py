@@ -68,6 +68,20 @@ class StoreOutbox(TableStore):
             raise StoreError(f"no notification {delivery_id}")
         return rows[0]["status"]
 
+    def by_kind(self, kind: str, since: float | None = None, until: float | None = None) -> list[dict]:
+        """The messages of one event kind created in [since, until), oldest first: id, key, channel, status,
+        created_at, done_at, attempts, drill, and the event as sent (``sent_home``: the class and the name)."""
+        where, params = ["kind = ?"], [kind]
+        for op, v in ((">=", since), ("<", until)):
+            if v is not None:
+                where.append(f"created_at {op} ?")
+                params.append(v)
+        rows = self._read(f"SELECT id, event_key, channel, status, created_at, done_at, attempts, drill, event "
+                          f"FROM notifications WHERE {' AND '.join(where)} ORDER BY created_at, id", tuple(params))
+        return [{"id": int(r["id"]), "key": r["event_key"], "channel": r["channel"], "status": r["status"],
+                 "created_at": r["created_at"], "done_at": r["done_at"], "attempts": int(r["attempts"]),
+                 "drill": bool(r["drill"]), "event": json.loads(r["event"])} for r in rows]
+
     def history(self, key: str) -> list[NotificationOutcome]:
         """Every attempt for the event ``key``, in order (the case's record of who was told, and whether)."""
         rows = self._read(

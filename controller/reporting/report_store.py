@@ -167,6 +167,10 @@ class ReportStore:
         return [_absence(r) for r in self._read(f"SELECT * FROM absences{clause} ORDER BY day, class_name, "
                                                 "person_id, session", tuple(params))]
 
+    def absence(self, absence_id: int) -> Absence | None:
+        rows = self._read("SELECT * FROM absences WHERE id = ?", (int(absence_id),))
+        return _absence(rows[0]) if rows else None
+
     def follow_up(self, absence_id: int, day: str, status: str, by: str, at: float, note: str = "") -> FollowUp:
         """One day's follow-up of a sick absence (``back`` ends it). The same day again updates it."""
         if status not in FOLLOWUP_STATUSES:

@@ -809,6 +809,32 @@ class Store:
 
         self._write(write)
 
+    def set_user_classes(self, name: str, classes) -> list[str]:
+        """The classes a teacher account is limited to (replacing any before); the classes, sorted. Class names
+        as on the roster; a class teacher with none sees nothing."""
+        _user_name(name)
+        if isinstance(classes, str):
+            raise StoreError("classes must be a list of class names, not one string")
+        names = sorted({_text(c, "class name", empty=False, limit=100).strip() for c in classes})
+        if any(not c for c in names):
+            raise StoreError("a class name cannot be blank")
+
+        def write(tx: _Tx) -> None:
+            if tx.one("SELECT 1 AS x FROM users WHERE name = ?", (name,)) is None:
+                raise NotFound(f"no user {name!r}")
+            tx.run("DELETE FROM user_classes WHERE user_name = ?", (name,))
+            for c in names:
+                tx.run("INSERT INTO user_classes (user_name, class_name) VALUES (?, ?)", (name, c))
+
+        self._write(write)
+        return names
+
+    def user_classes(self, name: str) -> list[str]:
+        """The classes a teacher account may see, sorted (empty for a name without any)."""
+        return [r["class_name"] for r in self._read(
+            "SELECT class_name FROM user_classes WHERE user_name = ? ORDER BY class_name",
+            (name if isinstance(name, str) else "",))]
+
     def end_sessions(self, name: str) -> int:
         """End every console session of a user, wherever it was started; the user's new epoch."""
         _user_name(name)
