@@ -144,6 +144,12 @@ class CaseStore(TableStore):
         assert case is not None
         return case
 
+    def purge_closed(self, before: float) -> int:
+        """Retention: cases closed before ``before``, with their steps; an open case (not closed) is never
+        purged. How many cases."""
+        return self._write(lambda run: run("DELETE FROM cases WHERE closed_at IS NOT NULL AND closed_at < ?",
+                                           (float(before),)).rowcount)
+
     def _running_drill_on(self, run, gate: str) -> int | None:
         for r in run("SELECT id, gates FROM drills WHERE ended_at IS NULL ORDER BY id").fetchall():
             if gate in json.loads(r["gates"]):

@@ -7,20 +7,28 @@ snapshots = 30         # the thermal image of each screening (the same as [store
 visitors = 90          # visitors, counted from the end of their pass's window
 audit = 1095           # the identity audit: who read whose file, who exported what
 people_inactive = 365  # people marked inactive on the roster, counted from their last change
+cases = 1095           # fever cases and their steps, counted from when the case was closed
+notifications = 90     # delivered messages (the outbox: sent-home notices name the pupil), from delivery
+absences = 365         # absences and their follow-ups, from the day (a sick absence followed since stays)
+manual_readings = 0    # hand-held readings (the reports count them, like screenings)
 ```
 
 The controller applies it with the snapshot purge it already runs every hour
-(``purge``, through ``PeopleStore.beside(store)``); screenings with an alarm
-not yet disposed are kept.
+(``purge``, through ``PeopleStore.beside(store)`` and the case, outbox and
+report stores beside it). Never purged: screenings with an alarm not yet
+disposed, a case not closed, a notification not delivered (pending, or failed:
+someone was not told).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from .people_store import PeopleStore
 
-KINDS = ("screenings", "snapshots", "visitors", "audit", "people_inactive")
+KINDS = ("screenings", "snapshots", "visitors", "audit", "people_inactive", "cases", "notifications", "absences",
+         "manual_readings")
 MAX_DAYS = 36500
 DAY_S = 86400
 
@@ -38,6 +46,10 @@ class Retention:
     visitors: int = 90
     audit: int = 1095
     people_inactive: int = 365
+    cases: int = 1095
+    notifications: int = 90
+    absences: int = 365
+    manual_readings: int = 0
 
 
 def from_table(table: object, *, snapshots: int | None = None) -> Retention:
@@ -66,8 +78,11 @@ def from_table(table: object, *, snapshots: int | None = None) -> Retention:
     return Retention(**values)
 
 
-def purge(people: PeopleStore, retention: Retention, now: float) -> dict[str, int]:
+def purge(people: PeopleStore, retention: Retention, now: float, *, cases=None, outbox=None,
+          reports=None) -> dict[str, int]:
     """Delete what has outlived its retention (snapshots are the event store's: ``Store.purge_snapshots``).
+    ``cases``, ``outbox``, ``reports``: the CaseStore, StoreOutbox and ReportStore of the same database (a kind
+    whose store is not given is left alone).
 
     Returns how many records of each kind went."""
     done: dict[str, int] = {}
@@ -79,4 +94,14 @@ def purge(people: PeopleStore, retention: Retention, now: float) -> dict[str, in
         done["audit"] = people.purge_reads(now - retention.audit * DAY_S)
     if retention.people_inactive:
         done["people_inactive"] = people.purge_inactive_people(now - retention.people_inactive * DAY_S)
+    if retention.cases and cases is not None:
+        done["cases"] = cases.purge_closed(now - retention.cases * DAY_S)
+    if retention.notifications and outbox is not None:
+        done["notifications"] = outbox.purge_delivered(now - retention.notifications * DAY_S)
+    if retention.absences and reports is not None:
+        # days are the school's local days; a day earlier than the cutoff's UTC date keeps at least N days
+        cutoff = dt.datetime.fromtimestamp(now - (retention.absences + 1) * DAY_S, dt.UTC).date()
+        done["absences"] = reports.purge_absences(cutoff.isoformat())
+    if retention.manual_readings and reports is not None:
+        done["manual_readings"] = reports.purge_manual_readings(now - retention.manual_readings * DAY_S)
     return done

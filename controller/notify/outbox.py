@@ -68,6 +68,12 @@ class StoreOutbox(TableStore):
             raise StoreError(f"no notification {delivery_id}")
         return rows[0]["status"]
 
+    def purge_delivered(self, before: float) -> int:
+        """Retention: messages delivered (``sent``) before ``before``, with their attempts. A pending or failed
+        one (never delivered: someone was not told) is kept. How many."""
+        return self._write(lambda run: run("DELETE FROM notifications WHERE status = ? AND done_at < ?",
+                                           (SENT, float(before))).rowcount)
+
     def by_kind(self, kind: str, since: float | None = None, until: float | None = None) -> list[dict]:
         """The messages of one event kind created in [since, until), oldest first: id, key, channel, status,
         created_at, done_at, attempts, drill, and the event as sent (``sent_home``: the class and the name)."""

@@ -167,6 +167,19 @@ class ReportStore:
         return [_absence(r) for r in self._read(f"SELECT * FROM absences{clause} ORDER BY day, class_name, "
                                                 "person_id, session", tuple(params))]
 
+    def purge_absences(self, before_day: str) -> int:
+        """Retention: absences of days before ``before_day`` (YYYY-MM-DD) with their follow-ups, unless a
+        follow-up was recorded on or after it (a sick absence still followed stays). How many absences."""
+        day = _day(before_day)
+        return self._write(lambda run: run(
+            "DELETE FROM absences WHERE day < ? AND NOT EXISTS (SELECT 1 FROM absence_followups f "
+            "WHERE f.absence_id = absences.id AND f.day >= ?)", (day, day)).rowcount)
+
+    def purge_manual_readings(self, before: float) -> int:
+        """Retention: hand-held readings taken before ``before``; how many."""
+        return self._write(lambda run: run("DELETE FROM manual_readings WHERE time < ?",
+                                           (float(before),)).rowcount)
+
     def absence(self, absence_id: int) -> Absence | None:
         rows = self._read("SELECT * FROM absences WHERE id = ?", (int(absence_id),))
         return _absence(rows[0]) if rows else None

@@ -31,6 +31,10 @@ screenings = 0                 # [store] retention_days (give one of the two)
 visitors = 90
 audit = 1095                   # reads of people's files
 people_inactive = 365
+cases = 1095                   # fever cases, from closing (an open case is never purged)
+notifications = 90             # delivered messages (an undelivered one is kept)
+absences = 365                 # absences and follow-ups
+manual_readings = 0            # hand-held readings
 
 [doors]
 open_ms = 3000                 # asked for on PASS; the gate caps it at its door_cap_ms

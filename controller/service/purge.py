@@ -1,5 +1,6 @@
 """The hourly retention purge: snapshots and the gates' status history past ``[store] retention_days``,
-and the people's records past their ``[retention]`` days (controller/identity/retention.py).
+and the records past their ``[retention]`` days (controller/identity/retention.py): people, visitors, reads,
+screenings, cases, notifications, absences, hand-held readings.
 
 A purge that fails is logged and tried again an hour later; it never stops the service.
 """
@@ -8,8 +9,11 @@ from __future__ import annotations
 
 import logging
 
+from ..cases.case_store import CaseStore
 from ..identity.people_store import PeopleStore
 from ..identity.retention import purge as purge_identity
+from ..notify.outbox import StoreOutbox
+from ..reporting.report_store import ReportStore
 
 log = logging.getLogger("thermogate.service")
 
@@ -38,7 +42,9 @@ class HourlyPurge:
             trimmed = self.store.purge_gate_status(before)  # the gates' status history, on the same schedule
             if trimmed:
                 log.info("gate status history trimmed", extra={"count": trimmed, "days": config.retention_days})
-            swept = purge_identity(PeopleStore.beside(self.store), config.retention, now)  # [retention]
+            swept = purge_identity(PeopleStore.beside(self.store), config.retention, now,  # [retention]
+                                   cases=CaseStore.beside(self.store), outbox=StoreOutbox.beside(self.store),
+                                   reports=ReportStore.beside(self.store))
             if any(swept.values()):
                 log.info("records past their retention purged", extra={"counts": swept})
         except Exception as exc:
