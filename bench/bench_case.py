@@ -31,39 +31,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
-from controller.app import build_controller  # noqa: E402
 from controller.protocol.result import Decision  # noqa: E402
-from controller.service.config import load_config  # noqa: E402
-from controller_harness import write_config  # noqa: E402
+from controller_harness import notify_toml, start_controller  # noqa: E402
 from notify_receivers import HttpReceiver  # noqa: E402
 from sim.broker import MosquittoBroker  # noqa: E402
 from sim.runner import GateThread, make_gates  # noqa: E402
 from sim.scenarios import scenario  # noqa: E402
-
-NOTIFY = """
-[notify]
-timeout_s = 2
-attempts = 2
-backoff_s = 0.2
-
-[notify.channels.ops]
-type = "webhook"
-url = "{url}"
-
-[notify.contacts.dr-wang]
-name = "王医生"
-mobile = "13800001111"
-channels = ["ops"]
-
-[notify.contacts.leader-li]
-name = "李主任"
-mobile = "13900002222"
-channels = ["ops"]
-
-[[notify.route]]
-event = "fever"
-to = ["dr-wang", "leader-li"]
-"""
 
 
 def first_arrivals(receiver: HttpReceiver, offset: float) -> dict[str, float]:
@@ -93,8 +66,7 @@ def main() -> None:
     receiver = HttpReceiver("ok")
     broker = MosquittoBroker().start()
     with tempfile.TemporaryDirectory() as tmp:
-        config = load_config(write_config(Path(tmp), broker, ["sim-1"], extra=NOTIFY.format(url=receiver.url)))
-        svc = build_controller(config).start()
+        svc = start_controller(Path(tmp), broker, ["sim-1"], extra=notify_toml(receiver.url))
         gates = GateThread(make_gates(1, lambda i: scenario("fever", i), broker.host, broker.port, prefix="sim",
                                       seed=0)).start()
         try:

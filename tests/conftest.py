@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -83,3 +84,31 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture
+def pages(browser):
+    """A factory of console pages: ``pages(viewport={...}, **context_options)`` opens a page in a browser
+    context of its own (its own cookies: one console user each). A script error on any page fails the test."""
+    contexts, errors = [], []
+
+    def new(viewport: dict | None = None, **options):
+        context = browser.new_context(viewport=viewport or {"width": 1366, "height": 768}, **options)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        return page
+
+    yield new
+    for c in contexts:
+        c.close()
+    assert not errors, errors
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """Where a browser test keeps its screenshots: THERMOGATE_SCREENSHOTS (``docs/img`` makes the ones the docs
+    show), else a directory of the test's own."""
+    d = Path(os.environ.get("THERMOGATE_SCREENSHOTS") or tmp_path / "shots")
+    d.mkdir(parents=True, exist_ok=True)
+    return d

@@ -60,6 +60,53 @@ port = {http_port}
     return path
 
 
+def notify_toml(url: str, *, contacts: str = "", escalation: str = "", routes: str = "") -> str:
+    """A [notify] table for tests: one webhook channel ``ops`` to ``url`` (a tests/notify_receivers.py receiver),
+    the doctor on duty ``dr-wang`` and the leader ``leader-li``, both told of every fever. ``contacts`` adds
+    [notify.contacts.*] tables, ``escalation`` goes into the fever route, ``routes`` adds [[notify.route]]s."""
+    return f"""
+[notify]
+timeout_s = 2
+attempts = 2
+backoff_s = 0.2
+
+[notify.channels.ops]
+type = "webhook"
+url = "{url}"
+
+[notify.contacts.dr-wang]
+name = "王医生"
+mobile = "13800001111"
+channels = ["ops"]
+
+[notify.contacts.leader-li]
+name = "李主任"
+mobile = "13900002222"
+channels = ["ops"]
+{contacts}
+[[notify.route]]
+event = "fever"
+to = ["dr-wang", "leader-li"]
+{escalation}
+{routes}"""
+
+
+def start_controller(directory: Path, broker, simulated: list[str], *, users=(), password: str = "", **config):
+    """The whole controller in this process (``build_controller``: service, console, notifier) on
+    ``write_config(directory, broker, simulated, **config)``, started, with the console ``users`` ((name, role)
+    pairs) sharing ``password``. The caller stops it."""
+    from controller.app import build_controller
+
+    service = build_controller(load_config(write_config(directory, broker, simulated, **config))).start()
+    try:
+        for name, role in users:
+            service.store.add_user(name, role, password)
+    except BaseException:
+        service.stop()
+        raise
+    return service
+
+
 class ControllerProcess:
     """``thermogate controller --config`` as a child process, killable like a real one."""
 

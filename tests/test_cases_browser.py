@@ -18,44 +18,20 @@ from pathlib import Path
 
 import pytest
 
-from controller.app import build_controller
 from controller.identity.people_store import PeopleStore
 from controller.identity.roster_import import import_roster
 from controller.reports import daily_report
-from controller.service.config import load_config
 from controller.store import open_store
 from sim.broker import free_port
-from tests.controller_harness import write_config
+from tests.console_pages import login as console_login
+from tests.console_pages import wait
+from tests.controller_harness import notify_toml, start_controller
 from tests.notify_receivers import HttpReceiver
 
 PASSWORD = "phone-test-pw-7"
 PERSON = "S2026001"
 ROSTER = f"""id,name,role,class,boarder,guardian_phone,credentials,active
 {PERSON},张伟,student,初一(1)班,no,138 0013 8000,{PERSON},yes
-"""
-NOTIFY = """
-[notify]
-timeout_s = 2
-attempts = 2
-backoff_s = 0.2
-
-[notify.channels.ops]
-type = "webhook"
-url = "{url}"
-
-[notify.contacts.dr-wang]
-name = "王医生"
-mobile = "13800001111"
-channels = ["ops"]
-
-[notify.contacts.leader-li]
-name = "李主任"
-mobile = "13900002222"
-channels = ["ops"]
-
-[[notify.route]]
-event = "fever"
-to = ["dr-wang", "leader-li"]
 """
 PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = os.environ.get("THERMOGATE_CASE_SCREENSHOTS")  # a directory: save the phone page there
@@ -73,45 +49,23 @@ def controller(tmp_path, mqtt_broker, receiver):
     store = open_store(str(tmp_path / "thermogate.db"))
     import_roster(PeopleStore.beside(store), ROSTER.encode(), time.time())
     store.close()
-    config = load_config(write_config(tmp_path, mqtt_broker, ["sim-1"], http_port=free_port(),
-                                      site_extra="require_identity = true", extra=NOTIFY.format(url=receiver.url)))
-    svc = build_controller(config).start()
-    for name, role in (("doc", "doctor"), ("ada", "admin")):
-        svc.store.add_user(name, role, PASSWORD)
+    svc = start_controller(tmp_path, mqtt_broker, ["sim-1"], users=(("doc", "doctor"), ("ada", "admin")),
+                           password=PASSWORD, http_port=free_port(), site_extra="require_identity = true",
+                           extra=notify_toml(receiver.url))
     yield svc
     svc.stop()
 
 
 @pytest.fixture
-def phone(browser):
-    context = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True)
-    p = context.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda e: errors.append(str(e)))
-    yield p
-    context.close()
-    assert not errors, errors
+def phone(pages):
+    return pages(PHONE, device_scale_factor=1, is_mobile=True, has_touch=True)
 
 
 def login(page, url: str, user: str) -> None:
-    page.goto(url + "/login")
-    page.fill("#username", user)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_url(url + "/")
+    """``user`` signed in, on the cases page."""
+    console_login(page, url, user, PASSWORD)
     page.goto(url + "/cases")
     wait(lambda: page.evaluate("window.tgCases && window.tgCases.ready"), 10, "the page")
-
-
-def wait(predicate, timeout: float, what: str):
-    end = time.monotonic() + timeout
-    while True:
-        got = predicate()
-        if got:
-            return got
-        if time.monotonic() > end:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.1)
 
 
 def tap_step(page, kind: str) -> None:

@@ -15,6 +15,8 @@ from controller.app import build_controller
 from controller.service.config import load_config
 from controller.service.service import ControllerService
 from sim.broker import free_port
+from tests.console_pages import login as console_login
+from tests.console_pages import wait_js
 from tests.controller_harness import write_config
 
 PASSWORD = "browser-test-pw"
@@ -43,9 +45,9 @@ class Controller:
         return f"http://127.0.0.1:{self.config.http.port}"
 
 
-@pytest.fixture
-def controller(tmp_path, mqtt_broker):
-    c = Controller(tmp_path, mqtt_broker, ["sim-1", "sim-2"])  # sim-2 is registered but never comes online
+def staffed(tmp_path, broker, gates):
+    """A fixture's body: a Controller started with an admin (ada) and a guard (gus), stopped after the test."""
+    c = Controller(tmp_path, broker, gates)
     svc = c.start()
     svc.store.add_user("ada", "admin", PASSWORD)
     svc.store.add_user("gus", "guard", PASSWORD)
@@ -54,41 +56,19 @@ def controller(tmp_path, mqtt_broker):
 
 
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    p = context.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda e: errors.append(str(e)))
-    yield p
-    context.close()
-    assert not errors, errors
+def controller(tmp_path, mqtt_broker):
+    yield from staffed(tmp_path, mqtt_broker, ["sim-1", "sim-2"])  # sim-2 is registered but never comes online
+
+
+@pytest.fixture
+def page(pages):
+    return pages(viewport={"width": 1280, "height": 900})
 
 
 def login(page, url: str, user: str) -> None:
-    page.goto(url + "/login")
-    page.fill("#username", user)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_url(url + "/")
+    """``user`` signed in with the tests' password, on the wall with its socket connected."""
+    console_login(page, url, user, PASSWORD)
     page.wait_for_selector("#conn.ok", timeout=10000)
-
-
-def wait_js(page, expression: str, arg=None, timeout: float = 20.0) -> None:
-    """Poll a JavaScript expression until it is true (Playwright's wait_for_function evaluates strings
-    inside the page, which the console's Content-Security-Policy rightly forbids)."""
-    from playwright.sync_api import Error
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if page.evaluate(expression, arg):
-                return
-        except Error as exc:  # the page is navigating (a reload): ask the next one
-            if "context was destroyed" not in str(exc):
-                raise
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout} s: {expression}")
-        time.sleep(0.05)
 
 
 def audio_playing(page, timeout: float = 5.0) -> bool:

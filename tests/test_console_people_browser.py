@@ -10,9 +10,7 @@ The pages are photographed at 1366 x 768; with THERMOGATE_SCREENSHOTS=DIR the pi
 from __future__ import annotations
 
 import io
-import os
 import time
-from pathlib import Path
 
 import pytest
 import zxingcpp
@@ -23,7 +21,7 @@ from controller.identity.people_store import PeopleStore
 from controller.identity.resolve import Resolver
 from controller.reporting.report_store import ReportStore
 from controller.store import Screening
-from tests.test_console_browser import PASSWORD, Controller, login, wait_js
+from tests.test_console_browser import login, staffed, wait_js
 
 VIEWPORT = {"width": 1366, "height": 768}
 ROSTER = """id,name,role,class,boarder,guardian_phone,credentials,active
@@ -37,30 +35,12 @@ T0001,王老师,staff,数学组,no,,card:04:A1:B2:C4|T0001,yes
 
 @pytest.fixture
 def controller(tmp_path, mqtt_broker):
-    c = Controller(tmp_path, mqtt_broker, ["sim-1"])
-    svc = c.start()
-    svc.store.add_user("ada", "admin", PASSWORD)
-    svc.store.add_user("gus", "guard", PASSWORD)
-    yield c
-    c.service.stop()
+    yield from staffed(tmp_path, mqtt_broker, ["sim-1"])
 
 
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport=VIEWPORT)
-    p = context.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda e: errors.append(str(e)))
-    yield p
-    context.close()
-    assert not errors, errors
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    d = Path(os.environ.get("THERMOGATE_SCREENSHOTS") or tmp_path / "shots")
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+def page(pages):
+    return pages(viewport=VIEWPORT)
 
 
 def fits_the_window(page, selector: str) -> bool:

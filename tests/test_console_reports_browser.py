@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from controller.app import build_controller
 from controller.reporting.report_store import ReportStore
 from controller.reporting.warning_rules import raise_warnings
-from controller.service.config import load_config
 from sim.broker import free_port
-from tests.controller_harness import write_config
+from tests.console_pages import login, wait
+from tests.controller_harness import start_controller
 from tests.notify_receivers import HttpReceiver
 from tests.test_console_reports_api import CODE, TZ, USERS, report_table, seed_roster
 
@@ -46,57 +44,14 @@ def receiver():
 @pytest.fixture
 def controller(tmp_path, mqtt_broker, receiver):
     seed_roster(tmp_path / "thermogate.db")
-    config = load_config(write_config(tmp_path, mqtt_broker, ["sim-1"], http_port=free_port(),
-                                      extra=report_table(tmp_path, receiver.url), timezone=TZ.key))
-    svc = build_controller(config).start()
-    for name, role in USERS:
-        svc.store.add_user(name, role, PASSWORD)
+    svc = start_controller(tmp_path, mqtt_broker, ["sim-1"], users=USERS, password=PASSWORD, http_port=free_port(),
+                           extra=report_table(tmp_path, receiver.url), timezone=TZ.key)
     yield svc
     svc.stop()
 
 
-@pytest.fixture
-def pages(browser):
-    """A page factory: one browser context per console user, at 1366 x 768; no script error on any."""
-    contexts, errors = [], []
-
-    def new():
-        context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
-        contexts.append(context)
-        p = context.new_page()
-        p.on("pageerror", lambda e: errors.append(str(e)))
-        return p
-
-    yield new
-    for c in contexts:
-        c.close()
-    assert not errors, errors
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    d = Path(os.environ.get("THERMOGATE_SCREENSHOTS") or tmp_path / "shots")
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
-def wait(predicate, timeout: float, what: str):
-    end = time.monotonic() + timeout
-    while True:
-        got = predicate()
-        if got:
-            return got
-        if time.monotonic() > end:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.1)
-
-
 def open_reports(page, url: str, user: str, view: str = "reports") -> None:
-    page.goto(url + "/login")
-    page.fill("#username", user)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_url(url + "/")
+    login(page, url, user, PASSWORD)
     page.click("#nav-reports")
     page.wait_for_url(url + "/reports")
     wait(lambda: page.evaluate("window.tgReports && window.tgReports.ready"), 10, "the Reports page")
@@ -124,7 +79,7 @@ def test_absences_a_manual_reading_and_the_report_sent_with_its_receipt(controll
     gate = fever_gate(mqtt_broker)
     try:
         # The class teacher (a doctor account) opens the absentee list of 晨检, which is over.
-        teacher = pages()
+        teacher = pages(VIEWPORT, accept_downloads=True)
         open_reports(teacher, url, "doc", "absences")
         teacher.wait_for_selector("#absentees tr[data-person=S2026002]")
         assert teacher.input_value("#abs-session") == "晨检"
@@ -156,7 +111,7 @@ def test_absences_a_manual_reading_and_the_report_sent_with_its_receipt(controll
         assert [(f.status, f.note, f.by_user) for f in rs.followups(absence.id)] == [("recovering", "已退烧", "doc")]
 
         # A guard enters a hand-held reading for a pupil the gate could not screen; it is listed as manual.
-        guard = pages()
+        guard = pages(VIEWPORT, accept_downloads=True)
         open_reports(guard, url, "gus", "absences")
         assert guard.is_hidden("#absence-card")  # guards do not see the absentee lists
         guard.fill("#manual-q", "张伟")
@@ -200,7 +155,7 @@ def test_absences_a_manual_reading_and_the_report_sent_with_its_receipt(controll
     assert open_alarms
 
     # The reporter sees today's report pending because of the open alarms: never a zero report.
-    reporter = pages()
+    reporter = pages(VIEWPORT, accept_downloads=True)
     open_reports(reporter, url, "li")
     reporter.wait_for_selector("#today[data-verdict=pending]")
     assert reporter.get_attribute("#today", "data-open") == str(len(open_alarms))
