@@ -39,6 +39,7 @@ import numpy as np
 from . import __version__, app, report_cli, watch
 from .calibrate import cli as calibrate_cli
 from .cases import cli as cases_cli
+from .cli_common import run
 from .console import user_cli
 from .identity import cli as identity_cli
 from .reporting import cli as reporting_cli
@@ -155,11 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
-    try:
-        return args.run(args)
-    except ValueError as exc:
-        print(f"thermogate: error: {exc}", file=sys.stderr)
-        return 2
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -16,54 +16,28 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import getpass
 import json
-import os
 import sys
 import time
 import zoneinfo
 from dataclasses import fields
 
+from ..cli_common import acting_user as _user
+from ..cli_common import as_option, run, store_context, store_options
 from .steps import STEP_TYPES, StepKind
 
-DEFAULT_CONFIG = "controller.toml"
 _TIME_FIELDS = ("time", "time_in", "when")
 
 
 def _context(args) -> tuple[str, zoneinfo.ZoneInfo]:
-    from ..report_cli import local_zone_name
-
-    if args.store:
-        url, zone = args.store, args.tz or local_zone_name()
-    else:
-        from ..service.config import load_config
-
-        try:
-            cfg = load_config(args.config)
-        except ValueError:
-            raise
-        except Exception as exc:  # the config's own errors: say them, do not crash
-            raise ValueError(f"{args.config}: {exc}") from None
-        url, zone = cfg.store_url, args.tz or cfg.timezone
-    try:
-        return url, zoneinfo.ZoneInfo(zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {zone!r} (use a name like Asia/Shanghai)") from None
+    url, tz, _cfg = store_context(args)
+    return url, tz
 
 
 def _open(url: str):
     from .case_store import open_case_store
 
     return open_case_store(url)
-
-
-def _user(args) -> str:
-    if args.as_user:
-        return args.as_user
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name (a container without passwd entry)
-        return f"uid {os.getuid()}"
 
 
 def _when(t: float | None, tz, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
@@ -187,14 +161,9 @@ def _kinds_help() -> str:
 
 
 def _common(p: argparse.ArgumentParser, *, user: bool = False) -> argparse.ArgumentParser:
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--config", default=DEFAULT_CONFIG, help="controller.toml naming the store and time zone")
-    where.add_argument("--store", help="the store's URL instead (a SQLite path or postgresql://...)")
-    p.add_argument("--tz",
-                   help="the school's time zone, e.g. Asia/Shanghai (default: the config's, else the machine's)")
+    store_options(p, config_help="controller.toml naming the store and time zone")
     if user:
-        p.add_argument("--as", dest="as_user", metavar="USER",
-                       help="who does it: a console user name (default: your login name)")
+        as_option(p, "who does it: a console user name (default: your login name)")
     return p
 
 
@@ -241,12 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m controller.cases.cli``: these commands alone (the same as under ``thermogate``)."""
     parser = argparse.ArgumentParser(prog="thermogate")
     add_commands(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.run(args)
-    except ValueError as exc:
-        print(f"thermogate: error: {exc}", file=sys.stderr)
-        return 2
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

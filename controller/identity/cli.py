@@ -19,18 +19,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import getpass
 import json
-import os
 import sys
 import time
 import zoneinfo
 from pathlib import Path
 
-from .checks import IdentityError
-
-DEFAULT_CONFIG = "controller.toml"
-
+from ..cli_common import acting_user as _reader
+from ..cli_common import as_option, run, store_context, store_options
 
 # ---------------------------------------------------------------- where things are
 
@@ -40,41 +36,18 @@ class _Context:
 
 
 def _context(args) -> _Context:
-    from ..report_cli import local_zone_name
     from ..site.gates import resolve_site
 
-    if args.store:
-        url, zone, site = args.store, args.tz or local_zone_name(), resolve_site(args.site)
-    else:
-        from ..service.config import load_config
-
-        try:
-            cfg = load_config(args.config)
-        except ValueError:
-            raise
-        except Exception as exc:  # the config's own errors: say them, do not crash
-            raise ValueError(f"{args.config}: {exc}") from None
-        url, zone, site = cfg.store_url, args.tz or cfg.timezone, Path(args.site) if args.site else cfg.site_dir
-    try:
-        tz = zoneinfo.ZoneInfo(zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {zone!r} (use a name like Asia/Shanghai)") from None
-    return _Context(url, tz, site)
+    url, tz, cfg = store_context(args)
+    if cfg is None:
+        return _Context(url, tz, resolve_site(args.site))
+    return _Context(url, tz, Path(args.site) if args.site else cfg.site_dir)
 
 
 def _open(ctx: _Context):
     from .people_store import open_people_store
 
     return open_people_store(ctx.url)
-
-
-def _reader(args) -> str:
-    if args.as_user:
-        return args.as_user
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name (a container without passwd entry)
-        return f"uid {os.getuid()}"
 
 
 def _when(t: float | None, tz) -> str:
@@ -293,17 +266,15 @@ def _visitor_revoke(args) -> int:
 
 # ---------------------------------------------------------------- registration
 
-def _common(p: argparse.ArgumentParser, *, reader: bool = False) -> argparse.ArgumentParser:
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--config", default=DEFAULT_CONFIG, help="controller.toml naming the store, time zone and site")
-    where.add_argument("--store", help="the store's URL instead (a SQLite path or postgresql://...)")
+def _site_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--site", help="the site directory holding the visitor pass key (default: the config's, "
                                   "else $THERMOGATE_SITE, else ./site)")
-    p.add_argument("--tz", help="the school's time zone, e.g. Asia/Shanghai "
-                               "(default: the config's, else the machine's)")
+
+
+def _common(p: argparse.ArgumentParser, *, reader: bool = False) -> argparse.ArgumentParser:
+    store_options(p, config_help="controller.toml naming the store, time zone and site", between=_site_option)
     if reader:
-        p.add_argument("--as", dest="as_user", metavar="USER",
-                       help="who reads, for the audit (default: your login name)")
+        as_option(p, "who reads, for the audit (default: your login name)")
     return p
 
 
@@ -376,12 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m controller.identity.cli``: these commands alone (the same as under ``thermogate``)."""
     parser = argparse.ArgumentParser(prog="thermogate")
     add_commands(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.run(args)
-    except (IdentityError, ValueError) as exc:
-        print(f"thermogate: error: {exc}", file=sys.stderr)
-        return 2
+    return run(parser.parse_args(argv))  # an IdentityError is a ValueError
 
 
 if __name__ == "__main__":
