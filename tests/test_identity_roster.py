@@ -258,3 +258,26 @@ def test_list_filters_by_class_and_leaves_out_phones(people, url, capsys):
     rc, out, _ = run_cli(capsys, "people", "list", "--store", url)
     assert "S2026001" in out and "张伟" in out and "138" not in out
     assert people.reads() == []  # a list is not a read of anyone's file
+
+
+def test_a_school_with_a_class_list_refuses_students_of_other_classes(people):
+    """[classes] names the school's classes: a student in any other class is refused with the line; staff
+    departments are not classes; without a class list the class is not checked."""
+    data = (HEADER
+            + "S1,甲,student,初一(1)班,no,,\n"  # 2: on the list, but its id is also on line 5
+            + "S2,乙,student,初一(9)班,no,,\n"  # 3: not on the list
+            + "T1,丙,staff,数学组,no,,\n"  # 4: a department
+            + "S1,甲二,student,初一(2)班,no,,\n"  # 5: id also on line 2
+            + "S3,丁,student,初一(2)班,no,,\n").encode()  # 6: on the list
+    classes = {"初一(1)班": object(), "初一(2)班": object()}  # as [classes] gives them: name -> teacher
+    strict = import_roster(people, data, T0, classes=classes, strict=True)
+    assert not strict.committed and people.people() == []
+    report = import_roster(people, data, T0, classes=classes)
+    reasons = {o.line: o.reason for o in report.lines if o.outcome == REFUSED}
+    assert reasons == {2: "id S1 is also on line 5",
+                       3: "class '初一(9)班' is not one of the school's 2 classes ([classes] in controller.toml)",
+                       5: "id S1 is also on line 2"}
+    assert sorted(p.id for p in people.people()) == ["S3", "T1"]
+    again = import_roster(people, data, T0, classes={})  # no class list: the class is not checked
+    assert {o.line for o in again.lines if o.outcome == REFUSED} == {2, 5}
+    assert people.person("S2").class_name == "初一(9)班"

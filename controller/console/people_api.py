@@ -185,7 +185,8 @@ class PeopleApi:
 
         def run():
             try:
-                report = import_roster(self.people, data, time.time(), encoding=encoding, strict=strict)
+                report = import_roster(self.people, data, time.time(), encoding=encoding, strict=strict,
+                                       classes=self.service.config.classes)  # [classes]: the school's list
             except IdentityError as exc:  # unreadable as a whole (encoding, header): nothing was written
                 raise Bad("err_roster_file", str(exc)) from None
             counts = {o: report.count(o) for o in ("added", "changed", "unchanged", "refused")}

@@ -7,11 +7,14 @@ one transaction and any refused line keeps every line out.
 
 Refused, besides a bad cell: an id that appears on two lines (both lines), a
 credential listed for two people in the file (both lines), a credential
-bound in the store to a person this file does not give it to.
+bound in the store to a person this file does not give it to, and, when the
+school has a class list (``[classes]`` in controller.toml, classes.py), a
+student in a class not on it (a staff member's department is not checked).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from .checks import IdentityError
@@ -78,12 +81,28 @@ def _file_conflicts(lines: list[RosterLine]) -> dict[int, str]:
     return reasons
 
 
+def _unknown_classes(lines: list[RosterLine], classes: Collection[str]) -> dict[int, str]:
+    """Line -> reason, for a student whose class is not on the school's class list."""
+    out = {}
+    for rl in lines:
+        p = rl.person
+        if p is not None and p.role == "student" and p.class_name not in classes:
+            out[rl.line] = (f"class {p.class_name!r} is not one of the school's {len(classes)} classes "
+                            f"([classes] in controller.toml)")
+    return out
+
+
 def import_roster(people: PeopleStore, data: bytes, time: float, *, encoding: str | None = None,
-                  strict: bool = False) -> ImportReport:
-    """Import a roster file's bytes. A file that cannot be read at all (encoding, header) raises IdentityError."""
+                  strict: bool = False, classes: Collection[str] | None = None) -> ImportReport:
+    """Import a roster file's bytes. A file that cannot be read at all (encoding, header) raises IdentityError.
+    ``classes``: the school's class list ([classes]); when it names any, a student in another class is
+    refused."""
     text, used = decode(data, encoding)
     lines = parse(text)
     conflicts = _file_conflicts(lines)
+    if classes:
+        for n, why in _unknown_classes(lines, frozenset(classes)).items():
+            conflicts.setdefault(n, why)
     outcomes: dict[int, LineOutcome] = {}
     ok: list[RosterLine] = []
     for rl in lines:
