@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
+from collections.abc import Iterable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -42,54 +44,43 @@ ROSTER = [
 ]
 
 
+def toml_value(v) -> str:
+    """One TOML value: a string (JSON's escapes are TOML's), a number, a bool or a list of them."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    return json.dumps(str(v), ensure_ascii=False)
+
+
+def report_toml(report: dict, sessions: dict[str, dict], *, warnings: Iterable[dict] = (),
+                recipients: Iterable[dict] = (), columns: dict | None = None, extra: str = "") -> str:
+    """A [report] table as controller.toml has it: ``report``'s keys, a [report.sessions."NAME"] per session,
+    a [[report.warning]] per rule, a [[report.recipient]] each, [report.columns]; ``extra`` after them."""
+    def table(header: str, keys: dict) -> str:
+        return header + "\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in keys.items())
+
+    parts = [table("[report]", report)]
+    parts += [table(f'[report.sessions."{name}"]', keys) for name, keys in sessions.items()]
+    parts += [table("[[report.warning]]", w) for w in warnings]
+    parts += [table("[[report.recipient]]", r) for r in recipients]
+    if columns:
+        parts.append(table("[report.columns]", columns))
+    return "\n" + "\n".join(parts) + extra + "\n"
+
+
 def config_toml(drop: Path, webhook_url: str, *, extra: str = "") -> str:
-    return f"""
-[report]
-school = "示范中学"
-school_code = "4401060001"
-reporter = "li"
-backup_reporter = "zhao"
-deadline = "15:00"
-dir = "{drop.parent / 'archive'}"
-attempts = 2
-retry_s = 60
-
-[report.sessions."晨检"]
-start = "06:30"
-end = "09:00"
-gates = ["north-1"]
-
-[report.sessions."午检"]
-start = "12:30"
-end = "14:30"
-
-[[report.warning]]
-scope = "class"
-what = "fevers_confirmed"
-threshold = 1
-days = 1
-
-[[report.warning]]
-scope = "grade"
-what = "sick_absences"
-threshold = 2
-days = 3
-
-[[report.recipient]]
-type = "file"
-name = "bureau-drop"
-dir = "{drop}"
-
-[[report.recipient]]
-type = "webhook"
-name = "bureau-api"
-url = "{webhook_url}"
-
-[report.columns]
-expected = "应到人数"
-screened = "实到人数"
-{extra}
-"""
+    return report_toml(
+        {"school": "示范中学", "school_code": "4401060001", "reporter": "li", "backup_reporter": "zhao",
+         "deadline": "15:00", "dir": str(drop.parent / "archive"), "attempts": 2, "retry_s": 60},
+        {"晨检": {"start": "06:30", "end": "09:00", "gates": ["north-1"]}, "午检": {"start": "12:30", "end": "14:30"}},
+        warnings=[{"scope": "class", "what": "fevers_confirmed", "threshold": 1, "days": 1},
+                  {"scope": "grade", "what": "sick_absences", "threshold": 2, "days": 3}],
+        recipients=[{"type": "file", "name": "bureau-drop", "dir": str(drop)},
+                    {"type": "webhook", "name": "bureau-api", "url": webhook_url}],
+        columns={"expected": "应到人数", "screened": "实到人数"}, extra=extra)
 
 
 def load_config(drop: Path, webhook_url: str, **kw):

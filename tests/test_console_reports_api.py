@@ -18,6 +18,7 @@ from controller.reporting.report_store import ReportStore
 from controller.reporting.warning_rules import raise_warnings
 from tests.controller_harness import midday_zone, write_config
 from tests.notify_receivers import HttpReceiver
+from tests.reporting_day import report_toml
 from tests.test_console_api import PASSWORD, Rig, fever_alarm
 
 TZ = midday_zone()  # the school's [site] timezone: it is about noon there, hours from either midnight
@@ -50,47 +51,14 @@ def report_table(tmp_path, webhook_url: str) -> str:
     end, deadline = school_clock()
     h, m = map(int, end.split(":"))
     noon_start = (dt.datetime(2000, 1, 1, h, m) + dt.timedelta(minutes=1)).strftime("%H:%M")
-    return f"""
-[report]
-school = "示范中学"
-school_code = "{CODE}"
-reporter = "li"
-backup_reporter = "zhao"
-deadline = "{deadline}"
-build_before_min = 1
-dir = "{tmp_path / 'reports'}"
-attempts = 1
-
-[report.sessions."晨检"]
-start = "00:00"
-end = "{end}"
-
-[report.sessions."午检"]
-start = "{noon_start}"
-end = "23:59"
-
-[[report.warning]]
-scope = "class"
-what = "sick_absences"
-threshold = 1
-days = 1
-
-[[report.warning]]
-scope = "school"
-what = "alarm_rate"
-factor = 2.0
-min_alarms = 3
-
-[[report.recipient]]
-type = "file"
-name = "bureau-drop"
-dir = "{tmp_path / 'drop'}"
-
-[[report.recipient]]
-type = "webhook"
-name = "bureau-api"
-url = "{webhook_url}"
-"""
+    return report_toml(
+        {"school": "示范中学", "school_code": CODE, "reporter": "li", "backup_reporter": "zhao", "deadline": deadline,
+         "build_before_min": 1, "dir": str(tmp_path / "reports"), "attempts": 1},
+        {"晨检": {"start": "00:00", "end": end}, "午检": {"start": noon_start, "end": "23:59"}},
+        warnings=[{"scope": "class", "what": "sick_absences", "threshold": 1, "days": 1},
+                  {"scope": "school", "what": "alarm_rate", "factor": 2.0, "min_alarms": 3}],
+        recipients=[{"type": "file", "name": "bureau-drop", "dir": str(tmp_path / "drop")},
+                    {"type": "webhook", "name": "bureau-api", "url": webhook_url}])
 
 
 class SchoolRig(Rig):

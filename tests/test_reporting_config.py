@@ -10,51 +10,21 @@ import pytest
 
 from controller.config_fields import ConfigError
 from controller.reporting.config import from_table, load_report_config
+from tests.reporting_day import report_toml
 
 try:
     import tomllib
 except ImportError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-GOOD = """
-[report]
-school = "示范中学"
-school_code = "4401060001"
-reporter = "li"
-backup_reporter = "zhao"
-deadline = "10:00"
-
-[report.sessions."晨检"]
-start = "06:30"
-end = "09:00"
-gates = ["north-1"]
-
-[report.sessions."午检"]
-start = "12:30"
-end = "14:30"
-
-[report.sessions."晚检"]
-start = "18:30"
-end = "21:30"
-gates = ["dorm-1"]
-who = "boarders"
-
-[[report.warning]]
-scope = "class"
-what = "fevers_confirmed"
-threshold = 3
-days = 1
-
-[[report.warning]]
-scope = "school"
-what = "alarm_rate"
-factor = 2
-min_alarms = 3
-
-[[report.recipient]]
-type = "file"
-dir = "drop"
-"""
+GOOD = report_toml(
+    {"school": "示范中学", "school_code": "4401060001", "reporter": "li", "backup_reporter": "zhao",
+     "deadline": "10:00"},
+    {"晨检": {"start": "06:30", "end": "09:00", "gates": ["north-1"]}, "午检": {"start": "12:30", "end": "14:30"},
+     "晚检": {"start": "18:30", "end": "21:30", "gates": ["dorm-1"], "who": "boarders"}},
+    warnings=[{"scope": "class", "what": "fevers_confirmed", "threshold": 3, "days": 1},
+              {"scope": "school", "what": "alarm_rate", "factor": 2, "min_alarms": 3}],
+    recipients=[{"type": "file", "dir": "drop"}])
 
 
 def load(text: str, tmp_path=None):

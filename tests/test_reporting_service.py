@@ -9,6 +9,7 @@ import time
 
 from controller.reporting.report_store import ReportStore
 from controller.store import open_store
+from tests.reporting_day import report_toml
 
 
 def _closed_port() -> int:
@@ -21,29 +22,12 @@ def _closed_port() -> int:
 
 def test_the_controller_sends_the_days_report(controller_service, tmp_path):
     drop = tmp_path / "drop"
-    extra = f"""
-[report]
-school = "示范中学"
-school_code = "4401060001"
-reporter = "li"
-deadline = "00:00"
-dir = "{tmp_path / 'archive'}"
-attempts = 1
-
-[report.sessions."晨检"]
-start = "06:30"
-end = "09:00"
-
-[[report.recipient]]
-type = "file"
-name = "bureau-drop"
-dir = "{drop}"
-
-[[report.recipient]]
-type = "webhook"
-name = "bureau-api"
-url = "http://127.0.0.1:{_closed_port()}/upload"
-"""
+    extra = report_toml(
+        {"school": "示范中学", "school_code": "4401060001", "reporter": "li", "deadline": "00:00",
+         "dir": str(tmp_path / "archive"), "attempts": 1},
+        {"晨检": {"start": "06:30", "end": "09:00"}},
+        recipients=[{"type": "file", "name": "bureau-drop", "dir": str(drop)},
+                    {"type": "webhook", "name": "bureau-api", "url": f"http://127.0.0.1:{_closed_port()}/upload"}])
     store_path = tmp_path / "school.db"
     with open_store(str(store_path)) as store:
         store.add_user("li", "doctor", "pw-li-123456")  # the reporter is a console user
