@@ -144,11 +144,14 @@ def test_a_fever_is_not_under_read(subjects, cv_estimates):
     assert hot.sum() >= 10
     assert np.mean(cv_estimates[hot] - oral[hot]) > -0.1  # on average the fevers read at least as hot as they are
     assert np.mean(cv_estimates[hot] >= THRESHOLD) == 1.0
-    # Through the product's estimate: the canthus of a person at 39.5 degC, as the sensor sees it, reads 39.5.
+    # Through the product's estimate: the canthus region of a person at 39.5 degC, as the sensor sees it (its
+    # average, site canthus_region), reads 39.5; so does the canthus maximum read as a maximum.
     m = default_model()
     for ambient in (18.0, 22.0, 28.0):
-        seen = apparent_c(m.canthus.expected_c(39.5, ambient), SKIN_EMISSIVITY, ambient)
+        seen = apparent_c(m.canthus_region.expected_c(39.5, ambient), SKIN_EMISSIVITY, ambient)
         assert estimate_core_c(seen, ambient) == pytest.approx(39.5, abs=1e-6)
+        peak = apparent_c(m.canthus.expected_c(39.5, ambient), SKIN_EMISSIVITY, ambient)
+        assert estimate_core_c(peak, ambient, site="canthus") == pytest.approx(39.5, abs=1e-6)
 
 
 def test_cross_validation_per_camera(data_files):
@@ -173,9 +176,10 @@ def test_inverse_of_the_fitted_relations_at_any_fill_and_with_the_forehead():
 def test_estimate_uses_the_fitted_model():
     m = default_model()
     face = apparent_c(35.6, SKIN_EMISSIVITY, 22.0)
-    assert estimate_core_c(face, 22.0) == pytest.approx(m.body_c(35.6, 22.0), abs=1e-9)
-    assert estimate_core_c(face, 22.0, site_offset_c=0.3) == pytest.approx(m.body_c(35.6, 22.0) + 0.3, abs=1e-9)
-    # A degree of canthus is 1 / 0.889 degree of body: the gain of the inverse, not a shrinkage.
+    region = m.body_c(35.6, 22.0, site="canthus_region")
+    assert estimate_core_c(face, 22.0) == pytest.approx(region, abs=1e-9)
+    assert estimate_core_c(face, 22.0, site_offset_c=0.3) == pytest.approx(region + 0.3, abs=1e-9)
+    # A degree of canthus region is 1 / 0.885 degree of body: the gain of the inverse, not a shrinkage.
     step = estimate_core_c(face + 1.0, 22.0) - estimate_core_c(face, 22.0)
     assert 1.0 < step < 1.25
 
@@ -257,7 +261,9 @@ def test_simulated_people_read_back_without_compression():
     rng = np.random.default_rng(11)
     body = np.array([sample_body_c(rng) for _ in range(400)] + [sample_body_c(rng, febrile=True) for _ in range(100)])
     assert body.max() >= 38.5 and body.min() < 36.5
-    est = np.array([estimate_core_c(apparent_c(sample_person(rng, b, 24.0).canthus_c, SKIN_EMISSIVITY, 24.0), 24.0)
+    # The simulator's canthus is the maximum's relation: read back as a maximum.
+    est = np.array([estimate_core_c(apparent_c(sample_person(rng, b, 24.0).canthus_c, SKIN_EMISSIVITY, 24.0), 24.0,
+                                    site="canthus")
                     for b in body])
     assert 0.9 < np.polyfit(body, est, 1)[0] < 1.1
     assert np.mean(np.abs(est - body)) < 0.4
@@ -272,3 +278,87 @@ def test_one_round_reads_that_round_alone(capsys, data_files):
     assert "round 1 alone" in capsys.readouterr().out
     with pytest.raises(ValueError, match="rounds"):
         facial_oral.read(data_files[0], rounds=(5,))
+
+
+# ---- the canthus region: what a sensor pixel sees of the eye ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def region_subjects(subjects) -> list[facial_oral.Subject]:
+    return [s for s in subjects if math.isfinite(s.canthus_region_c)]
+
+
+def test_the_region_reading_is_rcc_and_lcc_averaged(tmp_path):
+    names = (["SubjectID", "", "T_offset1"] + [f"canthiMax{k}" for k in (1, 2, 3, 4)]
+             + ["RCC1", "LCC1", "RCC2", "LCC2", "aveOralM", "T_atm"])
+    path = tmp_path / "mini.csv"
+    path.write_text("\n".join([",,Round 1:", ",,T_CEmax", ",".join(names),
+                               "A-1,,0.5,35.5,35.7,,,34.8,35.0,35.2,,37.0,23.0",
+                               "A-2,,0.5,35.5,,,,,,,,37.0,23.0"]) + "\n", encoding="utf-8")
+    a, b = facial_oral.read(path)
+    assert a.canthus_region_c == pytest.approx((34.9 + 35.2) / 2) and a.eye_c("canthus_region") == a.canthus_region_c
+    assert a.eye_c("canthus") == pytest.approx(35.6)
+    assert math.isnan(b.canthus_region_c)
+    assert math.isnan(facial_oral.estimates(default_model(), [b], site="canthus_region")[0])
+
+
+def test_the_region_relation_is_stored_beside_the_maximum(region_subjects):
+    m = default_model()
+    refit = facial_oral.fit_subjects(region_subjects)
+    a, b = refit.canthus_region, m.canthus_region
+    assert (a.intercept, a.body, a.ambient) == pytest.approx((b.intercept, b.body, b.ambient), rel=1e-9)
+    assert np.allclose(refit.region_covariance, m.region_covariance, rtol=1e-9)
+    # The region average reads below the maximum by what the study shows (0.57-0.76 degC per camera and side).
+    gap = np.mean([s.canthus_c - s.canthus_region_c for s in region_subjects])
+    assert 0.5 < gap < 0.8
+    for body in (36.5, 37.5, 39.5):
+        assert m.canthus.expected_c(body, 22.0) - m.canthus_region.expected_c(body, 22.0) == pytest.approx(gap, abs=0.1)
+    assert m.band_site == "canthus_region"
+    stored = json.loads(body_model.MODEL_FILE.read_text())
+    assert set(stored["cross_validation"]["canthus_region"]) == {"all", "FLIR_group1.csv", "ICI_group1.csv"}
+
+
+def test_the_region_relation_is_not_compressed_in_cross_validation(subjects):
+    # The same folds as `thermogate model fit` (over every subject; one without RCC/LCC is left out of the figures).
+    est = facial_oral.cross_validate(subjects, folds=10, seed=0, site="canthus_region")
+    oral = np.array([s.oral_c for s in subjects])
+    m = facial_oral.metrics(est, oral, THRESHOLD)
+    ok = np.isfinite(est)
+    est, oral = est[ok], oral[ok]
+    assert 0.90 <= m.slope <= 1.05
+    assert abs(m.bias) < 0.02 and m.mae < 0.40
+    hot = oral >= 38.5
+    assert np.mean(est[hot] - oral[hot]) > -0.1 and np.mean(est[hot] >= THRESHOLD) == 1.0
+    stored = json.loads(body_model.MODEL_FILE.read_text())["cross_validation"]["canthus_region"]["all"]
+    assert m.mae == pytest.approx(stored["mae"], abs=1e-4) and m.slope == pytest.approx(stored["slope"], abs=1e-4)
+
+
+def test_evaluate_reads_the_region_with_its_relation(capsys, data_files):
+    assert main(["model", "evaluate", *map(str, data_files), "--site", "canthus_region"]) == 0
+    out = capsys.readouterr().out
+    assert "canthus_region" in out
+    line = next(x for x in out.splitlines() if x.strip().startswith("all"))
+    assert abs(float(line.split("bias")[1].split()[0])) < 0.02  # in-sample: the relation fitted on these rows
+
+
+def test_the_estimator_reads_the_eye_band_as_the_region_average():
+    m = default_model()
+    for ambient in (18.0, 22.0, 28.0):
+        for body in (36.6, 37.3, 38.4):
+            for fill in (1.0, 0.83, 0.6):
+                band = m.reading_fit(fill, "canthus_region").expected_c(body, ambient)
+                seen = apparent_c(band, SKIN_EMISSIVITY, ambient)
+                assert estimate_core_c(seen, ambient, fill=fill) == pytest.approx(body, abs=1e-6)
+                # Read with the maximum's relation, the same band would read low: the fault this relation removes.
+                low = estimate_core_c(seen, ambient, fill=fill, site="canthus")
+                assert body - low > 0.4 * fill
+    # A model without the region relation (an older file) reads the band with the maximum's; asking it for the
+    # region relation is refused.
+    d = m.to_dict()
+    del d["canthus_region"], d["canthus_region_covariance"]
+    old = BodyModel.from_dict(d)
+    assert old.band_site == "canthus" and old.canthus_region is None
+    with pytest.raises(ValueError, match="canthus_region"):
+        old.body_c(35.0, 22.0, site="canthus_region")
+    with pytest.raises(ValueError, match="site"):
+        m.body_c(35.0, 22.0, site="nose")
+    assert BodyModel.from_dict(m.to_dict()) == m

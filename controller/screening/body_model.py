@@ -13,6 +13,17 @@ oral temperature in monitor mode. The residuals of the two sites are a
 person's own offsets (and the reference thermometer's own error); their
 covariance is fitted too.
 
+A third site, ``canthus_region``, is what a pixel of the product's sensor can
+see of the eye: the *average* over the inner-canthus regions (the study's
+``RCC`` and ``LCC``, right and left, averaged), not their hottest point. At the
+mark a pixel is 1.8-3.6 cm across (110 deg lens) or 1-2 cm (55 deg), larger
+than the study's canthus regions (measured on 1-2 mm camera pixels), so no
+pixel holds the canthus maximum; the region average reads 0.57-0.76 degC below
+it in the study. The gate's eye-band reading is inverted with this relation
+(``site="canthus_region"``); the canthus-maximum relation stays for readings
+that really are a maximum (the study's ``canthiMax``, ``thermogate model
+predict``). Its residual covariance with the forehead is fitted as well.
+
 The estimate *inverts* these relations (classical calibration): given the
 readings, it finds the body temperature whose expected readings they are,
 weighting the sites by generalised least squares when both are read. Because
@@ -66,30 +77,55 @@ class BodyModel:
     ambient_range_c: tuple[float, float] = (math.nan, math.nan)  # the rooms the data covers
     body_range_c: tuple[float, float] = (math.nan, math.nan)
     residuals: tuple[tuple[float, float, float], ...] = ()  # (body, canthus residual, forehead residual) per row
+    canthus_region: SiteFit | None = None  # the inner-canthus regions' average (what a sensor pixel sees)
+    region_covariance: tuple[tuple[float, float], tuple[float, float]] | None = None  # (region, forehead), degC^2
+
+    SITES = ("canthus", "canthus_region")
+
+    def eye_site(self, site: str = "canthus") -> tuple[SiteFit, tuple[tuple[float, float], tuple[float, float]]]:
+        """The eye site's relation and its residual covariance with the forehead: ``canthus`` (the maximum) or
+        ``canthus_region`` (the regions' average). A model without the region relation (an older file) has
+        only the maximum: ValueError."""
+        if site == "canthus":
+            return self.canthus, self.covariance
+        if site == "canthus_region":
+            if self.canthus_region is None or self.region_covariance is None:
+                raise ValueError("this body model has no canthus_region relation (refit with `thermogate model fit`)")
+            return self.canthus_region, self.region_covariance
+        raise ValueError(f"site must be one of {', '.join(self.SITES)}, got {site!r}")
+
+    @property
+    def band_site(self) -> str:
+        """The site a gate's eye-band reading follows: the region average when the model has it."""
+        return "canthus_region" if self.canthus_region is not None and self.region_covariance is not None \
+            else "canthus"
 
     # ---- the reading the product takes -------------------------------------------------------------------------
 
-    def reading_fit(self, fill: float = 1.0) -> SiteFit:
-        """The relation of a reading that is ``fill`` canthus band and the rest surrounding (forehead-like) skin."""
-        c, s = self.canthus, self.forehead
+    def reading_fit(self, fill: float = 1.0, site: str = "canthus") -> SiteFit:
+        """The relation of a reading that is ``fill`` eye site (``site``) and the rest surrounding (forehead-like)
+        skin."""
+        c, s = self.eye_site(site)[0], self.forehead
         g = 1.0 - fill
         return SiteFit(fill * c.intercept + g * s.intercept, fill * c.body + g * s.body,
                        fill * c.ambient + g * s.ambient)
 
     def body_c(self, reading_c: float, ambient_c: float, fill: float = 1.0,
-               forehead_c: float | None = None) -> float:
-        """Body temperature from a canthus reading (``fill`` of it canthus band) and, when given, a forehead
-        reading; skin temperatures in degC. NaN in, NaN out; a non-finite forehead is ignored."""
+               forehead_c: float | None = None, site: str = "canthus") -> float:
+        """Body temperature from an eye reading (``fill`` of it the eye site ``site``: ``canthus``, the maximum,
+        or ``canthus_region``, the regions' average) and, when given, a forehead reading; skin temperatures in
+        degC. NaN in, NaN out; a non-finite forehead is ignored."""
+        _, covariance = self.eye_site(site)
         if not (math.isfinite(reading_c) and math.isfinite(ambient_c) and math.isfinite(fill)):
             return math.nan
         fill = min(max(fill, 0.0), 1.0)
-        r = self.reading_fit(fill)
+        r = self.reading_fit(fill, site)
         x_r = reading_c - r.intercept - r.ambient * ambient_c
         if forehead_c is None or not math.isfinite(forehead_c):
             return x_r / r.body
         s = self.forehead
         x_f = forehead_c - s.intercept - s.ambient * ambient_c
-        (vc, cv), (_, vs) = self.covariance
+        (vc, cv), (_, vs) = covariance
         g = 1.0 - fill
         # Residual covariance of (reading, forehead): the reading's residual is fill e_c + (1 - fill) e_s.
         v_rr = fill * fill * vc + g * g * vs + 2.0 * fill * g * cv
@@ -113,8 +149,11 @@ class BodyModel:
         def site(f: SiteFit) -> dict:
             return {"intercept": f.intercept, "body": f.body, "ambient": f.ambient}
 
+        region = {} if self.canthus_region is None or self.region_covariance is None else {
+            "canthus_region": site(self.canthus_region),
+            "canthus_region_covariance": [list(row) for row in self.region_covariance]}
         return {"canthus": site(self.canthus), "forehead": site(self.forehead),
-                "covariance": [list(row) for row in self.covariance],
+                "covariance": [list(row) for row in self.covariance], **region,
                 "ambient_range_c": list(self.ambient_range_c), "body_range_c": list(self.body_range_c),
                 "residuals": {"body_c": [r[0] for r in self.residuals],
                               "canthus_c": [r[1] for r in self.residuals],
@@ -130,15 +169,23 @@ class BodyModel:
             res = d.get("residuals", {})
             residuals = tuple(zip(map(float, res.get("body_c", [])), map(float, res.get("canthus_c", [])),
                                   map(float, res.get("forehead_c", [])), strict=False))  # as many as all three hold
-            model = cls(site(d["canthus"]), site(d["forehead"]),
-                        ((float(cov[0][0]), float(cov[0][1])), (float(cov[1][0]), float(cov[1][1]))),
+            def cov2(c) -> tuple[tuple[float, float], tuple[float, float]]:
+                return (float(c[0][0]), float(c[0][1])), (float(c[1][0]), float(c[1][1]))
+
+            region = region_cov = None
+            if "canthus_region" in d:  # optional: older files have only the canthus maximum
+                region, region_cov = site(d["canthus_region"]), cov2(d["canthus_region_covariance"])
+            model = cls(site(d["canthus"]), site(d["forehead"]), cov2(cov),
                         _pair(d.get("ambient_range_c", (math.nan, math.nan))),
-                        _pair(d.get("body_range_c", (math.nan, math.nan))), residuals)
+                        _pair(d.get("body_range_c", (math.nan, math.nan))), residuals, region, region_cov)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ValueError(f"not a body model ({exc!r})") from None
         if not (model.canthus.body > 0.1 and model.forehead.body > 0.0 and model.covariance[0][0] > 0
                 and model.covariance[1][1] > 0):
             raise ValueError("not a usable body model: a site's gain or variance is not positive")
+        if model.canthus_region is not None and not (model.canthus_region.body > 0.1
+                                                      and model.region_covariance[0][0] > 0):
+            raise ValueError("not a usable body model: the canthus_region gain or variance is not positive")
         return model
 
 
@@ -156,13 +203,14 @@ def _fit_site(body: np.ndarray, ambient: np.ndarray, site: np.ndarray) -> tuple[
     return SiteFit(float(coef[0]), float(coef[1]), float(coef[2])), site - X @ coef
 
 
-def fit(body_c, ambient_c, canthus_c, forehead_c) -> BodyModel:
-    """Fit the model on per-person rows (arrays of equal length; the forehead may be NaN where unread).
+def fit(body_c, ambient_c, canthus_c, forehead_c, canthus_region_c=None) -> BodyModel:
+    """Fit the model on per-person rows (arrays of equal length; the forehead and the canthus region average may
+    be NaN where unread; ``canthus_region_c`` None: no region relation).
 
     Each site is regressed on the reference body temperature and the room
     (ordinary least squares, site on body: the direction that does not shrink
     the inverse). The residual covariance is taken over the rows with both
-    sites."""
+    sites (eye site and forehead)."""
     body = np.asarray(body_c, float)
     amb = np.asarray(ambient_c, float)
     can = np.asarray(canthus_c, float)
@@ -181,9 +229,21 @@ def fit(body_c, ambient_c, canthus_c, forehead_c) -> BodyModel:
     order = np.argsort(body[both], kind="stable")
     residuals = tuple((round(float(b), 3), round(float(c), 3), round(float(f), 3))
                       for b, c, f in zip(body[both][order], e_c[order], e_f[order], strict=True))
+    region = region_cov = None
+    if canthus_region_c is not None:
+        reg = np.asarray(canthus_region_c, float)
+        ok_r = ok & np.isfinite(reg)
+        both_r = ok_r & np.isfinite(fh)
+        if both_r.sum() < 10:
+            raise ValueError(f"too few rows with a canthus region reading and a forehead reading ({both_r.sum()})")
+        region, _ = _fit_site(body[ok_r], amb[ok_r], reg[ok_r])
+        e_r = reg[both_r] - (region.intercept + region.body * body[both_r] + region.ambient * amb[both_r])
+        e_fr = fh[both_r] - (forehead.intercept + forehead.body * body[both_r] + forehead.ambient * amb[both_r])
+        c_r = np.cov(np.vstack([e_r, e_fr]))
+        region_cov = ((float(c_r[0, 0]), float(c_r[0, 1])), (float(c_r[1, 0]), float(c_r[1, 1])))
     return BodyModel(canthus, forehead, ((float(cov[0, 0]), float(cov[0, 1])), (float(cov[1, 0]), float(cov[1, 1]))),
                      (float(amb[ok].min()), float(amb[ok].max())), (float(body[ok].min()), float(body[ok].max())),
-                     residuals)
+                     residuals, region, region_cov)
 
 
 # ---- the stored model -------------------------------------------------------------------------------------------
@@ -199,7 +259,9 @@ def save(model: BodyModel, path: str | Path = MODEL_FILE, *, sources: list[dict]
                    "refit with `thermogate model fit`",
            "data": CITATION, "sources": sources or [],
            "method": "each site regressed on oral temperature (monitor mode) and room temperature, per person "
-                     "(mean of the rounds read); the estimate inverts the relations (classical calibration)",
+                     "(mean of the rounds read); the estimate inverts the relations (classical calibration); "
+                     "canthus: canthiMax (the maximum), canthus_region: the mean of RCC and LCC (the inner-canthus "
+                     "regions' average, what a gate's eye band reads), forehead: T_FHCC and T_FHBC",
            **model.to_dict()}
     if cross_validation is not None:
         doc["cross_validation"] = cross_validation

@@ -17,10 +17,14 @@ body temperature best (docs/estimation.md). The estimate goes in four steps:
 
        site = intercept + body * T_body + ambient * T_room,
 
-   the reading follows ``fill`` of the canthus's relation and the rest of the
-   forehead's, and that relation is inverted. The inverse is unbiased at every
-   body temperature (slope 1 against the reference): an estimate can be high
-   or low, but it is never pulled towards 37 degC.
+   the reading follows ``fill`` of the eye band's relation and the rest of the
+   forehead's, and that relation is inverted. The eye band's relation is the
+   inner-canthus *region average*'s (site ``canthus_region``: the study's RCC
+   and LCC), not the canthus maximum's: a pixel 1-3.6 cm across at the mark
+   averages the canthus region, it never holds its hottest millimetres, which
+   the study's cameras (1-2 mm pixels) read 0.57-0.76 degC warmer. The inverse
+   is unbiased at every body temperature (slope 1 against the reference): an
+   estimate can be high or low, but it is never pulled towards 37 degC.
 4. The per-site offset fitted against clinical thermometers
    (``thermogate calibrate``) is added last.
 """
@@ -51,20 +55,25 @@ class SkinModel:
         t_amb4 = (ambient_c + KELVIN) ** 4
         return ((t_app4 - (1 - self.emissivity) * t_amb4) / self.emissivity) ** 0.25 - KELVIN
 
-    def core_c(self, skin_c: float, ambient_c: float, fill: float = 1.0, forehead_c: float | None = None) -> float:
-        """Body temperature from a skin reading that is ``fill`` eye band (1.0: the canthus alone) and, when
-        given, the forehead's skin temperature."""
-        return self.fitted().body_c(skin_c, ambient_c, fill, forehead_c)
+    def core_c(self, skin_c: float, ambient_c: float, fill: float = 1.0, forehead_c: float | None = None,
+               site: str | None = None) -> float:
+        """Body temperature from a skin reading that is ``fill`` eye band (1.0: the eye site alone) and, when
+        given, the forehead's skin temperature. ``site`` is the eye site's relation: None, the band a sensor
+        pixel sees (the canthus region average, :attr:`BodyModel.band_site`; a model without it uses the
+        maximum's); ``"canthus"`` for a reading that really is the canthus maximum."""
+        m = self.fitted()
+        return m.body_c(skin_c, ambient_c, fill, forehead_c, site=site or m.band_site)
 
 
 def estimate_core_c(face_c: float, ambient_c: float, site_offset_c: float = 0.0,
                     model: SkinModel = SkinModel(), fill: float = 1.0, forehead_c: float | None = None,
-                    face_share: float = 1.0, surround_c: float | None = None) -> float:
+                    face_share: float = 1.0, surround_c: float | None = None, site: str | None = None) -> float:
     """Body temperature from the face reading ``face_c`` (apparent, reference-corrected) in a room at
     ``ambient_c``, the reading being ``face_share`` face and the rest its surroundings at ``surround_c``
     (apparent, reference-corrected; :func:`optics.face_share`, default the room), the face's part ``fill`` eye
     band (:func:`optics.fill_at`; 1.0: no optics term), and optionally the forehead's reading ``forehead_c``
-    (apparent, reference-corrected); NaN in, NaN out."""
+    (apparent, reference-corrected); ``site`` the eye site's relation (None: the band a sensor pixel sees, the
+    canthus region average; ``"canthus"`` for a reading that is the canthus maximum); NaN in, NaN out."""
     if not (math.isfinite(face_c) and math.isfinite(ambient_c) and math.isfinite(fill)):
         return math.nan
     face_c = unmix_face_c(face_c, ambient_c if surround_c is None else surround_c, face_share)
@@ -72,4 +81,4 @@ def estimate_core_c(face_c: float, ambient_c: float, site_offset_c: float = 0.0,
     forehead = None
     if forehead_c is not None and math.isfinite(forehead_c):
         forehead = model.true_skin_c(forehead_c, ambient_c)
-    return model.core_c(model.true_skin_c(face_c, ambient_c), ambient_c, fill, forehead) + site_offset_c
+    return model.core_c(model.true_skin_c(face_c, ambient_c), ambient_c, fill, forehead, site) + site_offset_c

@@ -8,6 +8,10 @@ columns read, per subject (docs/estimation.md, "What the model reads"):
 - ``SubjectID``;
 - ``canthiMax1`` .. ``canthiMax4``: the maximum over both inner canthi, per
   round; their mean over the rounds read is the subject's canthus reading;
+- ``RCC1..4`` and ``LCC1..4``: the averages over the right and left
+  inner-canthus regions; the mean over the rounds of the two regions' mean
+  (rounds with one read use that one) is the subject's canthus region reading,
+  what a gate's eye band can see (``body_model``, site ``canthus_region``);
 - ``T_FHCC1..4`` and ``T_FHBC1..4``: the forehead's centre and bottom; the
   mean over the rounds of the two sites' mean (rounds with one site read use
   that one) is the forehead reading;
@@ -48,6 +52,11 @@ class Subject:
     ambient_c: float  # T_atm; NaN if empty
     oral_c: float  # aveOralM; NaN if empty
     rounds: int  # rounds with a canthus reading
+    canthus_region_c: float = math.nan  # mean over the rounds read of the mean of RCC and LCC; NaN if none
+
+    def eye_c(self, site: str = "canthus") -> float:
+        """The eye reading of ``site``: ``canthus`` (canthiMax) or ``canthus_region`` (RCC and LCC averaged)."""
+        return self.canthus_region_c if site == "canthus_region" else self.canthus_c
 
     @property
     def readable(self) -> bool:
@@ -103,8 +112,10 @@ def read(path: str | Path, rounds: tuple[int, ...] = ROUNDS) -> list[Subject]:
             continue
         canthus = [cell(row, f"canthiMax{k}") for k in rounds]
         forehead = [_mean([cell(row, f"T_FHCC{k}"), cell(row, f"T_FHBC{k}")]) for k in rounds]
+        region = [_mean([cell(row, f"RCC{k}"), cell(row, f"LCC{k}")]) for k in rounds]
         subjects.append(Subject(row[0].strip(), p.name, _mean(canthus), _mean(forehead), cell(row, "T_atm"),
-                                cell(row, "aveOralM"), sum(math.isfinite(v) for v in canthus)))
+                                cell(row, "aveOralM"), sum(math.isfinite(v) for v in canthus),
+                                canthus_region_c=_mean(region)))
     return subjects
 
 
@@ -148,17 +159,23 @@ def metrics(estimate_c, reference_c, threshold_c: float) -> Metrics:
                    int(fever.sum()), int(afebrile.sum()))
 
 
-def estimates(model: BodyModel, subjects: list[Subject], use_forehead: bool = False) -> np.ndarray:
-    """The model's body estimate for each subject (NaN where a reading is missing)."""
-    return np.array([model.body_c(s.canthus_c, s.ambient_c, forehead_c=s.forehead_c if use_forehead else None)
+def estimates(model: BodyModel, subjects: list[Subject], use_forehead: bool = False,
+              site: str = "canthus") -> np.ndarray:
+    """The model's body estimate for each subject from the eye site ``site`` (``canthus``: canthiMax with the
+    maximum's relation; ``canthus_region``: RCC/LCC with the region's), NaN where a reading is missing."""
+    return np.array([model.body_c(s.eye_c(site), s.ambient_c, forehead_c=s.forehead_c if use_forehead else None,
+                                  site=site)
                      if s.readable else math.nan for s in subjects])
 
 
 def fit_subjects(subjects: list[Subject]) -> BodyModel:
-    """Fit the body model on every subject row that has a reference."""
+    """Fit the body model on every subject row that has a reference (the canthus region relation on the rows that
+    also have RCC/LCC, when any do)."""
     rows = [s for s in subjects if s.readable and math.isfinite(s.oral_c)]
+    region = [s.canthus_region_c for s in rows]
+    has_region = sum(math.isfinite(v) for v in region) >= 10
     return fit([s.oral_c for s in rows], [s.ambient_c for s in rows], [s.canthus_c for s in rows],
-               [s.forehead_c for s in rows])
+               [s.forehead_c for s in rows], region if has_region else None)
 
 
 def subject_folds(subjects: list[Subject], folds: int, seed: int = 0) -> dict[str, int]:
@@ -171,12 +188,12 @@ def subject_folds(subjects: list[Subject], folds: int, seed: int = 0) -> dict[st
 
 
 def cross_validate(subjects: list[Subject], folds: int = 10, seed: int = 0,
-                   use_forehead: bool = False) -> np.ndarray:
+                   use_forehead: bool = False, site: str = "canthus") -> np.ndarray:
     """Out-of-fold estimates: each subject's from a model fitted without any of that subject's rows."""
     fold = subject_folds(subjects, folds, seed)
     out = np.full(len(subjects), math.nan)
     for k in range(folds):
         model = fit_subjects([s for s in subjects if fold[s.subject] != k])
         test = [i for i, s in enumerate(subjects) if fold[s.subject] == k]
-        out[test] = estimates(model, [subjects[i] for i in test], use_forehead)
+        out[test] = estimates(model, [subjects[i] for i in test], use_forehead, site)
     return out

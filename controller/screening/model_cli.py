@@ -7,7 +7,9 @@
 - ``thermogate model predict FILE.csv`` prints one JSON line per subject with
   readings: ``{"subject", "estimate_c", "decision"}``.
 - ``thermogate model evaluate FILE.csv [...] [--cross-validate]`` prints n,
-  MAE, bias, slope, sensitivity and specificity.
+  MAE, bias, slope, sensitivity and specificity; ``--site canthus_region``
+  evaluates the inner-canthus regions' average (RCC, LCC) with its own
+  relation, the one a gate's eye band follows.
 
 docs/estimation.md ("Skin to body") says which columns are read.
 """
@@ -47,11 +49,13 @@ def _read_all(paths: list[str], rounds: tuple[int, ...] = facial_oral.ROUNDS) ->
 
 def cross_validation_table(paths: list[str], threshold_c: float, folds: int = DEFAULT_FOLDS,
                            seed: int = DEFAULT_SEED, use_forehead: bool = False,
-                           rounds: tuple[int, ...] = facial_oral.ROUNDS) -> dict[str, facial_oral.Metrics]:
-    """Cross-validated figures, folds by subject over all the files together: pooled ("all") and per file."""
+                           rounds: tuple[int, ...] = facial_oral.ROUNDS,
+                           site: str = "canthus") -> dict[str, facial_oral.Metrics]:
+    """Cross-validated figures, folds by subject over all the files together: pooled ("all") and per file, for
+    the eye site ``site`` (``canthus``: canthiMax; ``canthus_region``: RCC/LCC averaged)."""
     per_file = _read_all(paths, rounds)
     subjects = [s for group in per_file for s in group if s.readable and math.isfinite(s.oral_c)]
-    est = facial_oral.cross_validate(subjects, folds, seed, use_forehead)
+    est = facial_oral.cross_validate(subjects, folds, seed, use_forehead, site)
     oral = [s.oral_c for s in subjects]
     table = {"all": facial_oral.metrics(est, oral, threshold_c)}
     for path in paths:
@@ -68,11 +72,15 @@ def _fit(args: argparse.Namespace) -> int:
     model = facial_oral.fit_subjects(subjects)
     threshold = ScreeningConfig().threshold_c
     table = cross_validation_table(paths, threshold, args.folds, args.seed)
+    region_table = (cross_validation_table(paths, threshold, args.folds, args.seed, site="canthus_region")
+                    if model.canthus_region is not None else {})
     sources = [{"file": Path(p).name, "sha256": body_model.file_sha256(p), "subjects": len(group),
                 "used": sum(1 for s in group if s.readable and math.isfinite(s.oral_c))}
                for p, group in zip(paths, per_file, strict=True)]
     cv = {"folds": args.folds, "seed": args.seed, "by": "SubjectID", "threshold_c": threshold,
           **{k: m.as_dict() for k, m in table.items()}}
+    if region_table:
+        cv["canthus_region"] = {k: m.as_dict() for k, m in region_table.items()}
     body_model.save(model, args.output, sources=sources, cross_validation=cv)
     c, f = model.canthus, model.forehead
     print(f"fitted on {sum(s['used'] for s in sources)} rows of {len(paths)} file(s); wrote {args.output}")
@@ -80,9 +88,15 @@ def _fit(args: argparse.Namespace) -> int:
           f"(residual sd {math.sqrt(model.covariance[0][0]):.3f})")
     print(f"  forehead = {f.intercept:.3f} + {f.body:.4f} body + {f.ambient:.4f} room "
           f"(residual sd {math.sqrt(model.covariance[1][1]):.3f})")
+    if model.canthus_region is not None and model.region_covariance is not None:
+        r = model.canthus_region
+        print(f"  canthus region (RCC, LCC averaged) = {r.intercept:.3f} + {r.body:.4f} body + {r.ambient:.4f} room "
+              f"(residual sd {math.sqrt(model.region_covariance[0][0]):.3f})")
     print(f"cross-validation, {args.folds} folds by subject (seed {args.seed}), FEVER at >= {threshold} degC:")
     for label, m in table.items():
-        print("  " + m.line(label))
+        print("  canthus max     " + m.line(label))
+    for label, m in region_table.items():
+        print("  canthus region  " + m.line(label))
     return 0
 
 
@@ -116,21 +130,22 @@ def _evaluate(args: argparse.Namespace) -> int:
     label = "model " + (args.model or "body_model.json (the product's)")
     print(f"{label}; FEVER at >= {threshold} degC; sensitivity: oral >= {facial_oral.FEVER_REFERENCE_C}, "
           f"specificity: oral <= {facial_oral.AFEBRILE_REFERENCE_C}"
-          + ("; canthus and forehead" if args.forehead else "; canthus")
+          + (f"; {args.site} and forehead" if args.forehead else f"; {args.site}")
           + (f"; round {args.round} alone" if args.round else "; mean of the rounds"))
     everyone = []
     for path, group in zip(args.files, per_file, strict=True):
         rows = [s for s in group if s.readable and math.isfinite(s.oral_c)]
         everyone += rows
-        est = facial_oral.estimates(model, rows, args.forehead)
+        est = facial_oral.estimates(model, rows, args.forehead, args.site)
         print("  " + facial_oral.metrics(est, [s.oral_c for s in rows], threshold).line(Path(path).name))
     if len(args.files) > 1:
-        est = facial_oral.estimates(model, everyone, args.forehead)
+        est = facial_oral.estimates(model, everyone, args.forehead, args.site)
         print("  " + facial_oral.metrics(est, [s.oral_c for s in everyone], threshold).line("all"))
     if args.cross_validate:
         print(f"cross-validation: {args.folds} folds by SubjectID over all the files (seed {args.seed}), "
               "each fold's subjects estimated by a model fitted without them")
-        table = cross_validation_table(args.files, threshold, args.folds, args.seed, args.forehead, _rounds(args))
+        table = cross_validation_table(args.files, threshold, args.folds, args.seed, args.forehead, _rounds(args),
+                                       args.site)
         for name, m in table.items():
             print("  " + m.line(name))
     return 0
@@ -158,6 +173,9 @@ def add_commands(commands) -> None:
                            help="also refit in folds by subject over these files and report out-of-fold figures")
             p.add_argument("--folds", type=int, default=DEFAULT_FOLDS)
             p.add_argument("--seed", type=int, default=DEFAULT_SEED)
+            p.add_argument("--site", choices=body_model.BodyModel.SITES, default="canthus",
+                           help="the eye reading: canthus (canthiMax, the maximum) or canthus_region (RCC and LCC "
+                                "averaged, what a gate's eye band sees)")
         p.add_argument("--config", help="controller TOML whose [screening] threshold_c decides (default 37.3)")
         p.add_argument("--model", help="a model JSON instead of the product's")
         p.add_argument("--forehead", action="store_true", help="use the forehead reading too (the gate does not)")
