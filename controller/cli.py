@@ -42,6 +42,7 @@ from .cases import cli as cases_cli
 from .cli_common import run
 from .console import user_cli
 from .identity import cli as identity_cli
+from .notify import cli as notify_cli
 from .reporting import cli as reporting_cli
 from .screening import cli as screening_cli
 from .screening import model_cli
@@ -50,7 +51,7 @@ from .site import cli as site_cli
 
 # The controller's modules of subcommands, in the order `thermogate --help` lists them.
 COMMAND_MODULES = (site_cli, broker_cli, screening_cli, calibrate_cli, model_cli, report_cli, app, user_cli,
-                   identity_cli, cases_cli, reporting_cli, watch)  # reporting_cli adds to `report`
+                   identity_cli, cases_cli, reporting_cli, notify_cli, watch)  # reporting_cli adds to `report`
 ENTRY_POINT_GROUP = "thermogate.commands"
 
 

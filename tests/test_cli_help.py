@@ -18,7 +18,7 @@ def _subparser(parser: argparse.ArgumentParser, *words: str) -> argparse.Argumen
 
 
 @pytest.mark.parametrize("words", [("controller",), ("gate", "set"), ("user", "add"),
-                                   ("broker", "config")])
+                                   ("broker", "config"), ("notify", "test")])
 def test_a_description_and_help_for_every_option(words):
     p = _subparser(build_parser(), *words)
     assert p.description and len(p.description) > 80, f"thermogate {' '.join(words)} has no description"

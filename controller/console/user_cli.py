@@ -161,9 +161,8 @@ def add_commands(commands) -> None:
         description="Add a console account. guard: the live wall, history and reports, acknowledges alarms, "
                     "opens and holds doors; doctor: views, acknowledges, and records each alarm's re-check and "
                     "outcome (no doors); admin: all of that, settings, users and the audit trail; teacher: a class "
-                    "teacher, who sees only the absentee lists, marks and follow-ups of the classes given with "
-                    "--classes, their pupils' names and classes, and the sent-home notices about them. The "
-                    "password is "
+                    "teacher, limited to the classes of --classes (their absentee lists, marks and follow-ups, "
+                    "pupils and sent-home notices). The password is "
                     "asked for twice (or read once from standard input with --password-stdin). " + PASSWORD_RULE))
     add.add_argument("name", help="the login name: 1-64 characters, no surrounding spaces")
     add.add_argument("--role", required=True, choices=ROLES, help="what the user may do (see above)")
