@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import json
 import math
-import threading
-from collections.abc import Callable
-from typing import TypeVar
 
-from ..store.backends import Backend, backend_for
 from ..store.errors import NotFound, StoreError
-from ..store.migrations import apply_migrations
 from ..store.records import RECHECK_MAX_C, RECHECK_MIN_C
+from ..store.table_store import TableStore
 from .records import (
     ABSENCE_REASONS,
     BACK,
@@ -32,18 +28,11 @@ from .records import (
     ReportWarning,
 )
 
-T = TypeVar("T")
 MAX_NOTE = 1000
 
 
 def open_report_store(url: str) -> ReportStore:
-    backend = backend_for(url)
-    try:
-        apply_migrations(backend)
-        return ReportStore(backend)
-    except BaseException:
-        backend.close()
-        raise
+    return ReportStore.open(url)
 
 
 def _absence(r) -> Absence:
@@ -74,48 +63,8 @@ def _day(day: str) -> str:
         raise StoreError(f"a day is YYYY-MM-DD, not {day!r}") from None
 
 
-class ReportStore:
+class ReportStore(TableStore):
     """Absences, follow-ups, manual readings, warnings, reports and receipts. Safe to share between threads."""
-
-    def __init__(self, backend: Backend, *, lock: threading.RLock | None = None, owns_backend: bool = True):
-        self._db = backend
-        self._lock = lock if lock is not None else threading.RLock()
-        self._owns_backend = owns_backend
-        self._closed = False
-
-    @classmethod
-    def beside(cls, store) -> ReportStore:
-        return cls(store._db, lock=store._lock, owns_backend=False)
-
-    @property
-    def dialect(self) -> str:
-        return self._db.dialect
-
-    def _write(self, fn: Callable[[Callable], T]) -> T:
-        with self._lock:
-            if self._closed:
-                raise StoreError("the store is closed")
-            with self._db.transaction() as run:
-                return fn(run)
-
-    def _read(self, sql: str, params: tuple = ()) -> list:
-        with self._lock:
-            if self._closed:
-                raise StoreError("the store is closed")
-            return self._db.read(sql, params)
-
-    def close(self) -> None:
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                if self._owns_backend:
-                    self._db.close()
-
-    def __enter__(self) -> ReportStore:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # ------------------------------------------------------------ absences
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import time as _time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -52,6 +51,7 @@ from .records import (
     Screening,
     User,
 )
+from .table_store import LockedBackend
 
 T = TypeVar("T")
 
@@ -240,22 +240,15 @@ class _Tx:
             self.new_gates.add(gate)
 
 
-class Store:
+class Store(LockedBackend):
     """The event store. Safe to share between threads; see the module docstring."""
 
     def __init__(self, backend: Backend, *, migrations: tuple[Migration, ...] = MIGRATIONS):
-        self._db = backend
-        self._lock = threading.RLock()
+        super().__init__(backend)
         self._known_gates: set[str] = set()
-        self._closed = False
         self.migrations_applied = apply_migrations(backend, migrations)
 
-    # ------------------------------------------------------------ plumbing
-
-    @property
-    def dialect(self) -> str:
-        """``"sqlite"`` or ``"postgresql"``."""
-        return self._db.dialect
+    # ------------------------------------------------------------ plumbing (dialect, _read, close: LockedBackend's)
 
     @property
     def description(self) -> str:
@@ -267,10 +260,6 @@ class Store:
             self._check_open()
             return current_version(self._db)
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StoreError("the store is closed")
-
     def _write(self, fn: Callable[[_Tx], T]) -> T:
         with self._lock:
             self._check_open()
@@ -280,24 +269,6 @@ class Store:
                 result = fn(tx)
             self._known_gates |= tx.new_gates
             return result
-
-    def _read(self, sql: str, params: tuple | list = ()) -> list:
-        with self._lock:
-            self._check_open()
-            return self._db.read(sql, tuple(params))
-
-    def close(self) -> None:
-        """Close the connection; later calls raise StoreError. Closing twice is harmless."""
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._db.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # ------------------------------------------------------------ gates
 

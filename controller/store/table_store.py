@@ -1,6 +1,7 @@
 """What every store over the event store's Backend shares: one connection behind a lock, one transaction a write.
 
-``LockedBackend`` is the plumbing of a store over one Backend. A subclass adds only its
+``LockedBackend`` is the plumbing of a store over one Backend (the event
+store's ``Store`` is one, with a ``_write`` of its own). A subclass adds only its
 queries: ``_write(fn)`` runs ``fn(run)`` in one transaction, ``_read(sql,
 params)`` one query, both under the lock and refused with ``StoreError`` once
 the store is closed.
