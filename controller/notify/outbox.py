@@ -77,7 +77,8 @@ class StoreOutbox(TableStore):
     def by_kind(self, kind: str, since: float | None = None, until: float | None = None) -> list[dict]:
         """The messages of one event kind created in [since, until), oldest first: id, key, channel, status,
         created_at, done_at, attempts, drill, and the event as sent (``sent_home``: the class and the name)."""
-        where, params = ["kind = ?"], [kind]
+        where: list[str] = ["kind = ?"]
+        params: list[object] = [kind]
         for op, v in ((">=", since), ("<", until)):
             if v is not None:
                 where.append(f"created_at {op} ?")
