@@ -146,3 +146,31 @@ def test_user_add_teacher_with_classes(tmp_path, capsys):
         assert [u.name for u in store.users()] == ["chen"]  # nothing refused was added
     assert run("list") == 0
     assert f"classes {CLASS1}, {CLASS2}" in capsys.readouterr().out
+
+
+def test_the_reports_page_for_a_teacher_in_chromium(school, browser):  # noqa: F811 (the fixture)
+    """Logged in, the class teacher lands on the Reports page's absences: their class's list only, no reports
+    or warnings tab, no way to the live wall."""
+    from tests.console_pages import wait_js
+
+    store = school.service.store
+    store.add_user("chen", "teacher", PASSWORD)
+    store.set_user_classes("chen", [CLASS1])
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    try:
+        page.goto(school.base + "/login")
+        page.fill("#username", "chen")
+        page.fill("#password", PASSWORD)
+        page.click("#login-submit")
+        page.wait_for_url(school.base + "/reports")
+        wait_js(page, "document.querySelectorAll('#absentees tbody tr[data-person]').length === 2")
+        rows = page.eval_on_selector_all("#absentees tbody tr[data-person]", "trs => trs.map(t => t.dataset.person)")
+        assert sorted(rows) == ["S2026001", "S2026002"]
+        classes = page.eval_on_selector_all("#abs-class option", "os => os.map(o => o.value)")
+        assert classes == ["", CLASS1]
+        assert page.is_visible("#v-absences") and not page.is_visible("#v-reports")
+        for sel in ("#rbar a[data-view=reports]", "#rbar a[data-view=warnings]", "#to-console"):
+            assert not page.is_visible(sel), sel
+        assert not page.is_visible("#manual-card")
+    finally:
+        page.close()

@@ -297,8 +297,11 @@
   const VIEWS = { reports: loadReports, absences: loadAbsences, warnings: loadWarnings };
 
   function route() {
-    let view = (location.hash.match(/^#\/(\w+)$/) || [null, "reports"])[1];
-    if (!(view in VIEWS) || (view === "absences" && !can("absences") && !can("manual_reading"))) view = "reports";
+    // A class teacher (absences without view) has their classes' absences only: that is their page.
+    const home = can("view") ? "reports" : "absences";
+    let view = (location.hash.match(/^#\/(\w+)$/) || [null, home])[1];
+    if (!(view in VIEWS) || (view === "absences" && !can("absences") && !can("manual_reading"))) view = home;
+    if (view !== "absences" && !can("view")) view = home;
     $$(".rview").forEach((v) => { v.hidden = v.id !== "v-" + view; });
     $$("#rbar nav a").forEach((a) => a.classList.toggle("on", a.dataset.view === view));
     clearInterval(timer);
@@ -318,6 +321,8 @@
     $("#manual-q").placeholder = t("rpt_person_search");
     $("#rwho").textContent = `${ME.user} · ${t("role_" + ME.role)}`;
     $("#rbar a[data-view=absences]").hidden = !can("absences") && !can("manual_reading");
+    $$("#rbar a[data-view=reports], #rbar a[data-view=warnings]").forEach((a) => { a.hidden = !can("view"); });
+    $("#to-console").hidden = !can("view");
     $("#absence-card").hidden = !can("absences");
     $("#manual-card").hidden = !can("manual_reading");
     window.addEventListener("hashchange", route);
