@@ -10,36 +10,14 @@ import time
 import httpx
 import pytest
 
-from controller.app import build_controller
 from controller.reports import daily_report
-from controller.service.config import load_config
-from tests.controller_harness import write_config
+from tests.controller_harness import notify_toml, start_controller
 from tests.notify_receivers import HttpReceiver
 
 PASSWORD = "correct-horse-9"
 
 
-def notify_toml(url: str, escalation: str = "") -> str:
-    return f"""
-[notify]
-timeout_s = 2
-attempts = 2
-backoff_s = 0.2
-
-[notify.channels.ops]
-type = "webhook"
-url = "{url}"
-
-[notify.contacts.dr-wang]
-name = "王医生"
-mobile = "13800001111"
-channels = ["ops"]
-
-[notify.contacts.leader-li]
-name = "李主任"
-mobile = "13900002222"
-channels = ["ops"]
-
+CONTACTS = """
 [notify.contacts.teacher-chen]
 name = "陈老师"
 mobile = "13700003333"
@@ -55,12 +33,8 @@ channels = ["ops"]
 name = "孙医生"
 mobile = "13700005555"
 channels = ["ops"]
-
-[[notify.route]]
-event = "fever"
-to = ["dr-wang", "leader-li"]
-{escalation}
-
+"""
+SENT_HOME = """
 [[notify.route]]
 event = "sent_home"
 to = ["@class_teacher"]
@@ -69,11 +43,10 @@ to = ["@class_teacher"]
 
 class Rig:
     def __init__(self, tmp_path, broker, receiver_url: str, escalation: str = ""):
-        self.config = load_config(write_config(tmp_path, broker, ["sim-1", "sim-2"],
-                                               extra=notify_toml(receiver_url, escalation)))
-        self.service = build_controller(self.config).start()
-        for name, role in (("ada", "admin"), ("gus", "guard"), ("doc", "doctor")):
-            self.service.store.add_user(name, role, PASSWORD)
+        self.service = start_controller(
+            tmp_path, broker, ["sim-1", "sim-2"], users=(("ada", "admin"), ("gus", "guard"), ("doc", "doctor")),
+            password=PASSWORD, extra=notify_toml(receiver_url, contacts=CONTACTS, escalation=escalation,
+                                                 routes=SENT_HOME))
         self.clients: list[httpx.Client] = []
 
     def client(self, user: str) -> httpx.Client:
