@@ -281,3 +281,14 @@ def test_a_school_with_a_class_list_refuses_students_of_other_classes(people):
     again = import_roster(people, data, T0, classes={})  # no class list: the class is not checked
     assert {o.line for o in again.lines if o.outcome == REFUSED} == {2, 5}
     assert people.person("S2").class_name == "初一(9)班"
+
+
+def test_people_import_reads_the_class_list_from_the_config(tmp_path, capsys):
+    config = tmp_path / "controller.toml"
+    config.write_text(f'[store]\nurl = "{tmp_path / "t.db"}"\n\n'
+                      '[classes."初一(1)班"]\nteacher = "李老师"\nphone = "138 0013 8001"\n', encoding="utf-8")
+    roster = tmp_path / "roster.csv"
+    roster.write_text(HEADER + "S1,甲,student,初一(1)班,no,,\nS2,乙,student,初一(9)班,no,,\n", encoding="utf-8")
+    rc, out, _ = run_cli(capsys, "people", "import", str(roster), "--config", str(config))
+    assert rc == 1 and "line 3: refused: class '初一(9)班' is not one of the school's 1 classes" in out
+    assert "line 2: added S1" in out

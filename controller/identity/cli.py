@@ -31,8 +31,9 @@ from ..cli_common import as_option, run, store_context, store_options
 # ---------------------------------------------------------------- where things are
 
 class _Context:
-    def __init__(self, url: str, tz: zoneinfo.ZoneInfo, site: Path):
+    def __init__(self, url: str, tz: zoneinfo.ZoneInfo, site: Path, classes: dict | None = None):
         self.url, self.tz, self.site = url, tz, site
+        self.classes = classes or {}  # [classes]: the school's class list (none with --store)
 
 
 def _context(args) -> _Context:
@@ -41,7 +42,7 @@ def _context(args) -> _Context:
     url, tz, cfg = store_context(args)
     if cfg is None:
         return _Context(url, tz, resolve_site(args.site))
-    return _Context(url, tz, Path(args.site) if args.site else cfg.site_dir)
+    return _Context(url, tz, Path(args.site) if args.site else cfg.site_dir, cfg.classes)
 
 
 def _open(ctx: _Context):
@@ -72,7 +73,8 @@ def _import(args) -> int:
         raise ValueError(f"{args.file}: {exc.strerror}") from None
     ctx = _context(args)
     with _open(ctx) as people:
-        report = import_roster(people, data, time.time(), encoding=args.encoding, strict=args.strict)
+        report = import_roster(people, data, time.time(), encoding=args.encoding, strict=args.strict,
+                               classes=ctx.classes)
     print(f"{args.file} ({report.encoding}):")
     for outcome in report.lines:
         if not args.quiet or outcome.outcome == REFUSED:
