@@ -321,7 +321,8 @@ class ConsoleApi:
         date = date_param(request, self.tz)
         report = daily_report(self.store, date, self.tz, threshold_c=self.console.threshold_c())
         out = report_dict(report)
-        out["alarms"] = self._alarms_with_screenings(self.store.alarms(since=report.start, until=report.end))
+        out["alarms"] = self._alarms_with_screenings(self.store.alarms(since=report.start, until=report.end,
+                                                                       drills=False))  # as the figures
         return out
 
     async def report_json(self, request: Request, session: Session):
