@@ -161,7 +161,7 @@ watch: $(STAMP) ## live view of one gate for aiming its sensor: make watch ID=no
 	@test -n "$(ID)" || { echo "usage: make watch ID=north-1 [CONFIG=controller.toml] [BROKER=host:port]" >&2; exit 2; }
 	$(THERMOGATE) watch '$(ID)' $(if $(CONFIG),--config '$(CONFIG)') $(if $(BROKER),--broker '$(BROKER)')
 
-broker-config: $(STAMP) ## write mosquitto.conf, passwd and ACL for the site's gates into OUT (default broker/)
+broker-config: $(STAMP) ## write mosquitto.conf, passwd, ACL and the controller's password for the site's gates into OUT (default broker/)
 	$(THERMOGATE) broker config -o $(or $(OUT),broker)
 
 flash: $(STAMP) ## flash a gate: make flash ID=north-1 PORT=/dev/ttyUSB0 (or DRY_RUN=1, no PORT needed)
