@@ -10,9 +10,9 @@ from datetime import datetime
 
 import pytest
 
+from controller.calibrate.live import pairs_interactive
 from controller.cli import main
 from controller.mqtt.link import Broker, connect
-from controller.service.calibration import pairs_interactive
 from controller.service.config import load_config
 from controller.service.service import ControllerService
 from controller.store import Screening, open_store

@@ -129,7 +129,8 @@ def _reference_tables(path: str | None, gate: str) -> dict:
 def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
     """Learn the reference's reading through this gate's optics, live or from a recording, and store it."""
     from ..screening.reference_source import LearningError, learn_reference
-    from ..service.calibration import reference_images_live, reference_images_recording, store_reference
+    from ..service.calibration import reference_images_recording, store_reference
+    from .live import reference_images_live
 
     if args.recording and len(args.recording) > 1:
         raise ValueError("calibrate reference learns from one recording at a time")
@@ -176,9 +177,10 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
 def _calibrate_live(args: argparse.Namespace) -> int:
     """On a running site: pairs from a nurse's sheet against the stored decisions, or typed in live;
     the fitted offset is stored and the controller applies it at its next start."""
-    from ..service.calibration import current_offset, fit_and_store, pairs_from_sheet, pairs_interactive
+    from ..service.calibration import current_offset, fit_and_store, pairs_from_sheet
     from ..service.config import load_config
     from ..store import open_store
+    from .live import pairs_interactive
 
     if not args.config:
         raise ValueError("give --recording FILE (offline), or --config controller.toml (the running site)")

@@ -5,7 +5,7 @@ reading is paired with the controller's estimate for that person:
 
 - **interactively**: the command follows the gate's ``result`` topic and asks
   for the clinical reading of each person the gate decides on (Enter skips one,
-  ``done`` ends);
+  ``done`` ends); that live capture is ``controller/calibrate/live.py``'s;
 - **from a sheet**: ``--readings CSV`` with columns ``time`` (when the person
   passed: ``HH:MM[:SS]`` on the school's clock today, or an ISO date and time)
   and ``clinical_c``. Each row is paired with the gate's stored PASS/FEVER
@@ -20,9 +20,6 @@ variation that no offset can remove.
 
 from __future__ import annotations
 
-import json
-import queue
-import sys
 import time
 from datetime import datetime
 
@@ -55,53 +52,6 @@ def pairs_from_sheet(store, gate_id: str, path: str, tz, match_s: float = 20.0, 
     return match_by_time(readings, decided, match_s, gate_id)
 
 
-def pairs_interactive(broker, gate_id: str, ask=input, out=sys.stdout, wait_s: float = 600.0):
-    """(estimate, clinical) pairs typed in as the gate decides on each person."""
-    from ..mqtt.link import close, connect
-
-    results: queue.Queue = queue.Queue()
-
-    def on_message(_c, _u, message):
-        try:
-            results.put(json.loads(message.payload))
-        except ValueError:
-            pass
-
-    client = connect(broker, f"calibrate-{gate_id}-{time.monotonic_ns() % 10**6}", on_message=on_message,
-                     subscriptions=[(f"thermogate/{gate_id}/result", 1)])
-    pairs = []
-    print(f"Waiting for {gate_id}'s decisions. Take each person's clinical reading; type it in degC, "
-          "Enter to skip, 'done' to finish.", file=out, flush=True)
-    try:
-        while True:
-            try:
-                r = results.get(timeout=wait_s)
-            except queue.Empty:
-                print(f"no decision for {wait_s:g} s: stopping", file=out)
-                break
-            if r.get("decision") not in DECIDED or r.get("estimate_c") is None:
-                continue
-            answer = ask(f"person {r.get('track')}: gate estimate {r['estimate_c']:.2f} degC; clinical reading? ")
-            answer = answer.strip().lower()
-            if answer in ("done", "q", "quit"):
-                break
-            if not answer:
-                continue
-            try:
-                clinical = float(answer.replace(",", "."))
-            except ValueError:
-                print(f"not a number: {answer!r}, skipped", file=out)
-                continue
-            if not 34.0 <= clinical <= 43.0:
-                print(f"{clinical} degC is not a plausible clinical reading, skipped", file=out)
-                continue
-            pairs.append((float(r["estimate_c"]), clinical))
-            print(f"  {len(pairs)} paired", file=out, flush=True)
-    finally:
-        close(client)
-    return pairs
-
-
 def fit_and_store(store, gate_id: str, pairs, offset_now: float, *, source: str, save: bool = True,
                   labels: list[str] | None = None) -> SiteCalibration:
     calibration = fit_site_offset(pairs, offset_now)
@@ -116,41 +66,6 @@ def fit_and_store(store, gate_id: str, pairs, offset_now: float, *, source: str,
 
 
 # ---------------------------------------------------------------------------------------------- the reference source
-
-
-def reference_images_live(broker, gate_id: str, screening, seconds: float, key: bytes | None = None,
-                          timeout_s: float = 30.0) -> list:
-    """The gate's full images over ``seconds`` (after its first image), live over MQTT, through the
-    controller's own gate worker (the frames checked as the controller checks them)."""
-    from ..mqtt.link import LinkError
-    from ..watch import GateWatch, Link
-
-    inbox: queue.Queue = queue.Queue()
-    watch = GateWatch(gate_id, screening, str(broker), key=key)
-    link = Link(broker, gate_id, inbox)
-    link.connect()
-    images: list = []
-    started = time.monotonic()
-    first: float | None = None
-    try:
-        while True:
-            now = time.monotonic()
-            if first is None and now - started > timeout_s:
-                raise LinkError(f"no image from gate {gate_id} on {broker} within {timeout_s:g} s "
-                                f"(is the gate on, and publishing to this broker?)")
-            if first is not None and now - first >= seconds:
-                return images
-            try:
-                kind, payload, at = inbox.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if watch.on_message(kind, payload, at) and kind == "frame":
-                pipeline = watch.worker.pipeline
-                assert pipeline is not None  # a frame is accepted only into a pipeline
-                images.append(pipeline.image)
-                first = at if first is None else first
-    finally:
-        link.close()
 
 
 def reference_images_recording(recording, screening) -> list:

@@ -1,0 +1,102 @@
+"""The calibration's live captures from a running gate, over MQTT (``thermogate calibrate GATE``).
+
+- ``pairs_interactive``: follows the gate's ``result`` topic and asks for the clinical reading of each person
+  the gate decides on (Enter skips one, ``done`` ends);
+- ``reference_images_live``: the gate's full images over a few seconds, through the watch's gate worker (the
+  frames checked as the controller checks them).
+
+They live beside the calibrate command, above the service, because they use the watch; the offline parts
+(the sheet, the fit, the store, the config file) are in ``controller/service/calibration.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import sys
+import time
+
+from ..service.calibration import DECIDED
+
+
+def pairs_interactive(broker, gate_id: str, ask=input, out=sys.stdout, wait_s: float = 600.0):
+    """(estimate, clinical) pairs typed in as the gate decides on each person."""
+    from ..mqtt.link import close, connect
+
+    results: queue.Queue = queue.Queue()
+
+    def on_message(_c, _u, message):
+        try:
+            results.put(json.loads(message.payload))
+        except ValueError:
+            pass
+
+    client = connect(broker, f"calibrate-{gate_id}-{time.monotonic_ns() % 10**6}", on_message=on_message,
+                     subscriptions=[(f"thermogate/{gate_id}/result", 1)])
+    pairs = []
+    print(f"Waiting for {gate_id}'s decisions. Take each person's clinical reading; type it in degC, "
+          "Enter to skip, 'done' to finish.", file=out, flush=True)
+    try:
+        while True:
+            try:
+                r = results.get(timeout=wait_s)
+            except queue.Empty:
+                print(f"no decision for {wait_s:g} s: stopping", file=out)
+                break
+            if r.get("decision") not in DECIDED or r.get("estimate_c") is None:
+                continue
+            answer = ask(f"person {r.get('track')}: gate estimate {r['estimate_c']:.2f} degC; clinical reading? ")
+            answer = answer.strip().lower()
+            if answer in ("done", "q", "quit"):
+                break
+            if not answer:
+                continue
+            try:
+                clinical = float(answer.replace(",", "."))
+            except ValueError:
+                print(f"not a number: {answer!r}, skipped", file=out)
+                continue
+            if not 34.0 <= clinical <= 43.0:
+                print(f"{clinical} degC is not a plausible clinical reading, skipped", file=out)
+                continue
+            pairs.append((float(r["estimate_c"]), clinical))
+            print(f"  {len(pairs)} paired", file=out, flush=True)
+    finally:
+        close(client)
+    return pairs
+
+
+
+def reference_images_live(broker, gate_id: str, screening, seconds: float, key: bytes | None = None,
+                          timeout_s: float = 30.0) -> list:
+    """The gate's full images over ``seconds`` (after its first image), live over MQTT, through the
+    controller's own gate worker (the frames checked as the controller checks them)."""
+    from ..mqtt.link import LinkError
+    from ..watch import GateWatch, Link
+
+    inbox: queue.Queue = queue.Queue()
+    watch = GateWatch(gate_id, screening, str(broker), key=key)
+    link = Link(broker, gate_id, inbox)
+    link.connect()
+    images: list = []
+    started = time.monotonic()
+    first: float | None = None
+    try:
+        while True:
+            now = time.monotonic()
+            if first is None and now - started > timeout_s:
+                raise LinkError(f"no image from gate {gate_id} on {broker} within {timeout_s:g} s "
+                                f"(is the gate on, and publishing to this broker?)")
+            if first is not None and now - first >= seconds:
+                return images
+            try:
+                kind, payload, at = inbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if watch.on_message(kind, payload, at) and kind == "frame":
+                pipeline = watch.worker.pipeline
+                assert pipeline is not None  # a frame is accepted only into a pipeline
+                images.append(pipeline.image)
+                first = at if first is None else first
+    finally:
+        link.close()
