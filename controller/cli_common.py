@@ -3,16 +3,22 @@
 - ``store_options``: ``--config controller.toml`` or ``--store URL``, and ``--tz``;
 - ``store_context(args)``: the store's URL, the school's time zone and the loaded config (None with --store);
 - ``acting_user(args)``: who does it, for the audit: ``--as USER``, else the login name;
-- ``run(args)``: a parsed command run, its ``ValueError`` printed as ``thermogate: error: ...`` (status 2).
+- ``run(args)``: a parsed command run, its ``ValueError`` printed as ``thermogate: error: ...`` (status 2);
+- ``date_arg``, ``zone``, ``local_zone_name``: a ``--date``, a ``--tz`` and the machine's time zone, for every
+  command that takes them;
+- ``load_controller_config(path)``: controller.toml loaded for a command, so that the tools below the service
+  (the reports) need not import it.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import getpass
 import os
 import sys
 import zoneinfo
+from pathlib import Path
 
 DEFAULT_CONFIG = "controller.toml"
 
@@ -35,6 +41,34 @@ def as_option(p: argparse.ArgumentParser, help: str) -> argparse.ArgumentParser:
     return p
 
 
+def date_arg(text: str) -> dt.date:
+    """A ``--date`` YYYY-MM-DD (argparse's ``type=``)."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-03-02") from None
+
+
+def local_zone_name() -> str:
+    """The machine's time zone name: $TZ, /etc/timezone, the /etc/localtime link, else UTC."""
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz:
+        return tz
+    try:
+        name = Path("/etc/timezone").read_text().strip()
+        if name:
+            return name
+    except OSError:
+        pass
+    try:
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            return target.split("zoneinfo/", 1)[1]
+    except OSError:
+        pass
+    return "UTC"
+
+
 def zone(name: str) -> zoneinfo.ZoneInfo:
     try:
         return zoneinfo.ZoneInfo(name)
@@ -46,19 +80,22 @@ def store_context(args):
     """(the store's URL, the school's ZoneInfo, the ControllerConfig or None when ``--store`` named the store).
     The time zone is ``--tz``, else the config's, else the machine's. A config that cannot be read is a
     ValueError naming the file."""
-    from .report_cli import local_zone_name
-
     if args.store:
         return args.store, zone(args.tz or local_zone_name()), None
-    from .service.config import load_config
-
     try:
-        cfg = load_config(args.config)
+        cfg = load_controller_config(args.config)
     except ValueError:
         raise
     except Exception as exc:  # the config's own errors: say them, do not crash
         raise ValueError(f"{args.config}: {exc}") from None
     return cfg.store_url, zone(args.tz or cfg.timezone), cfg
+
+
+def load_controller_config(path):
+    """controller.toml's ``ControllerConfig`` (its ``ConfigError``, a ValueError, names the file and key)."""
+    from .service.config import load_config
+
+    return load_config(path)
 
 
 def acting_user(args) -> str:

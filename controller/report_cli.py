@@ -9,47 +9,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 import zoneinfo
 from contextlib import contextmanager
 from pathlib import Path
 
+from .cli_common import date_arg as _date
+from .cli_common import local_zone_name
+from .cli_common import zone as _zone
+
 DEFAULT_CONFIG = "controller.toml"
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-03-02") from None
-
-
-def _zone(name: str) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r} (use a name like Asia/Shanghai)") from None
-
-
-def local_zone_name() -> str:
-    """The machine's time zone name: $TZ, /etc/timezone, the /etc/localtime link, else UTC."""
-    tz = os.environ.get("TZ", "").lstrip(":")
-    if tz:
-        return tz
-    try:
-        name = Path("/etc/timezone").read_text().strip()
-        if name:
-            return name
-    except OSError:
-        pass
-    try:
-        target = os.path.realpath("/etc/localtime")
-        if "zoneinfo/" in target:
-            return target.split("zoneinfo/", 1)[1]
-    except OSError:
-        pass
-    return "UTC"
 
 
 def _store_options(p: argparse.ArgumentParser) -> None:

@@ -17,8 +17,10 @@ import zoneinfo
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..cli_common import DEFAULT_CONFIG, load_controller_config, local_zone_name
+from ..cli_common import date_arg as _date
+from ..cli_common import zone as _zone
 from ..config_fields import ConfigError
-from ..report_cli import DEFAULT_CONFIG, _date, _zone, local_zone_name
 from ..reports import DEFAULT_THRESHOLD_C
 from .config import ReportConfig
 from .records import ABSENCE_REASONS
@@ -45,9 +47,8 @@ def _context(args, *, need_report: bool) -> _Context:
             raise ValueError(f"no config: use --config FILE (no ./{DEFAULT_CONFIG} here)")
         path = DEFAULT_CONFIG
     from ..notify.config import SmtpConfig
-    from ..service.config import load_config
 
-    cfg = load_config(path)  # ConfigError (a ValueError) names the file and key
+    cfg = load_controller_config(path)  # ConfigError (a ValueError) names the file and key
     if need_report and cfg.report is None:
         raise ValueError(f"{path} has no [report] table (docs/reports.md)")
     smtp = {name: c for name, c in cfg.notify.channels.items() if isinstance(c, SmtpConfig)}
