@@ -176,7 +176,10 @@ def test_the_tracker_takes_the_sensor_offset_off_the_face():
                     if d.decision in (D.PASS, D.FEVER)]
         return out
 
-    without, with_offset = decided(base), decided(replace(base, sensor_offset_c=learned.sensor_offset_c))
+    without = decided(base)
+    with_offset = decided(replace(base, sensor_offset_c=learned.sensor_offset_c, apply_sensor_offset=True))
+    # Written but not applied (the default, apply_sensor_offset = false): the readings are left as they are.
+    assert decided(replace(base, sensor_offset_c=learned.sensor_offset_c)) == without
     assert len(without) >= 3 and len(with_offset) == len(without)
     (face_without, est_without), (face_with, est_with) = np.array(without).T, np.array(with_offset).T
     assert float(np.mean(face_without - face_with)) == pytest.approx(learned.sensor_offset_c, abs=0.05)

@@ -14,6 +14,7 @@ drift_window = 20           # the drift check: running mean of this many passes 
 drift_expected_c = 36.8     # ... against this, alert beyond drift_tolerance_c
 drift_tolerance_c = 0.5
 optics = true               # the eye-band (optics) term in the estimate (controller/screening/optics.py)
+eye_band = "canthus"        # the eye band read with the canthus maximum's relation, or "canthus_region"
 sensor_height_m = 1.30      # the mounting (`thermogate gate add/set` stores it per gate): lens above the floor,
 tilt_deg = 0.0              # + up / - down,
 mark_distance_m = 0.9       # floor distance to the face of someone on the mark (default: 0.90 m for the 55,
@@ -34,6 +35,7 @@ min_fraction = 0.8          # reaching less of its set-point contrast: BLOCKED r
 blur_px = 0.55              # the lens blur measured on the disc (calibrate reference sets it; absent: 0.4)
 emissivity = 0.97           # the disc's coating, from its data sheet (absent: 1.0, a blackbody)
 sensor_offset_c = 0.42      # the sensor's own offset read off the disc (calibrate reference sets it)
+apply_sensor_offset = false # take it off the face readings (off by default: it made febrile PASSes more on DEV)
 ```
 
 Each key has one default, kind and range (:data:`FIELDS`, :data:`LENS`, :data:`REFERENCE_FIELDS`, read
@@ -106,6 +108,10 @@ FIELDS: tuple[Field, ...] = (
     Field("reference_settle_s", float, 10.0, 0.0, 3600.0, "s"),
     Field("require_reference", bool, True),  # false: decide without one, flagged as reduced accuracy
     Field("optics", bool, True),  # weight the reading by the eye band's share of the hottest pixels (optics.py)
+    # the eye band's relation to the body (body_model.json): "canthus", the canthus maximum's, or
+    # "canthus_region", the inner-canthus regions' average's (docs/estimation.md, "The canthus region")
+    Field("eye_band", str, "canthus", check=lambda v: v in ("canthus", "canthus_region"),
+          hint="must be canthus or canthus_region"),
     # The mounting (gates.toml through `thermogate gate add/set`, or here): where people are meant to stand.
     Field("sensor_height_m", float, 1.30, 0.5, 3.0, "m"),  # the lens above the floor
     Field("tilt_deg", float, 0.0, -45.0, 45.0, "degrees"),  # + looks up, - down
@@ -155,6 +161,7 @@ class ScreeningConfig:
     reference_settle_s: float = _default("reference_settle_s")
     require_reference: bool = _default("require_reference")
     optics: bool = _default("optics")
+    eye_band: str = _default("eye_band")
     sensor_height_m: float = _default("sensor_height_m")
     tilt_deg: float = _default("tilt_deg")
     mark_distance_m: float | None = _default("mark_distance_m")
@@ -245,6 +252,8 @@ REFERENCE_FIELDS: tuple[tuple[Field, str | None], ...] = (
     (Field("emissivity", float, _ANALYSIS.reference_emissivity, 0.5, 1.0), "reference_emissivity"),
     # the sensor's own offset read off the disc by `thermogate calibrate reference`; absent: 0
     (Field("sensor_offset_c", float, _ANALYSIS.sensor_offset_c, -10.0, 10.0, "degC"), "sensor_offset_c"),
+    # take sensor_offset_c off the face readings (off by default: docs/estimation.md, "The sensor's own offset")
+    (Field("apply_sensor_offset", bool, _ANALYSIS.apply_sensor_offset), "apply_sensor_offset"),
 )
 _REFERENCE_BY_KEY = {f.key: (f, target) for f, target in REFERENCE_FIELDS}
 

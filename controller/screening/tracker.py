@@ -383,7 +383,8 @@ class Tracker:
         c = self.config
         person = self._person
         assert person is not None
-        correction = a.offset_c - c.analysis.sensor_offset_c if a.reference_ok else 0.0
+        sensor_offset = c.analysis.sensor_offset_c if c.analysis.apply_sensor_offset else 0.0
+        correction = a.offset_c - sensor_offset if a.reference_ok else 0.0
         face_c = a.face_topk_c + correction
         problem = self._problem(t, person, a, face_c)
         box = a.face_box or (0, 0, 0, 0)
@@ -406,7 +407,7 @@ class Tracker:
             share = face_share(a.face_width_px, a.face_width_px * face_aspect(fov), blur, c.analysis.top_k)
         surround = a.ambient_c + correction
         core = estimate_core_c(face_c, a.ambient_c, c.site_offset_c, fill=fill, face_share=share,
-                               surround_c=surround)
+                               surround_c=surround, site=c.eye_band)
         window.append(_Sample(face_c, core, a.distance_m or math.nan, centre, a.face_width_px))
         del window[:-c.stable_frames]
         while len(window) > 1 and not (self._same_size(window, c.size_tolerance)
