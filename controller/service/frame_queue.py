@@ -1,6 +1,6 @@
 """What waits between MQTT and the processing thread: control messages, and frames per gate.
 
-- control messages (EEPROM, status, acks) go into one queue that is never
+- control messages (EEPROM, status, acks, credentials) go into one queue that is never
   trimmed, and are taken first;
 - frames go into a bounded queue per gate, taken round robin. When the
   controller falls behind, the oldest frames are dropped (and counted), since a

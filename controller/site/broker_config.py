@@ -9,9 +9,9 @@ into one directory:
   limits sized for the controller's subscription;
 - ``passwd`` (mode 0600): one line per user in mosquitto's PBKDF2-SHA512 format
   ``user:$7$iterations$salt$hash``, as ``mosquitto_passwd`` writes it;
-- ``acl``: a gate may publish only on its own ``frame``, ``eeprom``, ``status``
-  and ``ack`` topics and read only its own ``cmd``; the controller reads every
-  gate's ``frame``/``eeprom``/``status``/``ack``, writes every gate's
+- ``acl``: a gate may publish only on its own ``frame``, ``eeprom``, ``status``,
+  ``ack`` and ``credential`` topics and read only its own ``cmd``; the controller
+  reads every gate's ``frame``/``eeprom``/``status``/``ack``/``credential``, writes every gate's
   ``cmd``/``result``, and may use ``homeassistant/#`` for discovery;
 - ``controller-password`` (mode 0600): the controller's broker password. It
   is installed at :data:`CONTROLLER_PASSWORD_PATH` (/etc/thermogate/,
