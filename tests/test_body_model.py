@@ -362,3 +362,16 @@ def test_the_estimator_reads_the_eye_band_as_the_region_average():
     with pytest.raises(ValueError, match="site"):
         m.body_c(35.0, 22.0, site="nose")
     assert BodyModel.from_dict(m.to_dict()) == m
+
+
+def test_the_gate_reads_the_eye_band_with_the_configured_relation():
+    from controller.screening.config import ConfigError, from_table
+
+    assert ScreeningConfig().eye_band == "canthus"  # the default: the simulator's canthus is at the maximum's
+    assert from_table({"eye_band": "canthus_region"}).eye_band == "canthus_region"
+    with pytest.raises(ConfigError, match="eye_band"):
+        from_table({"eye_band": "nose"})
+    m = default_model()
+    seen = apparent_c(m.canthus_region.expected_c(37.0, 22.0), SKIN_EMISSIVITY, 22.0)
+    assert estimate_core_c(seen, 22.0, site="canthus_region") == pytest.approx(37.0, abs=1e-6)
+    assert estimate_core_c(seen, 22.0, site="canthus") < 36.4  # the same band read as a maximum reads low

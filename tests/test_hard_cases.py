@@ -202,16 +202,12 @@ def test_cold_febrile_arrivals_are_rarely_passed():
 
 @pytest.mark.parametrize("seed", [4, 12])
 def test_settled_people_in_the_same_rooms_still_pass(seed):
-    """The same rooms, optics and people, settled indoors, at 36.5: at least half get their PASS and few are told
-    to wait indoors. (The cold signs take some settled faces for cold ones, about 5 % of bare faces in DEV, more
-    with masks and fringes: those are told to wait indoors, never passed. Since the eye band is read as the
-    canthus region (5e203fd), 2-3 of the 8 in these two rooms read 37.36-37.56 and get FEVER: the simulator
-    paints its whole canthus at the maximum's temperature, docs/estimation.md, "How well it works".)"""
+    """The same rooms, optics and people, settled indoors, at 36.5: most get their PASS. (The cold signs take
+    some settled faces for cold ones, about 5 % of bare faces in DEV, more with masks and fringes: those are
+    told to wait indoors, never passed.)"""
     results, standing = _dev_cold_run(36.5, seed, False)
     passed = {p["id"] for d, p in results if p is not None and d.decision == D.PASS}
-    told = {p["id"] for d, p in results if p is not None and d.reason == D.WAIT_INDOORS}
-    assert len(passed) >= 0.5 * len(standing), (passed, standing)
-    assert len(told) <= 0.25 * len(standing), (told, standing)
+    assert len(passed) >= 0.7 * len(standing), (passed, standing)
 
 
 @pytest.mark.parametrize("variant, seed", [("110", 28), ("110", 46)])
