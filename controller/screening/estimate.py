@@ -18,11 +18,15 @@ body temperature best (docs/estimation.md). The estimate goes in four steps:
        site = intercept + body * T_body + ambient * T_room,
 
    the reading follows ``fill`` of the eye band's relation and the rest of the
-   forehead's, and that relation is inverted. The eye band's relation is the
-   inner-canthus *region average*'s (site ``canthus_region``: the study's RCC
-   and LCC), not the canthus maximum's: a pixel 1-3.6 cm across at the mark
-   averages the canthus region, it never holds its hottest millimetres, which
-   the study's cameras (1-2 mm pixels) read 0.57-0.76 degC warmer. The inverse
+   forehead's, and that relation is inverted. The eye band's relation is
+   ``site``: the gate passes ``[screening] eye_band``, by default the canthus
+   maximum's (``canthus``); ``canthus_region`` is the inner-canthus *region
+   average*'s (the study's RCC and LCC), which is what a pixel 1-3.6 cm across
+   at the mark can hold (it never holds the canthus's hottest millimetres,
+   which the study's 1-2 mm pixels read 0.57-0.76 degC warmer), but the
+   simulator paints its canthus at the maximum's temperature, so it is not
+   the default (docs/estimation.md, "The canthus region"). Called without a
+   site, this module reads the band as the region average. The inverse
    is unbiased at every body temperature (slope 1 against the reference): an
    estimate can be high or low, but it is never pulled towards 37 degC.
 4. The per-site offset fitted against clinical thermometers
