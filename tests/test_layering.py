@@ -84,3 +84,64 @@ def test_no_back_arrow(importer, imported):
     offenders = sorted(f"{module} imports {name}" for module, names in controller_imports().items()
                        if under(module, importer) for name in names if under(name, imported))
     assert not offenders, f"{importer} must not import {imported}:\n" + "\n".join(offenders)
+
+
+# The modules that put the layers together: each may import any part, and a part may use what they share (the
+# command line's options, the config loading for a command), so a cycle through one of them is no layering fault.
+COMPOSITION = {"cli", "app", "cli_common"}
+
+
+def unit(name: str) -> str:
+    """The top-level package or module of controller/ that ``name`` is in (``__init__`` for the package itself)."""
+    parts = name.split(".")
+    if len(parts) > 1 and ((CONTROLLER / parts[1]).is_dir() or (CONTROLLER / f"{parts[1]}.py").exists()):
+        return parts[1]
+    return "__init__"
+
+
+def package_graph() -> dict[str, set[str]]:
+    """importer -> the other top-level units of controller/ it imports (from anywhere, functions included)."""
+    graph: dict[str, set[str]] = {}
+    for module, names in controller_imports().items():
+        arrows = graph.setdefault(unit(module), set())
+        arrows.update(unit(n) for n in names if under(n, "controller"))
+        arrows.discard(unit(module))
+    return graph
+
+
+def a_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of ``graph`` as [a, b, ..., a], or None when it has none."""
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        if node in path:
+            return path[path.index(node):] + [node]
+        if node in done:
+            return None
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            found = visit(nxt)
+            if found:
+                return found
+        path.pop()
+        done.add(node)
+        return None
+
+    return next((c for c in (visit(n) for n in sorted(graph)) if c), None)
+
+
+def test_the_cycle_finder_finds_cycles():
+    assert a_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert a_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+    graph = package_graph()
+    assert {"service", "watch", "reporting", "identity", "cli_common"} <= set(graph)
+    assert "service" in graph["watch"] and "reporting" in graph["service"]  # arrows inside functions count
+    assert COMPOSITION <= set(graph)
+
+
+def test_the_packages_import_each_other_in_layers():
+    """No two parts of controller/ import each other, however indirectly, except through a composition module."""
+    graph = {name: arrows - COMPOSITION for name, arrows in package_graph().items() if name not in COMPOSITION}
+    cycle = a_cycle(graph)
+    assert cycle is None, "these parts of controller/ import each other: " + " -> ".join(cycle or [])
