@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass, field
 from typing import IO
 from zoneinfo import ZoneInfo
 
+from .csv_safe import csv_cell, csv_uncell
 from .protocol.result import BLOCKED, FEVER, PASS, RETRY
 from .store.records import (
     ALARM_ACKNOWLEDGED,
@@ -205,23 +206,6 @@ def render_text(report: DailyReport) -> str:
     lines.append("")
     lines.extend(report.verdict_lines())
     return "\n".join(lines) + "\n"
-
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(v):
-    """A text cell made safe for a spreadsheet: text that starts like a formula (= + - @, tab, CR) gets a
-    leading apostrophe, so Excel, LibreOffice and WPS show it as text instead of running it.
-    Numbers and other values pass unchanged; ``csv_uncell`` undoes it."""
-    if isinstance(v, str) and v.startswith(FORMULA_START):
-        return "'" + v
-    return v
-
-
-def csv_uncell(v: str) -> str:
-    """The text ``csv_cell`` was given."""
-    return v[1:] if v.startswith("'") and v[1:].startswith(FORMULA_START) else v
 
 
 def _csv_row(report: DailyReport, g: GateDay) -> dict:

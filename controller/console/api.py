@@ -17,9 +17,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
+from ..csv_safe import csv_cell
 from ..identity.people_store import PeopleStore
 from ..protocol.result import DECISIONS
-from ..reports import csv_cell, daily_report, report_dict
+from ..reports import daily_report, report_dict
 from ..service.events import AlarmUpdateEvent
 from ..store.passwords import weakness
 from ..store.records import ALARM_STATUSES, OUTCOMES, RECHECK_MAX_C, RECHECK_MIN_C, ROLES, Alarm, Screening

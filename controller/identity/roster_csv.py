@@ -19,7 +19,7 @@ import csv
 import io
 from dataclasses import dataclass
 
-from ..reports import csv_cell, csv_uncell
+from ..csv_safe import csv_cell, csv_uncell
 from . import checks
 from .checks import IdentityError
 from .records import STUDENT, Person

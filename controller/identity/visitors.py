@@ -6,7 +6,7 @@ import csv
 import datetime as dt
 import math
 
-from ..reports import csv_cell
+from ..csv_safe import csv_cell
 from . import checks, passes
 from .checks import IdentityError
 from .people_store import PeopleStore

@@ -18,6 +18,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from ..csv_safe import csv_cell
 from ..protocol.result import FEVER, PASS
 from ..reports import (
     CONFIRMED_EN,
@@ -28,7 +29,6 @@ from ..reports import (
     PENDING_ZH,
     ZERO_REPORT_EN,
     ZERO_REPORT_ZH,
-    csv_cell,
 )
 from .config import CSV_COLUMNS, ReportConfig
 from .counts import CATEGORY_ZH, DayData, day_counts
