@@ -149,7 +149,7 @@ def test_a_fever_is_not_under_read(subjects, cv_estimates):
     m = default_model()
     for ambient in (18.0, 22.0, 28.0):
         seen = apparent_c(m.canthus_region.expected_c(39.5, ambient), SKIN_EMISSIVITY, ambient)
-        assert estimate_core_c(seen, ambient) == pytest.approx(39.5, abs=1e-6)
+        assert estimate_core_c(seen, ambient, site="canthus_region") == pytest.approx(39.5, abs=1e-6)
         peak = apparent_c(m.canthus.expected_c(39.5, ambient), SKIN_EMISSIVITY, ambient)
         assert estimate_core_c(peak, ambient, site="canthus") == pytest.approx(39.5, abs=1e-6)
 
@@ -177,10 +177,12 @@ def test_estimate_uses_the_fitted_model():
     m = default_model()
     face = apparent_c(35.6, SKIN_EMISSIVITY, 22.0)
     region = m.body_c(35.6, 22.0, site="canthus_region")
-    assert estimate_core_c(face, 22.0) == pytest.approx(region, abs=1e-9)
-    assert estimate_core_c(face, 22.0, site_offset_c=0.3) == pytest.approx(region + 0.3, abs=1e-9)
+    assert estimate_core_c(face, 22.0, site="canthus_region") == pytest.approx(region, abs=1e-9)
+    assert estimate_core_c(face, 22.0, site="canthus_region", site_offset_c=0.3) == pytest.approx(region + 0.3,
+                                                                                                  abs=1e-9)
+    assert estimate_core_c(face, 22.0) == pytest.approx(m.body_c(35.6, 22.0), abs=1e-9)  # default: the maximum's
     # A degree of canthus region is 1 / 0.885 degree of body: the gain of the inverse, not a shrinkage.
-    step = estimate_core_c(face + 1.0, 22.0) - estimate_core_c(face, 22.0)
+    step = estimate_core_c(face + 1.0, 22.0, site="canthus_region") - estimate_core_c(face, 22.0, site="canthus_region")
     assert 1.0 < step < 1.25
 
 
@@ -347,7 +349,7 @@ def test_the_estimator_reads_the_eye_band_as_the_region_average():
             for fill in (1.0, 0.83, 0.6):
                 band = m.reading_fit(fill, "canthus_region").expected_c(body, ambient)
                 seen = apparent_c(band, SKIN_EMISSIVITY, ambient)
-                assert estimate_core_c(seen, ambient, fill=fill) == pytest.approx(body, abs=1e-6)
+                assert estimate_core_c(seen, ambient, fill=fill, site="canthus_region") == pytest.approx(body, abs=1e-6)
                 # Read with the maximum's relation, the same band would read low: the fault this relation removes.
                 low = estimate_core_c(seen, ambient, fill=fill, site="canthus")
                 assert body - low > 0.4 * fill

@@ -26,7 +26,8 @@ body temperature best (docs/estimation.md). The estimate goes in four steps:
    which the study's 1-2 mm pixels read 0.57-0.76 degC warmer), but the
    simulator paints its canthus at the maximum's temperature, so it is not
    the default (docs/estimation.md, "The canthus region"). Called without a
-   site, this module reads the band as the region average. The inverse
+   site, this module reads the band as the gate does by default (the
+   maximum's relation). The inverse
    is unbiased at every body temperature (slope 1 against the reference): an
    estimate can be high or low, but it is never pulled towards 37 degC.
 4. The per-site offset fitted against clinical thermometers
@@ -43,6 +44,7 @@ from .optics import unmix_face_c
 
 KELVIN = 273.15
 SKIN_EMISSIVITY = 0.98  # Steketee 1973 (docs/simulation.md)
+DEFAULT_EYE_BAND = "canthus"  # the eye band's relation when none is given: [screening] eye_band's default
 
 
 @dataclass(frozen=True)
@@ -62,11 +64,11 @@ class SkinModel:
     def core_c(self, skin_c: float, ambient_c: float, fill: float = 1.0, forehead_c: float | None = None,
                site: str | None = None) -> float:
         """Body temperature from a skin reading that is ``fill`` eye band (1.0: the eye site alone) and, when
-        given, the forehead's skin temperature. ``site`` is the eye site's relation: None, the band a sensor
-        pixel sees (the canthus region average, :attr:`BodyModel.band_site`; a model without it uses the
-        maximum's); ``"canthus"`` for a reading that really is the canthus maximum."""
+        given, the forehead's skin temperature. ``site`` is the eye site's relation: ``"canthus"`` (the
+        maximum's; None: this, the gate's default ``[screening] eye_band``) or ``"canthus_region"`` (the region
+        average's, what a sensor pixel can hold; :attr:`BodyModel.band_site` says whether a model has it)."""
         m = self.fitted()
-        return m.body_c(skin_c, ambient_c, fill, forehead_c, site=site or m.band_site)
+        return m.body_c(skin_c, ambient_c, fill, forehead_c, site=site or DEFAULT_EYE_BAND)
 
 
 def estimate_core_c(face_c: float, ambient_c: float, site_offset_c: float = 0.0,
@@ -76,8 +78,8 @@ def estimate_core_c(face_c: float, ambient_c: float, site_offset_c: float = 0.0,
     ``ambient_c``, the reading being ``face_share`` face and the rest its surroundings at ``surround_c``
     (apparent, reference-corrected; :func:`optics.face_share`, default the room), the face's part ``fill`` eye
     band (:func:`optics.fill_at`; 1.0: no optics term), and optionally the forehead's reading ``forehead_c``
-    (apparent, reference-corrected); ``site`` the eye site's relation (None: the band a sensor pixel sees, the
-    canthus region average; ``"canthus"`` for a reading that is the canthus maximum); NaN in, NaN out."""
+    (apparent, reference-corrected); ``site`` the eye site's relation (None: ``"canthus"``, the maximum's, the
+    gate's default; ``"canthus_region"``, the region average's); NaN in, NaN out."""
     if not (math.isfinite(face_c) and math.isfinite(ambient_c) and math.isfinite(fill)):
         return math.nan
     face_c = unmix_face_c(face_c, ambient_c if surround_c is None else surround_c, face_share)
