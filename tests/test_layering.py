@@ -20,6 +20,12 @@ BACK_ARROWS = [
     ("controller.screening", "controller.service"),
     ("controller.screening", "controller.store"),
     ("controller.store", "controller.screening"),
+    # The tools stand above the service, the reports above identity (each registers what it adds below).
+    ("controller.service", "controller.watch"),
+    ("controller.service", "controller.calibrate"),
+    ("controller.reporting", "controller.service"),
+    ("controller.identity", "controller.reporting"),
+    ("controller.identity", "controller.reports"),
 ]
 
 

@@ -15,7 +15,7 @@ write, so a refusal never aborts a PostgreSQL transaction half-way.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from ..store.errors import NotFound, StoreError
 from ..store.records import Alarm, Screening
@@ -23,6 +23,11 @@ from ..store.table_store import TableStore
 from .records import Credential, FileRead, Person, PersonFile, Visitor
 
 ADDED, CHANGED, UNCHANGED = "added", "changed", "unchanged"
+
+# The sections of a person's file that a part standing above identity keeps, registered by that part when it is
+# imported: name -> reader(the people store, person id). controller/reporting/report_store.py registers
+# "absences"; the processes that show files (the thermogate command, the controller and its console) import it.
+FILE_SECTIONS: dict[str, Callable[[PeopleStore, str], tuple]] = {}
 
 
 def open_people_store(url: str) -> PeopleStore:
@@ -193,9 +198,7 @@ class PeopleStore(TableStore):
                   disposed_at=r["disposed_at"], note=r["note"])
             for r in self._read("SELECT a.* FROM alarms a JOIN screenings s ON s.id = a.screening_id "
                                 "WHERE s.person_id = ? ORDER BY a.time DESC, a.id DESC", (person_id,)))
-        from ..reporting.report_store import ReportStore  # absences live with the reports (migration 6)
-
-        absences = ReportStore(self._db, lock=self._lock, owns_backend=False).absence_file(person_id)
+        absences = FILE_SECTIONS["absences"](self, person_id) if "absences" in FILE_SECTIONS else ()
         return PersonFile(person, screenings, alarms, absences)
 
     def link_screening(self, screening_id: int, *, person_id: str | None = None, visitor_id: int | None = None) -> None:

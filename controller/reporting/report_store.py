@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 
+from ..identity.people_store import FILE_SECTIONS
 from ..store.errors import NotFound, StoreError
 from ..store.records import RECHECK_MAX_C, RECHECK_MIN_C
 from ..store.table_store import TableStore
@@ -346,3 +347,11 @@ class ReportStore(TableStore):
                         r["attempt"], r["detail"], json.loads(r["files"]), r["sent_by"], bool(r["late"]))
                 for r in self._read(f"SELECT * FROM report_receipts WHERE school_code = ? AND day = ? {extra}"
                                     "ORDER BY at, id", params)]
+
+
+def _person_absences(people, person_id: str) -> tuple[AbsenceFile, ...]:
+    """The absences section of a person's file (identity's ``PeopleStore.person_file``), through its connection."""
+    return ReportStore.beside(people).absence_file(person_id)
+
+
+FILE_SECTIONS["absences"] = _person_absences
