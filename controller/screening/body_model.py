@@ -184,6 +184,7 @@ class BodyModel:
                 and model.covariance[1][1] > 0):
             raise ValueError("not a usable body model: a site's gain or variance is not positive")
         if model.canthus_region is not None and not (model.canthus_region.body > 0.1
+                                                      and model.region_covariance is not None
                                                       and model.region_covariance[0][0] > 0):
             raise ValueError("not a usable body model: the canthus_region gain or variance is not positive")
         return model
