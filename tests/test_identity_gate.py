@@ -160,6 +160,25 @@ def test_door_rule():
         assert door_rule(d, None, require_identity=True, hold="see_school_doctor") is d
 
 
+def test_a_person_whose_cases_cannot_be_read_is_not_let_in():
+    """A person sent home must not walk in because the cases could not be read: the door stays shut."""
+    from types import SimpleNamespace
+
+    from controller.service.service import ControllerService
+
+    def unreadable(person_id, at):
+        raise OSError("database gone")
+
+    tied = SimpleNamespace(resolution=SimpleNamespace(person=SimpleNamespace(id="S1")))
+    hold = ControllerService._hold(SimpleNamespace(holds=unreadable), tied)
+    assert hold == D.REGISTER_AT_GATEHOUSE
+    kept = door_rule(Decision("g", 1.0, D.PASS, "", 1, 36.6), Resolution("qr", None), require_identity=False,
+                     hold=hold)
+    assert (kept.decision, kept.reason) == (D.RETRY, D.REGISTER_AT_GATEHOUSE)
+    readable = ControllerService._hold(SimpleNamespace(holds=lambda person_id, at: None), tied)
+    assert readable is None
+
+
 def test_config():
     c = from_dict({"site": {"require_identity": True, "identity_window_s": 4},
                    "classes": {"初一(1)班": {"teacher": "李老师", "phone": "138 0013 8001"}}})

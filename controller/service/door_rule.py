@@ -6,6 +6,7 @@
 | PASS | none, refused (1), or the store unreadable | - | true | RETRY `register_at_gatehouse`: the door stays shut |
 | PASS | none or refused | - | false | PASS, as without identities |
 | PASS | a person | held until 复课 | either | RETRY `see_school_doctor`: the door stays shut |
+| PASS | a person | the cases unreadable | either | RETRY `register_at_gatehouse`: the door stays shut |
 | FEVER, RETRY, BLOCKED | any | any | either | unchanged |
 
 (1) unknown, inactive, expired, outside_window, revoked, forged (controller/identity/records.py).
@@ -29,12 +30,12 @@ SEE_SCHOOL_DOCTOR = D.SEE_SCHOOL_DOCTOR
 def door_rule(d: Decision, resolution: Resolution | None, *, require_identity: bool,
               hold: str | None = None) -> Decision:
     """``d`` as the gate must act on it. ``resolution``: the credential tied to this screening (None: no
-    credential, or the store could not be read); ``hold``: the cases' hold on the person
-    (``see_school_doctor``) or None."""
+    credential, or the store could not be read); ``hold``: the reason the person is held back
+    (``see_school_doctor`` until 复课; ``register_at_gatehouse`` when the cases could not be read) or None."""
     if d.decision != D.PASS:
         return d
     if hold is not None:
-        return dataclasses.replace(d, decision=D.RETRY, reason=SEE_SCHOOL_DOCTOR)
+        return dataclasses.replace(d, decision=D.RETRY, reason=hold)
     if require_identity and (resolution is None or not resolution.ok):
         return dataclasses.replace(d, decision=D.RETRY, reason=REGISTER_AT_GATEHOUSE)
     return d

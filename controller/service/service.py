@@ -29,7 +29,7 @@ from .credentials import CredentialDesk
 from .daily_report import report_thread
 from .decisions import DecisionHandler
 from .dispatcher import Dispatcher
-from .door_rule import door_rule
+from .door_rule import REGISTER_AT_GATEHOUSE, door_rule
 from .doors import DoorCommander
 from .drills import DrillDesk
 from .events import AlertKind, GateEvent, GateSummary
@@ -179,9 +179,10 @@ class ControllerService:
             return None
         try:
             return self.holds(person.id, time.time())
-        except Exception as exc:  # the cases could not be read: the person is not held back on a guess
+        except Exception as exc:  # the cases could not be read: a person sent home may not walk in on a
+            # failed read, so the door stays shut and the gatehouse checks them (door_rule.py)
             log.error("case hold not read", extra={"person": person.id, "error": repr(exc)[:200]})
-            return None
+            return REGISTER_AT_GATEHOUSE
 
     def _on_connect(self) -> None:
         if self.config.home_assistant:
