@@ -52,8 +52,17 @@ def _start(tmp_path: Path, port: int, tmp: Path, broker: str) -> tuple[subproces
         lines.append(line)
         if "Ctrl-C stops everything" in line:
             return proc, "".join(lines)
-    proc.kill()
+    _kill_group(proc)
     raise AssertionError(f"the demo did not start: {''.join(lines)}{proc.stderr.read()}")
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """A failed test kills the whole group: the demo's mosquitto as well, never left running."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=30)
 
 
 def _ctrl_c(proc: subprocess.Popen) -> tuple[str, str]:
@@ -94,7 +103,7 @@ def test_ctrl_c_stops_cleanly_and_a_restart_gets_the_same_port(tmp_path, broker)
             ws.close()
     finally:
         if proc.poll() is None:
-            proc.kill()
+            _kill_group(proc)
     assert proc.returncode == 0, out + err
     assert "thermogate demo stopped" in out, out + err
     assert "Task was destroyed" not in err and "Traceback" not in err, err
@@ -111,7 +120,7 @@ def test_ctrl_c_stops_cleanly_and_a_restart_gets_the_same_port(tmp_path, broker)
         out, err = _ctrl_c(proc)
     finally:
         if proc.poll() is None:
-            proc.kill()
+            _kill_group(proc)
     assert proc.returncode == 0, out + err
 
 
