@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from ..cases.case_store import CaseStore
 from ..identity.checks import IdentityError
 from ..identity.passes import load_pass_key
 from ..identity.people_store import PeopleStore
@@ -64,7 +65,7 @@ class ControllerService:
         self.people = PeopleStore.beside(self.store)
         self.credentials = CredentialDesk(Resolver(self.people, _pass_key(config)), window_s=config.identity_window_s,
                                           site_dir=config.site_dir, metrics=self.metrics)
-        self.holds = _holds(self.store)  # a person held until 复课 (controller/cases), or None
+        self.holds = CaseStore.beside(self.store).hold_for  # a person held until 复课 (controller/cases)
         self.workers = {g: GateWorker(info, self._screening_for(info), self.metrics,
                                       accept_v1=config.accept_protocol_v1, alerts=self.alerts.raise_)
                         for g, info in self.gates.items()}
@@ -175,7 +176,7 @@ class ControllerService:
     def _hold(self, tied) -> str | None:
         """The cases' hold on the person the credential names (``see_school_doctor``), or None."""
         person = None if tied is None or tied.resolution is None else tied.resolution.person
-        if person is None or self.holds is None:
+        if person is None:
             return None
         try:
             return self.holds(person.id, time.time())
@@ -363,15 +364,6 @@ def _pass_key(config: ControllerConfig) -> bytes | None:
         return load_pass_key(config.site_dir)
     except IdentityError:
         return None
-
-
-def _holds(store) -> Callable[[str, float], str | None] | None:
-    """``hold_for(person_id, at)`` of the fever cases (controller/cases), or None where they are not built."""
-    try:
-        from ..cases.case_store import CaseStore
-    except ImportError:
-        return None
-    return CaseStore.beside(store).hold_for
 
 
 def _redact(url: str) -> str:
