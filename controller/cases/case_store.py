@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..store.errors import NotFound
+from ..store.query import time_range, where_clause
 from ..store.records import ADMITTED, ALARM_ACKNOWLEDGED, ALARM_DISPOSED, ALARM_OPEN, SENT_HOME, Alarm
 from ..store.table_store import TableStore
 from .legacy import case_from_alarm
@@ -247,14 +248,9 @@ class CaseStore(TableStore):
         if drill is not None:
             where.append("drill = ?")
             params.append(bool(drill))
-        if since is not None:
-            where.append("opened_at >= ?")
-            params.append(float(since))
-        if until is not None:
-            where.append("opened_at < ?")
-            params.append(float(until))
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
-        return [_case_row(r) for r in self._read(f"SELECT * FROM cases{clause} ORDER BY opened_at, id", tuple(params))]
+        time_range(where, params, "opened_at", since, until)
+        sql = f"SELECT * FROM cases{where_clause(where)} ORDER BY opened_at, id"
+        return [_case_row(r) for r in self._read(sql, tuple(params))]
 
     def alarm_as_case(self, alarm_id: int) -> Case:
         """The case of an alarm; an alarm without one (disposed before cases existed, or not touched yet)

@@ -18,6 +18,7 @@ import json
 from collections.abc import Callable, Iterable
 
 from ..store.errors import NotFound, StoreError
+from ..store.query import time_range, time_s, where_clause
 from ..store.records import Alarm, Screening
 from ..store.table_store import TableStore
 from .records import Credential, FileRead, Person, PersonFile, Visitor
@@ -85,7 +86,7 @@ class PeopleStore(TableStore):
         if active is not None:
             where.append("p.active = ?")
             params.append(active)
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        clause = where_clause(where)
         rows = self._read(f"SELECT p.* FROM people p{clause} ORDER BY p.class_name, p.id", tuple(params))
         creds: dict[str, list[Credential]] = {}
         for r in self._read("SELECT c.person_id, c.kind, c.credential FROM credentials c JOIN people p "
@@ -251,14 +252,13 @@ class PeopleStore(TableStore):
     def visitors(self, since: float | None = None, until: float | None = None) -> list[Visitor]:
         """Visitors whose window overlaps [since, until), by start of window."""
         where, params = [], []
-        if since is not None:
+        if since is not None:  # the window overlaps [since, until): it ends after since and starts before until
             where.append("valid_until > ?")
-            params.append(float(since))
+            params.append(time_s(since, "since"))
         if until is not None:
             where.append("valid_from < ?")
-            params.append(float(until))
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
-        return [_visitor(r) for r in self._read(f"SELECT * FROM visitors{clause} ORDER BY valid_from, id",
+            params.append(time_s(until, "until"))
+        return [_visitor(r) for r in self._read(f"SELECT * FROM visitors{where_clause(where)} ORDER BY valid_from, id",
                                                 tuple(params))]
 
     def revoke_visitor(self, pass_id: str, by: str, time: float) -> Visitor:
@@ -291,13 +291,11 @@ class PeopleStore(TableStore):
         if subject is not None:
             where.append("subject = ?")
             params.append(subject)
-        if since is not None:
-            where.append("time >= ?")
-            params.append(float(since))
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        time_range(where, params, "time", since, None)
         return [FileRead(r["id"], r["time"], r["reader"], r["action"], r["subject"], r["reason"],
                          json.loads(r["detail"]))
-                for r in self._read(f"SELECT * FROM identity_audit{clause} ORDER BY time, id", tuple(params))]
+                for r in self._read(f"SELECT * FROM identity_audit{where_clause(where)} ORDER BY time, id",
+                                    tuple(params))]
 
     # ------------------------------------------------------------ retention
 

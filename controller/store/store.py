@@ -29,6 +29,9 @@ from . import passwords
 from .backends import Backend, backend_for
 from .errors import NotFound, StoreError
 from .migrations import MIGRATIONS, Migration, apply_migrations, current_version
+from .query import time_range as _range
+from .query import time_s as _time_s
+from .query import where_clause as _where
 from .records import (
     ALARM_ACKNOWLEDGED,
     ALARM_DISPOSED,
@@ -79,16 +82,6 @@ def _gate(gate: Any) -> str:
     if not valid_gate_id(gate):
         raise StoreError(f"invalid gate id {gate!r}: 1-32 lowercase letters, digits and hyphens")
     return gate
-
-
-def _time_s(t: Any, what: str = "time") -> float:
-    try:
-        value = float(t)
-    except (TypeError, ValueError):
-        raise StoreError(f"{what} must be Unix seconds, not {t!r}") from None
-    if isinstance(t, bool) or not math.isfinite(value):
-        raise StoreError(f"{what} must be finite Unix seconds, not {t!r}")
-    return value
 
 
 def _opt_time(t: Any, what: str) -> float | None:
@@ -156,19 +149,6 @@ def _json(d: Any, what: str) -> str:
 
 def _bool_or_none(v: Any) -> bool | None:
     return None if v is None else bool(v)
-
-
-def _range(where: list[str], params: list, column: str, since: Any, until: Any) -> None:
-    if since is not None:
-        where.append(f"{column} >= ?")
-        params.append(_time_s(since, "since"))
-    if until is not None:
-        where.append(f"{column} < ?")
-        params.append(_time_s(until, "until"))
-
-
-def _where(where: list[str]) -> str:
-    return f" WHERE {' AND '.join(where)}" if where else ""
 
 
 # ---------------------------------------------------------------- rows to records
