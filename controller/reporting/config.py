@@ -128,13 +128,25 @@ class WarningRule:
     factor: float = 2.0
     min_alarms: int = 3
     baseline_days: int = 7
+    id: int | None = None  # a rule added in the console (report_rules); None: a [[report.warning]] of controller.toml
 
     @property
-    def key(self) -> str:
-        """The rule in a few words, the same every run (a warning is raised once per rule, scope and day)."""
+    def spec(self) -> str:
+        """What the rule counts and where, in a few words; two rules with the same spec are the same rule."""
         if self.what == "alarm_rate":
             return f"school:alarm_rate>={self.factor:g}x{self.baseline_days}d,min{self.min_alarms}"
         return f"{self.scope}:{self.what}>={self.threshold:g}/{self.days}d"
+
+    @property
+    def key(self) -> str:
+        """The rule's identity, under which its warnings are stored (once per rule, scope and day): a
+        controller.toml rule is its spec (changed in the file, it is another rule); a console rule is its
+        number, ``console:7``, which an edit keeps, so a warning already raised today is not raised again."""
+        return self.spec if self.id is None else f"console:{self.id}"
+
+    @property
+    def source(self) -> str:
+        return "toml" if self.id is None else "console"
 
 
 @dataclass(frozen=True)
@@ -227,23 +239,28 @@ def _overlaps(sessions: list[Session], where: str) -> None:
                                   "must belong to one session")
 
 
-def _rule(i: int, table: object, where: str) -> WarningRule:
-    section = f"report.warning[{i}]"
-    t = read_table({section: table}, section, (
-        Field("scope", str, "", check=lambda v: v in SCOPES, hint="must be " + ", ".join(SCOPES)),
-        Field("what", str, "", check=lambda v: v in WHATS, hint="must be " + ", ".join(WHATS)),
-        Field("threshold", (int, float), 3.0, lo=1, hi=100000),
-        Field("days", int, 1, lo=1, hi=60),
-        Field("factor", (int, float), 2.0, lo=1.0, hi=1000.0),
-        Field("min_alarms", int, 3, lo=1, hi=100000),
-        Field("baseline_days", int, 7, lo=1, hi=60),
-    ), where)
+RULE_FIELDS = (
+    Field("scope", str, "", check=lambda v: v in SCOPES, hint="must be " + ", ".join(SCOPES)),
+    Field("what", str, "", check=lambda v: v in WHATS, hint="must be " + ", ".join(WHATS)),
+    Field("threshold", (int, float), 3.0, lo=1, hi=100000),
+    Field("days", int, 1, lo=1, hi=60),
+    Field("factor", (int, float), 2.0, lo=1.0, hi=1000.0),
+    Field("min_alarms", int, 3, lo=1, hi=100000),
+    Field("baseline_days", int, 7, lo=1, hi=60),
+)
+
+
+def parse_warning_rule(table: object, section: str, where: str = "", rule_id: int | None = None) -> WarningRule:
+    """One warning rule from its table: a ``[[report.warning]]`` of controller.toml, or the console's form
+    (``rule_id``: its number in report_rules). The one check both go through; ConfigError names the key."""
+    t = read_table({section: table}, section, RULE_FIELDS, where)
     if not t["scope"] or not t["what"]:
         raise ConfigError(f"{where}{section}: scope and what are required")
     if t["what"] == "alarm_rate" and t["scope"] != "school":
         raise ConfigError(f"{where}{section}: alarm_rate is a school-level rule (scope = \"school\")")
     return WarningRule(scope=t["scope"], what=t["what"], threshold=float(t["threshold"]), days=t["days"],
-                       factor=float(t["factor"]), min_alarms=t["min_alarms"], baseline_days=t["baseline_days"])
+                       factor=float(t["factor"]), min_alarms=t["min_alarms"], baseline_days=t["baseline_days"],
+                       id=rule_id)
 
 
 def _recipient(i: int, table: object, where: str, base: Path, notify_doc: dict) -> Recipient:
@@ -304,7 +321,7 @@ def from_table(doc: dict, base: Path | None = None, where: str = "") -> ReportCo
     sessions = [_session(name, t, where) for name, t in r["sessions"].items()]
     sessions.sort(key=lambda s: s.start)
     _overlaps(sessions, where)
-    rules = tuple(_rule(i, t, where) for i, t in enumerate(r["warning"]))
+    rules = tuple(parse_warning_rule(t, f"report.warning[{i}]", where) for i, t in enumerate(r["warning"]))
     notify_doc = doc.get("notify", {})
     recipients = tuple(_recipient(i, t, where, base, notify_doc) for i, t in enumerate(r["recipient"]))
     names = [x.name for x in recipients]

@@ -77,9 +77,9 @@ def build_content(rs: ReportStore, config: ReportConfig, day: dt.date, tz: dt.tz
             cases.append({"alarm": None, "case": None, "time": hhmm(m.time), "gate": m.gate or "manual",
                           "category": cat, "class": grp, "state": f"manual {m.value_c:.1f}", "confirmed": True,
                           "open": False})
-    warnings = [{"id": w.id, "rule": w.rule, "scope": w.scope, "scope_key": w.scope_key, "what": w.what,
-                 "count": w.count, "threshold": w.threshold, "raised_at": w.raised_at,
-                 "detail": w.draft.get("detail", "")} for w in rs.warnings(day.isoformat())]
+    warnings = [{"id": w.id, "rule": w.rule, "rule_spec": w.draft.get("rule_spec", w.rule), "scope": w.scope,
+                 "scope_key": w.scope_key, "what": w.what, "count": w.count, "threshold": w.threshold,
+                 "raised_at": w.raised_at, "detail": w.draft.get("detail", "")} for w in rs.warnings(day.isoformat())]
     return {
         "v": 1,
         "title": TITLE_ZH,

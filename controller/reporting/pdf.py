@@ -156,7 +156,8 @@ def render_pdf(content: dict) -> bytes:
     pdf.set_font(FONT, size=9)
     if content["warnings"]:
         for w in content["warnings"]:
-            pdf.multi_cell(0, 5, f"• {_when(w['raised_at'], tz)}  {w['detail']}  （规则 {w['rule']}）",
+            rule = w.get("rule_spec", w["rule"])
+            pdf.multi_cell(0, 5, f"• {_when(w['raised_at'], tz)}  {w['detail']}  （规则 {rule}）",
                            align="L", new_x="LMARGIN", new_y="NEXT")
     else:
         pdf.cell(0, 6, "无", new_x="LMARGIN", new_y="NEXT")

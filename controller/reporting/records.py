@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .config import WarningRule
+
 SICK = "sick_with_symptoms"
 LEAVE = "leave"
 OTHER = "other"
@@ -82,6 +84,24 @@ class ReportWarning:
     threshold: float
     raised_at: float
     draft: dict
+
+
+@dataclass(frozen=True)
+class ConsoleRule:
+    """A warning rule added in the console (report_rules): the rule (its ``id`` set), whether it is in use,
+    who added it and who changed it last."""
+
+    rule: WarningRule
+    enabled: bool
+    created_by: str
+    created_at: float
+    updated_by: str
+    updated_at: float
+
+    @property
+    def id(self) -> int:
+        assert self.rule.id is not None
+        return self.rule.id
 
 
 @dataclass(frozen=True)

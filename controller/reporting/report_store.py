@@ -15,6 +15,7 @@ from ..identity.people_store import FILE_SECTIONS
 from ..store.errors import NotFound, StoreError
 from ..store.records import RECHECK_MAX_C, RECHECK_MIN_C
 from ..store.table_store import TableStore
+from .config import WarningRule
 from .records import (
     ABSENCE_REASONS,
     BACK,
@@ -22,6 +23,7 @@ from .records import (
     SICK,
     Absence,
     AbsenceFile,
+    ConsoleRule,
     FollowUp,
     ManualReading,
     Receipt,
@@ -30,6 +32,10 @@ from .records import (
 )
 
 MAX_NOTE = 1000
+
+
+class RuleExists(StoreError):
+    """A warning rule that counts what another rule already counts (its warnings would come twice)."""
 
 
 def open_report_store(url: str) -> ReportStore:
@@ -268,6 +274,67 @@ class ReportStore(TableStore):
                               r["threshold"], r["raised_at"], json.loads(r["draft"]))
                 for r in self._read(f"SELECT * FROM report_warnings{clause} ORDER BY raised_at, id", tuple(params))]
 
+    # ------------------------------------------------------------ warning rules added in the console
+
+    def warning_rules(self, *, enabled_only: bool = False) -> list[ConsoleRule]:
+        """The console's warning rules (report_rules), in the order they were added."""
+        clause = " WHERE enabled" if enabled_only else ""
+        return [_console_rule(r) for r in self._read(f"SELECT * FROM report_rules{clause} ORDER BY id")]
+
+    def warning_rule(self, rule_id: int) -> ConsoleRule:
+        rows = self._read("SELECT * FROM report_rules WHERE id = ?", (int(rule_id),))
+        if not rows:
+            raise NotFound(f"no warning rule {rule_id}")
+        return _console_rule(rows[0])
+
+    def add_warning_rule(self, rule: WarningRule, by: str, at: float, *, enabled: bool = True,
+                         taken: tuple[str, ...] = ()) -> ConsoleRule:
+        """Add a rule (already checked by ``config.parse_warning_rule``). Refused (StoreError) when another
+        console rule, or one of ``taken`` (the specs of controller.toml's rules), counts the same thing."""
+        by = _user(by)
+
+        def write(run) -> int:
+            _refuse_twin(run, rule, None, taken)
+            return run("INSERT INTO report_rules (scope, what, threshold, days, factor, min_alarms, baseline_days, "
+                       "enabled, created_by, created_at, updated_by, updated_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                       (*_rule_values(rule), bool(enabled), by, at, by, at)).fetchone()["id"]
+
+        return self.warning_rule(self._write(write))
+
+    def change_warning_rule(self, rule_id: int, rule: WarningRule, by: str, at: float, *,
+                            taken: tuple[str, ...] = ()) -> tuple[ConsoleRule, ConsoleRule]:
+        """Change what a console rule counts; it keeps its number (and so its warnings already stored).
+        (before, after); NotFound for no such rule."""
+        by, rule_id = _user(by), int(rule_id)
+        before = self.warning_rule(rule_id)
+
+        def write(run) -> None:
+            _refuse_twin(run, rule, rule_id, taken)
+            if run("UPDATE report_rules SET scope = ?, what = ?, threshold = ?, days = ?, factor = ?, min_alarms = ?, "
+                   "baseline_days = ?, updated_by = ?, updated_at = ? WHERE id = ?",
+                   (*_rule_values(rule), by, at, rule_id)).rowcount != 1:
+                raise NotFound(f"no warning rule {rule_id}")
+
+        self._write(write)
+        return before, self.warning_rule(rule_id)
+
+    def enable_warning_rule(self, rule_id: int, enabled: bool, by: str, at: float) -> ConsoleRule:
+        """Put a console rule to use, or stop using it (it stays, to be enabled again)."""
+        by, rule_id = _user(by), int(rule_id)
+        if self._write(lambda run: run("UPDATE report_rules SET enabled = ?, updated_by = ?, updated_at = ? "
+                                       "WHERE id = ?", (bool(enabled), by, at, rule_id)).rowcount) != 1:
+            raise NotFound(f"no warning rule {rule_id}")
+        return self.warning_rule(rule_id)
+
+    def delete_warning_rule(self, rule_id: int) -> ConsoleRule:
+        """Remove a console rule; the rule as it was. Its warnings already stored stay; its number is never
+        given to another rule."""
+        rule = self.warning_rule(rule_id)
+        if self._write(lambda run: run("DELETE FROM report_rules WHERE id = ?", (int(rule_id),)).rowcount) != 1:
+            raise NotFound(f"no warning rule {rule_id}")
+        return rule
+
     # ------------------------------------------------------------ reports and receipts
 
     def save_report(self, school_code: str, day: str, *, built_at: float, verdict: str, files: dict,
@@ -347,6 +414,27 @@ class ReportStore(TableStore):
                         r["attempt"], r["detail"], json.loads(r["files"]), r["sent_by"], bool(r["late"]))
                 for r in self._read(f"SELECT * FROM report_receipts WHERE school_code = ? AND day = ? {extra}"
                                     "ORDER BY at, id", params)]
+
+
+def _rule_values(rule: WarningRule) -> tuple:
+    return (rule.scope, rule.what, float(rule.threshold), int(rule.days), float(rule.factor), int(rule.min_alarms),
+            int(rule.baseline_days))
+
+
+def _console_rule(r) -> ConsoleRule:
+    rule = WarningRule(scope=r["scope"], what=r["what"], threshold=r["threshold"], days=r["days"], factor=r["factor"],
+                       min_alarms=r["min_alarms"], baseline_days=r["baseline_days"], id=r["id"])
+    return ConsoleRule(rule, bool(r["enabled"]), r["created_by"], r["created_at"], r["updated_by"], r["updated_at"])
+
+
+def _refuse_twin(run, rule: WarningRule, rule_id: int | None, taken: tuple[str, ...]) -> None:
+    """Two rules that count the same thing would raise every warning twice: refuse the second."""
+    if rule.spec in taken:
+        raise RuleExists(f"controller.toml already has the rule {rule.spec}")
+    for r in run("SELECT * FROM report_rules").fetchall():
+        other = _console_rule(r)
+        if other.id != rule_id and other.rule.spec == rule.spec:
+            raise RuleExists(f"console rule {other.id} already is {rule.spec}")
 
 
 def _person_absences(people, person_id: str) -> tuple[AbsenceFile, ...]:

@@ -1,4 +1,5 @@
-"""Automatic warnings (自动预警): the ``[[report.warning]]`` rules, and the urgent-report draft (疫情快报).
+"""Automatic warnings (自动预警): the ``[[report.warning]]`` rules and the console's (report_rules), and the
+urgent-report draft (疫情快报).
 
 A rule counts confirmed fevers or sick absences over ``days`` days (today
 included) per class, per grade (``[report] grade_pattern`` on the class name)
@@ -49,9 +50,17 @@ def _scope_key(rule: WarningRule, config: ReportConfig, class_name: str) -> str:
     return class_name if rule.scope == "class" else config.grade_of(class_name)
 
 
+def rules_in_force(rs: ReportStore, config: ReportConfig) -> tuple[WarningRule, ...]:
+    """The rules looked at now: controller.toml's ``[[report.warning]]``, then the console's enabled rules, as
+    the store has them at this moment (a change in the console counts from the next look, no restart). A
+    console rule that counts what a controller.toml rule counts is left out (its warnings would come twice)."""
+    toml = {r.spec for r in config.warnings}
+    return config.warnings + tuple(c.rule for c in rs.warning_rules(enabled_only=True) if c.rule.spec not in toml)
+
+
 def evaluate(rs: ReportStore, config: ReportConfig, day: dt.date, tz: dt.tzinfo, threshold_c: float,
              now: float) -> list[Crossing]:
-    """The rules crossed on ``day`` as things stand at ``now``."""
+    """The rules in force (``rules_in_force``) crossed on ``day`` as things stand at ``now``."""
     out: list[Crossing] = []
     cache: dict[dt.date, DayData] = {}
 
@@ -60,7 +69,7 @@ def evaluate(rs: ReportStore, config: ReportConfig, day: dt.date, tz: dt.tzinfo,
             cache[d] = DayData(rs, d, tz, threshold_c, until=now)
         return cache[d]
 
-    for rule in config.warnings:
+    for rule in rules_in_force(rs, config):
         if rule.what == "alarm_rate":
             c = _alarm_rate(rule, data, day)
             if c is not None:
@@ -115,6 +124,10 @@ def _alarm_rate(rule: WarningRule, data, day: dt.date) -> Crossing | None:
     return Crossing(rule, "school", round(today, 6), round(rule.factor * baseline, 6), detail)
 
 
+def _rule_words(rule: WarningRule) -> str:
+    return rule.spec if rule.id is None else f"{rule.spec}（控制台规则 {rule.id}）"
+
+
 def draft(config: ReportConfig, day: dt.date, crossing: Crossing, data: DayData, now: float, tz: dt.tzinfo) -> dict:
     """The urgent-report draft (疫情快报): what the reporter checks, completes and sends upward."""
     at = dt.datetime.fromtimestamp(now, tz).isoformat(timespec="minutes")
@@ -122,9 +135,10 @@ def draft(config: ReportConfig, day: dt.date, crossing: Crossing, data: DayData,
               "class": data.roster[a.person_id]["class_name"] if a.person_id in data.roster else "",
               "state": a.case_state or a.status, "confirmed": a.confirmed} for a in data.alarms]
     text = (f"{config.school}（{config.school_code}）{day.isoformat()} 疫情快报（草稿）：{crossing.detail}。"
-            f"触发规则 {crossing.rule.key}。请报告人 {config.reporter} 核实后报送。")
+            f"触发规则 {_rule_words(crossing.rule)}。请报告人 {config.reporter} 核实后报送。")
     return {"title": "疫情快报（草稿）", "status": "draft", "school": config.school, "school_code": config.school_code,
-            "day": day.isoformat(), "raised_at": at, "rule": crossing.rule.key, "scope": crossing.rule.scope,
+            "day": day.isoformat(), "raised_at": at, "rule": crossing.rule.key, "rule_spec": crossing.rule.spec,
+            "rule_source": crossing.rule.source, "scope": crossing.rule.scope,
             "scope_key": crossing.scope_key, "what": crossing.rule.what, "count": crossing.count,
             "threshold": crossing.threshold, "detail": crossing.detail, "cases_today": cases,
             "reporter": config.reporter, "text": text}

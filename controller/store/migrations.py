@@ -399,7 +399,29 @@ V7 = Migration(7, "drill on screenings and alarms; the teacher role and user_cla
         PRIMARY KEY (user_name, class_name))""",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5, V6, V7)
+V8 = Migration(8, "report_rules: warning rules added in the console", (
+    # A warning rule (自动预警) an admin or the reporter added in the console, beside the [[report.warning]] rules
+    # of controller.toml (controller/reporting/). Its id is its identity: its warnings are stored under
+    # "console:<id>", which an edit keeps. Disabled rules stay, to be enabled again; a deleted one is gone (its
+    # warnings and the audit trail remain).
+    """CREATE TABLE report_rules (
+        id {pk},
+        scope TEXT NOT NULL CHECK (scope IN ('class', 'grade', 'school')),
+        what TEXT NOT NULL CHECK (what IN ('fevers_confirmed', 'sick_absences', 'alarm_rate')),
+        threshold {float} NOT NULL CHECK (threshold >= 1),
+        days {bigint} NOT NULL CHECK (days >= 1),
+        factor {float} NOT NULL CHECK (factor >= 1),
+        min_alarms {bigint} NOT NULL CHECK (min_alarms >= 1),
+        baseline_days {bigint} NOT NULL CHECK (baseline_days >= 1),
+        enabled {bool} NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at {float} NOT NULL,
+        updated_by TEXT NOT NULL,
+        updated_at {float} NOT NULL,
+        CHECK (what <> 'alarm_rate' OR scope = 'school'))""",
+))
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5, V6, V7, V8)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
