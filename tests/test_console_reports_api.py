@@ -15,7 +15,7 @@ import time
 import pytest
 
 from controller.reporting.report_store import ReportStore
-from controller.reporting.warning_rules import raise_warnings
+from controller.reporting.warning_rules import raise_warnings, rules_in_force
 from tests.controller_harness import midday_zone, write_config
 from tests.notify_receivers import HttpReceiver
 from tests.reporting_day import report_toml
@@ -348,6 +348,153 @@ def test_a_school_day_from_the_absences_to_the_receipt(school, receiver):
         assert entry in actions, entry
 
 
+def _teacher(rig, name: str = "chen"):
+    """A class teacher's client (their login lands on the Reports page)."""
+    rig.service.store.add_user(name, "teacher", PASSWORD)
+    rig.service.store.set_user_classes(name, ["初一(1)班"])
+    c = rig.client()
+    r = c.post("/login", data={"username": name, "password": PASSWORD})
+    assert r.status_code == 303 and r.headers["location"] == "/reports", r.text
+    c.headers["X-CSRF-Token"] = c.get("/api/me").json()["csrf"]
+    return c
+
+
+def test_warning_rules_in_the_console(school):
+    """The console's warning rules: who may change them (admins, the reporter and the backup, as for sending),
+    CSRF, each refusal with nothing stored, add, change, disable, enable, delete, each audited; controller.toml's
+    rules listed read-only beside them; the scheduler's rules in force follow the store at once."""
+    admin, reporter, backup = school.client("ada"), school.client("li"), school.client("zhao")
+    guard, doctor, other = school.client("gus"), school.client("doc"), school.client("ma")
+    teacher = _teacher(school)
+    svc = school.service
+    rs = ReportStore.beside(svc.store)
+    r_obj = svc.reports.reporter
+    good = {"scope": "school", "what": "sick_absences", "threshold": 2, "days": 1}
+
+    # Everyone with view lists the rules; controller.toml's come first, read-only, marked as such.
+    listed = guard.get("/api/reports/warnings").json()
+    assert [(x["key"], x["source"], x["id"], x["enabled"], x["in_force"]) for x in listed["rules"]] == [
+        ("class:sick_absences>=1/1d", "toml", None, True, True), ("school:alarm_rate>=2x7d,min3", "toml", None, True,
+                                                                 True)]
+    assert listed["can_edit_rules"] is False
+    for c, can in ((guard, False), (doctor, False), (other, False), (admin, True), (reporter, True), (backup, True)):
+        assert c.get("/api/reports/warnings").json()["can_edit_rules"] is can
+    assert teacher.get("/api/reports/warnings").status_code == 403
+
+    # Refused: a role or a name that does not manage the report, a missing CSRF token.
+    for c in (guard, doctor, other, teacher):
+        for path, body in (("/api/reports/rules", good), ("/api/reports/rules/1", good),
+                           ("/api/reports/rules/1/enabled", {"enabled": False}), ("/api/reports/rules/1/delete", {})):
+            r = c.post(path, json=body)
+            assert r.status_code == 403 and r.json()["error"] == "err_forbidden", (path, r.text)
+    bare = school.client("ada")
+    bare.headers.pop("X-CSRF-Token")
+    for path in ("/api/reports/rules", "/api/reports/rules/1", "/api/reports/rules/1/enabled",
+                 "/api/reports/rules/1/delete"):
+        r = bare.post(path, json=good)
+        assert r.status_code == 403 and r.json()["error"] == "err_csrf", path
+    # Refused values, in the words of controller.toml's loader; a twin of a toml rule.
+    bad = [
+        ({**good, "threshold": 0}, 400, "err_warning_rule", "rule.threshold = 0.0: must be 1..100000"),
+        ({**good, "threshold": "2"}, 400, "err_warning_rule", "rule.threshold must be int or float, got '2'"),
+        ({**good, "threshold": None}, 400, "err_warning_rule", "rule.threshold must be int or float"),
+        ({**good, "days": 0}, 400, "err_warning_rule", "rule.days = 0: must be 1..60"),
+        ({**good, "scope": "district"}, 400, "err_warning_rule", "rule.scope = 'district': must be class, grade"),
+        ({**good, "what": "coughs"}, 400, "err_warning_rule", "rule.what = 'coughs'"),
+        ({"scope": "class", "what": "alarm_rate"}, 400, "err_warning_rule", "alarm_rate is a school-level rule"),
+        ({"what": "sick_absences"}, 400, "err_warning_rule", "scope and what are required"),
+        ({**good, "colour": "red"}, 400, "err_warning_rule", "unknown key(s) in [rule]: colour"),
+        ({**good, "enabled": "yes"}, 400, "err_invalid", "enabled must be true or false"),
+        ({"scope": "class", "what": "sick_absences", "threshold": 1, "days": 1}, 409, "err_rule_exists",
+         "controller.toml already has the rule class:sick_absences>=1/1d"),
+    ]
+    for body, status, key, detail in bad:
+        r = admin.post("/api/reports/rules", json=body)
+        assert (r.status_code, r.json()["error"]) == (status, key), (body, r.text)
+        assert detail in r.json()["detail"], (body, r.text)
+    r = admin.post("/api/reports/rules", content=b"{nope", headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"] == "err_invalid"
+    assert rs.warning_rules() == []
+
+    # Added by an admin: listed as the console's, in force for the scheduler at once.
+    r = admin.post("/api/reports/rules", json=good)
+    assert r.status_code == 201, r.text
+    one = r.json()["rule"]
+    assert (one["source"], one["spec"], one["enabled"], one["in_force"], one["created_by"]) == (
+        "console", "school:sick_absences>=2/1d", True, True, "ada")
+    assert one["key"] == f"console:{one['id']}"
+    assert one["key"] in [w.key for w in rules_in_force(rs, r_obj.config)]
+    # The reporter adds a second; the same again is a twin of it.
+    two = reporter.post("/api/reports/rules", json={"scope": "grade", "what": "fevers_confirmed", "threshold": 2,
+                                                    "days": 3}).json()["rule"]
+    assert two["created_by"] == "li"
+    r = admin.post("/api/reports/rules", json={"scope": "grade", "what": "fevers_confirmed", "threshold": 2,
+                                               "days": 3})
+    assert (r.status_code, r.json()["error"]) == (409, "err_rule_exists")
+    listed = guard.get("/api/reports/warnings").json()["rules"]
+    assert [x["key"] for x in listed] == ["class:sick_absences>=1/1d", "school:alarm_rate>=2x7d,min3", one["key"],
+                                          two["key"]]
+
+    # Changed by the backup reporter: the same number and key, what it counts now; a refused change leaves it.
+    r = backup.post(f"/api/reports/rules/{one['id']}", json={**good, "threshold": 3})
+    assert r.status_code == 200, r.text
+    changed = r.json()["rule"]
+    assert (changed["key"], changed["spec"], changed["updated_by"], changed["created_by"]) == (
+        one["key"], "school:sick_absences>=3/1d", "zhao", "ada")
+    r = backup.post(f"/api/reports/rules/{one['id']}", json={**good, "scope": "class", "what": "alarm_rate"})
+    assert (r.status_code, r.json()["error"]) == (400, "err_warning_rule")
+    r = admin.post(f"/api/reports/rules/{one['id']}", json={"scope": "grade", "what": "fevers_confirmed",
+                                                           "threshold": 2, "days": 3})
+    assert (r.status_code, r.json()["error"]) == (409, "err_rule_exists")
+    for path, status in (("/api/reports/rules/abc", 400), ("/api/reports/rules/99999", 404)):
+        assert admin.post(path, json=good).status_code == status, path
+    assert rs.warning_rule(one["id"]).rule.spec == "school:sick_absences>=3/1d"
+
+    # Disabled and enabled again.
+    r = admin.post(f"/api/reports/rules/{one['id']}/enabled", json={"enabled": False})
+    assert r.status_code == 200 and (r.json()["rule"]["enabled"], r.json()["rule"]["in_force"]) == (False, False)
+    assert one["key"] not in [w.key for w in rules_in_force(rs, r_obj.config)]
+    assert admin.post(f"/api/reports/rules/{one['id']}/enabled", json={"enabled": "no"}).status_code == 400
+    assert admin.post("/api/reports/rules/99999/enabled", json={"enabled": True}).status_code == 404
+    r = admin.post(f"/api/reports/rules/{one['id']}/enabled", json={"enabled": True})
+    assert r.json()["rule"]["enabled"] is True and one["key"] in [w.key for w in rules_in_force(rs, r_obj.config)]
+
+    # Deleted by the reporter; a second time is a 404.
+    r = reporter.post(f"/api/reports/rules/{two['id']}/delete", json={})
+    assert r.status_code == 200 and r.json() == {"deleted": two["key"]}
+    assert reporter.post(f"/api/reports/rules/{two['id']}/delete", json={}).status_code == 404
+    assert [c.id for c in rs.warning_rules()] == [one["id"]]
+
+    # The audit trail: who, when, what.
+    trail = [(e.user, e.action, e.detail) for e in svc.store.audit() if e.action.startswith("warning_rule_")]
+    assert trail == [
+        ("ada", "warning_rule_added", {"rule": one["key"], "spec": "school:sick_absences>=2/1d", "enabled": True}),
+        ("li", "warning_rule_added", {"rule": two["key"], "spec": "grade:fevers_confirmed>=2/3d", "enabled": True}),
+        ("zhao", "warning_rule_changed", {"rule": one["key"], "before": "school:sick_absences>=2/1d",
+                                          "after": "school:sick_absences>=3/1d"}),
+        ("ada", "warning_rule_disabled", {"rule": one["key"], "spec": "school:sick_absences>=3/1d"}),
+        ("ada", "warning_rule_enabled", {"rule": one["key"], "spec": "school:sick_absences>=3/1d"}),
+        ("li", "warning_rule_deleted", {"rule": two["key"], "spec": "grade:fevers_confirmed>=2/3d",
+                                        "enabled": True})]
+    assert all(e.time > 0 for e in svc.store.audit() if e.action.startswith("warning_rule_"))
+
+
+def test_an_earlier_days_status(school):
+    """The status of any day, not only today's: an earlier day with no report, then with one built."""
+    admin, guard = school.client("ada"), school.client("gus")
+    yesterday = (dt.date.fromisoformat(today()) - dt.timedelta(days=1)).isoformat()
+    st = guard.get("/api/reports/status", params={"date": yesterday}).json()
+    assert (st["date"], st["built"], st["past_deadline"], st["report"]) == (yesterday, False, True, None)
+    assert st["verdict"]["code"] == "no_screening"
+    assert st["deadline_local"].startswith(yesterday)
+    assert admin.post(f"/api/reports/{yesterday}/build", json={}).status_code == 200
+    st = guard.get("/api/reports/status", params={"date": yesterday}).json()
+    assert st["built"] is True and st["report"]["day"] == yesterday
+    assert guard.get("/api/reports/status").json()["date"] == today()
+    for bad in ("2026-13-01", "yesterday", "1900-01-01"):
+        assert guard.get("/api/reports/status", params={"date": bad}).status_code == 400, bad
+
+
 def test_without_a_report_table(tmp_path, mqtt_broker):
     rig = Rig(tmp_path, mqtt_broker)
     svc = rig.start()
@@ -358,9 +505,10 @@ def test_without_a_report_table(tmp_path, mqtt_broker):
         assert r == {"configured": False, "can_send": False, "reports": []}
         assert admin.get("/api/reports/status").json()["configured"] is False
         assert admin.get("/api/reports/warnings").json() == {"configured": False, "date": today(), "rules": [],
-                                                              "warnings": []}
+                                                              "can_edit_rules": False, "warnings": []}
         for method, path in (("POST", f"/api/reports/{today()}/send"), ("POST", f"/api/reports/{today()}/build"),
-                             ("GET", "/api/absences"), ("POST", "/api/absences")):
+                             ("GET", "/api/absences"), ("POST", "/api/absences"), ("POST", "/api/reports/rules"),
+                             ("POST", "/api/reports/rules/1"), ("POST", "/api/reports/rules/1/delete")):
             r = admin.request(method, path, json={"person_id": "x", "session": "晨检", "reason": "leave"})
             assert r.status_code == 409 and r.json()["error"] == "err_no_report", (method, path)
     finally:
@@ -383,6 +531,10 @@ def test_the_reports_page_names_only_keys_of_the_catalogue():
     used |= {f"verdict_{v}" for v in ("zero", "pending", "cases", "no_screening")}
     used |= {f"rstatus_{s}" for s in ("built", "sent", "failed")}
     used |= {f"audit_{a}" for a in ("absence_marked", "absence_followup", "manual_reading", "report_sent",
-                                    "report_built")}
+                                    "report_built", "warning_rule_added", "warning_rule_changed",
+                                    "warning_rule_enabled", "warning_rule_disabled", "warning_rule_deleted")}
+    used |= set(re.findall(r"""\bb\("([a-z_]+)",""", js))  # the rules' buttons, labelled through b(key, ...)
+    used |= {f"rpt_rule_done_{a}" for a in ("enable", "disable", "delete")}
+    assert {"rpt_rule_edit_btn", "rpt_rule_delete"} <= used
     missing = sorted(k for k in used if k not in cat)
     assert not missing, missing

@@ -281,6 +281,12 @@ def routes(console: Console) -> list:
         Route("/api/reports", e("view", r.reports), methods=["GET"]),
         Route("/api/reports/status", e("view", r.status), methods=["GET"]),
         Route("/api/reports/warnings", e("view", r.warnings), methods=["GET"]),
+        # the console's warning rules: view + admins, the reporter and the backup (by name, like send); before
+        # the {day} routes, which would take "rules" for a day
+        Route("/api/reports/rules", e("view", r.rule_add), methods=["POST"]),
+        Route("/api/reports/rules/{rule_id}", e("view", r.rule_change), methods=["POST"]),
+        Route("/api/reports/rules/{rule_id}/enabled", e("view", r.rule_enable), methods=["POST"]),
+        Route("/api/reports/rules/{rule_id}/delete", e("view", r.rule_delete), methods=["POST"]),
         Route("/api/reports/{day}/send", e("view", r.send), methods=["POST"]),  # may_send: reporter, backup, admin
         Route("/api/reports/{day}/build", e("view", r.build), methods=["POST"]),
         Route("/api/reports/{day}/files/{name}", e("view", r.file), methods=["GET"]),
