@@ -202,3 +202,127 @@ def test_absences_a_manual_reading_and_the_report_sent_with_its_receipt(controll
     assert reporter.inner_text("#rbar a[data-view=reports]") == "Daily report"
     assert "Zero report" in reporter.inner_text(f"#reports-table tr[data-day='{day}']")
     assert "delivered" in reporter.inner_text(f"#reports-table tr[data-day='{day}'] .receipts")
+
+
+def test_warning_rules_edited_on_the_page_and_an_earlier_days_status(controller, pages, shots):
+    """An admin adds a warning rule in the form: a bad value is refused in the form with the loader's words and
+    nothing is stored; a good one appears as the console's, beside controller.toml's read-only rules; it is
+    changed, disabled, enabled and deleted on the page. A guard and a class teacher cannot change rules. The
+    reporter looks at yesterday's status through the date picker and back at today's."""
+    svc = controller
+    url = f"http://127.0.0.1:{svc.http.port}"
+    rs = ReportStore.beside(svc.store)
+
+    admin = pages(VIEWPORT)
+    admin.on("dialog", lambda d: d.accept())
+    open_reports(admin, url, "ada", "warnings")
+    admin.wait_for_selector("#rules tr[data-source=toml]")
+    toml_rows = admin.eval_on_selector_all("#rules tr[data-source=toml]", "rs => rs.map(r => r.dataset.rule)")
+    assert toml_rows == ["class:sick_absences>=1/1d", "school:alarm_rate>=2x7d,min3"]
+    assert "controller.toml（只读）" in admin.inner_text("#rules tr[data-source=toml]")
+    assert admin.eval_on_selector_all("#rules tr[data-source=toml] button", "bs => bs.length") == 0
+    assert admin.is_visible("#rule-form")
+
+    # A bad value: refused in the form, in the words of controller.toml's loader; nothing stored.
+    admin.select_option("#rule-form select[name=scope]", "class")
+    admin.select_option("#rule-form select[name=what]", "fevers_confirmed")
+    admin.fill("#rule-form input[name=threshold]", "0")
+    admin.fill("#rule-form input[name=days]", "1")
+    admin.click("#rule-save")
+    wait(lambda: "rule.threshold = 0.0: must be 1..100000" in admin.inner_text("#rule-msg"), 5, "the refusal")
+    assert "规则未通过检查" in admin.inner_text("#rule-msg")
+    assert "err" in admin.get_attribute("#rule-msg", "class")
+    # alarm_rate is the school's: its own fields show, and a class scope is refused.
+    admin.select_option("#rule-form select[name=what]", "alarm_rate")
+    assert admin.is_hidden("#rule-form input[name=threshold]") and admin.is_visible("#rule-form input[name=factor]")
+    admin.click("#rule-save")
+    wait(lambda: "alarm_rate is a school-level rule" in admin.inner_text("#rule-msg"), 5, "the scope refusal")
+    assert rs.warning_rules() == []
+
+    # A good rule: it appears as the console's, in use, and the scheduler has it.
+    admin.select_option("#rule-form select[name=scope]", "grade")
+    admin.select_option("#rule-form select[name=what]", "sick_absences")
+    admin.fill("#rule-form input[name=threshold]", "2")
+    admin.fill("#rule-form input[name=days]", "3")
+    admin.click("#rule-save")
+    admin.wait_for_selector("#rules tr[data-source=console]")
+    [stored] = rs.warning_rules()
+    key = f"console:{stored.id}"
+    row = f"#rules tr[data-rule='{key}']"
+    assert (stored.rule.spec, stored.enabled, stored.created_by) == ("grade:sick_absences>=2/3d", True, "ada")
+    assert "控制台" in admin.inner_text(row) and "生效中" in admin.inner_text(row)
+    assert "grade:sick_absences>=2/3d" in admin.inner_text(row)
+    assert admin.input_value("#rule-form input[name=threshold]") == "3"  # the form is ready for the next rule
+    admin.screenshot(path=str(shots / "console-rules-1366x768.png"))
+
+    # Changed: the same rule (its key), counting something else now.
+    admin.click(f"{row} button.edit")
+    assert admin.input_value("#rule-form input[name=threshold]") == "2"
+    admin.fill("#rule-form input[name=threshold]", "4")
+    admin.click("#rule-save")
+    wait(lambda: "grade:sick_absences>=4/3d" in admin.inner_text(row), 5, "the changed rule")
+    assert rs.warning_rule(stored.id).rule.spec == "grade:sick_absences>=4/3d"
+    # Disabled, enabled, deleted (after the confirmation).
+    admin.click(f"{row} button.disable")
+    admin.wait_for_selector(f"{row}[data-enabled='0']")
+    assert rs.warning_rule(stored.id).enabled is False and "已停用" in admin.inner_text(row)
+    admin.click(f"{row} button.enable")
+    admin.wait_for_selector(f"{row}[data-enabled='1']")
+    admin.click(f"{row} button.delete")
+    admin.wait_for_selector(row, state="detached")
+    assert rs.warning_rules() == []
+    actions = [e.action for e in svc.store.audit() if e.action.startswith("warning_rule_")]
+    assert actions == ["warning_rule_added", "warning_rule_changed", "warning_rule_disabled", "warning_rule_enabled",
+                       "warning_rule_deleted"]
+
+    # A guard sees the rules, not the form nor a button; the server refuses the guard's own request too.
+    admin.fill("#rule-form input[name=threshold]", "5")
+    admin.click("#rule-save")
+    admin.wait_for_selector("#rules tr[data-source=console]")
+    guard = pages(VIEWPORT)
+    open_reports(guard, url, "gus", "warnings")
+    guard.wait_for_selector("#rules tr[data-source=console]")
+    assert guard.is_hidden("#rule-form")
+    assert guard.eval_on_selector_all("#rules button", "bs => bs.length") == 0
+    status = guard.evaluate("""() => fetch('/api/me').then(r => r.json()).then(me => fetch('/api/reports/rules', {
+        method: 'POST', headers: {'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf},
+        body: JSON.stringify({scope: 'school', what: 'fevers_confirmed', threshold: 1})}).then(r => r.status))""")
+    assert status == 403
+    # A class teacher has no warnings tab, and the API refuses them.
+    svc.store.add_user("chen", "teacher", PASSWORD)
+    svc.store.set_user_classes("chen", ["初一(1)班"])
+    teacher = pages(VIEWPORT)
+    teacher.goto(url + "/login")
+    teacher.fill("#username", "chen")
+    teacher.fill("#password", PASSWORD)
+    teacher.click("#login-submit")
+    teacher.wait_for_url(url + "/reports")
+    wait(lambda: teacher.evaluate("window.tgReports && window.tgReports.ready"), 10, "the teacher's page")
+    assert not teacher.is_visible("#rbar a[data-view=warnings]") and not teacher.is_visible("#rule-form")
+    status = teacher.evaluate("""() => fetch('/api/me').then(r => r.json()).then(me => fetch('/api/reports/rules', {
+        method: 'POST', headers: {'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf},
+        body: JSON.stringify({scope: 'school', what: 'fevers_confirmed', threshold: 1})}).then(r => r.status))""")
+    assert status == 403
+    assert len(rs.warning_rules()) == 1
+
+    # An earlier day's status through the date picker, and back to today.
+    day = dt.datetime.now(TZ).date()
+    yesterday = (day - dt.timedelta(days=1)).isoformat()
+    reporter = pages(VIEWPORT)
+    open_reports(reporter, url, "li")
+    reporter.wait_for_selector(f"#today[data-date='{day.isoformat()}']")
+    assert reporter.is_hidden("#status-today")
+    reporter.fill("#status-date", yesterday)
+    reporter.wait_for_selector(f"#today[data-date='{yesterday}']")
+    assert reporter.inner_text("#today-title") == "当日日报"
+    assert reporter.get_attribute("#today", "data-verdict") == "no_screening"
+    assert reporter.is_visible("#status-today")
+    # The page follows by itself every 5 s: after its next look it is still on the day picked.
+    with reporter.expect_response(lambda r: "/api/reports/status" in r.url, timeout=15000) as look:
+        pass
+    assert look.value.url.endswith(f"date={yesterday}")
+    reporter.wait_for_timeout(300)  # the answer drawn
+    assert reporter.get_attribute("#today", "data-date") == yesterday
+    reporter.click("#status-today")
+    reporter.wait_for_selector(f"#today[data-date='{day.isoformat()}']")
+    assert reporter.inner_text("#today-title") == "今日日报"

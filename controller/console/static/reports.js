@@ -1,7 +1,8 @@
 // thermogate: the Reports page. Today's report before the deadline (pending while alarms are open), send now /
 // resend for the reporter, every report sent with its receipts and files; the class teacher's absentee lists
 // and a sick absence's daily follow-up; hand-held readings; the warnings with their urgent-report drafts and
-// the rules as configured. Plain JavaScript, no build step; the API is controller/console/reports_api.py.
+// the rules (controller.toml's read-only, the console's editable by admins and the reporters). Any earlier day's
+// status on the first tab. Plain JavaScript, no build step; the API is controller/console/reports_api.py.
 "use strict";
 
 (function () {
@@ -63,10 +64,19 @@
   }
 
   async function loadReports() {
-    const [st, list] = await Promise.all([api("/api/reports/status"), api("/api/reports")]);
+    // The status of the day picked (today unless an earlier day was chosen): as it stands now.
+    const picked = $("#status-date").value || today();
+    const [st, list] = await Promise.all([api("/api/reports/status?date=" + picked), api("/api/reports")]);
     $("#not-configured").hidden = st.configured;
     if (!st.configured) { $("#today").hidden = true; return; }
-    $("#today-date").textContent = st.date;
+    const isToday = st.date === today();
+    $("#status-date").value = st.date;
+    $("#status-date").max = today();
+    $("#today").dataset.date = st.date;
+    $("#today-title").textContent = t(isToday ? "rpt_today" : "rpt_day_report");
+    $("#status-today").hidden = isToday;
+    $("#today-offday").hidden = st.school_day !== false;
+    $("#today-offday").textContent = st.school_day === false ? t("rpt_not_school_day") : "";
     const v = st.verdict;
     $("#today-verdict").replaceChildren(verdictBadge(v.code, LANG === "zh" ? v.zh : v.en));
     $("#today").dataset.verdict = v.code;
@@ -93,7 +103,7 @@
       el("td", { class: s.fevers_open ? "open" : "" }, String(s.fevers_open)))), "rpt_no_sessions", 8);
 
     fill($("#reports-table tbody"), list.reports.map((r) => el("tr", { dataset: { day: r.day, status: r.status } },
-      el("td", {}, r.day), el("td", {}, verdictBadge(r.verdict)),
+      el("td", {}, pickDay(r.day)), el("td", {}, verdictBadge(r.verdict)),
       el("td", {}, t("rstatus_" + r.status) + (r.late ? ` · ${t("rpt_late")}` : "")),
       el("td", {}, r.signed_by ? `${r.signed_by}${r.confirmed_by ? "" : ` (${t("rpt_backup")})`}` : "—"),
       el("td", {}, r.sent_local || "—"),
@@ -108,6 +118,21 @@
         el("a", { href: f.url, download: f.name, title: `sha256 ${f.sha256}`, dataset: { file: f.name } },
           f.name.split(".").pop().toUpperCase())))))), "rpt_none_sent", 7);
   }
+
+  function pickDay(day) {
+    const b = el("button", { type: "button", class: "linkish", dataset: { pick: day }, title: t("rpt_show_day") }, day);
+    b.addEventListener("click", () => showDay(day));
+    return b;
+  }
+
+  function showDay(day) {
+    $("#status-date").value = day;
+    $("#send-msg").textContent = "";
+    loadReports().catch((err) => say($("#send-msg"), err.message, true));
+    window.scrollTo(0, 0);
+  }
+  $("#status-date").addEventListener("change", () => showDay($("#status-date").value || today()));
+  $("#status-today").addEventListener("click", () => showDay(today()));
 
   async function sendOrBuild(action) {
     const day = $("#send-now").dataset.day;
@@ -278,6 +303,107 @@
     return t("rpt_rule_count", { n: r.threshold, days: r.days });
   }
 
+  // The rules: controller.toml's, read-only here, and the console's, which admins, the reporter and the backup
+  // reporter add, change, disable or enable, and delete. The server checks a rule as controller.toml's loader
+  // does, and its refusal is shown under the form as it comes.
+  let editing = null; // the console rule's id the form is changing, or null: a new rule
+
+  function ruleShown(what) {
+    $$("#rule-form .for-count").forEach((l) => { l.hidden = what === "alarm_rate"; });
+    $$("#rule-form .for-rate").forEach((l) => { l.hidden = what !== "alarm_rate"; });
+  }
+
+  function ruleBody(f) {
+    const num = (name) => {
+      const raw = f[name].value.trim();
+      if (raw === "") return null;
+      const n = Number(raw);
+      return Number.isFinite(n) ? n : raw;
+    };
+    const body = { scope: f.scope.value, what: f.what.value };
+    const keys = f.what.value === "alarm_rate" ? ["factor", "min_alarms", "baseline_days"] : ["threshold", "days"];
+    keys.forEach((k) => { body[k] = num(k); });
+    return body;
+  }
+
+  function resetRuleForm() {
+    const f = $("#rule-form");
+    editing = null;
+    f.reset();
+    ruleShown(f.what.value);
+    $("#rule-form-title").textContent = t("rpt_rule_add");
+    $("#rule-save").textContent = t("rpt_rule_save_new");
+    $("#rule-cancel").hidden = true;
+    delete f.dataset.editing;
+  }
+
+  function editRule(r) {
+    const f = $("#rule-form");
+    editing = r.id;
+    f.dataset.editing = r.id;
+    ["scope", "what", "threshold", "days", "factor", "min_alarms", "baseline_days"].forEach((k) => { f[k].value = r[k]; });
+    ruleShown(r.what);
+    $("#rule-form-title").textContent = t("rpt_rule_edit", { key: r.key });
+    $("#rule-save").textContent = t("rpt_rule_save");
+    $("#rule-cancel").hidden = false;
+    say($("#rule-msg"), "");
+    f.scope.focus();
+  }
+
+  async function ruleAction(r, action) {
+    const msg = $("#rule-msg");
+    if (action === "delete" && !confirm(t("rpt_rule_delete_confirm", { key: r.key }))) return;
+    try {
+      if (action === "delete") await api(`/api/reports/rules/${r.id}/delete`, {});
+      else await api(`/api/reports/rules/${r.id}/enabled`, { enabled: action === "enable" });
+      say(msg, t("rpt_rule_done_" + action, { key: r.key }));
+      if (action === "delete" && editing === r.id) resetRuleForm();
+    } catch (err) { say(msg, err.message, true); }
+    await loadWarnings();
+  }
+
+  function ruleState(r) {
+    if (!r.enabled) return t("rpt_rule_disabled");
+    return r.in_force ? t("rpt_rule_in_force") : t("rpt_rule_twin");
+  }
+
+  function ruleRow(r, canEdit) {
+    const actions = [];
+    if (r.source === "console" && canEdit) {
+      const b = (label, fn, cls) => {
+        const x = el("button", { type: "button", class: cls, dataset: { action: cls } }, t(label));
+        x.addEventListener("click", fn);
+        return x;
+      };
+      actions.push(b("rpt_rule_edit_btn", () => editRule(r), "edit"),
+        r.enabled ? b("rpt_rule_disable", () => ruleAction(r, "disable"), "disable")
+          : b("rpt_rule_enable", () => ruleAction(r, "enable"), "enable"),
+        b("rpt_rule_delete", () => ruleAction(r, "delete"), "delete"));
+    }
+    const source = r.source === "toml" ? t("rpt_source_toml")
+      : `${t("rpt_source_console")} · ${r.updated_by} ${clock(r.updated_local)}`;
+    return el("tr", { dataset: { rule: r.key, source: r.source, enabled: r.enabled ? "1" : "0" },
+      class: r.enabled && r.in_force ? "" : "muted" },
+    el("td", { class: "mono" }, r.key === r.spec ? r.key : `${r.key} · ${r.spec}`), el("td", {}, source),
+    el("td", {}, t("rpt_scope_" + r.scope)), el("td", {}, t("rpt_what_" + r.what)), el("td", {}, ruleText(r)),
+    el("td", {}, ruleState(r)), el("td", { class: "rule-actions" }, actions));
+  }
+
+  $("#rule-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const msg = $("#rule-msg");
+    try {
+      const path = editing === null ? "/api/reports/rules" : `/api/reports/rules/${editing}`;
+      const r = await api(path, ruleBody(f));
+      say(msg, t(editing === null ? "rpt_rule_added" : "rpt_rule_changed", { key: r.rule.key, spec: r.rule.spec }));
+      resetRuleForm();
+    } catch (err) { say(msg, err.message, true); return; }
+    await loadWarnings();
+  });
+  $("#rule-form").what.addEventListener("change", (ev) => ruleShown(ev.target.value));
+  $("#rule-cancel").addEventListener("click", () => { resetRuleForm(); say($("#rule-msg"), ""); });
+
   async function loadWarnings() {
     const d = await api("/api/reports/warnings");
     $("#warnings").replaceChildren(...d.warnings.map((w) => el("li", { dataset: { warning: w.id } },
@@ -287,9 +413,8 @@
         w.draft.cases_today && w.draft.cases_today.length ? el("p", { class: "small muted" },
           w.draft.cases_today.map((c) => `${c.time} ${c.class || "—"} ${c.state}`).join("; ")) : null))));
     $("#warnings-none").hidden = d.warnings.length > 0;
-    fill($("#rules tbody"), d.rules.map((r) => el("tr", {}, el("td", { class: "mono" }, r.key),
-      el("td", {}, t("rpt_scope_" + r.scope)), el("td", {}, t("rpt_what_" + r.what)), el("td", {}, ruleText(r)))),
-    "rpt_no_rules", 4);
+    fill($("#rules tbody"), d.rules.map((r) => ruleRow(r, d.can_edit_rules)), "rpt_no_rules", 7);
+    $("#rule-form").hidden = !d.can_edit_rules || !d.configured;
   }
 
   // ------------------------------------------------------------------ navigation
