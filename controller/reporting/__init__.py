@@ -6,6 +6,7 @@
 - warning_rules.py: the ``[[report.warning]]`` rules and the urgent-report draft (疫情快报);
 - document.py, pdf.py: the report's content, CSV, JSON and A4 PDF;
 - delivery.py, scheduler.py: file drop, webhook, e-mail; ``Reporter.due(now)`` for the service's tick.
+- district.py, district_pdf.py: ``thermogate report district``, the schools sharing one database summed.
 """
 
 from .config import ReportConfig, Session, WarningRule, from_table, load_report_config

@@ -1,9 +1,11 @@
-"""``thermogate report send|build|confirm|list|absentees|absent`` and ``thermogate screening manual``.
+"""``thermogate report send|build|confirm|list|absentees|absent|district`` and ``thermogate screening manual``.
 
 They read ``--config controller.toml`` (its store, time zone, fever threshold,
 ``[report]`` and ``[notify]``'s SMTP channels); ``screening manual`` also takes
-``--store URL``. ``add_commands`` registers ``screening``, and the report
-subcommands under the ``report`` command that controller/report_cli.py makes.
+``--store URL``; ``report district`` takes only ``--store postgresql://...``,
+the database the district's schools share, and ``--schools FILE``.
+``add_commands`` registers ``screening``, and the report subcommands under
+the ``report`` command that controller/report_cli.py makes.
 """
 
 from __future__ import annotations
@@ -201,6 +203,25 @@ def _manual(args) -> int:
     return 0
 
 
+def _district(args) -> int:
+    from .district import build_district, check_code, load_schools, open_district, summary_text, write_files
+    from .records import VERDICT_PENDING
+
+    check_code(args.district_code, "--district-code")
+    if not args.district_name.strip() or not args.district_name.isprintable():
+        raise ValueError("--district-name must be printable text")
+    schools = load_schools(args.schools)
+    tz = _zone(args.tz or local_zone_name())
+    day = args.date or dt.datetime.now(tz).date()
+    with open_district(args.store) as db:
+        content = build_district(db, schools, day, name=args.district_name.strip(), code=args.district_code,
+                                 tz_name=args.tz, now=time.time())
+    out = Path(args.out)
+    hashes = write_files(content, out)
+    print(summary_text(content, out, hashes))
+    return 1 if content["verdict"]["code"] == VERDICT_PENDING else 0
+
+
 def _options(p: argparse.ArgumentParser, *, store: bool = False) -> argparse.ArgumentParser:
     if store:
         which = p.add_mutually_exclusive_group()
@@ -248,6 +269,30 @@ def add_report_commands(kinds) -> None:
     mark.add_argument("--by", required=True, metavar="USER")
     mark.add_argument("--note", default="")
     mark.set_defaults(run=_absent)
+    district = kinds.add_parser(
+        "district", help="the district's report: the schools sharing one PostgreSQL database, summed",
+        description="Sum the daily reports that the schools of --schools stored for --date in the PostgreSQL "
+                    "database they share (each school's tables in a schema of its own; docs/reports.md, "
+                    "District): per school and per session and category, with the schools that have not "
+                    "reported. Writes CODE-DATE.pdf, .csv and .json into --out and prints a summary. Exit "
+                    "status 0 when every school's report is final, 1 when the district report is pending (a "
+                    "school missing, not sent yet or with open alarms), 2 on an error (no report of that "
+                    "date, a database that cannot be reached, a bad list).")
+    district.add_argument("--store", required=True, metavar="URL",
+                          help="the schools' shared database: postgresql://user@host/db")
+    district.add_argument("--schools", required=True, metavar="FILE",
+                          help="CSV of the schools expected, with the columns code and name (UTF-8)")
+    district.add_argument("--out", required=True, metavar="DIR", help="directory the PDF, CSV and JSON go into")
+    district.add_argument("--date", type=_date, help="YYYY-MM-DD (default: today in --tz)")
+    district.add_argument("--district-name", default="区域汇总", metavar="NAME",
+                          help="the district's name on the report (default 区域汇总)")
+    district.add_argument("--district-code", default="district", metavar="CODE",
+                          help="the district's code: the files' names and the CSV's rows of totals "
+                               "(default district)")
+    district.add_argument("--tz", metavar="ZONE",
+                          help="time zone of the default date and of the times shown (default: the machine's "
+                               "for the date, the schools' for the times)")
+    district.set_defaults(run=_district)
 
 
 def add_commands(commands) -> None:

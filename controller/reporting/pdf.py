@@ -61,7 +61,7 @@ def _pdf():
     return pdf
 
 
-def _when(t: float | None, tz_name: str) -> str:
+def local_time(t: float | None, tz_name: str) -> str:
     if t is None:
         return "-"
     from zoneinfo import ZoneInfo
@@ -69,19 +69,21 @@ def _when(t: float | None, tz_name: str) -> str:
     return dt.datetime.fromtimestamp(t, ZoneInfo(tz_name)).strftime("%Y-%m-%d %H:%M")
 
 
-def _heading():
+def heading_style():
     from fpdf.fonts import FontFace
 
     return FontFace(emphasis=None, fill_color=(225, 230, 240))  # one face of the font: no bold in headings
 
 
-_HEAD = ("类别", "班级/部门", "应到", "已检", "未检", "手工", "发热", "确认", "未处置", "病缺", "事假", "其他",
-         "未标记")
-_WIDTHS = (16, 34, 11, 11, 11, 11, 11, 11, 13, 11, 11, 11, 18)
+COUNT_HEAD = ("类别", "班级/部门", "应到", "已检", "未检", "手工", "发热", "确认", "未处置", "病缺", "事假",
+              "其他", "未标记")
+COUNT_WIDTHS = (16, 34, 11, 11, 11, 11, 11, 11, 13, 11, 11, 11, 18)
 
 
-def render_pdf(content: dict) -> bytes:
-    """The A4 PDF of a report's content (document.build_content)."""
+def start_document(content: dict, place: str):
+    """A new A4 PDF of a report's content (a school's or a district's): its metadata, the footer of every page,
+    the title, the line under it (``place``: who and which day), then the verdict in its colour's box (a
+    verdict too long for one line wraps inside it)."""
     pdf = _pdf()
     tz = content["timezone"]
     pdf.set_title(f"{content['title']} {content['school']} {content['date']}")
@@ -94,7 +96,7 @@ def render_pdf(content: dict) -> bytes:
         pdf.set_font(FONT, size=8)
         pdf.set_text_color(100, 100, 100)
         pdf.cell(0, 5, f"{content['school']}（{content['school_code']}） {content['date']}   "
-                       f"生成于 {_when(content['generated_at'], tz)}   第 {pdf.page_no()}/{{nb}} 页", align="C")
+                       f"生成于 {local_time(content['generated_at'], tz)}   第 {pdf.page_no()}/{{nb}} 页", align="C")
         pdf.set_text_color(0, 0, 0)
 
     pdf.footer = footer  # type: ignore[method-assign]
@@ -102,8 +104,7 @@ def render_pdf(content: dict) -> bytes:
     pdf.set_font(FONT, size=18)
     pdf.cell(0, 10, content["title"], align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FONT, size=10)
-    pdf.cell(0, 6, f"学校：{content['school']}    代码：{content['school_code']}    日期：{content['date']}"
-                   f"    时区：{tz}", align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 6, place, align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
 
     v = content["verdict"]
@@ -111,22 +112,33 @@ def render_pdf(content: dict) -> bytes:
     pdf.set_text_color(*VERDICT_COLOUR[v["code"]])
     pdf.set_line_width(0.6)
     pdf.set_font(FONT, size=14)
-    pdf.cell(0, 12, f"结论：{VERDICT_ZH[v['code']]}   {v['zh']}", border=1, align="C", new_x="LMARGIN", new_y="NEXT")
+    text = f"结论：{VERDICT_ZH[v['code']]}   {v['zh']}"
+    if pdf.get_string_width(text) <= pdf.epw - 4:
+        pdf.cell(0, 12, text, border=1, align="C", new_x="LMARGIN", new_y="NEXT")
+    else:
+        pdf.multi_cell(0, 8, text, border=1, align="C", new_x="LMARGIN", new_y="NEXT", padding=2)
     pdf.set_text_color(0, 0, 0)
     pdf.set_draw_color(0, 0, 0)
     pdf.set_line_width(0.2)
     pdf.set_font(FONT, size=8)
     pdf.cell(0, 5, v["en"], align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
+    return pdf
 
+
+def render_pdf(content: dict) -> bytes:
+    """The A4 PDF of a report's content (document.build_content)."""
+    tz = content["timezone"]
+    pdf = start_document(content, f"学校：{content['school']}    代码：{content['school_code']}    "
+                                  f"日期：{content['date']}    时区：{tz}")
     for s in content["sessions"]:
         pdf.set_font(FONT, size=12)
         gates = "、".join(s["gates"]) if s["gates"] else "全部闸机"
         pdf.cell(0, 8, f"{s['name']}  {s['start']}–{s['end']}  （{gates}）", new_x="LMARGIN", new_y="NEXT")
         pdf.set_font(FONT, size=8)
-        with pdf.table(col_widths=_WIDTHS, text_align="CENTER", line_height=5, width=sum(_WIDTHS),
-                       headings_style=_heading()) as table:
-            table.row(_HEAD)
+        with pdf.table(col_widths=COUNT_WIDTHS, text_align="CENTER", line_height=5, width=sum(COUNT_WIDTHS),
+                       headings_style=heading_style()) as table:
+            table.row(COUNT_HEAD)
             for r in s["rows"]:
                 cat = str(CATEGORY_ZH.get(r["category"], r["category"]))
                 table.row([cat, str(r["group"] or "-"), "-" if r["expected"] is None else str(r["expected"]),
@@ -140,7 +152,7 @@ def render_pdf(content: dict) -> bytes:
     pdf.set_font(FONT, size=8)
     if content["cases"]:
         with pdf.table(col_widths=(18, 18, 25, 25, 40, 30, 24), text_align="CENTER", line_height=5,
-                       headings_style=_heading()) as table:
+                       headings_style=heading_style()) as table:
             table.row(("时间", "警报", "闸机", "类别", "班级", "状态", "确认/未处置"))
             for c in content["cases"]:
                 table.row([str(c["time"]), "-" if c["alarm"] is None else str(c["alarm"]), str(c["gate"]),
@@ -157,7 +169,7 @@ def render_pdf(content: dict) -> bytes:
     if content["warnings"]:
         for w in content["warnings"]:
             rule = w.get("rule_spec", w["rule"])
-            pdf.multi_cell(0, 5, f"• {_when(w['raised_at'], tz)}  {w['detail']}  （规则 {rule}）",
+            pdf.multi_cell(0, 5, f"• {local_time(w['raised_at'], tz)}  {w['detail']}  （规则 {rule}）",
                            align="L", new_x="LMARGIN", new_y="NEXT")
     else:
         pdf.cell(0, 6, "无", new_x="LMARGIN", new_y="NEXT")

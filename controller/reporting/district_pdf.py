@@ -1,0 +1,101 @@
+"""The district report as a printable A4 PDF, drawn as the school's report is (pdf.py: the same CJK font,
+verdict box, table style and footer): the schools and whether each reported, each session's rows per school
+and for the district, the cases and warnings of every school."""
+
+from __future__ import annotations
+
+from .counts import CATEGORY_ZH
+from .district import REPORTED, STATUS_ZH
+from .pdf import COUNT_HEAD, COUNT_WIDTHS, FONT, STATE_ZH, VERDICT_ZH, heading_style, local_time, start_document
+
+_COUNT_HEAD = ("类别", "学校") + COUNT_HEAD[2:]
+_SCHOOL_HEAD = ("代码", "学校", "状态", "结论", "确认", "未处置", "报告人", "生成时间")
+_SCHOOL_WIDTHS = (24, 38, 30, 16, 12, 14, 20, 26)
+_CASE_HEAD = ("学校", "时间", "闸机", "类别", "班级", "状态", "确认/未处置")
+_CASE_WIDTHS = (38, 14, 22, 16, 38, 28, 24)
+
+
+def _cell(v) -> str:
+    return "-" if v is None else str(v)
+
+
+def render_district_pdf(content: dict) -> bytes:
+    """The A4 PDF of a district report's content (district.build_district)."""
+    tz = content["timezone"]
+    pdf = start_document(content, f"区域：{content['school']}    代码：{content['school_code']}    "
+                                  f"日期：{content['date']}    时区：{tz}")
+
+    schools = content["schools"]
+    done = sum(1 for e in schools if e["status"] in REPORTED)
+    pdf.set_font(FONT, size=12)
+    pdf.cell(0, 8, f"学校报告情况（已报送 {done} / 应报 {len(schools)}）", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, size=8)
+    with pdf.table(col_widths=_SCHOOL_WIDTHS, text_align="CENTER", line_height=5, width=sum(_SCHOOL_WIDTHS),
+                   headings_style=heading_style()) as table:
+        table.row(_SCHOOL_HEAD)
+        for e in schools:
+            verdict = VERDICT_ZH[e["verdict"]["code"]] if e["verdict"] else "-"
+            counted = e["verdict"] is not None
+            table.row([e["code"], e["name"], STATUS_ZH[e["status"]], verdict,
+                       str(e["confirmed"]) if counted else "-", str(e["open"]) if counted else "-",
+                       _cell(e["signed_by"]), local_time(e["built_at"], tz)])
+    pdf.ln(2)
+
+    for s in content["sessions"]:
+        pdf.set_font(FONT, size=12)
+        window = f"{s['start']}–{s['end']}" if s["same_window"] else "各校时段不同"
+        pdf.cell(0, 8, f"{s['name']}  {window}  （{len(s['schools'])} 所学校）", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(FONT, size=8)
+        with pdf.table(col_widths=COUNT_WIDTHS, text_align="CENTER", line_height=5, width=sum(COUNT_WIDTHS),
+                       headings_style=heading_style()) as table:
+            table.row(_COUNT_HEAD)
+            for r in s["rows"]:
+                if r["scope"] == "school":
+                    first, second = "学校", r["school"]
+                else:
+                    first, second = str(CATEGORY_ZH.get(r["category"], r["category"])), "全区"
+                table.row([first, second] + [_cell(r[k]) for k in (
+                    "expected", "screened", "not_screened", "manual", "fevers_raised", "fevers_confirmed",
+                    "fevers_open", "absent_sick", "absent_leave", "absent_other", "absent_unmarked")])
+        pdf.ln(2)
+
+    pdf.set_font(FONT, size=12)
+    pdf.cell(0, 8, f"发热病例及处置（{len(content['cases'])}）", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, size=8)
+    if content["cases"]:
+        with pdf.table(col_widths=_CASE_WIDTHS, text_align="CENTER", line_height=5, width=sum(_CASE_WIDTHS),
+                       headings_style=heading_style()) as table:
+            table.row(_CASE_HEAD)
+            for c in content["cases"]:
+                table.row([c["school"], str(c["time"]), str(c["gate"]),
+                           str(CATEGORY_ZH.get(c["category"], c["category"])), str(c["class"] or "-"),
+                           STATE_ZH.get(c["state"], str(c["state"])),
+                           "确认" if c["confirmed"] else ("未处置" if c["open"] else "排除")])
+    else:
+        pdf.cell(0, 6, "无", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+
+    pdf.set_font(FONT, size=12)
+    pdf.cell(0, 8, f"自动预警（{len(content['warnings'])}）", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, size=9)
+    if content["warnings"]:
+        for w in content["warnings"]:
+            rule = w.get("rule_spec", w["rule"])
+            pdf.multi_cell(0, 5, f"• {w['school']}  {local_time(w['raised_at'], tz)}  {w['detail']}  （规则 {rule}）",
+                           align="L", new_x="LMARGIN", new_y="NEXT")
+    else:
+        pdf.cell(0, 6, "无", new_x="LMARGIN", new_y="NEXT")
+    if content["unlisted"]:
+        pdf.ln(2)
+        pdf.set_font(FONT, size=9)
+        names = "、".join(f"{u['code']} {u['name'] or ''}".strip() for u in content["unlisted"])
+        pdf.multi_cell(0, 5, f"数据库中另有不在本区名单上的学校报告，未计入：{names}", align="L", new_x="LMARGIN",
+                       new_y="NEXT")
+    pdf.ln(4)
+    pdf.set_font(FONT, size=7)
+    pdf.set_text_color(90, 90, 90)
+    pdf.multi_cell(0, 4, "汇总各校存储的当日报告（按学校代码）：每个时段先列各校合计，"
+                         "再列全区按类别及合计；时段按各校配置的名称分别汇总，名称不同不合并。"
+                         "未报送、已生成未报送、重复或无法读取、尚有警报未处置的学校使区域结论为待定。"
+                         "各项定义同学校日报。", align="L", new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
