@@ -320,14 +320,17 @@ class _Chilled:
     def canthus_c(self, ambient_c: float, t_local: float) -> float:
         return self._physiology.canthus_c(ambient_c, t_local) - float(self._drops[REGIONS.index("canthus")])
 
+    def canthus_region_c(self, ambient_c: float, t_local: float) -> float:
+        return self._physiology.canthus_region_c(ambient_c, t_local) - float(self._drops[REGIONS.index("canthus")])
+
 
 def _cold(p: Person, rng: np.random.Generator, projection) -> Person:
     canthus = float(rng.uniform(2.0, 4.0))
     face = canthus * float(rng.uniform(1.0, 1.8))
     nose = face * float(rng.uniform(1.0, 2.5))
     drops = np.zeros(len(REGIONS))
-    for region, drop in (("canthus", canthus), ("periorbital", canthus), ("eye", canthus), ("forehead", face),
-                         ("temple", face), ("lower_face", face), ("neck", face), ("nose", nose)):
+    for region, drop in (("canthus", canthus), ("canthus_ring", canthus), ("periorbital", canthus), ("eye", canthus),
+                         ("forehead", face), ("temple", face), ("lower_face", face), ("neck", face), ("nose", nose)):
         drops[REGIONS.index(region)] = drop
     chilled = _Chilled(p.physiology, drops, came_in_s=p.walk_start_s - 30.0)
     return replace(p, physiology=chilled)

@@ -7,11 +7,15 @@ The face is :data:`controller.geometry.FACE_WIDTH_M` wide and runs
 face the installation geometry is worked out for.
 
 Each region (forehead, inner canthi, hair, glasses ...) is an analytic shape.
+The inner canthus is two: a hot spot 4 mm across (``canthus``, the canthus
+maximum a fine camera reads) inside a canthus region 1.6 x 1.4 cm
+(``canthus_ring``, the rest of it), whose average over spot and ring is the
+region average the facial-oral study reads (``RCC``, ``LCC``).
 A :class:`Template` holds, for one :class:`Look`, the fraction of every cell of
 a fixed grid that each region covers (6 x 6 samples per cell). The grid is fine
-(5 mm) over the face, where the canthi are about 1 cm across, and coarse over
-the body. Rendering a frame only mixes these masks with the regions'
-radiances and resamples the result to the sensor's pixels.
+(5 mm, sampled every 0.83 mm) over the face and coarse over the body.
+Rendering a frame only mixes these masks with the regions' radiances and
+resamples the result to the sensor's pixels.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import numpy as np
 from controller.geometry import FACE_HALF_HEIGHT_M, FACE_WIDTH_M
 
 REGIONS = ("forehead", "temple", "periorbital", "eye", "canthus", "nose", "lower_face", "neck",
-           "hair", "clothing", "fringe", "hat", "glasses", "mask", "cup", "hand")
+           "hair", "clothing", "fringe", "hat", "glasses", "mask", "cup", "hand", "canthus_ring")
 
 # Emissivities: skin 0.98 (Steketee 1973); the ocular surface (water) 0.97; textiles, hair,
 # ceramics about 0.95; glass is opaque in the 8-14 um band and reflects more (about 0.90).
@@ -35,6 +39,9 @@ FACE_HALF_WIDTH_M = FACE_WIDTH_M / 2.0
 HEAD_CENTRE_V = 0.01
 HEAD_HALF_HEIGHT_M = FACE_HALF_HEIGHT_M + HEAD_CENTRE_V  # chin at -FACE_HALF_HEIGHT_M
 CANTHUS_U = 0.018  # the inner canthi, each side of the nose bridge
+CANTHUS_V = -0.001
+CANTHUS_REGION_M = (0.008, 0.007)  # semi-axes of the canthus region (1.6 x 1.4 cm), which the study averages
+CANTHUS_SPOT_M = 0.002  # radius of the hot spot at the inner eye corner (4 mm across), the canthus maximum
 CUP_BOX_M = (0.095, 0.165, -0.22, -0.12)  # u0, u1, v0, v1 of a cup held beside the chin
 SAMPLES = 6
 
@@ -103,7 +110,8 @@ def label_map(look: Look, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     paint("forehead", head & (v >= 0.02) & (v < hairline) & (au < 0.06))
     paint("nose", (v >= -0.055) & (v < -0.018) & (au <= 0.011 + 0.27 * (-0.018 - v)))
     paint("eye", _ellipse(au, v, 0.032, 0.0, 0.013, 0.0055))
-    paint("canthus", _ellipse(au, v, CANTHUS_U, -0.001, 0.008, 0.007))
+    paint("canthus_ring", _ellipse(au, v, CANTHUS_U, CANTHUS_V, *CANTHUS_REGION_M))
+    paint("canthus", _ellipse(au, v, CANTHUS_U, CANTHUS_V, CANTHUS_SPOT_M, CANTHUS_SPOT_M))
     if look.cover == "fringe":
         strands = 0.028 + 0.006 * np.cos(u * 260.0)
         paint("fringe", hair_shape & (v >= strands))
@@ -128,7 +136,8 @@ class Template:
     ``masks[j]`` is the fraction of each cell (``V_EDGES`` rows x ``U_EDGES``
     columns) covered by region ``regions[j]`` (an index into
     :data:`REGIONS`), flattened; ``forehead_visible`` and ``canthus_visible``
-    are the shares of the bare forehead and canthi this look leaves in view.
+    are the shares of the bare forehead and canthus regions (spot and ring)
+    this look leaves in view.
     """
 
     look: Look
@@ -159,9 +168,24 @@ def template(look: Look) -> Template:
     present = [k for k in range(len(REGIONS)) if np.any(lab == k + 1)]
     masks = np.stack([(lab == k + 1).reshape(nv, SAMPLES, nu, SAMPLES).mean(axis=(1, 3)).ravel() for k in present])
 
-    def share(name: str) -> float:
-        k = REGIONS.index(name) + 1
-        return float(np.count_nonzero(lab == k) / np.count_nonzero(bare == k))
+    def share(*names: str) -> float:
+        k = [REGIONS.index(name) + 1 for name in names]
+        return float(np.count_nonzero(np.isin(lab, k)) / np.count_nonzero(np.isin(bare, k)))
 
     return Template(look=look, regions=np.array(present), masks=np.ascontiguousarray(masks),
-                    forehead_visible=share("forehead"), canthus_visible=share("canthus"))
+                    forehead_visible=share("forehead"), canthus_visible=share("canthus", "canthus_ring"))
+
+
+@cache
+def canthus_spot_share() -> float:
+    """The hot spot's share of the canthus region (spot and ring) as rasterised, so that a ring painted at
+    ``maximum - gap / (1 - share)`` leaves the region's average ``gap`` below its maximum."""
+    masks = template(Look())
+    regions = list(masks.regions)
+    cell = np.abs(np.outer(np.diff(V_EDGES), np.diff(U_EDGES))).ravel()  # cell areas: the grid is not uniform
+
+    def area(name: str) -> float:
+        return float(masks.masks[regions.index(REGIONS.index(name))] @ cell)
+
+    spot = area("canthus")
+    return spot / (spot + area("canthus_ring"))

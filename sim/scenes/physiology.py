@@ -10,9 +10,12 @@ set by skin blood flow) and leaves it to the room by convection and radiation
 plus a person's own offset. Where a person's skin sits comes from the model
 fitted on real people (:mod:`controller.screening.body_model`, the facial-oral
 study of Wang et al., PhysioNet doi:10.13026/3bhc-9065): each site follows the
-body and the room linearly, and a person's own offsets (canthus, forehead) are
-drawn as a pair from the residuals of the study's subjects
-(:func:`sample_person`, :meth:`Physiology.draw`). In that fit the room's share
+body and the room linearly, and a person's own offsets (canthus maximum,
+canthus region average, forehead) are drawn together, as one study subject's
+(:mod:`.skin_data`; :func:`sample_person`, :meth:`Physiology.draw`). The
+canthus is a hot spot at the maximum's temperature inside a region whose
+average is the region's (:mod:`.face`): 0.65 degC below the maximum on average
+in a 22 degC room, as in the study. In that fit the room's share
 k is 0.09 for the inner canthus and 0.20 for the forehead, and body and room
 gains add up to 0.98 and 0.95: the data agree with the heat balance above.
 
@@ -36,7 +39,8 @@ import numpy as np
 
 from controller.screening.body_model import FEBRILE_POOL_C, BodyModel, default_model
 
-from .face import EMISSIVITY, REGIONS
+from .face import EMISSIVITY, REGIONS, canthus_spot_share
+from .skin_data import residual_rows
 
 ZERO_C = 273.15
 SKIN_EMISSIVITY = 0.98
@@ -64,6 +68,10 @@ HAT_FRACTION = 0.30
 GLASSES_FRACTION = 0.40
 MASK_FRACTION = 0.65
 HAND_FRACTION = 0.55
+# The eye band (lids, brows, nose bridge) around the canthus region: this much below the region's average, the
+# step the study's wider canthus averages (aveAllR13/L13) show below the region's (RCC/LCC): 0.25-0.37 degC.
+PERIORBITAL_BELOW_REGION_C = 0.25
+OCULAR_BELOW_CANTHUS_C = 1.0  # the ocular surface (34-35 degC; Purslow and Wolffsohn 2005) below the maximum
 MASK_BREATH_C = 0.4  # amplitude of the warming of a mask by each breath
 
 _EMISSIVITY = np.array([EMISSIVITY[r] for r in REGIONS])
@@ -117,6 +125,8 @@ class SkinTemps:
     forehead_c: float  # the forehead's centre and lower part
     canthus_offset_c: float  # this person's own departure from the fitted relation, canthus ...
     forehead_offset_c: float  # ... and forehead (drawn together: they are correlated)
+    canthus_region_c: float = math.nan  # the average over the canthus region (never above the maximum)
+    canthus_region_offset_c: float = math.nan  # ... and its own departure, drawn with the other two
 
 
 def skin_model() -> BodyModel:
@@ -126,21 +136,31 @@ def skin_model() -> BodyModel:
 
 @cache
 def _residual_pools() -> tuple[np.ndarray, np.ndarray]:
-    rows = np.array(skin_model().residuals, dtype=float)
-    if rows.ndim != 2 or len(rows) < 10:
-        raise ValueError("the body model holds no residuals to draw people from (refit with `thermogate model fit`)")
+    rows = residual_rows()
     febrile = rows[:, 0] >= FEBRILE_POOL_C
     return rows[~febrile], rows[febrile] if febrile.sum() >= 10 else rows
 
 
-def sample_offsets(rng: np.random.Generator, body_c: float) -> tuple[float, float]:
-    """A person's own (canthus, forehead) offsets from the fitted relations: one study subject's residual
-    pair, drawn at random, from the febrile subjects (oral >= 37.5) for a body at or above 37.5 degC, whose
-    spread is wider, else from the others. One rng call."""
+def sample_residuals(rng: np.random.Generator, body_c: float) -> tuple[float, float, float]:
+    """A person's own (canthus maximum, canthus region, forehead) offsets from the fitted relations: one study
+    subject's residuals (:mod:`.skin_data`), drawn at random, from the febrile subjects (oral >= 37.5) for a body
+    at or above 37.5 degC, whose spread is wider, else from the others. One rng call."""
     afebrile, febrile = _residual_pools()
     pool = febrile if body_c >= FEBRILE_POOL_C else afebrile
     row = pool[int(rng.integers(len(pool)))]
-    return float(row[1]), float(row[2])
+    return float(row[1]), float(row[2]), float(row[3])
+
+
+def sample_offsets(rng: np.random.Generator, body_c: float) -> tuple[float, float]:
+    """A person's own (canthus, forehead) offsets: :func:`sample_residuals` without the region's."""
+    e_c, _, e_f = sample_residuals(rng, body_c)
+    return e_c, e_f
+
+
+def region_c(canthus_c: float, expected_region_c: float) -> float:
+    """The canthus region's average: its relation plus the person's offset, never above the maximum (the
+    relations are extended linearly beyond the study's rooms, where the two could otherwise cross)."""
+    return min(expected_region_c, canthus_c)
 
 
 def sample_person(rng: np.random.Generator, body_c: float, ambient_c: float) -> SkinTemps:
@@ -150,9 +170,18 @@ def sample_person(rng: np.random.Generator, body_c: float, ambient_c: float) -> 
     The relations are linear and fitted over 35.6-40.3 degC and rooms at 20.2-24.0 degC; outside those
     ranges they are extended as they are (the heat balance is linear in both)."""
     m = skin_model()
-    e_c, e_f = sample_offsets(rng, body_c)
-    return SkinTemps(float(body_c), float(ambient_c), m.canthus.expected_c(body_c, ambient_c) + e_c,
-                     m.forehead.expected_c(body_c, ambient_c) + e_f, e_c, e_f)
+    e_c, e_r, e_f = sample_residuals(rng, body_c)
+    canthus = m.canthus.expected_c(body_c, ambient_c) + e_c
+    region = region_c(canthus, _region_fit().expected_c(body_c, ambient_c) + e_r)
+    return SkinTemps(float(body_c), float(ambient_c), canthus, m.forehead.expected_c(body_c, ambient_c) + e_f,
+                     e_c, e_f, region, e_r)
+
+
+def _region_fit():
+    region = skin_model().canthus_region
+    if region is None:
+        raise ValueError("the body model has no canthus_region relation (refit with `thermogate model fit`)")
+    return region
 
 
 def sample_body_c(rng: np.random.Generator, febrile: bool | None = None) -> float:
@@ -189,6 +218,8 @@ class Physiology:
     forehead_offset_c: float
     canthus_offset_c: float
     outdoor_c: float | None = None
+    k_canthus_region: float = 0.0  # the canthus region's room share and offset (Physiology.draw: the fit's)
+    canthus_region_offset_c: float = math.nan  # NaN: no region of its own, it reads as the maximum
     came_in_s: float = 0.0
     cup_c: float = 60.0
     breath_hz: float = 0.25
@@ -205,13 +236,16 @@ class Physiology:
         (a + (b - 1 + k) T_body plus the subject's residual), so that the steady skin equals
         :func:`sample_person`'s in any room, and a person in from the cold recovers towards it."""
         m = skin_model()
-        e_c, e_f = sample_offsets(rng, core_c)
-        k_c, k_f = m.canthus.ambient, m.forehead.ambient
+        r = _region_fit()
+        e_c, e_r, e_f = sample_residuals(rng, core_c)
+        k_c, k_f, k_r = m.canthus.ambient, m.forehead.ambient, r.ambient
         canthus_offset = m.canthus.intercept + (m.canthus.body - 1.0 + k_c) * core_c + e_c
         forehead_offset = m.forehead.intercept + (m.forehead.body - 1.0 + k_f) * core_c + e_f
+        region_offset = r.intercept + (r.body - 1.0 + k_r) * core_c + e_r
         return cls(core_c=float(core_c), k_forehead=k_f, k_canthus=k_c,
                    forehead_offset_c=float(forehead_offset), canthus_offset_c=float(canthus_offset),
-                   outdoor_c=outdoor_c, came_in_s=float(came_in_s), cup_c=float(rng.uniform(55.0, 65.0)),
+                   k_canthus_region=k_r, canthus_region_offset_c=float(region_offset), outdoor_c=outdoor_c,
+                   came_in_s=float(came_in_s), cup_c=float(rng.uniform(55.0, 65.0)),
                    breath_hz=float(rng.uniform(0.2, 0.33)), breath_phase=float(rng.uniform(0.0, 2 * math.pi)))
 
     @property
@@ -231,6 +265,16 @@ class Physiology:
         return steady_site_c(self.core_c, self._seen_ambient_c(ambient_c, t_local, TAU_CANTHUS_S),
                              self.k_canthus, self.canthus_offset_c)
 
+    def canthus_region_c(self, ambient_c: float, t_local: float) -> float:
+        """The canthus region's average (degC): the spot at :meth:`canthus_c` and the ring around it. It recovers
+        from the cold as the canthus does."""
+        canthus = self.canthus_c(ambient_c, t_local)
+        if math.isnan(self.canthus_region_offset_c):
+            return canthus
+        seen = self._seen_ambient_c(ambient_c, t_local, TAU_CANTHUS_S)
+        return region_c(canthus, steady_site_c(self.core_c, seen, self.k_canthus_region,
+                                               self.canthus_region_offset_c))
+
     def steady_forehead_c(self, ambient_c: float) -> float:
         """The forehead once fully settled in the room."""
         return steady_site_c(self.core_c, ambient_c, self.k_forehead, self.forehead_offset_c)
@@ -239,6 +283,8 @@ class Physiology:
         """Surface temperature of every region of :data:`face.REGIONS` (degC)."""
         fh = self.forehead_c(ambient_c, t_local)
         ca = self.canthus_c(ambient_c, t_local)
+        region = self.canthus_region_c(ambient_c, t_local)
+        ring = ca - (ca - region) / (1.0 - canthus_spot_share())  # spot and ring average to the region's
         nose_room = self._seen_ambient_c(ambient_c, t_local, TAU_NOSE_S)
         textile_room = self._seen_ambient_c(ambient_c, t_local, TAU_TEXTILE_S)
         # The nose is acral skin: it vasoconstricts in a cool room and more after the cold.
@@ -249,7 +295,8 @@ class Physiology:
             return room + fraction * (fh - room)
 
         values = {
-            "forehead": fh, "temple": fh - 0.3, "periorbital": ca - 0.25, "eye": ca - 1.0, "canthus": ca,
+            "forehead": fh, "temple": fh - 0.3, "periorbital": region - PERIORBITAL_BELOW_REGION_C,
+            "eye": ca - OCULAR_BELOW_CANTHUS_C, "canthus": ca, "canthus_ring": ring,
             "nose": nose, "lower_face": fh - 0.6, "neck": fh - 0.3,
             "hair": towards(HAIR_FRACTION), "clothing": towards(CLOTHING_FRACTION),
             "fringe": towards(FRINGE_FRACTION), "hat": towards(HAT_FRACTION),

@@ -279,6 +279,7 @@ class Scene:
         p, pose, phys = d.person, d.pose, d.person.physiology
         forehead = phys.forehead_c(p.ambient_c, local)
         canthus = phys.canthus_c(p.ambient_c, local)
+        region = phys.canthus_region_c(p.ambient_c, local)
         tpl = template(p.look)
         out = {
             "id": p.id,
@@ -287,6 +288,8 @@ class Scene:
             "canthus_c": round(canthus, 4),
             "forehead_apparent_c": round(apparent_c(forehead, self.physics.skin_emissivity, p.ambient_c), 4),
             "canthus_apparent_c": round(apparent_c(canthus, self.physics.skin_emissivity, p.ambient_c), 4),
+            "canthus_region_c": round(region, 4),
+            "canthus_region_apparent_c": round(apparent_c(region, self.physics.skin_emissivity, p.ambient_c), 4),
             "forehead_settled_c": round(phys.steady_forehead_c(p.ambient_c), 4),
             "distance_m": round(pose.distance_m, 4),
             "sight_m": round(d.sight_m, 4),
