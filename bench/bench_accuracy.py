@@ -27,7 +27,16 @@ says is too small is BLOCKED `reference_too_small` by design. Then, for each
 world and lens, what became of the people in scope: decided, or the last
 RETRY/BLOCKED they were given (with how learning the reference went).
 
-    python bench/bench_accuracy.py [--people 720] [--lenses 110,55] [--jobs 2]
+    python bench/bench_accuracy.py [--people 720] [--lenses 110,55] [--jobs 2] [--eye-band canthus_region]
+                                   [--apply-sensor-offset true|false] [--factors]
+
+``--eye-band`` sets ``[screening] eye_band`` and ``--apply-sensor-offset``
+``[screening.reference] apply_sensor_offset`` for every gate (default: the
+config's defaults). ``--factors`` adds, per world and lens, the decided people
+in scope split by one factor at a time (the lens blur, the face's distance,
+mask, glasses, hair, the reference's size, the sensor's common offset, the
+room, children and adults), with the mean error and its spread in each group:
+where the error comes from.
 """
 
 from __future__ import annotations
@@ -82,6 +91,14 @@ class Outcome:
     reasons: tuple[str, ...] = ()  # the RETRY/BLOCKED reasons this person was given
     learned: str = ""  # how learning the reference went: "learned", the LearningError's reason, or "none"
     reference_documented: bool = False  # the disc is as big and as near as docs/installation.md's table requires
+    blur_px: float = math.nan  # the run's lens blur (Gaussian sigma, pixels)
+    sensor_offset_c: float = math.nan  # the run's common sensor offset
+    sight_m: float = math.nan  # the person's line-of-sight distance when first standing
+    mask: bool = False
+    glasses: bool = False
+    cover: str | None = None
+    from_cold: bool = False
+    adult: bool = False
 
     @property
     def in_documented_scope(self) -> bool:
@@ -198,15 +215,19 @@ def _supports(cls, name: str) -> bool:
     return name in inspect.signature(cls).parameters
 
 
-def installer_config(sc, first_truth: dict) -> ScreeningConfig:
+def installer_config(sc, first_truth: dict, eye_band: str | None = None,
+                     apply_sensor_offset: bool | None = None) -> ScreeningConfig:
     """The screening settings an installer writes for this gate, following docs/installation.md: the lens,
     the mounting, and where the reference is (its pixels and one more all round) with its set point; or, with no
     reference in view, ``require_reference = false``. The disc's coating emissivity is its data sheet's (the
     world's value). Its reading is learned afterwards
-    (:func:`learn_installed_reference`)."""
+    (:func:`learn_installed_reference`). ``eye_band``, ``apply_sensor_offset``: those settings (None: the
+    defaults)."""
     ref = first_truth["reference"]
-    analysis = dict(variant=sc.variant)
-    screening: dict = {}
+    analysis: dict = dict(variant=sc.variant)
+    if apply_sensor_offset is not None:
+        analysis["apply_sensor_offset"] = apply_sensor_offset
+    screening: dict = {} if eye_band is None else {"eye_band": eye_band}
     if ref["present"]:
         r0, c0, r1, c1 = ref["box"]
         box = (max(0, r0 - 1), max(0, c0 - 1), min(24, r1 + 1), min(32, c1 + 1))
@@ -256,22 +277,26 @@ def reference_as_documented(diameter_m: float, distance_m: float, fov) -> bool:
     return reading_fraction(diameter_m, distance_m, fov).works
 
 
-def run(job: tuple[str, str, int]) -> list[Outcome]:
-    """Every person of one run who stood at the mark, with the gate's verdict."""
-    world_name, lens, i = job
+def run(job: tuple) -> list[Outcome]:
+    """Every person of one run who stood at the mark, with the gate's verdict. ``job``: (world, lens, run) and
+    optionally the eye band and whether the sensor offset is applied (None: the defaults)."""
+    world_name, lens, i = job[:3]
+    eye_band, apply_offset = (tuple(job[3:5]) + (None, None))[:2]
     world = world_named(world_name)
     seed = world.seed(i)
     sc = scenario(KIND, seed, variant=lens, world=world)
     rec = scenario_recording(KIND, sc.duration_s, seed=seed, variant=lens, world=world)
     frames = list(rec.frames())
-    config, learned = learn_installed_reference(rec, installer_config(sc, frames[0].truth))
+    config, learned = learn_installed_reference(rec, installer_config(sc, frames[0].truth, eye_band, apply_offset))
     standing: dict[int, float] = {}
     core: dict[int, float] = {}
+    who: dict[int, dict] = {}
     for f in frames:
         for p in f.truth["people"]:
             if p["phase"] == "standing":
                 standing.setdefault(p["id"], f.time)
                 core[p["id"]] = p["core_c"]
+                who.setdefault(p["id"], p)
     decisions = analyze_recording(rec, config)
     first: dict[int, tuple] = {}
     ever_pass: set[int] = set()
@@ -294,9 +319,12 @@ def run(job: tuple[str, str, int]) -> list[Outcome]:
     out = []
     for pid, t_still in standing.items():
         dec, est, t_dec = first.get(pid, (None, None, None))
+        p = who[pid]
         out.append(Outcome(world_name, lens, i, core[pid], dec, est, None if t_dec is None else t_dec - t_still,
                            pid in ever_pass, ph.mark_distance_m, ph.ambient_c, ph.reference_in_view, ref_px,
-                           tuple(dict.fromkeys(reasons.get(pid, ()))), learned, documented))
+                           tuple(dict.fromkeys(reasons.get(pid, ()))), learned, documented,
+                           ph.psf_sigma_px, ph.sensor_offset_c, p["sight_m"], p["mask"], p["glasses"], p["cover"],
+                           p["from_cold"], p.get("age") is None))
     return out
 
 
@@ -360,7 +388,42 @@ def print_outcomes(lens: str, names: list[str], scoped: dict[str, list[Outcome]]
             print(f"  {'(others)':62s} {rest:4d} {rest / max(total, 1):6.1%}")
 
 
-def print_lens(lens: str, rows: list[Outcome], worlds: list[World]) -> None:
+def _bins(value, edges: tuple[float, ...], unit: str) -> list[tuple[str, object]]:
+    """One group per interval of ``value(row)`` between consecutive ``edges``."""
+    return [(f"{lo:g}-{hi:g} {unit}", lambda r, lo=lo, hi=hi: lo <= value(r) < hi)
+            for lo, hi in zip(edges[:-1], edges[1:], strict=False)]
+
+
+FACTORS = (
+    ("lens blur", _bins(lambda r: r.blur_px, (0.0, 0.4, 0.5, 0.6, 0.7, 2.0), "px")),
+    ("face distance", _bins(lambda r: r.sight_m, (0.0, 0.4, 0.5, 0.6, 0.8, 3.0), "m")),
+    ("look", [("bare", lambda r: not (r.mask or r.glasses or r.cover)), ("mask", lambda r: r.mask),
+              ("glasses", lambda r: r.glasses), ("fringe", lambda r: r.cover == "fringe"),
+              ("hat", lambda r: r.cover == "hat")]),
+    ("reference size", _bins(lambda r: r.reference_px, (0.0, 2.0, 3.0, 4.0, 99.0), "px")),
+    ("sensor offset", _bins(lambda r: r.sensor_offset_c, (-2.0, -0.5, 0.0, 0.5, 2.0), "degC")),
+    ("room", _bins(lambda r: r.room_c, (0.0, 20.0, 22.0, 24.0, 26.0, 40.0), "degC")),
+    ("person", [("child", lambda r: not r.adult), ("adult", lambda r: r.adult),
+                ("from the cold", lambda r: r.from_cold)]),
+)
+
+
+def print_factors(lens: str, names: list[str], scoped: dict[str, list[Outcome]]) -> None:
+    """The decided people in scope, split by one factor at a time: n, mean error (bias), its sd, MAE."""
+    print(f"-- {lens} deg lens, in scope, decided: the error (estimate - core) by factor --")
+    print(f"{'world':9s} {'factor':15s} {'group':16s} {'n':>4s} {'bias':>7s} {'sd':>6s} {'MAE':>6s}")
+    for n in names:
+        decided = [r for r in scoped[n] if r.decision is not None]
+        for factor, groups in FACTORS:
+            for label, where in groups:
+                e = np.array([r.estimate_c - r.core_c for r in decided if where(r)])
+                if e.size:
+                    sd = f"{e.std(ddof=1):6.3f}" if e.size > 1 else f"{'-':>6s}"
+                    print(f"{n:9s} {factor:15s} {label:16s} {e.size:4d} {e.mean():+7.3f} {sd} "
+                          f"{np.abs(e).mean():6.3f}")
+
+
+def print_lens(lens: str, rows: list[Outcome], worlds: list[World], factors: bool = False) -> None:
     by = {w.name: [r for r in rows if r.world == w.name and r.lens == lens] for w in worlds}
     names = [w.name for w in worlds]
     scoped = {n: [r for r in by[n] if r.in_scope] for n in names}
@@ -375,6 +438,8 @@ def print_lens(lens: str, rows: list[Outcome], worlds: list[World]) -> None:
               + "".join(f", {k} in {v}" for k, v in how.items() if k != "learned")
               + f"; the undecided were given: {undecided_reasons(scoped[n])}")
     print_outcomes(lens, names, scoped)
+    if factors:
+        print_factors(lens, names, scoped)
 
     def table(title: str, groups) -> None:
         print(title)
@@ -402,14 +467,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lenses", default="110,55")
     ap.add_argument("--worlds", default=f"{DEV.name},{HELD_OUT.name}")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--eye-band", choices=("canthus", "canthus_region"), default=None,
+                    help="[screening] eye_band for every gate (default: the config's default)")
+    ap.add_argument("--apply-sensor-offset", choices=("true", "false"), default=None,
+                    help="[screening.reference] apply_sensor_offset for every gate (default: the config's default)")
+    ap.add_argument("--factors", action="store_true", help="also the decided people's error split by factor")
     args = ap.parse_args(argv)
     worlds = [world_named(w) for w in args.worlds.split(",")]
     lenses = args.lenses.split(",")
     runs = max(1, math.ceil(args.people / PEOPLE_PER_RUN))
-    jobs = [(w.name, lens, i) for lens in lenses for w in worlds for i in range(runs)]
+    offset = None if args.apply_sensor_offset is None else args.apply_sensor_offset == "true"
+    jobs = [(w.name, lens, i, args.eye_band, offset) for lens in lenses for w in worlds for i in range(runs)]
+    band = args.eye_band or ScreeningConfig().eye_band
+    applied = ScreeningConfig().analysis.apply_sensor_offset if offset is None else offset
     print(f"make bench-accuracy: {runs} runs of {KIND} ({runs * PEOPLE_PER_RUN} people) per world and lens; "
           f"worlds {', '.join(f'{w.name} (seeds {w.seed(0)}..{w.seed(runs - 1)})' for w in worlds)}; "
-          f"{args.jobs} processes", flush=True)
+          f"eye_band {band}, apply_sensor_offset {str(applied).lower()}; {args.jobs} processes", flush=True)
     t0 = time.perf_counter()
     if args.jobs > 1:
         with get_context("spawn").Pool(args.jobs) as pool:
@@ -418,7 +491,7 @@ def main(argv: list[str] | None = None) -> None:
         results = [run(j) for j in jobs]
     rows = [r for chunk in results for r in chunk]
     for lens in lenses:
-        print_lens(lens, rows, worlds)
+        print_lens(lens, rows, worlds, args.factors)
     print(f"\n{time.perf_counter() - t0:.0f} s. Scored: each person who stood at the mark, by their first PASS/FEVER; "
           "MAE, bias, slope, sensitivity and specificity over those decided; targets from issue 13 "
           "(held-out world, in scope).")
