@@ -485,6 +485,7 @@ def test_an_earlier_days_status(school):
     yesterday = (dt.date.fromisoformat(today()) - dt.timedelta(days=1)).isoformat()
     st = guard.get("/api/reports/status", params={"date": yesterday}).json()
     assert (st["date"], st["built"], st["past_deadline"], st["report"]) == (yesterday, False, True, None)
+    assert st["school_day"] is True  # no [report] days: a report is due every day
     assert st["verdict"]["code"] == "no_screening"
     assert st["deadline_local"].startswith(yesterday)
     assert admin.post(f"/api/reports/{yesterday}/build", json={}).status_code == 200

@@ -171,7 +171,7 @@ class ReportsApi:
             totals = [{"session": s["name"], "start": s["start"], "end": s["end"],
                        **next(row for row in s["rows"] if row["category"] == "all")} for s in content["sessions"]]
             signer, confirmed = r.signer(rec)
-            out.update(date=day.isoformat(), now_local=local_time(now, self.tz),
+            out.update(date=day.isoformat(), school_day=r.config.is_school_day(day), now_local=local_time(now, self.tz),
                        deadline_local=local_time(deadline, self.tz), build_local=local_time(build_at, self.tz),
                        past_deadline=now >= deadline, built=rec is not None,
                        verdict=content["verdict"], open_alarms=sum(1 for c in content["cases"] if c["open"]),

@@ -7,6 +7,9 @@ school_code = "4401060001"
 reporter = "li"                    # console users (thermogate user add)
 backup_reporter = "zhao"
 deadline = "10:00"                 # local time; the report is built 30 min before (build_before_min)
+days = ["mon", "tue", "wed", "thu", "fri"]   # school days (default: every day)
+holidays = ["2026-10-01..2026-10-07"]        # no school, so no report due, none missed
+workdays = ["2026-10-10"]          # make-up school days (调休) outside days
 
 [report.sessions."晨检"]
 start = "06:30"
@@ -49,6 +52,8 @@ SCOPES = ("class", "grade", "school")
 WHATS = ("fevers_confirmed", "sick_absences", "alarm_rate")
 RECIPIENT_TYPES = ("file", "webhook", "email")
 WHO = ("all", "boarders")  # who a session expects: everyone on the roster, or the boarders only (evening)
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # [report] days, in date.weekday() order
+MAX_RANGE_DAYS = 366  # one holiday range "YYYY-MM-DD..YYYY-MM-DD" at most this long
 
 # Our CSV columns, in order; [report.columns] may rename any of them to the bureau's header.
 CSV_COLUMNS = ("date", "school_code", "school", "session", "category", "group", "expected", "screened",
@@ -79,6 +84,9 @@ REPORT_FIELDS = (
     Field("attempts", int, 5, lo=1, hi=50),
     Field("retry_s", float, 60.0, lo=1, hi=3600, unit="s"),
     Field("timeout_s", float, 10.0, lo=0.5, hi=120, unit="s"),
+    Field("days", list, list(DAY_NAMES)),
+    Field("holidays", list, ()),
+    Field("workdays", list, ()),
     Field("sessions", dict, {}),
     Field("warning", list, ()),
     Field("recipient", list, ()),
@@ -182,9 +190,27 @@ class ReportConfig:
     warnings: tuple[WarningRule, ...] = ()
     recipients: tuple[Recipient, ...] = ()
     columns: dict[str, str] = field(default_factory=dict)
+    school_days: frozenset[int] = frozenset(range(7))  # date.weekday() numbers of [report] days
+    holidays: frozenset[dt.date] = frozenset()
+    workdays: frozenset[dt.date] = frozenset()  # make-up school days (调休), whatever their weekday
 
     def deadline_at(self, day: dt.date, tz: dt.tzinfo) -> float:
         return _at(day, self.deadline, tz)
+
+    def is_school_day(self, day: dt.date) -> bool:
+        """A report is due on ``day`` (the school's local date): a make-up workday, or one of ``days`` that is
+        not a holiday. Every day by default: epidemic plans ask for a report every day."""
+        if day in self.workdays:
+            return True
+        return day not in self.holidays and day.weekday() in self.school_days
+
+    def previous_school_day(self, day: dt.date) -> dt.date | None:
+        """The last school day before ``day`` (a year back at most; None when there is none)."""
+        for back in range(1, MAX_RANGE_DAYS + 8):
+            d = day - dt.timedelta(days=back)
+            if self.is_school_day(d):
+                return d
+        return None
 
     def build_at(self, day: dt.date, tz: dt.tzinfo) -> float:
         return self.deadline_at(day, tz) - 60.0 * self.build_before_min
@@ -237,6 +263,32 @@ def _overlaps(sessions: list[Session], where: str) -> None:
                 raise ConfigError(f"{where}report.sessions: {a.name} ({a.start:%H:%M}-{a.end:%H:%M}) and {b.name} "
                                   f"({b.start:%H:%M}-{b.end:%H:%M}) overlap at the same gates; a screening "
                                   "must belong to one session")
+
+
+def _weekdays(names: list, where: str) -> frozenset[int]:
+    if not names or not all(isinstance(n, str) and n in DAY_NAMES for n in names) or len(set(names)) != len(names):
+        raise ConfigError(f"{where}report.days = {names!r}: must be a list of different day names of "
+                          f"{', '.join(DAY_NAMES)} (at least one)")
+    return frozenset(DAY_NAMES.index(n) for n in names)
+
+
+def _dates(items: list, key: str, where: str) -> frozenset[dt.date]:
+    """``["2026-10-01..2026-10-07", "2026-05-01"]``: days and ranges of days (both ends included)."""
+    out: set[dt.date] = set()
+    for item in items:
+        if not isinstance(item, str):
+            raise ConfigError(f"{where}report.{key}: {item!r} is not a date like \"2026-10-01\" in quotes")
+        first, _, last = item.partition("..")
+        try:
+            start = dt.date.fromisoformat(first.strip())
+            end = dt.date.fromisoformat(last.strip()) if last else start
+        except ValueError:
+            raise ConfigError(f"{where}report.{key}: {item!r} is not a date like \"2026-10-01\" or a range like "
+                              "\"2026-10-01..2026-10-07\"") from None
+        if not start <= end or (end - start).days >= MAX_RANGE_DAYS:
+            raise ConfigError(f"{where}report.{key}: {item!r} must run forward, {MAX_RANGE_DAYS} days at most")
+        out.update(start + dt.timedelta(days=i) for i in range((end - start).days + 1))
+    return frozenset(out)
 
 
 RULE_FIELDS = (
@@ -336,13 +388,18 @@ def from_table(doc: dict, base: Path | None = None, where: str = "") -> ReportCo
     headers = [columns.get(c, c) for c in CSV_COLUMNS]
     if len(set(headers)) != len(headers):
         raise ConfigError(f"{where}report.columns: two columns get the same header")
+    school_days = _weekdays(r["days"], where)
+    holidays, workdays = _dates(r["holidays"], "holidays", where), _dates(r["workdays"], "workdays", where)
+    both = sorted(holidays & workdays)
+    if both:
+        raise ConfigError(f"{where}report.holidays and report.workdays both hold {both[0].isoformat()}")
     return ReportConfig(school=r["school"].strip(), school_code=r["school_code"], reporter=r["reporter"],
                         backup_reporter=r["backup_reporter"], reporter_contact=r["reporter_contact"],
                         backup_contact=r["backup_contact"], deadline=parse_time(r["deadline"], "report.deadline"),
                         build_before_min=r["build_before_min"], dir=base / r["dir"],
                         grade_pattern=r["grade_pattern"], attempts=r["attempts"], retry_s=r["retry_s"],
                         timeout_s=r["timeout_s"], sessions=tuple(sessions), warnings=rules, recipients=recipients,
-                        columns=dict(columns))
+                        columns=dict(columns), school_days=school_days, holidays=holidays, workdays=workdays)
 
 
 def load_report_config(path: str | Path) -> ReportConfig | None:

@@ -3,8 +3,9 @@
 ``Reporter.due(now)`` is what the service's tick calls (any rate; it does
 each thing once and is cheap otherwise):
 
-1. every ``warning_every_s``: the warning rules (warning_rules.py);
-2. from ``deadline - build_before_min``: the report is built (PDF, CSV, JSON
+1. every ``warning_every_s``: the warning rules (warning_rules.py), every day;
+2. on a school day (``ReportConfig.is_school_day``: every day unless ``[report] days``, holidays and make-up
+   workdays say otherwise), from ``deadline - build_before_min``: the report is built (PDF, CSV, JSON
    under ``[report] dir``) and stored; with alarms still open the reporter is
    paged, "zero report pending: N open alarms" — a zero report is never sent
    while an alarm is open;
@@ -81,9 +82,12 @@ class Reporter:
                 self._last_rules = now
                 for w in raise_warnings(self.rs, self.config, day, self.tz, self.threshold_c, now, self.on_warning):
                     done.append(f"warning {w.rule} {w.scope_key}")
-            missed = self._missed(day - dt.timedelta(days=1))
+            before = self.config.previous_school_day(day)
+            missed = None if before is None else self._missed(before)
             if missed:
                 done.append(missed)
+            if not self.config.is_school_day(day):
+                return done  # [report] days, holidays: no report is due today (the warnings still are looked at)
             rec = self.rs.report(code, key)
             if now >= self.config.build_at(day, self.tz) and rec is None:
                 rec = self.build(day, now)
@@ -105,8 +109,9 @@ class Reporter:
             return done
 
     def _missed(self, day: dt.date) -> str | None:
-        """An alert, once, for a day before today whose report did not go out: built but never delivered to
-        every recipient, or never built while earlier days were (the controller was down at its deadline)."""
+        """An alert, once, for the last school day before today (``[report] days``, holidays and workdays;
+        every day by default) if its report did not go out: built but never delivered to every recipient,
+        or never built while earlier days were (the controller was down at its deadline)."""
         key = day.isoformat()
         if (key, "missed") in self._alerted:
             return None
