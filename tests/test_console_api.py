@@ -133,7 +133,7 @@ def test_every_endpoint_refuses_anonymous_requests(rig):
     assert checked == len(routes) - len(PUBLIC)
     # The only public asset is the login page's stylesheet.
     assert anon.get("/static/app.css").status_code == 200
-    for name in ("app.js", "index.html", "messages.json", "alarm.wav", "report.js"):
+    for name in ("app.js", "common.js", "index.html", "messages.json", "alarm.wav", "report.js"):
         assert anon.get(f"/static/{name}").status_code == 401
     # A forged cookie is no session.
     anon.cookies.set("tg_session", "made-up")
@@ -209,7 +209,8 @@ def test_session_cookie_flags_and_security_headers(rig):
     assert "default-src 'self'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert page.headers["x-frame-options"] == "DENY"
     # Offline: the page and its script load nothing from another host.
-    for text in (page.text, c.get("/static/app.js").text, c.get("/static/app.css").text):
+    for text in (page.text, c.get("/static/common.js").text, c.get("/static/app.js").text,
+                 c.get("/static/app.css").text):
         assert not re.search(r"(src|href)=[\"']?(https?:)?//", text), "an asset from elsewhere"
         assert "http://" not in text and "https://" not in text
 
@@ -475,7 +476,7 @@ def test_catalogue_has_every_key_in_both_languages():
         assert set(re.findall(r"\{\w+\}", cat["zh"][key])) == set(re.findall(r"\{\w+\}", cat["en"][key])), key
     # Every key the code names is in the catalogue ...
     used = set()
-    js = (CONSOLE / "static" / "app.js").read_text()
+    js = (CONSOLE / "static" / "app.js").read_text() + (CONSOLE / "static" / "common.js").read_text()
     used |= set(re.findall(r"""\bt\("([a-z_A-Z]+)"[,)]""", js))
     used |= set(re.findall(r'data-t="([a-zA-Z_]+)"', (CONSOLE / "static" / "index.html").read_text()))
     used |= set(re.findall(r"""t\(\w+, ['"]([a-z_A-Z]+)['"][,)]""", (CONSOLE / "pages.py").read_text()))

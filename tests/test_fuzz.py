@@ -1084,8 +1084,8 @@ PARAMS = {
                            "%00", "%2e%2e", "٣"]),
     "gate": st.sampled_from(["sim-1", "sim-2", "nope", "SIM-1", "sim-1%2Fopen", "sim%2D1", "%00"]),
     "name": st.sampled_from(["gus", "ada", "doc", "nobody", "ad%2Fa", "%20ada", ""]),
-    "static": st.sampled_from(["app.js", "app.css", "index.html", "alarm.wav", "messages.json", "report.js",
-                               "..%2Froutes.py", "%2e%2e%2fapi.py", "nope.js", "app.js%00", "."]),
+    "static": st.sampled_from(["app.js", "common.js", "app.css", "index.html", "alarm.wav", "messages.json",
+                               "report.js", "..%2Froutes.py", "%2e%2e%2fapi.py", "nope.js", "app.js%00", "."]),
 }
 QUERY = {"gate": st.sampled_from(["sim-1", "x", ""]), "since": st.sampled_from(
     ["0", "-1", "1e300", "nan", "inf", "2025-03-01", "2025-03-01T08:00", "0001-01-01", "9999-12-31T23:59+14:00",

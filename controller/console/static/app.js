@@ -8,15 +8,10 @@
 
   // ------------------------------------------------------------------ messages
 
-  let MSG = {};
-  const LANG = (document.cookie.match(/(?:^|; )tg_lang=(zh|en)/) || [null, "zh"])[1];
-
-  function t(key, values) {
-    let s = MSG[key];
-    if (s === undefined) s = key;
-    if (values) s = s.replace(/\{(\w+)\}/g, (m, k) => (k in values ? values[k] : m));
-    return s;
-  }
+  // t(), el() and api() are common.js's, shared with the cases and reports pages.
+  const TG = window.thermogate;
+  const { t, el, api } = TG;
+  const LANG = TG.lang;
 
   function translatePage() {
     document.documentElement.lang = LANG === "zh" ? "zh-CN" : "en";
@@ -157,15 +152,6 @@
   function clockTime(unix) { // the school's clock, whatever the browser's time zone
     return new Date(unix * 1000).toLocaleTimeString("en-GB", { timeZone: ME ? ME.timezone : undefined, hour12: false });
   }
-  function el(tag, attrs, text) {
-    const e = document.createElement(tag);
-    if (attrs) for (const k in attrs) {
-      if (k === "class") e.className = attrs[k]; else if (k === "dataset") Object.assign(e.dataset, attrs[k]);
-      else e.setAttribute(k, attrs[k]);
-    }
-    if (text !== undefined && text !== null) e.textContent = text;
-    return e;
-  }
   function row(tbody, cells) {
     const tr = el("tr");
     cells.forEach((c) => { const td = el("td"); if (c instanceof Node) td.append(c); else td.textContent = c === null || c === undefined ? "" : c; tr.append(td); });
@@ -176,25 +162,7 @@
   // ------------------------------------------------------------------ API
 
   let ME = null;
-
-  async function api(path, options) {
-    const opts = Object.assign({ credentials: "same-origin", headers: {} }, options || {});
-    if (opts.body !== undefined) {
-      opts.method = opts.method || "POST";
-      opts.headers["Content-Type"] = "application/json";
-      opts.body = JSON.stringify(opts.body);
-    }
-    if (opts.method && opts.method !== "GET" && ME) opts.headers["X-CSRF-Token"] = ME.csrf;
-    const r = await fetch(path, opts);
-    if (r.status === 401) { location.href = "/login"; throw new Error(t("err_login_required")); }
-    const data = r.status === 204 ? {} : await r.json().catch(() => ({}));
-    if (!r.ok) {
-      const err = new Error(t(data.error || "err_server") + (data.detail ? ` (${data.detail})` : ""));
-      err.key = data.error;
-      throw err;
-    }
-    return data;
-  }
+  TG.session(() => ME); // api()'s CSRF token: ME's, also after the socket's reconnection fetched it again
   const can = (p) => ME && ME.can.indexOf(p) >= 0;
 
   // ------------------------------------------------------------------ live wall
@@ -816,7 +784,7 @@
 
   // Views kept in their own files register here (people.js: people, visitors), with the permission they need.
   const VIEWS = {};
-  window.thermogate = { api, t, el, row, can, fmtC, showErr, me: () => ME, views: VIEWS };
+  Object.assign(TG, { row, can, fmtC, showErr, me: () => ME, views: VIEWS });
 
   function show(view) {
     if (!["live", "history", "today", "settings"].includes(view) && !VIEWS[view]) view = "live";
@@ -844,7 +812,7 @@
   window.addEventListener("hashchange", () => show(location.hash.slice(1)));
 
   async function start() {
-    MSG = (await (await fetch("/static/messages.json", { credentials: "same-origin" })).json())[LANG];
+    await TG.loadMessages();
     translatePage();
     ME = await api("/api/me");
     serverOffset = ME.now - Date.now() / 1000;

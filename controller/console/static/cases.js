@@ -5,47 +5,16 @@
 (function () {
   const $ = (sel, root) => (root || document).querySelector(sel);
   const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
-  const LANG = (document.cookie.match(/(?:^|; )tg_lang=(zh|en)/) || [null, "zh"])[1];
-  let MSG = {};
+  // t(), el() and api() are common.js's, shared with the console and the other pages.
+  const TG = window.thermogate;
+  const { t, el, api } = TG;
+  const LANG = TG.lang;
   let ME = null;
+  TG.session(() => ME); // api()'s CSRF token
   let CASE = null; // the case shown
   let showAll = false;
   let timer = null;
 
-  function t(key, values) {
-    let s = MSG[key];
-    if (s === undefined) s = key;
-    if (values) s = s.replace(/\{(\w+)\}/g, (m, k) => (k in values ? values[k] : m));
-    return s;
-  }
-
-  function el(tag, attrs, ...children) {
-    const e = document.createElement(tag);
-    Object.entries(attrs || {}).forEach(([k, v]) => {
-      if (v === null || v === undefined || v === false) return;
-      if (k === "dataset") Object.assign(e.dataset, v);
-      else if (k === "class") e.className = v;
-      else if (k === "text") e.textContent = v;
-      else e.setAttribute(k, v === true ? "" : v);
-    });
-    children.flat().forEach((c) => { if (c !== null && c !== undefined) e.append(c); });
-    return e;
-  }
-
-  async function api(path, body) {
-    const opts = { credentials: "same-origin", headers: {} };
-    if (body !== undefined) {
-      opts.method = "POST";
-      opts.headers["Content-Type"] = "application/json";
-      opts.headers["X-CSRF-Token"] = ME ? ME.csrf : "";
-      opts.body = JSON.stringify(body);
-    }
-    const r = await fetch(path, opts);
-    if (r.status === 401) { location.href = "/login"; throw new Error(t("err_login_required")); }
-    const data = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error(t(data.error || "err_server") + (data.detail ? ` (${data.detail})` : ""));
-    return data;
-  }
   const can = (p) => ME && ME.can.indexOf(p) >= 0;
   const fmtC = (v) => (v === null || v === undefined ? "-" : `${Number(v).toFixed(1)} °C`);
   const clock = (s) => (s ? s.slice(11, 16) : "");
@@ -162,7 +131,7 @@
   // The state machine's reason in the page's language (its catalogue key), else as the server words it.
   function reason(kind, why) {
     const key = CASE.why && CASE.why[kind];
-    return key && MSG[key] !== undefined ? t(key) : why;
+    return key && TG.has(key) ? t(key) : why;
   }
 
   function summary(s) {
@@ -188,7 +157,7 @@
 
   async function record(kind, data) {
     try {
-      CASE = await api(`/api/cases/${CASE.id}/steps`, { kind, data });
+      CASE = await api(`/api/cases/${CASE.id}/steps`, { body: { kind, data } });
       $("#step-form").hidden = true;
       renderCase();
       say(t("case_saved"));
@@ -252,7 +221,7 @@
     const data = formData(f);
     if (kind === "let_in") {
       try {
-        const r = await api(`/api/cases/${CASE.id}/let_in`, { gate: data.gate });
+        const r = await api(`/api/cases/${CASE.id}/let_in`, { body: { gate: data.gate } });
         CASE = r.case;
         f.hidden = true;
         renderCase();
@@ -290,7 +259,7 @@
     ev.preventDefault();
     const gates = $$("#drill-gates input:checked").map((i) => i.value);
     try {
-      await api("/api/drills", { gates, scenario: $("#drill-scenario").value });
+      await api("/api/drills", { body: { gates, scenario: $("#drill-scenario").value } });
       $("#drill-msg").textContent = t("drill_running");
       await loadDrills();
     } catch (err) { $("#drill-msg").textContent = err.message; }
@@ -300,7 +269,7 @@
     ev.preventDefault();
     const f = ev.target;
     try {
-      const r = await api(`/api/drills/${f.dataset.drill}/end`, { debrief: f.debrief.value });
+      const r = await api(`/api/drills/${f.dataset.drill}/end`, { body: { debrief: f.debrief.value } });
       $("#drill-msg").textContent = t("drill_restored", { n: Object.keys(r.restored).length });
       await loadDrills();
     } catch (err) { $("#drill-msg").textContent = err.message; }
@@ -332,7 +301,7 @@
   }
 
   async function start() {
-    MSG = (await (await fetch("/static/messages.json", { credentials: "same-origin" })).json())[LANG];
+    await TG.loadMessages();
     const r = await fetch("/api/me", { credentials: "same-origin" });
     if (r.status === 401) { location.href = "/login"; return; }
     ME = await r.json();

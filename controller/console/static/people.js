@@ -1,6 +1,7 @@
 // thermogate console: the People page (the roster, a person's file, import and export) and the Visitors
 // page (register a visitor, their one-day QR pass, the day's list, revoke, the visitor log).
-// It uses app.js's helpers (window.thermogate) and registers its two views there.
+// It uses the helpers on window.thermogate (common.js's t, el, api; app.js's row, can, ...) and registers its
+// two views there.
 "use strict";
 
 (function () {

@@ -8,44 +8,14 @@
 (function () {
   const $ = (sel, root) => (root || document).querySelector(sel);
   const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
-  const LANG = (document.cookie.match(/(?:^|; )tg_lang=(zh|en)/) || [null, "zh"])[1];
-  let MSG = {};
+  // t(), el() and api() are common.js's, shared with the console and the other pages.
+  const TG = window.thermogate;
+  const { t, el, api } = TG;
+  const LANG = TG.lang;
   let ME = null;
+  TG.session(() => ME); // api()'s CSRF token
   let timer = null;
 
-  function t(key, values) {
-    let s = MSG[key];
-    if (s === undefined) s = key;
-    if (values) s = s.replace(/\{(\w+)\}/g, (m, k) => (k in values ? values[k] : m));
-    return s;
-  }
-
-  function el(tag, attrs, ...children) {
-    const e = document.createElement(tag);
-    Object.entries(attrs || {}).forEach(([k, v]) => {
-      if (v === null || v === undefined || v === false) return;
-      if (k === "dataset") Object.assign(e.dataset, v);
-      else if (k === "class") e.className = v;
-      else e.setAttribute(k, v === true ? "" : v);
-    });
-    children.flat().forEach((c) => { if (c !== null && c !== undefined) e.append(c); });
-    return e;
-  }
-
-  async function api(path, body) {
-    const opts = { credentials: "same-origin", headers: {} };
-    if (body !== undefined) {
-      opts.method = "POST";
-      opts.headers["Content-Type"] = "application/json";
-      opts.headers["X-CSRF-Token"] = ME ? ME.csrf : "";
-      opts.body = JSON.stringify(body);
-    }
-    const r = await fetch(path, opts);
-    if (r.status === 401) { location.href = "/login"; throw new Error(t("err_login_required")); }
-    const data = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error(t(data.error || "err_server") + (data.detail ? ` (${data.detail})` : ""));
-    return data;
-  }
   const can = (p) => ME && ME.can.indexOf(p) >= 0;
   const fmtC = (v) => (v === null || v === undefined ? "-" : `${Number(v).toFixed(1)} °C`);
   const clock = (s) => (s ? s.slice(11, 16) : "");
@@ -140,7 +110,7 @@
     if (action === "send" && $("#today").dataset.verdict === "pending" && !confirm(t("rpt_send_pending_confirm"))) return;
     say(msg, t(action === "send" ? "rpt_sending" : "rpt_building"));
     try {
-      const r = await api(`/api/reports/${day}/${action}`, {});
+      const r = await api(`/api/reports/${day}/${action}`, { body: {} });
       const failed = r.report.receipts.filter((x) => !x.ok && r.sent && r.sent.indexOf(x.id) >= 0).length;
       say(msg, action === "build" ? t("rpt_built_msg") : failed ? t("rpt_send_failed", { n: failed })
         : t("rpt_sent_msg", { who: r.report.signed_by }), failed > 0);
@@ -170,7 +140,8 @@
     f.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       try {
-        await api(`/api/absences/${absenceId}/followup`, { date: day, status: status.value, note: f.note.value.trim() });
+        await api(`/api/absences/${absenceId}/followup`, { body: { date: day, status: status.value,
+          note: f.note.value.trim() } });
         say($("#abs-msg"), t("rpt_followup_saved"));
         await loadAbsences();
       } catch (err) { say($("#abs-msg"), err.message, true); }
@@ -215,8 +186,8 @@
         if (!reason.value) { say($("#abs-msg"), t("err_absence_reason"), true); return; }
         if (reason.value === "other" && !note.value.trim()) { say($("#abs-msg"), t("err_absence_note"), true); note.focus(); return; }
         try {
-          await api("/api/absences", { person_id: a.person_id, date: d.date, session: d.session.name,
-            reason: reason.value, note: note.value.trim() });
+          await api("/api/absences", { body: { person_id: a.person_id, date: d.date, session: d.session.name,
+            reason: reason.value, note: note.value.trim() } });
           say($("#abs-msg"), t("rpt_marked", { name: a.name, reason: t("absence_" + reason.value) }));
           await loadAbsences();
         } catch (err) { say($("#abs-msg"), err.message, true); }
@@ -286,8 +257,8 @@
     const v = Number(f.value_c.value);
     if (!f.value_c.value || !(v >= 30 && v <= 45)) { say(msg, t("rpt_value_range"), true); f.value_c.focus(); return; }
     try {
-      const m = await api("/api/manual_readings", { person_id: f.person_id.value, value_c: v, gate: f.gate.value,
-        note: f.note.value.trim() });
+      const m = await api("/api/manual_readings", { body: { person_id: f.person_id.value, value_c: v,
+        gate: f.gate.value, note: f.note.value.trim() } });
       say(msg, t(m.fever ? "rpt_manual_fever" : "rpt_manual_saved", { value: fmtC(m.value_c) }), m.fever);
       f.reset();
       $("#manual-person").value = "";
@@ -354,8 +325,8 @@
     const msg = $("#rule-msg");
     if (action === "delete" && !confirm(t("rpt_rule_delete_confirm", { key: r.key }))) return;
     try {
-      if (action === "delete") await api(`/api/reports/rules/${r.id}/delete`, {});
-      else await api(`/api/reports/rules/${r.id}/enabled`, { enabled: action === "enable" });
+      if (action === "delete") await api(`/api/reports/rules/${r.id}/delete`, { body: {} });
+      else await api(`/api/reports/rules/${r.id}/enabled`, { body: { enabled: action === "enable" } });
       say(msg, t("rpt_rule_done_" + action, { key: r.key }));
       if (action === "delete" && editing === r.id) resetRuleForm();
     } catch (err) { say(msg, err.message, true); }
@@ -395,7 +366,7 @@
     const msg = $("#rule-msg");
     try {
       const path = editing === null ? "/api/reports/rules" : `/api/reports/rules/${editing}`;
-      const r = await api(path, ruleBody(f));
+      const r = await api(path, { body: ruleBody(f) });
       say(msg, t(editing === null ? "rpt_rule_added" : "rpt_rule_changed", { key: r.rule.key, spec: r.rule.spec }));
       resetRuleForm();
     } catch (err) { say(msg, err.message, true); return; }
@@ -436,7 +407,7 @@
   }
 
   async function start() {
-    MSG = (await (await fetch("/static/messages.json", { credentials: "same-origin" })).json())[LANG];
+    await TG.loadMessages();
     const r = await fetch("/api/me", { credentials: "same-origin" });
     if (r.status === 401) { location.href = "/login"; return; }
     ME = await r.json();
