@@ -8,7 +8,9 @@
 A frame is a pure function of (name, seed, variant, refresh rate, t): the
 same arguments give the same image, in any order of calls. Past
 ``duration_s`` the queue keeps coming with new people (ids keep increasing)
-and the events do not repeat. docs/simulation.md has the table.
+and the events do not repeat; a queue of listed people
+(``scenario("normal_queue", people=[PersonPlan(36.6, credential="S-1"), ...])``)
+comes once, and then nobody. docs/simulation.md has the table.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -362,15 +364,25 @@ class Scenario:
     """
 
     def __init__(self, name: str, seed: int = 0, *, variant: str = Lens.NARROW, refresh_hz: float = 8.0,
-                 world: World | None = None, credentials: Callable[[int], str | None] | None = None):
+                 world: World | None = None, credentials: Callable[[int], str | None] | None = None,
+                 people: Sequence[PersonPlan] | None = None):
         """``credentials(i)``: the QR code person ``i`` of the queue scans (the same person in every
-        cycle), or None for one who scans nothing; None (the default): nobody scans."""
+        cycle), or None for one who scans nothing; None (the default): nobody scans.
+
+        ``people``: the queue is exactly these people, in this order, once (:func:`_listed`); then the room
+        stays empty for good. Each PersonPlan replaces the scenario's plan for that person; the named
+        scenario still gives the room, the reference, the events, the lead-in and slot, and (for its kind)
+        how people walk; the rest of each person (walk, stance, height, skin offsets) is drawn from the seed
+        as usual. A listed person's ``credential`` is what they scan, unless ``credentials`` says otherwise."""
         variant = Lens.parse(str(variant)).value  # ValueError names the spellings
         refresh_hz = float(refresh_hz)
         if not (math.isfinite(refresh_hz) and refresh_hz > 0):
             raise ValueError(f"refresh_hz must be positive, got {refresh_hz}")
         if name not in SCENARIOS:
             raise ValueError(f"unknown scenario {name!r}; the scenarios are {', '.join(SCENARIOS)}")
+        self.people = None if people is None else _check_people(people)
+        if credentials is None and self.people is not None and any(p.credential for p in self.people):
+            credentials = _listed_credentials(self.people)
         self.name = name
         self.seed = int(seed) if world is None else world.check_seed(seed)
         self.variant = variant
@@ -380,12 +392,13 @@ class Scenario:
         if world is None:
             self.physics = Physics()
             spec, self.events = _build(name, np.random.default_rng(stable_key(name, self.seed, "setup")))
+            spec = _listed(spec, self.people)
         else:
             self.physics = world.draw(name, self.seed, variant)
             mounting = self.physics.mounting or mounting  # a world's own mounting, else the lens's
             setup = np.random.default_rng(stable_key(world.name, name, self.seed, "setup"))
             spec, self.events = _build(name, setup, self.physics.ambient_c)
-            spec = _in_world(spec, world, self.physics)
+            spec = _in_world(_listed(spec, self.people), world, self.physics)
         self.credentials = credentials
         if credentials is not None:
             spec = _with_credentials(spec, credentials)
@@ -423,9 +436,10 @@ class Scenario:
         if self.credentials is None or t1 <= t0:
             return []
         d = self.duration_s
+        last = 0 if self.spec.once else int(t1 // d)  # a listed queue scans in its one cycle only
         out: list[Scan] = []
         with self._lock:
-            for cycle in range(max(0, int(t0 // d)), int(t1 // d) + 1):
+            for cycle in range(max(0, int(t0 // d)), last + 1):
                 if cycle not in self._scans:
                     people = [self.scene.person(cycle, i) for i in range(self.spec.n_people)]
                     self._scans[cycle] = sorted(
@@ -438,8 +452,36 @@ class Scenario:
 
     def __repr__(self) -> str:
         world = "" if self.world is None else f", world={self.world.name!r}"
+        listed = "" if self.people is None else f", people={len(self.people)}"
         return (f"Scenario({self.name!r}, seed={self.seed}, variant={self.variant!r}, "
-                f"refresh_hz={self.refresh_hz:g}, duration_s={self.duration_s:g}{world})")
+                f"refresh_hz={self.refresh_hz:g}, duration_s={self.duration_s:g}{world}{listed})")
+
+
+def _check_people(people: Sequence[PersonPlan]) -> tuple[PersonPlan, ...]:
+    listed = tuple(people)
+    if not listed:
+        raise ValueError("people: a listed queue needs at least one person")
+    for i, p in enumerate(listed):
+        if not isinstance(p, PersonPlan):
+            raise TypeError(f"people[{i}] is a {type(p).__name__}, not a PersonPlan")
+        if not (math.isfinite(p.core_c) and 30.0 <= p.core_c <= 45.0):
+            raise ValueError(f"people[{i}].core_c must be a body temperature (30-45 degC), got {p.core_c!r}")
+    return listed
+
+
+def _listed(spec: SceneSpec, people: tuple[PersonPlan, ...] | None) -> SceneSpec:
+    """``spec`` whose queue is exactly ``people`` (person i follows ``people[i]``), once: after its first
+    cycle nobody comes, so no one but them ever stands on the mark. None: ``spec`` as it is."""
+    if people is None:
+        return spec
+    return replace(spec, n_people=len(people), plan=lambda i, _rng: people[i], once=True)
+
+
+def _listed_credentials(people: tuple[PersonPlan, ...]) -> Callable[[int], str | None]:
+    def credential(i: int) -> str | None:
+        return people[i].credential if i < len(people) else None
+
+    return credential
 
 
 def _with_credentials(spec: SceneSpec, credentials: Callable[[int], str | None]) -> SceneSpec:
@@ -452,7 +494,10 @@ def _with_credentials(spec: SceneSpec, credentials: Callable[[int], str | None])
 
 
 def scenario(name: str, seed: int = 0, *, variant: str = Lens.NARROW, refresh_hz: float = 8.0,
-             world: World | None = None, credentials: Callable[[int], str | None] | None = None) -> Scenario:
+             world: World | None = None, credentials: Callable[[int], str | None] | None = None,
+             people: Sequence[PersonPlan] | None = None) -> Scenario:
     """The named scenario (one of :data:`SCENARIOS`), reproducible from ``seed``, in ``world`` (None: nominal);
-    ``credentials(i)``: the QR code person ``i`` of the queue scans at the gate (None: nobody scans)."""
-    return Scenario(name, seed, variant=variant, refresh_hz=refresh_hz, world=world, credentials=credentials)
+    ``credentials(i)``: the QR code person ``i`` of the queue scans at the gate (None: nobody scans);
+    ``people``: the queue is exactly these, once, then nobody (see :class:`Scenario`)."""
+    return Scenario(name, seed, variant=variant, refresh_hz=refresh_hz, world=world, credentials=credentials,
+                    people=people)

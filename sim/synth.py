@@ -9,6 +9,7 @@ recordings in ``sim/recordings/`` are made with ``python -m sim.synth``.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from controller.recording import Recording, synthesize
 from controller.sensor import Calibration, control_word, random_eeprom
 
 from .scenarios import scenario
+from .scenes import PersonPlan
 
 SAMPLES = Path(__file__).resolve().parent / "recordings"
 # (file stem, scenario, seconds): small enough to keep in git, long enough for one or two people.
@@ -28,10 +30,12 @@ FIXED_CREATED = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 def scenario_recording(name: str, seconds: float, *, seed: int = 0, gate_id: str = "sim-1",
-                       variant: str = Lens.NARROW, refresh_hz: float = 8.0, vdd: float = 3.3, world=None) -> Recording:
+                       variant: str = Lens.NARROW, refresh_hz: float = 8.0, vdd: float = 3.3, world=None,
+                       people: Sequence[PersonPlan] | None = None) -> Recording:
     """``seconds`` of scenario ``name`` as gate ``gate_id`` would have published it, with ground truth;
-    ``world`` (sim.scenes.world.DEV or HELD_OUT) draws its physics, None is the nominal world."""
-    sc = scenario(name, seed, variant=variant, refresh_hz=refresh_hz, world=world)
+    ``world`` (sim.scenes.world.DEV or HELD_OUT) draws its physics, None is the nominal world; ``people``:
+    a listed queue (sim/scenarios.py's ``scenario(..., people=)``), its cores in the meta."""
+    sc = scenario(name, seed, variant=variant, refresh_hz=refresh_hz, world=world, people=people)
     eeprom = random_eeprom(np.random.default_rng([seed, 1]))  # the EEPROM a VirtualGate with this seed has
     cal = Calibration.from_eeprom(eeprom)
     control = control_word(chess=True, resolution_bits=18, refresh_hz=refresh_hz)
@@ -44,6 +48,8 @@ def scenario_recording(name: str, seconds: float, *, seed: int = 0, gate_id: str
     meta = {"scenario": name, "seed": seed, "variant": variant, "refresh_hz": refresh_hz, "vdd": vdd}
     if world is not None:
         meta["world"] = world.name
+    if sc.people is not None:
+        meta["people_core_c"] = [p.core_c for p in sc.people]
     return synthesize(eeprom, np.array(frames), times.tolist(), truths, gate_id=gate_id, created=FIXED_CREATED,
                       meta=meta)
 

@@ -15,7 +15,7 @@ from controller.geometry import FACE_HALF_HEIGHT_M, NARROW, WIDE, face_width_pix
 from controller.sensor import Calibration, control_word, random_eeprom
 from sim.scenarios import AMBIENT_SWEEP_C, LINEARITY_CORES_C, SCENARIOS, VARIANTS, Event, SceneFrame, scenario
 from sim.scenes.face import REGIONS, U_EDGES, V_EDGES, Look, canthus_spot_share, template
-from sim.scenes.people import MARK_SPREAD_M, SWAY_M
+from sim.scenes.people import MARK_SPREAD_M, SWAY_M, PersonPlan
 from sim.scenes.physiology import FEVER_C, SKIN_EMISSIVITY, Physiology, apparent_c, remembered_ambient_c, steady_site_c
 from sim.scenes.sensor_errors import noise_sd_c
 
@@ -142,6 +142,53 @@ def test_the_queue_keeps_coming_after_the_duration():
     later = [sc.frame_at(sc.duration_s + t) for t in (21.0, 25.0, 51.0)]
     assert all(f.truth["garbage_pixels"] == [] for f in later)  # events happen once
     assert all(f.truth["cycle"] == 1 for f in later)
+
+
+@pytest.mark.parametrize("name", ["fever", "school_queue", "two_people", "walk_through"])
+def test_a_listed_queue_holds_only_its_people_once(name):
+    """``people=[...]``: the queue is exactly those people, in order, then nobody, however long the gate runs
+    (the fever scenario's own febrile strangers never come)."""
+    listed = [PersonPlan(36.6, credential="QR-A"), PersonPlan(38.5, credential="QR-B"), PersonPlan(36.9)]
+    sc = scenario(name, 2, people=listed)
+    own = scenario(name, 2)
+    assert sc.spec.n_people == 3 and sc.duration_s == own.spec.lead_s + 3 * own.spec.slot_s
+    assert sc.events == own.events and "people=3" in repr(sc)
+    cores: dict[int, float] = {}
+    for t in np.arange(0.0, 5 * sc.duration_s, 0.125):
+        truth = sc.clean_at(t).truth
+        if t >= sc.duration_s:
+            assert truth["people"] == [], t  # after the one cycle: nobody, ever
+        for p in truth["people"]:
+            assert cores.setdefault(p["id"], p["core_c"]) == p["core_c"]
+    assert cores == {1: 36.6, 2: 38.5, 3: 36.9}
+    if name != "walk_through":  # (nobody stands in walk_through)
+        standing_ids = {p["id"] for _f, p in standing(sc.clean_at(t) for t in np.arange(0.0, sc.duration_s, 0.125))}
+        assert standing_ids == {1, 2, 3}
+    # the listed codes are scanned once each, in the one cycle; the third person scans nothing
+    assert sc.credentials is not None
+    assert [(s.person, s.text) for s in sc.scans(0.0, 10 * sc.duration_s)] == [(1, "QR-A"), (2, "QR-B")]
+    assert sc.scans(sc.duration_s, 10 * sc.duration_s) == []
+    # a credentials function still decides what they scan; without codes nobody scans (no scanner fitted)
+    assert [s.text for s in scenario(name, 2, people=listed, credentials=lambda i: f"C{i}").scans(0, 1e3)] == \
+        ["C0", "C1", "C2"]
+    plain = scenario(name, 2, people=[PersonPlan(36.6)])
+    assert plain.credentials is None and plain.scans(0.0, 1e3) == []
+
+
+def test_a_listed_queue_in_a_world_keeps_its_people():
+    from sim.scenes.world import DEV
+
+    sc = scenario("school_queue", DEV.seed(7), world=DEV, people=[PersonPlan(36.8), PersonPlan(39.0)])
+    cores = {p["id"]: p["core_c"] for t in np.arange(0.0, 3 * sc.duration_s, 0.125)
+             for p in sc.clean_at(t).truth["people"]}
+    assert cores == {1: 36.8, 2: 39.0}
+
+
+@pytest.mark.parametrize("people, error", [([], ValueError), ([PersonPlan(math.nan)], ValueError),
+                                           ([PersonPlan(36.6), (36.6, "QR-A")], TypeError)])
+def test_a_bad_listed_queue_is_refused(people, error):
+    with pytest.raises(error):
+        scenario("normal_queue", people=people)
 
 
 # ---- geometry ---------------------------------------------------------------------------------------------------

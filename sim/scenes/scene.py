@@ -4,9 +4,10 @@ Time is split into cycles of ``duration_s``. In each, after a lead-in with
 nobody in view, person i starts walking to the mark at ``lead_s + i * slot_s``
 and has left before the next slot ends. Past the first cycle the queue keeps
 coming: cycle c has new people (drawn from (seed, c, i), ids continuing to
-increase) following the same plan. Everything that does not move (room,
-reference source, per-pixel sensor offsets, the people's masks) is computed
-once; a frame costs a few small matrix products per person.
+increase) following the same plan; a spec with ``once`` has nobody after its
+first cycle. Everything that does not move (room, reference source, per-pixel
+sensor offsets, the people's masks) is computed once; a frame costs a few small
+matrix products per person.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ class SceneSpec:
     ``ambient_levels`` are room temperatures, each held for ``people_per_level``
     people, the last one for everyone after. Queued people come into view
     ``queue_lead_s`` before their walk to the mark; ``lead_s`` must be at least
-    that, so that every visit lies inside its cycle.
+    that, so that every visit lies inside its cycle. ``once``: the queue comes in
+    the first cycle only; after it the room stays empty.
     """
 
     name: str
@@ -69,6 +71,7 @@ class SceneSpec:
     slot_s: float = SLOT_S
     queue_lead_s: float = 0.0
     extra: dict = field(default_factory=dict)
+    once: bool = False
 
     def __post_init__(self) -> None:
         if self.n_people < 1 or not self.ambient_levels or self.people_per_level < 1:
@@ -234,7 +237,7 @@ class Scene:
         ambient = self.ambient_for(slot)
         rad = self.room.radiance(ambient).copy()
         present = []
-        for i in self._candidates(local):
+        for i in self._candidates(local) if cycle == 0 or not self.spec.once else ():
             p = self.person(cycle, i)
             pose = p.pose(local)
             if pose is not None:
