@@ -296,13 +296,16 @@ def test_a_standing_face_is_found_boxed_and_ranged(variant, clean):
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_topk_reads_near_the_canthus(variant):
+    """The hottest pixels hold the canthus region (its 4 mm hot spot, the maximum, is far smaller than a pixel)."""
     pairs = [pa for name in ("normal_queue", "fever") for pa in standing(analysed(name, variant, 0, clean=True))]
-    topk = np.array([a.face_topk_c - p["canthus_apparent_c"] for p, a in pairs])
-    hottest = np.array([a.face_max_c - p["canthus_apparent_c"] for p, a in pairs])
-    # The optics leave the hottest pixel 0.2-0.5 degC under the canthus; three pixels' mean a little more.
-    assert np.median(np.abs(topk)) <= 0.6 and -0.8 <= topk.mean() <= 0.0
-    assert np.abs(hottest).mean() <= 0.6
-    assert np.abs(topk).max() <= 1.7  # a mask's edge over a canthus pixel, one person, costs up to 1.6
+    topk = np.array([a.face_topk_c - p["canthus_region_apparent_c"] for p, a in pairs])
+    hottest = np.array([a.face_max_c - p["canthus_region_apparent_c"] for p, a in pairs])
+    # The optics leave the hottest pixel 0.3-0.36 degC under the region on average; three pixels' mean a little
+    # more (measured: medians 0.33, means -0.33 and -0.40, worst 0.50 and 0.98).
+    assert np.median(np.abs(topk)) <= 0.5 and -0.6 <= topk.mean() <= 0.0
+    assert np.abs(hottest).mean() <= 0.5
+    assert np.abs(topk).max() <= 1.2
+    assert all(a.face_max_c < p["canthus_apparent_c"] for p, a in pairs)  # never the hot spot's temperature
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -348,7 +351,7 @@ def test_a_hot_cup_is_never_the_face_reading(variant):
     holders = [(p, a) for p, a in standing(runs) if p["hot_cup"]]
     assert len(holders) > 50
     assert np.mean([a.hot_object for _, a in holders]) >= 0.95  # measured: all
-    assert all(abs(a.face_topk_c - p["canthus_apparent_c"]) <= 1.5 for p, a in holders)
+    assert all(abs(a.face_topk_c - p["canthus_region_apparent_c"]) <= 1.0 for p, a in holders)  # measured 0.64
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -366,10 +369,13 @@ def test_hat_cue(variant):
     assert np.mean(covered) >= 0.80  # measured 0.84-0.95 (skin drawn from the fitted people)
     for name in ("normal_queue", "glasses", "fever"):
         bare = [a.forehead_covered for seed in (0, 1) for _, a in standing(analysed(name, variant, seed))]
-        # measured 3.6 % with the 110 degree lens since skin is drawn from the fitted people, whose foreheads
-        # scatter far more about the canthus than the old simulator's; the cue is shown by `thermogate watch`
-        # only and decides nothing
-        assert np.mean(bare) <= 0.05
+        # measured 0-3.6 % since skin is drawn from the fitted people, whose foreheads scatter far more about
+        # the canthus than the old simulator's; since the canthus is a hot spot in a cooler region (b3787be),
+        # 8.6 % (110) and 13 % (55) in normal_queue: people whose forehead sits 0.5-1.5 degC above the fitted
+        # relation have a forehead warmer than their eye band, so the hottest skin (the eye line) is on the
+        # forehead and the hair above reads as a cover. The cue is shown by `thermogate watch` only and decides
+        # nothing.
+        assert np.mean(bare) <= 0.15
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -369,7 +369,13 @@ def test_the_estimator_reads_the_eye_band_as_the_region_average():
 def test_the_gate_reads_the_eye_band_with_the_configured_relation():
     from controller.screening.config import ConfigError, from_table
 
-    assert ScreeningConfig().eye_band == "canthus"  # the default: the simulator's canthus is at the maximum's
+    # The default: the region average's relation, what a pixel can hold (chosen on DEV, docs/estimation.md); a
+    # caller that names no site reads the band the same way.
+    assert ScreeningConfig().eye_band == "canthus_region"
+    band = apparent_c(35.2, SKIN_EMISSIVITY, 22.0)
+    assert estimate_core_c(band, 22.0) == estimate_core_c(band, 22.0, site="canthus_region")
+    assert estimate_core_c(band, 22.0) > estimate_core_c(band, 22.0, site="canthus") + 0.5
+    assert from_table({"eye_band": "canthus"}).eye_band == "canthus"
     assert from_table({"eye_band": "canthus_region"}).eye_band == "canthus_region"
     with pytest.raises(ConfigError, match="eye_band"):
         from_table({"eye_band": "nose"})

@@ -14,7 +14,7 @@ drift_window = 20           # the drift check: running mean of this many passes 
 drift_expected_c = 36.8     # ... against this, alert beyond drift_tolerance_c
 drift_tolerance_c = 0.5
 optics = true               # the eye-band (optics) term in the estimate (controller/screening/optics.py)
-eye_band = "canthus"        # the eye band read with the canthus maximum's relation, or "canthus_region"
+eye_band = "canthus_region" # the eye band read with the canthus region average's relation, or "canthus"
 sensor_height_m = 1.30      # the mounting (`thermogate gate add/set` stores it per gate): lens above the floor,
 tilt_deg = 0.0              # + up / - down,
 mark_distance_m = 0.9       # floor distance to the face of someone on the mark (default: 0.90 m for the 55,
@@ -108,9 +108,10 @@ FIELDS: tuple[Field, ...] = (
     Field("reference_settle_s", float, 10.0, 0.0, 3600.0, "s"),
     Field("require_reference", bool, True),  # false: decide without one, flagged as reduced accuracy
     Field("optics", bool, True),  # weight the reading by the eye band's share of the hottest pixels (optics.py)
-    # the eye band's relation to the body (body_model.json): "canthus", the canthus maximum's, or
-    # "canthus_region", the inner-canthus regions' average's (docs/estimation.md, "The canthus region")
-    Field("eye_band", str, "canthus", check=lambda v: v in ("canthus", "canthus_region"),
+    # the eye band's relation to the body (body_model.json): "canthus_region", the inner-canthus regions'
+    # average's (what a pixel can hold; the default), or "canthus", the canthus maximum's (docs/estimation.md,
+    # "The canthus region")
+    Field("eye_band", str, "canthus_region", check=lambda v: v in ("canthus", "canthus_region"),
           hint="must be canthus or canthus_region"),
     # The mounting (gates.toml through `thermogate gate add/set`, or here): where people are meant to stand.
     Field("sensor_height_m", float, 1.30, 0.5, 3.0, "m"),  # the lens above the floor

@@ -19,15 +19,14 @@ body temperature best (docs/estimation.md). The estimate goes in four steps:
 
    the reading follows ``fill`` of the eye band's relation and the rest of the
    forehead's, and that relation is inverted. The eye band's relation is
-   ``site``: the gate passes ``[screening] eye_band``, by default the canthus
-   maximum's (``canthus``); ``canthus_region`` is the inner-canthus *region
-   average*'s (the study's RCC and LCC), which is what a pixel 1-3.6 cm across
-   at the mark can hold (it never holds the canthus's hottest millimetres,
-   which the study's 1-2 mm pixels read 0.57-0.76 degC warmer), but the
-   simulator paints its canthus at the maximum's temperature, so it is not
-   the default (docs/estimation.md, "The canthus region"). Called without a
-   site, this module reads the band as the gate does by default (the
-   maximum's relation). The inverse
+   ``site``: the gate passes ``[screening] eye_band``, by default the
+   inner-canthus *region average*'s (``canthus_region``, the study's RCC and
+   LCC), which is what a pixel 1-3.6 cm across at the mark can hold (it never
+   holds the canthus's hottest few millimetres, which the study reads
+   0.65 degC warmer on average); ``canthus`` is the canthus maximum's, for a
+   reading that really is a maximum (docs/estimation.md, "The canthus
+   region"). Called without a site, this module reads the band as the gate
+   does by default (the region's relation). The inverse
    is unbiased at every body temperature (slope 1 against the reference): an
    estimate can be high or low, but it is never pulled towards 37 degC.
 4. The per-site offset fitted against clinical thermometers
@@ -44,7 +43,7 @@ from .optics import unmix_face_c
 
 KELVIN = 273.15
 SKIN_EMISSIVITY = 0.98  # Steketee 1973 (docs/simulation.md)
-DEFAULT_EYE_BAND = "canthus"  # the eye band's relation when none is given: [screening] eye_band's default
+DEFAULT_EYE_BAND = "canthus_region"  # the eye band's relation when none is given: [screening] eye_band's default
 
 
 @dataclass(frozen=True)
@@ -64,11 +63,13 @@ class SkinModel:
     def core_c(self, skin_c: float, ambient_c: float, fill: float = 1.0, forehead_c: float | None = None,
                site: str | None = None) -> float:
         """Body temperature from a skin reading that is ``fill`` eye band (1.0: the eye site alone) and, when
-        given, the forehead's skin temperature. ``site`` is the eye site's relation: ``"canthus"`` (the
-        maximum's; None: this, the gate's default ``[screening] eye_band``) or ``"canthus_region"`` (the region
-        average's, what a sensor pixel can hold; :attr:`BodyModel.band_site` says whether a model has it)."""
+        given, the forehead's skin temperature. ``site`` is the eye site's relation: ``"canthus_region"`` (the
+        region average's, what a sensor pixel can hold; None: this, the gate's default ``[screening] eye_band``;
+        :attr:`BodyModel.band_site` says whether a model has it) or ``"canthus"`` (the maximum's)."""
         m = self.fitted()
-        return m.body_c(skin_c, ambient_c, fill, forehead_c, site=site or DEFAULT_EYE_BAND)
+        # No site: the gate's default, the region's relation (a model without one, an older file: the maximum's).
+        return m.body_c(skin_c, ambient_c, fill, forehead_c,
+                        site=site or (DEFAULT_EYE_BAND if m.canthus_region is not None else "canthus"))
 
 
 def estimate_core_c(face_c: float, ambient_c: float, site_offset_c: float = 0.0,
@@ -78,8 +79,8 @@ def estimate_core_c(face_c: float, ambient_c: float, site_offset_c: float = 0.0,
     ``ambient_c``, the reading being ``face_share`` face and the rest its surroundings at ``surround_c``
     (apparent, reference-corrected; :func:`optics.face_share`, default the room), the face's part ``fill`` eye
     band (:func:`optics.fill_at`; 1.0: no optics term), and optionally the forehead's reading ``forehead_c``
-    (apparent, reference-corrected); ``site`` the eye site's relation (None: ``"canthus"``, the maximum's, the
-    gate's default; ``"canthus_region"``, the region average's); NaN in, NaN out."""
+    (apparent, reference-corrected); ``site`` the eye site's relation (None: ``"canthus_region"``, the region
+    average's, the gate's default; ``"canthus"``, the maximum's); NaN in, NaN out."""
     if not (math.isfinite(face_c) and math.isfinite(ambient_c) and math.isfinite(fill)):
         return math.nan
     face_c = unmix_face_c(face_c, ambient_c if surround_c is None else surround_c, face_share)
