@@ -4,6 +4,7 @@ someone standing on that mark (faces growing or shrinking as people walk are nev
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -15,7 +16,7 @@ from controller.screening.analysis import AnalysisConfig, FrameAnalysis
 from controller.screening.config import ConfigError, ScreeningConfig, from_table
 from controller.screening.estimate import estimate_core_c
 from controller.screening.optics import fill_at
-from controller.screening.tracker import Tracker
+from controller.screening.tracker import EARLY_FRAMES, Tracker
 from controller.service.config import ControllerConfig
 from controller.service.registry import load_gates
 from controller.site import gates
@@ -201,3 +202,55 @@ def test_thermogate_watch_advises_by_the_same_mark():
     near_mark = ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0, mark_distance_m=0.5)
     assert W.distance_advice(face(0.9), near_mark) == (False, "too far: come closer")
     assert W.distance_advice(face(0.5), CFG) == (False, "too close: step back")
+
+
+# ---- where the time from standing still to the decision goes ---------------------------------------------------
+
+NEAR = 37.0  # an estimate within EARLY_MARGIN_C of the threshold: decided from stable_frames frames, not fewer
+
+
+def _jumped(a: FrameAnalysis, share: float) -> FrameAnalysis:
+    """The same frame with the face's width read ``share`` wider (a 4-6 pixel face's width jitters so)."""
+    return dataclasses.replace(a, face_width_px=a.face_width_px * (1.0 + share))
+
+
+def _verdict_frame(out) -> int:
+    """The frame (index, 0.125 s apart) of the only PASS/FEVER in ``out``."""
+    times = [t for t, d in out if d.decision in (D.PASS, D.FEVER)]
+    assert len(times) == 1, out
+    return round(times[0] / 0.125)
+
+
+def test_one_frame_whose_width_jumps_does_not_start_the_window_again():
+    """A standing face whose width reads 6 % wider on one frame: that frame is left out and the frames before it
+    count (it used to start the window again); two jumps in a row are a move (a step closer), and do."""
+    steady = [face(0.9, core_c=NEAR) for _ in range(16)]
+    assert _verdict_frame(feed(Tracker("g", CFG), steady)) == CFG.stable_frames - 1
+    once = list(steady)
+    once[3] = _jumped(once[3], 0.06)
+    assert _verdict_frame(feed(Tracker("g", CFG), once)) == CFG.stable_frames  # one frame later, not five
+    step = steady[:3] + [_jumped(steady[3], 0.06)] + [_jumped(a, 0.13) for a in steady[4:]]  # a step closer
+    assert _verdict_frame(feed(Tracker("g", CFG), step)) == 5 + CFG.stable_frames - 1  # from frame 5 on
+
+
+def test_a_reference_that_fails_for_a_frame_keeps_the_window():
+    """The frame without a working reference is not measured (BLOCKED) but the frames before it still count."""
+    frames = [face(0.9, core_c=NEAR) for _ in range(16)]
+    frames[2] = dataclasses.replace(frames[2], reference_ok=False, offset_c=0.0, reference_status="unstable")
+    out = feed(Tracker("g", CFG), frames)
+    assert [d.reason for _, d in out if d.decision == D.BLOCKED] == [D.REFERENCE_UNSTABLE]
+    assert _verdict_frame(out) == CFG.stable_frames  # one frame later than without the failure
+
+
+def test_a_clear_reading_is_decided_from_fewer_frames():
+    """Far from the threshold and the floor, EARLY_FRAMES agreeing standing frames decide; near either, the full
+    window; a creep is judged at its rate even on a short window."""
+    for core, verdict in ((36.5, D.PASS), (38.6, D.FEVER)):
+        out = feed(Tracker("g", CFG), [face(0.9, core_c=core) for _ in range(8)])
+        assert [d.decision for _, d in out] == [verdict] and out[0][1].frames == EARLY_FRAMES
+        assert _verdict_frame(out) == EARLY_FRAMES - 1
+    for core in (CFG.threshold_c - 0.2, CFG.threshold_c + 0.2, CFG.min_estimate_c + 0.3):
+        out = feed(Tracker("g", CFG), [face(0.9, core_c=core) for _ in range(8)])
+        assert out[-1][1].frames == CFG.stable_frames, (core, out)
+    creep = feed(Tracker("g", CFG), [face(1.15 * 0.985 ** i, core_c=36.5) for i in range(12)])
+    assert not any(d.decision in (D.PASS, D.FEVER) for _, d in creep)

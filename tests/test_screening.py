@@ -21,7 +21,7 @@ from controller.screening.offline import analyze_recording, truth_for
 from controller.screening.optics import eye_band_fill, fill_at
 from controller.screening.pipeline import GatePipeline
 from controller.screening.site_calibration import fit_site_offset
-from controller.screening.tracker import Tracker
+from controller.screening.tracker import EARLY_FRAMES, EARLY_MARGIN_C, Tracker
 from sim.scenarios import scenario
 from sim.synth import scenario_recording
 
@@ -266,7 +266,9 @@ def test_every_decision_is_a_known_class():
             assert (d.reason == "") == (d.decision in (D.PASS, D.FEVER))
             assert d.reason in D.RETRY_REASONS + D.BLOCKED_REASONS + ("",)
             if d.decision in (D.PASS, D.FEVER):
-                assert d.frames >= ScreeningConfig().stable_frames and math.isfinite(d.estimate_c)
+                assert d.frames >= EARLY_FRAMES and math.isfinite(d.estimate_c)
+                if d.frames < ScreeningConfig().stable_frames:  # early only far from the threshold and the floor
+                    assert abs(d.estimate_c - ScreeningConfig().threshold_c) >= EARLY_MARGIN_C
 
 
 def test_one_person_one_verdict():
@@ -322,14 +324,23 @@ def _analysis(face_c=NORMAL, people=1, distance=0.9, glasses=False, box=(8, 12, 
 
 
 def test_tracker_passes_only_after_enough_stable_frames():
+    """A reading near the threshold needs stable_frames frames; one far from it (and from the floor) is decided
+    from EARLY_FRAMES."""
     cfg = ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0)
+    near = reading_for(cfg.threshold_c - EARLY_MARGIN_C + 0.2)
     tracker = Tracker("g", cfg)
     out = []
     for i in range(cfg.stable_frames - 1):
-        out += tracker.update(i * 0.125, i + 1, _analysis())
+        out += tracker.update(i * 0.125, i + 1, _analysis(face_c=near))
     assert out == [] and tracker.state == "measuring"
-    out = tracker.update(1.0, 9, _analysis())
+    out = tracker.update(1.0, 9, _analysis(face_c=near))
     assert [d.decision for d in out] == [D.PASS] and out[0].frames == cfg.stable_frames and out[0].sequence == 9
+    clear = Tracker("g", cfg)
+    out = []
+    for i in range(EARLY_FRAMES):
+        assert out == []
+        out += clear.update(i * 0.125, i + 1, _analysis())  # NORMAL: 36.7, 0.6 below the threshold
+    assert [d.decision for d in out] == [D.PASS] and out[0].frames == EARLY_FRAMES
     assert tracker.update(1.2, 10, _analysis()) == []  # one decision per person
     assert tracker.state == "decided"
 

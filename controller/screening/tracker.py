@@ -84,6 +84,13 @@ COLD_FOREHEAD_SHARE = 0.68  # ... or the forehead's excess less than this share 
 # Chosen on the DEV world's people (first 8 still frames, 110/55 degree lens): arrivals from the cold flagged
 # 88 %/94 %; settled people 14 %/7 % (bare faces 5 %/0 %, masks 33 %/50 %, fringes 25 %/8 %), whose PASS is
 # withheld the same way (a FEVER never is).
+JUMPS_TO_MOVE = 2  # a face whose width jumps on this many frames in a row is moving, not standing with a jittery
+#                   width (DEV 110 deg, standing: 10 % of frames jump alone, 4 % right after another; walking up: 69 %)
+# A verdict far from every line that turns it needs fewer frames than one near a line: from EARLY_FRAMES standing
+# frames that agree, a median estimate at least EARLY_MARGIN_C from the fever threshold and from the physiological
+# floor is decided at once; any other waits for stable_frames (docs/estimation.md, "The tracker and the decisions").
+EARLY_FRAMES = 3
+EARLY_MARGIN_C = 0.5
 COLD_MIN_FRAMES = 3  # still frames before a face that cannot be measured is told why in those terms
 
 Box = tuple[int, int, int, int]
@@ -91,6 +98,7 @@ Box = tuple[int, int, int, int]
 
 @dataclass
 class _Sample:
+    t: float
     face_c: float
     core_c: float
     distance_m: float
@@ -106,7 +114,7 @@ class _Person:
     first_seen: float
     last_seen: float
     box: Box  # their face's skin box (r0, c0, r1, c1, exclusive) in the latest frame showing it
-    width_px: float
+    width_px: float  # their face's width in the latest frame showing it whole (not a lone jump)
     motion: tuple[float, float] = (0.0, 0.0)  # rows, columns per frame, of the box's centre
     decided: bool = False  # PASS or FEVER given
     notice: tuple[str, str] | None = None  # the last RETRY/BLOCKED (decision, reason) given them ...
@@ -114,6 +122,7 @@ class _Person:
     second_seen: float = -math.inf  # when a second face was last in view while their face was nearly still
     still_since: float = math.nan  # since when their face has moved less than max_shift_px per frame ...
     change: float = 0.0  # ... and changed its width by less than grow_per_frame (this frame's change, a share)
+    jumps: int = 0  # frames in a row, up to this one, whose width changed by more than grow_per_frame
     chilled: deque = field(default_factory=lambda: deque(maxlen=CHILL_FRAMES))  # chilled-nose cue, recent frames
     cold: deque = field(default_factory=lambda: deque(maxlen=CHILL_FRAMES))  # cold_shares(), recent still frames
     window: list[_Sample] = field(default_factory=list)
@@ -238,7 +247,9 @@ class Tracker:
             return self._notice(t, sequence, D.BLOCKED, D.WARMING_UP, a)
         reduced = not a.reference_ok
         if reduced and self.config.require_reference:
-            person.window.clear()
+            # The frame is not measured; the frames before it, each corrected by a reference that was ok then,
+            # still count (a reference that fails for a frame or two, as a person passes near it, used to cost
+            # a standing person their whole window).
             if not self._reference_seen and t - self._start < self.config.reference_settle_s:
                 return self._notice(t, sequence, D.BLOCKED, D.WARMING_UP, a)
             reason, detail = reference_problem(a, self.config.analysis)
@@ -262,13 +273,16 @@ class Tracker:
         person.change = 0.0
         if not a.touches_edge and person.width_px > 0.0 and a.face_width_px > 0.0:
             person.change = abs(math.log(a.face_width_px / person.width_px))
+        person.jumps = person.jumps + 1 if person.change > self.config.grow_per_frame else 0
         if math.hypot(*person.motion) > self.config.max_shift_px or person.change > self.config.grow_per_frame:
             person.still_since = math.nan
         elif math.isnan(person.still_since):
             person.still_since = t
         person.box = box
         person.last_seen = t
-        if not a.touches_edge:
+        # A lone jump is measured against the width before it, so that the frame after a one-frame spike is no
+        # jump; a run of them (a move) against the latest.
+        if not a.touches_edge and (person.jumps == 0 or person.jumps >= JUMPS_TO_MOVE):
             person.width_px = a.face_width_px
         # A face walking in (growing, shrinking or at the image's edge) breaks into fragments and blurs across
         # the frame's two subpages: neither its fragments nor its nose are taken as cues then.
@@ -307,17 +321,19 @@ class Tracker:
         """Where the main face of ``a`` is in the room: :func:`face_place` with this gate's mounting."""
         return face_place(a, self.config)
 
-    def _problem(self, t: float, person: _Person, a: FrameAnalysis, face_c: float) -> str | None:
-        """Why this frame cannot be measured (None: it can). A face still cold from outdoors breaks into
-        pieces (its forehead and cheeks fall under the skin cut) that look like a second face or a face too
-        narrow: while its recent still frames say cold (:func:`still_cold`), it is told to wait indoors."""
-        problem = self._first_problem(t, person, a, face_c)
+    @staticmethod
+    def _as_told(person: _Person, problem: str | None) -> str | None:
+        """The reason a frame's first problem (:meth:`_first_problem`) is told as. A face still cold from
+        outdoors breaks into pieces (its forehead and cheeks fall under the skin cut) that look like a second
+        face or a face too narrow: while its recent still frames say cold (:func:`still_cold`), it is told to
+        wait indoors."""
         if (problem in (D.ONE_AT_A_TIME, D.COME_CLOSER, D.HOLD_STILL) and len(person.cold) >= COLD_MIN_FRAMES
                 and still_cold(person.cold)):
             return D.WAIT_INDOORS
         return problem
 
     def _first_problem(self, t: float, person: _Person, a: FrameAnalysis, face_c: float) -> str | None:
+        """Why this frame cannot be measured (None: it can)."""
         c = self.config
         if _others(a) or t - person.second_seen <= c.second_face_s:
             return D.ONE_AT_A_TIME
@@ -356,11 +372,26 @@ class Tracker:
         return person.notice != (D.RETRY, reason) or t - person.notice_t >= c.notice_repeat_s
 
     @staticmethod
-    def _same_size(window: list[_Sample], tolerance: float) -> bool:
-        """The face kept its size over the window: its widest frame at most ``tolerance`` wider than its
-        narrowest (someone standing on the mark, not walking up to it)."""
-        widths = [s.width_px for s in window]
-        return max(widths) <= (1.0 + tolerance) * min(widths)
+    def _same_size(window: list[_Sample], tolerance: float, frames: int) -> bool:
+        """The face keeps its size (someone standing on the mark, not walking up to it): the straight line
+        through the window's widths (logarithms, against time) changes by at most ``tolerance`` over ``frames``
+        frames, or over the window if it spans longer. A line, not the widest frame against the narrowest: a
+        standing face 4-5 pixels wide reads about 3 % wider or narrower from frame to frame, which spreads five
+        frames' widths by more than a walk's trend does. Over ``frames``, not the window, so that a short
+        window of someone creeping up is judged at the creep's rate."""
+        if len(window) < 2:
+            return True
+        ts = [s.t for s in window]
+        step = min(b - a for a, b in zip(ts, ts[1:], strict=False))
+        ws = [math.log(s.width_px) if s.width_px > 0 else math.nan for s in window]
+        if not all(math.isfinite(w) for w in ws):
+            return False
+        t_mean, w_mean = statistics.fmean(ts), statistics.fmean(ws)
+        stt = sum((t - t_mean) ** 2 for t in ts)
+        if stt <= 0.0:
+            return True
+        trend = sum((t - t_mean) * (w - w_mean) for t, w in zip(ts, ws, strict=True)) / stt
+        return abs(trend) * max(ts[-1] - ts[0], (frames - 1) * step) <= math.log1p(tolerance)
 
     @staticmethod
     def _same_place(window: list[_Sample], shift_px: float) -> bool:
@@ -379,6 +410,22 @@ class Tracker:
             values = values[1:-1]
         return values[-1] - values[0] <= spread
 
+    def _clear_early(self, person: _Person) -> bool:
+        """Whether a window shorter than ``stable_frames`` already makes a decision: at least EARLY_FRAMES
+        standing frames whose readings agree, and whose median estimate lies EARLY_MARGIN_C or more from every
+        line that turns a verdict (the fever threshold, the physiological floor), and a PASS not withheld as
+        still cold. Any other waits for the full window, where those rules decide as they always do."""
+        c = self.config
+        window = person.window
+        if len(window) < min(EARLY_FRAMES, c.stable_frames):
+            return False
+        if not (self._same_size(window, c.size_tolerance, c.stable_frames) and self._agree(window, c.max_spread_c)):
+            return False
+        estimate = statistics.median(s.core_c for s in window)
+        if min(abs(estimate - c.threshold_c), abs(estimate - c.min_estimate_c)) < EARLY_MARGIN_C:
+            return False
+        return estimate >= c.threshold_c or not still_cold(person.cold)
+
     def _measure(self, t: float, sequence: int, a: FrameAnalysis, reduced: bool) -> list[D.Decision]:
         c = self.config
         person = self._person
@@ -386,7 +433,8 @@ class Tracker:
         sensor_offset = c.analysis.sensor_offset_c if c.analysis.apply_sensor_offset else 0.0
         correction = a.offset_c - sensor_offset if a.reference_ok else 0.0
         face_c = a.face_topk_c + correction
-        problem = self._problem(t, person, a, face_c)
+        first = self._first_problem(t, person, a, face_c)
+        problem = self._as_told(person, first)
         box = a.face_box or (0, 0, 0, 0)
         centre = _centre(box)
         window = person.window
@@ -395,7 +443,11 @@ class Tracker:
             if math.hypot(centre[0] - prev[0], centre[1] - prev[1]) > c.max_shift_px:
                 problem = D.HOLD_STILL
         if problem is not None:
-            window.clear()
+            # A standing face's width jitters by a few per cent from frame to frame (a face 4-6 pixels wide, the
+            # pixels' noise, the two subpages): one frame whose width jumped is left out and the frames before it
+            # kept; two in a row are a walk (or a fidget), and the window starts again.
+            if first != D.HOLD_STILL or person.jumps >= JUMPS_TO_MOVE:
+                window.clear()
             if not self._retry_due(t, person, problem):
                 return []
             return self._notice(t, sequence, D.RETRY, problem, a, reduced)
@@ -408,14 +460,20 @@ class Tracker:
         surround = a.ambient_c + correction
         core = estimate_core_c(face_c, a.ambient_c, c.site_offset_c, fill=fill, face_share=share,
                                surround_c=surround, site=c.eye_band)
-        window.append(_Sample(face_c, core, a.distance_m or math.nan, centre, a.face_width_px))
+        window.append(_Sample(t, face_c, core, a.distance_m or math.nan, centre, a.face_width_px))
         del window[:-c.stable_frames]
-        while len(window) > 1 and not (self._same_size(window, c.size_tolerance)
-                                       and self._same_place(window, c.max_shift_px)):
-            del window[0]  # the face was still growing, shrinking or moving (walking): those frames were not standing
+        while len(window) > 1 and not self._same_place(window, c.max_shift_px):
+            del window[0]  # the face was still moving (walking): those frames were not standing
         if len(window) < c.stable_frames:
+            if not self._clear_early(person):
+                return []
+        elif not self._same_size(window, c.size_tolerance, c.stable_frames):
+            # Still growing or shrinking over the window (the last steps onto the mark): the oldest frame goes,
+            # and the next frame may complete a window of standing ones. Judged on a full window only: the trend
+            # of two or three frames' widths is mostly their noise.
+            del window[0]
             return []
-        if not self._agree(window, c.max_spread_c):
+        elif not self._agree(window, c.max_spread_c):
             del window[0]
             if not self._retry_due(t, person, D.HOLD_STILL):
                 return []
