@@ -317,6 +317,18 @@ def test_nobody_in_view_is_nobody(variant):
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
+def test_the_warm_blob_holds_the_face(variant):
+    """The largest warm blob is the person: more pixels than their face's skin, its box around the face's."""
+    frames = [a for truth, a in analysed("normal_queue", variant)[WARM_UP:]
+              if len(truth["people"]) == 1 and fully_in_view(truth["people"][0]) and a.people == 1]
+    assert len(frames) > 50
+    inside = [a.warm_pixels > a.face_pixels and a.warm_box is not None
+              and a.warm_box[0] <= a.faces[0][0] and a.warm_box[1] <= a.faces[0][1]
+              and a.warm_box[2] >= a.faces[0][2] and a.warm_box[3] >= a.faces[0][3] for a in frames]
+    assert np.mean(inside) >= 0.97
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_one_person_is_one(variant):
     counts = [a.people for truth, a in analysed("normal_queue", variant)[WARM_UP:]
               if len(truth["people"]) == 1 and fully_in_view(truth["people"][0])]

@@ -32,7 +32,8 @@ def _constructed(o: list[float]) -> FrameAnalysis:
         reference_excess_c=o[K.O_REF_STD], nose_drop_c=o[K.O_NOSE], nose_chilled=o[K.O_COLD_NOSE] == 1.0,
         reference_status=REFERENCE_STATUSES[int(o[K.O_REF_STATUS])], reference_mean_c=o[K.O_REF_MEAN],
         reference_background_c=o[K.O_REF_BACKGROUND], reference_size_px=o[K.O_REF_SIZE],
-        reference_fraction=o[K.O_REF_FRACTION])
+        reference_fraction=o[K.O_REF_FRACTION], warm_pixels=int(o[K.O_WARM]) if o[K.O_WARM] > 0 else 0,
+        warm_box=tuple(int(o[K.O_WARM_BOX + i]) for i in range(4)) if o[K.O_WARM] > 0 else None)
 
 
 def _same(a: FrameAnalysis, b: FrameAnalysis) -> bool:
@@ -57,6 +58,8 @@ def test_frame_analysis_matches_the_constructor():
         o[K.O_FACE_PIXELS] = rng.integers(0, 60)
         o[list(flags)] = rng.integers(0, 2, len(flags))
         o[K.O_REF_STATUS] = rng.integers(0, len(REFERENCE_STATUSES))
+        o[K.O_WARM] = rng.integers(0, 200) if trial % 4 else 0.0
+        o[K.O_WARM_BOX:K.O_WARM_BOX + 4] = rng.integers(-1, 32, 4)
         if trial % 3 == 0:
             o[K.O_DISTANCE] = np.nan
         if trial % 5 == 0:

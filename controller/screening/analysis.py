@@ -141,6 +141,8 @@ class FrameAnalysis:
     reference_background_c: float = math.nan  # the background around the reference's box
     reference_size_px: float = math.nan  # its apparent area, in pixels of full set-point contrast
     reference_fraction: float = math.nan  # the share of its set-point contrast its mean reading reaches
+    warm_pixels: int = 0  # pixels of the largest warm blob (someone in view, a face found in it or not); 0: none
+    warm_box: tuple[int, int, int, int] | None = None  # its bounding box, r0, c0, r1, c1 exclusive
 
 
 @cache
@@ -263,7 +265,7 @@ def frame_analysis(o: list[float]) -> FrameAnalysis:
     """The :class:`FrameAnalysis` of an output vector (as a list) of :func:`analysis_kernels.analyze_frame`.
 
     Runs once per frame, so it fills the instance's fields directly: a frozen
-    dataclass's ``__init__`` sets each of its 23 fields through
+    dataclass's ``__init__`` sets each of its fields through
     ``object.__setattr__``, which cost more than the rest of this function.
     The result is the same as ``FrameAnalysis(**fields)`` (tests/test_analysis_output.py)."""
     people = int(o[K.O_PEOPLE])
@@ -301,6 +303,9 @@ def frame_analysis(o: list[float]) -> FrameAnalysis:
         "reference_background_c": o[K.O_REF_BACKGROUND],
         "reference_size_px": o[K.O_REF_SIZE],
         "reference_fraction": o[K.O_REF_FRACTION],
+        "warm_pixels": int(o[K.O_WARM]) if o[K.O_WARM] > 0 else 0,
+        "warm_box": ((int(o[K.O_WARM_BOX]), int(o[K.O_WARM_BOX + 1]), int(o[K.O_WARM_BOX + 2]),
+                      int(o[K.O_WARM_BOX + 3])) if o[K.O_WARM] > 0 else None),
     })
     return a
 

@@ -117,7 +117,9 @@ O_REF_MEAN = O_REF_STATUS + 1  # the reference's mean reading over its window (N
 O_REF_BACKGROUND = O_REF_MEAN + 1  # the background around the reference's box (median of the guard ring)
 O_REF_SIZE = O_REF_BACKGROUND + 1  # the reference's apparent area in whole pixels of full set-point contrast
 O_REF_FRACTION = O_REF_SIZE + 1  # the share of its set-point contrast the window's mean reading reaches
-O_LENGTH = O_REF_FRACTION + 1
+O_WARM = O_REF_FRACTION + 1  # pixels of the largest warm component (a person, with or without a face found); 0: none
+O_WARM_BOX = O_WARM + 1  # its bounding box: 4 values, r0, c0, r1, c1 (exclusive), -1 when there is none
+O_LENGTH = O_WARM_BOX + 4
 
 # The reference's status (O_REF_STATUS), in the order the checks are made.
 REF_NONE = 0  # no reference configured
@@ -950,8 +952,9 @@ def analyze_frame(raw, bg, busy, guard, ref, state, p, tables, out):
     skin = np.empty((rows, cols), dtype=np.uint8)
     work = np.empty((rows, cols), dtype=np.uint8)
     queue = np.empty(PIXELS, dtype=np.int32)
-    _, hot = skin_pixels(image, bgnow, guard, p, ambient, labels, sizes, hot_near, skin, work, queue)
+    nwarm, hot = skin_pixels(image, bgnow, guard, p, ambient, labels, sizes, hot_near, skin, work, queue)
     out[O_HOT] = 1.0 if hot else 0.0
+    largest_warm(labels, sizes, nwarm, out)
 
     close_columns(skin, work)
     faces = np.empty((rows, cols), dtype=np.int32)
@@ -985,6 +988,31 @@ def analyze_frame(raw, bg, busy, guard, ref, state, p, tables, out):
     update_background(image, bg, busy, frames, p)
     reference_step(image, bg, guard, shift, ambient, p, ref, state, out)
     state[S_FRAMES] = frames + 1
+
+
+@njit(cache=True, error_model="numpy")
+def largest_warm(labels, sizes, n, out):
+    """O_WARM and O_WARM_BOX: the largest warm component of at least two pixels (the lowest label on a tie)."""
+    best = -1
+    for i in range(n):
+        if sizes[i] >= 2 and (best < 0 or sizes[i] > sizes[best]):
+            best = i
+    for j in range(4):
+        out[O_WARM_BOX + j] = -1.0
+    out[O_WARM] = 0.0
+    if best < 0:
+        return
+    rows, cols = labels.shape
+    r0, c0, r1, c1 = rows, cols, -1, -1
+    for r in range(rows):
+        for c in range(cols):
+            if labels[r, c] == best + 1:
+                r0, c0, r1, c1 = min(r0, r), min(c0, c), max(r1, r), max(c1, c)
+    out[O_WARM] = sizes[best]
+    out[O_WARM_BOX] = r0
+    out[O_WARM_BOX + 1] = c0
+    out[O_WARM_BOX + 2] = r1 + 1
+    out[O_WARM_BOX + 3] = c1 + 1
 
 
 @njit(cache=True, error_model="numpy")

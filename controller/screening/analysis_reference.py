@@ -57,6 +57,8 @@ from .analysis_kernels import (
     O_SHIFT,
     O_SKIN,
     O_TOPK,
+    O_WARM,
+    O_WARM_BOX,
     O_WIDTH,
     P_ABSORB_ALPHA,
     P_ALPHA,
@@ -210,6 +212,17 @@ def skin_pixels(image: np.ndarray, bgnow: np.ndarray, guard: np.ndarray, p: np.n
     with np.errstate(invalid="ignore"):
         skin = usable & (peak >= floor_c) & (image >= bgnow + p[P_SKIN_FRACTION] * (peak - bgnow))
     return labels, sizes, hot_near, skin.astype(np.uint8), n, bool(hot.any())
+
+
+def largest_warm(labels: np.ndarray, sizes: np.ndarray, out: np.ndarray) -> None:
+    """O_WARM and O_WARM_BOX: the largest warm component of at least two pixels (the first on a tie)."""
+    out[O_WARM], out[O_WARM_BOX:O_WARM_BOX + 4] = 0.0, -1.0
+    if not (sizes >= 2).any():
+        return
+    best = int(np.argmax(np.where(sizes >= 2, sizes, -1)))
+    rows, cols = np.nonzero(labels == best + 1)
+    out[O_WARM] = sizes[best]
+    out[O_WARM_BOX:O_WARM_BOX + 4] = rows.min(), cols.min(), rows.max() + 1, cols.max() + 1
 
 
 def face_table(skin: np.ndarray, faces: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -507,6 +520,7 @@ def analyze_frame(raw: np.ndarray, bg: np.ndarray, busy: np.ndarray, guard: np.n
 
     labels, sizes, hot_near, skin, _, hot = skin_pixels(image, bgnow, guard, p, ambient)
     out[O_HOT] = float(hot)
+    largest_warm(labels, sizes, out)
     closed = close_columns(skin)
     faces, nfaces = label(closed, False)
     faces, counts, boxes = merge_below(skin, labels, faces, nfaces)
