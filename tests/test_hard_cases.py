@@ -251,3 +251,34 @@ def test_faces_colder_than_30_are_found_and_told_to_wait_indoors(variant, seed):
     assert not [d for d, _ in pairs if d.decision == D.PASS]
     assert {p["id"] for d, p in pairs if d.decision == D.RETRY} == cold_ids  # found, and told
     assert len({p["id"] for d, p in pairs if d.reason == D.WAIT_INDOORS}) >= 0.5 * len(cold_ids)
+
+
+@pytest.mark.parametrize("variant, seed", [("110", 28), ("110", 38)])
+def test_faces_too_cold_to_be_found_are_told_never_passed(variant, seed):
+    """In from the cold into a DEV room at about 18 degC, some faces read under the analysis's face minimum
+    (28 degC at their hottest pixel) on every standing frame: nobody's face is found, and their clothes are as
+    cold as the room, so all the gate sees is a head-sized warm blob. They get RETRY face_not_found (they used
+    to get nothing at all), and never a PASS."""
+    from controller.screening.pipeline import GatePipeline
+    from sim.scenes.world import DEV
+
+    sc = scenario("cold_face", DEV.seed(seed), variant=variant, world=DEV)
+    rec = scenario_recording("cold_face", sc.duration_s, seed=DEV.seed(seed), variant=variant, world=DEV)
+    m = sc.mounting
+    config = ScreeningConfig(analysis=AnalysisConfig(variant=variant), sensor_height_m=m.sensor_height_m,
+                             tilt_deg=m.tilt_deg, mark_distance_m=m.mark_distance_m, require_reference=False)
+    seen: dict[int, bool] = {}  # person -> a face was found on one of their standing frames
+    pipeline = GatePipeline(rec.gate_id, rec.eeprom_message().words, config)
+    decisions = []
+    for item in rec.frames():
+        decisions += pipeline.push(item.message.words, item.time, item.message.sequence)
+        people = item.truth["people"]
+        a = pipeline.last_analysis
+        if a is not None and len(people) == 1 and people[0]["phase"] == "standing":
+            seen[people[0]["id"]] = seen.get(people[0]["id"], False) or a.face_box is not None
+    never = {pid for pid, found in seen.items() if not found}
+    assert never, seen  # the case exists in this run
+    pairs = [(d, p) for d, p in zip(decisions, truth_for(rec, decisions), strict=True) if p is not None]
+    told = {p["id"] for d, p in pairs if (d.decision, d.reason) == (D.RETRY, D.FACE_NOT_FOUND)}
+    assert told & never, (told, never)
+    assert not [d for d, p in pairs if p["id"] in never and d.decision in (D.PASS, D.FEVER)]

@@ -254,3 +254,35 @@ def test_a_clear_reading_is_decided_from_fewer_frames():
         assert out[-1][1].frames == CFG.stable_frames, (core, out)
     creep = feed(Tracker("g", CFG), [face(1.15 * 0.985 ** i, core_c=36.5) for i in range(12)])
     assert not any(d.decision in (D.PASS, D.FEVER) for _, d in creep)
+
+
+# ---- someone standing whose face is never found ----------------------------------------------------------------
+
+def _faceless(box, pixels: int = 30) -> FrameAnalysis:
+    """A frame with a warm blob (``box``) and no face found in it: a face chilled under the analysis's face
+    minimum, covered or turned away."""
+    return dataclasses.replace(face(0.9), people=0, face_box=None, face_width_px=0.0, distance_m=None,
+                               face_max_c=math.nan, face_topk_c=math.nan, forehead_c=math.nan, faces=(),
+                               warm_pixels=pixels, warm_box=box)
+
+
+def test_someone_standing_whose_face_is_never_found_is_told_so():
+    """A head-sized warm blob standing still with no face: RETRY face_not_found once it has stood retry_still_s,
+    never a PASS, and the face found later inside it is the same person, measured then."""
+    head = face(0.9).face_box
+    tracker = Tracker("g", CFG)
+    out = feed(tracker, [_faceless(head) for _ in range(24)])
+    assert out and {(d.decision, d.reason) for _, d in out} == {(D.RETRY, D.FACE_NOT_FOUND)}
+    assert CFG.retry_still_s <= out[0][0] <= CFG.retry_still_s + 0.25 and tracker.state == "approaching"
+    assert all(b[0] - a[0] >= CFG.notice_repeat_s for a, b in zip(out, out[1:], strict=False))  # not repeated
+    later = feed(tracker, [face(0.9) for _ in range(8)], t0=3.0)
+    assert [d.decision for _, d in later] == [D.PASS] and later[0][1].track == out[0][1].track
+    # Nothing for a blob walking across, one too narrow to be a head at the mark (someone further back), or
+    # during warm-up.
+    r0, c0, r1, c1 = head
+    walking = [_faceless((r0, c0 + 3 * i, r1, c1 + 3 * i)) for i in range(8)] * 3
+    assert feed(Tracker("g", CFG), walking) == []
+    narrow = (r0, c0, r1, c0 + 2)
+    assert feed(Tracker("g", CFG), [_faceless(narrow) for _ in range(24)]) == []
+    warming = Tracker("g", ScreeningConfig(warmup_s=5.0, reference_settle_s=0.0))
+    assert not [d for _, d in feed(warming, [_faceless(head) for _ in range(24)]) if d.decision == D.RETRY]

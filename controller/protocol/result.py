@@ -25,11 +25,12 @@ ONE_AT_A_TIME = "one_at_a_time"
 REMOVE_GLASSES_HAT = "remove_glasses_hat"
 WAIT_INDOORS = "wait_indoors"  # too cold to read
 HOLD_STILL = "hold_still"
+FACE_NOT_FOUND = "face_not_found"  # someone standing in view whose face is not found (covered, turned away, too cold)
 # RETRY reasons of the controller's door rule (controller/service/door_rule.py): the reading was normal, but
 REGISTER_AT_GATEHOUSE = "register_at_gatehouse"  # no credential, or one refused, under [site] require_identity
 SEE_SCHOOL_DOCTOR = "see_school_doctor"  # the person is held until the school doctor clears them (复课)
 RETRY_REASONS = (COME_CLOSER, STEP_BACK, STEP_TO_MARK, STAND_STRAIGHT, ONE_AT_A_TIME, REMOVE_GLASSES_HAT, WAIT_INDOORS,
-                 HOLD_STILL, REGISTER_AT_GATEHOUSE, SEE_SCHOOL_DOCTOR)
+                 HOLD_STILL, FACE_NOT_FOUND, REGISTER_AT_GATEHOUSE, SEE_SCHOOL_DOCTOR)
 
 # BLOCKED reasons: the gate cannot screen anyone right now.
 WARMING_UP = "warming_up"

@@ -53,7 +53,7 @@ import statistics
 from collections import deque
 from dataclasses import dataclass, field
 
-from controller.geometry import face_position
+from controller.geometry import face_position, pixels_across
 
 from ..protocol import result as D
 from .analysis import FrameAnalysis, reference_problem
@@ -92,6 +92,15 @@ JUMPS_TO_MOVE = 2  # a face whose width jumps on this many frames in a row is mo
 EARLY_FRAMES = 3
 EARLY_MARGIN_C = 0.5
 COLD_MIN_FRAMES = 3  # still frames before a face that cannot be measured is told why in those terms
+
+# Someone standing in view whose face is never found (covered, turned away, or chilled below the analysis's face
+# minimum): a warm blob at least BODY_WIDTH_M wide at the far edge of the mark (a child's head; just in from the
+# cold, the clothes are as cold as the room and the blob is the head alone), nearly still (its box's centre moving
+# less than BODY_STILL_PX a frame and its width less than BODY_GROW), with no face in view for retry_still_s, is
+# told RETRY face_not_found (never measured, so never a PASS). A head in the queue further back is narrower.
+BODY_WIDTH_M = 0.12
+BODY_STILL_PX = 2.0
+BODY_GROW = 0.15
 
 Box = tuple[int, int, int, int]
 
@@ -199,6 +208,10 @@ class Tracker:
         self._fault = False
         self._reference_seen = False  # the reference has been found stable at least once
         self._passes: deque[float] = deque(maxlen=max(config.drift_window, 1))
+        self._body: tuple[Box, float] | None = None  # a warm blob with no face in view, and since when it stood still
+        self._faceless = False  # the tracked person is standing in view without a face found
+        # the narrowest such blob, in columns: a head at the far edge of the mark
+        self._body_px = pixels_across(BODY_WIDTH_M, config.mark_band_m[1], config.analysis.fov)
 
     @property
     def state(self) -> str:
@@ -207,7 +220,7 @@ class Tracker:
         if self._person is None:
             return IDLE
         if not self._face:
-            return LEAVING
+            return APPROACHING if self._faceless else LEAVING
         if self._person.decided:
             return DECIDED
         return MEASURING if self._person.window else APPROACHING
@@ -240,8 +253,11 @@ class Tracker:
         elif self._person is not None and t - self._person.last_seen > self.config.leave_gap_s:
             self._person = None
         self._warming = t - self._start < self.config.warmup_s
+        if not self._face:
+            return self._without_face(t, sequence, a)
+        self._body, self._faceless = None, False
         person = self._person
-        if person is None or not self._face or person.decided:
+        if person is None or person.decided:
             return []
         if self._warming:
             return self._notice(t, sequence, D.BLOCKED, D.WARMING_UP, a)
@@ -257,6 +273,33 @@ class Tracker:
         return self._measure(t, sequence, a, reduced)
 
     # -- internals --------------------------------------------------------------
+
+    def _without_face(self, t: float, sequence: int, a: FrameAnalysis) -> list[D.Decision]:
+        """A frame with no face in view: someone standing there all the same (a warm blob wide enough to be a
+        person at the mark, nearly still for ``retry_still_s``) is told ``face_not_found``, and is the tracked
+        person (a face found later inside the blob is theirs)."""
+        box, person, was = a.warm_box, self._person, self._body
+        self._faceless = False
+        if (box is None or self._warming or box[3] - box[1] < self._body_px
+                or (person is not None and person.decided)):
+            self._body = None
+            return []
+        since = t
+        if was is not None:
+            (r, c), (r_was, c_was) = _centre(box), _centre(was[0])
+            grow = abs(math.log((box[3] - box[1]) / (was[0][3] - was[0][1])))
+            if math.hypot(r - r_was, c - c_was) <= BODY_STILL_PX and grow <= BODY_GROW:
+                since = was[1]
+        self._body = (box, since)
+        if t - since < self.config.retry_still_s:
+            return []
+        if person is None:
+            self.track += 1
+            person = self._person = _Person(self.track, t, t, box, 0.0)
+        person.box, person.last_seen = box, t
+        person.window.clear()
+        self._faceless = True
+        return self._notice(t, sequence, D.RETRY, D.FACE_NOT_FOUND, a)
 
     def _follow(self, t: float, a: FrameAnalysis, box: Box) -> None:
         """Attribute this frame's main face (``box``) to the tracked person, or start a new one."""
