@@ -350,7 +350,8 @@ class _KindScene(Scene):
         change = _KINDS[self.spec.name][1]
         if change is None:
             return p
-        rng = np.random.default_rng(stable_key(self.spec.name, self.seed, cycle, index, "kind"))
+        key = (self.spec.name, self.seed, cycle, index, "kind")
+        rng = np.random.default_rng(stable_key(*key) if self.session is None else stable_key(*key, self.session))
         return change(p, rng, self.projection)
 
 
@@ -365,7 +366,7 @@ class Scenario:
 
     def __init__(self, name: str, seed: int = 0, *, variant: str = Lens.NARROW, refresh_hz: float = 8.0,
                  world: World | None = None, credentials: Callable[[int], str | None] | None = None,
-                 people: Sequence[PersonPlan] | None = None):
+                 people: Sequence[PersonPlan] | None = None, session: str | None = None):
         """``credentials(i)``: the QR code person ``i`` of the queue scans (the same person in every
         cycle), or None for one who scans nothing; None (the default): nobody scans.
 
@@ -373,7 +374,12 @@ class Scenario:
         stays empty for good. Each PersonPlan replaces the scenario's plan for that person; the named
         scenario still gives the room, the reference, the events, the lead-in and slot, and (for its kind)
         how people walk; the rest of each person (walk, stance, height, skin offsets) is drawn from the seed
-        as usual. A listed person's ``credential`` is what they scan, unless ``credentials`` says otherwise."""
+        as usual. A listed person's ``credential`` is what they scan, unless ``credentials`` says otherwise.
+
+        ``session``: another session at the same gate. Everything that belongs to the gate and the room
+        (optics, sensor and its errors, reference, mounting, room, events) is the seed's as usual, but every
+        person (walk, stance, height, look, skin) is drawn under this name as well, so that no one of them is
+        one of the seed's own people (see :class:`sim.scenes.scene.Scene`)."""
         variant = Lens.parse(str(variant)).value  # ValueError names the spellings
         refresh_hz = float(refresh_hz)
         if not (math.isfinite(refresh_hz) and refresh_hz > 0):
@@ -407,7 +413,7 @@ class Scenario:
         self.duration_s = spec.duration_s
         self.scene = (_KindScene if name in _KINDS else Scene)(
             spec, self.seed, fov, mounting, refresh_hz, variant, physics=self.physics,
-            world=None if world is None else world.name)
+            world=None if world is None else world.name, session=session)
         self._lock = threading.Lock()  # the scene keeps caches: one render at a time
 
     @property
@@ -495,9 +501,10 @@ def _with_credentials(spec: SceneSpec, credentials: Callable[[int], str | None])
 
 def scenario(name: str, seed: int = 0, *, variant: str = Lens.NARROW, refresh_hz: float = 8.0,
              world: World | None = None, credentials: Callable[[int], str | None] | None = None,
-             people: Sequence[PersonPlan] | None = None) -> Scenario:
+             people: Sequence[PersonPlan] | None = None, session: str | None = None) -> Scenario:
     """The named scenario (one of :data:`SCENARIOS`), reproducible from ``seed``, in ``world`` (None: nominal);
     ``credentials(i)``: the QR code person ``i`` of the queue scans at the gate (None: nobody scans);
-    ``people``: the queue is exactly these, once, then nobody (see :class:`Scenario`)."""
+    ``people``: the queue is exactly these, once, then nobody; ``session``: the same gate and room, other
+    people (see :class:`Scenario`)."""
     return Scenario(name, seed, variant=variant, refresh_hz=refresh_hz, world=world, credentials=credentials,
-                    people=people)
+                    people=people, session=session)

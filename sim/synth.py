@@ -31,11 +31,12 @@ FIXED_CREATED = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 def scenario_recording(name: str, seconds: float, *, seed: int = 0, gate_id: str = "sim-1",
                        variant: str = Lens.NARROW, refresh_hz: float = 8.0, vdd: float = 3.3, world=None,
-                       people: Sequence[PersonPlan] | None = None) -> Recording:
+                       people: Sequence[PersonPlan] | None = None, session: str | None = None) -> Recording:
     """``seconds`` of scenario ``name`` as gate ``gate_id`` would have published it, with ground truth;
     ``world`` (sim.scenes.world.DEV or HELD_OUT) draws its physics, None is the nominal world; ``people``:
-    a listed queue (sim/scenarios.py's ``scenario(..., people=)``), its cores in the meta."""
-    sc = scenario(name, seed, variant=variant, refresh_hz=refresh_hz, world=world, people=people)
+    a listed queue (sim/scenarios.py's ``scenario(..., people=)``), its cores in the meta; ``session``: the same
+    gate and room with other people (``scenario(..., session=)``), named in the meta."""
+    sc = scenario(name, seed, variant=variant, refresh_hz=refresh_hz, world=world, people=people, session=session)
     eeprom = random_eeprom(np.random.default_rng([seed, 1]))  # the EEPROM a VirtualGate with this seed has
     cal = Calibration.from_eeprom(eeprom)
     control = control_word(chess=True, resolution_bits=18, refresh_hz=refresh_hz)
@@ -48,6 +49,8 @@ def scenario_recording(name: str, seconds: float, *, seed: int = 0, gate_id: str
     meta = {"scenario": name, "seed": seed, "variant": variant, "refresh_hz": refresh_hz, "vdd": vdd}
     if world is not None:
         meta["world"] = world.name
+    if session is not None:
+        meta["session"] = session
     if sc.people is not None:
         meta["people_core_c"] = [p.core_c for p in sc.people]
     return synthesize(eeprom, np.array(frames), times.tolist(), truths, gate_id=gate_id, created=FIXED_CREATED,

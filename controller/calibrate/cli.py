@@ -38,28 +38,12 @@ def _calibrate(args: argparse.Namespace) -> int:
         return _calibrate_live(args)
     if args.readings is None:
         raise ValueError("--recording needs --readings CSV (columns time, clinical_c)")
-    from datetime import datetime
-
-    from ..screening.offline import analyze_recording
-    from ..screening.site_calibration import Decided, fit_site_offset, match_by_time, read_sheet
-
     config = _config(args.config)
     tz = _timezone(args.tz)
-    decided, dates = [], set()
-    for path in args.recording:
-        recording = _load_recording(path)
-        start = recording.created.timestamp()
-        dates.add(datetime.fromtimestamp(start, tz).date())
-        dates.add(datetime.fromtimestamp(start + recording.duration, tz).date())
-        for d in analyze_recording(recording, config):
-            if d.estimate_c is not None:
-                decided.append(Decided(start + d.time_s, d.estimate_c, f"{path} track {d.track} at {d.time_s:.1f} s",
-                                       (path, d.track, d.time_s)))
-    readings = read_sheet(args.readings, tz, sorted(dates))
-    pairs, labels, skipped = match_by_time(readings, decided, args.match_s, args.gate)
+    cal, pairs, labels, skipped = fit_recordings([(path, _load_recording(path)) for path in args.recording],
+                                                 args.readings, config, tz, args.match_s, args.gate)
     for line in skipped:
         print(line, file=sys.stderr)
-    cal = fit_site_offset(pairs, config.site_offset_c)
     print(json.dumps({"gate": args.gate, **cal.summary(pairs, labels), "recordings": len(args.recording)}))
     for o in cal.summary(pairs, labels)["outliers"]:
         print(f"outlier, left out: {o['reading']}: clinical {o['clinical_c']:.2f} against {o['estimate_c']:.2f} "
@@ -67,6 +51,35 @@ def _calibrate(args: argparse.Namespace) -> int:
     print(f"put in the [screening] table of the controller config: site_offset_c = {cal.offset_c:.2f} "
           f"(+-{cal.standard_error_c:.2f}, 95 % {cal.ci95_c[0]:.2f}..{cal.ci95_c[1]:.2f})", file=sys.stderr)
     return 0
+
+
+def fit_recordings(recordings: list, sheet: str, config: ScreeningConfig, tz: tzinfo, match_s: float, gate: str,
+                   decisions: list | None = None):
+    """The offline site-offset fit of ``thermogate calibrate GATE --recording ... --readings SHEET``: the
+    PASS/FEVER decisions ``thermogate analyze`` makes with ``config`` on each of ``recordings`` ((name,
+    Recording) pairs), at the recording's ``created`` time plus their own, pooled; the sheet's readings
+    (a bare ``HH:MM`` tried on each recording's day in ``tz``) matched to them by time and fitted
+    (controller/screening/site_calibration.py). ``decisions``: one list per recording, when they are
+    already made with ``config``. (fit, pairs, a label per pair, a message per reading left out);
+    ValueError as :func:`fit_site_offset` and :func:`read_sheet` raise it."""
+    from datetime import datetime
+
+    from ..screening.offline import analyze_recording
+    from ..screening.site_calibration import Decided, fit_site_offset, match_by_time, read_sheet
+
+    decided, dates = [], set()
+    for n, (path, recording) in enumerate(recordings):
+        start = recording.created.timestamp()
+        dates.add(datetime.fromtimestamp(start, tz).date())
+        dates.add(datetime.fromtimestamp(start + recording.duration, tz).date())
+        made = analyze_recording(recording, config) if decisions is None else decisions[n]
+        for d in made:
+            if d.estimate_c is not None:
+                decided.append(Decided(start + d.time_s, d.estimate_c, f"{path} track {d.track} at {d.time_s:.1f} s",
+                                       (path, d.track, d.time_s)))
+    readings = read_sheet(sheet, tz, sorted(dates))
+    pairs, labels, skipped = match_by_time(readings, decided, match_s, gate)
+    return fit_site_offset(pairs, config.site_offset_c), pairs, labels, skipped
 
 
 def _timezone(name: str | None) -> tzinfo:

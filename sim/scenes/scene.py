@@ -126,13 +126,15 @@ class Scene:
     """
 
     def __init__(self, spec: SceneSpec, seed: int, fov: FieldOfView, mounting: Mounting, refresh_hz: float,
-                 variant: str, physics: Physics | None = None, world: str | None = None):
+                 variant: str, physics: Physics | None = None, world: str | None = None,
+                 session: str | None = None):
         self.spec = spec
         self.seed = int(seed)
+        self.session = session
         self.physics = physics if physics is not None else Physics()
         self.projection = Projection(fov, mounting)
         key = (spec.name, self.seed) if world is None else (world, spec.name, self.seed)
-        self._people_key = stable_key(*key)
+        self._people_key = stable_key(*key) if session is None else stable_key(*key, "session", session)
         static = np.random.default_rng(stable_key(*key, variant, "static"))
         ph = self.physics
         reference = spec.reference and ph.reference_in_view
