@@ -27,8 +27,15 @@ says is too small is BLOCKED `reference_too_small` by design. Then, for each
 world and lens, what became of the people in scope: decided, or the last
 RETRY/BLOCKED they were given (with how learning the reference went).
 
+Each gate is then commissioned as docs/installation.md ("Commissioning: the
+site offset") says, and its people screened again: the two target tables
+give, below the figures as installed, the same people at the same gates
+with the fitted ``site_offset_c`` (:func:`commission`: people of sessions
+of their own at the same gate, a nurse's clinical readings of those the
+gate decided, the product's own offline fit). ``--readings 0`` skips it.
+
     python bench/bench_accuracy.py [--people 720] [--lenses 110,55] [--jobs 2] [--eye-band canthus_region]
-                                   [--apply-sensor-offset true|false] [--factors]
+                                   [--apply-sensor-offset true|false] [--factors] [--readings 20]
 
 ``--eye-band`` sets ``[screening] eye_band`` and ``--apply-sensor-offset``
 ``[screening.reference] apply_sensor_offset`` for every gate (default: the
@@ -42,13 +49,16 @@ where the error comes from.
 from __future__ import annotations
 
 import argparse
+import csv
 import inspect
 import math
 import os
 import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
+from datetime import timedelta, timezone
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -56,12 +66,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from controller.calibrate.cli import fit_recordings  # noqa: E402
 from controller.geometry import pixels_across  # noqa: E402
 from controller.screening.analysis import AnalysisConfig  # noqa: E402
 from controller.screening.config import ScreeningConfig  # noqa: E402
 from controller.screening.offline import analyze_recording, truth_for  # noqa: E402
 from controller.screening.reference_source import reading_fraction  # noqa: E402
 from sim.scenarios import scenario  # noqa: E402
+from sim.scenes import PersonPlan  # noqa: E402
+from sim.scenes.physiology import normal_core_c  # noqa: E402
+from sim.scenes.scene import stable_key  # noqa: E402
 from sim.scenes.world import DEV, HELD_OUT, IN_SCOPE_MARK_M, IN_SCOPE_ROOM_C, World, world_named  # noqa: E402
 from sim.synth import scenario_recording  # noqa: E402
 
@@ -70,6 +84,36 @@ PEOPLE_PER_RUN = 12
 FEVER_C = 37.8  # sensitivity: core at or above
 AFEBRILE_C = 36.8  # specificity: core at or below
 NEVER_PASS_C = 37.3  # nobody at or above may ever be given PASS
+
+# Commissioning (docs/installation.md, "Commissioning: the site offset"): after `calibrate reference`, the school
+# nurse takes a clinical reading of COMMISSION_READINGS people the gate gave a PASS or FEVER, and the installer runs
+# `thermogate calibrate GATE --readings`. The people come in sessions of COMMISSION_SESSION_PEOPLE, each a separate
+# recording at the same gate (same optics, sensor and its errors, reference, room, mounting), its people drawn
+# under the session's own name (sim/scenarios.py, ``session``): none of them is one of the evaluation's people.
+COMMISSION_READINGS = 20
+COMMISSION_SESSION_PEOPLE = 12
+COMMISSION_MAX_SESSIONS = 8  # 96 people: a morning's arrivals at one gate; the nurse stops there
+COMMISSION_GAP = timedelta(minutes=30)  # between sessions, so that their clocks never overlap in the pooled fit
+# A clinical thermometer's reading against the body temperature: an oral electronic thermometer's error is about
+# 0.3 degC sd, no bias (the 95 % limits of agreement of peripheral against core thermometry, about +-0.6 degC:
+# Niven et al., Ann Intern Med 2015;163:768-777); shown to 0.1 degC.
+THERMOMETER_SD_C = 0.3
+NURSE_DELAY_S = (0.5, 3.0)  # she reads the time off her watch this long after the gate's result ...
+NURSE_WATCH_S = (-10.0, 10.0)  # ... and her watch is this far off the gate's clock (the fit takes the lag out)
+
+
+@dataclass(frozen=True)
+class Commissioning:
+    """One gate's commissioning session(s) (:func:`commission`)."""
+
+    note: str  # "fitted", or why not
+    people: int = 0  # people screened during commissioning
+    readings: int = 0  # clinical readings the nurse took (one per person given a PASS or FEVER)
+    used: int = 0  # readings the fit used (outliers left out)
+    outliers: int = 0
+    offset_c: float = 0.0  # the site_offset_c written (0.0 when not fitted)
+    standard_error_c: float = math.nan  # as the command reports it
+    sheet: tuple[tuple[str, float], ...] = ()  # the nurse's sheet: (time as written, clinical_c)
 
 
 @dataclass(frozen=True)
@@ -99,6 +143,8 @@ class Outcome:
     cover: str | None = None
     from_cold: bool = False
     adult: bool = False
+    commissioned: bool = False  # screened with the site offset fitted at commissioning (see :func:`commission`)
+    commissioning: Commissioning | None = None  # how the run's commissioning went
 
     @property
     def in_documented_scope(self) -> bool:
@@ -277,11 +323,82 @@ def reference_as_documented(diameter_m: float, distance_m: float, fov) -> bool:
     return reading_fraction(diameter_m, distance_m, fov).works
 
 
+def commissioning_people(world: World, lens: str, seed: int, session: int) -> list[PersonPlan]:
+    """The people of commissioning session ``session`` at run ``seed``'s gate: a school's arrivals, afebrile
+    cores (the simulator's population), drawn under their own key (never the evaluation's)."""
+    rng = np.random.default_rng(stable_key(world.name, KIND, seed, lens, "commissioning people", session))
+    return [PersonPlan(core_c=normal_core_c(rng)) for _ in range(COMMISSION_SESSION_PEOPLE)]
+
+
+def commission(world: World, lens: str, seed: int, config: ScreeningConfig, learned: str,
+               readings: int = COMMISSION_READINGS, max_sessions: int = COMMISSION_MAX_SESSIONS,
+               workdir: str | None = None) -> tuple[ScreeningConfig, Commissioning]:
+    """The commissioning docs/installation.md describes, at run ``seed``'s gate set up with ``config`` (its
+    reference learned): people pass the gate in sessions (:func:`commissioning_people`, each a recording of
+    the same gate, ``session="commissioning-K"``) until the nurse has ``readings`` clinical readings or
+    ``max_sessions`` are over. She reads each person the gate gives a PASS or a FEVER (she sees its result;
+    someone told RETRY has no estimate to pair with, so she does not read them), once: their body
+    temperature plus a thermometer's error (THERMOMETER_SD_C), to 0.1 degC, and the time off her watch. The
+    installer then runs the product's offline fit over the sessions' recordings, pooled
+    (``controller.calibrate.cli.fit_recordings``, what `thermogate calibrate GATE --recording ... --readings`
+    runs). The config with the fitted ``site_offset_c``, and how it went; a gate that decided nobody, or too
+    few for the fit (fewer than 3), keeps its offset. Nothing here reads the evaluation's people or the
+    sensor's offset."""
+    if learned not in ("learned", "none"):
+        return config, Commissioning(f"not commissioned: BLOCKED ({learned})")
+    rng = np.random.default_rng(stable_key(world.name, KIND, seed, lens, "nurse"))
+    watch_s = float(rng.uniform(*NURSE_WATCH_S))
+    sheet: list[tuple[str, float]] = []
+    sessions: list[tuple[str, object]] = []
+    made: list[list] = []
+    people = 0
+    for k in range(max_sessions):
+        plans = commissioning_people(world, lens, seed, k)
+        name = f"commissioning-{k + 1}"
+        duration = scenario(KIND, seed, variant=lens, world=world, people=plans, session=name).duration_s
+        rec = scenario_recording(KIND, duration, seed=seed, variant=lens, world=world, people=plans, session=name)
+        rec.created = rec.created + k * COMMISSION_GAP
+        decisions = analyze_recording(rec, config)
+        people += len(plans)
+        sessions.append((name, rec))
+        made.append(decisions)
+        read: set[int] = set()
+        for d, person in zip(decisions, truth_for(rec, decisions), strict=True):
+            if person is None or d.decision not in ("PASS", "FEVER") or person["id"] in read:
+                continue
+            read.add(person["id"])
+            clinical = round(float(person["core_c"] + rng.normal(0.0, THERMOMETER_SD_C)), 1)
+            when = rec.created + timedelta(seconds=d.time_s + float(rng.uniform(*NURSE_DELAY_S)) + watch_s)
+            sheet.append((when.astimezone(timezone.utc).strftime("%H:%M:%S"), clinical))
+            if len(sheet) == readings:
+                break
+        if len(sheet) >= readings:
+            break
+    if not sheet:
+        return config, Commissioning(f"not commissioned: nobody decided in {people}", people)
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        path = os.path.join(tmp, "readings.csv")
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["time", "clinical_c"])
+            w.writerows(sheet)
+        try:
+            cal, _pairs, _labels, _skipped = fit_recordings(sessions, path, config, timezone.utc, 20.0,
+                                                            "commissioning", decisions=made)
+        except ValueError:
+            return config, Commissioning(f"not commissioned: {len(sheet)} readings", people, len(sheet))
+    return (replace(config, site_offset_c=cal.offset_c),
+            Commissioning("fitted", people, len(sheet), cal.used, len(cal.outliers), cal.offset_c,
+                          cal.standard_error_c, tuple(sheet)))
+
+
 def run(job: tuple) -> list[Outcome]:
-    """Every person of one run who stood at the mark, with the gate's verdict. ``job``: (world, lens, run) and
-    optionally the eye band and whether the sensor offset is applied (None: the defaults)."""
+    """Every person of one run who stood at the mark, with the gate's verdict: as installed, and (unless the
+    job's readings are 0) again after commissioning (:func:`commission`). ``job``: (world, lens, run) and
+    optionally the eye band and whether the sensor offset is applied (None: the defaults), and the nurse's
+    readings."""
     world_name, lens, i = job[:3]
-    eye_band, apply_offset = (tuple(job[3:5]) + (None, None))[:2]
+    eye_band, apply_offset, readings = (tuple(job[3:6]) + (None, None, COMMISSION_READINGS))[:3]
     world = world_named(world_name)
     seed = world.seed(i)
     sc = scenario(KIND, seed, variant=lens, world=world)
@@ -297,34 +414,43 @@ def run(job: tuple) -> list[Outcome]:
                 standing.setdefault(p["id"], f.time)
                 core[p["id"]] = p["core_c"]
                 who.setdefault(p["id"], p)
-    decisions = analyze_recording(rec, config)
-    first: dict[int, tuple] = {}
-    ever_pass: set[int] = set()
-    reasons: dict[int, list[str]] = {}
-    for d, person in zip(decisions, truth_for(rec, decisions), strict=True):
-        if person is None:
-            continue
-        pid = person["id"]
-        if d.decision not in ("PASS", "FEVER"):
-            reasons.setdefault(pid, []).append(f"{d.decision} {d.reason}")
-            continue
-        if d.decision == "PASS":
-            ever_pass.add(pid)
-        first.setdefault(pid, (d.decision, d.estimate_c, d.time_s))
     ph = sc.physics
     ref = frames[0].truth["reference"]
     ref_px = (pixels_across(ref["diameter_m"], ref["distance_m"], sc.fov, "horizontal") if ref["present"]
               else math.nan)
     documented = bool(ref["present"] and reference_as_documented(ref["diameter_m"], ref["distance_m"], sc.fov))
-    out = []
-    for pid, t_still in standing.items():
-        dec, est, t_dec = first.get(pid, (None, None, None))
-        p = who[pid]
-        out.append(Outcome(world_name, lens, i, core[pid], dec, est, None if t_dec is None else t_dec - t_still,
-                           pid in ever_pass, ph.mark_distance_m, ph.ambient_c, ph.reference_in_view, ref_px,
-                           tuple(dict.fromkeys(reasons.get(pid, ()))), learned, documented,
-                           ph.psf_sigma_px, ph.sensor_offset_c, p["sight_m"], p["mask"], p["glasses"], p["cover"],
-                           p["from_cold"], p.get("age") is None))
+
+    def screened(config: ScreeningConfig, commissioned: bool, how: Commissioning | None) -> list[Outcome]:
+        decisions = analyze_recording(rec, config)
+        first: dict[int, tuple] = {}
+        ever_pass: set[int] = set()
+        reasons: dict[int, list[str]] = {}
+        for d, person in zip(decisions, truth_for(rec, decisions), strict=True):
+            if person is None:
+                continue
+            pid = person["id"]
+            if d.decision not in ("PASS", "FEVER"):
+                reasons.setdefault(pid, []).append(f"{d.decision} {d.reason}")
+                continue
+            if d.decision == "PASS":
+                ever_pass.add(pid)
+            first.setdefault(pid, (d.decision, d.estimate_c, d.time_s))
+        out = []
+        for pid, t_still in standing.items():
+            dec, est, t_dec = first.get(pid, (None, None, None))
+            p = who[pid]
+            out.append(Outcome(world_name, lens, i, core[pid], dec, est, None if t_dec is None else t_dec - t_still,
+                               pid in ever_pass, ph.mark_distance_m, ph.ambient_c, ph.reference_in_view, ref_px,
+                               tuple(dict.fromkeys(reasons.get(pid, ()))), learned, documented,
+                               ph.psf_sigma_px, ph.sensor_offset_c, p["sight_m"], p["mask"], p["glasses"],
+                               p["cover"], p["from_cold"], p.get("age") is None, commissioned, how))
+        return out
+
+    out = screened(config, False, None)
+    if readings:
+        commissioned, how = commission(world, lens, seed, config, learned, readings)
+        out += screened(commissioned, True, how) if how.note == "fitted" else [
+            replace(r, commissioned=True, commissioning=how) for r in out]
     return out
 
 
@@ -359,15 +485,46 @@ def outcome(r: Outcome) -> str:
     return f"{last} (learning: {r.learned})" if last.startswith("BLOCKED") else last
 
 
-def print_targets(title: str, names: list[str], scoped: dict[str, list[Outcome]]) -> None:
+def print_targets(title: str, names: list[str], scoped: dict[str, list[Outcome]],
+                  commissioned: dict[str, list[Outcome]] | None = None) -> None:
+    """The targets over ``scoped`` (as installed), then, when given, the same rows over ``commissioned`` (the
+    same people at the same gates, screened after commissioning)."""
     print(title)
     print(f"{'measure':26s} {'target':>12s}" + "".join(f" {n:>16s}" for n in names) + "  held-out")
-    print(f"{'people at the mark (n)':26s} {'':>12s}" + "".join(f" {len(scoped[n]):16d}" for n in names))
-    for t in TARGETS:
-        vals = {n: t.value(scoped[n]) for n in names}
-        line = f"{t.label:26s} {t.text:>12s}" + "".join(f" {fmt(vals[n]):>16s}" for n in names)
-        if HELD_OUT.name in vals:
-            line += f"  {met(t, vals[HELD_OUT.name])}"
+    for prefix, rows in (("", scoped), ("commissioned: ", commissioned)):
+        if rows is None or (prefix and not any(rows.values())):
+            continue
+        print(f"{prefix + 'people at the mark (n)':39s}" + "".join(f" {len(rows[n]):16d}" for n in names))
+        for t in TARGETS:
+            vals = {n: t.value(rows[n]) for n in names}
+            label = f"{t.label:26s} {t.text:>12s}" if not prefix else f"{(prefix + t.label)[:39]:39s}"
+            line = label + "".join(f" {fmt(vals[n]):>16s}" for n in names)
+            if HELD_OUT.name in vals:
+                line += f"  {met(t, vals[HELD_OUT.name])}"
+            print(line)
+
+
+def print_commissioning(lens: str, names: list[str], commissioned: dict[str, list[Outcome]]) -> None:
+    """Per world, how commissioning went at the in-scope gates: fitted or why not, the readings, the fitted
+    offsets and their reported standard errors."""
+    for n in names:
+        runs = {r.run: r.commissioning for r in commissioned[n] if r.commissioning is not None}
+        if not runs:
+            continue
+        fits = [c for c in runs.values() if c.note == "fitted"]
+        why = Counter("fitted" if c.note == "fitted" else "not commissioned, BLOCKED" if "BLOCKED" in c.note else
+                      "not commissioned, nobody decided" if "nobody" in c.note else "not commissioned, < 3 readings"
+                      for c in runs.values())
+        line = (f"{n} {lens} deg, in scope: {len(runs)} gates; " + ", ".join(f"{k} {v}" for k, v in why.items()))
+        if fits:
+            reads = np.array([c.readings for c in fits])
+            se = np.array([c.standard_error_c for c in fits])
+            off = np.array([c.offset_c for c in fits])
+            line += (f"; fitted gates: readings median {np.median(reads):.0f} (min {reads.min()}, "
+                     f"{int(np.sum(reads >= COMMISSION_READINGS))} reached {COMMISSION_READINGS}), people screened "
+                     f"median {np.median([c.people for c in fits]):.0f}, outliers {sum(c.outliers for c in fits)}, "
+                     f"standard error median {np.median(se):.2f} degC (max {se.max():.2f}), "
+                     f"site_offset_c {off.mean():+.2f} +- {off.std():.2f}")
         print(line)
 
 
@@ -424,13 +581,21 @@ def print_factors(lens: str, names: list[str], scoped: dict[str, list[Outcome]])
 
 
 def print_lens(lens: str, rows: list[Outcome], worlds: list[World], factors: bool = False) -> None:
-    by = {w.name: [r for r in rows if r.world == w.name and r.lens == lens] for w in worlds}
+    """The tables for one lens: the gates as installed, with the commissioned figures beside them in the two
+    target tables; the breakdowns below are of the gates as installed."""
     names = [w.name for w in worlds]
+    mine = [r for r in rows if r.lens == lens]
+    by = {n: [r for r in mine if r.world == n and not r.commissioned] for n in names}
     scoped = {n: [r for r in by[n] if r.in_scope] for n in names}
+    scoped_c = {n: [r for r in mine if r.world == n and r.commissioned and r.in_scope] for n in names}
     print_targets(f"\n== {lens} deg lens: in scope (reference in view, mark {IN_SCOPE_MARK_M[0]}-"
-                  f"{IN_SCOPE_MARK_M[1]} m, {IN_SCOPE_ROOM_C[0]:g}-{IN_SCOPE_ROOM_C[1]:g} degC) ==", names, scoped)
+                  f"{IN_SCOPE_MARK_M[1]} m, {IN_SCOPE_ROOM_C[0]:g}-{IN_SCOPE_ROOM_C[1]:g} degC); then the same "
+                  f"gates commissioned ==", names, scoped, scoped_c)
     print_targets(f"-- {lens} deg lens: in scope, and the reference as big and as near as docs/installation.md "
-                  f"requires --", names, {n: [r for r in scoped[n] if r.reference_documented] for n in names})
+                  f"requires; then commissioned --", names,
+                  {n: [r for r in scoped[n] if r.reference_documented] for n in names},
+                  {n: [r for r in scoped_c[n] if r.reference_documented] for n in names})
+    print_commissioning(lens, names, scoped_c)
     for n in names:
         runs = {(r.run, r.learned) for r in scoped[n]}
         how = Counter(learned for _, learned in runs)
@@ -472,17 +637,23 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--apply-sensor-offset", choices=("true", "false"), default=None,
                     help="[screening.reference] apply_sensor_offset for every gate (default: the config's default)")
     ap.add_argument("--factors", action="store_true", help="also the decided people's error split by factor")
+    ap.add_argument("--readings", type=int, default=COMMISSION_READINGS,
+                    help=f"the nurse's clinical readings per gate at commissioning (default {COMMISSION_READINGS}; "
+                         "0: no commissioning)")
     args = ap.parse_args(argv)
     worlds = [world_named(w) for w in args.worlds.split(",")]
     lenses = args.lenses.split(",")
     runs = max(1, math.ceil(args.people / PEOPLE_PER_RUN))
     offset = None if args.apply_sensor_offset is None else args.apply_sensor_offset == "true"
-    jobs = [(w.name, lens, i, args.eye_band, offset) for lens in lenses for w in worlds for i in range(runs)]
+    jobs = [(w.name, lens, i, args.eye_band, offset, args.readings) for lens in lenses for w in worlds
+            for i in range(runs)]
     band = args.eye_band or ScreeningConfig().eye_band
     applied = ScreeningConfig().analysis.apply_sensor_offset if offset is None else offset
     print(f"make bench-accuracy: {runs} runs of {KIND} ({runs * PEOPLE_PER_RUN} people) per world and lens; "
           f"worlds {', '.join(f'{w.name} (seeds {w.seed(0)}..{w.seed(runs - 1)})' for w in worlds)}; "
-          f"eye_band {band}, apply_sensor_offset {str(applied).lower()}; {args.jobs} processes", flush=True)
+          f"eye_band {band}, apply_sensor_offset {str(applied).lower()}; commissioning: {args.readings} clinical "
+          f"readings per gate (thermometer sd {THERMOMETER_SD_C} degC), at most {COMMISSION_MAX_SESSIONS} sessions "
+          f"of {COMMISSION_SESSION_PEOPLE} people; {args.jobs} processes", flush=True)
     t0 = time.perf_counter()
     if args.jobs > 1:
         with get_context("spawn").Pool(args.jobs) as pool:
