@@ -243,12 +243,15 @@ def test_a_reference_that_fails_for_a_frame_keeps_the_window():
 
 
 def test_a_clear_reading_is_decided_from_fewer_frames():
-    """Far from the threshold and the floor, EARLY_FRAMES agreeing standing frames decide; near either, the full
-    window; a creep is judged at its rate even on a short window."""
-    for core, verdict in ((36.5, D.PASS), (38.6, D.FEVER)):
-        out = feed(Tracker("g", CFG), [face(0.9, core_c=core) for _ in range(8)])
-        assert [d.decision for _, d in out] == [verdict] and out[0][1].frames == EARLY_FRAMES
-        assert _verdict_frame(out) == EARLY_FRAMES - 1
+    """A FEVER far above the threshold is decided from EARLY_FRAMES agreeing standing frames; a PASS (it opens the
+    door), however clear, and any reading near the threshold or the floor wait for the full window; a creep is
+    judged at its rate even on a short window."""
+    out = feed(Tracker("g", CFG), [face(0.9, core_c=38.6) for _ in range(8)])
+    assert [d.decision for _, d in out] == [D.FEVER] and out[0][1].frames == EARLY_FRAMES
+    assert _verdict_frame(out) == EARLY_FRAMES - 1
+    out = feed(Tracker("g", CFG), [face(0.9, core_c=36.5) for _ in range(8)])
+    assert [d.decision for _, d in out] == [D.PASS] and out[0][1].frames == CFG.stable_frames
+    assert _verdict_frame(out) == CFG.stable_frames - 1
     for core in (CFG.threshold_c - 0.2, CFG.threshold_c + 0.2, CFG.min_estimate_c + 0.3):
         out = feed(Tracker("g", CFG), [face(0.9, core_c=core) for _ in range(8)])
         assert out[-1][1].frames == CFG.stable_frames, (core, out)

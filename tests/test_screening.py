@@ -267,8 +267,9 @@ def test_every_decision_is_a_known_class():
             assert d.reason in D.RETRY_REASONS + D.BLOCKED_REASONS + ("",)
             if d.decision in (D.PASS, D.FEVER):
                 assert d.frames >= EARLY_FRAMES and math.isfinite(d.estimate_c)
-                if d.frames < ScreeningConfig().stable_frames:  # early only far from the threshold and the floor
-                    assert abs(d.estimate_c - ScreeningConfig().threshold_c) >= EARLY_MARGIN_C
+                if d.frames < ScreeningConfig().stable_frames:  # early only a FEVER far above the threshold
+                    assert d.decision == D.FEVER
+                    assert d.estimate_c - ScreeningConfig().threshold_c >= EARLY_MARGIN_C
 
 
 def test_one_person_one_verdict():
@@ -324,8 +325,8 @@ def _analysis(face_c=NORMAL, people=1, distance=0.9, glasses=False, box=(8, 12, 
 
 
 def test_tracker_passes_only_after_enough_stable_frames():
-    """A reading near the threshold needs stable_frames frames; one far from it (and from the floor) is decided
-    from EARLY_FRAMES."""
+    """A PASS needs stable_frames frames, near the threshold or far from it; a FEVER far above the threshold is
+    decided from EARLY_FRAMES."""
     cfg = ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0)
     near = reading_for(cfg.threshold_c - EARLY_MARGIN_C + 0.2)
     tracker = Tracker("g", cfg)
@@ -337,10 +338,16 @@ def test_tracker_passes_only_after_enough_stable_frames():
     assert [d.decision for d in out] == [D.PASS] and out[0].frames == cfg.stable_frames and out[0].sequence == 9
     clear = Tracker("g", cfg)
     out = []
-    for i in range(EARLY_FRAMES):
+    for i in range(cfg.stable_frames):
         assert out == []
         out += clear.update(i * 0.125, i + 1, _analysis())  # NORMAL: 36.7, 0.6 below the threshold
-    assert [d.decision for d in out] == [D.PASS] and out[0].frames == EARLY_FRAMES
+    assert [d.decision for d in out] == [D.PASS] and out[0].frames == cfg.stable_frames
+    fever = Tracker("g", cfg)
+    out = []
+    for i in range(EARLY_FRAMES):
+        assert out == []
+        out += fever.update(i * 0.125, i + 1, _analysis(face_c=reading_for(cfg.threshold_c + EARLY_MARGIN_C + 0.3)))
+    assert [d.decision for d in out] == [D.FEVER] and out[0].frames == EARLY_FRAMES
     assert tracker.update(1.2, 10, _analysis()) == []  # one decision per person
     assert tracker.state == "decided"
 

@@ -86,9 +86,10 @@ COLD_FOREHEAD_SHARE = 0.68  # ... or the forehead's excess less than this share 
 # withheld the same way (a FEVER never is).
 JUMPS_TO_MOVE = 2  # a face whose width jumps on this many frames in a row is moving, not standing with a jittery
 #                   width (DEV 110 deg, standing: 10 % of frames jump alone, 4 % right after another; walking up: 69 %)
-# A verdict far from every line that turns it needs fewer frames than one near a line: from EARLY_FRAMES standing
-# frames that agree, a median estimate at least EARLY_MARGIN_C from the fever threshold and from the physiological
-# floor is decided at once; any other waits for stable_frames (docs/estimation.md, "The tracker and the decisions").
+# A FEVER far from every line that turns it needs fewer frames than one near a line: from EARLY_FRAMES standing
+# frames that agree, a median estimate at least EARLY_MARGIN_C above the fever threshold is decided at once (the door
+# stays shut and the doctor re-checks either way). A PASS opens the door, so it always waits for stable_frames: on
+# DEV an early PASS added febrile PASSes (docs/estimation.md, "The tracker and the decisions").
 EARLY_FRAMES = 3
 EARLY_MARGIN_C = 0.5
 COLD_MIN_FRAMES = 3  # still frames before a face that cannot be measured is told why in those terms
@@ -454,10 +455,10 @@ class Tracker:
         return values[-1] - values[0] <= spread
 
     def _clear_early(self, person: _Person) -> bool:
-        """Whether a window shorter than ``stable_frames`` already makes a decision: at least EARLY_FRAMES
-        standing frames whose readings agree, and whose median estimate lies EARLY_MARGIN_C or more from every
-        line that turns a verdict (the fever threshold, the physiological floor), and a PASS not withheld as
-        still cold. Any other waits for the full window, where those rules decide as they always do."""
+        """Whether a window shorter than ``stable_frames`` already makes a FEVER: at least EARLY_FRAMES
+        standing frames whose readings agree, and whose median estimate lies EARLY_MARGIN_C or more above the
+        fever threshold (and so far above the physiological floor). A PASS, and any reading near a line, waits
+        for the full window, where the rules decide as they always do."""
         c = self.config
         window = person.window
         if len(window) < min(EARLY_FRAMES, c.stable_frames):
@@ -465,9 +466,7 @@ class Tracker:
         if not (self._same_size(window, c.size_tolerance, c.stable_frames) and self._agree(window, c.max_spread_c)):
             return False
         estimate = statistics.median(s.core_c for s in window)
-        if min(abs(estimate - c.threshold_c), abs(estimate - c.min_estimate_c)) < EARLY_MARGIN_C:
-            return False
-        return estimate >= c.threshold_c or not still_cold(person.cold)
+        return estimate - c.threshold_c >= EARLY_MARGIN_C
 
     def _measure(self, t: float, sequence: int, a: FrameAnalysis, reduced: bool) -> list[D.Decision]:
         c = self.config
