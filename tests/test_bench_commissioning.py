@@ -47,6 +47,11 @@ def test_a_commissioning_session_is_the_same_gate_with_other_people():
     assert {p.physiology.core_c for p in theirs}.isdisjoint(p.physiology.core_c for p in ours)
     assert {p.physiology.canthus_offset_c for p in theirs}.isdisjoint(p.physiology.canthus_offset_c for p in ours)
     assert {p.eye_height_m for p in theirs}.isdisjoint(p.eye_height_m for p in ours)
+    # and it is the session's own key that draws them: the same listed queue without it draws other people
+    plain = scenario(KIND, SEED, variant=LENS, world=DEV, people=plans)
+    listed = [plain.scene.person(0, i) for i in range(plain.spec.n_people)]
+    assert {p.eye_height_m for p in theirs}.isdisjoint(p.eye_height_m for p in listed)
+    assert {p.physiology.canthus_offset_c for p in theirs}.isdisjoint(p.physiology.canthus_offset_c for p in listed)
     # another session, other people again; the same session, the same people
     again = bench.commissioning_people(DEV, LENS, SEED, 1)
     assert [p.core_c for p in again] != [p.core_c for p in plans]
