@@ -387,6 +387,10 @@ def commission(world: World, lens: str, seed: int, config: ScreeningConfig, lear
                                                             "commissioning", decisions=made)
         except ValueError:
             return config, Commissioning(f"not commissioned: {len(sheet)} readings", people, len(sheet))
+    if cal.problems():  # the installer does not store a fit that fails docs/installation.md's checks
+        return config, Commissioning(f"not commissioned: the fit fails the checks ({'; '.join(cal.problems())})",
+                                     people, len(sheet), cal.used, len(cal.outliers),
+                                     standard_error_c=cal.standard_error_c, sheet=tuple(sheet))
     return (replace(config, site_offset_c=cal.offset_c),
             Commissioning("fitted", people, len(sheet), cal.used, len(cal.outliers), cal.offset_c,
                           cal.standard_error_c, tuple(sheet)))
@@ -513,7 +517,9 @@ def print_commissioning(lens: str, names: list[str], commissioned: dict[str, lis
             continue
         fits = [c for c in runs.values() if c.note == "fitted"]
         why = Counter("fitted" if c.note == "fitted" else "not commissioned, BLOCKED" if "BLOCKED" in c.note else
-                      "not commissioned, nobody decided" if "nobody" in c.note else "not commissioned, < 3 readings"
+                      "not commissioned, nobody decided" if "nobody" in c.note else
+                      "not commissioned, fit fails the checks" if "checks" in c.note else
+                      "not commissioned, < 3 readings"
                       for c in runs.values())
         line = (f"{n} {lens} deg, in scope: {len(runs)} gates; " + ", ".join(f"{k} {v}" for k, v in why.items()))
         if fits:

@@ -4,6 +4,7 @@ number of recordings, pooled; the offset with its uncertainty, and the outliers 
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,7 @@ from controller.screening.offline import analyze_recording, truth_for
 from controller.screening.site_calibration import (
     Decided,
     Reading,
+    SiteCalibration,
     fit_site_offset,
     match_by_time,
     parse_time,
@@ -124,3 +126,18 @@ def test_a_watch_a_few_seconds_off_still_pairs_each_reading_with_its_own_person(
     readings = [Reading(i + 2, f"r{i}", 36.5 + 0.1 * i, (100.0 + 5.5 * i - 3.5,)) for i in range(8)]
     pairs, labels, skipped = match_by_time(readings, decided, 20.0)
     assert not skipped and all(c - e == pytest.approx(0.5) for e, c in pairs)
+
+
+def test_a_fit_is_checked_as_the_installation_asks():
+    """docs/installation.md stores a fit only with a standard error of 0.2 degC or less, at most 2 outliers and a
+    residual sd under 0.8 degC; ``problems`` says which check fails, and the command's summary carries them."""
+    good = SiteCalibration(0.3, 0.5, 20, standard_error_c=0.15, outliers=(1,), used=19)
+    assert good.problems() == [] and good.summary([(36.0, 36.5)] * 20)["problems"] == []
+    vague = SiteCalibration(0.3, 0.5, 4, standard_error_c=0.35, used=4)
+    assert [p.split()[0] for p in vague.problems()] == ["standard"]
+    slips = SiteCalibration(0.3, 0.5, 20, standard_error_c=0.15, outliers=(1, 2, 3), used=17)
+    assert "3 outliers" in slips.problems()[0]
+    uneven = SiteCalibration(0.3, 0.9, 20, standard_error_c=0.2, used=20)
+    assert "residual sd 0.90" in uneven.problems()[0]
+    unknown = SiteCalibration(0.3, math.nan, 20, used=20)  # no uncertainty known: never stored unchecked
+    assert len(unknown.problems()) == 2

@@ -48,6 +48,9 @@ def _calibrate(args: argparse.Namespace) -> int:
     for o in cal.summary(pairs, labels)["outliers"]:
         print(f"outlier, left out: {o['reading']}: clinical {o['clinical_c']:.2f} against {o['estimate_c']:.2f} "
               f"degC", file=sys.stderr)
+    for problem in cal.problems():
+        print(f"fails the installation's checks (docs/installation.md), do not use it yet: {problem}",
+              file=sys.stderr)
     print(f"put in the [screening] table of the controller config: site_offset_c = {cal.offset_c:.2f} "
           f"(+-{cal.standard_error_c:.2f}, 95 % {cal.ci95_c[0]:.2f}..{cal.ci95_c[1]:.2f})", file=sys.stderr)
     return 0
@@ -221,6 +224,8 @@ def _calibrate_live(args: argparse.Namespace) -> int:
     for o in summary["outliers"]:
         print(f"outlier, left out: {o.get('reading', '')}: clinical {o['clinical_c']:.2f} against "
               f"{o['estimate_c']:.2f} degC", file=sys.stderr)
+    for problem in summary["problems"]:
+        print(f"fails the installation's checks (docs/installation.md): {problem}", file=sys.stderr)
     if not args.no_store:
         print(f"stored: the controller uses site_offset_c = {cal.offset_c:.2f} for {args.gate} from its next start "
               f"(unless controller.toml sets one for this gate)", file=sys.stderr)

@@ -28,6 +28,11 @@ OUTLIER_MADS = 3.5  # a difference further than this many robust sds (1.4826 MAD
 OUTLIER_FLOOR_C = 0.5  # ... and further than this, whatever the spread
 BOOTSTRAP = 2000
 MIN_PAIRS = 3
+# The checks docs/installation.md ("Commissioning: the site offset") asks of a fit before it is stored: its standard
+# error, how many readings it left out, and the spread of the rest.
+ACCEPT_SE_C = 0.2
+ACCEPT_OUTLIERS = 2
+ACCEPT_RESIDUAL_SD_C = 0.8
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,18 @@ class SiteCalibration:
     outliers: tuple[int, ...] = ()  # indices into the pairs left out of the fit
     used: int = 0  # pairs the offset is fitted on
 
+    def problems(self) -> list[str]:
+        """Why the fit fails the installation's checks (docs/installation.md), or nothing: it may be stored."""
+        out = []
+        if not self.standard_error_c <= ACCEPT_SE_C:
+            out.append(f"standard error {self.standard_error_c:.2f} degC is over {ACCEPT_SE_C}: read more people")
+        if len(self.outliers) > ACCEPT_OUTLIERS:
+            out.append(f"{len(self.outliers)} outliers, more than {ACCEPT_OUTLIERS}: check the sheet's times")
+        if not self.residual_sd_c < ACCEPT_RESIDUAL_SD_C:
+            out.append(f"residual sd {self.residual_sd_c:.2f} degC is not under {ACCEPT_RESIDUAL_SD_C}: "
+                       "the gate reads people unevenly (aim, lens, reference)")
+        return out
+
     def summary(self, pairs: list[tuple[float, float]], labels: list[str] | None = None) -> dict:
         """The fit as JSON-ready values, with each outlier's pair and label."""
         return {"site_offset_c": round(self.offset_c, 2), "standard_error_c": round(self.standard_error_c, 3),
@@ -47,7 +64,8 @@ class SiteCalibration:
                 "residual_sd_c": round(self.residual_sd_c, 3), "pairs": self.pairs, "used": self.used,
                 "outliers": [{"estimate_c": round(pairs[i][0], 2), "clinical_c": round(pairs[i][1], 2),
                               "difference_c": round(pairs[i][1] - pairs[i][0], 2),
-                              **({"reading": labels[i]} if labels else {})} for i in self.outliers]}
+                              **({"reading": labels[i]} if labels else {})} for i in self.outliers],
+                "problems": self.problems()}
 
 
 def fit_site_offset(pairs: list[tuple[float, float]], current_offset_c: float = 0.0, seed: int = 0) -> SiteCalibration:
