@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
 import json
 import re
@@ -43,7 +42,7 @@ from ..store.backends import backend_for
 from ..store.table_store import LockedBackend
 from .config import CSV_COLUMNS
 from .counts import CATEGORIES, CATEGORY_ZH
-from .document import render_json
+from .document import render_json, write_blobs
 from .records import VERDICT_CASES, VERDICT_NO_SCREENING, VERDICT_PENDING, VERDICT_ZERO
 
 DISTRICT_TITLE_ZH = "区域学校晨午检及传染病疫情日报汇总"
@@ -382,16 +381,8 @@ def write_files(content: dict, out_dir: Path) -> dict[str, str]:
     from .district_pdf import render_district_pdf
 
     stem = f"{content['school_code']}-{content['date']}"
-    blobs = {f"{stem}.pdf": render_district_pdf(content), f"{stem}.csv": render_csv(content),
-             f"{stem}.json": render_json(content)}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    hashes = {}
-    for fname, data in blobs.items():
-        tmp = out_dir / (fname + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(out_dir / fname)
-        hashes[fname] = hashlib.sha256(data).hexdigest()
-    return hashes
+    return write_blobs(out_dir, {f"{stem}.pdf": render_district_pdf(content), f"{stem}.csv": render_csv(content),
+                                 f"{stem}.json": render_json(content)})
 
 
 def summary_text(content: dict, out_dir: Path, hashes: dict[str, str]) -> str:

@@ -6,13 +6,22 @@ from __future__ import annotations
 
 from .counts import CATEGORY_ZH
 from .district import REPORTED, STATUS_ZH
-from .pdf import COUNT_HEAD, COUNT_WIDTHS, FONT, STATE_ZH, VERDICT_ZH, heading_style, local_time, start_document
+from .pdf import (
+    COUNT_HEAD,
+    COUNT_WIDTHS,
+    FONT,
+    VERDICT_ZH,
+    draw_cases,
+    draw_warnings,
+    heading_style,
+    local_time,
+    start_document,
+)
 
 _COUNT_HEAD = ("类别", "学校") + COUNT_HEAD[2:]
 _SCHOOL_HEAD = ("代码", "学校", "状态", "结论", "确认", "未处置", "报告人", "生成时间")
 _SCHOOL_WIDTHS = (24, 38, 30, 16, 12, 14, 20, 26)
-_CASE_HEAD = ("学校", "时间", "闸机", "类别", "班级", "状态", "确认/未处置")
-_CASE_WIDTHS = (38, 14, 22, 16, 38, 28, 24)
+_CASE_WIDTHS = (14, 38, 22, 16, 38, 28, 24)  # time, school, gate, category, class, state, confirmed
 
 
 def _cell(v) -> str:
@@ -59,32 +68,8 @@ def render_district_pdf(content: dict) -> bytes:
                     "fevers_open", "absent_sick", "absent_leave", "absent_other", "absent_unmarked")])
         pdf.ln(2)
 
-    pdf.set_font(FONT, size=12)
-    pdf.cell(0, 8, f"发热病例及处置（{len(content['cases'])}）", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font(FONT, size=8)
-    if content["cases"]:
-        with pdf.table(col_widths=_CASE_WIDTHS, text_align="CENTER", line_height=5, width=sum(_CASE_WIDTHS),
-                       headings_style=heading_style()) as table:
-            table.row(_CASE_HEAD)
-            for c in content["cases"]:
-                table.row([c["school"], str(c["time"]), str(c["gate"]),
-                           str(CATEGORY_ZH.get(c["category"], c["category"])), str(c["class"] or "-"),
-                           STATE_ZH.get(c["state"], str(c["state"])),
-                           "确认" if c["confirmed"] else ("未处置" if c["open"] else "排除")])
-    else:
-        pdf.cell(0, 6, "无", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(2)
-
-    pdf.set_font(FONT, size=12)
-    pdf.cell(0, 8, f"自动预警（{len(content['warnings'])}）", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font(FONT, size=9)
-    if content["warnings"]:
-        for w in content["warnings"]:
-            rule = w.get("rule_spec", w["rule"])
-            pdf.multi_cell(0, 5, f"• {w['school']}  {local_time(w['raised_at'], tz)}  {w['detail']}  （规则 {rule}）",
-                           align="L", new_x="LMARGIN", new_y="NEXT")
-    else:
-        pdf.cell(0, 6, "无", new_x="LMARGIN", new_y="NEXT")
+    draw_cases(pdf, content["cases"], _CASE_WIDTHS, "学校", lambda c: str(c["school"]))
+    draw_warnings(pdf, content["warnings"], tz, lambda w: f"{w['school']}  ")
     if content["unlisted"]:
         pdf.ln(2)
         pdf.set_font(FONT, size=9)

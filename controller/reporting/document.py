@@ -144,10 +144,14 @@ def write_files(content: dict, config: ReportConfig, out_dir: Path) -> dict[str,
     """The PDF, CSV and JSON of a report in ``out_dir``; {file name: sha256 hex}."""
     from .pdf import render_pdf
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{content['school_code']}-{content['date']}"
-    blobs = {f"{stem}.pdf": render_pdf(content), f"{stem}.csv": render_csv(content, config),
-             f"{stem}.json": render_json(content)}
+    return write_blobs(out_dir, {f"{stem}.pdf": render_pdf(content), f"{stem}.csv": render_csv(content, config),
+                                 f"{stem}.json": render_json(content)})
+
+
+def write_blobs(out_dir: Path, blobs: dict[str, bytes]) -> dict[str, str]:
+    """Each file written under a temporary name and renamed (never seen half written); name -> its SHA-256."""
+    out_dir.mkdir(parents=True, exist_ok=True)
     hashes = {}
     for name, data in blobs.items():
         tmp = out_dir / (name + ".tmp")

@@ -147,32 +147,9 @@ def render_pdf(content: dict) -> bytes:
                            str(r["absent_leave"]), str(r["absent_other"]), str(r["absent_unmarked"])])
         pdf.ln(2)
 
-    pdf.set_font(FONT, size=12)
-    pdf.cell(0, 8, f"发热病例及处置（{len(content['cases'])}）", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font(FONT, size=8)
-    if content["cases"]:
-        with pdf.table(col_widths=(18, 18, 25, 25, 40, 30, 24), text_align="CENTER", line_height=5,
-                       headings_style=heading_style()) as table:
-            table.row(("时间", "警报", "闸机", "类别", "班级", "状态", "确认/未处置"))
-            for c in content["cases"]:
-                table.row([str(c["time"]), "-" if c["alarm"] is None else str(c["alarm"]), str(c["gate"]),
-                           str(CATEGORY_ZH.get(c["category"], c["category"])), str(c["class"] or "-"),
-                           STATE_ZH.get(c["state"], str(c["state"])),
-                           "确认" if c["confirmed"] else ("未处置" if c["open"] else "排除")])
-    else:
-        pdf.cell(0, 6, "无", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(2)
-
-    pdf.set_font(FONT, size=12)
-    pdf.cell(0, 8, f"自动预警（{len(content['warnings'])}）", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font(FONT, size=9)
-    if content["warnings"]:
-        for w in content["warnings"]:
-            rule = w.get("rule_spec", w["rule"])
-            pdf.multi_cell(0, 5, f"• {local_time(w['raised_at'], tz)}  {w['detail']}  （规则 {rule}）",
-                           align="L", new_x="LMARGIN", new_y="NEXT")
-    else:
-        pdf.cell(0, 6, "无", new_x="LMARGIN", new_y="NEXT")
+    draw_cases(pdf, content["cases"], (18, 18, 25, 25, 40, 30, 24), "警报",
+               lambda c: "-" if c["alarm"] is None else str(c["alarm"]))
+    draw_warnings(pdf, content["warnings"], tz, lambda w: "")
     pdf.ln(4)
 
     rep = content["reporter"]
@@ -188,3 +165,37 @@ def render_pdf(content: dict) -> bytes:
                          f"确认发热 = 复测 ≥ {content['threshold_c']:.1f}°C，或无复测时留观/离校，或病例决定离校/就诊；"
                          "未处置 = 警报尚未处置。演练不计入。", align="L", new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
+
+
+def draw_cases(pdf, cases: list[dict], widths: tuple[int, ...], second_head: str, second) -> None:
+    """The cases table (发热病例及处置): time, ``second_head`` (``second(case)``: the school report's alarm
+    number, the district's school), gate, category, class, state, confirmed or open; 无 when there are none."""
+    pdf.set_font(FONT, size=12)
+    pdf.cell(0, 8, f"发热病例及处置（{len(cases)}）", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, size=8)
+    if cases:
+        with pdf.table(col_widths=widths, text_align="CENTER", line_height=5, width=sum(widths),
+                       headings_style=heading_style()) as table:
+            table.row(("时间", second_head, "闸机", "类别", "班级", "状态", "确认/未处置"))
+            for c in cases:
+                table.row([str(c["time"]), second(c), str(c["gate"]),
+                           str(CATEGORY_ZH.get(c["category"], c["category"])), str(c["class"] or "-"),
+                           STATE_ZH.get(c["state"], str(c["state"])),
+                           "确认" if c["confirmed"] else ("未处置" if c["open"] else "排除")])
+    else:
+        pdf.cell(0, 6, "无", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+
+
+def draw_warnings(pdf, warnings: list[dict], tz: str, prefix) -> None:
+    """The warnings (自动预警), each with ``prefix(warning)`` first (the district's school), its time and rule."""
+    pdf.set_font(FONT, size=12)
+    pdf.cell(0, 8, f"自动预警（{len(warnings)}）", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, size=9)
+    if warnings:
+        for w in warnings:
+            rule = w.get("rule_spec", w["rule"])
+            pdf.multi_cell(0, 5, f"• {prefix(w)}{local_time(w['raised_at'], tz)}  {w['detail']}  （规则 {rule}）",
+                           align="L", new_x="LMARGIN", new_y="NEXT")
+    else:
+        pdf.cell(0, 6, "无", new_x="LMARGIN", new_y="NEXT")
