@@ -9,6 +9,7 @@ import pytest
 
 from controller.cases.case_store import CaseStore
 from controller.identity.people_store import PeopleStore
+from controller.reporting.report_store import ReportStore
 from controller.store import StoreError, open_store
 from controller.store.query import time_range, time_s, where_clause
 
@@ -43,5 +44,7 @@ def test_the_stores_beside_refuse_a_bad_time_as_the_event_store_does(tmp_path, b
             PeopleStore.beside(store).visitors(since=bad)
         with pytest.raises(StoreError):
             PeopleStore.beside(store).reads(since=bad)
+        with pytest.raises(StoreError):
+            ReportStore.beside(store).manual_readings(since=bad)
     finally:
         store.close()

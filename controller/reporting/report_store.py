@@ -13,6 +13,7 @@ import math
 
 from ..identity.people_store import FILE_SECTIONS
 from ..store.errors import NotFound, StoreError
+from ..store.query import time_range, where_clause
 from ..store.records import RECHECK_MAX_C, RECHECK_MIN_C
 from ..store.table_store import TableStore
 from .config import WarningRule
@@ -119,7 +120,7 @@ class ReportStore(TableStore):
             if v is not None:
                 where.append(f"{col} {op} ?")
                 params.append(v)
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        clause = where_clause(where)
         return [_absence(r) for r in self._read(f"SELECT * FROM absences{clause} ORDER BY day, class_name, "
                                                 "person_id, session", tuple(params))]
 
@@ -204,11 +205,11 @@ class ReportStore(TableStore):
     def manual_readings(self, since: float | None = None, until: float | None = None,
                         person_id: str | None = None) -> list[ManualReading]:
         where, params = [], []
-        for col, op, v in (("time", ">=", since), ("time", "<", until), ("person_id", "=", person_id)):
-            if v is not None:
-                where.append(f"{col} {op} ?")
-                params.append(v)
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        time_range(where, params, "time", since, until)
+        if person_id is not None:
+            where.append("person_id = ?")
+            params.append(person_id)
+        clause = where_clause(where)
         return [ManualReading(r["id"], r["person_id"], r["time"], r["value_c"], r["by_user"], r["gate"], r["note"])
                 for r in self._read(f"SELECT * FROM manual_readings{clause} ORDER BY time, id", tuple(params))]
 
@@ -269,7 +270,7 @@ class ReportStore(TableStore):
         if id is not None:
             where.append("id = ?")
             params.append(id)
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        clause = where_clause(where)
         return [ReportWarning(r["id"], r["day"], r["rule"], r["scope"], r["scope_key"], r["what"], r["count"],
                               r["threshold"], r["raised_at"], json.loads(r["draft"]))
                 for r in self._read(f"SELECT * FROM report_warnings{clause} ORDER BY raised_at, id", tuple(params))]
