@@ -175,8 +175,8 @@ def _dev_cold_run(core_c: float, seed: int, cold: bool):
 @pytest.mark.parametrize("core_c, seed", [(36.5, 4), (38.5, 4), (36.5, 12), (38.5, 12)])
 def test_cold_arrivals_from_dev_physics_are_never_passed(core_c, seed):
     """People in from the cold whose forehead is still 2-4 degC below its steady state, afebrile (36.5) and with
-    a fever (38.5): never a PASS. Most are told to wait indoors (a fever that shows through is a FEVER). (In two
-    other DEV rooms the cues miss a few febrile ones: test_cold_febrile_arrivals_are_rarely_passed.)"""
+    a fever (38.5): never a PASS. Most are told to wait indoors (a fever that shows through is a FEVER). (With
+    two other DEV rooms, some faces only a little cold: test_cold_febrile_arrivals_in_four_rooms_are_not_passed.)"""
     results, standing = _dev_cold_run(core_c, seed, True)
     assert len(standing) >= 6
     passes = [(d, p) for d, p in results if d.decision == D.PASS]
@@ -186,27 +186,27 @@ def test_cold_arrivals_from_dev_physics_are_never_passed(core_c, seed):
     assert len(told | fevers) >= 0.5 * len(standing)
 
 
-def test_cold_febrile_arrivals_are_rarely_passed():
+def test_cold_febrile_arrivals_in_four_rooms_are_not_passed():
     """Febrile (38.5) arrivals from the cold in four in-scope DEV rooms (seeds 1, 4, 5, 12): the cold face's
-    signs (nose, skin area, forehead) miss some whose face is only a little cold: measured 3 PASSes of 32 (1 in
-    seed 1, 2 in seed 5). Before those signs were read, 6 of the 32 were given a PASS. Since the simulator's
-    canthus is a hot spot in a cooler region (b3787be) and the eye band is read with the region's relation, 5
-    of 32 (3 in seed 1, 2 in seed 5, estimates 35.6-37.2): the signs' thresholds were chosen on the old face,
-    whose eye band was warmer against the forehead. Bounded here so that it cannot get worse unseen."""
+    signs (nose, skin area, forehead) must catch also those whose face is only a little cold. Before those signs
+    were read, 6 of the 32 were given a PASS; with them, 3. Since the simulator's canthus is a hot spot in a
+    cooler region (b3787be) and the eye band is read with the region's relation, 5 of 32 (3 in seed 1, 2 in seed
+    5, estimates 35.6-37.2) with the skin limit chosen on the old face (0.80); re-chosen for this face (0.88,
+    tracker.COLD_SKIN_SHARE, docs/estimation.md), none. A febrile PASS opens the door: none allowed."""
     passed = standing = 0
     for seed in (1, 4, 5, 12):
         results, stood = _dev_cold_run(38.5, seed, True)
         standing += len(stood)
         passed += len({p["id"] for d, p in results if p is not None and d.decision == D.PASS})
     assert standing >= 24
-    assert passed <= 0.16 * standing, (passed, standing)
+    assert passed == 0, (passed, standing)
 
 
 @pytest.mark.parametrize("seed", [4, 12])
 def test_settled_people_in_the_same_rooms_still_pass(seed):
     """The same rooms, optics and people, settled indoors, at 36.5: most get their PASS. (The cold signs take
-    some settled faces for cold ones, about 5 % of bare faces in DEV, more with masks and fringes: those are
-    told to wait indoors, never passed.)"""
+    some settled faces for cold ones: in DEV none of the bare faces with this lens, 5 % with the 55 degree one,
+    more with masks and fringes: those are told to wait indoors, never passed.)"""
     results, standing = _dev_cold_run(36.5, seed, False)
     passed = {p["id"] for d, p in results if p is not None and d.decision == D.PASS}
     assert len(passed) >= 0.7 * len(standing), (passed, standing)
