@@ -505,7 +505,8 @@ def test_without_a_report_table(tmp_path, mqtt_broker):
         r = admin.get("/api/reports").json()
         assert r == {"configured": False, "can_send": False, "reports": []}
         assert admin.get("/api/reports/status").json()["configured"] is False
-        assert admin.get("/api/reports/warnings").json() == {"configured": False, "date": today(), "rules": [],
+        school_today = dt.datetime.now(svc.config.tz).date().isoformat()  # this rig's zone, not TZ
+        assert admin.get("/api/reports/warnings").json() == {"configured": False, "date": school_today, "rules": [],
                                                               "can_edit_rules": False, "warnings": []}
         for method, path in (("POST", f"/api/reports/{today()}/send"), ("POST", f"/api/reports/{today()}/build"),
                              ("GET", "/api/absences"), ("POST", "/api/absences"), ("POST", "/api/reports/rules"),
