@@ -117,6 +117,8 @@ def test_hostile_messages_are_counted_and_nothing_crashes(controller_service, mq
     assert _wait(lambda: expected <= set(w.errors)), dict(w.errors)
     assert _wait(lambda: svc.dispatcher.unknown_gate >= 1)
     assert svc.dispatcher.unknown_gate == 1 and "nobody-here" not in svc.workers
+    # the watch is another client: the one command sent above reaches it in its own time (a loaded machine)
+    assert _wait(lambda: watch.messages("/cmd"))
     assert [p for _t, p in watch.messages("/cmd")] == [b'{"v":1}']  # only the one sent above: nothing signed
     # A real gate afterwards is screened as usual: nothing above broke the service.
     virtual_gates(1, "fever", seed=0)
