@@ -8,10 +8,10 @@ from .counts import CATEGORY_ZH
 from .district import REPORTED, STATUS_ZH
 from .pdf import (
     COUNT_HEAD,
-    COUNT_WIDTHS,
     FONT,
     VERDICT_ZH,
     draw_cases,
+    draw_session_table,
     draw_warnings,
     heading_style,
     local_time,
@@ -26,6 +26,17 @@ _CASE_WIDTHS = (14, 38, 22, 16, 38, 28, 24)  # time, school, gate, category, cla
 
 def _cell(v) -> str:
     return "-" if v is None else str(v)
+
+
+def _count_row(r: dict) -> list[str]:
+    """A session row's cells: a school's total (学校, its name) or the district's by category (category, 全区)."""
+    if r["scope"] == "school":
+        first, second = "学校", r["school"]
+    else:
+        first, second = str(CATEGORY_ZH.get(r["category"], r["category"])), "全区"
+    return [first, second] + [_cell(r[k]) for k in (
+        "expected", "screened", "not_screened", "manual", "fevers_raised", "fevers_confirmed",
+        "fevers_open", "absent_sick", "absent_leave", "absent_other", "absent_unmarked")]
 
 
 def render_district_pdf(content: dict) -> bytes:
@@ -51,22 +62,9 @@ def render_district_pdf(content: dict) -> bytes:
     pdf.ln(2)
 
     for s in content["sessions"]:
-        pdf.set_font(FONT, size=12)
         window = f"{s['start']}–{s['end']}" if s["same_window"] else "各校时段不同"
-        pdf.cell(0, 8, f"{s['name']}  {window}  （{len(s['schools'])} 所学校）", new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font(FONT, size=8)
-        with pdf.table(col_widths=COUNT_WIDTHS, text_align="CENTER", line_height=5, width=sum(COUNT_WIDTHS),
-                       headings_style=heading_style()) as table:
-            table.row(_COUNT_HEAD)
-            for r in s["rows"]:
-                if r["scope"] == "school":
-                    first, second = "学校", r["school"]
-                else:
-                    first, second = str(CATEGORY_ZH.get(r["category"], r["category"])), "全区"
-                table.row([first, second] + [_cell(r[k]) for k in (
-                    "expected", "screened", "not_screened", "manual", "fevers_raised", "fevers_confirmed",
-                    "fevers_open", "absent_sick", "absent_leave", "absent_other", "absent_unmarked")])
-        pdf.ln(2)
+        draw_session_table(pdf, f"{s['name']}  {window}  （{len(s['schools'])} 所学校）", _COUNT_HEAD,
+                           [_count_row(r) for r in s["rows"]])
 
     draw_cases(pdf, content["cases"], _CASE_WIDTHS, "学校", lambda c: str(c["school"]))
     draw_warnings(pdf, content["warnings"], tz, lambda w: f"{w['school']}  ")

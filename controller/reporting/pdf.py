@@ -132,20 +132,13 @@ def render_pdf(content: dict) -> bytes:
     pdf = start_document(content, f"学校：{content['school']}    代码：{content['school_code']}    "
                                   f"日期：{content['date']}    时区：{tz}")
     for s in content["sessions"]:
-        pdf.set_font(FONT, size=12)
         gates = "、".join(s["gates"]) if s["gates"] else "全部闸机"
-        pdf.cell(0, 8, f"{s['name']}  {s['start']}–{s['end']}  （{gates}）", new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font(FONT, size=8)
-        with pdf.table(col_widths=COUNT_WIDTHS, text_align="CENTER", line_height=5, width=sum(COUNT_WIDTHS),
-                       headings_style=heading_style()) as table:
-            table.row(COUNT_HEAD)
-            for r in s["rows"]:
-                cat = str(CATEGORY_ZH.get(r["category"], r["category"]))
-                table.row([cat, str(r["group"] or "-"), "-" if r["expected"] is None else str(r["expected"]),
-                           str(r["screened"]), str(r["not_screened"]), str(r["manual"]), str(r["fevers_raised"]),
-                           str(r["fevers_confirmed"]), str(r["fevers_open"]), str(r["absent_sick"]),
-                           str(r["absent_leave"]), str(r["absent_other"]), str(r["absent_unmarked"])])
-        pdf.ln(2)
+        draw_session_table(pdf, f"{s['name']}  {s['start']}–{s['end']}  （{gates}）", COUNT_HEAD, [
+            [str(CATEGORY_ZH.get(r["category"], r["category"])), str(r["group"] or "-"),
+             "-" if r["expected"] is None else str(r["expected"]),
+             str(r["screened"]), str(r["not_screened"]), str(r["manual"]), str(r["fevers_raised"]),
+             str(r["fevers_confirmed"]), str(r["fevers_open"]), str(r["absent_sick"]),
+             str(r["absent_leave"]), str(r["absent_other"]), str(r["absent_unmarked"])] for r in s["rows"]])
 
     draw_cases(pdf, content["cases"], (18, 18, 25, 25, 40, 30, 24), "警报",
                lambda c: "-" if c["alarm"] is None else str(c["alarm"]))
@@ -165,6 +158,20 @@ def render_pdf(content: dict) -> bytes:
                          f"确认发热 = 复测 ≥ {content['threshold_c']:.1f}°C，或无复测时留观/离校，或病例决定离校/就诊；"
                          "未处置 = 警报尚未处置。演练不计入。", align="L", new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
+
+
+def draw_session_table(pdf, title: str, head, rows) -> None:
+    """One session's count table: ``title`` as its heading line, then ``head`` and ``rows`` (lists of cell
+    strings, COUNT_WIDTHS wide) in the report's table style."""
+    pdf.set_font(FONT, size=12)
+    pdf.cell(0, 8, title, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, size=8)
+    with pdf.table(col_widths=COUNT_WIDTHS, text_align="CENTER", line_height=5, width=sum(COUNT_WIDTHS),
+                   headings_style=heading_style()) as table:
+        table.row(head)
+        for row in rows:
+            table.row(row)
+    pdf.ln(2)
 
 
 def draw_cases(pdf, cases: list[dict], widths: tuple[int, ...], second_head: str, second) -> None:
