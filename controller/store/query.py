@@ -13,15 +13,21 @@ from typing import Any
 from .errors import StoreError
 
 
+def finite_number(value: Any, what: str, kind: str = "a finite number") -> float:
+    """``value`` as a finite float, else StoreError "``what`` must be ``kind``, not ..." (a bool is not a
+    number: True would otherwise store as 1.0)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise StoreError(f"{what} must be {kind}, not {value!r}")
+    return number
+
+
 def time_s(t: Any, what: str = "time") -> float:
     """``t`` as finite Unix seconds, else StoreError naming ``what`` (a bool is not a time)."""
-    try:
-        value = float(t)
-    except (TypeError, ValueError):
-        raise StoreError(f"{what} must be Unix seconds, not {t!r}") from None
-    if isinstance(t, bool) or not math.isfinite(value):
-        raise StoreError(f"{what} must be finite Unix seconds, not {t!r}")
-    return value
+    return finite_number(t, what, "finite Unix seconds")
 
 
 def time_range(where: list[str], params: list, column: str, since: Any, until: Any) -> None:

@@ -16,7 +16,6 @@ unknown ids ``NotFound``, an unreachable or locked database
 from __future__ import annotations
 
 import json
-import math
 import time as _time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -29,6 +28,7 @@ from . import passwords
 from .backends import Backend, backend_for
 from .errors import NotFound, StoreError
 from .migrations import MIGRATIONS, Migration, apply_migrations, current_version
+from .query import finite_number as _finite
 from .query import time_range as _range
 from .query import time_s as _time_s
 from .query import where_clause as _where
@@ -97,15 +97,7 @@ def _int(v: Any, what: str, lo: int | None = None, hi: int | None = None) -> int
 
 
 def _opt_float(v: Any, what: str) -> float | None:
-    if v is None:
-        return None
-    try:
-        value = float(v)
-    except (TypeError, ValueError):
-        raise StoreError(f"{what} must be a number or None, not {v!r}") from None
-    if isinstance(v, bool) or not math.isfinite(value):
-        raise StoreError(f"{what} must be a finite number or None, not {v!r}")
-    return value
+    return None if v is None else _finite(v, what, "a finite number or None")
 
 
 def _text(v: Any, what: str, *, empty: bool = True, limit: int = MAX_TEXT) -> str:
