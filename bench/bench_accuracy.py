@@ -312,6 +312,7 @@ def learn_installed_reference(rec, config: ScreeningConfig) -> tuple[ScreeningCo
         return config, exc.reason
     table = learned.table(config.analysis.reference_box)  # what the command writes, as it writes it
     analysis = replace(config.analysis, reference_apparent_c=learned.apparent_c, reference_pixels=learned.pixels,
+                       reference_background_c=table["background_c"],
                        lens_blur_px=learned.lens_blur_px, sensor_offset_c=table.get("sensor_offset_c", 0.0))
     return replace(config, analysis=analysis), "learned"
 

@@ -205,6 +205,7 @@ def test_reference_step_equals_reference(seed):
     learned = rng.choice([np.nan, level, level + 0.3, level + 3.0])
     p[K.P_REF_LEARNED] = learned
     p[K.P_REF_MIN_FRACTION] = rng.uniform(0.05, 1.0)
+    p[K.P_REF_LEARNED_BG] = rng.choice([np.nan, level - 12.0, level - 4.0])  # unmixed from the wall, or not
     for _ in range(cfg.reference_window + 20):
         bg, image = random_scene(rng)
         image[box[0]:box[2], box[1]:box[3]] = level + rng.normal(0.0, 0.2, (box[2] - box[0], box[3] - box[1]))
@@ -229,7 +230,8 @@ def _run_both(cfg: AnalysisConfig, frames) -> None:
         same(fast._out, slow._out)
         same(fast._bg, slow._bg)
         same(fast._ref, slow._ref)
-        assert np.array_equal(fast._busy, slow._busy) and np.array_equal(fast._state, slow._state)
+        assert np.array_equal(fast._busy, slow._busy)
+        same(fast._state, slow._state)  # counts exact; the drift average as the outputs
 
 
 @settings(max_examples=60, deadline=None)

@@ -717,7 +717,8 @@ TABLE_KEYS = {"mqtt": ["host", "port", "user", "password", "password_file", "cli
               "doors": ["open_ms", "ack_timeout_s"], "http": ["bind", "port"],
               "home_assistant": ["enabled", "prefix"],
               "screening": sorted(f.key for f in screening_config.FIELDS) + ["variant", "reference"],
-              "reference": ["box", "temp_c", "apparent_c", "apparent_sd_c", "pixels", "drift_c", "min_fraction"]}
+              "reference": ["box", "temp_c", "apparent_c", "apparent_sd_c", "background_c", "pixels", "drift_c",
+                            "min_fraction"]}
 
 
 @st.composite

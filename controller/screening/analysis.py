@@ -41,6 +41,10 @@ class AnalysisConfig:
     # set point to within 0.05 degC (tests/test_reference_source.py); [screening.reference] without apparent_c
     # means "not learned".
     reference_apparent_c: float | None = 35.0
+    # The background around the disc when its reading was learned (written with it): the drift is then unmixed
+    # from the wall's change (analysis_kernels.unmixed_drift), which a small disc's reading partly follows.
+    # None: the reading's change is the drift (a disc at full contrast, or a reading learned before this was).
+    reference_background_c: float | None = None
     person_margin_c: float = 3.0  # warmer than the background by this much = person candidate
     hot_object_c: float = 41.0  # apparent temperature above which a blob cannot be skin
     top_k: int = 3
@@ -61,12 +65,16 @@ class AnalysisConfig:
     bootstrap_frames: int = 8  # the first frames: the model keeps each pixel's coolest reading
     # Reference source.
     reference_pixels: int = 6  # the box pixels most on the disc that are averaged
-    reference_drift_c: float = 1.5  # drift: the window's mean further than this from the learned reading
-    reference_min_fraction: float = 0.8  # too small: the reading reaches less of its set-point contrast
+    reference_drift_c: float = 1.5  # drift: the sensor has drifted more than this since the reading was learned
+    reference_min_fraction: float = 0.25  # too small: the reading reaches less of its set-point contrast
     reference_min_contrast_c: float = 1.0  # not found: the reading is less than this above the background around it
     reference_window: int = 32  # frames the stability test and the offset average (4 s at 8 frames/s)
     reference_stable_c: float = 0.15  # stable: slow variation over the window below this
     reference_tau_frames: float = 16.0  # running mean per box pixel that chooses the disc's pixels
+    # The offset is the drift averaged over this long (30 s at 8 frames/s): a small disc's drift, unmixed from
+    # its wall, is its reading's noise over its share of contrast; the sensor drifts over minutes (sim/scenes/
+    # sensor_errors.py: periods of 7 and 25 min), which this follows within 0.05 degC at the drift's fastest.
+    reference_drift_tau_frames: float = 240.0
     reference_guard_px: int = 2  # the box grown by this much is never a person (the disc's blurred rim)
     # The lens blur (a Gaussian's standard deviation, pixels) measured on the reference disc when its reading is
     # learned (reference_source.measure_blur); None: the product's nominal optics.LENS_PSF_SIGMA_PX.
@@ -89,10 +97,13 @@ class AnalysisConfig:
             raise ValueError("top_k, min_face_pixels and reference_pixels must be at least 1")
         if self.reference_window < 2 * K.BLOCKS or self.reference_window % K.BLOCKS:
             raise ValueError(f"reference_window must be a multiple of {K.BLOCKS}, at least {2 * K.BLOCKS}")
-        if min(self.background_tau_frames, self.absorb_tau_frames, self.reference_tau_frames) < 1.0:
+        if min(self.background_tau_frames, self.absorb_tau_frames, self.reference_tau_frames,
+               self.reference_drift_tau_frames) < 1.0:
             raise ValueError("time constants must be at least one frame")
-        if self.reference_apparent_c is not None and not math.isfinite(self.reference_apparent_c):
-            raise ValueError(f"reference_apparent_c must be a finite temperature, got {self.reference_apparent_c}")
+        for name in ("reference_apparent_c", "reference_background_c"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite temperature, got {value}")
         if not 0.0 < self.reference_min_fraction <= 1.0:
             raise ValueError(f"reference_min_fraction must be in (0, 1], got {self.reference_min_fraction}")
         if self.lens_blur_px is not None and not (math.isfinite(self.lens_blur_px) and 0.0 <= self.lens_blur_px <= 3.0):
@@ -185,6 +196,8 @@ def kernel_parameters(config: AnalysisConfig) -> np.ndarray:
     p[K.P_REF_LEARNED] = math.nan if config.reference_apparent_c is None else config.reference_apparent_c
     p[K.P_REF_MIN_FRACTION] = config.reference_min_fraction
     p[K.P_REF_MIN_CONTRAST] = config.reference_min_contrast_c
+    p[K.P_REF_DRIFT_ALPHA] = 1.0 / config.reference_drift_tau_frames
+    p[K.P_REF_LEARNED_BG] = math.nan if config.reference_background_c is None else config.reference_background_c
     p[K.P_REF_WINDOW] = config.reference_window
     p[K.P_REF_STABLE_C] = config.reference_stable_c
     p[K.P_REF_ALPHA] = 1.0 / config.reference_tau_frames
@@ -346,9 +359,13 @@ def reference_problem(a: FrameAnalysis, config: AnalysisConfig) -> tuple[str, st
         return D.REFERENCE_NOT_LEARNED, (f"{reads}; its reading through this gate's optics was never learned: "
                                          f"run `thermogate calibrate reference GATE`")
     if status == "drift":
-        return D.REFERENCE_DRIFT, (f"{reads}, {a.reference_mean_c - (config.reference_apparent_c or 0.0):+.2f} "
-                                   f"degC from its learned {config.reference_apparent_c:.2f} (at most "
-                                   f"{config.reference_drift_c:g}): check the reference, then learn it again")
+        learned = config.reference_apparent_c or 0.0
+        learned_bg = math.nan if config.reference_background_c is None else config.reference_background_c
+        drift = K.unmixed_drift(a.reference_mean_c, a.reference_background_c, learned, learned_bg, config.reference_c)
+        against = "" if math.isnan(learned_bg) else f" against {learned_bg:.1f} around it"
+        return D.REFERENCE_DRIFT, (f"{reads}: the sensor has drifted {drift:+.2f} degC since its reading "
+                                   f"{learned:.2f}{against} was learned (at most {config.reference_drift_c:g}): "
+                                   f"check the reference, then learn it again")
     excess = f"varies by {a.reference_excess_c:.2f} degC" if math.isfinite(a.reference_excess_c) else "not settled"
     return D.REFERENCE_UNSTABLE, (f"{reads}; {excess} beyond its pixels' noise (at most "
                                   f"{config.reference_stable_c:g})")

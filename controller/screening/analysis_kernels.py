@@ -79,14 +79,18 @@ P_NOSE_DROP = 24
 P_REF_LEARNED = 25  # the reference's apparent reading learned through this gate's optics; NaN: not learned
 P_REF_MIN_FRACTION = 26  # too small: the reading reaches less than this share of its set-point contrast
 P_REF_MIN_CONTRAST = 27  # not found: the reading is less than this above the background around the box
-P_LENGTH = 28
+P_REF_LEARNED_BG = 28  # the background around the box when the reading was learned; NaN: not known (no unmixing)
+P_REF_DRIFT_ALPHA = 29  # the offset is the drift averaged with this weight per frame (1 / its time constant)
+P_LENGTH = 30
 
 # State vector.
 S_FRAMES = 0
 S_RING_POS = 1
 S_RING_COUNT = 2
 S_BG_MEDIAN = 3  # median of the background model, refreshed every AMBIENT_EVERY frames
-S_LENGTH = 4
+S_DRIFT = 4  # the reference's drift averaged over the ok windows (the offset is minus it)
+S_DRIFT_COUNT = 5  # ok windows in that average so far (its weight is 1 / count until 1 / count < P_REF_DRIFT_ALPHA)
+S_LENGTH = 6
 
 # Output vector.
 O_AMBIENT = 0
@@ -128,10 +132,12 @@ REF_NOT_FOUND = 2  # it reads less than P_REF_MIN_CONTRAST above the background 
 REF_TOO_SMALL = 3  # it reaches less than P_REF_MIN_FRACTION of its set-point contrast: too few pixels
 REF_NOT_LEARNED = 4  # its apparent reading through this gate's optics was never learned
 REF_UNSTABLE = 5  # its block means vary beyond what pixel noise explains
-REF_DRIFT = 6  # its reading is further than P_REF_DRIFT from the learned one
+REF_DRIFT = 6  # the drift it shows is more than P_REF_DRIFT
 REF_OK = 7
 
 _NAN = math.nan
+KELVIN = 273.15
+SETTLE_TAUS = 3.0  # the background model is settled after its bootstrap and this many time constants
 
 
 # ---- building blocks -------------------------------------------------------------------------------------------
@@ -787,6 +793,29 @@ def update_background(image, bg, busy, frames, p):
 
 
 @njit(cache=True, error_model="numpy")
+def unmixed_drift(mean, background, learned, learned_background, set_point):
+    """The sensor's drift since the reference was learned (degC; ``reference_step``). Without a learned
+    background (NaN) the reading's change itself.
+
+    The optics mix radiance, not temperature: the disc's reading is the
+    temperature of ``a`` of its set point's radiance (T^4, kelvin) and
+    ``1 - a`` of the wall's, ``a`` from the learned reading and background.
+    A change ``dW`` of the wall then moves the reading by ``k * dW``, ``k =
+    (1 - a) * (W / reading)^3``, and a drift ``d`` of the sensor moves both
+    by ``d``: so ``d = (reading's change - k * background's change) / (1 -
+    k)``."""
+    if learned_background != learned_background:
+        return mean - learned
+    wall = learned_background + KELVIN
+    read = learned + KELVIN
+    disc = (set_point + KELVIN) ** 4
+    share = (read ** 4 - wall ** 4) / max(disc - wall ** 4, 1.0)
+    share = min(max(share, 0.05), 1.0)
+    k = min((1.0 - share) * (wall / read) ** 3, 0.95)
+    return ((mean - learned) - k * (background - learned_background)) / (1.0 - k)
+
+
+@njit(cache=True, error_model="numpy")
 def reference_step(image, bg, guard, shift, ambient, p, ref, state, out):
     """The reference source: this frame's reading, its status, and the offset.
 
@@ -811,10 +840,27 @@ def reference_step(image, bg, guard, shift, ambient, p, ref, state, out):
       independent; a block's mean holds only half as many independent
       readings as frames, SUBPAGES).
 
+    The drift is what the sensor now reads above what it read when the
+    reading was learned: the window's mean minus the learned reading, unmixed
+    from the wall when the background then is known (``P_REF_LEARNED_BG``).
+    A disc that reaches a share ``a`` of its set-point contrast reads
+    ``a`` of the disc and ``1 - a`` of the wall behind it, and the sensor's
+    drift moves both: the reading moves by ``(1 - a) * wall's change + drift``
+    and the background by ``wall's change + drift``, so the drift is
+    ``(reading's change - (1 - a) * background's change) / a``, with ``a``
+    the learned share (worked in radiance, :func:`unmixed_drift`). Without
+    the background a small disc would read a warmer or cooler room as
+    drift.
+
     The status is the first of: not found, too small, not learned, unstable,
-    drift (the window's mean further than ``P_REF_DRIFT`` from the learned
-    reading), ok. Only when ok is the offset set: the learned reading minus
-    the window's mean, never the set point minus anything. Writes O_REF,
+    drift (this window's drift more than ``P_REF_DRIFT``), ok. Only when ok
+    is the offset set: once the background model has settled
+    (``SETTLE_TAUS``), minus the drift averaged over the ok windows so far,
+    with a weight ``P_REF_DRIFT_ALPHA`` per frame once there are enough of
+    them (a small disc's unmixed drift is its window's noise over ``a``; the
+    sensor drifts over minutes); before, minus this window's reading's change.
+    Never the set point minus anything. Writes
+    O_REF,
     O_REF_OK, O_OFFSET, O_REF_STD (the excess spread) and the O_REF_* fields.
     """
     out[O_REF_OK] = 0.0
@@ -910,12 +956,22 @@ def reference_step(image, bg, guard, shift, ambient, p, ref, state, out):
         status = REF_NOT_LEARNED
     elif not excess < p[P_REF_STABLE_C]:
         status = REF_UNSTABLE
-    elif abs(mean - learned) > p[P_REF_DRIFT]:
-        status = REF_DRIFT
     else:
-        status = REF_OK
-        out[O_REF_OK] = 1.0
-        out[O_OFFSET] = learned - mean
+        # The background model starts from each pixel's coolest reading and settles over a few of its time
+        # constants: until then the wall's change is not known well enough to unmix, nor to average.
+        settled = state[S_FRAMES] >= p[P_BOOTSTRAP] + SETTLE_TAUS / p[P_ALPHA]
+        drift = unmixed_drift(mean, background, learned, p[P_REF_LEARNED_BG] if settled else _NAN, p[P_REF_C])
+        if abs(drift) > p[P_REF_DRIFT]:
+            status = REF_DRIFT
+        else:
+            status = REF_OK
+            out[O_REF_OK] = 1.0
+            if settled:
+                state[S_DRIFT_COUNT] += 1.0
+                state[S_DRIFT] += max(1.0 / state[S_DRIFT_COUNT], p[P_REF_DRIFT_ALPHA]) * (drift - state[S_DRIFT])
+                out[O_OFFSET] = -state[S_DRIFT]
+            else:
+                out[O_OFFSET] = -drift
     out[O_REF_STATUS] = status
 
 

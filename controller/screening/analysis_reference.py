@@ -76,7 +76,9 @@ from .analysis_kernels import (
     P_REF_BOX,
     P_REF_C,
     P_REF_DRIFT,
+    P_REF_DRIFT_ALPHA,
     P_REF_LEARNED,
+    P_REF_LEARNED_BG,
     P_REF_MIN_CONTRAST,
     P_REF_MIN_FRACTION,
     P_REF_PIXELS,
@@ -94,9 +96,12 @@ from .analysis_kernels import (
     REF_UNSTABLE,
     ROWS,
     S_BG_MEDIAN,
+    S_DRIFT,
+    S_DRIFT_COUNT,
     S_FRAMES,
     S_RING_COUNT,
     S_RING_POS,
+    SETTLE_TAUS,
     SHIFT_BIN_C,
     SUBPAGES,
 )
@@ -428,6 +433,18 @@ def update_background(image: np.ndarray, bg: np.ndarray, busy: np.ndarray, frame
     bg += alpha * np.clip(image - bg, -p[P_MARGIN], p[P_MARGIN])
 
 
+def _unmixed_drift(mean: float, background: float, learned: float, learned_background: float,
+                   set_point: float) -> float:
+    """The sensor's drift since the reading was learned (the kernel's unmixed_drift)."""
+    if math.isnan(learned_background):
+        return mean - learned
+    kelvin = 273.15
+    wall, read = learned_background + kelvin, learned + kelvin
+    share = float(np.clip((read ** 4 - wall ** 4) / max((set_point + kelvin) ** 4 - wall ** 4, 1.0), 0.05, 1.0))
+    k = min((1.0 - share) * (wall / read) ** 3, 0.95)
+    return ((mean - learned) - k * (background - learned_background)) / (1.0 - k)
+
+
 def reference_step(image: np.ndarray, bg: np.ndarray, guard: np.ndarray, shift: float, ambient: float,
                    p: np.ndarray, ref: np.ndarray, state: np.ndarray, out: np.ndarray) -> None:
     """The reference's reading, status and offset (see the kernel); updates ``ref`` and ``state``."""
@@ -483,11 +500,17 @@ def reference_step(image: np.ndarray, bg: np.ndarray, guard: np.ndarray, shift: 
         status = REF_NOT_LEARNED
     elif not excess < p[P_REF_STABLE_C]:
         status = REF_UNSTABLE
-    elif abs(mean - learned) > p[P_REF_DRIFT]:
+    elif abs(drift := _unmixed_drift(mean, background, learned, p[P_REF_LEARNED_BG] if (
+            settled := state[S_FRAMES] >= p[P_BOOTSTRAP] + SETTLE_TAUS / p[P_ALPHA]) else math.nan,
+            p[P_REF_C])) > p[P_REF_DRIFT]:
         status = REF_DRIFT
     else:
         status = REF_OK
-        out[O_REF_OK], out[O_OFFSET] = 1.0, learned - mean
+        out[O_REF_OK], out[O_OFFSET] = 1.0, -drift
+        if settled:
+            state[S_DRIFT_COUNT] += 1.0
+            state[S_DRIFT] += max(1.0 / state[S_DRIFT_COUNT], p[P_REF_DRIFT_ALPHA]) * (drift - state[S_DRIFT])
+            out[O_OFFSET] = -state[S_DRIFT]
     out[O_REF_STATUS] = status
 
 

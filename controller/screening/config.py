@@ -29,9 +29,11 @@ box = [3, 3, 7, 7]          # rows r0..r1, columns c0..c1 (exclusive) where the 
 temp_c = 35.0               # its set point
 apparent_c = 34.62          # its reading through this gate's optics, learned by `thermogate calibrate reference`
 apparent_sd_c = 0.04        # (written with it: how much that reading varied while it was learned)
+background_c = 21.3         # (written with it: the wall around the disc then, to tell the sensor's drift from
+                            # the room's change in a small disc's reading)
 pixels = 6                  # the box pixels most on the disc that make its reading (calibrate reference sets it)
-drift_c = 1.5               # reading further than this from apparent_c: BLOCKED reference_drift
-min_fraction = 0.8          # reaching less of its set-point contrast: BLOCKED reference_too_small
+drift_c = 1.5               # the sensor drifted more than this since it was learned: BLOCKED reference_drift
+min_fraction = 0.25         # reaching less of its set-point contrast: BLOCKED reference_too_small
 blur_px = 0.55              # the lens blur measured on the disc (calibrate reference sets it; absent: 0.4)
 emissivity = 0.97           # the disc's coating, from its data sheet (absent: 1.0, a blackbody)
 sensor_offset_c = 0.42      # the sensor's own offset read off the disc (calibrate reference sets it)
@@ -242,8 +244,10 @@ REFERENCE_FIELDS: tuple[tuple[Field, str | None], ...] = (
     # its reading through this gate's optics, learned by `thermogate calibrate reference`; absent: not learned
     (Field("apparent_c", float, None, 0.0, 60.0, "degC"), "reference_apparent_c"),
     (Field("apparent_sd_c", float, None, 0.0, 5.0, "degC"), None),  # how much that reading varied while learned
+    # the background around the disc when its reading was learned; absent: the reading's change is the drift
+    (Field("background_c", float, None, -40.0, 80.0, "degC"), "reference_background_c"),
     (Field("pixels", int, _ANALYSIS.reference_pixels, 1, 16), "reference_pixels"),  # the box pixels most on the disc
-    # reading further than this from apparent_c: BLOCKED reference_drift
+    # the sensor drifted more than this since the reading was learned: BLOCKED reference_drift
     (Field("drift_c", float, _ANALYSIS.reference_drift_c, 0.05, 10.0, "degC"), "reference_drift_c"),
     # reaching less of its set-point contrast: BLOCKED reference_too_small
     (Field("min_fraction", float, _ANALYSIS.reference_min_fraction, 0.05, 1.0), "reference_min_fraction"),

@@ -29,7 +29,7 @@ import numpy as np
 
 from controller.geometry import NARROW, WIDE, FieldOfView, pixels_across
 
-from .analysis import AnalysisConfig, Analyzer
+from .analysis import AnalysisConfig, Analyzer, guard_mask
 from .optics import LENS_PSF_SIGMA_PX, blurred_cover
 
 PHASES = 4  # positions of the disc's centre within a pixel, per axis, that the figures range over
@@ -141,7 +141,8 @@ class LearnedReference:
     def table(self, box: tuple[int, int, int, int]) -> dict:
         """The ``[screening.reference]`` table that describes it."""
         table = {"box": list(box), "temp_c": round(self.set_point_c, 2), "apparent_c": round(self.apparent_c, 3),
-                 "apparent_sd_c": round(self.sd_c, 3), "pixels": self.pixels}
+                 "apparent_sd_c": round(self.sd_c, 3), "background_c": round(self.background_c, 2),
+                 "pixels": self.pixels}
         if self.lens_blur_px is not None:
             table["blur_px"] = self.lens_blur_px
         if self.sensor_offset_c is not None:
@@ -290,8 +291,14 @@ def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_fr
     last = learned[-1][1]
     readings = np.array([a.reference_c for _, a in learned])
     excess = float(np.median([a.reference_excess_c for _, a in learned]))
+    # The wall around it: the ring the analysis reads, on the mean of the frames it was learned from (the
+    # background model's first seconds start from each pixel's coolest reading, which reads low).
+    ring = guard_mask(config).astype(bool)
+    ring[r0:r1, c0:c1] = False
+    wall = (float(np.median(np.mean([images[i] for i, _ in learned], axis=0)[ring])) if ring.any()
+            else float(np.median([a.reference_background_c for _, a in learned])))
     result = LearnedReference(float(readings.mean()), float(readings.std(ddof=1)), pixels, len(learned),
-                              config.reference_c, float(np.median([a.reference_background_c for _, a in learned])),
+                              config.reference_c, wall,
                               float(np.median([a.reference_size_px for _, a in learned])),
                               float(np.median([a.reference_fraction for _, a in learned])), excess,
                               measure_blur(mean_box - background, config.reference_c - background, config.fov))
