@@ -332,6 +332,17 @@ def test_watch_shows_the_reading_beside_the_set_point_and_warns_when_too_small()
                                                 f"learned 35.00")
     unlearned = replace(cfg, reference_apparent_c=None)
     assert "NOT LEARNED" in W._reference_line(Analyzer(unlearned).analyze(images(good, 0.2)[0]), unlearned)
+    # Learned with the wall around it: the line gives the wall now and then; a drift is the sensor's, unmixed.
+    learned = learn_reference(images(good, 8.0), cfg)
+    walled = replace(cfg, reference_apparent_c=learned.apparent_c, reference_background_c=learned.background_c)
+    analyzer = Analyzer(walled)
+    a = [analyzer.analyze(image) for image in images(good, 6.0)][-1]
+    assert f"(learned {learned.background_c:.1f})" in W._reference_line(a, walled)
+    drifted = replace(walled, reference_apparent_c=learned.apparent_c - 2.0)
+    analyzer = Analyzer(drifted)
+    a = [analyzer.analyze(image) for image in images(good, 6.0)][-1]
+    assert a.reference_status == "drift"
+    assert "DRIFT: " in W._reference_line(a, drifted) and "the sensor drifted +2." in W._reference_line(a, drifted)
 
 
 def test_a_reference_blocked_reaches_the_result_topic_with_its_detail(controller_service, virtual_gates,

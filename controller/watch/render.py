@@ -20,6 +20,7 @@ import numpy as np
 
 from ..protocol.topics import topic
 from ..screening.analysis import AnalysisConfig, FrameAnalysis, reference_across_px
+from ..screening.analysis_kernels import unmixed_drift
 from ..screening.config import ScreeningConfig
 from ..screening.tracker import face_place
 from ..sensor.frame import COLUMNS, ROWS
@@ -293,11 +294,16 @@ def _reference_line(a: FrameAnalysis | None, config: AnalysisConfig) -> str:
                 f"{reads}")
     if status == "not_learned":
         return f"found, NOT LEARNED: {reads}; run `thermogate calibrate reference GATE`"
+    wall = config.reference_background_c
     if status == "drift" and learned is not None:  # drift is measured from a learned reading
-        return (f"DRIFT: {reads}; {a.reference_mean_c - learned:+.2f} degC from its learned reading (at most "
+        drift = unmixed_drift(a.reference_mean_c, a.reference_background_c, learned,
+                              math.nan if wall is None else wall, config.reference_c)
+        return (f"DRIFT: {reads}; the sensor drifted {drift:+.2f} degC since it was learned (at most "
                 f"{config.reference_drift_c:g})")
     if status == "ok":
-        return f"found, stable: {reads}; offset {a.offset_c:+.2f}"
+        around = (f"; wall around it {a.reference_background_c:.1f} (learned {wall:.1f})"
+                  if wall is not None and math.isfinite(a.reference_background_c) else "")
+        return f"found, stable: {reads}; offset {a.offset_c:+.2f}{around}"
     settle = f" (variation {a.reference_excess_c:.2f} > {config.reference_stable_c:.2f})" \
         if math.isfinite(a.reference_excess_c) else ""
     return f"found, NOT STABLE yet{settle}: {reads}"
