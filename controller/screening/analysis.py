@@ -75,6 +75,9 @@ class AnalysisConfig:
     # its wall, is its reading's noise over its share of contrast; the sensor drifts over minutes (sim/scenes/
     # sensor_errors.py: periods of 7 and 25 min), which this follows within 0.05 degC at the drift's fastest.
     reference_drift_tau_frames: float = 240.0
+    # A reference unsteady, hidden or too small for up to this long after its last ok frame (someone passing in
+    # front of it or near it; 60 s at 8 frames/s) is held: ok, with the averaged drift (status "held").
+    reference_hold_frames: int = 480
     reference_guard_px: int = 2  # the box grown by this much is never a person (the disc's blurred rim)
     # The lens blur (a Gaussian's standard deviation, pixels) measured on the reference disc when its reading is
     # learned (reference_source.measure_blur); None: the product's nominal optics.LENS_PSF_SIGMA_PX.
@@ -98,7 +101,7 @@ class AnalysisConfig:
         if self.reference_window < 2 * K.BLOCKS or self.reference_window % K.BLOCKS:
             raise ValueError(f"reference_window must be a multiple of {K.BLOCKS}, at least {2 * K.BLOCKS}")
         if min(self.background_tau_frames, self.absorb_tau_frames, self.reference_tau_frames,
-               self.reference_drift_tau_frames) < 1.0:
+               self.reference_drift_tau_frames) < 1.0 or self.reference_hold_frames < 0:
             raise ValueError("time constants must be at least one frame")
         for name in ("reference_apparent_c", "reference_background_c"):
             value = getattr(self, name)
@@ -137,7 +140,8 @@ class FrameAnalysis:
     forehead_covered: bool  # cue: top of the face much cooler than the face's skin (hat/hair)
     hot_object: bool  # a blob hotter than hot_object_c was excluded
     reference_c: float  # measured reading of the reference box (NaN if not configured)
-    reference_ok: bool  # reference_status is "ok": found, big enough, learned, stable, near its learned reading
+    reference_ok: bool  # reference_status is "ok" (found, big enough, learned, stable, near its learned reading) or
+    # "held" (unsteady, hidden or too small within reference_hold_frames of an ok frame: the averaged drift kept)
     offset_c: float  # correction to add to face readings: learned reading - window's mean reading (0.0 if not ok)
     faces: tuple[tuple[int, int, int, int], ...] = ()  # every face's skin bounding box, largest first (up to 8)
     face_pixels: int = 0  # skin pixels of the main face
@@ -147,7 +151,7 @@ class FrameAnalysis:
     reference_excess_c: float = math.nan  # the reference's slow variation over its window (the stability test)
     nose_drop_c: float = math.nan  # how much cooler the nose is than the cheeks either side
     nose_chilled: bool = False  # cue: the nose is far cooler than the cheeks (just in from the cold)
-    reference_status: str = "none"  # REFERENCE_STATUSES: why reference_ok is False, or "ok"
+    reference_status: str = "none"  # REFERENCE_STATUSES: why reference_ok is False, or "ok" or "held"
     reference_mean_c: float = math.nan  # the reference's mean reading over its window (NaN until it is full)
     reference_background_c: float = math.nan  # the background around the reference's box
     reference_size_px: float = math.nan  # its apparent area, in pixels of full set-point contrast
@@ -197,6 +201,7 @@ def kernel_parameters(config: AnalysisConfig) -> np.ndarray:
     p[K.P_REF_MIN_FRACTION] = config.reference_min_fraction
     p[K.P_REF_MIN_CONTRAST] = config.reference_min_contrast_c
     p[K.P_REF_DRIFT_ALPHA] = 1.0 / config.reference_drift_tau_frames
+    p[K.P_REF_HOLD] = config.reference_hold_frames
     p[K.P_REF_LEARNED_BG] = math.nan if config.reference_background_c is None else config.reference_background_c
     p[K.P_REF_WINDOW] = config.reference_window
     p[K.P_REF_STABLE_C] = config.reference_stable_c
@@ -264,10 +269,10 @@ class Analyzer:
 
 
 # The reference's status by kernel code (analysis_kernels.REF_*), in the order the checks are made.
-REFERENCE_STATUSES = ("none", "pending", "not_found", "too_small", "not_learned", "unstable", "drift", "ok")
+REFERENCE_STATUSES = ("none", "pending", "not_found", "too_small", "not_learned", "unstable", "drift", "ok", "held")
 _REF_STATUS = {float(code): name for code, name in enumerate(REFERENCE_STATUSES)}
 if [K.REF_NONE, K.REF_PENDING, K.REF_NOT_FOUND, K.REF_TOO_SMALL, K.REF_NOT_LEARNED, K.REF_UNSTABLE, K.REF_DRIFT,
-        K.REF_OK] != list(range(len(REFERENCE_STATUSES))):
+        K.REF_OK, K.REF_HELD] != list(range(len(REFERENCE_STATUSES))):
     raise ImportError("the kernel's REF_* codes changed: update REFERENCE_STATUSES")
 
 _FACE_BASES = tuple(K.O_FACES + 5 * slot for slot in range(K.MAX_FACES))

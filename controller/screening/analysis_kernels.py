@@ -81,7 +81,8 @@ P_REF_MIN_FRACTION = 26  # too small: the reading reaches less than this share o
 P_REF_MIN_CONTRAST = 27  # not found: the reading is less than this above the background around the box
 P_REF_LEARNED_BG = 28  # the background around the box when the reading was learned; NaN: not known (no unmixing)
 P_REF_DRIFT_ALPHA = 29  # the offset is the drift averaged with this weight per frame (1 / its time constant)
-P_LENGTH = 30
+P_REF_HOLD = 30  # frames after its last ok one that an unsteady, hidden or shrunken reference is held
+P_LENGTH = 31
 
 # State vector.
 S_FRAMES = 0
@@ -90,7 +91,8 @@ S_RING_COUNT = 2
 S_BG_MEDIAN = 3  # median of the background model, refreshed every AMBIENT_EVERY frames
 S_DRIFT = 4  # the reference's drift averaged over the ok windows (the offset is minus it)
 S_DRIFT_COUNT = 5  # ok windows in that average so far (its weight is 1 / count until 1 / count < P_REF_DRIFT_ALPHA)
-S_LENGTH = 6
+S_LAST_OK = 6  # the frame (S_FRAMES) whose reference was last ok
+S_LENGTH = 7
 
 # Output vector.
 O_AMBIENT = 0
@@ -134,6 +136,7 @@ REF_NOT_LEARNED = 4  # its apparent reading through this gate's optics was never
 REF_UNSTABLE = 5  # its block means vary beyond what pixel noise explains
 REF_DRIFT = 6  # the drift it shows is more than P_REF_DRIFT
 REF_OK = 7
+REF_HELD = 8  # unstable, not found or too small within P_REF_HOLD frames of an ok one: the averaged drift is kept
 
 _NAN = math.nan
 KELVIN = 273.15
@@ -859,7 +862,11 @@ def reference_step(image, bg, guard, shift, ambient, p, ref, state, out):
     with a weight ``P_REF_DRIFT_ALPHA`` per frame once there are enough of
     them (a small disc's unmixed drift is its window's noise over ``a``; the
     sensor drifts over minutes); before, minus this window's reading's change.
-    Never the set point minus anything. Writes
+    Never the set point minus anything. A reference that turns unstable,
+    not found or too small within ``P_REF_HOLD`` frames of its last ok one
+    (someone passing in front of it or near it) is *held*: ok, with the
+    averaged drift, as the sensor drifts over minutes; only once the drift
+    has been averaged (settled). Writes
     O_REF,
     O_REF_OK, O_OFFSET, O_REF_STD (the excess spread) and the O_REF_* fields.
     """
@@ -966,12 +973,18 @@ def reference_step(image, bg, guard, shift, ambient, p, ref, state, out):
         else:
             status = REF_OK
             out[O_REF_OK] = 1.0
+            state[S_LAST_OK] = state[S_FRAMES]
             if settled:
                 state[S_DRIFT_COUNT] += 1.0
                 state[S_DRIFT] += max(1.0 / state[S_DRIFT_COUNT], p[P_REF_DRIFT_ALPHA]) * (drift - state[S_DRIFT])
                 out[O_OFFSET] = -state[S_DRIFT]
             else:
                 out[O_OFFSET] = -drift
+    if ((status == REF_UNSTABLE or status == REF_NOT_FOUND or status == REF_TOO_SMALL) and state[S_DRIFT_COUNT] > 0
+            and state[S_FRAMES] - state[S_LAST_OK] <= p[P_REF_HOLD]):
+        status = REF_HELD
+        out[O_REF_OK] = 1.0
+        out[O_OFFSET] = -state[S_DRIFT]
     out[O_REF_STATUS] = status
 
 

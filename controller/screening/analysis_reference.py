@@ -77,6 +77,7 @@ from .analysis_kernels import (
     P_REF_C,
     P_REF_DRIFT,
     P_REF_DRIFT_ALPHA,
+    P_REF_HOLD,
     P_REF_LEARNED,
     P_REF_LEARNED_BG,
     P_REF_MIN_CONTRAST,
@@ -87,6 +88,7 @@ from .analysis_kernels import (
     P_SKIN_FRACTION,
     P_TOPK,
     REF_DRIFT,
+    REF_HELD,
     REF_NONE,
     REF_NOT_FOUND,
     REF_NOT_LEARNED,
@@ -99,6 +101,7 @@ from .analysis_kernels import (
     S_DRIFT,
     S_DRIFT_COUNT,
     S_FRAMES,
+    S_LAST_OK,
     S_RING_COUNT,
     S_RING_POS,
     SETTLE_TAUS,
@@ -507,10 +510,15 @@ def reference_step(image: np.ndarray, bg: np.ndarray, guard: np.ndarray, shift: 
     else:
         status = REF_OK
         out[O_REF_OK], out[O_OFFSET] = 1.0, -drift
+        state[S_LAST_OK] = state[S_FRAMES]
         if settled:
             state[S_DRIFT_COUNT] += 1.0
             state[S_DRIFT] += max(1.0 / state[S_DRIFT_COUNT], p[P_REF_DRIFT_ALPHA]) * (drift - state[S_DRIFT])
             out[O_OFFSET] = -state[S_DRIFT]
+    if (status in (REF_UNSTABLE, REF_NOT_FOUND, REF_TOO_SMALL) and state[S_DRIFT_COUNT] > 0
+            and state[S_FRAMES] - state[S_LAST_OK] <= p[P_REF_HOLD]):
+        status = REF_HELD
+        out[O_REF_OK], out[O_OFFSET] = 1.0, -state[S_DRIFT]
     out[O_REF_STATUS] = status
 
 

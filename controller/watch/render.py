@@ -300,6 +300,9 @@ def _reference_line(a: FrameAnalysis | None, config: AnalysisConfig) -> str:
                               math.nan if wall is None else wall, config.reference_c)
         return (f"DRIFT: {reads}; the sensor drifted {drift:+.2f} degC since it was learned (at most "
                 f"{config.reference_drift_c:g})")
+    if status == "held":
+        return (f"HELD: {reads}; unsteady or hidden just now, so the drift averaged until then is kept (offset "
+                f"{a.offset_c:+.2f}) for up to {config.reference_hold_frames} frames after it was last steady")
     if status == "ok":
         around = (f"; wall around it {a.reference_background_c:.1f} (learned {wall:.1f})"
                   if wall is not None and math.isfinite(a.reference_background_c) else "")
