@@ -102,7 +102,7 @@ class AnalysisConfig:
             raise ValueError(f"reference_window must be a multiple of {K.BLOCKS}, at least {2 * K.BLOCKS}")
         if min(self.background_tau_frames, self.absorb_tau_frames, self.reference_tau_frames,
                self.reference_drift_tau_frames) < 1.0 or self.reference_hold_frames < 0:
-            raise ValueError("time constants must be at least one frame")
+            raise ValueError("time constants must be at least one frame, reference_hold_frames at least 0")
         for name in ("reference_apparent_c", "reference_background_c"):
             value = getattr(self, name)
             if value is not None and not math.isfinite(value):
@@ -142,7 +142,8 @@ class FrameAnalysis:
     reference_c: float  # measured reading of the reference box (NaN if not configured)
     reference_ok: bool  # reference_status is "ok" (found, big enough, learned, stable, near its learned reading) or
     # "held" (unsteady, hidden or too small within reference_hold_frames of an ok frame: the averaged drift kept)
-    offset_c: float  # correction to add to face readings: learned reading - window's mean reading (0.0 if not ok)
+    offset_c: float  # correction to add to face readings: minus the sensor's drift since the reference was learned
+    # (unmixed from the wall, averaged: analysis_kernels.reference_step); 0.0 if not ok
     faces: tuple[tuple[int, int, int, int], ...] = ()  # every face's skin bounding box, largest first (up to 8)
     face_pixels: int = 0  # skin pixels of the main face
     skin_c: float = math.nan  # median of the main face's skin pixels

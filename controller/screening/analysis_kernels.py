@@ -866,9 +866,8 @@ def reference_step(image, bg, guard, shift, ambient, p, ref, state, out):
     not found or too small within ``P_REF_HOLD`` frames of its last ok one
     (someone passing in front of it or near it) is *held*: ok, with the
     averaged drift, as the sensor drifts over minutes; only once the drift
-    has been averaged (settled). Writes
-    O_REF,
-    O_REF_OK, O_OFFSET, O_REF_STD (the excess spread) and the O_REF_* fields.
+    has been averaged (settled). Writes O_REF, O_REF_OK, O_OFFSET, O_REF_STD
+    (the excess spread) and the O_REF_* fields.
     """
     out[O_REF_OK] = 0.0
     out[O_OFFSET] = 0.0
