@@ -339,6 +339,16 @@ def reference_across_px(size_px: float) -> float:
     return 2.0 * math.sqrt(max(size_px, 0.0) / math.pi) if math.isfinite(size_px) else math.nan
 
 
+def reference_drift_c(a: FrameAnalysis, config: AnalysisConfig) -> float:
+    """The sensor's drift since the reference's reading was learned, as this frame's reading says (unmixed from
+    the wall's change when the wall around the disc was learned too; NaN when the reading was never learned)."""
+    if config.reference_apparent_c is None:
+        return math.nan
+    learned_bg = math.nan if config.reference_background_c is None else config.reference_background_c
+    return K.unmixed_drift(a.reference_mean_c, a.reference_background_c, config.reference_apparent_c, learned_bg,
+                           config.reference_c)
+
+
 def reference_problem(a: FrameAnalysis, config: AnalysisConfig) -> tuple[str, str]:
     """(BLOCKED reason, detail) for a frame whose reference is not ok: what is wrong, in words an installer
     can act on (its reading, apparent size and contrast against what it needs)."""
@@ -366,9 +376,9 @@ def reference_problem(a: FrameAnalysis, config: AnalysisConfig) -> tuple[str, st
                                          f"run `thermogate calibrate reference GATE`")
     if status == "drift":
         learned = config.reference_apparent_c or 0.0
-        learned_bg = math.nan if config.reference_background_c is None else config.reference_background_c
-        drift = K.unmixed_drift(a.reference_mean_c, a.reference_background_c, learned, learned_bg, config.reference_c)
-        against = "" if math.isnan(learned_bg) else f" against {learned_bg:.1f} around it"
+        drift = reference_drift_c(a, config)
+        learned_bg = config.reference_background_c
+        against = "" if learned_bg is None else f" against {learned_bg:.1f} around it"
         return D.REFERENCE_DRIFT, (f"{reads}: the sensor has drifted {drift:+.2f} degC since its reading "
                                    f"{learned:.2f}{against} was learned (at most {config.reference_drift_c:g}): "
                                    f"check the reference, then learn it again")

@@ -19,8 +19,7 @@ from typing import TextIO
 import numpy as np
 
 from ..protocol.topics import topic
-from ..screening.analysis import AnalysisConfig, FrameAnalysis, reference_across_px
-from ..screening.analysis_kernels import unmixed_drift
+from ..screening.analysis import AnalysisConfig, FrameAnalysis, reference_across_px, reference_drift_c
 from ..screening.config import ScreeningConfig
 from ..screening.tracker import face_place
 from ..sensor.frame import COLUMNS, ROWS
@@ -296,8 +295,7 @@ def _reference_line(a: FrameAnalysis | None, config: AnalysisConfig) -> str:
         return f"found, NOT LEARNED: {reads}; run `thermogate calibrate reference GATE`"
     wall = config.reference_background_c
     if status == "drift" and learned is not None:  # drift is measured from a learned reading
-        drift = unmixed_drift(a.reference_mean_c, a.reference_background_c, learned,
-                              math.nan if wall is None else wall, config.reference_c)
+        drift = reference_drift_c(a, config)
         return (f"DRIFT: {reads}; the sensor drifted {drift:+.2f} degC since it was learned (at most "
                 f"{config.reference_drift_c:g})")
     if status == "held":
