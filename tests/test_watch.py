@@ -342,12 +342,24 @@ def _views(output: str) -> list[list[str]]:
     return [block.split("\n") for block in output.split("\n\n") if block.startswith("thermogate watch")]
 
 
+@pytest.fixture(scope="module")
+def kernels_compiled() -> None:
+    """The analysis kernels compiled into numba's on-disk cache before a live test starts its gates: a
+    ``thermogate watch`` that compiles them itself (a fresh checkout, a test run on its own) spends its first
+    seconds doing so and draws only the latest frame after them, while the virtual gates run in real time
+    past the moments the test looks for."""
+    from controller.screening.offline import analyze_recording
+    from sim.synth import scenario_recording
+
+    analyze_recording(scenario_recording("normal_queue", 1.0, seed=0))
+
+
 DISTANCE = re.compile(r"^distance  (\d+\.\d\d) m  \(valid 0\.25-1\.30 m\)  (.*)$")
 SEQUENCE = re.compile(r"^frames .*  #(\d+)  lost")
 
 
 @pytest.mark.slow  # 21 s on a shared 2-core machine (make test-fast leaves it out)
-def test_watch_shows_the_image_and_the_distance_of_a_person(mqtt_broker, virtual_gates):
+def test_watch_shows_the_image_and_the_distance_of_a_person(mqtt_broker, virtual_gates, kernels_compiled):
     gates = virtual_gates(1, "normal_queue", seed=0)  # the first person stands at the mark 5-6.5 s in
     proc = subprocess.run(_watch_command("sim-1", "--broker", f"{mqtt_broker.host}:{mqtt_broker.port}",
                                          "--frames", "64", "--no-color", "--timeout", "60"),
@@ -378,7 +390,7 @@ def test_watch_shows_the_image_and_the_distance_of_a_person(mqtt_broker, virtual
         assert sum(line.count("+") for line in view[1:25]) >= 4  # the face's four corners
 
 
-def test_watch_shows_the_controllers_decisions(tmp_path, mqtt_broker, virtual_gates, mqtt_watch):
+def test_watch_shows_the_controllers_decisions(tmp_path, mqtt_broker, virtual_gates, mqtt_watch, kernels_compiled):
     from controller.service.config import load_config
     from controller.service.service import ControllerService
     from controller_harness import write_config
@@ -440,7 +452,7 @@ def _read_until(fd: int, done, timeout: float) -> bytes:
     return out
 
 
-def test_live_view_redraws_in_place_and_ctrl_c_restores_the_cursor(mqtt_broker, virtual_gates):
+def test_live_view_redraws_in_place_and_ctrl_c_restores_the_cursor(mqtt_broker, virtual_gates, kernels_compiled):
     virtual_gates(1, "normal_queue", seed=1)
     master, slave = pty.openpty()
     # PYTHONFAULTHANDLER: a watch that does not exit is sent SIGABRT below and prints every thread's stack.
