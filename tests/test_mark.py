@@ -16,7 +16,7 @@ from controller.screening.analysis import AnalysisConfig, FrameAnalysis
 from controller.screening.config import ConfigError, ScreeningConfig, from_table
 from controller.screening.estimate import estimate_core_c
 from controller.screening.optics import fill_at
-from controller.screening.tracker import EARLY_FRAMES, Tracker
+from controller.screening.tracker import EARLY_FRAMES, MIN_WINDOW, Tracker
 from controller.service.config import ControllerConfig
 from controller.service.registry import load_gates
 from controller.site import gates
@@ -257,6 +257,70 @@ def test_a_clear_reading_is_decided_from_fewer_frames():
         assert out[-1][1].frames == CFG.stable_frames, (core, out)
     creep = feed(Tracker("g", CFG), [face(1.15 * 0.985 ** i, core_c=36.5) for i in range(12)])
     assert not any(d.decision in (D.PASS, D.FEVER) for _, d in creep)
+
+
+# ---- another refresh rate: the windows keep their time ---------------------------------------------------------
+
+@pytest.mark.parametrize("hz, window, early", [(4, 3, 2), (2, MIN_WINDOW, 2), (16, 5, 3)])
+def test_the_window_keeps_its_time_at_a_slower_refresh(hz, window, early):
+    """stable_frames and EARLY_FRAMES are stated at 8 frames a second. At 4 Hz (a gate slowed for its long
+    wires) the window is 3 frames, still 0.5 s, and a clear FEVER's 2; never fewer than MIN_WINDOW. A faster
+    gate keeps its 5 frames."""
+    dt = 1.0 / hz
+    out = feed(Tracker("g", CFG), [face(0.9, core_c=NEAR) for _ in range(16)], dt=dt)
+    verdicts = [(t, d) for t, d in out if d.decision in (D.PASS, D.FEVER)]
+    assert [d.decision for _, d in verdicts] == [D.PASS] and verdicts[0][1].frames == window
+    assert verdicts[0][0] == pytest.approx((window - 1) * dt)
+    out = feed(Tracker("g", CFG), [face(0.9, core_c=38.6) for _ in range(16)], dt=dt)
+    verdicts = [(t, d) for t, d in out if d.decision in (D.PASS, D.FEVER)]
+    assert [d.decision for _, d in verdicts] == [D.FEVER] and verdicts[0][1].frames == early
+
+
+def test_at_4_hz_walking_is_still_never_measured():
+    """At 4 Hz a walk's face grows twice as much from frame to frame and the window is 3 frames: walking up,
+    walking through and creeping are still not standing; standing on the mark is decided within a second."""
+    dt = 0.25
+    tracker = Tracker("g", CFG)
+    walk = [2.0 - 0.3 * dt * i for i in range(int((2.0 - 0.9) / (0.3 * dt)) + 1)]
+    out = feed(tracker, [face(d) for d in walk], dt=dt)
+    assert not any(d.decision in (D.PASS, D.FEVER) for _, d in out)
+    arrived = len(walk) * dt
+    out = feed(tracker, [face(0.9) for _ in range(8)], t0=arrived, dt=dt)
+    verdicts = [(t, d) for t, d in out if d.decision in (D.PASS, D.FEVER)]
+    assert len(verdicts) == 1 and verdicts[0][1].decision == D.PASS and verdicts[0][0] - arrived <= 1.0
+    through = [2.0 - 1.2 * dt * i for i in range(8)]
+    out = feed(Tracker("g", CFG), [face(d, lateral_m=0.04 * i) for i, d in enumerate(through) if d > 0.3], dt=dt)
+    assert not any(d.decision in (D.PASS, D.FEVER) for _, d in out)
+    creep = [face(1.15 * 0.97 ** i) for i in range(8)]  # the 8 Hz test's creep, at the same speed
+    assert not any(d.decision in (D.PASS, D.FEVER) for _, d in feed(Tracker("g", CFG), creep, dt=dt))
+
+
+@pytest.mark.parametrize("variant", ["55", "110"])
+def test_a_queue_at_4_hz_is_decided_as_at_8(variant):
+    """The simulator's nominal queue recorded at 4 Hz: every PASS/FEVER goes to someone standing, within 1.0 s of
+    their standing still, and at most one fewer person is decided than at 8 Hz (with the window counted in
+    frames, 4 of 7 were, 1.25-1.5 s after standing)."""
+    from controller.screening.offline import analyze_recording, truth_for
+    from sim.synth import scenario_recording
+
+    config = ScreeningConfig(analysis=AnalysisConfig(variant=variant))
+    decided = {}
+    for hz in (8.0, 4.0):
+        rec = scenario_recording("normal_queue", 40.0, seed=0, refresh_hz=hz, variant=variant)
+        standing: dict[int, float] = {}
+        for item in rec.frames():
+            for p in item.truth["people"]:
+                if p["phase"] == "standing":
+                    standing.setdefault(p["id"], item.time)
+        decisions = analyze_recording(rec, config)
+        first: dict[int, float] = {}
+        for d, person in zip(decisions, truth_for(rec, decisions), strict=True):
+            if d.decision in (D.PASS, D.FEVER):
+                assert person is not None and person["phase"] == "standing", (hz, d, person)
+                first.setdefault(person["id"], d.time_s - standing[person["id"]])
+        assert all(0.0 <= s <= 1.0 for s in first.values()), (hz, first)
+        decided[hz] = len(first)
+    assert decided[4.0] >= decided[8.0] - 1 and decided[8.0] >= 5, decided
 
 
 # ---- someone standing whose face is never found ----------------------------------------------------------------
