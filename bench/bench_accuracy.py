@@ -36,8 +36,10 @@ gate decided, the product's own offline fit). ``--readings 0`` skips it.
 
     python bench/bench_accuracy.py [--people 720] [--lenses 110,55] [--jobs 2] [--eye-band canthus_region]
                                    [--apply-sensor-offset true|false] [--factors] [--readings 20]
+                                   [--refresh-hz 8]
 
-``--eye-band`` sets ``[screening] eye_band`` and ``--apply-sensor-offset``
+``--refresh-hz`` records every gate, and its commissioning sessions, at that
+rate (default 8, the firmware's). ``--eye-band`` sets ``[screening] eye_band`` and ``--apply-sensor-offset``
 ``[screening.reference] apply_sensor_offset`` for every gate (default: the
 config's defaults). ``--factors`` adds, per world and lens, the decided people
 in scope split by one factor at a time (the lens blur, the face's distance,
@@ -333,7 +335,7 @@ def commissioning_people(world: World, lens: str, seed: int, session: int) -> li
 
 def commission(world: World, lens: str, seed: int, config: ScreeningConfig, learned: str,
                readings: int = COMMISSION_READINGS, max_sessions: int = COMMISSION_MAX_SESSIONS,
-               workdir: str | None = None) -> tuple[ScreeningConfig, Commissioning]:
+               workdir: str | None = None, refresh_hz: float = 8.0) -> tuple[ScreeningConfig, Commissioning]:
     """The commissioning docs/installation.md describes, at run ``seed``'s gate set up with ``config`` (its
     reference learned): people pass the gate in sessions (:func:`commissioning_people`, each a recording of
     the same gate, ``session="commissioning-K"``) until the nurse has ``readings`` clinical readings or
@@ -357,7 +359,8 @@ def commission(world: World, lens: str, seed: int, config: ScreeningConfig, lear
         plans = commissioning_people(world, lens, seed, k)
         name = f"commissioning-{k + 1}"
         duration = scenario(KIND, seed, variant=lens, world=world, people=plans, session=name).duration_s
-        rec = scenario_recording(KIND, duration, seed=seed, variant=lens, world=world, people=plans, session=name)
+        rec = scenario_recording(KIND, duration, seed=seed, variant=lens, world=world, people=plans, session=name,
+                                 refresh_hz=refresh_hz)
         rec.created = rec.created + k * COMMISSION_GAP
         decisions = analyze_recording(rec, config)
         people += len(plans)
@@ -400,14 +403,15 @@ def commission(world: World, lens: str, seed: int, config: ScreeningConfig, lear
 def run(job: tuple) -> list[Outcome]:
     """Every person of one run who stood at the mark, with the gate's verdict: as installed, and (unless the
     job's readings are 0) again after commissioning (:func:`commission`). ``job``: (world, lens, run) and
-    optionally the eye band and whether the sensor offset is applied (None: the defaults), and the nurse's
-    readings."""
+    optionally the eye band and whether the sensor offset is applied (None: the defaults), the nurse's
+    readings and the gate's refresh rate (Hz)."""
     world_name, lens, i = job[:3]
-    eye_band, apply_offset, readings = (tuple(job[3:6]) + (None, None, COMMISSION_READINGS))[:3]
+    eye_band, apply_offset, readings, refresh_hz = (tuple(job[3:7]) + (None, None, COMMISSION_READINGS, 8.0)[
+        len(job[3:7]):])
     world = world_named(world_name)
     seed = world.seed(i)
     sc = scenario(KIND, seed, variant=lens, world=world)
-    rec = scenario_recording(KIND, sc.duration_s, seed=seed, variant=lens, world=world)
+    rec = scenario_recording(KIND, sc.duration_s, seed=seed, variant=lens, world=world, refresh_hz=refresh_hz)
     frames = list(rec.frames())
     config, learned = learn_installed_reference(rec, installer_config(sc, frames[0].truth, eye_band, apply_offset))
     standing: dict[int, float] = {}
@@ -453,7 +457,7 @@ def run(job: tuple) -> list[Outcome]:
 
     out = screened(config, False, None)
     if readings:
-        commissioned, how = commission(world, lens, seed, config, learned, readings)
+        commissioned, how = commission(world, lens, seed, config, learned, readings, refresh_hz=refresh_hz)
         out += screened(commissioned, True, how) if how.note == "fitted" else [
             replace(r, commissioned=True, commissioning=how) for r in out]
     return out
@@ -647,20 +651,23 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--readings", type=int, default=COMMISSION_READINGS,
                     help=f"the nurse's clinical readings per gate at commissioning (default {COMMISSION_READINGS}; "
                          "0: no commissioning)")
+    ap.add_argument("--refresh-hz", type=float, default=8.0, choices=(2.0, 4.0, 8.0, 16.0, 32.0),
+                    help="the gates' refresh rate, frames a second (default 8, the firmware's)")
     args = ap.parse_args(argv)
     worlds = [world_named(w) for w in args.worlds.split(",")]
     lenses = args.lenses.split(",")
     runs = max(1, math.ceil(args.people / PEOPLE_PER_RUN))
     offset = None if args.apply_sensor_offset is None else args.apply_sensor_offset == "true"
-    jobs = [(w.name, lens, i, args.eye_band, offset, args.readings) for lens in lenses for w in worlds
-            for i in range(runs)]
+    jobs = [(w.name, lens, i, args.eye_band, offset, args.readings, args.refresh_hz) for lens in lenses
+            for w in worlds for i in range(runs)]
     band = args.eye_band or ScreeningConfig().eye_band
     applied = ScreeningConfig().analysis.apply_sensor_offset if offset is None else offset
     print(f"make bench-accuracy: {runs} runs of {KIND} ({runs * PEOPLE_PER_RUN} people) per world and lens; "
           f"worlds {', '.join(f'{w.name} (seeds {w.seed(0)}..{w.seed(runs - 1)})' for w in worlds)}; "
           f"eye_band {band}, apply_sensor_offset {str(applied).lower()}; commissioning: {args.readings} clinical "
           f"readings per gate (thermometer sd {THERMOMETER_SD_C} degC), at most {COMMISSION_MAX_SESSIONS} sessions "
-          f"of {COMMISSION_SESSION_PEOPLE} people; {args.jobs} processes", flush=True)
+          f"of {COMMISSION_SESSION_PEOPLE} people; {args.refresh_hz:g} frames a second; {args.jobs} processes",
+          flush=True)
     t0 = time.perf_counter()
     if args.jobs > 1:
         with get_context("spawn").Pool(args.jobs) as pool:

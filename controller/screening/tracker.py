@@ -99,12 +99,11 @@ JUMPS_TO_MOVE = 2  # a face whose width jumps on this many frames in a row is mo
 EARLY_FRAMES = 3
 # Frame counts (``stable_frames``, EARLY_FRAMES) are stated at the firmware's default refresh, 8 frames a second.
 # At a slower rate a window keeps the time it spans, not its number of frames: ``stable_frames`` = 5 is 0.5 s,
-# 3 frames at 4 Hz (MIN_WINDOW at 2 Hz), so that a gate set to 4 Hz for its long wires still decides within a
-# second of someone standing. At a faster rate it keeps its frames (0.25 s at 16 Hz): more frames in the same
-# time only give a standing face's noise more chances to break the window. DEV 110 deg, 30 runs: at 4 Hz,
-# 48 -> 89 of 263 people decided, standing -> decision p90 1.50 -> 1.05 s; at 16 Hz, 9 frames instead of 5
-# decided 69 instead of 122 (p90 1.26 against 1.06 s), with none decided walking either way. The frame
-# interval is the median of the last INTERVALS ones between analysed frames.
+# 3 frames at 4 Hz (MIN_WINDOW at 2 Hz), so that a gate set to 4 Hz for its long wires decides about as many of
+# the people who stand 1-2 s as at 8 Hz. At a faster rate it keeps its frames (0.25 s at 16 Hz): more frames in
+# the same time only give a standing face's noise more chances to break the window. Figures: docs/estimation.md,
+# "At another refresh rate". The frame interval is the median of the last INTERVALS ones between analysed
+# frames.
 NOMINAL_FRAME_S = 0.125
 INTERVALS = 16
 MIN_WINDOW = 3  # a window's median and the readings' agreement need at least this many frames
