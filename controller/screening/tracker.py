@@ -106,6 +106,7 @@ EARLY_FRAMES = 3
 # frames.
 NOMINAL_FRAME_S = 0.125
 INTERVALS = 16
+MAX_INTERVAL_S = 2.0  # the slowest refresh's (0.5 Hz); a longer gap is the gate or its link down, not its rate
 MIN_WINDOW = 3  # a window's median and the readings' agreement need at least this many frames
 EARLY_MARGIN_C = 0.5
 COLD_MIN_FRAMES = 3  # still frames before a face that cannot be measured is told why in those terms
@@ -297,9 +298,9 @@ class Tracker:
     # -- internals --------------------------------------------------------------
 
     def _frame_rate(self, t: float) -> None:
-        """Follow the interval between frames, and size the decision's windows to span the time they span at
-        NOMINAL_FRAME_S (a gate set to another refresh rate decides as quickly and on as long a stand)."""
-        if self._last_t is not None and 0.0 < t - self._last_t <= self.config.leave_gap_s:
+        """Follow the interval between frames, and size the decision's windows: at a slower rate than
+        NOMINAL_FRAME_S's they span the time they span at it, at a faster one they keep their frames."""
+        if self._last_t is not None and 0.0 < t - self._last_t <= MAX_INTERVAL_S:
             self._intervals.append(t - self._last_t)
             scale = NOMINAL_FRAME_S / statistics.median(self._intervals)
             stable = self.config.stable_frames
