@@ -101,7 +101,10 @@ EARLY_FRAMES = 3
 # At a slower rate a window keeps the time it spans, not its number of frames: ``stable_frames`` = 5 is 0.5 s,
 # 3 frames at 4 Hz (MIN_WINDOW at 2 Hz), so that a gate set to 4 Hz for its long wires decides about as many of
 # the people who stand 1-2 s as at 8 Hz. At a faster rate it keeps its frames (0.25 s at 16 Hz): more frames in
-# the same time only give a standing face's noise more chances to break the window. Figures: docs/estimation.md,
+# the same time only give a standing face's noise more chances to break the window; but whether the face keeps
+# its size is still judged over 0.5 s (``_span``), and a clear FEVER waits for the whole window (its 0.25 s at
+# 8 Hz is the window's time at 16 Hz: three frames, 0.125 s, let one through a frame before the person stood
+# still on HELD_OUT). Figures: docs/estimation.md,
 # "At another refresh rate". The frame interval is the median of the last INTERVALS ones between analysed
 # frames.
 NOMINAL_FRAME_S = 0.125
@@ -233,6 +236,7 @@ class Tracker:
         self._last_t: float | None = None
         self._intervals: deque[float] = deque(maxlen=INTERVALS)  # between analysed frames, s (gaps left out)
         self._window = config.stable_frames  # frames in a decision's window at the current frame rate ...
+        self._span = config.stable_frames  # ... the frames of the time it spans at 8 Hz (the standing test's) ...
         self._early = min(EARLY_FRAMES, config.stable_frames)  # ... and in a clear FEVER's
 
     @property
@@ -304,8 +308,9 @@ class Tracker:
             self._intervals.append(t - self._last_t)
             scale = NOMINAL_FRAME_S / statistics.median(self._intervals)
             stable = self.config.stable_frames
-            self._window = min(stable, max(MIN_WINDOW, 1 + round((stable - 1) * scale)))
-            self._early = min(EARLY_FRAMES, max(2, 1 + round((EARLY_FRAMES - 1) * scale)), self._window)
+            self._span = 1 + round((stable - 1) * scale)
+            self._window = min(stable, max(MIN_WINDOW, self._span))
+            self._early = min(max(2, 1 + round((EARLY_FRAMES - 1) * scale)), self._window)
         self._last_t = t
 
     def _without_face(self, t: float, sequence: int, a: FrameAnalysis) -> list[D.Decision]:
@@ -496,7 +501,7 @@ class Tracker:
         window = person.window
         if len(window) < self._early:
             return False
-        if not (self._same_size(window, c.size_tolerance, self._window) and self._agree(window, c.max_spread_c)):
+        if not (self._same_size(window, c.size_tolerance, self._span) and self._agree(window, c.max_spread_c)):
             return False
         estimate = statistics.median(s.core_c for s in window)
         return estimate - c.threshold_c >= EARLY_MARGIN_C
@@ -542,7 +547,7 @@ class Tracker:
         if len(window) < self._window:
             if not self._clear_early(person):
                 return []
-        elif not self._same_size(window, c.size_tolerance, self._window):
+        elif not self._same_size(window, c.size_tolerance, self._span):
             # Still growing or shrinking over the window (the last steps onto the mark): the oldest frame goes,
             # and the next frame may complete a window of standing ones. Judged on a full window only: the trend
             # of two or three frames' widths is mostly their noise.
