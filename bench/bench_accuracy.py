@@ -406,8 +406,7 @@ def run(job: tuple) -> list[Outcome]:
     optionally the eye band and whether the sensor offset is applied (None: the defaults), the nurse's
     readings and the gate's refresh rate (Hz)."""
     world_name, lens, i = job[:3]
-    eye_band, apply_offset, readings, refresh_hz = (tuple(job[3:7]) + (None, None, COMMISSION_READINGS, 8.0)[
-        len(job[3:7]):])
+    eye_band, apply_offset, readings, refresh_hz = (tuple(job[3:7]) + (None, None, COMMISSION_READINGS, 8.0))[:4]
     world = world_named(world_name)
     seed = world.seed(i)
     sc = scenario(KIND, seed, variant=lens, world=world)
