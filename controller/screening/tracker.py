@@ -104,9 +104,8 @@ EARLY_FRAMES = 3
 # the same time only give a standing face's noise more chances to break the window; but whether the face keeps
 # its size is still judged over 0.5 s (``_span``), and a clear FEVER waits for the whole window (its 0.25 s at
 # 8 Hz is the window's time at 16 Hz: three frames, 0.125 s, let one through a frame before the person stood
-# still on HELD_OUT). Figures: docs/estimation.md,
-# "At another refresh rate". The frame interval is the median of the last INTERVALS ones between analysed
-# frames.
+# still on HELD_OUT). Figures: docs/estimation.md, "At another refresh rate". The frame interval is the median
+# of the last INTERVALS ones between analysed frames.
 NOMINAL_FRAME_S = 0.125
 INTERVALS = 16
 MAX_INTERVAL_S = 2.0  # the slowest refresh's (0.5 Hz); a longer gap is the gate or its link down, not its rate
@@ -303,7 +302,8 @@ class Tracker:
 
     def _frame_rate(self, t: float) -> None:
         """Follow the interval between frames, and size the decision's windows: at a slower rate than
-        NOMINAL_FRAME_S's they span the time they span at it, at a faster one they keep their frames."""
+        NOMINAL_FRAME_S's they span the time they span at it; at a faster one the window keeps its frames, the
+        standing test (``_span``) its time, and a clear FEVER waits for the whole window."""
         if self._last_t is not None and 0.0 < t - self._last_t <= MAX_INTERVAL_S:
             self._intervals.append(t - self._last_t)
             scale = NOMINAL_FRAME_S / statistics.median(self._intervals)
