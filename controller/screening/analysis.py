@@ -59,7 +59,10 @@ class AnalysisConfig:
     glasses_drop: float = 0.15  # glasses: eye band below the rows either side by this share of skin - ambient
     cover_drop: float = 0.3  # hat/hair: forehead probe below the face's skin by this share of skin - ambient
     nose_drop: float = 0.08  # chilled nose: below the cheeks by this share of skin - ambient (and 0.6 degC)
-    # Background model.
+    # Background model. Counts of frames are stated at 8 frames a second. At another rate (Analyzer.set_frame_scale)
+    # the background's and the drift's time constants and the hold keep their time (a room warms, a sensor drifts
+    # and someone stands in front of the disc for as long at any rate); the bootstrap, the reference's window and
+    # its pixels' running mean keep their frames (they average noise, which needs as many readings at any rate).
     background_tau_frames: float = 64.0  # time constant where nobody is (8 s at 8 frames/s)
     absorb_tau_frames: float = 2048.0  # time constant near people (something warm that never leaves)
     bootstrap_frames: int = 8  # the first frames: the model keeps each pixel's coolest reading
@@ -178,9 +181,11 @@ def lens_tables(variant: Lens, face_width_m: float) -> np.ndarray:
     return tables
 
 
-def kernel_parameters(config: AnalysisConfig) -> np.ndarray:
-    """The P_* vector of :mod:`analysis_kernels` for ``config``."""
+def kernel_parameters(config: AnalysisConfig, scale: float = 1.0) -> np.ndarray:
+    """The P_* vector of :mod:`analysis_kernels` for ``config``, at ``scale`` frames per frame at 8 frames a
+    second (:func:`timed_parameters`)."""
     p = np.zeros(K.P_LENGTH)
+    timed_parameters(p, config, scale)
     p[K.P_MARGIN] = config.person_margin_c
     p[K.P_HOT_C] = config.hot_object_c
     p[K.P_SKIN_FRACTION] = config.skin_fraction
@@ -189,8 +194,6 @@ def kernel_parameters(config: AnalysisConfig) -> np.ndarray:
     p[K.P_TOPK] = config.top_k
     p[K.P_MIN_FACE_PX] = config.min_face_pixels
     p[K.P_FACE_WIDTH] = config.face_width_m
-    p[K.P_ALPHA] = 1.0 / config.background_tau_frames
-    p[K.P_ABSORB_ALPHA] = 1.0 / config.absorb_tau_frames
     p[K.P_BOOTSTRAP] = config.bootstrap_frames
     p[K.P_GLASSES_DROP] = config.glasses_drop
     p[K.P_COVER_DROP] = config.cover_drop
@@ -201,8 +204,6 @@ def kernel_parameters(config: AnalysisConfig) -> np.ndarray:
     p[K.P_REF_LEARNED] = math.nan if config.reference_apparent_c is None else config.reference_apparent_c
     p[K.P_REF_MIN_FRACTION] = config.reference_min_fraction
     p[K.P_REF_MIN_CONTRAST] = config.reference_min_contrast_c
-    p[K.P_REF_DRIFT_ALPHA] = 1.0 / config.reference_drift_tau_frames
-    p[K.P_REF_HOLD] = config.reference_hold_frames
     p[K.P_REF_LEARNED_BG] = math.nan if config.reference_background_c is None else config.reference_background_c
     p[K.P_REF_WINDOW] = config.reference_window
     p[K.P_REF_STABLE_C] = config.reference_stable_c
@@ -210,6 +211,17 @@ def kernel_parameters(config: AnalysisConfig) -> np.ndarray:
     p[K.P_GUARD] = config.reference_guard_px
     p[K.P_NOSE_DROP] = config.nose_drop
     return p
+
+
+def timed_parameters(p: np.ndarray, config: AnalysisConfig, scale: float) -> None:
+    """Set in ``p`` the parameters that keep their time at another frame rate: ``scale`` frames per frame at
+    8 frames a second (frame_rate.FrameRate.scale: 0.5 at 4 Hz). A time constant is at least one frame."""
+    if not (math.isfinite(scale) and scale > 0.0):
+        raise ValueError(f"scale must be a positive number, got {scale}")
+    p[K.P_ALPHA] = 1.0 / max(1.0, config.background_tau_frames * scale)
+    p[K.P_ABSORB_ALPHA] = 1.0 / max(1.0, config.absorb_tau_frames * scale)
+    p[K.P_REF_DRIFT_ALPHA] = 1.0 / max(1.0, config.reference_drift_tau_frames * scale)
+    p[K.P_REF_HOLD] = round(config.reference_hold_frames * scale)
 
 
 def guard_mask(config: AnalysisConfig) -> np.ndarray:
@@ -237,6 +249,7 @@ class Analyzer:
         self._ref = np.zeros(nbox + config.reference_window)
         self._state = np.zeros(K.S_LENGTH)
         self._out = np.zeros(K.O_LENGTH)
+        self._scale = 1.0
         self.reset()
 
     def reset(self) -> None:
@@ -245,6 +258,19 @@ class Analyzer:
         self._busy[:] = 0
         self._ref[:] = math.nan
         self._state[:] = 0.0
+
+    def set_frame_scale(self, scale: float) -> None:
+        """Follow the gate's frame rate: ``scale`` frames per frame at 8 frames a second (0.5 at 4 Hz;
+        frame_rate.FrameRate.scale). The time constants that keep their time (AnalysisConfig's "Background
+        model") are worked out again from the next frame on; the model and the reference's history are kept."""
+        if scale != self._scale:
+            timed_parameters(self._p, self.config, scale)
+            self._scale = scale
+
+    @property
+    def frame_scale(self) -> float:
+        """The frames per frame at 8 frames a second that the time constants are worked out for."""
+        return self._scale
 
     @property
     def frames(self) -> int:

@@ -70,4 +70,6 @@ class GatePipeline:
         self._image = image.to
         self._fresh = image.fresh
         self._analysis = self.analyzer.analyze(image.to)
-        return self.tracker.update(time_s, sequence, self._analysis)
+        decisions = self.tracker.update(time_s, sequence, self._analysis)
+        self.analyzer.set_frame_scale(self.tracker.rate.scale)  # the interval as measured so far: next frame on
+        return decisions

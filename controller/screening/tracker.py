@@ -6,7 +6,7 @@ frames), ``decided`` (PASS or FEVER given, waiting for the person to leave),
 ``leaving`` (face gone, not yet long enough to call it).
 
 A PASS or FEVER needs ``stable_frames`` consecutive frames (at 8 frames a
-second; a slower gate's window keeps its 0.5 s, see NOMINAL_FRAME_S) of a person
+second; a slower gate's window keeps its 0.5 s, see EARLY_FRAMES) of a person
 standing on the mark: face-on, alone, warm enough, their face at the mark's
 floor distance (``mark_distance_m`` within ``mark_tolerance``, worked out from
 the face's size and place in the image through the mounting's height and
@@ -60,6 +60,7 @@ from ..protocol import result as D
 from .analysis import FrameAnalysis, reference_problem
 from .config import ScreeningConfig
 from .estimate import estimate_core_c
+from .frame_rate import FrameRate
 from .optics import LENS_PSF_SIGMA_PX, face_aspect, face_share, fill_at
 
 WARMING_UP = "warming_up"
@@ -97,18 +98,16 @@ JUMPS_TO_MOVE = 2  # a face whose width jumps on this many frames in a row is mo
 # stays shut and the doctor re-checks either way). A PASS opens the door, so it always waits for stable_frames: on
 # DEV an early PASS added febrile PASSes (docs/estimation.md, "The tracker and the decisions").
 EARLY_FRAMES = 3
-# Frame counts (``stable_frames``, EARLY_FRAMES) are stated at the firmware's default refresh, 8 frames a second.
+# Frame counts (``stable_frames``, EARLY_FRAMES) are stated at the firmware's default refresh, 8 frames a second
+# (frame_rate.NOMINAL_FRAME_S).
 # At a slower rate a window keeps the time it spans, not its number of frames: ``stable_frames`` = 5 is 0.5 s,
 # 3 frames at 4 Hz (MIN_WINDOW at 2 Hz), so that a gate set to 4 Hz for its long wires decides about as many of
 # the people who stand 1-2 s as at 8 Hz. At a faster rate it keeps its frames (0.25 s at 16 Hz): more frames in
 # the same time only give a standing face's noise more chances to break the window; but whether the face keeps
 # its size is still judged over 0.5 s (``_span``), and a clear FEVER waits for the whole window (its 0.25 s at
 # 8 Hz is the window's time at 16 Hz: three frames, 0.125 s, let one through a frame before the person stood
-# still on HELD_OUT). Figures: docs/estimation.md, "At another refresh rate". The frame interval is the median
-# of the last INTERVALS ones between analysed frames.
-NOMINAL_FRAME_S = 0.125
-INTERVALS = 16
-MAX_INTERVAL_S = 2.0  # the slowest refresh's (0.5 Hz); a longer gap is the gate or its link down, not its rate
+# still on HELD_OUT). Figures: docs/estimation.md, "At another refresh rate". The frame interval is
+# frame_rate.FrameRate's, over the analysed frames.
 MIN_WINDOW = 3  # a window's median and the readings' agreement need at least this many frames
 EARLY_MARGIN_C = 0.5
 COLD_MIN_FRAMES = 3  # still frames before a face that cannot be measured is told why in those terms
@@ -232,8 +231,7 @@ class Tracker:
         self._faceless = False  # the tracked person is standing in view without a face found
         # the narrowest such blob, in columns: a head at the far edge of the mark
         self._body_px = pixels_across(BODY_WIDTH_M, config.mark_band_m[1], config.analysis.fov)
-        self._last_t: float | None = None
-        self._intervals: deque[float] = deque(maxlen=INTERVALS)  # between analysed frames, s (gaps left out)
+        self.rate = FrameRate()  # the interval between analysed frames
         self._window = config.stable_frames  # frames in a decision's window at the current frame rate ...
         self._span = config.stable_frames  # ... the frames of the time it spans at 8 Hz (the standing test's) ...
         self._early = min(EARLY_FRAMES, config.stable_frames)  # ... and in a clear FEVER's
@@ -301,17 +299,14 @@ class Tracker:
     # -- internals --------------------------------------------------------------
 
     def _frame_rate(self, t: float) -> None:
-        """Follow the interval between frames, and size the decision's windows: at a slower rate than
-        NOMINAL_FRAME_S's they span the time they span at it; at a faster one the window keeps its frames, the
+        """Follow the interval between frames, and size the decision's windows: at a slower rate than 8 Hz
+        they span the time they span at it; at a faster one the window keeps its frames, the
         standing test (``_span``) its time, and a clear FEVER waits for the whole window."""
-        if self._last_t is not None and 0.0 < t - self._last_t <= MAX_INTERVAL_S:
-            self._intervals.append(t - self._last_t)
-            scale = NOMINAL_FRAME_S / statistics.median(self._intervals)
-            stable = self.config.stable_frames
+        if self.rate.update(t):
+            scale, stable = self.rate.scale, self.config.stable_frames
             self._span = 1 + round((stable - 1) * scale)
             self._window = min(stable, max(MIN_WINDOW, self._span))
             self._early = min(max(2, 1 + round((EARLY_FRAMES - 1) * scale)), self._window)
-        self._last_t = t
 
     def _without_face(self, t: float, sequence: int, a: FrameAnalysis) -> list[D.Decision]:
         """A frame with no face in view: someone standing there all the same (a warm blob wide enough to be a
