@@ -72,7 +72,7 @@ from controller.calibrate.cli import fit_recordings  # noqa: E402
 from controller.geometry import pixels_across  # noqa: E402
 from controller.screening.analysis import AnalysisConfig  # noqa: E402
 from controller.screening.config import ScreeningConfig  # noqa: E402
-from controller.screening.offline import analyze_recording, truth_for  # noqa: E402
+from controller.screening.offline import analyze_recording, first_standing, truth_for  # noqa: E402
 from controller.screening.reference_source import reading_fraction  # noqa: E402
 from sim.scenarios import scenario  # noqa: E402
 from sim.scenes import PersonPlan  # noqa: E402
@@ -413,15 +413,7 @@ def run(job: tuple) -> list[Outcome]:
     rec = scenario_recording(KIND, sc.duration_s, seed=seed, variant=lens, world=world, refresh_hz=refresh_hz)
     frames = list(rec.frames())
     config, learned = learn_installed_reference(rec, installer_config(sc, frames[0].truth, eye_band, apply_offset))
-    standing: dict[int, float] = {}
-    core: dict[int, float] = {}
-    who: dict[int, dict] = {}
-    for f in frames:
-        for p in f.truth["people"]:
-            if p["phase"] == "standing":
-                standing.setdefault(p["id"], f.time)
-                core[p["id"]] = p["core_c"]
-                who.setdefault(p["id"], p)
+    standing = first_standing(rec)  # id -> (first standing time, truth then)
     ph = sc.physics
     ref = frames[0].truth["reference"]
     ref_px = (pixels_across(ref["diameter_m"], ref["distance_m"], sc.fov, "horizontal") if ref["present"]
@@ -444,10 +436,9 @@ def run(job: tuple) -> list[Outcome]:
                 ever_pass.add(pid)
             first.setdefault(pid, (d.decision, d.estimate_c, d.time_s))
         out = []
-        for pid, t_still in standing.items():
+        for pid, (t_still, p) in standing.items():
             dec, est, t_dec = first.get(pid, (None, None, None))
-            p = who[pid]
-            out.append(Outcome(world_name, lens, i, core[pid], dec, est, None if t_dec is None else t_dec - t_still,
+            out.append(Outcome(world_name, lens, i, p["core_c"], dec, est, None if t_dec is None else t_dec - t_still,
                                pid in ever_pass, ph.mark_distance_m, ph.ambient_c, ph.reference_in_view, ref_px,
                                tuple(dict.fromkeys(reasons.get(pid, ()))), learned, documented,
                                ph.psf_sigma_px, ph.sensor_offset_c, p["sight_m"], p["mask"], p["glasses"],

@@ -30,7 +30,7 @@ from controller.geometry import Lens
 from controller.protocol import result as D
 from controller.screening.analysis import AnalysisConfig
 from controller.screening.config import ScreeningConfig
-from controller.screening.offline import analyze_recording, truth_for
+from controller.screening.offline import analyze_recording, first_standing, truth_for
 from sim.scenarios import scenario
 from sim.synth import scenario_recording
 
@@ -56,11 +56,7 @@ def run(name: str, seed: int, variant: str, config: ScreeningConfig):
     and every person who stood on the mark (id -> first standing time)."""
     sc = scenario(name, seed, variant=variant)
     rec = scenario_recording(name, sc.duration_s, seed=seed, variant=variant)
-    standing: dict[int, float] = {}
-    for f in rec.frames():
-        for p in f.truth["people"]:
-            if p["phase"] == "standing":
-                standing.setdefault(p["id"], f.time)
+    standing = {pid: t for pid, (t, _) in first_standing(rec).items()}
     decisions = analyze_recording(rec, config)
     rows = [(d, p, standing.get(p["id"]) if p else None)
             for d, p in zip(decisions, truth_for(rec, decisions), strict=True)]

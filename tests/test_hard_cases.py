@@ -13,7 +13,7 @@ import pytest
 from controller.protocol import result as D
 from controller.screening.analysis import AnalysisConfig
 from controller.screening.config import ScreeningConfig
-from controller.screening.offline import analyze_recording, truth_for
+from controller.screening.offline import analyze_recording, first_standing, truth_for
 from sim.scenarios import scenario
 from sim.synth import scenario_recording
 
@@ -27,13 +27,11 @@ def _run(name: str, seed: int, variant: str):
     m = sc.mounting
     config = ScreeningConfig(analysis=AnalysisConfig(variant=variant), sensor_height_m=m.sensor_height_m,
                              tilt_deg=m.tilt_deg, mark_distance_m=m.mark_distance_m)
-    standing: dict[int, float] = {}
+    standing = {pid: t for pid, (t, _) in first_standing(rec).items()}
     people: dict[int, dict] = {}
     for f in rec.frames():
         for p in f.truth["people"]:
             people.setdefault(p["id"], p)
-            if p["phase"] == "standing":
-                standing.setdefault(p["id"], f.time)
     decisions = analyze_recording(rec, config)
     return list(zip(decisions, truth_for(rec, decisions), strict=True)), standing, people
 

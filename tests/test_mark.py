@@ -309,18 +309,14 @@ def test_a_queue_at_4_hz_is_decided_as_at_8(variant):
     """The simulator's nominal queue recorded at 4 Hz: every PASS/FEVER goes to someone standing, within 1.0 s of
     their standing still, and at most one fewer person is decided than at 8 Hz (with the window counted in
     frames, 4 of 7 were, 1.25-1.5 s after standing)."""
-    from controller.screening.offline import analyze_recording, truth_for
+    from controller.screening.offline import analyze_recording, first_standing, truth_for
     from sim.synth import scenario_recording
 
     config = ScreeningConfig(analysis=AnalysisConfig(variant=variant))
     decided = {}
     for hz in (8.0, 4.0):
         rec = scenario_recording("normal_queue", 40.0, seed=0, refresh_hz=hz, variant=variant)
-        standing: dict[int, float] = {}
-        for item in rec.frames():
-            for p in item.truth["people"]:
-                if p["phase"] == "standing":
-                    standing.setdefault(p["id"], item.time)
+        standing = {pid: t for pid, (t, _) in first_standing(rec).items()}
         decisions = analyze_recording(rec, config)
         first: dict[int, float] = {}
         for d, person in zip(decisions, truth_for(rec, decisions), strict=True):

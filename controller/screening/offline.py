@@ -23,6 +23,17 @@ def analyze_recording(recording, config: ScreeningConfig | None = None) -> list[
     return decisions
 
 
+def first_standing(recording) -> dict[int, tuple[float, dict]]:
+    """Each person the recording's ground truth shows standing on the mark: id -> (the time of their first
+    standing frame, their truth in it), in the order they first stood; empty without ground truth."""
+    out: dict[int, tuple[float, dict]] = {}
+    for item in recording.frames():
+        for p in (item.truth or {}).get("people") or ():
+            if p["phase"] == "standing" and p["id"] not in out:
+                out[p["id"]] = (item.time, p)
+    return out
+
+
 def truth_for(recording, decisions: list[Decision]) -> list[dict | None]:
     """For each decision, the ground-truth person it concerns (the one nearest the sensor in
     the frame it was decided on, with that frame's ``room_c``), when the recording carries
