@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lint test test-fast bench bench-accuracy bench-decisions bench-load bench-console screenshots fuzz demo report clean mosquitto-installed browser-installed cjk-font pdf-tools
+.PHONY: help venv lint test test-fast bench bench-accuracy bench-decisions bench-physiology bench-load bench-console screenshots fuzz demo report clean mosquitto-installed browser-installed cjk-font pdf-tools
 
 help: ## list the verbs
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -132,6 +132,9 @@ bench-accuracy: $(STAMP) ## screening accuracy in the dev and held-out simulated
 DECISIONS_ARGS ?=
 bench-decisions: $(STAMP) ## decisions at the mark on the simulator: share while standing vs walking, standing still -> decision (median, p90, max), the hard cases (DECISIONS_ARGS='--seeds 5 110')
 	$(PY) bench/bench_decisions.py $(DECISIONS_ARGS)
+
+bench-physiology: $(STAMP) ## how close any facial site of the study (../shared/data/facial-oral/) brings an unbiased body estimate, cross-validated: the bound on the physiology's MAE
+	$(PY) bench/bench_physiology_sites.py
 
 demo: $(STAMP) cjk-font ## run the demo: broker, 4 simulated gates, controller and console (Ctrl-C stops it; installs fonts-noto-cjk as root)
 	$(PY) -m sim.demo

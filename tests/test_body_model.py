@@ -386,3 +386,22 @@ def test_the_gate_reads_the_eye_band_with_the_configured_relation():
     seen = apparent_c(m.canthus_region.expected_c(37.0, 22.0), SKIN_EMISSIVITY, 22.0)
     assert estimate_core_c(seen, 22.0, site="canthus_region") == pytest.approx(37.0, abs=1e-6)
     assert estimate_core_c(seen, 22.0, site="canthus") < 36.4  # the same band read as a maximum reads low
+
+
+def test_any_site_is_read_averaged_over_the_rounds(tmp_path, data_files):
+    """facial_oral.read_sites (bench/bench_physiology_sites.py's input): a site's mean over the rounds read, the
+    study's misspelt round-4 column of T_LC under its name, a site the file lacks refused by name."""
+    names = ["SubjectID", "", "T_FH_Max1", "T_FH_Max2", "T_LC1", "T_LC14", "canthiMax1", "T_atm"]
+    path = tmp_path / "mini.csv"
+    path.write_text("\n".join([",,Round 1:", ",,T_FEmax", ",".join(names),
+                               "A-1,,35.0,35.4,34.0,34.6,35.5,23.0",
+                               "A-2,,,,,,35.5,23.0"]) + "\n", encoding="utf-8")
+    got = facial_oral.read_sites(path, ["T_FH_Max", "T_LC"])
+    assert got.shape == (2, 2)
+    assert got[0] == pytest.approx([35.2, 34.3])
+    assert np.isnan(got[1]).all()
+    assert facial_oral.read_sites(path, ["T_LC"], rounds=(4,))[0, 0] == pytest.approx(34.6)
+    with pytest.raises(ValueError, match="T_OR"):
+        facial_oral.read_sites(path, ["T_OR"])
+    study = facial_oral.read_sites(data_files[0], ["canthiMax"])[:, 0]
+    assert study == pytest.approx([s.canthus_c for s in facial_oral.read(data_files[0])], nan_ok=True)

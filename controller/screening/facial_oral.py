@@ -77,11 +77,9 @@ def _mean(values: list[float]) -> float:
     return sum(vals) / len(vals) if vals else math.nan
 
 
-def read(path: str | Path, rounds: tuple[int, ...] = ROUNDS) -> list[Subject]:
-    """The subjects of one study file, their readings averaged over ``rounds`` (default all four); ValueError
-    naming the problem if it is not such a file."""
-    if not rounds or any(k not in ROUNDS for k in rounds):
-        raise ValueError(f"rounds must be among {ROUNDS}, got {rounds}")
+def _table(path: str | Path) -> tuple[dict[str, int], list[list[str]]]:
+    """A study file's column index by name and its subject rows; ValueError naming the problem if it is not
+    such a file."""
     p = Path(path)
     try:
         with p.open(encoding="utf-8-sig", newline="") as f:
@@ -98,25 +96,50 @@ def read(path: str | Path, rounds: tuple[int, ...] = ROUNDS) -> list[Subject]:
                          "(expected the facial-oral layout: names in row 3)")
     names = [n.strip() for n in rows[header]]
     index = {n: i for i, n in enumerate(names) if n}
+    return index, [row for row in rows[header + 1:] if row and row[0].strip()]
+
+
+def _cell(index: dict[str, int], row: list[str], name: str) -> float:
+    i = index.get(name)
+    return _number(row[i]) if i is not None and i < len(row) else math.nan
+
+
+def read(path: str | Path, rounds: tuple[int, ...] = ROUNDS) -> list[Subject]:
+    """The subjects of one study file, their readings averaged over ``rounds`` (default all four); ValueError
+    naming the problem if it is not such a file."""
+    if not rounds or any(k not in ROUNDS for k in rounds):
+        raise ValueError(f"rounds must be among {ROUNDS}, got {rounds}")
+    index, rows = _table(path)
     missing = [n for n in ["T_atm"] + [f"canthiMax{k}" for k in ROUNDS] if n not in index]
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
 
     def cell(row: list[str], name: str) -> float:
-        i = index.get(name)
-        return _number(row[i]) if i is not None and i < len(row) else math.nan
+        return _cell(index, row, name)
 
     subjects = []
-    for row in rows[header + 1:]:
-        if not row or not row[0].strip():
-            continue
+    for row in rows:
         canthus = [cell(row, f"canthiMax{k}") for k in rounds]
         forehead = [_mean([cell(row, f"T_FHCC{k}"), cell(row, f"T_FHBC{k}")]) for k in rounds]
         region = [_mean([cell(row, f"RCC{k}"), cell(row, f"LCC{k}")]) for k in rounds]
-        subjects.append(Subject(row[0].strip(), p.name, _mean(canthus), _mean(forehead), cell(row, "T_atm"),
-                                cell(row, "aveOralM"), sum(math.isfinite(v) for v in canthus),
+        subjects.append(Subject(row[0].strip(), Path(path).name, _mean(canthus), _mean(forehead),
+                                cell(row, "T_atm"), cell(row, "aveOralM"), sum(math.isfinite(v) for v in canthus),
                                 canthus_region_c=_mean(region)))
     return subjects
+
+
+def read_sites(path: str | Path, sites: list[str], rounds: tuple[int, ...] = ROUNDS) -> np.ndarray:
+    """(subjects, sites): each site's reading (a column name without its round suffix, e.g. ``T_FH_Max``)
+    averaged over ``rounds``, NaN where none was read, in :func:`read`'s subject order. The study misspells one
+    column (``T_LC14`` for round 4 of ``T_LC``); it is read under its intended name."""
+    index, rows = _table(path)
+    if "T_LC14" in index and "T_LC4" not in index:
+        index["T_LC4"] = index["T_LC14"]
+    unknown = [s for s in sites if not any(f"{s}{k}" in index for k in ROUNDS)]
+    if unknown:
+        raise ValueError(f"{path}: no column(s) for {', '.join(unknown)}")
+    return np.array([[_mean([_cell(index, row, f"{s}{k}") for k in rounds]) for s in sites] for row in rows],
+                    dtype=float).reshape(len(rows), len(sites))
 
 
 # ---- measures -----------------------------------------------------------------------------------------------------
