@@ -307,9 +307,10 @@ def learn_installed_reference(rec, config: ScreeningConfig) -> tuple[ScreeningCo
 
     if config.analysis.reference_box is None:
         return config, "none"
-    images = reference_images_recording(rec, config)[: int(LEARN_S * rec.meta.get("refresh_hz", 8.0))]
+    images, scale = reference_images_recording(rec, config)
     try:
-        learned = learn_reference(images, config.analysis)
+        learned = learn_reference(images[: int(LEARN_S * rec.meta.get("refresh_hz", 8.0))], config.analysis,
+                                  frame_scale=scale)
     except LearningError as exc:
         return config, exc.reason
     table = learned.table(config.analysis.reference_box)  # what the command writes, as it writes it

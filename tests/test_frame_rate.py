@@ -128,3 +128,64 @@ def test_a_scale_that_is_not_a_rate_is_refused():
         with pytest.raises(ValueError, match="scale"):
             analyzer.set_frame_scale(bad)
     assert analyzer.frame_scale == 1.0
+
+
+def _excess_under_a_ramp(hz: float, scale: float, rate_c_s: float = 0.08) -> float:
+    """The reference's excess variation (median over 20 s) while the whole scene warms at ``rate_c_s``."""
+    sc = scenario("normal_queue", 0, refresh_hz=hz)
+    analyzer = Analyzer(AnalysisConfig())
+    analyzer.set_frame_scale(scale)
+    excess = []
+    for i in range(round(40 * hz)):
+        t = i / hz
+        a = analyzer.analyze(sc.frame_at(t).image + rate_c_s * max(0.0, t - 20.0))
+        if t >= 25.0:
+            excess.append(a.reference_excess_c)
+    return float(np.median(excess))
+
+
+def test_the_references_stability_is_judged_over_4_s_at_any_rate():
+    """A reading that moves 0.08 degC a second is as unsteady at 4 Hz as at 8: the window spans its 4 s (16
+    frames at 4 Hz); counted in frames, it would span 8 s and see twice the change."""
+    at_8 = _excess_under_a_ramp(8.0, 1.0)
+    assert 0.05 < at_8 < AnalysisConfig().reference_stable_c
+    assert _excess_under_a_ramp(4.0, 0.5) == pytest.approx(at_8, rel=0.25)
+    assert _excess_under_a_ramp(4.0, 1.0) > 1.6 * at_8
+
+
+def test_a_window_that_changes_length_keeps_its_latest_readings():
+    """The gate's rate measured (or changed): the reference's window takes its new length and keeps the readings
+    it has, the latest last, so a shorter window is full at once and a longer one fills up from them."""
+    sc = scenario("normal_queue", 0, refresh_hz=4.0)
+    images = [sc.frame_at(i / 4).image for i in range(80)]
+    steady = Analyzer()
+    steady.set_frame_scale(0.5)  # 16 frames from the start
+    expected = [steady.analyze(image) for image in images]
+    switched = Analyzer()  # 32 frames, then 16 from frame 40 on
+    got = [switched.analyze(image) for image in images[:40]]
+    assert got[30].reference_status == "pending" and got[31].reference_status != "pending"
+    switched.set_frame_scale(0.5)
+    got += [switched.analyze(image) for image in images[40:]]
+    for a, b in zip(expected[40:], got[40:], strict=True):
+        assert (a.reference_status, a.reference_excess_c) == (b.reference_status, b.reference_excess_c)
+    switched.set_frame_scale(0.51)  # the same window: the ring as it is
+    assert switched.analyze(images[0]).reference_status == steady.analyze(images[0]).reference_status
+    growing = Analyzer()
+    growing.set_frame_scale(0.5)
+    for image in images[:20]:
+        growing.analyze(image)
+    growing.set_frame_scale(1.0)  # 16 readings kept, 16 more to come
+    statuses = [growing.analyze(image).reference_status for image in images[20:40]]
+    assert statuses[14] == "pending" and statuses[15] != "pending"
+
+
+def test_learning_at_4_hz_takes_the_rate_of_the_recording():
+    from controller.screening.config import ScreeningConfig
+    from controller.screening.reference_source import learn_reference
+    from controller.service.calibration import reference_images_recording
+
+    rec = scenario_recording("normal_queue", 12.0, seed=0, refresh_hz=4.0)
+    images, scale = reference_images_recording(rec, ScreeningConfig())
+    assert scale == pytest.approx(0.5) and len(images) == 47
+    learned = learn_reference(images, AnalysisConfig(), frame_scale=scale)
+    assert learned.frames >= 24 and abs(learned.apparent_c - 35.0) < 0.5

@@ -306,9 +306,12 @@ def test_at_16_hz_standing_is_judged_over_half_a_second():
 
 @pytest.mark.parametrize("variant", ["55", "110"])
 def test_a_queue_at_4_hz_is_decided_as_at_8(variant):
-    """The simulator's nominal queue recorded at 4 Hz: every PASS/FEVER goes to someone standing, within 1.0 s of
-    their standing still, and at most one fewer person is decided than at 8 Hz (with the window counted in
-    frames, 4 of 7 were, 1.25-1.5 s after standing)."""
+    """The simulator's nominal queue recorded at 4 Hz: every PASS/FEVER goes to someone standing, at most one fewer
+    person is decided than at 8 Hz (with the window counted in frames, 4 of 7 were, 1.25-1.5 s after standing),
+    and within 1.0 s of their standing still; at 4 Hz one of them may take 1.5 s (the 55 deg lens's first
+    person: their face's width jumps 4 % twice in a row while they stand, which restarts the window, the tail
+    that keeps bench-accuracy's 90th percentile above 1.0 s at 8 Hz too; decided since the reference's window
+    keeps its 4 s, BLOCKED until it had filled 32 frames before)."""
     from controller.screening.offline import analyze_recording, first_standing, truth_for
     from sim.synth import scenario_recording
 
@@ -323,7 +326,9 @@ def test_a_queue_at_4_hz_is_decided_as_at_8(variant):
             if d.decision in (D.PASS, D.FEVER):
                 assert person is not None and person["phase"] == "standing", (hz, d, person)
                 first.setdefault(person["id"], d.time_s - standing[person["id"]])
-        assert all(0.0 <= s <= 1.0 for s in first.values()), (hz, first)
+        late = sorted(s for s in first.values() if s > 1.0)
+        assert all(s >= 0.0 for s in first.values()), (hz, first)
+        assert late == [] if hz == 8.0 else late in ([], [1.5]), (hz, first)
         decided[hz] = len(first)
     assert decided[4.0] >= decided[8.0] - 1 and decided[8.0] >= 5, decided
 

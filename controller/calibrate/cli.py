@@ -154,7 +154,7 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
         recording = _load_recording(args.recording[0])
         variant = args.variant or recording.meta.get("variant")
         screening = _reference_config(args, gate, str(variant) if variant else None)
-        images = reference_images_recording(recording, screening)
+        images, scale = reference_images_recording(recording, screening)
         source = args.recording[0]
     else:
         from ..watch import gate_key_from_args, settings_from_args
@@ -162,10 +162,10 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
         args.gate_id = gate
         broker, screening, source = settings_from_args(args)
         print(f"learning {gate}'s reference for {args.seconds:g} s: keep everyone away from it", file=sys.stderr)
-        images = reference_images_live(broker, gate, screening, args.seconds, gate_key_from_args(args))
+        images, scale = reference_images_live(broker, gate, screening, args.seconds, gate_key_from_args(args))
     analysis = screening.analysis
     try:
-        learned = learn_reference(images, analysis)
+        learned = learn_reference(images, analysis, frame_scale=scale)
     except LearningError as exc:
         print(json.dumps({"gate": gate, "learned": False, "reason": exc.reason, "detail": str(exc)}))
         print(f"thermogate calibrate reference: {exc}", file=sys.stderr)

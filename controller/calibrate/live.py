@@ -68,9 +68,10 @@ def pairs_interactive(broker, gate_id: str, ask=input, out=sys.stdout, wait_s: f
 
 
 def reference_images_live(broker, gate_id: str, screening, seconds: float, key: bytes | None = None,
-                          timeout_s: float = 30.0) -> list:
+                          timeout_s: float = 30.0) -> tuple[list, float]:
     """The gate's full images over ``seconds`` (after its first image), live over MQTT, through the
-    controller's own gate worker (the frames checked as the controller checks them)."""
+    controller's own gate worker (the frames checked as the controller checks them), and the gate's frame
+    scale as its pipeline measured it (frame_rate.FrameRate.scale)."""
     from ..mqtt.link import LinkError
     from ..watch import GateWatch, Link
 
@@ -88,7 +89,8 @@ def reference_images_live(broker, gate_id: str, screening, seconds: float, key: 
                 raise LinkError(f"no image from gate {gate_id} on {broker} within {timeout_s:g} s "
                                 f"(is the gate on, and publishing to this broker?)")
             if first is not None and now - first >= seconds:
-                return images
+                pipeline = watch.worker.pipeline
+                return images, pipeline.tracker.rate.scale if pipeline is not None else 1.0
             try:
                 kind, payload, at = inbox.get(timeout=0.2)
             except queue.Empty:

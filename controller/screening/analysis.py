@@ -60,9 +60,10 @@ class AnalysisConfig:
     cover_drop: float = 0.3  # hat/hair: forehead probe below the face's skin by this share of skin - ambient
     nose_drop: float = 0.08  # chilled nose: below the cheeks by this share of skin - ambient (and 0.6 degC)
     # Background model. Counts of frames are stated at 8 frames a second. At another rate (Analyzer.set_frame_scale)
-    # the background's and the drift's time constants and the hold keep their time (a room warms, a sensor drifts
-    # and someone stands in front of the disc for as long at any rate); the bootstrap, the reference's window and
-    # its pixels' running mean keep their frames (they average noise, which needs as many readings at any rate).
+    # the background's and the drift's time constants, the hold and the reference's window keep their time (a room
+    # warms, a sensor drifts and someone stands in front of the disc for as long at any rate, and the window's
+    # stability test asks how much the reading moves over 4 s); the bootstrap and the reference's pixels' running
+    # mean keep their frames (they average noise, which needs as many readings at any rate).
     background_tau_frames: float = 64.0  # time constant where nobody is (8 s at 8 frames/s)
     absorb_tau_frames: float = 2048.0  # time constant near people (something warm that never leaves)
     bootstrap_frames: int = 8  # the first frames: the model keeps each pixel's coolest reading
@@ -71,7 +72,7 @@ class AnalysisConfig:
     reference_drift_c: float = 1.5  # drift: the sensor has drifted more than this since the reading was learned
     reference_min_fraction: float = 0.25  # too small: the reading reaches less of its set-point contrast
     reference_min_contrast_c: float = 1.0  # not found: the reading is less than this above the background around it
-    reference_window: int = 32  # frames the stability test and the offset average (4 s at 8 frames/s)
+    reference_window: int = 32  # frames of the stability test and the reading's average (4 s at 8 frames/s)
     reference_stable_c: float = 0.15  # stable: slow variation over the window below this
     reference_tau_frames: float = 16.0  # running mean per box pixel that chooses the disc's pixels
     # The offset is the drift averaged over this long (30 s at 8 frames/s): a small disc's drift, unmixed from
@@ -205,12 +206,21 @@ def kernel_parameters(config: AnalysisConfig, scale: float = 1.0) -> np.ndarray:
     p[K.P_REF_MIN_FRACTION] = config.reference_min_fraction
     p[K.P_REF_MIN_CONTRAST] = config.reference_min_contrast_c
     p[K.P_REF_LEARNED_BG] = math.nan if config.reference_background_c is None else config.reference_background_c
-    p[K.P_REF_WINDOW] = config.reference_window
     p[K.P_REF_STABLE_C] = config.reference_stable_c
     p[K.P_REF_ALPHA] = 1.0 / config.reference_tau_frames
     p[K.P_GUARD] = config.reference_guard_px
     p[K.P_NOSE_DROP] = config.nose_drop
     return p
+
+
+MAX_WINDOW_SCALE = 4  # the reference's ring holds its window at up to 32 frames a second (64 Hz: half its time)
+
+
+def reference_window(config: AnalysisConfig, scale: float) -> int:
+    """The reference's window in frames at ``scale``: its time at 8 frames a second, in whole blocks, at least
+    two and at most the ring's MAX_WINDOW_SCALE windows."""
+    blocks = round(config.reference_window * scale / K.BLOCKS)
+    return K.BLOCKS * min(max(2, blocks), MAX_WINDOW_SCALE * config.reference_window // K.BLOCKS)
 
 
 def timed_parameters(p: np.ndarray, config: AnalysisConfig, scale: float) -> None:
@@ -222,6 +232,7 @@ def timed_parameters(p: np.ndarray, config: AnalysisConfig, scale: float) -> Non
     p[K.P_ABSORB_ALPHA] = 1.0 / max(1.0, config.absorb_tau_frames * scale)
     p[K.P_REF_DRIFT_ALPHA] = 1.0 / max(1.0, config.reference_drift_tau_frames * scale)
     p[K.P_REF_HOLD] = round(config.reference_hold_frames * scale)
+    p[K.P_REF_WINDOW] = reference_window(config, scale)
 
 
 def guard_mask(config: AnalysisConfig) -> np.ndarray:
@@ -246,7 +257,8 @@ class Analyzer:
         nbox = (box[2] - box[0]) * (box[3] - box[1]) if box is not None else 0
         self._bg = np.zeros((K.ROWS, K.COLUMNS))
         self._busy = np.zeros((K.ROWS, K.COLUMNS), dtype=np.uint8)
-        self._ref = np.zeros(nbox + config.reference_window)
+        self._nbox = nbox
+        self._ref = np.zeros(nbox + MAX_WINDOW_SCALE * config.reference_window)
         self._state = np.zeros(K.S_LENGTH)
         self._out = np.zeros(K.O_LENGTH)
         self._scale = 1.0
@@ -262,10 +274,24 @@ class Analyzer:
     def set_frame_scale(self, scale: float) -> None:
         """Follow the gate's frame rate: ``scale`` frames per frame at 8 frames a second (0.5 at 4 Hz;
         frame_rate.FrameRate.scale). The time constants that keep their time (AnalysisConfig's "Background
-        model") are worked out again from the next frame on; the model and the reference's history are kept."""
+        model") are worked out again from the next frame on; the model and the reference's history are kept (a
+        window that grows is ``pending`` until it holds its new length)."""
         if scale != self._scale:
+            window = int(self._p[K.P_REF_WINDOW])
             timed_parameters(self._p, self.config, scale)
             self._scale = scale
+            if int(self._p[K.P_REF_WINDOW]) != window:
+                self._resize_ring(window, int(self._p[K.P_REF_WINDOW]))
+
+    def _resize_ring(self, old: int, new: int) -> None:
+        """Keep the latest readings of the reference's ring when its window changes from ``old`` to ``new``
+        frames: the last ``min(count, new)`` of them, oldest first, at the ring's start."""
+        state, ring = self._state, self._ref[self._nbox:]
+        count, pos = min(int(state[K.S_RING_COUNT]), old), int(state[K.S_RING_POS])
+        kept = [ring[(pos - count + i) % old] for i in range(count)][-new:]
+        ring[:len(kept)] = kept
+        state[K.S_RING_COUNT] = len(kept)
+        state[K.S_RING_POS] = len(kept) % new
 
     @property
     def frame_scale(self) -> float:

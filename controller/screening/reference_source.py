@@ -29,7 +29,7 @@ import numpy as np
 
 from controller.geometry import NARROW, WIDE, FieldOfView, pixels_across
 
-from .analysis import AnalysisConfig, Analyzer, guard_mask
+from .analysis import AnalysisConfig, Analyzer, guard_mask, reference_window
 from .optics import LENS_PSF_SIGMA_PX, blurred_cover
 
 PHASES = 4  # positions of the disc's centre within a pixel, per axis, that the figures range over
@@ -259,8 +259,12 @@ def disc_offset(contrast: np.ndarray, reading_c: float, background_c: float, set
     return (reading_c - background_c) / top - (apparent - background_c)
 
 
-def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_frames: int = 24) -> LearnedReference:
+def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_frames: int = 24,
+                    frame_scale: float = 1.0) -> LearnedReference:
     """Learn the reference's reading from a gate's full images, in order, of a scene with nobody near it.
+    ``frame_scale``: the gate's frames per frame at 8 frames a second (frame_rate.FrameRate.scale; 0.5 at
+    4 Hz), which the analysis's time constants follow as they do live (the background around the disc settles
+    in as many seconds at any rate).
 
     The images are analysed twice: once to find its pixels (those reaching
     PLATEAU of the best one's contrast, at most MAX_PIXELS), then with that
@@ -275,15 +279,16 @@ def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_fr
     images = [np.asarray(i, dtype=np.float64) for i in images]
     box = config.reference_box
     r0, c0, r1, c1 = box
-    first = _analyse(images, replace(config, reference_apparent_c=None), box)
+    first = _analyse(images, replace(config, reference_apparent_c=None), box, frame_scale)
     if not first:
         raise LearningError(D.REFERENCE_NOT_LEARNED, f"only {len(images)} images: the reference's window "
-                                                     f"({config.reference_window} frames) never filled; learn it "
-                                                     f"over longer")
+                                                     f"({reference_window(config, frame_scale)} frames) never "
+                                                     f"filled; learn it over longer")
     background = float(np.median([a.reference_background_c for _, a in first]))
     mean_box = np.mean([images[i][r0:r1, c0:c1] for i, _ in first], axis=0)
     pixels = plateau_pixels(mean_box - background)
-    learned = _analyse(images, replace(config, reference_apparent_c=None, reference_pixels=pixels), box)
+    learned = _analyse(images, replace(config, reference_apparent_c=None, reference_pixels=pixels), box,
+                       frame_scale)
     if len(learned) < min_frames:
         raise LearningError(D.REFERENCE_NOT_LEARNED, f"only {len(learned)} frames with nobody near the "
                                                      f"reference (at least {min_frames} needed): keep its "
@@ -323,9 +328,11 @@ def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_fr
     return result
 
 
-def _analyse(images: list[np.ndarray], config: AnalysisConfig, box: tuple[int, int, int, int]) -> list:
+def _analyse(images: list[np.ndarray], config: AnalysisConfig, box: tuple[int, int, int, int],
+             frame_scale: float = 1.0) -> list:
     """(index, analysis) of the frames with a full window and no face near the reference."""
     analyzer = Analyzer(config)
+    analyzer.set_frame_scale(frame_scale)
     guard = config.reference_guard_px + 1
     out = []
     for i, image in enumerate(images):

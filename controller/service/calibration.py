@@ -68,12 +68,15 @@ def fit_and_store(store, gate_id: str, pairs, offset_now: float, *, source: str,
 # ---------------------------------------------------------------------------------------------- the reference source
 
 
-def reference_images_recording(recording, screening) -> list:
-    """The full images of a recording, assembled as the live pipeline assembles them."""
+def reference_images_recording(recording, screening) -> tuple[list, float]:
+    """The full images of a recording, assembled as the live pipeline assembles them, and the gate's frame
+    scale measured from their times (frame_rate.FrameRate.scale: 0.5 at 4 Hz)."""
+    from ..screening.frame_rate import FrameRate
     from ..screening.pipeline import GatePipeline
     from ..sensor import FrameError
 
     pipeline = GatePipeline(recording.gate_id, recording.eeprom_message().words, screening)
+    rate = FrameRate()
     images = []
     for item in recording.frames():
         try:
@@ -82,7 +85,8 @@ def reference_images_recording(recording, screening) -> list:
             continue
         if image.complete:
             images.append(image.to)
-    return images
+            rate.update(item.time)
+    return images, rate.scale
 
 
 def store_reference(config_path, gate_id: str, table: dict) -> None:
