@@ -263,8 +263,8 @@ def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_fr
                     frame_scale: float = 1.0) -> LearnedReference:
     """Learn the reference's reading from a gate's full images, in order, of a scene with nobody near it.
     ``frame_scale``: the gate's frames per frame at 8 frames a second (frame_rate.FrameRate.scale; 0.5 at
-    4 Hz), which the analysis's time constants follow as they do live (the background around the disc settles
-    in as many seconds at any rate).
+    4 Hz), which the analysis's time constants follow as they do live (the background around the disc settles,
+    and the stability test's window spans, as many seconds at any rate).
 
     The images are analysed twice: once to find its pixels (those reaching
     PLATEAU of the best one's contrast, at most MAX_PIXELS), then with that
