@@ -60,10 +60,10 @@ class AnalysisConfig:
     cover_drop: float = 0.3  # hat/hair: forehead probe below the face's skin by this share of skin - ambient
     nose_drop: float = 0.08  # chilled nose: below the cheeks by this share of skin - ambient (and 0.6 degC)
     # Background model. Counts of frames are stated at 8 frames a second. At another rate (Analyzer.set_frame_scale)
-    # the background's and the drift's time constants, the hold and the reference's window keep their time (a room
-    # warms, a sensor drifts and someone stands in front of the disc for as long at any rate, and the window's
-    # stability test asks how much the reading moves over 4 s); the bootstrap and the reference's pixels' running
-    # mean keep their frames (they average noise, which needs as many readings at any rate).
+    # every one of them keeps its time: a room warms, a sensor drifts and someone stands in front of the disc for as
+    # long at any rate, the window's stability test asks how far the reading moves over 4 s, and the sensor's noise
+    # grows as the square root of its rate (MLX90640 datasheet: NETD doubles from 1 to 4 Hz), so an average over a
+    # given time is as precise at any rate.
     background_tau_frames: float = 64.0  # time constant where nobody is (8 s at 8 frames/s)
     absorb_tau_frames: float = 2048.0  # time constant near people (something warm that never leaves)
     bootstrap_frames: int = 8  # the first frames: the model keeps each pixel's coolest reading
@@ -195,7 +195,6 @@ def kernel_parameters(config: AnalysisConfig, scale: float = 1.0) -> np.ndarray:
     p[K.P_TOPK] = config.top_k
     p[K.P_MIN_FACE_PX] = config.min_face_pixels
     p[K.P_FACE_WIDTH] = config.face_width_m
-    p[K.P_BOOTSTRAP] = config.bootstrap_frames
     p[K.P_GLASSES_DROP] = config.glasses_drop
     p[K.P_COVER_DROP] = config.cover_drop
     p[K.P_REF_BOX:K.P_REF_BOX + 4] = config.reference_box if config.reference_box is not None else (-1, -1, -1, -1)
@@ -207,7 +206,6 @@ def kernel_parameters(config: AnalysisConfig, scale: float = 1.0) -> np.ndarray:
     p[K.P_REF_MIN_CONTRAST] = config.reference_min_contrast_c
     p[K.P_REF_LEARNED_BG] = math.nan if config.reference_background_c is None else config.reference_background_c
     p[K.P_REF_STABLE_C] = config.reference_stable_c
-    p[K.P_REF_ALPHA] = 1.0 / config.reference_tau_frames
     p[K.P_GUARD] = config.reference_guard_px
     p[K.P_NOSE_DROP] = config.nose_drop
     return p
@@ -233,6 +231,8 @@ def timed_parameters(p: np.ndarray, config: AnalysisConfig, scale: float) -> Non
     p[K.P_REF_DRIFT_ALPHA] = 1.0 / max(1.0, config.reference_drift_tau_frames * scale)
     p[K.P_REF_HOLD] = round(config.reference_hold_frames * scale)
     p[K.P_REF_WINDOW] = reference_window(config, scale)
+    p[K.P_BOOTSTRAP] = max(1, round(config.bootstrap_frames * scale))
+    p[K.P_REF_ALPHA] = 1.0 / max(1.0, config.reference_tau_frames * scale)
 
 
 def guard_mask(config: AnalysisConfig) -> np.ndarray:
