@@ -57,13 +57,13 @@ def test_the_interval_kept_is_the_median_of_the_last_ones_to_within_the_recomput
     """Kept without working it out again only while every interval entering or leaving is near it: within
     RECOMPUTE_SHARE of the median of the last INTERVALS (gaps over MAX_INTERVAL_S left out) at every frame."""
     rng = np.random.default_rng(len(steps))
-    rate, kept, t = FrameRate(), [], 0.0
+    rate, kept, t, last = FrameRate(), [], 0.0, None
     for step in steps:
-        dt = step * (1.0 + jitter * rng.standard_normal()) if step < 0.5 else step
-        t += dt
+        t += step * (1.0 + jitter * rng.standard_normal()) if step < 0.5 else step
         rate.update(t)
-        if t != dt and 0.0 < dt <= MAX_INTERVAL_S:  # not the first frame, not a gap
-            kept = (kept + [dt])[-INTERVALS:]
+        if last is not None and 0.0 < t - last <= MAX_INTERVAL_S:  # not the first frame, not a gap
+            kept = (kept + [t - last])[-INTERVALS:]
+        last = t
         if kept:
             exact = statistics.median(kept)
             assert abs(rate.interval_s - exact) <= RECOMPUTE_SHARE * exact + 1e-12
