@@ -1,5 +1,6 @@
-"""The command line on SQLite and PostgreSQL: thermogate report send / confirm / list / absentees / absent,
-thermogate screening manual, and the absences section of thermogate people show."""
+"""The command line on SQLite and PostgreSQL: thermogate report send / confirm / list / absentees / absent /
+rule, thermogate screening manual, and the absences section of thermogate people show. The changes a person
+makes (a mark, a reading, a rule) are in the audit trail under --by."""
 
 from __future__ import annotations
 
@@ -76,6 +77,9 @@ def test_absentees_marks_and_the_persons_file(setup, capsys):
     with pytest.raises(SystemExit):
         main(["report", "absent", "S2", *args, "--session", "午检", "--reason", "flu", "--by", "t"])
     capsys.readouterr()
+    with open_store(setup[3]) as store:
+        assert [(e.user, e.action, e.detail["person"]) for e in store.audit() if e.action == "absence_marked"] == [
+            ("teacher-chen", "absence_marked", "S2")]
 
     assert main(["people", "show", "S3", "--config", str(config), "--json", "--as", "doctor-li"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -105,3 +109,56 @@ def test_screening_manual(setup, capsys):
         readings = ReportStore.beside(store).manual_readings(person_id="S7")
     # by time: 07:45 today in the school's zone may be before or after "now" (the second reading's time)
     assert sorted((m.value_c, m.gate) for m in readings) == [(36.7, "north-1"), (38.0, "")]
+    # each reading is in the audit trail, with who took it; the refused ones are not
+    with open_store(url) as store:
+        audit = [(e.user, e.action, e.detail["value_c"]) for e in store.audit() if e.action == "manual_reading"]
+    assert sorted(audit) == [("guard-wu", "manual_reading", 36.7), ("guard-wu", "manual_reading", 38.0)]
+
+
+def test_the_warning_rules_from_the_command_line(setup, capsys):
+    config, _, _, url = setup
+    cfg = ["--config", str(config)]
+
+    def rules() -> list[dict]:
+        assert main(["report", "rule", "list", *cfg, "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    toml = rules()
+    assert toml and all(r["source"] == "toml" and r["in_force"] for r in toml)
+    # Added: the loader's check, no twin of a controller.toml rule, each change audited with --by.
+    assert main(["report", "rule", "add", *cfg, "--scope", "grade", "--what", "sick_absences", "--threshold", "4",
+                 "--days", "2", "--by", "zhao"]) == 0
+    assert capsys.readouterr().out.startswith("added console:")
+    [added] = [r for r in rules() if r["source"] == "console"]
+    assert (added["spec"], added["enabled"], added["in_force"], added["created_by"]) == (
+        "grade:sick_absences>=4/2d", True, True, "zhao")
+    rid = str(added["id"])
+    for bad, message in ((["--threshold", "0"], "rule.threshold = 0.0: must be 1..100000"),
+                         (["--what", "alarm_rate"], "alarm_rate is a school-level rule"),
+                         (["--days", "2", "--threshold", "4"], "already")):
+        assert main(["report", "rule", "add", *cfg, "--scope", "grade", "--what", "sick_absences", *bad,
+                     "--by", "zhao"]) == 2, bad
+        assert message in capsys.readouterr().err
+    twin = toml[0]
+    assert main(["report", "rule", "add", *cfg, "--scope", twin["scope"], "--what", twin["what"], "--threshold",
+                 str(twin["threshold"]), "--days", str(twin["days"]), "--by", "zhao"]) == 2
+    assert "already" in capsys.readouterr().err
+    # Changed (the options given; the rest as it was), disabled, enabled, deleted.
+    assert main(["report", "rule", "set", rid, *cfg, "--threshold", "5", "--by", "li"]) == 0
+    assert "grade:sick_absences>=4/2d -> grade:sick_absences>=5/2d" in capsys.readouterr().out
+    assert main(["report", "rule", "disable", rid, *cfg, "--by", "li"]) == 0
+    capsys.readouterr()
+    assert main(["report", "rule", "list", *cfg]) == 0
+    out = capsys.readouterr().out
+    assert f"console:{rid}" in out and "grade:sick_absences>=5/2d" in out and "disabled" in out
+    assert [r["in_force"] for r in rules() if r["source"] == "console"] == [False]
+    assert main(["report", "rule", "enable", rid, *cfg, "--by", "li"]) == 0
+    assert main(["report", "rule", "delete", rid, *cfg, "--by", "li"]) == 0
+    assert "its warnings stay" in capsys.readouterr().out
+    assert [r for r in rules() if r["source"] == "console"] == []
+    assert main(["report", "rule", "enable", rid, *cfg, "--by", "li"]) == 2
+    assert f"no warning rule {rid}" in capsys.readouterr().err
+    with open_store(url) as store:
+        trail = [(e.user, e.action) for e in store.audit() if e.action.startswith("warning_rule")]
+    assert trail == [("zhao", "warning_rule_added"), ("li", "warning_rule_changed"), ("li", "warning_rule_disabled"),
+                     ("li", "warning_rule_enabled"), ("li", "warning_rule_deleted")]

@@ -117,6 +117,38 @@ def test_the_schema_refuses_what_the_loader_refuses(store_url):
         assert ReportStore.beside(store).warning_rules() == []
 
 
+def test_a_change_is_stored_with_its_audit_row_or_not_at_all(store_url):
+    from controller.reporting.changes import ReportChanges
+
+    with open_store(store_url) as store:
+        times: list[float] = []
+        changes = ReportChanges(store, clock=lambda: times.pop(0))
+        times[:] = [at("09:00")] * 2
+        c = changes.add_rule(rule(scope="class", what="sick_absences", threshold=2), "ada")
+        assert [(e.user, e.action, e.detail["spec"]) for e in store.audit()] == [
+            ("ada", "warning_rule_added", "class:sick_absences>=2/1d")]
+        # The audit row refused (a time the trail does not take), after the change was written: undone too.
+        nan = float("nan")
+        for attempt in (lambda: changes.change_rule(c.id, rule(scope="class", what="sick_absences", threshold=5),
+                                                    "ada"),
+                        lambda: changes.add_rule(rule(scope="grade", what="sick_absences", threshold=9), "ada"),
+                        lambda: changes.enable_rule(c.id, False, "ada")):
+            times[:] = [at("09:01"), nan]
+            with pytest.raises(StoreError, match="time"):
+                attempt()
+        times[:] = [nan]
+        with pytest.raises(StoreError, match="time"):
+            changes.delete_rule(c.id, "ada")
+        assert [(x.rule.spec, x.enabled, x.updated_at) for x in changes.rs.warning_rules()] == [
+            ("class:sick_absences>=2/1d", True, at("09:00"))]
+        assert len(store.audit()) == 1
+        # The change refused: no audit row either.
+        times[:] = [at("09:05")] * 2
+        with pytest.raises(NotFound):
+            changes.enable_rule(c.id + 1, False, "ada")
+        assert len(store.audit()) == 1
+
+
 @pytest.fixture
 def school(store_url, tmp_path):
     store = open_store(store_url)

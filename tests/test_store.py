@@ -521,6 +521,42 @@ def test_audit(store):
         store.record_audit("x", T0, "", {})
 
 
+def test_atomic_commits_a_change_and_its_audit_row_together(store):
+    from controller.reporting.report_store import ReportStore
+
+    rs = ReportStore.beside(store)
+    store.upsert_gate("north-1")
+    # Both writes, of two stores on one connection, commit together.
+    with store.atomic():
+        rs.add_warning("2026-03-02", "school:fevers_confirmed>=1/1d", "school", "示范中学", "fevers_confirmed",
+                       1, 1, T0, {})
+        store.record_audit("li", T0, "warning_seen", {"n": 1})
+    assert len(rs.warnings("2026-03-02")) == 1 and [e.action for e in store.audit()] == ["warning_seen"]
+    # An error after the first write undoes it: neither the change nor its audit row is kept.
+    with pytest.raises(StoreError, match="audit action"):
+        with store.atomic():
+            rs.add_warning("2026-03-03", "school:fevers_confirmed>=1/1d", "school", "示范中学", "fevers_confirmed",
+                           1, 1, T0, {})
+            store.record_screening(screening("in-the-undone-unit", t=T0, gate="east-9"))  # a new gate's bare row
+            store.record_audit("li", T0, "", {})  # refused
+    assert rs.warnings("2026-03-03") == [] and len(store.audit()) == 1
+    assert store.screenings(gate="east-9") == []
+    # The gate row was undone with the rest: a later screening at that gate writes it again.
+    store.record_screening(screening("after", t=T0 + 1, gate="east-9"))
+    assert [s.gate for s in store.screenings(gate="east-9")] == ["east-9"]
+    # A write refused inside the block but caught there is undone alone (a savepoint); the rest commits.
+    with store.atomic():
+        store.record_audit("li", T0 + 2, "kept", {})
+        with pytest.raises(StoreError):
+            rs.mark_absence("nobody", "2026-03-02", "晨检", "sick_with_symptoms", "li", T0)
+    assert [e.action for e in store.audit()] == ["warning_seen", "kept"]
+    # A closed store refuses the block.
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        with store.atomic():
+            pass
+
+
 # ---------------------------------------------------------------- threads, connection loss
 
 def test_threads_share_one_store(store):

@@ -145,11 +145,12 @@ class CasesApi:
             if kind is StepKind.SYMPTOMS and isinstance(fields.get("checklist"), list):
                 fields["checklist"] = tuple(fields["checklist"])
             step = step_from_json(kind, fields)
-            try:
-                self.cases.add_step(case_id, step, session.user, now)
-            except Refused as exc:
-                raise Bad("err_case_refused", exc.reason, 409) from None
-            self.store.record_audit(session.user, now, "case_step", {"case": case_id, "kind": kind.value})
+            with self.store.atomic():  # the step and its audit row: both or neither
+                try:
+                    self.cases.add_step(case_id, step, session.user, now)
+                except Refused as exc:
+                    raise Bad("err_case_refused", exc.reason, 409) from None
+                self.store.record_audit(session.user, now, "case_step", {"case": case_id, "kind": kind.value})
             if kind is StepKind.DECISION:  # sent away: the class teacher hears of it
                 self.service.alarm_cases.notify_decision(case_id)
             return self.case_json(case_id, session)

@@ -184,14 +184,15 @@ class PeopleApi:
                                          f"{','.join(roster_csv.HEADER)}")
 
         def run():
-            try:
-                report = import_roster(self.people, data, time.time(), encoding=encoding, strict=strict,
-                                       classes=self.service.config.classes)  # [classes]: the school's list
-            except IdentityError as exc:  # unreadable as a whole (encoding, header): nothing was written
-                raise Bad("err_roster_file", str(exc)) from None
-            counts = {o: report.count(o) for o in ("added", "changed", "unchanged", "refused")}
-            self._audit(session.user, "roster_import", {"file": name, "strict": strict,
-                                                        "committed": report.committed, **counts})
+            with self.service.store.atomic():  # the roster's changes and their audit row: both or neither
+                try:
+                    report = import_roster(self.people, data, time.time(), encoding=encoding, strict=strict,
+                                           classes=self.service.config.classes)  # [classes]: the school's list
+                except IdentityError as exc:  # unreadable as a whole (encoding, header): nothing was written
+                    raise Bad("err_roster_file", str(exc)) from None
+                counts = {o: report.count(o) for o in ("added", "changed", "unchanged", "refused")}
+                self._audit(session.user, "roster_import", {"file": name, "strict": strict,
+                                                            "committed": report.committed, **counts})
             return {"encoding": report.encoding, "strict": strict, "committed": report.committed, "counts": counts,
                     "lines": [{"line": o.line, "id": o.person_id, "outcome": o.outcome, "reason": o.reason,
                                "text": str(o)} for o in report.lines],
@@ -257,12 +258,13 @@ class PeopleApi:
 
         def run():
             key = self._key(create=True)
-            try:
-                v, token = visitors.register(self.people, key, valid_from=start, valid_until=end,
-                                             issued_by=session.user, now=now, **fields)
-            except IdentityError as exc:
-                raise Bad("err_visitor", str(exc)) from None
-            self._audit(session.user, "visitor_added", {"pass": v.pass_id, "host": v.host})
+            with self.service.store.atomic():  # the pass and its audit row: both or neither
+                try:
+                    v, token = visitors.register(self.people, key, valid_from=start, valid_until=end,
+                                                 issued_by=session.user, now=now, **fields)
+                except IdentityError as exc:
+                    raise Bad("err_visitor", str(exc)) from None
+                self._audit(session.user, "visitor_added", {"pass": v.pass_id, "host": v.host})
             return {**visitor_json(v, tz), "token": token, "svg": qr.svg(token).decode("utf-8")}
 
         return ok(await run_in_threadpool(run), 201)
@@ -287,8 +289,9 @@ class PeopleApi:
 
         def run():
             self._visitor(pid)
-            v = self.people.revoke_visitor(pid, session.user, time.time())
-            self._audit(session.user, "visitor_revoked", {"pass": pid})
+            with self.service.store.atomic():  # the revocation and its audit row: both or neither
+                v = self.people.revoke_visitor(pid, session.user, time.time())
+                self._audit(session.user, "visitor_revoked", {"pass": pid})
             return visitor_json(v, self.tz)
 
         return ok(await run_in_threadpool(run))

@@ -26,9 +26,11 @@ Who may do what (auth.PERMISSIONS, and one rule by name):
 - ``manual_reading`` (guard, doctor, admin): enter a hand-held reading for someone a gate could not screen,
   and the day's list of them.
 
-Every change is in the audit trail (absence_marked, absence_followup, manual_reading, report_sent,
-report_built, warning_rule_added, warning_rule_changed, warning_rule_enabled, warning_rule_disabled,
-warning_rule_deleted).
+Every change is in the audit trail. The rules, absences, follow-ups and hand-held readings go through
+``reporting.changes.ReportChanges``, which writes each with its audit row in one transaction (absence_marked,
+absence_followup, manual_reading, warning_rule_added, warning_rule_changed, warning_rule_enabled,
+warning_rule_disabled, warning_rule_deleted). Sending and building write their files and receipts as they
+go (a delivery is not held inside a transaction); their row (report_sent, report_built) follows them.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from starlette.responses import Response
 from ..config_fields import ConfigError
 from ..identity.people_store import PeopleStore
 from ..notify.outbox import StoreOutbox
+from ..reporting.changes import ReportChanges
 from ..reporting.config import WarningRule, parse_warning_rule
 from ..reporting.counts import absentees
 from ..reporting.document import build_content
@@ -81,6 +84,7 @@ class ReportsApi:
         self.console = console
         self.service = console.service
         self.rs = ReportStore.beside(console.service.store)
+        self.changes = ReportChanges(console.service.store)  # each change with its audit row, in one transaction
         self.people = PeopleStore.beside(console.service.store)
 
     @property
@@ -319,11 +323,9 @@ class ReportsApi:
 
         def run():
             try:
-                c = self.rs.add_warning_rule(rule, session.user, time.time(), enabled=enabled, taken=self._taken(r))
+                c = self.changes.add_rule(rule, session.user, enabled=enabled, taken=self._taken(r))
             except RuleExists as exc:
                 raise Bad("err_rule_exists", str(exc), 409) from None
-            self._audit(session.user, "warning_rule_added", {"rule": c.rule.key, "spec": c.rule.spec,
-                                                             "enabled": c.enabled})
             return {"rule": self._rule_json(c.rule, {w.key for w in rules_in_force(self.rs, r.config)}, c)}
 
         return ok(await run_in_threadpool(run), 201)
@@ -338,12 +340,9 @@ class ReportsApi:
 
         def run():
             try:
-                before, after = self.rs.change_warning_rule(rule_id, rule, session.user, time.time(),
-                                                            taken=self._taken(r))
+                _, after = self.changes.change_rule(rule_id, rule, session.user, taken=self._taken(r))
             except RuleExists as exc:
                 raise Bad("err_rule_exists", str(exc), 409) from None
-            self._audit(session.user, "warning_rule_changed", {"rule": after.rule.key, "before": before.rule.spec,
-                                                               "after": after.rule.spec})
             return {"rule": self._rule_json(after.rule, {w.key for w in rules_in_force(self.rs, r.config)}, after)}
 
         return ok(await run_in_threadpool(run))
@@ -358,9 +357,7 @@ class ReportsApi:
             raise Bad("err_invalid", "enabled must be true or false")
 
         def run():
-            c = self.rs.enable_warning_rule(rule_id, enabled, session.user, time.time())
-            self._audit(session.user, "warning_rule_enabled" if enabled else "warning_rule_disabled",
-                        {"rule": c.rule.key, "spec": c.rule.spec})
+            c = self.changes.enable_rule(rule_id, enabled, session.user)
             return {"rule": self._rule_json(c.rule, {w.key for w in rules_in_force(self.rs, r.config)}, c)}
 
         return ok(await run_in_threadpool(run))
@@ -372,9 +369,7 @@ class ReportsApi:
         await json_body(request)
 
         def run():
-            c = self.rs.delete_warning_rule(rule_id)
-            self._audit(session.user, "warning_rule_deleted", {"rule": c.rule.key, "spec": c.rule.spec,
-                                                               "enabled": c.enabled})
+            c = self.changes.delete_rule(rule_id, session.user)
             return {"deleted": c.rule.key}
 
         return ok(await run_in_threadpool(run))
@@ -503,9 +498,7 @@ class ReportsApi:
             if pid not in listed:
                 raise Bad("err_not_absent", f"{pid} is not on the absentee list of {s.name} {day}", 409)
             self._in_scope(scope, listed[pid].class_name)
-            a = self.rs.mark_absence(pid, day.isoformat(), s.name, reason, session.user, now, note=note)
-            self._audit(session.user, "absence_marked", {"person": pid, "day": a.day, "session": a.session,
-                                                         "reason": reason})
+            a = self.changes.mark_absence(pid, day.isoformat(), s.name, reason, session.user, note=note)
             return {"absence_id": a.id, "person_id": pid, "reason": a.reason, "note": a.note,
                     "marked_by": a.marked_by, "followups": [{"day": f.day, "status": f.status, "note": f.note,
                                                              "by": f.by_user} for f in self.rs.followups(a.id)]}
@@ -530,8 +523,7 @@ class ReportsApi:
                 a = self.rs.absence(int(raw))
                 self._in_scope(scope, a.class_name if a is not None else "")
             # no such absence: 404 (NotFound); not a sick absence: 400 (StoreError), from the store
-            f = self.rs.follow_up(int(raw), day.isoformat(), status, session.user, time.time(), note=note)
-            self._audit(session.user, "absence_followup", {"absence": f.absence_id, "day": f.day, "status": status})
+            f = self.changes.follow_up(int(raw), day.isoformat(), status, session.user, note=note)
             return {"id": f.id, "absence_id": f.absence_id, "day": f.day, "status": f.status, "note": f.note,
                     "by": f.by_user}
 
@@ -605,8 +597,7 @@ class ReportsApi:
 
         def run():
             assert value is not None
-            m = self.rs.add_manual_reading(pid, value, session.user, at, gate=gate, note=note)  # NotFound: 404
-            self._audit(session.user, "manual_reading", {"person": pid, "value_c": value, "gate": gate})
+            m = self.changes.add_manual_reading(pid, value, session.user, at, gate=gate, note=note)  # NotFound: 404
             fever = value >= self._threshold()
             return {"id": m.id, "person_id": pid, "value_c": m.value_c, "by": m.by_user, "gate": m.gate,
                     "time_local": local_time(m.time, self.tz), "fever": fever, "manual": True}

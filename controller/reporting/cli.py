@@ -1,4 +1,5 @@
-"""``thermogate report send|build|confirm|list|absentees|absent|district`` and ``thermogate screening manual``.
+"""``thermogate report send|build|confirm|list|absentees|absent|rule|district`` and ``thermogate screening
+manual``.
 
 They read ``--config controller.toml`` (its store, time zone, fever threshold,
 ``[report]`` and ``[notify]``'s SMTP channels); ``screening manual`` also takes
@@ -24,7 +25,7 @@ from ..cli_common import date_arg as _date
 from ..cli_common import zone as _zone
 from ..config_fields import ConfigError
 from ..reports import DEFAULT_THRESHOLD_C
-from .config import ReportConfig
+from .config import ReportConfig, WarningRule
 from .records import ABSENCE_REASONS
 
 
@@ -169,7 +170,7 @@ def _absentees(args) -> int:
 
 def _absent(args) -> int:
     from ..store import open_store
-    from .report_store import ReportStore
+    from .changes import ReportChanges
 
     ctx = _context(args, need_report=True)
     assert ctx.report is not None
@@ -177,15 +178,15 @@ def _absent(args) -> int:
         raise ValueError(f"no session {args.session!r} in [report.sessions]")
     day = _day(args, ctx)
     with open_store(ctx.url) as store:
-        a = ReportStore.beside(store).mark_absence(args.person, day.isoformat(), args.session, args.reason, args.by,
-                                                   time.time(), note=args.note)
+        a = ReportChanges(store).mark_absence(args.person, day.isoformat(), args.session, args.reason, args.by,
+                                              note=args.note)
     print(f"{a.person_id} {a.day} {a.session}: {a.reason} (marked by {a.marked_by})")
     return 0
 
 
 def _manual(args) -> int:
     from ..store import open_store
-    from .report_store import ReportStore
+    from .changes import ReportChanges
 
     ctx = _context(args, need_report=False)
     at = time.time()
@@ -196,10 +197,86 @@ def _manual(args) -> int:
             raise ValueError(f"--at {args.at!r} is not a time like 07:45") from None
         at = dt.datetime.combine(dt.datetime.now(ctx.tz).date(), t, tzinfo=ctx.tz).timestamp()
     with open_store(ctx.url) as store:
-        m = ReportStore.beside(store).add_manual_reading(args.person, args.value, args.by, at, gate=args.gate or "",
-                                                         note=args.note)
+        m = ReportChanges(store).add_manual_reading(args.person, args.value, args.by, at, gate=args.gate or "",
+                                                    note=args.note)
     fever = " (at or above the threshold: a confirmed fever in the report)" if m.value_c >= ctx.threshold_c else ""
     print(f"manual reading {m.id}: {m.person_id} {m.value_c:.1f} degC by {m.by_user}{fever}")
+    return 0
+
+
+# ------------------------------------------------------------ the console's warning rules, from the command line
+
+RULE_KEYS = ("scope", "what", "threshold", "days", "factor", "min_alarms", "baseline_days")
+
+
+def _rule_line(rule: WarningRule, enabled: bool, in_force: set[str], note: str = "") -> str:
+    state = ("in force" if rule.key in in_force else "not in force: controller.toml has it") if enabled \
+        else "disabled"
+    return f"{rule.key:<16} {rule.spec:<44} {state}{note}"
+
+
+def _rule_table(args, before: WarningRule | None = None) -> dict:
+    """The rule the options give, as the console's form would send it (unset options: the rule's own
+    values when changing one, else the defaults)."""
+    table = {} if before is None else {k: getattr(before, k) for k in RULE_KEYS}
+    for key in RULE_KEYS:
+        value = getattr(args, key, None)
+        if value is not None:
+            table[key] = value
+    return table
+
+
+def _rules(args) -> int:
+    from ..store import open_store
+    from .changes import ReportChanges
+    from .config import parse_warning_rule
+    from .report_store import RuleExists
+    from .warning_rules import rules_in_force
+
+    ctx = _context(args, need_report=True)
+    assert ctx.report is not None
+    taken = tuple(w.spec for w in ctx.report.warnings)
+    with open_store(ctx.url) as store:
+        changes = ReportChanges(store)
+        rs = changes.rs
+        action = args.rule_action
+        if action == "list":
+            in_force = {w.key for w in rules_in_force(rs, ctx.report)}
+            stored = rs.warning_rules()
+            if args.json:
+                print(json.dumps([{"key": w.key, "spec": w.spec, "source": w.source, **asdict(w),
+                                   "enabled": True, "in_force": w.key in in_force} for w in ctx.report.warnings]
+                                 + [{"key": c.rule.key, "spec": c.rule.spec, "source": "console", **asdict(c.rule),
+                                     "enabled": c.enabled, "in_force": c.rule.key in in_force,
+                                     "created_by": c.created_by, "updated_by": c.updated_by} for c in stored],
+                                 ensure_ascii=False, indent=1))
+                return 0
+            for w in ctx.report.warnings:
+                print(_rule_line(w, True, in_force, "  (controller.toml)"))
+            for c in stored:
+                print(_rule_line(c.rule, c.enabled, in_force, f"  (added by {c.created_by}, last changed by "
+                                                              f"{c.updated_by})"))
+            if not ctx.report.warnings and not stored:
+                print("no warning rules")
+            return 0
+        try:
+            if action == "add":
+                c = changes.add_rule(parse_warning_rule(_rule_table(args), "rule"), args.by,
+                                     enabled=not args.disabled, taken=taken)
+                print(f"added {c.rule.key}: {c.rule.spec}{'' if c.enabled else ' (disabled)'}")
+            elif action == "set":
+                before = rs.warning_rule(args.id)
+                rule = parse_warning_rule(_rule_table(args, before.rule), "rule", rule_id=args.id)
+                _, after = changes.change_rule(args.id, rule, args.by, taken=taken)
+                print(f"changed {after.rule.key}: {before.rule.spec} -> {after.rule.spec}")
+            elif action in ("enable", "disable"):
+                c = changes.enable_rule(args.id, action == "enable", args.by)
+                print(f"{action}d {c.rule.key}: {c.rule.spec}")
+            else:
+                c = changes.delete_rule(args.id, args.by)
+                print(f"deleted {c.rule.key}: {c.rule.spec} (its warnings stay)")
+        except RuleExists as exc:
+            raise ValueError(str(exc)) from None
     return 0
 
 
@@ -269,6 +346,37 @@ def add_report_commands(kinds) -> None:
     mark.add_argument("--by", required=True, metavar="USER")
     mark.add_argument("--note", default="")
     mark.set_defaults(run=_absent)
+    rule = kinds.add_parser(
+        "rule", help="the warning rules kept in the database (the console's Reports page edits the same)",
+        description="List, add, change, disable, enable and delete the warning rules kept in the database "
+                    "(report_rules), as the console's Reports page does: the same check as controller.toml's "
+                    "[[report.warning]] (docs/reports.md), no rule twice, each change in the audit trail with "
+                    "--by. The running controller uses a change from its next look (within a minute).")
+    actions = rule.add_subparsers(dest="rule_action", metavar="ACTION", required=True)
+    listing = _options(actions.add_parser("list", help="controller.toml's rules, then the database's"))
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(run=_rules)
+    for name, what in (("add", "add a rule"), ("set", "change what a rule counts (it keeps its number)")):
+        p = _options(actions.add_parser(name, help=what))
+        if name == "set":
+            p.add_argument("id", type=int, help="the rule's number (console:N)")
+        p.add_argument("--scope", choices=("class", "grade", "school"), required=name == "add")
+        p.add_argument("--what", choices=("fevers_confirmed", "sick_absences", "alarm_rate"), required=name == "add")
+        p.add_argument("--threshold", type=float, help="count at which it warns (default 3)")
+        p.add_argument("--days", type=int, help="days counted, today included (default 1)")
+        p.add_argument("--factor", type=float, help="alarm_rate: times the baseline rate (default 2)")
+        p.add_argument("--min-alarms", type=int, help="alarm_rate: alarms today at least (default 3)")
+        p.add_argument("--baseline-days", type=int, help="alarm_rate: days before today compared (default 7)")
+        if name == "add":
+            p.add_argument("--disabled", action="store_true", help="keep it, not in use yet")
+        p.add_argument("--by", required=True, metavar="USER", help="who makes the change (the audit trail)")
+        p.set_defaults(run=_rules)
+    for name, what in (("enable", "put a rule to use"), ("disable", "stop using a rule (it stays)"),
+                       ("delete", "remove a rule (its warnings stay)")):
+        p = _options(actions.add_parser(name, help=what))
+        p.add_argument("id", type=int, help="the rule's number (console:N)")
+        p.add_argument("--by", required=True, metavar="USER", help="who makes the change (the audit trail)")
+        p.set_defaults(run=_rules)
     district = kinds.add_parser(
         "district", help="the district's report: the schools sharing one PostgreSQL database, summed",
         description="Sum the daily reports that the schools of --schools stored for --date in the PostgreSQL "

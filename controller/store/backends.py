@@ -54,6 +54,7 @@ class Backend:
     description: str  # for messages: the file, or the server without password
 
     def transaction(self):  # -> context manager yielding run(sql, params) -> Cursor
+        """One transaction; opened inside another on the same connection, a savepoint of it."""
         raise NotImplementedError
 
     def read(self, sql: str, params: tuple = ()) -> list:
@@ -83,6 +84,7 @@ class SqliteBackend(Backend):
                              "(RETURNING); use a newer Python build")
         self.path = Path(path).expanduser()
         self.description = f"sqlite {self.path}"
+        self._depth = 0  # transactions open: 0, or 1 and the savepoints inside it
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             _private_file(self.path)
@@ -106,21 +108,31 @@ class SqliteBackend(Backend):
     def transaction(self) -> Iterator:
         # BEGIN IMMEDIATE takes the write lock up front, so a read-then-write
         # (counters, idempotent inserts) cannot interleave with another process.
+        # Inside an open transaction (the caller holds the store's lock) it is a savepoint of that one:
+        # undone alone if it fails, committed with the outer one (as psycopg nests its transactions).
+        depth = self._depth
+        begin, commit, rollback = (("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK") if depth == 0 else
+                                   (f"SAVEPOINT tg_{depth}", f"RELEASE tg_{depth}",
+                                    f"ROLLBACK TO tg_{depth}; RELEASE tg_{depth}"))
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute(begin)
         except sqlite3.Error as exc:
             raise _sqlite_error(exc, self.description) from None
+        self._depth = depth + 1
         try:
             yield self.conn.execute
-            self.conn.execute("COMMIT")
+            self.conn.execute(commit)
         except BaseException as exc:
             try:
-                self.conn.execute("ROLLBACK")
+                for statement in rollback.split("; "):
+                    self.conn.execute(statement)
             except sqlite3.Error:
                 pass
             if isinstance(exc, sqlite3.Error):
                 raise _sqlite_error(exc, self.description) from None
             raise
+        finally:
+            self._depth = depth
 
     def read(self, sql: str, params: tuple = ()) -> list:
         try:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import time as _time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from controller.protocol.commands import MAX_COUNTER
@@ -241,6 +242,18 @@ class Store(LockedBackend):
                 result = fn(tx)
             self._known_gates |= tx.new_gates
             return result
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        # As LockedBackend.atomic; a gate row written inside is known only once the whole has committed.
+        with self._lock:
+            known = set(self._known_gates)
+            try:
+                with super().atomic():
+                    yield
+            except BaseException:
+                self._known_gates = known
+                raise
 
     # ------------------------------------------------------------ gates
 

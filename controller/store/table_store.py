@@ -4,7 +4,9 @@
 store's ``Store`` is one, with a ``_write`` of its own). A subclass adds only its
 queries: ``_write(fn)`` runs ``fn(run)`` in one transaction, ``_read(sql,
 params)`` one query, both under the lock and refused with ``StoreError`` once
-the store is closed.
+the store is closed. ``with store.atomic():`` makes the writes inside it, of
+that store and of the stores beside it, one transaction (a change and its audit
+row).
 
 ``TableStore`` is the base of the stores that keep their own tables in the event store's database (the identity tables'
 ``PeopleStore``, the cases' ``CaseStore``, the reporting tables'
@@ -18,7 +20,8 @@ that store.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from .backends import Backend, backend_for
@@ -53,6 +56,17 @@ class LockedBackend:
             self._check_open()
             with self._db.transaction() as run:
                 return fn(run)
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction around several writes, of this store and of every store beside it (one connection,
+        one lock): a change and its audit row are committed together or not at all. Each write inside is a
+        savepoint of it; an exception that leaves the block undoes them all. The lock is held throughout, so
+        keep slow work (delivery, files) out of it."""
+        with self._lock:
+            self._check_open()
+            with self._db.transaction():
+                yield
 
     def _read(self, sql: str, params: tuple | list = ()) -> list:
         with self._lock:
