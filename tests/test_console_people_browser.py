@@ -24,6 +24,7 @@ from controller.store import Screening
 from tests.test_console_browser import login, staffed, wait_js
 
 VIEWPORT = {"width": 1366, "height": 768}
+CATALOGUE_IMPORTING = "正在导入"
 ROSTER = """id,name,role,class,boarder,guardian_phone,credentials,active
 S2026001,张伟,student,初一(1)班,是,138 0013 8000,card:04A1B2C3;S2026001,yes
 S2026002,李娜,student,初一(1)班,否,139 0000 1111,S2026002,yes
@@ -110,6 +111,53 @@ def test_a_guard_registers_a_visitor_and_the_qr_is_a_valid_pass(controller, page
     page.click("#nav a[data-view=people]")
     page.wait_for_selector("#view-people:not([hidden])")
     assert not page.is_visible("#import-form") and page.locator(".file-btn").count() == 0
+
+
+def test_the_rosters_upload_and_download_go_through_the_pages_api(controller, page, tmp_path):
+    """The import (the file's bytes) and the export (a CSV back) through common.js's api(): the session's CSRF
+    token on both, a refusal in the page's words with the server's detail on a line of its own, the CSV saved
+    by the browser. (test_console_static.py checks that no page script calls fetch() itself.)"""
+    url = controller.url
+    store = controller.service.store
+    sent: list[tuple[str, str, str | None]] = []
+    page.on("request", lambda r: sent.append((r.method, r.url.split("?")[0].removeprefix(url), r.headers.get(
+        "x-csrf-token"))) if r.method == "POST" else None)
+    login(page, url, "ada")
+    csrf = page.evaluate("thermogate.api('/api/me')")["csrf"]
+    page.click("#nav a[data-view=people]")
+    page.wait_for_selector("#view-people:not([hidden])")
+
+    def upload(text: str, name: str) -> None:
+        page.set_input_files("#import-file", files=[{"name": name, "mimeType": "text/csv",
+                                                     "buffer": text.encode("utf-8")}])
+        page.evaluate("document.getElementById('import-report').textContent = ''")
+        page.click("#import-submit")
+        wait_js(page, "(() => { const t = document.getElementById('import-report').textContent; "
+                      "return t !== '' && !t.includes('" + CATALOGUE_IMPORTING + "'); })()")
+
+    # A file the server refuses as a whole: the page's words, then the server's detail on a line of its own.
+    upload("id;name\nS1;x\n", "wrong.csv")
+    lines = page.inner_text("#import-report").split("\n")
+    assert lines[0] == page.evaluate("thermogate.t('err_roster_file')") != "err_roster_file"
+    assert "header" in lines[1], lines
+    assert PeopleStore.beside(store).people() == []
+    # The roster itself.
+    upload(ROSTER, "roster.csv")
+    assert page.inner_text("#import-report").endswith("added 4, changed 0, unchanged 0, refused 1")
+    # The export: a CSV saved by the browser, read with a reason.
+    page.fill("#export-form input[name=reason]", "期初核对")
+    with page.expect_download() as info:
+        page.click("#export-form button[type=submit]")
+    saved = tmp_path / "roster.csv"
+    info.value.save_as(saved)
+    assert info.value.suggested_filename == "roster.csv"
+    text = saved.read_text(encoding="utf-8-sig")
+    assert text.startswith("id,name,role,class") and "S2026004,陈静" in text
+    assert [(r.action, r.reason) for r in PeopleStore.beside(store).reads()] == [("people_export", "期初核对")]
+    # Both carried the session's token.
+    assert [(m, p) for m, p, _ in sent if p.startswith("/api/people/")] == [
+        ("POST", "/api/people/import"), ("POST", "/api/people/import"), ("POST", "/api/people/export")]
+    assert all(token == csrf for _, p, token in sent if p.startswith("/api/people/"))
 
 
 def test_an_admin_imports_the_roster_and_opens_a_file_with_a_reason(controller, page, shots, tmp_path):

@@ -168,3 +168,41 @@ def test_every_day_by_default(store, tmp_path):
     assert r.due(local("2026-10-09", "09:30", tz)) == ["built 2026-10-09 (no_screening)"]
     assert r.due(local("2026-10-09", "10:00", tz)) == ["sent 2026-10-09"]
     assert r.due(local("2026-10-11", "09:30", tz)) == ["missed alert 2026-10-10", "built 2026-10-11 (no_screening)"]
+
+
+def test_warnings_on_days_off_and_over_school_days(store, tmp_path):
+    """School on weekdays. A rule over 3 days counts school days (on a Monday: Thursday to Monday, the weekend
+    between). On the weekend a rule warns only of what that day's own events make it cross: Friday's crossing
+    is not warned of again on Saturday, while a boarder's fever on Sunday is warned of on Sunday."""
+    import dataclasses
+
+    from controller.reporting.config import parse_warning_rule
+    from tests import reporting_day as sd
+
+    tz = sd.TZ
+    sick3 = parse_warning_rule({"scope": "class", "what": "sick_absences", "threshold": 2, "days": 3}, "w")
+    fever1 = parse_warning_rule({"scope": "class", "what": "fevers_confirmed", "threshold": 1, "days": 1}, "w")
+    c = dataclasses.replace(config(tmp_path, days=WEEKDAYS), warnings=(sick3, fever1))
+    assert [c.is_school_day(d(x)) for x in ("2026-03-05", "2026-03-06", "2026-03-07", "2026-03-08",
+                                            "2026-03-09")] == [True, True, False, False, True]
+    sd.roster(store)
+    r, _ = reporter(store, c, tz)
+    rs = r.rs
+
+    def warnings(day: str, hhmm: str) -> list[str]:
+        return [x for x in r.due(local(day, hhmm, tz)) if x.startswith("warning")]
+
+    rs.mark_absence("S3", "2026-03-05", "晨检", "sick_with_symptoms", "teacher-chen", local("2026-03-05", "09:10", tz))
+    assert warnings("2026-03-05", "09:20") == []
+    rs.mark_absence("S4", "2026-03-06", "晨检", "sick_with_symptoms", "teacher-chen", local("2026-03-06", "09:10", tz))
+    assert warnings("2026-03-06", "09:20") == ["warning class:sick_absences>=2/3d 初一(1)班"]
+    # Saturday: Thursday and Friday still sum to 2 within 3 days, but nothing happened on Saturday.
+    assert warnings("2026-03-07", "09:20") == []
+    # Sunday: a boarder's fever, taken by hand (a confirmed fever), is that day's own.
+    rs.add_manual_reading("S5", 38.4, "dr-li", local("2026-03-08", "08:00", tz))
+    assert warnings("2026-03-08", "08:05") == ["warning class:fevers_confirmed>=1/1d 初一(2)班"]
+    # Monday: one more sick pupil; over 3 school days (Thursday to Monday) the class has 3.
+    rs.mark_absence("S1", "2026-03-09", "晨检", "sick_with_symptoms", "teacher-chen", local("2026-03-09", "09:10", tz))
+    assert warnings("2026-03-09", "09:20") == ["warning class:sick_absences>=2/3d 初一(1)班"]
+    assert [(w.day, w.count) for w in rs.warnings("2026-03-09")] == [("2026-03-09", 3)]
+    assert [w.day for w in rs.warnings("2026-03-07")] == []

@@ -3,7 +3,8 @@
 ``Reporter.due(now)`` is what the service's tick calls (any rate; it does
 each thing once and is cheap otherwise):
 
-1. every ``warning_every_s``: the warning rules (warning_rules.py), every day;
+1. every ``warning_every_s``: the warning rules (warning_rules.py), every day (on a day off, only for what
+   that day's own events make a rule cross);
 2. on a school day (``ReportConfig.is_school_day``: every day unless ``[report] days``, holidays and make-up
    workdays say otherwise), from ``deadline - build_before_min``: the report is built (PDF, CSV, JSON
    under ``[report] dir``) and stored; with alarms still open the reporter is
@@ -87,7 +88,7 @@ class Reporter:
             if missed:
                 done.append(missed)
             if not self.config.is_school_day(day):
-                return done  # [report] days, holidays: no report is due today (the warnings still are looked at)
+                return done  # [report] days, holidays: no report is due today (the warnings were looked at)
             rec = self.rs.report(code, key)
             if now >= self.config.build_at(day, self.tz) and rec is None:
                 rec = self.build(day, now)

@@ -2,10 +2,12 @@
 urgent-report draft (疫情快报).
 
 A rule counts confirmed fevers or sick absences over ``days`` days (today
-included) per class, per grade (``[report] grade_pattern`` on the class name)
-or for the school, and warns at ``threshold``. ``alarm_rate`` compares today's
-alarms per screening with the ``baseline_days`` days before, from the gates'
-decisions alone, so it works without a roster. Each warning is stored once per
+included; days of school, with the days off between them: ``[report] days``,
+holidays and workdays) per class, per grade (``[report] grade_pattern`` on the
+class name) or for the school, and warns at ``threshold``. ``alarm_rate``
+compares today's alarms per screening with the ``baseline_days`` school days
+before, from the gates' decisions alone, so it works without a roster. On a
+day off a rule warns only of what that day's own events make it cross. Each warning is stored once per
 day, rule and scope with its draft, and handed to the callback (the
 notifications of the reporter and the doctor).
 """
@@ -38,8 +40,17 @@ class Crossing:
     detail: str
 
 
-def _days(day: dt.date, n: int) -> list[dt.date]:
-    return [day - dt.timedelta(days=i) for i in range(n - 1, -1, -1)]
+def _days(config: ReportConfig, day: dt.date, n: int) -> list[dt.date]:
+    """``day`` and the ``n - 1`` school days before it, with the days off between them, oldest first: a rule
+    over 3 days looks on a Monday at Thursday, Friday, the weekend and Monday (every day is a school day by
+    default, so then it is ``n`` calendar days)."""
+    first = day
+    for _ in range(n - 1):
+        before = config.previous_school_day(first)
+        if before is None:  # no school day in the year before: the calendar's days
+            before = first - dt.timedelta(days=1)
+        first = before
+    return [first + dt.timedelta(days=i) for i in range((day - first).days + 1)]
 
 
 def _scope_key(rule: WarningRule, config: ReportConfig, class_name: str) -> str:
@@ -60,8 +71,11 @@ def rules_in_force(rs: ReportStore, config: ReportConfig) -> tuple[WarningRule, 
 
 def evaluate(rs: ReportStore, config: ReportConfig, day: dt.date, tz: dt.tzinfo, threshold_c: float,
              now: float) -> list[Crossing]:
-    """The rules in force (``rules_in_force``) crossed on ``day`` as things stand at ``now``."""
+    """The rules in force (``rules_in_force``) crossed on ``day`` as things stand at ``now``. On a day that is
+    not a school day a rule is crossed only where that day's own events count toward it (a boarder's fever on
+    a Sunday): what the last school days crossed was warned of on them, and is not warned of again."""
     out: list[Crossing] = []
+    school_day = config.is_school_day(day)
     cache: dict[dt.date, DayData] = {}
 
     def data(d: dt.date) -> DayData:
@@ -71,37 +85,44 @@ def evaluate(rs: ReportStore, config: ReportConfig, day: dt.date, tz: dt.tzinfo,
 
     for rule in rules_in_force(rs, config):
         if rule.what == "alarm_rate":
-            c = _alarm_rate(rule, data, day)
+            c = _alarm_rate(rule, config, data, day)
             if c is not None:
                 out.append(c)
             continue
         counts: Counter[str] = Counter()
+        today: Counter[str] = Counter()  # of which on ``day`` itself
         if rule.what == "fevers_confirmed":
-            for d in _days(day, rule.days):
+            for d in _days(config, day, rule.days):
                 dd = data(d)
                 for a in dd.alarms:
                     if a.confirmed:
                         cls = dd.roster[a.person_id]["class_name"] if a.person_id in dd.roster else ""
-                        counts[_scope_key(rule, config, cls)] += 1
+                        key = _scope_key(rule, config, cls)
+                        counts[key] += 1
+                        today[key] += d == day
                 for m in dd.manual:
                     if m.person_id in dd.roster and dd.manual_fever(m.value_c):
-                        counts[_scope_key(rule, config, dd.roster[m.person_id]["class_name"])] += 1
+                        key = _scope_key(rule, config, dd.roster[m.person_id]["class_name"])
+                        counts[key] += 1
+                        today[key] += d == day
         else:  # sick_absences: people marked sick, once per person and day
-            first, last = _days(day, rule.days)[0], day
+            first, last = _days(config, day, rule.days)[0], day
             seen = {(a.person_id, a.day, a.class_name) for a in rs.absences(since_day=first.isoformat(),
                                                                            until_day=last.isoformat())
                     if a.reason == SICK}
-            for _, _, cls in seen:
-                counts[_scope_key(rule, config, cls)] += 1
+            for _, d, cls in seen:
+                key = _scope_key(rule, config, cls)
+                counts[key] += 1
+                today[key] += d == day.isoformat()
         for key, n in sorted(counts.items()):
-            if key and n >= rule.threshold:
+            if key and n >= rule.threshold and (school_day or today[key]):
                 out.append(Crossing(rule, key, n, rule.threshold,
                                     f"{SCOPE_ZH[rule.scope]} {key}：{rule.days} 天内{WHAT_ZH[rule.what]} {n} 例"
                                     f"（阈值 {rule.threshold:g}）"))
     return out
 
 
-def _alarm_rate(rule: WarningRule, data, day: dt.date) -> Crossing | None:
+def _alarm_rate(rule: WarningRule, config: ReportConfig, data, day: dt.date) -> Crossing | None:
     def rate(d: dt.date) -> tuple[int, int]:
         dd = data(d)
         screened = sum(1 for r in dd.screenings if r["decision"] in (PASS, FEVER))
@@ -111,7 +132,7 @@ def _alarm_rate(rule: WarningRule, data, day: dt.date) -> Crossing | None:
     if alarms < rule.min_alarms or screened == 0:
         return None
     base_alarms = base_screened = 0
-    for d in _days(day - dt.timedelta(days=1), rule.baseline_days):
+    for d in _days(config, day, rule.baseline_days + 1)[:-1]:  # the school days before today, and days off between
         a, s = rate(d)
         base_alarms += a
         base_screened += s

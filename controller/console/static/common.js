@@ -44,23 +44,33 @@
   }
 
   // api(path) GETs; api(path, { body }) POSTs body as JSON; options.method names another verb (POST /logout
-  // has no body). Every verb but GET carries the session's X-CSRF-Token. A 401 goes to the login page; a
-  // refusal throws an Error in the page's words (the answer's error key, and its detail), with .key that key.
+  // has no body). { raw, type } POSTs raw (a file's bytes) as it is, with Content-Type type; { blob: true }
+  // answers with the response's Blob (a CSV to save) instead of its JSON. Every verb but GET carries the
+  // session's X-CSRF-Token. A 401 goes to the login page; a refusal throws an Error in the page's words (the
+  // answer's error key, and its detail), with .key that key and .detail that detail.
   async function api(path, options) {
-    const opts = Object.assign({ credentials: "same-origin", headers: {} }, options || {});
+    const { raw, type, blob, ...rest } = options || {};
+    const opts = Object.assign({ credentials: "same-origin" }, rest);
+    opts.headers = Object.assign({}, rest.headers);
     if (opts.body !== undefined) {
       opts.method = opts.method || "POST";
       opts.headers["Content-Type"] = "application/json";
       opts.body = JSON.stringify(opts.body);
+    } else if (raw !== undefined) {
+      opts.method = opts.method || "POST";
+      opts.headers["Content-Type"] = type || "application/octet-stream";
+      opts.body = raw;
     }
     const me = signedIn();
     if (opts.method && opts.method !== "GET" && me) opts.headers["X-CSRF-Token"] = me.csrf;
     const r = await fetch(path, opts);
     if (r.status === 401) { location.href = "/login"; throw new Error(t("err_login_required")); }
+    if (r.ok && blob) return r.blob();
     const data = r.status === 204 ? {} : await r.json().catch(() => ({}));
     if (!r.ok) {
       const err = new Error(t(data.error || "err_server") + (data.detail ? ` (${data.detail})` : ""));
       err.key = data.error;
+      err.detail = data.detail;
       throw err;
     }
     return data;

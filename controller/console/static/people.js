@@ -13,13 +13,7 @@
 
   // A CSV the server sends back to a POST (an export needs a reason, so it is no plain link).
   async function download(path, body, filename) {
-    const r = await fetch(path, { method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": TG.me().csrf }, body: JSON.stringify(body) });
-    if (!r.ok) {
-      const data = await r.json().catch(() => ({}));
-      throw new Error(t(data.error || "err_server") + (data.detail ? ` (${data.detail})` : ""));
-    }
-    const url = URL.createObjectURL(await r.blob());
+    const url = URL.createObjectURL(await api(path, { body, blob: true }));
     const a = el("a", { href: url, download: filename });
     document.body.append(a);
     a.click();
@@ -137,14 +131,14 @@
     out.className = "import-report";
     out.textContent = t("ppl_importing");
     try {
-      const r = await fetch("/api/people/import?" + q.toString(), { method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "text/csv", "X-CSRF-Token": TG.me().csrf }, body: await file.arrayBuffer() });
-      const data = await r.json().catch(() => ({}));
-      if (!r.ok) throw new Error(t(data.error || "err_server") + (data.detail ? `\n${data.detail}` : ""));
+      const data = await api("/api/people/import?" + q.toString(), { raw: await file.arrayBuffer(), type: "text/csv" });
       out.textContent = data.report;
       out.classList.toggle("has-refused", data.counts.refused > 0);
       loadPeople().catch(showErr);
-    } catch (err) { out.textContent = err.message; out.classList.add("has-refused"); }
+    } catch (err) {  // the refusal's detail (the file's problem, line by line) on lines of its own
+      out.textContent = err.detail ? `${t(err.key || "err_server")}\n${err.detail}` : err.message;
+      out.classList.add("has-refused");
+    }
   });
 
   $("#export-form").addEventListener("submit", async (e) => {
