@@ -30,6 +30,7 @@ from ..identity.checks import IdentityError
 from ..identity.people_store import PeopleStore
 from ..identity.records import Person, Visitor
 from ..identity.roster_import import import_roster
+from ..reporting.report_store import ReportStore
 from .auth import Session
 from .web import LARGER_BODIES, Bad, json_body, local_time, ok, parse_time, read_body, text_field
 
@@ -106,6 +107,7 @@ class PeopleApi:
         self.console = console
         self.service = console.service
         self.people = PeopleStore.beside(console.service.store)
+        self.reports = ReportStore.beside(console.service.store)  # a file's absences section
 
     @property
     def tz(self):
@@ -148,7 +150,7 @@ class PeopleApi:
             return info.name if info is not None and info.name else g
 
         def run():
-            f = self.people.person_file(pid)  # NotFound: 404, and nothing is recorded
+            f = self.people.person_file(pid, absences=self.reports.absence_file)  # NotFound: 404, nothing recorded
             self.people.record_read(session.user, "person_show", pid, reason, time.time(),
                                     {"via": "console", "role": session.role})
             p = f.person

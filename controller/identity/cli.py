@@ -111,7 +111,8 @@ def _list(args) -> int:
 def _show(args) -> int:
     ctx = _context(args)
     with _open(ctx) as people:
-        f = people.person_file(args.id)
+        absences = None if args.file_absences is None else args.file_absences(people)
+        f = people.person_file(args.id, absences=absences)
         people.record_read(_reader(args), "person_show", args.id, args.reason or "", time.time())
     p, tz = f.person, ctx.tz
     if args.json:
@@ -306,7 +307,7 @@ def add_commands(commands) -> None:
     show.add_argument("id")
     show.add_argument("--reason", default="", help="why you read it, for the audit")
     show.add_argument("--json", action="store_true", help="JSON instead of text")
-    show.set_defaults(run=_show)
+    show.set_defaults(run=_show, file_absences=None)  # reporting/cli.py gives the absences section
     exp = _common(sub.add_parser("export", help="write the roster as CSV, the import's header (audited)"),
                   reader=True)
     exp.add_argument("file")

@@ -25,11 +25,6 @@ from .records import Credential, FileRead, Person, PersonFile, Visitor
 
 ADDED, CHANGED, UNCHANGED = "added", "changed", "unchanged"
 
-# The sections of a person's file that a part standing above identity keeps, registered by that part when it is
-# imported: name -> reader(the people store, person id). controller/reporting/report_store.py registers
-# "absences"; the processes that show files (the thermogate command, the controller and its console) import it.
-FILE_SECTIONS: dict[str, Callable[[PeopleStore, str], tuple]] = {}
-
 
 def open_people_store(url: str) -> PeopleStore:
     """The identity tables of the store a URL names (created and migrated as needed)."""
@@ -177,8 +172,11 @@ class PeopleStore(TableStore):
 
     # ------------------------------------------------------------ a person's file
 
-    def person_file(self, person_id: str, *, limit: int = 500) -> PersonFile:
-        """The file of one person: identity, credentials, their latest screenings, alarms and re-checks.
+    def person_file(self, person_id: str, *, limit: int = 500,
+                    absences: Callable[[str], tuple] | None = None) -> PersonFile:
+        """The file of one person: identity, credentials, their latest screenings, alarms and re-checks, and
+        the absences section that ``absences(person_id)`` reads (the reports keep it, a part above identity:
+        whoever shows a file passes ``ReportStore.absence_file``; without it the section is empty).
 
         Reading it is a read of health data: callers record it with ``record_read`` (the CLI does)."""
         person = self.person(person_id)
@@ -199,8 +197,7 @@ class PeopleStore(TableStore):
                   disposed_at=r["disposed_at"], note=r["note"])
             for r in self._read("SELECT a.* FROM alarms a JOIN screenings s ON s.id = a.screening_id "
                                 "WHERE s.person_id = ? ORDER BY a.time DESC, a.id DESC", (person_id,)))
-        absences = FILE_SECTIONS["absences"](self, person_id) if "absences" in FILE_SECTIONS else ()
-        return PersonFile(person, screenings, alarms, absences)
+        return PersonFile(person, screenings, alarms, () if absences is None else tuple(absences(person_id)))
 
     def link_screening(self, screening_id: int, *, person_id: str | None = None, visitor_id: int | None = None) -> None:
         """Name the person or visitor of a recorded screening (the gate's credential, matched in time)."""

@@ -403,12 +403,27 @@ def add_report_commands(kinds) -> None:
     district.set_defaults(run=_district)
 
 
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+def _absences_section(people):
+    """``thermogate people show``'s absences section: the reports' absences of a person, read through the people
+    store's connection (identity, below the reports, does not read them itself)."""
+    from .report_store import ReportStore
+
+    return ReportStore.beside(people).absence_file
+
+
 def add_commands(commands) -> None:
-    """``thermogate screening manual``; and the report subcommands under the existing ``report`` command."""
+    """``thermogate screening manual``; the report subcommands under the existing ``report`` command; and the
+    absences section of ``thermogate people show``'s file."""
     report = commands.choices.get("report")
     if report is not None:
-        kinds = next(a for a in report._actions if isinstance(a, argparse._SubParsersAction))
-        add_report_commands(kinds)
+        add_report_commands(next(a for a in report._actions if isinstance(a, argparse._SubParsersAction)))
+    people = commands.choices.get("people")
+    if people is not None and "show" in _subcommands(people):
+        _subcommands(people)["show"].set_defaults(file_absences=_absences_section)
     screening = commands.add_parser("screening", help="screenings entered by hand")
     sub = screening.add_subparsers(dest="screening_command", metavar="SUBCOMMAND", required=True)
     manual = _options(sub.add_parser(

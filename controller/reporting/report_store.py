@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 
-from ..identity.people_store import FILE_SECTIONS
 from ..store.errors import NotFound, StoreError
 from ..store.query import time_range, where_clause
 from ..store.records import RECHECK_MAX_C, RECHECK_MIN_C
@@ -437,10 +436,3 @@ def _refuse_twin(run, rule: WarningRule, rule_id: int | None, taken: tuple[str, 
         if other.id != rule_id and other.rule.spec == rule.spec:
             raise RuleExists(f"console rule {other.id} already is {rule.spec}")
 
-
-def _person_absences(people, person_id: str) -> tuple[AbsenceFile, ...]:
-    """The absences section of a person's file (identity's ``PeopleStore.person_file``), through its connection."""
-    return ReportStore.beside(people).absence_file(person_id)
-
-
-FILE_SECTIONS["absences"] = _person_absences
