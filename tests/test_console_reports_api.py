@@ -1,5 +1,5 @@
-"""The console's Reports API (controller/console/reports_api.py) against a real controller service (real store,
-real mosquitto, its own report scheduler running), with the roster imported through the console and the
+"""The console's Reports API (controller/console/report_part.py and its four parts) against a real controller
+service (real store, real mosquitto, its own report scheduler running), with the roster imported through the console and the
 report delivered to a file drop and a local webhook receiver: who may do what, refused input, the class
 teacher's marks and a sick absence's follow-up, hand-held readings counted as screened, today's report
 pending while an alarm is open, sent by the reporter under their name with its receipts, and its files
@@ -528,7 +528,9 @@ def test_the_reports_page_names_only_keys_of_the_catalogue():
     js = (CONSOLE / "static" / "reports.js").read_text()
     used = set(re.findall(r"""\bt\("([a-z_A-Z]+)"[,)]""", js))
     used |= set(re.findall(r'data-t="([a-zA-Z_]+)"', (CONSOLE / "static" / "reports.html").read_text()))
-    used |= set(re.findall(r"""["'](err_[a-z_]+)["']""", (CONSOLE / "reports_api.py").read_text()))
+    for part in ("report_part.py", "reports_api.py", "report_rules_api.py", "absences_api.py",
+                 "manual_readings_api.py"):  # the Reports page's API, in its parts
+        used |= set(re.findall(r"""["'](err_[a-z_]+)["']""", (CONSOLE / part).read_text()))
     used |= {f"absence_{r}" for r in ABSENCE_REASONS} | {f"followup_{s}" for s in FOLLOWUP_STATUSES}
     used |= {f"verdict_{v}" for v in ("zero", "pending", "cases", "no_screening")}
     used |= {f"rstatus_{s}" for s in ("built", "sent", "failed")}

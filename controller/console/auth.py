@@ -33,7 +33,7 @@ SESSION_MAX_S = 24 * 3600.0  # a session lasts at most a day, whatever happens
 SESSION_IDLE_S = 12 * 3600.0  # and ends after half a day without a request
 
 # What each role may do. Every view is open to all three roles. Sending the daily report is by name, not by
-# role: the reporter and backup reporter of [report], and admins (reports_api.ReportsApi.may_send).
+# role: the reporter and backup reporter of [report], and admins (report_part.ReportsPart.may_send).
 PERMISSIONS = {
     # any console user, the class teacher too: log out, who am I, the console's assets, the Reports page
     "signed_in": {"guard", "doctor", "admin", "teacher"},
@@ -47,7 +47,7 @@ PERMISSIONS = {
     "visitors": {"guard", "admin"},  # register visitors, their passes, revoke, the visitor log (audited)
     # "let in at gate X" from a fever case decided back in (cases_api.py): the door opens for that person only
     "let_in": {"guard", "doctor", "admin"},
-    # the daily report's absences (reports_api.py): the absentee lists with names, the class teacher's marks
+    # the daily report's absences (absences_api.py): the absentee lists with names, the class teacher's marks
     # and a sick absence's follow-up; a teacher only for the classes the store gives them (user_classes)
     "absences": {"doctor", "admin", "teacher"},
     # the sent-home notices (a case decided sent home: the pupil's name and class); a teacher: their pupils'

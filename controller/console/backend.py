@@ -79,5 +79,5 @@ class ConsoleBackend(Protocol):
     @property
     def reports(self) -> ReportThread | None:
         """The daily report's scheduler (``[report]``; None without it): its ``reporter`` builds, confirms and
-        sends (reports_api.py)."""
+        sends (the Reports page's API, report_part.py)."""
         ...

@@ -6,7 +6,7 @@
 | GET / | view | the single-page console (live wall, alarms, doors, history, today, settings) |
 | GET /report?date= | view | the printable daily / zero report |
 | GET /cases | view | the doctor's phone page: fever cases step by step, drills for admins (cases_api.py) |
-| GET /reports | signed_in | the daily report: reports sent, absences, hand-held readings, warnings (reports_api.py) |
+| GET /reports | signed_in | the daily report: reports sent, absences, hand-held readings, warnings (report_part.py) |
 | GET /visitors/{pass_id}/pass | visitors | a visitor's printable pass (people_api.py) |
 | GET /static/... | signed_in (app.css: anyone) | the app's own assets, the alarm WAV, the message catalogue |
 | WS /ws | view | live frames and events (ws.py) |
@@ -33,13 +33,16 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import Route, WebSocketRoute
 
 from ..service.events import LiveEvent
+from .absences_api import AbsencesApi
 from .api import ConsoleApi
 from .auth import COOKIE, LoginLimiter, Session, SessionBook
 from .backend import ConsoleBackend
 from .cases_api import CasesApi
 from .i18n import LANG_COOKIE, LANGUAGES, language
+from .manual_readings_api import ManualReadingsApi
 from .pages import login_page, report_page, visitor_pass_page
 from .people_api import PeopleApi
+from .report_rules_api import ReportRulesApi
 from .reports_api import ReportsApi
 from .sound import alarm_wav
 from .web import Bad, endpoint, error, read_body, same_origin
@@ -74,7 +77,10 @@ class Console:
         self.api = ConsoleApi(self)
         self.people = PeopleApi(self)
         self.cases = CasesApi(self)
-        self.reports = ReportsApi(self)
+        self.reports = ReportsApi(self)  # the Reports page, in four parts (report_part.py)
+        self.report_rules = ReportRulesApi(self)
+        self.absences = AbsencesApi(self)
+        self.manual_readings = ManualReadingsApi(self)
         self.wav = alarm_wav()
         try:
             restored = self.sessions.restore()
@@ -225,6 +231,7 @@ class SecurityHeaders:
 
 def routes(console: Console) -> list:
     a, p, c, r = console.api, console.people, console.cases, console.reports
+    rules, ab, hand = console.report_rules, console.absences, console.manual_readings
     e = lambda permission, handler, page=False: endpoint(console, permission, page=page)(handler)  # noqa: E731
     return [
         Route("/login", console.login_form, methods=["GET"]),
@@ -280,22 +287,22 @@ def routes(console: Console) -> list:
         Route("/reports", e("signed_in", console.reports_page, page=True), methods=["GET"]),
         Route("/api/reports", e("view", r.reports), methods=["GET"]),
         Route("/api/reports/status", e("view", r.status), methods=["GET"]),
-        Route("/api/reports/warnings", e("view", r.warnings), methods=["GET"]),
+        Route("/api/reports/warnings", e("view", rules.warnings), methods=["GET"]),
         # the console's warning rules: view + admins, the reporter and the backup (by name, like send); before
         # the {day} routes, which would take "rules" for a day
-        Route("/api/reports/rules", e("view", r.rule_add), methods=["POST"]),
-        Route("/api/reports/rules/{rule_id}", e("view", r.rule_change), methods=["POST"]),
-        Route("/api/reports/rules/{rule_id}/enabled", e("view", r.rule_enable), methods=["POST"]),
-        Route("/api/reports/rules/{rule_id}/delete", e("view", r.rule_delete), methods=["POST"]),
+        Route("/api/reports/rules", e("view", rules.rule_add), methods=["POST"]),
+        Route("/api/reports/rules/{rule_id}", e("view", rules.rule_change), methods=["POST"]),
+        Route("/api/reports/rules/{rule_id}/enabled", e("view", rules.rule_enable), methods=["POST"]),
+        Route("/api/reports/rules/{rule_id}/delete", e("view", rules.rule_delete), methods=["POST"]),
         Route("/api/reports/{day}/send", e("view", r.send), methods=["POST"]),  # may_send: reporter, backup, admin
         Route("/api/reports/{day}/build", e("view", r.build), methods=["POST"]),
         Route("/api/reports/{day}/files/{name}", e("view", r.file), methods=["GET"]),
-        Route("/api/absences", e("absences", r.absences), methods=["GET"]),
-        Route("/api/absences", e("absences", r.mark), methods=["POST"]),
-        Route("/api/absences/{absence_id}/followup", e("absences", r.follow_up), methods=["POST"]),
-        Route("/api/notices", e("notices", r.notices), methods=["GET"]),
-        Route("/api/manual_readings", e("manual_reading", r.manual_list), methods=["GET"]),
-        Route("/api/manual_readings", e("manual_reading", r.manual_add), methods=["POST"]),
+        Route("/api/absences", e("absences", ab.absences), methods=["GET"]),
+        Route("/api/absences", e("absences", ab.mark), methods=["POST"]),
+        Route("/api/absences/{absence_id}/followup", e("absences", ab.follow_up), methods=["POST"]),
+        Route("/api/notices", e("notices", ab.notices), methods=["GET"]),
+        Route("/api/manual_readings", e("manual_reading", hand.manual_list), methods=["GET"]),
+        Route("/api/manual_readings", e("manual_reading", hand.manual_add), methods=["POST"]),
     ]
 
 
