@@ -1,6 +1,6 @@
 """The console's Reports API (controller/console/report_part.py and its four parts) against a real controller
-service (real store, real mosquitto, its own report scheduler running), with the roster imported through the console and the
-report delivered to a file drop and a local webhook receiver: who may do what, refused input, the class
+service (real store, real mosquitto, its own report scheduler running), with the roster imported through the
+console and the report delivered to a file drop and a local webhook receiver: who may do what, refused input, the class
 teacher's marks and a sick absence's follow-up, hand-held readings counted as screened, today's report
 pending while an alarm is open, sent by the reporter under their name with its receipts, and its files
 served only as stored (PDF, CSV, JSON checked against their SHA-256)."""
