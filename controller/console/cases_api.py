@@ -28,7 +28,7 @@ from ..cases.records import SCENARIOS
 from ..cases.steps import STEP_TYPES, StepKind, step_from_json, step_kind
 from ..identity.people_store import PeopleStore
 from ..service.events import AlarmUpdateEvent
-from .api import _id, alarm_json
+from .api_part import alarm_json, path_id
 from .auth import Session
 from .backend import DoorHeld
 from .web import Bad, json_body, local_time, ok, text_field
@@ -115,11 +115,11 @@ class CasesApi:
                 "gates": [{"id": g, "name": self._gate_name(g)} for g in self.service.gates]}
 
     async def one(self, request: Request, session: Session):
-        case_id = _id(request, "case_id")
+        case_id = path_id(request, "case_id")
         return ok(await run_in_threadpool(self.case_json, case_id, session))
 
     async def add_step(self, request: Request, session: Session):
-        case_id = _id(request, "case_id")
+        case_id = path_id(request, "case_id")
         body = await json_body(request)
         kind = step_kind(body.get("kind"))
         if kind is StepKind.LET_IN:
@@ -162,7 +162,7 @@ class CasesApi:
         return ok(out)
 
     async def let_in(self, request: Request, session: Session):
-        case_id = _id(request, "case_id")
+        case_id = path_id(request, "case_id")
         body = await json_body(request)
         gate = text_field(body, "gate", required=True, limit=64)
         note = text_field(body, "note", limit=500)
@@ -195,7 +195,7 @@ class CasesApi:
                    "gates": [{"id": g, "name": self._gate_name(g)} for g in self.service.gates]})
 
     async def drill(self, request: Request, session: Session):
-        drill_id = _id(request, "drill_id")
+        drill_id = path_id(request, "drill_id")
         d = await run_in_threadpool(self.cases.drill, drill_id)
         if d is None:
             raise Bad("err_not_found", f"no drill {drill_id}", 404)
@@ -216,7 +216,7 @@ class CasesApi:
         return ok(self._drill_json(await run_in_threadpool(self.cases.drill, d.id)))
 
     async def drill_end(self, request: Request, session: Session):
-        drill_id = _id(request, "drill_id")
+        drill_id = path_id(request, "drill_id")
         body = await json_body(request)
         debrief = text_field(body, "debrief", limit=20000)
         restored = await run_in_threadpool(self.service.drills.end, drill_id, session.user, debrief)

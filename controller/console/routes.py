@@ -10,7 +10,7 @@
 | GET /visitors/{pass_id}/pass | visitors | a visitor's printable pass (people_api.py) |
 | GET /static/... | signed_in (app.css: anyone) | the app's own assets, the alarm WAV, the message catalogue |
 | WS /ws | view | live frames and events (ws.py) |
-| /api/... | per endpoint, see ROUTES | JSON (api.py) |
+| /api/... | per endpoint, see routes() | JSON (api_part.py, people_api.py, cases_api.py, report_part.py) |
 
 The service's own /healthz and /metrics stay outside the console's sessions
 (for monitoring; /metrics answers this machine or its token, service/http.py).
@@ -34,10 +34,14 @@ from starlette.routing import Route, WebSocketRoute
 
 from ..service.events import LiveEvent
 from .absences_api import AbsencesApi
+from .admin_api import AdminApi
+from .alarms_api import AlarmsApi
 from .api import ConsoleApi
 from .auth import COOKIE, LoginLimiter, Session, SessionBook
 from .backend import ConsoleBackend
 from .cases_api import CasesApi
+from .doors_api import DoorsApi
+from .history_api import HistoryApi
 from .i18n import LANG_COOKIE, LANGUAGES, language
 from .manual_readings_api import ManualReadingsApi
 from .pages import login_page, report_page, visitor_pass_page
@@ -74,7 +78,11 @@ class Console:
         self._password_checks = asyncio.Semaphore(MAX_PASSWORD_CHECKS)
         self._checks_waiting = 0
         self.sockets: set = set()
-        self.api = ConsoleApi(self)
+        self.api = ConsoleApi(self)  # the JSON API in five parts (api_part.py)
+        self.alarms = AlarmsApi(self)
+        self.doors = DoorsApi(self)
+        self.history = HistoryApi(self)
+        self.admin = AdminApi(self)
         self.people = PeopleApi(self)
         self.cases = CasesApi(self)
         self.reports = ReportsApi(self)  # the Reports page, in four parts (report_part.py)
@@ -232,6 +240,7 @@ class SecurityHeaders:
 def routes(console: Console) -> list:
     a, p, c, r = console.api, console.people, console.cases, console.reports
     rules, ab, hand = console.report_rules, console.absences, console.manual_readings
+    al, dr, hi, ad = console.alarms, console.doors, console.history, console.admin
     e = lambda permission, handler, page=False: endpoint(console, permission, page=page)(handler)  # noqa: E731
     return [
         Route("/login", console.login_form, methods=["GET"]),
@@ -244,28 +253,28 @@ def routes(console: Console) -> list:
         WebSocketRoute("/ws", console.websocket),
         Route("/api/me", e("signed_in", a.me), methods=["GET"]),
         Route("/api/gates", e("view", a.gates), methods=["GET"]),
-        Route("/api/alarms/active", e("view", a.alarms_active), methods=["GET"]),
-        Route("/api/alarms.csv", e("view", a.alarms_csv), methods=["GET"]),
-        Route("/api/alarms", e("view", a.alarms), methods=["GET"]),
-        Route("/api/alarms/{alarm_id}", e("view", a.alarm), methods=["GET"]),
-        Route("/api/alarms/{alarm_id}/ack", e("ack", a.alarm_ack), methods=["POST"]),
-        Route("/api/alarms/{alarm_id}/dispose", e("dispose", a.alarm_dispose), methods=["POST"]),
-        Route("/api/alerts", e("view", a.alerts), methods=["GET"]),
-        Route("/api/alerts/{alert_id}/dismiss", e("ack", a.alert_dismiss), methods=["POST"]),
-        Route("/api/doors", e("view", a.door_actions), methods=["GET"]),
-        Route("/api/doors/{gate}/open", e("door", a.door_open), methods=["POST"]),
-        Route("/api/doors/{gate}/lock", e("door", a.door_lock), methods=["POST"]),
-        Route("/api/screenings.csv", e("view", a.screenings_csv), methods=["GET"]),
-        Route("/api/screenings", e("view", a.screenings), methods=["GET"]),
-        Route("/api/screenings/{screening_id}", e("view", a.screening), methods=["GET"]),
+        Route("/api/alarms/active", e("view", al.alarms_active), methods=["GET"]),
+        Route("/api/alarms.csv", e("view", hi.alarms_csv), methods=["GET"]),
+        Route("/api/alarms", e("view", al.alarms), methods=["GET"]),
+        Route("/api/alarms/{alarm_id}", e("view", al.alarm), methods=["GET"]),
+        Route("/api/alarms/{alarm_id}/ack", e("ack", al.alarm_ack), methods=["POST"]),
+        Route("/api/alarms/{alarm_id}/dispose", e("dispose", al.alarm_dispose), methods=["POST"]),
+        Route("/api/alerts", e("view", al.alerts), methods=["GET"]),
+        Route("/api/alerts/{alert_id}/dismiss", e("ack", al.alert_dismiss), methods=["POST"]),
+        Route("/api/doors", e("view", dr.door_actions), methods=["GET"]),
+        Route("/api/doors/{gate}/open", e("door", dr.door_open), methods=["POST"]),
+        Route("/api/doors/{gate}/lock", e("door", dr.door_lock), methods=["POST"]),
+        Route("/api/screenings.csv", e("view", hi.screenings_csv), methods=["GET"]),
+        Route("/api/screenings", e("view", hi.screenings), methods=["GET"]),
+        Route("/api/screenings/{screening_id}", e("view", hi.screening), methods=["GET"]),
         Route("/api/report", e("view", a.report_json), methods=["GET"]),
-        Route("/api/audit", e("admin", a.audit_trail), methods=["GET"]),
-        Route("/api/settings", e("admin", a.settings), methods=["GET"]),
-        Route("/api/settings", e("admin", a.settings_change), methods=["POST"]),
-        Route("/api/users", e("admin", a.user_add), methods=["POST"]),
-        Route("/api/users/{name}/role", e("admin", a.user_role), methods=["POST"]),
-        Route("/api/users/{name}/password", e("admin", a.user_password), methods=["POST"]),
-        Route("/api/users/{name}/remove", e("admin", a.user_remove), methods=["POST"]),
+        Route("/api/audit", e("admin", hi.audit_trail), methods=["GET"]),
+        Route("/api/settings", e("admin", ad.settings), methods=["GET"]),
+        Route("/api/settings", e("admin", ad.settings_change), methods=["POST"]),
+        Route("/api/users", e("admin", ad.user_add), methods=["POST"]),
+        Route("/api/users/{name}/role", e("admin", ad.user_role), methods=["POST"]),
+        Route("/api/users/{name}/password", e("admin", ad.user_password), methods=["POST"]),
+        Route("/api/users/{name}/remove", e("admin", ad.user_remove), methods=["POST"]),
         Route("/api/people", e("people", p.search), methods=["GET"]),
         Route("/api/people/import", e("admin", p.roster_import), methods=["POST"]),
         Route("/api/people/export", e("admin", p.roster_export), methods=["POST"]),

@@ -80,7 +80,7 @@ async def live_socket(console, websocket: WebSocket) -> None:
     console.sockets.add(websocket)
     reader = getter = None
     try:
-        alarms = await run_in_threadpool(console.api.active_alarms)
+        alarms = await run_in_threadpool(console.alarms.active_alarms)
         await websocket.send_text(dumps({"kind": "hello", "now": time.time(), "user": session.user,
                                          "role": session.role, "gates": _summaries(console),
                                          "alarms": alarms, "alerts": service.open_alerts(),
