@@ -16,8 +16,8 @@ from ..reporting.counts import absentees
 from ..reporting.records import ABSENCE_REASONS, FOLLOWUP_STATUSES, OTHER, SICK
 from ..reports import day_bounds
 from .auth import Session
-from .report_part import ReportsPart, request_date
-from .web import Bad, json_body, local_time, ok, text_field
+from .report_part import ReportsPart
+from .web import Bad, day_value, json_body, local_time, ok, text_field
 
 
 class AbsencesApi(ReportsPart):
@@ -51,7 +51,7 @@ class AbsencesApi(ReportsPart):
     async def absences(self, request: Request, session: Session):
         """?date=&session=&class=: the sessions of the day (ended or not), and for an ended session its
         absentee list by class with the marks; the sick absences followed up on that day."""
-        day = request_date(request.query_params.get("date"), self.tz)
+        day = day_value(request.query_params.get("date"), self.tz)
         klass = request.query_params.get("class") or None
         r = self._need_reporter()
         chosen = request.query_params.get("session") or None
@@ -111,7 +111,7 @@ class AbsencesApi(ReportsPart):
         absentee list (409 for someone who was screened, or a session not over yet)."""
         data = await json_body(request)
         r = self._need_reporter()
-        day = request_date(data.get("date"), self.tz)
+        day = day_value(data.get("date"), self.tz)
         s = self._session(r, data.get("session"))
         pid = text_field(data, "person_id", required=True, limit=64)
         reason = data.get("reason")
@@ -147,7 +147,7 @@ class AbsencesApi(ReportsPart):
         if not raw.isdigit() or len(raw) > 12:
             raise Bad("err_invalid", "an absence id is a number")
         data = await json_body(request)
-        day = request_date(data.get("date"), self.tz)
+        day = day_value(data.get("date"), self.tz)
         status = data.get("status")
         if status not in FOLLOWUP_STATUSES:
             raise Bad("err_invalid", f"status must be one of {', '.join(FOLLOWUP_STATUSES)}")
@@ -171,7 +171,7 @@ class AbsencesApi(ReportsPart):
         """?date=: the sent-home notices of the day (a case decided sent home, fever clinic or ambulance): the
         pupil's name and class, the decision, when, over which channel and whether it went; a teacher's only
         for their classes. Nothing more of the case (its readings and symptoms are the doctor's)."""
-        day = request_date(request.query_params.get("date"), self.tz)
+        day = day_value(request.query_params.get("date"), self.tz)
         scope = self._scope(session)
 
         def run():

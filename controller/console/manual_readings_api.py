@@ -13,8 +13,8 @@ from starlette.requests import Request
 from ..reports import day_bounds
 from ..store.records import RECHECK_MAX_C, RECHECK_MIN_C
 from .auth import Session
-from .report_part import ReportsPart, request_date
-from .web import Bad, json_body, local_time, number_field, ok, parse_time, text_field
+from .report_part import ReportsPart
+from .web import Bad, day_value, json_body, local_time, number_field, ok, parse_time, text_field
 
 
 class ManualReadingsApi(ReportsPart):
@@ -23,7 +23,7 @@ class ManualReadingsApi(ReportsPart):
     async def manual_list(self, request: Request, session: Session):
         """?date=: the day's hand-held readings, newest first, each marked manual (and fever at or above the
         threshold)."""
-        day = request_date(request.query_params.get("date"), self.tz)
+        day = day_value(request.query_params.get("date"), self.tz)
 
         def run():
             lo, hi = day_bounds(day, self.tz)

@@ -36,29 +36,13 @@ go (a delivery is not held inside a transaction); their row (report_sent, report
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 
 from ..identity.people_store import PeopleStore
 from ..reporting.changes import ReportChanges
 from ..reporting.report_store import ReportStore
 from .auth import Session
-from .web import DATE_MAX, DATE_MIN, Bad
-
-
-def request_date(raw: object, tz) -> dt.date:
-    """A day as sent (``YYYY-MM-DD``); empty: today in the school's time zone."""
-    if raw in (None, ""):
-        return dt.datetime.now(tz).date()
-    if not isinstance(raw, str):
-        raise Bad("err_invalid", "date must look like 2026-03-02")
-    try:
-        day = dt.date.fromisoformat(raw)
-    except ValueError:
-        raise Bad("err_invalid", "date must look like 2026-03-02") from None
-    if not DATE_MIN <= day <= DATE_MAX:
-        raise Bad("err_invalid", f"date must be between {DATE_MIN} and {DATE_MAX}")
-    return day
+from .web import Bad
 
 
 class ReportsPart:

@@ -14,8 +14,8 @@ from ..reporting.records import ConsoleRule
 from ..reporting.report_store import RuleExists
 from ..reporting.warning_rules import rules_in_force
 from .auth import Session
-from .report_part import ReportsPart, request_date
-from .web import Bad, json_body, local_time, ok
+from .report_part import ReportsPart
+from .web import Bad, day_value, json_body, local_time, ok
 
 
 class ReportRulesApi(ReportsPart):
@@ -40,7 +40,7 @@ class ReportRulesApi(ReportsPart):
     async def warnings(self, request: Request, session: Session):
         """The day's warnings with their urgent-report drafts (疫情快报), and the rules: controller.toml's
         (read-only) and the console's (``can_edit_rules``: admins, the reporter and the backup reporter)."""
-        day = request_date(request.query_params.get("date"), self.tz)
+        day = day_value(request.query_params.get("date"), self.tz)
 
         def run():
             r = self.reporter

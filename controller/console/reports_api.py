@@ -17,8 +17,8 @@ from starlette.responses import Response
 
 from ..reporting.document import build_content
 from .auth import Session
-from .report_part import ReportsPart, request_date
-from .web import Bad, json_body, local_time, ok
+from .report_part import ReportsPart
+from .web import Bad, day_value, json_body, local_time, ok
 
 FILE_TYPES = {".pdf": "application/pdf", ".csv": "text/csv; charset=utf-8",
               ".json": "application/json; charset=utf-8"}
@@ -70,7 +70,7 @@ class ReportsApi(ReportsPart):
     async def status(self, request: Request, session: Session):
         """The day's report as it stands now (?date=, default today): the live verdict and open alarms, the
         deadline and build time, the stored report if built, and whether this user may send it."""
-        day = request_date(request.query_params.get("date"), self.tz)
+        day = day_value(request.query_params.get("date"), self.tz)
 
         def run():
             out = self._config_json(session)
@@ -95,7 +95,7 @@ class ReportsApi(ReportsPart):
         return ok(await run_in_threadpool(run))
 
     def _path_day(self, request: Request) -> dt.date:
-        return request_date(request.path_params["day"], self.tz)
+        return day_value(request.path_params["day"], self.tz)
 
     async def send(self, request: Request, session: Session):
         """Send now / resend the day's report to every recipient; the reporter or backup confirms it first."""

@@ -273,17 +273,24 @@ DATE_MIN = dt.date(1971, 1, 1)
 DATE_MAX = dt.date(2999, 12, 31)
 
 
-def date_param(request: Request, tz: dt.tzinfo) -> dt.date:
-    raw = request.query_params.get("date")
+def day_value(raw: object, tz: dt.tzinfo) -> dt.date:
+    """A day as sent (``YYYY-MM-DD``, in a query or a JSON body); empty: today in the school's time zone."""
     if raw in (None, ""):
         return dt.datetime.now(tz).date()
+    if not isinstance(raw, str):
+        raise Bad("err_invalid", "date must look like 2026-03-02")
     try:
-        date = dt.date.fromisoformat(raw)
+        day = dt.date.fromisoformat(raw)
     except ValueError:
-        raise Bad("err_invalid", "date must look like 2025-03-01") from None
-    if not DATE_MIN <= date <= DATE_MAX:
+        raise Bad("err_invalid", "date must look like 2026-03-02") from None
+    if not DATE_MIN <= day <= DATE_MAX:
         raise Bad("err_invalid", f"date must be between {DATE_MIN} and {DATE_MAX}")
-    return date
+    return day
+
+
+def date_param(request: Request, tz: dt.tzinfo) -> dt.date:
+    """The query's ``?date=`` (``day_value``)."""
+    return day_value(request.query_params.get("date"), tz)
 
 
 def local_time(t: float | None, tz: dt.tzinfo) -> str | None:
