@@ -26,6 +26,7 @@ from controller.screening.analysis import (
     guard_mask,
     kernel_parameters,
     lens_tables,
+    ref_ring_pixels,
 )
 from sim.scenarios import scenario
 
@@ -198,10 +199,11 @@ def test_reference_step_equals_reference(seed):
     p = kernel_parameters(cfg)
     box = cfg.reference_box or (0, 0, 1, 1)
     nbox = (box[2] - box[0]) * (box[3] - box[1])
-    fast_ref, fast_state = np.full(nbox + cfg.reference_window, np.nan), np.zeros(K.S_LENGTH)
+    guard = guard_mask(cfg)
+    nring = ref_ring_pixels(guard, cfg.reference_box)  # the wall's pixels' running means, at ref's end
+    fast_ref, fast_state = np.full(nbox + cfg.reference_window + nring, np.nan), np.zeros(K.S_LENGTH)
     slow_ref, slow_state = fast_ref.copy(), fast_state.copy()
     level = rng.uniform(30.0, 40.0)
-    guard = guard_mask(cfg)
     learned = rng.choice([np.nan, level, level + 0.3, level + 3.0])
     p[K.P_REF_LEARNED] = learned
     p[K.P_REF_MIN_FRACTION] = rng.uniform(0.05, 1.0)

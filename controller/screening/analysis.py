@@ -245,6 +245,15 @@ def guard_mask(config: AnalysisConfig) -> np.ndarray:
     return guard
 
 
+def ref_ring_pixels(guard: np.ndarray, box: tuple[int, int, int, int] | None) -> int:
+    """The pixels of the guard around the reference's box (the wall it is unmixed from)."""
+    if box is None:
+        return 0
+    ring = guard.astype(bool)
+    ring[box[0]:box[2], box[1]:box[3]] = False
+    return int(ring.sum())
+
+
 class Analyzer:
     """Per gate: keeps the background model and the reference's recent readings."""
 
@@ -258,7 +267,9 @@ class Analyzer:
         self._bg = np.zeros((K.ROWS, K.COLUMNS))
         self._busy = np.zeros((K.ROWS, K.COLUMNS), dtype=np.uint8)
         self._nbox = nbox
-        self._ref = np.zeros(nbox + MAX_WINDOW_SCALE * config.reference_window)
+        # the box's pixels' running means, the readings' ring (up to its longest window), the ring of pixels
+        # around the box's running means (analysis_kernels.reference_step)
+        self._ref = np.zeros(nbox + MAX_WINDOW_SCALE * config.reference_window + ref_ring_pixels(self._guard, box))
         self._state = np.zeros(K.S_LENGTH)
         self._out = np.zeros(K.O_LENGTH)
         self._scale = 1.0

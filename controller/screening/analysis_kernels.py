@@ -92,7 +92,8 @@ S_BG_MEDIAN = 3  # median of the background model, refreshed every AMBIENT_EVERY
 S_DRIFT = 4  # the reference's drift averaged over the ok windows (the offset is minus it)
 S_DRIFT_COUNT = 5  # ok windows in that average so far (its weight is 1 / count until 1 / count < P_REF_DRIFT_ALPHA)
 S_LAST_OK = 6  # the frame (S_FRAMES) whose reference was last ok
-S_LENGTH = 7
+S_WALL = 7  # the wall around the reference as the frames show it: its ring's pixels' running means' median
+S_LENGTH = 8
 
 # Output vector.
 O_AMBIENT = 0
@@ -861,7 +862,9 @@ def reference_step(image, bg, guard, shift, ambient, p, ref, state, out):
     (``SETTLE_TAUS``), minus the drift averaged over the ok windows so far,
     with a weight ``P_REF_DRIFT_ALPHA`` per frame once there are enough of
     them (a small disc's unmixed drift is its window's noise over ``a``; the
-    sensor drifts over minutes); before, minus this window's reading's change.
+    sensor drifts over minutes); before, minus this window's drift, unmixed
+    from the wall as the frames themselves show it (``S_WALL``: the ring's
+    median in each frame, averaged over the window), not from the model.
     Never the set point minus anything. A reference that turns unstable,
     not found or too small within ``P_REF_HOLD`` frames of its last ok one
     (someone passing in front of it or near it) is *held*: ok, with the
@@ -910,6 +913,27 @@ def reference_step(image, bg, guard, shift, ambient, p, ref, state, out):
     state[S_RING_POS] = (pos + 1) % window
     count = min(int(state[S_RING_COUNT]) + 1, window)
     state[S_RING_COUNT] = count
+    # The wall around the disc as the frames show it: the median of the ring's pixels' own running means (over
+    # the window, as the reading's mean; kept at the end of ``ref``), as the wall was learned. It is what the
+    # reading is unmixed from until the background model has settled (SETTLE_TAUS).
+    rows, cols = image.shape
+    n = 0
+    for r in range(rows):
+        for c in range(cols):
+            if guard[r, c] != 0 and not (r0 <= r < r1 and c0 <= c < c1):
+                n += 1
+    around = np.empty(max(n, 1))
+    tail = ref.shape[0] - n
+    weight = max(1.0 / (state[S_FRAMES] + 1.0), 1.0 / window)
+    j = 0
+    for r in range(rows):
+        for c in range(cols):
+            if guard[r, c] != 0 and not (r0 <= r < r1 and c0 <= c < c1):
+                v = image[r, c]
+                ref[tail + j] = v if first else ref[tail + j] + weight * (v - ref[tail + j])
+                around[j] = ref[tail + j]
+                j += 1
+    state[S_WALL] = median_of(around, n) if n > 0 else ambient  # no ring (no guard): the room
     if count < window:
         out[O_REF_STATUS] = REF_PENDING
         return
@@ -936,15 +960,14 @@ def reference_step(image, bg, guard, shift, ambient, p, ref, state, out):
     out[O_REF_STD] = excess
     out[O_REF_MEAN] = mean
 
-    rows, cols = image.shape
-    around = np.empty(rows * cols)
     n = 0
     for r in range(rows):
         for c in range(cols):
             if guard[r, c] != 0 and not (r0 <= r < r1 and c0 <= c < c1):
                 around[n] = bg[r, c]
                 n += 1
-    background = median_of(around, n) + shift if n > 0 else ambient  # no ring (no guard): the room
+    background = median_of(around, n) + shift if n > 0 else ambient
+
     out[O_REF_BACKGROUND] = background
     full = max(p[P_REF_C] - background, 0.1)
     size = 0.0
@@ -964,9 +987,10 @@ def reference_step(image, bg, guard, shift, ambient, p, ref, state, out):
         status = REF_UNSTABLE
     else:
         # The background model starts from each pixel's coolest reading and settles over a few of its time
-        # constants: until then the wall's change is not known well enough to unmix, nor to average.
+        # constants: until then the wall is the frames' own ring (S_WALL), and the drift is not averaged.
         settled = state[S_FRAMES] >= p[P_BOOTSTRAP] + SETTLE_TAUS / p[P_ALPHA]
-        drift = unmixed_drift(mean, background, learned, p[P_REF_LEARNED_BG] if settled else _NAN, p[P_REF_C])
+        drift = unmixed_drift(mean, background if settled else state[S_WALL], learned, p[P_REF_LEARNED_BG],
+                              p[P_REF_C])
         if abs(drift) > p[P_REF_DRIFT]:
             status = REF_DRIFT
         else:

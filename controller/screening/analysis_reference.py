@@ -104,6 +104,7 @@ from .analysis_kernels import (
     S_LAST_OK,
     S_RING_COUNT,
     S_RING_POS,
+    S_WALL,
     SETTLE_TAUS,
     SHIFT_BIN_C,
     SUBPAGES,
@@ -474,6 +475,15 @@ def reference_step(image: np.ndarray, bg: np.ndarray, guard: np.ndarray, shift: 
     ring[pos] = reading
     state[S_RING_POS] = (pos + 1) % window
     state[S_RING_COUNT] = min(state[S_RING_COUNT] + 1, window)
+    ring_mask = guard.astype(bool)
+    ring_mask[r0:r1, c0:c1] = False
+    n = int(ring_mask.sum())
+    wall = ref[ref.size - n:]  # the ring's pixels' running means, at the end of ref
+    if state[S_FRAMES] == 0:
+        wall[:] = image[ring_mask]
+    else:
+        wall += max(1.0 / (state[S_FRAMES] + 1.0), 1.0 / window) * (image[ring_mask] - wall)
+    state[S_WALL] = float(np.median(wall)) if n > 0 else ambient
     if state[S_RING_COUNT] < window:
         out[O_REF_STATUS] = REF_PENDING
         return
@@ -486,8 +496,6 @@ def reference_step(image: np.ndarray, bg: np.ndarray, guard: np.ndarray, shift: 
     excess = math.sqrt(max(spread - noise, 0.0))
     out[O_REF_STD], out[O_REF_MEAN] = excess, mean
 
-    ring_mask = guard.astype(bool)
-    ring_mask[r0:r1, c0:c1] = False
     background = float(np.median(bg[ring_mask])) + shift if ring_mask.any() else ambient
     full = max(p[P_REF_C] - background, 0.1)
     out[O_REF_BACKGROUND] = background
@@ -503,9 +511,9 @@ def reference_step(image: np.ndarray, bg: np.ndarray, guard: np.ndarray, shift: 
         status = REF_NOT_LEARNED
     elif not excess < p[P_REF_STABLE_C]:
         status = REF_UNSTABLE
-    elif abs(drift := _unmixed_drift(mean, background, learned, p[P_REF_LEARNED_BG] if (
-            settled := state[S_FRAMES] >= p[P_BOOTSTRAP] + SETTLE_TAUS / p[P_ALPHA]) else math.nan,
-            p[P_REF_C])) > p[P_REF_DRIFT]:
+    elif abs(drift := _unmixed_drift(mean, background if (
+            settled := state[S_FRAMES] >= p[P_BOOTSTRAP] + SETTLE_TAUS / p[P_ALPHA]) else state[S_WALL], learned,
+            p[P_REF_LEARNED_BG], p[P_REF_C])) > p[P_REF_DRIFT]:
         status = REF_DRIFT
     else:
         status = REF_OK
