@@ -204,7 +204,7 @@ def test_a_small_disc_tells_the_sensors_drift_from_a_warmer_room(variant):
 def test_from_the_gates_start_the_drift_is_unmixed_from_the_wall_the_frames_show(variant):
     """The same disc, a gate started in a room 2 degC cooler than at learning, the sensor +0.5 degC. For the
     first 25 s the background model has not settled; the wall is then the ring's pixels' own means, so the
-    offset is already the sensor's (within 0.45 degC, 0.25 on average), where the reading's change taken for
+    offset is already the sensor's (within 0.3 degC, 0.2 on average), where the reading's change taken for
     the drift was 1.1 degC off through the 110 (a fever read as 36.9)."""
     spec = ReferenceSpec(0.06, 0.9)
     sc = scene_with(spec, variant)
@@ -221,8 +221,8 @@ def test_from_the_gates_start_the_drift_is_unmixed_from_the_wall_the_frames_show
     early = runs[config.reference_window:]
     assert all(a.reference_status == "ok" for a in early)
     errors = [a.offset_c + 0.5 + t for a, t in zip(early, truth[config.reference_window:], strict=True)]
-    assert abs(float(np.mean(errors))) < 0.25 and max(map(abs, errors)) < 0.45, (float(np.mean(errors)),
-                                                                                 max(map(abs, errors)))
+    assert abs(float(np.mean(errors))) < 0.2 and max(map(abs, errors)) < 0.3, (float(np.mean(errors)),
+                                                                               max(map(abs, errors)))
     if variant == "110":  # what the reading's change alone says: the cooler wall read as the sensor's drift
         change = [learned.apparent_c - a.reference_mean_c + 0.5 + t
                   for a, t in zip(early, truth[config.reference_window:], strict=True)]

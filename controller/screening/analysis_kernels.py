@@ -858,19 +858,18 @@ def reference_step(image, bg, guard, shift, ambient, p, ref, state, out):
 
     The status is the first of: not found, too small, not learned, unstable,
     drift (this window's drift more than ``P_REF_DRIFT``), ok. Only when ok
-    is the offset set: once the background model has settled
-    (``SETTLE_TAUS``), minus the drift averaged over the ok windows so far,
+    is the offset set: minus the drift averaged over the ok windows so far,
     with a weight ``P_REF_DRIFT_ALPHA`` per frame once there are enough of
     them (a small disc's unmixed drift is its window's noise over ``a``; the
-    sensor drifts over minutes); before, minus this window's drift, unmixed
-    from the wall as the frames themselves show it (``S_WALL``: the ring's
-    median in each frame, averaged over the window), not from the model.
+    sensor drifts over minutes). Until the background model has settled
+    (``SETTLE_TAUS``) the wall the drift is unmixed from is the one the frames
+    themselves show (``S_WALL``: the median of the ring's pixels' running
+    means over the window, as the wall was learned), then the model's.
     Never the set point minus anything. A reference that turns unstable,
     not found or too small within ``P_REF_HOLD`` frames of its last ok one
     (someone passing in front of it or near it) is *held*: ok, with the
-    averaged drift, as the sensor drifts over minutes; only once the drift
-    has been averaged (settled). Writes O_REF, O_REF_OK, O_OFFSET, O_REF_STD
-    (the excess spread) and the O_REF_* fields.
+    averaged drift, as the sensor drifts over minutes. Writes O_REF,
+    O_REF_OK, O_OFFSET, O_REF_STD (the excess spread) and the O_REF_* fields.
     """
     out[O_REF_OK] = 0.0
     out[O_OFFSET] = 0.0
@@ -987,7 +986,7 @@ def reference_step(image, bg, guard, shift, ambient, p, ref, state, out):
         status = REF_UNSTABLE
     else:
         # The background model starts from each pixel's coolest reading and settles over a few of its time
-        # constants: until then the wall is the frames' own ring (S_WALL), and the drift is not averaged.
+        # constants: until then the wall is the frames' own ring (S_WALL).
         settled = state[S_FRAMES] >= p[P_BOOTSTRAP] + SETTLE_TAUS / p[P_ALPHA]
         drift = unmixed_drift(mean, background if settled else state[S_WALL], learned, p[P_REF_LEARNED_BG],
                               p[P_REF_C])
@@ -997,12 +996,9 @@ def reference_step(image, bg, guard, shift, ambient, p, ref, state, out):
             status = REF_OK
             out[O_REF_OK] = 1.0
             state[S_LAST_OK] = state[S_FRAMES]
-            if settled:
-                state[S_DRIFT_COUNT] += 1.0
-                state[S_DRIFT] += max(1.0 / state[S_DRIFT_COUNT], p[P_REF_DRIFT_ALPHA]) * (drift - state[S_DRIFT])
-                out[O_OFFSET] = -state[S_DRIFT]
-            else:
-                out[O_OFFSET] = -drift
+            state[S_DRIFT_COUNT] += 1.0
+            state[S_DRIFT] += max(1.0 / state[S_DRIFT_COUNT], p[P_REF_DRIFT_ALPHA]) * (drift - state[S_DRIFT])
+            out[O_OFFSET] = -state[S_DRIFT]
     if ((status == REF_UNSTABLE or status == REF_NOT_FOUND or status == REF_TOO_SMALL) and state[S_DRIFT_COUNT] > 0
             and state[S_FRAMES] - state[S_LAST_OK] <= p[P_REF_HOLD]):
         status = REF_HELD

@@ -511,18 +511,16 @@ def reference_step(image: np.ndarray, bg: np.ndarray, guard: np.ndarray, shift: 
         status = REF_NOT_LEARNED
     elif not excess < p[P_REF_STABLE_C]:
         status = REF_UNSTABLE
-    elif abs(drift := _unmixed_drift(mean, background if (
-            settled := state[S_FRAMES] >= p[P_BOOTSTRAP] + SETTLE_TAUS / p[P_ALPHA]) else state[S_WALL], learned,
-            p[P_REF_LEARNED_BG], p[P_REF_C])) > p[P_REF_DRIFT]:
+    elif abs(drift := _unmixed_drift(mean, background if state[S_FRAMES] >= p[P_BOOTSTRAP] + SETTLE_TAUS / p[P_ALPHA]
+                                     else state[S_WALL], learned, p[P_REF_LEARNED_BG], p[P_REF_C])) > p[P_REF_DRIFT]:
         status = REF_DRIFT
     else:
         status = REF_OK
-        out[O_REF_OK], out[O_OFFSET] = 1.0, -drift
+        out[O_REF_OK] = 1.0
         state[S_LAST_OK] = state[S_FRAMES]
-        if settled:
-            state[S_DRIFT_COUNT] += 1.0
-            state[S_DRIFT] += max(1.0 / state[S_DRIFT_COUNT], p[P_REF_DRIFT_ALPHA]) * (drift - state[S_DRIFT])
-            out[O_OFFSET] = -state[S_DRIFT]
+        state[S_DRIFT_COUNT] += 1.0
+        state[S_DRIFT] += max(1.0 / state[S_DRIFT_COUNT], p[P_REF_DRIFT_ALPHA]) * (drift - state[S_DRIFT])
+        out[O_OFFSET] = -state[S_DRIFT]
     if (status in (REF_UNSTABLE, REF_NOT_FOUND, REF_TOO_SMALL) and state[S_DRIFT_COUNT] > 0
             and state[S_FRAMES] - state[S_LAST_OK] <= p[P_REF_HOLD]):
         status = REF_HELD
