@@ -966,7 +966,6 @@ def reference_step(image, bg, guard, shift, ambient, p, ref, state, out):
                 around[n] = bg[r, c]
                 n += 1
     background = median_of(around, n) + shift if n > 0 else ambient
-
     out[O_REF_BACKGROUND] = background
     full = max(p[P_REF_C] - background, 0.1)
     size = 0.0
