@@ -12,7 +12,7 @@ from ..config_fields import ConfigError
 from ..reporting.config import WarningRule, parse_warning_rule
 from ..reporting.records import ConsoleRule
 from ..reporting.report_store import RuleExists
-from ..reporting.warning_rules import rules_in_force
+from ..reporting.warning_rules import rule_dict, rules_in_force
 from .auth import Session
 from .report_part import ReportsPart
 from .web import Bad, day_value, json_body, local_time, ok
@@ -22,13 +22,10 @@ class ReportRulesApi(ReportsPart):
     """The day's warnings and the warning rules."""
 
     def _rule_json(self, rule: WarningRule, in_force: set[str], stored: ConsoleRule | None = None) -> dict:
-        out = {"key": rule.key, "spec": rule.spec, "source": rule.source, "id": rule.id, "scope": rule.scope,
-               "what": rule.what, "threshold": rule.threshold, "days": rule.days, "factor": rule.factor,
-               "min_alarms": rule.min_alarms, "baseline_days": rule.baseline_days,
-               "enabled": True if stored is None else stored.enabled, "in_force": rule.key in in_force}
+        out = rule_dict(rule, in_force, stored)
         if stored is not None:
-            out.update(created_by=stored.created_by, created_local=local_time(stored.created_at, self.tz),
-                       updated_by=stored.updated_by, updated_local=local_time(stored.updated_at, self.tz))
+            out.update(created_local=local_time(stored.created_at, self.tz),
+                       updated_local=local_time(stored.updated_at, self.tz))
         return out
 
     def _rules(self, r) -> list[dict]:

@@ -31,11 +31,10 @@ class ReportChanges:
         self.rs = ReportStore.beside(store)
         self.clock = clock
 
-    def _audited(self, by: str, action: Callable[[T], str], change: Callable[[], T],
-                 detail: Callable[[T], dict]) -> T:
+    def _audited(self, by: str, action: str, change: Callable[[], T], detail: Callable[[T], dict]) -> T:
         with self.store.atomic():
             out = change()
-            self.store.record_audit(by, self.clock(), action(out), detail(out))
+            self.store.record_audit(by, self.clock(), action, detail(out))
         return out
 
     # ------------------------------------------------------------ the console's warning rules
@@ -43,42 +42,42 @@ class ReportChanges:
     def add_rule(self, rule: WarningRule, by: str, *, enabled: bool = True,
                  taken: tuple[str, ...] = ()) -> ConsoleRule:
         """A console rule (``taken``: the specs of controller.toml's rules, which it may not repeat)."""
-        return self._audited(by, lambda c: "warning_rule_added",
+        return self._audited(by, "warning_rule_added",
                              lambda: self.rs.add_warning_rule(rule, by, self.clock(), enabled=enabled, taken=taken),
                              lambda c: {"rule": c.rule.key, "spec": c.rule.spec, "enabled": c.enabled})
 
     def change_rule(self, rule_id: int, rule: WarningRule, by: str, *,
                     taken: tuple[str, ...] = ()) -> tuple[ConsoleRule, ConsoleRule]:
         """What a console rule counts; (before, after)."""
-        return self._audited(by, lambda ba: "warning_rule_changed",
+        return self._audited(by, "warning_rule_changed",
                              lambda: self.rs.change_warning_rule(rule_id, rule, by, self.clock(), taken=taken),
                              lambda ba: {"rule": ba[1].rule.key, "before": ba[0].rule.spec, "after": ba[1].rule.spec})
 
     def enable_rule(self, rule_id: int, enabled: bool, by: str) -> ConsoleRule:
-        return self._audited(by, lambda c: "warning_rule_enabled" if enabled else "warning_rule_disabled",
+        return self._audited(by, "warning_rule_enabled" if enabled else "warning_rule_disabled",
                              lambda: self.rs.enable_warning_rule(rule_id, enabled, by, self.clock()),
                              lambda c: {"rule": c.rule.key, "spec": c.rule.spec})
 
     def delete_rule(self, rule_id: int, by: str) -> ConsoleRule:
         """Remove a console rule; the rule as it was (its warnings already stored stay)."""
-        return self._audited(by, lambda c: "warning_rule_deleted", lambda: self.rs.delete_warning_rule(rule_id),
+        return self._audited(by, "warning_rule_deleted", lambda: self.rs.delete_warning_rule(rule_id),
                              lambda c: {"rule": c.rule.key, "spec": c.rule.spec, "enabled": c.enabled})
 
     # ------------------------------------------------------------ absences and hand-held readings
 
     def mark_absence(self, person_id: str, day: str, session: str, reason: str, by: str, *,
                      note: str = "") -> Absence:
-        return self._audited(by, lambda a: "absence_marked",
+        return self._audited(by, "absence_marked",
                              lambda: self.rs.mark_absence(person_id, day, session, reason, by, self.clock(), note=note),
                              lambda a: {"person": person_id, "day": a.day, "session": a.session, "reason": reason})
 
     def follow_up(self, absence_id: int, day: str, status: str, by: str, *, note: str = "") -> FollowUp:
-        return self._audited(by, lambda f: "absence_followup",
+        return self._audited(by, "absence_followup",
                              lambda: self.rs.follow_up(absence_id, day, status, by, self.clock(), note=note),
                              lambda f: {"absence": f.absence_id, "day": f.day, "status": status})
 
     def add_manual_reading(self, person_id: str, value_c: float, by: str, at: float, *, gate: str = "",
                            note: str = "") -> ManualReading:
-        return self._audited(by, lambda m: "manual_reading",
+        return self._audited(by, "manual_reading",
                              lambda: self.rs.add_manual_reading(person_id, value_c, by, at, gate=gate, note=note),
                              lambda m: {"person": person_id, "value_c": value_c, "gate": gate})

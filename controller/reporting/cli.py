@@ -231,7 +231,7 @@ def _rules(args) -> int:
     from .changes import ReportChanges
     from .config import parse_warning_rule
     from .report_store import RuleExists
-    from .warning_rules import rules_in_force
+    from .warning_rules import rule_dict, rules_in_force
 
     ctx = _context(args, need_report=True)
     assert ctx.report is not None
@@ -244,12 +244,8 @@ def _rules(args) -> int:
             in_force = {w.key for w in rules_in_force(rs, ctx.report)}
             stored = rs.warning_rules()
             if args.json:
-                print(json.dumps([{"key": w.key, "spec": w.spec, "source": w.source, **asdict(w),
-                                   "enabled": True, "in_force": w.key in in_force} for w in ctx.report.warnings]
-                                 + [{"key": c.rule.key, "spec": c.rule.spec, "source": "console", **asdict(c.rule),
-                                     "enabled": c.enabled, "in_force": c.rule.key in in_force,
-                                     "created_by": c.created_by, "updated_by": c.updated_by} for c in stored],
-                                 ensure_ascii=False, indent=1))
+                print(json.dumps([rule_dict(w, in_force) for w in ctx.report.warnings]
+                                 + [rule_dict(c.rule, in_force, c) for c in stored], ensure_ascii=False, indent=1))
                 return 0
             for w in ctx.report.warnings:
                 print(_rule_line(w, True, in_force, "  (controller.toml)"))
@@ -422,8 +418,9 @@ def add_commands(commands) -> None:
     if report is not None:
         add_report_commands(next(a for a in report._actions if isinstance(a, argparse._SubParsersAction)))
     people = commands.choices.get("people")
-    if people is not None and "show" in _subcommands(people):
-        _subcommands(people)["show"].set_defaults(file_absences=_absences_section)
+    show = None if people is None else _subcommands(people).get("show")
+    if show is not None:
+        show.set_defaults(file_absences=_absences_section)
     screening = commands.add_parser("screening", help="screenings entered by hand")
     sub = screening.add_subparsers(dest="screening_command", metavar="SUBCOMMAND", required=True)
     manual = _options(sub.add_parser(

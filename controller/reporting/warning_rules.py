@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from ..protocol.result import FEVER, PASS
 from .config import ReportConfig, WarningRule
 from .counts import DayData
-from .records import SICK, ReportWarning
+from .records import SICK, ConsoleRule, ReportWarning
 from .report_store import ReportStore
 
 WarningCallback = Callable[[ReportWarning], None]
@@ -67,6 +67,19 @@ def rules_in_force(rs: ReportStore, config: ReportConfig) -> tuple[WarningRule, 
     console rule that counts what a controller.toml rule counts is left out (its warnings would come twice)."""
     toml = {r.spec for r in config.warnings}
     return config.warnings + tuple(c.rule for c in rs.warning_rules(enabled_only=True) if c.rule.spec not in toml)
+
+
+def rule_dict(rule: WarningRule, in_force: set[str], stored: ConsoleRule | None = None) -> dict:
+    """A rule as the console's Reports API and ``thermogate report rule list --json`` give it: what it counts,
+    where it comes from, whether it is enabled and in force (``in_force``: the keys of ``rules_in_force``),
+    and for a console rule (``stored``) who added it and who changed it last."""
+    out = {"key": rule.key, "spec": rule.spec, "source": rule.source, "id": rule.id, "scope": rule.scope,
+           "what": rule.what, "threshold": rule.threshold, "days": rule.days, "factor": rule.factor,
+           "min_alarms": rule.min_alarms, "baseline_days": rule.baseline_days,
+           "enabled": True if stored is None else stored.enabled, "in_force": rule.key in in_force}
+    if stored is not None:
+        out.update(created_by=stored.created_by, updated_by=stored.updated_by)
+    return out
 
 
 def evaluate(rs: ReportStore, config: ReportConfig, day: dt.date, tz: dt.tzinfo, threshold_c: float,
