@@ -86,10 +86,11 @@ class AdminApi(ApiPart):
             raise Bad("err_invalid", f"role must be one of {', '.join(ROLES)}")
 
         def run():
-            if role != "admin":
-                self._keep_an_admin(name)
-            self.store.set_role(name, role)
-            self.audit(session.user, "user_role", {"name": name, "role": role})
+            with self.store.atomic():  # the check, the change and its audit row: one transaction
+                if role != "admin":
+                    self._keep_an_admin(name)
+                self.store.set_role(name, role)
+                self.audit(session.user, "user_role", {"name": name, "role": role})
 
         await run_in_threadpool(run)
         return ok({"name": name, "role": role})
@@ -122,9 +123,10 @@ class AdminApi(ApiPart):
             raise Bad("err_self", "you cannot remove yourself")
 
         def run():
-            self._keep_an_admin(name)
-            self.store.remove_user(name)
-            self.audit(session.user, "user_removed", {"name": name})
+            with self.store.atomic():  # the check, the removal and its audit row: one transaction
+                self._keep_an_admin(name)
+                self.store.remove_user(name)
+                self.audit(session.user, "user_removed", {"name": name})
             self.console.sessions.end_user(name)
 
         await run_in_threadpool(run)

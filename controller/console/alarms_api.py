@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from ..service.events import AlarmUpdateEvent
-from ..store.records import OUTCOMES, RECHECK_MAX_C, RECHECK_MIN_C
+from ..store.records import OUTCOMES, RECHECK_MAX_C, RECHECK_MIN_C, Alarm
 from .api_part import MAX_ROWS, ApiPart, alarm_json, path_id, screening_json
 from .auth import Session
 from .codec import snapshot_json
@@ -20,6 +20,13 @@ from .web import Bad, json_body, number_field, ok, text_field
 
 class AlarmsApi(ApiPart):
     """The alarms and alerts."""
+
+    def _alarm(self, aid: int) -> Alarm:
+        """The alarm, or a 404."""
+        a = self.store.alarm(aid)
+        if a is None:
+            raise Bad("err_not_found", f"no alarm {aid}", 404)
+        return a
 
     def active_alarms(self) -> list[dict]:
         """Alarms not disposed yet (open or acknowledged), oldest first: they survive reloads and restarts."""
@@ -47,9 +54,7 @@ class AlarmsApi(ApiPart):
         aid = path_id(request, "alarm_id")
 
         def run():
-            a = self.store.alarm(aid)
-            if a is None:
-                raise Bad("err_not_found", f"no alarm {aid}", 404)
+            a = self._alarm(aid)
             s = self.store.screening(a.screening_id)
             return {**alarm_json(a, self.tz, s), "screening": None if s is None else screening_json(s, self.tz),
                     "snapshot": None if s is None else snapshot_json(s.snapshot)}
@@ -69,9 +74,7 @@ class AlarmsApi(ApiPart):
         aid = path_id(request, "alarm_id")
 
         def run():
-            before = self.store.alarm(aid)
-            if before is None:
-                raise Bad("err_not_found", f"no alarm {aid}", 404)
+            before = self._alarm(aid)
             a = self.store.acknowledge_alarm(aid, session.user, time.time())
             if before.status == "open":
                 self.audit(session.user, "alarm_acknowledged", {"alarm": aid, "gate": a.gate})
@@ -92,10 +95,11 @@ class AlarmsApi(ApiPart):
         note = text_field(data, "note", limit=2000)
 
         def run():
-            a = self.store.dispose_alarm(aid, recheck_c=recheck, outcome=outcome, user=session.user,
-                                         time=time.time(), note=note)
-            self.audit(session.user, "alarm_disposed", {"alarm": aid, "gate": a.gate, "outcome": outcome,
-                                                        "recheck_c": recheck})
+            with self.store.atomic():  # the disposition and its audit row: both or neither
+                a = self.store.dispose_alarm(aid, recheck_c=recheck, outcome=outcome, user=session.user,
+                                             time=time.time(), note=note)
+                self.audit(session.user, "alarm_disposed", {"alarm": aid, "gate": a.gate, "outcome": outcome,
+                                                            "recheck_c": recheck})
             return alarm_json(a, self.tz)
 
         a = await run_in_threadpool(run)
