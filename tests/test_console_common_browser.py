@@ -2,7 +2,8 @@
 Playwright), against a real controller and a real mosquitto: the same helpers on the wall, the cases page
 and the Reports page; text from the roster (a name and a class written as HTML) shown as text by the People
 view and the Reports page's hand-held reading, never parsed; every POST the pages make carries the session's
-CSRF token, and no GET does. test_console_static.py checks the files themselves."""
+CSRF token, and no GET does; a session that ended while a page was open sends that page to the login page
+on the user's next action, with nothing saved. test_console_static.py checks the files themselves."""
 
 from __future__ import annotations
 
@@ -128,3 +129,53 @@ def test_the_helpers_on_every_page_text_stays_text_and_posts_carry_the_token(con
     assert all(token == csrf for _m, _p, token in posts), posts
     gets = [s for s in sent if s[0] == "GET"]
     assert len(gets) > 10 and all(token is None for _m, _p, token in gets), gets
+
+
+def end_session(page, url: str) -> None:
+    """End the page's session on the server (as signing out in another tab does) and keep its cookie in the
+    browser, as a session that expired leaves it."""
+    cookies = page.context.cookies()
+    csrf = page.evaluate("fetch('/api/me').then(r => r.json()).then(m => m.csrf)")
+    assert page.request.post(url + "/logout", headers={"X-CSRF-Token": csrf}).ok
+    page.context.add_cookies(cookies)
+
+
+def test_a_session_ended_elsewhere_sends_the_page_to_the_login_page_and_saves_nothing(controller, pages):
+    """api()'s 401: the session ends while a page is open (signed out in another tab, expired, a new password):
+    the next thing the user does through api() takes them to the login page, with nothing saved."""
+    url = f"http://127.0.0.1:{controller.config.http.port}"
+    page = pages(viewport={"width": 1366, "height": 768})
+    login(page, url, "ada", PASSWORD)
+    page.goto(url + "/reports#/absences")
+    wait(lambda: page.evaluate("window.tgReports && window.tgReports.ready"), 10, "the Reports page")
+    page.wait_for_selector("#manual-card:not([hidden])")
+    page.fill("#manual-q", "Zoë")
+    match = page.locator(f"#manual-matches button[data-person={PERSON}]")
+    match.wait_for()
+    match.click()
+    page.fill("#manual-value", "37.9")
+    # The session ends on the server; the page still holds its cookie and its token.
+    end_session(page, url)
+    assert page.evaluate("fetch('/api/me').then(r => r.status)") == 401
+    page.click("#manual-form button[type=submit]")
+    page.wait_for_url(url + "/login")
+    page.wait_for_selector("#username")
+
+    # Signed in again: the reading was not saved.
+    login(page, url, "ada", PASSWORD)
+    saved = page.evaluate("fetch('/api/manual_readings').then(r => r.json())")
+    assert saved["readings"] == [], saved
+
+    # The helper itself, on each page: a 401 throws in the page's words and goes to the login page.
+    for path, ready in (("/cases", "window.tgCases && window.tgCases.ready"),
+                        ("/reports#/absences", "window.tgReports && window.tgReports.ready")):
+        page.goto(url + path)
+        wait(lambda ready=ready: page.evaluate(ready), 10, path)
+        end_session(page, url)
+        page.evaluate("""() => { window.thermogate.api('/api/alarms').then(
+            () => sessionStorage.setItem('tgErr', 'answered'),
+            (e) => sessionStorage.setItem('tgErr', e.message)); }""")
+        page.wait_for_url(url + "/login")
+        assert page.evaluate("sessionStorage.getItem('tgErr')") == CATALOGUE["err_login_required"], path
+        page.evaluate("sessionStorage.removeItem('tgErr')")
+        login(page, url, "ada", PASSWORD)
