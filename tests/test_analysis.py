@@ -200,7 +200,7 @@ def test_reference_step_equals_reference(seed):
     box = cfg.reference_box or (0, 0, 1, 1)
     nbox = (box[2] - box[0]) * (box[3] - box[1])
     guard = guard_mask(cfg)
-    nring = ref_ring_pixels(guard, cfg.reference_box)  # the wall's pixels' running means, at ref's end
+    nring = ref_ring_pixels(guard)  # the wall's pixels' running means, at ref's end
     fast_ref, fast_state = np.full(nbox + cfg.reference_window + nring, np.nan), np.zeros(K.S_LENGTH)
     slow_ref, slow_state = fast_ref.copy(), fast_state.copy()
     level = rng.uniform(30.0, 40.0)

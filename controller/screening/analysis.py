@@ -207,6 +207,7 @@ def kernel_parameters(config: AnalysisConfig, scale: float = 1.0) -> np.ndarray:
     p[K.P_REF_LEARNED_BG] = math.nan if config.reference_background_c is None else config.reference_background_c
     p[K.P_REF_STABLE_C] = config.reference_stable_c
     p[K.P_GUARD] = config.reference_guard_px
+    p[K.P_REF_RING] = ref_ring_pixels(guard_mask(config))
     p[K.P_NOSE_DROP] = config.nose_drop
     return p
 
@@ -236,22 +237,20 @@ def timed_parameters(p: np.ndarray, config: AnalysisConfig, scale: float) -> Non
 
 
 def guard_mask(config: AnalysisConfig) -> np.ndarray:
-    """uint8 (24, 32): the reference box grown by ``reference_guard_px``; all zero without a reference."""
+    """uint8 (24, 32): the reference box grown by ``reference_guard_px``, its box ``GUARD_BOX`` and the ring
+    around it ``GUARD_RING`` (the wall its reading is unmixed from); all zero without a reference."""
     guard = np.zeros((K.ROWS, K.COLUMNS), dtype=np.uint8)
     if config.reference_box is not None:
         r0, c0, r1, c1 = config.reference_box
         g = config.reference_guard_px
-        guard[max(0, r0 - g):min(K.ROWS, r1 + g), max(0, c0 - g):min(K.COLUMNS, c1 + g)] = 1
+        guard[max(0, r0 - g):min(K.ROWS, r1 + g), max(0, c0 - g):min(K.COLUMNS, c1 + g)] = K.GUARD_RING
+        guard[r0:r1, c0:c1] = K.GUARD_BOX
     return guard
 
 
-def ref_ring_pixels(guard: np.ndarray, box: tuple[int, int, int, int] | None) -> int:
+def ref_ring_pixels(guard: np.ndarray) -> int:
     """The pixels of the guard around the reference's box (the wall it is unmixed from)."""
-    if box is None:
-        return 0
-    ring = guard.astype(bool)
-    ring[box[0]:box[2], box[1]:box[3]] = False
-    return int(ring.sum())
+    return int((guard == K.GUARD_RING).sum())
 
 
 class Analyzer:
@@ -269,7 +268,7 @@ class Analyzer:
         self._nbox = nbox
         # the box's pixels' running means, the readings' ring (up to its longest window), the ring of pixels
         # around the box's running means (analysis_kernels.reference_step)
-        self._ref = np.zeros(nbox + MAX_WINDOW_SCALE * config.reference_window + ref_ring_pixels(self._guard, box))
+        self._ref = np.zeros(nbox + MAX_WINDOW_SCALE * config.reference_window + ref_ring_pixels(self._guard))
         self._state = np.zeros(K.S_LENGTH)
         self._out = np.zeros(K.O_LENGTH)
         self._scale = 1.0

@@ -82,7 +82,12 @@ P_REF_MIN_CONTRAST = 27  # not found: the reading is less than this above the ba
 P_REF_LEARNED_BG = 28  # the background around the box when the reading was learned; NaN: not known (no unmixing)
 P_REF_DRIFT_ALPHA = 29  # the offset is the drift averaged with this weight per frame (1 / its time constant)
 P_REF_HOLD = 30  # frames after its last ok one that an unsteady, hidden or shrunken reference is held
-P_LENGTH = 31
+P_REF_RING = 31  # the guard's pixels around the box (GUARD_RING): the wall the reading is unmixed from
+P_LENGTH = 32
+
+# The guard mask: 0 outside it, GUARD_BOX on the reference's box, GUARD_RING on the guard around the box.
+GUARD_BOX = 1
+GUARD_RING = 2
 
 # State vector.
 S_FRAMES = 0
@@ -916,18 +921,14 @@ def reference_step(image, bg, guard, shift, ambient, p, ref, state, out):
     # the window, as the reading's mean; kept at the end of ``ref``), as the wall was learned. It is what the
     # reading is unmixed from until the background model has settled (SETTLE_TAUS).
     rows, cols = image.shape
-    n = 0
-    for r in range(rows):
-        for c in range(cols):
-            if guard[r, c] != 0 and not (r0 <= r < r1 and c0 <= c < c1):
-                n += 1
+    n = int(p[P_REF_RING])
     around = np.empty(max(n, 1))
     tail = ref.shape[0] - n
     weight = max(1.0 / (state[S_FRAMES] + 1.0), 1.0 / window)
     j = 0
     for r in range(rows):
         for c in range(cols):
-            if guard[r, c] != 0 and not (r0 <= r < r1 and c0 <= c < c1):
+            if guard[r, c] == GUARD_RING:
                 v = image[r, c]
                 ref[tail + j] = v if first else ref[tail + j] + weight * (v - ref[tail + j])
                 around[j] = ref[tail + j]
@@ -962,7 +963,7 @@ def reference_step(image, bg, guard, shift, ambient, p, ref, state, out):
     n = 0
     for r in range(rows):
         for c in range(cols):
-            if guard[r, c] != 0 and not (r0 <= r < r1 and c0 <= c < c1):
+            if guard[r, c] == GUARD_RING:
                 around[n] = bg[r, c]
                 n += 1
     background = median_of(around, n) + shift if n > 0 else ambient

@@ -25,6 +25,7 @@ from .analysis_kernels import (
     EYE_SEARCH_M,
     FACE_HALF_HEIGHT_M,
     FOREHEAD_BAND_M,
+    GUARD_RING,
     LENS_HALF_WIDTH_M,
     MAX_FACES,
     NOSE_BELOW_M,
@@ -475,8 +476,7 @@ def reference_step(image: np.ndarray, bg: np.ndarray, guard: np.ndarray, shift: 
     ring[pos] = reading
     state[S_RING_POS] = (pos + 1) % window
     state[S_RING_COUNT] = min(state[S_RING_COUNT] + 1, window)
-    ring_mask = guard.astype(bool)
-    ring_mask[r0:r1, c0:c1] = False
+    ring_mask = guard == GUARD_RING
     n = int(ring_mask.sum())
     wall = ref[ref.size - n:]  # the ring's pixels' running means, at the end of ref
     if state[S_FRAMES] == 0:

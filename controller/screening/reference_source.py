@@ -30,6 +30,7 @@ import numpy as np
 from controller.geometry import NARROW, WIDE, FieldOfView, pixels_across
 
 from .analysis import AnalysisConfig, Analyzer, guard_mask, reference_window
+from .analysis_kernels import GUARD_RING
 from .optics import LENS_PSF_SIGMA_PX, blurred_cover
 
 PHASES = 4  # positions of the disc's centre within a pixel, per axis, that the figures range over
@@ -298,8 +299,7 @@ def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_fr
     excess = float(np.median([a.reference_excess_c for _, a in learned]))
     # The wall around it: the ring the analysis reads, on the mean of the frames it was learned from (the
     # background model's first seconds start from each pixel's coolest reading, which reads low).
-    ring = guard_mask(config).astype(bool)
-    ring[r0:r1, c0:c1] = False
+    ring = guard_mask(config) == GUARD_RING
     wall = (float(np.median(np.mean([images[i] for i, _ in learned], axis=0)[ring])) if ring.any()
             else float(np.median([a.reference_background_c for _, a in learned])))
     result = LearnedReference(float(readings.mean()), float(readings.std(ddof=1)), pixels, len(learned),
