@@ -220,6 +220,27 @@ def test_the_panel_flags_trouble():
     assert "reference not configured" in "\n".join(W.render_panel(_view(config=no_ref), W.NO_COLOR))
 
 
+def test_the_panel_asks_for_a_small_disc_learned_without_its_wall_to_be_learned_again():
+    """A reading learned without the wall around the disc (before calibrate wrote background_c, or typed in) takes
+    a room's change for the sensor's drift: as much of it as the disc is wall. The panel says so, and how much."""
+    small = analysis(reference_fraction=0.4)
+
+    def line(a, **config) -> str:
+        cfg = ScreeningConfig(analysis=replace(AnalysisConfig(), **config))
+        return next(x for x in W.render_panel(_view(analysis=a, config=cfg), W.NO_COLOR) if x.startswith("reference"))
+
+    assert line(small).endswith("so a room 1 degC warmer reads as 0.60 degC of drift: learn it again "
+                                "(`thermogate calibrate reference GATE`)")
+    assert "learn it again" in line(replace(small, reference_status="held"))
+    assert "learn it again" not in line(small, reference_background_c=21.5)  # learned with its wall: unmixed
+    assert "wall around it 22.0 (learned 21.5)" in line(replace(small, reference_background_c=22.0),
+                                                         reference_background_c=21.5)
+    assert "learn it again" not in line(analysis(reference_fraction=0.95))  # nearly all disc: the wall hardly counts
+    assert "learn it again" not in line(analysis())  # the share not known (no full window yet)
+    assert "NOT LEARNED" in line(small, reference_apparent_c=None) and "learn it again" not in line(
+        small, reference_apparent_c=None)
+
+
 def test_the_whole_view_draws_image_scale_boxes_and_panel():
     lines = W.render_view(_view(), W.NO_COLOR)
     assert lines[0].startswith("thermogate watch north-1 on mqtt://127.0.0.1:1883")

@@ -264,6 +264,11 @@ def distance_advice(a: FrameAnalysis | None, config: ScreeningConfig) -> tuple[b
     return True, "in range"
 
 
+# A disc learned without the wall around it reaching less than this share of its contrast: the panel says to
+# learn it again (a room 1 degC warmer then reads as 0.1 degC of drift or more).
+RELEARN_BELOW = 0.9
+
+
 def _reference_line(a: FrameAnalysis | None, config: AnalysisConfig) -> str:
     """The reference: its reading beside its set point and its learned reading, and what is wrong, if anything
     (too small: its apparent size and the share of its set-point contrast it reaches)."""
@@ -294,17 +299,24 @@ def _reference_line(a: FrameAnalysis | None, config: AnalysisConfig) -> str:
     if status == "not_learned":
         return f"found, NOT LEARNED: {reads}; run `thermogate calibrate reference GATE`"
     wall = config.reference_background_c
+    # A reading learned without the wall around the disc (before calibrate wrote it, or typed in): its change is all
+    # taken for drift, and a disc reaching a share a of its contrast reads a room 1 degC warmer as 1 - a of drift.
+    unmixable = learned is not None and wall is None and RELEARN_BELOW > a.reference_fraction > 0.0
+    relearn = (f"; learned without the wall around it, so a room 1 degC warmer reads as "
+               f"{1.0 - a.reference_fraction:.2f} degC of drift: learn it again (`thermogate calibrate reference "
+               f"GATE`)" if unmixable else "")
     if status == "drift" and learned is not None:  # drift is measured from a learned reading
         drift = reference_drift_c(a, config)
         return (f"DRIFT: {reads}; the sensor drifted {drift:+.2f} degC since it was learned (at most "
-                f"{config.reference_drift_c:g})")
+                f"{config.reference_drift_c:g}){relearn}")
     if status == "held":
         return (f"HELD: {reads}; unsteady or hidden just now, so the drift averaged until then is kept (offset "
-                f"{a.offset_c:+.2f}) for up to {config.reference_hold_frames} frames after it was last steady")
+                f"{a.offset_c:+.2f}) for up to {config.reference_hold_frames} frames after it was last steady"
+                f"{relearn}")
     if status == "ok":
         around = (f"; wall around it {a.reference_background_c:.1f} (learned {wall:.1f})"
                   if wall is not None and math.isfinite(a.reference_background_c) else "")
-        return f"found, stable: {reads}; offset {a.offset_c:+.2f}{around}"
+        return f"found, stable: {reads}; offset {a.offset_c:+.2f}{around}{relearn}"
     settle = f" (variation {a.reference_excess_c:.2f} > {config.reference_stable_c:.2f})" \
         if math.isfinite(a.reference_excess_c) else ""
     return f"found, NOT STABLE yet{settle}: {reads}"
