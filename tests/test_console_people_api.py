@@ -288,7 +288,8 @@ def test_catalogue_has_the_people_pages_keys():
     js = (CONSOLE / "static" / "people.js").read_text()
     used = set(re.findall(r"""\bt\("([a-z_A-Z0-9]+)"[,)]""", js))
     used |= set(re.findall(r'data-t="([a-zA-Z_0-9]+)"', (CONSOLE / "static" / "index.html").read_text()))
-    used |= set(re.findall(r"""["'](err_[a-z_0-9]+)["']""", (CONSOLE / "people_api.py").read_text()))
+    for api in ("people_api.py", "visitors_api.py"):
+        used |= set(re.findall(r"""["'](err_[a-z_0-9]+)["']""", (CONSOLE / api).read_text()))
     used |= {f"prole_{r}" for r in ("student", "staff")} | {f"why_{k}" for k in
                                                              ("routine", "fever_followup", "parent_request", "other")}
     used |= {f"audit_{a}" for a in ("roster_import", "visitor_added", "visitor_revoked")}

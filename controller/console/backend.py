@@ -30,13 +30,13 @@ __all__ = ["ConsoleBackend", "DoorHeld"]
 class ConsoleBackend(Protocol):
     @property
     def config(self) -> ControllerConfig:
-        """Read: tz, timezone, retention_days, path; site_dir (the visitor pass key, people_api.py)."""
+        """Read: tz, timezone, retention_days, path; site_dir (the visitor pass key, visitors_api.py)."""
         ...
 
     @property
     def store(self) -> Store:
         """Users, sessions, screenings, alarms, door actions, the audit trail; the identity tables through
-        ``PeopleStore.beside(store)`` (people_api.py)."""
+        ``PeopleStore.beside(store)`` (people_api.py, visitors_api.py)."""
         ...
 
     @property

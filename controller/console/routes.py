@@ -7,10 +7,10 @@
 | GET /report?date= | view | the printable daily / zero report |
 | GET /cases | view | the doctor's phone page: fever cases step by step, drills for admins (cases_api.py) |
 | GET /reports | signed_in | the daily report: reports sent, absences, hand-held readings, warnings (report_part.py) |
-| GET /visitors/{pass_id}/pass | visitors | a visitor's printable pass (people_api.py) |
+| GET /visitors/{pass_id}/pass | visitors | a visitor's printable pass (visitors_api.py) |
 | GET /static/... | signed_in (app.css: anyone) | the app's own assets, the alarm WAV, the message catalogue |
 | WS /ws | view | live frames and events (ws.py) |
-| /api/... | per endpoint, see routes() | JSON (api_part.py, people_api.py, cases_api.py, report_part.py) |
+| /api/... | per endpoint, see routes() | JSON (the *_api.py modules, on api_part.py and report_part.py) |
 
 The service's own /healthz and /metrics stay outside the console's sessions
 (for monitoring; /metrics answers this machine or its token, service/http.py).
@@ -49,6 +49,7 @@ from .people_api import PeopleApi
 from .report_rules_api import ReportRulesApi
 from .reports_api import ReportsApi
 from .sound import alarm_wav
+from .visitors_api import VisitorsApi
 from .web import Bad, endpoint, error, read_body, same_origin
 from .ws import live_socket
 
@@ -84,6 +85,7 @@ class Console:
         self.history = HistoryApi(self)
         self.admin = AdminApi(self)
         self.people = PeopleApi(self)
+        self.visitors = VisitorsApi(self)
         self.cases = CasesApi(self)
         self.reports = ReportsApi(self)  # the Reports page, in four parts (report_part.py)
         self.report_rules = ReportRulesApi(self)
@@ -180,7 +182,7 @@ class Console:
 
     async def visitor_pass(self, request: Request, session: Session) -> Response:
         """The printable pass (name, host, window, QR); a JSON 401 without a session, like the API."""
-        visitor, svg = await run_in_threadpool(self.people.visitor_pass, request)
+        visitor, svg = await run_in_threadpool(self.visitors.visitor_pass, request)
         return HTMLResponse(visitor_pass_page(language(request.cookies), visitor, svg),
                             headers={"Cache-Control": "no-store"})
 
@@ -238,7 +240,7 @@ class SecurityHeaders:
 
 
 def routes(console: Console) -> list:
-    a, p, c, r = console.api, console.people, console.cases, console.reports
+    a, p, v, c, r = console.api, console.people, console.visitors, console.cases, console.reports
     rules, ab, hand = console.report_rules, console.absences, console.manual_readings
     al, dr, hi, ad = console.alarms, console.doors, console.history, console.admin
     e = lambda permission, handler, page=False: endpoint(console, permission, page=page)(handler)  # noqa: E731
@@ -279,11 +281,11 @@ def routes(console: Console) -> list:
         Route("/api/people/import", e("admin", p.roster_import), methods=["POST"]),
         Route("/api/people/export", e("admin", p.roster_export), methods=["POST"]),
         Route("/api/people/{person_id}/file", e("person_file", p.person_file), methods=["POST"]),
-        Route("/api/visitors", e("visitors", p.visitor_list), methods=["GET"]),
-        Route("/api/visitors", e("visitors", p.visitor_add), methods=["POST"]),
-        Route("/api/visitors/export", e("visitors", p.visitor_export), methods=["POST"]),
-        Route("/api/visitors/{pass_id}/qr.svg", e("visitors", p.visitor_qr), methods=["GET"]),
-        Route("/api/visitors/{pass_id}/revoke", e("visitors", p.visitor_revoke), methods=["POST"]),
+        Route("/api/visitors", e("visitors", v.visitor_list), methods=["GET"]),
+        Route("/api/visitors", e("visitors", v.visitor_add), methods=["POST"]),
+        Route("/api/visitors/export", e("visitors", v.visitor_export), methods=["POST"]),
+        Route("/api/visitors/{pass_id}/qr.svg", e("visitors", v.visitor_qr), methods=["GET"]),
+        Route("/api/visitors/{pass_id}/revoke", e("visitors", v.visitor_revoke), methods=["POST"]),
         Route("/visitors/{pass_id}/pass", e("visitors", console.visitor_pass), methods=["GET"]),
         Route("/api/cases", e("view", c.list), methods=["GET"]),
         Route("/api/cases/{case_id}", e("view", c.one), methods=["GET"]),
