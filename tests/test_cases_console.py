@@ -104,8 +104,9 @@ def test_a_fever_opens_a_case_notifies_and_runs_to_return(rig, virtual_gates, re
     svc.live.publish = lambda e: (seen.append(e), publish(e))[1]
     virtual_gates(1, "fever", seed=0)
     alarm = wait_for(lambda: next((a for a in svc.store.alarms()), None), 90, "a fever alarm")
-    case = svc.alarm_cases.cases.case_for_alarm(alarm.id)
-    assert case is not None and case.state == "open" and not case.drill and case.gate == "sim-1"
+    # The case is written right after its alarm (AlarmCases.open_case), before the live event goes out.
+    case = wait_for(lambda: svc.alarm_cases.cases.case_for_alarm(alarm.id), 10, "the alarm's case")
+    assert case.state == "open" and not case.drill and case.gate == "sim-1"
     # The live event carries the case; the webhook got one message for the doctor and the leader.
     ev = wait_for(lambda: next((e for e in seen if e.kind == "alarm" and e.alarm_id == alarm.id), None), 10,
                   "the alarm event")
