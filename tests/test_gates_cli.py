@@ -640,6 +640,23 @@ def test_active_low_relay_prints_a_warning_with_advice(ready_site, capsys):
     assert code == 0 and "warning" not in err
 
 
+def test_a_refresh_rate_below_4_hz_is_accepted_with_a_warning(ready_site, capsys):
+    """Below 4 Hz people who stand 1-2 s are rarely decided (docs/estimation.md): allowed, with a warning on
+    every command that stores or writes such a setting; 4 Hz and up, none."""
+    site = str(ready_site)
+    code, _, err = run(capsys, "gate", "add", "east-1", "--refresh-hz", "2", "--site", site)
+    assert code == 0 and "warning: the sensor refreshes at 2 Hz: below 4 Hz people who stand 1-2 s" in err
+    assert "Keep refresh_hz at 4 or more" in err
+    code, out, err = run(capsys, "gate", "config", "east-1", "--site", site)
+    assert code == 0 and json.loads(out)["refresh_hz"] == 2 and "refreshes at 2 Hz" in err
+    code, out, err = run(capsys, "gate", "config", "east-1", "--refresh-hz", "0.5", "--site", site)
+    assert code == 0 and "refreshes at 0.5 Hz" in err
+    code, _, err = run(capsys, "gate", "set", "east-1", "--refresh-hz", "4", "--site", site)
+    assert code == 0 and "warning" not in err
+    code, _, err = run(capsys, "gate", "config", "east-1", "--site", site)
+    assert code == 0 and "warning" not in err
+
+
 def test_i2c_clock_too_slow_for_the_refresh_rate_is_refused(ready_site, capsys):
     code, _, err = run(capsys, "gate", "add", "east-1", "--i2c-freq", "100000", "--site", str(ready_site))
     assert_one_line_error(code, err, "i2c_freq 100000 Hz is too slow for refresh_hz 8",

@@ -54,7 +54,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _warn(warnings: list[str]) -> None:
-    """Risky but accepted wiring (docs/installation.md, "The door lock and relay"), on stderr."""
+    """Risky but accepted settings (docs/installation.md, "The door lock and relay", "The sensor"), on stderr."""
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
 

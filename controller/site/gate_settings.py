@@ -296,6 +296,21 @@ def wiring_warnings(values: dict[str, Any]) -> list[str]:
     return warnings
 
 
+SLOWEST_SCREENING_HZ = 4  # below this, people who stand 1-2 s are rarely decided (docs/estimation.md)
+
+
+def sensor_warnings(values: dict[str, Any]) -> list[str]:
+    """Warnings about a gate's sensor settings that are allowed but cost the screening: a refresh rate
+    below SLOWEST_SCREENING_HZ (kept for wiring that cannot carry a faster clock, and for tests)."""
+    rate = values.get("refresh_hz")
+    if isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate < SLOWEST_SCREENING_HZ:
+        return [f"the sensor refreshes at {_num(rate)} Hz: below {SLOWEST_SCREENING_HZ} Hz people who stand "
+                f"1-2 s at the mark are rarely decided (a decision needs half a second of standing frames, and "
+                f"the reference's window 16 frames). Keep refresh_hz at {SLOWEST_SCREENING_HZ} or more; with long "
+                f"I2C wires, move the ESP32 to the sensor (docs/installation.md, \"The sensor\")"]
+    return []
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("keepalive_s", ("mqtt", "keepalive_s"), 30, "int", "MQTT keepalive in seconds", 10, 600),
     Setting("sda", ("pins", "sda"), 21, "pin", "I2C SDA GPIO"),

@@ -36,6 +36,7 @@ from .gate_settings import (
     cross_check,
     parse_settings,
     relay_pin_problem,
+    sensor_warnings,
     wiring_warnings,
 )
 from .tomlwrite import dumps
@@ -391,14 +392,15 @@ def _parse(settings: dict[str, Any] | None, force: bool = False) -> dict[str, An
 
 
 def gate_warnings(gate: Gate) -> list[str]:
-    """Risky but accepted wiring of a gate's stored settings (docs/installation.md): a relay on a pin
-    that glitches at boot, an active-low relay module."""
-    return wiring_warnings({s.key: gate.settings.get(s.key, s.default) for s in SETTINGS})
+    """Risky but accepted settings of a gate (docs/installation.md): a relay on a pin that glitches at boot,
+    an active-low relay module, a refresh rate too slow to screen people well."""
+    values = {s.key: gate.settings.get(s.key, s.default) for s in SETTINGS}
+    return wiring_warnings(values) + sensor_warnings(values)
 
 
 def config_warnings(cfg: dict[str, Any]) -> list[str]:
     """The same warnings for a config.json dict."""
-    return wiring_warnings(cfg["pins"])
+    return wiring_warnings(cfg["pins"]) + sensor_warnings({"refresh_hz": cfg.get("refresh_hz")})
 
 
 def add_gate(site: str | os.PathLike | None, gate_id: str, *, name: str | None = None,
