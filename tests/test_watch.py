@@ -241,6 +241,17 @@ def test_the_panel_asks_for_a_small_disc_learned_without_its_wall_to_be_learned_
         small, reference_apparent_c=None)
 
 
+def test_the_panel_flags_a_gate_refreshing_below_4_hz():
+    def frames(rate: float) -> str:
+        status = replace(_view().status, refresh_hz=rate)
+        return next(x for x in W.render_panel(_view(status=status), W.NO_COLOR) if x.startswith("frames"))
+
+    assert "refresh 2 Hz: below 4 Hz few people are decided" in frames(2.0)
+    assert "refresh 0.5 Hz" in frames(0.5)
+    assert "refresh" not in frames(4.0) and "refresh" not in frames(8.0)
+    assert "refresh" not in frames(0.0)  # a status that does not say
+
+
 def test_the_whole_view_draws_image_scale_boxes_and_panel():
     lines = W.render_view(_view(), W.NO_COLOR)
     assert lines[0].startswith("thermogate watch north-1 on mqtt://127.0.0.1:1883")

@@ -22,6 +22,9 @@ import statistics
 from collections import deque
 
 NOMINAL_FRAME_S = 0.125  # the firmware's default refresh, 8 frames a second
+# Below this rate people who stand 1-2 s are rarely decided: the decision's half second of standing frames and the
+# reference's 16-frame window take too long (docs/estimation.md, "At another refresh rate"). The tools warn.
+SLOWEST_SCREENING_HZ = 4
 INTERVALS = 16
 MAX_INTERVAL_S = 2.0  # the slowest refresh's (0.5 Hz)
 # The median is worked out again only when an interval entering or leaving the last INTERVALS is this far (a

@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ..screening.frame_rate import SLOWEST_SCREENING_HZ
 from ..sensor.frame import REFRESH_RATES_HZ
 
 
@@ -294,9 +295,6 @@ def wiring_warnings(values: dict[str, Any]) -> list[str]:
                         "module, power it from the same supply as the ESP32, and check that the door stays locked "
                         "while EN is held down and while the ESP32 alone is unpowered")
     return warnings
-
-
-SLOWEST_SCREENING_HZ = 4  # below this, people who stand 1-2 s are rarely decided (docs/estimation.md)
 
 
 def sensor_warnings(values: dict[str, Any]) -> list[str]:
