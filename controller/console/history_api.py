@@ -18,7 +18,7 @@ from ..protocol.result import DECISIONS
 from .api_part import MAX_ROWS, ApiPart, csv_number, gate_param, path_id, screening_json
 from .auth import Session
 from .codec import snapshot_json
-from .web import Bad, int_param, local_time, ok, time_param
+from .web import Bad, csv_download, int_param, local_time, ok, time_param
 
 
 class HistoryApi(ApiPart):
@@ -94,10 +94,7 @@ class HistoryApi(ApiPart):
                             local_time(a.disposed_at, self.tz) or "", csv_cell(a.note)])
             return buf.getvalue()
 
-        from starlette.responses import Response
-
-        return Response(await run_in_threadpool(run), media_type="text/csv; charset=utf-8", headers={
-            "Content-Disposition": 'attachment; filename="alarms.csv"', "Cache-Control": "no-store"})
+        return csv_download(await run_in_threadpool(run), "alarms.csv")
 
     async def audit_trail(self, request: Request, session: Session):
         since = time_param(request, "since", self.tz)

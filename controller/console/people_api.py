@@ -20,7 +20,6 @@ import time
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
 
 from ..identity import roster_csv
 from ..identity.checks import IdentityError
@@ -29,7 +28,7 @@ from ..identity.records import Person
 from ..identity.roster_import import import_roster
 from ..reporting.report_store import ReportStore
 from .auth import Session
-from .web import LARGER_BODIES, Bad, json_body, local_time, ok, read_body, text_field
+from .web import LARGER_BODIES, Bad, csv_download, json_body, local_time, ok, read_body, text_field
 
 MAX_ROSTER_BYTES = LARGER_BODIES["/api/people/import"]  # 3,000 people take about 250 kB
 MAX_MATCHES = 500
@@ -50,12 +49,6 @@ def _reason(data: dict) -> tuple[str, str]:
     if kind == "other" and not text:
         raise Bad("err_reason_required", "a reason 'other' needs a text")
     return kind, text
-
-
-def csv_download(text: str, filename: str) -> Response:
-    """A CSV file to save (UTF-8, never cached)."""
-    return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
 
 
 class PeopleApi:

@@ -21,8 +21,7 @@ from ..identity.people_store import PeopleStore
 from ..identity.records import Visitor
 from ..reports import day_bounds
 from .auth import Session
-from .people_api import csv_download
-from .web import Bad, day_value, json_body, local_time, ok, parse_time, text_field
+from .web import Bad, csv_download, day_value, json_body, local_time, ok, parse_time, text_field
 
 _PASS_ID = frozenset("0123456789abcdef")
 

@@ -59,6 +59,12 @@ def ok(data: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(data, status_code=status, headers={"Cache-Control": "no-store"})
 
 
+def csv_download(text: str, filename: str) -> Response:
+    """A CSV file to save (UTF-8, never cached)."""
+    return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+
+
 class BodyLimit:
     """Pure ASGI middleware: no HTTP request body over ``limit`` bytes reaches the app.
 
