@@ -23,10 +23,10 @@ from starlette.requests import Request
 
 from ..identity import roster_csv
 from ..identity.checks import IdentityError
-from ..identity.people_store import PeopleStore
 from ..identity.records import Person
 from ..identity.roster_import import import_roster
 from ..reporting.report_store import ReportStore
+from .api_part import ApiPart
 from .auth import Session
 from .web import LARGER_BODIES, Bad, csv_download, json_body, local_time, ok, read_body, text_field
 
@@ -51,19 +51,12 @@ def _reason(data: dict) -> tuple[str, str]:
     return kind, text
 
 
-class PeopleApi:
+class PeopleApi(ApiPart):
+    """The roster and a person's file (the console, its store and ``PeopleStore``: ApiPart's)."""
+
     def __init__(self, console):
-        self.console = console
-        self.service = console.service
-        self.people = PeopleStore.beside(console.service.store)
+        super().__init__(console)
         self.reports = ReportStore.beside(console.service.store)  # a file's absences section
-
-    @property
-    def tz(self):
-        return self.service.config.tz
-
-    def _audit(self, user: str, action: str, detail: dict) -> None:
-        self.service.store.record_audit(user, time.time(), action, detail)
 
     # ------------------------------------------------------------ the roster
 
@@ -142,7 +135,7 @@ class PeopleApi:
                 except IdentityError as exc:  # unreadable as a whole (encoding, header): nothing was written
                     raise Bad("err_roster_file", str(exc)) from None
                 counts = {o: report.count(o) for o in ("added", "changed", "unchanged", "refused")}
-                self._audit(session.user, "roster_import", {"file": name, "strict": strict,
+                self.audit(session.user, "roster_import", {"file": name, "strict": strict,
                                                             "committed": report.committed, **counts})
             return {"encoding": report.encoding, "strict": strict, "committed": report.committed, "counts": counts,
                     "lines": [{"line": o.line, "id": o.person_id, "outcome": o.outcome, "reason": o.reason,

@@ -17,9 +17,9 @@ from starlette.responses import Response
 
 from ..identity import checks, passes, qr, visitors
 from ..identity.checks import IdentityError
-from ..identity.people_store import PeopleStore
 from ..identity.records import Visitor
 from ..reports import day_bounds
+from .api_part import ApiPart
 from .auth import Session
 from .web import Bad, csv_download, day_value, json_body, local_time, ok, parse_time, text_field
 
@@ -52,18 +52,8 @@ def _pass_id(request: Request) -> str:
     return pid
 
 
-class VisitorsApi:
-    def __init__(self, console):
-        self.console = console
-        self.service = console.service
-        self.people = PeopleStore.beside(console.service.store)
-
-    @property
-    def tz(self):
-        return self.service.config.tz
-
-    def _audit(self, user: str, action: str, detail: dict) -> None:
-        self.service.store.record_audit(user, time.time(), action, detail)
+class VisitorsApi(ApiPart):
+    """Visitors and their passes (the console, its store and ``PeopleStore``: ApiPart's)."""
 
     def _key(self, *, create: bool = False) -> bytes:
         try:
@@ -110,7 +100,7 @@ class VisitorsApi:
                                                  issued_by=session.user, now=now, **fields)
                 except IdentityError as exc:
                     raise Bad("err_visitor", str(exc)) from None
-                self._audit(session.user, "visitor_added", {"pass": v.pass_id, "host": v.host})
+                self.audit(session.user, "visitor_added", {"pass": v.pass_id, "host": v.host})
             return {**visitor_json(v, tz), "token": token, "svg": qr.svg(token).decode("utf-8")}
 
         return ok(await run_in_threadpool(run), 201)
@@ -137,7 +127,7 @@ class VisitorsApi:
             self._visitor(pid)
             with self.service.store.atomic():  # the revocation and its audit row: both or neither
                 v = self.people.revoke_visitor(pid, session.user, time.time())
-                self._audit(session.user, "visitor_revoked", {"pass": pid})
+                self.audit(session.user, "visitor_revoked", {"pass": pid})
             return visitor_json(v, self.tz)
 
         return ok(await run_in_threadpool(run))
