@@ -60,7 +60,8 @@ def random_config(rng: np.random.Generator) -> AnalysisConfig:
                           person_margin_c=float(rng.uniform(1.5, 4.0)), hot_object_c=float(rng.uniform(36.0, 45.0)),
                           top_k=int(rng.integers(1, 6)), skin_fraction=float(rng.uniform(0.4, 0.8)),
                           face_min_c=float(rng.uniform(20.0, 32.0)), min_face_pixels=int(rng.integers(1, 4)),
-                          reference_pixels=int(rng.integers(1, 8)), reference_window=int(rng.choice([16, 32])))
+                          reference_pixels=int(rng.integers(1, 8)), reference_window=int(rng.choice([16, 32])),
+                          reference_guard_px=int(rng.integers(0, 4)))
 
 
 def same(fast, slow, atol=1e-9):
@@ -504,6 +505,7 @@ def test_reset_starts_over():
 
 @pytest.mark.parametrize("bad", [dict(variant="90"), dict(reference_box=(3, 3, 3, 7)),
                                  dict(reference_box=(0, 0, 25, 4)), dict(top_k=0), dict(reference_window=20),
+                                 dict(reference_guard_px=-1), dict(reference_guard_px=9),
                                  dict(skin_fraction=1.0)])
 def test_bad_configurations_are_refused(bad):
     with pytest.raises(ValueError):

@@ -26,6 +26,7 @@ from controller.geometry import FACE_HALF_HEIGHT_M, FieldOfView, Lens, face_widt
 from . import analysis_kernels as K
 
 TABLE_DISTANCES_M = np.geomspace(0.1, 10.0, 512)  # the distances the lens tables are worked out at
+MAX_GUARD_PX = 8  # the widest guard around the reference's box: a third of the image's height
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,8 @@ class AnalysisConfig:
             r0, c0, r1, c1 = self.reference_box
             if not (0 <= r0 < r1 <= K.ROWS and 0 <= c0 < c1 <= K.COLUMNS):
                 raise ValueError(f"reference_box {self.reference_box} is not a box inside the 24 x 32 image")
+        if not 0 <= self.reference_guard_px <= MAX_GUARD_PX:
+            raise ValueError(f"reference_guard_px must be 0..{MAX_GUARD_PX} pixels, got {self.reference_guard_px}")
         if self.top_k < 1 or self.min_face_pixels < 1 or self.reference_pixels < 1:
             raise ValueError("top_k, min_face_pixels and reference_pixels must be at least 1")
         if self.reference_window < 2 * K.BLOCKS or self.reference_window % K.BLOCKS:
@@ -182,9 +185,9 @@ def lens_tables(variant: Lens, face_width_m: float) -> np.ndarray:
     return tables
 
 
-def kernel_parameters(config: AnalysisConfig, scale: float = 1.0) -> np.ndarray:
+def kernel_parameters(config: AnalysisConfig, scale: float = 1.0, guard: np.ndarray | None = None) -> np.ndarray:
     """The P_* vector of :mod:`analysis_kernels` for ``config``, at ``scale`` frames per frame at 8 frames a
-    second (:func:`timed_parameters`)."""
+    second (:func:`timed_parameters`); ``guard`` is ``guard_mask(config)`` where the caller has it already."""
     p = np.zeros(K.P_LENGTH)
     timed_parameters(p, config, scale)
     p[K.P_MARGIN] = config.person_margin_c
@@ -207,7 +210,7 @@ def kernel_parameters(config: AnalysisConfig, scale: float = 1.0) -> np.ndarray:
     p[K.P_REF_LEARNED_BG] = math.nan if config.reference_background_c is None else config.reference_background_c
     p[K.P_REF_STABLE_C] = config.reference_stable_c
     p[K.P_GUARD] = config.reference_guard_px
-    p[K.P_REF_RING] = ref_ring_pixels(guard_mask(config))
+    p[K.P_REF_RING] = ref_ring_pixels(guard_mask(config) if guard is None else guard)
     p[K.P_NOSE_DROP] = config.nose_drop
     return p
 
@@ -258,9 +261,9 @@ class Analyzer:
 
     def __init__(self, config: AnalysisConfig = AnalysisConfig()):
         self.config = config
-        self._p = kernel_parameters(config)
-        self._tables = lens_tables(config.variant, float(config.face_width_m))
         self._guard = guard_mask(config)
+        self._p = kernel_parameters(config, guard=self._guard)
+        self._tables = lens_tables(config.variant, float(config.face_width_m))
         box = config.reference_box
         nbox = (box[2] - box[0]) * (box[3] - box[1]) if box is not None else 0
         self._bg = np.zeros((K.ROWS, K.COLUMNS))

@@ -920,14 +920,18 @@ def reference_step(image, bg, guard, shift, ambient, p, ref, state, out):
     # The wall around the disc as the frames show it: the median of the ring's pixels' own running means (over
     # the window, as the reading's mean; kept at the end of ``ref``), as the wall was learned. It is what the
     # reading is unmixed from until the background model has settled (SETTLE_TAUS).
+    # The ring lies within the box grown by the guard: only that rectangle is scanned.
     rows, cols = image.shape
+    g = int(p[P_GUARD])
+    gr0, gr1 = max(0, r0 - g), min(rows, r1 + g)
+    gc0, gc1 = max(0, c0 - g), min(cols, c1 + g)
     n = int(p[P_REF_RING])
     around = np.empty(max(n, 1))
     tail = ref.shape[0] - n
     weight = max(1.0 / (state[S_FRAMES] + 1.0), 1.0 / window)
     j = 0
-    for r in range(rows):
-        for c in range(cols):
+    for r in range(gr0, gr1):
+        for c in range(gc0, gc1):
             if guard[r, c] == GUARD_RING:
                 v = image[r, c]
                 ref[tail + j] = v if first else ref[tail + j] + weight * (v - ref[tail + j])
@@ -961,8 +965,8 @@ def reference_step(image, bg, guard, shift, ambient, p, ref, state, out):
     out[O_REF_MEAN] = mean
 
     n = 0
-    for r in range(rows):
-        for c in range(cols):
+    for r in range(gr0, gr1):
+        for c in range(gc0, gc1):
             if guard[r, c] == GUARD_RING:
                 around[n] = bg[r, c]
                 n += 1
