@@ -116,6 +116,7 @@ def test_a_guards_shift(controller, virtual_gates, page):
     assert canvas_signature(page, "#tile-sim-1 canvas") != first
     assert "离线" in page.inner_text("#tile-sim-2 .online")
     assert "sim-1" in page.inner_text("#tile-sim-1 .gate-name")
+    assert "刷新率" not in page.inner_text("#tile-sim-1 .health")  # 8 Hz: not flagged as slow
     if page.is_visible("#sound-enable"):
         page.click("#sound-enable")  # the guard's first click of the shift lets the page play sound
 
@@ -227,3 +228,16 @@ def test_a_guard_sees_no_settings_and_can_read_english(controller, page):
     page.click("#logout")
     page.wait_for_url(url + "/login")
     assert "Log in" in page.inner_text("#login-submit")
+
+
+def test_a_gate_refreshing_too_slowly_is_flagged_on_its_tile(controller, virtual_gates, page):
+    """A gate set below 4 Hz (frame_rate.SLOWEST_SCREENING_HZ) decides few people: its tile says so, in red,
+    and asks the guard to call the installer; the gate that is offline is not flagged."""
+    login(page, controller.url, "gus")
+    virtual_gates(1, "normal_queue", seed=0, refresh_hz=2.0)
+    page.wait_for_selector("#tile-sim-1 .online.ok", timeout=20000)
+    page.wait_for_selector("#tile-sim-1 .health.bad", timeout=10000)
+    assert "传感器刷新率 2 Hz 过低" in page.inner_text("#tile-sim-1 .health")
+    assert "刷新率" not in page.inner_text("#tile-sim-2 .health")
+    summary = next(s for s in controller.service.gate_summaries() if s.gate == "sim-1")
+    assert (summary.refresh_hz, summary.slow_refresh) == (2.0, True)

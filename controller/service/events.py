@@ -129,6 +129,8 @@ class GateSummary:
     reduced_accuracy: bool
     sensor_ok: bool | None
     fps: float | None
+    refresh_hz: float | None  # the sensor's subpages a second, as the gate's status says
+    slow_refresh: bool  # online and refreshing below frame_rate.SLOWEST_SCREENING_HZ: few people are decided
     relay: Any
     firmware: str | None
     rssi: int | None

@@ -269,12 +269,13 @@
       const errs = Object.values(s.errors || {}).reduce((a, b) => a + b, 0);
       if (lost || errs) health.push(t("lost_frames", { n: lost + errs }));
       if (s.fps) health.push(`${Number(s.fps).toFixed(1)} fps`);
+      if (s.slow_refresh) health.push(t("slow_refresh", { hz: s.refresh_hz }));
     }
     const ref = g.frame ? g.frame.header.reference_ok : null;
     health.push(ref === true ? t("reference_ok") : ref === false ? t("reference_missing") : t("reference_unknown"));
     const h = $(".health", tile);
     h.textContent = health.join(" · ");
-    h.classList.toggle("bad", (s && s.sensor_ok === false) || ref === false);
+    h.classList.toggle("bad", (s && (s.sensor_ok === false || s.slow_refresh)) || ref === false);
     tile.classList.toggle("alarm", openAlarmGates().has(g.id));
   }
 
