@@ -7,10 +7,10 @@ from __future__ import annotations
 from controller.protocol.result import FEVER
 
 from .checks import (
-    _gate,
-    _int,
-    _opt_float,
-    _text,
+    check_gate,
+    check_int,
+    check_opt_float,
+    check_text,
 )
 from .errors import NotFound, StoreError
 from .query import time_range as _range
@@ -27,7 +27,7 @@ from .records import (
     Alarm,
     Alert,
 )
-from .rows import _alarm, _alert
+from .rows import alarm_from_row, alert_from_row
 from .tables import Tables, _Tx
 
 
@@ -37,8 +37,8 @@ class AlarmTables(Tables):
     def open_alarm(self, screening_id: int, gate: str, time: float) -> int:
         """The alarm of a FEVER screening, opened now or earlier (one per screening); its id. A drill's
         screening raises a drill's alarm."""
-        sid = _int(screening_id, "screening id")
-        _gate(gate)
+        sid = check_int(screening_id, "screening id")
+        check_gate(gate)
         t = _time_s(time)
 
         def write(tx: _Tx) -> int:
@@ -60,8 +60,8 @@ class AlarmTables(Tables):
 
     def acknowledge_alarm(self, alarm_id: int, user: str, time: float) -> Alarm:
         """A guard has seen the alarm. Only the first acknowledgement counts; the alarm as it now is."""
-        aid = _int(alarm_id, "alarm id")
-        _text(user, "user", empty=False, limit=64)
+        aid = check_int(alarm_id, "alarm id")
+        check_text(user, "user", empty=False, limit=64)
         t = _time_s(time)
 
         def write(tx: _Tx) -> None:
@@ -82,14 +82,14 @@ class AlarmTables(Tables):
         Acknowledges the alarm too if nobody had. A disposed alarm cannot be
         disposed again (StoreError): the record says what was decided.
         """
-        aid = _int(alarm_id, "alarm id")
+        aid = check_int(alarm_id, "alarm id")
         if outcome not in OUTCOMES:
             raise StoreError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
-        recheck = _opt_float(recheck_c, "recheck_c")
+        recheck = check_opt_float(recheck_c, "recheck_c")
         if recheck is not None and not RECHECK_MIN_C <= recheck <= RECHECK_MAX_C:
             raise StoreError(f"re-check reading {recheck} degC is outside {RECHECK_MIN_C:g}-{RECHECK_MAX_C:g} degC")
-        _text(user, "user", empty=False, limit=64)
-        _text(note, "note")
+        check_text(user, "user", empty=False, limit=64)
+        check_text(note, "note")
         t = _time_s(time)
 
         def write(tx: _Tx) -> None:
@@ -119,13 +119,13 @@ class AlarmTables(Tables):
             params.append(status)
         if gate is not None:
             where.append("gate = ?")
-            params.append(_gate(gate))
+            params.append(check_gate(gate))
         _range(where, params, "time", since, until)
-        return [_alarm(r) for r in self._read(f"SELECT * FROM alarms{_where(where)} ORDER BY time, id", params)]
+        return [alarm_from_row(r) for r in self._read(f"SELECT * FROM alarms{_where(where)} ORDER BY time, id", params)]
 
     def alarm(self, id: int) -> Alarm | None:
-        rows = self._read("SELECT * FROM alarms WHERE id = ?", (_int(id, "alarm id"),))
-        return _alarm(rows[0]) if rows else None
+        rows = self._read("SELECT * FROM alarms WHERE id = ?", (check_int(id, "alarm id"),))
+        return alarm_from_row(rows[0]) if rows else None
 
     def _changed_alarm(self, aid: int) -> Alarm:
         """The alarm a write just changed (NotFound if it is gone)."""
@@ -139,8 +139,9 @@ class AlarmTables(Tables):
     def record_alert(self, gate: str | None, time: float, kind: str, detail: str) -> int:
         """Raise something a person must act on (``gate`` None for the whole site); its id."""
         if gate is not None:
-            _gate(gate)
-        params = (gate, _time_s(time), _text(kind, "alert kind", empty=False, limit=64), _text(detail, "alert detail"))
+            check_gate(gate)
+        params = (gate, _time_s(time), check_text(kind, "alert kind", empty=False, limit=64),
+                  check_text(detail, "alert detail"))
 
         def write(tx: _Tx) -> int:
             if gate is not None:
@@ -152,7 +153,7 @@ class AlarmTables(Tables):
 
     def resolve_alert(self, id: int, time: float) -> None:
         """Mark an alert resolved (the first resolution time is kept)."""
-        aid = _int(id, "alert id")
+        aid = check_int(id, "alert id")
         t = _time_s(time)
 
         def write(tx: _Tx) -> None:
@@ -170,8 +171,8 @@ class AlarmTables(Tables):
             where.append("resolved_at IS NULL")
         if gate is not None:
             where.append("gate = ?")
-            params.append(_gate(gate))
+            params.append(check_gate(gate))
         if kind is not None:
             where.append("kind = ?")
-            params.append(_text(kind, "alert kind"))
-        return [_alert(r) for r in self._read(f"SELECT * FROM alerts{_where(where)} ORDER BY time, id", params)]
+            params.append(check_text(kind, "alert kind"))
+        return [alert_from_row(r) for r in self._read(f"SELECT * FROM alerts{_where(where)} ORDER BY time, id", params)]

@@ -20,17 +20,17 @@ MAX_TEXT = 4000  # reasons, notes, details: generous, but bounded
 MAX_RESERVE = 1_000_000
 
 
-def _gate(gate: Any) -> str:
+def check_gate(gate: Any) -> str:
     if not valid_gate_id(gate):
         raise StoreError(f"invalid gate id {gate!r}: 1-32 lowercase letters, digits and hyphens")
     return gate
 
 
-def _opt_time(t: Any, what: str) -> float | None:
+def check_opt_time(t: Any, what: str) -> float | None:
     return None if t is None else _time_s(t, what)
 
 
-def _int(v: Any, what: str, lo: int | None = None, hi: int | None = None) -> int:
+def check_int(v: Any, what: str, lo: int | None = None, hi: int | None = None) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
         raise StoreError(f"{what} must be an integer, not {v!r}")
     if (lo is not None and v < lo) or (hi is not None and v > hi):
@@ -38,11 +38,11 @@ def _int(v: Any, what: str, lo: int | None = None, hi: int | None = None) -> int
     return v
 
 
-def _opt_float(v: Any, what: str) -> float | None:
+def check_opt_float(v: Any, what: str) -> float | None:
     return None if v is None else _finite(v, what, "a finite number or None")
 
 
-def _text(v: Any, what: str, *, empty: bool = True, limit: int = MAX_TEXT) -> str:
+def check_text(v: Any, what: str, *, empty: bool = True, limit: int = MAX_TEXT) -> str:
     if not isinstance(v, str):
         raise StoreError(f"{what} must be text, not {type(v).__name__}")
     if not empty and not v.strip():
@@ -52,24 +52,24 @@ def _text(v: Any, what: str, *, empty: bool = True, limit: int = MAX_TEXT) -> st
     return v
 
 
-def _opt_text(v: Any, what: str) -> str | None:
-    return None if v is None else _text(v, what)
+def check_opt_text(v: Any, what: str) -> str | None:
+    return None if v is None else check_text(v, what)
 
 
-def _user_name(name: Any) -> str:
-    _text(name, "user name", empty=False, limit=64)
+def check_user_name(name: Any) -> str:
+    check_text(name, "user name", empty=False, limit=64)
     if name != name.strip() or any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise StoreError(f"user name {name!r} must not have surrounding spaces or control characters")
     return name
 
 
-def _role(role: Any) -> str:
+def check_role(role: Any) -> str:
     if role not in ROLES:
         raise StoreError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     return role
 
 
-def _json(d: Any, what: str) -> str:
+def check_json(d: Any, what: str) -> str:
     if not isinstance(d, dict):
         raise StoreError(f"{what} must be a dict, not {type(d).__name__}")
     try:
@@ -81,7 +81,7 @@ def _json(d: Any, what: str) -> str:
     return text
 
 
-def _bool_or_none(v: Any) -> bool | None:
+def check_bool_or_none(v: Any) -> bool | None:
     return None if v is None else bool(v)
 
 

@@ -8,12 +8,12 @@ from controller.protocol.commands import MAX_COUNTER
 
 from .checks import (
     MAX_RESERVE,
-    _bool_or_none,
-    _gate,
-    _int,
-    _opt_text,
-    _opt_time,
-    _text,
+    check_bool_or_none,
+    check_gate,
+    check_int,
+    check_opt_text,
+    check_opt_time,
+    check_text,
 )
 from .errors import StoreError
 from .query import time_range as _range
@@ -25,7 +25,7 @@ from .records import (
     DoorAction,
     DoorHold,
 )
-from .rows import _door_action
+from .rows import door_action_from_row
 from .tables import Tables, _Tx
 
 
@@ -42,9 +42,9 @@ class DoorTables(Tables):
         one is lower (a gate has authenticated counters up to it, from
         someone else: docs/protocol.md, "Acks").
         """
-        _gate(gate)
-        _int(n, "n", 1, MAX_RESERVE)
-        _int(above, "above", 0, MAX_COUNTER)
+        check_gate(gate)
+        check_int(n, "n", 1, MAX_RESERVE)
+        check_int(above, "above", 0, MAX_COUNTER)
 
         def write(tx: _Tx) -> int:
             tx.gate(gate)
@@ -67,17 +67,19 @@ class DoorTables(Tables):
         """
         if not isinstance(a, DoorAction):
             raise StoreError(f"record_door_action takes a DoorAction, not {type(a).__name__}")
-        _gate(a.gate)
-        _text(a.action, "action", empty=False, limit=32)
+        check_gate(a.gate)
+        check_text(a.action, "action", empty=False, limit=32)
         if a.cause not in CAUSES:
             raise StoreError(f"cause must be one of {', '.join(CAUSES)}, not {a.cause!r}")
         if a.cause == CAUSE_MANUAL and (a.reason is None or not a.reason.strip()):
             raise StoreError("a manual door action needs a reason")
-        params = (a.gate, _time_s(a.time), a.action, _int(a.arg, "arg", 0), _int(a.counter, "counter", 1, MAX_COUNTER),
-                  a.cause, None if a.screening_id is None else _int(a.screening_id, "screening id"),
-                  None if a.user is None else _text(a.user, "user", limit=64), _opt_text(a.reason, "reason"),
-                  _bool_or_none(a.ack_ok), _opt_text(a.ack_reason, "ack reason"),
-                  None if a.applied_ms is None else _int(a.applied_ms, "applied_ms"), _opt_time(a.acked_at, "acked_at"))
+        params = (a.gate, _time_s(a.time), a.action, check_int(a.arg, "arg", 0),
+                  check_int(a.counter, "counter", 1, MAX_COUNTER),
+                  a.cause, None if a.screening_id is None else check_int(a.screening_id, "screening id"),
+                  None if a.user is None else check_text(a.user, "user", limit=64), check_opt_text(a.reason, "reason"),
+                  check_bool_or_none(a.ack_ok), check_opt_text(a.ack_reason, "ack reason"),
+                  None if a.applied_ms is None else check_int(a.applied_ms, "applied_ms"),
+                  check_opt_time(a.acked_at, "acked_at"))
 
         def write(tx: _Tx) -> int:
             tx.gate(a.gate)
@@ -102,10 +104,10 @@ class DoorTables(Tables):
 
         Only the first ack of a command is kept (a redelivered ack changes nothing, and returns True).
         """
-        _gate(gate)
-        _int(counter, "counter", 1, MAX_COUNTER)
-        params = (bool(ok), _text(reason, "ack reason", limit=64), _int(applied_ms, "applied_ms"), _time_s(time),
-                  gate, counter)
+        check_gate(gate)
+        check_int(counter, "counter", 1, MAX_COUNTER)
+        params = (bool(ok), check_text(reason, "ack reason", limit=64), check_int(applied_ms, "applied_ms"),
+                  _time_s(time), gate, counter)
 
         def write(tx: _Tx) -> bool:
             updated = tx.run("UPDATE door_actions SET ack_ok = ?, ack_reason = ?, applied_ms = ?, acked_at = ? "
@@ -123,24 +125,24 @@ class DoorTables(Tables):
         params: list = []
         if gate is not None:
             where.append("gate = ?")
-            params.append(_gate(gate))
+            params.append(check_gate(gate))
         _range(where, params, "time", since, until)
-        return [_door_action(r) for r in
+        return [door_action_from_row(r) for r in
                 self._read(f"SELECT * FROM door_actions{_where(where)} ORDER BY time, id", params)]
 
     def unacked_door_actions(self, sent_before: float, sent_since: float | None = None) -> list[DoorAction]:
         """Commands sent before ``sent_before`` (and since ``sent_since``) that no ack has answered."""
         where, params = ["acked_at IS NULL"], []
         _range(where, params, "time", sent_since, sent_before)
-        return [_door_action(r) for r in
+        return [door_action_from_row(r) for r in
                 self._read(f"SELECT * FROM door_actions{_where(where)} ORDER BY time, id", params)]
 
     # ------------------------------------------------------------ doors held locked
 
     def set_door_hold(self, gate: str, user: str, reason: str, time: float) -> None:
         """Hold a gate's door locked until released (replaces an earlier hold of that gate)."""
-        params = (_gate(gate), _text(user, "user", empty=False, limit=64), _text(reason, "reason", empty=False),
-                  _time_s(time))
+        params = (check_gate(gate), check_text(user, "user", empty=False, limit=64),
+                  check_text(reason, "reason", empty=False), _time_s(time))
 
         def write(tx: _Tx) -> None:
             tx.gate(gate)
@@ -152,7 +154,7 @@ class DoorTables(Tables):
 
     def clear_door_hold(self, gate: str) -> bool:
         """Release a held gate; whether it was held."""
-        _gate(gate)
+        check_gate(gate)
         return self._write(lambda tx: tx.run("DELETE FROM door_holds WHERE gate = ?", (gate,)).rowcount > 0)
 
     def door_holds(self) -> list[DoorHold]:

@@ -8,11 +8,11 @@ import json
 import time as _time
 
 from .checks import (
-    _gate,
-    _int,
-    _json,
-    _opt_float,
-    _text,
+    check_gate,
+    check_int,
+    check_json,
+    check_opt_float,
+    check_text,
 )
 from .errors import StoreError
 from .query import time_range as _range
@@ -23,7 +23,7 @@ from .records import (
     Gate,
     GateStatusRecord,
 )
-from .rows import _calibration
+from .rows import calibration_from_row
 from .tables import Tables, _Tx
 
 
@@ -32,9 +32,9 @@ class GateTables(Tables):
 
     def upsert_gate(self, gate_id: str, name: str = "", location: str = "") -> None:
         """Add a gate or update its name and location."""
-        _gate(gate_id)
-        _text(name, "gate name", limit=200)
-        _text(location, "gate location", limit=200)
+        check_gate(gate_id)
+        check_text(name, "gate name", limit=200)
+        check_text(location, "gate location", limit=200)
 
         def write(tx: _Tx) -> None:
             tx.run("INSERT INTO gates (id, name, location, created_at) VALUES (?, ?, ?, ?) "
@@ -51,9 +51,9 @@ class GateTables(Tables):
 
     def record_gate_status(self, gate_id: str, time: float, online: bool, status: dict) -> int:
         """Add an entry to a gate's status history (e.g. each change of its retained status)."""
-        _gate(gate_id)
+        check_gate(gate_id)
         t = _time_s(time)
-        text = _json(status, "status")
+        text = check_json(status, "status")
 
         def write(tx: _Tx) -> int:
             tx.gate(gate_id)
@@ -66,12 +66,12 @@ class GateTables(Tables):
                             limit: int | None = None) -> list[GateStatusRecord]:
         """A gate's status entries in time order (the last ``limit`` of them if given)."""
         where: list[str] = ["gate = ?"]
-        params: list[object] = [_gate(gate_id)]
+        params: list[object] = [check_gate(gate_id)]
         _range(where, params, "time", since, until)
         sql = f"SELECT gate, time, online, status, id FROM gate_status{_where(where)} ORDER BY time DESC, id DESC"
         if limit is not None:
             sql += " LIMIT ?"
-            params.append(_int(limit, "limit", 1))
+            params.append(check_int(limit, "limit", 1))
         rows = self._read(sql, params)
         return [GateStatusRecord(r["gate"], r["time"], bool(r["online"]), json.loads(r["status"]))
                 for r in reversed(rows)]
@@ -86,12 +86,12 @@ class GateTables(Tables):
     def record_calibration(self, gate: str, time: float, offset_c: float, residual_sd_c: float, samples: int,
                            details: dict) -> int:
         """Store a site calibration of a gate; its id."""
-        _gate(gate)
-        offset = _opt_float(offset_c, "offset_c")
-        sd = _opt_float(residual_sd_c, "residual_sd_c")
+        check_gate(gate)
+        offset = check_opt_float(offset_c, "offset_c")
+        sd = check_opt_float(residual_sd_c, "residual_sd_c")
         if offset is None or sd is None or sd < 0:
             raise StoreError("a calibration needs a finite offset_c and a non-negative residual_sd_c")
-        params = (gate, _time_s(time), offset, sd, _int(samples, "samples", 0), _json(details, "details"))
+        params = (gate, _time_s(time), offset, sd, check_int(samples, "samples", 0), check_json(details, "details"))
 
         def write(tx: _Tx) -> int:
             tx.gate(gate)
@@ -102,11 +102,11 @@ class GateTables(Tables):
 
     def latest_calibration(self, gate: str) -> Calibration | None:
         rows = self._read("SELECT * FROM calibrations WHERE gate = ? ORDER BY time DESC, id DESC LIMIT 1",
-                          (_gate(gate),))
-        return _calibration(rows[0]) if rows else None
+                          (check_gate(gate),))
+        return calibration_from_row(rows[0]) if rows else None
 
     def calibrations(self, gate: str | None = None) -> list[Calibration]:
         """Calibration history in time order."""
-        where, params = ([], []) if gate is None else (["gate = ?"], [_gate(gate)])
-        return [_calibration(r) for r in
+        where, params = ([], []) if gate is None else (["gate = ?"], [check_gate(gate)])
+        return [calibration_from_row(r) for r in
                 self._read(f"SELECT * FROM calibrations{_where(where)} ORDER BY time, id", params)]

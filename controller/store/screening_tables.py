@@ -7,10 +7,10 @@ from __future__ import annotations
 from controller.protocol.result import DECISIONS
 
 from .checks import (
-    _gate,
-    _int,
-    _opt_float,
-    _text,
+    check_gate,
+    check_int,
+    check_opt_float,
+    check_text,
 )
 from .errors import StoreError
 from .query import time_range as _range
@@ -19,7 +19,7 @@ from .query import where_clause as _where
 from .records import (
     Screening,
 )
-from .rows import _SCREENING_COLUMNS, _screening
+from .rows import SCREENING_COLUMNS, screening_from_row
 from .tables import Tables, _Tx
 
 
@@ -30,16 +30,17 @@ class ScreeningTables(Tables):
         """Store a screening; its id. The same ``uid`` again returns the first one's id and changes nothing."""
         if not isinstance(s, Screening):
             raise StoreError(f"record_screening takes a Screening, not {type(s).__name__}")
-        _text(s.uid, "screening uid", empty=False, limit=200)
-        _gate(s.gate)
+        check_text(s.uid, "screening uid", empty=False, limit=200)
+        check_gate(s.gate)
         if s.decision not in DECISIONS:
             raise StoreError(f"decision must be one of {', '.join(DECISIONS)}, not {s.decision!r}")
         if s.snapshot is not None and not isinstance(s.snapshot, (bytes, bytearray, memoryview)):
             raise StoreError(f"snapshot must be bytes (encode_snapshot) or None, not {type(s.snapshot).__name__}")
-        params = (s.uid, s.gate, _time_s(s.time), s.decision, _text(s.reason, "reason", limit=200),
-                  _int(s.track, "track", 0), _opt_float(s.estimate_c, "estimate_c"), _opt_float(s.face_c, "face_c"),
-                  _opt_float(s.distance_m, "distance_m"), bool(s.reduced_accuracy),
-                  _int(s.boot, "boot", 0), _int(s.sequence, "sequence", 0),
+        params = (s.uid, s.gate, _time_s(s.time), s.decision, check_text(s.reason, "reason", limit=200),
+                  check_int(s.track, "track", 0), check_opt_float(s.estimate_c, "estimate_c"),
+                  check_opt_float(s.face_c, "face_c"),
+                  check_opt_float(s.distance_m, "distance_m"), bool(s.reduced_accuracy),
+                  check_int(s.boot, "boot", 0), check_int(s.sequence, "sequence", 0),
                   None if s.snapshot is None else bytes(s.snapshot), bool(s.drill))
 
         def write(tx: _Tx) -> int:
@@ -60,17 +61,17 @@ class ScreeningTables(Tables):
         """Screenings in time order (oldest first unless ``newest_first``); ``snapshots=False`` skips the images."""
         where, params = self._screening_filter(gate, decision, since, until)
         order = "DESC" if newest_first else "ASC"
-        columns = _SCREENING_COLUMNS + (", snapshot" if snapshots else "")
-        params += [_int(limit, "limit", 1), _int(offset, "offset", 0)]
+        columns = SCREENING_COLUMNS + (", snapshot" if snapshots else "")
+        params += [check_int(limit, "limit", 1), check_int(offset, "offset", 0)]
         rows = self._read(f"SELECT {columns} FROM screenings{_where(where)} "
                           f"ORDER BY time {order}, id {order} LIMIT ? OFFSET ?", params)
-        return [_screening(r, snapshots) for r in rows]
+        return [screening_from_row(r, snapshots) for r in rows]
 
     def iter_screenings(self, since: float | None = None, until: float | None = None, *, gate: str | None = None,
                         snapshots: bool = False, batch: int = 1000):
         """Every matching screening, oldest first, fetched ``batch`` rows at a time (for exports)."""
         where, params = self._screening_filter(gate, None, since, until)
-        columns = _SCREENING_COLUMNS + (", snapshot" if snapshots else "")
+        columns = SCREENING_COLUMNS + (", snapshot" if snapshots else "")
         last: tuple[float, int] | None = None
         while True:
             w, p = list(where), list(params)
@@ -78,9 +79,9 @@ class ScreeningTables(Tables):
                 w.append("(time > ? OR (time = ? AND id > ?))")
                 p += [last[0], last[0], last[1]]
             rows = self._read(f"SELECT {columns} FROM screenings{_where(w)} ORDER BY time, id LIMIT ?",
-                              p + [_int(batch, "batch", 1)])
+                              p + [check_int(batch, "batch", 1)])
             for r in rows:
-                yield _screening(r, snapshots)
+                yield screening_from_row(r, snapshots)
             if len(rows) < batch:
                 return
             last = (rows[-1]["time"], rows[-1]["id"])
@@ -91,7 +92,7 @@ class ScreeningTables(Tables):
         params: list = []
         if gate is not None:
             where.append("gate = ?")
-            params.append(_gate(gate))
+            params.append(check_gate(gate))
         if decision is not None:
             if decision not in DECISIONS:
                 raise StoreError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
@@ -102,7 +103,7 @@ class ScreeningTables(Tables):
 
     def with_snapshot(self, ids) -> set[int]:
         """Which of these screening ids still have a stored snapshot (the history's "view" button)."""
-        ids = [_int(i, "screening id") for i in ids]
+        ids = [check_int(i, "screening id") for i in ids]
         if not ids:
             return set()
         rows = self._read(f"SELECT id FROM screenings WHERE snapshot IS NOT NULL AND id IN "
@@ -111,9 +112,9 @@ class ScreeningTables(Tables):
 
     def screening(self, id: int) -> Screening | None:
         """One screening with its snapshot, or None."""
-        rows = self._read(f"SELECT {_SCREENING_COLUMNS}, snapshot FROM screenings WHERE id = ?",
-                          (_int(id, "screening id"),))
-        return _screening(rows[0], True) if rows else None
+        rows = self._read(f"SELECT {SCREENING_COLUMNS}, snapshot FROM screenings WHERE id = ?",
+                          (check_int(id, "screening id"),))
+        return screening_from_row(rows[0], True) if rows else None
 
     def screening_counts(self, since: float | None = None, until: float | None = None, *,
                          drills: bool = True) -> dict[str, dict[str, int]]:

@@ -10,10 +10,10 @@ import time as _time
 
 from . import passwords
 from .checks import (
-    _json,
-    _role,
-    _text,
-    _user_name,
+    check_json,
+    check_role,
+    check_text,
+    check_user_name,
 )
 from .errors import NotFound, StoreError
 from .query import time_range as _range
@@ -23,7 +23,7 @@ from .records import (
     AuditEntry,
     User,
 )
-from .rows import _user
+from .rows import user_from_row
 from .tables import Tables, _Tx
 
 
@@ -38,8 +38,8 @@ class UserTables(Tables):
 
     def add_user(self, name: str, role: str, password: str) -> User:
         """A new console user (StoreError if the name is taken). Only a scrypt hash is stored."""
-        _user_name(name)
-        _role(role)
+        check_user_name(name)
+        check_role(role)
         hashed = self._hash(password)  # slow on purpose: outside the lock
         now = _time.time()
 
@@ -66,20 +66,20 @@ class UserTables(Tables):
                           (name if isinstance(name, str) else "",))
         stored = rows[0]["password_hash"] if rows else passwords.dummy_hash()
         ok = passwords.verify_password(password if isinstance(password, str) else "", stored)
-        return _user(rows[0]) if ok and rows else None
+        return user_from_row(rows[0]) if ok and rows else None
 
     def users(self) -> list[User]:
-        return [_user(r) for r in self._read("SELECT name, role, created_at FROM users ORDER BY name")]
+        return [user_from_row(r) for r in self._read("SELECT name, role, created_at FROM users ORDER BY name")]
 
     def set_password(self, name: str, password: str) -> None:
         """A new password; it ends every session of the user (their epoch grows)."""
-        _user_name(name)
+        check_user_name(name)
         hashed = self._hash(password)
         self._update_user(name, "password_hash = ?", (hashed,), new_epoch=True)
 
     def set_role(self, name: str, role: str) -> None:
-        _user_name(name)
-        self._update_user(name, "role = ?", (_role(role),))
+        check_user_name(name)
+        self._update_user(name, "role = ?", (check_role(role),))
 
     def _update_user(self, name: str, assignment: str, values: tuple, *, new_epoch: bool = False) -> None:
         def write(tx: _Tx) -> None:
@@ -93,7 +93,7 @@ class UserTables(Tables):
 
     def remove_user(self, name: str) -> None:
         """Remove a user; it ends every session of theirs (their epoch grows and outlives them)."""
-        _user_name(name)
+        check_user_name(name)
 
         def write(tx: _Tx) -> None:
             if not tx.run("DELETE FROM users WHERE name = ?", (name,)).rowcount:
@@ -105,10 +105,10 @@ class UserTables(Tables):
     def set_user_classes(self, name: str, classes) -> list[str]:
         """The classes a teacher account is limited to (replacing any before); the classes, sorted. Class names
         as on the roster; a class teacher with none sees nothing."""
-        _user_name(name)
+        check_user_name(name)
         if isinstance(classes, str):
             raise StoreError("classes must be a list of class names, not one string")
-        names = sorted({_text(c, "class name", empty=False, limit=100).strip() for c in classes})
+        names = sorted({check_text(c, "class name", empty=False, limit=100).strip() for c in classes})
         if any(not c for c in names):
             raise StoreError("a class name cannot be blank")
 
@@ -130,7 +130,7 @@ class UserTables(Tables):
 
     def end_sessions(self, name: str) -> int:
         """End every console session of a user, wherever it was started; the user's new epoch."""
-        _user_name(name)
+        check_user_name(name)
 
         def write(tx: _Tx) -> int:
             if tx.one("SELECT name FROM users WHERE name = ?", (name,)) is None:
@@ -151,8 +151,8 @@ class UserTables(Tables):
 
     def record_audit(self, user: str | None, time: float, action: str, detail: dict) -> int:
         """Note who did what (logins, overrides, dispositions, user changes); its id."""
-        params = (None if user is None else _text(user, "user", limit=64), _time_s(time),
-                  _text(action, "audit action", empty=False, limit=64), _json(detail, "audit detail"))
+        params = (None if user is None else check_text(user, "user", limit=64), _time_s(time),
+                  check_text(action, "audit action", empty=False, limit=64), check_json(detail, "audit detail"))
         return self._write(lambda tx: tx.one(
             "INSERT INTO audit (user_name, time, action, detail) VALUES (?, ?, ?, ?) RETURNING id", params)["id"])
 
