@@ -3,14 +3,11 @@
 "use strict";
 
 (function () {
-  const $ = (sel, root) => (root || document).querySelector(sel);
-  const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
-
   // ------------------------------------------------------------------ messages
 
-  // t(), el() and api() are common.js's, shared with the cases and reports pages.
+  // t(), el(), api(), $(), $$() and fmtC() are common.js's, shared with the cases and reports pages.
   const TG = window.thermogate;
-  const { t, el, api } = TG;
+  const { t, el, api, $, $$, fmtC } = TG;
   const LANG = TG.lang;
 
   function translatePage() {
@@ -142,7 +139,6 @@
 
   // ------------------------------------------------------------------ formatting
 
-  function fmtC(v) { return v === null || v === undefined ? "—" : `${Number(v).toFixed(1)} °C`; }
   function fmtAge(s) {
     if (s === null || s === undefined || !isFinite(s)) return "—";
     if (s < 60) return t("age_s", { n: s.toFixed(1) });
@@ -785,7 +781,7 @@
 
   // Views kept in their own files register here (people.js: people, visitors), with the permission they need.
   const VIEWS = {};
-  Object.assign(TG, { row, can, fmtC, showErr, me: () => ME, views: VIEWS });
+  Object.assign(TG, { row, can, showErr, me: () => ME, views: VIEWS });
 
   function show(view) {
     if (!["live", "history", "today", "settings"].includes(view) && !VIEWS[view]) view = "live";

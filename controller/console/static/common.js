@@ -1,6 +1,7 @@
 // thermogate console: the helpers every page shares, loaded before the page's own script (index.html: app.js
 // and people.js; cases.html: cases.js; reports.html: reports.js). t() words a key from the message catalogue,
-// el() builds an element, api() calls the controller's JSON API with the session's CSRF token. They are on
+// el() builds an element, api() calls the controller's JSON API with the session's CSRF token, $() and $$()
+// find elements, fmtC() shows a temperature. They are on
 // window.thermogate, which app.js extends with its own helpers for people.js. Plain JavaScript, no build step.
 "use strict";
 
@@ -17,6 +18,13 @@
   }
 
   const has = (key) => MSG[key] !== undefined;
+
+  // $(selector[, root]) the first match, $$(selector[, root]) all of them as an array.
+  const $ = (sel, root) => (root || document).querySelector(sel);
+  const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
+
+  // A temperature as the pages show it: one decimal and the unit, a dash for none.
+  const fmtC = (v) => (v === null || v === undefined ? "—" : `${Number(v).toFixed(1)} °C`);
 
   // A key's text with its {placeholders} filled from values; an unknown key is shown as itself.
   function t(key, values) {
@@ -79,5 +87,5 @@
   // The page tells api() who is signed in: a function giving its current /api/me answer (or null).
   const session = (current) => { signedIn = current; };
 
-  window.thermogate = { lang: LANG, t, has, el, api, loadMessages, session };
+  window.thermogate = { lang: LANG, t, has, el, api, loadMessages, session, $, $$, fmtC };
 })();

@@ -6,8 +6,7 @@
 
 (function () {
   const TG = window.thermogate;
-  const { api, t, el, row, can, fmtC, showErr } = TG;
-  const $ = (sel, root) => (root || document).querySelector(sel);
+  const { api, t, el, row, can, fmtC, showErr, $ } = TG;
 
   function say(msgEl, text, good) { msgEl.textContent = text; msgEl.className = "msg " + (good ? "ok" : "bad"); }
 

@@ -6,18 +6,15 @@
 "use strict";
 
 (function () {
-  const $ = (sel, root) => (root || document).querySelector(sel);
-  const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
-  // t(), el() and api() are common.js's, shared with the console and the other pages.
+  // t(), el(), api(), $(), $$() and fmtC() are common.js's, shared with the console and the other pages.
   const TG = window.thermogate;
-  const { t, el, api } = TG;
+  const { t, el, api, $, $$, fmtC } = TG;
   const LANG = TG.lang;
   let ME = null;
   TG.session(() => ME); // api()'s CSRF token
   let timer = null;
 
   const can = (p) => ME && ME.can.indexOf(p) >= 0;
-  const fmtC = (v) => (v === null || v === undefined ? "-" : `${Number(v).toFixed(1)} °C`);
   const clock = (s) => (s ? s.slice(11, 16) : "");
   const say = (node, text, bad) => { node.textContent = text; node.classList.toggle("err", !!bad); };
   const today = () => new Date(Date.now()).toLocaleString("sv-SE", { timeZone: ME.timezone }).slice(0, 10);
