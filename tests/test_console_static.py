@@ -1,4 +1,4 @@
-"""The console's pages and their scripts as files: every page loads common.js (t, el, api) before its own
+"""The console's pages and their scripts as files: every page loads common.js (t, el, api, $, $$, fmtC) before its own
 scripts, no page script has its own copy of those helpers, and every script a page names is there.
 test_console_common_browser.py runs the helpers on each page in Chromium."""
 
@@ -12,7 +12,7 @@ CONSOLE = REPO / "controller" / "console"
 STATIC = CONSOLE / "static"
 # Each page the console serves from static/, with the scripts of its own in the order they run.
 PAGES = {"index.html": ["app.js", "people.js"], "cases.html": ["cases.js"], "reports.html": ["reports.js"]}
-SHARED = ("t", "el", "api")
+SHARED = ("t", "el", "api", "$", "$$", "fmtC")
 
 
 def scripts(html: str) -> list[str]:
@@ -20,8 +20,8 @@ def scripts(html: str) -> list[str]:
 
 
 def own_definitions(js: str) -> set[str]:
-    """The names among t, el and api that a script defines itself (a function, or a variable holding one)."""
-    names = "|".join(SHARED)
+    """The names among SHARED that a script defines itself (a function, or a variable holding one)."""
+    names = "|".join(re.escape(n) for n in SHARED)
     found = re.findall(rf"\bfunction\s+({names})\s*\(", js)
     found += re.findall(rf"\b(?:const|let|var)\s+({names})\s*=", js)
     return set(found)
@@ -32,7 +32,7 @@ def test_every_page_loads_common_js_before_its_own_scripts():
         assert scripts((STATIC / page).read_text()) == ["common.js", *own], page
 
 
-def test_no_page_script_has_its_own_t_el_or_api():
+def test_no_page_script_has_its_own_shared_helpers():
     common = (STATIC / "common.js").read_text()
     assert own_definitions(common) == set(SHARED)
     assert "window.thermogate = {" in common
@@ -47,6 +47,7 @@ def test_no_page_script_has_its_own_t_el_or_api():
         assert re.findall(r"\bfetch\(([^,)]*)", text) in ([], ['"/api/me"']), js
     # The checks above do see a copy: one put back would be found.
     assert own_definitions("  function el(tag, attrs, text) {\n  const api = async (p) => p;") == {"el", "api"}
+    assert own_definitions("  const $$ = (s) => s;\n  function fmtC(v) {") == {"$$", "fmtC"}
 
 
 def test_every_script_a_page_names_is_there_and_every_script_is_used():
