@@ -189,6 +189,26 @@ def disc_cover(shape: tuple[int, int], centre: tuple[float, float], radius_px: t
     return wr @ inside @ wc.T / _BLUR_SAMPLES ** 2
 
 
+def disc_image(contrast: np.ndarray, set_contrast_c: float, fov: FieldOfView
+               ) -> tuple[np.ndarray, float, tuple[float, float], float] | None:
+    """The disc as its box shows it: each pixel's share of the set-point contrast ``set_contrast_c`` (the box's
+    mean image minus the wall, ``contrast``, over it), the total of the positive shares (its area in pixels at
+    full contrast), their centroid (continuous box coordinates) and the lens's pixel aspect (rows over
+    columns of a circle). None when the disc shows too little contrast to measure (a set point under 1 degC
+    above the wall, a total under a pixel's worth, or a reading that is not a number)."""
+    share = np.asarray(contrast, dtype=float) / set_contrast_c
+    if not (set_contrast_c > 1.0 and np.all(np.isfinite(share))):
+        return None
+    positive = np.clip(share, 0.0, None)
+    flux = float(positive.sum())
+    if flux < 1.0:
+        return None
+    rows, cols = np.indices(share.shape) + 0.5
+    centre = (float((rows * positive).sum() / flux), float((cols * positive).sum() / flux))
+    aspect = pixels_across(1.0, 10.0, fov, "vertical") / pixels_across(1.0, 10.0, fov, "horizontal")
+    return share, flux, centre, aspect
+
+
 def measure_blur(contrast: np.ndarray, set_contrast_c: float, fov: FieldOfView) -> float | None:
     """The lens's blur (a Gaussian's standard deviation, pixels) measured on the reference disc: ``contrast``
     is its box's mean image minus the wall around it, ``set_contrast_c`` its set point minus that wall.
@@ -201,16 +221,10 @@ def measure_blur(contrast: np.ndarray, set_contrast_c: float, fov: FieldOfView) 
     measurement. The edge of a disc several pixels across, or the peak of a small one, is what tells the
     blurs apart. None when the disc shows too little contrast to measure (under 1 degC or under a pixel's
     worth)."""
-    share = np.asarray(contrast, dtype=float) / set_contrast_c
-    if not (set_contrast_c > 1.0 and np.all(np.isfinite(share))):
+    disc = disc_image(contrast, set_contrast_c, fov)
+    if disc is None:
         return None
-    positive = np.clip(share, 0.0, None)
-    flux = float(positive.sum())
-    if flux < 1.0:
-        return None
-    rows, cols = np.indices(share.shape) + 0.5
-    centre = (float((rows * positive).sum() / flux), float((cols * positive).sum() / flux))
-    aspect = pixels_across(1.0, 10.0, fov, "vertical") / pixels_across(1.0, 10.0, fov, "horizontal")
+    share, flux, centre, aspect = disc
     best, best_err = None, math.inf
     for sigma in BLUR_GRID_PX:
         for factor in _RADIUS_FACTORS:
@@ -240,16 +254,10 @@ def disc_offset(contrast: np.ndarray, reading_c: float, background_c: float, set
     temperature is its set point seen through a coating of ``emissivity`` that reflects the room at
     ``room_c``. So ``offset = (reading - wall) / cover - (apparent - wall)``. None when the disc is too small
     for that (``cover`` under MIN_OFFSET_COVER) or shows no contrast."""
-    share = np.asarray(contrast, dtype=float) / (set_point_c - background_c)
-    if not (set_point_c - background_c > 1.0 and np.all(np.isfinite(share))):
+    disc = disc_image(contrast, set_point_c - background_c, fov)
+    if disc is None:
         return None
-    positive = np.clip(share, 0.0, None)
-    flux = float(positive.sum())
-    if flux < 1.0:
-        return None
-    rows, cols = np.indices(share.shape) + 0.5
-    centre = (float((rows * positive).sum() / flux), float((cols * positive).sum() / flux))
-    aspect = pixels_across(1.0, 10.0, fov, "vertical") / pixels_across(1.0, 10.0, fov, "horizontal")
+    share, flux, centre, aspect = disc
     rx = math.sqrt(flux / (math.pi * aspect))
     cover = disc_cover(share.shape, centre, (aspect * rx, rx), max(blur_px, 0.05))
     top = float(np.sort(cover.ravel())[::-1][:max(pixels, 1)].mean())
