@@ -1,8 +1,8 @@
 """What the parts of the console's JSON API share (``ApiPart``): the store, the people store, the school's
-time zone, the audit trail, the JSON of a screening and an alarm with who it names, and the checks of a
-gate, an id and an alarm filter in a request. The parts: api.py (who am I, the gates, today's report),
-alarms_api.py, doors_api.py, history_api.py, admin_api.py; routes.py registers each handler with the
-permission it needs.
+time zone, the audit trail, a gate's display name, the JSON of a screening and an alarm with who it names,
+and the checks of a gate, an id and an alarm filter in a request. The parts: api.py (who am I, the gates,
+today's report), alarms_api.py, doors_api.py, history_api.py, admin_api.py, people_api.py, visitors_api.py,
+cases_api.py, drills_api.py; routes.py registers each handler with the permission it needs.
 
 Each handler is ``async def h(request, session)``. Store and service calls run in the thread pool so a slow
 disk never stalls the live WebSocket.
@@ -78,6 +78,15 @@ class ApiPart:
 
     def audit(self, user: str, action: str, detail: dict) -> None:
         self.store.record_audit(user, time.time(), action, detail)
+
+    def gate_name(self, gate: str) -> str:
+        """The gate's display name, as on the wall (its id when it has none or is not registered)."""
+        info = self.service.gates.get(gate)
+        return (info.name if info is not None else "") or gate
+
+    def gate_choices(self) -> list[dict]:
+        """Every registered gate as a page's choice: ``{id, name}``."""
+        return [{"id": g, "name": self.gate_name(g)} for g in self.service.gates]
 
     def _alarms_with_screenings(self, alarms: list[Alarm]) -> list[dict]:
         return [{**alarm_json(a, self.tz, self.store.screening(a.screening_id)), "person": self._person(a)}

@@ -1,4 +1,5 @@
-"""The console's JSON API for fever cases and drills (docs/cases.md), behind the doctor's phone page.
+"""The console's JSON API for fever cases (docs/cases.md), behind the doctor's phone page; its drills are
+drills_api.py's.
 
 | route | permission | what |
 |---|---|---|
@@ -6,7 +7,6 @@
 | GET /api/cases/{id} | view | a case: its timeline, each step allowed or why not, the notifications sent |
 | POST /api/cases/{id}/steps | ack (acknowledged), dispose (every other step) | one step ``{kind, data}`` |
 | POST /api/cases/{id}/let_in | let_in | "let in at gate X": the door command, linked to the case |
-| GET/POST /api/drills, GET /api/drills/{id}, POST /api/drills/{id}/end | admin | drills |
 
 A step is checked by the case's state machine (controller/cases/machine.py):
 a refused step is a 409 with the rule's words. 复课 (cleared_to_return) is
@@ -24,11 +24,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from ..cases.machine import Progress, Refused, refusal_code
-from ..cases.records import SCENARIOS
 from ..cases.steps import STEP_TYPES, StepKind, step_from_json, step_kind
-from ..identity.people_store import PeopleStore
 from ..service.events import AlarmUpdateEvent
-from .api_part import alarm_json, path_id
+from .api_part import ApiPart, alarm_json, path_id
 from .auth import Session
 from .backend import DoorHeld
 from .web import Bad, json_body, local_time, ok, text_field
@@ -40,30 +38,17 @@ ORDER = (StepKind.ACKNOWLEDGED, StepKind.ESCORTED, StepKind.RECHECK, StepKind.SY
          StepKind.FOLLOW_UP, StepKind.CLEARED_TO_RETURN, StepKind.CLOSED)
 
 
-class CasesApi:
+class CasesApi(ApiPart):
     def __init__(self, console):
-        self.console = console
-        self.service = console.service
-        self.store = console.service.store
-        self.people = PeopleStore.beside(self.store)
+        super().__init__(console)
         self._audited: dict[tuple[str, int], float] = {}  # (user, case) -> when its read was last audited
-
-    @property
-    def tz(self):
-        return self.service.config.tz
 
     @property
     def cases(self):
         return self.service.alarm_cases.cases
 
-    def _gate_name(self, gate: str) -> str:
-        info = self.service.gates.get(gate)
-        return (info.name if info is not None else "") or gate
-
     def _summary(self, c) -> dict:
-        return {**c.to_json(), "opened_local": local_time(c.opened_at, self.tz), "gate_name": self._gate_name(c.gate)}
-
-    # ------------------------------------------------------------ cases
+        return {**c.to_json(), "opened_local": local_time(c.opened_at, self.tz), "gate_name": self.gate_name(c.gate)}
 
     async def list(self, request: Request, session: Session):
         everything = request.query_params.get("all") in ("1", "true")
@@ -100,10 +85,10 @@ class CasesApi:
                 if p is not None:
                     person.update(name=p.name, class_name=p.class_name)
                 now = time.time()
-                if now - self._audited.get((session.user, c.id), 0.0) > READ_AUDIT_S:  # the page polls
+                if now - self._audited.get((session.user, case_id), 0.0) > READ_AUDIT_S:  # the page polls
                     self.people.record_read(session.user, "case_show", c.person_id, f"fever case {c.id} (console)",
                                             now, {"case": c.id, "alarm": c.alarm_id})
-                    self._audited[(session.user, c.id)] = now
+                    self._audited[(session.user, case_id)] = now
         steps = [{**s.to_json(), "at_local": local_time(s.at, self.tz)} for s in c.steps or ()]
         notes = [{"channel": o.channel, "recipient": o.recipient, "sent_at": o.sent_at,
                   "sent_local": local_time(o.sent_at, self.tz), "ok": o.ok, "error": o.error, "attempt": o.attempt,
@@ -112,7 +97,7 @@ class CasesApi:
         return {**self._summary(c), "steps": steps, "allowed": allowed, "why": why_keys, "person": person,
                 "alarm": None if alarm is None else alarm_json(alarm, self.tz, screening),
                 "notifications": notes, "rechecks": progress.rechecks,
-                "gates": [{"id": g, "name": self._gate_name(g)} for g in self.service.gates]}
+                "gates": self.gate_choices()}
 
     async def one(self, request: Request, session: Session):
         case_id = path_id(request, "case_id")
@@ -180,45 +165,3 @@ class CasesApi:
                     "case": self.case_json(case_id, session)}
 
         return ok(await run_in_threadpool(run))
-
-    # ------------------------------------------------------------ drills
-
-    def _drill_json(self, d) -> dict:
-        return {**d.to_json(), "started_local": local_time(d.started_at, self.tz),
-                "ended_local": local_time(d.ended_at, self.tz)}
-
-    async def drills(self, request: Request, session: Session):
-        def run():
-            return [self._drill_json(self.cases.drill(d.id)) for d in self.cases.drills()[::-1][:50]]  # timed
-
-        return ok({"drills": await run_in_threadpool(run), "scenarios": list(SCENARIOS),
-                   "gates": [{"id": g, "name": self._gate_name(g)} for g in self.service.gates]})
-
-    async def drill(self, request: Request, session: Session):
-        drill_id = path_id(request, "drill_id")
-        d = await run_in_threadpool(self.cases.drill, drill_id)
-        if d is None:
-            raise Bad("err_not_found", f"no drill {drill_id}", 404)
-        return ok(self._drill_json(d))
-
-    async def drill_start(self, request: Request, session: Session):
-        body = await json_body(request)
-        gates = body.get("gates")
-        scenario = body.get("scenario")
-        if not isinstance(gates, list) or not gates or not all(isinstance(g, str) for g in gates):
-            raise Bad("err_invalid", "gates must be a list of gate ids")
-        if scenario not in SCENARIOS:
-            raise Bad("err_invalid", f"scenario must be one of {', '.join(SCENARIOS)}")
-        for g in gates:
-            if g not in self.service.gates:
-                raise Bad("err_invalid", f"no gate {g!r}")
-        d = await run_in_threadpool(self.service.drills.start, session.user, gates, scenario)
-        return ok(self._drill_json(await run_in_threadpool(self.cases.drill, d.id)))
-
-    async def drill_end(self, request: Request, session: Session):
-        drill_id = path_id(request, "drill_id")
-        body = await json_body(request)
-        debrief = text_field(body, "debrief", limit=20000)
-        restored = await run_in_threadpool(self.service.drills.end, drill_id, session.user, debrief)
-        d = await run_in_threadpool(self.cases.drill, drill_id)
-        return ok({**self._drill_json(d), "restored": restored})

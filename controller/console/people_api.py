@@ -85,11 +85,7 @@ class PeopleApi(ApiPart):
         data = await json_body(request)
         kind, text = _reason(data)
         reason = f"{kind}: {text}" if text else kind  # as identity_audit keeps it
-        tz = self.tz
-
-        def gate(g: str) -> str:  # the gate's display name, as on the wall
-            info = self.service.gates.get(g)
-            return info.name if info is not None and info.name else g
+        tz, gate = self.tz, self.gate_name
 
         def run():
             f = self.people.person_file(pid, absences=self.reports.absence_file)  # NotFound: 404, nothing recorded

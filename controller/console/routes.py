@@ -5,7 +5,7 @@
 | GET/POST /login, POST /logout | anyone / a session | the login form (rate limited), ending the session |
 | GET / | view | the single-page console (live wall, alarms, doors, history, today, settings) |
 | GET /report?date= | view | the printable daily / zero report |
-| GET /cases | view | the doctor's phone page: fever cases step by step, drills for admins (cases_api.py) |
+| GET /cases | view | the doctor's phone page: fever cases, drills for admins (cases_api.py, drills_api.py) |
 | GET /reports | signed_in | the daily report: reports sent, absences, hand-held readings, warnings (report_part.py) |
 | GET /visitors/{pass_id}/pass | visitors | a visitor's printable pass (visitors_api.py) |
 | GET /static/... | signed_in (app.css: anyone) | the app's own assets, the alarm WAV, the message catalogue |
@@ -41,6 +41,7 @@ from .auth import COOKIE, LoginLimiter, Session, SessionBook
 from .backend import ConsoleBackend
 from .cases_api import CasesApi
 from .doors_api import DoorsApi
+from .drills_api import DrillsApi
 from .history_api import HistoryApi
 from .i18n import LANG_COOKIE, LANGUAGES, language
 from .manual_readings_api import ManualReadingsApi
@@ -87,6 +88,7 @@ class Console:
         self.people = PeopleApi(self)
         self.visitors = VisitorsApi(self)
         self.cases = CasesApi(self)
+        self.drills = DrillsApi(self)
         self.reports = ReportsApi(self)  # the Reports page, in four parts (report_part.py)
         self.report_rules = ReportRulesApi(self)
         self.absences = AbsencesApi(self)
@@ -240,7 +242,7 @@ class SecurityHeaders:
 
 
 def routes(console: Console) -> list:
-    a, p, v, c, r = console.api, console.people, console.visitors, console.cases, console.reports
+    a, p, v, c, d, r = console.api, console.people, console.visitors, console.cases, console.drills, console.reports
     rules, ab, hand = console.report_rules, console.absences, console.manual_readings
     al, dr, hi, ad = console.alarms, console.doors, console.history, console.admin
     e = lambda permission, handler, page=False: endpoint(console, permission, page=page)(handler)  # noqa: E731
@@ -291,10 +293,10 @@ def routes(console: Console) -> list:
         Route("/api/cases/{case_id}", e("view", c.one), methods=["GET"]),
         Route("/api/cases/{case_id}/steps", e("ack", c.add_step), methods=["POST"]),
         Route("/api/cases/{case_id}/let_in", e("let_in", c.let_in), methods=["POST"]),
-        Route("/api/drills", e("admin", c.drills), methods=["GET"]),
-        Route("/api/drills", e("admin", c.drill_start), methods=["POST"]),
-        Route("/api/drills/{drill_id}", e("admin", c.drill), methods=["GET"]),
-        Route("/api/drills/{drill_id}/end", e("admin", c.drill_end), methods=["POST"]),
+        Route("/api/drills", e("admin", d.drills), methods=["GET"]),
+        Route("/api/drills", e("admin", d.drill_start), methods=["POST"]),
+        Route("/api/drills/{drill_id}", e("admin", d.drill), methods=["GET"]),
+        Route("/api/drills/{drill_id}/end", e("admin", d.drill_end), methods=["POST"]),
         Route("/reports", e("signed_in", console.reports_page, page=True), methods=["GET"]),
         Route("/api/reports", e("view", r.reports), methods=["GET"]),
         Route("/api/reports/status", e("view", r.status), methods=["GET"]),
