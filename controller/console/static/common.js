@@ -1,8 +1,8 @@
 // thermogate console: the helpers every page shares, loaded before the page's own script (index.html: app.js
 // and people.js; cases.html: cases.js; reports.html: reports.js). t() words a key from the message catalogue,
 // el() builds an element, api() calls the controller's JSON API with the session's CSRF token, $() and $$()
-// find elements, fmtC() shows a temperature. They are on
-// window.thermogate, which app.js extends with its own helpers for people.js. Plain JavaScript, no build step.
+// find elements, fmtC() shows a temperature. They are on window.thermogate, which app.js extends with its own
+// helpers for people.js. Plain JavaScript, no build step.
 "use strict";
 
 (function () {
