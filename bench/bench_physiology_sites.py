@@ -8,8 +8,10 @@ c T_room, least squares with the oral reference as the regressor), the sites' re
 and the body is the generalised-least-squares inverse of all of them (``body_model.BodyModel.body_c``'s
 method, on any number of sites). Cross-validated as the product is: 10 folds by SubjectID (seed 0, both
 cameras' rows of a subject in one fold), FEVER at 37.3 degC, sensitivity at oral >= 37.8, specificity at
-<= 36.8, on the subject rows with every site of the widest set read. For comparison, the regression of the
-oral temperature on the canthus and the room (the smallest error on average, at the price of a slope of 0.6).
+<= 36.8, on the subject rows with every site of the widest set read. Then the canthus through curved
+relations (CURVES: the room squared, body*room, the body squared), inverted on a grid. For comparison, the
+regression of the oral temperature on the canthus and the room (the smallest error on average, at the price of
+a slope of 0.6).
 
     .venv/bin/python bench/bench_physiology_sites.py [CSV ...]
 """
@@ -54,6 +56,32 @@ def inverse_estimates(train_x, train_body, train_room, test_x, test_room) -> np.
     gain = coef[1]
     z = test_x - coef[0] - np.outer(test_room, coef[2])
     return (z @ weights @ gain) / (gain @ weights @ gain)
+
+
+# Curved relations of the canthus to body and room, each inverted on a grid of body temperatures (a curve need
+# not have a closed-form inverse): the product's straight one with the room squared, then with body*room,
+# then with the body squared.
+CURVES = (("room^2", 1), ("room^2, body*room", 2), ("room^2, body*room, body^2", 3))
+BODY_GRID_C = np.linspace(33.0, 42.0, 9001)
+
+
+def _curve_design(body: np.ndarray, room: np.ndarray, terms: int) -> np.ndarray:
+    extra = [room * room, body * room, body * body][:terms]
+    return np.column_stack([np.ones_like(body), body, room, *extra])
+
+
+def curved_inverse(terms: int):
+    """An estimator (as :func:`inverse_estimates`, one site) whose site = f(body, room) has the first ``terms``
+    of CURVES' curved terms; each test row's body is the grid's body whose expected reading is nearest."""
+    def estimates(train_x, train_body, train_room, test_x, test_room) -> np.ndarray:
+        coef, *_ = np.linalg.lstsq(_curve_design(train_body, train_room, terms), train_x[:, 0], rcond=None)
+        out = np.empty(len(test_room))
+        for i, (reading, r) in enumerate(zip(test_x[:, 0], test_room, strict=True)):
+            expected = _curve_design(BODY_GRID_C, np.full_like(BODY_GRID_C, r), terms) @ coef
+            out[i] = BODY_GRID_C[np.argmin(np.abs(expected - reading))]
+        return out
+
+    return estimates
 
 
 def regression_estimates(train_x, train_body, train_room, test_x, test_room) -> np.ndarray:
@@ -105,6 +133,8 @@ def main() -> int:
         x = x_all[:, [widest.index(s) for s in sites]]
         row(label, cross_validated(inverse_estimates, x, body, room, folds))
     x = x_all[:, [widest.index("canthiMax")]]
+    for label, terms in CURVES:
+        row(f"canthus max, curved: {label}", cross_validated(curved_inverse(terms), x, body, room, folds))
     row("for comparison: oral regressed on canthus, room", cross_validated(regression_estimates, x, body, room, folds))
     x = x_all[:, [widest.index(s) for s in FACE]]
     row("for comparison: oral regressed on the 19 sites", cross_validated(regression_estimates, x, body, room, folds))
