@@ -405,3 +405,30 @@ def test_any_site_is_read_averaged_over_the_rounds(tmp_path, data_files):
         facial_oral.read_sites(path, ["T_OR"])
     study = facial_oral.read_sites(data_files[0], ["canthiMax"])[:, 0]
     assert study == pytest.approx([s.canthus_c for s in facial_oral.read(data_files[0])], nan_ok=True)
+
+
+def _physiology_bench():
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "bench_physiology_sites.py"
+    spec = importlib.util.spec_from_file_location("bench_physiology_sites", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("terms", [1, 2, 3])
+def test_a_curved_relation_is_inverted_to_the_body_it_was_made_from(terms):
+    """bench_physiology_sites.curved_inverse: a site made exactly from body and room through the curved terms
+    is read back as the body, to the grid's step, at temperatures between and beyond the training ones."""
+    bench = _physiology_bench()
+    rng = np.random.default_rng(terms)
+    coef = np.array([-40.0, 1.6, 0.3, -0.004, 0.002, -0.008])[:3 + terms]
+    body, room = rng.uniform(35.5, 39.5, 300), rng.uniform(16.0, 30.0, 300)
+    site = bench._curve_design(body, room, terms) @ coef
+    test_body, test_room = np.array([36.0, 37.3, 38.9, 40.5]), np.array([18.0, 22.0, 27.0, 24.0])
+    test_site = bench._curve_design(test_body, test_room, terms) @ coef
+    got = bench.curved_inverse(terms)(site[:, None], body, room, test_site[:, None], test_room)
+    assert got == pytest.approx(test_body, abs=2e-3)
