@@ -102,6 +102,7 @@ def test_fever_keeps_the_door_shut_and_a_pass_opens_it(controller_service, virtu
     assert health["status"] == "ok" and health["mqtt_connected"] and health["gates"] == 1
     metrics = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
     assert 'thermogate_decisions_total{decision="FEVER",gate="sim-1"}' in metrics
+    assert 'thermogate_gate_refresh_hz{gate="sim-1"} 8.0' in metrics  # the virtual gate's firmware at 8 Hz
     assert "thermogate_unknown_gate_messages_total" in metrics
     assert "intruder" not in metrics
 

@@ -41,6 +41,8 @@ class Metrics:
                             ["gate", "result"], registry=r)
         self.gates_online = Gauge("thermogate_gates_online", "Gates sending frames now", registry=r)
         self.gates_known = Gauge("thermogate_gates_known", "Gates this controller serves", registry=r)
+        self.refresh_hz = Gauge("thermogate_gate_refresh_hz", "The gate's sensor refresh rate in subpages a "
+                                "second, as its last status said (screening needs 4 or more)", ["gate"], registry=r)
         self.alerts_open = Gauge("thermogate_alerts_open", "Alerts waiting for a person", registry=r)
         self.alarms_open = Gauge("thermogate_alarms_open", "Fever alarms not yet disposed", registry=r)
         self.backlog = Gauge("thermogate_frame_backlog", "Frames waiting to be processed", registry=r)

@@ -325,6 +325,9 @@ class ControllerService:
     def refresh_gauges(self) -> None:
         online = self._gates_online()
         self.metrics.gates_online.set(online)
+        for gate, worker in list(self.workers.items()):
+            if worker.status is not None:
+                self.metrics.refresh_hz.labels(gate).set(worker.status.refresh_hz)
         self.metrics.backlog.set(self.dispatcher.backlog)
         self.metrics.alerts_open.set(self.alerts.count)
         try:  # open or acknowledged: every fever alarm the doctor has not disposed of yet
