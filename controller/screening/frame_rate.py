@@ -32,6 +32,12 @@ MAX_INTERVAL_S = 2.0  # the slowest refresh's (0.5 Hz)
 RECOMPUTE_SHARE = 0.01
 
 
+def too_slow_to_screen(refresh_hz: float) -> bool:
+    """Whether a sensor refreshing at ``refresh_hz`` is below SLOWEST_SCREENING_HZ (0 or less: a rate not
+    known, never flagged). The gate tools' warning, `thermogate watch` and the console's tile ask this."""
+    return 0.0 < refresh_hz < SLOWEST_SCREENING_HZ
+
+
 class FrameRate:
     """The interval between one gate's frames (``NOMINAL_FRAME_S`` until two frames have come)."""
 

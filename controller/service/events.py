@@ -130,7 +130,7 @@ class GateSummary:
     sensor_ok: bool | None
     fps: float | None
     refresh_hz: float | None  # the sensor's subpages a second, as the gate's status says
-    slow_refresh: bool  # online and refreshing below frame_rate.SLOWEST_SCREENING_HZ: few people are decided
+    slow_refresh: bool  # online and frame_rate.too_slow_to_screen(refresh_hz): few people are decided
     relay: Any
     firmware: str | None
     rssi: int | None

@@ -37,7 +37,7 @@ from ..protocol.commands import Ack, decode_ack
 from ..protocol.result import Decision
 from ..protocol.status import GateStatus, decode_status
 from ..screening.config import ScreeningConfig
-from ..screening.frame_rate import SLOWEST_SCREENING_HZ
+from ..screening.frame_rate import too_slow_to_screen
 from ..screening.pipeline import GatePipeline
 from ..sensor import EepromError
 from .events import AlertKind, FrameEvent, GateSummary
@@ -289,7 +289,7 @@ class GateWorker:
             manual_lock=self.manual_lock, identity=self.identity, reduced_accuracy=not self.config.require_reference,
             sensor_ok=s.sensor_ok if s else None, fps=s.fps if s else None,
             refresh_hz=s.refresh_hz if s else None,
-            slow_refresh=bool(s and self.online and 0.0 < s.refresh_hz < SLOWEST_SCREENING_HZ),
+            slow_refresh=bool(s and self.online and too_slow_to_screen(s.refresh_hz)),
             relay=s.relay if s else None, firmware=s.firmware if s else None, rssi=s.rssi if s else None,
             last_decision=None if self.last_decision is None else {
                 "decision": self.last_decision.decision, "reason": self.last_decision.reason,

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..screening.frame_rate import SLOWEST_SCREENING_HZ
+from ..screening.frame_rate import SLOWEST_SCREENING_HZ, too_slow_to_screen
 from ..sensor.frame import REFRESH_RATES_HZ
 
 
@@ -301,7 +301,7 @@ def sensor_warnings(values: dict[str, Any]) -> list[str]:
     """Warnings about a gate's sensor settings that are allowed but cost the screening: a refresh rate
     below SLOWEST_SCREENING_HZ (kept for wiring that cannot carry a faster clock, and for tests)."""
     rate = values.get("refresh_hz")
-    if isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate < SLOWEST_SCREENING_HZ:
+    if isinstance(rate, (int, float)) and not isinstance(rate, bool) and too_slow_to_screen(rate):
         return [f"the sensor refreshes at {_num(rate)} Hz: below {SLOWEST_SCREENING_HZ} Hz people who stand "
                 f"1-2 s at the mark are rarely decided (a decision needs half a second of standing frames, and "
                 f"the reference's window 16 frames). Keep refresh_hz at {SLOWEST_SCREENING_HZ} or more; with long "

@@ -21,7 +21,7 @@ import numpy as np
 from ..protocol.topics import topic
 from ..screening.analysis import AnalysisConfig, FrameAnalysis, reference_across_px, reference_drift_c
 from ..screening.config import ScreeningConfig
-from ..screening.frame_rate import SLOWEST_SCREENING_HZ
+from ..screening.frame_rate import SLOWEST_SCREENING_HZ, too_slow_to_screen
 from ..screening.tracker import face_place
 from ..sensor.frame import COLUMNS, ROWS
 from .state import ShownDecision, WatchView
@@ -363,7 +363,7 @@ def render_panel(view: WatchView, mode: str) -> list[str]:
         link += f"  broker reconnects {view.reconnects}"
     refused = sum(view.refused.values())
     slow = ""
-    if s is not None and s.online and 0.0 < s.refresh_hz < SLOWEST_SCREENING_HZ:
+    if s is not None and s.online and too_slow_to_screen(s.refresh_hz):
         slow = "  " + _paint(f"refresh {s.refresh_hz:g} Hz: below {SLOWEST_SCREENING_HZ} Hz few people are decided",
                              mode, (255, 200, 0))
     lines.append(f"frames    {view.fps:.1f}/s" + (f" (gate says {s.fps:.1f}/s)" if s is not None and s.online else "")
