@@ -124,7 +124,7 @@ class PeopleApi(ApiPart):
                                          f"{','.join(roster_csv.HEADER)}")
 
         def run():
-            with self.service.store.atomic():  # the roster's changes and their audit row: both or neither
+            with self.store.atomic():  # the roster's changes and their audit row: both or neither
                 try:
                     report = import_roster(self.people, data, time.time(), encoding=encoding, strict=strict,
                                            classes=self.service.config.classes)  # [classes]: the school's list

@@ -94,7 +94,7 @@ class VisitorsApi(ApiPart):
 
         def run():
             key = self._key(create=True)
-            with self.service.store.atomic():  # the pass and its audit row: both or neither
+            with self.store.atomic():  # the pass and its audit row: both or neither
                 try:
                     v, token = visitors.register(self.people, key, valid_from=start, valid_until=end,
                                                  issued_by=session.user, now=now, **fields)
@@ -125,7 +125,7 @@ class VisitorsApi(ApiPart):
 
         def run():
             self._visitor(pid)
-            with self.service.store.atomic():  # the revocation and its audit row: both or neither
+            with self.store.atomic():  # the revocation and its audit row: both or neither
                 v = self.people.revoke_visitor(pid, session.user, time.time())
                 self.audit(session.user, "visitor_revoked", {"pass": pid})
             return visitor_json(v, self.tz)
