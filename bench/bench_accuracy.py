@@ -34,6 +34,13 @@ with the fitted ``site_offset_c`` (:func:`commission`: people of sessions
 of their own at the same gate, a nurse's clinical readings of those the
 gate decided, the product's own offline fit). ``--readings 0`` skips it.
 
+Below the targets, per world and lens, the decided people's error is split
+in two (:func:`error_split`): what the product's body model gives from each
+person's true apparent eye band in the true room (the physiology the study's
+data leaves unexplained, and the skin's emissivity: what a perfect sensor and
+perfect optics would still get wrong), and the estimate against that (the
+sensor, the optics, the analysis and the site offset).
+
     python bench/bench_accuracy.py [--people 720] [--lenses 110,55] [--jobs 2] [--eye-band canthus_region]
                                    [--apply-sensor-offset true|false] [--factors] [--readings 20]
                                    [--refresh-hz 8]
@@ -72,6 +79,7 @@ from controller.calibrate.cli import fit_recordings  # noqa: E402
 from controller.geometry import pixels_across  # noqa: E402
 from controller.screening.analysis import AnalysisConfig  # noqa: E402
 from controller.screening.config import ScreeningConfig  # noqa: E402
+from controller.screening.estimate import estimate_core_c  # noqa: E402
 from controller.screening.offline import analyze_recording, first_standing, truth_for  # noqa: E402
 from controller.screening.reference_source import reading_fraction  # noqa: E402
 from sim.scenarios import scenario  # noqa: E402
@@ -147,6 +155,8 @@ class Outcome:
     adult: bool = False
     commissioned: bool = False  # screened with the site offset fitted at commissioning (see :func:`commission`)
     commissioning: Commissioning | None = None  # how the run's commissioning went
+    body_model_c: float = math.nan  # the product's body model on this person's true apparent eye band and the true
+    # room when they were decided (what a perfect sensor and optics would give; :func:`body_model_on_truth`)
 
     @property
     def in_documented_scope(self) -> bool:
@@ -257,6 +267,22 @@ def fmt(value) -> str:
     return f"{value:.3f}"
 
 
+def error_split(rows: list[Outcome]) -> dict[str, tuple[int, float, float, float]]:
+    """Where the decided people's error (estimate - core) comes from: ``"body model"``, the product's body model
+    on each person's true apparent eye band (``body_model_c - core``: the physiology the study's data leaves
+    unexplained, which no sensor or optics can remove), and ``"the rest"``, the estimate against that
+    (``estimate - body_model_c``: the sensor, the optics, the analysis and any site offset). Each as (n, bias, sd,
+    MAE) over the decided whose ``body_model_c`` is known; n 0 and NaN without any."""
+    pairs = [(r.body_model_c - r.core_c, r.estimate_c - r.body_model_c) for r in rows
+             if r.decision is not None and r.estimate_c is not None and math.isfinite(r.body_model_c)]
+    out = {}
+    for i, name in enumerate(("body model", "the rest")):
+        e = np.array([p[i] for p in pairs])
+        out[name] = ((len(e), float(e.mean()), float(e.std(ddof=1)) if len(e) > 1 else math.nan,
+                      float(np.abs(e).mean())) if len(e) else (0, math.nan, math.nan, math.nan))
+    return out
+
+
 # ---- running the gate on a world's runs -----------------------------------------------------------------------------
 
 def _supports(cls, name: str) -> bool:
@@ -292,6 +318,14 @@ def installer_config(sc, first_truth: dict, eye_band: str | None = None,
         elif _supports(ScreeningConfig, key):
             screening[key] = value
     return ScreeningConfig(analysis=replace(AnalysisConfig(), **analysis), **screening)
+
+
+def body_model_on_truth(person: dict, config: ScreeningConfig) -> float:
+    """The body temperature the product's body model gives from ``person``'s true apparent eye band (the canthus
+    region's, or the canthus maximum's with ``eye_band = "canthus"``) in the true room (``room_c``), with no site
+    offset: the gate's estimate with a perfect sensor and perfect optics."""
+    key = "canthus_apparent_c" if config.eye_band == "canthus" else "canthus_region_apparent_c"
+    return estimate_core_c(float(person[key]), float(person["room_c"]), site=config.eye_band)
 
 
 LEARN_S = 20.0  # the installer learns the reference from the gate's first 20 s
@@ -407,7 +441,8 @@ def run(job: tuple) -> list[Outcome]:
     optionally the eye band and whether the sensor offset is applied (None: the defaults), the nurse's
     readings and the gate's refresh rate (Hz)."""
     world_name, lens, i = job[:3]
-    eye_band, apply_offset, readings, refresh_hz = (tuple(job[3:7]) + (None, None, COMMISSION_READINGS, 8.0))[:4]
+    given, defaults = tuple(job[3:7]), (None, None, COMMISSION_READINGS, 8.0)
+    eye_band, apply_offset, readings, refresh_hz = given + defaults[len(given):]
     world = world_named(world_name)
     seed = world.seed(i)
     sc = scenario(KIND, seed, variant=lens, world=world)
@@ -435,15 +470,15 @@ def run(job: tuple) -> list[Outcome]:
                 continue
             if d.decision == "PASS":
                 ever_pass.add(pid)
-            first.setdefault(pid, (d.decision, d.estimate_c, d.time_s))
+            first.setdefault(pid, (d.decision, d.estimate_c, d.time_s, body_model_on_truth(person, config)))
         out = []
         for pid, (t_still, p) in standing.items():
-            dec, est, t_dec = first.get(pid, (None, None, None))
+            dec, est, t_dec, body = first.get(pid, (None, None, None, math.nan))
             out.append(Outcome(world_name, lens, i, p["core_c"], dec, est, None if t_dec is None else t_dec - t_still,
                                pid in ever_pass, ph.mark_distance_m, ph.ambient_c, ph.reference_in_view, ref_px,
                                tuple(dict.fromkeys(reasons.get(pid, ()))), learned, documented,
                                ph.psf_sigma_px, ph.sensor_offset_c, p["sight_m"], p["mask"], p["glasses"],
-                               p["cover"], p["from_cold"], p.get("age") is None, commissioned, how))
+                               p["cover"], p["from_cold"], p.get("age") is None, commissioned, how, body))
         return out
 
     out = screened(config, False, None)
@@ -530,6 +565,19 @@ def print_commissioning(lens: str, names: list[str], commissioned: dict[str, lis
         print(line)
 
 
+def print_error_split(lens: str, names: list[str], scoped: dict[str, list[Outcome]],
+                      commissioned: dict[str, list[Outcome]]) -> None:
+    """Per world, as installed and commissioned, the decided people's error split by :func:`error_split`."""
+    print(f"-- {lens} deg lens, in scope, decided: where the error comes from (the body model on the true "
+          f"apparent eye band, against core; the estimate against that: sensor, optics, analysis, site offset) --")
+    print(f"{'world':9s} {'gates':13s} {'part':10s} {'n':>4s} {'bias':>7s} {'sd':>6s} {'MAE':>6s}")
+    for n in names:
+        for how, rows in (("as installed", scoped[n]), ("commissioned", commissioned[n])):
+            for part, (count, b, sd, err) in error_split(rows).items():
+                if count:
+                    print(f"{n:9s} {how:13s} {part:10s} {count:4d} {b:+7.3f} {fmt(sd):>6s} {err:6.3f}")
+
+
 def print_outcomes(lens: str, names: list[str], scoped: dict[str, list[Outcome]], top: int = 8) -> None:
     """In scope, by what became of each person (:func:`outcome`): count and share, per world."""
     print(f"-- {lens} deg lens, in scope: what became of each person (share of n; in brackets, of those whose "
@@ -598,6 +646,7 @@ def print_lens(lens: str, rows: list[Outcome], worlds: list[World], factors: boo
                   {n: [r for r in scoped[n] if r.reference_documented] for n in names},
                   {n: [r for r in scoped_c[n] if r.reference_documented] for n in names})
     print_commissioning(lens, names, scoped_c)
+    print_error_split(lens, names, scoped, scoped_c)
     for n in names:
         runs = {(r.run, r.learned) for r in scoped[n]}
         how = Counter(learned for _, learned in runs)

@@ -315,3 +315,42 @@ def test_the_documented_reference_scope_follows_the_installation_table():
     assert bench.outcome(blocked) == "BLOCKED reference_too_small (learning: reference_too_small)"
     assert bench.outcome(big) == "decided" and bench.outcome(small) == "no notice"
     assert bench.outcome(replace(small, reasons=("RETRY stand_straight",))) == "RETRY stand_straight"
+
+
+def test_the_error_split_into_body_model_and_the_rest():
+    """Each decided person's error is the body model's on their true eye band plus the rest; the undecided and
+    those without a known body-model reading are left out."""
+    rows = [replace(row(36.5, "PASS", 36.9), body_model_c=36.7),  # body model +0.2, the rest +0.2
+            replace(row(38.0, "FEVER", 37.6), body_model_c=38.3),  # +0.3, -0.7
+            replace(row(37.0, "PASS", 36.6), body_model_c=36.6),  # -0.4, 0.0
+            replace(row(37.2), body_model_c=37.0),  # never decided
+            row(36.8, "PASS", 36.8)]  # decided, body model unknown
+    split = bench.error_split(rows)
+    body, rest = np.array([0.2, 0.3, -0.4]), np.array([0.2, -0.7, 0.0])
+    for name, e in (("body model", body), ("the rest", rest)):
+        n, b, sd, err = split[name]
+        assert n == 3
+        assert (b, sd, err) == pytest.approx((e.mean(), e.std(ddof=1), np.abs(e).mean()))
+    n, b, sd, err = bench.error_split([row(36.9)])["the rest"]
+    assert n == 0 and math.isnan(b) and math.isnan(sd) and math.isnan(err)
+
+
+def test_the_body_model_on_truth_reads_the_eye_band_the_gate_reads():
+    from controller.screening.config import ScreeningConfig
+    from controller.screening.estimate import estimate_core_c
+
+    person = {"canthus_region_apparent_c": 34.6, "canthus_apparent_c": 35.3, "room_c": 22.0}
+    region = bench.body_model_on_truth(person, ScreeningConfig())
+    assert region == pytest.approx(estimate_core_c(34.6, 22.0, site="canthus_region"))
+    maximum = bench.body_model_on_truth(person, ScreeningConfig(eye_band="canthus"))
+    assert maximum == pytest.approx(estimate_core_c(35.3, 22.0, site="canthus"))
+    assert 35.5 < region < 38.5 and 35.5 < maximum < 38.5 and region != maximum
+
+
+def test_a_run_gives_the_body_model_reading_of_each_decided_person():
+    rows = bench.run((DEV.name, "110", 0, None, None, 0))
+    decided = [r for r in rows if r.decision is not None]
+    assert decided and all(math.isfinite(r.body_model_c) for r in decided)
+    assert all(math.isnan(r.body_model_c) for r in rows if r.decision is None)
+    # the body model on the true eye band reads people within the study's spread of their body temperature
+    assert all(abs(r.body_model_c - r.core_c) < 1.5 for r in decided)
