@@ -416,6 +416,23 @@ def test_chilled_nose_cue(variant):
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
+def test_mask_cue(variant):
+    """A mask is never skin: the lower face of a masked face reads less of the way from the room to the eye band
+    (lower_face_ratio) than bare skin does, below the tracker's mask_ratio (0.75)."""
+    masked, bare = [], []
+    for name in ("masked", "normal_queue", "glasses", "fever", "hat"):
+        for seed in (0, 1):
+            for p, a in standing(analysed(name, variant, seed)):
+                (masked if p["mask"] else bare).append(a.lower_face_ratio)
+    masked, bare = np.array(masked), np.array(bare)
+    assert len(masked) > 300 and len(bare) > 900
+    assert np.mean(np.isfinite(masked)) >= 0.98 and np.mean(np.isfinite(bare)) >= 0.98  # measured: all
+    assert np.mean(masked < 0.75) >= 0.85  # measured 0.93-0.95 (per scenario 0.87-0.97)
+    assert np.mean(bare < 0.75) <= 0.05  # measured 0.015-0.018 (normal_queue 0.065-0.07: one person's lower face)
+    assert np.nanmedian(masked) < 0.72 and np.nanmedian(bare) > 0.85  # measured 0.66-0.67 and 0.90
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_reference_is_ok_after_warm_up_and_missing_without_it(variant):
     runs = analysed("normal_queue", variant)
     assert not any(a.reference_ok for _, a in runs[:31])  # the window is not full yet

@@ -33,7 +33,8 @@ def _constructed(o: list[float]) -> FrameAnalysis:
         reference_status=REFERENCE_STATUSES[int(o[K.O_REF_STATUS])], reference_mean_c=o[K.O_REF_MEAN],
         reference_background_c=o[K.O_REF_BACKGROUND], reference_size_px=o[K.O_REF_SIZE],
         reference_fraction=o[K.O_REF_FRACTION], warm_pixels=int(o[K.O_WARM]) if o[K.O_WARM] > 0 else 0,
-        warm_box=tuple(int(o[K.O_WARM_BOX + i]) for i in range(4)) if o[K.O_WARM] > 0 else None)
+        warm_box=tuple(int(o[K.O_WARM_BOX + i]) for i in range(4)) if o[K.O_WARM] > 0 else None,
+        lower_face_c=o[K.O_LOWER])
 
 
 def _same(a: FrameAnalysis, b: FrameAnalysis) -> bool:
@@ -63,7 +64,7 @@ def test_frame_analysis_matches_the_constructor():
         if trial % 3 == 0:
             o[K.O_DISTANCE] = np.nan
         if trial % 5 == 0:
-            o[[K.O_MAX, K.O_TOPK, K.O_SKIN, K.O_NOSE]] = np.nan
+            o[[K.O_MAX, K.O_TOPK, K.O_SKIN, K.O_NOSE, K.O_LOWER]] = np.nan
         values = o.tolist()
         fast, slow = frame_analysis(values), _constructed(values)
         assert _same(fast, slow), (trial, fast, slow)

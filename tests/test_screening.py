@@ -352,6 +352,44 @@ def test_tracker_passes_only_after_enough_stable_frames():
     assert tracker.state == "decided"
 
 
+def _decide(cfg: ScreeningConfig, face_c: float, ratio: float | None, frames: int | None = None) -> list:
+    """The decisions on ``frames`` (default: stable_frames) still frames of one face reading ``face_c`` whose lower
+    face reads ``ratio`` of the way from the room (22.0) to ``face_c`` (None: not in view)."""
+    lower = math.nan if ratio is None else 22.0 + ratio * (face_c - 22.0)
+    tracker = Tracker("g", cfg)
+    out = []
+    for i in range(frames or cfg.stable_frames):
+        out += tracker.update(i * 0.125, i + 1, replace(_analysis(face_c=face_c), lower_face_c=lower))
+    return out
+
+
+def test_a_masked_face_is_raised_by_the_mask_correction():
+    """A face whose lower face reads like a mask (below mask_ratio) is estimated mask_correction_c higher; bare
+    skin there, a lower face out of view, or a correction of 0 (the default) leave the estimate as it was."""
+    assert ScreeningConfig().mask_correction_c == 0.0
+    cfg = ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0, mask_correction_c=0.4)
+    reading = reading_for(36.6)
+    bare = _decide(cfg, reading, 0.9)
+    assert [d.decision for d in bare] == [D.PASS] and bare[0].estimate_c == pytest.approx(36.6, abs=0.01)
+    masked = _decide(cfg, reading, 0.65)
+    assert [d.decision for d in masked] == [D.PASS]
+    assert masked[0].estimate_c == pytest.approx(36.6 + cfg.mask_correction_c, abs=0.01)
+    assert _decide(cfg, reading, None)[0].estimate_c == pytest.approx(36.6, abs=0.01)
+    off = _decide(replace(cfg, mask_correction_c=0.0), reading, 0.65)
+    assert off[0].estimate_c == pytest.approx(36.6, abs=0.01)
+    # a masked face just under the threshold is a FEVER once the mask's low reading is taken out
+    near = _decide(cfg, reading_for(cfg.threshold_c - 0.2), 0.65)
+    assert [d.decision for d in near] == [D.FEVER]
+
+
+def test_the_mask_correction_never_lifts_a_face_over_the_floor():
+    """A face just in from the cold reads its lower face cool, as a mask does: a reading under the physiological
+    floor stays a RETRY wait_indoors, however much the correction would add."""
+    cfg = ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0, mask_correction_c=0.4)
+    out = _decide(cfg, reading_for(cfg.min_estimate_c - 0.2), 0.65)
+    assert [(d.decision, d.reason) for d in out] == [(D.RETRY, D.WAIT_INDOORS)]
+
+
 def test_tracker_never_passes_an_unmeasurable_person():
     cfg = ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0)
     tracker = Tracker("g", cfg)

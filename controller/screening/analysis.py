@@ -166,6 +166,16 @@ class FrameAnalysis:
     reference_fraction: float = math.nan  # the share of its set-point contrast its mean reading reaches
     warm_pixels: int = 0  # pixels of the largest warm blob (someone in view, a face found in it or not); 0: none
     warm_box: tuple[int, int, int, int] | None = None  # its bounding box, r0, c0, r1, c1 exclusive
+    lower_face_c: float = math.nan  # the main face's middle 3-7 cm below the eye line: nose and cheeks, or a mask
+    # (NaN: no face, or that band out of view)
+
+    @property
+    def lower_face_ratio(self) -> float:
+        """How far the lower face reads from the room towards the eye band: (lower face - room) / (top-k reading -
+        room). Bare skin there reads about 0.8-0.9 of the way, a mask (never skin) less (the mask cue, the
+        tracker's ``mask_ratio``); NaN without a face or that band."""
+        excess = self.face_topk_c - self.ambient_c
+        return (self.lower_face_c - self.ambient_c) / excess if excess > 0.0 else math.nan
 
 
 @cache
@@ -390,6 +400,7 @@ def frame_analysis(o: list[float]) -> FrameAnalysis:
         "warm_pixels": int(o[K.O_WARM]) if o[K.O_WARM] > 0 else 0,
         "warm_box": ((int(o[K.O_WARM_BOX]), int(o[K.O_WARM_BOX + 1]), int(o[K.O_WARM_BOX + 2]),
                       int(o[K.O_WARM_BOX + 3])) if o[K.O_WARM] > 0 else None),
+        "lower_face_c": o[K.O_LOWER],
     })
     return a
 

@@ -52,6 +52,8 @@ SHIFT_BIN_C = 0.02  # histogram bin of the frame's common offset
 NOSE_BELOW_M = 0.037  # the nose's middle: this far below the eye line (it runs from 1.8 to 5.5 cm below)
 CHEEK_OFFSET_M = 0.045  # the cheeks either side of the nose: this far from the face's centre line
 NOSE_MIN_DROP_C = 0.6  # a chilled nose reads at least this much under the cheeks (a normal nose: about 0.5)
+LOWER_FACE_BAND_M = (0.03, 0.07)  # the lower face (the nose and the cheeks beside it, or a mask): this far below the
+# eye line, over the face's middle (CENTRAL_HALF_WIDTH_M either side of its centre line)
 
 # Parameter vector.
 P_MARGIN = 0
@@ -131,7 +133,8 @@ O_REF_SIZE = O_REF_BACKGROUND + 1  # the reference's apparent area in whole pixe
 O_REF_FRACTION = O_REF_SIZE + 1  # the share of its set-point contrast the window's mean reading reaches
 O_WARM = O_REF_FRACTION + 1  # pixels of the largest warm component (a person, with or without a face found); 0: none
 O_WARM_BOX = O_WARM + 1  # its bounding box: 4 values, r0, c0, r1, c1 (exclusive), -1 when there is none
-O_LENGTH = O_WARM_BOX + 4
+O_LOWER = O_WARM_BOX + 4  # the main face's lower face (LOWER_FACE_BAND_M, its middle), degC; NaN: out of view
+O_LENGTH = O_LOWER + 1
 
 # The reference's status (O_REF_STATUS), in the order the checks are made.
 REF_NONE = 0  # no reference configured
@@ -546,6 +549,7 @@ def face_measure(image, bgnow, skin, hot_near, guard, faces, f, p, ambient, widt
     nose = _nose_drop(image, eye + NOSE_BELOW_M * rows_per_m, centre, CHEEK_OFFSET_M * cols_per_m)
     out[O_NOSE] = nose
     out[O_COLD_NOSE] = 1.0 if nose >= max(NOSE_MIN_DROP_C, p[P_NOSE_DROP] * contrast) else 0.0
+    out[O_LOWER] = _lower_face(profile, eye, rows_per_m)
     _face_box(skin, guard, faces, f, eye, height, centre, width, r0, c0, r1, c1, out)
 
 
@@ -723,6 +727,16 @@ def _nose_drop(image, nose_row, centre, offset):
     the image), the mean at ``centre`` -+ ``offset`` columns minus the value at ``centre``."""
     r = min(max(int(math.floor(nose_row)), 0), image.shape[0] - 1)
     return (_row_at(image, r, centre - offset) + _row_at(image, r, centre + offset)) / 2.0 - _row_at(image, r, centre)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _lower_face(profile, eye, rows_per_m):
+    """O_LOWER: the central row profile's mean over LOWER_FACE_BAND_M below the eye line; NaN where that band
+    runs past the image's bottom (a face cut off there)."""
+    bottom = eye + LOWER_FACE_BAND_M[1] * rows_per_m
+    if bottom > profile.shape[0]:
+        return _NAN
+    return _band_mean(profile, eye + LOWER_FACE_BAND_M[0] * rows_per_m, bottom)
 
 
 @njit(cache=True, error_model="numpy", inline="always")

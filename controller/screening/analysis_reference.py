@@ -27,6 +27,7 @@ from .analysis_kernels import (
     FOREHEAD_BAND_M,
     GUARD_RING,
     LENS_HALF_WIDTH_M,
+    LOWER_FACE_BAND_M,
     MAX_FACES,
     NOSE_BELOW_M,
     NOSE_MIN_DROP_C,
@@ -43,6 +44,7 @@ from .analysis_kernels import (
     O_GLASSES,
     O_HOT,
     O_LENGTH,
+    O_LOWER,
     O_MAX,
     O_NOSE,
     O_OFFSET,
@@ -426,6 +428,9 @@ def face_measure(image: np.ndarray, bgnow: np.ndarray, skin: np.ndarray, hot_nea
     nose = nose_drop(image, eye + NOSE_BELOW_M * rows_per_m, centre, CHEEK_OFFSET_M * cols_per_m)
     out[O_NOSE] = nose
     out[O_COLD_NOSE] = float(nose >= max(NOSE_MIN_DROP_C, p[P_NOSE_DROP] * contrast))
+    bottom = eye + LOWER_FACE_BAND_M[1] * rows_per_m
+    out[O_LOWER] = (band_mean(profile, eye + LOWER_FACE_BAND_M[0] * rows_per_m, bottom)
+                    if bottom <= profile.shape[0] else math.nan)
     face_box(mine, guard, eye, height, centre, width, out)
 
 

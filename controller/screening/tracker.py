@@ -132,6 +132,8 @@ class _Sample:
     distance_m: float
     centre: tuple[float, float]
     width_px: float
+    lower_ratio: float = math.nan  # FrameAnalysis.lower_face_ratio: the mask cue's reading
+
 
 
 @dataclass
@@ -204,6 +206,13 @@ def cold_shares(a: FrameAnalysis, face_c: float) -> tuple[float, float, float]:
     skin = a.face_pixels / a.face_width_px ** 2 if a.face_pixels > 0 and a.face_width_px > 0 else math.nan
     forehead = (a.forehead_c - a.ambient_c) / excess if math.isfinite(a.forehead_c) else math.nan
     return nose, skin, forehead
+
+
+def masked(window: list[_Sample], ratio: float) -> bool:
+    """The mask cue over a decision's frames: the median of their lower faces' ratios
+    (:attr:`FrameAnalysis.lower_face_ratio`) below ``ratio``, with the lower face in view in most of them."""
+    ratios = [s.lower_ratio for s in window if math.isfinite(s.lower_ratio)]
+    return 2 * len(ratios) > len(window) and statistics.median(ratios) < ratio
 
 
 def still_cold(shares) -> bool:
@@ -498,8 +507,13 @@ class Tracker:
             return False
         if not (self._same_size(window, c.size_tolerance, self._span) and self._agree(window, c.max_spread_c)):
             return False
+        return self._estimate(window) - c.threshold_c >= EARLY_MARGIN_C
+
+    def _estimate(self, window: list[_Sample]) -> float:
+        """The window's estimate: the median of its frames' estimates, raised by ``mask_correction_c`` when the
+        face wears a mask (:func:`masked`)."""
         estimate = statistics.median(s.core_c for s in window)
-        return estimate - c.threshold_c >= EARLY_MARGIN_C
+        return estimate + self.config.mask_correction_c if masked(window, self.config.mask_ratio) else estimate
 
     def _measure(self, t: float, sequence: int, a: FrameAnalysis, reduced: bool) -> list[D.Decision]:
         c = self.config
@@ -535,7 +549,8 @@ class Tracker:
         surround = a.ambient_c + correction
         core = estimate_core_c(face_c, a.ambient_c, c.site_offset_c, fill=fill, face_share=share,
                                surround_c=surround, site=c.eye_band)
-        window.append(_Sample(t, face_c, core, a.distance_m or math.nan, centre, a.face_width_px))
+        window.append(_Sample(t, face_c, core, a.distance_m or math.nan, centre, a.face_width_px,
+                              a.lower_face_ratio))
         del window[:-self._window]
         while len(window) > 1 and not self._same_place(window, c.max_shift_px):
             del window[0]  # the face was still moving (walking): those frames were not standing
@@ -553,8 +568,10 @@ class Tracker:
             if not self._retry_due(t, person, D.HOLD_STILL):
                 return []
             return self._notice(t, sequence, D.RETRY, D.HOLD_STILL, a, reduced)
-        estimate = statistics.median(s.core_c for s in window)
-        if estimate < c.min_estimate_c:
+        estimate = self._estimate(window)
+        # The floor judges the reading itself: a face just in from the cold reads its lower face cool, as a mask
+        # does, and the mask's correction must not lift it over the floor into a PASS.
+        if statistics.median(s.core_c for s in window) < c.min_estimate_c:
             window.clear()  # a face still chilled from outdoors; measured again once it has warmed up
             return self._notice(t, sequence, D.RETRY, D.WAIT_INDOORS, a, reduced)
         verdict = D.FEVER if estimate >= c.threshold_c else D.PASS
