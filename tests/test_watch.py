@@ -205,6 +205,15 @@ def test_the_panel_says_what_an_installer_needs():
     assert "distance  1.70 m  (valid 0.25-1.30 m)  too far: come closer" in text
 
 
+def test_the_panel_names_the_faces_cues():
+    text = "\n".join(W.render_panel(_view(analysis=analysis(glasses=True, lower_face_c=28.0)), W.NO_COLOR))
+    # the lower face reads (28 - 22) / (34.9 - 22) = 0.47 of the way from the room to the eye band: a mask
+    assert "people    1  cues: glasses, lower face cool (mask, or in from the cold)" in text
+    bare = "\n".join(W.render_panel(_view(analysis=analysis(lower_face_c=33.5)), W.NO_COLOR))  # 0.89: skin
+    assert "people    1\n" in bare + "\n" and "cues" not in bare
+    assert "cues" not in "\n".join(W.render_panel(_view(), W.NO_COLOR))  # lower face not in view
+
+
 def test_the_panel_flags_trouble():
     offline = decode_status(b'{"v":1,"gate":"north-1","online":false,"boot":7}', UNVERIFIED)
     text = "\n".join(W.render_panel(_view(status=offline, connected=False, reconnects=2, lost_frames=3,

@@ -382,8 +382,10 @@ def render_panel(view: WatchView, mode: str) -> list[str]:
     verdict = _paint("OK, " + advice if ok else advice, mode, (0, 200, 0) if ok else (255, 200, 0), bold=not ok)
     lines.append(f"distance  {shown}  (valid {near:.2f}-{far:.2f} m)  {verdict}")
     if a is not None:
+        cool = a.lower_face_ratio < cfg.mask_ratio  # False when NaN
         cues = [name for name, on in (("glasses", a.glasses), ("forehead covered", a.forehead_covered),
-                                      ("hot object", a.hot_object), ("chilled nose", a.nose_chilled)) if on]
+                                      ("hot object", a.hot_object), ("chilled nose", a.nose_chilled),
+                                      ("lower face cool (mask, or in from the cold)", cool)) if on]
         lines.append(f"people    {a.people}" + (f"  cues: {', '.join(cues)}" if cues else ""))
     lines.append(f"reference {_reference_line(a, cfg.analysis)}")
     lines.append(f"tracker   {view.state.replace('_', ' ')}")
