@@ -16,9 +16,10 @@ moves less than ``max_shift_px`` and changes its width by less than
 by less than ``size_tolerance``. A face growing as someone walks up, or
 shrinking as they walk away, is never measured. Their readings must agree
 within ``max_spread_c`` (all but the highest and the lowest); the decision is
-the median of their estimates. An estimate below ``min_estimate_c`` (no
-living person at a school gate is that cold) is a face still chilled from
-outdoors: RETRY ``wait_indoors``, never a PASS. It is the only way to a PASS:
+the median of their estimates (raised by ``mask_correction_c`` for a masked
+face, 0 by default). A median below ``min_estimate_c`` (no living person at a
+school gate is that cold) is a face still chilled from outdoors: RETRY
+``wait_indoors``, never a PASS. It is the only way to a PASS:
 nobody is ever passed silently.
 
 A RETRY (someone who cannot be measured within ``retry_after_s`` of
@@ -133,7 +134,6 @@ class _Sample:
     centre: tuple[float, float]
     width_px: float
     lower_ratio: float = math.nan  # FrameAnalysis.lower_face_ratio: the mask cue's reading
-
 
 
 @dataclass
