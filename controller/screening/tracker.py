@@ -507,13 +507,14 @@ class Tracker:
             return False
         if not (self._same_size(window, c.size_tolerance, self._span) and self._agree(window, c.max_spread_c)):
             return False
-        return self._estimate(window) - c.threshold_c >= EARLY_MARGIN_C
+        estimate = statistics.median(s.core_c for s in window) + self._mask_correction(window)
+        return estimate - c.threshold_c >= EARLY_MARGIN_C
 
-    def _estimate(self, window: list[_Sample]) -> float:
-        """The window's estimate: the median of its frames' estimates, raised by ``mask_correction_c`` when the
-        face wears a mask (:func:`masked`)."""
-        estimate = statistics.median(s.core_c for s in window)
-        return estimate + self.config.mask_correction_c if masked(window, self.config.mask_ratio) else estimate
+    def _mask_correction(self, window: list[_Sample]) -> float:
+        """What the window's median estimate is raised by: ``mask_correction_c`` when the face wears a mask
+        (:func:`masked`), else 0."""
+        c = self.config
+        return c.mask_correction_c if c.mask_correction_c and masked(window, c.mask_ratio) else 0.0
 
     def _measure(self, t: float, sequence: int, a: FrameAnalysis, reduced: bool) -> list[D.Decision]:
         c = self.config
@@ -568,12 +569,13 @@ class Tracker:
             if not self._retry_due(t, person, D.HOLD_STILL):
                 return []
             return self._notice(t, sequence, D.RETRY, D.HOLD_STILL, a, reduced)
-        estimate = self._estimate(window)
+        estimate = statistics.median(s.core_c for s in window)
         # The floor judges the reading itself: a face just in from the cold reads its lower face cool, as a mask
         # does, and the mask's correction must not lift it over the floor into a PASS.
-        if statistics.median(s.core_c for s in window) < c.min_estimate_c:
+        if estimate < c.min_estimate_c:
             window.clear()  # a face still chilled from outdoors; measured again once it has warmed up
             return self._notice(t, sequence, D.RETRY, D.WAIT_INDOORS, a, reduced)
+        estimate += self._mask_correction(window)
         verdict = D.FEVER if estimate >= c.threshold_c else D.PASS
         if verdict == D.PASS and still_cold(person.cold):
             window.clear()  # a low reading of a face still cold from outdoors is never a PASS (a fever hides in it)
