@@ -475,7 +475,8 @@ def run(job: tuple) -> list[Outcome]:
                 continue
             if d.decision == "PASS":
                 ever_pass.add(pid)
-            first.setdefault(pid, (d.decision, d.estimate_c, d.time_s, body_model_on_truth(person, config)))
+            if pid not in first:
+                first[pid] = (d.decision, d.estimate_c, d.time_s, body_model_on_truth(person, config))
         out = []
         for pid, (t_still, p) in standing.items():
             dec, est, t_dec, body = first.get(pid, (None, None, None, math.nan))
@@ -706,16 +707,15 @@ def main(argv: list[str] | None = None) -> None:
     runs = max(1, math.ceil(args.people / PEOPLE_PER_RUN))
     offset = None if args.apply_sensor_offset is None else args.apply_sensor_offset == "true"
     jobs = [(w.name, lens, i, args.eye_band, offset, args.readings, args.refresh_hz, args.mask_correction_c)
-            for lens in lenses
-            for w in worlds for i in range(runs)]
+            for lens in lenses for w in worlds for i in range(runs)]
     band = args.eye_band or ScreeningConfig().eye_band
     applied = ScreeningConfig().analysis.apply_sensor_offset if offset is None else offset
     mask_c = ScreeningConfig().mask_correction_c if args.mask_correction_c is None else args.mask_correction_c
     print(f"make bench-accuracy: {runs} runs of {KIND} ({runs * PEOPLE_PER_RUN} people) per world and lens; "
           f"worlds {', '.join(f'{w.name} (seeds {w.seed(0)}..{w.seed(runs - 1)})' for w in worlds)}; "
           f"eye_band {band}, apply_sensor_offset {str(applied).lower()}, mask_correction_c {mask_c:g}; "
-          f"commissioning: {args.readings} clinical "
-          f"readings per gate (thermometer sd {THERMOMETER_SD_C} degC), at most {COMMISSION_MAX_SESSIONS} sessions "
+          f"commissioning: {args.readings} clinical readings per gate (thermometer sd {THERMOMETER_SD_C} degC), "
+          f"at most {COMMISSION_MAX_SESSIONS} sessions "
           f"of {COMMISSION_SESSION_PEOPLE} people; {args.refresh_hz:g} frames a second; {args.jobs} processes",
           flush=True)
     t0 = time.perf_counter()
