@@ -34,7 +34,7 @@ class AlarmsApi(ApiPart):
         alarms.sort(key=lambda a: (a.time, a.id))
         out = self._alarms_with_screenings(alarms)
         for a in out:  # the case each alarm opened (controller/cases): the banner links to it, a drill says so
-            c = self.service.alarm_cases.cases.case_for_alarm(a["id"])
+            c = self.cases.case_for_alarm(a["id"])
             a["case_id"], a["drill"] = (c.id, c.drill) if c is not None else (None, False)
         return out
 

@@ -1,7 +1,7 @@
 """What the parts of the console's JSON API share (``ApiPart``): the store, the people store, the school's
-time zone, the audit trail, a gate's display name, the JSON of a screening and an alarm with who it names,
-and the checks of a gate, an id and an alarm filter in a request. The parts: api.py (who am I, the gates,
-today's report), alarms_api.py, doors_api.py, history_api.py, admin_api.py, people_api.py, visitors_api.py,
+time zone, the audit trail, the fever cases, a gate's display name, the JSON of a screening and an alarm with
+who it names, and the checks of a gate, an id and an alarm filter in a request. The parts: api.py (who am I,
+the gates, today's report), alarms_api.py, doors_api.py, history_api.py, admin_api.py, people_api.py, visitors_api.py,
 cases_api.py, drills_api.py; routes.py registers each handler with the permission it needs.
 
 Each handler is ``async def h(request, session)``. Store and service calls run in the thread pool so a slow
@@ -75,6 +75,11 @@ class ApiPart:
     @property
     def tz(self):
         return self.service.config.tz
+
+    @property
+    def cases(self):
+        """The fever cases and drills (controller/cases' CaseStore)."""
+        return self.service.alarm_cases.cases
 
     def audit(self, user: str, action: str, detail: dict) -> None:
         self.store.record_audit(user, time.time(), action, detail)

@@ -43,10 +43,6 @@ class CasesApi(ApiPart):
         super().__init__(console)
         self._audited: dict[tuple[str, int], float] = {}  # (user, case) -> when its read was last audited
 
-    @property
-    def cases(self):
-        return self.service.alarm_cases.cases
-
     def _summary(self, c) -> dict:
         return {**c.to_json(), "opened_local": local_time(c.opened_at, self.tz), "gate_name": self.gate_name(c.gate)}
 

@@ -21,10 +21,6 @@ from .web import Bad, json_body, local_time, ok, text_field
 
 
 class DrillsApi(ApiPart):
-    @property
-    def cases(self):
-        return self.service.alarm_cases.cases
-
     def _drill_json(self, d) -> dict:
         return {**d.to_json(), "started_local": local_time(d.started_at, self.tz),
                 "ended_local": local_time(d.ended_at, self.tz)}
