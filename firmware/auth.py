@@ -16,8 +16,8 @@ from array import array
 from micropython import const
 
 # Actions and the largest argument each takes: open (ms, capped by the door),
-# lock, indicate (0 off, 1 pass, 2 alarm, 3 retry), refresh (rate code 0..7), reboot.
-ACTIONS = {"open": 0x7FFFFFFF, "lock": 0, "indicate": 3, "refresh": 7, "reboot": 0}
+# lock, indicate (0 off, 1 pass, 2 alarm, 3 retry, 4 measuring), refresh (rate code 0..7), reboot.
+ACTIONS = {"open": 0x7FFFFFFF, "lock": 0, "indicate": 4, "refresh": 7, "reboot": 0}
 RING = const(64)  # frames whose send time is remembered, > 2 s at the highest useful rate
 MAX_COUNTER = const(0x1FFFFFFFFFFFFF)  # 2**53 - 1: what JSON carries exactly
 MAX_JUMP = const(0x1000000)  # 2**24: how far one command may move the counter past the last one

@@ -16,10 +16,13 @@ OFF = const(0)
 PASS = const(1)
 ALARM = const(2)
 RETRY = const(3)
+MEASURING = const(4)  # the person at the mark is being measured: hold still (both lights blinking)
 
-# How long each indication lasts, and the buzzer pattern (on/off period, ms; 0 = silent).
-_SHOW_MS = (0, 2000, 5000, 2000)
-_BEEP_MS = (0, 0, 250, 0)
+# How long each indication lasts, the buzzer pattern and the lights' blinking (on/off period, ms; 0 = silent,
+# steady). A measuring light that nothing replaces (the controller lost, the person gone) ends by itself.
+_SHOW_MS = (0, 2000, 5000, 2000, 3000)
+_BEEP_MS = (0, 0, 250, 0, 0)
+_BLINK_MS = (0, 0, 0, 0, 250)
 
 
 class Door:
@@ -86,17 +89,20 @@ class Indicators:
         self._clock = clock
         self._until = 0
         self._since = 0
+        self._lit = False  # the blinking lights' phase
         self.showing = OFF
         self.show(OFF)
 
     def show(self, kind):
-        if kind < OFF or kind > RETRY:
+        if kind < OFF or kind > MEASURING:
             kind = OFF
         now = self._clock.ticks_ms()
         self.showing = kind
         self._since = now
         self._until = self._clock.ticks_add(now, _SHOW_MS[kind])
-        self._set(kind == PASS or kind == RETRY, kind == ALARM or kind == RETRY, kind == ALARM)
+        self._lit = kind == MEASURING
+        self._set(kind == PASS or kind == RETRY or self._lit, kind == ALARM or kind == RETRY or self._lit,
+                  kind == ALARM)
 
     def tick(self):
         if self.showing == OFF:
@@ -105,11 +111,24 @@ class Indicators:
         if self._clock.ticks_diff(self._until, now) <= 0:
             self.show(OFF)
             return
+        elapsed = self._clock.ticks_diff(now, self._since)
         period = _BEEP_MS[self.showing]
         if period and self._buzzer is not None:
-            self._buzzer.value((self._clock.ticks_diff(now, self._since) // period) % 2 == 0)
+            self._buzzer.value((elapsed // period) % 2 == 0)
+        period = _BLINK_MS[self.showing]
+        if period:
+            lit = (elapsed // period) % 2 == 0
+            if lit != self._lit:  # only on a change of phase: nothing to do, nothing allocated, in between
+                self._lit = lit
+                _level(self._green, lit)
+                _level(self._red, lit)
 
     def _set(self, green, red, buzzer):
-        for pin, on in ((self._green, green), (self._red, red), (self._buzzer, buzzer)):
-            if pin is not None:
-                pin.value(1 if on else 0)
+        _level(self._green, green)
+        _level(self._red, red)
+        _level(self._buzzer, buzzer)
+
+
+def _level(pin, on):
+    if pin is not None:
+        pin.value(1 if on else 0)

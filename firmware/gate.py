@@ -18,8 +18,9 @@ from credential import Credentials, Debounce
 from link import Link  # noqa: F401 (the type of self.link, in a type comment)
 from mlx90640 import SensorError
 
-FIRMWARE_VERSION = "0.2.0"
+FIRMWARE_VERSION = "0.3.0"
 PROTOCOL = const(2)
+INDICATIONS = const(4)  # the highest `indicate` argument this firmware shows (4: measuring), told in the status
 SENSOR_RETRY_MS = const(2000)
 MAX_QUEUED_ACKS = const(16)  # more than one poll delivers (mqtt.MAX_PACKETS_PER_POLL)
 MAX_SEQUENCE = const(0x3FFFFFFF)  # 2**30 - 1 frames: 4 years at 8 Hz; then a clean restart
@@ -239,7 +240,8 @@ class Gate:
         fps = (self.frames_sent - self._frames_at_status) / interval if interval else 0
         link = self.link
         fields = {
-            "v": PROTOCOL, "gate": self.cfg.gate_id, "online": True, "fw": FIRMWARE_VERSION, "boot": self.boot_id,
+            "v": PROTOCOL, "gate": self.cfg.gate_id, "online": True, "fw": FIRMWARE_VERSION, "ind": INDICATIONS,
+            "boot": self.boot_id,
             "uptime_s": self.uptime_ms // 1000, "rssi": self.link.rssi() if self.link is not None else 0,
             "heap_free": self._heap_free(), "frames": self.frames_sent, "frames_unsent": self.frames_unsent,
             "fps": round(fps, 2), "refresh_hz": REFRESH_HZ[self.refresh_code],

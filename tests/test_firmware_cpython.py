@@ -368,3 +368,30 @@ def test_heartbeat_and_socket_timeouts(rig):
     assert 7 <= statuses[-1].fps <= 9 and statuses[-1].heap_free == 90000 and statuses[-1].uptime_s >= 5
     # The socket stays non-blocking throughout: nothing ever waits on it, so nothing could hang.
     assert rig.broker.live()[0].timeout == 0 and rig.broker.hangs == 0
+
+
+def test_the_measuring_light_blinks_both_lights_until_the_decision_replaces_it(rig):
+    fw = rig.fw
+    pins = fw.machine.Pin.pins
+    green, red, buzzer = pins[25], pins[33], pins[32]
+    rig.measure(0)
+    rig.run(50)
+    assert rig.command("indicate", 4).ok  # measuring: both lights blink, no sound
+    assert green.level == 1 and red.level == 1
+    changes = len(green.history)
+    levels = set()
+    for _ in range(8):
+        rig.run(130)
+        levels.add((green.level, red.level))
+    assert levels == {(0, 0), (1, 1)} and len(green.history) >= changes + 4  # blinking, the two together
+    assert buzzer.level == 0
+    assert rig.command("indicate", 1).ok  # the PASS replaces it: green, steady
+    rig.run(600)
+    assert green.level == 1 and red.level == 0
+    rig.measure(1)
+    rig.run(50)
+    assert rig.command("indicate", 4).ok
+    rig.run(3200)  # nothing replaced it: over after 3 s
+    assert green.level == 0 and red.level == 0
+    status = decode_status(rig.broker.retained[rig.topic("status")], KS)
+    assert status.indications == 4 and status.firmware == fw.gate.FIRMWARE_VERSION

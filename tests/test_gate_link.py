@@ -52,8 +52,9 @@ def check_common(name: str, r: dict) -> None:
 def check_specific(name: str, r: dict) -> None:
     """What each scenario shows besides."""
     if name == "pass_open_then_indicate":
-        assert r["acks"] == [["open", True, 3000], ["indicate", True, 0]] or \
-            r["acks"] == [("open", True, 3000), ("indicate", True, 0)]
+        assert [tuple(a) for a in r["acks"]] == [("indicate", True, 0), ("open", True, 3000), ("indicate", True, 0)]
+        # measuring: both lights, blinking; then the PASS's green, steady
+        assert [tuple(x) for x in r["lights"]] == [(1, 1), (0, 0), (1, 0)]
         assert r["openings"] >= 1 and r["drops"] == 0
     elif name == "burst_of_ten":
         assert r["acks"] == 10 and r["ok"] == 10 and list(r["counters"]) == list(range(1, 11)) and r["drops"] == 0

@@ -266,7 +266,7 @@ def test_firmware_hmac_is_rfc_2104(fw):
 
 def test_command_encoder_refuses_what_the_gate_would_refuse():
     for args in [("Gate 1", 1, 1, "open", 1, 1), ("g", 1, 0, "open", 1, 1), ("g", 1, 1, "unlock", 1, 1),
-                 ("g", 1, 1, "indicate", 4, 1), ("g", 2**32, 1, "open", 1, 1)]:
+                 ("g", 1, 1, "indicate", 5, 1), ("g", 2**32, 1, "open", 1, 1)]:
         with pytest.raises(ValueError):
             sign_command(KEY, *args)
 
@@ -312,6 +312,20 @@ def test_ack_and_status_decode_and_every_forgery_is_refused():
         with pytest.raises(ProtocolError) as info:
             decode_status(payload, KS)
         assert info.value.reason == reason
+
+
+def test_the_status_says_which_indications_the_gate_shows():
+    online = {"v": 2, "gate": "g", "online": True, "fw": "0.3.0", "boot": 5, "uptime_s": 1, "rssi": -60,
+              "heap_free": 90000, "frames": 8, "frames_unsent": 0, "fps": 8.0, "refresh_hz": 8.0, "sensor_ok": True,
+              "i2c_errors": 0, "sensor_resets": 0, "relay": "locked", "door_openings": 0, "cmd_ok": 0,
+              "cmd_refused": {}, "mqtt_connects": 1}
+    assert decode_status(_sealed(dict(online, ind=4), b"status"), KS).indications == 4
+    # Firmware before 0.3.0 does not say: it shows 0-3 (off, pass, alarm, retry), not the measuring light.
+    assert decode_status(_sealed(dict(online, fw="0.2.0"), b"status"), KS).indications == 3
+    for bad in ("4", 4.0, True, -1, 256, None):
+        with pytest.raises(ProtocolError) as info:
+            decode_status(_sealed(dict(online, ind=bad), b"status"), KS)
+        assert info.value.reason == "schema", bad
 
 
 def test_version_1_json_is_read_only_when_allowed():

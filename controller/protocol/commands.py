@@ -27,8 +27,8 @@ from .jsonmsg import json_object as _json_object
 from .jsonmsg import seal as _seal
 from .topics import valid_gate_id
 
-ACTIONS = {"open": 0x7FFFFFFF, "lock": 0, "indicate": 3, "refresh": 7, "reboot": 0}
-INDICATE = {"off": 0, "pass": 1, "alarm": 2, "retry": 3}
+ACTIONS = {"open": 0x7FFFFFFF, "lock": 0, "indicate": 4, "refresh": 7, "reboot": 0}
+INDICATE = {"off": 0, "pass": 1, "alarm": 2, "retry": 3, "measuring": 4}  # measuring: firmware 0.3.0 on ("ind")
 REFUSALS = ("malformed", "bad_version", "wrong_gate", "bad_tag", "wrong_boot", "replayed", "counter_jump", "stale",
             "bad_action", "bad_arg")
 MAX_COUNTER = 2**53 - 1

@@ -33,6 +33,7 @@ class GateStatus:
     cmd_ok: int = 0
     cmd_refused: dict = field(default_factory=dict)
     mqtt_connects: int = 0
+    indications: int = 3  # the highest `indicate` argument the gate shows ("ind"; before firmware 0.3.0: 3, retry)
     version: int = 2  # 2: authenticated; 1: accepted unauthenticated (upgrade window)
 
 
@@ -56,13 +57,16 @@ def decode_status(payload: bytes, key, *, accept_v1: bool = False) -> GateStatus
     rates = {k: _field(d, k, (int, float), "status") for k in ("fps", "refresh_hz")}
     if not all(0 <= v <= 1000 for v in rates.values()):  # also NaN (strict JSON downstream) and ints past float
         raise ProtocolError("schema", f"status rates are {rates!r}")
+    indications = d.get("ind", 3)  # optional: firmware before 0.3.0 does not say, and knows 0-3
+    if type(indications) is not int or not 0 <= indications <= 255:
+        raise ProtocolError("schema", f"status.ind is {indications!r}")
     relay = _field(d, "relay", (str,), "status")
     if relay not in ("open", "locked"):
         raise ProtocolError("schema", f"status.relay is {relay!r}")
     return GateStatus(gate_id=gate, online=True, boot_id=boot, firmware=_field(d, "fw", (str,), "status"),
                       fps=float(rates["fps"]), refresh_hz=float(rates["refresh_hz"]),
                       sensor_ok=_field(d, "sensor_ok", (bool,), "status"), relay=relay, cmd_refused=refused,
-                      version=version, **values)
+                      indications=indications, version=version, **values)
 
 
 def status_payload(key: bytes, status: dict) -> bytes:

@@ -169,13 +169,22 @@ class Rig:
 
 
 def pass_open_then_indicate(rig):
-    """A PASS: `open` and `indicate` back to back, as the controller sends them."""
+    """A PASS as the controller sends it: the measuring light while the person stands at the mark, then `open`
+    and `indicate` back to back."""
     rig.run(500)
+    pins = machine.Pin.pins
+    green, red = pins[rig.cfg.pin_led_green], pins[rig.cfg.pin_led_red]
+    rig.send(rig.command("indicate", 4))
+    rig.run(100)
+    lit = (green.level, red.level)
+    rig.run(200)  # past the first 250 ms: the blink's off phase
+    dark = (green.level, red.level)
     rig.send(rig.command("open", 3000), rig.command("indicate", 1))
     rig.run(300)
     acks = rig.acks()
+    shown = (green.level, red.level)
     rig.run(4000)
-    return {"acks": [(a["act"], a["ok"], a["applied_ms"]) for a in acks]}
+    return {"acks": [(a["act"], a["ok"], a["applied_ms"]) for a in acks], "lights": [lit, dark, shown]}
 
 
 def burst_of_ten(rig):
