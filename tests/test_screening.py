@@ -324,6 +324,30 @@ def _analysis(face_c=NORMAL, people=1, distance=0.9, glasses=False, box=(8, 12, 
                          reference_ok=ref_ok, offset_c=0.0, faces=faces)
 
 
+def test_the_tracker_says_when_the_person_at_the_mark_is_being_measured():
+    """measured_now (what the measuring light follows): on every still frame taken into the window before the
+    decision; not on the decision's frame, after it, nor on a frame BLOCKED while the frames before it still
+    count."""
+    cfg = ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0, require_reference=True)
+    reading = reading_for(36.6)
+    tracker = Tracker("g", cfg)
+    assert not tracker.measured_now
+    taken = []
+    for i in range(cfg.stable_frames - 1):
+        assert tracker.update(i * 0.125, i + 1, _analysis(face_c=reading)) == []
+        taken.append(tracker.measured_now)
+    assert all(taken)
+    blocked = tracker.update(0.9, 50, _analysis(face_c=reading, ref_ok=False))
+    assert [d.decision for d in blocked] == [D.BLOCKED] and not tracker.measured_now
+    assert tracker.state == "measuring"  # the frames before it still count: the state alone would light it
+    out = tracker.update(1.0, 51, _analysis(face_c=reading))
+    assert [d.decision for d in out] == [D.PASS] and not tracker.measured_now
+    tracker.update(1.125, 52, _analysis(face_c=reading))
+    assert tracker.state == "decided" and not tracker.measured_now
+    tracker.update(1.25, 53, None)  # the sensor gave no usable frame: nothing measured
+    assert not tracker.measured_now
+
+
 def test_tracker_passes_only_after_enough_stable_frames():
     """A PASS needs stable_frames frames, near the threshold or far from it; a FEVER far above the threshold is
     decided from EARLY_FRAMES."""

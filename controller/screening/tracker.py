@@ -238,6 +238,7 @@ class Tracker:
         self._passes: deque[float] = deque(maxlen=max(config.drift_window, 1))
         self._body: tuple[Box, float] | None = None  # a warm blob with no face in view, and since when it stood still
         self._faceless = False  # the tracked person is standing in view without a face found
+        self._taken = False  # the latest frame went into the person's decision window
         # the narrowest such blob, in columns: a head at the far edge of the mark
         self._body_px = pixels_across(BODY_WIDTH_M, config.mark_band_m[1], config.analysis.fov)
         self.rate = FrameRate()  # the interval between analysed frames
@@ -258,6 +259,13 @@ class Tracker:
         return MEASURING if self._person.window else APPROACHING
 
     @property
+    def measured_now(self) -> bool:
+        """The latest frame was measured and decided nothing: it went into the window of a person still waiting
+        for their decision. A frame BLOCKED, told RETRY or decided is not, even while the frames before it still
+        count."""
+        return self._taken
+
+    @property
     def drift_c(self) -> float | None:
         """Running mean of the recent PASS estimates minus the expected mean; None until the window is full."""
         c = self.config
@@ -275,6 +283,7 @@ class Tracker:
         """Advance on one analysed frame (``a`` None: the sensor gave no usable frame)."""
         if self._start is None:
             self._start = t
+        self._taken = False
         self._frame_rate(t)
         if a is None:
             return self._sensor_fault(t, sequence)
@@ -303,7 +312,10 @@ class Tracker:
                 return self._notice(t, sequence, D.BLOCKED, D.WARMING_UP, a)
             reason, detail = reference_problem(a, self.config.analysis)
             return self._notice(t, sequence, D.BLOCKED, reason, a, detail=detail)
-        return self._measure(t, sequence, a, reduced)
+        decisions = self._measure(t, sequence, a, reduced)
+        # A frame that decided, or told the person something, leaves them no longer "being measured".
+        self._taken = self._taken and not decisions
+        return decisions
 
     # -- internals --------------------------------------------------------------
 
@@ -552,6 +564,7 @@ class Tracker:
                                surround_c=surround, site=c.eye_band)
         window.append(_Sample(t, face_c, core, a.distance_m or math.nan, centre, a.face_width_px,
                               a.lower_face_ratio))
+        self._taken = True
         del window[:-self._window]
         while len(window) > 1 and not self._same_place(window, c.max_shift_px):
             del window[0]  # the face was still moving (walking): those frames were not standing
