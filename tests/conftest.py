@@ -57,9 +57,9 @@ def controller_service(tmp_path, mqtt_broker):
     services = []
 
     def start(gates=("sim-1",), *, store: str | None = None, extra: str = "", http: bool = False,
-              site_extra: str = ""):
+              site_extra: str = "", doors_extra: str = ""):
         config = load_config(write_config(tmp_path, mqtt_broker, list(gates), store=store, extra=extra,
-                                          site_extra=site_extra))
+                                          site_extra=site_extra, doors_extra=doors_extra))
         services.append(build_controller(config, http=http).start())
         assert services[-1].dispatcher.connected.wait(10)
         return services[-1]

@@ -25,9 +25,10 @@ def midday_zone() -> ZoneInfo:
 
 
 def write_config(directory: Path, broker, simulated: list[str], *, store: str | None = None, http_port: int = 0,
-                 extra: str = "", site_extra: str = "", timezone: str = "Asia/Shanghai") -> Path:
+                 extra: str = "", site_extra: str = "", doors_extra: str = "", timezone: str = "Asia/Shanghai") -> Path:
     """A controller.toml in ``directory`` for ``broker`` serving the simulated gates ``simulated`` (their keys
-    in ``directory``/site/secrets.toml); ``site_extra`` goes into its [site] table, ``extra`` at the end;
+    in ``directory``/site/secrets.toml); ``site_extra`` goes into its [site] table, ``doors_extra`` into
+    [doors], ``extra`` at the end;
     ``timezone`` is the school's (``[site] timezone``)."""
     store = store or str(directory / "thermogate.db")
     path = directory / "controller.toml"
@@ -49,6 +50,7 @@ url = "{store}"
 [doors]
 open_ms = 3000
 ack_timeout_s = 3.0
+{doors_extra}
 
 [http]
 bind = "127.0.0.1"

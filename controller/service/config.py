@@ -39,6 +39,7 @@ manual_readings = 0            # hand-held readings
 [doors]
 open_ms = 3000                 # asked for on PASS; the gate caps it at its door_cap_ms
 ack_timeout_s = 3.0            # a command not acknowledged by then raises an alert
+measuring_light = true         # both lights blink while the person at the mark is measured (firmware 0.3.0 on)
 
 [http]
 bind = "127.0.0.1"             # the console's address; "0.0.0.0" to serve the gatehouse's network
@@ -138,6 +139,7 @@ STORE_FIELDS = (
 DOOR_FIELDS = (
     Field("open_ms", int, 3000, lo=100, hi=30000, unit="ms"),
     Field("ack_timeout_s", float, 3.0, lo=0.2, hi=60, unit="s"),
+    Field("measuring_light", bool, True),
 )
 HTTP_FIELDS = (
     Field("bind", str, "127.0.0.1", check=_filled, hint="must not be empty"),
@@ -177,6 +179,7 @@ class MqttConfig:
 class DoorConfig:
     open_ms: int = _D["open_ms"]
     ack_timeout_s: float = _D["ack_timeout_s"]
+    measuring_light: bool = _D["measuring_light"]
 
 
 @dataclass(frozen=True)
@@ -347,7 +350,8 @@ def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
                               accept_protocol_v1=s["accept_protocol_v1"], require_identity=s["require_identity"],
                               identity_window_s=s["identity_window_s"], classes=classes, store_url=url,
                               retention_days=retention.snapshots, retention=retention,
-                              doors=DoorConfig(open_ms=d["open_ms"], ack_timeout_s=d["ack_timeout_s"]), http=http,
+                              doors=DoorConfig(open_ms=d["open_ms"], ack_timeout_s=d["ack_timeout_s"],
+                                               measuring_light=d["measuring_light"]), http=http,
                               home_assistant=ha["enabled"], home_assistant_prefix=ha["prefix"],
                               screening=screening, screening_table=screening_table,
                               gate_screening=gate_screening, gate_names=gate_names, notify=notify,

@@ -37,6 +37,7 @@ from .events import AlertKind, GateEvent, GateSummary
 from .gate_worker import GateWorker
 from .live import LiveHub
 from .manual_doors import DoorHeld, ManualDoors
+from .measuring_light import MeasuringLight
 from .metrics import Metrics
 from .purge import HourlyPurge
 from .registry import GateInfo, load_gates
@@ -83,6 +84,7 @@ class ControllerService:
                                    ack_timeout_s=config.doors.ack_timeout_s, alerts=self.alerts.raise_,
                                    metrics=self.metrics, live=self.live,
                                    versions=lambda gate_id: self.workers[gate_id].wire_version)
+        self.measuring = MeasuringLight(self.doors, enabled=config.doors.measuring_light)
         # a FEVER alarm's case and notifications ([notify]); drills on the live gates (alarm_cases.py, drills.py)
         self.alarm_cases = AlarmCases(self.store, config, self.alerts,
                                       gate_names={g: info.name or g for g, info in self.gates.items()})
@@ -194,7 +196,9 @@ class ControllerService:
                     self.dispatcher.publish(t, payload, qos=1, retain=True)
 
     def _on_frame(self, worker: GateWorker) -> None:
-        """The live view: the latest image of a gate, only while someone watches."""
+        """The measuring light for the person at the mark; the live view: the latest image of a gate, only while
+        someone watches."""
+        self.measuring.on_frame(worker)
         if self.live.subscribers:
             event = worker.frame_event()
             if event is not None:

@@ -421,7 +421,42 @@ V8 = Migration(8, "report_rules: warning rules added in the console", (
         CHECK (what <> 'alarm_rate' OR scope = 'school'))""",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5, V6, V7, V8)
+V9 = Migration(9, "door_actions: the cause 'measuring' (the measuring light for the person at the mark)", (
+    # SQLite cannot change a CHECK in place: the table is rebuilt (nothing references it) with its indexes;
+    # PostgreSQL swaps the constraint.
+    {"sqlite": """CREATE TABLE door_actions_v9 (
+        id {pk},
+        gate TEXT NOT NULL REFERENCES gates(id),
+        time {float} NOT NULL,
+        action TEXT NOT NULL,
+        arg {bigint} NOT NULL,
+        counter {bigint} NOT NULL,
+        cause TEXT NOT NULL CHECK (cause IN ('decision', 'manual', 'measuring')),
+        screening_id {bigint} REFERENCES screenings(id),
+        user_name TEXT,
+        reason TEXT,
+        ack_ok {bool},
+        ack_reason TEXT,
+        applied_ms {bigint},
+        acked_at {float},
+        UNIQUE (gate, counter))""",
+     "postgresql": "ALTER TABLE door_actions DROP CONSTRAINT door_actions_cause_check"},
+    {"sqlite": "INSERT INTO door_actions_v9 SELECT id, gate, time, action, arg, counter, cause, screening_id, "
+               "user_name, reason, ack_ok, ack_reason, applied_ms, acked_at FROM door_actions",
+     "postgresql": "ALTER TABLE door_actions ADD CONSTRAINT door_actions_cause_check "
+                   "CHECK (cause IN ('decision', 'manual', 'measuring'))"},
+    # The ids go on from where the old table's left off (AUTOINCREMENT: an id is never reused).
+    {"sqlite": "DELETE FROM sqlite_sequence WHERE name = 'door_actions_v9'", "postgresql": "SELECT 1"},
+    {"sqlite": "INSERT INTO sqlite_sequence (name, seq) SELECT 'door_actions_v9', seq FROM sqlite_sequence "
+               "WHERE name = 'door_actions'", "postgresql": "SELECT 1"},
+    {"sqlite": "DROP TABLE door_actions", "postgresql": "SELECT 1"},
+    {"sqlite": "ALTER TABLE door_actions_v9 RENAME TO door_actions", "postgresql": "SELECT 1"},
+    {"sqlite": "CREATE INDEX door_actions_time ON door_actions (time)", "postgresql": "SELECT 1"},
+    {"sqlite": "CREATE INDEX door_actions_unacked ON door_actions (time) WHERE acked_at IS NULL",
+     "postgresql": "SELECT 1"},
+))
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (

@@ -26,7 +26,8 @@ RECHECK_MAX_C = 45.0
 
 CAUSE_DECISION = "decision"  # the controller acting on a screening decision
 CAUSE_MANUAL = "manual"  # a person at the console, with a reason
-CAUSES = (CAUSE_DECISION, CAUSE_MANUAL)
+CAUSE_MEASURING = "measuring"  # the measuring light for the person at the mark (no screening yet; moves no door)
+CAUSES = (CAUSE_DECISION, CAUSE_MANUAL, CAUSE_MEASURING)
 
 ROLES = ("guard", "doctor", "admin", "teacher")  # teacher: a class teacher, limited to their classes
 
