@@ -96,6 +96,8 @@ class Indicators:
     def show(self, kind):
         if kind < OFF or kind > MEASURING:
             kind = OFF
+        if kind == MEASURING and self.showing == ALARM:
+            return  # the next person's measuring light never cuts a fever's alarm short
         now = self._clock.ticks_ms()
         self.showing = kind
         self._since = now

@@ -395,3 +395,23 @@ def test_the_measuring_light_blinks_both_lights_until_the_decision_replaces_it(r
     assert green.level == 0 and red.level == 0
     status = decode_status(rig.broker.retained[rig.topic("status")], KS)
     assert status.indications == 4 and status.firmware == fw.gate.FIRMWARE_VERSION
+
+
+def test_the_next_persons_measuring_light_never_cuts_a_fevers_alarm_short(rig):
+    pins = rig.fw.machine.Pin.pins
+    green, red, buzzer = pins[25], pins[33], pins[32]
+    rig.measure(0)
+    rig.run(50)
+    assert rig.command("indicate", 2).ok  # FEVER: red, beeping, 5 s
+    rig.run(1000)
+    rig.measure(1)
+    rig.run(50)
+    assert rig.command("indicate", 4).ok  # the next person steps onto the mark
+    beeps = len(buzzer.history)
+    seen = set()
+    for _ in range(20):
+        rig.run(100)
+        seen.add((green.level, red.level))
+    assert seen == {(0, 1)} and len(buzzer.history) > beeps + 4  # the alarm goes on: red, steady, and beeping
+    rig.run(2000)
+    assert (green.level, red.level, buzzer.level) == (0, 0, 0)  # over 5 s after it began
