@@ -55,10 +55,13 @@ def test_the_person_at_the_mark_sees_the_measuring_light_before_each_decision(co
     assert lights and all(a.action == "indicate" and a.arg == 4 and a.screening_id is None for a in lights)
     assert all(a.ack_ok for a in lights if a.acked_at is not None), lights
     assert sum(a.ack_ok is True for a in lights) >= len(decided)
-    # Each decision's own indication came after a measuring light: the person saw it first.
+    # Each decided person saw a measuring light of their own first: one sent after the previous decision's
+    # indication and before theirs.
+    previous = 0
     for r in decided:
-        own = [a for a in actions if a.screening_id == r["screening_id"] and a.action == "indicate"]
-        assert own and any(a.counter < own[0].counter for a in lights), r
+        own = [a.counter for a in actions if a.screening_id == r["screening_id"] and a.action == "indicate"]
+        assert own and any(previous < a.counter < own[0] for a in lights), (r, previous, own)
+        previous = own[0]
     # The gate blinked both lights together (a decision that comes within the first 250 ms ends the light before
     # its first blink, so not necessarily once per person).
     assert _blinks(gate) >= 1
