@@ -338,12 +338,16 @@ def test_config_made_by_the_installer_tool_boots_the_firmware(tmp_path):
         assert cfg.qr_scanner == (2, 16, 17, 9600) and cfg.card_reader == (1, 18, 19, 57600)
 
 
-def test_indicators_show_and_clear(rig):
-    fw = rig.fw
-    pins = fw.machine.Pin.pins
-    green, red, buzzer = pins[25], pins[33], pins[32]
+def _lights(rig):
+    """The green and red lights and the buzzer (the fixture's pins), after a frame the next command can name."""
+    pins = rig.fw.machine.Pin.pins
     rig.measure(0)
     rig.run(50)
+    return pins[25], pins[33], pins[32]
+
+
+def test_indicators_show_and_clear(rig):
+    green, red, buzzer = _lights(rig)
     assert rig.command("indicate", 2).ok  # alarm: red, beeping
     assert red.level == 1 and green.level == 0
     beeps = len(buzzer.history)
@@ -371,11 +375,7 @@ def test_heartbeat_and_socket_timeouts(rig):
 
 
 def test_the_measuring_light_blinks_both_lights_until_the_decision_replaces_it(rig):
-    fw = rig.fw
-    pins = fw.machine.Pin.pins
-    green, red, buzzer = pins[25], pins[33], pins[32]
-    rig.measure(0)
-    rig.run(50)
+    green, red, buzzer = _lights(rig)
     assert rig.command("indicate", 4).ok  # measuring: both lights blink, no sound
     assert green.level == 1 and red.level == 1
     changes = len(green.history)
@@ -394,14 +394,11 @@ def test_the_measuring_light_blinks_both_lights_until_the_decision_replaces_it(r
     rig.run(3200)  # nothing replaced it: over after 3 s
     assert green.level == 0 and red.level == 0
     status = decode_status(rig.broker.retained[rig.topic("status")], KS)
-    assert status.indications == 4 and status.firmware == fw.gate.FIRMWARE_VERSION
+    assert status.indications == 4 and status.firmware == rig.fw.gate.FIRMWARE_VERSION
 
 
 def test_the_next_persons_measuring_light_never_cuts_a_fevers_alarm_short(rig):
-    pins = rig.fw.machine.Pin.pins
-    green, red, buzzer = pins[25], pins[33], pins[32]
-    rig.measure(0)
-    rig.run(50)
+    green, red, buzzer = _lights(rig)
     assert rig.command("indicate", 2).ok  # FEVER: red, beeping, 5 s
     rig.run(1000)
     rig.measure(1)
