@@ -11,7 +11,9 @@ Installed with the package as the pytest plugin ``thermogate`` (entry point
 - ``mqtt_watch``: a factory for a subscriber that collects messages, with
   ``wait(topic_filter, predicate, timeout)``.
 - ``wait_for_decision(watch, gate_id, timeout)``: the next screening result a
-  controller publishes for a gate.
+  controller publishes for a gate; ``gate_results(watch, gate_id)``: every
+  one so far; ``gate_results_until(watch, gate_id, done, timeout)``: those, as
+  soon as ``done(results)`` holds.
 """
 
 from __future__ import annotations
@@ -76,6 +78,21 @@ def wait_for_decision(watch: MqttWatch, gate_id: str, timeout: float = 10.0, aft
     """The next screening result published on ``thermogate/<gate_id>/result``, as a dict."""
     _topic, payload = watch.wait(f"thermogate/{gate_id}/result", timeout=timeout, after=after)
     return json.loads(payload)
+
+
+def gate_results(watch: MqttWatch, gate_id: str) -> list[dict]:
+    """Every screening result ``watch`` has seen published for ``gate_id``, oldest first, as dicts."""
+    return [json.loads(p) for _t, p in watch.messages(f"thermogate/{gate_id}/result")]
+
+
+def gate_results_until(watch: MqttWatch, gate_id: str, done, timeout: float) -> list[dict]:
+    """:func:`gate_results` as soon as ``done(results)`` holds, or as they are at the timeout (seconds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = gate_results(watch, gate_id)
+        if done(seen) or time.monotonic() > deadline:
+            return seen
+        time.sleep(0.1)
 
 
 @pytest.fixture

@@ -11,23 +11,9 @@ from datetime import datetime
 from controller.reports import daily_report
 from controller.store import open_store
 from controller_harness import ControllerProcess, write_config
-from sim.pytest_plugin import wait_for_decision
+from sim.pytest_plugin import gate_results_until, wait_for_decision
 
 DOOR_CAP_MS = 5000  # sim.gate_config: the firmware's cap on every opening
-
-
-def _results(watch, gate: str) -> list[dict]:
-    return [json.loads(p) for _t, p in watch.messages(f"thermogate/{gate}/result")]
-
-
-def _results_until(watch, gate: str, done, timeout: float) -> list[dict]:
-    """The gate's results so far, as soon as ``done(results)`` holds (or at the timeout)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        results = _results(watch, gate)
-        if done(results) or time.monotonic() > deadline:
-            return results
-        time.sleep(0.1)
 
 
 def _openings(relay) -> list[tuple[int, int]]:
@@ -54,7 +40,7 @@ def test_fever_keeps_the_door_shut_and_a_pass_opens_it(controller_service, virtu
         kinds = [r["decision"] for r in results]
         return "FEVER" in kinds and "PASS" in kinds[kinds.index("FEVER"):]
 
-    results = _results_until(watch, "sim-1", fever_then_pass, timeout=45)
+    results = gate_results_until(watch, "sim-1", fever_then_pass, timeout=45)
     assert fever_then_pass(results), results
     fever = next(r for r in results if r["decision"] == "FEVER")
     passed = next(r for r in results if r["decision"] == "PASS" and r["time"] > fever["time"])
@@ -111,7 +97,7 @@ def test_cold_arrival_gets_a_retry(controller_service, virtual_gates, mqtt_watch
     watch = mqtt_watch("thermogate/+/result")
     controller_service(["sim-1"])
     virtual_gates(1, "cold_arrival", seed=0)
-    results = _results_until(watch, "sim-1", lambda rs: any(r["reason"] == "wait_indoors" for r in rs), timeout=40)
+    results = gate_results_until(watch, "sim-1", lambda rs: any(r["reason"] == "wait_indoors" for r in rs), timeout=40)
     seen = [(r["decision"], r["reason"]) for r in results]
     assert ("RETRY", "wait_indoors") in seen, seen
     assert seen.index(("RETRY", "wait_indoors")) <= 4, seen  # among the first people, not by luck late on

@@ -20,6 +20,7 @@ from controller.screening.config import ScreeningConfig
 from controller.sensor.synthetic import random_eeprom
 from controller.service.gate_worker import GateWorker
 from controller.service.registry import GateInfo
+from sim.pytest_plugin import gate_results
 
 DOOR_CAP_MS = 5000
 
@@ -31,10 +32,6 @@ def _wait(predicate, timeout=10.0, step=0.1):
             return True
         time.sleep(step)
     return predicate()
-
-
-def _results(watch, gate="sim-1"):
-    return [json.loads(p) for _t, p in watch.messages(f"thermogate/{gate}/result")]
 
 
 def _pulses(relay):
@@ -65,7 +62,7 @@ def _no_double_or_late_opening(svc, gate, gate_id="sim-1", earlier_relays=()):
 
 def _all_published_recorded(svc, watch, gate_id="sim-1"):
     stored = {s.uid for s in svc.store.screenings(gate=gate_id, limit=100000, snapshots=False)}
-    published = {r["uid"] for r in _results(watch, gate_id)}
+    published = {r["uid"] for r in gate_results(watch, gate_id)}
     assert published <= stored, published - stored
     fevers = {s.id for s in svc.store.screenings(gate=gate_id, decision="FEVER", limit=100000)}
     assert fevers == {a.screening_id for a in svc.store.alarms(gate=gate_id)}  # an alarm for every FEVER
@@ -75,15 +72,16 @@ def test_broker_killed_mid_stream(controller_service, mqtt_broker, virtual_gates
     watch = mqtt_watch(["thermogate/+/result", "thermogate/+/ack"])
     svc = controller_service()
     (gate,) = virtual_gates(1, "fever", seed=0)
-    assert _wait(lambda: any(r["decision"] == "FEVER" for r in _results(watch)), 30)
+    assert _wait(lambda: any(r["decision"] == "FEVER" for r in gate_results(watch, "sim-1")), 30)
     mqtt_broker.kill()  # SIGKILL: no goodbye to anyone
     assert _wait(lambda: not svc.health()["mqtt_connected"], 10)
     assert svc.health()["status"] == "degraded"  # what a monitor sees while the broker is down
     time.sleep(2.0)
     mqtt_broker.start()
     assert _wait(lambda: svc.health()["mqtt_connected"], 30)
-    n = len(_results(watch))
-    assert _wait(lambda: len(_results(watch)) > n and gate.gate.link.connects >= 2, 40)  # recovered by itself
+    n = len(gate_results(watch, "sim-1"))
+    # recovered by itself
+    assert _wait(lambda: len(gate_results(watch, "sim-1")) > n and gate.gate.link.connects >= 2, 40)
     time.sleep(1.0)
     _all_published_recorded(svc, watch)
     _no_double_or_late_opening(svc, gate)
@@ -93,15 +91,15 @@ def test_gate_power_cycled(controller_service, virtual_gates, mqtt_watch):
     watch = mqtt_watch(["thermogate/+/result", "thermogate/+/ack", "thermogate/+/status"])
     svc = controller_service()
     (gate,) = virtual_gates(1, "fever", seed=0)
-    assert _wait(lambda: any(r["decision"] == "FEVER" for r in _results(watch)), 30)
+    assert _wait(lambda: any(r["decision"] == "FEVER" for r in gate_results(watch, "sim-1")), 30)
     old_boot, old_relay = gate.boot_id, gate.relay
     gate.power_cycle()  # from the test thread: the board drops off and boots afresh
     assert gate.boot_id != old_boot
     assert _wait(lambda: svc.workers["sim-1"].boot_id == gate.boot_id, 15)
     assert _wait(lambda: svc.alerts.is_open("sim-1", "gate_offline")
                  or any(not json.loads(p).get("online", True) for _t, p in watch.messages("/status")), 15)
-    n = len(_results(watch))
-    assert _wait(lambda: any(r["decision"] in ("PASS", "FEVER") for r in _results(watch)[n:]), 40)
+    n = len(gate_results(watch, "sim-1"))
+    assert _wait(lambda: any(r["decision"] in ("PASS", "FEVER") for r in gate_results(watch, "sim-1")[n:]), 40)
     time.sleep(1.0)
     acks = [json.loads(p) for _t, p in watch.messages("thermogate/sim-1/ack")]
     assert not [a for a in acks if a["reason"] in ("wrong_boot", "replayed")]  # commands follow the new boot
@@ -122,8 +120,8 @@ def test_wifi_flapping(controller_service, virtual_gates, mqtt_watch):
         up = not up
         gate.wlan.up = up
     gate.wlan.up = True
-    n = len(_results(watch))
-    assert _wait(lambda: len(_results(watch)) > n, 30)  # screening goes on once the link is steady
+    n = len(gate_results(watch, "sim-1"))
+    assert _wait(lambda: len(gate_results(watch, "sim-1")) > n, 30)  # screening goes on once the link is steady
     time.sleep(1.0)
     acks = [json.loads(p) for _t, p in watch.messages("thermogate/sim-1/ack")]
     assert all(a["ok"] or a["reason"] == "stale" for a in acks), acks  # a late command is refused, never run
@@ -187,9 +185,9 @@ def _fill(directory):
 
 def _decisions_while_refused(svc, watch, gate_id="sim-1"):
     """The decisions published while the store refuses writes; checks that none opened a door."""
-    n = len(_results(watch))
-    assert _wait(lambda: any(r["decision"] in ("PASS", "FEVER") for r in _results(watch)[n:]), 30)
-    during = _results(watch)[n:]
+    n = len(gate_results(watch, "sim-1"))
+    assert _wait(lambda: any(r["decision"] in ("PASS", "FEVER") for r in gate_results(watch, "sim-1")[n:]), 30)
+    during = gate_results(watch, "sim-1")[n:]
     assert _wait(lambda: svc.alerts.is_open(None, "store_failed"), 5)  # a person is told
     assert svc.health()["status"] == "degraded" and svc.decisions.unsaved
     unrecorded = [r for r in during if r["screening_id"] is None]
@@ -204,7 +202,7 @@ def test_store_disk_full(controller_service, small_disk, virtual_gates, mqtt_wat
     watch = mqtt_watch(["thermogate/+/result", "thermogate/+/cmd"])
     svc = controller_service(store=str(small_disk / "thermogate.db"))
     (gate,) = virtual_gates(1, "fever", seed=0)
-    assert _wait(lambda: _results(watch), 20)  # the warm-up decision is stored normally
+    assert _wait(lambda: gate_results(watch, "sim-1"), 20)  # the warm-up decision is stored normally
     filler = _fill(small_disk)
     _decisions_while_refused(svc, watch)
     filler.unlink()
@@ -222,7 +220,7 @@ def test_store_disk_gone_read_only(controller_service, failing_disk, virtual_gat
     watch = mqtt_watch(["thermogate/+/result", "thermogate/+/cmd"])
     svc = controller_service(store=str(failing_disk.path / "thermogate.db"))
     (gate,) = virtual_gates(1, "fever", seed=0)
-    assert _wait(lambda: _results(watch), 20)
+    assert _wait(lambda: gate_results(watch, "sim-1"), 20)
     stored_before = len(svc.store.screenings(limit=100000, snapshots=False))
     failing_disk.fail()
     unrecorded = _decisions_while_refused(svc, watch)

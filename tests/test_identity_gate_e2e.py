@@ -10,7 +10,6 @@ checked against the simulator's ground truth: the person standing on the mark is
 
 from __future__ import annotations
 
-import json
 import time
 
 from controller.cases.case_store import CaseStore
@@ -24,6 +23,7 @@ from controller.protocol.credential import Credential, credential_payload
 from controller.protocol.mac import sensor_key
 from controller.store import open_store
 from controller.store.records import Screening
+from sim.pytest_plugin import gate_results, gate_results_until
 
 ROSTER = """id,name,role,class,boarder,guardian_phone,credentials,active
 S2026001,张伟,student,初一(1)班,no,138 0013 8000,S2026001,yes
@@ -69,19 +69,6 @@ def _setup_people(tmp_path):
     return inside, later
 
 
-def _results(watch, gate: str) -> list[dict]:
-    return [json.loads(p) for _t, p in watch.messages(f"thermogate/{gate}/result")]
-
-
-def _wait(watch, gate: str, done, timeout: float) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while True:
-        results = _results(watch, gate)
-        if done(results) or time.monotonic() > deadline:
-            return results
-        time.sleep(0.2)
-
-
 def _standing(gate, sequence: int) -> int | None:
     """The id of the person standing on the mark in the frame a decision was made on (ground truth)."""
     truth = gate.truth.get(sequence)
@@ -125,11 +112,11 @@ def test_require_identity_at_the_gate(tmp_path, controller_service, virtual_gate
         held = [r for r in results if r["reason"] == "see_school_doctor"]
         return {"张伟", "陈静"} <= passes and {"none", "unknown", "outside_window"} <= refusals() and held
 
-    results = _wait(watch, GATE, seen, timeout=120)
+    results = gate_results_until(watch, GATE, seen, timeout=120)
     assert seen(results), [(r["decision"], r["reason"], r["person"]) for r in results]
-    fevers = _wait(watch, FEVER_GATE, lambda rs: any(r["decision"] == "FEVER" for r in rs), timeout=60)
+    fevers = gate_results_until(watch, FEVER_GATE, lambda rs: any(r["decision"] == "FEVER" for r in rs), timeout=60)
     time.sleep(1.5)  # the last acks
-    results = _results(watch, GATE)
+    results = gate_results(watch, GATE)
     scans = {s.person: s.text for s in gate.scenario.scans(0, gate.t + 1)}  # person id -> the code they showed
     visitor_ids = {inside: "visitor-inside", later: "visitor-later"}
 
@@ -232,7 +219,7 @@ def test_without_require_identity_a_person_without_a_code_passes(tmp_path, contr
     controller_service([GATE])
     (gate,) = virtual_gates(1, "normal_queue", seed=3)
     assert gate.scanner is None
-    results = _wait(watch, GATE, lambda rs: any(r["decision"] == "PASS" for r in rs), timeout=60)
+    results = gate_results_until(watch, GATE, lambda rs: any(r["decision"] == "PASS" for r in rs), timeout=60)
     passed = [r for r in results if r["decision"] == "PASS"]
     assert passed and all(r["person"] is None for r in passed)
     assert not [r for r in results if r["reason"] == "register_at_gatehouse"]

@@ -5,7 +5,6 @@ SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
@@ -16,19 +15,15 @@ from controller.store.errors import StoreError
 from controller.store.migrations import LATEST_VERSION, MIGRATIONS
 from controller.store.records import DoorAction
 from controller.store.store import Store
+from sim.pytest_plugin import gate_results_until
 
 T0 = 1_780_000_000.0
 
 
 def _decided(watch, gate: str, n: int, timeout: float) -> list[dict]:
     """The gate's first ``n`` PASS/FEVER results (fewer at the timeout)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        results = [json.loads(p) for _t, p in watch.messages(f"thermogate/{gate}/result")]
-        decided = [r for r in results if r["decision"] in ("PASS", "FEVER")]
-        if len(decided) >= n or time.monotonic() > deadline:
-            return decided
-        time.sleep(0.1)
+    decided = lambda rs: [r for r in rs if r["decision"] in ("PASS", "FEVER")]  # noqa: E731
+    return decided(gate_results_until(watch, gate, lambda rs: len(decided(rs)) >= n, timeout))
 
 
 def _blinks(gate) -> int:
