@@ -491,8 +491,7 @@ def test_catalogue_has_every_key_in_both_languages():
     from controller.store.records import ALARM_STATUSES, OUTCOMES, ROLES
 
     dynamic = ([f"dec_{d}" for d in D.DECISIONS] + [f"reason_{r}" for r in D.RETRY_REASONS + D.BLOCKED_REASONS]
-               + [f"state_{s}" for s in (T.WARMING_UP, T.IDLE, T.APPROACHING, T.MEASURING, T.DECIDED, T.LEAVING,
-                                         "no_eeprom")]
+               + [f"state_{s}" for s in (*T.STATES, "no_eeprom")]
                + [f"status_{s}" for s in ALARM_STATUSES] + [f"outcome_{o}" for o in OUTCOMES]
                + [f"role_{r}" for r in ROLES] + [f"door_done_{a}" for a in ("open", "lock", "release")])
     assert not [k for k in dynamic if k not in cat["zh"]]

@@ -339,13 +339,35 @@ def test_the_tracker_says_when_the_person_at_the_mark_is_being_measured():
     assert all(taken)
     blocked = tracker.update(0.9, 50, _analysis(face_c=reading, ref_ok=False))
     assert [d.decision for d in blocked] == [D.BLOCKED] and not tracker.measured_now
-    assert tracker.state == "measuring"  # the frames before it still count: the state alone would light it
+    # the frames before it still count, but nobody is being measured: the console says "blocked"
+    assert tracker.state == "blocked" and len(tracker._person.window) == cfg.stable_frames - 1
     out = tracker.update(1.0, 51, _analysis(face_c=reading))
     assert [d.decision for d in out] == [D.PASS] and not tracker.measured_now
     tracker.update(1.125, 52, _analysis(face_c=reading))
     assert tracker.state == "decided" and not tracker.measured_now
     tracker.update(1.25, 53, None)  # the sensor gave no usable frame: nothing measured
-    assert not tracker.measured_now
+    assert not tracker.measured_now and tracker.state == "decided"  # a decided person is not waiting
+
+
+def test_the_state_is_blocked_while_someone_waits_and_the_gate_cannot_measure():
+    """Someone at the mark whose frames are BLOCKED (the reference fails, or the sensor) is shown as "blocked",
+    not "measuring"; the next measured frame is "measuring" again."""
+    cfg = ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0, require_reference=True)
+    tracker = Tracker("g", cfg)
+    tracker.update(0.0, 1, _analysis())
+    assert tracker.state == "measuring"
+    tracker.update(0.125, 2, _analysis(ref_ok=False))
+    assert tracker.state == "blocked"
+    tracker.update(0.25, 3, _analysis())
+    assert tracker.state == "measuring"
+    assert [d.reason for d in tracker.update(0.375, 4, None)] == [D.SENSOR_FAULT]
+    assert tracker.state == "blocked"
+    tracker.update(0.5, 5, _analysis())
+    assert tracker.state == "measuring" and len(tracker._person.window) == 1  # a fault starts the window over
+    # without a reference required, a failing reference does not block: the frame is measured, reduced
+    free = Tracker("g", ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0, require_reference=False))
+    free.update(0.0, 1, _analysis(ref_ok=False))
+    assert free.state == "measuring" and free.measured_now
 
 
 def test_tracker_passes_only_after_enough_stable_frames():

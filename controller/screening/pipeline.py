@@ -35,7 +35,7 @@ class GatePipeline:
 
     @property
     def state(self) -> str:
-        """The tracker's state: warming_up, idle, approaching, measuring, decided or leaving."""
+        """The tracker's state, one of tracker.STATES: warming_up, idle, approaching, measuring, blocked, ..."""
         return self.tracker.state
 
     @property

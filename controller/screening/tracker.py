@@ -2,8 +2,10 @@
 
 States: ``warming_up`` (after the first frame), ``idle`` (nobody in view),
 ``approaching`` (a face, not yet measurable), ``measuring`` (collecting stable
-frames), ``decided`` (PASS or FEVER given, waiting for the person to leave),
-``leaving`` (face gone, not yet long enough to call it).
+frames), ``blocked`` (someone waiting to be measured, but the latest frame was
+BLOCKED: the reference or the sensor failed it), ``decided`` (PASS or FEVER
+given, waiting for the person to leave), ``leaving`` (face gone, not yet long
+enough to call it).
 
 A PASS or FEVER needs ``stable_frames`` consecutive frames (at 8 frames a
 second; a slower gate's window keeps its 0.5 s, see EARLY_FRAMES) of a person
@@ -70,6 +72,8 @@ APPROACHING = "approaching"
 MEASURING = "measuring"
 DECIDED = "decided"
 LEAVING = "leaving"
+BLOCKED = "blocked"
+STATES = (WARMING_UP, IDLE, APPROACHING, MEASURING, BLOCKED, DECIDED, LEAVING)
 
 FOLLOW_PX = 2.0  # a face may move this far (plus its recent motion) between frames and still be the same person
 STILL_PX = 3.0  # a face moving less than this per frame is nearly still (walking faces break up into fragments)
@@ -239,6 +243,7 @@ class Tracker:
         self._body: tuple[Box, float] | None = None  # a warm blob with no face in view, and since when it stood still
         self._faceless = False  # the tracked person is standing in view without a face found
         self._taken = False  # the latest frame went into the person's decision window
+        self._blocked = False  # the latest frame was BLOCKED (reference, sensor) while someone waited for a decision
         # the narrowest such blob, in columns: a head at the far edge of the mark
         self._body_px = pixels_across(BODY_WIDTH_M, config.mark_band_m[1], config.analysis.fov)
         self.rate = FrameRate()  # the interval between analysed frames
@@ -252,6 +257,8 @@ class Tracker:
             return WARMING_UP
         if self._person is None:
             return IDLE
+        if self._blocked:
+            return BLOCKED
         if not self._face:
             return APPROACHING if self._faceless else LEAVING
         if self._person.decided:
@@ -283,7 +290,7 @@ class Tracker:
         """Advance on one analysed frame (``a`` None: the sensor gave no usable frame)."""
         if self._start is None:
             self._start = t
-        self._taken = False
+        self._taken = self._blocked = False
         self._frame_rate(t)
         if a is None:
             return self._sensor_fault(t, sequence)
@@ -308,6 +315,7 @@ class Tracker:
             # The frame is not measured; the frames before it, each corrected by a reference that was ok then,
             # still count (a reference that fails for a frame or two, as a person passes near it, used to cost
             # a standing person their whole window).
+            self._blocked = True
             if not self._reference_seen and t - self._start < self.config.reference_settle_s:
                 return self._notice(t, sequence, D.BLOCKED, D.WARMING_UP, a)
             reason, detail = reference_problem(a, self.config.analysis)
@@ -409,6 +417,7 @@ class Tracker:
         """Once per fault episode; a person being measured starts over when frames return."""
         if self._person is not None:
             self._person.window.clear()
+            self._blocked = not self._person.decided
         if self._fault:
             return []
         self._fault = True
