@@ -313,6 +313,25 @@ def test_calibrate_reference_from_a_recording_stores_it_in_controller_toml(tmp_p
     assert config.read_text().count("[gates.g-1.screening.reference]") == 1
 
 
+def test_calibrate_reference_runs_where_the_controllers_secrets_cannot_be_read(tmp_path, capsys):
+    """An installer learning the reference need not read the controller's broker password (step 5 of
+    docs/installation.md makes it the thermogate user's alone): the gate's own reference table is used and the
+    learned reading stored beside it. (It once fell back to the file's [screening] alone, without the gate's
+    box.)"""
+    sc = scene_with(ReferenceSpec(0.08, 0.5, temp_c=38.0, emissivity=0.9))
+    _recording(sc, 12.0).save(tmp_path / "empty.npz")
+    box = list(config_for(sc).reference_box)
+    config = tmp_path / "controller.toml"
+    config.write_text(f"[mqtt]\nuser = \"controller\"\npassword_file = \"{tmp_path / 'unreadable'}\"\n\n"
+                      f"[gates.g-1.screening.reference]\nbox = {box}\ntemp_c = 38.0\n")
+    assert main(["calibrate", "reference", "g-1", "--recording", str(tmp_path / "empty.npz"),
+                 "--config", str(config)]) == 0
+    out = json.loads(capsys.readouterr()[0])
+    assert out["learned"] and out["box"] == box and out["stored"] == str(config)
+    analysis = load_config(config, secrets=False).screening_for("g-1").analysis
+    assert analysis.reference_apparent_c == pytest.approx(out["apparent_c"]) and analysis.reference_c == 38.0
+
+
 def test_calibrate_reference_refuses_a_disc_too_small(tmp_path, capsys):
     sc = scene_with(ReferenceSpec(0.04, 0.9), "110")
     _recording(sc, 10.0).save(tmp_path / "tiny.npz")

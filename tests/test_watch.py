@@ -372,6 +372,50 @@ def test_the_controllers_login_is_not_borrowed_by_accident(tmp_path):
     assert (broker.username, broker.password) == ("installer", "pw")
 
 
+def test_an_installer_need_not_read_the_controllers_secrets(tmp_path):
+    """watch and calibrate reference with --config and a login of their own read the gate's settings even where
+    the controller's password file and the notifications' key files cannot be read (step 5 of
+    docs/installation.md makes them the thermogate user's alone); the controller's own login reads its file, and
+    says so when it cannot. A site whose gate keys cannot be read is watched unchecked, and the title says why."""
+    from controller.site import gates as site
+
+    site.add_gate(tmp_path / "site", "north-1", variant="110")
+    config = tmp_path / "controller.toml"
+    config.write_text(f"""
+[mqtt]
+host = "127.0.0.1"
+user = "controller"
+password_file = "{tmp_path / 'missing-password'}"
+[site]
+dir = "{tmp_path / 'site'}"
+[notify.channels.group]
+type = "wecom"
+key_file = "{tmp_path / 'missing-key'}"
+[gates.north-1.screening]
+distance_m = [0.3, 1.0]
+""")
+    from controller.service.config import load_config
+
+    with pytest.raises(ValueError, match="missing-password"):
+        load_config(config)  # the controller itself still needs them all
+    config_without_mqtt_secret = config.read_text().replace("password_file", "# password_file")
+    (tmp_path / "other.toml").write_text(config_without_mqtt_secret)
+    with pytest.raises(ValueError, match="missing-key"):
+        load_config(tmp_path / "other.toml")
+    broker, screening, _ = C.settings_from_args(_args("north-1", "--config", str(config), "--username", "watch",
+                                                      "--password", "pw"))
+    assert (broker.username, broker.password) == ("watch", "pw") and screening.distance_m == (0.3, 1.0)
+    with pytest.raises(ValueError, match="missing-password"):
+        C.settings_from_args(_args("north-1", "--config", str(config), "--controller-login"))
+    key, why = C.gate_key_from_args(_args("north-1", "--config", str(config)))
+    assert key is not None and why == ""
+    (tmp_path / "site" / site.SECRETS_FILE).write_text("not toml [")
+    key, why = C.gate_key_from_args(_args("north-1", "--config", str(config)))
+    assert key is None and "gate keys could not be read" in why
+    key, why = C.gate_key_from_args(_args("north-1"))
+    assert key is None and "give --config" in why
+
+
 # ------------------------------------------------------------------------------------------- end to end
 
 

@@ -105,13 +105,11 @@ def _reference_config(args: argparse.Namespace, gate: str, variant: str | None) 
     with the gate's own tables, or a file with a [screening] table), else the defaults."""
     if not args.config:
         return ScreeningConfig() if variant is None else load_variant(variant)
-    from ..service.config import ConfigError as ServiceConfigError
     from ..service.config import load_config
 
-    try:
-        return load_config(args.config).screening_for(gate, variant)
-    except ServiceConfigError:
-        return load(args.config)
+    # A file of a [screening] table alone reads as a controller.toml with defaults elsewhere; a file that does not
+    # read is refused with its error (taking its [screening] alone would drop the gate's own tables: its box)
+    return load_config(args.config, secrets=False).screening_for(gate, variant)
 
 
 def load_variant(variant: str) -> ScreeningConfig:
@@ -161,8 +159,11 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
 
         args.gate_id = gate
         broker, screening, source = settings_from_args(args)
+        key, why = gate_key_from_args(args)
+        if key is None:
+            print(f"warning: the frames' tags are NOT checked: {why}", file=sys.stderr)
         print(f"learning {gate}'s reference for {args.seconds:g} s: keep everyone away from it", file=sys.stderr)
-        images, scale = reference_images_live(broker, gate, screening, args.seconds, gate_key_from_args(args))
+        images, scale = reference_images_live(broker, gate, screening, args.seconds, key)
     analysis = screening.analysis
     try:
         learned = learn_reference(images, analysis, frame_scale=scale)

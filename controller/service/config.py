@@ -241,13 +241,16 @@ class ControllerConfig:
         return f"{self.path}: " if self.path else ""
 
 
-def _secret(values: dict, key: str, section: str, where: str, base: Path) -> str:
-    """A secret written in the file (``key``) or in a file of its own (``key_file``), not both."""
+def _secret(values: dict, key: str, section: str, where: str, base: Path, read: bool = True) -> str:
+    """A secret written in the file (``key``) or in a file of its own (``key_file``), not both; "" for a file
+    not to be ``read``."""
     secret, name = values[key], values[f"{key}_file"]
     if secret and name:
         raise ConfigError(f"{where}{section}: give {key} or {key}_file, not both")
     if not name:
         return secret
+    if not read:
+        return ""
     try:
         return (base / name).read_text().strip()
     except OSError as exc:
@@ -256,9 +259,9 @@ def _secret(values: dict, key: str, section: str, where: str, base: Path) -> str
         raise ConfigError(f"{where}{section}.{key}_file {name!r}: {exc}") from None
 
 
-def _mqtt_config(doc: dict, where: str, base: Path) -> MqttConfig:
+def _mqtt_config(doc: dict, where: str, base: Path, secrets: bool = True) -> MqttConfig:
     m = read_table(doc, "mqtt", MQTT_FIELDS, where)
-    password = _secret(m, "password", "mqtt", where, base)
+    password = _secret(m, "password", "mqtt", where, base, read=secrets)
     if m["tls_ca"] and not (base / m["tls_ca"]).is_file():
         raise ConfigError(f"{where}mqtt.tls_ca {m['tls_ca']}: no such file")
     return MqttConfig(host=m["host"], port=m["port"], user=m["user"], password=password, client_id=m["client_id"],
@@ -266,7 +269,7 @@ def _mqtt_config(doc: dict, where: str, base: Path) -> MqttConfig:
                       tls_ca=str(base / m["tls_ca"]) if m["tls_ca"] else "")
 
 
-def _http_config(doc: dict, where: str, base: Path) -> HttpConfig:
+def _http_config(doc: dict, where: str, base: Path, secrets: bool = True) -> HttpConfig:
     """[http]: where the console listens, TLS, which Host names and proxies it believes, /metrics."""
     h = read_table(doc, "http", HTTP_FIELDS, where)
     files = {}
@@ -286,7 +289,7 @@ def _http_config(doc: dict, where: str, base: Path) -> HttpConfig:
             ipaddress.ip_address(proxy)
         except (TypeError, ValueError):
             raise ConfigError(f"{where}http.trusted_proxies: {proxy!r} is not an IP address") from None
-    token = _secret(h, "metrics_token", "http", where, base)
+    token = _secret(h, "metrics_token", "http", where, base, read=secrets)
     if token and len(token) < 16:
         raise ConfigError(f"{where}http.metrics_token must be at least 16 characters")
     return HttpConfig(bind=h["bind"], port=h["port"], tls_cert=files["tls_cert"], tls_key=files["tls_key"],
@@ -294,15 +297,18 @@ def _http_config(doc: dict, where: str, base: Path) -> HttpConfig:
                       metrics_token=token, max_connections=h["max_connections"])
 
 
-def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
-    """A ControllerConfig from a parsed TOML document; ConfigError names the first problem."""
+def from_dict(doc: dict, path: Path | None = None, *, secrets: bool = True) -> ControllerConfig:
+    """A ControllerConfig from a parsed TOML document; ConfigError names the first problem. ``secrets`` False
+    (:func:`load_config`'s): no secret file is read, and [notify] and [report] are left out."""
     where = f"{path}: " if path else ""
     unknown = set(doc) - set(TABLES)
     if unknown:
         raise ConfigError(f"{where}unknown table(s): {', '.join(sorted(unknown))}")
     base = path.parent if path else Path.cwd()
+    if not secrets:  # their deliveries' secrets are files of their own, and no tool without secrets uses them
+        doc = {k: v for k, v in doc.items() if k not in ("notify", "report")}
 
-    mqtt = _mqtt_config(doc, where, base)
+    mqtt = _mqtt_config(doc, where, base, secrets)
 
     s = read_table(doc, "site", SITE_FIELDS, where)
     try:
@@ -330,7 +336,7 @@ def from_dict(doc: dict, path: Path | None = None) -> ControllerConfig:
         raise ConfigError(f"{where}{exc}") from None
 
     d = read_table(doc, "doors", DOOR_FIELDS, where)
-    http = _http_config(doc, where, base)
+    http = _http_config(doc, where, base, secrets)
     ha = read_table(doc, "home_assistant", HOME_ASSISTANT_FIELDS, where)
 
     screening_table = doc.get("screening", {})
@@ -386,8 +392,11 @@ def _gates(doc: dict, where: str, simulated) -> tuple[dict[str, dict], dict[str,
     return gate_screening, gate_names
 
 
-def load_config(path: str | os.PathLike) -> ControllerConfig:
-    """Read and check ``controller.toml``."""
+def load_config(path: str | os.PathLike, *, secrets: bool = True) -> ControllerConfig:
+    """Read and check ``controller.toml``. ``secrets`` False is for the tools that only read a gate's settings
+    (``thermogate watch``, ``calibrate reference``): they run as an installer who may not read the
+    controller's secret files (its broker password, the console's metrics token, the notifications' and
+    reports' keys), which are then not read, and [notify] and [report] are left out."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -399,4 +408,4 @@ def load_config(path: str | os.PathLike) -> ControllerConfig:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML ({exc})") from None
-    return from_dict(doc, p.resolve())
+    return from_dict(doc, p.resolve(), secrets=secrets)

@@ -56,7 +56,7 @@ def settings_from_args(args: argparse.Namespace) -> tuple[Broker, ScreeningConfi
         from ..service.config import load_config
         from ..site import gates as site_registry
 
-        cfg = load_config(args.config)
+        cfg = load_config(args.config, secrets=False)  # an installer need not be able to read the controller's
         variant = args.variant
         registry = site_registry.load_registry(cfg.site_dir)
         mounting = registry.gates[gate].screening if gate in registry.gates else {}
@@ -64,7 +64,7 @@ def settings_from_args(args: argparse.Namespace) -> tuple[Broker, ScreeningConfi
             variant = registry.gates[gate].variant
         screening = cfg.screening_for(gate, variant, mounting)
         source = f"{args.config}"
-        if args.broker is None:
+        if args.broker is None:  # the password is read below, only if the controller's login is used
             host, port, user, password = cfg.mqtt.host, cfg.mqtt.port, cfg.mqtt.user, cfg.mqtt.password
             tls_ca = cfg.mqtt.tls_ca
             config_user = user
@@ -77,6 +77,12 @@ def settings_from_args(args: argparse.Namespace) -> tuple[Broker, ScreeningConfi
         b = parse_broker(args.broker or f"localhost:{DEFAULT_PORT}")
         host, port, user, password = b.host, b.port, b.username, b.password
     user = args.username if args.username is not None else (user or None)
+    if config_user and user == config_user and args.controller_login:
+        from ..service.config import load_config
+
+        password = load_config(args.config).mqtt.password  # the controller's own, for its own login only
+    elif config_user and user != config_user:
+        password = ""  # the controller's password is not this user's
     password = password_from_args(args, password or None)  # --password-file, $THERMOGATE_MQTT_PASSWORD, ...
     if config_user and user == config_user and not args.controller_login:
         raise ValueError(
@@ -88,20 +94,22 @@ def settings_from_args(args: argparse.Namespace) -> tuple[Broker, ScreeningConfi
     return Broker(host, port, user, password, tls_ca), screening, source
 
 
-def gate_key_from_args(args: argparse.Namespace) -> bytes | None:
-    """The gate's key K from the site of --config (registered or simulated gates), or None (no --config, a
-    gate the site does not know, or secrets this user cannot read)."""
+def gate_key_from_args(args: argparse.Namespace) -> tuple[bytes | None, str]:
+    """(the gate's key K from the site of --config (registered or simulated gates), "") or (None, why not: no
+    --config, a gate the site does not know, or a site this user cannot read)."""
     if not args.config:
-        return None
+        return None, "no key for this gate: give --config"
     from ..service.config import load_config
     from ..service.registry import load_gates
 
     try:
-        gates = load_gates(load_config(args.config))
-    except (ValueError, OSError):  # ConfigError, or secrets this user may not read: watch without checking
-        return None
+        gates = load_gates(load_config(args.config, secrets=False))
+    except (ValueError, OSError) as exc:  # ConfigError, or a site this user may not read: go on, unchecked
+        return None, f"the site's gate keys could not be read ({exc}); run as a user who may read them"
     info = gates.get(args.gate_id)
-    return info.key if info is not None else None
+    if info is None:
+        return None, f"{args.gate_id} is not a gate of the site of {args.config}"
+    return info.key, ""
 
 
 # Ctrl-C and SIGTERM only set this; the loop below sees it within STOP_POLL_S and leaves by its own exit
@@ -131,9 +139,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     # The worker logs refused messages; here they are counted on screen instead of printed over the view.
     logging.getLogger("thermogate").addHandler(logging.NullHandler())
     logging.getLogger("thermogate").propagate = False
-    key = gate_key_from_args(args)
+    key, why = gate_key_from_args(args)
     if key is None:  # shown in the title: what is drawn may come from anyone who can publish on the topics
-        source = f"{source}; tags NOT checked (no key for this gate: give --config)"
+        source = f"{source}; tags NOT checked ({why})"
     state = GateWatch(args.gate_id, screening, str(broker), source, key=key)
     state.fixed_range = fixed
     inbox: queue.Queue[tuple[str, bytes, float]] = queue.Queue()
