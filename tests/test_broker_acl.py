@@ -128,6 +128,72 @@ def test_files_modes_and_controller_password_kept(site, tmp_path):
     assert "allow_anonymous false" in conf and "max_queued_messages 1000\n" in conf
 
 
+def test_broker_config_refuses_a_site_that_is_not_there(tmp_path, monkeypatch, capsys):
+    """Run where the site is not (on the controller machine, without $THERMOGATE_SITE), it would write a broker
+    with no gate's login and a new controller password: it refuses and says where it looked, and writes
+    nothing."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(gates.SITE_ENV, raising=False)
+    assert main(["broker", "config", "-o", str(tmp_path / "broker")]) != 0
+    err = capsys.readouterr().err
+    assert "no site directory at site" in err and "THERMOGATE_SITE" in err
+    assert not (tmp_path / "site").exists() and not (tmp_path / "broker").exists()
+    monkeypatch.setenv(gates.SITE_ENV, str(tmp_path / "elsewhere"))
+    assert main(["broker", "config", "-o", str(tmp_path / "broker")]) != 0
+    assert "elsewhere ($THERMOGATE_SITE)" in capsys.readouterr().err
+
+
+def test_a_watch_login_reads_every_gate_and_writes_nothing(tmp_path):
+    """`broker config --add-watch-user installer`: a login of its own for thermogate watch and calibrate
+    reference, so neither takes the controller's (which would knock the controller off). It reads every gate's
+    eeprom, frame, status and result, not their commands or acks, and publishes nothing; it stays through a
+    later run without the option (after a `gate add`), keeps its password, and goes with --remove-watch-user."""
+    root = tmp_path / "site"
+    for gate_id in GATES:
+        gates.add_gate(root, gate_id)
+    port, out = free_port(), tmp_path / "broker"
+    args = ["broker", "config", "--site", str(root), "-o", str(out), "--port", str(port), "--bind", "127.0.0.1"]
+    assert main([*args, "--add-watch-user", "installer"]) == 0
+    password = (out / "watch-installer-password").read_text().strip()
+    assert (out / "watch-installer-password").stat().st_mode & 0o777 == 0o600
+    assert main(args) == 0  # as after a gate add: the login is kept, with its password
+    assert (out / "watch-installer-password").read_text().strip() == password
+    assert gates.load_secrets(root).watchers == {"installer": password}
+    from controller.site.broker_config import WATCH_READS
+    from controller.watch.link import Link
+
+    assert {kind for kind, _ in Link.SUBSCRIPTIONS} == set(WATCH_READS)  # what the watch subscribes to
+    with MosquittoBroker(port, config_file=out / "mosquitto.conf", extra_config=AS_ROOT) as broker:
+        site = Site(root, broker, out)
+        watch = site.client("installer", password, "watch-installer", ["thermogate/#"])
+        north = site.gate("north-1", ["thermogate/north-1/cmd"])
+        controller = site.controller(["thermogate/+/frame", "thermogate/+/status"])
+        try:
+            for kind in ("eeprom", "frame", "status", "ack"):
+                north.publish(f"thermogate/north-1/{kind}", kind.encode())
+            controller.publish("thermogate/north-1/result", b"PASS")
+            controller.publish("thermogate/north-1/cmd", b"open")
+            for kind in ("eeprom", "frame", "status", "result"):
+                watch.wait(f"thermogate/north-1/{kind}")
+            north.wait("thermogate/north-1/cmd", b"open")
+            watch.publish("thermogate/north-1/cmd", b"forged open")
+            watch.publish("thermogate/north-1/frame", b"forged frame")
+            watch.publish("thermogate/north-1/status", b"forged status")
+            time.sleep(QUIET_S)
+            assert north.messages == [("thermogate/north-1/cmd", b"open", False)]
+            assert b"forged frame" not in [p for _, p, _ in controller.messages]
+            assert b"forged status" not in [p for _, p, _ in controller.messages]
+            assert {t.rsplit("/", 1)[1] for t in watch.topics()} == {"eeprom", "frame", "status", "result"}
+        finally:
+            for c in (watch, north, controller):
+                c.close()
+    assert main([*args, "--remove-watch-user", "installer"]) == 0
+    assert not (out / "watch-installer-password").exists() and gates.load_secrets(root).watchers == {}
+    assert "installer" not in (out / "passwd").read_text() and "installer" not in (out / "acl").read_text()
+    for bad in ("controller", "gate-north-1", "two words"):
+        assert main([*args, "--add-watch-user", bad]) != 0
+
+
 def test_a_gate_cannot_publish_as_another_gate(site):
     controller = site.controller(["thermogate/+/frame", "thermogate/+/eeprom", "thermogate/+/status"])
     north = site.gate("north-1")

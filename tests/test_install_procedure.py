@@ -1,6 +1,7 @@
 """docs/installation.md, "The procedure, end to end", run as a script: every `.venv/bin/thermogate` line of
 that section, in order, on a temporary site; then a gate made from the flashed config.json talks through the
-generated broker (a real mosquitto, its users and ACL) to the controller the procedure configured.
+generated broker (a real mosquitto, its users and ACL) to the controller the procedure configured, and the
+documented `thermogate watch` line follows it with the watch login step 4 made.
 
 Substitutions, and only these: the absolute paths (/etc/thermogate, /etc/mosquitto/thermogate,
 /var/lib/thermogate) move under the test's directory; the broker (192.168.1.10, 0.0.0.0, port 1883) becomes
@@ -144,6 +145,17 @@ def test_the_documented_install_procedure_runs(tmp_path):
             assert c.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD}).status_code == 303
             gates = {g["gate"]: g for g in c.get("/api/gates").json()["gates"]}
             assert gates["north-1"]["name"] == "北门 左" and gates["north-1"]["online"]
+        # Aiming (docs: "Aiming the sensor with thermogate watch"): the documented watch line, with the watch
+        # login step 4 made, beside the running controller, checking the frames' tags under the gate's key.
+        text = DOC.read_text(encoding="utf-8")
+        aiming = text[text.index("## Aiming the sensor with `thermogate watch`"):]
+        line = next(ln for ln in aiming.splitlines() if ln.startswith(".venv/bin/thermogate watch north-1 --config"))
+        line = line.replace("watch-installer-password", str(work / "broker" / "watch-installer-password"))
+        argv = shlex.split(local(line.replace(".venv/bin/thermogate", thermogate, 1))) + ["--once"]
+        done = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
+        assert "thermogate watch north-1" in done.stdout and "NOT checked" not in done.stdout, done.stdout
+        assert httpx.get(base + "/healthz", timeout=5).json()["mqtt_connected"]  # the controller was not knocked off
     finally:
         if gate_thread is not None:
             gate_thread.stop()

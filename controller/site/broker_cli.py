@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -18,9 +19,16 @@ def _broker_config(args: argparse.Namespace) -> int:
     tls = bc.TlsListener(args.tls_cert, args.tls_key, args.tls_ca, args.tls_port) if tls_given else None
     options = bc.BrokerOptions(port=args.port, bind=args.bind, tls=tls, controller_user=args.controller_user,
                                stall_s=args.stall_seconds, conf_dir=args.conf_dir,
-                               rotate_controller_password=args.rotate_controller_password)
-    files = bc.write_broker_config(args.site, args.output, options)
+                               rotate_controller_password=args.rotate_controller_password,
+                               add_watchers=tuple(args.add_watch_user or ()),
+                               remove_watchers=tuple(args.remove_watch_user or ()))
     site = gates.resolve_site(args.site)
+    if not site.is_dir():  # a new, empty site would give a broker no gate can log in to, and a new password
+        how = "--site" if args.site else f"${gates.SITE_ENV}" if os.environ.get(gates.SITE_ENV) else \
+            f"the default (neither --site nor ${gates.SITE_ENV} is set)"
+        raise gates.GateError(f"no site directory at {site} ({how}): give the site `thermogate gate add` wrote "
+                              f"to, with --site DIR or ${gates.SITE_ENV}")
+    files = bc.write_broker_config(args.site, args.output, options)
     print(f"wrote {files.conf}, {files.acl}")
     print(f"  and {files.passwd}, {files.controller_password} (mode 0600: they hold secrets)")
     shown = ", ".join(gates.mqtt_user(g) for g in files.gate_ids[:5]) + (", ..." if len(files.gate_ids) > 5 else "")
@@ -32,6 +40,11 @@ def _broker_config(args: argparse.Namespace) -> int:
         [f"{options.bind}:{tls.port} (TLS)"] if tls else [])
     print(f"  listeners: {', '.join(listeners)}; anonymous clients refused")
     state = "new" if files.controller_password_new else "unchanged"
+    for user in files.watch_users:
+        print(f"  watch user {user} (reads every gate's eeprom, frame, status and result; publishes nothing): "
+              f"its password is in {files.conf.parent / bc.watch_password_file(user)}")
+    for user in args.remove_watch_user or ():
+        print(f"  watch user {user} removed")
     if files.mosquitto_group:
         print(f"  {files.passwd.name} and {files.acl.name}: group {files.mosquitto_group}, mode 0640 (mosquitto "
               "started as root reads them after dropping to its own user)")
@@ -63,7 +76,8 @@ def add_commands(commands: Any) -> None:
         description="Write mosquitto.conf, passwd, acl and controller-password into DIR, from the site's gates "
                     "(each gate's user gate-<id> and its MQTT password in secrets.toml). A gate may publish "
                     "only under thermogate/<id>/ and read only its own cmd; anonymous clients are refused. "
-                    "Run it again after adding or removing a gate.")
+                    "Run it again after adding or removing a gate; the watch logins (--add-watch-user) are "
+                    "kept.")
     cfg.add_argument("-o", "--output", metavar="DIR", required=True, help="directory to write the files into")
     cfg.add_argument("--port", type=int, default=bc.DEFAULT_PORT,
                      help=f"plain MQTT listener port (default {bc.DEFAULT_PORT}; 0: none, TLS only)")
@@ -78,6 +92,13 @@ def add_commands(commands: Any) -> None:
                      help=f"the controller's broker user (default {bc.DEFAULT_CONTROLLER_USER})")
     cfg.add_argument("--rotate-controller-password", action="store_true",
                      help="generate a new controller password (else the one in secrets.toml is kept)")
+    cfg.add_argument("--add-watch-user", action="append", metavar="USER",
+                     help="a read-only login for `thermogate watch` and `calibrate reference` (an installer's): "
+                          "it reads every gate's eeprom, frame, status and result and publishes nothing; its "
+                          "password is kept in secrets.toml and written to DIR/watch-USER-password, and it "
+                          "stays on every later run until removed (repeatable)")
+    cfg.add_argument("--remove-watch-user", action="append", metavar="USER",
+                     help="remove a watch login (repeatable)")
     cfg.add_argument("--stall-seconds", type=float, default=bc.DEFAULT_STALL_S, metavar="S",
                      help="size the broker's queue so a controller may stop reading for S seconds without "
                           f"losing frames (default {bc.DEFAULT_STALL_S:g})")

@@ -59,7 +59,7 @@ thermogate site registry: site-wide settings and the gates.
 No secrets here: this file may be committed. secrets.toml beside it must never be.
 Change it with `thermogate site set` and `thermogate gate add|set|remove`."""
 _SECRETS_HEADER = """\
-thermogate secrets: Wi-Fi password, per-gate HMAC keys and MQTT passwords.
+thermogate secrets: Wi-Fi password, per-gate HMAC keys and MQTT passwords, the broker's other logins.
 NEVER commit, copy or share this file. It must stay mode 0600."""
 
 
@@ -111,6 +111,7 @@ class Secrets:
     wifi_password: str | None = None
     gates: dict[str, GateSecrets] = field(default_factory=dict)
     controller_mqtt_password: str | None = None  # the controller's broker password (thermogate broker config)
+    watchers: dict[str, str] = field(default_factory=dict)  # read-only broker logins: user -> password (idem)
 
 
 @dataclass
@@ -299,6 +300,10 @@ def load_secrets(site: str | os.PathLike | None = None) -> Secrets:
         result.gates[gate_id] = GateSecrets(key, password)
     controller = _expect(doc.get("controller", {}), f"{path}: [controller]")
     result.controller_mqtt_password = _optional_str(controller, "mqtt_password", f"{path}: controller")
+    for user, password in _expect(doc.get("watch", {}), f"{path}: [watch]").items():
+        if not (isinstance(password, str) and password):
+            raise GateError(f"{path}: watch.{user} must be a non-empty string (the watch login's password)")
+        result.watchers[user] = password
     return result
 
 
@@ -313,6 +318,8 @@ def save_secrets(site: str | os.PathLike | None, data: Secrets) -> None:
         doc["gates"][gate_id] = {"hmac_key": g.hmac_key, "mqtt_password": g.mqtt_password}
     if data.controller_mqtt_password is not None:
         doc["controller"] = {"mqtt_password": data.controller_mqtt_password}
+    if data.watchers:
+        doc["watch"] = dict(sorted(data.watchers.items()))
     atomic_write(root / SECRETS_FILE, dumps(doc, _SECRETS_HEADER), 0o600)
     _ignore_secrets(root)
 
