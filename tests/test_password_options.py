@@ -40,6 +40,13 @@ def test_password_from_a_file_or_the_environment(command, tmp_path, monkeypatch,
         settings(parse(*command, "--password-file", str(tmp_path / "missing")))
     with pytest.raises(ValueError, match="not both"):
         settings(parse(*command, "--password-file", str(secret), "--password", "x"))
+    # A password in the --broker URL works too, with the same warning (the watch once gave none).
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    capsys.readouterr()
+    b = settings(parse(*command, "--broker", "mqtt://u:in-url@10.0.0.5:1884"))
+    assert (b.username, b.password) == ("u", "in-url")
+    err = capsys.readouterr().err
+    assert "warning" in err and "--broker URL" in err and "--password-file" in err
 
 
 def test_help_says_where_the_password_goes():

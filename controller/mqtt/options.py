@@ -56,11 +56,17 @@ def password_from_args(args: argparse.Namespace, fallback: str | None = None) ->
     return fallback
 
 
-def broker_from_args(args: argparse.Namespace) -> Broker:
-    """The broker of ``--broker``, with ``--username`` and the password options taking precedence over the URL's."""
-    b = parse_broker(args.broker)
+def parse_broker_arg(spec: str) -> Broker:
+    """``--broker``'s broker (:func:`parse_broker`), warning of a password written in it."""
+    b = parse_broker(spec)
     if b.password is not None:
         print("thermogate: warning: a password in the --broker URL is visible to other users of this machine; "
               f"use --password-file FILE or {PASSWORD_ENV} instead", file=sys.stderr)
+    return b
+
+
+def broker_from_args(args: argparse.Namespace) -> Broker:
+    """The broker of ``--broker``, with ``--username`` and the password options taking precedence over the URL's."""
+    b = parse_broker_arg(args.broker)
     return Broker(b.host, b.port, args.username if args.username is not None else b.username,
                   password_from_args(args, b.password))

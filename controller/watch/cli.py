@@ -20,8 +20,8 @@ import time
 from typing import TextIO, cast
 
 from ..geometry import Lens
-from ..mqtt.link import DEFAULT_PORT, Broker, LinkError, parse_broker
-from ..mqtt.options import add_broker_options, password_from_args
+from ..mqtt.link import DEFAULT_PORT, Broker, LinkError
+from ..mqtt.options import add_broker_options, parse_broker_arg, password_from_args
 from ..protocol.topics import valid_gate_id
 from ..screening.analysis import AnalysisConfig
 from ..screening.config import ScreeningConfig
@@ -69,12 +69,12 @@ def settings_from_args(args: argparse.Namespace) -> tuple[Broker, ScreeningConfi
             tls_ca = cfg.mqtt.tls_ca
             config_user = user
         else:
-            b = parse_broker(args.broker)
+            b = parse_broker_arg(args.broker)
             host, port, user, password = b.host, b.port, b.username, b.password
     else:
         screening = ScreeningConfig(analysis=AnalysisConfig(variant=args.variant or Lens.NARROW))
         source = "defaults"
-        b = parse_broker(args.broker or f"localhost:{DEFAULT_PORT}")
+        b = parse_broker_arg(args.broker or f"localhost:{DEFAULT_PORT}")
         host, port, user, password = b.host, b.port, b.username, b.password
     user = args.username if args.username is not None else (user or None)
     if config_user and user == config_user and args.controller_login:
