@@ -370,6 +370,36 @@ def test_the_state_is_blocked_while_someone_waits_and_the_gate_cannot_measure():
     assert free.state == "measuring" and free.measured_now
 
 
+def _retry_reasons(decisions):
+    return [d.reason for d in decisions if d.decision == D.RETRY]
+
+
+def test_someone_walking_off_is_not_told_where_to_stand():
+    """A RETRY about where a person is or how they move is not given once their face has moved half its width
+    or more from where it stood still (walking off: it breaks up into what looks like two faces); someone
+    fidgeting where they stand is told to hold still, and someone walking off still cold is told to wait
+    indoors (the guard sees it)."""
+    cfg = ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0, retry_after_s=0.5)
+
+    def walk(steps, people=1, face_c=NORMAL):
+        tracker, out, t = Tracker("g", cfg), [], 0.0
+        for i in range(3):  # standing still on the mark: measured, not yet decided
+            out += tracker.update(t, i, _analysis(box=(8, 12, 14, 18)))
+            t += 0.125
+        for k, shift in enumerate(steps):
+            box = (8, 12 + shift, 14, 18 + shift)
+            out += tracker.update(t, 10 + k, _analysis(face_c=face_c, people=people, box=box))
+            t += 0.125
+        return out
+
+    off = walk([2, 4, 6, 8, 10], people=2)  # to the right, in fragments
+    assert _retry_reasons(off) == []
+    fidget = walk([2, 0, 2, 0, 2, 0])
+    assert _retry_reasons(fidget) == [D.HOLD_STILL]
+    cold = walk([2, 4, 6, 8, 10], face_c=cfg.min_face_c - 1.0)
+    assert _retry_reasons(cold) == [D.WAIT_INDOORS]
+
+
 def test_tracker_passes_only_after_enough_stable_frames():
     """A PASS needs stable_frames frames, near the threshold or far from it; a FEVER far above the threshold is
     decided from EARLY_FRAMES."""

@@ -30,7 +30,9 @@ frame that failed) or a BLOCKED does
 not end a person's turn: once the problem is fixed (they come closer, the
 person behind steps out of view, the reference settles) they are measured and
 get their PASS or FEVER. The same notice is not repeated for the same person
-within ``notice_repeat_s``.
+within ``notice_repeat_s``. Someone walking off (their face moving, half its
+width or more from where it stood still) is not told where to stand or to
+hold still: only what is about them (still cold, glasses or a hat).
 
 People are told apart by following each one's face from frame to frame: the
 main (nearest) face belongs to the tracked person while it overlaps where
@@ -113,6 +115,12 @@ EARLY_FRAMES = 3
 # 8 Hz is the window's time at 16 Hz: three frames, 0.125 s, let one through a frame before the person stood
 # still on HELD_OUT). Figures: docs/estimation.md, "At another refresh rate". The frame interval is
 # frame_rate.FrameRate's, over the analysed frames.
+# A face moving WALKED_OFF of its width or more from where it last stood still is walking off, and told nothing
+# (Tracker._retry_due). On DEV's 110 degree in-scope runs (the first 30), a RETRY given while the person stood
+# and their face moved ("hold still") was at most 0.16 of a face's width from where it had stood; one given
+# while the person walked off, 0.10-0.95.
+WALKED_OFF = 0.5
+ABOUT_THEM = (D.WAIT_INDOORS, D.REMOVE_GLASSES_HAT)  # what is still told to someone walking off
 MIN_WINDOW = 3  # a window's median and the readings' agreement need at least this many frames
 EARLY_MARGIN_C = 0.5
 COLD_MIN_FRAMES = 3  # still frames before a face that cannot be measured is told why in those terms
@@ -155,6 +163,7 @@ class _Person:
     notice_t: float = -math.inf  # ... and when
     second_seen: float = -math.inf  # when a second face was last in view while their face was nearly still
     still_since: float = math.nan  # since when their face has moved less than max_shift_px per frame ...
+    stood_at: tuple[float, float] | None = None  # ... where its centre was in the latest still frame (None: never)
     change: float = 0.0  # ... and changed its width by less than grow_per_frame (this frame's change, a share)
     jumps: int = 0  # frames in a row, up to this one, whose width changed by more than grow_per_frame
     chilled: deque = field(default_factory=lambda: deque(maxlen=CHILL_FRAMES))  # chilled-nose cue, recent frames
@@ -384,6 +393,8 @@ class Tracker:
             person.still_since = math.nan
         elif math.isnan(person.still_since):
             person.still_since = t
+        if not math.isnan(person.still_since):
+            person.stood_at = (r, c)
         person.box = box
         person.last_seen = t
         # A lone jump is measured against the width before it, so that the frame after a one-frame spike is no
@@ -468,15 +479,31 @@ class Tracker:
 
         The first time once they have been in view for ``retry_after_s`` or
         standing still for ``retry_still_s``; after that, only once they have
-        stood still for ``retry_still_s`` since the last notice (someone
-        walking away is not told anything more), and the same reason not
-        before ``notice_repeat_s``."""
+        stood still for ``retry_still_s`` since the last notice, and the same
+        reason not before ``notice_repeat_s``. Someone whose face moves, and
+        has moved WALKED_OFF of its width or more from where it last stood
+        still, is walking off: where they are and how they move is no longer
+        news (their face breaks up into what looks like two, it reaches the
+        image's edge), and a RETRY about it would light the gate for whoever
+        comes next. They are told only what is about them (:data:`ABOUT_THEM`:
+        still cold, glasses or a hat), which the guard then sees. Someone
+        fidgeting where they stand is still told to hold still."""
         c = self.config
+        if reason not in ABOUT_THEM and self._walked_off(person):
+            return False
         if person.notice is None:
             return t - person.first_seen >= c.retry_after_s or t - person.still_since >= c.retry_still_s
         if t - max(person.still_since, person.notice_t) < c.retry_still_s:
             return False
         return person.notice != (D.RETRY, reason) or t - person.notice_t >= c.notice_repeat_s
+
+    @staticmethod
+    def _walked_off(person: _Person) -> bool:
+        """Moving, and WALKED_OFF of a face's width or more away from where their face last stood still."""
+        if person.stood_at is None or not math.isnan(person.still_since):
+            return False
+        (r, c), (r0, c0) = _centre(person.box), person.stood_at
+        return math.hypot(r - r0, c - c0) >= WALKED_OFF * max(person.width_px, 1.0)
 
     @staticmethod
     def _same_size(window: list[_Sample], tolerance: float, frames: int) -> bool:
