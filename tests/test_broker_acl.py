@@ -192,6 +192,10 @@ def test_a_watch_login_reads_every_gate_and_writes_nothing(tmp_path):
     assert "installer" not in (out / "passwd").read_text() and "installer" not in (out / "acl").read_text()
     for bad in ("controller", "gate-north-1", "two words"):
         assert main([*args, "--add-watch-user", bad]) != 0
+    secrets = gates.load_secrets(root)
+    secrets.watchers["bad:name"] = "pw"  # secrets.toml edited by hand
+    gates.save_secrets(root, secrets)
+    assert main(args) != 0 and "bad:name" not in (out / "passwd").read_text()
 
 
 def test_a_gate_cannot_publish_as_another_gate(site):

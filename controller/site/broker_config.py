@@ -174,6 +174,10 @@ def watch_logins(site: str | os.PathLike | None, add: Iterable[str] = (), remove
         del watchers[user]
     for user in add:
         watchers.setdefault(user, _random.token_urlsafe(24))
+    for user in watchers:  # secrets.toml may have been edited by hand: a bad name would break mosquitto's files
+        if not _USER.fullmatch(user) or user.startswith("gate-"):
+            raise GateError(f"{gates.resolve_site(site) / gates.SECRETS_FILE}: [watch] {user!r} is not a user name "
+                            "(letters, digits, '.', '_' or '-', not starting with 'gate-')")
     if watchers != data.watchers:
         data.watchers = watchers
         gates.save_secrets(site, data)
