@@ -58,6 +58,34 @@ def test_sheet_calibration_is_stored_and_applied(tmp_path, mqtt_broker, capsys):
     assert json.loads(capsys.readouterr()[0])["previous_offset_c"] == pytest.approx(fit["site_offset_c"], abs=0.01)
 
 
+def test_a_sheet_across_a_calibration_is_fitted_with_the_offset_each_decision_was_made_with(tmp_path, mqtt_broker,
+                                                                                            capsys):
+    """A sheet that spans a stored calibration holds decisions made with the offset before it (0) and after it
+    (0.5, from the controller's restart): each is restated at the offset in force now before the fit, so the
+    fitted offset is the one that makes both agree with the thermometer (0.8), not a mixture of the two."""
+    path = write_config(tmp_path, mqtt_broker, ["sim-1"])
+    config = load_config(path)
+    day = 86400.0
+    start = time.time() - 3 * day
+    store = open_store(config.store_url)
+    raw = [36.1, 36.5, 36.3, 36.8, 36.2, 36.6]
+    for i, r in enumerate(raw):
+        store.record_screening(_screening(f"a{i}", start + 60 * i, r))  # made with offset 0
+    store.record_calibration("sim-1", start + day, 0.5, 0.2, 20, {"source": "an earlier sheet"})
+    for i, r in enumerate(raw):
+        store.record_screening(_screening(f"b{i}", start + 2 * day + 60 * i, r + 0.5))  # made with 0.5
+    store.close()
+    stamp = [datetime.fromtimestamp(start + k * day + 60 * i, config.tz).isoformat(timespec="seconds")
+             for k in (0, 2) for i in range(len(raw))]
+    sheet = tmp_path / "nurse.csv"
+    sheet.write_text("time,clinical_c\n" + "\n".join(f"{when},{r + 0.8:.1f}" for when, r in zip(stamp, raw * 2,
+                                                                                              strict=True)) + "\n")
+    assert main(["calibrate", "sim-1", "--config", str(path), "--readings", str(sheet), "--no-store"]) == 0
+    fit = json.loads(capsys.readouterr()[0])
+    assert fit["pairs"] == 12 and fit["previous_offset_c"] == 0.5 and fit["outliers"] == []
+    assert fit["site_offset_c"] == pytest.approx(0.8, abs=0.06)
+
+
 def test_bad_sheets_are_refused_clearly(tmp_path, mqtt_broker):
     path = write_config(tmp_path, mqtt_broker, ["sim-1"])
     sheet = tmp_path / "bad.csv"

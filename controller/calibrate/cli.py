@@ -194,7 +194,7 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
 def _calibrate_live(args: argparse.Namespace) -> int:
     """On a running site: pairs from a nurse's sheet against the stored decisions, or typed in live;
     the fitted offset is stored and the controller applies it at its next start."""
-    from ..service.calibration import current_offset, fit_and_store, pairs_from_sheet
+    from ..service.calibration import current_offset, fit_and_store, offset_at, pairs_from_sheet
     from ..service.config import load_config
     from ..store import open_store
     from .live import pairs_interactive
@@ -207,7 +207,9 @@ def _calibrate_live(args: argparse.Namespace) -> int:
         offset_now = current_offset(config, store, args.gate)
         labels = None
         if args.readings:
-            pairs, labels, skipped = pairs_from_sheet(store, args.gate, args.readings, config.tz, args.match_s)
+            made_with = offset_at(config, store, args.gate)  # a sheet may span a calibration stored since
+            pairs, labels, skipped = pairs_from_sheet(store, args.gate, args.readings, config.tz, args.match_s,
+                                                      restate=lambda t: offset_now - made_with(t))
             for line in skipped:
                 print(line, file=sys.stderr)
             source = f"sheet {args.readings}"

@@ -12,7 +12,10 @@ reading is paired with the controller's estimate for that person:
   screening nearest in time, within ``--match-s`` seconds.
 
 The offset that makes the gate agree with the thermometer on the median is
-stored in the store's calibrations. The controller applies the gate's latest
+stored in the store's calibrations. A sheet's stored decisions are each taken
+as made with the offset in force at their time (:func:`offset_at`: a stored
+calibration applies from the controller's restart, which is to follow it), and
+restated at today's before the fit. The controller applies the gate's latest
 calibration when it starts, unless controller.toml sets ``site_offset_c`` for
 that gate. The spread that remains is reported: it is the person-to-person
 variation that no offset can remove.
@@ -21,6 +24,7 @@ variation that no offset can remove.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 
 from ..screening.site_calibration import Decided, SiteCalibration, fit_site_offset, match_by_time, read_sheet
@@ -39,14 +43,36 @@ def current_offset(config, store, gate_id: str) -> float:
     return config.screening.site_offset_c
 
 
-def pairs_from_sheet(store, gate_id: str, path: str, tz, match_s: float = 20.0, today=None):
+def offset_at(config, store, gate_id: str) -> Callable[[float], float]:
+    """The site offset the gate's estimates were made with at a time ``t`` (store time): the gate's own
+    controller.toml value, else its latest calibration stored by ``t``, else [screening]'s. A stored
+    calibration applies from the controller's next start: this takes that start to have followed it, as
+    docs/installation.md asks (restart after storing)."""
+    table = config.gate_screening.get(gate_id, {})
+    if "site_offset_c" in table:
+        fixed = float(table["site_offset_c"])
+        return lambda t: fixed
+    history = [(c.time, c.offset_c) for c in store.calibrations(gate_id)]  # in time order
+    default = config.screening.site_offset_c
+
+    def at(t: float) -> float:
+        before = [offset for when, offset in history if when <= t]
+        return before[-1] if before else default
+
+    return at
+
+
+def pairs_from_sheet(store, gate_id: str, path: str, tz, match_s: float = 20.0, today=None,
+                     restate: Callable[[float], float] | None = None):
     """(pairs, labels, skipped): a nurse's CSV (time, clinical_c) matched by time to the gate's stored PASS/FEVER
-    screenings (site_calibration.match_by_time); a bare HH:MM is on ``today`` (the school's date by default)."""
+    screenings (site_calibration.match_by_time); a bare HH:MM is on ``today`` (the school's date by default).
+    ``restate(t)``: what to add to an estimate made at ``t`` to state it at the offset in force now (a sheet
+    spanning a calibration holds decisions made with the offset before it)."""
     today = today or datetime.now(tz).date()
     readings = read_sheet(path, tz, [today])
     moments = [t for r in readings for t in r.times]
     since, until = min(moments) - match_s, max(moments) + match_s
-    decided = [Decided(s.time, s.estimate_c, f"screening {s.id}", s.id)
+    decided = [Decided(s.time, s.estimate_c + (restate(s.time) if restate else 0.0), f"screening {s.id}", s.id)
                for s in store.screenings(gate=gate_id, since=since, until=until, limit=100000, snapshots=False)
                if s.decision in DECIDED and s.estimate_c is not None]
     return match_by_time(readings, decided, match_s, gate_id)
