@@ -23,6 +23,7 @@ variation that no offset can remove.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -34,13 +35,7 @@ DECIDED = ("PASS", "FEVER")
 
 def current_offset(config, store, gate_id: str) -> float:
     """The site offset the gate's estimates are made with now (as ControllerService applies it)."""
-    table = config.gate_screening.get(gate_id, {})
-    if "site_offset_c" in table:
-        return float(table["site_offset_c"])
-    latest = store.latest_calibration(gate_id)
-    if latest is not None:
-        return latest.offset_c
-    return config.screening.site_offset_c
+    return offset_at(config, store, gate_id)(math.inf)
 
 
 def offset_at(config, store, gate_id: str) -> Callable[[float], float]:
