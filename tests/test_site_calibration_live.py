@@ -84,6 +84,12 @@ def test_a_sheet_across_a_calibration_is_fitted_with_the_offset_each_decision_wa
     fit = json.loads(capsys.readouterr()[0])
     assert fit["pairs"] == 12 and fit["previous_offset_c"] == 0.5 and fit["outliers"] == []
     assert fit["site_offset_c"] == pytest.approx(0.8, abs=0.06)
+    # The same sheet without its dates is read as today's, matches nothing, and says why.
+    rows = [f"{when[11:19]},{r + 0.8:.1f}" for when, r in zip(stamp, raw * 2, strict=True)]
+    sheet.write_text("time,clinical_c\n" + "\n".join(rows) + "\n")
+    assert main(["calibrate", "sim-1", "--config", str(path), "--readings", str(sheet), "--no-store"]) == 2
+    err = capsys.readouterr()[1]
+    assert "no decision of sim-1 within 20 s" in err and "a time without a date (HH:MM) is read as" in err
 
 
 def test_bad_sheets_are_refused_clearly(tmp_path, mqtt_broker):

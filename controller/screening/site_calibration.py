@@ -125,6 +125,11 @@ def _clock(text: str) -> tuple[int, int, int] | None:
     return None
 
 
+def bare_time(text: str) -> bool:
+    """Whether a sheet's time is a bare ``HH:MM[:SS]`` (no date)."""
+    return _clock(text.strip()) is not None
+
+
 def parse_time(text: str, tz: tzinfo, dates: list[date]) -> tuple[float, ...]:
     """The moments ``text`` may mean: ``HH:MM[:SS]`` on each of ``dates`` in ``tz``, or an ISO date and time
     (``tz`` if it names none). ValueError if it is neither."""

@@ -28,7 +28,14 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from ..screening.site_calibration import Decided, SiteCalibration, fit_site_offset, match_by_time, read_sheet
+from ..screening.site_calibration import (
+    Decided,
+    SiteCalibration,
+    bare_time,
+    fit_site_offset,
+    match_by_time,
+    read_sheet,
+)
 
 DECIDED = ("PASS", "FEVER")
 
@@ -70,7 +77,12 @@ def pairs_from_sheet(store, gate_id: str, path: str, tz, match_s: float = 20.0, 
     decided = [Decided(s.time, s.estimate_c + (restate(s.time) if restate else 0.0), f"screening {s.id}", s.id)
                for s in store.screenings(gate=gate_id, since=since, until=until, limit=100000, snapshots=False)
                if s.decision in DECIDED and s.estimate_c is not None]
-    return match_by_time(readings, decided, match_s, gate_id)
+    pairs, labels, skipped = match_by_time(readings, decided, match_s, gate_id)
+    unmatched = {line.split(" ", 2)[1] for line in skipped}
+    if any(bare_time(r.text) and str(r.line) in unmatched for r in readings):
+        skipped.append(f"a time without a date (HH:MM) is read as {today.isoformat()} ({tz}): a sheet taken on "
+                       f"another day needs the date on every line, e.g. {today.isoformat()}T07:41:12")
+    return pairs, labels, skipped
 
 
 def fit_and_store(store, gate_id: str, pairs, offset_now: float, *, source: str, save: bool = True,
