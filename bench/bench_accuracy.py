@@ -720,7 +720,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"make bench-accuracy: {runs} runs of {KIND} ({runs * PEOPLE_PER_RUN} people) per world and lens; "
           f"worlds {', '.join(f'{w.name} (seeds {w.seed(0)}..{w.seed(runs - 1)})' for w in worlds)}; "
           f"eye_band {band}, apply_sensor_offset {str(applied).lower()}, mask_correction_c {mask_c:g}, "
-          f"stable_frames {args.stable_frames or ScreeningConfig().stable_frames}; "
+          f"stable_frames {ScreeningConfig().stable_frames if args.stable_frames is None else args.stable_frames}; "
           f"commissioning: {args.readings} clinical readings per gate (thermometer sd {THERMOMETER_SD_C} degC), "
           f"at most {COMMISSION_MAX_SESSIONS} sessions "
           f"of {COMMISSION_SESSION_PEOPLE} people; {args.refresh_hz:g} frames a second; {args.jobs} processes",

@@ -115,15 +115,15 @@ EARLY_FRAMES = 3
 # 8 Hz is the window's time at 16 Hz: three frames, 0.125 s, let one through a frame before the person stood
 # still on HELD_OUT). Figures: docs/estimation.md, "At another refresh rate". The frame interval is
 # frame_rate.FrameRate's, over the analysed frames.
+MIN_WINDOW = 3  # a window's median and the readings' agreement need at least this many frames
+EARLY_MARGIN_C = 0.5
+COLD_MIN_FRAMES = 3  # still frames before a face that cannot be measured is told why in those terms
 # A face moving WALKED_OFF of its width or more from where it last stood still is walking off, and told nothing
 # (Tracker._retry_due). On DEV's 110 degree in-scope runs (the first 30), a RETRY given while the person stood
 # and their face moved ("hold still") was at most 0.16 of a face's width from where it had stood; one given
 # while the person walked off, 0.10-0.95.
 WALKED_OFF = 0.5
 ABOUT_THEM = (D.WAIT_INDOORS, D.REMOVE_GLASSES_HAT)  # what is still told to someone walking off
-MIN_WINDOW = 3  # a window's median and the readings' agreement need at least this many frames
-EARLY_MARGIN_C = 0.5
-COLD_MIN_FRAMES = 3  # still frames before a face that cannot be measured is told why in those terms
 
 # Someone standing in view whose face is never found (covered, turned away, or chilled below the analysis's face
 # minimum): a warm blob at least BODY_WIDTH_M wide at the far edge of the mark (a child's head; just in from the

@@ -78,8 +78,7 @@ def pairs_from_sheet(store, gate_id: str, path: str, tz, match_s: float = 20.0, 
                for s in store.screenings(gate=gate_id, since=since, until=until, limit=100000, snapshots=False)
                if s.decision in DECIDED and s.estimate_c is not None]
     pairs, labels, skipped = match_by_time(readings, decided, match_s, gate_id)
-    unmatched = {line.split(" ", 2)[1] for line in skipped}
-    if any(bare_time(r.text) and str(r.line) in unmatched for r in readings):
+    if skipped and any(bare_time(r.text) for r in readings):  # a sheet from another day matches nothing
         skipped.append(f"a time without a date (HH:MM) is read as {today.isoformat()} ({tz}): a sheet taken on "
                        f"another day needs the date on every line, e.g. {today.isoformat()}T07:41:12")
     return pairs, labels, skipped
