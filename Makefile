@@ -160,12 +160,12 @@ gate-config: $(STAMP) ## write build/firmware/ID/config.json: make gate-config I
 	@test -n "$(ID)" || { echo "usage: make gate-config ID=north-1 [GATE_ARGS=...]" >&2; exit 2; }
 	$(THERMOGATE) gate config '$(ID)' -o 'build/firmware/$(ID)/config.json' $(GATE_ARGS)
 
-watch: $(STAMP) ## live view of one gate for aiming its sensor: make watch ID=north-1 [CONFIG=controller.toml] [BROKER=host:port]
-	@test -n "$(ID)" || { echo "usage: make watch ID=north-1 [CONFIG=controller.toml] [BROKER=host:port]" >&2; exit 2; }
-	$(THERMOGATE) watch '$(ID)' $(if $(CONFIG),--config '$(CONFIG)') $(if $(BROKER),--broker '$(BROKER)')
+watch: $(STAMP) ## live view of one gate for aiming its sensor: make watch ID=north-1 [CONFIG=controller.toml] [BROKER=host:port] [WATCH_USER=installer WATCH_PASSWORD_FILE=broker/watch-installer-password]
+	@test -n "$(ID)" || { echo "usage: make watch ID=north-1 [CONFIG=controller.toml] [BROKER=host:port] [WATCH_USER=installer WATCH_PASSWORD_FILE=FILE]" >&2; exit 2; }
+	$(THERMOGATE) watch '$(ID)' $(if $(CONFIG),--config '$(CONFIG)') $(if $(BROKER),--broker '$(BROKER)') $(if $(WATCH_USER),--username '$(WATCH_USER)') $(if $(WATCH_PASSWORD_FILE),--password-file '$(WATCH_PASSWORD_FILE)')
 
-broker-config: $(STAMP) ## write mosquitto.conf, passwd, ACL and the controller's password for the site's gates into OUT (default broker/)
-	$(THERMOGATE) broker config -o $(or $(OUT),broker)
+broker-config: $(STAMP) ## write mosquitto.conf, passwd, ACL and the controller's password for the site's gates into OUT (default broker/); WATCH_USER=installer adds a read-only watch login
+	$(THERMOGATE) broker config -o $(or $(OUT),broker) $(if $(WATCH_USER),--add-watch-user '$(WATCH_USER)')
 
 flash: $(STAMP) ## flash a gate: make flash ID=north-1 PORT=/dev/ttyUSB0 (or DRY_RUN=1, no PORT needed)
 	@test -n "$(ID)" && { test -n "$(PORT)" || test -n "$(filter 1 yes true,$(DRY_RUN))"; } || { echo "usage: make flash ID=north-1 PORT=/dev/ttyUSB0 [GATE_ARGS=...], or make flash ID=north-1 DRY_RUN=1" >&2; exit 2; }
