@@ -36,7 +36,7 @@ from .scenes.world import Physics, World
 SCENARIOS: tuple[str, ...] = (
     "normal_queue", "fever", "cold_arrival", "glasses", "hat", "hot_cup", "two_people", "no_reference", "far",
     "sensor_fault", "wifi_drop", "linearity", "ambient_sweep", "school_queue",
-    "slow_approach", "walk_through", "masked", "cut_off", "cold_face",
+    "slow_approach", "walk_through", "masked", "cut_off", "chin_cut_off", "cold_face",
 )
 
 DESCRIPTIONS = {
@@ -57,7 +57,10 @@ DESCRIPTIONS = {
     "slow_approach": "people walk up along the sensor's axis at a steady 0.3-0.6 m/s, stop on the mark and stand",
     "walk_through": "people walk straight across the view past the mark at 0.8-1.4 m/s without stopping",
     "masked": "everyone wears a mask; per six people: three normal, two at 38.0-39.5 degC core, one at 37.4-37.9",
-    "cut_off": "people too tall for the mounting: the face reaches past the top of the image at the mark",
+    "cut_off": "people too tall for the mounting: half the forehead or more runs past the top of the image at the "
+               "mark",
+    "chin_cut_off": "people short for the mounting: the chin runs past the bottom of the image at the mark, the eyes "
+                    "and the nose do not",
     "cold_face": "in from the cold: canthus 2-4 degC below its steady state, the rest of the face 1-1.8 times "
                  "that, the nose from as much as the cheeks to 2.5 times",
 }
@@ -240,6 +243,10 @@ def _cut_off(name: str, room: tuple[float, ...]) -> SceneSpec:
     return SceneSpec(name, 8, _normal(None), room)
 
 
+def _chin_cut_off(name: str, room: tuple[float, ...]) -> SceneSpec:
+    return SceneSpec(name, 12, _fever, room)
+
+
 def _cold_face(name: str, room: tuple[float, ...]) -> SceneSpec:
     return SceneSpec(name, 12, _fever, room)
 
@@ -294,10 +301,21 @@ def _through(p: Person, rng: np.random.Generator, projection) -> Person:
 
 
 def _tall(p: Person, rng: np.random.Generator, projection) -> Person:
-    """Eyes from 8 cm under the top of the view at the mark to 5 cm over it: the forehead, or more, cut off."""
+    """Eyes from 4 cm under the top of the view at the mark to 5 cm over it: half the forehead (read 2-6 cm above
+    the eyes, controller.screening.analysis_kernels.FOREHEAD_BAND_M), or more, cut off. The analysis places the
+    eye line and the face's rows to about a third of a row (1 cm at 0.45 m through the 110 degree lens), so a
+    forehead cut by less than that is measured or not by the frame's noise: not this scenario's case."""
     m = projection.mounting
     top = vertical_coverage(m.sensor_height_m, m.tilt_deg, m.mark_distance_m, projection.fov)[1]
-    return replace(p, eye_height_m=float(rng.uniform(top - 0.08, top + 0.05)))
+    return replace(p, eye_height_m=float(rng.uniform(top - 0.04, top + 0.05)))
+
+
+def _short(p: Person, rng: np.random.Generator, projection) -> Person:
+    """Eyes from 7.5 to 9.5 cm over the bottom of the view at the mark: the chin (10 cm under the eyes) cut off,
+    the nose and the cheeks beside it (read down to 7 cm under the eyes, LOWER_FACE_BAND_M) in view."""
+    m = projection.mounting
+    bottom = vertical_coverage(m.sensor_height_m, m.tilt_deg, m.mark_distance_m, projection.fov)[0]
+    return replace(p, eye_height_m=float(rng.uniform(bottom + 0.075, bottom + 0.095)))
 
 
 class _Chilled:
@@ -339,7 +357,8 @@ def _cold(p: Person, rng: np.random.Generator, projection) -> Person:
 
 
 _KINDS = {"slow_approach": (_slow_approach, _slowly), "walk_through": (_walk_through, _through),
-          "masked": (_masked, None), "cut_off": (_cut_off, _tall), "cold_face": (_cold_face, _cold)}
+          "masked": (_masked, None), "cut_off": (_cut_off, _tall), "chin_cut_off": (_chin_cut_off, _short),
+          "cold_face": (_cold_face, _cold)}
 
 
 class _KindScene(Scene):

@@ -44,7 +44,8 @@ def standing(frames, plain: bool = False):
 def test_the_named_scenarios():
     assert SCENARIOS == ("normal_queue", "fever", "cold_arrival", "glasses", "hat", "hot_cup", "two_people",
                          "no_reference", "far", "sensor_fault", "wifi_drop", "linearity", "ambient_sweep",
-                         "school_queue", "slow_approach", "walk_through", "masked", "cut_off", "cold_face")
+                         "school_queue", "slow_approach", "walk_through", "masked", "cut_off", "chin_cut_off",
+                         "cold_face")
     sc = scenario("normal_queue", 3, variant="110", refresh_hz=16.0)
     assert (sc.name, sc.seed, sc.variant, sc.refresh_hz) == ("normal_queue", 3, "110", 16.0)
     assert sc.duration_s > 0 and isinstance(sc.events, tuple)

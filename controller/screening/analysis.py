@@ -142,7 +142,8 @@ class FrameAnalysis:
     face_max_c: float  # hottest face pixel (NaN if no face)
     face_topk_c: float  # mean of the top_k hottest face pixels, hot non-skin pixels excluded (NaN if no face)
     forehead_c: float  # mean of the forehead's skin pixels, 2-6 cm above the eye line (NaN if none)
-    touches_edge: bool  # the face reaches the image border or the reference's guard: not fully in view
+    touches_edge: bool  # not in view as far as it is read: the face reaches the image's left or right border or
+    # the reference's guard, or its read bands (the forehead's top to the lower face's bottom) pass the top or bottom
     glasses: bool  # cue: cool band across the eye line of an otherwise warm face
     forehead_covered: bool  # cue: top of the face much cooler than the face's skin (hat/hair)
     hot_object: bool  # a blob hotter than hot_object_c was excluded
@@ -168,6 +169,8 @@ class FrameAnalysis:
     warm_box: tuple[int, int, int, int] | None = None  # its bounding box, r0, c0, r1, c1 exclusive
     lower_face_c: float = math.nan  # the main face's middle 3-7 cm below the eye line: nose and cheeks, or a mask
     # (NaN: no face, or that band out of view)
+    face_in_view: float = 1.0  # the share of the main face's height inside the image (below 1.0: its hair or chin
+    # is cut off, which is measured unless touches_edge); 0.0 without a face
 
     @property
     def lower_face_ratio(self) -> float:
@@ -401,6 +404,7 @@ def frame_analysis(o: list[float]) -> FrameAnalysis:
         "warm_box": ((int(o[K.O_WARM_BOX]), int(o[K.O_WARM_BOX + 1]), int(o[K.O_WARM_BOX + 2]),
                       int(o[K.O_WARM_BOX + 3])) if o[K.O_WARM] > 0 else None),
         "lower_face_c": o[K.O_LOWER],
+        "face_in_view": o[K.O_IN_VIEW] if found else 0.0,
     })
     return a
 

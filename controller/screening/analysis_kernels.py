@@ -134,7 +134,8 @@ O_REF_FRACTION = O_REF_SIZE + 1  # the share of its set-point contrast the windo
 O_WARM = O_REF_FRACTION + 1  # pixels of the largest warm component (a person, with or without a face found); 0: none
 O_WARM_BOX = O_WARM + 1  # its bounding box: 4 values, r0, c0, r1, c1 (exclusive), -1 when there is none
 O_LOWER = O_WARM_BOX + 4  # the main face's lower face (LOWER_FACE_BAND_M, its middle), degC; NaN: out of view
-O_LENGTH = O_LOWER + 1
+O_IN_VIEW = O_LOWER + 1  # the share of the main face's height (its box's rows) inside the image: 1.0 when whole
+O_LENGTH = O_IN_VIEW + 1
 
 # The reference's status (O_REF_STATUS), in the order the checks are made.
 REF_NONE = 0  # no reference configured
@@ -755,8 +756,12 @@ def _band_mean(profile, top, bottom):
 @njit(cache=True, error_model="numpy")
 def _face_box(skin, guard, faces, f, eye, height, centre, width, r0, c0, r1, c1, out):
     """O_BOX: ``height`` rows centred on the eye line by ``width`` columns centred on ``centre``, clipped to the
-    image; O_EDGE: that box reaches past the image, or the skin (r0..r1, c0..c1) touches its border (the bottom
-    border only where the box reaches it) or the guard."""
+    image; O_IN_VIEW: the share of those rows inside the image. O_EDGE: the face is not in view as far as it is
+    measured: the box reaches past the image's left or right, or the skin (r0..r1, c0..c1) touches the left or
+    right border or the guard, or what is read of the face, from the top of the forehead band
+    (FOREHEAD_BAND_M) to the bottom of the lower face's (LOWER_FACE_BAND_M), runs past the top or the bottom.
+    A face cut off only above the forehead band or below the nose (a tall person's hair, a child's chin under a
+    camera mounted for adults) is measured: its eye band and every cue are in view."""
     rows, cols = skin.shape
     b0 = int(math.floor(eye - height / 2.0))
     b1 = int(math.ceil(eye + height / 2.0))
@@ -766,9 +771,11 @@ def _face_box(skin, guard, faces, f, eye, height, centre, width, r0, c0, r1, c1,
     out[O_BOX + 1] = max(a0, 0)
     out[O_BOX + 2] = min(b1, rows)
     out[O_BOX + 3] = min(a1, cols)
-    # Skin at the bottom border below the face's box is the neck running out of view, not a cut-off face.
-    edge = (b0 < 0 or a0 < 0 or b1 > rows or a1 > cols or r0 == 0 or c0 == 0 or c1 == cols - 1
-            or (r1 == rows - 1 and b1 >= rows))
+    top = eye - height / 2.0
+    out[O_IN_VIEW] = (min(top + height, float(rows)) - max(top, 0.0)) / height if height > 0.0 else 0.0
+    rows_per_m = height / (2.0 * FACE_HALF_HEIGHT_M)
+    read_out = eye - FOREHEAD_BAND_M[1] * rows_per_m < 0.0 or eye + LOWER_FACE_BAND_M[1] * rows_per_m > rows
+    edge = a0 < 0 or a1 > cols or c0 == 0 or c1 == cols - 1 or read_out
     if not edge:
         for r in range(max(0, r0 - 1), min(rows, r1 + 2)):
             for c in range(max(0, c0 - 1), min(cols, c1 + 2)):
@@ -1081,6 +1088,7 @@ def analyze_frame(raw, bg, busy, guard, ref, state, p, tables, out):
         out[O_WIDTH] = 0.0
         out[O_FACE_PIXELS] = 0.0
         out[O_EDGE] = 0.0
+        out[O_IN_VIEW] = 0.0
         out[O_GLASSES] = 0.0
         out[O_COVERED] = 0.0
         out[O_COLD_NOSE] = 0.0

@@ -43,6 +43,7 @@ from .analysis_kernels import (
     O_FOREHEAD,
     O_GLASSES,
     O_HOT,
+    O_IN_VIEW,
     O_LENGTH,
     O_LOWER,
     O_MAX,
@@ -383,16 +384,20 @@ def band_mean(profile: np.ndarray, top: float, bottom: float) -> float:
 
 def face_box(mine: np.ndarray, guard: np.ndarray, eye: float, height: float, centre: float, width: float,
              out: np.ndarray) -> None:
-    """O_BOX (the geometry's face around the eye line and centre, clipped) and O_EDGE."""
+    """O_BOX (the geometry's face around the eye line and centre, clipped), O_IN_VIEW (the share of its
+    height inside the image) and O_EDGE (out of view left or right, at the guard, or the read bands, forehead
+    to lower face, past the top or bottom)."""
     b0, b1 = math.floor(eye - height / 2.0), math.ceil(eye + height / 2.0)
     a0, a1 = math.floor(centre - width / 2.0), math.ceil(centre + width / 2.0)
     out[O_BOX:O_BOX + 4] = max(b0, 0), max(a0, 0), min(b1, ROWS), min(a1, COLUMNS)
-    rows, cols = np.nonzero(mine)
-    outside = b0 < 0 or a0 < 0 or b1 > ROWS or a1 > COLUMNS
-    at_border = (rows.min() == 0 or cols.min() == 0 or cols.max() == COLUMNS - 1
-                 or (rows.max() == ROWS - 1 and b1 >= ROWS))
+    top = eye - height / 2.0
+    out[O_IN_VIEW] = (min(top + height, ROWS) - max(top, 0.0)) / height if height > 0.0 else 0.0
+    rows_per_m = height / (2.0 * FACE_HALF_HEIGHT_M)
+    _, cols = np.nonzero(mine)
+    sideways = a0 < 0 or a1 > COLUMNS or cols.min() == 0 or cols.max() == COLUMNS - 1
+    read_out = eye - FOREHEAD_BAND_M[1] * rows_per_m < 0.0 or eye + LOWER_FACE_BAND_M[1] * rows_per_m > ROWS
     near_guard = bool((dilate8(mine) & (guard != 0)).any())
-    out[O_EDGE] = float(outside or at_border or near_guard)
+    out[O_EDGE] = float(sideways or read_out or near_guard)
 
 
 def face_measure(image: np.ndarray, bgnow: np.ndarray, skin: np.ndarray, hot_near: np.ndarray,
@@ -573,7 +578,8 @@ def analyze_frame(raw: np.ndarray, bg: np.ndarray, busy: np.ndarray, guard: np.n
                      tables[2], out)
     else:
         out[O_BOX:O_BOX + 4] = -1.0
-        out[O_WIDTH] = out[O_FACE_PIXELS] = out[O_EDGE] = out[O_GLASSES] = out[O_COVERED] = out[O_COLD_NOSE] = 0.0
+        out[O_WIDTH] = out[O_FACE_PIXELS] = out[O_EDGE] = out[O_IN_VIEW] = 0.0
+        out[O_GLASSES] = out[O_COVERED] = out[O_COLD_NOSE] = 0.0
 
     big = np.concatenate([[False], sizes >= 2])[labels]
     busy[:] = dilate8(big)
