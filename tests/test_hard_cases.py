@@ -62,8 +62,8 @@ def test_walking_through_never_decides(variant, seed):
 
 @pytest.mark.parametrize("variant, seed", [("110", 31), ("55", 32)])
 def test_a_face_cut_by_the_image_edge_gets_a_retry_never_a_guess(variant, seed):
-    """People too tall for the mounting: their forehead, or more, reaches past the top of the image on the mark.
-    They are told why (stand_straight: the face is not in view where it is read), never given a PASS/FEVER on
+    """People too tall for the mounting: half their forehead, or more, reaches past the top of the image on the
+    mark. They are told why (stand_straight: the face is not in view where it is read), never given a PASS/FEVER on
     part of it."""
     results, standing, _ = _run("cut_off", seed, variant)
     assert verdicts(results) == []
