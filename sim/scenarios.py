@@ -303,8 +303,9 @@ def _through(p: Person, rng: np.random.Generator, projection) -> Person:
 def _tall(p: Person, rng: np.random.Generator, projection) -> Person:
     """Eyes from 4 cm under the top of the view at the mark to 5 cm over it: half the forehead (read 2-6 cm above
     the eyes, controller.screening.analysis_kernels.FOREHEAD_BAND_M), or more, cut off. The analysis places the
-    eye line and the face's rows to about a third of a row (1 cm at 0.45 m through the 110 degree lens), so a
-    forehead cut by less than that is measured or not by the frame's noise: not this scenario's case."""
+    eye line and the face's rows to a fraction of a row (1 cm is 0.4 of a row at 0.45 m through the 110 degree
+    lens), so a forehead cut by a centimetre or so is measured or not by the frame's noise: not this scenario's
+    case."""
     m = projection.mounting
     top = vertical_coverage(m.sensor_height_m, m.tilt_deg, m.mark_distance_m, projection.fov)[1]
     return replace(p, eye_height_m=float(rng.uniform(top - 0.04, top + 0.05)))

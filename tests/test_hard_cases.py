@@ -77,7 +77,7 @@ def test_a_face_cut_off_only_below_the_nose_is_measured(variant, decided):
     and cheeks do not. Everything the estimate and its cues read is in view, so they are measured on the mark
     about as well as whole faces are (over seeds 61-66, the `fever` scene's people: mean absolute error 0.38 and
     0.36 degC at 110 and 55 degrees, bias -0.01 and +0.10; these: 0.43 and 0.40, +0.16 and +0.17). At 110 degrees
-    the nose's band sits within a third of a row of the image's bottom, and many are still told stand_straight."""
+    many are still told stand_straight: the rows read, as the analysis places them, run past the bottom."""
     people, errors = 0, []
     for seed in (61, 62, 63):
         results, standing, _ = _run("chin_cut_off", seed, variant)
