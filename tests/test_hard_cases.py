@@ -71,13 +71,13 @@ def test_a_face_cut_by_the_image_edge_gets_a_retry_never_a_guess(variant, seed):
     assert len(told) >= 0.5 * len(standing)
 
 
-@pytest.mark.parametrize("variant, decided", [("110", 0.3), ("55", 0.7)])
+@pytest.mark.parametrize("variant, decided", [("110", 0.6), ("55", 0.8)])
 def test_a_face_cut_off_only_below_the_nose_is_measured(variant, decided):
     """People short for the mounting: their chin runs past the bottom of the image on the mark, their eyes, nose
     and cheeks do not. Everything the estimate and its cues read is in view, so they are measured on the mark
     about as well as whole faces are (over seeds 61-66, the `fever` scene's people: mean absolute error 0.38 and
-    0.36 degC at 110 and 55 degrees, bias -0.01 and +0.10; these: 0.43 and 0.40, +0.16 and +0.17). At 110 degrees
-    many are still told stand_straight: the rows read, as the analysis places them, run past the bottom."""
+    0.36 degC at 110 and 55 degrees, bias -0.01 and +0.10; these: 0.40 and 0.41, +0.08 and +0.18; decided 58 and
+    70 of 72)."""
     people, errors = 0, []
     for seed in (61, 62, 63):
         results, standing, _ = _run("chin_cut_off", seed, variant)
