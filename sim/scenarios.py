@@ -311,21 +311,20 @@ def _tall(p: Person, rng: np.random.Generator, projection) -> Person:
     return replace(p, eye_height_m=float(rng.uniform(top - 0.04, top + 0.05)))
 
 
-NOSE_BAND_BOTTOM_M = 0.07  # what the analysis reads lowest on a face: this far under the eyes (LOWER_FACE_BAND_M)
-
-
 def _short(p: Person, rng: np.random.Generator, projection) -> Person:
     """Eyes placed, in the image, so that on the mark the nose and the cheeks beside it (read down to 7 cm under
     the eyes, controller.screening.analysis_kernels.LOWER_FACE_BAND_M) end 0.25-0.8 of a row above its bottom
     edge, and the chin (10 cm under the eyes) runs past it. In rows, not in heights at the mark: the face is
     drawn at its own rows per metre around the eye line, which near the edge of a wide lens's view is not the
     band of heights the view covers there."""
+    from controller.screening.analysis_kernels import LOWER_FACE_BAND_M  # here: importing the analysis loads numba
+
     m = projection.mounting
     margin = float(rng.uniform(0.25, 0.8))
     height = m.sensor_height_m
     for _ in range(4):  # the rows per metre depend on the line of sight, which depends on the height
         sight = math.sqrt(p.mark[0] ** 2 + p.mark[1] ** 2 + (height - m.sensor_height_m) ** 2)
-        eye_row = projection.fov.rows - margin - NOSE_BAND_BOTTOM_M * projection.scale(sight)[1]
+        eye_row = projection.fov.rows - margin - LOWER_FACE_BAND_M[1] * projection.scale(sight)[1]
         elevation = projection.direction(eye_row, projection.fov.columns / 2.0)[1]
         height = m.sensor_height_m + p.mark[0] * math.tan(math.radians(elevation))
     return replace(p, eye_height_m=height)

@@ -82,6 +82,12 @@ _USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _HOST = re.compile(r"[A-Za-z0-9.:_-]+")
 
 
+def _user_ok(name: str) -> bool:
+    """Whether ``name`` may be a broker login of the controller or a watch: a user name mosquitto's files can
+    hold, not in the gates' ``gate-`` namespace."""
+    return bool(_USER.fullmatch(name)) and not name.startswith("gate-")
+
+
 @dataclass(frozen=True)
 class TlsListener:
     """A TLS listener: the broker's certificate and key, and the CA that signed it (paths on the broker)."""
@@ -175,7 +181,7 @@ def watch_logins(site: str | os.PathLike | None, add: Iterable[str] = (), remove
     for user in add:
         watchers.setdefault(user, _random.token_urlsafe(24))
     for user in watchers:  # secrets.toml may have been edited by hand: a bad name would break mosquitto's files
-        if not _USER.fullmatch(user) or user.startswith("gate-"):
+        if not _user_ok(user):
             raise GateError(f"{gates.resolve_site(site) / gates.SECRETS_FILE}: [watch] {user!r} is not a user name "
                             "(letters, digits, '.', '_' or '-', not starting with 'gate-')")
     if watchers != data.watchers:
@@ -293,11 +299,11 @@ def check_options(options: BrokerOptions) -> None:
     if not _HOST.fullmatch(options.bind):
         problems.append(f"--bind {options.bind!r} must be an IP address or host name")
     user = options.controller_user
-    if not _USER.fullmatch(user) or user.startswith("gate-"):
+    if not _user_ok(user):
         problems.append(f"controller user {user!r}: use 1-64 letters, digits, '.', '_' or '-', "
                         "starting with a letter or digit and not with 'gate-' (the gates' prefix)")
     for w in (*options.add_watchers, *options.remove_watchers):
-        if not _USER.fullmatch(w) or w.startswith("gate-") or w == user:
+        if not _user_ok(w) or w == user:
             problems.append(f"watch user {w!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter "
                             f"or digit, neither the controller's user nor starting with 'gate-' (the gates' prefix)")
     if set(options.add_watchers) & set(options.remove_watchers):
