@@ -233,6 +233,20 @@ def test_one_frame_whose_width_jumps_does_not_start_the_window_again():
     assert _verdict_frame(feed(Tracker("g", CFG), step)) == 5 + CFG.stable_frames - 1  # from frame 5 on
 
 
+def test_a_face_that_stops_at_a_new_size_is_standing_from_the_next_frame():
+    """Someone seen whole far off, then walking in with their face cut by the image's edge (its width not read),
+    then standing on the mark: the first whole frame's width jumps against the one seen far off and is left
+    out; the next one, at that same new width, is standing (it used to count as a second jump and start the
+    window over, a frame later). A width that jumps and then jumps again to another size is still a move."""
+    far = [face(1.4, core_c=NEAR)]
+    walk = [dataclasses.replace(face(d, core_c=NEAR), touches_edge=True) for d in (1.3, 1.2, 1.1, 1.0)]
+    stand = [face(0.9, core_c=NEAR) for _ in range(12)]
+    first_whole = len(far) + len(walk)
+    assert _verdict_frame(feed(Tracker("g", CFG), far + walk + stand)) == first_whole + CFG.stable_frames
+    moving = far + walk + [_jumped(stand[0], -0.08)] + stand[1:]  # 0.97 m, then 0.9 m: two sizes
+    assert _verdict_frame(feed(Tracker("g", CFG), moving)) == first_whole + 1 + CFG.stable_frames
+
+
 def test_a_reference_that_fails_for_a_frame_keeps_the_window():
     """The frame without a working reference is not measured (BLOCKED) but the frames before it still count."""
     frames = [face(0.9, core_c=NEAR) for _ in range(16)]
@@ -308,10 +322,13 @@ def test_at_16_hz_standing_is_judged_over_half_a_second():
 def test_a_queue_at_4_hz_is_decided_as_at_8(variant):
     """The simulator's nominal queue recorded at 4 Hz: every PASS/FEVER goes to someone standing, at most one fewer
     person is decided than at 8 Hz (with the window counted in frames, 4 of 7 were, 1.25-1.5 s after standing),
-    and within 1.0 s of their standing still; at 4 Hz one of them may take 1.5 s (the 55 deg lens's first
-    person: their face's width jumps 4 % twice in a row while they stand, which restarts the window, the tail
-    that keeps bench-accuracy's 90th percentile above 1.0 s at 8 Hz too; decided since the reference's window
-    keeps its 4 s, BLOCKED until it had filled 32 frames before)."""
+    and within 1.0 s of their standing still; at 4 Hz one of them may take up to 1.5 s, a frame of 0.25 s lost
+    at the start of their window. With the 55 deg lens that is the sixth person, 1.25 s: their first frame at
+    the mark's size entered the window while the face still moved, and the next one, moved again, started it
+    over. (Before a face that stopped at a new size was taken as standing on the frame after the step, the
+    first person took 1.5 s: their width stepped once as they stopped, and the frame after, at the same new
+    width, was counted as a second jump that restarted the window. The first person is decided since the
+    reference's window keeps its 4 s, BLOCKED until it had filled 32 frames before.)"""
     from controller.screening.offline import analyze_recording, first_standing, truth_for
     from sim.synth import scenario_recording
 
@@ -328,7 +345,7 @@ def test_a_queue_at_4_hz_is_decided_as_at_8(variant):
                 first.setdefault(person["id"], d.time_s - standing[person["id"]])
         late = sorted(s for s in first.values() if s > 1.0)
         assert all(s >= 0.0 for s in first.values()), (hz, first)
-        assert late == [] if hz == 8.0 else late in ([], [1.5]), (hz, first)
+        assert late == [] if hz == 8.0 else len(late) <= 1 and all(s <= 1.5 for s in late), (hz, first)
         decided[hz] = len(first)
     assert decided[4.0] >= decided[8.0] - 1 and decided[8.0] >= 5, decided
 

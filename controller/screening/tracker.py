@@ -166,6 +166,7 @@ class _Person:
     stood_at: tuple[float, float] | None = None  # ... where its centre was in the latest still frame (None: never)
     change: float = 0.0  # ... and changed its width by less than grow_per_frame (this frame's change, a share)
     jumps: int = 0  # frames in a row, up to this one, whose width changed by more than grow_per_frame
+    last_px: float = 0.0  # their face's width in the latest frame showing it whole, jump or not
     chilled: deque = field(default_factory=lambda: deque(maxlen=CHILL_FRAMES))  # chilled-nose cue, recent frames
     cold: deque = field(default_factory=lambda: deque(maxlen=CHILL_FRAMES))  # cold_shares(), recent still frames
     window: list[_Sample] = field(default_factory=list)
@@ -388,6 +389,13 @@ class Tracker:
         person.change = 0.0
         if not a.touches_edge and person.width_px > 0.0 and a.face_width_px > 0.0:
             person.change = abs(math.log(a.face_width_px / person.width_px))
+            if person.jumps and person.last_px > 0.0 and person.change > self.config.grow_per_frame:
+                # The frame after a lone jump, at the jump's width: the face stopped at a new size (the last
+                # step onto the mark; the first whole frames after walking in cut by the image's edge, measured
+                # against a width seen far off), not a spike and not a walk.
+                step = abs(math.log(a.face_width_px / person.last_px))
+                if step <= self.config.grow_per_frame:
+                    person.change = step
         person.jumps = person.jumps + 1 if person.change > self.config.grow_per_frame else 0
         if math.hypot(*person.motion) > self.config.max_shift_px or person.change > self.config.grow_per_frame:
             person.still_since = math.nan
@@ -401,6 +409,8 @@ class Tracker:
         # jump; a run of them (a move) against the latest.
         if not a.touches_edge and (person.jumps == 0 or person.jumps >= JUMPS_TO_MOVE):
             person.width_px = a.face_width_px
+        if not a.touches_edge:
+            person.last_px = a.face_width_px
         # A face walking in (growing, shrinking or at the image's edge) breaks into fragments and blurs across
         # the frame's two subpages: neither its fragments nor its nose are taken as cues then.
         walking = a.touches_edge or person.change > self.config.grow_per_frame
