@@ -143,7 +143,7 @@ def test_broker_config_refuses_a_site_that_is_not_there(tmp_path, monkeypatch, c
     assert "elsewhere ($THERMOGATE_SITE)" in capsys.readouterr().err
 
 
-def test_a_watch_login_reads_every_gate_and_writes_nothing(tmp_path):
+def test_a_watch_login_reads_every_gate_and_writes_nothing(tmp_path, capsys):
     """`broker config --add-watch-user installer`: a login of its own for thermogate watch and calibrate
     reference, so neither takes the controller's (which would knock the controller off). It reads every gate's
     eeprom, frame, status and result, not their commands or acks, and publishes nothing; it stays through a
@@ -196,6 +196,16 @@ def test_a_watch_login_reads_every_gate_and_writes_nothing(tmp_path):
     secrets.watchers["bad:name"] = "pw"  # secrets.toml edited by hand
     gates.save_secrets(root, secrets)
     assert main(args) != 0 and "bad:name" not in (out / "passwd").read_text()
+    del secrets.watchers["bad:name"]
+    secrets.watchers["ops"] = "pw"  # a login added while the controller had another user name, or by hand
+    gates.save_secrets(root, secrets)
+    capsys.readouterr()
+    assert main([*args, "--controller-user", "ops"]) != 0  # not two password lines and ACL blocks for one user
+    assert "[watch] 'ops' is the controller's broker user" in capsys.readouterr().err
+    assert "ops" not in (out / "passwd").read_text()
+    assert main([*args, "--controller-user", "ops", "--remove-watch-user", "ops"]) == 0
+    assert gates.load_secrets(root).watchers == {}
+    assert [line.split(":")[0] for line in (out / "passwd").read_text().splitlines()].count("ops") == 1
 
 
 def test_a_gate_cannot_publish_as_another_gate(site):

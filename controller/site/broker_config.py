@@ -168,9 +168,13 @@ def controller_password(site: str | os.PathLike | None, *, rotate: bool = False)
     return data.controller_mqtt_password, True
 
 
-def watch_logins(site: str | os.PathLike | None, add: Iterable[str] = (), remove: Iterable[str] = ()) -> dict[str, str]:
+def watch_logins(site: str | os.PathLike | None, add: Iterable[str] = (), remove: Iterable[str] = (),
+                 controller_user: str = DEFAULT_CONTROLLER_USER) -> dict[str, str]:
     """The site's read-only broker logins (user -> password), after removing ``remove`` and adding ``add``
-    (a new one gets a random password; one already there keeps its own); saved when they changed."""
+    (a new one gets a random password; one already there keeps its own); saved when they changed. A login
+    that is not a user name, or is the controller's (``controller_user``: two password lines and two ACL
+    blocks for one user), is refused: secrets.toml may have been edited by hand, or the controller's user
+    changed after the login was added."""
     data = gates.load_secrets(site)
     watchers = dict(data.watchers)
     for user in remove:
@@ -180,10 +184,14 @@ def watch_logins(site: str | os.PathLike | None, add: Iterable[str] = (), remove
         del watchers[user]
     for user in add:
         watchers.setdefault(user, _random.token_urlsafe(24))
-    for user in watchers:  # secrets.toml may have been edited by hand: a bad name would break mosquitto's files
+    where = gates.resolve_site(site) / gates.SECRETS_FILE
+    for user in watchers:
         if not _user_ok(user):
-            raise GateError(f"{gates.resolve_site(site) / gates.SECRETS_FILE}: [watch] {user!r} is not a user name "
+            raise GateError(f"{where}: [watch] {user!r} is not a user name "
                             "(letters, digits, '.', '_' or '-', not starting with 'gate-')")
+        if user == controller_user:
+            raise GateError(f"{where}: [watch] {user!r} is the controller's broker user: remove it with "
+                            f"--remove-watch-user {user}, or give the controller another --controller-user")
     if watchers != data.watchers:
         data.watchers = watchers
         gates.save_secrets(site, data)
@@ -302,8 +310,8 @@ def check_options(options: BrokerOptions) -> None:
     if not _user_ok(user):
         problems.append(f"controller user {user!r}: use 1-64 letters, digits, '.', '_' or '-', "
                         "starting with a letter or digit and not with 'gate-' (the gates' prefix)")
-    for w in (*options.add_watchers, *options.remove_watchers):
-        if not _user_ok(w) or w == user:
+    for w in (*options.add_watchers, *options.remove_watchers):  # removing the controller's name is allowed
+        if not _user_ok(w) or (w == user and w in options.add_watchers):
             problems.append(f"watch user {w!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter "
                             f"or digit, neither the controller's user nor starting with 'gate-' (the gates' prefix)")
     if set(options.add_watchers) & set(options.remove_watchers):
@@ -350,7 +358,7 @@ def write_broker_config(site: str | os.PathLike | None, out_dir: str | os.PathLi
         except OSError as exc:
             raise GateError(f"cannot create {out}: {exc.strerror}") from None
     password, new = controller_password(site, rotate=options.rotate_controller_password)
-    watchers = watch_logins(site, options.add_watchers, options.remove_watchers)
+    watchers = watch_logins(site, options.add_watchers, options.remove_watchers, options.controller_user)
     entries = [password_entry(options.controller_user, password)]
     entries += [password_entry(user, watchers[user]) for user in sorted(watchers)]
     entries += [password_entry(gates.mqtt_user(g), data.gates[g].mqtt_password) for g in gate_ids]
