@@ -243,7 +243,7 @@ def test_a_face_that_stops_at_a_new_size_is_standing_from_the_next_frame():
     stand = [face(0.9, core_c=NEAR) for _ in range(12)]
     first_whole = len(far) + len(walk)
     assert _verdict_frame(feed(Tracker("g", CFG), far + walk + stand)) == first_whole + CFG.stable_frames
-    moving = far + walk + [_jumped(stand[0], -0.08)] + stand[1:]  # 0.97 m, then 0.9 m: two sizes
+    moving = far + walk + [_jumped(stand[0], -0.08)] + stand[1:]  # about 0.98 m, then 0.9 m: two sizes
     assert _verdict_frame(feed(Tracker("g", CFG), moving)) == first_whole + 1 + CFG.stable_frames
 
 
