@@ -223,7 +223,8 @@ def _in_world(spec: SceneSpec, world: World, physics: Physics) -> SceneSpec:
 
 
 # ---- scenario kinds that change how people move or look after they are drawn ------------------------------
-# (slow_approach, walk_through, masked, cut_off, cold_face: the screening's decisions at the mark and hard cases)
+# (slow_approach, walk_through, masked, cut_off, chin_cut_off, cold_face: the screening's decisions at the mark
+# and hard cases)
 
 def _slow_approach(name: str, room: tuple[float, ...]) -> SceneSpec:
     return SceneSpec(name, 8, _normal(None), room, slot_s=12.0)
@@ -243,11 +244,8 @@ def _cut_off(name: str, room: tuple[float, ...]) -> SceneSpec:
     return SceneSpec(name, 8, _normal(None), room)
 
 
-def _chin_cut_off(name: str, room: tuple[float, ...]) -> SceneSpec:
-    return SceneSpec(name, 12, _fever, room)
-
-
-def _cold_face(name: str, room: tuple[float, ...]) -> SceneSpec:
+def _fever_queue(name: str, room: tuple[float, ...]) -> SceneSpec:
+    """Twelve people drawn as the `fever` scenario's (chin_cut_off, cold_face: their kind places or chills them)."""
     return SceneSpec(name, 12, _fever, room)
 
 
@@ -369,8 +367,8 @@ def _cold(p: Person, rng: np.random.Generator, projection) -> Person:
 
 
 _KINDS = {"slow_approach": (_slow_approach, _slowly), "walk_through": (_walk_through, _through),
-          "masked": (_masked, None), "cut_off": (_cut_off, _tall), "chin_cut_off": (_chin_cut_off, _short),
-          "cold_face": (_cold_face, _cold)}
+          "masked": (_masked, None), "cut_off": (_cut_off, _tall), "chin_cut_off": (_fever_queue, _short),
+          "cold_face": (_fever_queue, _cold)}
 
 
 class _KindScene(Scene):
