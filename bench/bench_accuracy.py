@@ -42,14 +42,13 @@ perfect optics would still get wrong), and the estimate against that (the
 sensor, the optics, the analysis and the site offset).
 
     python bench/bench_accuracy.py [--people 720] [--lenses 110,55] [--jobs 2] [--eye-band canthus_region]
-                                   [--apply-sensor-offset true|false] [--mask-correction-c 0.4] [--factors]
+                                   [--apply-sensor-offset true|false] [--factors]
                                    [--readings 20] [--refresh-hz 8] [--stable-frames 5]
 
 ``--refresh-hz`` records every gate, and its commissioning sessions, at that
 rate (default 8, the firmware's). ``--eye-band`` sets ``[screening] eye_band`` and ``--apply-sensor-offset``
 ``[screening.reference] apply_sensor_offset`` for every gate (default: the
-config's defaults), ``--mask-correction-c`` ``[screening] mask_correction_c`` and ``--stable-frames``
-``[screening] stable_frames``.
+config's defaults) and ``--stable-frames`` ``[screening] stable_frames``.
 ``--factors`` adds, per world and lens, the decided people in scope split by
 one factor at a time (the lens blur, the face's distance, mask, glasses,
 hair, the reference's size, the sensor's common offset, the room, children
@@ -293,20 +292,18 @@ def _supports(cls, name: str) -> bool:
 
 def installer_config(sc, first_truth: dict, eye_band: str | None = None,
                      apply_sensor_offset: bool | None = None,
-                     mask_correction_c: float | None = None, stable_frames: int | None = None) -> ScreeningConfig:
+                     stable_frames: int | None = None) -> ScreeningConfig:
     """The screening settings an installer writes for this gate, following docs/installation.md: the lens,
     the mounting, and where the reference is (its pixels and one more all round) with its set point; or, with no
     reference in view, ``require_reference = false``. The disc's coating emissivity is its data sheet's (the
     world's value). Its reading is learned afterwards
-    (:func:`learn_installed_reference`). ``eye_band``, ``apply_sensor_offset``, ``mask_correction_c``,
+    (:func:`learn_installed_reference`). ``eye_band``, ``apply_sensor_offset``,
     ``stable_frames``: those settings (None: the defaults)."""
     ref = first_truth["reference"]
     analysis: dict = dict(variant=sc.variant)
     if apply_sensor_offset is not None:
         analysis["apply_sensor_offset"] = apply_sensor_offset
     screening: dict = {} if eye_band is None else {"eye_band": eye_band}
-    if mask_correction_c is not None:
-        screening["mask_correction_c"] = mask_correction_c
     if stable_frames is not None:
         screening["stable_frames"] = stable_frames
     if ref["present"]:
@@ -446,17 +443,16 @@ def run(job: tuple) -> list[Outcome]:
     """Every person of one run who stood at the mark, with the gate's verdict: as installed, and (unless the
     job's readings are 0) again after commissioning (:func:`commission`). ``job``: (world, lens, run) and
     optionally the eye band and whether the sensor offset is applied (None: the defaults), the nurse's
-    readings, the gate's refresh rate (Hz), the mask correction and the decision's frames (None: the
-    defaults)."""
+    readings, the gate's refresh rate (Hz) and the decision's frames (None: the defaults)."""
     world_name, lens, i = job[:3]
-    given, defaults = tuple(job[3:9]), (None, None, COMMISSION_READINGS, 8.0, None, None)
-    eye_band, apply_offset, readings, refresh_hz, mask_c, stable = given + defaults[len(given):]
+    given, defaults = tuple(job[3:8]), (None, None, COMMISSION_READINGS, 8.0, None)
+    eye_band, apply_offset, readings, refresh_hz, stable = given + defaults[len(given):]
     world = world_named(world_name)
     seed = world.seed(i)
     sc = scenario(KIND, seed, variant=lens, world=world)
     rec = scenario_recording(KIND, sc.duration_s, seed=seed, variant=lens, world=world, refresh_hz=refresh_hz)
     frames = list(rec.frames())
-    installed = installer_config(sc, frames[0].truth, eye_band, apply_offset, mask_c, stable)
+    installed = installer_config(sc, frames[0].truth, eye_band, apply_offset, stable)
     config, learned = learn_installed_reference(rec, installed)
     standing = first_standing(rec)  # id -> (first standing time, truth then)
     ph = sc.physics
@@ -697,8 +693,6 @@ def main(argv: list[str] | None = None) -> None:
                     help="[screening] eye_band for every gate (default: the config's default)")
     ap.add_argument("--apply-sensor-offset", choices=("true", "false"), default=None,
                     help="[screening.reference] apply_sensor_offset for every gate (default: the config's default)")
-    ap.add_argument("--mask-correction-c", type=float, default=None,
-                    help="[screening] mask_correction_c for every gate (default: the config's default)")
     ap.add_argument("--stable-frames", type=int, default=None,
                     help="[screening] stable_frames for every gate (default: the config's default)")
     ap.add_argument("--factors", action="store_true", help="also the decided people's error split by factor")
@@ -712,14 +706,13 @@ def main(argv: list[str] | None = None) -> None:
     lenses = args.lenses.split(",")
     runs = max(1, math.ceil(args.people / PEOPLE_PER_RUN))
     offset = None if args.apply_sensor_offset is None else args.apply_sensor_offset == "true"
-    jobs = [(w.name, lens, i, args.eye_band, offset, args.readings, args.refresh_hz, args.mask_correction_c,
-             args.stable_frames) for lens in lenses for w in worlds for i in range(runs)]
+    jobs = [(w.name, lens, i, args.eye_band, offset, args.readings, args.refresh_hz, args.stable_frames)
+            for lens in lenses for w in worlds for i in range(runs)]
     band = args.eye_band or ScreeningConfig().eye_band
     applied = ScreeningConfig().analysis.apply_sensor_offset if offset is None else offset
-    mask_c = ScreeningConfig().mask_correction_c if args.mask_correction_c is None else args.mask_correction_c
     print(f"make bench-accuracy: {runs} runs of {KIND} ({runs * PEOPLE_PER_RUN} people) per world and lens; "
           f"worlds {', '.join(f'{w.name} (seeds {w.seed(0)}..{w.seed(runs - 1)})' for w in worlds)}; "
-          f"eye_band {band}, apply_sensor_offset {str(applied).lower()}, mask_correction_c {mask_c:g}, "
+          f"eye_band {band}, apply_sensor_offset {str(applied).lower()}, "
           f"stable_frames {ScreeningConfig().stable_frames if args.stable_frames is None else args.stable_frames}; "
           f"commissioning: {args.readings} clinical readings per gate (thermometer sd {THERMOMETER_SD_C} degC), "
           f"at most {COMMISSION_MAX_SESSIONS} sessions "

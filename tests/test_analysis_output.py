@@ -1,15 +1,13 @@
-"""The per-frame shortcuts give what their plain forms give: frame_analysis the same FrameAnalysis as the
-dataclass's own constructor, fill_at the same number as np.interp over the fill table."""
+"""The per-frame shortcut gives what its plain form gives: frame_analysis the same FrameAnalysis as the
+dataclass's own constructor."""
 
 import dataclasses
 import math
 
 import numpy as np
 
-from controller.geometry import NARROW, WIDE
 from controller.screening import analysis_kernels as K
 from controller.screening.analysis import REFERENCE_STATUSES, FrameAnalysis, frame_analysis
-from controller.screening.optics import fill_at, fill_table
 
 
 def _constructed(o: list[float]) -> FrameAnalysis:
@@ -76,15 +74,3 @@ def test_frame_analysis_matches_the_constructor():
         pass
     else:
         raise AssertionError("a FrameAnalysis from frame_analysis must be frozen")
-
-
-def test_fill_at_is_np_interp_over_the_table():
-    rng = np.random.default_rng(5)
-    for fov in (NARROW, WIDE):
-        distances, fills = fill_table(fov)
-        xs = np.concatenate([rng.uniform(0.01, 5.0, 3000), distances, np.nextafter(distances, 0.0),
-                             np.nextafter(distances, 10.0), [0.0, -1.0, 1e6]])
-        for x in xs.tolist():
-            assert fill_at(x, fov) == float(np.interp(x, distances, fills)), (fov, x)
-        assert type(fill_at(0.5, fov)) is float
-    assert fill_at(None, NARROW) == 1.0 and fill_at(math.nan, NARROW) == 1.0 and fill_at(math.inf, WIDE) == 1.0

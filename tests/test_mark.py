@@ -15,7 +15,7 @@ from controller.protocol import result as D
 from controller.screening.analysis import AnalysisConfig, FrameAnalysis
 from controller.screening.config import ConfigError, ScreeningConfig, from_table
 from controller.screening.estimate import estimate_core_c
-from controller.screening.optics import fill_at
+from controller.screening.optics import face_aspect, face_mix
 from controller.screening.tracker import EARLY_FRAMES, MIN_WINDOW, Tracker
 from controller.service.config import ControllerConfig
 from controller.service.registry import load_gates
@@ -100,11 +100,13 @@ def test_face_position_inverts_the_projection():
 
 # ---- the tracker on synthetic analyses: a face seen through the 55 degree lens, level at 1.30 m --------------
 
-def reading_for(core_c: float, sight_m: float) -> float:
+def reading_for(core_c: float, width_px: float) -> float:
+    """The face reading the tracker turns into ``core_c`` for a face ``width_px`` across (the lower face not read)."""
+    mix = face_mix(width_px, width_px * face_aspect(NARROW))
     lo, hi = 20.0, 45.0
     for _ in range(60):
         mid = (lo + hi) / 2.0
-        lo, hi = (mid, hi) if estimate_core_c(mid, 22.0, fill=fill_at(sight_m, NARROW)) < core_c else (lo, mid)
+        lo, hi = (mid, hi) if estimate_core_c(mid, 22.0, fill=mix.band, face_share=mix.share) < core_c else (lo, mid)
     return lo
 
 
@@ -115,7 +117,7 @@ def face(distance_m: float, lateral_m: float = 0.0, core_c: float = 36.7, people
     column = 16 + math.degrees(math.atan2(lateral_m, distance_m)) / NARROW.pitch_deg("horizontal")
     box = (int(12 - height / 2), int(column - width / 2), int(math.ceil(12 + height / 2)),
            int(math.ceil(column + width / 2)))
-    c = reading_for(core_c, distance_m)
+    c = reading_for(core_c, width)
     return FrameAnalysis(ambient_c=22.0, people=people, face_box=box, face_width_px=width, distance_m=distance_m,
                          face_max_c=c + 0.2, face_topk_c=c, forehead_c=c - 1.0, touches_edge=False, glasses=False,
                          forehead_covered=False, hot_object=False, reference_c=35.0, reference_ok=True,

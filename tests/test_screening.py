@@ -11,14 +11,14 @@ from functools import cache
 import numpy as np
 import pytest
 
-from controller.geometry import NARROW, WIDE
+from controller.geometry import NARROW, WIDE, pixels_across
 from controller.protocol import result as D
 from controller.screening.analysis import AnalysisConfig, FrameAnalysis
 from controller.screening.body_model import default_model
 from controller.screening.config import ConfigError, ScreeningConfig, from_table
 from controller.screening.estimate import estimate_core_c
 from controller.screening.offline import analyze_recording, truth_for
-from controller.screening.optics import eye_band_fill, fill_at
+from controller.screening.optics import NO_MIX, face_aspect, face_mix
 from controller.screening.pipeline import GatePipeline
 from controller.screening.site_calibration import fit_site_offset
 from controller.screening.tracker import EARLY_FRAMES, EARLY_MARGIN_C, Tracker
@@ -299,12 +299,14 @@ def test_pipeline_exposes_state_analysis_and_image():
 
 # ---- the tracker alone -----------------------------------------------------------------------------------------
 
-def reading_for(core_c: float, distance: float = 0.9, ambient: float = 22.0) -> float:
-    """The face reading the estimator turns into ``core_c`` at ``distance`` with the 55 degree lens."""
+def reading_for(core_c: float, width_px: float = 6.0, ambient: float = 22.0) -> float:
+    """The face reading the estimator turns into ``core_c`` for a face ``width_px`` across through the 55 degree
+    lens (the lower face not read)."""
+    mix = face_mix(width_px, width_px * face_aspect(NARROW))
     lo, hi = 20.0, 45.0
     for _ in range(60):
         mid = (lo + hi) / 2.0
-        if estimate_core_c(mid, ambient, fill=fill_at(distance, NARROW)) < core_c:
+        if estimate_core_c(mid, ambient, fill=mix.band, face_share=mix.share) < core_c:
             lo = mid
         else:
             hi = mid
@@ -439,32 +441,43 @@ def _decide(cfg: ScreeningConfig, face_c: float, ratio: float | None, frames: in
     return out
 
 
-def test_a_masked_face_is_raised_by_the_mask_correction():
-    """A face whose lower face reads like a mask (below mask_ratio) is estimated mask_correction_c higher; bare
-    skin there, a lower face out of view, or a correction of 0 (the default) leave the estimate as it was."""
-    assert ScreeningConfig().mask_correction_c == 0.0
-    cfg = ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0, mask_correction_c=0.4)
+def test_the_face_below_the_eye_band_is_read_for_what_it_is():
+    """The lower face's reading goes into the estimate: a face whose nose and cheeks (or mask) read cool is
+    estimated higher than the same hottest pixels over a forehead-like lower face, by what the optics terms say
+    that part of the reading is (here a face 6 pixels across through the nominal lens); with the lower face out
+    of view the estimate takes it for forehead-like, as the same reading's ``estimate_core_c`` does."""
+    cfg = ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0)
     reading = reading_for(36.6)
-    bare = _decide(cfg, reading, 0.9)
-    assert [d.decision for d in bare] == [D.PASS] and bare[0].estimate_c == pytest.approx(36.6, abs=0.01)
-    masked = _decide(cfg, reading, 0.65)
-    assert [d.decision for d in masked] == [D.PASS]
-    assert masked[0].estimate_c == pytest.approx(36.6 + cfg.mask_correction_c, abs=0.01)
+    mix = face_mix(6.0, 6.0 * face_aspect(NARROW))
+    assert mix.lower > 0.05
+    estimates = []
+    for ratio in (0.9, 0.65):  # bare skin below the eyes; a mask
+        lower = 22.0 + ratio * (reading - 22.0)
+        out = _decide(cfg, reading, ratio)
+        expected = estimate_core_c(reading, 22.0, fill=mix.band, face_share=mix.share, lower_share=mix.lower,
+                                   lower_c=lower)
+        assert [d.decision for d in out] == [D.PASS] and out[0].estimate_c == pytest.approx(expected, abs=1e-6)
+        estimates.append(expected)
+    bare, masked = estimates
+    assert 36.6 < bare < masked - 0.1
     assert _decide(cfg, reading, None)[0].estimate_c == pytest.approx(36.6, abs=0.01)
-    off = _decide(replace(cfg, mask_correction_c=0.0), reading, 0.65)
-    assert off[0].estimate_c == pytest.approx(36.6, abs=0.01)
-    # a masked face just under the threshold is a FEVER once the mask's low reading is taken out
+    # a masked face just under the threshold on its hottest pixels alone is a FEVER once the mask is read
     near = _decide(cfg, reading_for(cfg.threshold_c - 0.2), 0.65)
     assert [d.decision for d in near] == [D.FEVER]
 
 
-def test_the_mask_correction_never_lifts_a_face_over_the_floor():
-    """A face just in from the cold reads its lower face cool, as a mask does: a reading under the physiological
-    floor stays a RETRY wait_indoors, however much the correction would add."""
-    cfg = ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0, mask_correction_c=0.4)
-    out = _decide(cfg, reading_for(cfg.min_estimate_c - 0.2), 0.65)
+def test_a_cool_lower_face_never_lifts_a_face_over_the_floor():
+    """A face just in from the cold reads its nose and cheeks cool, as a mask does: the floor judges the face
+    with that part taken as forehead-like, so a reading under the physiological floor stays a RETRY
+    wait_indoors, however much reading the lower face would add."""
+    cfg = ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0)
+    reading = reading_for(cfg.min_estimate_c - 0.2)
+    out = _decide(cfg, reading, 0.5)
     assert [(d.decision, d.reason) for d in out] == [(D.RETRY, D.WAIT_INDOORS)]
-
+    # the same reading with its lower face read would have cleared the floor: the rule is what holds it
+    mix = face_mix(6.0, 6.0 * face_aspect(NARROW))
+    assert estimate_core_c(reading, 22.0, fill=mix.band, face_share=mix.share, lower_share=mix.lower,
+                           lower_c=22.0 + 0.5 * (reading - 22.0)) > cfg.min_estimate_c
 
 def test_tracker_never_passes_an_unmeasurable_person():
     cfg = ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0)
@@ -560,13 +573,17 @@ def test_tracker_blocks_on_sensor_fault_and_warmup():
     assert tracker.update(0.4, 3, None) == []  # once per fault episode
 
 
-def test_optics_fill_follows_the_geometry():
+def test_the_face_mix_follows_the_geometry():
+    """The hottest pixels of a smaller face hold less of the eye band and more of the face below it; at the
+    recommended mountings (110 degrees at 0.45 m, 55 at 0.9 m) the band is about 0.8 of the face's part."""
     for fov, mark in ((WIDE, 0.45), (NARROW, 0.9)):
-        fills = [eye_band_fill(d, fov) for d in (0.5 * mark, mark, 1.5 * mark, 3 * mark)]
-        assert all(0.0 < f < 1.0 for f in fills) and fills == sorted(fills, reverse=True)  # smaller face, less band
-        assert 0.75 <= fills[1] <= 0.9
-        assert fill_at(mark, fov) == pytest.approx(fills[1], abs=0.01)
-    assert fill_at(None, WIDE) == 1.0
+        widths = [pixels_across(0.15, d, fov) for d in (0.5 * mark, mark, 1.5 * mark, 3 * mark)]
+        mixes = [face_mix(w, w * face_aspect(fov)) for w in widths]
+        bands, lowers = [m.band for m in mixes], [m.lower for m in mixes]
+        assert all(0.0 < b <= 1.0 for b in bands) and bands == sorted(bands, reverse=True)
+        assert lowers == sorted(lowers) and all(b + low <= 1.0 for b, low in zip(bands, lowers, strict=True))
+        assert 0.75 <= bands[1] <= 0.9
+    assert face_mix(math.nan, 5.0) == face_mix(0.5, 0.7) == NO_MIX
 
 
 def test_estimate_with_the_optics_term_is_still_linear():

@@ -23,8 +23,8 @@ mark_tolerance = 0.35       # at the mark: floor distance within this share of m
 lateral_tolerance_m = 0.25  # ... and no further to the side than this
 min_estimate_c = 35.5       # a lower estimate is never a PASS: "wait indoors" (below every oral reading of 1,083
                             # volunteers)
-mask_ratio = 0.75           # the mask cue: the lower face reads less of the way from the room to the eye band ...
-mask_correction_c = 0.0     # ... and a masked face's estimate is raised by this much (0, the default: not)
+mask_ratio = 0.75           # the mask cue `thermogate watch` shows: the lower face reads less of the way from
+                            # the room to the eye band
 
 [screening.reference]
 box = [3, 3, 7, 7]          # rows r0..r1, columns c0..c1 (exclusive) where the heated reference sits
@@ -131,12 +131,10 @@ FIELDS: tuple[Field, ...] = (
     Field("grow_per_frame", float, 0.04, 0.005, 0.5),
     # physiological floor: a lower estimate is a face too cold to read, never a PASS
     Field("min_estimate_c", float, 35.5, 30.0, 36.5, "degC"),
-    # A mask: the median over the decision's frames of FrameAnalysis.lower_face_ratio below this (bare skin reads
-    # about 0.8-0.9 of the way from the room to the eye band, a mask less) ...
+    # The mask cue `thermogate watch` shows: FrameAnalysis.lower_face_ratio below this (bare skin reads about
+    # 0.8-0.9 of the way from the room to the eye band, a mask less). The estimate needs no cue: it reads the
+    # face below the band, mask or skin, for what it is (optics.face_mix).
     Field("mask_ratio", float, 0.75, 0.0, 1.0),
-    # ... raises the estimate by this much: the mask's top edge in the eye band's pixels reads it low
-    # (docs/estimation.md, "Masks"). 0, the default: no correction (0.4, DEV's, overshoots on HELD_OUT)
-    Field("mask_correction_c", float, 0.0, 0.0, 1.5, "degC"),
 )
 _BY_KEY = {f.key: f for f in FIELDS}
 # The lens, which goes into the analysis settings: "55" or "110".
@@ -182,7 +180,6 @@ class ScreeningConfig:
     grow_per_frame: float = _default("grow_per_frame")
     min_estimate_c: float = _default("min_estimate_c")
     mask_ratio: float = _default("mask_ratio")
-    mask_correction_c: float = _default("mask_correction_c")
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     def __post_init__(self):

@@ -8,9 +8,11 @@ body temperature best (docs/estimation.md). The estimate goes in four steps:
 2. The optics terms (:mod:`controller.screening.optics`, from the lens
    geometry and the measured blur): a face 3-6 pixels across through a soft
    lens lends its hottest pixels part of the room around it, ``face_share``
-   being the face's share, which is undone first; then at 2-3 cm per pixel
+   being the face's share, which is undone first; then at 1-4 cm per pixel
    the face's part mixes the periorbital band around the canthus with the
-   forehead and cheeks above and below it, ``fill`` being the band's share.
+   face below it (``lower_share`` of it, at its measured reading
+   ``lower_c``, taken out next) and the forehead and temples above and beside
+   it, ``fill`` being the band's share.
 3. Skin to body, by the model fitted on people
    (:mod:`controller.screening.body_model`, ``body_model.json``): each site
    follows body and room linearly,
@@ -74,16 +76,24 @@ class SkinModel:
 
 def estimate_core_c(face_c: float, ambient_c: float, site_offset_c: float = 0.0,
                     model: SkinModel = SkinModel(), fill: float = 1.0, forehead_c: float | None = None,
-                    face_share: float = 1.0, surround_c: float | None = None, site: str | None = None) -> float:
+                    face_share: float = 1.0, surround_c: float | None = None, site: str | None = None,
+                    lower_share: float = 0.0, lower_c: float | None = None) -> float:
     """Body temperature from the face reading ``face_c`` (apparent, reference-corrected) in a room at
     ``ambient_c``, the reading being ``face_share`` face and the rest its surroundings at ``surround_c``
-    (apparent, reference-corrected; :func:`optics.face_share`, default the room), the face's part ``fill`` eye
-    band (:func:`optics.fill_at`; 1.0: no optics term), and optionally the forehead's reading ``forehead_c``
-    (apparent, reference-corrected); ``site`` the eye site's relation (None: ``"canthus_region"``, the region
-    average's, the gate's default; ``"canthus"``, the maximum's); NaN in, NaN out."""
+    (apparent, reference-corrected; :attr:`optics.FaceMix.share`, default the room), the face's part ``fill``
+    eye band (:attr:`optics.FaceMix.band`; 1.0: no optics term) and ``lower_share`` the face below the band
+    (:attr:`optics.FaceMix.lower`) whose reading is ``lower_c`` (apparent, reference-corrected; None or NaN:
+    not read, and that part is taken to be forehead-like as the rest), and optionally the forehead's reading
+    ``forehead_c`` (apparent, reference-corrected); ``site`` the eye site's relation (None:
+    ``"canthus_region"``, the region average's, the gate's default; ``"canthus"``, the maximum's); NaN in,
+    NaN out."""
     if not (math.isfinite(face_c) and math.isfinite(ambient_c) and math.isfinite(fill)):
         return math.nan
     face_c = unmix_face_c(face_c, ambient_c if surround_c is None else surround_c, face_share)
+    if lower_c is not None and math.isfinite(lower_c) and 0.0 < lower_share < 1.0:
+        # The face below the band is read, not assumed: take its part out and keep the band's share of the rest.
+        face_c = (face_c - lower_share * lower_c) / (1.0 - lower_share)
+        fill = fill / (1.0 - lower_share)
     fill = min(max(fill, 0.0), 1.0)
     forehead = None
     if forehead_c is not None and math.isfinite(forehead_c):

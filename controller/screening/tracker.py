@@ -18,10 +18,10 @@ moves less than ``max_shift_px`` and changes its width by less than
 by less than ``size_tolerance``. A face growing as someone walks up, or
 shrinking as they walk away, is never measured. Their readings must agree
 within ``max_spread_c`` (all but the highest and the lowest); the decision is
-the median of their estimates (raised by ``mask_correction_c`` for a masked
-face, 0 by default). A median below ``min_estimate_c`` (no living person at a
-school gate is that cold) is a face still chilled from outdoors: RETRY
-``wait_indoors``, never a PASS. It is the only way to a PASS:
+the median of their estimates. A median below ``min_estimate_c`` (no living
+person at a school gate is that cold), judged with the face below the eye band
+taken as forehead-like whatever it reads, is a face still chilled from
+outdoors: RETRY ``wait_indoors``, never a PASS. It is the only way to a PASS:
 nobody is ever passed silently.
 
 A RETRY (someone who cannot be measured within ``retry_after_s`` of
@@ -66,7 +66,7 @@ from .analysis import FrameAnalysis, reference_problem
 from .config import ScreeningConfig
 from .estimate import estimate_core_c
 from .frame_rate import FrameRate
-from .optics import LENS_PSF_SIGMA_PX, face_aspect, face_share, fill_at
+from .optics import LENS_PSF_SIGMA_PX, NO_MIX, face_aspect, face_mix
 
 WARMING_UP = "warming_up"
 IDLE = "idle"
@@ -145,7 +145,7 @@ class _Sample:
     distance_m: float
     centre: tuple[float, float]
     width_px: float
-    lower_ratio: float = math.nan  # FrameAnalysis.lower_face_ratio: the mask cue's reading
+    floor_c: float = math.nan  # the estimate with the face below the eye band taken as forehead-like: the floor's
 
 
 @dataclass
@@ -220,13 +220,6 @@ def cold_shares(a: FrameAnalysis, face_c: float) -> tuple[float, float, float]:
     skin = a.face_pixels / a.face_width_px ** 2 if a.face_pixels > 0 and a.face_width_px > 0 else math.nan
     forehead = (a.forehead_c - a.ambient_c) / excess if math.isfinite(a.forehead_c) else math.nan
     return nose, skin, forehead
-
-
-def masked(window: list[_Sample], ratio: float) -> bool:
-    """The mask cue over a decision's frames: the median of their lower faces' ratios
-    (:attr:`FrameAnalysis.lower_face_ratio`) below ``ratio``, with the lower face in view in most of them."""
-    ratios = [s.lower_ratio for s in window if math.isfinite(s.lower_ratio)]
-    return 2 * len(ratios) > len(window) and statistics.median(ratios) < ratio
 
 
 def still_cold(shares) -> bool:
@@ -565,14 +558,8 @@ class Tracker:
             return False
         if not (self._same_size(window, c.size_tolerance, self._span) and self._agree(window, c.max_spread_c)):
             return False
-        estimate = statistics.median(s.core_c for s in window) + self._mask_correction(window)
+        estimate = statistics.median(s.core_c for s in window)
         return estimate - c.threshold_c >= EARLY_MARGIN_C
-
-    def _mask_correction(self, window: list[_Sample]) -> float:
-        """What the window's median estimate is raised by: ``mask_correction_c`` when the face wears a mask
-        (:func:`masked`), else 0."""
-        c = self.config
-        return c.mask_correction_c if c.mask_correction_c and masked(window, c.mask_ratio) else 0.0
 
     def _measure(self, t: float, sequence: int, a: FrameAnalysis, reduced: bool) -> list[D.Decision]:
         c = self.config
@@ -599,17 +586,21 @@ class Tracker:
             if not self._retry_due(t, person, problem):
                 return []
             return self._notice(t, sequence, D.RETRY, problem, a, reduced)
-        fill, share = 1.0, 1.0
+        mix = NO_MIX
         if c.optics:  # the lens's blur as measured on the reference, else the nominal one
             fov = c.analysis.fov
             blur = c.analysis.lens_blur_px if c.analysis.lens_blur_px is not None else LENS_PSF_SIGMA_PX
-            fill = fill_at(a.distance_m, fov, blur)
-            share = face_share(a.face_width_px, a.face_width_px * face_aspect(fov), blur, c.analysis.top_k)
-        surround = a.ambient_c + correction
-        core = estimate_core_c(face_c, a.ambient_c, c.site_offset_c, fill=fill, face_share=share,
-                               surround_c=surround, site=c.eye_band)
-        window.append(_Sample(t, face_c, core, a.distance_m or math.nan, centre, a.face_width_px,
-                              a.lower_face_ratio))
+            mix = face_mix(a.face_width_px, a.face_width_px * face_aspect(fov), blur, c.analysis.top_k)
+
+        def core_with(lower_c: float) -> float:
+            return estimate_core_c(face_c, a.ambient_c, c.site_offset_c, fill=mix.band, face_share=mix.share,
+                                   surround_c=a.ambient_c + correction, site=c.eye_band, lower_share=mix.lower,
+                                   lower_c=lower_c)
+
+        # The face below the eye band as it reads (nose and cheeks, or a mask); for the floor, taken as
+        # forehead-like: a face in from the cold reads it cool, and that must not lift it over the floor.
+        window.append(_Sample(t, face_c, core_with(a.lower_face_c + correction), a.distance_m or math.nan, centre,
+                              a.face_width_px, core_with(math.nan)))
         self._taken = True
         del window[:-self._window]
         while len(window) > 1 and not self._same_place(window, c.max_shift_px):
@@ -628,13 +619,12 @@ class Tracker:
             if not self._retry_due(t, person, D.HOLD_STILL):
                 return []
             return self._notice(t, sequence, D.RETRY, D.HOLD_STILL, a, reduced)
-        estimate = statistics.median(s.core_c for s in window)
-        # The floor judges the reading itself: a face just in from the cold reads its lower face cool, as a mask
-        # does, and the mask's correction must not lift it over the floor into a PASS.
-        if estimate < c.min_estimate_c:
+        # The floor judges the face with its lower part taken as forehead-like: a face just in from the cold
+        # reads its nose and cheeks cool, as a mask does, and reading them must not lift it over the floor.
+        if statistics.median(s.floor_c for s in window) < c.min_estimate_c:
             window.clear()  # a face still chilled from outdoors; measured again once it has warmed up
             return self._notice(t, sequence, D.RETRY, D.WAIT_INDOORS, a, reduced)
-        estimate += self._mask_correction(window)
+        estimate = statistics.median(s.core_c for s in window)
         verdict = D.FEVER if estimate >= c.threshold_c else D.PASS
         if verdict == D.PASS and still_cold(person.cold):
             window.clear()  # a low reading of a face still cold from outdoors is never a PASS (a fever hides in it)
