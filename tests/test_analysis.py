@@ -373,7 +373,7 @@ def test_a_hot_cup_is_never_the_face_reading(variant):
     holders = [(p, a) for p, a in standing(runs) if p["hot_cup"]]
     assert len(holders) > 50
     assert np.mean([a.hot_object for _, a in holders]) >= 0.95  # measured: all
-    assert all(abs(a.face_topk_c - p["canthus_region_apparent_c"]) <= 1.0 for p, a in holders)  # measured 0.64
+    assert all(abs(a.face_topk_c - p["canthus_region_apparent_c"]) <= 1.0 for p, a in holders)  # measured 0.86-0.88
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

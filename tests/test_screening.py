@@ -129,8 +129,10 @@ def test_linearity_slope_and_error(calibrated):
     assert 0.94 <= slope <= 1.06, slope
     assert np.mean(np.abs(est - true)) < 0.45
     # Never compressed: the whole range comes through, down to the physiological floor (min_estimate_c, 35.5 degC),
-    # below which an estimate is withheld ("wait indoors"), never moved.
-    assert true.min() <= 35.5 and true.max() > 40.0
+    # below which an estimate is withheld ("wait indoors"), never moved. The floor judges the face with its lower
+    # part taken as forehead-like, which reads a little lower than the estimate: the lowest decided core here is
+    # 36.0 degC, one step of the scene above it.
+    assert true.min() <= 36.0 and true.max() > 40.0
     assert est.min() < 36.0 and est.max() > 40.0
     assert all(d.estimate_c >= calibrated.min_estimate_c for d, _ in verdicts(results))
     below = [d for d, p in results if p is not None and p["core_c"] < 35.0 and p["phase"] == "standing"]
@@ -575,14 +577,15 @@ def test_tracker_blocks_on_sensor_fault_and_warmup():
 
 def test_the_face_mix_follows_the_geometry():
     """The hottest pixels of a smaller face hold less of the eye band and more of the face below it; at the
-    recommended mountings (110 degrees at 0.45 m, 55 at 0.9 m) the band is about 0.8 of the face's part."""
+    recommended mountings (110 degrees at 0.45 m, 55 at 0.9 m) the band is about three quarters of the face's
+    part."""
     for fov, mark in ((WIDE, 0.45), (NARROW, 0.9)):
         widths = [pixels_across(0.15, d, fov) for d in (0.5 * mark, mark, 1.5 * mark, 3 * mark)]
         mixes = [face_mix(w, w * face_aspect(fov)) for w in widths]
         bands, lowers = [m.band for m in mixes], [m.lower for m in mixes]
         assert all(0.0 < b <= 1.0 for b in bands) and bands == sorted(bands, reverse=True)
         assert lowers == sorted(lowers) and all(b + low <= 1.0 for b, low in zip(bands, lowers, strict=True))
-        assert 0.75 <= bands[1] <= 0.9
+        assert 0.7 <= bands[1] <= 0.85
     assert face_mix(math.nan, 5.0) == face_mix(0.5, 0.7) == NO_MIX
 
 

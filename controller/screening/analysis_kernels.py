@@ -523,7 +523,7 @@ def face_measure(image, bgnow, skin, hot_near, guard, faces, f, p, ambient, widt
     rows that go with it.
     """
     rows = image.shape[0]
-    _, hot_row, r0, c0, r1, c1 = _face_temperatures(image, skin, faces, f, int(p[P_TOPK]), out)
+    _, hot_row, r0, c0, r1, c1 = _face_temperatures(image, skin, hot_near, faces, f, int(p[P_TOPK]), out)
     tref = out[O_SKIN]
     width, centre = _face_width(image, bgnow, skin, hot_near, guard, faces, f, tref, p[P_MARGIN], r0, c0, r1, c1)
     out[O_WIDTH] = width
@@ -555,12 +555,15 @@ def face_measure(image, bgnow, skin, hot_near, guard, faces, f, p, ambient, widt
 
 
 @njit(cache=True, error_model="numpy")
-def _face_temperatures(image, skin, faces, f, top_k, out):
-    """O_FACE_PIXELS, O_MAX, O_TOPK and O_SKIN (the median) of face ``f``'s skin pixels.
+def _face_temperatures(image, skin, hot_near, faces, f, top_k, out):
+    """O_FACE_PIXELS, O_MAX, O_TOPK and O_SKIN (the median) of face ``f``'s skin pixels. O_TOPK is the mean of the
+    ``top_k`` skin pixels whose four neighbours read hottest (:func:`_neighbours`; ties to the first in raster
+    order): chosen by their neighbours, the pixels' own noise does not choose them, and so does not lift the mean.
 
     Returns (pixels, row of the hottest, r0, c0, r1, c1 of the skin, inclusive)."""
     rows, cols = image.shape
     vals = np.empty(rows * cols)
+    scores = np.empty(rows * cols)
     n = 0
     r0 = rows
     c0 = cols
@@ -573,6 +576,7 @@ def _face_temperatures(image, skin, faces, f, top_k, out):
             if faces[r, c] == f and skin[r, c] != 0:
                 v = image[r, c]
                 vals[n] = v
+                scores[n] = _neighbours(image, hot_near, r, c)
                 n += 1
                 r0 = min(r0, r)
                 c0 = min(c0, c)
@@ -581,16 +585,34 @@ def _face_temperatures(image, skin, faces, f, top_k, out):
                 if v > hottest:
                     hottest = v
                     hot_row = r
-    vals[:n].sort()
     k = min(top_k, n)
     total = 0.0
-    for i in range(n - 1, n - 1 - k, -1):
-        total += vals[i]
+    for _ in range(k):
+        best = -1
+        for i in range(n):
+            if scores[i] > -np.inf and (best < 0 or scores[i] > scores[best]):
+                best = i
+        total += vals[best]
+        scores[best] = -np.inf
+    vals[:n].sort()
     out[O_FACE_PIXELS] = n
     out[O_MAX] = hottest
     out[O_TOPK] = total / k
     out[O_SKIN] = vals[n // 2] if n % 2 == 1 else (vals[n // 2 - 1] + vals[n // 2]) / 2.0
     return n, hot_row, r0, c0, r1, c1
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _neighbours(image, hot_near, r, c):
+    """The mean of pixel (r, c)'s four neighbours, the pixel itself standing in for one beyond the image or near
+    a hot object (a cup's warmth is not the face's)."""
+    rows, cols = image.shape
+    own = image[r, c]
+    total = image[r - 1, c] if r > 0 and hot_near[r - 1, c] == 0 else own
+    total += image[r + 1, c] if r + 1 < rows and hot_near[r + 1, c] == 0 else own
+    total += image[r, c - 1] if c > 0 and hot_near[r, c - 1] == 0 else own
+    total += image[r, c + 1] if c + 1 < cols and hot_near[r, c + 1] == 0 else own
+    return (own + total) / 5.0
 
 
 @njit(cache=True, error_model="numpy")

@@ -318,13 +318,22 @@ def coverage(image: np.ndarray, bgnow: np.ndarray, skin: np.ndarray, hot_near: n
     return np.where(blocked, 0.0, cover)
 
 
-def face_temperatures(image: np.ndarray, mine: np.ndarray, top_k: int, out: np.ndarray) -> int:
-    """O_FACE_PIXELS, O_MAX, O_TOPK and O_SKIN of the pixels in ``mine``; returns the hottest one's row."""
+def face_temperatures(image: np.ndarray, mine: np.ndarray, hot_near: np.ndarray, top_k: int, out: np.ndarray) -> int:
+    """O_FACE_PIXELS, O_MAX, O_TOPK and O_SKIN of the pixels in ``mine``; returns the hottest one's row. O_TOPK: the
+    mean of the ``top_k`` pixels whose four neighbours read hottest (the pixel itself for one beyond the image or
+    in ``hot_near``), ties to the first in raster order."""
     where = np.flatnonzero(mine.ravel())
     vals = image.ravel()[where]
+    padded = np.pad(image, 1, constant_values=np.nan)
+    near = np.pad(hot_near != 0, 1, constant_values=True)
+    padded[near] = np.nan
+    neighbours = (image + sum(np.where(np.isnan(side), image, side)
+                              for side in (padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:]))) / 5.0
+    scores = neighbours.ravel()[where]
+    chosen = np.lexsort((np.arange(where.size), -scores))[:min(top_k, vals.size)]
     out[O_FACE_PIXELS] = vals.size
     out[O_MAX] = vals.max()
-    out[O_TOPK] = np.sort(vals)[::-1][:min(top_k, vals.size)].mean()
+    out[O_TOPK] = vals[chosen].mean()
     out[O_SKIN] = np.median(vals)
     return int(where[np.argmax(vals)] // COLUMNS)
 
@@ -405,7 +414,7 @@ def face_measure(image: np.ndarray, bgnow: np.ndarray, skin: np.ndarray, hot_nea
                  widths: np.ndarray, sights: np.ndarray, heights: np.ndarray, out: np.ndarray) -> None:
     """Measure face ``f`` into ``out``: temperatures, width, distance, box, eye line, cues."""
     mine = (faces == f) & (skin != 0)
-    hot_row = face_temperatures(image, mine, int(p[P_TOPK]), out)
+    hot_row = face_temperatures(image, mine, hot_near, int(p[P_TOPK]), out)
     tref = out[O_SKIN]
     rows, cols = np.nonzero(mine)
     r0, r1, c0, c1 = int(rows.min()), int(rows.max()), int(cols.min()), int(cols.max())
