@@ -325,14 +325,15 @@ def test_a_queue_at_4_hz_is_decided_as_at_8(variant):
     """The simulator's nominal queue recorded at 4 Hz: every PASS/FEVER goes to someone standing, at most one fewer
     person is decided than at 8 Hz (with the window counted in frames, 4 of 7 were, 1.25-1.5 s after standing),
     and within 1.0 s of their standing still; at 4 Hz one of them may take up to 1.5 s, a frame of 0.25 s lost
-    at the start of their window, and at 8 Hz one up to 1.25 s (with the 110 deg lens the fifth person: one
-    frame's readings did not agree, RETRY hold_still, since the hottest pixels are picked by their five-point
-    mean; docs/estimation.md, "The face below the band, read"). With the 55 deg lens that is the sixth person, 1.25 s: their first frame at
+    at the start of their window. With the 55 deg lens that is the sixth person, 1.25 s: their first frame at
     the mark's size entered the window while the face still moved, and the next one, moved again, started it
-    over. (Before a face that stopped at a new size was taken as standing on the frame after the step, the
-    first person took 1.5 s: their width stepped once as they stopped, and the frame after, at the same new
-    width, was counted as a second jump that restarted the window. The first person is decided since the
-    reference's window keeps its 4 s, BLOCKED until it had filled 32 frames before.)"""
+    over. At 8 Hz one may take up to 1.25 s: with the 110 deg lens the fifth person, one frame's readings not
+    agreeing (RETRY hold_still) since the hottest pixels are picked by their five-point mean
+    (docs/estimation.md, "The face below the band, read"). (Before a face that stopped at a new size was taken
+    as standing on the frame after the step, the first person took 1.5 s: their width stepped once as they
+    stopped, and the frame after, at the same new width, was counted as a second jump that restarted the
+    window. The first person is decided since the reference's window keeps its 4 s, BLOCKED until it had filled
+    32 frames before.)"""
     from controller.screening.offline import analyze_recording, first_standing, truth_for
     from sim.synth import scenario_recording
 

@@ -557,8 +557,9 @@ def face_measure(image, bgnow, skin, hot_near, guard, faces, f, p, ambient, widt
 @njit(cache=True, error_model="numpy")
 def _face_temperatures(image, skin, hot_near, faces, f, top_k, out):
     """O_FACE_PIXELS, O_MAX, O_TOPK and O_SKIN (the median) of face ``f``'s skin pixels. O_TOPK is the mean of the
-    ``top_k`` skin pixels whose four neighbours read hottest (:func:`_neighbours`; ties to the first in raster
-    order): chosen by their neighbours, the pixels' own noise does not choose them, and so does not lift the mean.
+    ``top_k`` skin pixels whose five-point mean reads hottest (:func:`_five_point`; ties to the first in raster
+    order): chosen mostly by their neighbours, the pixels' own noise does little to choose them, and so little to
+    lift the mean.
 
     Returns (pixels, row of the hottest, r0, c0, r1, c1 of the skin, inclusive)."""
     rows, cols = image.shape
@@ -576,7 +577,7 @@ def _face_temperatures(image, skin, hot_near, faces, f, top_k, out):
             if faces[r, c] == f and skin[r, c] != 0:
                 v = image[r, c]
                 vals[n] = v
-                scores[n] = _neighbours(image, hot_near, r, c)
+                scores[n] = _five_point(image, hot_near, r, c)
                 n += 1
                 r0 = min(r0, r)
                 c0 = min(c0, c)
@@ -603,9 +604,9 @@ def _face_temperatures(image, skin, hot_near, faces, f, top_k, out):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _neighbours(image, hot_near, r, c):
-    """The mean of pixel (r, c)'s four neighbours, the pixel itself standing in for one beyond the image or near
-    a hot object (a cup's warmth is not the face's)."""
+def _five_point(image, hot_near, r, c):
+    """The mean of pixel (r, c) and its four neighbours, the pixel itself standing in for a neighbour beyond the
+    image or near a hot object (a cup's warmth is not the face's)."""
     rows, cols = image.shape
     own = image[r, c]
     total = image[r - 1, c] if r > 0 and hot_near[r - 1, c] == 0 else own

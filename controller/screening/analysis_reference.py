@@ -320,15 +320,15 @@ def coverage(image: np.ndarray, bgnow: np.ndarray, skin: np.ndarray, hot_near: n
 
 def face_temperatures(image: np.ndarray, mine: np.ndarray, hot_near: np.ndarray, top_k: int, out: np.ndarray) -> int:
     """O_FACE_PIXELS, O_MAX, O_TOPK and O_SKIN of the pixels in ``mine``; returns the hottest one's row. O_TOPK: the
-    mean of the ``top_k`` pixels whose four neighbours read hottest (the pixel itself for one beyond the image or
-    in ``hot_near``), ties to the first in raster order."""
+    mean of the ``top_k`` pixels whose five-point mean (the pixel and its four neighbours) reads hottest (the pixel
+    itself for a neighbour beyond the image or in ``hot_near``), ties to the first in raster order."""
     where = np.flatnonzero(mine.ravel())
     vals = image.ravel()[where]
     padded = np.pad(image, 1, constant_values=np.nan)
     near = np.pad(hot_near != 0, 1, constant_values=True)
     padded[near] = np.nan
-    neighbours = (image + sum(np.where(np.isnan(side), image, side)
-                              for side in (padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:]))) / 5.0
+    sides = (padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:])
+    neighbours = (image + sum(np.where(np.isnan(side), image, side) for side in sides)) / 5.0
     scores = neighbours.ravel()[where]
     chosen = np.lexsort((np.arange(where.size), -scores))[:min(top_k, vals.size)]
     out[O_FACE_PIXELS] = vals.size

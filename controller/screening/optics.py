@@ -113,9 +113,9 @@ def face_mix(width_px: float, height_px: float, sigma_px: float = LENS_PSF_SIGMA
 
     The face is an ellipse centred on the eye line (``FACE_HALF_HEIGHT_M`` above and below it), the band a
     strip ``EYE_BAND_WIDTH_M`` wide from ``EYE_BAND_ABOVE_M`` above the eye line to ``EYE_BAND_BELOW_M`` below
-    it; the hottest pixels are those whose four neighbours hold most face, then most band (``BAND_RANK``), as
-    the analysis picks them; the shares are averaged
-    over where the face's centre falls within a pixel. A face 12 pixels across keeps its hottest pixels to
+    it; the hottest pixels are those whose five-point mean (the pixel and its four neighbours) holds most face,
+    then most band (``BAND_RANK``), as the analysis picks them; the shares are averaged over where the face's
+    centre falls within a pixel. A face 12 pixels across keeps its hottest pixels to
     itself (share 1.0) and most of them on the band; a face 4 pixels across through a soft lens lends them to
     the room and to the face above and below the band. Geometry and blur only: nothing here is fitted to
     readings. :data:`NO_MIX` when the size or the blur is not known, or the face is not a pixel across."""
@@ -163,7 +163,7 @@ def _face_mix(width_q: int, height_q: int, sigma_q: int, top_k: int) -> FaceMix:
             b = blurred(np.where(in_band, np.maximum(x0, cx - band_half), cx),
                         np.where(in_band, np.minimum(x1, cx + band_half), cx - 1.0))
             low = blurred(np.where(below, x0, cx), np.where(below, x1, cx - 1.0))
-            hottest = np.argsort(_neighbours((f + BAND_RANK * b).reshape(rows, cols)).ravel(),
+            hottest = np.argsort(_five_point((f + BAND_RANK * b).reshape(rows, cols)).ravel(),
                                  kind="stable")[::-1][:top_k]
             face_total += float(f[hottest].mean())
             band_total += float(b[hottest].mean())
@@ -174,9 +174,9 @@ def _face_mix(width_q: int, height_q: int, sigma_q: int, top_k: int) -> FaceMix:
     return FaceMix(face_total / phases, band_total / face_total, lower_total / face_total)
 
 
-def _neighbours(image: np.ndarray) -> np.ndarray:
-    """Each pixel's four neighbours' mean (the pixel itself beyond the image): what the analysis picks the
-    hottest face pixels by (``analysis_kernels._face_temperatures``)."""
+def _five_point(image: np.ndarray) -> np.ndarray:
+    """Each pixel's five-point mean, itself and its four neighbours (the pixel itself for one beyond the image):
+    what the analysis picks the hottest face pixels by (``analysis_kernels._face_temperatures``)."""
     padded = np.pad(image, 1, mode="edge")
     return (image + (padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:])) / 5.0
 
