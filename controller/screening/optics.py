@@ -20,8 +20,9 @@ mixes:
 :func:`face_mix` works these shares out from geometry alone: the face an
 ellipse of its measured width and the lens's height-to-width ratio, the band
 a strip across it, blurred by the lens's Gaussian, the mean over the
-``top_k`` pixels that read hottest (most face, then most band), averaged
-over where the face's centre falls within a pixel.
+``top_k`` pixels that read hottest by their five-point mean (the pixel and
+its four neighbours, as the analysis picks them: most face, then most
+band), averaged over where the face's centre falls within a pixel.
 :func:`estimate.estimate_core_c` takes the room's share out, then the lower
 face's at its measured reading, and weights the band's and the forehead's
 fitted relations by what is left (docs/estimation.md, "The optics terms").
@@ -52,7 +53,7 @@ LENS_PSF_SIGMA_PX = 0.4  # the lens's point-spread function, standard deviation 
 BAND_RANK = 0.07
 
 
-SAMPLES = 16  # sub-samples per pixel and axis (blurred_cover)
+SAMPLES = 16  # sub-samples per pixel and axis (blurred_cover, face_mix)
 
 
 @lru_cache(maxsize=64)
@@ -80,14 +81,7 @@ def blurred_cover(radius_px: tuple[float, float], phase: tuple[float, float],
     ys = (np.arange(rows * SAMPLES) + 0.5) / SAMPLES
     xs = (np.arange(cols * SAMPLES) + 0.5) / SAMPLES
     disc = (((ys[:, None] - cy) / ry) ** 2 + ((xs[None, :] - cx) / rx) ** 2 <= 1.0).astype(float)
-    return _blurred(disc, sigma_px)
-
-
-def _blurred(samples: np.ndarray, sigma_px: float) -> np.ndarray:
-    """Each pixel's share of a shape given on the sub-sample grid (SAMPLES per pixel and axis, 1 inside, 0 out),
-    through a Gaussian lens blur of ``sigma_px``."""
-    rows, cols = samples.shape[0] // SAMPLES, samples.shape[1] // SAMPLES
-    return _pixel_weights(rows, sigma_px) @ samples @ _pixel_weights(cols, sigma_px).T / SAMPLES ** 2
+    return _pixel_weights(rows, sigma_px) @ disc @ _pixel_weights(cols, sigma_px).T / SAMPLES ** 2
 
 
 _FACE_PHASES = (8, 4)  # positions of the face's centre within a pixel, rows and columns, that face_mix averages
@@ -115,10 +109,10 @@ def face_mix(width_px: float, height_px: float, sigma_px: float = LENS_PSF_SIGMA
     strip ``EYE_BAND_WIDTH_M`` wide from ``EYE_BAND_ABOVE_M`` above the eye line to ``EYE_BAND_BELOW_M`` below
     it; the hottest pixels are those whose five-point mean (the pixel and its four neighbours) holds most face,
     then most band (``BAND_RANK``), as the analysis picks them; the shares are averaged over where the face's
-    centre falls within a pixel. A face 12 pixels across keeps its hottest pixels to
-    itself (share 1.0) and most of them on the band; a face 4 pixels across through a soft lens lends them to
-    the room and to the face above and below the band. Geometry and blur only: nothing here is fitted to
-    readings. :data:`NO_MIX` when the size or the blur is not known, or the face is not a pixel across."""
+    centre falls within a pixel. A face 12 pixels across keeps its hottest pixels to itself (share 1.0) and
+    most of them on the band; a face 4 pixels across through a soft lens lends them to the room and to the face
+    above and below the band. Geometry and blur only: nothing here is fitted to readings. :data:`NO_MIX` when
+    the size or the blur is not known, or the face is not a pixel across."""
     if not (math.isfinite(width_px) and math.isfinite(height_px) and math.isfinite(sigma_px)) or width_px < 1.0:
         return NO_MIX
     q = FACE_MIX_STEP_PX
