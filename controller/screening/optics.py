@@ -6,8 +6,9 @@ pixel's footprint is 1-4 cm, and the lens blurs it further, so the reading
 mixes:
 
 - the periorbital band (the inner canthi, the eyes and the skin around
-  them, which follow the body as the canthus region does): ``EYE_BAND_M``
-  (3.8 cm) tall, from the lower eyelids to the brows, and
+  them, which follow the body as the canthus region does): 3.8 cm tall,
+  from the brows ``EYE_BAND_ABOVE_M`` above the eye line to the lower
+  eyelids ``EYE_BAND_BELOW_M`` below it, and
   ``EYE_BAND_WIDTH_M`` (12 cm) wide, from one lateral orbital rim to the
   other (the outer eye corners are about 9 cm apart in adults, Farkas 1994,
   and the rims 1.5 cm beyond each);
@@ -43,7 +44,6 @@ from controller.geometry import FACE_HALF_HEIGHT_M, FACE_WIDTH_M, FieldOfView, p
 
 EYE_BAND_ABOVE_M = 0.020  # the periorbital band runs from the brows, 2.0 cm above the eye line,
 EYE_BAND_BELOW_M = 0.018  # to the lower eyelids, 1.8 cm below it
-EYE_BAND_M = EYE_BAND_ABOVE_M + EYE_BAND_BELOW_M
 EYE_BAND_WIDTH_M = 0.12  # from one lateral orbital rim to the other
 LENS_PSF_SIGMA_PX = 0.4  # the lens's point-spread function, standard deviation in pixels
 # How much a pixel's share of band counts against its share of face when ranking the hottest pixels: the band
