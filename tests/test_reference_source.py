@@ -313,6 +313,29 @@ def test_calibrate_reference_from_a_recording_stores_it_in_controller_toml(tmp_p
     assert config.read_text().count("[gates.g-1.screening.reference]") == 1
 
 
+def test_learning_again_with_a_smaller_disc_drops_the_offset_it_cannot_tell(tmp_path, capsys):
+    """A gate's table learned from a large disc holds the sensor's offset; the disc is swapped for a 4 cm one
+    (2.2 pixels across through the 55° lens), learned again: it tells no offset, and the old one goes with the
+    old disc (the tracker would take it off every face), as does the blur measured on it."""
+    small = scene_with(ReferenceSpec(0.04, 0.6))
+    _recording(small, 12.0).save(tmp_path / "small.npz")
+    box = list(config_for(small).reference_box)
+    config = tmp_path / "controller.toml"
+    config.write_text(f"[screening.reference]\nbox = {box}\ntemp_c = 35.0\ndrift_c = 1.2\n\n"
+                      f"[gates.g-1.screening.reference]\nbox = {box}\ntemp_c = 35.0\napparent_c = 34.9\n"
+                      f"sensor_offset_c = 0.9\nblur_px = 1.4\n")
+    assert load_config(config).screening_for("g-1").analysis.sensor_offset_c == 0.9
+    assert main(["calibrate", "reference", "g-1", "--recording", str(tmp_path / "small.npz"),
+                 "--config", str(config)]) == 0
+    out, err = capsys.readouterr()
+    learned = json.loads(out)
+    assert learned["learned"] and learned["sensor_offset_c"] is None
+    assert "too small to tell the sensor's own offset" in err
+    analysis = load_config(config).screening_for("g-1").analysis
+    assert analysis.sensor_offset_c == 0.0 and analysis.reference_apparent_c == pytest.approx(learned["apparent_c"])
+    assert analysis.lens_blur_px == learned["blur_px"] and analysis.reference_drift_c == 1.2
+
+
 def test_calibrate_reference_runs_where_the_controllers_secrets_cannot_be_read(tmp_path, capsys):
     """An installer learning the reference need not read the controller's broker password (step 5 of
     docs/installation.md makes it the thermogate user's alone): the gate's own reference table is used and the

@@ -120,6 +120,10 @@ def load_variant(variant: str) -> ScreeningConfig:
     return ScreeningConfig(analysis=replace(AnalysisConfig(), variant=variant))
 
 
+LEARNED_KEYS = ("apparent_c", "apparent_sd_c", "background_c", "pixels", "blur_px", "sensor_offset_c")  # what
+# learning writes (reference_source.LearnedReference.table); the rest of a reference's table is the installer's
+
+
 def _reference_tables(path: str | None, gate: str) -> dict:
     """The reference settings ``path`` gives the gate now ([screening.reference], then the gate's own), so that
     the gate's table written with the learned reading keeps them (a gate's table replaces the site's whole)."""
@@ -142,7 +146,8 @@ def _reference_tables(path: str | None, gate: str) -> dict:
 
 def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
     """Learn the reference's reading through this gate's optics, live or from a recording, and store it."""
-    from ..screening.reference_source import LearningError, learn_reference
+    from ..screening.analysis import reference_across_px
+    from ..screening.reference_source import MIN_OFFSET_ACROSS_PX, LearningError, learn_reference
     from ..service.calibration import reference_images_recording, store_reference
     from .live import reference_images_live
 
@@ -173,7 +178,11 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
         return 1
     box = analysis.reference_box
     assert box is not None  # learn_reference refuses an analysis without one
-    table = {**_reference_tables(args.config, gate), **learned.table(box)}
+    written = learned.table(box)
+    # What this learning measured replaces what an earlier one did: a blur or an offset it could not measure (a
+    # smaller disc now) is dropped, not kept from before, where the tracker would still take it off every face.
+    kept = {k: v for k, v in _reference_tables(args.config, gate).items() if k not in LEARNED_KEYS}
+    table = {**kept, **written}
     stored = bool(args.config) and not args.no_store
     if stored:
         store_reference(args.config, gate, table)
@@ -182,12 +191,19 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
                       "pixels": learned.pixels, "frames": learned.frames, "size_px": round(learned.size_px, 2),
                       "fraction": round(learned.fraction, 3), "background_c": round(learned.background_c, 2),
                       "excess_c": round(learned.excess_c, 3), "box": list(box),
+                      "sensor_offset_c": written.get("sensor_offset_c"), "blur_px": written.get("blur_px"),
                       "source": source, "stored": str(args.config) if stored else False}))
     where = (f"stored in {args.config} as [gates.{gate}.screening.reference]; the controller uses it from its next "
              f"start" if stored else "put in controller.toml:\n" + "\n".join(
                  [f"[gates.{gate}.screening.reference]"] + [f"{k} = {v}" for k, v in table.items()]))
+    across = reference_across_px(learned.size_px)
+    offset = (f"the sensor reads {written['sensor_offset_c']:+.2f} degC off in common, read off the disc and taken "
+              f"off every face" if "sensor_offset_c" in written else
+              f"the disc ({across:.1f} px across) is too small to tell the sensor's own offset (at least "
+              f"{MIN_OFFSET_ACROSS_PX:g} px filling its pixels: docs/installation.md), which commissioning then "
+              f"takes out")
     print(f"{gate}'s reference reads {learned.apparent_c:.2f} degC through its optics (set point "
-          f"{learned.set_point_c:.1f}, {learned.fraction:.0%} of its contrast); {where}", file=sys.stderr)
+          f"{learned.set_point_c:.1f}, {learned.fraction:.0%} of its contrast); {offset}; {where}", file=sys.stderr)
     return 0
 
 

@@ -39,7 +39,7 @@ min_fraction = 0.25         # reaching less of its set-point contrast: BLOCKED r
 blur_px = 0.55              # the lens blur measured on the disc (calibrate reference sets it; absent: 0.4)
 emissivity = 0.97           # the disc's coating, from its data sheet (absent: 1.0, a blackbody)
 sensor_offset_c = 0.42      # the sensor's own offset read off the disc (calibrate reference sets it)
-apply_sensor_offset = false # take it off the face readings (off by default: it made febrile PASSes more on DEV)
+apply_sensor_offset = true  # take it off the face readings (the default; false: leave them as read)
 ```
 
 Each key has one default, kind and range (:data:`FIELDS`, :data:`LENS`, :data:`REFERENCE_FIELDS`, read
@@ -264,7 +264,7 @@ REFERENCE_FIELDS: tuple[tuple[Field, str | None], ...] = (
     (Field("emissivity", float, _ANALYSIS.reference_emissivity, 0.5, 1.0), "reference_emissivity"),
     # the sensor's own offset read off the disc by `thermogate calibrate reference`; absent: 0
     (Field("sensor_offset_c", float, _ANALYSIS.sensor_offset_c, -10.0, 10.0, "degC"), "sensor_offset_c"),
-    # take sensor_offset_c off the face readings (off by default: docs/estimation.md, "The sensor's own offset")
+    # take sensor_offset_c off the face readings (on by default: docs/estimation.md, "The sensor's own offset")
     (Field("apply_sensor_offset", bool, _ANALYSIS.apply_sensor_offset), "apply_sensor_offset"),
 )
 _REFERENCE_BY_KEY = {f.key: (f, target) for f, target in REFERENCE_FIELDS}

@@ -239,33 +239,46 @@ def measure_blur(contrast: np.ndarray, set_contrast_c: float, fov: FieldOfView) 
 
 
 KELVIN = 273.15
-MIN_OFFSET_COVER = 0.8  # a disc whose averaged pixels the model gives less of its area does not tell the offset
+# A disc tells the sensor's offset only where some pixels see nothing but the disc: the pixels the model gives
+# at least MIN_OFFSET_COVER of it, on a disc at least MIN_OFFSET_ACROSS_PX across (from its contrast's total). A
+# smaller one's share of its pixels hangs on its size and the blur, which its image gives too roughly
+# (docs/estimation.md, "The sensor's own offset": DEV's learned discs, error by size).
+MIN_OFFSET_COVER = 0.95
+MIN_OFFSET_ACROSS_PX = 3.5
 
 
-def disc_offset(contrast: np.ndarray, reading_c: float, background_c: float, set_point_c: float, pixels: int,
-                blur_px: float, fov: FieldOfView, emissivity: float = 1.0, room_c: float | None = None
-                ) -> float | None:
+def disc_offset(contrast: np.ndarray, background_c: float, set_point_c: float, pixels: int, blur_px: float,
+                fov: FieldOfView, emissivity: float = 1.0, room_c: float | None = None) -> float | None:
     """The sensor's own offset (degC, what it reads above the truth in common), read off the reference disc.
 
-    Through the optics the disc's reading ``reading_c`` is ``cover`` of the disc's apparent temperature and the
-    rest the wall behind it, each read ``offset`` high: ``cover`` is the share of the disc in its ``pixels``
-    averaged pixels, worked out from its image (centre the centroid of ``contrast``, the box's mean image minus
-    the wall, area from its sum) and the lens blur ``blur_px`` (:func:`disc_cover`); the disc's apparent
-    temperature is its set point seen through a coating of ``emissivity`` that reflects the room at
-    ``room_c``. So ``offset = (reading - wall) / cover - (apparent - wall)``. None when the disc is too small
-    for that (``cover`` under MIN_OFFSET_COVER) or shows no contrast."""
+    ``contrast`` is the box's mean image minus the wall around the disc as read (``background_c``). Through the
+    optics a box pixel reads ``cover`` of the disc's apparent temperature and the rest the wall behind it, each
+    read ``offset`` high, so its contrast is ``cover x (apparent - wall + offset)``. ``cover`` is worked out
+    from the disc's image (centre the centroid of ``contrast``, area from its sum) and the lens blur
+    ``blur_px`` (:func:`disc_cover`); the disc's apparent temperature is its set point seen through a coating
+    of ``emissivity`` that reflects the room at ``room_c``. The offset is the mean of ``contrast / cover -
+    (apparent - wall)`` over the pixels the model gives at least MIN_OFFSET_COVER of the disc: chosen by the
+    model, not by their readings, so that the pixels whose own offsets read high are not the ones picked (the
+    reference's reading, its hottest pixels, would be: +0.28 degC on DEV's discs 7 pixels across and more).
+    None when the disc is too small for that (no such pixel, or under MIN_OFFSET_ACROSS_PX across) or shows no
+    contrast. The area is the contrast's total over the set point's contrast, so an offset of ``x`` makes it a
+    share ``x / (set point - wall)`` too large or small; on a disc that fills pixels that moves ``cover``
+    little."""
     disc = disc_image(contrast, set_point_c - background_c, fov)
     if disc is None:
         return None
     share, flux, centre, aspect = disc
     rx = math.sqrt(flux / (math.pi * aspect))
+    if 2.0 * rx < MIN_OFFSET_ACROSS_PX:
+        return None
     cover = disc_cover(share.shape, centre, (aspect * rx, rx), max(blur_px, 0.05))
-    top = float(np.sort(cover.ravel())[::-1][:max(pixels, 1)].mean())
-    if top < MIN_OFFSET_COVER:
+    most = np.argsort(cover.ravel(), kind="stable")[::-1][:max(pixels, 1)]
+    if cover.ravel()[most].mean() < MIN_OFFSET_COVER:
         return None
     room = background_c if room_c is None else room_c
     apparent = (emissivity * (set_point_c + KELVIN) ** 4 + (1.0 - emissivity) * (room + KELVIN) ** 4) ** 0.25 - KELVIN
-    return (reading_c - background_c) / top - (apparent - background_c)
+    return float(np.asarray(contrast, dtype=float).ravel()[most].sum() / cover.ravel()[most].sum()) - (
+        apparent - background_c)
 
 
 def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_frames: int = 24,
@@ -318,8 +331,8 @@ def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_fr
     blur = result.blur_px if result.blur_px is not None else LENS_PSF_SIGMA_PX
     room = float(np.median([a.ambient_c for _, a in learned]))
     result = replace(result, sensor_offset_c=disc_offset(
-        mean_box - result.background_c, result.apparent_c, result.background_c, config.reference_c, pixels, blur,
-        config.fov, config.reference_emissivity, room))
+        mean_box - result.background_c, result.background_c, config.reference_c, pixels, blur, config.fov,
+        config.reference_emissivity, room))
     where = (f"it reads {result.apparent_c:.2f} degC against {result.background_c:.1f} around it, set point "
              f"{config.reference_c:.1f}: apparent size {result.size_px:.1f} px, {pixels} pixel(s) averaged, "
              f"{result.fraction:.0%} of its set-point contrast")
