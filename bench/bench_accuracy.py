@@ -51,9 +51,9 @@ rate (default 8, the firmware's). ``--eye-band`` sets ``[screening] eye_band`` a
 config's defaults) and ``--stable-frames`` ``[screening] stable_frames``.
 ``--factors`` adds, per world and lens, the decided people in scope split by
 one factor at a time (the lens blur, the face's distance, mask, glasses,
-hair, the reference's size, the sensor's common offset, the room, children
-and adults), with the mean error and its spread in each group: where the
-error comes from.
+hair, the reference's size, the sensor's common offset, whether the disc
+told that offset, the room, children and adults), with the mean error and
+its spread in each group: where the error comes from.
 """
 
 from __future__ import annotations
@@ -148,6 +148,8 @@ class Outcome:
     reference_documented: bool = False  # the disc is as big and as near as docs/installation.md's table requires
     blur_px: float = math.nan  # the run's lens blur (Gaussian sigma, pixels)
     sensor_offset_c: float = math.nan  # the run's common sensor offset
+    offset_told: bool = False  # the disc told the sensor's offset when its reading was learned (and it is applied
+    # unless apply_sensor_offset is false)
     sight_m: float = math.nan  # the person's line-of-sight distance when first standing
     mask: bool = False
     glasses: bool = False
@@ -335,27 +337,27 @@ def body_model_on_truth(person: dict, config: ScreeningConfig) -> float:
 LEARN_S = 20.0  # the installer learns the reference from the gate's first 20 s
 
 
-def learn_installed_reference(rec, config: ScreeningConfig) -> tuple[ScreeningConfig, str]:
+def learn_installed_reference(rec, config: ScreeningConfig) -> tuple[ScreeningConfig, str, bool]:
     """``thermogate calibrate reference GATE --recording`` on the run's first LEARN_S seconds: the config with the
-    learned reading (and the lens blur and sensor offset measured on the disc, as the command writes them), and
-    "learned"; or the
-    config unchanged (not learned: BLOCKED) and the reason it failed."""
+    learned reading (and the lens blur and sensor offset measured on the disc, as the command writes them),
+    "learned" and whether the disc told the sensor's offset (a disc too small to tell it writes none); or the
+    config unchanged (not learned: BLOCKED), the reason it failed and False."""
     from controller.screening.reference_source import LearningError, learn_reference
     from controller.service.calibration import reference_images_recording
 
     if config.analysis.reference_box is None:
-        return config, "none"
+        return config, "none", False
     images, scale = reference_images_recording(rec, config)
     try:
         learned = learn_reference(images[: int(LEARN_S * rec.meta.get("refresh_hz", 8.0))], config.analysis,
                                   frame_scale=scale)
     except LearningError as exc:
-        return config, exc.reason
+        return config, exc.reason, False
     table = learned.table(config.analysis.reference_box)  # what the command writes, as it writes it
     analysis = replace(config.analysis, reference_apparent_c=learned.apparent_c, reference_pixels=learned.pixels,
                        reference_background_c=table["background_c"],
                        lens_blur_px=learned.lens_blur_px, sensor_offset_c=table.get("sensor_offset_c", 0.0))
-    return replace(config, analysis=analysis), "learned"
+    return replace(config, analysis=analysis), "learned", "sensor_offset_c" in table
 
 
 def reference_as_documented(diameter_m: float, distance_m: float, fov) -> bool:
@@ -453,7 +455,7 @@ def run(job: tuple) -> list[Outcome]:
     rec = scenario_recording(KIND, sc.duration_s, seed=seed, variant=lens, world=world, refresh_hz=refresh_hz)
     frames = list(rec.frames())
     installed = installer_config(sc, frames[0].truth, eye_band, apply_offset, stable)
-    config, learned = learn_installed_reference(rec, installed)
+    config, learned, told = learn_installed_reference(rec, installed)
     standing = first_standing(rec)  # id -> (first standing time, truth then)
     ph = sc.physics
     ref = frames[0].truth["reference"]
@@ -483,7 +485,7 @@ def run(job: tuple) -> list[Outcome]:
             out.append(Outcome(world_name, lens, i, p["core_c"], dec, est, None if t_dec is None else t_dec - t_still,
                                pid in ever_pass, ph.mark_distance_m, ph.ambient_c, ph.reference_in_view, ref_px,
                                tuple(dict.fromkeys(reasons.get(pid, ()))), learned, documented,
-                               ph.psf_sigma_px, ph.sensor_offset_c, p["sight_m"], p["mask"], p["glasses"],
+                               ph.psf_sigma_px, ph.sensor_offset_c, told, p["sight_m"], p["mask"], p["glasses"],
                                p["cover"], p["from_cold"], p.get("age") is None, commissioned, how, body))
         return out
 
@@ -615,6 +617,7 @@ FACTORS = (
               ("hat", lambda r: r.cover == "hat")]),
     ("reference size", _bins(lambda r: r.reference_px, (0.0, 2.0, 3.0, 4.0, 99.0), "px")),
     ("sensor offset", _bins(lambda r: r.sensor_offset_c, (-2.0, -0.5, 0.0, 0.5, 2.0), "degC")),
+    ("disc told it", [("yes", lambda r: r.offset_told), ("no", lambda r: not r.offset_told)]),
     ("room", _bins(lambda r: r.room_c, (0.0, 20.0, 22.0, 24.0, 26.0, 40.0), "degC")),
     ("person", [("child", lambda r: not r.adult), ("adult", lambda r: r.adult),
                 ("from the cold", lambda r: r.from_cold)]),

@@ -59,7 +59,7 @@ def test_a_commissioning_session_is_the_same_gate_with_other_people():
 
 
 def test_commissioning_fits_the_nurses_sheet_with_the_products_fit(tmp_path):
-    _sc, _rec, (config, learned) = _installed()
+    _sc, _rec, (config, learned, _told) = _installed()
     assert learned == "learned"
     fitted, how = bench.commission(DEV, LENS, SEED, config, learned, readings=5)
     assert how.note == "fitted" and how.readings == len(how.sheet) == 5 and how.people >= 12

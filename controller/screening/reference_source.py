@@ -239,10 +239,10 @@ def measure_blur(contrast: np.ndarray, set_contrast_c: float, fov: FieldOfView) 
 
 
 KELVIN = 273.15
-# A disc tells the sensor's offset only where some pixels see nothing but the disc: the pixels the model gives
-# at least MIN_OFFSET_COVER of it, on a disc at least MIN_OFFSET_ACROSS_PX across (from its contrast's total). A
-# smaller one's share of its pixels hangs on its size and the blur, which its image gives too roughly
-# (docs/estimation.md, "The sensor's own offset": DEV's learned discs, error by size).
+# A disc tells the sensor's offset only where its pixels see nothing but the disc: the pixels the model gives
+# most of it are on average at least MIN_OFFSET_COVER disc, and it is at least MIN_OFFSET_ACROSS_PX across (from
+# its contrast's total). A smaller one's share of its pixels hangs on its size and the blur, which its image
+# gives too roughly (docs/estimation.md, "The sensor's own offset, read where the disc can tell it").
 MIN_OFFSET_COVER = 0.95
 MIN_OFFSET_ACROSS_PX = 3.5
 
@@ -256,14 +256,14 @@ def disc_offset(contrast: np.ndarray, background_c: float, set_point_c: float, p
     read ``offset`` high, so its contrast is ``cover x (apparent - wall + offset)``. ``cover`` is worked out
     from the disc's image (centre the centroid of ``contrast``, area from its sum) and the lens blur
     ``blur_px`` (:func:`disc_cover`); the disc's apparent temperature is its set point seen through a coating
-    of ``emissivity`` that reflects the room at ``room_c``. The offset is the mean of ``contrast / cover -
-    (apparent - wall)`` over the pixels the model gives at least MIN_OFFSET_COVER of the disc: chosen by the
-    model, not by their readings, so that the pixels whose own offsets read high are not the ones picked (the
-    reference's reading, its hottest pixels, would be: +0.28 degC on DEV's discs 7 pixels across and more).
-    None when the disc is too small for that (no such pixel, or under MIN_OFFSET_ACROSS_PX across) or shows no
-    contrast. The area is the contrast's total over the set point's contrast, so an offset of ``x`` makes it a
-    share ``x / (set point - wall)`` too large or small; on a disc that fills pixels that moves ``cover``
-    little."""
+    of ``emissivity`` that reflects the room at ``room_c``. Over the ``pixels`` pixels the model gives most of
+    the disc, the offset is their contrast's total over their cover's, less ``apparent - wall``: they are
+    chosen by the model, not by their readings, so that the pixels whose own offsets read high are not the
+    ones picked (the reference's reading, its hottest pixels, would be: +0.28 degC on DEV's discs 7 pixels
+    across and more). None when the disc is too small for that (those pixels under MIN_OFFSET_COVER disc on
+    average, or the disc under MIN_OFFSET_ACROSS_PX across) or shows no contrast. The area is the contrast's
+    total over the set point's contrast, so an offset of ``x`` makes it a share ``x / (set point - wall)`` too
+    large or small; on a disc that fills pixels that moves ``cover`` little."""
     disc = disc_image(contrast, set_point_c - background_c, fov)
     if disc is None:
         return None
