@@ -229,6 +229,17 @@ def test_the_panel_flags_trouble():
     assert "reference not configured" in "\n".join(W.render_panel(_view(config=no_ref), W.NO_COLOR))
 
 
+def test_the_panel_shows_the_sensor_offset_the_disc_told():
+    def line(**config) -> str:
+        cfg = ScreeningConfig(analysis=replace(AnalysisConfig(), **config))
+        return next(x for x in W.render_panel(_view(analysis=analysis(), config=cfg), W.NO_COLOR)
+                    if x.startswith("reference"))
+
+    assert "the sensor's own offset +0.42 taken off too" in line(sensor_offset_c=0.42)
+    assert "own offset" not in line(sensor_offset_c=0.42, apply_sensor_offset=False)
+    assert "own offset" not in line()  # none told: nothing taken off
+
+
 def test_the_panel_asks_for_a_small_disc_learned_without_its_wall_to_be_learned_again():
     """A reading learned without the wall around the disc (before calibrate wrote background_c, or typed in) takes
     a room's change for the sensor's drift: as much of it as the disc is wall. The panel says so, and how much."""

@@ -317,7 +317,9 @@ def _reference_line(a: FrameAnalysis | None, config: AnalysisConfig) -> str:
     if status == "ok":
         around = (f"; wall around it {a.reference_background_c:.1f} (learned {wall:.1f})"
                   if wall is not None and math.isfinite(a.reference_background_c) else "")
-        return f"found, stable: {reads}; offset {a.offset_c:+.2f}{around}{relearn}"
+        own = (f"; the sensor's own offset {config.sensor_offset_c:+.2f} taken off too"
+               if config.apply_sensor_offset and config.sensor_offset_c else "")
+        return f"found, stable: {reads}; offset {a.offset_c:+.2f}{own}{around}{relearn}"
     settle = f" (variation {a.reference_excess_c:.2f} > {config.reference_stable_c:.2f})" \
         if math.isfinite(a.reference_excess_c) else ""
     return f"found, NOT STABLE yet{settle}: {reads}"
