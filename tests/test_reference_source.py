@@ -21,6 +21,7 @@ from controller.screening.analysis import AnalysisConfig, Analyzer
 from controller.screening.config import ConfigError, ScreeningConfig, from_table
 from controller.screening.reference_source import (
     MIN_FRACTION,
+    LearnedReference,
     LearningError,
     blurred_cover,
     learn_reference,
@@ -311,6 +312,15 @@ def test_calibrate_reference_from_a_recording_stores_it_in_controller_toml(tmp_p
     assert main(["calibrate", "reference", "g-1", "--recording", str(tmp_path / "empty.npz"),
                  "--config", str(config)]) == 0
     assert config.read_text().count("[gates.g-1.screening.reference]") == 1
+
+
+def test_a_learned_table_is_the_installers_keys_and_the_learned_ones():
+    """What learning writes is LEARNED_KEYS (calibrate reference replaces exactly those when it learns again)."""
+    full = LearnedReference(34.2, 0.05, 6, 80, 35.0, 22.0, 12.0, 0.9, 0.02, blur_px=0.5, sensor_offset_c=0.3)
+    assert set(full.table((3, 3, 7, 7))) == {"box", "temp_c", *LearnedReference.LEARNED_KEYS}
+    bare = LearnedReference(34.2, 0.05, 6, 80, 35.0, 22.0, 12.0, 0.9, 0.02)
+    assert set(bare.table((3, 3, 7, 7))) == {"box", "temp_c", *LearnedReference.LEARNED_KEYS} - {
+        "blur_px", "sensor_offset_c"}
 
 
 def test_learning_again_with_a_smaller_disc_drops_the_offset_it_cannot_tell(tmp_path, capsys):

@@ -120,10 +120,6 @@ def load_variant(variant: str) -> ScreeningConfig:
     return ScreeningConfig(analysis=replace(AnalysisConfig(), variant=variant))
 
 
-LEARNED_KEYS = ("apparent_c", "apparent_sd_c", "background_c", "pixels", "blur_px", "sensor_offset_c")  # what
-# learning writes (reference_source.LearnedReference.table); the rest of a reference's table is the installer's
-
-
 def _reference_tables(path: str | None, gate: str) -> dict:
     """The reference settings ``path`` gives the gate now ([screening.reference], then the gate's own), so that
     the gate's table written with the learned reading keeps them (a gate's table replaces the site's whole)."""
@@ -181,7 +177,7 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
     written = learned.table(box)
     # What this learning measured replaces what an earlier one did: a blur or an offset it could not measure (a
     # smaller disc now) is dropped, not kept from before, where the tracker would still take it off every face.
-    kept = {k: v for k, v in _reference_tables(args.config, gate).items() if k not in LEARNED_KEYS}
+    kept = {k: v for k, v in _reference_tables(args.config, gate).items() if k not in learned.LEARNED_KEYS}
     table = {**kept, **written}
     stored = bool(args.config) and not args.no_store
     if stored:

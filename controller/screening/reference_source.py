@@ -139,8 +139,13 @@ class LearnedReference:
         """The blur to estimate with, rounded as it is written (None: the product's LENS_PSF_SIGMA_PX)."""
         return None if self.blur_px is None else round(self.blur_px, 2)
 
+    # The keys of its table that learning measures (the rest, the box and the set point, are the installer's): a
+    # table learned again replaces all of them, so that one it could not measure this time is not kept from before.
+    LEARNED_KEYS = ("apparent_c", "apparent_sd_c", "background_c", "pixels", "blur_px", "sensor_offset_c")
+
     def table(self, box: tuple[int, int, int, int]) -> dict:
-        """The ``[screening.reference]`` table that describes it."""
+        """The ``[screening.reference]`` table that describes it (the installer's box and set point, and
+        LEARNED_KEYS: ``blur_px`` and ``sensor_offset_c`` only where the disc told them)."""
         table = {"box": list(box), "temp_c": round(self.set_point_c, 2), "apparent_c": round(self.apparent_c, 3),
                  "apparent_sd_c": round(self.sd_c, 3), "background_c": round(self.background_c, 2),
                  "pixels": self.pixels}
