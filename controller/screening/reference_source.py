@@ -276,14 +276,13 @@ def disc_offset(contrast: np.ndarray, background_c: float, set_point_c: float, p
     rx = math.sqrt(flux / (math.pi * aspect))
     if 2.0 * rx < MIN_OFFSET_ACROSS_PX:
         return None
-    cover = disc_cover(share.shape, centre, (aspect * rx, rx), max(blur_px, 0.05))
-    most = np.argsort(cover.ravel(), kind="stable")[::-1][:max(pixels, 1)]
-    if cover.ravel()[most].mean() < MIN_OFFSET_COVER:
+    cover = disc_cover(share.shape, centre, (aspect * rx, rx), max(blur_px, 0.05)).ravel()
+    most = np.argsort(cover, kind="stable")[::-1][:max(pixels, 1)]
+    if cover[most].mean() < MIN_OFFSET_COVER:
         return None
     room = background_c if room_c is None else room_c
     apparent = (emissivity * (set_point_c + KELVIN) ** 4 + (1.0 - emissivity) * (room + KELVIN) ** 4) ** 0.25 - KELVIN
-    return float(np.asarray(contrast, dtype=float).ravel()[most].sum() / cover.ravel()[most].sum()) - (
-        apparent - background_c)
+    return float(np.asarray(contrast, dtype=float).ravel()[most].sum() / cover[most].sum()) - (apparent - background_c)
 
 
 def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_frames: int = 24,
