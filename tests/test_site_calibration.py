@@ -135,9 +135,14 @@ def test_a_fit_is_checked_as_the_installation_asks():
     assert good.problems() == [] and good.summary([(36.0, 36.5)] * 20)["problems"] == []
     vague = SiteCalibration(0.3, 0.5, 4, standard_error_c=0.35, used=4)
     assert [p.split()[0] for p in vague.problems()] == ["standard"]
+    # 4 readings at 0.35: 4 x (0.35 / 0.2) ** 2 = 12.25, so 13 in all, 9 more; at 0.21 with 20, 22.05: 23 in all
+    assert vague.readings_needed() == 13 and "read about 9 more people (13 in all" in vague.problems()[0]
+    assert SiteCalibration(0.3, 0.6, 20, standard_error_c=0.21, used=20).readings_needed() == 23
+    assert good.readings_needed() == good.used == 19  # it passes: no more needed
     slips = SiteCalibration(0.3, 0.5, 20, standard_error_c=0.15, outliers=(1, 2, 3), used=17)
     assert "3 outliers" in slips.problems()[0]
     uneven = SiteCalibration(0.3, 0.9, 20, standard_error_c=0.2, used=20)
     assert "residual sd 0.90" in uneven.problems()[0]
     unknown = SiteCalibration(0.3, math.nan, 20, used=20)  # no uncertainty known: never stored unchecked
-    assert len(unknown.problems()) == 2
+    assert len(unknown.problems()) == 2 and unknown.readings_needed() is None
+    assert "read more people" in unknown.problems()[0]

@@ -49,13 +49,23 @@ class SiteCalibration:
         """Why the fit fails the installation's checks (docs/installation.md), or nothing: it may be stored."""
         out = []
         if not self.standard_error_c <= ACCEPT_SE_C:
-            out.append(f"standard error {self.standard_error_c:.2f} degC is over {ACCEPT_SE_C}: read more people")
+            needed = self.readings_needed()
+            more = (f"read about {needed - self.used} more people ({needed} in all at this spread) and fit the "
+                    f"whole sheet again" if needed is not None else "read more people")
+            out.append(f"standard error {self.standard_error_c:.2f} degC is over {ACCEPT_SE_C}: {more}")
         if len(self.outliers) > ACCEPT_OUTLIERS:
             out.append(f"{len(self.outliers)} outliers, more than {ACCEPT_OUTLIERS}: check the sheet's times")
         if not self.residual_sd_c < ACCEPT_RESIDUAL_SD_C:
             out.append(f"residual sd {self.residual_sd_c:.2f} degC is not under {ACCEPT_RESIDUAL_SD_C}: "
                        "the gate reads people unevenly (aim, lens, reference)")
         return out
+
+    def readings_needed(self) -> int | None:
+        """How many readings the fit would need to use for its standard error to be ACCEPT_SE_C or less, if the
+        readings kept their spread (the standard error falls as 1 / sqrt(used)); None when it is not known."""
+        if not (math.isfinite(self.standard_error_c) and self.used > 0):
+            return None
+        return max(self.used, math.ceil(self.used * (self.standard_error_c / ACCEPT_SE_C) ** 2 - 1e-9))
 
     def summary(self, pairs: list[tuple[float, float]], labels: list[str] | None = None) -> dict:
         """The fit as JSON-ready values, with each outlier's pair and label."""
