@@ -604,7 +604,8 @@ def print_commissioning(lens: str, names: list[str], commissioned: dict[str, lis
             se = np.array([c.standard_error_c for c in fits])
             off = np.array([c.offset_c for c in fits])
             line += (f"; fitted gates: readings median {np.median(reads):.0f} (min {reads.min()}, "
-                     f"{int(np.sum(reads >= COMMISSION_READINGS))} reached {COMMISSION_READINGS}), people screened "
+                     f"{int(np.sum(reads >= COMMISSION_READINGS))} reached {COMMISSION_READINGS}, "
+                     f"{int(np.sum(reads > COMMISSION_READINGS))} read on to at most {reads.max()}), people screened "
                      f"median {np.median([c.people for c in fits]):.0f}, outliers {sum(c.outliers for c in fits)}, "
                      f"standard error median {np.median(se):.2f} degC (max {se.max():.2f}), "
                      f"site_offset_c {off.mean():+.2f} +- {off.std():.2f}")
