@@ -109,7 +109,8 @@ COMMISSION_MAX_SESSIONS = 8  # 96 people: a morning's arrivals at one gate; the 
 COMMISSION_MAX_READINGS = 40
 COMMISSION_MORE_SESSIONS = 16  # ... in sessions up to this many in all: a second morning at a gate that decides few
 # The words of each check SiteCalibration.problems names, to count which ones the fits that were not stored fail.
-FAILED_CHECKS = ("standard error", "outliers", "residual sd")
+FAILED_CHECKS = ("too few readings", "standard error", "outliers", "residual sd")
+MORE_READINGS_CHECKS = FAILED_CHECKS[:2]  # the checks more readings answer: the nurse reads on
 COMMISSION_GAP = timedelta(minutes=30)  # between sessions, so that their clocks never overlap in the pooled fit
 # A clinical thermometer's reading against the body temperature: an oral electronic thermometer's error is about
 # 0.3 degC sd, no bias (the 95 % limits of agreement of peripheral against core thermometry, about +-0.6 degC:
@@ -393,12 +394,12 @@ def commission(world: World, lens: str, seed: int, config: ScreeningConfig, lear
     temperature plus a thermometer's error (THERMOMETER_SD_C), to 0.1 degC, and the time off her watch. The
     installer then runs the product's offline fit over the sessions' recordings, pooled
     (``controller.calibrate.cli.fit_recordings``, what `thermogate calibrate GATE --recording ... --readings`
-    runs). When the fit's only problem is its standard error, the nurse reads on to the number of readings
-    the command names (``SiteCalibration.readings_needed``), up to ``max_readings`` in all, in sessions up to
-    ``more_sessions`` in all (another morning), and the whole sheet is fitted again, as docs/installation.md's
-    step 3 asks. The config with the fitted ``site_offset_c``, and how it went; a gate that decided nobody,
-    or too few for the fit (fewer than 3), keeps its offset. Nothing here reads the evaluation's people or the
-    sensor's offset."""
+    runs). When the fit's only problems are its standard error or too few readings, the nurse reads on to the
+    number of readings the command names (``SiteCalibration.readings_needed``), up to ``max_readings`` in all,
+    in sessions up to ``more_sessions`` in all (another morning), and the whole sheet is fitted again, as
+    docs/installation.md's step 3 asks. The config with the fitted ``site_offset_c``, and how it went; a gate
+    that decided nobody, or too few for the fit (fewer than 3), keeps its offset. Nothing here reads the
+    evaluation's people or the sensor's offset."""
     if learned not in ("learned", "none"):
         return config, Commissioning(f"not commissioned: BLOCKED ({learned})")
     rng = np.random.default_rng(stable_key(world.name, KIND, seed, lens, "nurse"))
@@ -455,7 +456,7 @@ def commission(world: World, lens: str, seed: int, config: ScreeningConfig, lear
 
         try:
             cal = fit()
-            while (len(cal.problems()) == 1 and cal.problems()[0].startswith(FAILED_CHECKS[0])
+            while (cal.problems() and all(p.startswith(MORE_READINGS_CHECKS) for p in cal.problems())
                    and len(sheet) < max_readings):
                 taken = len(sheet)
                 read_to(min(max_readings, taken + max(1, (cal.readings_needed() or 0) - cal.used)), more_sessions)

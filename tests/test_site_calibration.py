@@ -129,15 +129,21 @@ def test_a_watch_a_few_seconds_off_still_pairs_each_reading_with_its_own_person(
 
 
 def test_a_fit_is_checked_as_the_installation_asks():
-    """docs/installation.md stores a fit only with a standard error of 0.2 degC or less, at most 2 outliers and a
-    residual sd under 0.8 degC; ``problems`` says which check fails, and the command's summary carries them."""
+    """docs/installation.md stores a fit only with at least 10 readings used, a standard error of 0.2 degC or less,
+    at most 2 outliers and a residual sd under 0.8 degC; ``problems`` says which check fails, and the command's
+    summary carries them."""
     good = SiteCalibration(0.3, 0.5, 20, standard_error_c=0.15, outliers=(1,), used=19)
     assert good.problems() == [] and good.summary([(36.0, 36.5)] * 20)["problems"] == []
-    vague = SiteCalibration(0.3, 0.5, 4, standard_error_c=0.35, used=4)
+    vague = SiteCalibration(0.3, 0.5, 12, standard_error_c=0.35, used=12)
     assert [p.split()[0] for p in vague.problems()] == ["standard"]
-    # 4 readings at 0.35: 4 x (0.35 / 0.2) ** 2 = 12.25, so 13 in all, 9 more; at 0.21 with 20, 22.05: 23 in all
-    assert vague.readings_needed() == 13 and "read about 9 more people (13 in all" in vague.problems()[0]
+    # 12 readings at 0.35: 12 x (0.35 / 0.2) ** 2 = 36.75, so 37 in all, 25 more; at 0.21 with 20, 22.05: 23 in all
+    assert vague.readings_needed() == 37 and "read about 25 more people (37 in all" in vague.problems()[0]
     assert SiteCalibration(0.3, 0.6, 20, standard_error_c=0.21, used=20).readings_needed() == 23
+    # a few readings that happen to agree are not enough: their spread is not known
+    lucky = SiteCalibration(0.3, 0.2, 5, standard_error_c=0.12, used=5)
+    assert [p.split()[0] for p in lucky.problems()] == ["too"] and "at least 5 more" in lucky.problems()[0]
+    assert lucky.readings_needed() == 10
+    assert SiteCalibration(0.3, 0.3, 10, standard_error_c=0.12, used=10).problems() == []
     assert good.readings_needed() == good.used == 19  # it passes: no more needed
     slips = SiteCalibration(0.3, 0.5, 20, standard_error_c=0.15, outliers=(1, 2, 3), used=17)
     assert "3 outliers" in slips.problems()[0]

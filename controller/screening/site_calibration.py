@@ -31,6 +31,10 @@ MIN_PAIRS = 3
 # The checks docs/installation.md ("Commissioning: the site offset") asks of a fit before it is stored: its standard
 # error, how many readings it left out, and the spread of the rest.
 ACCEPT_SE_C = 0.2
+# The standard error rests on the readings' own spread, estimated from them: from a few it can come out half the
+# gate's true spread by chance (one time in ten from 5 readings), and the error with it. 10 is the fewest at which
+# a gate whose people spread as little as the best gates' do (sd 0.5 degC) passes the standard-error check.
+ACCEPT_MIN_USED = 10
 ACCEPT_OUTLIERS = 2
 ACCEPT_RESIDUAL_SD_C = 0.8
 
@@ -48,6 +52,9 @@ class SiteCalibration:
     def problems(self) -> list[str]:
         """Why the fit fails the installation's checks (docs/installation.md), or nothing: it may be stored."""
         out = []
+        if self.used < ACCEPT_MIN_USED:
+            out.append(f"too few readings: {self.used} used, at least {ACCEPT_MIN_USED} to know their spread: read "
+                       f"at least {ACCEPT_MIN_USED - self.used} more people and fit the whole sheet again")
         if not self.standard_error_c <= ACCEPT_SE_C:
             needed = self.readings_needed()
             more = (f"read about {needed - self.used} more people ({needed} in all at this spread) and fit the "
@@ -62,10 +69,12 @@ class SiteCalibration:
 
     def readings_needed(self) -> int | None:
         """How many readings the fit would need to use for its standard error to be ACCEPT_SE_C or less, if the
-        readings kept their spread (the standard error falls as 1 / sqrt(used)); None when it is not known."""
+        readings kept their spread (the standard error falls as 1 / sqrt(used)), and at least ACCEPT_MIN_USED;
+        None when it is not known."""
         if not (math.isfinite(self.standard_error_c) and self.used > 0):
             return None
-        return max(self.used, math.ceil(self.used * (self.standard_error_c / ACCEPT_SE_C) ** 2 - 1e-9))
+        return max(self.used, ACCEPT_MIN_USED,
+                   math.ceil(self.used * (self.standard_error_c / ACCEPT_SE_C) ** 2 - 1e-9))
 
     def summary(self, pairs: list[tuple[float, float]], labels: list[str] | None = None) -> dict:
         """The fit as JSON-ready values, with each outlier's pair and label."""
