@@ -104,8 +104,8 @@ NEVER_PASS_C = 37.3  # nobody at or above may ever be given PASS
 COMMISSION_READINGS = 20
 COMMISSION_SESSION_PEOPLE = 12
 COMMISSION_MAX_SESSIONS = 8  # 96 people: a morning's arrivals at one gate; the nurse stops there
-# When the fit's standard error is over the check's, she reads on to what the command asks, up to this many in all
-# (docs/installation.md, step 3: 10-20 more; 40 readings give a standard error of about 0.12 degC).
+# When the fit has too few readings or its standard error is over the check's, she reads on to what the command asks
+# (docs/installation.md, step 3), up to this many in all (40 readings give a standard error of about 0.12 degC) ...
 COMMISSION_MAX_READINGS = 40
 COMMISSION_MORE_SESSIONS = 16  # ... in sessions up to this many in all: a second morning at a gate that decides few
 # The words of each check SiteCalibration.problems names, to count which ones the fits that were not stored fail.
@@ -758,7 +758,7 @@ def main(argv: list[str] | None = None) -> None:
           f"eye_band {band}, apply_sensor_offset {str(applied).lower()}, "
           f"stable_frames {ScreeningConfig().stable_frames if args.stable_frames is None else args.stable_frames}; "
           f"commissioning: {args.readings} clinical readings per gate (thermometer sd {THERMOMETER_SD_C} degC), "
-          f"more up to {max(args.readings, COMMISSION_MAX_READINGS)} where the fit's standard error asks, "
+          f"more up to {max(args.readings, COMMISSION_MAX_READINGS)} where the fit asks for more, "
           f"at most {COMMISSION_MAX_SESSIONS} sessions ({COMMISSION_MORE_SESSIONS} to read on) "
           f"of {COMMISSION_SESSION_PEOPLE} people; {args.refresh_hz:g} frames a second; {args.jobs} processes",
           flush=True)
