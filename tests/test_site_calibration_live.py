@@ -29,20 +29,20 @@ def test_sheet_calibration_is_stored_and_applied(tmp_path, mqtt_broker, capsys):
     tz = config.tz
     base = datetime.now(tz).replace(hour=8, minute=0, second=0, microsecond=0)
     store = open_store(config.store_url)
-    estimates = [36.1, 36.5, 36.3, 36.8, 36.2]
+    estimates = [36.1, 36.5, 36.3, 36.8, 36.2, 36.4, 36.0, 36.6, 36.3, 36.5, 36.2, 36.7]
     for i, e in enumerate(estimates):
         store.record_screening(_screening(f"u{i}", base.timestamp() + 60 * i, e))
     store.record_screening(_screening("r", base.timestamp() + 30, None, "RETRY"))
     store.close()
     sheet = tmp_path / "nurse.csv"
     # The nurse's watch is a few seconds off, and she missed one person; one row matches nobody.
-    rows = [f"08:0{i}:0{3 if i % 2 else 0},{e + 0.5 + (0.1 if i == 2 else 0):.1f}" for i, e in enumerate(estimates)
+    rows = [f"08:{i:02d}:0{3 if i % 2 else 0},{e + 0.5 + (0.1 if i == 2 else 0):.1f}" for i, e in enumerate(estimates)
             if i != 3]
     sheet.write_text("time,clinical_c\n" + "\n".join(rows + ["09:30,36.9"]) + "\n")
     assert main(["calibrate", "sim-1", "--config", str(path), "--readings", str(sheet)]) == 0
     out, err = capsys.readouterr()
     fit = json.loads(out)
-    assert fit["pairs"] == 4 and fit["previous_offset_c"] == 0.0
+    assert fit["pairs"] == 11 and fit["previous_offset_c"] == 0.0 and fit["problems"] == [] and fit["stored"]
     assert fit["site_offset_c"] == pytest.approx(0.5, abs=0.06)
     assert "no decision of sim-1 within 20 s" in err
     store = open_store(config.store_url)
@@ -56,6 +56,34 @@ def test_sheet_calibration_is_stored_and_applied(tmp_path, mqtt_broker, capsys):
     # A second calibration starts from the stored offset.
     assert main(["calibrate", "sim-1", "--config", str(path), "--readings", str(sheet), "--no-store"]) == 0
     assert json.loads(capsys.readouterr()[0])["previous_offset_c"] == pytest.approx(fit["site_offset_c"], abs=0.01)
+
+
+def test_a_fit_that_fails_the_checks_is_not_stored_unless_asked(tmp_path, mqtt_broker, capsys):
+    """docs/installation.md stores a fit only when it passes its checks: the command does not store one that
+    fails them (4 readings are too few), says so and exits 1; --store-anyway stores it."""
+    path = write_config(tmp_path, mqtt_broker, ["sim-1"])
+    config = load_config(path)
+    base = datetime.now(config.tz).replace(hour=8, minute=0, second=0, microsecond=0)
+    store = open_store(config.store_url)
+    for i, e in enumerate([36.1, 36.5, 36.3, 36.8]):
+        store.record_screening(_screening(f"u{i}", base.timestamp() + 60 * i, e))
+    store.close()
+    sheet = tmp_path / "nurse.csv"
+    sheet.write_text("time,clinical_c\n" + "".join(f"08:0{i}:02,{e + 0.5:.1f}\n"
+                                                   for i, e in enumerate([36.1, 36.5, 36.3, 36.8])))
+    assert main(["calibrate", "sim-1", "--config", str(path), "--readings", str(sheet)]) == 1
+    out, err = capsys.readouterr()
+    fit = json.loads(out)
+    assert fit["pairs"] == 4 and not fit["stored"] and fit["problems"][0].startswith("too few readings: 4 used")
+    assert "not stored" in err and "--store-anyway" in err
+    store = open_store(config.store_url)
+    assert store.latest_calibration("sim-1") is None
+    store.close()
+    assert main(["calibrate", "sim-1", "--config", str(path), "--readings", str(sheet), "--store-anyway"]) == 0
+    assert json.loads(capsys.readouterr()[0])["stored"]
+    store = open_store(config.store_url)
+    assert store.latest_calibration("sim-1").offset_c == pytest.approx(0.5, abs=0.06)
+    store.close()
 
 
 def test_a_sheet_across_a_calibration_is_fitted_with_the_offset_each_decision_was_made_with(tmp_path, mqtt_broker,

@@ -205,7 +205,8 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
 
 def _calibrate_live(args: argparse.Namespace) -> int:
     """On a running site: pairs from a nurse's sheet against the stored decisions, or typed in live;
-    the fitted offset is stored and the controller applies it at its next start."""
+    the fitted offset is stored when it passes the installation's checks (or with --store-anyway), and the
+    controller applies it at its next start."""
     from ..service.calibration import current_offset, fit_and_store, offset_at, pairs_from_sheet
     from ..service.config import load_config
     from ..store import open_store
@@ -230,20 +231,25 @@ def _calibrate_live(args: argparse.Namespace) -> int:
 
             pairs = pairs_interactive(Broker.of(config.mqtt), args.gate)
             source = "interactive"
-        cal = fit_and_store(store, args.gate, pairs, offset_now, source=source, save=not args.no_store,
-                            labels=labels)
+        cal, stored = fit_and_store(store, args.gate, pairs, offset_now, source=source, save=not args.no_store,
+                                    labels=labels, store_failing=args.store_anyway)
     finally:
         store.close()
     summary = cal.summary(pairs, labels)
-    print(json.dumps({"gate": args.gate, **summary, "previous_offset_c": offset_now, "stored": not args.no_store}))
+    print(json.dumps({"gate": args.gate, **summary, "previous_offset_c": offset_now, "stored": stored}))
     for o in summary["outliers"]:
         print(f"outlier, left out: {o.get('reading', '')}: clinical {o['clinical_c']:.2f} against "
               f"{o['estimate_c']:.2f} degC", file=sys.stderr)
     for problem in summary["problems"]:
         print(f"fails the installation's checks (docs/installation.md): {problem}", file=sys.stderr)
-    if not args.no_store:
+    if stored:
         print(f"stored: the controller uses site_offset_c = {cal.offset_c:.2f} for {args.gate} from its next start "
               f"(unless controller.toml sets one for this gate)", file=sys.stderr)
+    elif not args.no_store:
+        print(f"not stored: the fit fails the checks above, and {args.gate} keeps site_offset_c = {offset_now:.2f}; "
+              f"do what they say and fit again, or add --store-anyway for a fit whose problems you have explained",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -255,8 +261,9 @@ def add_commands(subparsers) -> None:
                     "and report it with its uncertainty (standard error, bootstrap 95 % interval), the outliers "
                     "left out and the spread that remains. The readings are a sheet (--readings CSV, columns time "
                     "and clinical_c), each matched by time to the gate's nearest PASS/FEVER decision: on a running "
-                    "site (--config controller.toml) the store's decisions, stored and applied at the "
-                    "controller's next start; offline, the decisions 'thermogate analyze' makes on any number of "
+                    "site (--config controller.toml) the store's decisions, the fit stored when it passes the "
+                    "installation's checks and applied at the controller's next start; offline, the "
+                    "decisions 'thermogate analyze' makes on any number of "
                     "recordings (--recording A --recording B ...), pooled. Without --readings on a running site, "
                     "the readings are typed in as the gate decides. "
                     "`thermogate calibrate reference GATE`: learn the reference source's reading through this "
@@ -275,6 +282,9 @@ def add_commands(subparsers) -> None:
     calibrate.add_argument("--tz", metavar="ZONE", help="offline: the time zone of the sheet's times (default: "
                                                        "this machine's)")
     calibrate.add_argument("--no-store", action="store_true", help="print the fit, store nothing")
+    calibrate.add_argument("--store-anyway", action="store_true",
+                           help="store the fit even when it fails the installation's checks (docs/installation.md); "
+                                "without it such a fit is not stored and the command exits 1")
     calibrate.add_argument("--seconds", type=float, default=10.0,
                            help="reference, live: how long to learn it (default 10 s)")
     calibrate.add_argument("--variant", choices=Lens.choices(), default=None,

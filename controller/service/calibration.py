@@ -85,8 +85,11 @@ def pairs_from_sheet(store, gate_id: str, path: str, tz, match_s: float = 20.0, 
 
 
 def fit_and_store(store, gate_id: str, pairs, offset_now: float, *, source: str, save: bool = True,
-                  labels: list[str] | None = None) -> SiteCalibration:
+                  labels: list[str] | None = None, store_failing: bool = False) -> tuple[SiteCalibration, bool]:
+    """Fit ``pairs`` and, with ``save``, store the fit, but only when it passes the installation's checks
+    (:meth:`SiteCalibration.problems`) unless ``store_failing``. (The fit, whether it was stored.)"""
     calibration = fit_site_offset(pairs, offset_now)
+    save = save and (store_failing or not calibration.problems())
     if save:
         summary = calibration.summary(pairs, labels)
         store.record_calibration(gate_id, time.time(), calibration.offset_c, calibration.residual_sd_c,
@@ -94,7 +97,7 @@ def fit_and_store(store, gate_id: str, pairs, offset_now: float, *, source: str,
                                                     "pairs": [[round(e, 3), round(c, 2)] for e, c in pairs],
                                                     "standard_error_c": summary["standard_error_c"],
                                                     "ci95_c": summary["ci95_c"], "outliers": summary["outliers"]})
-    return calibration
+    return calibration, save
 
 
 # ---------------------------------------------------------------------------------------------- the reference source
