@@ -33,7 +33,7 @@ MIN_PAIRS = 3
 ACCEPT_SE_C = 0.2
 # The standard error rests on the readings' own spread, estimated from them: from a few it can come out half the
 # gate's true spread by chance (one time in ten from 5 readings), and the error with it. 10 is the fewest at which
-# a gate whose people spread as little as the best gates' do (sd 0.5 degC) passes the standard-error check.
+# a gate whose readings spread by 0.5 degC sd (less than the typical 0.6) passes the standard-error check.
 ACCEPT_MIN_USED = 10
 ACCEPT_OUTLIERS = 2
 ACCEPT_RESIDUAL_SD_C = 0.8
