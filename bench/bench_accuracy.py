@@ -83,6 +83,7 @@ from controller.screening.config import ScreeningConfig  # noqa: E402
 from controller.screening.estimate import estimate_core_c  # noqa: E402
 from controller.screening.offline import analyze_recording, first_standing, truth_for  # noqa: E402
 from controller.screening.reference_source import reading_fraction  # noqa: E402
+from controller.screening.site_calibration import MORE_READINGS_ANSWER  # noqa: E402
 from sim.scenarios import scenario  # noqa: E402
 from sim.scenes import PersonPlan  # noqa: E402
 from sim.scenes.physiology import normal_core_c  # noqa: E402
@@ -108,9 +109,6 @@ COMMISSION_MAX_SESSIONS = 8  # 96 people: a morning's arrivals at one gate; the 
 # (docs/installation.md, step 3), up to this many in all (40 readings give a standard error of about 0.12 degC) ...
 COMMISSION_MAX_READINGS = 40
 COMMISSION_MORE_SESSIONS = 16  # ... in sessions up to this many in all: a second morning at a gate that decides few
-# The words of each check SiteCalibration.problems names, to count which ones the fits that were not stored fail.
-FAILED_CHECKS = ("too few readings", "standard error", "outliers", "residual sd")
-MORE_READINGS_CHECKS = FAILED_CHECKS[:2]  # the checks more readings answer: the nurse reads on
 COMMISSION_GAP = timedelta(minutes=30)  # between sessions, so that their clocks never overlap in the pooled fit
 # A clinical thermometer's reading against the body temperature: an oral electronic thermometer's error is about
 # 0.3 degC sd, no bias (the 95 % limits of agreement of peripheral against core thermometry, about +-0.6 degC:
@@ -132,6 +130,7 @@ class Commissioning:
     offset_c: float = 0.0  # the site_offset_c written (0.0 when not fitted)
     standard_error_c: float = math.nan  # as the command reports it
     sheet: tuple[tuple[str, float], ...] = ()  # the nurse's sheet: (time as written, clinical_c)
+    failed: tuple[str, ...] = ()  # the checks a fit that was not stored failed (SiteCalibration.failed_checks)
 
 
 @dataclass(frozen=True)
@@ -439,8 +438,8 @@ def commission(world: World, lens: str, seed: int, config: ScreeningConfig, lear
                 return
 
     read_to(readings, max_sessions)
-    people = len(sessions) * COMMISSION_SESSION_PEOPLE
     if not sheet:
+        people = len(sessions) * COMMISSION_SESSION_PEOPLE
         return config, Commissioning(f"not commissioned: nobody decided in {people}", people)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         path = os.path.join(tmp, "readings.csv")
@@ -456,20 +455,23 @@ def commission(world: World, lens: str, seed: int, config: ScreeningConfig, lear
 
         try:
             cal = fit()
-            while (cal.problems() and all(p.startswith(MORE_READINGS_CHECKS) for p in cal.problems())
-                   and len(sheet) < max_readings):
+            while cal.failed_checks() and MORE_READINGS_ANSWER.issuperset(cal.failed_checks()) \
+                    and len(sheet) < max_readings:
                 taken = len(sheet)
                 read_to(min(max_readings, taken + max(1, (cal.readings_needed() or 0) - cal.used)), more_sessions)
                 if len(sheet) == taken:  # no more sessions
                     break
                 cal = fit()
-            people = len(sessions) * COMMISSION_SESSION_PEOPLE
         except ValueError:
-            return config, Commissioning(f"not commissioned: {len(sheet)} readings", people, len(sheet))
+            cal = None
+    people = len(sessions) * COMMISSION_SESSION_PEOPLE
+    if cal is None:
+        return config, Commissioning(f"not commissioned: {len(sheet)} readings", people, len(sheet))
     if cal.problems():  # the installer does not store a fit that fails docs/installation.md's checks
         return config, Commissioning(f"not commissioned: the fit fails the checks ({'; '.join(cal.problems())})",
                                      people, len(sheet), cal.used, len(cal.outliers),
-                                     standard_error_c=cal.standard_error_c, sheet=tuple(sheet))
+                                     standard_error_c=cal.standard_error_c, sheet=tuple(sheet),
+                                     failed=tuple(cal.failed_checks()))
     return (replace(config, site_offset_c=cal.offset_c),
             Commissioning("fitted", people, len(sheet), cal.used, len(cal.outliers), cal.offset_c,
                           cal.standard_error_c, tuple(sheet)))
@@ -596,8 +598,7 @@ def print_commissioning(lens: str, names: list[str], commissioned: dict[str, lis
                       "not commissioned, < 3 readings"
                       for c in runs.values())
         line = (f"{n} {lens} deg, in scope: {len(runs)} gates; " + ", ".join(f"{k} {v}" for k, v in why.items()))
-        failed = Counter(check for c in runs.values() if "checks" in c.note for check in FAILED_CHECKS
-                         if check in c.note)
+        failed = Counter(check for c in runs.values() for check in c.failed)
         if failed:
             line += " (failing: " + ", ".join(f"{k} {v}" for k, v in failed.items()) + ")"
         if fits:

@@ -143,6 +143,8 @@ def test_a_fit_is_checked_as_the_installation_asks():
     lucky = SiteCalibration(0.3, 0.2, 5, standard_error_c=0.12, used=5)
     assert [p.split()[0] for p in lucky.problems()] == ["too"] and "at least 5 more" in lucky.problems()[0]
     assert lucky.readings_needed() == 10
+    assert lucky.failed_checks() == ["too few readings"] and vague.failed_checks() == ["standard error"]
+    assert good.failed_checks() == []
     assert SiteCalibration(0.3, 0.3, 10, standard_error_c=0.12, used=10).problems() == []
     assert good.readings_needed() == good.used == 19  # it passes: no more needed
     slips = SiteCalibration(0.3, 0.5, 20, standard_error_c=0.15, outliers=(1, 2, 3), used=17)
@@ -151,4 +153,6 @@ def test_a_fit_is_checked_as_the_installation_asks():
     assert "residual sd 0.90" in uneven.problems()[0]
     unknown = SiteCalibration(0.3, math.nan, 20, used=20)  # no uncertainty known: never stored unchecked
     assert len(unknown.problems()) == 2 and unknown.readings_needed() is None
+    assert unknown.failed_checks() == ["standard error", "residual sd"]
+    assert slips.failed_checks() == ["outliers"] and uneven.failed_checks() == ["residual sd"]
     assert "read more people" in unknown.problems()[0]

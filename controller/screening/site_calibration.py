@@ -37,6 +37,9 @@ ACCEPT_SE_C = 0.2
 ACCEPT_MIN_USED = 10
 ACCEPT_OUTLIERS = 2
 ACCEPT_RESIDUAL_SD_C = 0.8
+# The checks by name, as :meth:`SiteCalibration.failed_checks` gives them; more readings answer the first two.
+TOO_FEW, STANDARD_ERROR, OUTLIERS, RESIDUAL_SD = "too few readings", "standard error", "outliers", "residual sd"
+MORE_READINGS_ANSWER = frozenset((TOO_FEW, STANDARD_ERROR))
 
 
 @dataclass(frozen=True)
@@ -49,22 +52,32 @@ class SiteCalibration:
     outliers: tuple[int, ...] = ()  # indices into the pairs left out of the fit
     used: int = 0  # pairs the offset is fitted on
 
+    def failed_checks(self) -> list[str]:
+        """The installation's checks (docs/installation.md) the fit fails, by name (TOO_FEW, STANDARD_ERROR,
+        OUTLIERS, RESIDUAL_SD, in that order); empty: it may be stored."""
+        return [name for name, failed in ((TOO_FEW, self.used < ACCEPT_MIN_USED),
+                                          (STANDARD_ERROR, not self.standard_error_c <= ACCEPT_SE_C),
+                                          (OUTLIERS, len(self.outliers) > ACCEPT_OUTLIERS),
+                                          (RESIDUAL_SD, not self.residual_sd_c < ACCEPT_RESIDUAL_SD_C)) if failed]
+
     def problems(self) -> list[str]:
-        """Why the fit fails the installation's checks (docs/installation.md), or nothing: it may be stored."""
+        """Why the fit fails the installation's checks (:meth:`failed_checks`, each said with what to do), or
+        nothing: it may be stored."""
         out = []
-        if self.used < ACCEPT_MIN_USED:
-            out.append(f"too few readings: {self.used} used, at least {ACCEPT_MIN_USED} to know their spread: read "
-                       f"at least {ACCEPT_MIN_USED - self.used} more people and fit the whole sheet again")
-        if not self.standard_error_c <= ACCEPT_SE_C:
-            needed = self.readings_needed()
-            more = (f"read about {needed - self.used} more people ({needed} in all at this spread) and fit the "
-                    f"whole sheet again" if needed is not None else "read more people")
-            out.append(f"standard error {self.standard_error_c:.2f} degC is over {ACCEPT_SE_C}: {more}")
-        if len(self.outliers) > ACCEPT_OUTLIERS:
-            out.append(f"{len(self.outliers)} outliers, more than {ACCEPT_OUTLIERS}: check the sheet's times")
-        if not self.residual_sd_c < ACCEPT_RESIDUAL_SD_C:
-            out.append(f"residual sd {self.residual_sd_c:.2f} degC is not under {ACCEPT_RESIDUAL_SD_C}: "
-                       "the gate reads people unevenly (aim, lens, reference)")
+        for check in self.failed_checks():
+            if check == TOO_FEW:
+                out.append(f"too few readings: {self.used} used, at least {ACCEPT_MIN_USED} to know their spread: "
+                           f"read at least {ACCEPT_MIN_USED - self.used} more people and fit the whole sheet again")
+            elif check == STANDARD_ERROR:
+                needed = self.readings_needed()
+                more = (f"read about {needed - self.used} more people ({needed} in all at this spread) and fit the "
+                        f"whole sheet again" if needed is not None else "read more people")
+                out.append(f"standard error {self.standard_error_c:.2f} degC is over {ACCEPT_SE_C}: {more}")
+            elif check == OUTLIERS:
+                out.append(f"{len(self.outliers)} outliers, more than {ACCEPT_OUTLIERS}: check the sheet's times")
+            else:
+                out.append(f"residual sd {self.residual_sd_c:.2f} degC is not under {ACCEPT_RESIDUAL_SD_C}: "
+                           "the gate reads people unevenly (aim, lens, reference)")
         return out
 
     def readings_needed(self) -> int | None:
