@@ -94,7 +94,9 @@ def test_a_sheet_across_a_calibration_is_fitted_with_the_offset_each_decision_wa
     path = write_config(tmp_path, mqtt_broker, ["sim-1"])
     config = load_config(path)
     day = 86400.0
-    start = time.time() - 3 * day
+    # 08:00 three days ago, so that each day's rows lie within one local day and, read without their dates
+    # as today's, fall on a day with no decisions whatever the hour the test runs at.
+    start = datetime.now(config.tz).replace(hour=8, minute=0, second=0, microsecond=0).timestamp() - 3 * day
     store = open_store(config.store_url)
     raw = [36.1, 36.5, 36.3, 36.8, 36.2, 36.6]
     for i, r in enumerate(raw):
