@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 
+import numpy as np
 import pytest
 
 from controller.protocol import result as D
@@ -66,6 +67,40 @@ def test_a_face_cut_by_the_image_edge_gets_a_retry_never_a_guess(variant, seed):
     mark. They are told why (stand_straight: the face is not in view where it is read), never given a PASS/FEVER on
     part of it."""
     results, standing, _ = _run("cut_off", seed, variant)
+    assert verdicts(results) == []
+    told = {p["id"] for d, p in results if p is not None and d.reason == D.STAND_STRAIGHT}
+    assert len(told) >= 0.5 * len(standing)
+
+
+@pytest.mark.parametrize("variant", ["110", "55"])
+def test_a_chin_and_neck_under_a_face_above_the_view_are_never_measured(variant):
+    """People so tall for the mounting that on the mark their eyes are 3-8 cm above the top of the view: what is
+    in view is their chin and neck (skin, warm, about a face wide), on the image's top row. With fevers of
+    38.0-39.0 degC they are never given a PASS or a FEVER from it (it reads 1-3 degC under their face), and they
+    are told to stand straight. Before skin on the top row was taken for a face cut off, the analysis placed an eye
+    line in the neck and measured it."""
+    from controller.geometry import vertical_coverage
+    from sim.scenes import PersonPlan
+
+    base = scenario("fever", 71, variant=variant)
+    m = base.mounting
+    top = vertical_coverage(m.sensor_height_m, m.tilt_deg, m.mark_distance_m, base.fov)[1]
+    rng = np.random.default_rng(71)
+    people = [PersonPlan(core_c=float(rng.uniform(38.0, 39.0)), eye_height_m=top + float(rng.uniform(0.03, 0.08)))
+              for _ in range(8)]
+    sc = scenario("fever", 71, variant=variant, people=people)
+    rec = scenario_recording("fever", sc.duration_s, seed=71, variant=variant, people=people)
+    config = ScreeningConfig(analysis=AnalysisConfig(variant=variant), sensor_height_m=m.sensor_height_m,
+                             tilt_deg=m.tilt_deg, mark_distance_m=m.mark_distance_m)
+    # The premise: on the mark each of them is in view, with the eye line above the image's top.
+    standing = {}
+    for f in rec.frames():
+        for p in f.truth["people"]:
+            if p["phase"] == "standing":
+                standing.setdefault(p["id"], []).append((p["face_box_px"][0] + p["face_box_px"][2]) / 2.0)
+    assert len(standing) == len(people) and all(max(rows) < 0.0 for rows in standing.values())
+    decisions = analyze_recording(rec, config)
+    results = list(zip(decisions, truth_for(rec, decisions), strict=True))
     assert verdicts(results) == []
     told = {p["id"] for d, p in results if p is not None and d.reason == D.STAND_STRAIGHT}
     assert len(told) >= 0.5 * len(standing)

@@ -781,10 +781,12 @@ def _face_box(skin, guard, faces, f, eye, height, centre, width, r0, c0, r1, c1,
     """O_BOX: ``height`` rows centred on the eye line by ``width`` columns centred on ``centre``, clipped to the
     image; O_IN_VIEW: the share of those rows inside the image. O_EDGE: the face is not in view as far as it is
     measured: the box reaches past the image's left or right, or the skin (r0..r1, c0..c1) touches the left or
-    right border or the guard, or what is read of the face, from the top of the forehead band
-    (FOREHEAD_BAND_M) to the bottom of the lower face's (LOWER_FACE_BAND_M), runs past the top or the bottom.
-    A face cut off only above the forehead band or below the nose (a tall person's hair, a child's chin under a
-    camera mounted for adults) is measured: its eye band and every cue are in view."""
+    right border or the guard, or the skin touches the top row, or what is read of the face, from the top of the
+    forehead band (FOREHEAD_BAND_M) to the bottom of the lower face's (LOWER_FACE_BAND_M), runs past the top or
+    the bottom. Skin on the top row runs on above the image: a forehead cut off, whose eye line the profile
+    misplaces, or the chin and neck of a face wholly above the image, which look like a face. A face cut off
+    only below the nose (a child's chin under a camera mounted for adults; the neck below a face is skin, the
+    hair above it is not) is measured: its eye band and every cue are in view."""
     rows, cols = skin.shape
     b0 = int(math.floor(eye - height / 2.0))
     b1 = int(math.ceil(eye + height / 2.0))
@@ -798,7 +800,7 @@ def _face_box(skin, guard, faces, f, eye, height, centre, width, r0, c0, r1, c1,
     out[O_IN_VIEW] = (min(top + height, float(rows)) - max(top, 0.0)) / height if height > 0.0 else 0.0
     rows_per_m = height / (2.0 * FACE_HALF_HEIGHT_M)
     read_out = eye - FOREHEAD_BAND_M[1] * rows_per_m < 0.0 or eye + LOWER_FACE_BAND_M[1] * rows_per_m > rows
-    edge = a0 < 0 or a1 > cols or c0 == 0 or c1 == cols - 1 or read_out
+    edge = a0 < 0 or a1 > cols or c0 == 0 or c1 == cols - 1 or r0 == 0 or read_out
     if not edge:
         for r in range(max(0, r0 - 1), min(rows, r1 + 2)):
             for c in range(max(0, c0 - 1), min(cols, c1 + 2)):

@@ -394,19 +394,20 @@ def band_mean(profile: np.ndarray, top: float, bottom: float) -> float:
 def face_box(mine: np.ndarray, guard: np.ndarray, eye: float, height: float, centre: float, width: float,
              out: np.ndarray) -> None:
     """O_BOX (the geometry's face around the eye line and centre, clipped), O_IN_VIEW (the share of its
-    height inside the image) and O_EDGE (out of view left or right, at the guard, or the read bands, forehead
-    to lower face, past the top or bottom)."""
+    height inside the image) and O_EDGE (out of view left or right, at the guard, skin on the top row, or the
+    read bands, forehead to lower face, past the top or bottom)."""
     b0, b1 = math.floor(eye - height / 2.0), math.ceil(eye + height / 2.0)
     a0, a1 = math.floor(centre - width / 2.0), math.ceil(centre + width / 2.0)
     out[O_BOX:O_BOX + 4] = max(b0, 0), max(a0, 0), min(b1, ROWS), min(a1, COLUMNS)
     top = eye - height / 2.0
     out[O_IN_VIEW] = (min(top + height, ROWS) - max(top, 0.0)) / height if height > 0.0 else 0.0
     rows_per_m = height / (2.0 * FACE_HALF_HEIGHT_M)
-    _, cols = np.nonzero(mine)
+    rows, cols = np.nonzero(mine)
     sideways = a0 < 0 or a1 > COLUMNS or cols.min() == 0 or cols.max() == COLUMNS - 1
+    above = rows.min() == 0  # skin on the top row: a forehead cut off, or the chin and neck of a face above the image
     read_out = eye - FOREHEAD_BAND_M[1] * rows_per_m < 0.0 or eye + LOWER_FACE_BAND_M[1] * rows_per_m > ROWS
     near_guard = bool((dilate8(mine) & (guard != 0)).any())
-    out[O_EDGE] = float(sideways or read_out or near_guard)
+    out[O_EDGE] = float(sideways or above or read_out or near_guard)
 
 
 def face_measure(image: np.ndarray, bgnow: np.ndarray, skin: np.ndarray, hot_near: np.ndarray,
