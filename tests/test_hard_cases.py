@@ -76,9 +76,10 @@ def test_a_face_cut_by_the_image_edge_gets_a_retry_never_a_guess(variant, seed):
 def test_a_chin_and_neck_under_a_face_above_the_view_are_never_measured(variant):
     """People so tall for the mounting that on the mark their eyes are 3-8 cm above the top of the view: what is
     in view is their chin and neck (skin, warm, about a face wide), on the image's top row. With fevers of
-    38.0-39.0 degC they are never given a PASS or a FEVER from it (it reads 1-3 degC under their face), and they
-    are told to stand straight. Before skin on the top row was taken for a face cut off, the analysis placed an eye
-    line in the neck and measured it."""
+    38.0-39.0 degC they are never given a PASS or a FEVER from it (a neck reads cooler than the face above it),
+    and they are told to stand straight. Before skin on the top row was taken for a face cut off, the analysis
+    placed an eye line in the neck and measured it: through the 55 degree lens one of them got a FEVER at
+    37.96 degC."""
     from controller.geometry import vertical_coverage
     from sim.scenes import PersonPlan
 
