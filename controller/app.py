@@ -70,7 +70,11 @@ def _run(args) -> int:
         from pathlib import Path
 
         port = service.http.port if service.http else 0
-        Path(args.ready_file).write_text(f"{port}\n")
+        # Written whole or not at all: whoever waits for the file reads it as soon as it exists.
+        ready = Path(args.ready_file)
+        partial = ready.with_name(ready.name + ".partial")
+        partial.write_text(f"{port}\n")
+        partial.replace(ready)
     while not stop.wait(0.5):
         pass
     service.stop()

@@ -17,7 +17,7 @@ from controller.service.service import ControllerService
 from sim.broker import free_port
 from tests.console_pages import login as console_login
 from tests.console_pages import wait_js
-from tests.controller_harness import write_config
+from tests.controller_harness import midday_zone, write_config
 
 PASSWORD = "browser-test-pw"
 NOTE = "家长已接回 note-4711"
@@ -28,7 +28,10 @@ class Controller:
     """A ControllerService on a fixed port, so that a restart comes back where the page looks for it."""
 
     def __init__(self, tmp_path, broker, gates):
-        self.config = load_config(write_config(tmp_path, broker, gates, http_port=free_port()))
+        # The school's zone is one where it is about noon now: an alarm and the day's report the page then
+        # opens fall on the same school day, whatever the wall clock says.
+        self.config = load_config(write_config(tmp_path, broker, gates, http_port=free_port(),
+                                               timezone=midday_zone().key))
         self.service: ControllerService | None = None
 
     def start(self) -> ControllerService:

@@ -18,7 +18,7 @@ from controller.identity.roster_import import import_roster
 from controller.store import open_store
 from sim.broker import free_port
 from tests.console_pages import login, wait, wait_js
-from tests.controller_harness import REPO, start_controller
+from tests.controller_harness import REPO, midday_zone, start_controller
 
 PASSWORD = "common-helpers-pw-3"
 PERSON = "S2026009"
@@ -57,7 +57,7 @@ def controller(tmp_path, mqtt_broker):
     assert report.count("added") == 1, report.summary()
     store.close()
     svc = start_controller(tmp_path, mqtt_broker, ["sim-1"], users=(("ada", "admin"),), password=PASSWORD,
-                           http_port=free_port())
+                           http_port=free_port(), timezone=midday_zone().key)  # today's readings: no midnight
     yield svc
     svc.stop()
 

@@ -12,7 +12,7 @@ import pytest
 from controller.app import build_controller
 from controller.service.config import load_config
 from controller.store import Screening, encode_snapshot
-from tests.controller_harness import write_config
+from tests.controller_harness import midday_zone, write_config
 from tests.test_console_browser import login, wait_js
 
 PASSWORD = "browser-test-pw"
@@ -28,7 +28,9 @@ def _names_table() -> str:
 @pytest.fixture
 def wall(tmp_path, mqtt_broker):
     """A controller with four named gates (offline: no virtual gate behind them) and 20 fever alarms."""
-    service = build_controller(load_config(write_config(tmp_path, mqtt_broker, GATES, extra=_names_table()))).start()
+    # The school's zone is one where it is about noon now: the alarms of the last minutes are on today's report.
+    config = write_config(tmp_path, mqtt_broker, GATES, extra=_names_table(), timezone=midday_zone().key)
+    service = build_controller(load_config(config)).start()
     store = service.store
     store.add_user("gus", "guard", PASSWORD)
     image = np.full((24, 32), 22.0, dtype=np.float32)

@@ -164,9 +164,14 @@ def test_register_refuses_whole_id_numbers_and_long_windows(people):
 def test_visitor_commands(url, people, tmp_path, capsys):
     site = tmp_path / "site"
     common = ["--store", url, "--site", str(site), "--tz", "Asia/Shanghai"]
+    # Tomorrow's afternoon, dated: a window of today's clock times is already over at 23:59 and refused.
+    import datetime as dt
+    import zoneinfo
+
+    tomorrow = (dt.datetime.now(zoneinfo.ZoneInfo("Asia/Shanghai")) + dt.timedelta(days=1)).date().isoformat()
     rc = cli.main(["visitor", "add", *common, "--name", "王芳", "--id-last4", "0021", "--host", "李老师",
-                   "--purpose", "家长会", "--from", "00:00", "--until", "23:59", "-o", str(tmp_path / "qr"),
-                   "--as", "guard-1"])
+                   "--purpose", "家长会", "--from", f"{tomorrow} 14:00", "--until", f"{tomorrow} 17:00",
+                   "-o", str(tmp_path / "qr"), "--as", "guard-1"])
     out = capsys.readouterr().out
     assert rc == 0 and "王芳" in out
     token = next(line.split()[-1] for line in out.splitlines() if "QR text:" in line)
@@ -183,9 +188,6 @@ def test_visitor_commands(url, people, tmp_path, capsys):
     assert rc == 2 and "only the last 4" in capsys.readouterr().err
     assert len(people.visitors()) == 1
     # The day's list and the audited export.
-    import datetime as dt
-    import zoneinfo
-
     day = dt.datetime.fromtimestamp(v.valid_from, zoneinfo.ZoneInfo("Asia/Shanghai")).date().isoformat()
     assert cli.main(["visitor", "list", *common, "--date", day]) == 0
     assert v.pass_id in capsys.readouterr().out

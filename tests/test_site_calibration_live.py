@@ -16,7 +16,7 @@ from controller.mqtt.link import Broker, connect
 from controller.service.config import load_config
 from controller.service.service import ControllerService
 from controller.store import Screening, open_store
-from controller_harness import write_config
+from controller_harness import midday_zone, write_config
 
 
 def _screening(uid, t, estimate, decision="PASS"):
@@ -24,7 +24,9 @@ def _screening(uid, t, estimate, decision="PASS"):
 
 
 def test_sheet_calibration_is_stored_and_applied(tmp_path, mqtt_broker, capsys):
-    path = write_config(tmp_path, mqtt_broker, ["sim-1"])
+    # The school's zone is one where it is about noon now: the sheet's bare times are read as the same day the
+    # decisions were stored on, whatever the wall clock says.
+    path = write_config(tmp_path, mqtt_broker, ["sim-1"], timezone=midday_zone().key)
     config = load_config(path)
     tz = config.tz
     base = datetime.now(tz).replace(hour=8, minute=0, second=0, microsecond=0)
@@ -61,7 +63,7 @@ def test_sheet_calibration_is_stored_and_applied(tmp_path, mqtt_broker, capsys):
 def test_a_fit_that_fails_the_checks_is_not_stored_unless_asked(tmp_path, mqtt_broker, capsys):
     """docs/installation.md stores a fit only when it passes its checks: the command does not store one that
     fails them (4 readings are too few), says so and exits 1; --store-anyway stores it."""
-    path = write_config(tmp_path, mqtt_broker, ["sim-1"])
+    path = write_config(tmp_path, mqtt_broker, ["sim-1"], timezone=midday_zone().key)  # no midnight, as above
     config = load_config(path)
     base = datetime.now(config.tz).replace(hour=8, minute=0, second=0, microsecond=0)
     store = open_store(config.store_url)
