@@ -19,6 +19,12 @@ from sim.scenarios import scenario
 from sim.synth import scenario_recording
 
 
+def installer_config(variant: str, m, **screening) -> ScreeningConfig:
+    """The settings an installer writes for ``variant`` and mounting ``m`` (height, tilt, the mark's distance)."""
+    return ScreeningConfig(analysis=AnalysisConfig(variant=variant), sensor_height_m=m.sensor_height_m,
+                           tilt_deg=m.tilt_deg, mark_distance_m=m.mark_distance_m, **screening)
+
+
 @cache
 def _run(name: str, seed: int, variant: str):
     """(decisions with their person's truth, every person's first standing time) for one run, with the
@@ -26,8 +32,7 @@ def _run(name: str, seed: int, variant: str):
     sc = scenario(name, seed, variant=variant)
     rec = scenario_recording(name, sc.duration_s, seed=seed, variant=variant)
     m = sc.mounting
-    config = ScreeningConfig(analysis=AnalysisConfig(variant=variant), sensor_height_m=m.sensor_height_m,
-                             tilt_deg=m.tilt_deg, mark_distance_m=m.mark_distance_m)
+    config = installer_config(variant, m)
     standing = {pid: t for pid, (t, _) in first_standing(rec).items()}
     people: dict[int, dict] = {}
     for f in rec.frames():
@@ -91,8 +96,7 @@ def test_a_chin_and_neck_under_a_face_above_the_view_are_never_measured(variant)
               for _ in range(8)]
     sc = scenario("fever", 71, variant=variant, people=people)
     rec = scenario_recording("fever", sc.duration_s, seed=71, variant=variant, people=people)
-    config = ScreeningConfig(analysis=AnalysisConfig(variant=variant), sensor_height_m=m.sensor_height_m,
-                             tilt_deg=m.tilt_deg, mark_distance_m=m.mark_distance_m)
+    config = installer_config(variant, m)
     # The premise: on the mark each of them is in view, with the eye line above the image's top.
     standing = {}
     for f in rec.frames():
@@ -213,8 +217,7 @@ def _dev_cold_run(core_c: float, seed: int, cold: bool):
     cal = Calibration.from_eeprom(eeprom)
     control = control_word(chess=True, resolution_bits=18, refresh_hz=8.0)
     m = physics.mounting
-    config = ScreeningConfig(analysis=AnalysisConfig(variant="110"), sensor_height_m=m.sensor_height_m,
-                             tilt_deg=m.tilt_deg, mark_distance_m=m.mark_distance_m, require_reference=False)
+    config = installer_config("110", m, require_reference=False)
     pipeline = GatePipeline("dev-cold", eeprom, config)
     out, standing = [], set()
     for i in range(int(spec.duration_s * 8)):
@@ -300,8 +303,7 @@ def test_faces_colder_than_30_are_found_and_told_to_wait_indoors(variant, seed):
 
     rec = scenario_recording("cold_face", sc.duration_s, seed=DEV.seed(seed), variant=variant, world=DEV)
     m = sc.mounting
-    config = ScreeningConfig(analysis=AnalysisConfig(variant=variant), sensor_height_m=m.sensor_height_m,
-                             tilt_deg=m.tilt_deg, mark_distance_m=m.mark_distance_m, require_reference=False)
+    config = installer_config(variant, m, require_reference=False)
     decisions = analyze_recording(rec, config)
     pairs = [(d, p) for d, p in zip(decisions, truth_for(rec, decisions), strict=True)
              if p is not None and p["id"] in cold_ids]
@@ -322,8 +324,7 @@ def test_faces_too_cold_to_be_found_are_told_never_passed(variant, seed):
     sc = scenario("cold_face", DEV.seed(seed), variant=variant, world=DEV)
     rec = scenario_recording("cold_face", sc.duration_s, seed=DEV.seed(seed), variant=variant, world=DEV)
     m = sc.mounting
-    config = ScreeningConfig(analysis=AnalysisConfig(variant=variant), sensor_height_m=m.sensor_height_m,
-                             tilt_deg=m.tilt_deg, mark_distance_m=m.mark_distance_m, require_reference=False)
+    config = installer_config(variant, m, require_reference=False)
     seen: dict[int, bool] = {}  # person -> a face was found on one of their standing frames
     pipeline = GatePipeline(rec.gate_id, rec.eeprom_message().words, config)
     decisions = []
