@@ -49,11 +49,12 @@ sensor, the optics, the analysis and the site offset).
 rate (default 8, the firmware's). ``--eye-band`` sets ``[screening] eye_band`` and ``--apply-sensor-offset``
 ``[screening.reference] apply_sensor_offset`` for every gate (default: the
 config's defaults) and ``--stable-frames`` ``[screening] stable_frames``.
-``--factors`` adds, per world and lens, the decided people in scope split by
-one factor at a time (the lens blur, the face's distance, mask, glasses,
-hair, the reference's size, the sensor's common offset, whether the disc
-told that offset, the room, children and adults), with the mean error and
-its spread in each group: where the error comes from.
+``--factors`` adds, per world and lens, the people in scope split by one
+factor at a time (the lens blur, the face's distance, mask, glasses, hair,
+the reference's size, the sensor's common offset, whether the disc told that
+offset, the room, children and adults), with the share of them decided and
+the decided people's mean error and its spread in each group: where the
+error comes from, and whom the rules leave undecided.
 """
 
 from __future__ import annotations
@@ -665,19 +666,33 @@ FACTORS = (
 )
 
 
+def factor_groups(rows: list[Outcome]) -> list[tuple[str, str, int, float, np.ndarray]]:
+    """``rows`` split by one factor at a time (:data:`FACTORS`): (factor, group, people, share decided, the decided
+    people's errors estimate - core), for each group with anyone in it. The share decided shows whom the rules
+    leave undecided (a gate whose sensor reads low has its people told to wait indoors by the floor), which the
+    decided people's errors alone hide."""
+    out = []
+    for factor, groups in FACTORS:
+        for label, where in groups:
+            people = [r for r in rows if where(r)]
+            if people:
+                e = np.array([r.estimate_c - r.core_c for r in people if r.decision is not None], dtype=float)
+                out.append((factor, label, len(people), e.size / len(people), e))
+    return out
+
+
 def print_factors(lens: str, names: list[str], scoped: dict[str, list[Outcome]]) -> None:
-    """The decided people in scope, split by one factor at a time: n, mean error (bias), its sd, MAE."""
-    print(f"-- {lens} deg lens, in scope, decided: the error (estimate - core) by factor --")
-    print(f"{'world':9s} {'factor':15s} {'group':16s} {'n':>4s} {'bias':>7s} {'sd':>6s} {'MAE':>6s}")
+    """The people in scope split by one factor at a time (:func:`factor_groups`): how many, the share decided, and
+    the decided people's error: n, mean (bias), its sd, MAE."""
+    print(f"-- {lens} deg lens, in scope: the share decided and the decided people's error (estimate - core) "
+          f"by factor --")
+    print(f"{'world':9s} {'factor':15s} {'group':16s} {'people':>6s} {'decided':>7s} {'n':>4s} {'bias':>7s} "
+          f"{'sd':>6s} {'MAE':>6s}")
     for n in names:
-        decided = [r for r in scoped[n] if r.decision is not None]
-        for factor, groups in FACTORS:
-            for label, where in groups:
-                e = np.array([r.estimate_c - r.core_c for r in decided if where(r)])
-                if e.size:
-                    sd = f"{e.std(ddof=1):6.3f}" if e.size > 1 else f"{'-':>6s}"
-                    print(f"{n:9s} {factor:15s} {label:16s} {e.size:4d} {e.mean():+7.3f} {sd} "
-                          f"{np.abs(e).mean():6.3f}")
+        for factor, label, people, share, e in factor_groups(scoped[n]):
+            sd = f"{e.std(ddof=1):6.3f}" if e.size > 1 else f"{'-':>6s}"
+            errors = f"{e.mean():+7.3f} {sd} {np.abs(e).mean():6.3f}" if e.size else f"{'-':>7s} {'-':>6s} {'-':>6s}"
+            print(f"{n:9s} {factor:15s} {label:16s} {people:6d} {share:7.3f} {e.size:4d} {errors}")
 
 
 def print_lens(lens: str, rows: list[Outcome], worlds: list[World], factors: bool = False) -> None:
@@ -739,7 +754,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="[screening.reference] apply_sensor_offset for every gate (default: the config's default)")
     ap.add_argument("--stable-frames", type=int, default=None,
                     help="[screening] stable_frames for every gate (default: the config's default)")
-    ap.add_argument("--factors", action="store_true", help="also the decided people's error split by factor")
+    ap.add_argument("--factors", action="store_true",
+                    help="also the share decided and the decided people's error, split by factor")
     ap.add_argument("--readings", type=int, default=COMMISSION_READINGS,
                     help=f"the nurse's clinical readings per gate at commissioning (default {COMMISSION_READINGS}; "
                          "0: no commissioning)")

@@ -248,6 +248,19 @@ def test_metrics_on_a_hand_made_table():
     assert bench.latency_p90(TABLE) == pytest.approx(np.percentile(lat, 90))
 
 
+def test_the_factor_split_counts_everyone_and_the_errors_of_the_decided():
+    rows = [replace(row(36.8, "PASS", 36.0), sensor_offset_c=-1.2), replace(row(36.9), sensor_offset_c=-0.8),
+            replace(row(37.0), sensor_offset_c=-0.6), replace(row(36.6, "PASS", 37.1), sensor_offset_c=0.7)]
+    groups = {(f, g): (people, share, e) for f, g, people, share, e in bench.factor_groups(rows)}
+    people, share, e = groups[("sensor offset", "-2--0.5 degC")]
+    assert (people, share) == (3, pytest.approx(1 / 3)) and e == pytest.approx([-0.8])
+    people, share, e = groups[("sensor offset", "0.5-2 degC")]
+    assert (people, share) == (1, 1.0) and e == pytest.approx([0.5])
+    assert ("sensor offset", "0-0.5 degC") not in groups  # nobody in it
+    people, share, e = groups[("look", "bare")]
+    assert (people, share, e.size) == (4, 0.5, 2)
+
+
 def test_slope_of_an_exact_line_and_of_too_little():
     line = [row(c, "PASS", 0.9 * c + 3.7) for c in (36.0, 37.0, 38.5, 40.0)]
     assert bench.slope(line) == pytest.approx(0.9)
