@@ -249,20 +249,6 @@ def test_a_face_that_stops_at_a_new_size_is_standing_from_the_next_frame():
     assert _verdict_frame(feed(Tracker("g", CFG), moving)) == first_whole + 1 + CFG.stable_frames
 
 
-def test_one_frame_touching_the_edge_does_not_start_the_window_again():
-    """A standing face that touches the image's edge (or the reference's guard) on one frame, swaying: that frame
-    is not measured (stand_straight) but the whole frames before it count (it used to start the window again);
-    two such frames in a row are a face that is not wholly in view, and the window starts again after them."""
-    steady = [face(0.9, core_c=NEAR) for _ in range(20)]
-    once = list(steady)
-    once[3] = dataclasses.replace(once[3], touches_edge=True)
-    assert _verdict_frame(feed(Tracker("g", CFG), once)) == CFG.stable_frames  # one frame later, not four
-    twice = list(steady)
-    twice[3] = dataclasses.replace(twice[3], touches_edge=True)
-    twice[4] = dataclasses.replace(twice[4], touches_edge=True)
-    assert _verdict_frame(feed(Tracker("g", CFG), twice)) == 5 + CFG.stable_frames - 1  # from frame 5 on
-
-
 def test_a_reference_that_fails_for_a_frame_keeps_the_window():
     """The frame without a working reference is not measured (BLOCKED) but the frames before it still count."""
     frames = [face(0.9, core_c=NEAR) for _ in range(16)]

@@ -98,9 +98,6 @@ COLD_FOREHEAD_SHARE = 0.68  # ... or the forehead's excess less than this share 
 # First 8 still frames, 110/55 degree lens: arrivals from the cold flagged 98 %/68 % (83 %/64 % at 0.80);
 # settled people, all bare 0 %/5 % (0 %/0 %), all masked 28 %/47 % (6 %/26 %), all fringed 4 %/11 % (4 %/11 %),
 # whose PASS is withheld the same way (a FEVER never is).
-EDGES_TO_MOVE = 2  # a face that touches the image's edge (or the reference's guard) on this many frames in a row is
-#                   not wholly in view, and the window starts again; one such frame alone (a sway) is left out, the
-#                   whole frames before it kept (DEV 55 deg as installed: still -> decision p90 1.250 -> 1.125 s)
 JUMPS_TO_MOVE = 2  # a face whose width jumps on this many frames in a row is moving, not standing with a jittery
 #                   width (DEV 110 deg, standing: 10 % of frames jump alone, 4 % right after another; walking up: 69 %)
 # A FEVER far from every line that turns it needs fewer frames than one near a line: from EARLY_FRAMES standing
@@ -169,7 +166,6 @@ class _Person:
     stood_at: tuple[float, float] | None = None  # ... where its centre was in the latest still frame (None: never)
     change: float = 0.0  # ... and changed its width by less than grow_per_frame (this frame's change, a share)
     jumps: int = 0  # frames in a row, up to this one, whose width changed by more than grow_per_frame
-    edges: int = 0  # frames in a row, up to this one, whose face touched the image's edge (or the reference's guard)
     last_px: float = 0.0  # their face's width in the latest frame showing it whole, jump or not
     chilled: deque = field(default_factory=lambda: deque(maxlen=CHILL_FRAMES))  # chilled-nose cue, recent frames
     cold: deque = field(default_factory=lambda: deque(maxlen=CHILL_FRAMES))  # cold_shares(), recent still frames
@@ -394,7 +390,6 @@ class Tracker:
                 if step <= self.config.grow_per_frame:
                     person.change = step
         person.jumps = person.jumps + 1 if person.change > self.config.grow_per_frame else 0
-        person.edges = person.edges + 1 if a.touches_edge else 0
         if math.hypot(*person.motion) > self.config.max_shift_px or person.change > self.config.grow_per_frame:
             person.still_since = math.nan
         elif math.isnan(person.still_since):
@@ -585,10 +580,8 @@ class Tracker:
         if problem is not None:
             # A standing face's width jitters by a few per cent from frame to frame (a face 4-6 pixels wide, the
             # pixels' noise, the two subpages): one frame whose width jumped is left out and the frames before it
-            # kept; two in a row are a walk (or a fidget), and the window starts again. The same for a face that
-            # touches the image's edge or the reference's guard: one frame is a sway, two a face not wholly in view.
-            lone_edge = first == D.STAND_STRAIGHT and a.touches_edge and person.edges < EDGES_TO_MOVE
-            if not (first == D.HOLD_STILL and person.jumps < JUMPS_TO_MOVE or lone_edge):
+            # kept; two in a row are a walk (or a fidget), and the window starts again.
+            if first != D.HOLD_STILL or person.jumps >= JUMPS_TO_MOVE:
                 window.clear()
             if not self._retry_due(t, person, problem):
                 return []
