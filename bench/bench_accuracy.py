@@ -41,14 +41,20 @@ data leaves unexplained, and the skin's emissivity: what a perfect sensor and
 perfect optics would still get wrong), and the estimate against that (the
 sensor, the optics, the analysis and the site offset).
 
-    python bench/bench_accuracy.py [--people 720] [--lenses 110,55] [--jobs 2] [--eye-band canthus_region]
+    python bench/bench_accuracy.py [--people 720] [--worlds dev,held-out] [--lenses 110,55] [--jobs 2]
+                                   [--eye-band canthus_region]
                                    [--apply-sensor-offset true|false] [--factors]
                                    [--readings 20] [--refresh-hz 8] [--stable-frames 5]
+                                   [--save FILE] [--compare FILE]
 
 ``--refresh-hz`` records every gate, and its commissioning sessions, at that
 rate (default 8, the firmware's). ``--eye-band`` sets ``[screening] eye_band`` and ``--apply-sensor-offset``
 ``[screening.reference] apply_sensor_offset`` for every gate (default: the
 config's defaults) and ``--stable-frames`` ``[screening] stable_frames``.
+``--save FILE`` writes every person's outcome (JSON lines) and ``--compare FILE`` compares this run with such a
+file person by person (the same options; the people are the same, keyed by world, lens, run and person): how
+many people changed, decisions and febrile PASSes before and after, and who changed. A figure over a few dozen
+people (the 90th percentile of 71 people's times) can move with one person; this shows it.
 ``--factors`` adds, per world and lens, the people in scope split by one
 factor at a time (the lens blur, the face's distance, mask, glasses, hair,
 the reference's size, the sensor's common offset, whether the disc told that
@@ -62,13 +68,14 @@ from __future__ import annotations
 import argparse
 import csv
 import inspect
+import json
 import math
 import os
 import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import timedelta, timezone
 from multiprocessing import get_context
 from pathlib import Path
@@ -167,6 +174,7 @@ class Outcome:
     commissioning: Commissioning | None = None  # how the run's commissioning went
     body_model_c: float = math.nan  # the product's body model on this person's true apparent eye band and the true
     # room when they were decided (what a perfect sensor and optics would give; :func:`body_model_on_truth`)
+    person: int = -1  # the person's id in the run (the scene's), which --compare matches people by
 
     @property
     def in_documented_scope(self) -> bool:
@@ -523,7 +531,7 @@ def run(job: tuple) -> list[Outcome]:
                                pid in ever_pass, ph.mark_distance_m, ph.ambient_c, ph.reference_in_view, ref_px,
                                tuple(dict.fromkeys(reasons.get(pid, ()))), learned, documented,
                                ph.psf_sigma_px, ph.sensor_offset_c, told, p["sight_m"], p["mask"], p["glasses"],
-                               p["cover"], p["from_cold"], p.get("age") is None, commissioned, how, body))
+                               p["cover"], p["from_cold"], p.get("age") is None, commissioned, how, body, pid))
         return out
 
     out = screened(config, False, None)
@@ -742,6 +750,94 @@ def print_lens(lens: str, rows: list[Outcome], worlds: list[World], factors: boo
           lambda n: [(label, where, by[n]) for label, where in OUT_OF_SCOPE])
 
 
+# ---- one run's people against another's (--save, --compare) -----------------------------------------------------
+
+def save_outcomes(rows: list[Outcome], path: str) -> None:
+    """Every person of ``rows`` as one JSON line (the Outcome's fields; NaN as JSON's NaN)."""
+    with open(path, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(asdict(r)) + "\n")
+
+
+def load_outcomes(path: str) -> list[Outcome]:
+    """The people :func:`save_outcomes` wrote."""
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            d = json.loads(line)
+            how = d.pop("commissioning")
+            if how is not None:
+                how = Commissioning(**{k: tuple(tuple(x) if isinstance(x, list) else x for x in v)
+                                       if isinstance(v, list) else v for k, v in how.items()})
+            rows.append(Outcome(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()},
+                                commissioning=how))
+    return rows
+
+
+@dataclass(frozen=True)
+class Change:
+    """One world, lens and commissioning state: how the people in scope changed from one run to another."""
+
+    people: int  # in scope in both runs
+    changed: list[tuple[Outcome, Outcome]]  # (before, after): the first verdict, its estimate or its time, or
+    # whether a PASS was given at any time, differs
+    decided: tuple[int, int]  # decided before, after
+    febrile_pass: tuple[int, int]  # PASS with core >= 37.3, before, after
+    both_mae: tuple[float, float]  # MAE before, after, over the people decided in both
+    both: int
+
+
+def _key(r: Outcome) -> tuple:
+    return r.world, r.lens, r.run, r.person, r.commissioned
+
+
+def _verdict_of(r: Outcome) -> tuple:
+    return r.decision, r.estimate_c, r.latency_s, r.ever_pass
+
+
+def compare_outcomes(before: list[Outcome], after: list[Outcome]) -> dict[tuple[str, str, bool], Change]:
+    """Person by person, the people in scope of both runs, per (world, lens, commissioned). An aggregate such as the
+    90th percentile of a few dozen people's times can move with one person: this says how many moved, and which."""
+    old = {_key(r): r for r in before if r.in_scope}
+    new = {_key(r): r for r in after if r.in_scope}
+    if len(old) != sum(r.in_scope for r in before) or len(new) != sum(r.in_scope for r in after):
+        raise ValueError("a run holds the same person twice: saved before people were keyed (--save again)")
+    out = {}
+    for group in sorted({(k[0], k[1], k[4]) for k in old.keys() & new.keys()}):
+        keys = [k for k in old.keys() & new.keys() if (k[0], k[1], k[4]) == group]
+        pairs = [(old[k], new[k]) for k in sorted(keys)]
+        both = [(a, b) for a, b in pairs if a.decision is not None and b.decision is not None]
+        out[group] = Change(
+            people=len(pairs),
+            changed=[(a, b) for a, b in pairs if _verdict_of(a) != _verdict_of(b)],
+            decided=(sum(a.decision is not None for a, _ in pairs), sum(b.decision is not None for _, b in pairs)),
+            febrile_pass=(passed_febrile([a for a, _ in pairs]), passed_febrile([b for _, b in pairs])),
+            both_mae=(mae([a for a, _ in both]), mae([b for _, b in both])) if both else (math.nan, math.nan),
+            both=len(both))
+    return out
+
+
+def print_compare(changes: dict[tuple[str, str, bool], Change], top: int = 12) -> None:
+    def verdict(r: Outcome) -> str:
+        if r.decision is None:
+            return "undecided" + (" (a PASS on another's reading)" if r.ever_pass else "")
+        late = "" if r.latency_s is None else f" {r.latency_s:.3f} s"
+        return f"{r.decision} {r.estimate_c - r.core_c:+.2f}{late}" + (" (a PASS later)" if r.ever_pass and
+                                                                         r.decision != "PASS" else "")
+
+    print("\n== person by person against the saved run (in scope; changed: the first verdict, its estimate or time, "
+          "or a PASS at any time) ==")
+    for (world, lens, commissioned), c in changes.items():
+        state = "commissioned" if commissioned else "as installed"
+        print(f"{world} {lens} deg, {state}: {len(c.changed)} of {c.people} people changed; decided "
+              f"{c.decided[0]} -> {c.decided[1]}; PASS with core >= 37.3 {c.febrile_pass[0]} -> {c.febrile_pass[1]}; "
+              f"MAE of the {c.both} decided in both {fmt(c.both_mae[0])} -> {fmt(c.both_mae[1])}")
+        for a, b in c.changed[:top]:
+            print(f"    run {a.run:3d} person {a.person:3d} core {a.core_c:.2f}: {verdict(a)} -> {verdict(b)}")
+        if len(c.changed) > top:
+            print(f"    ... and {len(c.changed) - top} more")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--people", type=int, default=720, help="people per world and lens (runs of 12)")
@@ -759,6 +855,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--readings", type=int, default=COMMISSION_READINGS,
                     help=f"the nurse's clinical readings per gate at commissioning (default {COMMISSION_READINGS}; "
                          "0: no commissioning)")
+    ap.add_argument("--save", metavar="FILE", help="write every person's outcome to FILE (JSON lines)")
+    ap.add_argument("--compare", metavar="FILE",
+                    help="also compare person by person with a run saved with --save (the same options)")
     ap.add_argument("--refresh-hz", type=float, default=8.0, choices=(2.0, 4.0, 8.0, 16.0, 32.0),
                     help="the gates' refresh rate, frames a second (default 8, the firmware's)")
     args = ap.parse_args(argv)
@@ -788,6 +887,10 @@ def main(argv: list[str] | None = None) -> None:
     rows = [r for chunk in results for r in chunk]
     for lens in lenses:
         print_lens(lens, rows, worlds, args.factors)
+    if args.compare:
+        print_compare(compare_outcomes(load_outcomes(args.compare), rows))
+    if args.save:
+        save_outcomes(rows, args.save)
     print(f"\n{time.perf_counter() - t0:.0f} s. Scored: each person who stood at the mark, by their first PASS/FEVER; "
           "MAE, bias, slope, sensitivity and specificity over those decided; targets from issue 13 "
           "(held-out world, in scope).")

@@ -3,7 +3,9 @@ accuracy benchmark's metrics (bench/bench_accuracy.py) on a hand-made table."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import json
 import math
 import sys
 from dataclasses import replace
@@ -259,6 +261,36 @@ def test_the_factor_split_counts_everyone_and_the_errors_of_the_decided():
     assert ("sensor offset", "0-0.5 degC") not in groups  # nobody in it
     people, share, e = groups[("look", "bare")]
     assert (people, share, e.size) == (4, 0.5, 2)
+
+
+def test_a_saved_run_reads_back_and_compares_person_by_person(tmp_path):
+    how = bench.Commissioning("fitted", people=24, readings=20, used=19, outliers=1, offset_c=-0.3,
+                              standard_error_c=0.15, sheet=(("08:01:02", 36.9),), failed=())
+    before = [replace(row(36.6, "PASS", 36.5, 0.625), person=1),
+              replace(row(37.6, "FEVER", 37.5, 0.5), person=2, commissioned=True, commissioning=how),
+              replace(row(37.5), person=3, blur_px=0.5, reasons=("RETRY stand_straight",)),
+              replace(row(36.9, "PASS", 37.0, 1.0), person=4),
+              replace(row(36.8, "PASS", 36.9, 0.5, mark=0.9), person=5)]  # out of scope: never compared
+    path = tmp_path / "before.jsonl"
+    bench.save_outcomes(before, str(path))
+    def fields(rows):  # NaN fields (not measured) compare unequal to themselves: compare their JSON
+        return [json.dumps(dataclasses.asdict(r)) for r in rows]
+
+    loaded = bench.load_outcomes(str(path))
+    assert fields(loaded) == fields(before) and loaded[1].commissioning == how
+    after = [before[0], replace(before[1], estimate_c=37.2),
+             replace(before[2], decision="PASS", estimate_c=37.1, latency_s=0.875, ever_pass=True),
+             replace(before[3], latency_s=0.5), replace(before[4], estimate_c=35.0)]
+    changes = bench.compare_outcomes(bench.load_outcomes(str(path)), after)
+    installed = changes[("held-out", "110", False)]
+    assert installed.people == 3 and installed.decided == (2, 3) and installed.febrile_pass == (0, 1)
+    assert [(a.person, b.person) for a, b in installed.changed] == [(3, 3), (4, 4)]  # a new PASS; a sooner one
+    assert installed.both == 2 and installed.both_mae == (pytest.approx(0.1), pytest.approx(0.1))
+    commissioned = changes[("held-out", "110", True)]
+    assert commissioned.people == 1 and [b.estimate_c for _, b in commissioned.changed] == [37.2]
+    assert commissioned.both_mae == (pytest.approx(0.1), pytest.approx(0.4))
+    with pytest.raises(ValueError, match="same person twice"):
+        bench.compare_outcomes(before + before[:1], after)
 
 
 def test_slope_of_an_exact_line_and_of_too_little():
