@@ -129,6 +129,25 @@ def test_cross_validated_figures(subjects, cv_estimates):
     assert stored["mae"] == pytest.approx(m.mae, abs=1e-4) and stored["slope"] == pytest.approx(m.slope, abs=1e-4)
 
 
+def test_passes_at_or_above_37_3_are_counted():
+    est = [36.9, 37.2, 37.4, 36.5, 38.0, 37.29]
+    ref = [37.3, 37.6, 37.5, 36.4, 38.1, 37.0]  # 37.3 and 37.6 read under the threshold; 37.0 is not counted
+    m = facial_oral.metrics(est, ref, 37.3)
+    assert (m.passed_warm, m.n_warm) == (2, 4)
+    assert "PASS at oral >= 37.3 2 (4)" in m.line()
+
+
+def test_no_threshold_that_keeps_specificity_passes_nobody_at_37_3(subjects, cv_estimates):
+    """The target of no PASS at a body temperature of 37.3 degC or more, met on people by lowering the threshold:
+    with the person's own skin in the reading (a perfect sensor), only a threshold near 36.2 degC meets it, where
+    most afebrile people are given FEVER (docs/estimation.md, "Skin to body")."""
+    oral = np.array([s.oral_c for s in subjects])
+    at = {t: facial_oral.metrics(cv_estimates, oral, t) for t in (THRESHOLD, 36.8, 36.2)}
+    assert at[THRESHOLD].n_warm > 100 and at[THRESHOLD].passed_warm > 20 and at[THRESHOLD].specificity > 0.93
+    assert at[36.8].passed_warm > 0 and at[36.8].specificity < 0.75
+    assert at[36.2].passed_warm == 0 and at[36.2].specificity < 0.2
+
+
 def test_the_slope_is_not_compressed(subjects, cv_estimates):
     oral = np.array([s.oral_c for s in subjects])
     canthus = np.array([s.canthus_c for s in subjects])
@@ -224,7 +243,8 @@ def test_evaluate_prints_the_figures(capsys, data_files):
     assert main(["model", "evaluate", *map(str, data_files), "--cross-validate"]) == 0
     out = capsys.readouterr().out
     assert "cross-validation: 10 folds by SubjectID" in out
-    for word in ("MAE", "bias", "slope", "sensitivity", "specificity", "FLIR_group1.csv", "ICI_group1.csv"):
+    for word in ("MAE", "bias", "slope", "sensitivity", "specificity", "PASS at oral >= 37.3", "FLIR_group1.csv",
+                 "ICI_group1.csv"):
         assert word in out
     cv = out.split("cross-validation:")[1]
     stored = json.loads(body_model.MODEL_FILE.read_text())["cross_validation"]["all"]

@@ -38,7 +38,8 @@ from .body_model import BodyModel, fit
 
 ROUNDS = (1, 2, 3, 4)
 FEVER_REFERENCE_C = 37.8  # sensitivity counts people at or above this oral temperature ...
-AFEBRILE_REFERENCE_C = 36.8  # ... specificity those at or below this
+AFEBRILE_REFERENCE_C = 36.8  # ... specificity those at or below this ...
+NEVER_PASS_REFERENCE_C = 37.3  # ... and nobody at or above this is to be given a PASS (issue 13's target)
 
 
 @dataclass(frozen=True)
@@ -154,12 +155,15 @@ class Metrics:
     specificity: float  # share of reference <= 36.8 given PASS
     n_fever: int
     n_afebrile: int
+    passed_warm: int = 0  # reference >= 37.3 given PASS ...
+    n_warm: int = 0  # ... of this many at or above it
 
     def line(self, label: str = "") -> str:
         head = f"{label:<22s}" if label else ""
         return (f"{head}n {self.n:4d}  MAE {self.mae:.3f}  bias {self.bias:+.3f}  slope {self.slope:.3f}  "
                 f"sensitivity {self.sensitivity:.3f} ({self.n_fever})  "
-                f"specificity {self.specificity:.3f} ({self.n_afebrile})")
+                f"specificity {self.specificity:.3f} ({self.n_afebrile})  "
+                f"PASS at oral >= {NEVER_PASS_REFERENCE_C} {self.passed_warm} ({self.n_warm})")
 
     def as_dict(self) -> dict:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
@@ -178,8 +182,9 @@ def metrics(estimate_c, reference_c, threshold_c: float) -> Metrics:
     fever, afebrile = r >= FEVER_REFERENCE_C, r <= AFEBRILE_REFERENCE_C
     sens = float(np.mean(e[fever] >= threshold_c)) if fever.any() else math.nan
     spec = float(np.mean(e[afebrile] < threshold_c)) if afebrile.any() else math.nan
+    warm = r >= NEVER_PASS_REFERENCE_C
     return Metrics(int(e.size), float(np.mean(np.abs(d))), float(np.mean(d)), slope, sens, spec,
-                   int(fever.sum()), int(afebrile.sum()))
+                   int(fever.sum()), int(afebrile.sum()), int(np.sum(warm & (e < threshold_c))), int(warm.sum()))
 
 
 def estimates(model: BodyModel, subjects: list[Subject], use_forehead: bool = False,

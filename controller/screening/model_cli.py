@@ -7,7 +7,8 @@
 - ``thermogate model predict FILE.csv`` prints one JSON line per subject with
   readings: ``{"subject", "estimate_c", "decision"}``.
 - ``thermogate model evaluate FILE.csv [...] [--cross-validate]`` prints n,
-  MAE, bias, slope, sensitivity and specificity; ``--site canthus_region``
+  MAE, bias, slope, sensitivity, specificity and the PASSes given at an oral
+  temperature of 37.3 degC or more; ``--site canthus_region``
   evaluates the inner-canthus regions' average (RCC, LCC) with its own
   relation, the one a gate's eye band follows.
 
@@ -129,7 +130,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     model = _model(args)
     label = "model " + (args.model or "body_model.json (the product's)")
     print(f"{label}; FEVER at >= {threshold} degC; sensitivity: oral >= {facial_oral.FEVER_REFERENCE_C}, "
-          f"specificity: oral <= {facial_oral.AFEBRILE_REFERENCE_C}"
+          f"specificity: oral <= {facial_oral.AFEBRILE_REFERENCE_C}, PASS counted at oral >= "
+          f"{facial_oral.NEVER_PASS_REFERENCE_C}"
           + (f"; {args.site} and forehead" if args.forehead else f"; {args.site}")
           + (f"; round {args.round} alone" if args.round else "; mean of the rounds"))
     everyone = []
