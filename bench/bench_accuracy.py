@@ -802,10 +802,11 @@ def compare_outcomes(before: list[Outcome], after: list[Outcome]) -> dict[tuple[
     new = {_key(r): r for r in after if r.in_scope}
     if len(old) != sum(r.in_scope for r in before) or len(new) != sum(r.in_scope for r in after):
         raise ValueError("a run holds the same person twice: saved before people were keyed (--save again)")
+    groups: dict[tuple[str, str, bool], list[tuple[Outcome, Outcome]]] = {}
+    for k in sorted(old.keys() & new.keys()):
+        groups.setdefault((k[0], k[1], k[4]), []).append((old[k], new[k]))
     out = {}
-    for group in sorted({(k[0], k[1], k[4]) for k in old.keys() & new.keys()}):
-        keys = [k for k in old.keys() & new.keys() if (k[0], k[1], k[4]) == group]
-        pairs = [(old[k], new[k]) for k in sorted(keys)]
+    for group, pairs in sorted(groups.items()):
         both = [(a, b) for a, b in pairs if a.decision is not None and b.decision is not None]
         out[group] = Change(
             people=len(pairs),
