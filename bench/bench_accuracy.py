@@ -175,6 +175,7 @@ class Outcome:
     body_model_c: float = math.nan  # the product's body model on this person's true apparent eye band and the true
     # room when they were decided (what a perfect sensor and optics would give; :func:`body_model_on_truth`)
     person: int = -1  # the person's id in the run (the scene's), which --compare matches people by
+    wing_share: float = 0.0  # the share of the energy the run's lens carries in its wide wings (0: a Gaussian)
 
     @property
     def in_documented_scope(self) -> bool:
@@ -531,7 +532,8 @@ def run(job: tuple) -> list[Outcome]:
                                pid in ever_pass, ph.mark_distance_m, ph.ambient_c, ph.reference_in_view, ref_px,
                                tuple(dict.fromkeys(reasons.get(pid, ()))), learned, documented,
                                ph.psf_sigma_px, ph.sensor_offset_c, told, p["sight_m"], p["mask"], p["glasses"],
-                               p["cover"], p["from_cold"], p.get("age") is None, commissioned, how, body, pid))
+                               p["cover"], p["from_cold"], p.get("age") is None, commissioned, how, body, pid,
+                               ph.psf_wing_share))
         return out
 
     out = screened(config, False, None)
@@ -661,6 +663,9 @@ def _bins(value, edges: tuple[float, ...], unit: str) -> list[tuple[str, object]
 
 FACTORS = (
     ("lens blur", _bins(lambda r: r.blur_px, (0.0, 0.4, 0.5, 0.6, 0.7, 2.0), "px")),
+    ("lens wings", [("none", lambda r: r.wing_share == 0.0),
+                    ("under 5 %", lambda r: 0.0 < r.wing_share < 0.05),
+                    *_bins(lambda r: 100.0 * r.wing_share, (5.0, 10.0, 15.0, 20.0, 100.0), "%")]),
     ("face distance", _bins(lambda r: r.sight_m, (0.0, 0.4, 0.5, 0.6, 0.8, 3.0), "m")),
     ("look", [("bare", lambda r: not (r.mask or r.glasses or r.cover)), ("mask", lambda r: r.mask),
               ("glasses", lambda r: r.glasses), ("fringe", lambda r: r.cover == "fringe"),

@@ -85,6 +85,8 @@ def test_physics_draws_stay_inside_the_ranges(world, variant):
     draws = [world.draw("school_queue", world.seed(i), variant) for i in range(200)]
     for ph in draws:
         assert inside(ph.psf_sigma_px, world.psf_sigma_px)
+        assert inside(ph.psf_wing_share, world.psf_wing_share)
+        assert inside(ph.psf_wing_sigma_px, world.psf_wing_sigma_px)
         assert inside(ph.netd_1hz_c, world.netd_1hz_c)
         assert inside(ph.pixel_offset_sd_c, world.pixel_offset_sd_c)
         assert inside(ph.sensor_offset_c, world.sensor_offset_c)
@@ -261,6 +263,10 @@ def test_the_factor_split_counts_everyone_and_the_errors_of_the_decided():
     assert ("sensor offset", "0-0.5 degC") not in groups  # nobody in it
     people, share, e = groups[("look", "bare")]
     assert (people, share, e.size) == (4, 0.5, 2)
+    assert groups[("lens wings", "none")][:2] == (4, 0.5)  # a Gaussian lens: no wings
+    winged = {g: people for f, g, people, _, _ in bench.factor_groups(
+        [replace(r, wing_share=w) for r, w in zip(rows, (0.03, 0.05, 0.12, 0.25), strict=True)]) if f == "lens wings"}
+    assert winged == {"under 5 %": 1, "5-10 %": 1, "10-15 %": 1, "20-100 %": 1}
 
 
 def test_a_saved_run_reads_back_and_compares_person_by_person(tmp_path):
@@ -344,6 +350,39 @@ def test_the_drawn_blur_and_skin_emissivity_are_what_the_image_shows():
     sharp, soft = peak(psf_sigma_px=0.2), peak(psf_sigma_px=1.1)
     assert sharp - soft > 0.3
     assert peak(psf_sigma_px=0.2, skin_emissivity=0.95) < sharp - 0.2
+    # wings carry part of the face's energy onto the room around it: the same core reads lower
+    assert peak(psf_sigma_px=0.2, psf_wing_share=0.2, psf_wing_sigma_px=3.0) < sharp - 0.5
+
+
+def test_the_lens_wings_keep_the_energy_and_spread_it_wide():
+    """The point spread function with wings is the weighted sum of two Gaussians: a point's energy is kept (away
+    from the array's edges), its own pixel keeps less of it, and pixels several away get some."""
+    from sim.scenes.optics import blur
+
+    point = np.zeros((24, 32))
+    point[12, 16] = 1.0
+    core = blur(point, 0.4)
+    winged = blur(point, 0.4, 0.2, 3.0)
+    assert winged.sum() == pytest.approx(1.0, abs=0.01) and core.sum() == pytest.approx(1.0, abs=1e-9)
+    assert winged[12, 16] == pytest.approx(0.8 * core[12, 16] + 0.2 * blur(point, 3.0)[12, 16], rel=1e-12)
+    assert core[12, 21] < 1e-12 < 0.0005 < winged[12, 21]  # five pixels away
+    assert np.array_equal(blur(point, 0.4, 0.0, 3.0), core)
+    with pytest.raises(ValueError):
+        blur(point, 0.4, 1.0, 3.0)
+
+
+def test_the_wings_are_drawn_apart_from_everything_else():
+    """A world's lens wings come from a stream of their own: giving DEV HELD_OUT's wing ranges changes the wings of
+    its runs and nothing else, so the runs of a world drawn before the wings existed are the same runs now.
+    DEV draws none."""
+    from dataclasses import replace as dc_replace
+
+    winged = dc_replace(DEV, psf_wing_share=HELD_OUT.psf_wing_share, psf_wing_sigma_px=HELD_OUT.psf_wing_sigma_px)
+    for i in range(20):
+        plain, other = DEV.draw("school_queue", DEV.seed(i), "110"), winged.draw("school_queue", DEV.seed(i), "110")
+        assert plain.psf_wing_share == 0.0
+        assert other.psf_wing_share > 0.0
+        assert dc_replace(other, psf_wing_share=0.0, psf_wing_sigma_px=plain.psf_wing_sigma_px) == plain
 
 
 def test_the_documented_reference_scope_follows_the_installation_table():

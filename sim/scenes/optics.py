@@ -13,7 +13,9 @@ geometry.pixels_across gives for the face at its line-of-sight distance, so a
 rendered face covers exactly the pixels the installation tables predict.
 
 Each pixel averages the radiance over its footprint (mixed pixels at every
-edge), then the lens spreads it with a Gaussian point spread function.
+edge), then the lens spreads it with its point spread function: a Gaussian
+core, and in the worlds that draw them, wide Gaussian wings that carry a share
+of every point's energy several pixels away (scattered light, a soft lens).
 """
 
 from __future__ import annotations
@@ -103,7 +105,16 @@ def blur_matrix(size: int, sigma_px: float = PSF_SIGMA_PX) -> np.ndarray:
     return g
 
 
-def blur(radiance_image: np.ndarray, sigma_px: float = PSF_SIGMA_PX) -> np.ndarray:
-    """The image the lens makes of ``radiance_image`` (rows x columns)."""
+def blur(radiance_image: np.ndarray, sigma_px: float = PSF_SIGMA_PX, wing_share: float = 0.0,
+         wing_sigma_px: float = 0.0) -> np.ndarray:
+    """The image the lens makes of ``radiance_image`` (rows x columns): a Gaussian of ``sigma_px``, and with
+    ``wing_share`` > 0 that share of the energy spread by a second, wider Gaussian of ``wing_sigma_px`` (the
+    point spread function is their weighted sum; it keeps the energy away from the array's edges)."""
+    if not 0.0 <= wing_share < 1.0:
+        raise ValueError(f"wing_share must be in [0, 1), got {wing_share}")
     rows, cols = radiance_image.shape
-    return blur_matrix(rows, sigma_px) @ radiance_image @ blur_matrix(cols, sigma_px).T
+    core = blur_matrix(rows, sigma_px) @ radiance_image @ blur_matrix(cols, sigma_px).T
+    if wing_share == 0.0:
+        return core
+    wings = blur_matrix(rows, wing_sigma_px) @ radiance_image @ blur_matrix(cols, wing_sigma_px).T
+    return (1.0 - wing_share) * core + wing_share * wings

@@ -247,7 +247,8 @@ class Scene:
         present.sort(key=lambda pp: -pp[1].distance_m)
         placed = [d for p, pose in present if (d := self._draw(rad, p, pose, local)) is not None]
         self.room.in_front(rad, ambient)  # the reference, over the walls and the people behind it
-        image = temperature_from_radiance(blur(rad, self.physics.psf_sigma_px))
+        ph = self.physics
+        image = temperature_from_radiance(blur(rad, ph.psf_sigma_px, ph.psf_wing_share, ph.psf_wing_sigma_px))
         garbage = self.garbage_at(t) if cycle == 0 else []
         ta = self.errors.ta_c(ambient)
         if sensor_errors:

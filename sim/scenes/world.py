@@ -66,6 +66,8 @@ class Physics:
     """
 
     psf_sigma_px: float = 0.4
+    psf_wing_share: float = 0.0  # the share of the energy the lens's wider wings carry (none in the nominal world)
+    psf_wing_sigma_px: float = 2.0  # their Gaussian's sigma
     netd_1hz_c: float = 0.1
     pixel_offset_sd_c: float = 0.15
     sensor_offset_c: float = 0.0  # common to all pixels
@@ -131,6 +133,8 @@ class World:
     name: str
     seeds: range
     psf_sigma_px: Span
+    psf_wing_share: Span
+    psf_wing_sigma_px: Span
     netd_1hz_c: Span
     pixel_offset_sd_c: Span
     sensor_offset_c: Span
@@ -210,8 +214,13 @@ class World:
             emissivity=u(self.reference_emissivity), temp_c=u(self.reference_set_c),
             centre_px=(u(self.reference_row), 32.0 - col if side else col),
             wall_offset_c=wall if rng.random() < self.reference_wall_share else None)
+        # The lens's wings are drawn from a stream of their own, so that adding them left every other draw as it was.
+        wing_rng = self.rng(kind, seed, variant, "psf wings")
+        wing_share, wing_sigma = (float(wing_rng.uniform(*span)) for span in (self.psf_wing_share,
+                                                                              self.psf_wing_sigma_px))
         return Physics(
-            psf_sigma_px=u(self.psf_sigma_px), netd_1hz_c=u(self.netd_1hz_c),
+            psf_sigma_px=u(self.psf_sigma_px), psf_wing_share=wing_share, psf_wing_sigma_px=wing_sigma,
+            netd_1hz_c=u(self.netd_1hz_c),
             pixel_offset_sd_c=u(self.pixel_offset_sd_c), sensor_offset_c=u(self.sensor_offset_c),
             sensor_gain=u(self.sensor_gain), drift_scale=u(self.drift_scale), skin_emissivity=u(self.skin_emissivity),
             ambient_c=ambient, reference=reference if ref_in_view else None, reference_in_view=ref_in_view,
@@ -300,7 +309,8 @@ def _span_contains(outer: Span, inner: Span) -> bool:
 # The world the product may be developed against. Ranges: docs/simulation.md, "Worlds".
 DEV = World(
     name="dev", seeds=range(0, 1 << 30),
-    psf_sigma_px=(0.3, 0.8), netd_1hz_c=(0.08, 0.15), pixel_offset_sd_c=(0.10, 0.25),
+    psf_sigma_px=(0.3, 0.8), psf_wing_share=(0.0, 0.0), psf_wing_sigma_px=(2.0, 2.0),
+    netd_1hz_c=(0.08, 0.15), pixel_offset_sd_c=(0.10, 0.25),
     sensor_offset_c=(-1.0, 1.0), sensor_gain=(-0.02, 0.02), drift_scale=(0.5, 1.5),
     skin_emissivity=(0.97, 0.99), ambient_c=(16.0, 30.0),
     reference_diameter_m=(0.05, 0.10), reference_distance_m=(0.3, 1.0), reference_emissivity=(0.95, 0.99),
@@ -317,7 +327,8 @@ DEV = World(
 # not tuned on. make bench-accuracy prints it beside DEV.
 HELD_OUT = World(
     name="held-out", seeds=range(1 << 30, 1 << 31),
-    psf_sigma_px=(0.2, 1.1), netd_1hz_c=(0.06, 0.25), pixel_offset_sd_c=(0.05, 0.40),
+    psf_sigma_px=(0.2, 1.1), psf_wing_share=(0.0, 0.25), psf_wing_sigma_px=(1.5, 4.0),
+    netd_1hz_c=(0.06, 0.25), pixel_offset_sd_c=(0.05, 0.40),
     sensor_offset_c=(-1.5, 1.5), sensor_gain=(-0.04, 0.04), drift_scale=(0.0, 2.5),
     skin_emissivity=(0.95, 0.99), ambient_c=(12.0, 34.0),
     reference_diameter_m=(0.03, 0.15), reference_distance_m=(0.2, 1.5), reference_emissivity=(0.90, 1.0),
