@@ -126,7 +126,7 @@ screenshots: $(STAMP) mosquitto-installed browser-installed cjk-font ## the cons
 	$(PY) bench/screenshots.py
 
 ACCURACY_ARGS ?=
-bench-accuracy: $(STAMP) ## screening accuracy in the dev and held-out simulated worlds side by side, both lenses, as installed and commissioned (ACCURACY_ARGS='--people 1440'; '--save F' then '--compare F': person by person)
+bench-accuracy: $(STAMP) ## screening accuracy in the dev and held-out simulated worlds side by side, both lenses, as installed and commissioned (ACCURACY_ARGS='--people 1440'; '--save F' then '--compare F': person by person; '--dev-wings 0.2:3 --tell-wings': lens wings in DEV, configured)
 	$(PY) bench/bench_accuracy.py $(ACCURACY_ARGS)
 
 DECISIONS_ARGS ?=

@@ -310,15 +310,18 @@ def _supports(cls, name: str) -> bool:
 
 def installer_config(sc, first_truth: dict, eye_band: str | None = None,
                      apply_sensor_offset: bool | None = None,
-                     stable_frames: int | None = None) -> ScreeningConfig:
+                     stable_frames: int | None = None, wings: tuple[float, float] | None = None) -> ScreeningConfig:
     """The screening settings an installer writes for this gate, following docs/installation.md: the lens,
     the mounting, and where the reference is (its pixels and one more all round) with its set point; or, with no
     reference in view, ``require_reference = false``. The disc's coating emissivity is its data sheet's (the
     world's value). Its reading is learned afterwards
     (:func:`learn_installed_reference`). ``eye_band``, ``apply_sensor_offset``,
-    ``stable_frames``: those settings (None: the defaults)."""
+    ``stable_frames``: those settings (None: the defaults); ``wings``: the lens's wings as the installer was
+    told them, (lens_wing_share, lens_wing_px) (None: none, the default)."""
     ref = first_truth["reference"]
     analysis: dict = dict(variant=sc.variant)
+    if wings is not None:
+        analysis.update(lens_wing_share=wings[0], lens_wing_px=wings[1])
     if apply_sensor_offset is not None:
         analysis["apply_sensor_offset"] = apply_sensor_offset
     screening: dict = {} if eye_band is None else {"eye_band": eye_band}
@@ -487,20 +490,29 @@ def commission(world: World, lens: str, seed: int, config: ScreeningConfig, lear
                           cal.standard_error_c, tuple(sheet)))
 
 
+def with_dev_wings(world: World, wings: tuple[float, float] | None) -> World:
+    """``world``, and when it is DEV and ``wings`` are given, DEV with every run's lens given those wings
+    (share, sigma px; --dev-wings): the same runs otherwise, the wings being drawn apart (sim/scenes/world.py)."""
+    if wings is None or world.name != DEV.name:
+        return world
+    return replace(world, psf_wing_share=(wings[0], wings[0]), psf_wing_sigma_px=(wings[1], wings[1]))
+
+
 def run(job: tuple) -> list[Outcome]:
     """Every person of one run who stood at the mark, with the gate's verdict: as installed, and (unless the
     job's readings are 0) again after commissioning (:func:`commission`). ``job``: (world, lens, run) and
     optionally the eye band and whether the sensor offset is applied (None: the defaults), the nurse's
     readings, the gate's refresh rate (Hz) and the decision's frames (None: the defaults)."""
     world_name, lens, i = job[:3]
-    given, defaults = tuple(job[3:8]), (None, None, COMMISSION_READINGS, 8.0, None)
-    eye_band, apply_offset, readings, refresh_hz, stable = given + defaults[len(given):]
-    world = world_named(world_name)
+    given, defaults = tuple(job[3:10]), (None, None, COMMISSION_READINGS, 8.0, None, None, None)
+    eye_band, apply_offset, readings, refresh_hz, stable, dev_wings, told = given + defaults[len(given):]
+    world = with_dev_wings(world_named(world_name), dev_wings)
     seed = world.seed(i)
     sc = scenario(KIND, seed, variant=lens, world=world)
     rec = scenario_recording(KIND, sc.duration_s, seed=seed, variant=lens, world=world, refresh_hz=refresh_hz)
     frames = list(rec.frames())
-    installed = installer_config(sc, frames[0].truth, eye_band, apply_offset, stable)
+    wings = (sc.physics.psf_wing_share, sc.physics.psf_wing_sigma_px) if told == "true" else told
+    installed = installer_config(sc, frames[0].truth, eye_band, apply_offset, stable, wings)
     config, learned, told = learn_installed_reference(rec, installed)
     standing = first_standing(rec)  # id -> (first standing time, truth then)
     ph = sc.physics
@@ -844,6 +856,17 @@ def print_compare(changes: dict[tuple[str, str, bool], Change], top: int = 12) -
             print(f"    ... and {len(c.changed) - top} more")
 
 
+def _wings(text: str) -> tuple[float, float]:
+    """SHARE:PX, as --dev-wings and --tell-wings take them."""
+    try:
+        share, px = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give the wings as SHARE:PX, e.g. 0.2:3") from None
+    if not (0.0 <= share <= 0.5 and 0.5 <= px <= 8.0):
+        raise argparse.ArgumentTypeError(f"{text!r}: SHARE must be 0..0.5 and PX 0.5..8")
+    return share, px
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--people", type=int, default=720, help="people per world and lens (runs of 12)")
@@ -866,13 +889,20 @@ def main(argv: list[str] | None = None) -> None:
                     help="also compare person by person with a run saved with --save (the same options)")
     ap.add_argument("--refresh-hz", type=float, default=8.0, choices=(2.0, 4.0, 8.0, 16.0, 32.0),
                     help="the gates' refresh rate, frames a second (default 8, the firmware's)")
+    ap.add_argument("--dev-wings", metavar="SHARE:PX", type=_wings, default=None,
+                    help="give every DEV run's lens wings: SHARE of the energy in a Gaussian of PX pixels "
+                         "(default: DEV's own, none); HELD_OUT keeps its own")
+    ap.add_argument("--tell-wings", metavar="SHARE:PX", nargs="?", const="true", default=None,
+                    help="the installer configures the lens's wings ([screening] lens_wing_share, lens_wing_px): "
+                         "its true ones, or SHARE:PX as given (default: none configured)")
     args = ap.parse_args(argv)
+    told = args.tell_wings if args.tell_wings in (None, "true") else _wings(args.tell_wings)
     worlds = [world_named(w) for w in args.worlds.split(",")]
     lenses = args.lenses.split(",")
     runs = max(1, math.ceil(args.people / PEOPLE_PER_RUN))
     offset = None if args.apply_sensor_offset is None else args.apply_sensor_offset == "true"
-    jobs = [(w.name, lens, i, args.eye_band, offset, args.readings, args.refresh_hz, args.stable_frames)
-            for lens in lenses for w in worlds for i in range(runs)]
+    jobs = [(w.name, lens, i, args.eye_band, offset, args.readings, args.refresh_hz, args.stable_frames,
+             args.dev_wings, told) for lens in lenses for w in worlds for i in range(runs)]
     band = args.eye_band or ScreeningConfig().eye_band
     applied = ScreeningConfig().analysis.apply_sensor_offset if offset is None else offset
     print(f"make bench-accuracy: {runs} runs of {KIND} ({runs * PEOPLE_PER_RUN} people) per world and lens; "
@@ -882,7 +912,10 @@ def main(argv: list[str] | None = None) -> None:
           f"commissioning: {args.readings} clinical readings per gate (thermometer sd {THERMOMETER_SD_C} degC), "
           f"more up to {max(args.readings, COMMISSION_MAX_READINGS)} where the fit asks for more, "
           f"at most {COMMISSION_MAX_SESSIONS} sessions ({COMMISSION_MORE_SESSIONS} to read on) "
-          f"of {COMMISSION_SESSION_PEOPLE} people; {args.refresh_hz:g} frames a second; {args.jobs} processes",
+          f"of {COMMISSION_SESSION_PEOPLE} people; {args.refresh_hz:g} frames a second; {args.jobs} processes"
+          + (f"; DEV's lenses with wings {args.dev_wings[0]:g} at {args.dev_wings[1]:g} px" if args.dev_wings else "")
+          + ("" if told is None else "; the installer told the lens's true wings" if told == "true" else
+             f"; the installer told wings {told[0]:g} at {told[1]:g} px"),
           flush=True)
     t0 = time.perf_counter()
     if args.jobs > 1:

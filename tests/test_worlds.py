@@ -3,6 +3,7 @@ accuracy benchmark's metrics (bench/bench_accuracy.py) on a hand-made table."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import importlib.util
 import json
@@ -438,3 +439,22 @@ def test_a_run_gives_the_body_model_reading_of_each_decided_person():
     assert all(math.isnan(r.body_model_c) for r in rows if r.decision is None)
     # the body model on the true eye band reads people within the study's spread of their body temperature
     assert all(abs(r.body_model_c - r.core_c) < 1.5 for r in decided)
+
+
+def test_the_bench_can_give_dev_wings_and_tell_the_installer():
+    """--dev-wings gives every DEV run's lens the wings asked for and leaves HELD_OUT as it is; --tell-wings
+    writes them into the installer's config."""
+    winged = bench.with_dev_wings(DEV, (0.2, 3.0))
+    ph = winged.draw("school_queue", DEV.seed(3), "110")
+    assert (ph.psf_wing_share, ph.psf_wing_sigma_px) == (0.2, 3.0)
+    assert replace(ph, psf_wing_share=0.0, psf_wing_sigma_px=2.0) == DEV.draw("school_queue", DEV.seed(3), "110")
+    assert bench.with_dev_wings(HELD_OUT, (0.2, 3.0)) is HELD_OUT and bench.with_dev_wings(DEV, None) is DEV
+    assert bench._wings("0.1:2") == (0.1, 2.0)
+    for bad in ("0.1", "0.7:2", "a:b"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            bench._wings(bad)
+    sc = scenario("school_queue", DEV.seed(3), variant="110", world=DEV)
+    truth = sc.frame_at(0.0).truth
+    told = bench.installer_config(sc, truth, wings=(0.15, 2.5)).analysis
+    assert (told.lens_wing_share, told.lens_wing_px) == (0.15, 2.5)
+    assert bench.installer_config(sc, truth).analysis.lens_wing_share == 0.0

@@ -24,6 +24,7 @@ import numpy as np
 from controller.geometry import FACE_HALF_HEIGHT_M, FieldOfView, Lens, face_width_pixels, pixels_across
 
 from . import analysis_kernels as K
+from .lens_wings import LensWings, check_wings
 
 TABLE_DISTANCES_M = np.geomspace(0.1, 10.0, 512)  # the distances the lens tables are worked out at
 MAX_GUARD_PX = 8  # the widest guard around the reference's box: a third of the image's height
@@ -87,6 +88,12 @@ class AnalysisConfig:
     # The lens blur (a Gaussian's standard deviation, pixels) measured on the reference disc when its reading is
     # learned (reference_source.measure_blur); None: the product's nominal optics.LENS_PSF_SIGMA_PX.
     lens_blur_px: float | None = None
+    # The lens's wings, when its point spread function was measured with them: this share of every point's energy
+    # spread by a Gaussian of lens_wing_px. Each image is analysed with them taken out (lens_wings.py), so that
+    # the optics terms (optics.face_mix) and the disc's model (reference_source.disc_cover) see the core alone.
+    # None by default.
+    lens_wing_share: float = 0.0
+    lens_wing_px: float = 2.0
     reference_emissivity: float = 1.0  # the disc's coating (its data sheet); 1.0: a blackbody
     # The sensor's own offset read off the disc when its reading was learned (reference_source.disc_offset):
     # taken off every face reading while the reference is ok, beside the drift the reference corrects, when
@@ -119,6 +126,7 @@ class AnalysisConfig:
             raise ValueError(f"reference_min_fraction must be in (0, 1], got {self.reference_min_fraction}")
         if self.lens_blur_px is not None and not (math.isfinite(self.lens_blur_px) and 0.0 <= self.lens_blur_px <= 3.0):
             raise ValueError(f"lens_blur_px must be 0..3 pixels, got {self.lens_blur_px}")
+        check_wings(self.lens_wing_share, self.lens_wing_px)
         if not 0.0 < self.reference_emissivity <= 1.0 or not math.isfinite(self.sensor_offset_c):
             raise ValueError(f"reference_emissivity must be in (0, 1] and sensor_offset_c finite, got "
                              f"{self.reference_emissivity}, {self.sensor_offset_c}")
@@ -289,6 +297,8 @@ class Analyzer:
         self._state = np.zeros(K.S_LENGTH)
         self._out = np.zeros(K.O_LENGTH)
         self._scale = 1.0
+        self._wings = (LensWings(config.lens_wing_share, config.lens_wing_px, (K.ROWS, K.COLUMNS))
+                       if config.lens_wing_share > 0.0 else None)
         self.reset()
 
     def reset(self) -> None:
@@ -343,6 +353,8 @@ class Analyzer:
             image = np.ascontiguousarray(image, dtype=np.float64)
         if image.shape != (K.ROWS, K.COLUMNS):
             raise ValueError(f"image must be {K.ROWS} x {K.COLUMNS}, got {image.shape}")
+        if self._wings is not None:
+            image = self._wings.remove(image)
         K.analyze_frame(image, self._bg, self._busy, self._guard, self._ref, self._state, self._p, self._tables,
                         self._out)
         return frame_analysis(self._out.tolist())

@@ -25,6 +25,8 @@ min_estimate_c = 35.5       # a lower estimate is never a PASS: "wait indoors" (
                             # volunteers)
 mask_ratio = 0.75           # the mask cue `thermogate watch` shows: the lower face reads less of the way from
                             # the room to the eye band
+lens_wing_share = 0.0       # the lens's wings, where its point spread function was measured with them: the
+lens_wing_px = 2.0          # share of a point's energy spread wide, and how wide (a Gaussian's sigma, pixels)
 
 [screening.reference]
 box = [3, 3, 7, 7]          # rows r0..r1, columns c0..c1 (exclusive) where the heated reference sits
@@ -42,8 +44,9 @@ sensor_offset_c = 0.42      # the sensor's own offset read off the disc (calibra
 apply_sensor_offset = true  # take it off the face readings (the default; false: leave them as read)
 ```
 
-Each key has one default, kind and range (:data:`FIELDS`, :data:`LENS`, :data:`REFERENCE_FIELDS`, read
-by ``controller.config_fields.Field``); any problem is one ``ConfigError`` naming the key.
+Each key has one default, kind and range (:data:`FIELDS`, :data:`LENS`, :data:`WING_FIELDS`,
+:data:`REFERENCE_FIELDS`, read by ``controller.config_fields.Field``); any problem is one ``ConfigError``
+naming the key.
 
 A ``[screening.reference]`` table without ``apparent_c`` means the reading
 was never learned: with ``require_reference`` every screening is BLOCKED
@@ -139,6 +142,10 @@ FIELDS: tuple[Field, ...] = (
 _BY_KEY = {f.key: f for f in FIELDS}
 # The lens, which goes into the analysis settings: "55" or "110".
 LENS = Field("variant", str, Lens.NARROW.value, check=lambda v: v in Lens.choices(), hint=f"must be {Lens.spellings()}")
+# The lens's wings, when its point spread function was measured with them (optics.face_mix): the share of every
+# point's energy they carry and their Gaussian's width; into the analysis settings as lens_wing_share, lens_wing_px.
+WING_FIELDS = (Field("lens_wing_share", float, 0.0, 0.0, 0.5), Field("lens_wing_px", float, 2.0, 0.5, 8.0, "px"))
+_WING_BY_KEY = {f.key: f for f in WING_FIELDS}
 
 
 def _default(key: str):
@@ -227,6 +234,8 @@ def from_table(table: dict, simulated: bool = True) -> ScreeningConfig:
             if not isinstance(table[key], str):  # variant = 55: say how to spell it rather than "must be str"
                 raise ConfigError(f"screening.variant must be {Lens.spellings()} (quoted), got {table[key]!r}")
             analysis["variant"] = Lens(LENS.read(table, "screening"))
+        elif key in _WING_BY_KEY:
+            analysis[key] = _WING_BY_KEY[key].read(table, "screening")
         elif key == "reference":
             analysis.update(_reference(table[key]))
         else:

@@ -31,6 +31,7 @@ from controller.geometry import NARROW, WIDE, FieldOfView, pixels_across
 
 from .analysis import AnalysisConfig, Analyzer, guard_mask, reference_window
 from .analysis_kernels import GUARD_RING
+from .lens_wings import LensWings
 from .optics import LENS_PSF_SIGMA_PX, blurred_cover
 
 PHASES = 4  # positions of the disc's centre within a pixel, per axis, that the figures range over
@@ -297,12 +298,18 @@ def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_fr
     many pixels to learn the reading. Frames before the reference's window is
     full, and frames where a face comes within its guard, are not used.
     LearningError (with the BLOCKED reason it causes) when it is not found,
-    too small or unstable, or seen in too few frames (not learned)."""
+    too small or unstable, or seen in too few frames (not learned). With the
+    lens's wings configured, they are taken out of every image first
+    (lens_wings.py), and the disc is read and modelled through the core."""
     from ..protocol import result as D
 
+    images = [np.asarray(i, dtype=np.float64) for i in images]
+    if config.lens_wing_share > 0.0 and images:  # the disc is modelled through the core: the wings go first, once
+        wings = LensWings(config.lens_wing_share, config.lens_wing_px, images[0].shape)
+        images = [wings.remove(i) for i in images]
+        config = replace(config, lens_wing_share=0.0)
     if config.reference_box is None:
         raise LearningError(D.REFERENCE_NOT_FOUND, "no reference box is configured ([screening.reference] box)")
-    images = [np.asarray(i, dtype=np.float64) for i in images]
     box = config.reference_box
     r0, c0, r1, c1 = box
     first = _analyse(images, replace(config, reference_apparent_c=None), box, frame_scale)
