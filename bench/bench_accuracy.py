@@ -502,16 +502,17 @@ def run(job: tuple) -> list[Outcome]:
     """Every person of one run who stood at the mark, with the gate's verdict: as installed, and (unless the
     job's readings are 0) again after commissioning (:func:`commission`). ``job``: (world, lens, run) and
     optionally the eye band and whether the sensor offset is applied (None: the defaults), the nurse's
-    readings, the gate's refresh rate (Hz) and the decision's frames (None: the defaults)."""
+    readings, the gate's refresh rate (Hz), the decision's frames (None: the defaults), DEV's lens wings
+    (:func:`with_dev_wings`) and the wings the installer is told ("true": the lens's own; None: none)."""
     world_name, lens, i = job[:3]
     given, defaults = tuple(job[3:10]), (None, None, COMMISSION_READINGS, 8.0, None, None, None)
-    eye_band, apply_offset, readings, refresh_hz, stable, dev_wings, told = given + defaults[len(given):]
+    eye_band, apply_offset, readings, refresh_hz, stable, dev_wings, tell = given + defaults[len(given):]
     world = with_dev_wings(world_named(world_name), dev_wings)
     seed = world.seed(i)
     sc = scenario(KIND, seed, variant=lens, world=world)
     rec = scenario_recording(KIND, sc.duration_s, seed=seed, variant=lens, world=world, refresh_hz=refresh_hz)
     frames = list(rec.frames())
-    wings = (sc.physics.psf_wing_share, sc.physics.psf_wing_sigma_px) if told == "true" else told
+    wings = (sc.physics.psf_wing_share, sc.physics.psf_wing_sigma_px) if tell == "true" else tell
     installed = installer_config(sc, frames[0].truth, eye_band, apply_offset, stable, wings)
     config, learned, told = learn_installed_reference(rec, installed)
     standing = first_standing(rec)  # id -> (first standing time, truth then)

@@ -368,8 +368,9 @@ def test_the_lens_wings_keep_the_energy_and_spread_it_wide():
     assert winged[12, 16] == pytest.approx(0.8 * core[12, 16] + 0.2 * blur(point, 3.0)[12, 16], rel=1e-12)
     assert core[12, 21] < 1e-12 < 0.0005 < winged[12, 21]  # five pixels away
     assert np.array_equal(blur(point, 0.4, 0.0, 3.0), core)
-    with pytest.raises(ValueError):
-        blur(point, 0.4, 1.0, 3.0)
+    for share, px in ((1.0, 3.0), (0.2, 0.0)):
+        with pytest.raises(ValueError):
+            blur(point, 0.4, share, px)
 
 
 def test_the_wings_are_drawn_apart_from_everything_else():

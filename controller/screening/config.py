@@ -142,7 +142,7 @@ FIELDS: tuple[Field, ...] = (
 _BY_KEY = {f.key: f for f in FIELDS}
 # The lens, which goes into the analysis settings: "55" or "110".
 LENS = Field("variant", str, Lens.NARROW.value, check=lambda v: v in Lens.choices(), hint=f"must be {Lens.spellings()}")
-# The lens's wings, when its point spread function was measured with them (optics.face_mix): the share of every
+# The lens's wings, when its point spread function was measured with them (lens_wings.py): the share of every
 # point's energy they carry and their Gaussian's width; into the analysis settings as lens_wing_share, lens_wing_px.
 WING_FIELDS = (Field("lens_wing_share", float, 0.0, 0.0, 0.5), Field("lens_wing_px", float, 2.0, 0.5, 8.0, "px"))
 _WING_BY_KEY = {f.key: f for f in WING_FIELDS}

@@ -47,12 +47,18 @@ def check_wings(share: float, px: float) -> None:
         raise ValueError(f"lens_wing_px must be {WING_PX[0]}..{WING_PX[1]} pixels, got {px}")
 
 
-def wing_matrix(n: int, px: float) -> np.ndarray:
-    """(n, n): the wings' Gaussian of ``px`` along one axis of ``n`` pixels, each row normalised over the pixels
-    that exist (sampled at pixel centres, weights under 1e-6 of the peak dropped)."""
+def _gaussian(n: int, px: float) -> np.ndarray:
+    """(n, n), symmetric: a Gaussian of ``px`` between pixel centres, weights under 1e-6 of the peak dropped."""
     i = np.arange(n, dtype=float)
     g = np.exp(-0.5 * ((i[:, None] - i[None, :]) / px) ** 2)
     g[g < 1e-6] = 0.0
+    return g
+
+
+def wing_matrix(n: int, px: float) -> np.ndarray:
+    """(n, n): the wings' Gaussian of ``px`` along one axis of ``n`` pixels, each row normalised over the pixels
+    that exist."""
+    g = _gaussian(n, px)
     return g / g.sum(axis=1, keepdims=True)
 
 
@@ -68,9 +74,7 @@ def add_wings(core: np.ndarray, share: float, px: float) -> np.ndarray:
 def _eigen(n: int, px: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``wing_matrix(n, px)`` as V diag(values) V^-1: (V, V^-1, values). The matrix is D^-1 G with G symmetric
     and D its row sums, similar to the symmetric D^-1/2 G D^-1/2 = Q diag(values) Q^T."""
-    i = np.arange(n, dtype=float)
-    g = np.exp(-0.5 * ((i[:, None] - i[None, :]) / px) ** 2)
-    g[g < 1e-6] = 0.0
+    g = _gaussian(n, px)
     d = g.sum(axis=1)
     values, q = np.linalg.eigh(g / np.sqrt(np.outer(d, d)))
     return q / np.sqrt(d)[:, None], q.T * np.sqrt(d)[None, :], values

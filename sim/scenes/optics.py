@@ -110,8 +110,8 @@ def blur(radiance_image: np.ndarray, sigma_px: float = PSF_SIGMA_PX, wing_share:
     """The image the lens makes of ``radiance_image`` (rows x columns): a Gaussian of ``sigma_px``, and with
     ``wing_share`` > 0 that share of the energy spread by a second, wider Gaussian of ``wing_sigma_px`` (the
     point spread function is their weighted sum; it keeps the energy away from the array's edges)."""
-    if not 0.0 <= wing_share < 1.0:
-        raise ValueError(f"wing_share must be in [0, 1), got {wing_share}")
+    if not 0.0 <= wing_share < 1.0 or (wing_share > 0.0 and not wing_sigma_px > 0.0):
+        raise ValueError(f"wing_share must be in [0, 1) and wings need a width, got {wing_share}, {wing_sigma_px}")
     rows, cols = radiance_image.shape
     core = blur_matrix(rows, sigma_px) @ radiance_image @ blur_matrix(cols, sigma_px).T
     if wing_share == 0.0:
