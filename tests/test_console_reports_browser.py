@@ -102,12 +102,14 @@ def test_absences_a_manual_reading_and_the_report_sent_with_its_receipt(controll
         assert (absence.person_id, absence.reason, absence.note, absence.marked_by) == \
             ("S2026002", "sick_with_symptoms", "发热咳嗽", "doc")
         teacher.wait_for_selector(f"#followups tr[data-absence='{absence.id}']")
-        assert "仍在病中" in teacher.inner_text(f"#followups tr[data-absence='{absence.id}']")
+        # the row's fourth cell lists the follow-up as stored (the form's status options name every status)
+        recorded = f"#followups tr[data-absence='{absence.id}'] td:nth-child(4)"
+        assert "仍在病中" in teacher.inner_text(recorded)
         form = f"#followups tr[data-absence='{absence.id}'] form"
         teacher.select_option(f"{form} select[name=status]", "recovering")
         teacher.fill(f"{form} input[name=note]", "已退烧")
         teacher.click(f"{form} button")
-        wait(lambda: "好转中" in teacher.inner_text(f"#followups tr[data-absence='{absence.id}']"), 5, "the follow-up")
+        wait(lambda: "好转中" in teacher.inner_text(recorded), 5, "the follow-up")
         assert [(f.status, f.note, f.by_user) for f in rs.followups(absence.id)] == [("recovering", "已退烧", "doc")]
 
         # A guard enters a hand-held reading for a pupil the gate could not screen; it is listed as manual.
