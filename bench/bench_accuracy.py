@@ -89,6 +89,7 @@ from controller.geometry import pixels_across  # noqa: E402
 from controller.screening.analysis import AnalysisConfig  # noqa: E402
 from controller.screening.config import ScreeningConfig  # noqa: E402
 from controller.screening.estimate import estimate_core_c  # noqa: E402
+from controller.screening.lens_wings import check_wings  # noqa: E402
 from controller.screening.offline import analyze_recording, first_standing, truth_for  # noqa: E402
 from controller.screening.reference_source import reading_fraction  # noqa: E402
 from controller.screening.site_calibration import MORE_READINGS_ANSWER  # noqa: E402
@@ -863,8 +864,10 @@ def _wings(text: str) -> tuple[float, float]:
         share, px = (float(x) for x in text.split(":"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: give the wings as SHARE:PX, e.g. 0.2:3") from None
-    if not (0.0 <= share <= 0.5 and 0.5 <= px <= 8.0):
-        raise argparse.ArgumentTypeError(f"{text!r}: SHARE must be 0..0.5 and PX 0.5..8")
+    try:
+        check_wings(share, px)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
     return share, px
 
 

@@ -69,6 +69,7 @@ from controller.geometry import MIN_FACE_PIXELS, Lens
 from controller.sensor.frame import COLUMNS, ROWS
 
 from .analysis import AnalysisConfig
+from .lens_wings import MAX_WING_SHARE, WING_PX
 
 try:
     import tomllib
@@ -144,7 +145,8 @@ _BY_KEY = {f.key: f for f in FIELDS}
 LENS = Field("variant", str, Lens.NARROW.value, check=lambda v: v in Lens.choices(), hint=f"must be {Lens.spellings()}")
 # The lens's wings, when its point spread function was measured with them (lens_wings.py): the share of every
 # point's energy they carry and their Gaussian's width; into the analysis settings as lens_wing_share, lens_wing_px.
-WING_FIELDS = (Field("lens_wing_share", float, 0.0, 0.0, 0.5), Field("lens_wing_px", float, 2.0, 0.5, 8.0, "px"))
+WING_FIELDS = (Field("lens_wing_share", float, 0.0, 0.0, MAX_WING_SHARE),
+               Field("lens_wing_px", float, 2.0, *WING_PX, "px"))
 _WING_BY_KEY = {f.key: f for f in WING_FIELDS}
 
 

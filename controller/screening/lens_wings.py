@@ -34,8 +34,9 @@ import math
 
 import numpy as np
 
+from .analysis_kernels import KELVIN
+
 MAX_WING_SHARE = 0.5
-KELVIN = 273.15
 WING_PX = (0.5, 8.0)  # the wings' Gaussian sigma, pixels: what a [screening] lens_wing_px may be
 
 
@@ -98,14 +99,15 @@ class LensWings:
         of the others meanwhile."""
         image = np.asarray(image, dtype=np.float64)
         bad = ~np.isfinite(image)
+        any_bad = bool(bad.any())
         work = image
-        if bad.any():
+        if any_bad:
             good = image[~bad]
             work = np.where(bad, float(np.median(good)) if good.size else 0.0, image)
         rad = (np.maximum(work, -KELVIN) + KELVIN) ** 4
         core = self._vr @ ((self._vr_inv @ rad @ self._vc_inv.T) * self._scale) @ self._vc.T
         core = np.maximum(core, 0.0) ** 0.25 - KELVIN
-        if bad.any():
+        if any_bad:
             core[bad] = image[bad]
         return np.ascontiguousarray(core)
 
