@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lint test test-fast bench bench-accuracy bench-decisions bench-physiology bench-load bench-console screenshots fuzz demo report clean mosquitto-installed browser-installed cjk-font pdf-tools
+.PHONY: help venv lint test test-fast bench bench-accuracy bench-lens bench-decisions bench-physiology bench-load bench-console screenshots fuzz demo report clean mosquitto-installed browser-installed cjk-font pdf-tools
 
 help: ## list the verbs
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -126,10 +126,13 @@ screenshots: $(STAMP) mosquitto-installed browser-installed cjk-font ## the cons
 	$(PY) bench/screenshots.py
 
 ACCURACY_ARGS ?=
-bench-accuracy: $(STAMP) ## screening accuracy in the dev and held-out simulated worlds side by side, both lenses, as installed and commissioned (ACCURACY_ARGS='--people 1440'; '--save F' then '--compare F': person by person; '--dev-wings 0.2:3 --tell-wings': lens wings in DEV, configured)
+bench-accuracy: $(STAMP) ## screening accuracy in the dev and held-out simulated worlds side by side, both lenses, as installed and commissioned (ACCURACY_ARGS='--people 1440'; '--save F' then '--compare F': person by person; '--dev-wings 0.2:3 --tell-wings [measured]': lens wings in DEV, configured or measured)
 	$(PY) bench/bench_accuracy.py $(ACCURACY_ARGS)
 
 DECISIONS_ARGS ?=
+bench-lens: $(STAMP) ## measuring a lens (thermogate calibrate lens) on simulated lenses: wings found, and the error of their share and width
+	$(PY) bench/bench_lens.py
+
 bench-decisions: $(STAMP) ## decisions at the mark on the simulator: share while standing vs walking, standing still -> decision (median, p90, max), the hard cases (DECISIONS_ARGS='--seeds 5 110')
 	$(PY) bench/bench_decisions.py $(DECISIONS_ARGS)
 

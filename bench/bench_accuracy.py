@@ -89,12 +89,14 @@ from controller.geometry import pixels_across  # noqa: E402
 from controller.screening.analysis import AnalysisConfig  # noqa: E402
 from controller.screening.config import ScreeningConfig  # noqa: E402
 from controller.screening.estimate import estimate_core_c  # noqa: E402
+from controller.screening.lens_measurement import LensMeasurementError, measure_lens  # noqa: E402
 from controller.screening.lens_wings import check_wings  # noqa: E402
 from controller.screening.offline import analyze_recording, first_standing, truth_for  # noqa: E402
 from controller.screening.reference_source import reading_fraction  # noqa: E402
 from controller.screening.site_calibration import MORE_READINGS_ANSWER  # noqa: E402
 from sim.scenarios import scenario  # noqa: E402
 from sim.scenes import PersonPlan  # noqa: E402
+from sim.scenes.lens_target import lens_target_frames  # noqa: E402
 from sim.scenes.physiology import normal_core_c  # noqa: E402
 from sim.scenes.scene import stable_key  # noqa: E402
 from sim.scenes.world import DEV, HELD_OUT, IN_SCOPE_MARK_M, IN_SCOPE_ROOM_C, World, world_named  # noqa: E402
@@ -499,12 +501,24 @@ def with_dev_wings(world: World, wings: tuple[float, float] | None) -> World:
     return replace(world, psf_wing_share=(wings[0], wings[0]), psf_wing_sigma_px=(wings[1], wings[1]))
 
 
+def measured_wings(sc, seed: int) -> tuple[float, float] | None:
+    """The wings ``thermogate calibrate lens`` measures on this run's lens and sensor (the disc stood near the
+    gate as docs/installation.md says, sim/scenes/lens_target.py); None where it finds none or cannot measure."""
+    disc, empty = lens_target_frames(sc.physics, sc.fov, seed)
+    try:
+        m = measure_lens(disc, empty, sc.fov)
+    except LensMeasurementError:
+        return None
+    return (m.wing_share, m.wing_px) if m.wing_share > 0.0 else None
+
+
 def run(job: tuple) -> list[Outcome]:
     """Every person of one run who stood at the mark, with the gate's verdict: as installed, and (unless the
     job's readings are 0) again after commissioning (:func:`commission`). ``job``: (world, lens, run) and
     optionally the eye band and whether the sensor offset is applied (None: the defaults), the nurse's
     readings, the gate's refresh rate (Hz), the decision's frames (None: the defaults), DEV's lens wings
-    (:func:`with_dev_wings`) and the wings the installer is told ("true": the lens's own; None: none)."""
+    (:func:`with_dev_wings`) and the wings the installer is told ("true": the lens's own; "measured": what
+    :func:`measured_wings` gives; None: none)."""
     world_name, lens, i = job[:3]
     given, defaults = tuple(job[3:10]), (None, None, COMMISSION_READINGS, 8.0, None, None, None)
     eye_band, apply_offset, readings, refresh_hz, stable, dev_wings, tell = given + defaults[len(given):]
@@ -513,7 +527,8 @@ def run(job: tuple) -> list[Outcome]:
     sc = scenario(KIND, seed, variant=lens, world=world)
     rec = scenario_recording(KIND, sc.duration_s, seed=seed, variant=lens, world=world, refresh_hz=refresh_hz)
     frames = list(rec.frames())
-    wings = (sc.physics.psf_wing_share, sc.physics.psf_wing_sigma_px) if tell == "true" else tell
+    wings = ((sc.physics.psf_wing_share, sc.physics.psf_wing_sigma_px) if tell == "true"
+             else measured_wings(sc, seed) if tell == "measured" else tell)
     installed = installer_config(sc, frames[0].truth, eye_band, apply_offset, stable, wings)
     config, learned, told = learn_installed_reference(rec, installed)
     standing = first_standing(rec)  # id -> (first standing time, truth then)
@@ -898,9 +913,10 @@ def main(argv: list[str] | None = None) -> None:
                          "(default: DEV's own, none); HELD_OUT keeps its own")
     ap.add_argument("--tell-wings", metavar="SHARE:PX", nargs="?", const="true", default=None,
                     help="the installer configures the lens's wings ([screening] lens_wing_share, lens_wing_px): "
-                         "its true ones, or SHARE:PX as given (default: none configured)")
+                         "its true ones, 'measured' (what `thermogate calibrate lens` measures on each gate's lens), "
+                         "or SHARE:PX as given (default: none configured)")
     args = ap.parse_args(argv)
-    told = args.tell_wings if args.tell_wings in (None, "true") else _wings(args.tell_wings)
+    told = args.tell_wings if args.tell_wings in (None, "true", "measured") else _wings(args.tell_wings)
     worlds = [world_named(w) for w in args.worlds.split(",")]
     lenses = args.lenses.split(",")
     runs = max(1, math.ceil(args.people / PEOPLE_PER_RUN))
@@ -919,6 +935,7 @@ def main(argv: list[str] | None = None) -> None:
           f"of {COMMISSION_SESSION_PEOPLE} people; {args.refresh_hz:g} frames a second; {args.jobs} processes"
           + (f"; DEV's lenses with wings {args.dev_wings[0]:g} at {args.dev_wings[1]:g} px" if args.dev_wings else "")
           + ("" if told is None else "; the installer told the lens's true wings" if told == "true" else
+             "; the installer measured each lens's wings (thermogate calibrate lens)" if told == "measured" else
              f"; the installer told wings {told[0]:g} at {told[1]:g} px"),
           flush=True)
     t0 = time.perf_counter()

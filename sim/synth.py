@@ -57,6 +57,31 @@ def scenario_recording(name: str, seconds: float, *, seed: int = 0, gate_id: str
                       meta=meta)
 
 
+def lens_recordings(physics, *, seed: int = 0, gate_id: str = "sim-1", variant: str = Lens.NARROW,
+                    refresh_hz: float = 8.0, vdd: float = 3.3, target=None, seconds: float = 10.0
+                    ) -> tuple[Recording, Recording]:
+    """The two recordings of ``thermogate calibrate lens`` (sim/scenes/lens_target.py): the heated disc stood
+    near the gate (``target``, a LensTarget; None: drawn from ``seed``), then the scene without it, through
+    ``physics``'s lens and sensor, each ``seconds`` long."""
+    from .scenes.lens_target import lens_target_frames
+    from .scenes.sensor_errors import SELF_HEATING_C
+
+    eeprom = random_eeprom(np.random.default_rng([seed, 1]))
+    cal = Calibration.from_eeprom(eeprom)
+    control = control_word(chess=True, resolution_bits=18, refresh_hz=refresh_hz)
+    ta = (physics.ambient_c if physics.ambient_c is not None else 22.0) + SELF_HEATING_C
+    phases = lens_target_frames(physics, Lens.parse(variant).fov, seed, target, seconds, refresh_hz)
+    out = []
+    for phase, images in zip(("disc", "empty"), phases, strict=True):
+        times = np.arange(len(images)) / refresh_hz
+        frames = [cal.raw_from_to(image, ta, vdd, i % 2, control) for i, image in enumerate(images)]
+        meta = {"scenario": f"lens measurement, {phase}", "seed": seed, "variant": variant,
+                "refresh_hz": refresh_hz, "vdd": vdd}
+        out.append(synthesize(eeprom, np.array(frames), times.tolist(), [{"subpage": i % 2} for i in range(len(times))],
+                              gate_id=gate_id, created=FIXED_CREATED, meta=meta))
+    return out[0], out[1]
+
+
 def write_samples(directory: Path = SAMPLES) -> list[Path]:
     paths = []
     for stem, name, seconds in SAMPLE_SET:

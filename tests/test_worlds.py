@@ -459,3 +459,14 @@ def test_the_bench_can_give_dev_wings_and_tell_the_installer():
     told = bench.installer_config(sc, truth, wings=(0.15, 2.5)).analysis
     assert (told.lens_wing_share, told.lens_wing_px) == (0.15, 2.5)
     assert bench.installer_config(sc, truth).analysis.lens_wing_share == 0.0
+
+
+def test_the_bench_can_have_the_installer_measure_each_lens():
+    """--tell-wings measured: each gate's lens measured as `thermogate calibrate lens` measures it, through the
+    run's own lens and sensor; none where the lens has none."""
+    bare = scenario("school_queue", DEV.seed(3), variant="110", world=DEV)
+    assert bench.measured_wings(bare, DEV.seed(3)) is None
+    winged_world = bench.with_dev_wings(DEV, (0.2, 3.0))
+    winged = scenario("school_queue", DEV.seed(3), variant="110", world=winged_world)
+    share, px = bench.measured_wings(winged, DEV.seed(3))
+    assert abs(share - 0.2) < 0.06 and abs(px - 3.0) < 0.8

@@ -30,9 +30,11 @@ def _calibrate(args: argparse.Namespace) -> int:
     what = args.what
     if len(what) == 2 and what[0] == "reference":
         return _calibrate_reference(args, what[1])
+    if len(what) == 2 and what[0] == "lens":
+        return _calibrate_lens(args, what[1])
     if len(what) != 1:
-        raise ValueError("use `thermogate calibrate GATE ...` (site offset) or `thermogate calibrate reference GATE "
-                         "...` (the reference source's reading)")
+        raise ValueError("use `thermogate calibrate GATE ...` (site offset), `thermogate calibrate reference GATE "
+                         "...` (the reference source's reading) or `thermogate calibrate lens GATE ...` (the lens)")
     args.gate = what[0]
     if not args.recording:
         return _calibrate_live(args)
@@ -203,6 +205,46 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
     return 0
 
 
+def _calibrate_lens(args: argparse.Namespace, gate: str) -> int:
+    """Measure the gate's lens from two recordings, the heated disc near it and then without it, and print the
+    ``[gates.GATE.screening]`` keys that take its wings out (docs/installation.md, "Measuring the lens")."""
+    from ..geometry import Lens
+    from ..screening.lens_measurement import LensMeasurementError, measure_lens
+    from ..service.calibration import reference_images_recording
+
+    if not args.recording or len(args.recording) != 2:
+        raise ValueError("calibrate lens needs two recordings: --recording WITH_DISC --recording WITHOUT_DISC")
+    recordings = [_load_recording(path) for path in args.recording]
+    variants = {str(v) for v in (args.variant or r.meta.get("variant") for r in recordings) if v}
+    if len(variants) != 1:
+        raise ValueError("give the lens with --variant (the recordings do not say it, or say two)"
+                         if not variants else f"the recordings are of different lenses: {sorted(variants)}")
+    variant = variants.pop()
+    screening = _reference_config(args, gate, variant)
+    (disc, _), (empty, _) = (reference_images_recording(r, screening) for r in recordings)
+    try:
+        m = measure_lens(disc, empty, Lens.parse(variant).fov)
+    except LensMeasurementError as exc:
+        print(json.dumps({"gate": gate, "measured": False, "detail": str(exc)}))
+        print(f"thermogate calibrate lens: {exc}", file=sys.stderr)
+        return 1
+    table = m.table()
+    print(json.dumps({"gate": gate, "measured": True, "variant": variant, "core_px": m.core_px,
+                      "wing_share": round(m.wing_share, 3), "wing_px": round(m.wing_px, 2) if m.wing_share else None,
+                      "halo_sd": round(m.halo_sd, 1), "across_px": round(m.across_px, 2),
+                      "contrast_c": round(m.contrast_c, 2), "residual": round(m.residual, 4),
+                      "frames": list(m.frames), "recordings": args.recording}))
+    found = (f"wings: {m.wing_share:.0%} of a point's energy spread {m.wing_px:.2f} px wide (seen at "
+             f"{m.halo_sd:.0f} standard errors beyond the disc's edge)" if m.wing_share > 0.0
+             else "no wings (the disc's surroundings show none beyond what the pixels' noise allows)")
+    print(f"{gate}'s lens: core blur {m.core_px:.2f} px, {found}; the disc {m.across_px:.1f} px across, "
+          f"{m.contrast_c:.1f} degC above the wall. Put in controller.toml:\n[gates.{gate}.screening]\n"
+          + "\n".join(f"{k} = {v}" for k, v in table.items())
+          + f"\nthen learn the reference again (thermogate calibrate reference {gate}): the disc is read without "
+            f"the wings", file=sys.stderr)
+    return 0
+
+
 def _calibrate_live(args: argparse.Namespace) -> int:
     """On a running site: pairs from a nurse's sheet against the stored decisions, or typed in live;
     the fitted offset is stored when it passes the installation's checks (or with --store-anyway), and the
@@ -270,12 +312,18 @@ def add_commands(subparsers) -> None:
                     "gate's optics with nobody near it, live over MQTT (--config) for --seconds, or from "
                     "--recording FILE; with --config it is stored as [gates.GATE.screening.reference] in that "
                     "controller.toml. The reference then corrects drift relative to that reading "
-                    "(docs/installation.md, \"The reference source\").")
+                    "(docs/installation.md, \"The reference source\"). "
+                    "`thermogate calibrate lens GATE --recording WITH_DISC --recording WITHOUT_DISC`: measure the "
+                    "lens's blur and wings from the heated disc stood close in front of the gate, then taken away "
+                    "(docs/installation.md, \"Measuring the lens\"), and print the [gates.GATE.screening] keys "
+                    "that take the wings out.")
     calibrate.add_argument("what", nargs="+", metavar="GATE",
-                           help="the gate; `reference GATE` learns that gate's reference source")
+                           help="the gate; `reference GATE` learns that gate's reference source, `lens GATE` "
+                                "measures its lens")
     calibrate.add_argument("--config", metavar="C", help="controller.toml (its broker, store and [screening])")
     calibrate.add_argument("--recording", metavar="FILE", action="append",
-                           help="offline: a recording (repeat for several); for a reference, the empty scene")
+                           help="offline: a recording (repeat for several); for a reference, the empty scene; for "
+                                "a lens, two: with the disc near the gate, then without it")
     calibrate.add_argument("--readings", metavar="CSV", help="the nurse's readings (columns time, clinical_c)")
     calibrate.add_argument("--match-s", type=float, default=20.0,
                            help="a reading pairs with a decision at most this far in time (default 20 s)")

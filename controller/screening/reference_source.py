@@ -190,9 +190,15 @@ def disc_cover(shape: tuple[int, int], centre: tuple[float, float], radius_px: t
     wr, wc = _box_weights(rows, sigma_px), _box_weights(cols, sigma_px)
     ys = (np.arange(wr.shape[1]) + 0.5) / _BLUR_SAMPLES - _BLUR_MARGIN
     xs = (np.arange(wc.shape[1]) + 0.5) / _BLUR_SAMPLES - _BLUR_MARGIN
+    # only the sub-samples within the disc's bounding box can be inside it
+    y = np.flatnonzero(np.abs(ys - centre[0]) <= radius_px[0])
+    x = np.flatnonzero(np.abs(xs - centre[1]) <= radius_px[1])
+    if y.size == 0 or x.size == 0:
+        return np.zeros(shape)
+    ys, xs = ys[y[0]:y[-1] + 1], xs[x[0]:x[-1] + 1]
     inside = (((ys[:, None] - centre[0]) / radius_px[0]) ** 2 + ((xs[None, :] - centre[1]) / radius_px[1]) ** 2
               <= 1.0).astype(float)
-    return wr @ inside @ wc.T / _BLUR_SAMPLES ** 2
+    return wr[:, y[0]:y[-1] + 1] @ inside @ wc[:, x[0]:x[-1] + 1].T / _BLUR_SAMPLES ** 2
 
 
 def disc_image(contrast: np.ndarray, set_contrast_c: float, fov: FieldOfView

@@ -1,0 +1,279 @@
+"""Measuring a gate's lens: its blur and its wings, from the heated disc held near it.
+
+The analysis reads faces and the reference disc through a Gaussian core
+(``optics``) and can take a lens's wings out of every image
+(``lens_wings``), but only where they are known. Melexis publishes no point
+spread function for the MLX90640, so a gate's lens is measured at
+installation (docs/installation.md, "Measuring the lens"): the reference disc
+stands close in front of the sensor, in the middle of the view, for some
+seconds, and is then taken away for as long. The two mean images' difference,
+in radiance (the lens mixes radiance), is the disc through the lens alone:
+the walls, the sensor's own offset and each pixel's fixed offset are in both
+and cancel. The disc is large there (a 7 cm disc at 15 cm is about 7.5
+pixels across through the 110 degree lens, 15 through the 55 degree), so its
+edge shows the core's width and the faint halo beyond the edge the wings.
+
+:func:`measure_lens` fits that difference with the model the analysis
+assumes, ``a [(1 - share) K + share W(K)] + c``: ``K`` the disc (an ellipse
+of the lens's pixel aspect, its centre the centroid of its contrast, its
+radius fitted) blurred by a Gaussian core (``reference_source.disc_cover``),
+``W`` the wings' Gaussian of ``lens_wings.wing_matrix``, ``a`` the disc's
+contrast and ``c`` what changed in common between the two phases (the
+sensor's drift, the room). For each core width, radius and wing width on a
+grid the three linear terms are solved by least squares; the best fit is
+the measurement. Wings are reported only where they take out a clear share
+of the residual the core alone leaves (:data:`MIN_WING_GAIN`) and carry at
+least :data:`MIN_WING_SHARE` of the energy: a lens without wings is written
+as none, not as the noise's small share.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from controller.geometry import FieldOfView, pixels_across
+
+from .analysis_kernels import KELVIN
+from .lens_wings import MAX_WING_SHARE, wing_matrix
+from .reference_source import disc_cover
+
+CORE_GRID_PX = tuple(round(0.15 + 0.05 * i, 2) for i in range(24))  # core widths told apart: 0.15..1.3 px
+# Wing widths told apart: 1.5..8 px. Narrower ones are the core's own shape (no lens's core is exactly Gaussian,
+# nor a pixel's footprint): fitted as wings, they took 30-40 % of the energy of lenses that have none.
+WING_GRID_PX = tuple(round(1.5 + 0.25 * i, 2) for i in range(27))
+RADIUS_FACTORS = tuple(round(0.86 + 0.02 * i, 2) for i in range(15))  # around the radius its total gives
+MIN_ACROSS_PX = 5.0  # a smaller disc's edge does not tell the core from the wings
+MIN_EDGE_PX = 3.0  # the disc's edge at least this far from the image's borders (the halo must be in view)
+MIN_CONTRAST_C = 5.0  # the disc at least this much warmer than the wall behind it
+MIN_WING_SHARE = 0.02  # wings carrying less are written as none
+HALO_PX = 2.5  # the halo is read this far beyond the disc's edge and more, where a core of up to 1.3 px puts nothing
+MIN_HALO_SIGNIFICANCE = 5.0  # ... and wings are written only where it shows at this many standard errors
+ACROSS_PX = (7.0, 10.0)  # how large the disc is best stood: its edge well sampled, its halo in view
+
+
+def measure_distance_m(diameter_m: float, fov: FieldOfView) -> tuple[float, float]:
+    """(nearest, farthest) line-of-sight distance at which a disc of ``diameter_m`` is ACROSS_PX across."""
+    pitch = math.radians(fov.pitch_deg("horizontal"))
+    return tuple(diameter_m / 2.0 / math.tan(px * pitch / 2.0) for px in (ACROSS_PX[1], ACROSS_PX[0]))  # type: ignore[return-value]
+
+
+class LensMeasurementError(ValueError):
+    """The images do not measure the lens: the message says what to do."""
+
+
+@dataclass(frozen=True)
+class LensMeasurement:
+    """A lens's point spread function as the disc near it showed it."""
+
+    core_px: float  # the Gaussian core's sigma, pixels
+    wing_share: float  # the share of a point's energy in the wings (0.0: none found)
+    wing_px: float  # their Gaussian's sigma, pixels (meaningless when wing_share is 0)
+    across_px: float  # the disc's fitted diameter, columns
+    centre: tuple[float, float]  # (row, column), continuous pixel coordinates
+    contrast_c: float  # the disc's contrast against the wall, degC (at the wall's temperature)
+    residual: float  # the fit's rms residual over the disc's contrast
+    core_only_residual: float  # the same for the best fit without wings
+    frames: tuple[int, int]  # frames with the disc, without it
+    halo_sd: float = 0.0  # how clearly the best wings show beyond the edge, in standard errors (0.0: not looked)
+
+    def table(self) -> dict:
+        """The ``[screening]`` keys it gives: the wings (none: a share of 0.0)."""
+        if self.wing_share <= 0.0:
+            return {"lens_wing_share": 0.0}
+        return {"lens_wing_share": round(self.wing_share, 3), "lens_wing_px": round(self.wing_px, 2)}
+
+
+TABLE_DIAMETERS_M = (0.05, 0.06, 0.07, 0.08, 0.10, 0.15)
+
+
+def markdown_table(diameters=TABLE_DIAMETERS_M) -> str:
+    """docs/installation.md's table ("Measuring the lens"): where to stand each disc, for each lens."""
+    from controller.geometry import NARROW, WIDE
+
+    lines = ["| lens | " + " | ".join(f"{d * 100:g} cm disc" for d in diameters) + " |",
+             "| --- |" + " --- |" * len(diameters)]
+    for fov in (WIDE, NARROW):
+        cells = [f"{near * 100:.0f}-{far * 100:.0f} cm"
+                 for near, far in (measure_distance_m(d, fov) for d in diameters)]
+        lines.append(f"| {fov.label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _mean_image(images, what: str) -> tuple[np.ndarray, np.ndarray, int]:
+    stack = np.asarray([np.asarray(i, dtype=np.float64) for i in images])
+    if stack.ndim != 3 or stack.shape[0] == 0:
+        raise LensMeasurementError(f"no frames {what}")
+    finite = np.where(np.isfinite(stack), stack, np.nan)
+    with warnings.catch_warnings():  # a pixel that never reads a number is refused just below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean, var = np.nanmean(finite, axis=0), np.nanvar(finite, axis=0)
+    if not np.all(np.isfinite(mean)):
+        raise LensMeasurementError(f"some pixels never read a number {what}: the sensor has failed pixels there")
+    # a full frame is two subpages, each pixel read every other frame: half as many independent readings
+    return mean, var / max(stack.shape[0] / 2.0, 1.0), stack.shape[0]
+
+
+def measure_lens(disc_images, empty_images, fov: FieldOfView, min_frames: int = 16) -> LensMeasurement:
+    """The lens's core and wings from full images (degC) of the scene with the heated disc close in front of the
+    sensor (``disc_images``) and of the same scene without it (``empty_images``). LensMeasurementError when
+    the frames are too few, the disc too small, too near the image's border or too faint, or not a disc."""
+    disc, disc_var, n_disc = _mean_image(disc_images, "with the disc")
+    empty, empty_var, n_empty = _mean_image(empty_images, "without the disc")
+    if disc.shape != empty.shape:
+        raise LensMeasurementError(f"the images differ in shape: {disc.shape} against {empty.shape}")
+    if min(n_disc, n_empty) < min_frames:
+        raise LensMeasurementError(f"{n_disc} frames with the disc and {n_empty} without it: at least {min_frames} "
+                                   f"of each are needed (2 s at 8 frames a second)")
+    wall_rad = (empty + KELVIN) ** 4
+    delta = (disc + KELVIN) ** 4 - wall_rad
+    peak = float(np.max(delta))
+    wall_c = float(np.median(empty))
+    gradient = 4.0 * (wall_c + KELVIN) ** 3  # radiance per degC at the wall
+    if not peak / gradient >= MIN_CONTRAST_C:
+        raise LensMeasurementError(f"the disc reads {peak / gradient:.1f} degC above the wall at most (at least "
+                                   f"{MIN_CONTRAST_C:g} needed): is it heated, in view and near the sensor?")
+    share = delta / peak
+    rows, cols = np.indices(share.shape) + 0.5
+    core = share >= 0.5
+    flux_core = float(share[core].sum())
+    centre = (float((rows[core] * share[core]).sum() / flux_core), float((cols[core] * share[core]).sum() / flux_core))
+    aspect = pixels_across(1.0, 10.0, fov, "vertical") / pixels_across(1.0, 10.0, fov, "horizontal")
+    # its radius from the area of the pixels at half its contrast or more (an edge through the blur reads half)
+    rx0 = math.sqrt(float(np.count_nonzero(core)) / (math.pi * aspect))
+    if 2.0 * rx0 < MIN_ACROSS_PX:
+        raise LensMeasurementError(f"the disc is {2.0 * rx0:.1f} pixels across (at least {MIN_ACROSS_PX:g} needed): "
+                                   f"bring it nearer the sensor")
+    ry0 = aspect * rx0
+    margin = min(centre[0] - ry0, share.shape[0] - centre[0] - ry0, centre[1] - rx0, share.shape[1] - centre[1] - rx0)
+    if margin < MIN_EDGE_PX:
+        raise LensMeasurementError(f"the disc's edge is {max(margin, 0.0):.1f} pixels from the image's border (at "
+                                   f"least {MIN_EDGE_PX:g} needed): put it in the middle of the view")
+    centre = _centroid(share, centre, rx0, ry0)
+    ones = np.ones(share.size)
+    target = share.ravel()
+    matrices: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+
+    def wings(px: float) -> tuple[np.ndarray, np.ndarray]:
+        if px not in matrices:
+            matrices[px] = (wing_matrix(share.shape[0], px), wing_matrix(share.shape[1], px))
+        return matrices[px]
+
+    # the best fit without wings, (sse, core_px, factor, coefficients), and with them, (sse, core_px, factor,
+    # wing_px, coefficients)
+    fits: list = [None, None]
+
+    def search(cores, factors, wing_widths) -> None:
+        widths = tuple(wing_widths)
+        pairs = [wings(px) for px in widths]
+        for sigma in cores:
+            for factor in factors:
+                k = disc_cover(share.shape, centre, (ry0 * factor, rx0 * factor), sigma)
+                coef, sse = _lstsq(np.column_stack([k.ravel(), ones]), target)
+                if fits[0] is None or sse < fits[0][0]:
+                    fits[0] = (sse, sigma, factor, coef)
+                if not widths:
+                    continue
+                # every wing width at once: (widths, pixels, 3) designs, solved by their normal equations
+                x = np.empty((len(widths), share.size, 3))
+                x[:, :, 0] = k.ravel()
+                x[:, :, 1] = np.stack([(wr @ k @ wc.T).ravel() for wr, wc in pairs])
+                x[:, :, 2] = 1.0
+                xt = x.transpose(0, 2, 1)
+                try:
+                    coefs = np.linalg.solve(xt @ x, (xt @ target)[:, :, None])[:, :, 0]
+                except np.linalg.LinAlgError:
+                    continue
+                residual = target[None, :] - (x @ coefs[:, :, None])[:, :, 0]
+                sses = (residual * residual).sum(axis=1)
+                for j in np.argsort(sses):
+                    coef = coefs[j]
+                    if coef[1] > 0.0 and coef[0] > 0.0:
+                        if fits[1] is None or sses[j] < fits[1][0]:
+                            fits[1] = (float(sses[j]), sigma, factor, widths[j], coef)
+                        break
+
+    search(CORE_GRID_PX, RADIUS_FACTORS, WING_GRID_PX)  # the grid, then finer around its best fits
+    near = lambda v, step, n: tuple(round(v + step * i, 4) for i in range(-n, n + 1) if v + step * i > 0.05)  # noqa: E731
+    coarse_core, coarse = fits
+    search(near(coarse_core[1], 0.02, 2), near(coarse_core[2], 0.005, 3), ())
+    if coarse is not None:
+        search(near(coarse[1], 0.02, 2), near(coarse[2], 0.005, 3),
+               tuple(px for px in near(coarse[3], 0.1, 2) if WING_GRID_PX[0] <= px <= WING_GRID_PX[-1]))
+    best_core, best = fits
+    assert best_core is not None
+    n = float(share.size)
+    core_rms = math.sqrt(best_core[0] / n)
+    wing_share, wing_px, sigma, factor, rms = 0.0, 0.0, best_core[1], best_core[2], core_rms
+    contrast = float(best_core[3][0])
+    halo = 0.0
+    if best is not None:
+        sse, w_sigma, w_factor, w_px, coef = best
+        w_share = float(coef[1] / (coef[0] + coef[1]))
+        # the noise of each pixel's difference, in the same units (radiance over the peak)
+        noise = (4.0 * (disc + KELVIN) ** 3) ** 2 * disc_var + (4.0 * (empty + KELVIN) ** 3) ** 2 * empty_var
+        halo = _halo_significance(share, noise / peak ** 2, centre, (ry0 * w_factor, rx0 * w_factor), w_sigma,
+                                  wings(w_px))
+        if w_share >= MIN_WING_SHARE and halo >= MIN_HALO_SIGNIFICANCE:
+            wing_share, wing_px, sigma, factor = min(w_share, MAX_WING_SHARE), w_px, w_sigma, w_factor
+            rms, contrast = math.sqrt(sse / n), float(coef[0] + coef[1])
+    contrast_c = contrast * peak / gradient
+    return LensMeasurement(core_px=sigma, wing_share=wing_share, wing_px=wing_px, across_px=2.0 * rx0 * factor,
+                           centre=centre, contrast_c=contrast_c, residual=rms / max(contrast, 1e-9),
+                           core_only_residual=core_rms / max(float(best_core[3][0]), 1e-9),
+                           frames=(n_disc, n_empty), halo_sd=halo)
+
+
+def _halo_significance(share: np.ndarray, noise_var: np.ndarray, centre: tuple[float, float],
+                       radius: tuple[float, float], sigma: float, wing: tuple[np.ndarray, np.ndarray]) -> float:
+    """How clearly the wings show where the core puts nothing: over the pixels more than HALO_PX beyond the
+    disc's edge, the wings' fitted amplitude over its standard error from the pixels' noise (a level common to
+    the two phases fitted beside it)."""
+    rows, cols = np.indices(share.shape) + 0.5
+    rho = np.sqrt(((rows - centre[0]) / radius[0]) ** 2 + ((cols - centre[1]) / radius[1]) ** 2)
+    far = (rho - 1.0) * min(radius) > HALO_PX
+    if np.count_nonzero(far) < 10:
+        return 0.0
+    k = disc_cover(share.shape, centre, radius, sigma)
+    x = np.column_stack([(wing[0] @ k @ wing[1].T)[far], np.ones(np.count_nonzero(far))])
+    w = 1.0 / np.maximum(noise_var[far], 1e-12)
+    xtw = x.T * w
+    try:
+        cov = np.linalg.inv(xtw @ x)
+    except np.linalg.LinAlgError:
+        return 0.0
+    coef = cov @ (xtw @ share[far])
+    return float(coef[0] / math.sqrt(cov[0, 0])) if cov[0, 0] > 0.0 else 0.0
+
+
+def _centroid(share: np.ndarray, centre: tuple[float, float], rx: float, ry: float) -> tuple[float, float]:
+    """The disc's centre: the centroid of its contrast over an ellipse 3 pixels beyond its edge, its
+    surroundings' level (the median beyond that) taken out; twice, from ``centre``."""
+    rows, cols = np.indices(share.shape) + 0.5
+    for _ in range(3):
+        d = ((rows - centre[0]) / (ry + 3.0)) ** 2 + ((cols - centre[1]) / (rx + 3.0)) ** 2
+        inside = d <= 1.0
+        level = float(np.median(share[~inside])) if (~inside).any() else 0.0
+        w = share[inside] - level
+        total = float(w.sum())
+        if not total > 0.0:
+            break
+        centre = (float((rows[inside] * w).sum() / total), float((cols[inside] * w).sum() / total))
+    return centre
+
+
+def _lstsq(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    coef, _, _, _ = np.linalg.lstsq(x, y, rcond=None)
+    r = y - x @ coef
+    return coef, float(r @ r)
+
+
+def main() -> None:
+    print(markdown_table())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Measuring a lens, simulated: the heated disc stood close in front of the sensor, then taken away.
+
+What an installer does for ``thermogate calibrate lens`` (docs/installation.md,
+"Measuring the lens"), through one run's physics (sim/scenes/world.py): its
+lens (core and wings), its sensor's noise, fixed pixel offsets, common offset,
+gain and drift, its room. The disc is drawn from ranges of its own (the
+installer's disc and how near they stand it), from ``rng``, so that a
+measurement can be simulated for any run without changing its other draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from controller.geometry import FieldOfView
+from controller.screening.lens_measurement import measure_distance_m
+from controller.sensor.frame import COLUMNS, ROWS
+
+from .optics import Mounting, Projection, blur
+from .physiology import temperature_from_radiance
+from .room import ReferenceSpec, Room
+from .sensor_errors import SensorErrors
+from .world import Physics
+
+DEFAULT_MOUNTING = Mounting(sensor_height_m=1.4, tilt_deg=0.0, mark_distance_m=0.5)
+
+
+@dataclass(frozen=True)
+class LensTarget:
+    """The disc as the installer stands it for the measurement."""
+
+    diameter_m: float = 0.07
+    distance_m: float = 0.15
+    temp_c: float = 38.0
+    emissivity: float = 0.97
+    centre_px: tuple[float, float] = (ROWS / 2.0, COLUMNS / 2.0)
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, fov: FieldOfView) -> LensTarget:
+        """A disc of 6-10 cm, as near the sensor as docs/installation.md says for the lens (7-10 pixels
+        across: lens_measurement.measure_distance_m), set to 35-40 degC, near the middle of the view."""
+        diameter = float(rng.uniform(0.06, 0.10))
+        near, far = measure_distance_m(diameter, fov)
+        return cls(diameter_m=diameter, distance_m=float(rng.uniform(near, far)),
+                   temp_c=float(rng.uniform(35.0, 40.0)), emissivity=float(rng.uniform(0.95, 0.99)),
+                   centre_px=(ROWS / 2.0 + float(rng.uniform(-1.5, 1.5)), COLUMNS / 2.0 + float(rng.uniform(-2, 2))))
+
+
+def lens_target_frames(physics: Physics, fov: FieldOfView, seed: int, target: LensTarget | None = None,
+                       seconds: float = 10.0, refresh_hz: float = 8.0, ambient_c: float = 22.0
+                       ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(frames with the disc, frames without it), degC (24, 32), ``seconds`` of each at ``refresh_hz``: the disc
+    first, then, after as long again (the installer taking it away, not recorded), the empty scene."""
+    rng = np.random.default_rng([int(seed), 0x1E45])
+    target = target if target is not None else LensTarget.draw(rng, fov)
+    projection = Projection(fov, physics.mounting or DEFAULT_MOUNTING)
+    walls = int(rng.integers(1 << 31))
+    spec = ReferenceSpec(diameter_m=target.diameter_m, distance_m=target.distance_m, temp_c=target.temp_c,
+                         emissivity=target.emissivity, centre_px=target.centre_px)
+    with_disc = Room(projection, np.random.default_rng(walls), reference=spec)
+    without = Room(projection, np.random.default_rng(walls), reference=False)
+    errors = SensorErrors(refresh_hz, rng, key=int(rng.integers(1 << 31)), netd_1hz_c=physics.netd_1hz_c,
+                          offset_sd_c=physics.pixel_offset_sd_c, common_offset_c=physics.sensor_offset_c,
+                          gain=physics.sensor_gain, drift_scale=physics.drift_scale)
+    ambient = physics.ambient_c if physics.ambient_c is not None else ambient_c
+    n = max(1, round(seconds * refresh_hz))
+
+    def frames(room: Room, start_s: float) -> list[np.ndarray]:
+        rad = room.radiance(ambient).copy()
+        room.in_front(rad, ambient)
+        clean = temperature_from_radiance(blur(rad, physics.psf_sigma_px, physics.psf_wing_share,
+                                               physics.psf_wing_sigma_px))
+        out = []
+        for i in range(n):
+            t = start_s + i / refresh_hz
+            image = clean.copy()
+            errors.apply(image, t, [], errors.ta_c(ambient))
+            out.append(image)
+        return out
+
+    return frames(with_disc, 0.0), frames(without, 2.0 * seconds)

@@ -1,0 +1,133 @@
+"""Measuring a lens (controller/screening/lens_measurement.py, `thermogate calibrate lens`).
+
+The lenses are simulated (sim/scenes/lens_target.py): a Gaussian core sampled
+as the simulator samples it (not as the measurement models it), wings where
+drawn, and each sensor's noise, fixed pixel offsets, common offset, gain and
+drift. The lenses are drawn here from their own stream, over HELD_OUT's wider
+core range; nothing was chosen on these draws.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from controller.cli import main as thermogate
+from controller.geometry import NARROW, WIDE, Lens, pixels_across
+from controller.screening.lens_measurement import ACROSS_PX, LensMeasurementError, measure_distance_m, measure_lens
+from sim.scenes.lens_target import LensTarget, lens_target_frames
+from sim.scenes.world import Physics
+from sim.synth import lens_recordings
+
+FOVS = {"110": WIDE, "55": NARROW}
+
+
+def lens(core: float, share: float = 0.0, px: float = 2.0, **errors) -> Physics:
+    return Physics(psf_sigma_px=core, psf_wing_share=share, psf_wing_sigma_px=px, sensor_offset_c=0.8,
+                   sensor_gain=-0.02, pixel_offset_sd_c=0.25, netd_1hz_c=0.12, ambient_c=23.0, **errors)
+
+
+def test_the_disc_is_stood_where_it_is_7_to_10_pixels_across():
+    for fov in (NARROW, WIDE):
+        near, far = measure_distance_m(0.07, fov)
+        assert pixels_across(0.07, near, fov) == pytest.approx(ACROSS_PX[1])
+        assert pixels_across(0.07, far, fov) == pytest.approx(ACROSS_PX[0])
+    assert measure_distance_m(0.07, WIDE)[1] < 0.2 < measure_distance_m(0.07, NARROW)[0]
+
+
+@pytest.mark.parametrize("variant", ["110", "55"])
+def test_a_lens_without_wings_is_measured_as_none(variant):
+    rng = np.random.default_rng(11)
+    for seed in range(4):
+        core = float(rng.uniform(0.2, 1.1))
+        m = measure_lens(*lens_target_frames(lens(core), FOVS[variant], seed), FOVS[variant])
+        assert m.wing_share == 0.0, (core, m)
+        assert m.table() == {"lens_wing_share": 0.0}
+        assert abs(m.core_px - core) < 0.3
+        assert 7.0 <= m.across_px <= 10.5
+
+
+@pytest.mark.parametrize("variant", ["110", "55"])
+def test_wide_wings_are_measured(variant):
+    rng = np.random.default_rng(12)
+    for seed in range(4):
+        core, share, px = float(rng.uniform(0.2, 1.1)), float(rng.uniform(0.1, 0.25)), float(rng.uniform(2.5, 4.0))
+        m = measure_lens(*lens_target_frames(lens(core, share, px), FOVS[variant], seed), FOVS[variant])
+        assert abs(m.wing_share - share) < 0.06, (core, share, px, m)
+        assert abs(m.wing_px - px) < 0.8, (core, share, px, m)
+        assert m.halo_sd > 5.0
+        assert m.table() == {"lens_wing_share": round(m.wing_share, 3), "lens_wing_px": round(m.wing_px, 2)}
+
+
+def test_the_wall_and_the_sensors_own_errors_cancel():
+    """A sensor reading 1.5 degC high with large fixed pixel offsets, in front of a wall with a warm patch behind
+    the disc's place, measures as the same lens through a perfect sensor."""
+    target = LensTarget(diameter_m=0.07, distance_m=0.15)
+    clean = replace(lens(0.5, 0.15, 3.0), sensor_offset_c=0.0, sensor_gain=0.0, pixel_offset_sd_c=0.0)
+    rough = replace(lens(0.5, 0.15, 3.0), sensor_offset_c=1.5, sensor_gain=0.04, pixel_offset_sd_c=0.4)
+    a = measure_lens(*lens_target_frames(clean, WIDE, 3, target), WIDE)
+    b = measure_lens(*lens_target_frames(rough, WIDE, 3, target), WIDE)
+    assert abs(a.wing_share - b.wing_share) < 0.03 and abs(a.wing_px - b.wing_px) < 0.5
+    assert abs(a.core_px - b.core_px) < 0.1
+
+
+def test_what_cannot_be_measured_says_why():
+    disc, empty = lens_target_frames(lens(0.5), WIDE, 1, LensTarget(distance_m=0.15))
+    with pytest.raises(LensMeasurementError, match="at least 16"):
+        measure_lens(disc[:10], empty, WIDE)
+    far = lens_target_frames(lens(0.5), WIDE, 1, LensTarget(distance_m=0.4))
+    with pytest.raises(LensMeasurementError, match="bring it nearer"):
+        measure_lens(*far, WIDE)
+    edge = lens_target_frames(lens(0.5), WIDE, 1, LensTarget(distance_m=0.15, centre_px=(5.0, 6.0)))
+    with pytest.raises(LensMeasurementError, match="middle of the view"):
+        measure_lens(*edge, WIDE)
+    cold = lens_target_frames(lens(0.5), WIDE, 1, LensTarget(distance_m=0.15, temp_c=24.0))
+    with pytest.raises(LensMeasurementError, match="is it heated"):
+        measure_lens(*cold, WIDE)
+    broken = [np.where(np.arange(768).reshape(24, 32) == 5, np.nan, i) for i in disc]
+    with pytest.raises(LensMeasurementError, match="never read a number"):
+        measure_lens(broken, empty, WIDE)
+    with pytest.raises(LensMeasurementError, match="no frames"):
+        measure_lens([], empty, WIDE)
+
+
+def test_a_pixel_that_fails_now_and_then_is_read_from_its_other_frames():
+    disc, empty = lens_target_frames(lens(0.5, 0.2, 3.0), WIDE, 2, LensTarget(distance_m=0.15))
+    holed = [np.where((np.arange(768).reshape(24, 32) == 300) & (i % 3 == 0), np.nan, image)
+             for i, image in enumerate(disc)]
+    a, b = measure_lens(disc, empty, WIDE), measure_lens(holed, empty, WIDE)
+    assert abs(a.wing_share - b.wing_share) < 0.01
+
+
+def test_calibrate_lens_from_two_recordings(tmp_path, capsys):
+    physics = lens(0.6, 0.2, 3.0)
+    disc, empty = lens_recordings(physics, seed=4, gate_id="g1", variant=Lens.WIDE,
+                                  target=LensTarget(distance_m=0.15))
+    paths = [tmp_path / "disc.npz", tmp_path / "empty.npz"]
+    disc.save(paths[0])
+    empty.save(paths[1])
+    assert thermogate(["calibrate", "lens", "g1", "--recording", str(paths[0]), "--recording", str(paths[1])]) == 0
+    out, err = capsys.readouterr()
+    result = json.loads(out)
+    assert result["measured"] and result["variant"] == Lens.WIDE
+    assert abs(result["wing_share"] - 0.2) < 0.06 and abs(result["wing_px"] - 3.0) < 0.8
+    assert "[gates.g1.screening]" in err and "lens_wing_share = " in err and "lens_wing_px = " in err
+
+    # the recordings the wrong way round: the "disc" phase shows nothing warmer than the wall
+    assert thermogate(["calibrate", "lens", "g1", "--recording", str(paths[1]), "--recording", str(paths[0])]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out)["measured"] is False and "is it heated" in err
+    assert thermogate(["calibrate", "lens", "g1", "--recording", str(paths[0])]) == 2
+    assert "two recordings" in capsys.readouterr().err
+
+
+def test_the_installation_guide_gives_the_distances_the_code_works_out():
+    from pathlib import Path
+
+    from controller.screening.lens_measurement import markdown_table
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "installation.md").read_text(encoding="utf-8")
+    assert markdown_table() in doc
