@@ -11,7 +11,9 @@ Each run is a `school_queue` (a school's queue: 60 % afebrile, 15 % at
 37.3-37.8 degC, 25 % at 37.8-40.0 degC core) whose optics, sensor errors,
 reference source, room, mounting and people are drawn from the world. The
 gate is set up as an installer following docs/installation.md would: lens,
-where the reference is and its set point (or, with none in view,
+its wings as `thermogate calibrate lens` measures them on the run's own lens
+and sensor (:func:`measured_wings`; `--tell-wings` changes that), where the
+reference is and its set point (or, with none in view,
 `require_reference = false`), and the mounting. The recording goes through
 the real pipeline offline; every person who stood at the mark is scored by
 their first PASS/FEVER (docs/estimation.md, "How well it works").
@@ -911,12 +913,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dev-wings", metavar="SHARE:PX", type=_wings, default=None,
                     help="give every DEV run's lens wings: SHARE of the energy in a Gaussian of PX pixels "
                          "(default: DEV's own, none); HELD_OUT keeps its own")
-    ap.add_argument("--tell-wings", metavar="SHARE:PX", nargs="?", const="true", default=None,
-                    help="the installer configures the lens's wings ([screening] lens_wing_share, lens_wing_px): "
-                         "its true ones, 'measured' (what `thermogate calibrate lens` measures on each gate's lens), "
-                         "or SHARE:PX as given (default: none configured)")
+    ap.add_argument("--tell-wings", metavar="HOW", nargs="?", const="true", default="measured",
+                    help="the lens's wings the installer configures ([screening] lens_wing_share, lens_wing_px): "
+                         "'measured' (the default: what `thermogate calibrate lens` measures on each gate's lens, "
+                         "as docs/installation.md has the installer do), 'none', the lens's true ones ('true', or "
+                         "the option alone), or SHARE:PX as given")
     args = ap.parse_args(argv)
-    told = args.tell_wings if args.tell_wings in (None, "true", "measured") else _wings(args.tell_wings)
+    told = (None if args.tell_wings == "none" else args.tell_wings if args.tell_wings in ("true", "measured")
+            else _wings(args.tell_wings))
     worlds = [world_named(w) for w in args.worlds.split(",")]
     lenses = args.lenses.split(",")
     runs = max(1, math.ceil(args.people / PEOPLE_PER_RUN))
@@ -934,7 +938,8 @@ def main(argv: list[str] | None = None) -> None:
           f"at most {COMMISSION_MAX_SESSIONS} sessions ({COMMISSION_MORE_SESSIONS} to read on) "
           f"of {COMMISSION_SESSION_PEOPLE} people; {args.refresh_hz:g} frames a second; {args.jobs} processes"
           + (f"; DEV's lenses with wings {args.dev_wings[0]:g} at {args.dev_wings[1]:g} px" if args.dev_wings else "")
-          + ("" if told is None else "; the installer told the lens's true wings" if told == "true" else
+          + ("; no lens measured, no wings configured" if told is None else
+             "; the installer told the lens's true wings" if told == "true" else
              "; the installer measured each lens's wings (thermogate calibrate lens)" if told == "measured" else
              f"; the installer told wings {told[0]:g} at {told[1]:g} px"),
           flush=True)
