@@ -11,8 +11,9 @@ Each run is a `school_queue` (a school's queue: 60 % afebrile, 15 % at
 37.3-37.8 degC, 25 % at 37.8-40.0 degC core) whose optics, sensor errors,
 reference source, room, mounting and people are drawn from the world. The
 gate is set up as an installer following docs/installation.md would: lens,
-its wings as `thermogate calibrate lens` measures them on the run's own lens
-and sensor (:func:`measured_wings`; `--tell-wings` changes that), where the
+its wings and the sensor's own offset as `thermogate calibrate lens`
+measures them with the run's disc on its own lens and sensor
+(:func:`measured_lens`; `--tell-wings` changes that), where the
 reference is and its set point (or, with none in view,
 `require_reference = false`), and the mounting. The recording goes through
 the real pipeline offline; every person who stood at the mark is scored by
@@ -98,7 +99,7 @@ from controller.screening.reference_source import reading_fraction  # noqa: E402
 from controller.screening.site_calibration import MORE_READINGS_ANSWER  # noqa: E402
 from sim.scenarios import scenario  # noqa: E402
 from sim.scenes import PersonPlan  # noqa: E402
-from sim.scenes.lens_target import lens_target_frames  # noqa: E402
+from sim.scenes.lens_target import drawn_target, lens_target_frames  # noqa: E402
 from sim.scenes.physiology import normal_core_c  # noqa: E402
 from sim.scenes.scene import stable_key  # noqa: E402
 from sim.scenes.world import DEV, HELD_OUT, IN_SCOPE_MARK_M, IN_SCOPE_ROOM_C, World, world_named  # noqa: E402
@@ -315,18 +316,22 @@ def _supports(cls, name: str) -> bool:
 
 def installer_config(sc, first_truth: dict, eye_band: str | None = None,
                      apply_sensor_offset: bool | None = None,
-                     stable_frames: int | None = None, wings: tuple[float, float] | None = None) -> ScreeningConfig:
+                     stable_frames: int | None = None, wings: tuple[float, float] | None = None,
+                     lens_offset_c: float | None = None) -> ScreeningConfig:
     """The screening settings an installer writes for this gate, following docs/installation.md: the lens,
     the mounting, and where the reference is (its pixels and one more all round) with its set point; or, with no
     reference in view, ``require_reference = false``. The disc's coating emissivity is its data sheet's (the
     world's value). Its reading is learned afterwards
     (:func:`learn_installed_reference`). ``eye_band``, ``apply_sensor_offset``,
     ``stable_frames``: those settings (None: the defaults); ``wings``: the lens's wings as the installer was
-    told them, (lens_wing_share, lens_wing_px) (None: none, the default)."""
+    told them, (lens_wing_share, lens_wing_px) (None: none, the default); ``lens_offset_c``: the sensor's offset
+    `thermogate calibrate lens` read ([screening] lens_offset_c; None: none)."""
     ref = first_truth["reference"]
     analysis: dict = dict(variant=sc.variant)
     if wings is not None:
         analysis.update(lens_wing_share=wings[0], lens_wing_px=wings[1])
+    if lens_offset_c is not None:  # [screening] lens_offset_c: the reference's own, once learned, comes first
+        analysis.update(sensor_offset_c=round(lens_offset_c, 2))
     if apply_sensor_offset is not None:
         analysis["apply_sensor_offset"] = apply_sensor_offset
     screening: dict = {} if eye_band is None else {"eye_band": eye_band}
@@ -380,7 +385,8 @@ def learn_installed_reference(rec, config: ScreeningConfig) -> tuple[ScreeningCo
     table = learned.table(config.analysis.reference_box)  # what the command writes, as it writes it
     analysis = replace(config.analysis, reference_apparent_c=learned.apparent_c, reference_pixels=learned.pixels,
                        reference_background_c=table["background_c"],
-                       lens_blur_px=learned.lens_blur_px, sensor_offset_c=table.get("sensor_offset_c", 0.0))
+                       lens_blur_px=learned.lens_blur_px,
+                       sensor_offset_c=table.get("sensor_offset_c", config.analysis.sensor_offset_c))
     return replace(config, analysis=analysis), "learned", "sensor_offset_c" in table
 
 
@@ -503,15 +509,20 @@ def with_dev_wings(world: World, wings: tuple[float, float] | None) -> World:
     return replace(world, psf_wing_share=(wings[0], wings[0]), psf_wing_sigma_px=(wings[1], wings[1]))
 
 
-def measured_wings(sc, seed: int) -> tuple[float, float] | None:
-    """The wings ``thermogate calibrate lens`` measures on this run's lens and sensor (the disc stood near the
-    gate as docs/installation.md says, sim/scenes/lens_target.py); None where it finds none or cannot measure."""
+def measured_lens(sc, seed: int) -> tuple[tuple[float, float] | None, float | None]:
+    """What ``thermogate calibrate lens`` measures on this run's lens and sensor, with the run's reference disc
+    stood near the gate as docs/installation.md says (sim/scenes/lens_target.py), its set point and coating
+    given: (the wings, None where it finds none; the sensor's own offset, None where it reads none). (None,
+    None) where the run has no disc or the measurement is refused."""
+    if sc.physics.reference is None:
+        return None, None
+    target = drawn_target(sc.physics, sc.fov, seed)
     disc, empty = lens_target_frames(sc.physics, sc.fov, seed)
     try:
-        m = measure_lens(disc, empty, sc.fov)
+        m = measure_lens(disc, empty, sc.fov, set_point_c=target.temp_c, emissivity=target.emissivity)
     except LensMeasurementError:
-        return None
-    return (m.wing_share, m.wing_px) if m.wing_share > 0.0 else None
+        return None, None
+    return ((m.wing_share, m.wing_px) if m.wing_share > 0.0 else None), m.sensor_offset_c
 
 
 def run(job: tuple) -> list[Outcome]:
@@ -520,7 +531,7 @@ def run(job: tuple) -> list[Outcome]:
     optionally the eye band and whether the sensor offset is applied (None: the defaults), the nurse's
     readings, the gate's refresh rate (Hz), the decision's frames (None: the defaults), DEV's lens wings
     (:func:`with_dev_wings`) and the wings the installer is told ("true": the lens's own; "measured": what
-    :func:`measured_wings` gives; None: none)."""
+    :func:`measured_lens` gives, with the sensor's offset it reads; None: none)."""
     world_name, lens, i = job[:3]
     given, defaults = tuple(job[3:10]), (None, None, COMMISSION_READINGS, 8.0, None, None, None)
     eye_band, apply_offset, readings, refresh_hz, stable, dev_wings, tell = given + defaults[len(given):]
@@ -529,9 +540,9 @@ def run(job: tuple) -> list[Outcome]:
     sc = scenario(KIND, seed, variant=lens, world=world)
     rec = scenario_recording(KIND, sc.duration_s, seed=seed, variant=lens, world=world, refresh_hz=refresh_hz)
     frames = list(rec.frames())
-    wings = ((sc.physics.psf_wing_share, sc.physics.psf_wing_sigma_px) if tell == "true"
-             else measured_wings(sc, seed) if tell == "measured" else tell)
-    installed = installer_config(sc, frames[0].truth, eye_band, apply_offset, stable, wings)
+    wings, lens_offset = ((sc.physics.psf_wing_share, sc.physics.psf_wing_sigma_px), None) if tell == "true" \
+        else measured_lens(sc, seed) if tell == "measured" else (tell, None)
+    installed = installer_config(sc, frames[0].truth, eye_band, apply_offset, stable, wings, lens_offset)
     config, learned, told = learn_installed_reference(rec, installed)
     standing = first_standing(rec)  # id -> (first standing time, truth then)
     ph = sc.physics
@@ -940,7 +951,8 @@ def main(argv: list[str] | None = None) -> None:
           + (f"; DEV's lenses with wings {args.dev_wings[0]:g} at {args.dev_wings[1]:g} px" if args.dev_wings else "")
           + ("; no lens measured, no wings configured" if told is None else
              "; the installer told the lens's true wings" if told == "true" else
-             "; the installer measured each lens's wings (thermogate calibrate lens)" if told == "measured" else
+             "; the installer measured each lens's wings and the sensor's offset (thermogate calibrate lens)"
+             if told == "measured" else
              f"; the installer told wings {told[0]:g} at {told[1]:g} px"),
           flush=True)
     t0 = time.perf_counter()

@@ -10,13 +10,15 @@ finds a lens's wings, on lenses simulated with sim/scenes/lens_target.py:
   core 0.2-1.1 px, no wings in a quarter of them, else 2-30 % of the energy
   in wings of 1.5-4 px, every other physics of a DEV run.
 
-For each: how many lenses the measurement gives wings, and the error of the
-share and width it gives, by the true share.
+For each: how many lenses the measurement gives wings, the error of the
+share and width it gives, by the true share, and the error of the sensor's
+own offset it reads (the disc: the run's reference disc, else one drawn).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -30,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from controller.geometry import Lens  # noqa: E402
 from controller.screening.lens_measurement import LensMeasurementError, measure_lens  # noqa: E402
-from sim.scenes.lens_target import lens_target_frames  # noqa: E402
+from sim.scenes.lens_target import drawn_target, lens_target_frames  # noqa: E402
 from sim.scenes.world import DEV  # noqa: E402
 
 KIND = "school_queue"
@@ -38,7 +40,8 @@ DEV_WINGS = (None, (0.1, 2.0), (0.2, 3.0))
 
 
 def measure(job: tuple) -> tuple:
-    """(set, lens, true share, true px, measured share, measured px, refused)."""
+    """(set, lens, true share, true px, measured share, measured px, refused, error of the sensor's offset
+    read (NaN: none read))."""
     label, variant, i, wings = job
     physics = DEV.draw(KIND, DEV.seed(i), variant)
     if label == "random":
@@ -50,17 +53,21 @@ def measure(job: tuple) -> tuple:
     elif wings is not None:
         physics = replace(physics, psf_wing_share=wings[0], psf_wing_sigma_px=wings[1])
     fov = Lens.parse(variant).fov
+    target, truth = drawn_target(physics, fov, DEV.seed(i)), {}
+    frames = lens_target_frames(physics, fov, DEV.seed(i), truth=truth)
     try:
-        m = measure_lens(*lens_target_frames(physics, fov, DEV.seed(i)), fov)
+        m = measure_lens(*frames, fov, set_point_c=target.temp_c, emissivity=target.emissivity)
     except LensMeasurementError:
-        return label, variant, physics.psf_wing_share, physics.psf_wing_sigma_px, 0.0, 0.0, True
-    return label, variant, physics.psf_wing_share, physics.psf_wing_sigma_px, m.wing_share, m.wing_px, False
+        return label, variant, physics.psf_wing_share, physics.psf_wing_sigma_px, 0.0, 0.0, True, math.nan
+    offset_err = math.nan if m.sensor_offset_c is None else m.sensor_offset_c - truth["sensor_offset_c"]
+    return (label, variant, physics.psf_wing_share, physics.psf_wing_sigma_px, m.wing_share, m.wing_px, False,
+            offset_err)
 
 
 def report(rows: list[tuple], title: str) -> None:
     print(f"-- {title} --")
     print(f"{'lens':>5} {'true share':>12} {'lenses':>6} {'refused':>7} {'wings found':>11} {'share err':>15} "
-          f"{'px err (found)':>15}")
+          f"{'px err (found)':>15} {'offset read':>11} {'offset err':>15}")
     bands = ((0.0, 0.0, "none"), (1e-9, 0.05, "0-5 %"), (0.05, 0.15, "5-15 %"), (0.15, 1.0, "15-30 %"))
     for variant in ("110", "55"):
         for lo, hi, name in bands:
@@ -73,8 +80,10 @@ def report(rows: list[tuple], title: str) -> None:
             px = np.array([r[5] - r[3] for r in found if r[2] > 0.0])
             share_text = f"{err.mean():+.3f} +- {err.std():.3f}" if len(err) else "-"
             px_text = f"{px.mean():+.2f} +- {px.std():.2f}" if len(px) else "-"
+            off = np.array([r[7] for r in ok if not math.isnan(r[7])])
+            off_text = f"{off.mean():+.3f} +- {off.std():.3f}" if len(off) else "-"
             print(f"{variant:>5} {name:>12} {len(sel):>6} {len(sel) - len(ok):>7} {len(found):>11} {share_text:>15} "
-                  f"{px_text:>15}")
+                  f"{px_text:>15} {len(off):>11} {off_text:>15}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -92,11 +101,13 @@ def main(argv: list[str] | None = None) -> None:
     else:
         rows = [measure(j) for j in jobs]
     print(f"make bench-lens: thermogate calibrate lens on simulated lenses, {args.runs} per set and lens "
-          f"(the disc 6-10 cm, 7-10 px across, 10 s with it and 10 s without)")
+          f"(the run's reference disc, else one of 6-10 cm; 7-10 px across; 10 s with it and 10 s without)")
     for label in dict.fromkeys(r[0] for r in rows):
         report([r for r in rows if r[0] == label], label)
     print(f"{time.perf_counter() - t0:.0f} s. share err: measured minus true share over the lenses measured "
-          f"(none found counts as 0); px err: measured minus true width, over lenses with wings found")
+          f"(none found counts as 0); px err: measured minus true width, over lenses with wings found; offset err: "
+          f"the sensor's offset read (the disc's set point and coating given) minus what the sensor read above the "
+          f"truth at the disc's temperature while it stood")
 
 
 if __name__ == "__main__":

@@ -57,7 +57,8 @@ def test_wide_wings_are_measured(variant):
         core, share, px = float(rng.uniform(0.2, 1.1)), float(rng.uniform(0.1, 0.25)), float(rng.uniform(2.5, 4.0))
         m = measure_lens(*lens_target_frames(lens(core, share, px), FOVS[variant], seed), FOVS[variant])
         assert abs(m.wing_share - share) < 0.06, (core, share, px, m)
-        assert abs(m.wing_px - px) < 0.8, (core, share, px, m)
+        # the width is the looser of the two: a share and a width trade off (make bench-lens: sd 0.2-0.7 px)
+        assert abs(m.wing_px - px) < 1.3, (core, share, px, m)
         assert m.halo_sd > 5.0
         assert m.table() == {"lens_wing_share": round(m.wing_share, 3), "lens_wing_px": round(m.wing_px, 2)}
 
@@ -115,6 +116,20 @@ def test_calibrate_lens_from_two_recordings(tmp_path, capsys):
     assert result["measured"] and result["variant"] == Lens.WIDE
     assert abs(result["wing_share"] - 0.2) < 0.06 and abs(result["wing_px"] - 3.0) < 0.8
     assert "[gates.g1.screening]" in err and "lens_wing_share = " in err and "lens_wing_px = " in err
+    assert result["sensor_offset_c"] is None and "--set-point" in err  # no set point given: no offset read
+
+    # the disc's set point and coating from the gate's table in controller.toml: the sensor's offset read too
+    config = tmp_path / "controller.toml"
+    config.write_text("[gates.g1.screening.reference]\nbox = [3, 3, 7, 7]\ntemp_c = 38.0\nemissivity = 0.97\n")
+    argv = ["calibrate", "lens", "g1", "--recording", str(paths[0]), "--recording", str(paths[1]), "--config",
+            str(config)]
+    assert thermogate(argv) == 0
+    out, err = capsys.readouterr()
+    result = json.loads(out)
+    assert (result["set_point_c"], result["emissivity"]) == (38.0, 0.97)
+    # the common offset 0.8, and the gain -0.02 at the disc, 38 degC, against the die at about 31
+    assert abs(result["sensor_offset_c"] - (0.8 - 0.02 * (38.0 - 31.0))) < 0.2, result
+    assert f"lens_offset_c = {result['sensor_offset_c']}" in err
 
     # the recordings the wrong way round: the "disc" phase shows nothing warmer than the wall
     assert thermogate(["calibrate", "lens", "g1", "--recording", str(paths[1]), "--recording", str(paths[0])]) == 1
@@ -131,3 +146,36 @@ def test_the_installation_guide_gives_the_distances_the_code_works_out():
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "installation.md").read_text(encoding="utf-8")
     assert markdown_table() in doc
+
+
+@pytest.mark.parametrize("variant", ["110", "55"])
+def test_the_sensors_own_offset_is_read_where_the_disc_fills_pixels(variant):
+    """Sensors reading -1.5..+1.5 degC off in common, with gains of +-4 %, drift, noise and fixed pixel offsets,
+    through lenses with and without wings: the offset at the disc's temperature is read within 0.2 degC."""
+    rng = np.random.default_rng(13)
+    fov = FOVS[variant]
+    for seed in range(4):
+        physics = replace(lens(float(rng.uniform(0.2, 1.1)), float(rng.choice([0.0, 0.2])), 3.0),
+                          sensor_offset_c=float(rng.uniform(-1.5, 1.5)), sensor_gain=float(rng.uniform(-0.04, 0.04)),
+                          drift_scale=2.0)
+        target = LensTarget(diameter_m=0.08, distance_m=measure_distance_m(0.08, fov)[0] * 1.1,
+                            temp_c=float(rng.uniform(33.0, 40.0)), emissivity=float(rng.uniform(0.93, 0.99)))
+        truth: dict = {}
+        disc, empty = lens_target_frames(physics, fov, seed, target, truth=truth)
+        m = measure_lens(disc, empty, fov, set_point_c=target.temp_c, emissivity=target.emissivity)
+        assert m.full_pixels >= 4
+        assert m.sensor_offset_c is not None and abs(m.sensor_offset_c - truth["sensor_offset_c"]) < 0.2, (m, truth)
+        assert m.table()["lens_offset_c"] == round(m.sensor_offset_c, 2)
+        assert measure_lens(disc, empty, fov).sensor_offset_c is None  # no set point: none read
+
+
+def test_the_lens_offset_is_taken_off_where_the_reference_tells_none():
+    from controller.screening.config import ConfigError, from_table
+
+    reference = {"box": [3, 3, 7, 7], "temp_c": 35.0, "apparent_c": 34.6}
+    assert from_table({"lens_offset_c": -0.4, "reference": reference}).analysis.sensor_offset_c == -0.4
+    told = {**reference, "sensor_offset_c": 0.2}
+    assert from_table({"lens_offset_c": -0.4, "reference": told}).analysis.sensor_offset_c == 0.2
+    assert from_table({"reference": reference}).analysis.sensor_offset_c == 0.0
+    with pytest.raises(ConfigError, match="lens_offset_c"):
+        from_table({"lens_offset_c": 20.0})

@@ -222,8 +222,11 @@ def _calibrate_lens(args: argparse.Namespace, gate: str) -> int:
     variant = variants.pop()
     screening = _reference_config(args, gate, variant)
     (disc, _), (empty, _) = (reference_images_recording(r, screening) for r in recordings)
+    written = _reference_tables(args.config, gate)  # the disc's set point and coating, where the gate gives them
+    set_point = args.set_point if args.set_point is not None else written.get("temp_c")
+    emissivity = args.emissivity if args.emissivity is not None else written.get("emissivity", 1.0)
     try:
-        m = measure_lens(disc, empty, Lens.parse(variant).fov)
+        m = measure_lens(disc, empty, Lens.parse(variant).fov, set_point_c=set_point, emissivity=emissivity)
     except LensMeasurementError as exc:
         print(json.dumps({"gate": gate, "measured": False, "detail": str(exc)}))
         print(f"thermogate calibrate lens: {exc}", file=sys.stderr)
@@ -232,13 +235,21 @@ def _calibrate_lens(args: argparse.Namespace, gate: str) -> int:
     print(json.dumps({"gate": gate, "measured": True, "variant": variant, "core_px": m.core_px,
                       "wing_share": round(m.wing_share, 3), "wing_px": round(m.wing_px, 2) if m.wing_share else None,
                       "halo_sd": round(m.halo_sd, 1), "across_px": round(m.across_px, 2),
+                      "sensor_offset_c": None if m.sensor_offset_c is None else round(m.sensor_offset_c, 2),
+                      "full_pixels": m.full_pixels, "set_point_c": set_point, "emissivity": emissivity,
                       "contrast_c": round(m.contrast_c, 2), "residual": round(m.residual, 4),
                       "frames": list(m.frames), "recordings": args.recording}))
     found = (f"wings: {m.wing_share:.0%} of a point's energy spread {m.wing_px:.2f} px wide (seen at "
              f"{m.halo_sd:.0f} standard errors beyond the disc's edge)" if m.wing_share > 0.0
              else "no wings (the disc's surroundings show none beyond what the pixels' noise allows)")
+    offset = (f"the sensor reads {m.sensor_offset_c:+.2f} degC off in common on the {m.full_pixels} pixels wholly "
+              f"on the disc (taken off every face where the reference disc does not tell it)"
+              if m.sensor_offset_c is not None else
+              "the sensor's own offset not read: give the disc's set point (--set-point, and --emissivity)"
+              if set_point is None else
+              f"the sensor's own offset not read: only {m.full_pixels} pixels wholly on the disc; bring it nearer")
     print(f"{gate}'s lens: core blur {m.core_px:.2f} px, {found}; the disc {m.across_px:.1f} px across, "
-          f"{m.contrast_c:.1f} degC above the wall. Put in controller.toml:\n[gates.{gate}.screening]\n"
+          f"{m.contrast_c:.1f} degC above the wall; {offset}. Put in controller.toml:\n[gates.{gate}.screening]\n"
           + "\n".join(f"{k} = {v}" for k, v in table.items())
           + f"\nthen learn the reference again (thermogate calibrate reference {gate}): the disc is read without "
             f"the wings", file=sys.stderr)
@@ -315,8 +326,8 @@ def add_commands(subparsers) -> None:
                     "(docs/installation.md, \"The reference source\"). "
                     "`thermogate calibrate lens GATE --recording WITH_DISC --recording WITHOUT_DISC`: measure the "
                     "lens's blur and wings from the heated disc stood close in front of the gate, then taken away "
-                    "(docs/installation.md, \"Measuring the lens\"), and print the [gates.GATE.screening] keys "
-                    "that take the wings out.")
+                    "(docs/installation.md, \"Measuring the lens\"), and, given the disc's set point, the sensor's "
+                    "own offset; print the [gates.GATE.screening] keys that take them out.")
     calibrate.add_argument("what", nargs="+", metavar="GATE",
                            help="the gate; `reference GATE` learns that gate's reference source, `lens GATE` "
                                 "measures its lens")
@@ -335,6 +346,12 @@ def add_commands(subparsers) -> None:
                                 "without it such a fit is not stored and the command exits 1")
     calibrate.add_argument("--seconds", type=float, default=10.0,
                            help="reference, live: how long to learn it (default 10 s)")
+    calibrate.add_argument("--set-point", type=float, default=None, metavar="C",
+                           help="lens: the disc's set point, degC (default: the gate's [screening.reference] temp_c "
+                                "in --config); with it the sensor's own offset is read too")
+    calibrate.add_argument("--emissivity", type=float, default=None, metavar="E",
+                           help="lens: the disc coating's emissivity (default: the gate's [screening.reference] "
+                                "emissivity in --config, else 1.0)")
     calibrate.add_argument("--variant", choices=Lens.choices(), default=None,
                            help="reference: the lens, when neither the site registry nor the recording says")
     from ..mqtt.options import add_broker_options

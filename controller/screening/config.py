@@ -27,6 +27,8 @@ mask_ratio = 0.75           # the mask cue `thermogate watch` shows: the lower f
                             # the room to the eye band
 lens_wing_share = 0.0       # the lens's wings, where its point spread function was measured with them: the
 lens_wing_px = 2.0          # share of a point's energy spread wide, and how wide (a Gaussian's sigma, pixels)
+lens_offset_c = -0.31       # the sensor's own offset `thermogate calibrate lens` read on the disc near the gate
+                            # (taken off as the reference's sensor_offset_c is, where that table has none)
 
 [screening.reference]
 box = [3, 3, 7, 7]          # rows r0..r1, columns c0..c1 (exclusive) where the heated reference sits
@@ -44,7 +46,7 @@ sensor_offset_c = 0.42      # the sensor's own offset read off the disc (calibra
 apply_sensor_offset = true  # take it off the face readings (the default; false: leave them as read)
 ```
 
-Each key has one default, kind and range (:data:`FIELDS`, :data:`LENS`, :data:`WING_FIELDS`,
+Each key has one default, kind and range (:data:`FIELDS`, :data:`LENS`, :data:`WING_FIELDS`, :data:`LENS_OFFSET`,
 :data:`REFERENCE_FIELDS`, read by ``controller.config_fields.Field``); any problem is one ``ConfigError``
 naming the key.
 
@@ -148,6 +150,9 @@ LENS = Field("variant", str, Lens.NARROW.value, check=lambda v: v in Lens.choice
 WING_FIELDS = (Field("lens_wing_share", float, 0.0, 0.0, MAX_WING_SHARE),
                Field("lens_wing_px", float, 2.0, *WING_PX, "px"))
 _WING_BY_KEY = {f.key: f for f in WING_FIELDS}
+# The sensor's own offset as `thermogate calibrate lens` read it on the disc stood near the gate: taken off the face
+# readings as the reference's sensor_offset_c is (apply_sensor_offset), where the reference's table gives none.
+LENS_OFFSET = Field("lens_offset_c", float, None, -10.0, 10.0, "degC")
 
 
 def _default(key: str):
@@ -238,6 +243,10 @@ def from_table(table: dict, simulated: bool = True) -> ScreeningConfig:
             analysis["variant"] = Lens(LENS.read(table, "screening"))
         elif key in _WING_BY_KEY:
             analysis[key] = _WING_BY_KEY[key].read(table, "screening")
+        elif key == LENS_OFFSET.key:
+            lens_offset = LENS_OFFSET.read(table, "screening")
+            if not ("reference" in table and "sensor_offset_c" in (table["reference"] or {})):
+                analysis["sensor_offset_c"] = lens_offset
         elif key == "reference":
             analysis.update(_reference(table[key]))
         else:

@@ -38,7 +38,7 @@ import numpy as np
 from controller.geometry import FieldOfView, pixels_across
 
 from .analysis_kernels import KELVIN
-from .lens_wings import MAX_WING_SHARE, wing_matrix
+from .lens_wings import MAX_WING_SHARE, LensWings, wing_matrix
 from .reference_source import disc_cover
 
 CORE_GRID_PX = tuple(round(0.15 + 0.05 * i, 2) for i in range(24))  # core widths told apart: 0.15..1.3 px
@@ -52,6 +52,8 @@ MIN_CONTRAST_C = 5.0  # the disc at least this much warmer than the wall behind 
 MIN_WING_SHARE = 0.02  # wings carrying less are written as none
 HALO_PX = 2.5  # the halo is read this far beyond the disc's edge and more, where a core of up to 1.3 px puts nothing
 MIN_HALO_SIGNIFICANCE = 5.0  # ... and wings are written only where it shows at this many standard errors
+FULL_COVER = 0.999  # a pixel the model puts this much on the disc reads the disc alone ...
+MIN_FULL_PIXELS = 4  # ... and the sensor's offset is read on at least this many of them
 ACROSS_PX = (7.0, 10.0)  # how large the disc is best stood: its edge well sampled, its halo in view
 
 
@@ -79,12 +81,18 @@ class LensMeasurement:
     core_only_residual: float  # the same for the best fit without wings
     frames: tuple[int, int]  # frames with the disc, without it
     halo_sd: float = 0.0  # how clearly the best wings show beyond the edge, in standard errors (0.0: not looked)
+    sensor_offset_c: float | None = None  # what the sensor reads above the disc's apparent temperature, where it
+    # fills pixels wholly (the wings taken out); None: no set point given, or no pixel wholly on the disc
+    full_pixels: int = 0  # the pixels wholly on the disc that reading averages
 
     def table(self) -> dict:
-        """The ``[screening]`` keys it gives: the wings (none: a share of 0.0)."""
-        if self.wing_share <= 0.0:
-            return {"lens_wing_share": 0.0}
-        return {"lens_wing_share": round(self.wing_share, 3), "lens_wing_px": round(self.wing_px, 2)}
+        """The ``[screening]`` keys it gives: the wings (none: a share of 0.0), and the sensor's own offset where
+        it was read."""
+        out: dict = ({"lens_wing_share": 0.0} if self.wing_share <= 0.0 else
+                     {"lens_wing_share": round(self.wing_share, 3), "lens_wing_px": round(self.wing_px, 2)})
+        if self.sensor_offset_c is not None:
+            out["lens_offset_c"] = round(self.sensor_offset_c, 2)
+        return out
 
 
 TABLE_DIAMETERS_M = (0.05, 0.06, 0.07, 0.08, 0.10, 0.15)
@@ -117,10 +125,15 @@ def _mean_image(images, what: str) -> tuple[np.ndarray, np.ndarray, int]:
     return mean, var / max(stack.shape[0] / 2.0, 1.0), stack.shape[0]
 
 
-def measure_lens(disc_images, empty_images, fov: FieldOfView, min_frames: int = 16) -> LensMeasurement:
+def measure_lens(disc_images, empty_images, fov: FieldOfView, min_frames: int = 16, set_point_c: float | None = None,
+                 emissivity: float = 1.0) -> LensMeasurement:
     """The lens's core and wings from full images (degC) of the scene with the heated disc close in front of the
     sensor (``disc_images``) and of the same scene without it (``empty_images``). LensMeasurementError when
-    the frames are too few, the disc too small, too near the image's border or too faint, or not a disc."""
+    the frames are too few, the disc too small, too near the image's border or too faint, or not a disc.
+
+    With the disc's ``set_point_c`` (and its coating's ``emissivity``), also the sensor's own offset: the
+    disc's pixels that the fitted model puts wholly on it (the wings taken out of the mean image first,
+    ``lens_wings``) read the disc's apparent temperature plus the offset, at a temperature near a face's."""
     disc, disc_var, n_disc = _mean_image(disc_images, "with the disc")
     empty, empty_var, n_empty = _mean_image(empty_images, "without the disc")
     if disc.shape != empty.shape:
@@ -221,10 +234,20 @@ def measure_lens(disc_images, empty_images, fov: FieldOfView, min_frames: int = 
             wing_share, wing_px, sigma, factor = min(w_share, MAX_WING_SHARE), w_px, w_sigma, w_factor
             rms, contrast = math.sqrt(sse / n), float(coef[0] + coef[1])
     contrast_c = contrast * peak / gradient
+    offset, full_pixels = None, 0
+    if set_point_c is not None:
+        seen = LensWings(wing_share, wing_px, disc.shape).remove(disc) if wing_share > 0.0 else disc
+        full = disc_cover(share.shape, centre, (ry0 * factor, rx0 * factor), sigma) >= FULL_COVER
+        full_pixels = int(np.count_nonzero(full))
+        if full_pixels >= MIN_FULL_PIXELS:
+            room = float(np.median(empty))  # what the coating reflects (its offset moves this by (1 - e) x it)
+            apparent = (emissivity * (set_point_c + KELVIN) ** 4
+                        + (1.0 - emissivity) * (room + KELVIN) ** 4) ** 0.25 - KELVIN
+            offset = float(seen[full].mean()) - apparent
     return LensMeasurement(core_px=sigma, wing_share=wing_share, wing_px=wing_px, across_px=2.0 * rx0 * factor,
                            centre=centre, contrast_c=contrast_c, residual=rms / max(contrast, 1e-9),
                            core_only_residual=core_rms / max(float(best_core[3][0]), 1e-9),
-                           frames=(n_disc, n_empty), halo_sd=halo)
+                           frames=(n_disc, n_empty), halo_sd=halo, sensor_offset_c=offset, full_pixels=full_pixels)
 
 
 def _halo_significance(share: np.ndarray, noise_var: np.ndarray, centre: tuple[float, float],

@@ -3,9 +3,11 @@
 What an installer does for ``thermogate calibrate lens`` (docs/installation.md,
 "Measuring the lens"), through one run's physics (sim/scenes/world.py): its
 lens (core and wings), its sensor's noise, fixed pixel offsets, common offset,
-gain and drift, its room. The disc is drawn from ranges of its own (the
-installer's disc and how near they stand it), from ``rng``, so that a
-measurement can be simulated for any run without changing its other draws.
+gain and drift (a session of its own: the same offset and gain, its own
+drift, noise and pixel offsets), its room. The disc is the run's reference
+disc where it has one, else one drawn; how near and where it is stood is
+drawn from a stream of its own, so that a measurement can be simulated for
+any run without changing its other draws.
 """
 
 from __future__ import annotations
@@ -38,23 +40,36 @@ class LensTarget:
     centre_px: tuple[float, float] = (ROWS / 2.0, COLUMNS / 2.0)
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, fov: FieldOfView) -> LensTarget:
-        """A disc of 6-10 cm, as near the sensor as docs/installation.md says for the lens (7-10 pixels
-        across: lens_measurement.measure_distance_m), set to 35-40 degC, near the middle of the view."""
+    def draw(cls, rng: np.random.Generator, fov: FieldOfView, disc: ReferenceSpec | None = None) -> LensTarget:
+        """``disc`` (the run's reference disc: its size, set point and coating), or a disc of 6-10 cm set to
+        35-40 degC; stood as near the sensor as docs/installation.md says for the lens (7-10 pixels across:
+        lens_measurement.measure_distance_m), near the middle of the view."""
         diameter = float(rng.uniform(0.06, 0.10))
+        temp, emissivity = float(rng.uniform(35.0, 40.0)), float(rng.uniform(0.95, 0.99))
+        if disc is not None:
+            diameter, temp, emissivity = disc.diameter_m, disc.temp_c, disc.emissivity
         near, far = measure_distance_m(diameter, fov)
-        return cls(diameter_m=diameter, distance_m=float(rng.uniform(near, far)),
-                   temp_c=float(rng.uniform(35.0, 40.0)), emissivity=float(rng.uniform(0.95, 0.99)),
+        return cls(diameter_m=diameter, distance_m=float(rng.uniform(near, far)), temp_c=temp, emissivity=emissivity,
                    centre_px=(ROWS / 2.0 + float(rng.uniform(-1.5, 1.5)), COLUMNS / 2.0 + float(rng.uniform(-2, 2))))
 
 
+def drawn_target(physics: Physics, fov: FieldOfView, seed: int) -> LensTarget:
+    """The disc :func:`lens_target_frames` stands for run ``seed`` when given none: the run's own reference disc
+    where it has one."""
+    return LensTarget.draw(np.random.default_rng([int(seed), 0x1E45]), fov, physics.reference)
+
+
 def lens_target_frames(physics: Physics, fov: FieldOfView, seed: int, target: LensTarget | None = None,
-                       seconds: float = 10.0, refresh_hz: float = 8.0, ambient_c: float = 22.0
-                       ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+                       seconds: float = 10.0, refresh_hz: float = 8.0, ambient_c: float = 22.0,
+                       truth: dict | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(frames with the disc, frames without it), degC (24, 32), ``seconds`` of each at ``refresh_hz``: the disc
-    first, then, after as long again (the installer taking it away, not recorded), the empty scene."""
+    first, then, after as long again (the installer taking it away, not recorded), the empty scene. ``truth``,
+    when given, is filled in: the disc's apparent temperature (``disc_apparent_c``, before the lens), and what
+    the sensor reads above a pixel's truth at it, on average while the disc stood (``sensor_offset_c``: the
+    common offset, the drift then, the gain's part at that temperature)."""
     rng = np.random.default_rng([int(seed), 0x1E45])
-    target = target if target is not None else LensTarget.draw(rng, fov)
+    drawn = LensTarget.draw(rng, fov, physics.reference)  # drawn always, so that the rest is drawn alike
+    target = target if target is not None else drawn
     projection = Projection(fov, physics.mounting or DEFAULT_MOUNTING)
     walls = int(rng.integers(1 << 31))
     spec = ReferenceSpec(diameter_m=target.diameter_m, distance_m=target.distance_m, temp_c=target.temp_c,
@@ -80,4 +95,10 @@ def lens_target_frames(physics: Physics, fov: FieldOfView, seed: int, target: Le
             out.append(image)
         return out
 
+    if truth is not None:
+        assert with_disc.reference is not None
+        app = with_disc.reference.apparent_c(ambient)
+        ta = errors.ta_c(ambient)
+        drift = float(np.mean([errors.drift_c(i / refresh_hz) for i in range(n)]))
+        truth.update(disc_apparent_c=app, sensor_offset_c=errors.common_offset_c + drift + errors.gain * (app - ta))
     return frames(with_disc, 0.0), frames(without, 2.0 * seconds)
