@@ -130,7 +130,7 @@ bench-accuracy: $(STAMP) ## screening accuracy in the dev and held-out simulated
 	$(PY) bench/bench_accuracy.py $(ACCURACY_ARGS)
 
 DECISIONS_ARGS ?=
-bench-lens: $(STAMP) ## measuring a lens (thermogate calibrate lens) on simulated lenses: wings found, and the error of their share and width
+bench-lens: $(STAMP) ## measuring a lens (thermogate calibrate lens) on simulated lenses: wings found, the error of their share and width, and of the sensor's offset read
 	$(PY) bench/bench_lens.py
 
 bench-decisions: $(STAMP) ## decisions at the mark on the simulator: share while standing vs walking, standing still -> decision (median, p90, max), the hard cases (DECISIONS_ARGS='--seeds 5 110')
