@@ -1,4 +1,4 @@
-"""Measuring a gate's lens: its blur and its wings, from the heated disc held near it.
+"""Measuring a gate's lens (its blur and its wings) and its sensor's own offset, from the heated disc held near it.
 
 The analysis reads faces and the reference disc through a Gaussian core
 (``optics``) and can take a lens's wings out of every image
@@ -21,10 +21,17 @@ radius fitted) blurred by a Gaussian core (``reference_source.disc_cover``),
 contrast and ``c`` what changed in common between the two phases (the
 sensor's drift, the room). For each core width, radius and wing width on a
 grid the three linear terms are solved by least squares; the best fit is
-the measurement. Wings are reported only where they take out a clear share
-of the residual the core alone leaves (:data:`MIN_WING_GAIN`) and carry at
-least :data:`MIN_WING_SHARE` of the energy: a lens without wings is written
-as none, not as the noise's small share.
+the measurement. Wings are reported only where they carry at least
+:data:`MIN_WING_SHARE` of the energy and show beyond the disc's edge, where
+the core puts nothing, at :data:`MIN_HALO_SIGNIFICANCE` standard errors of
+the pixels' own noise: a lens without wings is written as none, not as its
+core's shape or the noise's small share.
+
+Given the disc's set point and coating, the disc's pixels that the model
+puts wholly on it (the wings taken out) read its apparent temperature plus
+the sensor's own offset: ``[screening] lens_offset_c``, taken off the faces
+where the reference disc, too small, tells none (docs/estimation.md,
+"Measuring the lens, and the sensor's offset with it").
 """
 
 from __future__ import annotations
