@@ -12,6 +12,11 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
 import numpy as np
 import pytest
 
@@ -129,7 +134,12 @@ def test_calibrate_lens_from_two_recordings(tmp_path, capsys):
     assert (result["set_point_c"], result["emissivity"]) == (38.0, 0.97)
     # the common offset 0.8, and the gain -0.02 at the disc, 38 degC, against the die at about 31
     assert abs(result["sensor_offset_c"] - (0.8 - 0.02 * (38.0 - 31.0))) < 0.2, result
-    assert f"lens_offset_c = {result['sensor_offset_c']}" in err
+    # stored in the gate's [screening] table, the reference's table kept as it was
+    assert result["stored"] == str(config) and "stored in" in err
+    written = tomllib.loads(config.read_text(encoding="utf-8"))["gates"]["g1"]["screening"]
+    assert written["lens_offset_c"] == result["sensor_offset_c"]
+    assert (written["lens_wing_share"], written["lens_wing_px"]) == (result["wing_share"], result["wing_px"])
+    assert written["reference"] == {"box": [3, 3, 7, 7], "temp_c": 38.0, "emissivity": 0.97}
 
     # the recordings the wrong way round: the "disc" phase shows nothing warmer than the wall
     assert thermogate(["calibrate", "lens", "g1", "--recording", str(paths[1]), "--recording", str(paths[0])]) == 1
@@ -179,3 +189,30 @@ def test_the_lens_offset_is_taken_off_where_the_reference_tells_none():
     assert from_table({"reference": reference}).analysis.sensor_offset_c == 0.0
     with pytest.raises(ConfigError, match="lens_offset_c"):
         from_table({"lens_offset_c": 20.0})
+
+
+def test_a_measurement_stored_again_replaces_the_last_and_keeps_the_rest(tmp_path):
+    from controller.screening.lens_measurement import LENS_KEYS
+    from controller.service.calibration import store_screening_keys
+
+    path = tmp_path / "controller.toml"
+    path.write_text("[mqtt]\nhost = \"127.0.0.1\"\n\n[gates.g1.screening]\n# the lens, measured\n"
+                    "lens_wing_share = 0.2\nlens_wing_px = 3.0\nlens_offset_c = 0.4\nstable_frames = 6\n\n"
+                    "[gates.g1.screening.reference]\nbox = [3, 3, 7, 7]\n", encoding="utf-8")
+    store_screening_keys(path, "g1", {"lens_wing_share": 0.0, "lens_offset_c": -0.25}, replaces=LENS_KEYS)
+    text = path.read_text(encoding="utf-8")
+    doc = tomllib.loads(text)
+    assert doc["gates"]["g1"]["screening"] == {"lens_wing_share": 0.0, "lens_offset_c": -0.25, "stable_frames": 6,
+                                               "reference": {"box": [3, 3, 7, 7]}}
+    assert "# the lens, measured" in text and doc["mqtt"] == {"host": "127.0.0.1"}
+    # a gate without the table gets one
+    store_screening_keys(path, "g2", {"lens_wing_share": 0.1, "lens_wing_px": 2.5}, replaces=LENS_KEYS)
+    assert tomllib.loads(path.read_text(encoding="utf-8"))["gates"]["g2"]["screening"] == {
+        "lens_wing_share": 0.1, "lens_wing_px": 2.5}
+    # a form it does not edit (an inline table) is refused with the lines to paste, the file untouched
+    odd = tmp_path / "odd.toml"
+    odd.write_text("[gates]\ng1 = { screening = { stable_frames = 6 } }\n", encoding="utf-8")
+    before = odd.read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match="by hand"):
+        store_screening_keys(odd, "g1", {"lens_wing_share": 0.0}, replaces=LENS_KEYS)
+    assert odd.read_text(encoding="utf-8") == before

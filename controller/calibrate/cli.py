@@ -206,11 +206,12 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
 
 
 def _calibrate_lens(args: argparse.Namespace, gate: str) -> int:
-    """Measure the gate's lens from two recordings, the heated disc near it and then without it, and print the
-    ``[gates.GATE.screening]`` keys that take its wings out (docs/installation.md, "Measuring the lens")."""
+    """Measure the gate's lens from two recordings, the heated disc near it and then without it; store the
+    ``[gates.GATE.screening]`` keys that take its wings and its sensor's offset out in --config's
+    controller.toml, or print them (docs/installation.md, "Measuring the lens")."""
     from ..geometry import Lens
-    from ..screening.lens_measurement import LensMeasurementError, measure_lens
-    from ..service.calibration import reference_images_recording
+    from ..screening.lens_measurement import LENS_KEYS, LensMeasurementError, measure_lens
+    from ..service.calibration import reference_images_recording, store_screening_keys
 
     if not args.recording or len(args.recording) != 2:
         raise ValueError("calibrate lens needs two recordings: --recording WITH_DISC --recording WITHOUT_DISC")
@@ -232,13 +233,17 @@ def _calibrate_lens(args: argparse.Namespace, gate: str) -> int:
         print(f"thermogate calibrate lens: {exc}", file=sys.stderr)
         return 1
     table = m.table()
+    stored = bool(args.config) and not args.no_store
+    if stored:  # what this measurement measured replaces what an earlier one did, a key it did not write included
+        store_screening_keys(args.config, gate, table, replaces=LENS_KEYS)
     print(json.dumps({"gate": gate, "measured": True, "variant": variant, "core_px": m.core_px,
                       "wing_share": round(m.wing_share, 3), "wing_px": round(m.wing_px, 2) if m.wing_share else None,
                       "halo_sd": round(m.halo_sd, 1), "across_px": round(m.across_px, 2),
                       "sensor_offset_c": None if m.sensor_offset_c is None else round(m.sensor_offset_c, 2),
                       "full_pixels": m.full_pixels, "set_point_c": set_point, "emissivity": emissivity,
                       "contrast_c": round(m.contrast_c, 2), "residual": round(m.residual, 4),
-                      "frames": list(m.frames), "recordings": args.recording}))
+                      "frames": list(m.frames), "recordings": args.recording,
+                      "stored": str(args.config) if stored else False}))
     found = (f"wings: {m.wing_share:.0%} of a point's energy spread {m.wing_px:.2f} px wide (seen at "
              f"{m.halo_sd:.0f} standard errors beyond the disc's edge)" if m.wing_share > 0.0
              else "no wings (the disc's surroundings show none beyond what the pixels' noise allows)")
@@ -248,11 +253,13 @@ def _calibrate_lens(args: argparse.Namespace, gate: str) -> int:
               "the sensor's own offset not read: give the disc's set point (--set-point, and --emissivity)"
               if set_point is None else
               f"the sensor's own offset not read: only {m.full_pixels} pixels wholly on the disc; bring it nearer")
+    lines = "\n".join([f"[gates.{gate}.screening]"] + [f"{k} = {v}" for k, v in table.items()])
+    where = (f"stored in {args.config} as {', '.join(table)} of [gates.{gate}.screening]" if stored
+             else f"put in controller.toml:\n{lines}\n")
     print(f"{gate}'s lens: core blur {m.core_px:.2f} px, {found}; the disc {m.across_px:.1f} px across, "
-          f"{m.contrast_c:.1f} degC above the wall; {offset}. Put in controller.toml:\n[gates.{gate}.screening]\n"
-          + "\n".join(f"{k} = {v}" for k, v in table.items())
-          + f"\nthen learn the reference again (thermogate calibrate reference {gate}): the disc is read without "
-            f"the wings", file=sys.stderr)
+          f"{m.contrast_c:.1f} degC above the wall; {offset}; {where}; then learn the reference (again: thermogate "
+          f"calibrate reference {gate}), which reads the disc without the wings, and restart the controller",
+          file=sys.stderr)
     return 0
 
 
@@ -327,7 +334,8 @@ def add_commands(subparsers) -> None:
                     "`thermogate calibrate lens GATE --recording WITH_DISC --recording WITHOUT_DISC`: measure the "
                     "lens's blur and wings from the heated disc stood close in front of the gate, then taken away "
                     "(docs/installation.md, \"Measuring the lens\"), and, given the disc's set point, the sensor's "
-                    "own offset; print the [gates.GATE.screening] keys that take them out.")
+                    "own offset; with --config the [gates.GATE.screening] keys that take them out are stored in "
+                    "that controller.toml, else printed.")
     calibrate.add_argument("what", nargs="+", metavar="GATE",
                            help="the gate; `reference GATE` learns that gate's reference source, `lens GATE` "
                                 "measures its lens")

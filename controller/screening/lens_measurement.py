@@ -70,6 +70,11 @@ def measure_distance_m(diameter_m: float, fov: FieldOfView) -> tuple[float, floa
     return tuple(diameter_m / 2.0 / math.tan(px * pitch / 2.0) for px in (ACROSS_PX[1], ACROSS_PX[0]))  # type: ignore[return-value]
 
 
+# The [screening] keys a measurement writes: one measured again replaces them all, so that wings or an offset it did
+# not find this time are not kept from before.
+LENS_KEYS = ("lens_wing_share", "lens_wing_px", "lens_offset_c")
+
+
 class LensMeasurementError(ValueError):
     """The images do not measure the lens: the message says what to do."""
 

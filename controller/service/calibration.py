@@ -124,6 +124,55 @@ def reference_images_recording(recording, screening) -> tuple[list, float]:
     return images, rate.scale
 
 
+def _toml_value(v) -> str:
+    """``v`` (a number, bool, string or list of them) as TOML writes it."""
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return repr(v) if isinstance(v, (int, float)) else '"' + str(v).replace('"', '\\"') + '"'
+
+
+def store_screening_keys(config_path, gate_id: str, keys: dict, replaces: tuple[str, ...] = ()) -> None:
+    """Write ``keys`` into the ``[gates.<gate_id>.screening]`` table of controller.toml, in place: the table's
+    lines for them, and for the keys of ``replaces`` (written by an earlier run of the same command), are
+    dropped and the new ones put right under its header; a file without the table gets it at the end. The rest
+    of the file (comments included) is kept. ValueError (with the lines to paste by hand) when the file holds
+    the gate's screening settings in another form."""
+    from pathlib import Path
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    path = Path(config_path)
+    text = path.read_text(encoding="utf-8")
+    header = f"[gates.{gate_id}.screening]"
+    own = [f"{k} = {_toml_value(v)}" for k, v in keys.items()]
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.split("#")[0].strip() == header), None)
+    if start is None:
+        new = text.rstrip("\n") + "\n\n" + "\n".join([header] + own) + "\n"
+    else:
+        end = next((j for j in range(start + 1, len(lines)) if lines[j].lstrip().startswith("[")), len(lines))
+        gone = set(keys) | set(replaces)
+        kept = [ln for ln in lines[start + 1:end] if ln.split("=")[0].strip() not in gone]
+        new = "\n".join(lines[:start + 1] + own + kept + lines[end:]).rstrip("\n") + "\n"
+    try:
+        written = tomllib.loads(new)["gates"][gate_id]["screening"]
+        ok = all(written.get(k) == v for k, v in keys.items()) and not any(
+            k in written for k in replaces if k not in keys)
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{path} holds gate {gate_id}'s screening settings in a form this command does not edit; "
+                         f"put these lines in it by hand:\n" + "\n".join([header] + own))
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(new, encoding="utf-8")
+    tmp.replace(path)
+
+
 def store_reference(config_path, gate_id: str, table: dict) -> None:
     """Write ``table`` as ``[gates.<gate_id>.screening.reference]`` into controller.toml, in place: that table's
     lines are replaced, or it is added at the end; the rest of the file (comments included) is kept. ValueError
@@ -138,14 +187,7 @@ def store_reference(config_path, gate_id: str, table: dict) -> None:
     path = Path(config_path)
     text = path.read_text(encoding="utf-8")
     header = f"[gates.{gate_id}.screening.reference]"
-    def value(v) -> str:
-        if isinstance(v, (list, tuple)):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        return repr(v) if isinstance(v, (int, float)) else '"' + str(v).replace('"', '\\"') + '"'
-
-    body = "\n".join([header] + [f"{k} = {value(v)}" for k, v in table.items()])
+    body = "\n".join([header] + [f"{k} = {_toml_value(v)}" for k, v in table.items()])
     lines = text.splitlines()
     start = next((i for i, line in enumerate(lines) if line.split("#")[0].strip() == header), None)
     if start is None:
