@@ -69,8 +69,8 @@ def test_wide_wings_are_measured(variant):
 
 
 def test_the_wall_and_the_sensors_own_errors_cancel():
-    """A sensor reading 1.5 degC high with large fixed pixel offsets, in front of a wall with a warm patch behind
-    the disc's place, measures as the same lens through a perfect sensor."""
+    """A sensor reading 1.5 degC high, with a 4 % gain error and large fixed pixel offsets, in front of the room's
+    walls (their gradients and texture), measures as the same lens through a sensor without those errors."""
     target = LensTarget(diameter_m=0.07, distance_m=0.15)
     clean = replace(lens(0.5, 0.15, 3.0), sensor_offset_c=0.0, sensor_gain=0.0, pixel_offset_sd_c=0.0)
     rough = replace(lens(0.5, 0.15, 3.0), sensor_offset_c=1.5, sensor_gain=0.04, pixel_offset_sd_c=0.4)
