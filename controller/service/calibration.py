@@ -133,75 +133,65 @@ def _toml_value(v) -> str:
     return repr(v) if isinstance(v, (int, float)) else '"' + str(v).replace('"', '\\"') + '"'
 
 
+def _edit_gate_table(config_path, header: str, body, written, what: str, paste: list[str]) -> None:
+    """Rewrite the table ``header`` of controller.toml, in place: ``body(old lines)`` gives its new lines under
+    the header (``body([])`` for a file without it, which gets it at the end); the rest of the file (comments
+    included) is kept. ``written(document)`` says whether the result reads as meant; if not (or it does not
+    read), ValueError naming ``what`` with the ``paste`` lines to put in by hand, and the file untouched."""
+    from pathlib import Path
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    path = Path(config_path)
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.split("#")[0].strip() == header), None)
+    if start is None:
+        new = text.rstrip("\n") + "\n\n" + "\n".join([header] + body([]))
+    else:
+        end = next((j for j in range(start + 1, len(lines)) if lines[j].lstrip().startswith("[")), len(lines))
+        new = "\n".join(lines[:start + 1] + body(lines[start + 1:end]) + lines[end:])
+    new = new.rstrip("\n") + "\n"
+    try:
+        ok = bool(written(tomllib.loads(new)))
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{path} holds {what} in a form this command does not edit; put these lines in it by "
+                         f"hand:\n" + "\n".join(paste))
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(new, encoding="utf-8")
+    tmp.replace(path)
+
+
 def store_screening_keys(config_path, gate_id: str, keys: dict, replaces: tuple[str, ...] = ()) -> None:
     """Write ``keys`` into the ``[gates.<gate_id>.screening]`` table of controller.toml, in place: the table's
     lines for them, and for the keys of ``replaces`` (written by an earlier run of the same command), are
     dropped and the new ones put right under its header; a file without the table gets it at the end. The rest
     of the file (comments included) is kept. ValueError (with the lines to paste by hand) when the file holds
     the gate's screening settings in another form."""
-    from pathlib import Path
-
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-
-    path = Path(config_path)
-    text = path.read_text(encoding="utf-8")
     header = f"[gates.{gate_id}.screening]"
     own = [f"{k} = {_toml_value(v)}" for k, v in keys.items()]
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.split("#")[0].strip() == header), None)
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + "\n".join([header] + own) + "\n"
-    else:
-        end = next((j for j in range(start + 1, len(lines)) if lines[j].lstrip().startswith("[")), len(lines))
-        gone = set(keys) | set(replaces)
-        kept = [ln for ln in lines[start + 1:end] if ln.split("=")[0].strip() not in gone]
-        new = "\n".join(lines[:start + 1] + own + kept + lines[end:]).rstrip("\n") + "\n"
-    try:
-        written = tomllib.loads(new)["gates"][gate_id]["screening"]
-        ok = all(written.get(k) == v for k, v in keys.items()) and not any(
-            k in written for k in replaces if k not in keys)
-    except (tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError):
-        ok = False
-    if not ok:
-        raise ValueError(f"{path} holds gate {gate_id}'s screening settings in a form this command does not edit; "
-                         f"put these lines in it by hand:\n" + "\n".join([header] + own))
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(new, encoding="utf-8")
-    tmp.replace(path)
+    gone = set(keys) | set(replaces)
+
+    def written(doc: dict) -> bool:
+        table = doc["gates"][gate_id]["screening"]
+        return all(table.get(k) == v for k, v in keys.items()) and not any(
+            k in table for k in replaces if k not in keys)
+
+    _edit_gate_table(config_path, header, lambda old: own + [ln for ln in old if ln.split("=")[0].strip() not in gone],
+                     written, f"gate {gate_id}'s screening settings", [header] + own)
 
 
 def store_reference(config_path, gate_id: str, table: dict) -> None:
     """Write ``table`` as ``[gates.<gate_id>.screening.reference]`` into controller.toml, in place: that table's
     lines are replaced, or it is added at the end; the rest of the file (comments included) is kept. ValueError
     (with the lines to paste by hand) when the file holds the gate's reference in another form."""
-    from pathlib import Path
-
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-
-    path = Path(config_path)
-    text = path.read_text(encoding="utf-8")
     header = f"[gates.{gate_id}.screening.reference]"
-    body = "\n".join([header] + [f"{k} = {_toml_value(v)}" for k, v in table.items()])
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.split("#")[0].strip() == header), None)
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + body + "\n"
-    else:
-        end = next((j for j in range(start + 1, len(lines)) if lines[j].lstrip().startswith("[")), len(lines))
-        new = "\n".join(lines[:start] + body.splitlines() + [""] + lines[end:]).rstrip("\n") + "\n"
-    try:
-        written = tomllib.loads(new)["gates"][gate_id]["screening"]["reference"]
-    except (tomllib.TOMLDecodeError, KeyError, TypeError):
-        written = None
-    if written != table:
-        raise ValueError(f"{path} holds gate {gate_id}'s reference in a form this command does not edit; "
-                         f"put these lines in it by hand:\n{body}")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(new, encoding="utf-8")
-    tmp.replace(path)
+    own = [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    _edit_gate_table(config_path, header, lambda old: own + [""],
+                     lambda doc: doc["gates"][gate_id]["screening"]["reference"] == table,
+                     f"gate {gate_id}'s reference", [header] + own)
