@@ -517,7 +517,7 @@ def measured_lens(sc, seed: int) -> tuple[tuple[float, float] | None, float | No
     if sc.physics.reference is None:
         return None, None
     target = drawn_target(sc.physics, sc.fov, seed)
-    disc, empty = lens_target_frames(sc.physics, sc.fov, seed)
+    disc, empty = lens_target_frames(sc.physics, sc.fov, seed, target)
     try:
         m = measure_lens(disc, empty, sc.fov, set_point_c=target.temp_c, emissivity=target.emissivity)
     except LensMeasurementError:

@@ -54,7 +54,7 @@ def measure(job: tuple) -> tuple:
         physics = replace(physics, psf_wing_share=wings[0], psf_wing_sigma_px=wings[1])
     fov = Lens.parse(variant).fov
     target, truth = drawn_target(physics, fov, DEV.seed(i)), {}
-    frames = lens_target_frames(physics, fov, DEV.seed(i), truth=truth)
+    frames = lens_target_frames(physics, fov, DEV.seed(i), target, truth=truth)
     try:
         m = measure_lens(*frames, fov, set_point_c=target.temp_c, emissivity=target.emissivity)
     except LensMeasurementError:
