@@ -537,3 +537,34 @@ def scenario(name: str, seed: int = 0, *, variant: str = Lens.NARROW, refresh_hz
     people (see :class:`Scenario`)."""
     return Scenario(name, seed, variant=variant, refresh_hz=refresh_hz, world=world, credentials=credentials,
                     people=people, session=session)
+
+
+class LensMeasurement:
+    """The lens measurement (``thermogate calibrate lens``) as a scenario a virtual gate runs: nobody in view, the
+    heated disc stood close in front of the sensor (sim/scenes/lens_target.py) until ``take_disc_away()``. The
+    run's lens and sensor are ``physics``, else ``world``'s draw for ``seed`` (None: the nominal world's). No
+    events, no scans."""
+
+    events: tuple[Event, ...] = ()
+
+    def __init__(self, seed: int = 0, *, variant: str = Lens.NARROW, refresh_hz: float = 8.0,
+                 world: World | None = None, physics: Physics | None = None, target=None):
+        from .scenes.lens_target import LensTargetScene
+
+        self.variant = Lens.parse(str(variant)).value
+        self.seed = int(seed) if world is None else world.check_seed(seed)
+        self.refresh_hz = float(refresh_hz)
+        if physics is None:
+            physics = Physics() if world is None else world.draw("school_queue", self.seed, self.variant)
+        self.physics = physics
+        self.scene = LensTargetScene(self.physics, VARIANTS[self.variant][0], self.seed, target, self.refresh_hz)
+        self._lock = threading.Lock()  # the sensor's noise generator is rewound for every frame
+
+    def take_disc_away(self) -> None:
+        self.scene.disc_in_view = False
+
+    def frame_at(self, t: float) -> SceneFrame:
+        with self._lock:
+            disc = self.scene.disc_in_view
+            image = self.scene.image_at(float(t), disc)
+        return SceneFrame(image, self.scene.ta_c, {"disc_in_view": disc})

@@ -216,3 +216,45 @@ def test_a_measurement_stored_again_replaces_the_last_and_keeps_the_rest(tmp_pat
     with pytest.raises(ValueError, match="by hand"):
         store_screening_keys(odd, "g1", {"lens_wing_share": 0.0}, replaces=LENS_KEYS)
     assert odd.read_text(encoding="utf-8") == before
+
+
+def test_calibrate_lens_live_prompts_the_installer_and_measures_the_running_gate(tmp_path, mqtt_broker, monkeypatch,
+                                                                                 capsys):
+    """Live over MQTT: a virtual gate (the real firmware code) on a private mosquitto, the disc stood near it; the
+    command asks the installer to stand it, records, asks them to take it away (here the answer takes it away),
+    records again, and measures the lens and the sensor's offset as from two recordings."""
+    from sim.runner import GateThread, make_gates
+    from sim.scenarios import LensMeasurement
+    from tests.controller_harness import write_config
+
+    physics = lens(0.6, 0.2, 3.0)
+    fov = NARROW
+    target = LensTarget(diameter_m=0.07, distance_m=measure_distance_m(0.07, fov)[0] * 1.1, temp_c=38.0,
+                        emissivity=0.97)
+    scene = LensMeasurement(4, variant=Lens.NARROW, physics=physics, target=target)
+    truth = scene.scene.truth(4.0)
+    path = write_config(tmp_path, mqtt_broker, ["sim-1"], extra="[gates.sim-1.screening.reference]\n"
+                        "box = [3, 3, 7, 7]\ntemp_c = 38.0\nemissivity = 0.97\n")
+    prompts = []
+
+    def installer(_prompt: str = "") -> str:
+        prompts.append(capsys.readouterr().err)
+        if len(prompts) == 2:
+            scene.take_disc_away()
+        return ""
+
+    monkeypatch.setattr("builtins.input", installer)
+    thread = GateThread(make_gates(1, lambda _i: scene, mqtt_broker.host, mqtt_broker.port)).start()
+    try:
+        assert thermogate(["calibrate", "lens", "sim-1", "--config", str(path), "--seconds", "4"]) == 0
+    finally:
+        thread.stop()
+    out, err = capsys.readouterr()
+    result = json.loads(out)
+    assert "Stand the heated disc" in prompts[0] and "Take the disc away" in prompts[1] and len(prompts) == 2
+    assert result["measured"] and result["variant"] == Lens.NARROW and result["source"].startswith("live from")
+    assert min(result["frames"]) >= 16  # both captures: 4 s at 8 Hz, after the 2 s left to settle
+    assert abs(result["wing_share"] - 0.2) < 0.06 and abs(result["wing_px"] - 3.0) < 0.8, result
+    assert abs(result["sensor_offset_c"] - truth["sensor_offset_c"]) < 0.2, (result, truth)
+    written = tomllib.loads(path.read_text(encoding="utf-8"))["gates"]["sim-1"]["screening"]
+    assert written["lens_offset_c"] == result["sensor_offset_c"] and written["lens_wing_share"] == result["wing_share"]

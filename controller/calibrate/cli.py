@@ -205,16 +205,13 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
     return 0
 
 
-def _calibrate_lens(args: argparse.Namespace, gate: str) -> int:
-    """Measure the gate's lens from two recordings, the heated disc near it and then without it; store the
-    ``[gates.GATE.screening]`` keys that take its wings and its sensor's offset out in --config's
-    controller.toml, or print them (docs/installation.md, "Measuring the lens")."""
-    from ..geometry import Lens
-    from ..screening.lens_measurement import LENS_KEYS, LensMeasurementError, measure_lens
-    from ..service.calibration import reference_images_recording, store_screening_keys
+def _lens_images_recorded(args: argparse.Namespace, gate: str) -> tuple[list, list, str, str]:
+    """(images with the disc, without it, the lens, where they came from) from the two recordings."""
+    from ..service.calibration import reference_images_recording
 
-    if not args.recording or len(args.recording) != 2:
-        raise ValueError("calibrate lens needs two recordings: --recording WITH_DISC --recording WITHOUT_DISC")
+    if len(args.recording) != 2:
+        raise ValueError("calibrate lens needs two recordings: --recording WITH_DISC --recording WITHOUT_DISC "
+                         "(or neither, and --config: live from the running gate)")
     recordings = [_load_recording(path) for path in args.recording]
     variants = {str(v) for v in (args.variant or r.meta.get("variant") for r in recordings) if v}
     if len(variants) != 1:
@@ -223,6 +220,37 @@ def _calibrate_lens(args: argparse.Namespace, gate: str) -> int:
     variant = variants.pop()
     screening = _reference_config(args, gate, variant)
     (disc, _), (empty, _) = (reference_images_recording(r, screening) for r in recordings)
+    return disc, empty, variant, " + ".join(args.recording)
+
+
+def _lens_images_live(args: argparse.Namespace, gate: str) -> tuple[list, list, str, str]:
+    """The same, live from the running gate over MQTT, the installer prompted between the two captures."""
+    from ..watch import gate_key_from_args, settings_from_args
+    from .live import lens_images_live
+
+    if not args.config and args.variant is None:
+        raise ValueError("live, give --config controller.toml (the gate's lens from the site registry) or "
+                         "--variant; offline, --recording WITH_DISC --recording WITHOUT_DISC")
+    args.gate_id = gate
+    broker, screening, source = settings_from_args(args)
+    key, why = gate_key_from_args(args)
+    if key is None:
+        print(f"warning: the frames' tags are NOT checked: {why}", file=sys.stderr)
+    disc, empty = lens_images_live(broker, gate, screening, args.seconds, key)
+    return disc, empty, screening.analysis.variant, f"live from {broker} ({source})"
+
+
+def _calibrate_lens(args: argparse.Namespace, gate: str) -> int:
+    """Measure the gate's lens from two captures, the heated disc near it and then without it (two recordings,
+    or live from the running gate with the installer prompted); store the ``[gates.GATE.screening]`` keys that
+    take its wings and its sensor's offset out in --config's controller.toml, or print them
+    (docs/installation.md, "Measuring the lens")."""
+    from ..geometry import Lens
+    from ..screening.lens_measurement import LENS_KEYS, LensMeasurementError, measure_lens
+    from ..service.calibration import store_screening_keys
+
+    disc, empty, variant, source = (_lens_images_recorded(args, gate) if args.recording
+                                    else _lens_images_live(args, gate))
     written = _reference_tables(args.config, gate)  # the disc's set point and coating, where the gate gives them
     set_point = args.set_point if args.set_point is not None else written.get("temp_c")
     emissivity = args.emissivity if args.emissivity is not None else written.get("emissivity", 1.0)
@@ -242,7 +270,7 @@ def _calibrate_lens(args: argparse.Namespace, gate: str) -> int:
                       "sensor_offset_c": None if m.sensor_offset_c is None else round(m.sensor_offset_c, 2),
                       "full_pixels": m.full_pixels, "set_point_c": set_point, "emissivity": emissivity,
                       "contrast_c": round(m.contrast_c, 2), "residual": round(m.residual, 4),
-                      "frames": list(m.frames), "recordings": args.recording,
+                      "frames": list(m.frames), "source": source,
                       "stored": str(args.config) if stored else False}))
     found = (f"wings: {m.wing_share:.0%} of a point's energy spread {m.wing_px:.2f} px wide (seen at "
              f"{m.halo_sd:.0f} standard errors beyond the disc's edge)" if m.wing_share > 0.0
@@ -331,11 +359,12 @@ def add_commands(subparsers) -> None:
                     "--recording FILE; with --config it is stored as [gates.GATE.screening.reference] in that "
                     "controller.toml. The reference then corrects drift relative to that reading "
                     "(docs/installation.md, \"The reference source\"). "
-                    "`thermogate calibrate lens GATE --recording WITH_DISC --recording WITHOUT_DISC`: measure the "
-                    "lens's blur and wings from the heated disc stood close in front of the gate, then taken away "
-                    "(docs/installation.md, \"Measuring the lens\"), and, given the disc's set point, the sensor's "
-                    "own offset; with --config the [gates.GATE.screening] keys that take them out are stored in "
-                    "that controller.toml, else printed.")
+                    "`thermogate calibrate lens GATE`: measure the lens's blur and wings from the heated disc "
+                    "stood close in front of the gate, then taken away (docs/installation.md, \"Measuring the "
+                    "lens\"), and, given the disc's set point, the sensor's own offset: live over MQTT (--config, "
+                    "the installer prompted to stand the disc and to take it away, --seconds each) or from "
+                    "--recording WITH_DISC --recording WITHOUT_DISC; with --config the [gates.GATE.screening] keys "
+                    "that take them out are stored in that controller.toml, else printed.")
     calibrate.add_argument("what", nargs="+", metavar="GATE",
                            help="the gate; `reference GATE` learns that gate's reference source, `lens GATE` "
                                 "measures its lens")
@@ -353,7 +382,8 @@ def add_commands(subparsers) -> None:
                            help="store the fit even when it fails the installation's checks (docs/installation.md); "
                                 "without it such a fit is not stored and the command exits 1")
     calibrate.add_argument("--seconds", type=float, default=10.0,
-                           help="reference, live: how long to learn it (default 10 s)")
+                           help="reference and lens, live: how long to follow the gate (default 10 s; a lens: with "
+                                "the disc and again without it)")
     calibrate.add_argument("--set-point", type=float, default=None, metavar="C",
                            help="lens: the disc's set point, degC (default: the gate's [screening.reference] temp_c "
                                 "in --config); with it the sensor's own offset is read too")
@@ -361,12 +391,12 @@ def add_commands(subparsers) -> None:
                            help="lens: the disc coating's emissivity (default: the gate's [screening.reference] "
                                 "emissivity in --config, else 1.0)")
     calibrate.add_argument("--variant", choices=Lens.choices(), default=None,
-                           help="reference: the lens, when neither the site registry nor the recording says")
+                           help="reference and lens: the lens, when neither the site registry nor the recording says")
     from ..mqtt.options import add_broker_options
 
     add_broker_options(calibrate)
     calibrate.set_defaults(broker=None)  # None: controller.toml's broker
     calibrate.add_argument("--controller-login", action="store_true",
-                           help="reference, live: use controller.toml's broker user (disconnects a running "
+                           help="reference and lens, live: use controller.toml's broker user (disconnects a running "
                                 "controller on a broker made by `thermogate broker config`)")
     calibrate.set_defaults(run=_calibrate)

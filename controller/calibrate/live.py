@@ -3,7 +3,9 @@
 - ``pairs_interactive``: follows the gate's ``result`` topic and asks for the clinical reading of each person
   the gate decides on (Enter skips one, ``done`` ends);
 - ``reference_images_live``: the gate's full images over a few seconds, through the watch's gate worker (the
-  frames checked as the controller checks them).
+  frames checked as the controller checks them);
+- ``lens_images_live``: the two captures of the lens measurement, the installer prompted to stand the heated
+  disc near the gate and then to take it away.
 
 They live beside the calibrate command, above the service, because they use the watch; the offline parts
 (the sheet, the fit, the store, the config file) are in ``controller/service/calibration.py``.
@@ -68,10 +70,10 @@ def pairs_interactive(broker, gate_id: str, ask=input, out=sys.stdout, wait_s: f
 
 
 def reference_images_live(broker, gate_id: str, screening, seconds: float, key: bytes | None = None,
-                          timeout_s: float = 30.0) -> tuple[list, float]:
-    """The gate's full images over ``seconds`` (after its first image), live over MQTT, through the
-    controller's own gate worker (the frames checked as the controller checks them), and the gate's frame
-    scale as its pipeline measured it (frame_rate.FrameRate.scale)."""
+                          timeout_s: float = 30.0, skip_s: float = 0.0) -> tuple[list, float]:
+    """The gate's full images over ``seconds`` (after its first image, and ``skip_s`` more), live over MQTT,
+    through the controller's own gate worker (the frames checked as the controller checks them), and the gate's
+    frame scale as its pipeline measured it (frame_rate.FrameRate.scale)."""
     from ..mqtt.link import LinkError
     from ..watch import GateWatch, Link
 
@@ -88,7 +90,7 @@ def reference_images_live(broker, gate_id: str, screening, seconds: float, key: 
             if first is None and now - started > timeout_s:
                 raise LinkError(f"no image from gate {gate_id} on {broker} within {timeout_s:g} s "
                                 f"(is the gate on, and publishing to this broker?)")
-            if first is not None and now - first >= seconds:
+            if first is not None and now - first >= skip_s + seconds:
                 pipeline = watch.worker.pipeline
                 return images, pipeline.tracker.rate.scale if pipeline is not None else 1.0
             try:
@@ -98,7 +100,34 @@ def reference_images_live(broker, gate_id: str, screening, seconds: float, key: 
             if watch.on_message(kind, payload, at) and kind == "frame":
                 pipeline = watch.worker.pipeline
                 assert pipeline is not None  # a frame is accepted only into a pipeline
-                images.append(pipeline.image)
                 first = at if first is None else first
+                if at - first >= skip_s:
+                    images.append(pipeline.image)
     finally:
         link.close()
+
+
+SETTLE_S = 2.0  # the lens measurement: images left out after the installer says they are out of view
+
+
+def lens_images_live(broker, gate_id: str, screening, seconds: float, key: bytes | None = None, ask=None,
+                     out=None) -> tuple[list, list]:
+    """The lens measurement's two captures (docs/installation.md, "Measuring the lens"), live: the installer is
+    asked to stand the heated disc near the gate, and the gate's images are taken for ``seconds``; then to take
+    it away, and ``seconds`` more. Each capture starts SETTLE_S after the installer's Enter (their hand, the
+    last frame read while the disc moved). ``ask(prompt)`` waits for the installer (the prompts go to ``out``,
+    the command's output stays one JSON line; default: input() and stderr)."""
+    ask = input if ask is None else ask
+    out = sys.stderr if out is None else out
+    steps = (f"Stand the heated disc in front of {gate_id}, in the middle of its view, as near as the guide's "
+             f"table says (7-10 pixels across), nobody else in view; step out of view and press Enter.",
+             f"Take the disc away, out of {gate_id}'s view, leaving the scene as it was; step out of view and press "
+             f"Enter.")
+    captures = []
+    for step in steps:
+        print(step, file=out, flush=True)
+        ask("")
+        print(f"recording {seconds:g} s ...", file=out, flush=True)
+        images, _ = reference_images_live(broker, gate_id, screening, seconds, key, skip_s=SETTLE_S)
+        captures.append(images)
+    return captures[0], captures[1]

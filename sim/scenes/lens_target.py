@@ -59,46 +59,68 @@ def drawn_target(physics: Physics, fov: FieldOfView, seed: int) -> LensTarget:
     return LensTarget.draw(np.random.default_rng([int(seed), 0x1E45]), fov, physics.reference)
 
 
+class LensTargetScene:
+    """What the sensor sees while its lens is measured, frame by frame: the disc stood near it
+    (``disc_in_view``), or taken away. An image is a pure function of the time and that switch, so a virtual
+    gate can run the measurement live (sim/scenarios.py, :func:`~sim.scenarios.lens_measurement`) while the
+    installer's hand (a test) takes the disc away; :func:`lens_target_frames` records it."""
+
+    def __init__(self, physics: Physics, fov: FieldOfView, seed: int, target: LensTarget | None = None,
+                 refresh_hz: float = 8.0, ambient_c: float = 22.0):
+        rng = np.random.default_rng([int(seed), 0x1E45])
+        drawn = LensTarget.draw(rng, fov, physics.reference)  # drawn always, so that the rest is drawn alike
+        self.target = target if target is not None else drawn
+        projection = Projection(fov, physics.mounting or DEFAULT_MOUNTING)
+        walls = int(rng.integers(1 << 31))
+        t = self.target
+        spec = ReferenceSpec(diameter_m=t.diameter_m, distance_m=t.distance_m, temp_c=t.temp_c,
+                             emissivity=t.emissivity, centre_px=t.centre_px)
+        self._with_disc = Room(projection, np.random.default_rng(walls), reference=spec)
+        without = Room(projection, np.random.default_rng(walls), reference=False)
+        self.errors = SensorErrors(refresh_hz, rng, key=int(rng.integers(1 << 31)), netd_1hz_c=physics.netd_1hz_c,
+                                   offset_sd_c=physics.pixel_offset_sd_c, common_offset_c=physics.sensor_offset_c,
+                                   gain=physics.sensor_gain, drift_scale=physics.drift_scale)
+        self.ambient_c = physics.ambient_c if physics.ambient_c is not None else ambient_c
+        self.refresh_hz = refresh_hz
+        self.ta_c = self.errors.ta_c(self.ambient_c)  # the sensor's own temperature
+        self.disc_in_view = True
+        self._clean = {True: self._through_lens(self._with_disc, physics),
+                       False: self._through_lens(without, physics)}
+
+    def _through_lens(self, room: Room, physics: Physics) -> np.ndarray:
+        rad = room.radiance(self.ambient_c).copy()
+        room.in_front(rad, self.ambient_c)
+        return temperature_from_radiance(blur(rad, physics.psf_sigma_px, physics.psf_wing_share,
+                                              physics.psf_wing_sigma_px))
+
+    def image_at(self, t: float, disc: bool | None = None) -> np.ndarray:
+        """What the sensor reads at ``t`` seconds, degC (24, 32), with the disc (``disc``; None: as
+        ``disc_in_view`` says) or without it."""
+        image = self._clean[self.disc_in_view if disc is None else disc].copy()
+        self.errors.apply(image, t, [], self.ta_c)
+        return image
+
+    def truth(self, seconds: float) -> dict:
+        """The disc's apparent temperature (``disc_apparent_c``, before the lens), and what the sensor reads
+        above a pixel's truth at it, on average over the first ``seconds`` (``sensor_offset_c``: the common
+        offset, the drift then, the gain's part at that temperature)."""
+        assert self._with_disc.reference is not None
+        app = self._with_disc.reference.apparent_c(self.ambient_c)
+        n = max(1, round(seconds * self.refresh_hz))
+        drift = float(np.mean([self.errors.drift_c(i / self.refresh_hz) for i in range(n)]))
+        e = self.errors
+        return {"disc_apparent_c": app, "sensor_offset_c": e.common_offset_c + drift + e.gain * (app - self.ta_c)}
+
+
 def lens_target_frames(physics: Physics, fov: FieldOfView, seed: int, target: LensTarget | None = None,
                        seconds: float = 10.0, refresh_hz: float = 8.0, ambient_c: float = 22.0,
                        truth: dict | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(frames with the disc, frames without it), degC (24, 32), ``seconds`` of each at ``refresh_hz``: the disc
     first, then, after as long again (the installer taking it away, not recorded), the empty scene. ``truth``,
-    when given, is filled in: the disc's apparent temperature (``disc_apparent_c``, before the lens), and what
-    the sensor reads above a pixel's truth at it, on average while the disc stood (``sensor_offset_c``: the
-    common offset, the drift then, the gain's part at that temperature)."""
-    rng = np.random.default_rng([int(seed), 0x1E45])
-    drawn = LensTarget.draw(rng, fov, physics.reference)  # drawn always, so that the rest is drawn alike
-    target = target if target is not None else drawn
-    projection = Projection(fov, physics.mounting or DEFAULT_MOUNTING)
-    walls = int(rng.integers(1 << 31))
-    spec = ReferenceSpec(diameter_m=target.diameter_m, distance_m=target.distance_m, temp_c=target.temp_c,
-                         emissivity=target.emissivity, centre_px=target.centre_px)
-    with_disc = Room(projection, np.random.default_rng(walls), reference=spec)
-    without = Room(projection, np.random.default_rng(walls), reference=False)
-    errors = SensorErrors(refresh_hz, rng, key=int(rng.integers(1 << 31)), netd_1hz_c=physics.netd_1hz_c,
-                          offset_sd_c=physics.pixel_offset_sd_c, common_offset_c=physics.sensor_offset_c,
-                          gain=physics.sensor_gain, drift_scale=physics.drift_scale)
-    ambient = physics.ambient_c if physics.ambient_c is not None else ambient_c
+    when given, is filled in with :meth:`LensTargetScene.truth` over the frames with the disc."""
+    scene = LensTargetScene(physics, fov, seed, target, refresh_hz, ambient_c)
     n = max(1, round(seconds * refresh_hz))
-
-    def frames(room: Room, start_s: float) -> list[np.ndarray]:
-        rad = room.radiance(ambient).copy()
-        room.in_front(rad, ambient)
-        clean = temperature_from_radiance(blur(rad, physics.psf_sigma_px, physics.psf_wing_share,
-                                               physics.psf_wing_sigma_px))
-        out = []
-        for i in range(n):
-            t = start_s + i / refresh_hz
-            image = clean.copy()
-            errors.apply(image, t, [], errors.ta_c(ambient))
-            out.append(image)
-        return out
-
     if truth is not None:
-        assert with_disc.reference is not None
-        app = with_disc.reference.apparent_c(ambient)
-        ta = errors.ta_c(ambient)
-        drift = float(np.mean([errors.drift_c(i / refresh_hz) for i in range(n)]))
-        truth.update(disc_apparent_c=app, sensor_offset_c=errors.common_offset_c + drift + errors.gain * (app - ta))
-    return frames(with_disc, 0.0), frames(without, 2.0 * seconds)
+        truth.update(scene.truth(seconds))
+    return ([scene.image_at(i / refresh_hz, True) for i in range(n)],
+            [scene.image_at(2.0 * seconds + i / refresh_hz, False) for i in range(n)])
