@@ -271,3 +271,30 @@ def test_the_tracker_takes_the_sensor_offset_off_the_face():
     (face_without, est_without), (face_with, est_with) = np.array(without).T, np.array(with_offset).T
     assert float(np.mean(face_without - face_with)) == pytest.approx(learned.sensor_offset_c, abs=0.05)
     assert np.all(est_with < est_without)
+
+
+def test_a_gate_without_a_reference_takes_the_measured_lens_offset_off_too():
+    """No reference in view (require_reference = false), a sensor reading 0.6 degC high: the sensor's own offset
+    `thermogate calibrate lens` read ([screening] lens_offset_c) is still taken off every face reading, and the
+    decisions are still made, flagged as of reduced accuracy; with apply_sensor_offset = false it is left on."""
+    sc = scenario("no_reference", 0, variant="55")
+    sc.scene.errors.common_offset_c = 0.6
+
+    def decided(**keys) -> dict[int, tuple[float, float, bool]]:
+        config = from_table({"require_reference": False, **keys})
+        analyzer, tracker, out = Analyzer(config.analysis), Tracker("g", config), {}
+        for i, f in enumerate(frames(sc, 40.0)):
+            for d in tracker.update(i / HZ, i, analyzer.analyze(f.image)):
+                if d.decision in (D.PASS, D.FEVER):
+                    out.setdefault(d.track, (d.face_c, d.estimate_c, d.reduced_accuracy))
+        return out
+
+    without, told = decided(), decided(lens_offset_c=0.6)
+    assert decided(lens_offset_c=0.6, reference={"apply_sensor_offset": False}) == without
+    both = sorted(set(without) & set(told))
+    assert len(both) >= 3 and all(told[k][2] for k in told)
+    face_without, est_without, _ = np.array([without[k] for k in both]).T
+    face_told, est_told, _ = np.array([told[k] for k in both]).T
+    # the same frames read 0.6 lower (a person decided a frame apart in the two runs has a reading of their own)
+    assert float(np.median(face_without - face_told)) == pytest.approx(0.6, abs=1e-6)
+    assert np.all(est_told < est_without)

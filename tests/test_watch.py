@@ -238,6 +238,9 @@ def test_the_panel_shows_the_sensor_offset_the_disc_told():
     assert "the sensor's own offset +0.42 taken off too" in line(sensor_offset_c=0.42)
     assert "own offset" not in line(sensor_offset_c=0.42, apply_sensor_offset=False)
     assert "own offset" not in line()  # none told: nothing taken off
+    # no reference in view: the offset the lens measurement read is taken off all the same
+    assert "not configured; the sensor's own offset -0.31 taken off" in line(reference_box=None, sensor_offset_c=-0.31)
+    assert line(reference_box=None).endswith("not configured")
 
 
 def test_the_panel_asks_for_a_small_disc_learned_without_its_wall_to_be_learned_again():

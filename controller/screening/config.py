@@ -28,7 +28,8 @@ mask_ratio = 0.75           # the mask cue `thermogate watch` shows: the lower f
 lens_wing_share = 0.0       # the lens's wings, where its point spread function was measured with them: the
 lens_wing_px = 2.0          # share of a point's energy spread wide, and how wide (a Gaussian's sigma, pixels)
 lens_offset_c = -0.31       # the sensor's own offset `thermogate calibrate lens` read on the disc near the gate
-                            # (taken off as the reference's sensor_offset_c is, where that table has none)
+                            # (taken off as the reference's sensor_offset_c is, where that table has none;
+                            # with no reference in view too)
 
 [screening.reference]
 box = [3, 3, 7, 7]          # rows r0..r1, columns c0..c1 (exclusive) where the heated reference sits
@@ -151,7 +152,8 @@ WING_FIELDS = (Field("lens_wing_share", float, 0.0, 0.0, MAX_WING_SHARE),
                Field("lens_wing_px", float, 2.0, *WING_PX, "px"))
 _WING_BY_KEY = {f.key: f for f in WING_FIELDS}
 # The sensor's own offset as `thermogate calibrate lens` read it on the disc stood near the gate: taken off the face
-# readings as the reference's sensor_offset_c is (apply_sensor_offset), where the reference's table gives none.
+# readings as the reference's sensor_offset_c is (apply_sensor_offset), where the reference's table gives none, and
+# on a gate with no reference at all.
 LENS_OFFSET = Field("lens_offset_c", float, None, -10.0, 10.0, "degC")
 
 

@@ -565,8 +565,11 @@ class Tracker:
         c = self.config
         person = self._person
         assert person is not None
+        # The drift is followed while the reference reads ok; the sensor's own offset (read off the disc, or when
+        # the lens was measured) is what the sensor read at installation, and is taken off whether or not a
+        # reference is in view: a gate without one (require_reference = false) has nothing better.
         sensor_offset = c.analysis.sensor_offset_c if c.analysis.apply_sensor_offset else 0.0
-        correction = a.offset_c - sensor_offset if a.reference_ok else 0.0
+        correction = (a.offset_c if a.reference_ok else 0.0) - sensor_offset
         face_c = a.face_topk_c + correction
         first = self._first_problem(t, person, a, face_c)
         problem = self._as_told(person, first)

@@ -273,8 +273,10 @@ RELEARN_BELOW = 0.9
 def _reference_line(a: FrameAnalysis | None, config: AnalysisConfig) -> str:
     """The reference: its reading beside its set point and its learned reading, and what is wrong, if anything
     (too small: its apparent size and the share of its set-point contrast it reaches)."""
-    if config.reference_box is None:
-        return "not configured"
+    if config.reference_box is None:  # the sensor's own offset, from measuring the lens, is taken off all the same
+        own = (f"; the sensor's own offset {config.sensor_offset_c:+.2f} taken off (its drift not followed)"
+               if config.apply_sensor_offset and config.sensor_offset_c else "")
+        return f"not configured{own}"
     r0, c0, r1, c1 = config.reference_box
     learned = config.reference_apparent_c
     known = f"learned {learned:.2f}" if learned is not None else "NOT LEARNED"
