@@ -258,3 +258,28 @@ def test_calibrate_lens_live_prompts_the_installer_and_measures_the_running_gate
     assert abs(result["sensor_offset_c"] - truth["sensor_offset_c"]) < 0.2, (result, truth)
     written = tomllib.loads(path.read_text(encoding="utf-8"))["gates"]["sim-1"]["screening"]
     assert written["lens_offset_c"] == result["sensor_offset_c"] and written["lens_wing_share"] == result["wing_share"]
+
+
+def test_calibrate_lens_live_says_what_stops_it_and_stores_nothing(tmp_path, monkeypatch, capsys):
+    """Live with no terminal to press Enter at, or a broker that cannot be reached: one line that says so, and
+    controller.toml untouched."""
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = tmp_path / "controller.toml"
+    config.write_text(f"[mqtt]\nhost = \"127.0.0.1\"\nport = {port}\n\n[store]\nurl = \"{tmp_path / 'x.db'}\"\n")
+    before = config.read_text()
+
+    def closed(_prompt: str = "") -> str:
+        raise EOFError
+
+    monkeypatch.setattr("builtins.input", closed)
+    assert thermogate(["calibrate", "lens", "g-1", "--config", str(config)]) == 2
+    assert "input is closed" in capsys.readouterr().err
+    monkeypatch.setattr("builtins.input", lambda _prompt="": "")
+    assert thermogate(["calibrate", "lens", "g-1", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "nothing stored" in err and "Traceback" not in err
+    assert config.read_text() == before

@@ -27,6 +27,21 @@ def _load_recording(path: str):
 
 
 def _calibrate(args: argparse.Namespace) -> int:
+    """The subcommand ``args.what`` names; live, a broker or gate that cannot be followed, or an installer who
+    stops it, is one line, status 1, and nothing stored."""
+    from ..mqtt.link import LinkError
+
+    try:
+        return _calibrate_what(args)
+    except LinkError as exc:
+        print(f"thermogate calibrate: {exc}; nothing stored", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("thermogate calibrate: stopped; nothing stored", file=sys.stderr)
+        return 1
+
+
+def _calibrate_what(args: argparse.Namespace) -> int:
     what = args.what
     if len(what) == 2 and what[0] == "reference":
         return _calibrate_reference(args, what[1])

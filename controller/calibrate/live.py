@@ -47,7 +47,10 @@ def pairs_interactive(broker, gate_id: str, ask=input, out=sys.stdout, wait_s: f
                 break
             if r.get("decision") not in DECIDED or r.get("estimate_c") is None:
                 continue
-            answer = ask(f"person {r.get('track')}: gate estimate {r['estimate_c']:.2f} degC; clinical reading? ")
+            try:
+                answer = ask(f"person {r.get('track')}: gate estimate {r['estimate_c']:.2f} degC; clinical reading? ")
+            except EOFError:  # the input closed: as 'done'
+                break
             answer = answer.strip().lower()
             if answer in ("done", "q", "quit"):
                 break
@@ -126,7 +129,11 @@ def lens_images_live(broker, gate_id: str, screening, seconds: float, key: bytes
     captures = []
     for step in steps:
         print(step, file=out, flush=True)
-        ask("")
+        try:
+            ask("")
+        except EOFError:
+            raise ValueError("the live lens measurement waits for the installer's Enter, and the input is closed: "
+                             "run it at a terminal, or measure from two recordings (--recording)") from None
         print(f"recording {seconds:g} s ...", file=out, flush=True)
         images, _ = reference_images_live(broker, gate_id, screening, seconds, key, skip_s=SETTLE_S)
         captures.append(images)
