@@ -95,11 +95,12 @@ class AnalysisConfig:
     lens_wing_share: float = 0.0
     lens_wing_px: float = 2.0
     reference_emissivity: float = 1.0  # the disc's coating (its data sheet); 1.0: a blackbody
-    # The sensor's own offset read off the disc when its reading was learned (reference_source.disc_offset):
-    # taken off every face reading while the reference is ok, beside the drift the reference corrects, when
-    # apply_sensor_offset is set (the default). Only a disc at least 3.5 pixels across that fills its averaged
-    # pixels tells it (reference_source.MIN_OFFSET_ACROSS_PX); for a smaller one none is written and 0.0 is
-    # taken off (docs/estimation.md, "The sensor's own offset").
+    # The sensor's own offset read off the disc when its reading was learned (reference_source.disc_offset), or
+    # where that tells none, when the lens was measured ([screening] lens_offset_c): taken off every face reading,
+    # whether or not the reference reads ok at the moment (the drift it corrects is followed only while it does),
+    # when apply_sensor_offset is set (the default). Only a disc at least 3.5 pixels across that fills its
+    # averaged pixels tells it (reference_source.MIN_OFFSET_ACROSS_PX); for a smaller one none is written and
+    # 0.0, or the lens's, is taken off (docs/estimation.md, "The sensor's own offset").
     sensor_offset_c: float = 0.0
     apply_sensor_offset: bool = True
 
