@@ -243,6 +243,17 @@ def test_the_panel_shows_the_sensor_offset_the_disc_told():
     assert line(reference_box=None).endswith("not configured")
 
 
+def test_the_panel_shows_the_optics_the_estimate_takes():
+    def line(**config) -> str:
+        cfg = ScreeningConfig(analysis=replace(AnalysisConfig(), **config))
+        return next(x for x in W.render_panel(_view(analysis=analysis(), config=cfg), W.NO_COLOR)
+                    if x.startswith("optics"))
+
+    assert "blur 0.40 px (nominal" in line() and "no wings configured" in line() and "calibrate lens" in line()
+    measured = line(lens_blur_px=0.62, lens_wing_share=0.18, lens_wing_px=2.75)
+    assert "blur 0.62 px (read on the disc)" in measured and "wings 18% of a point's energy, 2.75 px wide" in measured
+
+
 def test_the_panel_asks_for_a_small_disc_learned_without_its_wall_to_be_learned_again():
     """A reading learned without the wall around the disc (before calibrate wrote background_c, or typed in) takes
     a room's change for the sensor's drift: as much of it as the disc is wall. The panel says so, and how much."""

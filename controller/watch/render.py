@@ -22,6 +22,7 @@ from ..protocol.topics import topic
 from ..screening.analysis import AnalysisConfig, FrameAnalysis, reference_across_px, reference_drift_c
 from ..screening.config import ScreeningConfig
 from ..screening.frame_rate import SLOWEST_SCREENING_HZ, too_slow_to_screen
+from ..screening.optics import LENS_PSF_SIGMA_PX
 from ..screening.tracker import face_place
 from ..sensor.frame import COLUMNS, ROWS
 from .state import ShownDecision, WatchView
@@ -327,6 +328,17 @@ def _reference_line(a: FrameAnalysis | None, config: AnalysisConfig) -> str:
     return f"found, NOT STABLE yet{settle}: {reads}"
 
 
+def _optics_line(config: AnalysisConfig) -> str:
+    """The lens as the estimate takes it: the blur (read on the reference disc, else the nominal) and the wings
+    (as `thermogate calibrate lens` measured them; none configured reads the same as none found)."""
+    blur = (f"blur {config.lens_blur_px:.2f} px (read on the disc)" if config.lens_blur_px is not None
+            else f"blur {LENS_PSF_SIGMA_PX:.2f} px (nominal: no disc told it)")
+    wings = (f"wings {config.lens_wing_share:.0%} of a point's energy, {config.lens_wing_px:.2f} px wide, taken out"
+             if config.lens_wing_share > 0.0 else
+             "no wings configured (`thermogate calibrate lens GATE` measures them)")
+    return f"{blur}; {wings}"
+
+
 def _decision_text(d: ShownDecision | None, mode: str, now: float) -> str:
     if d is None:
         return "none yet"
@@ -392,6 +404,7 @@ def render_panel(view: WatchView, mode: str) -> list[str]:
                                       ("lower face cool (mask, or in from the cold)", cool)) if on]
         lines.append(f"people    {a.people}" + (f"  cues: {', '.join(cues)}" if cues else ""))
     lines.append(f"reference {_reference_line(a, cfg.analysis)}")
+    lines.append(f"optics    {_optics_line(cfg.analysis)}")
     lines.append(f"tracker   {view.state.replace('_', ' ')}")
     main = view.controller or view.local
     if view.controller is None:
