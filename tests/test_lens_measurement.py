@@ -283,3 +283,29 @@ def test_calibrate_lens_live_says_what_stops_it_and_stores_nothing(tmp_path, mon
     err = capsys.readouterr().err
     assert "nothing stored" in err and "Traceback" not in err
     assert config.read_text() == before
+
+
+@pytest.mark.parametrize("variant", ["110", "55"])
+def test_something_else_that_changed_between_the_captures_is_refused_not_read_as_the_lens(variant):
+    """A warm patch in one capture only (a hand or a head at the edge of the view; something warm beside the disc)
+    would be read as wings or as the sensor's offset: the measurement is refused and says where it is. The same
+    captures without it are measured."""
+    fov = FOVS[variant]
+    target = LensTarget(diameter_m=0.07, distance_m=measure_distance_m(0.07, fov)[0] * 1.1, temp_c=38.0)
+    disc, empty = lens_target_frames(lens(0.6, 0.2, 3.0), fov, 5, target)
+    clean = measure_lens(disc, empty, fov, set_point_c=38.0)
+    assert clean.stray_c < 0.3 and clean.misfit < 0.1
+
+    def with_patch(rows: slice, cols: slice, degc: float) -> list[np.ndarray]:
+        out = [image.copy() for image in disc]
+        for image in out:
+            image[rows, cols] += degc
+        return out
+
+    with pytest.raises(LensMeasurementError, match=r"something else changed .* rows 2-3, columns 27-28"):
+        measure_lens(with_patch(slice(2, 4), slice(27, 29), 3.0), empty, fov, set_point_c=38.0)
+    row, col = (int(v) for v in clean.centre)  # a warm thing touching the disc's edge
+    half = int(clean.across_px / 2)
+    with pytest.raises(LensMeasurementError, match="not a disc through a lens"):
+        measure_lens(with_patch(slice(row - 1, row + 2), slice(col + half, col + half + 2), 4.0), empty, fov,
+                     set_point_c=38.0)

@@ -285,6 +285,7 @@ def _calibrate_lens(args: argparse.Namespace, gate: str) -> int:
                       "sensor_offset_c": None if m.sensor_offset_c is None else round(m.sensor_offset_c, 2),
                       "full_pixels": m.full_pixels, "set_point_c": set_point, "emissivity": emissivity,
                       "contrast_c": round(m.contrast_c, 2), "residual": round(m.residual, 4),
+                      "stray_c": round(m.stray_c, 3), "misfit": round(m.misfit, 4),
                       "frames": list(m.frames), "source": source,
                       "stored": str(args.config) if stored else False}))
     found = (f"wings: {m.wing_share:.0%} of a point's energy spread {m.wing_px:.2f} px wide (seen at "

@@ -61,6 +61,14 @@ HALO_PX = 2.5  # the halo is read this far beyond the disc's edge and more, wher
 MIN_HALO_SIGNIFICANCE = 5.0  # ... and wings are written only where it shows at this many standard errors
 FULL_COVER = 0.999  # a pixel the model puts this much on the disc reads the disc alone ...
 MIN_FULL_PIXELS = 4  # ... and the sensor's offset is read on at least this many of them
+# What the fit leaves unexplained, as the mean of 2 x 2 pixels: beyond the halo (HALO_PX past the disc's edge) at
+# most MAX_STRAY_C, anywhere (the disc's rim included) at most MAX_MISFIT of the disc's contrast; more is something
+# else that changed between the captures, which would be read as wings or as the sensor's offset. Chosen on 60
+# simulated lenses (core 0.2-1.1 px, wings 0-30 % at 1.5-4 px, discs 5-15 cm, noise, offsets, gains, drift),
+# whose largest were 0.19 degC and 0.066, and a warm patch added to each: every patch that moved the offset by
+# more than 0.1 degC or the wings' share by more than 0.03 is refused (docs/estimation.md, "Measuring the lens").
+MAX_STRAY_C = 0.4
+MAX_MISFIT = 0.12
 ACROSS_PX = (7.0, 10.0)  # how large the disc is best stood: its edge well sampled, its halo in view
 
 
@@ -96,6 +104,9 @@ class LensMeasurement:
     sensor_offset_c: float | None = None  # what the sensor reads above the disc's apparent temperature, where it
     # fills pixels wholly (the wings taken out); None: no set point given, or no pixel wholly on the disc
     full_pixels: int = 0  # the pixels wholly on the disc that reading averages
+    stray_c: float = 0.0  # the largest change the fit leaves unexplained (2 x 2 pixels' mean, degC at the wall)
+    stray_at: tuple[int, int] = (0, 0)  # ... its top left pixel (row, column)
+    misfit: float = 0.0  # the same anywhere, the disc included, over the disc's contrast
 
     def table(self) -> dict:
         """The ``[screening]`` keys it gives: the wings (none: a share of 0.0), and the sensor's own offset where
@@ -246,6 +257,31 @@ def measure_lens(disc_images, empty_images, fov: FieldOfView, min_frames: int = 
             wing_share, wing_px, sigma, factor = min(w_share, MAX_WING_SHARE), w_px, w_sigma, w_factor
             rms, contrast = math.sqrt(sse / n), float(coef[0] + coef[1])
     contrast_c = contrast * peak / gradient
+    # What the fit leaves, in degC at the wall: where something else changed between the two captures (a hand, a
+    # person in view, a lamp), a blob the lens cannot have made
+    k = disc_cover(share.shape, centre, (ry0 * factor, rx0 * factor), sigma)
+    if wing_share > 0.0:
+        design = np.column_stack([k.ravel(), (wings(wing_px)[0] @ k @ wings(wing_px)[1].T).ravel(), ones])
+    else:
+        design = np.column_stack([k.ravel(), ones])
+    coef, _ = _lstsq(design, target)
+    left_c = (target - design @ coef).reshape(share.shape) * peak / gradient
+    rows_, cols_ = np.indices(share.shape) + 0.5
+    rho = np.sqrt(((rows_ - centre[0]) / (ry0 * factor)) ** 2 + ((cols_ - centre[1]) / (rx0 * factor)) ** 2)
+    beyond = (rho - 1.0) * min(ry0, rx0) * factor > HALO_PX
+    stray_c, stray_at = _stray(np.where(beyond, left_c, 0.0))
+    misfit_c, misfit_at = _stray(left_c)
+    misfit = misfit_c / max(contrast_c, 1e-9)
+    if stray_c > MAX_STRAY_C:
+        raise LensMeasurementError(
+            f"something else changed between the two captures: {stray_c:.1f} degC at rows {_rows(stray_at)}, "
+            f"columns {_columns(stray_at)}, away from the disc, which no lens makes (a hand, a person or a lamp in "
+            f"view in one of them?): keep everything but the disc out of view, and measure again")
+    if misfit > MAX_MISFIT:
+        raise LensMeasurementError(
+            f"the difference is not a disc through a lens: {misfit:.0%} of the disc's contrast left unexplained at "
+            f"rows {_rows(misfit_at)}, columns {_columns(misfit_at)} (something warm beside the disc, a hand on "
+            f"it, the disc moved during the capture?): stand it alone and still, and measure again")
     offset, full_pixels = None, 0
     if set_point_c is not None:
         seen = LensWings(wing_share, wing_px, disc.shape).remove(disc) if wing_share > 0.0 else disc
@@ -259,7 +295,8 @@ def measure_lens(disc_images, empty_images, fov: FieldOfView, min_frames: int = 
     return LensMeasurement(core_px=sigma, wing_share=wing_share, wing_px=wing_px, across_px=2.0 * rx0 * factor,
                            centre=centre, contrast_c=contrast_c, residual=rms / max(contrast, 1e-9),
                            core_only_residual=core_rms / max(float(best_core[3][0]), 1e-9),
-                           frames=(n_disc, n_empty), halo_sd=halo, sensor_offset_c=offset, full_pixels=full_pixels)
+                           frames=(n_disc, n_empty), halo_sd=halo, sensor_offset_c=offset, full_pixels=full_pixels,
+                           stray_c=stray_c, stray_at=stray_at, misfit=misfit)
 
 
 def _halo_significance(share: np.ndarray, noise_var: np.ndarray, centre: tuple[float, float],
@@ -282,6 +319,21 @@ def _halo_significance(share: np.ndarray, noise_var: np.ndarray, centre: tuple[f
         return 0.0
     coef = cov @ (xtw @ share[far])
     return float(coef[0] / math.sqrt(cov[0, 0])) if cov[0, 0] > 0.0 else 0.0
+
+
+def _rows(at: tuple[int, int]) -> str:
+    return f"{at[0]}-{at[0] + 1}"
+
+
+def _columns(at: tuple[int, int]) -> str:
+    return f"{at[1]}-{at[1] + 1}"
+
+
+def _stray(left_c: np.ndarray) -> tuple[float, tuple[int, int]]:
+    """The largest mean of 2 x 2 pixels of what the fit leaves (degC), in size, and where it is."""
+    blocks = (left_c[:-1, :-1] + left_c[1:, :-1] + left_c[:-1, 1:] + left_c[1:, 1:]) / 4.0
+    r, c = np.unravel_index(int(np.argmax(np.abs(blocks))), blocks.shape)
+    return float(abs(blocks[r, c])), (int(r), int(c))
 
 
 def _centroid(share: np.ndarray, centre: tuple[float, float], rx: float, ry: float) -> tuple[float, float]:
