@@ -93,7 +93,7 @@ def add_commands(commands: Any) -> None:
     cfg.add_argument("--rotate-controller-password", action="store_true",
                      help="generate a new controller password (else the one in secrets.toml is kept)")
     cfg.add_argument("--add-watch-user", action="append", metavar="USER",
-                     help="a read-only login for `thermogate watch` and `calibrate reference` (an installer's): "
+                     help="a read-only login for `thermogate watch` and `calibrate reference`/`lens` (an installer's): "
                           "it reads every gate's eeprom, frame, status and result and publishes nothing; its "
                           "password is kept in secrets.toml and written to DIR/watch-USER-password, and it "
                           "stays on every later run until removed (repeatable)")

@@ -74,7 +74,7 @@ GATE_READS = ("cmd",)
 CONTROLLER_READS = ("frame", "eeprom", "status", "ack", "credential")
 CONTROLLER_WRITES = ("cmd", "result")
 HOME_ASSISTANT = "homeassistant/#"
-# A watch login (`broker config --add-watch-user`): what `thermogate watch` and `calibrate reference` read, from
+# A watch login (`broker config --add-watch-user`): what `thermogate watch` and `calibrate reference`/`lens` read, from
 # every gate, and nothing else; it publishes nothing. Its password goes to OUT/watch-<user>-password.
 WATCH_READS = ("eeprom", "frame", "status", "result")
 
