@@ -273,6 +273,28 @@ def test_the_tracker_takes_the_sensor_offset_off_the_face():
     assert np.all(est_with < est_without)
 
 
+def test_a_sensor_reading_high_whose_offset_is_known_reads_people_as_one_without_it():
+    """The same people through a sensor reading 1 degC high everywhere, with that offset told (lens_offset_c), and
+    through one reading true: the same estimates. The offset is taken off the face, the room around it and the
+    room the body model takes (the wall reads 1 degC high too); left on the room, it read every face 0.1-0.2 degC
+    low."""
+    def decided(offset_c: float) -> dict[int, float]:
+        sc = scenario("no_reference", 0, variant="55")
+        sc.scene.errors.common_offset_c = offset_c
+        config = from_table({"require_reference": False, "lens_offset_c": offset_c})
+        analyzer, tracker, out = Analyzer(config.analysis), Tracker("g", config), {}
+        for i, f in enumerate(frames(sc, 40.0)):
+            for d in tracker.update(i / HZ, i, analyzer.analyze(f.image)):
+                if d.decision in (D.PASS, D.FEVER):
+                    out.setdefault(d.track, d.estimate_c)
+        return out
+
+    true, high = decided(0.0), decided(1.0)
+    both = sorted(set(true) & set(high))
+    assert len(both) >= 3
+    assert float(np.median([high[k] - true[k] for k in both])) == pytest.approx(0.0, abs=0.02)
+
+
 def test_a_gate_without_a_reference_takes_the_measured_lens_offset_off_too():
     """No reference in view (require_reference = false), a sensor reading 0.6 degC high: the sensor's own offset
     `thermogate calibrate lens` read ([screening] lens_offset_c) is still taken off every face reading, and the

@@ -596,8 +596,9 @@ class Tracker:
             mix = face_mix(a.face_width_px, a.face_width_px * face_aspect(fov), blur, c.analysis.top_k)
 
         def core_with(lower_c: float) -> float:
-            return estimate_core_c(face_c, a.ambient_c, c.site_offset_c, fill=mix.band, face_share=mix.share,
-                                   surround_c=a.ambient_c + correction, site=c.eye_band, lower_share=mix.lower,
+            return estimate_core_c(face_c, a.ambient_c + correction, c.site_offset_c, fill=mix.band,
+                                   face_share=mix.share, surround_c=a.ambient_c + correction, site=c.eye_band,
+                                   lower_share=mix.lower,
                                    lower_c=lower_c)
 
         # The face below the eye band as it reads (nose and cheeks, or a mask); for the floor, taken as
