@@ -257,18 +257,19 @@ def measure_lens(disc_images, empty_images, fov: FieldOfView, min_frames: int = 
             wing_share, wing_px, sigma, factor = min(w_share, MAX_WING_SHARE), w_px, w_sigma, w_factor
             rms, contrast = math.sqrt(sse / n), float(coef[0] + coef[1])
     contrast_c = contrast * peak / gradient
-    # What the fit leaves, in degC at the wall: where something else changed between the two captures (a hand, a
-    # person in view, a lamp), a blob the lens cannot have made
-    k = disc_cover(share.shape, centre, (ry0 * factor, rx0 * factor), sigma)
+    # What the chosen fit leaves, in degC at the wall: where something else changed between the two captures (a
+    # hand, a person in view, a lamp), a blob the lens cannot have made
+    radii = (ry0 * factor, rx0 * factor)
+    k = disc_cover(share.shape, centre, radii, sigma)
     if wing_share > 0.0:
-        design = np.column_stack([k.ravel(), (wings(wing_px)[0] @ k @ wings(wing_px)[1].T).ravel(), ones])
+        assert best is not None
+        wr, wc = wings(wing_px)
+        fitted = best[4][0] * k + best[4][1] * (wr @ k @ wc.T) + best[4][2]
     else:
-        design = np.column_stack([k.ravel(), ones])
-    coef, _ = _lstsq(design, target)
-    left_c = (target - design @ coef).reshape(share.shape) * peak / gradient
-    rows_, cols_ = np.indices(share.shape) + 0.5
-    rho = np.sqrt(((rows_ - centre[0]) / (ry0 * factor)) ** 2 + ((cols_ - centre[1]) / (rx0 * factor)) ** 2)
-    beyond = (rho - 1.0) * min(ry0, rx0) * factor > HALO_PX
+        fitted = best_core[3][0] * k + best_core[3][1]
+    left_c = (share - fitted) * peak / gradient
+    rho = np.sqrt(((rows - centre[0]) / radii[0]) ** 2 + ((cols - centre[1]) / radii[1]) ** 2)
+    beyond = (rho - 1.0) * min(radii) > HALO_PX
     stray_c, stray_at = _stray(np.where(beyond, left_c, 0.0))
     misfit_c, misfit_at = _stray(left_c)
     misfit = misfit_c / max(contrast_c, 1e-9)
