@@ -32,6 +32,11 @@ puts wholly on it (the wings taken out) read its apparent temperature plus
 the sensor's own offset: ``[screening] lens_offset_c``, taken off the faces
 where the reference disc, too small, tells none (docs/estimation.md,
 "Measuring the lens, and the sensor's offset with it").
+
+Two captures between which something else changed (a hand or a head in view
+in one of them, something warm beside the disc) are refused, where the fit
+leaves more unexplained than a lens can (:data:`MAX_STRAY_C`,
+:data:`MAX_MISFIT`), rather than read as wings or as the offset.
 """
 
 from __future__ import annotations
@@ -268,20 +273,18 @@ def measure_lens(disc_images, empty_images, fov: FieldOfView, min_frames: int = 
     else:
         fitted = best_core[3][0] * k + best_core[3][1]
     left_c = (share - fitted) * peak / gradient
-    rho = np.sqrt(((rows - centre[0]) / radii[0]) ** 2 + ((cols - centre[1]) / radii[1]) ** 2)
-    beyond = (rho - 1.0) * min(radii) > HALO_PX
-    stray_c, stray_at = _stray(np.where(beyond, left_c, 0.0))
+    stray_c, stray_at = _stray(np.where(_beyond_halo(share.shape, centre, radii), left_c, 0.0))
     misfit_c, misfit_at = _stray(left_c)
     misfit = misfit_c / max(contrast_c, 1e-9)
     if stray_c > MAX_STRAY_C:
         raise LensMeasurementError(
-            f"something else changed between the two captures: {stray_c:.1f} degC at rows {_rows(stray_at)}, "
-            f"columns {_columns(stray_at)}, away from the disc, which no lens makes (a hand, a person or a lamp in "
+            f"something else changed between the two captures: {stray_c:.1f} degC at {_where(stray_at)}, "
+            f"away from the disc, which no lens makes (a hand, a person or a lamp in "
             f"view in one of them?): keep everything but the disc out of view, and measure again")
     if misfit > MAX_MISFIT:
         raise LensMeasurementError(
             f"the difference is not a disc through a lens: {misfit:.0%} of the disc's contrast left unexplained at "
-            f"rows {_rows(misfit_at)}, columns {_columns(misfit_at)} (something warm beside the disc, a hand on "
+            f"{_where(misfit_at)} (something warm beside the disc, a hand on "
             f"it, the disc moved during the capture?): stand it alone and still, and measure again")
     offset, full_pixels = None, 0
     if set_point_c is not None:
@@ -300,14 +303,19 @@ def measure_lens(disc_images, empty_images, fov: FieldOfView, min_frames: int = 
                            stray_c=stray_c, stray_at=stray_at, misfit=misfit)
 
 
+def _beyond_halo(shape: tuple[int, ...], centre: tuple[float, float], radius: tuple[float, float]) -> np.ndarray:
+    """The pixels more than HALO_PX beyond the edge of the disc of ``radius`` (rows, columns) at ``centre``."""
+    rows, cols = np.indices(shape) + 0.5
+    rho = np.sqrt(((rows - centre[0]) / radius[0]) ** 2 + ((cols - centre[1]) / radius[1]) ** 2)
+    return (rho - 1.0) * min(radius) > HALO_PX
+
+
 def _halo_significance(share: np.ndarray, noise_var: np.ndarray, centre: tuple[float, float],
                        radius: tuple[float, float], sigma: float, wing: tuple[np.ndarray, np.ndarray]) -> float:
     """How clearly the wings show where the core puts nothing: over the pixels more than HALO_PX beyond the
     disc's edge, the wings' fitted amplitude over its standard error from the pixels' noise (a level common to
     the two phases fitted beside it)."""
-    rows, cols = np.indices(share.shape) + 0.5
-    rho = np.sqrt(((rows - centre[0]) / radius[0]) ** 2 + ((cols - centre[1]) / radius[1]) ** 2)
-    far = (rho - 1.0) * min(radius) > HALO_PX
+    far = _beyond_halo(share.shape, centre, radius)
     if np.count_nonzero(far) < 10:
         return 0.0
     k = disc_cover(share.shape, centre, radius, sigma)
@@ -322,12 +330,9 @@ def _halo_significance(share: np.ndarray, noise_var: np.ndarray, centre: tuple[f
     return float(coef[0] / math.sqrt(cov[0, 0])) if cov[0, 0] > 0.0 else 0.0
 
 
-def _rows(at: tuple[int, int]) -> str:
-    return f"{at[0]}-{at[0] + 1}"
-
-
-def _columns(at: tuple[int, int]) -> str:
-    return f"{at[1]}-{at[1] + 1}"
+def _where(at: tuple[int, int]) -> str:
+    """A 2 x 2 block of pixels, named from its top left one."""
+    return f"rows {at[0]}-{at[0] + 1}, columns {at[1]}-{at[1] + 1}"
 
 
 def _stray(left_c: np.ndarray) -> tuple[float, tuple[int, int]]:
