@@ -59,9 +59,10 @@ file person by person (the same options; the people are the same, keyed by world
 many people changed, decisions and febrile PASSes before and after, and who changed. A figure over a few dozen
 people (the 90th percentile of 71 people's times) can move with one person; this shows it.
 ``--factors`` adds, per world and lens, the people in scope split by one
-factor at a time (the lens blur, the face's distance, mask, glasses, hair,
-the reference's size, the sensor's common offset, whether the disc told that
-offset, the room, children and adults), with the share of them decided and
+factor at a time (the lens blur, the blur the gate estimates with against
+the lens's, the face's distance, mask, glasses, hair, the reference's size,
+the sensor's common offset and gain, whether the disc told that offset, the
+room, children and adults), with the share of them decided and
 the decided people's mean error and its spread in each group: where the
 error comes from, and whom the rules leave undecided.
 """
@@ -182,6 +183,8 @@ class Outcome:
     # room when they were decided (what a perfect sensor and optics would give; :func:`body_model_on_truth`)
     person: int = -1  # the person's id in the run (the scene's), which --compare matches people by
     wing_share: float = 0.0  # the share of the energy the run's lens carries in its wide wings (0: a Gaussian)
+    sensor_gain: float = 0.0  # the run's sensor gain error (a share of the reading minus the die's temperature)
+    blur_used_px: float = math.nan  # the blur the gate estimates with: the disc's, as learned (NaN: the nominal one)
 
     @property
     def in_documented_scope(self) -> bool:
@@ -574,7 +577,8 @@ def run(job: tuple) -> list[Outcome]:
                                tuple(dict.fromkeys(reasons.get(pid, ()))), learned, documented,
                                ph.psf_sigma_px, ph.sensor_offset_c, told, p["sight_m"], p["mask"], p["glasses"],
                                p["cover"], p["from_cold"], p.get("age") is None, commissioned, how, body, pid,
-                               ph.psf_wing_share))
+                               ph.psf_wing_share, ph.sensor_gain,
+                               math.nan if config.analysis.lens_blur_px is None else config.analysis.lens_blur_px))
         return out
 
     out = screened(config, False, None)
@@ -704,6 +708,8 @@ def _bins(value, edges: tuple[float, ...], unit: str) -> list[tuple[str, object]
 
 FACTORS = (
     ("lens blur", _bins(lambda r: r.blur_px, (0.0, 0.4, 0.5, 0.6, 0.7, 2.0), "px")),
+    ("blur as used", [("nominal (none)", lambda r: math.isnan(r.blur_used_px)),
+                      *_bins(lambda r: r.blur_used_px - r.blur_px, (-2.0, -0.1, -0.03, 0.03, 0.1, 2.0), "px off")]),
     ("lens wings", [("none", lambda r: r.wing_share == 0.0),
                     ("under 5 %", lambda r: 0.0 < r.wing_share < 0.05),
                     *_bins(lambda r: 100.0 * r.wing_share, (5.0, 10.0, 15.0, 20.0, 100.0), "%")]),
@@ -713,6 +719,7 @@ FACTORS = (
               ("hat", lambda r: r.cover == "hat")]),
     ("reference size", _bins(lambda r: r.reference_px, (0.0, 2.0, 3.0, 4.0, 99.0), "px")),
     ("sensor offset", _bins(lambda r: r.sensor_offset_c, (-2.0, -0.5, 0.0, 0.5, 2.0), "degC")),
+    ("sensor gain", _bins(lambda r: 100.0 * r.sensor_gain, (-5.0, -2.0, -1.0, 0.0, 1.0, 2.0, 5.0), "%")),
     ("disc told it", [("yes", lambda r: r.offset_told), ("no", lambda r: not r.offset_told)]),
     ("room", _bins(lambda r: r.room_c, (0.0, 20.0, 22.0, 24.0, 26.0, 40.0), "degC")),
     ("person", [("child", lambda r: not r.adult), ("adult", lambda r: r.adult),
