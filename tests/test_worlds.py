@@ -268,6 +268,16 @@ def test_the_factor_split_counts_everyone_and_the_errors_of_the_decided():
     winged = {g: people for f, g, people, _, _ in bench.factor_groups(
         [replace(r, wing_share=w) for r, w in zip(rows, (0.03, 0.05, 0.12, 0.25), strict=True)]) if f == "lens wings"}
     assert winged == {"under 5 %": 1, "5-10 %": 1, "10-15 %": 1, "20-100 %": 1}
+    # The blur the gate estimates with against the lens's (none learned: the nominal one), and the sensor's gain.
+    told = [replace(r, blur_px=0.5, blur_used_px=u, sensor_gain=g)
+            for r, u, g in zip(rows, (math.nan, 0.35, 0.5, 0.65), (-0.03, -0.015, 0.005, 0.025), strict=True)]
+    split = {(f, g): (people, list(e)) for f, g, people, _, e in bench.factor_groups(told)}
+    assert split[("blur as used", "nominal (none)")] == (1, pytest.approx([-0.8]))
+    assert split[("blur as used", "-2--0.1 px off")][0] == 1
+    assert split[("blur as used", "-0.03-0.03 px off")][0] == 1
+    assert split[("blur as used", "0.1-2 px off")] == (1, pytest.approx([0.5]))
+    gains = {g: people for f, g, people, _, _ in bench.factor_groups(told) if f == "sensor gain"}
+    assert gains == {"-5--2 %": 1, "-2--1 %": 1, "0-1 %": 1, "2-5 %": 1}
 
 
 def test_a_saved_run_reads_back_and_compares_person_by_person(tmp_path):
