@@ -254,7 +254,10 @@ def test_calibrate_lens_live_prompts_the_installer_and_measures_the_running_gate
     assert "Stand the heated disc" in prompts[0] and "Take the disc away" in prompts[1] and len(prompts) == 2
     assert result["measured"] and result["variant"] == Lens.NARROW and result["source"].startswith("live from")
     assert min(result["frames"]) >= 16  # both captures: 4 s at 8 Hz, after the 2 s left to settle
-    assert abs(result["wing_share"] - 0.2) < 0.06 and abs(result["wing_px"] - 3.0) < 0.8, result
+    # Wings found, near the lens's. Looser than from recordings: over six live runs the share read 0.24-0.28 and
+    # the width 2.2-2.7 px (they trade off), where two 6 s recordings of the same lens read 0.21-0.25 (8 seeds);
+    # why the live captures read a little more is not known (docs/estimation.md, "Measuring the lens").
+    assert abs(result["wing_share"] - 0.2) < 0.1 and abs(result["wing_px"] - 3.0) < 1.0, result
     assert abs(result["sensor_offset_c"] - truth["sensor_offset_c"]) < 0.2, (result, truth)
     written = tomllib.loads(path.read_text(encoding="utf-8"))["gates"]["sim-1"]["screening"]
     assert written["lens_offset_c"] == result["sensor_offset_c"] and written["lens_wing_share"] == result["wing_share"]
