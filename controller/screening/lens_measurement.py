@@ -305,9 +305,15 @@ def measure_lens(disc_images, empty_images, fov: FieldOfView, min_frames: int = 
 
 def _beyond_halo(shape: tuple[int, ...], centre: tuple[float, float], radius: tuple[float, float]) -> np.ndarray:
     """The pixels more than HALO_PX beyond the edge of the disc of ``radius`` (rows, columns) at ``centre``."""
+    return (np.sqrt(_ellipse_distance2(shape, centre, radius)) - 1.0) * min(radius) > HALO_PX
+
+
+def _ellipse_distance2(shape: tuple[int, ...], centre: tuple[float, float],
+                       radius: tuple[float, float]) -> np.ndarray:
+    """Each pixel centre's squared distance from ``centre`` in units of the ellipse's ``radius`` (rows,
+    columns): 1.0 on the ellipse's edge."""
     rows, cols = np.indices(shape) + 0.5
-    rho = np.sqrt(((rows - centre[0]) / radius[0]) ** 2 + ((cols - centre[1]) / radius[1]) ** 2)
-    return (rho - 1.0) * min(radius) > HALO_PX
+    return ((rows - centre[0]) / radius[0]) ** 2 + ((cols - centre[1]) / radius[1]) ** 2
 
 
 def _halo_significance(share: np.ndarray, noise_var: np.ndarray, centre: tuple[float, float],
@@ -344,11 +350,10 @@ def _stray(left_c: np.ndarray) -> tuple[float, tuple[int, int]]:
 
 def _centroid(share: np.ndarray, centre: tuple[float, float], rx: float, ry: float) -> tuple[float, float]:
     """The disc's centre: the centroid of its contrast over an ellipse 3 pixels beyond its edge, its
-    surroundings' level (the median beyond that) taken out; twice, from ``centre``."""
+    surroundings' level (the median beyond that) taken out; three times, from ``centre``."""
     rows, cols = np.indices(share.shape) + 0.5
     for _ in range(3):
-        d = ((rows - centre[0]) / (ry + 3.0)) ** 2 + ((cols - centre[1]) / (rx + 3.0)) ** 2
-        inside = d <= 1.0
+        inside = _ellipse_distance2(share.shape, centre, (ry + 3.0, rx + 3.0)) <= 1.0
         level = float(np.median(share[~inside])) if (~inside).any() else 0.0
         w = share[inside] - level
         total = float(w.sum())
