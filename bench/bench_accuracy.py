@@ -514,12 +514,13 @@ def with_dev_wings(world: World, wings: tuple[float, float] | None) -> World:
 
 def measured_lens(sc, seed: int) -> tuple[tuple[float, float] | None, float | None]:
     """What ``thermogate calibrate lens`` measures on this run's lens and sensor, with the run's reference disc
-    stood near the gate as docs/installation.md says (sim/scenes/lens_target.py), its set point and coating
+    stood near the gate as docs/installation.md says (sim/scenes/lens_target.py; the gate's walls behind it, the
+    sensor in a session of its own: its drift, noise and pixel offsets), its set point and coating
     given; on a gate with no reference in view, a disc brought for the purpose (6-10 cm, 35-40 degC): (the
     wings, None where it finds none; the sensor's own offset, None where it reads none). (None, None) where the
     measurement is refused."""
     target = drawn_target(sc.physics, sc.fov, seed)
-    disc, empty = lens_target_frames(sc.physics, sc.fov, seed, target)
+    disc, empty = lens_target_frames(sc.physics, sc.fov, seed, target, walls_of=sc.scene.room)
     try:
         m = measure_lens(disc, empty, sc.fov, set_point_c=target.temp_c, emissivity=target.emissivity)
     except LensMeasurementError:

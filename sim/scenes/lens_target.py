@@ -66,7 +66,9 @@ class LensTargetScene:
     installer's hand (a test) takes the disc away; :func:`lens_target_frames` records it."""
 
     def __init__(self, physics: Physics, fov: FieldOfView, seed: int, target: LensTarget | None = None,
-                 refresh_hz: float = 8.0, ambient_c: float = 22.0):
+                 refresh_hz: float = 8.0, ambient_c: float = 22.0, walls_of: Room | None = None):
+        """``walls_of``: the gate's own room (a scene's ``room``), whose walls stand behind the disc, as they do
+        when the installer measures the lens at the gate; None: walls drawn from ``seed``."""
         rng = np.random.default_rng([int(seed), 0x1E45])
         drawn = LensTarget.draw(rng, fov, physics.reference)  # drawn always, so that the rest is drawn alike
         self.target = target if target is not None else drawn
@@ -77,6 +79,8 @@ class LensTargetScene:
                              emissivity=t.emissivity, centre_px=t.centre_px)
         self._with_disc = Room(projection, np.random.default_rng(walls), reference=spec)
         without = Room(projection, np.random.default_rng(walls), reference=False)
+        if walls_of is not None:
+            self._with_disc.offset_c = without.offset_c = walls_of.offset_c
         self.errors = SensorErrors(refresh_hz, rng, key=int(rng.integers(1 << 31)), netd_1hz_c=physics.netd_1hz_c,
                                    offset_sd_c=physics.pixel_offset_sd_c, common_offset_c=physics.sensor_offset_c,
                                    gain=physics.sensor_gain, drift_scale=physics.drift_scale)
@@ -114,11 +118,13 @@ class LensTargetScene:
 
 def lens_target_frames(physics: Physics, fov: FieldOfView, seed: int, target: LensTarget | None = None,
                        seconds: float = 10.0, refresh_hz: float = 8.0, ambient_c: float = 22.0,
-                       truth: dict | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+                       truth: dict | None = None, walls_of: Room | None = None
+                       ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(frames with the disc, frames without it), degC (24, 32), ``seconds`` of each at ``refresh_hz``: the disc
     first, then, after as long again (the installer taking it away, not recorded), the empty scene. ``truth``,
-    when given, is filled in with :meth:`LensTargetScene.truth` over the frames with the disc."""
-    scene = LensTargetScene(physics, fov, seed, target, refresh_hz, ambient_c)
+    when given, is filled in with :meth:`LensTargetScene.truth` over the frames with the disc. ``walls_of``: the
+    gate's room, whose walls stand behind the disc (:class:`LensTargetScene`)."""
+    scene = LensTargetScene(physics, fov, seed, target, refresh_hz, ambient_c, walls_of)
     n = max(1, round(seconds * refresh_hz))
     if truth is not None:
         truth.update(scene.truth(seconds))
