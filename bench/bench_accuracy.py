@@ -320,7 +320,7 @@ def _supports(cls, name: str) -> bool:
 def installer_config(sc, first_truth: dict, eye_band: str | None = None,
                      apply_sensor_offset: bool | None = None,
                      stable_frames: int | None = None, wings: tuple[float, float] | None = None,
-                     lens_offset_c: float | None = None) -> ScreeningConfig:
+                     lens_offset_c: float | None = None, lens_view_c: float | None = None) -> ScreeningConfig:
     """The screening settings an installer writes for this gate, following docs/installation.md: the lens,
     the mounting, and where the reference is (its pixels and one more all round) with its set point; or, with no
     reference in view, ``require_reference = false``. The disc's coating emissivity is its data sheet's (the
@@ -328,13 +328,14 @@ def installer_config(sc, first_truth: dict, eye_band: str | None = None,
     (:func:`learn_installed_reference`). ``eye_band``, ``apply_sensor_offset``,
     ``stable_frames``: those settings (None: the defaults); ``wings``: the lens's wings as the installer was
     told them, (lens_wing_share, lens_wing_px) (None: none, the default); ``lens_offset_c``: the sensor's offset
-    `thermogate calibrate lens` read ([screening] lens_offset_c; None: none)."""
+    `thermogate calibrate lens` read ([screening] lens_offset_c; None: none), and ``lens_view_c`` the view it read
+    it in ([screening] lens_view_c)."""
     ref = first_truth["reference"]
     analysis: dict = dict(variant=sc.variant)
     if wings is not None:
         analysis.update(lens_wing_share=wings[0], lens_wing_px=wings[1])
     if lens_offset_c is not None:  # [screening] lens_offset_c: the reference's own, once learned, comes first
-        analysis.update(sensor_offset_c=round(lens_offset_c, 2))
+        analysis.update(sensor_offset_c=round(lens_offset_c, 2), lens_view_c=lens_view_c)
     if apply_sensor_offset is not None:
         analysis["apply_sensor_offset"] = apply_sensor_offset
     screening: dict = {} if eye_band is None else {"eye_band": eye_band}
@@ -386,10 +387,11 @@ def learn_installed_reference(rec, config: ScreeningConfig) -> tuple[ScreeningCo
     except LearningError as exc:
         return config, exc.reason, False
     table = learned.table(config.analysis.reference_box)  # what the command writes, as it writes it
+    # as config.from_table reads it: the disc's own offset, else the lens's with the drift since it was read
+    offset = table.get("sensor_offset_c", config.analysis.sensor_offset_c + table.get("lens_drift_c", 0.0))
     analysis = replace(config.analysis, reference_apparent_c=learned.apparent_c, reference_pixels=learned.pixels,
                        reference_background_c=table["background_c"],
-                       lens_blur_px=learned.lens_blur_px,
-                       sensor_offset_c=table.get("sensor_offset_c", config.analysis.sensor_offset_c))
+                       lens_blur_px=learned.lens_blur_px, sensor_offset_c=offset)
     return replace(config, analysis=analysis), "learned", "sensor_offset_c" in table
 
 
@@ -512,20 +514,21 @@ def with_dev_wings(world: World, wings: tuple[float, float] | None) -> World:
     return replace(world, psf_wing_share=(wings[0], wings[0]), psf_wing_sigma_px=(wings[1], wings[1]))
 
 
-def measured_lens(sc, seed: int) -> tuple[tuple[float, float] | None, float | None]:
+def measured_lens(sc, seed: int) -> tuple[tuple[float, float] | None, float | None, float | None]:
     """What ``thermogate calibrate lens`` measures on this run's lens and sensor, with the run's reference disc
     stood near the gate as docs/installation.md says (sim/scenes/lens_target.py; the gate's walls behind it, the
     sensor in a session of its own: its drift, noise and pixel offsets), its set point and coating
     given; on a gate with no reference in view, a disc brought for the purpose (6-10 cm, 35-40 degC): (the
-    wings, None where it finds none; the sensor's own offset, None where it reads none). (None, None) where the
-    measurement is refused."""
+    wings, None where it finds none; the sensor's own offset, None where it reads none; the view it read that
+    in, ``lens_view_c``, None with no offset). (None, None, None) where the measurement is refused."""
     target = drawn_target(sc.physics, sc.fov, seed)
     disc, empty = lens_target_frames(sc.physics, sc.fov, seed, target, walls_of=sc.scene.room)
     try:
         m = measure_lens(disc, empty, sc.fov, set_point_c=target.temp_c, emissivity=target.emissivity)
     except LensMeasurementError:
-        return None, None
-    return ((m.wing_share, m.wing_px) if m.wing_share > 0.0 else None), m.sensor_offset_c
+        return None, None, None
+    return (((m.wing_share, m.wing_px) if m.wing_share > 0.0 else None), m.sensor_offset_c,
+            m.table().get("lens_view_c"))
 
 
 def run(job: tuple) -> list[Outcome]:
@@ -543,9 +546,9 @@ def run(job: tuple) -> list[Outcome]:
     sc = scenario(KIND, seed, variant=lens, world=world)
     rec = scenario_recording(KIND, sc.duration_s, seed=seed, variant=lens, world=world, refresh_hz=refresh_hz)
     frames = list(rec.frames())
-    wings, lens_offset = ((sc.physics.psf_wing_share, sc.physics.psf_wing_sigma_px), None) if tell == "true" \
-        else measured_lens(sc, seed) if tell == "measured" else (tell, None)
-    installed = installer_config(sc, frames[0].truth, eye_band, apply_offset, stable, wings, lens_offset)
+    wings, lens_offset, lens_view = ((sc.physics.psf_wing_share, sc.physics.psf_wing_sigma_px), None, None) \
+        if tell == "true" else measured_lens(sc, seed) if tell == "measured" else (tell, None, None)
+    installed = installer_config(sc, frames[0].truth, eye_band, apply_offset, stable, wings, lens_offset, lens_view)
     config, learned, told = learn_installed_reference(rec, installed)
     standing = first_standing(rec)  # id -> (first standing time, truth then)
     ph = sc.physics

@@ -189,6 +189,37 @@ def test_the_lens_offset_is_taken_off_where_the_reference_tells_none():
     assert from_table({"reference": reference}).analysis.sensor_offset_c == 0.0
     with pytest.raises(ConfigError, match="lens_offset_c"):
         from_table({"lens_offset_c": 20.0})
+    # the sensor's drift since the lens was measured, as calibrate reference wrote it, is added to the lens's offset
+    drifted = {**reference, "lens_drift_c": 0.15}
+    both = from_table({"lens_offset_c": -0.4, "lens_view_c": 21.3, "reference": drifted}).analysis
+    assert both.sensor_offset_c == pytest.approx(-0.25) and both.lens_view_c == 21.3
+    assert from_table({"lens_offset_c": -0.4, "reference": {**told, "lens_drift_c": 0.15}}).analysis.sensor_offset_c \
+        == 0.2  # the disc's own offset comes first, drift and all
+    assert from_table({"reference": drifted}).analysis.sensor_offset_c == 0.0  # no lens offset: nothing to move
+    with pytest.raises(ConfigError, match="lens_drift_c"):
+        from_table({"lens_offset_c": -0.4, "reference": {**reference, "lens_drift_c": 3.0}})
+    with pytest.raises(ConfigError, match="lens_view_c"):
+        from_table({"lens_view_c": "warm"})
+
+
+def test_the_view_without_the_disc_is_what_the_sensor_read_of_the_walls():
+    """The view's median pixel when the lens is measured: the walls as the sensor read them then (its offset and
+    drift in), written with the offset it goes with."""
+    from sim.scenes.lens_target import LensTargetScene
+
+    physics = lens(0.5)
+    fov = FOVS["110"]
+    target = LensTarget(diameter_m=0.08, distance_m=measure_distance_m(0.08, fov)[0] * 1.1, temp_c=36.0)
+    scene = LensTargetScene(physics, fov, 5, target)
+    disc = [scene.image_at(i / 8.0, True) for i in range(48)]
+    empty = [scene.image_at(20.0 + i / 8.0, False) for i in range(48)]
+    m = measure_lens(disc, empty, fov, set_point_c=target.temp_c, emissivity=target.emissivity)
+    clean = float(np.median(scene._clean[False]))
+    drift = float(np.mean([scene.errors.drift_c(20.0 + i / 8.0) for i in range(48)]))
+    as_read = clean + physics.sensor_offset_c + drift + physics.sensor_gain * (clean - scene.ta_c)
+    assert abs(m.view_c - as_read) < 0.05, (m.view_c, as_read)
+    assert m.table()["lens_view_c"] == round(m.view_c, 2) and "lens_offset_c" in m.table()
+    assert "lens_view_c" not in measure_lens(disc, empty, fov).table()  # no offset read: no view to go with it
 
 
 def test_a_measurement_stored_again_replaces_the_last_and_keeps_the_rest(tmp_path):

@@ -314,13 +314,37 @@ def test_calibrate_reference_from_a_recording_stores_it_in_controller_toml(tmp_p
     assert config.read_text().count("[gates.g-1.screening.reference]") == 1
 
 
+def test_the_view_tells_the_sensors_drift_since_the_lens_was_measured():
+    """Learning reads the view's median pixel again: what it moved since `calibrate lens` read it is the sensor's
+    drift (written as lens_drift_c), and a move too large for a sensor is the room, which is not written."""
+    sc = scene_with(ReferenceSpec(0.05, 0.8), variant="110")  # too small to tell the sensor's offset itself
+    analysis = config_for(sc)
+    first = learn_reference(images(sc, 10.0), analysis)
+    assert first.sensor_offset_c is None and first.lens_drift_c is None and "lens_drift_c" not in first.table((0,) * 4)
+    then = first.view_c - 0.2  # the sensor read the walls 0.2 degC lower when the lens was measured
+    learned = learn_reference(images(sc, 10.0, add_c=0.25), replace(analysis, lens_view_c=then))
+    assert learned.lens_drift_c == pytest.approx(0.45, abs=0.02)
+    assert learned.table(analysis.reference_box)["lens_drift_c"] == round(learned.lens_drift_c, 2)
+    # the walls as the sensor read them while nobody was in view (people pass in about half the frames)
+    frames = [sc.frame_at(i / HZ) for i in range(int(10.0 * HZ))]
+    empty = [f.image for f in frames if not f.truth["people"]]
+    r0, c0, r1, c1 = analysis.reference_box
+    outside = np.ones(empty[0].shape, dtype=bool)
+    outside[r0:r1, c0:c1] = False
+    assert 0.3 < len(empty) / len(frames) < 0.7
+    assert abs(first.view_c - float(np.median(np.median(empty, axis=0)[outside]))) < 0.04
+    # a view 0.8 degC warmer than when the lens was measured is the room, not the sensor: no drift written
+    assert learn_reference(images(sc, 10.0), replace(analysis, lens_view_c=first.view_c - 0.8)).lens_drift_c is None
+
+
 def test_a_learned_table_is_the_installers_keys_and_the_learned_ones():
     """What learning writes is LEARNED_KEYS (calibrate reference replaces exactly those when it learns again)."""
-    full = LearnedReference(34.2, 0.05, 6, 80, 35.0, 22.0, 12.0, 0.9, 0.02, blur_px=0.5, sensor_offset_c=0.3)
+    full = LearnedReference(34.2, 0.05, 6, 80, 35.0, 22.0, 12.0, 0.9, 0.02, blur_px=0.5, sensor_offset_c=0.3,
+                            lens_drift_c=-0.12)
     assert set(full.table((3, 3, 7, 7))) == {"box", "temp_c", *LearnedReference.LEARNED_KEYS}
     bare = LearnedReference(34.2, 0.05, 6, 80, 35.0, 22.0, 12.0, 0.9, 0.02)
     assert set(bare.table((3, 3, 7, 7))) == {"box", "temp_c", *LearnedReference.LEARNED_KEYS} - {
-        "blur_px", "sensor_offset_c"}
+        "blur_px", "sensor_offset_c", "lens_drift_c"}
 
 
 def test_learning_again_with_a_smaller_disc_drops_the_offset_it_cannot_tell(tmp_path, capsys):
@@ -344,6 +368,37 @@ def test_learning_again_with_a_smaller_disc_drops_the_offset_it_cannot_tell(tmp_
     analysis = load_config(config).screening_for("g-1").analysis
     assert analysis.sensor_offset_c == 0.0 and analysis.reference_apparent_c == pytest.approx(learned["apparent_c"])
     assert analysis.lens_blur_px == learned["blur_px"] and analysis.reference_drift_c == 1.2
+
+
+def test_calibrate_reference_writes_the_sensors_drift_since_the_lens_was_measured(tmp_path, capsys):
+    """A gate whose lens was measured (lens_offset_c, and the view it was read in, lens_view_c) and whose disc is
+    too small to tell the offset itself: learning the reference writes the drift since, and the gate takes off
+    the lens's offset with it; a view that moved more than a sensor drifts is said, and nothing is written."""
+    from controller.recording import Recording
+    from controller.service.calibration import reference_images_recording
+
+    small = scene_with(ReferenceSpec(0.04, 0.6))
+    _recording(small, 12.0).save(tmp_path / "small.npz")
+    box = list(config_for(small).reference_box)
+    images, scale = reference_images_recording(Recording.load(tmp_path / "small.npz"),
+                                               ScreeningConfig(analysis=config_for(small)))
+    view = learn_reference(images, config_for(small), frame_scale=scale).view_c
+    config = tmp_path / "controller.toml"
+    for then, drift in ((view - 0.15, 0.15), (view - 0.9, None)):
+        config.write_text(f"[gates.g-1.screening]\nlens_offset_c = -0.3\nlens_view_c = {then:.2f}\n\n"
+                          f"[gates.g-1.screening.reference]\nbox = {box}\ntemp_c = 35.0\n")
+        assert main(["calibrate", "reference", "g-1", "--recording", str(tmp_path / "small.npz"),
+                     "--config", str(config)]) == 0
+        out, err = capsys.readouterr()
+        learned = json.loads(out)
+        assert learned["learned"] and learned["sensor_offset_c"] is None
+        analysis = load_config(config).screening_for("g-1").analysis
+        if drift is None:
+            assert learned["lens_drift_c"] is None and "more than a sensor drifts" in err
+            assert analysis.sensor_offset_c == -0.3
+        else:
+            assert learned["lens_drift_c"] == pytest.approx(drift, abs=0.011) and "drift since" in err
+            assert analysis.sensor_offset_c == pytest.approx(-0.3 + learned["lens_drift_c"])
 
 
 def test_calibrate_reference_runs_where_the_controllers_secrets_cannot_be_read(tmp_path, capsys):

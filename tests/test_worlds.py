@@ -476,18 +476,42 @@ def test_the_bench_can_have_the_installer_measure_each_lens():
     own disc (or one brought for it) through the run's own lens and sensor: no wings where the lens has none, and the
     sensor's offset."""
     bare = scenario("school_queue", DEV.seed(3), variant="110", world=DEV)
-    wings, offset = bench.measured_lens(bare, DEV.seed(3))
+    wings, offset, view = bench.measured_lens(bare, DEV.seed(3))
     assert wings is None
     assert offset is not None and abs(offset - bare.physics.sensor_offset_c) < 0.5
+    assert view is not None and abs(view - (bare.physics.ambient_c + offset)) < 1.0  # the gate's walls, as read
     winged_world = bench.with_dev_wings(DEV, (0.2, 3.0))
     winged = scenario("school_queue", DEV.seed(3), variant="110", world=winged_world)
-    (share, px), _ = bench.measured_lens(winged, DEV.seed(3))
+    (share, px), _, _ = bench.measured_lens(winged, DEV.seed(3))
     assert abs(share - 0.2) < 0.06 and abs(px - 3.0) < 0.8
     no_disc = next(sc for i in range(40) if (sc := scenario("school_queue", DEV.seed(i), variant="110",
                                                             world=DEV)).physics.reference is None)
     # a gate with no reference in view is measured with a disc brought for the purpose: its offset read all the same
-    _, offset = bench.measured_lens(no_disc, no_disc.seed)
+    _, offset, _ = bench.measured_lens(no_disc, no_disc.seed)
     assert offset is not None and abs(offset - no_disc.physics.sensor_offset_c) < 0.5
     truth = bare.frame_at(0.0).truth
     told = bench.installer_config(bare, truth, lens_offset_c=-0.37).analysis
     assert told.sensor_offset_c == -0.37
+
+
+def test_the_drift_since_the_lens_was_measured_is_taken_off_with_its_offset():
+    """DEV's gates whose disc is too small to tell the sensor's offset: the lens measurement's offset was read in a
+    session of its own, with its own drift. Learning the reference reads the view again and adds the drift since
+    (lens_drift_c): the offset taken off is nearer the sensor's offset and drift while learning than the lens's
+    offset alone."""
+    errors = []
+    for i in range(16):
+        sc = scenario("school_queue", DEV.seed(i), variant="110", world=DEV)
+        if sc.physics.reference is None:
+            continue
+        rec = bench.scenario_recording("school_queue", bench.LEARN_S, seed=DEV.seed(i), variant="110", world=DEV)
+        frames = list(rec.frames())
+        wings, offset, view = bench.measured_lens(sc, DEV.seed(i))
+        installed = bench.installer_config(sc, frames[0].truth, wings=wings, lens_offset_c=offset, lens_view_c=view)
+        config, learned, told = bench.learn_installed_reference(rec, installed)
+        if offset is None or learned != "learned" or told:
+            continue
+        truth = sc.physics.sensor_offset_c + float(np.mean([f.truth["drift_c"] for f in frames]))
+        errors.append((config.analysis.sensor_offset_c - truth, round(offset, 2) - truth))
+    with_drift, lens_alone = np.sqrt(np.mean(np.square(errors), axis=0))
+    assert len(errors) >= 10 and with_drift < 0.75 * lens_alone and with_drift < 0.15, (errors, with_drift, lens_alone)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from datetime import tzinfo
 
@@ -205,16 +206,30 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
                       "fraction": round(learned.fraction, 3), "background_c": round(learned.background_c, 2),
                       "excess_c": round(learned.excess_c, 3), "box": list(box),
                       "sensor_offset_c": written.get("sensor_offset_c"), "blur_px": written.get("blur_px"),
+                      "lens_drift_c": written.get("lens_drift_c"),
                       "source": source, "stored": str(args.config) if stored else False}))
     where = (f"stored in {args.config} as [gates.{gate}.screening.reference]; the controller uses it from its next "
              f"start" if stored else "put in controller.toml:\n" + "\n".join(
                  [f"[gates.{gate}.screening.reference]"] + [f"{k} = {v}" for k, v in table.items()]))
     across = reference_across_px(learned.size_px)
-    offset = (f"the sensor reads {written['sensor_offset_c']:+.2f} degC off in common, read off the disc and taken "
-              f"off every face" if "sensor_offset_c" in written else
-              f"the disc ({across:.1f} px across) is too small to tell the sensor's own offset (at least "
-              f"{MIN_OFFSET_ACROSS_PX:g} px filling its pixels: docs/installation.md), which commissioning then "
-              f"takes out")
+    small = (f"the disc ({across:.1f} px across) is too small to tell the sensor's own offset (at least "
+             f"{MIN_OFFSET_ACROSS_PX:g} px filling its pixels: docs/installation.md)")
+    if "sensor_offset_c" in written:
+        offset = f"the sensor reads {written['sensor_offset_c']:+.2f} degC off in common, read off the disc and " \
+                 f"taken off every face"
+    elif "lens_drift_c" in written:
+        offset = (f"{small}; the offset `calibrate lens` read is taken off, with the sensor's drift since "
+                  f"({written['lens_drift_c']:+.2f} degC: the view's median pixel then and now)")
+    elif analysis.lens_view_c is not None and not math.isfinite(learned.view_c):
+        offset = (f"{small}; someone was in view nearly all the time, so the sensor's drift since `calibrate lens` "
+                  f"could not be read: the offset it read is taken off as it was; learn the reference again with "
+                  f"the view clear for a few seconds")
+    elif analysis.lens_view_c is not None:
+        offset = (f"{small}; the view moved {learned.view_c - analysis.lens_view_c:+.2f} degC since `calibrate "
+                  f"lens` read it, more than a sensor drifts (the room changed?): the offset it read is taken off "
+                  f"as it was; measure the lens again, then learn the reference")
+    else:
+        offset = f"{small}, which commissioning then takes out"
     print(f"{gate}'s reference reads {learned.apparent_c:.2f} degC through its optics (set point "
           f"{learned.set_point_c:.1f}, {learned.fraction:.0%} of its contrast); {offset}; {where}", file=sys.stderr)
     return 0

@@ -103,6 +103,9 @@ class AnalysisConfig:
     # 0.0, or the lens's, is taken off (docs/estimation.md, "The sensor's own offset").
     sensor_offset_c: float = 0.0
     apply_sensor_offset: bool = True
+    # The view's median pixel when the lens was measured ([screening] lens_view_c; None: not known): learning the
+    # reference reads it again, and what it moved by is the sensor's drift since (reference_source.lens_drift_c).
+    lens_view_c: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variant", Lens.parse(self.variant))  # ValueError names the spellings

@@ -30,6 +30,8 @@ lens_wing_px = 2.0          # share of a point's energy spread wide, and how wid
 lens_offset_c = -0.31       # the sensor's own offset `thermogate calibrate lens` read on the disc near the gate
                             # (taken off as the reference's sensor_offset_c is, where that table has none;
                             # with no reference in view too)
+lens_view_c = 21.52         # (written with it: the view's median pixel then, which calibrate reference reads
+                            # again to tell the sensor's drift since)
 
 [screening.reference]
 box = [3, 3, 7, 7]          # rows r0..r1, columns c0..c1 (exclusive) where the heated reference sits
@@ -44,12 +46,14 @@ min_fraction = 0.25         # reaching less of its set-point contrast: BLOCKED r
 blur_px = 0.55              # the lens blur measured on the disc (calibrate reference sets it; absent: 0.4)
 emissivity = 0.97           # the disc's coating, from its data sheet (absent: 1.0, a blackbody)
 sensor_offset_c = 0.42      # the sensor's own offset read off the disc (calibrate reference sets it)
+lens_drift_c = 0.08         # the sensor's drift since the lens was measured, where the disc tells no offset
+                            # (calibrate reference sets it; added to lens_offset_c)
 apply_sensor_offset = true  # take it off the face readings (the default; false: leave them as read)
 ```
 
 Each key has one default, kind and range (:data:`FIELDS`, :data:`LENS`, :data:`WING_FIELDS`, :data:`LENS_OFFSET`,
-:data:`REFERENCE_FIELDS`, read by ``controller.config_fields.Field``); any problem is one ``ConfigError``
-naming the key.
+:data:`LENS_VIEW`, :data:`REFERENCE_FIELDS`, read by ``controller.config_fields.Field``); any problem is one
+``ConfigError`` naming the key.
 
 A ``[screening.reference]`` table without ``apparent_c`` means the reading
 was never learned: with ``require_reference`` every screening is BLOCKED
@@ -155,6 +159,9 @@ _WING_BY_KEY = {f.key: f for f in WING_FIELDS}
 # readings as the reference's sensor_offset_c is (apply_sensor_offset), where the reference's table gives none, and
 # on a gate with no reference at all.
 LENS_OFFSET = Field("lens_offset_c", float, None, -10.0, 10.0, "degC")
+# ... and the view's median pixel it was read in, which `thermogate calibrate reference` reads again: what that moved
+# by is the sensor's drift since ([screening.reference] lens_drift_c), added to lens_offset_c.
+LENS_VIEW = Field("lens_view_c", float, None, -40.0, 80.0, "degC")
 
 
 def _default(key: str):
@@ -247,8 +254,15 @@ def from_table(table: dict, simulated: bool = True) -> ScreeningConfig:
             analysis[key] = _WING_BY_KEY[key].read(table, "screening")
         elif key == LENS_OFFSET.key:
             lens_offset = LENS_OFFSET.read(table, "screening")
-            if not ("reference" in table and "sensor_offset_c" in (table["reference"] or {})):
-                analysis["sensor_offset_c"] = lens_offset
+            given = table.get("reference")
+            reference: dict = given if isinstance(given, dict) else {}
+            # The disc's own offset comes first; else the lens's, with the sensor's drift since it was read.
+            if "sensor_offset_c" not in reference:
+                drift = (_REFERENCE_BY_KEY["lens_drift_c"][0].read(reference, "screening.reference")
+                         if "lens_drift_c" in reference else 0.0)
+                analysis["sensor_offset_c"] = lens_offset + drift
+        elif key == LENS_VIEW.key:
+            analysis["lens_view_c"] = LENS_VIEW.read(table, "screening")
         elif key == "reference":
             analysis.update(_reference(table[key]))
         else:
@@ -288,6 +302,10 @@ REFERENCE_FIELDS: tuple[tuple[Field, str | None], ...] = (
     (Field("sensor_offset_c", float, _ANALYSIS.sensor_offset_c, -10.0, 10.0, "degC"), "sensor_offset_c"),
     # take sensor_offset_c off the face readings (on by default: docs/estimation.md, "The sensor's own offset")
     (Field("apply_sensor_offset", bool, _ANALYSIS.apply_sensor_offset), "apply_sensor_offset"),
+    # the sensor's drift since the lens was measured (the view's median pixel against [screening] lens_view_c),
+    # written by `thermogate calibrate reference`; added to [screening] lens_offset_c where this table has no
+    # sensor_offset_c (from_table)
+    (Field("lens_drift_c", float, None, -1.0, 1.0, "degC"), None),
 )
 _REFERENCE_BY_KEY = {f.key: (f, target) for f, target in REFERENCE_FIELDS}
 

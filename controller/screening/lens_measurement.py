@@ -85,7 +85,7 @@ def measure_distance_m(diameter_m: float, fov: FieldOfView) -> tuple[float, floa
 
 # The [screening] keys a measurement writes: one measured again replaces them all, so that wings or an offset it did
 # not find this time are not kept from before.
-LENS_KEYS = ("lens_wing_share", "lens_wing_px", "lens_offset_c")
+LENS_KEYS = ("lens_wing_share", "lens_wing_px", "lens_offset_c", "lens_view_c")
 
 
 class LensMeasurementError(ValueError):
@@ -112,14 +112,20 @@ class LensMeasurement:
     stray_c: float = 0.0  # the largest change the fit leaves unexplained (2 x 2 pixels' mean, degC at the wall)
     stray_at: tuple[int, int] = (0, 0)  # ... its top left pixel (row, column)
     misfit: float = 0.0  # the same anywhere, the disc included, over the disc's contrast
+    # The view without the disc as read then (its median pixel, degC): the room's walls plus the sensor's offset and
+    # drift at that moment. Learning the reference reads it again: what it moved by is the sensor's drift since,
+    # which the offset above did not see (reference_source.lens_drift_c).
+    view_c: float = math.nan
 
     def table(self) -> dict:
         """The ``[screening]`` keys it gives: the wings (none: a share of 0.0), and the sensor's own offset where
-        it was read."""
+        it was read, with the view it was read in (``lens_view_c``)."""
         out: dict = ({"lens_wing_share": 0.0} if self.wing_share <= 0.0 else
                      {"lens_wing_share": round(self.wing_share, 3), "lens_wing_px": round(self.wing_px, 2)})
         if self.sensor_offset_c is not None:
             out["lens_offset_c"] = round(self.sensor_offset_c, 2)
+            if math.isfinite(self.view_c):
+                out["lens_view_c"] = round(self.view_c, 2)
         return out
 
 
@@ -300,7 +306,7 @@ def measure_lens(disc_images, empty_images, fov: FieldOfView, min_frames: int = 
                            centre=centre, contrast_c=contrast_c, residual=rms / max(contrast, 1e-9),
                            core_only_residual=core_rms / max(float(best_core[3][0]), 1e-9),
                            frames=(n_disc, n_empty), halo_sd=halo, sensor_offset_c=offset, full_pixels=full_pixels,
-                           stray_c=stray_c, stray_at=stray_at, misfit=misfit)
+                           stray_c=stray_c, stray_at=stray_at, misfit=misfit, view_c=wall_c)
 
 
 def _beyond_halo(shape: tuple[int, ...], centre: tuple[float, float], radius: tuple[float, float]) -> np.ndarray:

@@ -38,6 +38,12 @@ PHASES = 4  # positions of the disc's centre within a pixel, per axis, that the 
 PLATEAU = 0.9  # the pixels averaged are those reaching this share of the best pixel's contrast ...
 MAX_PIXELS = 6  # ... at most this many
 MIN_FRACTION = AnalysisConfig.reference_min_fraction  # below this share of its set-point contrast: too small
+# The view's median pixel moving by more than this since the lens was measured is the room, not the sensor's drift
+# (DEV's sensors drift by up to 0.3 degC): no drift is written, and the lens's offset is taken as it was read.
+MAX_LENS_DRIFT_C = 0.5
+# The view is read over the frames with nobody in view (no face, no warm blob: a person standing in view for half
+# the frames would lift its median pixel): at least this many (2 s at 8 frames a second), else no drift is written.
+MIN_VIEW_FRAMES = 16
 
 TABLE_DIAMETERS_M = (0.04, 0.06, 0.08, 0.10, 0.15, 0.20)
 TABLE_DISTANCES_M = (0.2, 0.3, 0.45, 0.6, 0.9, 1.2)
@@ -134,6 +140,12 @@ class LearnedReference:
     excess_c: float  # the slow variation beyond the pixels' noise (stability)
     blur_px: float | None = None  # the lens blur measured on the disc (measure_blur); None: not measurable
     sensor_offset_c: float | None = None  # the sensor's own offset read off the disc (disc_offset); None: not
+    view_c: float = math.nan  # the view's median pixel while learning (the per-pixel median over the frames with
+    # nobody in view, the box left out; NaN: fewer than MIN_VIEW_FRAMES such frames)
+    # What that moved by since the lens was measured (AnalysisConfig.lens_view_c): the sensor's drift between the
+    # two, added to the lens's offset where the disc tells none (config.from_table); None: not known, or over
+    # MAX_LENS_DRIFT_C
+    lens_drift_c: float | None = None
 
     @property
     def lens_blur_px(self) -> float | None:
@@ -142,11 +154,12 @@ class LearnedReference:
 
     # The keys of its table that learning measures (the rest, the box and the set point, are the installer's): a
     # table learned again replaces all of them, so that one it could not measure this time is not kept from before.
-    LEARNED_KEYS = ("apparent_c", "apparent_sd_c", "background_c", "pixels", "blur_px", "sensor_offset_c")
+    LEARNED_KEYS = ("apparent_c", "apparent_sd_c", "background_c", "pixels", "blur_px", "sensor_offset_c",
+                    "lens_drift_c")
 
     def table(self, box: tuple[int, int, int, int]) -> dict:
         """The ``[screening.reference]`` table that describes it (the installer's box and set point, and
-        LEARNED_KEYS: ``blur_px`` and ``sensor_offset_c`` only where the disc told them)."""
+        LEARNED_KEYS: ``blur_px``, ``sensor_offset_c`` and ``lens_drift_c`` only where they are known)."""
         table = {"box": list(box), "temp_c": round(self.set_point_c, 2), "apparent_c": round(self.apparent_c, 3),
                  "apparent_sd_c": round(self.sd_c, 3), "background_c": round(self.background_c, 2),
                  "pixels": self.pixels}
@@ -154,6 +167,8 @@ class LearnedReference:
             table["blur_px"] = self.lens_blur_px
         if self.sensor_offset_c is not None:
             table["sensor_offset_c"] = round(self.sensor_offset_c, 2)
+        if self.lens_drift_c is not None:
+            table["lens_drift_c"] = round(self.lens_drift_c, 2)
         return table
 
 
@@ -310,6 +325,7 @@ def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_fr
     from ..protocol import result as D
 
     images = [np.asarray(i, dtype=np.float64) for i in images]
+    seen = images  # as read: the view's level is compared with the lens measurement's, whose wings were in
     if config.lens_wing_share > 0.0 and images:  # the disc is modelled through the core: the wings go first, once
         wings = LensWings(config.lens_wing_share, config.lens_wing_px, images[0].shape)
         images = [wings.remove(i) for i in images]
@@ -346,6 +362,12 @@ def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_fr
                               float(np.median([a.reference_fraction for _, a in learned])), excess,
                               measure_blur(mean_box - background, config.reference_c - background, config.fov))
     blur = result.blur_px if result.blur_px is not None else LENS_PSF_SIGMA_PX
+    outside = np.ones(images[0].shape, dtype=bool)
+    outside[r0:r1, c0:c1] = False
+    clear = [seen[i] for i, a in learned if a.warm_pixels == 0 and not a.faces]
+    view = float(np.median(np.median(clear, axis=0)[outside])) if len(clear) >= MIN_VIEW_FRAMES else math.nan
+    moved = view - config.lens_view_c if config.lens_view_c is not None else math.nan
+    result = replace(result, view_c=view, lens_drift_c=moved if abs(moved) <= MAX_LENS_DRIFT_C else None)
     room = float(np.median([a.ambient_c for _, a in learned]))
     result = replace(result, sensor_offset_c=disc_offset(
         mean_box - result.background_c, result.background_c, config.reference_c, pixels, blur, config.fov,
