@@ -335,6 +335,14 @@ def test_the_view_tells_the_sensors_drift_since_the_lens_was_measured():
     assert abs(first.view_c - float(np.median(np.median(empty, axis=0)[outside]))) < 0.04
     # a view 0.8 degC warmer than when the lens was measured is the room, not the sensor: no drift written
     assert learn_reference(images(sc, 10.0), replace(analysis, lens_view_c=first.view_c - 0.8)).lens_drift_c is None
+    # someone warm in view from the fifth frame on, shifting a little, away from the disc: the reference is
+    # learned, the view is not read
+    crowded = [image.copy() for image in images(sc, 10.0)]
+    for i, image in enumerate(crowded[4:]):
+        column = 12 + (i // 8) % 4
+        image[10:22, column:column + 8] = 34.0
+    busy = learn_reference(crowded, replace(analysis, lens_view_c=then))
+    assert math.isnan(busy.view_c) and busy.lens_drift_c is None and math.isfinite(busy.apparent_c)
 
 
 def test_a_learned_table_is_the_installers_keys_and_the_learned_ones():
