@@ -140,6 +140,17 @@ def test_calibrate_lens_from_two_recordings(tmp_path, capsys):
     assert written["lens_offset_c"] == result["sensor_offset_c"]
     assert (written["lens_wing_share"], written["lens_wing_px"]) == (result["wing_share"], result["wing_px"])
     assert written["reference"] == {"box": [3, 3, 7, 7], "temp_c": 38.0, "emissivity": 0.97}
+    # the view without the disc, and when it was recorded: calibrate reference reads the view again soon after
+    from controller.screening.config import ScreeningConfig
+    from controller.service.calibration import reference_images_recording
+
+    images, _ = reference_images_recording(empty, ScreeningConfig())
+    assert written["lens_view_c"] == pytest.approx(float(np.median(np.mean(images, axis=0))), abs=0.011)
+    assert written["lens_measured_at"] == empty.created.isoformat(timespec="seconds")
+    # printed, not stored: the lines paste into controller.toml as they are
+    assert thermogate(argv + ["--no-store"]) == 0
+    pasted = tomllib.loads(capsys.readouterr()[1].split("put in controller.toml:\n", 1)[1].split("\n;")[0])
+    assert pasted["gates"]["g1"]["screening"]["lens_measured_at"] == written["lens_measured_at"]
 
     # the recordings the wrong way round: the "disc" phase shows nothing warmer than the wall
     assert thermogate(["calibrate", "lens", "g1", "--recording", str(paths[1]), "--recording", str(paths[0])]) == 1
@@ -200,6 +211,11 @@ def test_the_lens_offset_is_taken_off_where_the_reference_tells_none():
         from_table({"lens_offset_c": -0.4, "reference": {**reference, "lens_drift_c": 3.0}})
     with pytest.raises(ConfigError, match="lens_view_c"):
         from_table({"lens_view_c": "warm"})
+    at = from_table({"lens_measured_at": "2026-12-06T09:12:40+00:00"}).analysis.lens_measured_at
+    assert at == "2026-12-06T09:12:40+00:00"
+    for bad in ("yesterday", "2026-12-06T09:12:40", 20261206):  # no zone, or not a time: refused
+        with pytest.raises(ConfigError, match="lens_measured_at"):
+            from_table({"lens_measured_at": bad})
 
 
 def test_the_view_without_the_disc_is_what_the_sensor_read_of_the_walls():
@@ -292,6 +308,10 @@ def test_calibrate_lens_live_prompts_the_installer_and_measures_the_running_gate
     assert abs(result["sensor_offset_c"] - truth["sensor_offset_c"]) < 0.2, (result, truth)
     written = tomllib.loads(path.read_text(encoding="utf-8"))["gates"]["sim-1"]["screening"]
     assert written["lens_offset_c"] == result["sensor_offset_c"] and written["lens_wing_share"] == result["wing_share"]
+    from datetime import datetime, timezone
+
+    measured = datetime.fromisoformat(written["lens_measured_at"])  # the live capture's end, in UTC
+    assert abs((datetime.now(timezone.utc) - measured).total_seconds()) < 60.0 and "lens_view_c" in written
 
 
 def test_calibrate_lens_live_says_what_stops_it_and_stores_nothing(tmp_path, monkeypatch, capsys):

@@ -335,6 +335,15 @@ def test_the_view_tells_the_sensors_drift_since_the_lens_was_measured():
     assert abs(first.view_c - float(np.median(np.median(empty, axis=0)[outside]))) < 0.04
     # a view 0.8 degC warmer than when the lens was measured is the room, not the sensor: no drift written
     assert learn_reference(images(sc, 10.0), replace(analysis, lens_view_c=first.view_c - 0.8)).lens_drift_c is None
+    # measured 10 minutes before learning: read; 2 hours before (the walls may have warmed since): not read
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime(2026, 12, 6, 9, 0, tzinfo=timezone.utc)
+    for ago, read in ((timedelta(minutes=10), True), (timedelta(hours=2), False), (-timedelta(hours=2), False)):
+        timed = replace(analysis, lens_view_c=then, lens_measured_at=(now - ago).isoformat())
+        result = learn_reference(images(sc, 10.0, add_c=0.25), timed, at=now)
+        assert (result.lens_drift_c is not None) == read and result.lens_age_s == ago.total_seconds()
+    assert learn_reference(images(sc, 10.0), replace(analysis, lens_view_c=then)).lens_age_s is None  # not known
     # someone warm in view from the fifth frame on, shifting a little, away from the disc: the reference is
     # learned, the view is not read
     crowded = [image.copy() for image in images(sc, 10.0)]
@@ -381,7 +390,10 @@ def test_learning_again_with_a_smaller_disc_drops_the_offset_it_cannot_tell(tmp_
 def test_calibrate_reference_writes_the_sensors_drift_since_the_lens_was_measured(tmp_path, capsys):
     """A gate whose lens was measured (lens_offset_c, and the view it was read in, lens_view_c) and whose disc is
     too small to tell the offset itself: learning the reference writes the drift since, and the gate takes off
-    the lens's offset with it; a view that moved more than a sensor drifts is said, and nothing is written."""
+    the lens's offset with it; a view that moved more than a sensor drifts, or a lens measured more than half an
+    hour before, is said, and nothing is written."""
+    from datetime import timedelta
+
     from controller.recording import Recording
     from controller.service.calibration import reference_images_recording
 
@@ -392,8 +404,13 @@ def test_calibrate_reference_writes_the_sensors_drift_since_the_lens_was_measure
                                                ScreeningConfig(analysis=config_for(small)))
     view = learn_reference(images, config_for(small), frame_scale=scale).view_c
     config = tmp_path / "controller.toml"
-    for then, drift in ((view - 0.15, 0.15), (view - 0.9, None)):
-        config.write_text(f"[gates.g-1.screening]\nlens_offset_c = -0.3\nlens_view_c = {then:.2f}\n\n"
+    created = Recording.load(tmp_path / "small.npz").created
+    soon, late = (f'"{(created - timedelta(minutes=m)).isoformat()}"' for m in (5, 45))
+    for then, at, drift, said in ((view - 0.15, soon, 0.15, "drift since"),
+                                  (view - 0.9, soon, None, "more than a sensor"),
+                                  (view - 0.15, late, None, "45 minutes before")):
+        config.write_text(f"[gates.g-1.screening]\nlens_offset_c = -0.3\nlens_view_c = {then:.2f}\n"
+                          f"lens_measured_at = {at}\n\n"
                           f"[gates.g-1.screening.reference]\nbox = {box}\ntemp_c = 35.0\n")
         assert main(["calibrate", "reference", "g-1", "--recording", str(tmp_path / "small.npz"),
                      "--config", str(config)]) == 0
@@ -401,11 +418,11 @@ def test_calibrate_reference_writes_the_sensors_drift_since_the_lens_was_measure
         learned = json.loads(out)
         assert learned["learned"] and learned["sensor_offset_c"] is None
         analysis = load_config(config).screening_for("g-1").analysis
+        assert said in err
         if drift is None:
-            assert learned["lens_drift_c"] is None and "more than a sensor drifts" in err
-            assert analysis.sensor_offset_c == -0.3
+            assert learned["lens_drift_c"] is None and analysis.sensor_offset_c == -0.3
         else:
-            assert learned["lens_drift_c"] == pytest.approx(drift, abs=0.011) and "drift since" in err
+            assert learned["lens_drift_c"] == pytest.approx(drift, abs=0.011)
             assert analysis.sensor_offset_c == pytest.approx(-0.3 + learned["lens_drift_c"])
 
 

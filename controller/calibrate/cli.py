@@ -11,7 +11,7 @@ import argparse
 import json
 import math
 import sys
-from datetime import tzinfo
+from datetime import datetime, timezone, tzinfo
 
 from ..geometry import Lens
 from ..screening.config import ScreeningConfig, load
@@ -161,7 +161,7 @@ def _reference_tables(path: str | None, gate: str) -> dict:
 def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
     """Learn the reference's reading through this gate's optics, live or from a recording, and store it."""
     from ..screening.analysis import reference_across_px
-    from ..screening.reference_source import MIN_OFFSET_ACROSS_PX, LearningError, learn_reference
+    from ..screening.reference_source import MAX_LENS_AGE_S, MIN_OFFSET_ACROSS_PX, LearningError, learn_reference
     from ..service.calibration import reference_images_recording, store_reference
     from .live import reference_images_live
 
@@ -172,7 +172,7 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
         variant = args.variant or recording.meta.get("variant")
         screening = _reference_config(args, gate, str(variant) if variant else None)
         images, scale = reference_images_recording(recording, screening)
-        source = args.recording[0]
+        source, at = args.recording[0], recording.created
     else:
         from ..watch import gate_key_from_args, settings_from_args
 
@@ -183,9 +183,10 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
             print(f"warning: the frames' tags are NOT checked: {why}", file=sys.stderr)
         print(f"learning {gate}'s reference for {args.seconds:g} s: keep everyone away from it", file=sys.stderr)
         images, scale = reference_images_live(broker, gate, screening, args.seconds, key)
+        at = datetime.now(timezone.utc)
     analysis = screening.analysis
     try:
-        learned = learn_reference(images, analysis, frame_scale=scale)
+        learned = learn_reference(images, analysis, frame_scale=scale, at=at)
     except LearningError as exc:
         print(json.dumps({"gate": gate, "learned": False, "reason": exc.reason, "detail": str(exc)}))
         print(f"thermogate calibrate reference: {exc}", file=sys.stderr)
@@ -220,6 +221,12 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
     elif "lens_drift_c" in written:
         offset = (f"{small}; the offset `calibrate lens` read is taken off, with the sensor's drift since "
                   f"({written['lens_drift_c']:+.2f} degC: the view's median pixel then and now)")
+    elif analysis.lens_view_c is not None and learned.lens_age_s is not None \
+            and abs(learned.lens_age_s) > MAX_LENS_AGE_S:
+        offset = (f"{small}; the lens was measured {abs(learned.lens_age_s) / 60.0:.0f} minutes "
+                  f"{'before' if learned.lens_age_s > 0 else 'after'} this (at most {MAX_LENS_AGE_S / 60.0:.0f}), so "
+                  f"the room may have changed and the sensor's drift since is not read: the offset it read is taken "
+                  f"off as it was; measure the lens again, then learn the reference right after")
     elif analysis.lens_view_c is not None and not math.isfinite(learned.view_c):
         offset = (f"{small}; someone was in view nearly all the time, so the sensor's drift since `calibrate lens` "
                   f"could not be read: the offset it read is taken off as it was; learn the reference again with "
@@ -235,8 +242,9 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
     return 0
 
 
-def _lens_images_recorded(args: argparse.Namespace, gate: str) -> tuple[list, list, str, str]:
-    """(images with the disc, without it, the lens, where they came from) from the two recordings."""
+def _lens_images_recorded(args: argparse.Namespace, gate: str) -> tuple[list, list, str, str, datetime]:
+    """(images with the disc, without it, the lens, where they came from, when the view without it was
+    recorded) from the two recordings."""
     from ..service.calibration import reference_images_recording
 
     if len(args.recording) != 2:
@@ -250,10 +258,10 @@ def _lens_images_recorded(args: argparse.Namespace, gate: str) -> tuple[list, li
     variant = variants.pop()
     screening = _reference_config(args, gate, variant)
     (disc, _), (empty, _) = (reference_images_recording(r, screening) for r in recordings)
-    return disc, empty, variant, " + ".join(args.recording)
+    return disc, empty, variant, " + ".join(args.recording), recordings[1].created
 
 
-def _lens_images_live(args: argparse.Namespace, gate: str) -> tuple[list, list, str, str]:
+def _lens_images_live(args: argparse.Namespace, gate: str) -> tuple[list, list, str, str, datetime]:
     """The same, live from the running gate over MQTT, the installer prompted between the two captures."""
     from ..watch import gate_key_from_args, settings_from_args
     from .live import lens_images_live
@@ -267,7 +275,7 @@ def _lens_images_live(args: argparse.Namespace, gate: str) -> tuple[list, list, 
     if key is None:
         print(f"warning: the frames' tags are NOT checked: {why}", file=sys.stderr)
     disc, empty = lens_images_live(broker, gate, screening, args.seconds, key)
-    return disc, empty, screening.analysis.variant, f"live from {broker} ({source})"
+    return disc, empty, screening.analysis.variant, f"live from {broker} ({source})", datetime.now(timezone.utc)
 
 
 def _calibrate_lens(args: argparse.Namespace, gate: str) -> int:
@@ -279,8 +287,8 @@ def _calibrate_lens(args: argparse.Namespace, gate: str) -> int:
     from ..screening.lens_measurement import LENS_KEYS, LensMeasurementError, measure_lens
     from ..service.calibration import store_screening_keys
 
-    disc, empty, variant, source = (_lens_images_recorded(args, gate) if args.recording
-                                    else _lens_images_live(args, gate))
+    disc, empty, variant, source, when = (_lens_images_recorded(args, gate) if args.recording
+                                          else _lens_images_live(args, gate))
     written = _reference_tables(args.config, gate)  # the disc's set point and coating, where the gate gives them
     set_point = args.set_point if args.set_point is not None else written.get("temp_c")
     emissivity = args.emissivity if args.emissivity is not None else written.get("emissivity", 1.0)
@@ -291,6 +299,8 @@ def _calibrate_lens(args: argparse.Namespace, gate: str) -> int:
         print(f"thermogate calibrate lens: {exc}", file=sys.stderr)
         return 1
     table = m.table()
+    if "lens_view_c" in table:  # the view goes with when it was read: calibrate reference reads it again soon after
+        table["lens_measured_at"] = when.isoformat(timespec="seconds")
     stored = bool(args.config) and not args.no_store
     if stored:  # what this measurement measured replaces what an earlier one did, a key it did not write included
         store_screening_keys(args.config, gate, table, replaces=LENS_KEYS)
@@ -312,7 +322,8 @@ def _calibrate_lens(args: argparse.Namespace, gate: str) -> int:
               "the sensor's own offset not read: give the disc's set point (--set-point, and --emissivity)"
               if set_point is None else
               f"the sensor's own offset not read: only {m.full_pixels} pixels wholly on the disc; bring it nearer")
-    lines = "\n".join([f"[gates.{gate}.screening]"] + [f"{k} = {v}" for k, v in table.items()])
+    lines = "\n".join([f"[gates.{gate}.screening]"] + [f"{k} = {json.dumps(v) if isinstance(v, str) else v}"
+                                                        for k, v in table.items()])
     where = (f"stored in {args.config} as {', '.join(table)} of [gates.{gate}.screening]" if stored
              else f"put in controller.toml:\n{lines}\n")
     print(f"{gate}'s lens: core blur {m.core_px:.2f} px, {found}; the disc {m.across_px:.1f} px across, "

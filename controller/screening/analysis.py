@@ -106,6 +106,7 @@ class AnalysisConfig:
     # The view's median pixel when the lens was measured ([screening] lens_view_c; None: not known): learning the
     # reference reads it again, and what it moved by is the sensor's drift since (reference_source.lens_drift_c).
     lens_view_c: float | None = None
+    lens_measured_at: str | None = None  # when (ISO 8601 with its zone; [screening] lens_measured_at; None: not known)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variant", Lens.parse(self.variant))  # ValueError names the spellings

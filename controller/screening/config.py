@@ -31,7 +31,8 @@ lens_offset_c = -0.31       # the sensor's own offset `thermogate calibrate lens
                             # (taken off as the reference's sensor_offset_c is, where that table has none;
                             # with no reference in view too)
 lens_view_c = 21.52         # (written with it: the view's median pixel then, which calibrate reference reads
-                            # again to tell the sensor's drift since)
+                            # again to tell the sensor's drift since, within 30 minutes of ...
+lens_measured_at = "2026-12-06T09:12:40+00:00"  # ... when the lens was measured)
 
 [screening.reference]
 box = [3, 3, 7, 7]          # rows r0..r1, columns c0..c1 (exclusive) where the heated reference sits
@@ -52,8 +53,8 @@ apply_sensor_offset = true  # take it off the face readings (the default; false:
 ```
 
 Each key has one default, kind and range (:data:`FIELDS`, :data:`LENS`, :data:`WING_FIELDS`, :data:`LENS_OFFSET`,
-:data:`LENS_VIEW`, :data:`REFERENCE_FIELDS`, read by ``controller.config_fields.Field``); any problem is one
-``ConfigError`` naming the key.
+:data:`LENS_VIEW`, :data:`LENS_MEASURED_AT`, :data:`REFERENCE_FIELDS`, read by ``controller.config_fields.Field``);
+any problem is one ``ConfigError`` naming the key.
 
 A ``[screening.reference]`` table without ``apparent_c`` means the reading
 was never learned: with ``require_reference`` every screening is BLOCKED
@@ -69,6 +70,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 from controller.config_fields import ConfigError, Field
@@ -162,6 +164,18 @@ LENS_OFFSET = Field("lens_offset_c", float, None, -10.0, 10.0, "degC")
 # ... and the view's median pixel it was read in, which `thermogate calibrate reference` reads again: what that moved
 # by is the sensor's drift since ([screening.reference] lens_drift_c), added to lens_offset_c.
 LENS_VIEW = Field("lens_view_c", float, None, -40.0, 80.0, "degC")
+
+
+def _zoned_time(text: str) -> bool:
+    try:
+        return datetime.fromisoformat(text).tzinfo is not None
+    except ValueError:
+        return False
+
+
+# ... and when: the drift is read only for a reference learned soon after (reference_source.MAX_LENS_AGE_S).
+LENS_MEASURED_AT = Field("lens_measured_at", str, None, check=_zoned_time,
+                         hint="must be an ISO 8601 time with its zone, as `thermogate calibrate lens` writes it")
 
 
 def _default(key: str):
@@ -263,6 +277,8 @@ def from_table(table: dict, simulated: bool = True) -> ScreeningConfig:
                 analysis["sensor_offset_c"] = lens_offset + drift
         elif key == LENS_VIEW.key:
             analysis["lens_view_c"] = LENS_VIEW.read(table, "screening")
+        elif key == LENS_MEASURED_AT.key:
+            analysis["lens_measured_at"] = LENS_MEASURED_AT.read(table, "screening")
         elif key == "reference":
             analysis.update(_reference(table[key]))
         else:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import lru_cache
 
 import numpy as np
@@ -44,6 +45,9 @@ MAX_LENS_DRIFT_C = 0.5
 # The view is read over the frames with nobody in view (no face, no warm blob: a person standing in view for half
 # the frames would lift its median pixel): at least this many (2 s at 8 frames a second), else no drift is written.
 MIN_VIEW_FRAMES = 16
+# ... and only this soon after the lens was measured (AnalysisConfig.lens_measured_at): the walls must not have
+# warmed or cooled in between (the installer learns the reference right after measuring the lens).
+MAX_LENS_AGE_S = 1800.0
 
 TABLE_DIAMETERS_M = (0.04, 0.06, 0.08, 0.10, 0.15, 0.20)
 TABLE_DISTANCES_M = (0.2, 0.3, 0.45, 0.6, 0.9, 1.2)
@@ -144,8 +148,9 @@ class LearnedReference:
     # nobody in view, the box left out; NaN: fewer than MIN_VIEW_FRAMES such frames)
     # What that moved by since the lens was measured (AnalysisConfig.lens_view_c): the sensor's drift between the
     # two, added to the lens's offset where the disc tells none (config.from_table); None: not known, or over
-    # MAX_LENS_DRIFT_C
+    # MAX_LENS_DRIFT_C, or the lens measured more than MAX_LENS_AGE_S before
     lens_drift_c: float | None = None
+    lens_age_s: float | None = None  # how long before the learning the lens was measured (None: not known)
 
     @property
     def lens_blur_px(self) -> float | None:
@@ -308,7 +313,7 @@ def disc_offset(contrast: np.ndarray, background_c: float, set_point_c: float, p
 
 
 def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_frames: int = 24,
-                    frame_scale: float = 1.0) -> LearnedReference:
+                    frame_scale: float = 1.0, at: datetime | None = None) -> LearnedReference:
     """Learn the reference's reading from a gate's full images, in order, of a scene with nobody near it.
     ``frame_scale``: the gate's frames per frame at 8 frames a second (frame_rate.FrameRate.scale; 0.5 at
     4 Hz), which the analysis's time constants follow as they do live (the background around the disc settles,
@@ -321,7 +326,11 @@ def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_fr
     LearningError (with the BLOCKED reason it causes) when it is not found,
     too small or unstable, or seen in too few frames (not learned). With the
     lens's wings configured, they are taken out of every image first
-    (lens_wings.py), and the disc is read and modelled through the core."""
+    (lens_wings.py), and the disc is read and modelled through the core.
+    With the view the lens was measured in (``lens_view_c``), the view is
+    read again and its move is the sensor's drift since (``lens_drift_c``),
+    when the images were taken ``at`` a time within MAX_LENS_AGE_S of the
+    lens's measurement (either time unknown: not checked)."""
     from ..protocol import result as D
 
     images = [np.asarray(i, dtype=np.float64) for i in images]
@@ -367,7 +376,11 @@ def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_fr
     clear = [seen[i] for i, a in learned if a.warm_pixels == 0 and not a.faces]
     view = float(np.median(np.median(clear, axis=0)[outside])) if len(clear) >= MIN_VIEW_FRAMES else math.nan
     moved = view - config.lens_view_c if config.lens_view_c is not None else math.nan
-    result = replace(result, view_c=view, lens_drift_c=moved if abs(moved) <= MAX_LENS_DRIFT_C else None)
+    age = ((at - datetime.fromisoformat(config.lens_measured_at)).total_seconds()
+           if at is not None and config.lens_measured_at is not None else None)
+    recent = age is None or abs(age) <= MAX_LENS_AGE_S
+    result = replace(result, view_c=view, lens_age_s=age,
+                     lens_drift_c=moved if abs(moved) <= MAX_LENS_DRIFT_C and recent else None)
     room = float(np.median([a.ambient_c for _, a in learned]))
     result = replace(result, sensor_offset_c=disc_offset(
         mean_box - result.background_c, result.background_c, config.reference_c, pixels, blur, config.fov,
