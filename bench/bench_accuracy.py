@@ -91,7 +91,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from controller.calibrate.cli import fit_recordings  # noqa: E402
 from controller.geometry import pixels_across  # noqa: E402
 from controller.screening.analysis import AnalysisConfig  # noqa: E402
-from controller.screening.config import ScreeningConfig  # noqa: E402
+from controller.screening.config import ScreeningConfig, lens_offset_with_drift  # noqa: E402
 from controller.screening.estimate import estimate_core_c  # noqa: E402
 from controller.screening.lens_measurement import LensMeasurementError, measure_lens  # noqa: E402
 from controller.screening.lens_wings import check_wings  # noqa: E402
@@ -388,7 +388,8 @@ def learn_installed_reference(rec, config: ScreeningConfig) -> tuple[ScreeningCo
         return config, exc.reason, False
     table = learned.table(config.analysis.reference_box)  # what the command writes, as it writes it
     # as config.from_table reads it: the disc's own offset, else the lens's with the drift since it was read
-    offset = table.get("sensor_offset_c", config.analysis.sensor_offset_c + table.get("lens_drift_c", 0.0))
+    offset = lens_offset_with_drift(config.analysis.sensor_offset_c, table)
+    offset = table["sensor_offset_c"] if offset is None else offset
     analysis = replace(config.analysis, reference_apparent_c=learned.apparent_c, reference_pixels=learned.pixels,
                        reference_background_c=table["background_c"],
                        lens_blur_px=learned.lens_blur_px, sensor_offset_c=offset)

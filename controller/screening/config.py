@@ -267,14 +267,11 @@ def from_table(table: dict, simulated: bool = True) -> ScreeningConfig:
         elif key in _WING_BY_KEY:
             analysis[key] = _WING_BY_KEY[key].read(table, "screening")
         elif key == LENS_OFFSET.key:
-            lens_offset = LENS_OFFSET.read(table, "screening")
             given = table.get("reference")
-            reference: dict = given if isinstance(given, dict) else {}
-            # The disc's own offset comes first; else the lens's, with the sensor's drift since it was read.
-            if "sensor_offset_c" not in reference:
-                drift = (_REFERENCE_BY_KEY["lens_drift_c"][0].read(reference, "screening.reference")
-                         if "lens_drift_c" in reference else 0.0)
-                analysis["sensor_offset_c"] = lens_offset + drift
+            offset = lens_offset_with_drift(LENS_OFFSET.read(table, "screening"),
+                                            given if isinstance(given, dict) else {})
+            if offset is not None:
+                analysis["sensor_offset_c"] = offset
         elif key == LENS_VIEW.key:
             analysis["lens_view_c"] = LENS_VIEW.read(table, "screening")
         elif key == LENS_MEASURED_AT.key:
@@ -324,6 +321,16 @@ REFERENCE_FIELDS: tuple[tuple[Field, str | None], ...] = (
     (Field("lens_drift_c", float, None, -1.0, 1.0, "degC"), None),
 )
 _REFERENCE_BY_KEY = {f.key: (f, target) for f, target in REFERENCE_FIELDS}
+
+
+def lens_offset_with_drift(lens_offset_c: float, reference: dict) -> float | None:
+    """The offset a gate takes off from its lens measurement (``[screening] lens_offset_c``) given its
+    ``[screening.reference]`` table: None where that table has the disc's own ``sensor_offset_c``, which comes
+    first; else the lens's, with the sensor's drift since it was read (``lens_drift_c``, where written)."""
+    if "sensor_offset_c" in reference:
+        return None
+    drift_field = _REFERENCE_BY_KEY["lens_drift_c"][0]
+    return lens_offset_c + (drift_field.read(reference, "screening.reference") if "lens_drift_c" in reference else 0.0)
 
 
 def _reference(table) -> dict:
