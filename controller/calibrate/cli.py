@@ -162,7 +162,7 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
     """Learn the reference's reading through this gate's optics, live or from a recording, and store it."""
     from ..screening.analysis import reference_across_px
     from ..screening.reference_source import MAX_LENS_AGE_S, MIN_OFFSET_ACROSS_PX, LearningError, learn_reference
-    from ..service.calibration import reference_images_recording, store_reference
+    from ..service.calibration import reference_images_recording, store_reference, toml_lines
     from .live import reference_images_live
 
     if args.recording and len(args.recording) > 1:
@@ -211,7 +211,7 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
                       "source": source, "stored": str(args.config) if stored else False}))
     where = (f"stored in {args.config} as [gates.{gate}.screening.reference]; the controller uses it from its next "
              f"start" if stored else "put in controller.toml:\n" + "\n".join(
-                 [f"[gates.{gate}.screening.reference]"] + [f"{k} = {v}" for k, v in table.items()]))
+                 [f"[gates.{gate}.screening.reference]"] + toml_lines(table)))
     across = reference_across_px(learned.size_px)
     small = (f"the disc ({across:.1f} px across) is too small to tell the sensor's own offset (at least "
              f"{MIN_OFFSET_ACROSS_PX:g} px filling its pixels: docs/installation.md)")
@@ -285,7 +285,7 @@ def _calibrate_lens(args: argparse.Namespace, gate: str) -> int:
     (docs/installation.md, "Measuring the lens")."""
     from ..geometry import Lens
     from ..screening.lens_measurement import LENS_KEYS, LensMeasurementError, measure_lens
-    from ..service.calibration import store_screening_keys
+    from ..service.calibration import store_screening_keys, toml_lines
 
     disc, empty, variant, source, when = (_lens_images_recorded(args, gate) if args.recording
                                           else _lens_images_live(args, gate))
@@ -322,8 +322,7 @@ def _calibrate_lens(args: argparse.Namespace, gate: str) -> int:
               "the sensor's own offset not read: give the disc's set point (--set-point, and --emissivity)"
               if set_point is None else
               f"the sensor's own offset not read: only {m.full_pixels} pixels wholly on the disc; bring it nearer")
-    lines = "\n".join([f"[gates.{gate}.screening]"] + [f"{k} = {json.dumps(v) if isinstance(v, str) else v}"
-                                                        for k, v in table.items()])
+    lines = "\n".join([f"[gates.{gate}.screening]"] + toml_lines(table))
     where = (f"stored in {args.config} as {', '.join(table)} of [gates.{gate}.screening]" if stored
              else f"put in controller.toml:\n{lines}\n")
     print(f"{gate}'s lens: core blur {m.core_px:.2f} px, {found}; the disc {m.across_px:.1f} px across, "

@@ -133,6 +133,11 @@ def _toml_value(v) -> str:
     return repr(v) if isinstance(v, (int, float)) else '"' + str(v).replace('"', '\\"') + '"'
 
 
+def toml_lines(table: dict) -> list[str]:
+    """``table``'s keys as the lines of a TOML table, ``key = value``."""
+    return [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+
+
 def _edit_gate_table(config_path, header: str, body, written, what: str, paste: list[str]) -> None:
     """Rewrite the table ``header`` of controller.toml, in place: ``body(old lines)`` gives its new lines under
     the header (``body([])`` for a file without it, which gets it at the end); the rest of the file (comments
@@ -174,7 +179,7 @@ def store_screening_keys(config_path, gate_id: str, keys: dict, replaces: tuple[
     of the file (comments included) is kept. ValueError (with the lines to paste by hand) when the file holds
     the gate's screening settings in another form."""
     header = f"[gates.{gate_id}.screening]"
-    own = [f"{k} = {_toml_value(v)}" for k, v in keys.items()]
+    own = toml_lines(keys)
     gone = set(keys) | set(replaces)
 
     def written(doc: dict) -> bool:
@@ -191,7 +196,7 @@ def store_reference(config_path, gate_id: str, table: dict) -> None:
     lines are replaced, or it is added at the end; the rest of the file (comments included) is kept. ValueError
     (with the lines to paste by hand) when the file holds the gate's reference in another form."""
     header = f"[gates.{gate_id}.screening.reference]"
-    own = [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    own = toml_lines(table)
     _edit_gate_table(config_path, header, lambda old: own + [""],
                      lambda doc: doc["gates"][gate_id]["screening"]["reference"] == table,
                      f"gate {gate_id}'s reference", [header] + own)
