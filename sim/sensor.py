@@ -9,6 +9,8 @@ an unread subpage is overwritten, as on the sensor.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from controller.sensor import Calibration
@@ -47,16 +49,23 @@ class VirtualMLX90640(_fw.fake_mlx90640.FakeMLX90640):
         return 1.0 / REFRESH_RATES_HZ[(self.control & CTRL_REFRESH_MASK) >> CTRL_REFRESH_SHIFT]
 
     def update(self, t: float) -> bool:
-        """Measure the next subpage if it is due at scenario time ``t``; True if one was made."""
+        """Measure the next subpage if one is due by scenario time ``t``; True if one was made.
+
+        The sensor measures on its own clock, every period from the first: the subpage holds the scene at the
+        time its measurement was due on that grid, however late the firmware polls (were the scene rendered at
+        the poll instead, each run's polling jitter would draw it other noise). Measurements due while nobody
+        polled are overwritten by the latest, the grid kept."""
         if t < self.next_due:
             return False
-        self.next_due = max(self.next_due + self.period_s, t)
+        period = self.period_s
+        due = self.next_due + period * math.floor((t - self.next_due) / period)
+        self.next_due = due + period
         self.subpage ^= 1
-        frame = self.scenario.frame_at(t)
+        frame = self.scenario.frame_at(due)
         words = self.calibration.raw_from_to(frame.image, frame.ta, self.vdd, self.subpage, self.control)
         if self.garbage is not None:
             pixels, until = self.garbage
-            if t <= until:
+            if due <= until:
                 words[pixels] = self.rng.integers(0, 0x10000, size=len(pixels))
             else:
                 self.garbage = None

@@ -292,3 +292,30 @@ def test_the_gate_reads_its_eeprom_at_400_khz_and_frames_at_i2c_freq(frame_hz):
         assert [(hz, reg) for hz, kind, reg, n in log if reg == 0x2400] == [(400_000, 0x2400)]
         assert {hz for hz, kind, reg, n in log if reg != 0x2400} == {frame_hz}
         assert any(reg == 0x0400 for hz, kind, reg, n in log)
+
+
+def test_the_virtual_sensor_measures_on_its_own_clock_whatever_the_polling():
+    """A subpage holds the scene at the time its measurement was due (every period from the first), not at the
+    time it was polled: polled late, it holds the latest due; the grid is kept. So a live run draws the noise of
+    the last (the scene's noise is keyed to its time)."""
+    from sim.scenarios import SceneFrame
+    from sim.sensor import VirtualMLX90640
+
+    class Clocked:
+        """A scene that notes when it is rendered."""
+
+        def __init__(self):
+            self.rendered: list[float] = []
+
+        def frame_at(self, t: float) -> SceneFrame:
+            self.rendered.append(t)
+            return SceneFrame(np.full((24, 32), 30.0), 31.0, {})
+
+    scene = Clocked()
+    sensor = VirtualMLX90640(random_eeprom(5), scenario=scene, rng=np.random.default_rng(1))
+    sensor.control = control_word(chess=True, refresh_hz=8.0)
+    polls = [0.003, 0.06, 0.131, 0.2499, 0.252, 0.63, 0.749, 0.751]
+    made = [sensor.update(t) for t in polls]
+    assert made == [True, False, True, False, True, True, False, True]
+    assert scene.rendered == [0.0, 0.125, 0.25, 0.625, 0.75]  # polled at 0.63: 0.375, 0.5 and 0.625 were due
+    assert sensor.produced == 5 and sensor.next_due == 0.875

@@ -301,10 +301,11 @@ def test_calibrate_lens_live_prompts_the_installer_and_measures_the_running_gate
     assert "Stand the heated disc" in prompts[0] and "Take the disc away" in prompts[1] and len(prompts) == 2
     assert result["measured"] and result["variant"] == Lens.NARROW and result["source"].startswith("live from")
     assert min(result["frames"]) >= 16  # both captures: 4 s at 8 Hz, after the 2 s left to settle
-    # Wings found, near the lens's. Looser than from recordings: over six live runs the share read 0.24-0.28 and
-    # the width 2.2-2.7 px (they trade off), where two 6 s recordings of the same lens read 0.21-0.25 (8 seeds);
-    # why the live captures read a little more is not known (docs/estimation.md, "Measuring the lens").
-    assert abs(result["wing_share"] - 0.2) < 0.1 and abs(result["wing_px"] - 3.0) < 1.0, result
+    # Wings found, near the lens's, as from recordings. The virtual sensor renders on its own clock, so a live run
+    # repeats (three read 0.239-0.240 at 2.75 px, +0.03 to +0.04 off in the offset); when it rendered at the
+    # firmware's polls each run drew other noise, and the offset, which follows the fitted width, read 0.57-0.84
+    # (docs/estimation.md, "Measuring the lens": the offset follows the fitted wings' width).
+    assert abs(result["wing_share"] - 0.2) < 0.06 and abs(result["wing_px"] - 3.0) < 0.8, result
     assert abs(result["sensor_offset_c"] - truth["sensor_offset_c"]) < 0.2, (result, truth)
     written = tomllib.loads(path.read_text(encoding="utf-8"))["gates"]["sim-1"]["screening"]
     assert written["lens_offset_c"] == result["sensor_offset_c"] and written["lens_wing_share"] == result["wing_share"]
