@@ -26,7 +26,7 @@ from controller.protocol import UNVERIFIED
 from controller.protocol.result import Decision
 from controller.protocol.status import decode_status
 from controller.screening.analysis import AnalysisConfig, FrameAnalysis
-from controller.screening.config import ScreeningConfig
+from controller.screening.config import ScreeningConfig, from_table
 from controller.watch import cli as C
 from controller.watch import render as W
 from controller.watch import state as S
@@ -241,6 +241,15 @@ def test_the_panel_shows_the_sensor_offset_the_disc_told():
     # no reference in view: the offset the lens measurement read is taken off all the same
     assert "not configured; the sensor's own offset -0.31 taken off" in line(reference_box=None, sensor_offset_c=-0.31)
     assert line(reference_box=None).endswith("not configured")
+    # the lens's offset with the drift since it was measured: both parts told
+    drifted = from_table({"lens_offset_c": 0.45, "reference": {"box": [3, 3, 7, 7], "lens_drift_c": 0.12}}).analysis
+    assert drifted.sensor_offset_c == pytest.approx(0.57) and drifted.lens_drift_c == pytest.approx(0.12)
+    assert ("the sensor's own offset +0.57 (the lens measurement's +0.45, +0.12 of drift since) taken off too"
+            in line(sensor_offset_c=drifted.sensor_offset_c, lens_drift_c=drifted.lens_drift_c))
+    told = from_table({"lens_offset_c": 0.45, "reference": {"box": [3, 3, 7, 7], "sensor_offset_c": 0.2,
+                                                            "lens_drift_c": 0.12}}).analysis
+    assert told.lens_drift_c is None  # the disc's own offset comes first: no drift in it
+    assert "drift since" not in line(sensor_offset_c=0.45, lens_drift_c=None)
 
 
 def test_the_panel_shows_the_optics_the_estimate_takes():

@@ -107,6 +107,9 @@ class AnalysisConfig:
     # reference reads it again, and what it moved by is the sensor's drift since (reference_source.lens_drift_c).
     lens_view_c: float | None = None
     lens_measured_at: str | None = None  # when (ISO 8601 with its zone; [screening] lens_measured_at; None: not known)
+    # The part of sensor_offset_c that is that drift ([screening.reference] lens_drift_c, where the lens's offset is
+    # the one taken off; None: none), told apart so that the watch can say what the offset is made of
+    lens_drift_c: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variant", Lens.parse(self.variant))  # ValueError names the spellings

@@ -268,10 +268,12 @@ def from_table(table: dict, simulated: bool = True) -> ScreeningConfig:
             analysis[key] = _WING_BY_KEY[key].read(table, "screening")
         elif key == LENS_OFFSET.key:
             given = table.get("reference")
-            offset = lens_offset_with_drift(LENS_OFFSET.read(table, "screening"),
-                                            given if isinstance(given, dict) else {})
+            lens = LENS_OFFSET.read(table, "screening")
+            offset = lens_offset_with_drift(lens, given if isinstance(given, dict) else {})
             if offset is not None:
                 analysis["sensor_offset_c"] = offset
+                if offset != lens:
+                    analysis["lens_drift_c"] = round(offset - lens, 4)
         elif key == LENS_VIEW.key:
             analysis["lens_view_c"] = LENS_VIEW.read(table, "screening")
         elif key == LENS_MEASURED_AT.key:

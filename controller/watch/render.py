@@ -271,11 +271,20 @@ def distance_advice(a: FrameAnalysis | None, config: ScreeningConfig) -> tuple[b
 RELEARN_BELOW = 0.9
 
 
+def _own_offset(config: AnalysisConfig) -> str:
+    """The sensor's own offset the gate takes off, and where it includes the sensor's drift since the lens was
+    measured (read when the reference was learned), the two parts."""
+    drift = config.lens_drift_c
+    parts = (f" (the lens measurement's {config.sensor_offset_c - drift:+.2f}, {drift:+.2f} of drift since)"
+             if drift else "")
+    return f"the sensor's own offset {config.sensor_offset_c:+.2f}{parts}"
+
+
 def _reference_line(a: FrameAnalysis | None, config: AnalysisConfig) -> str:
     """The reference: its reading beside its set point and its learned reading, and what is wrong, if anything
     (too small: its apparent size and the share of its set-point contrast it reaches)."""
     if config.reference_box is None:  # the sensor's own offset, from measuring the lens, is taken off all the same
-        own = (f"; the sensor's own offset {config.sensor_offset_c:+.2f} taken off (its drift not followed)"
+        own = (f"; {_own_offset(config)} taken off (its drift not followed)"
                if config.apply_sensor_offset and config.sensor_offset_c else "")
         return f"not configured{own}"
     r0, c0, r1, c1 = config.reference_box
@@ -320,7 +329,7 @@ def _reference_line(a: FrameAnalysis | None, config: AnalysisConfig) -> str:
     if status == "ok":
         around = (f"; wall around it {a.reference_background_c:.1f} (learned {wall:.1f})"
                   if wall is not None and math.isfinite(a.reference_background_c) else "")
-        own = (f"; the sensor's own offset {config.sensor_offset_c:+.2f} taken off too"
+        own = (f"; {_own_offset(config)} taken off too"
                if config.apply_sensor_offset and config.sensor_offset_c else "")
         return f"found, stable: {reads}; offset {a.offset_c:+.2f}{own}{around}{relearn}"
     settle = f" (variation {a.reference_excess_c:.2f} > {config.reference_stable_c:.2f})" \
