@@ -13,7 +13,7 @@ reference source, room, mounting and people are drawn from the world. The
 gate is set up as an installer following docs/installation.md would: lens,
 its wings and the sensor's own offset as `thermogate calibrate lens`
 measures them with the run's disc on its own lens and sensor
-(:func:`measured_lens`; `--tell-wings` changes that), where the
+(:func:`measured_lens`; `--tell-wings` and `--tell-offset` change that), where the
 reference is and its set point (or, with none in view,
 `require_reference = false`), and the mounting. The recording goes through
 the real pipeline offline; every person who stood at the mark is scored by
@@ -49,7 +49,12 @@ sensor, the optics, the analysis and the site offset).
                                    [--apply-sensor-offset true|false] [--factors]
                                    [--readings 20] [--refresh-hz 8] [--stable-frames 5]
                                    [--save FILE] [--compare FILE]
+                                   [--dev-wings SHARE:PX] [--tell-wings [HOW]] [--tell-offset HOW]
 
+``--dev-wings`` gives every DEV lens wings (HELD_OUT keeps its own); ``--tell-wings`` and ``--tell-offset``
+set what the installer configures from the lens measurement instead of what it measures: the lens's true wings,
+none, or wings as given; the sensor's true offset in its place, or none. They are diagnostics, what each
+measurement's error costs (docs/estimation.md, "DEV given wings").
 ``--refresh-hz`` records every gate, and its commissioning sessions, at that
 rate (default 8, the firmware's). ``--eye-band`` sets ``[screening] eye_band`` and ``--apply-sensor-offset``
 ``[screening.reference] apply_sensor_offset`` for every gate (default: the
@@ -515,21 +520,25 @@ def with_dev_wings(world: World, wings: tuple[float, float] | None) -> World:
     return replace(world, psf_wing_share=(wings[0], wings[0]), psf_wing_sigma_px=(wings[1], wings[1]))
 
 
-def measured_lens(sc, seed: int) -> tuple[tuple[float, float] | None, float | None, float | None]:
+def measured_lens(sc, seed: int, true_offset: bool = False
+                  ) -> tuple[tuple[float, float] | None, float | None, float | None]:
     """What ``thermogate calibrate lens`` measures on this run's lens and sensor, with the run's reference disc
     stood near the gate as docs/installation.md says (sim/scenes/lens_target.py; the gate's walls behind it, the
     sensor in a session of its own: its drift, noise and pixel offsets), its set point and coating
     given; on a gate with no reference in view, a disc brought for the purpose (6-10 cm, 35-40 degC): (the
     wings, None where it finds none; the sensor's own offset, None where it reads none; the view it read that
-    in, ``lens_view_c``, None with no offset). (None, None, None) where the measurement is refused."""
+    in, ``lens_view_c``, None with no offset). (None, None, None) where the measurement is refused.
+    ``true_offset``: the sensor's true offset while the disc stood (common, drift, the gain's part at the disc)
+    in place of the one read, where one is read (a diagnostic: what the reading's error costs)."""
     target = drawn_target(sc.physics, sc.fov, seed)
-    disc, empty = lens_target_frames(sc.physics, sc.fov, seed, target, walls_of=sc.scene.room)
+    truth: dict = {}
+    disc, empty = lens_target_frames(sc.physics, sc.fov, seed, target, walls_of=sc.scene.room, truth=truth)
     try:
         m = measure_lens(disc, empty, sc.fov, set_point_c=target.temp_c, emissivity=target.emissivity)
     except LensMeasurementError:
         return None, None, None
-    return (((m.wing_share, m.wing_px) if m.wing_share > 0.0 else None), m.sensor_offset_c,
-            m.table().get("lens_view_c"))
+    offset = truth["sensor_offset_c"] if true_offset and m.sensor_offset_c is not None else m.sensor_offset_c
+    return (((m.wing_share, m.wing_px) if m.wing_share > 0.0 else None), offset, m.table().get("lens_view_c"))
 
 
 def run(job: tuple) -> list[Outcome]:
@@ -537,18 +546,27 @@ def run(job: tuple) -> list[Outcome]:
     job's readings are 0) again after commissioning (:func:`commission`). ``job``: (world, lens, run) and
     optionally the eye band and whether the sensor offset is applied (None: the defaults), the nurse's
     readings, the gate's refresh rate (Hz), the decision's frames (None: the defaults), DEV's lens wings
-    (:func:`with_dev_wings`) and the wings the installer is told ("true": the lens's own; "measured": what
-    :func:`measured_lens` gives, with the sensor's offset it reads; None: none)."""
+    (:func:`with_dev_wings`), the wings the installer is told ("true": the lens's own; "measured": what
+    :func:`measured_lens` gives; SHARE, PX as given; None: none) and the sensor's offset ("measured": what
+    :func:`measured_lens` reads, with the view it read it in; "true": the truth in its place; None: none; the
+    default: "measured" with measured wings, else none)."""
     world_name, lens, i = job[:3]
-    given, defaults = tuple(job[3:10]), (None, None, COMMISSION_READINGS, 8.0, None, None, None)
-    eye_band, apply_offset, readings, refresh_hz, stable, dev_wings, tell = given + defaults[len(given):]
+    given, defaults = tuple(job[3:11]), (None, None, COMMISSION_READINGS, 8.0, None, None, None, "default")
+    eye_band, apply_offset, readings, refresh_hz, stable, dev_wings, tell, offset_how = \
+        given + defaults[len(given):]
+    if offset_how == "default":
+        offset_how = "measured" if tell == "measured" else None
     world = with_dev_wings(world_named(world_name), dev_wings)
     seed = world.seed(i)
     sc = scenario(KIND, seed, variant=lens, world=world)
     rec = scenario_recording(KIND, sc.duration_s, seed=seed, variant=lens, world=world, refresh_hz=refresh_hz)
     frames = list(rec.frames())
-    wings, lens_offset, lens_view = ((sc.physics.psf_wing_share, sc.physics.psf_wing_sigma_px), None, None) \
-        if tell == "true" else measured_lens(sc, seed) if tell == "measured" else (tell, None, None)
+    wings, lens_offset, lens_view = measured_lens(sc, seed, offset_how == "true") \
+        if tell == "measured" or offset_how is not None else (None, None, None)
+    if offset_how is None:
+        lens_offset, lens_view = None, None
+    if tell != "measured":
+        wings = (sc.physics.psf_wing_share, sc.physics.psf_wing_sigma_px) if tell == "true" else tell
     installed = installer_config(sc, frames[0].truth, eye_band, apply_offset, stable, wings, lens_offset, lens_view)
     config, learned, told = learn_installed_reference(rec, installed)
     standing = first_standing(rec)  # id -> (first standing time, truth then)
@@ -940,6 +958,11 @@ def main(argv: list[str] | None = None) -> None:
                          "'measured' (the default: what `thermogate calibrate lens` measures on each gate's lens, "
                          "as docs/installation.md has the installer do), 'none', the lens's true ones ('true', or "
                          "the option alone), or SHARE:PX as given")
+    ap.add_argument("--tell-offset", choices=("measured", "true", "none"), default=None,
+                    help="the sensor's offset the installer configures from the lens measurement ([screening] "
+                         "lens_offset_c, lens_view_c): 'measured' (what `thermogate calibrate lens` reads; the "
+                         "default with measured wings), 'true' (the sensor's true offset while the disc stood, in "
+                         "place of the one read: what the reading's error costs), 'none' (the default otherwise)")
     args = ap.parse_args(argv)
     told = (None if args.tell_wings == "none" else args.tell_wings if args.tell_wings in ("true", "measured")
             else _wings(args.tell_wings))
@@ -947,8 +970,10 @@ def main(argv: list[str] | None = None) -> None:
     lenses = args.lenses.split(",")
     runs = max(1, math.ceil(args.people / PEOPLE_PER_RUN))
     offset = None if args.apply_sensor_offset is None else args.apply_sensor_offset == "true"
+    offset_how = ("measured" if told == "measured" else None) if args.tell_offset is None else \
+        None if args.tell_offset == "none" else args.tell_offset
     jobs = [(w.name, lens, i, args.eye_band, offset, args.readings, args.refresh_hz, args.stable_frames,
-             args.dev_wings, told) for lens in lenses for w in worlds for i in range(runs)]
+             args.dev_wings, told, offset_how) for lens in lenses for w in worlds for i in range(runs)]
     band = args.eye_band or ScreeningConfig().eye_band
     applied = ScreeningConfig().analysis.apply_sensor_offset if offset is None else offset
     print(f"make bench-accuracy: {runs} runs of {KIND} ({runs * PEOPLE_PER_RUN} people) per world and lens; "
@@ -960,11 +985,14 @@ def main(argv: list[str] | None = None) -> None:
           f"at most {COMMISSION_MAX_SESSIONS} sessions ({COMMISSION_MORE_SESSIONS} to read on) "
           f"of {COMMISSION_SESSION_PEOPLE} people; {args.refresh_hz:g} frames a second; {args.jobs} processes"
           + (f"; DEV's lenses with wings {args.dev_wings[0]:g} at {args.dev_wings[1]:g} px" if args.dev_wings else "")
-          + ("; no lens measured, no wings configured" if told is None else
+          + ("; no wings configured" if told is None else
              "; the installer told the lens's true wings" if told == "true" else
-             "; the installer measured each lens's wings and the sensor's offset (thermogate calibrate lens)"
+             "; the installer measured each lens's wings (thermogate calibrate lens)"
              if told == "measured" else
-             f"; the installer told wings {told[0]:g} at {told[1]:g} px"),
+             f"; the installer told wings {told[0]:g} at {told[1]:g} px")
+          + ("; no sensor offset from a lens measurement" if offset_how is None else
+             "; the sensor's offset as the lens measurement reads it" if offset_how == "measured" else
+             "; the sensor's true offset in place of the lens measurement's"),
           flush=True)
     t0 = time.perf_counter()
     if args.jobs > 1:

@@ -482,8 +482,16 @@ def test_the_bench_can_have_the_installer_measure_each_lens():
     assert view is not None and abs(view - (bare.physics.ambient_c + offset)) < 1.0  # the gate's walls, as read
     winged_world = bench.with_dev_wings(DEV, (0.2, 3.0))
     winged = scenario("school_queue", DEV.seed(3), variant="110", world=winged_world)
-    (share, px), _, _ = bench.measured_lens(winged, DEV.seed(3))
+    (share, px), read, _ = bench.measured_lens(winged, DEV.seed(3))
     assert abs(share - 0.2) < 0.06 and abs(px - 3.0) < 0.8
+    # --tell-offset true: the sensor's true offset while the disc stood in place of the one read, the wings as read
+    from sim.scenes.lens_target import drawn_target, lens_target_frames
+
+    stood: dict = {}
+    lens_target_frames(winged.physics, winged.fov, DEV.seed(3), drawn_target(winged.physics, winged.fov, DEV.seed(3)),
+                       walls_of=winged.scene.room, truth=stood)
+    (share_t, _), true_offset, _ = bench.measured_lens(winged, DEV.seed(3), true_offset=True)
+    assert share_t == share and true_offset == stood["sensor_offset_c"] != read and abs(true_offset - read) < 0.3
     no_disc = next(sc for i in range(40) if (sc := scenario("school_queue", DEV.seed(i), variant="110",
                                                             world=DEV)).physics.reference is None)
     # a gate with no reference in view is measured with a disc brought for the purpose: its offset read all the same
