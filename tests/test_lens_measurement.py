@@ -23,6 +23,7 @@ import pytest
 from controller.cli import main as thermogate
 from controller.geometry import NARROW, WIDE, Lens, pixels_across
 from controller.screening.lens_measurement import ACROSS_PX, LensMeasurementError, measure_distance_m, measure_lens
+from controller.screening.lens_wings import LensWings
 from sim.scenes.lens_target import LensTarget, lens_target_frames
 from sim.scenes.world import Physics
 from sim.synth import lens_recordings
@@ -121,6 +122,10 @@ def test_calibrate_lens_from_two_recordings(tmp_path, capsys):
     assert result["measured"] and result["variant"] == Lens.WIDE
     assert abs(result["wing_share"] - 0.2) < 0.06 and abs(result["wing_px"] - 3.0) < 0.8
     assert "[gates.g1.screening]" in err and "lens_wing_share = " in err and "lens_wing_px = " in err
+    # what taking those wings out does to the pixels' noise, told (about 1.24 for 20 % in 3 px)
+    gain = LensWings(result["wing_share"], result["wing_px"], (24, 32)).noise_gain
+    assert result["noise_gain"] == pytest.approx(gain, abs=0.005) and 1.15 < gain < 1.4  # of the rounded wings
+    assert f"lifts the pixels' noise by {result['noise_gain'] - 1.0:.0%}" in err
     assert result["sensor_offset_c"] is None and "--set-point" in err  # no set point given: no offset read
 
     # the disc's set point and coating from the gate's table in controller.toml: the sensor's offset read too
