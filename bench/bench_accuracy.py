@@ -55,6 +55,7 @@ sensor, the optics, the analysis and the site offset).
 set what the installer configures from the lens measurement instead of what it measures: the lens's true wings,
 none, or wings as given; the sensor's true offset in its place, or none. They are diagnostics, what each
 measurement's error costs (docs/estimation.md, "DEV given wings").
+
 ``--refresh-hz`` records every gate, and its commissioning sessions, at that
 rate (default 8, the firmware's). ``--eye-band`` sets ``[screening] eye_band`` and ``--apply-sensor-offset``
 ``[screening.reference] apply_sensor_offset`` for every gate (default: the

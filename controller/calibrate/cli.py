@@ -318,7 +318,7 @@ def _calibrate_lens(args: argparse.Namespace, gate: str) -> int:
                       "stored": str(args.config) if stored else False}))
     found = (f"wings: {m.wing_share:.0%} of a point's energy spread {m.wing_px:.2f} px wide (seen at "
              f"{m.halo_sd:.0f} standard errors beyond the disc's edge); taking them out of every image lifts the "
-             f"pixels' noise by {gain - 1.0:.0%}, so fewer people are decided at once (a clean window and lens "
+             f"pixels' noise by {gain - 1.0:.0%}, and a lens with wings costs decisions (a clean window and lens "
              f"scatter less)" if m.wing_share > 0.0
              else "no wings (the disc's surroundings show none beyond what the pixels' noise allows)")
     offset = (f"the sensor reads {m.sensor_offset_c:+.2f} degC off in common on the {m.full_pixels} pixels wholly "
