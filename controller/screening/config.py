@@ -269,11 +269,11 @@ def from_table(table: dict, simulated: bool = True) -> ScreeningConfig:
         elif key == LENS_OFFSET.key:
             given = table.get("reference")
             lens = LENS_OFFSET.read(table, "screening")
-            offset = lens_offset_with_drift(lens, given if isinstance(given, dict) else {})
+            reference = given if isinstance(given, dict) else {}
+            offset = lens_offset_with_drift(lens, reference)
             if offset is not None:
                 analysis["sensor_offset_c"] = offset
-                if offset != lens:
-                    analysis["lens_drift_c"] = round(offset - lens, 4)
+                analysis["lens_drift_c"] = lens_drift(reference)
         elif key == LENS_VIEW.key:
             analysis["lens_view_c"] = LENS_VIEW.read(table, "screening")
         elif key == LENS_MEASURED_AT.key:
@@ -325,14 +325,23 @@ REFERENCE_FIELDS: tuple[tuple[Field, str | None], ...] = (
 _REFERENCE_BY_KEY = {f.key: (f, target) for f, target in REFERENCE_FIELDS}
 
 
+def lens_drift(reference: dict) -> float | None:
+    """The sensor's drift since the lens was measured that a gate adds to ``[screening] lens_offset_c``, given its
+    ``[screening.reference]`` table: its ``lens_drift_c``; None where none is written, or where the table has the
+    disc's own ``sensor_offset_c``, which comes first."""
+    if "sensor_offset_c" in reference or "lens_drift_c" not in reference:
+        return None
+    return _REFERENCE_BY_KEY["lens_drift_c"][0].read(reference, "screening.reference")
+
+
 def lens_offset_with_drift(lens_offset_c: float, reference: dict) -> float | None:
     """The offset a gate takes off from its lens measurement (``[screening] lens_offset_c``) given its
     ``[screening.reference]`` table: None where that table has the disc's own ``sensor_offset_c``, which comes
-    first; else the lens's, with the sensor's drift since it was read (``lens_drift_c``, where written)."""
+    first; else the lens's, with the sensor's drift since it was read (:func:`lens_drift`, where written)."""
     if "sensor_offset_c" in reference:
         return None
-    drift_field = _REFERENCE_BY_KEY["lens_drift_c"][0]
-    return lens_offset_c + (drift_field.read(reference, "screening.reference") if "lens_drift_c" in reference else 0.0)
+    drift = lens_drift(reference)
+    return lens_offset_c if drift is None else lens_offset_c + drift
 
 
 def _reference(table) -> dict:
