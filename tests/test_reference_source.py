@@ -321,9 +321,10 @@ def test_the_view_tells_the_sensors_drift_since_the_lens_was_measured():
     analysis = config_for(sc)
     first = learn_reference(images(sc, 10.0), analysis)
     assert first.sensor_offset_c is None and first.lens_drift_c is None and "lens_drift_c" not in first.table((0,) * 4)
+    assert first.lens_drift_unread is None  # no lens view to read it against: nothing to say
     then = first.view_c - 0.2  # the sensor read the walls 0.2 degC lower when the lens was measured
     learned = learn_reference(images(sc, 10.0, add_c=0.25), replace(analysis, lens_view_c=then))
-    assert learned.lens_drift_c == pytest.approx(0.45, abs=0.02)
+    assert learned.lens_drift_c == pytest.approx(0.45, abs=0.02) and learned.lens_drift_unread is None
     assert learned.table(analysis.reference_box)["lens_drift_c"] == round(learned.lens_drift_c, 2)
     # the walls as the sensor read them while nobody was in view (people pass in about half the frames)
     frames = [sc.frame_at(i / HZ) for i in range(int(10.0 * HZ))]
@@ -334,7 +335,8 @@ def test_the_view_tells_the_sensors_drift_since_the_lens_was_measured():
     assert 0.3 < len(empty) / len(frames) < 0.7
     assert abs(first.view_c - float(np.median(np.median(empty, axis=0)[outside]))) < 0.04
     # a view 0.8 degC warmer than when the lens was measured is the room, not the sensor: no drift written
-    assert learn_reference(images(sc, 10.0), replace(analysis, lens_view_c=first.view_c - 0.8)).lens_drift_c is None
+    moved = learn_reference(images(sc, 10.0), replace(analysis, lens_view_c=first.view_c - 0.8))
+    assert moved.lens_drift_c is None and moved.lens_drift_unread == "view_moved"
     # measured 10 minutes before learning: read; 2 hours before (the walls may have warmed since): not read
     from datetime import datetime, timedelta, timezone
 
@@ -343,6 +345,7 @@ def test_the_view_tells_the_sensors_drift_since_the_lens_was_measured():
         timed = replace(analysis, lens_view_c=then, lens_measured_at=(now - ago).isoformat())
         result = learn_reference(images(sc, 10.0, add_c=0.25), timed, at=now)
         assert (result.lens_drift_c is not None) == read and result.lens_age_s == ago.total_seconds()
+        assert result.lens_drift_unread == (None if read else "lens_too_old")
     assert learn_reference(images(sc, 10.0), replace(analysis, lens_view_c=then)).lens_age_s is None  # not known
     # someone warm in view from the fifth frame on, shifting a little, away from the disc: the reference is
     # learned, the view is not read
@@ -352,6 +355,7 @@ def test_the_view_tells_the_sensors_drift_since_the_lens_was_measured():
         image[10:22, column:column + 8] = 34.0
     busy = learn_reference(crowded, replace(analysis, lens_view_c=then))
     assert math.isnan(busy.view_c) and busy.lens_drift_c is None and math.isfinite(busy.apparent_c)
+    assert busy.lens_drift_unread == "view_crowded"
 
 
 def test_a_learned_table_is_the_installers_keys_and_the_learned_ones():

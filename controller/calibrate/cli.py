@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from datetime import datetime, timezone, tzinfo
 
@@ -221,17 +220,18 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
     elif "lens_drift_c" in written:
         offset = (f"{small}; the offset `calibrate lens` read is taken off, with the sensor's drift since "
                   f"({written['lens_drift_c']:+.2f} degC: the view's median pixel then and now)")
-    elif analysis.lens_view_c is not None and learned.lens_age_s is not None \
-            and abs(learned.lens_age_s) > MAX_LENS_AGE_S:
+    elif learned.lens_drift_unread == "lens_too_old":
+        assert learned.lens_age_s is not None
         offset = (f"{small}; the lens was measured {abs(learned.lens_age_s) / 60.0:.0f} minutes "
                   f"{'before' if learned.lens_age_s > 0 else 'after'} this (at most {MAX_LENS_AGE_S / 60.0:.0f}), so "
                   f"the room may have changed and the sensor's drift since is not read: the offset it read is taken "
                   f"off as it was; measure the lens again, then learn the reference right after")
-    elif analysis.lens_view_c is not None and not math.isfinite(learned.view_c):
+    elif learned.lens_drift_unread == "view_crowded":
         offset = (f"{small}; someone was in view nearly all the time, so the sensor's drift since `calibrate lens` "
                   f"could not be read: the offset it read is taken off as it was; learn the reference again with "
                   f"the view clear for a few seconds")
-    elif analysis.lens_view_c is not None:
+    elif learned.lens_drift_unread == "view_moved":
+        assert analysis.lens_view_c is not None
         offset = (f"{small}; the view moved {learned.view_c - analysis.lens_view_c:+.2f} degC since `calibrate "
                   f"lens` read it, more than a sensor drifts (the room changed?): the offset it read is taken off "
                   f"as it was; measure the lens again, then learn the reference")

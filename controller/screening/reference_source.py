@@ -151,6 +151,10 @@ class LearnedReference:
     # MAX_LENS_DRIFT_C, or the lens measured more than MAX_LENS_AGE_S before
     lens_drift_c: float | None = None
     lens_age_s: float | None = None  # how long before the learning the lens was measured (None: not known)
+    # Why no drift was read where the lens's view is known (None: read, or no view to read it against):
+    # "lens_too_old" (measured more than MAX_LENS_AGE_S away), "view_crowded" (too few frames with nobody in
+    # view), "view_moved" (the view moved more than MAX_LENS_DRIFT_C: the room, not the sensor)
+    lens_drift_unread: str | None = None
 
     @property
     def lens_blur_px(self) -> float | None:
@@ -378,9 +382,13 @@ def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_fr
     moved = view - config.lens_view_c if config.lens_view_c is not None else math.nan
     age = ((at - datetime.fromisoformat(config.lens_measured_at)).total_seconds()
            if at is not None and config.lens_measured_at is not None else None)
-    recent = age is None or abs(age) <= MAX_LENS_AGE_S
-    result = replace(result, view_c=view, lens_age_s=age,
-                     lens_drift_c=moved if abs(moved) <= MAX_LENS_DRIFT_C and recent else None)
+    unread = None
+    if config.lens_view_c is not None:
+        unread = ("lens_too_old" if age is not None and abs(age) > MAX_LENS_AGE_S else
+                  "view_crowded" if not math.isfinite(view) else
+                  "view_moved" if abs(moved) > MAX_LENS_DRIFT_C else None)
+    result = replace(result, view_c=view, lens_age_s=age, lens_drift_unread=unread,
+                     lens_drift_c=moved if config.lens_view_c is not None and unread is None else None)
     room = float(np.median([a.ambient_c for _, a in learned]))
     result = replace(result, sensor_offset_c=disc_offset(
         mean_box - result.background_c, result.background_c, config.reference_c, pixels, blur, config.fov,
