@@ -542,6 +542,15 @@ def measured_lens(sc, seed: int, true_offset: bool = False
     return (((m.wing_share, m.wing_px) if m.wing_share > 0.0 else None), offset, m.table().get("lens_view_c"))
 
 
+def offset_source(tell, how: str | None) -> str | None:
+    """The sensor's offset the installer configures from the lens measurement, given the wings told (``tell``,
+    as :func:`run` takes it) and ``--tell-offset`` (``how``; None: not given): "measured", "true" or None (none);
+    by default "measured" with measured wings, else none."""
+    if how is None:
+        return "measured" if tell == "measured" else None
+    return None if how == "none" else how
+
+
 def run(job: tuple) -> list[Outcome]:
     """Every person of one run who stood at the mark, with the gate's verdict: as installed, and (unless the
     job's readings are 0) again after commissioning (:func:`commission`). ``job``: (world, lens, run) and
@@ -556,18 +565,16 @@ def run(job: tuple) -> list[Outcome]:
     eye_band, apply_offset, readings, refresh_hz, stable, dev_wings, tell, offset_how = \
         given + defaults[len(given):]
     if offset_how == "default":
-        offset_how = "measured" if tell == "measured" else None
+        offset_how = offset_source(tell, None)
     world = with_dev_wings(world_named(world_name), dev_wings)
     seed = world.seed(i)
     sc = scenario(KIND, seed, variant=lens, world=world)
     rec = scenario_recording(KIND, sc.duration_s, seed=seed, variant=lens, world=world, refresh_hz=refresh_hz)
     frames = list(rec.frames())
-    wings, lens_offset, lens_view = measured_lens(sc, seed, offset_how == "true") \
-        if tell == "measured" or offset_how is not None else (None, None, None)
-    if offset_how is None:
-        lens_offset, lens_view = None, None
-    if tell != "measured":
-        wings = (sc.physics.psf_wing_share, sc.physics.psf_wing_sigma_px) if tell == "true" else tell
+    measured = measured_lens(sc, seed, offset_how == "true") if tell == "measured" or offset_how else (None,) * 3
+    wings = measured[0] if tell == "measured" else \
+        (sc.physics.psf_wing_share, sc.physics.psf_wing_sigma_px) if tell == "true" else tell
+    lens_offset, lens_view = measured[1:] if offset_how else (None, None)
     installed = installer_config(sc, frames[0].truth, eye_band, apply_offset, stable, wings, lens_offset, lens_view)
     config, learned, told = learn_installed_reference(rec, installed)
     standing = first_standing(rec)  # id -> (first standing time, truth then)
@@ -971,8 +978,7 @@ def main(argv: list[str] | None = None) -> None:
     lenses = args.lenses.split(",")
     runs = max(1, math.ceil(args.people / PEOPLE_PER_RUN))
     offset = None if args.apply_sensor_offset is None else args.apply_sensor_offset == "true"
-    offset_how = ("measured" if told == "measured" else None) if args.tell_offset is None else \
-        None if args.tell_offset == "none" else args.tell_offset
+    offset_how = offset_source(told, args.tell_offset)
     jobs = [(w.name, lens, i, args.eye_band, offset, args.readings, args.refresh_hz, args.stable_frames,
              args.dev_wings, told, offset_how) for lens in lenses for w in worlds for i in range(runs)]
     band = args.eye_band or ScreeningConfig().eye_band
