@@ -136,7 +136,7 @@ bench-lens: $(STAMP) ## measuring a lens (thermogate calibrate lens) on simulate
 bench-decisions: $(STAMP) ## decisions at the mark on the simulator: share while standing vs walking, standing still -> decision (median, p90, max), the hard cases (DECISIONS_ARGS='--seeds 5 110')
 	$(PY) bench/bench_decisions.py $(DECISIONS_ARGS)
 
-bench-physiology: $(STAMP) ## how close any facial site of the study (../shared/data/facial-oral/), or the canthus through a curved relation, brings an unbiased body estimate, cross-validated: the bound on the physiology's MAE
+bench-physiology: $(STAMP) ## how close any facial site of the study (../shared/data/facial-oral/), the canthus through a curved relation, or with what else the study knows of a person, brings an unbiased body estimate, cross-validated: the bound on the physiology's MAE
 	$(PY) bench/bench_physiology_sites.py
 
 demo: $(STAMP) cjk-font ## run the demo: broker, 4 simulated gates, controller and console (Ctrl-C stops it; installs fonts-noto-cjk as root)

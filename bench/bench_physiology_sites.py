@@ -11,7 +11,9 @@ cameras' rows of a subject in one fold), FEVER at 37.3 degC, sensitivity at oral
 <= 36.8, on the subject rows with every site of the widest set read. Then the canthus through curved
 relations (CURVES: the room squared, body*room, the body squared), inverted on a grid. For comparison, the
 regression of the oral temperature on the canthus and the room (the smallest error on average, at the price of
-a slope of 0.6).
+a slope of 0.6). Last, what else the study knows of each person (PERSON: sex, age, the room's humidity, the
+distance to the camera), added to the canthus's relation as it adds the room, and inverted the same way (on
+the rows with all of them read, beside the canthus alone on those rows).
 
     .venv/bin/python bench/bench_physiology_sites.py [CSV ...]
 """
@@ -84,6 +86,37 @@ def curved_inverse(terms: int):
     return estimates
 
 
+# What the study records of each person and the session besides the readings, as numbers: sex as 1 for
+# "Female", the age range's middle (the study's ranges: 18-20, 21-25, 21-30, 26-30, 31-40, 41-50, 51-60 and
+# ">60", taken as 65), humidity (%) and the camera's distance (m) as given.
+PERSON = ("Gender", "Age", "Humidity", "Distance")
+PERSON_SETS = (("sex", ["Gender"]), ("age", ["Age"]), ("sex, age", ["Gender", "Age"]),
+               ("humidity", ["Humidity"]), ("distance", ["Distance"]), ("all four", list(PERSON)))
+
+
+def person_number(column: str, text: str) -> float:
+    """One PERSON column's text as a number (NaN if empty or not understood)."""
+    if column == "Gender":
+        return {"female": 1.0, "male": 0.0}.get(text.lower(), np.nan)
+    if column == "Age":
+        if text.startswith(">"):
+            return 65.0 if text[1:].strip().isdigit() else np.nan
+        low, _, high = text.partition("-")
+        return (float(low) + float(high)) / 2.0 if low.isdigit() and high.isdigit() else np.nan
+    try:
+        return float(text)
+    except ValueError:
+        return np.nan
+
+
+def covariate_inverse(train_x, train_body, train_room, test_x, test_room) -> np.ndarray:
+    """As :func:`inverse_estimates` for one site (``x``'s first column) whose relation also has the further
+    columns of ``x`` (known of each person, like the room): site = a + b T_body + c T_room + d . covariates."""
+    design = np.column_stack([np.ones_like(train_body), train_body, train_room, train_x[:, 1:]])
+    coef, *_ = np.linalg.lstsq(design, train_x[:, 0], rcond=None)
+    return (test_x[:, 0] - coef[0] - coef[2] * test_room - test_x[:, 1:] @ coef[3:]) / coef[1]
+
+
 def regression_estimates(train_x, train_body, train_room, test_x, test_room) -> np.ndarray:
     """The oral temperature regressed on the sites and the room (shrinks towards the mean)."""
     design = np.column_stack([np.ones(len(train_body)), train_x, train_room])
@@ -106,16 +139,19 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     widest = FACE + MOUTH
-    subjects, readings = [], []
+    subjects, readings, person = [], [], []
     for path in args.files:
         subjects += facial_oral.read(path)
         readings.append(facial_oral.read_sites(path, widest))
+        person += [[person_number(c, t) for c, t in zip(PERSON, row, strict=True)]
+                   for row in facial_oral.read_columns(path, list(PERSON))]
     x_all = np.vstack(readings)
+    known = np.array(person, dtype=float).reshape(len(person), len(PERSON))
     body = np.array([s.oral_c for s in subjects])
     room = np.array([s.ambient_c for s in subjects])
     keep = np.isfinite(x_all).all(axis=1) & np.isfinite(body) & np.isfinite(room)
     subjects = [s for s, k in zip(subjects, keep, strict=True) if k]
-    x_all, body, room = x_all[keep], body[keep], room[keep]
+    x_all, body, room, known = x_all[keep], body[keep], room[keep], known[keep]
     fold_of = facial_oral.subject_folds(subjects, args.folds, args.seed)
     folds = np.array([fold_of[s.subject] for s in subjects])
     threshold = ScreeningConfig().threshold_c
@@ -138,6 +174,15 @@ def main() -> int:
     row("for comparison: oral regressed on canthus, room", cross_validated(regression_estimates, x, body, room, folds))
     x = x_all[:, [widest.index(s) for s in FACE]]
     row("for comparison: oral regressed on the 19 sites", cross_validated(regression_estimates, x, body, room, folds))
+    rows = np.isfinite(known).all(axis=1)
+    print(f"\nthe canthus maximum and what else the study knows: the {rows.sum()} of these rows with "
+          f"{', '.join(PERSON)} all read")
+    canthus = x_all[rows][:, [widest.index("canthiMax")]]
+    body, room, folds = body[rows], room[rows], folds[rows]
+    row("canthus maximum alone", cross_validated(inverse_estimates, canthus, body, room, folds))
+    for label, columns in PERSON_SETS:
+        x = np.column_stack([canthus, known[rows][:, [PERSON.index(c) for c in columns]]])
+        row(f"canthus maximum, and {label}", cross_validated(covariate_inverse, x, body, room, folds))
     return 0
 
 

@@ -452,3 +452,51 @@ def test_a_curved_relation_is_inverted_to_the_body_it_was_made_from(terms):
     test_site = bench._curve_design(test_body, test_room, terms) @ coef
     got = bench.curved_inverse(terms)(site[:, None], body, room, test_site[:, None], test_room)
     assert got == pytest.approx(test_body, abs=2e-3)
+
+
+def test_the_person_columns_are_read_as_text_and_as_numbers(tmp_path, data_files):
+    """facial_oral.read_columns gives the columns that are not a round's, in read()'s order, and refuses one the
+    file lacks by name; bench_physiology_sites.person_number reads sex, the age range's middle and plain numbers,
+    NaN for what it does not understand."""
+    names = ["SubjectID", "", "canthiMax1", "aveOralM", "Gender", "Age", "T_atm", "Humidity"]
+    path = tmp_path / "mini.csv"
+    path.write_text("\n".join([",,Round 1:", ",,T_CEmax", ",".join(names),
+                               "A-1,,35.5,36.9,Female,21-25,23.0,41",
+                               "A-2,,35.1,37.0, Male ,>60,22.0,"]) + "\n", encoding="utf-8")
+    assert facial_oral.read_columns(path, ["Gender", "Age", "Humidity"]) == [["Female", "21-25", "41"],
+                                                                              ["Male", ">60", ""]]
+    with pytest.raises(ValueError, match="Distance"):
+        facial_oral.read_columns(path, ["Gender", "Distance"])
+    bench = _physiology_bench()
+    got = [bench.person_number(c, t) for c, t in
+           [("Gender", "Female"), ("Gender", "Male"), ("Age", "21-25"), ("Age", ">60"), ("Humidity", "41.5")]]
+    assert got == [1.0, 0.0, 23.0, 65.0, 41.5]
+    assert all(np.isnan(bench.person_number(c, t)) for c, t in
+               [("Gender", ""), ("Gender", "x"), ("Age", "adult"), ("Age", ">"), ("Distance", "")])
+    study = facial_oral.read_columns(data_files[0], ["Gender", "Age"])
+    assert len(study) == len(facial_oral.read(data_files[0]))
+    assert {g for g, _ in study} == {"Female", "Male"}
+    assert all(np.isfinite(bench.person_number("Age", a)) for _, a in study)
+
+
+def test_a_relation_with_what_is_known_of_a_person_is_inverted_to_the_body():
+    """bench_physiology_sites.covariate_inverse: a site made from body, room and a person's covariates (with
+    noise in the fit's rows only) is read back as the body: the covariates' part is taken out, not folded into
+    the body; the same rows read without the covariates are off by their part."""
+    bench = _physiology_bench()
+    rng = np.random.default_rng(5)
+    n = 400
+    body, room = rng.uniform(35.8, 39.5, n), rng.uniform(18.0, 28.0, n)
+    female, age = rng.integers(0, 2, n).astype(float), rng.uniform(18.0, 60.0, n)
+
+    def site(b, r, f, a):
+        return 1.0 + 0.9 * b + 0.1 * r - 0.3 * f + 0.01 * a
+
+    x = np.column_stack([site(body, room, female, age) + rng.normal(0.0, 0.05, n), female, age])
+    test_body, test_room = np.array([36.0, 37.3, 39.0]), np.array([20.0, 22.0, 26.0])
+    test_f, test_age = np.array([1.0, 0.0, 1.0]), np.array([20.0, 45.0, 30.0])
+    test_x = np.column_stack([site(test_body, test_room, test_f, test_age), test_f, test_age])
+    got = bench.covariate_inverse(x, body, room, test_x, test_room)
+    assert got == pytest.approx(test_body, abs=0.03)
+    without = bench.inverse_estimates(x[:, :1], body, room, test_x[:, :1], test_room)
+    assert np.max(np.abs(without - test_body)) > 0.2

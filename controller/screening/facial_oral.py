@@ -143,6 +143,16 @@ def read_sites(path: str | Path, sites: list[str], rounds: tuple[int, ...] = ROU
                     dtype=float).reshape(len(rows), len(sites))
 
 
+def read_columns(path: str | Path, names: list[str]) -> list[list[str]]:
+    """(subjects, names): the text of each named column that is not a round's (e.g. ``Gender``, ``Age``,
+    ``Humidity``), stripped, "" where empty, in :func:`read`'s subject order."""
+    index, rows = _table(path)
+    unknown = [n for n in names if n not in index]
+    if unknown:
+        raise ValueError(f"{path}: no column(s) {', '.join(unknown)}")
+    return [[row[index[n]].strip() if index[n] < len(row) else "" for n in names] for row in rows]
+
+
 # ---- measures -----------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
