@@ -50,11 +50,14 @@ sensor, the optics, the analysis and the site offset).
                                    [--readings 20] [--refresh-hz 8] [--stable-frames 5]
                                    [--save FILE] [--compare FILE]
                                    [--dev-wings SHARE:PX] [--tell-wings [HOW]] [--tell-offset HOW]
+                                   [--dev-noise NETD:OFFSET_SD]
 
 ``--dev-wings`` gives every DEV lens wings (HELD_OUT keeps its own); ``--tell-wings`` and ``--tell-offset``
 set what the installer configures from the lens measurement instead of what it measures: the lens's true wings,
 none, or wings as given; the sensor's true offset in its place, or none. They are diagnostics, what each
-measurement's error costs (docs/estimation.md, "DEV given wings").
+measurement's error costs (docs/estimation.md, "DEV given wings"). ``--dev-noise`` gives every DEV sensor
+the noise NETD (degC at a 1 Hz refresh, at the array's centre) and per-pixel offsets of OFFSET_SD (degC), the
+runs otherwise as drawn: what the sensor's noise costs (docs/estimation.md, "The sensor's noise").
 
 ``--refresh-hz`` records every gate, and its commissioning sessions, at that
 rate (default 8, the firmware's). ``--eye-band`` sets ``[screening] eye_band`` and ``--apply-sensor-offset``
@@ -68,9 +71,10 @@ people (the 90th percentile of 71 people's times) can move with one person; this
 factor at a time (the lens blur, the blur the gate estimates with against
 the lens's, the face's distance, mask, glasses, hair, the reference's size,
 the sensor's common offset and gain, whether the disc told that offset, the
-room, children and adults), with the share of them decided and
-the decided people's mean error and its spread in each group: where the
-error comes from, and whom the rules leave undecided.
+sensor's noise as the gate measured it, the room, children and adults), with
+the share of them decided, the decided people's mean error and its spread
+and their still -> decision 90th percentile in each group: where the error
+comes from, and whom the rules leave undecided.
 """
 
 from __future__ import annotations
@@ -191,6 +195,7 @@ class Outcome:
     wing_share: float = 0.0  # the share of the energy the run's lens carries in its wide wings (0: a Gaussian)
     sensor_gain: float = 0.0  # the run's sensor gain error (a share of the reading minus the die's temperature)
     blur_used_px: float = math.nan  # the blur the gate estimates with: the disc's, as learned (NaN: the nominal one)
+    noise_c: float = math.nan  # the sensor's noise of one reading as the gate measured it (controller.sensor.noise)
 
     @property
     def in_documented_scope(self) -> bool:
@@ -386,7 +391,7 @@ def learn_installed_reference(rec, config: ScreeningConfig) -> tuple[ScreeningCo
 
     if config.analysis.reference_box is None:
         return config, "none", False
-    images, scale = reference_images_recording(rec, config)
+    images, scale, _ = reference_images_recording(rec, config)
     try:
         learned = learn_reference(images[: int(LEARN_S * rec.meta.get("refresh_hz", 8.0))], config.analysis,
                                   frame_scale=scale)
@@ -400,6 +405,14 @@ def learn_installed_reference(rec, config: ScreeningConfig) -> tuple[ScreeningCo
                        reference_background_c=table["background_c"],
                        lens_blur_px=learned.lens_blur_px, sensor_offset_c=offset)
     return replace(config, analysis=analysis), "learned", "sensor_offset_c" in table
+
+
+def measured_noise(rec, config: ScreeningConfig) -> float:
+    """The sensor's noise of one reading as the gate measures it (``GatePipeline.noise_c``, while nobody is in
+    view), over the run: what ``thermogate calibrate reference`` and ``watch`` report."""
+    from controller.service.calibration import reference_images_recording
+
+    return reference_images_recording(rec, config).noise_c
 
 
 def reference_as_documented(diameter_m: float, distance_m: float, fov) -> bool:
@@ -521,6 +534,14 @@ def with_dev_wings(world: World, wings: tuple[float, float] | None) -> World:
     return replace(world, psf_wing_share=(wings[0], wings[0]), psf_wing_sigma_px=(wings[1], wings[1]))
 
 
+def with_dev_noise(world: World, noise: tuple[float, float] | None) -> World:
+    """``world``, and when it is DEV and ``noise`` is given, DEV with every run's sensor given that noise (NETD at
+    1 Hz, per-pixel offset sd; --dev-noise): the same runs otherwise, as :func:`with_dev_wings`."""
+    if noise is None or world.name != DEV.name:
+        return world
+    return replace(world, netd_1hz_c=(noise[0], noise[0]), pixel_offset_sd_c=(noise[1], noise[1]))
+
+
 def measured_lens(sc, seed: int, true_offset: bool = False
                   ) -> tuple[tuple[float, float] | None, float | None, float | None]:
     """What ``thermogate calibrate lens`` measures on this run's lens and sensor, with the run's reference disc
@@ -559,14 +580,14 @@ def run(job: tuple) -> list[Outcome]:
     (:func:`with_dev_wings`), the wings the installer is told ("true": the lens's own; "measured": what
     :func:`measured_lens` gives; SHARE, PX as given; None: none) and the sensor's offset ("measured": what
     :func:`measured_lens` reads, with the view it read it in; "true": the truth in its place; None: none; the
-    default: "measured" with measured wings, else none)."""
+    default: "measured" with measured wings, else none) and DEV's sensors' noise (:func:`with_dev_noise`)."""
     world_name, lens, i = job[:3]
-    given, defaults = tuple(job[3:11]), (None, None, COMMISSION_READINGS, 8.0, None, None, None, "default")
-    eye_band, apply_offset, readings, refresh_hz, stable, dev_wings, tell, offset_how = \
+    given, defaults = tuple(job[3:12]), (None, None, COMMISSION_READINGS, 8.0, None, None, None, "default", None)
+    eye_band, apply_offset, readings, refresh_hz, stable, dev_wings, tell, offset_how, dev_noise = \
         given + defaults[len(given):]
     if offset_how == "default":
         offset_how = offset_source(tell, None)
-    world = with_dev_wings(world_named(world_name), dev_wings)
+    world = with_dev_noise(with_dev_wings(world_named(world_name), dev_wings), dev_noise)
     seed = world.seed(i)
     sc = scenario(KIND, seed, variant=lens, world=world)
     rec = scenario_recording(KIND, sc.duration_s, seed=seed, variant=lens, world=world, refresh_hz=refresh_hz)
@@ -577,6 +598,7 @@ def run(job: tuple) -> list[Outcome]:
     lens_offset, lens_view = measured[1:] if offset_how else (None, None)
     installed = installer_config(sc, frames[0].truth, eye_band, apply_offset, stable, wings, lens_offset, lens_view)
     config, learned, told = learn_installed_reference(rec, installed)
+    noise = measured_noise(rec, installed)
     standing = first_standing(rec)  # id -> (first standing time, truth then)
     ph = sc.physics
     ref = frames[0].truth["reference"]
@@ -609,7 +631,8 @@ def run(job: tuple) -> list[Outcome]:
                                ph.psf_sigma_px, ph.sensor_offset_c, told, p["sight_m"], p["mask"], p["glasses"],
                                p["cover"], p["from_cold"], p.get("age") is None, commissioned, how, body, pid,
                                ph.psf_wing_share, ph.sensor_gain,
-                               math.nan if config.analysis.lens_blur_px is None else config.analysis.lens_blur_px))
+                               math.nan if config.analysis.lens_blur_px is None else config.analysis.lens_blur_px,
+                               noise))
         return out
 
     out = screened(config, False, None)
@@ -751,6 +774,7 @@ FACTORS = (
     ("reference size", _bins(lambda r: r.reference_px, (0.0, 2.0, 3.0, 4.0, 99.0), "px")),
     ("sensor offset", _bins(lambda r: r.sensor_offset_c, (-2.0, -0.5, 0.0, 0.5, 2.0), "degC")),
     ("sensor gain", _bins(lambda r: 100.0 * r.sensor_gain, (-5.0, -2.0, -1.0, 0.0, 1.0, 2.0, 5.0), "%")),
+    ("sensor noise", _bins(lambda r: r.noise_c, (0.0, 0.3, 0.4, 0.5, 0.7, 5.0), "degC")),
     ("disc told it", [("yes", lambda r: r.offset_told), ("no", lambda r: not r.offset_told)]),
     ("room", _bins(lambda r: r.room_c, (0.0, 20.0, 22.0, 24.0, 26.0, 40.0), "degC")),
     ("person", [("child", lambda r: not r.adult), ("adult", lambda r: r.adult),
@@ -758,18 +782,18 @@ FACTORS = (
 )
 
 
-def factor_groups(rows: list[Outcome]) -> list[tuple[str, str, int, float, np.ndarray]]:
+def factor_groups(rows: list[Outcome]) -> list[tuple[str, str, int, float, np.ndarray, float]]:
     """``rows`` split by one factor at a time (:data:`FACTORS`): (factor, group, people, share decided, the decided
-    people's errors estimate - core), for each group with anyone in it. The share decided shows whom the rules
-    leave undecided (a gate whose sensor reads low has its people told to wait indoors by the floor), which the
-    decided people's errors alone hide."""
+    people's errors estimate - core, their still -> decision 90th percentile), for each group with anyone in it.
+    The share decided shows whom the rules leave undecided (a gate whose sensor reads low has its people told to
+    wait indoors by the floor), which the decided people's errors alone hide."""
     out = []
     for factor, groups in FACTORS:
         for label, where in groups:
             people = [r for r in rows if where(r)]
             if people:
                 e = np.array([r.estimate_c - r.core_c for r in people if r.decision is not None], dtype=float)
-                out.append((factor, label, len(people), e.size / len(people), e))
+                out.append((factor, label, len(people), e.size / len(people), e, latency_p90(people)))
     return out
 
 
@@ -779,12 +803,13 @@ def print_factors(lens: str, names: list[str], scoped: dict[str, list[Outcome]])
     print(f"-- {lens} deg lens, in scope: the share decided and the decided people's error (estimate - core) "
           f"by factor --")
     print(f"{'world':9s} {'factor':15s} {'group':16s} {'people':>6s} {'decided':>7s} {'n':>4s} {'bias':>7s} "
-          f"{'sd':>6s} {'MAE':>6s}")
+          f"{'sd':>6s} {'MAE':>6s} {'p90 s':>6s}")
     for n in names:
-        for factor, label, people, share, e in factor_groups(scoped[n]):
+        for factor, label, people, share, e, p90 in factor_groups(scoped[n]):
             sd = f"{e.std(ddof=1):6.3f}" if e.size > 1 else f"{'-':>6s}"
             errors = f"{e.mean():+7.3f} {sd} {np.abs(e).mean():6.3f}" if e.size else f"{'-':>7s} {'-':>6s} {'-':>6s}"
-            print(f"{n:9s} {factor:15s} {label:16s} {people:6d} {share:7.3f} {e.size:4d} {errors}")
+            late = f"{p90:6.3f}" if math.isfinite(p90) else f"{'-':>6s}"
+            print(f"{n:9s} {factor:15s} {label:16s} {people:6d} {share:7.3f} {e.size:4d} {errors} {late}")
 
 
 def print_lens(lens: str, rows: list[Outcome], worlds: list[World], factors: bool = False) -> None:
@@ -936,6 +961,17 @@ def _wings(text: str) -> tuple[float, float]:
     return share, px
 
 
+def _noise(text: str) -> tuple[float, float]:
+    """NETD:OFFSET_SD, as --dev-noise takes them."""
+    try:
+        netd, offsets = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give the noise as NETD:OFFSET_SD, e.g. 0.18:0.175") from None
+    if not (0.0 < netd <= 1.0 and 0.0 <= offsets <= 2.0):
+        raise argparse.ArgumentTypeError(f"{text!r}: NETD in (0, 1] degC and OFFSET_SD in [0, 2] degC")
+    return netd, offsets
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--people", type=int, default=720, help="people per world and lens (runs of 12)")
@@ -961,6 +997,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dev-wings", metavar="SHARE:PX", type=_wings, default=None,
                     help="give every DEV run's lens wings: SHARE of the energy in a Gaussian of PX pixels "
                          "(default: DEV's own, none); HELD_OUT keeps its own")
+    ap.add_argument("--dev-noise", metavar="NETD:OFFSET_SD", type=_noise, default=None,
+                    help="give every DEV run's sensor this noise (degC at a 1 Hz refresh, at the array's centre) and "
+                         "per-pixel offsets of this sd (default: DEV's own, drawn); HELD_OUT keeps its own")
     ap.add_argument("--tell-wings", metavar="HOW", nargs="?", const="true", default="measured",
                     help="the lens's wings the installer configures ([screening] lens_wing_share, lens_wing_px): "
                          "'measured' (the default: what `thermogate calibrate lens` measures on each gate's lens, "
@@ -980,7 +1019,7 @@ def main(argv: list[str] | None = None) -> None:
     offset = None if args.apply_sensor_offset is None else args.apply_sensor_offset == "true"
     offset_how = offset_source(told, args.tell_offset)
     jobs = [(w.name, lens, i, args.eye_band, offset, args.readings, args.refresh_hz, args.stable_frames,
-             args.dev_wings, told, offset_how) for lens in lenses for w in worlds for i in range(runs)]
+             args.dev_wings, told, offset_how, args.dev_noise) for lens in lenses for w in worlds for i in range(runs)]
     band = args.eye_band or ScreeningConfig().eye_band
     applied = ScreeningConfig().analysis.apply_sensor_offset if offset is None else offset
     print(f"make bench-accuracy: {runs} runs of {KIND} ({runs * PEOPLE_PER_RUN} people) per world and lens; "
@@ -992,6 +1031,8 @@ def main(argv: list[str] | None = None) -> None:
           f"at most {COMMISSION_MAX_SESSIONS} sessions ({COMMISSION_MORE_SESSIONS} to read on) "
           f"of {COMMISSION_SESSION_PEOPLE} people; {args.refresh_hz:g} frames a second; {args.jobs} processes"
           + (f"; DEV's lenses with wings {args.dev_wings[0]:g} at {args.dev_wings[1]:g} px" if args.dev_wings else "")
+          + (f"; DEV's sensors with noise {args.dev_noise[0]:g} degC at 1 Hz and pixel offsets of "
+             f"{args.dev_noise[1]:g} degC" if args.dev_noise else "")
           + ("; no wings configured" if told is None else
              "; the installer told the lens's true wings" if told == "true" else
              "; the installer measured each lens's wings (thermogate calibrate lens)"

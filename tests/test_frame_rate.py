@@ -181,7 +181,7 @@ def test_learning_at_4_hz_takes_the_rate_of_the_recording():
     from controller.service.calibration import reference_images_recording
 
     rec = scenario_recording("normal_queue", 12.0, seed=0, refresh_hz=4.0)
-    images, scale = reference_images_recording(rec, ScreeningConfig())
+    images, scale, _ = reference_images_recording(rec, ScreeningConfig())
     assert scale == pytest.approx(0.5) and len(images) == 47
     learned = learn_reference(images, AnalysisConfig(), frame_scale=scale)
     assert learned.frames >= 24 and abs(learned.apparent_c - 35.0) < 0.5

@@ -149,7 +149,7 @@ def test_calibrate_lens_from_two_recordings(tmp_path, capsys):
     from controller.screening.config import ScreeningConfig
     from controller.service.calibration import reference_images_recording
 
-    images, _ = reference_images_recording(empty, ScreeningConfig())
+    images = reference_images_recording(empty, ScreeningConfig()).images
     assert written["lens_view_c"] == pytest.approx(float(np.median(np.mean(images, axis=0))), abs=0.011)
     assert written["lens_measured_at"] == empty.created.isoformat(timespec="seconds")
     # printed, not stored: the lines paste into controller.toml as they are

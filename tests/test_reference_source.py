@@ -300,8 +300,15 @@ def test_calibrate_reference_from_a_recording_stores_it_in_controller_toml(tmp_p
     assert load_config(config).screening_for("g-1").analysis.reference_apparent_c is None
     assert main(["calibrate", "reference", "g-1", "--recording", str(tmp_path / "empty.npz"),
                  "--config", str(config)]) == 0
-    out = json.loads(capsys.readouterr()[0])
+    out, err = capsys.readouterr()
+    out = json.loads(out)
     assert out["learned"] and out["apparent_c"] < 37.5 and out["stored"] == str(config)
+    # the sensor's noise as measured on the same images: the scene's (0.1 K at 1 Hz at the array's centre, more
+    # towards its corners), at the recording's 8 Hz
+    centre = 0.1 * math.sqrt(HZ)
+    assert centre <= out["noise_c"] <= 1.3 * centre
+    assert out["netd_1hz_c"] == pytest.approx(out["noise_c"] / math.sqrt(HZ), abs=1e-3)
+    assert f"g-1's sensor: {out['noise_c']:.2f} degC of noise a reading at 8 Hz" in err and "noisy" not in err
     text = config.read_text()
     assert text.startswith("# the school's controller") and "# where it hangs" in text
     analysis = load_config(config).screening_for("g-1").analysis
@@ -312,6 +319,22 @@ def test_calibrate_reference_from_a_recording_stores_it_in_controller_toml(tmp_p
     assert main(["calibrate", "reference", "g-1", "--recording", str(tmp_path / "empty.npz"),
                  "--config", str(config)]) == 0
     assert config.read_text().count("[gates.g-1.screening.reference]") == 1
+
+
+def test_calibrate_reference_says_when_the_sensor_is_noisy():
+    """The noise of one reading the gate's pipeline measured, at the gate's rate and as the datasheet states it
+    (1 Hz), and over NOISY_NETD_1HZ_C a warning; a noise never measured is said so."""
+    from controller.calibrate.cli import _sensor_noise
+    from controller.sensor.noise import NOISY_NETD_1HZ_C
+
+    quiet = _sensor_noise(0.3, 1.0)  # a frame scale of 1: 8 Hz
+    assert quiet.fields == {"noise_c": 0.3, "netd_1hz_c": round(0.3 / math.sqrt(8.0), 3)} and quiet.warning == ""
+    assert quiet.sentence == "0.30 degC of noise a reading at 8 Hz (0.11 at 1 Hz; the datasheet's typical 0.1)"
+    loud = _sensor_noise(1.3 * NOISY_NETD_1HZ_C * math.sqrt(8.0), 1.0)
+    assert "the sensor is noisy" in loud.warning and loud.warning in loud.sentence
+    assert _sensor_noise(1.3 * NOISY_NETD_1HZ_C * math.sqrt(8.0), 2.0).warning == ""  # the same readings at 16 Hz
+    never = _sensor_noise(math.nan, 1.0)
+    assert never.fields == {"noise_c": None, "netd_1hz_c": None} and "not measured" in never.sentence
 
 
 def test_the_view_tells_the_sensors_drift_since_the_lens_was_measured():
@@ -404,7 +427,7 @@ def test_calibrate_reference_writes_the_sensors_drift_since_the_lens_was_measure
     small = scene_with(ReferenceSpec(0.04, 0.6))
     _recording(small, 12.0).save(tmp_path / "small.npz")
     box = list(config_for(small).reference_box)
-    images, scale = reference_images_recording(Recording.load(tmp_path / "small.npz"),
+    images, scale, _ = reference_images_recording(Recording.load(tmp_path / "small.npz"),
                                                ScreeningConfig(analysis=config_for(small)))
     view = learn_reference(images, config_for(small), frame_scale=scale).view_c
     config = tmp_path / "controller.toml"

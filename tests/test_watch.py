@@ -295,6 +295,28 @@ def test_the_panel_flags_a_gate_refreshing_below_4_hz():
     assert "refresh" not in frames(0.0)  # a status that does not say
 
 
+def test_the_panel_shows_the_sensors_noise_and_flags_a_noisy_one():
+    """The noise of one reading as the gate's images show it, and as the datasheet states it (at 1 Hz: the noise
+    grows as the square root of the rate); over NOISY_NETD_1HZ_C at 1 Hz, a warning. The rate is the status's,
+    else the frames counted."""
+    from controller.sensor.noise import NOISY_NETD_1HZ_C
+
+    def noise(view) -> str:
+        return next(x for x in W.render_panel(view, W.NO_COLOR) if x.startswith("noise"))
+
+    assert noise(_view()) == "noise     not measured yet (about a second with nobody in view)"
+    quiet = noise(_view(noise_c=0.34))
+    assert quiet == "noise     0.34 degC a reading at 8 Hz (0.12 at 1 Hz; the datasheet's typical 0.1)"
+    loud = 1.2 * NOISY_NETD_1HZ_C * math.sqrt(8.0)
+    assert "noisy sensor (over 0.18 at 1 Hz): fewer people are decided, and later" in noise(_view(noise_c=loud))
+    # the same readings from a sensor refreshing twice as fast are a quieter sensor
+    fast = replace(_view().status, refresh_hz=16.0)
+    assert "noisy" not in noise(_view(noise_c=loud, status=fast)) and "at 16 Hz" in noise(_view(status=fast,
+                                                                                              noise_c=0.5))
+    offline = replace(_view().status, online=False)
+    assert "at 7.9 Hz" in noise(_view(noise_c=0.34, status=offline))  # no rate from the gate: the frames counted
+
+
 def test_the_whole_view_draws_image_scale_boxes_and_panel():
     lines = W.render_view(_view(), W.NO_COLOR)
     assert lines[0].startswith("thermogate watch north-1 on mqtt://127.0.0.1:1883")
@@ -507,6 +529,11 @@ def test_watch_shows_the_image_and_the_distance_of_a_person(mqtt_broker, virtual
         assert abs(d / truth["distance_m"] - 1.0) <= 0.20, (d, truth["distance_m"])
         assert advice == "OK, in range"
         assert sum(line.count("+") for line in view[1:25]) >= 4  # the face's four corners
+    # The sensor's noise, measured on the gate's images: the virtual sensor's (0.1 K at 1 Hz at the array's
+    # centre, noisier towards its corners: 0.33 degC a reading at 8 Hz over the array).
+    noise = [re.match(r"^noise +(\d+\.\d+) degC a reading at 8 Hz", line) for line in views[-1]]
+    measured = [float(m.group(1)) for m in noise if m]
+    assert measured and 0.25 <= measured[0] <= 0.45, views[-1]
 
 
 def test_watch_shows_the_controllers_decisions(tmp_path, mqtt_broker, virtual_gates, mqtt_watch, kernels_compiled):

@@ -256,7 +256,7 @@ def test_metrics_on_a_hand_made_table():
 def test_the_factor_split_counts_everyone_and_the_errors_of_the_decided():
     rows = [replace(row(36.8, "PASS", 36.0), sensor_offset_c=-1.2), replace(row(36.9), sensor_offset_c=-0.8),
             replace(row(37.0), sensor_offset_c=-0.6), replace(row(36.6, "PASS", 37.1), sensor_offset_c=0.7)]
-    groups = {(f, g): (people, share, e) for f, g, people, share, e in bench.factor_groups(rows)}
+    groups = {(f, g): (people, share, e) for f, g, people, share, e, _ in bench.factor_groups(rows)}
     people, share, e = groups[("sensor offset", "-2--0.5 degC")]
     assert (people, share) == (3, pytest.approx(1 / 3)) and e == pytest.approx([-0.8])
     people, share, e = groups[("sensor offset", "0.5-2 degC")]
@@ -265,19 +265,27 @@ def test_the_factor_split_counts_everyone_and_the_errors_of_the_decided():
     people, share, e = groups[("look", "bare")]
     assert (people, share, e.size) == (4, 0.5, 2)
     assert groups[("lens wings", "none")][:2] == (4, 0.5)  # a Gaussian lens: no wings
-    winged = {g: people for f, g, people, _, _ in bench.factor_groups(
+    winged = {g: people for f, g, people, _, _, _ in bench.factor_groups(
         [replace(r, wing_share=w) for r, w in zip(rows, (0.03, 0.05, 0.12, 0.25), strict=True)]) if f == "lens wings"}
     assert winged == {"under 5 %": 1, "5-10 %": 1, "10-15 %": 1, "20-100 %": 1}
     # The blur the gate estimates with against the lens's (none learned: the nominal one), and the sensor's gain.
     told = [replace(r, blur_px=0.5, blur_used_px=u, sensor_gain=g)
             for r, u, g in zip(rows, (math.nan, 0.35, 0.5, 0.65), (-0.03, -0.015, 0.005, 0.025), strict=True)]
-    split = {(f, g): (people, list(e)) for f, g, people, _, e in bench.factor_groups(told)}
+    split = {(f, g): (people, list(e)) for f, g, people, _, e, _ in bench.factor_groups(told)}
     assert split[("blur as used", "nominal (none)")] == (1, pytest.approx([-0.8]))
     assert split[("blur as used", "-2--0.1 px off")][0] == 1
     assert split[("blur as used", "-0.03-0.03 px off")][0] == 1
     assert split[("blur as used", "0.1-2 px off")] == (1, pytest.approx([0.5]))
-    gains = {g: people for f, g, people, _, _ in bench.factor_groups(told) if f == "sensor gain"}
+    gains = {g: people for f, g, people, _, _, _ in bench.factor_groups(told) if f == "sensor gain"}
     assert gains == {"-5--2 %": 1, "-2--1 %": 1, "0-1 %": 1, "2-5 %": 1}
+    # The sensor's noise as the gate measured it, and each group's still -> decision 90th percentile (its decided).
+    noisy = [replace(r, noise_c=n, latency_s=0.75 if r.decision else None)
+             for r, n in zip(rows, (0.25, 0.35, 0.62, math.nan), strict=True)]
+    by_noise = {g: (people, p90) for f, g, people, _, _, p90 in bench.factor_groups(noisy) if f == "sensor noise"}
+    assert {g: people for g, (people, _) in by_noise.items()} == {"0-0.3 degC": 1, "0.3-0.4 degC": 1,
+                                                                  "0.5-0.7 degC": 1}  # NaN: not measured, in none
+    assert by_noise["0-0.3 degC"][1] == pytest.approx(0.75)
+    assert math.isnan(by_noise["0.3-0.4 degC"][1])  # nobody decided
 
 
 def test_a_saved_run_reads_back_and_compares_person_by_person(tmp_path):
@@ -469,6 +477,30 @@ def test_the_bench_can_give_dev_wings_and_tell_the_installer():
     told = bench.installer_config(sc, truth, wings=(0.15, 2.5)).analysis
     assert (told.lens_wing_share, told.lens_wing_px) == (0.15, 2.5)
     assert bench.installer_config(sc, truth).analysis.lens_wing_share == 0.0
+
+
+def test_the_bench_can_give_dev_sensors_a_noise():
+    """--dev-noise gives every DEV run's sensor the noise and pixel offsets asked for, the runs otherwise as drawn,
+    and leaves HELD_OUT as it is; the gate measures the noise it was given (bench.measured_noise: 1.1-1.3 times
+    the array's centre's, its corners being noisier)."""
+    noisy = bench.with_dev_noise(DEV, (0.2, 0.3))
+    ph = noisy.draw("school_queue", DEV.seed(3), "110")
+    assert (ph.netd_1hz_c, ph.pixel_offset_sd_c) == (0.2, 0.3)
+    plain = DEV.draw("school_queue", DEV.seed(3), "110")
+    assert replace(ph, netd_1hz_c=plain.netd_1hz_c, pixel_offset_sd_c=plain.pixel_offset_sd_c) == plain
+    assert bench.with_dev_noise(HELD_OUT, (0.2, 0.3)) is HELD_OUT and bench.with_dev_noise(DEV, None) is DEV
+    assert bench._noise("0.18:0.175") == (0.18, 0.175)
+    for bad in ("0.1", "0:0.1", "2:0.1", "0.1:-1", "a:b"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            bench._noise(bad)
+    from sim.synth import scenario_recording
+
+    for netd in (0.08, 0.2):
+        world = bench.with_dev_noise(DEV, (netd, 0.175))
+        sc = scenario("school_queue", DEV.seed(3), variant="110", world=world)
+        rec = scenario_recording("school_queue", 30.0, seed=DEV.seed(3), variant="110", world=world)
+        measured = bench.measured_noise(rec, bench.installer_config(sc, sc.frame_at(0.0).truth))
+        assert 1.05 * netd <= measured / math.sqrt(8.0) <= 1.3 * netd
 
 
 def test_the_bench_can_have_the_installer_measure_each_lens():

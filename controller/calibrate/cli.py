@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 
 from ..geometry import Lens
@@ -170,7 +172,7 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
         recording = _load_recording(args.recording[0])
         variant = args.variant or recording.meta.get("variant")
         screening = _reference_config(args, gate, str(variant) if variant else None)
-        images, scale = reference_images_recording(recording, screening)
+        images, scale, noise_c = reference_images_recording(recording, screening)
         source, at = args.recording[0], recording.created
     else:
         from ..watch import gate_key_from_args, settings_from_args
@@ -181,14 +183,17 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
         if key is None:
             print(f"warning: the frames' tags are NOT checked: {why}", file=sys.stderr)
         print(f"learning {gate}'s reference for {args.seconds:g} s: keep everyone away from it", file=sys.stderr)
-        images, scale = reference_images_live(broker, gate, screening, args.seconds, key)
+        images, scale, noise_c = reference_images_live(broker, gate, screening, args.seconds, key)
         at = datetime.now(timezone.utc)
     analysis = screening.analysis
+    noise = _sensor_noise(noise_c, scale)
     try:
         learned = learn_reference(images, analysis, frame_scale=scale, at=at)
     except LearningError as exc:
-        print(json.dumps({"gate": gate, "learned": False, "reason": exc.reason, "detail": str(exc)}))
+        print(json.dumps({"gate": gate, "learned": False, "reason": exc.reason, "detail": str(exc), **noise.fields}))
         print(f"thermogate calibrate reference: {exc}", file=sys.stderr)
+        if noise.warning:
+            print(f"thermogate calibrate reference: {noise.warning}", file=sys.stderr)
         return 1
     box = analysis.reference_box
     assert box is not None  # learn_reference refuses an analysis without one
@@ -206,7 +211,7 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
                       "fraction": round(learned.fraction, 3), "background_c": round(learned.background_c, 2),
                       "excess_c": round(learned.excess_c, 3), "box": list(box),
                       "sensor_offset_c": written.get("sensor_offset_c"), "blur_px": written.get("blur_px"),
-                      "lens_drift_c": written.get("lens_drift_c"),
+                      "lens_drift_c": written.get("lens_drift_c"), **noise.fields,
                       "source": source, "stored": str(args.config) if stored else False}))
     where = (f"stored in {args.config} as [gates.{gate}.screening.reference]; the controller uses it from its next "
              f"start" if stored else "put in controller.toml:\n" + "\n".join(
@@ -239,7 +244,37 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
         offset = f"{small}, which commissioning then takes out"
     print(f"{gate}'s reference reads {learned.apparent_c:.2f} degC through its optics (set point "
           f"{learned.set_point_c:.1f}, {learned.fraction:.0%} of its contrast); {offset}; {where}", file=sys.stderr)
+    print(f"{gate}'s sensor: {noise.sentence}", file=sys.stderr)
     return 0
+
+
+@dataclass(frozen=True)
+class _Noise:
+    """The sensor's noise as ``calibrate reference`` reports it: JSON fields, a sentence, a warning or ""."""
+
+    fields: dict
+    sentence: str
+    warning: str
+
+
+def _sensor_noise(noise: float, scale: float) -> _Noise:
+    """The noise of one reading the gate's pipeline measured (controller.sensor.noise), at the rate its frame
+    scale says, and as the datasheet states it (1 Hz)."""
+    from ..screening.frame_rate import NOMINAL_FRAME_S
+    from ..sensor.noise import DATASHEET_NETD_1HZ_C, NOISY_NETD_1HZ_C, netd_1hz_c, too_noisy_to_screen
+
+    hz = scale / NOMINAL_FRAME_S
+    netd = netd_1hz_c(noise, hz)
+    if not math.isfinite(netd):
+        return _Noise({"noise_c": None, "netd_1hz_c": None},
+                      "its noise was not measured (not a second with nobody in view)", "")
+    warning = (f"the sensor is noisy: {netd:.2f} degC at 1 Hz, over the {NOISY_NETD_1HZ_C:g} the screening is "
+               f"measured up to (the datasheet's typical {DATASHEET_NETD_1HZ_C:g}); it will decide fewer of the "
+               f"people at the mark, and later: check its supply and wiring, or replace it (docs/installation.md)"
+               if too_noisy_to_screen(noise, hz) else "")
+    sentence = (f"{noise:.2f} degC of noise a reading at {hz:g} Hz ({netd:.2f} at 1 Hz; the datasheet's typical "
+                f"{DATASHEET_NETD_1HZ_C:g})" + (f"; {warning}" if warning else ""))
+    return _Noise({"noise_c": round(noise, 3), "netd_1hz_c": round(netd, 3)}, sentence, warning)
 
 
 def _lens_images_recorded(args: argparse.Namespace, gate: str) -> tuple[list, list, str, str, datetime]:
@@ -257,7 +292,7 @@ def _lens_images_recorded(args: argparse.Namespace, gate: str) -> tuple[list, li
                          if not variants else f"the recordings are of different lenses: {sorted(variants)}")
     variant = variants.pop()
     screening = _reference_config(args, gate, variant)
-    (disc, _), (empty, _) = (reference_images_recording(r, screening) for r in recordings)
+    disc, empty = (reference_images_recording(r, screening).images for r in recordings)
     return disc, empty, variant, " + ".join(args.recording), recordings[1].created
 
 

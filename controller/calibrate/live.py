@@ -14,11 +14,12 @@ They live beside the calibrate command, above the service, because they use the 
 from __future__ import annotations
 
 import json
+import math
 import queue
 import sys
 import time
 
-from ..service.calibration import DECIDED
+from ..service.calibration import DECIDED, GateImages
 
 
 def pairs_interactive(broker, gate_id: str, ask=input, out=sys.stdout, wait_s: float = 600.0):
@@ -73,10 +74,10 @@ def pairs_interactive(broker, gate_id: str, ask=input, out=sys.stdout, wait_s: f
 
 
 def reference_images_live(broker, gate_id: str, screening, seconds: float, key: bytes | None = None,
-                          timeout_s: float = 30.0, skip_s: float = 0.0) -> tuple[list, float]:
+                          timeout_s: float = 30.0, skip_s: float = 0.0) -> GateImages:
     """The gate's full images over ``seconds`` (after its first image, and ``skip_s`` more), live over MQTT,
-    through the controller's own gate worker (the frames checked as the controller checks them), and the gate's
-    frame scale as its pipeline measured it (frame_rate.FrameRate.scale)."""
+    through the controller's own gate worker (the frames checked as the controller checks them), with the gate's
+    frame scale and its sensor's noise as its pipeline measured them."""
     from ..mqtt.link import LinkError
     from ..watch import GateWatch, Link
 
@@ -95,7 +96,9 @@ def reference_images_live(broker, gate_id: str, screening, seconds: float, key: 
                                 f"(is the gate on, and publishing to this broker?)")
             if first is not None and now - first >= skip_s + seconds:
                 pipeline = watch.worker.pipeline
-                return images, pipeline.tracker.rate.scale if pipeline is not None else 1.0
+                if pipeline is None:
+                    return GateImages(images, 1.0, math.nan)
+                return GateImages(images, pipeline.tracker.rate.scale, pipeline.noise_c)
             try:
                 kind, payload, at = inbox.get(timeout=0.2)
             except queue.Empty:
@@ -135,6 +138,6 @@ def lens_images_live(broker, gate_id: str, screening, seconds: float, key: bytes
             raise ValueError("the live lens measurement waits for the installer's Enter, and the input is closed: "
                              "run it at a terminal, or measure from two recordings (--recording)") from None
         print(f"recording {seconds:g} s ...", file=out, flush=True)
-        images, _ = reference_images_live(broker, gate_id, screening, seconds, key, skip_s=SETTLE_S)
+        images = reference_images_live(broker, gate_id, screening, seconds, key, skip_s=SETTLE_S).images
         captures.append(images)
     return captures[0], captures[1]

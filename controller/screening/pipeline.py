@@ -5,7 +5,8 @@ The service reads three things back after each push, all cheap references to
 what the pipeline already holds (no copies): ``state`` (the tracker's state),
 ``last_analysis`` (the latest :class:`FrameAnalysis`, for the console's face
 box) and ``image`` (the latest assembled 24 x 32 temperature image, for a
-thermal snapshot of the frame a decision was made on).
+thermal snapshot of the frame a decision was made on). ``noise_c`` is the
+sensor's noise as measured on its images (``controller.sensor.noise``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 
 from ..protocol.result import Decision
 from ..sensor import Calibration, FrameAssembler, FrameError
+from ..sensor.noise import SensorNoise
 from .analysis import Analyzer, FrameAnalysis
 from .config import ScreeningConfig
 from .tracker import Tracker
@@ -27,6 +29,7 @@ class GatePipeline:
         self.assembler = FrameAssembler(self.calibration)
         self.analyzer = Analyzer(config.analysis)
         self.tracker = Tracker(gate, config)
+        self.noise = SensorNoise()
         self.frames = 0
         self.frame_errors = 0
         self._analysis: FrameAnalysis | None = None
@@ -52,6 +55,12 @@ class GatePipeline:
         return self._image
 
     @property
+    def noise_c(self) -> float:
+        """The noise of one reading of the sensor's pixels (degC, at its refresh rate), as measured on its
+        images while nobody is in view; NaN until measured (about a second of such frames)."""
+        return self.noise.noise_c
+
+    @property
     def fresh(self) -> np.ndarray | None:
         """Which pixels of :attr:`image` the latest subpage measured, (24, 32) bool (the console's live view
         merges the others, a subpage older, so a moving person does not show as a chess-board)."""
@@ -70,6 +79,7 @@ class GatePipeline:
         self._image = image.to
         self._fresh = image.fresh
         self._analysis = self.analyzer.analyze(image.to)
+        self.noise.update(image.to, image.fresh, empty=self._analysis.warm_pixels == 0)
         decisions = self.tracker.update(time_s, sequence, self._analysis)
         self.analyzer.set_frame_scale(self.tracker.rate.scale)  # the interval as measured so far: next frame on
         return decisions

@@ -27,6 +27,7 @@ import math
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import NamedTuple
 
 from ..screening.site_calibration import (
     Decided,
@@ -103,25 +104,28 @@ def fit_and_store(store, gate_id: str, pairs, offset_now: float, *, source: str,
 # ---------------------------------------------------------------------------------------------- the reference source
 
 
-def reference_images_recording(recording, screening) -> tuple[list, float]:
-    """The full images of a recording, assembled as the live pipeline assembles them, and the gate's frame
-    scale measured from their times (frame_rate.FrameRate.scale: 0.5 at 4 Hz)."""
-    from ..screening.frame_rate import FrameRate
+class GateImages(NamedTuple):
+    """What the calibrations learn from: a gate's full images, its frame scale (frame_rate.FrameRate.scale: 0.5
+    at 4 Hz) and its sensor's noise of one reading as its pipeline measured it (controller.sensor.noise; NaN:
+    never nobody in view long enough)."""
+
+    images: list
+    scale: float
+    noise_c: float
+
+
+def reference_images_recording(recording, screening) -> GateImages:
+    """The full images of a recording, through the pipeline as live (assembled, analysed: the sensor's noise is
+    measured while nobody is in view), and the gate's frame scale measured from their times."""
     from ..screening.pipeline import GatePipeline
-    from ..sensor import FrameError
 
     pipeline = GatePipeline(recording.gate_id, recording.eeprom_message().words, screening)
-    rate = FrameRate()
     images = []
     for item in recording.frames():
-        try:
-            image = pipeline.assembler.push(item.message.words)
-        except FrameError:
-            continue
-        if image.complete:
-            images.append(image.to)
-            rate.update(item.time)
-    return images, rate.scale
+        pipeline.push(item.message.words, item.time, item.message.sequence)
+        if pipeline.image is not None and (not images or pipeline.image is not images[-1]):
+            images.append(pipeline.image)
+    return GateImages(images, pipeline.tracker.rate.scale, pipeline.noise_c)
 
 
 def _toml_value(v) -> str:

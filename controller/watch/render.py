@@ -25,6 +25,7 @@ from ..screening.frame_rate import SLOWEST_SCREENING_HZ, too_slow_to_screen
 from ..screening.optics import LENS_PSF_SIGMA_PX
 from ..screening.tracker import face_place
 from ..sensor.frame import COLUMNS, ROWS
+from ..sensor.noise import DATASHEET_NETD_1HZ_C, NOISY_NETD_1HZ_C, netd_1hz_c, too_noisy_to_screen
 from .state import ShownDecision, WatchView
 
 MIN_SPAN_C = 4.0  # the automatic colour range is at least this wide, as in the console (noise stays dark)
@@ -348,6 +349,22 @@ def _optics_line(config: AnalysisConfig) -> str:
     return f"{blur}; {wings}"
 
 
+def _noise_line(view: WatchView, mode: str) -> str:
+    """The sensor's noise as measured on its images, at its refresh rate and as the datasheet states it (1 Hz);
+    a warning when it is above what the screening is measured with (controller.sensor.noise)."""
+    if not math.isfinite(view.noise_c):
+        return "not measured yet (about a second with nobody in view)"
+    s = view.status
+    hz = s.refresh_hz if s is not None and s.online and s.refresh_hz > 0 else view.fps
+    netd = netd_1hz_c(view.noise_c, hz)
+    text = f"{view.noise_c:.2f} degC a reading" + (f" at {hz:g} Hz ({netd:.2f} at 1 Hz; the datasheet's typical "
+                                                    f"{DATASHEET_NETD_1HZ_C:g})" if math.isfinite(netd) else "")
+    if too_noisy_to_screen(view.noise_c, hz):
+        text += "  " + _paint(f"noisy sensor (over {NOISY_NETD_1HZ_C:g} at 1 Hz): fewer people are decided, and later",
+                              mode, (255, 200, 0))
+    return text
+
+
 def _decision_text(d: ShownDecision | None, mode: str, now: float) -> str:
     if d is None:
         return "none yet"
@@ -393,6 +410,7 @@ def render_panel(view: WatchView, mode: str) -> list[str]:
                              mode, (255, 200, 0))
     lines.append(f"frames    {view.fps:.1f}/s" + (f" (gate says {s.fps:.1f}/s)" if s is not None and s.online else "")
                  + f"  #{view.sequence}  lost {view.lost_frames}  refused {refused}{slow}{link}")
+    lines.append(f"noise     {_noise_line(view, mode)}")
     a = view.analysis
     cfg = view.config
     if a is None or a.face_box is None:

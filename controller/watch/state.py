@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -86,6 +87,7 @@ class WatchView:
     local: ShownDecision | None = None
     fixed_range: tuple[float, float] | None = None
     source: str = "defaults"  # where the screening settings came from
+    noise_c: float = math.nan  # the sensor's noise of one reading, as the pipeline measures it (NaN: not yet)
 
 
 class GateWatch:
@@ -170,6 +172,7 @@ class GateWatch:
                          fps=self.fps(now), sequence=w.last_sequence, lost_frames=w.lost_frames, refused=refused,
                          state=w.state, image=p.image if p is not None else None,
                          analysis=p.last_analysis if p is not None else None, controller=self.controller,
-                         local=self.local, fixed_range=self.fixed_range, source=self.source)
+                         local=self.local, fixed_range=self.fixed_range, source=self.source,
+                         noise_c=p.noise_c if p is not None else math.nan)
 
 
