@@ -244,3 +244,26 @@ def test_a_gate_refreshing_too_slowly_is_flagged_on_its_tile(controller, virtual
     assert "刷新率" not in page.inner_text("#tile-sim-2 .health")
     summary = next(s for s in controller.service.gate_summaries() if s.gate == "sim-1")
     assert (summary.refresh_hz, summary.slow_refresh) == (2.0, True)
+
+
+def test_a_noisy_sensor_is_flagged_on_its_tile(controller, virtual_gates, page):
+    """A gate whose sensor is noisier than sensor.noise.NOISY_NETD_1HZ_C (as its pipeline measures it on its
+    images while nobody is in view) decides fewer people: its tile says so, in red, with the noise, and asks the
+    guard to call the installer; a gate with a typical sensor is not flagged."""
+    from dataclasses import replace
+
+    from controller.sensor.noise import NOISY_NETD_1HZ_C
+    from sim.scenes.world import DEV
+
+    login(page, controller.url, "gus")
+    noisy = replace(DEV, netd_1hz_c=(0.3, 0.3))  # 0.3 degC at 1 Hz at the array's centre: 0.85 a reading at 8 Hz
+    virtual_gates(1, "normal_queue", seed=0, world=noisy)
+    page.wait_for_selector("#tile-sim-1 .online.ok", timeout=20000)
+    # from its first status once the noise is measured (a status every 5 s)
+    wait_js(page, "document.querySelector('#tile-sim-1 .health').textContent.includes('噪声')")
+    assert "传感器噪声过大" in page.inner_text("#tile-sim-1 .health")
+    assert "bad" in page.get_attribute("#tile-sim-1 .health", "class")
+    assert "噪声" not in page.inner_text("#tile-sim-2 .health")
+    summary = next(s for s in controller.service.gate_summaries() if s.gate == "sim-1")
+    assert summary.noisy_sensor and summary.sensor_netd_c > NOISY_NETD_1HZ_C
+    assert summary.sensor_netd_c == pytest.approx(0.3 * 1.15, rel=0.15)  # its corners noisier than its centre

@@ -131,6 +131,8 @@ class GateSummary:
     fps: float | None
     refresh_hz: float | None  # the sensor's subpages a second, as the gate's status says
     slow_refresh: bool  # online and frame_rate.too_slow_to_screen(refresh_hz): few people are decided
+    sensor_netd_c: float | None  # the sensor's noise as the gate's pipeline measures it, at 1 Hz (None: not yet)
+    noisy_sensor: bool  # online and sensor.noise.too_noisy_to_screen: fewer people are decided, and later
     relay: Any
     firmware: str | None
     rssi: int | None

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 import time
 
 from ..protocol import ProtocolError, mac
@@ -40,6 +41,7 @@ from ..screening.config import ScreeningConfig
 from ..screening.frame_rate import too_slow_to_screen
 from ..screening.pipeline import GatePipeline
 from ..sensor import EepromError
+from ..sensor.noise import netd_1hz_c, too_noisy_to_screen
 from .events import AlertKind, FrameEvent, GateSummary
 from .registry import GateInfo
 
@@ -280,6 +282,8 @@ class GateWorker:
 
     def summary(self) -> GateSummary:
         s = self.status
+        noise = self.pipeline.noise_c if self.pipeline is not None else math.nan
+        netd = netd_1hz_c(noise, s.refresh_hz) if s else math.nan
         return GateSummary(
             gate=self.id, name=self.info.name, location=self.info.location, variant=self.info.variant,
             online=self.online, state=self.state, boot=self.boot_id, frames=self.frames,
@@ -290,6 +294,8 @@ class GateWorker:
             sensor_ok=s.sensor_ok if s else None, fps=s.fps if s else None,
             refresh_hz=s.refresh_hz if s else None,
             slow_refresh=bool(s and self.online and too_slow_to_screen(s.refresh_hz)),
+            sensor_netd_c=None if not math.isfinite(netd) else round(netd, 3),
+            noisy_sensor=bool(s and self.online and too_noisy_to_screen(noise, s.refresh_hz)),
             relay=s.relay if s else None, firmware=s.firmware if s else None, rssi=s.rssi if s else None,
             last_decision=None if self.last_decision is None else {
                 "decision": self.last_decision.decision, "reason": self.last_decision.reason,

@@ -266,12 +266,13 @@
       if (lost || errs) health.push(t("lost_frames", { n: lost + errs }));
       if (s.fps) health.push(`${Number(s.fps).toFixed(1)} fps`);
       if (s.slow_refresh) health.push(t("slow_refresh", { hz: s.refresh_hz }));
+      if (s.noisy_sensor) health.push(t("noisy_sensor", { netd: Number(s.sensor_netd_c).toFixed(2) }));
     }
     const ref = g.frame ? g.frame.header.reference_ok : null;
     health.push(ref === true ? t("reference_ok") : ref === false ? t("reference_missing") : t("reference_unknown"));
     const h = $(".health", tile);
     h.textContent = health.join(" · ");
-    h.classList.toggle("bad", (s && (s.sensor_ok === false || s.slow_refresh)) || ref === false);
+    h.classList.toggle("bad", (s && (s.sensor_ok === false || s.slow_refresh || s.noisy_sensor)) || ref === false);
     tile.classList.toggle("alarm", openAlarmGates().has(g.id));
   }
 
