@@ -108,6 +108,7 @@ from controller.screening.lens_wings import check_wings  # noqa: E402
 from controller.screening.offline import analyze_recording, first_standing, truth_for  # noqa: E402
 from controller.screening.reference_source import reading_fraction  # noqa: E402
 from controller.screening.site_calibration import MORE_READINGS_ANSWER  # noqa: E402
+from controller.service.calibration import reference_images_recording  # noqa: E402
 from sim.scenarios import scenario  # noqa: E402
 from sim.scenes import PersonPlan  # noqa: E402
 from sim.scenes.lens_target import drawn_target, lens_target_frames  # noqa: E402
@@ -381,17 +382,17 @@ def body_model_on_truth(person: dict, config: ScreeningConfig) -> float:
 LEARN_S = 20.0  # the installer learns the reference from the gate's first 20 s
 
 
-def learn_installed_reference(rec, config: ScreeningConfig) -> tuple[ScreeningConfig, str, bool]:
+def learn_installed_reference(rec, config: ScreeningConfig, seen=None) -> tuple[ScreeningConfig, str, bool]:
     """``thermogate calibrate reference GATE --recording`` on the run's first LEARN_S seconds: the config with the
     learned reading (and the lens blur and sensor offset measured on the disc, as the command writes them),
     "learned" and whether the disc told the sensor's offset (a disc too small to tell it writes none); or the
-    config unchanged (not learned: BLOCKED), the reason it failed and False."""
+    config unchanged (not learned: BLOCKED), the reason it failed and False. ``seen``: the recording through the
+    gate's pipeline (``reference_images_recording``), when the caller has it already."""
     from controller.screening.reference_source import LearningError, learn_reference
-    from controller.service.calibration import reference_images_recording
 
     if config.analysis.reference_box is None:
         return config, "none", False
-    images, scale, _ = reference_images_recording(rec, config)
+    images, scale, _ = seen if seen is not None else reference_images_recording(rec, config)
     try:
         learned = learn_reference(images[: int(LEARN_S * rec.meta.get("refresh_hz", 8.0))], config.analysis,
                                   frame_scale=scale)
@@ -405,14 +406,6 @@ def learn_installed_reference(rec, config: ScreeningConfig) -> tuple[ScreeningCo
                        reference_background_c=table["background_c"],
                        lens_blur_px=learned.lens_blur_px, sensor_offset_c=offset)
     return replace(config, analysis=analysis), "learned", "sensor_offset_c" in table
-
-
-def measured_noise(rec, config: ScreeningConfig) -> float:
-    """The sensor's noise of one reading as the gate measures it (``GatePipeline.noise_c``, while nobody is in
-    view), over the run: what ``thermogate calibrate reference`` and ``watch`` report."""
-    from controller.service.calibration import reference_images_recording
-
-    return reference_images_recording(rec, config).noise_c
 
 
 def reference_as_documented(diameter_m: float, distance_m: float, fov) -> bool:
@@ -597,8 +590,9 @@ def run(job: tuple) -> list[Outcome]:
         (sc.physics.psf_wing_share, sc.physics.psf_wing_sigma_px) if tell == "true" else tell
     lens_offset, lens_view = measured[1:] if offset_how else (None, None)
     installed = installer_config(sc, frames[0].truth, eye_band, apply_offset, stable, wings, lens_offset, lens_view)
-    config, learned, told = learn_installed_reference(rec, installed)
-    noise = measured_noise(rec, installed)
+    seen = reference_images_recording(rec, installed)  # the noise is what calibrate reference reports
+    config, learned, told = learn_installed_reference(rec, installed, seen)
+    noise = seen.noise_c
     standing = first_standing(rec)  # id -> (first standing time, truth then)
     ph = sc.physics
     ref = frames[0].truth["reference"]

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from controller.sensor.noise import EVERY, SensorNoise, netd_1hz_c, noise_of_images, read_again
+from controller.sensor.noise import EVERY, SensorNoise, netd_1hz_c
 
 ROWS, COLS = 24, 32
 CHESS = (np.add.outer(np.arange(ROWS), np.arange(COLS)) % 2).astype(bool)
@@ -75,20 +75,13 @@ def test_only_images_with_nobody_in_view_are_compared():
     assert noise.measurements == (8 * 39) // EVERY  # 8 empty stretches of 39 pairs (their first has no pair)
 
 
-def test_without_the_subpage_the_pixels_read_again_are_the_ones_that_changed():
-    explicit, inferred = SensorNoise(), SensorNoise()
-    images = list(_images(0.25, 200, seed=5))
-    for image, fresh in images:
-        explicit.update(image, fresh)
-        inferred.update(image)
-    assert inferred.noise_c == pytest.approx(explicit.noise_c, rel=1e-9)
-    assert noise_of_images([image for image, _ in images]) == pytest.approx(explicit.noise_c, rel=1e-9)
-
-
 def test_too_little_to_go_on_measures_nothing():
     """Not a single measurement's worth of images, or images whose pixels are nearly all unreadable: NaN, not a
     figure; unreadable pixels are left out of one that has enough."""
-    assert math.isnan(noise_of_images([image for image, _ in _images(0.3, EVERY - 1)]))
+    few = SensorNoise()
+    for image, fresh in _images(0.3, EVERY):  # EVERY - 1 pairs
+        few.update(image, fresh)
+    assert math.isnan(few.noise_c) and few.measurements == 0
     noise = SensorNoise()
     for image, fresh in _images(0.3, 200, seed=7):
         image[:, 2:] = np.nan
@@ -140,20 +133,3 @@ def test_readings_in_steps_of_their_resolution_are_measured_as_finely():
         for image, fresh in _images(sd, 400, seed=11):
             noise.update(np.round(image / step) * step, fresh)
         assert noise.noise_c == pytest.approx(math.sqrt(sd * sd + step * step / 12.0), rel=0.08)
-
-
-def test_the_pixels_read_again_are_found_in_either_reading_pattern():
-    """Without the subpage: the half of the array (the chess board's one colour, or every other row) that holds
-    the changed pixels, though readings in steps leave some of it unchanged; nothing when the changes fit no
-    half."""
-    rng = np.random.default_rng(9)
-    last = np.round(22.0 + rng.normal(0.0, 0.3, (ROWS, COLS)), 1)
-    rows = np.indices((ROWS, COLS))[0]
-    for half in (CHESS, ~CHESS, rows % 2 == 0, rows % 2 == 1):
-        image = last.copy()
-        image[half] = np.round(22.0 + rng.normal(0.0, 0.3, int(half.sum())), 1)  # about a fifth read the same
-        assert 0 < np.count_nonzero(image[half] == last[half]) < 0.35 * half.sum()
-        assert np.array_equal(read_again(image, last), half)
-    assert read_again(last + rng.normal(0.0, 0.3, last.shape), last) is None  # every pixel changed
-    assert read_again(last.copy(), last) is None  # nothing read again
-

@@ -1,6 +1,7 @@
 """The sensor's own noise, measured on the images it sends (docs/sensor.md, "The sensor's noise").
 
-Each subpage measures half the pixels again (the chess pattern). A pixel's
+Each subpage reads half the pixels again (the chess board's squares of one
+colour, or every other row). A pixel's
 change since its subpage last read it is two readings' noise, plus whatever
 moved in front of it: over the half of the array a subpage reads, the median
 absolute change about the median (the median takes out a common change, a drift
@@ -17,10 +18,10 @@ more pixels than the steps above leave out: through the 55 deg lens at a near
 mark, most of them), on one pair of such images in EVERY (once a second at 8
 frames a second), and smoothed over the last several measurements
 (SMOOTHING), so that it costs the pipeline next to nothing and follows a
-sensor that warms up. The figure is the noise of
-one reading at the gate's refresh rate; :func:`netd_1hz_c` gives the
-datasheet's figure from it (the noise grows as the square root of the rate:
-the MLX90640's datasheet gives 0.1 K RMS at 1 Hz).
+sensor that warms up. The figure is the noise of one reading at the gate's
+refresh rate; :func:`netd_1hz_c` gives the datasheet's figure from it (the
+noise grows as the square root of the rate: the MLX90640's datasheet gives
+0.1 K RMS at 1 Hz).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-EVERY = 8  # measure on one complete image in this many
+EVERY = 8  # measure one pair of consecutive empty images in this many
 SMOOTHING = 0.2  # each measurement's weight in the running figure
 MIN_PIXELS = 64  # fewer fresh, finite pixels than this measure nothing
 # Above this noise (the datasheet's figure, at 1 Hz, as the gate measures it) a gate decides markedly fewer of the
@@ -56,20 +57,16 @@ class SensorNoise:
         """Forget the previous image and the figure (a new sensor)."""
         self._last, self._pairs, self.noise_c, self.measurements = None, 0, math.nan, 0
 
-    def update(self, image: np.ndarray, fresh: np.ndarray | None = None, empty: bool = True) -> None:
-        """One complete image (24 x 32 degC), which of its pixels the latest subpage read (bool; None: found by
-        :func:`read_again`), and whether nobody is in view (the analysis found nothing warm): only two empty
-        images in a row are compared, one such pair in EVERY."""
+    def update(self, image: np.ndarray, fresh: np.ndarray, empty: bool = True) -> None:
+        """One complete image (24 x 32 degC), which of its pixels the latest subpage read (bool), and whether
+        nobody is in view (the analysis found nothing warm): only two empty images in a row are compared, one
+        such pair in EVERY."""
         last, self._last = self._last, (image if empty else None)
         if last is None or not empty:
             return
         self._pairs += 1
         if self._pairs % EVERY:
             return
-        if fresh is None:
-            fresh = read_again(image, last)
-            if fresh is None:
-                return
         change = image[fresh].astype(np.float64) - last[fresh]
         change = change[np.isfinite(change)]
         if change.size < MIN_PIXELS:
@@ -87,23 +84,6 @@ class SensorNoise:
         self.measurements += 1
 
 
-def _halves(shape: tuple[int, int]) -> tuple[np.ndarray, ...]:
-    rows, cols = np.indices(shape)
-    chess, interleaved = (rows + cols) % 2 == 0, rows % 2 == 0
-    return chess, ~chess, interleaved, ~interleaved
-
-
-def read_again(image: np.ndarray, last: np.ndarray) -> np.ndarray | None:
-    """The pixels of ``image`` that its subpage read again since ``last``: of the halves the MLX90640's two
-    reading patterns read (the chess board's squares of one colour, or every other row), the one holding the
-    most pixels that changed, when few changed outside it (a reading that did not change is still a reading:
-    the readings come in steps); None when no half fits."""
-    changed = (image != last) & np.isfinite(image) & np.isfinite(last)
-    best = max(_halves(image.shape), key=lambda half: int(np.count_nonzero(changed & half)))
-    inside, outside = np.count_nonzero(changed & best), np.count_nonzero(changed & ~best)
-    return best if inside >= MIN_PIXELS and outside <= 0.05 * inside else None
-
-
 def netd_1hz_c(noise_c: float, refresh_hz: float) -> float:
     """The noise of one reading at ``refresh_hz`` as the datasheet states it, at a 1 Hz refresh (the noise
     grows as the square root of the rate: each doubling halves the integration time)."""
@@ -112,17 +92,9 @@ def netd_1hz_c(noise_c: float, refresh_hz: float) -> float:
     return noise_c / math.sqrt(refresh_hz)
 
 
-def noise_of_images(images) -> float:
-    """The noise (degC, one reading) measured over consecutive complete images of an empty view, the pixels
-    read again found by :func:`read_again`; NaN if they are fewer than EVERY + 1 or show too little."""
-    noise = SensorNoise()
-    for image in images:
-        noise.update(image)
-    return noise.noise_c
-
-
 def too_noisy_to_screen(noise_c: float, refresh_hz: float) -> bool:
     """Whether a sensor whose readings at ``refresh_hz`` are ``noise_c`` noisy is above NOISY_NETD_1HZ_C (a
-    noise or a rate not known is never flagged). ``thermogate watch`` and ``calibrate reference`` ask this."""
+    noise or a rate not known is never flagged). ``thermogate watch``, ``calibrate reference`` and the guards'
+    console ask this."""
     netd = netd_1hz_c(noise_c, refresh_hz)
     return math.isfinite(netd) and netd > NOISY_NETD_1HZ_C
