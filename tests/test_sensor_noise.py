@@ -127,7 +127,8 @@ def test_a_gate_pipeline_measures_its_virtual_sensors_noise_at_each_refresh_rate
 
 def test_readings_in_steps_of_their_resolution_are_measured_as_finely():
     """A sensor's readings come in steps (its ADC's resolution through the calibration): changes then take a few
-    values, and their median snaps to one of them. The rms does not."""
+    values, and their median snaps to one of them. The mean of several quantiles does not: it measures the noise
+    the readings carry, steps included."""
     for step, sd in ((0.2, 0.25), (0.2, 0.4), (0.1, 0.15)):
         noise = SensorNoise()
         for image, fresh in _images(sd, 400, seed=11):
