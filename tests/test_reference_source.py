@@ -308,7 +308,7 @@ def test_calibrate_reference_from_a_recording_stores_it_in_controller_toml(tmp_p
     centre = 0.1 * math.sqrt(HZ)
     assert centre <= out["noise_c"] <= 1.3 * centre
     assert out["netd_1hz_c"] == pytest.approx(out["noise_c"] / math.sqrt(HZ), abs=1e-3)
-    assert f"g-1's sensor: {out['noise_c']:.2f} degC of noise a reading at 8 Hz" in err and "noisy" not in err
+    assert f"g-1's sensor's noise: {out['noise_c']:.2f} degC a reading at 8 Hz" in err and "noisy" not in err
     text = config.read_text()
     assert text.startswith("# the school's controller") and "# where it hangs" in text
     analysis = load_config(config).screening_for("g-1").analysis
@@ -329,7 +329,7 @@ def test_calibrate_reference_says_when_the_sensor_is_noisy():
 
     quiet = _sensor_noise(0.3, 1.0)  # a frame scale of 1: 8 Hz
     assert quiet.fields == {"noise_c": 0.3, "netd_1hz_c": round(0.3 / math.sqrt(8.0), 3)} and quiet.warning == ""
-    assert quiet.sentence == "0.30 degC of noise a reading at 8 Hz (0.11 at 1 Hz; the datasheet's typical 0.1)"
+    assert quiet.sentence == "0.30 degC a reading at 8 Hz (0.11 at 1 Hz; the datasheet's typical 0.1)"
     loud = _sensor_noise(1.3 * NOISY_NETD_1HZ_C * math.sqrt(8.0), 1.0)
     assert "the sensor is noisy" in loud.warning and loud.warning in loud.sentence
     assert _sensor_noise(1.3 * NOISY_NETD_1HZ_C * math.sqrt(8.0), 2.0).warning == ""  # the same readings at 16 Hz

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from controller.sensor.noise import EVERY, SensorNoise, netd_1hz_c
+from controller.sensor.noise import EVERY, SensorNoise, describe_noise, netd_1hz_c
 
 ROWS, COLS = 24, 32
 CHESS = (np.add.outer(np.arange(ROWS), np.arange(COLS)) % 2).astype(bool)
@@ -101,6 +101,8 @@ def test_the_datasheet_figure_is_the_noise_at_a_1_hz_refresh():
     assert netd_1hz_c(0.1 * math.sqrt(8.0), 8.0) == pytest.approx(0.1)
     assert netd_1hz_c(0.2, 4.0) == pytest.approx(0.1)
     assert math.isnan(netd_1hz_c(math.nan, 8.0)) and math.isnan(netd_1hz_c(0.3, 0.0))
+    assert describe_noise(0.3, 8.0) == "0.30 degC a reading at 8 Hz (0.11 at 1 Hz; the datasheet's typical 0.1)"
+    assert describe_noise(0.3, 0.0) == "0.30 degC a reading"  # the rate not known
 
 
 def test_a_gate_pipeline_measures_its_virtual_sensors_noise_at_each_refresh_rate():

@@ -244,7 +244,7 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
         offset = f"{small}, which commissioning then takes out"
     print(f"{gate}'s reference reads {learned.apparent_c:.2f} degC through its optics (set point "
           f"{learned.set_point_c:.1f}, {learned.fraction:.0%} of its contrast); {offset}; {where}", file=sys.stderr)
-    print(f"{gate}'s sensor: {noise.sentence}", file=sys.stderr)
+    print(f"{gate}'s sensor's noise: {noise.sentence}", file=sys.stderr)
     return 0
 
 
@@ -261,7 +261,7 @@ def _sensor_noise(noise: float, scale: float) -> _Noise:
     """The noise of one reading the gate's pipeline measured (controller.sensor.noise), at the rate its frame
     scale says, and as the datasheet states it (1 Hz)."""
     from ..screening.frame_rate import NOMINAL_FRAME_S
-    from ..sensor.noise import DATASHEET_NETD_1HZ_C, NOISY_NETD_1HZ_C, netd_1hz_c, too_noisy_to_screen
+    from ..sensor.noise import DATASHEET_NETD_1HZ_C, NOISY_NETD_1HZ_C, describe_noise, netd_1hz_c, too_noisy_to_screen
 
     hz = scale / NOMINAL_FRAME_S
     netd = netd_1hz_c(noise, hz)
@@ -272,8 +272,7 @@ def _sensor_noise(noise: float, scale: float) -> _Noise:
                f"measured up to (the datasheet's typical {DATASHEET_NETD_1HZ_C:g}); it will decide fewer of the "
                f"people at the mark, and later: check its supply and wiring, or replace it (docs/installation.md)"
                if too_noisy_to_screen(noise, hz) else "")
-    sentence = (f"{noise:.2f} degC of noise a reading at {hz:g} Hz ({netd:.2f} at 1 Hz; the datasheet's typical "
-                f"{DATASHEET_NETD_1HZ_C:g})" + (f"; {warning}" if warning else ""))
+    sentence = describe_noise(noise, hz) + (f"; {warning}" if warning else "")
     return _Noise({"noise_c": round(noise, 3), "netd_1hz_c": round(netd, 3)}, sentence, warning)
 
 

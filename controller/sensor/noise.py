@@ -98,3 +98,15 @@ def too_noisy_to_screen(noise_c: float, refresh_hz: float) -> bool:
     console ask this."""
     netd = netd_1hz_c(noise_c, refresh_hz)
     return math.isfinite(netd) and netd > NOISY_NETD_1HZ_C
+
+
+def describe_noise(noise_c: float, refresh_hz: float) -> str:
+    """The noise of one reading, at the gate's rate and (the rate known) as the datasheet states it, e.g. "0.30 degC
+    a reading at 8 Hz (0.11 at 1 Hz; the datasheet's typical 0.1)": what ``thermogate watch`` and ``calibrate
+    reference`` say."""
+    netd = netd_1hz_c(noise_c, refresh_hz)
+    if not math.isfinite(netd):
+        return f"{noise_c:.2f} degC a reading"
+    return (f"{noise_c:.2f} degC a reading at {refresh_hz:g} Hz ({netd:.2f} at 1 Hz; the datasheet's typical "
+            f"{DATASHEET_NETD_1HZ_C:g})")
+

@@ -25,7 +25,7 @@ from ..screening.frame_rate import SLOWEST_SCREENING_HZ, too_slow_to_screen
 from ..screening.optics import LENS_PSF_SIGMA_PX
 from ..screening.tracker import face_place
 from ..sensor.frame import COLUMNS, ROWS
-from ..sensor.noise import DATASHEET_NETD_1HZ_C, NOISY_NETD_1HZ_C, netd_1hz_c, too_noisy_to_screen
+from ..sensor.noise import NOISY_NETD_1HZ_C, describe_noise, too_noisy_to_screen
 from .state import ShownDecision, WatchView
 
 MIN_SPAN_C = 4.0  # the automatic colour range is at least this wide, as in the console (noise stays dark)
@@ -356,9 +356,7 @@ def _noise_line(view: WatchView, mode: str) -> str:
         return "not measured yet (about a second with nobody in view)"
     s = view.status
     hz = s.refresh_hz if s is not None and s.online and s.refresh_hz > 0 else view.fps
-    netd = netd_1hz_c(view.noise_c, hz)
-    text = f"{view.noise_c:.2f} degC a reading" + (f" at {hz:g} Hz ({netd:.2f} at 1 Hz; the datasheet's typical "
-                                                    f"{DATASHEET_NETD_1HZ_C:g})" if math.isfinite(netd) else "")
+    text = describe_noise(view.noise_c, hz)
     if too_noisy_to_screen(view.noise_c, hz):
         text += "  " + _paint(f"noisy sensor (over {NOISY_NETD_1HZ_C:g} at 1 Hz): fewer people are decided, and later",
                               mode, (255, 200, 0))
