@@ -53,10 +53,6 @@ class SensorNoise:
         self.noise_c = math.nan
         self.measurements = 0
 
-    def reset(self) -> None:
-        """Forget the previous image and the figure (a new sensor)."""
-        self._last, self._pairs, self.noise_c, self.measurements = None, 0, math.nan, 0
-
     def update(self, image: np.ndarray, fresh: np.ndarray, empty: bool = True) -> None:
         """One complete image (24 x 32 degC), which of its pixels the latest subpage read (bool), and whether
         nobody is in view (the analysis found nothing warm): only two empty images in a row are compared, one
