@@ -32,7 +32,7 @@ def _constructed(o: list[float]) -> FrameAnalysis:
         reference_background_c=o[K.O_REF_BACKGROUND], reference_size_px=o[K.O_REF_SIZE],
         reference_fraction=o[K.O_REF_FRACTION], warm_pixels=int(o[K.O_WARM]) if o[K.O_WARM] > 0 else 0,
         warm_box=tuple(int(o[K.O_WARM_BOX + i]) for i in range(4)) if o[K.O_WARM] > 0 else None,
-        lower_face_c=o[K.O_LOWER], face_in_view=o[K.O_IN_VIEW] if found else 0.0)
+        lower_face_c=o[K.O_LOWER], face_in_view=o[K.O_IN_VIEW] if found else 0.0, eye_line_low=o[K.O_EYE_LOW] == 1.0)
 
 
 def _same(a: FrameAnalysis, b: FrameAnalysis) -> bool:
@@ -48,7 +48,7 @@ def _same(a: FrameAnalysis, b: FrameAnalysis) -> bool:
 
 def test_frame_analysis_matches_the_constructor():
     rng = np.random.default_rng(3)
-    flags = (K.O_EDGE, K.O_GLASSES, K.O_COVERED, K.O_HOT, K.O_REF_OK, K.O_COLD_NOSE)
+    flags = (K.O_EDGE, K.O_GLASSES, K.O_COVERED, K.O_HOT, K.O_REF_OK, K.O_COLD_NOSE, K.O_EYE_LOW)
     for trial in range(400):
         o = rng.normal(30.0, 5.0, K.O_LENGTH)
         o[K.O_PEOPLE] = trial % 11  # none, some, and more than MAX_FACES

@@ -353,6 +353,20 @@ def test_the_tracker_says_when_the_person_at_the_mark_is_being_measured():
     assert not tracker.measured_now and tracker.state == "decided"  # a decided person is not waiting
 
 
+def test_a_face_whose_eye_line_is_below_its_eyes_is_asked_to_uncover_them_and_never_decided():
+    """A frame whose eye line lies below where a face's eyes can be (the analysis's eye_line_low: the hottest row
+    is the mouth or the neck, under glasses or a fringe) is not read: however long the person stands, they are
+    told RETRY remove_glasses_hat and never given a PASS on it. The same face read at its eyes is decided."""
+    cfg = ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0, require_reference=True)
+    tracker = Tracker("g", cfg)
+    reading = reading_for(36.6)
+    low = replace(_analysis(face_c=reading), eye_line_low=True)
+    told = [d for i in range(40) for d in tracker.update(i * 0.125, i + 1, low)]
+    assert told and all((d.decision, d.reason) == (D.RETRY, D.REMOVE_GLASSES_HAT) for d in told)
+    read = [d for i in range(40, 56) for d in tracker.update(i * 0.125, i + 1, _analysis(face_c=reading))]
+    assert [d.decision for d in read] == [D.PASS]
+
+
 def test_the_state_is_blocked_while_someone_waits_and_the_gate_cannot_measure():
     """Someone at the mark whose frames are BLOCKED (the reference fails, or the sensor) is shown as "blocked",
     not "measuring"; the next measured frame is "measuring" again."""

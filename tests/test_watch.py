@@ -209,6 +209,8 @@ def test_the_panel_names_the_faces_cues():
     text = "\n".join(W.render_panel(_view(analysis=analysis(glasses=True, lower_face_c=28.0)), W.NO_COLOR))
     # the lower face reads (28 - 22) / (34.9 - 22) = 0.47 of the way from the room to the eye band: a mask
     assert "people    1  cues: glasses, lower face cool (mask, or in from the cold)" in text
+    low = "\n".join(W.render_panel(_view(analysis=analysis(eye_line_low=True, lower_face_c=33.5)), W.NO_COLOR))
+    assert "people    1  cues: eye line low (eyes covered)\n" in low + "\n"
     bare = "\n".join(W.render_panel(_view(analysis=analysis(lower_face_c=33.5)), W.NO_COLOR))  # 0.89: skin
     assert "people    1\n" in bare + "\n" and "cues" not in bare
     assert "cues" not in "\n".join(W.render_panel(_view(), W.NO_COLOR))  # lower face not in view

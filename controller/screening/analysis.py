@@ -188,6 +188,8 @@ class FrameAnalysis:
     # (NaN: no face, or that band out of view)
     face_in_view: float = 1.0  # the share of the main face's height inside the image (below 1.0: its hair or chin
     # is cut off, which is measured unless touches_edge); 0.0 without a face
+    eye_line_low: bool = False  # cue: the eye line lies further below the top of the skin than a face's eyes can
+    # (EYE_LOW_M): the hottest row is the mouth or the neck, under eyes that glasses or a fringe keep cool
 
     @property
     def lower_face_ratio(self) -> float:
@@ -426,6 +428,7 @@ def frame_analysis(o: list[float]) -> FrameAnalysis:
                       int(o[K.O_WARM_BOX + 3])) if o[K.O_WARM] > 0 else None),
         "lower_face_c": o[K.O_LOWER],
         "face_in_view": o[K.O_IN_VIEW] if found else 0.0,
+        "eye_line_low": o[K.O_EYE_LOW] == 1.0,
     })
     return a
 

@@ -42,6 +42,12 @@ FOREHEAD_BAND_M = (0.02, 0.06)  # the forehead: this far above the eye line
 COVER_BAND_M = (0.035, 0.06)  # the hat/hair probe: this far above the eye line (hats reach 3.4 cm)
 LENS_HALF_WIDTH_M = 0.055  # glasses cover the face this far either side of its centre line
 EYE_SEARCH_M = 0.09  # glasses are looked for down to this far below the top of the skin
+# An eye line further than this below the top of the skin is not at the eyes: a bare forehead reaches 7 cm above
+# them, a fringe or a hat less, so the hottest row is the mouth or the neck, under an eye band that glasses the
+# cue missed or a fringe keep cool (O_EYE_LOW). Over DEV's first 30 runs, standing frames of one face wholly in
+# view, it flags 91 % of the eye lines more than 1.5 rows below the eyes, and 4.2 % (110 degree lens) and 2.6 %
+# (55) of those within 1.5 rows of them (docs/estimation.md, "An eye line below the eyes").
+EYE_LOW_M = 0.10
 BLOCKS = 8  # the reference's window is split into this many blocks for its stability test
 # A full frame is the latest two subpages merged: each pixel is measured in every other frame, so a block of the
 # window holds per_block / SUBPAGES independent readings of it (its mean's noise is the reading's over that many).
@@ -135,7 +141,8 @@ O_WARM = O_REF_FRACTION + 1  # pixels of the largest warm component (a person, w
 O_WARM_BOX = O_WARM + 1  # its bounding box: 4 values, r0, c0, r1, c1 (exclusive), -1 when there is none
 O_LOWER = O_WARM_BOX + 4  # the main face's lower face (LOWER_FACE_BAND_M, its middle), degC; NaN: out of view
 O_IN_VIEW = O_LOWER + 1  # the share of the main face's height (its box's rows) inside the image: 1.0 when whole
-O_LENGTH = O_IN_VIEW + 1
+O_EYE_LOW = O_IN_VIEW + 1  # cue: the eye line lies more than EYE_LOW_M below the top of the face's skin
+O_LENGTH = O_EYE_LOW + 1
 
 # The reference's status (O_REF_STATUS), in the order the checks are made.
 REF_NONE = 0  # no reference configured
@@ -543,6 +550,7 @@ def face_measure(image, bgnow, skin, hot_near, guard, faces, f, p, ambient, widt
     out[O_GLASSES] = 1.0 if glasses else 0.0
     eye = band + 0.5 if glasses else _eye_line(profile, hot_row)
     out[O_EYE_ROW] = eye
+    out[O_EYE_LOW] = 1.0 if eye - r0 > EYE_LOW_M * rows_per_m else 0.0
 
     out[O_FOREHEAD] = _forehead(image, skin, faces, f, eye, rows_per_m, centre, half)
     probe = _band_mean(profile, eye - COVER_BAND_M[1] * rows_per_m, eye - COVER_BAND_M[0] * rows_per_m)
@@ -1117,6 +1125,7 @@ def analyze_frame(raw, bg, busy, guard, ref, state, p, tables, out):
         out[O_GLASSES] = 0.0
         out[O_COVERED] = 0.0
         out[O_COLD_NOSE] = 0.0
+        out[O_EYE_LOW] = 0.0
 
     # Pixels on or next to a warm component (not a single pixel) are busy: kept out of the background.
     for r in range(rows):

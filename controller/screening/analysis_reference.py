@@ -22,6 +22,7 @@ from .analysis_kernels import (
     CHEEK_OFFSET_M,
     COLUMNS,
     COVER_BAND_M,
+    EYE_LOW_M,
     EYE_SEARCH_M,
     FACE_HALF_HEIGHT_M,
     FOREHEAD_BAND_M,
@@ -37,6 +38,7 @@ from .analysis_kernels import (
     O_COVERED,
     O_DISTANCE,
     O_EDGE,
+    O_EYE_LOW,
     O_EYE_ROW,
     O_FACE_PIXELS,
     O_FACES,
@@ -436,6 +438,7 @@ def face_measure(image: np.ndarray, bgnow: np.ndarray, skin: np.ndarray, hot_nea
     out[O_GLASSES] = float(glasses)
     eye = band + 0.5 if glasses else eye_line(profile, hot_row)
     out[O_EYE_ROW] = eye
+    out[O_EYE_LOW] = float(eye - r0 > EYE_LOW_M * rows_per_m)
 
     out[O_FOREHEAD] = forehead(image, mine, eye, rows_per_m, centre, half)
     probe = band_mean(profile, eye - COVER_BAND_M[1] * rows_per_m, eye - COVER_BAND_M[0] * rows_per_m)
@@ -589,7 +592,7 @@ def analyze_frame(raw: np.ndarray, bg: np.ndarray, busy: np.ndarray, guard: np.n
     else:
         out[O_BOX:O_BOX + 4] = -1.0
         out[O_WIDTH] = out[O_FACE_PIXELS] = out[O_EDGE] = out[O_IN_VIEW] = 0.0
-        out[O_GLASSES] = out[O_COVERED] = out[O_COLD_NOSE] = 0.0
+        out[O_GLASSES] = out[O_COVERED] = out[O_COLD_NOSE] = out[O_EYE_LOW] = 0.0
 
     big = np.concatenate([[False], sizes >= 2])[labels]
     busy[:] = dilate8(big)

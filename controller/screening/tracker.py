@@ -471,7 +471,7 @@ class Tracker:
             return D.STEP_TO_MARK
         if person.change > c.grow_per_frame:
             return D.HOLD_STILL  # walking up to the mark or away from it, not yet standing
-        if a.glasses:
+        if a.glasses or a.eye_line_low:  # the eyes covered: what reads hottest is not the eye band
             return D.REMOVE_GLASSES_HAT
         if face_c < c.min_face_c or a.nose_chilled or sum(person.chilled) >= CHILL_COUNT:
             return D.WAIT_INDOORS

@@ -424,7 +424,8 @@ def render_panel(view: WatchView, mode: str) -> list[str]:
     lines.append(f"distance  {shown}  (valid {near:.2f}-{far:.2f} m)  {verdict}")
     if a is not None:
         cool = a.lower_face_ratio < cfg.mask_ratio  # False when NaN
-        cues = [name for name, on in (("glasses", a.glasses), ("forehead covered", a.forehead_covered),
+        cues = [name for name, on in (("glasses", a.glasses), ("eye line low (eyes covered)", a.eye_line_low),
+                                      ("forehead covered", a.forehead_covered),
                                       ("hot object", a.hot_object), ("chilled nose", a.nose_chilled),
                                       ("lower face cool (mask, or in from the cold)", cool)) if on]
         lines.append(f"people    {a.people}" + (f"  cues: {', '.join(cues)}" if cues else ""))
