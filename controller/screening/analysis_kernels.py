@@ -44,9 +44,9 @@ LENS_HALF_WIDTH_M = 0.055  # glasses cover the face this far either side of its 
 EYE_SEARCH_M = 0.09  # glasses are looked for down to this far below the top of the skin
 # An eye line further than this below the top of the skin is not at the eyes: a bare forehead reaches 7 cm above
 # them, a fringe or a hat less, so the hottest row is the mouth or the neck, under an eye band that glasses the
-# cue missed or a fringe keep cool (O_EYE_LOW). Over DEV's first 30 runs, standing frames of one face wholly in
-# view, it flags 91 % of the eye lines more than 1.5 rows below the eyes, and 4.2 % (110 degree lens) and 2.6 %
-# (55) of those within 1.5 rows of them (docs/estimation.md, "An eye line below the eyes").
+# cue missed or a fringe keep cool (O_EYE_LOW). Over DEV's first 30 runs, standing frames of one face not at the
+# image's edge, it flags 91 % of the eye lines more than 1.5 rows below the eyes, and 4.2 % (110 degree lens) and
+# 2.6 % (55) of those within 1.5 rows of them (docs/estimation.md, "An eye line below the eyes").
 EYE_LOW_M = 0.10
 BLOCKS = 8  # the reference's window is split into this many blocks for its stability test
 # A full frame is the latest two subpages merged: each pixel is measured in every other frame, so a block of the
