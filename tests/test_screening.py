@@ -356,13 +356,16 @@ def test_the_tracker_says_when_the_person_at_the_mark_is_being_measured():
 def test_a_face_whose_eye_line_is_below_its_eyes_is_asked_to_uncover_them_and_never_decided():
     """A frame whose eye line lies below where a face's eyes can be (the analysis's eye_line_low: the hottest row
     is the mouth or the neck, under glasses or a fringe) is not read: however long the person stands, they are
-    told RETRY remove_glasses_hat and never given a PASS on it. The same face read at its eyes is decided."""
+    told RETRY remove_glasses_hat, from the third such frame on, and never given a PASS on it. The same face read
+    at its eyes is decided."""
     cfg = ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0, require_reference=True)
     tracker = Tracker("g", cfg)
     reading = reading_for(36.6)
     low = replace(_analysis(face_c=reading), eye_line_low=True)
     told = [d for i in range(40) for d in tracker.update(i * 0.125, i + 1, low)]
     assert told and all((d.decision, d.reason) == (D.RETRY, D.REMOVE_GLASSES_HAT) for d in told)
+    # told on the third such frame (COVERED_FRAMES), not after retry_still_s (1 s) on the mark
+    assert told[0].time_s == 0.25 < cfg.retry_still_s
     read = [d for i in range(40, 56) for d in tracker.update(i * 0.125, i + 1, _analysis(face_c=reading))]
     assert [d.decision for d in read] == [D.PASS]
 

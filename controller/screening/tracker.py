@@ -118,6 +118,10 @@ EARLY_FRAMES = 3
 MIN_WINDOW = 3  # a window's median and the readings' agreement need at least this many frames
 EARLY_MARGIN_C = 0.5
 COLD_MIN_FRAMES = 3  # still frames before a face that cannot be measured is told why in those terms
+# Glasses, or eyes a fringe covers, seen on this many measured frames in a row on the mark are told at once
+# (RETRY remove_glasses_hat), not after retry_still_s: those frames are never read, so the measuring light stays
+# off, and someone who sees nothing happen walks on (docs/estimation.md, "An eye line below the eyes").
+COVERED_FRAMES = 3
 # A face moving WALKED_OFF of its width or more from where it last stood still is walking off, and told nothing
 # (Tracker._retry_due). On DEV's 110 degree in-scope runs (the first 30), a RETRY given while the person stood
 # and their face moved ("hold still") was at most 0.16 of a face's width from where it had stood; one given
@@ -166,6 +170,7 @@ class _Person:
     stood_at: tuple[float, float] | None = None  # ... where its centre was in the latest still frame (None: never)
     change: float = 0.0  # ... and changed its width by less than grow_per_frame (this frame's change, a share)
     jumps: int = 0  # frames in a row, up to this one, whose width changed by more than grow_per_frame
+    covered: int = 0  # measured frames in a row, up to this one, whose problem was glasses or eyes covered
     last_px: float = 0.0  # their face's width in the latest frame showing it whole, jump or not
     chilled: deque = field(default_factory=lambda: deque(maxlen=CHILL_FRAMES))  # chilled-nose cue, recent frames
     cold: deque = field(default_factory=lambda: deque(maxlen=CHILL_FRAMES))  # cold_shares(), recent still frames
@@ -495,6 +500,8 @@ class Tracker:
         if reason not in ABOUT_THEM and self._walked_off(person):
             return False
         if person.notice is None:
+            if reason == D.REMOVE_GLASSES_HAT and person.covered >= COVERED_FRAMES:
+                return True  # what the person must do, seen on the mark: told at once, not after a second
             return t - person.first_seen >= c.retry_after_s or t - person.still_since >= c.retry_still_s
         if t - max(person.still_since, person.notice_t) < c.retry_still_s:
             return False
@@ -580,6 +587,7 @@ class Tracker:
             prev = window[-1].centre
             if math.hypot(centre[0] - prev[0], centre[1] - prev[1]) > c.max_shift_px:
                 problem = D.HOLD_STILL
+        person.covered = person.covered + 1 if problem == D.REMOVE_GLASSES_HAT else 0
         if problem is not None:
             # A standing face's width jitters by a few per cent from frame to frame (a face 4-6 pixels wide, the
             # pixels' noise, the two subpages): one frame whose width jumped is left out and the frames before it
