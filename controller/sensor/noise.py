@@ -105,4 +105,3 @@ def describe_noise(noise_c: float, refresh_hz: float) -> str:
         return f"{noise_c:.2f} degC a reading"
     return (f"{noise_c:.2f} degC a reading at {refresh_hz:g} Hz ({netd:.2f} at 1 Hz; the datasheet's typical "
             f"{DATASHEET_NETD_1HZ_C:g})")
-
