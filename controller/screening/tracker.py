@@ -13,9 +13,10 @@ standing on the mark: face-on, alone, warm enough, their face at the mark's
 floor distance (``mark_distance_m`` within ``mark_tolerance``, worked out from
 the face's size and place in the image through the mounting's height and
 tilt), no further to the side than ``lateral_tolerance_m``, and still: it
-moves less than ``max_shift_px`` and changes its width by less than
-``grow_per_frame`` from frame to frame, and its width over the frames varies
-by less than ``size_tolerance``. A face growing as someone walks up, or
+moves less than ``max_shift_px`` from frame to frame, its width does not
+change by more than ``grow_per_frame`` on two frames in a row (one such
+frame is a small face's noise), and its width over the frames varies by
+less than ``size_tolerance``. A face growing as someone walks up, or
 shrinking as they walk away, is never measured. Their readings must agree
 within ``max_spread_c`` (all but the highest and the lowest); the decision is
 the median of their estimates. A median below ``min_estimate_c`` (no living
@@ -98,8 +99,11 @@ COLD_FOREHEAD_SHARE = 0.68  # ... or the forehead's excess less than this share 
 # First 8 still frames, 110/55 degree lens: arrivals from the cold flagged 98 %/68 % (83 %/64 % at 0.80);
 # settled people, all bare 0 %/5 % (0 %/0 %), all masked 28 %/47 % (6 %/26 %), all fringed 4 %/11 % (4 %/11 %),
 # whose PASS is withheld the same way (a FEVER never is).
-JUMPS_TO_MOVE = 2  # a face whose width jumps on this many frames in a row is moving, not standing with a jittery
-#                   width (DEV 110 deg, standing: 10 % of frames jump alone, 4 % right after another; walking up: 69 %)
+# A face whose width jumps (changes by more than grow_per_frame) on JUMPS_TO_MOVE frames in a row is moving, and its
+# frames start again. A lone jump is a standing face's jittery width (4-6 pixels wide, the pixels' noise, the two
+# subpages), and its frame is read as any other (DEV 110 deg, standing: 10 % of frames jump alone, 4 % right after
+# another; walking up: 69 %). Leaving it out instead cost time and decisions (docs/estimation.md, "A lone jump").
+JUMPS_TO_MOVE = 2
 # A FEVER far from every line that turns it needs fewer frames than one near a line: from EARLY_FRAMES standing
 # frames that agree, a median estimate at least EARLY_MARGIN_C above the fever threshold is decided at once (the door
 # stays shut and the doctor re-checks either way). A PASS opens the door, so it always waits for stable_frames: on
@@ -474,7 +478,7 @@ class Tracker:
             return D.STEP_BACK
         if abs(lateral_m) > c.lateral_tolerance_m:
             return D.STEP_TO_MARK
-        if person.change > c.grow_per_frame:
+        if person.change > c.grow_per_frame and person.jumps >= JUMPS_TO_MOVE:
             return D.HOLD_STILL  # walking up to the mark or away from it, not yet standing
         if a.glasses or a.eye_line_low:  # the eyes covered: what reads hottest is not the eye band
             return D.REMOVE_GLASSES_HAT
@@ -589,11 +593,7 @@ class Tracker:
                 problem = D.HOLD_STILL
         person.covered = person.covered + 1 if problem == D.REMOVE_GLASSES_HAT else 0
         if problem is not None:
-            # A standing face's width jitters by a few per cent from frame to frame (a face 4-6 pixels wide, the
-            # pixels' noise, the two subpages): one frame whose width jumped is left out and the frames before it
-            # kept; two in a row are a walk (or a fidget), and the window starts again.
-            if first != D.HOLD_STILL or person.jumps >= JUMPS_TO_MOVE:
-                window.clear()
+            window.clear()
             if not self._retry_due(t, person, problem):
                 return []
             return self._notice(t, sequence, D.RETRY, problem, a, reduced)
