@@ -16,7 +16,7 @@ from controller.screening.analysis import AnalysisConfig, FrameAnalysis
 from controller.screening.config import ConfigError, ScreeningConfig, from_table
 from controller.screening.estimate import estimate_core_c
 from controller.screening.optics import face_aspect, face_mix
-from controller.screening.tracker import EARLY_FRAMES, MIN_WINDOW, Tracker
+from controller.screening.tracker import EARLY_FRAMES, MIN_WINDOW, SEEN_FRAMES, Tracker
 from controller.service.config import ControllerConfig
 from controller.service.registry import load_gates
 from controller.site import gates
@@ -169,10 +169,31 @@ def test_walking_through_never_decides():
 @pytest.mark.parametrize("distance, lateral, reason", [
     (1.6, 0.0, D.COME_CLOSER), (0.45, 0.0, D.STEP_BACK), (0.9, 0.35, D.STEP_TO_MARK)])
 def test_standing_off_the_mark_gets_a_retry_with_its_reason(distance, lateral, reason):
+    """Told on the third frame standing still there (SEEN_FRAMES), not after retry_still_s: most people stand
+    1-2 s, and a first RETRY that waited a second of stillness reached few of them."""
     tracker = Tracker("g", CFG)
     out = feed(tracker, [face(distance, lateral) for _ in range(40)])
     assert out and {d.decision for _, d in out} == {D.RETRY} and {d.reason for _, d in out} == {reason}
-    assert out[0][0] <= CFG.retry_still_s + 0.25  # told once they have stood still for retry_still_s
+    assert out[0][0] == (SEEN_FRAMES - 1) * 0.125 < CFG.retry_still_s
+
+
+def test_only_where_someone_stands_still_is_told_at_once():
+    """Walking up to the mark (the face growing 7-14 % a frame), someone is not told to come closer; a face cut by
+    the image's edge is told to stand straight at once while its box keeps its place, not while it walks in (its
+    width is not read there, but its box grows); a second face in view waits for retry_still_s as before."""
+    walking = feed(Tracker("g", CFG), [face(2.0 - 1.0 * 0.125 * i) for i in range(8)])  # 2.0 -> 1.125 m at 1 m/s
+    assert walking == []
+    cut = dataclasses.replace(face(0.9), touches_edge=True)
+    out = feed(Tracker("g", CFG), [cut] * 16)
+    assert [(t, d.reason) for t, d in out][:1] == [((SEEN_FRAMES - 1) * 0.125, D.STAND_STRAIGHT)]
+    r0, c0, r1, c1 = cut.face_box
+    walking_in = [dataclasses.replace(cut, face_box=(r0, c0, r1, c1 - 8 + 2 * i), faces=((r0, c0, r1, c1 - 8 + 2 * i),))
+                  for i in range(5)]  # the box grows two columns a frame: a face walking in from the image's edge
+    assert feed(Tracker("g", CFG), walking_in) == []
+    behind = (2, 27, 6, 30)  # someone further back, to the side
+    two = dataclasses.replace(face(0.9), people=2, faces=(face(0.9).face_box, behind))
+    out = feed(Tracker("g", CFG), [two] * 16)
+    assert out and {d.reason for _, d in out} == {D.ONE_AT_A_TIME} and out[0][0] >= CFG.retry_still_s
 
 
 def test_the_mark_comes_from_the_mounting():

@@ -364,7 +364,7 @@ def test_a_face_whose_eye_line_is_below_its_eyes_is_asked_to_uncover_them_and_ne
     low = replace(_analysis(face_c=reading), eye_line_low=True)
     told = [d for i in range(40) for d in tracker.update(i * 0.125, i + 1, low)]
     assert told and all((d.decision, d.reason) == (D.RETRY, D.REMOVE_GLASSES_HAT) for d in told)
-    # told on the third such frame (COVERED_FRAMES), not after retry_still_s (1 s) on the mark
+    # told on the third such frame (SEEN_FRAMES), not after retry_still_s (1 s) on the mark
     assert told[0].time_s == 0.25 < cfg.retry_still_s
     read = [d for i in range(40, 56) for d in tracker.update(i * 0.125, i + 1, _analysis(face_c=reading))]
     assert [d.decision for d in read] == [D.PASS]

@@ -26,8 +26,9 @@ outdoors: RETRY ``wait_indoors``, never a PASS. It is the only way to a PASS:
 nobody is ever passed silently.
 
 A RETRY (someone who cannot be measured within ``retry_after_s`` of
-appearing or ``retry_still_s`` of standing still, with the reason of the last
-frame that failed) or a BLOCKED does
+appearing or ``retry_still_s`` of standing still, or at once for where they
+stand or their eyes, seen on SEEN_FRAMES frames in a row; with the reason of
+the last frame that failed) or a BLOCKED does
 not end a person's turn: once the problem is fixed (they come closer, the
 person behind steps out of view, the reference settles) they are measured and
 get their PASS or FEVER. The same notice is not repeated for the same person
@@ -122,10 +123,13 @@ EARLY_FRAMES = 3
 MIN_WINDOW = 3  # a window's median and the readings' agreement need at least this many frames
 EARLY_MARGIN_C = 0.5
 COLD_MIN_FRAMES = 3  # still frames before a face that cannot be measured is told why in those terms
-# Glasses, or eyes a fringe covers, seen on this many measured frames in a row on the mark are told at once
-# (RETRY remove_glasses_hat), not after retry_still_s: those frames are never read, so the measuring light stays
-# off, and someone who sees nothing happen walks on (docs/estimation.md, "An eye line below the eyes").
-COVERED_FRAMES = 3
+# What keeps a person who stands nearly still from being measured, seen on this many of their frames in a row, is
+# told at once (their first RETRY), not after retry_still_s: those frames are never read, so the measuring light
+# stays off, and someone who sees nothing happen walks on (DEV's people stand 1-2 s). Only what is about where
+# they stand or their eyes (SEEN_AT_ONCE), not "one at a time": the second face is most often the next person
+# walking up while this one walks off (docs/estimation.md, "Told at once").
+SEEN_FRAMES = 3
+SEEN_AT_ONCE = (D.STAND_STRAIGHT, D.COME_CLOSER, D.STEP_BACK, D.STEP_TO_MARK, D.REMOVE_GLASSES_HAT)
 # A face moving WALKED_OFF of its width or more from where it last stood still is walking off, and told nothing
 # (Tracker._retry_due). On DEV's 110 degree in-scope runs (the first 30), a RETRY given while the person stood
 # and their face moved ("hold still") was at most 0.16 of a face's width from where it had stood; one given
@@ -166,6 +170,8 @@ class _Person:
     box: Box  # their face's skin box (r0, c0, r1, c1, exclusive) in the latest frame showing it
     width_px: float  # their face's width in the latest frame showing it whole (not a lone jump)
     motion: tuple[float, float] = (0.0, 0.0)  # rows, columns per frame, of the box's centre
+    sides: int = 0  # pixels the box's furthest-moving side moved since the frame before (a face at the image's
+    # edge has no width read, but walking in, its box grows)
     decided: bool = False  # PASS or FEVER given
     notice: tuple[str, str] | None = None  # the last RETRY/BLOCKED (decision, reason) given them ...
     notice_t: float = -math.inf  # ... and when
@@ -174,7 +180,8 @@ class _Person:
     stood_at: tuple[float, float] | None = None  # ... where its centre was in the latest still frame (None: never)
     change: float = 0.0  # ... and changed its width by less than grow_per_frame (this frame's change, a share)
     jumps: int = 0  # frames in a row, up to this one, whose width changed by more than grow_per_frame
-    covered: int = 0  # measured frames in a row, up to this one, whose problem was glasses or eyes covered
+    seen: tuple[str | None, int] = (None, 0)  # the problem of their latest measured frames standing nearly still,
+    # and on how many of them in a row, up to this one (SEEN_FRAMES)
     last_px: float = 0.0  # their face's width in the latest frame showing it whole, jump or not
     chilled: deque = field(default_factory=lambda: deque(maxlen=CHILL_FRAMES))  # chilled-nose cue, recent frames
     cold: deque = field(default_factory=lambda: deque(maxlen=CHILL_FRAMES))  # cold_shares(), recent still frames
@@ -388,6 +395,7 @@ class Tracker:
             return
         (r, c), (r_was, c_was) = _centre(box), _centre(person.box)
         person.motion = (r - r_was, c - c_was)
+        person.sides = max(abs(x - y) for x, y in zip(box, person.box, strict=True))
         person.change = 0.0
         if not a.touches_edge and person.width_px > 0.0 and a.face_width_px > 0.0:
             person.change = abs(math.log(a.face_width_px / person.width_px))
@@ -490,7 +498,10 @@ class Tracker:
         """Whether to tell a person who cannot be measured why.
 
         The first time once they have been in view for ``retry_after_s`` or
-        standing still for ``retry_still_s``; after that, only once they have
+        standing still for ``retry_still_s``, or at once when what is about
+        where they stand or their eyes (:data:`SEEN_AT_ONCE`) has kept them from
+        being measured on SEEN_FRAMES frames in a row while their face was
+        nearly still; after that, only once they have
         stood still for ``retry_still_s`` since the last notice, and the same
         reason not before ``notice_repeat_s``. Someone whose face moves, and
         has moved WALKED_OFF of its width or more from where it last stood
@@ -504,8 +515,8 @@ class Tracker:
         if reason not in ABOUT_THEM and self._walked_off(person):
             return False
         if person.notice is None:
-            if reason == D.REMOVE_GLASSES_HAT and person.covered >= COVERED_FRAMES:
-                return True  # what the person must do, seen on the mark: told at once, not after a second
+            if person.seen[0] == reason and person.seen[1] >= SEEN_FRAMES:
+                return True  # what the person must do, seen where they stand: told at once, not after a second
             return t - person.first_seen >= c.retry_after_s or t - person.still_since >= c.retry_still_s
         if t - max(person.still_since, person.notice_t) < c.retry_still_s:
             return False
@@ -591,7 +602,13 @@ class Tracker:
             prev = window[-1].centre
             if math.hypot(centre[0] - prev[0], centre[1] - prev[1]) > c.max_shift_px:
                 problem = D.HOLD_STILL
-        person.covered = person.covered + 1 if problem == D.REMOVE_GLASSES_HAT else 0
+        # What keeps them from being measured where they stand, and on how many frames in a row (SEEN_FRAMES)
+        steady = person.jumps < JUMPS_TO_MOVE and math.hypot(*person.motion) <= c.max_shift_px and person.sides <= 1
+        seen = problem if steady and problem in SEEN_AT_ONCE else None
+        if seen is None:
+            person.seen = (None, 0)
+        else:
+            person.seen = (seen, person.seen[1] + 1 if seen == person.seen[0] else 1)
         if problem is not None:
             window.clear()
             if not self._retry_due(t, person, problem):
