@@ -421,6 +421,33 @@ def test_someone_walking_off_is_not_told_where_to_stand():
     assert _retry_reasons(cold) == [D.WAIT_INDOORS]
 
 
+def test_someone_moving_after_a_retry_is_not_told_where_to_stand_again_until_they_stand_still():
+    """A further RETRY about where a person stands or who stands by them waits until they have stood still for
+    retry_still_s since the last one. Someone told to come closer whose face then moves (less than half its width:
+    not walking off) with a second face beside it, their own face breaking up as they turn to go or the next
+    person coming, is not told one_at_a_time while it moves. (It used to be at once: while the face moved its
+    stillness was unknown, and the check let the RETRY through.) Standing still again with the second face there,
+    they are told after retry_still_s."""
+    cfg = ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0)
+    tracker, out, t = Tracker("g", cfg), [], 0.0
+    for i in range(12):  # standing still, too far from the mark
+        out += [(t, d.reason) for d in tracker.update(t, i, _analysis(distance=1.6))]
+        t += 0.125
+    assert out == [(0.25, D.COME_CLOSER)]
+    for k in range(8):  # moving by 2 pixels a frame, a second face beside theirs
+        shift = 2 * ((k + 1) % 2)
+        moved = _analysis(people=2, box=(8, 12 + shift, 14, 18 + shift))
+        out += [(t, d.reason) for d in tracker.update(t, 20 + k, moved)]
+        t += 0.125
+    assert out == [(0.25, D.COME_CLOSER)]
+    still = t
+    for k in range(12):  # standing still again, the second face still there
+        out += [(t, d.reason) for d in tracker.update(t, 40 + k, _analysis(people=2))]
+        t += 0.125
+    assert [r for _, r in out] == [D.COME_CLOSER, D.ONE_AT_A_TIME]
+    assert out[1][0] >= still + cfg.retry_still_s - 0.125
+
+
 def test_tracker_passes_only_after_enough_stable_frames():
     """A PASS needs stable_frames frames, near the threshold or far from it; a FEVER far above the threshold is
     decided from EARLY_FRAMES."""

@@ -502,7 +502,8 @@ class Tracker:
         where they stand or their eyes (:data:`SEEN_AT_ONCE`) has kept them from
         being measured on SEEN_FRAMES frames in a row while their face was
         nearly still; after that, only once they have
-        stood still for ``retry_still_s`` since the last notice, and the same
+        stood still for ``retry_still_s`` since the last notice (while their
+        face moves, only ``hold_still`` and what is about them), and the same
         reason not before ``notice_repeat_s``. Someone whose face moves, and
         has moved WALKED_OFF of its width or more from where it last stood
         still, is walking off: where they are and how they move is no longer
@@ -518,7 +519,10 @@ class Tracker:
             if person.seen[0] == reason and person.seen[1] >= SEEN_FRAMES:
                 return True  # what the person must do, seen where they stand: told at once, not after a second
             return t - person.first_seen >= c.retry_after_s or t - person.still_since >= c.retry_still_s
-        if t - max(person.still_since, person.notice_t) < c.retry_still_s:
+        if math.isnan(person.still_since):  # moving now: where they stand, or who stands by them, is no news
+            if reason not in ABOUT_THEM and reason != D.HOLD_STILL:
+                return False
+        elif t - max(person.still_since, person.notice_t) < c.retry_still_s:
             return False
         return person.notice != (D.RETRY, reason) or t - person.notice_t >= c.notice_repeat_s
 
