@@ -178,7 +178,7 @@ def test_standing_off_the_mark_gets_a_retry_with_its_reason(distance, lateral, r
 
 
 def test_only_where_someone_stands_still_is_told_at_once():
-    """Walking up to the mark (the face growing 7-14 % a frame), someone is not told to come closer; a face cut by
+    """Walking up to the mark (the face growing 7-11 % a frame), someone is not told to come closer; a face cut by
     the image's edge is told to stand straight at once while its box keeps its place, not while it walks in (its
     width is not read there, but its box grows); a second face in view waits for retry_still_s as before."""
     walking = feed(Tracker("g", CFG), [face(2.0 - 1.0 * 0.125 * i) for i in range(8)])  # 2.0 -> 1.125 m at 1 m/s

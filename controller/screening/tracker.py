@@ -103,7 +103,7 @@ COLD_FOREHEAD_SHARE = 0.68  # ... or the forehead's excess less than this share 
 # A face whose width jumps (changes by more than grow_per_frame) on JUMPS_TO_MOVE frames in a row is moving, and its
 # frames start again. A lone jump is a standing face's jittery width (4-6 pixels wide, the pixels' noise, the two
 # subpages), and its frame is read as any other (DEV 110 deg, standing: 10 % of frames jump alone, 4 % right after
-# another; walking up: 69 %). Leaving it out instead cost time and decisions (docs/estimation.md, "A lone jump").
+# another; walking up: 69 %). Leaving it out instead cost time and decisions (docs/estimation.md, "A lone jump, read").
 JUMPS_TO_MOVE = 2
 # A FEVER far from every line that turns it needs fewer frames than one near a line: from EARLY_FRAMES standing
 # frames that agree, a median estimate at least EARLY_MARGIN_C above the fever threshold is decided at once (the door
