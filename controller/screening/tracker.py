@@ -486,7 +486,7 @@ class Tracker:
             return D.STEP_BACK
         if abs(lateral_m) > c.lateral_tolerance_m:
             return D.STEP_TO_MARK
-        if person.change > c.grow_per_frame and person.jumps >= JUMPS_TO_MOVE:
+        if person.jumps >= JUMPS_TO_MOVE:  # the width jumped on this frame and on the one before
             return D.HOLD_STILL  # walking up to the mark or away from it, not yet standing
         if a.glasses or a.eye_line_low:  # the eyes covered: what reads hottest is not the eye band
             return D.REMOVE_GLASSES_HAT
