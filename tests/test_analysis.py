@@ -365,6 +365,33 @@ def test_two_people_are_two_while_both_are_in_view(variant):
     assert np.mean(np.array(all_counts) > 2) <= 0.02
 
 
+def test_clothing_in_a_warm_room_is_not_a_face():
+    """A tall pupil's face cut off by the image's top, and below it, apart from it, their shirt: in a 27 degC room
+    the shirt reads 30.5 degC and its hottest pixels above 31, the face floor (the room plus 4 degC), but not skin by
+    the face's own cut. It is no face: one person, the face at the top is theirs (cut off: told to stand
+    straight), never the shirt, which is larger and was taken for the main face (DEV, a 110 deg run at 27 degC)."""
+    rng = np.random.default_rng(7)
+    room = 27.0
+    rows, cols = np.mgrid[0:K.ROWS, 0:K.COLUMNS].astype(np.float64)
+    analyzer = Analyzer(AnalysisConfig(variant="110"))
+    for _ in range(WARM_UP):
+        analyzer.analyze(room + rng.normal(0.0, 0.15, (K.ROWS, K.COLUMNS)))
+    face = 8.5 * np.exp(-0.5 * (((rows - 1.5) / 2.6) ** 2 + ((cols - 14.5) / 1.6) ** 2))  # peaks near 35.5 degC
+    shirt = np.where((rows >= 10) & (cols >= 9) & (cols <= 21), 3.5, 0.0)  # 0.4 of the face's warmth
+    seen = []
+    for _ in range(16):
+        image = room + face + shirt + rng.normal(0.0, 0.25, (K.ROWS, K.COLUMNS))
+        seen.append(analyzer.analyze(image))
+    for a in seen:
+        assert a.people == 1 and a.face_box is not None and a.face_box[0] <= 2  # the face at the top, alone
+        assert a.touches_edge
+        assert a.face_topk_c > 33.0 and a.face_width_px < 8.0
+        assert a.warm_pixels > a.face_pixels  # the shirt is still warm: a person is there
+    # The cut is the warmest face's: with no face in view, something as warm as a face's floor is a candidate.
+    shirt_only = analyzer.analyze(room + 1.3 * shirt + rng.normal(0.0, 0.25, (K.ROWS, K.COLUMNS)))
+    assert shirt_only.people == 1
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_a_hot_cup_is_never_the_face_reading(variant):
     cfg = AnalysisConfig(variant=variant)

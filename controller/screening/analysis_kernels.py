@@ -406,8 +406,9 @@ def skin_pixels(image, bgnow, guard, p, ambient, labels, sizes, hot_near, skin, 
     A hot pixel is above the hot-object temperature; it and its eight
     neighbours (the mixed pixels around a cup) are never skin. A component can
     hold a face when its hottest remaining pixel reaches both the face minimum
-    and the ambient plus the face contrast; its skin pixels are those at least
-    the skin fraction of the way from the background to that peak.
+    and the ambient plus the face contrast, and the skin fraction of the way
+    from the ambient to the warmest such peak of the frame; its skin pixels are
+    those at least the skin fraction of the way from the background to its peak.
     """
     rows, cols = image.shape
     margin = p[P_MARGIN]
@@ -439,6 +440,15 @@ def skin_pixels(image, bgnow, guard, p, ambient, labels, sizes, hot_near, skin, 
                 peaks[lab - 1] = image[r, c]
     floor_c = max(p[P_FACE_MIN_C], ambient + p[P_FACE_CONTRAST])
     fraction = p[P_SKIN_FRACTION]
+    # A component whose hottest pixel is not skin by the warmest face's own cut holds no face: it is a torso's
+    # clothing, an arm or hair, which reach the floor in a warm room (docs/estimation.md, "Skin").
+    top = -np.inf
+    for i in range(n):
+        if peaks[i] >= floor_c and peaks[i] > top:
+            top = peaks[i]
+    for i in range(n):
+        if peaks[i] >= floor_c and peaks[i] < ambient + fraction * (top - ambient):
+            peaks[i] = -np.inf
     for r in range(rows):
         for c in range(cols):
             lab = labels[r, c]

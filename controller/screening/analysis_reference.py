@@ -223,6 +223,10 @@ def skin_pixels(image: np.ndarray, bgnow: np.ndarray, guard: np.ndarray, p: np.n
     peaks = np.full(n + 1, -np.inf)
     np.maximum.at(peaks, labels[usable], image[usable])
     floor_c = max(p[P_FACE_MIN_C], ambient + p[P_FACE_CONTRAST])
+    candidates = peaks[1:][peaks[1:] >= floor_c]
+    if candidates.size:  # a component whose peak is not skin by the warmest face's cut holds no face
+        top = float(candidates.max())
+        peaks[1:][(peaks[1:] >= floor_c) & (peaks[1:] < ambient + p[P_SKIN_FRACTION] * (top - ambient))] = -np.inf
     peak = peaks[labels]
     with np.errstate(invalid="ignore"):
         skin = usable & (peak >= floor_c) & (image >= bgnow + p[P_SKIN_FRACTION] * (peak - bgnow))
