@@ -441,7 +441,7 @@ def skin_pixels(image, bgnow, guard, p, ambient, labels, sizes, hot_near, skin, 
     floor_c = max(p[P_FACE_MIN_C], ambient + p[P_FACE_CONTRAST])
     fraction = p[P_SKIN_FRACTION]
     # A component whose hottest pixel is not skin by the warmest face's own cut holds no face: it is a torso's
-    # clothing, an arm or hair, which reach the floor in a warm room (docs/estimation.md, "Skin").
+    # clothing, an arm or hair, which reach the floor in a warm room (docs/estimation.md, "Clothing is not a face").
     top = -np.inf
     for i in range(n):
         if peaks[i] >= floor_c and peaks[i] > top:
