@@ -195,7 +195,7 @@ class Outcome:
     person: int = -1  # the person's id in the run (the scene's), which --compare matches people by
     wing_share: float = 0.0  # the share of the energy the run's lens carries in its wide wings (0: a Gaussian)
     sensor_gain: float = 0.0  # the run's sensor gain error (a share of the reading minus the die's temperature)
-    blur_used_px: float = math.nan  # the blur the gate estimates with: the disc's, as learned (NaN: the nominal one)
+    blur_used_px: float = math.nan  # the blur the gate estimates with (AnalysisConfig.face_blur_px; NaN: nominal)
     noise_c: float = math.nan  # the sensor's noise of one reading as the gate measured it (controller.sensor.noise)
 
     @property
@@ -332,7 +332,8 @@ def _supports(cls, name: str) -> bool:
 def installer_config(sc, first_truth: dict, eye_band: str | None = None,
                      apply_sensor_offset: bool | None = None,
                      stable_frames: int | None = None, wings: tuple[float, float] | None = None,
-                     lens_offset_c: float | None = None, lens_view_c: float | None = None) -> ScreeningConfig:
+                     lens_offset_c: float | None = None, lens_view_c: float | None = None,
+                     lens_core_px: float | None = None) -> ScreeningConfig:
     """The screening settings an installer writes for this gate, following docs/installation.md: the lens,
     the mounting, and where the reference is (its pixels and one more all round) with its set point; or, with no
     reference in view, ``require_reference = false``. The disc's coating emissivity is its data sheet's (the
@@ -341,13 +342,16 @@ def installer_config(sc, first_truth: dict, eye_band: str | None = None,
     ``stable_frames``: those settings (None: the defaults); ``wings``: the lens's wings as the installer was
     told them, (lens_wing_share, lens_wing_px) (None: none, the default); ``lens_offset_c``: the sensor's offset
     `thermogate calibrate lens` read ([screening] lens_offset_c; None: none), and ``lens_view_c`` the view it read
-    it in ([screening] lens_view_c)."""
+    it in ([screening] lens_view_c); ``lens_core_px``: the lens's core blur it measured ([screening] lens_core_px;
+    None: none)."""
     ref = first_truth["reference"]
     analysis: dict = dict(variant=sc.variant)
     if wings is not None:
         analysis.update(lens_wing_share=wings[0], lens_wing_px=wings[1])
     if lens_offset_c is not None:  # [screening] lens_offset_c: the reference's own, once learned, comes first
         analysis.update(sensor_offset_c=round(lens_offset_c, 2), lens_view_c=lens_view_c)
+    if lens_core_px is not None:
+        analysis["lens_core_px"] = lens_core_px
     if apply_sensor_offset is not None:
         analysis["apply_sensor_offset"] = apply_sensor_offset
     screening: dict = {} if eye_band is None else {"eye_band": eye_band}
@@ -536,13 +540,14 @@ def with_dev_noise(world: World, noise: tuple[float, float] | None) -> World:
 
 
 def measured_lens(sc, seed: int, true_offset: bool = False
-                  ) -> tuple[tuple[float, float] | None, float | None, float | None]:
+                  ) -> tuple[tuple[float, float] | None, float | None, float | None, float | None]:
     """What ``thermogate calibrate lens`` measures on this run's lens and sensor, with the run's reference disc
     stood near the gate as docs/installation.md says (sim/scenes/lens_target.py; the gate's walls behind it, the
     sensor in a session of its own: its drift, noise and pixel offsets), its set point and coating
     given; on a gate with no reference in view, a disc brought for the purpose (6-10 cm, 35-40 degC): (the
     wings, None where it finds none; the sensor's own offset, None where it reads none; the view it read that
-    in, ``lens_view_c``, None with no offset). (None, None, None) where the measurement is refused.
+    in, ``lens_view_c``, None with no offset; the lens's core blur, ``lens_core_px``). (None, None, None, None) where
+    the measurement is refused.
     ``true_offset``: the sensor's true offset while the disc stood (common, drift, the gain's part at the disc)
     in place of the one read, where one is read (a diagnostic: what the reading's error costs)."""
     target = drawn_target(sc.physics, sc.fov, seed)
@@ -551,9 +556,11 @@ def measured_lens(sc, seed: int, true_offset: bool = False
     try:
         m = measure_lens(disc, empty, sc.fov, set_point_c=target.temp_c, emissivity=target.emissivity)
     except LensMeasurementError:
-        return None, None, None
+        return None, None, None, None
     offset = truth["sensor_offset_c"] if true_offset and m.sensor_offset_c is not None else m.sensor_offset_c
-    return (((m.wing_share, m.wing_px) if m.wing_share > 0.0 else None), offset, m.table().get("lens_view_c"))
+    table = m.table()
+    return (((m.wing_share, m.wing_px) if m.wing_share > 0.0 else None), offset, table.get("lens_view_c"),
+            table["lens_core_px"])
 
 
 def offset_source(tell, how: str | None) -> str | None:
@@ -585,11 +592,13 @@ def run(job: tuple) -> list[Outcome]:
     sc = scenario(KIND, seed, variant=lens, world=world)
     rec = scenario_recording(KIND, sc.duration_s, seed=seed, variant=lens, world=world, refresh_hz=refresh_hz)
     frames = list(rec.frames())
-    measured = measured_lens(sc, seed, offset_how == "true") if tell == "measured" or offset_how else (None,) * 3
+    measured = measured_lens(sc, seed, offset_how == "true") if tell == "measured" or offset_how else (None,) * 4
     wings = measured[0] if tell == "measured" else \
         (sc.physics.psf_wing_share, sc.physics.psf_wing_sigma_px) if tell == "true" else tell
-    lens_offset, lens_view = measured[1:] if offset_how else (None, None)
-    installed = installer_config(sc, frames[0].truth, eye_band, apply_offset, stable, wings, lens_offset, lens_view)
+    lens_offset, lens_view = measured[1:3] if offset_how else (None, None)
+    core = measured[3] if tell == "measured" else None  # the lens was measured: its core is in the table it wrote
+    installed = installer_config(sc, frames[0].truth, eye_band, apply_offset, stable, wings, lens_offset, lens_view,
+                                 core)
     seen = reference_images_recording(rec, installed)  # the noise is what calibrate reference reports
     config, learned, told = learn_installed_reference(rec, installed, seen)
     noise = seen.noise_c
@@ -625,7 +634,7 @@ def run(job: tuple) -> list[Outcome]:
                                ph.psf_sigma_px, ph.sensor_offset_c, told, p["sight_m"], p["mask"], p["glasses"],
                                p["cover"], p["from_cold"], p.get("age") is None, commissioned, how, body, pid,
                                ph.psf_wing_share, ph.sensor_gain,
-                               math.nan if config.analysis.lens_blur_px is None else config.analysis.lens_blur_px,
+                               math.nan if config.analysis.face_blur_px is None else config.analysis.face_blur_px,
                                noise))
         return out
 

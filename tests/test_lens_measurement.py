@@ -51,7 +51,7 @@ def test_a_lens_without_wings_is_measured_as_none(variant):
         core = float(rng.uniform(0.2, 1.1))
         m = measure_lens(*lens_target_frames(lens(core), FOVS[variant], seed), FOVS[variant])
         assert m.wing_share == 0.0, (core, m)
-        assert m.table() == {"lens_wing_share": 0.0}
+        assert m.table() == {"lens_wing_share": 0.0, "lens_core_px": round(m.core_px, 2)}
         assert abs(m.core_px - core) < 0.3
         assert 7.0 <= m.across_px <= 10.5
 
@@ -66,7 +66,8 @@ def test_wide_wings_are_measured(variant):
         # the width is the looser of the two: a share and a width trade off (make bench-lens: sd 0.2-0.7 px)
         assert abs(m.wing_px - px) < 1.3, (core, share, px, m)
         assert m.halo_sd > 5.0
-        assert m.table() == {"lens_wing_share": round(m.wing_share, 3), "lens_wing_px": round(m.wing_px, 2)}
+        assert m.table() == {"lens_wing_share": round(m.wing_share, 3), "lens_wing_px": round(m.wing_px, 2),
+                             "lens_core_px": round(m.core_px, 2)}
 
 
 def test_the_wall_and_the_sensors_own_errors_cancel():
@@ -144,6 +145,7 @@ def test_calibrate_lens_from_two_recordings(tmp_path, capsys):
     written = tomllib.loads(config.read_text(encoding="utf-8"))["gates"]["g1"]["screening"]
     assert written["lens_offset_c"] == result["sensor_offset_c"]
     assert (written["lens_wing_share"], written["lens_wing_px"]) == (result["wing_share"], result["wing_px"])
+    assert written["lens_core_px"] == round(result["core_px"], 2)  # checks the disc's blur (face_blur_px)
     assert written["reference"] == {"box": [3, 3, 7, 7], "temp_c": 38.0, "emissivity": 0.97}
     # the view without the disc, and when it was recorded: calibrate reference reads the view again soon after
     from controller.screening.config import ScreeningConfig

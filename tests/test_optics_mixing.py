@@ -164,6 +164,37 @@ def test_a_soft_lens_measured_keeps_the_gain_and_the_level():
     assert abs(slope_measured - 1.0) < abs(slope_nominal - 1.0)
 
 
+def test_the_lens_core_reads_the_faces_where_the_disc_cannot_tell_the_blur():
+    """The lens's core that `thermogate calibrate lens` measured ([screening] lens_core_px) checks the disc's blur:
+    a disc's blur within BLUR_DISAGREE_PX of it is used; one further off (a small or far disc), or none, gives
+    way to the core. Nothing measured: the nominal blur."""
+    assert AnalysisConfig().face_blur_px is None
+    assert AnalysisConfig(lens_blur_px=0.7).face_blur_px == 0.7
+    assert AnalysisConfig(lens_blur_px=0.7, lens_core_px=0.5).face_blur_px == 0.7  # 0.2 px apart: the disc's
+    assert AnalysisConfig(lens_blur_px=0.2, lens_core_px=0.55).face_blur_px == 0.2
+    assert AnalysisConfig(lens_blur_px=1.6, lens_core_px=0.9).face_blur_px == 0.9  # 0.7 px over: the core
+    assert AnalysisConfig(lens_blur_px=0.1, lens_core_px=0.6).face_blur_px == 0.6
+    assert AnalysisConfig(lens_core_px=0.45).face_blur_px == 0.45  # the disc told none
+    assert from_table({"lens_core_px": 0.52, "variant": "110"}).analysis.lens_core_px == 0.52
+    for bad in (-0.1, 3.5, math.nan):
+        with pytest.raises(ValueError, match="lens_core_px"):
+            AnalysisConfig(lens_core_px=bad)
+    with pytest.raises(ValueError, match="lens_core_px"):
+        from_table({"lens_core_px": 4.0})
+
+    # The estimate follows: a reading with a disc's 1.6 px and a core of 0.6 is the reading with 0.6; without the
+    # core, 1.6 px of blur lifts a small face's estimate by degrees (a face 4.4 px wide: HELD_OUT's worst).
+    sc = soft_scene("linearity", "110", 0.6, ReferenceSpec(0.08, 0.3))
+    analysis = replace(analysis_for(sc), reference_apparent_c=None)
+    seconds = sc.duration_s / 3
+    core = estimates(sc, replace(analysis, lens_blur_px=0.6), seconds, clean=True)
+    checked = estimates(sc, replace(analysis, lens_blur_px=1.6, lens_core_px=0.6), seconds, clean=True)
+    unchecked = estimates(sc, replace(analysis, lens_blur_px=1.6), seconds, clean=True)
+    assert len(core) >= 3 and checked == core
+    assert len(unchecked) >= 3
+    assert min(e - c for c, e in unchecked) > max(e - c for c, e in core) + 0.5
+
+
 @pytest.mark.parametrize("offset_c, emissivity", [(1.0, 0.95), (-0.8, 0.99), (0.0, 1.0)])
 def test_the_sensor_offset_is_read_off_the_disc(offset_c, emissivity):
     """A sensor reading up to 1 degC off in common (plus its slow drift while the disc is learned), and a disc

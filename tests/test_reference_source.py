@@ -453,6 +453,40 @@ def test_calibrate_reference_writes_the_sensors_drift_since_the_lens_was_measure
             assert analysis.sensor_offset_c == pytest.approx(-0.3 + learned["lens_drift_c"])
 
 
+def test_calibrate_reference_checks_the_discs_blur_against_the_lens_core(tmp_path, capsys):
+    """Where the lens was measured (lens_core_px), learning the reference says which blur the faces will be read
+    with: the disc's where it lies within BLUR_DISAGREE_PX of the lens's core, the core (with a warning naming
+    both) where it does not."""
+    from controller.screening.analysis import BLUR_DISAGREE_PX
+
+    sc = scene_with(ReferenceSpec(0.08, 0.5))
+    _recording(sc, 12.0).save(tmp_path / "disc.npz")
+    box = list(config_for(sc).reference_box)
+    config = tmp_path / "controller.toml"
+    argv = ["calibrate", "reference", "g-1", "--recording", str(tmp_path / "disc.npz"), "--config", str(config)]
+    blur = None
+    for core, agrees in ((None, None), ("near", True), ("far", False)):
+        lens = "" if core is None else \
+            f"lens_core_px = {blur + (0.1 if core == 'near' else BLUR_DISAGREE_PX + 0.3):.2f}\n"
+        config.write_text(f"[gates.g-1.screening]\n{lens}\n[gates.g-1.screening.reference]\nbox = {box}\n"
+                          f"temp_c = 35.0\n")
+        assert main(argv) == 0
+        out, err = capsys.readouterr()
+        learned = json.loads(out)
+        analysis = load_config(config).screening_for("g-1").analysis
+        if core is None:
+            blur = learned["blur_px"]
+            assert blur is not None and learned["face_blur_px"] == blur and "lens blur" not in err
+            continue
+        assert learned["blur_px"] == blur  # the disc's own reading is stored either way
+        assert analysis.face_blur_px == learned["face_blur_px"]
+        if agrees:
+            assert learned["face_blur_px"] == blur and f"within {BLUR_DISAGREE_PX:g} px" in err
+        else:
+            assert learned["face_blur_px"] == analysis.lens_core_px
+            assert "WARNING" in err and "too small or too far" in err
+
+
 def test_calibrate_reference_runs_where_the_controllers_secrets_cannot_be_read(tmp_path, capsys):
     """An installer learning the reference need not read the controller's broker password (step 5 of
     docs/installation.md makes it the thermogate user's alone): the gate's own reference table is used and the

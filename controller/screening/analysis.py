@@ -28,6 +28,11 @@ from .lens_wings import LensWings, check_wings
 
 TABLE_DISTANCES_M = np.geomspace(0.1, 10.0, 512)  # the distances the lens tables are worked out at
 MAX_GUARD_PX = 8  # the widest guard around the reference's box: a third of the image's height
+# A disc's blur further than this from the lens's core that `calibrate lens` measured is not the lens's: the disc was
+# too small or too far to tell it. On DEV the disc's reads +0.09 +- 0.12 px from the core (110 deg, 53 lenses) and
+# +0.03 +- 0.15 (55 deg, 58); a tenth of a pixel of blur is 0.13-0.24 degC on a small face's estimate
+# (docs/estimation.md, "The disc's blur against the lens's core").
+BLUR_DISAGREE_PX = 0.4
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,11 @@ class AnalysisConfig:
     # The lens blur (a Gaussian's standard deviation, pixels) measured on the reference disc when its reading is
     # learned (reference_source.measure_blur); None: the product's nominal optics.LENS_PSF_SIGMA_PX.
     lens_blur_px: float | None = None
+    # The lens's core blur (the same Gaussian's sigma) that `thermogate calibrate lens` measured with the disc close
+    # in front of the sensor ([screening] lens_core_px; None: not measured). Far more precise than the blur a small
+    # disc at its place gives; where the two disagree by more than BLUR_DISAGREE_PX, or the disc gives none, the
+    # faces are read with it (face_blur_px).
+    lens_core_px: float | None = None
     # The lens's wings, when its point spread function was measured with them: this share of every point's energy
     # spread by a Gaussian of lens_wing_px. Each image is analysed with them taken out (lens_wings.py), so that
     # the optics terms (optics.face_mix) and the disc's model (reference_source.disc_cover) see the core alone.
@@ -132,8 +142,10 @@ class AnalysisConfig:
                 raise ValueError(f"{name} must be a finite temperature, got {value}")
         if not 0.0 < self.reference_min_fraction <= 1.0:
             raise ValueError(f"reference_min_fraction must be in (0, 1], got {self.reference_min_fraction}")
-        if self.lens_blur_px is not None and not (math.isfinite(self.lens_blur_px) and 0.0 <= self.lens_blur_px <= 3.0):
-            raise ValueError(f"lens_blur_px must be 0..3 pixels, got {self.lens_blur_px}")
+        for name in ("lens_blur_px", "lens_core_px"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and 0.0 <= value <= 3.0):
+                raise ValueError(f"{name} must be 0..3 pixels, got {value}")
         check_wings(self.lens_wing_share, self.lens_wing_px)
         if not 0.0 < self.reference_emissivity <= 1.0 or not math.isfinite(self.sensor_offset_c):
             raise ValueError(f"reference_emissivity must be in (0, 1] and sensor_offset_c finite, got "
@@ -145,6 +157,16 @@ class AnalysisConfig:
     def fov(self) -> FieldOfView:
         """The lens: controller.geometry.NARROW or WIDE."""
         return self.variant.fov
+
+    @property
+    def face_blur_px(self) -> float | None:
+        """The lens blur the faces are read with: the disc's (``lens_blur_px``), unless the lens's core was measured
+        (``lens_core_px``) and the disc's is missing or more than BLUR_DISAGREE_PX from it, then the core; None
+        with neither (the product's nominal blur)."""
+        if self.lens_core_px is not None and (self.lens_blur_px is None
+                                              or abs(self.lens_blur_px - self.lens_core_px) > BLUR_DISAGREE_PX):
+            return self.lens_core_px
+        return self.lens_blur_px
 
 
 @dataclass(frozen=True)

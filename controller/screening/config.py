@@ -27,6 +27,8 @@ mask_ratio = 0.75           # the mask cue `thermogate watch` shows: the lower f
                             # the room to the eye band
 lens_wing_share = 0.0       # the lens's wings, where its point spread function was measured with them: the
 lens_wing_px = 2.0          # share of a point's energy spread wide, and how wide (a Gaussian's sigma, pixels)
+lens_core_px = 0.52         # the lens's core blur it measured (a Gaussian's sigma): the faces are read with it
+                            # where the reference's blur_px is missing or more than 0.4 px away from it
 lens_offset_c = -0.31       # the sensor's own offset `thermogate calibrate lens` read on the disc near the gate
                             # (taken off as the reference's sensor_offset_c is, where that table has none;
                             # with no reference in view too)
@@ -44,7 +46,8 @@ background_c = 21.3         # (written with it: the wall around the disc then, t
 pixels = 6                  # the box pixels most on the disc that make its reading (calibrate reference sets it)
 drift_c = 1.5               # the sensor drifted more than this since it was learned: BLOCKED reference_drift
 min_fraction = 0.25         # reaching less of its set-point contrast: BLOCKED reference_too_small
-blur_px = 0.55              # the lens blur measured on the disc (calibrate reference sets it; absent: 0.4)
+blur_px = 0.55              # the lens blur measured on the disc (calibrate reference sets it; absent: the
+                            # lens's core where it was measured, else 0.4)
 emissivity = 0.97           # the disc's coating, from its data sheet (absent: 1.0, a blackbody)
 sensor_offset_c = 0.42      # the sensor's own offset read off the disc (calibrate reference sets it)
 lens_drift_c = 0.08         # the sensor's drift since the lens was measured, where the disc tells no offset
@@ -53,7 +56,8 @@ apply_sensor_offset = true  # take it off the face readings (the default; false:
 ```
 
 Each key has one default, kind and range (:data:`FIELDS`, :data:`LENS`, :data:`WING_FIELDS`, :data:`LENS_OFFSET`,
-:data:`LENS_VIEW`, :data:`LENS_MEASURED_AT`, :data:`REFERENCE_FIELDS`, read by ``controller.config_fields.Field``);
+:data:`LENS_VIEW`, :data:`LENS_CORE`, :data:`LENS_MEASURED_AT`, :data:`REFERENCE_FIELDS`, read by
+``controller.config_fields.Field``);
 any problem is one ``ConfigError`` naming the key.
 
 A ``[screening.reference]`` table without ``apparent_c`` means the reading
@@ -164,6 +168,9 @@ LENS_OFFSET = Field("lens_offset_c", float, None, -10.0, 10.0, "degC")
 # ... and the view's median pixel it was read in, which `thermogate calibrate reference` reads again: what that moved
 # by is the sensor's drift since ([screening.reference] lens_drift_c), added to lens_offset_c.
 LENS_VIEW = Field("lens_view_c", float, None, -40.0, 80.0, "degC")
+# ... and the lens's core blur it measured (AnalysisConfig.lens_core_px): the faces are read with it where the disc's
+# blur is missing or disagrees with it (AnalysisConfig.face_blur_px).
+LENS_CORE = Field("lens_core_px", float, None, 0.0, 3.0, "px")
 
 
 def _zoned_time(text: str) -> bool:
@@ -276,6 +283,8 @@ def from_table(table: dict, simulated: bool = True) -> ScreeningConfig:
                 analysis["lens_drift_c"] = lens_drift(reference)
         elif key == LENS_VIEW.key:
             analysis["lens_view_c"] = LENS_VIEW.read(table, "screening")
+        elif key == LENS_CORE.key:
+            analysis["lens_core_px"] = LENS_CORE.read(table, "screening")
         elif key == LENS_MEASURED_AT.key:
             analysis["lens_measured_at"] = LENS_MEASURED_AT.read(table, "screening")
         elif key == "reference":

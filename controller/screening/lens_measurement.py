@@ -118,10 +118,11 @@ class LensMeasurement:
     view_c: float = math.nan
 
     def table(self) -> dict:
-        """The ``[screening]`` keys it gives: the wings (none: a share of 0.0), and the sensor's own offset where
-        it was read, with the view it was read in (``lens_view_c``)."""
+        """The ``[screening]`` keys it gives: the wings (none: a share of 0.0), the core's blur (``lens_core_px``),
+        and the sensor's own offset where it was read, with the view it was read in (``lens_view_c``)."""
         out: dict = ({"lens_wing_share": 0.0} if self.wing_share <= 0.0 else
                      {"lens_wing_share": round(self.wing_share, 3), "lens_wing_px": round(self.wing_px, 2)})
+        out["lens_core_px"] = round(self.core_px, 2)
         if self.sensor_offset_c is not None:
             out["lens_offset_c"] = round(self.sensor_offset_c, 2)
             if math.isfinite(self.view_c):

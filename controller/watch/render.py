@@ -19,7 +19,13 @@ from typing import TextIO
 import numpy as np
 
 from ..protocol.topics import topic
-from ..screening.analysis import AnalysisConfig, FrameAnalysis, reference_across_px, reference_drift_c
+from ..screening.analysis import (
+    BLUR_DISAGREE_PX,
+    AnalysisConfig,
+    FrameAnalysis,
+    reference_across_px,
+    reference_drift_c,
+)
 from ..screening.config import ScreeningConfig
 from ..screening.frame_rate import SLOWEST_SCREENING_HZ, too_slow_to_screen
 from ..screening.optics import LENS_PSF_SIGMA_PX
@@ -339,10 +345,20 @@ def _reference_line(a: FrameAnalysis | None, config: AnalysisConfig) -> str:
 
 
 def _optics_line(config: AnalysisConfig) -> str:
-    """The lens as the estimate takes it: the blur (read on the reference disc, else the nominal) and the wings
-    (as `thermogate calibrate lens` measured them; none configured reads the same as none found)."""
-    blur = (f"blur {config.lens_blur_px:.2f} px (read on the disc)" if config.lens_blur_px is not None
-            else f"blur {LENS_PSF_SIGMA_PX:.2f} px (nominal: no disc told it)")
+    """The lens as the estimate takes it: the blur (read on the reference disc; the lens's core that `thermogate
+    calibrate lens` measured where the disc tells none or disagrees with it; else the nominal) and the wings (as
+    `thermogate calibrate lens` measured them; none configured reads the same as none found)."""
+    disc, core, used = config.lens_blur_px, config.lens_core_px, config.face_blur_px
+    if used is None:
+        blur = f"blur {LENS_PSF_SIGMA_PX:.2f} px (nominal: no disc told it)"
+    elif used == disc:
+        blur = f"blur {used:.2f} px (read on the disc)"
+    elif disc is None:
+        blur = f"blur {used:.2f} px (the lens's core; the disc told none)"
+    else:
+        assert core is not None
+        blur = (f"blur {used:.2f} px (the lens's core; the disc read {disc:.2f}, over {BLUR_DISAGREE_PX:g} px off it: "
+                f"too small or too far to tell it)")
     wings = (f"wings {config.lens_wing_share:.0%} of a point's energy, {config.lens_wing_px:.2f} px wide, taken out"
              if config.lens_wing_share > 0.0 else
              "no wings configured (`thermogate calibrate lens GATE` measures them)")
