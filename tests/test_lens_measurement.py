@@ -22,7 +22,13 @@ import pytest
 
 from controller.cli import main as thermogate
 from controller.geometry import NARROW, WIDE, Lens, pixels_across
-from controller.screening.lens_measurement import ACROSS_PX, LensMeasurementError, measure_distance_m, measure_lens
+from controller.screening.lens_measurement import (
+    ACROSS_PX,
+    LENS_KEYS,
+    LensMeasurementError,
+    measure_distance_m,
+    measure_lens,
+)
 from controller.screening.lens_wings import LensWings
 from sim.scenes.lens_target import LensTarget, lens_target_frames
 from sim.scenes.world import Physics
@@ -52,6 +58,7 @@ def test_a_lens_without_wings_is_measured_as_none(variant):
         m = measure_lens(*lens_target_frames(lens(core), FOVS[variant], seed), FOVS[variant])
         assert m.wing_share == 0.0, (core, m)
         assert m.table() == {"lens_wing_share": 0.0, "lens_core_px": round(m.core_px, 2)}
+        assert set(m.table()) <= set(LENS_KEYS)  # a measurement again replaces every key it writes
         assert abs(m.core_px - core) < 0.3
         assert 7.0 <= m.across_px <= 10.5
 
@@ -246,7 +253,6 @@ def test_the_view_without_the_disc_is_what_the_sensor_read_of_the_walls():
 
 
 def test_a_measurement_stored_again_replaces_the_last_and_keeps_the_rest(tmp_path):
-    from controller.screening.lens_measurement import LENS_KEYS
     from controller.service.calibration import store_screening_keys
 
     path = tmp_path / "controller.toml"

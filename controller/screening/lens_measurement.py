@@ -85,7 +85,7 @@ def measure_distance_m(diameter_m: float, fov: FieldOfView) -> tuple[float, floa
 
 # The [screening] keys a measurement writes: one measured again replaces them all, so that wings or an offset it did
 # not find this time are not kept from before.
-LENS_KEYS = ("lens_wing_share", "lens_wing_px", "lens_offset_c", "lens_view_c", "lens_measured_at")
+LENS_KEYS = ("lens_wing_share", "lens_wing_px", "lens_core_px", "lens_offset_c", "lens_view_c", "lens_measured_at")
 
 
 class LensMeasurementError(ValueError):
