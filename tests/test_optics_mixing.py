@@ -183,7 +183,7 @@ def test_the_lens_core_reads_the_faces_where_the_disc_cannot_tell_the_blur():
         from_table({"lens_core_px": 4.0})
 
     # The estimate follows: a reading with a disc's 1.6 px and a core of 0.6 is the reading with 0.6; without the
-    # core, 1.6 px of blur lifts a small face's estimate by degrees (a face 4.4 px wide: HELD_OUT's worst).
+    # core, 1.6 px of blur lifts every estimate of these faces by more than half a degree.
     sc = soft_scene("linearity", "110", 0.6, ReferenceSpec(0.08, 0.3))
     analysis = replace(analysis_for(sc), reference_apparent_c=None)
     seconds = sc.duration_s / 3

@@ -91,7 +91,8 @@ class AnalysisConfig:
     reference_hold_frames: int = 480
     reference_guard_px: int = 2  # the box grown by this much is never a person (the disc's blurred rim)
     # The lens blur (a Gaussian's standard deviation, pixels) measured on the reference disc when its reading is
-    # learned (reference_source.measure_blur); None: the product's nominal optics.LENS_PSF_SIGMA_PX.
+    # learned (reference_source.measure_blur); None: not measured (the faces are then read with lens_core_px where
+    # the lens was measured, else with the product's nominal optics.LENS_PSF_SIGMA_PX: face_blur_px).
     lens_blur_px: float | None = None
     # The lens's core blur (the same Gaussian's sigma) that `thermogate calibrate lens` measured with the disc close
     # in front of the sensor ([screening] lens_core_px; None: not measured). Far more precise than the blur a small
