@@ -508,13 +508,14 @@ def test_the_bench_can_have_the_installer_measure_each_lens():
     own disc (or one brought for it) through the run's own lens and sensor: no wings where the lens has none, and the
     sensor's offset."""
     bare = scenario("school_queue", DEV.seed(3), variant="110", world=DEV)
-    wings, offset, view = bench.measured_lens(bare, DEV.seed(3))
+    wings, offset, view, core = bench.measured_lens(bare, DEV.seed(3))
     assert wings is None
+    assert core is not None and abs(core - bare.physics.psf_sigma_px) < 0.3  # the lens's core: lens_core_px
     assert offset is not None and abs(offset - bare.physics.sensor_offset_c) < 0.5
     assert view is not None and abs(view - (bare.physics.ambient_c + offset)) < 1.0  # the gate's walls, as read
     winged_world = bench.with_dev_wings(DEV, (0.2, 3.0))
     winged = scenario("school_queue", DEV.seed(3), variant="110", world=winged_world)
-    (share, px), read, _ = bench.measured_lens(winged, DEV.seed(3))
+    (share, px), read, _, _ = bench.measured_lens(winged, DEV.seed(3))
     assert abs(share - 0.2) < 0.06 and abs(px - 3.0) < 0.8
     # --tell-offset true: the sensor's true offset while the disc stood in place of the one read, the wings as read
     from sim.scenes.lens_target import drawn_target, lens_target_frames
@@ -522,16 +523,16 @@ def test_the_bench_can_have_the_installer_measure_each_lens():
     stood: dict = {}
     lens_target_frames(winged.physics, winged.fov, DEV.seed(3), drawn_target(winged.physics, winged.fov, DEV.seed(3)),
                        walls_of=winged.scene.room, truth=stood)
-    (share_t, _), true_offset, _ = bench.measured_lens(winged, DEV.seed(3), true_offset=True)
+    (share_t, _), true_offset, _, _ = bench.measured_lens(winged, DEV.seed(3), true_offset=True)
     assert share_t == share and true_offset == stood["sensor_offset_c"] != read and abs(true_offset - read) < 0.3
     no_disc = next(sc for i in range(40) if (sc := scenario("school_queue", DEV.seed(i), variant="110",
                                                             world=DEV)).physics.reference is None)
     # a gate with no reference in view is measured with a disc brought for the purpose: its offset read all the same
-    _, offset, _ = bench.measured_lens(no_disc, no_disc.seed)
+    _, offset, _, _ = bench.measured_lens(no_disc, no_disc.seed)
     assert offset is not None and abs(offset - no_disc.physics.sensor_offset_c) < 0.5
     truth = bare.frame_at(0.0).truth
-    told = bench.installer_config(bare, truth, lens_offset_c=-0.37).analysis
-    assert told.sensor_offset_c == -0.37
+    told = bench.installer_config(bare, truth, lens_offset_c=-0.37, lens_core_px=core).analysis
+    assert told.sensor_offset_c == -0.37 and told.lens_core_px == core
 
 
 def test_the_drift_since_the_lens_was_measured_is_taken_off_with_its_offset():
@@ -546,7 +547,7 @@ def test_the_drift_since_the_lens_was_measured_is_taken_off_with_its_offset():
             continue
         rec = bench.scenario_recording("school_queue", bench.LEARN_S, seed=DEV.seed(i), variant="110", world=DEV)
         frames = list(rec.frames())
-        wings, offset, view = bench.measured_lens(sc, DEV.seed(i))
+        wings, offset, view, _ = bench.measured_lens(sc, DEV.seed(i))
         installed = bench.installer_config(sc, frames[0].truth, wings=wings, lens_offset_c=offset, lens_view_c=view)
         config, learned, told = bench.learn_installed_reference(rec, installed)
         if offset is None or learned != "learned" or told:
