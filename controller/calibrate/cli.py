@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone, tzinfo
 
 from ..geometry import Lens
+from ..screening.analysis import BLUR_DISAGREE_PX, AnalysisConfig
 from ..screening.config import ScreeningConfig, load
 
 
@@ -205,14 +206,15 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
     stored = bool(args.config) and not args.no_store
     if stored:
         store_reference(args.config, gate, table)
-    face_blur = replace(analysis, lens_blur_px=written.get("blur_px")).face_blur_px  # what the faces are read with
+    learned_optics = replace(analysis, lens_blur_px=written.get("blur_px"))  # what the faces are read with from now
     print(json.dumps({"gate": gate, "learned": True, "apparent_c": round(learned.apparent_c, 3),
                       "apparent_sd_c": round(learned.sd_c, 3), "set_point_c": learned.set_point_c,
                       "pixels": learned.pixels, "frames": learned.frames, "size_px": round(learned.size_px, 2),
                       "fraction": round(learned.fraction, 3), "background_c": round(learned.background_c, 2),
                       "excess_c": round(learned.excess_c, 3), "box": list(box),
                       "sensor_offset_c": written.get("sensor_offset_c"), "blur_px": written.get("blur_px"),
-                      "lens_drift_c": written.get("lens_drift_c"), "face_blur_px": face_blur, **noise.fields,
+                      "lens_drift_c": written.get("lens_drift_c"), "face_blur_px": learned_optics.face_blur_px,
+                      **noise.fields,
                       "source": source, "stored": str(args.config) if stored else False}))
     where = (f"stored in {args.config} as [gates.{gate}.screening.reference]; the controller uses it from its next "
              f"start" if stored else "put in controller.toml:\n" + "\n".join(
@@ -245,23 +247,23 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
         offset = f"{small}, which commissioning then takes out"
     print(f"{gate}'s reference reads {learned.apparent_c:.2f} degC through its optics (set point "
           f"{learned.set_point_c:.1f}, {learned.fraction:.0%} of its contrast); {offset}; {where}", file=sys.stderr)
-    blur = _blur_sentence(written.get("blur_px"), analysis.lens_core_px)
+    blur = _blur_sentence(learned_optics)
     if blur:
         print(f"{gate}'s lens blur: {blur}", file=sys.stderr)
     print(f"{gate}'s sensor's noise: {noise.sentence}", file=sys.stderr)
     return 0
 
 
-def _blur_sentence(disc_px: float | None, core_px: float | None) -> str:
-    """What ``calibrate reference`` says of the blur the faces will be read with, given the disc's and the lens's
-    core (``calibrate lens``): "" where there is nothing to say (the disc's is used, no core to check it against)."""
-    from ..screening.analysis import BLUR_DISAGREE_PX
-
+def _blur_sentence(optics: AnalysisConfig) -> str:
+    """What ``calibrate reference`` says of the blur the faces will be read with (``optics``: the gate's
+    AnalysisConfig with the disc's blur just learned, whose ``face_blur_px`` chooses between it and the lens's core
+    from ``calibrate lens``): "" where there is nothing to say (no core to check the disc's against)."""
+    disc_px, core_px = optics.lens_blur_px, optics.lens_core_px
     if core_px is None:
         return ""
     if disc_px is None:
         return f"the disc tells none; the faces are read with the lens's core, {core_px:.2f} px (calibrate lens)"
-    if abs(disc_px - core_px) > BLUR_DISAGREE_PX:
+    if optics.face_blur_px != disc_px:
         return (f"WARNING: the disc reads {disc_px:.2f} px, more than {BLUR_DISAGREE_PX:g} px from the lens's core "
                 f"that calibrate lens measured ({core_px:.2f} px): the disc is too small or too far to tell the blur "
                 f"(or something warm stands beside it); the faces are read with the lens's core. A larger or nearer "

@@ -621,7 +621,9 @@ class Tracker:
         mix = NO_MIX
         if c.optics:  # the lens's blur as measured (AnalysisConfig.face_blur_px), else the nominal one
             fov = c.analysis.fov
-            blur = c.analysis.face_blur_px if c.analysis.face_blur_px is not None else LENS_PSF_SIGMA_PX
+            blur = c.analysis.face_blur_px
+            if blur is None:
+                blur = LENS_PSF_SIGMA_PX
             mix = face_mix(a.face_width_px, a.face_width_px * face_aspect(fov), blur, c.analysis.top_k)
 
         def core_with(lower_c: float) -> float:
