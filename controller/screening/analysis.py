@@ -378,11 +378,6 @@ class Analyzer:
         """A copy of the background model (degC, without this frame's common shift)."""
         return self._bg.copy()
 
-    @property
-    def noise_gain(self) -> float:
-        """How much taking the lens's wings out of each image lifts the pixels' noise (1.0 without wings)."""
-        return 1.0 if self._wings is None else self._wings.noise_gain
-
     def analyze(self, image: np.ndarray) -> FrameAnalysis:
         """Analyse the gate's next full frame: (24, 32) float32/float64 degC.
 

@@ -41,7 +41,7 @@ import math
 from dataclasses import dataclass
 
 from .body_model import BodyModel, default_model
-from .optics import CANTHUS_OVER_BAND_C, unmix_face_c
+from .optics import unmix_face_c
 
 KELVIN = 273.15
 SKIN_EMISSIVITY = 0.98  # Steketee 1973 (docs/simulation.md)
@@ -77,7 +77,7 @@ class SkinModel:
 def estimate_core_c(face_c: float, ambient_c: float, site_offset_c: float = 0.0,
                     model: SkinModel = SkinModel(), fill: float = 1.0, forehead_c: float | None = None,
                     face_share: float = 1.0, surround_c: float | None = None, site: str | None = None,
-                    lower_share: float = 0.0, lower_c: float | None = None, periorbital: float = 0.0) -> float:
+                    lower_share: float = 0.0, lower_c: float | None = None) -> float:
     """Body temperature from the face reading ``face_c`` (apparent, reference-corrected) in a room at
     ``ambient_c``, the reading being ``face_share`` face and the rest its surroundings at ``surround_c``
     (apparent, reference-corrected; :attr:`optics.FaceMix.share`, default the room), the face's part ``fill``
@@ -85,9 +85,8 @@ def estimate_core_c(face_c: float, ambient_c: float, site_offset_c: float = 0.0,
     (:attr:`optics.FaceMix.lower`) whose reading is ``lower_c`` (apparent, reference-corrected; None or NaN:
     not read, and that part is taken to be forehead-like as the rest), and optionally the forehead's reading
     ``forehead_c`` (apparent, reference-corrected); ``site`` the eye site's relation (None:
-    ``"canthus_region"``, the region average's, the gate's default; ``"canthus"``, the maximum's); with the
-    region's relation, ``periorbital`` of the face's part (:attr:`optics.FaceMix.periorbital`) is band that reads
-    ``optics.CANTHUS_OVER_BAND_C`` below the canthus regions; NaN in, NaN out."""
+    ``"canthus_region"``, the region average's, the gate's default; ``"canthus"``, the maximum's); NaN in,
+    NaN out."""
     if not (math.isfinite(face_c) and math.isfinite(ambient_c) and math.isfinite(fill)):
         return math.nan
     face_c = unmix_face_c(face_c, ambient_c if surround_c is None else surround_c, face_share)
@@ -95,13 +94,8 @@ def estimate_core_c(face_c: float, ambient_c: float, site_offset_c: float = 0.0,
         # The face below the band is read, not assumed: take its part out and keep the band's share of the rest.
         face_c = (face_c - lower_share * lower_c) / (1.0 - lower_share)
         fill = fill / (1.0 - lower_share)
-        periorbital = periorbital / (1.0 - lower_share)
     fill = min(max(fill, 0.0), 1.0)
     forehead = None
     if forehead_c is not None and math.isfinite(forehead_c):
         forehead = model.true_skin_c(forehead_c, ambient_c)
-    skin_c = model.true_skin_c(face_c, ambient_c)
-    if site in (None, "canthus_region") and math.isfinite(periorbital):
-        # the band's part outside the canthus regions read as the regions would: the relation is theirs
-        skin_c += CANTHUS_OVER_BAND_C * min(max(periorbital, 0.0), fill)
-    return model.core_c(skin_c, ambient_c, fill, forehead, site) + site_offset_c
+    return model.core_c(model.true_skin_c(face_c, ambient_c), ambient_c, fill, forehead, site) + site_offset_c

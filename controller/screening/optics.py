@@ -45,20 +45,12 @@ from controller.geometry import FACE_HALF_HEIGHT_M, FACE_WIDTH_M, FieldOfView, p
 EYE_BAND_ABOVE_M = 0.020  # the periorbital band runs from the brows, 2.0 cm above the eye line,
 EYE_BAND_BELOW_M = 0.018  # to the lower eyelids, 1.8 cm below it
 EYE_BAND_WIDTH_M = 0.12  # from one lateral orbital rim to the other
-CANTHUS_APART_M = 0.033  # the inner canthi, 3.3 cm apart on the eye line (adults' intercanthal width, Farkas 1994)
-CANTHUS_REGION_M = 0.015  # the canthus region around each, 1.5 cm across (the study's RCC / LCC regions)
 LENS_PSF_SIGMA_PX = 0.4  # the lens's point-spread function, standard deviation in pixels
 # How much a pixel's share of band counts against its share of face when ranking the hottest pixels: the band
 # reads about 0.9 degC above the forehead and the face about 12 degC above the room (the fitted relations at a
 # body temperature of 37 degC in a 22 degC room, body_model.json), so the most-covered pixels read hottest and
 # the band decides between pixels the face covers alike.
 BAND_RANK = 0.07
-# The canthus regions read above the rest of the eye band (the eyes, lids and brows around them): per subject, the
-# mean of RCC and LCC over that of the wider eye areas aveAllR13 and aveAllL13, averaged over the rounds, is
-# 0.287 degC (FLIR 0.269, ICI 0.305; the 1,082 subject rows of the facial-oral study's group 1 with both). The body
-# model's eye band relation is the regions' (docs/estimation.md, "Skin to body, fitted on people").
-CANTHUS_OVER_BAND_C = 0.29
-CANTHUS_RANK = 0.024  # ... 0.29 of the face's 12 degC over the room, as BAND_RANK's figures
 
 
 SAMPLES = 16  # sub-samples per pixel and axis (blurred_cover, face_mix)
@@ -103,9 +95,6 @@ class FaceMix:
     share: float  # the face's share; the rest is what surrounds it (the room behind, the hair)
     band: float  # the eye band's share of the face's part
     lower: float  # the share of the face's part that lies below the band (nose, cheeks, mouth; or a mask)
-    # the share of the face's part that is band outside the canthus regions (the eyes, lids and brows), which reads
-    # CANTHUS_OVER_BAND_C below the regions; 0.0: the band read as the canthus regions throughout
-    periorbital: float = 0.0
 
 
 NO_MIX = FaceMix(1.0, 1.0, 0.0)  # a reading taken as the eye band alone (the optics terms off)
@@ -134,27 +123,7 @@ def face_mix(width_px: float, height_px: float, sigma_px: float = LENS_PSF_SIGMA
 @lru_cache(maxsize=4096)
 def _face_mix(width_q: int, height_q: int, sigma_q: int, top_k: int) -> FaceMix:
     q = FACE_MIX_STEP_PX
-    face_total = band_total = lower_total = periorbital_total = 0.0
-    phases = 0
-    for f, b, low, canthi in face_model(width_q * q, height_q * q, sigma_q * q, _FACE_PHASES):
-        hottest = np.argsort(_five_point(f + BAND_RANK * b + CANTHUS_RANK * canthi).ravel(),
-                             kind="stable")[::-1][:top_k]
-        face_total += float(f.ravel()[hottest].mean())
-        band_total += float(b.ravel()[hottest].mean())
-        lower_total += float(low.ravel()[hottest].mean())
-        periorbital_total += float(np.maximum(b - canthi, 0.0).ravel()[hottest].mean())
-        phases += 1
-    if face_total <= 0.0:
-        return NO_MIX
-    return FaceMix(face_total / phases, band_total / face_total, lower_total / face_total,
-                   periorbital_total / face_total)
-
-
-def face_model(width: float, height: float, sigma: float, phases: tuple[int, int] = _FACE_PHASES):
-    """The face of :func:`face_mix` on a small pixel grid with a margin of room around it, at ``phases`` (rows,
-    columns) positions of its centre within a pixel: for each, (face, band, lower, canthi) as (rows, columns)
-    arrays, each pixel's share of the face, of the eye band, of the face below the band and of the two canthus
-    regions (``CANTHUS_REGION_M`` across, ``CANTHUS_APART_M`` apart on the eye line), through the lens's blur."""
+    width, height, sigma = width_q * q, height_q * q, sigma_q * q
     per_m_rows, per_m_cols = height / (2.0 * FACE_HALF_HEIGHT_M), width / FACE_WIDTH_M
     margin = int(math.ceil(4.0 * sigma)) + 1
     rows = int(math.ceil(height)) + 2 * margin + 2
@@ -169,11 +138,11 @@ def face_model(width: float, height: float, sigma: float, phases: tuple[int, int
         """Each pixel's share of a shape covering columns [x0, x1] on each sub-sample row (pixel units)."""
         i0 = np.clip(np.ceil(x0 * SAMPLES - 0.5), 0, cols * SAMPLES).astype(int)
         i1 = np.clip(np.floor(x1 * SAMPLES - 0.5) + 1, 0, cols * SAMPLES).astype(int)
-        return across @ (running[:, np.maximum(i1, i0)] - running[:, i0]).T / SAMPLES ** 2
+        return (across @ (running[:, np.maximum(i1, i0)] - running[:, i0]).T / SAMPLES ** 2).ravel()
 
-    n_rows, n_cols = phases
+    face_total = band_total = lower_total = 0.0
+    n_rows, n_cols = _FACE_PHASES
     band_half = EYE_BAND_WIDTH_M / 2.0 * per_m_cols
-    canthus_apart = CANTHUS_APART_M / 2.0 * per_m_cols
     for i in range(n_rows):
         cy = rows // 2 + (i + 0.5) / n_rows  # the eye line, rows growing downwards
         top, bottom = cy - EYE_BAND_ABOVE_M * per_m_rows, cy + EYE_BAND_BELOW_M * per_m_rows
@@ -181,19 +150,22 @@ def face_model(width: float, height: float, sigma: float, phases: tuple[int, int
         half = np.where(np.abs(dy) <= 1.0, width / 2.0 * np.sqrt(np.maximum(1.0 - dy * dy, 0.0)), -1.0)
         in_band = (ys >= top) & (ys < bottom)
         below = ys >= bottom
-        dc = (ys - cy) / (CANTHUS_REGION_M / 2.0 * per_m_rows)
-        inner = np.where(np.abs(dc) <= 1.0,
-                         CANTHUS_REGION_M / 2.0 * per_m_cols * np.sqrt(np.maximum(1.0 - dc * dc, 0.0)), -1.0)
         for j in range(n_cols):
             cx = cols // 2 + (j + 0.5) / n_cols
             x0, x1 = cx - half, cx + half
-            canthi = sum(blurred(np.where(inner > 0.0, side - inner, cx), np.where(inner > 0.0, side + inner, cx - 1.0))
-                         for side in (cx - canthus_apart, cx + canthus_apart))
-            yield (blurred(x0, x1),
-                   blurred(np.where(in_band, np.maximum(x0, cx - band_half), cx),
-                           np.where(in_band, np.minimum(x1, cx + band_half), cx - 1.0)),
-                   blurred(np.where(below, x0, cx), np.where(below, x1, cx - 1.0)),
-                   canthi)
+            f = blurred(x0, x1)
+            b = blurred(np.where(in_band, np.maximum(x0, cx - band_half), cx),
+                        np.where(in_band, np.minimum(x1, cx + band_half), cx - 1.0))
+            low = blurred(np.where(below, x0, cx), np.where(below, x1, cx - 1.0))
+            hottest = np.argsort(_five_point((f + BAND_RANK * b).reshape(rows, cols)).ravel(),
+                                 kind="stable")[::-1][:top_k]
+            face_total += float(f[hottest].mean())
+            band_total += float(b[hottest].mean())
+            lower_total += float(low[hottest].mean())
+    if face_total <= 0.0:
+        return NO_MIX
+    phases = n_rows * n_cols
+    return FaceMix(face_total / phases, band_total / face_total, lower_total / face_total)
 
 
 def _five_point(image: np.ndarray) -> np.ndarray:

@@ -80,7 +80,6 @@ class GatePipeline:
         self._fresh = image.fresh
         self._analysis = self.analyzer.analyze(image.to)
         self.noise.update(image.to, image.fresh, empty=self._analysis.warm_pixels == 0)
-        self.tracker.noise_c = self.noise.noise_c * self.analyzer.noise_gain
         decisions = self.tracker.update(time_s, sequence, self._analysis)
         self.analyzer.set_frame_scale(self.tracker.rate.scale)  # the interval as measured so far: next frame on
         return decisions

@@ -69,7 +69,6 @@ from .config import ScreeningConfig
 from .estimate import estimate_core_c
 from .frame_rate import FrameRate
 from .optics import LENS_PSF_SIGMA_PX, NO_MIX, face_aspect, face_mix
-from .pick_lift import pick_lift_c
 
 WARMING_UP = "warming_up"
 IDLE = "idle"
@@ -270,9 +269,6 @@ class Tracker:
         self._window = config.stable_frames  # frames in a decision's window at the current frame rate ...
         self._span = config.stable_frames  # ... the frames of the time it spans at 8 Hz (the standing test's) ...
         self._early = min(EARLY_FRAMES, config.stable_frames)  # ... and in a clear FEVER's
-        # The noise of one reading of the pixels the analysis reads (degC), as the pipeline measures it; NaN: not
-        # measured, and no lift of the hottest pixels is taken off (pick_lift.py)
-        self.noise_c = math.nan
 
     @property
     def state(self) -> str:
@@ -600,14 +596,7 @@ class Tracker:
         # reference is in view: a gate without one (require_reference = false) has nothing better.
         sensor_offset = c.analysis.sensor_offset_c if c.analysis.apply_sensor_offset else 0.0
         correction = (a.offset_c if a.reference_ok else 0.0) - sensor_offset
-        blur = c.analysis.face_blur_px  # the lens's blur as measured, else the nominal one
-        if blur is None:
-            blur = LENS_PSF_SIGMA_PX
-        height_px = a.face_width_px * face_aspect(c.analysis.fov)
-        # What the pixels' noise adds to the hottest ones picked, taken off with the optics terms (pick_lift.py)
-        lift = pick_lift_c(a.face_width_px, height_px, blur, self.noise_c, a.face_topk_c - a.ambient_c,
-                           c.analysis.top_k) if c.optics else 0.0
-        face_c = a.face_topk_c - lift + correction
+        face_c = a.face_topk_c + correction
         first = self._first_problem(t, person, a, face_c)
         problem = self._as_told(person, first)
         box = a.face_box or (0, 0, 0, 0)
@@ -629,12 +618,19 @@ class Tracker:
             if not self._retry_due(t, person, problem):
                 return []
             return self._notice(t, sequence, D.RETRY, problem, a, reduced)
-        mix = face_mix(a.face_width_px, height_px, blur, c.analysis.top_k) if c.optics else NO_MIX
+        mix = NO_MIX
+        if c.optics:  # the lens's blur as measured (AnalysisConfig.face_blur_px), else the nominal one
+            fov = c.analysis.fov
+            blur = c.analysis.face_blur_px
+            if blur is None:
+                blur = LENS_PSF_SIGMA_PX
+            mix = face_mix(a.face_width_px, a.face_width_px * face_aspect(fov), blur, c.analysis.top_k)
 
         def core_with(lower_c: float) -> float:
             return estimate_core_c(face_c, a.ambient_c + correction, c.site_offset_c, fill=mix.band,
                                    face_share=mix.share, surround_c=a.ambient_c + correction, site=c.eye_band,
-                                   lower_share=mix.lower, lower_c=lower_c, periorbital=mix.periorbital)
+                                   lower_share=mix.lower,
+                                   lower_c=lower_c)
 
         # The face below the eye band as it reads (nose and cheeks, or a mask); for the floor, taken as
         # forehead-like: a face in from the cold reads it cool, and that must not lift it over the floor.
