@@ -93,6 +93,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import timedelta, timezone
 from multiprocessing import get_context
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -539,15 +540,22 @@ def with_dev_noise(world: World, noise: tuple[float, float] | None) -> World:
     return replace(world, netd_1hz_c=(noise[0], noise[0]), pixel_offset_sd_c=(noise[1], noise[1]))
 
 
-def measured_lens(sc, seed: int, true_offset: bool = False
-                  ) -> tuple[tuple[float, float] | None, float | None, float | None, float | None]:
+class MeasuredLens(NamedTuple):
+    """What ``thermogate calibrate lens`` measured on a run's lens (:func:`measured_lens`); every field None where
+    the measurement was refused or not made."""
+
+    wings: tuple[float, float] | None = None  # (lens_wing_share, lens_wing_px); None where it finds none
+    offset_c: float | None = None  # the sensor's own offset (lens_offset_c); None where it reads none
+    view_c: float | None = None  # the view it read that in (lens_view_c); None with no offset
+    core_px: float | None = None  # the lens's core blur (lens_core_px)
+
+
+def measured_lens(sc, seed: int, true_offset: bool = False) -> MeasuredLens:
     """What ``thermogate calibrate lens`` measures on this run's lens and sensor, with the run's reference disc
     stood near the gate as docs/installation.md says (sim/scenes/lens_target.py; the gate's walls behind it, the
     sensor in a session of its own: its drift, noise and pixel offsets), its set point and coating
-    given; on a gate with no reference in view, a disc brought for the purpose (6-10 cm, 35-40 degC): (the
-    wings, None where it finds none; the sensor's own offset, None where it reads none; the view it read that
-    in, ``lens_view_c``, None with no offset; the lens's core blur, ``lens_core_px``). (None, None, None, None) where
-    the measurement is refused.
+    given; on a gate with no reference in view, a disc brought for the purpose (6-10 cm, 35-40 degC). Nothing
+    (every field None) where the measurement is refused.
     ``true_offset``: the sensor's true offset while the disc stood (common, drift, the gain's part at the disc)
     in place of the one read, where one is read (a diagnostic: what the reading's error costs)."""
     target = drawn_target(sc.physics, sc.fov, seed)
@@ -556,11 +564,11 @@ def measured_lens(sc, seed: int, true_offset: bool = False
     try:
         m = measure_lens(disc, empty, sc.fov, set_point_c=target.temp_c, emissivity=target.emissivity)
     except LensMeasurementError:
-        return None, None, None, None
+        return MeasuredLens()
     offset = truth["sensor_offset_c"] if true_offset and m.sensor_offset_c is not None else m.sensor_offset_c
     table = m.table()
-    return (((m.wing_share, m.wing_px) if m.wing_share > 0.0 else None), offset, table.get("lens_view_c"),
-            table["lens_core_px"])
+    return MeasuredLens((m.wing_share, m.wing_px) if m.wing_share > 0.0 else None, offset, table.get("lens_view_c"),
+                        table["lens_core_px"])
 
 
 def offset_source(tell, how: str | None) -> str | None:
@@ -592,11 +600,11 @@ def run(job: tuple) -> list[Outcome]:
     sc = scenario(KIND, seed, variant=lens, world=world)
     rec = scenario_recording(KIND, sc.duration_s, seed=seed, variant=lens, world=world, refresh_hz=refresh_hz)
     frames = list(rec.frames())
-    measured = measured_lens(sc, seed, offset_how == "true") if tell == "measured" or offset_how else (None,) * 4
-    wings = measured[0] if tell == "measured" else \
+    measured = measured_lens(sc, seed, offset_how == "true") if tell == "measured" or offset_how else MeasuredLens()
+    wings = measured.wings if tell == "measured" else \
         (sc.physics.psf_wing_share, sc.physics.psf_wing_sigma_px) if tell == "true" else tell
-    lens_offset, lens_view = measured[1:3] if offset_how else (None, None)
-    core = measured[3] if tell == "measured" else None  # the lens was measured: its core is in the table it wrote
+    lens_offset, lens_view = (measured.offset_c, measured.view_c) if offset_how else (None, None)
+    core = measured.core_px if tell == "measured" else None  # the lens was measured: its core is in its table
     installed = installer_config(sc, frames[0].truth, eye_band, apply_offset, stable, wings, lens_offset, lens_view,
                                  core)
     seen = reference_images_recording(rec, installed)  # the noise is what calibrate reference reports
