@@ -230,6 +230,62 @@ def eye_heights_in_view(sensor_height_m: float, tilt_deg: float, distance_m: flo
 
 
 @dataclass(frozen=True)
+class MountingView:
+    """What a mounting as built shows of the people on its mark (:func:`mounting_view`)."""
+
+    fov: FieldOfView
+    sensor_height_m: float
+    tilt_deg: float  # + up, - down
+    mark_distance_m: float
+    eyes_m: tuple[float, float] | None  # eye heights whose whole face stays in view near the mark; None: none
+    stand_tolerance_m: float  # "near the mark": this far in front of it or behind it
+
+    def serves(self, min_eye_m: float, max_eye_m: float) -> bool:
+        """Whether every eye height from ``min_eye_m`` to ``max_eye_m`` keeps its whole face in view."""
+        return self.eyes_m is not None and self.eyes_m[0] <= min_eye_m and max_eye_m <= self.eyes_m[1]
+
+    def share_in_view(self, min_eye_m: float, max_eye_m: float) -> float:
+        """The share (0..1) of the eye heights from ``min_eye_m`` to ``max_eye_m`` whose whole face stays in view."""
+        if self.eyes_m is None:
+            return 0.0
+        if max_eye_m <= min_eye_m:
+            return float(self.eyes_m[0] <= min_eye_m <= self.eyes_m[1])
+        kept = min(max_eye_m, self.eyes_m[1]) - max(min_eye_m, self.eyes_m[0])
+        return min(1.0, max(0.0, kept / (max_eye_m - min_eye_m)))
+
+    def smallest_face_px(self, min_eye_m: float, max_eye_m: float,
+                         face_width_m: float = FACE_WIDTH_M,
+                         face_half_height_m: float = FACE_HALF_HEIGHT_M) -> tuple[float, float]:
+        """(across, high) in pixels of the smallest face on the mark over those eye heights (the person farthest
+        from the sensor's own height), each side's least."""
+        eyes = np.linspace(min_eye_m, max_eye_m, max(2, int(round((max_eye_m - min_eye_m) / 0.01)) + 1))
+        w, h = _face_pixels_grid(eyes, np.array([self.sensor_height_m]), np.array([self.mark_distance_m]),
+                                 self.fov, face_width_m, face_half_height_m)
+        return float(w[0, 0]), float(h[0, 0])
+
+    def steepest_view_deg(self, min_eye_m: float, max_eye_m: float) -> float:
+        """The largest angle from level of a line of sight from the sensor to eyes on the mark at those heights."""
+        rise = max(abs(max_eye_m - self.sensor_height_m), abs(min_eye_m - self.sensor_height_m))
+        return math.degrees(math.atan(rise / self.mark_distance_m))
+
+
+def mounting_view(sensor_height_m: float, tilt_deg: float, mark_distance_m: float, fov: FieldOfView, *,
+                  stand_tolerance_m: float = STAND_TOLERANCE_M,
+                  face_half_height_m: float = FACE_HALF_HEIGHT_M) -> MountingView:
+    """The eye heights whose whole face (eyes +- ``face_half_height_m``) stays in view for someone standing on
+    the mark ``mark_distance_m`` in front of the sensor, or up to ``stand_tolerance_m`` in front of it or
+    behind it: the check :func:`recommend_mounting` makes of every mounting it tries, made of one."""
+    distance = _positive("mark_distance_m", mark_distance_m)
+    lowest, highest = -math.inf, math.inf
+    for where in (distance - stand_tolerance_m, distance, distance + stand_tolerance_m):
+        if where > 0.0:
+            low, high = vertical_coverage(sensor_height_m, tilt_deg, where, fov)
+            lowest, highest = max(lowest, low + face_half_height_m), min(highest, high - face_half_height_m)
+    eyes = (lowest, highest) if lowest <= highest else None
+    return MountingView(fov, float(sensor_height_m), float(tilt_deg), distance, eyes, stand_tolerance_m)
+
+
+@dataclass(frozen=True)
 class Mounting:
     """A recommended mounting and what it gives the population it was chosen for."""
 

@@ -13,7 +13,7 @@ from datetime import timezone
 from pathlib import Path
 from typing import Any
 
-from . import gates
+from . import gates, mounting_check
 from .flash import DEFAULT_BAUD, DEFAULT_FIRMWARE_DIR, MICROPYTHON_VERSION, config_json, flash
 from .gate_settings import BY_KEY, SETTINGS, describe
 
@@ -132,6 +132,7 @@ def _gate_add(args: argparse.Namespace) -> int:
     if existed:
         print(f"reflash the board (thermogate flash {gate.id} --port PORT) and give the broker the new "
               f"password of {gate.mqtt_user}: until then the gate cannot connect")
+    print(mounting_check.summary(gates.mounting_view_of(gate)))
     _warn(gates.gate_warnings(gate))
     return 0
 
@@ -142,6 +143,7 @@ def _gate_set(args: argparse.Namespace) -> int:
                              variant=args.variant, settings=_settings(args), unset=args.unset or (),
                              force=args.force)
     print(f"gate {gate.id} updated; stored settings: {_describe_settings(gate) or 'none (all defaults)'}")
+    print(mounting_check.summary(gates.mounting_view_of(gate)))
     _warn(gates.gate_warnings(gate))
     if any(k in BY_KEY and BY_KEY[k].on_board for k in changed):
         print(f"reflash the board for the change to take effect (thermogate flash {gate.id} --port PORT)")

@@ -26,8 +26,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..geometry import Lens
+from ..geometry import Lens, MountingView
 from ..protocol.topics import valid_gate_id
+from . import mounting_check
 from .gate_settings import (
     BOARD_SETTINGS,
     BY_KEY,
@@ -400,9 +401,20 @@ def _parse(settings: dict[str, Any] | None, force: bool = False) -> dict[str, An
 
 def gate_warnings(gate: Gate) -> list[str]:
     """Risky but accepted settings of a gate (docs/installation.md): a relay on a pin that glitches at boot,
-    an active-low relay module, a refresh rate too slow to screen people well."""
-    values = {s.key: gate.settings.get(s.key, s.default) for s in SETTINGS}
-    return wiring_warnings(values) + sensor_warnings(values)
+    an active-low relay module, a refresh rate too slow to screen people well, a mounting that keeps the
+    faces of no school population wholly in view on the mark or keeps them under 4 x 4 pixels."""
+    return wiring_warnings(gate_values(gate)) + sensor_warnings(gate_values(gate)) + mounting_check.warnings(
+        mounting_view_of(gate))
+
+
+def gate_values(gate: Gate) -> dict[str, Any]:
+    """Every setting of a gate: its stored ones, the defaults for the rest."""
+    return {s.key: gate.settings.get(s.key, s.default) for s in SETTINGS}
+
+
+def mounting_view_of(gate: Gate) -> MountingView:
+    """What the gate's mounting (stored or default) shows of the people on its mark."""
+    return mounting_check.view_of(gate_values(gate), gate.variant)
 
 
 def config_warnings(cfg: dict[str, Any]) -> list[str]:
