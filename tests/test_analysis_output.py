@@ -32,7 +32,8 @@ def _constructed(o: list[float]) -> FrameAnalysis:
         reference_background_c=o[K.O_REF_BACKGROUND], reference_size_px=o[K.O_REF_SIZE],
         reference_fraction=o[K.O_REF_FRACTION], warm_pixels=int(o[K.O_WARM]) if o[K.O_WARM] > 0 else 0,
         warm_box=tuple(int(o[K.O_WARM_BOX + i]) for i in range(4)) if o[K.O_WARM] > 0 else None,
-        lower_face_c=o[K.O_LOWER], face_in_view=o[K.O_IN_VIEW] if found else 0.0, eye_line_low=o[K.O_EYE_LOW] == 1.0)
+        lower_face_c=o[K.O_LOWER], face_in_view=o[K.O_IN_VIEW] if found else 0.0, eye_line_low=o[K.O_EYE_LOW] == 1.0,
+        reference_allowed_c=o[K.O_REF_ALLOWED])
 
 
 def _same(a: FrameAnalysis, b: FrameAnalysis) -> bool:

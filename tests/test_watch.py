@@ -225,6 +225,9 @@ def test_the_panel_flags_trouble():
     assert "OFFLINE" in text and "broker connection lost" in text and "lost 3  refused 2" in text
     assert "broker reconnects 2" in text
     assert "found, NOT STABLE yet (variation 0.40 > 0.15)" in text
+    noisy = analysis(reference_ok=False, reference_excess_c=0.4, reference_allowed_c=0.32)
+    text = "\n".join(W.render_panel(_view(analysis=noisy), W.NO_COLOR))
+    assert "found, NOT STABLE yet (variation 0.40 > 0.32 at this noise)" in text
     text = "\n".join(W.render_panel(_view(analysis=analysis(reference_c=math.nan, reference_ok=False)), W.NO_COLOR))
     assert "reference NOT FOUND" in text
     no_ref = ScreeningConfig(analysis=AnalysisConfig(reference_box=None))

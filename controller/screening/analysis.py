@@ -80,7 +80,8 @@ class AnalysisConfig:
     reference_min_fraction: float = 0.25  # too small: the reading reaches less of its set-point contrast
     reference_min_contrast_c: float = 1.0  # not found: the reading is less than this above the background around it
     reference_window: int = 32  # frames of the stability test and the reading's average (4 s at 8 frames/s)
-    reference_stable_c: float = 0.15  # stable: slow variation over the window below this
+    reference_stable_c: float = 0.15  # stable: slow variation over the window below this, or below what the
+    # pixels' noise makes a steady reference show by chance where that is more (FrameAnalysis.reference_allowed_c)
     reference_tau_frames: float = 16.0  # running mean per box pixel that chooses the disc's pixels
     # The offset is the drift averaged over this long (30 s at 8 frames/s): a small disc's drift, unmixed from
     # its wall, is its reading's noise over its share of contrast; the sensor drifts over minutes (sim/scenes/
@@ -213,6 +214,8 @@ class FrameAnalysis:
     # is cut off, which is measured unless touches_edge); 0.0 without a face
     eye_line_low: bool = False  # cue: the eye line lies further below the top of the skin than a face's eyes can
     # (EYE_LOW_M): the hottest row is the mouth or the neck, under eyes that glasses or a fringe keep cool
+    reference_allowed_c: float = math.nan  # the slow variation (reference_excess_c) this window's noise allows a
+    # steady reference: reference_stable_c, or what the blocks' chance spread reaches where more (analysis_kernels)
 
     @property
     def lower_face_ratio(self) -> float:
@@ -452,6 +455,7 @@ def frame_analysis(o: list[float]) -> FrameAnalysis:
         "lower_face_c": o[K.O_LOWER],
         "face_in_view": o[K.O_IN_VIEW] if found else 0.0,
         "eye_line_low": o[K.O_EYE_LOW] == 1.0,
+        "reference_allowed_c": o[K.O_REF_ALLOWED],
     })
     return a
 
@@ -510,5 +514,6 @@ def reference_problem(a: FrameAnalysis, config: AnalysisConfig) -> tuple[str, st
                                    f"{learned:.2f}{against} was learned (at most {config.reference_drift_c:g}): "
                                    f"check the reference, then learn it again")
     excess = f"varies by {a.reference_excess_c:.2f} degC" if math.isfinite(a.reference_excess_c) else "not settled"
-    return D.REFERENCE_UNSTABLE, (f"{reads}; {excess} beyond its pixels' noise (at most "
-                                  f"{config.reference_stable_c:g})")
+    allowed = a.reference_allowed_c if math.isfinite(a.reference_allowed_c) else config.reference_stable_c
+    return D.REFERENCE_UNSTABLE, (f"{reads}; {excess} beyond its pixels' noise (at most {allowed:.2f} at this "
+                                  f"noise)")

@@ -52,6 +52,19 @@ BLOCKS = 8  # the reference's window is split into this many blocks for its stab
 # A full frame is the latest two subpages merged: each pixel is measured in every other frame, so a block of the
 # window holds per_block / SUBPAGES independent readings of it (its mean's noise is the reading's over that many).
 SUBPAGES = 2
+# Steady, the window's blocks still spread by chance: their variance, over BLOCKS - 1 degrees of freedom, has a
+# standard error of sqrt(2 / (BLOCKS - 1)) times the noise's share of it, and the straight line through them rises or
+# falls by chance too. A reference is unsteady when its slow variation beyond the noise (O_REF_STD) reaches the
+# configured limit or, where the noise makes that larger, STEADY_Z standard errors of the spread; or when the line
+# through its blocks rises or falls over the window by the limit or STEADY_Z standard errors of that rise (a disc
+# warming up or cooling down: the line catches it sooner than the spread does). Chance alone then gets there in
+# none of a steady disc's windows at 0.05-0.62 degC of noise a reading (tests/test_reference_stability.py), where
+# the limit alone flagged about a fifth of them at 0.45; a quiet sensor's limit is the configured one, as before.
+STEADY_Z = 3.0
+# The noise is read from the differences between readings two frames apart (the same subpage), robustly: the median
+# of their squares over that of a chi-square with one degree of freedom (0.4549), so that a hand passing in front of
+# the disc for a few frames lifts the spread of the blocks, not the noise it is judged against.
+CHI2_1_MEDIAN = 0.454936
 MAX_FACES = 8  # faces listed in the output
 AMBIENT_EVERY = 8  # frames between refreshes of the background's median (it changes slowly)
 SHIFT_BIN_C = 0.02  # histogram bin of the frame's common offset
@@ -142,7 +155,8 @@ O_WARM_BOX = O_WARM + 1  # its bounding box: 4 values, r0, c0, r1, c1 (exclusive
 O_LOWER = O_WARM_BOX + 4  # the main face's lower face (LOWER_FACE_BAND_M, its middle), degC; NaN: out of view
 O_IN_VIEW = O_LOWER + 1  # the share of the main face's height (its box's rows) inside the image: 1.0 when whole
 O_EYE_LOW = O_IN_VIEW + 1  # cue: the eye line lies more than EYE_LOW_M below the top of the face's skin
-O_LENGTH = O_EYE_LOW + 1
+O_REF_ALLOWED = O_EYE_LOW + 1  # the slow variation (O_REF_STD) the window's noise lets a steady reference show
+O_LENGTH = O_REF_ALLOWED + 1
 
 # The reference's status (O_REF_STATUS), in the order the checks are made.
 REF_NONE = 0  # no reference configured
@@ -866,6 +880,36 @@ def update_background(image, bg, busy, frames, p):
 
 
 @njit(cache=True, error_model="numpy")
+def block_trend(blocks, mean):
+    """The straight line through the window's block means (oldest first): its rise over the window (degC)."""
+    n = blocks.size
+    sxy = 0.0
+    sxx = 0.0
+    for j in range(n):
+        x = j - (n - 1) / 2.0
+        sxy += x * (blocks[j] - mean)
+        sxx += x * x
+    return sxy / sxx * (n - 1)
+
+
+@njit(cache=True, error_model="numpy")
+def trend_allowance(stable_c, noise, n):
+    """The rise over the window a steady reference's ``n`` block means may show: that of a straight line whose
+    points spread by ``stable_c`` (the limit the spread alone holds a warming disc to), or STEADY_Z standard errors of
+    the line's rise through ``n`` means of variance ``noise`` where that is larger."""
+    sxx = n * (n * n - 1) / 12.0
+    return (n - 1) * max(stable_c / math.sqrt(n * (n + 1) / 12.0), STEADY_Z * math.sqrt(noise / sxx))
+
+
+@njit(cache=True, error_model="numpy")
+def steady_allowance(stable_c, noise):
+    """The slow variation a steady reference may show over its window: ``stable_c`` (the configured limit), or
+    STEADY_Z standard errors of the blocks' chance spread where that is larger, ``noise`` being its expected value
+    (degC squared)."""
+    return math.sqrt(max(stable_c * stable_c, STEADY_Z * math.sqrt(2.0 / (BLOCKS - 1)) * noise))
+
+
+@njit(cache=True, error_model="numpy")
 def unmixed_drift(mean, background, learned, learned_background, set_point):
     """The sensor's drift since the reference was learned (degC; ``reference_step``). Without a learned
     background (NaN) the reading's change itself.
@@ -1020,12 +1064,14 @@ def reference_step(image, bg, guard, shift, ambient, p, ref, state, out):
         blocks[j] /= per_block
         spread += (blocks[j] - mean) ** 2
     spread /= BLOCKS - 1
-    noise = 0.0
+    squares = np.empty(window - 2)
     for i in range(2, window):
-        noise += (ring[(start + i) % window] - ring[(start + i - 2) % window]) ** 2
-    noise /= 2.0 * (window - 2) * (per_block / SUBPAGES)
+        squares[i - 2] = (ring[(start + i) % window] - ring[(start + i - 2) % window]) ** 2
+    noise = median_of(squares, window - 2) / (2.0 * CHI2_1_MEDIAN * (per_block / SUBPAGES))
     excess = math.sqrt(max(spread - noise, 0.0))
+    allowed = steady_allowance(p[P_REF_STABLE_C], noise)
     out[O_REF_STD] = excess
+    out[O_REF_ALLOWED] = allowed
     out[O_REF_MEAN] = mean
 
     n = 0
@@ -1050,7 +1096,7 @@ def reference_step(image, bg, guard, shift, ambient, p, ref, state, out):
         status = REF_TOO_SMALL
     elif learned != learned:
         status = REF_NOT_LEARNED
-    elif not excess < p[P_REF_STABLE_C]:
+    elif not excess < allowed or abs(block_trend(blocks, mean)) >= trend_allowance(p[P_REF_STABLE_C], noise, BLOCKS):
         status = REF_UNSTABLE
     else:
         # The background model starts from each pixel's coolest reading and settles over a few of its time

@@ -20,6 +20,7 @@ from .analysis_kernels import (
     BLOCKS,
     CENTRAL_HALF_WIDTH_M,
     CHEEK_OFFSET_M,
+    CHI2_1_MEDIAN,
     COLUMNS,
     COVER_BAND_M,
     EYE_LOW_M,
@@ -53,6 +54,7 @@ from .analysis_kernels import (
     O_OFFSET,
     O_PEOPLE,
     O_REF,
+    O_REF_ALLOWED,
     O_REF_BACKGROUND,
     O_REF_FRACTION,
     O_REF_MEAN,
@@ -113,6 +115,7 @@ from .analysis_kernels import (
     S_WALL,
     SETTLE_TAUS,
     SHIFT_BIN_C,
+    STEADY_Z,
     SUBPAGES,
 )
 
@@ -465,6 +468,23 @@ def update_background(image: np.ndarray, bg: np.ndarray, busy: np.ndarray, frame
     bg += alpha * np.clip(image - bg, -p[P_MARGIN], p[P_MARGIN])
 
 
+def block_trend(blocks: np.ndarray, mean: float) -> float:
+    """The straight line's rise over the window through its block means, oldest first (the kernel's block_trend)."""
+    x = np.arange(blocks.size) - (blocks.size - 1) / 2.0
+    return float((x * (blocks - mean)).sum() / (x * x).sum() * (blocks.size - 1))
+
+
+def trend_allowance(stable_c: float, noise: float, n: int) -> float:
+    """The rise a steady reference's ``n`` block means may show (the kernel's trend_allowance)."""
+    return (n - 1) * max(stable_c / math.sqrt(n * (n + 1) / 12.0),
+                         STEADY_Z * math.sqrt(noise / (n * (n * n - 1) / 12.0)))
+
+
+def steady_allowance(stable_c: float, noise: float) -> float:
+    """The slow variation a steady reference may show over its window (the kernel's steady_allowance)."""
+    return math.sqrt(max(stable_c * stable_c, STEADY_Z * math.sqrt(2.0 / (BLOCKS - 1)) * noise))
+
+
 def _unmixed_drift(mean: float, background: float, learned: float, learned_background: float,
                    set_point: float) -> float:
     """The sensor's drift since the reading was learned (the kernel's unmixed_drift)."""
@@ -519,9 +539,10 @@ def reference_step(image: np.ndarray, bg: np.ndarray, guard: np.ndarray, shift: 
     per_block = window // BLOCKS
     blocks = recent.reshape(BLOCKS, per_block).mean(axis=1)
     spread = ((blocks - mean) ** 2).sum() / (BLOCKS - 1)
-    noise = ((recent[2:] - recent[:-2]) ** 2).sum() / (2.0 * (window - 2) * (per_block / SUBPAGES))
+    noise = float(np.median((recent[2:] - recent[:-2]) ** 2)) / (2.0 * CHI2_1_MEDIAN * (per_block / SUBPAGES))
     excess = math.sqrt(max(spread - noise, 0.0))
-    out[O_REF_STD], out[O_REF_MEAN] = excess, mean
+    allowed = steady_allowance(p[P_REF_STABLE_C], noise)
+    out[O_REF_STD], out[O_REF_MEAN], out[O_REF_ALLOWED] = excess, mean, allowed
 
     background = float(np.median(bg[ring_mask])) + shift if ring_mask.any() else ambient
     full = max(p[P_REF_C] - background, 0.1)
@@ -536,7 +557,7 @@ def reference_step(image: np.ndarray, bg: np.ndarray, guard: np.ndarray, shift: 
         status = REF_TOO_SMALL
     elif math.isnan(learned):
         status = REF_NOT_LEARNED
-    elif not excess < p[P_REF_STABLE_C]:
+    elif not excess < allowed or abs(block_trend(blocks, mean)) >= trend_allowance(p[P_REF_STABLE_C], noise, BLOCKS):
         status = REF_UNSTABLE
     elif abs(drift := _unmixed_drift(mean, background if state[S_FRAMES] >= p[P_BOOTSTRAP] + SETTLE_TAUS / p[P_ALPHA]
                                      else state[S_WALL], learned, p[P_REF_LEARNED_BG], p[P_REF_C])) > p[P_REF_DRIFT]:

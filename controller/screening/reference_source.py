@@ -364,6 +364,7 @@ def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_fr
     last = learned[-1][1]
     readings = np.array([a.reference_c for _, a in learned])
     excess = float(np.median([a.reference_excess_c for _, a in learned]))
+    allowed = float(np.median([a.reference_allowed_c for _, a in learned]))
     # The wall around it: the ring the analysis reads, on the mean of the frames it was learned from (the
     # background model's first seconds start from each pixel's coolest reading, which reads low).
     ring = guard_mask(config) == GUARD_RING
@@ -402,10 +403,11 @@ def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_fr
         raise LearningError(D.REFERENCE_TOO_SMALL, f"the reference is too small: {where} (at least "
                                                    f"{config.reference_min_fraction:.0%} needed); use a larger disc "
                                                    f"or bring it nearer (docs/installation.md)")
-    if not excess < config.reference_stable_c:
+    if not excess < allowed:
         raise LearningError(D.REFERENCE_UNSTABLE, f"the reference is not steady: it varies by {excess:.2f} degC "
-                                                  f"beyond its pixels' noise (at most {config.reference_stable_c:g})"
-                                                  f"; {where}")
+                                                  f"beyond its pixels' noise (at most {allowed:.2f} at this "
+                                                  f"noise: {config.reference_stable_c:g}, or what the noise "
+                                                  f"shows by chance where more); {where}")
     return result
 
 

@@ -339,8 +339,9 @@ def _reference_line(a: FrameAnalysis | None, config: AnalysisConfig) -> str:
         own = (f"; {_own_offset(config)} taken off too"
                if config.apply_sensor_offset and config.sensor_offset_c else "")
         return f"found, stable: {reads}; offset {a.offset_c:+.2f}{own}{around}{relearn}"
-    settle = f" (variation {a.reference_excess_c:.2f} > {config.reference_stable_c:.2f})" \
-        if math.isfinite(a.reference_excess_c) else ""
+    allowed = (f"{a.reference_allowed_c:.2f} at this noise" if math.isfinite(a.reference_allowed_c)
+               else f"{config.reference_stable_c:.2f}")
+    settle = f" (variation {a.reference_excess_c:.2f} > {allowed})" if math.isfinite(a.reference_excess_c) else ""
     return f"found, NOT STABLE yet{settle}: {reads}"
 
 
