@@ -408,6 +408,8 @@ def test_learning_again_with_a_smaller_disc_drops_the_offset_it_cannot_tell(tmp_
     out, err = capsys.readouterr()
     learned = json.loads(out)
     assert learned["learned"] and learned["sensor_offset_c"] is None
+    assert 0.0 <= learned["excess_c"] < learned["allowed_c"]  # steady, by the limit its noise allowed
+    assert learned["allowed_c"] >= AnalysisConfig().reference_stable_c
     assert "too small to tell the sensor's own offset" in err
     analysis = load_config(config).screening_for("g-1").analysis
     assert analysis.sensor_offset_c == 0.0 and analysis.reference_apparent_c == pytest.approx(learned["apparent_c"])

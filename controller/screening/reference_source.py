@@ -155,6 +155,7 @@ class LearnedReference:
     # "lens_too_old" (measured more than MAX_LENS_AGE_S away), "view_crowded" (too few frames with nobody in
     # view), "view_moved" (the view moved more than MAX_LENS_DRIFT_C: the room, not the sensor)
     lens_drift_unread: str | None = None
+    allowed_c: float = math.nan  # the slow variation (excess_c) the pixels' noise allowed a steady reference then
 
     @property
     def lens_blur_px(self) -> float | None:
@@ -388,7 +389,7 @@ def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_fr
         unread = ("lens_too_old" if age is not None and abs(age) > MAX_LENS_AGE_S else
                   "view_crowded" if not math.isfinite(view) else
                   "view_moved" if abs(moved) > MAX_LENS_DRIFT_C else None)
-    result = replace(result, view_c=view, lens_age_s=age, lens_drift_unread=unread,
+    result = replace(result, view_c=view, lens_age_s=age, lens_drift_unread=unread, allowed_c=allowed,
                      lens_drift_c=moved if config.lens_view_c is not None and unread is None else None)
     room = float(np.median([a.ambient_c for _, a in learned]))
     result = replace(result, sensor_offset_c=disc_offset(
