@@ -57,9 +57,9 @@ SUBPAGES = 2
 # falls by chance too. A reference is unsteady when its slow variation beyond the noise (O_REF_STD) reaches the
 # configured limit or, where the noise makes that larger, STEADY_Z standard errors of the spread; or when the line
 # through its blocks rises or falls over the window by the limit or STEADY_Z standard errors of that rise (a disc
-# warming up or cooling down: the line catches it sooner than the spread does). Chance alone then gets there in
-# none of a steady disc's windows at 0.05-0.62 degC of noise a reading (tests/test_reference_stability.py), where
-# the limit alone flagged about a fifth of them at 0.45; a quiet sensor's limit is the configured one, as before.
+# warming up or cooling down). On a steady disc read through 0.3-0.62 degC of noise a reading, chance then calls
+# 6-7 % of the windows unsteady, all of them held (the reference stays ok), and none not ok; the limit alone called
+# 9-24 % unsteady (tests/test_reference_stability.py, docs/estimation.md). A quiet sensor keeps the configured limit.
 STEADY_Z = 3.0
 # The noise is read from the differences between readings two frames apart (the same subpage), robustly: the median
 # of their squares over that of a chi-square with one degree of freedom (0.4549), so that a hand passing in front of

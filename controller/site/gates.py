@@ -402,7 +402,8 @@ def _parse(settings: dict[str, Any] | None, force: bool = False) -> dict[str, An
 def gate_warnings(gate: Gate) -> list[str]:
     """Risky but accepted settings of a gate (docs/installation.md): a relay on a pin that glitches at boot,
     an active-low relay module, a refresh rate too slow to screen people well, a mounting that keeps the
-    faces of no school population wholly in view on the mark or keeps them under 4 x 4 pixels."""
+    faces of no school population wholly in view on the mark, keeps them under 4 x 4 pixels or sees them more
+    steeply than 30 degrees (mounting_check.py)."""
     return wiring_warnings(gate_values(gate)) + sensor_warnings(gate_values(gate)) + mounting_check.warnings(
         mounting_view_of(gate))
 
