@@ -47,6 +47,22 @@ def test_gate_add_and_set_store_the_mounting_and_keep_it_off_the_board(site, cap
     assert "tilt_deg" not in gates.load_registry(site).gate("north-1").screening
 
 
+def test_gate_add_and_set_tell_the_installer_what_the_mounting_shows(site, capsys):
+    assert main(["gate", "add", "north-1", "--site", str(site), "--variant", "55"]) == 0  # the defaults
+    out, err = capsys.readouterr()
+    assert "eye heights 1.15-1.45 m" in out and "primary school (1.15-1.45 m): all of them" in out
+    assert "secondary school (1.40-1.80 m): 13%" in out and "warning" not in err
+    assert main(["gate", "set", "north-1", "--site", str(site), "--mark-distance", "0.45"]) == 0
+    out, err = capsys.readouterr()
+    assert "primary school (1.15-1.45 m): 7%" in out
+    assert "warning:" in err and "stand_straight" in err and "mark at 0.45 m" in err
+    # the mounting is still stored: a warning, not a refusal (the installer may be mid-way through a change)
+    assert main(["gate", "set", "north-1", "--site", str(site), "--sensor-height", "1.35", "--tilt", "14",
+                 "--mark-distance", "1.0"]) == 0
+    out, err = capsys.readouterr()
+    assert "secondary school (1.40-1.80 m): all of them" in out and "warning" not in err
+
+
 @pytest.mark.parametrize("option, value, words", [
     ("--mark-distance", "5", "mark_distance_m is 5, must be 0.2..2"),
     ("--tilt", "60", "tilt_deg is 60, must be -45..45"),
