@@ -265,8 +265,7 @@ class MountingView:
 
     def steepest_view_deg(self, min_eye_m: float, max_eye_m: float) -> float:
         """The largest angle from level of a line of sight from the sensor to eyes on the mark at those heights."""
-        rise = max(abs(max_eye_m - self.sensor_height_m), abs(min_eye_m - self.sensor_height_m))
-        return math.degrees(math.atan(rise / self.mark_distance_m))
+        return float(_steepest_view_deg(min_eye_m, max_eye_m, self.sensor_height_m, self.mark_distance_m))
 
 
 def mounting_view(sensor_height_m: float, tilt_deg: float, mark_distance_m: float, fov: FieldOfView, *,
@@ -320,6 +319,13 @@ def _face_pixels_grid(eyes: np.ndarray, heights: np.ndarray, distances: np.ndarr
     width_deg = np.degrees(2.0 * np.arctan(face_width_m / (2.0 * sight)))
     height_deg = np.degrees(np.arctan((e + face_half_height_m - h) / d) - np.arctan((e - face_half_height_m - h) / d))
     return (width_deg / fov.pitch_deg("horizontal")).min(axis=2), (height_deg / fov.pitch_deg("vertical")).min(axis=2)
+
+
+def _steepest_view_deg(min_eye_m: float, max_eye_m: float, sensor_height_m, distance_m):
+    """The largest angle (degrees) from level of a line of sight from a sensor at ``sensor_height_m`` to eyes
+    ``distance_m`` in front of it, from ``min_eye_m`` to ``max_eye_m`` high (numbers or broadcasting arrays)."""
+    rise = np.maximum(np.abs(max_eye_m - sensor_height_m), np.abs(min_eye_m - sensor_height_m))
+    return np.degrees(np.arctan(rise / distance_m))
 
 
 def _coverage_margin(min_eye_m: float, max_eye_m: float, heights: np.ndarray, tilts: np.ndarray,
@@ -384,8 +390,7 @@ def recommend_mounting(min_eye_m: float, max_eye_m: float, fov: FieldOfView, *,
     margin = _coverage_margin(min_eye_m, max_eye_m, heights, tilts, distances, fov, face_half_height_m,
                               stand_tolerance_m)
     width_px, height_px = _face_pixels_grid(eyes, heights, distances, fov, face_width_m, face_half_height_m)
-    steepest = np.degrees(np.arctan(np.maximum(np.abs(max_eye_m - heights[:, None]),
-                                               np.abs(min_eye_m - heights[:, None])) / distances[None, :]))
+    steepest = _steepest_view_deg(min_eye_m, max_eye_m, heights[:, None], distances[None, :])
     qualifies = (margin >= 0.0) & (steepest <= max_view_angle_deg)[:, None, :]
     if not qualifies.any():
         return None
@@ -414,7 +419,8 @@ EXAMPLE_MOUNTINGS = {
 }
 
 
-def _tilt_text(tilt_deg: float) -> str:
+def tilt_text(tilt_deg: float) -> str:
+    """A tilt as the tables and the commands write it: "level", "7° up", "15° down"."""
     if tilt_deg > 0:
         return f"{tilt_deg:g}° up"
     if tilt_deg < 0:
@@ -456,7 +462,7 @@ def pixels_table() -> list[str]:
 def in_view_table(fov: FieldOfView) -> list[str]:
     """Which eye heights have their whole face in view, for the example mountings of ``fov``."""
     mountings = EXAMPLE_MOUNTINGS[fov]
-    header = ["eye height"] + [f"{h:.2f} m, {_tilt_text(t)}, mark {d:.2f} m" for h, t, d in mountings]
+    header = ["eye height"] + [f"{h:.2f} m, {tilt_text(t)}, mark {d:.2f} m" for h, t, d in mountings]
     bands = ["heights in view at the mark"] + ["{:.2f}-{:.2f} m".format(*vertical_coverage(h, t, d, fov))
                                                for h, t, d in mountings]
     seen = [eye_heights_in_view(h, t, d, fov) for h, t, d in mountings]
@@ -476,7 +482,7 @@ def recommendations_table() -> list[str]:
                 rows.append([f"{site} ({low:.2f}-{high:.2f} m)", v.label] + ["none keeps every face in view"] * 7)
                 continue
             rows.append([f"{site} ({low:.2f}-{high:.2f} m)", v.label, f"{m.sensor_height_m:.2f} m",
-                         _tilt_text(m.tilt_deg), f"{m.distance_m:.2f} m", "{:.2f}-{:.2f} m".format(*m.view_band_m),
+                         tilt_text(m.tilt_deg), f"{m.distance_m:.2f} m", "{:.2f}-{:.2f} m".format(*m.view_band_m),
                          f"{view_width(m.distance_m, v):.2f} m", f"{m.face_width_px:.1f} x {m.face_height_px:.1f}",
                          "yes" if m.meets_minimum else "**no**"])
     return _table(header, rows)

@@ -404,8 +404,9 @@ def gate_warnings(gate: Gate) -> list[str]:
     an active-low relay module, a refresh rate too slow to screen people well, a mounting that keeps the
     faces of no school population wholly in view on the mark, keeps them under 4 x 4 pixels or sees them more
     steeply than 30 degrees (mounting_check.py)."""
-    return wiring_warnings(gate_values(gate)) + sensor_warnings(gate_values(gate)) + mounting_check.warnings(
-        mounting_view_of(gate))
+    values = gate_values(gate)
+    return (wiring_warnings(values) + sensor_warnings(values)
+            + mounting_check.warnings(mounting_check.view_of(values, gate.variant)))
 
 
 def gate_values(gate: Gate) -> dict[str, Any]:

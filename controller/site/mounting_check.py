@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..geometry import MAX_VIEW_ANGLE_DEG, MIN_FACE_PIXELS, SITES, Lens, MountingView, mounting_view
+from ..geometry import MAX_VIEW_ANGLE_DEG, MIN_FACE_PIXELS, SITES, Lens, MountingView, mounting_view, tilt_text
 
 SEE = 'docs/installation.md, "Recommended mountings"'
 # A population is served when this share of its eye heights keeps the whole face in view near the mark. On the
@@ -37,8 +37,7 @@ def view_of(values: dict[str, Any], variant: str) -> MountingView:
 
 
 def _mounting_text(view: MountingView) -> str:
-    tilt = ("level" if view.tilt_deg == 0 else
-            f"tilted {abs(view.tilt_deg):g}° {'up' if view.tilt_deg > 0 else 'down'}")
+    tilt = "level" if view.tilt_deg == 0 else f"tilted {tilt_text(view.tilt_deg)}"
     return (f"the {view.fov.horizontal_deg:g}° sensor at {view.sensor_height_m:.2f} m, {tilt}, with the mark at "
             f"{view.mark_distance_m:.2f} m")
 
