@@ -21,7 +21,14 @@ from controller.screening.offline import analyze_recording, truth_for
 from controller.screening.optics import NO_MIX, face_aspect, face_mix
 from controller.screening.pipeline import GatePipeline
 from controller.screening.site_calibration import fit_site_offset
-from controller.screening.tracker import EARLY_FRAMES, EARLY_MARGIN_C, Tracker
+from controller.screening.tracker import (
+    EARLY_FRAMES,
+    EARLY_MARGIN_C,
+    HELD_DISAGREE,
+    HELD_FILLING,
+    HELD_SETTLING,
+    Tracker,
+)
 from sim.scenarios import scenario
 from sim.synth import scenario_recording
 
@@ -577,6 +584,38 @@ def test_noisy_single_frame_does_not_hold_up_a_decision():
         out += drifting.update(i * 0.125, i, _analysis(face_c=NORMAL + 0.15 * i))
     assert out == []
 
+
+
+def test_the_tracker_says_why_a_frame_decided_nothing():
+    """Tracker.held: the frames filling the window, readings that do not agree, a face still growing over the
+    window, a frame that cannot be measured (told or not), the reference failing; None once decided."""
+    cfg = ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0)
+
+    def held(frames: list[FrameAnalysis]) -> tuple[list[str | None], list]:
+        tracker = Tracker("g", cfg)
+        out, why = [], []
+        for i, a in enumerate(frames):
+            out += tracker.update(i * 0.125, i + 1, a)
+            why.append(tracker.held)
+        return why, out
+
+    why, out = held([_analysis()] * cfg.stable_frames)
+    assert why == [HELD_FILLING] * (cfg.stable_frames - 1) + [None] and [d.decision for d in out] == [D.PASS]
+    why, out = held([_analysis(face_c=NORMAL + x) for x in (0.0, 0.5, -0.5, 0.5, -0.5)])
+    assert why[-1] == HELD_DISAGREE and out == []
+    growing = [replace(_analysis(), face_width_px=6.0 * 1.03 ** i) for i in range(cfg.stable_frames)]
+    why, out = held(growing)
+    assert why[-1] == HELD_SETTLING and out == []
+    why, out = held([_analysis()] * 2 + [_analysis(glasses=True)])
+    assert why == [HELD_FILLING, HELD_FILLING, D.REMOVE_GLASSES_HAT]
+    why, out = held([_analysis()] * 2 + [_analysis(ref_ok=False)])
+    assert why[-1] in (D.REFERENCE_NOT_FOUND, D.REFERENCE_UNSTABLE, D.REFERENCE_TOO_SMALL, D.REFERENCE_DRIFT)
+    tracker = Tracker("g", cfg)
+    tracker.update(0.0, 1, _analysis())
+    tracker.update(0.125, 2, None)  # the sensor gave no usable frame
+    assert tracker.held == D.SENSOR_FAULT
+    tracker.update(0.25, 3, _analysis(box=None))  # nobody in view
+    assert tracker.held is None
 
 def test_a_new_face_elsewhere_is_a_new_person():
     tracker = Tracker("g", ScreeningConfig(warmup_s=0.0, reference_settle_s=0.0, lateral_tolerance_m=0.5))

@@ -192,8 +192,12 @@ def test_the_panel_says_what_an_installer_needs():
     assert "face      6.5 px wide (min 4), rows 6-14, cols 12-18" in text
     assert "distance  0.60 m  (valid 0.25-1.30 m)  OK, in range" in text
     assert "reference found, stable: reads 34.90 degC (set 35.0 degC, learned 35.00" in text
-    assert "tracker   measuring" in text
+    assert "tracker   measuring\n" in text + "\n"  # nothing held the frame: no reason given
     assert "decision  PASS 36.6 degC person 4  (local, 0.5 s ago)  (no controller result yet)" in text
+    held = "\n".join(W.render_panel(_view(local=local, held="readings_disagree"), W.NO_COLOR))
+    assert "tracker   measuring  (readings disagree)" in held
+    held = "\n".join(W.render_panel(_view(local=local, held="remove_glasses_hat"), W.NO_COLOR))
+    assert "tracker   measuring  (remove glasses hat)" in held
     assert not any(line.startswith("local") for line in lines)
 
     controller = S.ShownDecision.from_result(json.dumps({"decision": "RETRY", "reason": "come_closer", "track": 5,

@@ -288,11 +288,25 @@ def test_the_factor_split_counts_everyone_and_the_errors_of_the_decided():
     assert math.isnan(by_noise["0.3-0.4 degC"][1])  # nobody decided
 
 
+
+def test_what_held_the_decided_people_late_and_on_time():
+    rows = [replace(row(36.8, "PASS", 36.9, 1.25), holds=(("filling", 8), ("readings_disagree", 3))),
+            replace(row(37.0, "PASS", 37.1, 1.5), holds=(("filling", 9), ("remove_glasses_hat", 1))),
+            replace(row(36.6, "PASS", 36.5, 0.5), holds=(("filling", 4), ("readings_disagree", 1))),
+            replace(row(36.7, "PASS", 36.7, 0.625), holds=(("filling", 4),)),
+            replace(row(37.2), holds=())]  # undecided: not counted
+    late, rest, table = bench.hold_table(rows)
+    assert (late, rest) == (2, 2)
+    assert table == [("filling", pytest.approx(8.5), 2, pytest.approx(4.0), 2),
+                     ("readings_disagree", pytest.approx(1.5), 1, pytest.approx(0.5), 1),
+                     ("remove_glasses_hat", pytest.approx(0.5), 1, pytest.approx(0.0), 0)]
+
 def test_a_saved_run_reads_back_and_compares_person_by_person(tmp_path):
     how = bench.Commissioning("fitted", people=24, readings=20, used=19, outliers=1, offset_c=-0.3,
                               standard_error_c=0.15, sheet=(("08:01:02", 36.9),), failed=())
     before = [replace(row(36.6, "PASS", 36.5, 0.625), person=1),
-              replace(row(37.6, "FEVER", 37.5, 0.5), person=2, commissioned=True, commissioning=how),
+              replace(row(37.6, "FEVER", 37.5, 0.5), person=2, commissioned=True, commissioning=how,
+                      holds=(("filling", 4), ("hold_still", 1))),
               replace(row(37.5), person=3, blur_px=0.5, reasons=("RETRY stand_straight",)),
               replace(row(36.9, "PASS", 37.0, 1.0), person=4),
               replace(row(36.8, "PASS", 36.9, 0.5, mark=0.9), person=5)]  # out of scope: never compared
@@ -303,6 +317,7 @@ def test_a_saved_run_reads_back_and_compares_person_by_person(tmp_path):
 
     loaded = bench.load_outcomes(str(path))
     assert fields(loaded) == fields(before) and loaded[1].commissioning == how
+    assert loaded[1].holds == (("filling", 4), ("hold_still", 1))
     after = [before[0], replace(before[1], estimate_c=37.2),
              replace(before[2], decision="PASS", estimate_c=37.1, latency_s=0.875, ever_pass=True),
              replace(before[3], latency_s=0.5), replace(before[4], estimate_c=35.0)]

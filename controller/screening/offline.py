@@ -6,20 +6,26 @@ so an offline run decides exactly what the live controller would have.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..protocol.result import Decision
 from .config import ScreeningConfig
 from .pipeline import GatePipeline
 
 
-def analyze_recording(recording, config: ScreeningConfig | None = None) -> list[Decision]:
+def analyze_recording(recording, config: ScreeningConfig | None = None,
+                      on_frame: Callable[[float, GatePipeline], None] | None = None) -> list[Decision]:
     """Every decision the pipeline makes on ``recording`` (a ``controller.recording.Recording``), with ``config``
-    (default: the default settings)."""
+    (default: the default settings); ``on_frame``, if given, is called with each frame's time and the pipeline
+    after the pipeline has taken it (its tracker's state, ``held``, the latest analysis)."""
     if config is None:
         config = ScreeningConfig()
     pipeline = GatePipeline(recording.gate_id, recording.eeprom_message().words, config)
     decisions: list[Decision] = []
     for item in recording.frames():
         decisions.extend(pipeline.push(item.message.words, item.time, item.message.sequence))
+        if on_frame is not None:
+            on_frame(item.time, pipeline)
     return decisions
 
 

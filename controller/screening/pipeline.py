@@ -55,6 +55,12 @@ class GatePipeline:
         return self._image
 
     @property
+    def held(self) -> str | None:
+        """Why the latest frame gave the person waiting at the mark no PASS or FEVER (``Tracker.held``: a RETRY or
+        BLOCKED reason, told or not, or one of tracker.HELD_*), None when it decided or nobody waits."""
+        return self.tracker.held
+
+    @property
     def noise_c(self) -> float:
         """The noise of one reading of the sensor's pixels (degC, at its refresh rate), as measured on its
         images while nobody is in view; NaN until measured (about a second of such frames)."""

@@ -78,6 +78,11 @@ DECIDED = "decided"
 LEAVING = "leaving"
 BLOCKED = "blocked"
 STATES = (WARMING_UP, IDLE, APPROACHING, MEASURING, BLOCKED, DECIDED, LEAVING)
+# Why the latest frame gave no PASS or FEVER to the person waiting for one (Tracker.held), besides the reasons of
+# RETRY and BLOCKED (controller.protocol.result), which it gives whether or not the person was told:
+HELD_FILLING = "filling"  # the frame was taken; the window is not full yet
+HELD_SETTLING = "settling"  # the face's width still grows or shrinks over the window (stepping onto the mark)
+HELD_DISAGREE = "readings_disagree"  # the window's readings do not agree within max_spread_c
 
 FOLLOW_PX = 2.0  # a face may move this far (plus its recent motion) between frames and still be the same person
 STILL_PX = 3.0  # a face moving less than this per frame is nearly still (walking faces break up into fragments)
@@ -269,6 +274,9 @@ class Tracker:
         self._window = config.stable_frames  # frames in a decision's window at the current frame rate ...
         self._span = config.stable_frames  # ... the frames of the time it spans at 8 Hz (the standing test's) ...
         self._early = min(EARLY_FRAMES, config.stable_frames)  # ... and in a clear FEVER's
+        # Why the latest frame gave the person waiting at the mark no PASS or FEVER: a RETRY or BLOCKED reason
+        # (told or not), or HELD_*; None when the frame decided, or shows no face of anyone waiting for a decision
+        self.held: str | None = None
 
     @property
     def state(self) -> str:
@@ -310,6 +318,7 @@ class Tracker:
         if self._start is None:
             self._start = t
         self._taken = self._blocked = False
+        self.held = None
         self._frame_rate(t)
         if a is None:
             return self._sensor_fault(t, sequence)
@@ -328,6 +337,7 @@ class Tracker:
         if person is None or person.decided:
             return []
         if self._warming:
+            self.held = D.WARMING_UP
             return self._notice(t, sequence, D.BLOCKED, D.WARMING_UP, a)
         reduced = not a.reference_ok
         if reduced and self.config.require_reference:
@@ -336,8 +346,10 @@ class Tracker:
             # a standing person their whole window).
             self._blocked = True
             if not self._reference_seen and t - self._start < self.config.reference_settle_s:
+                self.held = D.WARMING_UP
                 return self._notice(t, sequence, D.BLOCKED, D.WARMING_UP, a)
             reason, detail = reference_problem(a, self.config.analysis)
+            self.held = reason
             return self._notice(t, sequence, D.BLOCKED, reason, a, detail=detail)
         decisions = self._measure(t, sequence, a, reduced)
         # A frame that decided, or told the person something, leaves them no longer "being measured".
@@ -449,6 +461,7 @@ class Tracker:
         if self._person is not None:
             self._person.window.clear()
             self._blocked = not self._person.decided
+            self.held = D.SENSOR_FAULT if self._blocked else None
         if self._fault:
             return []
         self._fault = True
@@ -615,6 +628,7 @@ class Tracker:
             person.seen = (seen, person.seen[1] + 1 if seen == person.seen[0] else 1)
         if problem is not None:
             window.clear()
+            self.held = problem
             if not self._retry_due(t, person, problem):
                 return []
             return self._notice(t, sequence, D.RETRY, problem, a, reduced)
@@ -642,15 +656,18 @@ class Tracker:
             del window[0]  # the face was still moving (walking): those frames were not standing
         if len(window) < self._window:
             if not self._clear_early(person):
+                self.held = HELD_FILLING
                 return []
         elif not self._same_size(window, c.size_tolerance, self._span):
             # Still growing or shrinking over the window (the last steps onto the mark): the oldest frame goes,
             # and the next frame may complete a window of standing ones. Judged on a full window only: the trend
             # of two or three frames' widths is mostly their noise.
             del window[0]
+            self.held = HELD_SETTLING
             return []
         elif not self._agree(window, c.max_spread_c):
             del window[0]
+            self.held = HELD_DISAGREE
             if not self._retry_due(t, person, D.HOLD_STILL):
                 return []
             return self._notice(t, sequence, D.RETRY, D.HOLD_STILL, a, reduced)
@@ -658,11 +675,13 @@ class Tracker:
         # reads its nose and cheeks cool, as a mask does, and reading them must not lift it over the floor.
         if statistics.median(s.floor_c for s in window) < c.min_estimate_c:
             window.clear()  # a face still chilled from outdoors; measured again once it has warmed up
+            self.held = D.WAIT_INDOORS
             return self._notice(t, sequence, D.RETRY, D.WAIT_INDOORS, a, reduced)
         estimate = statistics.median(s.core_c for s in window)
         verdict = D.FEVER if estimate >= c.threshold_c else D.PASS
         if verdict == D.PASS and still_cold(person.cold):
             window.clear()  # a low reading of a face still cold from outdoors is never a PASS (a fever hides in it)
+            self.held = D.WAIT_INDOORS
             return self._notice(t, sequence, D.RETRY, D.WAIT_INDOORS, a, reduced)
         person.decided = True
         if verdict == D.PASS and c.drift_window > 0:

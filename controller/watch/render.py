@@ -29,7 +29,7 @@ from ..screening.analysis import (
 from ..screening.config import ScreeningConfig
 from ..screening.frame_rate import SLOWEST_SCREENING_HZ, too_slow_to_screen
 from ..screening.optics import LENS_PSF_SIGMA_PX
-from ..screening.tracker import face_place
+from ..screening.tracker import HELD_DISAGREE, HELD_FILLING, HELD_SETTLING, face_place
 from ..sensor.frame import COLUMNS, ROWS
 from ..sensor.noise import NOISY_NETD_1HZ_C, describe_noise, too_noisy_to_screen
 from .state import ShownDecision, WatchView
@@ -400,6 +400,15 @@ def _decision_text(d: ShownDecision | None, mode: str, now: float) -> str:
     return " ".join(parts) + f"  ({d.source}, {max(0.0, now - d.at):.1f} s ago)"
 
 
+_HELD = {HELD_FILLING: "taking frames", HELD_SETTLING: "still stepping onto the mark",
+         HELD_DISAGREE: "readings disagree"}
+
+
+def _held_text(held: str) -> str:
+    """Why the latest frame decided nothing, as the tracker line says it (``Tracker.held``)."""
+    return _HELD.get(held) or held.replace("_", " ")
+
+
 def render_panel(view: WatchView, mode: str) -> list[str]:
     """The lines under the image: gate status, frames, face, distance, reference, tracker, decisions."""
     lines = []
@@ -448,7 +457,8 @@ def render_panel(view: WatchView, mode: str) -> list[str]:
         lines.append(f"people    {a.people}" + (f"  cues: {', '.join(cues)}" if cues else ""))
     lines.append(f"reference {_reference_line(a, cfg.analysis)}")
     lines.append(f"optics    {_optics_line(cfg.analysis)}")
-    lines.append(f"tracker   {view.state.replace('_', ' ')}")
+    held = f"  ({_held_text(view.held)})" if view.held else ""
+    lines.append(f"tracker   {view.state.replace('_', ' ')}{held}")
     main = view.controller or view.local
     if view.controller is None:
         note = "  (this login may not read results: local)" if view.result_readable is False \

@@ -88,6 +88,7 @@ class WatchView:
     fixed_range: tuple[float, float] | None = None
     source: str = "defaults"  # where the screening settings came from
     noise_c: float = math.nan  # the sensor's noise of one reading, as the pipeline measures it (NaN: not yet)
+    held: str | None = None  # why the latest frame gave the person waiting no PASS or FEVER (Tracker.held)
 
 
 class GateWatch:
@@ -173,6 +174,6 @@ class GateWatch:
                          state=w.state, image=p.image if p is not None else None,
                          analysis=p.last_analysis if p is not None else None, controller=self.controller,
                          local=self.local, fixed_range=self.fixed_range, source=self.source,
-                         noise_c=p.noise_c if p is not None else math.nan)
+                         noise_c=p.noise_c if p is not None else math.nan, held=p.held if p is not None else None)
 
 
