@@ -6,7 +6,9 @@ what the pipeline already holds (no copies): ``state`` (the tracker's state),
 ``last_analysis`` (the latest :class:`FrameAnalysis`, for the console's face
 box) and ``image`` (the latest assembled 24 x 32 temperature image, for a
 thermal snapshot of the frame a decision was made on). ``noise_c`` is the
-sensor's noise as measured on its images (``controller.sensor.noise``).
+sensor's noise as measured on its images (``controller.sensor.noise``), and
+``held`` why the latest frame gave the person at the mark no decision
+(``Tracker.held``; ``thermogate watch`` shows it).
 """
 
 from __future__ import annotations
