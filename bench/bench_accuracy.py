@@ -294,7 +294,7 @@ TARGETS = (
     Target("PASS with core >= 37.3", "0", passed_febrile, lambda v: v == 0),
     Target("share decided", "(reported)", share_decided, None),
     Target("decided while walking", "(reported)", decided_walking, None),
-    Target("still -> decision p90 s", f"<= {LATE_S:g}", latency_p90, lambda v: v <= LATE_S),
+    Target("still -> decision p90 s", f"<= {LATE_S:.1f}", latency_p90, lambda v: v <= LATE_S),
 )
 
 
@@ -809,7 +809,7 @@ def print_holds(lens: str, names: list[str], scoped: dict[str, list[Outcome]]) -
     """In scope, as installed, the people decided: what held their frames from standing still to the decision
     (:func:`hold_table`), for those decided later than the time target (LATE_S) and the others."""
     print(f"-- {lens} deg lens, in scope, decided: what held their frames from standing still to the decision "
-          f"(frames a person, and how many people had any), decided after {LATE_S:g} s and within it --")
+          f"(frames a person, and how many people had any), decided after {LATE_S:.1f} s and within it --")
     print(f"{'world':9s} {'held by':32s} {'late':>6s} {'people':>6s} {'others':>7s} {'people':>6s}")
     for n in names:
         late, rest, table = hold_table(scoped[n])
@@ -1056,7 +1056,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="also the share decided and the decided people's error, split by factor")
     ap.add_argument("--holds", action="store_true",
                     help=f"also what held the decided people's frames from standing still to the decision, for "
-                         f"those decided after {LATE_S:g} s and the others (the tracker's reasons)")
+                         f"those decided after {LATE_S:.1f} s and the others (the tracker's reasons)")
     ap.add_argument("--readings", type=int, default=COMMISSION_READINGS,
                     help=f"the nurse's clinical readings per gate at commissioning (default {COMMISSION_READINGS}; "
                          "0: no commissioning)")
