@@ -183,6 +183,24 @@ def _view(**changes) -> S.WatchView:
     return replace(base, **changes)
 
 
+
+def test_the_view_carries_why_the_tracker_holds_the_person():
+    """GateWatch.view takes ``held`` from the watch's own pipeline (Tracker.held): None before the EEPROM and
+    while nobody waits, the tracker's reason otherwise."""
+    from controller.protocol.binary import encode_eeprom
+    from controller.sensor.synthetic import random_eeprom
+
+    key = b"k" * 32
+    watch = S.GateWatch("g-1", ScreeningConfig(), clock=lambda: 5.0, key=key)
+    assert watch.view().held is None  # no EEPROM yet: no pipeline
+    assert watch.on_message("eeprom", encode_eeprom(random_eeprom(np.random.default_rng(9)), 5,
+                                                    key=watch.worker.key))
+    assert watch.view().held is None
+    watch.worker.pipeline.tracker.held = "readings_disagree"
+    view = watch.view()
+    assert view.held == "readings_disagree"
+    assert f"tracker   {view.state.replace('_', ' ')}  (readings disagree)" in W.render_panel(view, W.NO_COLOR)
+
 def test_the_panel_says_what_an_installer_needs():
     local = S.ShownDecision("PASS", "", 36.6, 4, "local", 99.5)
     lines = W.render_panel(_view(local=local), W.NO_COLOR)
