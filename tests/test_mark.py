@@ -16,7 +16,7 @@ from controller.screening.analysis import AnalysisConfig, FrameAnalysis
 from controller.screening.config import ConfigError, ScreeningConfig, from_table
 from controller.screening.estimate import estimate_core_c
 from controller.screening.optics import face_aspect, face_mix
-from controller.screening.tracker import EARLY_FRAMES, MIN_WINDOW, SEEN_FRAMES, Tracker
+from controller.screening.tracker import EARLY_FRAMES, HELD_DISAGREE, MIN_WINDOW, SEEN_FRAMES, Tracker
 from controller.service.config import ControllerConfig
 from controller.service.registry import load_gates
 from controller.site import gates
@@ -313,6 +313,28 @@ def test_a_clear_reading_is_decided_from_fewer_frames():
         assert out[-1][1].frames == CFG.stable_frames, (core, out)
     creep = feed(Tracker("g", CFG), [face(1.15 * 0.985 ** i, core_c=36.5) for i in range(12)])
     assert not any(d.decision in (D.PASS, D.FEVER) for _, d in creep)
+
+
+def test_a_fever_in_every_frame_is_decided_though_the_readings_disagree():
+    """Readings that do not agree hold a window back; where every frame of it reads at or above the threshold
+    (none near enough to a clear FEVER for fewer frames), whichever frames are trusted the verdict is FEVER, and it
+    is given on the window's last frame. One frame below the threshold, and the window is held as before: a
+    PASS, or a FEVER the frames do not all give, needs readings that agree."""
+    line = CFG.threshold_c
+    spread = [line + 0.05, line + 0.7, line + 0.05, line + 0.7, line + 0.05]
+    readings = sorted(face(0.9, core_c=c).face_topk_c for c in spread)
+    assert readings[-2] - readings[1] > CFG.max_spread_c  # the middle three disagree
+    frames = [face(0.9, core_c=c) for c in spread * 3]
+    out = feed(Tracker("g", CFG), frames)
+    assert [d.decision for _, d in out] == [D.FEVER] and _verdict_frame(out) == CFG.stable_frames - 1
+    assert out[0][1].frames == CFG.stable_frames and out[0][1].estimate_c == pytest.approx(line + 0.05, abs=0.01)
+
+    tracker = Tracker("g", CFG)
+    one_low = [face(0.9, core_c=c) for c in [line - 0.1, line + 0.7, line + 0.05, line + 0.7, line + 0.05]]
+    assert feed(tracker, one_low) == [] and tracker.held == HELD_DISAGREE
+    low = [face(0.9, core_c=c) for c in [line - 0.05, line - 0.75] * 8]  # every frame under the line: no PASS
+    out = feed(Tracker("g", CFG), low)
+    assert not any(d.decision in (D.PASS, D.FEVER) for _, d in out)
 
 
 # ---- another refresh rate: the windows keep their time ---------------------------------------------------------

@@ -18,8 +18,8 @@ change by more than ``grow_per_frame`` on two frames in a row (one such
 frame is a small face's noise), and its width over the frames varies by
 less than ``size_tolerance``. A face growing as someone walks up, or
 shrinking as they walk away, is never measured. Their readings must agree
-within ``max_spread_c`` (all but the highest and the lowest); the decision is
-the median of their estimates. A median below ``min_estimate_c`` (no living
+within ``max_spread_c`` (all but the highest and the lowest), unless every
+one of them reads a fever; the decision is the median of their estimates. A median below ``min_estimate_c`` (no living
 person at a school gate is that cold), judged with the face below the eye band
 taken as forehead-like whatever it reads, is a face still chilled from
 outdoors: RETRY ``wait_indoors``, never a PASS. It is the only way to a PASS:
@@ -586,6 +586,13 @@ class Tracker:
             values = values[1:-1]
         return values[-1] - values[0] <= spread
 
+    def _fever_throughout(self, window: list[_Sample]) -> bool:
+        """Every frame of the window reads at or above the fever threshold: whichever of its readings are
+        trusted, the verdict is FEVER, so readings that disagree (:meth:`_agree`) make the estimate less sure,
+        not the verdict. A PASS always needs readings that agree: they keep a window with a low frame (a face
+        partly hidden, a drift) from opening the door."""
+        return len(window) >= MIN_WINDOW and min(s.core_c for s in window) >= self.config.threshold_c
+
     def _clear_early(self, person: _Person) -> bool:
         """Whether a window shorter than ``stable_frames`` already makes a FEVER: at least EARLY_FRAMES
         standing frames whose readings agree, and whose median estimate lies EARLY_MARGIN_C or more above the
@@ -665,7 +672,9 @@ class Tracker:
             del window[0]
             self.held = HELD_SETTLING
             return []
-        elif not self._agree(window, c.max_spread_c):
+        elif not self._agree(window, c.max_spread_c) and not self._fever_throughout(window):
+            # Readings that disagree hold a verdict the window's frames do not all give; a fever in every one of
+            # them is decided (docs/estimation.md, "A fever in every frame").
             del window[0]
             self.held = HELD_DISAGREE
             if not self._retry_due(t, person, D.HOLD_STILL):
