@@ -19,11 +19,12 @@ frame is a small face's noise), and its width over the frames varies by
 less than ``size_tolerance``. A face growing as someone walks up, or
 shrinking as they walk away, is never measured. Their readings must agree
 within ``max_spread_c`` (all but the highest and the lowest), unless every
-one of them reads a fever; the decision is the median of their estimates. A median below ``min_estimate_c`` (no living
-person at a school gate is that cold), judged with the face below the eye band
-taken as forehead-like whatever it reads, is a face still chilled from
-outdoors: RETRY ``wait_indoors``, never a PASS. It is the only way to a PASS:
-nobody is ever passed silently.
+one of them reads a fever; the decision is the median of their estimates. A
+median below ``min_estimate_c`` (no living person at a school gate is that
+cold), judged with the face below the eye band taken as forehead-like
+whatever it reads, is a face still chilled from outdoors: RETRY
+``wait_indoors``, never a PASS. It is the only way to a PASS: nobody is ever
+passed silently.
 
 A RETRY (someone who cannot be measured within ``retry_after_s`` of
 appearing or ``retry_still_s`` of standing still, or at once for where they
@@ -591,7 +592,7 @@ class Tracker:
         trusted, the verdict is FEVER, so readings that disagree (:meth:`_agree`) make the estimate less sure,
         not the verdict. A PASS always needs readings that agree: they keep a window with a low frame (a face
         partly hidden, a drift) from opening the door."""
-        return len(window) >= MIN_WINDOW and min(s.core_c for s in window) >= self.config.threshold_c
+        return len(window) >= MIN_WINDOW and all(s.core_c >= self.config.threshold_c for s in window)  # NaN: no
 
     def _clear_early(self, person: _Person) -> bool:
         """Whether a window shorter than ``stable_frames`` already makes a FEVER: at least EARLY_FRAMES
