@@ -16,7 +16,7 @@ from controller.screening.analysis import AnalysisConfig, FrameAnalysis
 from controller.screening.config import ConfigError, ScreeningConfig, from_table
 from controller.screening.estimate import estimate_core_c
 from controller.screening.optics import face_aspect, face_mix
-from controller.screening.tracker import EARLY_FRAMES, HELD_DISAGREE, MIN_WINDOW, SEEN_FRAMES, Tracker
+from controller.screening.tracker import EARLY_FRAMES, HELD_DISAGREE, HELD_FILLING, MIN_WINDOW, SEEN_FRAMES, Tracker
 from controller.service.config import ControllerConfig
 from controller.service.registry import load_gates
 from controller.site import gates
@@ -227,12 +227,26 @@ def test_the_mark_comes_from_the_mounting():
 
 def test_a_low_estimate_is_never_a_pass():
     """A face reading that makes an estimate below the physiological floor (min_estimate_c) is a face still
-    chilled from outdoors: RETRY wait_indoors, and the person is measured again when it has warmed up."""
+    chilled from outdoors: RETRY wait_indoors. Staying at the mark, the person is not passed on a later window of
+    the same visit (its first to clear the floor is the one the noise lifted), but a fever is still given; once
+    they have left and come back, they are measured afresh."""
     tracker = Tracker("g", CFG)
     out = feed(tracker, [face(0.9, core_c=34.8) for _ in range(30)])
     assert out and {(d.decision, d.reason) for _, d in out} == {(D.RETRY, D.WAIT_INDOORS)}
-    warmed = feed(tracker, [face(0.9, core_c=36.6) for _ in range(8)], t0=30 * 0.125)
-    assert [d.decision for _, d in warmed] == [D.PASS] and warmed[0][1].track == out[0][1].track
+    stayed = feed(tracker, [face(0.9, core_c=36.6) for _ in range(40)], t0=30 * 0.125)
+    assert stayed and {(d.decision, d.reason) for _, d in stayed} == {(D.RETRY, D.WAIT_INDOORS)}
+    assert tracker.held == D.WAIT_INDOORS or tracker.held == HELD_FILLING
+    fever = feed(tracker, [face(0.9, core_c=38.0) for _ in range(8)], t0=70 * 0.125)
+    assert [d.decision for _, d in fever if d.decision in (D.PASS, D.FEVER)] == [D.FEVER]
+    assert fever[-1][1].track == out[0][1].track
+
+    tracker = Tracker("g", CFG)
+    first = feed(tracker, [face(0.9, core_c=34.8) for _ in range(10)])
+    away = feed(tracker, [dataclasses.replace(face(0.9), people=0, face_box=None, face_width_px=0.0,
+                                                distance_m=None, faces=()) for _ in range(8)], t0=10 * 0.125)
+    assert away == []
+    back = feed(tracker, [face(0.9, core_c=36.6) for _ in range(8)], t0=18 * 0.125)
+    assert [d.decision for _, d in back] == [D.PASS] and back[0][1].track != first[0][1].track
 
 
 def test_thermogate_watch_advises_by_the_same_mark():

@@ -23,8 +23,9 @@ one of them reads a fever; the decision is the median of their estimates. A
 median below ``min_estimate_c`` (no living person at a school gate is that
 cold), judged with the face below the eye band taken as forehead-like
 whatever it reads, is a face still chilled from outdoors: RETRY
-``wait_indoors``, never a PASS. It is the only way to a PASS: nobody is ever
-passed silently.
+``wait_indoors``, never a PASS, and no PASS later in the same visit either
+(a FEVER still is): someone told to wait indoors is measured afresh when they
+come back. It is the only way to a PASS: nobody is ever passed silently.
 
 A RETRY (someone who cannot be measured within ``retry_after_s`` of
 appearing or ``retry_still_s`` of standing still, or at once for where they
@@ -179,6 +180,7 @@ class _Person:
     sides: int = 0  # pixels the box's furthest-moving side moved since the frame before (a face at the image's
     # edge has no width read, but walking in, its box grows)
     decided: bool = False  # PASS or FEVER given
+    withheld: bool = False  # a PASS was withheld on a low reading (the floor or the cold rule): none this visit
     notice: tuple[str, str] | None = None  # the last RETRY/BLOCKED (decision, reason) given them ...
     notice_t: float = -math.inf  # ... and when
     second_seen: float = -math.inf  # when a second face was last in view while their face was nearly still
@@ -685,12 +687,18 @@ class Tracker:
         # reads its nose and cheeks cool, as a mask does, and reading them must not lift it over the floor.
         if statistics.median(s.floor_c for s in window) < c.min_estimate_c:
             window.clear()  # a face still chilled from outdoors; measured again once it has warmed up
+            person.withheld = True
             self.held = D.WAIT_INDOORS
             return self._notice(t, sequence, D.RETRY, D.WAIT_INDOORS, a, reduced)
         estimate = statistics.median(s.core_c for s in window)
         verdict = D.FEVER if estimate >= c.threshold_c else D.PASS
-        if verdict == D.PASS and still_cold(person.cold):
-            window.clear()  # a low reading of a face still cold from outdoors is never a PASS (a fever hides in it)
+        if verdict == D.PASS and (still_cold(person.cold) or person.withheld):
+            # A low reading of a face still cold from outdoors is never a PASS (a fever hides in it). Nor is a later
+            # window of someone told to wait indoors who stayed at the mark: it is the same face, read again, and the
+            # first window of it to clear the floor is the one the sensor's noise lifted. They are measured afresh
+            # when they come back (a new visit); a FEVER is given as always.
+            person.withheld = True
+            window.clear()
             self.held = D.WAIT_INDOORS
             return self._notice(t, sequence, D.RETRY, D.WAIT_INDOORS, a, reduced)
         person.decided = True
