@@ -50,7 +50,7 @@ sensor, the optics, the analysis and the site offset).
                                    [--readings 20] [--refresh-hz 8] [--stable-frames 5]
                                    [--save FILE] [--compare FILE]
                                    [--dev-wings SHARE:PX] [--tell-wings [HOW]] [--tell-offset HOW]
-                                   [--dev-noise NETD:OFFSET_SD]
+                                   [--dev-noise NETD:OFFSET_SD] [--stand S0:S1]
 
 ``--dev-wings`` gives every DEV lens wings (HELD_OUT keeps its own); ``--tell-wings`` and ``--tell-offset``
 set what the installer configures from the lens measurement instead of what it measures: the lens's true wings,
@@ -58,6 +58,9 @@ none, or wings as given; the sensor's true offset in its place, or none. They ar
 measurement's error costs (docs/estimation.md, "DEV given wings"). ``--dev-noise`` gives every DEV sensor
 the noise NETD (degC at a 1 Hz refresh, at the array's centre) and per-pixel offsets of OFFSET_SD (degC), the
 runs otherwise as drawn: what the sensor's noise costs (docs/estimation.md, "The sensor's noise").
+``--stand`` has the people of every world stand on the mark for S0-S1 s (default 1-2 s, both worlds'), each
+person's slot longer by as much: what people who wait for their decision would get (docs/estimation.md,
+"Told to wait indoors, then passed").
 
 ``--refresh-hz`` records every gate, and its commissioning sessions, at that
 rate (default 8, the firmware's). ``--eye-band`` sets ``[screening] eye_band`` and ``--apply-sensor-offset``
@@ -542,6 +545,11 @@ def with_dev_wings(world: World, wings: tuple[float, float] | None) -> World:
     return replace(world, psf_wing_share=(wings[0], wings[0]), psf_wing_sigma_px=(wings[1], wings[1]))
 
 
+def with_stand(world: World, stand: tuple[float, float] | None) -> World:
+    """``world`` with its people standing on the mark for ``stand`` (s, drawn uniformly; --stand), or as it is."""
+    return world if stand is None else replace(world, stand_s=stand)
+
+
 def with_dev_noise(world: World, noise: tuple[float, float] | None) -> World:
     """``world``, and when it is DEV and ``noise`` is given, DEV with every run's sensor given that noise (NETD at
     1 Hz, per-pixel offset sd; --dev-noise): the same runs otherwise, as :func:`with_dev_wings`."""
@@ -600,12 +608,13 @@ def run(job: tuple) -> list[Outcome]:
     :func:`measured_lens` reads, with the view it read it in; "true": the truth in its place; None: none; the
     default: "measured" with measured wings, else none) and DEV's sensors' noise (:func:`with_dev_noise`)."""
     world_name, lens, i = job[:3]
-    given, defaults = tuple(job[3:12]), (None, None, COMMISSION_READINGS, 8.0, None, None, None, "default", None)
-    eye_band, apply_offset, readings, refresh_hz, stable, dev_wings, tell, offset_how, dev_noise = \
+    given = tuple(job[3:13])
+    defaults = (None, None, COMMISSION_READINGS, 8.0, None, None, None, "default", None, None)
+    eye_band, apply_offset, readings, refresh_hz, stable, dev_wings, tell, offset_how, dev_noise, stand = \
         given + defaults[len(given):]
     if offset_how == "default":
         offset_how = offset_source(tell, None)
-    world = with_dev_noise(with_dev_wings(world_named(world_name), dev_wings), dev_noise)
+    world = with_stand(with_dev_noise(with_dev_wings(world_named(world_name), dev_wings), dev_noise), stand)
     seed = world.seed(i)
     sc = scenario(KIND, seed, variant=lens, world=world)
     rec = scenario_recording(KIND, sc.duration_s, seed=seed, variant=lens, world=world, refresh_hz=refresh_hz)
@@ -1040,6 +1049,17 @@ def _noise(text: str) -> tuple[float, float]:
     return netd, offsets
 
 
+def _stand(text: str) -> tuple[float, float]:
+    """S0:S1, as --stand takes them."""
+    try:
+        lo, hi = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give the standing time as S0:S1, e.g. 3:4") from None
+    if not (0.5 <= lo <= hi <= 10.0):
+        raise argparse.ArgumentTypeError(f"{text!r}: 0.5 <= S0 <= S1 <= 10 s")
+    return lo, hi
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--people", type=int, default=720, help="people per world and lens (runs of 12)")
@@ -1071,6 +1091,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dev-noise", metavar="NETD:OFFSET_SD", type=_noise, default=None,
                     help="give every DEV run's sensor this noise (degC at a 1 Hz refresh, at the array's centre) and "
                          "per-pixel offsets of this sd (default: DEV's own, drawn); HELD_OUT keeps its own")
+    ap.add_argument("--stand", metavar="S0:S1", type=_stand, default=None,
+                    help="have the people of every world stand on the mark S0-S1 s (default: 1-2 s, the worlds' "
+                         "own), each one's slot longer by as much")
     ap.add_argument("--tell-wings", metavar="HOW", nargs="?", const="true", default="measured",
                     help="the lens's wings the installer configures ([screening] lens_wing_share, lens_wing_px): "
                          "'measured' (the default: what `thermogate calibrate lens` measures on each gate's lens, "
@@ -1090,7 +1113,8 @@ def main(argv: list[str] | None = None) -> None:
     offset = None if args.apply_sensor_offset is None else args.apply_sensor_offset == "true"
     offset_how = offset_source(told, args.tell_offset)
     jobs = [(w.name, lens, i, args.eye_band, offset, args.readings, args.refresh_hz, args.stable_frames,
-             args.dev_wings, told, offset_how, args.dev_noise) for lens in lenses for w in worlds for i in range(runs)]
+             args.dev_wings, told, offset_how, args.dev_noise, args.stand)
+            for lens in lenses for w in worlds for i in range(runs)]
     band = args.eye_band or ScreeningConfig().eye_band
     applied = ScreeningConfig().analysis.apply_sensor_offset if offset is None else offset
     print(f"make bench-accuracy: {runs} runs of {KIND} ({runs * PEOPLE_PER_RUN} people) per world and lens; "
@@ -1104,6 +1128,7 @@ def main(argv: list[str] | None = None) -> None:
           + (f"; DEV's lenses with wings {args.dev_wings[0]:g} at {args.dev_wings[1]:g} px" if args.dev_wings else "")
           + (f"; DEV's sensors with noise {args.dev_noise[0]:g} degC at 1 Hz and pixel offsets of "
              f"{args.dev_noise[1]:g} degC" if args.dev_noise else "")
+          + (f"; people standing {args.stand[0]:g}-{args.stand[1]:g} s" if args.stand else "")
           + ("; no wings configured" if told is None else
              "; the installer told the lens's true wings" if told == "true" else
              "; the installer measured each lens's wings (thermogate calibrate lens)"

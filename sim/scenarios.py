@@ -28,7 +28,7 @@ from controller.sensor.frame import COLUMNS, ROWS
 
 from .scenes import GarbageWindow, Look, Mounting, PersonPlan, Scene, SceneSpec
 from .scenes.face import REGIONS
-from .scenes.people import Person, Pose
+from .scenes.people import STAND_S, Person, Pose
 from .scenes.physiology import normal_core_c
 from .scenes.scene import stable_key
 from .scenes.world import Physics, World
@@ -206,8 +206,10 @@ def _build(name: str, rng: np.random.Generator, ambient_c: float | None = None) 
 def _in_world(spec: SceneSpec, world: World, physics: Physics) -> SceneSpec:
     """``spec`` with its people drawn from ``world``: age, eye height and head size always; glasses, masks,
     hair and hats as the world's shares say, on top of what the scenario itself gives; an arrival from the
-    cold where the scenario has none."""
+    cold where the scenario has none; how long they stand, from the world's ``stand_s`` (each person's slot
+    longer by what its longest stand adds to the people's own)."""
     plan = spec.plan
+    spec = replace(spec, slot_s=spec.slot_s + max(0.0, world.stand_s[1] - STAND_S[1]))
 
     def worldly(i: int, rng: np.random.Generator) -> PersonPlan:
         p = plan(i, rng)
@@ -217,7 +219,8 @@ def _in_world(spec: SceneSpec, world: World, physics: Physics) -> SceneSpec:
         extra = {}
         if p.outdoor_c is None and w.outdoor_c is not None:
             extra = dict(outdoor_c=w.outdoor_c, came_in_s=spec.lead_s + i * spec.slot_s + 1.0 - w.indoor_s)
-        return replace(p, look=look, eye_height_m=w.eye_height_m, face_scale=w.face_scale, age=w.age, **extra)
+        return replace(p, look=look, eye_height_m=w.eye_height_m, face_scale=w.face_scale, age=w.age,
+                       stand_s=world.stand_s, **extra)
 
     return replace(spec, plan=worldly)
 

@@ -50,6 +50,7 @@ class PersonPlan:
     face_scale: float = 1.0  # head size relative to the 15 cm face template
     age: int | None = None  # for the ground truth only (None: an adult, or not said)
     credential: str | None = None  # the QR code they scan just before stepping onto the mark (None: none)
+    stand_s: tuple[float, float] = STAND_S  # how long they stand on the mark, drawn uniformly
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ def draw_person(pid: int, plan: PersonPlan, walk_start_s: float, ambient_c: floa
         id=pid, physiology=physiology, look=plan.look, ambient_c=ambient_c,
         eye_height_m=eye_height, start=start, queue=queue, mark=stand, exit=exit_point,
         enter_s=enter_s, queue_walk_s=queue_walk_s, walk_start_s=walk_start_s,
-        walk_s=min(math.dist(origin, stand) / walk_speed, WALK_MAX_S), stand_s=float(rng.uniform(*STAND_S)),
+        walk_s=min(math.dist(origin, stand) / walk_speed, WALK_MAX_S), stand_s=float(rng.uniform(*plan.stand_s)),
         leave_s=min(math.dist(stand, exit_point) / rng.uniform(*LEAVE_SPEED_M_S), LEAVE_MAX_S),
         sway_hz=float(rng.uniform(0.2, 0.5)), sway_phase=float(rng.uniform(0, 2 * math.pi)),
         face_scale=float(plan.face_scale), age=plan.age, credential=plan.credential,

@@ -32,6 +32,7 @@ import numpy as np
 from controller.geometry import Lens, recommend_mounting
 
 from .optics import Mounting
+from .people import STAND_S
 from .room import ReferenceSpec
 
 Span = tuple[float, float]
@@ -161,6 +162,8 @@ class World:
     cold_share: Span
     outdoor_c: Span
     indoor_s: Span
+    stand_s: Span = STAND_S  # how long people stand on the mark before walking on, decided or not (both worlds
+    # alike; bench_accuracy.py --stand draws it wider to see what people who wait for their decision would get)
     reference_in_view: float = 0.85
     reference_wall_share: float = 0.1  # how often a warm wall sits behind the disc
     in_scope_share: float = 0.75
