@@ -606,7 +606,8 @@ def run(job: tuple) -> list[Outcome]:
     (:func:`with_dev_wings`), the wings the installer is told ("true": the lens's own; "measured": what
     :func:`measured_lens` gives; SHARE, PX as given; None: none) and the sensor's offset ("measured": what
     :func:`measured_lens` reads, with the view it read it in; "true": the truth in its place; None: none; the
-    default: "measured" with measured wings, else none) and DEV's sensors' noise (:func:`with_dev_noise`)."""
+    default: "measured" with measured wings, else none), DEV's sensors' noise (:func:`with_dev_noise`) and how long
+    the people stand on the mark (:func:`with_stand`)."""
     world_name, lens, i = job[:3]
     given = tuple(job[3:13])
     defaults = (None, None, COMMISSION_READINGS, 8.0, None, None, None, "default", None, None)

@@ -206,8 +206,8 @@ def _build(name: str, rng: np.random.Generator, ambient_c: float | None = None) 
 def _in_world(spec: SceneSpec, world: World, physics: Physics) -> SceneSpec:
     """``spec`` with its people drawn from ``world``: age, eye height and head size always; glasses, masks,
     hair and hats as the world's shares say, on top of what the scenario itself gives; an arrival from the
-    cold where the scenario has none; how long they stand, from the world's ``stand_s`` (each person's slot
-    longer by what its longest stand adds to the people's own)."""
+    cold where the scenario has none; how long they stand, from the world's ``stand_s``, each slot longer by as
+    much as the world's longest stand exceeds the people's own (STAND_S)."""
     plan = spec.plan
     spec = replace(spec, slot_s=spec.slot_s + max(0.0, world.stand_s[1] - STAND_S[1]))
 
