@@ -1026,12 +1026,19 @@ def print_compare(changes: dict[tuple[str, str, bool], Change], top: int = 12) -
             print(f"    ... and {len(c.changed) - top} more")
 
 
+def _pair(text: str, what: str) -> tuple[float, float]:
+    """The two numbers of ``text`` written A:B; ``what`` names them for the error (e.g. "the wings as SHARE:PX,
+    e.g. 0.2:3")."""
+    try:
+        a, b = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give {what}") from None
+    return a, b
+
+
 def _wings(text: str) -> tuple[float, float]:
     """SHARE:PX, as --dev-wings and --tell-wings take them."""
-    try:
-        share, px = (float(x) for x in text.split(":"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give the wings as SHARE:PX, e.g. 0.2:3") from None
+    share, px = _pair(text, "the wings as SHARE:PX, e.g. 0.2:3")
     try:
         check_wings(share, px)
     except ValueError as exc:
@@ -1041,10 +1048,7 @@ def _wings(text: str) -> tuple[float, float]:
 
 def _noise(text: str) -> tuple[float, float]:
     """NETD:OFFSET_SD, as --dev-noise takes them."""
-    try:
-        netd, offsets = (float(x) for x in text.split(":"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give the noise as NETD:OFFSET_SD, e.g. 0.18:0.175") from None
+    netd, offsets = _pair(text, "the noise as NETD:OFFSET_SD, e.g. 0.18:0.175")
     if not (0.0 < netd <= 1.0 and 0.0 <= offsets <= 2.0):
         raise argparse.ArgumentTypeError(f"{text!r}: NETD in (0, 1] degC and OFFSET_SD in [0, 2] degC")
     return netd, offsets
@@ -1052,10 +1056,7 @@ def _noise(text: str) -> tuple[float, float]:
 
 def _stand(text: str) -> tuple[float, float]:
     """S0:S1, as --stand takes them."""
-    try:
-        lo, hi = (float(x) for x in text.split(":"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give the standing time as S0:S1, e.g. 3:4") from None
+    lo, hi = _pair(text, "the standing time as S0:S1, e.g. 3:4")
     if not (0.5 <= lo <= hi <= 10.0):
         raise argparse.ArgumentTypeError(f"{text!r}: 0.5 <= S0 <= S1 <= 10 s")
     return lo, hi
