@@ -610,6 +610,15 @@ class Tracker:
         estimate = statistics.median(s.core_c for s in window)
         return estimate - c.threshold_c >= EARLY_MARGIN_C
 
+    def _withhold_pass(self, t: float, sequence: int, person: _Person, a: FrameAnalysis,
+                       reduced: bool) -> list[D.Decision]:
+        """No PASS on this window, nor for the rest of the person's visit (the floor or the cold rule): their frames
+        start again and they are told RETRY wait_indoors."""
+        person.withheld = True
+        person.window.clear()
+        self.held = D.WAIT_INDOORS
+        return self._notice(t, sequence, D.RETRY, D.WAIT_INDOORS, a, reduced)
+
     def _measure(self, t: float, sequence: int, a: FrameAnalysis, reduced: bool) -> list[D.Decision]:
         c = self.config
         person = self._person
@@ -686,10 +695,8 @@ class Tracker:
         # The floor judges the face with its lower part taken as forehead-like: a face just in from the cold
         # reads its nose and cheeks cool, as a mask does, and reading them must not lift it over the floor.
         if statistics.median(s.floor_c for s in window) < c.min_estimate_c:
-            window.clear()  # a face still chilled from outdoors; measured again once it has warmed up
-            person.withheld = True
-            self.held = D.WAIT_INDOORS
-            return self._notice(t, sequence, D.RETRY, D.WAIT_INDOORS, a, reduced)
+            # a face still chilled from outdoors
+            return self._withhold_pass(t, sequence, person, a, reduced)
         estimate = statistics.median(s.core_c for s in window)
         verdict = D.FEVER if estimate >= c.threshold_c else D.PASS
         if verdict == D.PASS and (still_cold(person.cold) or person.withheld):
@@ -697,10 +704,7 @@ class Tracker:
             # window of someone told to wait indoors who stayed at the mark: it is the same face, read again, and the
             # first window of it to clear the floor is the one the sensor's noise lifted. They are measured afresh
             # when they come back (a new visit); a FEVER is given as always.
-            person.withheld = True
-            window.clear()
-            self.held = D.WAIT_INDOORS
-            return self._notice(t, sequence, D.RETRY, D.WAIT_INDOORS, a, reduced)
+            return self._withhold_pass(t, sequence, person, a, reduced)
         person.decided = True
         if verdict == D.PASS and c.drift_window > 0:
             self._passes.append(estimate)
