@@ -50,7 +50,7 @@ sensor, the optics, the analysis and the site offset).
                                    [--readings 20] [--refresh-hz 8] [--stable-frames 5]
                                    [--save FILE] [--compare FILE]
                                    [--dev-wings SHARE:PX] [--tell-wings [HOW]] [--tell-offset HOW]
-                                   [--dev-noise NETD:OFFSET_SD] [--stand S0:S1]
+                                   [--dev-noise NETD:OFFSET_SD] [--stand S0:S1] [--wait-for-result]
 
 ``--dev-wings`` gives every DEV lens wings (HELD_OUT keeps its own); ``--tell-wings`` and ``--tell-offset``
 set what the installer configures from the lens measurement instead of what it measures: the lens's true wings,
@@ -59,8 +59,11 @@ measurement's error costs (docs/estimation.md, "DEV given wings"). ``--dev-noise
 the noise NETD (degC at a 1 Hz refresh, at the array's centre) and per-pixel offsets of OFFSET_SD (degC), the
 runs otherwise as drawn: what the sensor's noise costs (docs/estimation.md, "The sensor's noise").
 ``--stand`` has the people of every world stand on the mark for S0-S1 s (default 1-2 s, both worlds'), each
-person's slot longer by as much: what people who wait for their decision would get (docs/estimation.md,
-"Told to wait indoors, then passed").
+person's slot longer by as much: what people who stand longer would get (docs/estimation.md,
+"Told to wait indoors, then passed"). ``--wait-for-result`` closes the loop between the gate and its people
+(sim/waiting.py): each run is screened while it is rendered, and a person walks on 0.5 s after a PASS, a FEVER or
+RETRY ``wait_indoors``, and otherwise stands their full time (their patience: with ``--stand``, S0-S1 s), as at
+a door that opens only on a PASS (docs/estimation.md, "People who wait for their result").
 
 ``--refresh-hz`` records every gate, and its commissioning sessions, at that
 rate (default 8, the firmware's). ``--eye-band`` sets ``[screening] eye_band`` and ``--apply-sensor-offset``
@@ -126,6 +129,7 @@ from sim.scenes.physiology import normal_core_c  # noqa: E402
 from sim.scenes.scene import stable_key  # noqa: E402
 from sim.scenes.world import DEV, HELD_OUT, IN_SCOPE_MARK_M, IN_SCOPE_ROOM_C, World, world_named  # noqa: E402
 from sim.synth import scenario_recording  # noqa: E402
+from sim.waiting import screen_waiting  # noqa: E402
 
 KIND = "school_queue"
 PEOPLE_PER_RUN = 12
@@ -607,11 +611,12 @@ def run(job: tuple) -> list[Outcome]:
     :func:`measured_lens` gives; SHARE, PX as given; None: none) and the sensor's offset ("measured": what
     :func:`measured_lens` reads, with the view it read it in; "true": the truth in its place; None: none; the
     default: "measured" with measured wings, else none), DEV's sensors' noise (:func:`with_dev_noise`) and how long
-    the people stand on the mark (:func:`with_stand`)."""
+    the people stand on the mark (:func:`with_stand`), and whether they wait for their result (the run screened
+    in a closed loop, :func:`sim.waiting.screen_waiting`, once as installed and once commissioned)."""
     world_name, lens, i = job[:3]
-    given = tuple(job[3:13])
-    defaults = (None, None, COMMISSION_READINGS, 8.0, None, None, None, "default", None, None)
-    eye_band, apply_offset, readings, refresh_hz, stable, dev_wings, tell, offset_how, dev_noise, stand = \
+    given = tuple(job[3:14])
+    defaults = (None, None, COMMISSION_READINGS, 8.0, None, None, None, "default", None, None, False)
+    eye_band, apply_offset, readings, refresh_hz, stable, dev_wings, tell, offset_how, dev_noise, stand, wait = \
         given + defaults[len(given):]
     if offset_how == "default":
         offset_how = offset_source(tell, None)
@@ -630,7 +635,6 @@ def run(job: tuple) -> list[Outcome]:
     seen = reference_images_recording(rec, installed)  # the noise is what calibrate reference reports
     config, learned, told = learn_installed_reference(rec, installed, seen)
     noise = seen.noise_c
-    standing = first_standing(rec)  # id -> (first standing time, truth then)
     ph = sc.physics
     ref = frames[0].truth["reference"]
     ref_px = (pixels_across(ref["diameter_m"], ref["distance_m"], sc.fov, "horizontal") if ref["present"]
@@ -644,11 +648,16 @@ def run(job: tuple) -> list[Outcome]:
             if pipeline.held is not None:
                 held.append((t, pipeline.tracker.track, pipeline.held))
 
-        decisions = analyze_recording(rec, config, on_frame)
+        if wait:  # the people walk on when given their result: what the gate saw is this run's own
+            screened_rec, decisions = screen_waiting(KIND, sc.duration_s, config, seed=seed, variant=lens,
+                                                     world=world, refresh_hz=refresh_hz, on_frame=on_frame)
+        else:
+            screened_rec, decisions = rec, analyze_recording(rec, config, on_frame)
+        standing = first_standing(screened_rec)  # id -> (first standing time, truth then)
         first: dict[int, tuple] = {}
         ever_pass: set[int] = set()
         reasons: dict[int, list[str]] = {}
-        for d, person in zip(decisions, truth_for(rec, decisions), strict=True):
+        for d, person in zip(decisions, truth_for(screened_rec, decisions), strict=True):
             if person is None:
                 continue
             pid = person["id"]
@@ -1096,6 +1105,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--stand", metavar="S0:S1", type=_stand, default=None,
                     help="have the people of every world stand on the mark S0-S1 s (default: 1-2 s, the worlds' "
                          "own), each one's slot longer by as much")
+    ap.add_argument("--wait-for-result", action="store_true",
+                    help="have the people wait for their result: each walks on 0.5 s after a PASS, a FEVER or "
+                         "RETRY wait_indoors, and otherwise stands their full time (a closed loop between the gate "
+                         "and the scene; the default: they keep to their plan)")
     ap.add_argument("--tell-wings", metavar="HOW", nargs="?", const="true", default="measured",
                     help="the lens's wings the installer configures ([screening] lens_wing_share, lens_wing_px): "
                          "'measured' (the default: what `thermogate calibrate lens` measures on each gate's lens, "
@@ -1115,7 +1128,7 @@ def main(argv: list[str] | None = None) -> None:
     offset = None if args.apply_sensor_offset is None else args.apply_sensor_offset == "true"
     offset_how = offset_source(told, args.tell_offset)
     jobs = [(w.name, lens, i, args.eye_band, offset, args.readings, args.refresh_hz, args.stable_frames,
-             args.dev_wings, told, offset_how, args.dev_noise, args.stand)
+             args.dev_wings, told, offset_how, args.dev_noise, args.stand, args.wait_for_result)
             for lens in lenses for w in worlds for i in range(runs)]
     band = args.eye_band or ScreeningConfig().eye_band
     applied = ScreeningConfig().analysis.apply_sensor_offset if offset is None else offset
@@ -1131,6 +1144,7 @@ def main(argv: list[str] | None = None) -> None:
           + (f"; DEV's sensors with noise {args.dev_noise[0]:g} degC at 1 Hz and pixel offsets of "
              f"{args.dev_noise[1]:g} degC" if args.dev_noise else "")
           + (f"; people standing {args.stand[0]:g}-{args.stand[1]:g} s" if args.stand else "")
+          + ("; people walk on once given their result" if args.wait_for_result else "")
           + ("; no wings configured" if told is None else
              "; the installer told the lens's true wings" if told == "true" else
              "; the installer measured each lens's wings (thermogate calibrate lens)"

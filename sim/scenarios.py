@@ -468,6 +468,12 @@ class Scenario:
             image, ta, truth = self.scene.render(float(t), sensor_errors=False)
         return SceneFrame(image, ta, truth)
 
+    def send_on(self, person_id: int, t: float) -> None:
+        """Person ``person_id`` walks on from the mark at ``t`` seconds from the start instead of standing their
+        full time (the gate gave them their result: sim/waiting.py). Safe from any thread."""
+        with self._lock:
+            self.scene.send_on(person_id, float(t))
+
     def scans(self, t0: float, t1: float) -> list[Scan]:
         """The scans from ``t0`` (included) to ``t1`` (excluded), in time order: each person with a
         credential shows it SCAN_LEAD_S before standing on the mark. Safe from any thread."""

@@ -29,23 +29,29 @@ SAMPLE_SET = (("normal_queue-10s", "normal_queue", 10.0), ("fever-30s", "fever",
 FIXED_CREATED = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
-def scenario_recording(name: str, seconds: float, *, seed: int = 0, gate_id: str = "sim-1",
-                       variant: str = Lens.NARROW, refresh_hz: float = 8.0, vdd: float = 3.3, world=None,
-                       people: Sequence[PersonPlan] | None = None, session: str | None = None) -> Recording:
-    """``seconds`` of scenario ``name`` as gate ``gate_id`` would have published it, with ground truth;
-    ``world`` (sim.scenes.world.DEV or HELD_OUT) draws its physics, None is the nominal world; ``people``:
-    a listed queue (sim/scenarios.py's ``scenario(..., people=)``), its cores in the meta; ``session``: the same
-    gate and room with other people (``scenario(..., session=)``), named in the meta."""
-    sc = scenario(name, seed, variant=variant, refresh_hz=refresh_hz, world=world, people=people, session=session)
-    eeprom = random_eeprom(np.random.default_rng([seed, 1]))  # the EEPROM a VirtualGate with this seed has
-    cal = Calibration.from_eeprom(eeprom)
-    control = control_word(chess=True, resolution_bits=18, refresh_hz=refresh_hz)
-    times = np.arange(int(round(seconds * refresh_hz))) / refresh_hz
-    frames, truths = [], []
-    for i, t in enumerate(times):
-        frame = sc.frame_at(float(t))
-        frames.append(cal.raw_from_to(frame.image, frame.ta, vdd, i % 2, control))
-        truths.append(dict(frame.truth, subpage=i % 2))
+class SensorWords:
+    """The words the sensor of a gate whose EEPROM is drawn from ``seed`` (as a VirtualGate with that seed has)
+    sends for each image: subpage ``i % 2`` of frame ``i``, chess pattern, 18 bits."""
+
+    def __init__(self, seed: int, refresh_hz: float = 8.0, vdd: float = 3.3):
+        self.eeprom = random_eeprom(np.random.default_rng([seed, 1]))
+        self.calibration = Calibration.from_eeprom(self.eeprom)
+        self.control = control_word(chess=True, resolution_bits=18, refresh_hz=refresh_hz)
+        self.vdd = vdd
+
+    def of(self, i: int, image: np.ndarray, ta: float) -> np.ndarray:
+        """The 834 words of frame ``i``."""
+        return self.calibration.raw_from_to(image, ta, self.vdd, i % 2, self.control)
+
+
+def frame_times(seconds: float, refresh_hz: float) -> np.ndarray:
+    """The times of ``seconds`` of frames at ``refresh_hz``, from 0."""
+    return np.arange(int(round(seconds * refresh_hz))) / refresh_hz
+
+
+def scenario_meta(sc, name: str, seed: int, variant: str, refresh_hz: float, vdd: float, world,
+                  session: str | None) -> dict:
+    """A scenario recording's meta: what it was made from."""
     meta = {"scenario": name, "seed": seed, "variant": variant, "refresh_hz": refresh_hz, "vdd": vdd}
     if world is not None:
         meta["world"] = world.name
@@ -53,8 +59,28 @@ def scenario_recording(name: str, seconds: float, *, seed: int = 0, gate_id: str
         meta["session"] = session
     if sc.people is not None:
         meta["people_core_c"] = [p.core_c for p in sc.people]
-    return synthesize(eeprom, np.array(frames), times.tolist(), truths, gate_id=gate_id, created=FIXED_CREATED,
-                      meta=meta)
+    return meta
+
+
+def scenario_recording(name: str, seconds: float, *, seed: int = 0, gate_id: str = "sim-1",
+                       variant: str = Lens.NARROW, refresh_hz: float = 8.0, vdd: float = 3.3, world=None,
+                       people: Sequence[PersonPlan] | None = None, session: str | None = None) -> Recording:
+    """``seconds`` of scenario ``name`` as gate ``gate_id`` would have published it, with ground truth;
+    ``world`` (sim.scenes.world.DEV or HELD_OUT) draws its physics, None is the nominal world; ``people``:
+    a listed queue (sim/scenarios.py's ``scenario(..., people=)``), its cores in the meta; ``session``: the same
+    gate and room with other people (``scenario(..., session=)``), named in the meta. The people keep to their
+    plan whatever the gate would have told them (sim/waiting.py has them wait for it)."""
+    sc = scenario(name, seed, variant=variant, refresh_hz=refresh_hz, world=world, people=people, session=session)
+    sensor = SensorWords(seed, refresh_hz, vdd)
+    times = frame_times(seconds, refresh_hz)
+    frames, truths = [], []
+    for i, t in enumerate(times):
+        frame = sc.frame_at(float(t))
+        frames.append(sensor.of(i, frame.image, frame.ta))
+        truths.append(dict(frame.truth, subpage=i % 2))
+    return synthesize(sensor.eeprom, np.array(frames), times.tolist(), truths, gate_id=gate_id,
+                      created=FIXED_CREATED, meta=scenario_meta(sc, name, seed, variant, refresh_hz, vdd, world,
+                                                                session))
 
 
 def lens_recordings(physics, *, seed: int = 0, gate_id: str = "sim-1", variant: str = Lens.NARROW,
@@ -66,19 +92,18 @@ def lens_recordings(physics, *, seed: int = 0, gate_id: str = "sim-1", variant: 
     from .scenes.lens_target import lens_target_frames
     from .scenes.sensor_errors import SELF_HEATING_C
 
-    eeprom = random_eeprom(np.random.default_rng([seed, 1]))
-    cal = Calibration.from_eeprom(eeprom)
-    control = control_word(chess=True, resolution_bits=18, refresh_hz=refresh_hz)
+    sensor = SensorWords(seed, refresh_hz, vdd)
     ta = (physics.ambient_c if physics.ambient_c is not None else 22.0) + SELF_HEATING_C
     phases = lens_target_frames(physics, Lens.parse(variant).fov, seed, target, seconds, refresh_hz)
     out = []
     for phase, images in zip(("disc", "empty"), phases, strict=True):
         times = np.arange(len(images)) / refresh_hz
-        frames = [cal.raw_from_to(image, ta, vdd, i % 2, control) for i, image in enumerate(images)]
+        frames = [sensor.of(i, image, ta) for i, image in enumerate(images)]
         meta = {"scenario": f"lens measurement, {phase}", "seed": seed, "variant": variant,
                 "refresh_hz": refresh_hz, "vdd": vdd}
-        out.append(synthesize(eeprom, np.array(frames), times.tolist(), [{"subpage": i % 2} for i in range(len(times))],
-                              gate_id=gate_id, created=FIXED_CREATED, meta=meta))
+        out.append(synthesize(sensor.eeprom, np.array(frames), times.tolist(),
+                              [{"subpage": i % 2} for i in range(len(times))], gate_id=gate_id,
+                              created=FIXED_CREATED, meta=meta))
     return out[0], out[1]
 
 

@@ -544,6 +544,18 @@ def test_the_bench_can_have_people_stand_longer():
             bench._stand(bad)
 
 
+def test_the_bench_can_have_people_wait_for_their_result():
+    """--wait-for-result screens each run in the closed loop of sim/waiting.py instead of the planned recording:
+    the same people stand at the mark, and what the gate made of them is not all the same (the people before
+    them walked on sooner)."""
+    job = (DEV.name, "110", 0, None, None, 0)
+    plain = bench.run(job)
+    waited = bench.run(job + (8.0, None, None, None, "default", None, None, True))
+    assert [r.person for r in waited] == [r.person for r in plain] and len(plain) >= 10
+    assert any(a != b for a, b in zip(plain, waited, strict=True))
+    assert bench.run(job + (8.0, None, None, None, "default", None, None, False)) == plain
+
+
 def test_the_bench_can_have_the_installer_measure_each_lens():
     """--tell-wings measured: each gate's lens measured as `thermogate calibrate lens` measures it, with the run's
     own disc (or one brought for it) through the run's own lens and sensor: no wings where the lens has none, and the

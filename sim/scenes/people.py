@@ -10,7 +10,7 @@ view, while the person in front stands. Walking speeds and standing times are dr
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -108,6 +108,13 @@ class Person:
     @property
     def exit_s(self) -> float:
         return self.leave_start_s + self.leave_s
+
+    def sent_on(self, t: float) -> Person:
+        """This person walking on from the mark at local time ``t`` (the gate gave them their result), or as
+        planned if that is sooner: the same person and walk, with a shorter stand (none if ``t`` comes before
+        they reach the mark)."""
+        stand = min(self.stand_s, max(0.0, t - self.arrive_s))
+        return self if stand == self.stand_s else replace(self, stand_s=stand)
 
     def pose(self, t: float) -> Pose | None:
         """Where the person is at local time ``t``; None before they come into view and after they have left."""

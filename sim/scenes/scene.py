@@ -147,6 +147,7 @@ class Scene:
                                    drift_scale=ph.drift_scale)
         self._emissivity = _skin_emissivity_vector(ph.skin_emissivity)
         self._people: OrderedDict[tuple[int, int], Person] = OrderedDict()
+        self._sent_on: dict[int, float] = {}  # person id -> the local time the gate's result sent them on
         for i in range(spec.n_people):  # rasterise every look of the queue now, not mid-run
             template(self.person(0, i).look)
 
@@ -177,6 +178,12 @@ class Scene:
         else:
             self._people.move_to_end(key)
         return p
+
+    def send_on(self, person_id: int, t: float) -> None:
+        """Person ``person_id`` walks on from the mark at scene time ``t`` (they were given their result), or
+        when they planned to, if that is sooner; a person sent on twice goes at the first time."""
+        _, local = self._local(t)
+        self._sent_on.setdefault(int(person_id), local)
 
     def _local(self, t: float) -> tuple[int, float]:
         t = float(t)
@@ -241,6 +248,8 @@ class Scene:
         present = []
         for i in self._candidates(local) if cycle == 0 or not self.spec.once else ():
             p = self.person(cycle, i)
+            if p.id in self._sent_on:
+                p = p.sent_on(self._sent_on[p.id])
             pose = p.pose(local)
             if pose is not None:
                 present.append((p, pose))
