@@ -51,6 +51,7 @@ sensor, the optics, the analysis and the site offset).
                                    [--save FILE] [--compare FILE]
                                    [--dev-wings SHARE:PX] [--tell-wings [HOW]] [--tell-offset HOW]
                                    [--dev-noise NETD:OFFSET_SD] [--stand S0:S1] [--wait-for-result]
+                                   [--noise-draw K]
 
 ``--dev-wings`` gives every DEV lens wings (HELD_OUT keeps its own); ``--tell-wings`` and ``--tell-offset``
 set what the installer configures from the lens measurement instead of what it measures: the lens's true wings,
@@ -63,7 +64,9 @@ person's slot longer by as much: what people who stand longer would get (docs/es
 "Told to wait indoors, then passed"). ``--wait-for-result`` closes the loop between the gate and its people
 (sim/waiting.py): each run is screened while it is rendered, and a person walks on 0.5 s after a PASS, a FEVER or
 RETRY ``wait_indoors``, and otherwise stands their full time (their patience: with ``--stand``, S0-S1 s), as at
-a door that opens only on a PASS (docs/estimation.md, "People who wait for their result").
+a door that opens only on a PASS (docs/estimation.md, "People who wait for their result"). ``--noise-draw K``
+(K >= 1) renders the same runs with a fresh draw of every sensor's noise over time, nothing else changed: how
+far each figure moves with the noise alone (docs/estimation.md, "How far the figures move with the noise").
 
 ``--refresh-hz`` records every gate, and its commissioning sessions, at that
 rate (default 8, the firmware's). ``--eye-band`` sets ``[screening] eye_band`` and ``--apply-sensor-offset``
@@ -554,6 +557,11 @@ def with_stand(world: World, stand: tuple[float, float] | None) -> World:
     return world if stand is None else replace(world, stand_s=stand)
 
 
+def with_noise_draw(world: World, draw: int) -> World:
+    """``world`` with draw ``draw`` of every run's sensor noise over time (--noise-draw; 0: its own, as it is)."""
+    return world if draw == 0 else replace(world, noise_draw=draw)
+
+
 def with_dev_noise(world: World, noise: tuple[float, float] | None) -> World:
     """``world``, and when it is DEV and ``noise`` is given, DEV with every run's sensor given that noise (NETD at
     1 Hz, per-pixel offset sd; --dev-noise): the same runs otherwise, as :func:`with_dev_wings`."""
@@ -612,15 +620,17 @@ def run(job: tuple) -> list[Outcome]:
     :func:`measured_lens` reads, with the view it read it in; "true": the truth in its place; None: none; the
     default: "measured" with measured wings, else none), DEV's sensors' noise (:func:`with_dev_noise`) and how long
     the people stand on the mark (:func:`with_stand`), and whether they wait for their result (the run screened
-    in a closed loop, :func:`sim.waiting.screen_waiting`, once as installed and once commissioned)."""
+    in a closed loop, :func:`sim.waiting.screen_waiting`, once as installed and once commissioned), and which
+    draw of the sensors' noise over time (:func:`with_noise_draw`)."""
     world_name, lens, i = job[:3]
-    given = tuple(job[3:14])
-    defaults = (None, None, COMMISSION_READINGS, 8.0, None, None, None, "default", None, None, False)
-    eye_band, apply_offset, readings, refresh_hz, stable, dev_wings, tell, offset_how, dev_noise, stand, wait = \
-        given + defaults[len(given):]
+    given = tuple(job[3:15])
+    defaults = (None, None, COMMISSION_READINGS, 8.0, None, None, None, "default", None, None, False, 0)
+    (eye_band, apply_offset, readings, refresh_hz, stable, dev_wings, tell, offset_how, dev_noise, stand, wait,
+     noise_draw) = given + defaults[len(given):]
     if offset_how == "default":
         offset_how = offset_source(tell, None)
-    world = with_stand(with_dev_noise(with_dev_wings(world_named(world_name), dev_wings), dev_noise), stand)
+    world = with_noise_draw(with_stand(with_dev_noise(with_dev_wings(world_named(world_name), dev_wings), dev_noise),
+                                       stand), noise_draw)
     seed = world.seed(i)
     sc = scenario(KIND, seed, variant=lens, world=world)
     rec = scenario_recording(KIND, sc.duration_s, seed=seed, variant=lens, world=world, refresh_hz=refresh_hz)
@@ -1109,6 +1119,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="have the people wait for their result: each walks on 0.5 s after a PASS, a FEVER or "
                          "RETRY wait_indoors, and otherwise stands their full time (a closed loop between the gate "
                          "and the scene; the default: they keep to their plan)")
+    ap.add_argument("--noise-draw", metavar="K", type=int, default=0,
+                    help="render the same runs with draw K (>= 1) of every sensor's noise over time, nothing else "
+                         "changed (default 0: the runs' own)")
     ap.add_argument("--tell-wings", metavar="HOW", nargs="?", const="true", default="measured",
                     help="the lens's wings the installer configures ([screening] lens_wing_share, lens_wing_px): "
                          "'measured' (the default: what `thermogate calibrate lens` measures on each gate's lens, "
@@ -1120,6 +1133,8 @@ def main(argv: list[str] | None = None) -> None:
                          "default with measured wings), 'true' (the sensor's true offset while the disc stood, in "
                          "place of the one read: what the reading's error costs), 'none' (the default otherwise)")
     args = ap.parse_args(argv)
+    if args.noise_draw < 0:
+        ap.error("--noise-draw must be 0 or more")
     told = (None if args.tell_wings == "none" else args.tell_wings if args.tell_wings in ("true", "measured")
             else _wings(args.tell_wings))
     worlds = [world_named(w) for w in args.worlds.split(",")]
@@ -1128,7 +1143,7 @@ def main(argv: list[str] | None = None) -> None:
     offset = None if args.apply_sensor_offset is None else args.apply_sensor_offset == "true"
     offset_how = offset_source(told, args.tell_offset)
     jobs = [(w.name, lens, i, args.eye_band, offset, args.readings, args.refresh_hz, args.stable_frames,
-             args.dev_wings, told, offset_how, args.dev_noise, args.stand, args.wait_for_result)
+             args.dev_wings, told, offset_how, args.dev_noise, args.stand, args.wait_for_result, args.noise_draw)
             for lens in lenses for w in worlds for i in range(runs)]
     band = args.eye_band or ScreeningConfig().eye_band
     applied = ScreeningConfig().analysis.apply_sensor_offset if offset is None else offset
@@ -1145,6 +1160,7 @@ def main(argv: list[str] | None = None) -> None:
              f"{args.dev_noise[1]:g} degC" if args.dev_noise else "")
           + (f"; people standing {args.stand[0]:g}-{args.stand[1]:g} s" if args.stand else "")
           + ("; people walk on once given their result" if args.wait_for_result else "")
+          + (f"; draw {args.noise_draw} of the sensors' noise over time" if args.noise_draw else "")
           + ("; no wings configured" if told is None else
              "; the installer told the lens's true wings" if told == "true" else
              "; the installer measured each lens's wings (thermogate calibrate lens)"

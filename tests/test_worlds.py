@@ -556,6 +556,24 @@ def test_the_bench_can_have_people_wait_for_their_result():
     assert bench.run(job + (8.0, None, None, None, "default", None, None, False)) == plain
 
 
+def test_the_bench_can_draw_the_sensors_noise_afresh():
+    """--noise-draw K renders the same run with another draw of the sensor's noise over time: the same physics,
+    people and pixel offsets, other images; draw 0 is the run as it is."""
+    seed = DEV.seed(3)
+    assert bench.with_noise_draw(DEV, 0) is DEV and DEV.noise_draw == HELD_OUT.noise_draw == 0
+    plain = scenario("school_queue", seed, variant="110", world=DEV)
+    fresh = scenario("school_queue", seed, variant="110", world=bench.with_noise_draw(DEV, 2))
+    assert replace(fresh.physics, noise_draw=0) == plain.physics and fresh.physics.noise_draw == 2
+    assert np.array_equal(fresh.scene.errors.offsets, plain.scene.errors.offsets)
+    for t in (1.0, 9.5):
+        a, b = plain.frame_at(t), fresh.frame_at(t)
+        assert a.truth == b.truth and not np.array_equal(a.image, b.image)
+        assert np.allclose(a.image, b.image, atol=8 * plain.physics.netd_1hz_c * math.sqrt(8.0))
+        assert np.array_equal(plain.clean_at(t).image, fresh.clean_at(t).image)
+    again = scenario("school_queue", seed, variant="110", world=bench.with_noise_draw(DEV, 2))
+    assert np.array_equal(again.frame_at(9.5).image, fresh.frame_at(9.5).image)
+
+
 def test_the_bench_can_have_the_installer_measure_each_lens():
     """--tell-wings measured: each gate's lens measured as `thermogate calibrate lens` measures it, with the run's
     own disc (or one brought for it) through the run's own lens and sensor: no wings where the lens has none, and the

@@ -141,7 +141,8 @@ class Scene:
         if reference and ph.reference is not None:
             reference = ph.reference
         self.room = Room(self.projection, static, warm_wall=spec.warm_wall, reference=reference)
-        self.errors = SensorErrors(refresh_hz, static, key=stable_key(*key, variant, "noise")[0],
+        noise = ("noise",) if ph.noise_draw == 0 else ("noise", ph.noise_draw)  # the draw of the noise over time
+        self.errors = SensorErrors(refresh_hz, static, key=stable_key(*key, variant, *noise)[0],
                                    netd_1hz_c=ph.netd_1hz_c, offset_sd_c=ph.pixel_offset_sd_c,
                                    common_offset_c=ph.sensor_offset_c, gain=ph.sensor_gain,
                                    drift_scale=ph.drift_scale)

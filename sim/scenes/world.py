@@ -74,6 +74,7 @@ class Physics:
     sensor_offset_c: float = 0.0  # common to all pixels
     sensor_gain: float = 0.0  # relative error of the scale (reading - die temperature)
     drift_scale: float = 1.0  # times the nominal slow drift
+    noise_draw: int = 0  # which draw of the sensor's noise over time: 0 the run's own, another number a fresh one
     skin_emissivity: float = 0.98
     ambient_c: float | None = None  # None: the scenario's own room
     reference: ReferenceSpec | None = None  # None with reference_in_view: the nominal disc (room.py)
@@ -164,6 +165,8 @@ class World:
     indoor_s: Span
     stand_s: Span = STAND_S  # how long people stand on the mark before walking on, decided or not (both worlds
     # alike; bench_accuracy.py --stand draws it wider to see what people who wait for their decision would get)
+    noise_draw: int = 0  # 0: every run's sensor noise over time as drawn; K: the same runs with a fresh draw of it
+    # (bench_accuracy.py --noise-draw: how far the figures move with the noise alone)
     reference_in_view: float = 0.85
     reference_wall_share: float = 0.1  # how often a warm wall sits behind the disc
     in_scope_share: float = 0.75
@@ -229,7 +232,8 @@ class World:
             ambient_c=ambient, reference=reference if ref_in_view else None, reference_in_view=ref_in_view,
             mounting=mounting, site=site, adult_share=adults, glasses_share=u(self.glasses_share),
             mask_share=u(self.mask_share), fringe_share=u(self.fringe_share), hat_share=u(self.hat_share),
-            cold_share=u(self.cold_share), outdoor_c=u(self.outdoor_c), nominal_people=False)
+            cold_share=u(self.cold_share), outdoor_c=u(self.outdoor_c), nominal_people=False,
+            noise_draw=self.noise_draw)
 
     def person(self, physics: Physics, rng: np.random.Generator) -> PersonDraw:
         """One person of a run with ``physics``: age, eye height, head size, look, arrival from the cold."""
