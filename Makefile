@@ -126,7 +126,7 @@ screenshots: $(STAMP) mosquitto-installed browser-installed cjk-font ## the cons
 	$(PY) bench/screenshots.py
 
 ACCURACY_ARGS ?=
-bench-accuracy: $(STAMP) ## screening accuracy in the dev and held-out simulated worlds side by side, both lenses, as installed and commissioned (ACCURACY_ARGS='--people 1440'; '--save F' then '--compare F': person by person; '--dev-wings 0.2:3': lens wings in DEV; '--tell-wings none|true|S:PX': the lens not measured, or told its wings; '--tell-offset measured|true|none': the sensor's offset from the lens measurement, as read, the truth, or none; '--dev-noise 0.18:0.175': DEV's sensors' noise and pixel offsets; '--holds': what held the decisions later than 1.0 s; '--stand 3:4': people standing 3-4 s instead of 1-2; '--wait-for-result': people walking on at their result; '--noise-draw 1': the same runs through a fresh draw of the sensors' noise)
+bench-accuracy: $(STAMP) ## screening accuracy in the dev and held-out simulated worlds side by side, both lenses, as installed and commissioned (ACCURACY_ARGS='--people 1440'; '--save F' then '--compare F': person by person; '--dev-wings 0.2:3': lens wings in DEV; '--tell-wings none|true|S:PX': the lens not measured, or told its wings; '--tell-offset measured|true|none': the sensor's offset from the lens measurement, as read, the truth, or none; '--dev-noise 0.18:0.175': DEV's sensors' noise and pixel offsets; '--holds': what held the decisions later than 1.0 s; '--stand 3:4': people standing 3-4 s instead of 1-2; '--wait-for-result': people walking on at their result; '--noise-draw 1': the same runs through a fresh draw of the sensors' noise; '--noise-draws 3': every target through three draws of it)
 	$(PY) bench/bench_accuracy.py $(ACCURACY_ARGS)
 
 DECISIONS_ARGS ?=

@@ -51,7 +51,7 @@ sensor, the optics, the analysis and the site offset).
                                    [--save FILE] [--compare FILE]
                                    [--dev-wings SHARE:PX] [--tell-wings [HOW]] [--tell-offset HOW]
                                    [--dev-noise NETD:OFFSET_SD] [--stand S0:S1] [--wait-for-result]
-                                   [--noise-draw K]
+                                   [--noise-draw K] [--noise-draws N]
 
 ``--dev-wings`` gives every DEV lens wings (HELD_OUT keeps its own); ``--tell-wings`` and ``--tell-offset``
 set what the installer configures from the lens measurement instead of what it measures: the lens's true wings,
@@ -67,6 +67,9 @@ RETRY ``wait_indoors``, and otherwise stands their full time (their patience: wi
 a door that opens only on a PASS (docs/estimation.md, "People who wait for their result"). ``--noise-draw K``
 (K >= 1) renders the same runs with a fresh draw of every sensor's noise over time, nothing else changed: how
 far each figure moves with the noise alone (docs/estimation.md, "How far the figures move with the noise").
+``--noise-draws N`` renders every run through N draws (K to K + N - 1): the tables are of draw K, and below
+them, per lens, each target over every draw, their mean and in how many draws it is met. ``--save`` keeps every
+draw's people and ``--compare`` pairs them draw by draw.
 
 ``--refresh-hz`` records every gate, and its commissioning sessions, at that
 rate (default 8, the firmware's). ``--eye-band`` sets ``[screening] eye_band`` and ``--apply-sensor-offset``
@@ -218,6 +221,7 @@ class Outcome:
     # what held their frames from standing still to their first PASS/FEVER (Tracker.held, frames of each; decided
     # people only): --holds prints it
     holds: tuple[tuple[str, int], ...] = ()
+    noise_draw: int = 0  # the draw of the sensors' noise over time the run was rendered with (--noise-draw(s))
 
     @property
     def in_documented_scope(self) -> bool:
@@ -690,7 +694,7 @@ def run(job: tuple) -> list[Outcome]:
                                p["cover"], p["from_cold"], p.get("age") is None, commissioned, how, body, pid,
                                ph.psf_wing_share, ph.sensor_gain,
                                math.nan if config.analysis.face_blur_px is None else config.analysis.face_blur_px,
-                               noise, tuple(sorted(holds.items()))))
+                               noise, tuple(sorted(holds.items())), noise_draw))
         return out
 
     out = screened(config, False, None)
@@ -905,6 +909,40 @@ def print_factors(lens: str, names: list[str], scoped: dict[str, list[Outcome]])
             print(f"{n:9s} {factor:15s} {label:16s} {people:6d} {share:7.3f} {e.size:4d} {errors} {late}")
 
 
+def draw_table(rows: list[Outcome], draws: list[int]) -> list[tuple[Target, list, float | None, int | None]]:
+    """Each target over ``rows`` (one world, lens and commissioning state, in scope) draw by draw: (target, the
+    figure of each draw, their mean, in how many draws it is met; the last two None where the target is only
+    reported or a figure is missing)."""
+    out = []
+    for t in TARGETS:
+        vals = [t.value([r for r in rows if r.noise_draw == d]) for d in draws]
+        firsts = [_first(v) for v in vals]
+        whole = all(isinstance(v, (int, float)) and math.isfinite(v) for v in firsts)
+        mean = float(np.mean(firsts)) if whole else None
+        met_in = sum(bool(t.met(v)) for v in vals) if whole and t.met is not None else None
+        out.append((t, vals, mean, met_in))
+    return out
+
+
+def print_draws(lens: str, rows: list[Outcome], names: list[str], draws: list[int]) -> None:
+    """Per world, as installed and commissioned: each target in scope over every draw of the noise."""
+    print(f"-- {lens} deg lens, in scope: each target through {len(draws)} draws of the sensors' noise "
+          f"(--noise-draws; the same gates and people) --")
+    for n in names:
+        for commissioned in (False, True):
+            mine = [r for r in rows if r.lens == lens and r.world == n and r.commissioned == commissioned
+                    and r.in_scope]
+            if not mine:
+                continue
+            print(f"{n}, {'commissioned' if commissioned else 'as installed'}")
+            print(f"{'measure':26s} {'target':>12s}" + "".join(f" {'draw ' + str(d):>11s}" for d in draws)
+                  + f" {'mean':>8s}  met in")
+            for t, vals, mean, met_in in draw_table(mine, draws):
+                print(f"{t.label:26s} {t.text:>12s}" + "".join(f" {fmt(v):>11s}" for v in vals)
+                      + f" {fmt(mean) if mean is not None else '-':>8s}  "
+                      + (f"{met_in} of {len(draws)}" if met_in is not None else ""))
+
+
 def print_lens(lens: str, rows: list[Outcome], worlds: list[World], factors: bool = False,
                holds: bool = False) -> None:
     """The tables for one lens: the gates as installed, with the commissioned figures beside them in the two
@@ -994,7 +1032,7 @@ class Change:
 
 
 def _key(r: Outcome) -> tuple:
-    return r.world, r.lens, r.run, r.person, r.commissioned
+    return r.world, r.lens, r.run, r.person, r.commissioned, r.noise_draw
 
 
 def _verdict_of(r: Outcome) -> tuple:
@@ -1122,6 +1160,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--noise-draw", metavar="K", type=int, default=0,
                     help="render the same runs with draw K (>= 1) of every sensor's noise over time, nothing else "
                          "changed (default 0: the runs' own)")
+    ap.add_argument("--noise-draws", metavar="N", type=int, default=1,
+                    help="render every run through N draws of the noise (K to K + N - 1; default 1) and print each "
+                         "target over them below draw K's tables")
     ap.add_argument("--tell-wings", metavar="HOW", nargs="?", const="true", default="measured",
                     help="the lens's wings the installer configures ([screening] lens_wing_share, lens_wing_px): "
                          "'measured' (the default: what `thermogate calibrate lens` measures on each gate's lens, "
@@ -1135,6 +1176,9 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     if args.noise_draw < 0:
         ap.error("--noise-draw must be 0 or more")
+    if not 1 <= args.noise_draws <= 20:
+        ap.error("--noise-draws must be 1 to 20")
+    draws = list(range(args.noise_draw, args.noise_draw + args.noise_draws))
     told = (None if args.tell_wings == "none" else args.tell_wings if args.tell_wings in ("true", "measured")
             else _wings(args.tell_wings))
     worlds = [world_named(w) for w in args.worlds.split(",")]
@@ -1143,8 +1187,8 @@ def main(argv: list[str] | None = None) -> None:
     offset = None if args.apply_sensor_offset is None else args.apply_sensor_offset == "true"
     offset_how = offset_source(told, args.tell_offset)
     jobs = [(w.name, lens, i, args.eye_band, offset, args.readings, args.refresh_hz, args.stable_frames,
-             args.dev_wings, told, offset_how, args.dev_noise, args.stand, args.wait_for_result, args.noise_draw)
-            for lens in lenses for w in worlds for i in range(runs)]
+             args.dev_wings, told, offset_how, args.dev_noise, args.stand, args.wait_for_result, draw)
+            for draw in draws for lens in lenses for w in worlds for i in range(runs)]
     band = args.eye_band or ScreeningConfig().eye_band
     applied = ScreeningConfig().analysis.apply_sensor_offset if offset is None else offset
     print(f"make bench-accuracy: {runs} runs of {KIND} ({runs * PEOPLE_PER_RUN} people) per world and lens; "
@@ -1160,7 +1204,9 @@ def main(argv: list[str] | None = None) -> None:
              f"{args.dev_noise[1]:g} degC" if args.dev_noise else "")
           + (f"; people standing {args.stand[0]:g}-{args.stand[1]:g} s" if args.stand else "")
           + ("; people walk on once given their result" if args.wait_for_result else "")
-          + (f"; draw {args.noise_draw} of the sensors' noise over time" if args.noise_draw else "")
+          + (f"; draw {args.noise_draw} of the sensors' noise over time" if len(draws) == 1 and args.noise_draw else
+             f"; draws {draws[0]}-{draws[-1]} of the sensors' noise over time (the tables: draw {draws[0]})"
+             if len(draws) > 1 else "")
           + ("; no wings configured" if told is None else
              "; the installer told the lens's true wings" if told == "true" else
              "; the installer measured each lens's wings (thermogate calibrate lens)"
@@ -1178,7 +1224,9 @@ def main(argv: list[str] | None = None) -> None:
         results = [run(j) for j in jobs]
     rows = [r for chunk in results for r in chunk]
     for lens in lenses:
-        print_lens(lens, rows, worlds, args.factors, args.holds)
+        print_lens(lens, [r for r in rows if r.noise_draw == draws[0]], worlds, args.factors, args.holds)
+        if len(draws) > 1:
+            print_draws(lens, rows, [w.name for w in worlds], draws)
     if args.compare:
         print_compare(compare_outcomes(load_outcomes(args.compare), rows))
     if args.save:

@@ -334,6 +334,25 @@ def test_a_saved_run_reads_back_and_compares_person_by_person(tmp_path):
         bench.compare_outcomes(before + before[:1], after)
 
 
+def test_each_target_draw_by_draw():
+    """--noise-draws: each target over the rows of each draw, their mean and in how many draws it is met; a
+    draw's people are told apart from the same people in another draw."""
+    draw0 = [replace(r, person=i) for i, r in enumerate(TABLE)]
+    draw1 = [replace(r, noise_draw=1) for r in draw0]
+    draw1[0] = replace(draw1[0], estimate_c=37.5, decision="FEVER")  # the 36.5 read high through that draw's noise
+    table = {t.label: (vals, mean, met_in) for t, vals, mean, met_in in bench.draw_table(draw0 + draw1, [0, 1])}
+    vals, mean, met_in = table["MAE degC"]
+    assert vals == [pytest.approx(bench.mae(TABLE)), pytest.approx(bench.mae(draw1))] and vals[1] > vals[0]
+    assert mean == pytest.approx(np.mean(vals)) and met_in == 0
+    vals, mean, met_in = table["specificity (<= 36.8)"]
+    assert vals == [(pytest.approx(2 / 3), 3), (pytest.approx(1 / 3), 3)] and mean == pytest.approx(0.5)
+    assert table["PASS with core >= 37.3"] == ([3, 3], 3.0, 0)
+    assert table["share decided"][2] is None  # only reported
+    assert bench._key(draw0[0]) != bench._key(draw1[0])
+    assert bench.compare_outcomes(draw0 + draw1, draw0 + draw1)[("held-out", "110", False)].people == 2 * sum(
+        r.in_scope for r in TABLE)
+
+
 def test_slope_of_an_exact_line_and_of_too_little():
     line = [row(c, "PASS", 0.9 * c + 3.7) for c in (36.0, 37.0, 38.5, 40.0)]
     assert bench.slope(line) == pytest.approx(0.9)
