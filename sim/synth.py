@@ -21,6 +21,7 @@ from controller.sensor import Calibration, control_word, random_eeprom
 
 from .scenarios import scenario
 from .scenes import PersonPlan
+from .scenes.people import STAND_S
 
 SAMPLES = Path(__file__).resolve().parent / "recordings"
 # (file stem, scenario, seconds): small enough to keep in git, long enough for one or two people.
@@ -51,10 +52,15 @@ def frame_times(seconds: float, refresh_hz: float) -> np.ndarray:
 
 def scenario_meta(sc, name: str, seed: int, variant: str, refresh_hz: float, vdd: float, world,
                   session: str | None) -> dict:
-    """A scenario recording's meta: what it was made from."""
+    """A scenario recording's meta: what it was made from (a world's standing time and draw of the noise where
+    they are not its own)."""
     meta = {"scenario": name, "seed": seed, "variant": variant, "refresh_hz": refresh_hz, "vdd": vdd}
     if world is not None:
         meta["world"] = world.name
+        if world.stand_s != STAND_S:
+            meta["stand_s"] = list(world.stand_s)
+        if world.noise_draw:
+            meta["noise_draw"] = world.noise_draw
     if session is not None:
         meta["session"] = session
     if sc.people is not None:

@@ -591,6 +591,13 @@ def test_the_bench_can_draw_the_sensors_noise_afresh():
         assert np.array_equal(plain.clean_at(t).image, fresh.clean_at(t).image)
     again = scenario("school_queue", seed, variant="110", world=bench.with_noise_draw(DEV, 2))
     assert np.array_equal(again.frame_at(9.5).image, fresh.frame_at(9.5).image)
+    from sim.synth import scenario_recording
+
+    longer = bench.with_stand(bench.with_noise_draw(DEV, 2), (3.0, 4.0))
+    meta = scenario_recording("school_queue", 1.0, seed=seed, variant="110", world=longer).meta
+    assert meta["world"] == DEV.name and meta["noise_draw"] == 2 and meta["stand_s"] == [3.0, 4.0]
+    plain_meta = scenario_recording("school_queue", 1.0, seed=seed, variant="110", world=DEV).meta
+    assert "noise_draw" not in plain_meta and "stand_s" not in plain_meta
 
 
 def test_the_bench_can_have_the_installer_measure_each_lens():
