@@ -9,7 +9,7 @@ recordings in ``sim/recordings/`` are made with ``python -m sim.synth``.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -45,11 +45,6 @@ class SensorWords:
         return self.calibration.raw_from_to(image, ta, self.vdd, i % 2, self.control)
 
 
-def frame_times(seconds: float, refresh_hz: float) -> np.ndarray:
-    """The times of ``seconds`` of frames at ``refresh_hz``, from 0."""
-    return np.arange(int(round(seconds * refresh_hz))) / refresh_hz
-
-
 def scenario_meta(sc, name: str, seed: int, variant: str, refresh_hz: float, vdd: float, world,
                   session: str | None) -> dict:
     """A scenario recording's meta: what it was made from (a world's standing time and draw of the noise where
@@ -77,16 +72,26 @@ def scenario_recording(name: str, seconds: float, *, seed: int = 0, gate_id: str
     gate and room with other people (``scenario(..., session=)``), named in the meta. The people keep to their
     plan whatever the gate would have told them (sim/waiting.py has them wait for it)."""
     sc = scenario(name, seed, variant=variant, refresh_hz=refresh_hz, world=world, people=people, session=session)
-    sensor = SensorWords(seed, refresh_hz, vdd)
-    times = frame_times(seconds, refresh_hz)
+    return record_scenario(sc, seconds, SensorWords(seed, refresh_hz, vdd), gate_id=gate_id,
+                           meta=scenario_meta(sc, name, seed, variant, refresh_hz, vdd, world, session))
+
+
+def record_scenario(sc, seconds: float, sensor: SensorWords, *, gate_id: str, meta: dict,
+                    on_frame: Callable[[int, float, np.ndarray, dict], None] | None = None) -> Recording:
+    """``seconds`` of scenario ``sc`` (a ``Scenario``) through ``sensor``, frame by frame, as a recording with
+    ``meta``; ``on_frame(i, t, words, truth)``, if given, is called with each frame before the next is rendered
+    (sim/waiting.py's closed loop acts there)."""
+    times = np.arange(int(round(seconds * sc.refresh_hz))) / sc.refresh_hz
     frames, truths = [], []
     for i, t in enumerate(times):
         frame = sc.frame_at(float(t))
-        frames.append(sensor.of(i, frame.image, frame.ta))
+        words = sensor.of(i, frame.image, frame.ta)
+        frames.append(words)
         truths.append(dict(frame.truth, subpage=i % 2))
+        if on_frame is not None:
+            on_frame(i, float(t), words, frame.truth)
     return synthesize(sensor.eeprom, np.array(frames), times.tolist(), truths, gate_id=gate_id,
-                      created=FIXED_CREATED, meta=scenario_meta(sc, name, seed, variant, refresh_hz, vdd, world,
-                                                                session))
+                      created=FIXED_CREATED, meta=meta)
 
 
 def lens_recordings(physics, *, seed: int = 0, gate_id: str = "sim-1", variant: str = Lens.NARROW,

@@ -26,13 +26,13 @@ import numpy as np
 
 from controller.geometry import Lens
 from controller.protocol import result as D
-from controller.recording import Recording, synthesize
+from controller.recording import Recording
 from controller.screening.config import ScreeningConfig
 from controller.screening.pipeline import GatePipeline
 
 from .scenarios import scenario
 from .scenes import PersonPlan
-from .synth import FIXED_CREATED, SensorWords, frame_times, scenario_meta
+from .synth import SensorWords, record_scenario, scenario_meta
 
 # From the result to stepping off the mark: the door's light and sound, and the first step. An assumption, not
 # a measurement (a simple reaction to a light or a tone is 0.2-0.3 s; the step takes longer).
@@ -60,22 +60,17 @@ def screen_waiting(name: str, seconds: float, config: ScreeningConfig, *, seed: 
     sc = scenario(name, seed, variant=variant, refresh_hz=refresh_hz, world=world, people=people, session=session)
     sensor = SensorWords(seed, refresh_hz, vdd)
     pipeline = GatePipeline(gate_id, sensor.eeprom, config)
-    times = frame_times(seconds, refresh_hz)
-    frames, truths, decisions = [], [], []
-    for i, t in enumerate(times):
-        frame = sc.frame_at(float(t))
-        words = sensor.of(i, frame.image, frame.ta)
-        frames.append(words)
-        truths.append(dict(frame.truth, subpage=i % 2))
-        new = pipeline.push(words, float(t), i + 1)
+    decisions: list[D.Decision] = []
+
+    def screen(i: int, t: float, words: np.ndarray, truth: dict) -> None:
+        new = pipeline.push(words, t, i + 1)
         if on_frame is not None:
-            on_frame(float(t), pipeline)
+            on_frame(t, pipeline)
         decisions.extend(new)
-        nearby = frame.truth.get("people") or []
+        nearby = truth.get("people") or []
         if nearby and any(sends_on(d) for d in new):
             nearest = min(nearby, key=lambda p: p["distance_m"])
-            sc.send_on(nearest["id"], float(t) + react_s)
+            sc.send_on(nearest["id"], t + react_s)
+
     meta = dict(scenario_meta(sc, name, seed, variant, refresh_hz, vdd, world, session), waiting=react_s)
-    rec = synthesize(sensor.eeprom, np.array(frames), times.tolist(), truths, gate_id=gate_id,
-                     created=FIXED_CREATED, meta=meta)
-    return rec, decisions
+    return record_scenario(sc, seconds, sensor, gate_id=gate_id, meta=meta, on_frame=screen), decisions
