@@ -13,7 +13,7 @@ reference source, room, mounting and people are drawn from the world. The
 gate is set up as an installer following docs/installation.md would: lens,
 its wings and the sensor's own offset as `thermogate calibrate lens`
 measures them with the run's disc on its own lens and sensor
-(:func:`measured_lens`; `--tell-wings` and `--tell-offset` change that), where the
+(:func:`measured_lens`; `--tell-wings`, `--tell-offset` and `--tell-blur` change that), where the
 reference is and its set point (or, with none in view,
 `require_reference = false`), and the mounting. The recording goes through
 the real pipeline offline; every person who stood at the mark is scored by
@@ -50,13 +50,16 @@ sensor, the optics, the analysis and the site offset).
                                    [--readings 20] [--refresh-hz 8] [--stable-frames 5]
                                    [--save FILE] [--compare FILE]
                                    [--dev-wings SHARE:PX] [--tell-wings [HOW]] [--tell-offset HOW]
+                                   [--tell-blur measured|true]
                                    [--dev-noise NETD:OFFSET_SD] [--stand S0:S1] [--wait-for-result]
                                    [--noise-draw K] [--noise-draws N]
 
-``--dev-wings`` gives every DEV lens wings (HELD_OUT keeps its own); ``--tell-wings`` and ``--tell-offset``
-set what the installer configures from the lens measurement instead of what it measures: the lens's true wings,
-none, or wings as given; the sensor's true offset in its place, or none. They are diagnostics, what each
-measurement's error costs (docs/estimation.md, "DEV given wings"). ``--dev-noise`` gives every DEV sensor
+``--dev-wings`` gives every DEV lens wings (HELD_OUT keeps its own); ``--tell-wings``, ``--tell-offset`` and
+``--tell-blur`` set what the installer configures from the lens measurement instead of what it measures: the
+lens's true wings or wings as given (the lens still measured, its core and offset configured), or none (the lens
+not measured at all); the sensor's true offset in its place, or none; the lens's true core blur in place of both
+measured blurs (the reference disc's and the lens's core). They are diagnostics, what each measurement's error
+costs (docs/estimation.md, "DEV given wings"). ``--dev-noise`` gives every DEV sensor
 the noise NETD (degC at a 1 Hz refresh, at the array's centre) and per-pixel offsets of OFFSET_SD (degC), the
 runs otherwise as drawn: what the sensor's noise costs (docs/estimation.md, "The sensor's noise").
 ``--stand`` has the people of every world stand on the mark for S0-S1 s (default 1-2 s, both worlds'), each
@@ -608,10 +611,30 @@ def measured_lens(sc, seed: int, true_offset: bool = False) -> MeasuredLens:
 def offset_source(tell, how: str | None) -> str | None:
     """The sensor's offset the installer configures from the lens measurement, given the wings told (``tell``,
     as :func:`run` takes it) and ``--tell-offset`` (``how``; None: not given): "measured", "true" or None (none);
-    by default "measured" with measured wings, else none."""
+    by default "measured" wherever the lens was measured (any wings told but none), else none."""
     if how is None:
-        return "measured" if tell == "measured" else None
+        return None if tell is None else "measured"
     return None if how == "none" else how
+
+
+def configured_lens(measured: MeasuredLens, tell, physics) -> tuple[tuple[float, float] | None, float | None]:
+    """The lens's wings and core blur the installer configures, given what ``thermogate calibrate lens``
+    measured and the wings told (``tell``, as :func:`run` takes it): the wings measured, the lens's true ones
+    ("true") or as given (SHARE, PX), and the core measured, in every case but ``tell`` None (the lens not
+    measured: neither)."""
+    if tell is None:
+        return None, None
+    wings = measured.wings if tell == "measured" else \
+        (physics.psf_wing_share, physics.psf_wing_sigma_px) if tell == "true" else tell
+    return wings, measured.core_px
+
+
+def with_true_blur(config: ScreeningConfig, physics) -> ScreeningConfig:
+    """``config`` with the lens's true core blur in place of the disc's (``lens_blur_px``) and the lens
+    measurement's (``lens_core_px``): the faces and the disc read through the blur the lens has (a diagnostic,
+    ``--tell-blur true``: what the blur's measurement costs)."""
+    return replace(config, analysis=replace(config.analysis, lens_blur_px=physics.psf_sigma_px,
+                                            lens_core_px=physics.psf_sigma_px))
 
 
 def run(job: tuple) -> list[Outcome]:
@@ -622,15 +645,16 @@ def run(job: tuple) -> list[Outcome]:
     (:func:`with_dev_wings`), the wings the installer is told ("true": the lens's own; "measured": what
     :func:`measured_lens` gives; SHARE, PX as given; None: none) and the sensor's offset ("measured": what
     :func:`measured_lens` reads, with the view it read it in; "true": the truth in its place; None: none; the
-    default: "measured" with measured wings, else none), DEV's sensors' noise (:func:`with_dev_noise`) and how long
-    the people stand on the mark (:func:`with_stand`), and whether they wait for their result (the run screened
-    in a closed loop, :func:`sim.waiting.screen_waiting`, once as installed and once commissioned), and which
-    draw of the sensors' noise over time (:func:`with_noise_draw`)."""
+    default: "measured" wherever the lens was measured, else none), DEV's sensors' noise (:func:`with_dev_noise`)
+    and how long the people stand on the mark (:func:`with_stand`), and whether they wait for their result (the
+    run screened in a closed loop, :func:`sim.waiting.screen_waiting`, once as installed and once commissioned),
+    which draw of the sensors' noise over time (:func:`with_noise_draw`), and whether the lens's true core blur
+    replaces both measured ones (:func:`with_true_blur`)."""
     world_name, lens, i = job[:3]
-    given = tuple(job[3:15])
-    defaults = (None, None, COMMISSION_READINGS, 8.0, None, None, None, "default", None, None, False, 0)
+    given = tuple(job[3:16])
+    defaults = (None, None, COMMISSION_READINGS, 8.0, None, None, None, "default", None, None, False, 0, False)
     (eye_band, apply_offset, readings, refresh_hz, stable, dev_wings, tell, offset_how, dev_noise, stand, wait,
-     noise_draw) = given + defaults[len(given):]
+     noise_draw, true_blur) = given + defaults[len(given):]
     if offset_how == "default":
         offset_how = offset_source(tell, None)
     world = with_noise_draw(with_stand(with_dev_noise(with_dev_wings(world_named(world_name), dev_wings), dev_noise),
@@ -639,15 +663,15 @@ def run(job: tuple) -> list[Outcome]:
     sc = scenario(KIND, seed, variant=lens, world=world)
     rec = scenario_recording(KIND, sc.duration_s, seed=seed, variant=lens, world=world, refresh_hz=refresh_hz)
     frames = list(rec.frames())
-    measured = measured_lens(sc, seed, offset_how == "true") if tell == "measured" or offset_how else MeasuredLens()
-    wings = measured.wings if tell == "measured" else \
-        (sc.physics.psf_wing_share, sc.physics.psf_wing_sigma_px) if tell == "true" else tell
+    measured = measured_lens(sc, seed, offset_how == "true") if tell is not None or offset_how else MeasuredLens()
+    wings, core = configured_lens(measured, tell, sc.physics)
     lens_offset, lens_view = (measured.offset_c, measured.view_c) if offset_how else (None, None)
-    core = measured.core_px if tell == "measured" else None  # the lens was measured: its core is in its table
     installed = installer_config(sc, frames[0].truth, eye_band, apply_offset, stable, wings, lens_offset, lens_view,
                                  core)
     seen = reference_images_recording(rec, installed)  # the noise is what calibrate reference reports
     config, learned, told = learn_installed_reference(rec, installed, seen)
+    if true_blur:
+        config = with_true_blur(config, sc.physics)
     noise = seen.noise_c
     ph = sc.physics
     ref = frames[0].truth["reference"]
@@ -1171,8 +1195,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tell-offset", choices=("measured", "true", "none"), default=None,
                     help="the sensor's offset the installer configures from the lens measurement ([screening] "
                          "lens_offset_c, lens_view_c): 'measured' (what `thermogate calibrate lens` reads; the "
-                         "default with measured wings), 'true' (the sensor's true offset while the disc stood, in "
-                         "place of the one read: what the reading's error costs), 'none' (the default otherwise)")
+                         "default wherever the lens is measured), 'true' (the sensor's true offset while the disc "
+                         "stood, in place of the one read: what the reading's error costs), 'none' (the default "
+                         "with --tell-wings none)")
+    ap.add_argument("--tell-blur", choices=("measured", "true"), default="measured",
+                    help="the lens blur the gate reads the faces and the disc with: 'measured' (the default: the "
+                         "disc's, or the lens's core where they disagree), 'true' (the lens's true core blur in "
+                         "place of both: what the blur's measurement costs)")
     args = ap.parse_args(argv)
     if args.noise_draw < 0:
         ap.error("--noise-draw must be 0 or more")
@@ -1187,7 +1216,8 @@ def main(argv: list[str] | None = None) -> None:
     offset = None if args.apply_sensor_offset is None else args.apply_sensor_offset == "true"
     offset_how = offset_source(told, args.tell_offset)
     jobs = [(w.name, lens, i, args.eye_band, offset, args.readings, args.refresh_hz, args.stable_frames,
-             args.dev_wings, told, offset_how, args.dev_noise, args.stand, args.wait_for_result, draw)
+             args.dev_wings, told, offset_how, args.dev_noise, args.stand, args.wait_for_result, draw,
+             args.tell_blur == "true")
             for draw in draws for lens in lenses for w in worlds for i in range(runs)]
     band = args.eye_band or ScreeningConfig().eye_band
     applied = ScreeningConfig().analysis.apply_sensor_offset if offset is None else offset
@@ -1208,13 +1238,15 @@ def main(argv: list[str] | None = None) -> None:
              f"; draws {draws[0]}-{draws[-1]} of the sensors' noise over time (the tables: draw {draws[0]})"
              if len(draws) > 1 else "")
           + ("; no wings configured" if told is None else
-             "; the installer told the lens's true wings" if told == "true" else
+             "; the installer measured each lens (thermogate calibrate lens) and was told its true wings"
+             if told == "true" else
              "; the installer measured each lens's wings (thermogate calibrate lens)"
              if told == "measured" else
-             f"; the installer told wings {told[0]:g} at {told[1]:g} px")
+             f"; the installer measured each lens and was told wings {told[0]:g} at {told[1]:g} px")
           + ("; no sensor offset from a lens measurement" if offset_how is None else
              "; the sensor's offset as the lens measurement reads it" if offset_how == "measured" else
-             "; the sensor's true offset in place of the lens measurement's"),
+             "; the sensor's true offset in place of the lens measurement's")
+          + ("; the lens's true core blur in place of the measured ones" if args.tell_blur == "true" else ""),
           flush=True)
     t0 = time.perf_counter()
     if args.jobs > 1:

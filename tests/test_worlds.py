@@ -514,6 +514,29 @@ def test_the_bench_can_give_dev_wings_and_tell_the_installer():
     assert bench.installer_config(sc, truth).analysis.lens_wing_share == 0.0
 
 
+def test_the_bench_tells_true_wings_or_blur_in_place_of_the_measured_ones_and_keeps_the_rest():
+    """--tell-wings true / SHARE:PX replaces the measured wings only: the lens is still measured, its core blur and
+    (by default) its offset configured; --tell-wings none measures nothing. --tell-blur true reads the faces and the
+    disc through the lens's true core blur."""
+    from controller.screening.analysis import AnalysisConfig
+    from controller.screening.config import ScreeningConfig
+
+    measured = bench.MeasuredLens(wings=(0.1, 2.0), offset_c=0.3, view_c=22.0, core_px=0.45)
+    ph = Physics(psf_sigma_px=0.6, psf_wing_share=0.2, psf_wing_sigma_px=3.0)
+    assert bench.configured_lens(measured, "measured", ph) == ((0.1, 2.0), 0.45)
+    assert bench.configured_lens(measured, "true", ph) == ((0.2, 3.0), 0.45)
+    assert bench.configured_lens(measured, (0.05, 1.5), ph) == ((0.05, 1.5), 0.45)
+    assert bench.configured_lens(measured, None, ph) == (None, None)
+    assert [bench.offset_source(tell, None) for tell in ("measured", "true", (0.05, 1.5), None)] == \
+        ["measured", "measured", "measured", None]
+    assert bench.offset_source("true", "true") == "true" and bench.offset_source("measured", "none") is None
+    config = ScreeningConfig(analysis=AnalysisConfig(lens_blur_px=0.9, lens_core_px=0.4))
+    assert config.analysis.face_blur_px == 0.4  # the disc 0.5 px off the core: the core
+    told = bench.with_true_blur(config, ph).analysis
+    assert told.lens_blur_px == told.lens_core_px == told.face_blur_px == 0.6
+    assert bench.with_true_blur(config, ph).eye_band == config.eye_band
+
+
 def test_the_bench_can_give_dev_sensors_a_noise():
     """--dev-noise gives every DEV run's sensor the noise and pixel offsets asked for, the runs otherwise as drawn,
     and leaves HELD_OUT as it is; the gate measures the noise it was given (as the bench reads it off the gate's
