@@ -204,6 +204,46 @@ def test_the_sensors_own_offset_is_read_where_the_disc_fills_pixels(variant):
         assert measure_lens(disc, empty, fov).sensor_offset_c is None  # no set point: none read
 
 
+@pytest.mark.parametrize("variant", ["110", "55"])
+def test_a_blurry_lens_is_told_how_near_to_stand_the_disc_for_the_offset(variant):
+    """Through a core of 1.05 px a disc 7 pixels across (the table's far end) has too few pixels wholly on it
+    to read the sensor's offset: the measurement says how many pixels across it must be, and stood at the
+    distance that gives, the offset is read."""
+    fov = FOVS[variant]
+    physics = replace(lens(1.05), sensor_offset_c=1.3)
+    far = LensTarget(diameter_m=0.08, distance_m=measure_distance_m(0.08, fov)[1], temp_c=37.0, emissivity=0.97)
+    m = measure_lens(*lens_target_frames(physics, fov, 3, far), fov, set_point_c=37.0, emissivity=0.97)
+    assert m.sensor_offset_c is None and m.full_pixels < 4
+    assert m.offset_across_px is not None and ACROSS_PX[1] - 1.0 < m.offset_across_px < 14.0
+    assert m.offset_across_px > m.across_px + 1.0
+    nearer = replace(far, distance_m=far.distance_m * m.across_px / m.offset_across_px)
+    truth: dict = {}
+    again = measure_lens(*lens_target_frames(physics, fov, 3, nearer, truth=truth), fov, set_point_c=37.0,
+                         emissivity=0.97)
+    assert again.full_pixels >= 4 and again.offset_across_px is None
+    assert again.sensor_offset_c is not None and abs(again.sensor_offset_c - truth["sensor_offset_c"]) < 0.2
+    from controller.screening.lens_measurement import across_for_offset_px
+
+    sizes = [across_for_offset_px(core) for core in (0.3, 0.6, 0.9, 1.2)]
+    assert sizes == sorted(sizes) and sizes[0] >= 5.0  # a blurrier core needs a larger disc
+
+
+def test_calibrate_lens_tells_the_installer_how_near_to_stand_the_disc(tmp_path, capsys):
+    physics = replace(lens(1.05), sensor_offset_c=1.3)
+    far = LensTarget(diameter_m=0.08, distance_m=measure_distance_m(0.08, WIDE)[1], temp_c=37.0, emissivity=0.97)
+    paths = [tmp_path / "disc.npz", tmp_path / "empty.npz"]
+    recordings = lens_recordings(physics, seed=3, gate_id="g1", variant=Lens.WIDE, target=far)
+    for recording, path in zip(recordings, paths, strict=True):
+        recording.save(path)
+    assert thermogate(["calibrate", "lens", "g1", "--recording", str(paths[0]), "--recording", str(paths[1]),
+                       "--set-point", "37", "--emissivity", "0.97"]) == 0
+    out, err = capsys.readouterr()
+    result = json.loads(out)
+    assert result["sensor_offset_c"] is None and result["offset_across_px"] > result["across_px"] + 1.0
+    assert f"bring it nearer, to about {result['offset_across_px']:.1f} pixels across" in err
+    assert " of its distance now), and measure again" in err
+
+
 def test_the_lens_offset_is_taken_off_where_the_reference_tells_none():
     from controller.screening.config import ConfigError, from_table
 

@@ -626,7 +626,7 @@ def test_the_bench_can_draw_the_sensors_noise_afresh():
 def test_the_bench_can_have_the_installer_measure_each_lens():
     """--tell-wings measured: each gate's lens measured as `thermogate calibrate lens` measures it, with the run's
     own disc (or one brought for it) through the run's own lens and sensor: no wings where the lens has none, and the
-    sensor's offset."""
+    sensor's offset, the disc stood nearer and the lens measured again where the command says so."""
     bare = scenario("school_queue", DEV.seed(3), variant="110", world=DEV)
     wings, offset, view, core = bench.measured_lens(bare, DEV.seed(3))
     assert wings is None
@@ -653,6 +653,13 @@ def test_the_bench_can_have_the_installer_measure_each_lens():
     truth = bare.frame_at(0.0).truth
     told = bench.installer_config(bare, truth, lens_offset_c=-0.37, lens_core_px=core).analysis
     assert told.sensor_offset_c == -0.37 and told.lens_core_px == core
+    # DEV's 110 deg run 7: at the table's distance its lens (0.77 px) leaves 3 pixels wholly on the disc, too few
+    # to read the offset; the command says how near to stand it, and the installer does and measures again
+    blurred = scenario("school_queue", DEV.seed(7), variant="110", world=DEV)
+    first, _ = bench._measure_lens_at(blurred, DEV.seed(7), drawn_target(blurred.physics, blurred.fov, DEV.seed(7)))
+    assert first.sensor_offset_c is None and first.offset_across_px is not None
+    _, offset, _, _ = bench.measured_lens(blurred, DEV.seed(7))
+    assert offset is not None and abs(offset - blurred.physics.sensor_offset_c) < 0.5
 
 
 def test_the_drift_since_the_lens_was_measured_is_taken_off_with_its_offset():

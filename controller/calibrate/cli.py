@@ -369,7 +369,8 @@ def _calibrate_lens(args: argparse.Namespace, gate: str) -> int:
                       "wing_share": round(m.wing_share, 3), "wing_px": round(m.wing_px, 2) if m.wing_share else None,
                       "halo_sd": round(m.halo_sd, 1), "noise_gain": round(gain, 3), "across_px": round(m.across_px, 2),
                       "sensor_offset_c": None if m.sensor_offset_c is None else round(m.sensor_offset_c, 2),
-                      "full_pixels": m.full_pixels, "set_point_c": set_point, "emissivity": emissivity,
+                      "full_pixels": m.full_pixels, "offset_across_px": m.offset_across_px,
+                      "set_point_c": set_point, "emissivity": emissivity,
                       "contrast_c": round(m.contrast_c, 2), "residual": round(m.residual, 4),
                       "stray_c": round(m.stray_c, 3), "misfit": round(m.misfit, 4),
                       "frames": list(m.frames), "source": source,
@@ -384,7 +385,10 @@ def _calibrate_lens(args: argparse.Namespace, gate: str) -> int:
               if m.sensor_offset_c is not None else
               "the sensor's own offset not read: give the disc's set point (--set-point, and --emissivity)"
               if set_point is None else
-              f"the sensor's own offset not read: only {m.full_pixels} pixels wholly on the disc; bring it nearer")
+              f"the sensor's own offset not read: only {m.full_pixels} pixels wholly on the disc; bring it nearer"
+              + (f", to about {m.offset_across_px:.1f} pixels across at this lens's blur (it is {m.across_px:.1f}: "
+                 f"stand it at {m.across_px / m.offset_across_px:.2f} of its distance now), and measure again"
+                 if m.offset_across_px is not None else ""))
     lines = "\n".join([f"[gates.{gate}.screening]"] + toml_lines(table))
     where = (f"stored in {args.config} as {', '.join(table)} of [gates.{gate}.screening]" if stored
              else f"put in controller.toml:\n{lines}\n")

@@ -74,6 +74,7 @@ MIN_FULL_PIXELS = 4  # ... and the sensor's offset is read on at least this many
 # more than 0.1 degC or the wings' share by more than 0.03 is refused (docs/estimation.md, "Measuring the lens").
 MAX_STRAY_C = 0.4
 MAX_MISFIT = 0.12
+ROWS_FOR_SIZE = 24  # across_for_offset_px models the disc on a square of this many pixels (the sensor's rows)
 ACROSS_PX = (7.0, 10.0)  # how large the disc is best stood: its edge well sampled, its halo in view
 
 
@@ -109,6 +110,10 @@ class LensMeasurement:
     sensor_offset_c: float | None = None  # what the sensor reads above the disc's apparent temperature, where it
     # fills pixels wholly (the wings taken out); None: no set point given, or no pixel wholly on the disc
     full_pixels: int = 0  # the pixels wholly on the disc that reading averages
+    # Where a set point was given but too few pixels lie wholly on the disc to read the offset: how many pixels
+    # across it must be, at this lens's blur, to fill MIN_FULL_PIXELS wherever it is stood (offset_across_px);
+    # None where the offset was read, or no set point given
+    offset_across_px: float | None = None
     stray_c: float = 0.0  # the largest change the fit leaves unexplained (2 x 2 pixels' mean, degC at the wall)
     stray_at: tuple[int, int] = (0, 0)  # ... its top left pixel (row, column)
     misfit: float = 0.0  # the same anywhere, the disc included, over the disc's contrast
@@ -293,7 +298,7 @@ def measure_lens(disc_images, empty_images, fov: FieldOfView, min_frames: int = 
             f"the difference is not a disc through a lens: {misfit:.0%} of the disc's contrast left unexplained at "
             f"{_where(misfit_at)} (something warm beside the disc, a hand on "
             f"it, the disc moved during the capture?): stand it alone and still, and measure again")
-    offset, full_pixels = None, 0
+    offset, full_pixels, offset_across = None, 0, None
     if set_point_c is not None:
         seen = LensWings(wing_share, wing_px, disc.shape).remove(disc) if wing_share > 0.0 else disc
         full = disc_cover(share.shape, centre, (ry0 * factor, rx0 * factor), sigma) >= FULL_COVER
@@ -303,11 +308,29 @@ def measure_lens(disc_images, empty_images, fov: FieldOfView, min_frames: int = 
             apparent = (emissivity * (set_point_c + KELVIN) ** 4
                         + (1.0 - emissivity) * (room + KELVIN) ** 4) ** 0.25 - KELVIN
             offset = float(seen[full].mean()) - apparent
+        else:
+            offset_across = across_for_offset_px(sigma, aspect)
     return LensMeasurement(core_px=sigma, wing_share=wing_share, wing_px=wing_px, across_px=2.0 * rx0 * factor,
                            centre=centre, contrast_c=contrast_c, residual=rms / max(contrast, 1e-9),
                            core_only_residual=core_rms / max(float(best_core[3][0]), 1e-9),
                            frames=(n_disc, n_empty), halo_sd=halo, sensor_offset_c=offset, full_pixels=full_pixels,
+                           offset_across_px=offset_across,
                            stray_c=stray_c, stray_at=stray_at, misfit=misfit, view_c=wall_c)
+
+
+def across_for_offset_px(core_px: float, aspect: float = 1.0) -> float:
+    """How many pixels across (columns) a disc must be, through a Gaussian core of ``core_px``, for its model to
+    put at least MIN_FULL_PIXELS pixels wholly on it (FULL_COVER) wherever its centre falls on the pixel grid:
+    the smallest such size in steps of 0.25 px. ``aspect``: the disc's rows per column through the lens."""
+    shape = (ROWS_FOR_SIZE, ROWS_FOR_SIZE)
+    mid = ROWS_FOR_SIZE / 2.0
+    for quarter in range(4 * int(MIN_ACROSS_PX), 4 * ROWS_FOR_SIZE):
+        across = quarter / 4.0
+        radii = (aspect * across / 2.0, across / 2.0)
+        if all(np.count_nonzero(disc_cover(shape, (mid + dr, mid + dc), radii, core_px) >= FULL_COVER)
+               >= MIN_FULL_PIXELS for dr in (0.0, 0.25, 0.5) for dc in (0.0, 0.25, 0.5)):
+            return across
+    return float(ROWS_FOR_SIZE)
 
 
 def _beyond_halo(shape: tuple[int, ...], centre: tuple[float, float], radius: tuple[float, float]) -> np.ndarray:
