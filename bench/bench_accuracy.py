@@ -59,7 +59,7 @@ sensor, the optics, the analysis and the site offset).
 lens's true wings or wings as given (the lens still measured, its core and offset configured), or none (the lens
 not measured at all); the sensor's true offset in its place, or none; the lens's true core blur in place of both
 measured blurs (the reference disc's and the lens's core). They are diagnostics, what each measurement's error
-costs (docs/estimation.md, "DEV given wings"). ``--dev-noise`` gives every DEV sensor
+costs (docs/estimation.md, "DEV given wings", "What HELD_OUT's gates share"). ``--dev-noise`` gives every DEV sensor
 the noise NETD (degC at a 1 Hz refresh, at the array's centre) and per-pixel offsets of OFFSET_SD (degC), the
 runs otherwise as drawn: what the sensor's noise costs (docs/estimation.md, "The sensor's noise").
 ``--stand`` has the people of every world stand on the mark for S0-S1 s (default 1-2 s, both worlds'), each
