@@ -125,7 +125,7 @@ from controller.geometry import pixels_across  # noqa: E402
 from controller.screening.analysis import AnalysisConfig  # noqa: E402
 from controller.screening.config import ScreeningConfig, lens_offset_with_drift  # noqa: E402
 from controller.screening.estimate import estimate_core_c  # noqa: E402
-from controller.screening.lens_measurement import LensMeasurementError, measure_lens  # noqa: E402
+from controller.screening.lens_measurement import LensMeasurementError  # noqa: E402
 from controller.screening.lens_wings import check_wings  # noqa: E402
 from controller.screening.offline import analyze_recording, first_standing, truth_for  # noqa: E402
 from controller.screening.reference_source import reading_fraction  # noqa: E402
@@ -133,7 +133,7 @@ from controller.screening.site_calibration import MORE_READINGS_ANSWER  # noqa: 
 from controller.service.calibration import reference_images_recording  # noqa: E402
 from sim.scenarios import scenario  # noqa: E402
 from sim.scenes import PersonPlan  # noqa: E402
-from sim.scenes.lens_target import drawn_target, lens_target_frames  # noqa: E402
+from sim.scenes.lens_target import drawn_target, measure_as_told  # noqa: E402
 from sim.scenes.physiology import normal_core_c  # noqa: E402
 from sim.scenes.scene import stable_key  # noqa: E402
 from sim.scenes.world import DEV, HELD_OUT, IN_SCOPE_MARK_M, IN_SCOPE_ROOM_C, World, world_named  # noqa: E402
@@ -591,33 +591,24 @@ def measured_lens(sc, seed: int, true_offset: bool = False) -> MeasuredLens:
     """What ``thermogate calibrate lens`` measures on this run's lens and sensor, with the run's reference disc
     stood near the gate as docs/installation.md says (sim/scenes/lens_target.py; the gate's walls behind it, the
     sensor in a session of its own: its drift, noise and pixel offsets), its set point and coating
-    given; on a gate with no reference in view, a disc brought for the purpose (6-10 cm, 35-40 degC). Where the
-    command reads no offset because the lens is too blurred for the disc at that distance ("bring it nearer, to
-    about N pixels across"), the installer stands it that near and measures again; the second measurement stands
-    unless it is refused. Nothing (every field None) where the measurement is refused.
+    given; on a gate with no reference in view, a disc brought for the purpose (6-10 cm, 35-40 degC). The
+    installer does what the command says: where it refuses a disc set too near the room's temperature ("set the
+    disc to N degC or more for this measurement"), sets it so and measures again; where it reads no offset because
+    the lens is too blurred for the disc at that distance ("bring it nearer, to about N pixels across"), stands it
+    that near and measures again, the second measurement standing unless it is refused. Nothing (every field
+    None) where the measurement is refused.
     ``true_offset``: the sensor's true offset while the disc stood (common, drift, the gain's part at the disc)
     in place of the one read, where one is read (a diagnostic: what the reading's error costs)."""
-    target = drawn_target(sc.physics, sc.fov, seed)
     try:
-        m, truth = _measure_lens_at(sc, seed, target)
+        told = measure_as_told(sc.physics, sc.fov, seed, drawn_target(sc.physics, sc.fov, seed),
+                               walls_of=sc.scene.room)
     except LensMeasurementError:
         return MeasuredLens()
-    if m.offset_across_px is not None:
-        try:
-            m, truth = _measure_lens_at(sc, seed, replace(target, distance_m=target.distance_m * m.across_px
-                                                          / m.offset_across_px))
-        except LensMeasurementError:
-            pass
+    m, truth = told.measurement, told.truth
     offset = truth["sensor_offset_c"] if true_offset and m.sensor_offset_c is not None else m.sensor_offset_c
     table = m.table()
     return MeasuredLens((m.wing_share, m.wing_px) if m.wing_share > 0.0 else None, offset, table.get("lens_view_c"),
                         table["lens_core_px"])
-
-
-def _measure_lens_at(sc, seed: int, target) -> tuple:
-    truth: dict = {}
-    disc, empty = lens_target_frames(sc.physics, sc.fov, seed, target, walls_of=sc.scene.room, truth=truth)
-    return measure_lens(disc, empty, sc.fov, set_point_c=target.temp_c, emissivity=target.emissivity), truth
 
 
 def offset_source(tell, how: str | None) -> str | None:

@@ -13,8 +13,9 @@ finds a lens's wings, on lenses simulated with sim/scenes/lens_target.py:
 For each: how many lenses the measurement gives wings, the error of the
 share and width it gives, by the true share, and the error of the sensor's
 own offset it reads (the disc: the run's reference disc, else one drawn;
-stood nearer and measured again where the command says the lens is too
-blurred for it to read the offset at the table's distance).
+set hotter where the command refuses it as too near the room's
+temperature, stood nearer where it says the lens is too blurred for it to
+read the offset at the table's distance, and measured again).
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from controller.geometry import Lens  # noqa: E402
-from controller.screening.lens_measurement import LensMeasurementError, measure_lens  # noqa: E402
-from sim.scenes.lens_target import drawn_target, lens_target_frames  # noqa: E402
+from controller.screening.lens_measurement import LensMeasurementError  # noqa: E402
+from sim.scenes.lens_target import drawn_target, measure_as_told  # noqa: E402
 from sim.scenes.world import DEV  # noqa: E402
 
 KIND = "school_queue"
@@ -43,9 +44,9 @@ DEV_WINGS = (None, (0.1, 2.0), (0.2, 3.0))
 
 def measure(job: tuple) -> tuple:
     """(set, lens, true share, true px, measured share, measured px, refused, error of the sensor's offset
-    read (NaN: none read), whether the disc was stood nearer and measured again). Where the measurement reads no
-    offset for want of pixels wholly on the disc, the installer stands it as near as the command says and
-    measures again (the second measurement stands unless refused)."""
+    read (NaN: none read), whether the disc was stood nearer, whether it was set hotter). The installer does as
+    the command says (sim.scenes.lens_target.measure_as_told): sets a disc refused as too near the room's
+    temperature hotter, and stands it nearer where the lens is too blurred for it to read the offset."""
     label, variant, i, wings = job
     physics = DEV.draw(KIND, DEV.seed(i), variant)
     if label == "random":
@@ -57,30 +58,20 @@ def measure(job: tuple) -> tuple:
     elif wings is not None:
         physics = replace(physics, psf_wing_share=wings[0], psf_wing_sigma_px=wings[1])
     fov = Lens.parse(variant).fov
-    target, truth = drawn_target(physics, fov, DEV.seed(i)), {}
-    frames = lens_target_frames(physics, fov, DEV.seed(i), target, truth=truth)
     try:
-        m = measure_lens(*frames, fov, set_point_c=target.temp_c, emissivity=target.emissivity)
+        told = measure_as_told(physics, fov, DEV.seed(i), drawn_target(physics, fov, DEV.seed(i)))
     except LensMeasurementError:
-        return label, variant, physics.psf_wing_share, physics.psf_wing_sigma_px, 0.0, 0.0, True, math.nan, False
-    nearer = m.offset_across_px is not None
-    if nearer:
-        target, again = replace(target, distance_m=target.distance_m * m.across_px / m.offset_across_px), {}
-        try:
-            m = measure_lens(*lens_target_frames(physics, fov, DEV.seed(i), target, truth=again), fov,
-                             set_point_c=target.temp_c, emissivity=target.emissivity)
-            truth = again
-        except LensMeasurementError:
-            pass
+        return label, variant, physics.psf_wing_share, physics.psf_wing_sigma_px, 0.0, 0.0, True, math.nan, False, False
+    m, truth = told.measurement, told.truth
     offset_err = math.nan if m.sensor_offset_c is None else m.sensor_offset_c - truth["sensor_offset_c"]
     return (label, variant, physics.psf_wing_share, physics.psf_wing_sigma_px, m.wing_share, m.wing_px, False,
-            offset_err, nearer)
+            offset_err, told.nearer, told.hotter)
 
 
 def report(rows: list[tuple], title: str) -> None:
     print(f"-- {title} --")
     print(f"{'lens':>5} {'true share':>12} {'lenses':>6} {'refused':>7} {'wings found':>11} {'share err':>15} "
-          f"{'px err (found)':>15} {'stood nearer':>12} {'offset read':>11} {'offset err':>15}")
+          f"{'px err (found)':>15} {'set hotter':>10} {'stood nearer':>12} {'offset read':>11} {'offset err':>15}")
     bands = ((0.0, 0.0, "none"), (1e-9, 0.05, "0-5 %"), (0.05, 0.15, "5-15 %"), (0.15, 1.0, "15-30 %"))
     for variant in ("110", "55"):
         for lo, hi, name in bands:
@@ -96,7 +87,8 @@ def report(rows: list[tuple], title: str) -> None:
             off = np.array([r[7] for r in ok if not math.isnan(r[7])])
             off_text = f"{off.mean():+.3f} +- {off.std():.3f}" if len(off) else "-"
             print(f"{variant:>5} {name:>12} {len(sel):>6} {len(sel) - len(ok):>7} {len(found):>11} {share_text:>15} "
-                  f"{px_text:>15} {sum(r[8] for r in ok):>12} {len(off):>11} {off_text:>15}")
+                  f"{px_text:>15} {sum(r[9] for r in ok):>10} {sum(r[8] for r in ok):>12} {len(off):>11} "
+                  f"{off_text:>15}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -118,9 +110,10 @@ def main(argv: list[str] | None = None) -> None:
     for label in dict.fromkeys(r[0] for r in rows):
         report([r for r in rows if r[0] == label], label)
     print(f"{time.perf_counter() - t0:.0f} s. share err: measured minus true share over the lenses measured "
-          f"(none found counts as 0); px err: measured minus true width, over lenses with wings found; stood "
-          f"nearer: lenses too blurred for the disc at the table's distance to read the offset, measured again with "
-          f"the disc as near as the command said (the figures are the second measurement's); offset err: "
+          f"(none found counts as 0); px err: measured minus true width, over lenses with wings found; set hotter: "
+          f"discs refused as set too near the room's temperature, measured again set as hot as the command said; "
+          f"stood nearer: lenses too blurred for the disc at the table's distance to read the offset, measured again "
+          f"with the disc as near as the command said (the figures are the last measurement's); offset err: "
           f"the sensor's offset read (the disc's set point and coating given) minus what the sensor read above the "
           f"truth at the disc's temperature while it stood")
 

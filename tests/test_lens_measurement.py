@@ -228,6 +228,35 @@ def test_a_blurry_lens_is_told_how_near_to_stand_the_disc_for_the_offset(variant
     assert sizes == sorted(sizes) and sizes[0] >= 5.0  # a blurrier core needs a larger disc
 
 
+def test_a_disc_set_too_near_the_rooms_temperature_is_told_how_hot_to_set_it(tmp_path, capsys):
+    """A disc set to 30 degC in a 27 degC room reads under 5 degC above the wall: refused, and told the set point
+    to give it for the measurement (the wall's reading and 8 degC more, up to a whole degree); an installer who
+    sets it so has the lens and the sensor's offset measured (sim.scenes.lens_target.measure_as_told)."""
+    from sim.scenes.lens_target import measure_as_told
+
+    physics = replace(lens(0.5), ambient_c=27.0)
+    cool = LensTarget(diameter_m=0.08, distance_m=measure_distance_m(0.08, WIDE)[0] * 1.1, temp_c=30.0,
+                      emissivity=0.97)
+    with pytest.raises(LensMeasurementError, match="set the disc to 3[5-7] degC or more") as refused:
+        measure_lens(*lens_target_frames(physics, WIDE, 5, cool), WIDE, set_point_c=30.0, emissivity=0.97)
+    assert refused.value.hotter_c in (35.0, 36.0, 37.0)
+    with pytest.raises(LensMeasurementError, match="is it heated") as unset:  # no set point given: nothing to raise
+        measure_lens(*lens_target_frames(physics, WIDE, 5, cool), WIDE)
+    assert unset.value.hotter_c is None
+    told = measure_as_told(physics, WIDE, 5, cool)
+    assert told.hotter and not told.nearer and told.target.temp_c == refused.value.hotter_c
+    assert told.measurement.sensor_offset_c is not None
+    assert abs(told.measurement.sensor_offset_c - told.truth["sensor_offset_c"]) < 0.2
+    paths = [tmp_path / "disc.npz", tmp_path / "empty.npz"]
+    recordings = lens_recordings(physics, seed=5, gate_id="g1", variant=Lens.WIDE, target=cool)
+    for recording, path in zip(recordings, paths, strict=True):
+        recording.save(path)
+    assert thermogate(["calibrate", "lens", "g1", "--recording", str(paths[0]), "--recording", str(paths[1]),
+                       "--set-point", "30", "--emissivity", "0.97"]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out)["set_point_needed_c"] == refused.value.hotter_c and "for this measurement" in err
+
+
 def test_calibrate_lens_tells_the_installer_how_near_to_stand_the_disc(tmp_path, capsys):
     physics = replace(lens(1.05), sensor_offset_c=1.3)
     far = LensTarget(diameter_m=0.08, distance_m=measure_distance_m(0.08, WIDE)[1], temp_c=37.0, emissivity=0.97)

@@ -655,11 +655,18 @@ def test_the_bench_can_have_the_installer_measure_each_lens():
     assert told.sensor_offset_c == -0.37 and told.lens_core_px == core
     # DEV's 110 deg run 7: at the table's distance its lens (0.77 px) leaves 3 pixels wholly on the disc, too few
     # to read the offset; the command says how near to stand it, and the installer does and measures again
+    from controller.screening.lens_measurement import measure_lens
+    from sim.scenes.lens_target import measure_as_told
+
     blurred = scenario("school_queue", DEV.seed(7), variant="110", world=DEV)
-    first, _ = bench._measure_lens_at(blurred, DEV.seed(7), drawn_target(blurred.physics, blurred.fov, DEV.seed(7)))
+    target = drawn_target(blurred.physics, blurred.fov, DEV.seed(7))
+    disc, empty = lens_target_frames(blurred.physics, blurred.fov, DEV.seed(7), target, walls_of=blurred.scene.room)
+    first = measure_lens(disc, empty, blurred.fov, set_point_c=target.temp_c, emissivity=target.emissivity)
     assert first.sensor_offset_c is None and first.offset_across_px is not None
+    told = measure_as_told(blurred.physics, blurred.fov, DEV.seed(7), target, walls_of=blurred.scene.room)
+    assert told.nearer and not told.hotter and told.target.distance_m < target.distance_m
     _, offset, _, _ = bench.measured_lens(blurred, DEV.seed(7))
-    assert offset is not None and abs(offset - blurred.physics.sensor_offset_c) < 0.5
+    assert offset == told.measurement.sensor_offset_c and abs(offset - blurred.physics.sensor_offset_c) < 0.5
 
 
 def test_the_drift_since_the_lens_was_measured_is_taken_off_with_its_offset():

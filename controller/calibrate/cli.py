@@ -354,7 +354,8 @@ def _calibrate_lens(args: argparse.Namespace, gate: str) -> int:
     try:
         m = measure_lens(disc, empty, Lens.parse(variant).fov, set_point_c=set_point, emissivity=emissivity)
     except LensMeasurementError as exc:
-        print(json.dumps({"gate": gate, "measured": False, "detail": str(exc)}))
+        print(json.dumps({"gate": gate, "measured": False, "detail": str(exc)}
+                         | ({} if exc.hotter_c is None else {"set_point_needed_c": exc.hotter_c})))
         print(f"thermogate calibrate lens: {exc}", file=sys.stderr)
         return 1
     table = m.table()

@@ -61,6 +61,9 @@ RADIUS_FACTORS = tuple(round(0.86 + 0.02 * i, 2) for i in range(15))  # around t
 MIN_ACROSS_PX = 5.0  # a smaller disc's edge does not tell the core from the wings
 MIN_EDGE_PX = 3.0  # the disc's edge at least this far from the image's borders (the halo must be in view)
 MIN_CONTRAST_C = 5.0  # the disc at least this much warmer than the wall behind it
+# A disc set less than this above the wall is told to be set hotter for the measurement: MIN_CONTRAST_C through a
+# coating of emissivity 0.9 or more, and 2 degC to spare for its edge and the room's walls
+HOTTER_THAN_WALL_C = 8.0
 MIN_WING_SHARE = 0.02  # wings carrying less are written as none
 HALO_PX = 2.5  # the halo is read this far beyond the disc's edge and more, where a core of up to 1.3 px puts nothing
 MIN_HALO_SIGNIFICANCE = 5.0  # ... and wings are written only where it shows at this many standard errors
@@ -90,7 +93,13 @@ LENS_KEYS = ("lens_wing_share", "lens_wing_px", "lens_core_px", "lens_offset_c",
 
 
 class LensMeasurementError(ValueError):
-    """The images do not measure the lens: the message says what to do."""
+    """The images do not measure the lens: the message says what to do. ``hotter_c``: where the disc is too
+    faint against the wall for its set point to be anything but too near the room, the set point it should be
+    given for the measurement (None otherwise)."""
+
+    def __init__(self, message: str, hotter_c: float | None = None):
+        super().__init__(message)
+        self.hotter_c = hotter_c
 
 
 @dataclass(frozen=True)
@@ -187,8 +196,14 @@ def measure_lens(disc_images, empty_images, fov: FieldOfView, min_frames: int = 
     wall_c = float(np.median(empty))
     gradient = 4.0 * (wall_c + KELVIN) ** 3  # radiance per degC at the wall
     if not peak / gradient >= MIN_CONTRAST_C:
-        raise LensMeasurementError(f"the disc reads {peak / gradient:.1f} degC above the wall at most (at least "
-                                   f"{MIN_CONTRAST_C:g} needed): is it heated, in view and near the sensor?")
+        faint = f"the disc reads {peak / gradient:.1f} degC above the wall at most (at least {MIN_CONTRAST_C:g} needed)"
+        hotter = math.ceil(wall_c + HOTTER_THAN_WALL_C)
+        if set_point_c is not None and set_point_c < hotter:
+            raise LensMeasurementError(
+                f"{faint}: the wall reads {wall_c:.1f} degC and the disc is set to {set_point_c:g}, too near it; set "
+                f"the disc to {hotter} degC or more for this measurement if it can be, give that set point "
+                f"(--set-point), and set it back before learning the reference", hotter_c=float(hotter))
+        raise LensMeasurementError(f"{faint}: is it heated, in view and near the sensor?")
     share = delta / peak
     rows, cols = np.indices(share.shape) + 0.5
     core = share >= 0.5

@@ -12,12 +12,17 @@ any run without changing its other draws.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from controller.geometry import FieldOfView
-from controller.screening.lens_measurement import measure_distance_m
+from controller.screening.lens_measurement import (
+    LensMeasurement,
+    LensMeasurementError,
+    measure_distance_m,
+    measure_lens,
+)
 from controller.sensor.frame import COLUMNS, ROWS
 
 from .optics import Mounting, Projection, blur
@@ -130,3 +135,45 @@ def lens_target_frames(physics: Physics, fov: FieldOfView, seed: int, target: Le
         truth.update(scene.truth(seconds))
     return ([scene.image_at(i / refresh_hz, True) for i in range(n)],
             [scene.image_at(2.0 * seconds + i / refresh_hz, False) for i in range(n)])
+
+
+@dataclass(frozen=True)
+class InstallerMeasurement:
+    """What an installer following ``thermogate calibrate lens``'s advice ends with (:func:`measure_as_told`)."""
+
+    measurement: LensMeasurement
+    truth: dict  # :meth:`LensTargetScene.truth` of the capture the measurement is of
+    target: LensTarget  # the disc as it stood for it
+    hotter: bool = False  # the disc was refused as too near the room's temperature and set hotter
+    nearer: bool = False  # the lens was too blurred to read the offset: the disc was stood nearer
+
+
+def measure_as_told(physics: Physics, fov: FieldOfView, seed: int, target: LensTarget,
+                    walls_of: Room | None = None) -> InstallerMeasurement:
+    """The lens measured with ``target`` stood near the sensor, its set point and coating given, as an installer
+    following the command's advice does: where it refuses the disc as set too near the room's temperature, the
+    installer sets it as hot as it says and measures again; where it reads no offset for want of pixels wholly on
+    the disc, stands it as near as it says and measures again, the second measurement standing unless it is
+    refused. LensMeasurementError where the measurement is refused in the end."""
+
+    def capture(t: LensTarget) -> tuple[LensMeasurement, dict]:
+        truth: dict = {}
+        disc, empty = lens_target_frames(physics, fov, seed, t, truth=truth, walls_of=walls_of)
+        return measure_lens(disc, empty, fov, set_point_c=t.temp_c, emissivity=t.emissivity), truth
+
+    hotter = False
+    try:
+        m, truth = capture(target)
+    except LensMeasurementError as exc:
+        if exc.hotter_c is None:
+            raise
+        target, hotter = replace(target, temp_c=exc.hotter_c), True
+        m, truth = capture(target)
+    if m.offset_across_px is None:
+        return InstallerMeasurement(m, truth, target, hotter)
+    nearer = replace(target, distance_m=target.distance_m * m.across_px / m.offset_across_px)
+    try:
+        m, truth = capture(nearer)
+    except LensMeasurementError:
+        return InstallerMeasurement(m, truth, target, hotter, True)
+    return InstallerMeasurement(m, truth, nearer, hotter, True)
