@@ -247,27 +247,28 @@ def test_a_disc_set_too_near_the_rooms_temperature_is_told_how_hot_to_set_it(tmp
     assert told.hotter and not told.nearer and told.target.temp_c == refused.value.hotter_c
     assert told.measurement.sensor_offset_c is not None
     assert abs(told.measurement.sensor_offset_c - told.truth["sensor_offset_c"]) < 0.2
+    rc, result, err = _calibrate_lens_recorded(tmp_path, capsys, physics, 5, cool)
+    assert rc == 1 and result["set_point_needed_c"] == refused.value.hotter_c and "for this measurement" in err
+
+
+def _calibrate_lens_recorded(tmp_path, capsys, physics: Physics, seed: int, target: LensTarget) -> tuple:
+    """`thermogate calibrate lens g1` on recordings of ``target`` through ``physics`` (the 110 deg lens), the
+    disc's set point and coating given: (exit code, its JSON line, what it told the installer)."""
     paths = [tmp_path / "disc.npz", tmp_path / "empty.npz"]
-    recordings = lens_recordings(physics, seed=5, gate_id="g1", variant=Lens.WIDE, target=cool)
+    recordings = lens_recordings(physics, seed=seed, gate_id="g1", variant=Lens.WIDE, target=target)
     for recording, path in zip(recordings, paths, strict=True):
         recording.save(path)
-    assert thermogate(["calibrate", "lens", "g1", "--recording", str(paths[0]), "--recording", str(paths[1]),
-                       "--set-point", "30", "--emissivity", "0.97"]) == 1
+    rc = thermogate(["calibrate", "lens", "g1", "--recording", str(paths[0]), "--recording", str(paths[1]),
+                     "--set-point", f"{target.temp_c:g}", "--emissivity", f"{target.emissivity:g}"])
     out, err = capsys.readouterr()
-    assert json.loads(out)["set_point_needed_c"] == refused.value.hotter_c and "for this measurement" in err
+    return rc, json.loads(out), err
 
 
 def test_calibrate_lens_tells_the_installer_how_near_to_stand_the_disc(tmp_path, capsys):
     physics = replace(lens(1.05), sensor_offset_c=1.3)
     far = LensTarget(diameter_m=0.08, distance_m=measure_distance_m(0.08, WIDE)[1], temp_c=37.0, emissivity=0.97)
-    paths = [tmp_path / "disc.npz", tmp_path / "empty.npz"]
-    recordings = lens_recordings(physics, seed=3, gate_id="g1", variant=Lens.WIDE, target=far)
-    for recording, path in zip(recordings, paths, strict=True):
-        recording.save(path)
-    assert thermogate(["calibrate", "lens", "g1", "--recording", str(paths[0]), "--recording", str(paths[1]),
-                       "--set-point", "37", "--emissivity", "0.97"]) == 0
-    out, err = capsys.readouterr()
-    result = json.loads(out)
+    rc, result, err = _calibrate_lens_recorded(tmp_path, capsys, physics, 3, far)
+    assert rc == 0
     assert result["sensor_offset_c"] is None and result["offset_across_px"] > result["across_px"] + 1.0
     assert f"bring it nearer, to about {result['offset_across_px']:.1f} pixels across" in err
     assert " of its distance now), and measure again" in err
