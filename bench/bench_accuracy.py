@@ -577,6 +577,13 @@ def with_dev_noise(world: World, noise: tuple[float, float] | None) -> World:
     return replace(world, netd_1hz_c=(noise[0], noise[0]), pixel_offset_sd_c=(noise[1], noise[1]))
 
 
+def with_fixed(world: World, fixed: tuple[tuple[str, float], ...]) -> World:
+    """``world`` with each named range of ``fixed`` held at one value in every run (--fix NAME=VALUE): the same
+    runs otherwise, every other quantity drawn as before (each range is drawn whatever its width). A diagnostic:
+    what the spread of one quantity costs the world's gates."""
+    return replace(world, **{name: (value, value) for name, value in fixed}) if fixed else world
+
+
 class MeasuredLens(NamedTuple):
     """What ``thermogate calibrate lens`` measured on a run's lens (:func:`measured_lens`); every field None where
     the measurement was refused or not made."""
@@ -652,16 +659,17 @@ def run(job: tuple) -> list[Outcome]:
     and how long the people stand on the mark (:func:`with_stand`), and whether they wait for their result (the
     run screened in a closed loop, :func:`sim.waiting.screen_waiting`, once as installed and once commissioned),
     which draw of the sensors' noise over time (:func:`with_noise_draw`), and whether the lens's true core blur
-    replaces both measured ones (:func:`with_true_blur`)."""
+    replaces both measured ones (:func:`with_true_blur`), and the ranges held at one value in every world
+    (:func:`with_fixed`)."""
     world_name, lens, i = job[:3]
-    given = tuple(job[3:16])
-    defaults = (None, None, COMMISSION_READINGS, 8.0, None, None, None, "default", None, None, False, 0, False)
+    given = tuple(job[3:17])
+    defaults = (None, None, COMMISSION_READINGS, 8.0, None, None, None, "default", None, None, False, 0, False, ())
     (eye_band, apply_offset, readings, refresh_hz, stable, dev_wings, tell, offset_how, dev_noise, stand, wait,
-     noise_draw, true_blur) = given + defaults[len(given):]
+     noise_draw, true_blur, fixed) = given + defaults[len(given):]
     if offset_how == "default":
         offset_how = offset_source(tell, None)
-    world = with_noise_draw(with_stand(with_dev_noise(with_dev_wings(world_named(world_name), dev_wings), dev_noise),
-                                       stand), noise_draw)
+    world = with_fixed(with_noise_draw(with_stand(with_dev_noise(with_dev_wings(world_named(world_name), dev_wings),
+                                                                 dev_noise), stand), noise_draw), fixed)
     seed = world.seed(i)
     sc = scenario(KIND, seed, variant=lens, world=world)
     rec = scenario_recording(KIND, sc.duration_s, seed=seed, variant=lens, world=world, refresh_hz=refresh_hz)
@@ -1146,6 +1154,21 @@ def _stand(text: str) -> tuple[float, float]:
     return lo, hi
 
 
+def _fix(text: str) -> tuple[str, float]:
+    """NAME=VALUE, as --fix takes it: a range every world draws (sim/scenes/world.py, World) and a value."""
+    name, _, value = text.partition("=")
+    names = sorted(DEV.spans())
+    if name not in names:
+        raise argparse.ArgumentTypeError(f"{text!r}: NAME must be one of the worlds' ranges: {', '.join(names)}")
+    try:
+        v = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give NAME=VALUE, e.g. sensor_gain=0") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"{text!r}: VALUE must be a number")
+    return name, v
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--people", type=int, default=720, help="people per world and lens (runs of 12)")
@@ -1205,6 +1228,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="the lens blur the gate reads the faces and the disc with: 'measured' (the default: the "
                          "disc's, or the lens's core where they disagree), 'true' (the lens's true core blur in "
                          "place of both: what the blur's measurement costs)")
+    ap.add_argument("--fix", metavar="NAME=VALUE", type=_fix, action="append", default=[],
+                    help="hold one of the worlds' ranges at VALUE in every run of every world, everything else "
+                         "drawn as before (e.g. sensor_gain=0; again for more): what that quantity's spread costs")
     args = ap.parse_args(argv)
     if args.noise_draw < 0:
         ap.error("--noise-draw must be 0 or more")
@@ -1220,7 +1246,7 @@ def main(argv: list[str] | None = None) -> None:
     offset_how = offset_source(told, args.tell_offset)
     jobs = [(w.name, lens, i, args.eye_band, offset, args.readings, args.refresh_hz, args.stable_frames,
              args.dev_wings, told, offset_how, args.dev_noise, args.stand, args.wait_for_result, draw,
-             args.tell_blur == "true")
+             args.tell_blur == "true", tuple(args.fix))
             for draw in draws for lens in lenses for w in worlds for i in range(runs)]
     band = args.eye_band or ScreeningConfig().eye_band
     applied = ScreeningConfig().analysis.apply_sensor_offset if offset is None else offset
@@ -1249,7 +1275,8 @@ def main(argv: list[str] | None = None) -> None:
           + ("; no sensor offset from a lens measurement" if offset_how is None else
              "; the sensor's offset as the lens measurement reads it" if offset_how == "measured" else
              "; the sensor's true offset in place of the lens measurement's")
-          + ("; the lens's true core blur in place of the measured ones" if args.tell_blur == "true" else ""),
+          + ("; the lens's true core blur in place of the measured ones" if args.tell_blur == "true" else "")
+          + ("".join(f"; {name} {value:g} in every run" for name, value in args.fix)),
           flush=True)
     t0 = time.perf_counter()
     if args.jobs > 1:

@@ -561,6 +561,24 @@ def test_the_bench_can_give_dev_sensors_a_noise():
         assert 1.05 * netd <= measured / math.sqrt(8.0) <= 1.3 * netd
 
 
+def test_the_bench_can_hold_one_range_at_a_value_in_every_world():
+    """--fix NAME=VALUE holds one of the worlds' ranges at a value in every run of both worlds, every other
+    quantity drawn as before; a name that is not a range, or a value that is not a number, is refused."""
+    for world in WORLDS:
+        fixed = bench.with_fixed(world, (("sensor_gain", 0.0), ("skin_emissivity", 0.98)))
+        for i in (0, 7):
+            plain = world.draw("school_queue", world.seed(i), "110")
+            ph = fixed.draw("school_queue", world.seed(i), "110")
+            assert (ph.sensor_gain, ph.skin_emissivity) == (0.0, 0.98)
+            assert plain.sensor_gain != 0.0
+            assert replace(ph, sensor_gain=plain.sensor_gain, skin_emissivity=plain.skin_emissivity) == plain
+        assert bench.with_fixed(world, ()) is world
+    assert bench._fix("drift_scale=1") == ("drift_scale", 1.0)
+    for bad in ("gain=0", "sensor_gain", "sensor_gain=x", "sensor_gain=nan", "=1"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            bench._fix(bad)
+
+
 def test_the_bench_can_have_people_stand_longer():
     """--stand has every world's people stand on the mark for the time asked (the worlds' own: 1-2 s), each
     person's slot longer by what the longest stand adds, so that no visit runs into the next; the physics and
