@@ -647,6 +647,15 @@ def with_true_blur(config: ScreeningConfig, physics) -> ScreeningConfig:
                                             lens_core_px=physics.psf_sigma_px))
 
 
+def with_disc_blur(config: ScreeningConfig) -> ScreeningConfig:
+    """``config`` with the faces read through the blur the reference disc told wherever it told one, in place of
+    the lens's core (``--tell-blur disc``: what reading the faces with the disc's blur does; the gate read them so
+    where it lay within BLUR_DISAGREE_PX of the core until the faces were read through the core)."""
+    if config.analysis.lens_blur_px is None:
+        return config
+    return replace(config, analysis=replace(config.analysis, lens_core_px=None))
+
+
 def run(job: tuple) -> list[Outcome]:
     """Every person of one run who stood at the mark, with the gate's verdict: as installed, and (unless the
     job's readings are 0) again after commissioning (:func:`commission`). ``job``: (world, lens, run) and
@@ -659,7 +668,8 @@ def run(job: tuple) -> list[Outcome]:
     and how long the people stand on the mark (:func:`with_stand`), and whether they wait for their result (the
     run screened in a closed loop, :func:`sim.waiting.screen_waiting`, once as installed and once commissioned),
     which draw of the sensors' noise over time (:func:`with_noise_draw`), and whether the lens's true core blur
-    replaces both measured ones (:func:`with_true_blur`), and the ranges held at one value in every world
+    replaces both measured ones (:func:`with_true_blur`; "disc": the faces read through the disc's blur,
+    :func:`with_disc_blur`), and the ranges held at one value in every world
     (:func:`with_fixed`)."""
     world_name, lens, i = job[:3]
     given = tuple(job[3:17])
@@ -681,7 +691,9 @@ def run(job: tuple) -> list[Outcome]:
                                  core)
     seen = reference_images_recording(rec, installed)  # the noise is what calibrate reference reports
     config, learned, told = learn_installed_reference(rec, installed, seen)
-    if true_blur:
+    if true_blur == "disc":
+        config = with_disc_blur(config)
+    elif true_blur:
         config = with_true_blur(config, sc.physics)
     noise = seen.noise_c
     ph = sc.physics
@@ -1224,10 +1236,11 @@ def main(argv: list[str] | None = None) -> None:
                          "default wherever the lens is measured), 'true' (the sensor's true offset while the disc "
                          "stood, in place of the one read: what the reading's error costs), 'none' (the default "
                          "with --tell-wings none)")
-    ap.add_argument("--tell-blur", choices=("measured", "true"), default="measured",
+    ap.add_argument("--tell-blur", choices=("measured", "true", "disc"), default="measured",
                     help="the lens blur the gate reads the faces and the disc with: 'measured' (the default: the "
-                         "disc's, or the lens's core where they disagree), 'true' (the lens's true core blur in "
-                         "place of both: what the blur's measurement costs)")
+                         "lens's core, or the disc's where the lens was not measured), 'true' (the lens's true core "
+                         "blur in place of both: what the blur's measurement costs), 'disc' (the faces read through "
+                         "the disc's blur wherever the disc told one)")
     ap.add_argument("--fix", metavar="NAME=VALUE", type=_fix, action="append", default=[],
                     help="hold one of the worlds' ranges at VALUE in every run of every world, everything else "
                          "drawn as before (e.g. sensor_gain=0; again for more): what that quantity's spread costs")
@@ -1246,7 +1259,7 @@ def main(argv: list[str] | None = None) -> None:
     offset_how = offset_source(told, args.tell_offset)
     jobs = [(w.name, lens, i, args.eye_band, offset, args.readings, args.refresh_hz, args.stable_frames,
              args.dev_wings, told, offset_how, args.dev_noise, args.stand, args.wait_for_result, draw,
-             args.tell_blur == "true", tuple(args.fix))
+             {"measured": False, "true": True, "disc": "disc"}[args.tell_blur], tuple(args.fix))
             for draw in draws for lens in lenses for w in worlds for i in range(runs)]
     band = args.eye_band or ScreeningConfig().eye_band
     applied = ScreeningConfig().analysis.apply_sensor_offset if offset is None else offset
@@ -1275,7 +1288,8 @@ def main(argv: list[str] | None = None) -> None:
           + ("; no sensor offset from a lens measurement" if offset_how is None else
              "; the sensor's offset as the lens measurement reads it" if offset_how == "measured" else
              "; the sensor's true offset in place of the lens measurement's")
-          + ("; the lens's true core blur in place of the measured ones" if args.tell_blur == "true" else "")
+          + ("; the lens's true core blur in place of the measured ones" if args.tell_blur == "true" else
+             "; the faces read through the disc's blur" if args.tell_blur == "disc" else "")
           + ("".join(f"; {name} {value:g} in every run" for name, value in args.fix)),
           flush=True)
     t0 = time.perf_counter()

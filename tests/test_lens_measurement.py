@@ -152,7 +152,7 @@ def test_calibrate_lens_from_two_recordings(tmp_path, capsys):
     written = tomllib.loads(config.read_text(encoding="utf-8"))["gates"]["g1"]["screening"]
     assert written["lens_offset_c"] == result["sensor_offset_c"]
     assert (written["lens_wing_share"], written["lens_wing_px"]) == (result["wing_share"], result["wing_px"])
-    assert written["lens_core_px"] == round(result["core_px"], 2)  # checks the disc's blur (face_blur_px)
+    assert written["lens_core_px"] == round(result["core_px"], 2)  # the blur the faces are read with (face_blur_px)
     assert written["reference"] == {"box": [3, 3, 7, 7], "temp_c": 38.0, "emissivity": 0.97}
     # the view without the disc, and when it was recorded: calibrate reference reads the view again soon after
     from controller.screening.config import ScreeningConfig

@@ -164,17 +164,17 @@ def test_a_soft_lens_measured_keeps_the_gain_and_the_level():
     assert abs(slope_measured - 1.0) < abs(slope_nominal - 1.0)
 
 
-def test_the_lens_core_reads_the_faces_where_the_disc_cannot_tell_the_blur():
-    """The lens's core that `thermogate calibrate lens` measured ([screening] lens_core_px) checks the disc's blur:
-    a disc's blur within BLUR_DISAGREE_PX of it is used; one further off (a small or far disc), or none, gives
-    way to the core. Nothing measured: the nominal blur."""
+def test_the_lens_core_reads_the_faces_wherever_the_lens_was_measured():
+    """The lens's core that `thermogate calibrate lens` measured ([screening] lens_core_px) is the blur the faces
+    are read with, whatever the disc's; the disc's only where the lens was not measured. A disc's blur more than
+    BLUR_DISAGREE_PX from the core (a small or far disc) is flagged. Nothing measured: the nominal blur."""
     assert AnalysisConfig().face_blur_px is None
-    assert AnalysisConfig(lens_blur_px=0.7).face_blur_px == 0.7
-    assert AnalysisConfig(lens_blur_px=0.7, lens_core_px=0.5).face_blur_px == 0.7  # 0.2 px apart: the disc's
-    assert AnalysisConfig(lens_blur_px=0.2, lens_core_px=0.55).face_blur_px == 0.2
-    assert AnalysisConfig(lens_blur_px=1.6, lens_core_px=0.9).face_blur_px == 0.9  # 0.7 px over: the core
-    assert AnalysisConfig(lens_blur_px=0.1, lens_core_px=0.6).face_blur_px == 0.6
-    assert AnalysisConfig(lens_core_px=0.45).face_blur_px == 0.45  # the disc told none
+    assert AnalysisConfig(lens_blur_px=0.7).face_blur_px == 0.7  # the lens not measured: the disc's
+    for disc, core, far in ((0.7, 0.5, False), (0.2, 0.55, False), (1.6, 0.9, True), (0.1, 0.6, True),
+                            (None, 0.45, False)):
+        optics = AnalysisConfig(lens_blur_px=disc, lens_core_px=core)
+        assert optics.face_blur_px == core and optics.blur_disagrees is far
+    assert not AnalysisConfig(lens_blur_px=1.6).blur_disagrees
     assert from_table({"lens_core_px": 0.52, "variant": "110"}).analysis.lens_core_px == 0.52
     for bad in (-0.1, 3.5, math.nan):
         with pytest.raises(ValueError, match="lens_core_px"):

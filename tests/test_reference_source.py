@@ -456,9 +456,9 @@ def test_calibrate_reference_writes_the_sensors_drift_since_the_lens_was_measure
 
 
 def test_calibrate_reference_checks_the_discs_blur_against_the_lens_core(tmp_path, capsys):
-    """Where the lens was measured (lens_core_px), learning the reference says which blur the faces will be read
-    with: the disc's where it lies within BLUR_DISAGREE_PX of the lens's core, the core (with a warning naming
-    both) where it does not."""
+    """Where the lens was measured (lens_core_px), learning the reference says the faces will be read with the
+    lens's core, and checks the disc's blur against it: a warning naming both where it lies more than
+    BLUR_DISAGREE_PX off (the disc too small or too far to tell it)."""
     from controller.screening.analysis import BLUR_DISAGREE_PX
 
     sc = scene_with(ReferenceSpec(0.08, 0.5))
@@ -482,10 +482,11 @@ def test_calibrate_reference_checks_the_discs_blur_against_the_lens_core(tmp_pat
             continue
         assert learned["blur_px"] == blur  # the disc's own reading is stored either way
         assert analysis.face_blur_px == learned["face_blur_px"]
+        assert learned["face_blur_px"] == analysis.lens_core_px != blur
+        assert "the faces are read with the lens's core" in err
         if agrees:
-            assert learned["face_blur_px"] == blur and f"within {BLUR_DISAGREE_PX:g} px" in err
+            assert f"within {BLUR_DISAGREE_PX:g} px" in err and "WARNING" not in err
         else:
-            assert learned["face_blur_px"] == analysis.lens_core_px
             assert "WARNING" in err and "too small or too far" in err
 
 

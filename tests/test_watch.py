@@ -287,9 +287,10 @@ def test_the_panel_shows_the_optics_the_estimate_takes():
 
     assert "blur 0.40 px (nominal" in line() and "no wings configured" in line() and "calibrate lens" in line()
     measured = line(lens_blur_px=0.62, lens_wing_share=0.18, lens_wing_px=2.75)
-    assert "blur 0.62 px (read on the disc)" in measured and "wings 18% of a point's energy, 2.75 px wide" in measured
-    # The lens's core (calibrate lens) where the disc tells none, or reads far from it
-    assert "blur 0.62 px (read on the disc)" in line(lens_blur_px=0.62, lens_core_px=0.5)
+    assert "blur 0.62 px (read on the disc; the lens not measured)" in measured
+    assert "wings 18% of a point's energy, 2.75 px wide" in measured
+    # The lens's core (calibrate lens) wherever it was measured, the disc's reading beside it
+    assert "blur 0.50 px (the lens's core; the disc read 0.62)" in line(lens_blur_px=0.62, lens_core_px=0.5)
     assert "blur 0.50 px (the lens's core; the disc told none)" in line(lens_core_px=0.5)
     far = line(lens_blur_px=1.6, lens_core_px=0.6)
     assert "blur 0.60 px (the lens's core; the disc read 1.60" in far and "too small or too far" in far

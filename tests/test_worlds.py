@@ -517,7 +517,8 @@ def test_the_bench_can_give_dev_wings_and_tell_the_installer():
 def test_the_bench_tells_true_wings_or_blur_in_place_of_the_measured_ones_and_keeps_the_rest():
     """--tell-wings true / SHARE:PX replaces the measured wings only: the lens is still measured, its core blur and
     (by default) its offset configured; --tell-wings none measures nothing. --tell-blur true reads the faces and the
-    disc through the lens's true core blur."""
+    disc through the lens's true core blur; --tell-blur disc reads the faces through the disc's blur wherever the
+    disc told one."""
     from controller.screening.analysis import AnalysisConfig
     from controller.screening.config import ScreeningConfig
 
@@ -531,10 +532,13 @@ def test_the_bench_tells_true_wings_or_blur_in_place_of_the_measured_ones_and_ke
         ["measured", "measured", "measured", None]
     assert bench.offset_source("true", "true") == "true" and bench.offset_source("measured", "none") is None
     config = ScreeningConfig(analysis=AnalysisConfig(lens_blur_px=0.9, lens_core_px=0.4))
-    assert config.analysis.face_blur_px == 0.4  # the disc 0.5 px off the core: the core
+    assert config.analysis.face_blur_px == 0.4  # the lens measured: its core
     told = bench.with_true_blur(config, ph).analysis
     assert told.lens_blur_px == told.lens_core_px == told.face_blur_px == 0.6
     assert bench.with_true_blur(config, ph).eye_band == config.eye_band
+    assert bench.with_disc_blur(config).analysis.face_blur_px == 0.9
+    no_disc = ScreeningConfig(analysis=AnalysisConfig(lens_core_px=0.4))
+    assert bench.with_disc_blur(no_disc) is no_disc and no_disc.analysis.face_blur_px == 0.4
 
 
 def test_the_bench_can_give_dev_sensors_a_noise():

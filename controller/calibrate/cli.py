@@ -257,19 +257,21 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
 
 def _blur_sentence(optics: AnalysisConfig) -> str:
     """What ``calibrate reference`` says of the blur the faces will be read with (``optics``: the gate's
-    AnalysisConfig with the disc's blur just learned, whose ``face_blur_px`` chooses between it and the lens's core
-    from ``calibrate lens``): "" where there is nothing to say (no core to check the disc's against)."""
+    AnalysisConfig with the disc's blur just learned; the faces are read with the lens's core from ``calibrate
+    lens`` wherever it was measured, ``face_blur_px``): "" where there is nothing to say (no core to check the
+    disc's against)."""
     disc_px, core_px = optics.lens_blur_px, optics.lens_core_px
     if core_px is None:
         return ""
     if disc_px is None:
         return f"the disc tells none; the faces are read with the lens's core, {core_px:.2f} px (calibrate lens)"
-    if optics.face_blur_px != disc_px:
+    if optics.blur_disagrees:
         return (f"WARNING: the disc reads {disc_px:.2f} px, more than {BLUR_DISAGREE_PX:g} px from the lens's core "
                 f"that calibrate lens measured ({core_px:.2f} px): the disc is too small or too far to tell the blur "
-                f"(or something warm stands beside it); the faces are read with the lens's core. A larger or nearer "
-                f"disc (docs/installation.md) tells it")
-    return f"the disc reads {disc_px:.2f} px, within {BLUR_DISAGREE_PX:g} px of the lens's core ({core_px:.2f} px)"
+                f"(or something warm stands beside it), and the sensor's offset it reads may be as far off; the "
+                f"faces are read with the lens's core. A larger or nearer disc (docs/installation.md) tells it")
+    return (f"the faces are read with the lens's core, {core_px:.2f} px (calibrate lens); the disc reads "
+            f"{disc_px:.2f} px, within {BLUR_DISAGREE_PX:g} px of it")
 
 
 @dataclass(frozen=True)

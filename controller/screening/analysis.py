@@ -29,9 +29,11 @@ from .lens_wings import LensWings, check_wings
 TABLE_DISTANCES_M = np.geomspace(0.1, 10.0, 512)  # the distances the lens tables are worked out at
 MAX_GUARD_PX = 8  # the widest guard around the reference's box: a third of the image's height
 # A disc's blur further than this from the lens's core that `calibrate lens` measured is not the lens's: the disc was
-# too small or too far to tell it. On DEV the disc's reads +0.09 +- 0.12 px from the core (110 deg, 53 lenses) and
-# +0.03 +- 0.15 (55 deg, 58); a tenth of a pixel of blur is 0.13-0.24 degC on a small face's estimate
-# (docs/estimation.md, "The disc's blur against the lens's core").
+# too small or too far to tell it, or something warm stands beside it; `calibrate reference` warns. On DEV the disc's
+# reads +0.09 +- 0.12 px from the core (110 deg, 53 lenses) and +0.03 +- 0.15 (55 deg, 58); a tenth of a pixel of
+# blur is 0.13-0.24 degC on a small face's estimate (docs/estimation.md, "The disc's blur against the lens's core").
+# The faces are read with the core wherever the lens was measured (AnalysisConfig.face_blur_px; docs/estimation.md,
+# "The faces read through the lens's core").
 BLUR_DISAGREE_PX = 0.4
 
 
@@ -92,13 +94,13 @@ class AnalysisConfig:
     reference_hold_frames: int = 480
     reference_guard_px: int = 2  # the box grown by this much is never a person (the disc's blurred rim)
     # The lens blur (a Gaussian's standard deviation, pixels) measured on the reference disc when its reading is
-    # learned (reference_source.measure_blur); None: not measured (the faces are then read with lens_core_px where
-    # the lens was measured, else with the product's nominal optics.LENS_PSF_SIGMA_PX: face_blur_px).
+    # learned (reference_source.measure_blur); None: not measured. The faces are read with it only where the lens
+    # was not measured (lens_core_px None), else with the core; with neither, with the product's nominal
+    # optics.LENS_PSF_SIGMA_PX (face_blur_px).
     lens_blur_px: float | None = None
     # The lens's core blur (the same Gaussian's sigma) that `thermogate calibrate lens` measured with the disc close
     # in front of the sensor ([screening] lens_core_px; None: not measured). Far more precise than the blur a small
-    # disc at its place gives; where the two disagree by more than BLUR_DISAGREE_PX, or the disc gives none, the
-    # faces are read with it (face_blur_px).
+    # disc at its place gives: where it was measured, the faces are read with it (face_blur_px).
     lens_core_px: float | None = None
     # The lens's wings, when its point spread function was measured with them: this share of every point's energy
     # spread by a Gaussian of lens_wing_px. Each image is analysed with them taken out (lens_wings.py), so that
@@ -162,13 +164,16 @@ class AnalysisConfig:
 
     @property
     def face_blur_px(self) -> float | None:
-        """The lens blur the faces are read with: the disc's (``lens_blur_px``), unless the lens's core was measured
-        (``lens_core_px``) and the disc's is missing or more than BLUR_DISAGREE_PX from it, then the core; None
-        with neither (the product's nominal blur)."""
-        if self.lens_core_px is not None and (self.lens_blur_px is None
-                                              or abs(self.lens_blur_px - self.lens_core_px) > BLUR_DISAGREE_PX):
-            return self.lens_core_px
-        return self.lens_blur_px
+        """The lens blur the faces are read with: the lens's core where it was measured (``lens_core_px``), else the
+        disc's (``lens_blur_px``); None with neither (the product's nominal blur)."""
+        return self.lens_core_px if self.lens_core_px is not None else self.lens_blur_px
+
+    @property
+    def blur_disagrees(self) -> bool:
+        """The disc's blur lies more than BLUR_DISAGREE_PX from the lens's core: the disc cannot tell the blur
+        (too small or too far, or something warm beside it). False where either is missing."""
+        return (self.lens_core_px is not None and self.lens_blur_px is not None
+                and abs(self.lens_blur_px - self.lens_core_px) > BLUR_DISAGREE_PX)
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ mask_ratio = 0.75           # the mask cue `thermogate watch` shows: the lower f
                             # the room to the eye band
 lens_wing_share = 0.0       # the lens's wings, where its point spread function was measured with them: the
 lens_wing_px = 2.0          # share of a point's energy spread wide, and how wide (a Gaussian's sigma, pixels)
-lens_core_px = 0.52         # the lens's core blur it measured (a Gaussian's sigma): the faces are read with it
-                            # where the reference's blur_px is missing or more than 0.4 px away from it
+lens_core_px = 0.52         # the lens's core blur it measured (a Gaussian's sigma): the faces are read with it,
+                            # not with the reference's blur_px
 lens_offset_c = -0.31       # the sensor's own offset `thermogate calibrate lens` read on the disc near the gate
                             # (taken off as the reference's sensor_offset_c is, where that table has none;
                             # with no reference in view too)
@@ -168,8 +168,8 @@ LENS_OFFSET = Field("lens_offset_c", float, None, -10.0, 10.0, "degC")
 # ... and the view's median pixel it was read in, which `thermogate calibrate reference` reads again: what that moved
 # by is the sensor's drift since ([screening.reference] lens_drift_c), added to lens_offset_c.
 LENS_VIEW = Field("lens_view_c", float, None, -40.0, 80.0, "degC")
-# ... and the lens's core blur it measured (AnalysisConfig.lens_core_px): the faces are read with it where the disc's
-# blur is missing or disagrees with it (AnalysisConfig.face_blur_px).
+# ... and the lens's core blur it measured (AnalysisConfig.lens_core_px): the faces are read with it, whatever the
+# disc's blur (AnalysisConfig.face_blur_px).
 LENS_CORE = Field("lens_core_px", float, None, 0.0, 3.0, "px")
 
 

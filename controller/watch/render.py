@@ -346,20 +346,21 @@ def _reference_line(a: FrameAnalysis | None, config: AnalysisConfig) -> str:
 
 
 def _optics_line(config: AnalysisConfig) -> str:
-    """The lens as the estimate takes it: the blur (read on the reference disc; the lens's core that `thermogate
-    calibrate lens` measured where the disc tells none or disagrees with it; else the nominal) and the wings (as
+    """The lens as the estimate takes it: the blur (the lens's core that `thermogate calibrate lens` measured;
+    where the lens was not measured, the one read on the reference disc; else the nominal) and the wings (as
     `thermogate calibrate lens` measured them; none configured reads the same as none found)."""
     disc, core, used = config.lens_blur_px, config.lens_core_px, config.face_blur_px
     if used is None:
-        blur = f"blur {LENS_PSF_SIGMA_PX:.2f} px (nominal: no disc told it)"
-    elif used == disc:
-        blur = f"blur {used:.2f} px (read on the disc)"
+        blur = f"blur {LENS_PSF_SIGMA_PX:.2f} px (nominal: no disc told it, the lens not measured)"
+    elif core is None:
+        blur = f"blur {used:.2f} px (read on the disc; the lens not measured)"
     elif disc is None:
         blur = f"blur {used:.2f} px (the lens's core; the disc told none)"
-    else:
-        assert core is not None
+    elif config.blur_disagrees:
         blur = (f"blur {used:.2f} px (the lens's core; the disc read {disc:.2f}, over {BLUR_DISAGREE_PX:g} px off it: "
                 f"too small or too far to tell it)")
+    else:
+        blur = f"blur {used:.2f} px (the lens's core; the disc read {disc:.2f})"
     wings = (f"wings {config.lens_wing_share:.0%} of a point's energy, {config.lens_wing_px:.2f} px wide, taken out"
              if config.lens_wing_share > 0.0 else
              "no wings configured (`thermogate calibrate lens GATE` measures them)")
