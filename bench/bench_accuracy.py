@@ -556,7 +556,7 @@ def with_dev_wings(world: World, wings: tuple[float, float] | None) -> World:
     (share, sigma px; --dev-wings): the same runs otherwise, the wings being drawn apart (sim/scenes/world.py)."""
     if wings is None or world.name != DEV.name:
         return world
-    return replace(world, psf_wing_share=(wings[0], wings[0]), psf_wing_sigma_px=(wings[1], wings[1]))
+    return with_fixed(world, (("psf_wing_share", wings[0]), ("psf_wing_sigma_px", wings[1])))
 
 
 def with_stand(world: World, stand: tuple[float, float] | None) -> World:
@@ -574,7 +574,7 @@ def with_dev_noise(world: World, noise: tuple[float, float] | None) -> World:
     1 Hz, per-pixel offset sd; --dev-noise): the same runs otherwise, as :func:`with_dev_wings`."""
     if noise is None or world.name != DEV.name:
         return world
-    return replace(world, netd_1hz_c=(noise[0], noise[0]), pixel_offset_sd_c=(noise[1], noise[1]))
+    return with_fixed(world, (("netd_1hz_c", noise[0]), ("pixel_offset_sd_c", noise[1])))
 
 
 def with_fixed(world: World, fixed: tuple[tuple[str, float], ...]) -> World:
@@ -667,15 +667,16 @@ def run(job: tuple) -> list[Outcome]:
     default: "measured" wherever the lens was measured, else none), DEV's sensors' noise (:func:`with_dev_noise`)
     and how long the people stand on the mark (:func:`with_stand`), and whether they wait for their result (the
     run screened in a closed loop, :func:`sim.waiting.screen_waiting`, once as installed and once commissioned),
-    which draw of the sensors' noise over time (:func:`with_noise_draw`), and whether the lens's true core blur
-    replaces both measured ones (:func:`with_true_blur`; "disc": the faces read through the disc's blur,
-    :func:`with_disc_blur`), and the ranges held at one value in every world
-    (:func:`with_fixed`)."""
+    which draw of the sensors' noise over time (:func:`with_noise_draw`), the blur told as --tell-blur takes it
+    ("measured"; "true": the lens's true core blur in place of both measured ones, :func:`with_true_blur`;
+    "disc": the faces read through the disc's blur, :func:`with_disc_blur`), and the ranges held at one value in
+    every world (:func:`with_fixed`)."""
     world_name, lens, i = job[:3]
     given = tuple(job[3:17])
-    defaults = (None, None, COMMISSION_READINGS, 8.0, None, None, None, "default", None, None, False, 0, False, ())
+    defaults = (None, None, COMMISSION_READINGS, 8.0, None, None, None, "default", None, None, False, 0, "measured",
+                ())
     (eye_band, apply_offset, readings, refresh_hz, stable, dev_wings, tell, offset_how, dev_noise, stand, wait,
-     noise_draw, true_blur, fixed) = given + defaults[len(given):]
+     noise_draw, blur_told, fixed) = given + defaults[len(given):]
     if offset_how == "default":
         offset_how = offset_source(tell, None)
     world = with_fixed(with_noise_draw(with_stand(with_dev_noise(with_dev_wings(world_named(world_name), dev_wings),
@@ -691,9 +692,9 @@ def run(job: tuple) -> list[Outcome]:
                                  core)
     seen = reference_images_recording(rec, installed)  # the noise is what calibrate reference reports
     config, learned, told = learn_installed_reference(rec, installed, seen)
-    if true_blur == "disc":
+    if blur_told == "disc":
         config = with_disc_blur(config)
-    elif true_blur:
+    elif blur_told == "true":
         config = with_true_blur(config, sc.physics)
     noise = seen.noise_c
     ph = sc.physics
@@ -1259,7 +1260,7 @@ def main(argv: list[str] | None = None) -> None:
     offset_how = offset_source(told, args.tell_offset)
     jobs = [(w.name, lens, i, args.eye_band, offset, args.readings, args.refresh_hz, args.stable_frames,
              args.dev_wings, told, offset_how, args.dev_noise, args.stand, args.wait_for_result, draw,
-             {"measured": False, "true": True, "disc": "disc"}[args.tell_blur], tuple(args.fix))
+             args.tell_blur, tuple(args.fix))
             for draw in draws for lens in lenses for w in worlds for i in range(runs)]
     band = args.eye_band or ScreeningConfig().eye_band
     applied = ScreeningConfig().analysis.apply_sensor_offset if offset is None else offset
