@@ -107,9 +107,9 @@ def test_a_face_through_wings_reads_as_through_the_core_once_they_are_taken_out(
 
 
 def test_the_disc_is_learned_through_the_core_once_the_wings_are_taken_out():
-    """A 10 cm disc at 0.35 m through the 110 degree lens (5 pixels across): wings lower its reading, which its
+    """A 15 cm disc at 0.35 m through the 110 degree lens (7 pixels across): wings lower its reading, which its
     learned sensor offset takes for a sensor reading low; told the wings, it is learned as through the core."""
-    spec = ReferenceSpec(0.10, 0.35)
+    spec = ReferenceSpec(0.15, 0.35)
     learned = {}
     for name, share, told in (("core", 0.0, 0.0), ("winged", 0.2, 0.0), ("told", 0.2, 0.2)):
         sc = _winged_scene(share, 3.0, spec=spec)

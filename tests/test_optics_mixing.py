@@ -201,7 +201,7 @@ def test_the_sensor_offset_is_read_off_the_disc(offset_c, emissivity):
     whose coating the installer gives from its data sheet: the learned reading carries the offset (it is learned
     through the same sensor), and the disc's expected reading through the optics tells it apart, to within
     0.15 degC."""
-    sc = soft_scene("normal_queue", "55", 0.5, ReferenceSpec(0.08, 0.5, temp_c=36.0, emissivity=emissivity))
+    sc = soft_scene("normal_queue", "55", 0.5, ReferenceSpec(0.08, 0.4, temp_c=36.0, emissivity=emissivity))
     sc.scene.errors.common_offset_c = offset_c
     analysis = replace(analysis_for(sc), reference_emissivity=emissivity)
     learning = frames(sc, 10.0)
@@ -235,12 +235,79 @@ def _disc_box(across_px: float, offset_c: float, blur_px: float = 0.4, wall_c: f
 
 @pytest.mark.parametrize("offset_c", [-1.2, 0.0, 0.9])
 def test_a_disc_that_fills_its_pixels_tells_the_offset(offset_c):
-    """A disc 4 pixels across through a 0.4-pixel blur. Its area is taken from its contrast over the set point's,
+    """A disc 6 pixels across through a 0.4-pixel blur. Its area is taken from its contrast over the set point's,
     which the offset changes by its share of the contrast (here 12 degC): the offset is told to within a tenth of
-    itself (measured: -1.10 for -1.2) and 0.05 degC."""
+    itself and 0.05 degC."""
     from controller.screening.reference_source import disc_offset
-    contrast, wall = _disc_box(4.0, offset_c)
+    contrast, wall = _disc_box(6.0, offset_c, size=10)
     assert disc_offset(contrast, wall, 34.0, 4, 0.4, WIDE) == pytest.approx(offset_c, abs=0.05 + 0.1 * abs(offset_c))
+
+
+def test_a_disc_whose_reading_hangs_on_the_blur_tells_no_offset():
+    """Discs 3.5-7 pixels across drawn through the simulator's optics (a Gaussian spread over pixels already
+    averaged, in radiance: not the product's model), their blur measured on their own image as `calibrate
+    reference` measures it, the pixels' noise averaged over 20 s. The blur measured differs from the simulator's
+    (0.2 px sharper at 0.3), and on a disc 4 pixels across that moves the offset read by up to half a degree. A
+    disc tells it only where it moves by at most MAX_OFFSET_SPREAD_C for OFFSET_BLUR_STEP_PX more or less blur:
+    the 18 of 40 that do are within 0.14 degC (0.03 on average; two discs 4.6 px across at 0.65 px read 0.13
+    low); without that check, 36 tell it and err by up to 0.52 (0.12 on average), the discs of 3.7 px too."""
+    from controller.geometry import pixels_across
+    from controller.screening import reference_source as R
+    from sim.scenes.optics import blur
+    from sim.scenes.physiology import radiance, temperature_from_radiance
+    from sim.scenes.room import disc_cover as sim_disc_cover
+
+    aspect = pixels_across(1.0, 10.0, WIDE, "vertical") / pixels_across(1.0, 10.0, WIDE, "horizontal")
+    rng = np.random.default_rng(3)
+    wall, set_c, offset_c = 22.0, 35.0, 0.6
+    discs = []
+    for across in (3.7, 4.0, 4.6, 5.5, 7.0):
+        for sigma in (0.3, 0.45, 0.65, 0.8):
+            for _ in range(2):
+                centre = (12.0 + rng.uniform(0.0, 1.0), 16.0 + rng.uniform(0.0, 1.0))
+                cover = sim_disc_cover(centre, (aspect * across / 2.0, across / 2.0))
+                image = temperature_from_radiance(blur(cover * radiance(set_c) + (1.0 - cover) * radiance(wall), sigma))
+                image = image + offset_c + rng.normal(0.0, 0.03, image.shape)
+                r0, c0 = int(centre[0] - across), int(centre[1] - across) - 1
+                contrast = image[r0:int(centre[0] + across) + 2, c0:int(centre[1] + across) + 2] - (wall + offset_c)
+                measured = R.measure_blur(contrast, set_c - wall - offset_c, WIDE)
+                discs.append((across, contrast, R.plateau_pixels(contrast), measured))
+
+    def errors() -> dict[float, list[float]]:
+        out: dict[float, list[float]] = {}
+        for across, contrast, pixels, measured in discs:
+            told = R.disc_offset(contrast, wall + offset_c, set_c, pixels, measured, WIDE)
+            if told is not None:
+                out.setdefault(across, []).append(told - offset_c)
+        return out
+
+    checked = errors()
+    step = R.OFFSET_BLUR_STEP_PX
+    try:  # the same discs read without the check
+        R.OFFSET_BLUR_STEP_PX = 0.0
+        unchecked = errors()
+    finally:
+        R.OFFSET_BLUR_STEP_PX = step
+    assert max(abs(e) for v in unchecked.values() for e in v) > 0.3  # the premise: the blur's model matters
+    assert sum(len(v) for v in checked.values()) >= 10 and len(checked[7.0]) == 8
+    told = [abs(e) for v in checked.values() for e in v]
+    assert max(told) < 0.15 and float(np.mean(told)) < 0.05  # measured: at most 0.14, 0.03 on average
+    assert float(np.mean([abs(e) for v in unchecked.values() for e in v])) > 2.0 * float(np.mean(told))
+    assert len(checked.get(3.7, [])) < len(unchecked[3.7])
+
+
+def test_the_disc_size_that_tells_the_offset_grows_with_the_blur():
+    """What `calibrate reference` tells the installer: 5 pixels across through the 55° lens at the nominal
+    0.4 px, 5.25 through the 110°, more through a softer lens; and a disc that size does tell it."""
+    from controller.screening.reference_source import disc_offset, offset_across_px
+    assert offset_across_px(0.4, NARROW) == 5.0 and offset_across_px(0.4, WIDE) == 5.25
+    sizes = [offset_across_px(b, WIDE) for b in (0.3, 0.4, 0.6, 0.8, 1.0)]
+    assert sizes == sorted(sizes) and sizes[-1] > sizes[0] + 2.0
+    for blur, across in ((0.4, 5.25), (0.8, offset_across_px(0.8, WIDE))):
+        contrast, wall = _disc_box(across, 0.5, blur_px=blur, size=12)
+        assert disc_offset(contrast, wall, 34.0, 4, blur, WIDE) == pytest.approx(0.5, abs=0.1)
+        contrast, wall = _disc_box(across - 1.0, 0.5, blur_px=blur, size=12)
+        assert disc_offset(contrast, wall, 34.0, 4, blur, WIDE) is None
 
 
 def test_the_offset_is_read_on_pixels_the_model_chooses_not_the_hottest():

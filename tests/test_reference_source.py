@@ -411,6 +411,11 @@ def test_learning_again_with_a_smaller_disc_drops_the_offset_it_cannot_tell(tmp_
     assert 0.0 <= learned["excess_c"] < learned["allowed_c"]  # steady, by the limit its noise allowed
     assert learned["allowed_c"] >= AnalysisConfig().reference_stable_c
     assert "too small to tell the sensor's own offset" in err
+    # ... and how big it would have to be through the blur it measured
+    from controller.geometry import NARROW
+    from controller.screening.reference_source import offset_across_px
+    assert (f"through this lens's {learned['blur_px']:.2f} px blur it needs about "
+            f"{offset_across_px(learned['blur_px'], NARROW):g} px") in err
     analysis = load_config(config).screening_for("g-1").analysis
     assert analysis.sensor_offset_c == 0.0 and analysis.reference_apparent_c == pytest.approx(learned["apparent_c"])
     assert analysis.lens_blur_px == learned["blur_px"] and analysis.reference_drift_c == 1.2

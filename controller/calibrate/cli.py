@@ -163,7 +163,8 @@ def _reference_tables(path: str | None, gate: str) -> dict:
 def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
     """Learn the reference's reading through this gate's optics, live or from a recording, and store it."""
     from ..screening.analysis import reference_across_px
-    from ..screening.reference_source import MAX_LENS_AGE_S, MIN_OFFSET_ACROSS_PX, LearningError, learn_reference
+    from ..screening.optics import LENS_PSF_SIGMA_PX
+    from ..screening.reference_source import MAX_LENS_AGE_S, LearningError, learn_reference, offset_across_px
     from ..service.calibration import reference_images_recording, store_reference, toml_lines
     from .live import reference_images_live
 
@@ -221,8 +222,10 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
              f"start" if stored else "put in controller.toml:\n" + "\n".join(
                  [f"[gates.{gate}.screening.reference]"] + toml_lines(table)))
     across = reference_across_px(learned.size_px)
-    small = (f"the disc ({across:.1f} px across) is too small to tell the sensor's own offset (at least "
-             f"{MIN_OFFSET_ACROSS_PX:g} px filling its pixels: docs/installation.md)")
+    blur = learned.blur_px if learned.blur_px is not None else LENS_PSF_SIGMA_PX
+    small = (f"the disc ({across:.1f} px across) is too small to tell the sensor's own offset (through this "
+             f"lens's {blur:.2f} px blur it needs about {offset_across_px(blur, analysis.fov):g} px, so that its "
+             f"reading hangs little on the blur: docs/installation.md)")
     if "sensor_offset_c" in written:
         offset = f"the sensor reads {written['sensor_offset_c']:+.2f} degC off in common, read off the disc and " \
                  f"taken off every face"

@@ -112,9 +112,10 @@ class AnalysisConfig:
     # The sensor's own offset read off the disc when its reading was learned (reference_source.disc_offset), or
     # where that tells none, when the lens was measured ([screening] lens_offset_c): taken off every face reading,
     # whether or not the reference reads ok at the moment (the drift it corrects is followed only while it does),
-    # when apply_sensor_offset is set (the default). Only a disc at least 3.5 pixels across that fills its
-    # averaged pixels tells it (reference_source.MIN_OFFSET_ACROSS_PX); for a smaller one none is written and
-    # 0.0, or the lens's, is taken off (docs/estimation.md, "The sensor's own offset").
+    # when apply_sensor_offset is set (the default). Only a disc that fills its averaged pixels, and whose reading
+    # hangs little on the blur, tells it (reference_source.disc_offset: about 5 pixels across at 0.4 px of blur,
+    # reference_source.offset_across_px); for a smaller one none is written and 0.0, or the lens's, is taken off
+    # (docs/estimation.md, "The sensor's own offset").
     sensor_offset_c: float = 0.0
     apply_sensor_offset: bool = True
     # The view's median pixel when the lens was measured ([screening] lens_view_c; None: not known): learning the

@@ -282,6 +282,13 @@ KELVIN = 273.15
 # gives too roughly (docs/estimation.md, "The sensor's own offset, read where the disc can tell it").
 MIN_OFFSET_COVER = 0.95
 MIN_OFFSET_ACROSS_PX = 3.5
+# ... and only where that reading hangs little on the blur: read again through a blur OFFSET_BLUR_STEP_PX either
+# side of the one measured, it moves by at most MAX_OFFSET_SPREAD_C (and those pixels stay MIN_OFFSET_COVER disc).
+# The step is how far the blur measured on a disc lies from the blur of a lens whose point spread is not the
+# model's shape (a Gaussian spread over pixels already averaged: 0.14 px less at 0.45, 0.2 at 0.3; docs/estimation.md,
+# "The offset a disc tells where its reading hangs little on the blur").
+OFFSET_BLUR_STEP_PX = 0.15
+MAX_OFFSET_SPREAD_C = 0.1
 
 
 def disc_offset(contrast: np.ndarray, background_c: float, set_point_c: float, pixels: int, blur_px: float,
@@ -298,9 +305,11 @@ def disc_offset(contrast: np.ndarray, background_c: float, set_point_c: float, p
     chosen by the model, not by their readings, so that the pixels whose own offsets read high are not the
     ones picked (the reference's reading, its hottest pixels, would be: +0.28 degC on DEV's discs 7 pixels
     across and more). None when the disc is too small for that (those pixels under MIN_OFFSET_COVER disc on
-    average, or the disc under MIN_OFFSET_ACROSS_PX across) or shows no contrast. The area is the contrast's
-    total over the set point's contrast, so an offset of ``x`` makes it a share ``x / (set point - wall)`` too
-    large or small; on a disc that fills pixels that moves ``cover`` little."""
+    average, or the disc under MIN_OFFSET_ACROSS_PX across), when the reading hangs on the blur (read through
+    OFFSET_BLUR_STEP_PX more or less blur it moves by more than MAX_OFFSET_SPREAD_C, or those pixels are no
+    longer MIN_OFFSET_COVER disc) or when the disc shows no contrast. The area is the contrast's total over the
+    set point's contrast, so an offset of ``x`` makes it a share ``x / (set point - wall)`` too large or small;
+    on a disc that fills pixels that moves ``cover`` little."""
     disc = disc_image(contrast, set_point_c - background_c, fov)
     if disc is None:
         return None
@@ -308,13 +317,49 @@ def disc_offset(contrast: np.ndarray, background_c: float, set_point_c: float, p
     rx = math.sqrt(flux / (math.pi * aspect))
     if 2.0 * rx < MIN_OFFSET_ACROSS_PX:
         return None
-    cover = disc_cover(share.shape, centre, (aspect * rx, rx), max(blur_px, 0.05)).ravel()
-    most = np.argsort(cover, kind="stable")[::-1][:max(pixels, 1)]
-    if cover[most].mean() < MIN_OFFSET_COVER:
-        return None
     room = background_c if room_c is None else room_c
     apparent = (emissivity * (set_point_c + KELVIN) ** 4 + (1.0 - emissivity) * (room + KELVIN) ** 4) ** 0.25 - KELVIN
-    return float(np.asarray(contrast, dtype=float).ravel()[most].sum() / cover[most].sum()) - (apparent - background_c)
+    flat = np.asarray(contrast, dtype=float).ravel()
+
+    def cover_at(blur: float) -> np.ndarray:
+        return disc_cover(share.shape, centre, (aspect * rx, rx), max(blur, 0.05)).ravel()
+
+    cover = cover_at(blur_px)
+    most = np.argsort(cover, kind="stable")[::-1][:max(pixels, 1)]  # the pixels, kept for the other blurs
+    offsets = []
+    for blur in (blur_px, blur_px - OFFSET_BLUR_STEP_PX, blur_px + OFFSET_BLUR_STEP_PX):
+        cover = cover_at(blur)[most]
+        if cover.mean() < MIN_OFFSET_COVER:
+            return None
+        offsets.append(float(flat[most].sum() / cover.sum()) - (apparent - background_c))
+    offset = offsets[0]
+    if max(abs(o - offset) for o in offsets) > MAX_OFFSET_SPREAD_C:
+        return None
+    return offset
+
+
+@lru_cache(maxsize=64)
+def offset_across_px(blur_px: float, fov: FieldOfView) -> float:
+    """How many pixels across a blackbody disc must be, through a lens of ``blur_px`` (the model's Gaussian),
+    to tell the sensor's offset (:func:`disc_offset`) wherever it falls on the pixel grid (PHASES placements per
+    axis, no noise), to the next quarter pixel: at 0.4 px 5 through the 55° lens and 5.25 through the 110°; at
+    0.6 px 5.75 and 6; at 0.8 px 6.75 and 7."""
+    aspect = pixels_across(1.0, 10.0, fov, "vertical") / pixels_across(1.0, 10.0, fov, "horizontal")
+
+    def tells(across: float) -> bool:
+        size = int(math.ceil(aspect * across)) + 5
+        for i in range(PHASES):
+            for j in range(PHASES):
+                centre = (size / 2 + (i + 0.5) / PHASES - 0.5, size / 2 + (j + 0.5) / PHASES - 0.5)
+                contrast = 12.0 * disc_cover((size, size), centre, (aspect * across / 2, across / 2), blur_px)
+                if disc_offset(contrast, 22.0, 34.0, plateau_pixels(contrast), blur_px, fov) is None:
+                    return False
+        return True
+
+    across = MIN_OFFSET_ACROSS_PX
+    while across < 40.0 and not tells(across):
+        across += 0.25
+    return across if across < 40.0 else math.inf
 
 
 def learn_reference(images: Iterable[np.ndarray], config: AnalysisConfig, min_frames: int = 24,
