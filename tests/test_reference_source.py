@@ -110,6 +110,18 @@ def test_the_table_grows_with_the_disc_and_shrinks_with_distance():
     assert text.count("| 0.9 m |") == 2 and f"at least {MIN_FRACTION:.0%}" in text
 
 
+def test_the_installation_guide_gives_the_discs_that_tell_the_offset():
+    """docs/installation.md's discs that tell the sensor's offset too are the ones the product works out
+    (offset_size_text: at least offset_across_px across through the model's blur), for each lens."""
+    from pathlib import Path
+
+    from controller.screening.reference_source import offset_size_text
+    guide = " ".join((Path(__file__).parent.parent / "docs" / "installation.md").read_text().split())
+    for fov, label in ((NARROW, "55° lens"), (WIDE, "110° lens")):
+        sizes = offset_size_text(fov)
+        assert sizes and any(f"{w} the {label}: {sizes}." in guide for w in ("With", "with")), sizes
+
+
 # ---- what the analysis and the tracker say ------------------------------------------------------------------
 
 @pytest.mark.parametrize("variant, diameter, distance", [("55", 0.03, 1.5), ("110", 0.04, 0.9)])

@@ -99,6 +99,22 @@ def size_table(fov: FieldOfView, diameters=TABLE_DIAMETERS_M, distances=TABLE_DI
     return [[reading_fraction(d, z, fov) for d in diameters] for z in distances]
 
 
+def offset_size_text(fov: FieldOfView, diameters=TABLE_DIAMETERS_M, distances=TABLE_DISTANCES_M,
+                     sigma_px: float = LENS_PSF_SIGMA_PX) -> str:
+    """The discs of the tables that tell the sensor's own offset too (:func:`offset_across_px` across, or more,
+    through ``sigma_px``), each up to the farthest distance of the table it does so at, as docs/installation.md
+    gives them: "a 4 cm disc at 0.2 m, a 6 cm disc up to 0.3 m, ..."."""
+    need = offset_across_px(sigma_px, fov)
+    parts = []
+    for d in diameters:
+        near = [z for z in distances if pixels_across(d, z, fov, "horizontal") >= need]
+        if near:
+            cm = f"{d * 100:g}"
+            article = "an" if cm.startswith("8") else "a"
+            parts.append(f"{article} {cm} cm disc {'at' if max(near) == distances[0] else 'up to'} {max(near):g} m")
+    return ", ".join(parts)
+
+
 def markdown_tables(diameters=TABLE_DIAMETERS_M, distances=TABLE_DISTANCES_M) -> str:
     """The tables of docs/installation.md, one per lens."""
     out = []
@@ -114,6 +130,9 @@ def markdown_tables(diameters=TABLE_DIAMETERS_M, distances=TABLE_DISTANCES_M) ->
                 text = f"{f.across_px:.1f} px, {f.fraction_worst:.0%}"
                 cells.append(f"**{text}**" if f.works else text)
             out.append(f"| {z:g} m | " + " | ".join(cells) + " |")
+        out.append("")
+        out.append(f"Telling the sensor's offset too ({offset_across_px(LENS_PSF_SIGMA_PX, fov):g} px across at "
+                   f"{LENS_PSF_SIGMA_PX:g} px of blur): {offset_size_text(fov, diameters, distances)}.")
         out.append("")
     return "\n".join(out)
 
