@@ -244,7 +244,7 @@ def test_a_disc_that_fills_its_pixels_tells_the_offset(offset_c):
 
 
 def test_a_disc_whose_reading_hangs_on_the_blur_tells_no_offset():
-    """Discs 3.5-7 pixels across drawn through the simulator's optics (a Gaussian spread over pixels already
+    """Discs 3.7-7 pixels across drawn through the simulator's optics (a Gaussian spread over pixels already
     averaged, in radiance: not the product's model), their blur measured on their own image as `calibrate
     reference` measures it, the pixels' noise averaged over 20 s. The blur measured differs from the simulator's
     (0.2 px sharper at 0.3), and on a disc 4 pixels across that moves the offset read by up to half a degree. A

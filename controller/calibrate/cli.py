@@ -164,7 +164,14 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
     """Learn the reference's reading through this gate's optics, live or from a recording, and store it."""
     from ..screening.analysis import reference_across_px
     from ..screening.optics import LENS_PSF_SIGMA_PX
-    from ..screening.reference_source import MAX_LENS_AGE_S, LearningError, learn_reference, offset_across_px
+    from ..screening.reference_source import (
+        MAX_LENS_AGE_S,
+        MAX_OFFSET_SPREAD_C,
+        OFFSET_BLUR_STEP_PX,
+        LearningError,
+        learn_reference,
+        offset_across_px,
+    )
     from ..service.calibration import reference_images_recording, store_reference, toml_lines
     from .live import reference_images_live
 
@@ -223,9 +230,13 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
                  [f"[gates.{gate}.screening.reference]"] + toml_lines(table)))
     across = reference_across_px(learned.size_px)
     blur = learned.blur_px if learned.blur_px is not None else LENS_PSF_SIGMA_PX
+    need = offset_across_px(blur, analysis.fov)
     small = (f"the disc ({across:.1f} px across) is too small to tell the sensor's own offset (through this "
-             f"lens's {blur:.2f} px blur it needs about {offset_across_px(blur, analysis.fov):g} px, so that its "
-             f"reading hangs little on the blur: docs/installation.md)")
+             f"lens's {blur:.2f} px blur it needs about {need:g} px, so that its reading hangs little on the blur: "
+             f"docs/installation.md)" if across < need else
+             f"the disc ({across:.1f} px across) tells no sensor offset: what it would tell moves by more than "
+             f"{MAX_OFFSET_SPREAD_C:g} degC with {OFFSET_BLUR_STEP_PX:g} px more or less blur (something warm beside "
+             f"it, or lens wings not taken out?)")
     if "sensor_offset_c" in written:
         offset = f"the sensor reads {written['sensor_offset_c']:+.2f} degC off in common, read off the disc and " \
                  f"taken off every face"
