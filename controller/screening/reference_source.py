@@ -366,11 +366,10 @@ def offset_across_px(blur_px: float, fov: FieldOfView) -> float:
     aspect = pixels_across(1.0, 10.0, fov, "vertical") / pixels_across(1.0, 10.0, fov, "horizontal")
 
     def tells(across: float) -> bool:
-        size = int(math.ceil(aspect * across)) + 5
         for i in range(PHASES):
-            for j in range(PHASES):
-                centre = (size / 2 + (i + 0.5) / PHASES - 0.5, size / 2 + (j + 0.5) / PHASES - 0.5)
-                contrast = 12.0 * disc_cover((size, size), centre, (aspect * across / 2, across / 2), blur_px)
+            for j in range(PHASES):  # where its centre falls within a pixel, as reading_fraction ranges over it
+                contrast = 12.0 * blurred_cover((aspect * across / 2.0, across / 2.0),
+                                                ((i + 0.5) / PHASES, (j + 0.5) / PHASES), blur_px)
                 if disc_offset(contrast, 22.0, 34.0, plateau_pixels(contrast), blur_px, fov) is None:
                     return False
         return True
