@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lint test test-fast bench bench-accuracy bench-lens bench-decisions bench-physiology bench-load bench-console screenshots fuzz demo report clean mosquitto-installed browser-installed cjk-font pdf-tools
+.PHONY: help venv lint test test-fast bench bench-accuracy bench-lens bench-reference bench-decisions bench-physiology bench-load bench-console screenshots fuzz demo report clean mosquitto-installed browser-installed cjk-font pdf-tools
 
 help: ## list the verbs
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -132,6 +132,10 @@ bench-accuracy: $(STAMP) ## screening accuracy in the dev and held-out simulated
 DECISIONS_ARGS ?=
 bench-lens: $(STAMP) ## measuring a lens (thermogate calibrate lens) on simulated lenses: wings found, the error of their share and width, and of the sensor's offset read
 	$(PY) bench/bench_lens.py
+
+bench-reference: $(STAMP) ## the reference disc on the simulator: which discs are learned and how well they correct a drift; the sensor's offset a disc tells, through a lens not of the model's shape, with and without its blur check
+	$(PY) bench/bench_reference.py
+	$(PY) bench/bench_disc_offset.py
 
 bench-decisions: $(STAMP) ## decisions at the mark on the simulator: share while standing vs walking, standing still -> decision (median, p90, max), the hard cases (DECISIONS_ARGS='--seeds 5 110')
 	$(PY) bench/bench_decisions.py $(DECISIONS_ARGS)

@@ -253,9 +253,7 @@ def test_a_disc_whose_reading_hangs_on_the_blur_tells_no_offset():
     low); without that check, 36 tell it and err by up to 0.52 (0.12 on average), the discs of 3.7 px too."""
     from controller.geometry import pixels_across
     from controller.screening import reference_source as R
-    from sim.scenes.optics import blur
-    from sim.scenes.physiology import radiance, temperature_from_radiance
-    from sim.scenes.room import disc_cover as sim_disc_cover
+    from sim.scenes.room import disc_on_wall
 
     aspect = pixels_across(1.0, 10.0, WIDE, "vertical") / pixels_across(1.0, 10.0, WIDE, "horizontal")
     rng = np.random.default_rng(3)
@@ -265,29 +263,23 @@ def test_a_disc_whose_reading_hangs_on_the_blur_tells_no_offset():
         for sigma in (0.3, 0.45, 0.65, 0.8):
             for _ in range(2):
                 centre = (12.0 + rng.uniform(0.0, 1.0), 16.0 + rng.uniform(0.0, 1.0))
-                cover = sim_disc_cover(centre, (aspect * across / 2.0, across / 2.0))
-                image = temperature_from_radiance(blur(cover * radiance(set_c) + (1.0 - cover) * radiance(wall), sigma))
+                image = disc_on_wall(centre, (aspect * across / 2.0, across / 2.0), set_c, wall, sigma)
                 image = image + offset_c + rng.normal(0.0, 0.03, image.shape)
                 r0, c0 = int(centre[0] - across), int(centre[1] - across) - 1
                 contrast = image[r0:int(centre[0] + across) + 2, c0:int(centre[1] + across) + 2] - (wall + offset_c)
                 measured = R.measure_blur(contrast, set_c - wall - offset_c, WIDE)
                 discs.append((across, contrast, R.plateau_pixels(contrast), measured))
 
-    def errors() -> dict[float, list[float]]:
+    def errors(step: float) -> dict[float, list[float]]:
         out: dict[float, list[float]] = {}
         for across, contrast, pixels, measured in discs:
-            told = R.disc_offset(contrast, wall + offset_c, set_c, pixels, measured, WIDE)
+            told = R.disc_offset(contrast, wall + offset_c, set_c, pixels, measured, WIDE, blur_step_px=step)
             if told is not None:
                 out.setdefault(across, []).append(told - offset_c)
         return out
 
-    checked = errors()
-    step = R.OFFSET_BLUR_STEP_PX
-    try:  # the same discs read without the check
-        R.OFFSET_BLUR_STEP_PX = 0.0
-        unchecked = errors()
-    finally:
-        R.OFFSET_BLUR_STEP_PX = step
+    checked = errors(R.OFFSET_BLUR_STEP_PX)
+    unchecked = errors(0.0)  # the same discs read without the check
     assert max(abs(e) for v in unchecked.values() for e in v) > 0.3  # the premise: the blur's model matters
     assert sum(len(v) for v in checked.values()) >= 10 and len(checked[7.0]) == 8
     told = [abs(e) for v in checked.values() for e in v]

@@ -311,7 +311,9 @@ MAX_OFFSET_SPREAD_C = 0.1
 
 
 def disc_offset(contrast: np.ndarray, background_c: float, set_point_c: float, pixels: int, blur_px: float,
-                fov: FieldOfView, emissivity: float = 1.0, room_c: float | None = None) -> float | None:
+                fov: FieldOfView, emissivity: float = 1.0, room_c: float | None = None,
+                blur_step_px: float = OFFSET_BLUR_STEP_PX, max_spread_c: float = MAX_OFFSET_SPREAD_C
+                ) -> float | None:
     """The sensor's own offset (degC, what it reads above the truth in common), read off the reference disc.
 
     ``contrast`` is the box's mean image minus the wall around the disc as read (``background_c``). Through the
@@ -328,7 +330,8 @@ def disc_offset(contrast: np.ndarray, background_c: float, set_point_c: float, p
     OFFSET_BLUR_STEP_PX more or less blur it moves by more than MAX_OFFSET_SPREAD_C, or those pixels are no
     longer MIN_OFFSET_COVER disc) or when the disc shows no contrast. The area is the contrast's total over the
     set point's contrast, so an offset of ``x`` makes it a share ``x / (set point - wall)`` too large or small;
-    on a disc that fills pixels that moves ``cover`` little."""
+    on a disc that fills pixels that moves ``cover`` little. ``blur_step_px`` and ``max_spread_c`` are there
+    for the bench that chose them (``bench/bench_disc_offset.py``); 0 for the step reads no second blur."""
     disc = disc_image(contrast, set_point_c - background_c, fov)
     if disc is None:
         return None
@@ -346,13 +349,13 @@ def disc_offset(contrast: np.ndarray, background_c: float, set_point_c: float, p
     cover = cover_at(blur_px)
     most = np.argsort(cover, kind="stable")[::-1][:max(pixels, 1)]  # the pixels, kept for the other blurs
     offsets = []
-    for blur in (blur_px, blur_px - OFFSET_BLUR_STEP_PX, blur_px + OFFSET_BLUR_STEP_PX):
+    for blur in (blur_px, blur_px - blur_step_px, blur_px + blur_step_px):
         cover = cover_at(blur)[most]
         if cover.mean() < MIN_OFFSET_COVER:
             return None
         offsets.append(float(flat[most].sum() / cover.sum()) - (apparent - background_c))
     offset = offsets[0]
-    if max(abs(o - offset) for o in offsets) > MAX_OFFSET_SPREAD_C:
+    if max(abs(o - offset) for o in offsets) > max_spread_c:
         return None
     return offset
 

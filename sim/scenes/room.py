@@ -33,6 +33,7 @@ import numpy as np
 from controller.geometry import pixels_across
 from controller.sensor.frame import COLUMNS, ROWS
 
+from . import optics
 from .optics import Projection
 from .physiology import radiance, temperature_from_radiance
 
@@ -132,6 +133,16 @@ def disc_cover(centre: tuple[float, float], radius_px: tuple[float, float], samp
     inside = ((ys[:, None] - r) / ry) ** 2 + ((xs[None, :] - c) / rx) ** 2 <= 1.0
     cover[r0:r1, c0:c1] = inside.reshape(r1 - r0, samples, c1 - c0, samples).mean(axis=(1, 3))
     return cover
+
+
+def disc_on_wall(centre: tuple[float, float], radius_px: tuple[float, float], disc_c: float, wall_c: float,
+                 sigma_px: float) -> np.ndarray:
+    """(24, 32) degC: a blackbody disc at ``disc_c`` on a uniform wall at ``wall_c``, through the simulator's
+    optics (each pixel's share of it, mixed in radiance, then the lens's Gaussian of ``sigma_px`` over the
+    pixels): a reference disc alone, with no room, sensor or noise."""
+    cover = disc_cover(centre, radius_px)
+    return temperature_from_radiance(optics.blur(cover * radiance(disc_c) + (1.0 - cover) * radiance(wall_c),
+                                                 sigma_px))
 
 
 class Room:
