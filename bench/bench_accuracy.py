@@ -225,6 +225,10 @@ class Outcome:
     # people only): --holds prints it
     holds: tuple[tuple[str, int], ...] = ()
     noise_draw: int = 0  # the draw of the sensors' noise over time the run was rendered with (--noise-draw(s))
+    # the person's true apparent eye band (the canthus region's) and forehead when they were decided (NaN: not
+    # decided): what the body model reads on the truth, and the skin the reading's share above the band comes from
+    band_apparent_c: float = math.nan
+    forehead_apparent_c: float = math.nan
 
     @property
     def in_documented_scope(self) -> bool:
@@ -348,6 +352,50 @@ def error_split(rows: list[Outcome]) -> dict[str, tuple[int, float, float, float
         e = np.array([p[i] for p in pairs])
         out[name] = ((len(e), float(e.mean()), float(e.std(ddof=1)) if len(e) > 1 else math.nan,
                       float(np.abs(e).mean())) if len(e) else (0, math.nan, math.nan, math.nan))
+    return out
+
+
+def _rests(rows: list[Outcome]) -> list[tuple[Outcome, float]]:
+    return [(r, r.estimate_c - r.body_model_c) for r in rows
+            if r.decision is not None and r.estimate_c is not None and math.isfinite(r.body_model_c)]
+
+
+def rest_between_gates(rows: list[Outcome]) -> tuple[int, float, float]:
+    """How the rest (:func:`error_split`) spreads: (gates, between, within). A gate is one run (its draws of the
+    sensor's noise are the same gate and people), each person in it counted once, at the mean of their rest over
+    the draws they were decided in; a gate counts where two or more of its people are. ``within`` is the root
+    mean square of the sd between a gate's people (ddof 1); ``between`` is the sd of the gates' means less what
+    their people's number explains (the variance of the means less the mean of within-variance / n, 0 where that
+    is negative): the part of the rest a gate's people share, which a site offset fitted per gate would take out.
+    (0, NaN, NaN) with fewer than two such gates."""
+    by_person: dict[tuple, list[float]] = {}
+    for r, e in _rests(rows):
+        by_person.setdefault((r.world, r.lens, r.run, r.person), []).append(e)
+    by_gate: dict[tuple, list[float]] = {}
+    for (world, lens, run, _), v in by_person.items():
+        by_gate.setdefault((world, lens, run), []).append(float(np.mean(v)))
+    gates = [np.array(v) for v in by_gate.values() if len(v) >= 2]
+    if len(gates) < 2:
+        return 0, math.nan, math.nan
+    within = np.array([g.var(ddof=1) for g in gates])
+    means = np.array([g.mean() for g in gates])
+    between = means.var(ddof=1) - float(np.mean(within / np.array([len(g) for g in gates])))
+    return len(gates), math.sqrt(max(between, 0.0)), math.sqrt(float(within.mean()))
+
+
+LOOKS = (("bare", lambda r: r.cover is None and not r.mask and not r.glasses), ("fringe", lambda r: r.cover == "fringe"),
+         ("hat", lambda r: r.cover == "hat"), ("mask", lambda r: r.mask), ("glasses", lambda r: r.glasses))
+
+
+def rest_by_look(rows: list[Outcome]) -> dict[str, tuple[int, float, float]]:
+    """The rest (:func:`error_split`) by what the person wore, (n, mean, sd) for each of :data:`LOOKS` (a person
+    may wear more than one: a fringe and a mask count in both; "bare": none of them); n 0 and NaN without any."""
+    rests = _rests(rows)
+    out = {}
+    for name, wears in LOOKS:
+        e = np.array([x for r, x in rests if wears(r)])
+        out[name] = (len(e), float(e.mean()) if len(e) else math.nan,
+                     float(e.std(ddof=1)) if len(e) > 1 else math.nan)
     return out
 
 
@@ -729,10 +777,13 @@ def run(job: tuple) -> list[Outcome]:
             if d.decision == "PASS":
                 ever_pass.add(pid)
             if pid not in first:
-                first[pid] = (d.decision, d.estimate_c, d.time_s, body_model_on_truth(person, config), d.track)
+                first[pid] = (d.decision, d.estimate_c, d.time_s, body_model_on_truth(person, config), d.track,
+                              person.get("canthus_region_apparent_c", math.nan),
+                              person.get("forehead_apparent_c", math.nan))
         out = []
         for pid, (t_still, p) in standing.items():
-            dec, est, t_dec, body, track = first.get(pid, (None, None, None, math.nan, -1))
+            dec, est, t_dec, body, track, band_c, forehead_c = first.get(
+                pid, (None, None, None, math.nan, -1, math.nan, math.nan))
             holds = Counter(why for t, tr, why in held if tr == track and t_still - 1e-6 <= t <= t_dec + 1e-6) \
                 if dec is not None else Counter()
             out.append(Outcome(world_name, lens, i, p["core_c"], dec, est, None if t_dec is None else t_dec - t_still,
@@ -742,7 +793,7 @@ def run(job: tuple) -> list[Outcome]:
                                p["cover"], p["from_cold"], p.get("age") is None, commissioned, how, body, pid,
                                ph.psf_wing_share, ph.sensor_gain,
                                math.nan if config.analysis.face_blur_px is None else config.analysis.face_blur_px,
-                               noise, tuple(sorted(holds.items())), noise_draw))
+                               noise, tuple(sorted(holds.items())), noise_draw, band_c, forehead_c))
         return out
 
     out = screened(config, False, None)
@@ -845,6 +896,21 @@ def print_error_split(lens: str, names: list[str], scoped: dict[str, list[Outcom
             for part, (count, b, sd, err) in error_split(rows).items():
                 if count:
                     print(f"{n:9s} {how:13s} {part:10s} {count:4d} {b:+7.3f} {fmt(sd):>6s} {err:6.3f}")
+            for line in rest_lines(rows):
+                print(f"{'':9s} {'':13s} {line}")
+
+
+def rest_lines(rows: list[Outcome]) -> list[str]:
+    """The rest's spread between and within gates (:func:`rest_between_gates`) and its mean by look
+    (:func:`rest_by_look`), as printed lines (none for what has no decided people)."""
+    lines = []
+    gates, between, within = rest_between_gates(rows)
+    if gates:
+        lines.append(f"the rest's sd between gates {between:.3f}, within a gate {within:.3f} ({gates} gates)")
+    looks = [f"{name} {m:+.3f} ({fmt(sd)}, {count})" for name, (count, m, sd) in rest_by_look(rows).items() if count]
+    if looks:
+        lines.append("the rest by look, mean (sd, n): " + ", ".join(looks))
+    return lines
 
 
 def print_outcomes(lens: str, names: list[str], scoped: dict[str, list[Outcome]], top: int = 8) -> None:
@@ -989,6 +1055,8 @@ def print_draws(lens: str, rows: list[Outcome], names: list[str], draws: list[in
                 print(f"{t.label:26s} {t.text:>12s}" + "".join(f" {fmt(v):>11s}" for v in vals)
                       + f" {fmt(mean) if mean is not None else '-':>8s}  "
                       + (f"{met_in} of {len(draws)}" if met_in is not None else ""))
+            for line in rest_lines([r for r in mine if r.noise_draw in draws]):
+                print(f"  every draw: {line}")
 
 
 def print_lens(lens: str, rows: list[Outcome], worlds: list[World], factors: bool = False,

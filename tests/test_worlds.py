@@ -474,6 +474,37 @@ def test_the_error_split_into_body_model_and_the_rest():
     assert n == 0 and math.isnan(b) and math.isnan(sd) and math.isnan(err)
 
 
+def test_the_rest_is_split_between_and_within_gates_and_by_look():
+    """Gates (runs) whose people share an offset: the spread between them is that offset's, less what their
+    people's number explains; within a gate, the people's own. A person decided in several draws of the noise
+    counts once, at their mean over them (the draws are the same gate and people). A person wearing a fringe and
+    a mask counts in both looks, and "bare" is who wears nothing."""
+    def decided(run, person, rest, draw=0, **look):
+        return replace(row(37.0, "PASS", 36.5 + rest), body_model_c=36.5, run=run, person=person, noise_draw=draw,
+                       **look)
+
+    within = (-0.1, 0.1)  # each gate's two people: its offset -0.1 and +0.1
+    offsets = {0: -0.5, 1: 0.0, 2: 0.5, 3: 0.2}
+    rows = [decided(run, p, off + w) for run, off in offsets.items() for p, w in enumerate(within)]
+    # draws 1 and 2 of gate 2: its people read 0.3 either way of draw 0, so they count at draw 0's readings
+    rows += [decided(2, p, 0.5 + w + d, draw) for p, w in enumerate(within) for draw, d in ((1, 0.3), (2, -0.3))]
+    rows += [decided(5, 0, 0.3), replace(row(37.0), run=6)]  # a gate of one decided person, an undecided one
+    gates, between, within_sd = bench.rest_between_gates(rows)
+    means = np.array(list(offsets.values()))
+    assert gates == 4
+    assert within_sd == pytest.approx(np.std(within, ddof=1))
+    assert between == pytest.approx(math.sqrt(means.var(ddof=1) - np.std(within, ddof=1) ** 2 / 2))
+    gates, between, _ = bench.rest_between_gates([decided(run, p, w) for run in (0, 1) for p, w in enumerate(within)])
+    assert gates == 2 and between == 0.0  # gates that share nothing: their means' spread is their people's
+    gates, between, within_sd = bench.rest_between_gates(rows[:2])
+    assert gates == 0 and math.isnan(between) and math.isnan(within_sd)
+    looks = bench.rest_by_look([decided(0, 0, -0.6, cover="fringe", mask=True), decided(0, 1, -0.4, cover="fringe"),
+                                decided(0, 2, 0.1), decided(0, 3, -0.1, glasses=True)])
+    assert looks["fringe"][:2] == (2, pytest.approx(-0.5)) and looks["mask"][:2] == (1, pytest.approx(-0.6))
+    assert looks["bare"][:2] == (1, pytest.approx(0.1)) and looks["glasses"][0] == 1 and looks["hat"][0] == 0
+    assert math.isnan(looks["hat"][1]) and math.isnan(looks["mask"][2])
+
+
 def test_the_body_model_on_truth_reads_the_eye_band_the_gate_reads():
     from controller.screening.config import ScreeningConfig
     from controller.screening.estimate import estimate_core_c
