@@ -383,8 +383,9 @@ def rest_between_gates(rows: list[Outcome]) -> tuple[int, float, float]:
     return len(gates), math.sqrt(max(between, 0.0)), math.sqrt(float(within.mean()))
 
 
-LOOKS = (("bare", lambda r: r.cover is None and not r.mask and not r.glasses), ("fringe", lambda r: r.cover == "fringe"),
-         ("hat", lambda r: r.cover == "hat"), ("mask", lambda r: r.mask), ("glasses", lambda r: r.glasses))
+LOOKS = (("bare", lambda r: r.cover is None and not r.mask and not r.glasses),
+         ("fringe", lambda r: r.cover == "fringe"), ("hat", lambda r: r.cover == "hat"),
+         ("mask", lambda r: r.mask), ("glasses", lambda r: r.glasses))
 
 
 def rest_by_look(rows: list[Outcome]) -> dict[str, tuple[int, float, float]]:
