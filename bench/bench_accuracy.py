@@ -121,13 +121,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from controller.calibrate.cli import fit_recordings  # noqa: E402
-from controller.geometry import pixels_across  # noqa: E402
+from controller.geometry import face_width_pixels, pixels_across  # noqa: E402
 from controller.screening.analysis import AnalysisConfig  # noqa: E402
 from controller.screening.config import ScreeningConfig, lens_offset_with_drift  # noqa: E402
 from controller.screening.estimate import estimate_core_c  # noqa: E402
 from controller.screening.lens_measurement import LensMeasurementError  # noqa: E402
 from controller.screening.lens_wings import check_wings  # noqa: E402
 from controller.screening.offline import analyze_recording, first_standing, truth_for  # noqa: E402
+from controller.screening.optics import LENS_PSF_SIGMA_PX, face_aspect, face_mix  # noqa: E402
 from controller.screening.reference_source import reading_fraction  # noqa: E402
 from controller.screening.site_calibration import MORE_READINGS_ANSWER  # noqa: E402
 from controller.service.calibration import reference_images_recording  # noqa: E402
@@ -225,10 +226,8 @@ class Outcome:
     # people only): --holds prints it
     holds: tuple[tuple[str, int], ...] = ()
     noise_draw: int = 0  # the draw of the sensors' noise over time the run was rendered with (--noise-draw(s))
-    # the person's true apparent eye band (the canthus region's) and forehead when they were decided (NaN: not
-    # decided): what the body model reads on the truth, and the skin the reading's share above the band comes from
-    band_apparent_c: float = math.nan
-    forehead_apparent_c: float = math.nan
+    mix_model_c: float = math.nan  # the body model on this person's true band and forehead, mixed as the gate's
+    # optics terms take the reading, when they were decided (:func:`mix_model_on_truth`; NaN: not decided)
 
     @property
     def in_documented_scope(self) -> bool:
@@ -383,6 +382,20 @@ def rest_between_gates(rows: list[Outcome]) -> tuple[int, float, float]:
     return len(gates), math.sqrt(max(between, 0.0)), math.sqrt(float(within.mean()))
 
 
+def mix_split(rows: list[Outcome]) -> dict[str, tuple[int, float, float]]:
+    """The rest (:func:`error_split`) split once more, over the decided whose ``mix_model_c`` is known: ``"the
+    face's mix"``, the body model on the truth mixed as the optics terms take the reading against the band's
+    alone (``mix_model_c - body_model_c``: the physiology of the forehead's share), and ``"sensor and optics"``,
+    the estimate against that (``estimate - mix_model_c``). Each (n, mean, sd); n 0 and NaN without any."""
+    pairs = [(r.mix_model_c - r.body_model_c, r.estimate_c - r.mix_model_c) for r, _ in _rests(rows)
+             if math.isfinite(r.mix_model_c)]
+    out = {}
+    for i, name in enumerate(("the face's mix", "sensor and optics")):
+        e = np.array([p[i] for p in pairs])
+        out[name] = (len(e), float(e.mean()) if len(e) else math.nan, float(e.std(ddof=1)) if len(e) > 1 else math.nan)
+    return out
+
+
 LOOKS = (("bare", lambda r: r.cover is None and not r.mask and not r.glasses),
          ("fringe", lambda r: r.cover == "fringe"), ("hat", lambda r: r.cover == "hat"),
          ("mask", lambda r: r.mask), ("glasses", lambda r: r.glasses))
@@ -458,6 +471,30 @@ def body_model_on_truth(person: dict, config: ScreeningConfig) -> float:
     offset: the gate's estimate with a perfect sensor and perfect optics."""
     key = "canthus_apparent_c" if config.eye_band == "canthus" else "canthus_region_apparent_c"
     return estimate_core_c(float(person[key]), float(person["room_c"]), site=config.eye_band)
+
+
+def mix_model_on_truth(person: dict, config: ScreeningConfig) -> float:
+    """The body temperature the product's body model gives from ``person``'s true apparent eye band and forehead
+    mixed as the optics terms take the reading to be (:func:`optics.face_mix` for a face ``FACE_WIDTH_M`` wide at
+    their line of sight, through the blur the gate reads faces with; the face below the band taken out, as the
+    gate takes it out at its own reading), in the true room: a perfect sensor and analysis with the gate's
+    optics terms. Against :func:`body_model_on_truth` it is the physiology of the forehead's share of the reading
+    (what the study's forehead relation leaves unexplained), which no sensor or optics can remove. NaN where the
+    truth lacks the forehead or the distance."""
+    band, forehead = person.get("canthus_region_apparent_c"), person.get("forehead_apparent_c")
+    if config.eye_band == "canthus":
+        band = person.get("canthus_apparent_c")
+    sight = person.get("sight_m")
+    if band is None or forehead is None or sight is None or not math.isfinite(sight) or sight <= 0.0:
+        return math.nan
+    fov = config.analysis.fov
+    blur = config.analysis.face_blur_px
+    width = face_width_pixels(float(sight), fov)
+    mix = face_mix(width, width * face_aspect(fov), LENS_PSF_SIGMA_PX if blur is None else blur,
+                   config.analysis.top_k)
+    fill = min(max(mix.band / (1.0 - mix.lower), 0.0), 1.0) if mix.lower < 1.0 else 1.0
+    return estimate_core_c(fill * float(band) + (1.0 - fill) * float(forehead), float(person["room_c"]), fill=fill,
+                           site=config.eye_band)
 
 
 LEARN_S = 20.0  # the installer learns the reference from the gate's first 20 s
@@ -779,12 +816,10 @@ def run(job: tuple) -> list[Outcome]:
                 ever_pass.add(pid)
             if pid not in first:
                 first[pid] = (d.decision, d.estimate_c, d.time_s, body_model_on_truth(person, config), d.track,
-                              person.get("canthus_region_apparent_c", math.nan),
-                              person.get("forehead_apparent_c", math.nan))
+                              mix_model_on_truth(person, config))
         out = []
         for pid, (t_still, p) in standing.items():
-            dec, est, t_dec, body, track, band_c, forehead_c = first.get(
-                pid, (None, None, None, math.nan, -1, math.nan, math.nan))
+            dec, est, t_dec, body, track, mix_body = first.get(pid, (None, None, None, math.nan, -1, math.nan))
             holds = Counter(why for t, tr, why in held if tr == track and t_still - 1e-6 <= t <= t_dec + 1e-6) \
                 if dec is not None else Counter()
             out.append(Outcome(world_name, lens, i, p["core_c"], dec, est, None if t_dec is None else t_dec - t_still,
@@ -794,7 +829,7 @@ def run(job: tuple) -> list[Outcome]:
                                p["cover"], p["from_cold"], p.get("age") is None, commissioned, how, body, pid,
                                ph.psf_wing_share, ph.sensor_gain,
                                math.nan if config.analysis.face_blur_px is None else config.analysis.face_blur_px,
-                               noise, tuple(sorted(holds.items())), noise_draw, band_c, forehead_c))
+                               noise, tuple(sorted(holds.items())), noise_draw, mix_body))
         return out
 
     out = screened(config, False, None)
@@ -908,6 +943,9 @@ def rest_lines(rows: list[Outcome]) -> list[str]:
     gates, between, within = rest_between_gates(rows)
     if gates:
         lines.append(f"the rest's sd between gates {between:.3f}, within a gate {within:.3f} ({gates} gates)")
+    parts = [f"{name} {m:+.3f} (sd {fmt(sd)})" for name, (count, m, sd) in mix_split(rows).items() if count]
+    if parts:
+        lines.append("the rest, split: " + ", ".join(parts))
     looks = [f"{name} {m:+.3f} ({fmt(sd)}, {count})" for name, (count, m, sd) in rest_by_look(rows).items() if count]
     if looks:
         lines.append("the rest by look, mean (sd, n): " + ", ".join(looks))

@@ -517,6 +517,43 @@ def test_the_body_model_on_truth_reads_the_eye_band_the_gate_reads():
     assert 35.5 < region < 38.5 and 35.5 < maximum < 38.5 and region != maximum
 
 
+def test_the_body_model_on_the_truth_mixed_as_the_optics_terms_take_the_reading():
+    """A forehead where the study's relation puts it changes nothing; one a degree cooler lowers the reading by
+    its share of it, more through the wide lens at 0.55 m than through the narrow one at 0.3 m (a larger face,
+    more of its hottest pixels on the band); no forehead in the truth, no figure."""
+    from dataclasses import replace as changed
+
+    from controller.screening.body_model import default_model
+    from controller.screening.config import ScreeningConfig
+
+    m, room, core = default_model(), 22.0, 37.0
+
+    def apparent(skin_c):  # what an emissivity-1 reading shows of skin of emissivity 0.98 in the room
+        return ((0.98 * (skin_c + 273.15) ** 4 + 0.02 * (room + 273.15) ** 4) ** 0.25) - 273.15
+
+    band = apparent(m.canthus_region.intercept + m.canthus_region.body * core + m.canthus_region.ambient * room)
+    forehead = apparent(m.forehead.intercept + m.forehead.body * core + m.forehead.ambient * room)
+    person = {"canthus_region_apparent_c": band, "canthus_apparent_c": band + 0.6, "forehead_apparent_c": forehead,
+              "room_c": room, "sight_m": 0.55}
+    wide = ScreeningConfig()
+    wide = changed(wide, analysis=changed(wide.analysis, variant="110"))
+    narrow = changed(wide, analysis=changed(wide.analysis, variant="55"))
+    assert bench.body_model_on_truth(person, wide) == pytest.approx(core, abs=0.02)
+    assert bench.mix_model_on_truth(person, wide) == pytest.approx(core, abs=0.02)
+    cool = dict(person, forehead_apparent_c=forehead - 1.0)
+    drop_wide = core - bench.mix_model_on_truth(cool, wide)
+    drop_narrow = core - bench.mix_model_on_truth(dict(cool, sight_m=0.3), narrow)
+    assert 0.1 < drop_wide < 0.6 and 0.0 <= drop_narrow < drop_wide / 2
+    assert math.isnan(bench.mix_model_on_truth({k: v for k, v in person.items() if k != "forehead_apparent_c"}, wide))
+    rows = [replace(row(37.0, "PASS", 36.8), body_model_c=37.1, mix_model_c=36.9),
+            replace(row(37.0, "PASS", 37.4), body_model_c=37.0, mix_model_c=37.3),
+            replace(row(37.0, "PASS", 37.0), body_model_c=37.0)]  # no mix figure: left out of the split
+    split = bench.mix_split(rows)
+    assert split["the face's mix"][:2] == (2, pytest.approx(0.05))  # -0.2 and +0.3
+    assert split["sensor and optics"][:2] == (2, pytest.approx(0.0))
+    assert split["sensor and optics"][2] == pytest.approx(np.std([-0.1, 0.1], ddof=1))
+
+
 def test_a_run_gives_the_body_model_reading_of_each_decided_person():
     rows = bench.run((DEV.name, "110", 0, None, None, 0))
     decided = [r for r in rows if r.decision is not None]
