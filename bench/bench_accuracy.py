@@ -228,6 +228,8 @@ class Outcome:
     noise_draw: int = 0  # the draw of the sensors' noise over time the run was rendered with (--noise-draw(s))
     mix_model_c: float = math.nan  # the body model on this person's true band and forehead, mixed as the gate's
     # optics terms take the reading, when they were decided (:func:`mix_model_on_truth`; NaN: not decided)
+    face_scale: float = 1.0  # the person's head against the 15 cm face the product assumes
+    lateral_m: float = math.nan  # how far beside the sensor's axis they stood, first standing
 
     @property
     def in_documented_scope(self) -> bool:
@@ -829,7 +831,8 @@ def run(job: tuple) -> list[Outcome]:
                                p["cover"], p["from_cold"], p.get("age") is None, commissioned, how, body, pid,
                                ph.psf_wing_share, ph.sensor_gain,
                                math.nan if config.analysis.face_blur_px is None else config.analysis.face_blur_px,
-                               noise, tuple(sorted(holds.items())), noise_draw, mix_body))
+                               noise, tuple(sorted(holds.items())), noise_draw, mix_body,
+                               float(p.get("face_scale", 1.0)), float(p.get("lateral_m", math.nan))))
         return out
 
     out = screened(config, False, None)

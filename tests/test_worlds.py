@@ -561,6 +561,11 @@ def test_a_run_gives_the_body_model_reading_of_each_decided_person():
     assert all(math.isnan(r.body_model_c) for r in rows if r.decision is None)
     # the body model on the true eye band reads people within the study's spread of their body temperature
     assert all(abs(r.body_model_c - r.core_c) < 1.5 for r in decided)
+    # ... and so does it on the band and forehead mixed as the optics terms take the reading, within a few tenths
+    # of the band's alone; who they are and where they stood is kept for the offline looks
+    assert all(math.isfinite(r.mix_model_c) and abs(r.mix_model_c - r.body_model_c) < 1.0 for r in decided)
+    assert all(math.isnan(r.mix_model_c) for r in rows if r.decision is None)
+    assert all(math.isfinite(r.lateral_m) for r in rows) and len({r.face_scale for r in rows}) > 1
 
 
 def test_the_bench_can_give_dev_wings_and_tell_the_installer():
