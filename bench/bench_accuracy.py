@@ -482,7 +482,8 @@ def mix_model_on_truth(person: dict, config: ScreeningConfig) -> float:
     gate takes it out at its own reading), in the true room: a perfect sensor and analysis with the gate's
     optics terms. Against :func:`body_model_on_truth` it is the physiology of the forehead's share of the reading
     (what the study's forehead relation leaves unexplained), which no sensor or optics can remove. NaN where the
-    truth lacks the forehead or the distance."""
+    truth lacks the forehead or the distance; the band's alone where the optics terms are off (``optics =
+    false``)."""
     band, forehead = person.get("canthus_region_apparent_c"), person.get("forehead_apparent_c")
     if config.eye_band == "canthus":
         band = person.get("canthus_apparent_c")
@@ -494,7 +495,7 @@ def mix_model_on_truth(person: dict, config: ScreeningConfig) -> float:
     width = face_width_pixels(float(sight), fov)
     mix = face_mix(width, width * face_aspect(fov), LENS_PSF_SIGMA_PX if blur is None else blur,
                    config.analysis.top_k)
-    fill = min(max(mix.band / (1.0 - mix.lower), 0.0), 1.0) if mix.lower < 1.0 else 1.0
+    fill = min(max(mix.band / (1.0 - mix.lower), 0.0), 1.0) if config.optics and mix.lower < 1.0 else 1.0
     return estimate_core_c(fill * float(band) + (1.0 - fill) * float(forehead), float(person["room_c"]), fill=fill,
                            site=config.eye_band)
 
@@ -940,8 +941,9 @@ def print_error_split(lens: str, names: list[str], scoped: dict[str, list[Outcom
 
 
 def rest_lines(rows: list[Outcome]) -> list[str]:
-    """The rest's spread between and within gates (:func:`rest_between_gates`) and its mean by look
-    (:func:`rest_by_look`), as printed lines (none for what has no decided people)."""
+    """The rest's spread between and within gates (:func:`rest_between_gates`), its split into the face's mix and
+    the sensor and optics (:func:`mix_split`) and its mean by look (:func:`rest_by_look`), as printed lines (none
+    for what has no decided people)."""
     lines = []
     gates, between, within = rest_between_gates(rows)
     if gates:
