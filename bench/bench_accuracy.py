@@ -398,6 +398,25 @@ def mix_split(rows: list[Outcome]) -> dict[str, tuple[int, float, float]]:
     return out
 
 
+def rest_persistence(rows: list[Outcome]) -> tuple[int, float, float]:
+    """Bare faces' sensor and optics (:func:`mix_split`), person by person over the draws of the noise they were
+    decided in: (people decided in two draws or more, the sd from one draw to the next, the sd that stays with
+    the person). The first is the root mean square sd within a person (ddof 1); the second the sd of their means
+    less what the draw-to-draw spread explains of it (0 where that is negative). (0, NaN, NaN) with fewer than
+    two such people."""
+    by_person: dict[tuple, list[float]] = {}
+    for r, _ in _rests(rows):
+        if math.isfinite(r.mix_model_c) and LOOKS[0][1](r):
+            by_person.setdefault((r.world, r.lens, r.run, r.person), []).append(r.estimate_c - r.mix_model_c)
+    people = [np.array(v) for v in by_person.values() if len(v) >= 2]
+    if len(people) < 2:
+        return 0, math.nan, math.nan
+    within = np.array([v.var(ddof=1) for v in people])
+    means = np.array([v.mean() for v in people])
+    staying = means.var(ddof=1) - float(np.mean(within / np.array([len(v) for v in people])))
+    return len(people), math.sqrt(float(within.mean())), math.sqrt(max(staying, 0.0))
+
+
 LOOKS = (("bare", lambda r: r.cover is None and not r.mask and not r.glasses),
          ("fringe", lambda r: r.cover == "fringe"), ("hat", lambda r: r.cover == "hat"),
          ("mask", lambda r: r.mask), ("glasses", lambda r: r.glasses))
@@ -942,7 +961,8 @@ def print_error_split(lens: str, names: list[str], scoped: dict[str, list[Outcom
 
 def rest_lines(rows: list[Outcome]) -> list[str]:
     """The rest's spread between and within gates (:func:`rest_between_gates`), its split into the face's mix and
-    the sensor and optics (:func:`mix_split`) and its mean by look (:func:`rest_by_look`), as printed lines (none
+    the sensor and optics (:func:`mix_split`), its mean by look (:func:`rest_by_look`) and, over several draws,
+    what of bare faces' sensor and optics stays with a person (:func:`rest_persistence`), as printed lines (none
     for what has no decided people)."""
     lines = []
     gates, between, within = rest_between_gates(rows)
@@ -954,6 +974,10 @@ def rest_lines(rows: list[Outcome]) -> list[str]:
     looks = [f"{name} {m:+.3f} ({fmt(sd)}, {count})" for name, (count, m, sd) in rest_by_look(rows).items() if count]
     if looks:
         lines.append("the rest by look, mean (sd, n): " + ", ".join(looks))
+    people, draw_sd, staying = rest_persistence(rows)
+    if people:
+        lines.append(f"bare faces' sensor and optics, person by person over the draws: sd from draw to draw "
+                     f"{draw_sd:.3f}, staying with the person {staying:.3f} ({people} people)")
     return lines
 
 

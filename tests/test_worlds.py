@@ -505,6 +505,24 @@ def test_the_rest_is_split_between_and_within_gates_and_by_look():
     assert math.isnan(looks["hat"][1]) and math.isnan(looks["mask"][2])
 
 
+def test_what_stays_with_a_person_from_draw_to_draw():
+    """Bare faces' sensor and optics, person by person over the draws: the spread within a person is the noise
+    from draw to draw; what their means spread beyond it stays with them. A fringe, a person decided once and a
+    person without the mixed truth are left out."""
+    def decided(person, so, draw, **look):
+        return replace(row(37.0, "PASS", 37.0 + so), body_model_c=37.0, mix_model_c=37.0, person=person,
+                       noise_draw=draw, **look)
+
+    rows = [decided(0, -0.5 + d, k) for k, d in enumerate((-0.1, 0.1))]  # person 0 at -0.5, person 1 at +0.5
+    rows += [decided(1, 0.5 + d, k) for k, d in enumerate((-0.1, 0.1))]
+    rows += [decided(2, 3.0, 0, cover="fringe"), decided(2, -3.0, 1, cover="fringe"), decided(3, 2.0, 0)]
+    rows += [replace(decided(4, 2.0, k), mix_model_c=math.nan) for k in (0, 1)]
+    people, draw_sd, staying = bench.rest_persistence(rows)
+    assert people == 2 and draw_sd == pytest.approx(np.std([-0.1, 0.1], ddof=1))
+    assert staying == pytest.approx(math.sqrt(np.var([-0.5, 0.5], ddof=1) - np.std([-0.1, 0.1], ddof=1) ** 2 / 2))
+    assert bench.rest_persistence(rows[:2])[0] == 0
+
+
 def test_the_body_model_on_truth_reads_the_eye_band_the_gate_reads():
     from controller.screening.config import ScreeningConfig
     from controller.screening.estimate import estimate_core_c
