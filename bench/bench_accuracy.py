@@ -375,13 +375,21 @@ def rest_between_gates(rows: list[Outcome]) -> tuple[int, float, float]:
     by_gate: dict[tuple, list[float]] = {}
     for (world, lens, run, _), v in by_person.items():
         by_gate.setdefault((world, lens, run), []).append(float(np.mean(v)))
-    gates = [np.array(v) for v in by_gate.values() if len(v) >= 2]
-    if len(gates) < 2:
+    gates, within, between = one_way(list(by_gate.values()))
+    return gates, between, within
+
+
+def one_way(groups: list[list[float]]) -> tuple[int, float, float]:
+    """A one-way analysis of variance of ``groups`` with two or more members: (groups, the root mean square sd
+    within a group (ddof 1), the sd of the groups' means less what the within-group spread explains of it, 0
+    where that is negative). (0, NaN, NaN) with fewer than two such groups."""
+    kept = [np.array(g, dtype=float) for g in groups if len(g) >= 2]
+    if len(kept) < 2:
         return 0, math.nan, math.nan
-    within = np.array([g.var(ddof=1) for g in gates])
-    means = np.array([g.mean() for g in gates])
-    between = means.var(ddof=1) - float(np.mean(within / np.array([len(g) for g in gates])))
-    return len(gates), math.sqrt(max(between, 0.0)), math.sqrt(float(within.mean()))
+    within = np.array([g.var(ddof=1) for g in kept])
+    means = np.array([g.mean() for g in kept])
+    between = means.var(ddof=1) - float(np.mean(within / np.array([len(g) for g in kept])))
+    return len(kept), math.sqrt(float(within.mean())), math.sqrt(max(between, 0.0))
 
 
 def mix_split(rows: list[Outcome]) -> dict[str, tuple[int, float, float]]:
@@ -408,13 +416,7 @@ def rest_persistence(rows: list[Outcome]) -> tuple[int, float, float]:
     for r, _ in _rests(rows):
         if math.isfinite(r.mix_model_c) and LOOKS[0][1](r):
             by_person.setdefault((r.world, r.lens, r.run, r.person), []).append(r.estimate_c - r.mix_model_c)
-    people = [np.array(v) for v in by_person.values() if len(v) >= 2]
-    if len(people) < 2:
-        return 0, math.nan, math.nan
-    within = np.array([v.var(ddof=1) for v in people])
-    means = np.array([v.mean() for v in people])
-    staying = means.var(ddof=1) - float(np.mean(within / np.array([len(v) for v in people])))
-    return len(people), math.sqrt(float(within.mean())), math.sqrt(max(staying, 0.0))
+    return one_way(list(by_person.values()))
 
 
 LOOKS = (("bare", lambda r: r.cover is None and not r.mask and not r.glasses),
