@@ -128,7 +128,6 @@ from controller.screening.estimate import estimate_core_c  # noqa: E402
 from controller.screening.lens_measurement import LensMeasurementError  # noqa: E402
 from controller.screening.lens_wings import check_wings  # noqa: E402
 from controller.screening.offline import analyze_recording, first_standing, truth_for  # noqa: E402
-from controller.screening.optics import LENS_PSF_SIGMA_PX, face_aspect, face_mix  # noqa: E402
 from controller.screening.reference_source import reading_fraction  # noqa: E402
 from controller.screening.site_calibration import MORE_READINGS_ANSWER  # noqa: E402
 from controller.service.calibration import reference_images_recording  # noqa: E402
@@ -511,11 +510,7 @@ def mix_model_on_truth(person: dict, config: ScreeningConfig) -> float:
     sight = person.get("sight_m")
     if band is None or forehead is None or sight is None or not math.isfinite(sight) or sight <= 0.0:
         return math.nan
-    fov = config.analysis.fov
-    blur = config.analysis.face_blur_px
-    width = face_width_pixels(float(sight), fov)
-    mix = face_mix(width, width * face_aspect(fov), LENS_PSF_SIGMA_PX if blur is None else blur,
-                   config.analysis.top_k)
+    mix = config.analysis.face_mix(face_width_pixels(float(sight), config.analysis.fov))
     fill = min(max(mix.band / (1.0 - mix.lower), 0.0), 1.0) if config.optics and mix.lower < 1.0 else 1.0
     return estimate_core_c(fill * float(band) + (1.0 - fill) * float(forehead), float(person["room_c"]), fill=fill,
                            site=config.eye_band)

@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from controller.geometry import Lens, pixels_across  # noqa: E402
+from controller.geometry import Lens  # noqa: E402
 from controller.screening import reference_source as R  # noqa: E402
 from sim.scenes.room import disc_on_wall  # noqa: E402
 from sim.scenes.sensor_errors import OFFSET_SD_C  # noqa: E402
@@ -47,7 +47,7 @@ class Disc:
 
     def __init__(self, lens: Lens, across: float, sigma: float, rng: np.random.Generator, pixel_sd_c: float):
         fov = lens.fov
-        aspect = pixels_across(1.0, 10.0, fov, "vertical") / pixels_across(1.0, 10.0, fov, "horizontal")
+        aspect = fov.pixel_aspect
         centre = (12.0 + rng.uniform(0.0, 1.0), 16.0 + rng.uniform(0.0, 1.0))
         self.lens, self.across, self.sigma = lens, across, sigma
         self.offset_c = float(rng.uniform(-MAX_COMMON_OFFSET_C, MAX_COMMON_OFFSET_C))

@@ -61,6 +61,11 @@ class FieldOfView:
             return self.vertical_deg / self.rows
         raise ValueError(f"axis must be 'horizontal' or 'vertical', got {axis!r}")
 
+    @property
+    def pixel_aspect(self) -> float:
+        """Rows an object spans for each column it spans (a pixel's width over its height, in angle)."""
+        return self.pitch_deg("horizontal") / self.pitch_deg("vertical")
+
 
 # Fields of view from the Melexis MLX90640 datasheet (revision 11, 3 August 2018),
 # ordering information: the BAB option code is the 55°x35° lens, BAA the 110°x75° one.

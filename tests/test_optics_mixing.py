@@ -226,9 +226,8 @@ def _disc_box(across_px: float, offset_c: float, blur_px: float = 0.4, wall_c: f
               size: int = 9) -> tuple[np.ndarray, float]:
     """A blackbody disc ``across_px`` pixels across in a ``size`` x ``size`` box through the wide lens, read
     ``offset_c`` high in common with its wall: (its contrast over the wall as read, the wall as read)."""
-    from controller.geometry import pixels_across
     from controller.screening.reference_source import disc_cover
-    aspect = pixels_across(1.0, 10.0, WIDE, "vertical") / pixels_across(1.0, 10.0, WIDE, "horizontal")
+    aspect = WIDE.pixel_aspect
     cover = disc_cover((size, size), (size / 2, size / 2), (aspect * across_px / 2.0, across_px / 2.0), blur_px)
     return cover * (set_c - wall_c), wall_c + offset_c  # the offset is in the disc's reading and the wall's alike
 
@@ -251,11 +250,10 @@ def test_a_disc_whose_reading_hangs_on_the_blur_tells_no_offset():
     disc tells it only where it moves by at most MAX_OFFSET_SPREAD_C for OFFSET_BLUR_STEP_PX more or less blur:
     the 18 of 40 that do are within 0.14 degC (0.03 on average; two discs 4.6 px across at 0.65 px read 0.13
     low); without that check, 36 tell it and err by up to 0.52 (0.12 on average), the discs of 3.7 px too."""
-    from controller.geometry import pixels_across
     from controller.screening import reference_source as R
     from sim.scenes.room import disc_on_wall
 
-    aspect = pixels_across(1.0, 10.0, WIDE, "vertical") / pixels_across(1.0, 10.0, WIDE, "horizontal")
+    aspect = WIDE.pixel_aspect
     rng = np.random.default_rng(3)
     wall, set_c, offset_c = 22.0, 35.0, 0.6
     discs = []

@@ -25,6 +25,7 @@ from controller.geometry import FACE_HALF_HEIGHT_M, FieldOfView, Lens, face_widt
 
 from . import analysis_kernels as K
 from .lens_wings import LensWings, check_wings
+from .optics import LENS_PSF_SIGMA_PX, FaceMix, face_aspect, face_mix
 
 TABLE_DISTANCES_M = np.geomspace(0.1, 10.0, 512)  # the distances the lens tables are worked out at
 MAX_GUARD_PX = 8  # the widest guard around the reference's box: a third of the image's height
@@ -168,6 +169,12 @@ class AnalysisConfig:
         """The lens blur the faces are read with: the lens's core where it was measured (``lens_core_px``), else the
         disc's (``lens_blur_px``); None with neither (the product's nominal blur)."""
         return self.lens_core_px if self.lens_core_px is not None else self.lens_blur_px
+
+    def face_mix(self, width_px: float) -> FaceMix:
+        """What the mean of the ``top_k`` hottest pixels of a face ``width_px`` across holds through this lens
+        (:func:`optics.face_mix`), read with :attr:`face_blur_px` (the nominal blur where none was measured)."""
+        blur = LENS_PSF_SIGMA_PX if self.face_blur_px is None else self.face_blur_px
+        return face_mix(width_px, width_px * face_aspect(self.fov), blur, self.top_k)
 
     @property
     def blur_disagrees(self) -> bool:

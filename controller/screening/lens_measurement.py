@@ -47,7 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from controller.geometry import FieldOfView, pixels_across
+from controller.geometry import FieldOfView
 
 from .analysis_kernels import KELVIN
 from .lens_wings import MAX_WING_SHARE, LensWings, wing_matrix
@@ -209,7 +209,7 @@ def measure_lens(disc_images, empty_images, fov: FieldOfView, min_frames: int = 
     core = share >= 0.5
     flux_core = float(share[core].sum())
     centre = (float((rows[core] * share[core]).sum() / flux_core), float((cols[core] * share[core]).sum() / flux_core))
-    aspect = pixels_across(1.0, 10.0, fov, "vertical") / pixels_across(1.0, 10.0, fov, "horizontal")
+    aspect = fov.pixel_aspect
     # its radius from the area of the pixels at half its contrast or more (an edge through the blur reads half)
     rx0 = math.sqrt(float(np.count_nonzero(core)) / (math.pi * aspect))
     if 2.0 * rx0 < MIN_ACROSS_PX:

@@ -261,7 +261,7 @@ def disc_image(contrast: np.ndarray, set_contrast_c: float, fov: FieldOfView
         return None
     rows, cols = np.indices(share.shape) + 0.5
     centre = (float((rows * positive).sum() / flux), float((cols * positive).sum() / flux))
-    aspect = pixels_across(1.0, 10.0, fov, "vertical") / pixels_across(1.0, 10.0, fov, "horizontal")
+    aspect = fov.pixel_aspect
     return share, flux, centre, aspect
 
 
@@ -366,7 +366,7 @@ def offset_across_px(blur_px: float, fov: FieldOfView) -> float:
     to tell the sensor's offset (:func:`disc_offset`) wherever it falls on the pixel grid (PHASES placements per
     axis, no noise), to the next quarter pixel: at 0.4 px 5 through the 55° lens and 5.25 through the 110°; at
     0.6 px 5.75 and 6; at 0.8 px 6.75 and 7."""
-    aspect = pixels_across(1.0, 10.0, fov, "vertical") / pixels_across(1.0, 10.0, fov, "horizontal")
+    aspect = fov.pixel_aspect
 
     def tells(across: float) -> bool:
         for i in range(PHASES):

@@ -70,7 +70,7 @@ from .analysis import FrameAnalysis, reference_problem
 from .config import ScreeningConfig
 from .estimate import estimate_core_c
 from .frame_rate import FrameRate
-from .optics import LENS_PSF_SIGMA_PX, NO_MIX, face_aspect, face_mix
+from .optics import NO_MIX
 
 WARMING_UP = "warming_up"
 IDLE = "idle"
@@ -651,13 +651,8 @@ class Tracker:
             if not self._retry_due(t, person, problem):
                 return []
             return self._notice(t, sequence, D.RETRY, problem, a, reduced)
-        mix = NO_MIX
-        if c.optics:  # the lens's blur as measured (AnalysisConfig.face_blur_px), else the nominal one
-            fov = c.analysis.fov
-            blur = c.analysis.face_blur_px
-            if blur is None:
-                blur = LENS_PSF_SIGMA_PX
-            mix = face_mix(a.face_width_px, a.face_width_px * face_aspect(fov), blur, c.analysis.top_k)
+        # the lens's blur as measured (AnalysisConfig.face_blur_px), else the nominal one
+        mix = c.analysis.face_mix(a.face_width_px) if c.optics else NO_MIX
 
         def core_with(lower_c: float) -> float:
             return estimate_core_c(face_c, a.ambient_c + correction, c.site_offset_c, fill=mix.band,
