@@ -125,6 +125,7 @@ from controller.geometry import face_width_pixels, pixels_across  # noqa: E402
 from controller.screening.analysis import AnalysisConfig  # noqa: E402
 from controller.screening.config import ScreeningConfig, lens_offset_with_drift  # noqa: E402
 from controller.screening.estimate import estimate_core_c  # noqa: E402
+from controller.screening.flat_field import FlatFieldError, measure_flat_field  # noqa: E402
 from controller.screening.lens_measurement import LensMeasurementError  # noqa: E402
 from controller.screening.lens_wings import check_wings  # noqa: E402
 from controller.screening.offline import analyze_recording, first_standing, truth_for  # noqa: E402
@@ -137,7 +138,7 @@ from sim.scenes.lens_target import drawn_target, measure_as_told  # noqa: E402
 from sim.scenes.physiology import normal_core_c  # noqa: E402
 from sim.scenes.scene import stable_key  # noqa: E402
 from sim.scenes.world import DEV, HELD_OUT, IN_SCOPE_MARK_M, IN_SCOPE_ROOM_C, World, world_named  # noqa: E402
-from sim.synth import scenario_recording  # noqa: E402
+from sim.synth import flat_field_recording, scenario_recording  # noqa: E402
 from sim.waiting import screen_waiting  # noqa: E402
 
 KIND = "school_queue"
@@ -445,7 +446,7 @@ def installer_config(sc, first_truth: dict, eye_band: str | None = None,
                      apply_sensor_offset: bool | None = None,
                      stable_frames: int | None = None, wings: tuple[float, float] | None = None,
                      lens_offset_c: float | None = None, lens_view_c: float | None = None,
-                     lens_core_px: float | None = None) -> ScreeningConfig:
+                     lens_core_px: float | None = None, pixel_offsets_c: list | None = None) -> ScreeningConfig:
     """The screening settings an installer writes for this gate, following docs/installation.md: the lens,
     the mounting, and where the reference is (its pixels and one more all round) with its set point; or, with no
     reference in view, ``require_reference = false``. The disc's coating emissivity is its data sheet's (the
@@ -455,7 +456,8 @@ def installer_config(sc, first_truth: dict, eye_band: str | None = None,
     told them, (lens_wing_share, lens_wing_px) (None: none, the default); ``lens_offset_c``: the sensor's offset
     `thermogate calibrate lens` read ([screening] lens_offset_c; None: none), and ``lens_view_c`` the view it read
     it in ([screening] lens_view_c); ``lens_core_px``: the lens's core blur it measured ([screening] lens_core_px;
-    None: none)."""
+    None: none); ``pixel_offsets_c``: the sensor's pixel offsets `thermogate calibrate flat` measured ([screening]
+    pixel_offsets_c; None: none)."""
     ref = first_truth["reference"]
     analysis: dict = dict(variant=sc.variant)
     if wings is not None:
@@ -464,6 +466,8 @@ def installer_config(sc, first_truth: dict, eye_band: str | None = None,
         analysis.update(sensor_offset_c=round(lens_offset_c, 2), lens_view_c=lens_view_c)
     if lens_core_px is not None:
         analysis["lens_core_px"] = lens_core_px
+    if pixel_offsets_c is not None:
+        analysis["pixel_offsets_c"] = pixel_offsets_c
     if apply_sensor_offset is not None:
         analysis["apply_sensor_offset"] = apply_sensor_offset
     screening: dict = {} if eye_band is None else {"eye_band": eye_band}
@@ -723,6 +727,23 @@ def measured_lens(sc, seed: int, true_offset: bool = False) -> MeasuredLens:
                         table["lens_core_px"])
 
 
+FLAT_S = 30.0  # the flat field's capture, as `thermogate calibrate flat` takes it by default
+FLAT_DEFAULT: str | None = None  # what the installer does by default (docs/installation.md): None, not measured
+
+
+def measured_flat_field(sc, seed: int) -> list | None:
+    """The ``[screening] pixel_offsets_c`` that ``thermogate calibrate flat`` measures on this run's sensor: the
+    run's reference disc (or a disc set near skin) held against its window for FLAT_S (sim/synth.py,
+    :func:`~sim.synth.flat_field_recording`: the sensor the run's frames come from, at the scenario's refresh
+    rate), read through the pipeline as the command reads it; None where the measurement is refused."""
+    rec = flat_field_recording(sc, seed=seed, seconds=FLAT_S)
+    plain = ScreeningConfig(analysis=AnalysisConfig(variant=sc.variant))
+    try:
+        return measure_flat_field(reference_images_recording(rec, plain).images).table()["pixel_offsets_c"]
+    except FlatFieldError:
+        return None
+
+
 def offset_source(tell, how: str | None) -> str | None:
     """The sensor's offset the installer configures from the lens measurement, given the wings told (``tell``,
     as :func:`run` takes it) and ``--tell-offset`` (``how``; None: not given): "measured", "true" or None (none);
@@ -775,13 +796,14 @@ def run(job: tuple) -> list[Outcome]:
     which draw of the sensors' noise over time (:func:`with_noise_draw`), the blur told as --tell-blur takes it
     ("measured"; "true": the lens's true core blur in place of both measured ones, :func:`with_true_blur`;
     "disc": the faces read through the disc's blur, :func:`with_disc_blur`), and the ranges held at one value in
-    every world (:func:`with_fixed`)."""
+    every world (:func:`with_fixed`), and whether the installer measured the sensor's pixel offsets on a flat field
+    ("measured", :func:`measured_flat_field`; None: not)."""
     world_name, lens, i = job[:3]
-    given = tuple(job[3:17])
+    given = tuple(job[3:18])
     defaults = (None, None, COMMISSION_READINGS, 8.0, None, None, None, "default", None, None, False, 0, "measured",
-                ())
+                (), FLAT_DEFAULT)
     (eye_band, apply_offset, readings, refresh_hz, stable, dev_wings, tell, offset_how, dev_noise, stand, wait,
-     noise_draw, blur_told, fixed) = given + defaults[len(given):]
+     noise_draw, blur_told, fixed, flat) = given + defaults[len(given):]
     if offset_how == "default":
         offset_how = offset_source(tell, None)
     world = with_fixed(with_noise_draw(with_stand(with_dev_noise(with_dev_wings(world_named(world_name), dev_wings),
@@ -793,8 +815,9 @@ def run(job: tuple) -> list[Outcome]:
     measured = measured_lens(sc, seed, offset_how == "true") if tell is not None or offset_how else MeasuredLens()
     wings, core = configured_lens(measured, tell, sc.physics)
     lens_offset, lens_view = (measured.offset_c, measured.view_c) if offset_how else (None, None)
+    offsets = measured_flat_field(sc, seed) if flat == "measured" else None
     installed = installer_config(sc, frames[0].truth, eye_band, apply_offset, stable, wings, lens_offset, lens_view,
-                                 core)
+                                 core, offsets)
     seen = reference_images_recording(rec, installed)  # the noise is what calibrate reference reports
     config, learned, told = learn_installed_reference(rec, installed, seen)
     if blur_told == "disc":
@@ -1378,6 +1401,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--fix", metavar="NAME=VALUE", type=_fix, action="append", default=[],
                     help="hold one of the worlds' ranges at VALUE in every run of every world, everything else "
                          "drawn as before (e.g. sensor_gain=0; again for more): what that quantity's spread costs")
+    ap.add_argument("--flat-field", choices=("measured", "none"), default=FLAT_DEFAULT or "none",
+                    help=f"the sensor's pixel offsets: 'measured' (what `thermogate calibrate flat` measures on each "
+                         f"gate's sensor, the run's disc held against its window for {FLAT_S:g} s), 'none' (not "
+                         f"measured); default {FLAT_DEFAULT or 'none'}, as docs/installation.md has the installer do")
     args = ap.parse_args(argv)
     if args.noise_draw < 0:
         ap.error("--noise-draw must be 0 or more")
@@ -1393,7 +1420,7 @@ def main(argv: list[str] | None = None) -> None:
     offset_how = offset_source(told, args.tell_offset)
     jobs = [(w.name, lens, i, args.eye_band, offset, args.readings, args.refresh_hz, args.stable_frames,
              args.dev_wings, told, offset_how, args.dev_noise, args.stand, args.wait_for_result, draw,
-             args.tell_blur, tuple(args.fix))
+             args.tell_blur, tuple(args.fix), None if args.flat_field == "none" else args.flat_field)
             for draw in draws for lens in lenses for w in worlds for i in range(runs)]
     band = args.eye_band or ScreeningConfig().eye_band
     applied = ScreeningConfig().analysis.apply_sensor_offset if offset is None else offset
@@ -1424,7 +1451,9 @@ def main(argv: list[str] | None = None) -> None:
              "; the sensor's true offset in place of the lens measurement's")
           + ("; the lens's true core blur in place of the measured ones" if args.tell_blur == "true" else
              "; the faces read through the disc's blur" if args.tell_blur == "disc" else "")
-          + ("".join(f"; {name} {value:g} in every run" for name, value in args.fix)),
+          + ("".join(f"; {name} {value:g} in every run" for name, value in args.fix))
+          + ("; the installer measured each sensor's pixel offsets (thermogate calibrate flat)"
+             if args.flat_field == "measured" else "; no pixel offsets measured"),
           flush=True)
     t0 = time.perf_counter()
     if args.jobs > 1:

@@ -577,3 +577,28 @@ class LensMeasurement:
             disc = self.scene.disc_in_view
             image = self.scene.image_at(float(t), disc)
         return SceneFrame(image, self.scene.ta_c, {"disc_in_view": disc})
+
+
+class FlatFieldCapture:
+    """The flat field (``thermogate calibrate flat``) as a scenario a virtual gate runs: the heated disc held flat
+    against the window of scenario ``of``'s sensor, filling its view (sim/scenes/flat_field.py), through that
+    sensor's errors (its pixel offsets, ``of.scene.errors.offsets``, the ones its frames carry) at times past
+    ``of``'s own frames, reading ``card_c`` (None: ``of``'s reference disc's set point, else flat_field.CARD_C).
+    No events, no scans."""
+
+    events: tuple[Event, ...] = ()
+
+    def __init__(self, of: Scenario, card_c: float | None = None):
+        from .scenes.flat_field import CARD_C, FlatFieldScene
+
+        self.variant, self.seed, self.refresh_hz, self.physics = of.variant, of.seed, of.refresh_hz, of.physics
+        reference = of.physics.reference
+        card = card_c if card_c is not None else reference.temp_c if reference is not None else CARD_C
+        ambient = of.physics.ambient_c if of.physics.ambient_c is not None else of.scene.ambient_for(0)
+        self.scene = FlatFieldScene(of.scene.errors, ambient, card, start_s=of.duration_s + 60.0)
+        self._lock = threading.Lock()  # the sensor's noise generator is rewound for every frame
+
+    def frame_at(self, t: float) -> SceneFrame:
+        with self._lock:
+            image = self.scene.image_at(float(t))
+        return SceneFrame(image, self.scene.ta_c, {"flat_field": True})

@@ -118,6 +118,20 @@ def lens_recordings(physics, *, seed: int = 0, gate_id: str = "sim-1", variant: 
     return out[0], out[1]
 
 
+def flat_field_recording(sc, *, seed: int = 0, gate_id: str = "sim-1", vdd: float = 3.3, seconds: float = 10.0,
+                         card_c: float | None = None) -> Recording:
+    """The recording of ``thermogate calibrate flat`` at scenario ``sc``'s gate (sim/scenarios.py,
+    :class:`~sim.scenarios.FlatFieldCapture`): a surface held against its window, reading ``card_c`` (None: the
+    set point of ``sc``'s reference disc where it has one), through the sensor ``sc``'s frames come from (the
+    words of the EEPROM drawn from ``seed``, as :func:`scenario_recording` makes them), ``seconds`` long."""
+    from .scenarios import FlatFieldCapture
+
+    capture = FlatFieldCapture(sc, card_c)
+    meta = {"scenario": "flat field", "seed": seed, "variant": sc.variant, "refresh_hz": sc.refresh_hz, "vdd": vdd,
+            "card_c": round(capture.scene.card_c, 3)}
+    return record_scenario(capture, seconds, SensorWords(seed, sc.refresh_hz, vdd), gate_id=gate_id, meta=meta)
+
+
 def write_samples(directory: Path = SAMPLES) -> list[Path]:
     paths = []
     for stem, name, seconds in SAMPLE_SET:

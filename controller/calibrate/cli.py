@@ -18,6 +18,13 @@ from ..geometry import Lens
 from ..screening.analysis import BLUR_DISAGREE_PX, AnalysisConfig
 from ..screening.config import ScreeningConfig, load
 
+LIVE_SECONDS = 10.0  # the reference's and each of the lens's captures, live, unless --seconds says otherwise
+FLAT_SECONDS = 30.0  # the flat field's capture, live, unless --seconds says otherwise
+
+
+def _seconds(args: argparse.Namespace, default: float) -> float:
+    return default if args.seconds is None else args.seconds
+
 
 def _config(path: str | None) -> ScreeningConfig:
     return load(path) if path else ScreeningConfig()
@@ -50,9 +57,12 @@ def _calibrate_what(args: argparse.Namespace) -> int:
         return _calibrate_reference(args, what[1])
     if len(what) == 2 and what[0] == "lens":
         return _calibrate_lens(args, what[1])
+    if len(what) == 2 and what[0] == "flat":
+        return _calibrate_flat(args, what[1])
     if len(what) != 1:
         raise ValueError("use `thermogate calibrate GATE ...` (site offset), `thermogate calibrate reference GATE "
-                         "...` (the reference source's reading) or `thermogate calibrate lens GATE ...` (the lens)")
+                         "...` (the reference source's reading), `thermogate calibrate lens GATE ...` (the lens) or "
+                         "`thermogate calibrate flat GATE ...` (the sensor's pixel offsets)")
     args.gate = what[0]
     if not args.recording:
         return _calibrate_live(args)
@@ -191,8 +201,9 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
         key, why = gate_key_from_args(args)
         if key is None:
             print(f"warning: the frames' tags are NOT checked: {why}", file=sys.stderr)
-        print(f"learning {gate}'s reference for {args.seconds:g} s: keep everyone away from it", file=sys.stderr)
-        images, scale, noise_c = reference_images_live(broker, gate, screening, args.seconds, key)
+        seconds = _seconds(args, LIVE_SECONDS)
+        print(f"learning {gate}'s reference for {seconds:g} s: keep everyone away from it", file=sys.stderr)
+        images, scale, noise_c = reference_images_live(broker, gate, screening, seconds, key)
         at = datetime.now(timezone.utc)
     analysis = screening.analysis
     noise = _sensor_noise(noise_c, scale)
@@ -348,7 +359,7 @@ def _lens_images_live(args: argparse.Namespace, gate: str) -> tuple[list, list, 
     key, why = gate_key_from_args(args)
     if key is None:
         print(f"warning: the frames' tags are NOT checked: {why}", file=sys.stderr)
-    disc, empty = lens_images_live(broker, gate, screening, args.seconds, key)
+    disc, empty = lens_images_live(broker, gate, screening, _seconds(args, LIVE_SECONDS), key)
     return disc, empty, screening.analysis.variant, f"live from {broker} ({source})", datetime.now(timezone.utc)
 
 
@@ -413,6 +424,70 @@ def _calibrate_lens(args: argparse.Namespace, gate: str) -> int:
           f"{m.contrast_c:.1f} degC above the wall; {offset}; {where}; then learn the reference (again: thermogate "
           f"calibrate reference {gate}), which reads the disc without the wings, and restart the controller",
           file=sys.stderr)
+    return 0
+
+
+def _flat_images(args: argparse.Namespace, gate: str) -> tuple[list, str]:
+    """(the images of the flat field, where they came from): from one recording, or live from the running gate
+    with the installer prompted; through the gate's pipeline with no pixel offsets taken off."""
+    from ..service.calibration import reference_images_recording
+
+    def plain(screening: ScreeningConfig) -> ScreeningConfig:
+        return replace(screening, analysis=replace(screening.analysis, pixel_offsets_c=None))
+
+    seconds = _seconds(args, FLAT_SECONDS)
+    if args.recording:
+        if len(args.recording) != 1:
+            raise ValueError("calibrate flat takes one recording: --recording FILE (or none, and --config: live "
+                             "from the running gate)")
+        recording = _load_recording(args.recording[0])
+        variant = args.variant or recording.meta.get("variant")
+        screening = plain(_reference_config(args, gate, str(variant) if variant else None))
+        return reference_images_recording(recording, screening).images, args.recording[0]
+    from ..watch import gate_key_from_args, settings_from_args
+    from .live import flat_images_live
+
+    if not args.config and args.variant is None:
+        raise ValueError("live, give --config controller.toml (the gate's lens from the site registry) or "
+                         "--variant; offline, --recording FILE")
+    args.gate_id = gate
+    broker, screening, source = settings_from_args(args)
+    key, why = gate_key_from_args(args)
+    if key is None:
+        print(f"warning: the frames' tags are NOT checked: {why}", file=sys.stderr)
+    return flat_images_live(broker, gate, plain(screening), seconds, key), f"live from {broker} ({source})"
+
+
+def _calibrate_flat(args: argparse.Namespace, gate: str) -> int:
+    """Measure the sensor's fixed per-pixel offsets on a flat field (the heated disc held against the window),
+    from a recording or live; store ``[gates.GATE.screening] pixel_offsets_c`` in --config's controller.toml, or
+    print it (docs/installation.md, "Measuring the sensor's pixels")."""
+    from ..screening.flat_field import FLAT_KEYS, FlatFieldError, measure_flat_field
+    from ..service.calibration import store_screening_keys, toml_lines
+
+    images, source = _flat_images(args, gate)
+    try:
+        flat = measure_flat_field(images)
+    except FlatFieldError as exc:
+        print(json.dumps({"gate": gate, "measured": False, "detail": str(exc), "frames": len(images)}))
+        print(f"thermogate calibrate flat: {exc}", file=sys.stderr)
+        return 1
+    table = flat.table()
+    stored = bool(args.config) and not args.no_store
+    if stored:
+        store_screening_keys(args.config, gate, table, replaces=FLAT_KEYS)
+    print(json.dumps({"gate": gate, "measured": True, "card_c": round(flat.card_c, 2), "frames": flat.frames,
+                      "spread_c": round(flat.spread_c, 3), "noise_left_c": round(flat.noise_left_c, 3),
+                      "smooth_c": round(flat.smooth_c, 3), "bad_pixels": flat.bad_pixels, "source": source,
+                      "stored": str(args.config) if stored else False}))
+    where = (f"stored in {args.config} as pixel_offsets_c of [gates.{gate}.screening]" if stored
+             else "put in controller.toml:\n" + "\n".join([f"[gates.{gate}.screening]"] + toml_lines(table)) + "\n")
+    bad = f"; {flat.bad_pixels} pixels invalid in half the images, given none" if flat.bad_pixels else ""
+    print(f"{gate}'s pixels: their own offsets spread {flat.spread_c:.2f} degC (sd), measured to "
+          f"{flat.noise_left_c:.3f} from {flat.frames} images of a surface reading {flat.card_c:.1f} degC{bad}; "
+          f"{where}; then measure the lens and learn the reference again (thermogate calibrate lens {gate}, "
+          f"thermogate calibrate reference {gate}), which read the images with them taken off, and restart the "
+          f"controller", file=sys.stderr)
     return 0
 
 
@@ -489,14 +564,21 @@ def add_commands(subparsers) -> None:
                     "lens\"), and, given the disc's set point, the sensor's own offset: live over MQTT (--config, "
                     "the installer prompted to stand the disc and to take it away, --seconds each) or from "
                     "--recording WITH_DISC --recording WITHOUT_DISC; with --config the [gates.GATE.screening] keys "
-                    "that take them out are stored in that controller.toml, else printed.")
+                    "that take them out are stored in that controller.toml, else printed. "
+                    "`thermogate calibrate flat GATE`: measure the sensor's fixed per-pixel offsets from the heated "
+                    "disc held flat against the sensor's window, filling its view (docs/installation.md, "
+                    "\"Measuring the sensor's pixels\"): live over MQTT (--config, the installer prompted, --seconds) "
+                    "or from --recording FILE; with --config [gates.GATE.screening] pixel_offsets_c is stored in "
+                    "that controller.toml, else printed; do it before measuring the lens and learning the "
+                    "reference.")
     calibrate.add_argument("what", nargs="+", metavar="GATE",
                            help="the gate; `reference GATE` learns that gate's reference source, `lens GATE` "
-                                "measures its lens")
+                                "measures its lens, `flat GATE` its sensor's pixel offsets")
     calibrate.add_argument("--config", metavar="C", help="controller.toml (its broker, store and [screening])")
     calibrate.add_argument("--recording", metavar="FILE", action="append",
                            help="offline: a recording (repeat for several); for a reference, the empty scene; for "
-                                "a lens, two: with the disc near the gate, then without it")
+                                "a lens, two: with the disc near the gate, then without it; for a flat field, the "
+                                "disc held against the window")
     calibrate.add_argument("--readings", metavar="CSV", help="the nurse's readings (columns time, clinical_c)")
     calibrate.add_argument("--match-s", type=float, default=20.0,
                            help="a reading pairs with a decision at most this far in time (default 20 s)")
@@ -506,9 +588,10 @@ def add_commands(subparsers) -> None:
     calibrate.add_argument("--store-anyway", action="store_true",
                            help="store the fit even when it fails the installation's checks (docs/installation.md); "
                                 "without it such a fit is not stored and the command exits 1")
-    calibrate.add_argument("--seconds", type=float, default=10.0,
-                           help="reference and lens, live: how long to follow the gate (default 10 s; a lens: with "
-                                "the disc and again without it)")
+    calibrate.add_argument("--seconds", type=float, default=None,
+                           help=f"reference, lens and flat, live: how long to follow the gate (default "
+                                f"{LIVE_SECONDS:g} s; a lens: with the disc and again without it; a flat field "
+                                f"{FLAT_SECONDS:g} s)")
     calibrate.add_argument("--set-point", type=float, default=None, metavar="C",
                            help="lens: the disc's set point, degC (default: the gate's [screening.reference] temp_c "
                                 "in --config); with it the sensor's own offset is read too")
@@ -516,12 +599,13 @@ def add_commands(subparsers) -> None:
                            help="lens: the disc coating's emissivity (default: the gate's [screening.reference] "
                                 "emissivity in --config, else 1.0)")
     calibrate.add_argument("--variant", choices=Lens.choices(), default=None,
-                           help="reference and lens: the lens, when neither the site registry nor the recording says")
+                           help="reference, lens and flat: the lens, when neither the site registry nor the recording "
+                                "says")
     from ..mqtt.options import add_broker_options
 
     add_broker_options(calibrate)
     calibrate.set_defaults(broker=None)  # None: controller.toml's broker
     calibrate.add_argument("--controller-login", action="store_true",
-                           help="reference and lens, live: use controller.toml's broker user (disconnects a running "
-                                "controller on a broker made by `thermogate broker config`)")
+                           help="reference, lens and flat, live: use controller.toml's broker user (disconnects a "
+                                "running controller on a broker made by `thermogate broker config`)")
     calibrate.set_defaults(run=_calibrate)

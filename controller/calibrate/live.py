@@ -5,7 +5,8 @@
 - ``reference_images_live``: the gate's full images over a few seconds, through the watch's gate worker (the
   frames checked as the controller checks them);
 - ``lens_images_live``: the two captures of the lens measurement, the installer prompted to stand the heated
-  disc near the gate and then to take it away.
+  disc near the gate and then to take it away;
+- ``flat_images_live``: the flat field's capture, the installer prompted to hold the disc against the window.
 
 They live beside the calibrate command, above the service, because they use the watch; the offline parts
 (the sheet, the fit, the store, the config file) are in ``controller/service/calibration.py``.
@@ -116,28 +117,48 @@ def reference_images_live(broker, gate_id: str, screening, seconds: float, key: 
 SETTLE_S = 2.0  # the lens measurement: images left out after the installer says they are out of view
 
 
-def lens_images_live(broker, gate_id: str, screening, seconds: float, key: bytes | None = None, ask=None,
-                     out=None) -> tuple[list, list]:
-    """The lens measurement's two captures (docs/installation.md, "Measuring the lens"), live: the installer is
-    asked to stand the heated disc near the gate, and the gate's images are taken for ``seconds``; then to take
-    it away, and ``seconds`` more. Each capture starts SETTLE_S after the installer's Enter (their hand, the
-    last frame read while the disc moved). ``ask(prompt)`` waits for the installer (the prompts go to ``out``,
-    the command's output stays one JSON line; default: input() and stderr)."""
+def prompted_captures(broker, gate_id: str, screening, seconds: float, steps: tuple[str, ...], key: bytes | None = None,
+                      ask=None, out=None, what: str = "measurement") -> list[list]:
+    """For each of ``steps`` (what the installer is to do), the prompt, the installer's Enter, then the gate's
+    images for ``seconds``, from SETTLE_S after the Enter (their hand, the last frame read while it moved).
+    ``ask(prompt)`` waits for the installer (the prompts go to ``out``, the command's output stays one JSON
+    line; default: input() and stderr)."""
     ask = input if ask is None else ask
     out = sys.stderr if out is None else out
-    steps = (f"Stand the heated disc in front of {gate_id}, in the middle of its view, as near as the guide's "
-             f"table says (7-10 pixels across), nobody else in view; step out of view and press Enter.",
-             f"Take the disc away, out of {gate_id}'s view, leaving the scene as it was; step out of view and press "
-             f"Enter.")
     captures = []
     for step in steps:
         print(step, file=out, flush=True)
         try:
             ask("")
         except EOFError:
-            raise ValueError("the live lens measurement waits for the installer's Enter, and the input is closed: "
-                             "run it at a terminal, or measure from two recordings (--recording)") from None
+            raise ValueError(f"the live {what} waits for the installer's Enter, and the input is closed: run it at "
+                             f"a terminal, or measure from recordings (--recording)") from None
         print(f"recording {seconds:g} s ...", file=out, flush=True)
-        images = reference_images_live(broker, gate_id, screening, seconds, key, skip_s=SETTLE_S).images
-        captures.append(images)
-    return captures[0], captures[1]
+        captures.append(reference_images_live(broker, gate_id, screening, seconds, key, skip_s=SETTLE_S).images)
+    return captures
+
+
+def lens_images_live(broker, gate_id: str, screening, seconds: float, key: bytes | None = None, ask=None,
+                     out=None) -> tuple[list, list]:
+    """The lens measurement's two captures (docs/installation.md, "Measuring the lens"), live: the installer is
+    asked to stand the heated disc near the gate, and the gate's images are taken for ``seconds``; then to take
+    it away, and ``seconds`` more (:func:`prompted_captures`)."""
+    steps = (f"Stand the heated disc in front of {gate_id}, in the middle of its view, as near as the guide's "
+             f"table says (7-10 pixels across), nobody else in view; step out of view and press Enter.",
+             f"Take the disc away, out of {gate_id}'s view, leaving the scene as it was; step out of view and press "
+             f"Enter.")
+    disc, empty = prompted_captures(broker, gate_id, screening, seconds, steps, key, ask, out, "lens measurement")
+    return disc, empty
+
+
+def flat_images_live(broker, gate_id: str, screening, seconds: float, key: bytes | None = None, ask=None,
+                     out=None) -> list:
+    """The flat field's capture (docs/installation.md, "Measuring the sensor's pixels"), live: the installer is
+    asked to hold the heated disc flat against the sensor's window, and the gate's images are taken for
+    ``seconds`` (:func:`prompted_captures`); ``screening`` must take no pixel offsets off (the ones measured
+    before, if any, would be measured again on top)."""
+    steps = (f"Hold the heated disc (or a flat card at a steady temperature) flat against {gate_id}'s window, "
+             f"covering it wholly, and keep it still until told; press Enter.",)
+    images = prompted_captures(broker, gate_id, screening, seconds, steps, key, ask, out, "flat field")[0]
+    print("done: take it away", file=sys.stderr if out is None else out, flush=True)
+    return images

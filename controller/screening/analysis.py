@@ -24,6 +24,7 @@ import numpy as np
 from controller.geometry import FACE_HALF_HEIGHT_M, FieldOfView, Lens, face_width_pixels, pixels_across
 
 from . import analysis_kernels as K
+from .flat_field import MAX_OFFSET_C, valid_offsets
 from .lens_wings import LensWings, check_wings
 from .optics import LENS_PSF_SIGMA_PX, FaceMix, face_aspect, face_mix
 
@@ -126,9 +127,19 @@ class AnalysisConfig:
     # The part of sensor_offset_c that is that drift ([screening.reference] lens_drift_c, where the lens's offset is
     # the one taken off; None: none), told apart so that the watch can say what the offset is made of
     lens_drift_c: float | None = None
+    # The sensor's fixed per-pixel offsets, 24 rows of 32 degC, as `thermogate calibrate flat` measured them on a
+    # flat field ([screening] pixel_offsets_c; flat_field.py): the pipeline takes them off every image before
+    # anything reads it. None: not measured, nothing taken off.
+    pixel_offsets_c: tuple[tuple[float, ...], ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variant", Lens.parse(self.variant))  # ValueError names the spellings
+        if self.pixel_offsets_c is not None:
+            if not valid_offsets(self.pixel_offsets_c):
+                raise ValueError(f"pixel_offsets_c must be {K.ROWS} rows of {K.COLUMNS} finite offsets within "
+                                 f"{MAX_OFFSET_C:g} degC")
+            object.__setattr__(self, "pixel_offsets_c", tuple(tuple(float(v) for v in row)
+                                                              for row in self.pixel_offsets_c))
         if self.reference_box is not None:
             r0, c0, r1, c1 = self.reference_box
             if not (0 <= r0 < r1 <= K.ROWS and 0 <= c0 < c1 <= K.COLUMNS):

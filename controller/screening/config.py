@@ -35,6 +35,8 @@ lens_offset_c = -0.31       # the sensor's own offset `thermogate calibrate lens
 lens_view_c = 21.52         # (written with it: the view's median pixel then, which calibrate reference reads
                             # again to tell the sensor's drift since, within 30 minutes of ...
 lens_measured_at = "2026-12-06T09:12:40+00:00"  # ... when the lens was measured)
+pixel_offsets_c = [[0.04, -0.11, ...], ...]  # the sensor's fixed per-pixel offsets, 24 rows of 32 degC, taken off
+                            # every image (`thermogate calibrate flat` measures and writes them)
 
 [screening.reference]
 box = [3, 3, 7, 7]          # rows r0..r1, columns c0..c1 (exclusive) where the heated reference sits
@@ -56,7 +58,7 @@ apply_sensor_offset = true  # take it off the face readings (the default; false:
 ```
 
 Each key has one default, kind and range (:data:`FIELDS`, :data:`LENS`, :data:`WING_FIELDS`, :data:`LENS_OFFSET`,
-:data:`LENS_VIEW`, :data:`LENS_CORE`, :data:`LENS_MEASURED_AT`, :data:`REFERENCE_FIELDS`, read by
+:data:`LENS_VIEW`, :data:`LENS_CORE`, :data:`LENS_MEASURED_AT`, :data:`PIXEL_OFFSETS`, :data:`REFERENCE_FIELDS`, read by
 ``controller.config_fields.Field``);
 any problem is one ``ConfigError`` naming the key.
 
@@ -82,6 +84,7 @@ from controller.geometry import MIN_FACE_PIXELS, Lens
 from controller.sensor.frame import COLUMNS, ROWS
 
 from .analysis import AnalysisConfig
+from .flat_field import MAX_OFFSET_C, valid_offsets
 from .lens_wings import MAX_WING_SHARE, WING_PX
 
 try:
@@ -178,6 +181,13 @@ def _zoned_time(text: str) -> bool:
         return datetime.fromisoformat(text).tzinfo is not None
     except ValueError:
         return False
+
+
+# The sensor's fixed per-pixel offsets `thermogate calibrate flat` measured on a flat field (flat_field.py): 24 rows
+# of 32, taken off every image (AnalysisConfig.pixel_offsets_c).
+PIXEL_OFFSETS = Field("pixel_offsets_c", list, None, check=valid_offsets,
+                      hint=f"must be {ROWS} rows of {COLUMNS} numbers within {MAX_OFFSET_C:g} degC, as "
+                           f"`thermogate calibrate flat` writes them")
 
 
 # ... and when: the drift is read only for a reference learned soon after (reference_source.MAX_LENS_AGE_S).
@@ -285,6 +295,10 @@ def from_table(table: dict, simulated: bool = True) -> ScreeningConfig:
             analysis["lens_view_c"] = LENS_VIEW.read(table, "screening")
         elif key == LENS_CORE.key:
             analysis["lens_core_px"] = LENS_CORE.read(table, "screening")
+        elif key == PIXEL_OFFSETS.key:  # checked here: the message would otherwise repeat its 768 numbers
+            if not valid_offsets(table[key]):
+                raise ConfigError(f"screening.pixel_offsets_c {PIXEL_OFFSETS.hint}")
+            analysis["pixel_offsets_c"] = table[key]
         elif key == LENS_MEASURED_AT.key:
             analysis["lens_measured_at"] = LENS_MEASURED_AT.read(table, "screening")
         elif key == "reference":

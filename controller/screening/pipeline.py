@@ -5,7 +5,8 @@ The service reads three things back after each push, all cheap references to
 what the pipeline already holds (no copies): ``state`` (the tracker's state),
 ``last_analysis`` (the latest :class:`FrameAnalysis`, for the console's face
 box) and ``image`` (the latest assembled 24 x 32 temperature image, for a
-thermal snapshot of the frame a decision was made on). ``noise_c`` is the
+thermal snapshot of the frame a decision was made on; with the sensor's fixed
+pixel offsets taken off where a flat field measured them, flat_field.py). ``noise_c`` is the
 sensor's noise as measured on its images (``controller.sensor.noise``), and
 ``held`` why the latest frame gave the person at the mark no decision
 (``Tracker.held``; ``thermogate watch`` shows it).
@@ -20,6 +21,7 @@ from ..sensor import Calibration, FrameAssembler, FrameError
 from ..sensor.noise import SensorNoise
 from .analysis import Analyzer, FrameAnalysis
 from .config import ScreeningConfig
+from .flat_field import offsets_array
 from .tracker import Tracker
 
 
@@ -37,6 +39,8 @@ class GatePipeline:
         self._analysis: FrameAnalysis | None = None
         self._image: np.ndarray | None = None
         self._fresh: np.ndarray | None = None
+        offsets = config.analysis.pixel_offsets_c  # the sensor's fixed per-pixel offsets (flat_field.py), or None
+        self._pixel_offsets = None if offsets is None else offsets_array(offsets)
 
     @property
     def state(self) -> str:
@@ -84,6 +88,8 @@ class GatePipeline:
             return self.tracker.update(time_s, sequence, None)
         if not image.complete:
             return []
+        if self._pixel_offsets is not None:  # the image is the assembler's new array: corrected in place
+            np.subtract(image.to, self._pixel_offsets, out=image.to)
         self._image = image.to
         self._fresh = image.fresh
         self._analysis = self.analyzer.analyze(image.to)
