@@ -348,6 +348,12 @@ def test_the_panel_shows_the_sensors_noise_and_flags_a_noisy_one():
                                                                                               noise_c=0.5))
     offline = replace(_view().status, online=False)
     assert "at 7.9 Hz" in noise(_view(noise_c=0.34, status=offline))  # no rate from the gate: the frames counted
+    # the pixels' own offsets, where a flat field measured them (thermogate calibrate flat)
+    rows = [[0.2 * (-1) ** (r + c) for c in range(32)] for r in range(24)]
+    flat = ScreeningConfig(analysis=replace(ScreeningConfig().analysis, pixel_offsets_c=rows))
+    assert noise(_view(noise_c=0.34, config=flat)).endswith("; the pixels' own offsets taken off (a flat field's, sd "
+                                                            "0.20 degC)")
+    assert "flat field" not in quiet
 
 
 def test_the_whole_view_draws_image_scale_boxes_and_panel():

@@ -369,12 +369,16 @@ def _optics_line(config: AnalysisConfig) -> str:
 
 def _noise_line(view: WatchView, mode: str) -> str:
     """The sensor's noise as measured on its images, at its refresh rate and as the datasheet states it (1 Hz);
-    a warning when it is above what the screening is measured with (controller.sensor.noise)."""
+    a warning when it is above what the screening is measured with (controller.sensor.noise); and whether its
+    fixed pixel offsets are taken off (`thermogate calibrate flat`, flat_field.py)."""
+    offsets = view.config.analysis.pixel_offsets_c
+    pixels = ("" if offsets is None else
+              f"; the pixels' own offsets taken off (a flat field's, sd {float(np.std(offsets)):.2f} degC)")
     if not math.isfinite(view.noise_c):
-        return "not measured yet (about a second with nobody in view)"
+        return "not measured yet (about a second with nobody in view)" + pixels
     s = view.status
     hz = s.refresh_hz if s is not None and s.online and s.refresh_hz > 0 else view.fps
-    text = describe_noise(view.noise_c, hz)
+    text = describe_noise(view.noise_c, hz) + pixels
     if too_noisy_to_screen(view.noise_c, hz):
         text += "  " + _paint(f"noisy sensor (over {NOISY_NETD_1HZ_C:g} at 1 Hz): fewer people are decided, and later",
                               mode, (255, 200, 0))
