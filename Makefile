@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lint test test-fast bench bench-accuracy bench-lens bench-reference bench-decisions bench-physiology bench-load bench-console screenshots fuzz demo report clean mosquitto-installed browser-installed cjk-font pdf-tools
+.PHONY: help venv lint test test-fast bench bench-accuracy bench-lens bench-flat bench-reference bench-decisions bench-physiology bench-load bench-console screenshots fuzz demo report clean mosquitto-installed browser-installed cjk-font pdf-tools
 
 help: ## list the verbs
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -132,6 +132,9 @@ bench-accuracy: $(STAMP) ## screening accuracy in the dev and held-out simulated
 DECISIONS_ARGS ?=
 bench-lens: $(STAMP) ## measuring a lens (thermogate calibrate lens) on simulated lenses: wings found, the error of their share and width, and of the sensor's offset read
 	$(PY) bench/bench_lens.py
+
+bench-flat: $(STAMP) ## measuring the sensor's pixel offsets on a flat field (thermogate calibrate flat) on the simulated worlds' sensors: the error against their true offsets, 10 s and 30 s captures
+	$(PY) bench/bench_flat_field.py
 
 bench-reference: $(STAMP) ## the reference disc on the simulator: which discs are learned and how well they correct a drift; the sensor's offset a disc tells, through a lens not of the model's shape, with and without its blur check
 	$(PY) bench/bench_reference.py

@@ -803,3 +803,23 @@ def test_the_drift_since_the_lens_was_measured_is_taken_off_with_its_offset():
         errors.append((config.analysis.sensor_offset_c - truth, round(offset, 2) - truth))
     with_drift, lens_alone = np.sqrt(np.mean(np.square(errors), axis=0))
     assert len(errors) >= 10 and with_drift < 0.75 * lens_alone and with_drift < 0.15, (errors, with_drift, lens_alone)
+
+
+def test_the_bench_installer_measures_each_sensors_flat_field_when_told():
+    """--flat-field measured: each run's installer measures its sensor's pixel offsets as `thermogate calibrate
+    flat` does (the run's disc against the window of the sensor its frames come from) and writes them into the
+    gate's config; the default, none, writes none."""
+    seed = DEV.seed(4)
+    sc = scenario("school_queue", seed, variant="110", world=DEV)
+    offsets = np.asarray(bench.measured_flat_field(sc, seed))
+    truth = sc.scene.errors.offsets - np.median(sc.scene.errors.offsets)
+    assert offsets.shape == (24, 32) and (offsets - truth).std() < 0.06 < truth.std()
+    first = {"reference": {"present": False}}
+    told = bench.installer_config(sc, first, pixel_offsets_c=offsets.tolist())
+    np.testing.assert_allclose(np.asarray(told.analysis.pixel_offsets_c), offsets)
+    assert bench.installer_config(sc, first).analysis.pixel_offsets_c is None and bench.FLAT_DEFAULT is None
+    job = (DEV.name, "110", 4, None, None, 0, 8.0, None, None, "measured", "default", None, None, False, 0, "measured",
+           ())
+    rows, plain = bench.run(job + ("measured",)), bench.run(job)
+    assert len(rows) == len(plain) and [r.person for r in rows] == [r.person for r in plain]
+    assert [r.estimate_c for r in rows] != [r.estimate_c for r in plain]  # the same people, read otherwise
