@@ -26,6 +26,20 @@ def _seconds(args: argparse.Namespace, default: float) -> float:
     return default if args.seconds is None else args.seconds
 
 
+def _live_gate(args: argparse.Namespace, gate: str):
+    """(broker, the gate's screening settings, where they came from, the gate's key or None) for following
+    ``gate`` live over MQTT, as ``thermogate watch`` does; a warning on stderr where its frames' tags cannot be
+    checked."""
+    from ..watch import gate_key_from_args, settings_from_args
+
+    args.gate_id = gate
+    broker, screening, source = settings_from_args(args)
+    key, why = gate_key_from_args(args)
+    if key is None:
+        print(f"warning: the frames' tags are NOT checked: {why}", file=sys.stderr)
+    return broker, screening, source, key
+
+
 def _config(path: str | None) -> ScreeningConfig:
     return load(path) if path else ScreeningConfig()
 
@@ -194,13 +208,7 @@ def _calibrate_reference(args: argparse.Namespace, gate: str) -> int:
         images, scale, noise_c = reference_images_recording(recording, screening)
         source, at = args.recording[0], recording.created
     else:
-        from ..watch import gate_key_from_args, settings_from_args
-
-        args.gate_id = gate
-        broker, screening, source = settings_from_args(args)
-        key, why = gate_key_from_args(args)
-        if key is None:
-            print(f"warning: the frames' tags are NOT checked: {why}", file=sys.stderr)
+        broker, screening, source, key = _live_gate(args, gate)
         seconds = _seconds(args, LIVE_SECONDS)
         print(f"learning {gate}'s reference for {seconds:g} s: keep everyone away from it", file=sys.stderr)
         images, scale, noise_c = reference_images_live(broker, gate, screening, seconds, key)
@@ -348,17 +356,12 @@ def _lens_images_recorded(args: argparse.Namespace, gate: str) -> tuple[list, li
 
 def _lens_images_live(args: argparse.Namespace, gate: str) -> tuple[list, list, str, str, datetime]:
     """The same, live from the running gate over MQTT, the installer prompted between the two captures."""
-    from ..watch import gate_key_from_args, settings_from_args
     from .live import lens_images_live
 
     if not args.config and args.variant is None:
         raise ValueError("live, give --config controller.toml (the gate's lens from the site registry) or "
                          "--variant; offline, --recording WITH_DISC --recording WITHOUT_DISC")
-    args.gate_id = gate
-    broker, screening, source = settings_from_args(args)
-    key, why = gate_key_from_args(args)
-    if key is None:
-        print(f"warning: the frames' tags are NOT checked: {why}", file=sys.stderr)
+    broker, screening, source, key = _live_gate(args, gate)
     disc, empty = lens_images_live(broker, gate, screening, _seconds(args, LIVE_SECONDS), key)
     return disc, empty, screening.analysis.variant, f"live from {broker} ({source})", datetime.now(timezone.utc)
 
@@ -444,17 +447,12 @@ def _flat_images(args: argparse.Namespace, gate: str) -> tuple[list, str]:
         variant = args.variant or recording.meta.get("variant")
         screening = plain(_reference_config(args, gate, str(variant) if variant else None))
         return reference_images_recording(recording, screening).images, args.recording[0]
-    from ..watch import gate_key_from_args, settings_from_args
     from .live import flat_images_live
 
     if not args.config and args.variant is None:
         raise ValueError("live, give --config controller.toml (the gate's lens from the site registry) or "
                          "--variant; offline, --recording FILE")
-    args.gate_id = gate
-    broker, screening, source = settings_from_args(args)
-    key, why = gate_key_from_args(args)
-    if key is None:
-        print(f"warning: the frames' tags are NOT checked: {why}", file=sys.stderr)
+    broker, screening, source, key = _live_gate(args, gate)
     return flat_images_live(broker, gate, plain(screening), seconds, key), f"live from {broker} ({source})"
 
 

@@ -6,7 +6,7 @@ the same from frame to frame. A face is read from a few hottest pixels, and the
 same pixels hold a given person's face in every frame, so those offsets do not
 average out: they stay with the person's reading, and the hottest-pixel pick
 favours pixels whose own offset reads high (docs/estimation.md, "The sensor's
-fixed pixel offsets").
+fixed pixel offsets: a flat field").
 
 At installation (docs/installation.md, "Measuring the sensor's pixels") the
 heated reference disc, or any flat card at a steady temperature, is held flat
@@ -33,7 +33,7 @@ import numpy as np
 
 from controller.sensor.frame import COLUMNS, ROWS
 
-MIN_FRAMES = 16  # two seconds at 8 Hz: fewer leave more noise in each pixel's mean than the offsets are worth
+MIN_FRAMES = 16  # two seconds at 8 Hz: fewer leave each pixel's mean about as noisy as the offsets it measures
 MAX_LEVEL_MOVE_C = 0.5  # the frames' medians may move by at most this much over the capture
 # A sensor's own smooth pattern (what its calibration leaves of the lens's fall-off towards the corners) is taken
 # out with the rest; more than this across the view is a scene that is not flat.
@@ -81,13 +81,14 @@ def measure_flat_field(images) -> FlatField:
     A pixel that is not a finite number (an invalid word, controller/sensor/calibration.py) is left out of its
     mean; a pixel invalid in half the images or more is given no offset. FlatFieldError when there are too few
     images or they do not show a flat field."""
-    stack = np.asarray([np.asarray(i, dtype=np.float64) for i in images])
-    if stack.ndim != 3 or stack.shape[1:] != (ROWS, COLUMNS):
-        raise FlatFieldError(f"images must be {ROWS} x {COLUMNS}")
-    n = len(stack)
+    images = list(images)
+    n = len(images)
     if n < MIN_FRAMES:
         raise FlatFieldError(f"only {n} images: hold the surface over the window for longer (at least "
-                             f"{MIN_FRAMES} images, two seconds at 8 Hz; ten seconds are better)")
+                             f"{MIN_FRAMES} images, two seconds at 8 Hz; thirty seconds are better)")
+    stack = np.asarray([np.asarray(i, dtype=np.float64) for i in images])
+    if stack.shape[1:] != (ROWS, COLUMNS):
+        raise FlatFieldError(f"images must be {ROWS} x {COLUMNS}")
     valid = np.isfinite(stack)
     counts = valid.sum(axis=0)
     good = counts * 2 > n
