@@ -93,6 +93,29 @@ to = ["dr-wang", "leader-li"]
 {routes}"""
 
 
+def run_live_command(argv: list[str], scene, broker, monkeypatch, capsys, on_prompt=None) -> tuple[int, list[str]]:
+    """``thermogate argv`` against one virtual gate (the real firmware code) rendering ``scene`` on ``broker``, the
+    installer answering each prompt with Enter; ``on_prompt(n)``, if given, acts before the n-th answer (1, 2,
+    ...: the installer's hand). (its exit status, what it wrote to stderr before each prompt)."""
+    from controller.cli import main as thermogate
+    from sim.runner import GateThread, make_gates
+
+    prompts: list[str] = []
+
+    def installer(_prompt: str = "") -> str:
+        prompts.append(capsys.readouterr().err)
+        if on_prompt is not None:
+            on_prompt(len(prompts))
+        return ""
+
+    monkeypatch.setattr("builtins.input", installer)
+    thread = GateThread(make_gates(1, lambda _i: scene, broker.host, broker.port)).start()
+    try:
+        return thermogate(argv), prompts
+    finally:
+        thread.stop()
+
+
 def start_controller(directory: Path, broker, simulated: list[str], *, users=(), password: str = "", **config):
     """The whole controller in this process (``build_controller``: service, console, notifier) on
     ``write_config(directory, broker, simulated, **config)``, started, with the console ``users`` ((name, role)

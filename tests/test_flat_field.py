@@ -196,26 +196,16 @@ def test_calibrate_flat_live_prompts_the_installer_and_measures_the_running_gate
     """Live over MQTT: a virtual gate (the real firmware code) on a private mosquitto with the disc held against
     its window; the command asks the installer to hold it there, records, and stores the offsets. Offsets
     configured before are not taken off the capture."""
-    from sim.runner import GateThread, make_gates
-    from tests.controller_harness import write_config
+    from tests.controller_harness import run_live_command, write_config
 
     seed, sc = _run(DEV, 1, Lens.NARROW)
     capture = FlatFieldCapture(sc)
     stale = "[" + ", ".join("[" + ", ".join([f"{0.5 * (-1) ** (r + c):g}" for c in range(32)]) + "]"
                             for r in range(24)) + "]"  # a chess-board of +-0.5: would show if taken off
     path = write_config(tmp_path, mqtt_broker, ["sim-1"], extra=f"[gates.sim-1.screening]\npixel_offsets_c = {stale}\n")
-    prompts = []
-
-    def installer(_prompt: str = "") -> str:
-        prompts.append(capsys.readouterr().err)
-        return ""
-
-    monkeypatch.setattr("builtins.input", installer)
-    thread = GateThread(make_gates(1, lambda _i: capture, mqtt_broker.host, mqtt_broker.port)).start()
-    try:
-        assert thermogate(["calibrate", "flat", "sim-1", "--config", str(path), "--seconds", "6"]) == 0
-    finally:
-        thread.stop()
+    rc, prompts = run_live_command(["calibrate", "flat", "sim-1", "--config", str(path), "--seconds", "6"], capture,
+                                   mqtt_broker, monkeypatch, capsys)
+    assert rc == 0
     out, err = capsys.readouterr()
     result = json.loads(out)
     assert len(prompts) == 1 and "flat against sim-1's window" in prompts[0] and "take it away" in err

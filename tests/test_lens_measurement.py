@@ -353,9 +353,8 @@ def test_calibrate_lens_live_prompts_the_installer_and_measures_the_running_gate
     """Live over MQTT: a virtual gate (the real firmware code) on a private mosquitto, the disc stood near it; the
     command asks the installer to stand it, records, asks them to take it away (here the answer takes it away),
     records again, and measures the lens and the sensor's offset as from two recordings."""
-    from sim.runner import GateThread, make_gates
     from sim.scenarios import LensMeasurement
-    from tests.controller_harness import write_config
+    from tests.controller_harness import run_live_command, write_config
 
     physics = lens(0.6, 0.2, 3.0)
     fov = NARROW
@@ -365,20 +364,14 @@ def test_calibrate_lens_live_prompts_the_installer_and_measures_the_running_gate
     truth = scene.scene.truth(4.0)
     path = write_config(tmp_path, mqtt_broker, ["sim-1"], extra="[gates.sim-1.screening.reference]\n"
                         "box = [3, 3, 7, 7]\ntemp_c = 38.0\nemissivity = 0.97\n")
-    prompts = []
 
-    def installer(_prompt: str = "") -> str:
-        prompts.append(capsys.readouterr().err)
-        if len(prompts) == 2:
+    def installer(n: int) -> None:
+        if n == 2:
             scene.take_disc_away()
-        return ""
 
-    monkeypatch.setattr("builtins.input", installer)
-    thread = GateThread(make_gates(1, lambda _i: scene, mqtt_broker.host, mqtt_broker.port)).start()
-    try:
-        assert thermogate(["calibrate", "lens", "sim-1", "--config", str(path), "--seconds", "4"]) == 0
-    finally:
-        thread.stop()
+    rc, prompts = run_live_command(["calibrate", "lens", "sim-1", "--config", str(path), "--seconds", "4"], scene,
+                                   mqtt_broker, monkeypatch, capsys, installer)
+    assert rc == 0
     out, err = capsys.readouterr()
     result = json.loads(out)
     assert "Stand the heated disc" in prompts[0] and "Take the disc away" in prompts[1] and len(prompts) == 2

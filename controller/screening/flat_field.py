@@ -94,8 +94,8 @@ def measure_flat_field(images) -> FlatField:
     good = counts * 2 > n
     if good.sum() < ROWS * COLUMNS // 2:
         raise FlatFieldError("most pixels are invalid: check the sensor's wiring (its words arrive as errors)")
-    levels = np.array([np.median(f[np.isfinite(f)]) if np.isfinite(f).any() else math.nan for f in stack])
-    levels = levels[np.isfinite(levels)]
+    medians = np.array([np.median(f[np.isfinite(f)]) if np.isfinite(f).any() else math.nan for f in stack])
+    levels = medians[np.isfinite(medians)]
     move = float(levels.max() - levels.min())
     if move > MAX_LEVEL_MOVE_C:
         raise FlatFieldError(f"the surface's reading moved by {move:.2f} degC over the capture (at most "
@@ -103,7 +103,7 @@ def measure_flat_field(images) -> FlatField:
                              f"and capture again")
     # each frame's level taken out first, so that a slow common drift neither adds to a pixel's noise nor, over
     # images a pixel misses, to its offset
-    centred = stack - (np.array([np.nanmedian(f) for f in stack]))[:, None, None]
+    centred = stack - medians[:, None, None]
     with np.errstate(invalid="ignore"):
         mean = np.where(good, np.nansum(np.where(valid, centred, 0.0), axis=0) / np.maximum(counts, 1), np.nan)
         sd = np.sqrt(np.nansum(np.where(valid, (centred - mean) ** 2, 0.0), axis=0) / np.maximum(counts - 1, 1))
